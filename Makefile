@@ -1,0 +1,161 @@
+# llmgateway -- build, test, install.
+# Overridable variables first (lua-cjson / lfs style).
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BUILD       ?= build
+CC          ?= cc
+PKG_CONFIG  ?= pkg-config
+LUA_VERSION  = 5.4
+LUA_PC      ?= lua5.4
+LUA         ?= lua$(LUA_VERSION)
+LUA_INCDIR  ?= $(shell $(PKG_CONFIG) --variable=includedir $(LUA_PC) 2>/dev/null)/lua$(LUA_VERSION)
+LUA_CMODDIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+LUA_LMODDIR ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+LIBDIR      ?= $(PREFIX)/lib
+BINDIR      ?= $(PREFIX)/bin
+INCDIR      ?= $(PREFIX)/include
+OPT         ?= -O2 -g
+SAN         ?=
+
+PKGS      = libcurl libuv yaml-0.1 libcjson libcrypto
+WARN      = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wwrite-strings
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+LUA_CFLAGS := -I$(LUA_INCDIR)
+LUA_LIBS   := $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null)
+MHD_LIBS   := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
+ALL_CFLAGS = $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
+             -Iinclude -Isrc $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lm $(LDFLAGS)
+
+LIB_SRC  = $(filter-out src/lua_%.c src/host_main.c,$(wildcard src/*.c))
+LUA_SRC  = $(wildcard src/lua_*.c)
+SIM_SRC  = $(wildcard src/sim/*.c)
+TEST_SRC = $(wildcard tests/c/test_*.c)
+SUPPORT_SRC = $(filter-out $(TEST_SRC),$(wildcard tests/c/*.c))
+
+LIB_OBJ  = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+LUA_OBJ  = $(LUA_SRC:src/%.c=$(BUILD)/obj/%.o)
+SIM_OBJ  = $(SIM_SRC:src/%.c=$(BUILD)/obj/%.o)
+SUPPORT_OBJ = $(SUPPORT_SRC:tests/c/%.c=$(BUILD)/obj/tests/%.o)
+TESTS    = $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
+
+STATIC   = $(BUILD)/liblgw.a
+SHARED   = $(BUILD)/liblgw.so
+LUAMOD   = $(BUILD)/llmgateway/core.so
+HOST     = $(BUILD)/llmgateway
+SIM      = $(BUILD)/llmgateway-sim
+EMBED    = $(BUILD)/examples/embed
+
+TARGETS  = $(STATIC) $(SHARED)
+ifneq ($(LUA_SRC),)
+TARGETS += $(LUAMOD)
+endif
+ifneq ($(wildcard src/host_main.c),)
+TARGETS += $(HOST)
+endif
+ifneq ($(SIM_SRC),)
+TARGETS += $(SIM)
+endif
+ifneq ($(wildcard examples/embed.c),)
+TARGETS += $(EMBED)
+endif
+
+.PHONY: all deps test test-c test-lua demo install clean asan valgrind \
+        conformance bench fuzz soak
+
+all: $(TARGETS)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h src/sim/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(if $(filter src/lua_%,$<),$(LUA_CFLAGS)) -c $< -o $@
+
+$(BUILD)/obj/host_main.o: src/host_main.c $(wildcard src/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LUA_CFLAGS) -DLGW_LUA_DIR='"$(LUA_LMODDIR)"' \
+	  -c $< -o $@
+
+$(BUILD)/obj/tests/%.o: tests/c/%.c $(wildcard tests/c/*.h src/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LUA_CFLAGS) -Itests/c -c $< -o $@
+
+$(STATIC): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SHARED): $(LIB_OBJ)
+	$(CC) $(SAN) -shared -Wl,-soname,liblgw.so.0 -o $@ $^ $(LDLIBS_ALL)
+
+$(LUAMOD): $(LUA_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -shared -o $@ $^ $(LDLIBS_ALL)
+
+$(HOST): $(BUILD)/obj/host_main.o $(LUA_OBJ) $(STATIC)
+	$(CC) $(SAN) -rdynamic -o $@ $^ $(LUA_LIBS) $(LDLIBS_ALL)
+
+$(SIM): $(SIM_OBJ) $(STATIC)
+	$(CC) $(SAN) -o $@ $^ $(MHD_LIBS) $(LDLIBS_ALL) -lpthread
+
+$(EMBED): examples/embed.c $(LUA_OBJ) $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LUA_CFLAGS) -o $@ $^ $(LUA_LIBS) $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: tests/c/%.c $(SUPPORT_OBJ) $(LUA_OBJ) $(STATIC) \
+                  $(wildcard tests/c/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LUA_CFLAGS) -Itests/c -o $@ $< $(SUPPORT_OBJ) \
+	  $(LUA_OBJ) $(STATIC) $(LUA_LIBS) $(LDLIBS_ALL)
+
+# ---- dependencies (Debian packages) ------------------------------------
+DEB_PKGS = build-essential pkg-config liblua5.4-dev lua5.4 \
+           libcurl4-openssl-dev libuv1-dev libyaml-dev libcjson-dev \
+           libssl-dev libmicrohttpd-dev lua-busted
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS) $(EXTRA_PKGS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	    grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $$missing; \
+	fi
+
+# ---- tests -------------------------------------------------------------
+test: deps
+	@$(MAKE) --no-print-directory all $(TESTS)
+	@BUILD=$(BUILD) LUA=$(LUA) sh tests/run.sh
+
+test-c: all $(TESTS)
+	@BUILD=$(BUILD) ONLY=c sh tests/run.sh
+
+test-lua: all
+	@BUILD=$(BUILD) LUA=$(LUA) ONLY=lua sh tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh examples/demo.sh $(BUILD)
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+# ---- install -----------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
+	  $(DESTDIR)$(LUA_CMODDIR)/llmgateway $(DESTDIR)$(LUA_LMODDIR)/llmgateway
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/liblgw.a
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/liblgw.so.0
+	ln -sf liblgw.so.0 $(DESTDIR)$(LIBDIR)/liblgw.so
+	install -m 644 include/*.h $(DESTDIR)$(INCDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n \
+	  's/^#define LGW_VERSION_STRING "\(.*\)"/\1/p' include/llmgateway.h)|' \
+	  src/llmgateway.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/llmgateway.pc
+	[ ! -f $(LUAMOD) ] || install -m 755 $(LUAMOD) \
+	  $(DESTDIR)$(LUA_CMODDIR)/llmgateway/core.so
+	install -m 644 lua/llmgateway/*.lua $(DESTDIR)$(LUA_LMODDIR)/llmgateway/
+	[ ! -f $(HOST) ] || install -m 755 $(HOST) $(DESTDIR)$(BINDIR)/llmgateway
+	[ ! -f $(SIM) ] || install -m 755 $(SIM) $(DESTDIR)$(BINDIR)/llmgateway-sim

@@ -1,0 +1,40 @@
+/*
+ * lgw_lua.h -- opening llmgateway in a Lua 5.4 state, for hosts and C
+ * applications that embed Lua.
+ *
+ *   lua_State *L = luaL_newstate(); luaL_openlibs(L);
+ *   lgw_lua_set_loop(L, my_loop);         (optional: share a uv loop)
+ *   luaL_requiref(L, "llmgateway.core", luaopen_llmgateway_core, 0);
+ *   then require("llmgateway") from Lua (lua/llmgateway/init.lua).
+ *
+ * Without lgw_lua_set_loop the module creates and owns its own loop.
+ */
+#ifndef LGW_LUA_H
+#define LGW_LUA_H
+
+#include <lua.h>
+
+#include "llmgateway.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct uv_loop_s;
+
+/* The C part of the module (require "llmgateway.core"). */
+LGW_API int luaopen_llmgateway_core(lua_State *L);
+
+/* Make the module use loop (not owned) instead of creating its own. Call
+ * before luaopen_llmgateway_core. */
+LGW_API void lgw_lua_set_loop(lua_State *L, struct uv_loop_s *loop);
+
+/* For embedders that drive their own loop: run ready Lua tasks and return
+ * the number of tasks still alive (0 when everything has finished). Safe
+ * to call from the embedder's loop callbacks (not from inside a task). */
+LGW_API int lgw_lua_step(lua_State *L);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

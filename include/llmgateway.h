@@ -1,0 +1,215 @@
+/*
+ * llmgateway.h -- the public C API of llmgateway.
+ *
+ * A runtime is an immutable, validated configuration (providers, settings,
+ * tasks) loaded from YAML. A gateway runs requests for a runtime on a libuv
+ * loop: routing, HTTP through libcurl's multi interface, retries, provider
+ * failover and the remembered preferred provider.
+ *
+ * Conventions: functions return 0 or a negative LGW_E* code and fill an
+ * optional caller-owned lgw_error_t. Nothing here includes Lua headers.
+ */
+#ifndef LLMGATEWAY_H
+#define LLMGATEWAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define LGW_API __attribute__((visibility("default")))
+#else
+#define LGW_API
+#endif
+
+#define LGW_VERSION_MAJOR 0
+#define LGW_VERSION_MINOR 2
+#define LGW_VERSION_PATCH 0
+#define LGW_VERSION_STRING "0.2.0"
+#define LGW_VERSION_HEX ((LGW_VERSION_MAJOR << 16) | \
+                         (LGW_VERSION_MINOR << 8) | (LGW_VERSION_PATCH))
+
+/* XX(NAME, value, lua code string, description) */
+#define LGW_ERRNO_MAP(XX)                                               \
+  XX(NOMEM,      -1, "nomem",        "out of memory")                   \
+  XX(INVAL,      -2, "invalid",      "invalid argument")                \
+  XX(CONFIG,     -3, "config",       "configuration error")             \
+  XX(IO,         -4, "io",           "file error")                      \
+  XX(CONNECT,    -5, "connect",      "connection failed")               \
+  XX(TIMEOUT,    -6, "timeout",      "timed out")                       \
+  XX(HTTP,       -7, "http",         "HTTP error status")               \
+  XX(RATELIMIT,  -8, "rate_limited", "rate limited")                    \
+  XX(AUTH,       -9, "auth",         "authentication or permission")    \
+  XX(RESPONSE,  -10, "response",     "malformed response")              \
+  XX(EMPTY,     -11, "empty",        "empty response text")             \
+  XX(TOOBIG,    -12, "too_large",    "response too large")              \
+  XX(NOMODEL,   -13, "no_model",     "no model configured")             \
+  XX(NOPROVIDER,-14, "no_providers", "no providers configured")         \
+  XX(EXHAUSTED, -15, "exhausted",    "all providers failed")            \
+  XX(CANCELED,  -16, "canceled",     "canceled")                        \
+  XX(VALIDATOR, -17, "validator",    "validator failed")                \
+  XX(JSON,      -18, "json",         "JSON parse error")                \
+  XX(DEADLINE,  -19, "deadline",     "request deadline passed")
+
+typedef enum {
+  LGW_OK = 0,
+#define LGW__ERRNO_ENUM(name, val, code, desc) LGW_E##name = (val),
+  LGW_ERRNO_MAP(LGW__ERRNO_ENUM)
+#undef LGW__ERRNO_ENUM
+  LGW__ERRNO_LAST = -20
+} lgw_errno_t;
+
+/* Error details. Fixed-size, no ownership: put it on the stack. */
+typedef struct lgw_error {
+  int code;            /* LGW_E* */
+  int http_status;     /* last HTTP status seen, 0 if none */
+  char message[1024];  /* never contains an API key */
+} lgw_error_t;
+
+LGW_API const char *lgw_err_name(int code);  /* "timeout", "exhausted" ... */
+LGW_API const char *lgw_strerror(int code);  /* description */
+LGW_API const char *lgw_version_string(void);
+
+/* ---- allocator and logging --------------------------------------------- */
+
+typedef void *(*lgw_malloc_fn)(size_t);
+typedef void *(*lgw_realloc_fn)(void *, size_t);
+typedef void (*lgw_free_fn)(void *);
+/* Call before anything else; also routes cJSON's allocations. */
+LGW_API int lgw_set_allocator(lgw_malloc_fn m, lgw_realloc_fn r,
+                              lgw_free_fn f);
+LGW_API void *lgw_malloc(size_t n);
+LGW_API void *lgw_realloc(void *p, size_t n);
+LGW_API void lgw_free(void *p);
+
+typedef enum {
+  LGW_LOG_ERROR = 0, LGW_LOG_WARN = 1, LGW_LOG_INFO = 2, LGW_LOG_DEBUG = 3
+} lgw_log_level_t;
+typedef void (*lgw_log_fn)(lgw_log_level_t level, const char *msg, void *ud);
+/* Process-wide log hook. Default: warnings and errors to stderr.
+ * fn == NULL restores the default. max_level filters. */
+LGW_API void lgw_set_log(lgw_log_fn fn, void *ud, lgw_log_level_t max_level);
+
+/* Process-wide setup (curl_global_init); idempotent, called implicitly by
+ * lgw_gateway_new. */
+LGW_API int lgw_global_init(void);
+
+/* ---- runtime (validated configuration) --------------------------------- */
+
+typedef struct lgw_runtime lgw_runtime_t;
+
+/* Load and validate a YAML config file. Env references (${X}, ${X:-d},
+ * env:X) are resolved. Errors name key path and file:line:column.
+ * *out must be released with lgw_runtime_free. */
+LGW_API int lgw_runtime_load_file(const char *path, lgw_runtime_t **out,
+                                  lgw_error_t *err);
+/* Same from a string; name is used in error positions. */
+LGW_API int lgw_runtime_load_string(const char *yaml, size_t len,
+                                    const char *name, lgw_runtime_t **out,
+                                    lgw_error_t *err);
+/* Runtimes are reference counted; a gateway holds a reference. */
+LGW_API lgw_runtime_t *lgw_runtime_ref(lgw_runtime_t *rt);
+LGW_API void lgw_runtime_free(lgw_runtime_t *rt);
+LGW_API size_t lgw_runtime_provider_count(const lgw_runtime_t *rt);
+/* Lower-case hex SHA-256 config key of the provider list (65 bytes). */
+LGW_API const char *lgw_runtime_config_key(const lgw_runtime_t *rt);
+
+/* ---- requests and results ---------------------------------------------- */
+
+typedef struct lgw_message {
+  const char *role;     /* NULL or "" means "user" */
+  const char *content;  /* NULL means "" */
+} lgw_message_t;
+
+typedef struct lgw_request {
+  const char *task;                 /* NULL means "" */
+  const lgw_message_t *messages;
+  size_t nmessages;
+  const char *model;                /* overrides; NULL or "" = unset */
+  const char *tier;
+  const char *reasoning_effort;
+  int has_temperature;
+  double temperature;
+  long max_tokens;                  /* 0 = unset */
+  double deadline;                  /* overall seconds; 0 = runtime's */
+} lgw_request_t;
+
+/* One HTTP attempt (or a provider skipped before any HTTP). */
+typedef struct lgw_attempt {
+  int provider_index;        /* 1-based, in the order tried */
+  const char *provider_type; /* "unknown" when blank */
+  const char *base_url;      /* "<missing>" when blank */
+  const char *model;         /* normalized model sent, "" if none */
+  int http_status;           /* 0 when no HTTP response */
+  int code;                  /* LGW_OK or LGW_E* */
+  const char *message;       /* "" on success */
+  double elapsed;            /* seconds */
+  double retry_delay;        /* seconds slept before the next attempt */
+} lgw_attempt_t;
+
+typedef struct lgw_result {
+  const char *task;
+  const char *text;          /* NULL on failure */
+  size_t text_len;
+  const char *requested_model;
+  const char *normalized_model;
+  const char *reasoning_effort;
+  double temperature;
+  long max_tokens;
+  int provider_index;        /* 1-based in configured order; 0 on failure */
+  const char *provider_type;
+  const char *api_style;     /* transport used: responses, openai_chat ... */
+  const char *base_url;
+  long input_tokens;         /* -1 when the response carried none */
+  long output_tokens;
+  const lgw_attempt_t *attempts;
+  size_t nattempts;
+} lgw_result_t;
+
+typedef struct lgw_gateway lgw_gateway_t;
+
+/* Completion: status is 0 (res->text set) or LGW_E*; err is NULL on
+ * success. res and err are borrowed for the duration of the call. Runs
+ * from the loop, never inside a libcurl callback. */
+typedef void (*lgw_done_fn)(lgw_gateway_t *gw, uint64_t id, int status,
+                            const lgw_result_t *res, const lgw_error_t *err,
+                            void *ud);
+
+struct uv_loop_s;
+
+typedef struct lgw_gateway_options {
+  struct uv_loop_s *loop;   /* NULL: the gateway creates and owns one */
+  const char *state_file;   /* NULL: resolve (LLMGATEWAY_PROVIDER_STATE...) */
+  int no_state;             /* 1: never read or write a state file */
+  uint64_t seed;            /* jitter seed; 0 = from time */
+} lgw_gateway_options_t;
+
+/* Create a gateway; takes a reference on rt. opts may be NULL. */
+LGW_API int lgw_gateway_new(lgw_runtime_t *rt,
+                            const lgw_gateway_options_t *opts,
+                            lgw_gateway_t **out, lgw_error_t *err);
+/* Copies everything in req. *id (optional) identifies it for cancel. */
+LGW_API int lgw_gateway_submit(lgw_gateway_t *gw, const lgw_request_t *req,
+                               lgw_done_fn cb, void *ud, uint64_t *id,
+                               lgw_error_t *err);
+/* Cancel one request: its callback runs with LGW_ECANCELED (from the loop).
+ * Returns LGW_EINVAL when id is unknown or already finished. */
+LGW_API int lgw_gateway_cancel(lgw_gateway_t *gw, uint64_t id);
+LGW_API void lgw_gateway_cancel_all(lgw_gateway_t *gw);
+/* Requests submitted and not yet completed. */
+LGW_API size_t lgw_gateway_pending(const lgw_gateway_t *gw);
+LGW_API struct uv_loop_s *lgw_gateway_loop(lgw_gateway_t *gw);
+/* Run the loop until every submitted request has completed. */
+LGW_API int lgw_gateway_run(lgw_gateway_t *gw);
+/* Cancel everything (callbacks run with LGW_ECANCELED), close handles and
+ * free. With a caller's loop, memory is released by close callbacks: run
+ * that loop afterwards. With its own loop, it is closed here. NULL ok. */
+LGW_API void lgw_gateway_free(lgw_gateway_t *gw);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,117 @@
+/*
+ * config.h -- the validated, immutable runtime (providers, settings,
+ * tasks) built from a node tree, its dump, and the config file locations
+ * (user config dir, config file, provider-state file). Semantics follow the
+ * Python llmgateway's runtime_spec_from_dict with the deliberate
+ * differences listed in README: impossible values and unknown api_style are
+ * errors naming the key path and file:line:col; unknown keys are warnings.
+ */
+#ifndef LGW_CONFIG_H
+#define LGW_CONFIG_H
+
+#include "llmgateway.h"
+#include "env.h"
+#include "node.h"
+#include "util.h"
+
+#define LGW_DEFAULT_MAX_CONCURRENT 12
+#define LGW_DEFAULT_RETRY_MAX 3
+#define LGW_DEFAULT_TIMEOUT 90.0
+#define LGW_DEFAULT_TRANSPORT_RETRIES 5
+#define LGW_DEFAULT_MAX_TOKENS 4000
+#define LGW_DEFAULT_CONNECT_TIMEOUT 10.0
+#define LGW_DEFAULT_BACKOFF_BASE 0.5
+#define LGW_DEFAULT_BACKOFF_MAX 8.0
+#define LGW_DEFAULT_RETRY_AFTER_MAX 30.0
+#define LGW_DEFAULT_MAX_RESPONSE_BYTES (32L * 1024 * 1024)
+
+/* Transport kinds; LGW__STYLE_NONE when api_style is blank. */
+typedef enum {
+  LGW__STYLE_NONE = 0,
+  LGW__STYLE_RESPONSES,   /* "responses" and "openai_responses" */
+  LGW__STYLE_CHAT,        /* "openai_chat" */
+  LGW__STYLE_ANTHROPIC,   /* "anthropic" */
+  LGW__STYLE_LITELLM      /* "litellm" */
+} lgw__style_t;
+
+typedef struct lgw__provider {
+  char *provider_type;   /* stripped, as configured (case kept) */
+  char *api_style;       /* stripped, as configured */
+  char *base_url;
+  char *api_key;
+  lgw__kvlist_t headers;   /* insertion order; keys/values not stripped */
+  lgw__kvlist_t model_map;
+  lgw__style_t style;      /* parsed api_style */
+  char key[65];            /* provider key: sha256 hex of canonical JSON */
+} lgw__provider_t;
+
+typedef struct lgw__task {
+  char *name;
+  char *model;             /* stripped */
+  char *tier;              /* stripped, lower */
+  double temperature;      /* default 0.0 */
+  char *reasoning_effort;  /* stripped, lower */
+  long max_tokens;         /* default 4000 */
+} lgw__task_t;
+
+struct lgw_runtime {
+  int refs;
+  lgw__provider_t *providers;  /* configured order */
+  size_t nproviders;
+  char *fallback_model, *strong_model, *weak_model;
+  char *strong_reasoning_effort, *weak_reasoning_effort;
+  long max_concurrent, retry_max, transport_retries;
+  double timeout;              /* seconds per attempt */
+  /* settings of our own (not in the Python library) */
+  double connect_timeout;      /* seconds */
+  double deadline;             /* overall per-request seconds, 0 = none */
+  double backoff_base, backoff_max, retry_after_max;  /* seconds */
+  long max_response_bytes;
+  lgw__task_t *tasks;
+  size_t ntasks;
+  char config_key[65];         /* sha256 hex of the provider list */
+};
+
+/* Validate a tree into a runtime. name is the source for positions
+ * (a file path, or NULL for trees not from a file, e.g. Lua tables: then
+ * errors name only the key path). root NULL or not a mapping is an error
+ * "Invalid llmgateway config: <name>". Env interpolation is NOT applied
+ * here (callers apply lgw__env_resolve_tree first). *out has refs = 1. */
+int lgw__runtime_from_node(const lgw__node_t *root, const char *name,
+                           lgw_runtime_t **out, lgw_error_t *err);
+
+/* Dump as the Python dump_runtime_spec: version, settings (with our own
+ * settings after the Python ones), tasks, then "providers" when more than
+ * one else "provider". api_key is "<redacted>" unless with_keys. */
+lgw__node_t *lgw__runtime_dump(const lgw_runtime_t *rt, int with_keys);
+
+/* Task lookup per the Python runtime.task(): name stripped; unknown names
+ * give a task with model = fallback_model (the struct is filled into
+ * *tmp, whose strings are borrowed from rt). */
+const lgw__task_t *lgw__runtime_task(const lgw_runtime_t *rt,
+                                     const char *name, lgw__task_t *tmp);
+/* model_for_tier / reasoning_effort_for_tier; borrowed strings. */
+const char *lgw__runtime_model_for_tier(const lgw_runtime_t *rt,
+                                        const char *tier);
+const char *lgw__runtime_effort_for_tier(const lgw_runtime_t *rt,
+                                         const char *tier);
+
+/* Parse an api_style value; returns -1 for an unknown one. */
+int lgw__style_parse(const char *api_style, lgw__style_t *out);
+const char *lgw__style_name(lgw__style_t s);
+
+/* ---- file locations (the environment is read on every call) ---------- */
+/* All return absolute, ~-expanded, symlink-resolved paths (the path need
+ * not exist); owned by the caller; NULL only on allocation failure. */
+char *lgw__user_config_dir(lgw__getenv_fn get, void *ud);
+char *lgw__resolve_user_config_file(const char *path, lgw__getenv_fn get,
+                                    void *ud);
+char *lgw__resolve_provider_state_file(const char *path,
+                                       lgw__getenv_fn get, void *ud);
+
+/* Write text atomically: parent dirs created, temp file in the same dir,
+ * fsync, rename, mode 0600. Used for user configs and state files. */
+int lgw__write_file_atomic(const char *path, const char *data, size_t len,
+                           lgw_error_t *err);
+
+#endif

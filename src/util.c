@@ -1,0 +1,317 @@
+/*
+ * util.c -- allocation wrappers, growable buffer, error filling, the log
+ * hook, ordered string maps and ASCII string helpers.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "util.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static lgw_malloc_fn g_malloc = malloc;
+static lgw_realloc_fn g_realloc = realloc;
+static lgw_free_fn g_free = free;
+
+int lgw_set_allocator(lgw_malloc_fn m, lgw_realloc_fn r, lgw_free_fn f) {
+  cJSON_Hooks hooks;
+  if (!m || !r || !f) return LGW_EINVAL;
+  g_malloc = m;
+  g_realloc = r;
+  g_free = f;
+  hooks.malloc_fn = m;
+  hooks.free_fn = f;
+  cJSON_InitHooks(&hooks);
+  return 0;
+}
+
+void *lgw_malloc(size_t n) { return g_malloc(n ? n : 1); }
+void *lgw_realloc(void *p, size_t n) { return g_realloc(p, n ? n : 1); }
+void lgw_free(void *p) {
+  if (p) g_free(p);
+}
+
+void *lgw__calloc(size_t n, size_t size) {
+  void *p;
+  if (size && n > (size_t)-1 / size) return NULL;
+  p = lgw_malloc(n * size);
+  if (p) memset(p, 0, n * size);
+  return p;
+}
+
+char *lgw__strndup(const char *s, size_t n) {
+  char *d;
+  if (!s) return NULL;
+  d = lgw_malloc(n + 1);
+  if (!d) return NULL;
+  memcpy(d, s, n);
+  d[n] = '\0';
+  return d;
+}
+
+char *lgw__strdup(const char *s) {
+  return s ? lgw__strndup(s, strlen(s)) : NULL;
+}
+
+char *lgw__sprintf(const char *fmt, ...) {
+  lgw__buf_t b;
+  va_list ap;
+  int n;
+  lgw__buf_init(&b);
+  va_start(ap, fmt);
+  n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0 || lgw__buf_reserve(&b, (size_t)n + 1)) return NULL;
+  va_start(ap, fmt);
+  vsnprintf(b.data, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  return b.data;
+}
+
+/* ---- buffer ------------------------------------------------------------ */
+
+void lgw__buf_init(lgw__buf_t *b) {
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+void lgw__buf_free(lgw__buf_t *b) {
+  lgw_free(b->data);
+  lgw__buf_init(b);
+}
+
+int lgw__buf_reserve(lgw__buf_t *b, size_t extra) {
+  size_t need = b->len + extra + 1, cap;
+  char *p;
+  if (need < b->len) return LGW_ENOMEM;
+  if (need <= b->cap) return 0;
+  cap = b->cap ? b->cap : 64;
+  while (cap < need) cap *= 2;
+  p = lgw_realloc(b->data, cap);
+  if (!p) return LGW_ENOMEM;
+  b->data = p;
+  b->cap = cap;
+  return 0;
+}
+
+int lgw__buf_add(lgw__buf_t *b, const void *p, size_t n) {
+  if (lgw__buf_reserve(b, n)) return LGW_ENOMEM;
+  if (n) memcpy(b->data + b->len, p, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+  return 0;
+}
+
+int lgw__buf_adds(lgw__buf_t *b, const char *s) {
+  return lgw__buf_add(b, s, strlen(s));
+}
+
+int lgw__buf_addc(lgw__buf_t *b, char c) { return lgw__buf_add(b, &c, 1); }
+
+int lgw__buf_printf(lgw__buf_t *b, const char *fmt, ...) {
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0 || lgw__buf_reserve(b, (size_t)n)) return LGW_ENOMEM;
+  va_start(ap, fmt);
+  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+  return 0;
+}
+
+char *lgw__buf_steal(lgw__buf_t *b) {
+  char *p;
+  if (!b->data && lgw__buf_reserve(b, 0)) return NULL;
+  p = b->data;
+  lgw__buf_init(b);
+  return p;
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+const char *lgw_err_name(int code) {
+  switch (code) {
+    case 0: return "ok";
+#define XX(name, val, lname, desc) case val: return lname;
+    LGW_ERRNO_MAP(XX)
+#undef XX
+    default: return "unknown";
+  }
+}
+
+const char *lgw_strerror(int code) {
+  switch (code) {
+    case 0: return "success";
+#define XX(name, val, lname, desc) case val: return desc;
+    LGW_ERRNO_MAP(XX)
+#undef XX
+    default: return "unknown error";
+  }
+}
+
+const char *lgw_version_string(void) { return LGW_VERSION_STRING; }
+
+int lgw__error_vset(lgw_error_t *err, int code, const char *fmt, va_list ap) {
+  if (err) {
+    err->code = code;
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+  }
+  return code;
+}
+
+int lgw__error_set(lgw_error_t *err, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lgw__error_vset(err, code, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+/* ---- logging ----------------------------------------------------------- */
+
+static void log_stderr(lgw_log_level_t level, const char *msg, void *ud) {
+  static const char *names[] = {"error", "warning", "info", "debug"};
+  (void)ud;
+  fprintf(stderr, "llmgateway: %s: %s\n", names[level], msg);
+}
+
+static lgw_log_fn g_log = log_stderr;
+static void *g_log_ud;
+static lgw_log_level_t g_log_max = LGW_LOG_WARN;
+
+void lgw_set_log(lgw_log_fn fn, void *ud, lgw_log_level_t max_level) {
+  g_log = fn ? fn : log_stderr;
+  g_log_ud = ud;
+  g_log_max = max_level;
+}
+
+void lgw__log(lgw_log_level_t level, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  if (level > g_log_max) return;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  g_log(level, msg, g_log_ud);
+}
+
+/* ---- string maps ------------------------------------------------------- */
+
+int lgw__kvlist_add(lgw__kvlist_t *l, const char *key, const char *value) {
+  lgw__kv_t *items = lgw_realloc(l->items, (l->n + 1) * sizeof *items);
+  char *k, *v;
+  if (!items) return LGW_ENOMEM;
+  l->items = items;
+  k = lgw__strdup(key);
+  v = lgw__strdup(value ? value : "");
+  if (!k || !v) {
+    lgw_free(k);
+    lgw_free(v);
+    return LGW_ENOMEM;
+  }
+  items[l->n].key = k;
+  items[l->n].value = v;
+  l->n++;
+  return 0;
+}
+
+void lgw__kvlist_free(lgw__kvlist_t *l) {
+  size_t i;
+  for (i = 0; i < l->n; i++) {
+    lgw_free(l->items[i].key);
+    lgw_free(l->items[i].value);
+  }
+  lgw_free(l->items);
+  l->items = NULL;
+  l->n = 0;
+}
+
+const char *lgw__kvlist_get_ci(const lgw__kvlist_t *l, const char *key) {
+  size_t i;
+  for (i = 0; i < l->n; i++)
+    if (lgw__strcasecmp(l->items[i].key, key) == 0) return l->items[i].value;
+  return NULL;
+}
+
+/* ---- ASCII helpers ----------------------------------------------------- */
+
+static int lower_c(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+static int is_space(int c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+         c == '\f';
+}
+
+int lgw__strcasecmp(const char *a, const char *b) {
+  for (;; a++, b++) {
+    int ca = lower_c((unsigned char)*a), cb = lower_c((unsigned char)*b);
+    if (ca != cb || !ca) return ca - cb;
+  }
+}
+
+int lgw__strncasecmp(const char *a, const char *b, size_t n) {
+  for (; n; n--, a++, b++) {
+    int ca = lower_c((unsigned char)*a), cb = lower_c((unsigned char)*b);
+    if (ca != cb || !ca) return ca - cb;
+  }
+  return 0;
+}
+
+char *lgw__strip(const char *s) {
+  const char *e;
+  if (!s) return lgw__strdup("");
+  while (is_space((unsigned char)*s)) s++;
+  e = s + strlen(s);
+  while (e > s && is_space((unsigned char)e[-1])) e--;
+  return lgw__strndup(s, (size_t)(e - s));
+}
+
+char *lgw__lower(char *s) {
+  char *p;
+  for (p = s; p && *p; p++) *p = (char)lower_c((unsigned char)*p);
+  return s;
+}
+
+int lgw__is_blank(const char *s) {
+  if (!s) return 1;
+  for (; *s; s++)
+    if (!is_space((unsigned char)*s)) return 0;
+  return 1;
+}
+
+void lgw__redact(char *msg, size_t cap, const char *secret) {
+  static const char mark[] = "[redacted]";
+  size_t sl, ml = sizeof mark - 1;
+  char *p, *from = msg;
+  if (!msg || !secret || (sl = strlen(secret)) < 4) return;
+  while ((p = strstr(from, secret)) != NULL) {
+    size_t tail = strlen(p + sl);
+    size_t pos = (size_t)(p - msg);
+    if (pos + ml + tail + 1 > cap) tail = cap > pos + ml + 1
+                                             ? cap - pos - ml - 1 : 0;
+    if (pos + ml + 1 > cap) {
+      *p = '\0';
+      return;
+    }
+    memmove(p + ml, p + sl, tail);
+    memcpy(p, mark, ml);
+    p[ml + tail] = '\0';
+    from = p + ml;
+  }
+}
+
+double lgw__now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+double lgw__wall_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -1,0 +1,85 @@
+/*
+ * util.h -- small shared utilities: allocation wrappers, a growable byte
+ * buffer, error filling, the log hook and string lists. Every other module
+ * builds on these; this file depends on nothing but libc.
+ */
+#ifndef LGW_UTIL_H
+#define LGW_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "llmgateway.h"
+
+#if defined(__GNUC__)
+#define LGW__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define LGW__PRINTF(a, b)
+#endif
+
+void *lgw__calloc(size_t n, size_t size);
+/* Returned strings must be freed with lgw_free. NULL in -> NULL out. */
+char *lgw__strdup(const char *s);
+char *lgw__strndup(const char *s, size_t n);
+char *lgw__sprintf(const char *fmt, ...) LGW__PRINTF(1, 2);
+
+/* Growable byte buffer; always NUL-terminated when data != NULL. */
+typedef struct lgw__buf {
+  char *data;
+  size_t len;
+  size_t cap;
+} lgw__buf_t;
+
+void lgw__buf_init(lgw__buf_t *b);
+void lgw__buf_free(lgw__buf_t *b);
+int lgw__buf_reserve(lgw__buf_t *b, size_t extra);
+int lgw__buf_add(lgw__buf_t *b, const void *p, size_t n);
+int lgw__buf_adds(lgw__buf_t *b, const char *s);
+int lgw__buf_addc(lgw__buf_t *b, char c);
+int lgw__buf_printf(lgw__buf_t *b, const char *fmt, ...) LGW__PRINTF(2, 3);
+/* Hands the data to the caller (free with lgw_free); b is reset. Never
+ * returns NULL unless out of memory: an empty buffer gives "". */
+char *lgw__buf_steal(lgw__buf_t *b);
+
+/* Fill err (may be NULL) and return code. */
+int lgw__error_set(lgw_error_t *err, int code, const char *fmt, ...)
+    LGW__PRINTF(3, 4);
+int lgw__error_vset(lgw_error_t *err, int code, const char *fmt, va_list ap);
+
+/* Log through the process-wide hook. */
+void lgw__log(lgw_log_level_t level, const char *fmt, ...) LGW__PRINTF(2, 3);
+
+/* Ordered string map (headers, model_map); keys may repeat. */
+typedef struct lgw__kv {
+  char *key;
+  char *value;
+} lgw__kv_t;
+
+typedef struct lgw__kvlist {
+  lgw__kv_t *items;
+  size_t n;
+} lgw__kvlist_t;
+
+int lgw__kvlist_add(lgw__kvlist_t *l, const char *key, const char *value);
+void lgw__kvlist_free(lgw__kvlist_t *l);
+/* Case-insensitive lookup; NULL when absent. */
+const char *lgw__kvlist_get_ci(const lgw__kvlist_t *l, const char *key);
+
+/* ASCII helpers (locale-independent). */
+int lgw__strcasecmp(const char *a, const char *b);
+int lgw__strncasecmp(const char *a, const char *b, size_t n);
+/* Python str.strip() of ASCII whitespace; returns a new string. */
+char *lgw__strip(const char *s);
+/* Lower-case ASCII in place; returns s. */
+char *lgw__lower(char *s);
+int lgw__is_blank(const char *s);  /* NULL or only whitespace */
+
+/* Replace every occurrence of secret (if non-empty, length >= 4) in msg,
+ * in place, with "[redacted]" (truncating if needed). */
+void lgw__redact(char *msg, size_t cap, const char *secret);
+
+/* Monotonic clock in milliseconds and wall clock in seconds. */
+double lgw__now_ms(void);
+double lgw__wall_s(void);
+
+#endif
