@@ -62,7 +62,7 @@ ifneq ($(wildcard examples/embed.c),)
 TARGETS += $(EMBED)
 endif
 
-.PHONY: all deps test test-c test-lua demo install clean asan valgrind \
+.PHONY: all deps test test-c test-lua demo install install-lua clean asan valgrind \
         conformance bench fuzz soak
 
 all: $(TARGETS)
@@ -159,3 +159,35 @@ install: all
 	install -m 644 lua/llmgateway/*.lua $(DESTDIR)$(LUA_LMODDIR)/llmgateway/
 	[ ! -f $(HOST) ] || install -m 755 $(HOST) $(DESTDIR)$(BINDIR)/llmgateway
 	[ ! -f $(SIM) ] || install -m 755 $(SIM) $(DESTDIR)$(BINDIR)/llmgateway-sim
+
+# Only the Lua module (C and Lua parts) and the host: used by luarocks.
+install-lua: all
+	install -d $(DESTDIR)$(LUA_CMODDIR)/llmgateway \
+	  $(DESTDIR)$(LUA_LMODDIR)/llmgateway
+	install -m 755 $(LUAMOD) $(DESTDIR)$(LUA_CMODDIR)/llmgateway/core.so
+	install -m 644 lua/llmgateway/*.lua $(DESTDIR)$(LUA_LMODDIR)/llmgateway/
+
+# ---- benchmarks ----
+# `make bench`: tests/bench/run.sh prints one table of ratios and updates
+# tests/bench/RESULTS.md. Not a test: no figure fails anything.
+BENCH_PKGS = nginx-light libnginx-mod-http-echo python3-httpx lua5.1 \
+             lua-curl lua-system hyperfine valgrind
+BENCH_BIN  = $(BUILD)/bench
+
+bench:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(BENCH_PKGS)"
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)/baseline_multi \
+	  $(BENCH_BIN)/gw_client
+	@BUILD=$(BUILD) bash tests/bench/run.sh
+
+$(BENCH_BIN)/baseline_multi: tests/bench/baseline_multi.c tests/bench/bench.h
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(OPT) -D_GNU_SOURCE \
+	  $(shell $(PKG_CONFIG) --cflags libcurl) -o $@ $< \
+	  $(shell $(PKG_CONFIG) --libs libcurl)
+
+$(BENCH_BIN)/gw_client: tests/bench/gw_client.c tests/bench/bench.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(OPT) -D_GNU_SOURCE -Iinclude -Isrc $(PKG_CFLAGS) \
+	  -o $@ $< $(STATIC) $(LDLIBS_ALL)
+# ---- end of benchmarks ----

@@ -1,7 +1,7 @@
 package = "llmgateway"
 version = "scm-1"
 source = {
-  url = "git+file:///dev/null",
+  url = "git+file://.",
 }
 description = {
   summary = "Call large language models through one shared configuration",

@@ -16,7 +16,7 @@
 /* On success returns 0 and *out (caller cJSON_Delete) -- a JSON null is a
  * cJSON node of type cJSON_NULL, never a NULL pointer. On failure returns
  * LGW_EJSON, *out = NULL, and err->message such as
- * "JSON parse error: unexpected character 'H' at line 1 column 1 (char 0)". */
+ * "JSON parse error: Expecting value: line 1 column 1 (char 0)" (Python-style). */
 int lgw__json_extract(const char *text, size_t len, cJSON **out,
                       lgw_error_t *err);
 

@@ -52,4 +52,8 @@ lgw__node_t *lgw__node_copy(const lgw__node_t *n);
  * "string", "list", "mapping". */
 const char *lgw__node_type_name(lgw__node_type_t t);
 
+/* Python repr() of a float: shortest round-trip digits, "1.0", "1e-05",
+ * "1e+16", "inf", "nan". */
+void lgw__node_float_repr(double d, char out[32]);
+
 #endif

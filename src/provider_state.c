@@ -6,10 +6,20 @@
  */
 #include "provider_state.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cJSON.h>
 #include <openssl/evp.h>
+
+#include "json_extract.h"
 
 /* ---- hashing ----------------------------------------------------------- */
 
@@ -214,5 +224,215 @@ int lgw__config_key(const lgw__provider_t *ps, size_t n, char out[65]) {
   if (!rc) rc = lgw__sha256_hex(b.data, b.len, out);
   else out[0] = '\0';
   lgw__buf_free(&b);
+  return rc;
+}
+
+/* ---- order for a request (§5.3) ----------------------------------------- */
+
+void lgw__state_order(const lgw__provider_t *ps, size_t n,
+                      const char *preferred, size_t *order) {
+  size_t i, j;
+  for (i = 0; i < n; i++) order[i] = i;
+  if (!preferred || !*preferred) return;
+  for (j = 0; j < n && strcmp(ps[j].key, preferred) != 0; j++) {}
+  if (j == n) return;
+  for (i = j; i > 0; i--) order[i] = order[i - 1];
+  order[0] = j;
+}
+
+/* ---- reading the state file ---------------------------------------------- */
+
+/* Python's str() of a JSON scalar; NULL for containers (not kept) or on
+ * allocation failure. Integral numbers print without a fraction: cJSON
+ * does not remember whether the file said 5 or 5.0. */
+static char *py_str(const cJSON *v) {
+  if (cJSON_IsString(v)) return lgw__strdup(v->valuestring);
+  if (cJSON_IsTrue(v)) return lgw__strdup("True");
+  if (cJSON_IsFalse(v)) return lgw__strdup("False");
+  if (cJSON_IsNull(v)) return lgw__strdup("None");
+  if (cJSON_IsNumber(v)) {
+    double d = v->valuedouble;
+    int prec;
+    if (isnan(d)) return lgw__strdup("nan");
+    if (isinf(d)) return lgw__strdup(d > 0 ? "inf" : "-inf");
+    if (d == floor(d) && fabs(d) < 1e16) return lgw__sprintf("%.0f", d);
+    for (prec = 15; prec < 17; prec++) {
+      char *t = lgw__sprintf("%.*g", prec, d);
+      if (!t || strtod(t, NULL) == d) return t;
+      lgw_free(t);
+    }
+    return lgw__sprintf("%.17g", d);
+  }
+  return NULL;
+}
+
+static int read_file(const char *path, lgw__buf_t *b, int *missing) {
+  char chunk[8192];
+  size_t k;
+  FILE *f = fopen(path, "rb");
+  *missing = 0;
+  if (!f) {
+    *missing = errno == ENOENT;
+    return -1;
+  }
+  while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
+    if (lgw__buf_add(b, chunk, k)) {
+      fclose(f);
+      errno = ENOMEM;
+      return -1;
+    }
+  k = (size_t)ferror(f);
+  fclose(f);
+  if (k) errno = EIO;
+  return k ? -1 : 0;
+}
+
+int lgw__state_load(const char *path, lgw__kvlist_t *out, lgw_error_t *err) {
+  lgw__buf_t b;
+  lgw_error_t perr;
+  cJSON *root = NULL, *map, *it;
+  int missing, rc = 0;
+  (void)err;  /* nothing here is an error for the caller */
+  out->items = NULL;
+  out->n = 0;
+  lgw__buf_init(&b);
+  if (read_file(path, &b, &missing)) {
+    if (!missing)
+      lgw__log(LGW_LOG_WARN, "ignoring provider state file %s: %s", path,
+               strerror(errno));
+    lgw__buf_free(&b);
+    return 0;
+  }
+  if (lgw__json_parse_strict(b.data ? b.data : "", b.len, &root, &perr)) {
+    lgw__log(LGW_LOG_WARN, "ignoring provider state file %s: %s", path,
+             perr.message);
+  } else if (!cJSON_IsObject(root) ||
+             !cJSON_IsObject(map = cJSON_GetObjectItemCaseSensitive(
+                                 root, "preferred_by_config"))) {
+    lgw__log(LGW_LOG_WARN,
+             "ignoring provider state file %s: expected an object with "
+             "\"preferred_by_config\" mapping",
+             path);
+  } else {
+    cJSON_ArrayForEach(it, map) {
+      char *v = py_str(it);
+      if (!lgw__is_blank(it->string) && !lgw__is_blank(v))
+        rc = lgw__kvlist_add(out, it->string, v);
+      lgw_free(v);
+      if (rc) {
+        lgw__kvlist_free(out);
+        break;
+      }
+    }
+  }
+  cJSON_Delete(root);
+  lgw__buf_free(&b);
+  return rc;
+}
+
+/* ---- writing it, under the lock ------------------------------------------ */
+
+/* The file as Python's json.dump(indent=2, sort_keys=True) + "\n" writes it,
+ * blank keys and values dropped, a repeated key keeping its last value. */
+static char *state_json(const lgw__kvlist_t *map) {
+  lgw__kvlist_t kept = {NULL, 0};
+  lgw__buf_t b;
+  entry_t *e = NULL;
+  size_t i, n = 0;
+  int rc = 0;
+  lgw__buf_init(&b);
+  for (i = 0; !rc && i < map->n; i++)
+    if (!lgw__is_blank(map->items[i].key) &&
+        !lgw__is_blank(map->items[i].value))
+      rc = lgw__kvlist_add(&kept, map->items[i].key, map->items[i].value);
+  if (!rc && !(e = sorted_entries(&kept, &n))) rc = LGW_ENOMEM;
+  if (!rc) rc = lgw__buf_adds(&b, "{\n  \"preferred_by_config\": {");
+  for (i = 0; !rc && i < n; i++) {
+    rc = lgw__buf_adds(&b, i ? ",\n    " : "\n    ");
+    if (!rc) rc = add_json_string(&b, e[i].key);
+    if (!rc) rc = lgw__buf_adds(&b, ": ");
+    if (!rc) rc = add_json_string(&b, e[i].value);
+  }
+  if (!rc) rc = lgw__buf_adds(&b, n ? "\n  }\n}\n" : "}\n}\n");
+  lgw_free(e);
+  lgw__kvlist_free(&kept);
+  if (rc) {
+    lgw__buf_free(&b);
+    return NULL;
+  }
+  return lgw__buf_steal(&b);
+}
+
+/* Exclusive flock on "<path>.lock" (created 0600); returns the fd to close
+ * for unlocking, or a negative LGW_E* with err filled. */
+static int lock_state(const char *path, lgw_error_t *err) {
+  char *lock = lgw__sprintf("%s.lock", path);
+  int fd = -1, rc = 0;
+  if (!lock) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  for (;;) {
+    struct stat held, named;
+    fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ENOENT) {
+      /* Missing directories: create them, and the lock file, the way the
+       * state file itself is written. */
+      if ((rc = lgw__write_file_atomic(lock, "", 0, err)) != 0) break;
+      continue;
+    }
+    if (fd < 0) {
+      rc = lgw__error_set(err, LGW_EIO, "cannot open lock file %s: %s", lock,
+                          strerror(errno));
+      break;
+    }
+    if (flock(fd, LOCK_EX) != 0) {
+      if (errno == EINTR) {
+        close(fd);
+        continue;
+      }
+      rc = lgw__error_set(err, LGW_EIO, "cannot lock %s: %s", lock,
+                          strerror(errno));
+      break;
+    }
+    /* The lock counts only if the file is still the one at that name (a
+     * concurrent first creation may have replaced it). */
+    if (fstat(fd, &held) == 0 && stat(lock, &named) == 0 &&
+        held.st_dev == named.st_dev && held.st_ino == named.st_ino)
+      break;
+    close(fd);
+  }
+  if (rc && fd >= 0) close(fd);
+  lgw_free(lock);
+  return rc ? rc : fd;
+}
+
+static int write_locked(const char *path, const lgw__kvlist_t *map,
+                        lgw_error_t *err) {
+  char *json = state_json(map);
+  int rc;
+  if (!json) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  rc = lgw__write_file_atomic(path, json, strlen(json), err);
+  lgw_free(json);
+  return rc;
+}
+
+int lgw__state_write(const char *path, const lgw__kvlist_t *map,
+                     lgw_error_t *err) {
+  int fd = lock_state(path, err), rc;
+  if (fd < 0) return fd;
+  rc = write_locked(path, map, err);
+  close(fd);
+  return rc;
+}
+
+int lgw__state_update(const char *path, const char *config_key,
+                      const char *provider_key, lgw_error_t *err) {
+  lgw__kvlist_t map;
+  int fd = lock_state(path, err), rc;
+  if (fd < 0) return fd;
+  rc = lgw__state_load(path, &map, err);
+  if (!rc) rc = lgw__kvlist_add(&map, config_key, provider_key);
+  if (rc) lgw__error_set(err, rc, "out of memory");
+  else rc = write_locked(path, &map, err);
+  lgw__kvlist_free(&map);
+  close(fd);
   return rc;
 }

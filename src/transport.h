@@ -81,4 +81,59 @@ int lgw__decode_body(const char *body, size_t len, const char *content_type,
 void lgw__error_body_message(const char *body, size_t len, char *out,
                              size_t cap);
 
+/* Note on parse() for Anthropic: an error object inside a 200 body or an
+ * SSE error event gives LGW_EHTTP with "<error type>: <message>" and sets
+ * err->http_status to the status the API uses for that type
+ * (overloaded_error 529, rate_limit_error 429, api_error 500,
+ * invalid_request_error 400, ...), so the gateway passes err->http_status
+ * to lgw__retry_classify and retries or fails over as for that status. */
+
+/* ---- building and reading JSON (transport.c), for transport_*.c ------ */
+
+/* Append s[0..n) as a quoted JSON string. Control characters, '"' and '\\'
+ * are escaped; invalid UTF-8 becomes U+FFFD (one per maximal invalid
+ * subpart), so the output is always valid JSON. */
+int lgw__json_add_str(lgw__buf_t *b, const char *s, size_t n);
+/* Append a finite double the way Python's repr does (0.0, 0.7, 1e-05);
+ * LGW_EINVAL for NaN or infinity. */
+int lgw__json_add_num(lgw__buf_t *b, double v);
+/* Append ",\"key\":" (key is a literal without escapes). */
+int lgw__json_add_key(lgw__buf_t *b, const char *key);
+
+/* Message roles after strip + lower-case; NULL, "" and blank are USER. */
+typedef enum {
+  LGW__ROLE_USER, LGW__ROLE_ASSISTANT, LGW__ROLE_SYSTEM,
+  LGW__ROLE_DEVELOPER, LGW__ROLE_OTHER
+} lgw__role_t;
+lgw__role_t lgw__role_kind(const char *role);
+/* [*start, *end) of s[0..n) without leading/trailing ASCII whitespace. */
+void lgw__strip_range(const char *s, size_t n, size_t *start, size_t *end);
+
+/* Endpoint from a base URL (caller frees): the cleaned base as-is when it
+ * ends with as_is; base + path when it ends with "/v1"; else base + "/v1"
+ * + path. A blank base gives "". */
+char *lgw__endpoint_url(const char *base_url, const char *as_is,
+                        const char *path);
+
+/* obj[key] as a non-negative integer; -1 when absent or not a number. */
+long lgw__json_count(const struct cJSON *obj, const char *key);
+/* Copy s[0..n) into out->text (owned). */
+int lgw__reply_set_text(lgw__reply_t *out, const char *s, size_t n);
+/* Append the non-empty text parts of a content list (strings, and objects'
+ * "text" strings) to b, separated by "\n". Returns the number of parts
+ * appended, or LGW_ENOMEM. */
+int lgw__json_text_parts(const struct cJSON *list, lgw__buf_t *b);
+
+/* Chat Completions wire format, shared with the LiteLLM proxy transport
+ * (transport_chat.c). tokens_key is "max_completion_tokens" or
+ * "max_tokens"; with_effort adds reasoning_effort when non-empty. */
+char *lgw__chat_url(const lgw__provider_t *p);
+int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
+                   int with_effort, char **out, size_t *len,
+                   lgw_error_t *err);
+/* py_str: a non-text scalar content becomes its Python str() (Chat); else
+ * only string content and text parts count (LiteLLM). */
+int lgw__chat_parse(const char *body, size_t len, const char *content_type,
+                    int py_str, lgw__reply_t *out, lgw_error_t *err);
+
 #endif

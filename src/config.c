@@ -1,0 +1,999 @@
+/*
+ * config.c -- the validated runtime: building it from a node tree with the
+ * Python llmgateway's runtime_spec_from_dict semantics (plus errors for
+ * values that cannot be right and warnings for unknown keys), dumping it,
+ * task and tier lookups, the config file locations, and atomic file
+ * writes. Also the public lgw_runtime_* functions.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "provider_state.h"
+#include "yaml_load.h"
+
+/* ---- validation context ------------------------------------------------ */
+
+typedef struct ctx {
+  const char *name;  /* source for positions; NULL: no positions */
+  lgw_error_t *err;
+} ctx_t;
+
+/* " (name:line:col)" or "" when there is no position. */
+static void pos_of(const ctx_t *c, const lgw__node_t *n, char *out,
+                   size_t cap) {
+  if (c->name && n && n->line > 0)
+    snprintf(out, cap, " (%s:%d:%d)", c->name, n->line, n->col);
+  else
+    out[0] = '\0';
+}
+
+/* Error "<path>: <what> (<name>:<line>:<col>)". */
+static int bad(const ctx_t *c, const lgw__node_t *n, const char *path,
+               const char *fmt, ...) LGW__PRINTF(4, 5);
+static int bad(const ctx_t *c, const lgw__node_t *n, const char *path,
+               const char *fmt, ...) {
+  char what[512], pos[300];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  pos_of(c, n, pos, sizeof pos);
+  return lgw__error_set(c->err, LGW_ECONFIG, "%s: %s%s", path, what, pos);
+}
+
+/* "a list", "a mapping", or the scalar as written ("abc" quoted). */
+static void describe(const lgw__node_t *n, char *out, size_t cap) {
+  if (n->type == LGW_NODE_SEQ || n->type == LGW_NODE_MAP)
+    snprintf(out, cap, "a %s", lgw__node_type_name(n->type));
+  else if (n->type == LGW_NODE_STRING)
+    snprintf(out, cap, "\"%.60s\"", n->str);
+  else
+    snprintf(out, cap, "%.60s", lgw__node_text(n) ? lgw__node_text(n) : "");
+}
+
+static void join_path(char *out, size_t cap, const char *path,
+                      const char *key) {
+  if (path[0])
+    snprintf(out, cap, "%s.%s", path, key);
+  else
+    snprintf(out, cap, "%s", key);
+}
+
+/* Python str() of a scalar; buf holds the text when it is not borrowed. */
+static const char *py_str(const lgw__node_t *n, char buf[40]) {
+  switch (n->type) {
+    case LGW_NODE_NULL: return "None";
+    case LGW_NODE_BOOL: return n->b ? "True" : "False";
+    case LGW_NODE_INT: snprintf(buf, 40, "%lld", n->i); return buf;
+    case LGW_NODE_FLOAT: lgw__node_float_repr(n->d, buf); return buf;
+    default: return n->str;
+  }
+}
+
+static int py_falsy(const lgw__node_t *n) {
+  switch (n->type) {
+    case LGW_NODE_NULL: return 1;
+    case LGW_NODE_BOOL: return !n->b;
+    case LGW_NODE_INT: return n->i == 0;
+    case LGW_NODE_FLOAT: return n->d == 0;
+    case LGW_NODE_STRING: return n->len == 0;
+    default: return n->n == 0;
+  }
+}
+
+/* Warn about keys of map not in known (NULL-terminated). */
+static void warn_unknown(const ctx_t *c, const lgw__node_t *map,
+                         const char *path, const char *const *known) {
+  size_t i;
+  for (i = 0; i < map->n; i++) {
+    const lgw__node_t *k = map->keys[i];
+    const char *const *w;
+    char buf[40], full[400], pos[300];
+    if (k->type == LGW_NODE_STRING) {
+      for (w = known; *w && strcmp(*w, k->str) != 0; w++) {
+      }
+      if (*w) continue;
+    }
+    join_path(full, sizeof full, path, py_str(k, buf));
+    pos_of(c, k, pos, sizeof pos);
+    lgw__log(LGW_LOG_WARN, "%s: unknown key, ignored%s", full, pos);
+  }
+}
+
+/* ---- field coercion ---------------------------------------------------- */
+
+/* String field: "" when missing or falsy, else str(value) stripped (and
+ * lower-cased when lower). *out owned by the caller. */
+static int get_string(const ctx_t *c, const lgw__node_t *map, const char *key,
+                      const char *path, int lower, char **out) {
+  const lgw__node_t *n = lgw__node_get(map, key);
+  char full[400], buf[40];
+  *out = NULL;
+  if (n && (n->type == LGW_NODE_SEQ || n->type == LGW_NODE_MAP)) {
+    join_path(full, sizeof full, path, key);
+    return bad(c, n, full, "expected a string, got a %s",
+               lgw__node_type_name(n->type));
+  }
+  *out = lgw__strip(!n || py_falsy(n) ? "" : py_str(n, buf));
+  if (!*out) return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+  if (lower) lgw__lower(*out);
+  return 0;
+}
+
+/* Python int() of a string: blanks around, sign, digits with single
+ * underscores between them. */
+static int parse_int_text(const char *s, long long *out) {
+  unsigned long long v = 0;
+  int neg = 0;
+  while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
+  if (*s == '-' || *s == '+') neg = *s++ == '-';
+  if (*s < '0' || *s > '9') return -1;
+  for (; (*s >= '0' && *s <= '9') || (*s == '_' && s[1] >= '0' && s[1] <= '9');
+       s++) {
+    if (*s == '_') continue;
+    if (v > (unsigned long long)LLONG_MAX / 10) return -1;
+    v = v * 10 + (unsigned long long)(*s - '0');
+    if (v > (unsigned long long)LLONG_MAX) return -1;
+  }
+  while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
+  if (*s) return -1;
+  *out = neg ? -(long long)v : (long long)v;
+  return 0;
+}
+
+/* Python float() of a string (finite values only). */
+static int parse_float_text(const char *s, double *out) {
+  char tmp[128], *end;
+  size_t i, j = 0, n = strlen(s);
+  for (i = 0; i < n && j + 1 < sizeof tmp; i++) {
+    if (s[i] == '_' && i > 0 && i + 1 < n && s[i - 1] >= '0' &&
+        s[i - 1] <= '9' && s[i + 1] >= '0' && s[i + 1] <= '9')
+      continue;
+    if (s[i] == '_' || s[i] == 'x' || s[i] == 'X') return -1;
+    tmp[j++] = s[i];
+  }
+  if (i < n) return -1;
+  tmp[j] = '\0';
+  errno = 0;
+  *out = strtod(tmp, &end);
+  if (end == tmp || errno) return -1;
+  while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r') end++;
+  return *end || !isfinite(*out) ? -1 : 0;
+}
+
+/* A missing, null or blank value means the default (blank covers an unset
+ * ${VAR}). */
+static int absent(const lgw__node_t *n) {
+  return !n || n->type == LGW_NODE_NULL ||
+         (n->type == LGW_NODE_STRING && lgw__is_blank(n->str));
+}
+
+static int get_long(const ctx_t *c, const lgw__node_t *map, const char *key,
+                    const char *path, long dflt, long min, long *out) {
+  const lgw__node_t *n = lgw__node_get(map, key);
+  char full[400], desc[80];
+  long long v = 0;
+  int ok;
+  *out = dflt;
+  if (absent(n)) return 0;
+  join_path(full, sizeof full, path, key);
+  switch (n->type) {
+    case LGW_NODE_INT: v = n->i; ok = 1; break;
+    case LGW_NODE_FLOAT:
+      ok = isfinite(n->d) && n->d == floor(n->d) && fabs(n->d) < 9e18;
+      v = ok ? (long long)n->d : 0;
+      break;
+    case LGW_NODE_STRING: ok = parse_int_text(n->str, &v) == 0; break;
+    default: ok = 0; break;
+  }
+  describe(n, desc, sizeof desc);
+  if (!ok || v > LONG_MAX) return bad(c, n, full, "expected an integer, got %s", desc);
+  if (v < min) return bad(c, n, full, "must be at least %ld, got %s", min, desc);
+  *out = (long)v;
+  return 0;
+}
+
+/* Float settings: exclusive says the minimum itself is not allowed. */
+static int get_double(const ctx_t *c, const lgw__node_t *map, const char *key,
+                      const char *path, double dflt, double min,
+                      int exclusive, double *out) {
+  const lgw__node_t *n = lgw__node_get(map, key);
+  char full[400], desc[80], minbuf[32];
+  double v = 0;
+  int ok;
+  *out = dflt;
+  if (absent(n)) return 0;
+  join_path(full, sizeof full, path, key);
+  switch (n->type) {
+    case LGW_NODE_INT: v = (double)n->i; ok = 1; break;
+    case LGW_NODE_FLOAT: v = n->d; ok = isfinite(v); break;
+    case LGW_NODE_STRING: ok = parse_float_text(n->str, &v) == 0; break;
+    default: ok = 0; break;
+  }
+  describe(n, desc, sizeof desc);
+  if (!ok) return bad(c, n, full, "expected a number, got %s", desc);
+  snprintf(minbuf, sizeof minbuf, "%g", min);
+  if (exclusive && v <= min)
+    return bad(c, n, full, "must be greater than %s, got %s", minbuf, desc);
+  if (v < min)
+    return bad(c, n, full, "must be at least %s, got %s", minbuf, desc);
+  *out = v;
+  return 0;
+}
+
+/* headers / model_map: a mapping of str(key) -> str(value); blank keys are
+ * dropped; keys and values are not stripped (Python semantics). */
+static int get_kvlist(const ctx_t *c, const lgw__node_t *map, const char *key,
+                      const char *path, lgw__kvlist_t *out) {
+  const lgw__node_t *n = lgw__node_get(map, key);
+  char full[400], sub[500];
+  size_t i;
+  if (!n || n->type == LGW_NODE_NULL) return 0;
+  join_path(full, sizeof full, path, key);
+  if (n->type != LGW_NODE_MAP)
+    return bad(c, n, full, "expected a mapping, got a %s",
+               lgw__node_type_name(n->type));
+  for (i = 0; i < n->n; i++) {
+    const lgw__node_t *k = n->keys[i], *v = n->items[i];
+    char kb[40], vb[40];
+    const char *ks = py_str(k, kb);
+    if (lgw__is_blank(ks)) continue;
+    if (v->type == LGW_NODE_SEQ || v->type == LGW_NODE_MAP) {
+      join_path(sub, sizeof sub, full, ks);
+      return bad(c, v, sub, "expected a string, got a %s",
+                 lgw__node_type_name(v->type));
+    }
+    if (lgw__kvlist_add(out, ks, py_str(v, vb)))
+      return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+  }
+  return 0;
+}
+
+/* ---- styles ------------------------------------------------------------ */
+
+static const struct {
+  const char *name;
+  lgw__style_t style;
+} styles[] = {
+    {"responses", LGW__STYLE_RESPONSES},
+    {"openai_responses", LGW__STYLE_RESPONSES},
+    {"openai_chat", LGW__STYLE_CHAT},
+    {"anthropic", LGW__STYLE_ANTHROPIC},
+    {"litellm", LGW__STYLE_LITELLM},
+};
+
+int lgw__style_parse(const char *api_style, lgw__style_t *out) {
+  char *s = lgw__strip(api_style);
+  size_t i;
+  int rc = -1;
+  *out = LGW__STYLE_NONE;
+  if (!s) return -1;
+  if (!s[0]) rc = 0;
+  for (i = 0; rc && i < sizeof styles / sizeof styles[0]; i++)
+    if (lgw__strcasecmp(s, styles[i].name) == 0) {
+      *out = styles[i].style;
+      rc = 0;
+    }
+  lgw_free(s);
+  return rc;
+}
+
+const char *lgw__style_name(lgw__style_t s) {
+  switch (s) {
+    case LGW__STYLE_RESPONSES: return "responses";
+    case LGW__STYLE_CHAT: return "openai_chat";
+    case LGW__STYLE_ANTHROPIC: return "anthropic";
+    case LGW__STYLE_LITELLM: return "litellm";
+    default: return "";
+  }
+}
+
+/* ---- runtime construction ---------------------------------------------- */
+
+static void provider_free(lgw__provider_t *p) {
+  lgw_free(p->provider_type);
+  lgw_free(p->api_style);
+  lgw_free(p->base_url);
+  lgw_free(p->api_key);
+  lgw__kvlist_free(&p->headers);
+  lgw__kvlist_free(&p->model_map);
+}
+
+static int parse_provider(const ctx_t *c, const lgw__node_t *m,
+                          const char *path, lgw__provider_t *p) {
+  static const char *const known[] = {"provider_type", "api_style",
+                                      "base_url",      "api_key",
+                                      "headers",       "model_map", NULL};
+  int rc;
+  warn_unknown(c, m, path, known);
+  if ((rc = get_string(c, m, "provider_type", path, 0, &p->provider_type)) ||
+      (rc = get_string(c, m, "api_style", path, 0, &p->api_style)) ||
+      (rc = get_string(c, m, "base_url", path, 0, &p->base_url)) ||
+      (rc = get_string(c, m, "api_key", path, 0, &p->api_key)) ||
+      (rc = get_kvlist(c, m, "headers", path, &p->headers)) ||
+      (rc = get_kvlist(c, m, "model_map", path, &p->model_map)))
+    return rc;
+  if (lgw__style_parse(p->api_style, &p->style)) {
+    char full[400], pos[300];
+    join_path(full, sizeof full, path, "api_style");
+    pos_of(c, lgw__node_get(m, "api_style"), pos, sizeof pos);
+    return lgw__error_set(c->err, LGW_ECONFIG,
+                          "%s: unknown value \"%.100s\"%s; expected one of "
+                          "responses, openai_responses, openai_chat, "
+                          "anthropic, litellm",
+                          full, p->api_style, pos);
+  }
+  return 0;
+}
+
+static int add_provider(const ctx_t *c, lgw_runtime_t *rt,
+                        const lgw__node_t *m, const char *path) {
+  lgw__provider_t *ps =
+      lgw_realloc(rt->providers, (rt->nproviders + 1) * sizeof *ps);
+  if (!ps) return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+  rt->providers = ps;
+  memset(&ps[rt->nproviders], 0, sizeof *ps);
+  rt->nproviders++;
+  return parse_provider(c, m, path, &ps[rt->nproviders - 1]);
+}
+
+static int parse_providers(const ctx_t *c, const lgw__node_t *root,
+                           lgw_runtime_t *rt) {
+  const lgw__node_t *list = lgw__node_get(root, "providers"), *legacy;
+  size_t i;
+  int rc;
+  if (list && list->type != LGW_NODE_NULL && list->type != LGW_NODE_SEQ &&
+      list->type != LGW_NODE_MAP)
+    return bad(c, list, "providers", "expected a list or mapping, got a %s",
+               lgw__node_type_name(list->type));
+  for (i = 0; list && i < list->n; i++) {
+    const lgw__node_t *e = list->items[i];
+    char path[300], kb[40], pos[300];
+    if (list->type == LGW_NODE_SEQ)
+      snprintf(path, sizeof path, "providers[%zu]", i);
+    else
+      snprintf(path, sizeof path, "providers.%.200s",
+               py_str(list->keys[i], kb));
+    if (e->type != LGW_NODE_MAP) {
+      pos_of(c, e, pos, sizeof pos);
+      lgw__log(LGW_LOG_WARN, "%s: not a mapping, ignored%s", path, pos);
+      continue;
+    }
+    if ((rc = add_provider(c, rt, e, path))) return rc;
+  }
+  if (rt->nproviders) return 0;
+  legacy = lgw__node_get(root, "provider");
+  if (!legacy || legacy->type == LGW_NODE_NULL) return 0;
+  if (legacy->type != LGW_NODE_MAP)
+    return bad(c, legacy, "provider", "expected a mapping, got a %s",
+               lgw__node_type_name(legacy->type));
+  return legacy->n ? add_provider(c, rt, legacy, "provider") : 0;
+}
+
+static int parse_settings(const ctx_t *c, const lgw__node_t *root,
+                          lgw_runtime_t *rt) {
+  static const char *const known[] = {
+      "fallback_model", "strong_model", "weak_model",
+      "strong_reasoning_effort", "weak_reasoning_effort", "max_concurrent",
+      "retry_max", "timeout", "transport_retries", "connect_timeout",
+      "deadline", "backoff_base", "backoff_max", "retry_after_max",
+      "max_response_bytes", NULL};
+  const lgw__node_t *s = lgw__node_get(root, "settings");
+  const char *p = "settings";
+  int rc;
+  lgw__node_t empty;
+  memset(&empty, 0, sizeof empty);
+  empty.type = LGW_NODE_MAP;
+  if (s && s->type != LGW_NODE_NULL && s->type != LGW_NODE_MAP)
+    return bad(c, s, p, "expected a mapping, got a %s",
+               lgw__node_type_name(s->type));
+  if (!s || s->type == LGW_NODE_NULL) s = &empty;
+  warn_unknown(c, s, p, known);
+  if ((rc = get_string(c, s, "fallback_model", p, 0, &rt->fallback_model)) ||
+      (rc = get_string(c, s, "strong_model", p, 0, &rt->strong_model)) ||
+      (rc = get_string(c, s, "weak_model", p, 0, &rt->weak_model)) ||
+      (rc = get_string(c, s, "strong_reasoning_effort", p, 1,
+                       &rt->strong_reasoning_effort)) ||
+      (rc = get_string(c, s, "weak_reasoning_effort", p, 1,
+                       &rt->weak_reasoning_effort)) ||
+      (rc = get_long(c, s, "max_concurrent", p, LGW_DEFAULT_MAX_CONCURRENT, 1,
+                     &rt->max_concurrent)) ||
+      (rc = get_long(c, s, "retry_max", p, LGW_DEFAULT_RETRY_MAX, 0,
+                     &rt->retry_max)) ||
+      (rc = get_double(c, s, "timeout", p, LGW_DEFAULT_TIMEOUT, 0, 1,
+                       &rt->timeout)) ||
+      (rc = get_long(c, s, "transport_retries", p,
+                     LGW_DEFAULT_TRANSPORT_RETRIES, 1,
+                     &rt->transport_retries)) ||
+      (rc = get_double(c, s, "connect_timeout", p,
+                       LGW_DEFAULT_CONNECT_TIMEOUT, 0, 1,
+                       &rt->connect_timeout)) ||
+      (rc = get_double(c, s, "deadline", p, 0, 0, 0, &rt->deadline)) ||
+      (rc = get_double(c, s, "backoff_base", p, LGW_DEFAULT_BACKOFF_BASE, 0,
+                       0, &rt->backoff_base)) ||
+      (rc = get_double(c, s, "backoff_max", p, LGW_DEFAULT_BACKOFF_MAX, 0, 0,
+                       &rt->backoff_max)) ||
+      (rc = get_double(c, s, "retry_after_max", p,
+                       LGW_DEFAULT_RETRY_AFTER_MAX, 0, 0,
+                       &rt->retry_after_max)) ||
+      (rc = get_long(c, s, "max_response_bytes", p,
+                     LGW_DEFAULT_MAX_RESPONSE_BYTES, 1,
+                     &rt->max_response_bytes)))
+    return rc;
+  return 0;
+}
+
+static void task_free(lgw__task_t *t) {
+  lgw_free(t->name);
+  lgw_free(t->model);
+  lgw_free(t->tier);
+  lgw_free(t->reasoning_effort);
+}
+
+static int parse_tasks(const ctx_t *c, const lgw__node_t *root,
+                       lgw_runtime_t *rt) {
+  static const char *const known[] = {"model", "tier", "temperature",
+                                      "reasoning_effort", "max_tokens", NULL};
+  const lgw__node_t *tasks = lgw__node_get(root, "tasks");
+  size_t i;
+  int rc;
+  if (!tasks || tasks->type == LGW_NODE_NULL) return 0;
+  if (tasks->type != LGW_NODE_MAP)
+    return bad(c, tasks, "tasks", "expected a mapping, got a %s",
+               lgw__node_type_name(tasks->type));
+  rt->tasks = lgw__calloc(tasks->n ? tasks->n : 1, sizeof *rt->tasks);
+  if (!rt->tasks) return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+  for (i = 0; i < tasks->n; i++) {
+    const lgw__node_t *k = tasks->keys[i], *m = tasks->items[i];
+    lgw__task_t *t = &rt->tasks[rt->ntasks];
+    char path[300], pos[300], kb[40];
+    /* as in Python: non-string names and non-mapping bodies are skipped */
+    if (k->type != LGW_NODE_STRING || m->type != LGW_NODE_MAP) {
+      if (m->type != LGW_NODE_NULL) {
+        snprintf(path, sizeof path, "tasks.%.200s", py_str(k, kb));
+        pos_of(c, k->type != LGW_NODE_STRING ? k : m, pos, sizeof pos);
+        lgw__log(LGW_LOG_WARN, "%s: %s, ignored%s", path,
+                 k->type != LGW_NODE_STRING ? "task name is not a string"
+                                            : "not a mapping",
+                 pos);
+      }
+      continue;
+    }
+    snprintf(path, sizeof path, "tasks.%.200s", k->str);
+    rt->ntasks++;
+    warn_unknown(c, m, path, known);
+    if (!(t->name = lgw__strdup(k->str)))
+      return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+    if ((rc = get_string(c, m, "model", path, 0, &t->model)) ||
+        (rc = get_string(c, m, "tier", path, 1, &t->tier)) ||
+        (rc = get_double(c, m, "temperature", path, 0.0, 0, 0,
+                         &t->temperature)) ||
+        (rc = get_string(c, m, "reasoning_effort", path, 1,
+                         &t->reasoning_effort)) ||
+        (rc = get_long(c, m, "max_tokens", path, LGW_DEFAULT_MAX_TOKENS, 1,
+                       &t->max_tokens)))
+      return rc;
+  }
+  return 0;
+}
+
+static void runtime_destroy(lgw_runtime_t *rt) {
+  size_t i;
+  for (i = 0; i < rt->nproviders; i++) provider_free(&rt->providers[i]);
+  lgw_free(rt->providers);
+  for (i = 0; i < rt->ntasks; i++) task_free(&rt->tasks[i]);
+  lgw_free(rt->tasks);
+  lgw_free(rt->fallback_model);
+  lgw_free(rt->strong_model);
+  lgw_free(rt->weak_model);
+  lgw_free(rt->strong_reasoning_effort);
+  lgw_free(rt->weak_reasoning_effort);
+  lgw_free(rt);
+}
+
+int lgw__runtime_from_node(const lgw__node_t *root, const char *name,
+                           lgw_runtime_t **out, lgw_error_t *err) {
+  static const char *const known[] = {"version", "provider", "providers",
+                                      "settings", "tasks", NULL};
+  ctx_t c;
+  lgw_runtime_t *rt;
+  size_t i;
+  int rc;
+  *out = NULL;
+  c.name = name;
+  c.err = err;
+  if (!root || root->type != LGW_NODE_MAP)
+    return lgw__error_set(err, LGW_ECONFIG, "Invalid llmgateway config: %s",
+                          name ? name : "the top level is not a mapping");
+  rt = lgw__calloc(1, sizeof *rt);
+  if (!rt) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  rt->refs = 1;
+  warn_unknown(&c, root, "", known);
+  if ((rc = parse_providers(&c, root, rt)) ||
+      (rc = parse_settings(&c, root, rt)) || (rc = parse_tasks(&c, root, rt)))
+    goto fail;
+  for (i = 0; i < rt->nproviders; i++)
+    if ((rc = lgw__provider_key(&rt->providers[i], rt->providers[i].key)))
+      goto oom;
+  if ((rc = lgw__config_key(rt->providers, rt->nproviders, rt->config_key)))
+    goto oom;
+  *out = rt;
+  return 0;
+oom:
+  rc = lgw__error_set(err, LGW_ENOMEM, "out of memory");
+fail:
+  runtime_destroy(rt);
+  return rc;
+}
+
+/* ---- dump -------------------------------------------------------------- */
+
+static int put(lgw__node_t *map, const char *key, lgw__node_t *v) {
+  lgw__node_t *k = lgw__node_new_string(key, strlen(key), 0, 0);
+  if (!k || !v) {
+    lgw__node_free(k);
+    lgw__node_free(v);
+    return LGW_ENOMEM;
+  }
+  return lgw__node_append(map, k, v);
+}
+
+static lgw__node_t *str_node(const char *s) {
+  return lgw__node_new_string(s, strlen(s), 0, 0);
+}
+
+static lgw__node_t *num_node(lgw__node_type_t type, double d) {
+  lgw__node_t *n = lgw__node_new(type, 0, 0);
+  if (n) {
+    n->d = d;
+    n->i = (long long)d;
+  }
+  return n;
+}
+
+static lgw__node_t *kv_node(const lgw__kvlist_t *l) {
+  lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  size_t i;
+  for (i = 0; m && i < l->n; i++)
+    if (put(m, l->items[i].key, str_node(l->items[i].value))) {
+      lgw__node_free(m);
+      return NULL;
+    }
+  return m;
+}
+
+static lgw__node_t *provider_node(const lgw__provider_t *p, int with_keys) {
+  static const lgw__provider_t none;
+  lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  const char *key;
+  if (!p) p = &none;
+  key = p->api_key ? p->api_key : "";
+  if (!with_keys && key[0]) key = "<redacted>";
+  if (!m || put(m, "provider_type", str_node(p->provider_type ? p->provider_type : "")) ||
+      put(m, "api_style", str_node(p->api_style ? p->api_style : "")) ||
+      put(m, "base_url", str_node(p->base_url ? p->base_url : "")) ||
+      put(m, "api_key", str_node(key)) ||
+      put(m, "headers", kv_node(&p->headers)) ||
+      put(m, "model_map", kv_node(&p->model_map))) {
+    lgw__node_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+static lgw__node_t *settings_node(const lgw_runtime_t *rt) {
+  lgw__node_t *s = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  if (!s || put(s, "fallback_model", str_node(rt->fallback_model)) ||
+      put(s, "strong_model", str_node(rt->strong_model)) ||
+      put(s, "weak_model", str_node(rt->weak_model)) ||
+      put(s, "strong_reasoning_effort",
+          str_node(rt->strong_reasoning_effort)) ||
+      put(s, "weak_reasoning_effort", str_node(rt->weak_reasoning_effort)) ||
+      put(s, "max_concurrent",
+          num_node(LGW_NODE_INT, (double)rt->max_concurrent)) ||
+      put(s, "retry_max", num_node(LGW_NODE_INT, (double)rt->retry_max)) ||
+      put(s, "transport_retries",
+          num_node(LGW_NODE_INT, (double)rt->transport_retries)) ||
+      put(s, "timeout", num_node(LGW_NODE_FLOAT, rt->timeout)) ||
+      put(s, "connect_timeout", num_node(LGW_NODE_FLOAT, rt->connect_timeout)) ||
+      put(s, "deadline", num_node(LGW_NODE_FLOAT, rt->deadline)) ||
+      put(s, "backoff_base", num_node(LGW_NODE_FLOAT, rt->backoff_base)) ||
+      put(s, "backoff_max", num_node(LGW_NODE_FLOAT, rt->backoff_max)) ||
+      put(s, "retry_after_max", num_node(LGW_NODE_FLOAT, rt->retry_after_max)) ||
+      put(s, "max_response_bytes",
+          num_node(LGW_NODE_INT, (double)rt->max_response_bytes))) {
+    lgw__node_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+static lgw__node_t *tasks_node(const lgw_runtime_t *rt) {
+  lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  size_t i;
+  for (i = 0; m && i < rt->ntasks; i++) {
+    const lgw__task_t *t = &rt->tasks[i];
+    lgw__node_t *tn = lgw__node_new(LGW_NODE_MAP, 0, 0);
+    if (!tn || put(tn, "model", str_node(t->model)) ||
+        put(tn, "tier", str_node(t->tier)) ||
+        put(tn, "temperature", num_node(LGW_NODE_FLOAT, t->temperature)) ||
+        put(tn, "reasoning_effort", str_node(t->reasoning_effort)) ||
+        put(tn, "max_tokens", num_node(LGW_NODE_INT, (double)t->max_tokens))) {
+      lgw__node_free(tn);
+      lgw__node_free(m);
+      return NULL;
+    }
+    if (put(m, t->name, tn)) {  /* put frees tn on failure */
+      lgw__node_free(m);
+      return NULL;
+    }
+  }
+  return m;
+}
+
+lgw__node_t *lgw__runtime_dump(const lgw_runtime_t *rt, int with_keys) {
+  lgw__node_t *root = lgw__node_new(LGW_NODE_MAP, 0, 0), *ver;
+  int rc;
+  if (!root) return NULL;
+  ver = num_node(LGW_NODE_INT, 1);
+  rc = put(root, "version", ver) || put(root, "settings", settings_node(rt)) ||
+       put(root, "tasks", tasks_node(rt));
+  if (!rc && rt->nproviders > 1) {
+    lgw__node_t *list = lgw__node_new(LGW_NODE_SEQ, 0, 0);
+    size_t i;
+    for (i = 0; list && i < rt->nproviders; i++) {
+      lgw__node_t *p = provider_node(&rt->providers[i], with_keys);
+      if (!p || lgw__node_append(list, NULL, p)) {
+        lgw__node_free(list);
+        list = NULL;
+      }
+    }
+    rc = put(root, "providers", list);
+  } else if (!rc) {
+    rc = put(root, "provider",
+             provider_node(rt->nproviders ? &rt->providers[0] : NULL,
+                           with_keys));
+  }
+  if (rc) {
+    lgw__node_free(root);
+    return NULL;
+  }
+  return root;
+}
+
+/* ---- lookups ----------------------------------------------------------- */
+
+const lgw__task_t *lgw__runtime_task(const lgw_runtime_t *rt,
+                                     const char *name, lgw__task_t *tmp) {
+  const char *s = name ? name : "", *e;
+  size_t i, len;
+  while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' ||
+         *s == '\v')
+    s++;
+  e = s + strlen(s);
+  while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
+                   e[-1] == '\r' || e[-1] == '\f' || e[-1] == '\v'))
+    e--;
+  len = (size_t)(e - s);
+  for (i = 0; i < rt->ntasks; i++)
+    if (strlen(rt->tasks[i].name) == len &&
+        memcmp(rt->tasks[i].name, s, len) == 0)
+      return &rt->tasks[i];
+  /* unknown task: a fresh default task on the fallback model */
+  memset(tmp, 0, sizeof *tmp);
+  tmp->name = (char *)"";
+  tmp->model = rt->fallback_model;
+  tmp->tier = (char *)"";
+  tmp->reasoning_effort = (char *)"";
+  tmp->temperature = 0.0;
+  tmp->max_tokens = LGW_DEFAULT_MAX_TOKENS;
+  return tmp;
+}
+
+/* Stripped, lower-cased tier compared with a word. */
+static int tier_is(const char *tier, const char *word) {
+  char *t = lgw__strip(tier);
+  int r = t && strcmp(lgw__lower(t), word) == 0;
+  lgw_free(t);
+  return r;
+}
+
+static const char *first_set(const char *a, const char *b, const char *c) {
+  if (a[0]) return a;
+  if (b[0]) return b;
+  return c;
+}
+
+const char *lgw__runtime_model_for_tier(const lgw_runtime_t *rt,
+                                        const char *tier) {
+  if (tier_is(tier, "strong"))
+    return first_set(rt->strong_model, rt->fallback_model, "");
+  if (tier_is(tier, "weak"))
+    return first_set(rt->weak_model, rt->strong_model, rt->fallback_model);
+  return first_set(rt->fallback_model, rt->strong_model, rt->weak_model);
+}
+
+const char *lgw__runtime_effort_for_tier(const lgw_runtime_t *rt,
+                                         const char *tier) {
+  if (tier_is(tier, "strong")) return rt->strong_reasoning_effort;
+  if (tier_is(tier, "weak")) return rt->weak_reasoning_effort;
+  return "";
+}
+
+/* ---- file locations ---------------------------------------------------- */
+
+/* Home directory of user (NULL: the current user); malloc'd by libc
+ * rules via lgw__strdup, NULL when unknown. */
+static char *home_of(const char *user) {
+  struct passwd pw, *res = NULL;
+  char buf[16384];
+  if (user)
+    getpwnam_r(user, &pw, buf, sizeof buf, &res);
+  else
+    getpwuid_r(getuid(), &pw, buf, sizeof buf, &res);
+  return res && res->pw_dir ? lgw__strdup(res->pw_dir) : NULL;
+}
+
+/* Python os.path.expanduser; caller frees. */
+static char *expand_user(const char *p, lgw__getenv_fn get, void *ud) {
+  const char *slash, *rest;
+  char *home, *out;
+  size_t hl;
+  if (p[0] != '~') return lgw__strdup(p);
+  slash = strchr(p, '/');
+  rest = slash ? slash : p + strlen(p);
+  if (rest == p + 1) {
+    const char *h = get("HOME", ud);
+    home = h ? lgw__strdup(h) : home_of(NULL);
+  } else {
+    char *user = lgw__strndup(p + 1, (size_t)(rest - p - 1));
+    home = user ? home_of(user) : NULL;
+    lgw_free(user);
+  }
+  if (!home) return lgw__strdup(p);
+  hl = strlen(home);
+  while (hl > 0 && home[hl - 1] == '/') hl--;
+  out = lgw__sprintf("%.*s%s", (int)hl, home, rest);
+  lgw_free(home);
+  if (out && !out[0]) {
+    lgw_free(out);
+    out = lgw__strdup("/");
+  }
+  return out;
+}
+
+/* Absolute path with the symlinks of its existing part resolved, "." and
+ * ".." removed (Python Path.resolve(strict=False)). Caller frees. */
+static char *resolve_path(const char *path, lgw__getenv_fn get, void *ud) {
+  char *exp = expand_user(path, get, ud), *abs_path, *p, *save = NULL;
+  lgw__buf_t res;
+  if (!exp) return NULL;
+  if (exp[0] == '/') {
+    abs_path = exp;
+  } else {
+    char *cwd = getcwd(NULL, 0);
+    abs_path = cwd ? lgw__sprintf("%s/%s", cwd, exp) : NULL;
+    free(cwd);
+    lgw_free(exp);
+    if (!abs_path) return NULL;
+  }
+  lgw__buf_init(&res);
+  for (p = strtok_r(abs_path, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+    char *real;
+    if (strcmp(p, ".") == 0) continue;
+    if (strcmp(p, "..") == 0) {
+      char *last = res.data ? strrchr(res.data, '/') : NULL;
+      if (last) res.len = (size_t)(last - res.data), *last = '\0';
+      continue;
+    }
+    if (lgw__buf_addc(&res, '/') || lgw__buf_adds(&res, p)) goto oom;
+    real = realpath(res.data, NULL);
+    if (real) {
+      res.len = 0;
+      if (lgw__buf_adds(&res, strcmp(real, "/") == 0 ? "" : real)) {
+        free(real);
+        goto oom;
+      }
+      free(real);
+    }
+  }
+  lgw_free(abs_path);
+  if (!res.len && lgw__buf_addc(&res, '/')) goto oom2;
+  return lgw__buf_steal(&res);
+oom:
+  lgw_free(abs_path);
+oom2:
+  lgw__buf_free(&res);
+  return NULL;
+}
+
+/* The variable's value stripped, or NULL when unset or blank. */
+static char *env_nonblank(const char *name, lgw__getenv_fn get, void *ud,
+                          int *oom) {
+  const char *v = get(name, ud);
+  char *s;
+  *oom = 0;
+  if (lgw__is_blank(v)) return NULL;
+  s = lgw__strip(v);
+  if (!s) *oom = 1;
+  return s;
+}
+
+char *lgw__user_config_dir(lgw__getenv_fn get, void *ud) {
+  int oom;
+  char *v = env_nonblank("LLMGATEWAY_USER_CONFIG_DIR", get, ud, &oom), *r;
+  if (oom) return NULL;
+  r = resolve_path(v ? v : "~/.llmgateway", get, ud);
+  lgw_free(v);
+  return r;
+}
+
+static char *resolve_in_dir(const char *path, const char *var,
+                            const char *file, lgw__getenv_fn get, void *ud) {
+  int oom;
+  char *v, *dir, *r;
+  if (path) return resolve_path(path, get, ud);
+  v = env_nonblank(var, get, ud, &oom);
+  if (oom) return NULL;
+  if (v) {
+    r = resolve_path(v, get, ud);
+    lgw_free(v);
+    return r;
+  }
+  dir = lgw__user_config_dir(get, ud);
+  if (!dir) return NULL;
+  r = lgw__sprintf("%s/%s", strcmp(dir, "/") == 0 ? "" : dir, file);
+  lgw_free(dir);
+  return r;
+}
+
+char *lgw__resolve_user_config_file(const char *path, lgw__getenv_fn get,
+                                    void *ud) {
+  return resolve_in_dir(path, "LLMGATEWAY_CONFIG", "config.yaml", get, ud);
+}
+
+char *lgw__resolve_provider_state_file(const char *path,
+                                       lgw__getenv_fn get, void *ud) {
+  return resolve_in_dir(path, "LLMGATEWAY_PROVIDER_STATE",
+                        "provider-state.json", get, ud);
+}
+
+/* ---- atomic write ------------------------------------------------------ */
+
+/* mkdir -p with mode 0700 for the directories created here. */
+static int make_dirs(char *dir) {
+  char *p;
+  for (p = dir + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+      *p = '/';
+      return -1;
+    }
+    *p = '/';
+  }
+  return mkdir(dir, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int lgw__write_file_atomic(const char *path, const char *data, size_t len,
+                           lgw_error_t *err) {
+  static unsigned long counter;
+  char *dir, *slash, *tmp = NULL;
+  int fd = -1, e = 0, dfd;
+  size_t off = 0;
+  dir = lgw__strdup(path);
+  if (!dir) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  slash = strrchr(dir, '/');
+  if (slash == dir) slash[1] = '\0';
+  else if (slash) *slash = '\0';
+  else strcpy(dir, ".");
+  if (make_dirs(dir) != 0) goto io_error;
+  tmp = lgw__sprintf("%s.tmp.%ld.%lu", path, (long)getpid(),
+                     __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+  if (!tmp) {
+    lgw_free(dir);
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  }
+  fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) goto io_error;
+  /* 0600 whatever the umask says: the file may hold API keys */
+  if (fchmod(fd, 0600) != 0) goto io_error_unlink;
+  while (off < len) {
+    ssize_t w = write(fd, data + off, len - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) goto io_error_unlink;
+    off += (size_t)w;
+  }
+  if (fsync(fd) != 0) goto io_error_unlink;
+  if (close(fd) != 0) {
+    fd = -1;
+    goto io_error_unlink;
+  }
+  fd = -1;
+  if (rename(tmp, path) != 0) goto io_error_unlink;
+  dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    /* some file systems cannot fsync a directory (EINVAL): not an error */
+    if (fsync(dfd) != 0 && errno != EINVAL) e = errno;
+    close(dfd);
+  }
+  lgw_free(tmp);
+  lgw_free(dir);
+  if (e)
+    return lgw__error_set(err, LGW_EIO, "cannot write %s: %s", path,
+                          strerror(e));
+  return 0;
+io_error_unlink:
+  e = errno;
+  if (fd >= 0) close(fd);
+  unlink(tmp);
+  errno = e;
+io_error:
+  e = errno;
+  lgw_free(tmp);
+  lgw_free(dir);
+  return lgw__error_set(err, LGW_EIO, "cannot write %s: %s", path,
+                        strerror(e));
+}
+
+/* ---- public API -------------------------------------------------------- */
+
+static int runtime_from_tree(lgw__node_t *root, const char *name,
+                             lgw_runtime_t **out, lgw_error_t *err) {
+  int rc = lgw__env_resolve_tree(root, lgw__getenv_default, NULL);
+  if (rc) rc = lgw__error_set(err, rc, "out of memory");
+  else rc = lgw__runtime_from_node(root, name, out, err);
+  lgw__node_free(root);
+  return rc;
+}
+
+int lgw_runtime_load_file(const char *path, lgw_runtime_t **out,
+                          lgw_error_t *err) {
+  lgw__node_t *root;
+  int rc;
+  if (!out) return lgw__error_set(err, LGW_EINVAL, "out is NULL");
+  *out = NULL;
+  if (!path) return lgw__error_set(err, LGW_EINVAL, "path is NULL");
+  if ((rc = lgw__yaml_load_file(path, &root, err))) return rc;
+  return runtime_from_tree(root, path, out, err);
+}
+
+int lgw_runtime_load_string(const char *yaml, size_t len, const char *name,
+                            lgw_runtime_t **out, lgw_error_t *err) {
+  lgw__node_t *root;
+  int rc;
+  if (!out) return lgw__error_set(err, LGW_EINVAL, "out is NULL");
+  *out = NULL;
+  if (!yaml && len) return lgw__error_set(err, LGW_EINVAL, "yaml is NULL");
+  if (!name) name = "<string>";
+  if ((rc = lgw__yaml_load_string(yaml, len, name, &root, err))) return rc;
+  return runtime_from_tree(root, name, out, err);
+}
+
+lgw_runtime_t *lgw_runtime_ref(lgw_runtime_t *rt) {
+  if (rt) __atomic_add_fetch(&rt->refs, 1, __ATOMIC_RELAXED);
+  return rt;
+}
+
+void lgw_runtime_free(lgw_runtime_t *rt) {
+  if (rt && __atomic_sub_fetch(&rt->refs, 1, __ATOMIC_ACQ_REL) == 0)
+    runtime_destroy(rt);
+}
+
+size_t lgw_runtime_provider_count(const lgw_runtime_t *rt) {
+  return rt ? rt->nproviders : 0;
+}
+
+const char *lgw_runtime_config_key(const lgw_runtime_t *rt) {
+  return rt ? rt->config_key : "";
+}

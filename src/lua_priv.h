@@ -1,0 +1,171 @@
+/*
+ * lua_priv.h -- internals shared by the Lua binding files (lua_module.c,
+ * lua_gateway.c, lua_task.c, lua_convert.c) and the host executable: the
+ * per-state module record, the task scheduler and the conversions between
+ * Lua values and the C core's types.
+ */
+#ifndef LGW_LUA_PRIV_H
+#define LGW_LUA_PRIV_H
+
+#include <lua.h>
+#include <lauxlib.h>
+#include <uv.h>
+
+#include "lgw_lua.h"
+#include "llmgateway.h"
+#include "node.h"
+#include "util.h"
+
+#define LGWL_MODULE "llmgateway.module"   /* registry key of the module */
+#define LGWL_LOOP "llmgateway.loop"       /* registry key, lgw_lua_set_loop */
+#define LGWL_ERROR "llmgateway.Error"     /* metatable names */
+#define LGWL_RUNTIME "llmgateway.Runtime"
+#define LGWL_GATEWAY "llmgateway.Gateway"
+#define LGWL_TASK "llmgateway.Task"
+
+typedef struct lgwL_task lgwL_task_t;
+typedef struct lgwL_call lgwL_call_t;
+typedef struct lgwL_gw lgwL_gw_t;
+typedef struct lgwL_sleep lgwL_sleep_t;
+
+/* One per lua_State, a full userdata anchored in the registry. It is
+ * created first, so at lua_close its __gc runs after every gateway's and
+ * task's. */
+typedef struct lgwL_module {
+  lua_State *L;             /* main thread */
+  uv_loop_t *loop;          /* the module's or the embedder's */
+  int own_loop;             /* 1: created here, closed in __gc */
+  uv_idle_t *idle;          /* drains the ready list; heap, freed on close */
+  lgwL_task_t *ready_head;  /* tasks to resume, FIFO */
+  lgwL_task_t *ready_tail;
+  lgwL_task_t *current;     /* task being resumed, NULL otherwise */
+  lua_State *from;          /* thread that entered the loop (lua_resume) */
+  int depth;                /* >0 inside uv_run or a dispatch started here */
+  int ntasks;               /* tasks spawned and not finished */
+  int ngateways;            /* open gateways */
+  int closing;              /* lua_close in progress: resume nothing */
+  int interrupted;          /* SIGINT seen by the host */
+  lgwL_gw_t *gateways;      /* open gateways, for cancel-all */
+  lgwL_call_t *calls;       /* outstanding call records */
+} lgwL_module_t;
+
+/* A gateway call's record: filled by the completion callback, consumed by
+ * the waiting task's continuation (or by a synchronous wait). Owned by the
+ * module's list until consumed; freed at module teardown otherwise. */
+typedef struct lgwL_result lgwL_result_t;
+struct lgwL_call {
+  lgwL_module_t *m;
+  lgwL_call_t *prev, *next;
+  lgwL_task_t *task;        /* waiting task; NULL: synchronous or orphaned */
+  lgw_gateway_t *gw;        /* NULL once the gateway was closed */
+  uint64_t id;
+  int done;
+  int status;               /* 0 or LGW_E* */
+  lgw_error_t err;
+  lgwL_result_t *res;       /* deep copy of the result, may be NULL */
+  int text_only;            /* run_task: return just the text */
+};
+
+/* Gateway userdata. */
+struct lgwL_gw {
+  lgw_gateway_t *gw;        /* NULL when closed */
+  lgwL_module_t *m;
+  lgwL_gw_t *prev, *next;   /* module's open list */
+};
+
+/* ---- module (lua_module.c) ------------------------------------------- */
+
+/* The module record of L's state; raises when the module is not open. */
+lgwL_module_t *lgwL_module(lua_State *L);
+/* Same, NULL when not open (no error). */
+lgwL_module_t *lgwL_module_peek(lua_State *L);
+
+/* ---- scheduler (lua_task.c) ------------------------------------------ */
+
+void lgwL_task_open(lua_State *L, lgwL_module_t *m);  /* metatable */
+/* Registers spawn, sleep, run, _is_task in the table on top. */
+void lgwL_task_register(lua_State *L);
+/* Spawn: function and nargs arguments on top of L are moved into a new
+ * task; pushes the task userdata. */
+lgwL_task_t *lgwL_spawn(lua_State *L, lgwL_module_t *m, int nargs);
+/* The task L is running in, when it is managed and may yield; else NULL. */
+lgwL_task_t *lgwL_current(lgwL_module_t *m, lua_State *L);
+/* Queue a blocked task for resumption from the loop. */
+void lgwL_ready(lgwL_task_t *t);
+/* Block the current task t on something; the caller then yields. */
+void lgwL_block_call(lgwL_task_t *t, lgwL_call_t *c);
+int lgwL_task_canceled(const lgwL_task_t *t);
+/* Run the loop once for a synchronous wait in L (not a managed task).
+ * Raises when that would re-enter the loop, or when nothing can ever
+ * make progress (deadlock). */
+void lgwL_run_once(lua_State *L, lgwL_module_t *m);
+/* Raises unless L may wait synchronously (the loop is not running). */
+void lgwL_check_block(lua_State *L, lgwL_module_t *m);
+/* Resume every ready task (also runs from the idle handle). */
+void lgwL_dispatch(lgwL_module_t *m);
+/* Drive the loop until every task has finished. Returns 0, or 1 when
+ * interrupted, or -1 when tasks remain that nothing can wake (an error
+ * message is pushed then). */
+int lgwL_run_all(lua_State *L, lgwL_module_t *m);
+/* Task results for the host: pushes the error message with traceback of a
+ * failed task (marking it observed) and returns 1, or returns 0. */
+int lgwL_task_failure(lua_State *L, int idx);
+/* Called when the module is torn down: detach the scheduler. */
+void lgwL_task_teardown(lgwL_module_t *m);
+
+/* ---- gateways (lua_gateway.c) ---------------------------------------- */
+
+void lgwL_gateway_open(lua_State *L);  /* Runtime and Gateway metatables */
+/* Registers Gateway, load_runtime_spec, runtime_spec_from_dict,
+ * dump_runtime_spec in the table on top. */
+void lgwL_gateway_register(lua_State *L);
+/* Cancel every request of every open gateway (SIGINT). */
+void lgwL_cancel_all(lgwL_module_t *m);
+/* Free a call record (unlinks it from the module). */
+void lgwL_call_free(lgwL_call_t *c);
+/* Deliver a cancellation to a call of a canceled task. */
+void lgwL_call_cancel(lgwL_call_t *c);
+
+/* ---- conversions (lua_convert.c) ------------------------------------- */
+
+/* Error table with metatable llmgateway.Error: {code, message, status,
+ * attempts}. res (may be NULL) supplies the attempts. Pushes it. */
+void lgwL_push_error(lua_State *L, const lgw_error_t *err,
+                     const lgwL_result_t *res);
+/* Pushes nil and an error table; returns 2 (for "return nil, err"). */
+int lgwL_fail(lua_State *L, const lgw_error_t *err);
+int lgwL_failf(lua_State *L, int code, const char *fmt, ...)
+    LGW__PRINTF(3, 4);
+
+/* Deep copy of a borrowed result (NULL on allocation failure). */
+lgwL_result_t *lgwL_result_copy(const lgw_result_t *r);
+void lgwL_result_free(lgwL_result_t *r);
+/* Pushes the result table (text_only: just the text). */
+void lgwL_push_result(lua_State *L, const lgwL_result_t *r, int text_only);
+
+/* Requests read from Lua: strings are borrowed from Lua values that stay
+ * reachable from the arguments; the message array is a userdata pushed on
+ * the stack. */
+/* run_task form: task at ti, messages at mi, optional overrides table at
+ * oi (0: none). Raises argument errors. Pushes one value (messages). */
+void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
+                          lgw_request_t *out);
+/* call form: request table at idx. Pushes one value. */
+void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out);
+
+/* Lua value -> node tree (tables become MAP with sorted keys, or SEQ when
+ * keys are exactly 1..n; llm.null -> NULL). Returns 0 or LGW_ECONFIG with
+ * err naming the key path (unsupported values, cycles) or LGW_ENOMEM. */
+int lgwL_to_node(lua_State *L, int idx, lgw__node_t **out, lgw_error_t *err);
+/* Node tree -> Lua value (NULL node and null nodes -> llm.null). */
+void lgwL_push_node(lua_State *L, const lgw__node_t *n);
+/* The llm.null sentinel. */
+#define lgwL_push_null(L) lua_pushlightuserdata((L), NULL)
+int lgwL_is_null(lua_State *L, int idx);
+
+/* "bad argument" with a type mismatch, luaL_typeerror style (5.4.4's
+ * lauxlib has no public typeerror for messages with a path). */
+int lgwL_argerror_path(lua_State *L, int arg, const char *path,
+                       const char *expected, int idx);
+
+#endif

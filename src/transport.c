@@ -1,0 +1,389 @@
+/*
+ * transport.c -- what the wire formats share: choosing a transport, URL
+ * cleaning, the Bearer header set, the JSON string writer used to build
+ * request bodies (no cJSON tree on this hot path), decoding a 2xx body
+ * (JSON, else SSE) and a one-line message from an error body.
+ */
+#include "transport.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sse.h"
+
+const lgw__transport_t *lgw__transport_for(lgw__style_t style) {
+  switch (style) {
+    case LGW__STYLE_CHAT: return &lgw__transport_chat;
+    case LGW__STYLE_ANTHROPIC: return &lgw__transport_anthropic;
+    case LGW__STYLE_LITELLM: return &lgw__transport_litellm;
+    /* A blank api_style is resolved by routing; Responses is the
+     * fallback wire format, as in the Python library. */
+    case LGW__STYLE_RESPONSES:
+    case LGW__STYLE_NONE:
+    default: return &lgw__transport_responses;
+  }
+}
+
+void lgw__reply_free(lgw__reply_t *r) {
+  if (!r) return;
+  lgw_free(r->text);
+  r->text = NULL;
+  r->text_len = 0;
+}
+
+int lgw__reply_set_text(lgw__reply_t *out, const char *s, size_t n) {
+  char *t = lgw__strndup(s ? s : "", s ? n : 0);
+  if (!t) return LGW_ENOMEM;
+  lgw_free(out->text);
+  out->text = t;
+  out->text_len = s ? n : 0;
+  return 0;
+}
+
+/* ---- strings, roles, URLs ---------------------------------------------- */
+
+static int is_ws(int c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+         c == '\f';
+}
+
+void lgw__strip_range(const char *s, size_t n, size_t *start, size_t *end) {
+  size_t a = 0, e = n;
+  while (a < e && is_ws((unsigned char)s[a])) a++;
+  while (e > a && is_ws((unsigned char)s[e - 1])) e--;
+  *start = a;
+  *end = e;
+}
+
+lgw__role_t lgw__role_kind(const char *role) {
+  static const struct { const char *name; lgw__role_t kind; } known[] = {
+    {"user", LGW__ROLE_USER}, {"assistant", LGW__ROLE_ASSISTANT},
+    {"system", LGW__ROLE_SYSTEM}, {"developer", LGW__ROLE_DEVELOPER}};
+  size_t a, e, i;
+  if (!role) return LGW__ROLE_USER;
+  lgw__strip_range(role, strlen(role), &a, &e);
+  if (a == e) return LGW__ROLE_USER;
+  for (i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (strlen(known[i].name) == e - a &&
+        lgw__strncasecmp(role + a, known[i].name, e - a) == 0)
+      return known[i].kind;
+  return LGW__ROLE_OTHER;
+}
+
+char *lgw__clean_base(const char *base_url) {
+  size_t a, e;
+  if (!base_url) return lgw__strdup("");
+  lgw__strip_range(base_url, strlen(base_url), &a, &e);
+  while (e > a && base_url[e - 1] == '/') e--;
+  return lgw__strndup(base_url + a, e - a);
+}
+
+static int ends_with(const char *s, size_t n, const char *suffix) {
+  size_t k = strlen(suffix);
+  return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+char *lgw__endpoint_url(const char *base_url, const char *as_is,
+                        const char *path) {
+  char *base = lgw__clean_base(base_url), *url;
+  size_t n;
+  if (!base) return NULL;
+  n = strlen(base);
+  if (n == 0 || ends_with(base, n, as_is)) return base;
+  url = lgw__sprintf("%s%s%s", base, ends_with(base, n, "/v1") ? "" : "/v1",
+                     path);
+  lgw_free(base);
+  return url;
+}
+
+int lgw__openai_headers(const lgw__provider_t *p, lgw__kvlist_t *out) {
+  size_t i;
+  int rc = lgw__kvlist_add(out, "content-type", "application/json");
+  if (!rc && !lgw__is_blank(p->api_key)) {
+    char *key = lgw__strip(p->api_key);
+    char *bearer = key ? lgw__sprintf("Bearer %s", key) : NULL;
+    rc = bearer ? lgw__kvlist_add(out, "authorization", bearer) : LGW_ENOMEM;
+    lgw_free(bearer);
+    lgw_free(key);
+  }
+  for (i = 0; !rc && i < p->headers.n; i++)
+    if (!lgw__is_blank(p->headers.items[i].key))
+      rc = lgw__kvlist_add(out, p->headers.items[i].key,
+                           p->headers.items[i].value);
+  return rc;
+}
+
+/* ---- writing JSON ------------------------------------------------------- */
+
+/* Length of the UTF-8 sequence at p if it is well-formed (*ok = 1), else
+ * the length of its maximal invalid subpart (at least 1, *ok = 0). */
+static size_t utf8_seq(const unsigned char *p, size_t avail, int *ok) {
+  unsigned c = p[0], lo = 0x80, hi = 0xBF;
+  size_t need, i;
+  if (c >= 0xC2 && c <= 0xDF) {
+    need = 1;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    need = 2;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;  /* no UTF-16 surrogates */
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    need = 3;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;  /* nothing above U+10FFFF */
+  } else {
+    *ok = 0;
+    return 1;
+  }
+  for (i = 1; i <= need; i++) {
+    unsigned d;
+    if (i >= avail) break;
+    d = p[i];
+    if (i == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xBF)) break;
+  }
+  *ok = i > need;
+  return *ok ? need + 1 : i;
+}
+
+int lgw__json_add_str(lgw__buf_t *b, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+  if (lgw__buf_reserve(b, n + 2) || lgw__buf_addc(b, '"')) return LGW_ENOMEM;
+  while (p < end) {
+    const unsigned char *run = p;
+    unsigned c;
+    char esc[6];
+    size_t k;
+    int ok;
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+      p++;
+    if (p > run && lgw__buf_add(b, run, (size_t)(p - run))) return LGW_ENOMEM;
+    if (p == end) break;
+    c = *p;
+    if (c >= 0x80) {
+      k = utf8_seq(p, (size_t)(end - p), &ok);
+      if (ok ? lgw__buf_add(b, p, k) : lgw__buf_adds(b, "\xEF\xBF\xBD"))
+        return LGW_ENOMEM;
+      p += k;
+      continue;
+    }
+    esc[0] = '\\';
+    k = 2;
+    switch (c) {
+      case '"': esc[1] = '"'; break;
+      case '\\': esc[1] = '\\'; break;
+      case '\n': esc[1] = 'n'; break;
+      case '\r': esc[1] = 'r'; break;
+      case '\t': esc[1] = 't'; break;
+      case '\b': esc[1] = 'b'; break;
+      case '\f': esc[1] = 'f'; break;
+      default:
+        memcpy(esc + 1, "u00", 3);
+        esc[4] = hex[c >> 4];
+        esc[5] = hex[c & 15];
+        k = 6;
+    }
+    if (lgw__buf_add(b, esc, k)) return LGW_ENOMEM;
+    p++;
+  }
+  return lgw__buf_addc(b, '"');
+}
+
+int lgw__json_add_num(lgw__buf_t *b, double v) {
+  char tmp[40];
+  int prec;
+  if (!isfinite(v)) return LGW_EINVAL;
+  /* Shortest form that reads back exactly, as Python's repr. */
+  for (prec = 1; prec <= 17; prec++) {
+    snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+    if (strtod(tmp, NULL) == v) break;
+  }
+  if (!strpbrk(tmp, ".e")) strcat(tmp, ".0");
+  return lgw__buf_adds(b, tmp);
+}
+
+int lgw__json_add_key(lgw__buf_t *b, const char *key) {
+  return lgw__buf_printf(b, ",\"%s\":", key);
+}
+
+/* ---- reading JSON ------------------------------------------------------- */
+
+long lgw__json_count(const cJSON *obj, const char *key) {
+  const cJSON *v = cJSON_IsObject(obj)
+                       ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+  if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) ||
+      v->valuedouble > 9.2e18)
+    return -1;
+  return (long)v->valuedouble;
+}
+
+int lgw__json_text_parts(const cJSON *list, lgw__buf_t *b) {
+  const cJSON *it;
+  int parts = 0;
+  cJSON_ArrayForEach(it, list) {
+    const char *t = NULL;
+    if (cJSON_IsString(it)) {
+      t = it->valuestring;
+    } else if (cJSON_IsObject(it)) {
+      const cJSON *tx = cJSON_GetObjectItemCaseSensitive(it, "text");
+      if (cJSON_IsString(tx)) t = tx->valuestring;
+    }
+    if (!t || !*t) continue;
+    if ((parts && lgw__buf_addc(b, '\n')) || lgw__buf_adds(b, t))
+      return LGW_ENOMEM;
+    parts++;
+  }
+  return parts;
+}
+
+/* Python's json error position: line, column (1-based) and char index. */
+static void json_pos(const char *s, size_t pos, char *out, size_t cap) {
+  size_t i, line = 1, col = 1, chars = 0;
+  for (i = 0; i < pos; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if ((c & 0xC0) == 0x80) continue;  /* count code points, not bytes */
+    chars++;
+    if (c == '\n') {
+      line++;
+      col = 1;
+    } else {
+      col++;
+    }
+  }
+  snprintf(out, cap, "line %zu column %zu (char %zu)", line, col, chars);
+}
+
+/* Deepest nesting before pos, ignoring brackets inside strings. */
+static size_t json_depth(const char *s, size_t pos) {
+  size_t i, depth = 0, max = 0;
+  int in_str = 0;
+  for (i = 0; i < pos; i++) {
+    char c = s[i];
+    if (in_str) {
+      if (c == '\\') i++;
+      else if (c == '"') in_str = 0;
+    } else if (c == '"') {
+      in_str = 1;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max) max = depth;
+    } else if ((c == ']' || c == '}') && depth) {
+      depth--;
+    }
+  }
+  return max;
+}
+
+static int json_error(const char *body, size_t at,
+                      const char *why, lgw_error_t *err) {
+  char where[96];
+  json_pos(body, at, where, sizeof where);
+  return lgw__error_set(err, LGW_ERESPONSE, "response is not JSON: %s: %s",
+                        why, where);
+}
+
+static int starts_with_field(const char *s, size_t n, const char *field) {
+  size_t k = strlen(field);
+  return n >= k && memcmp(s, field, k) == 0;
+}
+
+static int has_event_stream(const char *ct) {
+  static const char want[] = "text/event-stream";
+  size_t k = sizeof want - 1;
+  for (; ct && *ct; ct++)
+    if (lgw__strncasecmp(ct, want, k) == 0) return 1;
+  return 0;
+}
+
+int lgw__decode_body(const char *body, size_t len, const char *content_type,
+                     cJSON **out, lgw_error_t *err) {
+  const char *end = NULL;
+  size_t a = 0, at;
+  cJSON *j;
+  *out = NULL;
+  if (!body) len = 0;
+  while (a < len && is_ws((unsigned char)body[a])) a++;
+  j = a < len ? cJSON_ParseWithLengthOpts(body, len, &end, 0) : NULL;
+  if (j) {
+    at = (size_t)(end - body);
+    while (at < len && is_ws((unsigned char)body[at])) at++;
+    if (at == len) {
+      *out = j;
+      return 0;
+    }
+    cJSON_Delete(j);
+    if (!has_event_stream(content_type))
+      return json_error(body, at, "Extra data", err);
+  }
+  if (has_event_stream(content_type) ||
+      starts_with_field(body + a, len - a, "data:") ||
+      starts_with_field(body + a, len - a, "event:"))
+    return lgw__sse_decode(body, len, out, err);
+  if (a == len) return json_error(body, len, "Expecting value", err);
+  if (body[a] == '<')
+    return lgw__error_set(err, LGW_ERESPONSE,
+                          "response is not JSON: HTML page instead of JSON");
+  at = end ? (size_t)(end - body) : a;
+  if (json_depth(body, at < len ? at + 1 : len) > CJSON_NESTING_LIMIT)
+    return lgw__error_set(err, LGW_ERESPONSE,
+                          "response is not JSON: nested deeper than %d levels",
+                          CJSON_NESTING_LIMIT);
+  return json_error(body, at,
+                    at == a ? "Expecting value" : "Invalid JSON", err);
+}
+
+/* ---- error bodies ------------------------------------------------------- */
+
+/* Copy at most max bytes of s[0..n) to out as one line: control
+ * characters become spaces, and a cut never splits a UTF-8 sequence. */
+static void one_line(const char *s, size_t n, size_t max, char *out,
+                     size_t cap) {
+  size_t i, k = 0;
+  if (max > cap - 1) max = cap - 1;
+  if (n > max) {
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+  }
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    out[k++] = (char)(c < 0x20 || c == 0x7f ? ' ' : c);
+  }
+  out[k] = '\0';
+}
+
+static const char *error_text(const cJSON *root) {
+  static const char *const keys[] = {"error", "message", "detail"};
+  size_t i;
+  if (!cJSON_IsObject(root)) return NULL;
+  for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, keys[i]);
+    if (cJSON_IsString(v) && *v->valuestring) return v->valuestring;
+    if (i == 0 && cJSON_IsObject(v)) {
+      const cJSON *m = cJSON_GetObjectItemCaseSensitive(v, "message");
+      if (cJSON_IsString(m) && *m->valuestring) return m->valuestring;
+    }
+  }
+  return NULL;
+}
+
+void lgw__error_body_message(const char *body, size_t len, char *out,
+                             size_t cap) {
+  size_t a, e;
+  cJSON *root;
+  const char *msg;
+  if (!cap) return;
+  out[0] = '\0';
+  if (!body || !len) return;
+  lgw__strip_range(body, len, &a, &e);
+  root = a < e ? cJSON_ParseWithLength(body + a, e - a) : NULL;
+  msg = error_text(root);
+  if (msg) {
+    size_t ma, me;
+    lgw__strip_range(msg, strlen(msg), &ma, &me);
+    one_line(msg + ma, me - ma, cap, out, cap);
+  } else {
+    one_line(body + a, e - a, 200, out, cap);
+  }
+  cJSON_Delete(root);
+}

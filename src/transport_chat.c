@@ -1,0 +1,128 @@
+/*
+ * transport_chat.c -- the OpenAI Chat Completions wire format (api_style
+ * "openai_chat"): POST {base}/chat/completions, messages passed through,
+ * text from choices[0].message.content. The body builder and the parser
+ * also serve the LiteLLM proxy transport.
+ */
+#include "transport.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+char *lgw__chat_url(const lgw__provider_t *p) {
+  return lgw__endpoint_url(p->base_url, "/chat/completions",
+                           "/chat/completions");
+}
+
+int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
+                   int with_effort, char **out, size_t *len,
+                   lgw_error_t *err) {
+  lgw__buf_t b;
+  size_t i;
+  int rc;
+  lgw__buf_init(&b);
+  rc = lgw__buf_adds(&b, "{\"model\":");
+  rc = rc ? rc : lgw__json_add_str(&b, c->model, strlen(c->model));
+  rc = rc ? rc : lgw__buf_adds(&b, ",\"messages\":[");
+  for (i = 0; !rc && i < c->nmessages; i++) {
+    const char *role = c->messages[i].role;
+    const char *text = c->messages[i].content ? c->messages[i].content : "";
+    if (!role || !*role) role = "user";
+    rc = lgw__buf_adds(&b, i ? ",{\"role\":" : "{\"role\":");
+    rc = rc ? rc : lgw__json_add_str(&b, role, strlen(role));
+    rc = rc ? rc : lgw__buf_adds(&b, ",\"content\":");
+    rc = rc ? rc : lgw__json_add_str(&b, text, strlen(text));
+    rc = rc ? rc : lgw__buf_addc(&b, '}');
+  }
+  rc = rc ? rc : lgw__buf_addc(&b, ']');
+  rc = rc ? rc : lgw__json_add_key(&b, tokens_key);
+  rc = rc ? rc : lgw__buf_printf(&b, "%ld", c->max_tokens);
+  rc = rc ? rc : lgw__json_add_key(&b, "temperature");
+  if (!rc && lgw__json_add_num(&b, c->temperature)) {
+    lgw__buf_free(&b);
+    return lgw__error_set(err, LGW_EINVAL,
+                          "temperature is not a finite number");
+  }
+  /* include_usage: the last chunk of a stream then carries the usage. */
+  rc = rc ? rc : lgw__buf_adds(&b, c->stream
+                    ? ",\"stream\":true,\"stream_options\":"
+                      "{\"include_usage\":true}"
+                    : ",\"stream\":false");
+  if (!rc && with_effort && c->reasoning_effort && *c->reasoning_effort) {
+    rc = lgw__json_add_key(&b, "reasoning_effort");
+    rc = rc ? rc : lgw__json_add_str(&b, c->reasoning_effort,
+                                     strlen(c->reasoning_effort));
+  }
+  rc = rc ? rc : lgw__buf_addc(&b, '}');
+  if (rc) {
+    lgw__buf_free(&b);
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory building body");
+  }
+  *len = b.len;
+  *out = lgw__buf_steal(&b);
+  return 0;
+}
+
+static int chat_body(const lgw__call_t *c, char **out, size_t *len,
+                     lgw_error_t *err) {
+  return lgw__chat_body(c, "max_completion_tokens", 1, out, len, err);
+}
+
+/* Python's str() of a scalar that is not text: true -> "True", numbers as
+ * written; falsy values (null, false, 0) give "". */
+static int py_scalar(const cJSON *v, lgw__buf_t *b) {
+  if (cJSON_IsTrue(v)) return lgw__buf_adds(b, "True");
+  if (cJSON_IsNumber(v) && v->valuedouble != 0) {
+    double d = v->valuedouble;
+    if (d == floor(d) && fabs(d) < 1e16) return lgw__buf_printf(b, "%.0f", d);
+    return lgw__json_add_num(b, d);
+  }
+  return 0;
+}
+
+static int content_text(const cJSON *content, int py_str, lgw__buf_t *b) {
+  int n;
+  if (cJSON_IsString(content)) return lgw__buf_adds(b, content->valuestring);
+  if (cJSON_IsArray(content)) {
+    n = lgw__json_text_parts(content, b);
+    return n < 0 ? n : 0;
+  }
+  return py_str ? py_scalar(content, b) : 0;
+}
+
+int lgw__chat_parse(const char *body, size_t len, const char *content_type,
+                    int py_str, lgw__reply_t *out, lgw_error_t *err) {
+  cJSON *root;
+  const cJSON *choices, *first, *msg, *usage;
+  lgw__buf_t text;
+  int rc;
+  out->input_tokens = out->output_tokens = -1;
+  rc = lgw__decode_body(body, len, content_type, &root, err);
+  if (rc) return rc;
+  lgw__buf_init(&text);
+  choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+  first = cJSON_IsArray(choices) ? cJSON_GetArrayItem(choices, 0) : NULL;
+  msg = cJSON_IsObject(first)
+            ? cJSON_GetObjectItemCaseSensitive(first, "message") : NULL;
+  if (cJSON_IsObject(msg))
+    rc = content_text(cJSON_GetObjectItemCaseSensitive(msg, "content"),
+                      py_str, &text);
+  usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+  out->input_tokens = lgw__json_count(usage, "prompt_tokens");
+  out->output_tokens = lgw__json_count(usage, "completion_tokens");
+  rc = rc ? rc : lgw__reply_set_text(out, text.data, text.len);
+  lgw__buf_free(&text);
+  cJSON_Delete(root);
+  return rc ? lgw__error_set(err, LGW_ENOMEM, "out of memory reading body")
+            : 0;
+}
+
+static int chat_parse(const char *body, size_t len, const char *content_type,
+                      lgw__reply_t *out, lgw_error_t *err) {
+  return lgw__chat_parse(body, len, content_type, 1, out, err);
+}
+
+const lgw__transport_t lgw__transport_chat = {
+  "openai_chat", lgw__chat_url, lgw__openai_headers, chat_body, chat_parse};

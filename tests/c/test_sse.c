@@ -1,0 +1,246 @@
+/*
+ * test_sse.c -- SSE body decoding: every verified case of the Python
+ * library's table (§10.1), and the Chat Completions and Anthropic stream
+ * aggregation of our own.
+ */
+#include <stdlib.h>
+
+#include "sse.h"
+#include "test.h"
+#include "util.h"
+
+/* Decoded object as compact JSON (static buffer), or "ERR <code>: msg". */
+static const char *dec(const char *body) {
+  static char out[4096];
+  lgw_error_t err;
+  cJSON *o = NULL;
+  char *s;
+  int rc = lgw__sse_decode(body, strlen(body), &o, &err);
+  if (rc) {
+    snprintf(out, sizeof out, "ERR %d: %s", rc, err.message);
+    return out;
+  }
+  s = cJSON_PrintUnformatted(o);
+  snprintf(out, sizeof out, "%s", s);
+  cJSON_free(s);
+  cJSON_Delete(o);
+  return out;
+}
+
+TEST(created_then_completed) {
+  ASSERT_STREQ(
+      dec("event: response.created\n"
+          "data: {\"type\":\"response.created\",\"response\":"
+          "{\"id\":\"r1\",\"status\":\"in_progress\"}}\n\n"
+          "event: response.completed\n"
+          "data: {\"type\":\"response.completed\",\"response\":"
+          "{\"id\":\"r1\",\"status\":\"completed\",\"output_text\":\"OK\"}}"
+          "\n\n"),
+      "{\"id\":\"r1\",\"status\":\"completed\",\"output_text\":\"OK\"}");
+}
+
+TEST(deltas_into_latest_response) {
+  ASSERT_STREQ(
+      dec("data: {\"type\":\"X.OUTPUT_TEXT.DELTA\",\"delta\":\"a\"}\n\n"
+          "data: {\"type\":\"response.output_text.delta\",\"delta\":\"b\"}\n"
+          "\n"
+          "data: {\"type\":\"response.created\",\"response\":{\"id\":1}}\n"
+          "\n"),
+      "{\"id\":1,\"output_text\":\"ab\"}");
+}
+
+TEST(last_done_wins) {
+  ASSERT_STREQ(
+      dec("data: {\"type\":\"response.output_text.done\",\"text\":\"one\"}\n"
+          "\n"
+          "data: {\"type\":\"response.output_text.done\",\"text\":\"two\"}\n"
+          "\n"),
+      "{\"output_text\":\"two\"}");
+}
+
+TEST(response_output_text_kept_over_done) {
+  ASSERT_STREQ(
+      dec("data: {\"type\":\"response.completed\",\"response\":"
+          "{\"output_text\":\"has\"}}\n\n"
+          "data: {\"type\":\"response.output_text.done\",\"text\":\"done\"}"
+          "\n\n"),
+      "{\"output_text\":\"has\"}");
+}
+
+TEST(done_beats_deltas_in_response) {
+  ASSERT_STREQ(
+      dec("data: {\"type\":\"response.output_text.delta\",\"delta\":\"x\"}"
+          "\n\n"
+          "data: {\"type\":\"response.output_text.done\",\"text\":\"full\"}"
+          "\n\n"
+          "data: {\"type\":\"response.completed\",\"response\":"
+          "{\"output_text\":\"\"}}\n\n"),
+      "{\"output_text\":\"full\"}");
+}
+
+TEST(deltas_only) {
+  ASSERT_STREQ(
+      dec("data: {\"type\":\"response.output_text.delta\",\"delta\":\"He\"}"
+          "\n\n"
+          "data: {\"type\":\"response.output_text.delta\",\"delta\":\"\"}\n\n"
+          "data: {\"type\":\"response.output_text.delta\",\"delta\":\"y\"}"),
+      "{\"output_text\":\"Hey\"}");
+}
+
+TEST(multi_line_data_joined) {
+  ASSERT_STREQ(dec("data: {\"x\":\ndata: 1}\n\n"), "{\"x\":1}");
+}
+
+TEST(non_objects_skipped) {
+  ASSERT_STREQ(dec("data: [1,2]\n\ndata: {\"k\":\"v\"}\n\n"),
+               "{\"k\":\"v\"}");
+}
+
+TEST(crlf_lines) {
+  ASSERT_STREQ(dec("data: {\"a\":1}\r\n\r\ndata: {\"b\":2}\r\n\r\n"),
+               "{\"b\":2}");
+}
+
+TEST(last_event_flushed_without_blank_line) {
+  ASSERT_STREQ(dec("data: {\"a\":1}\n\ndata: {\"b\":2}"), "{\"b\":2}");
+}
+
+TEST(no_payload) {
+  ASSERT_STREQ(dec("data: [DONE]\n\n"),
+               "ERR -10: No JSON payload found in SSE response");
+  ASSERT_STREQ(dec(": keep-alive\n\n: another\n"),
+               "ERR -10: No JSON payload found in SSE response");
+  ASSERT_STREQ(dec("event: ping\nid: 4\nretry: 100\n\n"),
+               "ERR -10: No JSON payload found in SSE response");
+  ASSERT_STREQ(dec(""), "ERR -10: No JSON payload found in SSE response");
+  ASSERT_STREQ(dec("data: {broken\n\ndata: 42\n\n"),
+               "ERR -10: No JSON payload found in SSE response");
+}
+
+TEST(line_rules) {
+  /* leading spaces before data: make it another field, ignored */
+  ASSERT_STREQ(dec("data: {\"a\":1}\n\n  data: {\"b\":2}\n\n"), "{\"a\":1}");
+  /* no space after the colon, tabs stripped */
+  ASSERT_STREQ(dec("data:{\"a\":1}\n\ndata:\t{\"c\":3}\n\n"), "{\"c\":3}");
+  /* comments and other fields inside an event do not break it */
+  ASSERT_STREQ(dec("event: x\n: note\ndata: {\"d\":\nid: 7\ndata: 4}\n\n"),
+               "{\"d\":4}");
+  /* invalid JSON event skipped, earlier object kept */
+  ASSERT_STREQ(dec("data: {\"e\":5}\n\ndata: {nope}\n\ndata: [DONE]\n\n"),
+               "{\"e\":5}");
+}
+
+TEST(chat_chunks_aggregated) {
+  ASSERT_STREQ(
+      dec("data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\","
+          "\"created\":5,\"model\":\"m\",\"choices\":[{\"index\":0,"
+          "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+          "\"finish_reason\":null}]}\n\n"
+          "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\","
+          "\"created\":5,\"model\":\"m\",\"choices\":[{\"index\":0,"
+          "\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n"
+          "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\","
+          "\"created\":5,\"model\":\"m\",\"choices\":[{\"index\":0,"
+          "\"delta\":{\"content\":\"lo\"},\"finish_reason\":\"stop\"}]}\n\n"
+          "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\","
+          "\"created\":5,\"model\":\"m\",\"choices\":[],\"usage\":"
+          "{\"prompt_tokens\":7,\"completion_tokens\":2,\"total_tokens\":9}}"
+          "\n\n"
+          "data: [DONE]\n\n"),
+      "{\"id\":\"c1\",\"object\":\"chat.completion\",\"created\":5,"
+      "\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+      "\"assistant\",\"content\":\"Hello\"},\"finish_reason\":\"stop\"}],"
+      "\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2,"
+      "\"total_tokens\":9}}");
+}
+
+TEST(chat_chunks_without_ids) {
+  ASSERT_STREQ(dec("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+                   "data: {\"choices\":[{\"delta\":{}}]}\n\n"),
+               "{\"object\":\"chat.completion\",\"choices\":[{\"index\":0,"
+               "\"message\":{\"role\":\"assistant\",\"content\":\"a\"},"
+               "\"finish_reason\":null}]}");
+}
+
+static const char anthropic_stream[] =
+    "event: message_start\n"
+    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\","
+    "\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-x\","
+    "\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":25,"
+    "\"output_tokens\":1}}}\n\n"
+    "event: content_block_start\n"
+    "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":"
+    "{\"type\":\"thinking\",\"thinking\":\"\"}}\n\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+    "{\"type\":\"thinking_delta\",\"thinking\":\"hmm\"}}\n\n"
+    "event: ping\ndata: {\"type\": \"ping\"}\n\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":"
+    "{\"type\":\"text_delta\",\"text\":\"Hi \"}}\n\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":"
+    "{\"type\":\"text_delta\",\"text\":\"there\"}}\n\n"
+    "event: content_block_stop\n"
+    "data: {\"type\":\"content_block_stop\",\"index\":1}\n\n"
+    "event: message_delta\n"
+    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+    "\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":15}}"
+    "\n\n"
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+
+TEST(anthropic_stream_aggregated) {
+  ASSERT_STREQ(dec(anthropic_stream),
+               "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
+               "\"model\":\"claude-x\",\"usage\":{\"input_tokens\":25,"
+               "\"output_tokens\":15},\"content\":[{\"type\":\"text\","
+               "\"text\":\"Hi there\"}],\"stop_reason\":\"end_turn\"}");
+}
+
+TEST(anthropic_error_event) {
+  ASSERT_STREQ(
+      dec("event: message_start\n"
+          "data: {\"type\":\"message_start\",\"message\":{\"id\":\"m\"}}\n\n"
+          "event: content_block_delta\n"
+          "data: {\"type\":\"content_block_delta\",\"delta\":"
+          "{\"type\":\"text_delta\",\"text\":\"par\"}}\n\n"
+          "event: error\n"
+          "data: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+          "\"message\":\"Overloaded\"}}\n\n"),
+      "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+      "\"message\":\"Overloaded\"}}");
+}
+
+TEST(deep_event_is_skipped) {
+  size_t n = 100000, i;
+  char *body = malloc(n * 2 + 64);
+  const char *r;
+  i = (size_t)sprintf(body, "data: {\"ok\":1}\n\ndata: ");
+  memset(body + i, '[', n);
+  memset(body + i + n, ']', n);
+  strcpy(body + i + 2 * n, "\n\n");
+  r = dec(body);
+  free(body);
+  ASSERT_STREQ(r, "{\"ok\":1}");
+}
+
+int main(void) {
+  RUN(created_then_completed);
+  RUN(deltas_into_latest_response);
+  RUN(last_done_wins);
+  RUN(response_output_text_kept_over_done);
+  RUN(done_beats_deltas_in_response);
+  RUN(deltas_only);
+  RUN(multi_line_data_joined);
+  RUN(non_objects_skipped);
+  RUN(crlf_lines);
+  RUN(last_event_flushed_without_blank_line);
+  RUN(no_payload);
+  RUN(line_rules);
+  RUN(chat_chunks_aggregated);
+  RUN(chat_chunks_without_ids);
+  RUN(anthropic_stream_aggregated);
+  RUN(anthropic_error_event);
+  RUN(deep_event_is_skipped);
+  return TEST_SUMMARY();
+}
