@@ -1,0 +1,608 @@
+/*
+ * sim_server.c -- the simulator's HTTP side on libmicrohttpd: routes model
+ * requests, turns each into a planned answer (body, status, headers,
+ * fault), delivers it after any delay without blocking other connections,
+ * and keeps the counters served on /_sim/stats.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "sim/sim.h"
+
+#define MAX_BODY ((size_t)64 * 1024 * 1024)
+
+static const struct route {
+  const char *path;
+  lgw__sim_format_t fmt;
+} routes[] = {
+    {"/v1/responses", LGW__SIM_RESPONSES},
+    {"/responses", LGW__SIM_RESPONSES},
+    {"/v1/chat/completions", LGW__SIM_CHAT},
+    {"/chat/completions", LGW__SIM_CHAT},
+    {"/v1/messages", LGW__SIM_ANTHROPIC},
+    {"/messages", LGW__SIM_ANTHROPIC},
+};
+#define NROUTES (sizeof routes / sizeof *routes)
+
+static struct MHD_Daemon *g_daemon;
+static long g_latency_ms;
+static int g_quiet;
+static atomic_int g_stopping;
+
+/* ---- counters ----------------------------------------------------------- */
+
+static pthread_mutex_t g_stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  long requests, in_flight, peak;
+  long by_path[NROUTES];
+  unsigned gen;         /* bumped by reset; older requests no longer count */
+  cJSON *last_headers;  /* owned */
+  cJSON *last_body;     /* owned */
+} g_stats;
+
+/* ---- per-connection state ----------------------------------------------- */
+
+enum { ST_RECEIVING, ST_WAITING, ST_HUNG };
+
+typedef struct req {
+  int state;
+  int route;            /* index into routes, -1 for other paths */
+  int counted;          /* counted in in_flight under generation gen */
+  unsigned gen;
+  lgw__buf_t body;
+  int too_large;
+  /* the planned answer */
+  int status;
+  lgw__sim_fault_t fault;
+  const char *content_type;
+  char *out;            /* owned until handed to a response */
+  size_t out_len;
+  lgw__sim_directive_t d;
+} req_t;
+
+static void req_free(req_t *r) {
+  lgw__buf_free(&r->body);
+  lgw_free(r->out);
+  lgw__sim_directive_free(&r->d);
+  lgw_free(r);
+}
+
+/* Body source for streamed, slow and cut-off answers; owned by the
+ * response and freed with it. */
+typedef struct src {
+  char *data;
+  size_t len;
+  lgw__sim_fault_t mode;  /* SLOW, RESET_BODY or SSE */
+  struct MHD_Connection *conn;
+  long slow_ms;
+  int tick;               /* SLOW: the next byte may go now */
+} src_t;
+
+static void src_free(void *cls) {
+  src_t *s = cls;
+  lgw_free(s->data);
+  lgw_free(s);
+}
+
+static ssize_t src_read(void *cls, uint64_t pos, char *buf, size_t max) {
+  src_t *s = cls;
+  size_t n = 0, at = (size_t)pos;
+  if (atomic_load(&g_stopping)) return MHD_CONTENT_READER_END_WITH_ERROR;
+  if (at >= s->len) return MHD_CONTENT_READER_END_OF_STREAM;
+  switch (s->mode) {
+  case LGW__SIM_FAULT_RESET_BODY: {
+    size_t cut = s->len / 2;
+    if (at >= cut) return MHD_CONTENT_READER_END_WITH_ERROR;
+    n = cut - at;
+    break;
+  }
+  case LGW__SIM_FAULT_SLOW:
+    if (!s->tick) {
+      s->tick = 1;
+      if (lgw__sim_timer_suspend(s->conn, (double)s->slow_ms) != 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+      return 0;
+    }
+    s->tick = 0;
+    n = 1;
+    break;
+  default: { /* one event per chunk */
+    const char *end = strstr(s->data + at, "\n\n");
+    n = end ? (size_t)(end + 2 - (s->data + at)) : s->len - at;
+    break;
+  }
+  }
+  if (n > max) n = max;
+  memcpy(buf, s->data + at, n);
+  return (ssize_t)n;
+}
+
+/* ---- planning an answer ------------------------------------------------- */
+
+static void plan_set(req_t *r, int status, const char *type, char *out,
+                     size_t len) {
+  lgw_free(r->out);
+  r->status = status;
+  r->content_type = type;
+  r->out = out;
+  r->out_len = len;
+}
+
+static void plan_error(req_t *r, lgw__sim_format_t fmt, int status,
+                       const char *message) {
+  size_t len = 0;
+  char *body = lgw__sim_error_json(fmt, status, message, &len);
+  plan_set(r, body ? status : 500, "application/json", body, len);
+}
+
+/* The normal answer padded with 'x' text to exactly d.size bytes. */
+static char *oversize_body(lgw__sim_format_t fmt, const char *model, long in,
+                           long target, size_t *len) {
+  size_t base_len, pad;
+  char *base = lgw__sim_answer_json(fmt, model, "x", in, 1, &base_len);
+  char *text, *out;
+  if (!base) return NULL;
+  lgw_free(base);
+  pad = (size_t)target > base_len ? (size_t)target - base_len + 1 : 1;
+  if (!(text = lgw_malloc(pad + 1))) return NULL;
+  memset(text, 'x', pad);
+  text[pad] = '\0';
+  out = lgw__sim_answer_json(fmt, model, text, in, 1, len);
+  lgw_free(text);
+  return out;
+}
+
+static char *deep_body(long depth, size_t *len) {
+  char *s = lgw_malloc((size_t)depth * 2 + 1);
+  if (!s) return NULL;
+  memset(s, '[', (size_t)depth);
+  memset(s + depth, ']', (size_t)depth);
+  s[depth * 2] = '\0';
+  *len = (size_t)depth * 2;
+  return s;
+}
+
+static const char html_page[] =
+    "<!DOCTYPE html>\n<html><head><title>Service Unavailable</title></head>"
+    "<body><h1>Service Unavailable</h1><p>llmgateway-sim</p></body></html>\n";
+static const char anthropic_error_body[] =
+    "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+    "\"message\":\"Overloaded\"}}";
+
+/* Bodies that replace the answer whatever the status; NULL for others. */
+static char *fixed_body(const lgw__sim_directive_t *d, size_t *len) {
+  switch (d->fault) {
+  case LGW__SIM_FAULT_INVALID_JSON:
+    *len = 9;
+    return lgw__strdup("{not json");
+  case LGW__SIM_FAULT_HTML:
+    *len = sizeof html_page - 1;
+    return lgw__strdup(html_page);
+  case LGW__SIM_FAULT_BAD_SHAPE:
+    *len = 19;
+    return lgw__strdup("{\"unexpected\":true}");
+  case LGW__SIM_FAULT_ANTHROPIC_ERROR:
+    *len = sizeof anthropic_error_body - 1;
+    return lgw__strdup(anthropic_error_body);
+  case LGW__SIM_FAULT_DEEP:
+    return deep_body(d->depth, len);
+  default:
+    return NULL;
+  }
+}
+
+/* The answer text (caller frees): the reply or the echo, empty for
+ * fault=empty, with invalid UTF-8 appended for fault=bad_utf8. */
+static char *answer_text(const lgw__sim_directive_t *d,
+                         const lgw__sim_request_t *q) {
+  if (d->fault == LGW__SIM_FAULT_EMPTY) return lgw__strdup("");
+  if (d->fault == LGW__SIM_FAULT_BAD_UTF8)
+    return d->reply ? lgw__sprintf("%s \xff\xfe", d->reply)
+                    : lgw__sprintf("echo(%s): %s \xff\xfe", q->model,
+                                   q->last_user);
+  return d->reply ? lgw__strdup(d->reply)
+                  : lgw__sprintf("echo(%s): %s", q->model, q->last_user);
+}
+
+/* Chooses body, status and content type for a model request. */
+static void plan_answer(req_t *r, lgw__sim_format_t fmt,
+                        const lgw__sim_request_t *q) {
+  const lgw__sim_directive_t *d = &r->d;
+  int status = d->status ? d->status : 200;
+  const char *type = d->fault == LGW__SIM_FAULT_HTML
+                         ? "text/html; charset=utf-8"
+                         : "application/json";
+  size_t len = 0;
+  char *out = fixed_body(d, &len);
+
+  r->fault = d->fault;
+  if (!out && status >= 400) {
+    /* 529 is Anthropic's own "overloaded" status, unknown to MHD. */
+    char *msg = lgw__sprintf(
+        "simulated %d %s", status,
+        status == 529 ? "Overloaded"
+                      : MHD_get_reason_phrase_for((unsigned)status));
+    if (msg) out = lgw__sim_error_json(fmt, status, msg, &len);
+    lgw_free(msg);
+  } else if (!out) {
+    char *text = answer_text(d, q);
+    long words = text ? lgw__sim_words(text, strlen(text)) : 0;
+    if (!text) {
+      out = NULL;
+    } else if (d->fault == LGW__SIM_FAULT_OVERSIZE) {
+      out = oversize_body(fmt, q->model, q->input_tokens, d->size, &len);
+    } else if (d->fault == LGW__SIM_FAULT_SSE || q->stream) {
+      out = lgw__sim_answer_sse(fmt, q->model, text, q->input_tokens, words,
+                                &len);
+      type = "text/event-stream";
+      if (r->fault == LGW__SIM_FAULT_NONE) r->fault = LGW__SIM_FAULT_SSE;
+    } else {
+      out = lgw__sim_answer_json(fmt, q->model, text, q->input_tokens,
+                                 words, &len);
+    }
+    lgw_free(text);
+  }
+  if (!out) {
+    plan_error(r, fmt, 500, "llmgateway-sim: out of memory");
+    return;
+  }
+  if (d->fault == LGW__SIM_FAULT_TRUNCATED) {
+    len /= 2;
+    out[len] = '\0';
+  }
+  plan_set(r, status, type, out, len);
+}
+
+/* Resolves r's directive from the x-sim header, the request's own
+ * directive lines or else the script, and applies its times limit.
+ * Returns 0, LGW_EINVAL (message in err) or LGW_ENOMEM. */
+static int resolve_directive(req_t *r, struct MHD_Connection *conn,
+                             lgw__sim_request_t *q, char *err,
+                             size_t errcap) {
+  const char *header = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                   "x-sim");
+  char *line = q->directives.data, *nl;
+  int rc = 0;
+  if (header) rc = lgw__sim_directive_add(&r->d, header, err, errcap);
+  /* Every directive line ends in '\n' (see lgw__sim_request_read). */
+  for (; rc == 0 && line && *line; line = nl + 1) {
+    nl = strchr(line, '\n');
+    *nl = '\0';
+    rc = lgw__sim_directive_add(&r->d, line, err, errcap);
+  }
+  if (rc == 0 && !r->d.present) {
+    const char *scripted = lgw__sim_script_next(q->last_user);
+    if (scripted) rc = lgw__sim_directive_add(&r->d, scripted, err, errcap);
+  }
+  if (rc || (r->d.present && !lgw__sim_directive_take(&r->d)))
+    lgw__sim_directive_free(&r->d);
+  return rc;
+}
+
+/* Reads the request and plans its answer; then hands the parsed body (or
+ * the raw text when it is not JSON) to the stats. */
+static void plan_model_request(req_t *r, struct MHD_Connection *conn) {
+  lgw__sim_format_t fmt = routes[r->route].fmt;
+  cJSON *root = NULL;
+  lgw__sim_request_t q;
+  char err[256] = "";
+  int rc;
+
+  memset(&q, 0, sizeof q);
+  if (r->too_large) {
+    plan_error(r, fmt, 413, "request body larger than 64 MiB");
+  } else {
+    root = cJSON_ParseWithLength(r->body.data ? r->body.data : "",
+                                 r->body.len);
+    if (!cJSON_IsObject(root)) {
+      plan_error(r, fmt, 400, "request body is not a JSON object");
+    } else if (lgw__sim_request_read(fmt, root, &q) != 0) {
+      plan_error(r, fmt, 500, "llmgateway-sim: out of memory");
+    } else if ((rc = resolve_directive(r, conn, &q, err, sizeof err)) != 0) {
+      plan_error(r, fmt, rc == LGW_EINVAL ? 400 : 500,
+                 rc == LGW_EINVAL ? err : "llmgateway-sim: out of memory");
+    } else {
+      plan_answer(r, fmt, &q);
+    }
+    lgw__sim_request_free(&q);
+    if (!root) root = cJSON_CreateString(r->body.data ? r->body.data : "");
+  }
+  pthread_mutex_lock(&g_stats_lock);
+  cJSON_Delete(g_stats.last_body);
+  g_stats.last_body = root;
+  pthread_mutex_unlock(&g_stats_lock);
+}
+
+/* ---- stats -------------------------------------------------------------- */
+
+static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind,
+                                  const char *key, const char *value) {
+  cJSON *o = cls;
+  char *name = lgw__lower(lgw__strdup(key));
+  (void)kind;
+  if (name) {
+    cJSON_DeleteItemFromObjectCaseSensitive(o, name);
+    cJSON_AddStringToObject(o, name, value ? value : "");
+    lgw_free(name);
+  }
+  return MHD_YES;
+}
+
+/* Counts a fully received model request as in flight. */
+static void count_request(req_t *r, struct MHD_Connection *conn) {
+  cJSON *headers = cJSON_CreateObject();
+  if (headers)
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header, headers);
+  pthread_mutex_lock(&g_stats_lock);
+  g_stats.requests++;
+  g_stats.by_path[r->route]++;
+  if (++g_stats.in_flight > g_stats.peak) g_stats.peak = g_stats.in_flight;
+  r->counted = 1;
+  r->gen = g_stats.gen;
+  cJSON_Delete(g_stats.last_headers);
+  g_stats.last_headers = headers;
+  pthread_mutex_unlock(&g_stats_lock);
+}
+
+static void stats_reset(void) {
+  pthread_mutex_lock(&g_stats_lock);
+  g_stats.requests = g_stats.in_flight = g_stats.peak = 0;
+  memset(g_stats.by_path, 0, sizeof g_stats.by_path);
+  g_stats.gen++;
+  pthread_mutex_unlock(&g_stats_lock);
+  lgw__sim_fault_reset();
+}
+
+static char *stats_json(size_t *len) {
+  cJSON *j = cJSON_CreateObject(), *paths;
+  char *printed, *out = NULL;
+  size_t i;
+  pthread_mutex_lock(&g_stats_lock);
+  cJSON_AddNumberToObject(j, "requests", (double)g_stats.requests);
+  cJSON_AddNumberToObject(j, "in_flight", (double)g_stats.in_flight);
+  cJSON_AddNumberToObject(j, "peak_concurrent", (double)g_stats.peak);
+  paths = cJSON_AddObjectToObject(j, "by_path");
+  for (i = 0; i < NROUTES; i++)
+    if (g_stats.by_path[i])
+      cJSON_AddNumberToObject(paths, routes[i].path,
+                              (double)g_stats.by_path[i]);
+  cJSON_AddItemToObject(j, "last_headers",
+                        g_stats.last_headers
+                            ? cJSON_Duplicate(g_stats.last_headers, 1)
+                            : cJSON_CreateObject());
+  cJSON_AddItemToObject(j, "last_body",
+                        g_stats.last_body
+                            ? cJSON_Duplicate(g_stats.last_body, 1)
+                            : cJSON_CreateNull());
+  pthread_mutex_unlock(&g_stats_lock);
+  printed = cJSON_PrintUnformatted(j);
+  cJSON_Delete(j);
+  if (printed) {
+    *len = strlen(printed);
+    out = lgw__strndup(printed, *len);
+    cJSON_free(printed);
+  }
+  return out;
+}
+
+/* ---- delivering --------------------------------------------------------- */
+
+static void add_retry_headers(struct MHD_Response *resp,
+                              const lgw__sim_directive_t *d) {
+  if (d->retry_after) MHD_add_response_header(resp, "retry-after",
+                                              d->retry_after);
+  if (d->retry_after_ms)
+    MHD_add_response_header(resp, "retry-after-ms", d->retry_after_ms);
+  if (d->has_retry_after_date) {
+    char date[64];
+    struct tm tm;
+    time_t t = time(NULL) + d->retry_after_date;
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    MHD_add_response_header(resp, "retry-after", date);
+  }
+  if (d->should_retry >= 0)
+    MHD_add_response_header(resp, "x-should-retry",
+                            d->should_retry ? "true" : "false");
+}
+
+/* Queues r's planned answer; r->out moves into the response. */
+static enum MHD_Result send_answer(req_t *r, struct MHD_Connection *conn) {
+  struct MHD_Response *resp;
+  enum MHD_Result ok;
+  lgw__sim_fault_t f = r->fault;
+  if (f == LGW__SIM_FAULT_SLOW || f == LGW__SIM_FAULT_RESET_BODY ||
+      f == LGW__SIM_FAULT_SSE) {
+    src_t *s = lgw__calloc(1, sizeof *s);
+    if (!s) return MHD_NO;
+    s->data = r->out;
+    s->len = r->out_len;
+    s->mode = f;
+    s->conn = conn;
+    s->slow_ms = r->d.slow_ms;
+    s->tick = 1;
+    r->out = NULL;
+    resp = MHD_create_response_from_callback(
+        f == LGW__SIM_FAULT_SSE ? MHD_SIZE_UNKNOWN : (uint64_t)s->len, 4096,
+        src_read, s, src_free);
+    if (!resp) {
+      src_free(s);
+      return MHD_NO;
+    }
+    if (f == LGW__SIM_FAULT_SSE)
+      MHD_add_response_header(resp, "cache-control", "no-cache");
+  } else {
+    resp = MHD_create_response_from_buffer_with_free_callback(
+        r->out_len, r->out, lgw_free);
+    if (!resp) return MHD_NO;
+    r->out = NULL;
+  }
+  if (r->content_type)
+    MHD_add_response_header(resp, "content-type", r->content_type);
+  add_retry_headers(resp, &r->d);
+  ok = MHD_queue_response(conn, (unsigned)r->status, resp);
+  MHD_destroy_response(resp);
+  return ok;
+}
+
+/* Sends a small body right away (stats, reset, 404). */
+static enum MHD_Result send_now(req_t *r, struct MHD_Connection *conn,
+                                int status, char *body, size_t len) {
+  if (!body) return MHD_NO;
+  plan_set(r, status, "application/json", body, len);
+  return send_answer(r, conn);
+}
+
+static void log_request(const char *method, const char *url, const req_t *r) {
+  if (g_quiet) return;
+  if (r->fault != LGW__SIM_FAULT_NONE)
+    fprintf(stderr, "llmgateway-sim: %s %s -> %d fault=%s\n", method, url,
+            r->status, lgw__sim_fault_name(r->fault));
+  else
+    fprintf(stderr, "llmgateway-sim: %s %s -> %d\n", method, url, r->status);
+}
+
+/* Runs once a model request is fully received. */
+static enum MHD_Result handle_model(req_t *r, struct MHD_Connection *conn,
+                                    const char *method, const char *url) {
+  long delay;
+  count_request(r, conn);
+  plan_model_request(r, conn);
+  delay = g_latency_ms + r->d.delay_ms;
+  log_request(method, url, r);
+  if (r->fault == LGW__SIM_FAULT_HANG) {
+    r->state = ST_HUNG;
+    return lgw__sim_timer_suspend(conn, -1) == 0 ? MHD_YES : MHD_NO;
+  }
+  if (delay > 0) {
+    r->state = ST_WAITING;
+    return lgw__sim_timer_suspend(conn, (double)delay) == 0 ? MHD_YES
+                                                            : MHD_NO;
+  }
+  if (r->fault == LGW__SIM_FAULT_RESET) return MHD_NO;
+  return send_answer(r, conn);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version,
+                                  const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
+  req_t *r = *con_cls;
+  size_t i, len = 0;
+  (void)cls;
+  (void)version;
+  if (!r) {
+    if (!(r = lgw__calloc(1, sizeof *r))) return MHD_NO;
+    lgw__buf_init(&r->body);
+    lgw__sim_directive_init(&r->d);
+    r->route = -1;
+    for (i = 0; i < NROUTES; i++)
+      if (strcmp(url, routes[i].path) == 0 && strcmp(method, "POST") == 0)
+        r->route = (int)i;
+    *con_cls = r;
+    return MHD_YES;
+  }
+  if (*upload_data_size > 0) {
+    if (r->body.len + *upload_data_size > MAX_BODY)
+      r->too_large = 1;
+    else if (lgw__buf_add(&r->body, upload_data, *upload_data_size))
+      return MHD_NO;
+    *upload_data_size = 0;
+    return MHD_YES;
+  }
+  /* Resumed after a suspension. */
+  if (r->state != ST_RECEIVING) {
+    if (r->state == ST_HUNG || atomic_load(&g_stopping)) return MHD_NO;
+    if (r->fault == LGW__SIM_FAULT_RESET) return MHD_NO;
+    return send_answer(r, conn);
+  }
+  if (r->route >= 0) return handle_model(r, conn, method, url);
+  if (strcmp(url, "/_sim/stats") == 0 && strcmp(method, "GET") == 0) {
+    char *body = stats_json(&len);
+    return send_now(r, conn, 200, body, len);
+  }
+  if (strcmp(url, "/_sim/reset") == 0 && strcmp(method, "POST") == 0) {
+    stats_reset();
+    return send_now(r, conn, 200, lgw__strdup("{\"ok\":true}"), 11);
+  }
+  {
+    char *msg = lgw__sprintf("llmgateway-sim: no endpoint %s %s", method, url);
+    char *body = msg ? lgw__sim_error_json(LGW__SIM_RESPONSES, 404, msg, &len)
+                     : NULL;
+    lgw_free(msg);
+    return send_now(r, conn, 404, body, len);
+  }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn,
+                         void **con_cls, enum MHD_RequestTerminationCode code) {
+  req_t *r = *con_cls;
+  (void)cls;
+  (void)conn;
+  (void)code;
+  if (!r) return;
+  if (r->counted) {
+    pthread_mutex_lock(&g_stats_lock);
+    if (r->gen == g_stats.gen) g_stats.in_flight--;
+    pthread_mutex_unlock(&g_stats_lock);
+  }
+  req_free(r);
+  *con_cls = NULL;
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+int lgw__sim_server_start(int port, long latency_ms, int quiet, char *err,
+                          size_t errcap) {
+  struct sockaddr_in addr;
+  struct rlimit rl;
+  const union MHD_DaemonInfo *info;
+  unsigned limit = 60000;
+
+  g_latency_ms = latency_ms;
+  g_quiet = quiet;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 60000 + 64)
+      limit = rl.rlim_cur > 128 ? (unsigned)rl.rlim_cur - 64 : 64;
+  }
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((uint16_t)port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  g_daemon = MHD_start_daemon(
+      MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME, 0, NULL,
+      NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+      MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+      16384u, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+  if (!g_daemon) {
+    snprintf(err, errcap, "cannot listen on 127.0.0.1:%d", port);
+    return LGW_EIO;
+  }
+  info = MHD_get_daemon_info(g_daemon, MHD_DAEMON_INFO_BIND_PORT);
+  return info ? (int)info->port : port;
+}
+
+void lgw__sim_server_stop(void) {
+  atomic_store(&g_stopping, 1);
+  lgw__sim_timer_stop();
+  if (g_daemon) MHD_stop_daemon(g_daemon);
+  g_daemon = NULL;
+  cJSON_Delete(g_stats.last_headers);
+  cJSON_Delete(g_stats.last_body);
+  g_stats.last_headers = g_stats.last_body = NULL;
+}
