@@ -110,7 +110,7 @@ $(BUILD)/tests/%: tests/c/%.c $(SUPPORT_OBJ) $(LUA_OBJ) $(STATIC) \
 # ---- dependencies (Debian packages) ------------------------------------
 DEB_PKGS = build-essential pkg-config liblua5.4-dev lua5.4 \
            libcurl4-openssl-dev libuv1-dev libyaml-dev libcjson-dev \
-           libssl-dev libmicrohttpd-dev lua-busted
+           libssl-dev libmicrohttpd-dev lua-busted lua-socket curl
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:
@@ -134,6 +134,27 @@ test-c: all $(TESTS)
 
 test-lua: all
 	@BUILD=$(BUILD) LUA=$(LUA) ONLY=lua sh tests/run.sh
+
+# ---- sanitizers ---------------------------------------------------------
+ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+             -fno-omit-frame-pointer
+ASAN_LIB   = $(shell $(CC) -print-file-name=libasan.so)
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
+	  SAN="$(ASAN_FLAGS)" all $(TESTS:$(BUILD)/%=build-asan/%)
+	@BUILD=build-asan UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  LUA="env LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0 $(LUA)" \
+	  sh tests/run.sh
+
+VALGRIND = valgrind -q --error-exitcode=9 --leak-check=full \
+           --errors-for-leak-kinds=definite,indirect \
+           --show-leak-kinds=definite,indirect
+
+valgrind: deps
+	@$(MAKE) --no-print-directory all $(TESTS)
+	@BUILD=$(BUILD) VALGRIND="$(VALGRIND)" ONLY=c sh tests/run.sh
+	@BUILD=$(BUILD) VALGRIND="$(VALGRIND)" sh tests/valgrind_examples.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -191,3 +212,63 @@ $(BENCH_BIN)/gw_client: tests/bench/gw_client.c tests/bench/bench.h $(STATIC)
 	$(CC) $(WARN) $(OPT) -D_GNU_SOURCE -Iinclude -Isrc $(PKG_CFLAGS) \
 	  -o $@ $< $(STATIC) $(LDLIBS_ALL)
 # ---- end of benchmarks ----
+
+# ---- fuzzing ----
+# `make fuzz FUZZ_SECONDS=N`: builds the libFuzzer targets in
+# tests/fuzz/fuzz_*.c with clang (ASan + UBSan) into build-fuzz/, runs each
+# for N seconds, prints executions and crashes per target, and fails when
+# any target crashed. Seeds: tests/fuzz/corpus/<target>/; kept crashing
+# inputs: tests/fuzz/regress/<target>/ (replayed by test_fuzz_regress).
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_BUILD    = build-fuzz
+FUZZ_CFLAGS   = $(WARN) -g -O1 -fsanitize=address,undefined \
+                -fno-sanitize-recover=undefined -D_GNU_SOURCE \
+                -Iinclude -Isrc $(PKG_CFLAGS)
+FUZZ_TARGETS  = env config json_extract transport sse retry_after
+FUZZ_TRANSPORT_SRC = util transport transport_responses transport_chat \
+                     transport_anthropic transport_litellm sse json_extract
+FUZZ_SRC_env          = util env node
+FUZZ_SRC_config       = util env node yaml_load config provider_state \
+                        json_extract
+FUZZ_SRC_json_extract = util json_extract
+FUZZ_SRC_transport    = $(FUZZ_TRANSPORT_SRC)
+FUZZ_SRC_sse          = $(FUZZ_TRANSPORT_SRC)
+FUZZ_SRC_retry_after  = util retry
+FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+.PHONY: fuzz fuzz-build
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(FUZZ_BUILD) \
+	  sh tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c $(wildcard src/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+define FUZZ_LINK
+$(FUZZ_BUILD)/fuzz_$(1): tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz_common.h \
+    $$(FUZZ_SRC_$(1):%=$(FUZZ_BUILD)/obj/%.o)
+	$$(FUZZ_CC) $$(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$< \
+	  $$(FUZZ_SRC_$(1):%=$(FUZZ_BUILD)/obj/%.o) $$(PKG_LIBS) -lm
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_LINK,$(t))))
+# ---- end of fuzzing ----
+
+# ---- conformance ----
+# `make conformance`: our requests through Stoplight Prism mocks of the
+# official OpenAI and Anthropic specs (tests/conformance/run.sh). Needs
+# node and npm; Prism is installed once into $(BUILD)/prism.
+CONF_BIN = $(BUILD)/conformance/conformance
+
+conformance: $(CONF_BIN)
+	@BUILD=$(BUILD) sh tests/conformance/run.sh
+
+$(CONF_BIN): tests/conformance/conformance.c $(STATIC) \
+             $(wildcard src/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS_ALL)
+# ---- end of conformance ----

@@ -202,11 +202,14 @@ LGW_API void lgw_gateway_cancel_all(lgw_gateway_t *gw);
 /* Requests submitted and not yet completed. */
 LGW_API size_t lgw_gateway_pending(const lgw_gateway_t *gw);
 LGW_API struct uv_loop_s *lgw_gateway_loop(lgw_gateway_t *gw);
-/* Run the loop until every submitted request has completed. */
+/* Run the loop until every submitted request has completed. LGW_EINVAL
+ * when called from a completion callback. */
 LGW_API int lgw_gateway_run(lgw_gateway_t *gw);
 /* Cancel everything (callbacks run with LGW_ECANCELED), close handles and
  * free. With a caller's loop, memory is released by close callbacks: run
- * that loop afterwards. With its own loop, it is closed here. NULL ok. */
+ * that loop afterwards. With its own loop, it is closed here. NULL ok.
+ * Called from a completion callback, it takes effect when the callback
+ * returns (with its own loop, when lgw_gateway_run returns). */
 LGW_API void lgw_gateway_free(lgw_gateway_t *gw);
 
 #ifdef __cplusplus

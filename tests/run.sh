@@ -6,13 +6,15 @@ LUA=${LUA:-lua5.4}
 passed=0
 failed=0
 tmp=$(mktemp)
+export LLMGATEWAY_BUILD="$BUILD"
+export LLMGATEWAY_SIM="${LLMGATEWAY_SIM:-$BUILD/llmgateway-sim}"
 trap 'rm -f "$tmp"' EXIT
 
 if [ "${ONLY:-c}" = c ] || [ -z "$ONLY" ]; then
   for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
     echo "== $(basename "$t")"
-    "$t" > "$tmp"
+    $VALGRIND "$t" > "$tmp"
     rc=$?
     line=$(grep '^RESULT ' "$tmp" | tail -n 1)
     if [ -n "$line" ]; then

@@ -1,0 +1,927 @@
+/*
+ * gateway.c -- the request lifecycle: the attempt plan (preferred provider
+ * first), concurrency slots, transport retries with backoff, provider
+ * failover, the overall deadline, cancellation, the remembered provider
+ * and the completion callbacks. Callbacks run from the loop through an
+ * idle handle, never from inside libcurl or the caller's own call.
+ */
+#include "llmgateway.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <uv.h>
+
+#include "config.h"
+#include "http.h"
+#include "provider_state.h"
+#include "retry.h"
+#include "route.h"
+#include "transport.h"
+#include "util.h"
+
+#define NSTYLES (LGW__STYLE_LITELLM + 1)
+
+static const char empty_text_msg[] =
+    "LLM response text was empty. Check provider api_style/response format.";
+
+/* Endpoint of one provider for one transport, built on first use. */
+typedef struct endpoint {
+  char *url;                   /* owned */
+  struct curl_slist *headers;  /* owned */
+} endpoint_t;
+
+enum { S_PLAN, S_WAIT, S_HTTP, S_SLEEP, S_DONE };
+
+typedef struct req req_t;
+typedef struct link {
+  struct link *prev, *next;
+} link_t;
+
+struct req {
+  lgw_gateway_t *gw;
+  uint64_t id;
+  lgw_done_fn cb;
+  void *ud;
+  int state;                   /* S_* */
+  /* the request, copied */
+  char *task;
+  lgw_message_t *msgs;
+  size_t nmsgs;
+  char *model, *tier, *effort;
+  lgw__overrides_t ov;
+  double deadline;             /* seconds, 0 = none */
+  /* the plan */
+  size_t *order;               /* provider indexes, preferred first */
+  size_t pos;                  /* into order */
+  int attempt;                 /* on this provider; 0 = not entered yet */
+  lgw__route_t route;
+  int routed;
+  lgw__http_req_t *http;
+  int stop_code;               /* LGW_ECANCELED / LGW_EDEADLINE once asked */
+  uv_timer_t sleep_timer, deadline_timer;
+  int sleep_init, deadline_init, closing;
+  /* the outcome */
+  lgw_attempt_t *att;          /* message and model strings owned */
+  size_t natt, catt;
+  lgw__buf_t lines;            /* "- provider #i (...): msg" lines */
+  int last_status;
+  int status;
+  lgw_error_t err;
+  lgw__reply_t reply;
+  size_t winner;               /* configured index on success */
+  link_t all_link;             /* in gw->all */
+  link_t q_link;               /* in gw->wait or gw->done */
+};
+
+struct lgw_gateway {
+  lgw_runtime_t *rt;           /* reference held */
+  uv_loop_t *loop;
+  int own_loop;                /* loop allocated and closed here */
+  lgw__http_t *http;
+  endpoint_t *eps;             /* nproviders * NSTYLES */
+  char **shown_urls;           /* per provider: base_url with every API key
+                                  redacted, or "<missing>"; owned */
+  char *state_path;            /* NULL when no_state */
+  char preferred[65];          /* provider key, "" when none */
+  uint64_t rng;
+  uint64_t next_id;
+  size_t max_concurrent, inflight;
+  size_t pending;
+  link_t all, wait, done;      /* lists of req_t */
+  uv_idle_t idle;              /* runs completion callbacks */
+  int open_handles;            /* uv handles not yet closed */
+  int cb_depth, running, free_pending, closing, freeing, no_pump;
+};
+
+/* ---- lists (intrusive, circular, with a sentinel) ------------------------ */
+
+#define REQ_OF(l, field) ((req_t *)(void *)((char *)(l) - offsetof(req_t, field)))
+
+static void list_init(link_t *h) { h->prev = h->next = h; }
+static int list_empty(const link_t *h) { return h->next == h; }
+
+static void list_append(link_t *h, link_t *l) {
+  l->prev = h->prev;
+  l->next = h;
+  h->prev->next = l;
+  h->prev = l;
+}
+
+static void list_remove(link_t *l) {
+  l->prev->next = l->next;
+  l->next->prev = l->prev;
+  l->prev = l->next = l;
+}
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static const lgw__provider_t *prov(const req_t *q) {
+  return &q->gw->rt->providers[q->order[q->pos]];
+}
+
+static const char *prov_type(const lgw__provider_t *p) {
+  return lgw__is_blank(p->provider_type) ? "unknown" : p->provider_type;
+}
+
+static const char *prov_url(const req_t *q) {
+  return q->gw->shown_urls[q->order[q->pos]];
+}
+
+/* snprintf for messages: a long one is cut at cap. */
+static void msgf(char *out, size_t cap, const char *fmt, ...)
+    LGW__PRINTF(3, 4);
+static void msgf(char *out, size_t cap, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(out, cap, fmt, ap);
+  va_end(ap);
+}
+
+/* No API key of any provider survives in msg. */
+static void redact_rt(const lgw_runtime_t *rt, char *msg, size_t cap) {
+  size_t i;
+  for (i = 0; i < rt->nproviders; i++)
+    lgw__redact(msg, cap, rt->providers[i].api_key);
+}
+
+static void on_handle_close(uv_handle_t *h);
+
+/* ---- attempts and outcome ------------------------------------------------- */
+
+/* Append one attempt on the current provider; msg is redacted first. */
+static void record(req_t *q, int status, int code, const char *msg,
+                   double elapsed, double delay) {
+  char buf[1024];
+  lgw_attempt_t *a;
+  const lgw__provider_t *p = prov(q);
+  if (q->natt == q->catt) {
+    size_t nc = q->catt ? q->catt * 2 : 4;
+    lgw_attempt_t *na = lgw_realloc(q->att, nc * sizeof *na);
+    if (!na) return;  /* the attempt list is best effort */
+    q->att = na;
+    q->catt = nc;
+  }
+  msgf(buf, sizeof buf, "%s", msg ? msg : "");
+  redact_rt(q->gw->rt, buf, sizeof buf);
+  a = &q->att[q->natt];
+  a->provider_index = (int)q->pos + 1;
+  a->provider_type = prov_type(p);
+  a->base_url = prov_url(q);
+  a->model = lgw__strdup(q->routed ? q->route.model : "");
+  a->http_status = status;
+  a->code = code;
+  a->message = lgw__strdup(buf);
+  a->elapsed = elapsed;
+  a->retry_delay = delay;
+  if (!a->model || !a->message) {
+    lgw_free((char *)a->model);
+    lgw_free((char *)a->message);
+    return;
+  }
+  q->natt++;
+  if (status) q->last_status = status;
+}
+
+static void on_idle(uv_idle_t *h);
+
+/* The request has its outcome: queue its callback. */
+static void finish(req_t *q, int status) {
+  lgw_gateway_t *gw = q->gw;
+  q->status = status;
+  q->err.code = status;
+  q->err.http_status = q->last_status;
+  if (status == 0) q->err.message[0] = '\0';
+  redact_rt(gw->rt, q->err.message, sizeof q->err.message);
+  q->state = S_DONE;
+  if (q->deadline_init) uv_timer_stop(&q->deadline_timer);
+  list_append(&gw->done, &q->q_link);
+  if (!gw->closing) uv_idle_start(&gw->idle, on_idle);
+}
+
+/* q->err for a request stopped by cancel or deadline. */
+static void stop_error(req_t *q) {
+  if (q->stop_code == LGW_EDEADLINE)
+    lgw__error_set(&q->err, LGW_EDEADLINE,
+                   "LLM request for task '%s' did not finish within its "
+                   "deadline of %.1fs.", q->task, q->deadline);
+  else
+    lgw__error_set(&q->err, LGW_ECANCELED,
+                   "LLM request for task '%s' was canceled.", q->task);
+}
+
+static void finish_stopped(req_t *q) {
+  stop_error(q);
+  finish(q, q->stop_code);
+}
+
+static void finish_exhausted(req_t *q) {
+  lgw__error_set(&q->err, LGW_EEXHAUSTED,
+                 "LLM request failed for task '%s' across all configured "
+                 "providers:\n%s", q->task, q->lines.data ? q->lines.data : "");
+  finish(q, LGW_EEXHAUSTED);
+}
+
+/* This provider is done with: remember its last error (redacted with the
+ * whole message in finish), go to the next. */
+static void provider_failed(req_t *q, const char *msg) {
+  if (q->lines.len) lgw__buf_addc(&q->lines, '\n');
+  lgw__buf_printf(&q->lines, "- provider #%zu (%s, %s): %s", q->pos + 1,
+                  prov_type(prov(q)), prov_url(q), msg);
+  if (q->routed) lgw__route_free(&q->route);
+  q->routed = 0;
+  q->attempt = 0;
+  q->pos++;
+}
+
+/* ---- the plan ------------------------------------------------------------- */
+
+static void plan(req_t *q);
+static void send_attempt(req_t *q);
+
+static void pump(lgw_gateway_t *gw) {
+  req_t *q;
+  while (!gw->no_pump && gw->inflight < gw->max_concurrent &&
+         !list_empty(&gw->wait)) {
+    q = REQ_OF(gw->wait.next, q_link);
+    list_remove(&q->q_link);
+    gw->inflight++;
+    send_attempt(q);
+  }
+}
+
+static void slot_release(lgw_gateway_t *gw) {
+  gw->inflight--;
+  pump(gw);
+}
+
+/* FIFO: a free slot goes to the longest waiter. */
+static void slot_acquire(req_t *q) {
+  lgw_gateway_t *gw = q->gw;
+  if (gw->inflight < gw->max_concurrent && list_empty(&gw->wait)) {
+    gw->inflight++;
+    send_attempt(q);
+  } else {
+    q->state = S_WAIT;
+    list_append(&gw->wait, &q->q_link);
+  }
+}
+
+/* Skip providers that cannot be tried, then ask for a slot. */
+static void plan(req_t *q) {
+  lgw_gateway_t *gw = q->gw;
+  lgw_error_t e;
+  q->state = S_PLAN;
+  while (q->pos < gw->rt->nproviders) {
+    const lgw__provider_t *p = prov(q);
+    if (q->attempt == 0) {
+      if (lgw__is_blank(p->base_url)) {
+        record(q, 0, LGW_ECONFIG, "LLM base_url is not configured.", 0, 0);
+        provider_failed(q, "LLM base_url is not configured.");
+        continue;
+      }
+      memset(&e, 0, sizeof e);
+      if (lgw__route(gw->rt, p, q->task, &q->ov, &q->route, &e)) {
+        record(q, 0, e.code, e.message, 0, 0);
+        provider_failed(q, e.message);
+        continue;
+      }
+      q->routed = 1;
+      q->attempt = 1;
+    }
+    slot_acquire(q);
+    return;
+  }
+  finish_exhausted(q);
+}
+
+static const endpoint_t *endpoint(lgw_gateway_t *gw, size_t pi,
+                                  lgw__style_t style) {
+  endpoint_t *ep = &gw->eps[pi * NSTYLES + (size_t)style];
+  const lgw__transport_t *tr;
+  lgw__kvlist_t kv = {NULL, 0};
+  if (ep->url) return ep;
+  tr = lgw__transport_for(style);
+  if (!tr) return NULL;
+  if (tr->headers(&gw->rt->providers[pi], &kv) == 0)
+    ep->headers = lgw__http_headers(&kv);
+  lgw__kvlist_free(&kv);
+  if (!ep->headers) return NULL;
+  ep->url = tr->url(&gw->rt->providers[pi]);
+  if (!ep->url) {
+    lgw__http_headers_free(ep->headers);
+    ep->headers = NULL;
+    return NULL;
+  }
+  return ep;
+}
+
+static void on_http(const lgw__http_resp_t *resp, void *ud);
+
+/* After a failed attempt that cannot be retried, or whose retry is not
+ * possible: the next provider. Holds no slot. */
+static void fail_over(req_t *q, const char *msg) {
+  provider_failed(q, msg);
+  plan(q);
+}
+
+/* A slot is held: build the body and post it. */
+static void send_attempt(req_t *q) {
+  lgw_gateway_t *gw = q->gw;
+  const lgw_runtime_t *rt = gw->rt;
+  const lgw__transport_t *tr = lgw__transport_for(q->route.style);
+  const endpoint_t *ep = endpoint(gw, q->order[q->pos], q->route.style);
+  lgw__call_t call;
+  lgw__http_opts_t o;
+  lgw_error_t e;
+  char *body = NULL;
+  size_t len = 0;
+  int rc;
+  memset(&e, 0, sizeof e);
+  q->state = S_HTTP;
+  if (!tr || !ep) {
+    rc = lgw__error_set(&e, LGW_ENOMEM,
+                        "Cannot prepare the request: out of memory.");
+  } else {
+    memset(&call, 0, sizeof call);
+    call.messages = q->msgs;
+    call.nmessages = q->nmsgs;
+    call.model = q->route.model;
+    call.reasoning_effort = q->route.reasoning_effort;
+    call.temperature = q->route.temperature;
+    call.max_tokens = q->route.max_tokens;
+    rc = tr->body(&call, &body, &len, &e);
+  }
+  if (rc == 0) {
+    memset(&o, 0, sizeof o);
+    o.url = ep->url;
+    o.headers = ep->headers;
+    o.body = body;
+    o.body_len = len;
+    o.timeout_ms = (long)ceil(rt->timeout * 1000.0);
+    o.connect_timeout_ms = (long)ceil(rt->connect_timeout * 1000.0);
+    o.max_response_bytes = rt->max_response_bytes;
+    rc = lgw__http_post(gw->http, &o, on_http, q, &q->http, &e);
+    lgw_free(body);
+  }
+  if (rc == 0) return;
+  /* Nothing was sent; a retry would fail the same way. */
+  record(q, 0, rc, e.message, 0, 0);
+  slot_release(gw);
+  fail_over(q, e.message);
+}
+
+static void on_sleep_done(uv_timer_t *t) {
+  req_t *q = t->data;
+  slot_acquire(q);
+}
+
+/* Wait delay seconds (no slot held), then try the provider again. */
+static void retry_later(req_t *q, double delay) {
+  lgw_gateway_t *gw = q->gw;
+  q->attempt++;
+  if (delay <= 0) {
+    slot_acquire(q);
+    return;
+  }
+  if (!q->sleep_init) {
+    uv_timer_init(gw->loop, &q->sleep_timer);
+    q->sleep_timer.data = q;
+    q->sleep_init = 1;
+    gw->open_handles++;
+  }
+  q->state = S_SLEEP;
+  uv_timer_start(&q->sleep_timer, on_sleep_done,
+                 (uint64_t)ceil(delay * 1000.0), 0);
+}
+
+static int status_code(long status) {
+  if (status == 429) return LGW_ERATELIMIT;
+  if (status == 401 || status == 403) return LGW_EAUTH;
+  return LGW_EHTTP;
+}
+
+/* Message for a transfer that produced no usable response. */
+static void transfer_message(const req_t *q, const lgw__http_resp_t *resp,
+                             const char *url, char *out, size_t cap) {
+  const lgw_runtime_t *rt = q->gw->rt;
+  switch (resp->code) {
+    case LGW_ECONNECT:
+      msgf(out, cap, "Cannot connect to %s: %s", url, resp->error);
+      break;
+    case LGW_ETIMEOUT:
+      msgf(out, cap, "Request to %s timed out (timeout=%.1fs): %s", url,
+               rt->timeout, resp->error);
+      break;
+    case LGW_ETOOBIG:
+      msgf(out, cap,
+               "Response from %s is larger than max_response_bytes "
+               "(%ld bytes).", url, rt->max_response_bytes);
+      break;
+    default:
+      msgf(out, cap, "Transfer from %s failed: %s", url, resp->error);
+      break;
+  }
+}
+
+static void remember_provider(lgw_gateway_t *gw, const lgw__provider_t *p) {
+  lgw_error_t e;
+  if (strcmp(gw->preferred, p->key) == 0) return;
+  memcpy(gw->preferred, p->key, sizeof gw->preferred);
+  if (!gw->state_path) return;
+  memset(&e, 0, sizeof e);
+  if (lgw__state_update(gw->state_path, gw->rt->config_key, p->key, &e))
+    lgw__log(LGW_LOG_WARN, "cannot remember the preferred provider: %s",
+             e.message);
+}
+
+static void on_http(const lgw__http_resp_t *resp, void *ud) {
+  req_t *q = ud;
+  lgw_gateway_t *gw = q->gw;
+  const lgw_runtime_t *rt = gw->rt;
+  const lgw__provider_t *p = prov(q);
+  const endpoint_t *ep = &gw->eps[q->order[q->pos] * NSTYLES +
+                                  (size_t)q->route.style];
+  const lgw__transport_t *tr = lgw__transport_for(q->route.style);
+  int status = (int)resp->status, code, retries;
+  double delay = 0;
+  long asked;
+  char msg[1024];
+  lgw_error_t e;
+  q->http = NULL;
+  slot_release(gw);
+  if (resp->code == LGW_ECANCELED || q->stop_code) {
+    if (!q->stop_code) q->stop_code = LGW_ECANCELED;
+    stop_error(q);
+    record(q, status, q->stop_code, q->err.message, resp->elapsed, 0);
+    finish(q, q->stop_code);
+    return;
+  }
+  memset(&e, 0, sizeof e);
+  if (resp->code == 0 && status >= 200 && status < 300) {
+    code = tr->parse(resp->body, resp->body_len, resp->content_type,
+                     &q->reply, &e);
+    if (code == 0 && !lgw__is_blank(q->reply.text)) {
+      record(q, status, 0, "", resp->elapsed, 0);
+      q->winner = q->order[q->pos];
+      remember_provider(gw, p);
+      finish(q, 0);
+      return;
+    }
+    if (code == 0) {
+      code = LGW_EEMPTY;
+      msgf(msg, sizeof msg, "%s", empty_text_msg);
+    } else {
+      msgf(msg, sizeof msg, "HTTP %d from %s: %s", status, ep->url,
+               e.message);
+    }
+    lgw__reply_free(&q->reply);
+  } else if (resp->code == 0) {
+    char detail[512];
+    code = status_code(status);
+    lgw__error_body_message(resp->body, resp->body_len, detail,
+                            sizeof detail);
+    if (detail[0])
+      msgf(msg, sizeof msg, "HTTP %d from %s: %s", status, ep->url,
+               detail);
+    else
+      msgf(msg, sizeof msg, "HTTP %d from %s", status, ep->url);
+  } else {
+    code = resp->code;
+    transfer_message(q, resp, ep->url, msg, sizeof msg);
+  }
+  retries = rt->transport_retries > 1 ? (int)rt->transport_retries : 1;
+  if (q->attempt < retries &&
+      lgw__retry_classify(status, code, resp->x_should_retry) ==
+          LGW__NEXT_RETRY) {
+    asked = lgw__retry_after_parse(resp->retry_after_ms, resp->retry_after,
+                                   lgw__wall_s());
+    if (asked >= 0 && (double)asked / 1000.0 > rt->retry_after_max) {
+      record(q, status, code, msg, resp->elapsed, 0);
+      lgw__log(LGW_LOG_INFO,
+               "provider #%zu asked to wait %.1fs (retry_after_max %.1fs): "
+               "failing over", q->pos + 1, (double)asked / 1000.0,
+               rt->retry_after_max);
+      fail_over(q, msg);
+      return;
+    }
+    delay = asked >= 0 ? (double)asked / 1000.0
+                       : lgw__backoff(q->attempt, rt->backoff_base,
+                                      rt->backoff_max, &gw->rng);
+    record(q, status, code, msg, resp->elapsed, delay);
+    retry_later(q, delay);
+    return;
+  }
+  record(q, status, code, msg, resp->elapsed, 0);
+  fail_over(q, msg);
+}
+
+/* Stop a request that is still running, with code. */
+static void stop(req_t *q, int code) {
+  if (q->state == S_DONE || q->stop_code) return;
+  q->stop_code = code;
+  switch (q->state) {
+    case S_HTTP:
+      lgw__http_cancel(q->http);  /* on_http finishes it */
+      return;
+    case S_SLEEP:
+      uv_timer_stop(&q->sleep_timer);
+      break;
+    case S_WAIT:
+      list_remove(&q->q_link);
+      break;
+    default:
+      break;
+  }
+  finish_stopped(q);
+}
+
+static void on_deadline(uv_timer_t *t) { stop(t->data, LGW_EDEADLINE); }
+
+/* ---- completion ------------------------------------------------------------ */
+
+static void req_free(req_t *q) {
+  size_t i;
+  for (i = 0; i < q->natt; i++) {
+    lgw_free((char *)q->att[i].model);
+    lgw_free((char *)q->att[i].message);
+  }
+  lgw_free(q->att);
+  for (i = 0; i < q->nmsgs; i++) {
+    lgw_free((char *)q->msgs[i].role);
+    lgw_free((char *)q->msgs[i].content);
+  }
+  lgw_free(q->msgs);
+  lgw_free(q->task);
+  lgw_free(q->model);
+  lgw_free(q->tier);
+  lgw_free(q->effort);
+  lgw_free(q->order);
+  if (q->routed) lgw__route_free(&q->route);
+  lgw__reply_free(&q->reply);
+  lgw__buf_free(&q->lines);
+  lgw_free(q);
+}
+
+static void gw_destroy(lgw_gateway_t *gw);
+
+static void on_handle_close(uv_handle_t *h) {
+  lgw_gateway_t *gw;
+  if (h->type == UV_TIMER) {
+    req_t *q = h->data;
+    gw = q->gw;
+    if (--q->closing == 0) req_free(q);
+  } else {
+    gw = h->data;
+  }
+  if (--gw->open_handles == 0 && gw->freeing && !gw->own_loop &&
+      !gw->running)
+    gw_destroy(gw);
+}
+
+/* Release a request whose callback has run; timers close first. */
+static void req_release(req_t *q) {
+  if (q->sleep_init) q->closing++;
+  if (q->deadline_init) q->closing++;
+  if (!q->closing) {
+    req_free(q);
+    return;
+  }
+  if (q->sleep_init) uv_close((uv_handle_t *)&q->sleep_timer, on_handle_close);
+  if (q->deadline_init)
+    uv_close((uv_handle_t *)&q->deadline_timer, on_handle_close);
+}
+
+static void call_back(req_t *q) {
+  lgw_gateway_t *gw = q->gw;
+  const lgw_runtime_t *rt = gw->rt;
+  lgw_result_t res;
+  memset(&res, 0, sizeof res);
+  res.task = q->task;
+  res.requested_model = res.normalized_model = res.reasoning_effort = "";
+  res.provider_type = res.api_style = res.base_url = "";
+  res.input_tokens = res.output_tokens = -1;
+  if (q->status == 0) {
+    const lgw__provider_t *p = &rt->providers[q->winner];
+    const lgw__transport_t *tr = lgw__transport_for(q->route.style);
+    res.text = q->reply.text;
+    res.text_len = q->reply.text_len;
+    res.requested_model = q->route.requested_model;
+    res.normalized_model = q->route.model;
+    res.reasoning_effort = q->route.reasoning_effort;
+    res.temperature = q->route.temperature;
+    res.max_tokens = q->route.max_tokens;
+    res.provider_index = (int)q->winner + 1;
+    res.provider_type = p->provider_type;
+    res.api_style = tr ? tr->name : "";
+    res.base_url = gw->shown_urls[q->winner];
+    res.input_tokens = q->reply.input_tokens;
+    res.output_tokens = q->reply.output_tokens;
+  }
+  res.attempts = q->att;
+  res.nattempts = q->natt;
+  q->cb(gw, q->id, q->status, &res, q->status ? &q->err : NULL, q->ud);
+}
+
+static void teardown(lgw_gateway_t *gw);
+
+/* Run every queued callback. A callback may submit, cancel or free. */
+static void dispatch(lgw_gateway_t *gw) {
+  req_t *q;
+  gw->cb_depth++;
+  while (!list_empty(&gw->done)) {
+    q = REQ_OF(gw->done.next, q_link);
+    list_remove(&q->q_link);
+    list_remove(&q->all_link);
+    gw->pending--;
+    call_back(q);
+    req_release(q);
+  }
+  if (!gw->closing) uv_idle_stop(&gw->idle);
+  if (--gw->cb_depth == 0 && gw->free_pending && !gw->closing) teardown(gw);
+}
+
+static void on_idle(uv_idle_t *h) { dispatch(h->data); }
+
+/* ---- public API ---------------------------------------------------------- */
+
+static char *dup_opt(const char *s) { return lgw__strdup(s ? s : ""); }
+
+static req_t *req_copy(const lgw_request_t *r) {
+  req_t *q = lgw__calloc(1, sizeof *q);
+  size_t i;
+  int bad = 0;
+  if (!q) return NULL;
+  q->task = dup_opt(r->task);
+  q->model = dup_opt(r->model);
+  q->tier = dup_opt(r->tier);
+  q->effort = dup_opt(r->reasoning_effort);
+  bad = !q->task || !q->model || !q->tier || !q->effort;
+  if (r->nmessages) {
+    q->msgs = lgw__calloc(r->nmessages, sizeof *q->msgs);
+    bad |= !q->msgs;
+    for (i = 0; q->msgs && i < r->nmessages; i++) {
+      q->nmsgs++;
+      q->msgs[i].role = lgw__strdup(r->messages[i].role);
+      q->msgs[i].content = lgw__strdup(r->messages[i].content);
+      bad |= (r->messages[i].role && !q->msgs[i].role) ||
+             (r->messages[i].content && !q->msgs[i].content);
+    }
+  }
+  q->ov.model = q->model;
+  q->ov.tier = q->tier;
+  q->ov.reasoning_effort = q->effort;
+  q->ov.has_temperature = r->has_temperature;
+  q->ov.temperature = r->temperature;
+  q->ov.max_tokens = r->max_tokens;
+  if (bad) {
+    req_free(q);
+    return NULL;
+  }
+  return q;
+}
+
+int lgw_gateway_submit(lgw_gateway_t *gw, const lgw_request_t *req,
+                       lgw_done_fn cb, void *ud, uint64_t *id,
+                       lgw_error_t *err) {
+  const lgw_runtime_t *rt;
+  req_t *q;
+  if (id) *id = 0;
+  if (!gw || !req || !cb || (req->nmessages && !req->messages))
+    return lgw__error_set(err, LGW_EINVAL, "lgw_gateway_submit: invalid "
+                                           "arguments");
+  if (gw->closing || gw->free_pending)
+    return lgw__error_set(err, LGW_EINVAL,
+                          "lgw_gateway_submit: the gateway is being freed");
+  rt = gw->rt;
+  q = req_copy(req);
+  if (!q || (rt->nproviders &&
+             !(q->order = lgw__calloc(rt->nproviders, sizeof *q->order)))) {
+    if (q) req_free(q);
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  }
+  q->gw = gw;
+  q->id = ++gw->next_id;
+  q->cb = cb;
+  q->ud = ud;
+  q->deadline = req->deadline > 0 ? req->deadline
+                                   : (rt->deadline > 0 ? rt->deadline : 0);
+  list_append(&gw->all, &q->all_link);
+  gw->pending++;
+  if (id) *id = q->id;
+  if (!rt->nproviders) {
+    lgw__error_set(&q->err, LGW_ENOPROVIDER,
+                   "No LLM providers are configured.");
+    finish(q, LGW_ENOPROVIDER);
+    return 0;
+  }
+  lgw__state_order(rt->providers, rt->nproviders, gw->preferred, q->order);
+  if (q->deadline > 0) {
+    uv_timer_init(gw->loop, &q->deadline_timer);
+    q->deadline_timer.data = q;
+    q->deadline_init = 1;
+    gw->open_handles++;
+    uv_timer_start(&q->deadline_timer, on_deadline,
+                   (uint64_t)ceil(q->deadline * 1000.0), 0);
+  }
+  plan(q);
+  return 0;
+}
+
+int lgw_gateway_cancel(lgw_gateway_t *gw, uint64_t id) {
+  link_t *l;
+  if (!gw) return LGW_EINVAL;
+  for (l = gw->all.next; l != &gw->all; l = l->next) {
+    req_t *q = REQ_OF(l, all_link);
+    if (q->id != id) continue;
+    if (q->state == S_DONE) return LGW_EINVAL;
+    stop(q, LGW_ECANCELED);
+    return 0;
+  }
+  return LGW_EINVAL;
+}
+
+void lgw_gateway_cancel_all(lgw_gateway_t *gw) {
+  link_t *l;
+  if (!gw) return;
+  /* no queued request may take a slot freed by a cancel */
+  gw->no_pump++;
+  for (l = gw->all.next; l != &gw->all; l = l->next)
+    stop(REQ_OF(l, all_link), LGW_ECANCELED);
+  gw->no_pump--;
+}
+
+size_t lgw_gateway_pending(const lgw_gateway_t *gw) {
+  return gw ? gw->pending : 0;
+}
+
+struct uv_loop_s *lgw_gateway_loop(lgw_gateway_t *gw) {
+  return gw ? gw->loop : NULL;
+}
+
+static void free_urls(char **urls, size_t n) {
+  size_t i;
+  for (i = 0; urls && i < n; i++) lgw_free(urls[i]);
+  lgw_free(urls);
+}
+
+/* Provider URLs as shown in attempts and messages. */
+static char **make_urls(const lgw_runtime_t *rt) {
+  char **urls = lgw__calloc(rt->nproviders + 1, sizeof *urls);
+  size_t i, cap;
+  for (i = 0; urls && i < rt->nproviders; i++) {
+    const char *u = rt->providers[i].base_url;
+    if (lgw__is_blank(u)) u = "<missing>";
+    /* "[redacted]" replaces at least 4 bytes: 3x always suffices */
+    cap = 3 * strlen(u) + 11;
+    urls[i] = lgw__calloc(1, cap);
+    if (!urls[i]) {
+      free_urls(urls, i);
+      return NULL;
+    }
+    memcpy(urls[i], u, strlen(u) + 1);
+    redact_rt(rt, urls[i], cap);
+  }
+  return urls;
+}
+
+static void gw_destroy(lgw_gateway_t *gw) {
+  uv_loop_t *loop = gw->own_loop ? gw->loop : NULL;
+  free_urls(gw->shown_urls, gw->rt->nproviders);
+  lgw_runtime_free(gw->rt);
+  lgw_free(gw->eps);
+  lgw_free(gw->state_path);
+  lgw_free(gw);
+  lgw_free(loop);
+}
+
+/* Close the gateway's own loop once every handle is closed, then free. */
+static void close_own_loop(lgw_gateway_t *gw) {
+  while (uv_loop_close(gw->loop) == UV_EBUSY) uv_run(gw->loop, UV_RUN_DEFAULT);
+  gw_destroy(gw);
+}
+
+int lgw_gateway_run(lgw_gateway_t *gw) {
+  if (!gw) return LGW_EINVAL;
+  if (gw->cb_depth || gw->running || gw->closing) return LGW_EINVAL;
+  gw->running = 1;
+  while (gw->pending > 0 && !gw->freeing) uv_run(gw->loop, UV_RUN_ONCE);
+  if (gw->freeing) {
+    /* freed from a callback: finish that here */
+    if (gw->own_loop) {
+      close_own_loop(gw);
+    } else {
+      while (gw->open_handles > 0) uv_run(gw->loop, UV_RUN_ONCE);
+      gw_destroy(gw);
+    }
+    return 0;
+  }
+  gw->running = 0;
+  return 0;
+}
+
+/* Cancel everything, run the callbacks, close handles. */
+static void teardown(lgw_gateway_t *gw) {
+  size_t i;
+  gw->closing = 1;
+  lgw_gateway_cancel_all(gw);
+  dispatch(gw);
+  lgw__http_free(gw->http);
+  gw->http = NULL;
+  for (i = 0; i < gw->rt->nproviders * NSTYLES; i++) {
+    lgw_free(gw->eps[i].url);
+    lgw__http_headers_free(gw->eps[i].headers);
+  }
+  uv_idle_stop(&gw->idle);
+  uv_close((uv_handle_t *)&gw->idle, on_handle_close);
+  gw->freeing = 1;
+  if (gw->running) return;  /* lgw_gateway_run finishes */
+  if (gw->own_loop) {
+    if (gw->cb_depth == 0) close_own_loop(gw);
+    else
+      lgw__log(LGW_LOG_WARN, "gateway freed from a callback outside "
+                             "lgw_gateway_run: its loop stays open");
+  }
+}
+
+void lgw_gateway_free(lgw_gateway_t *gw) {
+  if (!gw || gw->closing || gw->free_pending) return;
+  if (gw->cb_depth > 0) {
+    /* inside a completion callback: finish after it returns */
+    gw->free_pending = 1;
+    lgw_gateway_cancel_all(gw);
+    return;
+  }
+  teardown(gw);
+}
+
+int lgw_gateway_new(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
+                    lgw_gateway_t **out, lgw_error_t *err) {
+  lgw_gateway_t *gw;
+  lgw__kvlist_t state = {NULL, 0};
+  const char *pref;
+  if (out) *out = NULL;
+  if (!rt || !out)
+    return lgw__error_set(err, LGW_EINVAL, "lgw_gateway_new: invalid "
+                                           "arguments");
+  if (lgw_global_init())
+    return lgw__error_set(err, LGW_ENOMEM, "curl_global_init failed");
+  gw = lgw__calloc(1, sizeof *gw);
+  if (!gw) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  gw->eps = lgw__calloc(rt->nproviders * NSTYLES + 1, sizeof *gw->eps);
+  gw->shown_urls = make_urls(rt);
+  if (!gw->eps || !gw->shown_urls) goto nomem;
+  if (!(opts && opts->no_state)) {
+    gw->state_path = lgw__resolve_provider_state_file(
+        opts ? opts->state_file : NULL, lgw__getenv_default, NULL);
+    if (!gw->state_path) goto nomem;
+    /* read once; a bad file is logged by the loader and ignored */
+    lgw__state_load(gw->state_path, &state, NULL);
+    pref = lgw__kvlist_get_ci(&state, rt->config_key);
+    if (pref) msgf(gw->preferred, sizeof gw->preferred, "%s", pref);
+    lgw__kvlist_free(&state);
+  }
+  if (opts && opts->loop) {
+    gw->loop = opts->loop;
+  } else {
+    gw->loop = lgw_malloc(sizeof *gw->loop);
+    if (!gw->loop) goto nomem;
+    if (uv_loop_init(gw->loop) != 0) {
+      lgw_free(gw->loop);
+      gw->loop = NULL;
+      lgw__error_set(err, LGW_ENOMEM, "cannot create the event loop");
+      goto fail;
+    }
+    gw->own_loop = 1;
+  }
+  if (lgw__http_new(gw->loop, &gw->http, err)) {
+    if (gw->own_loop) {
+      uv_loop_close(gw->loop);
+      lgw_free(gw->loop);
+    }
+    goto fail;
+  }
+  list_init(&gw->all);
+  list_init(&gw->wait);
+  list_init(&gw->done);
+  uv_idle_init(gw->loop, &gw->idle);
+  gw->idle.data = gw;
+  gw->open_handles = 1;
+  gw->rt = lgw_runtime_ref(rt);
+  gw->max_concurrent = rt->max_concurrent > 1 ? (size_t)rt->max_concurrent
+                                              : 1;
+  gw->rng = opts && opts->seed ? opts->seed
+                               : (uv_hrtime() ^ (uint64_t)(uintptr_t)gw);
+  *out = gw;
+  return 0;
+nomem:
+  lgw__error_set(err, LGW_ENOMEM, "out of memory");
+fail:
+  free_urls(gw->shown_urls, rt->nproviders);
+  lgw_free(gw->eps);
+  lgw_free(gw->state_path);
+  lgw_free(gw);
+  return err ? err->code : LGW_ENOMEM;
+}

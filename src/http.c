@@ -1,0 +1,533 @@
+/*
+ * http.c -- the HTTP engine: one libcurl multi handle driven by a libuv
+ * loop in the shape of curl's multi-uv.c. curl tells us which sockets to
+ * watch (socket callback, one uv_poll_t per socket attached with
+ * curl_multi_assign) and when to wake it (timer callback, one uv_timer_t).
+ * Finished transfers are collected after every curl_multi_socket_action and
+ * their callbacks run only after it has returned, so a callback may start
+ * or cancel transfers freely.
+ */
+#include "http.h"
+
+#include <curl/curl.h>
+#include <string.h>
+
+#define SPARE_MAX 64               /* easy handles kept for reuse */
+#define RECV_BUFFER_SIZE 16384L    /* per-transfer receive buffer */
+#define MAX_CONNECTS 10000L        /* connection cache size */
+
+/* Response headers we keep (matched case-insensitively). */
+enum { H_CONTENT_TYPE, H_RETRY_AFTER, H_RETRY_AFTER_MS, H_SHOULD_RETRY,
+       H_COUNT };
+static const char *const header_names[H_COUNT] = {
+    "content-type", "retry-after", "retry-after-ms", "x-should-retry"};
+
+typedef struct sock_ctx {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  lgw__http_t *h;
+  struct sock_ctx *prev, *next;  /* in h->socks */
+} sock_ctx_t;
+
+typedef struct req_list {
+  lgw__http_req_t *head, *tail;
+} req_list_t;
+
+enum { R_SPARE, R_ACTIVE, R_DONE };
+
+struct lgw__http_req {
+  lgw__http_t *h;
+  CURL *easy;                 /* owned; kept across reuse */
+  int state;                  /* R_* */
+  lgw__http_cb cb;
+  void *ud;
+  lgw__buf_t body;
+  char *headers[H_COUNT];     /* owned values, NULL when absent */
+  long max_bytes;
+  int too_big, no_mem;
+  CURLcode result;
+  const char *fail;           /* multi-level failure message (static) */
+  long status;
+  double start_ms;
+  char errbuf[CURL_ERROR_SIZE];
+  lgw__http_req_t *prev, *next;
+};
+
+struct lgw__http {
+  uv_loop_t *loop;
+  CURLM *multi;
+  uv_timer_t timer;
+  int closing;
+  size_t count;               /* posted, callback not yet run */
+  req_list_t active;          /* inside the multi handle */
+  req_list_t done;            /* finished, callback pending */
+  lgw__http_req_t *spare;     /* singly linked through next */
+  size_t nspare;
+  sock_ctx_t *socks;
+};
+
+int lgw_global_init(void) {
+  static int done;
+  if (done) return 0;
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return LGW_ENOMEM;
+  done = 1;
+  return 0;
+}
+
+/* ---- request lists ----------------------------------------------------- */
+
+static void list_append(req_list_t *l, lgw__http_req_t *r) {
+  r->next = NULL;
+  r->prev = l->tail;
+  if (l->tail) l->tail->next = r;
+  else l->head = r;
+  l->tail = r;
+}
+
+static void list_remove(req_list_t *l, lgw__http_req_t *r) {
+  if (r->prev) r->prev->next = r->next;
+  else l->head = r->next;
+  if (r->next) r->next->prev = r->prev;
+  else l->tail = r->prev;
+  r->prev = r->next = NULL;
+}
+
+static void req_clear(lgw__http_req_t *r) {
+  int i;
+  lgw__buf_free(&r->body);
+  for (i = 0; i < H_COUNT; i++) {
+    lgw_free(r->headers[i]);
+    r->headers[i] = NULL;
+  }
+  r->too_big = r->no_mem = 0;
+  r->fail = NULL;
+  r->status = 0;
+  r->result = CURLE_OK;
+  r->errbuf[0] = '\0';
+}
+
+static void req_destroy(lgw__http_req_t *r) {
+  req_clear(r);
+  if (r->easy) curl_easy_cleanup(r->easy);
+  lgw_free(r);
+}
+
+/* Keep a few finished requests (with their easy handles) for reuse. */
+static void req_recycle(lgw__http_req_t *r) {
+  lgw__http_t *h = r->h;
+  if (h->closing || h->nspare >= SPARE_MAX) {
+    req_destroy(r);
+    return;
+  }
+  req_clear(r);
+  r->state = R_SPARE;
+  r->cb = NULL;
+  r->ud = NULL;
+  r->next = h->spare;
+  h->spare = r;
+  h->nspare++;
+}
+
+/* ---- completion ---------------------------------------------------------- */
+
+static int map_code(const lgw__http_req_t *r) {
+  if (r->fail) return LGW_EHTTP;
+  if (r->too_big) return LGW_ETOOBIG;
+  switch (r->result) {
+    case CURLE_OK: return 0;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return LGW_ECONNECT;
+    case CURLE_OPERATION_TIMEDOUT: return LGW_ETIMEOUT;
+    default: return LGW_EHTTP;
+  }
+}
+
+/* Run the callback once and recycle r. */
+static void complete(lgw__http_req_t *r, int canceled) {
+  lgw__http_t *h = r->h;
+  lgw__http_resp_t resp;
+  char msg[64];
+  memset(&resp, 0, sizeof resp);
+  resp.code = canceled ? LGW_ECANCELED : map_code(r);
+  if (canceled) {
+    resp.error = "transfer canceled";
+  } else if (resp.code == LGW_ETOOBIG) {
+    snprintf(msg, sizeof msg, "response larger than %ld bytes",
+             r->max_bytes);
+    resp.error = msg;
+  } else if (r->fail) {
+    resp.error = r->fail;
+  } else if (r->no_mem) {
+    resp.error = "out of memory while reading the response";
+  } else if (resp.code) {
+    resp.error = r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result);
+  }
+  resp.status = r->status;
+  resp.body = r->body.data ? r->body.data : "";
+  resp.body_len = r->body.len;
+  resp.content_type = r->headers[H_CONTENT_TYPE];
+  resp.retry_after = r->headers[H_RETRY_AFTER];
+  resp.retry_after_ms = r->headers[H_RETRY_AFTER_MS];
+  resp.x_should_retry = r->headers[H_SHOULD_RETRY];
+  resp.elapsed = (lgw__now_ms() - r->start_ms) / 1000.0;
+  h->count--;
+  r->cb(&resp, r->ud);
+  req_recycle(r);
+}
+
+static void deliver(lgw__http_t *h) {
+  lgw__http_req_t *r;
+  while ((r = h->done.head) != NULL) {
+    list_remove(&h->done, r);
+    complete(r, 0);
+  }
+}
+
+/* Move finished transfers from the multi handle to the done list. */
+static void collect(lgw__http_t *h) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+    lgw__http_req_t *r = NULL;
+    if (m->msg != CURLMSG_DONE) continue;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    r->result = m->data.result;  /* copied before remove_handle */
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_multi_remove_handle(h->multi, r->easy);
+    list_remove(&h->active, r);
+    r->state = R_DONE;
+    list_append(&h->done, r);
+  }
+}
+
+/* ---- curl <-> libuv glue --------------------------------------------------- */
+
+static int multi_setup(lgw__http_t *h);
+
+static void on_sock_close(uv_handle_t *handle) {
+  lgw_free(handle->data);
+}
+
+static void sock_close(lgw__http_t *h, sock_ctx_t *c) {
+  if (c->prev) c->prev->next = c->next;
+  else h->socks = c->next;
+  if (c->next) c->next->prev = c->prev;
+  uv_poll_stop(&c->poll);
+  uv_close((uv_handle_t *)&c->poll, on_sock_close);
+}
+
+/* After a multi-level failure the state of every transfer is uncertain:
+ * fail them all and start over with a fresh multi handle. */
+static void hard_failure(lgw__http_t *h, CURLMcode mc) {
+  lgw__http_req_t *r;
+  while ((r = h->active.head) != NULL) {
+    curl_multi_remove_handle(h->multi, r->easy);
+    list_remove(&h->active, r);
+    r->fail = curl_multi_strerror(mc);
+    r->state = R_DONE;
+    list_append(&h->done, r);
+  }
+  curl_multi_cleanup(h->multi);
+  while (h->socks) sock_close(h, h->socks);
+  h->multi = NULL;
+  if (multi_setup(h))
+    lgw__log(LGW_LOG_ERROR, "http: cannot recreate the curl multi handle");
+  lgw__log(LGW_LOG_WARN, "http: curl multi failure: %s",
+           curl_multi_strerror(mc));
+}
+
+static void drive(lgw__http_t *h, curl_socket_t s, int flags) {
+  int running;
+  CURLMcode mc;
+  if (!h->multi) return;
+  mc = curl_multi_socket_action(h->multi, s, flags, &running);
+  if (mc != CURLM_OK) hard_failure(h, mc);
+  else collect(h);
+  deliver(h);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  sock_ctx_t *c = p->data;
+  int flags = 0;
+  if (status < 0) {
+    flags = CURL_CSELECT_ERR;
+  } else {
+    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+  }
+  drive(c->h, c->fd, flags);
+}
+
+static void on_timer(uv_timer_t *t) {
+  drive(t->data, CURL_SOCKET_TIMEOUT, 0);
+}
+
+/* curl's timer callback: only (re)arms the uv timer. */
+static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
+  lgw__http_t *h = userp;
+  (void)m;
+  if (timeout_ms < 0) {
+    uv_timer_stop(&h->timer);
+  } else {
+    if (timeout_ms == 0) timeout_ms = 1;
+    uv_timer_start(&h->timer, on_timer, (uint64_t)timeout_ms, 0);
+  }
+  return 0;
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
+                          void *userp, void *socketp) {
+  lgw__http_t *h = userp;
+  sock_ctx_t *c = socketp;
+  int events = 0;
+  (void)easy;
+  if (action == CURL_POLL_REMOVE) {
+    if (c) {
+      curl_multi_assign(h->multi, s, NULL);
+      sock_close(h, c);
+    }
+    return 0;
+  }
+  if (!c) {
+    c = lgw__calloc(1, sizeof *c);
+    if (!c) return -1;
+    if (uv_poll_init_socket(h->loop, &c->poll, s) != 0) {
+      lgw_free(c);
+      return -1;
+    }
+    c->fd = s;
+    c->h = h;
+    c->poll.data = c;
+    c->next = h->socks;
+    if (h->socks) h->socks->prev = c;
+    h->socks = c;
+    curl_multi_assign(h->multi, s, c);
+  }
+  if (action & CURL_POLL_IN) events |= UV_READABLE;
+  if (action & CURL_POLL_OUT) events |= UV_WRITABLE;
+  uv_poll_start(&c->poll, events, on_poll);
+  return 0;
+}
+
+static int multi_setup(lgw__http_t *h) {
+  h->multi = curl_multi_init();
+  if (!h->multi) return LGW_ENOMEM;
+  curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+  curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+  curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+  curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+  curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+  curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, MAX_CONNECTS);
+  return 0;
+}
+
+/* ---- engine ------------------------------------------------------------- */
+
+int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
+  lgw__http_t *h;
+  *out = NULL;
+  if (lgw_global_init())
+    return lgw__error_set(err, LGW_ENOMEM, "curl_global_init failed");
+  h = lgw__calloc(1, sizeof *h);
+  if (!h) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  h->loop = loop;
+  if (multi_setup(h)) {
+    lgw_free(h);
+    return lgw__error_set(err, LGW_ENOMEM, "curl_multi_init failed");
+  }
+  uv_timer_init(loop, &h->timer);
+  h->timer.data = h;
+  *out = h;
+  return 0;
+}
+
+static void on_timer_close(uv_handle_t *handle) {
+  lgw_free(handle->data);
+}
+
+void lgw__http_free(lgw__http_t *h) {
+  lgw__http_req_t *r;
+  if (!h) return;
+  h->closing = 1;
+  while (h->active.head) lgw__http_cancel(h->active.head);
+  while (h->done.head) lgw__http_cancel(h->done.head);
+  while ((r = h->spare) != NULL) {
+    h->spare = r->next;
+    req_destroy(r);
+  }
+  h->nspare = 0;
+  /* May still call the socket callback: the loop is alive. */
+  if (h->multi) curl_multi_cleanup(h->multi);
+  h->multi = NULL;
+  while (h->socks) sock_close(h, h->socks);
+  uv_timer_stop(&h->timer);
+  uv_close((uv_handle_t *)&h->timer, on_timer_close);
+}
+
+size_t lgw__http_active(const lgw__http_t *h) { return h ? h->count : 0; }
+
+/* ---- transfers ----------------------------------------------------------- */
+
+static size_t on_write(char *p, size_t size, size_t n, void *ud) {
+  lgw__http_req_t *r = ud;
+  size_t len = size * n;
+  if (r->max_bytes > 0 && r->body.len + len > (size_t)r->max_bytes) {
+    r->too_big = 1;
+    return 0;  /* aborts the transfer with CURLE_WRITE_ERROR */
+  }
+  if (lgw__buf_add(&r->body, p, len)) {
+    r->no_mem = 1;
+    return 0;
+  }
+  return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+  lgw__http_req_t *r = ud;
+  size_t len = size * n, nl, i;
+  const char *colon, *v, *end;
+  if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+    /* a new response head (after 100 Continue): forget the old one */
+    for (i = 0; i < H_COUNT; i++) {
+      lgw_free(r->headers[i]);
+      r->headers[i] = NULL;
+    }
+    return len;
+  }
+  colon = memchr(p, ':', len);
+  if (!colon) return len;
+  nl = (size_t)(colon - p);
+  for (i = 0; i < H_COUNT; i++) {
+    if (strlen(header_names[i]) != nl ||
+        lgw__strncasecmp(p, header_names[i], nl) != 0)
+      continue;
+    v = colon + 1;
+    end = p + len;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
+                       end[-1] == ' ' || end[-1] == '\t'))
+      end--;
+    lgw_free(r->headers[i]);
+    r->headers[i] = lgw__strndup(v, (size_t)(end - v));
+    break;
+  }
+  return len;
+}
+
+static void easy_setup(lgw__http_req_t *r, const lgw__http_opts_t *o) {
+  CURL *e = r->easy;
+  curl_easy_setopt(e, CURLOPT_URL, o->url);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)o->headers);
+  curl_easy_setopt(e, CURLOPT_POST, 1L);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
+  curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, o->body ? o->body : "");
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  /* credentials never follow a redirect: a 3xx is an answer */
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, RECV_BUFFER_SIZE);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
+}
+
+static lgw__http_req_t *req_get(lgw__http_t *h) {
+  lgw__http_req_t *r = h->spare;
+  if (r) {
+    h->spare = r->next;
+    h->nspare--;
+    curl_easy_reset(r->easy);
+    r->next = NULL;
+    return r;
+  }
+  r = lgw__calloc(1, sizeof *r);
+  if (!r) return NULL;
+  r->h = h;
+  r->easy = curl_easy_init();
+  if (!r->easy) {
+    lgw_free(r);
+    return NULL;
+  }
+  return r;
+}
+
+int lgw__http_post(lgw__http_t *h, const lgw__http_opts_t *o,
+                   lgw__http_cb cb, void *ud, lgw__http_req_t **out,
+                   lgw_error_t *err) {
+  lgw__http_req_t *r;
+  CURLMcode mc;
+  if (out) *out = NULL;
+  if (!h || !o || !o->url || !cb)
+    return lgw__error_set(err, LGW_EINVAL, "http: invalid arguments");
+  if (h->closing || !h->multi)
+    return lgw__error_set(err, LGW_ECANCELED, "http: engine is closing");
+  r = req_get(h);
+  if (!r) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  r->cb = cb;
+  r->ud = ud;
+  r->max_bytes = o->max_response_bytes;
+  easy_setup(r, o);
+  r->start_ms = lgw__now_ms();
+  mc = curl_multi_add_handle(h->multi, r->easy);
+  if (mc != CURLM_OK) {
+    req_recycle(r);
+    return lgw__error_set(err, LGW_EHTTP, "http: cannot start transfer: %s",
+                          curl_multi_strerror(mc));
+  }
+  r->state = R_ACTIVE;
+  list_append(&h->active, r);
+  h->count++;
+  if (out) *out = r;
+  return 0;
+}
+
+void lgw__http_cancel(lgw__http_req_t *r) {
+  lgw__http_t *h;
+  if (!r) return;
+  h = r->h;
+  if (r->state == R_ACTIVE) {
+    curl_multi_remove_handle(h->multi, r->easy);
+    list_remove(&h->active, r);
+  } else if (r->state == R_DONE) {
+    list_remove(&h->done, r);
+  } else {
+    return;
+  }
+  complete(r, 1);
+}
+
+/* ---- header lists -------------------------------------------------------- */
+
+struct curl_slist *lgw__http_headers(const lgw__kvlist_t *kv) {
+  struct curl_slist *l = NULL, *t;
+  size_t i;
+  for (i = 0; kv && i < kv->n; i++) {
+    const char *v = kv->items[i].value ? kv->items[i].value : "";
+    /* "Name;" is curl's way to send a header with an empty value */
+    char *line = *v ? lgw__sprintf("%s: %s", kv->items[i].key, v)
+                    : lgw__sprintf("%s;", kv->items[i].key);
+    if (!line) goto fail;
+    t = curl_slist_append(l, line);
+    lgw_free(line);
+    if (!t) goto fail;
+    l = t;
+  }
+  /* no "Expect: 100-continue" round trip for large bodies */
+  t = curl_slist_append(l, "Expect:");
+  if (!t) goto fail;
+  return t;
+fail:
+  curl_slist_free_all(l);
+  return NULL;
+}
+
+void lgw__http_headers_free(struct curl_slist *l) { curl_slist_free_all(l); }

@@ -1,0 +1,387 @@
+/*
+ * test_http.c -- the HTTP engine against the provider simulator: bodies
+ * and captured headers, the status passed through (no redirects), curl
+ * error mapping (refused, timeout, reset), the response size cap, cancel,
+ * freeing with transfers in flight, and starting transfers from inside a
+ * completion callback.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "sim_support.h"
+#include "test.h"
+
+static sim_t sim;
+static int sim_ok;
+
+typedef struct got {
+  int calls;
+  int code;
+  long status;
+  char body[4096];
+  size_t body_len;
+  char error[256];
+  char content_type[128], retry_after[64], retry_after_ms[64], xsr[32];
+  double elapsed;
+} got_t;
+
+static void copy(char *dst, size_t cap, const char *s) {
+  snprintf(dst, cap, "%s", s ? s : "(null)");
+}
+
+static void on_done(const lgw__http_resp_t *r, void *ud) {
+  got_t *g = ud;
+  g->calls++;
+  g->code = r->code;
+  g->status = r->status;
+  g->body_len = r->body_len;
+  copy(g->body, sizeof g->body, r->body);
+  copy(g->error, sizeof g->error, r->error);
+  copy(g->content_type, sizeof g->content_type, r->content_type);
+  copy(g->retry_after, sizeof g->retry_after, r->retry_after);
+  copy(g->retry_after_ms, sizeof g->retry_after_ms, r->retry_after_ms);
+  copy(g->xsr, sizeof g->xsr, r->x_should_retry);
+  g->elapsed = r->elapsed;
+}
+
+/* Engine on a fresh loop; the loop is closed by finish(). */
+typedef struct env {
+  uv_loop_t loop;
+  lgw__http_t *h;
+  struct curl_slist *headers;
+} env_t;
+
+static int env_open(env_t *e, const char *x_sim) {
+  lgw__kvlist_t kv = {NULL, 0};
+  if (uv_loop_init(&e->loop)) return -1;
+  if (lgw__http_new(&e->loop, &e->h, NULL)) return -1;
+  lgw__kvlist_add(&kv, "content-type", "application/json");
+  lgw__kvlist_add(&kv, "authorization", "Bearer test-key");
+  if (x_sim) lgw__kvlist_add(&kv, "x-sim", x_sim);
+  e->headers = lgw__http_headers(&kv);
+  lgw__kvlist_free(&kv);
+  return e->headers ? 0 : -1;
+}
+
+static void env_close(env_t *e) {
+  lgw__http_free(e->h);
+  while (uv_loop_close(&e->loop) == UV_EBUSY) uv_run(&e->loop, UV_RUN_DEFAULT);
+  lgw__http_headers_free(e->headers);
+}
+
+static const char chat_body[] =
+    "{\"model\":\"m1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi there\"}]}";
+
+static int post(env_t *e, const char *path, const char *body, long timeout_ms,
+                long max_bytes, got_t *g, lgw__http_req_t **out) {
+  char url[128];
+  lgw__http_opts_t o;
+  memset(&o, 0, sizeof o);
+  snprintf(url, sizeof url, "%s%s", sim.base, path);
+  o.url = url;
+  o.headers = e->headers;
+  o.body = body;
+  o.body_len = strlen(body);
+  o.timeout_ms = timeout_ms;
+  o.connect_timeout_ms = 2000;
+  o.max_response_bytes = max_bytes;
+  return lgw__http_post(e->h, &o, on_done, g, out, NULL);
+}
+
+static void run(env_t *e) { uv_run(&e->loop, UV_RUN_DEFAULT); }
+
+TEST(http_chat_ok) {
+  env_t e;
+  got_t g;
+  char *stats;
+  memset(&g, 0, sizeof g);
+  ASSERT_EQ(env_open(&e, NULL), 0);
+  ASSERT_EQ(post(&e, "/v1/chat/completions", chat_body, 5000, 0, &g, NULL), 0);
+  ASSERT_EQ(lgw__http_active(e.h), 1);
+  run(&e);
+  ASSERT_EQ(lgw__http_active(e.h), 0);
+  env_close(&e);
+  ASSERT_EQ(g.calls, 1);
+  ASSERT_EQ(g.code, 0);
+  ASSERT_EQ(g.status, 200);
+  ASSERT_STREQ(g.error, "(null)");
+  ASSERT_CONTAINS(g.content_type, "application/json");
+  ASSERT_CONTAINS(g.body, "\"content\":\"echo(m1): hi there\"");
+  ASSERT_EQ(g.body_len, strlen(g.body));
+  ASSERT_STREQ(g.retry_after, "(null)");
+  ASSERT(g.elapsed >= 0 && g.elapsed < 5);
+  stats = sim_get(&sim, "/_sim/stats");
+  ASSERT(stats != NULL);
+  ASSERT_CONTAINS(stats, "\"authorization\":\"Bearer test-key\"");
+  ASSERT_NOT_CONTAINS(stats, "\"expect\"");
+  ASSERT_NOT_CONTAINS(stats, "\"accept-encoding\"");
+  free(stats);
+}
+
+TEST(http_status_and_retry_headers) {
+  env_t e;
+  got_t g;
+  memset(&g, 0, sizeof g);
+  ASSERT_EQ(env_open(&e, "status=429 retry_after=3 retry_after_ms=1500 "
+                         "should_retry=false"), 0);
+  ASSERT_EQ(post(&e, "/v1/chat/completions", chat_body, 5000, 0, &g, NULL), 0);
+  run(&e);
+  env_close(&e);
+  ASSERT_EQ(g.code, 0);
+  ASSERT_EQ(g.status, 429);
+  ASSERT_STREQ(g.retry_after, "3");
+  ASSERT_STREQ(g.retry_after_ms, "1500");
+  ASSERT_STREQ(g.xsr, "false");
+  ASSERT_CONTAINS(g.body, "error");
+}
+
+TEST(http_redirect_not_followed) {
+  env_t e;
+  got_t g;
+  memset(&g, 0, sizeof g);
+  ASSERT_EQ(env_open(&e, "status=302"), 0);
+  ASSERT_EQ(post(&e, "/v1/chat/completions", chat_body, 5000, 0, &g, NULL), 0);
+  run(&e);
+  env_close(&e);
+  ASSERT_EQ(g.code, 0);
+  ASSERT_EQ(g.status, 302);
+  ASSERT_EQ(sim_stat(&sim, "requests") >= 1, 1);
+}
+
+TEST(http_connect_refused) {
+  env_t e;
+  got_t g;
+  lgw__http_opts_t o;
+  memset(&g, 0, sizeof g);
+  memset(&o, 0, sizeof o);
+  ASSERT_EQ(env_open(&e, NULL), 0);
+  o.url = "http://127.0.0.1:1/v1/chat/completions";
+  o.headers = e.headers;
+  o.body = chat_body;
+  o.body_len = strlen(chat_body);
+  o.timeout_ms = 5000;
+  o.connect_timeout_ms = 2000;
+  ASSERT_EQ(lgw__http_post(e.h, &o, on_done, &g, NULL, NULL), 0);
+  run(&e);
+  env_close(&e);
+  ASSERT_EQ(g.calls, 1);
+  ASSERT_EQ(g.code, LGW_ECONNECT);
+  ASSERT_EQ(g.status, 0);
+  ASSERT_CONTAINS(g.error, "127.0.0.1");
+}
+
+TEST(http_timeout) {
+  env_t e;
+  got_t g;
+  memset(&g, 0, sizeof g);
+  ASSERT_EQ(env_open(&e, "fault=hang"), 0);
+  ASSERT_EQ(post(&e, "/v1/chat/completions", chat_body, 300, 0, &g, NULL), 0);
+  run(&e);
+  env_close(&e);
+  ASSERT_EQ(g.code, LGW_ETIMEOUT);
+  ASSERT(g.elapsed >= 0.29 && g.elapsed < 1.5);
+  ASSERT_CONTAINS(g.error, "timed out");
+}
+
+TEST(http_reset) {
+  env_t e;
+  got_t g;
+  memset(&g, 0, sizeof g);
+  ASSERT_EQ(env_open(&e, "fault=reset"), 0);
+  ASSERT_EQ(post(&e, "/v1/chat/completions", chat_body, 5000, 0, &g, NULL), 0);
+  run(&e);
+  env_close(&e);
+  ASSERT_EQ(g.code, LGW_EHTTP);
+  ASSERT(strcmp(g.error, "(null)") != 0 && g.error[0]);
+}
+
+TEST(http_truncated_body) {
+  env_t e;
+  got_t g;
+  memset(&g, 0, sizeof g);
+  ASSERT_EQ(env_open(&e, "fault=reset_body"), 0);
+  ASSERT_EQ(post(&e, "/v1/chat/completions", chat_body, 5000, 0, &g, NULL), 0);
+  run(&e);
+  env_close(&e);
+  ASSERT_EQ(g.code, LGW_EHTTP);
+}
+
+TEST(http_size_cap) {
+  env_t e;
+  got_t g;
+  memset(&g, 0, sizeof g);
+  ASSERT_EQ(env_open(&e, "fault=oversize size=200000"), 0);
+  ASSERT_EQ(post(&e, "/v1/chat/completions", chat_body, 5000, 10000, &g,
+                 NULL), 0);
+  run(&e);
+  env_close(&e);
+  ASSERT_EQ(g.code, LGW_ETOOBIG);
+  ASSERT_STREQ(g.error, "response larger than 10000 bytes");
+}
+
+TEST(http_size_cap_not_reached) {
+  env_t e;
+  got_t g;
+  memset(&g, 0, sizeof g);
+  ASSERT_EQ(env_open(&e, NULL), 0);
+  ASSERT_EQ(post(&e, "/v1/chat/completions", chat_body, 5000, 100000, &g,
+                 NULL), 0);
+  run(&e);
+  env_close(&e);
+  ASSERT_EQ(g.code, 0);
+  ASSERT_EQ(g.status, 200);
+}
+
+/* Cancel from a timer while the transfer hangs. */
+typedef struct cancel_ctx {
+  lgw__http_req_t *r;
+  got_t *g;
+  int calls_during_cancel;
+} cancel_ctx_t;
+
+static void on_cancel_timer(uv_timer_t *t) {
+  cancel_ctx_t *c = t->data;
+  lgw__http_cancel(c->r);
+  c->calls_during_cancel = c->g->calls;
+  uv_close((uv_handle_t *)t, NULL);
+}
+
+TEST(http_cancel) {
+  env_t e;
+  got_t g;
+  uv_timer_t t;
+  cancel_ctx_t c;
+  memset(&g, 0, sizeof g);
+  ASSERT_EQ(env_open(&e, "fault=hang"), 0);
+  ASSERT_EQ(post(&e, "/v1/chat/completions", chat_body, 10000, 0, &g, &c.r),
+            0);
+  c.g = &g;
+  c.calls_during_cancel = 0;
+  uv_timer_init(&e.loop, &t);
+  t.data = &c;
+  uv_timer_start(&t, on_cancel_timer, 100, 0);
+  run(&e);
+  env_close(&e);
+  ASSERT_EQ(c.calls_during_cancel, 1);
+  ASSERT_EQ(g.calls, 1);
+  ASSERT_EQ(g.code, LGW_ECANCELED);
+}
+
+TEST(http_free_in_flight) {
+  env_t e;
+  got_t g[3];
+  int i;
+  memset(g, 0, sizeof g);
+  ASSERT_EQ(env_open(&e, "fault=hang"), 0);
+  for (i = 0; i < 3; i++)
+    ASSERT_EQ(post(&e, "/v1/chat/completions", chat_body, 10000, 0, &g[i],
+                   NULL), 0);
+  uv_run(&e.loop, UV_RUN_NOWAIT);
+  env_close(&e);  /* cancels: callbacks run before lgw__http_free returns */
+  for (i = 0; i < 3; i++) {
+    ASSERT_EQ(g[i].calls, 1);
+    ASSERT_EQ(g[i].code, LGW_ECANCELED);
+  }
+}
+
+/* A callback that starts the next transfer (connection reuse path). */
+typedef struct chain {
+  env_t *e;
+  int left, ok;
+  got_t g;
+} chain_t;
+
+static void on_chain(const lgw__http_resp_t *r, void *ud) {
+  chain_t *c = ud;
+  char url[128];
+  lgw__http_opts_t o;
+  if (r->code == 0 && r->status == 200) c->ok++;
+  if (--c->left == 0) return;
+  memset(&o, 0, sizeof o);
+  snprintf(url, sizeof url, "%s/v1/chat/completions", sim.base);
+  o.url = url;
+  o.headers = c->e->headers;
+  o.body = chat_body;
+  o.body_len = strlen(chat_body);
+  o.timeout_ms = 5000;
+  o.connect_timeout_ms = 2000;
+  lgw__http_post(c->e->h, &o, on_chain, c, NULL, NULL);
+}
+
+TEST(http_post_from_callback) {
+  env_t e;
+  chain_t c;
+  char url[128];
+  lgw__http_opts_t o;
+  memset(&c, 0, sizeof c);
+  ASSERT_EQ(env_open(&e, NULL), 0);
+  c.e = &e;
+  c.left = 100;
+  memset(&o, 0, sizeof o);
+  snprintf(url, sizeof url, "%s/v1/chat/completions", sim.base);
+  o.url = url;
+  o.headers = e.headers;
+  o.body = chat_body;
+  o.body_len = strlen(chat_body);
+  o.timeout_ms = 5000;
+  o.connect_timeout_ms = 2000;
+  ASSERT_EQ(lgw__http_post(e.h, &o, on_chain, &c, NULL, NULL), 0);
+  run(&e);
+  env_close(&e);
+  ASSERT_EQ(c.ok, 100);
+}
+
+TEST(http_many_parallel) {
+  env_t e;
+  got_t *g = calloc(200, sizeof *g);
+  int i, ok = 0;
+  ASSERT(g != NULL);
+  ASSERT_EQ(env_open(&e, "delay_ms=200"), 0);
+  for (i = 0; i < 200; i++)
+    ASSERT_EQ(post(&e, "/v1/chat/completions", chat_body, 5000, 0, &g[i],
+                   NULL), 0);
+  run(&e);
+  env_close(&e);
+  for (i = 0; i < 200; i++) ok += g[i].code == 0 && g[i].status == 200;
+  free(g);
+  ASSERT_EQ(ok, 200);
+}
+
+TEST(http_header_list) {
+  lgw__kvlist_t kv = {NULL, 0};
+  struct curl_slist *l;
+  lgw__kvlist_add(&kv, "x-a", "1");
+  lgw__kvlist_add(&kv, "x-empty", "");
+  l = lgw__http_headers(&kv);
+  lgw__kvlist_free(&kv);
+  ASSERT(l != NULL);
+  lgw__http_headers_free(l);
+  ASSERT_EQ(lgw_global_init(), 0);
+  ASSERT_EQ(lgw_global_init(), 0);
+}
+
+int main(void) {
+  sim_ok = sim_start(&sim, NULL) == 0;
+  if (!sim_ok) {
+    fprintf(stderr, "simulator did not start\n");
+    printf("RESULT 0 1\n");
+    return 1;
+  }
+  RUN(http_chat_ok);
+  RUN(http_status_and_retry_headers);
+  RUN(http_redirect_not_followed);
+  RUN(http_connect_refused);
+  RUN(http_timeout);
+  RUN(http_reset);
+  RUN(http_truncated_body);
+  RUN(http_size_cap);
+  RUN(http_size_cap_not_reached);
+  RUN(http_cancel);
+  RUN(http_free_in_flight);
+  RUN(http_post_from_callback);
+  RUN(http_many_parallel);
+  RUN(http_header_list);
+  sim_stop(&sim);
+  return TEST_SUMMARY();
+}
