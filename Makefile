@@ -44,7 +44,7 @@ TESTS    = $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 STATIC   = $(BUILD)/liblgw.a
 SHARED   = $(BUILD)/liblgw.so
 LUAMOD   = $(BUILD)/llmgateway/core.so
-HOST     = $(BUILD)/llmgateway
+HOST     = $(BUILD)/bin/llmgateway
 SIM      = $(BUILD)/llmgateway-sim
 EMBED    = $(BUILD)/examples/embed
 
@@ -66,6 +66,8 @@ endif
         conformance bench fuzz soak
 
 all: $(TARGETS)
+
+.SECONDARY:
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h src/sim/*.h include/*.h)
 	@mkdir -p $(dir $@)
@@ -92,6 +94,7 @@ $(LUAMOD): $(LUA_OBJ) $(LIB_OBJ)
 	$(CC) $(SAN) -shared -o $@ $^ $(LDLIBS_ALL)
 
 $(HOST): $(BUILD)/obj/host_main.o $(LUA_OBJ) $(STATIC)
+	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -rdynamic -o $@ $^ $(LUA_LIBS) $(LDLIBS_ALL)
 
 $(SIM): $(SIM_OBJ) $(STATIC)
@@ -259,9 +262,9 @@ $(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_LINK,$(t))))
 # ---- end of fuzzing ----
 
 # ---- conformance ----
-# `make conformance`: our requests through Stoplight Prism mocks of the
-# official OpenAI and Anthropic specs (tests/conformance/run.sh). Needs
-# node and npm; Prism is installed once into $(BUILD)/prism.
+# `make conformance`: the gateway's requests through Stoplight Prism mocks
+# of the official OpenAI and Anthropic specs (tests/conformance/run.sh).
+# Needs node and npm; Prism is installed once into $(BUILD)/prism.
 CONF_BIN = $(BUILD)/conformance/conformance
 
 conformance: $(CONF_BIN)

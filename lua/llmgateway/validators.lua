@@ -1,0 +1,430 @@
+-- llmgateway.validators -- ready-made validators for model output.
+--
+-- A validator is function(text, data) -> nil | {} (valid) | {error, ...}.
+-- For JSON tasks `data` is the parsed value; for text tasks it is nil and
+-- the JSON validators parse `text` themselves with llmgateway.parse_json.
+-- Every error is one line a model can act on, naming the JSON path:
+--
+--   $.items[2].name: expected string, got number
+--   $: missing required key "risk"
+--   $.status: must be one of "ok", "fail" (got "maybe")
+--
+-- Array indices in paths are 0-based, as in JSONPath (what the model sees
+-- in its own JSON). Misuse (a malformed schema, a wrong argument) raises
+-- when the validator is built, not when it runs.
+
+local M = {}
+
+-- The running module, looked up on use so that this file loads (and its
+-- pure parts can be tested) without the C core, and so that init.lua may
+-- require it while it is still loading itself.
+local function llm()
+  return package.loaded["llmgateway"] or require("llmgateway")
+end
+
+local function is_null(v)
+  local mod = package.loaded["llmgateway"]
+  return mod ~= nil and v == mod.null
+end
+
+-- parse_json gives arrays and objects as plain tables: a table whose keys
+-- are exactly 1..n (n >= 1) is an array, other non-empty tables are
+-- objects, and an empty table is both an empty array and an empty object.
+local function table_kind(t)
+  local n = #t
+  local count = 0
+  for _ in pairs(t) do
+    count = count + 1
+    if count > n then return "object" end
+  end
+  if n == 0 then return "empty" end
+  return "array"
+end
+
+-- The JSON type of a Lua value as a model would name it.
+local function json_type(v)
+  if is_null(v) then return "null" end
+  local t = type(v)
+  if t == "table" then
+    local kind = table_kind(v)
+    return kind == "empty" and "object" or kind
+  end
+  if t == "nil" then return "nothing" end
+  return t
+end
+
+local TYPES = {
+  string = true, number = true, integer = true, boolean = true,
+  array = true, object = true, null = true,
+}
+
+local function has_type(v, name)
+  if name == "null" then return is_null(v) end
+  if name == "integer" then
+    return type(v) == "number" and v == math.floor(v) and v - v == 0
+  end
+  if name == "array" or name == "object" then
+    if type(v) ~= "table" then return false end
+    local kind = table_kind(v)
+    return kind == name or kind == "empty"
+  end
+  return type(v) == name
+end
+
+-- JSON text of a scalar, for messages: "ok", 3, true, null.
+local ESCAPES = { ['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
+
+local function show(v)
+  if is_null(v) then return "null" end
+  if type(v) == "string" then
+    return '"' .. v:gsub('[%c"\\]', function(c)
+      return ESCAPES[c] or string.format("\\u%04x", c:byte())
+    end) .. '"'
+  end
+  return tostring(math.type(v) == "float" and math.tointeger(v) or v)
+end
+
+local function key_path(path, key)
+  if type(key) == "string" and key:match("^[%a_][%w_]*$") then
+    return path .. "." .. key
+  end
+  return path .. "[" .. show(key) .. "]"
+end
+
+local function index_path(path, i)
+  return path .. "[" .. (i - 1) .. "]"
+end
+
+local function plural(n, word)
+  return n .. " " .. word .. (n == 1 and "" or "s")
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  return keys
+end
+
+-- "string" or {"string", "null"} -> list of names; nil, message if a
+-- name is unknown.
+local function type_list(spec)
+  local list = type(spec) == "table" and spec or { spec }
+  if #list == 0 then return nil, "empty type list" end
+  for _, name in ipairs(list) do
+    if not TYPES[name] then
+      return nil, string.format("unknown type %s (expected one of string, "
+        .. "number, integer, boolean, array, object, null)", show(name))
+    end
+  end
+  return list
+end
+
+local function check_type(v, list, path, errs)
+  for _, name in ipairs(list) do
+    if has_type(v, name) then return true end
+  end
+  errs[#errs + 1] = string.format("%s: expected %s, got %s", path,
+    table.concat(list, " or "), json_type(v))
+  return false
+end
+
+-- The value to validate: `data` when given, else `text` parsed as JSON.
+-- Returns value or nil, error line.
+local function json_value(text, data)
+  if data ~= nil then return data end
+  if type(text) ~= "string" then return nil, "$: no JSON value to check" end
+  local value, err = llm().parse_json(text)
+  if value == nil then
+    return nil, "$: not valid JSON (" .. tostring(err) .. ")"
+  end
+  return value
+end
+
+local function utf8_length(s)
+  local n, bad = utf8.len(s)
+  if n then return n end
+  return nil, bad
+end
+
+-- Run one validator and normalise its answer to a list of strings.
+local function run(v, text, data)
+  local errs = v(text, data)
+  if errs == nil or errs == false then return {} end
+  if type(errs) == "string" then return { errs } end
+  if type(errs) ~= "table" then
+    error("validator returned a " .. type(errs) .. "; expected nil or a list of strings", 2)
+  end
+  return errs
+end
+
+-- list is a table.pack of the arguments, so that a nil among them is seen.
+local function check_validators(name, list)
+  for i = 1, list.n do
+    local v = list[i]
+    if type(v) ~= "function" then
+      error(string.format("validators.%s: argument %d is a %s, expected a validator function",
+        name, i, type(v)), 3)
+    end
+  end
+end
+
+---------------------------------------------------------------------------
+-- json_object{required = {...}, types = {key = "string" | {...}}}
+
+function M.json_object(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error("validators.json_object: expected a table of options", 2)
+  end
+  local required = opts.required or {}
+  local types = {}
+  for _, key in ipairs(sorted_keys(opts.types or {})) do
+    local list, err = type_list(opts.types[key])
+    if not list then
+      error(string.format("validators.json_object: types.%s: %s", tostring(key), err), 2)
+    end
+    types[#types + 1] = { key = key, list = list }
+  end
+  return function(text, data)
+    local value, err = json_value(text, data)
+    if value == nil then return { err } end
+    local errs = {}
+    if not check_type(value, { "object" }, "$", errs) then return errs end
+    for _, key in ipairs(required) do
+      if value[key] == nil then
+        errs[#errs + 1] = string.format("$: missing required key %s", show(key))
+      end
+    end
+    for _, t in ipairs(types) do
+      local v = value[t.key]
+      if v ~= nil then check_type(v, t.list, key_path("$", t.key), errs) end
+    end
+    return errs
+  end
+end
+
+---------------------------------------------------------------------------
+-- schema(s): a practical subset of JSON Schema.
+
+local SCHEMA_KEYS = {
+  type = true, required = true, properties = true, items = true, enum = true,
+  minLength = true, maxLength = true, minimum = true, maximum = true,
+  minItems = true, maxItems = true, additionalProperties = true,
+  description = true, title = true,
+}
+
+-- Reject what this subset does not understand, so that a typo does not
+-- silently accept everything. Returns nil or a message naming the place.
+local function schema_problem(s, where)
+  if type(s) ~= "table" then
+    return string.format("%s: schema must be a table, got %s", where, type(s))
+  end
+  for _, k in ipairs(sorted_keys(s)) do
+    if not SCHEMA_KEYS[k] then
+      return string.format("%s: unsupported schema keyword %s", where, show(k))
+    end
+  end
+  if s.type ~= nil then
+    local ok, err = type_list(s.type)
+    if not ok then return where .. ".type: " .. err end
+  end
+  for _, k in ipairs({ "minLength", "maxLength", "minimum", "maximum",
+                       "minItems", "maxItems" }) do
+    if s[k] ~= nil and type(s[k]) ~= "number" then
+      return string.format("%s.%s: expected a number, got %s", where, k, type(s[k]))
+    end
+  end
+  if s.enum ~= nil and (type(s.enum) ~= "table" or #s.enum == 0) then
+    return where .. ".enum: expected a non-empty list"
+  end
+  if s.required ~= nil and type(s.required) ~= "table" then
+    return where .. ".required: expected a list of keys"
+  end
+  local problem
+  if s.properties ~= nil then
+    if type(s.properties) ~= "table" then
+      return where .. ".properties: expected a table"
+    end
+    for _, k in ipairs(sorted_keys(s.properties)) do
+      problem = schema_problem(s.properties[k], key_path(where .. ".properties", k))
+      if problem then return problem end
+    end
+  end
+  if s.items ~= nil then
+    problem = schema_problem(s.items, where .. ".items")
+    if problem then return problem end
+  end
+  local ap = s.additionalProperties
+  if ap ~= nil and ap ~= true and ap ~= false then
+    return schema_problem(ap, where .. ".additionalProperties")
+  end
+end
+
+local function check_length(kind, n, s, path, errs, lo_key, hi_key, unit)
+  if s[lo_key] and n < s[lo_key] then
+    errs[#errs + 1] = string.format("%s: %s has %s; at least %s required",
+      path, kind, plural(n, unit), show(s[lo_key]))
+  elseif s[hi_key] and n > s[hi_key] then
+    errs[#errs + 1] = string.format("%s: %s has %s; at most %s allowed",
+      path, kind, plural(n, unit), show(s[hi_key]))
+  end
+end
+
+local function validate(s, v, path, errs)
+  if s.type and not check_type(v, type_list(s.type), path, errs) then return end
+  if s.enum then
+    local found = false
+    for _, e in ipairs(s.enum) do
+      if v == e then found = true break end
+    end
+    if not found then
+      local shown = {}
+      for i, e in ipairs(s.enum) do shown[i] = show(e) end
+      errs[#errs + 1] = string.format("%s: must be one of %s (got %s)", path,
+        table.concat(shown, ", "),
+        type(v) == "table" and json_type(v) or show(v))
+      return
+    end
+  end
+  if type(v) == "string" then
+    local n, bad = utf8_length(v)
+    if not n then
+      errs[#errs + 1] = string.format("%s: string is not valid UTF-8 (byte %d)", path, bad)
+    else
+      check_length("string", n, s, path, errs, "minLength", "maxLength", "character")
+    end
+  elseif type(v) == "number" then
+    if s.minimum and v < s.minimum then
+      errs[#errs + 1] = string.format("%s: must be >= %s (got %s)", path, show(s.minimum), show(v))
+    elseif s.maximum and v > s.maximum then
+      errs[#errs + 1] = string.format("%s: must be <= %s (got %s)", path, show(s.maximum), show(v))
+    end
+  elseif type(v) == "table" then
+    if has_type(v, "array") then
+      check_length("array", #v, s, path, errs, "minItems", "maxItems", "item")
+      if s.items then
+        for i = 1, #v do validate(s.items, v[i], index_path(path, i), errs) end
+      end
+    end
+    if has_type(v, "object") then
+      for _, key in ipairs(s.required or {}) do
+        if v[key] == nil then
+          errs[#errs + 1] = string.format("%s: missing required key %s", path, show(key))
+        end
+      end
+      local props = s.properties or {}
+      for _, key in ipairs(sorted_keys(v)) do
+        local sub = props[key]
+        local ap = s.additionalProperties
+        if sub then
+          validate(sub, v[key], key_path(path, key), errs)
+        elseif ap == false then
+          errs[#errs + 1] = string.format("%s: unexpected key %s", path, show(key))
+        elseif type(ap) == "table" then
+          validate(ap, v[key], key_path(path, key), errs)
+        end
+      end
+    end
+  end
+end
+
+function M.schema(s)
+  local problem = schema_problem(s, "schema")
+  if problem then error("validators.schema: " .. problem, 2) end
+  return function(text, data)
+    local value, err = json_value(text, data)
+    if value == nil then return { err } end
+    local errs = {}
+    validate(s, value, "$", errs)
+    return errs
+  end
+end
+
+---------------------------------------------------------------------------
+-- Text validators.
+
+function M.length(opts)
+  if type(opts) ~= "table" or (opts.min == nil and opts.max == nil) then
+    error("validators.length: expected {min = N, max = N}", 2)
+  end
+  return function(text)
+    local n, bad = utf8_length(text)
+    if not n then return { string.format("text is not valid UTF-8 (byte %d)", bad) } end
+    if opts.min and n < opts.min then
+      return { string.format("text is %s; at least %d required", plural(n, "character"), opts.min) }
+    end
+    if opts.max and n > opts.max then
+      return { string.format("text is %s; at most %d allowed", plural(n, "character"), opts.max) }
+    end
+    return {}
+  end
+end
+
+function M.non_empty()
+  return function(text)
+    if type(text) ~= "string" or not text:find("%S") then return { "text is empty" } end
+    return {}
+  end
+end
+
+function M.pattern(pat, description)
+  if type(pat) ~= "string" then
+    error("validators.pattern: expected a Lua pattern string", 2)
+  end
+  local what = description or string.format("the pattern %q", pat)
+  return function(text)
+    if text:find(pat) then return {} end
+    return { "text does not match " .. what }
+  end
+end
+
+---------------------------------------------------------------------------
+-- Combinators.
+
+function M.all_of(...)
+  local list = table.pack(...)
+  check_validators("all_of", list)
+  return function(text, data)
+    local errs = {}
+    for _, v in ipairs(list) do
+      for _, e in ipairs(run(v, text, data)) do errs[#errs + 1] = e end
+    end
+    return errs
+  end
+end
+
+function M.any_of(...)
+  local list = table.pack(...)
+  check_validators("any_of", list)
+  return function(text, data)
+    local errs = {}
+    for i, v in ipairs(list) do
+      local these = run(v, text, data)
+      if #these == 0 then return {} end
+      for _, e in ipairs(these) do
+        errs[#errs + 1] = string.format("alternative %d: %s", i, tostring(e))
+      end
+    end
+    return errs
+  end
+end
+
+-- hint(v, text): v, plus one more line `text` when v finds problems --
+-- typically an example of a correct answer, which helps a model more than
+-- the list of errors alone.
+function M.hint(v, text)
+  check_validators("hint", table.pack(v))
+  if type(text) ~= "string" then
+    error("validators.hint: expected the hint text as argument 2, got " .. type(text), 2)
+  end
+  return function(t, data)
+    local errs = run(v, t, data)
+    if #errs == 0 then return errs end
+    local out = { table.unpack(errs) }
+    out[#out + 1] = text
+    return out
+  end
+end
+
+return M
