@@ -1,7 +1,8 @@
 /*
  * transport_chat.c -- the OpenAI Chat Completions wire format (api_style
- * "openai_chat"): POST {base}/chat/completions, messages passed through,
- * text from choices[0].message.content. The body builder and the parser
+ * "openai_chat"): POST {base}/chat/completions, messages passed through
+ * (known roles in their canonical spelling), text from
+ * choices[0].message.content. The body builder and the parser
  * also serve the LiteLLM proxy transport.
  */
 #include "transport.h"
@@ -16,6 +17,19 @@ char *lgw__chat_url(const lgw__provider_t *p) {
                            "/chat/completions");
 }
 
+/* The API's roles are lower-case enums: " System " or "USER" would be
+ * rejected, so known roles are sent in their canonical spelling. Other
+ * roles (tool, function, ...) pass through as given. */
+static const char *chat_role(const char *role) {
+  switch (lgw__role_kind(role)) {
+    case LGW__ROLE_USER: return "user";
+    case LGW__ROLE_ASSISTANT: return "assistant";
+    case LGW__ROLE_SYSTEM: return "system";
+    case LGW__ROLE_DEVELOPER: return "developer";
+    default: return role;
+  }
+}
+
 int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
                    int with_effort, char **out, size_t *len,
                    lgw_error_t *err) {
@@ -27,9 +41,8 @@ int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
   rc = rc ? rc : lgw__json_add_str(&b, c->model, strlen(c->model));
   rc = rc ? rc : lgw__buf_adds(&b, ",\"messages\":[");
   for (i = 0; !rc && i < c->nmessages; i++) {
-    const char *role = c->messages[i].role;
+    const char *role = chat_role(c->messages[i].role);
     const char *text = c->messages[i].content ? c->messages[i].content : "";
-    if (!role || !*role) role = "user";
     rc = lgw__buf_adds(&b, i ? ",{\"role\":" : "{\"role\":");
     rc = rc ? rc : lgw__json_add_str(&b, role, strlen(role));
     rc = rc ? rc : lgw__buf_adds(&b, ",\"content\":");

@@ -323,6 +323,32 @@ TEST(chat_body_roles_as_given) {
                "\"stream\":false}");
 }
 
+/* The spec's role enums are lower-case: known roles are normalised. */
+TEST(chat_body_known_roles_canonical) {
+  static const lgw_message_t m[] = {
+    {" System ", "s"}, {"USER", "u"}, {"Assistant", "a"}, {"developer ", "d"},
+    {"  ", "b"}};
+  lgw__call_t c = call(m, NMSG(m), "m");
+  ASSERT_STREQ(body(&lgw__transport_chat, &c),
+               "{\"model\":\"m\",\"messages\":["
+               "{\"role\":\"system\",\"content\":\"s\"},"
+               "{\"role\":\"user\",\"content\":\"u\"},"
+               "{\"role\":\"assistant\",\"content\":\"a\"},"
+               "{\"role\":\"developer\",\"content\":\"d\"},"
+               "{\"role\":\"user\",\"content\":\"b\"}],"
+               "\"max_completion_tokens\":4000,\"temperature\":0.0,"
+               "\"stream\":false}");
+  ASSERT_STREQ(body(&lgw__transport_litellm, &c),
+               "{\"model\":\"m\",\"messages\":["
+               "{\"role\":\"system\",\"content\":\"s\"},"
+               "{\"role\":\"user\",\"content\":\"u\"},"
+               "{\"role\":\"assistant\",\"content\":\"a\"},"
+               "{\"role\":\"developer\",\"content\":\"d\"},"
+               "{\"role\":\"user\",\"content\":\"b\"}],"
+               "\"max_tokens\":4000,\"temperature\":0.0,"
+               "\"stream\":false}");
+}
+
 TEST(litellm_body_golden) {
   lgw__call_t c = call(history, NMSG(history), "anthropic/claude-x");
   c.reasoning_effort = "high";
@@ -726,6 +752,7 @@ int main(void) {
   RUN(responses_body_no_items);
   RUN(chat_body_golden);
   RUN(chat_body_roles_as_given);
+  RUN(chat_body_known_roles_canonical);
   RUN(litellm_body_golden);
   RUN(anthropic_body_golden);
   RUN(anthropic_body_roles_and_system);
