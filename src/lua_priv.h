@@ -41,6 +41,8 @@ typedef struct lgwL_module {
   lgwL_task_t *current;     /* task being resumed, NULL otherwise */
   lua_State *from;          /* thread that entered the loop (lua_resume) */
   int depth;                /* >0 inside uv_run or a dispatch started here */
+  int dispatching;          /* inside lgwL_dispatch */
+  int nready;               /* length of the ready list */
   int ntasks;               /* tasks spawned and not finished */
   int ngateways;            /* open gateways */
   int closing;              /* lua_close in progress: resume nothing */
@@ -82,7 +84,7 @@ lgwL_module_t *lgwL_module_peek(lua_State *L);
 
 /* ---- scheduler (lua_task.c) ------------------------------------------ */
 
-void lgwL_task_open(lua_State *L, lgwL_module_t *m);  /* metatable */
+void lgwL_task_open(lua_State *L);  /* the Task metatable */
 /* Registers spawn, sleep, run, _is_task in the table on top. */
 void lgwL_task_register(lua_State *L);
 /* Spawn: function and nargs arguments on top of L are moved into a new
@@ -95,18 +97,18 @@ void lgwL_ready(lgwL_task_t *t);
 /* Block the current task t on something; the caller then yields. */
 void lgwL_block_call(lgwL_task_t *t, lgwL_call_t *c);
 int lgwL_task_canceled(const lgwL_task_t *t);
-/* Run the loop once for a synchronous wait in L (not a managed task).
- * Raises when that would re-enter the loop, or when nothing can ever
- * make progress (deadlock). */
-void lgwL_run_once(lua_State *L, lgwL_module_t *m);
+/* Run the loop once for a synchronous wait in L (not a managed task);
+ * raises when that would re-enter the loop. Returns 0 when nothing is
+ * left that could ever wake anyone (no active handles, no ready task). */
+int lgwL_run_once(lua_State *L, lgwL_module_t *m);
 /* Raises unless L may wait synchronously (the loop is not running). */
 void lgwL_check_block(lua_State *L, lgwL_module_t *m);
 /* Resume every ready task (also runs from the idle handle). */
 void lgwL_dispatch(lgwL_module_t *m);
-/* Drive the loop until every task has finished. Returns 0, or 1 when
- * interrupted, or -1 when tasks remain that nothing can wake (an error
- * message is pushed then). */
-int lgwL_run_all(lua_State *L, lgwL_module_t *m);
+/* Drive the loop until every task has finished, or main (may be NULL)
+ * has failed. Returns 0, or 1 when interrupted, or -1 when tasks remain
+ * that nothing can wake (an error message is pushed then). */
+int lgwL_run_all(lua_State *L, lgwL_module_t *m, lgwL_task_t *main);
 /* Task results for the host: pushes the error message with traceback of a
  * failed task (marking it observed) and returns 1, or returns 0. */
 int lgwL_task_failure(lua_State *L, int idx);
@@ -163,8 +165,8 @@ void lgwL_push_node(lua_State *L, const lgw__node_t *n);
 #define lgwL_push_null(L) lua_pushlightuserdata((L), NULL)
 int lgwL_is_null(lua_State *L, int idx);
 
-/* "bad argument" with a type mismatch, luaL_typeerror style (5.4.4's
- * lauxlib has no public typeerror for messages with a path). */
+/* luaL_typeerror with a path inside the argument: "bad argument #2 to
+ * 'run_task' (messages[1].content: string expected, got nil)". */
 int lgwL_argerror_path(lua_State *L, int arg, const char *path,
                        const char *expected, int idx);
 

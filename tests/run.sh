@@ -47,5 +47,24 @@ if [ "${ONLY:-lua}" = lua ] || [ -z "$ONLY" ]; then
   fi
 fi
 
+# Requests against the official OpenAPI specs (Prism), when node/npm exist.
+if [ -z "$ONLY" ] && command -v npm >/dev/null 2>&1 && \
+   command -v node >/dev/null 2>&1 && [ -z "$NO_CONFORMANCE" ]; then
+  echo "== conformance (Prism)"
+  make --no-print-directory conformance BUILD="$BUILD" > "$tmp" 2>&1
+  rc=$?
+  grep -E 'FAIL|violation' "$tmp" | head -40
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$tmp" | tail -n 1)
+  if [ -n "$line" ]; then
+    set -- $line
+    passed=$((passed + $1))
+    failed=$((failed + $3))
+    echo "   $1 passed, $3 failed"
+  else
+    tail -15 "$tmp"
+    failed=$((failed + 1))
+  fi
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

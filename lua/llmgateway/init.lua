@@ -1,0 +1,393 @@
+--- llmgateway: the Lua API.
+--
+-- The C module llmgateway.core loads configuration, makes the HTTP calls
+-- and schedules coroutines. This front adds what is naturally Lua: the
+-- validation-retry loop (validators are Lua functions that run in the
+-- caller's coroutine and may call the gateway themselves), JSON tasks,
+-- batches with per-item errors, gather, and the pure-Lua helpers
+-- (llm.validators, llm.prompt, llm.pipeline), loaded on first use.
+local core = require("llmgateway.core")
+
+local M = {}
+for k, v in pairs(core) do
+  if k:sub(1, 1) ~= "_" then M[k] = v end
+end
+M._VERSION = core._VERSION
+
+local Error = core.Error
+local null = core.null
+
+-- ---------------------------------------------------------------------
+-- Argument checking (messages as luaL_argerror writes them)
+
+local function typename(v)
+  if v == null then return "light userdata" end
+  local mt = getmetatable(v)
+  if type(mt) == "table" and type(rawget(mt, "__name")) == "string" then
+    return mt.__name
+  end
+  return type(v)
+end
+
+-- Raises at the level of the API function's caller: level 4 when called
+-- from a check_* helper, 3 when called from the API function itself.
+local function argerror(n, fname, msg, level)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level or 4)
+end
+
+local function callable(v)
+  if type(v) == "function" then return true end
+  local mt = getmetatable(v)
+  return type(mt) == "table" and mt.__call ~= nil
+end
+
+-- Problems with a messages list, or nil when it is well formed.
+local function messages_problem(messages)
+  if type(messages) ~= "table" then
+    return "table expected, got " .. typename(messages)
+  end
+  for i = 1, #messages do
+    local m = messages[i]
+    if type(m) ~= "table" then
+      return ("messages[%d]: table expected, got %s"):format(i, typename(m))
+    end
+    if type(m.content) ~= "string" then
+      return ("messages[%d].content: string expected, got %s"):format(
+        i, typename(m.content))
+    end
+    if m.role ~= nil and type(m.role) ~= "string" then
+      return ("messages[%d].role: string expected, got %s"):format(
+        i, typename(m.role))
+    end
+  end
+end
+
+-- Checks task, messages, validator and overrides of the *_with_retry and
+-- JSON methods (argument numbers as seen by a method call).
+local function check_task_args(fname, task, messages, validator, overrides,
+                               has_validator)
+  if type(task) ~= "string" then
+    argerror(1, fname, "string expected, got " .. typename(task))
+  end
+  local problem = messages_problem(messages)
+  if problem then argerror(2, fname, problem) end
+  local oi = 3
+  if has_validator then
+    if validator ~= nil and not callable(validator) then
+      argerror(3, fname, "function expected, got " .. typename(validator))
+    end
+    oi = 4
+  end
+  if overrides ~= nil and type(overrides) ~= "table" then
+    argerror(oi, fname, "table expected, got " .. typename(overrides))
+  end
+end
+
+local function check_requests(fname, requests)
+  if type(requests) ~= "table" then
+    argerror(1, fname, "table expected, got " .. typename(requests))
+  end
+  for i = 1, #requests do
+    local r = requests[i]
+    if type(r) ~= "table" then
+      argerror(1, fname, ("requests[%d]: table expected, got %s"):format(
+        i, typename(r)))
+    end
+    if type(r.task) ~= "string" then
+      argerror(1, fname, ("requests[%d].task: string expected, got %s")
+        :format(i, typename(r.task)))
+    end
+    local problem = messages_problem(r.messages)
+    if problem then
+      argerror(1, fname, ("requests[%d].%s"):format(i,
+        problem:find("^messages") and problem or "messages: " .. problem))
+    end
+  end
+end
+
+-- validators: nil or {} -> none; otherwise one per request (a function,
+-- or false for none).
+local function check_validators(fname, validators, n)
+  if validators == nil then return {} end
+  if type(validators) ~= "table" then
+    argerror(2, fname, "table expected, got " .. typename(validators))
+  end
+  if #validators == 0 then return {} end
+  if #validators ~= n then
+    argerror(2, fname, "validators length must match requests length")
+  end
+  for i = 1, n do
+    local v = validators[i]
+    if v ~= false and not callable(v) then
+      argerror(2, fname, ("validators[%d]: function expected, got %s")
+        :format(i, typename(v)))
+    end
+  end
+  return validators
+end
+
+local function check_batch_options(fname, opts, n)
+  if opts ~= nil and type(opts) ~= "table" then
+    argerror(n, fname, "table expected, got " .. typename(opts))
+  end
+  return opts or {}
+end
+
+-- ---------------------------------------------------------------------
+-- Errors
+
+local function new_error(code, message)
+  return setmetatable({code = code, message = message, status = 0,
+                       attempts = {}}, Error)
+end
+
+local function as_error(e)
+  if getmetatable(e) == Error then return e end
+  return new_error("invalid", tostring(e))
+end
+
+-- ---------------------------------------------------------------------
+-- Validation retry
+
+local OVERRIDES = {"model", "tier", "temperature", "reasoning_effort",
+                   "max_tokens", "deadline"}
+
+-- Failures that may go away by themselves. The engine has already
+-- retried and failed over; another round after a pause is worth it only
+-- when some attempt failed this way (not for a rejected request or key,
+-- a configuration problem, cancellation or a validator error).
+local TRANSIENT = {timeout = true, deadline = true, connect = true,
+                   rate_limited = true, empty = true, response = true}
+
+local function transient(err)
+  if TRANSIENT[err.code] then return true end
+  for _, a in ipairs(err.attempts or {}) do
+    local st = a.status or 0
+    if TRANSIENT[a.code] or (a.code == "http" and (st >= 500 or st == 0
+        or st == 408 or st == 409 or st == 429)) then
+      return true
+    end
+  end
+  return false
+end
+
+local function request_of(task, messages, overrides)
+  local req = {task = task, messages = messages}
+  if overrides then
+    for _, k in ipairs(OVERRIDES) do req[k] = overrides[k] end
+  end
+  return req
+end
+
+local function feedback(errors, json)
+  local lines = {"Your previous output had the following issues:"}
+  for i = 1, #errors do lines[#lines + 1] = "- " .. tostring(errors[i]) end
+  return table.concat(lines, "\n") .. "\n\n" .. (json
+    and "Please regenerate the full JSON only."
+    or "Please regenerate the full answer.")
+end
+
+-- Runs a validator; returns its list of problems ({} when valid), or nil
+-- and a "validator" error when it raised or returned something else.
+local function validate(validator, text, data)
+  local ok, res = pcall(validator, text, data)
+  if not ok then
+    return nil, new_error("validator", "validator raised an error: " ..
+      tostring(res))
+  end
+  if res == nil or res == false then return {} end
+  if type(res) == "string" then return {res} end
+  if type(res) ~= "table" then
+    return nil, new_error("validator", "validator returned a " ..
+      typename(res) .. "; expected nil or a list of strings")
+  end
+  local errors = {}
+  for i = 1, #res do errors[i] = res[i] end
+  return errors
+end
+
+-- The loop of the Python generate_text_with_retry, for text and JSON:
+-- returns text, errors, data (data only for JSON), or nil, err.
+local function with_retry(gw, task, messages, validator, overrides, json)
+  local rounds = math.max(0, gw.runtime.retry_max) + 1
+  local history = {}
+  for i = 1, #messages do history[i] = messages[i] end
+  local text, errors, data
+  for round = 0, rounds - 1 do
+    local final = round == rounds - 1
+    local res, err = gw:call(request_of(task, history, overrides))
+    if not res then
+      if final or not transient(err) then return nil, err end
+      core.sleep(2 ^ round + 1)
+    else
+      text, errors, data = res.text, {}, nil
+      if json then
+        local perr
+        data, perr = core.parse_json(text)
+        if data == nil then errors = {perr.message} end
+      end
+      if #errors == 0 and validator then
+        local verr
+        errors, verr = validate(validator, text, data)
+        if not errors then return nil, verr end
+      end
+      if #errors == 0 then return text, errors, data end
+      if not final then
+        history[#history + 1] = {role = "assistant", content = text}
+        history[#history + 1] = {role = "user",
+                                 content = feedback(errors, json)}
+      end
+    end
+  end
+  return text, errors, data
+end
+
+local function json_result(task, text, data, errors)
+  return {task = task, text = text, data = data, errors = errors}
+end
+
+-- ---------------------------------------------------------------------
+-- Gateway methods added to the C methods table
+
+local methods = core._gateway_methods
+
+--- gw:run_task_with_retry(task, messages, validator [, overrides])
+-- -> text, errors | nil, err
+function methods:run_task_with_retry(task, messages, validator, overrides)
+  check_task_args("run_task_with_retry", task, messages, validator,
+                  overrides, true)
+  local text, errors = with_retry(self, task, messages, validator,
+                                  overrides, false)
+  return text, errors
+end
+
+--- gw:run_json_task(task, messages [, overrides]) -> json_result | nil, err
+function methods:run_json_task(task, messages, overrides)
+  check_task_args("run_json_task", task, messages, nil, overrides, false)
+  local text, err = self:run_task(task, messages, overrides)
+  if not text then return nil, err end
+  local data, perr = core.parse_json(text)
+  return json_result(task, text, data, data == nil and {perr.message} or {})
+end
+
+--- gw:run_json_task_with_retry(task, messages, validator [, overrides])
+-- -> json_result | nil, err
+function methods:run_json_task_with_retry(task, messages, validator,
+                                          overrides)
+  check_task_args("run_json_task_with_retry", task, messages, validator,
+                  overrides, true)
+  local text, errors, data = with_retry(self, task, messages, validator,
+                                        overrides, true)
+  if not text then return nil, errors end
+  return json_result(task, text, data, errors)
+end
+
+-- Runs item(i, request) for every request as its own task; results in
+-- order, a failed item as {error = err}. fail_fast cancels the others at
+-- the first failure.
+local function batch(requests, opts, item)
+  local n, tasks, results, stopped = #requests, {}, {}, false
+  for i = 1, n do
+    tasks[i] = core.spawn(function()
+      local r, err = item(i, requests[i])
+      if r == nil and opts.fail_fast and not stopped then
+        stopped = true
+        for j = 1, n do
+          if j ~= i then tasks[j]:cancel() end
+        end
+      end
+      return r, err
+    end)
+  end
+  for i = 1, n do
+    local ok, r, err = pcall(tasks[i].wait, tasks[i])
+    if not ok then
+      results[i] = {error = as_error(r)}
+    elseif r == nil then
+      results[i] = {error = err}
+    else
+      results[i] = r
+    end
+  end
+  return results
+end
+
+--- gw:run_tasks(requests [, {fail_fast = true}]) -> {result | {error=}, ...}
+function methods:run_tasks(requests, opts)
+  check_requests("run_tasks", requests)
+  opts = check_batch_options("run_tasks", opts, 2)
+  return batch(requests, opts, function(_, req) return self:call(req) end)
+end
+
+--- gw:run_tasks_with_retry(requests [, validators [, opts]])
+-- -> {{text=, errors=} | {error=}, ...}
+function methods:run_tasks_with_retry(requests, validators, opts)
+  check_requests("run_tasks_with_retry", requests)
+  validators = check_validators("run_tasks_with_retry", validators,
+                                #requests)
+  opts = check_batch_options("run_tasks_with_retry", opts, 3)
+  return batch(requests, opts, function(i, req)
+    local text, errors = with_retry(self, req.task, req.messages,
+                                    validators[i] or nil, req, false)
+    if not text then return nil, errors end
+    return {text = text, errors = errors}
+  end)
+end
+
+--- gw:run_json_tasks_with_retry(requests [, validators [, opts]])
+-- -> {json_result | {error=}, ...}
+function methods:run_json_tasks_with_retry(requests, validators, opts)
+  check_requests("run_json_tasks_with_retry", requests)
+  validators = check_validators("run_json_tasks_with_retry", validators,
+                                #requests)
+  opts = check_batch_options("run_json_tasks_with_retry", opts, 3)
+  return batch(requests, opts, function(i, req)
+    local text, errors, data = with_retry(self, req.task, req.messages,
+                                          validators[i] or nil, req, true)
+    if not text then return nil, errors end
+    return json_result(req.task, text, data, errors)
+  end)
+end
+
+-- ---------------------------------------------------------------------
+-- Concurrency
+
+--- gather(t1, t2, ...) -> the first result of each task, in order. Waits
+-- for all of them; then raises the first error (in argument order), if
+-- any task failed.
+function M.gather(...)
+  local n = select("#", ...)
+  local tasks = {...}
+  for i = 1, n do
+    if not core._is_task(tasks[i]) then
+      argerror(i, "gather", "llmgateway.Task expected, got " ..
+        typename(tasks[i]), 3)
+    end
+  end
+  local out, failed, first = {}, false, nil
+  for i = 1, n do
+    local ok, v = pcall(tasks[i].wait, tasks[i])
+    if ok then
+      out[i] = v
+    elseif not failed then
+      failed, first = true, v
+    end
+  end
+  if failed then error(first, 0) end
+  return table.unpack(out, 1, n)
+end
+
+-- ---------------------------------------------------------------------
+-- Pure-Lua helpers, loaded when first used
+
+local LAZY = {validators = true, prompt = true, pipeline = true}
+
+return setmetatable(M, {
+  __index = function(t, k)
+    if LAZY[k] then
+      local mod = require("llmgateway." .. k)
+      rawset(t, k, mod)
+      return mod
+    end
+  end,
+})

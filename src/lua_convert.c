@@ -1,0 +1,580 @@
+/*
+ * lua_convert.c -- conversions between Lua values and the C core's types:
+ * request tables to lgw_request_t, results and errors to Lua tables
+ * (llmgateway.Error), and Lua tables to and from the configuration node
+ * tree. No behaviour lives here.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_priv.h"
+
+struct lgwL_result {
+  char *task, *text, *requested_model, *normalized_model;
+  char *reasoning_effort, *provider_type, *api_style, *base_url;
+  size_t text_len;
+  double temperature;
+  long max_tokens;
+  int provider_index;
+  long input_tokens, output_tokens;
+  lgw_attempt_t *attempts;  /* strings owned (cast on free) */
+  size_t nattempts;
+};
+
+#define MAX_DEPTH 100  /* nesting limit for tables and trees */
+
+/* ===== Error values ===================================================== */
+
+/* luaL_typeerror's naming: __name, "light userdata", or the type. */
+static const char *type_name(lua_State *L, int idx) {
+  int ty;
+  idx = lua_absindex(L, idx);
+  ty = luaL_getmetafield(L, idx, "__name");
+  if (ty == LUA_TSTRING) {
+    const char *s = lua_tostring(L, -1);
+    lua_pop(L, 1);  /* the name stays alive in the metatable */
+    return s;
+  }
+  if (ty != LUA_TNIL) lua_pop(L, 1);
+  if (lua_type(L, idx) == LUA_TLIGHTUSERDATA) return "light userdata";
+  return luaL_typename(L, idx);
+}
+
+int lgwL_argerror_path(lua_State *L, int arg, const char *path,
+                       const char *expected, int idx) {
+  const char *msg = lua_pushfstring(L, "%s%s%s expected, got %s",
+                                    path ? path : "", path ? ": " : "",
+                                    expected, type_name(L, idx));
+  return luaL_argerror(L, arg, msg);
+}
+
+static void set_str(lua_State *L, const char *k, const char *v) {
+  lua_pushstring(L, v ? v : "");
+  lua_setfield(L, -2, k);
+}
+
+static void set_num(lua_State *L, const char *k, double v) {
+  lua_pushnumber(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void set_int(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
+/* stack: ... -> ..., attempts */
+static void push_attempts(lua_State *L, const lgw_attempt_t *a, size_t n) {
+  size_t i;
+  lua_createtable(L, (int)n, 0);
+  for (i = 0; i < n; i++) {
+    lua_createtable(L, 0, 9);
+    set_int(L, "provider_index", a[i].provider_index);
+    set_str(L, "provider_type", a[i].provider_type);
+    set_str(L, "base_url", a[i].base_url);
+    set_str(L, "model", a[i].model);
+    set_int(L, "status", a[i].http_status);
+    set_str(L, "code", lgw_err_name(a[i].code));
+    set_str(L, "message", a[i].message);
+    set_num(L, "elapsed", a[i].elapsed);
+    set_num(L, "retry_delay", a[i].retry_delay);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+}
+
+void lgwL_push_error(lua_State *L, const lgw_error_t *err,
+                     const lgwL_result_t *res) {
+  luaL_checkstack(L, 8, NULL);
+  lua_createtable(L, 0, 4);
+  set_str(L, "code", lgw_err_name(err->code));
+  set_str(L, "message", err->message);
+  set_int(L, "status", err->http_status);
+  push_attempts(L, res ? res->attempts : NULL, res ? res->nattempts : 0);
+  lua_setfield(L, -2, "attempts");
+  luaL_setmetatable(L, LGWL_ERROR);
+}
+
+int lgwL_fail(lua_State *L, const lgw_error_t *err) {
+  lua_pushnil(L);
+  lgwL_push_error(L, err, NULL);
+  return 2;
+}
+
+int lgwL_failf(lua_State *L, int code, const char *fmt, ...) {
+  lgw_error_t err;
+  va_list ap;
+  memset(&err, 0, sizeof err);
+  va_start(ap, fmt);
+  lgw__error_vset(&err, code, fmt, ap);
+  va_end(ap);
+  return lgwL_fail(L, &err);
+}
+
+/* ===== Results ========================================================== */
+
+void lgwL_result_free(lgwL_result_t *r) {
+  size_t i;
+  if (!r) return;
+  for (i = 0; i < r->nattempts; i++) {
+    lgw_free((char *)r->attempts[i].provider_type);
+    lgw_free((char *)r->attempts[i].base_url);
+    lgw_free((char *)r->attempts[i].model);
+    lgw_free((char *)r->attempts[i].message);
+  }
+  lgw_free(r->attempts);
+  lgw_free(r->task);
+  lgw_free(r->text);
+  lgw_free(r->requested_model);
+  lgw_free(r->normalized_model);
+  lgw_free(r->reasoning_effort);
+  lgw_free(r->provider_type);
+  lgw_free(r->api_style);
+  lgw_free(r->base_url);
+  lgw_free(r);
+}
+
+/* strdup that treats NULL as "" so a NULL result means out of memory. */
+static char *dup_or_empty(const char *s, int *oom) {
+  char *p = lgw__strdup(s ? s : "");
+  if (!p) *oom = 1;
+  return p;
+}
+
+lgwL_result_t *lgwL_result_copy(const lgw_result_t *r) {
+  lgwL_result_t *c = lgw__calloc(1, sizeof *c);
+  int oom = 0;
+  size_t i;
+  if (!c) return NULL;
+  c->task = dup_or_empty(r->task, &oom);
+  if (r->text) {
+    c->text = lgw__strndup(r->text, r->text_len);
+    if (!c->text) oom = 1;
+    c->text_len = r->text_len;
+  }
+  c->requested_model = dup_or_empty(r->requested_model, &oom);
+  c->normalized_model = dup_or_empty(r->normalized_model, &oom);
+  c->reasoning_effort = dup_or_empty(r->reasoning_effort, &oom);
+  c->provider_type = dup_or_empty(r->provider_type, &oom);
+  c->api_style = dup_or_empty(r->api_style, &oom);
+  c->base_url = dup_or_empty(r->base_url, &oom);
+  c->temperature = r->temperature;
+  c->max_tokens = r->max_tokens;
+  c->provider_index = r->provider_index;
+  c->input_tokens = r->input_tokens;
+  c->output_tokens = r->output_tokens;
+  if (r->nattempts) {
+    c->attempts = lgw__calloc(r->nattempts, sizeof *c->attempts);
+    if (!c->attempts) oom = 1;
+    else c->nattempts = r->nattempts;
+  }
+  for (i = 0; i < c->nattempts; i++) {
+    lgw_attempt_t *a = &c->attempts[i];
+    *a = r->attempts[i];
+    a->provider_type = dup_or_empty(r->attempts[i].provider_type, &oom);
+    a->base_url = dup_or_empty(r->attempts[i].base_url, &oom);
+    a->model = dup_or_empty(r->attempts[i].model, &oom);
+    a->message = dup_or_empty(r->attempts[i].message, &oom);
+  }
+  if (oom) {
+    lgwL_result_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+static void set_tokens(lua_State *L, const char *k, long v) {
+  if (v < 0) return;  /* the response carried none: field stays nil */
+  set_int(L, k, v);
+}
+
+void lgwL_push_result(lua_State *L, const lgwL_result_t *r, int text_only) {
+  luaL_checkstack(L, 8, NULL);
+  if (text_only) {
+    lua_pushlstring(L, r->text ? r->text : "", r->text_len);
+    return;
+  }
+  lua_createtable(L, 0, 11);
+  set_str(L, "task", r->task);
+  lua_pushlstring(L, r->text ? r->text : "", r->text_len);
+  lua_setfield(L, -2, "text");
+  set_str(L, "requested_model", r->requested_model);
+  set_str(L, "normalized_model", r->normalized_model);
+  set_str(L, "reasoning_effort", r->reasoning_effort);
+  set_num(L, "temperature", r->temperature);
+  set_int(L, "max_tokens", r->max_tokens);
+  lua_createtable(L, 0, 4);  /* never the key */
+  set_str(L, "type", r->provider_type);
+  set_str(L, "base_url", r->base_url);
+  set_int(L, "index", r->provider_index);
+  set_str(L, "api_style", r->api_style);
+  lua_setfield(L, -2, "provider");
+  lua_createtable(L, 0, 2);
+  set_tokens(L, "input_tokens", r->input_tokens);
+  set_tokens(L, "output_tokens", r->output_tokens);
+  lua_setfield(L, -2, "usage");
+  push_attempts(L, r->attempts, r->nattempts);
+  lua_setfield(L, -2, "attempts");
+}
+
+/* ===== Requests ========================================================= */
+
+/* Optional string field of the table at t; NULL when nil. */
+static const char *opt_field_str(lua_State *L, int arg, int t,
+                                 const char *k) {
+  const char *s = NULL;
+  int ty = lua_getfield(L, t, k);
+  if (ty == LUA_TSTRING) {
+    s = lua_tostring(L, -1);  /* kept alive by the table */
+  } else if (ty != LUA_TNIL) {
+    lgwL_argerror_path(L, arg, k, "string", -1);
+  }
+  lua_pop(L, 1);
+  return s;
+}
+
+/* Overrides common to run_task's third argument and request tables. */
+static void read_overrides(lua_State *L, int arg, int t,
+                           lgw_request_t *out) {
+  int ty;
+  out->model = opt_field_str(L, arg, t, "model");
+  out->tier = opt_field_str(L, arg, t, "tier");
+  out->reasoning_effort = opt_field_str(L, arg, t, "reasoning_effort");
+  ty = lua_getfield(L, t, "temperature");
+  if (ty == LUA_TNUMBER) {
+    out->has_temperature = 1;
+    out->temperature = lua_tonumber(L, -1);
+  } else if (ty != LUA_TNIL) {
+    lgwL_argerror_path(L, arg, "temperature", "number", -1);
+  }
+  lua_pop(L, 1);
+  ty = lua_getfield(L, t, "max_tokens");
+  if (ty == LUA_TNUMBER) {
+    lua_Integer v;
+    if (!lua_isinteger(L, -1) || (v = lua_tointeger(L, -1)) < 1 ||
+        v > 100000000) {
+      luaL_argerror(L, arg, "max_tokens: positive integer expected");
+    }
+    out->max_tokens = (long)lua_tointeger(L, -1);
+  } else if (ty != LUA_TNIL) {
+    lgwL_argerror_path(L, arg, "max_tokens", "integer", -1);
+  }
+  lua_pop(L, 1);
+  ty = lua_getfield(L, t, "deadline");
+  if (ty == LUA_TNUMBER && lua_tonumber(L, -1) >= 0) {
+    out->deadline = lua_tonumber(L, -1);
+  } else if (ty != LUA_TNIL) {
+    lgwL_argerror_path(L, arg, "deadline", "non-negative number", -1);
+  }
+  lua_pop(L, 1);
+}
+
+/* Validates the messages list at mi, then pushes a userdata holding the
+ * lgw_message_t array (strings borrowed from the list). */
+static void read_messages(lua_State *L, int arg, int mi, int in_request,
+                          lgw_request_t *out) {
+  lua_Integer n, i;
+  lgw_message_t *msgs;
+  if (lua_type(L, mi) != LUA_TTABLE) {
+    if (in_request) lgwL_argerror_path(L, arg, "messages", "table", mi);
+    luaL_typeerror(L, arg, "table");
+  }
+  n = (lua_Integer)lua_rawlen(L, mi);
+  for (i = 1; i <= n; i++) {
+    if (lua_rawgeti(L, mi, i) != LUA_TTABLE) {
+      const char *path = lua_pushfstring(L, "messages[%d]", (int)i);
+      lgwL_argerror_path(L, arg, path, "table", -2);
+    }
+    if (lua_getfield(L, -1, "content") != LUA_TSTRING) {
+      const char *path = lua_pushfstring(L, "messages[%d].content",
+                                         (int)i);
+      lgwL_argerror_path(L, arg, path, "string", -2);
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "role");
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING) {
+      const char *path = lua_pushfstring(L, "messages[%d].role",
+                                         (int)i);
+      lgwL_argerror_path(L, arg, path, "string", -2);
+    }
+    lua_pop(L, 2);
+  }
+  msgs = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *msgs, 0);
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, mi, i);
+    lua_getfield(L, -1, "content");
+    msgs[i - 1].content = lua_tostring(L, -1);
+    lua_getfield(L, -2, "role");
+    msgs[i - 1].role = lua_tostring(L, -1);  /* NULL for nil: "user" */
+    lua_pop(L, 3);
+  }
+  out->messages = msgs;
+  out->nmessages = (size_t)n;
+}
+
+void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
+                          lgw_request_t *out) {
+  int has_overrides = oi && !lua_isnoneornil(L, oi);
+  memset(out, 0, sizeof *out);
+  out->task = luaL_checkstring(L, ti);
+  if (has_overrides) luaL_checktype(L, oi, LUA_TTABLE);
+  read_messages(L, mi, mi, 0, out);  /* pushes the message array */
+  if (has_overrides) read_overrides(L, oi, oi, out);
+}
+
+void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out) {
+  int ty;
+  memset(out, 0, sizeof *out);
+  luaL_checktype(L, idx, LUA_TTABLE);
+  ty = lua_getfield(L, idx, "task");
+  if (ty != LUA_TSTRING) lgwL_argerror_path(L, idx, "task", "string", -1);
+  out->task = lua_tostring(L, -1);
+  lua_pop(L, 1);
+  lua_getfield(L, idx, "messages");
+  read_messages(L, idx, lua_gettop(L), 1, out);
+  read_overrides(L, idx, idx, out);
+  lua_remove(L, -2);  /* the list stays reachable from the request */
+}
+
+/* ===== Node trees ======================================================= */
+
+int lgwL_is_null(lua_State *L, int idx) {
+  return lua_type(L, idx) == LUA_TLIGHTUSERDATA && !lua_touserdata(L, idx);
+}
+
+typedef struct key {
+  int isnum;
+  int isint;
+  lua_Integer i;
+  lua_Number d;
+  const char *s;
+  size_t len;
+} tkey_t;
+
+static int key_cmp(const void *pa, const void *pb) {
+  const tkey_t *a = pa, *b = pb;
+  size_t n;
+  int c;
+  if (a->isnum != b->isnum) return a->isnum ? -1 : 1;
+  if (a->isnum) {
+    lua_Number x = a->isint ? (lua_Number)a->i : a->d;
+    lua_Number y = b->isint ? (lua_Number)b->i : b->d;
+    return x < y ? -1 : x > y;
+  }
+  n = a->len < b->len ? a->len : b->len;
+  c = memcmp(a->s, b->s, n);
+  if (c) return c;
+  return a->len < b->len ? -1 : a->len > b->len;
+}
+
+static lgw__node_t *scalar_node(lua_State *L, int idx, int *unsupported) {
+  lgw__node_t *n = NULL;
+  *unsupported = 0;
+  switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+      size_t len;
+      const char *s = lua_tolstring(L, idx, &len);
+      return lgw__node_new_string(s, len, 0, 0);
+    }
+    case LUA_TBOOLEAN:
+      n = lgw__node_new(LGW_NODE_BOOL, 0, 0);
+      if (n) n->b = lua_toboolean(L, idx);
+      return n;
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, idx)) {
+        n = lgw__node_new(LGW_NODE_INT, 0, 0);
+        if (n) {
+          n->i = lua_tointeger(L, idx);
+          n->d = (double)n->i;
+        }
+      } else {
+        n = lgw__node_new(LGW_NODE_FLOAT, 0, 0);
+        if (n) n->d = lua_tonumber(L, idx);
+      }
+      return n;
+    default:
+      if (lgwL_is_null(L, idx)) return lgw__node_new(LGW_NODE_NULL, 0, 0);
+      *unsupported = 1;
+      return NULL;
+  }
+}
+
+static int to_node(lua_State *L, int idx, lgw__buf_t *path, int depth,
+                   lgw__node_t **out, lgw_error_t *err);
+
+/* stack: the table at idx. Builds a SEQ or a MAP with sorted keys. */
+static int table_node(lua_State *L, int idx, lgw__buf_t *path, int depth,
+                      lgw__node_t **out, lgw_error_t *err) {
+  lua_Integer len = (lua_Integer)lua_rawlen(L, idx);
+  size_t count = 0, i, plen = path->len;
+  int is_seq = len > 0, rc = 0;
+  tkey_t *keys;
+  lgw__node_t *node;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    count++;
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
+        lua_tointeger(L, -1) > len)
+      is_seq = 0;
+    if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER) {
+      const char *tn = luaL_typename(L, -1);
+      lua_pop(L, 1);
+      return lgw__error_set(err, LGW_ECONFIG, "%s: unsupported key of type "
+                            "%s", path->len ? path->data : "(root)", tn);
+    }
+  }
+  if (is_seq && (lua_Integer)count != len) is_seq = 0;
+  node = lgw__node_new(is_seq ? LGW_NODE_SEQ : LGW_NODE_MAP, 0, 0);
+  if (!node) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  if (is_seq) {
+    for (i = 1; i <= count && !rc; i++) {
+      lgw__node_t *v = NULL;
+      path->len = plen;
+      if (lgw__buf_printf(path, "[%zu]", i))
+        rc = lgw__error_set(err, LGW_ENOMEM, "out of memory");
+      lua_rawgeti(L, idx, (lua_Integer)i);
+      if (!rc) rc = to_node(L, lua_gettop(L), path, depth + 1, &v, err);
+      lua_pop(L, 1);
+      if (!rc && lgw__node_append(node, NULL, v))
+        rc = lgw__error_set(err, LGW_ENOMEM, "out of memory");
+    }
+    goto done;
+  }
+  keys = lgw__calloc(count ? count : 1, sizeof *keys);
+  if (!keys) {
+    lgw__node_free(node);
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  }
+  i = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      keys[i].s = lua_tolstring(L, -1, &keys[i].len);  /* kept by table */
+    } else {
+      keys[i].isnum = 1;
+      keys[i].isint = lua_isinteger(L, -1);
+      keys[i].i = lua_tointeger(L, -1);
+      keys[i].d = lua_tonumber(L, -1);
+    }
+    i++;
+  }
+  qsort(keys, count, sizeof *keys, key_cmp);
+  for (i = 0; i < count && !rc; i++) {
+    lgw__node_t *k, *v = NULL;
+    int unsupported;
+    if (keys[i].s) lua_pushlstring(L, keys[i].s, keys[i].len);
+    else if (keys[i].isint) lua_pushinteger(L, keys[i].i);
+    else lua_pushnumber(L, keys[i].d);
+    k = scalar_node(L, -1, &unsupported);
+    path->len = plen;
+    if (lgw__buf_printf(path, "%s%s", plen ? "." : "",
+                        lua_tostring(L, -1)))
+      rc = LGW_ENOMEM;
+    lua_rawget(L, idx);
+    if (!k || rc) {
+      rc = lgw__error_set(err, LGW_ENOMEM, "out of memory");
+      lgw__node_free(k);
+    } else {
+      rc = to_node(L, lua_gettop(L), path, depth + 1, &v, err);
+      if (rc) lgw__node_free(k);
+      else if (lgw__node_append(node, k, v))
+        rc = lgw__error_set(err, LGW_ENOMEM, "out of memory");
+    }
+    lua_pop(L, 1);
+  }
+  lgw_free(keys);
+done:
+  path->len = plen;
+  if (path->data) path->data[plen] = '\0';
+  if (rc) {
+    lgw__node_free(node);
+    return rc;
+  }
+  *out = node;
+  return 0;
+}
+
+static int to_node(lua_State *L, int idx, lgw__buf_t *path, int depth,
+                   lgw__node_t **out, lgw_error_t *err) {
+  int unsupported;
+  if (depth > MAX_DEPTH)
+    return lgw__error_set(err, LGW_ECONFIG, "%s: nested too deeply",
+                          path->len ? path->data : "(root)");
+  if (lua_type(L, idx) == LUA_TTABLE) {
+    if (!lua_checkstack(L, 6))
+      return lgw__error_set(err, LGW_ENOMEM, "Lua stack overflow");
+    return table_node(L, idx, path, depth, out, err);
+  }
+  *out = scalar_node(L, idx, &unsupported);
+  if (unsupported)
+    return lgw__error_set(err, LGW_ECONFIG, "%s: unsupported value of type "
+                          "%s", path->len ? path->data : "(root)",
+                          luaL_typename(L, idx));
+  if (!*out) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  return 0;
+}
+
+int lgwL_to_node(lua_State *L, int idx, lgw__node_t **out,
+                 lgw_error_t *err) {
+  lgw__buf_t path;
+  int rc;
+  *out = NULL;
+  lgw__buf_init(&path);
+  rc = to_node(L, lua_absindex(L, idx), &path, 0, out, err);
+  lgw__buf_free(&path);
+  return rc;
+}
+
+static void push_key(lua_State *L, const lgw__node_t *k) {
+  switch (k->type) {
+    case LGW_NODE_INT: lua_pushinteger(L, (lua_Integer)k->i); break;
+    case LGW_NODE_BOOL: lua_pushboolean(L, k->b); break;
+    case LGW_NODE_STRING: lua_pushlstring(L, k->str, k->len); break;
+    default: {
+      const char *s = lgw__node_text(k);
+      if (k->type == LGW_NODE_FLOAT && !isnan(k->d))
+        lua_pushnumber(L, k->d);
+      else
+        lua_pushstring(L, s ? s : "null");  /* NaN cannot be a key */
+    }
+  }
+}
+
+static void push_node(lua_State *L, const lgw__node_t *n, int depth) {
+  size_t i;
+  if (depth > MAX_DEPTH) luaL_error(L, "configuration nested too deeply");
+  luaL_checkstack(L, 4, NULL);
+  if (!n) {
+    lgwL_push_null(L);
+    return;
+  }
+  switch (n->type) {
+    case LGW_NODE_NULL: lgwL_push_null(L); break;
+    case LGW_NODE_BOOL: lua_pushboolean(L, n->b); break;
+    case LGW_NODE_INT: lua_pushinteger(L, (lua_Integer)n->i); break;
+    case LGW_NODE_FLOAT: lua_pushnumber(L, n->d); break;
+    case LGW_NODE_STRING: lua_pushlstring(L, n->str ? n->str : "", n->len);
+      break;
+    case LGW_NODE_SEQ:
+      lua_createtable(L, (int)n->n, 0);
+      for (i = 0; i < n->n; i++) {
+        push_node(L, n->items[i], depth + 1);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+      }
+      break;
+    case LGW_NODE_MAP:
+      lua_createtable(L, 0, (int)n->n);
+      for (i = 0; i < n->n; i++) {
+        push_key(L, n->keys[i]);
+        push_node(L, n->items[i], depth + 1);
+        lua_rawset(L, -3);  /* the last duplicate wins, as in Python */
+      }
+      break;
+  }
+}
+
+void lgwL_push_node(lua_State *L, const lgw__node_t *n) {
+  push_node(L, n, 0);
+}

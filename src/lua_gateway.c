@@ -1,0 +1,440 @@
+/*
+ * lua_gateway.c -- the Runtime and Gateway userdata: loading and
+ * validating runtimes from files and Lua tables, dumping them, creating
+ * gateways on the module's loop, and gw:call / gw:run_task, which submit
+ * to the C engine and either yield the calling task or, outside a task,
+ * run the loop until their own answer is in. close, __gc and __close
+ * cancel work in flight.
+ */
+#include <string.h>
+
+#include "config.h"
+#include "env.h"
+#include "lua_priv.h"
+
+/* ===== Runtime ========================================================== */
+
+/* Pushes a Runtime userdata owning rt (one reference). */
+static void push_runtime(lua_State *L, lgw_runtime_t *rt) {
+  lgw_runtime_t **ud = lua_newuserdatauv(L, sizeof *ud, 0);
+  *ud = rt;
+  luaL_setmetatable(L, LGWL_RUNTIME);
+}
+
+static lgw_runtime_t *check_runtime(lua_State *L, int i) {
+  return *(lgw_runtime_t **)luaL_checkudata(L, i, LGWL_RUNTIME);
+}
+
+static int runtime_gc(lua_State *L) {
+  lgw_runtime_t **ud = luaL_checkudata(L, 1, LGWL_RUNTIME);
+  lgw_runtime_free(*ud);
+  *ud = NULL;
+  return 0;
+}
+
+static int runtime_tostring(lua_State *L) {
+  lgw_runtime_t *rt = check_runtime(L, 1);
+  lua_pushfstring(L, "%s: %p (%d providers)", LGWL_RUNTIME, (void *)rt,
+                  (int)lgw_runtime_provider_count(rt));
+  return 1;
+}
+
+/* Read-only view of the scalar settings: rt.max_concurrent, ... */
+static int runtime_index(lua_State *L) {
+  const lgw_runtime_t *rt = check_runtime(L, 1);
+  const char *k = luaL_checkstring(L, 2);
+  if (!strcmp(k, "provider_count"))
+    lua_pushinteger(L, (lua_Integer)rt->nproviders);
+  else if (!strcmp(k, "config_key")) lua_pushstring(L, rt->config_key);
+  else if (!strcmp(k, "max_concurrent")) lua_pushinteger(L, rt->max_concurrent);
+  else if (!strcmp(k, "retry_max")) lua_pushinteger(L, rt->retry_max);
+  else if (!strcmp(k, "transport_retries"))
+    lua_pushinteger(L, rt->transport_retries);
+  else if (!strcmp(k, "timeout")) lua_pushnumber(L, rt->timeout);
+  else if (!strcmp(k, "fallback_model")) lua_pushstring(L, rt->fallback_model);
+  else if (!strcmp(k, "strong_model")) lua_pushstring(L, rt->strong_model);
+  else if (!strcmp(k, "weak_model")) lua_pushstring(L, rt->weak_model);
+  else lua_pushnil(L);
+  return 1;
+}
+
+/* Table -> node tree -> env interpolation -> validated runtime. */
+static int runtime_from_table(lua_State *L, int idx, lgw_runtime_t **out,
+                              lgw_error_t *err) {
+  lgw__node_t *root = NULL;
+  int rc = lgwL_to_node(L, idx, &root, err);
+  if (!rc && lgw__env_resolve_tree(root, lgw__getenv_default, NULL))
+    rc = lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  if (!rc) rc = lgw__runtime_from_node(root, NULL, out, err);
+  lgw__node_free(root);
+  return rc;
+}
+
+static int l_load_runtime_spec(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  lgw_runtime_t *rt = NULL;
+  lgw_error_t err;
+  memset(&err, 0, sizeof err);
+  if (lgw_runtime_load_file(path, &rt, &err)) return lgwL_fail(L, &err);
+  push_runtime(L, rt);
+  return 1;
+}
+
+static int l_runtime_spec_from_dict(lua_State *L) {
+  lgw_runtime_t *rt = NULL;
+  lgw_error_t err;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  memset(&err, 0, sizeof err);
+  if (runtime_from_table(L, 1, &rt, &err)) return lgwL_fail(L, &err);
+  push_runtime(L, rt);
+  return 1;
+}
+
+/* dump_runtime_spec(rt [, {with_keys = true}]) -> table */
+static int l_dump_runtime_spec(lua_State *L) {
+  const lgw_runtime_t *rt = check_runtime(L, 1);
+  int with_keys = 0;
+  lgw__node_t *root;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_getfield(L, 2, "with_keys");
+    with_keys = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  root = lgw__runtime_dump(rt, with_keys);
+  if (!root) return luaL_error(L, "out of memory");
+  lgwL_push_node(L, root);
+  lgw__node_free(root);
+  return 1;
+}
+
+/* A copy of rt with settings.max_concurrent replaced (dump, edit,
+ * validate again, so the copy is built exactly like any runtime). */
+static int with_max_concurrent(const lgw_runtime_t *rt, lua_Integer n,
+                               lgw_runtime_t **out, lgw_error_t *err) {
+  lgw__node_t *root = lgw__runtime_dump(rt, 1);
+  lgw__node_t *settings = root ? lgw__node_get(root, "settings") : NULL;
+  size_t i;
+  int rc;
+  if (!settings || settings->type != LGW_NODE_MAP) {
+    lgw__node_free(root);
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  }
+  for (i = 0; i < settings->n; i++) {
+    lgw__node_t *v = settings->items[i];
+    if (strcmp(lgw__node_text(settings->keys[i]), "max_concurrent") != 0)
+      continue;
+    lgw_free(v->str);
+    v->str = NULL;
+    v->len = 0;
+    v->type = LGW_NODE_INT;
+    v->i = n;
+    v->d = (double)n;
+  }
+  rc = lgw__runtime_from_node(root, NULL, out, err);
+  lgw__node_free(root);
+  return rc;
+}
+
+/* ===== Gateway ========================================================== */
+
+static lgwL_gw_t *check_gw(lua_State *L) {
+  return luaL_checkudata(L, 1, LGWL_GATEWAY);
+}
+
+static void gw_unlink(lgwL_gw_t *g) {
+  lgwL_module_t *m = g->m;
+  if (g->prev) g->prev->next = g->next;
+  else if (m->gateways == g) m->gateways = g->next;
+  if (g->next) g->next->prev = g->prev;
+  g->prev = g->next = NULL;
+  m->ngateways--;
+}
+
+/* Frees the engine; every request in flight completes with "canceled"
+ * (their tasks are queued to resume with nil, err). */
+static void gw_close(lgwL_gw_t *g) {
+  lgw_gateway_t *gw = g->gw;
+  lgwL_call_t *c;
+  if (!gw) return;
+  g->gw = NULL;
+  gw_unlink(g);
+  lgw_gateway_free(gw);
+  /* A record the engine did not complete is completed here. */
+  for (c = g->m->calls; c; c = c->next) {
+    if (c->gw != gw || c->done) continue;
+    c->gw = NULL;
+    c->done = 1;
+    c->status = LGW_ECANCELED;
+    lgw__error_set(&c->err, LGW_ECANCELED, "gateway closed");
+    if (c->task) lgwL_ready(c->task);
+  }
+}
+
+static int gw_gc(lua_State *L) {
+  gw_close(check_gw(L));
+  return 0;
+}
+
+static int gw_close_method(lua_State *L) {
+  gw_close(check_gw(L));
+  return 0;
+}
+
+static int gw_tostring(lua_State *L) {
+  lgwL_gw_t *g = check_gw(L);
+  if (g->gw)
+    lua_pushfstring(L, "%s: %p", LGWL_GATEWAY, (void *)g);
+  else
+    lua_pushfstring(L, "%s: %p (closed)", LGWL_GATEWAY, (void *)g);
+  return 1;
+}
+
+/* gw.runtime, then the methods (upvalue 1). */
+static int gw_index(lua_State *L) {
+  check_gw(L);
+  if (lua_type(L, 2) == LUA_TSTRING &&
+      strcmp(lua_tostring(L, 2), "runtime") == 0) {
+    lua_getiuservalue(L, 1, 1);
+    return 1;
+  }
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
+  return 1;
+}
+
+static int gw_pending(lua_State *L) {
+  lgwL_gw_t *g = check_gw(L);
+  lua_pushinteger(L, g->gw ? (lua_Integer)lgw_gateway_pending(g->gw) : 0);
+  return 1;
+}
+
+/* Gateway(runtime_or_table [, options]) -> gateway | nil, err */
+static int l_gateway(lua_State *L) {
+  lgwL_module_t *m = lgwL_module(L);
+  lgw_gateway_options_t opts;
+  lgw_runtime_t *rt = NULL, *owned = NULL;
+  lua_Integer max_concurrent = 0;
+  lgw_error_t err;
+  lgwL_gw_t *g;
+  int rc = 0;
+  memset(&opts, 0, sizeof opts);
+  memset(&err, 0, sizeof err);
+  if (luaL_testudata(L, 1, LGWL_RUNTIME)) rt = check_runtime(L, 1);
+  else luaL_argexpected(L, lua_type(L, 1) == LUA_TTABLE, 1,
+                        "llmgateway.Runtime or table");
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (lua_getfield(L, 2, "state_file") != LUA_TNIL) {
+      if (lua_type(L, -1) != LUA_TSTRING)
+        lgwL_argerror_path(L, 2, "state_file", "string", -1);
+      opts.state_file = lua_tostring(L, -1);  /* kept by the options */
+    }
+    lua_getfield(L, 2, "no_state");
+    opts.no_state = lua_toboolean(L, -1);
+    if (lua_getfield(L, 2, "max_concurrent") != LUA_TNIL) {
+      if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1)
+        luaL_argerror(L, 2, "max_concurrent: positive integer expected");
+      max_concurrent = lua_tointeger(L, -1);
+    }
+    lua_pop(L, 3);
+  }
+  if (!rt) rc = runtime_from_table(L, 1, &owned, &err);
+  if (!rc && max_concurrent) {
+    lgw_runtime_t *copy = NULL;
+    rc = with_max_concurrent(rt ? rt : owned, max_concurrent, &copy, &err);
+    lgw_runtime_free(owned);
+    owned = copy;
+  }
+  if (rc) {
+    lgw_runtime_free(owned);
+    return lgwL_fail(L, &err);
+  }
+  /* stack: ..., runtime userdata (for gw.runtime) */
+  if (owned) push_runtime(L, owned);
+  else lua_pushvalue(L, 1);
+  g = lua_newuserdatauv(L, sizeof *g, 1);
+  memset(g, 0, sizeof *g);
+  g->m = m;
+  luaL_setmetatable(L, LGWL_GATEWAY);
+  lua_rotate(L, -2, 1);
+  lua_setiuservalue(L, -2, 1);
+  opts.loop = m->loop;
+  rc = lgw_gateway_new(owned ? owned : rt, &opts, &g->gw, &err);
+  if (rc) {
+    g->gw = NULL;
+    return lgwL_fail(L, &err);
+  }
+  g->next = m->gateways;
+  if (m->gateways) m->gateways->prev = g;
+  m->gateways = g;
+  m->ngateways++;
+  return 1;
+}
+
+/* ----- calls ------------------------------------------------------------ */
+
+void lgwL_call_free(lgwL_call_t *c) {
+  lgwL_module_t *m = c->m;
+  if (c->prev) c->prev->next = c->next;
+  else if (m->calls == c) m->calls = c->next;
+  if (c->next) c->next->prev = c->prev;
+  lgwL_result_free(c->res);
+  lgw_free(c);
+}
+
+void lgwL_call_cancel(lgwL_call_t *c) {
+  if (c->gw && !c->done) lgw_gateway_cancel(c->gw, c->id);
+}
+
+void lgwL_cancel_all(lgwL_module_t *m) {
+  lgwL_gw_t *g;
+  for (g = m->gateways; g; g = g->next)
+    if (g->gw) lgw_gateway_cancel_all(g->gw);
+}
+
+/* Completion from the engine (from the loop, never inside libcurl): copy
+ * the outcome out of the borrowed structures and queue the task. */
+static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
+                    const lgw_result_t *res, const lgw_error_t *err,
+                    void *ud) {
+  lgwL_call_t *c = ud;
+  (void)gw;
+  (void)id;
+  if (c->done) return;
+  c->done = 1;
+  c->gw = NULL;
+  c->status = status;
+  if (err) c->err = *err;
+  else if (status) lgw__error_set(&c->err, status, "%s",
+                                  lgw_strerror(status));
+  if (res) {
+    c->res = lgwL_result_copy(res);
+    if (!c->res && !status)
+      c->status = lgw__error_set(&c->err, LGW_ENOMEM, "out of memory");
+  }
+  if (c->task) lgwL_ready(c->task);
+}
+
+/* Pushes the call's outcome and frees the record. */
+static int call_finish(lua_State *L, lgwL_call_t *c) {
+  int n = 1;
+  luaL_checkstack(L, 4, NULL);
+  if (c->status == 0 && c->res) {
+    lgwL_push_result(L, c->res, c->text_only);
+  } else {
+    if (c->status == 0)
+      lgw__error_set(&c->err, LGW_ENOMEM, "out of memory");
+    lua_pushnil(L);
+    lgwL_push_error(L, &c->err, c->res);
+    n = 2;
+  }
+  lgwL_call_free(c);
+  return n;
+}
+
+static int call_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  return call_finish(L, (lgwL_call_t *)ctx);
+}
+
+/* Submits req and waits for it: yields a managed task, or runs the loop. */
+static int submit(lua_State *L, lgwL_gw_t *g, const lgw_request_t *req,
+                  int text_only) {
+  lgwL_module_t *m = g->m;
+  lgwL_task_t *t = lgwL_current(m, L);
+  lgwL_call_t *c;
+  lgw_error_t err;
+  if (!g->gw)
+    return lgwL_failf(L, LGW_ECANCELED, "the gateway is closed");
+  if (t && lgwL_task_canceled(t))
+    return lgwL_failf(L, LGW_ECANCELED, "the task was canceled");
+  if (!t) lgwL_check_block(L, m);
+  c = lgw__calloc(1, sizeof *c);
+  if (!c) return luaL_error(L, "out of memory");
+  memset(&err, 0, sizeof err);
+  c->m = m;
+  c->text_only = text_only;
+  c->next = m->calls;
+  if (m->calls) m->calls->prev = c;
+  m->calls = c;
+  if (lgw_gateway_submit(g->gw, req, on_done, c, &c->id, &err)) {
+    lgwL_call_free(c);
+    return lgwL_fail(L, &err);
+  }
+  if (c->done) return call_finish(L, c);  /* completed at once */
+  c->gw = g->gw;
+  if (t) {
+    c->task = t;
+    lgwL_block_call(t, c);
+    return lua_yieldk(L, 0, (lua_KContext)c, call_k);
+  }
+  while (!c->done) lgwL_run_once(L, m);
+  return call_finish(L, c);
+}
+
+/* gw:call(request) -> result | nil, err */
+static int gw_call(lua_State *L) {
+  lgwL_gw_t *g = check_gw(L);
+  lgw_request_t req;
+  lgwL_check_request(L, 2, &req);
+  return submit(L, g, &req, 0);
+}
+
+/* gw:run_task(task, messages [, overrides]) -> text | nil, err */
+static int gw_run_task(lua_State *L) {
+  lgwL_gw_t *g = check_gw(L);
+  lgw_request_t req;
+  lgwL_check_task_args(L, 2, 3, 4, &req);
+  return submit(L, g, &req, 1);
+}
+
+static const luaL_Reg gw_methods[] = {
+  {"call", gw_call},
+  {"run_task", gw_run_task},
+  {"close", gw_close_method},
+  {"pending", gw_pending},
+  {NULL, NULL}
+};
+
+void lgwL_gateway_open(lua_State *L) {
+  if (luaL_newmetatable(L, LGWL_RUNTIME)) {
+    lua_pushcfunction(L, runtime_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, runtime_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, runtime_index);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, LGWL_GATEWAY)) {
+    lua_pushcfunction(L, gw_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, gw_gc);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, gw_tostring);
+    lua_setfield(L, -2, "__tostring");
+    luaL_newlib(L, gw_methods);
+    lua_pushcclosure(L, gw_index, 1);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+}
+
+void lgwL_gateway_register(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"Gateway", l_gateway},
+    {"load_runtime_spec", l_load_runtime_spec},
+    {"runtime_spec_from_dict", l_runtime_spec_from_dict},
+    {"dump_runtime_spec", l_dump_runtime_spec},
+    {NULL, NULL}
+  };
+  luaL_setfuncs(L, funcs, 0);
+  /* The methods table, so the Lua front can add the retry and batch
+   * methods: _gateway_methods. */
+  luaL_getmetatable(L, LGWL_GATEWAY);
+  lua_getfield(L, -1, "__index");
+  lua_getupvalue(L, -1, 1);
+  lua_setfield(L, -4, "_gateway_methods");
+  lua_pop(L, 2);
+}

@@ -1,0 +1,468 @@
+/*
+ * lua_module.c -- luaopen_llmgateway_core: the module table, the
+ * per-state module record and its loop (own or the embedder's), the
+ * llmgateway.Error metatable, the configuration-file functions
+ * (load_user_config, write_user_config, paths, provider state, keys) and
+ * parse_json. Everything here converts and forwards to the C core.
+ */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "env.h"
+#include "json_extract.h"
+#include "lua_priv.h"
+#include "provider_state.h"
+#include "yaml_load.h"
+
+/* ===== Module record ==================================================== */
+
+lgwL_module_t *lgwL_module_peek(lua_State *L) {
+  lgwL_module_t *m;
+  lua_getfield(L, LUA_REGISTRYINDEX, LGWL_MODULE);
+  m = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return m;
+}
+
+lgwL_module_t *lgwL_module(lua_State *L) {
+  lgwL_module_t *m = lgwL_module_peek(L);
+  if (!m) luaL_error(L, "llmgateway.core is not open in this state");
+  return m;
+}
+
+static void free_handle(uv_handle_t *h) { lgw_free(h); }
+
+static void close_walk(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+/* __gc of the module record: runs last at lua_close (it was created
+ * first). Every gateway is closed by then; nothing is resumed any more. */
+static int module_gc(lua_State *L) {
+  lgwL_module_t *m = lua_touserdata(L, 1);
+  if (!m->loop) return 0;
+  lgwL_task_teardown(m);
+  while (m->gateways) {
+    lgwL_gw_t *g = m->gateways;
+    m->gateways = g->next;
+    lgw_gateway_free(g->gw);
+    g->gw = NULL;
+  }
+  while (m->calls) lgwL_call_free(m->calls);
+  uv_close((uv_handle_t *)m->idle, free_handle);
+  /* lua_close from inside the loop (os.exit(n, true) in a task) must not
+   * run the loop again: the process is ending anyway. */
+  if (m->own_loop && m->depth == 0) {
+    /* luv's loop_gc: close what is left and run until the loop closes. */
+    uv_walk(m->loop, close_walk, NULL);
+    while (uv_loop_close(m->loop)) uv_run(m->loop, UV_RUN_DEFAULT);
+    lgw_free(m->loop);
+  }
+  m->loop = NULL;
+  return 0;
+}
+
+/* Creates the record on first open; later opens reuse it. */
+static lgwL_module_t *module_open(lua_State *L) {
+  lgwL_module_t *m = lgwL_module_peek(L);
+  uv_loop_t *shared;
+  if (m) return m;
+  lua_getfield(L, LUA_REGISTRYINDEX, LGWL_LOOP);
+  shared = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  m = lua_newuserdatauv(L, sizeof *m, 0);
+  memset(m, 0, sizeof *m);
+  m->idle = lgw__calloc(1, sizeof *m->idle);
+  if (!m->idle) luaL_error(L, "out of memory");
+  if (shared) {
+    m->loop = shared;
+  } else {
+    m->loop = lgw__calloc(1, sizeof *m->loop);
+    if (!m->loop || uv_loop_init(m->loop)) {
+      lgw_free(m->loop);
+      lgw_free(m->idle);
+      m->loop = NULL;
+      luaL_error(L, "cannot create the event loop");
+    }
+    m->own_loop = 1;
+  }
+  uv_idle_init(m->loop, m->idle);
+  m->idle->data = m;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  m->L = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  lua_createtable(L, 0, 2);
+  lua_pushcfunction(L, module_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushstring(L, LGWL_MODULE);
+  lua_setfield(L, -2, "__name");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, LGWL_MODULE);
+  return m;
+}
+
+void lgw_lua_set_loop(lua_State *L, struct uv_loop_s *loop) {
+  lua_pushlightuserdata(L, loop);
+  lua_setfield(L, LUA_REGISTRYINDEX, LGWL_LOOP);
+}
+
+int lgw_lua_step(lua_State *L) {
+  lgwL_module_t *m = lgwL_module_peek(L);
+  if (!m || !m->loop) return 0;
+  lgwL_dispatch(m);
+  return m->ntasks;
+}
+
+/* ===== Errors =========================================================== */
+
+static int error_tostring(lua_State *L) {
+  lua_getfield(L, 1, "code");
+  lua_getfield(L, 1, "message");
+  lua_pushfstring(L, "[llmgateway:%s] %s",
+                  lua_isstring(L, -2) ? lua_tostring(L, -2) : "?",
+                  lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
+  return 1;
+}
+
+/* ===== Paths and files ================================================== */
+
+/* Optional path argument: nil/none -> NULL. */
+static const char *opt_path(lua_State *L, int i) {
+  return luaL_opt(L, luaL_checkstring, i, NULL);
+}
+
+/* Pushes a path the core allocated and frees it. */
+static int push_path(lua_State *L, char *p) {
+  if (!p) return luaL_error(L, "out of memory");
+  lua_pushstring(L, p);
+  lgw_free(p);
+  return 1;
+}
+
+static int l_user_config_dir(lua_State *L) {
+  return push_path(L, lgw__user_config_dir(lgw__getenv_default, NULL));
+}
+
+static int l_resolve_user_config_file(lua_State *L) {
+  const char *p = opt_path(L, 1);
+  return push_path(L, lgw__resolve_user_config_file(p, lgw__getenv_default,
+                                                    NULL));
+}
+
+static int l_resolve_provider_state_file(lua_State *L) {
+  const char *p = opt_path(L, 1);
+  return push_path(L, lgw__resolve_provider_state_file(
+                          p, lgw__getenv_default, NULL));
+}
+
+/* load_user_config([path]): {} when the file does not exist or is empty;
+ * nil, err for unreadable files (a directory), malformed YAML or a top
+ * level that is not a mapping. */
+static int l_load_user_config(lua_State *L) {
+  const char *arg = opt_path(L, 1);
+  char *path = lgw__resolve_user_config_file(arg, lgw__getenv_default, NULL);
+  lgw__node_t *root = NULL;
+  lgw_error_t err;
+  struct stat st;
+  int rc;
+  if (!path) return luaL_error(L, "out of memory");
+  memset(&err, 0, sizeof err);
+  if (stat(path, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+    lgw_free(path);
+    lua_newtable(L);
+    return 1;
+  }
+  rc = lgw__yaml_load_file(path, &root, &err);
+  if (!rc && root && root->type != LGW_NODE_MAP)
+    rc = lgw__error_set(&err, LGW_ECONFIG, "Invalid llmgateway config: %s "
+                        "(the top level must be a mapping, not a %s)", path,
+                        lgw__node_type_name(root->type));
+  if (!rc && root) rc = lgw__env_resolve_tree(root, lgw__getenv_default,
+                                              NULL);
+  lgw_free(path);
+  if (rc) {
+    lgw__node_free(root);
+    return lgwL_fail(L, &err);
+  }
+  if (root) {
+    lgwL_push_node(L, root);
+    lgw__node_free(root);
+  } else {
+    lua_newtable(L);
+  }
+  return 1;
+}
+
+/* write_user_config(t [, path]) -> path | nil, err: YAML (keys sorted,
+ * since Lua tables have no order), atomically, mode 0600. */
+static int l_write_user_config(lua_State *L) {
+  const char *arg;
+  lgw__node_t *root = NULL;
+  lgw_error_t err;
+  char *path = NULL, *yaml = NULL;
+  size_t len = 0;
+  int rc;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  arg = opt_path(L, 2);
+  memset(&err, 0, sizeof err);
+  rc = lgwL_to_node(L, 1, &root, &err);
+  if (!rc) rc = lgw__yaml_dump(root, &yaml, &len, &err);
+  if (!rc) {
+    path = lgw__resolve_user_config_file(arg, lgw__getenv_default, NULL);
+    if (!path) rc = lgw__error_set(&err, LGW_ENOMEM, "out of memory");
+  }
+  if (!rc) rc = lgw__write_file_atomic(path, yaml, len, &err);
+  lgw__node_free(root);
+  lgw_free(yaml);
+  if (rc) {
+    lgw_free(path);
+    return lgwL_fail(L, &err);
+  }
+  return push_path(L, path);
+}
+
+static int l_load_provider_state(lua_State *L) {
+  const char *arg = opt_path(L, 1);
+  char *path = lgw__resolve_provider_state_file(arg, lgw__getenv_default,
+                                                NULL);
+  lgw__kvlist_t kv = {NULL, 0};
+  lgw_error_t err;
+  size_t i;
+  int rc;
+  if (!path) return luaL_error(L, "out of memory");
+  memset(&err, 0, sizeof err);
+  rc = lgw__state_load(path, &kv, &err);
+  lgw_free(path);
+  if (rc) return lgwL_fail(L, &err);
+  lua_createtable(L, 0, (int)kv.n);
+  for (i = 0; i < kv.n; i++) {
+    lua_pushstring(L, kv.items[i].value);
+    lua_setfield(L, -2, kv.items[i].key);
+  }
+  lgw__kvlist_free(&kv);
+  return 1;
+}
+
+/* write_provider_state(t [, path]) -> path | nil, err. Keys and values
+ * are strings or numbers (converted as tostring); blanks are dropped. */
+static int l_write_provider_state(lua_State *L) {
+  const char *arg;
+  lgw__kvlist_t kv = {NULL, 0};
+  lgw_error_t err;
+  char *path;
+  int rc = 0;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  arg = opt_path(L, 2);
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {
+    int kt = lua_type(L, -2), vt = lua_type(L, -1);
+    if ((kt != LUA_TSTRING && kt != LUA_TNUMBER) ||
+        (vt != LUA_TSTRING && vt != LUA_TNUMBER))
+      return luaL_argerror(L, 1, "keys and values must be strings");
+    lua_pop(L, 1);
+  }
+  memset(&err, 0, sizeof err);
+  lua_pushnil(L);
+  while (!rc && lua_next(L, 1)) {
+    const char *v = luaL_tolstring(L, -1, NULL);
+    const char *k = luaL_tolstring(L, -3, NULL);
+    if (lgw__kvlist_add(&kv, k, v))
+      rc = lgw__error_set(&err, LGW_ENOMEM, "out of memory");
+    lua_pop(L, 3);
+  }
+  if (rc) {
+    lua_pop(L, 1);  /* the key left by the interrupted traversal */
+    lgw__kvlist_free(&kv);
+    return lgwL_fail(L, &err);
+  }
+  path = lgw__resolve_provider_state_file(arg, lgw__getenv_default, NULL);
+  if (!path) rc = lgw__error_set(&err, LGW_ENOMEM, "out of memory");
+  if (!rc) rc = lgw__state_write(path, &kv, &err);
+  lgw__kvlist_free(&kv);
+  if (rc) {
+    lgw_free(path);
+    return lgwL_fail(L, &err);
+  }
+  return push_path(L, path);
+}
+
+/* Validates {providers = <list at idx>} into a runtime so that keys are
+ * computed on exactly the values the config loader would use (no env
+ * interpolation: keys hash the values given). */
+static int providers_runtime(lua_State *L, int idx, lgw_runtime_t **rt,
+                             lgw_error_t *err) {
+  lgw__node_t *root, *list = NULL, *k;
+  int rc = lgwL_to_node(L, idx, &list, err);
+  if (rc) return rc;
+  root = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  k = lgw__node_new_string("providers", 9, 0, 0);
+  if (!root || !k || lgw__node_append(root, k, list)) {
+    if (!root || !k) {
+      lgw__node_free(k);
+      lgw__node_free(list);
+    }
+    lgw__node_free(root);
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  }
+  rc = lgw__runtime_from_node(root, NULL, rt, err);
+  lgw__node_free(root);
+  return rc;
+}
+
+/* provider_key(p) -> hex | nil, err */
+static int l_provider_key(lua_State *L) {
+  lgw_runtime_t *rt = NULL;
+  lgw_error_t err;
+  int rc;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  memset(&err, 0, sizeof err);
+  lua_createtable(L, 1, 0);
+  lua_pushvalue(L, 1);
+  lua_rawseti(L, -2, 1);
+  rc = providers_runtime(L, -1, &rt, &err);
+  if (!rc && rt->nproviders != 1)
+    rc = lgw__error_set(&err, LGW_ECONFIG, "not a provider mapping");
+  if (rc) {
+    lgw_runtime_free(rt);
+    return lgwL_fail(L, &err);
+  }
+  lua_pushstring(L, rt->providers[0].key);
+  lgw_runtime_free(rt);
+  return 1;
+}
+
+/* config_key(list | runtime) -> hex | nil, err */
+static int l_config_key(lua_State *L) {
+  lgw_runtime_t *rt = NULL, **ud;
+  lgw_error_t err;
+  int rc;
+  if ((ud = luaL_testudata(L, 1, LGWL_RUNTIME)) != NULL) {
+    lua_pushstring(L, lgw_runtime_config_key(*ud));
+    return 1;
+  }
+  luaL_argexpected(L, lua_type(L, 1) == LUA_TTABLE, 1,
+                   "table or llmgateway.Runtime");
+  memset(&err, 0, sizeof err);
+  rc = providers_runtime(L, 1, &rt, &err);
+  if (rc) {
+    lgw_runtime_free(rt);
+    return lgwL_fail(L, &err);
+  }
+  lua_pushstring(L, rt->config_key);
+  lgw_runtime_free(rt);
+  return 1;
+}
+
+/* ===== JSON ============================================================= */
+
+static void push_json(lua_State *L, const cJSON *v, int depth) {
+  const cJSON *c;
+  lua_Integer i = 0;
+  luaL_checkstack(L, 4, "JSON nested too deeply");
+  if (depth > 2000) luaL_error(L, "JSON nested too deeply");
+  if (cJSON_IsObject(v)) {
+    lua_newtable(L);
+    cJSON_ArrayForEach(c, v) {
+      push_json(L, c, depth + 1);
+      lua_setfield(L, -2, c->string);  /* the last duplicate wins */
+    }
+  } else if (cJSON_IsArray(v)) {
+    lua_newtable(L);
+    cJSON_ArrayForEach(c, v) {
+      push_json(L, c, depth + 1);
+      lua_rawseti(L, -2, ++i);
+    }
+  } else if (cJSON_IsString(v) || cJSON_IsRaw(v)) {
+    lua_pushstring(L, v->valuestring);
+  } else if (cJSON_IsNumber(v)) {
+    double d = v->valuedouble;
+    if (d == floor(d) && fabs(d) < 9007199254740992.0)
+      lua_pushinteger(L, (lua_Integer)d);
+    else
+      lua_pushnumber(L, d);
+  } else if (cJSON_IsBool(v)) {
+    lua_pushboolean(L, cJSON_IsTrue(v));
+  } else {
+    lgwL_push_null(L);
+  }
+}
+
+static int push_json_p(lua_State *L) {
+  push_json(L, lua_touserdata(L, 1), 0);
+  return 1;
+}
+
+/* parse_json(text) -> value | nil, err (llm.null for a JSON null) */
+static int l_parse_json(lua_State *L) {
+  size_t len;
+  const char *text = luaL_checklstring(L, 1, &len);
+  cJSON *root = NULL;
+  lgw_error_t err;
+  int status;
+  memset(&err, 0, sizeof err);
+  if (lgw__json_extract(text, len, &root, &err)) return lgwL_fail(L, &err);
+  /* Converted under pcall so that the tree is freed on any Lua error. */
+  lua_pushcfunction(L, push_json_p);
+  lua_pushlightuserdata(L, root);
+  status = lua_pcall(L, 1, 1, 0);
+  cJSON_Delete(root);
+  if (status != LUA_OK) return lua_error(L);
+  return 1;
+}
+
+static int l_stats(lua_State *L) {
+  lgwL_module_t *m = lgwL_module(L);
+  const lgwL_call_t *c;
+  int ncalls = 0;
+  for (c = m->calls; c; c = c->next) ncalls++;
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, m->ntasks);
+  lua_setfield(L, -2, "tasks");
+  lua_pushinteger(L, m->ngateways);
+  lua_setfield(L, -2, "gateways");
+  lua_pushinteger(L, ncalls);
+  lua_setfield(L, -2, "calls");
+  return 1;
+}
+
+static const luaL_Reg funcs[] = {
+  {"load_user_config", l_load_user_config},
+  {"write_user_config", l_write_user_config},
+  {"user_config_dir", l_user_config_dir},
+  {"resolve_user_config_file", l_resolve_user_config_file},
+  {"resolve_provider_state_file", l_resolve_provider_state_file},
+  {"load_provider_state", l_load_provider_state},
+  {"write_provider_state", l_write_provider_state},
+  {"provider_key", l_provider_key},
+  {"config_key", l_config_key},
+  {"parse_json", l_parse_json},
+  {"_stats", l_stats},
+  {NULL, NULL}
+};
+
+int luaopen_llmgateway_core(lua_State *L) {
+  luaL_checkversion(L);
+  lgw_global_init();
+  module_open(L);
+  if (luaL_newmetatable(L, LGWL_ERROR)) {
+    lua_pushcfunction(L, error_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  lgwL_gateway_open(L);
+  lgwL_task_open(L);
+  luaL_newlib(L, funcs);
+  lgwL_gateway_register(L);
+  lgwL_task_register(L);
+  luaL_getmetatable(L, LGWL_ERROR);
+  lua_setfield(L, -2, "Error");
+  lgwL_push_null(L);
+  lua_setfield(L, -2, "null");
+  lua_pushstring(L, "llmgateway " LGW_VERSION_STRING);
+  lua_setfield(L, -2, "_VERSION");
+  return 1;
+}

@@ -1,0 +1,533 @@
+/*
+ * lua_task.c -- the coroutine scheduler. Tasks are coroutines the module
+ * manages (spawn, run, the host's main chunk, batch items). A task that
+ * waits -- for a gateway call, a sleep or another task -- yields; whatever
+ * it waited for queues it on the ready list, and the list is drained from
+ * the loop (an idle handle, or lgw_lua_step), never from inside a libcurl
+ * callback. Code outside a task waits by running the loop one iteration at
+ * a time until its own condition holds, while tasks progress.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "lua_priv.h"
+
+enum { T_NEW, T_READY, T_RUNNING, T_BLOCKED, T_DONE, T_FAILED };
+enum { W_NONE, W_CALL, W_SLEEP, W_TASK };
+
+struct lgwL_sleep {
+  uv_timer_t timer;     /* freed by its close callback */
+  lgwL_task_t *task;    /* sleeping task, or NULL */
+  int *fired;           /* flag of a synchronous sleeper, or NULL */
+};
+
+struct lgwL_task {
+  lgwL_module_t *m;
+  lua_State *co;        /* kept alive by user value 1 */
+  int ref;              /* registry anchor while unfinished */
+  int state;            /* T_* */
+  int nargs;            /* arguments on co's stack before the start */
+  int observed;         /* result or error handed to someone */
+  int canceled;
+  int queued;           /* on the ready list */
+  int wait;             /* W_* while blocked */
+  lgwL_call_t *call;
+  lgwL_sleep_t *sleep;
+  lgwL_task_t *waiters; /* tasks blocked in wait() on this one */
+  lgwL_task_t *wnext;
+  lgwL_task_t *prev, *next;  /* ready list */
+};
+
+#define FINISHED(t) ((t)->state == T_DONE || (t)->state == T_FAILED)
+
+static const char *const state_names[] = {
+  "pending", "ready", "running", "waiting", "done", "failed"
+};
+
+/* ===== Ready list ======================================================= */
+
+static void unqueue(lgwL_task_t *t) {
+  lgwL_module_t *m = t->m;
+  if (!t->queued) return;
+  if (t->prev) t->prev->next = t->next;
+  else m->ready_head = t->next;
+  if (t->next) t->next->prev = t->prev;
+  else m->ready_tail = t->prev;
+  t->prev = t->next = NULL;
+  t->queued = 0;
+  m->nready--;
+}
+
+static void idle_cb(uv_idle_t *h) { lgwL_dispatch(h->data); }
+
+static void free_handle(uv_handle_t *h) { lgw_free(h->data); }
+
+void lgwL_ready(lgwL_task_t *t) {
+  lgwL_module_t *m = t->m;
+  t->wait = W_NONE;
+  t->call = NULL;
+  t->sleep = NULL;
+  if (t->queued || FINISHED(t) || m->closing) return;
+  if (t->state != T_NEW) t->state = T_READY;
+  t->prev = m->ready_tail;
+  t->next = NULL;
+  if (m->ready_tail) m->ready_tail->next = t;
+  else m->ready_head = t;
+  m->ready_tail = t;
+  t->queued = 1;
+  m->nready++;
+  uv_idle_start(m->idle, idle_cb);
+}
+
+void lgwL_block_call(lgwL_task_t *t, lgwL_call_t *c) {
+  t->state = T_BLOCKED;
+  t->wait = W_CALL;
+  t->call = c;
+}
+
+int lgwL_task_canceled(const lgwL_task_t *t) { return t->canceled; }
+
+lgwL_task_t *lgwL_current(lgwL_module_t *m, lua_State *L) {
+  if (m->current && m->current->co == L && lua_isyieldable(L))
+    return m->current;
+  return NULL;
+}
+
+/* ===== Finishing ======================================================== */
+
+/* Unanchors a finished task and wakes its waiters in arrival order. */
+static void settle(lgwL_task_t *t) {
+  lgwL_module_t *m = t->m;
+  lgwL_task_t *w = t->waiters, *rev = NULL;
+  luaL_unref(m->L, LUA_REGISTRYINDEX, t->ref);
+  t->ref = LUA_NOREF;
+  m->ntasks--;
+  t->waiters = NULL;
+  while (w) {
+    lgwL_task_t *next = w->wnext;
+    w->wnext = rev;
+    rev = w;
+    w = next;
+  }
+  for (w = rev; w; w = rev) {
+    rev = w->wnext;
+    w->wnext = NULL;
+    lgwL_ready(w);
+  }
+}
+
+/* lua.c's msghandler: the message of any error value. */
+static int error_text(lua_State *L) {
+  if (lua_type(L, 1) == LUA_TSTRING) return 1;
+  if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+    return 1;
+  lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  return 1;
+}
+
+/* stack of co: nres results (LUA_OK) or the error value. */
+static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
+  lua_State *co = t->co, *L = m->L;
+  int i;
+  if (st == LUA_OK) {
+    /* Pack the results into user value 2 (on co, which holds them). */
+    lua_checkstack(co, 3);
+    lua_createtable(co, nres, 1);
+    lua_insert(co, -(nres + 1));
+    for (i = nres; i >= 1; i--) lua_rawseti(co, -(i + 1), i);
+    lua_pushinteger(co, nres);
+    lua_setfield(co, -2, "n");
+    lua_rawgeti(co, LUA_REGISTRYINDEX, t->ref);
+    lua_insert(co, -2);
+    lua_setiuservalue(co, -2, 2);
+    lua_pop(co, 1);
+    t->state = T_DONE;
+  } else {
+    /* stack of L: task, error, message, traceback */
+    lua_checkstack(L, 6);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+    lua_pushvalue(co, -1);
+    lua_xmove(co, L, 1);
+    lua_pushcfunction(L, error_text);
+    lua_pushvalue(L, -2);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_isstring(L, -1)) {
+      lua_pop(L, 1);
+      lua_pushliteral(L, "(error object cannot be converted)");
+    }
+    luaL_traceback(L, co, lua_tostring(L, -1), 0);
+    lua_setiuservalue(L, -4, 3);
+    lua_pop(L, 1);
+    lua_setiuservalue(L, -2, 2);
+    lua_pop(L, 1);
+    t->state = T_FAILED;
+    /* Close the dead coroutine's pending to-be-closed variables. */
+#if LUA_VERSION_RELEASE_NUM >= 50406
+    lua_closethread(co, L);
+#else
+    lua_resetthread(co);
+#endif
+  }
+  settle(t);
+}
+
+/* ===== Dispatch ========================================================= */
+
+static void resume(lgwL_module_t *m, lgwL_task_t *t) {
+  lgwL_task_t *prev = m->current;
+  int nargs = t->state == T_NEW ? t->nargs : 0, nres = 0, st;
+  t->state = T_RUNNING;
+  m->current = t;
+  m->depth++;
+  st = lua_resume(t->co, m->from, nargs, &nres);
+  m->depth--;
+  m->current = prev;
+  if (st == LUA_YIELD) {
+    lua_pop(t->co, nres);
+    /* A plain coroutine.yield() in a task: run it again next round. */
+    if (t->state == T_RUNNING) lgwL_ready(t);
+    return;
+  }
+  finish(m, t, st, nres);
+}
+
+void lgwL_dispatch(lgwL_module_t *m) {
+  int n;
+  if (m->closing || m->dispatching) return;
+  m->dispatching = 1;
+  /* Only what was ready when the round began: a task that yields again
+   * at once (sleep(0)) runs next round, after the loop polled for I/O. */
+  for (n = m->nready; n > 0 && m->ready_head; n--) {
+    lgwL_task_t *t = m->ready_head;
+    unqueue(t);
+    resume(m, t);
+  }
+  m->dispatching = 0;
+  if (!m->ready_head && !m->closing) uv_idle_stop(m->idle);
+}
+
+void lgwL_check_block(lua_State *L, lgwL_module_t *m) {
+  if (m->closing) luaL_error(L, "llmgateway is shutting down");
+  if (m->depth > 0)
+    luaL_error(L, "cannot wait here: the event loop is already running "
+               "(wait from a task's own coroutine -- llmgateway.spawn -- "
+               "not from a nested coroutine, metamethod or C callback)");
+}
+
+int lgwL_run_once(lua_State *L, lgwL_module_t *m) {
+  lua_State *from = m->from;
+  lgwL_check_block(L, m);
+  m->depth++;
+  m->from = L;
+  uv_run(m->loop, UV_RUN_ONCE);
+  m->depth--;
+  m->from = from;
+  return uv_loop_alive(m->loop) || m->ready_head != NULL;
+}
+
+static int deadlock(lua_State *L, lgwL_module_t *m) {
+  return luaL_error(L, "nothing can happen any more: %d task(s) wait for "
+                    "each other or for nothing (deadlock)", m->ntasks);
+}
+
+int lgwL_run_all(lua_State *L, lgwL_module_t *m, lgwL_task_t *main) {
+  while (m->ntasks > 0 && !m->interrupted &&
+         !(main && main->state == T_FAILED)) {
+    if (!lgwL_run_once(L, m) && m->ntasks > 0) {
+      lua_pushfstring(L, "nothing can happen any more: %d task(s) wait for "
+                      "each other or for nothing (deadlock)", m->ntasks);
+      return -1;
+    }
+  }
+  return m->interrupted ? 1 : 0;
+}
+
+/* ===== Tasks ============================================================ */
+
+static lgwL_task_t *check_task(lua_State *L, int i) {
+  return luaL_checkudata(L, i, LGWL_TASK);
+}
+
+lgwL_task_t *lgwL_spawn(lua_State *L, lgwL_module_t *m, int nargs) {
+  lgwL_task_t *t;
+  lua_State *co;
+  if (m->closing) luaL_error(L, "llmgateway is shutting down");
+  luaL_checkstack(L, 4, NULL);
+  /* stack: fn, args -> task */
+  t = lua_newuserdatauv(L, sizeof *t, 3);
+  memset(t, 0, sizeof *t);
+  t->m = m;
+  t->ref = LUA_NOREF;
+  luaL_setmetatable(L, LGWL_TASK);
+  co = lua_newthread(L);
+  lua_setiuservalue(L, -2, 1);
+  lua_insert(L, -(nargs + 2));
+  if (!lua_checkstack(co, nargs + 1)) luaL_error(L, "too many arguments");
+  lua_xmove(L, co, nargs + 1);
+  t->co = co;
+  t->nargs = nargs;
+  t->state = T_NEW;
+  lua_pushvalue(L, -1);
+  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  m->ntasks++;
+  lgwL_ready(t);
+  return t;
+}
+
+static void check_callable(lua_State *L, int i) {
+  if (lua_type(L, i) == LUA_TFUNCTION) return;
+  if (luaL_getmetafield(L, i, "__call") != LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  luaL_typeerror(L, i, "function");
+}
+
+/* spawn(fn, ...) -> task */
+static int l_spawn(lua_State *L) {
+  lgwL_module_t *m = lgwL_module(L);
+  check_callable(L, 1);
+  lgwL_spawn(L, m, lua_gettop(L) - 1);
+  return 1;
+}
+
+/* Pushes the results of a finished task at idx, or raises its error. */
+static int deliver(lua_State *L, lgwL_task_t *t, int idx) {
+  lua_Integer n, i;
+  t->observed = 1;
+  lua_getiuservalue(L, idx, 2);
+  if (t->state == T_FAILED) return lua_error(L);
+  lua_getfield(L, -1, "n");
+  n = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  luaL_checkstack(L, (int)n, "too many results");
+  for (i = 1; i <= n; i++) lua_rawgeti(L, -(int)i, i);
+  return (int)n;
+}
+
+static int wait_k(lua_State *L, int status, lua_KContext ctx);
+
+/* task:wait() -> the task function's results, or raises its error */
+static int task_wait(lua_State *L) {
+  lgwL_task_t *t = check_task(L, 1), *cur;
+  lgwL_module_t *m = t->m;
+  if (FINISHED(t)) return deliver(L, t, 1);
+  cur = lgwL_current(m, L);
+  if (cur == t) return luaL_error(L, "a task cannot wait for itself");
+  if (cur) {
+    cur->state = T_BLOCKED;
+    cur->wait = W_TASK;
+    cur->wnext = t->waiters;
+    t->waiters = cur;
+    return lua_yieldk(L, 0, 0, wait_k);
+  }
+  while (!FINISHED(t))
+    if (!lgwL_run_once(L, m) && !FINISHED(t)) return deadlock(L, m);
+  return deliver(L, t, 1);
+}
+
+static int wait_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  return task_wait(L);
+}
+
+/* task:cancel() -> true when the task had not finished. A task not yet
+ * started finishes with a "canceled" error; a task waiting for a call or
+ * a sleep is woken (the call returns nil, {code="canceled"}); every later
+ * call in it fails with "canceled" at once. */
+static int task_cancel(lua_State *L) {
+  lgwL_task_t *t = check_task(L, 1);
+  if (FINISHED(t)) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  t->canceled = 1;
+  if (t->state == T_NEW) {
+    lgw_error_t err;
+    memset(&err, 0, sizeof err);
+    lgw__error_set(&err, LGW_ECANCELED, "the task was canceled");
+    unqueue(t);
+    lgwL_push_error(L, &err, NULL);
+    lua_setiuservalue(L, 1, 2);
+    lua_pushliteral(L, "the task was canceled before it started");
+    lua_setiuservalue(L, 1, 3);
+    t->state = T_FAILED;
+    settle(t);
+  } else if (t->state == T_BLOCKED && t->wait == W_CALL) {
+    lgwL_call_cancel(t->call);
+  } else if (t->state == T_BLOCKED && t->wait == W_SLEEP) {
+    lgwL_sleep_t *s = t->sleep;
+    s->task = NULL;
+    uv_timer_stop(&s->timer);
+    uv_close((uv_handle_t *)&s->timer, free_handle);
+    lgwL_ready(t);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int task_done(lua_State *L) {
+  lua_pushboolean(L, FINISHED(check_task(L, 1)));
+  return 1;
+}
+
+static int task_tostring(lua_State *L) {
+  lgwL_task_t *t = check_task(L, 1);
+  lua_pushfstring(L, "%s: %p (%s)", LGWL_TASK, (void *)t,
+                  state_names[t->state]);
+  return 1;
+}
+
+/* An unfinished task is collected only at lua_close: detach it from
+ * everything that could still point at it. */
+static void detach(lgwL_task_t *t) {
+  t->m->closing = 1;
+  unqueue(t);
+  if (t->call) t->call->task = NULL;
+  if (t->sleep) {
+    t->sleep->task = NULL;
+    uv_timer_stop(&t->sleep->timer);
+    if (!uv_is_closing((uv_handle_t *)&t->sleep->timer))
+      uv_close((uv_handle_t *)&t->sleep->timer, free_handle);
+  }
+  t->call = NULL;
+  t->sleep = NULL;
+}
+
+static int task_gc(lua_State *L) {
+  lgwL_task_t *t = check_task(L, 1);
+  if (t->state == T_FAILED && !t->observed && !t->canceled) {
+    lua_getiuservalue(L, 1, 3);
+    lgw__log(LGW_LOG_ERROR, "a task failed and nothing waited for it: %s",
+             lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  if (!FINISHED(t)) detach(t);
+  return 0;
+}
+
+/* _is_task(v) -> boolean */
+static int l_is_task(lua_State *L) {
+  lua_pushboolean(L, luaL_testudata(L, 1, LGWL_TASK) != NULL);
+  return 1;
+}
+
+/* ===== Sleeping ========================================================= */
+
+static void sleep_cb(uv_timer_t *h) {
+  lgwL_sleep_t *s = h->data;
+  if (s->fired) *s->fired = 1;
+  if (s->task) lgwL_ready(s->task);
+  uv_close((uv_handle_t *)h, free_handle);
+}
+
+static lgwL_sleep_t *sleep_start(lua_State *L, lgwL_module_t *m,
+                                 uint64_t ms) {
+  lgwL_sleep_t *s = lgw__calloc(1, sizeof *s);
+  if (!s) luaL_error(L, "out of memory");
+  uv_timer_init(m->loop, &s->timer);
+  s->timer.data = s;
+  uv_timer_start(&s->timer, sleep_cb, ms, 0);
+  return s;
+}
+
+static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)L;
+  (void)status;
+  (void)ctx;
+  return 0;
+}
+
+/* sleep(seconds): yields a task; outside a task runs the loop meanwhile. */
+static int l_sleep(lua_State *L) {
+  lgwL_module_t *m = lgwL_module(L);
+  lua_Number secs = luaL_checknumber(L, 1);
+  lgwL_task_t *cur = lgwL_current(m, L);
+  uint64_t ms;
+  int fired = 0;
+  lgwL_sleep_t *s;
+  luaL_argcheck(L, secs >= 0 && secs < 1e9, 1,
+                "non-negative number of seconds expected");
+  ms = (uint64_t)ceil(secs * 1000.0);
+  if (cur) {
+    if (cur->canceled) return 0;
+    if (ms == 0) {
+      lgwL_ready(cur);
+    } else {
+      s = sleep_start(L, m, ms);
+      s->task = cur;
+      cur->state = T_BLOCKED;
+      cur->wait = W_SLEEP;
+      cur->sleep = s;
+    }
+    return lua_yieldk(L, 0, 0, sleep_k);
+  }
+  lgwL_check_block(L, m);
+  s = sleep_start(L, m, ms);
+  s->fired = &fired;
+  while (!fired)
+    if (!lgwL_run_once(L, m) && !fired) return deadlock(L, m);
+  return 0;
+}
+
+/* run(fn, ...): fn as a task; outside a task, drives the loop until every
+ * task has finished (or fn failed). Returns fn's results or raises its
+ * error. */
+static int l_run(lua_State *L) {
+  lgwL_module_t *m = lgwL_module(L);
+  lgwL_task_t *cur = lgwL_current(m, L), *t;
+  int rc;
+  check_callable(L, 1);
+  if (!cur) lgwL_check_block(L, m);
+  t = lgwL_spawn(L, m, lua_gettop(L) - 1);  /* stack: task */
+  if (cur) return task_wait(L);
+  rc = lgwL_run_all(L, m, t);
+  if (rc < 0) return lua_error(L);
+  if (rc > 0) return luaL_error(L, "interrupted");
+  return deliver(L, t, 1);
+}
+
+/* ===== Registration ===================================================== */
+
+void lgwL_task_open(lua_State *L) {
+  static const luaL_Reg methods[] = {
+    {"wait", task_wait},
+    {"cancel", task_cancel},
+    {"done", task_done},
+    {NULL, NULL}
+  };
+  if (luaL_newmetatable(L, LGWL_TASK)) {
+    lua_pushcfunction(L, task_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, task_tostring);
+    lua_setfield(L, -2, "__tostring");
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+}
+
+void lgwL_task_register(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"spawn", l_spawn},
+    {"sleep", l_sleep},
+    {"run", l_run},
+    {"_is_task", l_is_task},
+    {NULL, NULL}
+  };
+  luaL_setfuncs(L, funcs, 0);
+}
+
+int lgwL_task_failure(lua_State *L, int idx) {
+  lgwL_task_t *t = luaL_testudata(L, idx, LGWL_TASK);
+  if (!t || t->state != T_FAILED) return 0;
+  t->observed = 1;
+  lua_getiuservalue(L, idx, 3);
+  return 1;
+}
+
+void lgwL_task_teardown(lgwL_module_t *m) {
+  m->closing = 1;
+  while (m->ready_head) unqueue(m->ready_head);
+  uv_idle_stop(m->idle);
+}

@@ -1,0 +1,431 @@
+-- Specs for the Gateway: run_task, call, the validation-retry and JSON
+-- methods, batches, errors and close, against the provider simulator.
+package.path = "./tests/lua/?.lua;" .. package.path
+local llm = require("llmgateway")
+local sim = require("support.sim")
+
+-- The message of an error raised by f, without the "file:line: " prefix.
+local function err_of(f)
+  local ok, e = pcall(f)
+  assert.is_false(ok, "expected an error")
+  return (tostring(e):gsub("^[^:]*:%d+: ", ""))
+end
+
+local FEEDBACK_TEXT = "Your previous output had the following issues:\n"
+  .. "- e1\n- e2\n\nPlease regenerate the full answer."
+
+describe("Gateway", function()
+  local s, gw
+
+  local function config(settings)
+    local c = {
+      providers = {{provider_type = "openai", api_style = "openai_chat",
+                    base_url = s.base, api_key = "sk-spec-secret"}},
+      settings = {fallback_model = "m"},
+    }
+    for k, v in pairs(settings or {}) do c.settings[k] = v end
+    return c
+  end
+
+  local function user(text) return {{role = "user", content = text}} end
+
+  lazy_setup(function()
+    s = sim.start()
+    gw = assert(llm.Gateway(config(), {no_state = true}))
+  end)
+  lazy_teardown(function()
+    gw:close()
+    s.stop()
+  end)
+  before_each(function() s.reset() end)
+
+  describe("run_task", function()
+    it("returns the answer text", function()
+      assert.equal("echo(m): hi", gw:run_task("t", user("hi")))
+    end)
+
+    it("applies overrides", function()
+      assert.equal("echo(other): hi",
+        gw:run_task("t", user("hi"), {model = "other", max_tokens = 123}))
+      assert.equal(123, s.stats().last_body.max_completion_tokens)
+    end)
+
+    it("rejects wrong arguments with luaL_argerror messages", function()
+      assert.equal("bad argument #1 to 'run_task' (string expected, got "
+        .. "boolean)", err_of(function() return gw:run_task(true, {}) end))
+      assert.equal("bad argument #2 to 'run_task' (table expected, got "
+        .. "number)", err_of(function() return gw:run_task("t", 5) end))
+      assert.equal("bad argument #2 to 'run_task' (messages[1].content: "
+        .. "string expected, got number)",
+        err_of(function() return gw:run_task("t", {{content = 1}}) end))
+      assert.equal("bad argument #2 to 'run_task' (messages[2]: table "
+        .. "expected, got string)", err_of(function()
+          return gw:run_task("t", {{content = "a"}, "b"})
+        end))
+      assert.equal("bad argument #3 to 'run_task' (table expected, got "
+        .. "string)", err_of(function()
+          return gw:run_task("t", user("x"), "o")
+        end))
+      assert.equal("bad argument #3 to 'run_task' (max_tokens: positive "
+        .. "integer expected)", err_of(function()
+          return gw:run_task("t", user("x"), {max_tokens = 1.5})
+        end))
+      assert.equal("bad argument #3 to 'run_task' (temperature: number "
+        .. "expected, got string)", err_of(function()
+          return gw:run_task("t", user("x"), {temperature = "hot"})
+        end))
+    end)
+  end)
+
+  describe("call", function()
+    it("returns the full result", function()
+      local r = assert(gw:call({task = "t", messages = user("two words"),
+                                max_tokens = 50, temperature = 0.5}))
+      assert.same({
+        task = "t", text = "echo(m): two words", requested_model = "m",
+        normalized_model = "m", reasoning_effort = "", temperature = 0.5,
+        max_tokens = 50,
+        provider = {type = "openai", base_url = s.base, index = 1,
+                    api_style = "openai_chat"},
+        usage = {input_tokens = 2, output_tokens = 3},
+      }, {task = r.task, text = r.text, requested_model = r.requested_model,
+          normalized_model = r.normalized_model,
+          reasoning_effort = r.reasoning_effort,
+          temperature = r.temperature, max_tokens = r.max_tokens,
+          provider = r.provider, usage = r.usage})
+      assert.equal(1, #r.attempts)
+      local a = r.attempts[1]
+      assert.same({1, "openai", s.base, "m", 200, "ok", ""},
+        {a.provider_index, a.provider_type, a.base_url, a.model, a.status,
+         a.code, a.message})
+      assert.is_number(a.elapsed)
+      assert.equal(0, a.retry_delay)
+    end)
+
+    it("returns nil and an llmgateway.Error on failure", function()
+      local r, err = gw:call({task = "t",
+                              messages = user("@sim status=401\nq")})
+      assert.is_nil(r)
+      assert.equal(llm.Error, getmetatable(err))
+      assert.equal("exhausted", err.code)
+      assert.equal(401, err.status)
+      assert.equal(1, #err.attempts)
+      assert.equal(401, err.attempts[1].status)
+      assert.equal("auth", err.attempts[1].code)
+      assert.equal("[llmgateway:exhausted] " .. err.message, tostring(err))
+      assert.is_nil(tostring(err):find("sk-spec-secret", 1, true))
+    end)
+
+    it("rejects a request that is not a table", function()
+      assert.equal("bad argument #1 to 'call' (table expected, got number)",
+        err_of(function() return gw:call(5) end))
+      assert.equal("bad argument #1 to 'call' (task: string expected, got "
+        .. "nil)", err_of(function() return gw:call({messages = {}}) end))
+      assert.equal("bad argument #1 to 'call' (messages: table expected, "
+        .. "got nil)", err_of(function() return gw:call({task = "t"}) end))
+    end)
+  end)
+
+  describe("construction", function()
+    it("accepts a runtime or a table, and exposes gw.runtime", function()
+      local rt = assert(llm.runtime_spec_from_dict(config()))
+      local g = assert(llm.Gateway(rt, {no_state = true}))
+      assert.equal(rt, g.runtime)
+      assert.equal("echo(m): x", g:run_task("t", user("x")))
+      g:close()
+      assert.matches("^llmgateway%.Gateway: 0x%x+$", tostring(gw))
+    end)
+
+    it("returns nil, err for an invalid config", function()
+      local g, err = llm.Gateway({settings = {max_concurrent = 0}})
+      assert.is_nil(g)
+      assert.equal("config", err.code)
+      assert.matches("max_concurrent", err.message)
+    end)
+
+    it("rejects wrong arguments", function()
+      assert.equal("bad argument #1 to 'Gateway' (llmgateway.Runtime or "
+        .. "table expected, got number)",
+        err_of(function() return llm.Gateway(5) end))
+      assert.equal("bad argument #2 to 'Gateway' (max_concurrent: positive "
+        .. "integer expected)", err_of(function()
+          return llm.Gateway(config(), {max_concurrent = 0})
+        end))
+      assert.equal("bad argument #2 to 'Gateway' (state_file: string "
+        .. "expected, got boolean)", err_of(function()
+          return llm.Gateway(config(), {state_file = true})
+        end))
+    end)
+
+    it("options.max_concurrent overrides the setting", function()
+      local g = assert(llm.Gateway(config(), {no_state = true,
+                                              max_concurrent = 3}))
+      assert.equal(3, g.runtime.max_concurrent)
+      assert.equal(12, gw.runtime.max_concurrent)
+      g:close()
+    end)
+
+    it("remembers the provider in options.state_file", function()
+      local dir = os.tmpname()
+      os.remove(dir)
+      local path = dir .. "/state/provider-state.json"
+      local g = assert(llm.Gateway(config(), {state_file = path}))
+      assert.equal("echo(m): x", g:run_task("t", user("x")))
+      g:close()
+      local state = llm.load_provider_state(path)
+      local rt = assert(llm.runtime_spec_from_dict(config()))
+      assert.equal(llm.provider_key(config().providers[1]),
+        state[rt.config_key])
+      os.execute("rm -rf '" .. dir .. "'")
+    end)
+  end)
+
+  describe("run_task_with_retry", function()
+    it("returns at once when the validator accepts", function()
+      local text, errors = gw:run_task_with_retry("t", user("q"),
+        function() return nil end)
+      assert.equal("echo(m): q", text)
+      assert.same({}, errors)
+      assert.equal(1, s.stats().requests)
+    end)
+
+    it("appends the answer and the feedback, then asks again", function()
+      local first = "@sim times=1 id=rt1 reply=bad\nq"
+      local seen = {}
+      local text, errors = gw:run_task_with_retry("t", user(first),
+        function(t)
+          seen[#seen + 1] = t
+          if t == "bad" then return {"e1", "e2"} end
+        end)
+      assert.same({"bad", "echo(m): " .. FEEDBACK_TEXT}, seen)
+      assert.equal("echo(m): " .. FEEDBACK_TEXT, text)
+      assert.same({}, errors)
+      local st = s.stats()
+      assert.equal(2, st.requests)
+      assert.same({
+        {role = "user", content = first},
+        {role = "assistant", content = "bad"},
+        {role = "user", content = FEEDBACK_TEXT},
+      }, st.last_body.messages)
+    end)
+
+    it("gives up after retry_max rounds with the last errors", function()
+      local g = assert(llm.Gateway(config({retry_max = 2}),
+                                   {no_state = true}))
+      local n = 0
+      local text, errors = g:run_task_with_retry("t", user("q"),
+        function(t)
+          n = n + 1
+          return {"err " .. n, 5}
+        end)
+      g:close()
+      assert.equal(3, n)
+      assert.equal(3, s.stats().requests)
+      assert.equal("echo(m): Your previous output had the following "
+        .. "issues:\n- err 2\n- 5\n\nPlease regenerate the full answer.",
+        text)
+      assert.same({"err 3", 5}, errors)
+      assert.equal(5, #s.stats().last_body.messages)
+    end)
+
+    it("ends the request with code 'validator' when it raises", function()
+      local text, err = gw:run_task_with_retry("t", user("q"), function()
+        error("validator exploded")
+      end)
+      assert.is_nil(text)
+      assert.equal("validator", err.code)
+      assert.matches("validator exploded", err.message)
+      assert.equal(llm.Error, getmetatable(err))
+    end)
+
+    it("returns nil, err when generation fails", function()
+      local g = assert(llm.Gateway(config({retry_max = 0}),
+                                   {no_state = true}))
+      local text, err = g:run_task_with_retry("t",
+        user("@sim status=400\nq"), nil)
+      g:close()
+      assert.is_nil(text)
+      assert.equal("exhausted", err.code)
+    end)
+
+    it("asks again after a transient failure, with a pause", function()
+      local g = assert(llm.Gateway(config({retry_max = 1,
+                                           transport_retries = 1}),
+                                   {no_state = true}))
+      local t0 = os.time()
+      local text, errors = g:run_task_with_retry("t",
+        user("@sim status=503 times=1 id=tr1\nq"), nil)
+      g:close()
+      assert.equal("echo(m): q", text)
+      assert.same({}, errors)
+      assert.equal(2, s.stats().requests)
+      assert.is_true(os.time() - t0 >= 1)
+    end)
+
+    it("does not ask again after a rejected request", function()
+      local text, err = gw:run_task_with_retry("t",
+        user("@sim status=400\nq"), nil)
+      assert.is_nil(text)
+      assert.equal("exhausted", err.code)
+      assert.equal(1, s.stats().requests)
+    end)
+
+    it("checks its arguments", function()
+      assert.equal("bad argument #3 to 'run_task_with_retry' (function "
+        .. "expected, got number)", err_of(function()
+          return gw:run_task_with_retry("t", user("q"), 5)
+        end))
+      assert.equal("bad argument #2 to 'run_task_with_retry' (table "
+        .. "expected, got nil)", err_of(function()
+          return gw:run_task_with_retry("t")
+        end))
+    end)
+  end)
+
+  describe("JSON tasks", function()
+    it("run_json_task parses the answer", function()
+      local r = assert(gw:run_json_task("t",
+        user('@sim reply=Here: {"a": [1, 2]} as asked')))
+      assert.equal("t", r.task)
+      assert.same({a = {1, 2}}, r.data)
+      assert.same({}, r.errors)
+    end)
+
+    it("tells a JSON null from a parse failure", function()
+      local r = assert(gw:run_json_task("t", user("@sim reply=null")))
+      assert.equal(llm.null, r.data)
+      assert.same({}, r.errors)
+      r = assert(gw:run_json_task("t", user("@sim reply=not json")))
+      assert.equal("not json", r.text)
+      assert.is_nil(r.data)
+      assert.equal(1, #r.errors)
+      assert.matches("^JSON parse error", r.errors[1])
+    end)
+
+    it("feeds a parse failure back as a validation error", function()
+      local g = assert(llm.Gateway(config({retry_max = 1}),
+                                   {no_state = true}))
+      local r = assert(g:run_json_task_with_retry("t",
+        user("@sim times=1 id=j1 reply=oops\nq"), nil))
+      g:close()
+      assert.is_nil(r.data)
+      assert.matches("^JSON parse error", r.errors[1])
+      local msgs = s.stats().last_body.messages
+      assert.equal(3, #msgs)
+      assert.same({role = "assistant", content = "oops"}, msgs[2])
+      assert.matches("^Your previous output had the following issues:\n"
+        .. "%- JSON parse error", msgs[3].content)
+      assert.matches("\n\nPlease regenerate the full JSON only%.$",
+        msgs[3].content)
+    end)
+
+    it("passes the parsed data to the validator", function()
+      local seen = {}
+      local r = assert(gw:run_json_task_with_retry("t",
+        user('@sim times=1 id=j2 reply={"n": 1}\nq'), function(text, data)
+          seen[#seen + 1] = data.n
+          if data.n ~= 2 then return {'answer {"n": 2}'} end
+        end))
+      assert.same({1, 2}, seen)
+      assert.same({n = 2}, r.data)
+      assert.same({}, r.errors)
+      assert.equal("Your previous output had the following issues:\n"
+        .. '- answer {"n": 2}\n\nPlease regenerate the full JSON only.',
+        s.stats().last_body.messages[3].content)
+    end)
+  end)
+
+  describe("batches", function()
+    local function req(text) return {task = "t", messages = user(text)} end
+
+    it("run_tasks returns results in order with per-item errors", function()
+      local out = gw:run_tasks({req("a"), req("@sim status=400\nb"),
+                                req("c")})
+      assert.equal(3, #out)
+      assert.equal("echo(m): a", out[1].text)
+      assert.equal("exhausted", out[2].error.code)
+      assert.equal(llm.Error, getmetatable(out[2].error))
+      assert.equal("echo(m): c", out[3].text)
+      assert.same({}, gw:run_tasks({}))
+    end)
+
+    it("keeps input order whatever the completion order", function()
+      local out = gw:run_tasks({req("@sim delay_ms=60\nc"),
+                                req("@sim delay_ms=30\nb"), req("a")})
+      assert.same({"echo(m): c", "echo(m): b", "echo(m): a"},
+        {out[1].text, out[2].text, out[3].text})
+    end)
+
+    it("fail_fast cancels the rest", function()
+      local t0 = os.time()
+      local out = gw:run_tasks({req("@sim status=400\na"),
+                                req("@sim fault=hang\nb"),
+                                req("@sim fault=hang\nc")},
+                               {fail_fast = true})
+      assert.is_true(os.time() - t0 < 5)
+      assert.equal("exhausted", out[1].error.code)
+      assert.equal("canceled", out[2].error.code)
+      assert.equal("canceled", out[3].error.code)
+    end)
+
+    it("run_tasks_with_retry pairs validators with requests", function()
+      local out = gw:run_tasks_with_retry(
+        {req("@sim times=1 id=b1 reply=bad\na"), req("b")},
+        {function(t) if t == "bad" then return {"e1", "e2"} end end, false})
+      assert.same({text = "echo(m): " .. FEEDBACK_TEXT, errors = {}}, out[1])
+      assert.same({text = "echo(m): b", errors = {}}, out[2])
+    end)
+
+    it("run_json_tasks_with_retry returns json results in order", function()
+      local out = gw:run_json_tasks_with_retry(
+        {req('@sim reply=[1]'), req("@sim status=400\nx"),
+         req('@sim reply={"k": "v"}')})
+      assert.same({task = "t", text = "[1]", data = {1}, errors = {}},
+        out[1])
+      assert.equal("exhausted", out[2].error.code)
+      assert.same({k = "v"}, out[3].data)
+    end)
+
+    it("checks requests and validators before starting", function()
+      assert.equal("bad argument #2 to 'run_tasks_with_retry' (validators "
+        .. "length must match requests length)", err_of(function()
+          return gw:run_tasks_with_retry({req("a")}, {print, print})
+        end))
+      assert.equal("bad argument #1 to 'run_tasks' (requests[2].task: "
+        .. "string expected, got nil)", err_of(function()
+          return gw:run_tasks({req("a"), {messages = {}}})
+        end))
+      assert.equal(0, s.stats().requests)
+    end)
+  end)
+
+  describe("close", function()
+    it("cancels waiting calls and refuses new ones", function()
+      local g = assert(llm.Gateway(config(), {no_state = true}))
+      local t = llm.spawn(function()
+        return g:run_task("t", user("@sim fault=hang\nx"))
+      end)
+      llm.sleep(0.1)
+      assert.equal(1, g:pending())
+      g:close()
+      local text, err = t:wait()
+      assert.is_nil(text)
+      assert.equal("canceled", err.code)
+      assert.matches("%(closed%)$", tostring(g))
+      text, err = g:run_task("t", user("x"))
+      assert.is_nil(text)
+      assert.equal("canceled", err.code)
+      g:close()
+    end)
+
+    it("works as a to-be-closed variable", function()
+      local g
+      do
+        local c <close> = assert(llm.Gateway(config(), {no_state = true}))
+        g = c
+        assert.equal("echo(m): x", c:run_task("t", user("x")))
+      end
+      assert.matches("%(closed%)$", tostring(g))
+    end)
+  end)
+end)
