@@ -275,3 +275,17 @@ $(CONF_BIN): tests/conformance/conformance.c $(STATIC) \
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS_ALL)
 # ---- end of conformance ----
+
+# ---- soak ----
+# `make soak [SOAK_N=N]`: tests/soak/soak.lua sends SOAK_N requests
+# (default 500,000) through the Lua API to the simulator with mixed faults,
+# printing the client's RSS and open descriptors; fails when an outcome is
+# wrong, RSS grows more than 5% after the warm-up, or descriptors leak.
+# Not part of `make test`.
+SOAK_N ?= 500000
+
+soak: all
+	@SOAK_N=$(SOAK_N) LLMGATEWAY_BUILD=$(BUILD) \
+	  LUA_PATH='./lua/?.lua;./lua/?/init.lua;./tests/lua/?.lua;;' \
+	  LUA_CPATH='./$(BUILD)/?.so;;' $(LUA) tests/soak/soak.lua
+# ---- end of soak ----

@@ -124,6 +124,26 @@ typedef struct lgw_message {
   const char *content;  /* NULL means "" */
 } lgw_message_t;
 
+/* Token usage of one answer; a count the response did not give is -1.
+ * In a total (usage_total) the counts are sums of the known ones (0 when
+ * none was known). cached_tokens: prompt tokens read from the provider's
+ * cache (OpenAI cached_tokens, Anthropic cache_read_input_tokens);
+ * reasoning_tokens: output tokens spent reasoning (OpenAI only). */
+typedef struct lgw_usage {
+  long input_tokens;
+  long output_tokens;
+  long cached_tokens;
+  long reasoning_tokens;
+} lgw_usage_t;
+
+struct lgw_gateway;
+/* A piece of streamed answer text, in order; the pieces of a successful
+ * request join to its final text. text is borrowed for the call and not
+ * NUL-terminated. Runs from the loop (like lgw_done_fn), never inside
+ * libcurl; the request's completion callback runs after its last delta. */
+typedef void (*lgw_delta_fn)(struct lgw_gateway *gw, uint64_t id,
+                             const char *text, size_t len, void *ud);
+
 typedef struct lgw_request {
   const char *task;                 /* NULL means "" */
   const lgw_message_t *messages;
@@ -135,6 +155,12 @@ typedef struct lgw_request {
   double temperature;
   long max_tokens;                  /* 0 = unset */
   double deadline;                  /* overall seconds; 0 = runtime's */
+  /* Streaming (SSE): set on_delta to receive the text as it arrives.
+   * Retries and failover happen only until the first delta; a stream that
+   * breaks after it ends the request with an error carrying the partial
+   * text (lgw_result_t.partial_text). */
+  lgw_delta_fn on_delta;            /* NULL: not streamed */
+  void *delta_ud;
 } lgw_request_t;
 
 /* One HTTP attempt (or a provider skipped before any HTTP). */
@@ -148,6 +174,10 @@ typedef struct lgw_attempt {
   const char *message;       /* "" on success */
   double elapsed;            /* seconds */
   double retry_delay;        /* seconds slept before the next attempt */
+  lgw_usage_t usage;         /* this attempt's, -1 counts when not given */
+  double cost;               /* from settings.prices; -1 when unknown */
+  double ttft;               /* seconds to the first delta; -1 if none */
+  int configured_index;      /* 1-based index in the configured list */
 } lgw_attempt_t;
 
 typedef struct lgw_result {
@@ -167,6 +197,15 @@ typedef struct lgw_result {
   long output_tokens;
   const lgw_attempt_t *attempts;
   size_t nattempts;
+  lgw_usage_t usage;         /* the answering attempt's (-1: not given) */
+  lgw_usage_t usage_total;   /* summed over every attempt of the request */
+  double cost;               /* the answering attempt's; -1 when unknown */
+  double cost_total;         /* summed over priced attempts; -1 if none */
+  const char *partial_text;  /* failure after streamed deltas: the text
+                                delivered so far; NULL otherwise */
+  size_t partial_len;
+  double ttft;               /* streamed: seconds from the answering
+                                attempt's start to its first delta; -1 */
 } lgw_result_t;
 
 typedef struct lgw_gateway lgw_gateway_t;
@@ -180,11 +219,61 @@ typedef void (*lgw_done_fn)(lgw_gateway_t *gw, uint64_t id, int status,
 
 struct uv_loop_s;
 
+/* ---- events ------------------------------------------------------------ */
+
+typedef enum {
+  LGW_EVENT_ATTEMPT_END = 1,  /* one per attempt, as in lgw_attempt_t (a
+                                 provider skipped by its open breaker has
+                                 none: it appears in the error message) */
+  LGW_EVENT_REQUEST_END = 2,  /* one per request, before its callback */
+  LGW_EVENT_BREAKER_OPEN = 3, /* a provider's circuit breaker opened */
+  LGW_EVENT_BREAKER_CLOSE = 4 /* ... closed again (a success) */
+} lgw_event_type_t;
+
+/* Every string is borrowed for the call and never NULL; no API key. */
+typedef struct lgw_event {
+  lgw_event_type_t type;
+  uint64_t request_id;       /* the request (for breaker events: the one
+                                whose attempt changed the breaker) */
+  const char *task;
+  int provider_index;        /* 1-based configured index; REQUEST_END: the
+                                answering provider, 0 on failure */
+  const char *provider_type; /* "" when none */
+  const char *base_url;      /* redacted; "" when none */
+  const char *model;         /* normalized model sent; "" when none */
+  int attempt;               /* ATTEMPT_END: 1-based on this provider;
+                                REQUEST_END: number of attempts */
+  int http_status;           /* 0 when none */
+  int code;                  /* LGW_OK or LGW_E* */
+  const char *error_class;   /* lgw_err_name(code): "ok", "timeout"... */
+  const char *message;       /* "" on success */
+  double latency;            /* seconds: the attempt, or the whole request */
+  double ttft;               /* seconds to the first streamed delta; -1 */
+  double retry_delay;        /* seconds chosen before the next attempt */
+  lgw_usage_t usage;         /* the attempt's; REQUEST_END: usage_total */
+  double cost;               /* the attempt's; REQUEST_END: cost_total;
+                                -1 when unknown */
+  double breaker_cooldown;   /* BREAKER_OPEN: seconds the provider is
+                                skipped; 0 otherwise */
+} lgw_event_t;
+
+/* Runs from the loop (queued, like completions), never inside libcurl or
+ * a gateway call; it may submit, cancel or free the gateway. */
+typedef void (*lgw_event_fn)(const lgw_event_t *ev, void *ud);
+
+/* Monotonic seconds, for the circuit breakers and rate limiters (tests
+ * inject one); NULL: the loop's clock. */
+typedef double (*lgw_clock_fn)(void *ud);
+
 typedef struct lgw_gateway_options {
   struct uv_loop_s *loop;   /* NULL: the gateway creates and owns one */
   const char *state_file;   /* NULL: resolve (LLMGATEWAY_PROVIDER_STATE...) */
   int no_state;             /* 1: never read or write a state file */
   uint64_t seed;            /* jitter seed; 0 = from time */
+  lgw_event_fn on_event;    /* NULL: no events */
+  void *event_ud;
+  lgw_clock_fn clock;       /* NULL: real monotonic time */
+  void *clock_ud;
 } lgw_gateway_options_t;
 
 /* Create a gateway; takes a reference on rt. opts may be NULL. */
@@ -211,6 +300,18 @@ LGW_API int lgw_gateway_run(lgw_gateway_t *gw);
  * Called from a completion callback, it takes effect when the callback
  * returns (with its own loop, when lgw_gateway_run returns). */
 LGW_API void lgw_gateway_free(lgw_gateway_t *gw);
+
+/* Running totals over every attempt of every request this gateway ran:
+ * the cost in the currency of settings.prices (0 when nothing was priced)
+ * and the token usage (sums of the known counts). */
+LGW_API double lgw_gateway_cost_total(const lgw_gateway_t *gw);
+LGW_API void lgw_gateway_usage_total(const lgw_gateway_t *gw,
+                                     lgw_usage_t *out);
+
+/* Circuit breaker of configured provider index (0-based): 0 closed, 1
+ * open (skipped by new requests), 2 half-open (cooldown over, the next
+ * outcome decides); LGW_EINVAL for a bad index. */
+LGW_API int lgw_gateway_breaker_state(const lgw_gateway_t *gw, size_t index);
 
 #ifdef __cplusplus
 }

@@ -309,11 +309,18 @@ static void provider_free(lgw__provider_t *p) {
   lgw__kvlist_free(&p->model_map);
 }
 
+static void prices_free(lgw_runtime_t *rt) {
+  size_t i;
+  for (i = 0; i < rt->nprices; i++) lgw_free(rt->prices[i].model);
+  lgw_free(rt->prices);
+}
+
 static int parse_provider(const ctx_t *c, const lgw__node_t *m,
                           const char *path, lgw__provider_t *p) {
   static const char *const known[] = {"provider_type", "api_style",
                                       "base_url",      "api_key",
-                                      "headers",       "model_map", NULL};
+                                      "headers",       "model_map",
+                                      "rpm",           "tpm",       NULL};
   int rc;
   warn_unknown(c, m, path, known);
   if ((rc = get_string(c, m, "provider_type", path, 0, &p->provider_type)) ||
@@ -321,7 +328,9 @@ static int parse_provider(const ctx_t *c, const lgw__node_t *m,
       (rc = get_string(c, m, "base_url", path, 0, &p->base_url)) ||
       (rc = get_string(c, m, "api_key", path, 0, &p->api_key)) ||
       (rc = get_kvlist(c, m, "headers", path, &p->headers)) ||
-      (rc = get_kvlist(c, m, "model_map", path, &p->model_map)))
+      (rc = get_kvlist(c, m, "model_map", path, &p->model_map)) ||
+      (rc = get_long(c, m, "rpm", path, 0, 0, &p->rpm)) ||
+      (rc = get_long(c, m, "tpm", path, 0, 0, &p->tpm)))
     return rc;
   if (lgw__style_parse(p->api_style, &p->style)) {
     char full[400], pos[300];
@@ -380,6 +389,41 @@ static int parse_providers(const ctx_t *c, const lgw__node_t *root,
   return legacy->n ? add_provider(c, rt, legacy, "provider") : 0;
 }
 
+/* settings.prices: {model: {input: X, output: Y}}, both >= 0 (a missing
+ * one is 0). */
+static int parse_prices(const ctx_t *c, const lgw__node_t *s,
+                        lgw_runtime_t *rt) {
+  static const char *const known[] = {"input", "output", NULL};
+  const lgw__node_t *n = lgw__node_get(s, "prices");
+  size_t i;
+  int rc;
+  if (absent(n)) return 0;
+  if (n->type != LGW_NODE_MAP)
+    return bad(c, n, "settings.prices", "expected a mapping, got a %s",
+               lgw__node_type_name(n->type));
+  rt->prices = lgw__calloc(n->n ? n->n : 1, sizeof *rt->prices);
+  if (!rt->prices) return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+  for (i = 0; i < n->n; i++) {
+    const lgw__node_t *m = n->items[i];
+    lgw__price_t *pr = &rt->prices[rt->nprices];
+    char path[300], kb[40];
+    const char *name = py_str(n->keys[i], kb);
+    snprintf(path, sizeof path, "settings.prices.%.200s", name);
+    if (m->type != LGW_NODE_MAP)
+      return bad(c, m, path, "expected a mapping with input and output, "
+                             "got %s%s", m->type == LGW_NODE_SEQ ? "a " : "",
+                 m->type == LGW_NODE_SEQ ? "list" : "a scalar");
+    warn_unknown(c, m, path, known);
+    if (!(pr->model = lgw__strip(name)))
+      return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+    rt->nprices++;
+    if ((rc = get_double(c, m, "input", path, 0, 0, 0, &pr->input)) ||
+        (rc = get_double(c, m, "output", path, 0, 0, 0, &pr->output)))
+      return rc;
+  }
+  return 0;
+}
+
 static int parse_settings(const ctx_t *c, const lgw__node_t *root,
                           lgw_runtime_t *rt) {
   static const char *const known[] = {
@@ -387,7 +431,9 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
       "strong_reasoning_effort", "weak_reasoning_effort", "max_concurrent",
       "retry_max", "timeout", "transport_retries", "connect_timeout",
       "deadline", "backoff_base", "backoff_max", "retry_after_max",
-      "max_response_bytes", NULL};
+      "max_response_bytes", "first_token_timeout", "idle_timeout",
+      "breaker_failures", "breaker_window", "breaker_cooldown", "prices",
+      NULL};
   const lgw__node_t *s = lgw__node_get(root, "settings");
   const char *p = "settings";
   int rc;
@@ -428,9 +474,21 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
                        &rt->retry_after_max)) ||
       (rc = get_long(c, s, "max_response_bytes", p,
                      LGW_DEFAULT_MAX_RESPONSE_BYTES, 1,
-                     &rt->max_response_bytes)))
+                     &rt->max_response_bytes)) ||
+      (rc = get_double(c, s, "first_token_timeout", p, 0, 0, 0,
+                       &rt->first_token_timeout)) ||
+      (rc = get_double(c, s, "idle_timeout", p, 0, 0, 0,
+                       &rt->idle_timeout)) ||
+      (rc = get_long(c, s, "breaker_failures", p,
+                     LGW_DEFAULT_BREAKER_FAILURES, 0,
+                     &rt->breaker_failures)) ||
+      (rc = get_double(c, s, "breaker_window", p, LGW_DEFAULT_BREAKER_WINDOW,
+                       0, 1, &rt->breaker_window)) ||
+      (rc = get_double(c, s, "breaker_cooldown", p,
+                       LGW_DEFAULT_BREAKER_COOLDOWN, 0, 0,
+                       &rt->breaker_cooldown)))
     return rc;
-  return 0;
+  return parse_prices(c, s, rt);
 }
 
 static void task_free(lgw__task_t *t) {
@@ -498,6 +556,7 @@ static void runtime_destroy(lgw_runtime_t *rt) {
   lgw_free(rt->weak_model);
   lgw_free(rt->strong_reasoning_effort);
   lgw_free(rt->weak_reasoning_effort);
+  prices_free(rt);
   lgw_free(rt);
 }
 
@@ -552,12 +611,20 @@ static lgw__node_t *str_node(const char *s) {
   return lgw__node_new_string(s, strlen(s), 0, 0);
 }
 
-static lgw__node_t *num_node(lgw__node_type_t type, double d) {
-  lgw__node_t *n = lgw__node_new(type, 0, 0);
+/* Integers stay exact (a long does not always fit a double); a float
+ * node has no integer value (converting a huge double is undefined). */
+static lgw__node_t *int_node(long long v) {
+  lgw__node_t *n = lgw__node_new(LGW_NODE_INT, 0, 0);
   if (n) {
-    n->d = d;
-    n->i = (long long)d;
+    n->i = v;
+    n->d = (double)v;
   }
+  return n;
+}
+
+static lgw__node_t *float_node(double d) {
+  lgw__node_t *n = lgw__node_new(LGW_NODE_FLOAT, 0, 0);
+  if (n) n->d = d;
   return n;
 }
 
@@ -584,9 +651,30 @@ static lgw__node_t *provider_node(const lgw__provider_t *p, int with_keys) {
       put(m, "base_url", str_node(p->base_url ? p->base_url : "")) ||
       put(m, "api_key", str_node(key)) ||
       put(m, "headers", kv_node(&p->headers)) ||
-      put(m, "model_map", kv_node(&p->model_map))) {
+      put(m, "model_map", kv_node(&p->model_map)) ||
+      (p->rpm && put(m, "rpm", int_node(p->rpm))) ||
+      (p->tpm && put(m, "tpm", int_node(p->tpm)))) {
     lgw__node_free(m);
     return NULL;
+  }
+  return m;
+}
+
+static lgw__node_t *prices_node(const lgw_runtime_t *rt) {
+  lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  size_t i;
+  for (i = 0; m && i < rt->nprices; i++) {
+    lgw__node_t *pm = lgw__node_new(LGW_NODE_MAP, 0, 0);
+    if (!pm || put(pm, "input", float_node(rt->prices[i].input)) ||
+        put(pm, "output", float_node(rt->prices[i].output))) {
+      lgw__node_free(pm);
+      lgw__node_free(m);
+      return NULL;
+    }
+    if (put(m, rt->prices[i].model, pm)) {  /* put frees pm on failure */
+      lgw__node_free(m);
+      return NULL;
+    }
   }
   return m;
 }
@@ -599,19 +687,22 @@ static lgw__node_t *settings_node(const lgw_runtime_t *rt) {
       put(s, "strong_reasoning_effort",
           str_node(rt->strong_reasoning_effort)) ||
       put(s, "weak_reasoning_effort", str_node(rt->weak_reasoning_effort)) ||
-      put(s, "max_concurrent",
-          num_node(LGW_NODE_INT, (double)rt->max_concurrent)) ||
-      put(s, "retry_max", num_node(LGW_NODE_INT, (double)rt->retry_max)) ||
-      put(s, "transport_retries",
-          num_node(LGW_NODE_INT, (double)rt->transport_retries)) ||
-      put(s, "timeout", num_node(LGW_NODE_FLOAT, rt->timeout)) ||
-      put(s, "connect_timeout", num_node(LGW_NODE_FLOAT, rt->connect_timeout)) ||
-      put(s, "deadline", num_node(LGW_NODE_FLOAT, rt->deadline)) ||
-      put(s, "backoff_base", num_node(LGW_NODE_FLOAT, rt->backoff_base)) ||
-      put(s, "backoff_max", num_node(LGW_NODE_FLOAT, rt->backoff_max)) ||
-      put(s, "retry_after_max", num_node(LGW_NODE_FLOAT, rt->retry_after_max)) ||
-      put(s, "max_response_bytes",
-          num_node(LGW_NODE_INT, (double)rt->max_response_bytes))) {
+      put(s, "max_concurrent", int_node(rt->max_concurrent)) ||
+      put(s, "retry_max", int_node(rt->retry_max)) ||
+      put(s, "transport_retries", int_node(rt->transport_retries)) ||
+      put(s, "timeout", float_node(rt->timeout)) ||
+      put(s, "connect_timeout", float_node(rt->connect_timeout)) ||
+      put(s, "deadline", float_node(rt->deadline)) ||
+      put(s, "backoff_base", float_node(rt->backoff_base)) ||
+      put(s, "backoff_max", float_node(rt->backoff_max)) ||
+      put(s, "retry_after_max", float_node(rt->retry_after_max)) ||
+      put(s, "max_response_bytes", int_node(rt->max_response_bytes)) ||
+      put(s, "first_token_timeout", float_node(rt->first_token_timeout)) ||
+      put(s, "idle_timeout", float_node(rt->idle_timeout)) ||
+      put(s, "breaker_failures", int_node(rt->breaker_failures)) ||
+      put(s, "breaker_window", float_node(rt->breaker_window)) ||
+      put(s, "breaker_cooldown", float_node(rt->breaker_cooldown)) ||
+      (rt->nprices && put(s, "prices", prices_node(rt)))) {
     lgw__node_free(s);
     return NULL;
   }
@@ -626,9 +717,9 @@ static lgw__node_t *tasks_node(const lgw_runtime_t *rt) {
     lgw__node_t *tn = lgw__node_new(LGW_NODE_MAP, 0, 0);
     if (!tn || put(tn, "model", str_node(t->model)) ||
         put(tn, "tier", str_node(t->tier)) ||
-        put(tn, "temperature", num_node(LGW_NODE_FLOAT, t->temperature)) ||
+        put(tn, "temperature", float_node(t->temperature)) ||
         put(tn, "reasoning_effort", str_node(t->reasoning_effort)) ||
-        put(tn, "max_tokens", num_node(LGW_NODE_INT, (double)t->max_tokens))) {
+        put(tn, "max_tokens", int_node(t->max_tokens))) {
       lgw__node_free(tn);
       lgw__node_free(m);
       return NULL;
@@ -645,7 +736,7 @@ lgw__node_t *lgw__runtime_dump(const lgw_runtime_t *rt, int with_keys) {
   lgw__node_t *root = lgw__node_new(LGW_NODE_MAP, 0, 0), *ver;
   int rc;
   if (!root) return NULL;
-  ver = num_node(LGW_NODE_INT, 1);
+  ver = int_node(1);
   rc = put(root, "version", ver) || put(root, "settings", settings_node(rt)) ||
        put(root, "tasks", tasks_node(rt));
   if (!rc && rt->nproviders > 1) {
@@ -672,6 +763,14 @@ lgw__node_t *lgw__runtime_dump(const lgw_runtime_t *rt, int with_keys) {
 }
 
 /* ---- lookups ----------------------------------------------------------- */
+
+const lgw__price_t *lgw__runtime_price(const lgw_runtime_t *rt,
+                                       const char *model) {
+  size_t i;
+  for (i = 0; model && i < rt->nprices; i++)
+    if (strcmp(rt->prices[i].model, model) == 0) return &rt->prices[i];
+  return NULL;
+}
 
 const lgw__task_t *lgw__runtime_task(const lgw_runtime_t *rt,
                                      const char *name, lgw__task_t *tmp) {

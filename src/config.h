@@ -25,6 +25,49 @@
 #define LGW_DEFAULT_RETRY_AFTER_MAX 30.0
 #define LGW_DEFAULT_MAX_RESPONSE_BYTES (32L * 1024 * 1024)
 
+/*
+ * Streaming, circuit breaker, rate limit and price settings (our own, not
+ * in the Python library):
+ *
+ *   settings.first_token_timeout  seconds from sending a streamed attempt
+ *                                 to its first text delta; 0 (default) =
+ *                                 no bound beyond `timeout`. Expiry is a
+ *                                 timeout (retried, or failed over).
+ *   settings.idle_timeout         seconds a streamed attempt may receive
+ *                                 nothing once its body has begun; 0
+ *                                 (default) = no bound beyond `timeout`.
+ *                                 `timeout` still bounds a whole attempt,
+ *                                 streamed or not.
+ *   settings.breaker_failures     K: retryable failures (connect, timeout,
+ *                                 408/409/429/5xx, bad or empty body) of a
+ *                                 provider within breaker_window seconds
+ *                                 that open its circuit breaker; default
+ *                                 5; 0 disables breakers.
+ *   settings.breaker_window       W seconds, default 30.
+ *   settings.breaker_cooldown     C seconds an open provider is skipped by
+ *                                 new requests (unless it is the last one
+ *                                 left), default 30. Then it is half-open:
+ *                                 a success closes it, a retryable failure
+ *                                 opens it again.
+ *   settings.prices               {model: {input: X, output: Y}}: prices
+ *                                 per million input and output tokens,
+ *                                 keyed by the model sent (after
+ *                                 model_map), else the model requested.
+ *                                 Gives cost and cost_total; no default.
+ *   providers[i].rpm              requests per minute; 0/absent = no limit
+ *   providers[i].tpm              tokens per minute; 0/absent = no limit.
+ *                                 Token buckets pace requests (queued, no
+ *                                 slot held) instead of provoking 429s;
+ *                                 each bucket holds one second's worth
+ *                                 (at least one request). A request's
+ *                                 tokens are estimated before sending as
+ *                                 (message bytes)/4 + max_tokens and
+ *                                 settled with the usage reported.
+ */
+#define LGW_DEFAULT_BREAKER_FAILURES 5
+#define LGW_DEFAULT_BREAKER_WINDOW 30.0
+#define LGW_DEFAULT_BREAKER_COOLDOWN 30.0
+
 /* Transport kinds; LGW__STYLE_NONE when api_style is blank. */
 typedef enum {
   LGW__STYLE_NONE = 0,
@@ -43,6 +86,8 @@ typedef struct lgw__provider {
   lgw__kvlist_t model_map;
   lgw__style_t style;      /* parsed api_style */
   char key[65];            /* provider key: sha256 hex of canonical JSON */
+  /* our own (not part of the provider key) */
+  long rpm, tpm;           /* 0 = no limit */
 } lgw__provider_t;
 
 typedef struct lgw__task {
@@ -53,6 +98,12 @@ typedef struct lgw__task {
   char *reasoning_effort;  /* stripped, lower */
   long max_tokens;         /* default 4000 */
 } lgw__task_t;
+
+/* Price of one model, per million tokens. */
+typedef struct lgw__price {
+  char *model;
+  double input, output;
+} lgw__price_t;
 
 struct lgw_runtime {
   int refs;
@@ -70,6 +121,12 @@ struct lgw_runtime {
   lgw__task_t *tasks;
   size_t ntasks;
   char config_key[65];         /* sha256 hex of the provider list */
+  /* streaming, breaker and prices (see the comment at the top) */
+  double first_token_timeout, idle_timeout;  /* seconds, 0 = none */
+  long breaker_failures;
+  double breaker_window, breaker_cooldown;
+  lgw__price_t *prices;        /* configured order */
+  size_t nprices;
 };
 
 /* Validate a tree into a runtime. name is the source for positions
@@ -95,6 +152,10 @@ const char *lgw__runtime_model_for_tier(const lgw_runtime_t *rt,
                                         const char *tier);
 const char *lgw__runtime_effort_for_tier(const lgw_runtime_t *rt,
                                          const char *tier);
+
+/* Price of model (exact match), NULL when not configured. */
+const lgw__price_t *lgw__runtime_price(const lgw_runtime_t *rt,
+                                       const char *model);
 
 /* Parse an api_style value; returns -1 for an unknown one. */
 int lgw__style_parse(const char *api_style, lgw__style_t *out);

@@ -1,9 +1,12 @@
 /*
  * gateway.c -- the request lifecycle: the attempt plan (preferred provider
- * first), concurrency slots, transport retries with backoff, provider
- * failover, the overall deadline, cancellation, the remembered provider
- * and the completion callbacks. Callbacks run from the loop through an
- * idle handle, never from inside libcurl or the caller's own call.
+ * first, open circuit breakers skipped), rate-limit pacing, concurrency
+ * slots, transport retries with backoff, provider failover, streamed
+ * attempts (SSE deltas, first-token and idle timeouts, no retry after the
+ * first delta), usage and cost, the overall deadline, cancellation, the
+ * remembered provider, events and the completion callbacks. Deltas,
+ * events and completions run from the loop through an idle handle, never
+ * from inside libcurl or the caller's own call.
  */
 #include "llmgateway.h"
 
@@ -14,11 +17,15 @@
 #include <string.h>
 #include <uv.h>
 
+#include "breaker.h"
 #include "config.h"
+#include "events.h"
 #include "http.h"
 #include "provider_state.h"
+#include "ratelimit.h"
 #include "retry.h"
 #include "route.h"
+#include "sse.h"
 #include "transport.h"
 #include "util.h"
 
@@ -74,6 +81,27 @@ struct req {
   size_t winner;               /* configured index on success */
   link_t all_link;             /* in gw->all */
   link_t q_link;               /* in gw->wait or gw->done */
+  double start_ms;             /* submit time */
+  /* pacing */
+  int pacing;                  /* the sleep timer waits for a rate limit */
+  double tokens_est;           /* reserved in the tpm bucket, 0 = none */
+  size_t msg_bytes;
+  /* streaming */
+  lgw_delta_fn on_delta;
+  void *delta_ud;
+  int emitted;                 /* a delta was queued: no more attempts */
+  lgw__sse_parser_t sse;
+  lgw__stream_t stream;        /* the current streamed attempt */
+  int stream_init;
+  double attempt_ms;           /* start of the current attempt */
+  double ttft;                 /* current attempt; -1 before a delta */
+  uv_timer_t ttft_timer, idle_timer;
+  int ttft_init, idle_init;
+  int abort_code, abort_status;  /* why the engine cut the transfer */
+  char abort_msg[1024];
+  /* usage */
+  lgw_usage_t usage_total, win_usage;
+  double cost_total, win_cost, win_ttft;
 };
 
 struct lgw_gateway {
@@ -94,6 +122,15 @@ struct lgw_gateway {
   uv_idle_t idle;              /* runs completion callbacks */
   int open_handles;            /* uv handles not yet closed */
   int cb_depth, running, free_pending, closing, freeing, no_pump;
+  lgw__notes_t notes;          /* deltas and events to run */
+  lgw_event_fn on_event;
+  void *event_ud;
+  lgw_clock_fn clock;
+  void *clock_ud;
+  lgw__breaker_t *breakers;    /* per configured provider */
+  lgw__bucket_t *rpm, *tpm;    /* per configured provider */
+  double cost_total;
+  lgw_usage_t usage_total;
 };
 
 /* ---- lists (intrusive, circular, with a sentinel) ------------------------ */
@@ -151,45 +188,122 @@ static void on_handle_close(uv_handle_t *h);
 
 /* ---- attempts and outcome ------------------------------------------------- */
 
-/* Append one attempt on the current provider; msg is redacted first. */
-static void record(req_t *q, int status, int code, const char *msg,
-                   double elapsed, double delay) {
-  char buf[1024];
-  lgw_attempt_t *a;
-  const lgw__provider_t *p = prov(q);
-  if (q->natt == q->catt) {
-    size_t nc = q->catt ? q->catt * 2 : 4;
-    lgw_attempt_t *na = lgw_realloc(q->att, nc * sizeof *na);
-    if (!na) return;  /* the attempt list is best effort */
-    q->att = na;
-    q->catt = nc;
-  }
-  msgf(buf, sizeof buf, "%s", msg ? msg : "");
-  redact_rt(q->gw->rt, buf, sizeof buf);
-  a = &q->att[q->natt];
-  a->provider_index = (int)q->pos + 1;
-  a->provider_type = prov_type(p);
-  a->base_url = prov_url(q);
-  a->model = lgw__strdup(q->routed ? q->route.model : "");
-  a->http_status = status;
-  a->code = code;
-  a->message = lgw__strdup(buf);
-  a->elapsed = elapsed;
-  a->retry_delay = delay;
-  if (!a->model || !a->message) {
-    lgw_free((char *)a->model);
-    lgw_free((char *)a->message);
-    return;
-  }
-  q->natt++;
-  if (status) q->last_status = status;
+static double gw_now(const lgw_gateway_t *gw) {
+  return gw->clock ? gw->clock(gw->clock_ud) : lgw__now_ms() / 1000.0;
 }
 
 static void on_idle(uv_idle_t *h);
 
-/* The request has its outcome: queue its callback. */
+/* Deltas, events and completions run from the idle handle. */
+static void wake(lgw_gateway_t *gw) {
+  if (!gw->closing) uv_idle_start(&gw->idle, on_idle);
+}
+
+static void queue_event(lgw_gateway_t *gw, const lgw_event_t *ev) {
+  if (!gw->on_event) return;
+  if (lgw__notes_event(&gw->notes, ev)) {
+    lgw__log(LGW_LOG_WARN, "event dropped: out of memory");
+    return;
+  }
+  wake(gw);
+}
+
+/* Cost of usage u on the current route: the price of the model sent,
+ * else of the model requested; -1 when neither is priced. */
+static double route_cost(const req_t *q, const lgw_usage_t *u) {
+  const lgw_runtime_t *rt = q->gw->rt;
+  const lgw__price_t *pr;
+  if (!q->routed) return -1;
+  pr = lgw__runtime_price(rt, q->route.model);
+  if (!pr) pr = lgw__runtime_price(rt, q->route.requested_model);
+  return pr ? lgw__usage_cost(u, pr->input, pr->output) : -1;
+}
+
+/* Append one attempt on the current provider (msg is redacted first), add
+ * its usage and cost to the totals, settle its rate-limit estimate and
+ * queue its event. u NULL: no usage known. Returns the attempt's cost. */
+static double record(req_t *q, int status, int code, const char *msg,
+                     double elapsed, double delay, const lgw_usage_t *u) {
+  lgw_gateway_t *gw = q->gw;
+  size_t pi = q->order[q->pos];
+  char buf[1024];
+  lgw_attempt_t a;
+  lgw_usage_t none;
+  lgw_event_t ev;
+  const lgw__provider_t *p = prov(q);
+  if (!u) {
+    lgw__usage_unknown(&none);
+    u = &none;
+  }
+  msgf(buf, sizeof buf, "%s", msg ? msg : "");
+  redact_rt(gw->rt, buf, sizeof buf);
+  memset(&a, 0, sizeof a);
+  a.provider_index = (int)q->pos + 1;
+  a.provider_type = prov_type(p);
+  a.base_url = prov_url(q);
+  a.model = q->routed ? q->route.model : "";
+  a.http_status = status;
+  a.code = code;
+  a.message = buf;
+  a.elapsed = elapsed;
+  a.retry_delay = delay;
+  a.usage = *u;
+  a.cost = route_cost(q, u);
+  a.ttft = q->ttft;
+  a.configured_index = (int)pi + 1;
+  q->ttft = -1;
+  lgw__usage_add(&q->usage_total, u);
+  lgw__usage_add(&gw->usage_total, u);
+  if (a.cost >= 0) {
+    q->cost_total = (q->cost_total > 0 ? q->cost_total : 0) + a.cost;
+    gw->cost_total += a.cost;
+  }
+  if (q->tokens_est > 0 && u->input_tokens >= 0 && u->output_tokens >= 0)
+    lgw__bucket_settle(&gw->tpm[pi], q->tokens_est -
+                       (double)(u->input_tokens + u->output_tokens),
+                       gw_now(gw));
+  q->tokens_est = 0;
+  if (status) q->last_status = status;
+  memset(&ev, 0, sizeof ev);
+  ev.type = LGW_EVENT_ATTEMPT_END;
+  ev.request_id = q->id;
+  ev.task = q->task;
+  ev.provider_index = a.configured_index;
+  ev.provider_type = a.provider_type;
+  ev.base_url = a.base_url;
+  ev.model = a.model;
+  ev.attempt = q->attempt > 0 ? q->attempt : 1;
+  ev.http_status = status;
+  ev.code = code;
+  ev.message = buf;
+  ev.latency = elapsed;
+  ev.ttft = a.ttft;
+  ev.retry_delay = delay;
+  ev.usage = *u;
+  ev.cost = a.cost;
+  queue_event(gw, &ev);
+  if (q->natt == q->catt) {
+    size_t nc = q->catt ? q->catt * 2 : 4;
+    lgw_attempt_t *na = lgw_realloc(q->att, nc * sizeof *na);
+    if (!na) return a.cost;  /* the attempt list is best effort */
+    q->att = na;
+    q->catt = nc;
+  }
+  a.model = lgw__strdup(a.model);
+  a.message = lgw__strdup(buf);
+  if (!a.model || !a.message) {
+    lgw_free((char *)a.model);
+    lgw_free((char *)a.message);
+    return a.cost;
+  }
+  q->att[q->natt++] = a;
+  return a.cost;
+}
+
+/* The request has its outcome: queue its event and its callback. */
 static void finish(req_t *q, int status) {
   lgw_gateway_t *gw = q->gw;
+  lgw_event_t ev;
   q->status = status;
   q->err.code = status;
   q->err.http_status = q->last_status;
@@ -197,8 +311,28 @@ static void finish(req_t *q, int status) {
   redact_rt(gw->rt, q->err.message, sizeof q->err.message);
   q->state = S_DONE;
   if (q->deadline_init) uv_timer_stop(&q->deadline_timer);
+  memset(&ev, 0, sizeof ev);
+  ev.type = LGW_EVENT_REQUEST_END;
+  ev.request_id = q->id;
+  ev.task = q->task;
+  ev.ttft = -1;
+  if (status == 0) {
+    ev.provider_index = (int)q->winner + 1;
+    ev.provider_type = prov_type(&gw->rt->providers[q->winner]);
+    ev.base_url = gw->shown_urls[q->winner];
+    ev.model = q->route.model;
+    ev.ttft = q->win_ttft;
+  }
+  ev.attempt = (int)q->natt;
+  ev.http_status = q->last_status;
+  ev.code = status;
+  ev.message = q->err.message;
+  ev.latency = (lgw__now_ms() - q->start_ms) / 1000.0;
+  ev.usage = q->usage_total;
+  ev.cost = q->cost_total;
+  queue_event(gw, &ev);
   list_append(&gw->done, &q->q_link);
-  if (!gw->closing) uv_idle_start(&gw->idle, on_idle);
+  wake(gw);
 }
 
 /* q->err for a request stopped by cancel or deadline. */
@@ -240,6 +374,7 @@ static void provider_failed(req_t *q, const char *msg) {
 
 static void plan(req_t *q);
 static void send_attempt(req_t *q);
+static void pace(req_t *q);
 
 static void pump(lgw_gateway_t *gw) {
   req_t *q;
@@ -269,6 +404,63 @@ static void slot_acquire(req_t *q) {
   }
 }
 
+/* ---- circuit breakers and rate limits ------------------------------------- */
+
+static void breaker_event(req_t *q, size_t pi, lgw_event_type_t type) {
+  lgw_gateway_t *gw = q->gw;
+  lgw_event_t ev;
+  const lgw__provider_t *p = &gw->rt->providers[pi];
+  lgw__log(LGW_LOG_INFO, "provider #%zu (%s): circuit breaker %s", pi + 1,
+           prov_type(p), type == LGW_EVENT_BREAKER_OPEN ? "open" : "closed");
+  memset(&ev, 0, sizeof ev);
+  ev.type = type;
+  ev.request_id = q->id;
+  ev.task = q->task;
+  ev.provider_index = (int)pi + 1;
+  ev.provider_type = prov_type(p);
+  ev.base_url = gw->shown_urls[pi];
+  ev.ttft = ev.cost = -1;
+  lgw__usage_unknown(&ev.usage);
+  if (type == LGW_EVENT_BREAKER_OPEN)
+    ev.breaker_cooldown = gw->rt->breaker_cooldown;
+  queue_event(gw, &ev);
+}
+
+static void breaker_failure(req_t *q) {
+  size_t pi = q->order[q->pos];
+  if (lgw__breaker_failure(&q->gw->breakers[pi], gw_now(q->gw)))
+    breaker_event(q, pi, LGW_EVENT_BREAKER_OPEN);
+}
+
+static void breaker_success(req_t *q) {
+  size_t pi = q->order[q->pos];
+  if (lgw__breaker_success(&q->gw->breakers[pi]))
+    breaker_event(q, pi, LGW_EVENT_BREAKER_CLOSE);
+}
+
+/* An open provider is skipped, unless it is the last one left. */
+static int breaker_skips(const req_t *q) {
+  const lgw_gateway_t *gw = q->gw;
+  return q->pos + 1 < gw->rt->nproviders &&
+         lgw__breaker_state(&gw->breakers[q->order[q->pos]], gw_now(gw)) ==
+             LGW__BREAKER_OPEN;
+}
+
+/* Reserve this attempt in the provider's buckets; the seconds to wait. */
+static double reserve(req_t *q) {
+  lgw_gateway_t *gw = q->gw;
+  size_t pi = q->order[q->pos];
+  double now = gw_now(gw), wait, w;
+  wait = lgw__bucket_reserve(&gw->rpm[pi], 1, now);
+  q->tokens_est = 0;
+  if (gw->tpm[pi].per_s > 0) {
+    q->tokens_est = lgw__estimate_tokens(q->msg_bytes, q->route.max_tokens);
+    w = lgw__bucket_reserve(&gw->tpm[pi], q->tokens_est, now);
+    if (w > wait) wait = w;
+  }
+  return wait;
+}
+
 /* Skip providers that cannot be tried, then ask for a slot. */
 static void plan(req_t *q) {
   lgw_gateway_t *gw = q->gw;
@@ -278,20 +470,29 @@ static void plan(req_t *q) {
     const lgw__provider_t *p = prov(q);
     if (q->attempt == 0) {
       if (lgw__is_blank(p->base_url)) {
-        record(q, 0, LGW_ECONFIG, "LLM base_url is not configured.", 0, 0);
+        record(q, 0, LGW_ECONFIG, "LLM base_url is not configured.", 0, 0,
+               NULL);
         provider_failed(q, "LLM base_url is not configured.");
+        continue;
+      }
+      if (breaker_skips(q)) {
+        char why[160];
+        msgf(why, sizeof why, "Skipped: circuit breaker open (%ld retryable "
+             "failures within %.1fs).", gw->rt->breaker_failures,
+             gw->rt->breaker_window);
+        provider_failed(q, why);
         continue;
       }
       memset(&e, 0, sizeof e);
       if (lgw__route(gw->rt, p, q->task, &q->ov, &q->route, &e)) {
-        record(q, 0, e.code, e.message, 0, 0);
+        record(q, 0, e.code, e.message, 0, 0, NULL);
         provider_failed(q, e.message);
         continue;
       }
       q->routed = 1;
       q->attempt = 1;
     }
-    slot_acquire(q);
+    pace(q);
     return;
   }
   finish_exhausted(q);
@@ -327,6 +528,125 @@ static void fail_over(req_t *q, const char *msg) {
   plan(q);
 }
 
+/* ---- streamed attempts ------------------------------------------------------ */
+
+static const char *attempt_url(const req_t *q) {
+  const char *u = q->gw->eps[q->order[q->pos] * NSTYLES +
+                             (size_t)q->route.style].url;
+  return u ? u : prov_url(q);
+}
+
+/* Start (or restart) one of the request's own timers. */
+static void timer_start(req_t *q, uv_timer_t *t, int *init, uv_timer_cb cb,
+                        double seconds) {
+  if (!*init) {
+    uv_timer_init(q->gw->loop, t);
+    t->data = q;
+    *init = 1;
+    q->gw->open_handles++;
+  }
+  uv_timer_start(t, cb, (uint64_t)ceil(seconds * 1000.0), 0);
+}
+
+static void stream_timers_stop(req_t *q) {
+  if (q->ttft_init) uv_timer_stop(&q->ttft_timer);
+  if (q->idle_init) uv_timer_stop(&q->idle_timer);
+}
+
+/* Why the engine cuts a transfer; its completion then reports this. */
+static void abort_set(req_t *q, int code, int status, const char *fmt, ...)
+    LGW__PRINTF(4, 5);
+static void abort_set(req_t *q, int code, int status, const char *fmt, ...) {
+  va_list ap;
+  q->abort_code = code;
+  q->abort_status = status;
+  va_start(ap, fmt);
+  vsnprintf(q->abort_msg, sizeof q->abort_msg, fmt, ap);
+  va_end(ap);
+}
+
+static void on_ttft_timeout(uv_timer_t *t) {
+  req_t *q = t->data;
+  if (!q->http) return;
+  abort_set(q, LGW_ETIMEOUT, 0, "No first token from %s within "
+            "first_token_timeout (%.1fs).", attempt_url(q),
+            q->gw->rt->first_token_timeout);
+  lgw__http_cancel(q->http);  /* on_http reports it */
+}
+
+static void on_idle_timeout(uv_timer_t *t) {
+  req_t *q = t->data;
+  if (!q->http) return;
+  abort_set(q, LGW_ETIMEOUT, 0, "Stream from %s was idle for more than "
+            "idle_timeout (%.1fs).", attempt_url(q),
+            q->gw->rt->idle_timeout);
+  lgw__http_cancel(q->http);
+}
+
+/* Queue a piece of text for the caller's delta callback. From then on the
+ * request is committed to this attempt. */
+static void emit_delta(req_t *q, const char *text, size_t len) {
+  lgw_gateway_t *gw = q->gw;
+  if (q->ttft < 0) {
+    q->ttft = (lgw__now_ms() - q->attempt_ms) / 1000.0;
+    if (q->ttft_init) uv_timer_stop(&q->ttft_timer);
+  }
+  if (lgw__notes_delta(&gw->notes, q->on_delta, q->delta_ud, gw, q->id, text,
+                       len)) {
+    lgw__log(LGW_LOG_WARN, "delta dropped: out of memory");
+    return;
+  }
+  q->emitted = 1;
+  wake(gw);
+}
+
+static int on_sse_event(const char *name, const char *data, size_t len,
+                        void *ud) {
+  req_t *q = ud;
+  const lgw__transport_t *tr = lgw__transport_for(q->route.style);
+  lgw_error_t e;
+  int rc;
+  (void)name;
+  memset(&e, 0, sizeof e);
+  q->stream.delta.len = 0;
+  rc = tr->stream_event(&q->stream, data, len, &e);
+  if (rc) {
+    abort_set(q, rc, e.http_status, "HTTP 200 from %s: stream error: %s",
+              attempt_url(q), e.message);
+    return rc;
+  }
+  if (q->stream.delta.len)
+    emit_delta(q, q->stream.delta.data, q->stream.delta.len);
+  return 0;
+}
+
+/* A piece of the event stream (from the loop, after curl returned). */
+static int on_stream_data(const char *p, size_t n, void *ud) {
+  req_t *q = ud;
+  const lgw_runtime_t *rt = q->gw->rt;
+  int rc;
+  if (rt->idle_timeout > 0)
+    timer_start(q, &q->idle_timer, &q->idle_init, on_idle_timeout,
+                rt->idle_timeout);
+  rc = lgw__sse_feed(&q->sse, p, n, on_sse_event, q);
+  if (rc && !q->abort_code)
+    abort_set(q, LGW_ENOMEM, 0, "Out of memory reading the stream from %s.",
+              attempt_url(q));
+  return rc != 0;
+}
+
+static void stream_reset(req_t *q) {
+  if (q->stream_init) {
+    lgw__sse_parser_free(&q->sse);
+    lgw__stream_free(&q->stream);
+  }
+  lgw__sse_parser_init(&q->sse);
+  lgw__stream_init(&q->stream);
+  q->stream_init = 1;
+}
+
+/* ---- attempts ------------------------------------------------------------- */
+
 /* A slot is held: build the body and post it. */
 static void send_attempt(req_t *q) {
   lgw_gateway_t *gw = q->gw;
@@ -341,6 +661,9 @@ static void send_attempt(req_t *q) {
   int rc;
   memset(&e, 0, sizeof e);
   q->state = S_HTTP;
+  q->ttft = -1;
+  q->abort_code = q->abort_status = 0;
+  q->abort_msg[0] = '\0';
   if (!tr || !ep) {
     rc = lgw__error_set(&e, LGW_ENOMEM,
                         "Cannot prepare the request: out of memory.");
@@ -352,6 +675,7 @@ static void send_attempt(req_t *q) {
     call.reasoning_effort = q->route.reasoning_effort;
     call.temperature = q->route.temperature;
     call.max_tokens = q->route.max_tokens;
+    call.stream = q->on_delta != NULL;
     rc = tr->body(&call, &body, &len, &e);
   }
   if (rc == 0) {
@@ -363,29 +687,38 @@ static void send_attempt(req_t *q) {
     o.timeout_ms = (long)ceil(rt->timeout * 1000.0);
     o.connect_timeout_ms = (long)ceil(rt->connect_timeout * 1000.0);
     o.max_response_bytes = rt->max_response_bytes;
+    if (q->on_delta) {
+      o.on_data = on_stream_data;
+      stream_reset(q);
+    }
+    q->attempt_ms = lgw__now_ms();
     rc = lgw__http_post(gw->http, &o, on_http, q, &q->http, &e);
     lgw_free(body);
   }
-  if (rc == 0) return;
+  if (rc == 0) {
+    if (q->on_delta && rt->first_token_timeout > 0)
+      timer_start(q, &q->ttft_timer, &q->ttft_init, on_ttft_timeout,
+                  rt->first_token_timeout);
+    return;
+  }
   /* Nothing was sent; a retry would fail the same way. */
-  record(q, 0, rc, e.message, 0, 0);
+  record(q, 0, rc, e.message, 0, 0, NULL);
   slot_release(gw);
   fail_over(q, e.message);
 }
 
 static void on_sleep_done(uv_timer_t *t) {
   req_t *q = t->data;
-  slot_acquire(q);
+  if (q->pacing) {
+    q->pacing = 0;
+    slot_acquire(q);
+  } else {
+    pace(q);
+  }
 }
 
-/* Wait delay seconds (no slot held), then try the provider again. */
-static void retry_later(req_t *q, double delay) {
+static void sleep_for(req_t *q, double delay) {
   lgw_gateway_t *gw = q->gw;
-  q->attempt++;
-  if (delay <= 0) {
-    slot_acquire(q);
-    return;
-  }
   if (!q->sleep_init) {
     uv_timer_init(gw->loop, &q->sleep_timer);
     q->sleep_timer.data = q;
@@ -395,6 +728,24 @@ static void retry_later(req_t *q, double delay) {
   q->state = S_SLEEP;
   uv_timer_start(&q->sleep_timer, on_sleep_done,
                  (uint64_t)ceil(delay * 1000.0), 0);
+}
+
+/* Wait for the provider's rate limits (no slot held), then for a slot. */
+static void pace(req_t *q) {
+  double wait = reserve(q);
+  if (wait > 0) {
+    q->pacing = 1;
+    sleep_for(q, wait);
+  } else {
+    slot_acquire(q);
+  }
+}
+
+/* Wait delay seconds (no slot held), then try the provider again. */
+static void retry_later(req_t *q, double delay) {
+  q->attempt++;
+  if (delay <= 0) pace(q);
+  else sleep_for(q, delay);
 }
 
 static int status_code(long status) {
@@ -437,34 +788,111 @@ static void remember_provider(lgw_gateway_t *gw, const lgw__provider_t *p) {
              e.message);
 }
 
+static void usage_of(const lgw__reply_t *r, lgw_usage_t *u) {
+  u->input_tokens = r->input_tokens;
+  u->output_tokens = r->output_tokens;
+  u->cached_tokens = r->cached_tokens;
+  u->reasoning_tokens = r->reasoning_tokens;
+}
+
+/* A complete event stream: its terminal event must have come. */
+static int stream_end(req_t *q, char *msg, size_t cap, int *cls_status) {
+  int rc = lgw__sse_finish(&q->sse, on_sse_event, q);
+  if (rc) {
+    if (!q->abort_code)
+      abort_set(q, rc, 0, "Out of memory reading the stream from %s.",
+                attempt_url(q));
+    if (q->abort_status) *cls_status = q->abort_status;
+    msgf(msg, cap, "%s", q->abort_msg);
+    return q->abort_code;
+  }
+  if (!q->stream.done) {
+    msgf(msg, cap, "HTTP 200 from %s: the stream ended without its "
+         "terminal event.", attempt_url(q));
+    return LGW_ERESPONSE;
+  }
+  if (lgw__stream_take(&q->stream, &q->reply)) {
+    msgf(msg, cap, "Out of memory reading the stream from %s.",
+         attempt_url(q));
+    return LGW_ENOMEM;
+  }
+  return 0;
+}
+
+/* A complete 2xx body; a streamed request gets its text as one delta. */
+static int body_end(req_t *q, const lgw__http_resp_t *resp, char *msg,
+                    size_t cap, int *cls_status) {
+  const lgw__transport_t *tr = lgw__transport_for(q->route.style);
+  lgw_error_t e;
+  int code;
+  memset(&e, 0, sizeof e);
+  code = tr->parse(resp->body, resp->body_len, resp->content_type, &q->reply,
+                   &e);
+  if (code) {
+    msgf(msg, cap, "HTTP %d from %s: %s", (int)resp->status, attempt_url(q),
+         e.message);
+    if (e.http_status) *cls_status = e.http_status;
+  } else if (q->on_delta && !lgw__is_blank(q->reply.text)) {
+    emit_delta(q, q->reply.text, q->reply.text_len);
+  }
+  return code;
+}
+
+/* The request committed to a stream that broke: no other attempt. */
+static void stream_broken(req_t *q, int code, const char *msg) {
+  lgw__error_set(&q->err, code, "LLM stream for task '%s' broke after its "
+                 "first delta (provider #%zu, %s): %s", q->task, q->pos + 1,
+                 prov_type(prov(q)), msg);
+  finish(q, code);
+}
+
+/* A failed attempt: recorded, then counted by the provider's breaker when
+ * it is of the retryable kind (the provider's fault, not the request's). */
+static void record_failure(req_t *q, int status, int code, const char *msg,
+                           double elapsed, double delay, const lgw_usage_t *u,
+                           lgw__next_t next) {
+  record(q, status, code, msg, elapsed, delay, u);
+  if (next == LGW__NEXT_RETRY) breaker_failure(q);
+}
+
 static void on_http(const lgw__http_resp_t *resp, void *ud) {
   req_t *q = ud;
   lgw_gateway_t *gw = q->gw;
   const lgw_runtime_t *rt = gw->rt;
   const lgw__provider_t *p = prov(q);
-  const endpoint_t *ep = &gw->eps[q->order[q->pos] * NSTYLES +
-                                  (size_t)q->route.style];
-  const lgw__transport_t *tr = lgw__transport_for(q->route.style);
-  int status = (int)resp->status, code, retries;
+  int status = (int)resp->status, cls_status = status, code, retries;
+  lgw__next_t next;
   double delay = 0;
   long asked;
   char msg[1024];
-  lgw_error_t e;
+  lgw_usage_t u;
   q->http = NULL;
+  stream_timers_stop(q);
   slot_release(gw);
-  if (resp->code == LGW_ECANCELED || q->stop_code) {
+  lgw__usage_unknown(&u);
+  if (q->stream_init) usage_of(&q->stream.reply, &u);
+  if (q->stop_code || (resp->code == LGW_ECANCELED && !q->abort_code)) {
     if (!q->stop_code) q->stop_code = LGW_ECANCELED;
     stop_error(q);
-    record(q, status, q->stop_code, q->err.message, resp->elapsed, 0);
+    record(q, status, q->stop_code, q->err.message, resp->elapsed, 0, &u);
     finish(q, q->stop_code);
     return;
   }
-  memset(&e, 0, sizeof e);
-  if (resp->code == 0 && status >= 200 && status < 300) {
-    code = tr->parse(resp->body, resp->body_len, resp->content_type,
-                     &q->reply, &e);
+  msg[0] = '\0';
+  if (resp->code == LGW_ECANCELED) {
+    /* cut by the engine: a timeout or an error event in the stream */
+    code = q->abort_code;
+    if (q->abort_status) cls_status = q->abort_status;
+    msgf(msg, sizeof msg, "%s", q->abort_msg);
+  } else if (resp->code == 0 && status >= 200 && status < 300) {
+    code = resp->streamed ? stream_end(q, msg, sizeof msg, &cls_status)
+                          : body_end(q, resp, msg, sizeof msg, &cls_status);
+    if (code == 0 || !resp->streamed) usage_of(&q->reply, &u);
     if (code == 0 && !lgw__is_blank(q->reply.text)) {
-      record(q, status, 0, "", resp->elapsed, 0);
+      q->win_ttft = q->ttft;
+      q->win_usage = u;
+      q->win_cost = record(q, status, 0, "", resp->elapsed, 0, &u);
+      breaker_success(q);
       q->winner = q->order[q->pos];
       remember_provider(gw, p);
       finish(q, 0);
@@ -473,9 +901,6 @@ static void on_http(const lgw__http_resp_t *resp, void *ud) {
     if (code == 0) {
       code = LGW_EEMPTY;
       msgf(msg, sizeof msg, "%s", empty_text_msg);
-    } else {
-      msgf(msg, sizeof msg, "HTTP %d from %s: %s", status, ep->url,
-               e.message);
     }
     lgw__reply_free(&q->reply);
   } else if (resp->code == 0) {
@@ -484,22 +909,26 @@ static void on_http(const lgw__http_resp_t *resp, void *ud) {
     lgw__error_body_message(resp->body, resp->body_len, detail,
                             sizeof detail);
     if (detail[0])
-      msgf(msg, sizeof msg, "HTTP %d from %s: %s", status, ep->url,
+      msgf(msg, sizeof msg, "HTTP %d from %s: %s", status, attempt_url(q),
                detail);
     else
-      msgf(msg, sizeof msg, "HTTP %d from %s", status, ep->url);
+      msgf(msg, sizeof msg, "HTTP %d from %s", status, attempt_url(q));
   } else {
     code = resp->code;
-    transfer_message(q, resp, ep->url, msg, sizeof msg);
+    transfer_message(q, resp, attempt_url(q), msg, sizeof msg);
+  }
+  next = lgw__retry_classify(cls_status, code, resp->x_should_retry);
+  if (q->emitted) {
+    record_failure(q, status, code, msg, resp->elapsed, 0, &u, next);
+    stream_broken(q, code, msg);
+    return;
   }
   retries = rt->transport_retries > 1 ? (int)rt->transport_retries : 1;
-  if (q->attempt < retries &&
-      lgw__retry_classify(status, code, resp->x_should_retry) ==
-          LGW__NEXT_RETRY) {
+  if (q->attempt < retries && next == LGW__NEXT_RETRY) {
     asked = lgw__retry_after_parse(resp->retry_after_ms, resp->retry_after,
                                    lgw__wall_s());
     if (asked >= 0 && (double)asked / 1000.0 > rt->retry_after_max) {
-      record(q, status, code, msg, resp->elapsed, 0);
+      record_failure(q, status, code, msg, resp->elapsed, 0, &u, next);
       lgw__log(LGW_LOG_INFO,
                "provider #%zu asked to wait %.1fs (retry_after_max %.1fs): "
                "failing over", q->pos + 1, (double)asked / 1000.0,
@@ -510,14 +939,13 @@ static void on_http(const lgw__http_resp_t *resp, void *ud) {
     delay = asked >= 0 ? (double)asked / 1000.0
                        : lgw__backoff(q->attempt, rt->backoff_base,
                                       rt->backoff_max, &gw->rng);
-    record(q, status, code, msg, resp->elapsed, delay);
+    record_failure(q, status, code, msg, resp->elapsed, delay, &u, next);
     retry_later(q, delay);
     return;
   }
-  record(q, status, code, msg, resp->elapsed, 0);
+  record_failure(q, status, code, msg, resp->elapsed, 0, &u, next);
   fail_over(q, msg);
 }
-
 /* Stop a request that is still running, with code. */
 static void stop(req_t *q, int code) {
   if (q->state == S_DONE || q->stop_code) return;
@@ -562,6 +990,10 @@ static void req_free(req_t *q) {
   if (q->routed) lgw__route_free(&q->route);
   lgw__reply_free(&q->reply);
   lgw__buf_free(&q->lines);
+  if (q->stream_init) {
+    lgw__sse_parser_free(&q->sse);
+    lgw__stream_free(&q->stream);
+  }
   lgw_free(q);
 }
 
@@ -583,15 +1015,18 @@ static void on_handle_close(uv_handle_t *h) {
 
 /* Release a request whose callback has run; timers close first. */
 static void req_release(req_t *q) {
-  if (q->sleep_init) q->closing++;
-  if (q->deadline_init) q->closing++;
+  uv_timer_t *const timers[] = {&q->sleep_timer, &q->deadline_timer,
+                                &q->ttft_timer, &q->idle_timer};
+  const int used[] = {q->sleep_init, q->deadline_init, q->ttft_init,
+                      q->idle_init};
+  size_t i;
+  for (i = 0; i < 4; i++) q->closing += used[i];
   if (!q->closing) {
     req_free(q);
     return;
   }
-  if (q->sleep_init) uv_close((uv_handle_t *)&q->sleep_timer, on_handle_close);
-  if (q->deadline_init)
-    uv_close((uv_handle_t *)&q->deadline_timer, on_handle_close);
+  for (i = 0; i < 4; i++)
+    if (used[i]) uv_close((uv_handle_t *)timers[i], on_handle_close);
 }
 
 static void call_back(req_t *q) {
@@ -603,6 +1038,15 @@ static void call_back(req_t *q) {
   res.requested_model = res.normalized_model = res.reasoning_effort = "";
   res.provider_type = res.api_style = res.base_url = "";
   res.input_tokens = res.output_tokens = -1;
+  lgw__usage_unknown(&res.usage);
+  res.usage_total = q->usage_total;
+  res.cost = -1;
+  res.cost_total = q->cost_total;
+  res.ttft = -1;
+  if (q->status && q->emitted && q->stream_init) {
+    res.partial_text = q->stream.text.data ? q->stream.text.data : "";
+    res.partial_len = q->stream.text.len;
+  }
   if (q->status == 0) {
     const lgw__provider_t *p = &rt->providers[q->winner];
     const lgw__transport_t *tr = lgw__transport_for(q->route.style);
@@ -619,6 +1063,9 @@ static void call_back(req_t *q) {
     res.base_url = gw->shown_urls[q->winner];
     res.input_tokens = q->reply.input_tokens;
     res.output_tokens = q->reply.output_tokens;
+    res.usage = q->win_usage;
+    res.cost = q->win_cost;
+    res.ttft = q->win_ttft;
   }
   res.attempts = q->att;
   res.nattempts = q->natt;
@@ -627,11 +1074,14 @@ static void call_back(req_t *q) {
 
 static void teardown(lgw_gateway_t *gw);
 
-/* Run every queued callback. A callback may submit, cancel or free. */
+/* Run every queued delta, event and completion callback, in that order.
+ * A callback may submit, cancel or free. */
 static void dispatch(lgw_gateway_t *gw) {
   req_t *q;
   gw->cb_depth++;
-  while (!list_empty(&gw->done)) {
+  for (;;) {
+    if (lgw__notes_run_one(&gw->notes, gw->on_event, gw->event_ud)) continue;
+    if (list_empty(&gw->done)) break;
     q = REQ_OF(gw->done.next, q_link);
     list_remove(&q->q_link);
     list_remove(&q->all_link);
@@ -676,6 +1126,10 @@ static req_t *req_copy(const lgw_request_t *r) {
   q->ov.has_temperature = r->has_temperature;
   q->ov.temperature = r->temperature;
   q->ov.max_tokens = r->max_tokens;
+  q->on_delta = r->on_delta;
+  q->delta_ud = r->delta_ud;
+  for (i = 0; i < q->nmsgs; i++)
+    q->msg_bytes += q->msgs[i].content ? strlen(q->msgs[i].content) : 0;
   if (bad) {
     req_free(q);
     return NULL;
@@ -708,6 +1162,10 @@ int lgw_gateway_submit(lgw_gateway_t *gw, const lgw_request_t *req,
   q->ud = ud;
   q->deadline = req->deadline > 0 ? req->deadline
                                    : (rt->deadline > 0 ? rt->deadline : 0);
+  q->start_ms = lgw__now_ms();
+  q->ttft = q->win_ttft = -1;
+  q->cost_total = q->win_cost = -1;
+  lgw__usage_unknown(&q->win_usage);
   list_append(&gw->all, &q->all_link);
   gw->pending++;
   if (id) *id = q->id;
@@ -787,8 +1245,36 @@ static char **make_urls(const lgw_runtime_t *rt) {
   return urls;
 }
 
+static void limits_free(lgw_gateway_t *gw, size_t n) {
+  size_t i;
+  for (i = 0; gw->breakers && i < n; i++) lgw__breaker_free(&gw->breakers[i]);
+  lgw_free(gw->breakers);
+  lgw_free(gw->rpm);
+  lgw_free(gw->tpm);
+}
+
+/* One breaker and one rpm and tpm bucket per provider. */
+static int limits_new(lgw_gateway_t *gw, const lgw_runtime_t *rt) {
+  size_t i, n = rt->nproviders;
+  double now = gw_now(gw);
+  gw->breakers = lgw__calloc(n + 1, sizeof *gw->breakers);
+  gw->rpm = lgw__calloc(n + 1, sizeof *gw->rpm);
+  gw->tpm = lgw__calloc(n + 1, sizeof *gw->tpm);
+  if (!gw->breakers || !gw->rpm || !gw->tpm) return LGW_ENOMEM;
+  for (i = 0; i < n; i++) {
+    if (lgw__breaker_init(&gw->breakers[i], rt->breaker_failures,
+                          rt->breaker_window, rt->breaker_cooldown))
+      return LGW_ENOMEM;
+    lgw__bucket_init(&gw->rpm[i], rt->providers[i].rpm, now);
+    lgw__bucket_init(&gw->tpm[i], rt->providers[i].tpm, now);
+  }
+  return 0;
+}
+
 static void gw_destroy(lgw_gateway_t *gw) {
   uv_loop_t *loop = gw->own_loop ? gw->loop : NULL;
+  lgw__notes_clear(&gw->notes);
+  limits_free(gw, gw->rt->nproviders);
   free_urls(gw->shown_urls, gw->rt->nproviders);
   lgw_runtime_free(gw->rt);
   lgw_free(gw->eps);
@@ -872,7 +1358,13 @@ int lgw_gateway_new(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
   if (!gw) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   gw->eps = lgw__calloc(rt->nproviders * NSTYLES + 1, sizeof *gw->eps);
   gw->shown_urls = make_urls(rt);
-  if (!gw->eps || !gw->shown_urls) goto nomem;
+  if (opts) {
+    gw->on_event = opts->on_event;
+    gw->event_ud = opts->event_ud;
+    gw->clock = opts->clock;
+    gw->clock_ud = opts->clock_ud;
+  }
+  if (!gw->eps || !gw->shown_urls || limits_new(gw, rt)) goto nomem;
   if (!(opts && opts->no_state)) {
     gw->state_path = lgw__resolve_provider_state_file(
         opts ? opts->state_file : NULL, lgw__getenv_default, NULL);
@@ -920,8 +1412,24 @@ nomem:
   lgw__error_set(err, LGW_ENOMEM, "out of memory");
 fail:
   free_urls(gw->shown_urls, rt->nproviders);
+  limits_free(gw, rt->nproviders);
   lgw_free(gw->eps);
   lgw_free(gw->state_path);
   lgw_free(gw);
   return err ? err->code : LGW_ENOMEM;
+}
+
+double lgw_gateway_cost_total(const lgw_gateway_t *gw) {
+  return gw ? gw->cost_total : 0;
+}
+
+void lgw_gateway_usage_total(const lgw_gateway_t *gw, lgw_usage_t *out) {
+  if (!out) return;
+  memset(out, 0, sizeof *out);
+  if (gw) *out = gw->usage_total;
+}
+
+int lgw_gateway_breaker_state(const lgw_gateway_t *gw, size_t index) {
+  if (!gw || index >= gw->rt->nproviders) return LGW_EINVAL;
+  return (int)lgw__breaker_state(&gw->breakers[index], gw_now(gw));
 }

@@ -5,12 +5,17 @@
  * curl_multi_assign) and when to wake it (timer callback, one uv_timer_t).
  * Finished transfers are collected after every curl_multi_socket_action and
  * their callbacks run only after it has returned, so a callback may start
- * or cancel transfers freely.
+ * or cancel transfers freely. Streamed bodies (2xx text/event-stream with
+ * an on_data callback) are not collected: the write callback queues each
+ * piece and the pieces are handed on after curl_multi_socket_action
+ * returns, before any completion.
  */
 #include "http.h"
 
 #include <curl/curl.h>
 #include <string.h>
+
+#include "sse.h"
 
 #define SPARE_MAX 64               /* easy handles kept for reuse */
 #define RECV_BUFFER_SIZE 16384L    /* per-transfer receive buffer */
@@ -51,6 +56,13 @@ struct lgw__http_req {
   double start_ms;
   char errbuf[CURL_ERROR_SIZE];
   lgw__http_req_t *prev, *next;
+  /* streaming */
+  lgw__http_data_cb on_data;
+  int stream;                 /* -1 undecided, 0 collected, 1 streamed */
+  size_t streamed;            /* bytes handed on so far */
+  lgw__buf_t pending;         /* received, not yet handed on */
+  int queued;                 /* in h->flushq */
+  lgw__http_req_t *fprev, *fnext;
 };
 
 struct lgw__http {
@@ -61,6 +73,7 @@ struct lgw__http {
   size_t count;               /* posted, callback not yet run */
   req_list_t active;          /* inside the multi handle */
   req_list_t done;            /* finished, callback pending */
+  req_list_t flushq;          /* with pending streamed data (fprev/fnext) */
   lgw__http_req_t *spare;     /* singly linked through next */
   size_t nspare;
   sock_ctx_t *socks;
@@ -92,9 +105,34 @@ static void list_remove(req_list_t *l, lgw__http_req_t *r) {
   r->prev = r->next = NULL;
 }
 
+static void flushq_remove(lgw__http_t *h, lgw__http_req_t *r) {
+  if (!r->queued) return;
+  if (r->fprev) r->fprev->fnext = r->fnext;
+  else h->flushq.head = r->fnext;
+  if (r->fnext) r->fnext->fprev = r->fprev;
+  else h->flushq.tail = r->fprev;
+  r->fprev = r->fnext = NULL;
+  r->queued = 0;
+}
+
+static void flushq_append(lgw__http_t *h, lgw__http_req_t *r) {
+  if (r->queued) return;
+  r->fnext = NULL;
+  r->fprev = h->flushq.tail;
+  if (h->flushq.tail) h->flushq.tail->fnext = r;
+  else h->flushq.head = r;
+  h->flushq.tail = r;
+  r->queued = 1;
+}
+
 static void req_clear(lgw__http_req_t *r) {
   int i;
   lgw__buf_free(&r->body);
+  lgw__buf_free(&r->pending);
+  flushq_remove(r->h, r);
+  r->on_data = NULL;
+  r->stream = -1;
+  r->streamed = 0;
   for (i = 0; i < H_COUNT; i++) {
     lgw_free(r->headers[i]);
     r->headers[i] = NULL;
@@ -163,6 +201,8 @@ static void complete(lgw__http_req_t *r, int canceled) {
   } else if (resp.code) {
     resp.error = r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result);
   }
+  /* a transfer cut short may have had its status line already */
+  if (!r->status) curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
   resp.status = r->status;
   resp.body = r->body.data ? r->body.data : "";
   resp.body_len = r->body.len;
@@ -171,9 +211,26 @@ static void complete(lgw__http_req_t *r, int canceled) {
   resp.retry_after_ms = r->headers[H_RETRY_AFTER_MS];
   resp.x_should_retry = r->headers[H_SHOULD_RETRY];
   resp.elapsed = (lgw__now_ms() - r->start_ms) / 1000.0;
+  resp.streamed = r->stream == 1;
+  flushq_remove(h, r);
   h->count--;
   r->cb(&resp, r->ud);
   req_recycle(r);
+}
+
+/* Hand queued stream pieces on. A callback may start or cancel other
+ * transfers; each piece is detached from r before its callback runs. */
+static void flush(lgw__http_t *h) {
+  lgw__http_req_t *r;
+  while ((r = h->flushq.head) != NULL) {
+    lgw__buf_t chunk = r->pending;
+    int stop;
+    flushq_remove(h, r);
+    lgw__buf_init(&r->pending);
+    stop = chunk.len ? r->on_data(chunk.data, chunk.len, r->ud) : 0;
+    lgw__buf_free(&chunk);
+    if (stop) lgw__http_cancel(r);
+  }
 }
 
 static void deliver(lgw__http_t *h) {
@@ -244,6 +301,7 @@ static void drive(lgw__http_t *h, curl_socket_t s, int flags) {
   mc = curl_multi_socket_action(h->multi, s, flags, &running);
   if (mc != CURLM_OK) hard_failure(h, mc);
   else collect(h);
+  flush(h);
   deliver(h);
 }
 
@@ -370,9 +428,34 @@ size_t lgw__http_active(const lgw__http_t *h) { return h ? h->count : 0; }
 
 /* ---- transfers ----------------------------------------------------------- */
 
+/* Streamed or collected: decided at the first body byte, when the status
+ * and headers are known. */
+static int decide_stream(lgw__http_req_t *r) {
+  long status = 0;
+  if (r->stream < 0) {
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    r->stream = r->on_data && status >= 200 && status < 300 &&
+                lgw__is_event_stream(r->headers[H_CONTENT_TYPE]);
+  }
+  return r->stream;
+}
+
 static size_t on_write(char *p, size_t size, size_t n, void *ud) {
   lgw__http_req_t *r = ud;
   size_t len = size * n;
+  if (decide_stream(r)) {
+    if (r->max_bytes > 0 && r->streamed + len > (size_t)r->max_bytes) {
+      r->too_big = 1;
+      return 0;
+    }
+    if (lgw__buf_add(&r->pending, p, len)) {
+      r->no_mem = 1;
+      return 0;
+    }
+    r->streamed += len;
+    flushq_append(r->h, r);
+    return len;
+  }
   if (r->max_bytes > 0 && r->body.len + len > (size_t)r->max_bytes) {
     r->too_big = 1;
     return 0;  /* aborts the transfer with CURLE_WRITE_ERROR */
@@ -475,6 +558,8 @@ int lgw__http_post(lgw__http_t *h, const lgw__http_opts_t *o,
   r->cb = cb;
   r->ud = ud;
   r->max_bytes = o->max_response_bytes;
+  r->on_data = o->on_data;
+  r->stream = -1;
   easy_setup(r, o);
   r->start_ms = lgw__now_ms();
   mc = curl_multi_add_handle(h->multi, r->easy);

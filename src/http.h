@@ -34,6 +34,7 @@ typedef struct lgw__http_resp {
   const char *retry_after_ms;
   const char *x_should_retry;
   double elapsed;       /* seconds */
+  int streamed;         /* 1: the body went to on_data, body is "" */
 } lgw__http_resp_t;
 
 /* Called exactly once per submitted request (also on cancel). The request
@@ -47,6 +48,13 @@ int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err);
  * so the loop must run afterwards. */
 void lgw__http_free(lgw__http_t *h);
 
+/* Streaming: a piece of a 2xx text/event-stream body, in order, run from
+ * the loop after curl_multi_socket_action returns (never inside curl).
+ * Return 0 to go on; nonzero cancels the transfer (the completion
+ * callback then runs with LGW_ECANCELED, after this returns). It must not
+ * cancel its own transfer itself. */
+typedef int (*lgw__http_data_cb)(const char *p, size_t n, void *ud);
+
 typedef struct lgw__http_opts {
   const char *url;
   const struct curl_slist *headers;  /* borrowed; must outlive the call */
@@ -54,7 +62,8 @@ typedef struct lgw__http_opts {
   size_t body_len;
   long timeout_ms;           /* whole attempt */
   long connect_timeout_ms;
-  long max_response_bytes;   /* 0 = unlimited */
+  long max_response_bytes;   /* 0 = unlimited; streamed bytes count */
+  lgw__http_data_cb on_data; /* NULL: every body is collected */
 } lgw__http_opts_t;
 
 /* Start a POST. *out (optional) is the handle for cancel. */

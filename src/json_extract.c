@@ -260,8 +260,9 @@ static char *parse_member_key(parser_t *P) {
   return key;
 }
 
-/* Index of the object members built so far, so that a repeated key is
- * found in O(1): (object, key) -> member, open addressing. */
+/* Index of the members of the objects still open, so that a repeated key
+ * is found in O(1): (object, key) -> member, open addressing; a slot with
+ * obj NULL and item set is a tombstone. */
 typedef struct slot {
   const cJSON *obj;
   cJSON *item;
@@ -287,20 +288,35 @@ static slot_t *member_slot(members_t *m, const cJSON *obj, const char *key) {
   return &m->slots[i];
 }
 
+/* Rehash the live slots (tombstones are dropped) into a table at most a
+ * quarter full. */
 static int members_grow(members_t *m) {
   members_t bigger;
-  size_t i;
-  bigger.cap = m->cap ? m->cap * 2 : 64;
-  bigger.used = m->used;
+  size_t i, live = 0;
+  for (i = 0; i < m->cap; i++)
+    if (m->slots[i].obj) live++;
+  bigger.cap = 64;
+  while ((live + 1) * 4 > bigger.cap) bigger.cap *= 2;
+  bigger.used = live;
   bigger.slots = lgw__calloc(bigger.cap, sizeof *bigger.slots);
   if (!bigger.slots) return LGW_ENOMEM;
   for (i = 0; i < m->cap; i++)
-    if (m->slots[i].item)
+    if (m->slots[i].obj)
       *member_slot(&bigger, m->slots[i].obj, m->slots[i].item->string) =
           m->slots[i];
   lgw_free(m->slots);
   *m = bigger;
   return 0;
+}
+
+/* A closed object takes no more members: its slots become tombstones (obj
+ * NULL, never dereferenced), so that no slot refers to a member freed
+ * later by a repeated key, nor matches a new object that gets the same
+ * address. */
+static void members_forget(members_t *m, const cJSON *obj) {
+  const cJSON *c;
+  for (c = obj->child; c; c = c->next)
+    member_slot(m, obj, c->string)->obj = NULL;
 }
 
 /* Attach a finished value to the container of frame f. Duplicate keys: the
@@ -399,6 +415,7 @@ static int parse_value(parser_t *P, cJSON **out) {
       skip_ws(P);
       if (P->pos < P->n && P->s[P->pos] == (is_obj ? '}' : ']')) {
         P->pos++;
+        if (is_obj) members_forget(&members, f->node);
         value = f->node;
         depth--;
         continue;

@@ -360,3 +360,98 @@ int lgw__sse_decode(const char *body, size_t len, cJSON **out,
   *out = r;
   return 0;
 }
+
+/* ---- incremental parser ------------------------------------------------ */
+
+int lgw__is_event_stream(const char *ct) {
+  static const char want[] = "text/event-stream";
+  size_t k = sizeof want - 1;
+  for (; ct && *ct; ct++)
+    if (lgw__strncasecmp(ct, want, k) == 0) return 1;
+  return 0;
+}
+
+void lgw__sse_parser_init(lgw__sse_parser_t *p) {
+  lgw__buf_init(&p->line);
+  lgw__buf_init(&p->name);
+  lgw__buf_init(&p->data);
+  p->has_data = p->after_cr = 0;
+}
+
+void lgw__sse_parser_free(lgw__sse_parser_t *p) {
+  lgw__buf_free(&p->line);
+  lgw__buf_free(&p->name);
+  lgw__buf_free(&p->data);
+}
+
+static int dispatch_event(lgw__sse_parser_t *p, lgw__sse_event_fn fn,
+                          void *ud) {
+  int rc = 0;
+  if (p->has_data)
+    rc = fn(p->name.data ? p->name.data : "", p->data.data ? p->data.data : "",
+            p->data.len, ud);
+  p->name.len = p->data.len = 0;
+  if (p->name.data) p->name.data[0] = '\0';
+  if (p->data.data) p->data.data[0] = '\0';
+  p->has_data = 0;
+  return rc;
+}
+
+/* One complete line (without its end). */
+static int take_line(lgw__sse_parser_t *p, const char *s, size_t n,
+                     lgw__sse_event_fn fn, void *ud) {
+  const char *colon;
+  size_t k, v;
+  if (n == 0) return dispatch_event(p, fn, ud);
+  if (s[0] == ':') return 0;
+  colon = memchr(s, ':', n);
+  k = colon ? (size_t)(colon - s) : n;
+  v = colon ? k + 1 : n;
+  if (v < n && s[v] == ' ') v++;
+  if (k == 4 && memcmp(s, "data", 4) == 0) {
+    if ((p->has_data && lgw__buf_addc(&p->data, '\n')) ||
+        lgw__buf_add(&p->data, s + v, n - v))
+      return LGW_ENOMEM;
+    p->has_data = 1;
+  } else if (k == 5 && memcmp(s, "event", 5) == 0) {
+    p->name.len = 0;
+    if (lgw__buf_add(&p->name, s + v, n - v)) return LGW_ENOMEM;
+  }
+  return 0;
+}
+
+int lgw__sse_feed(lgw__sse_parser_t *p, const char *bytes, size_t n,
+                  lgw__sse_event_fn fn, void *ud) {
+  size_t i = 0;
+  int rc;
+  while (i < n) {
+    size_t j = i;
+    if (p->after_cr) {
+      p->after_cr = 0;
+      if (bytes[i] == '\n') {
+        i++;
+        continue;
+      }
+    }
+    while (j < n && bytes[j] != '\n' && bytes[j] != '\r') j++;
+    if (j == n) return lgw__buf_add(&p->line, bytes + i, n - i);
+    p->after_cr = bytes[j] == '\r';
+    if (p->line.len) {
+      if (lgw__buf_add(&p->line, bytes + i, j - i)) return LGW_ENOMEM;
+      rc = take_line(p, p->line.data, p->line.len, fn, ud);
+      p->line.len = 0;
+    } else {
+      rc = take_line(p, bytes + i, j - i, fn, ud);
+    }
+    if (rc) return rc;
+    i = j + 1;
+  }
+  return 0;
+}
+
+int lgw__sse_finish(lgw__sse_parser_t *p, lgw__sse_event_fn fn, void *ud) {
+  int rc = 0;
+  if (p->line.len) rc = take_line(p, p->line.data, p->line.len, fn, ud);
+  p->line.len = 0;
+  return rc ? rc : dispatch_event(p, fn, ud);
+}

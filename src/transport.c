@@ -34,6 +34,80 @@ void lgw__reply_free(lgw__reply_t *r) {
   r->text_len = 0;
 }
 
+void lgw__reply_no_usage(lgw__reply_t *r) {
+  r->input_tokens = r->output_tokens = -1;
+  r->cached_tokens = r->reasoning_tokens = -1;
+}
+
+/* ---- streams ------------------------------------------------------------ */
+
+void lgw__stream_init(lgw__stream_t *s) {
+  memset(s, 0, sizeof *s);
+  lgw__reply_no_usage(&s->reply);
+  lgw__buf_init(&s->text);
+  lgw__buf_init(&s->delta);
+  s->part = -1;
+}
+
+void lgw__stream_free(lgw__stream_t *s) {
+  lgw__reply_free(&s->reply);
+  lgw__buf_free(&s->text);
+  lgw__buf_free(&s->delta);
+}
+
+int lgw__stream_text(lgw__stream_t *s, long part, const char *t) {
+  if (!t || !*t) return 0;
+  if (s->part != part && s->text.len &&
+      (lgw__buf_addc(&s->text, '\n') || lgw__buf_addc(&s->delta, '\n')))
+    return LGW_ENOMEM;
+  s->part = part;
+  return lgw__buf_adds(&s->text, t) || lgw__buf_adds(&s->delta, t)
+             ? LGW_ENOMEM : 0;
+}
+
+int lgw__stream_take(lgw__stream_t *s, lgw__reply_t *out) {
+  int rc = lgw__reply_set_text(out, s->text.data, s->text.len);
+  out->input_tokens = s->reply.input_tokens;
+  out->output_tokens = s->reply.output_tokens;
+  out->cached_tokens = s->reply.cached_tokens;
+  out->reasoning_tokens = s->reply.reasoning_tokens;
+  return rc;
+}
+
+int lgw__error_type_status(const char *type) {
+  static const struct { const char *type; int status; } map[] = {
+    {"invalid_request_error", 400}, {"authentication_error", 401},
+    {"invalid_api_key", 401},       {"billing_error", 402},
+    {"permission_error", 403},      {"not_found_error", 404},
+    {"request_too_large", 413},     {"rate_limit_error", 429},
+    {"rate_limit_exceeded", 429},   {"api_error", 500},
+    {"server_error", 500},          {"timeout_error", 504},
+    {"overloaded_error", 529}};
+  size_t i;
+  for (i = 0; type && i < sizeof map / sizeof map[0]; i++)
+    if (strcmp(type, map[i].type) == 0) return map[i].status;
+  return 500;
+}
+
+int lgw__error_object(const cJSON *e, lgw_error_t *err) {
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "type");
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "code");
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
+  /* a Responses error event is itself {"type":"error","code":...} */
+  const char *type =
+      cJSON_IsString(t) && strcmp(t->valuestring, "error") != 0
+          ? t->valuestring
+          : cJSON_IsString(c) ? c->valuestring : "error";
+  int status = lgw__error_type_status(type), rc;
+  /* OpenAI puts the precise reason in "code" (rate_limit_exceeded) */
+  if (status == 500 && cJSON_IsString(c))
+    status = lgw__error_type_status(c->valuestring);
+  rc = lgw__error_set(err, LGW_EHTTP, "%s: %s", type,
+                      cJSON_IsString(m) ? m->valuestring : "");
+  if (err) err->http_status = status;
+  return rc;
+}
+
 int lgw__reply_set_text(lgw__reply_t *out, const char *s, size_t n) {
   char *t = lgw__strndup(s ? s : "", s ? n : 0);
   if (!t) return LGW_ENOMEM;
@@ -288,14 +362,6 @@ static int starts_with_field(const char *s, size_t n, const char *field) {
   return n >= k && memcmp(s, field, k) == 0;
 }
 
-static int has_event_stream(const char *ct) {
-  static const char want[] = "text/event-stream";
-  size_t k = sizeof want - 1;
-  for (; ct && *ct; ct++)
-    if (lgw__strncasecmp(ct, want, k) == 0) return 1;
-  return 0;
-}
-
 int lgw__decode_body(const char *body, size_t len, const char *content_type,
                      cJSON **out, lgw_error_t *err) {
   const char *end = NULL;
@@ -313,10 +379,10 @@ int lgw__decode_body(const char *body, size_t len, const char *content_type,
       return 0;
     }
     cJSON_Delete(j);
-    if (!has_event_stream(content_type))
+    if (!lgw__is_event_stream(content_type))
       return json_error(body, at, "Extra data", err);
   }
-  if (has_event_stream(content_type) ||
+  if (lgw__is_event_stream(content_type) ||
       starts_with_field(body + a, len - a, "data:") ||
       starts_with_field(body + a, len - a, "event:"))
     return lgw__sse_decode(body, len, out, err);

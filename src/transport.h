@@ -32,9 +32,31 @@ typedef struct lgw__reply {
   size_t text_len;
   long input_tokens;    /* -1 when absent */
   long output_tokens;   /* -1 when absent */
+  long cached_tokens;   /* -1 when absent */
+  long reasoning_tokens;  /* -1 when absent */
 } lgw__reply_t;
 
 void lgw__reply_free(lgw__reply_t *r);
+/* Every usage count of r set to -1 (absent). */
+void lgw__reply_no_usage(lgw__reply_t *r);
+
+/* A streamed answer being read: what its events gave so far. */
+typedef struct lgw__stream {
+  lgw__reply_t reply;   /* usage so far; text only after lgw__stream_take */
+  lgw__buf_t text;      /* the deltas joined */
+  lgw__buf_t delta;     /* the text the last event added ("" when none) */
+  int done;             /* the format's terminal event was seen */
+  long part;            /* key of the current text part, -1 before any */
+} lgw__stream_t;
+
+void lgw__stream_init(lgw__stream_t *s);
+void lgw__stream_free(lgw__stream_t *s);
+/* Append text t of part `part` to the text and the delta; the first text
+ * of a new part after some text starts with "\n", as parts are joined in
+ * a non-streamed answer. */
+int lgw__stream_text(lgw__stream_t *s, long part, const char *t);
+/* Move the final text and usage to *out (owned by the caller). */
+int lgw__stream_take(lgw__stream_t *s, lgw__reply_t *out);
 
 typedef struct lgw__transport {
   const char *name;     /* "responses", "openai_chat", "anthropic", ... */
@@ -53,6 +75,13 @@ typedef struct lgw__transport {
    * 0 and text "" (the gateway treats empty text as retryable). */
   int (*parse)(const char *body, size_t len, const char *content_type,
                lgw__reply_t *out, lgw_error_t *err);
+  /* Fold one server-sent event's data (NUL-terminated) into s: text
+   * deltas (into s->delta, empty on entry, and s->text), usage, the terminal event
+   * (s->done). Data that is not a JSON object is ignored. An error event
+   * gives LGW_EHTTP with the provider's message and err->http_status set
+   * to the status that error type stands for. */
+  int (*stream_event)(lgw__stream_t *s, const char *data, size_t len,
+                      lgw_error_t *err);
 } lgw__transport_t;
 
 const lgw__transport_t *lgw__transport_for(lgw__style_t style);
@@ -80,6 +109,15 @@ int lgw__decode_body(const char *body, size_t len, const char *content_type,
  * characters replaced; "" for an empty body. Written to out (cap bytes). */
 void lgw__error_body_message(const char *body, size_t len, char *out,
                              size_t cap);
+
+/* The HTTP status a provider's error type (or code) stands for:
+ * invalid_request_error 400, authentication_error 401, permission_error
+ * 403, not_found_error 404, rate_limit_error / rate_limit_exceeded 429,
+ * overloaded_error 529, ...; 500 for anything else. */
+int lgw__error_type_status(const char *type);
+/* An error object {"type"|"code", "message"} as LGW_EHTTP "<type>:
+ * <message>" with err->http_status from lgw__error_type_status. */
+int lgw__error_object(const struct cJSON *e, lgw_error_t *err);
 
 /* Note on parse() for Anthropic: an error object inside a 200 body or an
  * SSE error event gives LGW_EHTTP with "<error type>: <message>" and sets
@@ -135,5 +173,8 @@ int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
  * only string content and text parts count (LiteLLM). */
 int lgw__chat_parse(const char *body, size_t len, const char *content_type,
                     int py_str, lgw__reply_t *out, lgw_error_t *err);
+/* Chat Completions chunk streams (also LiteLLM). */
+int lgw__chat_stream_event(lgw__stream_t *s, const char *data, size_t len,
+                           lgw_error_t *err);
 
 #endif

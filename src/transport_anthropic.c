@@ -87,33 +87,13 @@ static int anthropic_body(const lgw__call_t *c, char **out, size_t *len,
   return 0;
 }
 
-/* The HTTP status the API uses for each error type. The transport puts it
- * in err->http_status so that the gateway classifies an error inside a 200
- * (or an SSE error event) like the matching status: overloaded_error as
- * 529, rate_limit_error as 429, api_error as 500 (retry the provider),
- * invalid_request_error as 400 and so on (fail over). */
-static int error_status(const char *type) {
-  static const struct { const char *type; int status; } map[] = {
-    {"invalid_request_error", 400}, {"authentication_error", 401},
-    {"billing_error", 402},         {"permission_error", 403},
-    {"not_found_error", 404},       {"request_too_large", 413},
-    {"rate_limit_error", 429},      {"api_error", 500},
-    {"timeout_error", 504},         {"overloaded_error", 529}};
-  size_t i;
-  for (i = 0; type && i < sizeof map / sizeof map[0]; i++)
-    if (strcmp(type, map[i].type) == 0) return map[i].status;
-  return 500;
-}
-
+/* An error object inside a 200 (or an SSE error event) is classified
+ * like the matching status: overloaded_error as 529, rate_limit_error as
+ * 429, api_error as 500 (retry the provider), invalid_request_error as 400
+ * and so on (fail over); see lgw__error_type_status. */
 static int error_object(const cJSON *root, lgw_error_t *err) {
-  const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
-  const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "type");
-  const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
-  const char *type = cJSON_IsString(t) ? t->valuestring : "error";
-  int rc = lgw__error_set(err, LGW_EHTTP, "%s: %s", type,
-                          cJSON_IsString(m) ? m->valuestring : "");
-  if (err) err->http_status = error_status(type);
-  return rc;
+  return lgw__error_object(cJSON_GetObjectItemCaseSensitive(root, "error"),
+                           err);
 }
 
 /* Joins the blocks' non-empty text with "\n"; text-typed blocks first, the
@@ -138,14 +118,25 @@ static int content_text(const cJSON *content, lgw__buf_t *b) {
   return 0;
 }
 
+/* Counts that are present replace the ones known so far (message_delta
+ * carries the final output_tokens after message_start's). */
+static void read_usage(const cJSON *usage, lgw__reply_t *out) {
+  long v;
+  if ((v = lgw__json_count(usage, "input_tokens")) >= 0) out->input_tokens = v;
+  if ((v = lgw__json_count(usage, "output_tokens")) >= 0)
+    out->output_tokens = v;
+  if ((v = lgw__json_count(usage, "cache_read_input_tokens")) >= 0)
+    out->cached_tokens = v;
+}
+
 static int anthropic_parse(const char *body, size_t len,
                            const char *content_type, lgw__reply_t *out,
                            lgw_error_t *err) {
   cJSON *root;
-  const cJSON *type, *content, *usage;
+  const cJSON *type, *content;
   lgw__buf_t text;
   int rc;
-  out->input_tokens = out->output_tokens = -1;
+  lgw__reply_no_usage(out);
   rc = lgw__decode_body(body, len, content_type, &root, err);
   if (rc) return rc;
   type = cJSON_GetObjectItemCaseSensitive(root, "type");
@@ -157,9 +148,7 @@ static int anthropic_parse(const char *body, size_t len,
   lgw__buf_init(&text);
   content = cJSON_GetObjectItemCaseSensitive(root, "content");
   if (cJSON_IsArray(content)) rc = content_text(content, &text);
-  usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
-  out->input_tokens = lgw__json_count(usage, "input_tokens");
-  out->output_tokens = lgw__json_count(usage, "output_tokens");
+  read_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), out);
   rc = rc ? rc : lgw__reply_set_text(out, text.data, text.len);
   lgw__buf_free(&text);
   cJSON_Delete(root);
@@ -167,6 +156,39 @@ static int anthropic_parse(const char *body, size_t len,
             : 0;
 }
 
+/* Messages stream: message_start (usage), content_block_delta
+ * (text_delta), message_delta (final usage), message_stop (the end),
+ * error. */
+static int anthropic_stream_event(lgw__stream_t *s, const char *data,
+                                  size_t len, lgw_error_t *err) {
+  cJSON *o = cJSON_ParseWithLength(data, len);
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
+  const char *type = cJSON_IsString(t) ? t->valuestring : "";
+  int rc = 0;
+  if (strcmp(type, "message_start") == 0) {
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "message");
+    read_usage(cJSON_GetObjectItemCaseSensitive(m, "usage"), &s->reply);
+  } else if (strcmp(type, "content_block_delta") == 0) {
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "delta");
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(d, "type");
+    const cJSON *tx = cJSON_GetObjectItemCaseSensitive(d, "text");
+    long index = lgw__json_count(o, "index");
+    if (cJSON_IsString(dt) && strcmp(dt->valuestring, "text_delta") == 0 &&
+        cJSON_IsString(tx))
+      rc = lgw__stream_text(s, index, tx->valuestring);
+  } else if (strcmp(type, "message_delta") == 0) {
+    read_usage(cJSON_GetObjectItemCaseSensitive(o, "usage"), &s->reply);
+  } else if (strcmp(type, "message_stop") == 0) {
+    s->done = 1;
+  } else if (strcmp(type, "error") == 0) {
+    rc = error_object(o, err);
+  }
+  cJSON_Delete(o);
+  if (rc == LGW_ENOMEM)
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory reading stream");
+  return rc;
+}
+
 const lgw__transport_t lgw__transport_anthropic = {
   "anthropic", anthropic_url, anthropic_headers, anthropic_body,
-  anthropic_parse};
+  anthropic_parse, anthropic_stream_event};

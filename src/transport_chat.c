@@ -105,13 +105,24 @@ static int content_text(const cJSON *content, int py_str, lgw__buf_t *b) {
   return py_str ? py_scalar(content, b) : 0;
 }
 
+static void read_usage(const cJSON *usage, lgw__reply_t *out) {
+  out->input_tokens = lgw__json_count(usage, "prompt_tokens");
+  out->output_tokens = lgw__json_count(usage, "completion_tokens");
+  out->cached_tokens = lgw__json_count(
+      cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details"),
+      "cached_tokens");
+  out->reasoning_tokens = lgw__json_count(
+      cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens_details"),
+      "reasoning_tokens");
+}
+
 int lgw__chat_parse(const char *body, size_t len, const char *content_type,
                     int py_str, lgw__reply_t *out, lgw_error_t *err) {
   cJSON *root;
   const cJSON *choices, *first, *msg, *usage;
   lgw__buf_t text;
   int rc;
-  out->input_tokens = out->output_tokens = -1;
+  lgw__reply_no_usage(out);
   rc = lgw__decode_body(body, len, content_type, &root, err);
   if (rc) return rc;
   lgw__buf_init(&text);
@@ -123,8 +134,7 @@ int lgw__chat_parse(const char *body, size_t len, const char *content_type,
     rc = content_text(cJSON_GetObjectItemCaseSensitive(msg, "content"),
                       py_str, &text);
   usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
-  out->input_tokens = lgw__json_count(usage, "prompt_tokens");
-  out->output_tokens = lgw__json_count(usage, "completion_tokens");
+  read_usage(usage, out);
   rc = rc ? rc : lgw__reply_set_text(out, text.data, text.len);
   lgw__buf_free(&text);
   cJSON_Delete(root);
@@ -137,5 +147,43 @@ static int chat_parse(const char *body, size_t len, const char *content_type,
   return lgw__chat_parse(body, len, content_type, 1, out, err);
 }
 
+/* Chunks carry choices[0].delta.content; finish_reason or "[DONE]" ends
+ * the answer; with include_usage a last chunk carries the usage; an
+ * {"error": {...}} chunk is an error event. */
+int lgw__chat_stream_event(lgw__stream_t *s, const char *data, size_t len,
+                           lgw_error_t *err) {
+  cJSON *o;
+  const cJSON *choices, *first, *v;
+  size_t a, e;
+  int rc = 0;
+  lgw__strip_range(data, len, &a, &e);
+  if (e - a == 6 && memcmp(data + a, "[DONE]", 6) == 0) {
+    s->done = 1;
+    return 0;
+  }
+  o = cJSON_ParseWithLength(data, len);
+  v = cJSON_GetObjectItemCaseSensitive(o, "error");
+  if (cJSON_IsObject(v)) {
+    rc = lgw__error_object(v, err);
+    cJSON_Delete(o);
+    return rc;
+  }
+  choices = cJSON_GetObjectItemCaseSensitive(o, "choices");
+  first = cJSON_IsArray(choices) ? cJSON_GetArrayItem(choices, 0) : NULL;
+  if (cJSON_IsObject(first)) {
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(first, "delta");
+    v = cJSON_GetObjectItemCaseSensitive(d, "content");
+    if (cJSON_IsString(v)) rc = lgw__stream_text(s, 0, v->valuestring);
+    v = cJSON_GetObjectItemCaseSensitive(first, "finish_reason");
+    if (v && !cJSON_IsNull(v)) s->done = 1;
+  }
+  v = cJSON_GetObjectItemCaseSensitive(o, "usage");
+  if (cJSON_IsObject(v)) read_usage(v, &s->reply);
+  cJSON_Delete(o);
+  return rc ? lgw__error_set(err, LGW_ENOMEM, "out of memory reading stream")
+            : 0;
+}
+
 const lgw__transport_t lgw__transport_chat = {
-  "openai_chat", lgw__chat_url, lgw__openai_headers, chat_body, chat_parse};
+  "openai_chat", lgw__chat_url, lgw__openai_headers, chat_body, chat_parse,
+  lgw__chat_stream_event};

@@ -19,4 +19,5 @@ static int litellm_parse(const char *body, size_t len,
 }
 
 const lgw__transport_t lgw__transport_litellm = {
-  "litellm", lgw__chat_url, lgw__openai_headers, litellm_body, litellm_parse};
+  "litellm", lgw__chat_url, lgw__openai_headers, litellm_body, litellm_parse,
+  lgw__chat_stream_event};

@@ -120,6 +120,17 @@ static int extract(const cJSON *o, lgw__buf_t *b) {
   return 0;
 }
 
+static void read_usage(const cJSON *usage, lgw__reply_t *out) {
+  out->input_tokens = lgw__json_count(usage, "input_tokens");
+  out->output_tokens = lgw__json_count(usage, "output_tokens");
+  out->cached_tokens = lgw__json_count(
+      cJSON_GetObjectItemCaseSensitive(usage, "input_tokens_details"),
+      "cached_tokens");
+  out->reasoning_tokens = lgw__json_count(
+      cJSON_GetObjectItemCaseSensitive(usage, "output_tokens_details"),
+      "reasoning_tokens");
+}
+
 static int responses_parse(const char *body, size_t len,
                            const char *content_type, lgw__reply_t *out,
                            lgw_error_t *err) {
@@ -127,7 +138,7 @@ static int responses_parse(const char *body, size_t len,
   const cJSON *usage;
   lgw__buf_t text;
   int rc;
-  out->input_tokens = out->output_tokens = -1;
+  lgw__reply_no_usage(out);
   rc = lgw__decode_body(body, len, content_type, &root, err);
   if (rc) return rc;
   lgw__buf_init(&text);
@@ -137,8 +148,7 @@ static int responses_parse(const char *body, size_t len,
     const cJSON *resp = cJSON_GetObjectItemCaseSensitive(root, "response");
     usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
   }
-  out->input_tokens = lgw__json_count(usage, "input_tokens");
-  out->output_tokens = lgw__json_count(usage, "output_tokens");
+  read_usage(usage, out);
   rc = rc ? rc : lgw__reply_set_text(out, text.data, text.len);
   lgw__buf_free(&text);
   cJSON_Delete(root);
@@ -146,6 +156,49 @@ static int responses_parse(const char *body, size_t len,
             : 0;
 }
 
+/* Responses stream: output_text.delta events carry the text (a part is
+ * one output_index/content_index pair); response.completed and
+ * response.incomplete end it with the usage; response.failed and error
+ * events are errors. A stream whose text came only in the final response
+ * gives that text as one delta. */
+static int responses_stream_event(lgw__stream_t *s, const char *data,
+                                  size_t len, lgw_error_t *err) {
+  cJSON *o = cJSON_ParseWithLength(data, len);
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type"), *v;
+  const char *type = cJSON_IsString(t) ? t->valuestring : "";
+  int rc = 0;
+  if (strcmp(type, "response.output_text.delta") == 0) {
+    v = cJSON_GetObjectItemCaseSensitive(o, "delta");
+    if (cJSON_IsString(v))
+      rc = lgw__stream_text(s, lgw__json_count(o, "output_index") * 1000 +
+                                   lgw__json_count(o, "content_index"),
+                            v->valuestring);
+  } else if (strcmp(type, "response.completed") == 0 ||
+             strcmp(type, "response.incomplete") == 0) {
+    v = cJSON_GetObjectItemCaseSensitive(o, "response");
+    read_usage(cJSON_GetObjectItemCaseSensitive(v, "usage"), &s->reply);
+    s->done = 1;
+    if (!s->text.len) {
+      lgw__buf_t text;
+      lgw__buf_init(&text);
+      rc = extract(v, &text);
+      if (!rc && text.len) rc = lgw__stream_text(s, 0, text.data);
+      lgw__buf_free(&text);
+    }
+  } else if (strcmp(type, "response.failed") == 0) {
+    v = cJSON_GetObjectItemCaseSensitive(o, "response");
+    v = cJSON_GetObjectItemCaseSensitive(v, "error");
+    rc = lgw__error_object(v, err);
+  } else if (strcmp(type, "error") == 0) {
+    v = cJSON_GetObjectItemCaseSensitive(o, "error");
+    rc = lgw__error_object(cJSON_IsObject(v) ? v : o, err);
+  }
+  cJSON_Delete(o);
+  if (rc == LGW_ENOMEM)
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory reading stream");
+  return rc;
+}
+
 const lgw__transport_t lgw__transport_responses = {
   "responses", responses_url, lgw__openai_headers, responses_body,
-  responses_parse};
+  responses_parse, responses_stream_event};

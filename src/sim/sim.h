@@ -58,6 +58,17 @@ char *lgw__sim_answer_sse(lgw__sim_format_t fmt, const char *model,
 char *lgw__sim_error_json(lgw__sim_format_t fmt, int status,
                           const char *message, size_t *len);
 
+/* The byte offset in a stream from lgw__sim_answer_sse just after its
+ * opening events and its first `deltas` delta events (all of them when
+ * it has fewer): where mid-stream faults strike. */
+size_t lgw__sim_sse_offset(lgw__sim_format_t fmt, const char *sse,
+                           size_t len, long deltas);
+
+/* An error event of the format's stream for HTTP status `status` (see
+ * PROTOCOL.md), appended to b. Returns 0 or LGW_ENOMEM. */
+int lgw__sim_error_event(lgw__buf_t *b, lgw__sim_format_t fmt, int status,
+                         const char *message);
+
 /* ---- directives, times counters and scripts (sim_fault.c) -------------- */
 
 typedef enum {
@@ -75,8 +86,16 @@ typedef enum {
   LGW__SIM_FAULT_OVERSIZE,
   LGW__SIM_FAULT_BAD_UTF8,
   LGW__SIM_FAULT_DEEP,
-  LGW__SIM_FAULT_SSE
+  LGW__SIM_FAULT_SSE,
+  LGW__SIM_FAULT_SSE_CUT,    /* stream closed after `after` deltas */
+  LGW__SIM_FAULT_SSE_STALL,  /* stream stops (connection kept) there */
+  LGW__SIM_FAULT_SSE_ERROR,  /* an error event there, then the end */
+  LGW__SIM_FAULT_JSON        /* JSON even when a stream is asked for */
 } lgw__sim_fault_t;
+
+/* The faults answered with an event stream. */
+#define LGW__SIM_FAULT_IS_SSE(f) \
+  ((f) >= LGW__SIM_FAULT_SSE && (f) <= LGW__SIM_FAULT_SSE_ERROR)
 
 /* A parsed directive; the zero value (after _init) means "no effect". */
 typedef struct lgw__sim_directive {
@@ -94,6 +113,8 @@ typedef struct lgw__sim_directive {
   long slow_ms;
   long size;
   long depth;
+  long after;               /* deltas before a mid-stream fault (1) */
+  int error_status;         /* status the sse_error event stands for */
   char *reply;              /* owned; NULL: echo answer */
   lgw__buf_t text;          /* all directive text seen, the times key */
 } lgw__sim_directive_t;

@@ -450,6 +450,30 @@ char *lgw__sim_answer_sse(lgw__sim_format_t fmt, const char *model,
   return lgw__buf_steal(&b);
 }
 
+/* Events before the deltas and after them, per format. */
+static long head_events(lgw__sim_format_t fmt) {
+  return fmt == LGW__SIM_ANTHROPIC ? 2 : 1;
+}
+
+static long tail_events(lgw__sim_format_t fmt) {
+  return fmt == LGW__SIM_RESPONSES ? 2 : 3;
+}
+
+size_t lgw__sim_sse_offset(lgw__sim_format_t fmt, const char *sse,
+                           size_t len, long deltas) {
+  long events = 0, want;
+  size_t i;
+  for (i = 0; i + 1 < len; i++)
+    if (sse[i] == '\n' && sse[i + 1] == '\n') events++;
+  want = events - tail_events(fmt) - head_events(fmt);
+  if (deltas < want) want = deltas;
+  want += head_events(fmt);
+  if (want <= 0) return 0;
+  for (i = 0; i + 1 < len; i++)
+    if (sse[i] == '\n' && sse[i + 1] == '\n' && --want == 0) return i + 2;
+  return len;
+}
+
 /* ---- errors ------------------------------------------------------------- */
 
 static const char *anthropic_error_type(int status) {
@@ -480,6 +504,30 @@ static const char *openai_error_code(int status) {
   case 429: return "rate_limit_exceeded";
   default: return NULL;
   }
+}
+
+int lgw__sim_error_event(lgw__buf_t *b, lgw__sim_format_t fmt, int status,
+                         const char *message) {
+  size_t n;
+  char *data;
+  cJSON *j;
+  int rc;
+  if (fmt == LGW__SIM_RESPONSES) {
+    j = obj(NULL, NULL);
+    str(j, "type", "error");
+    str(j, "code", openai_error_code(status) ? openai_error_code(status)
+                                             : openai_error_type(status));
+    str(j, "message", message);
+    cJSON_AddNullToObject(j, "param");
+    return add_event(b, "error", j);
+  }
+  /* Anthropic: an "error" event; Chat: a chunk holding the error body */
+  data = lgw__sim_error_json(fmt, status, message, &n);
+  if (!data) return LGW_ENOMEM;
+  rc = lgw__buf_printf(b, "%sdata: %s\n\n",
+                       fmt == LGW__SIM_ANTHROPIC ? "event: error\n" : "", data);
+  lgw_free(data);
+  return rc;
 }
 
 char *lgw__sim_error_json(lgw__sim_format_t fmt, int status,

@@ -21,6 +21,8 @@ void lgw__sim_directive_init(lgw__sim_directive_t *d) {
   d->slow_ms = 1000;
   d->size = 40L * 1024 * 1024;
   d->depth = 100000;
+  d->after = 1;
+  d->error_status = 529;
   lgw__buf_init(&d->text);
 }
 
@@ -36,7 +38,8 @@ void lgw__sim_directive_free(lgw__sim_directive_t *d) {
 static const char *const fault_names[] = {
     "none", "reset", "reset_body", "hang", "slow", "truncated",
     "invalid_json", "html", "empty", "bad_shape", "anthropic_error",
-    "oversize", "bad_utf8", "deep", "sse"};
+    "oversize", "bad_utf8", "deep", "sse", "sse_cut", "sse_stall",
+    "sse_error", "json"};
 
 const char *lgw__sim_fault_name(lgw__sim_fault_t f) {
   return fault_names[f];
@@ -95,6 +98,11 @@ static int apply_token(lgw__sim_directive_t *d, const char *key,
     if (lgw__sim_parse_long(v, 0, 1L << 30, &d->size)) return LGW_EINVAL;
   } else if (strcmp(key, "depth") == 0) {
     if (lgw__sim_parse_long(v, 1, 100000000L, &d->depth)) return LGW_EINVAL;
+  } else if (strcmp(key, "after") == 0) {
+    if (lgw__sim_parse_long(v, 0, 1000000L, &d->after)) return LGW_EINVAL;
+  } else if (strcmp(key, "error_status") == 0) {
+    if (lgw__sim_parse_long(v, 400, 599, &n)) return LGW_EINVAL;
+    d->error_status = (int)n;
   } else if (strcmp(key, "fault") == 0) {
     for (i = 1; i < sizeof fault_names / sizeof *fault_names; i++)
       if (strcmp(v, fault_names[i]) == 0) break;

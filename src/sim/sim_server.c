@@ -68,6 +68,7 @@ typedef struct req {
   const char *content_type;
   char *out;            /* owned until handed to a response */
   size_t out_len;
+  size_t cut;           /* mid-stream faults: offset in out */
   lgw__sim_directive_t d;
 } req_t;
 
@@ -83,10 +84,11 @@ static void req_free(req_t *r) {
 typedef struct src {
   char *data;
   size_t len;
-  lgw__sim_fault_t mode;  /* SLOW, RESET_BODY or SSE */
+  lgw__sim_fault_t mode;  /* SLOW, RESET_BODY or one of the SSE ones */
   struct MHD_Connection *conn;
   long slow_ms;
   int tick;               /* SLOW: the next byte may go now */
+  size_t cut;             /* SSE_CUT, SSE_STALL: where the stream stops */
 } src_t;
 
 static void src_free(void *cls) {
@@ -119,6 +121,14 @@ static ssize_t src_read(void *cls, uint64_t pos, char *buf, size_t max) {
     break;
   default: { /* one event per chunk */
     const char *end = strstr(s->data + at, "\n\n");
+    if ((s->mode == LGW__SIM_FAULT_SSE_CUT ||
+         s->mode == LGW__SIM_FAULT_SSE_STALL) && at >= s->cut) {
+      if (s->mode == LGW__SIM_FAULT_SSE_CUT || s->tick)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+      s->tick = 1;  /* stalled until shutdown */
+      return lgw__sim_timer_suspend(s->conn, -1) == 0
+                 ? 0 : MHD_CONTENT_READER_END_WITH_ERROR;
+    }
     n = end ? (size_t)(end + 2 - (s->data + at)) : s->len - at;
     break;
   }
@@ -215,6 +225,26 @@ static char *answer_text(const lgw__sim_directive_t *d,
                   : lgw__sprintf("echo(%s): %s", q->model, q->last_user);
 }
 
+/* The stream cut at `cut`, then the format's error event for status;
+ * takes sse (freed), NULL when out of memory. */
+static char *error_after(lgw__sim_format_t fmt, char *sse, size_t *len,
+                         size_t cut, int status) {
+  lgw__buf_t b;
+  char *msg = lgw__sprintf("simulated %d %s", status,
+                           status == 529 ? "Overloaded"
+                               : MHD_get_reason_phrase_for((unsigned)status));
+  lgw__buf_init(&b);
+  if (!msg || lgw__buf_add(&b, sse, cut) ||
+      lgw__sim_error_event(&b, fmt, status, msg)) {
+    lgw__buf_free(&b);
+    b.data = NULL;
+  }
+  lgw_free(msg);
+  lgw_free(sse);
+  *len = b.len;
+  return b.data;
+}
+
 /* Chooses body, status and content type for a model request. */
 static void plan_answer(req_t *r, lgw__sim_format_t fmt,
                         const lgw__sim_request_t *q) {
@@ -242,10 +272,14 @@ static void plan_answer(req_t *r, lgw__sim_format_t fmt,
       out = NULL;
     } else if (d->fault == LGW__SIM_FAULT_OVERSIZE) {
       out = oversize_body(fmt, q->model, q->input_tokens, d->size, &len);
-    } else if (d->fault == LGW__SIM_FAULT_SSE || q->stream) {
+    } else if (LGW__SIM_FAULT_IS_SSE(d->fault) ||
+               (q->stream && d->fault != LGW__SIM_FAULT_JSON)) {
       out = lgw__sim_answer_sse(fmt, q->model, text, q->input_tokens, words,
                                 &len);
       type = "text/event-stream";
+      if (out) r->cut = lgw__sim_sse_offset(fmt, out, len, d->after);
+      if (out && d->fault == LGW__SIM_FAULT_SSE_ERROR)
+        out = error_after(fmt, out, &len, r->cut, d->error_status);
       if (r->fault == LGW__SIM_FAULT_NONE) r->fault = LGW__SIM_FAULT_SSE;
     } else {
       out = lgw__sim_answer_json(fmt, q->model, text, q->input_tokens,
@@ -422,8 +456,8 @@ static enum MHD_Result send_answer(req_t *r, struct MHD_Connection *conn) {
   struct MHD_Response *resp;
   enum MHD_Result ok;
   lgw__sim_fault_t f = r->fault;
-  if (f == LGW__SIM_FAULT_SLOW || f == LGW__SIM_FAULT_RESET_BODY ||
-      f == LGW__SIM_FAULT_SSE) {
+  int sse = LGW__SIM_FAULT_IS_SSE(f);
+  if (f == LGW__SIM_FAULT_SLOW || f == LGW__SIM_FAULT_RESET_BODY || sse) {
     src_t *s = lgw__calloc(1, sizeof *s);
     if (!s) return MHD_NO;
     s->data = r->out;
@@ -431,17 +465,17 @@ static enum MHD_Result send_answer(req_t *r, struct MHD_Connection *conn) {
     s->mode = f;
     s->conn = conn;
     s->slow_ms = r->d.slow_ms;
-    s->tick = 1;
+    s->tick = f == LGW__SIM_FAULT_SLOW;
+    s->cut = r->cut;
     r->out = NULL;
     resp = MHD_create_response_from_callback(
-        f == LGW__SIM_FAULT_SSE ? MHD_SIZE_UNKNOWN : (uint64_t)s->len, 4096,
+        sse ? MHD_SIZE_UNKNOWN : (uint64_t)s->len, 4096,
         src_read, s, src_free);
     if (!resp) {
       src_free(s);
       return MHD_NO;
     }
-    if (f == LGW__SIM_FAULT_SSE)
-      MHD_add_response_header(resp, "cache-control", "no-cache");
+    if (sse) MHD_add_response_header(resp, "cache-control", "no-cache");
   } else {
     resp = MHD_create_response_from_buffer_with_free_callback(
         r->out_len, r->out, lgw_free);

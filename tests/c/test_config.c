@@ -486,6 +486,89 @@ TEST(own_settings) {
                "(config.yaml:2:23)");
 }
 
+TEST(stream_breaker_defaults) {
+  lgw_runtime_t *rt = load("{}\n");
+  ASSERT(rt);
+  ASSERT_DEQ(rt->first_token_timeout, 0.0);
+  ASSERT_DEQ(rt->idle_timeout, 0.0);
+  ASSERT_EQ(rt->breaker_failures, 5);
+  ASSERT_DEQ(rt->breaker_window, 30.0);
+  ASSERT_DEQ(rt->breaker_cooldown, 30.0);
+  ASSERT_EQ(rt->nprices, 0);
+  lgw_runtime_free(rt);
+}
+
+TEST(stream_breaker_settings) {
+  lgw_runtime_t *rt = load("settings:\n  first_token_timeout: 2.5\n"
+                           "  idle_timeout: 1\n  breaker_failures: 0\n"
+                           "  breaker_window: 10\n  breaker_cooldown: 0\n");
+  ASSERT(rt);
+  ASSERT_DEQ(rt->first_token_timeout, 2.5);
+  ASSERT_DEQ(rt->idle_timeout, 1.0);
+  ASSERT_EQ(rt->breaker_failures, 0);
+  ASSERT_DEQ(rt->breaker_window, 10.0);
+  ASSERT_DEQ(rt->breaker_cooldown, 0.0);
+  lgw_runtime_free(rt);
+  EXPECT_ERROR("settings:\n  idle_timeout: -1\n",
+               "settings.idle_timeout: must be at least 0, got -1 "
+               "(config.yaml:2:17)");
+  EXPECT_ERROR("settings:\n  breaker_failures: -2\n",
+               "settings.breaker_failures: must be at least 0, got -2 "
+               "(config.yaml:2:21)");
+  EXPECT_ERROR("settings:\n  breaker_window: 0\n",
+               "settings.breaker_window: must be greater than 0, got 0 "
+               "(config.yaml:2:19)");
+  EXPECT_ERROR("settings:\n  first_token_timeout: soon\n",
+               "settings.first_token_timeout: expected a number, got "
+               "\"soon\" (config.yaml:2:24)");
+}
+
+static char *dump_text(const lgw_runtime_t *rt, int with_keys);
+
+TEST(prices_and_limits) {
+  lgw_runtime_t *rt = load("settings:\n  prices:\n"
+                           "    gpt-x: {input: 2.5, output: 10}\n"
+                           "    ' cheap ': {output: 1}\n"
+                           "providers:\n  - base_url: b\n    rpm: 60\n"
+                           "    tpm: 90000\n  - base_url: c\n");
+  const lgw__price_t *pr;
+  char *out;
+  ASSERT(rt);
+  ASSERT_EQ(rt->nprices, 2);
+  pr = lgw__runtime_price(rt, "gpt-x");
+  ASSERT(pr != NULL);
+  ASSERT_DEQ(pr->input, 2.5);
+  ASSERT_DEQ(pr->output, 10.0);
+  pr = lgw__runtime_price(rt, "cheap");
+  ASSERT(pr != NULL);
+  ASSERT_DEQ(pr->input, 0.0);
+  ASSERT_DEQ(pr->output, 1.0);
+  ASSERT(lgw__runtime_price(rt, "other") == NULL);
+  ASSERT_EQ(rt->providers[0].rpm, 60);
+  ASSERT_EQ(rt->providers[0].tpm, 90000);
+  ASSERT_EQ(rt->providers[1].rpm, 0);
+  ASSERT_EQ(rt->providers[1].tpm, 0);
+  out = dump_text(rt, 0);
+  ASSERT_CONTAINS(out, "  prices:\n    gpt-x:\n      input: 2.5\n"
+                       "      output: 10.0\n    cheap:\n      input: 0.0\n"
+                       "      output: 1.0\n");
+  ASSERT_CONTAINS(out, "  model_map: {}\n  rpm: 60\n  tpm: 90000\n");
+  lgw_free(out);
+  lgw_runtime_free(rt);
+  EXPECT_ERROR("providers:\n  - base_url: b\n    rpm: -1\n",
+               "providers[0].rpm: must be at least 0, got -1 "
+               "(config.yaml:3:10)");
+  EXPECT_ERROR("settings:\n  prices:\n    m: {input: -1}\n",
+               "settings.prices.m.input: must be at least 0, got -1 "
+               "(config.yaml:3:16)");
+  EXPECT_ERROR("settings:\n  prices:\n    m: 3\n",
+               "settings.prices.m: expected a mapping with input and output, "
+               "got a scalar (config.yaml:3:8)");
+  EXPECT_ERROR("settings:\n  prices: [1]\n",
+               "settings.prices: expected a mapping, got a list "
+               "(config.yaml:2:11)");
+}
+
 TEST(unknown_keys_warn) {
   lgw_runtime_t *rt = load("version: 1\nextra: 1\nsettings:\n  colour: red\n"
                            "providers:\n  - base_url: b\n    region: eu\n"
@@ -640,7 +723,12 @@ static const char settings_dump[] =
     "  backoff_base: 0.5\n"
     "  backoff_max: 8.0\n"
     "  retry_after_max: 30.0\n"
-    "  max_response_bytes: 33554432\n";
+    "  max_response_bytes: 33554432\n"
+    "  first_token_timeout: 0.0\n"
+    "  idle_timeout: 0.0\n"
+    "  breaker_failures: 5\n"
+    "  breaker_window: 30.0\n"
+    "  breaker_cooldown: 30.0\n";
 
 TEST(dump_single_provider_redacted) {
   lgw_runtime_t *rt = load("settings: {fallback_model: fb, max_concurrent: 4, "
@@ -928,6 +1016,9 @@ int main(void) {
   RUN(model_for_tier_weak);
   RUN(model_for_tier_other);
   RUN(effort_for_tier);
+  RUN(stream_breaker_defaults);
+  RUN(stream_breaker_settings);
+  RUN(prices_and_limits);
   RUN(dump_single_provider_redacted);
   RUN(dump_two_providers_and_none);
   RUN(refcount_and_accessors);

@@ -2,8 +2,9 @@
  * test_http.c -- the HTTP engine against the provider simulator: bodies
  * and captured headers, the status passed through (no redirects), curl
  * error mapping (refused, timeout, reset), the response size cap, cancel,
- * freeing with transfers in flight, and starting transfers from inside a
- * completion callback.
+ * freeing with transfers in flight, starting transfers from inside a
+ * completion callback, and streamed bodies (pieces handed on, error
+ * bodies still collected, a stop from the data callback, the size cap).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -361,6 +362,109 @@ TEST(http_header_list) {
   ASSERT_EQ(lgw_global_init(), 0);
 }
 
+/* ---- streamed bodies ------------------------------------------------------ */
+
+typedef struct sgot {
+  got_t g;
+  int streamed, pieces, stop_after;
+  char data[8192];
+} sgot_t;
+
+static void on_sdone(const lgw__http_resp_t *r, void *ud) {
+  sgot_t *s = ud;
+  on_done(r, &s->g);
+  s->streamed = r->streamed;
+}
+
+static int on_piece(const char *p, size_t n, void *ud) {
+  sgot_t *s = ud;
+  size_t used = strlen(s->data);
+  snprintf(s->data + used, sizeof s->data - used, "%.*s", (int)n, p);
+  return ++s->pieces == s->stop_after;
+}
+
+static int post_stream(env_t *e, const char *body, long max_bytes, sgot_t *s) {
+  char url[128];
+  lgw__http_opts_t o;
+  memset(&o, 0, sizeof o);
+  snprintf(url, sizeof url, "%s/v1/messages", sim.base);
+  o.url = url;
+  o.headers = e->headers;
+  o.body = body;
+  o.body_len = strlen(body);
+  o.timeout_ms = 5000;
+  o.connect_timeout_ms = 2000;
+  o.max_response_bytes = max_bytes;
+  o.on_data = on_piece;
+  return lgw__http_post(e->h, &o, on_sdone, s, NULL, NULL);
+}
+
+static const char stream_req[] =
+    "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+    "\"content\":\"a b\"}]}";
+
+TEST(http_stream_pieces) {
+  env_t e;
+  sgot_t s;
+  memset(&s, 0, sizeof s);
+  ASSERT_EQ(env_open(&e, NULL), 0);
+  ASSERT_EQ(post_stream(&e, stream_req, 0, &s), 0);
+  run(&e);
+  env_close(&e);
+  ASSERT_EQ(s.g.calls, 1);
+  ASSERT_EQ(s.g.code, 0);
+  ASSERT_EQ(s.g.status, 200);
+  ASSERT_EQ(s.streamed, 1);
+  ASSERT_EQ(s.g.body_len, 0);
+  ASSERT(s.pieces >= 1);
+  ASSERT(strncmp(s.data, "event: message_start\ndata: ", 27) == 0);
+  ASSERT_CONTAINS(s.data, "\"text\":\" a\"}}\n\n");
+  ASSERT_CONTAINS(s.data, "event: message_stop\ndata: "
+                          "{\"type\":\"message_stop\"}\n\n");
+}
+
+TEST(http_stream_error_status_collected) {
+  env_t e;
+  sgot_t s;
+  memset(&s, 0, sizeof s);
+  ASSERT_EQ(env_open(&e, "status=503"), 0);
+  ASSERT_EQ(post_stream(&e, stream_req, 0, &s), 0);
+  run(&e);
+  env_close(&e);
+  ASSERT_EQ(s.g.status, 503);
+  ASSERT_EQ(s.streamed, 0);
+  ASSERT_EQ(s.pieces, 0);
+  ASSERT_CONTAINS(s.g.body, "overloaded_error");
+}
+
+TEST(http_stream_stopped_by_callback) {
+  env_t e;
+  sgot_t s;
+  memset(&s, 0, sizeof s);
+  s.stop_after = 1;
+  ASSERT_EQ(env_open(&e, "fault=sse_stall after=1"), 0);
+  ASSERT_EQ(post_stream(&e, stream_req, 0, &s), 0);
+  run(&e);
+  env_close(&e);
+  ASSERT_EQ(s.g.calls, 1);
+  ASSERT_EQ(s.pieces, 1);
+  ASSERT_EQ(s.g.code, LGW_ECANCELED);
+  ASSERT_EQ(s.g.status, 200);  /* the status line had come */
+  ASSERT_EQ(s.streamed, 1);
+}
+
+TEST(http_stream_size_cap) {
+  env_t e;
+  sgot_t s;
+  memset(&s, 0, sizeof s);
+  ASSERT_EQ(env_open(&e, NULL), 0);
+  ASSERT_EQ(post_stream(&e, stream_req, 300, &s), 0);
+  run(&e);
+  env_close(&e);
+  ASSERT_EQ(s.g.code, LGW_ETOOBIG);
+  ASSERT(strlen(s.data) <= 300);
+}
+
 int main(void) {
   sim_ok = sim_start(&sim, NULL) == 0;
   if (!sim_ok) {
@@ -382,6 +486,10 @@ int main(void) {
   RUN(http_post_from_callback);
   RUN(http_many_parallel);
   RUN(http_header_list);
+  RUN(http_stream_pieces);
+  RUN(http_stream_error_status_collected);
+  RUN(http_stream_stopped_by_callback);
+  RUN(http_stream_size_cap);
   sim_stop(&sim);
   return TEST_SUMMARY();
 }

@@ -1,6 +1,7 @@
 /*
  * test_sim.c -- llmgateway-sim over real loopback HTTP (libcurl): exact
- * answers per wire format, usage counts, every fault directive, times
+ * answers per wire format, usage counts, every fault directive (mid-stream
+ * cuts, stalls and error events included), times
  * counters, stats and reset, script files, and concurrency (peak count,
  * 2,000 delayed connections at once).
  */
@@ -648,6 +649,75 @@ TEST(stream_true_gives_sse) {
   resp_free(&r);
 }
 
+TEST(sse_cut_mid_stream) {
+  resp_t r = post("/v1/messages", HI, "fault=sse_cut after=1");
+  ASSERT_EQ(r.status, 200);
+  ASSERT(r.rc != CURLE_OK);  /* closed without the end of the body */
+  ASSERT_CONTAINS(r.body, "\"text\":\"echo(m):\"}}\n\n");
+  ASSERT_NOT_CONTAINS(r.body, " hi");
+  resp_free(&r);
+  r = post("/v1/chat/completions", HI, "fault=sse_cut after=0");
+  ASSERT(r.rc != CURLE_OK);
+  ASSERT_NOT_CONTAINS(r.body, "echo");
+  ASSERT_CONTAINS(r.body, "\"role\":\"assistant\"");
+  resp_free(&r);
+  /* more than the deltas there are: everything but the closing events */
+  r = post("/v1/responses", HI_RESP, "fault=sse_cut after=99");
+  ASSERT_CONTAINS(r.body, "\"delta\":\" there\"}\n\n");
+  ASSERT_NOT_CONTAINS(r.body, "output_text.done");
+  resp_free(&r);
+}
+
+TEST(sse_stall_mid_stream) {
+  resp_t r = post_to(&g_sim, "/v1/responses", HI_RESP,
+                     "fault=sse_stall after=2", 500);
+  ASSERT_EQ(r.rc, CURLE_OPERATION_TIMEDOUT);
+  ASSERT_CONTAINS(r.body, "\"delta\":\" hi\"}\n\n");
+  ASSERT_NOT_CONTAINS(r.body, " there");
+  ASSERT(r.ms >= 450);
+  resp_free(&r);
+}
+
+TEST(sse_error_event_per_format) {
+  resp_t r = post("/v1/messages", HI, "fault=sse_error after=1");
+  ASSERT_EQ(r.rc, CURLE_OK);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_CONTAINS(r.body,
+                  "\"text\":\"echo(m):\"}}\n\nevent: error\ndata: "
+                  "{\"type\":\"error\",\"error\":{\"type\":"
+                  "\"overloaded_error\",\"message\":"
+                  "\"simulated 529 Overloaded\"}}\n\n");
+  ASSERT_NOT_CONTAINS(r.body, "message_stop");
+  resp_free(&r);
+  r = post("/v1/chat/completions", HI, "fault=sse_error after=0 "
+                                       "error_status=429");
+  ASSERT_CONTAINS(r.body,
+                  "}\n\ndata: {\"error\":{\"message\":\"simulated 429 Too "
+                  "Many Requests\",\"type\":\"rate_limit_error\",\"code\":"
+                  "\"rate_limit_exceeded\"}}\n\n");
+  ASSERT_NOT_CONTAINS(r.body, "[DONE]");
+  resp_free(&r);
+  r = post("/v1/responses", HI_RESP, "fault=sse_error after=3");
+  ASSERT_CONTAINS(r.body,
+                  "\"delta\":\" there\"}\n\nevent: error\ndata: {\"type\":"
+                  "\"error\",\"code\":\"server_error\",\"message\":"
+                  "\"simulated 529 Overloaded\",\"param\":null}\n\n");
+  resp_free(&r);
+  r = post("/v1/messages", HI, "error_status=300");
+  ASSERT_EQ(r.status, 400);
+  resp_free(&r);
+}
+
+TEST(json_fault_answers_stream_with_json) {
+  resp_t r = post("/v1/chat/completions",
+                  "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":"
+                  "\"user\",\"content\":\"hi there\"}]}",
+                  "fault=json");
+  ASSERT_CONTAINS(r.headers, "\r\ncontent-type: application/json\r\n");
+  ASSERT_CONTAINS(r.body, "\"object\":\"chat.completion\"");
+  resp_free(&r);
+}
+
 /* ---- counters, reset, scripts ------------------------------------------- */
 
 TEST(times_counts_per_directive) {
@@ -907,6 +977,10 @@ int main(void) {
   RUN(sse_responses);
   RUN(sse_anthropic);
   RUN(stream_true_gives_sse);
+  RUN(sse_cut_mid_stream);
+  RUN(sse_stall_mid_stream);
+  RUN(sse_error_event_per_format);
+  RUN(json_fault_answers_stream_with_json);
   RUN(times_counts_per_directive);
   RUN(times_counts_per_id);
   RUN(stats_and_reset);

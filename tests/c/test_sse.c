@@ -1,7 +1,7 @@
 /*
  * test_sse.c -- SSE body decoding: every verified case of the Python
  * library's table (§10.1), and the Chat Completions and Anthropic stream
- * aggregation of our own.
+ * aggregation of our own; the incremental parser fed in every split.
  */
 #include <stdlib.h>
 
@@ -224,6 +224,72 @@ TEST(deep_event_is_skipped) {
   ASSERT_STREQ(r, "{\"ok\":1}");
 }
 
+/* ---- incremental parser -------------------------------------------------- */
+
+typedef struct got {
+  char log[1024];
+  int stop_at;   /* stop after this many events (0: never) */
+  int n;
+} got_t;
+
+static int collect_event(const char *name, const char *data, size_t len,
+                         void *ud) {
+  got_t *g = ud;
+  size_t used = strlen(g->log);
+  snprintf(g->log + used, sizeof g->log - used, "[%s|%.*s]", name, (int)len,
+           data);
+  return ++g->n == g->stop_at ? 7 : 0;
+}
+
+/* Feeds body in pieces of `step` bytes, then finishes. */
+static const char *feed(const char *body, size_t step) {
+  static got_t g;
+  lgw__sse_parser_t p;
+  size_t i, n = strlen(body);
+  memset(&g, 0, sizeof g);
+  lgw__sse_parser_init(&p);
+  for (i = 0; i < n; i += step)
+    lgw__sse_feed(&p, body + i, i + step < n ? step : n - i, collect_event,
+                  &g);
+  lgw__sse_finish(&p, collect_event, &g);
+  lgw__sse_parser_free(&p);
+  return g.log;
+}
+
+static const char stream_body[] =
+    ": comment\n"
+    "event: a\ndata: {\"x\":1}\n\n"
+    "data: one\r\ndata:two\r\n\r\n"
+    "id: 7\rretry: 10\rdata: cr\r\r"
+    "event: b\n\n"
+    "data: last";
+
+TEST(incremental_any_split) {
+  const char *want = "[a|{\"x\":1}][|one\ntwo][|cr][|last]";
+  size_t step;
+  for (step = 1; step <= sizeof stream_body; step++)
+    ASSERT_STREQ(feed(stream_body, step), want);
+}
+
+TEST(incremental_stop_from_callback) {
+  got_t g;
+  lgw__sse_parser_t p;
+  memset(&g, 0, sizeof g);
+  g.stop_at = 2;
+  lgw__sse_parser_init(&p);
+  ASSERT_EQ(lgw__sse_feed(&p, stream_body, strlen(stream_body),
+                          collect_event, &g), 7);
+  ASSERT_STREQ(g.log, "[a|{\"x\":1}][|one\ntwo]");
+  lgw__sse_parser_free(&p);
+}
+
+TEST(event_stream_content_type) {
+  ASSERT_EQ(lgw__is_event_stream("text/event-stream; charset=utf-8"), 1);
+  ASSERT_EQ(lgw__is_event_stream("Text/Event-Stream"), 1);
+  ASSERT_EQ(lgw__is_event_stream("application/json"), 0);
+  ASSERT_EQ(lgw__is_event_stream(NULL), 0);
+}
+
 int main(void) {
   RUN(created_then_completed);
   RUN(deltas_into_latest_response);
@@ -242,5 +308,8 @@ int main(void) {
   RUN(anthropic_stream_aggregated);
   RUN(anthropic_error_event);
   RUN(deep_event_is_skipped);
+  RUN(incremental_any_split);
+  RUN(incremental_stop_from_callback);
+  RUN(event_stream_content_type);
   return TEST_SUMMARY();
 }

@@ -2,7 +2,8 @@
  * test_transport.c -- the wire formats: URLs, headers, exact request
  * bodies, text and usage extraction, 2xx body decoding and error-body
  * messages for the Responses, Chat Completions, Anthropic and LiteLLM
- * transports.
+ * transports, and their stream events (deltas, parts, usage, the end,
+ * error events with the status they stand for).
  */
 #include <stdlib.h>
 
@@ -739,6 +740,194 @@ TEST(error_body_messages) {
   ASSERT_EQ(strlen(errmsg(big, 1024)), 199);
 }
 
+/* ---- stream events --------------------------------------------------------- */
+
+typedef struct sfeed {
+  lgw__stream_t s;
+  char deltas[512];
+  int rc, status;
+  char err[256];
+} sfeed_t;
+
+/* Folds each '\n'-separated data line into f (stopping at an error). */
+static void sfold(const lgw__transport_t *t, sfeed_t *f, const char *lines) {
+  const char *p = lines;
+  lgw__stream_init(&f->s);
+  f->deltas[0] = f->err[0] = '\0';
+  f->rc = f->status = 0;
+  while (*p && !f->rc) {
+    const char *nl = strchr(p, '\n');
+    size_t n = nl ? (size_t)(nl - p) : strlen(p);
+    char data[1024];
+    lgw_error_t e;
+    memset(&e, 0, sizeof e);
+    snprintf(data, sizeof data, "%.*s", (int)n, p);
+    f->s.delta.len = 0;
+    f->rc = t->stream_event(&f->s, data, n, &e);
+    if (f->rc) {
+      snprintf(f->err, sizeof f->err, "%.200s", e.message);
+      f->status = e.http_status;
+    } else if (f->s.delta.len) {
+      strcat(f->deltas, "[");
+      strncat(f->deltas, f->s.delta.data, f->s.delta.len);
+      strcat(f->deltas, "]");
+    }
+    p = nl ? nl + 1 : p + n;
+  }
+}
+
+TEST(stream_chat_events) {
+  sfeed_t f;
+  lgw__reply_t r;
+  sfold(&lgw__transport_chat, &f,
+        "{\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+        "\"content\":\"\"},\"finish_reason\":null}]}\n"
+        "{\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n"
+        "not json\n"
+        "{\"choices\":[{\"delta\":{\"content\":\"lo\"},"
+        "\"finish_reason\":\"stop\"}]}\n"
+        "{\"choices\":[],\"usage\":{\"prompt_tokens\":9,"
+        "\"completion_tokens\":2,\"prompt_tokens_details\":"
+        "{\"cached_tokens\":4},\"completion_tokens_details\":"
+        "{\"reasoning_tokens\":1}}}\n"
+        " [DONE] ");
+  ASSERT_EQ(f.rc, 0);
+  ASSERT_STREQ(f.deltas, "[Hel][lo]");
+  ASSERT_EQ(f.s.done, 1);
+  memset(&r, 0, sizeof r);
+  ASSERT_EQ(lgw__stream_take(&f.s, &r), 0);
+  ASSERT_STREQ(r.text, "Hello");
+  ASSERT_EQ(r.input_tokens, 9);
+  ASSERT_EQ(r.output_tokens, 2);
+  ASSERT_EQ(r.cached_tokens, 4);
+  ASSERT_EQ(r.reasoning_tokens, 1);
+  lgw__reply_free(&r);
+  lgw__stream_free(&f.s);
+  sfold(&lgw__transport_litellm, &f,
+        "{\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n"
+        "{\"error\":{\"message\":\"slow down\",\"type\":\"rate_limit_error\","
+        "\"code\":\"rate_limit_exceeded\"}}");
+  ASSERT_EQ(f.rc, LGW_EHTTP);
+  ASSERT_EQ(f.status, 429);
+  ASSERT_STREQ(f.err, "rate_limit_error: slow down");
+  ASSERT_EQ(f.s.done, 0);
+  lgw__stream_free(&f.s);
+}
+
+TEST(stream_anthropic_events) {
+  sfeed_t f;
+  lgw__reply_t r;
+  sfold(&lgw__transport_anthropic, &f,
+        "{\"type\":\"message_start\",\"message\":{\"usage\":"
+        "{\"input_tokens\":7,\"cache_read_input_tokens\":5,"
+        "\"output_tokens\":1}}}\n"
+        "{\"type\":\"ping\"}\n"
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+        "{\"type\":\"text_delta\",\"text\":\"one\"}}\n"
+        "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":"
+        "{\"type\":\"input_json_delta\",\"partial_json\":\"{\"}}\n"
+        "{\"type\":\"content_block_delta\",\"index\":2,\"delta\":"
+        "{\"type\":\"text_delta\",\"text\":\"two\"}}\n"
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+        "\"end_turn\"},\"usage\":{\"output_tokens\":6}}\n"
+        "{\"type\":\"message_stop\"}");
+  ASSERT_EQ(f.rc, 0);
+  /* a new text block starts with "\n", as blocks join when not streamed */
+  ASSERT_STREQ(f.deltas, "[one][\ntwo]");
+  ASSERT_EQ(f.s.done, 1);
+  memset(&r, 0, sizeof r);
+  ASSERT_EQ(lgw__stream_take(&f.s, &r), 0);
+  ASSERT_STREQ(r.text, "one\ntwo");
+  ASSERT_EQ(r.input_tokens, 7);
+  ASSERT_EQ(r.output_tokens, 6);
+  ASSERT_EQ(r.cached_tokens, 5);
+  ASSERT_EQ(r.reasoning_tokens, -1);
+  lgw__reply_free(&r);
+  lgw__stream_free(&f.s);
+  sfold(&lgw__transport_anthropic, &f,
+        "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+        "\"message\":\"Overloaded\"}}");
+  ASSERT_EQ(f.rc, LGW_EHTTP);
+  ASSERT_EQ(f.status, 529);
+  ASSERT_STREQ(f.err, "overloaded_error: Overloaded");
+  lgw__stream_free(&f.s);
+}
+
+TEST(stream_responses_events) {
+  sfeed_t f;
+  lgw__reply_t r;
+  sfold(&lgw__transport_responses, &f,
+        "{\"type\":\"response.output_text.delta\",\"output_index\":0,"
+        "\"content_index\":0,\"delta\":\"a\"}\n"
+        "{\"type\":\"response.output_text.delta\",\"output_index\":1,"
+        "\"content_index\":0,\"delta\":\"b\"}\n"
+        "{\"type\":\"response.output_text.done\",\"text\":\"ignored\"}\n"
+        "{\"type\":\"response.completed\",\"response\":{\"usage\":"
+        "{\"input_tokens\":3,\"output_tokens\":2,\"input_tokens_details\":"
+        "{\"cached_tokens\":0},\"output_tokens_details\":"
+        "{\"reasoning_tokens\":8}}}}");
+  ASSERT_STREQ(f.deltas, "[a][\nb]");
+  ASSERT_EQ(f.s.done, 1);
+  memset(&r, 0, sizeof r);
+  ASSERT_EQ(lgw__stream_take(&f.s, &r), 0);
+  ASSERT_STREQ(r.text, "a\nb");
+  ASSERT_EQ(r.cached_tokens, 0);
+  ASSERT_EQ(r.reasoning_tokens, 8);
+  lgw__reply_free(&r);
+  lgw__stream_free(&f.s);
+  /* text only in the final response: one delta */
+  sfold(&lgw__transport_responses, &f,
+        "{\"type\":\"response.completed\",\"response\":"
+        "{\"output_text\":\"whole\"}}");
+  ASSERT_STREQ(f.deltas, "[whole]");
+  lgw__stream_free(&f.s);
+  sfold(&lgw__transport_responses, &f,
+        "{\"type\":\"error\",\"code\":\"rate_limit_exceeded\","
+        "\"message\":\"later\",\"param\":null}");
+  ASSERT_EQ(f.status, 429);
+  ASSERT_STREQ(f.err, "rate_limit_exceeded: later");
+  lgw__stream_free(&f.s);
+  sfold(&lgw__transport_responses, &f,
+        "{\"type\":\"response.failed\",\"response\":{\"error\":"
+        "{\"code\":\"server_error\",\"message\":\"boom\"}}}");
+  ASSERT_EQ(f.rc, LGW_EHTTP);
+  ASSERT_EQ(f.status, 500);
+  ASSERT_STREQ(f.err, "server_error: boom");
+  lgw__stream_free(&f.s);
+}
+
+TEST(stream_bodies_ask_for_streams) {
+  lgw_message_t m[] = {{"user", "u"}};
+  lgw__call_t c = call(m, 1, "g");
+  c.stream = 1;
+  ASSERT_CONTAINS(body(&lgw__transport_responses, &c), ",\"stream\":true");
+  ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
+                  ",\"stream\":true,\"stream_options\":"
+                  "{\"include_usage\":true}");
+  ASSERT_CONTAINS(body(&lgw__transport_litellm, &c),
+                  "\"stream_options\":{\"include_usage\":true}");
+  ASSERT_CONTAINS(body(&lgw__transport_anthropic, &c), ",\"stream\":true}");
+}
+
+TEST(usage_details_not_streamed) {
+  lgw__reply_t r;
+  lgw_error_t e;
+  const char *b = "{\"content\":[{\"type\":\"text\",\"text\":\"t\"}],"
+                  "\"usage\":{\"input_tokens\":1,\"output_tokens\":2,"
+                  "\"cache_read_input_tokens\":30}}";
+  memset(&r, 0, sizeof r);
+  ASSERT_EQ(lgw__transport_anthropic.parse(b, strlen(b), NULL, &r, &e), 0);
+  ASSERT_EQ(r.cached_tokens, 30);
+  ASSERT_EQ(r.reasoning_tokens, -1);
+  lgw__reply_free(&r);
+  b = "{\"choices\":[{\"message\":{\"content\":\"t\"}}],\"usage\":"
+      "{\"prompt_tokens\":1,\"completion_tokens\":2}}";
+  ASSERT_EQ(lgw__transport_chat.parse(b, strlen(b), NULL, &r, &e), 0);
+  ASSERT_EQ(r.cached_tokens, -1);
+  ASSERT_EQ(r.reasoning_tokens, -1);
+  lgw__reply_free(&r);
+}
+
 int main(void) {
   RUN(transport_for_styles);
   RUN(clean_base);
@@ -772,5 +961,10 @@ int main(void) {
   RUN(decode_deep_nesting);
   RUN(decode_scalar_body);
   RUN(error_body_messages);
+  RUN(stream_chat_events);
+  RUN(stream_anthropic_events);
+  RUN(stream_responses_events);
+  RUN(stream_bodies_ask_for_streams);
+  RUN(usage_details_not_streamed);
   return TEST_SUMMARY();
 }
