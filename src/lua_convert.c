@@ -96,6 +96,7 @@ void lgwL_push_error(lua_State *L, const lgw_error_t *err,
 }
 
 int lgwL_fail(lua_State *L, const lgw_error_t *err) {
+  lgwL_log_flush(L, lgwL_module_peek(L));
   lua_pushnil(L);
   lgwL_push_error(L, err, NULL);
   return 2;

@@ -16,7 +16,9 @@
 
 /* Pushes a Runtime userdata owning rt (one reference). */
 static void push_runtime(lua_State *L, lgw_runtime_t *rt) {
-  lgw_runtime_t **ud = lua_newuserdatauv(L, sizeof *ud, 0);
+  lgw_runtime_t **ud;
+  lgwL_log_flush(L, lgwL_module_peek(L));
+  ud = lua_newuserdatauv(L, sizeof *ud, 0);
   *ud = rt;
   luaL_setmetatable(L, LGWL_RUNTIME);
 }
@@ -190,12 +192,17 @@ static int gw_tostring(lua_State *L) {
   return 1;
 }
 
-/* gw.runtime, then the methods (upvalue 1). */
+/* gw.runtime, gw.validator_timeout, then the methods (upvalue 1). */
 static int gw_index(lua_State *L) {
-  check_gw(L);
+  lgwL_gw_t *g = check_gw(L);
   if (lua_type(L, 2) == LUA_TSTRING &&
       strcmp(lua_tostring(L, 2), "runtime") == 0) {
     lua_getiuservalue(L, 1, 1);
+    return 1;
+  }
+  if (lua_type(L, 2) == LUA_TSTRING &&
+      strcmp(lua_tostring(L, 2), "validator_timeout") == 0) {
+    lua_pushnumber(L, g->validator_timeout);
     return 1;
   }
   lua_pushvalue(L, 2);
@@ -215,6 +222,7 @@ static int l_gateway(lua_State *L) {
   lgw_gateway_options_t opts;
   lgw_runtime_t *rt = NULL, *owned = NULL;
   lua_Integer max_concurrent = 0;
+  lua_Number validator_timeout = LGWL_VALIDATOR_TIMEOUT;
   lgw_error_t err;
   lgwL_gw_t *g;
   int rc = 0;
@@ -237,7 +245,13 @@ static int l_gateway(lua_State *L) {
         luaL_argerror(L, 2, "max_concurrent: positive integer expected");
       max_concurrent = lua_tointeger(L, -1);
     }
-    lua_pop(L, 3);
+    if (lua_getfield(L, 2, "validator_timeout") != LUA_TNIL) {
+      if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) > 0))
+        luaL_argerror(L, 2, "validator_timeout: positive number of seconds "
+                      "expected");
+      validator_timeout = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 4);
   }
   if (!rt) rc = runtime_from_table(L, 1, &owned, &err);
   if (!rc && max_concurrent) {
@@ -256,6 +270,7 @@ static int l_gateway(lua_State *L) {
   g = lua_newuserdatauv(L, sizeof *g, 1);
   memset(g, 0, sizeof *g);
   g->m = m;
+  g->validator_timeout = validator_timeout;
   luaL_setmetatable(L, LGWL_GATEWAY);
   lua_rotate(L, -2, 1);
   lua_setiuservalue(L, -2, 1);
@@ -269,6 +284,7 @@ static int l_gateway(lua_State *L) {
   if (m->gateways) m->gateways->prev = g;
   m->gateways = g;
   m->ngateways++;
+  lgwL_log_flush(L, m);
   return 1;
 }
 
@@ -320,6 +336,7 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
 static int call_finish(lua_State *L, lgwL_call_t *c) {
   int n = 1;
   luaL_checkstack(L, 4, NULL);
+  lgwL_log_flush(L, c->m);
   if (c->status == 0 && c->res) {
     lgwL_push_result(L, c->res, c->text_only);
   } else {

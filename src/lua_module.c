@@ -35,6 +35,113 @@ lgwL_module_t *lgwL_module(lua_State *L) {
 
 static void free_handle(uv_handle_t *h) { lgw_free(h); }
 
+/* ===== Log capture (set_log) ============================================ */
+
+#define LOG_FN "llmgateway.logfn"  /* registry key of set_log's function */
+#define LOG_MAX_LINES 1000         /* lines kept between two flushes */
+
+struct lgwL_logline {
+  lgwL_logline_t *next;
+  lgw_log_level_t level;
+  char msg[];
+};
+
+static const char *const log_levels[] = {"error", "warning", "info",
+                                         "debug", NULL};
+
+/* The module whose function receives the process-wide log, or NULL. */
+static lgwL_module_t *log_owner;
+
+/* The engine's log hook: may run deep inside the engine (a libcurl
+ * callback, a config loader), so it only queues the line; lgwL_log_flush
+ * calls the Lua function later from a safe point. */
+static void log_hook(lgw_log_level_t level, const char *msg, void *ud) {
+  lgwL_module_t *m = ud;
+  size_t len = strlen(msg);
+  lgwL_logline_t *l;
+  if (m->nlog >= LOG_MAX_LINES) {
+    m->log_dropped++;
+    return;
+  }
+  l = lgw_malloc(sizeof *l + len + 1);
+  if (!l) {
+    m->log_dropped++;
+    return;
+  }
+  l->next = NULL;
+  l->level = level;
+  memcpy(l->msg, msg, len + 1);
+  if (m->log_tail) m->log_tail->next = l;
+  else m->log_head = l;
+  m->log_tail = l;
+  m->nlog++;
+}
+
+static void log_clear(lgwL_module_t *m) {
+  while (m->log_head) {
+    lgwL_logline_t *l = m->log_head;
+    m->log_head = l->next;
+    lgw_free(l);
+  }
+  m->log_tail = NULL;
+  m->nlog = 0;
+  m->log_dropped = 0;
+}
+
+void lgwL_log_flush(lua_State *L, lgwL_module_t *m) {
+  if (!m || m->log_flushing || (!m->log_head && !m->log_dropped)) return;
+  if (!lua_checkstack(L, 4)) return;
+  m->log_flushing = 1;
+  while (m->log_head || m->log_dropped) {
+    lgwL_logline_t *l = m->log_head;
+    lua_getfield(L, LUA_REGISTRYINDEX, LOG_FN);
+    if (l) {
+      m->log_head = l->next;
+      if (!m->log_head) m->log_tail = NULL;
+      m->nlog--;
+      lua_pushstring(L, log_levels[l->level]);
+      lua_pushstring(L, l->msg);
+      lgw_free(l);
+    } else {
+      lua_pushstring(L, log_levels[LGW_LOG_WARN]);
+      lua_pushfstring(L, "%d log line(s) dropped (more than %d between "
+                      "two deliveries)", (int)m->log_dropped, LOG_MAX_LINES);
+      m->log_dropped = 0;
+    }
+    if (lua_type(L, -3) != LUA_TFUNCTION) lua_pop(L, 3);
+    else if (lua_pcall(L, 2, 0, 0) != LUA_OK) lua_pop(L, 1);
+  }
+  m->log_flushing = 0;
+}
+
+/* set_log(fn [, level]): fn(level, message) receives the engine's log
+ * lines up to level ("error", "warning" (default), "info", "debug"),
+ * instead of stderr. They are delivered when the module next returns to
+ * Lua or runs the loop, not from inside the engine. set_log(nil)
+ * restores the default (warnings and errors on stderr). The log is
+ * process-wide: the last state to call set_log receives it. */
+static int l_set_log(lua_State *L) {
+  lgwL_module_t *m = lgwL_module(L);
+  int level;
+  if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
+  level = luaL_checkoption(L, 2, "warning", log_levels);
+  lgwL_log_flush(L, m);
+  if (lua_isnoneornil(L, 1)) {
+    if (log_owner == m) {
+      lgw_set_log(NULL, NULL, LGW_LOG_WARN);
+      log_owner = NULL;
+    }
+    lua_pushnil(L);
+  } else {
+    if (log_owner && log_owner != m) log_clear(log_owner);
+    log_owner = m;
+    lgw_set_log(log_hook, m, (lgw_log_level_t)level);
+    lua_pushvalue(L, 1);
+  }
+  lua_setfield(L, LUA_REGISTRYINDEX, LOG_FN);
+  return 0;
+}
+
 static void close_walk(uv_handle_t *h, void *arg) {
   (void)arg;
   if (!uv_is_closing(h)) uv_close(h, NULL);
@@ -44,7 +151,17 @@ static void close_walk(uv_handle_t *h, void *arg) {
  * first). Every gateway is closed by then; nothing is resumed any more. */
 static int module_gc(lua_State *L) {
   lgwL_module_t *m = lua_touserdata(L, 1);
-  if (!m->loop) return 0;
+  /* What the engine logged last (tasks collected at lua_close) still
+   * reaches set_log's function; from here on the log goes to stderr. */
+  lgwL_log_flush(L, m);
+  if (log_owner == m) {
+    lgw_set_log(NULL, NULL, LGW_LOG_WARN);
+    log_owner = NULL;
+  }
+  if (!m->loop) {
+    log_clear(m);
+    return 0;
+  }
   lgwL_task_teardown(m);
   while (m->gateways) {
     lgwL_gw_t *g = m->gateways;
@@ -63,6 +180,7 @@ static int module_gc(lua_State *L) {
     lgw_free(m->loop);
   }
   m->loop = NULL;
+  log_clear(m);
   return 0;
 }
 
@@ -114,6 +232,7 @@ int lgw_lua_step(lua_State *L) {
   lgwL_module_t *m = lgwL_module_peek(L);
   if (!m || !m->loop) return 0;
   lgwL_dispatch(m);
+  lgwL_log_flush(L, m);
   return m->ntasks;
 }
 
@@ -188,6 +307,7 @@ static int l_load_user_config(lua_State *L) {
     lgw__node_free(root);
     return lgwL_fail(L, &err);
   }
+  lgwL_log_flush(L, lgwL_module_peek(L));
   if (root) {
     lgwL_push_node(L, root);
     lgw__node_free(root);
@@ -238,6 +358,7 @@ static int l_load_provider_state(lua_State *L) {
   rc = lgw__state_load(path, &kv, &err);
   lgw_free(path);
   if (rc) return lgwL_fail(L, &err);
+  lgwL_log_flush(L, lgwL_module_peek(L));
   lua_createtable(L, 0, (int)kv.n);
   for (i = 0; i < kv.n; i++) {
     lua_pushstring(L, kv.items[i].value);
@@ -440,6 +561,7 @@ static const luaL_Reg funcs[] = {
   {"provider_key", l_provider_key},
   {"config_key", l_config_key},
   {"parse_json", l_parse_json},
+  {"set_log", l_set_log},
   {"_stats", l_stats},
   {NULL, NULL}
 };

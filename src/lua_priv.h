@@ -27,6 +27,8 @@ typedef struct lgwL_task lgwL_task_t;
 typedef struct lgwL_call lgwL_call_t;
 typedef struct lgwL_gw lgwL_gw_t;
 typedef struct lgwL_sleep lgwL_sleep_t;
+typedef struct lgwL_logline lgwL_logline_t;
+typedef struct lgwL_budget lgwL_budget_t;
 
 /* One per lua_State, a full userdata anchored in the registry. It is
  * created first, so at lua_close its __gc runs after every gateway's and
@@ -49,6 +51,12 @@ typedef struct lgwL_module {
   int interrupted;          /* SIGINT seen by the host */
   lgwL_gw_t *gateways;      /* open gateways, for cancel-all */
   lgwL_call_t *calls;       /* outstanding call records */
+  lgwL_logline_t *log_head; /* lines for llm.set_log's function, FIFO */
+  lgwL_logline_t *log_tail;
+  int nlog;                 /* length of that list */
+  unsigned long log_dropped;/* lines lost because the list was full */
+  int log_flushing;         /* inside lgwL_log_flush */
+  lgwL_budget_t *budgets;   /* time limits of running validators */
 } lgwL_module_t;
 
 /* A gateway call's record: filled by the completion callback, consumed by
@@ -73,7 +81,11 @@ struct lgwL_gw {
   lgw_gateway_t *gw;        /* NULL when closed */
   lgwL_module_t *m;
   lgwL_gw_t *prev, *next;   /* module's open list */
+  double validator_timeout; /* seconds; default LGWL_VALIDATOR_TIMEOUT */
 };
+
+/* Default time limit of a validator (seconds of running time). */
+#define LGWL_VALIDATOR_TIMEOUT 10.0
 
 /* ---- module (lua_module.c) ------------------------------------------- */
 
@@ -81,6 +93,11 @@ struct lgwL_gw {
 lgwL_module_t *lgwL_module(lua_State *L);
 /* Same, NULL when not open (no error). */
 lgwL_module_t *lgwL_module_peek(lua_State *L);
+
+/* Hands the log lines collected since the last call to the function of
+ * llm.set_log, called in L (a running thread, never from inside the
+ * engine). Errors of that function are ignored. */
+void lgwL_log_flush(lua_State *L, lgwL_module_t *m);
 
 /* ---- scheduler (lua_task.c) ------------------------------------------ */
 
@@ -112,6 +129,11 @@ int lgwL_run_all(lua_State *L, lgwL_module_t *m, lgwL_task_t *main);
 /* Task results for the host: pushes the error message with traceback of a
  * failed task (marking it observed) and returns 1, or returns 0. */
 int lgwL_task_failure(lua_State *L, int idx);
+/* Validator time limits: the running time of thread co counts against
+ * its budgets only between lgwL_budget_run(m, co) and
+ * lgwL_budget_pause(m, co) (waits for I/O and other tasks do not). */
+void lgwL_budget_run(lgwL_module_t *m, lua_State *co);
+void lgwL_budget_pause(lgwL_module_t *m, lua_State *co);
 /* Called when the module is torn down: detach the scheduler. */
 void lgwL_task_teardown(lgwL_module_t *m);
 

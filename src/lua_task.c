@@ -178,7 +178,9 @@ static void resume(lgwL_module_t *m, lgwL_task_t *t) {
   t->state = T_RUNNING;
   m->current = t;
   m->depth++;
+  lgwL_budget_run(m, t->co);
   st = lua_resume(t->co, m->from, nargs, &nres);
+  lgwL_budget_pause(m, t->co);
   m->depth--;
   m->current = prev;
   if (st == LUA_YIELD) {
@@ -218,9 +220,12 @@ int lgwL_run_once(lua_State *L, lgwL_module_t *m) {
   lgwL_check_block(L, m);
   m->depth++;
   m->from = L;
+  lgwL_budget_pause(m, L);
   uv_run(m->loop, UV_RUN_ONCE);
   m->depth--;
   m->from = from;
+  lgwL_budget_run(m, L);
+  lgwL_log_flush(L, m);
   return uv_loop_alive(m->loop) || m->ready_head != NULL;
 }
 
@@ -487,6 +492,146 @@ static int l_run(lua_State *L) {
   return deliver(L, t, 1);
 }
 
+/* ===== Time limits (validators) ========================================= */
+
+/* A limit on the running time of one function call in thread co: a count
+ * hook on co compares the time co has spent running since the call began
+ * (slices between lgwL_budget_run and lgwL_budget_pause, so waits for I/O,
+ * sleeps and other tasks do not count) with the limit and raises once it
+ * is spent. Full userdata on co's stack below the call; its __gc unlinks
+ * it if the coroutine is abandoned. */
+#define LGWL_BUDGET "llmgateway.Budget"
+#define BUDGET_COUNT 1000  /* instructions between two clock readings */
+
+struct lgwL_budget {
+  lgwL_module_t *m;
+  lgwL_budget_t *prev, *next;  /* module's list */
+  lua_State *co;
+  double limit;                /* seconds */
+  uint64_t limit_ns;
+  uint64_t used;               /* ns spent running in finished slices */
+  uint64_t start;              /* start of the running slice; 0: paused */
+  int linked;
+  int expired;
+  lua_Hook old_hook;           /* co's hook before the call, restored */
+  int old_mask, old_count;
+};
+
+static void budget_unlink(lgwL_budget_t *b) {
+  lgwL_module_t *m = b->m;
+  if (!b->linked) return;
+  if (b->prev) b->prev->next = b->next;
+  else m->budgets = b->next;
+  if (b->next) b->next->prev = b->prev;
+  b->prev = b->next = NULL;
+  b->linked = 0;
+}
+
+void lgwL_budget_run(lgwL_module_t *m, lua_State *co) {
+  lgwL_budget_t *b;
+  uint64_t now = 0;
+  for (b = m->budgets; b; b = b->next) {
+    if (b->co != co || b->start) continue;
+    if (!now) now = uv_hrtime();
+    b->start = now;
+  }
+}
+
+void lgwL_budget_pause(lgwL_module_t *m, lua_State *co) {
+  lgwL_budget_t *b;
+  uint64_t now = 0;
+  for (b = m->budgets; b; b = b->next) {
+    if (b->co != co || !b->start) continue;
+    if (!now) now = uv_hrtime();
+    b->used += now - b->start;
+    b->start = 0;
+  }
+}
+
+/* Runs in co and in coroutines created inside the limited call (they
+ * inherit the hook); it removes itself from a thread that runs while no
+ * limited call is running and that has none of its own. */
+static void budget_hook(lua_State *L, lua_Debug *ar) {
+  lgwL_module_t *m = lgwL_module_peek(L);
+  lgwL_budget_t *b, *hit = NULL;
+  int mine = 0, running = 0;
+  uint64_t now = uv_hrtime();
+  (void)ar;
+  if (!m) {
+    lua_sethook(L, NULL, 0, 0);
+    return;
+  }
+  for (b = m->budgets; b; b = b->next) {
+    if (b->co == L) mine = 1;
+    if (!b->start) continue;
+    running = 1;
+    if (b->used + (now - b->start) > b->limit_ns) hit = b;
+  }
+  if (hit) {
+    hit->expired = 1;
+    /* From now on at every instruction, so that a pcall inside the
+     * limited function cannot keep it going. */
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+    luaL_error(L, "time limit of %f s exceeded", hit->limit);
+  }
+  if (!mine && !running) lua_sethook(L, NULL, 0, 0);
+}
+
+static void budget_end(lgwL_budget_t *b) {
+  if (!b->linked) return;
+  budget_unlink(b);
+  lua_sethook(b->co, b->old_hook, b->old_mask, b->old_count);
+}
+
+static int budget_gc(lua_State *L) {
+  budget_unlink(luaL_checkudata(L, 1, LGWL_BUDGET));
+  return 0;
+}
+
+/* stack: budget, then the results (status LUA_OK or LUA_YIELD) or the
+ * error value. */
+static int limited_k(lua_State *L, int status, lua_KContext ctx) {
+  lgwL_budget_t *b = lua_touserdata(L, 1);
+  (void)ctx;
+  budget_end(b);
+  lua_pushboolean(L, status == LUA_OK || status == LUA_YIELD);
+  lua_replace(L, 1);
+  if (status == LUA_OK || status == LUA_YIELD) return lua_gettop(L);
+  lua_pushboolean(L, b->expired);
+  return 3;
+}
+
+/* _call_limited(seconds, fn, ...) -> true, results... | false, err,
+ * timed_out. Like pcall, with a limit on fn's running time in this
+ * thread (fn may yield: time spent suspended does not count). */
+static int l_call_limited(lua_State *L) {
+  lgwL_module_t *m = lgwL_module(L);
+  lua_Number secs = luaL_checknumber(L, 1);
+  lgwL_budget_t *b;
+  luaL_argcheck(L, secs > 0, 1, "positive number of seconds expected");
+  check_callable(L, 2);
+  b = lua_newuserdatauv(L, sizeof *b, 0);
+  memset(b, 0, sizeof *b);
+  luaL_setmetatable(L, LGWL_BUDGET);
+  lua_replace(L, 1);
+  b->m = m;
+  b->co = L;
+  b->limit = secs;
+  b->limit_ns = secs >= 1e9 ? UINT64_MAX : (uint64_t)(secs * 1e9);
+  b->old_hook = lua_gethook(L);
+  b->old_mask = lua_gethookmask(L);
+  b->old_count = lua_gethookcount(L);
+  b->next = m->budgets;
+  if (m->budgets) m->budgets->prev = b;
+  m->budgets = b;
+  b->linked = 1;
+  b->start = uv_hrtime();
+  if (b->limit_ns != UINT64_MAX)
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, BUDGET_COUNT);
+  return limited_k(L, lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0,
+                                 limited_k), 0);
+}
+
 /* ===== Registration ===================================================== */
 
 void lgwL_task_open(lua_State *L) {
@@ -505,6 +650,11 @@ void lgwL_task_open(lua_State *L) {
     lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
+  if (luaL_newmetatable(L, LGWL_BUDGET)) {
+    lua_pushcfunction(L, budget_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
 }
 
 void lgwL_task_register(lua_State *L) {
@@ -513,6 +663,7 @@ void lgwL_task_register(lua_State *L) {
     {"sleep", l_sleep},
     {"run", l_run},
     {"_is_task", l_is_task},
+    {"_call_limited", l_call_limited},
     {NULL, NULL}
   };
   luaL_setfuncs(L, funcs, 0);

@@ -32,7 +32,7 @@ fi
 if [ "${ONLY:-lua}" = lua ] || [ -z "$ONLY" ]; then
   if ls tests/lua/*_spec.lua >/dev/null 2>&1; then
     echo "== busted"
-    LLMGATEWAY_BUILD="$BUILD" "$LUA" /usr/bin/busted --lpath='./lua/?.lua;./lua/?/init.lua;./tests/lua/?.lua' \
+    LLMGATEWAY_BUILD="$BUILD" $LUA /usr/bin/busted --lpath='./lua/?.lua;./lua/?/init.lua;./tests/lua/?.lua' \
       --cpath="./$BUILD/?.so" -o TAP --pattern=_spec tests/lua > "$tmp" 2>&1
     grep -E '^(not ok|#)' "$tmp" | head -200
     ok=$(grep -c '^ok ' "$tmp")

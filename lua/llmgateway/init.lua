@@ -64,6 +64,22 @@ end
 
 -- Checks task, messages, validator and overrides of the *_with_retry and
 -- JSON methods (argument numbers as seen by a method call).
+-- The methods written here check self as the C methods do.
+local function check_self(fname, self)
+  if typename(self) ~= "llmgateway.Gateway" then
+    argerror(1, fname, "llmgateway.Gateway expected, got " .. typename(self))
+  end
+end
+
+-- validator_timeout in overrides or a request: nil or seconds > 0.
+local function timeout_problem(t)
+  local v = t.validator_timeout
+  if v ~= nil and (type(v) ~= "number" or not (v > 0)) then
+    return "validator_timeout: positive number of seconds expected, got "
+      .. (type(v) == "number" and tostring(v) or typename(v))
+  end
+end
+
 local function check_task_args(fname, task, messages, validator, overrides,
                                has_validator)
   if type(task) ~= "string" then
@@ -81,6 +97,8 @@ local function check_task_args(fname, task, messages, validator, overrides,
   if overrides ~= nil and type(overrides) ~= "table" then
     argerror(oi, fname, "table expected, got " .. typename(overrides))
   end
+  local tp = overrides and timeout_problem(overrides)
+  if tp then argerror(oi, fname, tp) end
 end
 
 local function check_requests(fname, requests)
@@ -102,6 +120,8 @@ local function check_requests(fname, requests)
       argerror(1, fname, ("requests[%d].%s"):format(i,
         problem:find("^messages") and problem or "messages: " .. problem))
     end
+    local tp = timeout_problem(r)
+    if tp then argerror(1, fname, ("requests[%d].%s"):format(i, tp)) end
   end
 end
 
@@ -179,21 +199,50 @@ local function request_of(task, messages, overrides)
   return req
 end
 
+-- The feedback shows at most FEEDBACK_ITEMS problems of at most
+-- FEEDBACK_CHARS bytes each, so that a validator returning a huge list
+-- cannot make the next prompt explode.
+local FEEDBACK_ITEMS, FEEDBACK_CHARS = 50, 2000
+
+local function clip(s, n)
+  if #s <= n then return s end
+  return s:sub(1, n) .. (" [... %d more bytes]"):format(#s - n)
+end
+
 local function feedback(errors, json)
   local lines = {"Your previous output had the following issues:"}
-  for i = 1, #errors do lines[#lines + 1] = "- " .. tostring(errors[i]) end
+  for i = 1, math.min(#errors, FEEDBACK_ITEMS) do
+    lines[#lines + 1] = "- " .. clip(tostring(errors[i]), FEEDBACK_CHARS)
+  end
+  if #errors > FEEDBACK_ITEMS then
+    lines[#lines + 1] = ("- ... and %d more"):format(#errors - FEEDBACK_ITEMS)
+  end
   return table.concat(lines, "\n") .. "\n\n" .. (json
     and "Please regenerate the full JSON only."
     or "Please regenerate the full answer.")
 end
 
--- Runs a validator; returns its list of problems ({} when valid), or nil
--- and a "validator" error when it raised or returned something else.
-local function validate(validator, text, data)
-  local ok, res = pcall(validator, text, data)
+-- The text of an error value, whatever it is (its __tostring may fail).
+local function error_text(e)
+  if type(e) == "string" then return clip(e, FEEDBACK_CHARS) end
+  local ok, s = pcall(tostring, e)
+  if ok and type(s) == "string" then return clip(s, FEEDBACK_CHARS) end
+  return "(error object is a " .. typename(e) .. " value)"
+end
+
+-- Runs a validator with a limit of `limit` seconds of running time (time
+-- it spends waiting, e.g. for its own gateway calls, does not count);
+-- returns its list of problems ({} when valid), or nil and a "validator"
+-- error when it raised, ran out of time or returned something else.
+local function validate(validator, text, data, limit)
+  local ok, res, timed_out = core._call_limited(limit, validator, text, data)
   if not ok then
+    if timed_out then
+      return nil, new_error("validator", ("validator did not finish within "
+        .. "its time limit (validator_timeout = %g s)"):format(limit))
+    end
     return nil, new_error("validator", "validator raised an error: " ..
-      tostring(res))
+      error_text(res))
   end
   if res == nil or res == false then return {} end
   if type(res) == "string" then return {res} end
@@ -202,7 +251,14 @@ local function validate(validator, text, data)
       typename(res) .. "; expected nil or a list of strings")
   end
   local errors = {}
-  for i = 1, #res do errors[i] = res[i] end
+  for i = 1, rawlen(res) do
+    local e = rawget(res, i)
+    if type(e) ~= "string" and type(e) ~= "number" then
+      return nil, new_error("validator", ("validator returned a list whose "
+        .. "item %d is a %s; expected strings"):format(i, typename(e)))
+    end
+    errors[i] = e
+  end
   return errors
 end
 
@@ -210,6 +266,8 @@ end
 -- returns text, errors, data (data only for JSON), or nil, err.
 local function with_retry(gw, task, messages, validator, overrides, json)
   local rounds = math.max(0, gw.runtime.retry_max) + 1
+  local limit = overrides and overrides.validator_timeout
+    or gw.validator_timeout
   local history = {}
   for i = 1, #messages do history[i] = messages[i] end
   local text, errors, data
@@ -228,7 +286,7 @@ local function with_retry(gw, task, messages, validator, overrides, json)
       end
       if #errors == 0 and validator then
         local verr
-        errors, verr = validate(validator, text, data)
+        errors, verr = validate(validator, text, data, limit)
         if not errors then return nil, verr end
       end
       if #errors == 0 then return text, errors, data end
@@ -254,6 +312,7 @@ local methods = core._gateway_methods
 --- gw:run_task_with_retry(task, messages, validator [, overrides])
 -- -> text, errors | nil, err
 function methods:run_task_with_retry(task, messages, validator, overrides)
+  check_self("run_task_with_retry", self)
   check_task_args("run_task_with_retry", task, messages, validator,
                   overrides, true)
   local text, errors = with_retry(self, task, messages, validator,
@@ -263,6 +322,7 @@ end
 
 --- gw:run_json_task(task, messages [, overrides]) -> json_result | nil, err
 function methods:run_json_task(task, messages, overrides)
+  check_self("run_json_task", self)
   check_task_args("run_json_task", task, messages, nil, overrides, false)
   local text, err = self:run_task(task, messages, overrides)
   if not text then return nil, err end
@@ -274,6 +334,7 @@ end
 -- -> json_result | nil, err
 function methods:run_json_task_with_retry(task, messages, validator,
                                           overrides)
+  check_self("run_json_task_with_retry", self)
   check_task_args("run_json_task_with_retry", task, messages, validator,
                   overrides, true)
   local text, errors, data = with_retry(self, task, messages, validator,
@@ -314,6 +375,7 @@ end
 
 --- gw:run_tasks(requests [, {fail_fast = true}]) -> {result | {error=}, ...}
 function methods:run_tasks(requests, opts)
+  check_self("run_tasks", self)
   check_requests("run_tasks", requests)
   opts = check_batch_options("run_tasks", opts, 2)
   return batch(requests, opts, function(_, req) return self:call(req) end)
@@ -322,6 +384,7 @@ end
 --- gw:run_tasks_with_retry(requests [, validators [, opts]])
 -- -> {{text=, errors=} | {error=}, ...}
 function methods:run_tasks_with_retry(requests, validators, opts)
+  check_self("run_tasks_with_retry", self)
   check_requests("run_tasks_with_retry", requests)
   validators = check_validators("run_tasks_with_retry", validators,
                                 #requests)
@@ -337,6 +400,7 @@ end
 --- gw:run_json_tasks_with_retry(requests [, validators [, opts]])
 -- -> {json_result | {error=}, ...}
 function methods:run_json_tasks_with_retry(requests, validators, opts)
+  check_self("run_json_tasks_with_retry", self)
   check_requests("run_json_tasks_with_retry", requests)
   validators = check_validators("run_json_tasks_with_retry", validators,
                                 #requests)
