@@ -1,7 +1,7 @@
 #!/bin/sh
 # valgrind_examples.sh -- runs every examples/*.lua with the llmgateway host,
 # and examples/embed, under $VALGRIND (set by `make valgrind`) against the
-# provider simulator, as examples/demo.sh does. A run passes when it exits
+# provider simulator (examples/with-sim.sh). A run passes when it exits
 # 0 and valgrind reports no error and no definitely or indirectly lost
 # bytes (the Makefile's VALGRIND makes those exit 9). Prints one line per
 # program and a closing "N passed, N failed".
@@ -18,32 +18,13 @@ for f in "$SIM" "$HOST"; do
   [ -x "$f" ] || { echo "valgrind_examples: $f is missing; run make first" >&2; exit 1; }
 done
 
-tmp=$(mktemp -d) || exit 1
-sim_pid=
-cleanup() {
-  [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-"$SIM" --port 0 --quiet > "$tmp/sim.out" 2> "$tmp/sim.err" &
-sim_pid=$!
-url=
-for _ in $(seq 50); do
-  url=$(sed -n 's/^llmgateway-sim listening on //p' "$tmp/sim.out")
-  [ -n "$url" ] && break
-  kill -0 "$sim_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [ -z "$url" ]; then
-  echo "valgrind_examples: the simulator did not start:" >&2
-  cat "$tmp/sim.err" >&2
-  exit 1
+# Run under examples/with-sim.sh, which starts the simulator.
+if [ -z "${LLMGATEWAY_SIM_URL:-}" ]; then
+  exec examples/with-sim.sh "$BUILD" sh "$0"
 fi
-
-export LLMGATEWAY_SIM_URL="$url"
-export LUA_PATH="./lua/?.lua;./lua/?/init.lua;;"
+url=$LLMGATEWAY_SIM_URL
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
 passed=0
 failed=0
 
