@@ -4,7 +4,11 @@
  * loop. The script (and any -e code) runs as the main task, so gateway
  * calls in it yield instead of blocking; the loop runs until every task
  * has finished. SIGINT cancels the requests in flight and exits 130.
+ * Observability for every gateway the script creates: --trace writes the
+ * engine's events as JSON lines, --progress draws a live status line on
+ * stderr, --log-level filters the engine's log.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,8 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
+
+#include <cJSON.h>
 
 #include "lua_priv.h"
 
@@ -35,6 +41,10 @@ static void print_usage(FILE *f) {
     "  -e CODE        run CODE (before the script, if any)\n"
     "  -c CONFIG      use CONFIG as the config file (sets LLMGATEWAY_CONFIG)\n"
     "  -              read the script from standard input\n"
+    "  --trace FILE   write every request and attempt event as a JSON line\n"
+    "  --progress     show a live progress line on stderr (the default when\n"
+    "                 stderr is a terminal); --no-progress turns it off\n"
+    "  --log-level L  error, warning (default), info or debug\n"
     "  --             stop handling options\n"
     "  -v, --version  print the version and exit\n"
     "  -h, --help     print this help and exit\n"
@@ -49,8 +59,141 @@ static void print_usage(FILE *f) {
     progname, progname, progname, progname);
 }
 
+/* ===== Trace, progress and log ========================================== */
+
+typedef struct host {
+  lgwL_module_t *m;
+  FILE *trace;              /* NULL: no trace */
+  int progress;             /* draw the progress line */
+  int drawn;                /* a progress line is on the screen */
+  int seen;                 /* some request has ended */
+  double start;             /* lgw__now_ms() at start */
+  long done, failed;        /* requests ended */
+  long tokens;              /* input + output tokens of ended requests */
+  uv_timer_t *timer;        /* redraws the line; heap, freed on close */
+} host_t;
+
+static host_t host;
+
+static void clear_line(void) {
+  if (!host.drawn) return;
+  fputs("\r\033[K", stderr);
+  host.drawn = 0;
+}
+
 static void l_message(const char *msg) {
+  clear_line();
   fprintf(stderr, "%s: %s\n", progname, msg);
+  fflush(stderr);
+}
+
+/* "1:05" or "1:02:05" */
+static void fmt_duration(char *buf, size_t n, double secs) {
+  long t = (long)(secs + 0.5);
+  if (t >= 3600)
+    snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else
+    snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+/* done, failed, in flight, rate, tokens, elapsed, and an ETA when the
+ * batch helpers told how many items there are. */
+static void draw_progress(void) {
+  lgwL_module_t *m = host.m;
+  const lgwL_gw_t *g;
+  double elapsed = (lgw__now_ms() - host.start) / 1000.0;
+  size_t inflight = 0;
+  char el[32], eta[48] = "";
+  if (!host.progress || !host.seen) return;
+  for (g = m->gateways; g; g = g->next)
+    inflight += lgw_gateway_pending(g->gw);
+  fmt_duration(el, sizeof el, elapsed);
+  if (m->batch_done > 0 && m->batch_items > m->batch_done) {
+    char d[32];
+    fmt_duration(d, sizeof d, elapsed * (double)(m->batch_items -
+                 m->batch_done) / (double)m->batch_done);
+    snprintf(eta, sizeof eta, "  ETA %s", d);
+  }
+  fprintf(stderr, "\r\033[K[llmgateway] done %ld  failed %ld  in flight "
+          "%zu  %.1f req/s  tokens %ld  elapsed %s%s", host.done, host.failed,
+          inflight, elapsed > 0 ? (double)(host.done + host.failed) / elapsed
+          : 0.0, host.tokens, el, eta);
+  fflush(stderr);
+  host.drawn = 1;
+}
+
+static void on_tick(uv_timer_t *t) {
+  (void)t;
+  draw_progress();
+}
+
+static void add_count(cJSON *o, const char *k, long v) {
+  if (v < 0) cJSON_AddNullToObject(o, k);
+  else cJSON_AddNumberToObject(o, k, (double)v);
+}
+
+static void add_known(cJSON *o, const char *k, double v) {
+  if (v < 0) cJSON_AddNullToObject(o, k);
+  else cJSON_AddNumberToObject(o, k, v);
+}
+
+/* One JSON line per event, the same keys every time (null: unknown). */
+static void write_trace(const lgw_event_t *ev) {
+  cJSON *o = cJSON_CreateObject(), *u;
+  char *line;
+  if (!o) return;
+  cJSON_AddNumberToObject(o, "ts", lgw__wall_s());
+  cJSON_AddStringToObject(o, "type", lgwL_event_name(ev->type));
+  cJSON_AddNumberToObject(o, "request_id", (double)ev->request_id);
+  cJSON_AddStringToObject(o, "task", ev->task);
+  cJSON_AddNumberToObject(o, "provider_index", ev->provider_index);
+  cJSON_AddStringToObject(o, "provider_type", ev->provider_type);
+  cJSON_AddStringToObject(o, "base_url", ev->base_url);
+  cJSON_AddStringToObject(o, "model", ev->model);
+  cJSON_AddNumberToObject(o, "attempt", ev->attempt);
+  cJSON_AddNumberToObject(o, "status", ev->http_status);
+  cJSON_AddStringToObject(o, "error_class", ev->error_class);
+  cJSON_AddStringToObject(o, "message", ev->message);
+  cJSON_AddNumberToObject(o, "latency", ev->latency);
+  add_known(o, "ttft", ev->ttft);
+  cJSON_AddNumberToObject(o, "retry_delay", ev->retry_delay);
+  u = cJSON_AddObjectToObject(o, "usage");
+  if (u) {
+    add_count(u, "input_tokens", ev->usage.input_tokens);
+    add_count(u, "output_tokens", ev->usage.output_tokens);
+    add_count(u, "cached_tokens", ev->usage.cached_tokens);
+    add_count(u, "reasoning_tokens", ev->usage.reasoning_tokens);
+  }
+  add_known(o, "cost", ev->cost);
+  cJSON_AddNumberToObject(o, "breaker_cooldown", ev->breaker_cooldown);
+  line = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  if (!line) return;
+  fprintf(host.trace, "%s\n", line);
+  fflush(host.trace);
+  cJSON_free(line);
+}
+
+/* The module's event hook: every event of every gateway. */
+static void on_event(const lgw_event_t *ev, void *ud) {
+  (void)ud;
+  if (host.trace) write_trace(ev);
+  if (ev->type != LGW_EVENT_REQUEST_END) return;
+  host.seen = 1;
+  if (ev->code == LGW_OK) host.done++;
+  else host.failed++;
+  if (ev->usage.input_tokens > 0) host.tokens += ev->usage.input_tokens;
+  if (ev->usage.output_tokens > 0) host.tokens += ev->usage.output_tokens;
+}
+
+static const char *const log_names[] = {"error", "warning", "info", "debug",
+                                        NULL};
+
+/* The engine's log on stderr, below the progress line. */
+static void host_log(lgw_log_level_t level, const char *msg, void *ud) {
+  (void)ud;
+  clear_line();
+  fprintf(stderr, "%s: %s: %s\n", progname, log_names[level], msg);
   fflush(stderr);
 }
 
@@ -153,6 +296,8 @@ static int pmain(lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = lua_touserdata(L, 2);
   int script = argc, nchunks = 0, nargs, i, rc, task;
+  int progress = isatty(STDERR_FILENO), level = LGW_LOG_WARN;
+  const char *trace = NULL;
   lgwL_task_t *main_task;
   lgwL_module_t *m;
   uv_signal_t *sig;
@@ -183,7 +328,28 @@ static int pmain(lua_State *L) {
       i++;
       continue;
     }
-    if (strcmp(a, "-e") == 0 || strcmp(a, "-c") == 0)
+    if (strcmp(a, "--progress") == 0 || strcmp(a, "--no-progress") == 0) {
+      progress = a[2] == 'p';
+      continue;
+    }
+    if (strcmp(a, "--trace") == 0 && i + 1 < argc) {
+      trace = argv[++i];
+      continue;
+    }
+    if (strcmp(a, "--log-level") == 0 && i + 1 < argc) {
+      for (level = 0; log_names[level]; level++)
+        if (strcmp(argv[i + 1], log_names[level]) == 0) break;
+      if (!log_names[level]) {
+        fprintf(stderr, "%s: bad --log-level '%s' (error, warning, info or "
+                "debug)\n", progname, argv[i + 1]);
+        lua_pushinteger(L, EXIT_FAILURE);
+        return 1;
+      }
+      i++;
+      continue;
+    }
+    if (strcmp(a, "-e") == 0 || strcmp(a, "-c") == 0 ||
+        strcmp(a, "--trace") == 0 || strcmp(a, "--log-level") == 0)
       fprintf(stderr, "%s: '%s' needs an argument\n", progname, a);
     else
       fprintf(stderr, "%s: unrecognized option '%s'\n", progname, a);
@@ -199,12 +365,26 @@ static int pmain(lua_State *L) {
     }
     script = -1;  /* the script is standard input */
   }
+  if (trace) {
+    host.trace = fopen(trace, "w");
+    if (!host.trace) {
+      fprintf(stderr, "%s: cannot open trace file '%s': %s\n", progname,
+              trace, strerror(errno));
+      lua_pushinteger(L, EXIT_FAILURE);
+      return 1;
+    }
+  }
+  host.progress = progress;
+  host.start = lgw__now_ms();
+  lgw_set_log(host_log, NULL, (lgw_log_level_t)level);
   luaL_openlibs(L);
   set_path(L);
   create_arg_table(L, argv, argc, script < 0 ? argc : script);
   luaL_requiref(L, "llmgateway.core", luaopen_llmgateway_core, 0);
   lua_pop(L, 1);
   m = lgwL_module(L);
+  host.m = m;
+  m->event_hook = on_event;
 
   /* stack: runner, chunks, n, args */
   if (luaL_loadbuffer(L, runner, sizeof runner - 1, "=llmgateway") != LUA_OK)
@@ -213,7 +393,8 @@ static int pmain(lua_State *L) {
   nchunks = 0;
   for (i = 1; i < argc && i != script; i++) {
     if (strcmp(argv[i], "--") == 0) break;
-    if (strcmp(argv[i], "-c") == 0) {
+    if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--trace") == 0 ||
+        strcmp(argv[i], "--log-level") == 0) {
       i++;
       continue;
     }
@@ -263,9 +444,25 @@ static int pmain(lua_State *L) {
   sig->data = m;
   uv_signal_start(sig, on_sigint, SIGINT);
   uv_unref((uv_handle_t *)sig);
+  if (host.progress) {
+    host.timer = lgw__calloc(1, sizeof *host.timer);
+    if (!host.timer) return luaL_error(L, "out of memory");
+    uv_timer_init(m->loop, host.timer);
+    uv_timer_start(host.timer, on_tick, 200, 200);
+    uv_unref((uv_handle_t *)host.timer);
+  }
 
   rc = lgwL_run_all(L, m, main_task);
   uv_close((uv_handle_t *)sig, free_handle);
+  if (host.timer) {
+    uv_close((uv_handle_t *)host.timer, free_handle);
+    host.timer = NULL;
+  }
+  if (host.drawn || (host.progress && host.seen)) {
+    draw_progress();
+    fputc('\n', stderr);
+    host.drawn = 0;
+  }
   if (rc > 0) {
     l_message("interrupted");
     lua_pushinteger(L, EXIT_INTERRUPTED);
@@ -311,6 +508,7 @@ int main(int argc, char **argv) {
   status = lua_pcall(L, 2, 1, 1);
   if (report(L, status) == LUA_OK) result = (int)lua_tointeger(L, -1);
   lua_close(L);
+  if (host.trace) fclose(host.trace);
   uv_walk(&loop, close_walk, NULL);
   while (uv_loop_close(&loop)) uv_run(&loop, UV_RUN_DEFAULT);
   return result;

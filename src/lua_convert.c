@@ -17,9 +17,12 @@ struct lgwL_result {
   double temperature;
   long max_tokens;
   int provider_index;
-  long input_tokens, output_tokens;
   lgw_attempt_t *attempts;  /* strings owned (cast on free) */
   size_t nattempts;
+  lgw_usage_t usage, usage_total;
+  double cost, cost_total, ttft;
+  char *partial_text;       /* NULL: none */
+  size_t partial_len;
 };
 
 #define MAX_DEPTH 100  /* nesting limit for tables and trees */
@@ -64,12 +67,27 @@ static void set_int(lua_State *L, const char *k, lua_Integer v) {
   lua_setfield(L, -2, k);
 }
 
+/* A seconds or money value the engine gives as -1 when unknown: nil. */
+static void set_known(lua_State *L, const char *k, double v) {
+  if (v < 0) return;
+  set_num(L, k, v);
+}
+
+void lgwL_push_usage(lua_State *L, const lgw_usage_t *u) {
+  lua_createtable(L, 0, 4);
+  if (u->input_tokens >= 0) set_int(L, "input_tokens", u->input_tokens);
+  if (u->output_tokens >= 0) set_int(L, "output_tokens", u->output_tokens);
+  if (u->cached_tokens >= 0) set_int(L, "cached_tokens", u->cached_tokens);
+  if (u->reasoning_tokens >= 0)
+    set_int(L, "reasoning_tokens", u->reasoning_tokens);
+}
+
 /* stack: ... -> ..., attempts */
 static void push_attempts(lua_State *L, const lgw_attempt_t *a, size_t n) {
   size_t i;
   lua_createtable(L, (int)n, 0);
   for (i = 0; i < n; i++) {
-    lua_createtable(L, 0, 9);
+    lua_createtable(L, 0, 13);
     set_int(L, "provider_index", a[i].provider_index);
     set_str(L, "provider_type", a[i].provider_type);
     set_str(L, "base_url", a[i].base_url);
@@ -79,8 +97,20 @@ static void push_attempts(lua_State *L, const lgw_attempt_t *a, size_t n) {
     set_str(L, "message", a[i].message);
     set_num(L, "elapsed", a[i].elapsed);
     set_num(L, "retry_delay", a[i].retry_delay);
+    set_int(L, "configured_index", a[i].configured_index);
+    lgwL_push_usage(L, &a[i].usage);
+    lua_setfield(L, -2, "usage");
+    set_known(L, "cost", a[i].cost);
+    set_known(L, "ttft", a[i].ttft);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
+}
+
+/* usage_total and cost_total of a result or an error. */
+static void push_totals(lua_State *L, const lgwL_result_t *r) {
+  lgwL_push_usage(L, &r->usage_total);
+  lua_setfield(L, -2, "usage_total");
+  set_known(L, "cost_total", r->cost_total);
 }
 
 void lgwL_push_error(lua_State *L, const lgw_error_t *err,
@@ -92,6 +122,13 @@ void lgwL_push_error(lua_State *L, const lgw_error_t *err,
   set_int(L, "status", err->http_status);
   push_attempts(L, res ? res->attempts : NULL, res ? res->nattempts : 0);
   lua_setfield(L, -2, "attempts");
+  if (res) {
+    push_totals(L, res);
+    if (res->partial_text) {
+      lua_pushlstring(L, res->partial_text, res->partial_len);
+      lua_setfield(L, -2, "partial_text");
+    }
+  }
   luaL_setmetatable(L, LGWL_ERROR);
 }
 
@@ -132,6 +169,7 @@ void lgwL_result_free(lgwL_result_t *r) {
   lgw_free(r->provider_type);
   lgw_free(r->api_style);
   lgw_free(r->base_url);
+  lgw_free(r->partial_text);
   lgw_free(r);
 }
 
@@ -162,8 +200,16 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r) {
   c->temperature = r->temperature;
   c->max_tokens = r->max_tokens;
   c->provider_index = r->provider_index;
-  c->input_tokens = r->input_tokens;
-  c->output_tokens = r->output_tokens;
+  c->usage = r->usage;
+  c->usage_total = r->usage_total;
+  c->cost = r->cost;
+  c->cost_total = r->cost_total;
+  c->ttft = r->ttft;
+  if (r->partial_text) {
+    c->partial_text = lgw__strndup(r->partial_text, r->partial_len);
+    if (!c->partial_text) oom = 1;
+    c->partial_len = r->partial_len;
+  }
   if (r->nattempts) {
     c->attempts = lgw__calloc(r->nattempts, sizeof *c->attempts);
     if (!c->attempts) oom = 1;
@@ -184,18 +230,13 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r) {
   return c;
 }
 
-static void set_tokens(lua_State *L, const char *k, long v) {
-  if (v < 0) return;  /* the response carried none: field stays nil */
-  set_int(L, k, v);
-}
-
 void lgwL_push_result(lua_State *L, const lgwL_result_t *r, int text_only) {
   luaL_checkstack(L, 8, NULL);
   if (text_only) {
     lua_pushlstring(L, r->text ? r->text : "", r->text_len);
     return;
   }
-  lua_createtable(L, 0, 11);
+  lua_createtable(L, 0, 15);
   set_str(L, "task", r->task);
   lua_pushlstring(L, r->text ? r->text : "", r->text_len);
   lua_setfield(L, -2, "text");
@@ -210,12 +251,57 @@ void lgwL_push_result(lua_State *L, const lgwL_result_t *r, int text_only) {
   set_int(L, "index", r->provider_index);
   set_str(L, "api_style", r->api_style);
   lua_setfield(L, -2, "provider");
-  lua_createtable(L, 0, 2);
-  set_tokens(L, "input_tokens", r->input_tokens);
-  set_tokens(L, "output_tokens", r->output_tokens);
+  lgwL_push_usage(L, &r->usage);
   lua_setfield(L, -2, "usage");
+  set_known(L, "cost", r->cost);
+  set_known(L, "ttft", r->ttft);
+  push_totals(L, r);
   push_attempts(L, r->attempts, r->nattempts);
   lua_setfield(L, -2, "attempts");
+}
+
+void lgwL_push_streamed(lua_State *L, const lgwL_result_t *r, size_t n) {
+  const char *p = r ? (r->text ? r->text : r->partial_text) : NULL;
+  size_t len = r ? (r->text ? r->text_len : r->partial_len) : 0;
+  if (!p) {
+    lua_pushnil(L);
+    return;
+  }
+  lua_pushlstring(L, p, n < len ? n : len);
+}
+
+const char *lgwL_event_name(lgw_event_type_t type) {
+  switch (type) {
+    case LGW_EVENT_ATTEMPT_END: return "attempt_end";
+    case LGW_EVENT_REQUEST_END: return "request_end";
+    case LGW_EVENT_BREAKER_OPEN: return "breaker_open";
+    case LGW_EVENT_BREAKER_CLOSE: return "breaker_close";
+  }
+  return "unknown";
+}
+
+void lgwL_push_event(lua_State *L, const lgw_event_t *ev) {
+  luaL_checkstack(L, 6, NULL);
+  lua_createtable(L, 0, 18);
+  set_str(L, "type", lgwL_event_name(ev->type));
+  set_int(L, "request_id", (lua_Integer)ev->request_id);
+  set_str(L, "task", ev->task);
+  set_int(L, "provider_index", ev->provider_index);
+  set_str(L, "provider_type", ev->provider_type);
+  set_str(L, "base_url", ev->base_url);
+  set_str(L, "model", ev->model);
+  set_int(L, "attempt", ev->attempt);
+  set_int(L, "status", ev->http_status);
+  set_str(L, "error_class", ev->error_class);
+  set_str(L, "message", ev->message);
+  set_num(L, "latency", ev->latency);
+  set_known(L, "ttft", ev->ttft);
+  set_num(L, "retry_delay", ev->retry_delay);
+  lgwL_push_usage(L, &ev->usage);
+  lua_setfield(L, -2, "usage");
+  set_known(L, "cost", ev->cost);
+  if (ev->type == LGW_EVENT_BREAKER_OPEN)
+    set_num(L, "breaker_cooldown", ev->breaker_cooldown);
 }
 
 /* ===== Requests ========================================================= */
@@ -313,17 +399,33 @@ static void read_messages(lua_State *L, int arg, int mi, int in_request,
   out->nmessages = (size_t)n;
 }
 
+/* Pushes the on_delta field of the table at t (nil when t is 0) and
+ * sets *delta to its index when it is a function. */
+static void read_on_delta(lua_State *L, int arg, int t, int *delta) {
+  *delta = 0;
+  if (!t) {
+    lua_pushnil(L);
+    return;
+  }
+  if (lua_getfield(L, t, "on_delta") == LUA_TFUNCTION)
+    *delta = lua_gettop(L);
+  else if (!lua_isnil(L, -1))
+    lgwL_argerror_path(L, arg, "on_delta", "function", -1);
+}
+
 void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
-                          lgw_request_t *out) {
+                          lgw_request_t *out, int *delta) {
   int has_overrides = oi && !lua_isnoneornil(L, oi);
   memset(out, 0, sizeof *out);
   out->task = luaL_checkstring(L, ti);
   if (has_overrides) luaL_checktype(L, oi, LUA_TTABLE);
   read_messages(L, mi, mi, 0, out);  /* pushes the message array */
   if (has_overrides) read_overrides(L, oi, oi, out);
+  read_on_delta(L, oi, has_overrides ? oi : 0, delta);
 }
 
-void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out) {
+void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
+                        int *delta) {
   int ty;
   memset(out, 0, sizeof *out);
   luaL_checktype(L, idx, LUA_TTABLE);
@@ -335,6 +437,7 @@ void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out) {
   read_messages(L, idx, lua_gettop(L), 1, out);
   read_overrides(L, idx, idx, out);
   lua_remove(L, -2);  /* the list stays reachable from the request */
+  read_on_delta(L, idx, idx, delta);
 }
 
 /* ===== Node trees ======================================================= */

@@ -159,9 +159,13 @@ static void gw_close(lgwL_gw_t *g) {
   lgw_gateway_t *gw = g->gw;
   lgwL_call_t *c;
   if (!gw) return;
+  g->cost_total = lgw_gateway_cost_total(gw);
+  lgw_gateway_usage_total(gw, &g->usage_total);
   g->gw = NULL;
   gw_unlink(g);
   lgw_gateway_free(gw);
+  luaL_unref(g->m->L, LUA_REGISTRYINDEX, g->event_ref);
+  g->event_ref = LUA_NOREF;
   /* A record the engine did not complete is completed here. */
   for (c = g->m->calls; c; c = c->next) {
     if (c->gw != gw || c->done) continue;
@@ -216,6 +220,26 @@ static int gw_pending(lua_State *L) {
   return 1;
 }
 
+static int push_event_arg(lua_State *L, const void *data) {
+  lgwL_push_event(L, data);
+  return 1;
+}
+
+/* Events of the engine (from the loop): the module's hook (the host's
+ * trace and progress), then options.on_event, whose errors are logged and
+ * otherwise ignored. */
+static void on_event(const lgw_event_t *ev, void *ud) {
+  lgwL_gw_t *g = ud;
+  lgwL_module_t *m = g->m;
+  char buf[512];
+  const char *e;
+  if (m->closing) return;
+  if (m->event_hook) m->event_hook(ev, m->event_hook_ud);
+  if (!g->gw) return;
+  e = lgwL_cb_run(m, g->event_ref, push_event_arg, ev, buf, sizeof buf);
+  if (e) lgw__log(LGW_LOG_WARN, "on_event raised an error (ignored): %s", e);
+}
+
 /* Gateway(runtime_or_table [, options]) -> gateway | nil, err */
 static int l_gateway(lua_State *L) {
   lgwL_module_t *m = lgwL_module(L);
@@ -251,7 +275,10 @@ static int l_gateway(lua_State *L) {
                       "expected");
       validator_timeout = lua_tonumber(L, -1);
     }
-    lua_pop(L, 4);
+    if (lua_getfield(L, 2, "on_event") != LUA_TNIL &&
+        lua_type(L, -1) != LUA_TFUNCTION)
+      lgwL_argerror_path(L, 2, "on_event", "function", -1);
+    lua_pop(L, 5);
   }
   if (!rt) rc = runtime_from_table(L, 1, &owned, &err);
   if (!rc && max_concurrent) {
@@ -271,10 +298,18 @@ static int l_gateway(lua_State *L) {
   memset(g, 0, sizeof *g);
   g->m = m;
   g->validator_timeout = validator_timeout;
+  g->event_ref = LUA_NOREF;
   luaL_setmetatable(L, LGWL_GATEWAY);
   lua_rotate(L, -2, 1);
   lua_setiuservalue(L, -2, 1);
+  if (!lua_isnoneornil(L, 2) &&
+      lua_getfield(L, 2, "on_event") == LUA_TFUNCTION)
+    g->event_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  else if (!lua_isnoneornil(L, 2))
+    lua_pop(L, 1);
   opts.loop = m->loop;
+  opts.on_event = on_event;
+  opts.event_ud = g;
   rc = lgw_gateway_new(owned ? owned : rt, &opts, &g->gw, &err);
   if (rc) {
     g->gw = NULL;
@@ -295,6 +330,7 @@ void lgwL_call_free(lgwL_call_t *c) {
   if (c->prev) c->prev->next = c->next;
   else if (m->calls == c) m->calls = c->next;
   if (c->next) c->next->prev = c->prev;
+  luaL_unref(m->L, LUA_REGISTRYINDEX, c->delta_ref);
   lgwL_result_free(c->res);
   lgw_free(c);
 }
@@ -337,13 +373,20 @@ static int call_finish(lua_State *L, lgwL_call_t *c) {
   int n = 1;
   luaL_checkstack(L, 4, NULL);
   lgwL_log_flush(L, c->m);
-  if (c->status == 0 && c->res) {
+  if (c->status == 0 && c->res && !c->cb_failed) {
     lgwL_push_result(L, c->res, c->text_only);
   } else {
-    if (c->status == 0)
+    if (c->status == 0 && !c->cb_failed)
       lgw__error_set(&c->err, LGW_ENOMEM, "out of memory");
     lua_pushnil(L);
-    lgwL_push_error(L, &c->err, c->res);
+    lgwL_push_error(L, c->cb_failed ? &c->cb_err : &c->err, c->res);
+    if (c->cb_failed) {
+      /* The request may have completed before the cancel reached it. */
+      lua_pushliteral(L, "callback");
+      lua_setfield(L, -2, "code");
+      lgwL_push_streamed(L, c->res, c->delivered);
+      lua_setfield(L, -2, "partial_text");
+    }
     n = 2;
   }
   lgwL_call_free(c);
@@ -355,23 +398,69 @@ static int call_k(lua_State *L, int status, lua_KContext ctx) {
   return call_finish(L, (lgwL_call_t *)ctx);
 }
 
-/* Submits req and waits for it: yields a managed task, or runs the loop. */
-static int submit(lua_State *L, lgwL_gw_t *g, const lgw_request_t *req,
-                  int text_only) {
+struct text_arg {
+  const char *text;
+  size_t len;
+};
+
+static int push_text_arg(lua_State *L, const void *data) {
+  const struct text_arg *t = data;
+  lua_pushlstring(L, t->text, t->len);
+  return 1;
+}
+
+/* A streamed delta (from the loop): on_delta(text) in the callback
+ * thread. If it raises, the request is canceled and ends with code
+ * "callback"; later deltas are dropped. */
+static void on_delta(lgw_gateway_t *gw, uint64_t id, const char *text,
+                     size_t len, void *ud) {
+  lgwL_call_t *c = ud;
+  struct text_arg a;
+  char buf[512];
+  const char *e;
+  if (c->cb_failed || c->done) return;
+  a.text = text;
+  a.len = len;
+  c->delivered += len;
+  e = lgwL_cb_run(c->m, c->delta_ref, push_text_arg, &a, buf, sizeof buf);
+  if (!e) return;
+  c->cb_failed = 1;
+  lgw__error_set(&c->cb_err, LGW_ECANCELED, "on_delta raised an error: %s",
+                 e);
+  lgw_gateway_cancel(gw, id);
+}
+
+/* Submits req and waits for it: yields a managed task, or runs the loop.
+ * delta: stack index of an on_delta function, or 0. */
+static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
+                  int text_only, int delta) {
   lgwL_module_t *m = g->m;
   lgwL_task_t *t = lgwL_current(m, L);
   lgwL_call_t *c;
   lgw_error_t err;
+  int ref = LUA_NOREF;
   if (!g->gw)
     return lgwL_failf(L, LGW_ECANCELED, "the gateway is closed");
   if (t && lgwL_task_canceled(t))
     return lgwL_failf(L, LGW_ECANCELED, "the task was canceled");
   if (!t) lgwL_check_block(L, m);
+  if (delta) {
+    lua_pushvalue(L, delta);
+    ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   c = lgw__calloc(1, sizeof *c);
-  if (!c) return luaL_error(L, "out of memory");
+  if (!c) {
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    return luaL_error(L, "out of memory");
+  }
   memset(&err, 0, sizeof err);
   c->m = m;
   c->text_only = text_only;
+  c->delta_ref = ref;
+  if (delta) {
+    req->on_delta = on_delta;
+    req->delta_ud = c;
+  }
   c->next = m->calls;
   if (m->calls) m->calls->prev = c;
   m->calls = c;
@@ -394,21 +483,68 @@ static int submit(lua_State *L, lgwL_gw_t *g, const lgw_request_t *req,
 static int gw_call(lua_State *L) {
   lgwL_gw_t *g = check_gw(L);
   lgw_request_t req;
-  lgwL_check_request(L, 2, &req);
-  return submit(L, g, &req, 0);
+  int delta;
+  lgwL_check_request(L, 2, &req, &delta);
+  return submit(L, g, &req, 0, delta);
 }
 
 /* gw:run_task(task, messages [, overrides]) -> text | nil, err */
 static int gw_run_task(lua_State *L) {
   lgwL_gw_t *g = check_gw(L);
   lgw_request_t req;
-  lgwL_check_task_args(L, 2, 3, 4, &req);
-  return submit(L, g, &req, 1);
+  int delta;
+  lgwL_check_task_args(L, 2, 3, 4, &req, &delta);
+  return submit(L, g, &req, 1, delta);
+}
+
+/* gw:stream(task, messages, on_delta [, overrides]) -> result | nil, err:
+ * gw:call with on_delta receiving the text as it arrives. */
+static int gw_stream(lua_State *L) {
+  lgwL_gw_t *g = check_gw(L);
+  lgw_request_t req;
+  int delta;
+  luaL_checktype(L, 4, LUA_TFUNCTION);
+  lgwL_check_task_args(L, 2, 3, 5, &req, &delta);
+  return submit(L, g, &req, 0, 4);
+}
+
+/* gw:totals() -> {cost=, input_tokens=, output_tokens=, cached_tokens=,
+ * reasoning_tokens=}: every attempt of every request of this gateway
+ * (cost 0 when nothing was priced). */
+static int gw_totals(lua_State *L) {
+  lgwL_gw_t *g = check_gw(L);
+  lgw_usage_t u = g->usage_total;
+  double cost = g->cost_total;
+  if (g->gw) {
+    cost = lgw_gateway_cost_total(g->gw);
+    lgw_gateway_usage_total(g->gw, &u);
+  }
+  lgwL_push_usage(L, &u);
+  lua_pushnumber(L, cost);
+  lua_setfield(L, -2, "cost");
+  return 1;
+}
+
+/* gw:breaker_state(i) -> "closed" | "open" | "half_open" for configured
+ * provider i (1-based). */
+static int gw_breaker_state(lua_State *L) {
+  static const char *const names[] = {"closed", "open", "half_open"};
+  lgwL_gw_t *g = check_gw(L);
+  lua_Integer i = luaL_checkinteger(L, 2);
+  int st;
+  if (!g->gw) return luaL_error(L, "the gateway is closed");
+  st = i < 1 ? LGW_EINVAL : lgw_gateway_breaker_state(g->gw, (size_t)i - 1);
+  luaL_argcheck(L, st >= 0 && st <= 2, 2, "no provider with that index");
+  lua_pushstring(L, names[st]);
+  return 1;
 }
 
 static const luaL_Reg gw_methods[] = {
   {"call", gw_call},
   {"run_task", gw_run_task},
+  {"stream", gw_stream},
+  {"totals", gw_totals},
+  {"breaker_state", gw_breaker_state},
   {"close", gw_close_method},
   {"pending", gw_pending},
   {NULL, NULL}

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -142,6 +143,48 @@ static int l_set_log(lua_State *L) {
   return 0;
 }
 
+/* ===== Callbacks from the engine ======================================== */
+
+struct cb_args {
+  lgwL_push_fn push;
+  const void *data;
+};
+
+/* Under pcall: the arguments, at 1, the function, at 2. */
+static int cb_trampoline(lua_State *L) {
+  const struct cb_args *a = lua_touserdata(L, 1);
+  int nargs = a->push(L, a->data);
+  lua_call(L, nargs, 0);
+  return 0;
+}
+
+const char *lgwL_cb_run(lgwL_module_t *m, int ref, lgwL_push_fn push,
+                        const void *data, char *buf, size_t n) {
+  lua_State *cb = m->cb;
+  struct cb_args a;
+  const char *msg;
+  int st;
+  if (m->closing || !cb || ref == LUA_NOREF || !lua_checkstack(cb, 4))
+    return NULL;
+  a.push = push;
+  a.data = data;
+  lua_pushcfunction(cb, cb_trampoline);
+  lua_pushlightuserdata(cb, &a);
+  lua_rawgeti(cb, LUA_REGISTRYINDEX, ref);
+  /* The loop counts as running: a wait in the callback raises instead of
+   * re-entering it (also when an embedder's loop called us). */
+  m->depth++;
+  st = lua_pcall(cb, 2, 0, 0);
+  m->depth--;
+  if (st == LUA_OK) return NULL;
+  msg = lua_tostring(cb, -1);
+  if (msg) snprintf(buf, n, "%s", msg);
+  else snprintf(buf, n, "(error object is a %s value)",
+                luaL_typename(cb, -1));
+  lua_pop(cb, 1);
+  return buf;
+}
+
 static void close_walk(uv_handle_t *h, void *arg) {
   (void)arg;
   if (!uv_is_closing(h)) uv_close(h, NULL);
@@ -213,6 +256,8 @@ static lgwL_module_t *module_open(lua_State *L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   m->L = lua_tothread(L, -1);
   lua_pop(L, 1);
+  m->cb = lua_newthread(L);
+  m->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_createtable(L, 0, 2);
   lua_pushcfunction(L, module_gc);
   lua_setfield(L, -2, "__gc");
@@ -550,6 +595,15 @@ static int l_stats(lua_State *L) {
   return 1;
 }
 
+/* _batch(items, done): the batch helpers of init.lua report items
+ * started and finished, so that a progress display can tell an ETA. */
+static int l_batch(lua_State *L) {
+  lgwL_module_t *m = lgwL_module(L);
+  m->batch_items += (long)luaL_checkinteger(L, 1);
+  m->batch_done += (long)luaL_checkinteger(L, 2);
+  return 0;
+}
+
 static const luaL_Reg funcs[] = {
   {"load_user_config", l_load_user_config},
   {"write_user_config", l_write_user_config},
@@ -563,6 +617,7 @@ static const luaL_Reg funcs[] = {
   {"parse_json", l_parse_json},
   {"set_log", l_set_log},
   {"_stats", l_stats},
+  {"_batch", l_batch},
   {NULL, NULL}
 };
 

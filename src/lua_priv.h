@@ -30,6 +30,10 @@ typedef struct lgwL_sleep lgwL_sleep_t;
 typedef struct lgwL_logline lgwL_logline_t;
 typedef struct lgwL_budget lgwL_budget_t;
 
+/* A C observer of every event of every gateway of a module (the host's
+ * --trace and --progress); runs before the gateway's on_event function. */
+typedef void (*lgwL_event_hook_fn)(const lgw_event_t *ev, void *ud);
+
 /* One per lua_State, a full userdata anchored in the registry. It is
  * created first, so at lua_close its __gc runs after every gateway's and
  * task's. */
@@ -57,6 +61,12 @@ typedef struct lgwL_module {
   unsigned long log_dropped;/* lines lost because the list was full */
   int log_flushing;         /* inside lgwL_log_flush */
   lgwL_budget_t *budgets;   /* time limits of running validators */
+  lua_State *cb;            /* thread on_delta and on_event run in */
+  int cb_ref;               /* its registry anchor */
+  lgwL_event_hook_fn event_hook;  /* NULL: none */
+  void *event_hook_ud;
+  long batch_items;         /* batch items started (for an ETA) */
+  long batch_done;          /* ... and finished */
 } lgwL_module_t;
 
 /* A gateway call's record: filled by the completion callback, consumed by
@@ -74,6 +84,10 @@ struct lgwL_call {
   lgw_error_t err;
   lgwL_result_t *res;       /* deep copy of the result, may be NULL */
   int text_only;            /* run_task: return just the text */
+  int delta_ref;            /* registry ref of on_delta, or LUA_NOREF */
+  int cb_failed;            /* on_delta raised: request canceled */
+  lgw_error_t cb_err;       /* ... and why (code "callback") */
+  size_t delivered;         /* bytes handed to on_delta */
 };
 
 /* Gateway userdata. */
@@ -82,6 +96,10 @@ struct lgwL_gw {
   lgwL_module_t *m;
   lgwL_gw_t *prev, *next;   /* module's open list */
   double validator_timeout; /* seconds; default LGWL_VALIDATOR_TIMEOUT */
+  int event_ref;            /* registry ref of options.on_event, or
+                               LUA_NOREF */
+  double cost_total;        /* the engine's totals, kept at close */
+  lgw_usage_t usage_total;
 };
 
 /* Default time limit of a validator (seconds of running time). */
@@ -98,6 +116,17 @@ lgwL_module_t *lgwL_module_peek(lua_State *L);
  * llm.set_log, called in L (a running thread, never from inside the
  * engine). Errors of that function are ignored. */
 void lgwL_log_flush(lua_State *L, lgwL_module_t *m);
+
+/* Callbacks from the engine (on_delta, on_event) run in the module's own
+ * thread under pcall: never on a task's stack, never able to yield, and
+ * unable to wait (the loop counts as running). lgwL_cb_run calls the
+ * function of registry reference ref with the arguments push(L, data)
+ * pushes (it returns their number); NULL when it returned (or the module
+ * is closing), else the error text, copied into buf (size n). Calls
+ * nest. */
+typedef int (*lgwL_push_fn)(lua_State *L, const void *data);
+const char *lgwL_cb_run(lgwL_module_t *m, int ref, lgwL_push_fn push,
+                        const void *data, char *buf, size_t n);
 
 /* ---- scheduler (lua_task.c) ------------------------------------------ */
 
@@ -166,16 +195,29 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r);
 void lgwL_result_free(lgwL_result_t *r);
 /* Pushes the result table (text_only: just the text). */
 void lgwL_push_result(lua_State *L, const lgwL_result_t *r, int text_only);
+/* Pushes the first n bytes of the streamed text of r (its text, or the
+ * partial text of a failure); nil when r is NULL. */
+void lgwL_push_streamed(lua_State *L, const lgwL_result_t *r, size_t n);
+/* Pushes an event as a table {type=, request_id=, task=, ...}. */
+void lgwL_push_event(lua_State *L, const lgw_event_t *ev);
+/* Pushes a usage table; counts below 0 are left out (nil). */
+void lgwL_push_usage(lua_State *L, const lgw_usage_t *u);
+/* The Lua name of an event type: "attempt_end", "request_end",
+ * "breaker_open", "breaker_close". */
+const char *lgwL_event_name(lgw_event_type_t type);
 
 /* Requests read from Lua: strings are borrowed from Lua values that stay
  * reachable from the arguments; the message array is a userdata pushed on
- * the stack. */
+ * the stack. An on_delta function (overrides or request field) is left
+ * at *delta (stack index, 0 when none); the caller sets req.on_delta. */
 /* run_task form: task at ti, messages at mi, optional overrides table at
- * oi (0: none). Raises argument errors. Pushes one value (messages). */
+ * oi (0: none). Raises argument errors. Pushes two values (messages,
+ * on_delta or nil). */
 void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
-                          lgw_request_t *out);
-/* call form: request table at idx. Pushes one value. */
-void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out);
+                          lgw_request_t *out, int *delta);
+/* call form: request table at idx. Pushes two values, as above. */
+void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
+                        int *delta);
 
 /* Lua value -> node tree (tables become MAP with sorted keys, or SEQ when
  * keys are exactly 1..n; llm.null -> NULL). Returns 0 or LGW_ECONFIG with

@@ -170,7 +170,7 @@ end
 -- Validation retry
 
 local OVERRIDES = {"model", "tier", "temperature", "reasoning_effort",
-                   "max_tokens", "deadline"}
+                   "max_tokens", "deadline", "on_delta"}
 
 -- Failures that may go away by themselves. The engine has already
 -- retried and failed over; another round after a pause is worth it only
@@ -262,8 +262,35 @@ local function validate(validator, text, data, limit)
   return errors
 end
 
+-- Usage and cost over the rounds of a request (every attempt of each).
+local USAGE_KEYS = {"input_tokens", "output_tokens", "cached_tokens",
+                    "reasoning_tokens"}
+
+local function new_totals()
+  local u = {}
+  for _, k in ipairs(USAGE_KEYS) do u[k] = 0 end
+  return {usage_total = u, rounds = 0}
+end
+
+-- Adds the usage_total and cost_total of a result or error t.
+local function add_totals(acc, t)
+  acc.rounds = acc.rounds + 1
+  for _, k in ipairs(USAGE_KEYS) do
+    acc.usage_total[k] = acc.usage_total[k] + ((t.usage_total or {})[k] or 0)
+  end
+  if t.cost_total then acc.cost_total = (acc.cost_total or 0) + t.cost_total end
+end
+
+-- Puts the totals of acc on t (a result, an error or a json_result).
+local function put_totals(t, acc)
+  t.usage_total, t.cost_total = acc.usage_total, acc.cost_total
+  return t
+end
+
 -- The loop of the Python generate_text_with_retry, for text and JSON:
--- returns text, errors, data (data only for JSON), or nil, err.
+-- returns text, errors, data (data only for JSON), totals, or nil, err.
+-- totals (and err) carry usage_total and cost_total summed over every
+-- round, and the answering round's result as totals.result.
 local function with_retry(gw, task, messages, validator, overrides, json)
   local rounds = math.max(0, gw.runtime.retry_max) + 1
   local limit = overrides and overrides.validator_timeout
@@ -271,13 +298,17 @@ local function with_retry(gw, task, messages, validator, overrides, json)
   local history = {}
   for i = 1, #messages do history[i] = messages[i] end
   local text, errors, data
+  local acc = new_totals()
   for round = 0, rounds - 1 do
     local final = round == rounds - 1
     local res, err = gw:call(request_of(task, history, overrides))
     if not res then
-      if final or not transient(err) then return nil, err end
+      add_totals(acc, err)
+      if final or not transient(err) then return nil, put_totals(err, acc) end
       core.sleep(2 ^ round + 1)
     else
+      add_totals(acc, res)
+      acc.result = res
       text, errors, data = res.text, {}, nil
       if json then
         local perr
@@ -287,9 +318,9 @@ local function with_retry(gw, task, messages, validator, overrides, json)
       if #errors == 0 and validator then
         local verr
         errors, verr = validate(validator, text, data, limit)
-        if not errors then return nil, verr end
+        if not errors then return nil, put_totals(verr, acc) end
       end
-      if #errors == 0 then return text, errors, data end
+      if #errors == 0 then return text, errors, data, acc end
       if not final then
         history[#history + 1] = {role = "assistant", content = text}
         history[#history + 1] = {role = "user",
@@ -297,11 +328,15 @@ local function with_retry(gw, task, messages, validator, overrides, json)
       end
     end
   end
-  return text, errors, data
+  return text, errors, data, acc
 end
 
-local function json_result(task, text, data, errors)
-  return {task = task, text = text, data = data, errors = errors}
+-- acc: the totals of with_retry, or a single result.
+local function json_result(task, text, data, errors, acc)
+  local res = acc.result or acc
+  return {task = task, text = text, data = data, errors = errors,
+          usage = res.usage, cost = res.cost,
+          usage_total = acc.usage_total, cost_total = acc.cost_total}
 end
 
 -- ---------------------------------------------------------------------
@@ -309,25 +344,35 @@ end
 
 local methods = core._gateway_methods
 
+-- The usage of a with_retry run: {usage=, cost=, usage_total=,
+-- cost_total=, rounds=}.
+local function usage_of(acc)
+  local res = acc.result or {}
+  return {usage = res.usage, cost = res.cost, usage_total = acc.usage_total,
+          cost_total = acc.cost_total, rounds = acc.rounds}
+end
+
 --- gw:run_task_with_retry(task, messages, validator [, overrides])
--- -> text, errors | nil, err
+-- -> text, errors, usage | nil, err
 function methods:run_task_with_retry(task, messages, validator, overrides)
   check_self("run_task_with_retry", self)
   check_task_args("run_task_with_retry", task, messages, validator,
                   overrides, true)
-  local text, errors = with_retry(self, task, messages, validator,
-                                  overrides, false)
-  return text, errors
+  local text, errors, _, acc = with_retry(self, task, messages, validator,
+                                          overrides, false)
+  if not text then return nil, errors end
+  return text, errors, usage_of(acc)
 end
 
 --- gw:run_json_task(task, messages [, overrides]) -> json_result | nil, err
 function methods:run_json_task(task, messages, overrides)
   check_self("run_json_task", self)
   check_task_args("run_json_task", task, messages, nil, overrides, false)
-  local text, err = self:run_task(task, messages, overrides)
-  if not text then return nil, err end
-  local data, perr = core.parse_json(text)
-  return json_result(task, text, data, data == nil and {perr.message} or {})
+  local res, err = self:call(request_of(task, messages, overrides))
+  if not res then return nil, err end
+  local data, perr = core.parse_json(res.text)
+  return json_result(task, res.text, data,
+                     data == nil and {perr.message} or {}, res)
 end
 
 --- gw:run_json_task_with_retry(task, messages, validator [, overrides])
@@ -337,10 +382,10 @@ function methods:run_json_task_with_retry(task, messages, validator,
   check_self("run_json_task_with_retry", self)
   check_task_args("run_json_task_with_retry", task, messages, validator,
                   overrides, true)
-  local text, errors, data = with_retry(self, task, messages, validator,
-                                        overrides, true)
+  local text, errors, data, acc = with_retry(self, task, messages,
+                                             validator, overrides, true)
   if not text then return nil, errors end
-  return json_result(task, text, data, errors)
+  return json_result(task, text, data, errors, acc)
 end
 
 -- Runs item(i, request) for every request as its own task; results in
@@ -348,9 +393,12 @@ end
 -- the first failure.
 local function batch(requests, opts, item)
   local n, tasks, results, stopped = #requests, {}, {}, false
+  core._batch(n, 0)
   for i = 1, n do
     tasks[i] = core.spawn(function()
-      local r, err = item(i, requests[i])
+      local ok, r, err = pcall(item, i, requests[i])
+      core._batch(0, 1)
+      if not ok then error(r, 0) end
       if r == nil and opts.fail_fast and not stopped then
         stopped = true
         for j = 1, n do
@@ -390,10 +438,12 @@ function methods:run_tasks_with_retry(requests, validators, opts)
                                 #requests)
   opts = check_batch_options("run_tasks_with_retry", opts, 3)
   return batch(requests, opts, function(i, req)
-    local text, errors = with_retry(self, req.task, req.messages,
-                                    validators[i] or nil, req, false)
+    local text, errors, _, acc = with_retry(self, req.task, req.messages,
+                                            validators[i] or nil, req, false)
     if not text then return nil, errors end
-    return {text = text, errors = errors}
+    local r = usage_of(acc)
+    r.text, r.errors = text, errors
+    return r
   end)
 end
 
@@ -406,10 +456,11 @@ function methods:run_json_tasks_with_retry(requests, validators, opts)
                                 #requests)
   opts = check_batch_options("run_json_tasks_with_retry", opts, 3)
   return batch(requests, opts, function(i, req)
-    local text, errors, data = with_retry(self, req.task, req.messages,
-                                          validators[i] or nil, req, true)
+    local text, errors, data, acc = with_retry(self, req.task, req.messages,
+                                               validators[i] or nil, req,
+                                               true)
     if not text then return nil, errors end
-    return json_result(req.task, text, data, errors)
+    return json_result(req.task, text, data, errors, acc)
   end)
 end
 

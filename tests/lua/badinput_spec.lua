@@ -85,6 +85,9 @@ local METHODS = {
   run_tasks = {{T, {}}, {T, {}, true}},
   run_tasks_with_retry = {{T, {}}, {T, {}, true}, {T, {}, true}},
   run_json_tasks_with_retry = {{T, {}}, {T, {}, true}, {T, {}, true}},
+  stream = {{S, "t"}, {T, user("hi")}, {F, function() end}, {T, {}, true}},
+  totals = {},
+  breaker_state = {{{"number"}, 1}},
   close = {},
   pending = {},
 }

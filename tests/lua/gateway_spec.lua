@@ -372,8 +372,11 @@ describe("Gateway", function()
       local out = gw:run_tasks_with_retry(
         {req("@sim times=1 id=b1 reply=bad\na"), req("b")},
         {function(t) if t == "bad" then return {"e1", "e2"} end end, false})
-      assert.same({text = "echo(m): " .. FEEDBACK_TEXT, errors = {}}, out[1])
-      assert.same({text = "echo(m): b", errors = {}}, out[2])
+      local function text_errors(r) return {text = r.text, errors = r.errors} end
+      assert.same({text = "echo(m): " .. FEEDBACK_TEXT, errors = {}},
+        text_errors(out[1]))
+      assert.same({text = "echo(m): b", errors = {}}, text_errors(out[2]))
+      assert.equal(2, out[1].rounds)
     end)
 
     it("run_json_tasks_with_retry returns json results in order", function()
@@ -381,7 +384,8 @@ describe("Gateway", function()
         {req('@sim reply=[1]'), req("@sim status=400\nx"),
          req('@sim reply={"k": "v"}')})
       assert.same({task = "t", text = "[1]", data = {1}, errors = {}},
-        out[1])
+        {task = out[1].task, text = out[1].text, data = out[1].data,
+         errors = out[1].errors})
       assert.equal("exhausted", out[2].error.code)
       assert.same({k = "v"}, out[3].data)
     end)

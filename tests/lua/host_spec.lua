@@ -2,6 +2,7 @@
 -- --version, --help, tracebacks, SIGINT) and for examples/embed.c.
 package.path = "./tests/lua/?.lua;" .. package.path
 local sim = require("support.sim")
+local llm = require("llmgateway")
 
 local BUILD = os.getenv("LLMGATEWAY_BUILD") or "build"
 
@@ -209,6 +210,118 @@ print("not reached")
     assert.equal("started\nrc=130\n", out)
     assert.is_true(os.time() - t0 < 5)
   end)
+
+  -- A batch of three: one fails (400 on both transports), two succeed.
+  local function batch_code()
+    return gateway_code() .. [[
+local out = gw:run_tasks({
+  {task = "t", messages = {{content = "one"}}},
+  {task = "t", messages = {{content = "@sim status=400\ntwo"}}},
+  {task = "t", messages = {{content = "three"}}}})
+print(#out, out[2].error.code)
+]]
+  end
+
+  it("--trace writes one JSON line per event, every key each time",
+     function()
+    local path = script(batch_code())
+    local trace = os.tmpname()
+    local rc, out, err = host("--trace " .. quote(trace) .. " "
+      .. quote(path))
+    os.remove(path)
+    assert.equal("", err)
+    assert.equal(0, rc)
+    assert.equal("3\texhausted\n", out)
+    local f = assert(io.open(trace))
+    local text = f:read("a")
+    f:close()
+    os.remove(trace)
+    local KEYS = {"attempt", "base_url", "breaker_cooldown", "cost",
+                  "error_class", "latency", "message", "model",
+                  "provider_index", "provider_type", "request_id",
+                  "retry_delay", "status", "task", "ts", "ttft", "type",
+                  "usage"}
+    local types = {}
+    for line in text:gmatch("[^\n]+") do
+      -- keys as written (null values included)
+      local keys = {}
+      for k in line:gmatch('"([%w_]+)":') do keys[#keys + 1] = k end
+      local ev = assert(llm.parse_json(line))
+      types[#types + 1] = ev.type .. ":" .. ev.error_class
+      assert.is_true(ev.ts > 1.6e9)
+      assert.equal("t", ev.task)
+      assert.is_nil(line:find("host-key", 1, true))
+      local top = {}
+      for _, k in ipairs(keys) do
+        if not k:find("_tokens$") then top[#top + 1] = k end
+      end
+      table.sort(top)
+      assert.same(KEYS, top)
+    end
+    table.sort(types)
+    assert.same({"attempt_end:http", "attempt_end:ok", "attempt_end:ok",
+                 "request_end:exhausted", "request_end:ok", "request_end:ok"},
+      types)
+  end)
+
+  it("--progress on a terminal shows done and failed counts", function()
+    local path = script(batch_code())
+    local log = os.tmpname()
+    local rc = os.execute("script -qfec " .. quote(quote(HOST) .. " "
+      .. quote(path) .. " 2>" .. quote(log) .. ".tty; cat " .. quote(log)
+      .. ".tty >&2") .. " /dev/null > " .. quote(log) .. " 2>&1")
+    os.remove(path)
+    local f = assert(io.open(log))
+    local text = f:read("a")
+    f:close()
+    os.remove(log)
+    os.remove(log .. ".tty")
+    assert.is_true(rc)
+    -- stderr was a file there: no progress line
+    assert.is_nil(text:find("[llmgateway]", 1, true))
+    path = script(batch_code())
+    local p = io.popen("script -qfec " .. quote(quote(HOST) .. " "
+      .. quote(path)) .. " /dev/null")
+    text = p:read("a")
+    p:close()
+    os.remove(path)
+    assert.matches("%[llmgateway%] done 2  failed 1  in flight 0  [%d.]+ "
+      .. "req/s  tokens %d+  elapsed 0:0%d\r?\n", text)
+    p = io.popen("script -qfec " .. quote(quote(HOST)
+      .. " --no-progress " .. quote(script(batch_code()))) .. " /dev/null")
+    text = p:read("a")
+    p:close()
+    assert.is_nil(text:find("[llmgateway]", 1, true))
+  end)
+
+  it("--progress also works when stderr is not a terminal", function()
+    local path = script(batch_code())
+    local rc, _, err = host("--progress " .. quote(path))
+    os.remove(path)
+    assert.equal(0, rc)
+    assert.matches("%[llmgateway%] done 2  failed 1  in flight 0", err)
+  end)
+
+  it("--log-level filters the engine's log", function()
+    -- a breaker opening is logged at level info
+    local path = script(gateway_code():gsub('fallback_model = "m"',
+      'fallback_model = "m", breaker_failures = 1, backoff_base = 0.01') .. [[
+print(gw:run_task("t", {{content = "@sim status=503 times=1 id=ll\nx"}}))
+]])
+    s.reset()
+    local _, _, quiet = host(quote(path))
+    s.reset()
+    local _, out, loud = host("--log-level info " .. quote(path))
+    local rc, _, bad = host("--log-level loud " .. quote(path))
+    os.remove(path)
+    assert.equal("", quiet)
+    assert.equal("echo(m): x\n", out)
+    assert.matches("^llmgateway: info: provider #1 %(openai%): circuit "
+      .. "breaker", loud)
+    assert.equal(1, rc)
+    assert.matches("bad %-%-log%-level 'loud'", bad)
+  end)
+
 end)
 
 describe("examples/embed", function()

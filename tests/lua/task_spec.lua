@@ -219,7 +219,8 @@ describe("tasks", function()
         {function() error("no good") end, false})
       assert.equal("validator", out[1].error.code)
       assert.matches("no good", out[1].error.message)
-      assert.same({text = "echo(m): b", errors = {}}, out[2])
+      assert.same({text = "echo(m): b", errors = {}},
+        {text = out[2].text, errors = out[2].errors})
     end)
   end)
 
