@@ -16,7 +16,7 @@ dependencies = {
   "lua >= 5.4, < 5.5",
 }
 external_dependencies = {
-  CURL = { header = "curl/curl.h" },
+  CURL = { library = "curl" },
   LIBUV = { header = "uv.h" },
   YAML = { header = "yaml.h" },
   CJSON = { header = "cjson/cJSON.h" },
