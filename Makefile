@@ -17,7 +17,7 @@ INCDIR      ?= $(PREFIX)/include
 OPT         ?= -O2 -g
 SAN         ?=
 
-PKGS      = libcurl libuv yaml-0.1 libcjson libcrypto
+PKGS      = libcurl libuv yaml-0.1 libcjson libcrypto hiredis
 WARN      = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wwrite-strings
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
@@ -113,7 +113,8 @@ $(BUILD)/tests/%: tests/c/%.c $(SUPPORT_OBJ) $(LUA_OBJ) $(STATIC) \
 # ---- dependencies (Debian packages) ------------------------------------
 DEB_PKGS = build-essential pkg-config liblua5.4-dev lua5.4 \
            libcurl4-openssl-dev libuv1-dev libyaml-dev libcjson-dev \
-           libssl-dev libmicrohttpd-dev lua-busted lua-socket curl
+           libssl-dev libmicrohttpd-dev lua-busted lua-socket curl \
+           libhiredis-dev redis-server
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:

@@ -313,6 +313,111 @@ LGW_API void lgw_gateway_usage_total(const lgw_gateway_t *gw,
  * outcome decides); LGW_EINVAL for a bad index. */
 LGW_API int lgw_gateway_breaker_state(const lgw_gateway_t *gw, size_t index);
 
+
+/* ---- distributed work queue (Redis Streams) ------------------------------ */
+
+/*
+ * A queue of jobs on Redis, shared by any number of producers and worker
+ * processes: a stream with one consumer group, at-least-once delivery, a
+ * job left unfinished by a dead worker claimed by another after the
+ * visibility timeout, one result per job id however often it ran, and a
+ * dead-letter stream for jobs that failed for good. Payloads and results
+ * are strings (JSON by convention). Every callback runs from the loop.
+ */
+typedef struct lgw_queue lgw_queue_t;
+typedef struct lgw_job lgw_job_t;
+
+typedef struct lgw_queue_options {
+  const char *prefix;         /* key prefix; NULL: "llmgateway:" */
+  double visibility_timeout;  /* seconds a delivered job may run before
+                                 another worker may claim it; 0: 30 */
+  int max_deliveries;         /* deliveries before a job is dead-lettered;
+                                 0: 5 */
+  int concurrency;            /* jobs one consumer runs at once; 0: 8 */
+  double block;               /* seconds an idle consumer waits in one
+                                 read; 0: 1 */
+} lgw_queue_options_t;
+
+/* Open queue `name` on the Redis at url (redis://[[user]:password@]host
+ * [:port][/db]) on loop (not owned). Connecting happens in the background
+ * and is retried with backoff. Free with lgw_queue_free. */
+LGW_API int lgw_queue_open(struct uv_loop_s *loop, const char *url,
+                           const char *name, const lgw_queue_options_t *opts,
+                           lgw_queue_t **out, lgw_error_t *err);
+/* Stop consuming, drop pending callbacks (they do not run) and close.
+ * Jobs handed to a handler and not yet finished stay valid until
+ * lgw_queue_finish; their results are then not written (the jobs are
+ * delivered again elsewhere). Run the loop afterwards. NULL ok. */
+LGW_API void lgw_queue_free(lgw_queue_t *q);
+
+/* Stored (status 0) or not (LGW_ECONNECT, ...: err says why). */
+typedef void (*lgw_queue_push_fn)(lgw_queue_t *q, int status,
+                                  const char *id, const lgw_error_t *err,
+                                  void *ud);
+/* Add a job. id_out (33 bytes) receives its id at once (32 hex digits);
+ * cb (may be NULL) says when it is stored. LGW_ECONNECT when Redis is
+ * unreachable right now. */
+LGW_API int lgw_queue_push(lgw_queue_t *q, const char *payload, size_t len,
+                           char id_out[33], lgw_queue_push_fn cb, void *ud,
+                           lgw_error_t *err);
+
+/* A job's outcome. status 0: ok = 1 with its result, or ok = 0 with the
+ * error it was dead-lettered with; LGW_ETIMEOUT (wait) or another LGW_E*
+ * when there is no answer. body is borrowed for the call. */
+typedef void (*lgw_queue_result_fn)(lgw_queue_t *q, int status,
+                                    const char *id, int ok,
+                                    const char *body, size_t len, void *ud);
+/* Call cb once job id has an outcome, or after timeout seconds (0: no
+ * limit) with LGW_ETIMEOUT. */
+LGW_API int lgw_queue_wait(lgw_queue_t *q, const char *id, double timeout,
+                           lgw_queue_result_fn cb, void *ud,
+                           lgw_error_t *err);
+/* Every result so far: cb runs once per job with a result (ok = 1) or a
+ * final error (ok = 0), then once with id NULL (status 0: the end, or the
+ * error that stopped the listing). */
+LGW_API int lgw_queue_results(lgw_queue_t *q, lgw_queue_result_fn cb,
+                              void *ud, lgw_error_t *err);
+
+typedef struct lgw_queue_stats {
+  long long length;     /* jobs waiting, not yet delivered */
+  long long in_flight;  /* delivered, without an outcome yet */
+  long long done;       /* with a result */
+  long long failed;     /* dead-lettered */
+  long long duplicates; /* outcomes of jobs that already had one */
+  double rate;          /* outcomes per second over the last 10 s */
+} lgw_queue_stats_t;
+typedef void (*lgw_queue_stats_fn)(lgw_queue_t *q, int status,
+                                   const lgw_queue_stats_t *st, void *ud);
+LGW_API int lgw_queue_stats(lgw_queue_t *q, lgw_queue_stats_fn cb, void *ud,
+                            lgw_error_t *err);
+
+/* A delivered job: payload borrowed until lgw_queue_finish; delivery is
+ * 1 the first time. The handler must finish every job exactly once, now
+ * or later. */
+typedef void (*lgw_queue_handler_fn)(lgw_queue_t *q, lgw_job_t *job,
+                                     const char *id, const char *payload,
+                                     size_t len, int delivery, void *ud);
+/* Consume jobs as `consumer` (a name unique among live workers), up to
+ * options.concurrency at once, claiming jobs other consumers left idle
+ * for visibility_timeout. One consumer per queue handle. */
+LGW_API int lgw_queue_consume(lgw_queue_t *q, const char *consumer,
+                              lgw_queue_handler_fn fn, void *ud,
+                              lgw_error_t *err);
+/* Stop taking new jobs; jobs already handed out may still finish. */
+LGW_API void lgw_queue_stop(lgw_queue_t *q);
+
+typedef enum {
+  LGW_JOB_DONE = 0,    /* body is the result */
+  LGW_JOB_FAILED = 1,  /* failed for good: dead-lettered with body as the
+                          error */
+  LGW_JOB_RETRY = 2    /* not now: delivered again after the visibility
+                          timeout, until max_deliveries */
+} lgw_job_outcome_t;
+/* Write the job's outcome (atomically with its acknowledgement; a job
+ * that already has an outcome keeps it) and release job. */
+LGW_API int lgw_queue_finish(lgw_job_t *job, lgw_job_outcome_t outcome,
+                             const char *body, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -62,3 +62,16 @@ int lgw__breaker_success(lgw__breaker_t *b) {
   b->nfails = b->next = 0;
   return was_open;
 }
+
+int lgw__breaker_adopt(lgw__breaker_t *b, double now, double remaining) {
+  int was_open = b->open;
+  if (!b->k) return 0;
+  if (remaining == 0) {
+    b->open = 0;
+    return was_open ? -1 : 0;
+  }
+  b->open = 1;
+  b->open_until = remaining > 0 ? now + remaining : now;
+  b->nfails = b->next = 0;
+  return was_open ? 0 : 1;
+}

@@ -36,5 +36,10 @@ int lgw__breaker_failure(lgw__breaker_t *b, double now);
 /* A success; returns 1 when this closed an open or half-open breaker.
  * Forgets the failures counted so far. */
 int lgw__breaker_success(lgw__breaker_t *b);
+/* Take the state another process left in a shared store: remaining > 0
+ * open for that many seconds, 0 closed, < 0 half-open. Returns 1 when
+ * this opened a closed breaker, -1 when it closed an open one, else 0.
+ * A disabled breaker (k = 0) stays closed. */
+int lgw__breaker_adopt(lgw__breaker_t *b, double now, double remaining);
 
 #endif

@@ -424,6 +424,140 @@ static int parse_prices(const ctx_t *c, const lgw__node_t *s,
   return 0;
 }
 
+/* Hex digit value, -1 for another byte. */
+static int hexval(char ch) {
+  if (ch >= '0' && ch <= '9') return ch - '0';
+  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decode s[0..n) into out (cap bytes with the NUL); -1 when it
+ * does not fit or an escape is malformed. */
+static int pct_decode(const char *s, size_t n, char *out, size_t cap) {
+  size_t i, j = 0;
+  for (i = 0; i < n; i++) {
+    char ch = s[i];
+    if (ch == '%') {
+      int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
+      int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+      if (hi < 0 || lo < 0) return -1;
+      ch = (char)(hi * 16 + lo);
+      i += 2;
+    }
+    if (j + 1 >= cap) return -1;
+    out[j++] = ch;
+  }
+  out[j] = '\0';
+  return 0;
+}
+
+/* A decimal number in [lo, hi] spanning all of s[0..n). */
+static int parse_range(const char *s, size_t n, long lo, long hi,
+                       int *out) {
+  long v = 0;
+  size_t i;
+  if (n == 0 || n > 9) return -1;
+  for (i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  if (v < lo || v > hi) return -1;
+  *out = (int)v;
+  return 0;
+}
+
+#define URL_FAIL(...) (snprintf(why, cap, __VA_ARGS__), LGW_ECONFIG)
+
+int lgw__redis_url_parse(const char *url, lgw__redis_url_t *out, char *why,
+                         size_t cap) {
+  const char *a, *end, *at, *hp, *hend, *colon, *slash;
+  size_t i;
+  memset(out, 0, sizeof *out);
+  out->port = 6379;
+  if (!url || strncmp(url, "redis://", 8) != 0)
+    return URL_FAIL("a Redis URL starts with redis://");
+  a = url + 8;
+  slash = strchr(a, '/');
+  end = slash ? slash : a + strlen(a);
+  /* the last '@' of the authority ends the user info */
+  for (at = NULL, hp = a; hp < end; hp++)
+    if (*hp == '@') at = hp;
+  if (at) {
+    colon = memchr(a, ':', (size_t)(at - a));
+    if (!colon) return URL_FAIL("the user info of a Redis URL is "
+                                "user:password or :password");
+    if (pct_decode(a, (size_t)(colon - a), out->user, sizeof out->user) ||
+        pct_decode(colon + 1, (size_t)(at - colon - 1), out->password,
+                   sizeof out->password))
+      return URL_FAIL("bad user or password in the Redis URL (too long or "
+                      "a bad %%-escape)");
+  }
+  hp = at ? at + 1 : a;
+  if (*hp == '[') {
+    hend = memchr(hp, ']', (size_t)(end - hp));
+    if (!hend) return URL_FAIL("unclosed [ in the host of the Redis URL");
+    colon = hend + 1 < end ? hend + 1 : NULL;
+    if (colon && *colon != ':')
+      return URL_FAIL("unexpected text after ] in the Redis URL");
+    hp++;
+  } else {
+    colon = memchr(hp, ':', (size_t)(end - hp));
+    hend = colon ? colon : end;
+  }
+  if (hend == hp) return URL_FAIL("the Redis URL has no host");
+  if ((size_t)(hend - hp) >= sizeof out->host)
+    return URL_FAIL("the host of the Redis URL is too long");
+  for (i = 0; hp + i < hend; i++) {
+    unsigned char ch = (unsigned char)hp[i];
+    if (ch <= ' ' || ch == '/' || ch == '?' || ch == '#' || ch == '@')
+      return URL_FAIL("bad character in the host of the Redis URL");
+    out->host[i] = (char)ch;
+  }
+  if (colon && parse_range(colon + 1, (size_t)(end - colon - 1), 1, 65535,
+                           &out->port))
+    return URL_FAIL("the port of the Redis URL must be 1..65535");
+  if (slash && slash[1] &&
+      parse_range(slash + 1, strlen(slash + 1), 0, 1000000, &out->db))
+    return URL_FAIL("the database of the Redis URL must be a number "
+                    "(redis://host:port/0)");
+  return 0;
+}
+
+#undef URL_FAIL
+
+/* settings.state: "file" (or absent) or a Redis URL; state_prefix. */
+static int parse_state(const ctx_t *c, const lgw__node_t *s,
+                       lgw_runtime_t *rt) {
+  const lgw__node_t *n = lgw__node_get(s, "state");
+  lgw__redis_url_t u;
+  char why[200];
+  int rc;
+  if ((rc = get_string(c, s, "state_prefix", "settings", 0,
+                       &rt->state_prefix)))
+    return rc;
+  if (!rt->state_prefix[0]) {
+    lgw_free(rt->state_prefix);
+    if (!(rt->state_prefix = lgw__strdup(LGW_DEFAULT_STATE_PREFIX)))
+      return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+  }
+  if ((rc = get_string(c, s, "state", "settings", 0, &rt->state))) return rc;
+  if (!rt->state[0] || strcmp(rt->state, "file") == 0) {
+    lgw_free(rt->state);
+    rt->state = NULL;
+    return 0;
+  }
+  if (strncmp(rt->state, "redis://", 8) != 0)
+    return bad(c, n, "settings.state", "expected \"file\" or a URL "
+               "redis://[[user]:password@]host[:port][/db], got %s%.60s%s",
+               strchr(rt->state, '@') ? "a value with user info" : "\"",
+               strchr(rt->state, '@') ? "" : rt->state,
+               strchr(rt->state, '@') ? "" : "\"");
+  if (lgw__redis_url_parse(rt->state, &u, why, sizeof why))
+    return bad(c, n, "settings.state", "%s", why);
+  return 0;
+}
+
 static int parse_settings(const ctx_t *c, const lgw__node_t *root,
                           lgw_runtime_t *rt) {
   static const char *const known[] = {
@@ -433,7 +567,7 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
       "deadline", "backoff_base", "backoff_max", "retry_after_max",
       "max_response_bytes", "first_token_timeout", "idle_timeout",
       "breaker_failures", "breaker_window", "breaker_cooldown", "prices",
-      NULL};
+      "state", "state_prefix", "state_refresh", NULL};
   const lgw__node_t *s = lgw__node_get(root, "settings");
   const char *p = "settings";
   int rc;
@@ -486,7 +620,10 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
                        0, 1, &rt->breaker_window)) ||
       (rc = get_double(c, s, "breaker_cooldown", p,
                        LGW_DEFAULT_BREAKER_COOLDOWN, 0, 0,
-                       &rt->breaker_cooldown)))
+                       &rt->breaker_cooldown)) ||
+      (rc = get_double(c, s, "state_refresh", p, LGW_DEFAULT_STATE_REFRESH,
+                       0, 1, &rt->state_refresh)) ||
+      (rc = parse_state(c, s, rt)))
     return rc;
   return parse_prices(c, s, rt);
 }
@@ -557,6 +694,8 @@ static void runtime_destroy(lgw_runtime_t *rt) {
   lgw_free(rt->strong_reasoning_effort);
   lgw_free(rt->weak_reasoning_effort);
   prices_free(rt);
+  lgw_free(rt->state);
+  lgw_free(rt->state_prefix);
   lgw_free(rt);
 }
 
@@ -679,8 +818,26 @@ static lgw__node_t *prices_node(const lgw_runtime_t *rt) {
   return m;
 }
 
-static lgw__node_t *settings_node(const lgw_runtime_t *rt) {
+/* settings.state as dumped: the password replaced by "<redacted>" unless
+ * with_keys. Caller frees. */
+static char *state_shown(const char *url, int with_keys) {
+  const char *a = url + 8, *slash = strchr(a, '/'), *at = NULL, *c, *colon;
+  const char *end = slash ? slash : a + strlen(a);
+  for (c = a; c < end; c++)
+    if (*c == '@') at = c;
+  if (with_keys || !at) return lgw__strdup(url);
+  colon = memchr(a, ':', (size_t)(at - a));
+  if (!colon || colon + 1 == at) return lgw__strdup(url);
+  return lgw__sprintf("%.*s<redacted>%s", (int)(colon + 1 - url), url, at);
+}
+
+static lgw__node_t *settings_node(const lgw_runtime_t *rt, int with_keys) {
   lgw__node_t *s = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  char *state = rt->state ? state_shown(rt->state, with_keys) : NULL;
+  if (rt->state && !state) {
+    lgw__node_free(s);
+    return NULL;
+  }
   if (!s || put(s, "fallback_model", str_node(rt->fallback_model)) ||
       put(s, "strong_model", str_node(rt->strong_model)) ||
       put(s, "weak_model", str_node(rt->weak_model)) ||
@@ -702,10 +859,15 @@ static lgw__node_t *settings_node(const lgw_runtime_t *rt) {
       put(s, "breaker_failures", int_node(rt->breaker_failures)) ||
       put(s, "breaker_window", float_node(rt->breaker_window)) ||
       put(s, "breaker_cooldown", float_node(rt->breaker_cooldown)) ||
-      (rt->nprices && put(s, "prices", prices_node(rt)))) {
+      (rt->nprices && put(s, "prices", prices_node(rt))) ||
+      (state && (put(s, "state", str_node(state)) ||
+                 put(s, "state_prefix", str_node(rt->state_prefix)) ||
+                 put(s, "state_refresh", float_node(rt->state_refresh))))) {
+    lgw_free(state);
     lgw__node_free(s);
     return NULL;
   }
+  lgw_free(state);
   return s;
 }
 
@@ -737,7 +899,7 @@ lgw__node_t *lgw__runtime_dump(const lgw_runtime_t *rt, int with_keys) {
   int rc;
   if (!root) return NULL;
   ver = int_node(1);
-  rc = put(root, "version", ver) || put(root, "settings", settings_node(rt)) ||
+  rc = put(root, "version", ver) || put(root, "settings", settings_node(rt, with_keys)) ||
        put(root, "tasks", tasks_node(rt));
   if (!rc && rt->nproviders > 1) {
     lgw__node_t *list = lgw__node_new(LGW_NODE_SEQ, 0, 0);

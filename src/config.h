@@ -64,6 +64,26 @@
  *                                 (message bytes)/4 + max_tokens and
  *                                 settled with the usage reported.
  */
+/*
+ * Shared state (our own):
+ *
+ *   settings.state          "file" (default): the provider-state file, as
+ *                           the Python library; or a Redis URL
+ *                           redis://[[user]:password@]host[:port][/db]
+ *                           (port 6379 and db 0 by default; the password
+ *                           may be percent-encoded, usually ${VAR}): every
+ *                           gateway using it shares the preferred provider
+ *                           per config key, the circuit breakers and the
+ *                           rpm/tpm buckets. While Redis is unreachable the
+ *                           gateway runs on its local state.
+ *   settings.state_prefix   prefix of every Redis key, default
+ *                           "llmgateway:".
+ *   settings.state_refresh  seconds between reads of the shared preferred
+ *                           provider and breakers, default 1.
+ */
+#define LGW_DEFAULT_STATE_PREFIX "llmgateway:"
+#define LGW_DEFAULT_STATE_REFRESH 1.0
+
 #define LGW_DEFAULT_BREAKER_FAILURES 5
 #define LGW_DEFAULT_BREAKER_WINDOW 30.0
 #define LGW_DEFAULT_BREAKER_COOLDOWN 30.0
@@ -127,6 +147,10 @@ struct lgw_runtime {
   double breaker_window, breaker_cooldown;
   lgw__price_t *prices;        /* configured order */
   size_t nprices;
+  /* shared state (see the comment at the top) */
+  char *state;                 /* Redis URL; NULL: the state file */
+  char *state_prefix;          /* never NULL */
+  double state_refresh;        /* seconds */
 };
 
 /* Validate a tree into a runtime. name is the source for positions
@@ -160,6 +184,20 @@ const lgw__price_t *lgw__runtime_price(const lgw_runtime_t *rt,
 /* Parse an api_style value; returns -1 for an unknown one. */
 int lgw__style_parse(const char *api_style, lgw__style_t *out);
 const char *lgw__style_name(lgw__style_t s);
+
+/* A parsed redis:// URL (settings.state, queue URLs). */
+typedef struct lgw__redis_url {
+  char host[256];       /* without the brackets of an IPv6 literal */
+  int port;             /* default 6379 */
+  int db;               /* default 0 */
+  char user[128];       /* "" when none */
+  char password[512];   /* "" when none; percent-decoded */
+} lgw__redis_url_t;
+
+/* Parse redis://[[user]:password@]host[:port][/db]. On failure returns
+ * LGW_ECONFIG and writes why (never the password) into why. */
+int lgw__redis_url_parse(const char *url, lgw__redis_url_t *out, char *why,
+                         size_t cap);
 
 /* ---- file locations (the environment is read on every call) ---------- */
 /* All return absolute, ~-expanded, symlink-resolved paths (the path need

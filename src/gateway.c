@@ -4,7 +4,8 @@
  * slots, transport retries with backoff, provider failover, streamed
  * attempts (SSE deltas, first-token and idle timeouts, no retry after the
  * first delta), usage and cost, the overall deadline, cancellation, the
- * remembered provider, events and the completion callbacks. Deltas,
+ * remembered provider (in the state file, or shared on Redis with the
+ * breakers and rate limits), events and the completion callbacks. Deltas,
  * events and completions run from the loop through an idle handle, never
  * from inside libcurl or the caller's own call.
  */
@@ -26,6 +27,7 @@
 #include "retry.h"
 #include "route.h"
 #include "sse.h"
+#include "state_redis.h"
 #include "transport.h"
 #include "util.h"
 
@@ -40,7 +42,7 @@ typedef struct endpoint {
   struct curl_slist *headers;  /* owned */
 } endpoint_t;
 
-enum { S_PLAN, S_WAIT, S_HTTP, S_SLEEP, S_DONE };
+enum { S_PLAN, S_PACE, S_WAIT, S_HTTP, S_SLEEP, S_DONE };
 
 typedef struct req req_t;
 typedef struct link {
@@ -85,6 +87,8 @@ struct req {
   /* pacing */
   int pacing;                  /* the sleep timer waits for a rate limit */
   double tokens_est;           /* reserved in the tpm bucket, 0 = none */
+  int tokens_shared;           /* ... the shared one */
+  lgw__redis_call_t *rs_call;  /* S_PACE: the shared reservation */
   size_t msg_bytes;
   /* streaming */
   lgw_delta_fn on_delta;
@@ -112,7 +116,8 @@ struct lgw_gateway {
   endpoint_t *eps;             /* nproviders * NSTYLES */
   char **shown_urls;           /* per provider: base_url with every API key
                                   redacted, or "<missing>"; owned */
-  char *state_path;            /* NULL when no_state */
+  char *state_path;            /* NULL when no_state or shared */
+  lgw__rstate_t *rs;           /* shared state on Redis, or NULL */
   char preferred[65];          /* provider key, "" when none */
   uint64_t rng;
   uint64_t next_id;
@@ -258,11 +263,14 @@ static double record(req_t *q, int status, int code, const char *msg,
     q->cost_total = (q->cost_total > 0 ? q->cost_total : 0) + a.cost;
     gw->cost_total += a.cost;
   }
-  if (q->tokens_est > 0 && u->input_tokens >= 0 && u->output_tokens >= 0)
-    lgw__bucket_settle(&gw->tpm[pi], q->tokens_est -
-                       (double)(u->input_tokens + u->output_tokens),
-                       gw_now(gw));
+  if (q->tokens_est > 0 && u->input_tokens >= 0 && u->output_tokens >= 0) {
+    double delta = q->tokens_est -
+                   (double)(u->input_tokens + u->output_tokens);
+    if (q->tokens_shared) lgw__rstate_settle(gw->rs, pi, delta);
+    else lgw__bucket_settle(&gw->tpm[pi], delta, gw_now(gw));
+  }
   q->tokens_est = 0;
+  q->tokens_shared = 0;
   if (status) q->last_status = status;
   memset(&ev, 0, sizeof ev);
   ev.type = LGW_EVENT_ATTEMPT_END;
@@ -406,16 +414,18 @@ static void slot_acquire(req_t *q) {
 
 /* ---- circuit breakers and rate limits ------------------------------------- */
 
-static void breaker_event(req_t *q, size_t pi, lgw_event_type_t type) {
-  lgw_gateway_t *gw = q->gw;
+/* q NULL: the change came from the shared state (request_id 0). */
+static void breaker_event(lgw_gateway_t *gw, const req_t *q, size_t pi,
+                          lgw_event_type_t type) {
   lgw_event_t ev;
   const lgw__provider_t *p = &gw->rt->providers[pi];
-  lgw__log(LGW_LOG_INFO, "provider #%zu (%s): circuit breaker %s", pi + 1,
-           prov_type(p), type == LGW_EVENT_BREAKER_OPEN ? "open" : "closed");
+  lgw__log(LGW_LOG_INFO, "provider #%zu (%s): circuit breaker %s%s", pi + 1,
+           prov_type(p), type == LGW_EVENT_BREAKER_OPEN ? "open" : "closed",
+           q ? "" : " (shared state)");
   memset(&ev, 0, sizeof ev);
   ev.type = type;
-  ev.request_id = q->id;
-  ev.task = q->task;
+  ev.request_id = q ? q->id : 0;
+  ev.task = q ? q->task : "";
   ev.provider_index = (int)pi + 1;
   ev.provider_type = prov_type(p);
   ev.base_url = gw->shown_urls[pi];
@@ -428,14 +438,33 @@ static void breaker_event(req_t *q, size_t pi, lgw_event_type_t type) {
 
 static void breaker_failure(req_t *q) {
   size_t pi = q->order[q->pos];
+  lgw__rstate_breaker(q->gw->rs, pi, 1, 1);
   if (lgw__breaker_failure(&q->gw->breakers[pi], gw_now(q->gw)))
-    breaker_event(q, pi, LGW_EVENT_BREAKER_OPEN);
+    breaker_event(q->gw, q, pi, LGW_EVENT_BREAKER_OPEN);
 }
 
 static void breaker_success(req_t *q) {
   size_t pi = q->order[q->pos];
+  const lgw__breaker_t *b = &q->gw->breakers[pi];
+  lgw__rstate_breaker(q->gw->rs, pi, 0, b->open || b->nfails > 0);
   if (lgw__breaker_success(&q->gw->breakers[pi]))
-    breaker_event(q, pi, LGW_EVENT_BREAKER_CLOSE);
+    breaker_event(q->gw, q, pi, LGW_EVENT_BREAKER_CLOSE);
+}
+
+/* ---- shared state hooks ---------------------------------------------------- */
+
+static void shared_preferred(void *ud, const char *provider_key) {
+  lgw_gateway_t *gw = ud;
+  if (provider_key[0])
+    msgf(gw->preferred, sizeof gw->preferred, "%s", provider_key);
+}
+
+static void shared_breaker(void *ud, size_t pi, double remaining) {
+  lgw_gateway_t *gw = ud;
+  int change = lgw__breaker_adopt(&gw->breakers[pi], gw_now(gw), remaining);
+  if (change)
+    breaker_event(gw, NULL, pi, change > 0 ? LGW_EVENT_BREAKER_OPEN
+                                           : LGW_EVENT_BREAKER_CLOSE);
 }
 
 /* An open provider is skipped, unless it is the last one left. */
@@ -730,9 +759,47 @@ static void sleep_for(req_t *q, double delay) {
                  (uint64_t)ceil(delay * 1000.0), 0);
 }
 
+static void paced(req_t *q, double wait);
+
+/* The shared buckets answered (ok), or not: then the local ones decide. */
+static void on_shared_wait(void *ud, int ok, double wait) {
+  req_t *q = ud;
+  q->rs_call = NULL;
+  if (!ok) {
+    q->tokens_est = 0;
+    q->tokens_shared = 0;
+    wait = reserve(q);
+  }
+  paced(q, wait);
+}
+
+/* With shared state, a provider's limits are reserved on the server. */
+static int shared_reserve(req_t *q) {
+  lgw_gateway_t *gw = q->gw;
+  size_t pi = q->order[q->pos];
+  if (!lgw__rstate_ready(gw->rs) ||
+      (gw->rpm[pi].per_s <= 0 && gw->tpm[pi].per_s <= 0))
+    return 0;
+  q->tokens_est = gw->tpm[pi].per_s > 0
+                      ? lgw__estimate_tokens(q->msg_bytes,
+                                             q->route.max_tokens)
+                      : 0;
+  if (lgw__rstate_reserve(gw->rs, pi, q->tokens_est, on_shared_wait, q,
+                          &q->rs_call)) {
+    q->tokens_est = 0;
+    return 0;
+  }
+  q->tokens_shared = q->tokens_est > 0;
+  q->state = S_PACE;
+  return 1;
+}
+
 /* Wait for the provider's rate limits (no slot held), then for a slot. */
 static void pace(req_t *q) {
-  double wait = reserve(q);
+  if (!shared_reserve(q)) paced(q, reserve(q));
+}
+
+static void paced(req_t *q, double wait) {
   if (wait > 0) {
     q->pacing = 1;
     sleep_for(q, wait);
@@ -781,6 +848,7 @@ static void remember_provider(lgw_gateway_t *gw, const lgw__provider_t *p) {
   lgw_error_t e;
   if (strcmp(gw->preferred, p->key) == 0) return;
   memcpy(gw->preferred, p->key, sizeof gw->preferred);
+  lgw__rstate_set_preferred(gw->rs, p->key);
   if (!gw->state_path) return;
   memset(&e, 0, sizeof e);
   if (lgw__state_update(gw->state_path, gw->rt->config_key, p->key, &e))
@@ -956,6 +1024,10 @@ static void stop(req_t *q, int code) {
       return;
     case S_SLEEP:
       uv_timer_stop(&q->sleep_timer);
+      break;
+    case S_PACE:
+      lgw__redis_forget(q->rs_call);
+      q->rs_call = NULL;
       break;
     case S_WAIT:
       list_remove(&q->q_link);
@@ -1316,6 +1388,8 @@ static void teardown(lgw_gateway_t *gw) {
   dispatch(gw);
   lgw__http_free(gw->http);
   gw->http = NULL;
+  lgw__rstate_free(gw->rs);
+  gw->rs = NULL;
   for (i = 0; i < gw->rt->nproviders * NSTYLES; i++) {
     lgw_free(gw->eps[i].url);
     lgw__http_headers_free(gw->eps[i].headers);
@@ -1365,7 +1439,7 @@ int lgw_gateway_new(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
     gw->clock_ud = opts->clock_ud;
   }
   if (!gw->eps || !gw->shown_urls || limits_new(gw, rt)) goto nomem;
-  if (!(opts && opts->no_state)) {
+  if (!(opts && opts->no_state) && !rt->state) {
     gw->state_path = lgw__resolve_provider_state_file(
         opts ? opts->state_file : NULL, lgw__getenv_default, NULL);
     if (!gw->state_path) goto nomem;
@@ -1406,6 +1480,15 @@ int lgw_gateway_new(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
                                               : 1;
   gw->rng = opts && opts->seed ? opts->seed
                                : (uv_hrtime() ^ (uint64_t)(uintptr_t)gw);
+  if (!(opts && opts->no_state) && rt->state) {
+    const lgw__rstate_hooks_t hooks = {shared_preferred, shared_breaker, gw};
+    lgw_error_t e;
+    memset(&e, 0, sizeof e);
+    /* settings.state was validated: only memory can be short here */
+    if (lgw__rstate_new(gw->loop, rt, &hooks, NULL, &gw->rs, &e))
+      lgw__log(LGW_LOG_WARN, "shared state unavailable, using local state: "
+               "%s", e.message);
+  }
   *out = gw;
   return 0;
 nomem:
