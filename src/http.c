@@ -8,7 +8,11 @@
  * or cancel transfers freely. Streamed bodies (2xx text/event-stream with
  * an on_data callback) are not collected: the write callback queues each
  * piece and the pieces are handed on after curl_multi_socket_action
- * returns, before any completion.
+ * returns, before any completion. curl's "timeout 0" (act now) is run
+ * from a uv_idle handle on the loop's next iteration, never from inside
+ * curl's timer callback and without a 1 ms timer's delay. Easy handles
+ * are kept with their constant options set once; a transfer sets only
+ * what changes (URL, headers, body, timeouts).
  */
 #include "http.h"
 
@@ -20,6 +24,7 @@
 #define SPARE_MAX 64               /* easy handles kept for reuse */
 #define RECV_BUFFER_SIZE 16384L    /* per-transfer receive buffer */
 #define MAX_CONNECTS 10000L        /* connection cache size */
+#define POST_KEEP 16384            /* body buffer capacity kept on reuse */
 
 /* Response headers we keep (matched case-insensitively). */
 enum { H_CONTENT_TYPE, H_RETRY_AFTER, H_RETRY_AFTER_MS, H_SHOULD_RETRY,
@@ -47,6 +52,7 @@ struct lgw__http_req {
   lgw__http_cb cb;
   void *ud;
   lgw__buf_t body;
+  lgw__buf_t post;            /* request body; curl reads it in place */
   char *headers[H_COUNT];     /* owned values, NULL when absent */
   long max_bytes;
   int too_big, no_mem;
@@ -69,6 +75,8 @@ struct lgw__http {
   uv_loop_t *loop;
   CURLM *multi;
   uv_timer_t timer;
+  uv_idle_t now;              /* runs curl's "timeout 0" next iteration */
+  int open_handles;           /* timer and idle not yet closed */
   int closing;
   size_t count;               /* posted, callback not yet run */
   req_list_t active;          /* inside the multi handle */
@@ -129,6 +137,8 @@ static void req_clear(lgw__http_req_t *r) {
   int i;
   lgw__buf_free(&r->body);
   lgw__buf_free(&r->pending);
+  if (r->post.cap > POST_KEEP) lgw__buf_free(&r->post);
+  r->post.len = 0;
   flushq_remove(r->h, r);
   r->on_data = NULL;
   r->stream = -1;
@@ -146,7 +156,9 @@ static void req_clear(lgw__http_req_t *r) {
 
 static void req_destroy(lgw__http_req_t *r) {
   req_clear(r);
+  /* the handle may still point at the body: clean it up first */
   if (r->easy) curl_easy_cleanup(r->easy);
+  lgw__buf_free(&r->post);
   lgw_free(r);
 }
 
@@ -321,14 +333,25 @@ static void on_timer(uv_timer_t *t) {
   drive(t->data, CURL_SOCKET_TIMEOUT, 0);
 }
 
-/* curl's timer callback: only (re)arms the uv timer. */
+/* Stopped first: curl may ask for another "timeout 0" while it runs. */
+static void on_now(uv_idle_t *i) {
+  uv_idle_stop(i);
+  drive(i->data, CURL_SOCKET_TIMEOUT, 0);
+}
+
+/* curl's timer callback: only (re)arms the uv timer, or for 0 the idle
+ * handle (which keeps the next poll from blocking). */
 static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
   lgw__http_t *h = userp;
   (void)m;
   if (timeout_ms < 0) {
     uv_timer_stop(&h->timer);
+    uv_idle_stop(&h->now);
+  } else if (timeout_ms == 0) {
+    uv_timer_stop(&h->timer);
+    uv_idle_start(&h->now, on_now);
   } else {
-    if (timeout_ms == 0) timeout_ms = 1;
+    uv_idle_stop(&h->now);
     uv_timer_start(&h->timer, on_timer, (uint64_t)timeout_ms, 0);
   }
   return 0;
@@ -397,12 +420,17 @@ int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
   }
   uv_timer_init(loop, &h->timer);
   h->timer.data = h;
+  uv_idle_init(loop, &h->now);
+  h->now.data = h;
+  h->open_handles = 2;
   *out = h;
   return 0;
 }
 
+/* h is released with the last of its two handles. */
 static void on_timer_close(uv_handle_t *handle) {
-  lgw_free(handle->data);
+  lgw__http_t *h = handle->data;
+  if (--h->open_handles == 0) lgw_free(h);
 }
 
 void lgw__http_free(lgw__http_t *h) {
@@ -421,7 +449,9 @@ void lgw__http_free(lgw__http_t *h) {
   h->multi = NULL;
   while (h->socks) sock_close(h, h->socks);
   uv_timer_stop(&h->timer);
+  uv_idle_stop(&h->now);
   uv_close((uv_handle_t *)&h->timer, on_timer_close);
+  uv_close((uv_handle_t *)&h->now, on_timer_close);
 }
 
 size_t lgw__http_active(const lgw__http_t *h) { return h ? h->count : 0; }
@@ -499,16 +529,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
-static void easy_setup(lgw__http_req_t *r, const lgw__http_opts_t *o) {
+/* The options every transfer of an easy handle shares: set once. */
+static void easy_init(lgw__http_req_t *r) {
   CURL *e = r->easy;
-  curl_easy_setopt(e, CURLOPT_URL, o->url);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)o->headers);
   curl_easy_setopt(e, CURLOPT_POST, 1L);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
-  curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, o->body ? o->body : "");
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   /* credentials never follow a redirect: a 3xx is an answer */
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -523,12 +548,28 @@ static void easy_setup(lgw__http_req_t *r, const lgw__http_opts_t *o) {
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
 }
 
+/* What changes per transfer. The body is copied into r->post (capacity
+ * kept across reuse) and read by curl in place. */
+static int easy_setup(lgw__http_req_t *r, const lgw__http_opts_t *o) {
+  CURL *e = r->easy;
+  r->post.len = 0;
+  if (lgw__buf_add(&r->post, o->body ? o->body : "",
+                   o->body ? o->body_len : 0))
+    return LGW_ENOMEM;
+  curl_easy_setopt(e, CURLOPT_URL, o->url);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)o->headers);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->post.data);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->post.len);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+  return 0;
+}
+
 static lgw__http_req_t *req_get(lgw__http_t *h) {
   lgw__http_req_t *r = h->spare;
   if (r) {
     h->spare = r->next;
     h->nspare--;
-    curl_easy_reset(r->easy);
     r->next = NULL;
     return r;
   }
@@ -540,6 +581,7 @@ static lgw__http_req_t *req_get(lgw__http_t *h) {
     lgw_free(r);
     return NULL;
   }
+  easy_init(r);
   return r;
 }
 
@@ -560,7 +602,10 @@ int lgw__http_post(lgw__http_t *h, const lgw__http_opts_t *o,
   r->max_bytes = o->max_response_bytes;
   r->on_data = o->on_data;
   r->stream = -1;
-  easy_setup(r, o);
+  if (easy_setup(r, o)) {
+    req_recycle(r);
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  }
   r->start_ms = lgw__now_ms();
   mc = curl_multi_add_handle(h->multi, r->easy);
   if (mc != CURLM_OK) {

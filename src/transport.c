@@ -279,7 +279,29 @@ int lgw__json_add_num(lgw__buf_t *b, double v) {
 }
 
 int lgw__json_add_key(lgw__buf_t *b, const char *key) {
-  return lgw__buf_printf(b, ",\"%s\":", key);
+  size_t n = strlen(key);
+  char *d;
+  if (lgw__buf_reserve(b, n + 4)) return LGW_ENOMEM;
+  d = b->data + b->len;
+  d[0] = ',';
+  d[1] = '"';
+  memcpy(d + 2, key, n);
+  d[n + 2] = '"';
+  d[n + 3] = ':';
+  d[n + 4] = '\0';
+  b->len += n + 4;
+  return 0;
+}
+
+int lgw__json_add_long(lgw__buf_t *b, long v) {
+  char tmp[24], *q = tmp + sizeof tmp;
+  unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+  do {
+    *--q = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) *--q = '-';
+  return lgw__buf_add(b, q, (size_t)(tmp + sizeof tmp - q));
 }
 
 /* ---- reading JSON ------------------------------------------------------- */
@@ -310,6 +332,321 @@ int lgw__json_text_parts(const cJSON *list, lgw__buf_t *b) {
     parts++;
   }
   return parts;
+}
+
+/* ---- reading JSON in place ---------------------------------------------- */
+
+#define JV_DEPTH 256       /* deeper documents take the cJSON path */
+#define JV_NUM_MAX 63      /* cJSON reads at most 63 characters of a number */
+
+static int jv_ws(int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* Bytes that stand for themselves inside a string: not '"', '\\' nor a
+ * control character. */
+static unsigned char jv_plain[256];
+
+static void jv_init(void) {
+  int c;
+  if (jv_plain['a']) return;
+  for (c = 0x20; c < 256; c++) jv_plain[c] = c != '"' && c != '\\';
+}
+
+static int jv_hex4(const char *p, const char *e, unsigned *out) {
+  unsigned v = 0;
+  int i;
+  if (e - p < 4) return 0;
+  for (i = 0; i < 4; i++) {
+    int c = (unsigned char)p[i];
+    v <<= 4;
+    if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
+    else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
+    else return 0;
+  }
+  *out = v;
+  return 1;
+}
+
+/* A \u escape at p (after the backslash and 'u'): the code point and the
+ * end, or NULL where cJSON would fail (a lone or reversed surrogate). */
+static const char *jv_uescape(const char *p, const char *e, unsigned *cp) {
+  unsigned u, lo;
+  if (!jv_hex4(p, e, &u)) return NULL;
+  p += 4;
+  if (u >= 0xDC00 && u <= 0xDFFF) return NULL;
+  if (u >= 0xD800 && u <= 0xDBFF) {
+    if (e - p < 6 || p[0] != '\\' || p[1] != 'u' || !jv_hex4(p + 2, e, &lo) ||
+        lo < 0xDC00 || lo > 0xDFFF)
+      return NULL;
+    u = 0x10000 + (((u & 0x3FF) << 10) | (lo & 0x3FF));
+    p += 6;
+  }
+  *cp = u;
+  return p;
+}
+
+/* A string at p (the opening quote): just past its closing quote, or NULL
+ * when it is not strict JSON. */
+static const char *jv_string(const char *p, const char *e) {
+  unsigned cp;
+  p++;
+  for (;;) {
+    while (p < e && jv_plain[(unsigned char)*p]) p++;
+    if (p >= e || (unsigned char)*p < 0x20) return NULL;
+    if (*p == '"') return p + 1;
+    if (++p >= e) return NULL;
+    switch (*p) {
+      case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r':
+      case 't':
+        p++;
+        break;
+      case 'u':
+        p = jv_uescape(p + 1, e, &cp);
+        if (!p) return NULL;
+        break;
+      default:
+        return NULL;
+    }
+  }
+}
+
+static const char *jv_digits(const char *p, const char *e) {
+  const char *d = p;
+  while (p < e && *p >= '0' && *p <= '9') p++;
+  return p > d ? p : NULL;
+}
+
+static const char *jv_number(const char *p, const char *e) {
+  const char *s = p;
+  if (p < e && *p == '-') p++;
+  if (p < e && *p == '0') p++;
+  else if (!(p = jv_digits(p, e))) return NULL;
+  if (p < e && *p == '.' && !(p = jv_digits(p + 1, e))) return NULL;
+  if (p < e && (*p == 'e' || *p == 'E')) {
+    p++;
+    if (p < e && (*p == '+' || *p == '-')) p++;
+    if (!(p = jv_digits(p, e))) return NULL;
+  }
+  return p - s <= JV_NUM_MAX ? p : NULL;
+}
+
+static const char *jv_value(const char *p, const char *e, int depth);
+
+static const char *jv_skip_ws(const char *p, const char *e) {
+  while (p < e && jv_ws((unsigned char)*p)) p++;
+  return p;
+}
+
+/* A container at p ('{' or '['): just past its end, or NULL. */
+static const char *jv_container(const char *p, const char *e, int depth) {
+  char close = *p == '{' ? '}' : ']';
+  if (depth >= JV_DEPTH) return NULL;
+  p = jv_skip_ws(p + 1, e);
+  if (p < e && *p == close) return p + 1;
+  for (;;) {
+    if (close == '}') {
+      if (p >= e || *p != '"' || !(p = jv_string(p, e))) return NULL;
+      p = jv_skip_ws(p, e);
+      if (p >= e || *p != ':') return NULL;
+      p = jv_skip_ws(p + 1, e);
+    }
+    if (!(p = jv_value(p, e, depth + 1))) return NULL;
+    p = jv_skip_ws(p, e);
+    if (p >= e) return NULL;
+    if (*p == close) return p + 1;
+    if (*p != ',') return NULL;
+    p = jv_skip_ws(p + 1, e);
+  }
+}
+
+static const char *jv_lit(const char *p, const char *e, const char *w,
+                          size_t n) {
+  return (size_t)(e - p) >= n && memcmp(p, w, n) == 0 ? p + n : NULL;
+}
+
+/* A value at p (no leading whitespace): just past it, or NULL. */
+static const char *jv_value(const char *p, const char *e, int depth) {
+  if (p >= e) return NULL;
+  switch (*p) {
+    case '"': return jv_string(p, e);
+    case '{': case '[': return jv_container(p, e, depth);
+    case 't': return jv_lit(p, e, "true", 4);
+    case 'f': return jv_lit(p, e, "false", 5);
+    case 'n': return jv_lit(p, e, "null", 4);
+    default: return jv_number(p, e);
+  }
+}
+
+static lgw__jv_type_t jv_type(char c) {
+  switch (c) {
+    case '"': return LGW__JV_STR;
+    case '{': return LGW__JV_OBJ;
+    case '[': return LGW__JV_ARR;
+    case 't': return LGW__JV_TRUE;
+    case 'f': return LGW__JV_FALSE;
+    case 'n': return LGW__JV_NULL;
+    default: return LGW__JV_NUM;
+  }
+}
+
+int lgw__jv_root(const char *body, size_t len, lgw__jv_t *root) {
+  const char *e = body + len, *p, *v;
+  root->type = LGW__JV_NONE;
+  if (!body) return LGW__JV_UNSURE;
+  jv_init();
+  p = jv_skip_ws(body, e);
+  v = jv_value(p, e, 0);
+  if (!v || jv_skip_ws(v, e) != e) return LGW__JV_UNSURE;
+  root->p = p;
+  root->n = (size_t)(e - p);
+  root->type = jv_type(*p);
+  return 0;
+}
+
+/* Past the string at p (validated): its closing quote + 1. */
+static const char *jv_skip_string(const char *p, const char *e) {
+  (void)e;
+  p++;
+  for (;;) {
+    while (jv_plain[(unsigned char)*p]) p++;
+    if (*p == '"') return p + 1;
+    p += *p == '\\' ? 2 : 1;   /* an escape, or a control byte */
+  }
+}
+
+/* Past the validated value at p. */
+static const char *jv_skip(const char *p, const char *e) {
+  int depth = 0;
+  if (*p == '"') return jv_skip_string(p, e);
+  if (*p != '{' && *p != '[') {
+    while (p < e && *p != ',' && *p != '}' && *p != ']' &&
+           !jv_ws((unsigned char)*p))
+      p++;
+    return p;
+  }
+  for (;;) {
+    char c = *p;
+    if (c == '"') {
+      p = jv_skip_string(p, e);
+      continue;
+    }
+    p++;
+    if (c == '{' || c == '[') depth++;
+    else if ((c == '}' || c == ']') && --depth == 0) return p;
+  }
+}
+
+/* Values are not measured: n runs to the end of the document. */
+static void jv_set(lgw__jv_t *out, const char *p, const char *e) {
+  out->p = p;
+  out->n = (size_t)(e - p);
+  out->type = jv_type(*p);
+}
+
+int lgw__jv_get(const lgw__jv_t *obj, const char *key, lgw__jv_t *out) {
+  const char *p, *e, *k;
+  size_t kn = strlen(key);
+  out->type = LGW__JV_NONE;
+  if (obj->type != LGW__JV_OBJ) return 0;
+  e = obj->p + obj->n;
+  p = jv_skip_ws(obj->p + 1, e);
+  while (*p == '"') {
+    k = jv_skip_string(p, e);   /* the key is p + 1 .. k - 1 */
+    if (memchr(p + 1, '\\', (size_t)(k - p - 2))) return LGW__JV_UNSURE;
+    if ((size_t)(k - p - 2) == kn && memcmp(p + 1, key, kn) == 0) {
+      p = jv_skip_ws(jv_skip_ws(k, e) + 1, e);
+      jv_set(out, p, e);
+      return 0;
+    }
+    p = jv_skip_ws(jv_skip_ws(k, e) + 1, e);
+    p = jv_skip_ws(jv_skip(p, e), e);   /* at ',' or '}' */
+    if (*p != ',') break;
+    p = jv_skip_ws(p + 1, e);
+  }
+  return 0;
+}
+
+void lgw__jv_first(const lgw__jv_t *arr, lgw__jv_t *out) {
+  const char *e = arr->p + arr->n, *p;
+  out->type = LGW__JV_NONE;
+  if (arr->type != LGW__JV_ARR) return;
+  p = jv_skip_ws(arr->p + 1, e);
+  if (*p != ']') jv_set(out, p, e);
+}
+
+int lgw__jv_count(const lgw__jv_t *obj, const char *key, long *count) {
+  lgw__jv_t v;
+  const char *p;
+  long n = 0;
+  *count = -1;
+  if (lgw__jv_get(obj, key, &v)) return LGW__JV_UNSURE;
+  if (v.type != LGW__JV_NUM) return 0;
+  /* plain integers up to 15 digits are exact as doubles */
+  for (p = v.p; p < v.p + v.n && *p >= '0' && *p <= '9'; p++)
+    n = n * 10 + (*p - '0');
+  if (p == v.p || p - v.p > 15 ||
+      (p < v.p + v.n && (*p == '.' || *p == 'e' || *p == 'E')))
+    return LGW__JV_UNSURE;
+  *count = n;
+  return 0;
+}
+
+/* cp as UTF-8 at d; the end. */
+static char *jv_utf8(char *d, unsigned cp) {
+  if (cp < 0x80) {
+    *d++ = (char)cp;
+  } else if (cp < 0x800) {
+    *d++ = (char)(0xC0 | (cp >> 6));
+    *d++ = (char)(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    *d++ = (char)(0xE0 | (cp >> 12));
+    *d++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+    *d++ = (char)(0x80 | (cp & 0x3F));
+  } else {
+    *d++ = (char)(0xF0 | (cp >> 18));
+    *d++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+    *d++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+    *d++ = (char)(0x80 | (cp & 0x3F));
+  }
+  return d;
+}
+
+/* Decoded text is never longer than its escaped form, so it is written
+ * straight into space reserved for the whole string. */
+int lgw__jv_str(const lgw__jv_t *s, lgw__buf_t *b) {
+  const char *p = s->p + 1, *e = jv_skip_string(s->p, s->p + s->n) - 1;
+  char *d;
+  unsigned cp;
+  if (lgw__buf_reserve(b, (size_t)(e - p))) return LGW_ENOMEM;
+  d = b->data + b->len;
+  while (p < e) {
+    char c = *p++;
+    if (c != '\\') {
+      *d++ = c;
+      continue;
+    }
+    c = *p++;
+    switch (c) {
+      case 'b': *d++ = '\b'; break;
+      case 'f': *d++ = '\f'; break;
+      case 'n': *d++ = '\n'; break;
+      case 'r': *d++ = '\r'; break;
+      case 't': *d++ = '\t'; break;
+      case 'u':
+        p = jv_uescape(p, e, &cp);
+        /* cJSON's strings end at a NUL */
+        if (!p || cp == 0) {
+          b->data[b->len] = '\0';
+          return LGW__JV_UNSURE;
+        }
+        d = jv_utf8(d, cp);
+        break;
+      default: *d++ = c; break;   /* '"', '\\', '/' */
+    }
+  }
+  b->len = (size_t)(d - b->data);
+  *d = '\0';
+  return 0;
 }
 
 /* Python's json error position: line, column (1-based) and char index. */

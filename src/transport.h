@@ -177,4 +177,41 @@ int lgw__chat_parse(const char *body, size_t len, const char *content_type,
 int lgw__chat_stream_event(lgw__stream_t *s, const char *data, size_t len,
                            lgw_error_t *err);
 
+/* ---- reading a 2xx body without a tree (transport.c) ----------------- */
+
+/* The common case of a 2xx body is read in place: one strict validation
+ * pass, then the wanted members are found by walking the text. Every
+ * answer of these functions is the one the cJSON path would give; where
+ * that is not certain (keys with escapes, a \u0000 in a wanted string,
+ * numbers that are not plain integers, odd whitespace, deep nesting) they
+ * say "unsure" and the caller takes the cJSON path. */
+typedef enum {
+  LGW__JV_NONE, LGW__JV_NULL, LGW__JV_FALSE, LGW__JV_TRUE, LGW__JV_NUM,
+  LGW__JV_STR, LGW__JV_ARR, LGW__JV_OBJ
+} lgw__jv_type_t;
+/* A value starting at p; p[0..n) holds it and may run past its end to
+ * the end of the document (borrowed from the body). */
+typedef struct lgw__jv {
+  const char *p;
+  size_t n;
+  lgw__jv_type_t type;   /* LGW__JV_NONE: absent */
+} lgw__jv_t;
+#define LGW__JV_UNSURE 1
+/* 0 with *root when body[0..len) is one JSON value (with JSON whitespace
+ * around it) that cJSON reads the same way; LGW__JV_UNSURE otherwise. */
+int lgw__jv_root(const char *body, size_t len, lgw__jv_t *root);
+/* obj[key], first occurrence as cJSON; type NONE when absent or obj is
+ * not an object. 0 or LGW__JV_UNSURE. */
+int lgw__jv_get(const lgw__jv_t *obj, const char *key, lgw__jv_t *out);
+/* arr[0]; type NONE when absent or arr is not an array. */
+void lgw__jv_first(const lgw__jv_t *arr, lgw__jv_t *out);
+/* lgw__json_count on the text: *count (-1 when absent, negative or not a
+ * number). 0 or LGW__JV_UNSURE. */
+int lgw__jv_count(const lgw__jv_t *obj, const char *key, long *count);
+/* The decoded text of a string value appended to b. 0, LGW_ENOMEM or
+ * LGW__JV_UNSURE. */
+int lgw__jv_str(const lgw__jv_t *s, lgw__buf_t *b);
+/* Append an integer in decimal. */
+int lgw__json_add_long(lgw__buf_t *b, long v);
+
 #endif

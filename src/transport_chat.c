@@ -34,10 +34,14 @@ int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
                    int with_effort, char **out, size_t *len,
                    lgw_error_t *err) {
   lgw__buf_t b;
-  size_t i;
+  size_t i, est = 160 + strlen(c->model);
   int rc;
   lgw__buf_init(&b);
-  rc = lgw__buf_adds(&b, "{\"model\":");
+  /* one allocation for the usual body: the texts plus the fixed parts */
+  for (i = 0; i < c->nmessages; i++)
+    est += 32 + (c->messages[i].content ? strlen(c->messages[i].content) : 0);
+  rc = lgw__buf_reserve(&b, est);
+  rc = rc ? rc : lgw__buf_adds(&b, "{\"model\":");
   rc = rc ? rc : lgw__json_add_str(&b, c->model, strlen(c->model));
   rc = rc ? rc : lgw__buf_adds(&b, ",\"messages\":[");
   for (i = 0; !rc && i < c->nmessages; i++) {
@@ -51,7 +55,7 @@ int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
   }
   rc = rc ? rc : lgw__buf_addc(&b, ']');
   rc = rc ? rc : lgw__json_add_key(&b, tokens_key);
-  rc = rc ? rc : lgw__buf_printf(&b, "%ld", c->max_tokens);
+  rc = rc ? rc : lgw__json_add_long(&b, c->max_tokens);
   rc = rc ? rc : lgw__json_add_key(&b, "temperature");
   if (!rc && lgw__json_add_num(&b, c->temperature)) {
     lgw__buf_free(&b);
@@ -116,13 +120,71 @@ static void read_usage(const cJSON *usage, lgw__reply_t *out) {
       "reasoning_tokens");
 }
 
+/* The cJSON path below, read in place (lgw__jv_*): 0, LGW_ENOMEM or
+ * LGW__JV_UNSURE (out untouched). */
+#define IN_PLACE_MAX 65536   /* bytes of body read in place */
+
+static int usage_fast(const lgw__jv_t *root, long n[4]) {
+  lgw__jv_t usage, d;
+  if (lgw__jv_get(root, "usage", &usage) ||
+      lgw__jv_count(&usage, "prompt_tokens", &n[0]) ||
+      lgw__jv_count(&usage, "completion_tokens", &n[1]) ||
+      lgw__jv_get(&usage, "prompt_tokens_details", &d) ||
+      lgw__jv_count(&d, "cached_tokens", &n[2]) ||
+      lgw__jv_get(&usage, "completion_tokens_details", &d) ||
+      lgw__jv_count(&d, "reasoning_tokens", &n[3]))
+    return LGW__JV_UNSURE;
+  return 0;
+}
+
+static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
+  lgw__jv_t choices, first, msg, content;
+  lgw__buf_t text;
+  long n[4];
+  int rc;
+  content.type = LGW__JV_NONE;
+  if (lgw__jv_get(root, "choices", &choices)) return LGW__JV_UNSURE;
+  lgw__jv_first(&choices, &first);
+  if (lgw__jv_get(&first, "message", &msg) ||
+      lgw__jv_get(&msg, "content", &content) || usage_fast(root, n))
+    return LGW__JV_UNSURE;
+  /* other content (parts, scalars) takes the cJSON path */
+  if (content.type != LGW__JV_STR && content.type != LGW__JV_NONE &&
+      content.type != LGW__JV_NULL)
+    return LGW__JV_UNSURE;
+  lgw__buf_init(&text);
+  rc = content.type == LGW__JV_STR ? lgw__jv_str(&content, &text) : 0;
+  if (!rc && !text.data) rc = lgw__buf_reserve(&text, 0);
+  if (rc) {
+    lgw__buf_free(&text);
+    return rc;
+  }
+  lgw_free(out->text);
+  out->text_len = text.len;
+  out->text = lgw__buf_steal(&text);
+  out->input_tokens = n[0];
+  out->output_tokens = n[1];
+  out->cached_tokens = n[2];
+  out->reasoning_tokens = n[3];
+  return 0;
+}
+
 int lgw__chat_parse(const char *body, size_t len, const char *content_type,
                     int py_str, lgw__reply_t *out, lgw_error_t *err) {
   cJSON *root;
   const cJSON *choices, *first, *msg, *usage;
+  lgw__jv_t jroot;
   lgw__buf_t text;
   int rc;
   lgw__reply_no_usage(out);
+  /* In place for the usual small answer; a large one is mostly one long
+   * string, which cJSON copies in a single pass. */
+  if (len <= IN_PLACE_MAX && lgw__jv_root(body, len, &jroot) == 0) {
+    rc = parse_fast(&jroot, out);
+    if (rc == LGW_ENOMEM)
+      return lgw__error_set(err, LGW_ENOMEM, "out of memory reading body");
+    if (rc == 0) return 0;
+  }
   rc = lgw__decode_body(body, len, content_type, &root, err);
   if (rc) return rc;
   lgw__buf_init(&text);

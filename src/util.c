@@ -91,6 +91,7 @@ int lgw__buf_reserve(lgw__buf_t *b, size_t extra) {
   while (cap < need) cap *= 2;
   p = lgw_realloc(b->data, cap);
   if (!p) return LGW_ENOMEM;
+  if (!b->data) p[0] = '\0';  /* NUL-terminated from the start */
   b->data = p;
   b->cap = cap;
   return 0;
@@ -110,16 +111,25 @@ int lgw__buf_adds(lgw__buf_t *b, const char *s) {
 
 int lgw__buf_addc(lgw__buf_t *b, char c) { return lgw__buf_add(b, &c, 1); }
 
+/* Formats into the free space first; a second pass only when it did not
+ * fit. */
 int lgw__buf_printf(lgw__buf_t *b, const char *fmt, ...) {
   va_list ap;
+  size_t room = b->cap > b->len ? b->cap - b->len : 0;
   int n;
   va_start(ap, fmt);
-  n = vsnprintf(NULL, 0, fmt, ap);
+  n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap);
   va_end(ap);
-  if (n < 0 || lgw__buf_reserve(b, (size_t)n)) return LGW_ENOMEM;
-  va_start(ap, fmt);
-  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
+  if (n < 0) return LGW_ENOMEM;
+  if ((size_t)n >= room) {
+    if (lgw__buf_reserve(b, (size_t)n)) {
+      if (b->data) b->data[b->len] = '\0';
+      return LGW_ENOMEM;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+  }
   b->len += (size_t)n;
   return 0;
 }

@@ -569,6 +569,116 @@ TEST(chat_usage_and_sse) {
   ASSERT_EQ(out_tok, 2);
 }
 
+/* The in-place reading of a Chat body gives what the cJSON path gives: a
+ * leading form feed (whitespace to cJSON, not to the strict scanner)
+ * forces the cJSON path for the comparison. */
+static const char *chat_both(const char *b) {
+  static char out[512];
+  lgw__reply_t r1, r2;
+  lgw_error_t e1, e2;
+  char *fb = lgw__sprintf("\f%s", b);
+  int rc1, rc2;
+  memset(&r1, 0, sizeof r1);
+  memset(&r2, 0, sizeof r2);
+  memset(&e1, 0, sizeof e1);
+  memset(&e2, 0, sizeof e2);
+  rc1 = lgw__transport_chat.parse(b, strlen(b), NULL, &r1, &e1);
+  rc2 = lgw__transport_chat.parse(fb, strlen(fb), NULL, &r2, &e2);
+  if (rc1 != rc2)
+    snprintf(out, sizeof out, "rc %d != %d", rc1, rc2);
+  else if (rc1)
+    snprintf(out, sizeof out, "ERR %d", rc1);
+  else if (r1.text_len != r2.text_len ||
+           memcmp(r1.text, r2.text, r1.text_len) != 0)
+    snprintf(out, sizeof out, "text '%s' != '%s'", r1.text, r2.text);
+  else if (r1.input_tokens != r2.input_tokens ||
+           r1.output_tokens != r2.output_tokens ||
+           r1.cached_tokens != r2.cached_tokens ||
+           r1.reasoning_tokens != r2.reasoning_tokens)
+    snprintf(out, sizeof out, "usage %ld/%ld/%ld/%ld != %ld/%ld/%ld/%ld",
+             r1.input_tokens, r1.output_tokens, r1.cached_tokens,
+             r1.reasoning_tokens, r2.input_tokens, r2.output_tokens,
+             r2.cached_tokens, r2.reasoning_tokens);
+  else
+    snprintf(out, sizeof out, "%s|%ld/%ld/%ld/%ld", r1.text,
+             r1.input_tokens, r1.output_tokens, r1.cached_tokens,
+             r1.reasoning_tokens);
+  lgw__reply_free(&r1);
+  lgw__reply_free(&r2);
+  lgw_free(fb);
+  return out;
+}
+
+TEST(chat_in_place_matches_cjson) {
+  ASSERT_STREQ(chat_both(
+      "{\"id\":\"c\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+      "\"assistant\",\"content\":\"ok\"},\"finish_reason\":\"stop\"}],"
+      "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":10,"
+      "\"total_tokens\":22,\"prompt_tokens_details\":{\"cached_tokens\":3},"
+      "\"completion_tokens_details\":{\"reasoning_tokens\":4}}}"),
+      "ok|12/10/3/4");
+  /* escapes, \u with surrogate pairs, raw UTF-8 */
+  ASSERT_STREQ(chat_both(CHOICE("\"a\\\"b\\\\c\\/d\\n\\t\\u00e9\\u20ac"
+                                "\\ud83d\\ude00 \xc3\xa9\"")),
+               "a\"b\\c/d\n\t\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 \xc3\xa9"
+               "|-1/-1/-1/-1");
+  /* a NUL ends cJSON's string */
+  ASSERT_STREQ(chat_both(CHOICE("\"ab\\u0000cd\"")), "ab|-1/-1/-1/-1");
+  ASSERT_STREQ(chat_both(CHOICE("\"\"")), "|-1/-1/-1/-1");
+  ASSERT_STREQ(chat_both(CHOICE("null")), "|-1/-1/-1/-1");
+  ASSERT_STREQ(chat_both(CHOICE("true")), "True|-1/-1/-1/-1");
+  ASSERT_STREQ(chat_both(CHOICE("12")), "12|-1/-1/-1/-1");
+  ASSERT_STREQ(chat_both(CHOICE("[\"a\",{\"text\":\"b\"}]")),
+               "a\nb|-1/-1/-1/-1");
+  /* first occurrence wins, even when it is not of the wanted type */
+  ASSERT_STREQ(chat_both("{\"choices\":5,\"choices\":[{\"message\":"
+                         "{\"content\":\"x\"}}]}"),
+               "|-1/-1/-1/-1");
+  ASSERT_STREQ(chat_both("{\"choices\":[{\"message\":{\"content\":\"x\","
+                         "\"content\":\"y\"}}]}"),
+               "x|-1/-1/-1/-1");
+  /* keys with escapes */
+  ASSERT_STREQ(chat_both("{\"cho\\u0069ces\":[{\"message\":{\"content\":"
+                         "\"k\"}}]}"),
+               "k|-1/-1/-1/-1");
+  ASSERT_STREQ(chat_both("{\"a\\\"\":1,\"choices\":[{\"message\":"
+                         "{\"content\":\"q\"}}]}"),
+               "q|-1/-1/-1/-1");
+  /* counts: fractions, exponents, negatives, huge, not numbers */
+  ASSERT_STREQ(chat_both("{\"usage\":{\"prompt_tokens\":1.9,"
+                         "\"completion_tokens\":2e3}}"),
+               "|1/2000/-1/-1");
+  ASSERT_STREQ(chat_both("{\"usage\":{\"prompt_tokens\":-0,"
+                         "\"completion_tokens\":-5}}"),
+               "|0/-1/-1/-1");
+  ASSERT_STREQ(chat_both("{\"usage\":{\"prompt_tokens\":12345678901234567,"
+                         "\"completion_tokens\":99999999999999999999}}"),
+               "|12345678901234568/-1/-1/-1");
+  ASSERT_STREQ(chat_both("{\"usage\":{\"prompt_tokens\":\"3\","
+                         "\"completion_tokens\":null,"
+                         "\"prompt_tokens_details\":[1]}}"),
+               "|-1/-1/-1/-1");
+  ASSERT_STREQ(chat_both("{\"usage\":[{\"prompt_tokens\":3}]}"),
+               "|-1/-1/-1/-1");
+  /* whitespace, nesting, other roots */
+  ASSERT_STREQ(chat_both(" \n{ \"choices\" : [ { \"message\" : { \"content\""
+                         " : \"w\" } } ] ,\r\n\"usage\" : { \"prompt_tokens\""
+                         " : 7 } }\t\n"),
+               "w|7/-1/-1/-1");
+  ASSERT_STREQ(chat_both("{\"x\":[[[[[{\"a\":[]}]]]]],\"choices\":[{"
+                         "\"message\":{\"content\":\"n\"}},{}]}"),
+               "n|-1/-1/-1/-1");
+  ASSERT_STREQ(chat_both("[]"), "|-1/-1/-1/-1");
+  ASSERT_STREQ(chat_both("\"s\""), "|-1/-1/-1/-1");
+  /* invalid JSON takes the cJSON path's error */
+  ASSERT_STREQ(chat_both("{\"choices\":[}"), "ERR -10");
+  ASSERT_STREQ(chat_both(CHOICE("\"\\ud800\"")), "ERR -10");
+  ASSERT_STREQ(chat_both(CHOICE("\"\\x\"")), "ERR -10");
+  /* cJSON reads a leading zero; so does the fallback */
+  ASSERT_STREQ(chat_both(CHOICE("01")), "1|-1/-1/-1/-1");
+  ASSERT_STREQ(chat_both("{\"a\":1} x"), "ERR -10");
+}
+
 TEST(litellm_extract) {
   const lgw__transport_t *t = &lgw__transport_litellm;
   ASSERT_STREQ(parse(t, CHOICE("\"  as is \"")), "  as is ");
@@ -953,6 +1063,7 @@ int main(void) {
   RUN(responses_sse_body);
   RUN(chat_extract);
   RUN(chat_usage_and_sse);
+  RUN(chat_in_place_matches_cjson);
   RUN(litellm_extract);
   RUN(anthropic_extract);
   RUN(anthropic_error_in_200);
