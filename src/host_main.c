@@ -6,7 +6,9 @@
  * has finished. SIGINT cancels the requests in flight and exits 130.
  * Observability for every gateway the script creates: --trace writes the
  * engine's events as JSON lines, --progress draws a live status line on
- * stderr, --log-level filters the engine's log.
+ * stderr, --log-level filters the engine's log. `llmgateway worker`
+ * consumes a work queue with the pipeline function a script returns,
+ * until SIGTERM or SIGINT (then it finishes the jobs in hand).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -54,9 +56,45 @@ static void print_usage(FILE *f) {
     "  %s -c ./gateway.yaml pipeline.lua\n"
     "  %s -e 'print(require(\"llmgateway\")._VERSION)'\n"
     "\n"
+    "Worker mode: %s worker --queue URL --name NAME [options] script.lua\n"
+    "consumes jobs of a queue; see '%s worker --help'.\n"
+    "\n"
     "Exit status: 0 on success; 1 on an error (message and traceback on\n"
     "stderr); 130 when interrupted (Ctrl-C).\n",
-    progname, progname, progname, progname);
+    progname, progname, progname, progname, progname, progname);
+}
+
+static void print_worker_usage(FILE *f) {
+  fprintf(f,
+    "usage: %s worker --queue URL --name NAME [options] script.lua [args...]\n"
+    "Consumes the jobs of queue NAME on the Redis at URL (redis://[[user]:\n"
+    "password@]host[:port][/db]). The script's main chunk returns the\n"
+    "pipeline function (or defines a global function `handle`):\n"
+    "  function(request, gateway, job) ... return result end\n"
+    "It runs as a task per job with the decoded request, a gateway built\n"
+    "from the config (-c or LLMGATEWAY_CONFIG; nil without one) and\n"
+    "job = {id=, delivery=, max_deliveries=}. Its value is the job's\n"
+    "result (JSON); an error (raised, or nil, err) retries the job after\n"
+    "the visibility timeout, and fails it for good on its last delivery\n"
+    "(or at once when err.retry == false).\n"
+    "\n"
+    "Options:\n"
+    "  --queue URL               the queue's Redis (default: the config's\n"
+    "                            settings.state when it is a redis:// URL)\n"
+    "  --name NAME               the queue's name (required)\n"
+    "  --concurrency N           jobs run at once (default 8)\n"
+    "  --visibility-timeout S    seconds before a job of a dead worker is\n"
+    "                            taken over (default 30)\n"
+    "  --max-deliveries N        deliveries before a job fails (default 5)\n"
+    "  --prefix P                key prefix (default: settings.state_prefix)\n"
+    "  --consumer ID             this worker's name (default host-pid)\n"
+    "  -c CONFIG, --trace FILE, --progress, --no-progress, --log-level L\n"
+    "                            as without `worker`\n"
+    "\n"
+    "SIGTERM or SIGINT: take no new jobs, finish the jobs in hand, exit 0;\n"
+    "a second signal exits at once (130; unfinished jobs are delivered\n"
+    "again after the visibility timeout).\n",
+    progname);
 }
 
 /* ===== Trace, progress and log ========================================== */
@@ -71,6 +109,8 @@ typedef struct host {
   long done, failed;        /* requests ended */
   long tokens;              /* input + output tokens of ended requests */
   uv_timer_t *timer;        /* redraws the line; heap, freed on close */
+  int worker;               /* worker mode */
+  int stopping;             /* worker mode: a stop signal was seen */
 } host_t;
 
 static host_t host;
@@ -98,12 +138,34 @@ static void fmt_duration(char *buf, size_t n, double secs) {
 
 /* done, failed, in flight, rate, tokens, elapsed, and an ETA when the
  * batch helpers told how many items there are. */
+/* Worker mode: the queue's counters (as last read) and this worker's. */
+static void draw_worker_progress(double elapsed) {
+  lgwL_queue_progress_t p;
+  char el[32], q[160] = "";
+  if (!lgwL_queue_progress(host.m, &p)) return;
+  fmt_duration(el, sizeof el, elapsed);
+  if (p.have_stats)
+    snprintf(q, sizeof q, "waiting %lld  in flight %lld  done %lld  failed "
+             "%lld  %.1f jobs/s  | ", p.st.length, p.st.in_flight,
+             p.st.done, p.st.failed, p.st.rate);
+  fprintf(stderr, "\r\033[K[llmgateway] queue %s  %shere: running %ld  done "
+          "%ld  failed %ld  retried %ld  elapsed %s%s", p.name, q, p.held,
+          p.done, p.failed, p.retried, el, host.stopping ? "  stopping"
+          : "");
+  fflush(stderr);
+  host.drawn = 1;
+}
+
 static void draw_progress(void) {
   lgwL_module_t *m = host.m;
   const lgwL_gw_t *g;
   double elapsed = (lgw__now_ms() - host.start) / 1000.0;
   size_t inflight = 0;
   char el[32], eta[48] = "";
+  if (host.progress && host.worker) {
+    draw_worker_progress(elapsed);
+    return;
+  }
   if (!host.progress || !host.seen) return;
   for (g = m->gateways; g; g = g->next)
     inflight += lgw_gateway_pending(g->gw);
@@ -278,8 +340,93 @@ static void free_handle(uv_handle_t *h) { lgw_free(h); }
 static void on_sigint(uv_signal_t *h, int signum) {
   lgwL_module_t *m = h->data;
   (void)signum;
+  if (host.worker && !host.stopping) {
+    /* First signal: stop taking jobs; the worker's serve returns once
+     * the jobs in hand are finished. */
+    host.stopping = 1;
+    lgwL_queue_stop_all(m);
+    l_message("stopping: finishing the jobs in hand (signal again to quit "
+              "now)");
+    return;
+  }
   m->interrupted = 1;
   lgwL_cancel_all(m);
+}
+
+/* Worker mode's main task: worker(chunk, opts, args). */
+static const char worker_runner[] =
+  "local chunk, opts, args = ...\n"
+  "local llm = require('llmgateway')\n"
+  "local handler = chunk(table.unpack(args, 1, args.n))\n"
+  "if handler == nil then handler = rawget(_G, 'handle') end\n"
+  "local mt = getmetatable(handler)\n"
+  "if type(handler) ~= 'function' and not (type(mt) == 'table' and\n"
+  "    mt.__call) then\n"
+  "  error('the worker script must return its pipeline function '\n"
+  "    .. '(or define a global function handle), not a '\n"
+  "    .. type(handler), 0)\n"
+  "end\n"
+  "local gw\n"
+  "local path = llm.resolve_user_config_file()\n"
+  "local f = io.open(path)\n"
+  "if f then\n"
+  "  f:close()\n"
+  "  local rt = assert(llm.load_runtime_spec(path))\n"
+  "  gw = assert(llm.Gateway(rt))\n"
+  "end\n"
+  "local url = opts.url or (gw and gw.runtime.state)\n"
+  "if not url then\n"
+  "  error('worker: no queue URL: give --queue redis://... (or set '\n"
+  "    .. 'settings.state in the config)', 0)\n"
+  "end\n"
+  "opts.prefix = opts.prefix or (gw and gw.runtime.state_prefix)\n"
+  "local q = assert(llm.queue(url, opts.name, opts))\n"
+  "assert(q:serve(handler, {consumer = opts.consumer, gateway = gw}))\n"
+  "q:close()\n"
+  "if gw then gw:close() end\n";
+
+/* Worker options with a value: their key in the options table, and
+ * whether the value is a number. */
+static const struct wopt {
+  const char *flag, *key;
+  int number;
+} wopts[] = {
+  {"--queue", "url", 0},
+  {"--name", "name", 0},
+  {"--concurrency", "concurrency", 2},
+  {"--visibility-timeout", "visibility_timeout", 1},
+  {"--max-deliveries", "max_deliveries", 2},
+  {"--prefix", "prefix", 0},
+  {"--consumer", "consumer", 0},
+  {NULL, NULL, 0}
+};
+
+static const struct wopt *find_wopt(const char *a) {
+  const struct wopt *w;
+  for (w = wopts; w->flag; w++)
+    if (strcmp(a, w->flag) == 0) return w;
+  return NULL;
+}
+
+/* Sets opts[key] (the table on top) from a worker option's value; 0, or
+ * -1 after printing what is wrong. */
+static int set_wopt(lua_State *L, const struct wopt *w, const char *v) {
+  char *end;
+  if (w->number) {
+    double d = strtod(v, &end);
+    if (end == v || *end || !(d > 0) || d > 1e9 ||
+        (w->number == 2 && d != (double)(long)d)) {
+      fprintf(stderr, "%s: %s needs a positive %s, not '%s'\n", progname,
+              w->flag, w->number == 2 ? "integer" : "number", v);
+      return -1;
+    }
+    if (w->number == 2) lua_pushinteger(L, (lua_Integer)d);
+    else lua_pushnumber(L, d);
+  } else {
+    lua_pushstring(L, v);
+  }
+  lua_setfield(L, -2, w->key);
+  return 0;
 }
 
 /* Runs -e chunks then the script as one task: runner(chunks, n, args);
@@ -297,13 +444,40 @@ static int pmain(lua_State *L) {
   char **argv = lua_touserdata(L, 2);
   int script = argc, nchunks = 0, nargs, i, rc, task;
   int progress = isatty(STDERR_FILENO), level = LGW_LOG_WARN;
+  int first = 1, wopts_at;
   const char *trace = NULL;
   lgwL_task_t *main_task;
   lgwL_module_t *m;
-  uv_signal_t *sig;
+  uv_signal_t *sig, *sigterm = NULL;
   luaL_checkversion(L);
-  for (i = 1; i < argc; i++) {
+  lua_newtable(L);  /* worker options */
+  wopts_at = lua_gettop(L);
+  if (argc > 1 && strcmp(argv[1], "worker") == 0) {
+    host.worker = 1;
+    first = 2;
+  }
+  for (i = first; i < argc; i++) {
     const char *a = argv[i];
+    const struct wopt *w = host.worker ? find_wopt(a) : NULL;
+    if (w && i + 1 < argc) {
+      if (set_wopt(L, w, argv[++i])) {
+        lua_pushinteger(L, EXIT_FAILURE);
+        return 1;
+      }
+      continue;
+    }
+    if (w) {
+      fprintf(stderr, "%s: '%s' needs an argument\n", progname, a);
+      print_worker_usage(stderr);
+      lua_pushinteger(L, EXIT_FAILURE);
+      return 1;
+    }
+    if (host.worker && (strcmp(a, "-e") == 0 || strcmp(a, "-") == 0)) {
+      fprintf(stderr, "%s: worker: '%s' is not available; give a script "
+              "file\n", progname, a);
+      lua_pushinteger(L, EXIT_FAILURE);
+      return 1;
+    }
     if (a[0] != '-' || strcmp(a, "-") == 0) {
       script = i;
       break;
@@ -318,7 +492,8 @@ static int pmain(lua_State *L) {
       return 1;
     }
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      print_usage(stdout);
+      if (host.worker) print_worker_usage(stdout);
+      else print_usage(stdout);
       lua_pushinteger(L, EXIT_SUCCESS);
       return 1;
     }
@@ -353,9 +528,21 @@ static int pmain(lua_State *L) {
       fprintf(stderr, "%s: '%s' needs an argument\n", progname, a);
     else
       fprintf(stderr, "%s: unrecognized option '%s'\n", progname, a);
-    print_usage(stderr);
+    if (host.worker) print_worker_usage(stderr);
+    else print_usage(stderr);
     lua_pushinteger(L, EXIT_FAILURE);
     return 1;
+  }
+  if (host.worker) {
+    const char *missing = script == argc ? "a script" : NULL;
+    if (lua_getfield(L, wopts_at, "name") == LUA_TNIL) missing = "--name";
+    lua_pop(L, 1);
+    if (missing) {
+      fprintf(stderr, "%s: worker: %s is required\n", progname, missing);
+      print_worker_usage(stderr);
+      lua_pushinteger(L, EXIT_FAILURE);
+      return 1;
+    }
   }
   if (script == argc && nchunks == 0) {
     if (isatty(STDIN_FILENO)) {
@@ -387,14 +574,21 @@ static int pmain(lua_State *L) {
   m->event_hook = on_event;
 
   /* stack: runner, chunks, n, args */
-  if (luaL_loadbuffer(L, runner, sizeof runner - 1, "=llmgateway") != LUA_OK)
+  if (host.worker) {
+    if (luaL_loadbuffer(L, worker_runner, sizeof worker_runner - 1,
+                        "=llmgateway worker") != LUA_OK)
+      return lua_error(L);
+  } else if (luaL_loadbuffer(L, runner, sizeof runner - 1, "=llmgateway")
+             != LUA_OK) {
     return lua_error(L);
+  }
   lua_newtable(L);
   nchunks = 0;
-  for (i = 1; i < argc && i != script; i++) {
+  for (i = first; i < argc && i != script; i++) {
     if (strcmp(argv[i], "--") == 0) break;
     if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--trace") == 0 ||
-        strcmp(argv[i], "--log-level") == 0) {
+        strcmp(argv[i], "--log-level") == 0 ||
+        (host.worker && find_wopt(argv[i]))) {
       i++;
       continue;
     }
@@ -426,7 +620,17 @@ static int pmain(lua_State *L) {
   lua_pushinteger(L, nargs);
   lua_setfield(L, -2, "n");
   task = lua_gettop(L) - 3;
-  if (nchunks == 1) {
+  if (host.worker) {
+    /* worker_runner(chunk, options, args) */
+    lua_rawgeti(L, task + 1, 1);
+    lua_pushvalue(L, wopts_at);
+    lua_pushvalue(L, task + 3);
+    lua_pushvalue(L, task);
+    lua_insert(L, -4);
+    main_task = lgwL_spawn(L, m, 3);
+    lua_replace(L, task);
+    lua_settop(L, task);
+  } else if (nchunks == 1) {
     /* Just the chunk, called with the script's arguments: tracebacks
      * then show only the user's code. */
     lua_rawgeti(L, task + 1, 1);
@@ -444,6 +648,14 @@ static int pmain(lua_State *L) {
   sig->data = m;
   uv_signal_start(sig, on_sigint, SIGINT);
   uv_unref((uv_handle_t *)sig);
+  if (host.worker) {
+    sigterm = lgw__calloc(1, sizeof *sigterm);
+    if (!sigterm) return luaL_error(L, "out of memory");
+    uv_signal_init(m->loop, sigterm);
+    sigterm->data = m;
+    uv_signal_start(sigterm, on_sigint, SIGTERM);
+    uv_unref((uv_handle_t *)sigterm);
+  }
   if (host.progress) {
     host.timer = lgw__calloc(1, sizeof *host.timer);
     if (!host.timer) return luaL_error(L, "out of memory");
@@ -454,11 +666,12 @@ static int pmain(lua_State *L) {
 
   rc = lgwL_run_all(L, m, main_task);
   uv_close((uv_handle_t *)sig, free_handle);
+  if (sigterm) uv_close((uv_handle_t *)sigterm, free_handle);
   if (host.timer) {
     uv_close((uv_handle_t *)host.timer, free_handle);
     host.timer = NULL;
   }
-  if (host.drawn || (host.progress && host.seen)) {
+  if (host.drawn || (host.progress && host.seen && !host.worker)) {
     draw_progress();
     fputc('\n', stderr);
     host.drawn = 0;

@@ -682,3 +682,181 @@ static void push_node(lua_State *L, const lgw__node_t *n, int depth) {
 void lgwL_push_node(lua_State *L, const lgw__node_t *n) {
   push_node(L, n, 0);
 }
+
+/* ===== Lua values -> JSON text ========================================== */
+
+#define JSON_MAX_DEPTH 200
+
+static int json_fail(lgw_error_t *err, const char *path, const char *what) {
+  return lgw__error_set(err, LGW_EINVAL, "cannot encode %s as JSON (at %s)",
+                        what, path[0] ? path : "the top level");
+}
+
+static int json_string(lgw__buf_t *b, const char *s, size_t len) {
+  size_t i;
+  int rc = lgw__buf_addc(b, '"');
+  for (i = 0; !rc && i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"') rc = lgw__buf_adds(b, "\\\"");
+    else if (c == '\\') rc = lgw__buf_adds(b, "\\\\");
+    else if (c == '\n') rc = lgw__buf_adds(b, "\\n");
+    else if (c == '\r') rc = lgw__buf_adds(b, "\\r");
+    else if (c == '\t') rc = lgw__buf_adds(b, "\\t");
+    else if (c < 0x20) rc = lgw__buf_printf(b, "\\u%04x", c);
+    else rc = lgw__buf_addc(b, (char)c);
+  }
+  return rc ? rc : lgw__buf_addc(b, '"');
+}
+
+typedef struct json_key {
+  char *s;
+  size_t len;
+  int is_int;
+  lua_Integer i;
+} json_key_t;
+
+static int cmp_key(const void *a, const void *b) {
+  const json_key_t *x = a, *y = b;
+  size_t n = x->len < y->len ? x->len : y->len;
+  int c = memcmp(x->s, y->s, n);
+  return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static int json_value(lua_State *L, int idx, lgw__buf_t *b, char *path,
+                      size_t pathcap, int depth, lgw_error_t *err);
+
+/* A table: an array when its keys are exactly 1..n (n >= 1), else an
+ * object with string (or integer) keys in byte order. */
+static int json_table(lua_State *L, int idx, lgw__buf_t *b, char *path,
+                      size_t pathcap, int depth, lgw_error_t *err) {
+  size_t nkeys = 0, cap = 0, i, plen = strlen(path);
+  json_key_t *keys = NULL;
+  lua_Integer maxi = 0;
+  int rc = 0, array = 1;
+  idx = lua_absindex(L, idx);
+  if (depth > JSON_MAX_DEPTH)
+    return json_fail(err, path, "a table nested too deeply (or a cycle)");
+  if (!lua_checkstack(L, 4))
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory (Lua stack)");
+  lua_pushnil(L);
+  while (!rc && lua_next(L, idx)) {
+    json_key_t k;
+    memset(&k, 0, sizeof k);
+    if (lua_type(L, -2) == LUA_TNUMBER && lua_isinteger(L, -2)) {
+      k.is_int = 1;
+      k.i = lua_tointeger(L, -2);
+      if (k.i < 1) array = 0;
+      else if (k.i > maxi) maxi = k.i;
+      k.s = lgw__sprintf("%lld", (long long)k.i);
+    } else if (lua_type(L, -2) == LUA_TSTRING) {
+      const char *s = lua_tolstring(L, -2, &k.len);
+      array = 0;
+      k.s = lgw__strndup(s, k.len);
+    } else {
+      rc = json_fail(err, path, lua_type(L, -2) == LUA_TNUMBER
+                     ? "a table with a non-integer number key"
+                     : "a table with a key that is not a string");
+      lua_pop(L, 2);
+      break;
+    }
+    if (k.s && k.is_int) k.len = strlen(k.s);
+    if (nkeys == cap) {
+      json_key_t *nk = lgw_realloc(keys, (cap ? cap * 2 : 8) * sizeof *nk);
+      if (nk) {
+        keys = nk;
+        cap = cap ? cap * 2 : 8;
+      }
+    }
+    if (!k.s || nkeys == cap) {
+      lgw_free(k.s);
+      rc = lgw__error_set(err, LGW_ENOMEM, "out of memory");
+      lua_pop(L, 2);
+      break;
+    }
+    keys[nkeys++] = k;
+    lua_pop(L, 1);
+  }
+  if (array && (size_t)maxi != nkeys) array = 0;
+  if (!rc && array && nkeys > 0) {
+    rc = lgw__buf_addc(b, '[');
+    for (i = 1; !rc && i <= nkeys; i++) {
+      if (i > 1) rc = lgw__buf_addc(b, ',');
+      snprintf(path + plen, pathcap - plen, "[%zu]", i);
+      lua_rawgeti(L, idx, (lua_Integer)i);
+      if (!rc) rc = json_value(L, -1, b, path, pathcap, depth + 1, err);
+      lua_pop(L, 1);
+    }
+    if (!rc) rc = lgw__buf_addc(b, ']');
+  } else if (!rc) {
+    if (nkeys > 1) qsort(keys, nkeys, sizeof *keys, cmp_key);
+    rc = lgw__buf_addc(b, '{');
+    for (i = 0; !rc && i < nkeys; i++) {
+      if (i > 0) rc = lgw__buf_addc(b, ',');
+      if (!rc) rc = json_string(b, keys[i].s, keys[i].len);
+      if (!rc) rc = lgw__buf_addc(b, ':');
+      if (keys[i].is_int) {
+        snprintf(path + plen, pathcap - plen, "[%s]", keys[i].s);
+        lua_rawgeti(L, idx, keys[i].i);
+      } else {
+        snprintf(path + plen, pathcap - plen, "%s%.*s", plen ? "." : "",
+                 (int)keys[i].len, keys[i].s);
+        lua_pushlstring(L, keys[i].s, keys[i].len);
+        lua_rawget(L, idx);
+      }
+      if (!rc) rc = json_value(L, -1, b, path, pathcap, depth + 1, err);
+      lua_pop(L, 1);
+    }
+    if (!rc) rc = lgw__buf_addc(b, '}');
+  }
+  path[plen] = '\0';
+  for (i = 0; i < nkeys; i++) lgw_free(keys[i].s);
+  lgw_free(keys);
+  if (rc == LGW_ENOMEM && !err->message[0])
+    lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  return rc;
+}
+
+static int json_value(lua_State *L, int idx, lgw__buf_t *b, char *path,
+                      size_t pathcap, int depth, lgw_error_t *err) {
+  switch (lua_type(L, idx)) {
+  case LUA_TBOOLEAN:
+    return lgw__buf_adds(b, lua_toboolean(L, idx) ? "true" : "false");
+  case LUA_TNUMBER:
+    if (lua_isinteger(L, idx))
+      return lgw__buf_printf(b, "%lld", (long long)lua_tointeger(L, idx));
+    if (!isfinite(lua_tonumber(L, idx)))
+      return json_fail(err, path, "a number that is not finite");
+    return lgw__buf_printf(b, "%.17g", (double)lua_tonumber(L, idx));
+  case LUA_TSTRING: {
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    return json_string(b, s, len);
+  }
+  case LUA_TTABLE:
+    return json_table(L, idx, b, path, pathcap, depth, err);
+  case LUA_TLIGHTUSERDATA:
+    if (lgwL_is_null(L, idx)) return lgw__buf_adds(b, "null");
+    /* fall through */
+  default:
+    return json_fail(err, path, luaL_typename(L, idx));
+  }
+}
+
+int lgwL_to_json(lua_State *L, int idx, char **out, size_t *len,
+                 lgw_error_t *err) {
+  lgw__buf_t b;
+  char path[256] = "";
+  int rc;
+  *out = NULL;
+  lgw__buf_init(&b);
+  rc = json_value(L, idx, &b, path, sizeof path, 0, err);
+  if (rc) {
+    lgw__buf_free(&b);
+    if (rc == LGW_ENOMEM)
+      lgw__error_set(err, LGW_ENOMEM, "out of memory");
+    return rc;
+  }
+  *len = b.len;
+  *out = lgw__buf_steal(&b);
+  return *out ? 0 : lgw__error_set(err, LGW_ENOMEM, "out of memory");
+}

@@ -56,6 +56,8 @@ static int runtime_index(lua_State *L) {
   else if (!strcmp(k, "fallback_model")) lua_pushstring(L, rt->fallback_model);
   else if (!strcmp(k, "strong_model")) lua_pushstring(L, rt->strong_model);
   else if (!strcmp(k, "weak_model")) lua_pushstring(L, rt->weak_model);
+  else if (!strcmp(k, "state")) lua_pushstring(L, rt->state);
+  else if (!strcmp(k, "state_prefix")) lua_pushstring(L, rt->state_prefix);
   else lua_pushnil(L);
   return 1;
 }

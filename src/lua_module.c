@@ -206,6 +206,7 @@ static int module_gc(lua_State *L) {
     return 0;
   }
   lgwL_task_teardown(m);
+  lgwL_queue_teardown(m);
   while (m->gateways) {
     lgwL_gw_t *g = m->gateways;
     m->gateways = g->next;
@@ -580,6 +581,33 @@ static int l_parse_json(lua_State *L) {
   return 1;
 }
 
+/* Conversion under pcall, so that the tree is freed on any Lua error. */
+int lgwL_push_json_text(lua_State *L, const char *text, size_t len) {
+  cJSON *root = cJSON_ParseWithLength(text, len);
+  int status;
+  if (!root) return 0;
+  lua_pushcfunction(L, push_json_p);
+  lua_pushlightuserdata(L, root);
+  status = lua_pcall(L, 1, 1, 0);
+  cJSON_Delete(root);
+  if (status != LUA_OK) return lua_error(L);
+  return 1;
+}
+
+/* encode_json(value) -> text | nil, err */
+static int l_encode_json(lua_State *L) {
+  lgw_error_t err;
+  char *text;
+  size_t len;
+  if (lua_isnoneornil(L, 1))
+    return luaL_argerror(L, 1, "value expected (llm.null for null)");
+  memset(&err, 0, sizeof err);
+  if (lgwL_to_json(L, 1, &text, &len, &err)) return lgwL_fail(L, &err);
+  lua_pushlstring(L, text, len);
+  lgw_free(text);
+  return 1;
+}
+
 static int l_stats(lua_State *L) {
   lgwL_module_t *m = lgwL_module(L);
   const lgwL_call_t *c;
@@ -615,6 +643,7 @@ static const luaL_Reg funcs[] = {
   {"provider_key", l_provider_key},
   {"config_key", l_config_key},
   {"parse_json", l_parse_json},
+  {"encode_json", l_encode_json},
   {"set_log", l_set_log},
   {"_stats", l_stats},
   {"_batch", l_batch},
@@ -632,9 +661,11 @@ int luaopen_llmgateway_core(lua_State *L) {
   lua_pop(L, 1);
   lgwL_gateway_open(L);
   lgwL_task_open(L);
+  lgwL_queue_open(L);
   luaL_newlib(L, funcs);
   lgwL_gateway_register(L);
   lgwL_task_register(L);
+  lgwL_queue_register(L);
   luaL_getmetatable(L, LGWL_ERROR);
   lua_setfield(L, -2, "Error");
   lgwL_push_null(L);

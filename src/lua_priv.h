@@ -29,6 +29,8 @@ typedef struct lgwL_gw lgwL_gw_t;
 typedef struct lgwL_sleep lgwL_sleep_t;
 typedef struct lgwL_logline lgwL_logline_t;
 typedef struct lgwL_budget lgwL_budget_t;
+typedef struct lgwL_op lgwL_op_t;
+typedef struct lgwL_queue lgwL_queue_t;
 
 /* A C observer of every event of every gateway of a module (the host's
  * --trace and --progress); runs before the gateway's on_event function. */
@@ -65,6 +67,7 @@ typedef struct lgwL_module {
   int cb_ref;               /* its registry anchor */
   lgwL_event_hook_fn event_hook;  /* NULL: none */
   void *event_hook_ud;
+  lgwL_queue_t *queues;     /* open queues (lua_queue.c) */
   long batch_items;         /* batch items started (for an ETA) */
   long batch_done;          /* ... and finished */
 } lgwL_module_t;
@@ -142,6 +145,16 @@ lgwL_task_t *lgwL_current(lgwL_module_t *m, lua_State *L);
 void lgwL_ready(lgwL_task_t *t);
 /* Block the current task t on something; the caller then yields. */
 void lgwL_block_call(lgwL_task_t *t, lgwL_call_t *c);
+/* Any other operation a task can wait for (queue operations): whoever
+ * completes it calls lgwL_ready(task) when task is not NULL. cancel (may
+ * be NULL) runs when the waiting task is canceled and must complete the
+ * operation soon; task becomes NULL when the task is dropped at
+ * lua_close. */
+struct lgwL_op {
+  lgwL_task_t *task;
+  void (*cancel)(lgwL_op_t *op);
+};
+void lgwL_block_op(lgwL_task_t *t, lgwL_op_t *op);
 int lgwL_task_canceled(const lgwL_task_t *t);
 /* Run the loop once for a synchronous wait in L (not a managed task);
  * raises when that would re-enter the loop. Returns 0 when nothing is
@@ -228,6 +241,41 @@ void lgwL_push_node(lua_State *L, const lgw__node_t *n);
 /* The llm.null sentinel. */
 #define lgwL_push_null(L) lua_pushlightuserdata((L), NULL)
 int lgwL_is_null(lua_State *L, int idx);
+
+/* Lua value at idx -> JSON text (*out owned by the caller, lgw_free).
+ * Tables whose keys are exactly 1..n (n >= 1) become arrays, others
+ * objects (string or integer keys, in byte order; an empty table is {});
+ * llm.null is null; integers print exactly, floats with 17 digits.
+ * LGW_EINVAL with err (not NULL) naming the path for functions,
+ * userdata, non-finite numbers, other keys, nesting deeper than 200
+ * (cycles); LGW_ENOMEM. */
+int lgwL_to_json(lua_State *L, int idx, char **out, size_t *len,
+                 lgw_error_t *err);
+/* Strict JSON text -> pushes the Lua value (as parse_json) and returns
+ * 1; returns 0 with nothing pushed when text is not one JSON value. */
+int lgwL_push_json_text(lua_State *L, const char *text, size_t len);
+
+/* ---- queues (lua_queue.c) -------------------------------------------- */
+
+void lgwL_queue_open(lua_State *L);      /* Queue and Job metatables */
+/* Registers queue and _queue_methods in the table on top. */
+void lgwL_queue_register(lua_State *L);
+/* Stop consuming on every open queue of the module (the worker host's
+ * SIGTERM): jobs in hand still finish. Returns the number stopped. */
+int lgwL_queue_stop_all(lgwL_module_t *m);
+/* Close every open queue (module teardown). */
+void lgwL_queue_teardown(lgwL_module_t *m);
+/* For the worker host's progress line: the counters of the first
+ * consuming queue, as last read (a new reading is started each call),
+ * and this process's own counts. 0 when no queue is consuming. */
+typedef struct lgwL_queue_progress {
+  const char *name;          /* borrowed until the queue closes */
+  int have_stats;            /* st holds a reading */
+  lgw_queue_stats_t st;
+  long held;                 /* jobs in hand here */
+  long done, failed, retried;/* outcomes written from here */
+} lgwL_queue_progress_t;
+int lgwL_queue_progress(lgwL_module_t *m, lgwL_queue_progress_t *out);
 
 /* luaL_typeerror with a path inside the argument: "bad argument #2 to
  * 'run_task' (messages[1].content: string expected, got nil)". */

@@ -13,7 +13,7 @@
 #include "lua_priv.h"
 
 enum { T_NEW, T_READY, T_RUNNING, T_BLOCKED, T_DONE, T_FAILED };
-enum { W_NONE, W_CALL, W_SLEEP, W_TASK };
+enum { W_NONE, W_CALL, W_SLEEP, W_TASK, W_OP };
 
 struct lgwL_sleep {
   uv_timer_t timer;     /* freed by its close callback */
@@ -33,6 +33,7 @@ struct lgwL_task {
   int wait;             /* W_* while blocked */
   lgwL_call_t *call;
   lgwL_sleep_t *sleep;
+  lgwL_op_t *op;        /* W_OP: what it waits for */
   lgwL_task_t *waiters; /* tasks blocked in wait() on this one */
   lgwL_task_t *wnext;
   lgwL_task_t *prev, *next;  /* ready list */
@@ -67,6 +68,7 @@ void lgwL_ready(lgwL_task_t *t) {
   t->wait = W_NONE;
   t->call = NULL;
   t->sleep = NULL;
+  t->op = NULL;
   if (t->queued || FINISHED(t) || m->closing) return;
   if (t->state != T_NEW) t->state = T_READY;
   t->prev = m->ready_tail;
@@ -83,6 +85,13 @@ void lgwL_block_call(lgwL_task_t *t, lgwL_call_t *c) {
   t->state = T_BLOCKED;
   t->wait = W_CALL;
   t->call = c;
+}
+
+void lgwL_block_op(lgwL_task_t *t, lgwL_op_t *op) {
+  t->state = T_BLOCKED;
+  t->wait = W_OP;
+  t->op = op;
+  op->task = t;
 }
 
 int lgwL_task_canceled(const lgwL_task_t *t) { return t->canceled; }
@@ -360,6 +369,8 @@ static int task_cancel(lua_State *L) {
     settle(t);
   } else if (t->state == T_BLOCKED && t->wait == W_CALL) {
     lgwL_call_cancel(t->call);
+  } else if (t->state == T_BLOCKED && t->wait == W_OP) {
+    if (t->op->cancel) t->op->cancel(t->op);
   } else if (t->state == T_BLOCKED && t->wait == W_SLEEP) {
     lgwL_sleep_t *s = t->sleep;
     s->task = NULL;
@@ -389,6 +400,7 @@ static void detach(lgwL_task_t *t) {
   t->m->closing = 1;
   unqueue(t);
   if (t->call) t->call->task = NULL;
+  if (t->op) t->op->task = NULL;
   if (t->sleep) {
     t->sleep->task = NULL;
     uv_timer_stop(&t->sleep->timer);
@@ -397,6 +409,7 @@ static void detach(lgwL_task_t *t) {
   }
   t->call = NULL;
   t->sleep = NULL;
+  t->op = NULL;
 }
 
 static int task_gc(lua_State *L) {

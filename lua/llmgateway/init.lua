@@ -493,6 +493,99 @@ function M.gather(...)
 end
 
 -- ---------------------------------------------------------------------
+-- Work queue: the worker side (llm.queue and the other Queue methods are
+-- in C)
+
+local qmethods = core._queue_methods
+
+-- The text of a job failure: an Error's message, a string, or whatever
+-- tostring gives.
+local function failure_text(e)
+  if getmetatable(e) == Error then
+    return ("[%s] %s"):format(tostring(e.code), tostring(e.message))
+  end
+  if type(e) == "table" and type(rawget(e, "message")) == "string" then
+    return clip(e.message, FEEDBACK_CHARS)
+  end
+  return error_text(e)
+end
+
+-- Runs one delivered job as its own task: decode, call the handler,
+-- write the outcome. A value becomes the result (as JSON); an error
+-- (raised, or nil, err) retries the job (delivered again after the
+-- visibility timeout) until its last delivery, which fails it for good;
+-- an error table with retry = false fails it at once. The failure text:
+-- "[code] message" of an llmgateway.Error, the message field of another
+-- table, or the error as a string.
+local function run_job(handler, gw, job, payload, id, delivery, max)
+  local request = core._decode_json(payload)
+  if request == nil then
+    job:finish("failed", "the job is not JSON: " .. clip(payload, 200))
+    return
+  end
+  local info = {id = id, delivery = delivery, max_deliveries = max}
+  local ok, res, err = pcall(handler, request, gw, info)
+  if ok and res ~= nil then
+    local body, eerr = core.encode_json(res)
+    if body then
+      job:finish("done", body)
+      return
+    end
+    err = new_error("invalid", "the handler's result cannot be stored: "
+      .. eerr.message)
+    err.retry = false
+  elseif ok then
+    err = err == nil and "the handler returned nil" or err
+  else
+    err = res
+  end
+  local final = delivery >= max or (type(err) == "table" and
+    rawget(err, "retry") == false)
+  if final then
+    job:finish("failed", failure_text(err))
+  else
+    job:finish("retry")
+  end
+end
+
+--- q:serve(handler [, {consumer =, gateway =}]) -> counts
+-- Consumes jobs until q:stop() (or the worker host's SIGTERM / SIGINT):
+-- handler(request, gateway, job) runs as a task per job (up to the
+-- queue's concurrency at once) with the decoded request, opts.gateway
+-- and {id =, delivery =, max_deliveries =}; then waits for the jobs in
+-- hand and returns {done =, failed =, retried =} (this consumer's).
+function qmethods:serve(handler, opts)
+  if typename(self) ~= "llmgateway.Queue" then
+    argerror(1, "serve", "llmgateway.Queue expected, got " .. typename(self),
+      3)
+  end
+  if not callable(handler) then
+    argerror(2, "serve", "function expected, got " .. typename(handler), 3)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    argerror(3, "serve", "table expected, got " .. typename(opts), 3)
+  end
+  opts = opts or {}
+  if opts.consumer ~= nil and type(opts.consumer) ~= "string" then
+    argerror(3, "serve", "consumer: string expected, got "
+      .. typename(opts.consumer), 3)
+  end
+  if opts.gateway ~= nil and typename(opts.gateway) ~= "llmgateway.Gateway"
+  then
+    argerror(3, "serve", "gateway: llmgateway.Gateway expected, got "
+      .. typename(opts.gateway), 3)
+  end
+  local consumer = opts.consumer or core._consumer_name()
+  local gw = opts.gateway
+  local ok, err = self:_consume(function(job, payload, id, delivery, max)
+    run_job(handler, gw, job, payload, id, delivery, max)
+  end, consumer)
+  if not ok then return nil, err end
+  self:_join()
+  return self:_counts()
+end
+
+-- ---------------------------------------------------------------------
 -- Pure-Lua helpers, loaded when first used
 
 local LAZY = {validators = true, prompt = true, pipeline = true}
