@@ -652,7 +652,6 @@ static const luaL_Reg funcs[] = {
 
 int luaopen_llmgateway_core(lua_State *L) {
   luaL_checkversion(L);
-  lgw_global_init();
   module_open(L);
   if (luaL_newmetatable(L, LGWL_ERROR)) {
     lua_pushcfunction(L, error_tostring);
