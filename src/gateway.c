@@ -42,9 +42,30 @@ typedef struct endpoint {
   struct curl_slist *headers;  /* owned */
 } endpoint_t;
 
+/* The route of a task on one provider, for requests without overrides.
+ * Entries never move: requests point at their route. */
+typedef struct route_entry {
+  struct route_entry *next;
+  char *task;                  /* owned */
+  lgw__route_t route;          /* owned */
+} route_entry_t;
+
+#define ROUTES_MAX 64          /* cached tasks per provider */
+
+static const lgw_error_t oom_error = {LGW_ENOMEM, 0, "out of memory"};
+
 enum { S_PLAN, S_PACE, S_WAIT, S_HTTP, S_SLEEP, S_DONE };
 
 typedef struct req req_t;
+
+/* What only a streamed attempt needs, allocated at the first one. */
+typedef struct req_stream {
+  lgw__sse_parser_t sse;
+  lgw__stream_t stream;        /* the current streamed attempt */
+  int abort_code, abort_status;  /* why the engine cut the transfer */
+  char abort_msg[1024];
+} req_stream_t;
+
 typedef struct link {
   struct link *prev, *next;
 } link_t;
@@ -61,24 +82,28 @@ struct req {
   size_t nmsgs;
   char *model, *tier, *effort;
   lgw__overrides_t ov;
+  int plain;                   /* no overrides: cached routes apply */
   double deadline;             /* seconds, 0 = none */
   /* the plan */
   size_t *order;               /* provider indexes, preferred first */
   size_t pos;                  /* into order */
   int attempt;                 /* on this provider; 0 = not entered yet */
-  lgw__route_t route;
-  int routed;
+  const lgw__route_t *route;   /* the gateway's cached one or own_route;
+                                  NULL before routing */
+  lgw__route_t own_route;      /* owned: a route built with overrides */
   lgw__http_req_t *http;
   int stop_code;               /* LGW_ECANCELED / LGW_EDEADLINE once asked */
-  uv_timer_t sleep_timer, deadline_timer;
-  int sleep_init, deadline_init, closing;
+  /* timers, allocated on first use (owned; closed before the request is
+     freed) */
+  uv_timer_t *sleep_timer, *deadline_timer, *ttft_timer, *idle_timer;
+  int closing;                 /* timers still closing */
   /* the outcome */
   lgw_attempt_t *att;          /* message and model strings owned */
   size_t natt, catt;
   lgw__buf_t lines;            /* "- provider #i (...): msg" lines */
   int last_status;
   int status;
-  lgw_error_t err;
+  lgw_error_t *err;            /* owned; set when the request fails */
   lgw__reply_t reply;
   size_t winner;               /* configured index on success */
   link_t all_link;             /* in gw->all */
@@ -94,15 +119,9 @@ struct req {
   lgw_delta_fn on_delta;
   void *delta_ud;
   int emitted;                 /* a delta was queued: no more attempts */
-  lgw__sse_parser_t sse;
-  lgw__stream_t stream;        /* the current streamed attempt */
-  int stream_init;
+  req_stream_t *st;            /* owned; from the first streamed attempt */
   double attempt_ms;           /* start of the current attempt */
   double ttft;                 /* current attempt; -1 before a delta */
-  uv_timer_t ttft_timer, idle_timer;
-  int ttft_init, idle_init;
-  int abort_code, abort_status;  /* why the engine cut the transfer */
-  char abort_msg[1024];
   /* usage */
   lgw_usage_t usage_total, win_usage;
   double cost_total, win_cost, win_ttft;
@@ -132,6 +151,9 @@ struct lgw_gateway {
   void *event_ud;
   lgw_clock_fn clock;
   void *clock_ud;
+  route_entry_t **routes;      /* per provider: cached routes; owned */
+  size_t *nroutes;
+  long timeout_ms, connect_timeout_ms;
   lgw__breaker_t *breakers;    /* per configured provider */
   lgw__bucket_t *rpm, *tpm;    /* per configured provider */
   double cost_total;
@@ -218,9 +240,9 @@ static void queue_event(lgw_gateway_t *gw, const lgw_event_t *ev) {
 static double route_cost(const req_t *q, const lgw_usage_t *u) {
   const lgw_runtime_t *rt = q->gw->rt;
   const lgw__price_t *pr;
-  if (!q->routed) return -1;
-  pr = lgw__runtime_price(rt, q->route.model);
-  if (!pr) pr = lgw__runtime_price(rt, q->route.requested_model);
+  if (!q->route) return -1;
+  pr = lgw__runtime_price(rt, q->route->model);
+  if (!pr) pr = lgw__runtime_price(rt, q->route->requested_model);
   return pr ? lgw__usage_cost(u, pr->input, pr->output) : -1;
 }
 
@@ -246,7 +268,7 @@ static double record(req_t *q, int status, int code, const char *msg,
   a.provider_index = (int)q->pos + 1;
   a.provider_type = prov_type(p);
   a.base_url = prov_url(q);
-  a.model = q->routed ? q->route.model : "";
+  a.model = q->route ? q->route->model : "";
   a.http_status = status;
   a.code = code;
   a.message = buf;
@@ -312,13 +334,15 @@ static double record(req_t *q, int status, int code, const char *msg,
 static void finish(req_t *q, int status) {
   lgw_gateway_t *gw = q->gw;
   lgw_event_t ev;
+  if (status && !q->err) status = LGW_ENOMEM;  /* no room for its message */
   q->status = status;
-  q->err.code = status;
-  q->err.http_status = q->last_status;
-  if (status == 0) q->err.message[0] = '\0';
-  redact_rt(gw->rt, q->err.message, sizeof q->err.message);
+  if (q->err) {
+    q->err->code = status;
+    q->err->http_status = q->last_status;
+    redact_rt(gw->rt, q->err->message, sizeof q->err->message);
+  }
   q->state = S_DONE;
-  if (q->deadline_init) uv_timer_stop(&q->deadline_timer);
+  if (q->deadline_timer) uv_timer_stop(q->deadline_timer);
   memset(&ev, 0, sizeof ev);
   ev.type = LGW_EVENT_REQUEST_END;
   ev.request_id = q->id;
@@ -328,13 +352,13 @@ static void finish(req_t *q, int status) {
     ev.provider_index = (int)q->winner + 1;
     ev.provider_type = prov_type(&gw->rt->providers[q->winner]);
     ev.base_url = gw->shown_urls[q->winner];
-    ev.model = q->route.model;
+    ev.model = q->route->model;
     ev.ttft = q->win_ttft;
   }
   ev.attempt = (int)q->natt;
   ev.http_status = q->last_status;
   ev.code = status;
-  ev.message = q->err.message;
+  ev.message = status ? (q->err ? q->err : &oom_error)->message : "";
   ev.latency = (lgw__now_ms() - q->start_ms) / 1000.0;
   ev.usage = q->usage_total;
   ev.cost = q->cost_total;
@@ -343,14 +367,21 @@ static void finish(req_t *q, int status) {
   wake(gw);
 }
 
+/* q->err, allocated on first use; NULL when memory is short (finish then
+ * reports LGW_ENOMEM). */
+static lgw_error_t *req_err(req_t *q) {
+  if (!q->err) q->err = lgw__calloc(1, sizeof *q->err);
+  return q->err;
+}
+
 /* q->err for a request stopped by cancel or deadline. */
 static void stop_error(req_t *q) {
   if (q->stop_code == LGW_EDEADLINE)
-    lgw__error_set(&q->err, LGW_EDEADLINE,
+    lgw__error_set(req_err(q), LGW_EDEADLINE,
                    "LLM request for task '%s' did not finish within its "
                    "deadline of %.1fs.", q->task, q->deadline);
   else
-    lgw__error_set(&q->err, LGW_ECANCELED,
+    lgw__error_set(req_err(q), LGW_ECANCELED,
                    "LLM request for task '%s' was canceled.", q->task);
 }
 
@@ -360,10 +391,16 @@ static void finish_stopped(req_t *q) {
 }
 
 static void finish_exhausted(req_t *q) {
-  lgw__error_set(&q->err, LGW_EEXHAUSTED,
+  lgw__error_set(req_err(q), LGW_EEXHAUSTED,
                  "LLM request failed for task '%s' across all configured "
                  "providers:\n%s", q->task, q->lines.data ? q->lines.data : "");
   finish(q, LGW_EEXHAUSTED);
+}
+
+/* Forget the current route (freed when it was the request's own). */
+static void route_drop(req_t *q) {
+  if (q->route == &q->own_route) lgw__route_free(&q->own_route);
+  q->route = NULL;
 }
 
 /* This provider is done with: remember its last error (redacted with the
@@ -372,8 +409,7 @@ static void provider_failed(req_t *q, const char *msg) {
   if (q->lines.len) lgw__buf_addc(&q->lines, '\n');
   lgw__buf_printf(&q->lines, "- provider #%zu (%s, %s): %s", q->pos + 1,
                   prov_type(prov(q)), prov_url(q), msg);
-  if (q->routed) lgw__route_free(&q->route);
-  q->routed = 0;
+  route_drop(q);
   q->attempt = 0;
   q->pos++;
 }
@@ -483,11 +519,64 @@ static double reserve(req_t *q) {
   wait = lgw__bucket_reserve(&gw->rpm[pi], 1, now);
   q->tokens_est = 0;
   if (gw->tpm[pi].per_s > 0) {
-    q->tokens_est = lgw__estimate_tokens(q->msg_bytes, q->route.max_tokens);
+    q->tokens_est = lgw__estimate_tokens(q->msg_bytes, q->route->max_tokens);
     w = lgw__bucket_reserve(&gw->tpm[pi], q->tokens_est, now);
     if (w > wait) wait = w;
   }
   return wait;
+}
+
+/* A new cached route of task on provider pi, or NULL with e set. */
+static const lgw__route_t *route_add(lgw_gateway_t *gw, size_t pi,
+                                     const char *task, lgw_error_t *e) {
+  route_entry_t *r = lgw__calloc(1, sizeof *r);
+  if (!r || !(r->task = lgw__strdup(task))) {
+    lgw_free(r);
+    lgw__error_set(e, LGW_ENOMEM, "out of memory while routing");
+    return NULL;
+  }
+  if (lgw__route(gw->rt, &gw->rt->providers[pi], task, NULL, &r->route, e)) {
+    lgw_free(r->task);
+    lgw_free(r);
+    return NULL;
+  }
+  r->next = gw->routes[pi];
+  gw->routes[pi] = r;
+  gw->nroutes[pi]++;
+  return &r->route;
+}
+
+/* The route of q on its current provider. A route depends only on the
+ * runtime, the provider, the task and the overrides: without overrides it
+ * is built once per (provider, task) and shared; with them the request
+ * builds its own. NULL with e set on failure. */
+static const lgw__route_t *route_for(req_t *q, lgw_error_t *e) {
+  lgw_gateway_t *gw = q->gw;
+  size_t pi = q->order[q->pos];
+  const route_entry_t *r;
+  if (q->plain) {
+    for (r = gw->routes[pi]; r; r = r->next)
+      if (strcmp(r->task, q->task) == 0) return &r->route;
+    if (gw->nroutes[pi] < ROUTES_MAX) return route_add(gw, pi, q->task, e);
+  }
+  if (lgw__route(gw->rt, &gw->rt->providers[pi], q->task, &q->ov,
+                 &q->own_route, e))
+    return NULL;
+  return &q->own_route;
+}
+
+static void routes_free(lgw_gateway_t *gw) {
+  size_t i;
+  route_entry_t *r, *next;
+  for (i = 0; gw->routes && i < gw->rt->nproviders; i++)
+    for (r = gw->routes[i]; r; r = next) {
+      next = r->next;
+      lgw__route_free(&r->route);
+      lgw_free(r->task);
+      lgw_free(r);
+    }
+  lgw_free(gw->routes);
+  lgw_free(gw->nroutes);
 }
 
 /* Skip providers that cannot be tried, then ask for a slot. */
@@ -513,12 +602,11 @@ static void plan(req_t *q) {
         continue;
       }
       memset(&e, 0, sizeof e);
-      if (lgw__route(gw->rt, p, q->task, &q->ov, &q->route, &e)) {
+      if (!(q->route = route_for(q, &e))) {
         record(q, 0, e.code, e.message, 0, 0, NULL);
         provider_failed(q, e.message);
         continue;
       }
-      q->routed = 1;
       q->attempt = 1;
     }
     pace(q);
@@ -561,25 +649,29 @@ static void fail_over(req_t *q, const char *msg) {
 
 static const char *attempt_url(const req_t *q) {
   const char *u = q->gw->eps[q->order[q->pos] * NSTYLES +
-                             (size_t)q->route.style].url;
+                             (size_t)q->route->style].url;
   return u ? u : prov_url(q);
 }
 
-/* Start (or restart) one of the request's own timers. */
-static void timer_start(req_t *q, uv_timer_t *t, int *init, uv_timer_cb cb,
-                        double seconds) {
-  if (!*init) {
-    uv_timer_init(q->gw->loop, t);
-    t->data = q;
-    *init = 1;
+/* Start (or restart) one of the request's own timers, allocated on first
+ * use (closed and freed with the request). */
+static int timer_start(req_t *q, uv_timer_t **t, uv_timer_cb cb,
+                       double seconds) {
+  if (!*t) {
+    uv_timer_t *nt = lgw_malloc(sizeof *nt);
+    if (!nt) return LGW_ENOMEM;
+    uv_timer_init(q->gw->loop, nt);
+    nt->data = q;
+    *t = nt;
     q->gw->open_handles++;
   }
-  uv_timer_start(t, cb, (uint64_t)ceil(seconds * 1000.0), 0);
+  uv_timer_start(*t, cb, (uint64_t)ceil(seconds * 1000.0), 0);
+  return 0;
 }
 
 static void stream_timers_stop(req_t *q) {
-  if (q->ttft_init) uv_timer_stop(&q->ttft_timer);
-  if (q->idle_init) uv_timer_stop(&q->idle_timer);
+  if (q->ttft_timer) uv_timer_stop(q->ttft_timer);
+  if (q->idle_timer) uv_timer_stop(q->idle_timer);
 }
 
 /* Why the engine cuts a transfer; its completion then reports this. */
@@ -587,10 +679,10 @@ static void abort_set(req_t *q, int code, int status, const char *fmt, ...)
     LGW__PRINTF(4, 5);
 static void abort_set(req_t *q, int code, int status, const char *fmt, ...) {
   va_list ap;
-  q->abort_code = code;
-  q->abort_status = status;
+  q->st->abort_code = code;
+  q->st->abort_status = status;
   va_start(ap, fmt);
-  vsnprintf(q->abort_msg, sizeof q->abort_msg, fmt, ap);
+  vsnprintf(q->st->abort_msg, sizeof q->st->abort_msg, fmt, ap);
   va_end(ap);
 }
 
@@ -618,7 +710,7 @@ static void emit_delta(req_t *q, const char *text, size_t len) {
   lgw_gateway_t *gw = q->gw;
   if (q->ttft < 0) {
     q->ttft = (lgw__now_ms() - q->attempt_ms) / 1000.0;
-    if (q->ttft_init) uv_timer_stop(&q->ttft_timer);
+    if (q->ttft_timer) uv_timer_stop(q->ttft_timer);
   }
   if (lgw__notes_delta(&gw->notes, q->on_delta, q->delta_ud, gw, q->id, text,
                        len)) {
@@ -632,20 +724,20 @@ static void emit_delta(req_t *q, const char *text, size_t len) {
 static int on_sse_event(const char *name, const char *data, size_t len,
                         void *ud) {
   req_t *q = ud;
-  const lgw__transport_t *tr = lgw__transport_for(q->route.style);
+  const lgw__transport_t *tr = lgw__transport_for(q->route->style);
   lgw_error_t e;
   int rc;
   (void)name;
   memset(&e, 0, sizeof e);
-  q->stream.delta.len = 0;
-  rc = tr->stream_event(&q->stream, data, len, &e);
+  q->st->stream.delta.len = 0;
+  rc = tr->stream_event(&q->st->stream, data, len, &e);
   if (rc) {
     abort_set(q, rc, e.http_status, "HTTP 200 from %s: stream error: %s",
               attempt_url(q), e.message);
     return rc;
   }
-  if (q->stream.delta.len)
-    emit_delta(q, q->stream.delta.data, q->stream.delta.len);
+  if (q->st->stream.delta.len)
+    emit_delta(q, q->st->stream.delta.data, q->st->stream.delta.len);
   return 0;
 }
 
@@ -654,24 +746,32 @@ static int on_stream_data(const char *p, size_t n, void *ud) {
   req_t *q = ud;
   const lgw_runtime_t *rt = q->gw->rt;
   int rc;
-  if (rt->idle_timeout > 0)
-    timer_start(q, &q->idle_timer, &q->idle_init, on_idle_timeout,
-                rt->idle_timeout);
-  rc = lgw__sse_feed(&q->sse, p, n, on_sse_event, q);
-  if (rc && !q->abort_code)
+  if (rt->idle_timeout > 0 &&
+      timer_start(q, &q->idle_timer, on_idle_timeout, rt->idle_timeout))
+    lgw__log(LGW_LOG_WARN, "out of memory: no idle timeout for request %llu",
+             (unsigned long long)q->id);
+  rc = lgw__sse_feed(&q->st->sse, p, n, on_sse_event, q);
+  if (rc && !q->st->abort_code)
     abort_set(q, LGW_ENOMEM, 0, "Out of memory reading the stream from %s.",
               attempt_url(q));
   return rc != 0;
 }
 
-static void stream_reset(req_t *q) {
-  if (q->stream_init) {
-    lgw__sse_parser_free(&q->sse);
-    lgw__stream_free(&q->stream);
-  }
-  lgw__sse_parser_init(&q->sse);
-  lgw__stream_init(&q->stream);
-  q->stream_init = 1;
+static void stream_free(req_stream_t *st) {
+  if (!st) return;
+  lgw__sse_parser_free(&st->sse);
+  lgw__stream_free(&st->stream);
+  lgw_free(st);
+}
+
+/* Fresh stream state for a streamed attempt. */
+static int stream_reset(req_t *q) {
+  stream_free(q->st);
+  q->st = lgw__calloc(1, sizeof *q->st);
+  if (!q->st) return LGW_ENOMEM;
+  lgw__sse_parser_init(&q->st->sse);
+  lgw__stream_init(&q->st->stream);
+  return 0;
 }
 
 /* ---- attempts ------------------------------------------------------------- */
@@ -680,8 +780,8 @@ static void stream_reset(req_t *q) {
 static void send_attempt(req_t *q) {
   lgw_gateway_t *gw = q->gw;
   const lgw_runtime_t *rt = gw->rt;
-  const lgw__transport_t *tr = lgw__transport_for(q->route.style);
-  const endpoint_t *ep = endpoint(gw, q->order[q->pos], q->route.style);
+  const lgw__transport_t *tr = lgw__transport_for(q->route->style);
+  const endpoint_t *ep = endpoint(gw, q->order[q->pos], q->route->style);
   lgw__call_t call;
   lgw__http_opts_t o;
   lgw_error_t e;
@@ -691,19 +791,17 @@ static void send_attempt(req_t *q) {
   memset(&e, 0, sizeof e);
   q->state = S_HTTP;
   q->ttft = -1;
-  q->abort_code = q->abort_status = 0;
-  q->abort_msg[0] = '\0';
-  if (!tr || !ep) {
+  if (!tr || !ep || (q->on_delta && stream_reset(q))) {
     rc = lgw__error_set(&e, LGW_ENOMEM,
                         "Cannot prepare the request: out of memory.");
   } else {
     memset(&call, 0, sizeof call);
     call.messages = q->msgs;
     call.nmessages = q->nmsgs;
-    call.model = q->route.model;
-    call.reasoning_effort = q->route.reasoning_effort;
-    call.temperature = q->route.temperature;
-    call.max_tokens = q->route.max_tokens;
+    call.model = q->route->model;
+    call.reasoning_effort = q->route->reasoning_effort;
+    call.temperature = q->route->temperature;
+    call.max_tokens = q->route->max_tokens;
     call.stream = q->on_delta != NULL;
     rc = tr->body(&call, &body, &len, &e);
   }
@@ -711,23 +809,21 @@ static void send_attempt(req_t *q) {
     memset(&o, 0, sizeof o);
     o.url = ep->url;
     o.headers = ep->headers;
-    o.body = body;
     o.body_len = len;
-    o.timeout_ms = (long)ceil(rt->timeout * 1000.0);
-    o.connect_timeout_ms = (long)ceil(rt->connect_timeout * 1000.0);
+    o.timeout_ms = gw->timeout_ms;
+    o.connect_timeout_ms = gw->connect_timeout_ms;
     o.max_response_bytes = rt->max_response_bytes;
-    if (q->on_delta) {
-      o.on_data = on_stream_data;
-      stream_reset(q);
-    }
+    if (q->on_delta) o.on_data = on_stream_data;
     q->attempt_ms = lgw__now_ms();
-    rc = lgw__http_post(gw->http, &o, on_http, q, &q->http, &e);
-    lgw_free(body);
+    /* the transfer takes the body */
+    rc = lgw__http_post_owned(gw->http, &o, body, on_http, q, &q->http, &e);
   }
   if (rc == 0) {
-    if (q->on_delta && rt->first_token_timeout > 0)
-      timer_start(q, &q->ttft_timer, &q->ttft_init, on_ttft_timeout,
-                  rt->first_token_timeout);
+    if (q->on_delta && rt->first_token_timeout > 0 &&
+        timer_start(q, &q->ttft_timer, on_ttft_timeout,
+                    rt->first_token_timeout))
+      lgw__log(LGW_LOG_WARN, "out of memory: no first-token timeout for "
+               "request %llu", (unsigned long long)q->id);
     return;
   }
   /* Nothing was sent; a retry would fail the same way. */
@@ -747,16 +843,18 @@ static void on_sleep_done(uv_timer_t *t) {
 }
 
 static void sleep_for(req_t *q, double delay) {
-  lgw_gateway_t *gw = q->gw;
-  if (!q->sleep_init) {
-    uv_timer_init(gw->loop, &q->sleep_timer);
-    q->sleep_timer.data = q;
-    q->sleep_init = 1;
-    gw->open_handles++;
+  if (timer_start(q, &q->sleep_timer, on_sleep_done, delay)) {
+    lgw__log(LGW_LOG_WARN, "out of memory: request %llu goes on without "
+             "waiting %.3fs", (unsigned long long)q->id, delay);
+    if (q->pacing) {
+      q->pacing = 0;
+      slot_acquire(q);
+    } else {
+      pace(q);
+    }
+    return;
   }
   q->state = S_SLEEP;
-  uv_timer_start(&q->sleep_timer, on_sleep_done,
-                 (uint64_t)ceil(delay * 1000.0), 0);
 }
 
 static void paced(req_t *q, double wait);
@@ -782,7 +880,7 @@ static int shared_reserve(req_t *q) {
     return 0;
   q->tokens_est = gw->tpm[pi].per_s > 0
                       ? lgw__estimate_tokens(q->msg_bytes,
-                                             q->route.max_tokens)
+                                             q->route->max_tokens)
                       : 0;
   if (lgw__rstate_reserve(gw->rs, pi, q->tokens_est, on_shared_wait, q,
                           &q->rs_call)) {
@@ -830,8 +928,13 @@ static void transfer_message(const req_t *q, const lgw__http_resp_t *resp,
       msgf(out, cap, "Cannot connect to %s: %s", url, resp->error);
       break;
     case LGW_ETIMEOUT:
-      msgf(out, cap, "Request to %s timed out (timeout=%.1fs): %s", url,
-               rt->timeout, resp->error);
+      if (resp->connect_timeout)
+        msgf(out, cap, "Request to %s: connect timed out "
+             "(connect_timeout=%.1fs): %s", url, rt->connect_timeout,
+             resp->error);
+      else
+        msgf(out, cap, "Request to %s timed out (timeout=%.1fs): %s", url,
+             rt->timeout, resp->error);
       break;
     case LGW_ETOOBIG:
       msgf(out, cap,
@@ -865,21 +968,22 @@ static void usage_of(const lgw__reply_t *r, lgw_usage_t *u) {
 
 /* A complete event stream: its terminal event must have come. */
 static int stream_end(req_t *q, char *msg, size_t cap, int *cls_status) {
-  int rc = lgw__sse_finish(&q->sse, on_sse_event, q);
+  req_stream_t *st = q->st;
+  int rc = lgw__sse_finish(&st->sse, on_sse_event, q);
   if (rc) {
-    if (!q->abort_code)
+    if (!st->abort_code)
       abort_set(q, rc, 0, "Out of memory reading the stream from %s.",
                 attempt_url(q));
-    if (q->abort_status) *cls_status = q->abort_status;
-    msgf(msg, cap, "%s", q->abort_msg);
-    return q->abort_code;
+    if (st->abort_status) *cls_status = st->abort_status;
+    msgf(msg, cap, "%s", st->abort_msg);
+    return st->abort_code;
   }
-  if (!q->stream.done) {
+  if (!st->stream.done) {
     msgf(msg, cap, "HTTP 200 from %s: the stream ended without its "
          "terminal event.", attempt_url(q));
     return LGW_ERESPONSE;
   }
-  if (lgw__stream_take(&q->stream, &q->reply)) {
+  if (lgw__stream_take(&st->stream, &q->reply)) {
     msgf(msg, cap, "Out of memory reading the stream from %s.",
          attempt_url(q));
     return LGW_ENOMEM;
@@ -890,7 +994,7 @@ static int stream_end(req_t *q, char *msg, size_t cap, int *cls_status) {
 /* A complete 2xx body; a streamed request gets its text as one delta. */
 static int body_end(req_t *q, const lgw__http_resp_t *resp, char *msg,
                     size_t cap, int *cls_status) {
-  const lgw__transport_t *tr = lgw__transport_for(q->route.style);
+  const lgw__transport_t *tr = lgw__transport_for(q->route->style);
   lgw_error_t e;
   int code;
   memset(&e, 0, sizeof e);
@@ -908,7 +1012,7 @@ static int body_end(req_t *q, const lgw__http_resp_t *resp, char *msg,
 
 /* The request committed to a stream that broke: no other attempt. */
 static void stream_broken(req_t *q, int code, const char *msg) {
-  lgw__error_set(&q->err, code, "LLM stream for task '%s' broke after its "
+  lgw__error_set(req_err(q), code, "LLM stream for task '%s' broke after its "
                  "first delta (provider #%zu, %s): %s", q->task, q->pos + 1,
                  prov_type(prov(q)), msg);
   finish(q, code);
@@ -938,20 +1042,22 @@ static void on_http(const lgw__http_resp_t *resp, void *ud) {
   stream_timers_stop(q);
   slot_release(gw);
   lgw__usage_unknown(&u);
-  if (q->stream_init) usage_of(&q->stream.reply, &u);
-  if (q->stop_code || (resp->code == LGW_ECANCELED && !q->abort_code)) {
+  if (q->st) usage_of(&q->st->stream.reply, &u);
+  if (q->stop_code ||
+      (resp->code == LGW_ECANCELED && !(q->st && q->st->abort_code))) {
     if (!q->stop_code) q->stop_code = LGW_ECANCELED;
     stop_error(q);
-    record(q, status, q->stop_code, q->err.message, resp->elapsed, 0, &u);
+    record(q, status, q->stop_code, (q->err ? q->err : &oom_error)->message,
+           resp->elapsed, 0, &u);
     finish(q, q->stop_code);
     return;
   }
   msg[0] = '\0';
   if (resp->code == LGW_ECANCELED) {
     /* cut by the engine: a timeout or an error event in the stream */
-    code = q->abort_code;
-    if (q->abort_status) cls_status = q->abort_status;
-    msgf(msg, sizeof msg, "%s", q->abort_msg);
+    code = q->st->abort_code;
+    if (q->st->abort_status) cls_status = q->st->abort_status;
+    msgf(msg, sizeof msg, "%s", q->st->abort_msg);
   } else if (resp->code == 0 && status >= 200 && status < 300) {
     code = resp->streamed ? stream_end(q, msg, sizeof msg, &cls_status)
                           : body_end(q, resp, msg, sizeof msg, &cls_status);
@@ -1023,7 +1129,7 @@ static void stop(req_t *q, int code) {
       lgw__http_cancel(q->http);  /* on_http finishes it */
       return;
     case S_SLEEP:
-      uv_timer_stop(&q->sleep_timer);
+      uv_timer_stop(q->sleep_timer);
       break;
     case S_PACE:
       lgw__redis_forget(q->rs_call);
@@ -1059,13 +1165,15 @@ static void req_free(req_t *q) {
   lgw_free(q->tier);
   lgw_free(q->effort);
   lgw_free(q->order);
-  if (q->routed) lgw__route_free(&q->route);
+  route_drop(q);
   lgw__reply_free(&q->reply);
   lgw__buf_free(&q->lines);
-  if (q->stream_init) {
-    lgw__sse_parser_free(&q->sse);
-    lgw__stream_free(&q->stream);
-  }
+  stream_free(q->st);
+  lgw_free(q->err);
+  lgw_free(q->sleep_timer);
+  lgw_free(q->deadline_timer);
+  lgw_free(q->ttft_timer);
+  lgw_free(q->idle_timer);
   lgw_free(q);
 }
 
@@ -1087,18 +1195,16 @@ static void on_handle_close(uv_handle_t *h) {
 
 /* Release a request whose callback has run; timers close first. */
 static void req_release(req_t *q) {
-  uv_timer_t *const timers[] = {&q->sleep_timer, &q->deadline_timer,
-                                &q->ttft_timer, &q->idle_timer};
-  const int used[] = {q->sleep_init, q->deadline_init, q->ttft_init,
-                      q->idle_init};
+  uv_timer_t *const timers[] = {q->sleep_timer, q->deadline_timer,
+                                q->ttft_timer, q->idle_timer};
   size_t i;
-  for (i = 0; i < 4; i++) q->closing += used[i];
+  for (i = 0; i < 4; i++) q->closing += timers[i] != NULL;
   if (!q->closing) {
     req_free(q);
     return;
   }
   for (i = 0; i < 4; i++)
-    if (used[i]) uv_close((uv_handle_t *)timers[i], on_handle_close);
+    if (timers[i]) uv_close((uv_handle_t *)timers[i], on_handle_close);
 }
 
 static void call_back(req_t *q) {
@@ -1115,20 +1221,20 @@ static void call_back(req_t *q) {
   res.cost = -1;
   res.cost_total = q->cost_total;
   res.ttft = -1;
-  if (q->status && q->emitted && q->stream_init) {
-    res.partial_text = q->stream.text.data ? q->stream.text.data : "";
-    res.partial_len = q->stream.text.len;
+  if (q->status && q->emitted && q->st) {
+    res.partial_text = q->st->stream.text.data ? q->st->stream.text.data : "";
+    res.partial_len = q->st->stream.text.len;
   }
   if (q->status == 0) {
     const lgw__provider_t *p = &rt->providers[q->winner];
-    const lgw__transport_t *tr = lgw__transport_for(q->route.style);
+    const lgw__transport_t *tr = lgw__transport_for(q->route->style);
     res.text = q->reply.text;
     res.text_len = q->reply.text_len;
-    res.requested_model = q->route.requested_model;
-    res.normalized_model = q->route.model;
-    res.reasoning_effort = q->route.reasoning_effort;
-    res.temperature = q->route.temperature;
-    res.max_tokens = q->route.max_tokens;
+    res.requested_model = q->route->requested_model;
+    res.normalized_model = q->route->model;
+    res.reasoning_effort = q->route->reasoning_effort;
+    res.temperature = q->route->temperature;
+    res.max_tokens = q->route->max_tokens;
     res.provider_index = (int)q->winner + 1;
     res.provider_type = p->provider_type;
     res.api_style = tr ? tr->name : "";
@@ -1141,7 +1247,8 @@ static void call_back(req_t *q) {
   }
   res.attempts = q->att;
   res.nattempts = q->natt;
-  q->cb(gw, q->id, q->status, &res, q->status ? &q->err : NULL, q->ud);
+  q->cb(gw, q->id, q->status, &res,
+        q->status ? (q->err ? q->err : &oom_error) : NULL, q->ud);
 }
 
 static void teardown(lgw_gateway_t *gw);
@@ -1169,18 +1276,22 @@ static void on_idle(uv_idle_t *h) { dispatch(h->data); }
 
 /* ---- public API ---------------------------------------------------------- */
 
-static char *dup_opt(const char *s) { return lgw__strdup(s ? s : ""); }
+/* An override: copied when set, NULL when not. */
+static int dup_opt(const char *s, char **out) {
+  *out = s && *s ? lgw__strdup(s) : NULL;
+  return s && *s && !*out;
+}
 
 static req_t *req_copy(const lgw_request_t *r) {
   req_t *q = lgw__calloc(1, sizeof *q);
   size_t i;
   int bad = 0;
   if (!q) return NULL;
-  q->task = dup_opt(r->task);
-  q->model = dup_opt(r->model);
-  q->tier = dup_opt(r->tier);
-  q->effort = dup_opt(r->reasoning_effort);
-  bad = !q->task || !q->model || !q->tier || !q->effort;
+  q->task = lgw__strdup(r->task ? r->task : "");
+  bad = !q->task;
+  bad |= dup_opt(r->model, &q->model);
+  bad |= dup_opt(r->tier, &q->tier);
+  bad |= dup_opt(r->reasoning_effort, &q->effort);
   if (r->nmessages) {
     q->msgs = lgw__calloc(r->nmessages, sizeof *q->msgs);
     bad |= !q->msgs;
@@ -1198,6 +1309,8 @@ static req_t *req_copy(const lgw_request_t *r) {
   q->ov.has_temperature = r->has_temperature;
   q->ov.temperature = r->temperature;
   q->ov.max_tokens = r->max_tokens;
+  q->plain = !q->model && !q->tier && !q->effort && !r->has_temperature &&
+             !r->max_tokens;
   q->on_delta = r->on_delta;
   q->delta_ud = r->delta_ud;
   for (i = 0; i < q->nmsgs; i++)
@@ -1238,24 +1351,21 @@ int lgw_gateway_submit(lgw_gateway_t *gw, const lgw_request_t *req,
   q->ttft = q->win_ttft = -1;
   q->cost_total = q->win_cost = -1;
   lgw__usage_unknown(&q->win_usage);
+  if (rt->nproviders && q->deadline > 0 &&
+      timer_start(q, &q->deadline_timer, on_deadline, q->deadline)) {
+    req_free(q);
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  }
   list_append(&gw->all, &q->all_link);
   gw->pending++;
   if (id) *id = q->id;
   if (!rt->nproviders) {
-    lgw__error_set(&q->err, LGW_ENOPROVIDER,
+    lgw__error_set(req_err(q), LGW_ENOPROVIDER,
                    "No LLM providers are configured.");
     finish(q, LGW_ENOPROVIDER);
     return 0;
   }
   lgw__state_order(rt->providers, rt->nproviders, gw->preferred, q->order);
-  if (q->deadline > 0) {
-    uv_timer_init(gw->loop, &q->deadline_timer);
-    q->deadline_timer.data = q;
-    q->deadline_init = 1;
-    gw->open_handles++;
-    uv_timer_start(&q->deadline_timer, on_deadline,
-                   (uint64_t)ceil(q->deadline * 1000.0), 0);
-  }
   plan(q);
   return 0;
 }
@@ -1346,6 +1456,7 @@ static int limits_new(lgw_gateway_t *gw, const lgw_runtime_t *rt) {
 static void gw_destroy(lgw_gateway_t *gw) {
   uv_loop_t *loop = gw->own_loop ? gw->loop : NULL;
   lgw__notes_clear(&gw->notes);
+  routes_free(gw);
   limits_free(gw, gw->rt->nproviders);
   free_urls(gw->shown_urls, gw->rt->nproviders);
   lgw_runtime_free(gw->rt);
@@ -1432,13 +1543,19 @@ int lgw_gateway_new(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
   if (!gw) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   gw->eps = lgw__calloc(rt->nproviders * NSTYLES + 1, sizeof *gw->eps);
   gw->shown_urls = make_urls(rt);
+  gw->routes = lgw__calloc(rt->nproviders + 1, sizeof *gw->routes);
+  gw->nroutes = lgw__calloc(rt->nproviders + 1, sizeof *gw->nroutes);
+  gw->timeout_ms = (long)ceil(rt->timeout * 1000.0);
+  gw->connect_timeout_ms = (long)ceil(rt->connect_timeout * 1000.0);
   if (opts) {
     gw->on_event = opts->on_event;
     gw->event_ud = opts->event_ud;
     gw->clock = opts->clock;
     gw->clock_ud = opts->clock_ud;
   }
-  if (!gw->eps || !gw->shown_urls || limits_new(gw, rt)) goto nomem;
+  if (!gw->eps || !gw->shown_urls || !gw->routes || !gw->nroutes ||
+      limits_new(gw, rt))
+    goto nomem;
   if (!(opts && opts->no_state) && !rt->state) {
     gw->state_path = lgw__resolve_provider_state_file(
         opts ? opts->state_file : NULL, lgw__getenv_default, NULL);
@@ -1496,6 +1613,8 @@ nomem:
 fail:
   free_urls(gw->shown_urls, rt->nproviders);
   limits_free(gw, rt->nproviders);
+  lgw_free(gw->routes);
+  lgw_free(gw->nroutes);
   lgw_free(gw->eps);
   lgw_free(gw->state_path);
   lgw_free(gw);

@@ -53,6 +53,8 @@ struct lgw__http_req {
   void *ud;
   lgw__buf_t body;
   lgw__buf_t post;            /* request body; curl reads it in place */
+  char *owned;                /* or the caller's body, taken; owned */
+  long timeout_ms, connect_timeout_ms;
   char *headers[H_COUNT];     /* owned values, NULL when absent */
   long max_bytes;
   int too_big, no_mem;
@@ -139,6 +141,8 @@ static void req_clear(lgw__http_req_t *r) {
   lgw__buf_free(&r->pending);
   if (r->post.cap > POST_KEEP) lgw__buf_free(&r->post);
   r->post.len = 0;
+  lgw_free(r->owned);
+  r->owned = NULL;
   flushq_remove(r->h, r);
   r->on_data = NULL;
   r->stream = -1;
@@ -193,6 +197,16 @@ static int map_code(const lgw__http_req_t *r) {
   }
 }
 
+/* A timeout that ran out before any connection was made, while the whole
+ * attempt still had time left: connect_timeout's. */
+static int connect_timed_out(const lgw__http_req_t *r) {
+  curl_off_t connect_us = 0;
+  if (r->connect_timeout_ms <= 0 || r->connect_timeout_ms >= r->timeout_ms)
+    return 0;
+  curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+  return connect_us == 0 && lgw__now_ms() - r->start_ms < r->timeout_ms;
+}
+
 /* Run the callback once and recycle r. */
 static void complete(lgw__http_req_t *r, int canceled) {
   lgw__http_t *h = r->h;
@@ -224,6 +238,7 @@ static void complete(lgw__http_req_t *r, int canceled) {
   resp.x_should_retry = r->headers[H_SHOULD_RETRY];
   resp.elapsed = (lgw__now_ms() - r->start_ms) / 1000.0;
   resp.streamed = r->stream == 1;
+  resp.connect_timeout = resp.code == LGW_ETIMEOUT && connect_timed_out(r);
   flushq_remove(h, r);
   h->count--;
   r->cb(&resp, r->ud);
@@ -548,18 +563,27 @@ static void easy_init(lgw__http_req_t *r) {
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
 }
 
-/* What changes per transfer. The body is copied into r->post (capacity
- * kept across reuse) and read by curl in place. */
+/* What changes per transfer. A taken body (r->owned) is read by curl in
+ * place; otherwise the body is copied into r->post (capacity kept across
+ * reuse). */
 static int easy_setup(lgw__http_req_t *r, const lgw__http_opts_t *o) {
   CURL *e = r->easy;
-  r->post.len = 0;
-  if (lgw__buf_add(&r->post, o->body ? o->body : "",
-                   o->body ? o->body_len : 0))
-    return LGW_ENOMEM;
+  const char *body = r->owned;
+  size_t len = o->body_len;
+  if (!body) {
+    r->post.len = 0;
+    if (lgw__buf_add(&r->post, o->body ? o->body : "",
+                     o->body ? o->body_len : 0))
+      return LGW_ENOMEM;
+    body = r->post.data;
+    len = r->post.len;
+  }
+  r->timeout_ms = o->timeout_ms;
+  r->connect_timeout_ms = o->connect_timeout_ms;
   curl_easy_setopt(e, CURLOPT_URL, o->url);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)o->headers);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->post.data);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->post.len);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
   return 0;
@@ -588,15 +612,29 @@ static lgw__http_req_t *req_get(lgw__http_t *h) {
 int lgw__http_post(lgw__http_t *h, const lgw__http_opts_t *o,
                    lgw__http_cb cb, void *ud, lgw__http_req_t **out,
                    lgw_error_t *err) {
+  return lgw__http_post_owned(h, o, NULL, cb, ud, out, err);
+}
+
+int lgw__http_post_owned(lgw__http_t *h, const lgw__http_opts_t *o,
+                         char *body, lgw__http_cb cb, void *ud,
+                         lgw__http_req_t **out, lgw_error_t *err) {
   lgw__http_req_t *r;
   CURLMcode mc;
   if (out) *out = NULL;
-  if (!h || !o || !o->url || !cb)
+  if (!h || !o || !o->url || !cb) {
+    lgw_free(body);
     return lgw__error_set(err, LGW_EINVAL, "http: invalid arguments");
-  if (h->closing || !h->multi)
+  }
+  if (h->closing || !h->multi) {
+    lgw_free(body);
     return lgw__error_set(err, LGW_ECANCELED, "http: engine is closing");
+  }
   r = req_get(h);
-  if (!r) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  if (!r) {
+    lgw_free(body);
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  }
+  r->owned = body;
   r->cb = cb;
   r->ud = ud;
   r->max_bytes = o->max_response_bytes;

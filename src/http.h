@@ -35,6 +35,9 @@ typedef struct lgw__http_resp {
   const char *x_should_retry;
   double elapsed;       /* seconds */
   int streamed;         /* 1: the body went to on_data, body is "" */
+  int connect_timeout;  /* 1: code LGW_ETIMEOUT came from connect_timeout
+                           (no connection before it, shorter than the
+                           whole timeout) */
 } lgw__http_resp_t;
 
 /* Called exactly once per submitted request (also on cancel). The request
@@ -70,6 +73,11 @@ typedef struct lgw__http_opts {
 int lgw__http_post(lgw__http_t *h, const lgw__http_opts_t *o,
                    lgw__http_cb cb, void *ud, lgw__http_req_t **out,
                    lgw_error_t *err);
+/* As lgw__http_post, taking body (o->body_len bytes, lgw_malloc'd; NULL:
+ * o->body is copied): freed when the transfer ends, also on failure. */
+int lgw__http_post_owned(lgw__http_t *h, const lgw__http_opts_t *o,
+                         char *body, lgw__http_cb cb, void *ud,
+                         lgw__http_req_t **out, lgw_error_t *err);
 /* Cancel: the callback runs (code LGW_ECANCELED) before this returns. */
 void lgw__http_cancel(lgw__http_req_t *r);
 /* Transfers in flight. */

@@ -8,7 +8,7 @@
 #include "json_extract.h"
 
 #include <math.h>
-#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,20 +19,28 @@
 /* ---- positions and errors ----------------------------------------------- */
 
 /* Python reports positions in code points: count UTF-8 lead bytes. */
+void lgw__json_pos(const char *s, size_t pos, char *out, size_t cap) {
+  size_t i, line = 1, col = 1, chars = 0;
+  for (i = 0; i < pos; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if ((c & 0xC0) == 0x80) continue;
+    chars++;
+    if (c == '\n') {
+      line++;
+      col = 1;
+    } else {
+      col++;
+    }
+  }
+  snprintf(out, cap, "line %zu column %zu (char %zu)", line, col, chars);
+}
+
 static int fail_at(lgw_error_t *err, const char *s, size_t pos,
                    const char *what) {
-  size_t i, chars = 0, line = 1, col_start = 0;
-  for (i = 0; i < pos; i++) {
-    if (((unsigned char)s[i] & 0xC0) == 0x80) continue;
-    if (s[i] == '\n') {
-      line++;
-      col_start = chars + 1;
-    }
-    chars++;
-  }
-  return lgw__error_set(err, LGW_EJSON,
-                        "JSON parse error: %s: line %zu column %zu (char %zu)",
-                        what, line, chars - col_start + 1, chars);
+  char where[96];
+  lgw__json_pos(s, pos, where, sizeof where);
+  return lgw__error_set(err, LGW_EJSON, "JSON parse error: %s: %s", what,
+                        where);
 }
 
 /* ---- strict parser ------------------------------------------------------ */
@@ -56,9 +64,18 @@ static cJSON *made(parser_t *P, cJSON *node) {
   return node ? node : out_of_memory(P);
 }
 
+/* An open container. An object's members are found by a linear scan
+ * while it has at most SCAN_MAX of them, then through tab, an open
+ * addressing table of its members by key (no deletions: a repeated key
+ * replaces the member in its slot). */
+#define SCAN_MAX 16
+
 typedef struct frame {
   cJSON *node;
-  char *key;  /* object member awaiting its value; owned */
+  char *key;     /* object member awaiting its value; owned */
+  size_t count;  /* object members */
+  cJSON **tab;   /* owned; NULL while count <= SCAN_MAX */
+  size_t tcap;   /* power of two */
 } frame_t;
 
 static int is_ws(char c) {
@@ -117,6 +134,16 @@ static char *parse_string(parser_t *P) {
   const char *s = P->s;
   size_t begin = P->pos, i = P->pos + 1, n = P->n;
   lgw__buf_t b;
+  while (i < n && s[i] != '"' && s[i] != '\\' && (unsigned char)s[i] >= 0x20)
+    i++;
+  if (i < n && s[i] == '"') {
+    /* no escapes: one allocation of the exact size */
+    char *out = lgw__strndup(s + begin + 1, i - begin - 1);
+    if (!out) return out_of_memory(P);
+    P->pos = i + 1;
+    return out;
+  }
+  i = begin + 1;
   lgw__buf_init(&b);
   for (;;) {
     size_t run = i;
@@ -260,97 +287,90 @@ static char *parse_member_key(parser_t *P) {
   return key;
 }
 
-/* Index of the members of the objects still open, so that a repeated key
- * is found in O(1): (object, key) -> member, open addressing; a slot with
- * obj NULL and item set is a tombstone. */
-typedef struct slot {
-  const cJSON *obj;
-  cJSON *item;
-} slot_t;
-
-typedef struct members {
-  slot_t *slots;
-  size_t cap, used;  /* cap is a power of two, or 0 */
-} members_t;
-
-static size_t member_hash(const cJSON *obj, const char *key) {
-  size_t h = (size_t)(uintptr_t)obj * 0x9E3779B1u;
+static size_t key_hash(const char *key) {
+  size_t h = 2166136261u;
   for (; *key; key++) h = (h ^ (unsigned char)*key) * 16777619u;
   return h;
 }
 
-/* The slot for (obj, key): its member, or the empty slot to fill. */
-static slot_t *member_slot(members_t *m, const cJSON *obj, const char *key) {
-  size_t i = member_hash(obj, key) & (m->cap - 1);
-  while (m->slots[i].item &&
-         !(m->slots[i].obj == obj && strcmp(m->slots[i].item->string, key) == 0))
-    i = (i + 1) & (m->cap - 1);
-  return &m->slots[i];
+/* The slot of key in tab: its member, or the empty slot to fill. */
+static cJSON **tab_slot(cJSON **tab, size_t cap, const char *key) {
+  size_t i = key_hash(key) & (cap - 1);
+  while (tab[i] && strcmp(tab[i]->string, key) != 0) i = (i + 1) & (cap - 1);
+  return &tab[i];
 }
 
-/* Rehash the live slots (tombstones are dropped) into a table at most a
- * quarter full. */
-static int members_grow(members_t *m) {
-  members_t bigger;
-  size_t i, live = 0;
-  for (i = 0; i < m->cap; i++)
-    if (m->slots[i].obj) live++;
-  bigger.cap = 64;
-  while ((live + 1) * 4 > bigger.cap) bigger.cap *= 2;
-  bigger.used = live;
-  bigger.slots = lgw__calloc(bigger.cap, sizeof *bigger.slots);
-  if (!bigger.slots) return LGW_ENOMEM;
-  for (i = 0; i < m->cap; i++)
-    if (m->slots[i].obj)
-      *member_slot(&bigger, m->slots[i].obj, m->slots[i].item->string) =
-          m->slots[i];
-  lgw_free(m->slots);
-  *m = bigger;
+/* (Re)build f's table, at most half full, from the object's members. */
+static int tab_build(frame_t *f, size_t cap) {
+  cJSON **tab = lgw__calloc(cap, sizeof *tab);
+  const cJSON *c;
+  if (!tab) return LGW_ENOMEM;
+  for (c = f->node->child; c; c = c->next)
+    *tab_slot(tab, cap, c->string) = (cJSON *)c;
+  lgw_free(f->tab);
+  f->tab = tab;
+  f->tcap = cap;
   return 0;
 }
 
-/* A closed object takes no more members: its slots become tombstones (obj
- * NULL, never dereferenced), so that no slot refers to a member freed
- * later by a repeated key, nor matches a new object that gets the same
- * address. */
-static void members_forget(members_t *m, const cJSON *obj) {
-  const cJSON *c;
-  for (c = obj->child; c; c = c->next)
-    member_slot(m, obj, c->string)->obj = NULL;
+/* Where f's member named key is recorded: *found gets the member or NULL;
+ * the result is its table slot (NULL while f scans). */
+static int find_member(frame_t *f, const char *key, cJSON **found,
+                       cJSON ***slot) {
+  cJSON *c;
+  *found = NULL;
+  *slot = NULL;
+  if (f->count >= SCAN_MAX && (f->count + 1) * 2 > f->tcap &&
+      tab_build(f, f->tcap ? f->tcap * 2 : 64))
+    return LGW_ENOMEM;
+  if (f->tab) {
+    *slot = tab_slot(f->tab, f->tcap, key);
+    *found = **slot;
+    return 0;
+  }
+  for (c = f->node->child; c; c = c->next)
+    if (strcmp(c->string, key) == 0) {
+      *found = c;
+      break;
+    }
+  return 0;
+}
+
+/* A container is closed or dropped: its table goes. */
+static void frame_done(frame_t *f) {
+  lgw_free(f->tab);
+  f->tab = NULL;
 }
 
 /* Attach a finished value to the container of frame f. Duplicate keys: the
  * last value wins, in the first key's place (as a Python dict). */
-static int attach(members_t *m, frame_t *f, cJSON *value) {
-  slot_t *slot;
+static int attach(frame_t *f, cJSON *value) {
+  cJSON *old, **slot;
   if (cJSON_IsArray(f->node)) {
     cJSON_AddItemToArray(f->node, value);
     return 0;
   }
-  if ((m->used + 1) * 2 > m->cap && members_grow(m)) return LGW_ENOMEM;
-  slot = member_slot(m, f->node, f->key);
+  if (find_member(f, f->key, &old, &slot)) return LGW_ENOMEM;
   /* the member takes the key: lgw_malloc and cJSON share one allocator
    * (lgw_set_allocator sets both) */
   value->string = f->key;
   f->key = NULL;
-  if (slot->item) {
+  if (old) {
     lgw_free(value->string);
-    value->string = slot->item->string;
-    slot->item->string = NULL;
-    cJSON_ReplaceItemViaPointer(f->node, slot->item, value);
+    value->string = old->string;
+    old->string = NULL;
+    cJSON_ReplaceItemViaPointer(f->node, old, value);
   } else {
     cJSON_AddItemToArray(f->node, value);  /* string already set */
-    m->used++;
+    f->count++;
   }
-  slot->obj = f->node;
-  slot->item = value;
+  if (slot) *slot = value;
   return 0;
 }
 
 /* One value starting exactly at P->pos; P->pos ends just after it. */
 static int parse_value(parser_t *P, cJSON **out) {
   frame_t *stack = NULL;
-  members_t members = {NULL, 0, 0};
   size_t depth = 0, cap = 0;
   cJSON *value = NULL;
   int rc = LGW_EJSON;
@@ -376,6 +396,9 @@ static int parse_value(parser_t *P, cJSON **out) {
       }
       f = &stack[depth];
       f->key = NULL;
+      f->count = 0;
+      f->tab = NULL;
+      f->tcap = 0;
       f->node = c == '{' ? cJSON_CreateObject() : cJSON_CreateArray();
       if (!f->node) goto nomem;
       depth++;
@@ -392,9 +415,14 @@ static int parse_value(parser_t *P, cJSON **out) {
     } else if (c == '"') {
       char *str = parse_string(P);
       if (!str) goto done;
-      value = cJSON_CreateString(str);
-      lgw_free(str);
-      if (!value) goto nomem;
+      /* the node takes the string (one allocator, as for keys) */
+      value = cJSON_CreateNull();
+      if (!value) {
+        lgw_free(str);
+        goto nomem;
+      }
+      value->type = cJSON_String;
+      value->valuestring = str;
     } else if (!(value = parse_scalar(P))) {
       goto done;
     }
@@ -409,13 +437,13 @@ static int parse_value(parser_t *P, cJSON **out) {
         goto done;
       }
       f = &stack[depth - 1];
-      if (attach(&members, f, value)) goto nomem;
+      if (attach(f, value)) goto nomem;
       value = NULL;
       is_obj = cJSON_IsObject(f->node);
       skip_ws(P);
       if (P->pos < P->n && P->s[P->pos] == (is_obj ? '}' : ']')) {
         P->pos++;
-        if (is_obj) members_forget(&members, f->node);
+        frame_done(f);
         value = f->node;
         depth--;
         continue;
@@ -438,9 +466,9 @@ done:
   while (depth--) {
     cJSON_Delete(stack[depth].node);
     lgw_free(stack[depth].key);
+    frame_done(&stack[depth]);
   }
   lgw_free(stack);
-  lgw_free(members.slots);
   return rc;
 }
 

@@ -26,4 +26,8 @@ int lgw__json_extract(const char *text, size_t len, cJSON **out,
 int lgw__json_parse_strict(const char *text, size_t len, cJSON **out,
                            lgw_error_t *err);
 
+/* Byte offset pos of s as Python's json reports it, in code points:
+ * "line L column C (char N)" into out (cap bytes). */
+void lgw__json_pos(const char *s, size_t pos, char *out, size_t cap);
+
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_extract.h"
 #include "sse.h"
 
 const lgw__transport_t *lgw__transport_for(lgw__style_t style) {
@@ -106,6 +107,59 @@ int lgw__error_object(const cJSON *e, lgw_error_t *err) {
                       cJSON_IsString(m) ? m->valuestring : "");
   if (err) err->http_status = status;
   return rc;
+}
+
+int lgw__openai_reply_end(cJSON *root, lgw__buf_t *text, int rc,
+                          lgw__reply_t *out, lgw_error_t *err) {
+  const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+  lgw_error_t inner;
+  if (!rc && lgw__is_blank(text->data) && cJSON_IsObject(e)) {
+    memset(&inner, 0, sizeof inner);
+    lgw__error_object(e, &inner);
+    rc = lgw__error_set(err, LGW_EHTTP, "error object in a 2xx answer: %s",
+                        inner.message);
+    if (err) err->http_status = inner.http_status;
+  }
+  rc = rc ? rc : lgw__reply_set_text(out, text->data, text->len);
+  lgw__buf_free(text);
+  cJSON_Delete(root);
+  if (rc == LGW_EHTTP) return rc;
+  return rc ? lgw__error_set(err, LGW_ENOMEM, "out of memory reading body")
+            : 0;
+}
+
+int lgw__body_temperature(lgw__buf_t *b, double t) {
+  int rc = lgw__json_add_key(b, "temperature");
+  return rc ? rc : lgw__json_add_num(b, t);
+}
+
+int lgw__body_finish(lgw__buf_t *b, int rc, char **out, size_t *len,
+                     lgw_error_t *err) {
+  rc = rc ? rc : lgw__buf_addc(b, '}');
+  if (rc) {
+    lgw__buf_free(b);
+    return rc == LGW_EINVAL
+               ? lgw__error_set(err, LGW_EINVAL,
+                                "temperature is not a finite number")
+               : lgw__error_set(err, LGW_ENOMEM,
+                                "out of memory building body");
+  }
+  *len = b->len;
+  *out = lgw__buf_steal(b);
+  return 0;
+}
+
+void lgw__openai_usage(const cJSON *usage, const char *in_key,
+                       const char *out_key, lgw__reply_t *out) {
+  char details[64];
+  out->input_tokens = lgw__json_count(usage, in_key);
+  out->output_tokens = lgw__json_count(usage, out_key);
+  snprintf(details, sizeof details, "%s_details", in_key);
+  out->cached_tokens = lgw__json_count(
+      cJSON_GetObjectItemCaseSensitive(usage, details), "cached_tokens");
+  snprintf(details, sizeof details, "%s_details", out_key);
+  out->reasoning_tokens = lgw__json_count(
+      cJSON_GetObjectItemCaseSensitive(usage, details), "reasoning_tokens");
 }
 
 int lgw__reply_set_text(lgw__reply_t *out, const char *s, size_t n) {
@@ -649,23 +703,6 @@ int lgw__jv_str(const lgw__jv_t *s, lgw__buf_t *b) {
   return 0;
 }
 
-/* Python's json error position: line, column (1-based) and char index. */
-static void json_pos(const char *s, size_t pos, char *out, size_t cap) {
-  size_t i, line = 1, col = 1, chars = 0;
-  for (i = 0; i < pos; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if ((c & 0xC0) == 0x80) continue;  /* count code points, not bytes */
-    chars++;
-    if (c == '\n') {
-      line++;
-      col = 1;
-    } else {
-      col++;
-    }
-  }
-  snprintf(out, cap, "line %zu column %zu (char %zu)", line, col, chars);
-}
-
 /* Deepest nesting before pos, ignoring brackets inside strings. */
 static size_t json_depth(const char *s, size_t pos) {
   size_t i, depth = 0, max = 0;
@@ -689,7 +726,7 @@ static size_t json_depth(const char *s, size_t pos) {
 static int json_error(const char *body, size_t at,
                       const char *why, lgw_error_t *err) {
   char where[96];
-  json_pos(body, at, where, sizeof where);
+  lgw__json_pos(body, at, where, sizeof where);
   return lgw__error_set(err, LGW_ERESPONSE, "response is not JSON: %s: %s",
                         why, where);
 }

@@ -214,4 +214,25 @@ int lgw__jv_str(const lgw__jv_t *s, lgw__buf_t *b);
 /* Append an integer in decimal. */
 int lgw__json_add_long(lgw__buf_t *b, long v);
 
+/* The end of reading an OpenAI-format answer root (cJSON_Delete'd here)
+ * whose text was gathered into text (freed here) with result rc: the text
+ * goes to out. Without text, an "error" object at the root is an error:
+ * LGW_EHTTP, "error object in a 2xx answer: <type>: <message>", with
+ * err->http_status from its type as lgw__error_object. */
+int lgw__openai_reply_end(struct cJSON *root, lgw__buf_t *text, int rc,
+                          lgw__reply_t *out, lgw_error_t *err);
+
+/* Body builders: `,"temperature":<t>` (LGW_EINVAL when t is not finite,
+ * LGW_ENOMEM), and the end of a body built into b so far with result rc:
+ * the closing brace, *out and *len take b's bytes; on failure b is freed
+ * and err says why (rc LGW_EINVAL: the temperature). */
+int lgw__body_temperature(lgw__buf_t *b, double t);
+int lgw__body_finish(lgw__buf_t *b, int rc, char **out, size_t *len,
+                     lgw_error_t *err);
+
+/* OpenAI usage counts: in_key and out_key, cached_tokens from
+ * "<in_key>_details", reasoning_tokens from "<out_key>_details". */
+void lgw__openai_usage(const struct cJSON *usage, const char *in_key,
+                       const char *out_key, lgw__reply_t *out);
+
 #endif

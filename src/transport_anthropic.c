@@ -63,28 +63,15 @@ static int anthropic_body(const lgw__call_t *c, char **out, size_t *len,
   }
   if (!rc && !items) rc = lgw__buf_adds(&b, "{\"role\":\"user\",\"content\":\"\"}");
   rc = rc ? rc : lgw__buf_printf(&b, "],\"max_tokens\":%ld", c->max_tokens);
-  rc = rc ? rc : lgw__json_add_key(&b, "temperature");
-  if (!rc && lgw__json_add_num(&b, c->temperature)) {
-    lgw__buf_free(&b);
-    lgw__buf_free(&sys);
-    return lgw__error_set(err, LGW_EINVAL,
-                          "temperature is not a finite number");
-  }
+  rc = rc ? rc : lgw__body_temperature(&b, c->temperature);
   lgw__strip_range(sys.data ? sys.data : "", sys.len, &a, &e);
   if (!rc && a < e) {
     rc = lgw__json_add_key(&b, "system");
     rc = rc ? rc : lgw__json_add_str(&b, sys.data + a, e - a);
   }
   if (!rc && c->stream) rc = lgw__buf_adds(&b, ",\"stream\":true");
-  rc = rc ? rc : lgw__buf_addc(&b, '}');
   lgw__buf_free(&sys);
-  if (rc) {
-    lgw__buf_free(&b);
-    return lgw__error_set(err, LGW_ENOMEM, "out of memory building body");
-  }
-  *len = b.len;
-  *out = lgw__buf_steal(&b);
-  return 0;
+  return lgw__body_finish(&b, rc, out, len, err);
 }
 
 /* An error object inside a 200 (or an SSE error event) is classified

@@ -56,12 +56,7 @@ int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
   rc = rc ? rc : lgw__buf_addc(&b, ']');
   rc = rc ? rc : lgw__json_add_key(&b, tokens_key);
   rc = rc ? rc : lgw__json_add_long(&b, c->max_tokens);
-  rc = rc ? rc : lgw__json_add_key(&b, "temperature");
-  if (!rc && lgw__json_add_num(&b, c->temperature)) {
-    lgw__buf_free(&b);
-    return lgw__error_set(err, LGW_EINVAL,
-                          "temperature is not a finite number");
-  }
+  rc = rc ? rc : lgw__body_temperature(&b, c->temperature);
   /* include_usage: the last chunk of a stream then carries the usage. */
   rc = rc ? rc : lgw__buf_adds(&b, c->stream
                     ? ",\"stream\":true,\"stream_options\":"
@@ -72,14 +67,7 @@ int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
     rc = rc ? rc : lgw__json_add_str(&b, c->reasoning_effort,
                                      strlen(c->reasoning_effort));
   }
-  rc = rc ? rc : lgw__buf_addc(&b, '}');
-  if (rc) {
-    lgw__buf_free(&b);
-    return lgw__error_set(err, LGW_ENOMEM, "out of memory building body");
-  }
-  *len = b.len;
-  *out = lgw__buf_steal(&b);
-  return 0;
+  return lgw__body_finish(&b, rc, out, len, err);
 }
 
 static int chat_body(const lgw__call_t *c, char **out, size_t *len,
@@ -110,14 +98,7 @@ static int content_text(const cJSON *content, int py_str, lgw__buf_t *b) {
 }
 
 static void read_usage(const cJSON *usage, lgw__reply_t *out) {
-  out->input_tokens = lgw__json_count(usage, "prompt_tokens");
-  out->output_tokens = lgw__json_count(usage, "completion_tokens");
-  out->cached_tokens = lgw__json_count(
-      cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details"),
-      "cached_tokens");
-  out->reasoning_tokens = lgw__json_count(
-      cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens_details"),
-      "reasoning_tokens");
+  lgw__openai_usage(usage, "prompt_tokens", "completion_tokens", out);
 }
 
 /* The cJSON path below, read in place (lgw__jv_*): 0, LGW_ENOMEM or
@@ -183,7 +164,8 @@ int lgw__chat_parse(const char *body, size_t len, const char *content_type,
     rc = parse_fast(&jroot, out);
     if (rc == LGW_ENOMEM)
       return lgw__error_set(err, LGW_ENOMEM, "out of memory reading body");
-    if (rc == 0) return 0;
+    /* no text: the cJSON path looks for an error object */
+    if (rc == 0 && !lgw__is_blank(out->text)) return 0;
   }
   rc = lgw__decode_body(body, len, content_type, &root, err);
   if (rc) return rc;
@@ -197,11 +179,7 @@ int lgw__chat_parse(const char *body, size_t len, const char *content_type,
                       py_str, &text);
   usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
   read_usage(usage, out);
-  rc = rc ? rc : lgw__reply_set_text(out, text.data, text.len);
-  lgw__buf_free(&text);
-  cJSON_Delete(root);
-  return rc ? lgw__error_set(err, LGW_ENOMEM, "out of memory reading body")
-            : 0;
+  return lgw__openai_reply_end(root, &text, rc, out, err);
 }
 
 static int chat_parse(const char *body, size_t len, const char *content_type,

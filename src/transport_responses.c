@@ -49,13 +49,7 @@ static int responses_body(const lgw__call_t *c, char **out, size_t *len,
   if (!rc && !items) rc = lgw__buf_adds(&b, "{\"role\":\"user\",\"content\":\"\"}");
   rc = rc ? rc : lgw__buf_printf(&b, "],\"max_output_tokens\":%ld",
                                  c->max_tokens);
-  rc = rc ? rc : lgw__json_add_key(&b, "temperature");
-  if (!rc && lgw__json_add_num(&b, c->temperature)) {
-    lgw__buf_free(&b);
-    lgw__buf_free(&sys);
-    return lgw__error_set(err, LGW_EINVAL,
-                          "temperature is not a finite number");
-  }
+  rc = rc ? rc : lgw__body_temperature(&b, c->temperature);
   rc = rc ? rc : lgw__buf_adds(&b, c->stream ? ",\"stream\":true"
                                              : ",\"stream\":false");
   if (!rc && c->reasoning_effort && *c->reasoning_effort) {
@@ -69,15 +63,8 @@ static int responses_body(const lgw__call_t *c, char **out, size_t *len,
     rc = lgw__json_add_key(&b, "instructions");
     rc = rc ? rc : lgw__json_add_str(&b, sys.data + a, e - a);
   }
-  rc = rc ? rc : lgw__buf_addc(&b, '}');
   lgw__buf_free(&sys);
-  if (rc) {
-    lgw__buf_free(&b);
-    return lgw__error_set(err, LGW_ENOMEM, "out of memory building body");
-  }
-  *len = b.len;
-  *out = lgw__buf_steal(&b);
-  return 0;
+  return lgw__body_finish(&b, rc, out, len, err);
 }
 
 /* Text per §10.3: nested "response" first, then output_text, then the
@@ -121,14 +108,7 @@ static int extract(const cJSON *o, lgw__buf_t *b) {
 }
 
 static void read_usage(const cJSON *usage, lgw__reply_t *out) {
-  out->input_tokens = lgw__json_count(usage, "input_tokens");
-  out->output_tokens = lgw__json_count(usage, "output_tokens");
-  out->cached_tokens = lgw__json_count(
-      cJSON_GetObjectItemCaseSensitive(usage, "input_tokens_details"),
-      "cached_tokens");
-  out->reasoning_tokens = lgw__json_count(
-      cJSON_GetObjectItemCaseSensitive(usage, "output_tokens_details"),
-      "reasoning_tokens");
+  lgw__openai_usage(usage, "input_tokens", "output_tokens", out);
 }
 
 static int responses_parse(const char *body, size_t len,
@@ -149,11 +129,7 @@ static int responses_parse(const char *body, size_t len,
     usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
   }
   read_usage(usage, out);
-  rc = rc ? rc : lgw__reply_set_text(out, text.data, text.len);
-  lgw__buf_free(&text);
-  cJSON_Delete(root);
-  return rc ? lgw__error_set(err, LGW_ENOMEM, "out of memory reading body")
-            : 0;
+  return lgw__openai_reply_end(root, &text, rc, out, err);
 }
 
 /* Responses stream: output_text.delta events carry the text (a part is

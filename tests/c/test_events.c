@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "llmgateway.h"
+#include "gw_support.h"
 #include "sim_support.h"
 #include "test.h"
 #include "util.h"
@@ -90,31 +91,11 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
     r->att_cfg[i] = res->attempts[i].configured_index;
 }
 
-static lgw_runtime_t *load(const char *fmt, ...) LGW__PRINTF(1, 2);
-static lgw_runtime_t *load(const char *fmt, ...) {
-  char buf[8192];
-  va_list ap;
-  lgw_runtime_t *rt = NULL;
-  lgw_error_t err;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  if (lgw_runtime_load_string(buf, strlen(buf), "test.yaml", &rt, &err)) {
-    fprintf(stderr, "config error: %s\n%s\n", err.message, buf);
-    return NULL;
-  }
-  return rt;
-}
-
-#define SETTINGS(extra)                                                   \
-  "settings:\n  fallback_model: m1\n  timeout: 5\n  backoff_base: 0.01\n" \
-  "  backoff_max: 0.02\n  transport_retries: 3\n" extra
 
 #define PROV(style, xsim)                                                 \
   "  - provider_type: " style "\n    api_style: " style "\n"              \
   "    base_url: \"%s\"\n    api_key: k\n" xsim
 
-#define XSIM(d) "    headers:\n      x-sim: \"" d "\"\n"
 
 static lgw_gateway_t *gateway(lgw_runtime_t *rt, rec_t *r, int clock) {
   lgw_gateway_t *gw = NULL;
@@ -151,8 +132,8 @@ TEST(failover_event_sequence) {
   rec_t r;
   lgw_gateway_t *gw;
   memset(&r, 0, sizeof r);
-  gw = gateway(load(SETTINGS("  transport_retries: 2\n") "providers:\n"
-                    PROV("anthropic", XSIM("status=500"))
+  gw = gateway(gws_load(GWS_SETTINGS("  transport_retries: 2\n") "providers:\n"
+                    PROV("anthropic", GWS_XSIM("status=500"))
                     PROV("openai_chat", ""), sim.base, sim.base), &r, 0);
   ASSERT(gw != NULL);
   ASSERT_EQ(submit(gw, &r, "hello there"), 0);
@@ -200,8 +181,8 @@ TEST(failed_request_end_event) {
   rec_t r;
   lgw_gateway_t *gw;
   memset(&r, 0, sizeof r);
-  gw = gateway(load(SETTINGS("") "providers:\n"
-                    PROV("responses", XSIM("status=401")), sim.base), &r, 0);
+  gw = gateway(gws_load(GWS_SETTINGS("") "providers:\n"
+                    PROV("responses", GWS_XSIM("status=401")), sim.base), &r, 0);
   ASSERT(gw != NULL);
   ASSERT_EQ(submit(gw, &r, "x"), 0);
   ASSERT_EQ(lgw_gateway_run(gw), 0);
@@ -225,7 +206,7 @@ TEST(usage_summed_over_retries_and_cost) {
   lgw_gateway_t *gw;
   lgw_usage_t all;
   memset(&r, 0, sizeof r);
-  gw = gateway(load(SETTINGS("  prices:\n    m1: {input: 1.0, output: 2.0}\n")
+  gw = gateway(gws_load(GWS_SETTINGS("  prices:\n    m1: {input: 1.0, output: 2.0}\n")
                     "providers:\n" PROV("responses", ""), sim.base), &r, 0);
   ASSERT(gw != NULL);
   /* 200 with empty text (usage 2 in, 0 out), then the answer (2 in, 3 out) */
@@ -259,7 +240,7 @@ TEST(unpriced_model_has_no_cost) {
   rec_t r;
   lgw_gateway_t *gw;
   memset(&r, 0, sizeof r);
-  gw = gateway(load(SETTINGS("  prices:\n    other: {input: 1, output: 1}\n")
+  gw = gateway(gws_load(GWS_SETTINGS("  prices:\n    other: {input: 1, output: 1}\n")
                     "providers:\n" PROV("openai_chat", ""), sim.base), &r, 0);
   ASSERT(gw != NULL);
   ASSERT_EQ(submit(gw, &r, "a b"), 0);
@@ -292,12 +273,12 @@ TEST(breaker_opens_skips_and_closes) {
   r.clock = 1000;
   /* provider 1 fails 3 times (one attempt per request), then answers;
    * provider 2 always refuses (a 400 neither counts nor is remembered) */
-  gw = gateway(load(SETTINGS("  transport_retries: 1\n"
+  gw = gateway(gws_load(GWS_SETTINGS("  transport_retries: 1\n"
                              "  breaker_failures: 2\n  breaker_window: 10\n"
                              "  breaker_cooldown: 30\n")
                     "providers:\n"
-                    PROV("openai_chat", XSIM("status=503 times=3 id=brk"))
-                    PROV("responses", XSIM("status=400")), sim.base,
+                    PROV("openai_chat", GWS_XSIM("status=503 times=3 id=brk"))
+                    PROV("responses", GWS_XSIM("status=400")), sim.base,
                     sim.base), &r, 1);
   ASSERT(gw != NULL);
   ASSERT_EQ(lgw_gateway_breaker_state(gw, 0), 0);
@@ -340,10 +321,10 @@ TEST(breaker_last_provider_still_tried) {
   lgw_gateway_t *gw;
   memset(&r, 0, sizeof r);
   r.clock = 50;
-  gw = gateway(load(SETTINGS("  transport_retries: 1\n"
+  gw = gateway(gws_load(GWS_SETTINGS("  transport_retries: 1\n"
                              "  breaker_failures: 1\n")
                     "providers:\n"
-                    PROV("openai_chat", XSIM("status=503 times=1 id=last")),
+                    PROV("openai_chat", GWS_XSIM("status=503 times=1 id=last")),
                     sim.base), &r, 1);
   ASSERT(gw != NULL);
   ASSERT_EQ(run_req(gw, &r), 0);
@@ -364,7 +345,7 @@ TEST(rpm_paces_requests) {
   int i;
   memset(r, 0, sizeof r);
   /* 120 rpm: 2 per second, 2 at once */
-  gw = gateway(load(SETTINGS("") "providers:\n"
+  gw = gateway(gws_load(GWS_SETTINGS("") "providers:\n"
                     "  - provider_type: openai\n    api_style: openai_chat\n"
                     "    base_url: \"%s\"\n    rpm: 120\n", sim.base),
                &r[0], 0);
@@ -386,7 +367,7 @@ TEST(free_from_event_callback) {
   rec_t r;
   lgw_gateway_t *gw;
   memset(&r, 0, sizeof r);
-  gw = gateway(load(SETTINGS("") "providers:\n" PROV("openai_chat", ""),
+  gw = gateway(gws_load(GWS_SETTINGS("") "providers:\n" PROV("openai_chat", ""),
                     sim.base), &r, 0);
   ASSERT(gw != NULL);
   ASSERT_EQ(submit(gw, &r, "a"), 0);
@@ -418,8 +399,8 @@ static void count_done(lgw_gateway_t *gw, uint64_t id, int status,
 }
 
 TEST(free_from_delta_callback) {
-  lgw_runtime_t *rt = load(SETTINGS("") "providers:\n"
-                           PROV("anthropic", XSIM("fault=sse_stall after=1")),
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS("") "providers:\n"
+                           PROV("anthropic", GWS_XSIM("fault=sse_stall after=1")),
                            sim.base);
   lgw_gateway_t *gw = NULL;
   lgw_gateway_options_t opts;
@@ -442,15 +423,9 @@ TEST(free_from_delta_callback) {
   ASSERT_EQ(st, LGW_ECANCELED);
 }
 
-static void quiet_log(lgw_log_level_t level, const char *msg, void *ud) {
-  (void)level;
-  (void)msg;
-  (void)ud;
-}
-
 int main(int argc, char **argv) {
   const char *only = argc > 1 ? argv[1] : NULL;
-  lgw_set_log(quiet_log, NULL, LGW_LOG_DEBUG);
+  lgw_set_log(gws_quiet_log, NULL, LGW_LOG_DEBUG);
   if (sim_start(&sim, NULL) != 0) {
     fprintf(stderr, "simulator did not start\n");
     printf("RESULT 0 1\n");

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "provider_state.h"
+#include "gw_support.h"
 #include "sim_support.h"
 #include "test.h"
 
@@ -40,12 +41,6 @@ typedef struct out {
   int calls_at_cancel;
 } out_t;
 
-static double now_s(void) { return (double)uv_hrtime() / 1e9; }
-
-static void cp(char *dst, size_t cap, const char *s) {
-  snprintf(dst, cap, "%s", s ? s : "(null)");
-}
-
 static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
                     const lgw_result_t *res, const lgw_error_t *err,
                     void *ud) {
@@ -55,14 +50,14 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
   o->calls++;
   o->id = id;
   o->status = status;
-  o->t_done = now_s() - o->t0;
+  o->t_done = gws_now_s() - o->t0;
   o->has_err = err != NULL;
-  cp(o->err, sizeof o->err, err ? err->message : NULL);
+  gws_cp(o->err, sizeof o->err, err ? err->message : NULL);
   o->http_status = err ? err->http_status : 0;
-  cp(o->text, sizeof o->text, res->text);
-  cp(o->api_style, sizeof o->api_style, res->api_style);
-  cp(o->model, sizeof o->model, res->normalized_model);
-  cp(o->base_url, sizeof o->base_url, res->base_url);
+  gws_cp(o->text, sizeof o->text, res->text);
+  gws_cp(o->api_style, sizeof o->api_style, res->api_style);
+  gws_cp(o->model, sizeof o->model, res->normalized_model);
+  gws_cp(o->base_url, sizeof o->base_url, res->base_url);
   o->provider_index = res->provider_index;
   o->in_tok = res->input_tokens;
   o->out_tok = res->output_tokens;
@@ -74,41 +69,20 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
     o->att[i].code = a->code;
     o->att[i].delay = a->retry_delay;
     o->att[i].elapsed = a->elapsed;
-    cp(o->att[i].msg, sizeof o->att[i].msg, a->message);
-    cp(o->att[i].model, sizeof o->att[i].model, a->model);
-    cp(o->att[i].type, sizeof o->att[i].type, a->provider_type);
-    cp(o->att[i].url, sizeof o->att[i].url, a->base_url);
+    gws_cp(o->att[i].msg, sizeof o->att[i].msg, a->message);
+    gws_cp(o->att[i].model, sizeof o->att[i].model, a->model);
+    gws_cp(o->att[i].type, sizeof o->att[i].type, a->provider_type);
+    gws_cp(o->att[i].url, sizeof o->att[i].url, a->base_url);
   }
-}
-
-static lgw_runtime_t *load(const char *fmt, ...) LGW__PRINTF(1, 2);
-static lgw_runtime_t *load(const char *fmt, ...) {
-  char buf[8192];
-  va_list ap;
-  lgw_runtime_t *rt = NULL;
-  lgw_error_t err;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  memset(&err, 0, sizeof err);
-  if (lgw_runtime_load_string(buf, strlen(buf), "test.yaml", &rt, &err)) {
-    fprintf(stderr, "config error: %s\n%s\n", err.message, buf);
-    return NULL;
-  }
-  return rt;
 }
 
 /* Settings every test starts from; fast backoff. */
-#define SETTINGS(extra)                                                   \
-  "settings:\n  fallback_model: m1\n  timeout: 5\n  backoff_base: 0.01\n" \
-  "  backoff_max: 0.02\n  transport_retries: 3\n" extra
 
 /* One provider entry (api_style, base_url, api_key, x-sim header). */
 #define PROV(style, url, key, xsim)                                       \
   "  - provider_type: openai\n    api_style: " style "\n"                 \
   "    base_url: \"" url "\"\n    api_key: " key "\n" xsim
 
-#define XSIM(d) "    headers:\n      x-sim: \"" d "\"\n"
 
 static void one_message(lgw_request_t *r, lgw_message_t *m, const char *task,
                         const char *content) {
@@ -135,7 +109,7 @@ static int run_one(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
   if ((rc = lgw_gateway_new(rt, opts ? opts : &def, &gw, NULL))) return rc;
   one_message(&r, &m, "t", content);
   r.deadline = deadline;
-  o->t0 = now_s();
+  o->t0 = gws_now_s();
   rc = lgw_gateway_submit(gw, &r, on_done, o, NULL, NULL);
   if (rc == 0) rc = lgw_gateway_run(gw);
   lgw_gateway_free(gw);
@@ -147,7 +121,7 @@ static int run_one(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
 static void check_transport(const char *style, const char *api_style) {
   lgw_runtime_t *rt;
   out_t o;
-  rt = load(SETTINGS("") "providers:\n"
+  rt = gws_load(GWS_SETTINGS("") "providers:\n"
             "  - provider_type: openai\n    api_style: %s\n"
             "    base_url: %s\n    api_key: k1\n", style, sim.base);
   ASSERT(rt != NULL);
@@ -179,7 +153,7 @@ TEST(gw_litellm) { check_transport("litellm", "litellm"); }
 /* ---- retries -------------------------------------------------------------- */
 
 TEST(gw_retry_503_twice) {
-  lgw_runtime_t *rt = load(SETTINGS("") "providers:\n"
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS("") "providers:\n"
                            PROV("openai_chat", "%s", "k1", ""), sim.base);
   out_t o;
   ASSERT(rt != NULL);
@@ -210,7 +184,7 @@ TEST(gw_retry_503_twice) {
 }
 
 static void check_retry_after(const char *directive, double lo, double hi) {
-  lgw_runtime_t *rt = load(SETTINGS("") "providers:\n"
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS("") "providers:\n"
                            PROV("openai_chat", "%s", "k1", ""), sim.base);
   char content[256];
   out_t o;
@@ -240,9 +214,9 @@ TEST(gw_retry_after_ms) {
 }
 
 TEST(gw_retry_after_over_cap_fails_over) {
-  lgw_runtime_t *rt = load(SETTINGS("  retry_after_max: 2\n") "providers:\n"
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS("  retry_after_max: 2\n") "providers:\n"
                            PROV("openai_chat", "%s", "k1",
-                                XSIM("status=429 retry_after=10"))
+                                GWS_XSIM("status=429 retry_after=10"))
                            PROV("openai_chat", "%s", "k2", ""),
                            sim.base, sim.base);
   out_t o;
@@ -259,7 +233,7 @@ TEST(gw_retry_after_over_cap_fails_over) {
 }
 
 TEST(gw_empty_text_retried) {
-  lgw_runtime_t *rt = load(SETTINGS("") "providers:\n"
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS("") "providers:\n"
                            PROV("responses", "%s", "k1", ""), sim.base);
   out_t o;
   ASSERT(rt != NULL);
@@ -278,7 +252,7 @@ TEST(gw_empty_text_retried) {
 static void check_bad_body(const char *style, const char *fault, int code,
                            const char *msg_part) {
   char content[128];
-  lgw_runtime_t *rt = load(SETTINGS("  transport_retries: 2\n") "providers:\n"
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS("  transport_retries: 2\n") "providers:\n"
                            "  - provider_type: openai\n    api_style: %s\n"
                            "    base_url: %s\n    api_key: k1\n",
                            style, sim.base);
@@ -307,9 +281,21 @@ TEST(gw_reset_retried) {
 TEST(gw_anthropic_error_in_200_retried) {
   check_bad_body("anthropic", "anthropic_error", LGW_EHTTP, "Overloaded");
 }
+/* The OpenAI formats surface an error object in a 2xx answer (with no
+ * text) instead of reporting empty text; retried like a 529. */
+TEST(gw_error_object_in_200_chat) {
+  check_bad_body("openai_chat", "anthropic_error", LGW_EHTTP,
+                 "/v1/chat/completions: error object in a 2xx answer: "
+                 "overloaded_error: Overloaded");
+}
+TEST(gw_error_object_in_200_responses) {
+  check_bad_body("responses", "anthropic_error", LGW_EHTTP,
+                 "/v1/responses: error object in a 2xx answer: "
+                 "overloaded_error: Overloaded");
+}
 
 TEST(gw_sse_answer) {
-  lgw_runtime_t *rt = load(SETTINGS("") "providers:\n"
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS("") "providers:\n"
                            PROV("responses", "%s", "k1", ""), sim.base);
   out_t o;
   ASSERT(rt != NULL);
@@ -327,7 +313,7 @@ static void check_failover(const char *xsim, int status, int code) {
   out_t o;
   snprintf(yaml_hdr, sizeof yaml_hdr, "    headers:\n      x-sim: \"%s\"\n",
            xsim);
-  rt = load(SETTINGS("") "providers:\n"
+  rt = gws_load(GWS_SETTINGS("") "providers:\n"
             PROV("openai_chat", "%s", "k1", "%s")
             PROV("openai_chat", "%s", "k2", ""),
             sim.base, yaml_hdr, sim.base);
@@ -355,10 +341,10 @@ TEST(gw_failover_should_retry_false) {
 }
 
 TEST(gw_should_retry_true_on_400) {
-  lgw_runtime_t *rt = load(SETTINGS("  transport_retries: 2\n")
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS("  transport_retries: 2\n")
                            "providers:\n"
                            PROV("openai_chat", "%s", "k1",
-                                XSIM("status=400 should_retry=true")),
+                                GWS_XSIM("status=400 should_retry=true")),
                            sim.base);
   out_t o;
   ASSERT(rt != NULL);
@@ -370,7 +356,7 @@ TEST(gw_should_retry_true_on_400) {
 }
 
 TEST(gw_connect_refused_fails_over) {
-  lgw_runtime_t *rt = load(SETTINGS("") "providers:\n"
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS("") "providers:\n"
                            PROV("openai_chat", "http://127.0.0.1:1", "k1", "")
                            PROV("openai_chat", "%s", "k2", ""), sim.base);
   out_t o;
@@ -393,10 +379,10 @@ TEST(gw_connect_refused_fails_over) {
 }
 
 TEST(gw_too_big_fails_over) {
-  lgw_runtime_t *rt = load(SETTINGS("  max_response_bytes: 10000\n")
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS("  max_response_bytes: 10000\n")
                            "providers:\n"
                            PROV("openai_chat", "%s", "k1",
-                                XSIM("fault=oversize size=50000"))
+                                GWS_XSIM("fault=oversize size=50000"))
                            PROV("openai_chat", "%s", "k2", ""),
                            sim.base, sim.base);
   out_t o;
@@ -415,11 +401,11 @@ TEST(gw_too_big_fails_over) {
 }
 
 TEST(gw_exhausted_message) {
-  lgw_runtime_t *rt = load(
-      SETTINGS("  transport_retries: 2\n") "providers:\n"
+  lgw_runtime_t *rt = gws_load(
+      GWS_SETTINGS("  transport_retries: 2\n") "providers:\n"
       "  - provider_type: x\n    base_url: \"\"\n"
-      PROV("openai_chat", "%s", "k2", XSIM("status=500"))
-      PROV("anthropic", "%s", "k3", XSIM("status=400")),
+      PROV("openai_chat", "%s", "k2", GWS_XSIM("status=500"))
+      PROV("anthropic", "%s", "k3", GWS_XSIM("status=400")),
       sim.base, sim.base);
   out_t o;
   char want[2048];
@@ -457,7 +443,7 @@ TEST(gw_exhausted_message) {
 }
 
 TEST(gw_no_model_and_missing_url) {
-  lgw_runtime_t *rt = load("providers:\n"
+  lgw_runtime_t *rt = gws_load("providers:\n"
                            "  - provider_type: x\n"
                            "  - base_url: http://u\n");
   out_t o;
@@ -478,7 +464,7 @@ TEST(gw_no_model_and_missing_url) {
 }
 
 TEST(gw_no_providers) {
-  lgw_runtime_t *rt = load(SETTINGS(""));
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS(""));
   out_t o;
   ASSERT(rt != NULL);
   ASSERT_EQ(run_one(rt, NULL, "hello", 0, &o), 0);
@@ -492,10 +478,10 @@ TEST(gw_no_providers) {
 /* ---- timeouts, deadline ------------------------------------------------------ */
 
 TEST(gw_attempt_timeout) {
-  lgw_runtime_t *rt = load(SETTINGS("  timeout: 0.3\n  transport_retries: 2\n")
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS("  timeout: 0.3\n  transport_retries: 2\n")
                            "providers:\n"
                            PROV("openai_chat", "%s", "k1",
-                                XSIM("fault=hang")), sim.base);
+                                GWS_XSIM("fault=hang")), sim.base);
   out_t o;
   ASSERT(rt != NULL);
   ASSERT_EQ(run_one(rt, NULL, "hello", 0, &o), 0);
@@ -509,10 +495,34 @@ TEST(gw_attempt_timeout) {
   ASSERT(o.t_done < 2.0);
 }
 
+/* A connect timeout shorter than the attempt's timeout is named as such. */
+TEST(gw_connect_timeout_named) {
+  char url[64];
+  int hole[4], i;
+  lgw_runtime_t *rt;
+  out_t o;
+  gws_blackhole_url(hole, url, sizeof url);
+  rt = gws_load(GWS_SETTINGS("  timeout: 3\n  connect_timeout: 0.5\n"
+                             "  transport_retries: 1\n")
+                "providers:\n" PROV("openai_chat", "%s", "k1", ""), url);
+  ASSERT(rt != NULL);
+  ASSERT_EQ(run_one(rt, NULL, "hello", 0, &o), 0);
+  lgw_runtime_free(rt);
+  for (i = 0; i < 4; i++)
+    if (hole[i] >= 0) close(hole[i]);
+  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.natt, 1);
+  ASSERT_EQ(o.att[0].code, LGW_ETIMEOUT);
+  ASSERT(o.att[0].elapsed >= 0.45 && o.att[0].elapsed < 2.0);
+  ASSERT_CONTAINS(o.att[0].msg, "/v1/chat/completions: connect timed out "
+                                "(connect_timeout=0.5s): ");
+  ASSERT(strstr(o.att[0].msg, "timeout=3.0s") == NULL);
+}
+
 TEST(gw_deadline_in_flight) {
-  lgw_runtime_t *rt = load(SETTINGS("") "providers:\n"
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS("") "providers:\n"
                            PROV("openai_chat", "%s", "k1",
-                                XSIM("fault=hang")), sim.base);
+                                GWS_XSIM("fault=hang")), sim.base);
   out_t o;
   ASSERT(rt != NULL);
   ASSERT_EQ(run_one(rt, NULL, "hello", 0.4, &o), 0);
@@ -526,9 +536,9 @@ TEST(gw_deadline_in_flight) {
 }
 
 TEST(gw_deadline_while_sleeping) {
-  lgw_runtime_t *rt = load(SETTINGS("  deadline: 0.5\n") "providers:\n"
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS("  deadline: 0.5\n") "providers:\n"
                            PROV("openai_chat", "%s", "k1",
-                                XSIM("status=429 retry_after=5")), sim.base);
+                                GWS_XSIM("status=429 retry_after=5")), sim.base);
   out_t o;
   ASSERT(rt != NULL);
   ASSERT_EQ(run_one(rt, NULL, "hello", 0, &o), 0);
@@ -543,9 +553,9 @@ TEST(gw_deadline_while_sleeping) {
 /* ---- concurrency ------------------------------------------------------------ */
 
 TEST(gw_concurrency_peak) {
-  lgw_runtime_t *rt = load(SETTINGS("  max_concurrent: 2\n") "providers:\n"
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS("  max_concurrent: 2\n") "providers:\n"
                            PROV("openai_chat", "%s", "k1",
-                                XSIM("delay_ms=200")), sim.base);
+                                GWS_XSIM("delay_ms=200")), sim.base);
   lgw_gateway_t *gw;
   lgw_gateway_options_t op;
   lgw_request_t r;
@@ -560,7 +570,7 @@ TEST(gw_concurrency_peak) {
   ASSERT_EQ(lgw_gateway_new(rt, &op, &gw, NULL), 0);
   lgw_runtime_free(rt);  /* the gateway holds its own reference */
   one_message(&r, &m, "t", "hello");
-  t0 = now_s();
+  t0 = gws_now_s();
   memset(o, 0, sizeof o);
   for (i = 0; i < 6; i++) {
     o[i].t0 = t0;
@@ -581,7 +591,7 @@ TEST(gw_concurrency_peak) {
 /* A sleeping request holds no slot: with max_concurrent 1 a request in
  * backoff lets another one through. */
 TEST(gw_sleep_holds_no_slot) {
-  lgw_runtime_t *rt = load(SETTINGS("  max_concurrent: 1\n") "providers:\n"
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS("  max_concurrent: 1\n") "providers:\n"
                            PROV("openai_chat", "%s", "k1", ""), sim.base);
   lgw_gateway_t *gw;
   lgw_gateway_options_t op;
@@ -598,7 +608,7 @@ TEST(gw_sleep_holds_no_slot) {
   one_message(&r2, &m2, "t", "fast");
   memset(&a, 0, sizeof a);
   memset(&b, 0, sizeof b);
-  a.t0 = b.t0 = now_s();
+  a.t0 = b.t0 = gws_now_s();
   ASSERT_EQ(lgw_gateway_submit(gw, &r1, on_done, &a, NULL, NULL), 0);
   ASSERT_EQ(lgw_gateway_submit(gw, &r2, on_done, &b, NULL, NULL), 0);
   ASSERT_EQ(lgw_gateway_run(gw), 0);
@@ -612,8 +622,8 @@ TEST(gw_sleep_holds_no_slot) {
 /* ---- cancel and free ---------------------------------------------------- */
 
 static lgw_runtime_t *hang_rt(void) {
-  return load(SETTINGS("") "providers:\n"
-              PROV("openai_chat", "%s", "k1", XSIM("fault=hang")), sim.base);
+  return gws_load(GWS_SETTINGS("") "providers:\n"
+              PROV("openai_chat", "%s", "k1", GWS_XSIM("fault=hang")), sim.base);
 }
 
 typedef struct cancel_ctx {
@@ -655,7 +665,7 @@ TEST(gw_cancel_one_and_all) {
   one_message(&r, &m, "t", "hello");
   memset(o, 0, sizeof o);
   for (i = 0; i < 3; i++) {
-    o[i].t0 = now_s();
+    o[i].t0 = gws_now_s();
     ASSERT_EQ(lgw_gateway_submit(gw, &r, on_done, &o[i], &ids[i], NULL), 0);
   }
   ASSERT(ids[0] != ids[1] && ids[1] != ids[2]);
@@ -765,7 +775,7 @@ static void on_chain(lgw_gateway_t *gw, uint64_t id, int status,
 }
 
 TEST(gw_submit_from_callback) {
-  lgw_runtime_t *rt = load(SETTINGS("") "providers:\n"
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS("") "providers:\n"
                            PROV("openai_chat", "%s", "k1", ""), sim.base);
   lgw_gateway_t *gw;
   lgw_gateway_options_t op;
@@ -786,7 +796,7 @@ TEST(gw_submit_from_callback) {
 }
 
 TEST(gw_free_from_callback) {
-  lgw_runtime_t *rt = load(SETTINGS("") "providers:\n"
+  lgw_runtime_t *rt = gws_load(GWS_SETTINGS("") "providers:\n"
                            PROV("openai_chat", "%s", "k1", ""), sim.base);
   lgw_gateway_t *gw;
   lgw_gateway_options_t op;
@@ -838,7 +848,7 @@ TEST(gw_thousand_in_flight) {
     free(o);
     ASSERT(!"slow simulator did not start");
   }
-  rt = load(SETTINGS("  max_concurrent: 1000\n") "providers:\n"
+  rt = gws_load(GWS_SETTINGS("  max_concurrent: 1000\n") "providers:\n"
             PROV("openai_chat", "%s", "k1", ""), slow.base);
   memset(&op, 0, sizeof op);
   op.no_state = 1;
@@ -849,13 +859,13 @@ TEST(gw_thousand_in_flight) {
   }
   lgw_runtime_free(rt);
   one_message(&r, &m, "t", "hello");
-  t0 = now_s();
+  t0 = gws_now_s();
   for (i = 0; i < 1000; i++) {
     o[i].t0 = t0;
     lgw_gateway_submit(gw, &r, on_done, &o[i], NULL, NULL);
   }
   lgw_gateway_run(gw);
-  took = now_s() - t0;
+  took = gws_now_s() - t0;
   lgw_gateway_free(gw);
   for (i = 0; i < 1000; i++) ok += o[i].status == 0 && o[i].natt == 1;
   if (ok != 1000) {
@@ -885,8 +895,8 @@ TEST(gw_state_remembers_failover) {
   size_t n;
   ASSERT(mkdtemp(dir) != NULL);
   snprintf(path, sizeof path, "%s/provider-state.json", dir);
-  rt = load(SETTINGS("") "providers:\n"
-            PROV("openai_chat", "%s", "k1", XSIM("status=401"))
+  rt = gws_load(GWS_SETTINGS("") "providers:\n"
+            PROV("openai_chat", "%s", "k1", GWS_XSIM("status=401"))
             PROV("openai_chat", "%s", "k2", ""), sim.base, sim.base);
   ASSERT(rt != NULL);
   memset(&op, 0, sizeof op);
@@ -926,7 +936,7 @@ TEST(gw_state_first_success_written) {
   out_t o;
   ASSERT(mkdtemp(dir) != NULL);
   snprintf(path, sizeof path, "%s/sub/state.json", dir);
-  rt = load(SETTINGS("") "providers:\n" PROV("openai_chat", "%s", "k1", ""),
+  rt = gws_load(GWS_SETTINGS("") "providers:\n" PROV("openai_chat", "%s", "k1", ""),
             sim.base);
   ASSERT(rt != NULL);
   memset(&op, 0, sizeof op);
@@ -947,7 +957,7 @@ TEST(gw_state_unwritable_not_fatal) {
   lgw_runtime_t *rt;
   lgw_gateway_options_t op;
   out_t o;
-  rt = load(SETTINGS("") "providers:\n" PROV("openai_chat", "%s", "k1", ""),
+  rt = gws_load(GWS_SETTINGS("") "providers:\n" PROV("openai_chat", "%s", "k1", ""),
             sim.base);
   ASSERT(rt != NULL);
   memset(&op, 0, sizeof op);
@@ -968,10 +978,10 @@ TEST(gw_canary_key_redacted) {
   size_t i;
   /* the key is in the URLs: the simulator's 404 echoes the path, and the
    * connect error and our messages name the URL */
-  rt = load(SETTINGS("  transport_retries: 1\n") "providers:\n"
+  rt = gws_load(GWS_SETTINGS("  transport_retries: 1\n") "providers:\n"
             PROV("openai_chat", "%s/" CANARY, CANARY, "")
             PROV("openai_chat", "http://127.0.0.1:1/" CANARY, CANARY, "")
-            PROV("anthropic", "%s", CANARY, XSIM("status=500")),
+            PROV("anthropic", "%s", CANARY, GWS_XSIM("status=500")),
             sim.base, sim.base);
   ASSERT(rt != NULL);
   ASSERT_EQ(run_one(rt, NULL, "hello " CANARY, 0, &o), 0);
@@ -999,16 +1009,10 @@ static void raise_nofile(void) {
   }
 }
 
-static void quiet_log(lgw_log_level_t level, const char *msg, void *ud) {
-  (void)level;
-  (void)msg;
-  (void)ud;
-}
-
 int main(int argc, char **argv) {
   const char *only = argc > 1 ? argv[1] : NULL;
   raise_nofile();
-  lgw_set_log(quiet_log, NULL, LGW_LOG_DEBUG);
+  lgw_set_log(gws_quiet_log, NULL, LGW_LOG_DEBUG);
   if (sim_start(&sim, NULL) != 0) {
     fprintf(stderr, "simulator did not start\n");
     printf("RESULT 0 1\n");
@@ -1029,6 +1033,8 @@ int main(int argc, char **argv) {
   R(gw_truncated_retried);
   R(gw_reset_retried);
   R(gw_anthropic_error_in_200_retried);
+  R(gw_error_object_in_200_chat);
+  R(gw_error_object_in_200_responses);
   R(gw_sse_answer);
   R(gw_failover_401);
   R(gw_failover_403);
@@ -1042,6 +1048,7 @@ int main(int argc, char **argv) {
   R(gw_no_model_and_missing_url);
   R(gw_no_providers);
   R(gw_attempt_timeout);
+  R(gw_connect_timeout_named);
   R(gw_deadline_in_flight);
   R(gw_deadline_while_sleeping);
   R(gw_concurrency_peak);

@@ -228,6 +228,36 @@ TEST(strict_duplicate_keys) {
             "{\"x\":{\"a\":1},\"y\":{\"a\":2},\"a\":{\"a\":4}}");
 }
 
+/* Around the switch from scanning members to the per-object table: a
+ * repeated key keeps its first place at every size, also nested. */
+TEST(strict_duplicate_keys_across_sizes) {
+  lgw__buf_t in, want;
+  cJSON *v = NULL;
+  char *got;
+  int n, i;
+  for (n = 14; n <= 40; n += 13) {
+    lgw__buf_init(&in);
+    lgw__buf_init(&want);
+    lgw__buf_adds(&in, "{\"o\":{");
+    lgw__buf_adds(&want, "{\"o\":{");
+    for (i = 0; i < n; i++) {
+      lgw__buf_printf(&in, "%s\"k%d\":%d", i ? "," : "", i, i);
+      lgw__buf_printf(&want, "%s\"k%d\":%d", i ? "," : "", i,
+                      i == 0 ? 100 : i == n - 3 ? 200 : i);
+    }
+    lgw__buf_printf(&in, ",\"k0\":{\"k0\":1},\"k%d\":200,\"k0\":100}}",
+                    n - 3);
+    lgw__buf_adds(&want, "}}");
+    ASSERT_EQ(lgw__json_parse_strict(in.data, in.len, &v, NULL), 0);
+    got = cJSON_PrintUnformatted(v);
+    ASSERT_STREQ(got, want.data);
+    cJSON_free(got);
+    cJSON_Delete(v);
+    lgw__buf_free(&in);
+    lgw__buf_free(&want);
+  }
+}
+
 TEST(strict_large_object_is_fast) {
   lgw__buf_t b;
   cJSON *v = NULL;
@@ -317,6 +347,7 @@ int main(void) {
   RUN(strict_errors);
   RUN(strict_values);
   RUN(strict_duplicate_keys);
+  RUN(strict_duplicate_keys_across_sizes);
   RUN(strict_large_object_is_fast);
   RUN(strict_infinities);
   RUN(strict_length_bounded);

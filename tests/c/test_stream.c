@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "llmgateway.h"
+#include "gw_support.h"
 #include "sim_support.h"
 #include "util.h"
 #include "test.h"
@@ -72,31 +73,11 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
   }
 }
 
-static lgw_runtime_t *load(const char *fmt, ...) LGW__PRINTF(1, 2);
-static lgw_runtime_t *load(const char *fmt, ...) {
-  char buf[8192];
-  va_list ap;
-  lgw_runtime_t *rt = NULL;
-  lgw_error_t err;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  if (lgw_runtime_load_string(buf, strlen(buf), "test.yaml", &rt, &err)) {
-    fprintf(stderr, "config error: %s\n%s\n", err.message, buf);
-    return NULL;
-  }
-  return rt;
-}
-
-#define SETTINGS(extra)                                                   \
-  "settings:\n  fallback_model: m1\n  timeout: 5\n  backoff_base: 0.01\n" \
-  "  backoff_max: 0.02\n  transport_retries: 3\n" extra
 
 #define PROV(style, xsim)                                                 \
   "  - provider_type: openai\n    api_style: " style "\n"                 \
   "    base_url: \"%s\"\n    api_key: k\n" xsim
 
-#define XSIM(d) "    headers:\n      x-sim: \"" d "\"\n"
 
 /* One streamed request on a fresh gateway; frees rt. */
 static int run_stream(lgw_runtime_t *rt, const char *content, out_t *o) {
@@ -133,10 +114,10 @@ static void check_format(const char *style) {
   char yaml[1024], *stats;
   out_t o;
   snprintf(yaml, sizeof yaml,
-           SETTINGS("") "providers:\n  - provider_type: openai\n"
+           GWS_SETTINGS("") "providers:\n  - provider_type: openai\n"
            "    api_style: %s\n    base_url: %s\n    api_key: k\n", style,
            sim.base);
-  ASSERT_EQ(run_stream(load("%s", yaml), "hello big world", &o), 0);
+  ASSERT_EQ(run_stream(gws_load("%s", yaml), "hello big world", &o), 0);
   ASSERT_EQ(o.calls, 1);
   ASSERT_EQ(o.status, 0);
   ASSERT_EQ(o.ndeltas, 4);
@@ -172,10 +153,10 @@ TEST(stream_litellm) { check_format("litellm"); }
 TEST(first_token_timeout_fails_over) {
   out_t o;
   double t0 = (double)uv_hrtime() / 1e9, took;
-  ASSERT_EQ(run_stream(load(SETTINGS("  first_token_timeout: 0.3\n"
+  ASSERT_EQ(run_stream(gws_load(GWS_SETTINGS("  first_token_timeout: 0.3\n"
                                      "  transport_retries: 1\n")
                             "providers:\n"
-                            PROV("anthropic", XSIM("fault=sse_stall after=0"))
+                            PROV("anthropic", GWS_XSIM("fault=sse_stall after=0"))
                             PROV("openai_chat", ""), sim.base, sim.base),
                        "hi", &o), 0);
   took = (double)uv_hrtime() / 1e9 - t0;
@@ -193,8 +174,8 @@ TEST(first_token_timeout_fails_over) {
 
 TEST(idle_timeout_after_first_delta_no_retry) {
   out_t o;
-  ASSERT_EQ(run_stream(load(SETTINGS("  idle_timeout: 0.3\n") "providers:\n"
-                            PROV("responses", XSIM("fault=sse_stall after=1"))
+  ASSERT_EQ(run_stream(gws_load(GWS_SETTINGS("  idle_timeout: 0.3\n") "providers:\n"
+                            PROV("responses", GWS_XSIM("fault=sse_stall after=1"))
                             PROV("openai_chat", ""), sim.base, sim.base),
                        "one two", &o), 0);
   ASSERT_EQ(o.status, LGW_ETIMEOUT);
@@ -211,7 +192,7 @@ TEST(idle_timeout_after_first_delta_no_retry) {
 
 TEST(idle_timeout_before_first_delta_retried) {
   out_t o;
-  ASSERT_EQ(run_stream(load(SETTINGS("  idle_timeout: 0.3\n") "providers:\n"
+  ASSERT_EQ(run_stream(gws_load(GWS_SETTINGS("  idle_timeout: 0.3\n") "providers:\n"
                             PROV("openai_chat", "")
                             , sim.base),
                        "@sim fault=sse_stall after=0 times=1 id=idl\nhey", &o),
@@ -226,7 +207,7 @@ TEST(idle_timeout_before_first_delta_retried) {
 
 TEST(cut_before_first_delta_retried) {
   out_t o;
-  ASSERT_EQ(run_stream(load(SETTINGS("") "providers:\n"
+  ASSERT_EQ(run_stream(gws_load(GWS_SETTINGS("") "providers:\n"
                             PROV("responses", ""), sim.base),
                        "@sim fault=sse_cut after=0 times=1 id=cut0\nab cd", &o),
             0);
@@ -240,8 +221,8 @@ TEST(cut_before_first_delta_retried) {
 
 TEST(cut_after_first_delta_no_failover) {
   out_t o;
-  ASSERT_EQ(run_stream(load(SETTINGS("") "providers:\n"
-                            PROV("anthropic", XSIM("fault=sse_cut after=2"))
+  ASSERT_EQ(run_stream(gws_load(GWS_SETTINGS("") "providers:\n"
+                            PROV("anthropic", GWS_XSIM("fault=sse_cut after=2"))
                             PROV("openai_chat", ""), sim.base, sim.base),
                        "alpha beta gamma", &o), 0);
   ASSERT_EQ(o.status, LGW_EHTTP);
@@ -254,7 +235,7 @@ TEST(cut_after_first_delta_no_failover) {
 
 TEST(error_event_529_retried_same_provider) {
   out_t o;
-  ASSERT_EQ(run_stream(load(SETTINGS("") "providers:\n"
+  ASSERT_EQ(run_stream(gws_load(GWS_SETTINGS("") "providers:\n"
                             PROV("anthropic", "") PROV("openai_chat", ""),
                             sim.base, sim.base),
                        "@sim fault=sse_error after=0 times=1 id=e529\nx y",
@@ -271,9 +252,9 @@ TEST(error_event_529_retried_same_provider) {
 
 TEST(error_event_400_fails_over) {
   out_t o;
-  ASSERT_EQ(run_stream(load(SETTINGS("") "providers:\n"
+  ASSERT_EQ(run_stream(gws_load(GWS_SETTINGS("") "providers:\n"
                             PROV("openai_chat",
-                                 XSIM("fault=sse_error after=0 error_status=400"))
+                                 GWS_XSIM("fault=sse_error after=0 error_status=400"))
                             PROV("responses", ""), sim.base, sim.base),
                        "q", &o), 0);
   ASSERT_EQ(o.status, 0);
@@ -286,9 +267,9 @@ TEST(error_event_400_fails_over) {
 
 TEST(error_event_after_delta_ends_with_partial) {
   out_t o;
-  ASSERT_EQ(run_stream(load(SETTINGS("") "providers:\n"
+  ASSERT_EQ(run_stream(gws_load(GWS_SETTINGS("") "providers:\n"
                             PROV("responses",
-                                 XSIM("fault=sse_error after=1 error_status=429"))
+                                 GWS_XSIM("fault=sse_error after=1 error_status=429"))
                             PROV("openai_chat", ""), sim.base, sim.base),
                        "q r", &o), 0);
   ASSERT_EQ(o.status, LGW_EHTTP);
@@ -300,9 +281,9 @@ TEST(error_event_after_delta_ends_with_partial) {
 TEST(no_terminal_event_is_an_error) {
   out_t o;
   /* half of the stream, ended cleanly: no message_stop */
-  ASSERT_EQ(run_stream(load(SETTINGS("  transport_retries: 1\n")
+  ASSERT_EQ(run_stream(gws_load(GWS_SETTINGS("  transport_retries: 1\n")
                             "providers:\n"
-                            PROV("anthropic", XSIM("fault=truncated")),
+                            PROV("anthropic", GWS_XSIM("fault=truncated")),
                             sim.base),
                        "a", &o), 0);
   ASSERT_EQ(o.status, LGW_EEXHAUSTED);
@@ -313,8 +294,8 @@ TEST(no_terminal_event_is_an_error) {
 
 TEST(json_answer_to_stream_is_one_delta) {
   out_t o;
-  ASSERT_EQ(run_stream(load(SETTINGS("") "providers:\n"
-                            PROV("anthropic", XSIM("fault=json")), sim.base),
+  ASSERT_EQ(run_stream(gws_load(GWS_SETTINGS("") "providers:\n"
+                            PROV("anthropic", GWS_XSIM("fault=json")), sim.base),
                        "z w", &o), 0);
   ASSERT_EQ(o.status, 0);
   ASSERT_EQ(o.ndeltas, 1);
@@ -324,15 +305,9 @@ TEST(json_answer_to_stream_is_one_delta) {
   ASSERT_EQ(o.usage.output_tokens, 3);
 }
 
-static void quiet_log(lgw_log_level_t level, const char *msg, void *ud) {
-  (void)level;
-  (void)msg;
-  (void)ud;
-}
-
 int main(int argc, char **argv) {
   const char *only = argc > 1 ? argv[1] : NULL;
-  lgw_set_log(quiet_log, NULL, LGW_LOG_DEBUG);
+  lgw_set_log(gws_quiet_log, NULL, LGW_LOG_DEBUG);
   if (sim_start(&sim, NULL) != 0) {
     fprintf(stderr, "simulator did not start\n");
     printf("RESULT 0 1\n");

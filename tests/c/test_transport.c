@@ -106,6 +106,32 @@ static const char *parse(const lgw__transport_t *t, const char *b) {
 
 /* ---- transport choice ------------------------------------------------------ */
 
+/* An error object in a 2xx answer without text is an error on the OpenAI
+ * formats, classified by its type (invalid_request_error as 400: fail
+ * over; others retried); with text, the text wins. */
+TEST(openai_error_object_in_2xx) {
+  const lgw__transport_t *ts[] = {&lgw__transport_responses,
+                                  &lgw__transport_chat,
+                                  &lgw__transport_litellm};
+  size_t i;
+  for (i = 0; i < 3; i++) {
+    ASSERT_STREQ(parse(ts[i], "{\"error\":{\"type\":\"server_error\","
+                              "\"message\":\"boom\"}}"),
+                 "ERR -7 500: error object in a 2xx answer: server_error: "
+                 "boom");
+    ASSERT_STREQ(parse(ts[i], "{\"error\":{\"message\":\"Bad model\","
+                              "\"type\":\"invalid_request_error\","
+                              "\"code\":null}}"),
+                 "ERR -7 400: error object in a 2xx answer: "
+                 "invalid_request_error: Bad model");
+    ASSERT_STREQ(parse(ts[i], "{\"error\":null}"), "");
+  }
+  ASSERT_STREQ(parse(&lgw__transport_chat,
+                     "{\"choices\":[{\"message\":{\"content\":\"hi\"}}],"
+                     "\"error\":{\"message\":\"x\"}}"),
+               "hi");
+}
+
 TEST(transport_for_styles) {
   ASSERT_STREQ(lgw__transport_for(LGW__STYLE_RESPONSES)->name, "responses");
   ASSERT_STREQ(lgw__transport_for(LGW__STYLE_CHAT)->name, "openai_chat");
@@ -1040,6 +1066,7 @@ TEST(usage_details_not_streamed) {
 
 int main(void) {
   RUN(transport_for_styles);
+  RUN(openai_error_object_in_2xx);
   RUN(clean_base);
   RUN(responses_urls);
   RUN(chat_urls);
