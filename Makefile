@@ -156,7 +156,8 @@ VALGRIND = valgrind -q --error-exitcode=9 --leak-check=full \
            --errors-for-leak-kinds=definite,indirect \
            --show-leak-kinds=definite,indirect
 
-valgrind: deps
+valgrind:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS=valgrind
 	@$(MAKE) --no-print-directory all $(TESTS)
 	@BUILD=$(BUILD) VALGRIND="$(VALGRIND)" ONLY=c sh tests/run.sh
 	@BUILD=$(BUILD) VALGRIND="$(VALGRIND)" sh tests/valgrind_examples.sh
@@ -244,7 +245,9 @@ FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
 .PHONY: fuzz fuzz-build
 
-fuzz: fuzz-build
+fuzz:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS="clang libclang-rt-14-dev"
+	@$(MAKE) --no-print-directory fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(FUZZ_BUILD) \
 	  sh tests/fuzz/run.sh $(FUZZ_TARGETS)
 

@@ -621,9 +621,10 @@ int lgw__jv_get(const lgw__jv_t *obj, const char *key, lgw__jv_t *out) {
 }
 
 void lgw__jv_first(const lgw__jv_t *arr, lgw__jv_t *out) {
-  const char *e = arr->p + arr->n, *p;
+  const char *e, *p;
   out->type = LGW__JV_NONE;
   if (arr->type != LGW__JV_ARR) return;
+  e = arr->p + arr->n;
   p = jv_skip_ws(arr->p + 1, e);
   if (*p != ']') jv_set(out, p, e);
 }

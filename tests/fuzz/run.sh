@@ -9,6 +9,8 @@ FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 here=$(dirname "$0")
 total_crashes=0
+ok=0
+bad=0
 printf '%-14s %12s %8s\n' target executions crashes
 for t in "$@"; do
   bin="$FUZZ_BUILD/fuzz_$t"
@@ -32,5 +34,7 @@ for t in "$@"; do
     echo "  inputs: $crashes/ (log: $log)"
   fi
   total_crashes=$((total_crashes + found))
+  if [ "$found" -eq 0 ]; then ok=$((ok + 1)); else bad=$((bad + 1)); fi
 done
+echo "$ok passed, $bad failed"
 [ "$total_crashes" -eq 0 ]
