@@ -1,0 +1,686 @@
+/*
+ * gateway_attempt.c -- the attempts of a request: the lgw__gw_plan (preferred
+ * provider first, open circuit breakers skipped), the routing cache,
+ * rate-limit pacing, concurrency slots, sending an attempt, classifying its
+ * outcome, transport retries with backoff, provider failover, usage and
+ * cost, and the remembered provider (in the state file, or shared on Redis
+ * with the breakers and rate limits).
+ */
+#include "llmgateway.h"
+
+#include <stddef.h>
+#include <string.h>
+#include <uv.h>
+
+#include "breaker.h"
+#include "config.h"
+#include "events.h"
+#include "gateway_priv.h"
+#include "http.h"
+#include "provider_state.h"
+#include "ratelimit.h"
+#include "retry.h"
+#include "route.h"
+#include "state_redis.h"
+#include "transport.h"
+#include "util.h"
+
+static const char empty_text_msg[] =
+    "LLM response text was empty. Check provider api_style/response format.";
+
+/* ---- outcome ------------------------------------------------------------- */
+
+/* Cost of usage u on the current route: the price of the model sent,
+ * else of the model requested; -1 when neither is priced. */
+static double route_cost(const req_t *q, const lgw_usage_t *u) {
+  const lgw_runtime_t *rt = q->gw->rt;
+  const lgw__price_t *pr;
+  if (!q->route) return -1;
+  pr = lgw__runtime_price(rt, q->route->model);
+  if (!pr) pr = lgw__runtime_price(rt, q->route->requested_model);
+  return pr ? lgw__usage_cost(u, pr->input, pr->output) : -1;
+}
+
+/* Append one attempt on the current provider (msg is redacted first), add
+ * its usage and cost to the totals, settle its rate-limit estimate and
+ * queue its event. u NULL: no usage known. Returns the attempt's cost. */
+static double record(req_t *q, int status, int code, const char *msg,
+                     double elapsed, double delay, const lgw_usage_t *u) {
+  lgw_gateway_t *gw = q->gw;
+  size_t pi = q->order[q->pos];
+  char buf[1024];
+  lgw_attempt_t a;
+  lgw_usage_t none;
+  lgw_event_t ev;
+  const lgw__provider_t *p = prov(q);
+  if (!u) {
+    lgw__usage_unknown(&none);
+    u = &none;
+  }
+  lgw__gw_msgf(buf, sizeof buf, "%s", msg ? msg : "");
+  lgw__gw_redact(gw->rt, buf, sizeof buf);
+  memset(&a, 0, sizeof a);
+  a.provider_index = (int)q->pos + 1;
+  a.provider_type = prov_type(p);
+  a.base_url = prov_url(q);
+  a.model = q->route ? q->route->model : "";
+  a.http_status = status;
+  a.code = code;
+  a.message = buf;
+  a.elapsed = elapsed;
+  a.retry_delay = delay;
+  a.usage = *u;
+  a.cost = route_cost(q, u);
+  a.ttft = q->ttft;
+  a.configured_index = (int)pi + 1;
+  q->ttft = -1;
+  lgw__usage_add(&q->usage_total, u);
+  lgw__usage_add(&gw->usage_total, u);
+  if (a.cost >= 0) {
+    q->cost_total = (q->cost_total > 0 ? q->cost_total : 0) + a.cost;
+    gw->cost_total += a.cost;
+  }
+  if (q->tokens_est > 0 && u->input_tokens >= 0 && u->output_tokens >= 0) {
+    double delta = q->tokens_est -
+                   (double)(u->input_tokens + u->output_tokens);
+    if (q->tokens_shared) lgw__rstate_settle(gw->rs, pi, delta);
+    else lgw__bucket_settle(&gw->tpm[pi], delta, gw_now(gw));
+  }
+  q->tokens_est = 0;
+  q->tokens_shared = 0;
+  if (status) q->last_status = status;
+  memset(&ev, 0, sizeof ev);
+  ev.type = LGW_EVENT_ATTEMPT_END;
+  ev.request_id = q->id;
+  ev.task = q->task;
+  ev.provider_index = a.configured_index;
+  ev.provider_type = a.provider_type;
+  ev.base_url = a.base_url;
+  ev.model = a.model;
+  ev.attempt = q->attempt > 0 ? q->attempt : 1;
+  ev.http_status = status;
+  ev.code = code;
+  ev.message = buf;
+  ev.latency = elapsed;
+  ev.ttft = a.ttft;
+  ev.retry_delay = delay;
+  ev.usage = *u;
+  ev.cost = a.cost;
+  lgw__gw_queue_event(gw, &ev);
+  if (q->natt == q->catt) {
+    size_t nc = q->catt ? q->catt * 2 : 4;
+    lgw_attempt_t *na = lgw_realloc(q->att, nc * sizeof *na);
+    if (!na) return a.cost;  /* the attempt list is best effort */
+    q->att = na;
+    q->catt = nc;
+  }
+  a.model = lgw__strdup(a.model);
+  a.message = lgw__strdup(buf);
+  if (!a.model || !a.message) {
+    lgw_free((char *)a.model);
+    lgw_free((char *)a.message);
+    return a.cost;
+  }
+  q->att[q->natt++] = a;
+  return a.cost;
+}
+
+static void finish_exhausted(req_t *q) {
+  lgw__error_set(lgw__gw_req_err(q), LGW_EEXHAUSTED,
+                 "LLM request failed for task '%s' across all configured "
+                 "providers:\n%s", q->task, q->lines.data ? q->lines.data : "");
+  lgw__gw_finish(q, LGW_EEXHAUSTED);
+}
+
+/* Forget the current route (freed when it was the request's own). */
+void lgw__gw_route_drop(req_t *q) {
+  if (q->route == &q->own_route) lgw__route_free(&q->own_route);
+  q->route = NULL;
+}
+
+/* This provider is done with: remember its last error (redacted with the
+ * whole message in finish), go to the next. */
+static void provider_failed(req_t *q, const char *msg) {
+  if (q->lines.len) lgw__buf_addc(&q->lines, '\n');
+  lgw__buf_printf(&q->lines, "- provider #%zu (%s, %s): %s", q->pos + 1,
+                  prov_type(prov(q)), prov_url(q), msg);
+  lgw__gw_route_drop(q);
+  q->attempt = 0;
+  q->pos++;
+}
+
+/* ---- the plan ------------------------------------------------------------ */
+
+static void send_attempt(req_t *q);
+static void pace(req_t *q);
+
+static void pump(lgw_gateway_t *gw) {
+  req_t *q;
+  while (!gw->no_pump && gw->inflight < gw->max_concurrent &&
+         !list_empty(&gw->wait)) {
+    q = REQ_OF(gw->wait.next, q_link);
+    list_remove(&q->q_link);
+    gw->inflight++;
+    send_attempt(q);
+  }
+}
+
+static void slot_release(lgw_gateway_t *gw) {
+  gw->inflight--;
+  pump(gw);
+}
+
+/* FIFO: a free slot goes to the longest waiter. */
+static void slot_acquire(req_t *q) {
+  lgw_gateway_t *gw = q->gw;
+  if (gw->inflight < gw->max_concurrent && list_empty(&gw->wait)) {
+    gw->inflight++;
+    send_attempt(q);
+  } else {
+    q->state = S_WAIT;
+    list_append(&gw->wait, &q->q_link);
+  }
+}
+
+/* ---- circuit breakers and rate limits ------------------------------------ */
+
+/* q NULL: the change came from the shared state (request_id 0). */
+void lgw__gw_breaker_event(lgw_gateway_t *gw, const req_t *q, size_t pi,
+                          lgw_event_type_t type) {
+  lgw_event_t ev;
+  const lgw__provider_t *p = &gw->rt->providers[pi];
+  lgw__log(LGW_LOG_INFO, "provider #%zu (%s): circuit breaker %s%s", pi + 1,
+           prov_type(p), type == LGW_EVENT_BREAKER_OPEN ? "open" : "closed",
+           q ? "" : " (shared state)");
+  memset(&ev, 0, sizeof ev);
+  ev.type = type;
+  ev.request_id = q ? q->id : 0;
+  ev.task = q ? q->task : "";
+  ev.provider_index = (int)pi + 1;
+  ev.provider_type = prov_type(p);
+  ev.base_url = gw->shown_urls[pi];
+  ev.ttft = ev.cost = -1;
+  lgw__usage_unknown(&ev.usage);
+  if (type == LGW_EVENT_BREAKER_OPEN)
+    ev.breaker_cooldown = gw->rt->breaker_cooldown;
+  lgw__gw_queue_event(gw, &ev);
+}
+
+static void breaker_failure(req_t *q) {
+  size_t pi = q->order[q->pos];
+  lgw__rstate_breaker(q->gw->rs, pi, 1, 1);
+  if (lgw__breaker_failure(&q->gw->breakers[pi], gw_now(q->gw)))
+    lgw__gw_breaker_event(q->gw, q, pi, LGW_EVENT_BREAKER_OPEN);
+}
+
+static void breaker_success(req_t *q) {
+  size_t pi = q->order[q->pos];
+  const lgw__breaker_t *b = &q->gw->breakers[pi];
+  lgw__rstate_breaker(q->gw->rs, pi, 0, b->open || b->nfails > 0);
+  if (lgw__breaker_success(&q->gw->breakers[pi]))
+    lgw__gw_breaker_event(q->gw, q, pi, LGW_EVENT_BREAKER_CLOSE);
+}
+
+/* An open provider is skipped, unless it is the last one left. */
+static int breaker_skips(const req_t *q) {
+  const lgw_gateway_t *gw = q->gw;
+  return q->pos + 1 < gw->rt->nproviders &&
+         lgw__breaker_state(&gw->breakers[q->order[q->pos]], gw_now(gw)) ==
+             LGW__BREAKER_OPEN;
+}
+
+/* Reserve this attempt in the provider's buckets; the seconds to wait. */
+static double reserve(req_t *q) {
+  lgw_gateway_t *gw = q->gw;
+  size_t pi = q->order[q->pos];
+  double now = gw_now(gw), wait, w;
+  wait = lgw__bucket_reserve(&gw->rpm[pi], 1, now);
+  q->tokens_est = 0;
+  if (gw->tpm[pi].per_s > 0) {
+    q->tokens_est = lgw__estimate_tokens(q->msg_bytes, q->route->max_tokens);
+    w = lgw__bucket_reserve(&gw->tpm[pi], q->tokens_est, now);
+    if (w > wait) wait = w;
+  }
+  return wait;
+}
+
+/* ---- routes and endpoints ------------------------------------------------ */
+
+/* A new cached route of task on provider pi, or NULL with e set. */
+static const lgw__route_t *route_add(lgw_gateway_t *gw, size_t pi,
+                                     const char *task, lgw_error_t *e) {
+  route_entry_t *r = lgw__calloc(1, sizeof *r);
+  if (!r || !(r->task = lgw__strdup(task))) {
+    lgw_free(r);
+    lgw__error_set(e, LGW_ENOMEM, "out of memory while routing");
+    return NULL;
+  }
+  if (lgw__route(gw->rt, &gw->rt->providers[pi], task, NULL, &r->route, e)) {
+    lgw_free(r->task);
+    lgw_free(r);
+    return NULL;
+  }
+  r->next = gw->routes[pi];
+  gw->routes[pi] = r;
+  gw->nroutes[pi]++;
+  return &r->route;
+}
+
+/* The route of q on its current provider. A route depends only on the
+ * runtime, the provider, the task and the overrides: without overrides it
+ * is built once per (provider, task) and shared; with them the request
+ * builds its own. NULL with e set on failure. */
+static const lgw__route_t *route_for(req_t *q, lgw_error_t *e) {
+  lgw_gateway_t *gw = q->gw;
+  size_t pi = q->order[q->pos];
+  const route_entry_t *r;
+  if (q->plain) {
+    for (r = gw->routes[pi]; r; r = r->next)
+      if (strcmp(r->task, q->task) == 0) return &r->route;
+    if (gw->nroutes[pi] < ROUTES_MAX) return route_add(gw, pi, q->task, e);
+  }
+  if (lgw__route(gw->rt, &gw->rt->providers[pi], q->task, &q->ov,
+                 &q->own_route, e))
+    return NULL;
+  return &q->own_route;
+}
+
+void lgw__gw_routes_free(lgw_gateway_t *gw) {
+  size_t i;
+  route_entry_t *r, *next;
+  for (i = 0; gw->routes && i < gw->rt->nproviders; i++)
+    for (r = gw->routes[i]; r; r = next) {
+      next = r->next;
+      lgw__route_free(&r->route);
+      lgw_free(r->task);
+      lgw_free(r);
+    }
+  lgw_free(gw->routes);
+  lgw_free(gw->nroutes);
+}
+
+/* Skip providers that cannot be tried, then ask for a slot. */
+void lgw__gw_plan(req_t *q) {
+  lgw_gateway_t *gw = q->gw;
+  lgw_error_t e;
+  q->state = S_PLAN;
+  while (q->pos < gw->rt->nproviders) {
+    const lgw__provider_t *p = prov(q);
+    if (q->attempt == 0) {
+      if (lgw__is_blank(p->base_url)) {
+        record(q, 0, LGW_ECONFIG, "LLM base_url is not configured.", 0, 0,
+               NULL);
+        provider_failed(q, "LLM base_url is not configured.");
+        continue;
+      }
+      if (breaker_skips(q)) {
+        char why[160];
+        lgw__gw_msgf(why, sizeof why, "Skipped: circuit breaker open (%ld "
+                     "retryable failures within %.1fs).",
+                     gw->rt->breaker_failures, gw->rt->breaker_window);
+        provider_failed(q, why);
+        continue;
+      }
+      memset(&e, 0, sizeof e);
+      if (!(q->route = route_for(q, &e))) {
+        record(q, 0, e.code, e.message, 0, 0, NULL);
+        provider_failed(q, e.message);
+        continue;
+      }
+      q->attempt = 1;
+    }
+    pace(q);
+    return;
+  }
+  finish_exhausted(q);
+}
+
+static const endpoint_t *endpoint(lgw_gateway_t *gw, size_t pi,
+                                  lgw__style_t style) {
+  endpoint_t *ep = &gw->eps[pi * NSTYLES + (size_t)style];
+  const lgw__transport_t *tr;
+  lgw__kvlist_t kv = {NULL, 0};
+  if (ep->url) return ep;
+  tr = lgw__transport_for(style);
+  if (!tr) return NULL;
+  if (tr->headers(&gw->rt->providers[pi], &kv) == 0)
+    ep->headers = lgw__http_headers(&kv);
+  lgw__kvlist_free(&kv);
+  if (!ep->headers) return NULL;
+  ep->url = tr->url(&gw->rt->providers[pi]);
+  if (!ep->url) {
+    lgw__http_headers_free(ep->headers);
+    ep->headers = NULL;
+    return NULL;
+  }
+  return ep;
+}
+
+static void on_http(const lgw__http_resp_t *resp, void *ud);
+
+/* After a failed attempt that cannot be retried, or whose retry is not
+ * possible: the next provider. Holds no slot. */
+static void fail_over(req_t *q, const char *msg) {
+  provider_failed(q, msg);
+  lgw__gw_plan(q);
+}
+
+/* ---- attempts ------------------------------------------------------------ */
+
+/* A slot is held: build the body and post it. */
+static void send_attempt(req_t *q) {
+  lgw_gateway_t *gw = q->gw;
+  const lgw_runtime_t *rt = gw->rt;
+  const lgw__transport_t *tr = lgw__transport_for(q->route->style);
+  const endpoint_t *ep = endpoint(gw, q->order[q->pos], q->route->style);
+  lgw__call_t call;
+  lgw__http_opts_t o;
+  lgw_error_t e;
+  char *body = NULL;
+  size_t len = 0;
+  int rc;
+  memset(&e, 0, sizeof e);
+  q->state = S_HTTP;
+  q->ttft = -1;
+  if (!tr || !ep || (q->on_delta && lgw__gw_stream_reset(q))) {
+    rc = lgw__error_set(&e, LGW_ENOMEM,
+                        "Cannot prepare the request: out of memory.");
+  } else {
+    memset(&call, 0, sizeof call);
+    call.messages = q->msgs;
+    call.nmessages = q->nmsgs;
+    call.model = q->route->model;
+    call.reasoning_effort = q->route->reasoning_effort;
+    call.temperature = q->route->temperature;
+    call.max_tokens = q->route->max_tokens;
+    call.stream = q->on_delta != NULL;
+    rc = tr->body(&call, &body, &len, &e);
+  }
+  if (rc == 0) {
+    memset(&o, 0, sizeof o);
+    o.url = ep->url;
+    o.headers = ep->headers;
+    o.body_len = len;
+    o.timeout_ms = gw->timeout_ms;
+    o.connect_timeout_ms = gw->connect_timeout_ms;
+    o.max_response_bytes = rt->max_response_bytes;
+    if (q->on_delta) o.on_data = lgw__gw_on_stream_data;
+    q->attempt_ms = lgw__now_ms();
+    /* the transfer takes the body */
+    rc = lgw__http_post_owned(gw->http, &o, body, on_http, q, &q->http, &e);
+  }
+  if (rc == 0) {
+    if (q->on_delta) lgw__gw_stream_begin(q);
+    return;
+  }
+  /* Nothing was sent; a retry would fail the same way. */
+  record(q, 0, rc, e.message, 0, 0, NULL);
+  slot_release(gw);
+  fail_over(q, e.message);
+}
+
+static void on_sleep_done(uv_timer_t *t) {
+  req_t *q = t->data;
+  if (q->pacing) {
+    q->pacing = 0;
+    slot_acquire(q);
+  } else {
+    pace(q);
+  }
+}
+
+static void sleep_for(req_t *q, double delay) {
+  if (lgw__gw_timer_start(q, &q->sleep_timer, on_sleep_done, delay)) {
+    lgw__log(LGW_LOG_WARN, "out of memory: request %llu goes on without "
+             "waiting %.3fs", (unsigned long long)q->id, delay);
+    if (q->pacing) {
+      q->pacing = 0;
+      slot_acquire(q);
+    } else {
+      pace(q);
+    }
+    return;
+  }
+  q->state = S_SLEEP;
+}
+
+static void paced(req_t *q, double wait);
+
+/* The shared buckets answered (ok), or not: then the local ones decide. */
+static void on_shared_wait(void *ud, int ok, double wait) {
+  req_t *q = ud;
+  q->rs_call = NULL;
+  if (!ok) {
+    q->tokens_est = 0;
+    q->tokens_shared = 0;
+    wait = reserve(q);
+  }
+  paced(q, wait);
+}
+
+/* With shared state, a provider's limits are reserved on the server. */
+static int shared_reserve(req_t *q) {
+  lgw_gateway_t *gw = q->gw;
+  size_t pi = q->order[q->pos];
+  if (!lgw__rstate_ready(gw->rs) ||
+      (gw->rpm[pi].per_s <= 0 && gw->tpm[pi].per_s <= 0))
+    return 0;
+  q->tokens_est = gw->tpm[pi].per_s > 0
+                      ? lgw__estimate_tokens(q->msg_bytes,
+                                             q->route->max_tokens)
+                      : 0;
+  if (lgw__rstate_reserve(gw->rs, pi, q->tokens_est, on_shared_wait, q,
+                          &q->rs_call)) {
+    q->tokens_est = 0;
+    return 0;
+  }
+  q->tokens_shared = q->tokens_est > 0;
+  q->state = S_PACE;
+  return 1;
+}
+
+/* Wait for the provider's rate limits (no slot held), then for a slot. */
+static void pace(req_t *q) {
+  if (!shared_reserve(q)) paced(q, reserve(q));
+}
+
+static void paced(req_t *q, double wait) {
+  if (wait > 0) {
+    q->pacing = 1;
+    sleep_for(q, wait);
+  } else {
+    slot_acquire(q);
+  }
+}
+
+/* Wait delay seconds (no slot held), then try the provider again. */
+static void retry_later(req_t *q, double delay) {
+  q->attempt++;
+  if (delay <= 0) pace(q);
+  else sleep_for(q, delay);
+}
+
+static int status_code(long status) {
+  if (status == 429) return LGW_ERATELIMIT;
+  if (status == 401 || status == 403) return LGW_EAUTH;
+  return LGW_EHTTP;
+}
+
+/* Message for a transfer that produced no usable response. */
+static void transfer_message(const req_t *q, const lgw__http_resp_t *resp,
+                             const char *url, char *out, size_t cap) {
+  const lgw_runtime_t *rt = q->gw->rt;
+  switch (resp->code) {
+    case LGW_ECONNECT:
+      lgw__gw_msgf(out, cap, "Cannot connect to %s: %s", url, resp->error);
+      break;
+    case LGW_ETIMEOUT:
+      if (resp->connect_timeout)
+        lgw__gw_msgf(out, cap, "Request to %s: connect timed out "
+             "(connect_timeout=%.1fs): %s", url, rt->connect_timeout,
+             resp->error);
+      else
+        lgw__gw_msgf(out, cap, "Request to %s timed out (timeout=%.1fs): %s",
+                     url, rt->timeout, resp->error);
+      break;
+    case LGW_ETOOBIG:
+      lgw__gw_msgf(out, cap,
+               "Response from %s is larger than max_response_bytes "
+               "(%ld bytes).", url, rt->max_response_bytes);
+      break;
+    default:
+      lgw__gw_msgf(out, cap, "Transfer from %s failed: %s", url, resp->error);
+      break;
+  }
+}
+
+static void remember_provider(lgw_gateway_t *gw, const lgw__provider_t *p) {
+  lgw_error_t e;
+  if (strcmp(gw->preferred, p->key) == 0) return;
+  memcpy(gw->preferred, p->key, sizeof gw->preferred);
+  lgw__rstate_set_preferred(gw->rs, p->key);
+  if (!gw->state_path) return;
+  memset(&e, 0, sizeof e);
+  if (lgw__state_update(gw->state_path, gw->rt->config_key, p->key, &e))
+    lgw__log(LGW_LOG_WARN, "cannot remember the preferred provider: %s",
+             e.message);
+}
+
+static void usage_of(const lgw__reply_t *r, lgw_usage_t *u) {
+  u->input_tokens = r->input_tokens;
+  u->output_tokens = r->output_tokens;
+  u->cached_tokens = r->cached_tokens;
+  u->reasoning_tokens = r->reasoning_tokens;
+}
+
+/* A complete 2xx body; a streamed request gets its text as one delta. */
+static int body_end(req_t *q, const lgw__http_resp_t *resp, char *msg,
+                    size_t cap, int *cls_status) {
+  const lgw__transport_t *tr = lgw__transport_for(q->route->style);
+  lgw_error_t e;
+  int code;
+  memset(&e, 0, sizeof e);
+  code = tr->parse(resp->body, resp->body_len, resp->content_type, &q->reply,
+                   &e);
+  if (code) {
+    lgw__gw_msgf(msg, cap, "HTTP %d from %s: %s", (int)resp->status,
+                 lgw__gw_attempt_url(q), e.message);
+    if (e.http_status) *cls_status = e.http_status;
+  } else if (q->on_delta && !lgw__is_blank(q->reply.text)) {
+    lgw__gw_emit_delta(q, q->reply.text, q->reply.text_len);
+  }
+  return code;
+}
+
+/* The request committed to a stream that broke: no other attempt. */
+static void stream_broken(req_t *q, int code, const char *msg) {
+  lgw__error_set(lgw__gw_req_err(q), code, "LLM stream for task '%s' broke "
+                 "after its first delta (provider #%zu, %s): %s", q->task,
+                 q->pos + 1, prov_type(prov(q)), msg);
+  lgw__gw_finish(q, code);
+}
+
+/* A failed attempt: recorded, then counted by the provider's breaker when
+ * it is of the retryable kind (the provider's fault, not the request's). */
+static void record_failure(req_t *q, int status, int code, const char *msg,
+                           double elapsed, double delay, const lgw_usage_t *u,
+                           lgw__next_t next) {
+  record(q, status, code, msg, elapsed, delay, u);
+  if (next == LGW__NEXT_RETRY) breaker_failure(q);
+}
+
+static void on_http(const lgw__http_resp_t *resp, void *ud) {
+  req_t *q = ud;
+  lgw_gateway_t *gw = q->gw;
+  const lgw_runtime_t *rt = gw->rt;
+  const lgw__provider_t *p = prov(q);
+  int status = (int)resp->status, cls_status = status, code, retries;
+  lgw__next_t next;
+  double delay = 0;
+  long asked;
+  char msg[1024];
+  lgw_usage_t u;
+  q->http = NULL;
+  lgw__gw_stream_timers_stop(q);
+  slot_release(gw);
+  lgw__usage_unknown(&u);
+  if (q->st) usage_of(&q->st->stream.reply, &u);
+  if (q->stop_code ||
+      (resp->code == LGW_ECANCELED && !(q->st && q->st->abort_code))) {
+    if (!q->stop_code) q->stop_code = LGW_ECANCELED;
+    lgw__gw_stop_error(q);
+    record(q, status, q->stop_code,
+           (q->err ? q->err : &lgw__gw_oom_error)->message, resp->elapsed, 0,
+           &u);
+    lgw__gw_finish(q, q->stop_code);
+    return;
+  }
+  msg[0] = '\0';
+  if (resp->code == LGW_ECANCELED) {
+    /* cut by the engine: a timeout or an error event in the stream */
+    code = q->st->abort_code;
+    if (q->st->abort_status) cls_status = q->st->abort_status;
+    lgw__gw_msgf(msg, sizeof msg, "%s", q->st->abort_msg);
+  } else if (resp->code == 0 && status >= 200 && status < 300) {
+    code = resp->streamed ? lgw__gw_stream_end(q, msg, sizeof msg, &cls_status)
+                          : body_end(q, resp, msg, sizeof msg, &cls_status);
+    if (code == 0 || !resp->streamed) usage_of(&q->reply, &u);
+    if (code == 0 && !lgw__is_blank(q->reply.text)) {
+      q->win_ttft = q->ttft;
+      q->win_usage = u;
+      q->win_cost = record(q, status, 0, "", resp->elapsed, 0, &u);
+      breaker_success(q);
+      q->winner = q->order[q->pos];
+      remember_provider(gw, p);
+      lgw__gw_finish(q, 0);
+      return;
+    }
+    if (code == 0) {
+      code = LGW_EEMPTY;
+      lgw__gw_msgf(msg, sizeof msg, "%s", empty_text_msg);
+    }
+    lgw__reply_free(&q->reply);
+  } else if (resp->code == 0) {
+    char detail[512];
+    code = status_code(status);
+    lgw__error_body_message(resp->body, resp->body_len, detail,
+                            sizeof detail);
+    if (detail[0])
+      lgw__gw_msgf(msg, sizeof msg, "HTTP %d from %s: %s", status,
+                   lgw__gw_attempt_url(q), detail);
+    else
+      lgw__gw_msgf(msg, sizeof msg, "HTTP %d from %s", status,
+                   lgw__gw_attempt_url(q));
+  } else {
+    code = resp->code;
+    transfer_message(q, resp, lgw__gw_attempt_url(q), msg, sizeof msg);
+  }
+  next = lgw__retry_classify(cls_status, code, resp->x_should_retry);
+  if (q->emitted) {
+    record_failure(q, status, code, msg, resp->elapsed, 0, &u, next);
+    stream_broken(q, code, msg);
+    return;
+  }
+  retries = rt->transport_retries > 1 ? (int)rt->transport_retries : 1;
+  if (q->attempt < retries && next == LGW__NEXT_RETRY) {
+    asked = lgw__retry_after_parse(resp->retry_after_ms, resp->retry_after,
+                                   lgw__wall_s());
+    if (asked >= 0 && (double)asked / 1000.0 > rt->retry_after_max) {
+      record_failure(q, status, code, msg, resp->elapsed, 0, &u, next);
+      lgw__log(LGW_LOG_INFO,
+               "provider #%zu asked to wait %.1fs (retry_after_max %.1fs): "
+               "failing over", q->pos + 1, (double)asked / 1000.0,
+               rt->retry_after_max);
+      fail_over(q, msg);
+      return;
+    }
+    delay = asked >= 0 ? (double)asked / 1000.0
+                       : lgw__backoff(q->attempt, rt->backoff_base,
+                                      rt->backoff_max, &gw->rng);
+    record_failure(q, status, code, msg, resp->elapsed, delay, &u, next);
+    retry_later(q, delay);
+    return;
+  }
+  record_failure(q, status, code, msg, resp->elapsed, 0, &u, next);
+  fail_over(q, msg);
+}

@@ -1,0 +1,223 @@
+/*
+ * gateway_priv.h -- internals shared by the gateway files (gateway.c,
+ * gateway_attempt.c, gateway_stream.c): the gateway and request records,
+ * their lists, small accessors, and the functions each of those files
+ * offers the others.
+ */
+#ifndef LGW_GATEWAY_PRIV_H
+#define LGW_GATEWAY_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "llmgateway.h"
+#include "breaker.h"
+#include "config.h"
+#include "events.h"
+#include "http.h"
+#include "ratelimit.h"
+#include "route.h"
+#include "sse.h"
+#include "state_redis.h"
+#include "transport.h"
+#include "util.h"
+
+#define NSTYLES (LGW__STYLE_LITELLM + 1)
+
+/* Endpoint of one provider for one transport, built on first use. */
+typedef struct endpoint {
+  char *url;                   /* owned */
+  struct curl_slist *headers;  /* owned */
+} endpoint_t;
+
+/* The route of a task on one provider, for requests without overrides.
+ * Entries never move: requests point at their route. */
+typedef struct route_entry {
+  struct route_entry *next;
+  char *task;                  /* owned */
+  lgw__route_t route;          /* owned */
+} route_entry_t;
+
+#define ROUTES_MAX 64          /* cached tasks per provider */
+
+enum { S_PLAN, S_PACE, S_WAIT, S_HTTP, S_SLEEP, S_DONE };
+
+typedef struct req req_t;
+
+/* What only a streamed attempt needs, allocated at the first one. */
+typedef struct req_stream {
+  lgw__sse_parser_t sse;
+  lgw__stream_t stream;        /* the current streamed attempt */
+  int abort_code, abort_status;  /* why the engine cut the transfer */
+  char abort_msg[1024];
+} req_stream_t;
+
+typedef struct link {
+  struct link *prev, *next;
+} link_t;
+
+struct req {
+  lgw_gateway_t *gw;
+  uint64_t id;
+  lgw_done_fn cb;
+  void *ud;
+  int state;                   /* S_* */
+  /* the request, copied */
+  char *task;
+  lgw_message_t *msgs;
+  size_t nmsgs;
+  char *model, *tier, *effort;
+  lgw__overrides_t ov;
+  int plain;                   /* no overrides: cached routes apply */
+  double deadline;             /* seconds, 0 = none */
+  /* the plan */
+  size_t *order;               /* provider indexes, preferred first */
+  size_t pos;                  /* into order */
+  int attempt;                 /* on this provider; 0 = not entered yet */
+  const lgw__route_t *route;   /* the gateway's cached one or own_route;
+                                  NULL before routing */
+  lgw__route_t own_route;      /* owned: a route built with overrides */
+  lgw__http_req_t *http;
+  int stop_code;               /* LGW_ECANCELED / LGW_EDEADLINE once asked */
+  /* timers, allocated on first use (owned; closed before the request is
+     freed) */
+  uv_timer_t *sleep_timer, *deadline_timer, *ttft_timer, *idle_timer;
+  int closing;                 /* timers still closing */
+  /* the outcome */
+  lgw_attempt_t *att;          /* message and model strings owned */
+  size_t natt, catt;
+  lgw__buf_t lines;            /* "- provider #i (...): msg" lines */
+  int last_status;
+  int status;
+  lgw_error_t *err;            /* owned; set when the request fails */
+  lgw__reply_t reply;
+  size_t winner;               /* configured index on success */
+  link_t all_link;             /* in gw->all */
+  link_t q_link;               /* in gw->wait or gw->done */
+  double start_ms;             /* submit time */
+  /* pacing */
+  int pacing;                  /* the sleep timer waits for a rate limit */
+  double tokens_est;           /* reserved in the tpm bucket, 0 = none */
+  int tokens_shared;           /* ... the shared one */
+  lgw__redis_call_t *rs_call;  /* S_PACE: the shared reservation */
+  size_t msg_bytes;
+  /* streaming */
+  lgw_delta_fn on_delta;
+  void *delta_ud;
+  int emitted;                 /* a delta was queued: no more attempts */
+  req_stream_t *st;            /* owned; from the first streamed attempt */
+  double attempt_ms;           /* start of the current attempt */
+  double ttft;                 /* current attempt; -1 before a delta */
+  /* usage */
+  lgw_usage_t usage_total, win_usage;
+  double cost_total, win_cost, win_ttft;
+};
+
+struct lgw_gateway {
+  lgw_runtime_t *rt;           /* reference held */
+  uv_loop_t *loop;
+  int own_loop;                /* loop allocated and closed here */
+  lgw__http_t *http;
+  endpoint_t *eps;             /* nproviders * NSTYLES */
+  char **shown_urls;           /* per provider: base_url with every API key
+                                  redacted, or "<missing>"; owned */
+  char *state_path;            /* NULL when no_state or shared */
+  lgw__rstate_t *rs;           /* shared state on Redis, or NULL */
+  char preferred[65];          /* provider key, "" when none */
+  uint64_t rng;
+  uint64_t next_id;
+  size_t max_concurrent, inflight;
+  size_t pending;
+  link_t all, wait, done;      /* lists of req_t */
+  uv_idle_t idle;              /* runs completion callbacks */
+  int open_handles;            /* uv handles not yet closed */
+  int cb_depth, running, free_pending, closing, freeing, no_pump;
+  lgw__notes_t notes;          /* deltas and events to run */
+  lgw_event_fn on_event;
+  void *event_ud;
+  lgw_clock_fn clock;
+  void *clock_ud;
+  route_entry_t **routes;      /* per provider: cached routes; owned */
+  size_t *nroutes;
+  long timeout_ms, connect_timeout_ms;
+  lgw__breaker_t *breakers;    /* per configured provider */
+  lgw__bucket_t *rpm, *tpm;    /* per configured provider */
+  double cost_total;
+  lgw_usage_t usage_total;
+};
+
+/* ---- lists (intrusive, circular, with a sentinel) ------------------------ */
+
+#define REQ_OF(l, field) ((req_t *)(void *)((char *)(l) - offsetof(req_t, field)))
+
+static inline void list_init(link_t *h) { h->prev = h->next = h; }
+static inline int list_empty(const link_t *h) { return h->next == h; }
+
+static inline void list_append(link_t *h, link_t *l) {
+  l->prev = h->prev;
+  l->next = h;
+  h->prev->next = l;
+  h->prev = l;
+}
+
+static inline void list_remove(link_t *l) {
+  l->prev->next = l->next;
+  l->next->prev = l->prev;
+  l->prev = l->next = l;
+}
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static inline const lgw__provider_t *prov(const req_t *q) {
+  return &q->gw->rt->providers[q->order[q->pos]];
+}
+
+static inline const char *prov_type(const lgw__provider_t *p) {
+  return lgw__is_blank(p->provider_type) ? "unknown" : p->provider_type;
+}
+
+static inline const char *prov_url(const req_t *q) {
+  return q->gw->shown_urls[q->order[q->pos]];
+}
+
+static inline double gw_now(const lgw_gateway_t *gw) {
+  return gw->clock ? gw->clock(gw->clock_ud) : lgw__now_ms() / 1000.0;
+}
+
+/* ---- gateway.c ----------------------------------------------------------- */
+
+extern const lgw_error_t lgw__gw_oom_error;
+
+/* snprintf for messages: a long one is cut at cap. */
+void lgw__gw_msgf(char *out, size_t cap, const char *fmt, ...)
+    LGW__PRINTF(3, 4);
+void lgw__gw_redact(const lgw_runtime_t *rt, char *msg, size_t cap);
+void lgw__gw_wake(lgw_gateway_t *gw);
+void lgw__gw_queue_event(lgw_gateway_t *gw, const lgw_event_t *ev);
+void lgw__gw_finish(req_t *q, int status);
+lgw_error_t *lgw__gw_req_err(req_t *q);
+void lgw__gw_stop_error(req_t *q);
+int lgw__gw_timer_start(req_t *q, uv_timer_t **t, uv_timer_cb cb,
+                        double seconds);
+
+/* ---- gateway_attempt.c --------------------------------------------------- */
+
+void lgw__gw_plan(req_t *q);
+void lgw__gw_route_drop(req_t *q);
+void lgw__gw_routes_free(lgw_gateway_t *gw);
+void lgw__gw_breaker_event(lgw_gateway_t *gw, const req_t *q, size_t pi,
+                           lgw_event_type_t type);
+
+/* ---- gateway_stream.c ---------------------------------------------------- */
+
+const char *lgw__gw_attempt_url(const req_t *q);
+void lgw__gw_stream_begin(req_t *q);
+void lgw__gw_stream_timers_stop(req_t *q);
+void lgw__gw_emit_delta(req_t *q, const char *text, size_t len);
+int lgw__gw_on_stream_data(const char *p, size_t n, void *ud);
+void lgw__gw_stream_free(req_stream_t *st);
+int lgw__gw_stream_reset(req_t *q);
+int lgw__gw_stream_end(req_t *q, char *msg, size_t cap, int *cls_status);
+
+#endif
