@@ -32,8 +32,9 @@ fi
 if [ "${ONLY:-lua}" = lua ] || [ -z "$ONLY" ]; then
   if ls tests/lua/*_spec.lua >/dev/null 2>&1; then
     echo "== busted"
+    case $BUILD in /*) cdir=$BUILD ;; *) cdir=./$BUILD ;; esac
     LLMGATEWAY_BUILD="$BUILD" $LUA /usr/bin/busted --lpath='./lua/?.lua;./lua/?/init.lua;./tests/lua/?.lua' \
-      --cpath="./$BUILD/?.so" -o TAP --pattern=_spec tests/lua > "$tmp" 2>&1
+      --cpath="$cdir/?.so" -o TAP --pattern=_spec tests/lua > "$tmp" 2>&1
     grep -E '^(not ok|#)' "$tmp" | head -200
     ok=$(grep -c '^ok ' "$tmp")
     nok=$(grep -c '^not ok ' "$tmp")
