@@ -180,17 +180,28 @@ static char *dup_or_empty(const char *s, int *oom) {
   return p;
 }
 
-lgwL_result_t *lgwL_result_copy(const lgw_result_t *r) {
+lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
   lgwL_result_t *c = lgw__calloc(1, sizeof *c);
   int oom = 0;
   size_t i;
   if (!c) return NULL;
-  c->task = dup_or_empty(r->task, &oom);
   if (r->text) {
     c->text = lgw__strndup(r->text, r->text_len);
     if (!c->text) oom = 1;
     c->text_len = r->text_len;
   }
+  c->usage = r->usage;
+  c->usage_total = r->usage_total;
+  c->cost = r->cost;
+  c->cost_total = r->cost_total;
+  if (text_only) {
+    if (oom) {
+      lgwL_result_free(c);
+      return NULL;
+    }
+    return c;
+  }
+  c->task = dup_or_empty(r->task, &oom);
   c->requested_model = dup_or_empty(r->requested_model, &oom);
   c->normalized_model = dup_or_empty(r->normalized_model, &oom);
   c->reasoning_effort = dup_or_empty(r->reasoning_effort, &oom);
@@ -200,10 +211,6 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r) {
   c->temperature = r->temperature;
   c->max_tokens = r->max_tokens;
   c->provider_index = r->provider_index;
-  c->usage = r->usage;
-  c->usage_total = r->usage_total;
-  c->cost = r->cost;
-  c->cost_total = r->cost_total;
   c->ttft = r->ttft;
   if (r->partial_text) {
     c->partial_text = lgw__strndup(r->partial_text, r->partial_len);
@@ -230,11 +237,29 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r) {
   return c;
 }
 
-void lgwL_push_result(lua_State *L, const lgwL_result_t *r, int text_only) {
-  luaL_checkstack(L, 8, NULL);
-  if (text_only) {
+/* A usage_total count for summing: unknown (-1) counts as 0. */
+static void push_count(lua_State *L, long n) {
+  lua_pushinteger(L, n > 0 ? (lua_Integer)n : 0);
+}
+
+int lgwL_push_result(lua_State *L, const lgwL_result_t *r, int form) {
+  luaL_checkstack(L, 10, NULL);
+  if (form == LGWL_PUSH_TEXT) {
     lua_pushlstring(L, r->text ? r->text : "", r->text_len);
-    return;
+    return 1;
+  }
+  if (form == LGWL_PUSH_TOTALS) {
+    lua_pushlstring(L, r->text ? r->text : "", r->text_len);
+    lgwL_push_usage(L, &r->usage);
+    if (r->cost < 0) lua_pushnil(L);
+    else lua_pushnumber(L, r->cost);
+    if (r->cost_total < 0) lua_pushnil(L);
+    else lua_pushnumber(L, r->cost_total);
+    push_count(L, r->usage_total.input_tokens);
+    push_count(L, r->usage_total.output_tokens);
+    push_count(L, r->usage_total.cached_tokens);
+    push_count(L, r->usage_total.reasoning_tokens);
+    return 8;
   }
   lua_createtable(L, 0, 15);
   set_str(L, "task", r->task);
@@ -258,6 +283,7 @@ void lgwL_push_result(lua_State *L, const lgwL_result_t *r, int text_only) {
   push_totals(L, r);
   push_attempts(L, r->attempts, r->nattempts);
   lua_setfield(L, -2, "attempts");
+  return 1;
 }
 
 void lgwL_push_streamed(lua_State *L, const lgwL_result_t *r, size_t n) {
@@ -356,8 +382,8 @@ static void read_overrides(lua_State *L, int arg, int t,
   lua_pop(L, 1);
 }
 
-/* Validates the messages list at mi, then pushes a userdata holding the
- * lgw_message_t array (strings borrowed from the list). */
+/* Validates the messages list at mi and pushes a userdata holding the
+ * lgw_message_t array (strings borrowed from the list), in one pass. */
 static void read_messages(lua_State *L, int arg, int mi, int in_request,
                           lgw_request_t *out) {
   lua_Integer n, i;
@@ -367,6 +393,7 @@ static void read_messages(lua_State *L, int arg, int mi, int in_request,
     luaL_typeerror(L, arg, "table");
   }
   n = (lua_Integer)lua_rawlen(L, mi);
+  msgs = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *msgs, 0);
   for (i = 1; i <= n; i++) {
     if (lua_rawgeti(L, mi, i) != LUA_TTABLE) {
       const char *path = lua_pushfstring(L, "messages[%d]", (int)i);
@@ -377,21 +404,13 @@ static void read_messages(lua_State *L, int arg, int mi, int in_request,
                                          (int)i);
       lgwL_argerror_path(L, arg, path, "string", -2);
     }
-    lua_pop(L, 1);
-    lua_getfield(L, -1, "role");
+    msgs[i - 1].content = lua_tostring(L, -1);  /* kept by the message */
+    lua_getfield(L, -2, "role");
     if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING) {
       const char *path = lua_pushfstring(L, "messages[%d].role",
                                          (int)i);
       lgwL_argerror_path(L, arg, path, "string", -2);
     }
-    lua_pop(L, 2);
-  }
-  msgs = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *msgs, 0);
-  for (i = 1; i <= n; i++) {
-    lua_rawgeti(L, mi, i);
-    lua_getfield(L, -1, "content");
-    msgs[i - 1].content = lua_tostring(L, -1);
-    lua_getfield(L, -2, "role");
     msgs[i - 1].role = lua_tostring(L, -1);  /* NULL for nil: "user" */
     lua_pop(L, 3);
   }

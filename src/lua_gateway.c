@@ -363,7 +363,10 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
   else if (status) lgw__error_set(&c->err, status, "%s",
                                   lgw_strerror(status));
   if (res) {
-    c->res = lgwL_result_copy(res);
+    /* The text forms of a success read no more than the text and usage;
+     * a failure (or a canceled stream) reports the attempts. */
+    c->res = lgwL_result_copy(res, !status && !c->cb_failed &&
+                                   c->form != LGWL_PUSH_FULL);
     if (!c->res && !status)
       c->status = lgw__error_set(&c->err, LGW_ENOMEM, "out of memory");
   }
@@ -376,7 +379,7 @@ static int call_finish(lua_State *L, lgwL_call_t *c) {
   luaL_checkstack(L, 4, NULL);
   lgwL_log_flush(L, c->m);
   if (c->status == 0 && c->res && !c->cb_failed) {
-    lgwL_push_result(L, c->res, c->text_only);
+    n = lgwL_push_result(L, c->res, c->form);
   } else {
     if (c->status == 0 && !c->cb_failed)
       lgw__error_set(&c->err, LGW_ENOMEM, "out of memory");
@@ -435,7 +438,7 @@ static void on_delta(lgw_gateway_t *gw, uint64_t id, const char *text,
 /* Submits req and waits for it: yields a managed task, or runs the loop.
  * delta: stack index of an on_delta function, or 0. */
 static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
-                  int text_only, int delta) {
+                  int form, int delta) {
   lgwL_module_t *m = g->m;
   lgwL_task_t *t = lgwL_current(m, L);
   lgwL_call_t *c;
@@ -457,7 +460,7 @@ static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
   }
   memset(&err, 0, sizeof err);
   c->m = m;
-  c->text_only = text_only;
+  c->form = form;
   c->delta_ref = ref;
   if (delta) {
     req->on_delta = on_delta;
@@ -487,7 +490,20 @@ static int gw_call(lua_State *L) {
   lgw_request_t req;
   int delta;
   lgwL_check_request(L, 2, &req, &delta);
-  return submit(L, g, &req, 0, delta);
+  return submit(L, g, &req, LGWL_PUSH_FULL, delta);
+}
+
+/* _call_totals(request, gw) -> text, usage, cost, cost_total, then the
+ * usage_total counts input, output, cached, reasoning (0 when unknown) |
+ * nil, err: gw:call for the validation-retry loop. The
+ * request comes first so that, called through a local named "call", its
+ * argument errors read as gw:call's. */
+static int l_call_totals(lua_State *L) {
+  lgwL_gw_t *g = luaL_checkudata(L, 2, LGWL_GATEWAY);
+  lgw_request_t req;
+  int delta;
+  lgwL_check_request(L, 1, &req, &delta);
+  return submit(L, g, &req, LGWL_PUSH_TOTALS, delta);
 }
 
 /* gw:run_task(task, messages [, overrides]) -> text | nil, err */
@@ -496,7 +512,7 @@ static int gw_run_task(lua_State *L) {
   lgw_request_t req;
   int delta;
   lgwL_check_task_args(L, 2, 3, 4, &req, &delta);
-  return submit(L, g, &req, 1, delta);
+  return submit(L, g, &req, LGWL_PUSH_TEXT, delta);
 }
 
 /* gw:stream(task, messages, on_delta [, overrides]) -> result | nil, err:
@@ -507,7 +523,7 @@ static int gw_stream(lua_State *L) {
   int delta;
   luaL_checktype(L, 4, LUA_TFUNCTION);
   lgwL_check_task_args(L, 2, 3, 5, &req, &delta);
-  return submit(L, g, &req, 0, 4);
+  return submit(L, g, &req, LGWL_PUSH_FULL, 4);
 }
 
 /* gw:totals() -> {cost=, input_tokens=, output_tokens=, cached_tokens=,
@@ -582,6 +598,7 @@ void lgwL_gateway_register(lua_State *L) {
     {"load_runtime_spec", l_load_runtime_spec},
     {"runtime_spec_from_dict", l_runtime_spec_from_dict},
     {"dump_runtime_spec", l_dump_runtime_spec},
+    {"_call_totals", l_call_totals},
     {NULL, NULL}
   };
   luaL_setfuncs(L, funcs, 0);

@@ -86,7 +86,7 @@ struct lgwL_call {
   int status;               /* 0 or LGW_E* */
   lgw_error_t err;
   lgwL_result_t *res;       /* deep copy of the result, may be NULL */
-  int text_only;            /* run_task: return just the text */
+  int form;                 /* how the result is pushed: LGWL_PUSH_* */
   int delta_ref;            /* registry ref of on_delta, or LUA_NOREF */
   int cb_failed;            /* on_delta raised: request canceled */
   lgw_error_t cb_err;       /* ... and why (code "callback") */
@@ -203,11 +203,21 @@ int lgwL_fail(lua_State *L, const lgw_error_t *err);
 int lgwL_failf(lua_State *L, int code, const char *fmt, ...)
     LGW__PRINTF(3, 4);
 
-/* Deep copy of a borrowed result (NULL on allocation failure). */
-lgwL_result_t *lgwL_result_copy(const lgw_result_t *r);
+/* Deep copy of a borrowed result (NULL on allocation failure). text_only:
+ * only the text, usage, cost and their totals, enough for the
+ * LGWL_PUSH_TEXT and LGWL_PUSH_TOTALS forms. */
+lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only);
 void lgwL_result_free(lgwL_result_t *r);
-/* Pushes the result table (text_only: just the text). */
-void lgwL_push_result(lua_State *L, const lgwL_result_t *r, int text_only);
+/* Forms of a pushed result: the full table, just the text (run_task),
+ * or the values text, usage, cost, cost_total, then the four counts of
+ * usage_total with unknown counts as 0 (the Lua front's validation-retry
+ * loop, which reads nothing else). */
+#define LGWL_PUSH_FULL 0
+#define LGWL_PUSH_TEXT 1
+#define LGWL_PUSH_TOTALS 2
+/* Pushes the result in form (an LGWL_PUSH_* value); returns the number of
+ * values pushed. */
+int lgwL_push_result(lua_State *L, const lgwL_result_t *r, int form);
 /* Pushes the first n bytes of the streamed text of r (its text, or the
  * partial text of a failure); nil when r is NULL. */
 void lgwL_push_streamed(lua_State *L, const lgwL_result_t *r, size_t n);

@@ -138,7 +138,9 @@ static int error_text(lua_State *L) {
 static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
   lua_State *co = t->co, *L = m->L;
   int i;
-  if (st == LUA_OK) {
+  if (st == LUA_OK && nres == 0) {
+    t->state = T_DONE;  /* user value 2 stays nil: no results */
+  } else if (st == LUA_OK) {
     /* Pack the results into user value 2 (on co, which holds them). */
     lua_checkstack(co, 3);
     lua_createtable(co, nres, 1);
@@ -310,6 +312,7 @@ static int deliver(lua_State *L, lgwL_task_t *t, int idx) {
   t->observed = 1;
   lua_getiuservalue(L, idx, 2);
   if (t->state == T_FAILED) return lua_error(L);
+  if (lua_isnil(L, -1)) return 0;  /* no results */
   lua_getfield(L, -1, "n");
   n = lua_tointeger(L, -1);
   lua_pop(L, 1);

@@ -65,10 +65,15 @@ end
 -- Checks task, messages, validator and overrides of the *_with_retry and
 -- JSON methods (argument numbers as seen by a method call).
 -- The methods written here check self as the C methods do.
+local gateway_mt  -- a metatable that passed the check below
+
 local function check_self(fname, self)
+  local mt = getmetatable(self)
+  if mt ~= nil and rawequal(mt, gateway_mt) then return end
   if typename(self) ~= "llmgateway.Gateway" then
     argerror(1, fname, "llmgateway.Gateway expected, got " .. typename(self))
   end
+  gateway_mt = mt
 end
 
 -- validator_timeout in overrides or a request: nil or seconds > 0.
@@ -263,20 +268,23 @@ local function validate(validator, text, data, limit)
 end
 
 -- Usage and cost over the rounds of a request (every attempt of each).
-local USAGE_KEYS = {"input_tokens", "output_tokens", "cached_tokens",
-                    "reasoning_tokens"}
-
+-- (usage, cost and cost_total are filled in as rounds end.)
 local function new_totals()
-  local u = {}
-  for _, k in ipairs(USAGE_KEYS) do u[k] = 0 end
-  return {usage_total = u, rounds = 0}
+  return {usage_total = {input_tokens = 0, output_tokens = 0,
+                         cached_tokens = 0, reasoning_tokens = 0},
+          rounds = 0, usage = nil, cost = nil, cost_total = nil}
 end
 
 -- Adds the usage_total and cost_total of a result or error t.
 local function add_totals(acc, t)
   acc.rounds = acc.rounds + 1
-  for _, k in ipairs(USAGE_KEYS) do
-    acc.usage_total[k] = acc.usage_total[k] + ((t.usage_total or {})[k] or 0)
+  local u = t.usage_total
+  if u then
+    local a = acc.usage_total
+    a.input_tokens = a.input_tokens + (u.input_tokens or 0)
+    a.output_tokens = a.output_tokens + (u.output_tokens or 0)
+    a.cached_tokens = a.cached_tokens + (u.cached_tokens or 0)
+    a.reasoning_tokens = a.reasoning_tokens + (u.reasoning_tokens or 0)
   end
   if t.cost_total then acc.cost_total = (acc.cost_total or 0) + t.cost_total end
 end
@@ -287,29 +295,55 @@ local function put_totals(t, acc)
   return t
 end
 
+-- gw:call returning only what the loop reads (text, usage, cost and the
+-- totals, as values); a local named "call" so that its argument errors
+-- read as gw:call's.
+local call = core._call_totals
+
+-- Per gateway (fixed at creation): {rounds, validator_timeout}.
+local settings = setmetatable({}, {__mode = "k"})
+
+local function settings_of(gw)
+  local s = {math.max(0, gw.runtime.retry_max) + 1, gw.validator_timeout}
+  settings[gw] = s
+  return s
+end
+
 -- The loop of the Python generate_text_with_retry, for text and JSON:
 -- returns text, errors, data (data only for JSON), totals, or nil, err.
 -- totals (and err) carry usage_total and cost_total summed over every
--- round, and the answering round's result as totals.result.
+-- round, and the answering round's usage and cost as totals.usage and
+-- totals.cost.
 local function with_retry(gw, task, messages, validator, overrides, json)
-  local rounds = math.max(0, gw.runtime.retry_max) + 1
-  local limit = overrides and overrides.validator_timeout
-    or gw.validator_timeout
+  local s = settings[gw] or settings_of(gw)
+  local rounds = s[1]
+  local limit = overrides and overrides.validator_timeout or s[2]
   local history = {}
   for i = 1, #messages do history[i] = messages[i] end
+  local req = overrides and request_of(task, history, overrides)
+    or {task = task, messages = history}
   local text, errors, data
   local acc = new_totals()
   for round = 0, rounds - 1 do
     local final = round == rounds - 1
-    local res, err = gw:call(request_of(task, history, overrides))
-    if not res then
+    local out, usage, cost, cost_total, input, output, cached, reasoning =
+      call(req, gw)
+    if not out then
+      local err = usage
       add_totals(acc, err)
       if final or not transient(err) then return nil, put_totals(err, acc) end
       core.sleep(2 ^ round + 1)
     else
-      add_totals(acc, res)
-      acc.result = res
-      text, errors, data = res.text, {}, nil
+      -- the totals of this round
+      acc.rounds = acc.rounds + 1
+      local u = acc.usage_total
+      u.input_tokens = u.input_tokens + input
+      u.output_tokens = u.output_tokens + output
+      u.cached_tokens = u.cached_tokens + cached
+      u.reasoning_tokens = u.reasoning_tokens + reasoning
+      if cost_total then acc.cost_total = (acc.cost_total or 0) + cost_total end
+      acc.usage, acc.cost = usage, cost
+      text, errors, data = out, {}, nil
       if json then
         local perr
         data, perr = core.parse_json(text)
@@ -333,9 +367,8 @@ end
 
 -- acc: the totals of with_retry, or a single result.
 local function json_result(task, text, data, errors, acc)
-  local res = acc.result or acc
   return {task = task, text = text, data = data, errors = errors,
-          usage = res.usage, cost = res.cost,
+          usage = acc.usage, cost = acc.cost,
           usage_total = acc.usage_total, cost_total = acc.cost_total}
 end
 
@@ -347,8 +380,7 @@ local methods = core._gateway_methods
 -- The usage of a with_retry run: {usage=, cost=, usage_total=,
 -- cost_total=, rounds=}.
 local function usage_of(acc)
-  local res = acc.result or {}
-  return {usage = res.usage, cost = res.cost, usage_total = acc.usage_total,
+  return {usage = acc.usage, cost = acc.cost, usage_total = acc.usage_total,
           cost_total = acc.cost_total, rounds = acc.rounds}
 end
 
