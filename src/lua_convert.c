@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lua_priv.h"
+#include "transport.h"
 
 struct lgwL_result {
   char *task, *text, *requested_model, *normalized_model;
@@ -711,22 +712,6 @@ static int json_fail(lgw_error_t *err, const char *path, const char *what) {
                         what, path[0] ? path : "the top level");
 }
 
-static int json_string(lgw__buf_t *b, const char *s, size_t len) {
-  size_t i;
-  int rc = lgw__buf_addc(b, '"');
-  for (i = 0; !rc && i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '"') rc = lgw__buf_adds(b, "\\\"");
-    else if (c == '\\') rc = lgw__buf_adds(b, "\\\\");
-    else if (c == '\n') rc = lgw__buf_adds(b, "\\n");
-    else if (c == '\r') rc = lgw__buf_adds(b, "\\r");
-    else if (c == '\t') rc = lgw__buf_adds(b, "\\t");
-    else if (c < 0x20) rc = lgw__buf_printf(b, "\\u%04x", c);
-    else rc = lgw__buf_addc(b, (char)c);
-  }
-  return rc ? rc : lgw__buf_addc(b, '"');
-}
-
 typedef struct json_key {
   char *s;
   size_t len;
@@ -811,7 +796,7 @@ static int json_table(lua_State *L, int idx, lgw__buf_t *b, char *path,
     rc = lgw__buf_addc(b, '{');
     for (i = 0; !rc && i < nkeys; i++) {
       if (i > 0) rc = lgw__buf_addc(b, ',');
-      if (!rc) rc = json_string(b, keys[i].s, keys[i].len);
+      if (!rc) rc = lgw__json_add_str(b, keys[i].s, keys[i].len);
       if (!rc) rc = lgw__buf_addc(b, ':');
       if (keys[i].is_int) {
         snprintf(path + plen, pathcap - plen, "[%s]", keys[i].s);
@@ -849,7 +834,7 @@ static int json_value(lua_State *L, int idx, lgw__buf_t *b, char *path,
   case LUA_TSTRING: {
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
-    return json_string(b, s, len);
+    return lgw__json_add_str(b, s, len);
   }
   case LUA_TTABLE:
     return json_table(L, idx, b, path, pathcap, depth, err);
