@@ -235,7 +235,7 @@ FUZZ_TARGETS  = env config json_extract transport sse retry_after
 FUZZ_TRANSPORT_SRC = util transport transport_responses transport_chat \
                      transport_anthropic transport_litellm sse json_extract
 FUZZ_SRC_env          = util env node
-FUZZ_SRC_config       = util env node yaml_load config provider_state \
+FUZZ_SRC_config       = util env node yaml_load config fileio provider_state \
                         json_extract
 FUZZ_SRC_json_extract = util json_extract
 FUZZ_SRC_transport    = $(FUZZ_TRANSPORT_SRC)

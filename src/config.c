@@ -2,8 +2,8 @@
  * config.c -- the validated runtime: building it from a node tree with the
  * Python llmgateway's runtime_spec_from_dict semantics (plus errors for
  * values that cannot be right and warnings for unknown keys), dumping it,
- * task and tier lookups, the config file locations, and atomic file
- * writes. Also the public lgw_runtime_* functions.
+ * task and tier lookups and the config file locations. Also the public
+ * lgw_runtime_* functions.
  */
 #include "config.h"
 
@@ -1123,88 +1123,37 @@ char *lgw__resolve_user_config_file(const char *path, lgw__getenv_fn get,
   return resolve_in_dir(path, "LLMGATEWAY_CONFIG", "config.yaml", get, ud);
 }
 
+/* The file's own name is not resolved: a symlink there must reach the
+ * state file code as a symlink, which refuses it, instead of having its
+ * target written over. */
 char *lgw__resolve_provider_state_file(const char *path,
                                        lgw__getenv_fn get, void *ud) {
-  return resolve_in_dir(path, "LLMGATEWAY_PROVIDER_STATE",
-                        "provider-state.json", get, ud);
-}
-
-/* ---- atomic write ------------------------------------------------------ */
-
-/* mkdir -p with mode 0700 for the directories created here. */
-static int make_dirs(char *dir) {
-  char *p;
-  for (p = dir + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-      *p = '/';
-      return -1;
-    }
-    *p = '/';
-  }
-  return mkdir(dir, 0700) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-int lgw__write_file_atomic(const char *path, const char *data, size_t len,
-                           lgw_error_t *err) {
-  static unsigned long counter;
-  char *dir, *slash, *tmp = NULL;
-  int fd = -1, e = 0, dfd;
-  size_t off = 0;
-  dir = lgw__strdup(path);
-  if (!dir) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
-  slash = strrchr(dir, '/');
-  if (slash == dir) slash[1] = '\0';
-  else if (slash) *slash = '\0';
-  else strcpy(dir, ".");
-  if (make_dirs(dir) != 0) goto io_error;
-  tmp = lgw__sprintf("%s.tmp.%ld.%lu", path, (long)getpid(),
-                     __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
-  if (!tmp) {
+  int oom = 0;
+  char *v = path ? NULL : env_nonblank("LLMGATEWAY_PROVIDER_STATE", get, ud,
+                                       &oom);
+  const char *raw = path ? path : v, *base;
+  char *dir, *r;
+  if (oom) return NULL;
+  if (!raw)
+    return resolve_in_dir(NULL, "LLMGATEWAY_PROVIDER_STATE",
+                          "provider-state.json", get, ud);
+  base = strrchr(raw, '/');
+  base = base ? base + 1 : raw;
+  if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
+      (base == raw && raw[0] == '~')) {
+    r = resolve_path(raw, get, ud);
+  } else {
+    dir = base == raw ? lgw__strdup(".")
+                      : lgw__strndup(raw, (size_t)(base - raw));
+    r = dir ? resolve_path(dir, get, ud) : NULL;
     lgw_free(dir);
-    return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+    dir = r;
+    r = dir ? lgw__sprintf("%s/%s", strcmp(dir, "/") == 0 ? "" : dir, base)
+            : NULL;
+    lgw_free(dir);
   }
-  fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) goto io_error;
-  /* 0600 whatever the umask says: the file may hold API keys */
-  if (fchmod(fd, 0600) != 0) goto io_error_unlink;
-  while (off < len) {
-    ssize_t w = write(fd, data + off, len - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) goto io_error_unlink;
-    off += (size_t)w;
-  }
-  if (fsync(fd) != 0) goto io_error_unlink;
-  if (close(fd) != 0) {
-    fd = -1;
-    goto io_error_unlink;
-  }
-  fd = -1;
-  if (rename(tmp, path) != 0) goto io_error_unlink;
-  dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    /* some file systems cannot fsync a directory (EINVAL): not an error */
-    if (fsync(dfd) != 0 && errno != EINVAL) e = errno;
-    close(dfd);
-  }
-  lgw_free(tmp);
-  lgw_free(dir);
-  if (e)
-    return lgw__error_set(err, LGW_EIO, "cannot write %s: %s", path,
-                          strerror(e));
-  return 0;
-io_error_unlink:
-  e = errno;
-  if (fd >= 0) close(fd);
-  unlink(tmp);
-  errno = e;
-io_error:
-  e = errno;
-  lgw_free(tmp);
-  lgw_free(dir);
-  return lgw__error_set(err, LGW_EIO, "cannot write %s: %s", path,
-                        strerror(e));
+  lgw_free(v);
+  return r;
 }
 
 /* ---- public API -------------------------------------------------------- */

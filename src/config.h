@@ -205,12 +205,9 @@ int lgw__redis_url_parse(const char *url, lgw__redis_url_t *out, char *why,
 char *lgw__user_config_dir(lgw__getenv_fn get, void *ud);
 char *lgw__resolve_user_config_file(const char *path, lgw__getenv_fn get,
                                     void *ud);
+/* Same, except that the file name itself is not resolved (a symlink
+ * there is refused by the state file code, never followed). */
 char *lgw__resolve_provider_state_file(const char *path,
                                        lgw__getenv_fn get, void *ud);
-
-/* Write text atomically: parent dirs created, temp file in the same dir,
- * fsync, rename, mode 0600. Used for user configs and state files. */
-int lgw__write_file_atomic(const char *path, const char *data, size_t len,
-                           lgw_error_t *err);
 
 #endif

@@ -535,15 +535,11 @@ static void transfer_message(const req_t *q, const lgw__http_resp_t *resp,
 }
 
 static void remember_provider(lgw_gateway_t *gw, const lgw__provider_t *p) {
-  lgw_error_t e;
   if (strcmp(gw->preferred, p->key) == 0) return;
   memcpy(gw->preferred, p->key, sizeof gw->preferred);
   lgw__rstate_set_preferred(gw->rs, p->key);
-  if (!gw->state_path) return;
-  memset(&e, 0, sizeof e);
-  if (lgw__state_update(gw->state_path, gw->rt->config_key, p->key, &e))
-    lgw__log(LGW_LOG_WARN, "cannot remember the preferred provider: %s",
-             e.message);
+  if (gw->state_path)
+    lgw__state_remember(gw->state_path, gw->rt->config_key, p->key);
 }
 
 static void usage_of(const lgw__reply_t *r, lgw_usage_t *u) {

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "env.h"
+#include "fileio.h"
 #include "json_extract.h"
 #include "lua_priv.h"
 #include "provider_state.h"
@@ -414,9 +415,11 @@ static int l_load_provider_state(lua_State *L) {
   return 1;
 }
 
-/* write_provider_state(t [, path]) -> path | nil, err. Keys and values
- * are strings or numbers (converted as tostring); blanks are dropped. */
-static int l_write_provider_state(lua_State *L) {
+/* write_provider_state(t [, path]) and update_provider_state(t [, path])
+ * -> path | nil, err: t replaces the file's mapping, or is merged into it
+ * under the lock. Keys and values are strings or numbers (converted as
+ * tostring); blanks are dropped. */
+static int put_provider_state(lua_State *L, int merge) {
   const char *arg;
   lgw__kvlist_t kv = {NULL, 0};
   lgw_error_t err;
@@ -448,13 +451,24 @@ static int l_write_provider_state(lua_State *L) {
   }
   path = lgw__resolve_provider_state_file(arg, lgw__getenv_default, NULL);
   if (!path) rc = lgw__error_set(&err, LGW_ENOMEM, "out of memory");
-  if (!rc) rc = lgw__state_write(path, &kv, &err);
+  if (!rc)
+    rc = merge ? lgw__state_merge(path, &kv, &err)
+               : lgw__state_write(path, &kv, &err);
   lgw__kvlist_free(&kv);
+  lgwL_log_flush(L, lgwL_module_peek(L));
   if (rc) {
     lgw_free(path);
     return lgwL_fail(L, &err);
   }
   return push_path(L, path);
+}
+
+static int l_write_provider_state(lua_State *L) {
+  return put_provider_state(L, 0);
+}
+
+static int l_update_provider_state(lua_State *L) {
+  return put_provider_state(L, 1);
 }
 
 /* Validates {providers = <list at idx>} into a runtime so that keys are
@@ -640,6 +654,7 @@ static const luaL_Reg funcs[] = {
   {"resolve_provider_state_file", l_resolve_provider_state_file},
   {"load_provider_state", l_load_provider_state},
   {"write_provider_state", l_write_provider_state},
+  {"update_provider_state", l_update_provider_state},
   {"provider_key", l_provider_key},
   {"config_key", l_config_key},
   {"parse_json", l_parse_json},

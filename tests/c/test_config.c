@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fileio.h"
 #include "provider_state.h"
 #include "test.h"
 #include "util.h"

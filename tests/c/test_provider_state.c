@@ -4,11 +4,17 @@
  * lenient reading, exact written bytes, mode, locking and merging across
  * processes.
  */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "json_extract.h"
@@ -54,11 +60,34 @@ static void spit(const char *path, const char *text) {
   fclose(f);
 }
 
-static char logbuf[4096];
+static char logbuf[16384];
 static void capture_log(lgw_log_level_t level, const char *msg, void *ud) {
   (void)ud;
   snprintf(logbuf + strlen(logbuf), sizeof logbuf - strlen(logbuf),
            "[%d] %s\n", (int)level, msg);
+}
+
+/* Lines logged at level (e.g. "[1] " for warnings) since logbuf was
+ * cleared. */
+static int log_count(const char *level) {
+  const char *p = logbuf;
+  int n = 0;
+  while ((p = strstr(p, level)) != NULL) {
+    n++;
+    p += strlen(level);
+  }
+  return n;
+}
+
+/* config_key -> provider_key merged in, as a gateway remembers it. */
+static int update1(const char *path, const char *ck, const char *pk,
+                   lgw_error_t *err) {
+  lgw__kvlist_t m = {NULL, 0};
+  int rc;
+  lgw__kvlist_add(&m, ck, pk);
+  rc = lgw__state_merge(path, &m, err);
+  lgw__kvlist_free(&m);
+  return rc;
 }
 
 /* ---- §5.2 vectors --------------------------------------------------------- */
@@ -309,7 +338,7 @@ TEST(write_failure_is_eio_with_path) {
   ASSERT_EQ(err.code, LGW_EIO);
   ASSERT_CONTAINS(err.message, p);
   memset(&err, 0, sizeof err);
-  ASSERT_EQ(lgw__state_update(p, "c", "p", &err), LGW_EIO);
+  ASSERT_EQ(update1(p, "c", "p", &err), LGW_EIO);
   ASSERT_CONTAINS(err.message, p);
   lgw__kvlist_free(&m);
 }
@@ -319,7 +348,7 @@ TEST(update_preserves_others_and_recovers) {
   lgw__kvlist_t m;
   char *got;
   spit(p, "{\"preferred_by_config\": {\"other\": \"keep\", \"mine\": \"old\"}}");
-  ASSERT_EQ(lgw__state_update(p, "mine", "new", NULL), 0);
+  ASSERT_EQ(update1(p, "mine", "new", NULL), 0);
   got = slurp(p);
   ASSERT_STREQ(got, "{\n  \"preferred_by_config\": {\n    \"mine\": \"new\",\n"
                     "    \"other\": \"keep\"\n  }\n}\n");
@@ -327,7 +356,7 @@ TEST(update_preserves_others_and_recovers) {
   /* a corrupt file is replaced by a valid one */
   spit(p, "garbage");
   logbuf[0] = '\0';
-  ASSERT_EQ(lgw__state_update(p, "k", "v", NULL), 0);
+  ASSERT_EQ(update1(p, "k", "v", NULL), 0);
   ASSERT_CONTAINS(logbuf, p);
   ASSERT_EQ(lgw__state_load(p, &m, NULL), 0);
   ASSERT_EQ(m.n, 1);
@@ -352,7 +381,7 @@ TEST(concurrent_updates_from_two_processes) {
         char ck[32], pk[32];
         snprintf(ck, sizeof ck, "config-%d-%03d", i, j);
         snprintf(pk, sizeof pk, "provider-%d", j);
-        if (lgw__state_update(p, ck, pk, NULL)) bad = 1;
+        if (update1(p, ck, pk, NULL)) bad = 1;
       }
       _exit(bad);
     }
@@ -374,6 +403,329 @@ TEST(concurrent_updates_from_two_processes) {
   ASSERT_STREQ(m.items[399].key, "config-1-199");
   ASSERT_STREQ(m.items[399].value, "provider-199");
   lgw__kvlist_free(&m);
+}
+
+
+/* ---- what is at the path: never followed, never clobbered ------------------ */
+
+static int is_symlink(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+static int exists(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0;
+}
+
+TEST(symlink_to_a_user_file_is_left_intact) {
+  char user[600], link[600], want[800];
+  lgw__kvlist_t m = {NULL, 0}, back;
+  lgw_error_t err;
+  struct stat st;
+  char *got;
+  snprintf(user, sizeof user, "%s/notes.txt", tmpdir);
+  snprintf(link, sizeof link, "%s/link-state.json", tmpdir);
+  spit(user, "my notes\n");
+  chmod(user, 0644);
+  ASSERT_EQ(symlink(user, link), 0);
+  lgw__kvlist_add(&m, "c", "p");
+  logbuf[0] = '\0';
+  ASSERT_EQ(lgw__state_load(link, &back, NULL), 0);
+  ASSERT_EQ(back.n, 0);
+  snprintf(want, sizeof want, "[1] ignoring provider state file %s: not a "
+           "regular file (symbolic link); it is neither read nor replaced\n",
+           link);
+  ASSERT_STREQ(logbuf, want);
+  memset(&err, 0, sizeof err);
+  ASSERT_EQ(lgw__state_write(link, &m, &err), LGW_EIO);
+  snprintf(want, sizeof want, "provider state file %s not written: not a "
+           "regular file (symbolic link)", link);
+  ASSERT_STREQ(err.message, want);
+  memset(&err, 0, sizeof err);
+  ASSERT_EQ(lgw__state_merge(link, &m, &err), LGW_EIO);
+  ASSERT_STREQ(err.message, want);
+  /* a gateway remembering its provider there: no second warning */
+  lgw__state_remember(link, "c", "p");
+  ASSERT_EQ(log_count("[1] "), 1);
+  got = slurp(user);
+  ASSERT_STREQ(got, "my notes\n");
+  free(got);
+  ASSERT_EQ(stat(user, &st), 0);
+  ASSERT_EQ(st.st_mode & 0777, 0644);
+  ASSERT(is_symlink(link));
+  lgw__kvlist_free(&m);
+}
+
+TEST(dangling_symlink_creates_nothing) {
+  char target[600], link[600];
+  lgw__kvlist_t m = {NULL, 0};
+  snprintf(target, sizeof target, "%s/nowhere.json", tmpdir);
+  snprintf(link, sizeof link, "%s/dangling.json", tmpdir);
+  ASSERT_EQ(symlink(target, link), 0);
+  lgw__kvlist_add(&m, "c", "p");
+  ASSERT_EQ(lgw__state_merge(link, &m, NULL), LGW_EIO);
+  ASSERT_EQ(lgw__state_write(link, &m, NULL), LGW_EIO);
+  ASSERT(!exists(target));
+  ASSERT(is_symlink(link));
+  lgw__kvlist_free(&m);
+}
+
+/* In a child with an alarm: a FIFO must neither block the load nor be
+ * replaced by a write. */
+TEST(fifo_does_not_hang_and_stays) {
+  const char *p = tmp_path("fifo.json");
+  struct stat st;
+  pid_t kid;
+  int status;
+  ASSERT_EQ(mkfifo(p, 0600), 0);
+  fflush(NULL);
+  kid = fork();
+  ASSERT(kid >= 0);
+  if (kid == 0) {
+    lgw__kvlist_t m = {NULL, 0}, back;
+    lgw_error_t err;
+    int ok;
+    alarm(5);
+    lgw__kvlist_add(&m, "c", "p");
+    memset(&err, 0, sizeof err);
+    ok = lgw__state_load(p, &back, NULL) == 0 && back.n == 0 &&
+         strstr(logbuf, "not a regular file (FIFO)") &&
+         lgw__state_write(p, &m, &err) == LGW_EIO &&
+         strstr(err.message, "not a regular file (FIFO)") &&
+         update1(p, "c", "p", NULL) == LGW_EIO;
+    _exit(ok ? 0 : 1);
+  }
+  ASSERT_EQ(waitpid(kid, &status, 0), kid);
+  ASSERT(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_EQ(lstat(p, &st), 0);
+  ASSERT(S_ISFIFO(st.st_mode));
+}
+
+TEST(directory_and_device_refused) {
+  const char *p = tmp_path("dir.json");
+  lgw__kvlist_t m = {NULL, 0}, back;
+  lgw_error_t err;
+  struct stat st;
+  char want[1600];
+  ASSERT_EQ(mkdir(p, 0700), 0);
+  lgw__kvlist_add(&m, "c", "p");
+  memset(&err, 0, sizeof err);
+  ASSERT_EQ(lgw__state_write(p, &m, &err), LGW_EIO);
+  snprintf(want, sizeof want, "provider state file %s not written: not a "
+           "regular file (directory)", p);
+  ASSERT_STREQ(err.message, want);
+  ASSERT_EQ(lstat(p, &st), 0);
+  ASSERT(S_ISDIR(st.st_mode));
+  /* a device is never opened */
+  logbuf[0] = '\0';
+  ASSERT_EQ(lgw__state_load("/dev/zero", &back, NULL), 0);
+  ASSERT_EQ(back.n, 0);
+  ASSERT_STREQ(logbuf, "[1] ignoring provider state file /dev/zero: not a "
+                       "regular file (device); it is neither read nor "
+                       "replaced\n");
+  p = tmp_path("dev.json");
+  if (mknod(p, S_IFCHR | 0600, makedev(1, 3)) == 0) {  /* needs root */
+    ASSERT_EQ(update1(p, "c", "p", NULL), LGW_EIO);
+    ASSERT_EQ(lstat(p, &st), 0);
+    ASSERT(S_ISCHR(st.st_mode));
+  }
+  lgw__kvlist_free(&m);
+}
+
+TEST(lock_file_never_followed) {
+  const char *p = tmp_path("locked.json");
+  char lock[600], user[600], want[800];
+  lgw_error_t err;
+  char *got;
+  snprintf(lock, sizeof lock, "%s.lock", p);
+  snprintf(user, sizeof user, "%s/lock-target.txt", tmpdir);
+  ASSERT_EQ(symlink(user, lock), 0);
+  memset(&err, 0, sizeof err);
+  ASSERT_EQ(update1(p, "c", "p", &err), LGW_EIO);
+  snprintf(want, sizeof want, "cannot lock provider state file %s: its "
+           ".lock file is a symbolic link", p);
+  ASSERT_STREQ(err.message, want);
+  ASSERT(!exists(user));
+  ASSERT(!exists(p));
+  /* an existing target is not touched either */
+  spit(user, "mine\n");
+  ASSERT_EQ(update1(p, "c", "p", NULL), LGW_EIO);
+  got = slurp(user);
+  ASSERT_STREQ(got, "mine\n");
+  free(got);
+}
+
+TEST(lock_failure_names_the_state_file) {
+  const char *p = tmp_path("lockdir.json");
+  char lock[600], want[800];
+  lgw_error_t err;
+  snprintf(lock, sizeof lock, "%s.lock", p);
+  ASSERT_EQ(mkdir(lock, 0700), 0);
+  memset(&err, 0, sizeof err);
+  ASSERT_EQ(update1(p, "c", "p", &err), LGW_EIO);
+  snprintf(want, sizeof want, "cannot lock provider state file %s: Is a "
+           "directory", p);
+  ASSERT_STREQ(err.message, want);
+}
+
+/* The files in tmpdir whose names start with prefix; names joined by
+ * spaces into out. */
+static int names_with(const char *prefix, char *out, size_t cap) {
+  DIR *d = opendir(tmpdir);
+  struct dirent *e;
+  int n = 0;
+  out[0] = '\0';
+  while (d && (e = readdir(d)) != NULL)
+    if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+      snprintf(out + strlen(out), cap - strlen(out), "%s%s", n ? " " : "",
+               e->d_name);
+      n++;
+    }
+  if (d) closedir(d);
+  return n;
+}
+
+static void utc_stamp(char out[32]) {
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(out, 32, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+TEST(corrupt_file_kept_aside) {
+  const char *p = tmp_path("corrupt.json");
+  char names[1024], before[32], after[32], aside[1600], *got;
+  lgw__kvlist_t m = {NULL, 0};
+  spit(p, "{\"preferred_by_config\": {\"half\": ");
+  lgw__kvlist_add(&m, "c", "p");
+  logbuf[0] = '\0';
+  utc_stamp(before);
+  ASSERT_EQ(lgw__state_merge(p, &m, NULL), 0);
+  utc_stamp(after);
+  ASSERT_EQ(names_with("corrupt.json.corrupt-", names, sizeof names), 1);
+  ASSERT(strcmp(names + 21, before) >= 0 && strcmp(names + 21, after) <= 0);
+  ASSERT_EQ(strlen(names), 21 + 16);
+  snprintf(aside, sizeof aside, "%s/%s", tmpdir, names);
+  got = slurp(aside);
+  ASSERT_STREQ(got, "{\"preferred_by_config\": {\"half\": ");
+  free(got);
+  got = slurp(p);
+  ASSERT_STREQ(got, "{\n  \"preferred_by_config\": {\n    \"c\": \"p\"\n"
+                    "  }\n}\n");
+  free(got);
+  ASSERT_EQ(log_count("[1] "), 1);
+  ASSERT_CONTAINS(logbuf, "[1] ignoring provider state file ");
+  ASSERT_CONTAINS(logbuf, "; it is kept as ");
+  ASSERT_CONTAINS(logbuf, "[2] kept the unreadable provider state file ");
+  ASSERT_CONTAINS(logbuf, aside);
+  /* a replacing write keeps a corrupt file too; names do not collide */
+  spit(p, "[]");
+  ASSERT_EQ(lgw__state_write(p, &m, NULL), 0);
+  spit(p, "{}");
+  ASSERT_EQ(lgw__state_write(p, &m, NULL), 0);
+  ASSERT_EQ(names_with("corrupt.json.corrupt-", names, sizeof names), 3);
+  /* an empty file holds nothing worth keeping */
+  spit(p, "");
+  ASSERT_EQ(lgw__state_write(p, &m, NULL), 0);
+  ASSERT_EQ(names_with("corrupt.json.corrupt-", names, sizeof names), 3);
+  lgw__kvlist_free(&m);
+}
+
+TEST(larger_than_16_mib_not_read) {
+  const char *p = tmp_path("big.json");
+  char want[1600], names[1024];
+  lgw__kvlist_t m, one = {NULL, 0};
+  struct stat st;
+  int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ASSERT(fd >= 0);
+  /* sparse: a valid state object, then zero bytes past the limit */
+  ASSERT_EQ(write(fd, "{\"preferred_by_config\": {\"c\": \"p\"}}", 35), 35);
+  ASSERT_EQ(ftruncate(fd, LGW__STATE_MAX_BYTES + 1), 0);
+  close(fd);
+  logbuf[0] = '\0';
+  ASSERT_EQ(lgw__state_load(p, &m, NULL), 0);
+  ASSERT_EQ(m.n, 0);
+  snprintf(want, sizeof want, "[1] ignoring provider state file %s: larger "
+           "than 16 MiB (16777217 bytes); it is kept as %s.corrupt-<UTC "
+           "time> when the state is next written\n", p, p);
+  ASSERT_STREQ(logbuf, want);
+  /* kept aside whole when the state is written */
+  lgw__kvlist_add(&one, "k", "v");
+  ASSERT_EQ(lgw__state_merge(p, &one, NULL), 0);
+  ASSERT_EQ(names_with("big.json.corrupt-", names, sizeof names), 1);
+  snprintf(want, sizeof want, "%s/%s", tmpdir, names);
+  ASSERT_EQ(stat(want, &st), 0);
+  ASSERT_EQ(st.st_size, LGW__STATE_MAX_BYTES + 1);
+  ASSERT_EQ(lgw__state_load(p, &m, NULL), 0);
+  ASSERT_EQ(m.n, 1);
+  lgw__kvlist_free(&m);
+  lgw__kvlist_free(&one);
+}
+
+TEST(exactly_16_mib_is_read) {
+  const char *p = tmp_path("limit.json");
+  static const char head[] = "{\"preferred_by_config\": {\"c\": \"p\"}}";
+  lgw__kvlist_t m;
+  FILE *f = fopen(p, "wb");
+  long i;
+  ASSERT(f != NULL);
+  fputs(head, f);
+  for (i = (long)sizeof head - 1; i < LGW__STATE_MAX_BYTES; i++) fputc(' ', f);
+  fclose(f);
+  logbuf[0] = '\0';
+  ASSERT_EQ(lgw__state_load(p, &m, NULL), 0);
+  ASSERT_STREQ(logbuf, "");
+  ASSERT_EQ(m.n, 1);
+  lgw__kvlist_free(&m);
+}
+
+TEST(bad_file_warned_once_per_process) {
+  const char *p = tmp_path("once.json");
+  lgw__kvlist_t m;
+  spit(p, "not json");
+  logbuf[0] = '\0';
+  ASSERT_EQ(lgw__state_load(p, &m, NULL), 0);
+  ASSERT_EQ(lgw__state_load(p, &m, NULL), 0);
+  ASSERT_EQ(lgw__state_load(p, &m, NULL), 0);
+  ASSERT_EQ(log_count("[1] "), 1);
+  /* the write that keeps it aside adds no second warning */
+  lgw__state_remember(p, "c", "p");
+  ASSERT_EQ(log_count("[1] "), 1);
+  ASSERT_EQ(log_count("[2] "), 1);
+  /* a new bad file at the same path is a new warning */
+  spit(p, "still not json");
+  ASSERT_EQ(lgw__state_load(p, &m, NULL), 0);
+  ASSERT_EQ(log_count("[1] "), 2);
+}
+
+TEST(dead_writers_temp_files_removed) {
+  const char *p = tmp_path("temps.json");
+  char dead_tmp[1600], live_tmp[1600], other[1600], note[1600], own[1600];
+  pid_t dead = fork();
+  int status;
+  ASSERT(dead >= 0);
+  if (dead == 0) _exit(0);
+  ASSERT_EQ(waitpid(dead, &status, 0), dead);
+  ASSERT(kill(dead, 0) != 0 && errno == ESRCH);
+  snprintf(dead_tmp, sizeof dead_tmp, "%s.tmp.%ld.3", p, (long)dead);
+  snprintf(live_tmp, sizeof live_tmp, "%s.tmp.%ld.1", p, (long)getppid());
+  snprintf(own, sizeof own, "%s.tmp.%ld.999999", p, (long)getpid());
+  snprintf(other, sizeof other, "%s/other.json.tmp.%ld.3", tmpdir,
+           (long)dead);
+  snprintf(note, sizeof note, "%s.tmp.notes", p);
+  spit(dead_tmp, "{");
+  spit(live_tmp, "{");
+  spit(own, "{");
+  spit(other, "{");
+  spit(note, "x");
+  ASSERT_EQ(update1(p, "c", "p", NULL), 0);
+  ASSERT(!exists(dead_tmp));
+  ASSERT(exists(live_tmp));
+  ASSERT(exists(own));
+  ASSERT(exists(other));
+  ASSERT(exists(note));
 }
 
 int main(void) {
@@ -398,6 +750,17 @@ int main(void) {
   RUN(write_failure_is_eio_with_path);
   RUN(update_preserves_others_and_recovers);
   RUN(concurrent_updates_from_two_processes);
+  RUN(symlink_to_a_user_file_is_left_intact);
+  RUN(dangling_symlink_creates_nothing);
+  RUN(fifo_does_not_hang_and_stays);
+  RUN(directory_and_device_refused);
+  RUN(lock_file_never_followed);
+  RUN(lock_failure_names_the_state_file);
+  RUN(corrupt_file_kept_aside);
+  RUN(larger_than_16_mib_not_read);
+  RUN(exactly_16_mib_is_read);
+  RUN(bad_file_warned_once_per_process);
+  RUN(dead_writers_temp_files_removed);
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
   return TEST_SUMMARY();
