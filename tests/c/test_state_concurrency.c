@@ -7,6 +7,8 @@
  * reader process meanwhile parses the file in a loop. Afterwards: the
  * reader never saw an invalid, missing, shrunken or wrongly-moded file,
  * and the file holds exactly every writer's last winner, byte-exact.
+ * Then writers killed with SIGKILL in the middle of writes: the next
+ * writer removes the temp files they left.
  */
 #include <cJSON.h>
 #include <dirent.h>
@@ -449,6 +451,77 @@ TEST(state_no_leftovers) {
   ASSERT_EQ(st.st_mode & 077, 0);
 }
 
+/* ---- writers killed mid-write ------------------------------------------------- */
+
+#define KILL_ROUNDS 50
+#define KILL_WRITERS 3
+
+/* A temp file name of the state file ("provider-state.json.tmp.*"). */
+static int count_temps(void) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int n = 0;
+  while (d && (e = readdir(d)) != NULL)
+    if (strncmp(e->d_name, "provider-state.json.tmp.", 24) == 0) n++;
+  if (d) closedir(d);
+  return n;
+}
+
+static void hex_key(const char *what, int i, char out[65]) {
+  char text[64];
+  snprintf(text, sizeof text, "%s-%d", what, i);
+  lgw__sha256_hex(text, strlen(text), out);
+}
+
+/* Writes its own entry in a loop until killed. */
+static void endless_writer(int w) {
+  char ck[65], pk[65];
+  int i;
+  hex_key("killed-config", w, ck);
+  alarm(CHILD_ALARM_S);
+  for (i = 0;; i++) {
+    hex_key("killed-provider", i, pk);
+    lgw__state_remember(path, ck, pk);
+  }
+}
+
+TEST(state_killed_writers_leave_nothing) {
+  pid_t kids[KILL_WRITERS];
+  int r, w, left = 0, status;
+  char ck[65], pk[65];
+  lgw__kvlist_t kv = {NULL, 0};
+  unsigned seed = 7;
+  for (r = 0; r < KILL_ROUNDS; r++) {
+    struct timespec ts = {0, 0};
+    fflush(NULL);
+    for (w = 0; w < KILL_WRITERS; w++) {
+      kids[w] = fork();
+      ASSERT(kids[w] >= 0);
+      if (kids[w] == 0) endless_writer(w);
+    }
+    seed = seed * 1103515245u + 12345u;
+    ts.tv_nsec = 1000000L + (long)(seed >> 8) % 4000000L;
+    nanosleep(&ts, NULL);
+    for (w = 0; w < KILL_WRITERS; w++) {
+      kill(kids[w], SIGKILL);
+      ASSERT_EQ(waitpid(kids[w], &status, 0), kids[w]);
+    }
+    left += count_temps();
+  }
+  if (getenv("TEST_VERBOSE"))
+    fprintf(stderr, "  temp files seen after the %d kills: %d\n",
+            KILL_ROUNDS * KILL_WRITERS, left);
+  /* the next writer cleans up */
+  hex_key("last-config", 0, ck);
+  hex_key("last-provider", 0, pk);
+  lgw__state_remember(path, ck, pk);
+  ASSERT_EQ(count_temps(), 0);
+  ASSERT_EQ(lgw__state_load(path, &kv, NULL), 0);
+  ASSERT_STREQ(lgw__kvlist_get_ci(&kv, ck), pk);
+  ASSERT_STREQ(lgw__kvlist_get_ci(&kv, config_key[0]), winner_key[0]);
+  lgw__kvlist_free(&kv);
+}
+
 static void remove_dir(void) {
   DIR *d = opendir(dir);
   struct dirent *e;
@@ -491,6 +564,7 @@ int main(void) {
     RUN(state_sim_saw_every_attempt);
     RUN(state_final_file_exact);
     RUN(state_no_leftovers);
+    RUN(state_killed_writers_leave_nothing);
   }
   sim_stop(&sim);
   remove_dir();
