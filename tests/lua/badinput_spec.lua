@@ -59,6 +59,7 @@ local function signatures(rt, tmp)
     resolve_provider_state_file = {{S, "x", true}},
     load_provider_state = {{S, tmp .. "/none.json", true}},
     write_provider_state = {{T, {}}, {S, tmp .. "/s.json", true}},
+    update_provider_state = {{T, {}}, {S, tmp .. "/s.json", true}},
     provider_key = {{T, {provider_type = "openai"}}},
     config_key = {{{"table", "Runtime"}, {}}},
     parse_json = {{S, "{}"}},
