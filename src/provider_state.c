@@ -2,7 +2,9 @@
  * provider_state.c -- provider identity (canonical JSON + SHA-256, bit-exact
  * with the Python library's json.dumps(sort_keys=True, separators=(",",":"),
  * ensure_ascii=True)) and the provider-state file that remembers, per config
- * key, which provider last succeeded.
+ * key, which provider last succeeded: read without following a symlink or
+ * opening anything but a regular file of at most 16 MiB, written under a
+ * lock, with a file that is not a state object kept aside, not lost.
  */
 #include "provider_state.h"
 
