@@ -591,6 +591,10 @@ static int parse_prices(const ctx_t *c, const lgw__node_t *s,
     char path[300], kb[40];
     const char *name = py_str(n->keys[i], kb);
     snprintf(path, sizeof path, "settings.prices.%.200s", name);
+    if (n->keys[i]->type == LGW_NODE_STRING &&
+        memchr(n->keys[i]->str, '\0', n->keys[i]->len))
+      return bad(c, n->keys[i], "settings.prices",
+                 "a model name contains a NUL character (U+0000)");
     if (m->type != LGW_NODE_MAP)
       return bad(c, m, path, "expected a mapping with input and output, "
                              "got %s%s", m->type == LGW_NODE_SEQ ? "a " : "",
@@ -847,6 +851,9 @@ static int parse_tasks(const ctx_t *c, const lgw__node_t *root,
       continue;
     }
     snprintf(path, sizeof path, "tasks.%.200s", k->str);
+    if (memchr(k->str, '\0', k->len))
+      return bad(c, k, "tasks", "a task name contains a NUL character "
+                 "(U+0000)");
     rt->ntasks++;
     warn_unknown(c, m, path, known);
     if (!(t->name = lgw__strdup(k->str)))

@@ -1149,6 +1149,12 @@ TEST(nul_never_truncates) {
   EXPECT_ERROR("provider:\n  headers: {\"X\\0A\": v}\n",
                "provider.headers: a header name contains a NUL character "
                "(U+0000) (config.yaml:2:13)");
+  EXPECT_ERROR("tasks:\n  \"a\\0b\": {model: m}\n",
+               "tasks: a task name contains a NUL character (U+0000) "
+               "(config.yaml:2:3)");
+  EXPECT_ERROR("settings:\n  prices:\n    \"m\\0x\": {input: 1}\n",
+               "settings.prices: a model name contains a NUL character "
+               "(U+0000) (config.yaml:3:5)");
   /* a tree without positions (Lua tables) */
   root = lgw__node_new(LGW_NODE_MAP, 0, 0);
   list = lgw__node_new(LGW_NODE_SEQ, 0, 0);
