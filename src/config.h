@@ -108,6 +108,7 @@ typedef struct lgw__provider {
   char key[65];            /* provider key: sha256 hex of canonical JSON */
   /* our own (not part of the provider key) */
   long rpm, tpm;           /* 0 = no limit */
+  int allow_insecure_http; /* plain http:// to a host that is not loopback */
 } lgw__provider_t;
 
 typedef struct lgw__task {
@@ -163,7 +164,9 @@ int lgw__runtime_from_node(const lgw__node_t *root, const char *name,
 
 /* Dump as the Python dump_runtime_spec: version, settings (with our own
  * settings after the Python ones), tasks, then "providers" when more than
- * one else "provider". api_key is "<redacted>" unless with_keys. */
+ * one else "provider". Unless with_keys, a non-empty api_key and every
+ * non-empty header value are "<redacted>" and base_url goes through
+ * lgw__url_redact. */
 lgw__node_t *lgw__runtime_dump(const lgw_runtime_t *rt, int with_keys);
 
 /* Task lookup per the Python runtime.task(): name stripped; unknown names
@@ -180,6 +183,13 @@ const char *lgw__runtime_effort_for_tier(const lgw_runtime_t *rt,
 /* Price of model (exact match), NULL when not configured. */
 const lgw__price_t *lgw__runtime_price(const lgw_runtime_t *rt,
                                        const char *model);
+
+/* base_url as shown in dumps and messages: the userinfo
+ * (https://user:pw@host) and every query value (?key=...) replaced by
+ * "<redacted>", as is a fragment. Caller frees; NULL when out of memory. */
+char *lgw__url_redact(const char *url);
+/* 127.0.0.0/8, ::1 or localhost (a trailing dot allowed). */
+int lgw__host_is_loopback(const char *host, size_t len);
 
 /* Parse an api_style value; returns -1 for an unknown one. */
 int lgw__style_parse(const char *api_style, lgw__style_t *out);

@@ -216,13 +216,29 @@ static int ends_with(const char *s, size_t n, const char *suffix) {
 
 char *lgw__endpoint_url(const char *base_url, const char *as_is,
                         const char *path) {
-  char *base = lgw__clean_base(base_url), *url;
+  char *base = lgw__clean_base(base_url), *url, *q, *query;
   size_t n;
   if (!base) return NULL;
+  /* a query (?api-version=...) stays after the path */
+  q = base + strcspn(base, "?#");
+  query = lgw__strdup(q);
+  if (!query) {
+    lgw_free(base);
+    return NULL;
+  }
+  *q = '\0';
   n = strlen(base);
-  if (n == 0 || ends_with(base, n, as_is)) return base;
-  url = lgw__sprintf("%s%s%s", base, ends_with(base, n, "/v1") ? "" : "/v1",
-                     path);
+  while (n > 0 && base[n - 1] == '/') base[--n] = '\0';
+  if (n == 0 && !query[0]) {
+    lgw_free(query);
+    return base;
+  }
+  if (ends_with(base, n, as_is))
+    url = lgw__sprintf("%s%s", base, query);
+  else
+    url = lgw__sprintf("%s%s%s%s", base,
+                       ends_with(base, n, "/v1") ? "" : "/v1", path, query);
+  lgw_free(query);
   lgw_free(base);
   return url;
 }

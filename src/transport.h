@@ -149,7 +149,9 @@ void lgw__strip_range(const char *s, size_t n, size_t *start, size_t *end);
 
 /* Endpoint from a base URL (caller frees): the cleaned base as-is when it
  * ends with as_is; base + path when it ends with "/v1"; else base + "/v1"
- * + path. A blank base gives "". */
+ * + path; a query string in base_url stays at the end
+ * (https://h/v1?api-version=1 -> https://h/v1/chat/completions?api-version=1).
+ * A blank base gives "". */
 char *lgw__endpoint_url(const char *base_url, const char *as_is,
                         const char *path);
 

@@ -205,7 +205,7 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
 static void url_of(const row_t *r, char *out, size_t cap) {
   switch (r->p1) {
     case P1_REFUSED: gws_cp(out, cap, refused_url); break;
-    case P1_DNS: gws_cp(out, cap, "http://nonexistent.invalid"); break;
+    case P1_DNS: gws_cp(out, cap, "https://nonexistent.invalid"); break;
     case P1_BLACKHOLE: gws_cp(out, cap, blackhole_url); break;
     default: gws_cp(out, cap, sim.base); break;
   }

@@ -445,7 +445,7 @@ TEST(gw_exhausted_message) {
 TEST(gw_no_model_and_missing_url) {
   lgw_runtime_t *rt = gws_load("providers:\n"
                            "  - provider_type: x\n"
-                           "  - base_url: http://u\n");
+                           "  - base_url: https://u\n");
   out_t o;
   ASSERT(rt != NULL);
   ASSERT_EQ(run_one(rt, NULL, "hello", 0, &o), 0);
@@ -455,7 +455,7 @@ TEST(gw_no_model_and_missing_url) {
                "LLM request failed for task 't' across all configured "
                "providers:\n"
                "- provider #1 (x, <missing>): LLM base_url is not configured.\n"
-               "- provider #2 (unknown, http://u): No model configured for "
+               "- provider #2 (unknown, https://u): No model configured for "
                "task 't'.");
   ASSERT_EQ(o.natt, 2);
   ASSERT_EQ(o.att[1].code, LGW_ENOMODEL);
