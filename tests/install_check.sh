@@ -112,8 +112,8 @@ local gw = assert(llm.Gateway({
 }, {no_state = true}))
 print(llm._VERSION)
 print(assert(gw:run_task("t", {{role = "user", content = "hello"}})))
-print(package.searchpath("llmgateway", package.path))
-print(package.searchpath("llmgateway.core", package.cpath))
+print((package.searchpath("llmgateway", package.path)))
+print((package.searchpath("llmgateway.core", package.cpath)))
 EOF
 used() {  # used PREFIXDIR: what use.lua prints when run from PREFIXDIR
   printf '%s\n%s\n%s\n%s' "llmgateway $version" "echo(m): hello" \
@@ -127,6 +127,13 @@ for p in "$A" "$B"; do
   expect "installed host (/$label) runs a script from another directory" \
     "$(used "$p")" env SIM_URL="$url" "$p/bin/llmgateway" "$tmp/use.lua"
 done
+
+expect "the host in the build tree uses the source tree's lua/" \
+  "llmgateway $version
+echo(m): hello
+$src/build/bin/../../lua/llmgateway/init.lua
+nil" \
+  env SIM_URL="$url" "$src/build/bin/llmgateway" "$tmp/use.lua"
 
 mkdir -p "$tmp/fake1" "$tmp/fake2"
 echo 'return {_VERSION = "fake1"}' > "$tmp/fake1/llmgateway.lua"
