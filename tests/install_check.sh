@@ -168,6 +168,23 @@ check "cc examples/embed.c \$(pkg-config --cflags --libs llmgateway-lua) (PREFIX
 expect "examples/embed.c runs against the install (LD_LIBRARY_PATH)" \
   "$embed_out" env LD_LIBRARY_PATH="$B/lib" "$tmp/embed-b" "$url"
 
+check "liblgw-lua.so and liblgw-lua.a define the embedding functions" \
+  sh -c 'for f in "$1/liblgw-lua.so" "$1/liblgw-lua.a"; do
+           defs=$(nm -g --defined-only "$f" 2>/dev/null)
+           for s in luaopen_llmgateway_core lgw_lua_set_loop lgw_lua_step \
+                    lgw_gateway_new lgw_set_log; do
+             echo "$defs" | grep -q " T $s\$" || { echo "$f: no $s"; exit 1; }
+           done
+         done' - "$A/lib"
+cat > "$tmp/capi.c" <<'EOF'
+#include <stdio.h>
+#include "llmgateway.h"
+int main(void) { printf("%s\n", lgw_version_string()); return 0; }
+EOF
+expect "a C API program builds with pkg-config llmgateway and runs" \
+  "$version" sh -c 'cc -o "$1" "$2" $(PKG_CONFIG_PATH="$3" pkg-config --cflags --libs llmgateway) &&
+    LD_LIBRARY_PATH="$4" "$1"' - "$tmp/capi" "$tmp/capi.c" "$B/lib/pkgconfig" "$B/lib"
+
 # One engine per process: a program linked with the embed library, whose
 # Lua code then loads the installed module (core.so) with require.
 cat > "$tmp/onecopy.c" <<'EOF'
