@@ -129,7 +129,9 @@ typedef struct lgw_message {
  * In a total (usage_total) the counts are sums of the known ones (0 when
  * none was known). cached_tokens: prompt tokens read from the provider's
  * cache (OpenAI cached_tokens, Anthropic cache_read_input_tokens);
- * reasoning_tokens: output tokens spent reasoning (OpenAI only). */
+ * reasoning_tokens: output tokens spent reasoning (OpenAI reasoning_tokens,
+ * Anthropic thinking_tokens). Anthropic's counts are cumulative: the last
+ * ones reported are kept, never summed. */
 typedef struct lgw_usage {
   long input_tokens;
   long output_tokens;
