@@ -6,6 +6,7 @@
  * error events classified like their status, a stream ending without its
  * terminal event, and a provider that answers a stream request with JSON.
  */
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -984,6 +985,41 @@ TEST(anthropic_answers) {
 }
 
 
+/* A deadline of infinity or >= 1e9 s is none (not one that has passed). */
+TEST(unbounded_deadline) {
+  static const double deadlines[] = {1e9, 1e300, 0};
+  char yaml[512];
+  size_t i;
+  for (i = 0; i < 3; i++) {
+    lgw_runtime_t *rt;
+    lgw_gateway_t *gw;
+    lgw_gateway_options_t opts;
+    lgw_request_t r;
+    lgw_message_t m = {"user", "d"};
+    out_t o;
+    snprintf(yaml, sizeof yaml, GWS_SETTINGS("") "providers:\n"
+             PROV("openai_chat", ""), sim.base);
+    rt = gws_load("%s", yaml);
+    ASSERT(rt != NULL);
+    memset(&opts, 0, sizeof opts);
+    opts.no_state = 1;
+    ASSERT_EQ(lgw_gateway_new(rt, &opts, &gw, NULL), 0);
+    lgw_runtime_free(rt);
+    memset(&r, 0, sizeof r);
+    memset(&o, 0, sizeof o);
+    r.task = "t";
+    r.messages = &m;
+    r.nmessages = 1;
+    r.deadline = deadlines[i] ? deadlines[i] : HUGE_VAL;
+    ASSERT_EQ(lgw_gateway_submit(gw, &r, on_done, &o, NULL, NULL), 0);
+    ASSERT_EQ(lgw_gateway_run(gw), 0);
+    lgw_gateway_free(gw);
+    ASSERT_EQ(o.status, 0);
+    ASSERT_STREQ(o.text, "echo(m1): d");
+    ASSERT_STREQ(o.finish, "stop");
+  }
+}
+
 int main(int argc, char **argv) {
   const char *only = argc > 1 ? argv[1] : NULL;
   lgw_set_log(gws_quiet_log, NULL, LGW_LOG_DEBUG);
@@ -1015,6 +1051,7 @@ int main(int argc, char **argv) {
   R(nul_never_truncates);
   R(responses_answers);
   R(anthropic_answers);
+  R(unbounded_deadline);
   sim_stop(&sim);
   canned_stop();
   return TEST_SUMMARY();
