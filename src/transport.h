@@ -57,7 +57,7 @@ int lgw__blank_n(const char *s, size_t n);
  * stop_reason (end_turn, stop_sequence -> "stop"; max_tokens -> "length";
  * tool_use -> "tool_calls"; refusal -> "content_filter"); NULL for others. */
 const char *lgw__finish_reason(const char *raw);
-/* Set r->refusal to s[0..n) (decoded as lgw__json_text when nul). */
+/* Set r->refusal to a copy of s[0..n) (may hold NUL bytes). */
 int lgw__reply_set_refusal(lgw__reply_t *r, const char *s, size_t n);
 
 /* A streamed answer being read: what its events gave so far. */
