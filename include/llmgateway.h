@@ -52,14 +52,15 @@ extern "C" {
   XX(CANCELED,  -16, "canceled",     "canceled")                        \
   XX(VALIDATOR, -17, "validator",    "validator failed")                \
   XX(JSON,      -18, "json",         "JSON parse error")                \
-  XX(DEADLINE,  -19, "deadline",     "request deadline passed")
+  XX(DEADLINE,  -19, "deadline",     "request deadline passed")       \
+  XX(REFUSED,   -20, "refused",      "the model refused to answer")
 
 typedef enum {
   LGW_OK = 0,
 #define LGW__ERRNO_ENUM(name, val, code, desc) LGW_E##name = (val),
   LGW_ERRNO_MAP(LGW__ERRNO_ENUM)
 #undef LGW__ERRNO_ENUM
-  LGW__ERRNO_LAST = -20
+  LGW__ERRNO_LAST = -21
 } lgw_errno_t;
 
 /* Error details. Fixed-size, no ownership: put it on the stack. */
@@ -128,7 +129,9 @@ typedef struct lgw_message {
  * In a total (usage_total) the counts are sums of the known ones (0 when
  * none was known). cached_tokens: prompt tokens read from the provider's
  * cache (OpenAI cached_tokens, Anthropic cache_read_input_tokens);
- * reasoning_tokens: output tokens spent reasoning (OpenAI only). */
+ * reasoning_tokens: output tokens spent reasoning (OpenAI reasoning_tokens,
+ * Anthropic thinking_tokens). Anthropic's counts are cumulative: the last
+ * ones reported are kept, never summed. */
 typedef struct lgw_usage {
   long input_tokens;
   long output_tokens;
@@ -154,7 +157,8 @@ typedef struct lgw_request {
   int has_temperature;
   double temperature;
   long max_tokens;                  /* 0 = unset */
-  double deadline;                  /* overall seconds; 0 = runtime's */
+  double deadline;                  /* overall seconds; 0 = runtime's;
+                                       >= 1e9 (or infinity) = none */
   /* Streaming (SSE): set on_delta to receive the text as it arrives.
    * Retries and failover happen only until the first delta; a stream that
    * breaks after it ends the request with an error carrying the partial
@@ -206,6 +210,13 @@ typedef struct lgw_result {
   size_t partial_len;
   double ttft;               /* streamed: seconds from the answering
                                 attempt's start to its first delta; -1 */
+  const char *finish_reason; /* why the answer ended: "stop", "length"
+                                (cut by max_tokens), "tool_calls",
+                                "content_filter"; NULL when the provider
+                                gave none we know */
+  const char *refusal;       /* status LGW_EREFUSED: the model's refusal
+                                text ("" when it gave none); else NULL */
+  size_t refusal_len;
 } lgw_result_t;
 
 typedef struct lgw_gateway lgw_gateway_t;

@@ -744,6 +744,22 @@ static int parse_state(const ctx_t *c, const lgw__node_t *s,
   return 0;
 }
 
+/* A true/false setting; absent or null: false. */
+static int get_flag(const ctx_t *c, const lgw__node_t *map, const char *key,
+                    const char *path, int *out) {
+  const lgw__node_t *n = lgw__node_get(map, key);
+  char full[400], desc[80];
+  *out = 0;
+  if (absent(n)) return 0;
+  if (n->type == LGW_NODE_BOOL) {
+    *out = n->b != 0;
+    return 0;
+  }
+  join_path(full, sizeof full, path, key);
+  describe(n, desc, sizeof desc);
+  return bad(c, n, full, "expected true or false, got %s", desc);
+}
+
 static int parse_settings(const ctx_t *c, const lgw__node_t *root,
                           lgw_runtime_t *rt) {
   static const char *const known[] = {
@@ -753,7 +769,7 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
       "deadline", "backoff_base", "backoff_max", "retry_after_max",
       "max_response_bytes", "first_token_timeout", "idle_timeout",
       "breaker_failures", "breaker_window", "breaker_cooldown", "prices",
-      "state", "state_prefix", "state_refresh", NULL};
+      "state", "state_prefix", "state_refresh", "failover_on_refusal", NULL};
   const lgw__node_t *s = lgw__node_get(root, "settings");
   const char *p = "settings";
   int rc;
@@ -809,7 +825,9 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
                        &rt->breaker_cooldown)) ||
       (rc = get_double(c, s, "state_refresh", p, LGW_DEFAULT_STATE_REFRESH,
                        0, 1, &rt->state_refresh)) ||
-      (rc = parse_state(c, s, rt)))
+      (rc = parse_state(c, s, rt)) ||
+      (rc = get_flag(c, s, "failover_on_refusal", p,
+                     &rt->failover_on_refusal)))
     return rc;
   return parse_prices(c, s, rt);
 }
@@ -1120,6 +1138,8 @@ static lgw__node_t *settings_node(const lgw_runtime_t *rt, int with_keys) {
       put(s, "max_response_bytes", int_node(rt->max_response_bytes)) ||
       put(s, "first_token_timeout", float_node(rt->first_token_timeout)) ||
       put(s, "idle_timeout", float_node(rt->idle_timeout)) ||
+      (rt->failover_on_refusal &&
+       put(s, "failover_on_refusal", bool_node(1))) ||
       put(s, "breaker_failures", int_node(rt->breaker_failures)) ||
       put(s, "breaker_window", float_node(rt->breaker_window)) ||
       put(s, "breaker_cooldown", float_node(rt->breaker_cooldown)) ||

@@ -33,6 +33,10 @@
  *                                 to its first text delta; 0 (default) =
  *                                 no bound beyond `timeout`. Expiry is a
  *                                 timeout (retried, or failed over).
+ *   settings.failover_on_refusal  true: an answer the model refused sends
+ *                                 the request to the next provider;
+ *                                 false (default): it ends the request
+ *                                 with LGW_EREFUSED.
  *   settings.idle_timeout         seconds a streamed attempt may receive
  *                                 nothing once its body has begun; 0
  *                                 (default) = no bound beyond `timeout`.
@@ -144,6 +148,7 @@ struct lgw_runtime {
   char config_key[65];         /* sha256 hex of the provider list */
   /* streaming, breaker and prices (see the comment at the top) */
   double first_token_timeout, idle_timeout;  /* seconds, 0 = none */
+  int failover_on_refusal;     /* a refusal tries the next provider */
   long breaker_failures;
   double breaker_window, breaker_cooldown;
   lgw__price_t *prices;        /* configured order */

@@ -189,6 +189,7 @@ static void req_free(req_t *q) {
   lgw_free(q->order);
   lgw__gw_route_drop(q);
   lgw__reply_free(&q->reply);
+  lgw_free(q->refusal);
   lgw__buf_free(&q->lines);
   lgw__gw_stream_free(q->st);
   lgw_free(q->err);
@@ -243,6 +244,10 @@ static void call_back(req_t *q) {
   res.cost = -1;
   res.cost_total = q->cost_total;
   res.ttft = -1;
+  if (q->status == LGW_EREFUSED && q->refusal) {
+    res.refusal = q->refusal;
+    res.refusal_len = q->refusal_len;
+  }
   if (q->status && q->emitted && q->st) {
     res.partial_text = q->st->stream.text.data ? q->st->stream.text.data : "";
     res.partial_len = q->st->stream.text.len;
@@ -266,6 +271,7 @@ static void call_back(req_t *q) {
     res.usage = q->win_usage;
     res.cost = q->win_cost;
     res.ttft = q->win_ttft;
+    res.finish_reason = q->reply.finish_reason;
   }
   res.attempts = q->att;
   res.nattempts = q->natt;
@@ -369,6 +375,8 @@ int lgw_gateway_submit(lgw_gateway_t *gw, const lgw_request_t *req,
   q->ud = ud;
   q->deadline = req->deadline > 0 ? req->deadline
                                    : (rt->deadline > 0 ? rt->deadline : 0);
+  /* a deadline of 1e9 s (31 years) or more, or infinity, is none */
+  if (!(q->deadline < 1e9)) q->deadline = 0;
   q->start_ms = lgw__now_ms();
   q->ttft = q->win_ttft = -1;
   q->cost_total = q->win_cost = -1;

@@ -126,6 +126,14 @@ static double record(req_t *q, int status, int code, const char *msg,
 }
 
 static void finish_exhausted(req_t *q) {
+  if (q->refusal) {  /* failed over after a refusal; no other answer */
+    lgw__error_set(lgw__gw_req_err(q), LGW_EREFUSED,
+                   "LLM request for task '%s' was refused by the model; no "
+                   "provider answered:\n%s", q->task,
+                   q->lines.data ? q->lines.data : "");
+    lgw__gw_finish(q, LGW_EREFUSED);
+    return;
+  }
   lgw__error_set(lgw__gw_req_err(q), LGW_EEXHAUSTED,
                  "LLM request failed for task '%s' across all configured "
                  "providers:\n%s", q->task, q->lines.data ? q->lines.data : "");
@@ -562,10 +570,38 @@ static int body_end(req_t *q, const lgw__http_resp_t *resp, char *msg,
     lgw__gw_msgf(msg, cap, "HTTP %d from %s: %s", (int)resp->status,
                  lgw__gw_attempt_url(q), e.message);
     if (e.http_status) *cls_status = e.http_status;
-  } else if (q->on_delta && !lgw__is_blank(q->reply.text)) {
+  } else if (q->on_delta && !q->reply.refusal &&
+             !lgw__reply_blank(&q->reply)) {
     lgw__gw_emit_delta(q, q->reply.text, q->reply.text_len);
   }
   return code;
+}
+
+/* The model refused (an answer, not a fault of the provider): never
+ * retried on this provider; the request ends with LGW_EREFUSED unless
+ * settings.failover_on_refusal sends it to the next provider. */
+static void refused(req_t *q, int status, double elapsed,
+                    const lgw_usage_t *u) {
+  char msg[1024];
+  lgw__gw_msgf(msg, sizeof msg, "HTTP %d from %s: the model refused: %.*s",
+               status, lgw__gw_attempt_url(q), (int)q->reply.refusal_len,
+               q->reply.refusal);
+  record(q, status, LGW_EREFUSED, msg, elapsed, 0, u);
+  lgw_free(q->refusal);
+  q->refusal = q->reply.refusal;
+  q->refusal_len = q->reply.refusal_len;
+  q->reply.refusal = NULL;
+  q->reply.refusal_len = 0;
+  lgw__reply_free(&q->reply);
+  if (q->gw->rt->failover_on_refusal && !q->emitted) {
+    fail_over(q, msg);
+    return;
+  }
+  lgw__error_set(lgw__gw_req_err(q), LGW_EREFUSED, "LLM request for task "
+                 "'%s': the model refused to answer (provider #%zu, %s): "
+                 "%.*s", q->task, q->pos + 1, prov_type(prov(q)),
+                 (int)q->refusal_len, q->refusal);
+  lgw__gw_finish(q, LGW_EREFUSED);
 }
 
 /* The request committed to a stream that broke: no other attempt. */
@@ -621,7 +657,11 @@ static void on_http(const lgw__http_resp_t *resp, void *ud) {
     code = resp->streamed ? lgw__gw_stream_end(q, msg, sizeof msg, &cls_status)
                           : body_end(q, resp, msg, sizeof msg, &cls_status);
     if (code == 0 || !resp->streamed) usage_of(&q->reply, &u);
-    if (code == 0 && !lgw__is_blank(q->reply.text)) {
+    if (code == 0 && q->reply.refusal) {
+      refused(q, status, resp->elapsed, &u);
+      return;
+    }
+    if (code == 0 && !lgw__reply_blank(&q->reply)) {
       q->win_ttft = q->ttft;
       q->win_usage = u;
       q->win_cost = record(q, status, 0, "", resp->elapsed, 0, &u);

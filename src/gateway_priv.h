@@ -50,6 +50,7 @@ typedef struct req_stream {
   lgw__sse_parser_t sse;
   lgw__stream_t stream;        /* the current streamed attempt */
   int abort_code, abort_status;  /* why the engine cut the transfer */
+  int at_end;                  /* the body is complete: the last event */
   char abort_msg[1024];
 } req_stream_t;
 
@@ -92,6 +93,8 @@ struct req {
   int status;
   lgw_error_t *err;            /* owned; set when the request fails */
   lgw__reply_t reply;
+  char *refusal;               /* owned: the last refusal, NULL if none */
+  size_t refusal_len;
   size_t winner;               /* configured index on success */
   link_t all_link;             /* in gw->all */
   link_t q_link;               /* in gw->wait or gw->done */

@@ -24,6 +24,9 @@ struct lgwL_result {
   double cost, cost_total, ttft;
   char *partial_text;       /* NULL: none */
   size_t partial_len;
+  const char *finish_reason;  /* static; NULL: none */
+  char *refusal;            /* NULL: none */
+  size_t refusal_len;
 };
 
 #define MAX_DEPTH 100  /* nesting limit for tables and trees */
@@ -129,6 +132,10 @@ void lgwL_push_error(lua_State *L, const lgw_error_t *err,
       lua_pushlstring(L, res->partial_text, res->partial_len);
       lua_setfield(L, -2, "partial_text");
     }
+    if (res->refusal) {
+      lua_pushlstring(L, res->refusal, res->refusal_len);
+      lua_setfield(L, -2, "refusal");
+    }
   }
   luaL_setmetatable(L, LGWL_ERROR);
 }
@@ -171,6 +178,7 @@ void lgwL_result_free(lgwL_result_t *r) {
   lgw_free(r->api_style);
   lgw_free(r->base_url);
   lgw_free(r->partial_text);
+  lgw_free(r->refusal);
   lgw_free(r);
 }
 
@@ -195,6 +203,12 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
   c->usage_total = r->usage_total;
   c->cost = r->cost;
   c->cost_total = r->cost_total;
+  c->finish_reason = r->finish_reason;
+  if (r->refusal) {
+    c->refusal = lgw__strndup(r->refusal, r->refusal_len);
+    if (!c->refusal) oom = 1;
+    c->refusal_len = r->refusal_len;
+  }
   if (text_only) {
     if (oom) {
       lgwL_result_free(c);
@@ -281,6 +295,7 @@ int lgwL_push_result(lua_State *L, const lgwL_result_t *r, int form) {
   lua_setfield(L, -2, "usage");
   set_known(L, "cost", r->cost);
   set_known(L, "ttft", r->ttft);
+  if (r->finish_reason) set_str(L, "finish_reason", r->finish_reason);
   push_totals(L, r);
   push_attempts(L, r->attempts, r->nattempts);
   lua_setfield(L, -2, "attempts");
