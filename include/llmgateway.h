@@ -52,14 +52,15 @@ extern "C" {
   XX(CANCELED,  -16, "canceled",     "canceled")                        \
   XX(VALIDATOR, -17, "validator",    "validator failed")                \
   XX(JSON,      -18, "json",         "JSON parse error")                \
-  XX(DEADLINE,  -19, "deadline",     "request deadline passed")
+  XX(DEADLINE,  -19, "deadline",     "request deadline passed")         \
+  XX(RESOURCE,  -20, "resource",     "out of a local resource")
 
 typedef enum {
   LGW_OK = 0,
 #define LGW__ERRNO_ENUM(name, val, code, desc) LGW_E##name = (val),
   LGW_ERRNO_MAP(LGW__ERRNO_ENUM)
 #undef LGW__ERRNO_ENUM
-  LGW__ERRNO_LAST = -20
+  LGW__ERRNO_LAST = -21
 } lgw_errno_t;
 
 /* Error details. Fixed-size, no ownership: put it on the stack. */

@@ -305,6 +305,7 @@ static void provider_free(lgw__provider_t *p) {
   lgw_free(p->api_style);
   lgw_free(p->base_url);
   lgw_free(p->api_key);
+  lgw_free(p->ca_file);
   lgw__kvlist_free(&p->headers);
   lgw__kvlist_free(&p->model_map);
 }
@@ -320,7 +321,8 @@ static int parse_provider(const ctx_t *c, const lgw__node_t *m,
   static const char *const known[] = {"provider_type", "api_style",
                                       "base_url",      "api_key",
                                       "headers",       "model_map",
-                                      "rpm",           "tpm",       NULL};
+                                      "rpm",           "tpm",
+                                      "ca_file",       NULL};
   int rc;
   warn_unknown(c, m, path, known);
   if ((rc = get_string(c, m, "provider_type", path, 0, &p->provider_type)) ||
@@ -330,7 +332,8 @@ static int parse_provider(const ctx_t *c, const lgw__node_t *m,
       (rc = get_kvlist(c, m, "headers", path, &p->headers)) ||
       (rc = get_kvlist(c, m, "model_map", path, &p->model_map)) ||
       (rc = get_long(c, m, "rpm", path, 0, 0, &p->rpm)) ||
-      (rc = get_long(c, m, "tpm", path, 0, 0, &p->tpm)))
+      (rc = get_long(c, m, "tpm", path, 0, 0, &p->tpm)) ||
+      (rc = get_string(c, m, "ca_file", path, 0, &p->ca_file)))
     return rc;
   if (lgw__style_parse(p->api_style, &p->style)) {
     char full[400], pos[300];
@@ -567,7 +570,7 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
       "deadline", "backoff_base", "backoff_max", "retry_after_max",
       "max_response_bytes", "first_token_timeout", "idle_timeout",
       "breaker_failures", "breaker_window", "breaker_cooldown", "prices",
-      "state", "state_prefix", "state_refresh", NULL};
+      "state", "state_prefix", "state_refresh", "ca_file", NULL};
   const lgw__node_t *s = lgw__node_get(root, "settings");
   const char *p = "settings";
   int rc;
@@ -623,6 +626,7 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
                        &rt->breaker_cooldown)) ||
       (rc = get_double(c, s, "state_refresh", p, LGW_DEFAULT_STATE_REFRESH,
                        0, 1, &rt->state_refresh)) ||
+      (rc = get_string(c, s, "ca_file", p, 0, &rt->ca_file)) ||
       (rc = parse_state(c, s, rt)))
     return rc;
   return parse_prices(c, s, rt);
@@ -696,6 +700,7 @@ static void runtime_destroy(lgw_runtime_t *rt) {
   prices_free(rt);
   lgw_free(rt->state);
   lgw_free(rt->state_prefix);
+  lgw_free(rt->ca_file);
   lgw_free(rt);
 }
 
@@ -792,7 +797,9 @@ static lgw__node_t *provider_node(const lgw__provider_t *p, int with_keys) {
       put(m, "headers", kv_node(&p->headers)) ||
       put(m, "model_map", kv_node(&p->model_map)) ||
       (p->rpm && put(m, "rpm", int_node(p->rpm))) ||
-      (p->tpm && put(m, "tpm", int_node(p->tpm)))) {
+      (p->tpm && put(m, "tpm", int_node(p->tpm))) ||
+      (p->ca_file && p->ca_file[0] &&
+       put(m, "ca_file", str_node(p->ca_file)))) {
     lgw__node_free(m);
     return NULL;
   }
@@ -860,6 +867,8 @@ static lgw__node_t *settings_node(const lgw_runtime_t *rt, int with_keys) {
       put(s, "breaker_window", float_node(rt->breaker_window)) ||
       put(s, "breaker_cooldown", float_node(rt->breaker_cooldown)) ||
       (rt->nprices && put(s, "prices", prices_node(rt))) ||
+      (rt->ca_file && rt->ca_file[0] &&
+       put(s, "ca_file", str_node(rt->ca_file))) ||
       (state && (put(s, "state", str_node(state)) ||
                  put(s, "state_prefix", str_node(rt->state_prefix)) ||
                  put(s, "state_refresh", float_node(rt->state_refresh))))) {

@@ -108,6 +108,7 @@ typedef struct lgw__provider {
   char key[65];            /* provider key: sha256 hex of canonical JSON */
   /* our own (not part of the provider key) */
   long rpm, tpm;           /* 0 = no limit */
+  char *ca_file;           /* CA bundle for TLS; "" = settings.ca_file */
 } lgw__provider_t;
 
 typedef struct lgw__task {
@@ -151,6 +152,8 @@ struct lgw_runtime {
   char *state;                 /* Redis URL; NULL: the state file */
   char *state_prefix;          /* never NULL */
   double state_refresh;        /* seconds */
+  char *ca_file;               /* CA bundle for TLS; "": CURL_CA_BUNDLE,
+                                  SSL_CERT_FILE, else curl's default */
 };
 
 /* Validate a tree into a runtime. name is the source for positions
