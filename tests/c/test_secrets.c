@@ -3,7 +3,8 @@
  * values, userinfo and query values of base URLs are redacted from error
  * messages, attempts and events, before any cut, whatever part of them a
  * hostile server echoes and wherever it puts it; shown base URLs; the
- * redaction primitive itself; the CA file checks at gateway creation.
+ * redaction primitive itself; the CA file checks at gateway creation;
+ * a loopback provider never reached through a proxy.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,6 +347,45 @@ TEST(ca_file_from_settings_and_env) {
   lgw_runtime_free(plain);
 }
 
+/* ---- proxies ----------------------------------------------------------------- */
+
+static void answer_ok(const char *head, const char *body, size_t len,
+                      lgw__buf_t *out, void *ud) {
+  (void)head;
+  (void)body;
+  (void)len;
+  (void)ud;
+  echo_json(out, 200, "{\"choices\":[{\"message\":{\"role\":\"assistant\","
+            "\"content\":\"direct\"}}]}");
+}
+
+TEST(loopback_provider_never_proxied) {
+  static const char *const vars[] = {"http_proxy", "https_proxy", "ALL_PROXY",
+                                     "all_proxy", NULL};
+  echo_t *e = echo_start(answer_ok, NULL);
+  char dead[64];
+  lgw_runtime_t *rt;
+  outcome_t o;
+  size_t i;
+  ASSERT(e);
+  gws_refused_url(dead, sizeof dead);
+  for (i = 0; vars[i]; i++) setenv(vars[i], dead, 1);
+  rt = gws_load(ECHO_SETTINGS "providers:\n"
+                "  - provider_type: p\n"
+                "    api_style: openai_chat\n"
+                "    base_url: http://localhost:%d/v1\n", echo_port(e));
+  memset(&o, 0, sizeof o);
+  lgw__buf_init(&o.all);
+  if (rt) run_one(rt, "hi", &o);
+  for (i = 0; vars[i]; i++) unsetenv(vars[i]);
+  lgw_runtime_free(rt);
+  ASSERT_EQ(echo_requests(e), 1);
+  echo_stop(e);
+  ASSERT_EQ(o.done, 1);
+  ASSERT_EQ(o.code, 0);
+  lgw__buf_free(&o.all);
+}
+
 int main(void) {
   lgw_set_log(gws_quiet_log, NULL, LGW_LOG_WARN);
   unsetenv("SSL_CERT_FILE");
@@ -359,5 +399,6 @@ int main(void) {
   RUN(shown_url_hides_userinfo_and_query);
   RUN(missing_ca_file_names_provider_and_file);
   RUN(ca_file_from_settings_and_env);
+  RUN(loopback_provider_never_proxied);
   return TEST_SUMMARY();
 }
