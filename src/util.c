@@ -295,6 +295,44 @@ int lgw__is_blank(const char *s) {
 
 /* ---- secrets ----------------------------------------------------------- */
 
+/* The window set: open addressing on 8-byte words. */
+static size_t win_slot(const lgw__secrets_t *l, unsigned long long k) {
+  size_t i = (size_t)((k * 0x9E3779B97F4A7C15ULL) >> 20) & (l->wcap - 1);
+  while (l->win[i] && l->win[i] != k) i = (i + 1) & (l->wcap - 1);
+  return i;
+}
+
+static int win_has(const lgw__secrets_t *l, const char *p) {
+  unsigned long long k;
+  if (!l->wcap) return 0;
+  memcpy(&k, p, sizeof k);
+  return l->win[win_slot(l, k)] != 0;
+}
+
+static int win_add(lgw__secrets_t *l, const char *p) {
+  unsigned long long k;
+  size_t i;
+  if (2 * (l->wn + 1) > l->wcap) {
+    lgw__secrets_t g = *l;
+    size_t cap = l->wcap ? 2 * l->wcap : 64;
+    g.win = lgw__calloc(cap, sizeof *g.win);
+    if (!g.win) return LGW_ENOMEM;
+    g.wcap = cap;
+    for (i = 0; i < l->wcap; i++)
+      if (l->win[i]) g.win[win_slot(&g, l->win[i])] = l->win[i];
+    lgw_free(l->win);
+    l->win = g.win;
+    l->wcap = cap;
+  }
+  memcpy(&k, p, sizeof k);
+  i = win_slot(l, k);
+  if (!l->win[i]) {
+    l->win[i] = k;
+    l->wn++;
+  }
+  return 0;
+}
+
 int lgw__secrets_add(lgw__secrets_t *l, const char *s, size_t len,
                      int whole) {
   char **items;
@@ -318,6 +356,13 @@ int lgw__secrets_add(lgw__secrets_t *l, const char *s, size_t len,
   if (!(items[l->n] = lgw__strndup(s, len))) return LGW_ENOMEM;
   lens[l->n] = len;
   w[l->n++] = (unsigned char)(whole != 0);
+  if (len < LGW__SECRET_PIECE) {
+    l->has_short = 1;
+    return 0;
+  }
+  /* a whole-only secret can start only at its first window */
+  for (i = 0; i + LGW__SECRET_PIECE <= len; i += whole ? len : 1)
+    if (win_add(l, s + i)) return LGW_ENOMEM;
   return 0;
 }
 
@@ -327,10 +372,8 @@ void lgw__secrets_free(lgw__secrets_t *l) {
   lgw_free(l->items);
   lgw_free(l->lens);
   lgw_free(l->whole);
-  l->items = NULL;
-  l->lens = NULL;
-  l->whole = NULL;
-  l->n = 0;
+  lgw_free(l->win);
+  memset(l, 0, sizeof *l);
 }
 
 /* Length of the longest secret piece at p (n bytes left), 0 when none:
@@ -358,7 +401,13 @@ void lgw__redact(const lgw__secrets_t *l, char *msg, size_t cap) {
   if (!l || !l->n || !msg || !cap) return;
   len = strlen(msg);
   while (i < len) {
-    if (!(run = secret_at(l, msg + i, len - i))) {
+    /* most positions are ruled out by the window set alone */
+    if (len - i >= LGW__SECRET_PIECE ? !win_has(l, msg + i) && !l->has_short
+                                     : !l->has_short)
+      run = 0;
+    else
+      run = secret_at(l, msg + i, len - i);
+    if (!run) {
       i++;
       continue;
     }

@@ -85,6 +85,11 @@ typedef struct lgw__secrets {
   size_t *lens;
   unsigned char *whole;      /* 1: redacted only where it appears whole */
   size_t n;
+  /* where a match may start: every LGW__SECRET_PIECE-byte window of the
+   * secrets (as 8-byte words, 0 = free slot); owned */
+  unsigned long long *win;
+  size_t wcap, wn;
+  int has_short;             /* some secret is shorter than a window */
 } lgw__secrets_t;
 
 /* Add s[0..len) unless shorter than 4 bytes or already there; whole as

@@ -35,8 +35,9 @@ static int leaks(const char *text, const char *s) {
 /* ---- the redaction primitive --------------------------------------------- */
 
 TEST(redact_whole_piece_and_short) {
-  lgw__secrets_t s = {NULL, NULL, NULL, 0};
+  lgw__secrets_t s;
   char m[256];
+  memset(&s, 0, sizeof s);
   lgw__secrets_add(&s, "abcdefghijklmnop", 16, 0);
   lgw__secrets_add(&s, "tiny7ch", 7, 0);
   lgw__secrets_add(&s, "abc", 3, 0);  /* too short: ignored */
@@ -52,6 +53,10 @@ TEST(redact_whole_piece_and_short) {
   snprintf(m, sizeof m, "a tiny7ch b tiny7c abc");
   lgw__redact(&s, m, sizeof m);
   ASSERT_STREQ(m, "a [redacted] b tiny7c abc");
+  /* the last window of a secret, at the very end */
+  snprintf(m, sizeof m, "zz ijklmnop");
+  lgw__redact(&s, m, sizeof m);
+  ASSERT_STREQ(m, "zz [redacted]");
   snprintf(m, sizeof m, "application/json, application/x");
   lgw__redact(&s, m, sizeof m);
   ASSERT_STREQ(m, "[redacted], application/x");
@@ -59,8 +64,9 @@ TEST(redact_whole_piece_and_short) {
 }
 
 TEST(redact_grows_within_cap) {
-  lgw__secrets_t s = {NULL, NULL, NULL, 0};
+  lgw__secrets_t s;
   char m[16];
+  memset(&s, 0, sizeof s);
   lgw__secrets_add(&s, "12345678", 8, 0);
   snprintf(m, sizeof m, "ab12345678cdefg");
   lgw__redact(&s, m, sizeof m);
