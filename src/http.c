@@ -215,6 +215,7 @@ static int map_code(const lgw__http_req_t *r) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY: return LGW_ECONNECT;
     case CURLE_OPERATION_TIMEDOUT: return LGW_ETIMEOUT;
+    case CURLE_SSL_CACERT_BADFILE: return LGW_ECONFIG;  /* our CA file */
     default: return LGW_EHTTP;
   }
 }

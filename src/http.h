@@ -25,7 +25,8 @@ typedef struct lgw__http_resp {
                            LGW_ETIMEOUT, LGW_ETOOBIG (body over the cap,
                            or headers over LGW__HTTP_MAX_HEADERS),
                            LGW_ERESOURCE (no file descriptor left for a
-                           socket), LGW_EHTTP (transfer error after
+                           socket), LGW_ECONFIG (the CA file is not a
+                           CA bundle), LGW_EHTTP (transfer error after
                            connect: reset, truncated), or LGW_ECANCELED */
   const char *error;    /* curl's message when code != 0 */
   long status;          /* HTTP status, 0 if none */

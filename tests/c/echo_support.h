@@ -3,6 +3,7 @@
  * answers the simulator does not give: a thread accepts one connection at
  * a time, reads one request (head and Content-Length body), lets the
  * test's function write the whole response, and closes the connection.
+ * A TLS client is answered at once, in clear (its handshake fails).
  *
  *   echo_t *e = echo_start(answer, &state);
  *   ... "http://127.0.0.1:<echo_port(e)>" ...

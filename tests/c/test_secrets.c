@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "echo_support.h"
 #include "gw_support.h"
@@ -353,6 +354,61 @@ TEST(ca_file_from_settings_and_env) {
   lgw_runtime_free(plain);
 }
 
+static void answer_plain(const char *head, const char *body, size_t len,
+                         lgw__buf_t *out, void *ud) {
+  (void)head;
+  (void)body;
+  (void)len;
+  (void)ud;
+  echo_json(out, 400, "{}");
+}
+
+/* The CA file chosen is the one curl uses: a file that is not a bundle
+ * fails the TLS set-up naming it (a local error: not retried); the
+ * provider's ca_file wins over the environment. */
+TEST(ca_file_reaches_curl) {
+  echo_t *e = echo_start(answer_plain, NULL);
+  char bad[] = "/tmp/lgw-bad-ca-XXXXXX", want[160];
+  lgw_runtime_t *rt, *own;
+  outcome_t o1, o2;
+  int fd = mkstemp(bad);
+  ASSERT(e && fd >= 0);
+  ASSERT_EQ(write(fd, "not a certificate\n", 18), 18);
+  close(fd);
+  setenv("SSL_CERT_FILE", bad, 1);
+  rt = gws_load(ECHO_SETTINGS "providers:\n"
+                "  - provider_type: p\n"
+                "    api_style: openai_chat\n"
+                "    base_url: https://127.0.0.1:%d/v1\n", echo_port(e));
+  own = gws_load(ECHO_SETTINGS "providers:\n"
+                 "  - provider_type: p\n"
+                 "    api_style: openai_chat\n"
+                 "    base_url: https://127.0.0.1:%d/v1\n"
+                 "    ca_file: /etc/ssl/certs/ca-certificates.crt\n",
+                 echo_port(e));
+  memset(&o1, 0, sizeof o1);
+  memset(&o2, 0, sizeof o2);
+  lgw__buf_init(&o1.all);
+  lgw__buf_init(&o2.all);
+  if (rt && own) {
+    run_one(rt, "hi", &o1);
+    run_one(own, "hi", &o2);
+  }
+  unsetenv("SSL_CERT_FILE");
+  unlink(bad);
+  lgw_runtime_free(rt);
+  lgw_runtime_free(own);
+  echo_stop(e);
+  ASSERT_EQ(o1.nattempts, 1);
+  ASSERT_EQ(o1.attempt_code, LGW_ECONFIG);
+  snprintf(want, sizeof want, "error setting certificate file: %s", bad);
+  ASSERT_CONTAINS(o1.all.data, want);
+  ASSERT_NOT_CONTAINS(o2.all.data, "certificate file");
+  ASSERT(o2.attempt_code != LGW_ECONFIG);
+  lgw__buf_free(&o1.all);
+  lgw__buf_free(&o2.all);
+}
+
 /* ---- proxies ----------------------------------------------------------------- */
 
 static void answer_ok(const char *head, const char *body, size_t len,
@@ -405,6 +461,7 @@ int main(void) {
   RUN(shown_url_hides_userinfo_and_query);
   RUN(missing_ca_file_names_provider_and_file);
   RUN(ca_file_from_settings_and_env);
+  RUN(ca_file_reaches_curl);
   RUN(loopback_provider_never_proxied);
   return TEST_SUMMARY();
 }
