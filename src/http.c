@@ -18,8 +18,10 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "sse.h"
 
@@ -60,7 +62,8 @@ struct lgw__http_req {
   char *headers[H_COUNT];     /* owned values, NULL when absent */
   long max_bytes;
   int too_big, no_mem;
-  int no_fd;                  /* errno of a socket() that found no fd */
+  int no_fd;                  /* EMFILE/ENFILE: no descriptor for a
+                                 socket or the resolver */
   size_t header_bytes;        /* of this response; 0: no status line yet */
   int big_header;             /* headers over LGW__HTTP_MAX_HEADERS */
   const char *ca_file;        /* CURLOPT_CAINFO as last set */
@@ -246,7 +249,7 @@ static void complete(lgw__http_req_t *r, int canceled) {
     resp.error = msg;
     resp.header_too_big = 1;
   } else if (resp.code == LGW_ERESOURCE) {
-    snprintf(msg, sizeof msg, "no file descriptor left for a socket: %s",
+    snprintf(msg, sizeof msg, "out of file descriptors: %s",
              strerror(r->no_fd));
     resp.error = msg;
   } else if (resp.code == LGW_ETOOBIG) {
@@ -301,6 +304,16 @@ static void deliver(lgw__http_t *h) {
   }
 }
 
+/* EMFILE or ENFILE when the process cannot open a file now, else 0. */
+static int out_of_fds(void) {
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    close(fd);
+    return 0;
+  }
+  return errno == EMFILE || errno == ENFILE ? errno : 0;
+}
+
 /* Move finished transfers from the multi handle to the done list. */
 static void collect(lgw__http_t *h) {
   CURLMsg *m;
@@ -310,6 +323,11 @@ static void collect(lgw__http_t *h) {
     if (m->msg != CURLMSG_DONE) continue;
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
     r->result = m->data.result;  /* copied before remove_handle */
+    /* the threaded resolver needs descriptors too; its failure says only
+     * that its thread did not start */
+    if (r->result == CURLE_COULDNT_RESOLVE_HOST ||
+        r->result == CURLE_COULDNT_RESOLVE_PROXY)
+      r->no_fd = out_of_fds();
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
     curl_multi_remove_handle(h->multi, r->easy);
     list_remove(&h->active, r);

@@ -608,10 +608,11 @@ TEST(http_header_too_large) {
 TEST(http_no_file_descriptors) {
   struct rlimit old, low;
   env_t e;
-  got_t g;
+  got_t g, g2;
   int fd;
   char url[128];
   memset(&g, 0, sizeof g);
+  memset(&g2, 0, sizeof g2);
   snprintf(url, sizeof url, "%s/v1/chat/completions", sim.base);
   ASSERT_EQ(env_open(&e, NULL), 0);
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
@@ -624,11 +625,15 @@ TEST(http_no_file_descriptors) {
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
   ASSERT_EQ(post_url(&e, url, 1, &g), 0);
   run(&e);
+  /* a name to resolve: curl's resolver thread cannot start either */
+  ASSERT_EQ(post_url(&e, "http://lgw-test.invalid/v1", 1, &g2), 0);
+  run(&e);
   setrlimit(RLIMIT_NOFILE, &old);
   env_close(&e);
   ASSERT_EQ(g.code, LGW_ERESOURCE);
-  ASSERT_STREQ(g.error, "no file descriptor left for a socket: Too many open "
-               "files");
+  ASSERT_STREQ(g.error, "out of file descriptors: Too many open files");
+  ASSERT_EQ(g2.code, LGW_ERESOURCE);
+  ASSERT_STREQ(g2.error, "out of file descriptors: Too many open files");
 }
 
 int main(void) {

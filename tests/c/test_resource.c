@@ -99,9 +99,9 @@ TEST(out_of_fds_is_local) {
   ASSERT_EQ(o.att_code[0], LGW_ERESOURCE);
   ASSERT_CONTAINS(o.message, "LLM request for task 't' failed: Cannot send "
                   "to http://127.0.0.1:");
-  ASSERT_CONTAINS(o.message, "/v1/chat/completions: no file descriptor left "
-                  "for a socket: Too many open files (raise the open-file "
-                  "limit, ulimit -n, or lower max_concurrent).");
+  ASSERT_CONTAINS(o.message, "/v1/chat/completions: out of file descriptors: "
+                  "Too many open files (raise the open-file limit, ulimit "
+                  "-n, or lower max_concurrent).");
   ASSERT_STREQ(lgw_err_name(o.code), "resource");
   /* the provider is not blamed */
   ASSERT_EQ(lgw_gateway_breaker_state(gw, 0), 0);
