@@ -196,6 +196,16 @@ static void req_recycle(lgw__http_req_t *r) {
 
 /* ---- completion ---------------------------------------------------------- */
 
+/* EMFILE or ENFILE when the process cannot open a file now, else 0. */
+static int out_of_fds(void) {
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    close(fd);
+    return 0;
+  }
+  return errno == EMFILE || errno == ENFILE ? errno : 0;
+}
+
 /* Response headers over a limit: ours, or curl's for one header line
  * (reported as CURLE_OUT_OF_MEMORY before curl 8.6, which has
  * CURLE_TOO_LARGE), once a status line came and before any body. */
@@ -209,9 +219,9 @@ static int header_too_big(const lgw__http_req_t *r) {
 }
 
 static int map_code(const lgw__http_req_t *r) {
+  if (r->no_fd) return LGW_ERESOURCE;
   if (r->fail) return LGW_EHTTP;
   if (r->too_big || header_too_big(r)) return LGW_ETOOBIG;
-  if (r->no_fd) return LGW_ERESOURCE;
   switch (r->result) {
     case CURLE_OK: return 0;
     case CURLE_COULDNT_CONNECT:
@@ -304,16 +314,6 @@ static void deliver(lgw__http_t *h) {
   }
 }
 
-/* EMFILE or ENFILE when the process cannot open a file now, else 0. */
-static int out_of_fds(void) {
-  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    close(fd);
-    return 0;
-  }
-  return errno == EMFILE || errno == ENFILE ? errno : 0;
-}
-
 /* Move finished transfers from the multi handle to the done list. */
 static void collect(lgw__http_t *h) {
   CURLMsg *m;
@@ -360,6 +360,7 @@ static void hard_failure(lgw__http_t *h, CURLMcode mc) {
     curl_multi_remove_handle(h->multi, r->easy);
     list_remove(&h->active, r);
     r->fail = curl_multi_strerror(mc);
+    r->no_fd = out_of_fds();  /* e.g. no descriptor to watch a socket */
     r->state = R_DONE;
     list_append(&h->done, r);
   }
