@@ -52,15 +52,16 @@ extern "C" {
   XX(CANCELED,  -16, "canceled",     "canceled")                        \
   XX(VALIDATOR, -17, "validator",    "validator failed")                \
   XX(JSON,      -18, "json",         "JSON parse error")                \
-  XX(DEADLINE,  -19, "deadline",     "request deadline passed")       \
-  XX(REFUSED,   -20, "refused",      "the model refused to answer")
+  XX(DEADLINE,  -19, "deadline",     "request deadline passed")         \
+  XX(REFUSED,   -20, "refused",      "the model refused to answer")     \
+  XX(RESOURCE,  -21, "resource",     "out of a local resource")
 
 typedef enum {
   LGW_OK = 0,
 #define LGW__ERRNO_ENUM(name, val, code, desc) LGW_E##name = (val),
   LGW_ERRNO_MAP(LGW__ERRNO_ENUM)
 #undef LGW__ERRNO_ENUM
-  LGW__ERRNO_LAST = -21
+  LGW__ERRNO_LAST = -22
 } lgw_errno_t;
 
 /* Error details. Fixed-size, no ownership: put it on the stack. */

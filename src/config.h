@@ -113,6 +113,7 @@ typedef struct lgw__provider {
   /* our own (not part of the provider key) */
   long rpm, tpm;           /* 0 = no limit */
   int allow_insecure_http; /* plain http:// to a host that is not loopback */
+  char *ca_file;           /* CA bundle for TLS; "" = settings.ca_file */
 } lgw__provider_t;
 
 typedef struct lgw__task {
@@ -157,6 +158,8 @@ struct lgw_runtime {
   char *state;                 /* Redis URL; NULL: the state file */
   char *state_prefix;          /* never NULL */
   double state_refresh;        /* seconds */
+  char *ca_file;               /* CA bundle for TLS; "": CURL_CA_BUNDLE,
+                                  SSL_CERT_FILE, else curl's default */
 };
 
 /* Validate a tree into a runtime. name is the source for positions

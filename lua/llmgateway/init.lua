@@ -188,8 +188,11 @@ local function transient(err)
   if TRANSIENT[err.code] then return true end
   for _, a in ipairs(err.attempts or {}) do
     local st = a.status or 0
-    if TRANSIENT[a.code] or (a.code == "http" and (st >= 500 or st == 0
-        or st == 408 or st == 409 or st == 429)) then
+    -- rate_limited without a status: larger than the provider's tpm, so
+    -- it would never fit
+    local over_tpm = a.code == "rate_limited" and st == 0
+    if (TRANSIENT[a.code] and not over_tpm) or (a.code == "http" and
+        (st >= 500 or st == 0 or st == 408 or st == 409 or st == 429)) then
       return true
     end
   end
