@@ -100,7 +100,9 @@ static int l_dump_runtime_spec(lua_State *L) {
   int with_keys = 0;
   lgw__node_t *root;
   if (!lua_isnoneornil(L, 2)) {
+    static const char *const keys[] = {"with_keys", NULL};
     luaL_checktype(L, 2, LUA_TTABLE);
+    lgwL_check_keys(L, 2, 2, "", keys);
     lua_getfield(L, 2, "with_keys");
     with_keys = lua_toboolean(L, -1);
     lua_pop(L, 1);
@@ -258,7 +260,10 @@ static int l_gateway(lua_State *L) {
   else luaL_argexpected(L, lua_type(L, 1) == LUA_TTABLE, 1,
                         "llmgateway.Runtime or table");
   if (!lua_isnoneornil(L, 2)) {
+    static const char *const keys[] = {"state_file", "no_state",
+      "max_concurrent", "validator_timeout", "on_event", NULL};
     luaL_checktype(L, 2, LUA_TTABLE);
+    lgwL_check_keys(L, 2, 2, "", keys);
     if (lua_getfield(L, 2, "state_file") != LUA_TNIL) {
       if (lua_type(L, -1) != LUA_TSTRING)
         lgwL_argerror_path(L, 2, "state_file", "string", -1);
@@ -268,13 +273,13 @@ static int l_gateway(lua_State *L) {
     opts.no_state = lua_toboolean(L, -1);
     if (lua_getfield(L, 2, "max_concurrent") != LUA_TNIL) {
       if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1)
-        luaL_argerror(L, 2, "max_concurrent: positive integer expected");
+        lgwL_argerror_value(L, 2, "max_concurrent", "positive integer", -1);
       max_concurrent = lua_tointeger(L, -1);
     }
     if (lua_getfield(L, 2, "validator_timeout") != LUA_TNIL) {
       if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) > 0))
-        luaL_argerror(L, 2, "validator_timeout: positive number of seconds "
-                      "expected");
+        lgwL_argerror_value(L, 2, "validator_timeout", "positive number of "
+                            "seconds", -1);
       validator_timeout = lua_tonumber(L, -1);
     }
     if (lua_getfield(L, 2, "on_event") != LUA_TNIL &&
