@@ -306,8 +306,9 @@ LGW_API int lgw_gateway_run(lgw_gateway_t *gw);
 LGW_API void lgw_gateway_free(lgw_gateway_t *gw);
 
 /* Running totals over every attempt of every request this gateway ran:
- * the cost in the currency of settings.prices (0 when nothing was priced)
- * and the token usage (sums of the known counts). */
+ * the cost in the currency of settings.prices (-1 when no attempt was
+ * priced, as lgw_result_t.cost_total) and the token usage (sums of the
+ * known counts). */
 LGW_API double lgw_gateway_cost_total(const lgw_gateway_t *gw);
 LGW_API void lgw_gateway_usage_total(const lgw_gateway_t *gw,
                                      lgw_usage_t *out);

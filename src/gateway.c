@@ -594,6 +594,7 @@ int lgw_gateway_new(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
     return lgw__error_set(err, LGW_ENOMEM, "curl_global_init failed");
   gw = lgw__calloc(1, sizeof *gw);
   if (!gw) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  gw->cost_total = -1;  /* nothing priced yet */
   gw->eps = lgw__calloc(rt->nproviders * NSTYLES + 1, sizeof *gw->eps);
   gw->shown_urls = make_urls(rt);
   gw->routes = lgw__calloc(rt->nproviders + 1, sizeof *gw->routes);
@@ -675,7 +676,7 @@ fail:
 }
 
 double lgw_gateway_cost_total(const lgw_gateway_t *gw) {
-  return gw ? gw->cost_total : 0;
+  return gw ? gw->cost_total : -1;
 }
 
 void lgw_gateway_usage_total(const lgw_gateway_t *gw, lgw_usage_t *out) {

@@ -533,7 +533,7 @@ static int gw_stream(lua_State *L) {
 
 /* gw:totals() -> {cost=, input_tokens=, output_tokens=, cached_tokens=,
  * reasoning_tokens=}: every attempt of every request of this gateway
- * (cost 0 when nothing was priced). */
+ * (cost nil when nothing was priced, as a result's cost_total). */
 static int gw_totals(lua_State *L) {
   lgwL_gw_t *g = check_gw(L);
   lgw_usage_t u = g->usage_total;
@@ -543,8 +543,10 @@ static int gw_totals(lua_State *L) {
     lgw_gateway_usage_total(g->gw, &u);
   }
   lgwL_push_usage(L, &u);
-  lua_pushnumber(L, cost);
-  lua_setfield(L, -2, "cost");
+  if (cost >= 0) {
+    lua_pushnumber(L, cost);
+    lua_setfield(L, -2, "cost");
+  }
   return 1;
 }
 
@@ -557,7 +559,12 @@ static int gw_breaker_state(lua_State *L) {
   int st;
   if (!g->gw) return luaL_error(L, "the gateway is closed");
   st = i < 1 ? LGW_EINVAL : lgw_gateway_breaker_state(g->gw, (size_t)i - 1);
-  luaL_argcheck(L, st >= 0 && st <= 2, 2, "no provider with that index");
+  if (st < 0 || st > 2) {
+    lua_getiuservalue(L, 1, 1);
+    return luaL_argerror(L, 2, lua_pushfstring(L, "provider index from 1 to "
+                         "%d expected, got %I", (int)lgw_runtime_provider_count(
+                         check_runtime(L, -1)), i));
+  }
   lua_pushstring(L, names[st]);
   return 1;
 }

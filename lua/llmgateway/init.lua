@@ -477,7 +477,8 @@ function methods:run_tasks(requests, opts)
 end
 
 --- gw:run_tasks_with_retry(requests [, validators [, opts]])
--- -> {{text=, errors=} | {error=}, ...}
+-- -> {{task=, text=, errors=, usage=, cost=, usage_total=, cost_total=,
+--      rounds=} | {error=}, ...}
 function methods:run_tasks_with_retry(requests, validators, opts)
   check_self("run_tasks_with_retry", self)
   check_requests("run_tasks_with_retry", requests, true)
@@ -489,7 +490,7 @@ function methods:run_tasks_with_retry(requests, validators, opts)
                                             validators[i] or nil, req, false)
     if not text then return nil, errors end
     local r = usage_of(acc)
-    r.text, r.errors = text, errors
+    r.task, r.text, r.errors = req.task, text, errors
     return r
   end)
 end
