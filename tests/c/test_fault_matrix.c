@@ -6,7 +6,8 @@
  * asserts the exact outcome (text or error), every attempt (provider,
  * status, code, message, delay), which provider answered, and that the
  * API key on both providers appears nowhere. Rows that always fail are run
- * a second time with provider 2 faulty too, which must end "exhausted".
+ * a second time with provider 2 faulty too, which must fail with the
+ * last attempt's code.
  * The four transports of a row run at once on one caller-owned loop.
  */
 #include <arpa/inet.h>
@@ -58,7 +59,7 @@ typedef struct row {
   double d_lo, d_hi;   /* retry_delay of attempt 1 when the server asks;
                           d_lo < 0: the backoff range */
   int timed;           /* failing attempts last about `timeout` */
-  int both;            /* also with provider 2 faulty: exhausted */
+  int both;            /* also with provider 2 faulty: both fail */
 } row_t;
 
 #define BACKOFF -1, 0
