@@ -67,7 +67,33 @@ describe("errors", function()
     gw:close()
   end)
 
-  it("no attempt at all: providers_tried is 0", function()
+  it("positions count from 1 in results, attempts, events and breakers",
+     function()
+    local events = {}
+    local gw = assert(llm.Gateway({
+      providers = {
+        {provider_type = "openai", api_style = "openai_chat",
+         base_url = s.base, headers = {["x-sim"] = "status=400"}},
+        {provider_type = "openai", api_style = "openai_chat",
+         base_url = s.base}},
+      settings = {fallback_model = "m", transport_retries = 1}},
+      {no_state = true, on_event = function(ev) events[#events + 1] = ev end}))
+    local r = assert(gw:call({task = "t", messages = user("q")}))
+    assert.equal(2, r.provider.index)
+    assert.same({1, 1, 2, 2}, {r.attempts[1].provider_index,
+      r.attempts[1].configured_index, r.attempts[2].provider_index,
+      r.attempts[2].configured_index})
+    assert.same({"attempt_end", 1}, {events[1].type, events[1].provider_index})
+    assert.same({"request_end", 2}, {events[3].type, events[3].provider_index})
+    assert.equal("closed", gw:breaker_state(1))
+    assert.equal("bad argument #1 to 'breaker_state' (provider index from "
+      .. "1 to 2 expected, got 0)", err_of(function()
+        return gw:breaker_state(0)
+      end))
+    gw:close()
+  end)
+
+  it("a provider without a model ends with no_model", function()
     local gw = assert(llm.Gateway({providers = {{provider_type = "openai",
       base_url = s.base}}}, {no_state = true}))
     local _, err = gw:call({task = "t", messages = user("q")})

@@ -147,6 +147,53 @@ describe("README.md", function()
   end
 end)
 
+describe("paths named in the README and the examples", function()
+  -- build/... tokens in the README and in the examples' comments
+  local function paths()
+    local out = {}
+    local files = {"README.md"}
+    local p = io.popen("ls examples/*.lua")
+    for f in p:lines() do files[#files + 1] = f end
+    p:close()
+    for _, f in ipairs(files) do
+      local n = 0
+      for line in io.lines(f) do
+        n = n + 1
+        for start, path in line:gmatch("()(build/[%w_%-%./]*[%w_])") do
+          local command = line:sub(1, start - 1):match("^[%s%-]*$") ~= nil
+          out[#out + 1] = {where = f .. ":" .. n, path = path,
+                           command = command}
+        end
+      end
+    end
+    return out
+  end
+
+  local function kind(path)
+    local f = io.popen("stat -L -c %F " .. quote(path) .. " 2>/dev/null")
+    local k = f:read("l")
+    f:close()
+    return k
+  end
+
+  it("exist after make, and a command is a program", function()
+    if BUILD ~= "build" then
+      pending("the build directory is " .. BUILD)
+      return
+    end
+    local found = paths()
+    assert.is_true(#found > 5)
+    for _, p in ipairs(found) do
+      local k = kind(p.path)
+      assert(k ~= nil, p.where .. ": " .. p.path .. " does not exist")
+      if p.command then
+        assert(k == "regular file" and os.execute("test -x " .. quote(p.path)),
+          p.where .. ": " .. p.path .. " is not a program")
+      end
+    end
+  end)
+end)
+
 describe("the README block extractor", function()
   it("reads directives and skips from the top comment lines", function()
     local blocks = lua_blocks(table.concat({
