@@ -94,14 +94,15 @@ void lgwL_check_keys(lua_State *L, int arg, int idx, const char *prefix,
     lua_pop(L, 1);
     if (lua_type(L, -1) != LUA_TSTRING) continue;
     k = lua_tostring(L, -1);
-    for (i = 0; known[i] && strcmp(known[i], k) != 0; i++) {
+    for (i = 0; known[i] && strcmp(known[i], k) != 0; i++) {}
+    if (known[i]) continue;
+    for (i = 0; known[i]; i++) {
       d = edit_distance(k, known[i]);
       if (d < bestd) {
         bestd = d;
         best = known[i];
       }
     }
-    if (known[i]) continue;
     /* a suggestion only when it is close: at most a third of the key */
     if (best && bestd * 3 <= strlen(k) + 2)
       luaL_argerror(L, arg, lua_pushfstring(L, "unknown key '%s%s', did you "
