@@ -201,6 +201,12 @@ describe("argument checks", function()
       .. "you mean 'concurrency'?)", err_of(function()
         return llm.pipeline.map({}, print, {concurency = 2})
       end))
+    assert.equal("bad argument #3 to 'queue' (unknown key "
+      .. "'visibility_timout', did you mean 'visibility_timeout'?)",
+      err_of(function()
+        return llm.queue("redis://127.0.0.1:9/0", "q",
+                         {visibility_timout = 5})
+      end))
   end)
 
   it("a key far from every known one gets no suggestion", function()
