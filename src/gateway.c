@@ -214,6 +214,10 @@ void lgw__gw_finish(req_t *q, int status) {
   lgw_gateway_t *gw = q->gw;
   lgw_event_t ev;
   if (status && !q->err) status = LGW_ENOMEM;  /* no room for its message */
+  /* Every provider failed: the code is the class of the last attempt's
+   * failure (auth, timeout...), the one that decided the outcome. */
+  if (status == LGW_EEXHAUSTED && q->natt && q->att[q->natt - 1].code)
+    status = q->att[q->natt - 1].code;
   q->status = status;
   if (q->err) {
     q->err->code = status;
@@ -375,6 +379,18 @@ static void req_release(req_t *q) {
     if (timers[i]) uv_close((uv_handle_t *)timers[i], on_handle_close);
 }
 
+/* Distinct providers with at least one attempt. */
+static int providers_tried(const req_t *q) {
+  int n = 0;
+  size_t i, j;
+  for (i = 0; i < q->natt; i++) {
+    for (j = 0; j < i; j++)
+      if (q->att[j].configured_index == q->att[i].configured_index) break;
+    if (j == i) n++;
+  }
+  return n;
+}
+
 static void call_back(req_t *q) {
   lgw_gateway_t *gw = q->gw;
   const lgw_runtime_t *rt = gw->rt;
@@ -420,6 +436,7 @@ static void call_back(req_t *q) {
   }
   res.attempts = q->att;
   res.nattempts = q->natt;
+  res.providers_tried = providers_tried(q);
   q->cb(gw, q->id, q->status, &res,
         q->status ? (q->err ? q->err : &lgw__gw_oom_error) : NULL, q->ud);
 }
@@ -815,6 +832,7 @@ int lgw_gateway_new(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
     return lgw__error_set(err, LGW_ENOMEM, "curl_global_init failed");
   gw = lgw__calloc(1, sizeof *gw);
   if (!gw) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  gw->cost_total = -1;  /* nothing priced yet */
   gw->eps = lgw__calloc(rt->nproviders * NSTYLES + 1, sizeof *gw->eps);
   if (secrets_new(&gw->secrets, rt)) goto nomem;
   if (ca_files_new(gw, rt, err)) goto fail;
@@ -900,7 +918,7 @@ fail:
 }
 
 double lgw_gateway_cost_total(const lgw_gateway_t *gw) {
-  return gw ? gw->cost_total : 0;
+  return gw ? gw->cost_total : -1;
 }
 
 void lgw_gateway_usage_total(const lgw_gateway_t *gw, lgw_usage_t *out) {

@@ -78,7 +78,7 @@ static double record(req_t *q, int status, int code, const char *msg,
   lgw__usage_add(&gw->usage_total, u);
   if (a.cost >= 0) {
     q->cost_total = (q->cost_total > 0 ? q->cost_total : 0) + a.cost;
-    gw->cost_total += a.cost;
+    gw->cost_total = (gw->cost_total > 0 ? gw->cost_total : 0) + a.cost;
   }
   if (q->tokens_est > 0 && u->input_tokens >= 0 && u->output_tokens >= 0) {
     double delta = q->tokens_est -

@@ -428,8 +428,10 @@ static const char worker_runner[] =
   "  error('worker: no queue URL: give --queue redis://... (or set '\n"
   "    .. 'settings.state in the config)', 0)\n"
   "end\n"
-  "opts.prefix = opts.prefix or (gw and gw.runtime.state_prefix)\n"
-  "local q = assert(llm.queue(url, opts.name, opts))\n"
+  "local q = assert(llm.queue(url, opts.name, {\n"
+  "  prefix = opts.prefix or (gw and gw.runtime.state_prefix),\n"
+  "  concurrency = opts.concurrency, max_deliveries = opts.max_deliveries,\n"
+  "  visibility_timeout = opts.visibility_timeout}))\n"
   "assert(q:serve(handler, {consumer = opts.consumer, gateway = gw}))\n"
   "q:close()\n"
   "if gw then gw:close() end\n";

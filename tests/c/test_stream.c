@@ -310,7 +310,7 @@ TEST(no_terminal_event_is_an_error) {
                             PROV("anthropic", GWS_XSIM("fault=truncated")),
                             sim.base),
                        "a", &o), 0);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_ERESPONSE);
   ASSERT_EQ(o.natt, 1);
   ASSERT_EQ(o.att_code[0], LGW_ERESPONSE);
   ASSERT_CONTAINS(o.att_msg[0], "the stream ended without its terminal event");
