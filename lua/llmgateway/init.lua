@@ -200,8 +200,13 @@ local TRANSIENT = {timeout = true, deadline = true, connect = true,
                    rate_limited = true, empty = true, response = true}
 
 local function transient(err)
-  if TRANSIENT[err.code] then return true end
-  for _, a in ipairs(err.attempts or {}) do
+  local attempts = err.attempts or {}
+  -- err.code is the last attempt's class; the attempts decide when there
+  -- are any (an over-tpm attempt is rate_limited but never transient)
+  if #attempts == 0 or err.code == "deadline" then
+    return TRANSIENT[err.code] or false
+  end
+  for _, a in ipairs(attempts) do
     local st = a.status or 0
     -- rate_limited without a status: larger than the provider's tpm, so
     -- it would never fit

@@ -143,7 +143,7 @@ TEST(header_over_limit_is_too_large) {
            "large: response headers larger than 307200 bytes (or one "
            "header line larger than 102400 bytes).", echo_base(e));
   echo_stop(e);
-  ASSERT_EQ(o.code, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.code, LGW_ETOOBIG);
   ASSERT_EQ(o.nattempts, 1);
   ASSERT_EQ(o.att_code[0], LGW_ETOOBIG);
   ASSERT_STREQ(o.att_msg[0], want);
@@ -166,7 +166,7 @@ TEST(request_over_tpm_fails_over_at_once) {
   lgw_gateway_run(gw);
   lgw_gateway_free(gw);
   lgw_runtime_free(rt);
-  ASSERT_EQ(o.code, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.code, LGW_ERATELIMIT);
   ASSERT_EQ(o.nattempts, 1);
   ASSERT_EQ(o.att_code[0], LGW_ERATELIMIT);
   /* "hello": 5 bytes / 4 + the default max_tokens 4000 */

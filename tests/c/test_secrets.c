@@ -196,7 +196,7 @@ static int echo_offsets(const char *yaml_fmt, const char *kind, long from,
     lgw__buf_init(&o.all);
     snprintf(text, sizeof text, "%s pad=%ld", kind, off);
     run_one(rt, text, &o);
-    if (!o.done || o.code != LGW_EEXHAUSTED || o.nattempts != 1 ||
+    if (!o.done || o.code != LGW_EAUTH || o.nattempts != 1 ||
         o.attempt_code != LGW_EAUTH) {
       fprintf(stderr, "  offset %ld: done %d code %d attempts %d\n%s\n",
               off, o.done, o.code, o.nattempts,

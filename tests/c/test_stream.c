@@ -618,13 +618,13 @@ TEST(chat_error_events) {
   /* an invalid request is not retried on the same provider */
   canned_set(1, SSE_CT, chat_invalid_error_sse);
   ASSERT_EQ(run_canned("openai_chat", "", 1, 1, &o), 0);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_EHTTP);
   ASSERT_EQ(o.natt, 1);
   ASSERT_CONTAINS(o.err, "invalid_request_error: Invalid 'messages': empty.");
   /* the same body for a call that is not streamed */
   canned_set(1, SSE_CT, chat_invalid_error_sse);
   ASSERT_EQ(run_canned("openai_chat", "", 1, 0, &o), 0);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_EHTTP);
   ASSERT_EQ(o.natt, 1);
   ASSERT_CONTAINS(o.err, "invalid_request_error: Invalid 'messages': empty.");
 }

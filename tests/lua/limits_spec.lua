@@ -17,7 +17,7 @@ describe("limits", function()
     local t1 = os.time()
     g:close()
     assert.is_nil(text)
-    assert.equal("exhausted", err.code)
+    assert.equal("rate_limited", err.code)
     assert.equal(1, #err.attempts)
     assert.equal("rate_limited", err.attempts[1].code)
     assert.equal("Request needs about 4001 tokens (message bytes / 4 + "
