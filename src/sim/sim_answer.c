@@ -15,7 +15,7 @@ static int is_space(char c) {
          c == '\f';
 }
 
-long lgw__sim_words(const char *s, size_t n) {
+long sim_words(const char *s, size_t n) {
   long words = 0;
   size_t i;
   for (i = 0; i < n; i++)
@@ -26,7 +26,7 @@ long lgw__sim_words(const char *s, size_t n) {
 /* Splits one message text into directive lines (appended to r->directives)
  * and the rest (into *kept, lines re-joined with '\n'); counts the words of
  * the rest into r->input_tokens. */
-static int scan_text(lgw__sim_request_t *r, const char *s, lgw__buf_t *kept) {
+static int scan_text(sim_request_t *r, const char *s, sim_buf_t *kept) {
   int first = 1;
   for (;;) {
     const char *nl = strchr(s, '\n');
@@ -34,13 +34,13 @@ static int scan_text(lgw__sim_request_t *r, const char *s, lgw__buf_t *kept) {
     if (n >= 5 && memcmp(s, "@sim ", 5) == 0) {
       size_t dn = n - 5;
       if (dn > 0 && s[5 + dn - 1] == '\r') dn--;
-      if (lgw__buf_add(&r->directives, s + 5, dn) ||
-          lgw__buf_addc(&r->directives, '\n'))
-        return LGW_ENOMEM;
+      if (sim_buf_add(&r->directives, s + 5, dn) ||
+          sim_buf_addc(&r->directives, '\n'))
+        return SIM_ENOMEM;
     } else {
-      if (!first && lgw__buf_addc(kept, '\n')) return LGW_ENOMEM;
-      if (lgw__buf_add(kept, s, n)) return LGW_ENOMEM;
-      r->input_tokens += lgw__sim_words(s, n);
+      if (!first && sim_buf_addc(kept, '\n')) return SIM_ENOMEM;
+      if (sim_buf_add(kept, s, n)) return SIM_ENOMEM;
+      r->input_tokens += sim_words(s, n);
       first = 0;
     }
     if (!nl) return 0;
@@ -50,16 +50,16 @@ static int scan_text(lgw__sim_request_t *r, const char *s, lgw__buf_t *kept) {
 
 /* Message content: a string, or parts whose "text" strings are joined
  * with '\n'. Anything else has no text. */
-static int content_text(const cJSON *content, lgw__buf_t *out) {
+static int content_text(const cJSON *content, sim_buf_t *out) {
   const cJSON *part;
   int first = 1;
-  lgw__buf_init(out);
-  if (cJSON_IsString(content)) return lgw__buf_adds(out, content->valuestring);
+  sim_buf_init(out);
+  if (cJSON_IsString(content)) return sim_buf_adds(out, content->valuestring);
   cJSON_ArrayForEach(part, (cJSON_IsArray(content) ? content : NULL)) {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
     if (!cJSON_IsString(t)) continue;
-    if (!first && lgw__buf_addc(out, '\n')) return LGW_ENOMEM;
-    if (lgw__buf_adds(out, t->valuestring)) return LGW_ENOMEM;
+    if (!first && sim_buf_addc(out, '\n')) return SIM_ENOMEM;
+    if (sim_buf_adds(out, t->valuestring)) return SIM_ENOMEM;
     first = 0;
   }
   return 0;
@@ -67,27 +67,27 @@ static int content_text(const cJSON *content, lgw__buf_t *out) {
 
 /* One message (or system text); if it is a user message its kept text
  * becomes the last user text so far. */
-static int read_message(lgw__sim_request_t *r, const cJSON *content,
+static int read_message(sim_request_t *r, const cJSON *content,
                         int is_user) {
-  lgw__buf_t text, kept;
+  sim_buf_t text, kept;
   int rc = content_text(content, &text);
-  lgw__buf_init(&kept);
+  sim_buf_init(&kept);
   if (rc == 0) rc = scan_text(r, text.data ? text.data : "", &kept);
   if (rc == 0 && is_user) {
-    char *stripped = lgw__strip(kept.data ? kept.data : "");
+    char *stripped = sim_strip(kept.data ? kept.data : "");
     if (!stripped) {
-      rc = LGW_ENOMEM;
+      rc = SIM_ENOMEM;
     } else {
-      lgw_free(r->last_user);
+      free(r->last_user);
       r->last_user = stripped;
     }
   }
-  lgw__buf_free(&text);
-  lgw__buf_free(&kept);
+  sim_buf_free(&text);
+  sim_buf_free(&kept);
   return rc;
 }
 
-static int read_messages(lgw__sim_request_t *r, const cJSON *list) {
+static int read_messages(sim_request_t *r, const cJSON *list) {
   const cJSON *m;
   cJSON_ArrayForEach(m, (cJSON_IsArray(list) ? list : NULL)) {
     const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
@@ -100,18 +100,18 @@ static int read_messages(lgw__sim_request_t *r, const cJSON *list) {
   return 0;
 }
 
-int lgw__sim_request_read(lgw__sim_format_t fmt, const cJSON *body,
-                          lgw__sim_request_t *out) {
+int sim_request_read(sim_format_t fmt, const cJSON *body,
+                          sim_request_t *out) {
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
   int rc = 0;
   memset(out, 0, sizeof *out);
-  lgw__buf_init(&out->directives);
-  out->model = lgw__strdup(cJSON_IsString(model) ? model->valuestring : "");
-  out->last_user = lgw__strdup("");
-  if (!out->model || !out->last_user) return LGW_ENOMEM;
+  sim_buf_init(&out->directives);
+  out->model = sim_strdup(cJSON_IsString(model) ? model->valuestring : "");
+  out->last_user = sim_strdup("");
+  if (!out->model || !out->last_user) return SIM_ENOMEM;
   out->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
   switch (fmt) {
-  case LGW__SIM_RESPONSES: {
+  case SIM_RESPONSES: {
     const cJSON *input = cJSON_GetObjectItemCaseSensitive(body, "input");
     rc = read_message(out,
                       cJSON_GetObjectItemCaseSensitive(body, "instructions"),
@@ -122,10 +122,10 @@ int lgw__sim_request_read(lgw__sim_format_t fmt, const cJSON *body,
       rc = read_messages(out, input);
     break;
   }
-  case LGW__SIM_CHAT:
+  case SIM_CHAT:
     rc = read_messages(out, cJSON_GetObjectItemCaseSensitive(body, "messages"));
     break;
-  case LGW__SIM_ANTHROPIC:
+  case SIM_ANTHROPIC:
     rc = read_message(out, cJSON_GetObjectItemCaseSensitive(body, "system"), 0);
     if (rc == 0)
       rc = read_messages(out,
@@ -135,23 +135,23 @@ int lgw__sim_request_read(lgw__sim_format_t fmt, const cJSON *body,
   return rc;
 }
 
-void lgw__sim_request_free(lgw__sim_request_t *r) {
-  lgw_free(r->model);
-  lgw_free(r->last_user);
-  lgw__buf_free(&r->directives);
+void sim_request_free(sim_request_t *r) {
+  free(r->model);
+  free(r->last_user);
+  sim_buf_free(&r->directives);
   memset(r, 0, sizeof *r);
 }
 
 /* ---- rendering ---------------------------------------------------------- */
 
-/* Prints and deletes j; the result is lgw_malloc'ed (caller frees). */
+/* Prints and deletes j; the result is malloc'ed (caller frees). */
 static char *print_json(cJSON *j, size_t *len) {
   char *s = j ? cJSON_PrintUnformatted(j) : NULL;
   char *out = NULL;
   cJSON_Delete(j);
   if (s) {
     *len = strlen(s);
-    out = lgw__strndup(s, *len);
+    out = sim_strndup(s, *len);
     cJSON_free(s);
   }
   return out;
@@ -262,25 +262,25 @@ static cJSON *anthropic_object(const char *model, const char *text, long in,
   return r;
 }
 
-static char *answer_json(lgw__sim_format_t fmt, const char *model,
+static char *answer_json(sim_format_t fmt, const char *model,
                          const char *text, long in_tokens, long out_tokens,
                          int refusal, size_t *len) {
   cJSON *j = NULL;
   switch (fmt) {
-  case LGW__SIM_RESPONSES:
+  case SIM_RESPONSES:
     j = responses_object(model, text, in_tokens, out_tokens, 1, refusal);
     break;
-  case LGW__SIM_CHAT:
+  case SIM_CHAT:
     j = chat_object(model, text, in_tokens, out_tokens, refusal);
     break;
-  case LGW__SIM_ANTHROPIC:
+  case SIM_ANTHROPIC:
     j = anthropic_object(model, text, in_tokens, out_tokens, 1, refusal);
     break;
   }
   return print_json(j, len);
 }
 
-char *lgw__sim_answer_json(lgw__sim_format_t fmt, const char *model,
+char *sim_answer_json(sim_format_t fmt, const char *model,
                            const char *text, long in_tokens, long out_tokens,
                            size_t *len) {
   return answer_json(fmt, model, text, in_tokens, out_tokens, 0, len);
@@ -288,14 +288,14 @@ char *lgw__sim_answer_json(lgw__sim_format_t fmt, const char *model,
 
 /* Appends one event: "event: NAME\n" (when name is set), "data: JSON\n\n".
  * Deletes j. */
-static int add_event(lgw__buf_t *b, const char *name, cJSON *j) {
+static int add_event(sim_buf_t *b, const char *name, cJSON *j) {
   size_t n;
   char *data = print_json(j, &n);
   int rc;
-  if (!data) return LGW_ENOMEM;
-  rc = name ? lgw__buf_printf(b, "event: %s\n", name) : 0;
-  if (rc == 0) rc = lgw__buf_printf(b, "data: %s\n\n", data);
-  lgw_free(data);
+  if (!data) return SIM_ENOMEM;
+  rc = name ? sim_buf_printf(b, "event: %s\n", name) : 0;
+  if (rc == 0) rc = sim_buf_printf(b, "data: %s\n\n", data);
+  free(data);
   return rc;
 }
 
@@ -306,7 +306,7 @@ static int next_delta(const char *text, size_t *pos, char **delta) {
   if (text[start] == '\0') return 0;
   while (text[end] != '\0' && text[end] != ' ') end++;
   *pos = end;
-  *delta = lgw__strndup(text + start, end - start);
+  *delta = sim_strndup(text + start, end - start);
   return 1;
 }
 
@@ -324,13 +324,13 @@ static cJSON *chat_chunk(const char *model, cJSON **choice) {
   return c;
 }
 
-static int delta_event(lgw__buf_t *b, lgw__sim_format_t fmt,
+static int delta_event(sim_buf_t *b, sim_format_t fmt,
                        const char *model, const char *delta, int refusal) {
   const char *name = refusal ? "response.refusal.delta"
                              : "response.output_text.delta";
   cJSON *e, *d, *choice;
   switch (fmt) {
-  case LGW__SIM_RESPONSES:
+  case SIM_RESPONSES:
     e = obj(NULL, NULL);
     str(e, "type", name);
     str(e, "item_id", "msg_sim");
@@ -338,12 +338,12 @@ static int delta_event(lgw__buf_t *b, lgw__sim_format_t fmt,
     num(e, "content_index", 0);
     str(e, "delta", delta);
     return add_event(b, name, e);
-  case LGW__SIM_CHAT:
+  case SIM_CHAT:
     e = chat_chunk(model, &choice);
     str(obj(choice, "delta"), refusal ? "refusal" : "content", delta);
     cJSON_AddNullToObject(choice, "finish_reason");
     return add_event(b, NULL, e);
-  case LGW__SIM_ANTHROPIC:
+  case SIM_ANTHROPIC:
     e = obj(NULL, NULL);
     str(e, "type", "content_block_delta");
     num(e, "index", 0);
@@ -352,21 +352,21 @@ static int delta_event(lgw__buf_t *b, lgw__sim_format_t fmt,
     str(d, "text", delta);
     return add_event(b, "content_block_delta", e);
   }
-  return LGW_EINVAL;
+  return SIM_EINVAL;
 }
 
-static int stream_head(lgw__buf_t *b, lgw__sim_format_t fmt,
+static int stream_head(sim_buf_t *b, sim_format_t fmt,
                        const char *model, long in, int refusal) {
   cJSON *e, *d, *choice;
   int rc = 0;
   switch (fmt) {
-  case LGW__SIM_RESPONSES:
+  case SIM_RESPONSES:
     e = obj(NULL, NULL);
     str(e, "type", "response.created");
     cJSON_AddItemToObjectCS(e, "response",
                             responses_object(model, "", 0, 0, 0, 0));
     return add_event(b, "response.created", e);
-  case LGW__SIM_CHAT:
+  case SIM_CHAT:
     e = chat_chunk(model, &choice);
     d = obj(choice, "delta");
     str(d, "role", "assistant");
@@ -378,7 +378,7 @@ static int stream_head(lgw__buf_t *b, lgw__sim_format_t fmt,
     }
     cJSON_AddNullToObject(choice, "finish_reason");
     return add_event(b, NULL, e);
-  case LGW__SIM_ANTHROPIC:
+  case SIM_ANTHROPIC:
     e = obj(NULL, NULL);
     str(e, "type", "message_start");
     cJSON_AddItemToObjectCS(e, "message",
@@ -393,10 +393,10 @@ static int stream_head(lgw__buf_t *b, lgw__sim_format_t fmt,
     str(d, "text", "");
     return add_event(b, "content_block_start", e);
   }
-  return LGW_EINVAL;
+  return SIM_EINVAL;
 }
 
-static int stream_tail(lgw__buf_t *b, lgw__sim_format_t fmt,
+static int stream_tail(sim_buf_t *b, sim_format_t fmt,
                        const char *model, const char *text, long in,
                        long out, int refusal) {
   const char *name = refusal ? "response.refusal.done"
@@ -404,7 +404,7 @@ static int stream_tail(lgw__buf_t *b, lgw__sim_format_t fmt,
   cJSON *e, *d, *choice;
   int rc;
   switch (fmt) {
-  case LGW__SIM_RESPONSES:
+  case SIM_RESPONSES:
     e = obj(NULL, NULL);
     str(e, "type", name);
     str(e, "item_id", "msg_sim");
@@ -419,7 +419,7 @@ static int stream_tail(lgw__buf_t *b, lgw__sim_format_t fmt,
                             responses_object(model, text, in, out, 1,
                                              refusal));
     return add_event(b, "response.completed", e);
-  case LGW__SIM_CHAT:
+  case SIM_CHAT:
     e = chat_chunk(model, &choice);
     obj(choice, "delta");
     str(choice, "finish_reason", "stop");
@@ -432,8 +432,8 @@ static int stream_tail(lgw__buf_t *b, lgw__sim_format_t fmt,
     num(d, "completion_tokens", out);
     num(d, "total_tokens", in + out);
     rc = add_event(b, NULL, e);
-    return rc ? rc : lgw__buf_adds(b, "data: [DONE]\n\n");
-  case LGW__SIM_ANTHROPIC:
+    return rc ? rc : sim_buf_adds(b, "data: [DONE]\n\n");
+  case SIM_ANTHROPIC:
     e = obj(NULL, NULL);
     str(e, "type", "content_block_stop");
     num(e, "index", 0);
@@ -451,39 +451,39 @@ static int stream_tail(lgw__buf_t *b, lgw__sim_format_t fmt,
     str(e, "type", "message_stop");
     return add_event(b, "message_stop", e);
   }
-  return LGW_EINVAL;
+  return SIM_EINVAL;
 }
 
-static char *answer_sse(lgw__sim_format_t fmt, const char *model,
+static char *answer_sse(sim_format_t fmt, const char *model,
                         const char *text, long in_tokens, long out_tokens,
                         int refusal, size_t *len) {
-  lgw__buf_t b;
+  sim_buf_t b;
   size_t pos = 0;
   char *delta = NULL;
   int rc;
-  lgw__buf_init(&b);
+  sim_buf_init(&b);
   rc = stream_head(&b, fmt, model, in_tokens, refusal);
   while (rc == 0 && next_delta(text, &pos, &delta)) {
-    rc = delta ? delta_event(&b, fmt, model, delta, refusal) : LGW_ENOMEM;
-    lgw_free(delta);
+    rc = delta ? delta_event(&b, fmt, model, delta, refusal) : SIM_ENOMEM;
+    free(delta);
   }
   if (rc == 0)
     rc = stream_tail(&b, fmt, model, text, in_tokens, out_tokens, refusal);
   if (rc) {
-    lgw__buf_free(&b);
+    sim_buf_free(&b);
     return NULL;
   }
   *len = b.len;
-  return lgw__buf_steal(&b);
+  return sim_buf_steal(&b);
 }
 
-char *lgw__sim_answer_sse(lgw__sim_format_t fmt, const char *model,
+char *sim_answer_sse(sim_format_t fmt, const char *model,
                           const char *text, long in_tokens, long out_tokens,
                           size_t *len) {
   return answer_sse(fmt, model, text, in_tokens, out_tokens, 0, len);
 }
 
-char *lgw__sim_refusal(lgw__sim_format_t fmt, const char *model,
+char *sim_refusal(sim_format_t fmt, const char *model,
                        const char *text, long in_tokens, long out_tokens,
                        int stream, size_t *len) {
   return stream ? answer_sse(fmt, model, text, in_tokens, out_tokens, 1, len)
@@ -492,15 +492,15 @@ char *lgw__sim_refusal(lgw__sim_format_t fmt, const char *model,
 }
 
 /* Events before the deltas and after them, per format. */
-static long head_events(lgw__sim_format_t fmt) {
-  return fmt == LGW__SIM_ANTHROPIC ? 2 : 1;
+static long head_events(sim_format_t fmt) {
+  return fmt == SIM_ANTHROPIC ? 2 : 1;
 }
 
-static long tail_events(lgw__sim_format_t fmt) {
-  return fmt == LGW__SIM_RESPONSES ? 2 : 3;
+static long tail_events(sim_format_t fmt) {
+  return fmt == SIM_RESPONSES ? 2 : 3;
 }
 
-size_t lgw__sim_sse_offset(lgw__sim_format_t fmt, const char *sse,
+size_t sim_sse_offset(sim_format_t fmt, const char *sse,
                            size_t len, long deltas) {
   long events = 0, want;
   size_t i;
@@ -547,13 +547,13 @@ static const char *openai_error_code(int status) {
   }
 }
 
-int lgw__sim_error_event(lgw__buf_t *b, lgw__sim_format_t fmt, int status,
+int sim_error_event(sim_buf_t *b, sim_format_t fmt, int status,
                          const char *message) {
   size_t n;
   char *data;
   cJSON *j;
   int rc;
-  if (fmt == LGW__SIM_RESPONSES) {
+  if (fmt == SIM_RESPONSES) {
     j = obj(NULL, NULL);
     str(j, "type", "error");
     str(j, "code", openai_error_code(status) ? openai_error_code(status)
@@ -563,18 +563,18 @@ int lgw__sim_error_event(lgw__buf_t *b, lgw__sim_format_t fmt, int status,
     return add_event(b, "error", j);
   }
   /* Anthropic: an "error" event; Chat: a chunk holding the error body */
-  data = lgw__sim_error_json(fmt, status, message, &n);
-  if (!data) return LGW_ENOMEM;
-  rc = lgw__buf_printf(b, "%sdata: %s\n\n",
-                       fmt == LGW__SIM_ANTHROPIC ? "event: error\n" : "", data);
-  lgw_free(data);
+  data = sim_error_json(fmt, status, message, &n);
+  if (!data) return SIM_ENOMEM;
+  rc = sim_buf_printf(b, "%sdata: %s\n\n",
+                       fmt == SIM_ANTHROPIC ? "event: error\n" : "", data);
+  free(data);
   return rc;
 }
 
-char *lgw__sim_error_json(lgw__sim_format_t fmt, int status,
+char *sim_error_json(sim_format_t fmt, int status,
                           const char *message, size_t *len) {
   cJSON *j = obj(NULL, NULL), *e;
-  if (fmt == LGW__SIM_ANTHROPIC) {
+  if (fmt == SIM_ANTHROPIC) {
     str(j, "type", "error");
     e = obj(j, "error");
     str(e, "type", anthropic_error_type(status));
