@@ -60,7 +60,8 @@ struct MHD_Connection;
 typedef enum {
   SIM_RESPONSES,  /* OpenAI Responses */
   SIM_CHAT,       /* OpenAI Chat Completions */
-  SIM_ANTHROPIC   /* Anthropic Messages */
+  SIM_ANTHROPIC,  /* Anthropic Messages */
+  SIM_EMBEDDINGS  /* OpenAI Embeddings (errors in the OpenAI shape) */
 } sim_format_t;
 
 /* What the simulator reads from a model request body. */
@@ -70,51 +71,85 @@ typedef struct sim_request {
   long input_tokens;   /* words across every message text */
   int stream;          /* body has "stream": true */
   sim_buf_t directives; /* directive lines without "@sim ", '\n'-joined */
+  const cJSON *body;   /* the request body (borrowed) */
+  sim_buf_t attachments; /* " [N attachments: ...]" of the last user
+                          * message, empty when it has none */
+  int has_results;     /* the last turn carries tool results */
+  sim_buf_t results;   /* their answer text ("tool result: ..." lines) */
+  char **inputs;       /* embeddings: the input texts (owned) */
+  size_t ninputs;
+  char *invalid;       /* set: answer 400 with this message (owned) */
 } sim_request_t;
 
 /* Reads body (a JSON object) in the given format into out. Returns 0 or
  * SIM_ENOMEM. Free with sim_request_free. */
 int sim_request_read(sim_format_t fmt, const cJSON *body,
-                          sim_request_t *out);
+                     sim_request_t *out);
 void sim_request_free(sim_request_t *r);
 
 /* Whitespace-separated words in s[0..n). */
 long sim_words(const char *s, size_t n);
 
-/* The normal answer as JSON. Returns a string the caller frees with
- * free (length in *len), NULL when out of memory. */
-char *sim_answer_json(sim_format_t fmt, const char *model,
-                           const char *text, long in_tokens, long out_tokens,
-                           size_t *len);
+/* One tool call of an answer: the tool's name and its arguments as
+ * compact JSON text (an object). */
+typedef struct sim_call {
+  char *name;
+  char *args;
+} sim_call_t;
 
-/* The same answer as the format's server-sent-event stream; ownership as
- * for sim_answer_json. */
-char *sim_answer_sse(sim_format_t fmt, const char *model,
-                          const char *text, long in_tokens, long out_tokens,
-                          size_t *len);
+void sim_calls_free(sim_call_t *calls, size_t n);
 
-/* The answer as the model's refusal of the request, with refusal text
- * `text` (see PROTOCOL.md, fault=refusal): JSON, or the format's stream
- * when `stream`; ownership as for sim_answer_json. */
-char *sim_refusal(sim_format_t fmt, const char *model,
-                       const char *text, long in_tokens, long out_tokens,
-                       int stream, size_t *len);
+/* An answer to render: text, or tool calls when ncalls > 0. */
+typedef struct sim_answer {
+  const char *model;
+  const char *text;
+  const sim_call_t *calls;
+  size_t ncalls;
+  long in_tokens, out_tokens;
+  int refusal;         /* the text is the model's refusal */
+} sim_answer_t;
+
+/* Renders a as the format's JSON answer, or (stream) its server-sent
+ * event stream; then *cut (when not NULL) is the byte offset just after
+ * the opening events and the first `after` delta events (all of them
+ * when there are fewer): where mid-stream faults strike. Returns a
+ * malloc'ed string (length in *len), NULL when out of memory. */
+char *sim_render(sim_format_t fmt, const sim_answer_t *a, int stream,
+                 long after, size_t *cut, size_t *len);
+
+/* The plain text answer as JSON (sim_render without stream). */
+char *sim_answer_json(sim_format_t fmt, const char *model, const char *text,
+                      long in_tokens, long out_tokens, size_t *len);
 
 /* A provider-shaped error body for HTTP status `status` (error types per
- * PROTOCOL.md); ownership as for sim_answer_json. */
-char *sim_error_json(sim_format_t fmt, int status,
-                          const char *message, size_t *len);
-
-/* The byte offset in a stream from sim_answer_sse just after its
- * opening events and its first `deltas` delta events (all of them when
- * it has fewer): where mid-stream faults strike. */
-size_t sim_sse_offset(sim_format_t fmt, const char *sse,
-                           size_t len, long deltas);
+ * PROTOCOL.md); ownership as for sim_render. */
+char *sim_error_json(sim_format_t fmt, int status, const char *message,
+                     size_t *len);
 
 /* An error event of the format's stream for HTTP status `status` (see
  * PROTOCOL.md), appended to b. Returns 0 or SIM_ENOMEM. */
 int sim_error_event(sim_buf_t *b, sim_format_t fmt, int status,
-                         const char *message);
+                    const char *message);
+
+/* ---- tools, schemas and embeddings (sim_rich.c) ------------------------ */
+
+struct sim_directive;
+
+/* The tool calls to answer with: the directive's `tool=` calls, else the
+ * call a forcing tool_choice asks for; none when the last turn carries
+ * tool results or d turns schema answers off. Returns 0 (*calls NULL
+ * and *n 0 when none) or SIM_ENOMEM / SIM_EINVAL (message in err). */
+int sim_plan_calls(sim_format_t fmt, const sim_request_t *q,
+                   const struct sim_directive *d, sim_call_t **calls,
+                   size_t *n, char *err, size_t errcap);
+
+/* The JSON text answering a request that carries a JSON schema (a
+ * minimal instance of it), NULL when it carries none or out of memory
+ * (*nomem set then). */
+char *sim_schema_answer(sim_format_t fmt, const cJSON *body, int *nomem);
+
+/* The embeddings answer for q; ownership as for sim_render. */
+char *sim_embeddings_json(const sim_request_t *q, size_t *len);
 
 /* ---- directives, times counters and scripts (sim_fault.c) -------------- */
 
@@ -164,6 +199,10 @@ typedef struct sim_directive {
   long after;               /* deltas before a mid-stream fault (1) */
   int error_status;         /* status the sse_error event stands for */
   char *reply;              /* owned; NULL: echo answer */
+  char **tools;             /* tool= names (owned), in order */
+  char **tool_args;         /* their args= (owned; NULL: from schema) */
+  size_t ntools;
+  int schema_json;          /* 0: no schema answers or forced calls */
   sim_buf_t text;          /* all directive text seen, the times key */
 } sim_directive_t;
 

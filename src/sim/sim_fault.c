@@ -23,14 +23,22 @@ void sim_directive_init(sim_directive_t *d) {
   d->depth = 100000;
   d->after = 1;
   d->error_status = 529;
+  d->schema_json = 1;
   sim_buf_init(&d->text);
 }
 
 void sim_directive_free(sim_directive_t *d) {
+  size_t i;
   free(d->id);
   free(d->retry_after);
   free(d->retry_after_ms);
   free(d->reply);
+  for (i = 0; i < d->ntools; i++) {
+    free(d->tools[i]);
+    free(d->tool_args[i]);
+  }
+  free(d->tools);
+  free(d->tool_args);
   sim_buf_free(&d->text);
   sim_directive_init(d);
 }
@@ -60,6 +68,40 @@ static int set_str(char **slot, const char *v) {
   if (!c) return SIM_ENOMEM;
   free(*slot);
   *slot = c;
+  return 0;
+}
+
+/* Adds a tool= call (arguments from args= or the tool's schema). */
+static int add_tool(sim_directive_t *d, const char *name) {
+  char **tools = realloc(d->tools, (d->ntools + 1) * sizeof *tools);
+  char **args;
+  if (!tools) return SIM_ENOMEM;
+  d->tools = tools;
+  if (!(args = realloc(d->tool_args, (d->ntools + 1) * sizeof *args)))
+    return SIM_ENOMEM;
+  d->tool_args = args;
+  if (!(d->tools[d->ntools] = sim_strdup(name))) return SIM_ENOMEM;
+  d->tool_args[d->ntools++] = NULL;
+  return 0;
+}
+
+/* args=JSON: a JSON object (it may hold spaces) for the latest tool=;
+ * *p is just after "args=" and moves past the object. */
+static int set_args(sim_directive_t *d, const char **p) {
+  const char *end = NULL;
+  cJSON *j = cJSON_ParseWithOpts(*p, &end, 0);
+  char *printed;
+  int ok = cJSON_IsObject(j) && d->ntools > 0 &&
+           (*end == '\0' || *end == ' ' || *end == '\t');
+  printed = ok ? cJSON_PrintUnformatted(j) : NULL;
+  cJSON_Delete(j);
+  if (!ok) return SIM_EINVAL;
+  if (!printed) return SIM_ENOMEM;
+  free(d->tool_args[d->ntools - 1]);
+  d->tool_args[d->ntools - 1] = sim_strdup(printed);
+  cJSON_free(printed);
+  if (!d->tool_args[d->ntools - 1]) return SIM_ENOMEM;
+  *p = end;
   return 0;
 }
 
@@ -103,6 +145,15 @@ static int apply_token(sim_directive_t *d, const char *key,
   } else if (strcmp(key, "error_status") == 0) {
     if (sim_parse_long(v, 400, 599, &n)) return SIM_EINVAL;
     d->error_status = (int)n;
+  } else if (strcmp(key, "schema_json") == 0) {
+    if (strcmp(v, "true") == 0)
+      d->schema_json = 1;
+    else if (strcmp(v, "false") == 0)
+      d->schema_json = 0;
+    else
+      return SIM_EINVAL;
+  } else if (strcmp(key, "tool") == 0) {
+    return *v ? add_tool(d, v) : SIM_EINVAL;
   } else if (strcmp(key, "fault") == 0) {
     for (i = 1; i < sizeof fault_names / sizeof *fault_names; i++)
       if (strcmp(v, fault_names[i]) == 0) break;
@@ -129,6 +180,19 @@ int sim_directive_add(sim_directive_t *d, const char *line,
     d->present = 1;
     if (strncmp(p, "reply=", 6) == 0) return set_str(&d->reply, p + 6);
     start = p;
+    if (strncmp(p, "args=", 5) == 0) {
+      const char *v = p + 5;
+      rc = set_args(d, &v);
+      if (rc == SIM_EINVAL) {
+        while (*p && *p != ' ' && *p != '\t') p++;
+        snprintf(err, errcap,
+                 "bad @sim token '%.*s': args= needs a JSON object after "
+                 "a tool= token", (int)(p - start), start);
+      }
+      if (rc) return rc;
+      p = v;
+      continue;
+    }
     while (*p && *p != ' ' && *p != '\t') p++;
     n = (size_t)(p - start);
     eq = memchr(start, '=', n);

@@ -32,6 +32,8 @@ static const struct route {
     {"/chat/completions", SIM_CHAT},
     {"/v1/messages", SIM_ANTHROPIC},
     {"/messages", SIM_ANTHROPIC},
+    {"/v1/embeddings", SIM_EMBEDDINGS},
+    {"/embeddings", SIM_EMBEDDINGS},
 };
 #define NROUTES (sizeof routes / sizeof *routes)
 
@@ -214,15 +216,16 @@ static char *fixed_body(const sim_directive_t *d, size_t *len) {
 
 /* The answer text (caller frees): the reply or the echo, empty for
  * fault=empty, with invalid UTF-8 appended for fault=bad_utf8. */
-static char *answer_text(const sim_directive_t *d,
-                         const sim_request_t *q) {
+static char *answer_text(const sim_directive_t *d, const sim_request_t *q) {
+  const char *att = q->attachments.data ? q->attachments.data : "";
   if (d->fault == SIM_FAULT_EMPTY) return sim_strdup("");
   if (d->fault == SIM_FAULT_BAD_UTF8)
     return d->reply ? sim_sprintf("%s \xff\xfe", d->reply)
-                    : sim_sprintf("echo(%s): %s \xff\xfe", q->model,
-                                   q->last_user);
-  return d->reply ? sim_strdup(d->reply)
-                  : sim_sprintf("echo(%s): %s", q->model, q->last_user);
+                    : sim_sprintf("echo(%s): %s%s \xff\xfe", q->model,
+                                  q->last_user, att);
+  if (d->reply) return sim_strdup(d->reply);
+  if (q->has_results) return sim_strdup(q->results.data);
+  return sim_sprintf("echo(%s): %s%s", q->model, q->last_user, att);
 }
 
 /* The stream cut at `cut`, then the format's error event for status;
@@ -247,9 +250,76 @@ static char *error_after(sim_format_t fmt, char *sse, size_t *len,
 
 static const char sim_refusal_text[] = "I'm sorry, but I can't help with that.";
 
+/* Words across the calls' arguments (their output tokens). */
+static long call_words(const sim_call_t *calls, size_t n) {
+  long words = 0;
+  size_t i;
+  for (i = 0; i < n; i++) words += sim_words(calls[i].args, strlen(calls[i].args));
+  return words;
+}
+
+/* The answer to a model request without an error status: tool calls,
+ * a schema instance, or text (see PROTOCOL.md, Answers). */
+static char *plan_content(req_t *r, sim_format_t fmt, const sim_request_t *q,
+                          const char **type, size_t *len) {
+  const sim_directive_t *d = &r->d;
+  sim_answer_t a;
+  sim_call_t *calls = NULL;
+  size_t ncalls = 0;
+  char *text = NULL, *out = NULL, err[256] = "";
+  int stream, nomem = 0, rc;
+
+  if (fmt == SIM_EMBEDDINGS) return sim_embeddings_json(q, len);
+  if (d->fault == SIM_FAULT_OVERSIZE)
+    return oversize_body(fmt, q->model, q->input_tokens, d->size, len);
+  memset(&a, 0, sizeof a);
+  a.model = q->model;
+  a.in_tokens = q->input_tokens;
+  if (d->fault == SIM_FAULT_REFUSAL) {
+    a.text = d->reply ? d->reply : sim_refusal_text;
+    a.refusal = 1;
+  } else if (d->fault != SIM_FAULT_EMPTY && d->fault != SIM_FAULT_BAD_UTF8) {
+    rc = sim_plan_calls(fmt, q, d, &calls, &ncalls, err, sizeof err);
+    if (rc == SIM_EINVAL) {
+      size_t n = 0;
+      char *e = sim_error_json(fmt, 400, err, &n);
+      if (e) {
+        plan_set(r, 400, "application/json", e, n);
+        r->fault = SIM_FAULT_NONE;
+      }
+      return NULL;
+    }
+    if (rc) return NULL;
+    if (!ncalls && !d->reply && d->schema_json) {
+      text = sim_schema_answer(fmt, q->body, &nomem);
+      if (nomem) return NULL;
+    }
+  }
+  if (!a.text && !ncalls && !text && !(text = answer_text(d, q))) return NULL;
+  if (text) a.text = text;
+  a.calls = calls;
+  a.ncalls = ncalls;
+  a.out_tokens = ncalls ? call_words(calls, ncalls)
+                        : sim_words(a.text, strlen(a.text));
+  stream = SIM_FAULT_IS_SSE(d->fault) ||
+           (q->stream && d->fault != SIM_FAULT_JSON);
+  if (d->fault == SIM_FAULT_REFUSAL) stream = q->stream;
+  if (stream) {
+    out = sim_render(fmt, &a, 1, d->after, &r->cut, len);
+    *type = "text/event-stream";
+    if (out && d->fault == SIM_FAULT_SSE_ERROR)
+      out = error_after(fmt, out, len, r->cut, d->error_status);
+    if (r->fault == SIM_FAULT_NONE) r->fault = SIM_FAULT_SSE;
+  } else {
+    out = sim_render(fmt, &a, 0, 0, NULL, len);
+  }
+  sim_calls_free(calls, ncalls);
+  free(text);
+  return out;
+}
+
 /* Chooses body, status and content type for a model request. */
-static void plan_answer(req_t *r, sim_format_t fmt,
-                        const sim_request_t *q) {
+static void plan_answer(req_t *r, sim_format_t fmt, const sim_request_t *q) {
   const sim_directive_t *d = &r->d;
   int status = d->status ? d->status : 200;
   const char *type = d->fault == SIM_FAULT_HTML
@@ -259,6 +329,11 @@ static void plan_answer(req_t *r, sim_format_t fmt,
   char *out = fixed_body(d, &len);
 
   r->fault = d->fault;
+  /* streams and refusals belong to the model endpoints */
+  if (fmt == SIM_EMBEDDINGS &&
+      (SIM_FAULT_IS_SSE(d->fault) || d->fault == SIM_FAULT_REFUSAL ||
+       d->fault == SIM_FAULT_JSON))
+    r->fault = SIM_FAULT_NONE;
   if (!out && status >= 400) {
     /* 529 is Anthropic's own "overloaded" status, unknown to MHD. */
     char *msg = sim_sprintf(
@@ -268,31 +343,8 @@ static void plan_answer(req_t *r, sim_format_t fmt,
     if (msg) out = sim_error_json(fmt, status, msg, &len);
     free(msg);
   } else if (!out) {
-    char *text = answer_text(d, q);
-    long words = text ? sim_words(text, strlen(text)) : 0;
-    if (!text) {
-      out = NULL;
-    } else if (d->fault == SIM_FAULT_OVERSIZE) {
-      out = oversize_body(fmt, q->model, q->input_tokens, d->size, &len);
-    } else if (d->fault == SIM_FAULT_REFUSAL) {
-      const char *t = d->reply ? d->reply : sim_refusal_text;
-      out = sim_refusal(fmt, q->model, t, q->input_tokens,
-                             sim_words(t, strlen(t)), q->stream, &len);
-      if (q->stream) type = "text/event-stream";
-    } else if (SIM_FAULT_IS_SSE(d->fault) ||
-               (q->stream && d->fault != SIM_FAULT_JSON)) {
-      out = sim_answer_sse(fmt, q->model, text, q->input_tokens, words,
-                                &len);
-      type = "text/event-stream";
-      if (out) r->cut = sim_sse_offset(fmt, out, len, d->after);
-      if (out && d->fault == SIM_FAULT_SSE_ERROR)
-        out = error_after(fmt, out, &len, r->cut, d->error_status);
-      if (r->fault == SIM_FAULT_NONE) r->fault = SIM_FAULT_SSE;
-    } else {
-      out = sim_answer_json(fmt, q->model, text, q->input_tokens,
-                                 words, &len);
-    }
-    free(text);
+    out = plan_content(r, fmt, q, &type, &len);
+    if (!out && r->out) return;  /* planned a 400 already */
   }
   if (!out) {
     plan_error(r, fmt, 500, "llmgateway-sim: out of memory");
@@ -350,6 +402,8 @@ static void plan_model_request(req_t *r, struct MHD_Connection *conn) {
       plan_error(r, fmt, 400, "request body is not a JSON object");
     } else if (sim_request_read(fmt, root, &q) != 0) {
       plan_error(r, fmt, 500, "llmgateway-sim: out of memory");
+    } else if (q.invalid) {
+      plan_error(r, fmt, 400, q.invalid);
     } else if ((rc = resolve_directive(r, conn, &q, err, sizeof err)) != 0) {
       plan_error(r, fmt, rc == SIM_EINVAL ? 400 : 500,
                  rc == SIM_EINVAL ? err : "llmgateway-sim: out of memory");
