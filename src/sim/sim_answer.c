@@ -1,8 +1,9 @@
 /*
  * sim_answer.c -- the simulator's wire formats: reads the model, message
- * texts and directive lines out of a Responses, Chat Completions or
- * Anthropic Messages request, and renders the deterministic answer (JSON
- * or server-sent events) and provider-shaped error bodies.
+ * texts, directive lines, attached images and files, tool results and
+ * embedding inputs out of a request, and renders the deterministic answer
+ * (text or tool calls, JSON or server-sent events) and provider-shaped
+ * error bodies.
  */
 #include <string.h>
 
@@ -816,7 +817,8 @@ static int text_stream(stream_t *s, sim_format_t fmt, const sim_answer_t *a) {
     str(e, a->refusal ? "refusal" : "text", a->text);
     return ev(s, done, e);
   }
-  if (fmt == SIM_ANTHROPIC) return block_event(s, "content_block_stop", 0, NULL);
+  if (fmt == SIM_ANTHROPIC)
+    return block_event(s, "content_block_stop", 0, NULL);
   return 0;
 }
 
@@ -892,7 +894,8 @@ static int call_close(stream_t *s, sim_format_t fmt, const sim_answer_t *a,
   cJSON *e;
   char *id;
   int rc;
-  if (fmt == SIM_ANTHROPIC) return block_event(s, "content_block_stop", i, NULL);
+  if (fmt == SIM_ANTHROPIC)
+    return block_event(s, "content_block_stop", i, NULL);
   if (fmt != SIM_RESPONSES) return 0;
   e = obj(NULL, NULL);
   id = call_id("fc", i);

@@ -254,7 +254,8 @@ static const char sim_refusal_text[] = "I'm sorry, but I can't help with that.";
 static long call_words(const sim_call_t *calls, size_t n) {
   long words = 0;
   size_t i;
-  for (i = 0; i < n; i++) words += sim_words(calls[i].args, strlen(calls[i].args));
+  for (i = 0; i < n; i++)
+    words += sim_words(calls[i].args, strlen(calls[i].args));
   return words;
 }
 

@@ -726,7 +726,8 @@ static const rcase_t cases[] = {
      "},{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\""
      ":\"toolu_1\",\"name\":\"f\",\"input\":{}}]},{\"role\":\"user\",\"con"
      "tent\":[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_1\",\"cont"
-     "ent\":[{\"type\":\"text\",\"text\":\"boom\"}],\"is_error\":true}]}]}", NULL,
+     "ent\":[{\"type\":\"text\",\"text\":\"boom\"}],\"is_error\":true}]}]}",
+     NULL,
      200,
      "{\"id\":\"msg_sim\",\"type\":\"message\",\"role\":\"assistant\",\"mo"
      "del\":\"m\",\"content\":[{\"type\":\"text\",\"text\":\"tool error: b"
