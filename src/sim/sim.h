@@ -75,6 +75,7 @@ typedef struct sim_request {
   sim_buf_t attachments; /* " [N attachments: ...]" of the last user
                           * message, empty when it has none */
   int has_results;     /* the last turn carries tool results */
+  long results_seen;   /* tool results in the whole request */
   sim_buf_t results;   /* their answer text ("tool result: ..." lines) */
   char **inputs;       /* embeddings: the input texts (owned) */
   size_t ninputs;
@@ -107,6 +108,7 @@ typedef struct sim_answer {
   size_t ncalls;
   long in_tokens, out_tokens;
   int refusal;         /* the text is the model's refusal */
+  long id_base;        /* call i has ids numbered id_base + i + 1 */
 } sim_answer_t;
 
 /* Renders a as the format's JSON answer, or (stream) its server-sent
@@ -135,10 +137,12 @@ int sim_error_event(sim_buf_t *b, sim_format_t fmt, int status,
 
 struct sim_directive;
 
-/* The tool calls to answer with: the directive's `tool=` calls, else the
- * call a forcing tool_choice asks for; none when the last turn carries
- * tool results or d turns schema answers off. Returns 0 (*calls NULL
- * and *n 0 when none) or SIM_ENOMEM / SIM_EINVAL (message in err). */
+/* The tool calls to answer with: the calls of the directive's first step
+ * whose calls do not all have results yet (`tool=`, `then=`, `repeat=`),
+ * else the call a forcing tool_choice asks for unless the last turn
+ * carries tool results or d turns schema answers off. Returns 0 (*calls
+ * NULL and *n 0 when none) or SIM_ENOMEM / SIM_EINVAL (message in
+ * err). */
 int sim_plan_calls(sim_format_t fmt, const sim_request_t *q,
                    const struct sim_directive *d, sim_call_t **calls,
                    size_t *n, char *err, size_t errcap);
@@ -201,7 +205,10 @@ typedef struct sim_directive {
   char *reply;              /* owned; NULL: echo answer */
   char **tools;             /* tool= names (owned), in order */
   char **tool_args;         /* their args= (owned; NULL: from schema) */
+  int *tool_step;           /* their step: then= starts the next one */
   size_t ntools;
+  int step;                 /* the step tool= adds to */
+  int repeat;               /* the last step repeats for later turns */
   int schema_json;          /* 0: no schema answers or forced calls */
   sim_buf_t text;          /* all directive text seen, the times key */
 } sim_directive_t;

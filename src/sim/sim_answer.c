@@ -219,6 +219,7 @@ static int add_result(sim_request_t *r, const cJSON *content, int is_error,
   sim_buf_t text;
   int rc = content_text(content, &text);
   const char *t = text.data ? text.data : "";
+  r->results_seen++;
   r->has_results = 1;
   if (count) r->input_tokens += sim_words(t, strlen(t));
   if (rc == 0 && r->results.len) rc = sim_buf_addc(&r->results, '\n');
@@ -266,6 +267,9 @@ static int read_messages(sim_request_t *r, sim_format_t fmt,
       if (rc) return rc;
       continue;
     }
+    /* calls and their outputs may interleave: one tool turn */
+    if (fmt == SIM_RESPONSES && type && strcmp(type, "function_call") == 0)
+      continue;
     if (fmt == SIM_CHAT && role && strcmp(role, "tool") == 0) {
       /* its words count below, as a message text */
       rc = add_result(r, content, 0, 0);
@@ -420,9 +424,16 @@ static void num(cJSON *o, const char *key, long v) {
   cJSON_AddItemToObjectCS(o, key, cJSON_CreateNumber((double)v));
 }
 
-/* Ids of the i-th tool call (0-based): fc_sim_N, call_sim_N, toolu_sim_N. */
-static char *call_id(const char *prefix, size_t i) {
-  return sim_sprintf("%s_sim_%zu", prefix, i + 1);
+/* The number of an answer's i-th call (ids are numbered from 1 across the
+ * conversation). */
+static long call_num(const sim_answer_t *a, size_t i) {
+  return a->id_base + (long)i + 1;
+}
+
+/* Ids of a tool call numbered n (from 1): fc_sim_N, call_sim_N,
+ * toolu_sim_N. */
+static char *call_id(const char *prefix, long n) {
+  return sim_sprintf("%s_sim_%ld", prefix, n);
 }
 
 /* The arguments as a JSON value (Anthropic's input); {} if unparsable. */
@@ -431,11 +442,11 @@ static cJSON *args_value(const char *args) {
   return j ? j : cJSON_CreateObject();
 }
 
-/* A Responses function_call item (arguments "" and in_progress unless
- * done). */
-static cJSON *function_call_item(const sim_call_t *c, size_t i, int done) {
+/* A Responses function_call item for the call numbered n (arguments ""
+ * and in_progress unless done). */
+static cJSON *function_call_item(const sim_call_t *c, long n, int done) {
   cJSON *item = obj(NULL, NULL);
-  char *id = call_id("fc", i), *cid = call_id("call", i);
+  char *id = call_id("fc", n), *cid = call_id("call", n);
   str(item, "type", "function_call");
   strc(item, "id", id ? id : "");
   strc(item, "call_id", cid ? cid : "");
@@ -459,7 +470,8 @@ static cJSON *responses_object(const sim_answer_t *a, int done) {
     cJSON *output = arr(r, "output"), *u;
     size_t i;
     for (i = 0; i < a->ncalls; i++)
-      cJSON_AddItemToArray(output, function_call_item(&a->calls[i], i, 1));
+      cJSON_AddItemToArray(output, function_call_item(&a->calls[i],
+                                                      call_num(a, i), 1));
     if (a->ncalls == 0) {
       cJSON *msg = obj(NULL, NULL), *part = obj(NULL, NULL);
       cJSON_AddItemToArray(output, msg);
@@ -488,12 +500,13 @@ static cJSON *responses_object(const sim_answer_t *a, int done) {
   return r;
 }
 
-/* A Chat tool call; with args NULL the streamed opening (no arguments
- * yet: "arguments":"" and an index). */
-static cJSON *chat_tool_call(const sim_call_t *c, size_t i, int streamed) {
+/* A Chat tool call numbered n; streamed, its opening (with its index and
+ * "arguments":""). */
+static cJSON *chat_tool_call(const sim_call_t *c, long n, long index,
+                            int streamed) {
   cJSON *tc = obj(NULL, NULL), *f;
-  char *id = call_id("call", i);
-  if (streamed) num(tc, "index", (long)i);
+  char *id = call_id("call", n);
+  if (streamed) num(tc, "index", index);
   strc(tc, "id", id ? id : "");
   str(tc, "type", "function");
   f = obj(tc, "function");
@@ -519,7 +532,8 @@ static cJSON *chat_object(const sim_answer_t *a) {
     cJSON_AddNullToObject(m, "content");
     calls = arr(m, "tool_calls");
     for (i = 0; i < a->ncalls; i++)
-      cJSON_AddItemToArray(calls, chat_tool_call(&a->calls[i], i, 0));
+      cJSON_AddItemToArray(calls, chat_tool_call(&a->calls[i], call_num(a, i),
+                                                 (long)i, 0));
   } else if (a->refusal) {
     cJSON_AddNullToObject(m, "content");
     str(m, "refusal", a->text);
@@ -534,9 +548,9 @@ static cJSON *chat_object(const sim_answer_t *a) {
   return r;
 }
 
-static cJSON *tool_use_block(const sim_call_t *c, size_t i, int done) {
+static cJSON *tool_use_block(const sim_call_t *c, long n, int done) {
   cJSON *block = obj(NULL, NULL);
-  char *id = call_id("toolu", i);
+  char *id = call_id("toolu", n);
   str(block, "type", "tool_use");
   strc(block, "id", id ? id : "");
   str(block, "name", c->name);
@@ -560,7 +574,8 @@ static cJSON *anthropic_object(const sim_answer_t *a, int done) {
   if (done) {
     size_t i;
     for (i = 0; i < a->ncalls; i++)
-      cJSON_AddItemToArray(content, tool_use_block(&a->calls[i], i, 1));
+      cJSON_AddItemToArray(content, tool_use_block(&a->calls[i],
+                                                   call_num(a, i), 1));
     if (a->ncalls == 0) {
       cJSON *block = obj(NULL, NULL);
       cJSON_AddItemToArray(content, block);
@@ -831,8 +846,8 @@ static int call_open(stream_t *s, sim_format_t fmt, const sim_answer_t *a,
     e = obj(NULL, NULL);
     str(e, "type", "response.output_item.added");
     num(e, "output_index", (long)i);
-    cJSON_AddItemToObjectCS(e, "item",
-                            function_call_item(&a->calls[i], i, 0));
+    cJSON_AddItemToObjectCS(
+        e, "item", function_call_item(&a->calls[i], call_num(a, i), 0));
     return ev(s, "response.output_item.added", e);
   case SIM_CHAT:
     e = chat_chunk(a->model, &choice);
@@ -841,13 +856,14 @@ static int call_open(stream_t *s, sim_format_t fmt, const sim_answer_t *a,
       str(d, "role", "assistant");
       cJSON_AddNullToObject(d, "content");
     }
-    cJSON_AddItemToArray(arr(d, "tool_calls"),
-                         chat_tool_call(&a->calls[i], i, 1));
+    cJSON_AddItemToArray(
+        arr(d, "tool_calls"),
+        chat_tool_call(&a->calls[i], call_num(a, i), (long)i, 1));
     cJSON_AddNullToObject(choice, "finish_reason");
     return ev(s, NULL, e);
   case SIM_ANTHROPIC:
     return block_event(s, "content_block_start", i,
-                       tool_use_block(&a->calls[i], i, 0));
+                       tool_use_block(&a->calls[i], call_num(a, i), 0));
   case SIM_EMBEDDINGS: break;
   }
   return SIM_EINVAL;
@@ -860,7 +876,7 @@ static int call_piece(stream_t *s, sim_format_t fmt, const sim_answer_t *a,
   switch (fmt) {
   case SIM_RESPONSES:
     e = obj(NULL, NULL);
-    id = call_id("fc", i);
+    id = call_id("fc", call_num(a, i));
     str(e, "type", "response.function_call_arguments.delta");
     strc(e, "item_id", id ? id : "");
     num(e, "output_index", (long)i);
@@ -898,7 +914,7 @@ static int call_close(stream_t *s, sim_format_t fmt, const sim_answer_t *a,
     return block_event(s, "content_block_stop", i, NULL);
   if (fmt != SIM_RESPONSES) return 0;
   e = obj(NULL, NULL);
-  id = call_id("fc", i);
+  id = call_id("fc", call_num(a, i));
   str(e, "type", "response.function_call_arguments.done");
   strc(e, "item_id", id ? id : "");
   num(e, "output_index", (long)i);
@@ -910,7 +926,8 @@ static int call_close(stream_t *s, sim_format_t fmt, const sim_answer_t *a,
   e = obj(NULL, NULL);
   str(e, "type", "response.output_item.done");
   num(e, "output_index", (long)i);
-  cJSON_AddItemToObjectCS(e, "item", function_call_item(&a->calls[i], i, 1));
+  cJSON_AddItemToObjectCS(
+      e, "item", function_call_item(&a->calls[i], call_num(a, i), 1));
   return ev(s, "response.output_item.done", e);
 }
 

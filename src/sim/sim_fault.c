@@ -39,6 +39,7 @@ void sim_directive_free(sim_directive_t *d) {
   }
   free(d->tools);
   free(d->tool_args);
+  free(d->tool_step);
   sim_buf_free(&d->text);
   sim_directive_init(d);
 }
@@ -75,12 +76,17 @@ static int set_str(char **slot, const char *v) {
 static int add_tool(sim_directive_t *d, const char *name) {
   char **tools = realloc(d->tools, (d->ntools + 1) * sizeof *tools);
   char **args;
+  int *steps;
   if (!tools) return SIM_ENOMEM;
   d->tools = tools;
   if (!(args = realloc(d->tool_args, (d->ntools + 1) * sizeof *args)))
     return SIM_ENOMEM;
   d->tool_args = args;
+  if (!(steps = realloc(d->tool_step, (d->ntools + 1) * sizeof *steps)))
+    return SIM_ENOMEM;
+  d->tool_step = steps;
   if (!(d->tools[d->ntools] = sim_strdup(name))) return SIM_ENOMEM;
+  d->tool_step[d->ntools] = d->step;
   d->tool_args[d->ntools++] = NULL;
   return 0;
 }
@@ -154,6 +160,17 @@ static int apply_token(sim_directive_t *d, const char *key,
       return SIM_EINVAL;
   } else if (strcmp(key, "tool") == 0) {
     return *v ? add_tool(d, v) : SIM_EINVAL;
+  } else if (strcmp(key, "then") == 0) {
+    if (!*v || d->step >= 1000) return SIM_EINVAL;
+    if (d->ntools) d->step++;  /* before any tool=, the first step */
+    return add_tool(d, v);
+  } else if (strcmp(key, "repeat") == 0) {
+    if (strcmp(v, "true") == 0)
+      d->repeat = 1;
+    else if (strcmp(v, "false") == 0)
+      d->repeat = 0;
+    else
+      return SIM_EINVAL;
   } else if (strcmp(key, "fault") == 0) {
     for (i = 1; i < sizeof fault_names / sizeof *fault_names; i++)
       if (strcmp(v, fault_names[i]) == 0) break;

@@ -243,22 +243,42 @@ static int make_call(sim_format_t fmt, const cJSON *body, const char *name,
   return call->name && call->args ? 0 : SIM_ENOMEM;
 }
 
+/* The step of d to answer: the first whose calls do not all have results
+ * among the `seen` results of the request (steps are answered in order);
+ * with repeat the last step once all are answered; -1 for none. */
+static int pick_step(const sim_directive_t *d, long seen) {
+  size_t i = 0;
+  while (i < d->ntools) {
+    int step = d->tool_step[i];
+    long calls = 0;
+    while (i < d->ntools && d->tool_step[i] == step) {
+      calls++;
+      i++;
+    }
+    if (seen < calls) return step;
+    seen -= calls;
+  }
+  return d->repeat && d->ntools ? d->tool_step[d->ntools - 1] : -1;
+}
+
 int sim_plan_calls(sim_format_t fmt, const sim_request_t *q,
                    const sim_directive_t *d, sim_call_t **calls, size_t *n,
                    char *err, size_t errcap) {
   const char *forced;
   size_t i;
-  int rc = 0;
+  int rc = 0, step;
   *calls = NULL;
   *n = 0;
-  if (q->has_results) return 0;
   if (d->ntools) {
+    if ((step = pick_step(d, q->results_seen)) < 0) return 0;
     if (!(*calls = calloc(d->ntools, sizeof **calls))) return SIM_ENOMEM;
     for (i = 0; i < d->ntools && rc == 0; i++) {
-      rc = make_call(fmt, q->body, d->tools[i], d->tool_args[i], &(*calls)[i]);
-      (*n)++;
+      if (d->tool_step[i] != step) continue;
+      rc = make_call(fmt, q->body, d->tools[i], d->tool_args[i],
+                     &(*calls)[(*n)++]);
     }
-  } else if (d->schema_json && (forced = forced_tool(fmt, q->body))) {
+  } else if (!q->has_results && d->schema_json &&
+             (forced = forced_tool(fmt, q->body))) {
     const char *found = NULL;
     const cJSON *params = NULL;
     if (!find_tool(fmt, q->body, *forced ? forced : NULL, &found, &params)) {
@@ -273,7 +293,7 @@ int sim_plan_calls(sim_format_t fmt, const sim_request_t *q,
     *n = 1;
     rc = make_call(fmt, q->body, found, NULL, *calls);
   }
-  if (rc) {
+  if (rc || *n == 0) {
     sim_calls_free(*calls, *n);
     *calls = NULL;
     *n = 0;

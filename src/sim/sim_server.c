@@ -300,6 +300,7 @@ static char *plan_content(req_t *r, sim_format_t fmt, const sim_request_t *q,
   if (text) a.text = text;
   a.calls = calls;
   a.ncalls = ncalls;
+  a.id_base = q->results_seen;
   a.out_tokens = ncalls ? call_words(calls, ncalls)
                         : sim_words(a.text, strlen(a.text));
   stream = SIM_FAULT_IS_SSE(d->fault) ||

@@ -889,6 +889,109 @@ static const rcase_t cases[] = {
      503,
      "{\"error\":{\"message\":\"simulated 503 Service Unavailable\",\"type"
      "\":\"server_error\",\"code\":null}}"},
+    {"chat_steps_first",
+     "/v1/chat/completions", 
+     "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"go\\"
+     "n@sim tool=a args={\\\"x\\\":1} then=b\"}]}", NULL,
+     200,
+     "{\"id\":\"chatcmpl-sim\",\"object\":\"chat.completion\",\"created\":"
+     "0,\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{\"role\":\""
+     "assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_sim_1\","
+     "\"type\":\"function\",\"function\":{\"name\":\"a\",\"arguments\":\"{"
+     "\\\"x\\\":1}\"}}]},\"finish_reason\":\"tool_calls\"}],\"usage\":{\"p"
+     "rompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2}}"},
+    {"chat_steps_second",
+     "/v1/chat/completions", 
+     "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"go\\"
+     "n@sim tool=a args={\\\"x\\\":1} then=b\"},{\"role\":\"assistant\",\""
+     "tool_calls\":[{\"id\":\"call_sim_1\",\"type\":\"function\",\"functio"
+     "n\":{\"name\":\"a\",\"arguments\":\"{\\\"x\\\":1}\"}}]},{\"role\":\""
+     "tool\",\"tool_call_id\":\"call_sim_1\",\"content\":\"ra\"}]}", NULL,
+     200,
+     "{\"id\":\"chatcmpl-sim\",\"object\":\"chat.completion\",\"created\":"
+     "0,\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{\"role\":\""
+     "assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_sim_2\","
+     "\"type\":\"function\",\"function\":{\"name\":\"b\",\"arguments\":\"{"
+     "}\"}}]},\"finish_reason\":\"tool_calls\"}],\"usage\":{\"prompt_token"
+     "s\":2,\"completion_tokens\":1,\"total_tokens\":3}}"},
+    {"chat_steps_done",
+     "/v1/chat/completions", 
+     "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"go\\"
+     "n@sim tool=a args={\\\"x\\\":1} then=b\"},{\"role\":\"assistant\",\""
+     "tool_calls\":[{\"id\":\"call_sim_1\",\"type\":\"function\",\"functio"
+     "n\":{\"name\":\"a\",\"arguments\":\"{\\\"x\\\":1}\"}}]},{\"role\":\""
+     "tool\",\"tool_call_id\":\"call_sim_1\",\"content\":\"ra\"},{\"role\""
+     ":\"assistant\",\"tool_calls\":[{\"id\":\"call_sim_2\",\"type\":\"fun"
+     "ction\",\"function\":{\"name\":\"b\",\"arguments\":\"{}\"}}]},{\"rol"
+     "e\":\"tool\",\"tool_call_id\":\"call_sim_2\",\"content\":\"rb\"}]}", NULL,
+     200,
+     "{\"id\":\"chatcmpl-sim\",\"object\":\"chat.completion\",\"created\":"
+     "0,\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{\"role\":\""
+     "assistant\",\"content\":\"tool result: rb\"},\"finish_reason\":\"sto"
+     "p\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":3,\"total"
+     "_tokens\":6}}"},
+    {"chat_steps_repeat",
+     "/v1/chat/completions", 
+     "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"go\\"
+     "n@sim tool=a args={\\\"x\\\":1} then=b repeat=true\"},{\"role\":\"as"
+     "sistant\",\"tool_calls\":[{\"id\":\"call_sim_1\",\"type\":\"function"
+     "\",\"function\":{\"name\":\"a\",\"arguments\":\"{\\\"x\\\":1}\"}}]},"
+     "{\"role\":\"tool\",\"tool_call_id\":\"call_sim_1\",\"content\":\"ra"
+     "\"},{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_sim_2\","
+     "\"type\":\"function\",\"function\":{\"name\":\"b\",\"arguments\":\"{"
+     "}\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"call_sim_2\",\"content"
+     "\":\"rb\"}]}", NULL,
+     200,
+     "{\"id\":\"chatcmpl-sim\",\"object\":\"chat.completion\",\"created\":"
+     "0,\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{\"role\":\""
+     "assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_sim_3\","
+     "\"type\":\"function\",\"function\":{\"name\":\"b\",\"arguments\":\"{"
+     "}\"}}]},\"finish_reason\":\"tool_calls\"}],\"usage\":{\"prompt_token"
+     "s\":3,\"completion_tokens\":1,\"total_tokens\":4}}"},
+    {"resp_steps_interleaved_results",
+     "/v1/responses", 
+     "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"go\\n@s"
+     "im tool=a tool=b then=c\"},{\"type\":\"function_call\",\"call_id\":"
+     "\"call_sim_1\",\"name\":\"a\",\"arguments\":\"{}\"},{\"type\":\"func"
+     "tion_call_output\",\"call_id\":\"call_sim_1\",\"output\":\"ra\"},{\""
+     "type\":\"function_call\",\"call_id\":\"call_sim_2\",\"name\":\"b\","
+     "\"arguments\":\"{}\"},{\"type\":\"function_call_output\",\"call_id\""
+     ":\"call_sim_2\",\"output\":\"rb\"}]}", NULL,
+     200,
+     "{\"id\":\"resp_sim\",\"object\":\"response\",\"status\":\"completed"
+     "\",\"model\":\"m\",\"output\":[{\"type\":\"function_call\",\"id\":\""
+     "fc_sim_3\",\"call_id\":\"call_sim_3\",\"name\":\"c\",\"arguments\":"
+     "\"{}\",\"status\":\"completed\"}],\"usage\":{\"input_tokens\":3,\"ou"
+     "tput_tokens\":1,\"total_tokens\":4}}"},
+    {"anth_steps_second",
+     "/v1/messages", 
+     "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\","
+     "\"content\":\"go\\n@sim tool=a then=b\"},{\"role\":\"assistant\",\"c"
+     "ontent\":[{\"type\":\"tool_use\",\"id\":\"toolu_sim_1\",\"name\":\"a"
+     "\",\"input\":{}}]},{\"role\":\"user\",\"content\":[{\"type\":\"tool_"
+     "result\",\"tool_use_id\":\"toolu_sim_1\",\"content\":\"ra\"}]}]}", NULL,
+     200,
+     "{\"id\":\"msg_sim\",\"type\":\"message\",\"role\":\"assistant\",\"mo"
+     "del\":\"m\",\"content\":[{\"type\":\"tool_use\",\"id\":\"toolu_sim_2"
+     "\",\"name\":\"b\",\"input\":{}}],\"stop_reason\":\"tool_use\",\"usag"
+     "e\":{\"input_tokens\":2,\"output_tokens\":1}}"},
+    {"resp_interleaved_results_text",
+     "/v1/responses", 
+     "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"go\\n@s"
+     "im tool=a tool=b\"},{\"type\":\"function_call\",\"call_id\":\"call_s"
+     "im_1\",\"name\":\"a\",\"arguments\":\"{}\"},{\"type\":\"function_cal"
+     "l_output\",\"call_id\":\"call_sim_1\",\"output\":\"ra\"},{\"type\":"
+     "\"function_call\",\"call_id\":\"call_sim_2\",\"name\":\"b\",\"argume"
+     "nts\":\"{}\"},{\"type\":\"function_call_output\",\"call_id\":\"call_"
+     "sim_2\",\"output\":\"rb\"}]}", NULL,
+     200,
+     "{\"id\":\"resp_sim\",\"object\":\"response\",\"status\":\"completed"
+     "\",\"model\":\"m\",\"output\":[{\"type\":\"message\",\"id\":\"msg_si"
+     "m\",\"status\":\"completed\",\"role\":\"assistant\",\"content\":[{\""
+     "type\":\"output_text\",\"text\":\"tool result: ra\\ntool result: rb"
+     "\",\"annotations\":[]}]}],\"usage\":{\"input_tokens\":3,\"output_tok"
+     "ens\":6,\"total_tokens\":9}}"},
+
 };
 
 /* Runs every case whose name starts with prefix; prints each mismatch and
