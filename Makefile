@@ -25,6 +25,7 @@ PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 LUA_CFLAGS := -I$(LUA_INCDIR)
 LUA_LIBS   := $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null)
 MHD_LIBS   := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
+CJSON_LIBS := $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null)
 ALL_CFLAGS = $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
              -Iinclude -Isrc $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lm $(LDFLAGS)
@@ -113,8 +114,9 @@ $(HOST): $(BUILD)/obj/host_main.o $(LUA_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -rdynamic -o $@ $^ $(LUA_LIBS) $(LDLIBS_ALL)
 
-$(SIM): $(SIM_OBJ) $(STATIC)
-	$(CC) $(SAN) -o $@ $^ $(MHD_LIBS) $(LDLIBS_ALL) -lpthread
+# A program of its own: shares no code with the library.
+$(SIM): $(SIM_OBJ)
+	$(CC) $(SAN) -o $@ $^ $(MHD_LIBS) $(CJSON_LIBS) -lm -lpthread $(LDFLAGS)
 
 $(EMBED): examples/embed.c $(LUA_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
