@@ -13,10 +13,23 @@
  * curl's timer callback and without a 1 ms timer's delay. Easy handles
  * are kept with their constant options set once; a transfer sets only
  * what changes (URL, headers, body, timeouts).
+ *
+ * Connections: HTTPS transfers set CURLOPT_PIPEWAIT, so transfers that
+ * start while a connection to their host is being set up wait for its
+ * ALPN answer and, when it is h2, become streams on it instead of
+ * opening connections of their own; libcurl opens another connection
+ * when a connection's streams are all in use. An HTTP/1.1 server (ALPN
+ * http/1.1) still gets a connection per transfer in flight. Plain http://
+ * transfers never wait: there the answer would only come with the first
+ * response. CURLMOPT_MAX_HOST_CONNECTIONS (0: none) caps the connections
+ * per host for both. TLS sessions are shared by all easy handles (a new
+ * connection resumes one), and the CA bundle is loaded once per multi
+ * handle (libcurl caches the store only when no CA directory is set).
  */
 #include "http.h"
 
 #include <curl/curl.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sse.h"
@@ -58,6 +71,7 @@ struct lgw__http_req {
   char *headers[H_COUNT];     /* owned values, NULL when absent */
   long max_bytes;
   int too_big, no_mem;
+  long pipewait;              /* CURLOPT_PIPEWAIT as last set */
   CURLcode result;
   const char *fail;           /* multi-level failure message (static) */
   long status;
@@ -87,6 +101,8 @@ struct lgw__http {
   lgw__http_req_t *spare;     /* singly linked through next */
   size_t nspare;
   sock_ctx_t *socks;
+  CURLSH *share;              /* TLS sessions of every easy handle */
+  long max_host;              /* CURLMOPT_MAX_HOST_CONNECTIONS */
 };
 
 int lgw_global_init(void) {
@@ -414,7 +430,7 @@ static int multi_setup(lgw__http_t *h) {
   curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
   curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-  curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+  curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, h->max_host);
   curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, MAX_CONNECTS);
   return 0;
 }
@@ -429,10 +445,13 @@ int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
   h = lgw__calloc(1, sizeof *h);
   if (!h) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   h->loop = loop;
-  if (multi_setup(h)) {
+  h->share = curl_share_init();
+  if (!h->share || multi_setup(h)) {
+    if (h->share) curl_share_cleanup(h->share);
     lgw_free(h);
     return lgw__error_set(err, LGW_ENOMEM, "curl_multi_init failed");
   }
+  curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   uv_timer_init(loop, &h->timer);
   h->timer.data = h;
   uv_idle_init(loop, &h->now);
@@ -462,6 +481,9 @@ void lgw__http_free(lgw__http_t *h) {
   /* May still call the socket callback: the loop is alive. */
   if (h->multi) curl_multi_cleanup(h->multi);
   h->multi = NULL;
+  /* every easy handle is gone: the share is no longer in use */
+  if (h->share) curl_share_cleanup(h->share);
+  h->share = NULL;
   while (h->socks) sock_close(h, h->socks);
   uv_timer_stop(&h->timer);
   uv_idle_stop(&h->now);
@@ -470,6 +492,13 @@ void lgw__http_free(lgw__http_t *h) {
 }
 
 size_t lgw__http_active(const lgw__http_t *h) { return h ? h->count : 0; }
+
+void lgw__http_set_max_host_connections(lgw__http_t *h, long n) {
+  if (!h) return;
+  h->max_host = n > 0 ? n : 0;
+  if (h->multi)
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, h->max_host);
+}
 
 /* ---- transfers ----------------------------------------------------------- */
 
@@ -544,9 +573,31 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
+/* Whether curl's built-in CA bundle is a readable file: then it is the
+ * whole store (it holds what the CA directory holds) and the CA
+ * directory is left out, which lets libcurl load the bundle once per
+ * multi handle instead of once per TLS handshake. */
+static int ca_bundle_alone(void) {
+  static int known, alone;
+  if (!known) {
+    char *info = NULL;
+    CURL *e = curl_easy_init();
+    FILE *f = NULL;
+    if (e) curl_easy_getinfo(e, CURLINFO_CAINFO, &info);
+    if (info) f = fopen(info, "r");
+    alone = f != NULL;
+    if (f) fclose(f);
+    if (e) curl_easy_cleanup(e);
+    known = 1;
+  }
+  return alone;
+}
+
 /* The options every transfer of an easy handle shares: set once. */
 static void easy_init(lgw__http_req_t *r) {
   CURL *e = r->easy;
+  curl_easy_setopt(e, CURLOPT_SHARE, r->h->share);
+  if (ca_bundle_alone()) curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_POST, 1L);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -570,6 +621,7 @@ static int easy_setup(lgw__http_req_t *r, const lgw__http_opts_t *o) {
   CURL *e = r->easy;
   const char *body = r->owned;
   size_t len = o->body_len;
+  long pipewait;
   if (!body) {
     r->post.len = 0;
     if (lgw__buf_add(&r->post, o->body ? o->body : "",
@@ -580,6 +632,11 @@ static int easy_setup(lgw__http_req_t *r, const lgw__http_opts_t *o) {
   }
   r->timeout_ms = o->timeout_ms;
   r->connect_timeout_ms = o->connect_timeout_ms;
+  pipewait = lgw__strncasecmp(o->url, "https://", 8) == 0;
+  if (pipewait != r->pipewait) {
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait);
+    r->pipewait = pipewait;
+  }
   curl_easy_setopt(e, CURLOPT_URL, o->url);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)o->headers);
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
