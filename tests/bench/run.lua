@@ -15,6 +15,7 @@ local NGINX = env("NGINX_PORT") ~= "" and env("NGINX_PORT") or nil
 local SIM = env("SIM_PORT") ~= "" and env("SIM_PORT") or nil
 local DEAD = env("DEAD_PORT")
 local TLS = env("TLS_PORT") ~= "" and env("TLS_PORT") or nil
+local TLS1 = env("TLS1_PORT")
 local CAFILE = env("BENCH_CAFILE")
 local RESULTS = env("BENCH_RESULTS") or "tests/bench/RESULTS.md"
 local PROFILE = env("BENCH_PROFILE") ~= "0"
@@ -495,6 +496,53 @@ local TLS_PLAN = {
   {"c", "c", "lua", {}, "(c) llmgateway Lua (defaults)"},
 }
 
+-- An HTTP/1.1-only HTTPS server still gets a connection per request in
+-- flight: N_H1 requests at once against a 1 s answer.
+local N_H1 = 64
+local H1_PLAN = {
+  {"a", "a", "baseline", {PIPEWAIT = 0, NOCAPATH = 1},
+   "(a) C libcurl multi, no PIPEWAIT, no CAPATH"},
+  {"b", "b", "gateway", {}, "(b) llmgateway C API (defaults)"},
+  {"c", "c", "lua", {}, "(c) llmgateway Lua (defaults)"},
+}
+local function https_h1()
+  local base = "https://127.0.0.1:" .. TLS1 .. "/slow/v1"
+  for _ = 1, REPEAT do
+    local got = {}
+    for _, p in ipairs(H1_PLAN) do
+      local params = {BASE = base, N = N_H1, C = N_H1, MODE = "load",
+                      CAFILE = CAFILE}
+      for k, v in pairs(p[4]) do params[k] = v end
+      local off = log_size()
+      local recs = run(p[2], params)
+      local r = recs and recs[p[3]]
+      if r then
+        add("h1" .. p[1] .. "conns", conns_since(off))
+        add("h1" .. p[1] .. "wall", r.wall)
+        got[p[1]] = r
+      end
+    end
+    for _, k in ipairs({"b", "c"}) do
+      if got[k] and got.a then add("h1/" .. k, got[k].wall / got.a.wall) end
+    end
+  end
+  local title = "8 HTTPS HTTP/1.1 only, " .. N_H1 .. " at once @1s"
+  for _, p in ipairs(H1_PLAN) do
+    local conns, wall = med("h1" .. p[1] .. "conns"), med("h1" .. p[1] .. "wall")
+    local value = string.format("%s conn, %s wall", fmt(conns, "", 0),
+                                fmt(wall, " s", 2))
+    if p[1] == "a" then
+      row(title, p[5], value, "1.00", "baseline")
+    else
+      local w = med("h1/" .. p[1])
+      local pass
+      if conns and w then pass = conns == N_H1 and w <= 1.2 end
+      row(title, p[5], value, "wall " .. fmt(w, "", 2),
+          N_H1 .. " conn, wall <= 1.2", pass)
+    end
+  end
+end
+
 local function https()
   local base = "https://127.0.0.1:" .. TLS .. "/v1"
   for _ = 1, REPEAT do
@@ -561,6 +609,7 @@ local function https()
           fmt(cpu and cpu * 1e3, " ms", 1)),
         "", ours and "<= 2 handshakes" or "compare", pass)
   end
+  if TLS1 and TLS1 ~= "" then https_h1() end
 end
 
 -- ---- profile ----------------------------------------------------------

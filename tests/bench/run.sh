@@ -9,7 +9,8 @@
 # BENCH_ONLY (stages to run, e.g. "3,profile"; see run.lua), BENCH_RESULTS
 # (file to update, default tests/bench/RESULTS.md; empty
 # string: print only). The HTTPS server (nginx_tls.conf) runs when
-# openssl could make its certificate; TLS_PORT and BENCH_CAFILE name it.
+# openssl could make its certificate; TLS_PORT (HTTP/2), TLS1_PORT
+# (HTTP/1.1 only) and BENCH_CAFILE name them.
 set -eu
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -109,14 +110,18 @@ fi
 # nginx: one foreground process, everything under $tmp.
 NGINX_PORT=
 TLS_PORT=
+TLS1_PORT=
 if command -v nginx >/dev/null 2>&1 &&
    [ -f /usr/lib/nginx/modules/ngx_http_echo_module.so ]; then
   for _ in 1 2 3 4 5; do
     port=$(free_port)
     tls_port=$(free_port)
-    [ "$tls_port" != "$port" ] || continue
+    tls1_port=$(free_port)
+    [ "$tls_port" != "$port" ] && [ "$tls1_port" != "$port" ] &&
+      [ "$tls1_port" != "$tls_port" ] || continue
     if [ -n "$BENCH_CAFILE" ]; then
       sed -e "s|@TMP@|$tmp|g" -e "s|@TLSPORT@|$tls_port|" \
+          -e "s|@TLS1PORT@|$tls1_port|" \
           -e "s|@REPLY@|$reply|" tests/bench/nginx_tls.conf > "$tmp/tls.conf"
     else
       : > "$tmp/tls.conf"
@@ -134,7 +139,7 @@ if command -v nginx >/dev/null 2>&1 &&
     done
     if kill -0 "$nginx_pid" 2>/dev/null && listening "$port"; then
       NGINX_PORT=$port
-      [ -z "$BENCH_CAFILE" ] || TLS_PORT=$tls_port
+      [ -z "$BENCH_CAFILE" ] || { TLS_PORT=$tls_port; TLS1_PORT=$tls1_port; }
       break
     fi
     kill "$nginx_pid" 2>/dev/null || true
@@ -159,5 +164,5 @@ if [ -x "$BUILD/llmgateway-sim" ]; then
 fi
 
 DEAD_PORT=$(free_port)
-export NGINX_PORT SIM_PORT DEAD_PORT TLS_PORT BENCH_CAFILE
+export NGINX_PORT SIM_PORT DEAD_PORT TLS_PORT TLS1_PORT BENCH_CAFILE
 BENCH_TMP=$tmp lua5.4 tests/bench/run.lua
