@@ -543,6 +543,45 @@ local function https_h1()
   end
 end
 
+-- More transfers in flight than a connection carries streams (libcurl
+-- 100, nginx 128): with PIPEWAIT and no cap, libcurl 7.88 opens a new
+-- connection for each transfer that starts while the second connection
+-- is still being set up.
+local C_WIDE = 256
+local WIDE_PLAN = {
+  {"a0", "a", "baseline", {PIPEWAIT = 1}, "(a) C libcurl multi, PIPEWAIT"},
+  {"a2", "a", "baseline", {PIPEWAIT = 1, MAXHOST = 2},
+   "(a) C libcurl multi, PIPEWAIT + MAX_HOST_CONNECTIONS 2"},
+  {"b0", "b", "gateway", {}, "(b) llmgateway C API (defaults)"},
+  {"b2", "b", "gateway", {MAXHOST = 2},
+   "(b) llmgateway C API, max_connections_per_host 2"},
+}
+local function https_wide()
+  local base = "https://127.0.0.1:" .. TLS .. "/v1"
+  for _ = 1, REPEAT do
+    for _, p in ipairs(WIDE_PLAN) do
+      local params = {BASE = base, N = N_TLS, C = C_WIDE, MODE = "load",
+                      CAFILE = CAFILE}
+      for k, v in pairs(p[4]) do params[k] = v end
+      local off = log_size()
+      local recs = run(p[2], params)
+      local r = recs and recs[p[3]]
+      if r then
+        add("wide" .. p[1] .. "conns", conns_since(off))
+        add("wide" .. p[1] .. "wall", r.wall)
+        add("wide" .. p[1] .. "cpu", r.cpu)
+      end
+    end
+  end
+  local title = "8 HTTPS h2 x" .. N_TLS .. " C=" .. C_WIDE
+  for _, p in ipairs(WIDE_PLAN) do
+    local k = "wide" .. p[1]
+    row(title, p[5], string.format("%s conn, %s wall, %s CPU",
+          fmt(med(k .. "conns"), "", 0), fmt(med(k .. "wall"), " s", 2),
+          fmt(med(k .. "cpu"), " s", 2)), "", "report")
+  end
+end
+
 local function https()
   local base = "https://127.0.0.1:" .. TLS .. "/v1"
   for _ = 1, REPEAT do
@@ -610,6 +649,7 @@ local function https()
         "", ours and "<= 2 handshakes" or "compare", pass)
   end
   if TLS1 and TLS1 ~= "" then https_h1() end
+  https_wide()
 end
 
 -- ---- profile ----------------------------------------------------------
