@@ -43,6 +43,10 @@ TESTS    = $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 
 STATIC   = $(BUILD)/liblgw.a
 SHARED   = $(BUILD)/liblgw.so
+# The embed library: engine + Lua binding. The Lua module core.so is the
+# same file (a symbolic link), so a process has one copy of the engine.
+LUA_STATIC = $(BUILD)/liblgw-lua.a
+LUA_SHARED = $(BUILD)/liblgw-lua.so
 LUAMOD   = $(BUILD)/llmgateway/core.so
 HOST     = $(BUILD)/bin/llmgateway
 SIM      = $(BUILD)/llmgateway-sim
@@ -50,7 +54,7 @@ EMBED    = $(BUILD)/examples/embed
 
 TARGETS  = $(STATIC) $(SHARED)
 ifneq ($(LUA_SRC),)
-TARGETS += $(LUAMOD)
+TARGETS += $(LUA_STATIC) $(LUA_SHARED) $(LUAMOD)
 endif
 ifneq ($(wildcard src/host_main.c),)
 TARGETS += $(HOST)
@@ -63,7 +67,7 @@ TARGETS += $(EMBED)
 endif
 
 .PHONY: all deps test test-c test-lua demo install install-lua clean asan valgrind \
-        conformance bench fuzz soak
+        conformance bench fuzz soak module install-check
 
 all: $(TARGETS)
 
@@ -75,8 +79,7 @@ $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h src/sim/*.h include/*.h)
 
 $(BUILD)/obj/host_main.o: src/host_main.c $(wildcard src/*.h include/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LUA_CFLAGS) -DLGW_LUA_DIR='"$(LUA_LMODDIR)"' \
-	  -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(LUA_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/tests/%.o: tests/c/%.c $(wildcard tests/c/*.h src/*.h include/*.h)
 	@mkdir -p $(dir $@)
@@ -89,9 +92,22 @@ $(STATIC): $(LIB_OBJ)
 $(SHARED): $(LIB_OBJ)
 	$(CC) $(SAN) -shared -Wl,-soname,liblgw.so.0 -o $@ $^ $(LDLIBS_ALL)
 
-$(LUAMOD): $(LUA_OBJ) $(LIB_OBJ)
+# Not linked with liblua: the Lua symbols come from the program (lua5.4,
+# the embedding application), which has its own single copy of Lua.
+$(LUA_STATIC): $(LUA_OBJ) $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LUA_SHARED): $(LUA_OBJ) $(LIB_OBJ)
+	$(CC) $(SAN) -shared -Wl,-soname,liblgw-lua.so.0 -o $@ $^ $(LDLIBS_ALL)
+
+$(LUAMOD): $(LUA_SHARED)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -shared -o $@ $^ $(LDLIBS_ALL)
+	ln -sf ../$(notdir $(LUA_SHARED)) $@
+
+# Only the Lua module (what luarocks builds): needs neither liblua's
+# library nor libmicrohttpd.
+module: $(LUAMOD)
 
 $(HOST): $(BUILD)/obj/host_main.o $(LUA_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
@@ -170,6 +186,18 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 # ---- install -----------------------------------------------------------
+# Nothing installed depends on the PREFIX of the build: the host finds the
+# Lua files next to its own directory (<bindir>/../share/lua/5.4 ...), the
+# .pc files give paths relative to their own directory (${pcfiledir}), and
+# core.so is a relative link to the embed library.
+VERSION = $(shell sed -n 's/^\#define LGW_VERSION_STRING "\(.*\)"/\1/p' \
+            include/llmgateway.h)
+relpath = $(shell realpath -m --relative-to='$(1)' '$(2)')
+PC_SED = sed -e 's|@PREFIX@|$${pcfiledir}/$(call relpath,$(LIBDIR)/pkgconfig,$(PREFIX))|' \
+  -e 's|@LIBDIR@|$${prefix}/$(call relpath,$(PREFIX),$(LIBDIR))|' \
+  -e 's|@INCDIR@|$${prefix}/$(call relpath,$(PREFIX),$(INCDIR))|' \
+  -e 's|@VERSION@|$(VERSION)|' -e 's|@LUA_PC@|$(LUA_PC)|'
+
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
 	  $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
@@ -178,21 +206,32 @@ install: all
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/liblgw.so.0
 	ln -sf liblgw.so.0 $(DESTDIR)$(LIBDIR)/liblgw.so
 	install -m 644 include/*.h $(DESTDIR)$(INCDIR)/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n \
-	  's/^#define LGW_VERSION_STRING "\(.*\)"/\1/p' include/llmgateway.h)|' \
-	  src/llmgateway.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/llmgateway.pc
-	[ ! -f $(LUAMOD) ] || install -m 755 $(LUAMOD) \
+	$(PC_SED) src/llmgateway.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/llmgateway.pc
+	install -m 644 $(LUA_STATIC) $(DESTDIR)$(LIBDIR)/liblgw-lua.a
+	install -m 755 $(LUA_SHARED) $(DESTDIR)$(LIBDIR)/liblgw-lua.so.0
+	ln -sf liblgw-lua.so.0 $(DESTDIR)$(LIBDIR)/liblgw-lua.so
+	$(PC_SED) src/llmgateway-lua.pc.in \
+	  > $(DESTDIR)$(LIBDIR)/pkgconfig/llmgateway-lua.pc
+	ln -sf $(call relpath,$(LUA_CMODDIR)/llmgateway,$(LIBDIR))/liblgw-lua.so.0 \
 	  $(DESTDIR)$(LUA_CMODDIR)/llmgateway/core.so
 	install -m 644 lua/llmgateway/*.lua $(DESTDIR)$(LUA_LMODDIR)/llmgateway/
-	[ ! -f $(HOST) ] || install -m 755 $(HOST) $(DESTDIR)$(BINDIR)/llmgateway
+	install -m 755 $(HOST) $(DESTDIR)$(BINDIR)/llmgateway
 	[ ! -f $(SIM) ] || install -m 755 $(SIM) $(DESTDIR)$(BINDIR)/llmgateway-sim
 
-# Only the Lua module (C and Lua parts) and the host: used by luarocks.
-install-lua: all
+# Only the Lua module (C and Lua parts): used by luarocks. core.so is a
+# plain file here (the embed library's contents).
+install-lua: module
 	install -d $(DESTDIR)$(LUA_CMODDIR)/llmgateway \
 	  $(DESTDIR)$(LUA_LMODDIR)/llmgateway
-	install -m 755 $(LUAMOD) $(DESTDIR)$(LUA_CMODDIR)/llmgateway/core.so
+	install -m 755 $(LUA_SHARED) $(DESTDIR)$(LUA_CMODDIR)/llmgateway/core.so
 	install -m 644 lua/llmgateway/*.lua $(DESTDIR)$(LUA_LMODDIR)/llmgateway/
+
+# `make install-check`: tests/install_check.sh installs a fresh copy of the
+# tree (make install with DESTDIR, at two prefixes; luarocks make) and
+# runs what was installed.
+install-check:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS=luarocks
+	@sh tests/install_check.sh
 
 # ---- benchmarks ----
 # `make bench`: tests/bench/run.sh prints one table of ratios and updates

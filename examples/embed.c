@@ -8,6 +8,9 @@
  *   usage: embed BASE_URL     (an OpenAI-compatible endpoint, e.g. the
  *                              llmgateway-sim simulator)
  *
+ *   build (after make install):
+ *     cc -o embed examples/embed.c $(pkg-config --cflags --libs llmgateway-lua)
+ *
  * The snippet uses the C module directly (require "llmgateway.core"); with
  * lua/ on package.path, require "llmgateway" gives the full Lua API.
  */

@@ -8,6 +8,11 @@
  *   then require("llmgateway") from Lua (lua/llmgateway/init.lua).
  *
  * Without lgw_lua_set_loop the module creates and owns its own loop.
+ *
+ * These functions, and the whole C API of llmgateway.h, are in liblgw-lua
+ * (.so and .a): cc app.c $(pkg-config --cflags --libs llmgateway-lua).
+ * The installed Lua module (llmgateway/core.so) is a link to that library,
+ * so a require of it from the application's Lua code loads no second copy.
  */
 #ifndef LGW_LUA_H
 #define LGW_LUA_H

@@ -52,14 +52,16 @@ extern "C" {
   XX(CANCELED,  -16, "canceled",     "canceled")                        \
   XX(VALIDATOR, -17, "validator",    "validator failed")                \
   XX(JSON,      -18, "json",         "JSON parse error")                \
-  XX(DEADLINE,  -19, "deadline",     "request deadline passed")
+  XX(DEADLINE,  -19, "deadline",     "request deadline passed")         \
+  XX(REFUSED,   -20, "refused",      "the model refused to answer")     \
+  XX(RESOURCE,  -21, "resource",     "out of a local resource")
 
 typedef enum {
   LGW_OK = 0,
 #define LGW__ERRNO_ENUM(name, val, code, desc) LGW_E##name = (val),
   LGW_ERRNO_MAP(LGW__ERRNO_ENUM)
 #undef LGW__ERRNO_ENUM
-  LGW__ERRNO_LAST = -20
+  LGW__ERRNO_LAST = -22
 } lgw_errno_t;
 
 /* Error details. Fixed-size, no ownership: put it on the stack. */
@@ -128,7 +130,9 @@ typedef struct lgw_message {
  * In a total (usage_total) the counts are sums of the known ones (0 when
  * none was known). cached_tokens: prompt tokens read from the provider's
  * cache (OpenAI cached_tokens, Anthropic cache_read_input_tokens);
- * reasoning_tokens: output tokens spent reasoning (OpenAI only). */
+ * reasoning_tokens: output tokens spent reasoning (OpenAI reasoning_tokens,
+ * Anthropic thinking_tokens). Anthropic's counts are cumulative: the last
+ * ones reported are kept, never summed. */
 typedef struct lgw_usage {
   long input_tokens;
   long output_tokens;
@@ -154,7 +158,8 @@ typedef struct lgw_request {
   int has_temperature;
   double temperature;
   long max_tokens;                  /* 0 = unset */
-  double deadline;                  /* overall seconds; 0 = runtime's */
+  double deadline;                  /* overall seconds; 0 = runtime's;
+                                       >= 1e9 (or infinity) = none */
   /* Streaming (SSE): set on_delta to receive the text as it arrives.
    * Retries and failover happen only until the first delta; a stream that
    * breaks after it ends the request with an error carrying the partial
@@ -197,6 +202,7 @@ typedef struct lgw_result {
   long output_tokens;
   const lgw_attempt_t *attempts;
   size_t nattempts;
+  int providers_tried;       /* distinct providers with an attempt */
   lgw_usage_t usage;         /* the answering attempt's (-1: not given) */
   lgw_usage_t usage_total;   /* summed over every attempt of the request */
   double cost;               /* the answering attempt's; -1 when unknown */
@@ -206,13 +212,23 @@ typedef struct lgw_result {
   size_t partial_len;
   double ttft;               /* streamed: seconds from the answering
                                 attempt's start to its first delta; -1 */
+  const char *finish_reason; /* why the answer ended: "stop", "length"
+                                (cut by max_tokens), "tool_calls",
+                                "content_filter"; NULL when the provider
+                                gave none we know */
+  const char *refusal;       /* status LGW_EREFUSED: the model's refusal
+                                text ("" when it gave none); else NULL */
+  size_t refusal_len;
 } lgw_result_t;
 
 typedef struct lgw_gateway lgw_gateway_t;
 
 /* Completion: status is 0 (res->text set) or LGW_E*; err is NULL on
- * success. res and err are borrowed for the duration of the call. Runs
- * from the loop, never inside a libcurl callback. */
+ * success. When every provider failed, status (and err->code) is the
+ * class of the last attempt's failure (LGW_EAUTH, LGW_ETIMEOUT...), the
+ * attempts tell the rest; LGW_EEXHAUSTED only when no attempt was made.
+ * res and err are borrowed for the duration of the call. Runs from the
+ * loop, never inside a libcurl callback. */
 typedef void (*lgw_done_fn)(lgw_gateway_t *gw, uint64_t id, int status,
                             const lgw_result_t *res, const lgw_error_t *err,
                             void *ud);
@@ -302,8 +318,9 @@ LGW_API int lgw_gateway_run(lgw_gateway_t *gw);
 LGW_API void lgw_gateway_free(lgw_gateway_t *gw);
 
 /* Running totals over every attempt of every request this gateway ran:
- * the cost in the currency of settings.prices (0 when nothing was priced)
- * and the token usage (sums of the known counts). */
+ * the cost in the currency of settings.prices (-1 when no attempt was
+ * priced, as lgw_result_t.cost_total) and the token usage (sums of the
+ * known counts). */
 LGW_API double lgw_gateway_cost_total(const lgw_gateway_t *gw);
 LGW_API void lgw_gateway_usage_total(const lgw_gateway_t *gw,
                                      lgw_usage_t *out);

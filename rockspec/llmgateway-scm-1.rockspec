@@ -15,16 +15,21 @@ description = {
 dependencies = {
   "lua >= 5.4, < 5.5",
 }
+-- Every library the module (llmgateway/core.so) links. The Makefile takes
+-- their flags from pkg-config; luarocks checks that they are installed.
 external_dependencies = {
   CURL = { library = "curl" },
-  LIBUV = { header = "uv.h" },
-  YAML = { header = "yaml.h" },
-  CJSON = { header = "cjson/cJSON.h" },
-  CRYPTO = { header = "openssl/evp.h" },
+  LIBUV = { header = "uv.h", library = "uv" },
+  YAML = { header = "yaml.h", library = "yaml" },
+  CJSON = { header = "cjson/cJSON.h", library = "cjson" },
+  CRYPTO = { header = "openssl/evp.h", library = "crypto" },
+  HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" },
 }
+-- `make module` builds llmgateway/core.so alone: neither the host (it is
+-- installed by `make install`) nor the simulator (libmicrohttpd).
 build = {
   type = "make",
-  build_target = "all",
+  build_target = "module",
   build_variables = {
     LUA_INCDIR = "$(LUA_INCDIR)",
     CFLAGS = "$(CFLAGS)",
@@ -33,6 +38,5 @@ build = {
   install_variables = {
     LUA_CMODDIR = "$(LIBDIR)",
     LUA_LMODDIR = "$(LUADIR)",
-    BINDIR = "$(BINDIR)",
   },
 }

@@ -7,10 +7,12 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +114,13 @@ static void warn_unknown(const ctx_t *c, const lgw__node_t *map,
 
 /* ---- field coercion ---------------------------------------------------- */
 
+#define TEXT_TAB 1  /* a tab is allowed (header values, RFC 9110) */
+#define TEXT_REF 2  /* a "${" left by an unresolved reference is refused */
+
+static const char *bad_text(const char *s, size_t len, int flags,
+                            char *buf, size_t cap);
+static int is_token(const char *s, size_t len);
+
 /* String field: "" when missing or falsy, else str(value) stripped (and
  * lower-cased when lower). *out owned by the caller. */
 static int get_string(const ctx_t *c, const lgw__node_t *map, const char *key,
@@ -127,6 +136,17 @@ static int get_string(const ctx_t *c, const lgw__node_t *map, const char *key,
   *out = lgw__strip(!n || py_falsy(n) ? "" : py_str(n, buf));
   if (!*out) return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
   if (lower) lgw__lower(*out);
+  if (n && n->type == LGW_NODE_STRING) {
+    char why[120];
+    const char *w = memchr(n->str, '\0', n->len)
+                        ? bad_text(n->str, n->len, 0, why, sizeof why)
+                        : bad_text(*out, strlen(*out), TEXT_REF, why,
+                                   sizeof why);
+    if (w) {
+      join_path(full, sizeof full, path, key);
+      return bad(c, n, full, "%s", w);
+    }
+  }
   return 0;
 }
 
@@ -245,18 +265,176 @@ static int get_kvlist(const ctx_t *c, const lgw__node_t *map, const char *key,
                lgw__node_type_name(n->type));
   for (i = 0; i < n->n; i++) {
     const lgw__node_t *k = n->keys[i], *v = n->items[i];
-    char kb[40], vb[40];
-    const char *ks = py_str(k, kb);
-    if (lgw__is_blank(ks)) continue;
-    if (v->type == LGW_NODE_SEQ || v->type == LGW_NODE_MAP) {
-      join_path(sub, sizeof sub, full, ks);
+    char kb[40], vb[40], why[120];
+    const char *ks = py_str(k, kb), *w;
+    size_t kl = k->type == LGW_NODE_STRING ? k->len : strlen(ks);
+    int hdr = strcmp(key, "headers") == 0;
+    if (lgw__is_blank(ks) && !memchr(ks, '\0', kl)) continue;
+    if ((w = bad_text(ks, kl, 0, why, sizeof why)))
+      return bad(c, k, full, "a %s %s", hdr ? "header name" : "model name",
+                 w);
+    if (hdr && !is_token(ks, kl))
+      return bad(c, k, full, "\"%.100s\" is not a valid header name "
+                 "(letters, digits and !#$%%&'*+-.^_`|~ only)", ks);
+    join_path(sub, sizeof sub, full, ks);
+    if (v->type == LGW_NODE_SEQ || v->type == LGW_NODE_MAP)
       return bad(c, v, sub, "expected a string, got a %s",
                  lgw__node_type_name(v->type));
-    }
+    if (v->type == LGW_NODE_STRING &&
+        (w = bad_text(v->str, v->len, (hdr ? TEXT_TAB : 0) | TEXT_REF, why,
+                      sizeof why)))
+      return bad(c, v, sub, "%s", w);
     if (lgw__kvlist_add(out, ks, py_str(v, vb)))
       return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
   }
   return 0;
+}
+
+/* ---- strings that reach the wire ----------------------------------------- */
+
+/* Why s[0..len) cannot be a config string, or NULL: a NUL byte, another
+ * control character (C0 or DEL), or (TEXT_REF) a "${". The value itself
+ * is never quoted (it may be a key). */
+static const char *bad_text(const char *s, size_t len, int flags,
+                            char *buf, size_t cap) {
+  int tab_ok = flags & TEXT_TAB;
+  size_t i;
+  for (i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch == 0) return "contains a NUL character (U+0000)";
+    if ((ch < 0x20 && !(tab_ok && ch == '\t')) || ch == 0x7f) {
+      snprintf(buf, cap, "contains a control character (U+%04X%s); control "
+               "characters are not allowed", ch,
+               ch == '\r' ? ", CR" : ch == '\n' ? ", LF" : ch == '\t' ? ", TAB"
+               : ch == 0x7f ? ", DEL" : "");
+      return buf;
+    }
+  }
+  for (i = 0; (flags & TEXT_REF) && i + 1 < len; i++)
+    if (s[i] == '$' && s[i + 1] == '{')
+      return "holds an unresolved ${...} reference (only a whole value "
+             "${NAME}, ${NAME:-default} or ${NAME:-${OTHER}} is "
+             "interpolated)";
+  return NULL;
+}
+
+/* RFC 9110 token (a header field name). */
+static int is_token(const char *s, size_t len) {
+  size_t i;
+  if (!len) return 0;
+  for (i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+          (ch >= 'A' && ch <= 'Z') || (ch && strchr("!#$%&'*+-.^_`|~", ch))))
+      return 0;
+  }
+  return 1;
+}
+
+/* A boolean: true/false (YAML or Lua), 0/1, or the strings true, false,
+ * yes, no, on, off, 1, 0 (any case, e.g. from ${VAR}). */
+static int get_boolean(const ctx_t *c, const lgw__node_t *map,
+                       const char *key, const char *path, int dflt,
+                       int *out) {
+  static const char *const yes[] = {"true", "yes", "on", "1", NULL};
+  static const char *const no[] = {"false", "no", "off", "0", NULL};
+  const lgw__node_t *n = lgw__node_get(map, key);
+  char full[400], desc[80];
+  const char *const *w;
+  *out = dflt;
+  if (absent(n)) return 0;
+  join_path(full, sizeof full, path, key);
+  if (n->type == LGW_NODE_BOOL) {
+    *out = n->b;
+    return 0;
+  }
+  if (n->type == LGW_NODE_INT && (n->i == 0 || n->i == 1)) {
+    *out = (int)n->i;
+    return 0;
+  }
+  if (n->type == LGW_NODE_STRING) {
+    char *s = lgw__strip(n->str);
+    if (!s) return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+    lgw__lower(s);
+    for (w = yes; *w && strcmp(*w, s); w++) {
+    }
+    if (*w) *out = 1;
+    else {
+      for (w = no; *w && strcmp(*w, s); w++) {
+      }
+      if (*w) *out = 0;
+    }
+    lgw_free(s);
+    if (*w) return 0;
+  }
+  describe(n, desc, sizeof desc);
+  return bad(c, n, full, "expected true or false, got %s", desc);
+}
+
+/* Host of an http(s) URL (after "scheme://"): [start, end) without the
+ * brackets of an IPv6 literal; userinfo skipped. */
+static void url_host(const char *a, const char **hs, const char **he) {
+  const char *end = a + strcspn(a, "/?#"), *p, *at = NULL;
+  for (p = a; p < end; p++)
+    if (*p == '@') at = p;
+  if (at) a = at + 1;
+  if (*a == '[') {
+    const char *rb = memchr(a, ']', (size_t)(end - a));
+    *hs = a + 1;
+    *he = rb ? rb : end;
+    return;
+  }
+  *hs = a;
+  for (p = a; p < end && *p != ':'; p++) {
+  }
+  *he = p;
+}
+
+int lgw__host_is_loopback(const char *host, size_t len) {
+  char h[256];
+  unsigned char a6[16];
+  struct in_addr a4;
+  if (len == 0 || len >= sizeof h) return 0;
+  memcpy(h, host, len);
+  h[len] = '\0';
+  if (h[len - 1] == '.') h[len - 1] = '\0';
+  if (lgw__strcasecmp(h, "localhost") == 0) return 1;
+  if (inet_pton(AF_INET, h, &a4) == 1)
+    return (ntohl(a4.s_addr) >> 24) == 127;
+  if (inet_pton(AF_INET6, h, a6) == 1)
+    return memcmp(a6, in6addr_loopback.s6_addr, 16) == 0;
+  return 0;
+}
+
+/* base_url: blank (an error at request time), else http:// or https:// with
+ * a host; plain http:// only to a loopback host unless allowed. */
+static int check_base_url(const ctx_t *c, const lgw__node_t *m,
+                          const char *path, const lgw__provider_t *p) {
+  const lgw__node_t *n = lgw__node_get(m, "base_url");
+  const char *u = p->base_url, *a, *hs, *he;
+  char full[400], *shown;
+  int rc, https;
+  if (!u[0]) return 0;
+  join_path(full, sizeof full, path, "base_url");
+  https = lgw__strncasecmp(u, "https://", 8) == 0;
+  if (!https && lgw__strncasecmp(u, "http://", 7) != 0) {
+    if (!(shown = lgw__url_redact(u)))
+      return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+    rc = bad(c, n, full, "an explicit http:// or https:// scheme is "
+             "required, got \"%.200s\"", shown);
+    lgw_free(shown);
+    return rc;
+  }
+  a = u + (https ? 8 : 7);
+  url_host(a, &hs, &he);
+  if (hs == he) return bad(c, n, full, "the URL has no host");
+  if (https || p->allow_insecure_http ||
+      lgw__host_is_loopback(hs, (size_t)(he - hs)))
+    return 0;
+  return bad(c, n, full, "plain http:// to \"%.*s\", which is not a "
+             "loopback host, would send the key and the prompts in clear; "
+             "use https://, or set %s.allow_insecure_http: true",
+             (int)(he - hs > 200 ? 200 : he - hs), hs, path);
 }
 
 /* ---- styles ------------------------------------------------------------ */
@@ -305,6 +483,7 @@ static void provider_free(lgw__provider_t *p) {
   lgw_free(p->api_style);
   lgw_free(p->base_url);
   lgw_free(p->api_key);
+  lgw_free(p->ca_file);
   lgw__kvlist_free(&p->headers);
   lgw__kvlist_free(&p->model_map);
 }
@@ -320,7 +499,8 @@ static int parse_provider(const ctx_t *c, const lgw__node_t *m,
   static const char *const known[] = {"provider_type", "api_style",
                                       "base_url",      "api_key",
                                       "headers",       "model_map",
-                                      "rpm",           "tpm",       NULL};
+                                      "rpm",           "tpm",
+                                      "allow_insecure_http",        "ca_file",     NULL};
   int rc;
   warn_unknown(c, m, path, known);
   if ((rc = get_string(c, m, "provider_type", path, 0, &p->provider_type)) ||
@@ -330,7 +510,11 @@ static int parse_provider(const ctx_t *c, const lgw__node_t *m,
       (rc = get_kvlist(c, m, "headers", path, &p->headers)) ||
       (rc = get_kvlist(c, m, "model_map", path, &p->model_map)) ||
       (rc = get_long(c, m, "rpm", path, 0, 0, &p->rpm)) ||
-      (rc = get_long(c, m, "tpm", path, 0, 0, &p->tpm)))
+      (rc = get_long(c, m, "tpm", path, 0, 0, &p->tpm)) ||
+      (rc = get_boolean(c, m, "allow_insecure_http", path, 0,
+                        &p->allow_insecure_http)) ||
+      (rc = get_string(c, m, "ca_file", path, 0, &p->ca_file)) ||
+      (rc = check_base_url(c, m, path, p)))
     return rc;
   if (lgw__style_parse(p->api_style, &p->style)) {
     char full[400], pos[300];
@@ -369,7 +553,7 @@ static int parse_providers(const ctx_t *c, const lgw__node_t *root,
     const lgw__node_t *e = list->items[i];
     char path[300], kb[40], pos[300];
     if (list->type == LGW_NODE_SEQ)
-      snprintf(path, sizeof path, "providers[%zu]", i);
+      snprintf(path, sizeof path, "providers[%zu]", i + 1);
     else
       snprintf(path, sizeof path, "providers.%.200s",
                py_str(list->keys[i], kb));
@@ -409,6 +593,10 @@ static int parse_prices(const ctx_t *c, const lgw__node_t *s,
     char path[300], kb[40];
     const char *name = py_str(n->keys[i], kb);
     snprintf(path, sizeof path, "settings.prices.%.200s", name);
+    if (n->keys[i]->type == LGW_NODE_STRING &&
+        memchr(n->keys[i]->str, '\0', n->keys[i]->len))
+      return bad(c, n->keys[i], "settings.prices",
+                 "a model name contains a NUL character (U+0000)");
     if (m->type != LGW_NODE_MAP)
       return bad(c, m, path, "expected a mapping with input and output, "
                              "got %s%s", m->type == LGW_NODE_SEQ ? "a " : "",
@@ -558,6 +746,22 @@ static int parse_state(const ctx_t *c, const lgw__node_t *s,
   return 0;
 }
 
+/* A true/false setting; absent or null: false. */
+static int get_flag(const ctx_t *c, const lgw__node_t *map, const char *key,
+                    const char *path, int *out) {
+  const lgw__node_t *n = lgw__node_get(map, key);
+  char full[400], desc[80];
+  *out = 0;
+  if (absent(n)) return 0;
+  if (n->type == LGW_NODE_BOOL) {
+    *out = n->b != 0;
+    return 0;
+  }
+  join_path(full, sizeof full, path, key);
+  describe(n, desc, sizeof desc);
+  return bad(c, n, full, "expected true or false, got %s", desc);
+}
+
 static int parse_settings(const ctx_t *c, const lgw__node_t *root,
                           lgw_runtime_t *rt) {
   static const char *const known[] = {
@@ -567,8 +771,8 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
       "deadline", "backoff_base", "backoff_max", "retry_after_max",
       "max_response_bytes", "first_token_timeout", "idle_timeout",
       "breaker_failures", "breaker_window", "breaker_cooldown", "prices",
-      "state", "state_prefix", "state_refresh", "max_connections_per_host",
-      NULL};
+      "state", "state_prefix", "state_refresh", "failover_on_refusal",
+      "ca_file", "max_connections_per_host", NULL};
   const lgw__node_t *s = lgw__node_get(root, "settings");
   const char *p = "settings";
   int rc;
@@ -626,7 +830,10 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
                        &rt->breaker_cooldown)) ||
       (rc = get_double(c, s, "state_refresh", p, LGW_DEFAULT_STATE_REFRESH,
                        0, 1, &rt->state_refresh)) ||
-      (rc = parse_state(c, s, rt)))
+      (rc = get_string(c, s, "ca_file", p, 0, &rt->ca_file)) ||
+      (rc = parse_state(c, s, rt)) ||
+      (rc = get_flag(c, s, "failover_on_refusal", p,
+                     &rt->failover_on_refusal)))
     return rc;
   return parse_prices(c, s, rt);
 }
@@ -668,6 +875,9 @@ static int parse_tasks(const ctx_t *c, const lgw__node_t *root,
       continue;
     }
     snprintf(path, sizeof path, "tasks.%.200s", k->str);
+    if (memchr(k->str, '\0', k->len))
+      return bad(c, k, "tasks", "a task name contains a NUL character "
+                 "(U+0000)");
     rt->ntasks++;
     warn_unknown(c, m, path, known);
     if (!(t->name = lgw__strdup(k->str)))
@@ -699,6 +909,7 @@ static void runtime_destroy(lgw_runtime_t *rt) {
   prices_free(rt);
   lgw_free(rt->state);
   lgw_free(rt->state_prefix);
+  lgw_free(rt->ca_file);
   lgw_free(rt);
 }
 
@@ -764,6 +975,16 @@ static lgw__node_t *int_node(long long v) {
   return n;
 }
 
+static lgw__node_t *bool_node(int v) {
+  lgw__node_t *n = lgw__node_new(LGW_NODE_BOOL, 0, 0);
+  if (n) {
+    n->b = v;
+    n->i = v;
+    n->d = v;
+  }
+  return n;
+}
+
 static lgw__node_t *float_node(double d) {
   lgw__node_t *n = lgw__node_new(LGW_NODE_FLOAT, 0, 0);
   if (n) n->d = d;
@@ -781,25 +1002,92 @@ static lgw__node_t *kv_node(const lgw__kvlist_t *l) {
   return m;
 }
 
+/* Header names with "<redacted>" for every non-empty value. */
+static lgw__node_t *redacted_kv_node(const lgw__kvlist_t *l) {
+  lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  size_t i;
+  for (i = 0; m && i < l->n; i++)
+    if (put(m, l->items[i].key,
+            str_node(l->items[i].value[0] ? "<redacted>" : ""))) {
+      lgw__node_free(m);
+      return NULL;
+    }
+  return m;
+}
+
 static lgw__node_t *provider_node(const lgw__provider_t *p, int with_keys) {
   static const lgw__provider_t none;
   lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
-  const char *key;
+  const char *key, *url;
+  char *shown;
   if (!p) p = &none;
   key = p->api_key ? p->api_key : "";
+  url = p->base_url ? p->base_url : "";
   if (!with_keys && key[0]) key = "<redacted>";
-  if (!m || put(m, "provider_type", str_node(p->provider_type ? p->provider_type : "")) ||
+  shown = with_keys ? lgw__strdup(url) : lgw__url_redact(url);
+  if (!m || !shown ||
+      put(m, "provider_type", str_node(p->provider_type ? p->provider_type : "")) ||
       put(m, "api_style", str_node(p->api_style ? p->api_style : "")) ||
-      put(m, "base_url", str_node(p->base_url ? p->base_url : "")) ||
+      put(m, "base_url", str_node(shown)) ||
       put(m, "api_key", str_node(key)) ||
-      put(m, "headers", kv_node(&p->headers)) ||
+      put(m, "headers", with_keys ? kv_node(&p->headers)
+                                  : redacted_kv_node(&p->headers)) ||
       put(m, "model_map", kv_node(&p->model_map)) ||
       (p->rpm && put(m, "rpm", int_node(p->rpm))) ||
-      (p->tpm && put(m, "tpm", int_node(p->tpm)))) {
+      (p->tpm && put(m, "tpm", int_node(p->tpm))) ||
+      (p->allow_insecure_http &&
+       put(m, "allow_insecure_http", bool_node(1))) ||
+      (p->ca_file && p->ca_file[0] &&
+       put(m, "ca_file", str_node(p->ca_file)))) {
+    lgw_free(shown);
     lgw__node_free(m);
     return NULL;
   }
+  lgw_free(shown);
   return m;
+}
+
+char *lgw__url_redact(const char *url) {
+  const char *a, *end, *p, *at = NULL, *q;
+  lgw__buf_t b;
+  int rc = 0;
+  if (!url) return lgw__strdup("");
+  a = strstr(url, "://");
+  a = a ? a + 3 : url;
+  end = a + strcspn(a, "/?#");
+  for (p = a; p < end; p++)
+    if (*p == '@') at = p;
+  lgw__buf_init(&b);
+  if (at)
+    rc = lgw__buf_add(&b, url, (size_t)(a - url)) ||
+         lgw__buf_adds(&b, "<redacted>") ||
+         lgw__buf_add(&b, at, (size_t)(end - at));
+  else
+    rc = lgw__buf_add(&b, url, (size_t)(end - url));
+  p = end;
+  q = p + strcspn(p, "?#");
+  if (!rc) rc = lgw__buf_add(&b, p, (size_t)(q - p));
+  if (!rc && *q == '?') {
+    /* name=<redacted> per parameter; a bare parameter may be a key */
+    p = q + 1;
+    rc = lgw__buf_addc(&b, '?');
+    while (!rc && *p && *p != '#') {
+      size_t n = strcspn(p, "&;#");
+      const char *eq = memchr(p, '=', n);
+      if (eq) rc = lgw__buf_add(&b, p, (size_t)(eq + 1 - p)) ||
+                   (eq + 1 < p + n && lgw__buf_adds(&b, "<redacted>"));
+      else if (n) rc = lgw__buf_adds(&b, "<redacted>");
+      p += n;
+      if (!rc && (*p == '&' || *p == ';')) rc = lgw__buf_addc(&b, *p++);
+    }
+    q = p;
+  }
+  if (!rc && *q == '#') rc = lgw__buf_adds(&b, q[1] ? "#<redacted>" : "#");
+  if (rc) {
+    lgw__buf_free(&b);
+    return NULL;
+  }
+  return b.data ? lgw__buf_steal(&b) : lgw__strdup("");
 }
 
 static lgw__node_t *prices_node(const lgw_runtime_t *rt) {
@@ -862,10 +1150,14 @@ static lgw__node_t *settings_node(const lgw_runtime_t *rt, int with_keys) {
            int_node(rt->max_connections_per_host))) ||
       put(s, "first_token_timeout", float_node(rt->first_token_timeout)) ||
       put(s, "idle_timeout", float_node(rt->idle_timeout)) ||
+      (rt->failover_on_refusal &&
+       put(s, "failover_on_refusal", bool_node(1))) ||
       put(s, "breaker_failures", int_node(rt->breaker_failures)) ||
       put(s, "breaker_window", float_node(rt->breaker_window)) ||
       put(s, "breaker_cooldown", float_node(rt->breaker_cooldown)) ||
       (rt->nprices && put(s, "prices", prices_node(rt))) ||
+      (rt->ca_file && rt->ca_file[0] &&
+       put(s, "ca_file", str_node(rt->ca_file))) ||
       (state && (put(s, "state", str_node(state)) ||
                  put(s, "state_prefix", str_node(rt->state_prefix)) ||
                  put(s, "state_refresh", float_node(rt->state_refresh))))) {

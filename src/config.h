@@ -33,6 +33,10 @@
  *                                 to its first text delta; 0 (default) =
  *                                 no bound beyond `timeout`. Expiry is a
  *                                 timeout (retried, or failed over).
+ *   settings.failover_on_refusal  true: an answer the model refused sends
+ *                                 the request to the next provider;
+ *                                 false (default): it ends the request
+ *                                 with LGW_EREFUSED.
  *   settings.idle_timeout         seconds a streamed attempt may receive
  *                                 nothing once its body has begun; 0
  *                                 (default) = no bound beyond `timeout`.
@@ -108,6 +112,8 @@ typedef struct lgw__provider {
   char key[65];            /* provider key: sha256 hex of canonical JSON */
   /* our own (not part of the provider key) */
   long rpm, tpm;           /* 0 = no limit */
+  int allow_insecure_http; /* plain http:// to a host that is not loopback */
+  char *ca_file;           /* CA bundle for TLS; "" = settings.ca_file */
 } lgw__provider_t;
 
 typedef struct lgw__task {
@@ -144,6 +150,7 @@ struct lgw_runtime {
   char config_key[65];         /* sha256 hex of the provider list */
   /* streaming, breaker and prices (see the comment at the top) */
   double first_token_timeout, idle_timeout;  /* seconds, 0 = none */
+  int failover_on_refusal;     /* a refusal tries the next provider */
   long breaker_failures;
   double breaker_window, breaker_cooldown;
   lgw__price_t *prices;        /* configured order */
@@ -152,6 +159,8 @@ struct lgw_runtime {
   char *state;                 /* Redis URL; NULL: the state file */
   char *state_prefix;          /* never NULL */
   double state_refresh;        /* seconds */
+  char *ca_file;               /* CA bundle for TLS; "": CURL_CA_BUNDLE,
+                                  SSL_CERT_FILE, else curl's default */
 };
 
 /* Validate a tree into a runtime. name is the source for positions
@@ -164,7 +173,9 @@ int lgw__runtime_from_node(const lgw__node_t *root, const char *name,
 
 /* Dump as the Python dump_runtime_spec: version, settings (with our own
  * settings after the Python ones), tasks, then "providers" when more than
- * one else "provider". api_key is "<redacted>" unless with_keys. */
+ * one else "provider". Unless with_keys, a non-empty api_key and every
+ * non-empty header value are "<redacted>" and base_url goes through
+ * lgw__url_redact. */
 lgw__node_t *lgw__runtime_dump(const lgw_runtime_t *rt, int with_keys);
 
 /* Task lookup per the Python runtime.task(): name stripped; unknown names
@@ -181,6 +192,13 @@ const char *lgw__runtime_effort_for_tier(const lgw_runtime_t *rt,
 /* Price of model (exact match), NULL when not configured. */
 const lgw__price_t *lgw__runtime_price(const lgw_runtime_t *rt,
                                        const char *model);
+
+/* base_url as shown in dumps and messages: the userinfo
+ * (https://user:pw@host) and every query value (?key=...) replaced by
+ * "<redacted>", as is a fragment. Caller frees; NULL when out of memory. */
+char *lgw__url_redact(const char *url);
+/* 127.0.0.0/8, ::1 or localhost (a trailing dot allowed). */
+int lgw__host_is_loopback(const char *host, size_t len);
 
 /* Parse an api_style value; returns -1 for an unknown one. */
 int lgw__style_parse(const char *api_style, lgw__style_t *out);

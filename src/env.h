@@ -1,8 +1,11 @@
 /*
  * env.h -- environment interpolation of config strings, exactly as the
  * Python llmgateway's resolve_env_value: the whole (stripped) string may be
- * ${NAME}, ${NAME:-default}, ${NAME:default} or env:NAME. Pure: the
- * environment lookup is injected.
+ * ${NAME}, ${NAME:-default}, ${NAME:default} or env:NAME. One extension:
+ * the default may itself be one whole reference (${A:-${B}},
+ * ${A:-${B:-x}}); deeper nesting is left literal, and the config
+ * validation refuses any value still holding "${". Pure: the environment
+ * lookup is injected.
  */
 #ifndef LGW_ENV_H
 #define LGW_ENV_H
@@ -20,7 +23,7 @@ const char *lgw__getenv_default(const char *name, void *ud);
 char *lgw__env_resolve(const char *text, lgw__getenv_fn get, void *ud);
 
 /* Apply lgw__env_resolve to every STRING value in the tree (map keys are
- * left alone). Returns 0 or LGW_ENOMEM. */
+ * left alone, and so are strings holding a NUL byte). Returns 0 or LGW_ENOMEM. */
 int lgw__env_resolve_tree(lgw__node_t *root, lgw__getenv_fn get, void *ud);
 
 #endif

@@ -94,10 +94,13 @@ static int on_sse_event(const char *name, const char *data, size_t len,
   const lgw__transport_t *tr = lgw__transport_for(q->route->style);
   lgw_error_t e;
   int rc;
-  (void)name;
   memset(&e, 0, sizeof e);
   q->st->stream.delta.len = 0;
+  q->st->stream.event = name;
   rc = tr->stream_event(&q->st->stream, data, len, &e);
+  /* An event cut by the end of the body is not malformed: the stream
+   * just ended early (reported as such by lgw__gw_stream_end). */
+  if (rc == LGW_ERESPONSE && q->st->at_end) return 0;
   if (rc) {
     abort_set(q, rc, e.http_status, "HTTP 200 from %s: stream error: %s",
               lgw__gw_attempt_url(q), e.message);
@@ -144,7 +147,9 @@ int lgw__gw_stream_reset(req_t *q) {
 /* A complete event stream: its terminal event must have come. */
 int lgw__gw_stream_end(req_t *q, char *msg, size_t cap, int *cls_status) {
   req_stream_t *st = q->st;
-  int rc = lgw__sse_finish(&st->sse, on_sse_event, q);
+  int rc;
+  st->at_end = 1;
+  rc = lgw__sse_finish(&st->sse, on_sse_event, q);
   if (rc) {
     if (!st->abort_code)
       abort_set(q, rc, 0, "Out of memory reading the stream from %s.",

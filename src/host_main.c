@@ -24,10 +24,6 @@
 
 #include "lua_priv.h"
 
-#ifndef LGW_LUA_DIR
-#define LGW_LUA_DIR "/usr/local/share/lua/5.4"
-#endif
-
 #define EXIT_INTERRUPTED 130
 
 static const char *progname = "llmgateway";
@@ -297,19 +293,61 @@ static void create_arg_table(lua_State *L, char **argv, int argc,
   lua_setglobal(L, "arg");
 }
 
-/* package.path: the source tree's lua/ next to the executable (build/ or
- * build/<sub>/), then the installed directory, then Lua's default. */
+/* path as lua.c sets package.path from LUA_PATH: the value unchanged, or
+ * with ";;" replaced by dflt. */
+static void push_env_path(lua_State *L, const char *path, const char *dflt) {
+  const char *mark = strstr(path, ";;");
+  luaL_Buffer b;
+  if (!mark) {
+    lua_pushstring(L, path);
+    return;
+  }
+  luaL_buffinit(L, &b);
+  if (mark > path) {
+    luaL_addlstring(&b, path, (size_t)(mark - path));
+    luaL_addchar(&b, ';');
+  }
+  luaL_addstring(&b, dflt);
+  if (mark[2] != '\0') {
+    luaL_addchar(&b, ';');
+    luaL_addstring(&b, mark + 2);
+  }
+  luaL_pushresult(&b);
+}
+
+/* package[field] (package at index pkg) = $<env>_5_4, else $<env> (";;"
+ * standing for dflt), else dflt. */
+static void set_one_path(lua_State *L, int pkg, const char *field,
+                         const char *env, const char *dflt) {
+  const char *v = getenv(lua_pushfstring(L, "%s_5_4", env));
+  lua_pop(L, 1);
+  if (!v) v = getenv(env);
+  if (v) push_env_path(L, v, dflt);
+  else lua_pushstring(L, dflt);
+  lua_setfield(L, pkg, field);
+}
+
+/* package.path and package.cpath. The default: the source tree's lua/
+ * when the executable runs from the build tree (build/bin/ or build/),
+ * then the install's directories next to the executable's, wherever the
+ * install was put or moved: <prefix>/share/lua/5.4 and <prefix>/lib/lua/5.4
+ * where <prefix>/bin holds the executable; then Lua's defaults.
+ * LUA_PATH_5_4 / LUA_PATH and LUA_CPATH_5_4 / LUA_CPATH win, as in lua:
+ * they replace the default, ";;" in them standing for it. */
 static void set_path(lua_State *L) {
   static const char *const ups[] = {"/../lua", "/../../lua"};
   char exe[4096];
   size_t size = sizeof exe;
+  int have_exe = uv_exepath(exe, &size) == 0 && exe[0] == '/';
+  int pkg;
   luaL_Buffer b;
   size_t i;
   lua_getglobal(L, "package");
+  pkg = lua_gettop(L);
   luaL_buffinit(L, &b);
-  if (uv_exepath(exe, &size) == 0) {
+  if (have_exe) {
     char *slash = strrchr(exe, '/');
-    if (slash) *slash = '\0';
+    *slash = '\0';
     for (i = 0; i < sizeof ups / sizeof *ups; i++) {
       const char *dir = lua_pushfstring(L, "%s%s", exe, ups[i]);
       const char *probe = lua_pushfstring(L, "%s/llmgateway/init.lua", dir);
@@ -323,13 +361,24 @@ static void set_path(lua_State *L) {
       }
       lua_pop(L, 1);
     }
+    /* <prefix>: the executable's directory without its last part */
+    slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    lua_pushfstring(L, "%s/share/lua/5.4/?.lua;%s/share/lua/5.4/?/init.lua;",
+                    exe, exe);
+    luaL_addvalue(&b);
   }
-  luaL_addstring(&b, LGW_LUA_DIR "/?.lua;" LGW_LUA_DIR "/?/init.lua;");
-  lua_getfield(L, -2, "path");
-  luaL_addvalue(&b);
+  luaL_addstring(&b, LUA_PATH_DEFAULT);
   luaL_pushresult(&b);
-  lua_setfield(L, -2, "path");
-  lua_getfield(L, -1, "preload");
+  set_one_path(L, pkg, "path", "LUA_PATH", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  if (have_exe) lua_pushfstring(L, "%s/lib/lua/5.4/?.so;", exe);
+  else lua_pushliteral(L, "");
+  lua_pushliteral(L, LUA_CPATH_DEFAULT);
+  lua_concat(L, 2);
+  set_one_path(L, pkg, "cpath", "LUA_CPATH", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  lua_getfield(L, pkg, "preload");
   lua_pushcfunction(L, luaopen_llmgateway_core);
   lua_setfield(L, -2, "llmgateway.core");
   lua_pop(L, 2);
@@ -379,8 +428,10 @@ static const char worker_runner[] =
   "  error('worker: no queue URL: give --queue redis://... (or set '\n"
   "    .. 'settings.state in the config)', 0)\n"
   "end\n"
-  "opts.prefix = opts.prefix or (gw and gw.runtime.state_prefix)\n"
-  "local q = assert(llm.queue(url, opts.name, opts))\n"
+  "local q = assert(llm.queue(url, opts.name, {\n"
+  "  prefix = opts.prefix or (gw and gw.runtime.state_prefix),\n"
+  "  concurrency = opts.concurrency, max_deliveries = opts.max_deliveries,\n"
+  "  visibility_timeout = opts.visibility_timeout}))\n"
   "assert(q:serve(handler, {consumer = opts.consumer, gateway = gw}))\n"
   "q:close()\n"
   "if gw then gw:close() end\n";

@@ -100,7 +100,9 @@ static int l_dump_runtime_spec(lua_State *L) {
   int with_keys = 0;
   lgw__node_t *root;
   if (!lua_isnoneornil(L, 2)) {
+    static const char *const keys[] = {"with_keys", NULL};
     luaL_checktype(L, 2, LUA_TTABLE);
+    lgwL_check_keys(L, 2, 2, "", keys);
     lua_getfield(L, 2, "with_keys");
     with_keys = lua_toboolean(L, -1);
     lua_pop(L, 1);
@@ -258,7 +260,10 @@ static int l_gateway(lua_State *L) {
   else luaL_argexpected(L, lua_type(L, 1) == LUA_TTABLE, 1,
                         "llmgateway.Runtime or table");
   if (!lua_isnoneornil(L, 2)) {
+    static const char *const keys[] = {"state_file", "no_state",
+      "max_concurrent", "validator_timeout", "on_event", NULL};
     luaL_checktype(L, 2, LUA_TTABLE);
+    lgwL_check_keys(L, 2, 2, "", keys);
     if (lua_getfield(L, 2, "state_file") != LUA_TNIL) {
       if (lua_type(L, -1) != LUA_TSTRING)
         lgwL_argerror_path(L, 2, "state_file", "string", -1);
@@ -268,13 +273,13 @@ static int l_gateway(lua_State *L) {
     opts.no_state = lua_toboolean(L, -1);
     if (lua_getfield(L, 2, "max_concurrent") != LUA_TNIL) {
       if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1)
-        luaL_argerror(L, 2, "max_concurrent: positive integer expected");
+        lgwL_argerror_value(L, 2, "max_concurrent", "positive integer", -1);
       max_concurrent = lua_tointeger(L, -1);
     }
     if (lua_getfield(L, 2, "validator_timeout") != LUA_TNIL) {
       if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) > 0))
-        luaL_argerror(L, 2, "validator_timeout: positive number of seconds "
-                      "expected");
+        lgwL_argerror_value(L, 2, "validator_timeout", "positive number of "
+                            "seconds", -1);
       validator_timeout = lua_tonumber(L, -1);
     }
     if (lua_getfield(L, 2, "on_event") != LUA_TNIL &&
@@ -528,7 +533,7 @@ static int gw_stream(lua_State *L) {
 
 /* gw:totals() -> {cost=, input_tokens=, output_tokens=, cached_tokens=,
  * reasoning_tokens=}: every attempt of every request of this gateway
- * (cost 0 when nothing was priced). */
+ * (cost nil when nothing was priced, as a result's cost_total). */
 static int gw_totals(lua_State *L) {
   lgwL_gw_t *g = check_gw(L);
   lgw_usage_t u = g->usage_total;
@@ -538,8 +543,10 @@ static int gw_totals(lua_State *L) {
     lgw_gateway_usage_total(g->gw, &u);
   }
   lgwL_push_usage(L, &u);
-  lua_pushnumber(L, cost);
-  lua_setfield(L, -2, "cost");
+  if (cost >= 0) {
+    lua_pushnumber(L, cost);
+    lua_setfield(L, -2, "cost");
+  }
   return 1;
 }
 
@@ -552,7 +559,12 @@ static int gw_breaker_state(lua_State *L) {
   int st;
   if (!g->gw) return luaL_error(L, "the gateway is closed");
   st = i < 1 ? LGW_EINVAL : lgw_gateway_breaker_state(g->gw, (size_t)i - 1);
-  luaL_argcheck(L, st >= 0 && st <= 2, 2, "no provider with that index");
+  if (st < 0 || st > 2) {
+    lua_getiuservalue(L, 1, 1);
+    return luaL_argerror(L, 2, lua_pushfstring(L, "provider index from 1 to "
+                         "%d expected, got %I", (int)lgw_runtime_provider_count(
+                         check_runtime(L, -1)), i));
+  }
   lua_pushstring(L, names[st]);
   return 1;
 }

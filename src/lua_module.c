@@ -557,8 +557,9 @@ static void push_json(lua_State *L, const cJSON *v, int depth) {
       push_json(L, c, depth + 1);
       lua_rawseti(L, -2, ++i);
     }
-  } else if (cJSON_IsString(v) || cJSON_IsRaw(v)) {
-    lua_pushstring(L, v->valuestring);
+    luaL_setmetatable(L, LGWL_ARRAY);  /* [] stays [] when encoded */
+  } else if (cJSON_IsString(v)) {
+    lua_pushlstring(L, v->valuestring, lgw__json_strlen(v));
   } else if (cJSON_IsNumber(v)) {
     double d = v->valuedouble;
     if (d == floor(d) && fabs(d) < 9007199254740992.0)
@@ -597,9 +598,9 @@ static int l_parse_json(lua_State *L) {
 
 /* Conversion under pcall, so that the tree is freed on any Lua error. */
 int lgwL_push_json_text(lua_State *L, const char *text, size_t len) {
-  cJSON *root = cJSON_ParseWithLength(text, len);
+  cJSON *root = NULL;
   int status;
-  if (!root) return 0;
+  if (lgw__json_parse_strict(text, len, &root, NULL)) return 0;
   lua_pushcfunction(L, push_json_p);
   lua_pushlightuserdata(L, root);
   status = lua_pcall(L, 1, 1, 0);
@@ -668,6 +669,12 @@ static const luaL_Reg funcs[] = {
 int luaopen_llmgateway_core(lua_State *L) {
   luaL_checkversion(L);
   module_open(L);
+  /* llm.array_mt: no __name, so that error messages still say "table" */
+  if (luaL_getmetatable(L, LGWL_ARRAY) == LUA_TNIL) {
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, LGWL_ARRAY);
+  }
+  lua_pop(L, 1);
   if (luaL_newmetatable(L, LGWL_ERROR)) {
     lua_pushcfunction(L, error_tostring);
     lua_setfield(L, -2, "__tostring");
@@ -684,6 +691,10 @@ int luaopen_llmgateway_core(lua_State *L) {
   lua_setfield(L, -2, "Error");
   lgwL_push_null(L);
   lua_setfield(L, -2, "null");
+  luaL_getmetatable(L, LGWL_ARRAY);
+  lua_setfield(L, -2, "array_mt");
+  lgwL_push_empty_array(L);
+  lua_setfield(L, -2, "empty_array");
   lua_pushstring(L, "llmgateway " LGW_VERSION_STRING);
   lua_setfield(L, -2, "_VERSION");
   return 1;

@@ -252,10 +252,18 @@ void lgwL_push_node(lua_State *L, const lgw__node_t *n);
 #define lgwL_push_null(L) lua_pushlightuserdata((L), NULL)
 int lgwL_is_null(lua_State *L, int idx);
 
+/* JSON arrays in Lua: parse_json gives every array a table with the
+ * metatable registry[LGWL_ARRAY] (llm.array_mt), so that an empty one
+ * encodes as [] again; llm.empty_array is a light userdata sentinel. */
+#define LGWL_ARRAY "llmgateway.array"
+void lgwL_push_empty_array(lua_State *L);
+
 /* Lua value at idx -> JSON text (*out owned by the caller, lgw_free).
- * Tables whose keys are exactly 1..n (n >= 1) become arrays, others
- * objects (string or integer keys, in byte order; an empty table is {});
- * llm.null is null; integers print exactly, floats with 17 digits.
+ * Tables with llm.array_mt are arrays (items 1..#t); other tables whose
+ * keys are exactly 1..n (n >= 1) become arrays, others objects (string or
+ * integer keys, in byte order; an empty table is {}); llm.null is null,
+ * llm.empty_array []; integers print exactly, floats in the shortest
+ * form that reads back to the same number.
  * LGW_EINVAL with err (not NULL) naming the path for functions,
  * userdata, non-finite numbers, other keys, nesting deeper than 200
  * (cycles); LGW_ENOMEM. */
@@ -291,5 +299,15 @@ int lgwL_queue_progress(lgwL_module_t *m, lgwL_queue_progress_t *out);
  * 'run_task' (messages[1].content: string expected, got nil)". */
 int lgwL_argerror_path(lua_State *L, int arg, const char *path,
                        const char *expected, int idx);
+/* The same, showing a number's value instead of its type: "deadline:
+ * non-negative number expected, got -1". */
+int lgwL_argerror_value(lua_State *L, int arg, const char *path,
+                        const char *expected, int idx);
+/* Raises "bad argument #arg to 'f' (unknown key 'modle', did you mean
+ * 'model'?)" for the first string key of the table at idx that is not in
+ * known (NULL-terminated); prefix (may be "") goes before the key. Other
+ * keys (numbers, ...) are left alone. */
+void lgwL_check_keys(lua_State *L, int arg, int idx, const char *prefix,
+                     const char *const known[]);
 
 #endif

@@ -226,7 +226,10 @@ static int l_queue(lua_State *L) {
                 strlen(name) == nlen, 2,
                 "queue name: 1 to 127 bytes expected");
   if (!lua_isnoneornil(L, 3)) {
+    static const char *const keys[] = {"prefix", "visibility_timeout",
+      "block", "max_deliveries", "concurrency", NULL};
     luaL_checktype(L, 3, LUA_TTABLE);
+    lgwL_check_keys(L, 3, 3, "", keys);
     if (lua_getfield(L, 3, "prefix") != LUA_TNIL) {
       if (lua_type(L, -1) != LUA_TSTRING)
         lgwL_argerror_path(L, 3, "prefix", "string", -1);

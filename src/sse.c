@@ -22,7 +22,8 @@ typedef struct {
   cJSON *response;      /* latest "response" object */
   /* Chat Completions chunks */
   int chat;
-  lgw__buf_t chat_text;
+  lgw__buf_t chat_text, chat_refusal;
+  int chat_refused;
   cJSON *chat_id, *chat_model, *chat_created, *chat_finish, *chat_usage;
   /* Anthropic Messages */
   int msg;
@@ -81,9 +82,22 @@ static void fold_responses(const cJSON *o, const char *type, sse_state *st) {
   if (cJSON_IsObject(resp)) keep(&st->response, resp, st);
 }
 
+/* The choice with index 0 of a chunk (one without an index counts as 0):
+ * a chunk carries one choice, and other choices are not the answer. */
+static const cJSON *choice0(const cJSON *choices) {
+  const cJSON *c;
+  cJSON_ArrayForEach(c, (cJSON_IsArray(choices) ? choices : NULL)) {
+    const cJSON *i = cJSON_GetObjectItemCaseSensitive(c, "index");
+    if (cJSON_IsObject(c) && (!i || cJSON_IsNull(i) ||
+                              (cJSON_IsNumber(i) && i->valuedouble == 0)))
+      return c;
+  }
+  return NULL;
+}
+
 static void fold_chat(const cJSON *o, sse_state *st) {
   const cJSON *choices = cJSON_GetObjectItemCaseSensitive(o, "choices");
-  const cJSON *first = cJSON_GetArrayItem(choices, 0);
+  const cJSON *first = choice0(choices);
   const cJSON *delta = cJSON_GetObjectItemCaseSensitive(first, "delta");
   const char *kind = str_item(o, "object");
   const cJSON *v;
@@ -94,6 +108,11 @@ static void fold_chat(const cJSON *o, sse_state *st) {
   if (cJSON_IsObject(delta)) {
     const char *t = str_item(delta, "content");
     if (t) add_text(&st->chat_text, t, st);
+    t = str_item(delta, "refusal");
+    if (t) {
+      add_text(&st->chat_refusal, t, st);
+      st->chat_refused = st->chat_refused || *t;
+    }
   }
   if (!st->chat_id && (v = cJSON_GetObjectItemCaseSensitive(o, "id")))
     keep(&st->chat_id, v, st);
@@ -161,6 +180,10 @@ static void fold_event(const char *data, size_t n, sse_state *st) {
     return;
   }
   type = str_item(o, "type");
+  /* a Chat error chunk {"error": {...}} */
+  if (!type && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(o, "error")) &&
+      !st->error)
+    keep(&st->error, o, st);
   fold_responses(o, type, st);
   fold_chat(o, st);
   fold_anthropic(o, type, st);
@@ -234,6 +257,8 @@ static cJSON *result_chat(sse_state *st) {
   rc |= !message || !cJSON_AddStringToObject(message, "role", "assistant") ||
         !cJSON_AddStringToObject(message, "content",
                                  st->chat_text.data ? st->chat_text.data : "");
+  if (!rc && st->chat_refused)
+    rc |= !cJSON_AddStringToObject(message, "refusal", st->chat_refusal.data);
   if (st->chat_finish) rc |= take(choice, "finish_reason", &st->chat_finish);
   else rc |= !cJSON_AddNullToObject(choice, "finish_reason");
   rc |= take(r, "usage", &st->chat_usage);
@@ -297,6 +322,7 @@ static void state_free(sse_state *st) {
   for (i = 0; i < sizeof trees / sizeof trees[0]; i++) cJSON_Delete(trees[i]);
   lgw__buf_free(&st->deltas);
   lgw__buf_free(&st->chat_text);
+  lgw__buf_free(&st->chat_refusal);
   lgw__buf_free(&st->msg_text);
   lgw_free(st->done);
 }
@@ -312,6 +338,8 @@ int lgw__sse_decode(const char *body, size_t len, cJSON **out,
   lgw__buf_init(&data);
   *out = NULL;
   if (!body) len = 0;
+  /* a byte order mark at the start is not part of the first line */
+  if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) pos = 3;
   while (pos < len && !st.nomem) {
     const char *line = body + pos, *nl = memchr(line, '\n', len - pos);
     size_t n = nl ? (size_t)(nl - line) : len - pos;
@@ -376,6 +404,7 @@ void lgw__sse_parser_init(lgw__sse_parser_t *p) {
   lgw__buf_init(&p->name);
   lgw__buf_init(&p->data);
   p->has_data = p->after_cr = 0;
+  p->bom = 0;
 }
 
 void lgw__sse_parser_free(lgw__sse_parser_t *p) {
@@ -420,10 +449,24 @@ static int take_line(lgw__sse_parser_t *p, const char *s, size_t n,
   return 0;
 }
 
+static const char bom[] = "\xEF\xBB\xBF";
+
 int lgw__sse_feed(lgw__sse_parser_t *p, const char *bytes, size_t n,
                   lgw__sse_event_fn fn, void *ud) {
   size_t i = 0;
   int rc;
+  /* A byte order mark at the start of the stream is skipped (it may come
+   * in pieces); bytes that only began like one are kept. */
+  while (p->bom < 3 && i < n) {
+    if (bytes[i] == bom[p->bom]) {
+      p->bom++;
+      i++;
+      continue;
+    }
+    if (p->bom > 0 && lgw__buf_add(&p->line, bom, (size_t)p->bom))
+      return LGW_ENOMEM;
+    p->bom = 3;
+  }
   while (i < n) {
     size_t j = i;
     if (p->after_cr) {
@@ -451,6 +494,9 @@ int lgw__sse_feed(lgw__sse_parser_t *p, const char *bytes, size_t n,
 
 int lgw__sse_finish(lgw__sse_parser_t *p, lgw__sse_event_fn fn, void *ud) {
   int rc = 0;
+  if (p->bom > 0 && p->bom < 3 && lgw__buf_add(&p->line, bom, (size_t)p->bom))
+    return LGW_ENOMEM;
+  p->bom = 3;
   if (p->line.len) rc = take_line(p, p->line.data, p->line.len, fn, ud);
   p->line.len = 0;
   return rc ? rc : dispatch_event(p, fn, ud);

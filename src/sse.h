@@ -26,7 +26,8 @@ int lgw__is_event_stream(const char *content_type);
  * (ended by a blank line) is passed to the callback with its "event:"
  * name ("" when none) and its data lines joined with '\n' (NUL-terminated;
  * one leading space of each data value removed). Lines end in \n, \r\n
- * or \r; comments, id: and retry: are ignored. */
+ * or \r; comments, id: and retry: are ignored; a UTF-8 byte order mark
+ * at the start of the stream is skipped. */
 typedef int (*lgw__sse_event_fn)(const char *name, const char *data,
                                  size_t len, void *ud);
 
@@ -36,6 +37,8 @@ typedef struct lgw__sse_parser {
   lgw__buf_t data;
   int has_data;       /* a data: line was seen in this event */
   int after_cr;       /* the last byte was '\r': skip a '\n' next */
+  int bom;            /* bytes of a leading UTF-8 byte order mark seen
+                         (3: the start is over) */
 } lgw__sse_parser_t;
 
 void lgw__sse_parser_init(lgw__sse_parser_t *p);

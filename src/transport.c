@@ -33,11 +33,57 @@ void lgw__reply_free(lgw__reply_t *r) {
   lgw_free(r->text);
   r->text = NULL;
   r->text_len = 0;
+  lgw_free(r->refusal);
+  r->refusal = NULL;
+  r->refusal_len = 0;
 }
 
 void lgw__reply_no_usage(lgw__reply_t *r) {
   r->input_tokens = r->output_tokens = -1;
   r->cached_tokens = r->reasoning_tokens = -1;
+}
+
+void lgw__reply_begin(lgw__reply_t *r) {
+  lgw__reply_no_usage(r);
+  lgw_free(r->refusal);
+  r->refusal = NULL;
+  r->refusal_len = 0;
+  r->finish_reason = NULL;
+}
+
+int lgw__blank_n(const char *s, size_t n) {
+  size_t i;
+  for (i = 0; s && i < n; i++)
+    if (!(s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) return 0;
+  return 1;
+}
+
+int lgw__reply_blank(const lgw__reply_t *r) {
+  return !r->text || lgw__blank_n(r->text, r->text_len);
+}
+
+const char *lgw__finish_reason(const char *raw) {
+  static const struct { const char *raw, *norm; } map[] = {
+    {"stop", "stop"},              {"end_turn", "stop"},
+    {"stop_sequence", "stop"},     {"length", "length"},
+    {"max_tokens", "length"},      {"max_output_tokens", "length"},
+    {"model_context_window_exceeded", "length"},
+    {"tool_calls", "tool_calls"},  {"function_call", "tool_calls"},
+    {"tool_use", "tool_calls"},    {"content_filter", "content_filter"},
+    {"refusal", "content_filter"}};
+  size_t i;
+  for (i = 0; raw && i < sizeof map / sizeof map[0]; i++)
+    if (strcmp(raw, map[i].raw) == 0) return map[i].norm;
+  return NULL;
+}
+
+int lgw__reply_set_refusal(lgw__reply_t *r, const char *s, size_t n) {
+  char *t = lgw__strndup(s ? s : "", s ? n : 0);
+  if (!t) return LGW_ENOMEM;
+  lgw_free(r->refusal);
+  r->refusal = t;
+  r->refusal_len = s ? n : 0;
+  return 0;
 }
 
 /* ---- streams ------------------------------------------------------------ */
@@ -47,6 +93,7 @@ void lgw__stream_init(lgw__stream_t *s) {
   lgw__reply_no_usage(&s->reply);
   lgw__buf_init(&s->text);
   lgw__buf_init(&s->delta);
+  lgw__buf_init(&s->refusal);
   s->part = -1;
 }
 
@@ -54,16 +101,57 @@ void lgw__stream_free(lgw__stream_t *s) {
   lgw__reply_free(&s->reply);
   lgw__buf_free(&s->text);
   lgw__buf_free(&s->delta);
+  lgw__buf_free(&s->refusal);
 }
 
-int lgw__stream_text(lgw__stream_t *s, long part, const char *t) {
-  if (!t || !*t) return 0;
+int lgw__stream_text(lgw__stream_t *s, long part, const char *t, size_t n) {
+  if (!t || !n) return 0;
   if (s->part != part && s->text.len &&
       (lgw__buf_addc(&s->text, '\n') || lgw__buf_addc(&s->delta, '\n')))
     return LGW_ENOMEM;
   s->part = part;
-  return lgw__buf_adds(&s->text, t) || lgw__buf_adds(&s->delta, t)
+  return lgw__buf_add(&s->text, t, n) || lgw__buf_add(&s->delta, t, n)
              ? LGW_ENOMEM : 0;
+}
+
+int lgw__stream_json_text(lgw__stream_t *s, long part, const char *t,
+                          int nul) {
+  lgw__buf_t b;
+  int rc;
+  if (!nul) return lgw__stream_text(s, part, t, t ? strlen(t) : 0);
+  lgw__buf_init(&b);
+  rc = lgw__json_text(&b, t, 1);
+  rc = rc ? rc : lgw__stream_text(s, part, b.data, b.len);
+  lgw__buf_free(&b);
+  return rc;
+}
+
+static void one_line(const char *s, size_t n, size_t max, char *out,
+                     size_t cap);
+
+int lgw__stream_malformed(const char *data, size_t len, lgw_error_t *err) {
+  char shown[64];
+  size_t a, e;
+  lgw__strip_range(data, len, &a, &e);
+  one_line(data + a, e - a, 48, shown, sizeof shown);
+  return lgw__error_set(err, LGW_ERESPONSE,
+                        "malformed event (not JSON): %s%s", shown,
+                        e - a > strlen(shown) ? "..." : "");
+}
+
+int lgw__stream_error_event(const lgw__stream_t *s, const cJSON *o,
+                            lgw_error_t *err) {
+  const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
+  int rc;
+  if (cJSON_IsObject(e)) return lgw__error_object(e, err);
+  if (cJSON_IsString(e)) {
+    rc = lgw__error_set(err, LGW_EHTTP, "error: %s", e->valuestring);
+    if (err) err->http_status = 500;
+    return rc;
+  }
+  if (s->event && strcmp(s->event, "error") == 0 && cJSON_IsObject(o))
+    return lgw__error_object(o, err);
+  return 0;
 }
 
 int lgw__stream_take(lgw__stream_t *s, lgw__reply_t *out) {
@@ -72,6 +160,12 @@ int lgw__stream_take(lgw__stream_t *s, lgw__reply_t *out) {
   out->output_tokens = s->reply.output_tokens;
   out->cached_tokens = s->reply.cached_tokens;
   out->reasoning_tokens = s->reply.reasoning_tokens;
+  out->finish_reason = s->finish_reason;
+  lgw_free(out->refusal);
+  out->refusal = NULL;
+  out->refusal_len = 0;
+  if (!rc && s->refused)
+    rc = lgw__reply_set_refusal(out, s->refusal.data, s->refusal.len);
   return rc;
 }
 
@@ -96,9 +190,10 @@ int lgw__error_object(const cJSON *e, lgw_error_t *err) {
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
   /* a Responses error event is itself {"type":"error","code":...} */
   const char *type =
-      cJSON_IsString(t) && strcmp(t->valuestring, "error") != 0
+      cJSON_IsString(t) && *t->valuestring &&
+              strcmp(t->valuestring, "error") != 0
           ? t->valuestring
-          : cJSON_IsString(c) ? c->valuestring : "error";
+          : cJSON_IsString(c) && *c->valuestring ? c->valuestring : "error";
   int status = lgw__error_type_status(type), rc;
   /* OpenAI puts the precise reason in "code" (rate_limit_exceeded) */
   if (status == 500 && cJSON_IsString(c))
@@ -113,7 +208,8 @@ int lgw__openai_reply_end(cJSON *root, lgw__buf_t *text, int rc,
                           lgw__reply_t *out, lgw_error_t *err) {
   const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
   lgw_error_t inner;
-  if (!rc && lgw__is_blank(text->data) && cJSON_IsObject(e)) {
+  if (!rc && lgw__blank_n(text->data, text->len) && !out->refusal &&
+      cJSON_IsObject(e)) {
     memset(&inner, 0, sizeof inner);
     lgw__error_object(e, &inner);
     rc = lgw__error_set(err, LGW_EHTTP, "error object in a 2xx answer: %s",
@@ -216,13 +312,29 @@ static int ends_with(const char *s, size_t n, const char *suffix) {
 
 char *lgw__endpoint_url(const char *base_url, const char *as_is,
                         const char *path) {
-  char *base = lgw__clean_base(base_url), *url;
+  char *base = lgw__clean_base(base_url), *url, *q, *query;
   size_t n;
   if (!base) return NULL;
+  /* a query (?api-version=...) stays after the path */
+  q = base + strcspn(base, "?#");
+  query = lgw__strdup(q);
+  if (!query) {
+    lgw_free(base);
+    return NULL;
+  }
+  *q = '\0';
   n = strlen(base);
-  if (n == 0 || ends_with(base, n, as_is)) return base;
-  url = lgw__sprintf("%s%s%s", base, ends_with(base, n, "/v1") ? "" : "/v1",
-                     path);
+  while (n > 0 && base[n - 1] == '/') base[--n] = '\0';
+  if (n == 0 && !query[0]) {
+    lgw_free(query);
+    return base;
+  }
+  if (ends_with(base, n, as_is))
+    url = lgw__sprintf("%s%s", base, query);
+  else
+    url = lgw__sprintf("%s%s%s%s", base,
+                       ends_with(base, n, "/v1") ? "" : "/v1", path, query);
+  lgw_free(query);
   lgw_free(base);
   return url;
 }
@@ -323,11 +435,14 @@ int lgw__json_add_num(lgw__buf_t *b, double v) {
   char tmp[40];
   int prec;
   if (!isfinite(v)) return LGW_EINVAL;
-  /* Shortest form that reads back exactly, as Python's repr. */
-  for (prec = 1; prec <= 17; prec++) {
+  /* Shortest form that reads back exactly, as Python's repr: 15
+   * significant digits always read back to a number that has a form of
+   * 15 or fewer (trailing zeros are dropped), then 16, then 17. */
+  for (prec = 15; prec < 17; prec++) {
     snprintf(tmp, sizeof tmp, "%.*g", prec, v);
     if (strtod(tmp, NULL) == v) break;
   }
+  if (prec == 17) snprintf(tmp, sizeof tmp, "%.17g", v);
   if (!strpbrk(tmp, ".e")) strcat(tmp, ".0");
   return lgw__buf_adds(b, tmp);
 }
@@ -369,7 +484,7 @@ long lgw__json_count(const cJSON *obj, const char *key) {
   return (long)v->valuedouble;
 }
 
-int lgw__json_text_parts(const cJSON *list, lgw__buf_t *b) {
+int lgw__json_text_parts(const cJSON *list, lgw__buf_t *b, int nul) {
   const cJSON *it;
   int parts = 0;
   cJSON_ArrayForEach(it, list) {
@@ -381,11 +496,81 @@ int lgw__json_text_parts(const cJSON *list, lgw__buf_t *b) {
       if (cJSON_IsString(tx)) t = tx->valuestring;
     }
     if (!t || !*t) continue;
-    if ((parts && lgw__buf_addc(b, '\n')) || lgw__buf_adds(b, t))
+    if ((parts && lgw__buf_addc(b, '\n')) || lgw__json_text(b, t, nul))
       return LGW_ENOMEM;
     parts++;
   }
   return parts;
+}
+
+/* At s[i], a backslash: the escape is \u0000. */
+static int is_nul_escape(const char *s, size_t n, size_t i) {
+  return i + 6 <= n && memcmp(s + i, "\\u0000", 6) == 0;
+}
+
+char *lgw__json_nul_encode(const char *s, size_t n, size_t *out_len,
+                           int *oom) {
+  lgw__buf_t b;
+  size_t i, extra = 0;
+  int found = 0;
+  *oom = 0;
+  for (i = 0; i < n; i++) {
+    if ((unsigned char)s[i] == 0xC0) extra++;
+    if (s[i] != '\\') continue;
+    if (is_nul_escape(s, n, i)) found = 1;
+    i++;  /* the escaped character */
+  }
+  if (!found) return NULL;
+  lgw__buf_init(&b);
+  if (lgw__buf_reserve(&b, n + extra)) {
+    *oom = 1;
+    return NULL;
+  }
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == 0xC0) {
+      b.data[b.len++] = (char)0xC0;
+      b.data[b.len++] = (char)0x81;
+    } else if (c == '\\' && is_nul_escape(s, n, i)) {
+      b.data[b.len++] = (char)0xC0;
+      b.data[b.len++] = (char)0x80;
+      i += 5;
+    } else {
+      b.data[b.len++] = (char)c;
+      if (c == '\\' && i + 1 < n) b.data[b.len++] = s[++i];
+    }
+  }
+  b.data[b.len] = '\0';
+  *out_len = b.len;
+  return lgw__buf_steal(&b);
+}
+
+cJSON *lgw__json_parse(const char *s, size_t n, int *nul) {
+  size_t m;
+  int oom;
+  char *enc = lgw__json_nul_encode(s, n, &m, &oom);
+  cJSON *j;
+  *nul = enc != NULL;
+  if (!enc) return oom ? NULL : cJSON_ParseWithLength(s, n);
+  j = cJSON_ParseWithLength(enc, m);
+  lgw_free(enc);
+  return j;
+}
+
+int lgw__json_text(lgw__buf_t *b, const char *s, int nul) {
+  const char *run;
+  if (!s) return 0;
+  if (!nul) return lgw__buf_adds(b, s);
+  for (run = s; *s; s++) {
+    if ((unsigned char)*s != 0xC0 || (unsigned char)s[1] < 0x80 ||
+        (unsigned char)s[1] > 0x81)
+      continue;
+    if (lgw__buf_add(b, run, (size_t)(s - run)) ||
+        lgw__buf_addc(b, s[1] == (char)0x80 ? '\0' : (char)0xC0))
+      return LGW_ENOMEM;
+    run = ++s + 1;
+  }
+  return lgw__buf_add(b, run, (size_t)(s - run));
 }
 
 /* ---- reading JSON in place ---------------------------------------------- */
@@ -689,8 +874,7 @@ int lgw__jv_str(const lgw__jv_t *s, lgw__buf_t *b) {
       case 't': *d++ = '\t'; break;
       case 'u':
         p = jv_uescape(p, e, &cp);
-        /* cJSON's strings end at a NUL */
-        if (!p || cp == 0) {
+        if (!p) {
           b->data[b->len] = '\0';
           return LGW__JV_UNSURE;
         }
@@ -737,15 +921,35 @@ static int starts_with_field(const char *s, size_t n, const char *field) {
   return n >= k && memcmp(s, field, k) == 0;
 }
 
+static int decode_body(const char *body, size_t len, const char *content_type,
+                       cJSON **out, lgw_error_t *err);
+
 int lgw__decode_body(const char *body, size_t len, const char *content_type,
-                     cJSON **out, lgw_error_t *err) {
+                     cJSON **out, int *nul, lgw_error_t *err) {
+  size_t m = 0;
+  int oom, rc;
+  char *enc = body ? lgw__json_nul_encode(body, len, &m, &oom) : NULL;
+  *nul = enc != NULL;
+  *out = NULL;
+  if (!enc && body && oom)
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory reading body");
+  if (!enc) return decode_body(body, len, content_type, out, err);
+  rc = decode_body(enc, m, content_type, out, err);
+  lgw_free(enc);
+  return rc;
+}
+
+static int decode_body(const char *body, size_t len, const char *content_type,
+                       cJSON **out, lgw_error_t *err) {
   const char *end = NULL;
   size_t a = 0, at;
   cJSON *j;
   *out = NULL;
   if (!body) len = 0;
+  /* a UTF-8 byte order mark */
+  if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) a = 3;
   while (a < len && is_ws((unsigned char)body[a])) a++;
-  j = a < len ? cJSON_ParseWithLengthOpts(body, len, &end, 0) : NULL;
+  j = a < len ? cJSON_ParseWithLengthOpts(body + a, len - a, &end, 0) : NULL;
   if (j) {
     at = (size_t)(end - body);
     while (at < len && is_ws((unsigned char)body[at])) at++;

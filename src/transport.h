@@ -34,11 +34,31 @@ typedef struct lgw__reply {
   long output_tokens;   /* -1 when absent */
   long cached_tokens;   /* -1 when absent */
   long reasoning_tokens;  /* -1 when absent */
+  /* The model refused: its refusal text (owned, "" when it gave none);
+   * NULL when it did not refuse. */
+  char *refusal;
+  size_t refusal_len;
+  /* Why the answer ended, normalised: "stop", "length", "tool_calls",
+   * "content_filter" (static); NULL when not given or not one of these. */
+  const char *finish_reason;
 } lgw__reply_t;
 
 void lgw__reply_free(lgw__reply_t *r);
 /* Every usage count of r set to -1 (absent). */
 void lgw__reply_no_usage(lgw__reply_t *r);
+/* Before parsing into r: no usage, no refusal, no finish reason. */
+void lgw__reply_begin(lgw__reply_t *r);
+/* r's text is empty or only whitespace (a U+0000 is not whitespace). */
+int lgw__reply_blank(const lgw__reply_t *r);
+/* s[0..n) is empty or only ASCII whitespace. */
+int lgw__blank_n(const char *s, size_t n);
+/* A provider's finish or stop reason normalised as for
+ * lgw__reply_t.finish_reason: Chat's finish_reason, Anthropic's
+ * stop_reason (end_turn, stop_sequence -> "stop"; max_tokens -> "length";
+ * tool_use -> "tool_calls"; refusal -> "content_filter"); NULL for others. */
+const char *lgw__finish_reason(const char *raw);
+/* Set r->refusal to a copy of s[0..n) (may hold NUL bytes). */
+int lgw__reply_set_refusal(lgw__reply_t *r, const char *s, size_t n);
 
 /* A streamed answer being read: what its events gave so far. */
 typedef struct lgw__stream {
@@ -47,15 +67,28 @@ typedef struct lgw__stream {
   lgw__buf_t delta;     /* the text the last event added ("" when none) */
   int done;             /* the format's terminal event was seen */
   long part;            /* key of the current text part, -1 before any */
+  const char *event;    /* the current event's name ("" or NULL: none),
+                           set by the caller before stream_event */
+  int refused;          /* the model refused; its text in refusal */
+  lgw__buf_t refusal;
+  const char *finish_reason;  /* normalised, as in lgw__reply_t */
 } lgw__stream_t;
 
 void lgw__stream_init(lgw__stream_t *s);
 void lgw__stream_free(lgw__stream_t *s);
-/* Append text t of part `part` to the text and the delta; the first text
- * of a new part after some text starts with "\n", as parts are joined in
- * a non-streamed answer. */
-int lgw__stream_text(lgw__stream_t *s, long part, const char *t);
-/* Move the final text and usage to *out (owned by the caller). */
+/* Append text t[0..n) of part `part` to the text and the delta; the first
+ * text of a new part after some text starts with "\n", as parts are
+ * joined in a non-streamed answer. */
+int lgw__stream_text(lgw__stream_t *s, long part, const char *t, size_t n);
+/* The same for a JSON string value t of an event parsed by
+ * lgw__json_parse (nul: as it reported). */
+int lgw__stream_json_text(lgw__stream_t *s, long part, const char *t,
+                          int nul);
+/* Data that is not JSON in an event the transport reads: LGW_ERESPONSE
+ * "malformed event (not JSON): <its first bytes>". */
+int lgw__stream_malformed(const char *data, size_t len, lgw_error_t *err);
+/* Move the final text, usage, refusal and finish reason to *out (owned by
+ * the caller). */
 int lgw__stream_take(lgw__stream_t *s, lgw__reply_t *out);
 
 typedef struct lgw__transport {
@@ -75,11 +108,13 @@ typedef struct lgw__transport {
    * 0 and text "" (the gateway treats empty text as retryable). */
   int (*parse)(const char *body, size_t len, const char *content_type,
                lgw__reply_t *out, lgw_error_t *err);
-  /* Fold one server-sent event's data (NUL-terminated) into s: text
-   * deltas (into s->delta, empty on entry, and s->text), usage, the terminal event
-   * (s->done). Data that is not a JSON object is ignored. An error event
-   * gives LGW_EHTTP with the provider's message and err->http_status set
-   * to the status that error type stands for. */
+  /* Fold one server-sent event's data (NUL-terminated; its name in
+   * s->event) into s: text deltas (into s->delta, empty on entry, and
+   * s->text), usage, a refusal, the finish reason, the terminal event
+   * (s->done). Blank data and JSON that is not an object are ignored;
+   * data that is not JSON gives LGW_ERESPONSE (lgw__stream_malformed). An
+   * error event gives LGW_EHTTP with the provider's message and
+   * err->http_status set to the status that error type stands for. */
   int (*stream_event)(lgw__stream_t *s, const char *data, size_t len,
                       lgw_error_t *err);
 } lgw__transport_t;
@@ -103,7 +138,21 @@ int lgw__openai_headers(const lgw__provider_t *p, lgw__kvlist_t *out);
  * *out is a cJSON tree (caller cJSON_Delete). */
 struct cJSON;
 int lgw__decode_body(const char *body, size_t len, const char *content_type,
-                     struct cJSON **out, lgw_error_t *err);
+                     struct cJSON **out, int *nul, lgw_error_t *err);
+
+/* A U+0000 in a JSON string survives cJSON: when s[0..n) holds a \u0000
+ * escape, the tree is parsed from a copy where each \u0000 escape is the
+ * bytes C0 80 and each C0 byte is C0 81 (both invalid UTF-8, so never
+ * text of their own), and *nul is 1; lgw__json_text undoes it. NULL when
+ * the text is not JSON. */
+struct cJSON *lgw__json_parse(const char *s, size_t n, int *nul);
+/* The rewriting of lgw__json_parse (caller frees); NULL when s holds no
+ * \u0000 escape or memory is short (*oom then 1). */
+char *lgw__json_nul_encode(const char *s, size_t n, size_t *out_len,
+                           int *oom);
+/* Append the text of a JSON string value s of a tree parsed with nul (as
+ * lgw__json_parse reported) to b. */
+int lgw__json_text(lgw__buf_t *b, const char *s, int nul);
 /* A short, single-line message from a non-2xx body: error.message (OpenAI
  * and Anthropic shapes), else the first 200 bytes of the body with control
  * characters replaced; "" for an empty body. Written to out (cap bytes). */
@@ -149,7 +198,9 @@ void lgw__strip_range(const char *s, size_t n, size_t *start, size_t *end);
 
 /* Endpoint from a base URL (caller frees): the cleaned base as-is when it
  * ends with as_is; base + path when it ends with "/v1"; else base + "/v1"
- * + path. A blank base gives "". */
+ * + path; a query string in base_url stays at the end
+ * (https://h/v1?api-version=1 -> https://h/v1/chat/completions?api-version=1).
+ * A blank base gives "". */
 char *lgw__endpoint_url(const char *base_url, const char *as_is,
                         const char *path);
 
@@ -159,8 +210,8 @@ long lgw__json_count(const struct cJSON *obj, const char *key);
 int lgw__reply_set_text(lgw__reply_t *out, const char *s, size_t n);
 /* Append the non-empty text parts of a content list (strings, and objects'
  * "text" strings) to b, separated by "\n". Returns the number of parts
- * appended, or LGW_ENOMEM. */
-int lgw__json_text_parts(const struct cJSON *list, lgw__buf_t *b);
+ * appended, or LGW_ENOMEM. nul: as lgw__json_parse reported. */
+int lgw__json_text_parts(const struct cJSON *list, lgw__buf_t *b, int nul);
 
 /* Chat Completions wire format, shared with the LiteLLM proxy transport
  * (transport_chat.c). tokens_key is "max_completion_tokens" or
@@ -173,6 +224,12 @@ int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
  * only string content and text parts count (LiteLLM). */
 int lgw__chat_parse(const char *body, size_t len, const char *content_type,
                     int py_str, lgw__reply_t *out, lgw_error_t *err);
+/* A stream event that is an error: the transport's error event by name
+ * (s->event "error": its data is the error object, flat or under
+ * "error"), or data {"error": {...}}. LGW_EHTTP as lgw__error_object, or
+ * 0 when o is no error. */
+int lgw__stream_error_event(const lgw__stream_t *s, const struct cJSON *o,
+                            lgw_error_t *err);
 /* Chat Completions chunk streams (also LiteLLM). */
 int lgw__chat_stream_event(lgw__stream_t *s, const char *data, size_t len,
                            lgw_error_t *err);
@@ -182,7 +239,7 @@ int lgw__chat_stream_event(lgw__stream_t *s, const char *data, size_t len,
 /* The common case of a 2xx body is read in place: one strict validation
  * pass, then the wanted members are found by walking the text. Every
  * answer of these functions is the one the cJSON path would give; where
- * that is not certain (keys with escapes, a \u0000 in a wanted string,
+ * that is not certain (keys with escapes,
  * numbers that are not plain integers, odd whitespace, deep nesting) they
  * say "unsure" and the caller takes the cJSON path. */
 typedef enum {

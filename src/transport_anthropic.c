@@ -85,7 +85,7 @@ static int error_object(const cJSON *root, lgw_error_t *err) {
 
 /* Joins the blocks' non-empty text with "\n"; text-typed blocks first, the
  * others only when there are no text blocks. */
-static int content_text(const cJSON *content, lgw__buf_t *b) {
+static int content_text(const cJSON *content, int nul, lgw__buf_t *b) {
   const cJSON *it;
   int pass, parts = 0;
   for (pass = 0; pass < 2 && !parts; pass++) {
@@ -98,15 +98,17 @@ static int content_text(const cJSON *content, lgw__buf_t *b) {
           is_text != (pass == 0))
         continue;
       if ((parts++ && lgw__buf_addc(b, '\n')) ||
-          lgw__buf_adds(b, tx->valuestring))
+          lgw__json_text(b, tx->valuestring, nul))
         return LGW_ENOMEM;
     }
   }
   return 0;
 }
 
-/* Counts that are present replace the ones known so far (message_delta
- * carries the final output_tokens after message_start's). */
+/* Counts that are present replace the ones known so far: usage is
+ * cumulative (message_delta repeats input_tokens and the cache fields and
+ * carries the final output_tokens after message_start's). Thinking tokens
+ * (output_tokens_details.thinking_tokens) are the reasoning tokens. */
 static void read_usage(const cJSON *usage, lgw__reply_t *out) {
   long v;
   if ((v = lgw__json_count(usage, "input_tokens")) >= 0) out->input_tokens = v;
@@ -114,17 +116,27 @@ static void read_usage(const cJSON *usage, lgw__reply_t *out) {
     out->output_tokens = v;
   if ((v = lgw__json_count(usage, "cache_read_input_tokens")) >= 0)
     out->cached_tokens = v;
+  v = lgw__json_count(
+      cJSON_GetObjectItemCaseSensitive(usage, "output_tokens_details"),
+      "thinking_tokens");
+  if (v >= 0) out->reasoning_tokens = v;
+}
+
+/* stop_reason "refusal": the model refused; its text (if any) is the
+ * refusal. */
+static int is_refusal(const cJSON *stop) {
+  return cJSON_IsString(stop) && strcmp(stop->valuestring, "refusal") == 0;
 }
 
 static int anthropic_parse(const char *body, size_t len,
                            const char *content_type, lgw__reply_t *out,
                            lgw_error_t *err) {
   cJSON *root;
-  const cJSON *type, *content;
+  const cJSON *type, *content, *stop;
   lgw__buf_t text;
-  int rc;
-  lgw__reply_no_usage(out);
-  rc = lgw__decode_body(body, len, content_type, &root, err);
+  int rc, nul;
+  lgw__reply_begin(out);
+  rc = lgw__decode_body(body, len, content_type, &root, &nul, err);
   if (rc) return rc;
   type = cJSON_GetObjectItemCaseSensitive(root, "type");
   if (cJSON_IsString(type) && strcmp(type->valuestring, "error") == 0) {
@@ -134,9 +146,14 @@ static int anthropic_parse(const char *body, size_t len,
   }
   lgw__buf_init(&text);
   content = cJSON_GetObjectItemCaseSensitive(root, "content");
-  if (cJSON_IsArray(content)) rc = content_text(content, &text);
+  if (cJSON_IsArray(content)) rc = content_text(content, nul, &text);
   read_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), out);
+  stop = cJSON_GetObjectItemCaseSensitive(root, "stop_reason");
+  if (cJSON_IsString(stop))
+    out->finish_reason = lgw__finish_reason(stop->valuestring);
   rc = rc ? rc : lgw__reply_set_text(out, text.data, text.len);
+  if (!rc && is_refusal(stop))
+    rc = lgw__reply_set_refusal(out, text.data, text.len);
   lgw__buf_free(&text);
   cJSON_Delete(root);
   return rc ? lgw__error_set(err, LGW_ENOMEM, "out of memory reading body")
@@ -144,14 +161,22 @@ static int anthropic_parse(const char *body, size_t len,
 }
 
 /* Messages stream: message_start (usage), content_block_delta
- * (text_delta), message_delta (final usage), message_stop (the end),
- * error. */
+ * (text_delta; thinking, signature and tool input deltas are not text),
+ * message_delta (stop_reason, cumulative usage), message_stop (the end),
+ * error; ping and other events are ignored. */
 static int anthropic_stream_event(lgw__stream_t *s, const char *data,
                                   size_t len, lgw_error_t *err) {
-  cJSON *o = cJSON_ParseWithLength(data, len);
-  const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
-  const char *type = cJSON_IsString(t) ? t->valuestring : "";
-  int rc = 0;
+  cJSON *o;
+  const cJSON *t;
+  const char *type;
+  size_t a, e;
+  int rc = 0, nul;
+  lgw__strip_range(data, len, &a, &e);
+  if (a == e) return 0;
+  o = lgw__json_parse(data + a, e - a, &nul);
+  if (!o) return lgw__stream_malformed(data, len, err);
+  t = cJSON_GetObjectItemCaseSensitive(o, "type");
+  type = cJSON_IsString(t) ? t->valuestring : "";
   if (strcmp(type, "message_start") == 0) {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "message");
     read_usage(cJSON_GetObjectItemCaseSensitive(m, "usage"), &s->reply);
@@ -162,13 +187,24 @@ static int anthropic_stream_event(lgw__stream_t *s, const char *data,
     long index = lgw__json_count(o, "index");
     if (cJSON_IsString(dt) && strcmp(dt->valuestring, "text_delta") == 0 &&
         cJSON_IsString(tx))
-      rc = lgw__stream_text(s, index, tx->valuestring);
+      rc = lgw__stream_json_text(s, index, tx->valuestring, nul);
   } else if (strcmp(type, "message_delta") == 0) {
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "delta");
+    const cJSON *stop = cJSON_GetObjectItemCaseSensitive(d, "stop_reason");
     read_usage(cJSON_GetObjectItemCaseSensitive(o, "usage"), &s->reply);
+    if (cJSON_IsString(stop))
+      s->finish_reason = lgw__finish_reason(stop->valuestring);
+    if (is_refusal(stop) && !s->refused) {
+      s->refused = 1;
+      rc = lgw__buf_add(&s->refusal, s->text.data ? s->text.data : "",
+                        s->text.len);
+    }
   } else if (strcmp(type, "message_stop") == 0) {
     s->done = 1;
   } else if (strcmp(type, "error") == 0) {
     rc = error_object(o, err);
+  } else {
+    rc = lgw__stream_error_event(s, o, err);
   }
   cJSON_Delete(o);
   if (rc == LGW_ENOMEM)

@@ -87,11 +87,13 @@ static int py_scalar(const cJSON *v, lgw__buf_t *b) {
   return 0;
 }
 
-static int content_text(const cJSON *content, int py_str, lgw__buf_t *b) {
+static int content_text(const cJSON *content, int py_str, int nul,
+                        lgw__buf_t *b) {
   int n;
-  if (cJSON_IsString(content)) return lgw__buf_adds(b, content->valuestring);
+  if (cJSON_IsString(content))
+    return lgw__json_text(b, content->valuestring, nul);
   if (cJSON_IsArray(content)) {
-    n = lgw__json_text_parts(content, b);
+    n = lgw__json_text_parts(content, b, nul);
     return n < 0 ? n : 0;
   }
   return py_str ? py_scalar(content, b) : 0;
@@ -118,20 +120,54 @@ static int usage_fast(const lgw__jv_t *root, long n[4]) {
   return 0;
 }
 
+/* The finish_reason of a choice read in place: 0 or LGW__JV_UNSURE. The
+ * known reasons are short and plain: anything else is no reason we know. */
+static int finish_fast(const lgw__jv_t *choice, const char **out) {
+  lgw__jv_t v;
+  char raw[32];
+  size_t i;
+  *out = NULL;
+  if (lgw__jv_get(choice, "finish_reason", &v)) return LGW__JV_UNSURE;
+  if (v.type != LGW__JV_STR) return 0;
+  for (i = 1; i < v.n && i < sizeof raw && v.p[i] != '"'; i++) {
+    if (v.p[i] == '\\') return LGW__JV_UNSURE;
+    raw[i - 1] = v.p[i];
+  }
+  if (i >= v.n || v.p[i] != '"') return 0;
+  raw[i - 1] = '\0';
+  *out = lgw__finish_reason(raw);
+  return 0;
+}
+
+/* A number value that is a plain 0. */
+static int jv_is_zero(const lgw__jv_t *v) {
+  char c = v->n > 1 ? v->p[1] : ' ';
+  return v->type == LGW__JV_NUM && v->p[0] == '0' &&
+         !((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E');
+}
+
 static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
-  lgw__jv_t choices, first, msg, content;
+  lgw__jv_t choices, first, msg, content, refusal, index;
   lgw__buf_t text;
+  const char *finish;
   long n[4];
   int rc;
-  content.type = LGW__JV_NONE;
+  content.type = refusal.type = LGW__JV_NONE;
   if (lgw__jv_get(root, "choices", &choices)) return LGW__JV_UNSURE;
   lgw__jv_first(&choices, &first);
   if (lgw__jv_get(&first, "message", &msg) ||
-      lgw__jv_get(&msg, "content", &content) || usage_fast(root, n))
+      lgw__jv_get(&first, "index", &index) ||
+      lgw__jv_get(&msg, "content", &content) ||
+      lgw__jv_get(&msg, "refusal", &refusal) || usage_fast(root, n) ||
+      finish_fast(&first, &finish))
     return LGW__JV_UNSURE;
-  /* other content (parts, scalars) takes the cJSON path */
-  if (content.type != LGW__JV_STR && content.type != LGW__JV_NONE &&
-      content.type != LGW__JV_NULL)
+  /* other content (parts, scalars), a refusal, and a first choice that
+   * is not choice 0 take the cJSON path */
+  if ((content.type != LGW__JV_STR && content.type != LGW__JV_NONE &&
+       content.type != LGW__JV_NULL) ||
+      (refusal.type != LGW__JV_NONE && refusal.type != LGW__JV_NULL) ||
+      (index.type != LGW__JV_NONE && index.type != LGW__JV_NULL &&
+       !jv_is_zero(&index)))
     return LGW__JV_UNSURE;
   lgw__buf_init(&text);
   rc = content.type == LGW__JV_STR ? lgw__jv_str(&content, &text) : 0;
@@ -147,17 +183,35 @@ static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
   out->output_tokens = n[1];
   out->cached_tokens = n[2];
   out->reasoning_tokens = n[3];
+  out->finish_reason = finish;
   return 0;
+}
+
+/* The choice with index 0 (a choice without an index counts as 0). */
+static const cJSON *choice0(const cJSON *choices) {
+  const cJSON *c;
+  cJSON_ArrayForEach(c, (cJSON_IsArray(choices) ? choices : NULL)) {
+    const cJSON *i = cJSON_GetObjectItemCaseSensitive(c, "index");
+    if (cJSON_IsObject(c) && (!i || cJSON_IsNull(i) ||
+                              (cJSON_IsNumber(i) && i->valuedouble == 0)))
+      return c;
+  }
+  return NULL;
+}
+
+static const char *finish_of(const cJSON *choice) {
+  const cJSON *f = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
+  return cJSON_IsString(f) ? lgw__finish_reason(f->valuestring) : NULL;
 }
 
 int lgw__chat_parse(const char *body, size_t len, const char *content_type,
                     int py_str, lgw__reply_t *out, lgw_error_t *err) {
   cJSON *root;
-  const cJSON *choices, *first, *msg, *usage;
+  const cJSON *first, *msg, *usage, *refusal;
   lgw__jv_t jroot;
   lgw__buf_t text;
-  int rc;
-  lgw__reply_no_usage(out);
+  int rc, nul;
+  lgw__reply_begin(out);
   /* In place for the usual small answer; a large one is mostly one long
    * string, which cJSON copies in a single pass. */
   if (len <= IN_PLACE_MAX && lgw__jv_root(body, len, &jroot) == 0) {
@@ -165,20 +219,28 @@ int lgw__chat_parse(const char *body, size_t len, const char *content_type,
     if (rc == LGW_ENOMEM)
       return lgw__error_set(err, LGW_ENOMEM, "out of memory reading body");
     /* no text: the cJSON path looks for an error object */
-    if (rc == 0 && !lgw__is_blank(out->text)) return 0;
+    if (rc == 0 && !lgw__reply_blank(out)) return 0;
   }
-  rc = lgw__decode_body(body, len, content_type, &root, err);
+  rc = lgw__decode_body(body, len, content_type, &root, &nul, err);
   if (rc) return rc;
   lgw__buf_init(&text);
-  choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
-  first = cJSON_IsArray(choices) ? cJSON_GetArrayItem(choices, 0) : NULL;
-  msg = cJSON_IsObject(first)
-            ? cJSON_GetObjectItemCaseSensitive(first, "message") : NULL;
+  first = choice0(cJSON_GetObjectItemCaseSensitive(root, "choices"));
+  msg = cJSON_GetObjectItemCaseSensitive(first, "message");
   if (cJSON_IsObject(msg))
     rc = content_text(cJSON_GetObjectItemCaseSensitive(msg, "content"),
-                      py_str, &text);
+                      py_str, nul, &text);
+  out->finish_reason = finish_of(first);
   usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
   read_usage(usage, out);
+  /* message.refusal: the model refused (content is then null) */
+  refusal = cJSON_GetObjectItemCaseSensitive(msg, "refusal");
+  if (!rc && cJSON_IsString(refusal) && *refusal->valuestring) {
+    lgw__buf_t r;
+    lgw__buf_init(&r);
+    rc = lgw__json_text(&r, refusal->valuestring, nul);
+    rc = rc ? rc : lgw__reply_set_refusal(out, r.data, r.len);
+    lgw__buf_free(&r);
+  }
   return lgw__openai_reply_end(root, &text, rc, out, err);
 }
 
@@ -187,35 +249,45 @@ static int chat_parse(const char *body, size_t len, const char *content_type,
   return lgw__chat_parse(body, len, content_type, 1, out, err);
 }
 
-/* Chunks carry choices[0].delta.content; finish_reason or "[DONE]" ends
- * the answer; with include_usage a last chunk carries the usage; an
- * {"error": {...}} chunk is an error event. */
+/* Chunks carry one choice each, by index: only choice 0's
+ * delta.content is text and its delta.refusal a refusal; finish_reason or
+ * "[DONE]" ends the answer; with include_usage a last chunk (choices [])
+ * carries the usage. An "error" event (a flat error object) or an
+ * {"error": {...}} chunk is an error. */
 int lgw__chat_stream_event(lgw__stream_t *s, const char *data, size_t len,
                            lgw_error_t *err) {
   cJSON *o;
-  const cJSON *choices, *first, *v;
+  const cJSON *first, *v;
   size_t a, e;
-  int rc = 0;
+  int rc = 0, nul;
   lgw__strip_range(data, len, &a, &e);
+  if (a == e) return 0;
   if (e - a == 6 && memcmp(data + a, "[DONE]", 6) == 0) {
     s->done = 1;
     return 0;
   }
-  o = cJSON_ParseWithLength(data, len);
-  v = cJSON_GetObjectItemCaseSensitive(o, "error");
-  if (cJSON_IsObject(v)) {
-    rc = lgw__error_object(v, err);
+  o = lgw__json_parse(data + a, e - a, &nul);
+  if (!o) return lgw__stream_malformed(data, len, err);
+  if ((rc = lgw__stream_error_event(s, o, err)) != 0) {
     cJSON_Delete(o);
     return rc;
   }
-  choices = cJSON_GetObjectItemCaseSensitive(o, "choices");
-  first = cJSON_IsArray(choices) ? cJSON_GetArrayItem(choices, 0) : NULL;
-  if (cJSON_IsObject(first)) {
+  first = choice0(cJSON_GetObjectItemCaseSensitive(o, "choices"));
+  if (first) {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(first, "delta");
     v = cJSON_GetObjectItemCaseSensitive(d, "content");
-    if (cJSON_IsString(v)) rc = lgw__stream_text(s, 0, v->valuestring);
+    if (cJSON_IsString(v))
+      rc = lgw__stream_json_text(s, 0, v->valuestring, nul);
+    v = cJSON_GetObjectItemCaseSensitive(d, "refusal");
+    if (!rc && cJSON_IsString(v)) {
+      s->refused = s->refused || *v->valuestring;
+      rc = lgw__json_text(&s->refusal, v->valuestring, nul);
+    }
     v = cJSON_GetObjectItemCaseSensitive(first, "finish_reason");
-    if (v && !cJSON_IsNull(v)) s->done = 1;
+    if (v && !cJSON_IsNull(v)) {
+      s->done = 1;
+      s->finish_reason = finish_of(first);
+    }
   }
   v = cJSON_GetObjectItemCaseSensitive(o, "usage");
   if (cJSON_IsObject(v)) read_usage(v, &s->reply);

@@ -68,20 +68,39 @@ static int responses_body(const lgw__call_t *c, char **out, size_t *len,
 }
 
 /* Text per §10.3: nested "response" first, then output_text, then the
- * text parts of every output item's content. */
-static int extract(const cJSON *o, lgw__buf_t *b) {
+ * text parts of every output item's content. Refusal parts ({"type":
+ * "refusal", "refusal": R}) are joined into *refusal when it is not NULL
+ * (and *refused set). */
+static int extract(const cJSON *o, lgw__buf_t *b, int nul,
+                   lgw__buf_t *refusal, int *refused) {
   const cJSON *v, *item;
   int parts = 0, n;
   size_t mark = b->len;
   if (!cJSON_IsObject(o)) return 0;
   v = cJSON_GetObjectItemCaseSensitive(o, "response");
   if (cJSON_IsObject(v)) {
-    if ((n = extract(v, b)) < 0) return n;
-    if (b->len > mark) return 0;
+    if ((n = extract(v, b, nul, refusal, refused)) < 0) return n;
+    if (b->len > mark || (refused && *refused)) return 0;
+  }
+  v = cJSON_GetObjectItemCaseSensitive(o, "output");
+  cJSON_ArrayForEach(item, (refusal && cJSON_IsArray(v) ? v : NULL)) {
+    const cJSON *part;
+    cJSON_ArrayForEach(part, cJSON_GetObjectItemCaseSensitive(item,
+                                                              "content")) {
+      const cJSON *ty = cJSON_GetObjectItemCaseSensitive(part, "type");
+      const cJSON *r = cJSON_GetObjectItemCaseSensitive(part, "refusal");
+      if (!cJSON_IsString(ty) || strcmp(ty->valuestring, "refusal") != 0 ||
+          !cJSON_IsString(r))
+        continue;
+      if ((*refused && refusal->len && lgw__buf_addc(refusal, '\n')) ||
+          lgw__json_text(refusal, r->valuestring, nul))
+        return LGW_ENOMEM;
+      *refused = 1;
+    }
   }
   v = cJSON_GetObjectItemCaseSensitive(o, "output_text");
   if (cJSON_IsString(v) && *v->valuestring)
-    return lgw__buf_adds(b, v->valuestring);
+    return lgw__json_text(b, v->valuestring, nul);
   v = cJSON_GetObjectItemCaseSensitive(o, "output");
   if (!cJSON_IsArray(v)) return 0;
   cJSON_ArrayForEach(item, v) {
@@ -89,13 +108,13 @@ static int extract(const cJSON *o, lgw__buf_t *b) {
     if (!cJSON_IsObject(item)) continue;
     if (cJSON_IsString(content) && *content->valuestring) {
       if ((parts && lgw__buf_addc(b, '\n')) ||
-          lgw__buf_adds(b, content->valuestring))
+          lgw__json_text(b, content->valuestring, nul))
         return LGW_ENOMEM;
       parts++;
     } else if (cJSON_IsArray(content)) {
       lgw__buf_t sub;
       lgw__buf_init(&sub);
-      n = lgw__json_text_parts(content, &sub);
+      n = lgw__json_text_parts(content, &sub, nul);
       if (n > 0 && ((parts && lgw__buf_addc(b, '\n')) ||
                     lgw__buf_add(b, sub.data, sub.len)))
         n = LGW_ENOMEM;
@@ -111,63 +130,134 @@ static void read_usage(const cJSON *usage, lgw__reply_t *out) {
   lgw__openai_usage(usage, "input_tokens", "output_tokens", out);
 }
 
+/* The normalised finish reason of a response object: "completed" is
+ * "stop" ("tool_calls" when it calls a function), "incomplete" its
+ * incomplete_details.reason (max_output_tokens -> "length"). */
+static const char *finish_of(const cJSON *r) {
+  const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status"), *it;
+  if (!cJSON_IsString(st)) return NULL;
+  if (strcmp(st->valuestring, "completed") == 0) {
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r, "output")) {
+      const cJSON *ty = cJSON_GetObjectItemCaseSensitive(it, "type");
+      if (cJSON_IsString(ty) && strcmp(ty->valuestring, "function_call") == 0)
+        return "tool_calls";
+    }
+    return "stop";
+  }
+  if (strcmp(st->valuestring, "incomplete") == 0) {
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(r, "incomplete_details");
+    const cJSON *why = cJSON_GetObjectItemCaseSensitive(d, "reason");
+    return cJSON_IsString(why) ? lgw__finish_reason(why->valuestring) : NULL;
+  }
+  return NULL;
+}
+
 static int responses_parse(const char *body, size_t len,
                            const char *content_type, lgw__reply_t *out,
                            lgw_error_t *err) {
   cJSON *root;
-  const cJSON *usage;
-  lgw__buf_t text;
-  int rc;
-  lgw__reply_no_usage(out);
-  rc = lgw__decode_body(body, len, content_type, &root, err);
+  const cJSON *usage, *resp;
+  lgw__buf_t text, refusal;
+  int rc, nul, refused = 0;
+  lgw__reply_begin(out);
+  rc = lgw__decode_body(body, len, content_type, &root, &nul, err);
   if (rc) return rc;
   lgw__buf_init(&text);
-  rc = extract(root, &text);
+  lgw__buf_init(&refusal);
+  rc = extract(root, &text, nul, &refusal, &refused);
+  resp = cJSON_GetObjectItemCaseSensitive(root, "response");
   usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
-  if (!cJSON_IsObject(usage)) {
-    const cJSON *resp = cJSON_GetObjectItemCaseSensitive(root, "response");
+  if (!cJSON_IsObject(usage))
     usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
-  }
   read_usage(usage, out);
+  out->finish_reason = finish_of(cJSON_IsObject(resp) ? resp : root);
+  if (!rc && refused) rc = lgw__reply_set_refusal(out, refusal.data,
+                                                  refusal.len);
+  lgw__buf_free(&refusal);
   return lgw__openai_reply_end(root, &text, rc, out, err);
 }
 
-/* Responses stream: output_text.delta events carry the text (a part is
- * one output_index/content_index pair); response.completed and
- * response.incomplete end it with the usage; response.failed and error
- * events are errors. A stream whose text came only in the final response
- * gives that text as one delta. */
+/* A response.failed or response.incomplete event as an error: the
+ * response's error object, else "<event type>: <reason>". */
+static int response_error(const cJSON *resp, const char *type,
+                          lgw_error_t *err) {
+  const cJSON *e = cJSON_GetObjectItemCaseSensitive(resp, "error");
+  const cJSON *d = cJSON_GetObjectItemCaseSensitive(resp,
+                                                    "incomplete_details");
+  const cJSON *why = cJSON_GetObjectItemCaseSensitive(d, "reason");
+  int rc;
+  if (cJSON_IsObject(e)) return lgw__error_object(e, err);
+  rc = lgw__error_set(err, LGW_EHTTP, "%s: %s", type,
+                      cJSON_IsString(why) ? why->valuestring
+                                          : "no reason given");
+  if (err) err->http_status = 500;
+  return rc;
+}
+
+/* Responses stream (with or without "event:" lines; a "[DONE]" is
+ * ignored): output_text.delta events carry the text (a part is one
+ * output_index/content_index pair), refusal.delta events a refusal;
+ * response.completed ends it with the usage, and so does
+ * response.incomplete cut by max_output_tokens or a content filter;
+ * response.failed, any other response.incomplete and error events are
+ * errors. A stream whose text came only in the final response gives that
+ * text as one delta. Reasoning summaries and other events are not text. */
 static int responses_stream_event(lgw__stream_t *s, const char *data,
                                   size_t len, lgw_error_t *err) {
-  cJSON *o = cJSON_ParseWithLength(data, len);
-  const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type"), *v;
-  const char *type = cJSON_IsString(t) ? t->valuestring : "";
-  int rc = 0;
+  cJSON *o;
+  const cJSON *t, *v;
+  const char *type;
+  size_t a, e;
+  int rc = 0, nul;
+  lgw__strip_range(data, len, &a, &e);
+  if (a == e || (e - a == 6 && memcmp(data + a, "[DONE]", 6) == 0)) return 0;
+  o = lgw__json_parse(data + a, e - a, &nul);
+  if (!o) return lgw__stream_malformed(data, len, err);
+  t = cJSON_GetObjectItemCaseSensitive(o, "type");
+  type = cJSON_IsString(t) ? t->valuestring : "";
   if (strcmp(type, "response.output_text.delta") == 0) {
     v = cJSON_GetObjectItemCaseSensitive(o, "delta");
     if (cJSON_IsString(v))
-      rc = lgw__stream_text(s, lgw__json_count(o, "output_index") * 1000 +
-                                   lgw__json_count(o, "content_index"),
-                            v->valuestring);
+      rc = lgw__stream_json_text(s, lgw__json_count(o, "output_index") * 1000 +
+                                        lgw__json_count(o, "content_index"),
+                                 v->valuestring, nul);
+  } else if (strcmp(type, "response.refusal.delta") == 0) {
+    v = cJSON_GetObjectItemCaseSensitive(o, "delta");
+    if (cJSON_IsString(v)) {
+      s->refused = 1;
+      rc = lgw__json_text(&s->refusal, v->valuestring, nul);
+    }
   } else if (strcmp(type, "response.completed") == 0 ||
              strcmp(type, "response.incomplete") == 0) {
     v = cJSON_GetObjectItemCaseSensitive(o, "response");
-    read_usage(cJSON_GetObjectItemCaseSensitive(v, "usage"), &s->reply);
-    s->done = 1;
-    if (!s->text.len) {
-      lgw__buf_t text;
+    s->finish_reason = finish_of(v);
+    if (strcmp(type, "response.incomplete") == 0 && !s->finish_reason) {
+      rc = response_error(v, type, err);
+    } else {
+      lgw__buf_t text, refusal;
+      int refused = 0;
+      read_usage(cJSON_GetObjectItemCaseSensitive(v, "usage"), &s->reply);
+      s->done = 1;
       lgw__buf_init(&text);
-      rc = extract(v, &text);
-      if (!rc && text.len) rc = lgw__stream_text(s, 0, text.data);
+      lgw__buf_init(&refusal);
+      rc = extract(v, &text, nul, &refusal, &refused);
+      if (!rc && !s->text.len && text.len)
+        rc = lgw__stream_text(s, 0, text.data, text.len);
+      if (!rc && refused && !s->refused) {
+        s->refused = 1;
+        rc = lgw__buf_add(&s->refusal, refusal.data, refusal.len);
+      }
       lgw__buf_free(&text);
+      lgw__buf_free(&refusal);
     }
   } else if (strcmp(type, "response.failed") == 0) {
-    v = cJSON_GetObjectItemCaseSensitive(o, "response");
-    v = cJSON_GetObjectItemCaseSensitive(v, "error");
-    rc = lgw__error_object(v, err);
+    rc = response_error(cJSON_GetObjectItemCaseSensitive(o, "response"),
+                        type, err);
   } else if (strcmp(type, "error") == 0) {
     v = cJSON_GetObjectItemCaseSensitive(o, "error");
     rc = lgw__error_object(cJSON_IsObject(v) ? v : o, err);
+  } else {
+    rc = lgw__stream_error_event(s, o, err);
   }
   cJSON_Delete(o);
   if (rc == LGW_ENOMEM)

@@ -22,6 +22,11 @@
 #include "util.h"
 
 #define MAX_NODES 1000000 /* bounds alias expansion ("billion laughs") */
+/* Bytes of scalar text the loaded tree may hold: the larger of 64 MiB and
+ * 16 times the input, so an alias cannot multiply a long scalar without
+ * bound. */
+#define MAX_BYTES_MIN ((size_t)64 << 20)
+#define MAX_BYTES_FACTOR 16
 #define MAX_DEPTH 1000
 
 /* ---- plain scalar resolution ------------------------------------------- */
@@ -241,7 +246,8 @@ typedef struct frame {
 typedef struct anchor {
   char *name;
   lgw__node_t *node;  /* own copy: the tree may later be rearranged */
-  size_t size;
+  size_t size;        /* nodes */
+  size_t bytes;       /* scalar text */
 } anchor_t;
 
 typedef struct loader {
@@ -254,6 +260,7 @@ typedef struct loader {
   anchor_t *anchors;
   size_t nanchors;
   size_t nodes;
+  size_t bytes, max_bytes;
   lgw__node_t *root;
   int have_root;
 } loader_t;
@@ -267,6 +274,13 @@ static size_t count_nodes(const lgw__node_t *n) {
   size_t c = 1, i;
   for (i = 0; i < n->n; i++)
     c += count_nodes(n->items[i]) + (n->keys ? count_nodes(n->keys[i]) : 0);
+  return c;
+}
+
+static size_t count_bytes(const lgw__node_t *n) {
+  size_t c = n->str ? n->len : 0, i;
+  for (i = 0; i < n->n; i++)
+    c += count_bytes(n->items[i]) + (n->keys ? count_bytes(n->keys[i]) : 0);
   return c;
 }
 
@@ -403,6 +417,7 @@ static int register_anchor(loader_t *L, char *name, const lgw__node_t *n) {
   a[L->nanchors].name = name;
   a[L->nanchors].node = copy;
   a[L->nanchors].size = count_nodes(n);
+  a[L->nanchors].bytes = count_bytes(n);
   L->nanchors++;
   return 0;
 }
@@ -438,10 +453,17 @@ static int attach(loader_t *L, lgw__node_t *n, yaml_mark_t m, int is_merge_key) 
   }
 }
 
-static int count_new(loader_t *L, size_t k, yaml_mark_t m) {
+static int count_new(loader_t *L, size_t k, size_t bytes, yaml_mark_t m) {
   if (L->nodes + k > MAX_NODES)
     return fail_at(L, LGW_ECONFIG, m, "document too large (alias expansion)");
+  if (bytes > L->max_bytes - L->bytes) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "document too large (alias expansion over "
+             "%zu bytes of text)", L->max_bytes);
+    return fail_at(L, LGW_ECONFIG, m, msg);
+  }
   L->nodes += k;
+  L->bytes += bytes;
   return 0;
 }
 
@@ -482,7 +504,7 @@ static int on_scalar(loader_t *L, yaml_event_t *ev) {
   } else if (!tag && ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
     kind = classify(s, len);
   }
-  if ((rc = count_new(L, 1, m))) return rc;
+  if ((rc = count_new(L, 1, len, m))) return rc;
   n = lgw__node_new_string(s, len, (int)m.line + 1, (int)m.column + 1);
   if (!n) return LGW_ENOMEM;
   switch (kind) {
@@ -539,7 +561,9 @@ static int on_alias(loader_t *L, yaml_event_t *ev) {
                        "found a recursive alias");
     return fail_at(L, LGW_ECONFIG, ev->start_mark, "found undefined alias");
   }
-  if ((rc = count_new(L, L->anchors[i].size, ev->start_mark))) return rc;
+  if ((rc = count_new(L, L->anchors[i].size, L->anchors[i].bytes,
+                      ev->start_mark)))
+    return rc;
   n = lgw__node_copy(L->anchors[i].node);
   if (!n) return LGW_ENOMEM;
   n->line = (int)ev->start_mark.line + 1;
@@ -564,7 +588,7 @@ static int on_start(loader_t *L, yaml_event_t *ev, lgw__node_type_t type) {
   }
   if (L->depth >= MAX_DEPTH)
     return fail_at(L, LGW_ECONFIG, ev->start_mark, "nesting too deep");
-  if ((rc = count_new(L, 1, ev->start_mark))) return rc;
+  if ((rc = count_new(L, 1, 0, ev->start_mark))) return rc;
   if (L->depth == L->cap) {
     size_t cap = L->cap ? L->cap * 2 : 16;
     frame_t *s = lgw_realloc(L->stack, cap * sizeof *s);
@@ -653,13 +677,16 @@ int lgw__yaml_load_string(const char *text, size_t len, const char *name,
   yaml_parser_t parser;
   yaml_event_t ev;
   loader_t L;
-  int rc = 0, done = 0;
+  int rc = 0, done = 0, ndocs = 0;
   *out = NULL;
   memset(&L, 0, sizeof L);
   L.name = name ? name : "<string>";
   L.text = text ? text : "";
   L.textlen = text ? len : 0;
   L.err = err;
+  L.max_bytes = L.textlen > MAX_BYTES_MIN / MAX_BYTES_FACTOR
+                    ? L.textlen * MAX_BYTES_FACTOR
+                    : MAX_BYTES_MIN;
   if (!yaml_parser_initialize(&parser))
     return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   yaml_parser_set_input_string(&parser, (const unsigned char *)L.text,
@@ -676,8 +703,13 @@ int lgw__yaml_load_string(const char *text, size_t len, const char *name,
       case YAML_SEQUENCE_START_EVENT: rc = on_start(&L, &ev, LGW_NODE_SEQ); break;
       case YAML_MAPPING_END_EVENT:
       case YAML_SEQUENCE_END_EVENT: rc = on_end(&L); break;
-      /* only the first document is read */
-      case YAML_DOCUMENT_END_EVENT:
+      /* one document, as PyYAML's safe_load */
+      case YAML_DOCUMENT_START_EVENT:
+        if (++ndocs > 1)
+          rc = fail_at(&L, LGW_ECONFIG, ev.start_mark,
+                       "expected a single document in the stream, but found "
+                       "another document");
+        break;
       case YAML_STREAM_END_EVENT: done = 1; break;
       default: break;
     }

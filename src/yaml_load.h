@@ -12,7 +12,10 @@
 #include "node.h"
 
 /* Parse one YAML document. name is used in error messages
- * ("<name>:line:col: <problem>"). An empty document gives a NULL node.
+ * ("<name>:line:col: <problem>"). An empty document gives a NULL node; a
+ * second document is an error (as PyYAML's safe_load). Alias expansion is
+ * bounded: at most 1,000,000 nodes and max(64 MiB, 16 x len) bytes of
+ * scalar text, else an error at the alias.
  * *out owned by the caller. Errors: LGW_ECONFIG (syntax), LGW_ENOMEM. */
 int lgw__yaml_load_string(const char *text, size_t len, const char *name,
                           lgw__node_t **out, lgw_error_t *err);

@@ -16,6 +16,7 @@ M._VERSION = core._VERSION
 
 local Error = core.Error
 local null = core.null
+local args = require("llmgateway.args")
 
 -- ---------------------------------------------------------------------
 -- Argument checking (messages as luaL_argerror writes them)
@@ -85,6 +86,14 @@ local function timeout_problem(t)
   end
 end
 
+-- The keys of overrides and requests (those gw:call reads, and the
+-- validation loop's own).
+local OVERRIDES = {"model", "tier", "temperature", "reasoning_effort",
+                   "max_tokens", "deadline", "on_delta"}
+local RETRY_OVERRIDES = {"validator_timeout", table.unpack(OVERRIDES)}
+local REQUEST_KEYS = {"task", "messages", table.unpack(OVERRIDES)}
+local RETRY_REQUEST_KEYS = {"task", "messages", table.unpack(RETRY_OVERRIDES)}
+
 local function check_task_args(fname, task, messages, validator, overrides,
                                has_validator)
   if type(task) ~= "string" then
@@ -102,11 +111,14 @@ local function check_task_args(fname, task, messages, validator, overrides,
   if overrides ~= nil and type(overrides) ~= "table" then
     argerror(oi, fname, "table expected, got " .. typename(overrides))
   end
-  local tp = overrides and timeout_problem(overrides)
+  local tp = overrides and (args.key_problem(overrides, has_validator
+    and RETRY_OVERRIDES or OVERRIDES) or timeout_problem(overrides))
   if tp then argerror(oi, fname, tp) end
 end
 
-local function check_requests(fname, requests)
+-- retry: requests of a *_with_retry batch (validator_timeout allowed).
+local function check_requests(fname, requests, retry)
+  local known = retry and RETRY_REQUEST_KEYS or REQUEST_KEYS
   if type(requests) ~= "table" then
     argerror(1, fname, "table expected, got " .. typename(requests))
   end
@@ -116,6 +128,8 @@ local function check_requests(fname, requests)
       argerror(1, fname, ("requests[%d]: table expected, got %s"):format(
         i, typename(r)))
     end
+    local kp = args.key_problem(r, known, ("requests[%d]."):format(i))
+    if kp then argerror(1, fname, kp) end
     if type(r.task) ~= "string" then
       argerror(1, fname, ("requests[%d].task: string expected, got %s")
         :format(i, typename(r.task)))
@@ -151,10 +165,14 @@ local function check_validators(fname, validators, n)
   return validators
 end
 
+local BATCH_OPTIONS = {"fail_fast"}
+
 local function check_batch_options(fname, opts, n)
   if opts ~= nil and type(opts) ~= "table" then
     argerror(n, fname, "table expected, got " .. typename(opts))
   end
+  local kp = opts and args.key_problem(opts, BATCH_OPTIONS)
+  if kp then argerror(n, fname, kp) end
   return opts or {}
 end
 
@@ -163,7 +181,7 @@ end
 
 local function new_error(code, message)
   return setmetatable({code = code, message = message, status = 0,
-                       attempts = {}}, Error)
+                       attempts = {}, providers_tried = 0}, Error)
 end
 
 local function as_error(e)
@@ -173,9 +191,6 @@ end
 
 -- ---------------------------------------------------------------------
 -- Validation retry
-
-local OVERRIDES = {"model", "tier", "temperature", "reasoning_effort",
-                   "max_tokens", "deadline", "on_delta"}
 
 -- Failures that may go away by themselves. The engine has already
 -- retried and failed over; another round after a pause is worth it only
@@ -188,8 +203,11 @@ local function transient(err)
   if TRANSIENT[err.code] then return true end
   for _, a in ipairs(err.attempts or {}) do
     local st = a.status or 0
-    if TRANSIENT[a.code] or (a.code == "http" and (st >= 500 or st == 0
-        or st == 408 or st == 409 or st == 429)) then
+    -- rate_limited without a status: larger than the provider's tpm, so
+    -- it would never fit
+    local over_tpm = a.code == "rate_limited" and st == 0
+    if (TRANSIENT[a.code] and not over_tpm) or (a.code == "http" and
+        (st >= 500 or st == 0 or st == 408 or st == 409 or st == 429)) then
       return true
     end
   end
@@ -462,10 +480,11 @@ function methods:run_tasks(requests, opts)
 end
 
 --- gw:run_tasks_with_retry(requests [, validators [, opts]])
--- -> {{text=, errors=} | {error=}, ...}
+-- -> {{task=, text=, errors=, usage=, cost=, usage_total=, cost_total=,
+--      rounds=} | {error=}, ...}
 function methods:run_tasks_with_retry(requests, validators, opts)
   check_self("run_tasks_with_retry", self)
-  check_requests("run_tasks_with_retry", requests)
+  check_requests("run_tasks_with_retry", requests, true)
   validators = check_validators("run_tasks_with_retry", validators,
                                 #requests)
   opts = check_batch_options("run_tasks_with_retry", opts, 3)
@@ -474,7 +493,7 @@ function methods:run_tasks_with_retry(requests, validators, opts)
                                             validators[i] or nil, req, false)
     if not text then return nil, errors end
     local r = usage_of(acc)
-    r.text, r.errors = text, errors
+    r.task, r.text, r.errors = req.task, text, errors
     return r
   end)
 end
@@ -483,7 +502,7 @@ end
 -- -> {json_result | {error=}, ...}
 function methods:run_json_tasks_with_retry(requests, validators, opts)
   check_self("run_json_tasks_with_retry", self)
-  check_requests("run_json_tasks_with_retry", requests)
+  check_requests("run_json_tasks_with_retry", requests, true)
   validators = check_validators("run_json_tasks_with_retry", validators,
                                 #requests)
   opts = check_batch_options("run_json_tasks_with_retry", opts, 3)
@@ -580,6 +599,8 @@ local function run_job(handler, gw, job, payload, id, delivery, max)
   end
 end
 
+local SERVE_OPTIONS = {"consumer", "gateway"}
+
 --- q:serve(handler [, {consumer =, gateway =}]) -> counts
 -- Consumes jobs until q:stop() (or the worker host's SIGTERM / SIGINT):
 -- handler(request, gateway, job) runs as a task per job (up to the
@@ -598,6 +619,8 @@ function qmethods:serve(handler, opts)
     argerror(3, "serve", "table expected, got " .. typename(opts), 3)
   end
   opts = opts or {}
+  local kp = args.key_problem(opts, SERVE_OPTIONS)
+  if kp then argerror(3, "serve", kp, 3) end
   if opts.consumer ~= nil and type(opts.consumer) ~= "string" then
     argerror(3, "serve", "consumer: string expected, got "
       .. typename(opts.consumer), 3)

@@ -53,6 +53,13 @@ char *lgw__sim_answer_sse(lgw__sim_format_t fmt, const char *model,
                           const char *text, long in_tokens, long out_tokens,
                           size_t *len);
 
+/* The answer as the model's refusal of the request, with refusal text
+ * `text` (see PROTOCOL.md, fault=refusal): JSON, or the format's stream
+ * when `stream`; ownership as for lgw__sim_answer_json. */
+char *lgw__sim_refusal(lgw__sim_format_t fmt, const char *model,
+                       const char *text, long in_tokens, long out_tokens,
+                       int stream, size_t *len);
+
 /* A provider-shaped error body for HTTP status `status` (error types per
  * PROTOCOL.md); ownership as for lgw__sim_answer_json. */
 char *lgw__sim_error_json(lgw__sim_format_t fmt, int status,
@@ -90,7 +97,8 @@ typedef enum {
   LGW__SIM_FAULT_SSE_CUT,    /* stream closed after `after` deltas */
   LGW__SIM_FAULT_SSE_STALL,  /* stream stops (connection kept) there */
   LGW__SIM_FAULT_SSE_ERROR,  /* an error event there, then the end */
-  LGW__SIM_FAULT_JSON        /* JSON even when a stream is asked for */
+  LGW__SIM_FAULT_JSON,       /* JSON even when a stream is asked for */
+  LGW__SIM_FAULT_REFUSAL     /* the model refuses (JSON or stream) */
 } lgw__sim_fault_t;
 
 /* The faults answered with an event stream. */

@@ -181,7 +181,7 @@ static void num(cJSON *o, const char *key, long v) {
 /* Render helpers build trees that reference model and text (no copies);
  * cJSON_Delete leaves referenced strings alone. */
 static cJSON *responses_object(const char *model, const char *text,
-                               long in, long out, int done) {
+                               long in, long out, int done, int refusal) {
   cJSON *r = obj(NULL, NULL);
   str(r, "id", "resp_sim");
   str(r, "object", "response");
@@ -195,9 +195,14 @@ static cJSON *responses_object(const char *model, const char *text,
     str(msg, "status", "completed");
     str(msg, "role", "assistant");
     cJSON_AddItemToArray(arr(msg, "content"), part);
-    str(part, "type", "output_text");
-    str(part, "text", text);
-    arr(part, "annotations");
+    if (refusal) {
+      str(part, "type", "refusal");
+      str(part, "refusal", text);
+    } else {
+      str(part, "type", "output_text");
+      str(part, "text", text);
+      arr(part, "annotations");
+    }
     u = obj(r, "usage");
     num(u, "input_tokens", in);
     num(u, "output_tokens", out);
@@ -210,7 +215,7 @@ static cJSON *responses_object(const char *model, const char *text,
 }
 
 static cJSON *chat_object(const char *model, const char *text, long in,
-                          long out) {
+                          long out, int refusal) {
   cJSON *r = obj(NULL, NULL), *choice = obj(NULL, NULL), *m, *u;
   str(r, "id", "chatcmpl-sim");
   str(r, "object", "chat.completion");
@@ -220,7 +225,12 @@ static cJSON *chat_object(const char *model, const char *text, long in,
   num(choice, "index", 0);
   m = obj(choice, "message");
   str(m, "role", "assistant");
-  str(m, "content", text);
+  if (refusal) {
+    cJSON_AddNullToObject(m, "content");
+    str(m, "refusal", text);
+  } else {
+    str(m, "content", text);
+  }
   str(choice, "finish_reason", "stop");
   u = obj(r, "usage");
   num(u, "prompt_tokens", in);
@@ -230,7 +240,7 @@ static cJSON *chat_object(const char *model, const char *text, long in,
 }
 
 static cJSON *anthropic_object(const char *model, const char *text, long in,
-                               long out, int done) {
+                               long out, int done, int refusal) {
   cJSON *r = obj(NULL, NULL), *content, *u;
   str(r, "id", "msg_sim");
   str(r, "type", "message");
@@ -242,7 +252,7 @@ static cJSON *anthropic_object(const char *model, const char *text, long in,
     cJSON_AddItemToArray(content, block);
     str(block, "type", "text");
     str(block, "text", text);
-    str(r, "stop_reason", "end_turn");
+    str(r, "stop_reason", refusal ? "refusal" : "end_turn");
   } else {
     cJSON_AddNullToObject(r, "stop_reason");
   }
@@ -252,22 +262,28 @@ static cJSON *anthropic_object(const char *model, const char *text, long in,
   return r;
 }
 
-char *lgw__sim_answer_json(lgw__sim_format_t fmt, const char *model,
-                           const char *text, long in_tokens, long out_tokens,
-                           size_t *len) {
+static char *answer_json(lgw__sim_format_t fmt, const char *model,
+                         const char *text, long in_tokens, long out_tokens,
+                         int refusal, size_t *len) {
   cJSON *j = NULL;
   switch (fmt) {
   case LGW__SIM_RESPONSES:
-    j = responses_object(model, text, in_tokens, out_tokens, 1);
+    j = responses_object(model, text, in_tokens, out_tokens, 1, refusal);
     break;
   case LGW__SIM_CHAT:
-    j = chat_object(model, text, in_tokens, out_tokens);
+    j = chat_object(model, text, in_tokens, out_tokens, refusal);
     break;
   case LGW__SIM_ANTHROPIC:
-    j = anthropic_object(model, text, in_tokens, out_tokens, 1);
+    j = anthropic_object(model, text, in_tokens, out_tokens, 1, refusal);
     break;
   }
   return print_json(j, len);
+}
+
+char *lgw__sim_answer_json(lgw__sim_format_t fmt, const char *model,
+                           const char *text, long in_tokens, long out_tokens,
+                           size_t *len) {
+  return answer_json(fmt, model, text, in_tokens, out_tokens, 0, len);
 }
 
 /* Appends one event: "event: NAME\n" (when name is set), "data: JSON\n\n".
@@ -309,20 +325,22 @@ static cJSON *chat_chunk(const char *model, cJSON **choice) {
 }
 
 static int delta_event(lgw__buf_t *b, lgw__sim_format_t fmt,
-                       const char *model, const char *delta) {
+                       const char *model, const char *delta, int refusal) {
+  const char *name = refusal ? "response.refusal.delta"
+                             : "response.output_text.delta";
   cJSON *e, *d, *choice;
   switch (fmt) {
   case LGW__SIM_RESPONSES:
     e = obj(NULL, NULL);
-    str(e, "type", "response.output_text.delta");
+    str(e, "type", name);
     str(e, "item_id", "msg_sim");
     num(e, "output_index", 0);
     num(e, "content_index", 0);
     str(e, "delta", delta);
-    return add_event(b, "response.output_text.delta", e);
+    return add_event(b, name, e);
   case LGW__SIM_CHAT:
     e = chat_chunk(model, &choice);
-    str(obj(choice, "delta"), "content", delta);
+    str(obj(choice, "delta"), refusal ? "refusal" : "content", delta);
     cJSON_AddNullToObject(choice, "finish_reason");
     return add_event(b, NULL, e);
   case LGW__SIM_ANTHROPIC:
@@ -338,7 +356,7 @@ static int delta_event(lgw__buf_t *b, lgw__sim_format_t fmt,
 }
 
 static int stream_head(lgw__buf_t *b, lgw__sim_format_t fmt,
-                       const char *model, long in) {
+                       const char *model, long in, int refusal) {
   cJSON *e, *d, *choice;
   int rc = 0;
   switch (fmt) {
@@ -346,20 +364,25 @@ static int stream_head(lgw__buf_t *b, lgw__sim_format_t fmt,
     e = obj(NULL, NULL);
     str(e, "type", "response.created");
     cJSON_AddItemToObjectCS(e, "response",
-                            responses_object(model, "", 0, 0, 0));
+                            responses_object(model, "", 0, 0, 0, 0));
     return add_event(b, "response.created", e);
   case LGW__SIM_CHAT:
     e = chat_chunk(model, &choice);
     d = obj(choice, "delta");
     str(d, "role", "assistant");
-    str(d, "content", "");
+    if (refusal) {
+      cJSON_AddNullToObject(d, "content");
+      str(d, "refusal", "");
+    } else {
+      str(d, "content", "");
+    }
     cJSON_AddNullToObject(choice, "finish_reason");
     return add_event(b, NULL, e);
   case LGW__SIM_ANTHROPIC:
     e = obj(NULL, NULL);
     str(e, "type", "message_start");
     cJSON_AddItemToObjectCS(e, "message",
-                            anthropic_object(model, "", in, 0, 0));
+                            anthropic_object(model, "", in, 0, 0, 0));
     rc = add_event(b, "message_start", e);
     if (rc) return rc;
     e = obj(NULL, NULL);
@@ -375,23 +398,26 @@ static int stream_head(lgw__buf_t *b, lgw__sim_format_t fmt,
 
 static int stream_tail(lgw__buf_t *b, lgw__sim_format_t fmt,
                        const char *model, const char *text, long in,
-                       long out) {
+                       long out, int refusal) {
+  const char *name = refusal ? "response.refusal.done"
+                             : "response.output_text.done";
   cJSON *e, *d, *choice;
   int rc;
   switch (fmt) {
   case LGW__SIM_RESPONSES:
     e = obj(NULL, NULL);
-    str(e, "type", "response.output_text.done");
+    str(e, "type", name);
     str(e, "item_id", "msg_sim");
     num(e, "output_index", 0);
     num(e, "content_index", 0);
-    str(e, "text", text);
-    rc = add_event(b, "response.output_text.done", e);
+    str(e, refusal ? "refusal" : "text", text);
+    rc = add_event(b, name, e);
     if (rc) return rc;
     e = obj(NULL, NULL);
     str(e, "type", "response.completed");
     cJSON_AddItemToObjectCS(e, "response",
-                            responses_object(model, text, in, out, 1));
+                            responses_object(model, text, in, out, 1,
+                                             refusal));
     return add_event(b, "response.completed", e);
   case LGW__SIM_CHAT:
     e = chat_chunk(model, &choice);
@@ -416,7 +442,7 @@ static int stream_tail(lgw__buf_t *b, lgw__sim_format_t fmt,
     e = obj(NULL, NULL);
     str(e, "type", "message_delta");
     d = obj(e, "delta");
-    str(d, "stop_reason", "end_turn");
+    str(d, "stop_reason", refusal ? "refusal" : "end_turn");
     cJSON_AddNullToObject(d, "stop_sequence");
     num(obj(e, "usage"), "output_tokens", out);
     rc = add_event(b, "message_delta", e);
@@ -428,26 +454,41 @@ static int stream_tail(lgw__buf_t *b, lgw__sim_format_t fmt,
   return LGW_EINVAL;
 }
 
-char *lgw__sim_answer_sse(lgw__sim_format_t fmt, const char *model,
-                          const char *text, long in_tokens, long out_tokens,
-                          size_t *len) {
+static char *answer_sse(lgw__sim_format_t fmt, const char *model,
+                        const char *text, long in_tokens, long out_tokens,
+                        int refusal, size_t *len) {
   lgw__buf_t b;
   size_t pos = 0;
   char *delta = NULL;
   int rc;
   lgw__buf_init(&b);
-  rc = stream_head(&b, fmt, model, in_tokens);
+  rc = stream_head(&b, fmt, model, in_tokens, refusal);
   while (rc == 0 && next_delta(text, &pos, &delta)) {
-    rc = delta ? delta_event(&b, fmt, model, delta) : LGW_ENOMEM;
+    rc = delta ? delta_event(&b, fmt, model, delta, refusal) : LGW_ENOMEM;
     lgw_free(delta);
   }
-  if (rc == 0) rc = stream_tail(&b, fmt, model, text, in_tokens, out_tokens);
+  if (rc == 0)
+    rc = stream_tail(&b, fmt, model, text, in_tokens, out_tokens, refusal);
   if (rc) {
     lgw__buf_free(&b);
     return NULL;
   }
   *len = b.len;
   return lgw__buf_steal(&b);
+}
+
+char *lgw__sim_answer_sse(lgw__sim_format_t fmt, const char *model,
+                          const char *text, long in_tokens, long out_tokens,
+                          size_t *len) {
+  return answer_sse(fmt, model, text, in_tokens, out_tokens, 0, len);
+}
+
+char *lgw__sim_refusal(lgw__sim_format_t fmt, const char *model,
+                       const char *text, long in_tokens, long out_tokens,
+                       int stream, size_t *len) {
+  return stream ? answer_sse(fmt, model, text, in_tokens, out_tokens, 1, len)
+                : answer_json(fmt, model, text, in_tokens, out_tokens, 1,
+                              len);
 }
 
 /* Events before the deltas and after them, per format. */

@@ -39,7 +39,7 @@ static const char *const fault_names[] = {
     "none", "reset", "reset_body", "hang", "slow", "truncated",
     "invalid_json", "html", "empty", "bad_shape", "anthropic_error",
     "oversize", "bad_utf8", "deep", "sse", "sse_cut", "sse_stall",
-    "sse_error", "json"};
+    "sse_error", "json", "refusal"};
 
 const char *lgw__sim_fault_name(lgw__sim_fault_t f) {
   return fault_names[f];

@@ -245,6 +245,8 @@ static char *error_after(lgw__sim_format_t fmt, char *sse, size_t *len,
   return b.data;
 }
 
+static const char sim_refusal_text[] = "I'm sorry, but I can't help with that.";
+
 /* Chooses body, status and content type for a model request. */
 static void plan_answer(req_t *r, lgw__sim_format_t fmt,
                         const lgw__sim_request_t *q) {
@@ -272,6 +274,11 @@ static void plan_answer(req_t *r, lgw__sim_format_t fmt,
       out = NULL;
     } else if (d->fault == LGW__SIM_FAULT_OVERSIZE) {
       out = oversize_body(fmt, q->model, q->input_tokens, d->size, &len);
+    } else if (d->fault == LGW__SIM_FAULT_REFUSAL) {
+      const char *t = d->reply ? d->reply : sim_refusal_text;
+      out = lgw__sim_refusal(fmt, q->model, t, q->input_tokens,
+                             lgw__sim_words(t, strlen(t)), q->stream, &len);
+      if (q->stream) type = "text/event-stream";
     } else if (LGW__SIM_FAULT_IS_SSE(d->fault) ||
                (q->stream && d->fault != LGW__SIM_FAULT_JSON)) {
       out = lgw__sim_answer_sse(fmt, q->model, text, q->input_tokens, words,

@@ -13,9 +13,11 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "env.h"
 #include "fileio.h"
 #include "provider_state.h"
 #include "test.h"
+#include "transport.h"
 #include "util.h"
 #include "yaml_load.h"
 
@@ -158,16 +160,17 @@ TEST(legacy_single_provider) {
 TEST(legacy_provider_rules) {
   lgw_runtime_t *rt;
   /* ignored when providers yields something */
-  rt = load("provider: {base_url: legacy}\nproviders: [{base_url: new}]\n");
+  rt = load("provider: {base_url: https://legacy}\n"
+            "providers: [{base_url: https://new}]\n");
   ASSERT(rt);
   ASSERT_EQ(rt->nproviders, 1);
-  ASSERT_STREQ(rt->providers[0].base_url, "new");
+  ASSERT_STREQ(rt->providers[0].base_url, "https://new");
   lgw_runtime_free(rt);
   /* used when providers is empty or has only non-mappings */
-  rt = load("provider: {base_url: legacy}\nproviders: [1, x]\n");
+  rt = load("provider: {base_url: https://legacy}\nproviders: [1, x]\n");
   ASSERT(rt);
   ASSERT_EQ(rt->nproviders, 1);
-  ASSERT_STREQ(rt->providers[0].base_url, "legacy");
+  ASSERT_STREQ(rt->providers[0].base_url, "https://legacy");
   lgw_runtime_free(rt);
   /* an empty legacy mapping gives no provider */
   rt = load("provider: {}\n");
@@ -178,27 +181,27 @@ TEST(legacy_provider_rules) {
 
 TEST(providers_list_skips_non_mappings) {
   lgw_runtime_t *rt = load("providers:\n  - just a string\n  - {}\n  - ~\n"
-                           "  - base_url: b\n");
+                           "  - base_url: https://b\n");
   ASSERT(rt);
   /* {} still yields an all-empty provider */
   ASSERT_EQ(rt->nproviders, 2);
   ASSERT_STREQ(rt->providers[0].base_url, "");
   ASSERT_STREQ(rt->providers[0].provider_type, "");
   ASSERT_EQ(rt->providers[0].style, LGW__STYLE_NONE);
-  ASSERT_STREQ(rt->providers[1].base_url, "b");
+  ASSERT_STREQ(rt->providers[1].base_url, "https://b");
   ASSERT_STREQ(warnings,
-               "providers[0]: not a mapping, ignored (config.yaml:2:5)\n"
-               "providers[2]: not a mapping, ignored (config.yaml:4:5)\n");
+               "providers[1]: not a mapping, ignored (config.yaml:2:5)\n"
+               "providers[3]: not a mapping, ignored (config.yaml:4:5)\n");
   lgw_runtime_free(rt);
 }
 
 TEST(providers_mapping_form_uses_values_in_order) {
-  lgw_runtime_t *rt = load("providers:\n  zeta: {base_url: z}\n"
-                           "  alpha: {base_url: a}\n  skip: 3\n");
+  lgw_runtime_t *rt = load("providers:\n  zeta: {base_url: 'https://z'}\n"
+                           "  alpha: {base_url: 'https://a'}\n  skip: 3\n");
   ASSERT(rt);
   ASSERT_EQ(rt->nproviders, 2);
-  ASSERT_STREQ(rt->providers[0].base_url, "z");
-  ASSERT_STREQ(rt->providers[1].base_url, "a");
+  ASSERT_STREQ(rt->providers[0].base_url, "https://z");
+  ASSERT_STREQ(rt->providers[1].base_url, "https://a");
   ASSERT_STREQ(warnings,
                "providers.skip: not a mapping, ignored (config.yaml:4:9)\n");
   lgw_runtime_free(rt);
@@ -225,16 +228,23 @@ TEST(provider_field_coercion) {
   ASSERT_STREQ(rt->providers[0].api_style, "");
   lgw_runtime_free(rt);
   ASSERT_EQ(from_node("providers: [{provider_type: yes, api_key: false, "
-                      "base_url: 1.5}]\n", "config.yaml", &rt, &err), 0);
+                      "base_url: 1.5}]\n", "config.yaml", &rt, &err),
+            LGW_ECONFIG);
+  ASSERT_STREQ(err.message, "providers[1].base_url: an explicit http:// or "
+               "https:// scheme is required, got \"1.5\" (config.yaml:1:60)");
+  ASSERT_EQ(from_node("providers: [{provider_type: yes, api_key: false, "
+                      "model_map: {1.5: 2.0}}]\n", "config.yaml", &rt, &err),
+            0);
   ASSERT_STREQ(rt->providers[0].provider_type, "True");
   ASSERT_STREQ(rt->providers[0].api_key, "");
-  ASSERT_STREQ(rt->providers[0].base_url, "1.5");
+  ASSERT_STREQ(rt->providers[0].model_map.items[0].key, "1.5");
+  ASSERT_STREQ(rt->providers[0].model_map.items[0].value, "2.0");
   lgw_runtime_free(rt);
   EXPECT_ERROR("providers:\n  - base_url: [a, b]\n",
-               "providers[0].base_url: expected a string, got a list "
+               "providers[1].base_url: expected a string, got a list "
                "(config.yaml:2:15)");
   EXPECT_ERROR("providers:\n  - api_key: {k: v}\n",
-               "providers[0].api_key: expected a string, got a mapping "
+               "providers[1].api_key: expected a string, got a mapping "
                "(config.yaml:2:14)");
 }
 
@@ -243,14 +253,14 @@ TEST(headers_and_model_map_rules) {
   lgw_error_t err;
   /* str() of keys and values, None -> "None", blank keys dropped, keys and
    * values not stripped (no interpolation on this path) */
-  ASSERT_EQ(from_node("providers:\n  - headers: {1: 2, ' X-A ': ' v ', "
+  ASSERT_EQ(from_node("providers:\n  - headers: {1: 2, X-A: ' v ', "
                       "'  ': dropped, n: ~, b: true}\n"
                       "    model_map: {gpt: 'other model'}\n",
                       "config.yaml", &rt, &err), 0);
   ASSERT_EQ(rt->providers[0].headers.n, 4);
   ASSERT_STREQ(rt->providers[0].headers.items[0].key, "1");
   ASSERT_STREQ(rt->providers[0].headers.items[0].value, "2");
-  ASSERT_STREQ(rt->providers[0].headers.items[1].key, " X-A ");
+  ASSERT_STREQ(rt->providers[0].headers.items[1].key, "X-A");
   ASSERT_STREQ(rt->providers[0].headers.items[1].value, " v ");
   ASSERT_STREQ(rt->providers[0].headers.items[2].key, "n");
   ASSERT_STREQ(rt->providers[0].headers.items[2].value, "None");
@@ -264,13 +274,13 @@ TEST(headers_and_model_map_rules) {
   ASSERT_EQ(rt->providers[0].headers.n, 0);
   lgw_runtime_free(rt);
   EXPECT_ERROR("providers:\n  - headers: [a]\n",
-               "providers[0].headers: expected a mapping, got a list "
+               "providers[1].headers: expected a mapping, got a list "
                "(config.yaml:2:14)");
   EXPECT_ERROR("providers:\n  - model_map: text\n",
-               "providers[0].model_map: expected a mapping, got a string "
+               "providers[1].model_map: expected a mapping, got a string "
                "(config.yaml:2:16)");
   EXPECT_ERROR("providers:\n  - headers: {X-A: [1]}\n",
-               "providers[0].headers.X-A: expected a string, got a list "
+               "providers[1].headers.X-A: expected a string, got a list "
                "(config.yaml:2:20)");
 }
 
@@ -288,13 +298,13 @@ TEST(unknown_api_style_is_an_error) {
       "    base_url: https://b\n"
       "    api_style: anthropic_messages\n";
   EXPECT_ERROR(yaml,
-               "providers[1].api_style: unknown value \"anthropic_messages\" "
+               "providers[2].api_style: unknown value \"anthropic_messages\" "
                "(config.yaml:9:16); expected one of responses, "
                "openai_responses, openai_chat, anthropic, litellm");
   /* without a source name the position is left out */
   ASSERT_EQ(from_node(yaml, NULL, &rt, &err), LGW_ECONFIG);
   ASSERT_STREQ(err.message,
-               "providers[1].api_style: unknown value \"anthropic_messages\"; "
+               "providers[2].api_style: unknown value \"anthropic_messages\"; "
                "expected one of responses, openai_responses, openai_chat, "
                "anthropic, litellm");
   ASSERT(rt == NULL);
@@ -530,8 +540,8 @@ TEST(prices_and_limits) {
   lgw_runtime_t *rt = load("settings:\n  prices:\n"
                            "    gpt-x: {input: 2.5, output: 10}\n"
                            "    ' cheap ': {output: 1}\n"
-                           "providers:\n  - base_url: b\n    rpm: 60\n"
-                           "    tpm: 90000\n  - base_url: c\n");
+                           "providers:\n  - base_url: https://b\n    rpm: 60\n"
+                           "    tpm: 90000\n  - base_url: https://c\n");
   const lgw__price_t *pr;
   char *out;
   ASSERT(rt);
@@ -556,8 +566,8 @@ TEST(prices_and_limits) {
   ASSERT_CONTAINS(out, "  model_map: {}\n  rpm: 60\n  tpm: 90000\n");
   lgw_free(out);
   lgw_runtime_free(rt);
-  EXPECT_ERROR("providers:\n  - base_url: b\n    rpm: -1\n",
-               "providers[0].rpm: must be at least 0, got -1 "
+  EXPECT_ERROR("providers:\n  - base_url: https://b\n    rpm: -1\n",
+               "providers[1].rpm: must be at least 0, got -1 "
                "(config.yaml:3:10)");
   EXPECT_ERROR("settings:\n  prices:\n    m: {input: -1}\n",
                "settings.prices.m.input: must be at least 0, got -1 "
@@ -572,12 +582,12 @@ TEST(prices_and_limits) {
 
 TEST(unknown_keys_warn) {
   lgw_runtime_t *rt = load("version: 1\nextra: 1\nsettings:\n  colour: red\n"
-                           "providers:\n  - base_url: b\n    region: eu\n"
+                           "providers:\n  - base_url: https://b\n    region: eu\n"
                            "tasks:\n  t:\n    model: m\n    modle: typo\n");
   ASSERT(rt);
   ASSERT_STREQ(warnings,
                "extra: unknown key, ignored (config.yaml:2:1)\n"
-               "providers[0].region: unknown key, ignored (config.yaml:7:5)\n"
+               "providers[1].region: unknown key, ignored (config.yaml:7:5)\n"
                "settings.colour: unknown key, ignored (config.yaml:4:3)\n"
                "tasks.t.modle: unknown key, ignored (config.yaml:11:5)\n");
   lgw_runtime_free(rt);
@@ -746,14 +756,15 @@ TEST(dump_single_provider_redacted) {
            "tasks:\n  t:\n    model: m\n    tier: weak\n    temperature: 0.2\n"
            "    reasoning_effort: ''\n    max_tokens: 4000\n"
            "provider:\n  provider_type: openai\n  api_style: ''\n"
-           "  base_url: ''\n  api_key: <redacted>\n  headers:\n    X-A: '1'\n"
-           "  model_map: {}\n",
+           "  base_url: ''\n  api_key: <redacted>\n  headers:\n"
+           "    X-A: <redacted>\n  model_map: {}\n",
            settings_dump);
   out = dump_text(rt, 0);
   ASSERT_STREQ(out, expected);
   lgw_free(out);
   out = dump_text(rt, 1);
   ASSERT_CONTAINS(out, "  api_key: sk-secret\n");
+  ASSERT_CONTAINS(out, "    X-A: '1'\n");
   lgw_free(out);
   lgw_runtime_free(rt);
 }
@@ -981,6 +992,321 @@ TEST(symlinks_of_existing_part_resolved) {
   EXPECT_PATH(lgw__resolve_user_config_file(lpath, fake_get, &env), expect);
 }
 
+/* ---- what reaches the wire ---------------------------------------------- */
+
+TEST(base_url_needs_a_scheme) {
+  EXPECT_ERROR("providers:\n  - base_url: 127.0.0.1:8080/v1\n",
+               "providers[1].base_url: an explicit http:// or https:// "
+               "scheme is required, got \"127.0.0.1:8080/v1\" "
+               "(config.yaml:2:15)");
+  EXPECT_ERROR("providers:\n  - api_key: k\n  - base_url: api.openai.com/v1\n",
+               "providers[2].base_url: an explicit http:// or https:// "
+               "scheme is required, got \"api.openai.com/v1\" "
+               "(config.yaml:3:15)");
+  EXPECT_ERROR("provider:\n  base_url: ftp://user:pw@h/x?key=sk-1\n",
+               "provider.base_url: an explicit http:// or https:// scheme is "
+               "required, got \"ftp://<redacted>@h/x?key=<redacted>\" "
+               "(config.yaml:2:13)");
+  EXPECT_ERROR("provider:\n  base_url: 'https:///v1'\n",
+               "provider.base_url: the URL has no host (config.yaml:2:13)");
+  {
+    lgw_runtime_t *rt = load("providers:\n  - base_url: HTTPS://Api.Example\n"
+                             "  - base_url: ''\n");
+    ASSERT(rt);
+    ASSERT_STREQ(rt->providers[0].base_url, "HTTPS://Api.Example");
+    lgw_runtime_free(rt);
+  }
+}
+
+TEST(plain_http_only_to_loopback) {
+  static const char *const ok[] = {
+      "http://127.0.0.1:8080/v1", "http://127.9.8.7", "http://[::1]:81/v1",
+      "http://localhost:8080", "http://LocalHost./v1",
+      "http://user:pw@127.0.0.1/v1", "https://example.com", NULL};
+  const char *const *u;
+  char yaml[300];
+  lgw_runtime_t *rt;
+  for (u = ok; *u; u++) {
+    snprintf(yaml, sizeof yaml, "providers:\n  - base_url: '%s'\n", *u);
+    rt = load(yaml);
+    ASSERT(rt);
+    lgw_runtime_free(rt);
+  }
+  EXPECT_ERROR("providers:\n  - base_url: https://a\n"
+               "  - base_url: http://api.example.com/v1\n",
+               "providers[2].base_url: plain http:// to \"api.example.com\", "
+               "which is not a loopback host, would send the key and the "
+               "prompts in clear; use https://, or set "
+               "providers[2].allow_insecure_http: true (config.yaml:3:15)");
+  EXPECT_ERROR("provider:\n  base_url: http://127.0.0.1.example.com\n",
+               "provider.base_url: plain http:// to "
+               "\"127.0.0.1.example.com\", which is not a loopback host, "
+               "would send the key and the prompts in clear; use https://, "
+               "or set provider.allow_insecure_http: true "
+               "(config.yaml:2:13)");
+  EXPECT_ERROR("provider:\n  base_url: 'http://[::2]/'\n",
+               "provider.base_url: plain http:// to \"::2\", which is not a "
+               "loopback host, would send the key and the prompts in clear; "
+               "use https://, or set provider.allow_insecure_http: true "
+               "(config.yaml:2:13)");
+  EXPECT_ERROR("provider:\n  base_url: http://h\n  allow_insecure_http: maybe\n",
+               "provider.allow_insecure_http: expected true or false, got "
+               "\"maybe\" (config.yaml:3:24)");
+  rt = load("providers:\n  - base_url: http://lan-box:8000/v1\n"
+            "    allow_insecure_http: true\n");
+  ASSERT(rt);
+  ASSERT_EQ(rt->providers[0].allow_insecure_http, 1);
+  lgw_runtime_free(rt);
+}
+
+TEST(allow_insecure_http_not_in_provider_key) {
+  lgw_runtime_t *a = load("provider:\n  provider_type: glm\n"
+                          "  api_style: openai_responses\n"
+                          "  base_url: https://backend.example\n"
+                          "  api_key: secret\n");
+  lgw_runtime_t *b = load("provider:\n  provider_type: glm\n"
+                          "  api_style: openai_responses\n"
+                          "  base_url: https://backend.example\n"
+                          "  api_key: secret\n  allow_insecure_http: true\n");
+  char *out;
+  ASSERT(a && b);
+  ASSERT_STREQ(a->providers[0].key,
+               "6e0e943d9a49584e0085d064436da6c06ed5277f7d54553650b6f778c51d15bd");
+  ASSERT_STREQ(b->providers[0].key, a->providers[0].key);
+  ASSERT_STREQ(b->config_key, a->config_key);
+  out = dump_text(b, 0);
+  ASSERT_CONTAINS(out, "  model_map: {}\n  allow_insecure_http: true\n");
+  lgw_free(out);
+  out = dump_text(a, 0);
+  ASSERT_NOT_CONTAINS(out, "allow_insecure_http");
+  lgw_free(out);
+  lgw_runtime_free(a);
+  lgw_runtime_free(b);
+}
+
+TEST(control_characters_refused) {
+  lgw_error_t e;
+  setenv("LGW_TEST_SMUGGLE",
+         "sk-x\r\nContent-Length: 0\r\n\r\nPOST /smuggled HTTP/1.1", 1);
+  ASSERT_EQ(load_fail("providers:\n  - base_url: https://h\n"
+                      "    api_key: ${LGW_TEST_SMUGGLE}\n", &e),
+            LGW_ECONFIG);
+  unsetenv("LGW_TEST_SMUGGLE");
+  ASSERT_STREQ(e.message,
+               "providers[1].api_key: contains a control character (U+000D, "
+               "CR); control characters are not allowed (config.yaml:3:14)");
+  EXPECT_ERROR("provider:\n  headers: {X-A: \"v\\nInjected: 1\"}\n",
+               "provider.headers.X-A: contains a control character (U+000A, "
+               "LF); control characters are not allowed (config.yaml:2:18)");
+  EXPECT_ERROR("provider:\n  headers: {\"X-A\\x01\": v}\n",
+               "provider.headers: a header name contains a control character "
+               "(U+0001); control characters are not allowed "
+               "(config.yaml:2:13)");
+  EXPECT_ERROR("provider:\n  headers: {'X A': v}\n",
+               "provider.headers: \"X A\" is not a valid header name "
+               "(letters, digits and !#$%&'*+-.^_`|~ only) (config.yaml:2:13)");
+  EXPECT_ERROR("provider:\n  headers: {'X:A': v}\n",
+               "provider.headers: \"X:A\" is not a valid header name "
+               "(letters, digits and !#$%&'*+-.^_`|~ only) (config.yaml:2:13)");
+  EXPECT_ERROR("provider:\n  base_url: \"https://h/v1\\x7f\"\n",
+               "provider.base_url: contains a control character (U+007F, "
+               "DEL); control characters are not allowed (config.yaml:2:13)");
+  EXPECT_ERROR("provider:\n  model_map: {a: \"b\\tc\"}\n",
+               "provider.model_map.a: contains a control character (U+0009, "
+               "TAB); control characters are not allowed (config.yaml:2:18)");
+  EXPECT_ERROR("provider:\n  model_map: {\"a\\rb\": c}\n",
+               "provider.model_map: a model name contains a control "
+               "character (U+000D, CR); control characters are not allowed "
+               "(config.yaml:2:15)");
+  EXPECT_ERROR("settings:\n  fallback_model: \"gpt\\x1b[31m\"\n",
+               "settings.fallback_model: contains a control character "
+               "(U+001B); control characters are not allowed "
+               "(config.yaml:2:19)");
+  EXPECT_ERROR("tasks:\n  t: {model: \"m\\nx\"}\n",
+               "tasks.t.model: contains a control character (U+000A, LF); "
+               "control characters are not allowed (config.yaml:2:14)");
+  {
+    /* a tab inside a header value is allowed (RFC 9110) */
+    lgw_runtime_t *rt = load("provider:\n  headers: {X-A: \"a\\tb\"}\n");
+    ASSERT(rt);
+    ASSERT_STREQ(rt->providers[0].headers.items[0].value, "a\tb");
+    lgw_runtime_free(rt);
+  }
+}
+
+TEST(nul_never_truncates) {
+  lgw_runtime_t *rt = NULL;
+  lgw__node_t *root, *p, *list;
+  lgw_error_t err;
+  EXPECT_ERROR("provider:\n  api_key: \"sk-\\0abc\"\n",
+               "provider.api_key: contains a NUL character (U+0000) "
+               "(config.yaml:2:12)");
+  EXPECT_ERROR("{\"providers\": [{\"base_url\": \"https://h\\u0000.evil\"}]}\n",
+               "providers[1].base_url: contains a NUL character (U+0000) "
+               "(config.yaml:1:29)");
+  EXPECT_ERROR("provider:\n  headers: {X-A: \"v\\0w\"}\n",
+               "provider.headers.X-A: contains a NUL character (U+0000) "
+               "(config.yaml:2:18)");
+  EXPECT_ERROR("provider:\n  headers: {\"X\\0A\": v}\n",
+               "provider.headers: a header name contains a NUL character "
+               "(U+0000) (config.yaml:2:13)");
+  EXPECT_ERROR("tasks:\n  \"a\\0b\": {model: m}\n",
+               "tasks: a task name contains a NUL character (U+0000) "
+               "(config.yaml:2:3)");
+  EXPECT_ERROR("settings:\n  prices:\n    \"m\\0x\": {input: 1}\n",
+               "settings.prices: a model name contains a NUL character "
+               "(U+0000) (config.yaml:3:5)");
+  /* a tree without positions (Lua tables) */
+  root = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  list = lgw__node_new(LGW_NODE_SEQ, 0, 0);
+  p = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  ASSERT(root && list && p);
+  ASSERT_EQ(lgw__node_append(p, lgw__node_new_string("api_key", 7, 0, 0),
+                             lgw__node_new_string("ab\0cd", 5, 0, 0)), 0);
+  ASSERT_EQ(lgw__node_append(list, NULL, p), 0);
+  ASSERT_EQ(lgw__node_append(root, lgw__node_new_string("providers", 9, 0, 0),
+                             list), 0);
+  ASSERT_EQ(lgw__env_resolve_tree(root, lgw__getenv_default, NULL), 0);
+  ASSERT_EQ(p->items[0]->len, 5);
+  ASSERT_EQ(lgw__runtime_from_node(root, NULL, &rt, &err), LGW_ECONFIG);
+  ASSERT_STREQ(err.message,
+               "providers[1].api_key: contains a NUL character (U+0000)");
+  ASSERT(rt == NULL);
+  lgw__node_free(root);
+}
+
+TEST(nested_env_reference) {
+  lgw_runtime_t *rt;
+  setenv("LGW_TEST_NEST_B", "https://from-b.example", 1);
+  unsetenv("LGW_TEST_NEST_A");
+  rt = load("provider:\n  base_url: ${LGW_TEST_NEST_A:-${LGW_TEST_NEST_B}}\n");
+  ASSERT(rt);
+  ASSERT_STREQ(rt->providers[0].base_url, "https://from-b.example");
+  lgw_runtime_free(rt);
+  EXPECT_ERROR("provider:\n  base_url: ${LGW_TEST_NEST_A:-${LGW_TEST_NEST_C:-"
+               "${LGW_TEST_NEST_B}}}\n",
+               "provider.base_url: holds an unresolved ${...} reference (only "
+               "a whole value ${NAME}, ${NAME:-default} or "
+               "${NAME:-${OTHER}} is interpolated) (config.yaml:2:13)");
+  EXPECT_ERROR("provider:\n  api_key: Bearer ${LGW_TEST_NEST_B}\n",
+               "provider.api_key: holds an unresolved ${...} reference (only "
+               "a whole value ${NAME}, ${NAME:-default} or "
+               "${NAME:-${OTHER}} is interpolated) (config.yaml:2:12)");
+  EXPECT_ERROR("provider:\n  headers: {X-Key: '${LGW_TEST_NEST_B'}\n",
+               "provider.headers.X-Key: holds an unresolved ${...} reference "
+               "(only a whole value ${NAME}, ${NAME:-default} or "
+               "${NAME:-${OTHER}} is interpolated) (config.yaml:2:20)");
+  unsetenv("LGW_TEST_NEST_B");
+}
+
+TEST(dump_redacts_headers_and_url_secrets) {
+  lgw_runtime_t *rt = load(
+      "provider:\n  base_url: 'https://user:pw@h.example:8443/v1"
+      "?api-version=2025-01-01&key=sk-q&flag#frag'\n"
+      "  api_key: sk-k\n"
+      "  headers: {Authorization: Bearer sk-h, X-Empty: ''}\n");
+  char *out;
+  ASSERT(rt);
+  out = dump_text(rt, 0);
+  ASSERT_CONTAINS(out, "  base_url: https://<redacted>@h.example:8443/v1"
+                       "?api-version=<redacted>&key=<redacted>&<redacted>"
+                       "#<redacted>\n  api_key: <redacted>\n  headers:\n"
+                       "    Authorization: <redacted>\n    X-Empty: ''\n");
+  ASSERT_NOT_CONTAINS(out, "sk-");
+  ASSERT_NOT_CONTAINS(out, "pw");
+  lgw_free(out);
+  out = dump_text(rt, 1);
+  ASSERT_CONTAINS(out, "  base_url: https://user:pw@h.example:8443/v1"
+                       "?api-version=2025-01-01&key=sk-q&flag#frag\n"
+                       "  api_key: sk-k\n  headers:\n"
+                       "    Authorization: Bearer sk-h\n");
+  lgw_free(out);
+  lgw_runtime_free(rt);
+}
+
+TEST(url_redact_cases) {
+  static const char *const cases[][2] = {
+      {"", ""},
+      {"https://h/v1", "https://h/v1"},
+      {"https://u@h", "https://<redacted>@h"},
+      {"https://h?a=1", "https://h?a=<redacted>"},
+      {"https://h/p?a=&b=2;c", "https://h/p?a=&b=<redacted>;<redacted>"},
+      {"https://h/p/a@b?x", "https://h/p/a@b?<redacted>"},
+      {"https://h#", "https://h#"},
+  };
+  size_t i;
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *r = lgw__url_redact(cases[i][0]);
+    ASSERT_STREQ(r, cases[i][1]);
+    lgw_free(r);
+  }
+}
+
+TEST(base_url_query_stays_after_path) {
+  static const struct {
+    const char *base, *chat, *responses, *anthropic;
+  } cases[] = {
+      {"https://h/openai/v1?api-version=2025-01-01",
+       "https://h/openai/v1/chat/completions?api-version=2025-01-01",
+       "https://h/openai/v1/responses?api-version=2025-01-01",
+       "https://h/openai/v1/messages?api-version=2025-01-01"},
+      {"https://h/openai/?api-version=1",
+       "https://h/openai/v1/chat/completions?api-version=1",
+       "https://h/openai/v1/responses?api-version=1",
+       "https://h/openai/v1/messages?api-version=1"},
+      {"https://h/v1/chat/completions?x=1",
+       "https://h/v1/chat/completions?x=1",
+       "https://h/v1/chat/completions/v1/responses?x=1",
+       "https://h/v1/chat/completions/v1/messages?x=1"},
+      {"https://h/v1", "https://h/v1/chat/completions",
+       "https://h/v1/responses", "https://h/v1/messages"},
+  };
+  size_t i;
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *u = lgw__endpoint_url(cases[i].base, "/chat/completions",
+                                "/chat/completions");
+    ASSERT_STREQ(u, cases[i].chat);
+    lgw_free(u);
+    u = lgw__endpoint_url(cases[i].base, "/responses", "/responses");
+    ASSERT_STREQ(u, cases[i].responses);
+    lgw_free(u);
+    u = lgw__endpoint_url(cases[i].base, "/v1/messages", "/messages");
+    ASSERT_STREQ(u, cases[i].anthropic);
+    lgw_free(u);
+  }
+}
+
+TEST(number_errors_show_the_value) {
+  lgw_runtime_t *rt = NULL;
+  lgw__node_t *root, *s, *v;
+  lgw_error_t err;
+  EXPECT_ERROR("settings:\n  deadline: -1\n",
+               "settings.deadline: must be at least 0, got -1 "
+               "(config.yaml:2:13)");
+  EXPECT_ERROR("settings:\n  timeout: -0.5\n",
+               "settings.timeout: must be greater than 0, got -0.5 "
+               "(config.yaml:2:12)");
+  EXPECT_ERROR("tasks:\n  t: {max_tokens: 2.5}\n",
+               "tasks.t.max_tokens: expected an integer, got 2.5 "
+               "(config.yaml:2:19)");
+  EXPECT_ERROR("settings:\n  deadline: .inf\n",
+               "settings.deadline: expected a number, got .inf "
+               "(config.yaml:2:13)");
+  /* numbers without source text (Lua tables) print their value */
+  root = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  s = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  v = lgw__node_new(LGW_NODE_FLOAT, 0, 0);
+  ASSERT(root && s && v);
+  v->d = -2.5;
+  ASSERT_EQ(lgw__node_append(s, lgw__node_new_string("deadline", 8, 0, 0), v),
+            0);
+  ASSERT_EQ(lgw__node_append(root, lgw__node_new_string("settings", 8, 0, 0),
+                             s), 0);
+  ASSERT_EQ(lgw__runtime_from_node(root, NULL, &rt, &err), LGW_ECONFIG);
+  ASSERT_STREQ(err.message, "settings.deadline: must be at least 0, got -2.5");
+  lgw__node_free(root);
+}
+
 int main(void) {
   char base[] = "/tmp/lgw-test-config-XXXXXX";
   char *real;
@@ -1022,6 +1348,16 @@ int main(void) {
   RUN(prices_and_limits);
   RUN(dump_single_provider_redacted);
   RUN(dump_two_providers_and_none);
+  RUN(base_url_needs_a_scheme);
+  RUN(plain_http_only_to_loopback);
+  RUN(allow_insecure_http_not_in_provider_key);
+  RUN(control_characters_refused);
+  RUN(nul_never_truncates);
+  RUN(nested_env_reference);
+  RUN(dump_redacts_headers_and_url_secrets);
+  RUN(url_redact_cases);
+  RUN(base_url_query_stays_after_path);
+  RUN(number_errors_show_the_value);
   RUN(refcount_and_accessors);
   RUN(load_file_cases);
   RUN(write_file_atomic_mode_and_content);

@@ -49,6 +49,24 @@ TEST(bad_name_literal) { ASSERT_STREQ(resolve("${1BAD}"), "${1BAD}"); }
 TEST(brace_in_default_literal) {
   ASSERT_STREQ(resolve("${UNSET:-a}b}"), "${UNSET:-a}b}");
 }
+TEST(nested_default_one_level) {
+  ASSERT_STREQ(resolve("${UNSET:-${SET}}"), "val");
+  ASSERT_STREQ(resolve("${X:-${SET}}"), "x-value");
+  ASSERT_STREQ(resolve("${UNSET:-${UNSET2}}"), "");
+  ASSERT_STREQ(resolve("${UNSET:-${UNSET2:-inner}}"), "inner");
+  ASSERT_STREQ(resolve("${UNSET:- ${SP} }"), "padded");
+  ASSERT_STREQ(resolve("${UNSET:${SET}}"), "val");
+  ASSERT_STREQ(resolve("${EMPTY:-${SET}}"), "");
+}
+TEST(nested_default_deeper_literal) {
+  /* deeper nesting is not resolved, whatever the environment */
+  ASSERT_STREQ(resolve("${UNSET:-${UNSET2:-${SET}}}"),
+               "${UNSET:-${UNSET2:-${SET}}}");
+  ASSERT_STREQ(resolve("${SET:-${UNSET2:-${SET}}}"),
+               "${SET:-${UNSET2:-${SET}}}");
+  ASSERT_STREQ(resolve("${UNSET:-x${SET}}"), "${UNSET:-x${SET}}");
+  ASSERT_STREQ(resolve("${UNSET:-${SET}x}"), "${UNSET:-${SET}x}");
+}
 TEST(env_prefix) {
   ASSERT_STREQ(resolve("env:SET"), "val");
   ASSERT_STREQ(resolve("env: SET"), "val");
@@ -126,6 +144,8 @@ int main(void) {
   RUN(dollar_name_literal);
   RUN(bad_name_literal);
   RUN(brace_in_default_literal);
+  RUN(nested_default_one_level);
+  RUN(nested_default_deeper_literal);
   RUN(env_prefix);
   RUN(env_prefix_unset);
   RUN(env_prefix_literal);

@@ -30,7 +30,7 @@ typedef struct att_copy {
 } att_copy_t;
 
 typedef struct out {
-  int calls, status, http_status, provider_index, has_err;
+  int calls, status, http_status, provider_index, has_err, providers_tried;
   char text[256], err[2048], api_style[32], model[64], base_url[160];
   long in_tok, out_tok;
   size_t natt;
@@ -62,6 +62,7 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
   o->in_tok = res->input_tokens;
   o->out_tok = res->output_tokens;
   o->natt = res->nattempts;
+  o->providers_tried = res->providers_tried;
   for (i = 0; i < res->nattempts && i < 16; i++) {
     const lgw_attempt_t *a = &res->attempts[i];
     o->att[i].pi = a->provider_index;
@@ -350,7 +351,7 @@ TEST(gw_should_retry_true_on_400) {
   ASSERT(rt != NULL);
   ASSERT_EQ(run_one(rt, NULL, "hello", 0, &o), 0);
   lgw_runtime_free(rt);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_EHTTP);
   ASSERT_EQ(o.natt, 2);
   ASSERT_EQ(o.att[1].status, 400);
 }
@@ -412,7 +413,8 @@ TEST(gw_exhausted_message) {
   ASSERT(rt != NULL);
   ASSERT_EQ(run_one(rt, NULL, "hello", 0, &o), 0);
   lgw_runtime_free(rt);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_EHTTP);  /* the last attempt's class */
+  ASSERT_EQ(o.providers_tried, 3);
   ASSERT_EQ(o.has_err, 1);
   ASSERT_STREQ(o.text, "(null)");
   ASSERT_EQ(o.provider_index, 0);
@@ -445,17 +447,17 @@ TEST(gw_exhausted_message) {
 TEST(gw_no_model_and_missing_url) {
   lgw_runtime_t *rt = gws_load("providers:\n"
                            "  - provider_type: x\n"
-                           "  - base_url: http://u\n");
+                           "  - base_url: https://u\n");
   out_t o;
   ASSERT(rt != NULL);
   ASSERT_EQ(run_one(rt, NULL, "hello", 0, &o), 0);
   lgw_runtime_free(rt);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_ENOMODEL);
   ASSERT_STREQ(o.err,
                "LLM request failed for task 't' across all configured "
                "providers:\n"
                "- provider #1 (x, <missing>): LLM base_url is not configured.\n"
-               "- provider #2 (unknown, http://u): No model configured for "
+               "- provider #2 (unknown, https://u): No model configured for "
                "task 't'.");
   ASSERT_EQ(o.natt, 2);
   ASSERT_EQ(o.att[1].code, LGW_ENOMODEL);
@@ -486,7 +488,7 @@ TEST(gw_attempt_timeout) {
   ASSERT(rt != NULL);
   ASSERT_EQ(run_one(rt, NULL, "hello", 0, &o), 0);
   lgw_runtime_free(rt);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_ETIMEOUT);
   ASSERT_EQ(o.natt, 2);
   ASSERT_EQ(o.att[0].code, LGW_ETIMEOUT);
   ASSERT_EQ(o.att[1].code, LGW_ETIMEOUT);
@@ -510,7 +512,7 @@ TEST(gw_connect_timeout_named) {
   lgw_runtime_free(rt);
   for (i = 0; i < 4; i++)
     if (hole[i] >= 0) close(hole[i]);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_ETIMEOUT);
   ASSERT_EQ(o.natt, 1);
   ASSERT_EQ(o.att[0].code, LGW_ETIMEOUT);
   ASSERT(o.att[0].elapsed >= 0.45 && o.att[0].elapsed < 2.0);
@@ -986,7 +988,7 @@ TEST(gw_canary_key_redacted) {
   ASSERT(rt != NULL);
   ASSERT_EQ(run_one(rt, NULL, "hello " CANARY, 0, &o), 0);
   lgw_runtime_free(rt);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_EHTTP);
   ASSERT_NOT_CONTAINS(o.err, CANARY);
   ASSERT_CONTAINS(o.err, "[redacted]");
   ASSERT_EQ(o.natt, 3);

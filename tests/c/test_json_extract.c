@@ -94,6 +94,18 @@ TEST(s8_nan) {
   ASSERT(isnan(v->valuedouble));
   cJSON_Delete(v);
 }
+/* An escaped NUL stays in the string; its length says where it ends. */
+TEST(escaped_nul_kept) {
+  static const char text[] = "[\"he\\u0000llo\", \"x\\n\\u0000\", \"\"]";
+  cJSON *v = NULL;
+  ASSERT_EQ(lgw__json_parse_strict(text, sizeof text - 1, &v, NULL), 0);
+  ASSERT_EQ(lgw__json_strlen(cJSON_GetArrayItem(v, 0)), 6);
+  ASSERT(memcmp(cJSON_GetArrayItem(v, 0)->valuestring, "he\0llo", 7) == 0);
+  ASSERT_EQ(lgw__json_strlen(cJSON_GetArrayItem(v, 1)), 3);
+  ASSERT(memcmp(cJSON_GetArrayItem(v, 1)->valuestring, "x\n\0", 4) == 0);
+  ASSERT_EQ(lgw__json_strlen(cJSON_GetArrayItem(v, 2)), 0);
+  cJSON_Delete(v);
+}
 TEST(s8_duplicate_keys) { EXTRACT_OK("{\"a\":1,\"a\":2}", "{\"a\":2}"); }
 TEST(s8_raw_newline_in_string) {
   EXTRACT_ERR("{\"a\":\"x\ny\"}",
@@ -315,6 +327,7 @@ TEST(nesting_limit) {
 }
 
 int main(void) {
+  RUN(escaped_nul_kept);
   RUN(s8_fenced_json);
   RUN(s8_surrounding_spaces);
   RUN(s8_prose_prefix);

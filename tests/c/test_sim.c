@@ -708,6 +708,75 @@ TEST(sse_error_event_per_format) {
   resp_free(&r);
 }
 
+TEST(fault_refusal_per_format) {
+  resp_t r = post("/v1/chat/completions", HI, "fault=refusal");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STREQ(r.body,
+               "{\"id\":\"chatcmpl-sim\",\"object\":\"chat.completion\","
+               "\"created\":0,\"model\":\"m\",\"choices\":[{\"index\":0,"
+               "\"message\":{\"role\":\"assistant\",\"content\":null,"
+               "\"refusal\":\"I'm sorry, but I can't help with that.\"},"
+               "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":2,"
+               "\"completion_tokens\":8,\"total_tokens\":10}}");
+  resp_free(&r);
+  r = post("/v1/messages", HI, "fault=refusal reply=No way.");
+  ASSERT_STREQ(r.body,
+               "{\"id\":\"msg_sim\",\"type\":\"message\",\"role\":"
+               "\"assistant\",\"model\":\"m\",\"content\":[{\"type\":"
+               "\"text\",\"text\":\"No way.\"}],\"stop_reason\":\"refusal\","
+               "\"usage\":{\"input_tokens\":2,\"output_tokens\":2}}");
+  resp_free(&r);
+  r = post("/v1/responses", HI_RESP, "fault=refusal reply=No.");
+  ASSERT_STREQ(r.body,
+               "{\"id\":\"resp_sim\",\"object\":\"response\",\"status\":"
+               "\"completed\",\"model\":\"m\",\"output\":[{\"type\":"
+               "\"message\",\"id\":\"msg_sim\",\"status\":\"completed\","
+               "\"role\":\"assistant\",\"content\":[{\"type\":\"refusal\","
+               "\"refusal\":\"No.\"}]}],\"usage\":{\"input_tokens\":2,"
+               "\"output_tokens\":1,\"total_tokens\":3}}");
+  resp_free(&r);
+  /* streamed: the format's refusal events */
+  r = post("/v1/chat/completions",
+           "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":"
+           "\"user\",\"content\":\"hi\"}]}", "fault=refusal reply=No way");
+  ASSERT_CONTAINS(r.headers, "\r\ncontent-type: text/event-stream\r\n");
+#define CHUNK "data: {\"id\":\"chatcmpl-sim\",\"object\":" \
+              "\"chat.completion.chunk\",\"created\":0,\"model\":\"m\","
+  ASSERT_STREQ(r.body,
+               CHUNK "\"choices\":[{\"index\":0,\"delta\":{\"role\":"
+               "\"assistant\",\"content\":null,\"refusal\":\"\"},"
+               "\"finish_reason\":null}]}\n\n"
+               CHUNK "\"choices\":[{\"index\":0,\"delta\":{\"refusal\":"
+               "\"No\"},\"finish_reason\":null}]}\n\n"
+               CHUNK "\"choices\":[{\"index\":0,\"delta\":{\"refusal\":"
+               "\" way\"},\"finish_reason\":null}]}\n\n"
+               CHUNK "\"choices\":[{\"index\":0,\"delta\":{},"
+               "\"finish_reason\":\"stop\"}]}\n\n"
+               CHUNK "\"choices\":[],\"usage\":{\"prompt_tokens\":1,"
+               "\"completion_tokens\":2,\"total_tokens\":3}}\n\n"
+               "data: [DONE]\n\n");
+#undef CHUNK
+  resp_free(&r);
+  r = post("/v1/responses",
+           "{\"model\":\"m\",\"stream\":true,\"input\":\"hi\"}",
+           "fault=refusal reply=No");
+  ASSERT_CONTAINS(r.body, "event: response.refusal.delta\ndata: {\"type\":"
+                  "\"response.refusal.delta\",\"item_id\":\"msg_sim\","
+                  "\"output_index\":0,\"content_index\":0,\"delta\":\"No\"}");
+  ASSERT_CONTAINS(r.body, "event: response.refusal.done\ndata: {\"type\":"
+                  "\"response.refusal.done\",\"item_id\":\"msg_sim\","
+                  "\"output_index\":0,\"content_index\":0,\"refusal\":\"No\"}");
+  ASSERT_CONTAINS(r.body, "{\"type\":\"refusal\",\"refusal\":\"No\"}");
+  resp_free(&r);
+  r = post("/v1/messages",
+           "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":"
+           "\"user\",\"content\":\"hi\"}]}", "fault=refusal reply=No");
+  ASSERT_CONTAINS(r.body, "\"delta\":{\"type\":\"text_delta\",\"text\":\"No\"}");
+  ASSERT_CONTAINS(r.body, "event: message_delta\ndata: {\"type\":"
+                  "\"message_delta\",\"delta\":{\"stop_reason\":\"refusal\"");
+  resp_free(&r);
+}
+
 TEST(json_fault_answers_stream_with_json) {
   resp_t r = post("/v1/chat/completions",
                   "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":"
@@ -980,6 +1049,7 @@ int main(void) {
   RUN(sse_cut_mid_stream);
   RUN(sse_stall_mid_stream);
   RUN(sse_error_event_per_format);
+  RUN(fault_refusal_per_format);
   RUN(json_fault_answers_stream_with_json);
   RUN(times_counts_per_directive);
   RUN(times_counts_per_id);

@@ -283,6 +283,38 @@ TEST(incremental_stop_from_callback) {
   lgw__sse_parser_free(&p);
 }
 
+TEST(incremental_bom_skipped) {
+  static const char body[] = "\xEF\xBB\xBF" "data: first\n\ndata: second\n\n";
+  size_t step;
+  /* skipped in any split, so the first event is kept */
+  for (step = 1; step <= sizeof body; step++)
+    ASSERT_STREQ(feed(body, step), "[|first][|second]");
+  /* only at the start; bytes that only begin like a BOM are kept */
+  ASSERT_STREQ(feed("data: a\n\n\xEF\xBB\xBF" "data: b\n\n", 1), "[|a]");
+  ASSERT_STREQ(feed("\xEF\xBB" "data: x\n\ndata: y\n\n", 1), "[|y]");
+  ASSERT_STREQ(feed("\xEF\xBB", 1), "");
+}
+
+TEST(decode_bom_and_choice_zero) {
+  /* a BOM before the first event; only choice 0 of a two-choice stream;
+   * a refusal kept as message.refusal */
+  ASSERT_STREQ(dec("\xEF\xBB\xBF" "data: {\"object\":\"chat.completion.chunk\","
+                   "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"A\"}}]}\n\n"
+                   "data: {\"object\":\"chat.completion.chunk\",\"choices\":"
+                   "[{\"index\":1,\"delta\":{\"content\":\"B\"}}]}\n\n"
+                   "data: {\"object\":\"chat.completion.chunk\",\"choices\":"
+                   "[{\"index\":0,\"delta\":{\"refusal\":\"no\"},"
+                   "\"finish_reason\":\"stop\"}]}\n\n"),
+               "{\"object\":\"chat.completion\",\"choices\":[{\"index\":0,"
+               "\"message\":{\"role\":\"assistant\",\"content\":\"A\","
+               "\"refusal\":\"no\"},\"finish_reason\":\"stop\"}]}");
+  /* a Chat error chunk is the answer's error */
+  ASSERT_STREQ(dec("data: {\"object\":\"chat.completion.chunk\",\"choices\":"
+                   "[{\"index\":0,\"delta\":{\"content\":\"A\"}}]}\n\n"
+                   "data: {\"error\":{\"message\":\"m\",\"type\":\"t\"}}\n\n"),
+               "{\"error\":{\"message\":\"m\",\"type\":\"t\"}}");
+}
+
 TEST(event_stream_content_type) {
   ASSERT_EQ(lgw__is_event_stream("text/event-stream; charset=utf-8"), 1);
   ASSERT_EQ(lgw__is_event_stream("Text/Event-Stream"), 1);
@@ -310,6 +342,8 @@ int main(void) {
   RUN(deep_event_is_skipped);
   RUN(incremental_any_split);
   RUN(incremental_stop_from_callback);
+  RUN(incremental_bom_skipped);
+  RUN(decode_bom_and_choice_zero);
   RUN(event_stream_content_type);
   return TEST_SUMMARY();
 }

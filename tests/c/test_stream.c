@@ -6,9 +6,15 @@
  * error events classified like their status, a stream ending without its
  * terminal event, and a provider that answers a stream request with JSON.
  */
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "llmgateway.h"
@@ -23,7 +29,9 @@ typedef struct out {
   int calls, status, ndeltas, deltas_at_done, provider_index;
   char deltas[16][64];
   char joined[512], text[512], partial[512], err[2048];
-  int has_partial;
+  int has_partial, has_refusal;
+  size_t text_len, partial_len, refusal_len;
+  char finish[32], refusal[512];
   lgw_usage_t usage, total;
   double ttft;
   size_t natt;
@@ -57,6 +65,14 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
   snprintf(o->text, sizeof o->text, "%s", res->text ? res->text : "(null)");
   snprintf(o->err, sizeof o->err, "%s", err ? err->message : "");
   o->has_partial = res->partial_text != NULL;
+  o->partial_len = res->partial_len;
+  o->text_len = res->text ? res->text_len : 0;
+  snprintf(o->finish, sizeof o->finish, "%s",
+           res->finish_reason ? res->finish_reason : "(null)");
+  o->has_refusal = res->refusal != NULL;
+  o->refusal_len = res->refusal_len;
+  snprintf(o->refusal, sizeof o->refusal, "%.*s", (int)res->refusal_len,
+           res->refusal ? res->refusal : "");
   snprintf(o->partial, sizeof o->partial, "%.*s", (int)res->partial_len,
            res->partial_text ? res->partial_text : "");
   o->usage = res->usage;
@@ -79,8 +95,9 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
   "    base_url: \"%s\"\n    api_key: k\n" xsim
 
 
-/* One streamed request on a fresh gateway; frees rt. */
-static int run_stream(lgw_runtime_t *rt, const char *content, out_t *o) {
+/* One request on a fresh gateway, streamed or not; frees rt. */
+static int run_req(lgw_runtime_t *rt, const char *content, int stream,
+                   out_t *o) {
   lgw_gateway_t *gw;
   lgw_gateway_options_t opts;
   lgw_request_t r;
@@ -100,12 +117,19 @@ static int run_stream(lgw_runtime_t *rt, const char *content, out_t *o) {
   r.task = "t";
   r.messages = &m;
   r.nmessages = 1;
-  r.on_delta = on_delta;
-  r.delta_ud = o;
+  if (stream) {
+    r.on_delta = on_delta;
+    r.delta_ud = o;
+  }
   rc = lgw_gateway_submit(gw, &r, on_done, o, NULL, NULL);
   if (rc == 0) rc = lgw_gateway_run(gw);
   lgw_gateway_free(gw);
   return rc;
+}
+
+/* One streamed request on a fresh gateway; frees rt. */
+static int run_stream(lgw_runtime_t *rt, const char *content, out_t *o) {
+  return run_req(rt, content, 1, o);
 }
 
 /* ---- each format ----------------------------------------------------------- */
@@ -286,7 +310,7 @@ TEST(no_terminal_event_is_an_error) {
                             PROV("anthropic", GWS_XSIM("fault=truncated")),
                             sim.base),
                        "a", &o), 0);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_ERESPONSE);
   ASSERT_EQ(o.natt, 1);
   ASSERT_EQ(o.att_code[0], LGW_ERESPONSE);
   ASSERT_CONTAINS(o.att_msg[0], "the stream ended without its terminal event");
@@ -305,10 +329,701 @@ TEST(json_answer_to_stream_is_one_delta) {
   ASSERT_EQ(o.usage.output_tokens, 3);
 }
 
+/* ---- answers as providers send them: a server of canned bodies ------------ */
+
+/* A loopback server that answers its Nth connection with canned[N] (the
+ * last one repeats): status 200, the body with its content type, then
+ * closes. Bodies are written from the official API references. */
+#define CANNED_MAX 4
+static struct {
+  int fd, port, n, served, stop;
+  const char *ctype[CANNED_MAX], *body[CANNED_MAX];
+  pthread_t thread;
+} canned;
+
+static void canned_serve_one(int c) {
+  char buf[8192], head[256];
+  size_t got = 0, want = 0;
+  const char *body, *ctype, *end;
+  int i = canned.served < canned.n ? canned.served : canned.n - 1;
+  ssize_t k;
+  for (;;) {  /* the request head, then its body */
+    k = read(c, buf + got, sizeof buf - 1 - got);
+    if (k <= 0) return;
+    got += (size_t)k;
+    buf[got] = '\0';
+    if ((end = strstr(buf, "\r\n\r\n")) != NULL) {
+      const char *cl = strstr(buf, "ontent-Length:");
+      if (!cl) cl = strstr(buf, "ontent-length:");
+      want = (size_t)(end + 4 - buf) + (cl ? strtoul(cl + 15, NULL, 10) : 0);
+      if (got >= want || got == sizeof buf - 1) break;
+    }
+  }
+  canned.served++;
+  body = canned.body[i];
+  ctype = canned.ctype[i];
+  snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+           "Content-Length: %zu\r\nConnection: close\r\n\r\n", ctype,
+           strlen(body));
+  if (write(c, head, strlen(head)) < 0 || write(c, body, strlen(body)) < 0)
+    return;
+}
+
+static void *canned_main(void *arg) {
+  (void)arg;
+  while (!canned.stop) {
+    struct pollfd p;
+    int c;
+    p.fd = canned.fd;
+    p.events = POLLIN;
+    if (poll(&p, 1, 50) <= 0) continue;
+    c = accept(canned.fd, NULL, NULL);
+    if (c < 0) continue;
+    canned_serve_one(c);
+    close(c);
+  }
+  return NULL;
+}
+
+static int canned_start(void) {
+  canned.fd = gws_listen_loopback(16, &canned.port);
+  if (canned.fd < 0) return -1;
+  return pthread_create(&canned.thread, NULL, canned_main, NULL);
+}
+
+static void canned_stop(void) {
+  canned.stop = 1;
+  pthread_join(canned.thread, NULL);
+  close(canned.fd);
+}
+
+#define SSE_CT "text/event-stream; charset=utf-8"
+#define JSON_CT "application/json"
+
+/* The bodies of the next request's attempts (ctype, body pairs). */
+static void canned_set(int n, ...) {
+  va_list ap;
+  int i;
+  va_start(ap, n);
+  for (i = 0; i < n && i < CANNED_MAX; i++) {
+    canned.ctype[i] = va_arg(ap, const char *);
+    canned.body[i] = va_arg(ap, const char *);
+  }
+  va_end(ap);
+  canned.n = n;
+  canned.served = 0;
+}
+
+/* A request to nprov providers of one style, all on the canned server. */
+static int run_canned(const char *style, const char *settings, int nprov,
+                      int stream, out_t *o) {
+  char yaml[2048], base[64];
+  size_t n;
+  int i;
+  snprintf(base, sizeof base, "http://127.0.0.1:%d/v1", canned.port);
+  n = (size_t)snprintf(yaml, sizeof yaml, GWS_SETTINGS("%s") "providers:\n",
+                       settings);
+  for (i = 0; i < nprov; i++)
+    n += (size_t)snprintf(yaml + n, sizeof yaml - n,
+                          "  - provider_type: p%d\n    api_style: %s\n"
+                          "    base_url: %s\n    api_key: k\n", i + 1, style,
+                          base);
+  return run_req(gws_load("%s", yaml), "q", stream, o);
+}
+
+#define DATA(json) "data: " json "\n\n"
+#define EV(name, json) "event: " name "\n" DATA(json)
+
+/* ---- Chat Completions fixtures ---- */
+
+#define CHAT_HEAD "{\"id\":\"chatcmpl-9\",\"object\":\"chat.completion.chunk\"," \
+  "\"created\":1795400020,\"model\":\"gpt-4o-mini\",\"service_tier\":"       \
+  "\"default\",\"system_fingerprint\":\"fp_1\","
+#define CHAT_CHUNK(delta, finish)                                           \
+  DATA(CHAT_HEAD "\"choices\":[{\"index\":0,\"delta\":" delta ",\"logprobs\":" \
+       "null,\"finish_reason\":" finish "}],\"obfuscation\":\"8jzPd\"}")
+#define CHAT_USAGE(in, out)                                                 \
+  DATA(CHAT_HEAD "\"choices\":[],\"usage\":{\"prompt_tokens\":" #in          \
+       ",\"completion_tokens\":" #out ",\"total_tokens\":0,"                 \
+       "\"prompt_tokens_details\":{\"cached_tokens\":0},"                    \
+       "\"completion_tokens_details\":{\"reasoning_tokens\":0}},"            \
+       "\"obfuscation\":\"x\"}")
+
+static const char chat_refusal_json[] =
+    "{\"id\":\"chatcmpl-9\",\"object\":\"chat.completion\",\"created\":1,"
+    "\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"message\":{"
+    "\"role\":\"assistant\",\"content\":null,\"refusal\":\"I'm sorry, I "
+    "can't help with that.\",\"annotations\":[]},\"logprobs\":null,"
+    "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":12,"
+    "\"completion_tokens\":9,\"total_tokens\":21}}";
+static const char chat_refusal_sse[] =
+    CHAT_CHUNK("{\"role\":\"assistant\",\"content\":null,\"refusal\":\"\"}",
+               "null")
+    CHAT_CHUNK("{\"refusal\":\"I'm sorry, I\"}", "null")
+    CHAT_CHUNK("{\"refusal\":\" can't help with that.\"}", "null")
+    CHAT_CHUNK("{}", "\"stop\"")
+    CHAT_USAGE(12, 9)
+    "data: [DONE]\n\n";
+static const char chat_ok_json[] =
+    "{\"id\":\"c\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,"
+    "\"message\":{\"role\":\"assistant\",\"content\":\"fine\","
+    "\"refusal\":null},\"finish_reason\":\"stop\"}],\"usage\":"
+    "{\"prompt_tokens\":3,\"completion_tokens\":1}}";
+/* the real first delta (content "", refusal null), two choices (n=2)
+ * interleaved, finish "length", then the usage-only chunk */
+static const char chat_two_choices_sse[] =
+    CHAT_CHUNK("{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null}",
+               "null")
+    DATA(CHAT_HEAD "\"choices\":[{\"index\":1,\"delta\":{\"role\":"
+         "\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}")
+    CHAT_CHUNK("{\"content\":\"Hel\"}", "null")
+    DATA(CHAT_HEAD "\"choices\":[{\"index\":1,\"delta\":{\"content\":"
+         "\"OTHER\"},\"finish_reason\":null}]}")
+    CHAT_CHUNK("{\"content\":\"lo\"}", "null")
+    DATA(CHAT_HEAD "\"choices\":[{\"index\":1,\"delta\":{},"
+         "\"finish_reason\":\"stop\"}]}")
+    CHAT_CHUNK("{}", "\"length\"")
+    CHAT_USAGE(5, 2)
+    "data: [DONE]\n\n";
+static const char chat_two_choices_json[] =
+    "{\"id\":\"c\",\"object\":\"chat.completion\",\"choices\":["
+    "{\"index\":1,\"message\":{\"role\":\"assistant\",\"content\":\"OTHER\"},"
+    "\"finish_reason\":\"stop\"},"
+    "{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Hello\"},"
+    "\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":5,"
+    "\"completion_tokens\":2}}";
+static const char chat_ok_sse[] =
+    CHAT_CHUNK("{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null}",
+               "null")
+    CHAT_CHUNK("{\"content\":\"fine\"}", "null")
+    CHAT_CHUNK("{}", "\"stop\"")
+    CHAT_USAGE(3, 1)
+    "data: [DONE]\n\n";
+
+TEST(chat_refusal_is_an_answer) {
+  int stream;
+  for (stream = 0; stream < 2; stream++) {
+    out_t o;
+    canned_set(1, stream ? SSE_CT : JSON_CT,
+               stream ? chat_refusal_sse : chat_refusal_json);
+    ASSERT_EQ(run_canned("openai_chat", "", 2, stream, &o), 0);
+    ASSERT_EQ(o.status, LGW_EREFUSED);
+    ASSERT_STREQ(lgw_err_name(o.status), "refused");
+    ASSERT_EQ(o.has_refusal, 1);
+    ASSERT_STREQ(o.refusal, "I'm sorry, I can't help with that.");
+    ASSERT_STREQ(o.err, "LLM request for task 't': the model refused to "
+                 "answer (provider #1, p1): I'm sorry, I can't help with "
+                 "that.");
+    ASSERT_EQ(o.ndeltas, 0);
+    ASSERT_EQ(o.has_partial, 0);
+    /* not retried, no failover */
+    ASSERT_EQ(o.natt, 1);
+    ASSERT_EQ(canned.served, 1);
+    ASSERT_EQ(o.att_code[0], LGW_EREFUSED);
+    ASSERT_CONTAINS(o.att_msg[0], ": the model refused: I'm sorry, I can't "
+                    "help with that.");
+    ASSERT_EQ(o.total.input_tokens, 12);
+    ASSERT_EQ(o.total.output_tokens, 9);
+  }
+}
+
+TEST(chat_refusal_fails_over_when_asked) {
+  int stream;
+  for (stream = 0; stream < 2; stream++) {
+    out_t o;
+    canned_set(2, stream ? SSE_CT : JSON_CT,
+               stream ? chat_refusal_sse : chat_refusal_json,
+               stream ? SSE_CT : JSON_CT, stream ? chat_ok_sse : chat_ok_json);
+    ASSERT_EQ(run_canned("openai_chat", "  failover_on_refusal: true\n", 2,
+                         stream, &o), 0);
+    ASSERT_EQ(o.status, 0);
+    ASSERT_STREQ(o.text, "fine");
+    ASSERT_EQ(o.provider_index, 2);
+    ASSERT_EQ(o.natt, 2);
+    ASSERT_EQ(o.att_code[0], LGW_EREFUSED);
+    ASSERT_EQ(o.att_cfg[1], 2);
+    ASSERT_STREQ(o.finish, "stop");
+    ASSERT_EQ(o.has_refusal, 0);
+    /* every provider refused: the request ends refused */
+    canned_set(1, stream ? SSE_CT : JSON_CT,
+               stream ? chat_refusal_sse : chat_refusal_json);
+    ASSERT_EQ(run_canned("openai_chat", "  failover_on_refusal: true\n", 2,
+                         stream, &o), 0);
+    ASSERT_EQ(o.status, LGW_EREFUSED);
+    ASSERT_EQ(o.natt, 2);
+    ASSERT_STREQ(o.refusal, "I'm sorry, I can't help with that.");
+    ASSERT_CONTAINS(o.err, "was refused by the model; no provider answered:");
+  }
+}
+
+TEST(chat_only_choice_zero) {
+  int stream;
+  for (stream = 0; stream < 2; stream++) {
+    out_t o;
+    canned_set(1, stream ? SSE_CT : JSON_CT,
+               stream ? chat_two_choices_sse : chat_two_choices_json);
+    ASSERT_EQ(run_canned("openai_chat", "", 1, stream, &o), 0);
+    ASSERT_EQ(o.status, 0);
+    ASSERT_STREQ(o.text, "Hello");
+    ASSERT_STREQ(o.finish, "length");
+    ASSERT_EQ(o.usage.input_tokens, 5);
+    ASSERT_EQ(o.usage.output_tokens, 2);
+    if (stream) {
+      ASSERT_EQ(o.ndeltas, 2);
+      ASSERT_STREQ(o.deltas[0], "Hel");
+      ASSERT_STREQ(o.deltas[1], "lo");
+    }
+  }
+}
+
+/* Chat error events: a named "error" event with a flat object, and a data
+ * line {"error": {...}} */
+static const char chat_named_error_sse[] =
+    EV("error", "{\"message\":\"The server had an error while processing "
+       "your request.\",\"type\":\"server_error\",\"param\":null,"
+       "\"code\":null}")
+    "data: [DONE]\n\n";
+static const char chat_error_after_delta_sse[] =
+    CHAT_CHUNK("{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null}",
+               "null")
+    CHAT_CHUNK("{\"content\":\"Hel\"}", "null")
+    EV("error", "{\"message\":\"Overloaded\",\"type\":\"server_error\","
+       "\"code\":null}")
+    CHAT_CHUNK("{}", "\"stop\"")
+    "data: [DONE]\n\n";
+static const char chat_invalid_error_sse[] =
+    DATA("{\"error\":{\"message\":\"Invalid 'messages': empty.\",\"type\":"
+         "\"invalid_request_error\",\"param\":\"messages\",\"code\":null}}")
+    "data: [DONE]\n\n";
+
+TEST(chat_error_events) {
+  out_t o;
+  /* before the first delta: retried like a 500, the provider's message */
+  canned_set(2, SSE_CT, chat_named_error_sse, SSE_CT, chat_ok_sse);
+  ASSERT_EQ(run_canned("openai_chat", "", 1, 1, &o), 0);
+  ASSERT_EQ(o.status, 0);
+  ASSERT_STREQ(o.text, "fine");
+  ASSERT_EQ(o.natt, 2);
+  ASSERT_EQ(o.att_code[0], LGW_EHTTP);
+  ASSERT_CONTAINS(o.att_msg[0], "stream error: server_error: The server had "
+                  "an error while processing your request.");
+  /* after it: the request ends, the text so far kept; [DONE] after the
+   * error does not make it a success */
+  canned_set(1, SSE_CT, chat_error_after_delta_sse);
+  ASSERT_EQ(run_canned("openai_chat", "", 2, 1, &o), 0);
+  ASSERT_EQ(o.status, LGW_EHTTP);
+  ASSERT_EQ(o.natt, 1);
+  ASSERT_STREQ(o.partial, "Hel");
+  ASSERT_CONTAINS(o.err, "server_error: Overloaded");
+  /* an invalid request is not retried on the same provider */
+  canned_set(1, SSE_CT, chat_invalid_error_sse);
+  ASSERT_EQ(run_canned("openai_chat", "", 1, 1, &o), 0);
+  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.natt, 1);
+  ASSERT_CONTAINS(o.err, "invalid_request_error: Invalid 'messages': empty.");
+  /* the same body for a call that is not streamed */
+  canned_set(1, SSE_CT, chat_invalid_error_sse);
+  ASSERT_EQ(run_canned("openai_chat", "", 1, 0, &o), 0);
+  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.natt, 1);
+  ASSERT_CONTAINS(o.err, "invalid_request_error: Invalid 'messages': empty.");
+}
+
+/* A malformed event: never dropped. A byte order mark: skipped. */
+static const char chat_bad_event_sse[] =
+    CHAT_CHUNK("{\"content\":\"hel\"}", "null")
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"XX\"}\n\n"
+    CHAT_CHUNK("{\"content\":\"lo\"}", "\"stop\"")
+    "data: [DONE]\n\n";
+static const char chat_bad_first_sse[] =
+    "data: {oops\n\n"
+    CHAT_CHUNK("{\"content\":\"hello\"}", "\"stop\"")
+    "data: [DONE]\n\n";
+static const char chat_bom_sse[] =
+    "\xEF\xBB\xBF" CHAT_CHUNK("{\"content\":\"he\"}", "null")
+    CHAT_CHUNK("{\"content\":\"y\"}", "\"stop\"")
+    "data: [DONE]\n\n";
+
+TEST(chat_malformed_event_and_bom) {
+  out_t o;
+  canned_set(1, SSE_CT, chat_bad_event_sse);
+  ASSERT_EQ(run_canned("openai_chat", "", 2, 1, &o), 0);
+  ASSERT_EQ(o.status, LGW_ERESPONSE);
+  ASSERT_STREQ(o.partial, "hel");
+  ASSERT_EQ(o.natt, 1);
+  ASSERT_CONTAINS(o.err, "stream error: malformed event (not JSON): "
+                  "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"XX\"}");
+  /* before the first delta: retried like any bad response */
+  canned_set(2, SSE_CT, chat_bad_first_sse, SSE_CT, chat_ok_sse);
+  ASSERT_EQ(run_canned("openai_chat", "", 1, 1, &o), 0);
+  ASSERT_EQ(o.status, 0);
+  ASSERT_STREQ(o.text, "fine");
+  ASSERT_EQ(o.natt, 2);
+  ASSERT_EQ(o.att_code[0], LGW_ERESPONSE);
+  ASSERT_CONTAINS(o.att_msg[0], "malformed event (not JSON): {oops");
+  canned_set(1, SSE_CT, chat_bom_sse);
+  ASSERT_EQ(run_canned("openai_chat", "", 1, 1, &o), 0);
+  ASSERT_EQ(o.status, 0);
+  ASSERT_STREQ(o.text, "hey");
+  ASSERT_EQ(o.ndeltas, 2);
+  canned_set(1, SSE_CT, chat_bom_sse);
+  ASSERT_EQ(run_canned("openai_chat", "", 1, 0, &o), 0);
+  ASSERT_EQ(o.status, 0);
+  ASSERT_STREQ(o.text, "hey");
+}
+
+/* U+0000 inside an answer: 6 bytes, nothing cut, in every format */
+static const char nul_chat_json[] =
+    "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+    "\"content\":\"he\\u0000llo\"},\"finish_reason\":\"stop\"}]}";
+static const char nul_chat_sse[] =
+    CHAT_CHUNK("{\"content\":\"he\\u0000\"}", "null")
+    CHAT_CHUNK("{\"content\":\"llo\"}", "\"stop\"")
+    "data: [DONE]\n\n";
+static const char nul_responses_json[] =
+    "{\"status\":\"completed\",\"output\":[{\"type\":\"message\",\"content\":"
+    "[{\"type\":\"output_text\",\"text\":\"he\\u0000llo\"}]}]}";
+static const char nul_anthropic_sse[] =
+    EV("message_start", "{\"type\":\"message_start\",\"message\":{\"usage\":"
+       "{\"input_tokens\":1,\"output_tokens\":1}}}")
+    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,"
+       "\"delta\":{\"type\":\"text_delta\",\"text\":\"he\\u0000llo\"}}")
+    EV("message_stop", "{\"type\":\"message_stop\"}");
+
+TEST(nul_never_truncates) {
+  out_t o;
+  int stream;
+  for (stream = 0; stream < 2; stream++) {
+    canned_set(1, stream ? SSE_CT : JSON_CT,
+               stream ? nul_chat_sse : nul_chat_json);
+    ASSERT_EQ(run_canned("openai_chat", "", 1, stream, &o), 0);
+    ASSERT_EQ(o.status, 0);
+    ASSERT_EQ(o.text_len, 6);
+    canned_set(1, JSON_CT, nul_responses_json);
+    ASSERT_EQ(run_canned("responses", "", 1, stream, &o), 0);
+    ASSERT_EQ(o.status, 0);
+    ASSERT_EQ(o.text_len, 6);
+    canned_set(1, SSE_CT, nul_anthropic_sse);
+    ASSERT_EQ(run_canned("anthropic", "", 1, stream, &o), 0);
+    ASSERT_EQ(o.status, 0);
+    ASSERT_EQ(o.text_len, 6);
+  }
+}
+
+/* ---- Responses fixtures ---- */
+
+#define RESP_OBJ(status, extra)                                             \
+  "{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"" status "\","  \
+  "\"error\":null,\"model\":\"gpt-4o-mini\"" extra "}"
+
+static const char responses_refusal_json[] =
+    RESP_OBJ("completed", ",\"output\":[{\"type\":\"message\",\"id\":\"msg_1\","
+             "\"status\":\"completed\",\"role\":\"assistant\",\"content\":["
+             "{\"type\":\"refusal\",\"refusal\":\"I can't assist with that."
+             "\"}]}],\"usage\":{\"input_tokens\":20,\"output_tokens\":7,"
+             "\"output_tokens_details\":{\"reasoning_tokens\":0}}");
+static const char responses_refusal_sse[] =
+    EV("response.created", "{\"type\":\"response.created\",\"sequence_number\":"
+       "0,\"response\":" RESP_OBJ("in_progress", ",\"output\":[],\"usage\":null")
+       "}")
+    EV("response.content_part.added", "{\"type\":\"response.content_part."
+       "added\",\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,"
+       "\"part\":{\"type\":\"refusal\",\"refusal\":\"\"}}")
+    EV("response.refusal.delta", "{\"type\":\"response.refusal.delta\","
+       "\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,"
+       "\"delta\":\"I can't assist\"}")
+    EV("response.refusal.delta", "{\"type\":\"response.refusal.delta\","
+       "\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,"
+       "\"delta\":\" with that.\"}")
+    EV("response.refusal.done", "{\"type\":\"response.refusal.done\","
+       "\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,"
+       "\"refusal\":\"I can't assist with that.\"}")
+    EV("response.completed", "{\"type\":\"response.completed\",\"response\":"
+       "{\"status\":\"completed\",\"output\":[{\"type\":\"message\","
+       "\"content\":[{\"type\":\"refusal\",\"refusal\":\"I can't assist with "
+       "that.\"}]}],\"usage\":{\"input_tokens\":20,\"output_tokens\":7}}}");
+/* background mode (queued), reasoning summaries before the text, no
+ * event: lines, a final [DONE]; cut by max_output_tokens */
+static const char responses_incomplete_sse[] =
+    DATA("{\"type\":\"response.queued\",\"sequence_number\":0,\"response\":"
+         RESP_OBJ("queued", ",\"background\":true,\"output\":[]") "}")
+    DATA("{\"type\":\"response.in_progress\",\"response\":"
+         RESP_OBJ("in_progress", ",\"output\":[]") "}")
+    DATA("{\"type\":\"response.reasoning_summary_text.delta\",\"item_id\":"
+         "\"rs_1\",\"output_index\":0,\"summary_index\":0,\"delta\":\"**Thinking "
+         "about the answer** at length, weighing every option\"}")
+    DATA("{\"type\":\"response.reasoning_summary_text.done\",\"item_id\":"
+         "\"rs_1\",\"output_index\":0,\"summary_index\":0,\"text\":\"**T**\"}")
+    DATA("{\"type\":\"response.output_text.delta\",\"item_id\":\"msg_1\","
+         "\"output_index\":1,\"content_index\":0,\"delta\":\"The answer is\"}")
+    DATA("{\"type\":\"response.incomplete\",\"response\":"
+         RESP_OBJ("incomplete", ",\"incomplete_details\":{\"reason\":"
+                  "\"max_output_tokens\"},\"output\":[],\"usage\":"
+                  "{\"input_tokens\":11,\"output_tokens\":16,"
+                  "\"output_tokens_details\":{\"reasoning_tokens\":12}}") "}")
+    "data: [DONE]\n\n";
+static const char responses_incomplete_json[] =
+    "{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"incomplete\","
+    "\"incomplete_details\":{\"reason\":\"max_output_tokens\"},\"output\":["
+    "{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[{\"type\":"
+    "\"summary_text\",\"text\":\"**T**\"}]},{\"type\":\"message\",\"content\":"
+    "[{\"type\":\"output_text\",\"text\":\"The answer is\"}]}],\"usage\":"
+    "{\"input_tokens\":11,\"output_tokens\":16,\"output_tokens_details\":"
+    "{\"reasoning_tokens\":12}}}";
+static const char responses_failed_sse[] =
+    EV("response.created", "{\"type\":\"response.created\",\"response\":"
+       RESP_OBJ("in_progress", ",\"output\":[]") "}")
+    EV("response.failed", "{\"type\":\"response.failed\",\"response\":"
+       "{\"status\":\"failed\",\"error\":{\"code\":\"server_error\","
+       "\"message\":\"The model failed to generate a response.\"}}}");
+static const char responses_error_after_sse[] =
+    EV("response.output_text.delta", "{\"type\":\"response.output_text."
+       "delta\",\"output_index\":0,\"content_index\":0,\"delta\":\"Par\"}")
+    EV("error", "{\"type\":\"error\",\"code\":\"invalid_prompt\",\"message\":"
+       "\"Invalid prompt.\",\"param\":null}");
+static const char responses_incomplete_filter_sse[] =
+    EV("response.incomplete", "{\"type\":\"response.incomplete\",\"response\":"
+       "{\"status\":\"incomplete\",\"incomplete_details\":{\"reason\":"
+       "\"server_shutdown\"}}}");
+static const char responses_ok_sse[] =
+    EV("response.output_text.delta", "{\"type\":\"response.output_text."
+       "delta\",\"output_index\":0,\"content_index\":0,\"delta\":\"ok\"}")
+    EV("response.completed", "{\"type\":\"response.completed\",\"response\":"
+       "{\"status\":\"completed\",\"usage\":{\"input_tokens\":1,"
+       "\"output_tokens\":1}}}");
+
+TEST(responses_answers) {
+  out_t o;
+  int stream;
+  for (stream = 0; stream < 2; stream++) {
+    canned_set(1, stream ? SSE_CT : JSON_CT,
+               stream ? responses_refusal_sse : responses_refusal_json);
+    ASSERT_EQ(run_canned("responses", "", 2, stream, &o), 0);
+    ASSERT_EQ(o.status, LGW_EREFUSED);
+    ASSERT_STREQ(o.refusal, "I can't assist with that.");
+    ASSERT_EQ(o.natt, 1);
+    ASSERT_EQ(o.ndeltas, 0);
+    ASSERT_EQ(o.total.input_tokens, 20);
+    ASSERT_EQ(o.total.output_tokens, 7);
+    canned_set(1, stream ? SSE_CT : JSON_CT,
+               stream ? responses_incomplete_sse : responses_incomplete_json);
+    ASSERT_EQ(run_canned("responses", "", 1, stream, &o), 0);
+    ASSERT_EQ(o.status, 0);
+    ASSERT_STREQ(o.text, "The answer is");
+    ASSERT_STREQ(o.finish, "length");
+    ASSERT_EQ(o.usage.input_tokens, 11);
+    ASSERT_EQ(o.usage.output_tokens, 16);
+    ASSERT_EQ(o.usage.reasoning_tokens, 12);
+    if (stream) {
+      ASSERT_EQ(o.ndeltas, 1);
+      ASSERT_STREQ(o.joined, "The answer is");
+    }
+  }
+  /* response.failed before any text: retried like a 500 */
+  canned_set(2, SSE_CT, responses_failed_sse, SSE_CT, responses_ok_sse);
+  ASSERT_EQ(run_canned("responses", "", 1, 1, &o), 0);
+  ASSERT_EQ(o.status, 0);
+  ASSERT_STREQ(o.text, "ok");
+  ASSERT_STREQ(o.finish, "stop");
+  ASSERT_EQ(o.natt, 2);
+  ASSERT_CONTAINS(o.att_msg[0], "stream error: server_error: The model "
+                  "failed to generate a response.");
+  /* an error event after text: the text so far kept */
+  canned_set(1, SSE_CT, responses_error_after_sse);
+  ASSERT_EQ(run_canned("responses", "", 2, 1, &o), 0);
+  ASSERT_EQ(o.status, LGW_EHTTP);
+  ASSERT_STREQ(o.partial, "Par");
+  ASSERT_EQ(o.natt, 1);
+  ASSERT_CONTAINS(o.err, "invalid_prompt: Invalid prompt.");
+  /* incomplete for another reason: an error of the provider */
+  canned_set(2, SSE_CT, responses_incomplete_filter_sse, SSE_CT,
+             responses_ok_sse);
+  ASSERT_EQ(run_canned("responses", "", 1, 1, &o), 0);
+  ASSERT_EQ(o.status, 0);
+  ASSERT_EQ(o.natt, 2);
+  ASSERT_CONTAINS(o.att_msg[0], "response.incomplete: server_shutdown");
+}
+
+/* ---- Anthropic fixtures ---- */
+
+#define MSG_START(usage)                                                    \
+  EV("message_start", "{\"type\":\"message_start\",\"message\":{\"id\":"    \
+     "\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":"      \
+     "\"claude-sonnet-4-5\",\"content\":[],\"stop_reason\":null,"           \
+     "\"stop_sequence\":null,\"usage\":" usage "}}")
+
+static const char anthropic_refusal_json[] =
+    "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
+    "\"model\":\"claude-sonnet-4-5\",\"content\":[{\"type\":\"text\","
+    "\"text\":\"I won't help with that.\"}],\"stop_reason\":\"refusal\","
+    "\"stop_sequence\":null,\"usage\":{\"input_tokens\":30,"
+    "\"output_tokens\":6}}";
+static const char anthropic_refusal_sse[] =
+    MSG_START("{\"input_tokens\":30,\"output_tokens\":1}")
+    EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":0,"
+       "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}")
+    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,"
+       "\"delta\":{\"type\":\"text_delta\",\"text\":\"I won't help with "
+       "that.\"}}")
+    EV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}")
+    EV("message_delta", "{\"type\":\"message_delta\",\"delta\":{"
+       "\"stop_reason\":\"refusal\",\"stop_sequence\":null},\"usage\":{"
+       "\"output_tokens\":6}}")
+    EV("message_stop", "{\"type\":\"message_stop\"}");
+/* pings, data lines padded with spaces, a thinking block (empty deltas,
+ * a signature), cumulative usage with thinking tokens, a tool block cut
+ * by max_tokens without its content_block_stop */
+static const char anthropic_real_sse[] =
+    MSG_START("{\"input_tokens\":412,\"cache_creation_input_tokens\":0,"
+              "\"cache_read_input_tokens\":100,\"output_tokens\":2,"
+              "\"output_tokens_details\":{\"thinking_tokens\":0}}")
+    "event: ping\ndata:    {\"type\": \"ping\"}   \n\n"
+    EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":0,"
+       "\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\","
+       "\"signature\":\"\"}}")
+    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,"
+       "\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"\"}}")
+    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,"
+       "\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"Let me think "
+       "about Paris.\"}}")
+    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,"
+       "\"delta\":{\"type\":\"signature_delta\",\"signature\":\"EqQBCgIYAhIM"
+       "\"}}")
+    EV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}")
+    EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":1,"
+       "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}")
+    "event: content_block_delta\ndata:   {\"type\":\"content_block_delta\","
+    "\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"I'll check "
+    "the weather.\"}}  \n\n"
+    EV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":1}")
+    "event: ping\ndata: {\"type\": \"ping\"}\n\n"
+    EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":2,"
+       "\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\","
+       "\"name\":\"get_weather\",\"input\":{}}}")
+    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":2,"
+       "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":"
+       "\"{\\\"city\\\": \\\"Par\"}}")
+    EV("message_delta", "{\"type\":\"message_delta\",\"delta\":{"
+       "\"stop_reason\":\"max_tokens\",\"stop_sequence\":null},\"usage\":{"
+       "\"input_tokens\":412,\"cache_creation_input_tokens\":0,"
+       "\"cache_read_input_tokens\":100,\"output_tokens\":64,"
+       "\"output_tokens_details\":{\"thinking_tokens\":40}}}")
+    EV("message_stop", "{\"type\":\"message_stop\"}");
+static const char anthropic_real_json[] =
+    "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
+    "\"content\":[{\"type\":\"thinking\",\"thinking\":\"Let me think about "
+    "Paris.\",\"signature\":\"EqQBCgIYAhIM\"},{\"type\":\"text\",\"text\":"
+    "\"I'll check the weather.\"},{\"type\":\"tool_use\",\"id\":\"toolu_1\","
+    "\"name\":\"get_weather\",\"input\":{}}],\"stop_reason\":\"max_tokens\","
+    "\"usage\":{\"input_tokens\":412,\"cache_read_input_tokens\":100,"
+    "\"output_tokens\":64,\"output_tokens_details\":{\"thinking_tokens\":40}}}";
+static const char anthropic_overloaded_after_sse[] =
+    MSG_START("{\"input_tokens\":5,\"output_tokens\":1}")
+    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,"
+       "\"delta\":{\"type\":\"text_delta\",\"text\":\"Bon\"}}")
+    EV("error", "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+       "\"message\":\"Overloaded\"},\"request_id\":\"req_1\"}");
+static const char anthropic_overloaded_sse[] =
+    MSG_START("{\"input_tokens\":5,\"output_tokens\":1}")
+    EV("error", "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+       "\"message\":\"Overloaded\"}}");
+static const char anthropic_ok_sse[] =
+    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,"
+       "\"delta\":{\"type\":\"text_delta\",\"text\":\"ok\"}}")
+    EV("message_delta", "{\"type\":\"message_delta\",\"delta\":{"
+       "\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":1}}")
+    EV("message_stop", "{\"type\":\"message_stop\"}");
+
+TEST(anthropic_answers) {
+  out_t o;
+  int stream;
+  for (stream = 0; stream < 2; stream++) {
+    canned_set(1, stream ? SSE_CT : JSON_CT,
+               stream ? anthropic_refusal_sse : anthropic_refusal_json);
+    ASSERT_EQ(run_canned("anthropic", "", 2, stream, &o), 0);
+    ASSERT_EQ(o.status, LGW_EREFUSED);
+    ASSERT_STREQ(o.refusal, "I won't help with that.");
+    ASSERT_CONTAINS(o.err, "the model refused to answer (provider #1, p1): "
+                    "I won't help with that.");
+    ASSERT_EQ(o.natt, 1);
+    ASSERT_EQ(o.total.input_tokens, 30);
+    ASSERT_EQ(o.total.output_tokens, 6);
+    /* streamed, the refused text was already delivered */
+    ASSERT_EQ(o.has_partial, stream);
+    if (stream) ASSERT_STREQ(o.partial, "I won't help with that.");
+    canned_set(1, stream ? SSE_CT : JSON_CT,
+               stream ? anthropic_real_sse : anthropic_real_json);
+    ASSERT_EQ(run_canned("anthropic", "", 1, stream, &o), 0);
+    ASSERT_EQ(o.status, 0);
+    ASSERT_STREQ(o.text, "I'll check the weather.");
+    ASSERT_STREQ(o.finish, "length");
+    ASSERT_EQ(o.usage.input_tokens, 412);
+    ASSERT_EQ(o.usage.output_tokens, 64);
+    ASSERT_EQ(o.usage.cached_tokens, 100);
+    ASSERT_EQ(o.usage.reasoning_tokens, 40);
+    if (stream) {
+      ASSERT_EQ(o.ndeltas, 1);
+      ASSERT_STREQ(o.deltas[0], "I'll check the weather.");
+    }
+  }
+  canned_set(2, SSE_CT, anthropic_overloaded_sse, SSE_CT, anthropic_ok_sse);
+  ASSERT_EQ(run_canned("anthropic", "", 1, 1, &o), 0);
+  ASSERT_EQ(o.status, 0);
+  ASSERT_STREQ(o.text, "ok");
+  ASSERT_STREQ(o.finish, "stop");
+  ASSERT_EQ(o.natt, 2);
+  /* overloaded_error is retried on the same provider, as a 529 */
+  ASSERT_EQ(o.att_cfg[0], 1);
+  ASSERT_EQ(o.att_cfg[1], 1);
+  ASSERT_CONTAINS(o.att_msg[0], "stream error: overloaded_error: Overloaded");
+  canned_set(1, SSE_CT, anthropic_overloaded_after_sse);
+  ASSERT_EQ(run_canned("anthropic", "", 2, 1, &o), 0);
+  ASSERT_EQ(o.status, LGW_EHTTP);
+  ASSERT_EQ(o.natt, 1);
+  ASSERT_STREQ(o.partial, "Bon");
+  ASSERT_CONTAINS(o.err, "overloaded_error: Overloaded");
+}
+
+
+/* A deadline of infinity or >= 1e9 s is none (not one that has passed). */
+TEST(unbounded_deadline) {
+  static const double deadlines[] = {1e9, 1e300, 0};
+  char yaml[512];
+  size_t i;
+  for (i = 0; i < 3; i++) {
+    lgw_runtime_t *rt;
+    lgw_gateway_t *gw;
+    lgw_gateway_options_t opts;
+    lgw_request_t r;
+    lgw_message_t m = {"user", "d"};
+    out_t o;
+    snprintf(yaml, sizeof yaml, GWS_SETTINGS("") "providers:\n"
+             PROV("openai_chat", ""), sim.base);
+    rt = gws_load("%s", yaml);
+    ASSERT(rt != NULL);
+    memset(&opts, 0, sizeof opts);
+    opts.no_state = 1;
+    ASSERT_EQ(lgw_gateway_new(rt, &opts, &gw, NULL), 0);
+    lgw_runtime_free(rt);
+    memset(&r, 0, sizeof r);
+    memset(&o, 0, sizeof o);
+    r.task = "t";
+    r.messages = &m;
+    r.nmessages = 1;
+    r.deadline = deadlines[i] ? deadlines[i] : HUGE_VAL;
+    ASSERT_EQ(lgw_gateway_submit(gw, &r, on_done, &o, NULL, NULL), 0);
+    ASSERT_EQ(lgw_gateway_run(gw), 0);
+    lgw_gateway_free(gw);
+    ASSERT_EQ(o.status, 0);
+    ASSERT_STREQ(o.text, "echo(m1): d");
+    ASSERT_STREQ(o.finish, "stop");
+  }
+}
+
 int main(int argc, char **argv) {
   const char *only = argc > 1 ? argv[1] : NULL;
   lgw_set_log(gws_quiet_log, NULL, LGW_LOG_DEBUG);
-  if (sim_start(&sim, NULL) != 0) {
+  if (canned_start() != 0 || sim_start(&sim, NULL) != 0) {
     fprintf(stderr, "simulator did not start\n");
     printf("RESULT 0 1\n");
     return 1;
@@ -328,6 +1043,16 @@ int main(int argc, char **argv) {
   R(error_event_after_delta_ends_with_partial);
   R(no_terminal_event_is_an_error);
   R(json_answer_to_stream_is_one_delta);
+  R(chat_refusal_is_an_answer);
+  R(chat_refusal_fails_over_when_asked);
+  R(chat_only_choice_zero);
+  R(chat_error_events);
+  R(chat_malformed_event_and_bom);
+  R(nul_never_truncates);
+  R(responses_answers);
+  R(anthropic_answers);
+  R(unbounded_deadline);
   sim_stop(&sim);
+  canned_stop();
   return TEST_SUMMARY();
 }

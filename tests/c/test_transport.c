@@ -829,11 +829,12 @@ TEST(decode_deep_nesting) {
 TEST(decode_scalar_body) {
   cJSON *j = NULL;
   lgw_error_t err;
-  ASSERT_EQ(lgw__decode_body(" 42 ", 4, NULL, &j, &err), 0);
+  int nul;
+  ASSERT_EQ(lgw__decode_body(" 42 ", 4, NULL, &j, &nul, &err), 0);
   ASSERT(cJSON_IsNumber(j));
   cJSON_Delete(j);
   /* length is honoured: no NUL needed */
-  ASSERT_EQ(lgw__decode_body("{}garbage", 2, NULL, &j, &err), 0);
+  ASSERT_EQ(lgw__decode_body("{}garbage", 2, NULL, &j, &nul, &err), 0);
   ASSERT(cJSON_IsObject(j));
   cJSON_Delete(j);
 }
@@ -919,7 +920,6 @@ TEST(stream_chat_events) {
         "{\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
         "\"content\":\"\"},\"finish_reason\":null}]}\n"
         "{\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n"
-        "not json\n"
         "{\"choices\":[{\"delta\":{\"content\":\"lo\"},"
         "\"finish_reason\":\"stop\"}]}\n"
         "{\"choices\":[],\"usage\":{\"prompt_tokens\":9,"
@@ -1064,6 +1064,139 @@ TEST(usage_details_not_streamed) {
   lgw__reply_free(&r);
 }
 
+/* The parts of a reply the answer tests look at, as one line. */
+static const char *reply_line(const lgw__transport_t *t, const char *b) {
+  static char out[1024];
+  lgw__reply_t r;
+  lgw_error_t err;
+  size_t i, k;
+  int rc;
+  memset(&r, 0, sizeof r);
+  memset(&err, 0, sizeof err);
+  rc = t->parse(b, strlen(b), NULL, &r, &err);
+  if (rc) {
+    snprintf(out, sizeof out, "ERR %d %d: %.900s", rc, err.http_status,
+             err.message);
+    lgw__reply_free(&r);
+    return out;
+  }
+  k = (size_t)snprintf(out, sizeof out, "text=");
+  for (i = 0; i < r.text_len && k < sizeof out - 8; i++)
+    k += (size_t)snprintf(out + k, sizeof out - k, r.text[i] ? "%c" : "\\0",
+                          r.text[i]);
+  snprintf(out + k, sizeof out - k, " finish=%s refusal=%.200s usage=%ld/%ld/%ld/%ld",
+           r.finish_reason ? r.finish_reason : "-",
+           r.refusal ? r.refusal : "-", r.input_tokens, r.output_tokens,
+           r.cached_tokens, r.reasoning_tokens);
+  lgw__reply_free(&r);
+  return out;
+}
+
+TEST(answers_not_streamed) {
+  /* Chat: refusal (in place and cJSON paths agree), choice 0, finish */
+  ASSERT_STREQ(reply_line(&lgw__transport_chat,
+      "{\"choices\":[{\"index\":0,\"message\":{\"content\":null,"
+      "\"refusal\":\"No.\"},\"finish_reason\":\"stop\"}]}"),
+      "text= finish=stop refusal=No. usage=-1/-1/-1/-1");
+  ASSERT_STREQ(reply_line(&lgw__transport_chat,
+      "{\"choices\":[{\"index\":0,\"message\":{\"content\":\"a\","
+      "\"refusal\":null},\"finish_reason\":\"length\"}],\"usage\":"
+      "{\"prompt_tokens\":1,\"completion_tokens\":2}}"),
+      "text=a finish=length refusal=- usage=1/2/-1/-1");
+  ASSERT_STREQ(reply_line(&lgw__transport_chat,
+      "{\"choices\":[{\"index\":1,\"message\":{\"content\":\"B\"}},"
+      "{\"index\":0,\"message\":{\"content\":\"A\"},"
+      "\"finish_reason\":\"tool_calls\"}]}"),
+      "text=A finish=tool_calls refusal=- usage=-1/-1/-1/-1");
+  ASSERT_STREQ(reply_line(&lgw__transport_chat,
+      "{\"choices\":[{\"message\":{\"content\":\"x\"},"
+      "\"finish_reason\":\"weird\"}]}"),
+      "text=x finish=- refusal=- usage=-1/-1/-1/-1");
+  /* U+0000 kept; an escaped backslash before u0000 is text; raw C0 bytes
+   * pass through */
+  ASSERT_STREQ(reply_line(&lgw__transport_chat,
+      "{\"choices\":[{\"message\":{\"content\":\"he\\u0000llo\"}}]}"),
+      "text=he\\0llo finish=- refusal=- usage=-1/-1/-1/-1");
+  ASSERT_STREQ(reply_line(&lgw__transport_chat,
+      "{\"choices\":[{\"message\":{\"content\":[{\"type\":\"text\","
+      "\"text\":\"\\\\u0000\\u0000\xC0\x80\xC0\"}]}}]}"),
+      "text=\\u0000\\0\xC0\x80\xC0 finish=- refusal=- usage=-1/-1/-1/-1");
+  ASSERT_STREQ(reply_line(&lgw__transport_anthropic,
+      "{\"content\":[{\"type\":\"text\",\"text\":\"\\u0000\"}],"
+      "\"stop_reason\":\"end_turn\"}"),
+      "text=\\0 finish=stop refusal=- usage=-1/-1/-1/-1");
+  /* Anthropic: refusal, thinking tokens, max_tokens */
+  ASSERT_STREQ(reply_line(&lgw__transport_anthropic,
+      "{\"content\":[],\"stop_reason\":\"refusal\",\"usage\":"
+      "{\"input_tokens\":3,\"output_tokens\":0}}"),
+      "text= finish=content_filter refusal= usage=3/0/-1/-1");
+  ASSERT_STREQ(reply_line(&lgw__transport_anthropic,
+      "{\"content\":[{\"type\":\"thinking\",\"thinking\":\"hm\"},"
+      "{\"type\":\"text\",\"text\":\"t\"}],\"stop_reason\":"
+      "\"max_tokens\",\"usage\":{\"input_tokens\":3,\"output_tokens\":9,"
+      "\"cache_read_input_tokens\":2,\"output_tokens_details\":"
+      "{\"thinking_tokens\":7}}}"),
+      "text=t finish=length refusal=- usage=3/9/2/7");
+  /* Responses: refusal parts, incomplete, tool calls */
+  ASSERT_STREQ(reply_line(&lgw__transport_responses,
+      "{\"status\":\"completed\",\"output\":[{\"type\":\"message\","
+      "\"content\":[{\"type\":\"refusal\",\"refusal\":\"No.\"}]}]}"),
+      "text= finish=stop refusal=No. usage=-1/-1/-1/-1");
+  ASSERT_STREQ(reply_line(&lgw__transport_responses,
+      "{\"status\":\"incomplete\",\"incomplete_details\":{\"reason\":"
+      "\"content_filter\"},\"output_text\":\"par\"}"),
+      "text=par finish=content_filter refusal=- usage=-1/-1/-1/-1");
+  ASSERT_STREQ(reply_line(&lgw__transport_responses,
+      "{\"status\":\"completed\",\"output\":[{\"type\":\"message\","
+      "\"content\":[{\"type\":\"output_text\",\"text\":\"x\"}]},"
+      "{\"type\":\"function_call\",\"name\":\"f\"}]}"),
+      "text=x finish=tool_calls refusal=- usage=-1/-1/-1/-1");
+}
+
+TEST(stream_shapes) {
+  sfeed_t f;
+  /* Chat: a named error event with a flat object */
+  lgw__stream_init(&f.s);
+  f.s.event = "error";
+  {
+    static const char flat[] = "{\"message\":\"busy\",\"type\":\"server_error\"}";
+    lgw_error_t e;
+    f.rc = lgw__transport_chat.stream_event(&f.s, flat, strlen(flat), &e);
+    ASSERT_EQ(f.rc, LGW_EHTTP);
+    ASSERT_EQ(e.http_status, 500);
+    ASSERT_STREQ(e.message, "server_error: busy");
+  }
+  lgw__stream_free(&f.s);
+  /* blank data is no event; data that is not JSON is an error */
+  sfold(&lgw__transport_responses, &f, "   \n[DONE]\n{bad");
+  ASSERT_EQ(f.rc, LGW_ERESPONSE);
+  ASSERT_STREQ(f.err, "malformed event (not JSON): {bad");
+  lgw__stream_free(&f.s);
+  sfold(&lgw__transport_anthropic, &f, "\"not an object\"\n[1,2]");
+  ASSERT_EQ(f.rc, 0);
+  lgw__stream_free(&f.s);
+  /* Anthropic: cumulative usage, last values win, never sums */
+  sfold(&lgw__transport_anthropic, &f,
+        "{\"type\":\"message_start\",\"message\":{\"usage\":"
+        "{\"input_tokens\":10,\"cache_read_input_tokens\":4,"
+        "\"output_tokens\":1}}}\n"
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+        "\"tool_use\"},\"usage\":{\"input_tokens\":10,"
+        "\"cache_read_input_tokens\":4,\"output_tokens\":30,"
+        "\"output_tokens_details\":{\"thinking_tokens\":20}}}\n"
+        "{\"type\":\"message_delta\",\"delta\":{},\"usage\":"
+        "{\"output_tokens\":31,\"output_tokens_details\":"
+        "{\"thinking_tokens\":21}}}\n"
+        "{\"type\":\"message_stop\"}");
+  ASSERT_EQ(f.rc, 0);
+  ASSERT_EQ(f.s.reply.input_tokens, 10);
+  ASSERT_EQ(f.s.reply.cached_tokens, 4);
+  ASSERT_EQ(f.s.reply.output_tokens, 31);
+  ASSERT_EQ(f.s.reply.reasoning_tokens, 21);
+  ASSERT_STREQ(f.s.finish_reason, "tool_calls");
+  lgw__stream_free(&f.s);
+}
+
 int main(void) {
   RUN(transport_for_styles);
   RUN(openai_error_object_in_2xx);
@@ -1104,5 +1237,7 @@ int main(void) {
   RUN(stream_responses_events);
   RUN(stream_bodies_ask_for_streams);
   RUN(usage_details_not_streamed);
+  RUN(answers_not_streamed);
+  RUN(stream_shapes);
   return TEST_SUMMARY();
 }

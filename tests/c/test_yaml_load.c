@@ -270,8 +270,17 @@ TEST(empty_document_is_null) {
   ASSERT(n == NULL);
 }
 
-TEST(first_document_only) {
-  lgw__node_t *r = load("k: v\n---\nother: 1\n");
+TEST(one_document_only) {
+  lgw__node_t *r;
+  lgw_error_t err;
+  ASSERT_EQ(load_err("k: v\n---\nother: 1\n", &err), LGW_ECONFIG);
+  ASSERT_STREQ(err.message, "t.yaml:2:1: expected a single document in the "
+               "stream, but found another document");
+  ASSERT_EQ(load_err("--- {k: v}\n--- \n", &err), LGW_ECONFIG);
+  ASSERT_STREQ(err.message, "t.yaml:2:1: expected a single document in the "
+               "stream, but found another document");
+  /* an explicit start and end of the one document are fine */
+  r = load("---\nk: v\n...\n");
   ASSERT(r);
   ASSERT_EQ(r->n, 1);
   ASSERT_STREQ(lgw__node_get(r, "k")->str, "v");
@@ -332,6 +341,32 @@ TEST(alias_bomb_is_bounded) {
       "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
   ASSERT_EQ(load_err(bomb, &err), LGW_ECONFIG);
   ASSERT_CONTAINS(err.message, "document too large");
+}
+
+TEST(alias_bytes_are_bounded) {
+  /* a 1 MiB scalar aliased 10 times, that list aliased 6 times: the text
+   * would pass 64 MiB at the sixth alias of line 3 */
+  size_t big = (size_t)1 << 20, k = 0;
+  char *text = malloc(big + 200);
+  lgw_error_t err;
+  lgw__node_t *n;
+  ASSERT(text);
+  k += (size_t)sprintf(text, "s: &s ");
+  memset(text + k, 'x', big);
+  k += big;
+  k += (size_t)sprintf(text + k, "\na: &a [*s, *s, *s, *s, *s, *s, *s, *s, "
+                       "*s, *s]\nb: [*a, *a, *a, *a, *a, *a, *a]\n");
+  ASSERT_EQ(load_err(text, &err), LGW_ECONFIG);
+  ASSERT_STREQ(err.message, "t.yaml:3:25: document too large (alias "
+               "expansion over 67108864 bytes of text)");
+  /* five aliases of the list (61 MiB in all) still load */
+  strcpy(strstr(text, "b: [") + 4, "*a, *a, *a, *a, *a]\n");
+  n = NULL;
+  ASSERT_EQ(lgw__yaml_load_string(text, strlen(text), "t.yaml", &n, &err), 0);
+  ASSERT(n != NULL);
+  ASSERT_EQ(lgw__node_get(n, "b")->n, 5);
+  lgw__node_free(n);
+  free(text);
 }
 
 TEST(deep_nesting_is_bounded) {
@@ -479,11 +514,12 @@ int main(void) {
   RUN(duplicate_keys_like_python_dict);
   RUN(tags);
   RUN(empty_document_is_null);
-  RUN(first_document_only);
+  RUN(one_document_only);
   RUN(syntax_errors);
   RUN(reader_errors_have_positions);
   RUN(composer_errors);
   RUN(alias_bomb_is_bounded);
+  RUN(alias_bytes_are_bounded);
   RUN(deep_nesting_is_bounded);
   RUN(load_file_ok_and_errors);
   RUN(load_file_unreadable);

@@ -1,7 +1,8 @@
 /*
  * fuzz_env.c -- fuzzing environment interpolation (lgw__env_resolve) with
  * a fixed fake environment, against an independent model of the Python
- * resolve_env_value written from the behaviour spec.
+ * resolve_env_value written from the behaviour spec, extended by one level
+ * of nesting in a default (${A:-${B}}).
  */
 #include "env.h"
 #include "fuzz_common.h"
@@ -24,40 +25,74 @@ static int env_name_char(char c) {
   return env_name_start(c) || (c >= '0' && c <= '9');
 }
 
-/* The model: resolve s[0..n) into a new string. */
+/* ${NAME} / ${NAME:-d} / ${NAME:d} as a whole in s[0..n): the name and
+ * default spans; a default holding '}' is allowed only when nest and it is
+ * itself (stripped) such a reference without nesting. 0: not one. */
+static int env_ref(const char *s, size_t n, int nest, const char **name,
+                   size_t *name_len, const char **dflt, size_t *dlen,
+                   int *nested) {
+  size_t i;
+  *dflt = "";
+  *dlen = 0;
+  *nested = 0;
+  if (n < 4 || s[0] != '$' || s[1] != '{' || s[n - 1] != '}' ||
+      !env_name_start(s[2]))
+    return 0;
+  for (i = 3; i < n - 1 && env_name_char(s[i]); i++) {
+  }
+  *name = s + 2;
+  *name_len = i - 2;
+  if (i == n - 1) return 1;
+  if (s[i] != ':') return 0;
+  i++;
+  if (i < n - 1 && s[i] == '-') i++;
+  *dflt = s + i;
+  *dlen = n - 1 - i;
+  if (memchr(s + i, '}', n - 1 - i)) {
+    const char *in = *dflt, *a, *b;
+    size_t inn = *dlen, al, bl;
+    int x;
+    env_strip(&in, &inn);
+    if (!nest || !env_ref(in, inn, 0, &a, &al, &b, &bl, &x)) return 0;
+    *dflt = in;
+    *dlen = inn;
+    *nested = 1;
+  }
+  return 1;
+}
+
+static const char *env_lookup(const char *name, size_t len, int *toolong) {
+  char buf[4096];
+  *toolong = len >= sizeof buf;
+  if (*toolong) return NULL;
+  memcpy(buf, name, len);
+  buf[len] = '\0';
+  return fuzz_getenv(buf, NULL);
+}
+
+/* The model: resolve s[0..n) into a new string (NULL: no opinion). */
 static char *env_model(const char *s, size_t n) {
-  const char *v, *dflt = "";
-  char name[4096];
-  size_t i, name_len, dlen = 0;
+  const char *v, *dflt = "", *name;
+  size_t name_len, dlen = 0;
+  int nested, toolong;
   env_strip(&s, &n);
   if (n > 4 && memcmp(s, "env:", 4) == 0) {
     const char *p = s + 4;
     size_t pn = n - 4;
     env_strip(&p, &pn);
-    if (pn >= sizeof name) return NULL;
-    memcpy(name, p, pn);
-    name[pn] = '\0';
-    v = fuzz_getenv(name, NULL);
+    v = env_lookup(p, pn, &toolong);
+    if (toolong) return NULL;
   } else {
-    /* ^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-?([^}]*))?\}$ */
-    if (n < 4 || s[0] != '$' || s[1] != '{' || s[n - 1] != '}' ||
-        !env_name_start(s[2]))
+    if (!env_ref(s, n, 1, &name, &name_len, &dflt, &dlen, &nested))
       return lgw__strndup(s, n);
-    for (i = 3; i < n - 1 && env_name_char(s[i]); i++) {
+    v = env_lookup(name, name_len, &toolong);
+    if (toolong) return NULL;
+    if (!v && nested) {
+      int x;
+      env_ref(dflt, dlen, 0, &name, &name_len, &dflt, &dlen, &x);
+      v = env_lookup(name, name_len, &toolong);
+      if (toolong) return NULL;
     }
-    name_len = i - 2;
-    if (i < n - 1) {
-      if (s[i] != ':') return lgw__strndup(s, n);
-      i++;
-      if (i < n - 1 && s[i] == '-') i++;
-      if (memchr(s + i, '}', n - 1 - i)) return lgw__strndup(s, n);
-      dflt = s + i;
-      dlen = n - 1 - i;
-    }
-    if (name_len >= sizeof name) return NULL;
-    memcpy(name, s + 2, name_len);
-    name[name_len] = '\0';
-    v = fuzz_getenv(name, NULL);
   }
   if (v) {
     dflt = v;

@@ -249,21 +249,21 @@ describe("bad configuration files", function()
   local FIELDS = {
     {"providers", "providers: 5\n", "expected a list or mapping"},
     {"provider", "provider: [1]\n", "expected a mapping"},
-    {"providers[0].provider_type",
+    {"providers[1].provider_type",
      "providers:\n  - provider_type: [1]\n", "expected a string", 2},
-    {"providers[0].api_style", "providers:\n  - api_style: {a: 1}\n",
+    {"providers[1].api_style", "providers:\n  - api_style: {a: 1}\n",
      "expected a string", 2},
-    {"providers[0].base_url", "providers:\n  - base_url: [1]\n",
+    {"providers[1].base_url", "providers:\n  - base_url: [1]\n",
      "expected a string", 2},
-    {"providers[0].api_key", "providers:\n  - api_key: [1]\n",
+    {"providers[1].api_key", "providers:\n  - api_key: [1]\n",
      "expected a string", 2},
-    {"providers[0].headers", "providers:\n  - headers: [1]\n",
+    {"providers[1].headers", "providers:\n  - headers: [1]\n",
      "expected a mapping", 2},
-    {"providers[0].model_map", "providers:\n  - model_map: 5\n",
+    {"providers[1].model_map", "providers:\n  - model_map: 5\n",
      "expected a mapping", 2},
-    {"providers[0].rpm", "providers:\n  - rpm: abc\n",
+    {"providers[1].rpm", "providers:\n  - rpm: abc\n",
      "expected an integer", 2},
-    {"providers[0].tpm", "providers:\n  - tpm: [1]\n",
+    {"providers[1].tpm", "providers:\n  - tpm: [1]\n",
      "expected an integer", 2},
     {"settings", "settings: 5\n", "expected a mapping"},
     {"settings.fallback_model", "settings:\n  fallback_model: [a]\n",
@@ -343,7 +343,7 @@ describe("bad configuration files", function()
     assert.truthy(all:find("warning: settings.bogus_key: unknown key",
                            1, true), all)
     assert.truthy(all:find(p .. ":3:", 1, true), all)
-    assert.truthy(all:find("providers[0].colour: unknown key", 1, true), all)
+    assert.truthy(all:find("providers[1].colour: unknown key", 1, true), all)
     assert.truthy(all:find(p .. ":6:", 1, true), all)
   end)
 

@@ -146,13 +146,13 @@ describe("llmgateway module", function()
 
     it("resolves environment references", function()
       write(tmp .. "/env.yaml", "providers:\n- api_key: ${HOME}\n"
-        .. "  base_url: ' ${LGW_SPEC_UNSET_VAR:-http://dflt} '\n"
+        .. "  base_url: ' ${LGW_SPEC_UNSET_VAR:-https://dflt} '\n"
         .. "  headers: {x: env:HOME}\nsettings:\n  fallback_model: m\n"
         .. "  timeout: 5\ntasks:\n  analysis:\n")
       local c = llm.load_user_config(tmp .. "/env.yaml")
       assert.same({
         providers = {{api_key = os.getenv("HOME"),
-                      base_url = "http://dflt",
+                      base_url = "https://dflt",
                       headers = {x = os.getenv("HOME")}}},
         settings = {fallback_model = "m", timeout = 5},
         tasks = {analysis = llm.null},
@@ -305,7 +305,7 @@ describe("llmgateway module", function()
 
     it("load_runtime_spec reads a YAML file", function()
       write(tmp .. "/rt.yaml", "providers:\n- provider_type: openai\n"
-        .. "  api_style: openai_chat\n  base_url: http://x\n"
+        .. "  api_style: openai_chat\n  base_url: https://x\n"
         .. "settings:\n  max_concurrent: 3\n")
       local rt = assert(llm.load_runtime_spec(tmp .. "/rt.yaml"))
       assert.equal(3, rt.max_concurrent)

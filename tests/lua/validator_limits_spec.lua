@@ -54,7 +54,7 @@ describe("validator limits", function()
     assert.has_error(function()
       llm.Gateway(config(), {validator_timeout = 0})
     end, "bad argument #2 to 'Gateway' (validator_timeout: positive number "
-      .. "of seconds expected)")
+      .. "of seconds expected, got 0)")
     assert.has_error(function()
       llm.Gateway(config(), {validator_timeout = "1"})
     end)
