@@ -23,7 +23,7 @@
  * transfers never wait: there the answer would only come with the first
  * response. CURLMOPT_MAX_HOST_CONNECTIONS (0: none) caps the connections
  * per host for both. TLS sessions are shared by all easy handles (a new
- * connection resumes one), and the CA bundle is loaded once per multi
+ * connection can resume one), and the CA bundle is loaded once per multi
  * handle (libcurl caches the store only when no CA directory is set).
  */
 #include "http.h"
