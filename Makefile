@@ -237,8 +237,10 @@ install-check:
 
 # ---- benchmarks ----
 # `make bench`: tests/bench/run.sh prints one table of ratios and updates
-# tests/bench/RESULTS.md. Not a test: no figure fails anything.
-BENCH_PKGS = nginx-light libnginx-mod-http-echo python3-httpx lua5.1 \
+# tests/bench/RESULTS.md. Not a test: no figure fails anything. The HTTPS
+# workload makes its own CA and certificate with openssl.
+BENCH_PKGS = nginx-light libnginx-mod-http-echo openssl ca-certificates \
+             python3-httpx lua5.1 \
              lua-curl lua-system hyperfine valgrind
 BENCH_BIN  = $(BUILD)/bench
 

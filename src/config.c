@@ -772,7 +772,7 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
       "max_response_bytes", "first_token_timeout", "idle_timeout",
       "breaker_failures", "breaker_window", "breaker_cooldown", "prices",
       "state", "state_prefix", "state_refresh", "failover_on_refusal",
-      "ca_file", NULL};
+      "ca_file", "max_connections_per_host", NULL};
   const lgw__node_t *s = lgw__node_get(root, "settings");
   const char *p = "settings";
   int rc;
@@ -814,6 +814,8 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
       (rc = get_long(c, s, "max_response_bytes", p,
                      LGW_DEFAULT_MAX_RESPONSE_BYTES, 1,
                      &rt->max_response_bytes)) ||
+      (rc = get_long(c, s, "max_connections_per_host", p, 0, 0,
+                     &rt->max_connections_per_host)) ||
       (rc = get_double(c, s, "first_token_timeout", p, 0, 0, 0,
                        &rt->first_token_timeout)) ||
       (rc = get_double(c, s, "idle_timeout", p, 0, 0, 0,
@@ -1143,6 +1145,9 @@ static lgw__node_t *settings_node(const lgw_runtime_t *rt, int with_keys) {
       put(s, "backoff_max", float_node(rt->backoff_max)) ||
       put(s, "retry_after_max", float_node(rt->retry_after_max)) ||
       put(s, "max_response_bytes", int_node(rt->max_response_bytes)) ||
+      (rt->max_connections_per_host &&
+       put(s, "max_connections_per_host",
+           int_node(rt->max_connections_per_host))) ||
       put(s, "first_token_timeout", float_node(rt->first_token_timeout)) ||
       put(s, "idle_timeout", float_node(rt->idle_timeout)) ||
       (rt->failover_on_refusal &&

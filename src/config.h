@@ -144,6 +144,7 @@ struct lgw_runtime {
   double deadline;             /* overall per-request seconds, 0 = none */
   double backoff_base, backoff_max, retry_after_max;  /* seconds */
   long max_response_bytes;
+  long max_connections_per_host;  /* 0 = no cap */
   lgw__task_t *tasks;
   size_t ntasks;
   char config_key[65];         /* sha256 hex of the provider list */

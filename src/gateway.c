@@ -880,6 +880,7 @@ int lgw_gateway_new(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
     }
     goto fail;
   }
+  lgw__http_set_max_host_connections(gw->http, rt->max_connections_per_host);
   list_init(&gw->all);
   list_init(&gw->wait);
   list_init(&gw->done);

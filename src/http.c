@@ -13,6 +13,18 @@
  * curl's timer callback and without a 1 ms timer's delay. Easy handles
  * are kept with their constant options set once; a transfer sets only
  * what changes (URL, headers, body, timeouts).
+ *
+ * Connections: HTTPS transfers set CURLOPT_PIPEWAIT, so transfers that
+ * start while a connection to their host is being set up wait for its
+ * ALPN answer and, when it is h2, become streams on it instead of
+ * opening connections of their own; libcurl opens another connection
+ * when a connection's streams are all in use. An HTTP/1.1 server (ALPN
+ * http/1.1) still gets a connection per transfer in flight. Plain http://
+ * transfers never wait: there the answer would only come with the first
+ * response. CURLMOPT_MAX_HOST_CONNECTIONS (0: none) caps the connections
+ * per host for both. TLS sessions are shared by all easy handles (a new
+ * connection can resume one), and the CA bundle is loaded once per multi
+ * handle (libcurl caches the store only when no CA directory is set).
  */
 #include "http.h"
 
@@ -62,6 +74,7 @@ struct lgw__http_req {
   char *headers[H_COUNT];     /* owned values, NULL when absent */
   long max_bytes;
   int too_big, no_mem;
+  long pipewait;              /* CURLOPT_PIPEWAIT as last set */
   int no_fd;                  /* EMFILE/ENFILE: no descriptor for a
                                  socket or the resolver */
   size_t header_bytes;        /* of this response; 0: no status line yet */
@@ -97,6 +110,8 @@ struct lgw__http {
   lgw__http_req_t *spare;     /* singly linked through next */
   size_t nspare;
   sock_ctx_t *socks;
+  CURLSH *share;              /* TLS sessions of every easy handle */
+  long max_host;              /* CURLMOPT_MAX_HOST_CONNECTIONS */
   char *ca_default, *capath_default;  /* curl's built-in CA store; owned */
 };
 
@@ -466,7 +481,7 @@ static int multi_setup(lgw__http_t *h) {
   curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
   curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-  curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+  curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, h->max_host);
   curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, MAX_CONNECTS);
   return 0;
 }
@@ -474,7 +489,11 @@ static int multi_setup(lgw__http_t *h) {
 /* ---- engine ------------------------------------------------------------- */
 
 /* curl's built-in CA file and directory, to go back to after a transfer
- * with its own CA file. */
+ * with its own CA file. When the file can be read, it is the whole store
+ * (it holds what the directory holds) and the directory is left out:
+ * libcurl keeps a parsed CA store for the multi handle only when no
+ * directory is set, and parses the file again on every handshake
+ * otherwise. */
 static int ca_defaults(lgw__http_t *h) {
   CURL *e = curl_easy_init();
   char *info = NULL, *path = NULL;
@@ -484,6 +503,7 @@ static int ca_defaults(lgw__http_t *h) {
   curl_easy_getinfo(e, CURLINFO_CAPATH, &path);
 #endif
   h->ca_default = lgw__strdup(info);
+  if (info && access(info, R_OK) == 0) path = NULL;
   h->capath_default = lgw__strdup(path);
   curl_easy_cleanup(e);
   return (info && !h->ca_default) || (path && !h->capath_default)
@@ -498,12 +518,15 @@ int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
   h = lgw__calloc(1, sizeof *h);
   if (!h) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   h->loop = loop;
-  if (ca_defaults(h) || multi_setup(h)) {
+  h->share = curl_share_init();
+  if (!h->share || ca_defaults(h) || multi_setup(h)) {
+    if (h->share) curl_share_cleanup(h->share);
     lgw_free(h->ca_default);
     lgw_free(h->capath_default);
     lgw_free(h);
     return lgw__error_set(err, LGW_ENOMEM, "curl_multi_init failed");
   }
+  curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   uv_timer_init(loop, &h->timer);
   h->timer.data = h;
   uv_idle_init(loop, &h->now);
@@ -537,6 +560,9 @@ void lgw__http_free(lgw__http_t *h) {
   /* May still call the socket callback: the loop is alive. */
   if (h->multi) curl_multi_cleanup(h->multi);
   h->multi = NULL;
+  /* every easy handle is gone: the share is no longer in use */
+  if (h->share) curl_share_cleanup(h->share);
+  h->share = NULL;
   while (h->socks) sock_close(h, h->socks);
   uv_timer_stop(&h->timer);
   uv_idle_stop(&h->now);
@@ -545,6 +571,13 @@ void lgw__http_free(lgw__http_t *h) {
 }
 
 size_t lgw__http_active(const lgw__http_t *h) { return h ? h->count : 0; }
+
+void lgw__http_set_max_host_connections(lgw__http_t *h, long n) {
+  if (!h) return;
+  h->max_host = n > 0 ? n : 0;
+  if (h->multi)
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, h->max_host);
+}
 
 /* ---- transfers ----------------------------------------------------------- */
 
@@ -642,6 +675,8 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
  * verification stays curl's default: on. */
 static void easy_init(lgw__http_req_t *r) {
   CURL *e = r->easy;
+  curl_easy_setopt(e, CURLOPT_SHARE, r->h->share);
+  curl_easy_setopt(e, CURLOPT_CAPATH, r->h->capath_default);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_USERAGENT, "llmgateway/" LGW_VERSION_STRING);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
@@ -668,6 +703,7 @@ static int easy_setup(lgw__http_req_t *r, const lgw__http_opts_t *o) {
   CURL *e = r->easy;
   const char *body = r->owned;
   size_t len = o->body_len;
+  long pipewait;
   if (!body) {
     r->post.len = 0;
     if (lgw__buf_add(&r->post, o->body ? o->body : "",
@@ -678,6 +714,11 @@ static int easy_setup(lgw__http_req_t *r, const lgw__http_opts_t *o) {
   }
   r->timeout_ms = o->timeout_ms;
   r->connect_timeout_ms = o->connect_timeout_ms;
+  pipewait = lgw__strncasecmp(o->url, "https://", 8) == 0;
+  if (pipewait != r->pipewait) {
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait);
+    r->pipewait = pipewait;
+  }
   curl_easy_setopt(e, CURLOPT_URL, o->url);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)o->headers);
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);

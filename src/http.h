@@ -93,6 +93,12 @@ int lgw__http_post_owned(lgw__http_t *h, const lgw__http_opts_t *o,
 void lgw__http_cancel(lgw__http_req_t *r);
 /* Transfers in flight. */
 size_t lgw__http_active(const lgw__http_t *h);
+/* At most n connections per host (scheme, host and port) for every
+ * transfer after this; 0 (the default): no cap. HTTPS transfers share a
+ * connection when the server speaks HTTP/2, so the cap matters there
+ * only when more transfers are in flight than a connection carries
+ * streams; for HTTP/1.1 it bounds the transfers in flight per host. */
+void lgw__http_set_max_host_connections(lgw__http_t *h, long n);
 
 /* 1 when url's host is loopback: localhost (or a name under it),
  * 127.0.0.0/8, ::1 or ::ffff:127.x.y.z. Such a URL is never sent through
