@@ -8,6 +8,7 @@
 set -u
 RUNNER_CHECK=1  # the runners started here do not run this check again
 export RUNNER_CHECK
+unset VALGRIND ONLY LUA BUSTED  # as the cases below set them
 RUNNER=$(cd "$(dirname "$0")" && pwd)/run.sh
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
