@@ -7,10 +7,10 @@
 # A C test program passes when it prints "RESULT <passed> <failed>
 # [<skipped>]" and exits 0: any other exit status (a valgrind error or
 # leak, a LeakSanitizer report, a crash) with no failure in its RESULT
-# line is one failure. The specs
-# pass when busted's TAP report is complete and busted exits 0; pending
-# specs ("# SKIP": a tool they need is missing) count as skipped. When
-# node or npm is missing the conformance check counts as 1 skipped.
+# line is one failure. The specs pass when busted's TAP report is complete
+# and busted exits 0; pending specs ("# SKIP": a tool they need is
+# missing) count as skipped. When node or npm is missing the conformance
+# check counts as 1 skipped. tests/runner_check.sh checks all this.
 BUILD=${BUILD:-build}
 LUA=${LUA:-lua5.4}
 BUSTED=${BUSTED:-/usr/bin/busted}
