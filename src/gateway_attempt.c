@@ -453,6 +453,7 @@ static void sleep_for(req_t *q, double delay) {
     return;
   }
   q->state = S_SLEEP;
+  if (q->gw->on_sleep) q->gw->on_sleep(q->gw->on_sleep_ud, q->id, delay);
 }
 
 static void paced(req_t *q, double wait);

@@ -146,6 +146,10 @@ struct lgw_gateway {
   void *event_ud;
   lgw_clock_fn clock;
   void *clock_ud;
+  /* tests: told of each wait a request starts (rate-limit pacing, retry
+   * backoff), so they need not time it; NULL: nobody */
+  void (*on_sleep)(void *ud, uint64_t id, double seconds);
+  void *on_sleep_ud;
   route_entry_t **routes;      /* per provider: cached routes; owned */
   size_t *nroutes;
   long timeout_ms, connect_timeout_ms;

@@ -24,6 +24,7 @@ struct lgw__redis_call {
   lgw__redis_t *r;
   lgw__redis_fn cb;            /* NULL once forgotten */
   void *ud;
+  int ud_owned;                /* ud is freed if cb will not run */
   double deadline;             /* ms on lgw__now_ms */
   lgw__redis_call_t *prev, *next;  /* in r->calls, in sending order */
   int handshake;               /* AUTH/SELECT/PING of a connect */
@@ -315,6 +316,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
   call_unlink(c);
   if (r->calls.next == &r->calls) uv_timer_stop(&r->tick);
   if (r->freeing || !c->cb) {
+    if (c->ud_owned) lgw_free(c->ud);
     call_free(c);
     return;
   }
@@ -491,4 +493,8 @@ int lgw__redis_eval(lgw__redis_t *r, lgw__redis_script_t *s, double timeout,
 
 void lgw__redis_forget(lgw__redis_call_t *call) {
   if (call) call->cb = NULL;
+}
+
+void lgw__redis_own_ud(lgw__redis_call_t *call) {
+  if (call) call->ud_owned = 1;
 }

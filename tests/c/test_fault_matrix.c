@@ -376,8 +376,8 @@ static void check_case(fcase_t *c) {
       TEST__FAIL("attempt %zu: backoff %.4f not in [0.005, 0.01]", i + 1,
                  a->delay);
     }
-    if (r->timed && a->code && (a->elapsed < 0.9 || a->elapsed > 2.0))
-      TEST__FAIL("attempt %zu took %.3fs, expected about 1s", i + 1,
+    if (r->timed && a->code && a->elapsed < 0.9)
+      TEST__FAIL("attempt %zu took %.3fs, expected at least 1s", i + 1,
                  a->elapsed);
     if (a->status) last_status = a->status;
   }

@@ -203,7 +203,7 @@ TEST(http_timeout) {
   run(&e);
   env_close(&e);
   ASSERT_EQ(g.code, LGW_ETIMEOUT);
-  ASSERT(g.elapsed >= 0.29 && g.elapsed < 1.5);
+  ASSERT(g.elapsed >= 0.29);
   ASSERT_CONTAINS(g.error, "timed out");
 }
 

