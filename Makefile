@@ -2,13 +2,32 @@
 # Overridable variables first (lua-cjson / lfs style).
 PREFIX      ?= /usr/local
 DESTDIR     ?=
-BUILD       ?= build
 CC          ?= cc
 PKG_CONFIG  ?= pkg-config
-LUA_VERSION  = 5.4
-LUA_PC      ?= lua5.4
-LUA         ?= lua$(LUA_VERSION)
+# LUA: the Lua the module is built for, 5.1, 5.2, 5.3, 5.4 (default) or
+# luajit. Other than 5.4, only the module and the embed library are built,
+# into build-lua<LUA>/ (the host, the simulator and the C tests are 5.4's,
+# in build/). `make lua-all` builds all five.
+LUA         ?= 5.4
+override LUA := $(patsubst lua%,%,$(filter-out luajit,$(LUA)))$(filter luajit,$(LUA))
+ifeq ($(LUA),luajit)
+LUA_VERSION  = 5.1
+LUA_PC      ?= luajit
+LUA_BIN     ?= luajit
+LUA_INCDIR  ?= $(shell $(PKG_CONFIG) --variable=includedir luajit 2>/dev/null)
+else
+LUA_VERSION  = $(LUA)
+LUA_PC      ?= lua$(LUA_VERSION)
+LUA_BIN     ?= lua$(LUA_VERSION)
 LUA_INCDIR  ?= $(shell $(PKG_CONFIG) --variable=includedir $(LUA_PC) 2>/dev/null)/lua$(LUA_VERSION)
+endif
+ifeq ($(LUA),5.4)
+BUILD       ?= build
+else
+BUILD       ?= build-$(if $(filter luajit,$(LUA)),luajit,lua$(LUA))
+MODULE_ONLY  = 1
+endif
+LUA_ALL      = 5.1 5.2 5.3 5.4 luajit
 LUA_CMODDIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUA_LMODDIR ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 LIBDIR      ?= $(PREFIX)/lib
@@ -36,7 +55,14 @@ SIM_SRC  = $(wildcard src/sim/*.c)
 TEST_SRC = $(wildcard tests/c/test_*.c)
 SUPPORT_SRC = $(filter-out $(TEST_SRC),$(wildcard tests/c/*.c))
 
-LIB_OBJ  = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+# The engine does not depend on Lua: the other Luas' builds link 5.4's
+# engine objects.
+ifdef MODULE_ONLY
+ENGINE_BUILD ?= build
+else
+ENGINE_BUILD  = $(BUILD)
+endif
+LIB_OBJ  = $(LIB_SRC:src/%.c=$(ENGINE_BUILD)/obj/%.o)
 LUA_OBJ  = $(LUA_SRC:src/%.c=$(BUILD)/obj/%.o)
 SIM_OBJ  = $(SIM_SRC:src/%.c=$(BUILD)/obj/%.o)
 SUPPORT_OBJ = $(SUPPORT_SRC:tests/c/%.c=$(BUILD)/obj/tests/%.o)
@@ -66,9 +92,12 @@ endif
 ifneq ($(wildcard examples/embed.c),)
 TARGETS += $(EMBED)
 endif
+ifdef MODULE_ONLY
+TARGETS  = $(LUA_STATIC) $(LUA_SHARED) $(LUAMOD)
+endif
 
 .PHONY: all deps test test-c test-lua demo install install-lua clean asan valgrind \
-        conformance bench fuzz soak module install-check
+        conformance bench fuzz soak module install-check lua-all
 
 all: $(TARGETS)
 
@@ -77,6 +106,12 @@ all: $(TARGETS)
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h src/sim/*.h include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(if $(filter src/lua_%,$<),$(LUA_CFLAGS)) -c $< -o $@
+
+ifneq ($(ENGINE_BUILD),$(BUILD))
+$(ENGINE_BUILD)/obj/%.o: src/%.c $(wildcard src/*.h src/sim/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+endif
 
 $(BUILD)/obj/host_main.o: src/host_main.c $(wildcard src/*.h include/*.h)
 	@mkdir -p $(dir $@)
@@ -110,6 +145,12 @@ $(LUAMOD): $(LUA_SHARED)
 # library nor libmicrohttpd.
 module: $(LUAMOD)
 
+# The module and the embed library for every Lua (build-lua5.1/ ...,
+# build/ for 5.4).
+lua-all:
+	@for v in $(LUA_ALL); do \
+	  $(MAKE) --no-print-directory LUA=$$v all || exit 1; done
+
 $(HOST): $(BUILD)/obj/host_main.o $(LUA_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -rdynamic -o $@ $^ $(LUA_LIBS) $(LDLIBS_ALL)
@@ -132,7 +173,7 @@ $(BUILD)/tests/%: tests/c/%.c $(SUPPORT_OBJ) $(LUA_OBJ) $(STATIC) \
 DEB_PKGS = build-essential pkg-config liblua5.4-dev lua5.4 \
            libcurl4-openssl-dev libuv1-dev libyaml-dev libcjson-dev \
            libssl-dev libmicrohttpd-dev lua-busted lua-socket curl \
-           libhiredis-dev redis-server
+           libhiredis-dev redis-server $(LUA_DEB_PKGS)
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:
@@ -147,15 +188,24 @@ deps:
 	fi
 
 # ---- tests -------------------------------------------------------------
+# The busted suite runs under every Lua of LUA_ALL whose interpreter is
+# installed (make deps installs them all), each with its own module build.
+LUA_DEB_PKGS = lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 \
+               liblua5.3-dev luajit libluajit-5.1-dev neovim
+
 test: deps
 	@$(MAKE) --no-print-directory all $(TESTS)
-	@BUILD=$(BUILD) LUA=$(LUA) sh tests/run.sh
+	@for v in $(filter-out 5.4,$(LUA_ALL)); do \
+	  b=lua$$v; [ $$v = luajit ] && b=luajit; \
+	  if command -v $$b > /dev/null; then \
+	    $(MAKE) --no-print-directory LUA=$$v all || exit 1; fi; done
+	@BUILD=$(BUILD) sh tests/run.sh
 
 test-c: all $(TESTS)
 	@BUILD=$(BUILD) ONLY=c sh tests/run.sh
 
 test-lua: all
-	@BUILD=$(BUILD) LUA=$(LUA) ONLY=lua sh tests/run.sh
+	@BUILD=$(BUILD) ONLY=lua sh tests/run.sh
 
 # ---- sanitizers ---------------------------------------------------------
 ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
@@ -167,7 +217,7 @@ asan: deps
 	  SAN="$(ASAN_FLAGS)" all $(TESTS:$(BUILD)/%=build-asan/%)
 	@BUILD=build-asan NO_CONFORMANCE=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  LUA="env LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0 $(LUA)" \
+	  LUAS=5.4 LUA_BIN="env LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0 $(LUA_BIN)" \
 	  sh tests/run.sh
 
 VALGRIND = valgrind -q --error-exitcode=9 --leak-check=full \
@@ -185,7 +235,7 @@ demo: deps
 	@sh examples/demo.sh $(BUILD)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-lua*
 
 # ---- install -----------------------------------------------------------
 # Nothing installed depends on the PREFIX of the build: the host finds the
@@ -335,5 +385,5 @@ SOAK_N ?= 500000
 soak: all
 	@SOAK_N=$(SOAK_N) LLMGATEWAY_BUILD=$(BUILD) \
 	  LUA_PATH='./lua/?.lua;./lua/?/init.lua;./tests/lua/?.lua;;' \
-	  LUA_CPATH='./$(BUILD)/?.so;;' $(LUA) tests/soak/soak.lua
+	  LUA_CPATH='./$(BUILD)/?.so;;' $(LUA_BIN) tests/soak/soak.lua
 # ---- end of soak ----

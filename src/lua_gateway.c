@@ -483,7 +483,7 @@ static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
   if (t) {
     c->task = t;
     lgwL_block_call(t, c);
-    return lua_yieldk(L, 0, (lua_KContext)c, call_k);
+    return lgwL_yieldk(L, (lua_KContext)c, call_k);
   }
   while (!c->done) lgwL_run_once(L, m);
   return call_finish(L, c);
@@ -561,9 +561,11 @@ static int gw_breaker_state(lua_State *L) {
   st = i < 1 ? LGW_EINVAL : lgw_gateway_breaker_state(g->gw, (size_t)i - 1);
   if (st < 0 || st > 2) {
     lua_getiuservalue(L, 1, 1);
+    char got[32];
+    snprintf(got, sizeof got, "%lld", (long long)i);
     return luaL_argerror(L, 2, lua_pushfstring(L, "provider index from 1 to "
-                         "%d expected, got %I", (int)lgw_runtime_provider_count(
-                         check_runtime(L, -1)), i));
+                         "%d expected, got %s", (int)lgw_runtime_provider_count(
+                         check_runtime(L, -1)), got));
   }
   lua_pushstring(L, names[st]);
   return 1;
@@ -581,6 +583,7 @@ static const luaL_Reg gw_methods[] = {
 };
 
 void lgwL_gateway_open(lua_State *L) {
+  static const char *const waiting[] = {"call", "run_task", "stream", NULL};
   if (luaL_newmetatable(L, LGWL_RUNTIME)) {
     lua_pushcfunction(L, runtime_gc);
     lua_setfield(L, -2, "__gc");
@@ -598,6 +601,7 @@ void lgwL_gateway_open(lua_State *L) {
     lua_pushcfunction(L, gw_tostring);
     lua_setfield(L, -2, "__tostring");
     luaL_newlib(L, gw_methods);
+    lgwL_wrap_waiting(L, -1, waiting);
     lua_pushcclosure(L, gw_index, 1);
     lua_setfield(L, -2, "__index");
   }
@@ -613,7 +617,9 @@ void lgwL_gateway_register(lua_State *L) {
     {"_call_totals", l_call_totals},
     {NULL, NULL}
   };
+  static const char *const waiting[] = {"_call_totals:call", NULL};
   luaL_setfuncs(L, funcs, 0);
+  lgwL_wrap_waiting(L, -1, waiting);
   /* The methods table, so the Lua front can add the retry and batch
    * methods: _gateway_methods. */
   luaL_getmetatable(L, LGWL_GATEWAY);

@@ -255,7 +255,7 @@ static lgwL_module_t *module_open(lua_State *L) {
   }
   uv_idle_init(m->loop, m->idle);
   m->idle->data = m;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  lgwL_push_main_thread(L);
   m->L = lua_tothread(L, -1);
   lua_pop(L, 1);
   m->cb = lua_newthread(L);
@@ -695,6 +695,8 @@ int luaopen_llmgateway_core(lua_State *L) {
   lua_setfield(L, -2, "array_mt");
   lgwL_push_empty_array(L);
   lua_setfield(L, -2, "empty_array");
+  lgwL_push_pcall(L);
+  lua_setfield(L, -2, "pcall");
   lua_pushstring(L, "llmgateway " LGW_VERSION_STRING);
   lua_setfield(L, -2, "_VERSION");
   return 1;

@@ -11,6 +11,8 @@
 #include <lauxlib.h>
 #include <uv.h>
 
+#include "lua_compat.h"
+
 #include "lgw_lua.h"
 #include "llmgateway.h"
 #include "node.h"

@@ -165,7 +165,7 @@ static int op_wait(lua_State *L, qop_t *o, op_finish_fn fin) {
   lgwL_task_t *t = lgwL_current(m, L);
   if (!o->done && t) {
     lgwL_block_op(t, &o->op);
-    return lua_yieldk(L, 0, (lua_KContext)fin, op_k);
+    return lgwL_yieldk(L, (lua_KContext)fin, op_k);
   }
   while (!o->done)
     if (!lgwL_run_once(L, m) && !o->done)
@@ -826,6 +826,8 @@ static const luaL_Reg q_methods[] = {
 };
 
 void lgwL_queue_open(lua_State *L) {
+  static const char *const waiting[] = {"push", "wait", "results", "stats",
+                                        "_join", NULL};
   static const luaL_Reg job_methods[] = {
     {"finish", job_finish_method},
     {NULL, NULL}
@@ -838,6 +840,7 @@ void lgwL_queue_open(lua_State *L) {
     lua_pushcfunction(L, q_tostring);
     lua_setfield(L, -2, "__tostring");
     luaL_newlib(L, q_methods);
+    lgwL_wrap_waiting(L, -1, waiting);
     lua_pushcclosure(L, q_index, 1);
     lua_setfield(L, -2, "__index");
   }

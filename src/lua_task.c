@@ -27,6 +27,7 @@ struct lgwL_task {
   int ref;              /* registry anchor while unfinished */
   int state;            /* T_* */
   int nargs;            /* arguments on co's stack before the start */
+  int kargs;            /* values of a pending continuation on co's stack */
   int observed;         /* result or error handed to someone */
   int canceled;
   int queued;           /* on the ready list */
@@ -97,7 +98,8 @@ void lgwL_block_op(lgwL_task_t *t, lgwL_op_t *op) {
 int lgwL_task_canceled(const lgwL_task_t *t) { return t->canceled; }
 
 lgwL_task_t *lgwL_current(lgwL_module_t *m, lua_State *L) {
-  if (m->current && m->current->co == L && lua_isyieldable(L))
+  if (m->current && (m->current->co == L || lgwL_adopted(L)) &&
+      lua_isyieldable(L))
     return m->current;
   return NULL;
 }
@@ -172,11 +174,7 @@ static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
     lua_pop(L, 1);
     t->state = T_FAILED;
     /* Close the dead coroutine's pending to-be-closed variables. */
-#if LUA_VERSION_RELEASE_NUM >= 50406
-    lua_closethread(co, L);
-#else
-    lua_resetthread(co);
-#endif
+    lgwL_closethread(co, L);
   }
   settle(t);
 }
@@ -185,15 +183,20 @@ static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
 
 static void resume(lgwL_module_t *m, lgwL_task_t *t) {
   lgwL_task_t *prev = m->current;
-  int nargs = t->state == T_NEW ? t->nargs : 0, nres = 0, st;
+  int nargs = t->state == T_NEW ? t->nargs : t->kargs, nres = 0, st;
+  t->kargs = 0;
   t->state = T_RUNNING;
   m->current = t;
   m->depth++;
   lgwL_budget_run(m, t->co);
-  st = lua_resume(t->co, m->from, nargs, &nres);
+  st = lgwL_resume(t->co, m->from, nargs, &nres);
   lgwL_budget_pause(m, t->co);
   m->depth--;
   m->current = prev;
+  if (st == LUA_YIELD && lgwL_is_pending(t->co, nres)) {
+    t->kargs = nres;  /* resumed with the same values */
+    return;
+  }
   if (st == LUA_YIELD) {
     lua_pop(t->co, nres);
     /* A plain coroutine.yield() in a task: run it again next round. */
@@ -335,7 +338,7 @@ static int task_wait(lua_State *L) {
     cur->wait = W_TASK;
     cur->wnext = t->waiters;
     t->waiters = cur;
-    return lua_yieldk(L, 0, 0, wait_k);
+    return lgwL_yieldk(L, 0, wait_k);
   }
   while (!FINISHED(t))
     if (!lgwL_run_once(L, m) && !FINISHED(t)) return deadlock(L, m);
@@ -481,7 +484,7 @@ static int l_sleep(lua_State *L) {
       cur->wait = W_SLEEP;
       cur->sleep = s;
     }
-    return lua_yieldk(L, 0, 0, sleep_k);
+    return lgwL_yieldk(L, 0, sleep_k);
   }
   lgwL_check_block(L, m);
   s = sleep_start(L, m, ms);
@@ -644,13 +647,28 @@ static int l_call_limited(lua_State *L) {
   b->start = uv_hrtime();
   if (b->limit_ns != UINT64_MAX)
     lua_sethook(L, budget_hook, LUA_MASKCOUNT, BUDGET_COUNT);
+#if LGWL_YIELDK
   return limited_k(L, lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0,
                                  limited_k), 0);
+#else
+  /* budget, fn, args...: the wrapper pcalls fn, then _limited_end */
+  return lua_gettop(L);
+#endif
 }
+
+#if !LGWL_YIELDK
+/* _limited_end(budget, ok, results... | err) */
+static int l_limited_end(lua_State *L) {
+  int ok = lua_toboolean(L, 2);
+  lua_remove(L, 2);
+  return limited_k(L, ok ? LUA_OK : LUA_ERRRUN, 0);
+}
+#endif
 
 /* ===== Registration ===================================================== */
 
 void lgwL_task_open(lua_State *L) {
+  static const char *const waiting[] = {"wait", NULL};
   static const luaL_Reg methods[] = {
     {"wait", task_wait},
     {"cancel", task_cancel},
@@ -663,6 +681,7 @@ void lgwL_task_open(lua_State *L) {
     lua_pushcfunction(L, task_tostring);
     lua_setfield(L, -2, "__tostring");
     luaL_newlib(L, methods);
+    lgwL_wrap_waiting(L, -1, waiting);
     lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
@@ -682,7 +701,13 @@ void lgwL_task_register(lua_State *L) {
     {"_call_limited", l_call_limited},
     {NULL, NULL}
   };
+  static const char *const waiting[] = {"sleep:sleep", "run:run", NULL};
   luaL_setfuncs(L, funcs, 0);
+  lgwL_wrap_waiting(L, -1, waiting);
+#if !LGWL_YIELDK
+  lua_pushcfunction(L, l_limited_end);
+  lgwL_wrap_limited(L, -2, "_call_limited");
+#endif
 }
 
 int lgwL_task_failure(lua_State *L, int idx) {

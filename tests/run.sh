@@ -12,7 +12,10 @@
 # missing) count as skipped. When node or npm is missing the conformance
 # check counts as 1 skipped. tests/runner_check.sh checks all this.
 BUILD=${BUILD:-build}
-LUA=${LUA:-lua5.4}
+# LUAS: the Luas whose busted run is part of it (each when its
+# interpreter and its module build, build-lua5.1/ ..., exist; 5.4 always);
+# LUA_BIN replaces lua5.4's command (the sanitizer run).
+LUAS=${LUAS:-5.4 5.1 5.2 5.3 luajit}
 BUSTED=${BUSTED:-/usr/bin/busted}
 passed=0
 failed=0
@@ -69,24 +72,38 @@ fi
 
 if [ "${ONLY:-lua}" = lua ] || [ -z "$ONLY" ]; then
   if ls tests/lua/*_spec.lua >/dev/null 2>&1; then
-    echo "== busted"
-    case $BUILD in /*) cdir=$BUILD ;; *) cdir=./$BUILD ;; esac
-    LLMGATEWAY_BUILD="$BUILD" $LUA "$BUSTED" --lpath='./lua/?.lua;./lua/?/init.lua;./tests/lua/?.lua' \
-      --cpath="$cdir/?.so" -o TAP --pattern=_spec tests/lua > "$tmp" 2>&1
-    rc=$?
-    grep -E '^(not ok|#)|^ok [0-9]+ - # SKIP' "$tmp" | head -200
-    ok=$(grep '^ok ' "$tmp" | grep -vc '^ok [0-9]* - # SKIP')
-    skip=$(grep -c '^ok [0-9]* - # SKIP' "$tmp")
-    nok=$(grep -c '^not ok ' "$tmp")
-    if ! grep -q '^1\.\.' "$tmp"; then
-      tail -20 "$tmp"
-      nok=$((nok + 1))
-    elif [ "$rc" -ne 0 ] && [ "$nok" -eq 0 ]; then
-      tail -20 "$tmp"
-      echo "   busted exited with status $rc"
-      nok=1
-    fi
-    add "$ok" "$nok" "$skip"
+    for v in $LUAS; do
+      # the interpreter, and the module built for it (5.4's is $BUILD's)
+      case $v in
+        luajit) lua=luajit dir=build-luajit ;;
+        5.4) lua=lua5.4 dir=$BUILD ;;
+        *) lua=lua$v dir=build-lua$v ;;
+      esac
+      [ -n "$LUA_BIN" ] && [ "$v" = 5.4 ] && lua=$LUA_BIN
+      if ! command -v "${lua##* }" > /dev/null 2>&1 ||
+         [ ! -e "$dir/llmgateway/core.so" ]; then
+        [ "$v" = 5.4 ] || continue
+      fi
+      echo "== busted ($lua)"
+      case $dir in /*) cdir=$dir ;; *) cdir=./$dir ;; esac
+      LLMGATEWAY_LUA="$lua" LLMGATEWAY_CPATH="$cdir" \
+        $lua "$BUSTED" --lpath='./lua/?.lua;./lua/?/init.lua;./tests/lua/?.lua' \
+        --cpath="$cdir/?.so" -o TAP --pattern=_spec tests/lua > "$tmp" 2>&1
+      rc=$?
+      grep -E '^(not ok|#)|^ok [0-9]+ - # SKIP' "$tmp" | head -200
+      ok=$(grep '^ok ' "$tmp" | grep -vc '^ok [0-9]* - # SKIP')
+      skip=$(grep -c '^ok [0-9]* - # SKIP' "$tmp")
+      nok=$(grep -c '^not ok ' "$tmp")
+      if ! grep -q '^1\.\.' "$tmp"; then
+        tail -20 "$tmp"
+        nok=$((nok + 1))
+      elif [ "$rc" -ne 0 ] && [ "$nok" -eq 0 ]; then
+        tail -20 "$tmp"
+        echo "   busted exited with status $rc"
+        nok=1
+      fi
+      add "$ok" "$nok" "$skip"
+    done
   fi
 fi
 

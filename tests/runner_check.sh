@@ -8,7 +8,7 @@
 set -u
 RUNNER_CHECK=1  # the runners started here do not run this check again
 export RUNNER_CHECK
-unset VALGRIND ONLY LUA BUSTED  # as the cases below set them
+unset VALGRIND ONLY LUA LUAS LUA_BIN BUSTED  # as the cases below set them
 RUNNER=$(cd "$(dirname "$0")" && pwd)/run.sh
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -74,13 +74,13 @@ fake_busted() {
 fake_busted 'echo "ok 1 - a"; echo "ok 2 - # SKIP b (no tool)"' \
   'echo "1..2"; exit 0'
 expect busted_pending_is_skipped 0 "1 skipped" "1 passed, 0 failed" \
-  ONLY=lua LUA=sh BUSTED="$tmp/busted"
+  ONLY=lua LUAS=5.4 LUA_BIN=sh BUSTED="$tmp/busted"
 fake_busted 'echo "ok 1 - a"; echo "1..1"; exit 1'
 expect busted_exit_1 1 "0 skipped" "1 passed, 1 failed" \
-  ONLY=lua LUA=sh BUSTED="$tmp/busted"
+  ONLY=lua LUAS=5.4 LUA_BIN=sh BUSTED="$tmp/busted"
 fake_busted 'echo "ok 1 - a"; exit 0'
 expect busted_no_plan 1 "0 skipped" "1 passed, 1 failed" \
-  ONLY=lua LUA=sh BUSTED="$tmp/busted"
+  ONLY=lua LUAS=5.4 LUA_BIN=sh BUSTED="$tmp/busted"
 
 # conformance without node and npm: 1 skipped. PATH holds only the tools
 # the runner needs.

@@ -14,6 +14,11 @@ for k, v in pairs(core) do
 end
 M._VERSION = core._VERSION
 
+local compat = require("llmgateway.compat")
+local unpack = compat.unpack
+local rawlen = compat.rawlen
+-- a pcall inside which a task may wait, also on Lua 5.1
+local pcall = core.pcall
 local Error = core.Error
 local null = core.null
 local args = require("llmgateway.args")
@@ -90,9 +95,9 @@ end
 -- validation loop's own).
 local OVERRIDES = {"model", "tier", "temperature", "reasoning_effort",
                    "max_tokens", "deadline", "on_delta"}
-local RETRY_OVERRIDES = {"validator_timeout", table.unpack(OVERRIDES)}
-local REQUEST_KEYS = {"task", "messages", table.unpack(OVERRIDES)}
-local RETRY_REQUEST_KEYS = {"task", "messages", table.unpack(RETRY_OVERRIDES)}
+local RETRY_OVERRIDES = {"validator_timeout", unpack(OVERRIDES)}
+local REQUEST_KEYS = {"task", "messages", unpack(OVERRIDES)}
+local RETRY_REQUEST_KEYS = {"task", "messages", unpack(RETRY_OVERRIDES)}
 
 local function check_task_args(fname, task, messages, validator, overrides,
                                has_validator)
@@ -545,7 +550,7 @@ function M.gather(...)
     end
   end
   if failed then error(first, 0) end
-  return table.unpack(out, 1, n)
+  return unpack(out, 1, n)
 end
 
 -- ---------------------------------------------------------------------

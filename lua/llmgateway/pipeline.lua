@@ -35,7 +35,7 @@ end
 
 -- Calls step(...) and classifies the outcome: true, value | false, err.
 local function attempt(step, ...)
-  local ok, value, err = pcall(step, ...)
+  local ok, value, err = require("llmgateway.core").pcall(step, ...)
   if not ok then return false, value end
   if value == nil and err ~= nil then return false, err end
   return true, value
@@ -59,7 +59,7 @@ local function check_limit(name, n, opts)
   if opts == nil then return nil end
   args.check_keys(opts, OPTIONS, n, name, 3)
   local limit = opts.concurrency
-  if limit ~= nil and (math.type(limit) ~= "integer" or limit < 1) then
+  if limit ~= nil and (require("llmgateway.compat").math_type(limit) ~= "integer" or limit < 1) then
     argerror(n, name, "concurrency: integer >= 1 expected, got " ..
       (type(limit) == "number" and tostring(limit) or typename(limit)), 3)
   end

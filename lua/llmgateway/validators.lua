@@ -14,6 +14,7 @@
 -- when the validator is built, not when it runs.
 
 local args = require("llmgateway.args")
+local compat = require("llmgateway.compat")
 local argerror, typename = args.argerror, args.typename
 
 local M = {}
@@ -87,7 +88,7 @@ local function show(v)
       return ESCAPES[c] or string.format("\\u%04x", c:byte())
     end) .. '"'
   end
-  return tostring(math.type(v) == "float" and math.tointeger(v) or v)
+  return tostring(compat.math_type(v) == "float" and compat.tointeger(v) or v)
 end
 
 local function key_path(path, key)
@@ -148,7 +149,7 @@ local function json_value(text, data)
 end
 
 local function utf8_length(s)
-  local n, bad = utf8.len(s)
+  local n, bad = compat.utf8_len(s)
   if n then return n end
   return nil, bad
 end
@@ -411,7 +412,7 @@ end
 -- Combinators.
 
 function M.all_of(...)
-  local list = table.pack(...)
+  local list = compat.pack(...)
   check_validators("all_of", list)
   return function(text, data)
     local errs = {}
@@ -423,7 +424,7 @@ function M.all_of(...)
 end
 
 function M.any_of(...)
-  local list = table.pack(...)
+  local list = compat.pack(...)
   check_validators("any_of", list)
   return function(text, data)
     local errs = {}
@@ -442,14 +443,14 @@ end
 -- typically an example of a correct answer, which helps a model more than
 -- the list of errors alone.
 function M.hint(v, text)
-  check_validators("hint", table.pack(v))
+  check_validators("hint", compat.pack(v))
   if type(text) ~= "string" then
     argerror(2, "hint", "string expected, got " .. typename(text))
   end
   return function(t, data)
     local errs = run(v, t, data)
     if #errs == 0 then return errs end
-    local out = { table.unpack(errs) }
+    local out = { compat.unpack(errs) }
     out[#out + 1] = text
     return out
   end

@@ -16,7 +16,7 @@ local function user(text) return {{role = "user", content = text}} end
 local SERVER = [[
 local socket = require("socket")
 local f = assert(io.open(arg[1], "rb"))
-local body = f:read("a")
+local body = f:read("*a")
 f:close()
 local srv = assert(socket.bind("127.0.0.1", 0))
 local _, port = srv:getsockname()
@@ -50,10 +50,10 @@ local function canned(body, content_type)
   f = assert(io.open(file, "wb"))
   f:write(body)
   f:close()
-  local proc = assert(io.popen("echo $$; exec lua5.4 " .. script .. " " ..
+  local proc = assert(io.popen("echo $$; exec " .. (os.getenv("LLMGATEWAY_LUA") or "lua5.4") .. " " .. script .. " " ..
                                file .. " '" .. content_type .. "'", "r"))
-  local pid = tonumber(proc:read("l"))
-  local port = tonumber(proc:read("l"))
+  local pid = tonumber(proc:read("*l"))
+  local port = tonumber(proc:read("*l"))
   os.remove(script)
   os.remove(file)
   assert(port, "canned server did not start")

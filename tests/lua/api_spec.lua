@@ -260,8 +260,10 @@ end)
 
 describe("JSON round trips", function()
   it("numbers print in their shortest exact form", function()
+    -- 3.0 is a float from Lua 5.3 on; before, every number is a double
+    -- and whole ones print as integers
     assert.equal("[0.1,0.5,0.3333333333333333,0.30000000000000004,1e+300,"
-      .. "3.0,100,-7]", llm.encode_json({0.1, 0.5, 1 / 3, 0.1 + 0.2, 1e300,
+      .. (math.type and "3.0" or "3") .. ",100,-7]", llm.encode_json({0.1, 0.5, 1 / 3, 0.1 + 0.2, 1e300,
                                          3.0, 100, -7}))
     for _, x in ipairs({0.1, 1 / 3, 0.1 + 0.2, 2 ^ -1074, 1.7976931348623157e308,
                         123456.789}) do

@@ -35,7 +35,7 @@ local function run(env, command)
   parts[#parts + 1] = "LUA_PATH=" .. quote("./lua/?.lua;./lua/?/init.lua;;")
   parts[#parts + 1] = "LUA_CPATH=" .. quote("./" .. BUILD .. "/?.so;;")
   local p = assert(io.popen(table.concat(parts, " ") .. " " .. command .. " 2>&1"))
-  local out = p:read("a")
+  local out = p:read("*a")
   local _, _, status = p:close()
   return out, status
 end
@@ -73,7 +73,7 @@ describe("examples", function()
       out, status = run(env, quote(HOST) .. " -c examples/sim.yaml examples/" .. name)
     else
       env.LLMGATEWAY_CONFIG = "examples/sim.yaml"
-      out, status = run(env, "lua5.4 examples/" .. name)
+      out, status = run(env, (os.getenv("LLMGATEWAY_LUA") or "lua5.4") .. " examples/" .. name)
     end
     assert.equals(0, status, out)
     return out

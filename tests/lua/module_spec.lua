@@ -11,7 +11,7 @@ end
 
 local function read(path)
   local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -24,18 +24,18 @@ end
 
 local function mode(path)
   local p = io.popen("stat -c %a '" .. path .. "'")
-  local m = p:read("l")
+  local m = p:read("*l")
   p:close()
   return m
 end
 
 -- Runs a Lua snippet in a fresh lua5.4 with env settings; returns stdout.
 local function lua_with_env(env, code)
-  local cmd = "env " .. env .. " lua5.4 -e \"package.path='./lua/?.lua;"
-    .. "./lua/?/init.lua;'..package.path; package.cpath='./build/?.so;'"
+  local cmd = "env " .. env .. " " .. (os.getenv("LLMGATEWAY_LUA") or "lua5.4") .. " -e \"package.path='./lua/?.lua;"
+    .. "./lua/?/init.lua;'..package.path; package.cpath='" .. (os.getenv("LLMGATEWAY_CPATH") or "./build") .. "/?.so;'"
     .. "..package.cpath\" -e '" .. code .. "'"
   local p = io.popen(cmd)
-  local out = p:read("a")
+  local out = p:read("*a")
   p:close()
   return out
 end
@@ -81,7 +81,7 @@ describe("llmgateway module", function()
       assert.same({a = {b = true}},
         llm.parse_json('Here it is: {"a": {"b": true}} -- done'))
       assert.equal(42, llm.parse_json("42"))
-      assert.equal("integer", math.type(llm.parse_json("42")))
+      assert.equal("integer", require("llmgateway.compat").math_type(llm.parse_json("42")))
       assert.equal(1.5, llm.parse_json("1.5"))
       assert.equal("s", llm.parse_json('"s"'))
     end)

@@ -12,10 +12,10 @@ local function tracked(fn)
   state.fn = function(...)
     state.now = state.now + 1
     state.peak = math.max(state.peak, state.now)
-    local r = table.pack(pcall(fn, ...))
+    local r = require("llmgateway.compat").pack(llm.pcall(fn, ...))
     state.now = state.now - 1
     if not r[1] then error(r[2], 0) end
-    return table.unpack(r, 2, r.n)
+    return (table.unpack or unpack)(r, 2, r.n)
   end
   return state
 end

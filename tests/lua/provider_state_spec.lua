@@ -13,7 +13,7 @@ local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 local function read(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -28,7 +28,7 @@ end
 local function sh(cmd)
   local errf = os.tmpname()
   local p = io.popen(cmd .. " 2>" .. errf)
-  local out = p:read("a")
+  local out = p:read("*a")
   local _, _, rc = p:close()
   local err = read(errf)
   os.remove(errf)

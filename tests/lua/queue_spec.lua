@@ -49,10 +49,10 @@ end
 local function sh(cmd)
   local errf = os.tmpname()
   local p = io.popen(cmd .. " 2>" .. errf)
-  local out = p:read("a")
+  local out = p:read("*a")
   local _, _, rc = p:close()
   local f = io.open(errf)
-  local err = f:read("a")
+  local err = f:read("*a")
   f:close()
   os.remove(errf)
   return rc, out, err
@@ -63,7 +63,7 @@ end
 local function start_worker(args, errfile)
   local p = assert(io.popen("echo $$; exec " .. quote(HOST) .. " worker "
     .. args .. " >/dev/null 2>" .. quote(errfile or "/dev/null"), "r"))
-  local pid = tonumber(p:read("l"))
+  local pid = tonumber(p:read("*l"))
   return {pid = pid, close = function()
     local _, how, code = p:close()
     return code, how
@@ -362,7 +362,7 @@ end
     os.execute("kill -TERM " .. w.pid)
     assert.equal(0, w.close())
     local f = io.open(errf)
-    local err = f:read("a")
+    local err = f:read("*a")
     f:close()
     assert.matches("stopping: finishing the jobs in hand", err)
     os.remove(errf)

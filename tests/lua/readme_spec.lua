@@ -18,7 +18,7 @@ local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 local function read(path)
   local f = assert(io.open(path))
-  local text = f:read("a")
+  local text = f:read("*a")
   f:close()
   return text
 end
@@ -171,7 +171,7 @@ describe("paths named in the README and the examples", function()
 
   local function kind(path)
     local f = io.popen("stat -L -c %F " .. quote(path) .. " 2>/dev/null")
-    local k = f:read("l")
+    local k = f:read("*l")
     f:close()
     return k
   end

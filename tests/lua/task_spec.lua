@@ -17,13 +17,16 @@ local function run_lua(code)
   local path = os.tmpname()
   local f = assert(io.open(path, "w"))
   f:write("package.path = './lua/?.lua;./lua/?/init.lua;' .. package.path\n"
-    .. "package.cpath = './build/?.so;' .. package.cpath\n" .. code)
+    .. "package.cpath = '" .. (os.getenv("LLMGATEWAY_CPATH") or "./build") .. "/?.so;' .. package.cpath\n" .. code)
   f:close()
-  local p = io.popen("lua5.4 " .. path .. " 2>&1")
-  local out = p:read("a")
-  local _, _, rc = p:close()
+  -- the exit status as the last line: Lua 5.1's close() does not give it
+  local p = io.popen((os.getenv("LLMGATEWAY_LUA") or "lua5.4") .. " " .. path
+    .. " 2>&1; echo \"exit $?\"")
+  local out = p:read("*a")
+  p:close()
   os.remove(path)
-  return rc, out
+  local rc = tonumber(out:match("exit (%d+)\n$"))
+  return rc, (out:gsub("exit %d+\n$", ""))
 end
 
 local function user(text) return {{role = "user", content = text}} end
@@ -90,7 +93,7 @@ describe("tasks", function()
         log[#log + 1] = d
       end)
     end
-    llm.gather(table.unpack(ts))
+    llm.gather((table.unpack or unpack)(ts))
     assert.same({10, 20, 30}, log)
   end)
 
@@ -171,7 +174,7 @@ describe("tasks", function()
         return g:run_task("t", user("n" .. i))
       end)
     end
-    local answers = {llm.gather(table.unpack(tasks))}
+    local answers = {llm.gather((table.unpack or unpack)(tasks))}
     local ok = 0
     for i = 1, 1000 do
       if answers[i] == "echo(m): n" .. i then ok = ok + 1 end

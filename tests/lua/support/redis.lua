@@ -41,7 +41,7 @@ end
 local function alive(pid)
   local f = io.open("/proc/" .. pid .. "/stat")
   if not f then return false end
-  local stat = f:read("a")
+  local stat = f:read("*a")
   f:close()
   local state = stat:match("%) (%a)")
   return state ~= nil and state ~= "Z"
@@ -58,7 +58,7 @@ function M.start()
     "echo $$; exec redis-server --port", port, "--bind 127.0.0.1",
     "--save ''", "--appendonly no", "--daemonize no", "--dir", quote(dir),
     ">/dev/null 2>&1" }, " "), "r"))
-  local pid = tonumber(proc:read("l"))
+  local pid = tonumber(proc:read("*l"))
   local up = false
   for _ = 1, 250 do
     if pings(port) then
@@ -92,7 +92,7 @@ function M.start()
     for i, a in ipairs({ ... }) do args[i] = quote(a) end
     local p = assert(io.popen(("redis-cli -p %d --raw %s 2>/dev/null")
       :format(port, table.concat(args, " "))))
-    local out = p:read("a")
+    local out = p:read("*a")
     p:close()
     return (out:gsub("\n$", ""))
   end

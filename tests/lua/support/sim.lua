@@ -77,7 +77,7 @@ local function http(method, url, body, headers)
   end
   cmd[#cmd + 1] = quote(url)
   local f = assert(io.popen(table.concat(cmd, " ")))
-  local all = f:read("a")
+  local all = f:read("*a")
   f:close()
   local text, code = all:match("^(.*)\n(%d+)$")
   return text, tonumber(code)
@@ -87,7 +87,7 @@ end
 local function alive(pid)
   local f = io.open("/proc/" .. pid .. "/stat")
   if not f then return false end
-  local stat = f:read("a")
+  local stat = f:read("*a")
   f:close()
   local state = stat:match("%) (%a)")
   return state ~= nil and state ~= "Z"
@@ -108,13 +108,13 @@ function M.start(args)
   -- The shell execs the simulator, so $$ is its pid and closing proc
   -- waits for it to exit.
   local proc = assert(io.popen(table.concat(cmd, " "), "r"))
-  local pid = tonumber(proc:read("l"))
+  local pid = tonumber(proc:read("*l"))
   local port
   local deadline = now() + 5
   while pid and not port and now() < deadline and alive(pid) do
     local f = io.open(port_file)
     if f then
-      port = tonumber(f:read("l"))
+      port = tonumber(f:read("*l"))
       f:close()
     end
     if not port then sleep(0.005) end
