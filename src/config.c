@@ -567,7 +567,7 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
       "deadline", "backoff_base", "backoff_max", "retry_after_max",
       "max_response_bytes", "first_token_timeout", "idle_timeout",
       "breaker_failures", "breaker_window", "breaker_cooldown", "prices",
-      "state", "state_prefix", "state_refresh", NULL};
+      "state", "state_prefix", "state_refresh", "worker_grace", NULL};
   const lgw__node_t *s = lgw__node_get(root, "settings");
   const char *p = "settings";
   int rc;
@@ -623,6 +623,8 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
                        &rt->breaker_cooldown)) ||
       (rc = get_double(c, s, "state_refresh", p, LGW_DEFAULT_STATE_REFRESH,
                        0, 1, &rt->state_refresh)) ||
+      (rc = get_double(c, s, "worker_grace", p, LGW_DEFAULT_WORKER_GRACE,
+                       0, 0, &rt->worker_grace)) ||
       (rc = parse_state(c, s, rt)))
     return rc;
   return parse_prices(c, s, rt);
@@ -862,7 +864,9 @@ static lgw__node_t *settings_node(const lgw_runtime_t *rt, int with_keys) {
       (rt->nprices && put(s, "prices", prices_node(rt))) ||
       (state && (put(s, "state", str_node(state)) ||
                  put(s, "state_prefix", str_node(rt->state_prefix)) ||
-                 put(s, "state_refresh", float_node(rt->state_refresh))))) {
+                 put(s, "state_refresh", float_node(rt->state_refresh)))) ||
+      (rt->worker_grace != LGW_DEFAULT_WORKER_GRACE &&
+       put(s, "worker_grace", float_node(rt->worker_grace)))) {
     lgw_free(state);
     lgw__node_free(s);
     return NULL;

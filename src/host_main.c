@@ -691,6 +691,14 @@ static int pmain(lua_State *L) {
     lua_pushinteger(L, EXIT_FAILURE);
     return 1;
   }
+  if (m->unobserved > 0) {
+    /* Tasks that failed with nobody waiting: their errors are logged
+     * when they are collected (here, or at lua_close for those still
+     * referenced), and the run counts as failed. */
+    lua_gc(L, LUA_GCCOLLECT);
+    lua_pushinteger(L, EXIT_FAILURE);
+    return 1;
+  }
   lua_pushinteger(L, EXIT_SUCCESS);
   return 1;
 }

@@ -167,9 +167,15 @@ static int op_wait(lua_State *L, qop_t *o, op_finish_fn fin) {
     lgwL_block_op(t, &o->op);
     return lua_yieldk(L, 0, (lua_KContext)fin, op_k);
   }
-  while (!o->done)
-    if (!lgwL_run_once(L, m) && !o->done)
+  while (!o->done) {
+    int rc = lgwL_run_once(L, m);
+    if (rc < 0 && !o->done) {
+      op_cancel(&o->op);  /* anchored until the queue's callback ran */
+      return lgwL_stop_error(L, m);
+    }
+    if (!rc && !o->done)
       op_fail(o, LGW_ECONNECT, "queue: nothing left to wait for");
+  }
   return fin(L, o);
 }
 

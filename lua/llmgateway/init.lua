@@ -235,16 +235,19 @@ local function error_text(e)
   return "(error object is a " .. typename(e) .. " value)"
 end
 
--- Runs a validator with a limit of `limit` seconds of running time (time
--- it spends waiting, e.g. for its own gateway calls, does not count);
--- returns its list of problems ({} when valid), or nil and a "validator"
--- error when it raised, ran out of time or returned something else.
+-- Runs a validator with a limit of `limit` seconds of wall-clock time
+-- from its start (time it spends waiting, e.g. for its own gateway calls
+-- or llm.sleep, counts); returns its list of problems ({} when valid), or
+-- nil and a "validator" error when it raised, ran out of time or returned
+-- something else.
 local function validate(validator, text, data, limit)
-  local ok, res, timed_out = core._call_limited(limit, validator, text, data)
+  local ok, res, timed_out, where = core._call_limited(limit, validator,
+                                                       text, data)
   if not ok then
     if timed_out then
       return nil, new_error("validator", ("validator did not finish within "
-        .. "its time limit (validator_timeout = %g s)"):format(limit))
+        .. "its time limit (validator_timeout = %g s; function at %s)")
+        :format(limit, where))
     end
     return nil, new_error("validator", "validator raised an error: " ..
       error_text(res))
