@@ -121,6 +121,8 @@ struct lgw_queue {
   waiter_t *waiters;           /* lgw_queue_wait in progress */
   lgw_job_t *held;             /* jobs handed out, not finished */
   qwrite_t *writes;         /* outcomes being written */
+  void (*drained)(lgw_queue_t *q, void *ud);  /* writes ended */
+  void *drained_ud;
 };
 
 struct lgw_job {
@@ -361,6 +363,20 @@ static void write_free(qwrite_t *w) {
   if (w->next) w->next->prev = w->prev;
   lgw_free(w->id);
   lgw_free(w);
+  if (!q->writes && !q->freeing && q->drained) q->drained(q, q->drained_ud);
+}
+
+size_t lgw__queue_writes(const lgw_queue_t *q) {
+  const qwrite_t *w;
+  size_t n = 0;
+  for (w = q ? q->writes : NULL; w; w = w->next) n++;
+  return n;
+}
+
+void lgw__queue_on_drained(lgw_queue_t *q,
+                           void (*fn)(lgw_queue_t *q, void *ud), void *ud) {
+  q->drained = fn;
+  q->drained_ud = ud;
 }
 
 static void not_written(const char *id, const char *err) {
