@@ -3,12 +3,14 @@
  * pmain under lua_pcall, msghandler, report, the arg table) plus the event
  * loop. The script (and any -e code) runs as the main task, so gateway
  * calls in it yield instead of blocking; the loop runs until every task
- * has finished. SIGINT cancels the requests in flight and exits 130.
+ * has finished. SIGINT interrupts the running Lua code, cancels the
+ * requests in flight and exits 130.
  * Observability for every gateway the script creates: --trace writes the
  * engine's events as JSON lines, --progress draws a live status line on
  * stderr, --log-level filters the engine's log. `llmgateway worker`
  * consumes a work queue with the pipeline function a script returns,
- * until SIGTERM or SIGINT (then it finishes the jobs in hand).
+ * until SIGTERM or SIGINT (then it finishes the jobs in hand within
+ * settings.worker_grace).
  */
 #include <errno.h>
 #include <signal.h>
@@ -63,7 +65,9 @@ static void print_usage(FILE *f) {
     "consumes jobs of a queue; see '%s worker --help'.\n"
     "\n"
     "Exit status: 0 on success; 1 on an error (message and traceback on\n"
-    "stderr); 130 when interrupted (Ctrl-C).\n",
+    "stderr), also when a spawned task failed and nothing waited for it,\n"
+    "or a --trace write failed; 130 when interrupted (Ctrl-C; a second\n"
+    "Ctrl-C exits at once).\n",
     progname, progname, progname, progname, progname, progname);
 }
 
@@ -94,9 +98,11 @@ static void print_worker_usage(FILE *f) {
     "  -c CONFIG, --trace FILE, --progress, --no-progress, --log-level L\n"
     "                            as without `worker`\n"
     "\n"
-    "SIGTERM or SIGINT: take no new jobs, finish the jobs in hand, exit 0;\n"
-    "a second signal exits at once (130; unfinished jobs are delivered\n"
-    "again after the visibility timeout).\n",
+    "SIGTERM or SIGINT: take no new jobs, let the jobs in hand finish\n"
+    "within settings.worker_grace seconds (default 30; then they are\n"
+    "interrupted), exit 143 (SIGTERM) or 130 (SIGINT); a second signal\n"
+    "exits at once (unfinished jobs are delivered again after the\n"
+    "visibility timeout).\n",
     progname);
 }
 
