@@ -643,6 +643,12 @@ static lgwL_budget_t *expired_budget(lgwL_module_t *m, lua_State *co) {
   return NULL;
 }
 
+/* b's own time is up (marks it expired). */
+static int spent(lgwL_budget_t *b) {
+  if (!b->expired && uv_hrtime() - b->begin > b->limit_ns) b->expired = 1;
+  return b->expired;
+}
+
 static int budget_error(lua_State *L, const lgwL_budget_t *b) {
   return luaL_error(L, "time limit of %f s exceeded (function at %s)",
                     b->limit, b->where);
@@ -757,8 +763,8 @@ static int limited_k(lua_State *L, int status, lua_KContext ctx) {
   lgwL_budget_t *b = lua_touserdata(L, 1);
   int ok = status == LUA_OK || status == LUA_YIELD;
   (void)ctx;
-  if (!ok && !expired_budget(b->m, L)) convert_error(L);
-  if (expired_budget(b->m, L)) ok = 0;
+  if (!ok && !spent(b)) convert_error(L);
+  if (spent(b)) ok = 0;
   budget_end(b);
   if (ok) {
     lua_pushboolean(L, 1);
@@ -810,8 +816,8 @@ int lgwL_pcall_limited(lua_State *L, lgwL_module_t *m, double secs,
   memset(&b, 0, sizeof b);
   budget_begin(&b, m, L, secs, named);
   st = lua_pcall(L, nargs, nres, 0);
-  if (st != LUA_OK && !expired_budget(m, L)) convert_error(L);
-  if (expired_budget(m, L) && st != LUA_OK) {
+  if (st != LUA_OK && !spent(&b)) convert_error(L);
+  if (st != LUA_OK && spent(&b)) {
     lua_pop(L, 1);
     lua_pushfstring(L, "time limit of %f s exceeded (function at %s)",
                     b.limit, b.where);
