@@ -491,6 +491,9 @@ static void release_signals(void) {
   memset(&off, 0, sizeof off);
   setitimer(ITIMER_REAL, &off, NULL);
   signal(SIGALRM, SIG_DFL);
+  /* from here on a signal ends the process as by default */
+  signal(SIGINT, SIG_DFL);
+  if (host.worker) signal(SIGTERM, SIG_DFL);
 }
 
 /* set_grace(seconds): the worker's settings.worker_grace. */
