@@ -52,7 +52,7 @@ describe("time limits", function()
     assert.equal("validator", err.code)
     assert.equal("validator did not finish within its time limit "
       .. "(validator_timeout = 0.3 s; function at "
-      .. "tests/lua/limits_spec.lua:" .. line .. ")", err.message)
+      .. "tests/lua/time_limits_spec.lua:" .. line .. ")", err.message)
   end)
 
   it("a validator's error object with __tostring gives its text", function()
@@ -69,7 +69,7 @@ describe("time limits", function()
     assert.is_nil(r)
     assert.equal("callback", err.code)
     assert.matches("on_delta raised an error: time limit of 0.3 s exceeded "
-      .. "(function at tests/lua/limits_spec.lua:" .. line .. ")",
+      .. "(function at tests/lua/time_limits_spec.lua:" .. line .. ")",
       err.message, 1, true)
     assert.is_true(now() - t0 < 5)
   end)
@@ -91,7 +91,7 @@ describe("time limits", function()
     assert.is_true(now() - t0 < 5)
     assert.equal(1, #lines)
     assert.matches("^on_event raised an error %(ignored%): time limit of "
-      .. "0%.2 s exceeded %(function at tests/lua/limits_spec%.lua:%d+%)$",
+      .. "0%.2 s exceeded %(function at tests/lua/time_limits_spec%.lua:%d+%)$",
       lines[1])
   end)
 
