@@ -772,7 +772,8 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
       "max_response_bytes", "first_token_timeout", "idle_timeout",
       "breaker_failures", "breaker_window", "breaker_cooldown", "prices",
       "state", "state_prefix", "state_refresh", "failover_on_refusal",
-      "ca_file", "max_connections_per_host", NULL};
+      "ca_file", "max_connections_per_host",
+      "worker_grace", NULL};
   const lgw__node_t *s = lgw__node_get(root, "settings");
   const char *p = "settings";
   int rc;
@@ -830,6 +831,8 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
                        &rt->breaker_cooldown)) ||
       (rc = get_double(c, s, "state_refresh", p, LGW_DEFAULT_STATE_REFRESH,
                        0, 1, &rt->state_refresh)) ||
+      (rc = get_double(c, s, "worker_grace", p, LGW_DEFAULT_WORKER_GRACE,
+                       0, 0, &rt->worker_grace)) ||
       (rc = get_string(c, s, "ca_file", p, 0, &rt->ca_file)) ||
       (rc = parse_state(c, s, rt)) ||
       (rc = get_flag(c, s, "failover_on_refusal", p,
@@ -1160,7 +1163,9 @@ static lgw__node_t *settings_node(const lgw_runtime_t *rt, int with_keys) {
        put(s, "ca_file", str_node(rt->ca_file))) ||
       (state && (put(s, "state", str_node(state)) ||
                  put(s, "state_prefix", str_node(rt->state_prefix)) ||
-                 put(s, "state_refresh", float_node(rt->state_refresh))))) {
+                 put(s, "state_refresh", float_node(rt->state_refresh)))) ||
+      (rt->worker_grace != LGW_DEFAULT_WORKER_GRACE &&
+       put(s, "worker_grace", float_node(rt->worker_grace)))) {
     lgw_free(state);
     lgw__node_free(s);
     return NULL;

@@ -85,6 +85,12 @@
  *   settings.state_refresh  seconds between reads of the shared preferred
  *                           provider and breakers, default 1.
  */
+/*
+ * settings.worker_grace     seconds `llmgateway worker` lets the jobs in
+ *                           hand run after SIGTERM, default 30.
+ */
+#define LGW_DEFAULT_WORKER_GRACE 30.0
+
 #define LGW_DEFAULT_STATE_PREFIX "llmgateway:"
 #define LGW_DEFAULT_STATE_REFRESH 1.0
 
@@ -161,6 +167,7 @@ struct lgw_runtime {
   double state_refresh;        /* seconds */
   char *ca_file;               /* CA bundle for TLS; "": CURL_CA_BUNDLE,
                                   SSL_CERT_FILE, else curl's default */
+  double worker_grace;         /* seconds */
 };
 
 /* Validate a tree into a runtime. name is the source for positions

@@ -58,6 +58,7 @@ static int runtime_index(lua_State *L) {
   else if (!strcmp(k, "weak_model")) lua_pushstring(L, rt->weak_model);
   else if (!strcmp(k, "state")) lua_pushstring(L, rt->state);
   else if (!strcmp(k, "state_prefix")) lua_pushstring(L, rt->state_prefix);
+  else if (!strcmp(k, "worker_grace")) lua_pushnumber(L, rt->worker_grace);
   else lua_pushnil(L);
   return 1;
 }
@@ -240,7 +241,8 @@ static void on_event(const lgw_event_t *ev, void *ud) {
   if (m->closing) return;
   if (m->event_hook) m->event_hook(ev, m->event_hook_ud);
   if (!g->gw) return;
-  e = lgwL_cb_run(m, g->event_ref, push_event_arg, ev, buf, sizeof buf);
+  e = lgwL_cb_run(m, g->event_ref, g->validator_timeout, push_event_arg, ev,
+                  buf, sizeof buf);
   if (e) lgw__log(LGW_LOG_WARN, "on_event raised an error (ignored): %s", e);
 }
 
@@ -432,7 +434,8 @@ static void on_delta(lgw_gateway_t *gw, uint64_t id, const char *text,
   a.text = text;
   a.len = len;
   c->delivered += len;
-  e = lgwL_cb_run(c->m, c->delta_ref, push_text_arg, &a, buf, sizeof buf);
+  e = lgwL_cb_run(c->m, c->delta_ref, c->limit, push_text_arg, &a, buf,
+                  sizeof buf);
   if (!e) return;
   c->cb_failed = 1;
   lgw__error_set(&c->cb_err, LGW_ECANCELED, "on_delta raised an error: %s",
@@ -467,6 +470,7 @@ static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
   c->m = m;
   c->form = form;
   c->delta_ref = ref;
+  c->limit = g->validator_timeout;
   if (delta) {
     req->on_delta = on_delta;
     req->delta_ud = c;
@@ -485,7 +489,15 @@ static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
     lgwL_block_call(t, c);
     return lgwL_yieldk(L, (lua_KContext)c, call_k);
   }
-  while (!c->done) lgwL_run_once(L, m);
+  while (!c->done) {
+    if (lgwL_run_once(L, m) < 0) {
+      /* Interrupted: the request ends before the error is raised. */
+      lgwL_call_cancel(c);
+      while (!c->done) uv_run(m->loop, UV_RUN_ONCE);
+      lgwL_call_free(c);
+      return lgwL_stop_error(L, m);
+    }
+  }
   return call_finish(L, c);
 }
 

@@ -159,30 +159,39 @@ static int cb_trampoline(lua_State *L) {
   return 0;
 }
 
-const char *lgwL_cb_run(lgwL_module_t *m, int ref, lgwL_push_fn push,
-                        const void *data, char *buf, size_t n) {
-  lua_State *cb = m->cb;
+const char *lgwL_cb_run(lgwL_module_t *m, int ref, double limit,
+                        lgwL_push_fn push, const void *data, char *buf,
+                        size_t n) {
+  lua_State *cb = m->cb, *running = m->running;
   struct cb_args a;
   const char *msg;
   int st;
-  if (m->closing || !cb || ref == LUA_NOREF || !lua_checkstack(cb, 4))
+  if (m->closing || !cb || ref == LUA_NOREF || !lua_checkstack(cb, 5))
     return NULL;
   a.push = push;
   a.data = data;
+  /* stack: fn (names the limit's source:line), trampoline, &a, fn */
+  lua_rawgeti(cb, LUA_REGISTRYINDEX, ref);
   lua_pushcfunction(cb, cb_trampoline);
   lua_pushlightuserdata(cb, &a);
-  lua_rawgeti(cb, LUA_REGISTRYINDEX, ref);
+  lua_pushvalue(cb, -3);
   /* The loop counts as running: a wait in the callback raises instead of
    * re-entering it (also when an embedder's loop called us). */
   m->depth++;
-  st = lua_pcall(cb, 2, 0, 0);
+  m->running = cb;
+  st = lgwL_pcall_limited(cb, m, limit > 0 ? limit : LGWL_VALIDATOR_TIMEOUT,
+                          -4, 2, 0);
+  m->running = running;
   m->depth--;
-  if (st == LUA_OK) return NULL;
+  if (st == LUA_OK) {
+    lua_pop(cb, 1);
+    return NULL;
+  }
   msg = lua_tostring(cb, -1);
   if (msg) snprintf(buf, n, "%s", msg);
   else snprintf(buf, n, "(error object is a %s value)",
                 luaL_typename(cb, -1));
-  lua_pop(cb, 1);
+  lua_pop(cb, 2);
   return buf;
 }
 
@@ -216,6 +225,8 @@ static int module_gc(lua_State *L) {
   }
   while (m->calls) lgwL_call_free(m->calls);
   uv_close((uv_handle_t *)m->idle, free_handle);
+  if (m->wake) uv_close((uv_handle_t *)m->wake, free_handle);
+  m->wake = NULL;
   /* lua_close from inside the loop (os.exit(n, true) in a task) must not
    * run the loop again: the process is ending anyway. */
   if (m->own_loop && m->depth == 0) {
@@ -255,6 +266,11 @@ static lgwL_module_t *module_open(lua_State *L) {
   }
   uv_idle_init(m->loop, m->idle);
   m->idle->data = m;
+  m->wake = lgw__calloc(1, sizeof *m->wake);
+  if (m->wake) {
+    uv_async_init(m->loop, m->wake, NULL);
+    uv_unref((uv_handle_t *)m->wake);
+  }
   lgwL_push_main_thread(L);
   m->L = lua_tothread(L, -1);
   lua_pop(L, 1);
@@ -675,6 +691,7 @@ int luaopen_llmgateway_core(lua_State *L) {
     lua_setfield(L, LUA_REGISTRYINDEX, LGWL_ARRAY);
   }
   lua_pop(L, 1);
+  lgwL_guard_xpcall(L);
   if (luaL_newmetatable(L, LGWL_ERROR)) {
     lua_pushcfunction(L, error_tostring);
     lua_setfield(L, -2, "__tostring");

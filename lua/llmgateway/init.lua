@@ -263,16 +263,19 @@ local function error_text(e)
   return "(error object is a " .. typename(e) .. " value)"
 end
 
--- Runs a validator with a limit of `limit` seconds of running time (time
--- it spends waiting, e.g. for its own gateway calls, does not count);
--- returns its list of problems ({} when valid), or nil and a "validator"
--- error when it raised, ran out of time or returned something else.
+-- Runs a validator with a limit of `limit` seconds of wall-clock time
+-- from its start (time it spends waiting, e.g. for its own gateway calls
+-- or llm.sleep, counts); returns its list of problems ({} when valid), or
+-- nil and a "validator" error when it raised, ran out of time or returned
+-- something else.
 local function validate(validator, text, data, limit)
-  local ok, res, timed_out = core._call_limited(limit, validator, text, data)
+  local ok, res, timed_out, where = core._call_limited(limit, validator,
+                                                       text, data)
   if not ok then
     if timed_out then
       return nil, new_error("validator", ("validator did not finish within "
-        .. "its time limit (validator_timeout = %g s)"):format(limit))
+        .. "its time limit (validator_timeout = %g s; function at %s)")
+        :format(limit, where))
     end
     return nil, new_error("validator", "validator raised an error: " ..
       error_text(res))
@@ -528,29 +531,41 @@ end
 -- ---------------------------------------------------------------------
 -- Concurrency
 
---- gather(t1, t2, ...) -> the first result of each task, in order. Waits
--- for all of them; then raises the first error (in argument order), if
--- any task failed.
+--- gather(t1, t2, ...) or gather({t1, t2, ...}) -> a list with one entry
+-- per task, in order, once every task has finished: {ok = true, n = k,
+-- v1, ..., vk} holding everything the task returned (so `nil, err` is
+-- kept), or {ok = false, error = e} for a task that raised. Never raises
+-- a task's error.
 function M.gather(...)
   local n = select("#", ...)
-  local tasks = {...}
+  local tasks, list = {...}, false
+  if n == 1 and type(tasks[1]) == "table" and not core._is_task(tasks[1])
+  then
+    tasks, list = tasks[1], true
+    n = #tasks
+  end
   for i = 1, n do
     if not core._is_task(tasks[i]) then
-      argerror(i, "gather", "llmgateway.Task expected, got " ..
-        typename(tasks[i]), 3)
+      if list then
+        argerror(1, "gather", ("tasks[%d]: llmgateway.Task expected, got %s")
+          :format(i, typename(tasks[i])), 3)
+      end
+      argerror(i, "gather", "llmgateway.Task or list of tasks expected, "
+        .. "got " .. typename(tasks[i]), 3)
     end
   end
-  local out, failed, first = {}, false, nil
+  local out = {}
   for i = 1, n do
-    local ok, v = pcall(tasks[i].wait, tasks[i])
-    if ok then
-      out[i] = v
-    elseif not failed then
-      failed, first = true, v
+    local r = compat.pack(pcall(tasks[i].wait, tasks[i]))
+    if r[1] then
+      local res = {ok = true, n = r.n - 1}
+      for j = 2, r.n do res[j - 1] = r[j] end
+      out[i] = res
+    else
+      out[i] = {ok = false, error = r[2]}
     end
   end
-  if failed then error(first, 0) end
-  return unpack(out, 1, n)
+  return out
 end
 
 -- ---------------------------------------------------------------------

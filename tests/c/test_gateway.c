@@ -218,7 +218,8 @@ static void check_retry_after(const char *directive, double lo, double hi) {
   /* waited what was asked, once */
   ASSERT_EQ(o.nsleep, 1);
   ASSERT_DEQ(o.sleep[0], o.att[0].delay);
-  ASSERT(o.t_done >= o.att[0].delay);
+  /* libuv's timers count whole milliseconds from the loop's cached time */
+  ASSERT(o.t_done >= o.att[0].delay - 0.002);
 }
 
 TEST(gw_retry_after_seconds) {
@@ -651,7 +652,7 @@ TEST(gw_sleep_holds_no_slot) {
   ASSERT_DEQ(a.sleep[0], 1.0);
   ASSERT_EQ(b.seq, 1);
   ASSERT_EQ(a.seq, 2);
-  ASSERT(a.t_done >= 1.0);
+  ASSERT(a.t_done >= 0.998);
 }
 
 /* ---- cancel and free ---------------------------------------------------- */

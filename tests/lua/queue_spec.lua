@@ -360,7 +360,7 @@ end
     local id = assert(q:push({prompt = "hello"}))
     assert.equal("echo(m1): hello #1", q:wait(id, 20))
     os.execute("kill -TERM " .. w.pid)
-    assert.equal(0, w.close())
+    assert.equal(143, w.close())
     local f = io.open(errf)
     local err = f:read("*a")
     f:close()
@@ -416,7 +416,7 @@ end
       .. ":results"))
     for i = 2, 4 do
       os.execute("kill -TERM " .. workers[i].pid)
-      assert.equal(0, workers[i].close())
+      assert.equal(143, workers[i].close())
     end
     os.remove(path)
     os.remove(cfg)
