@@ -39,6 +39,17 @@ LGW_API void lgw_lua_set_loop(lua_State *L, struct uv_loop_s *loop);
  * to call from the embedder's loop callbacks (not from inside a task). */
 LGW_API int lgw_lua_step(lua_State *L);
 
+/* For embedders whose loop is not libuv (GLib, Qt, poll()): the module
+ * keeps its own loop, and the embedder watches lgw_lua_fd for reading and
+ * wakes up after lgw_lua_timeout milliseconds (-1: no timeout; 0: at
+ * once), then calls lgw_lua_run_nowait, which runs whatever is ready
+ * without blocking and returns the number of tasks alive (-1 when called
+ * from inside a task or a callback of the module). Call it also after
+ * starting work (a spawn, a request) before waiting again. */
+LGW_API int lgw_lua_fd(lua_State *L);
+LGW_API int lgw_lua_timeout(lua_State *L);
+LGW_API int lgw_lua_run_nowait(lua_State *L);
+
 #ifdef __cplusplus
 }
 #endif

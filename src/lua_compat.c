@@ -89,9 +89,12 @@ void lgwL_wrap_waiting(lua_State *L, int idx, const char *const names[]) {
     local = local ? local + 1 : key;
     snprintf(src, sizeof src,
              "local PENDING, continue, %s = ...\n"
-             "local function fin(first, ...)\n"
-             "  if first == PENDING then return fin(continue(...)) end\n"
-             "  return first, ...\n"
+             "local select = select\n"
+             "local function fin(...)\n"
+             "  if (...) == PENDING then\n"
+             "    return fin(continue(select(2, ...)))\n"
+             "  end\n"
+             "  return ...\n"
              "end\n"
              "return function(...) return fin(%s(...)) end\n",
              local, local);

@@ -712,6 +712,7 @@ int luaopen_llmgateway_core(lua_State *L) {
   lua_setfield(L, -2, "array_mt");
   lgwL_push_empty_array(L);
   lua_setfield(L, -2, "empty_array");
+  lgwL_drive_register(L);
   lgwL_push_pcall(L);
   lua_setfield(L, -2, "pcall");
   lua_pushstring(L, "llmgateway " LGW_VERSION_STRING);

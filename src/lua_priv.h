@@ -310,6 +310,11 @@ int lgwL_to_json(lua_State *L, int idx, char **out, size_t *len,
  * 1; returns 0 with nothing pushed when text is not one JSON value. */
 int lgwL_push_json_text(lua_State *L, const char *text, size_t len);
 
+/* ---- host loops (lua_drive.c) ---------------------------------------- */
+
+/* Registers fd, timeout, step in the table on top. */
+void lgwL_drive_register(lua_State *L);
+
 /* ---- queues (lua_queue.c) -------------------------------------------- */
 
 void lgwL_queue_open(lua_State *L);      /* Queue and Job metatables */

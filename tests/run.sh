@@ -88,7 +88,8 @@ if [ "${ONLY:-lua}" = lua ] || [ -z "$ONLY" ]; then
       case $dir in /*) cdir=$dir ;; *) cdir=./$dir ;; esac
       LLMGATEWAY_LUA="$lua" LLMGATEWAY_CPATH="$cdir" \
         $lua "$BUSTED" --lpath='./lua/?.lua;./lua/?/init.lua;./tests/lua/?.lua' \
-        --cpath="$cdir/?.so" -o TAP --pattern=_spec tests/lua > "$tmp" 2>&1
+        --cpath="$cdir/?.so" --helper=tests/lua/support/compat.lua \
+        -o TAP --pattern=_spec tests/lua > "$tmp" 2>&1
       rc=$?
       grep -E '^(not ok|#)|^ok [0-9]+ - # SKIP' "$tmp" | head -200
       ok=$(grep '^ok ' "$tmp" | grep -vc '^ok [0-9]* - # SKIP')

@@ -415,6 +415,25 @@ local function usage_of(acc)
           cost_total = acc.cost_total, rounds = acc.rounds}
 end
 
+--- gw:call_async(request, callback) -> task: gw:call(request) in a task
+-- of its own, then callback(result, err) there. For hosts that drive the
+-- module from their own loop (llm.step, llmgateway.luv) without
+-- coroutines of their own.
+function methods:call_async(request, callback)
+  check_self("call_async", self)
+  if type(request) ~= "table" then
+    argerror(1, "call_async", "table expected, got " .. typename(request))
+  end
+  if type(callback) ~= "function" then
+    argerror(2, "call_async", "function expected, got " .. typename(callback))
+  end
+  local gw = self
+  return core.spawn(function()
+    local r, err = gw:call(request)
+    callback(r, err)
+  end)
+end
+
 --- gw:run_task_with_retry(task, messages, validator [, overrides])
 -- -> text, errors, usage | nil, err
 function methods:run_task_with_retry(task, messages, validator, overrides)

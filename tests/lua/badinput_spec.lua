@@ -80,6 +80,7 @@ end
 
 local METHODS = {
   call = {{T, {task = "t", messages = user("hi")}}},
+  call_async = {{T, {task = "t", messages = user("hi")}}, {F, function() end}},
   run_task = {{S, "t"}, {T, user("hi")}, {T, {}, true}},
   run_task_with_retry = {{S, "t"}, {T, user("hi")}, {F, nil, true},
                          {T, {}, true}},

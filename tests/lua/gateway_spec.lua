@@ -424,7 +424,7 @@ describe("Gateway", function()
 
     -- <close> is Lua 5.4 syntax: compiled only there.
     local close_test = _VERSION == "Lua 5.4" and load([[
-      local llm, config, user = ...
+      local llm, config, user, assert = ...
       local g
       do
         local c <close> = assert(llm.Gateway(config(), {no_state = true}))
@@ -435,7 +435,7 @@ describe("Gateway", function()
     ]])
     if close_test then
       it("works as a to-be-closed variable", function()
-        close_test(llm, config, user)
+        close_test(llm, config, user, assert)
       end)
     end
   end)
