@@ -75,6 +75,9 @@ local function signatures(rt, tmp)
     sleep = {{{"number"}, 0}},
     run = {{F, fn}},
     gather = {{{"Task", "table"}, nil}},
+    fd = {},
+    timeout = {},
+    step = {},
   }
 end
 
