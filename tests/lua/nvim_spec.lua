@@ -1,0 +1,41 @@
+-- Neovim as a host (LuaJIT, luv): tests/nvim/stream.lua streams an answer
+-- into a buffer through llmgateway.luv while the editor keeps running its
+-- timers. Needs nvim and the module built for LuaJIT (build-luajit/, or
+-- $LLMGATEWAY_NVIM_CPATH); pending otherwise.
+package.path = "./tests/lua/?.lua;" .. package.path
+local sim = require("support.sim")
+
+local CPATH = os.getenv("LLMGATEWAY_NVIM_CPATH") or "build-luajit"
+
+local function have(cmd)
+  local ok = os.execute(cmd .. " > /dev/null 2>&1")
+  return ok == true or ok == 0
+end
+
+describe("Neovim", function()
+  if not have("command -v nvim") or
+     not have("test -e " .. CPATH .. "/llmgateway/core.so") then
+    pending("needs nvim and the LuaJIT build (make LUA=luajit)")
+    return
+  end
+
+  local s
+  lazy_setup(function() s = sim.start() end)
+  lazy_teardown(function() s.stop() end)
+
+  it("streams into a buffer while its timers keep ticking", function()
+    local p = assert(io.popen("env ROOT=. SIM_BASE=" .. s.base
+      .. " LLMGATEWAY_CPATH=" .. CPATH
+      .. " nvim --headless -u NONE -i NONE -n"
+      .. " -c 'luafile tests/nvim/stream.lua' 2>&1"))
+    local out = p:read("*a")
+    p:close()
+    local ticks, ms, lines = out:match("RESULT ticks=(%d+) ms=(%d+) lines=([^\n]*)")
+    assert.is_not_nil(ticks, out)
+    assert.equal("echo(m): one two three", lines)
+    -- a streamed answer of about a second, during which the editor's
+    -- 20 ms timer ran again and again
+    assert.is_true(tonumber(ms) >= 1000, out)
+    assert.is_true(tonumber(ticks) >= 5, out)
+  end)
+end)
