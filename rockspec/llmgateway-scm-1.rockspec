@@ -13,7 +13,7 @@ description = {
   license = "MIT",
 }
 dependencies = {
-  "lua >= 5.4, < 5.5",
+  "lua >= 5.1, < 5.5",
 }
 -- Every library the module (llmgateway/core.so) links. The Makefile takes
 -- their flags from pkg-config; luarocks checks that they are installed.

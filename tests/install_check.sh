@@ -10,7 +10,8 @@
 #     and run; a program linked with the embed library that then loads the
 #     installed llmgateway.core with require has one engine (its allocator
 #     sees the module's allocations, one mapping of the library);
-#   - luarocks --lua-version 5.4 make --tree T builds the module only (no
+#   - luarocks --lua-version 5.4 (and 5.1, 5.2, 5.3) make --tree T builds
+#     the module only (no
 #     simulator, so no libmicrohttpd), the rockspec names every library the
 #     module links, and lua5.4 requires it with the tree's paths.
 # The copy is the tree's files as git sees them (tracked and untracked, not
@@ -112,13 +113,25 @@ local gw = assert(llm.Gateway({
 }, {no_state = true}))
 print(llm._VERSION)
 print(assert(gw:run_task("t", {{role = "user", content = "hello"}})))
-print((package.searchpath("llmgateway", package.path)))
-print((package.searchpath("llmgateway.core", package.cpath)))
+-- package.searchpath, also for Lua 5.1
+local function searchpath(name, path)
+  name = name:gsub("%.", "/")
+  for p in path:gmatch("[^;]+") do
+    local file = p:gsub("%?", name)
+    local f = io.open(file)
+    if f then
+      f:close()
+      return file
+    end
+  end
+end
+print(searchpath("llmgateway", package.path))
+print(searchpath("llmgateway.core", package.cpath))
 EOF
-used() {  # used PREFIXDIR: what use.lua prints when run from PREFIXDIR
+used() {  # used PREFIXDIR [LUAVERSION]: what use.lua prints from PREFIXDIR
   printf '%s\n%s\n%s\n%s' "llmgateway $version" "echo(m): hello" \
-    "$1/share/lua/5.4/llmgateway/init.lua" \
-    "$1/lib/lua/5.4/llmgateway/core.so"
+    "$1/share/lua/${2:-5.4}/llmgateway/init.lua" \
+    "$1/lib/lua/${2:-5.4}/llmgateway/core.so"
 }
 
 # ---- the installed host finds its files wherever it was installed --------
@@ -279,6 +292,22 @@ else
     "$(used "$tmp/rocks")" \
     sh -c 'eval "$(luarocks --lua-version 5.4 path --tree "$1")" &&
            SIM_URL="$2" lua5.4 "$3"' - "$tmp/rocks" "$url" "$tmp/use.lua"
+  # The same rockspec for the older Luas, each from a fresh copy.
+  for v in 5.1 5.2 5.3; do
+    if ! command -v "lua$v" > /dev/null 2>&1; then
+      : > "$out"; bad "lua$v is installed (make deps installs it)"
+      continue
+    fi
+    copy_tree "$tmp/rock$v"
+    check "luarocks --lua-version $v make --tree T $rockspec" \
+      sh -c 'cd "$1" && luarocks --lua-version "$4" make --tree "$2" "$3"' \
+      - "$tmp/rock$v" "$tmp/rocks$v" "$rockspec" "$v"
+    expect "lua$v requires the rock with the tree's paths (luarocks path)" \
+      "$(used "$tmp/rocks$v" "$v")" \
+      sh -c 'eval "$(luarocks --lua-version "$4" path --tree "$1")" &&
+             SIM_URL="$2" "lua$4" "$3"' - "$tmp/rocks$v" "$url" \
+      "$tmp/use.lua" "$v"
+  done
 fi
 
 echo "$passed passed, $failed failed"

@@ -39,7 +39,7 @@ local ok, err = pcall(function()
   gw:call_async({
     task = "t",
     messages = {{role = "user",
-                 content = "@sim fault=slow slow_ms=2\none two three"}},
+                 content = "@sim fault=slow slow_ms=1\none two three"}},
     on_delta = function(d)
       vim.schedule(function()
         text = text .. d
