@@ -250,6 +250,10 @@ PC_SED = sed -e 's|@PREFIX@|$${pcfiledir}/$(call relpath,$(LIBDIR)/pkgconfig,$(P
   -e 's|@INCDIR@|$${prefix}/$(call relpath,$(PREFIX),$(INCDIR))|' \
   -e 's|@VERSION@|$(VERSION)|' -e 's|@LUA_PC@|$(LUA_PC)|'
 
+ifdef MODULE_ONLY
+# Another Lua than 5.4: its module into its version's directories.
+install: install-lua
+else
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
 	  $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
@@ -269,6 +273,7 @@ install: all
 	install -m 644 lua/llmgateway/*.lua $(DESTDIR)$(LUA_LMODDIR)/llmgateway/
 	install -m 755 $(HOST) $(DESTDIR)$(BINDIR)/llmgateway
 	[ ! -f $(SIM) ] || install -m 755 $(SIM) $(DESTDIR)$(BINDIR)/llmgateway-sim
+endif
 
 # Only the Lua module (C and Lua parts): used by luarocks. core.so is a
 # plain file here (the embed library's contents).
