@@ -38,4 +38,22 @@ describe("Neovim", function()
     assert.is_true(tonumber(ms) >= 1000, out)
     assert.is_true(tonumber(ticks) >= 5, out)
   end)
+
+  it(":LLMAsk of examples/nvim streams the answer into a scratch window",
+     function()
+    local cfg = os.tmpname()
+    local f = assert(io.open(cfg, "w"))
+    f:write("providers:\n  - provider_type: sim\n    api_style: openai_chat\n"
+      .. "    base_url: " .. s.base .. "\n    api_key: k\n"
+      .. "settings:\n  fallback_model: m\n")
+    f:close()
+    local p = assert(io.popen("env ROOT=. LLMGATEWAY_CONFIG=" .. cfg
+      .. " LLMGATEWAY_CPATH=" .. CPATH
+      .. " nvim --headless -u NONE -i NONE -n"
+      .. " -c 'luafile tests/nvim/ask.lua' 2>&1"))
+    local out = p:read("*a")
+    p:close()
+    os.remove(cfg)
+    assert.equal("RESULT lines=echo(m): one two\n", out)
+  end)
 end)
