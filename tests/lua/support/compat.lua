@@ -5,11 +5,15 @@ if _VERSION ~= "Lua 5.1" then return end
 
 local popen, execute = io.popen, os.execute
 
--- The command runs in a group whose status goes to a file (a command
--- that ends with exec leaves none: its close reports success).
+-- The command runs in a group whose status goes to a file.
 io.popen = function(cmd, mode)
   local sf = os.tmpname()
-  local f, err = popen("{ " .. cmd .. "\n}; echo $? > " .. sf, mode)
+  -- "echo $$; exec CMD" (the pid, then the program in its place) runs
+  -- CMD in the background instead, to wait for its status
+  local rest = cmd:match("^echo %$%$; exec (.*)$")
+  local wrapped = rest and ("{ exec " .. rest .. "\n} & echo $!; wait $!; echo $? > "
+    .. sf) or ("{ " .. cmd .. "\n}; echo $? > " .. sf)
+  local f, err = popen(wrapped, mode)
   if not f then
     os.remove(sf)
     return nil, err
