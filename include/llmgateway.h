@@ -26,9 +26,9 @@ extern "C" {
 #endif
 
 #define LGW_VERSION_MAJOR 0
-#define LGW_VERSION_MINOR 2
+#define LGW_VERSION_MINOR 3
 #define LGW_VERSION_PATCH 0
-#define LGW_VERSION_STRING "0.2.0"
+#define LGW_VERSION_STRING "0.3.0"
 #define LGW_VERSION_HEX ((LGW_VERSION_MAJOR << 16) | \
                          (LGW_VERSION_MINOR << 8) | (LGW_VERSION_PATCH))
 
@@ -120,10 +120,85 @@ LGW_API const char *lgw_runtime_config_key(const lgw_runtime_t *rt);
 
 /* ---- requests and results ---------------------------------------------- */
 
+/*
+ * Ownership: every pointer in a request (messages, parts, tool calls,
+ * tools, strings, bytes) is borrowed; lgw_gateway_submit copies all of it,
+ * so the caller may free or reuse it as soon as submit returns. Every
+ * pointer in a result is borrowed for the completion callback only.
+ *
+ * lgw_message_t is unchanged; the fields marked 0.3.0 in lgw_request_t
+ * and lgw_result_t were appended: a request zeroed before it is filled
+ * (memset or an initializer) behaves as before.
+ */
+
+/* One part of a message's content. */
+typedef enum {
+  LGW_PART_TEXT = 0,   /* text */
+  LGW_PART_IMAGE = 1,  /* url, or data + media_type (sent base64) */
+  LGW_PART_FILE = 2    /* data + media_type (+ filename), sent base64 */
+} lgw_part_type_t;
+
+typedef struct lgw_part {
+  lgw_part_type_t type;
+  const char *text;        /* TEXT: NUL-terminated; NULL means "" */
+  const char *url;         /* IMAGE: an https: or data: URL; NULL when the
+                              image is given as data */
+  const void *data;        /* IMAGE, FILE: the raw bytes (not base64) */
+  size_t data_len;
+  const char *media_type;  /* with data: "image/png", "application/pdf" */
+  const char *detail;      /* IMAGE: "low" | "high" | "auto"; NULL: unset
+                              (Responses then sends "auto", its default);
+                              Anthropic has no such field and ignores it */
+  const char *filename;    /* FILE: NULL: "file" */
+} lgw_part_t;
+
+/* A function call asked for by the model. In a request: part of an
+ * assistant message being replayed; in a result: what the model asked. */
+typedef struct lgw_tool_call {
+  const char *id;              /* call id (Responses call_id, Anthropic
+                                  tool_use id) */
+  const char *name;            /* the tool's name */
+  const char *arguments_json;  /* the arguments as JSON text (an object);
+                                  NULL or "" means {}. In a result: exactly
+                                  what the model sent, possibly invalid */
+} lgw_tool_call_t;
+
 typedef struct lgw_message {
   const char *role;     /* NULL or "" means "user" */
   const char *content;  /* NULL means "" */
 } lgw_message_t;
+
+/* A message with everything a plain lgw_message_t cannot say: content
+ * parts, a participant name, tool calls, tool results. Sent through
+ * lgw_request_t.rich_messages. */
+typedef struct lgw_rich_message {
+  const char *role;         /* NULL or "" means "user"; "tool" for a tool
+                               result */
+  const char *content;      /* NULL means ""; ignored when nparts > 0 */
+  const lgw_part_t *parts;  /* the content as parts, in order */
+  size_t nparts;
+  const char *name;         /* participant name (Chat and LiteLLM send it;
+                               Responses and Anthropic have no such field
+                               and leave it out) */
+  const lgw_tool_call_t *tool_calls;  /* assistant: the calls it made */
+  size_t ntool_calls;
+  const char *tool_call_id; /* role "tool": the call this answers (a
+                               "tool" message without one is sent as a
+                               plain message, as before 0.3.0) */
+  int is_error;             /* role "tool": the result is an error
+                               (Anthropic is_error; others ignore it) */
+} lgw_rich_message_t;
+
+/* A function the model may call. */
+typedef struct lgw_tool {
+  const char *name;
+  const char *description;     /* NULL: none */
+  const char *parameters_json; /* a JSON Schema object as JSON text; NULL:
+                                  {"type":"object","properties":{}} */
+  int strict;                  /* 1: strict schema adherence (Responses
+                                  always sends strict, false by default;
+                                  Chat only when 1; Anthropic ignores it) */
+} lgw_tool_t;
 
 /* Token usage of one answer; a count the response did not give is -1.
  * In a total (usage_total) the counts are sums of the known ones (0 when
@@ -165,6 +240,19 @@ typedef struct lgw_request {
    * text (lgw_result_t.partial_text). */
   lgw_delta_fn on_delta;            /* NULL: not streamed */
   void *delta_ud;
+  /* 0.3.0: rich messages. When nrich_messages > 0 they are the
+   * conversation and messages/nmessages must be empty. */
+  const lgw_rich_message_t *rich_messages;
+  size_t nrich_messages;
+  /* 0.3.0: tools. The model may answer with tool calls instead of (or
+   * besides) text: lgw_result_t.tool_calls. */
+  const lgw_tool_t *tools;
+  size_t ntools;
+  const char *tool_choice;          /* "auto" | "none" | "required";
+                                       NULL: unset (the API's default) */
+  const char *tool_choice_name;     /* force this tool (tool_choice is
+                                       then ignored); NULL: unset */
+  int parallel_tool_calls;          /* 0 unset, 1 true, -1 false */
 } lgw_request_t;
 
 /* One HTTP attempt (or a provider skipped before any HTTP). */
@@ -217,6 +305,15 @@ typedef struct lgw_result {
   const char *refusal;       /* status LGW_EREFUSED: the model's refusal
                                 text ("" when it gave none); else NULL */
   size_t refusal_len;
+  /* 0.3.0 */
+  const lgw_tool_call_t *tool_calls;  /* the calls the model asked for, in
+                                         order (streamed ones assembled);
+                                         NULL when none */
+  size_t ntool_calls;
+  const lgw_rich_message_t *message;  /* on success: the assistant message
+                                         to append to the history (role
+                                         "assistant", content = text,
+                                         tool_calls); NULL on failure */
 } lgw_result_t;
 
 typedef struct lgw_gateway lgw_gateway_t;

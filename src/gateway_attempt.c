@@ -125,7 +125,24 @@ static double record(req_t *q, int status, int code, const char *msg,
   return a.cost;
 }
 
+/* Every provider was tried and each refused the request's content (a
+ * part or field its API cannot take): nothing was sent. */
+static int all_invalid(const req_t *q) {
+  size_t i;
+  for (i = 0; i < q->natt; i++)
+    if (q->att[i].code != LGW_EINVAL) return 0;
+  return q->natt > 0 && q->natt == q->pos;
+}
+
 static void finish_exhausted(req_t *q) {
+  if (all_invalid(q)) {
+    lgw__error_set(lgw__gw_req_err(q), LGW_EINVAL,
+                   "LLM request for task '%s' cannot be sent to any "
+                   "configured provider:\n%s", q->task,
+                   q->lines.data ? q->lines.data : "");
+    lgw__gw_finish(q, LGW_EINVAL);
+    return;
+  }
   if (q->refusal) {  /* failed over after a refusal; no other answer */
     lgw__error_set(lgw__gw_req_err(q), LGW_EREFUSED,
                    "LLM request for task '%s' was refused by the model; no "
@@ -395,13 +412,14 @@ static void send_attempt(req_t *q) {
                         "Cannot prepare the request: out of memory.");
   } else {
     memset(&call, 0, sizeof call);
-    call.messages = q->msgs;
-    call.nmessages = q->nmsgs;
+    call.rich = q->msgs;
+    call.nrich = q->nmsgs;
     call.model = q->route->model;
     call.reasoning_effort = q->route->reasoning_effort;
     call.temperature = q->route->temperature;
     call.max_tokens = q->route->max_tokens;
     call.stream = q->on_delta != NULL;
+    lgw__gw_call_rich(q, &call);
     rc = tr->body(&call, &body, &len, &e);
   }
   if (rc == 0) {
@@ -661,7 +679,7 @@ static void on_http(const lgw__http_resp_t *resp, void *ud) {
       refused(q, status, resp->elapsed, &u);
       return;
     }
-    if (code == 0 && !lgw__reply_blank(&q->reply)) {
+    if (code == 0 && (!lgw__reply_blank(&q->reply) || q->reply.calls.n)) {
       q->win_ttft = q->ttft;
       q->win_usage = u;
       q->win_cost = record(q, status, 0, "", resp->elapsed, 0, &u);

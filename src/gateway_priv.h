@@ -66,7 +66,7 @@ struct req {
   int state;                   /* S_* */
   /* the request, copied */
   char *task;
-  lgw_message_t *msgs;
+  lgw_rich_message_t *msgs;    /* in arena */
   size_t nmsgs;
   char *model, *tier, *effort;
   lgw__overrides_t ov;
@@ -115,6 +115,14 @@ struct req {
   /* usage */
   lgw_usage_t usage_total, win_usage;
   double cost_total, win_cost, win_ttft;
+  /* rich requests (gateway_rich.c) */
+  void *arena;                 /* owned: msgs, tools and their strings */
+  lgw_tool_t *tools;
+  size_t ntools;
+  const char *tool_choice, *tool_choice_name;
+  int parallel_tool_calls;
+  lgw_tool_call_t *res_calls;  /* owned: the result's tool calls */
+  lgw_rich_message_t res_msg;  /* the result's assistant message */
 };
 
 struct lgw_gateway {
@@ -211,6 +219,17 @@ void lgw__gw_route_drop(req_t *q);
 void lgw__gw_routes_free(lgw_gateway_t *gw);
 void lgw__gw_breaker_event(lgw_gateway_t *gw, const req_t *q, size_t pi,
                            lgw_event_type_t type);
+
+/* ---- gateway_rich.c ------------------------------------------------------ */
+
+/* Copy r's messages (parts, tool calls) and tools into q's arena; 1 when
+ * memory is short. */
+int lgw__gw_copy_rich(req_t *q, const lgw_request_t *r);
+void lgw__gw_free_rich(req_t *q);
+/* The tool fields of an attempt's call. */
+void lgw__gw_call_rich(const req_t *q, lgw__call_t *c);
+/* A success's tool calls and assistant message into res. */
+void lgw__gw_result_rich(req_t *q, lgw_result_t *res);
 
 /* ---- gateway_stream.c ---------------------------------------------------- */
 
