@@ -167,6 +167,13 @@ static int replay(const lgw_runtime_t *rt, const lgw_request_t *req,
   memset(&call, 0, sizeof call);
   call.messages = req->messages;
   call.nmessages = req->nmessages;
+  call.rich = req->rich_messages;
+  call.nrich = req->nrich_messages;
+  call.tools = req->tools;
+  call.ntools = req->ntools;
+  call.tool_choice = req->tool_choice;
+  call.tool_choice_name = req->tool_choice_name;
+  call.parallel_tool_calls = req->parallel_tool_calls;
   call.model = route.model;
   call.reasoning_effort = route.reasoning_effort;
   call.temperature = route.temperature;
@@ -617,6 +624,144 @@ static void run_faults(const char *openai_base, const char *anthropic_base) {
     report(0, "-", "fault_loop", "handles left open on the loop");
 }
 
+/* ---- rich requests: parts, names, tools, tool calls and results -------- */
+
+#define WEATHER_PARAMS                                                    \
+  "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"},"  \
+  "\"unit\":{\"type\":\"string\",\"enum\":[\"c\",\"f\"]}},"               \
+  "\"required\":[\"city\"]}"
+static const lgw_tool_t weather[] = {
+  {"get_weather", "Get the current weather for a city", WEATHER_PARAMS, 0}};
+static const lgw_tool_t weather_strict[] = {
+  {"get_weather", "Get the current weather for a city",
+   "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},"
+   "\"required\":[\"city\"],\"additionalProperties\":false}", 1}};
+
+/* a 1x1 PNG and a one-page PDF header are enough for the schemas */
+static const unsigned char png[] = {
+  0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d,
+  0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01};
+static const char pdf[] = "%PDF-1.4\n%%EOF\n";
+
+static const lgw_part_t image_url_parts[] = {
+  {LGW_PART_TEXT, "What is in this image?", NULL, NULL, 0, NULL, NULL, NULL},
+  {LGW_PART_IMAGE, NULL, "https://example.com/cat.png", NULL, 0, NULL, NULL,
+   NULL}};
+static const lgw_part_t image_data_parts[] = {
+  {LGW_PART_TEXT, "What is in this image?", NULL, NULL, 0, NULL, NULL, NULL},
+  {LGW_PART_IMAGE, NULL, NULL, png, sizeof png, "image/png", "low", NULL}};
+static const lgw_part_t file_parts[] = {
+  {LGW_PART_FILE, NULL, NULL, pdf, sizeof pdf - 1, "application/pdf", NULL,
+   "hello.pdf"},
+  {LGW_PART_TEXT, "Summarize this document.", NULL, NULL, 0, NULL, NULL,
+   NULL}};
+static const lgw_part_t text_parts[] = {
+  {LGW_PART_TEXT, "Be brief.", NULL, NULL, 0, NULL, NULL, NULL},
+  {LGW_PART_TEXT, "Answer in English.", NULL, NULL, 0, NULL, NULL, NULL}};
+
+static const lgw_tool_call_t calls1[] = {
+  {"call_1", "get_weather", "{\"city\":\"Paris\"}"}};
+static const lgw_tool_call_t calls2[] = {
+  {"call_1", "get_weather", "{\"city\":\"Paris\"}"},
+  {"call_2", "get_weather", "{\"city\":\"Rome\",\"unit\":\"c\"}"}};
+
+#define RM(role, content) {role, content, NULL, 0, NULL, NULL, 0, NULL, 0}
+#define RP(role, parts) \
+  {role, NULL, parts, NMSG(parts), NULL, NULL, 0, NULL, 0}
+
+static const lgw_rich_message_t r_image_url[] = {RP("user", image_url_parts)};
+static const lgw_rich_message_t r_image_data[] = {
+  RP("user", image_data_parts)};
+static const lgw_rich_message_t r_file[] = {RP("user", file_parts)};
+static const lgw_rich_message_t r_parts_system[] = {
+  RP("system", text_parts), RP("user", text_parts)};
+static const lgw_rich_message_t r_name[] = {
+  {"user", "Name a prime number.", NULL, 0, "ann", NULL, 0, NULL, 0}};
+static const lgw_rich_message_t r_ask[] = {
+  RM("system", "You are a weather assistant."),
+  RM("user", "What is the weather in Paris?")};
+static const lgw_rich_message_t r_result[] = {
+  RM("user", "What is the weather in Paris?"),
+  {"assistant", NULL, NULL, 0, NULL, calls1, 1, NULL, 0},
+  {"tool", "{\"temp\":21}", NULL, 0, NULL, NULL, 0, "call_1", 0}};
+static const lgw_rich_message_t r_results2[] = {
+  RM("user", "Weather in Paris and Rome?"),
+  {"assistant", "Checking both.", NULL, 0, NULL, calls2, 2, NULL, 0},
+  {"tool", "{\"temp\":21}", NULL, 0, NULL, NULL, 0, "call_1", 0},
+  {"tool", "station offline", NULL, 0, NULL, NULL, 0, "call_2", 1},
+  RM("user", "Thanks.")};
+static const lgw_rich_message_t r_result_parts[] = {
+  RM("user", "What is the weather in Paris?"),
+  {"assistant", NULL, NULL, 0, NULL, calls1, 1, NULL, 0},
+  {"tool", NULL, text_parts, NMSG(text_parts), NULL, NULL, 0, "call_1", 0}};
+
+typedef struct xcase {
+  const char *name;
+  const lgw_rich_message_t *msgs;
+  size_t n;
+  const lgw_tool_t *tools;
+  size_t ntools;
+  const char *choice, *choice_name;
+  int parallel;
+} xcase_t;
+
+static const xcase_t xcases[] = {
+  {"image_url", r_image_url, NMSG(r_image_url), NULL, 0, NULL, NULL, 0},
+  {"image_data", r_image_data, NMSG(r_image_data), NULL, 0, NULL, NULL, 0},
+  {"file_pdf", r_file, NMSG(r_file), NULL, 0, NULL, NULL, 0},
+  {"text_parts", r_parts_system, NMSG(r_parts_system), NULL, 0, NULL, NULL,
+   0},
+  {"name", r_name, NMSG(r_name), NULL, 0, NULL, NULL, 0},
+  {"tools_auto", r_ask, NMSG(r_ask), weather, 1, "auto", NULL, 0},
+  {"tools_required", r_ask, NMSG(r_ask), weather, 1, "required", NULL, -1},
+  {"tools_none", r_ask, NMSG(r_ask), weather, 1, "none", NULL, 1},
+  {"tools_forced", r_ask, NMSG(r_ask), weather_strict, 1, NULL,
+   "get_weather", -1},
+  {"tool_result", r_result, NMSG(r_result), weather, 1, NULL, NULL, 0},
+  {"tool_results", r_results2, NMSG(r_results2), weather, 1, "auto", NULL,
+   0},
+  {"result_parts", r_result_parts, NMSG(r_result_parts), weather, 1, NULL,
+   NULL, 0},
+};
+
+static void run_xcase(const transport_t *t, const xcase_t *c,
+                      const char *base) {
+  char *prov = provider_yaml(t, base, NULL);
+  char *yaml = lgw__sprintf("version: 1\nsettings:\n  transport_retries: 1\n"
+                            "  timeout: 20\nproviders:\n%s", prov);
+  lgw_request_t req;
+  lgw_runtime_t *rt = NULL;
+  outcome_t o;
+  replay_t r;
+  char detail[768];
+  int ok, verrors, last;
+  memset(&req, 0, sizeof req);
+  req.task = "conformance";
+  req.rich_messages = c->msgs;
+  req.nrich_messages = c->n;
+  req.model = t->model;
+  req.tools = c->tools;
+  req.ntools = c->ntools;
+  req.tool_choice = c->choice;
+  req.tool_choice_name = c->choice_name;
+  req.parallel_tool_calls = c->parallel;
+  run_gateway(yaml, &req, &o, &rt);
+  last = o.natt ? o.att[o.natt - 1].http_status : 0;
+  memset(&r, 0, sizeof r);
+  if (!rt || replay(rt, &req, 0, &r) != 0) r.status = 0;
+  verrors = print_violations(r.violations, 0);
+  ok = o.status == 0 && r.status == 200 && verrors == 0;
+  snprintf(detail, sizeof detail, "%d%s%.400s", last, o.status ? " " : "",
+           o.status ? o.message : "");
+  report(ok, t->name, c->name, detail);
+  if (!ok) print_violations(r.violations, 1);
+  lgw_free(r.violations);
+  lgw_free(o.text);
+  lgw_runtime_free(rt);
+  lgw_free(yaml);
+  lgw_free(prov);
+}
+
 int main(int argc, char **argv) {
   size_t i, j;
   if (argc != 3) {
@@ -631,6 +776,7 @@ int main(int argc, char **argv) {
     for (j = 0; j < NMSG(cases); j++)
       if (!cases[j].openai_only || strcmp(t->provider_type, "openai") == 0)
         run_case(t, &cases[j], base);
+    for (j = 0; j < NMSG(xcases); j++) run_xcase(t, &xcases[j], base);
     run_stream_body(t, base);
   }
   run_faults(argv[1], argv[2]);
