@@ -422,7 +422,8 @@ static void run_case(const transport_t *t, const rcase_t *c,
   if (c->expect == 200)
     ok = o.status == 0 && !why[0] && r.status == 200 && verrors == 0;
   else
-    ok = o.status == LGW_EEXHAUSTED && o.natt == 1 && last == c->expect &&
+    ok = o.natt == 1 && o.status == o.att[0].code && o.status != 0 &&
+         last == c->expect &&
          r.status == c->expect && verrors > 0;
   snprintf(detail, sizeof detail, "%d%s%s", last, why[0] ? " " : "", why);
   if (o.status && !ok)
