@@ -113,6 +113,8 @@ typedef struct lgw__provider {
   /* our own (not part of the provider key) */
   long rpm, tpm;           /* 0 = no limit */
   int allow_insecure_http; /* plain http:// to a host that is not loopback */
+  char *extra_body;        /* a JSON object merged into every body sent to
+                              this provider; NULL when none */
 } lgw__provider_t;
 
 typedef struct lgw__task {
