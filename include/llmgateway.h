@@ -254,6 +254,33 @@ typedef struct lgw_request {
   const char *tool_choice_name;     /* force this tool (tool_choice is
                                        then ignored); NULL: unset */
   int parallel_tool_calls;          /* 0 unset, 1 true, -1 false */
+  /* 0.3.0: structured output. The answer's text is JSON matching this
+   * schema, enforced by the provider: Responses text.format, Chat
+   * response_format (json_schema), Anthropic output_config.format. */
+  const char *schema_json;          /* a JSON Schema object as JSON text;
+                                       NULL: none */
+  const char *schema_name;          /* NULL: "response" (Anthropic has no
+                                       name) */
+  int schema_strict;                /* 0 or 1: strict, -1: not strict
+                                       (Anthropic has no such switch) */
+  /* 0.3.0: common parameters, sent where the API has the field */
+  const char *const *stop;          /* stop sequences: Chat stop,
+                                       Anthropic stop_sequences; Responses
+                                       has none (left out) */
+  size_t nstop;
+  int has_top_p;                    /* top_p: every API */
+  double top_p;
+  int has_seed;                     /* seed: Chat and LiteLLM only */
+  long long seed;
+  const char *user;                 /* end-user id: OpenAI user,
+                                       Anthropic metadata.user_id */
+  const char *metadata_json;        /* a JSON object of strings: OpenAI
+                                       metadata; Anthropic has none (left
+                                       out) */
+  const char *extra_json;           /* a JSON object merged into the body
+                                       last, after the provider's
+                                       extra_body: each key replaces the
+                                       body's; a null value removes it */
 } lgw_request_t;
 
 /* One HTTP attempt (or a provider skipped before any HTTP). */

@@ -421,7 +421,7 @@ static void send_attempt(req_t *q) {
     call.max_tokens = q->route->max_tokens;
     call.stream = q->on_delta != NULL;
     lgw__gw_call_rich(q, &call);
-    rc = tr->body(&call, &body, &len, &e);
+    rc = lgw__transport_body(tr, &call, &body, &len, &e);
   }
   if (rc == 0) {
     memset(&o, 0, sizeof o);

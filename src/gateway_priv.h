@@ -122,6 +122,14 @@ struct req {
   size_t ntools;
   const char *tool_choice, *tool_choice_name;
   int parallel_tool_calls;
+  const char *schema_json, *schema_name;
+  int schema_strict;
+  const char **stop;
+  size_t nstop;
+  int has_top_p, has_seed;
+  double top_p;
+  long long seed;
+  const char *user, *metadata_json, *extra_json;
   lgw_tool_call_t *res_calls;  /* owned: the result's tool calls */
   lgw_rich_message_t res_msg;  /* the result's assistant message */
 };

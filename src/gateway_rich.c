@@ -150,6 +150,23 @@ int lgw__gw_copy_rich(req_t *q, const lgw_request_t *r) {
   q->tool_choice = arena_str(q, r->tool_choice, &bad);
   q->tool_choice_name = arena_str(q, r->tool_choice_name, &bad);
   q->parallel_tool_calls = r->parallel_tool_calls;
+  q->schema_json = arena_str(q, r->schema_json, &bad);
+  q->schema_name = arena_str(q, r->schema_name, &bad);
+  q->schema_strict = r->schema_strict;
+  if (r->nstop && r->stop &&
+      (q->stop = arena_array(q, r->nstop, sizeof *q->stop, &bad))) {
+    q->nstop = r->nstop;
+    for (i = 0; i < r->nstop; i++)
+      q->stop[i] = arena_str(q, r->stop[i] ? r->stop[i] : "", &bad);
+  }
+  q->has_top_p = r->has_top_p;
+  q->top_p = r->top_p;
+  q->has_seed = r->has_seed;
+  q->seed = r->seed;
+  q->user = arena_str(q, r->user, &bad);
+  q->metadata_json = arena_str(q, r->metadata_json, &bad);
+  q->extra_json = arena_str(q, r->extra_json, &bad);
+  q->msg_bytes += q->schema_json ? strlen(q->schema_json) : 0;
   return bad;
 }
 
@@ -170,6 +187,19 @@ void lgw__gw_call_rich(const req_t *q, lgw__call_t *c) {
   c->tool_choice = q->tool_choice;
   c->tool_choice_name = q->tool_choice_name;
   c->parallel_tool_calls = q->parallel_tool_calls;
+  c->schema_json = q->schema_json;
+  c->schema_name = q->schema_name;
+  c->schema_strict = q->schema_strict;
+  c->stop = q->stop;
+  c->nstop = q->nstop;
+  c->has_top_p = q->has_top_p;
+  c->top_p = q->top_p;
+  c->has_seed = q->has_seed;
+  c->seed = q->seed;
+  c->user = q->user;
+  c->metadata_json = q->metadata_json;
+  c->extra_body = prov(q)->extra_body;
+  c->extra = q->extra_json;
 }
 
 void lgw__gw_result_rich(req_t *q, lgw_result_t *res) {

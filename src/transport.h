@@ -55,6 +55,22 @@ typedef struct lgw__call {
   const char *tool_choice;       /* NULL: unset */
   const char *tool_choice_name;  /* NULL: unset */
   int parallel_tool_calls;       /* 0 unset, 1 true, -1 false */
+  /* structured output and common parameters (as in lgw_request_t) */
+  const char *schema_json;
+  const char *schema_name;
+  int schema_strict;
+  const char *const *stop;
+  size_t nstop;
+  int has_top_p;
+  double top_p;
+  int has_seed;
+  long long seed;
+  const char *user;
+  const char *metadata_json;
+  /* merged last by lgw__transport_body: the provider's, then the
+   * request's */
+  const char *extra_body;
+  const char *extra;
 } lgw__call_t;
 
 /* What a 2xx body gave. */
@@ -353,6 +369,25 @@ int lgw__msg_text(const lgw_rich_message_t *m, size_t mi, const char *api,
  * Chat's {"type":"function","function":{"name"}}). */
 int lgw__openai_tool_choice(lgw__buf_t *b, const lgw__call_t *c,
                             int responses_style, lgw_error_t *err);
+
+/* Common parameters for the body being built, each only when set:
+ * `,"<stop_key>":[...]` (stop_key NULL: not sent), `,"top_p":`,
+ * `,"seed":` (with_seed), `,"user":` (user_key NULL: not sent) and
+ * `,"metadata":` (with_metadata). */
+int lgw__body_params(lgw__buf_t *b, const lgw__call_t *c,
+                     const char *stop_key, int with_seed,
+                     const char *user_key, int with_metadata,
+                     lgw_error_t *err);
+/* The JSON Schema of c as `,"schema":<object>` (checked); the OpenAI
+ * form `"name":<n>,"strict":<b>,"schema":<object>`. */
+int lgw__body_schema(lgw__buf_t *b, const lgw__call_t *c, lgw_error_t *err);
+int lgw__body_schema_named(lgw__buf_t *b, const lgw__call_t *c,
+                           lgw_error_t *err);
+/* The body of t for c with c->extra_body, then c->extra, merged into it:
+ * a key of theirs replaces the body's top-level member of that name (a
+ * null removes it), new keys are appended in their order. */
+int lgw__transport_body(const lgw__transport_t *t, const lgw__call_t *c,
+                        char **out, size_t *len, lgw_error_t *err);
 
 /* Body builders: `,"temperature":<t>` (LGW_EINVAL when t is not finite,
  * LGW_ENOMEM), and the end of a body built into b so far with result rc:

@@ -271,6 +271,20 @@ static int anthropic_body(const lgw__call_t *c, char **out, size_t *len,
   }
   if (!rc && c->stream) rc = lgw__buf_adds(&b, ",\"stream\":true");
   rc = rc ? rc : tools_def(&b, c, err);
+  /* the API's own structured output (a JSON text answer) */
+  if (!rc && c->schema_json) {
+    rc = lgw__buf_adds(&b, ",\"output_config\":{\"format\":{\"type\":"
+                           "\"json_schema\"");
+    rc = rc ? rc : lgw__body_schema(&b, c, err);
+    rc = rc ? rc : lgw__buf_adds(&b, "}}");
+  }
+  /* no seed; the end user's id is metadata.user_id; no other metadata */
+  rc = rc ? rc : lgw__body_params(&b, c, "stop_sequences", 0, NULL, 0, err);
+  if (!rc && !lgw__is_blank(c->user)) {
+    rc = lgw__buf_adds(&b, ",\"metadata\":{\"user_id\":");
+    rc = rc ? rc : lgw__json_add_str(&b, c->user, strlen(c->user));
+    rc = rc ? rc : lgw__buf_addc(&b, '}');
+  }
   lgw__buf_free(&sys);
   return lgw__body_finish(&b, rc, out, len, err);
 }

@@ -216,6 +216,13 @@ int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
   }
   if (!rc && c->ntools) rc = chat_tools(&b, c, err);
   else if (!rc) rc = lgw__openai_tool_choice(&b, c, 0, err);
+  if (!rc && c->schema_json) {
+    rc = lgw__buf_adds(&b, ",\"response_format\":{\"type\":\"json_schema\","
+                           "\"json_schema\":{");
+    rc = rc ? rc : lgw__body_schema_named(&b, c, err);
+    rc = rc ? rc : lgw__buf_adds(&b, "}}");
+  }
+  rc = rc ? rc : lgw__body_params(&b, c, "stop", 1, "user", 1, err);
   return lgw__body_finish(&b, rc, out, len, err);
 }
 

@@ -207,6 +207,13 @@ static int responses_body(const lgw__call_t *c, char **out, size_t *len,
     rc = rc ? rc : lgw__json_add_str(&b, sys.data + a, e - a);
   }
   rc = rc ? rc : tools_def(&b, c, err);
+  if (!rc && c->schema_json) {
+    rc = lgw__buf_adds(&b, ",\"text\":{\"format\":{\"type\":\"json_schema\",");
+    rc = rc ? rc : lgw__body_schema_named(&b, c, err);
+    rc = rc ? rc : lgw__buf_adds(&b, "}}");
+  }
+  /* no stop sequences nor seed in this API */
+  rc = rc ? rc : lgw__body_params(&b, c, NULL, 0, "user", 1, err);
   lgw__buf_free(&sys);
   return lgw__body_finish(&b, rc, out, len, err);
 }

@@ -252,3 +252,182 @@ int lgw__tcall_set(char **dst, const char *s, int nul) {
   *dst = v;
   return 0;
 }
+
+/* ---- common parameters, schema, extra members ------------------------- */
+
+int lgw__body_params(lgw__buf_t *b, const lgw__call_t *c,
+                     const char *stop_key, int with_seed,
+                     const char *user_key, int with_metadata,
+                     lgw_error_t *err) {
+  size_t i;
+  int rc = 0;
+  if (stop_key && c->nstop) {
+    rc = lgw__json_add_key(b, stop_key);
+    rc = rc ? rc : lgw__buf_addc(b, '[');
+    for (i = 0; !rc && i < c->nstop; i++) {
+      const char *s = c->stop[i] ? c->stop[i] : "";
+      rc = i ? lgw__buf_addc(b, ',') : 0;
+      rc = rc ? rc : lgw__json_add_str(b, s, strlen(s));
+    }
+    rc = rc ? rc : lgw__buf_addc(b, ']');
+  }
+  if (!rc && c->has_top_p) {
+    rc = lgw__json_add_key(b, "top_p");
+    rc = rc ? rc : lgw__json_add_num(b, c->top_p);
+    if (rc == LGW_EINVAL)
+      return lgw__rich_fail(err, "top_p is not a finite number");
+  }
+  if (!rc && with_seed && c->has_seed)
+    rc = lgw__buf_printf(b, ",\"seed\":%lld", c->seed);
+  if (!rc && user_key && !lgw__is_blank(c->user)) {
+    rc = lgw__json_add_key(b, user_key);
+    rc = rc ? rc : lgw__json_add_str(b, c->user, strlen(c->user));
+  }
+  if (!rc && with_metadata && !lgw__is_blank(c->metadata_json)) {
+    rc = lgw__json_add_key(b, "metadata");
+    rc = rc ? rc : lgw__json_add_object(b, c->metadata_json, "{}",
+                                        "metadata", err);
+  }
+  return rc;
+}
+
+int lgw__body_schema_named(lgw__buf_t *b, const lgw__call_t *c,
+                           lgw_error_t *err) {
+  const char *name = lgw__is_blank(c->schema_name) ? "response"
+                                                   : c->schema_name;
+  int rc = lgw__buf_adds(b, "\"name\":");
+  rc = rc ? rc : lgw__json_add_str(b, name, strlen(name));
+  rc = rc ? rc : lgw__buf_adds(b, c->schema_strict < 0 ? ",\"strict\":false"
+                                                       : ",\"strict\":true");
+  return rc ? rc : lgw__body_schema(b, c, err);
+}
+
+int lgw__body_schema(lgw__buf_t *b, const lgw__call_t *c, lgw_error_t *err) {
+  int rc = lgw__json_add_key(b, "schema");
+  return rc ? rc : lgw__json_add_object(b, c->schema_json, "{}", "schema",
+                                        err);
+}
+
+/* The end of the JSON value starting at s[i] (valid JSON). */
+static size_t value_end(const char *s, size_t n, size_t i) {
+  int depth = 0, in_str = 0;
+  for (; i < n; i++) {
+    char ch = s[i];
+    if (in_str) {
+      if (ch == '\\') i++;
+      else if (ch == '"') {
+        in_str = 0;
+        if (!depth) return i + 1;
+      }
+    } else if (ch == '"') {
+      in_str = 1;
+    } else if (ch == '{' || ch == '[') {
+      depth++;
+    } else if (ch == '}' || ch == ']') {
+      if (depth == 0) return i;
+      if (--depth == 0) return i + 1;
+    } else if (ch == ',' && !depth) {
+      return i;
+    }
+  }
+  return n;
+}
+
+/* A top-level key of the body named in one of the objects. */
+static int named(const char *k, size_t kn, const cJSON *const objs[2]) {
+  const cJSON *it;
+  int i;
+  for (i = 0; i < 2; i++)
+    cJSON_ArrayForEach(it, objs[i])
+      if (strlen(it->string) == kn && memcmp(it->string, k, kn) == 0)
+        return 1;
+  return 0;
+}
+
+static int is_ws(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Rebuild body[0..len) (an object of ours: keys without escapes) with
+ * the members of objs merged: objs[1] wins over objs[0]. */
+static int merge(const char *body, size_t len, const cJSON *const objs[2],
+                 lgw__buf_t *out) {
+  size_t i = 1, members = 0;
+  int rc = lgw__buf_addc(out, '{'), k;
+  const cJSON *it;
+  while (!rc && i < len) {
+    size_t ks, ke, ms = i, me;
+    while (i < len && (is_ws(body[i]) || body[i] == ',')) i++;
+    if (i >= len || body[i] != '"') break;
+    ms = i;
+    ks = i + 1;
+    ke = value_end(body, len, i) - 1;
+    i = ke + 1;
+    while (i < len && (is_ws(body[i]) || body[i] == ':')) i++;
+    me = value_end(body, len, i);
+    i = me;
+    if (named(body + ks, ke - ks, objs)) continue;
+    rc = members++ ? lgw__buf_addc(out, ',') : 0;
+    rc = rc ? rc : lgw__buf_add(out, body + ms, me - ms);
+  }
+  for (k = 0; !rc && k < 2; k++)
+    cJSON_ArrayForEach(it, objs[k]) {
+      char *v;
+      /* the later object's member of the same name wins */
+      if (rc || cJSON_IsNull(it) ||
+          (k == 0 && cJSON_GetObjectItemCaseSensitive(objs[1], it->string)))
+        continue;
+      if (!(v = cJSON_PrintUnformatted(it))) {
+        rc = LGW_ENOMEM;
+        break;
+      }
+      rc = members++ ? lgw__buf_addc(out, ',') : 0;
+      rc = rc ? rc : lgw__json_add_str(out, it->string, strlen(it->string));
+      rc = rc ? rc : lgw__buf_addc(out, ':');
+      rc = rc ? rc : lgw__buf_adds(out, v);
+      cJSON_free(v);
+    }
+  return rc ? rc : lgw__buf_addc(out, '}');
+}
+
+static cJSON *extra_object(const char *json, const char *what,
+                           lgw_error_t *err, int *rc) {
+  cJSON *o;
+  if (lgw__is_blank(json)) return NULL;
+  o = cJSON_ParseWithOpts(json, NULL, 1);
+  if (!cJSON_IsObject(o)) {
+    cJSON_Delete(o);
+    *rc = lgw__error_set(err, LGW_EINVAL, "%s is not a JSON object", what);
+    return NULL;
+  }
+  return o;
+}
+
+int lgw__transport_body(const lgw__transport_t *t, const lgw__call_t *c,
+                        char **out, size_t *len, lgw_error_t *err) {
+  const cJSON *objs[2];
+  cJSON *a, *b;
+  lgw__buf_t m;
+  int rc = t->body(c, out, len, err);
+  if (rc || (lgw__is_blank(c->extra_body) && lgw__is_blank(c->extra)))
+    return rc;
+  a = extra_object(c->extra_body, "the provider's extra_body", err, &rc);
+  b = rc ? NULL : extra_object(c->extra, "extra", err, &rc);
+  lgw__buf_init(&m);
+  objs[0] = a;
+  objs[1] = b;
+  if (!rc && merge(*out, *len, objs, &m))
+    rc = lgw__error_set(err, LGW_ENOMEM, "out of memory building body");
+  cJSON_Delete(a);
+  cJSON_Delete(b);
+  lgw_free(*out);
+  *out = NULL;
+  *len = 0;
+  if (rc) {
+    lgw__buf_free(&m);
+    return rc;
+  }
+  *len = m.len;
+  *out = lgw__buf_steal(&m);
+  return *out ? 0 : lgw__error_set(err, LGW_ENOMEM, "out of memory");
+}

@@ -17,6 +17,7 @@
 
 #include "gw_support.h"
 #include "llmgateway.h"
+#include "config.h"
 #include "sse.h"
 #include "test.h"
 #include "transport.h"
@@ -635,6 +636,141 @@ TEST(anthropic_tool_choice_forms) {
                   "\"get_weather\",\"disable_parallel_tool_use\":true}}");
 }
 
+
+/* ---- structured output, common parameters, extra members ---------------- */
+
+#define VERDICT                                                             \
+  "{\"type\":\"object\",\"properties\":{\"summary\":{\"type\":\"string\"},"  \
+  "\"risk\":{\"type\":\"string\",\"enum\":[\"low\",\"medium\",\"high\"]}},"  \
+  "\"required\":[\"summary\",\"risk\"],\"additionalProperties\":false}"
+
+static const lgw_message_t assess[] = {
+  {"user", "Assess the risk of this change: set the log level of the "
+           "billing service to debug."}};
+
+/* Body through lgw__transport_body (extras merged). */
+static const char *xbody(const lgw__transport_t *t, const lgw__call_t *c) {
+  static char out[16384];
+  char *b = NULL;
+  size_t len = 0;
+  lgw_error_t err;
+  int rc;
+  memset(&err, 0, sizeof err);
+  if ((rc = lgw__transport_body(t, c, &b, &len, &err)) != 0) {
+    snprintf(out, sizeof out, "ERR %d: %s", rc, err.message);
+    return out;
+  }
+  if (len != strlen(b)) snprintf(out, sizeof out, "BAD LENGTH");
+  else snprintf(out, sizeof out, "%s", b);
+  lgw_free(b);
+  return out;
+}
+
+TEST(schema_bodies_match_sdk) {
+  lgw__call_t c = call(assess, 1, "gpt-4o-mini");
+  c.schema_json = VERDICT;
+  c.schema_name = "verdict";
+  ASSERT_CONTAINS(body(&lgw__transport_responses, &c),
+      ",\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"verdict\","
+      "\"strict\":true,\"schema\":" VERDICT "}}}");
+  ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
+      ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{"
+      "\"name\":\"verdict\",\"strict\":true,\"schema\":" VERDICT "}}}");
+  ASSERT_CONTAINS(body(&lgw__transport_litellm, &c),
+      ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{"
+      "\"name\":\"verdict\",\"strict\":true,\"schema\":" VERDICT "}}}");
+  ASSERT_STREQ(body(&lgw__transport_anthropic, &c),
+      "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\","
+      "\"content\":\"Assess the risk of this change: set the log level of "
+      "the billing service to debug.\"}],\"max_tokens\":1024,"
+      "\"temperature\":0.0,\"output_config\":{\"format\":{\"type\":"
+      "\"json_schema\",\"schema\":" VERDICT "}}}");
+  c.schema_name = NULL;
+  c.schema_strict = -1;
+  ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
+      "\"json_schema\":{\"name\":\"response\",\"strict\":false,\"schema\":");
+  c.schema_json = "\"x\"";
+  ASSERT_STREQ(body(&lgw__transport_responses, &c),
+               "ERR -2: schema is not a JSON object");
+}
+
+TEST(common_parameters_per_api) {
+  static const char *const stop[] = {"END", "\n\n"};
+  lgw__call_t c = call(assess, 1, "m");
+  c.stop = stop;
+  c.nstop = 2;
+  c.has_top_p = 1;
+  c.top_p = 0.9;
+  c.has_seed = 1;
+  c.seed = -42;
+  c.user = "u-1";
+  c.metadata_json = "{\"run\":\"7\"}";
+  ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
+                  "\"stream\":false,\"stop\":[\"END\",\"\\n\\n\"],"
+                  "\"top_p\":0.9,\"seed\":-42,\"user\":\"u-1\","
+                  "\"metadata\":{\"run\":\"7\"}}");
+  ASSERT_CONTAINS(body(&lgw__transport_responses, &c),
+                  "\"stream\":false,\"top_p\":0.9,\"user\":\"u-1\","
+                  "\"metadata\":{\"run\":\"7\"}}");
+  ASSERT_CONTAINS(body(&lgw__transport_anthropic, &c),
+                  "\"temperature\":0.0,\"stop_sequences\":[\"END\","
+                  "\"\\n\\n\"],\"top_p\":0.9,\"metadata\":{\"user_id\":"
+                  "\"u-1\"}}");
+  c.metadata_json = "[]";
+  ASSERT_STREQ(body(&lgw__transport_chat, &c),
+               "ERR -2: metadata is not a JSON object");
+  c.metadata_json = NULL;
+  c.top_p = 1.0 / 0.0;
+  ASSERT_STREQ(body(&lgw__transport_chat, &c),
+               "ERR -2: top_p is not a finite number");
+}
+
+TEST(extra_merged_last) {
+  lgw__call_t c = call(assess, 1, "m");
+  c.extra_body = "{\"temperature\":0.5,\"service_tier\":\"flex\","
+                 "\"store\":false}";
+  c.extra = "{\"store\":true,\"stream\":null,\"x\":{\"y\":[1,\"z\"]}}";
+  ASSERT_STREQ(xbody(&lgw__transport_chat, &c),
+      "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
+      "\"Assess the risk of this change: set the log level of the billing "
+      "service to debug.\"}],\"max_completion_tokens\":1024,"
+      "\"temperature\":0.5,\"service_tier\":\"flex\",\"store\":true,"
+      "\"x\":{\"y\":[1,\"z\"]}}");
+  /* without extras the body is the transport's, byte for byte */
+  c.extra_body = c.extra = NULL;
+  ASSERT_STREQ(xbody(&lgw__transport_anthropic, &c),
+               body(&lgw__transport_anthropic, &c));
+  c.extra = "[1]";
+  ASSERT_STREQ(xbody(&lgw__transport_chat, &c),
+               "ERR -2: extra is not a JSON object");
+  c.extra = NULL;
+  c.extra_body = "{";
+  ASSERT_STREQ(xbody(&lgw__transport_chat, &c),
+               "ERR -2: the provider's extra_body is not a JSON object");
+}
+
+TEST(config_extra_body) {
+  lgw_runtime_t *rt;
+  lgw_error_t err;
+  static const char bad[] =
+      "providers:\n  - provider_type: x\n    api_style: openai_chat\n"
+      "    base_url: http://127.0.0.1:1\n    extra_body: [1]\n";
+  rt = gws_load(GWS_SETTINGS("") "providers:\n  - provider_type: x\n"
+                "    api_style: openai_chat\n"
+                "    base_url: http://127.0.0.1:1\n"
+                "    extra_body:\n      a: 1\n      b: [true, null, 2.5, s]\n"
+                "      c: {d: e}\n");
+  ASSERT(rt != NULL);
+  ASSERT_STREQ(rt->providers[0].extra_body,
+               "{\"a\":1,\"b\":[true,null,2.5,\"s\"],\"c\":{\"d\":\"e\"}}");
+  lgw_runtime_free(rt);
+  memset(&err, 0, sizeof err);
+  ASSERT_EQ(lgw_runtime_load_string(bad, strlen(bad), "t.yaml", &rt, &err),
+            LGW_ECONFIG);
+  ASSERT_CONTAINS(err.message, "providers[1].extra_body: expected a "
+                  "mapping, got a list");
+}
+
 /* ---- answers: tool calls -------------------------------------------------------- */
 
 static char *slurp(const char *path) {
@@ -1072,6 +1208,40 @@ TEST(gateway_part_fails_over) {
                   "or text/plain");
 }
 
+/* The provider's extra_body, then the request's extra, on the wire; the
+ * schema and parameters through the gateway. */
+TEST(gateway_extras_and_schema) {
+  static const char *const stop[] = {"END"};
+  lgw_request_t r;
+  out_t o;
+  memset(&r, 0, sizeof r);
+  r.task = "t";
+  r.messages = assess;
+  r.nmessages = 1;
+  r.schema_json = VERDICT;
+  r.stop = stop;
+  r.nstop = 1;
+  r.user = "u";
+  r.extra_json = "{\"top_k\":5}";
+  canned_set("application/json",
+             "{\"content\":[{\"type\":\"text\",\"text\":\"{}\"}],"
+             "\"stop_reason\":\"end_turn\"}");
+  ASSERT_EQ(run_req(gws_load(GWS_SETTINGS("") "providers:\n"
+                             PROVIDER("anthropic")
+                             "    extra_body:\n      top_k: 3\n"
+                             "      service_tier: auto\n", canned.port),
+                    &r, &o), 0);
+  ASSERT_EQ(o.status, 0);
+  ASSERT_STREQ(o.text, "{}");
+  ASSERT_STREQ(canned.last_body,
+      "{\"model\":\"m1\",\"messages\":[{\"role\":\"user\",\"content\":"
+      "\"Assess the risk of this change: set the log level of the billing "
+      "service to debug.\"}],\"max_tokens\":4000,\"temperature\":0.0,"
+      "\"output_config\":{\"format\":{\"type\":\"json_schema\",\"schema\":"
+      VERDICT "}},\"stop_sequences\":[\"END\"],\"metadata\":{\"user_id\":"
+      "\"u\"},\"service_tier\":\"auto\",\"top_k\":5}");
+}
+
 /* Everything in a request is copied at submit. */
 TEST(gateway_copies_rich_request) {
   char text[16], id[16], args[32], params[64], tool_name[16];
@@ -1161,6 +1331,10 @@ int main(void) {
   RUN(anthropic_bad_arguments);
   RUN(anthropic_image_and_document_blocks);
   RUN(anthropic_tool_choice_forms);
+  RUN(schema_bodies_match_sdk);
+  RUN(common_parameters_per_api);
+  RUN(extra_merged_last);
+  RUN(config_extra_body);
   RUN(parse_tool_calls);
   RUN(stream_tool_calls_assembled);
   RUN(responses_stream_pieces);
@@ -1169,6 +1343,7 @@ int main(void) {
     RUN(gateway_streamed_tool_call);
     RUN(gateway_part_fails_over);
     RUN(gateway_copies_rich_request);
+    RUN(gateway_extras_and_schema);
     canned_stop();
   } else {
     fprintf(stderr, "cannot start the canned server\n");

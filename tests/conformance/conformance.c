@@ -174,12 +174,25 @@ static int replay(const lgw_runtime_t *rt, const lgw_request_t *req,
   call.tool_choice = req->tool_choice;
   call.tool_choice_name = req->tool_choice_name;
   call.parallel_tool_calls = req->parallel_tool_calls;
+  call.schema_json = req->schema_json;
+  call.schema_name = req->schema_name;
+  call.schema_strict = req->schema_strict;
+  call.stop = req->stop;
+  call.nstop = req->nstop;
+  call.has_top_p = req->has_top_p;
+  call.top_p = req->top_p;
+  call.has_seed = req->has_seed;
+  call.seed = req->seed;
+  call.user = req->user;
+  call.metadata_json = req->metadata_json;
+  call.extra_body = p->extra_body;
+  call.extra = req->extra_json;
   call.model = route.model;
   call.reasoning_effort = route.reasoning_effort;
   call.temperature = route.temperature;
   call.max_tokens = route.max_tokens;
   call.stream = stream;
-  rc = tr->body(&call, &body, &len, &err);
+  rc = lgw__transport_body(tr, &call, &body, &len, &err);
   if (rc == 0) rc = tr->headers(p, &kv);
   if (rc == 0 && !(url = tr->url(p))) rc = LGW_ENOMEM;
   for (i = 0; rc == 0 && i < kv.n; i++) {
@@ -704,25 +717,42 @@ typedef struct xcase {
   size_t ntools;
   const char *choice, *choice_name;
   int parallel;
+  int params;                 /* 1: schema and common parameters */
+  const char *extra;          /* the request's extra JSON */
 } xcase_t;
 
+#define VERDICT                                                         \
+  "{\"type\":\"object\",\"properties\":{\"summary\":{\"type\":\"string\"},"  \
+  "\"risk\":{\"type\":\"string\",\"enum\":[\"low\",\"medium\",\"high\"]}},"  \
+  "\"required\":[\"summary\",\"risk\"],\"additionalProperties\":false}"
+static const char *const stops[] = {"END", "STOP"};
+static const lgw_rich_message_t r_assess[] = {
+  RM("user", "Assess the risk of this change: set the log level of the "
+             "billing service to debug.")};
+
 static const xcase_t xcases[] = {
-  {"image_url", r_image_url, NMSG(r_image_url), NULL, 0, NULL, NULL, 0},
-  {"image_data", r_image_data, NMSG(r_image_data), NULL, 0, NULL, NULL, 0},
-  {"file_pdf", r_file, NMSG(r_file), NULL, 0, NULL, NULL, 0},
+  {"image_url", r_image_url, NMSG(r_image_url), NULL, 0, NULL, NULL, 0, 0, NULL},
+  {"image_data", r_image_data, NMSG(r_image_data), NULL, 0, NULL, NULL, 0, 0, NULL},
+  {"file_pdf", r_file, NMSG(r_file), NULL, 0, NULL, NULL, 0, 0, NULL},
   {"text_parts", r_parts_system, NMSG(r_parts_system), NULL, 0, NULL, NULL,
-   0},
-  {"name", r_name, NMSG(r_name), NULL, 0, NULL, NULL, 0},
-  {"tools_auto", r_ask, NMSG(r_ask), weather, 1, "auto", NULL, 0},
-  {"tools_required", r_ask, NMSG(r_ask), weather, 1, "required", NULL, -1},
-  {"tools_none", r_ask, NMSG(r_ask), weather, 1, "none", NULL, 1},
+   0, 0, NULL},
+  {"name", r_name, NMSG(r_name), NULL, 0, NULL, NULL, 0, 0, NULL},
+  {"tools_auto", r_ask, NMSG(r_ask), weather, 1, "auto", NULL, 0, 0, NULL},
+  {"tools_required", r_ask, NMSG(r_ask), weather, 1, "required", NULL, -1, 0, NULL},
+  {"tools_none", r_ask, NMSG(r_ask), weather, 1, "none", NULL, 1, 0, NULL},
   {"tools_forced", r_ask, NMSG(r_ask), weather_strict, 1, NULL,
-   "get_weather", -1},
-  {"tool_result", r_result, NMSG(r_result), weather, 1, NULL, NULL, 0},
+   "get_weather", -1, 0, NULL},
+  {"tool_result", r_result, NMSG(r_result), weather, 1, NULL, NULL, 0, 0, NULL},
   {"tool_results", r_results2, NMSG(r_results2), weather, 1, "auto", NULL,
-   0},
+   0, 0, NULL},
   {"result_parts", r_result_parts, NMSG(r_result_parts), weather, 1, NULL,
-   NULL, 0},
+   NULL, 0, 0, NULL},
+  {"schema_params", r_assess, NMSG(r_assess), NULL, 0, NULL, NULL, 0, 1,
+   NULL},
+  {"extra", r_assess, NMSG(r_assess), NULL, 0, NULL, NULL, 0, 0,
+   "{\"temperature\":0.5,\"stream\":null}"},
+  {"control_extra", r_assess, NMSG(r_assess), NULL, 0, NULL, NULL, 0, 0,
+   "{\"temperature\":\"hot\"}"},
 };
 
 static void run_xcase(const transport_t *t, const xcase_t *c,
@@ -746,12 +776,30 @@ static void run_xcase(const transport_t *t, const xcase_t *c,
   req.tool_choice = c->choice;
   req.tool_choice_name = c->choice_name;
   req.parallel_tool_calls = c->parallel;
+  req.extra_json = c->extra;
+  if (c->params) {
+    req.schema_json = VERDICT;
+    req.schema_name = "verdict";
+    req.stop = stops;
+    req.nstop = NMSG(stops);
+    req.has_top_p = 1;
+    req.top_p = 0.9;
+    req.has_seed = 1;
+    req.seed = 7;
+    req.user = "user-1";
+    req.metadata_json = "{\"run\":\"conformance\"}";
+  }
   run_gateway(yaml, &req, &o, &rt);
   last = o.natt ? o.att[o.natt - 1].http_status : 0;
   memset(&r, 0, sizeof r);
   if (!rt || replay(rt, &req, 0, &r) != 0) r.status = 0;
   verrors = print_violations(r.violations, 0);
-  ok = o.status == 0 && r.status == 200 && verrors == 0;
+  /* the control: a wrong type through extra must come back 400 */
+  if (strncmp(c->name, "control", 7) == 0)
+    ok = o.status == LGW_EEXHAUSTED && last == 400 && r.status == 400 &&
+         verrors > 0;
+  else
+    ok = o.status == 0 && r.status == 200 && verrors == 0;
   snprintf(detail, sizeof detail, "%d%s%.400s", last, o.status ? " " : "",
            o.status ? o.message : "");
   report(ok, t->name, c->name, detail);
