@@ -873,8 +873,83 @@ static void read_on_delta(lua_State *L, int arg, int t, int *delta) {
 static const char *const request_keys[] = {
   "task", "messages", "model", "tier", "temperature", "reasoning_effort",
   "max_tokens", "deadline", "on_delta", "tools", "tool_choice",
-  "parallel_tool_calls", NULL
+  "parallel_tool_calls", "schema", "schema_name", "strict", "stop", "top_p",
+  "seed", "user", "metadata", "extra", NULL
 };
+
+/* A table field k of t sent as JSON text (a string is taken as JSON
+ * text as it is); NULL when nil. */
+static const char *json_field(lua_State *L, int arg, int kp, int t,
+                              const char *k) {
+  const char *s = NULL;
+  int ty = lua_getfield(L, t, k);
+  if (ty == LUA_TTABLE) {
+    int vi = lua_gettop(L);
+    s = keep_json(L, arg, kp, vi, k);
+  } else if (ty == LUA_TSTRING) {
+    s = lua_tostring(L, -1);  /* kept alive by the table */
+  } else if (ty != LUA_TNIL) {
+    lgwL_argerror_path(L, arg, k, "table", -1);
+  }
+  lua_pop(L, 1);
+  return s;
+}
+
+/* schema, schema_name, strict, stop, top_p, seed, user, metadata and
+ * extra of the table at t. */
+static void read_params(lua_State *L, int arg, int kp, int t,
+                        lgw_request_t *out) {
+  int ty;
+  out->schema_json = json_field(L, arg, kp, t, "schema");
+  out->schema_name = opt_field_str(L, arg, t, "schema_name");
+  ty = lua_getfield(L, t, "strict");
+  if (ty == LUA_TBOOLEAN) out->schema_strict = lua_toboolean(L, -1) ? 1 : -1;
+  else if (ty != LUA_TNIL)
+    lgwL_argerror_path(L, arg, "strict", "boolean", -1);
+  lua_pop(L, 1);
+  ty = lua_getfield(L, t, "stop");
+  if (ty == LUA_TSTRING) {
+    const char **v = keep_new(L, kp, sizeof *v);
+    v[0] = lua_tostring(L, -1);
+    out->stop = v;
+    out->nstop = 1;
+  } else if (ty == LUA_TTABLE) {
+    int li = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, li), j;
+    const char **v = keep_new(L, kp, (size_t)n * sizeof *v);
+    for (j = 1; j <= n; j++) {
+      if (lua_rawgeti(L, li, j) != LUA_TSTRING)
+        lgwL_argerror_path(L, arg, lua_pushfstring(L, "stop[%d]", (int)j),
+                           "string", -2);
+      v[j - 1] = lua_tostring(L, -1);  /* kept alive by the list */
+      lua_pop(L, 1);
+    }
+    out->stop = v;
+    out->nstop = (size_t)n;
+  } else if (ty != LUA_TNIL) {
+    lgwL_argerror_path(L, arg, "stop", "string or table", -1);
+  }
+  lua_pop(L, 1);
+  ty = lua_getfield(L, t, "top_p");
+  if (ty == LUA_TNUMBER) {
+    out->has_top_p = 1;
+    out->top_p = lua_tonumber(L, -1);
+  } else if (ty != LUA_TNIL) {
+    lgwL_argerror_path(L, arg, "top_p", "number", -1);
+  }
+  lua_pop(L, 1);
+  ty = lua_getfield(L, t, "seed");
+  if (ty == LUA_TNUMBER && lua_isinteger(L, -1)) {
+    out->has_seed = 1;
+    out->seed = (long long)lua_tointeger(L, -1);
+  } else if (ty != LUA_TNIL) {
+    lgwL_argerror_path(L, arg, "seed", "integer", -1);
+  }
+  lua_pop(L, 1);
+  out->user = opt_field_str(L, arg, t, "user");
+  out->metadata_json = json_field(L, arg, kp, t, "metadata");
+  out->extra_json = json_field(L, arg, kp, t, "extra");
+}
 
 void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
                           lgw_request_t *out, int *delta) {
@@ -890,6 +965,7 @@ void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
   if (has_overrides) {
     read_overrides(L, oi, oi, out);
     read_tools(L, oi, lua_gettop(L), oi, out);
+    read_params(L, oi, lua_gettop(L), oi, out);
   }
   read_on_delta(L, oi, has_overrides ? oi : 0, delta);
 }
@@ -910,6 +986,7 @@ void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
   lua_pop(L, 1);  /* the list stays reachable from the request */
   read_overrides(L, idx, idx, out);
   read_tools(L, idx, lua_gettop(L), idx, out);
+  read_params(L, idx, lua_gettop(L), idx, out);
   read_on_delta(L, idx, idx, delta);
 }
 

@@ -92,7 +92,9 @@ end
 -- validation loop's own).
 local OVERRIDES = {"model", "tier", "temperature", "reasoning_effort",
                    "max_tokens", "deadline", "on_delta", "tools",
-                   "tool_choice", "parallel_tool_calls"}
+                   "tool_choice", "parallel_tool_calls", "schema",
+                   "schema_name", "strict", "stop", "top_p", "seed", "user",
+                   "metadata", "extra"}
 local RETRY_OVERRIDES = {"validator_timeout", table.unpack(OVERRIDES)}
 local REQUEST_KEYS = {"task", "messages", table.unpack(OVERRIDES)}
 local RETRY_REQUEST_KEYS = {"task", "messages", table.unpack(RETRY_OVERRIDES)}
@@ -338,6 +340,16 @@ local function settings_of(gw)
   return s
 end
 
+-- The local check of the schema sent with a JSON task (overrides.schema):
+-- llm.validators.schema when the schema keeps to that validator's subset
+-- of JSON Schema; nil otherwise (the provider's check alone).
+local function schema_check(overrides)
+  local s = overrides and overrides.schema
+  if type(s) ~= "table" then return nil end
+  local ok, v = pcall(M.validators.schema, s)
+  if ok then return v end
+end
+
 -- The loop of the Python generate_text_with_retry, for text and JSON:
 -- returns text, errors, data (data only for JSON), totals, or nil, err.
 -- totals (and err) carry usage_total and cost_total summed over every
@@ -353,6 +365,7 @@ local function with_retry(gw, task, messages, validator, overrides, json)
     or {task = task, messages = history}
   local text, errors, data
   local acc = new_totals()
+  local check = json and schema_check(overrides)
   for round = 0, rounds - 1 do
     local final = round == rounds - 1
     local out, usage, cost, cost_total, input, output, cached, reasoning =
@@ -376,7 +389,8 @@ local function with_retry(gw, task, messages, validator, overrides, json)
       if json then
         local perr
         data, perr = core.parse_json(text)
-        if data == nil then errors = {perr.message} end
+        if data == nil then errors = {perr.message}
+        elseif check then errors = check(text, data) end
       end
       if #errors == 0 and validator then
         local verr
@@ -432,8 +446,9 @@ function methods:run_json_task(task, messages, overrides)
   local res, err = self:call(request_of(task, messages, overrides))
   if not res then return nil, err end
   local data, perr = core.parse_json(res.text)
-  return json_result(task, res.text, data,
-                     data == nil and {perr.message} or {}, res)
+  local check = data ~= nil and schema_check(overrides)
+  return json_result(task, res.text, data, data == nil and {perr.message}
+                     or check and check(res.text, data) or {}, res)
 end
 
 --- gw:run_json_task_with_retry(task, messages, validator [, overrides])

@@ -192,4 +192,51 @@ describe("rich requests from Lua", function()
       .. "\"required\" or {name=} expected, got string)",
       msg({task = "t", messages = {}, tool_choice = "any"}))
   end)
+
+  local SCHEMA = {type = "object", required = {"summary", "risk"},
+    properties = {summary = {type = "string"},
+                  risk = {type = "string", enum = {"low", "medium", "high"}}}}
+
+  for _, style in ipairs(STYLES) do
+    it(style .. ": run_json_task sends the schema and checks it", function()
+      local gw = gateway(style)
+      local r = assert(gw:run_json_task("t", {{content = "Assess"}},
+                                        {schema = SCHEMA, schema_name = "risk"}))
+      assert.equal('{"risk":"low","summary":"x"}', r.text)
+      assert.same({summary = "x", risk = "low"}, r.data)
+      assert.same({}, r.errors)
+      local body = s.stats().last_body
+      local sent = style == "responses" and body.text.format.schema
+        or style == "anthropic" and body.output_config.format.schema
+        or body.response_format.json_schema.schema
+      assert.same({"summary", "risk"}, sent.required)
+      local bad = assert(gw:run_json_task("t", {{content =
+        '@sim reply={"summary":"x","risk":"none"}'}}, {schema = SCHEMA}))
+      assert.same({'$.risk: must be one of "low", "medium", "high" (got "none")'},
+                  bad.errors)
+    end)
+  end
+
+  it("run_json_task_with_retry feeds schema errors back", function()
+    local gw = gateway("openai_chat")
+    local r = assert(gw:run_json_task_with_retry("t", {{content =
+      '@sim times=1 id=schema-retry reply={"summary":1}'}}, nil,
+      {schema = SCHEMA}))
+    assert.same({}, r.errors)
+    assert.same({summary = "x", risk = "low"}, r.data)
+    local body = s.stats().last_body
+    assert.equal('{"summary":1}', body.messages[2].content)
+    assert.matches("%$%.summary", body.messages[3].content)
+  end)
+
+  it("common parameters and extra reach the body", function()
+    local gw = gateway("openai_chat")
+    assert(gw:call({task = "t", messages = {{content = "x"}}, stop = {"END"},
+      top_p = 0.5, seed = 7, user = "u1", metadata = {k = "v"},
+      extra = {logprobs = true}}))
+    local body = s.stats().last_body
+    assert.same({{"END"}, 0.5, 7, "u1", {k = "v"}, true},
+      {body.stop, body.top_p, body.seed, body.user, body.metadata,
+       body.logprobs})
+  end)
 end)
