@@ -436,6 +436,53 @@ LGW_API int lgw_gateway_run(lgw_gateway_t *gw);
  * returns (with its own loop, when lgw_gateway_run returns). */
 LGW_API void lgw_gateway_free(lgw_gateway_t *gw);
 
+/* ---- embeddings -------------------------------------------------------- */
+
+/* Embeddings through the OpenAI-style POST {base}/embeddings of the
+ * providers whose API has it (api_style responses, openai_chat, litellm;
+ * same base-URL rules as their other endpoints), in the usual order, with
+ * the same retries, failover, circuit breakers, rate limits, deadline,
+ * events and usage. Providers without one (anthropic) are skipped with
+ * that reason. Everything in the request is copied at submit. */
+typedef struct lgw_embed_request {
+  const char *task;             /* routing as for lgw_request_t; NULL "" */
+  const char *const *inputs;    /* the texts, at least one */
+  size_t ninputs;
+  const char *model;            /* NULL or "": the task's model */
+  long dimensions;              /* 0: the model's own */
+  double deadline;              /* as in lgw_request_t */
+} lgw_embed_request_t;
+
+typedef struct lgw_embed_result {
+  const char *task;
+  const double *vectors;        /* nvectors * dim values, row i at
+                                   vectors + i * dim (input order) */
+  size_t nvectors;
+  size_t dim;
+  const char *model;            /* as the provider reported it, else the
+                                   model sent */
+  int provider_index;           /* 1-based in configured order; 0 on
+                                   failure */
+  const char *provider_type;
+  const char *api_style;
+  const char *base_url;
+  lgw_usage_t usage;            /* input_tokens; others -1 */
+  double cost;                  /* from settings.prices; -1 unknown */
+  const lgw_attempt_t *attempts;
+  size_t nattempts;
+} lgw_embed_result_t;
+
+/* Completion of lgw_gateway_embed: status 0 (res->vectors set) or
+ * LGW_E*; res and err borrowed for the call; runs from the loop. */
+typedef void (*lgw_embed_done_fn)(lgw_gateway_t *gw, uint64_t id, int status,
+                                  const lgw_embed_result_t *res,
+                                  const lgw_error_t *err, void *ud);
+/* Submit an embeddings request; *id (optional) for lgw_gateway_cancel. */
+LGW_API int lgw_gateway_embed(lgw_gateway_t *gw,
+                              const lgw_embed_request_t *req,
+                              lgw_embed_done_fn cb, void *ud, uint64_t *id,
+                              lgw_error_t *err);
+
 /* Running totals over every attempt of every request this gateway ran:
  * the cost in the currency of settings.prices (0 when nothing was priced)
  * and the token usage (sums of the known counts). */

@@ -20,8 +20,9 @@
 #include "util.h"
 
 const char *lgw__gw_attempt_url(const req_t *q) {
-  const char *u = q->gw->eps[q->order[q->pos] * NSTYLES +
-                             (size_t)q->route->style].url;
+  const char *u;
+  if (q->embed && q->embed_url) return q->embed_url;
+  u = q->gw->eps[q->order[q->pos] * NSTYLES + (size_t)q->route->style].url;
   return u ? u : prov_url(q);
 }
 

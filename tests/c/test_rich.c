@@ -1308,6 +1308,169 @@ TEST(gateway_copies_rich_request) {
       "{\"type\":\"object\"},\"strict\":false}]}");
 }
 
+/* ---- embeddings -------------------------------------------------------------- */
+
+typedef struct eout {
+  int status, done;
+  size_t n, dim, natt;
+  double v[4][4], first, last;
+  char model[64], style[32], err[2048];
+  long in_tok;
+  int provider;
+} eout_t;
+
+static void on_embed(lgw_gateway_t *gw, uint64_t id, int status,
+                     const lgw_embed_result_t *res, const lgw_error_t *err,
+                     void *ud) {
+  eout_t *o = ud;
+  size_t i, j;
+  (void)gw;
+  (void)id;
+  o->status = status;
+  o->done = 1;
+  o->natt = res->nattempts;
+  gws_cp(o->err, sizeof o->err, err ? err->message : "");
+  if (status) return;
+  o->n = res->nvectors;
+  o->dim = res->dim;
+  for (i = 0; i < o->n && i < 4; i++)
+    for (j = 0; j < o->dim && j < 4; j++) o->v[i][j] = res->vectors[i * o->dim + j];
+  o->first = res->vectors[0];
+  o->last = res->vectors[o->n * o->dim - 1];
+  gws_cp(o->model, sizeof o->model, res->model);
+  gws_cp(o->style, sizeof o->style, res->api_style);
+  o->in_tok = res->usage.input_tokens;
+  o->provider = res->provider_index;
+}
+
+static int run_embed(lgw_runtime_t *rt, const lgw_embed_request_t *req,
+                     eout_t *o) {
+  lgw_gateway_t *gw;
+  lgw_gateway_options_t opts;
+  int rc;
+  memset(o, 0, sizeof *o);
+  memset(&opts, 0, sizeof opts);
+  opts.no_state = 1;
+  if (!rt) return -100;
+  if ((rc = lgw_gateway_new(rt, &opts, &gw, NULL)) != 0) {
+    lgw_runtime_free(rt);
+    return rc;
+  }
+  rc = lgw_gateway_embed(gw, req, on_embed, o, NULL, NULL);
+  if (!rc) rc = lgw_gateway_run(gw);
+  lgw_gateway_free(gw);
+  lgw_runtime_free(rt);
+  return rc;
+}
+
+static const char *const hello_world[] = {"hello", "world"};
+
+/* An Anthropic provider has no embeddings endpoint: skipped with that
+ * reason; the next one answers (rows by index). */
+TEST(embed_floats_and_skip) {
+  lgw_embed_request_t r;
+  eout_t o;
+  memset(&r, 0, sizeof r);
+  r.task = "t";
+  r.inputs = hello_world;
+  r.ninputs = 2;
+  r.model = "emb-1";
+  r.dimensions = 3;
+  canned_set("application/json",
+             "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\","
+             "\"index\":1,\"embedding\":[4,5,6]},{\"object\":\"embedding\","
+             "\"index\":0,\"embedding\":[1.5,-2,3e-1]}],\"model\":"
+             "\"emb-1-v2\",\"usage\":{\"prompt_tokens\":2,"
+             "\"total_tokens\":2}}");
+  ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
+                               PROVIDER("anthropic") PROVIDER("litellm"),
+                               canned.port, canned.port), &r, &o), 0);
+  ASSERT_EQ(o.status, 0);
+  ASSERT_STREQ(canned.last_path, "/v1/embeddings");
+  ASSERT_STREQ(canned.last_body,
+               "{\"model\":\"emb-1\",\"input\":[\"hello\",\"world\"],"
+               "\"dimensions\":3,\"encoding_format\":\"float\"}");
+  ASSERT_EQ(canned.served, 1);
+  ASSERT_EQ(o.natt, 1);
+  ASSERT_EQ(o.provider, 2);
+  ASSERT_STREQ(o.style, "litellm");
+  ASSERT_EQ(o.n, 2);
+  ASSERT_EQ(o.dim, 3);
+  ASSERT_DEQ(o.v[0][0], 1.5);
+  ASSERT_DEQ(o.v[0][1], -2);
+  ASSERT_DEQ(o.v[0][2], 0.3);
+  ASSERT_DEQ(o.v[1][0], 4);
+  ASSERT_DEQ(o.v[1][2], 6);
+  ASSERT_STREQ(o.model, "emb-1-v2");
+  ASSERT_EQ(o.in_tok, 2);
+  /* a base that is a chat endpoint: its path replaced */
+  canned_set("application/json",
+             "{\"data\":[{\"embedding\":[1]},{\"embedding\":[2]}]}");
+  ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
+                               "  - provider_type: x\n    api_style: "
+                               "openai_chat\n    base_url: http://127.0.0.1:"
+                               "%d/v1/chat/completions/?api-version=1\n",
+                               canned.port), &r, &o), 0);
+  ASSERT_EQ(o.status, 0);
+  ASSERT_STREQ(canned.last_path, "/v1/embeddings?api-version=1");
+  ASSERT_DEQ(o.v[1][0], 2);
+  /* only Anthropic: nothing to try */
+  ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
+                               PROVIDER("anthropic"), canned.port), &r, &o),
+            0);
+  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_CONTAINS(o.err, "/v1): Skipped: the x API (api_style anthropic) "
+                  "has no embeddings endpoint.");
+}
+
+/* The base64 form the official SDK asks for by default is read too. */
+TEST(embed_base64_answer) {
+  char *b = slurp("tests/c/data/openai-node-6.49.0_embeddings.create."
+                  "response.json");
+  lgw_embed_request_t r;
+  eout_t o;
+  ASSERT(b != NULL);
+  memset(&r, 0, sizeof r);
+  r.inputs = hello_world;
+  r.ninputs = 2;
+  r.model = "text-embedding-3-small";
+  canned_set("application/json", b);
+  ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
+                               PROVIDER("responses"), canned.port), &r, &o),
+            0);
+  free(b);
+  ASSERT_EQ(o.status, 0);
+  ASSERT_EQ(o.n, 2);
+  ASSERT_EQ(o.dim, 256);
+  ASSERT_DEQ(o.first, (double)0.022600963711738586f);
+  ASSERT_DEQ(o.last, (double)-0.03081965446472168f);
+  ASSERT_STREQ(o.model, "text-embedding-3-small");
+}
+
+/* A malformed answer is retried like any other, then fails over. */
+TEST(embed_malformed_retried) {
+  lgw_embed_request_t r;
+  eout_t o;
+  memset(&r, 0, sizeof r);
+  r.inputs = hello_world;
+  r.ninputs = 2;
+  r.model = "e";
+  canned_set("application/json",
+             "{\"data\":[{\"index\":0,\"embedding\":[1]}]}");
+  ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
+                               PROVIDER("openai_chat"), canned.port), &r,
+                      &o), 0);
+  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.natt, 3);
+  ASSERT_EQ(canned.served, 3);
+  ASSERT_CONTAINS(o.err, "/v1/embeddings: expected 2 embeddings in "
+                  "\"data\", got 1");
+  r.ninputs = 0;
+  ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
+                               PROVIDER("openai_chat"), canned.port), &r,
+                      &o), LGW_EINVAL);
+}
+
 int main(void) {
   lgw_set_log(gws_quiet_log, NULL, LGW_LOG_ERROR);
   RUN(base64_padding);
@@ -1344,6 +1507,9 @@ int main(void) {
     RUN(gateway_part_fails_over);
     RUN(gateway_copies_rich_request);
     RUN(gateway_extras_and_schema);
+    RUN(embed_floats_and_skip);
+    RUN(embed_base64_answer);
+    RUN(embed_malformed_retried);
     canned_stop();
   } else {
     fprintf(stderr, "cannot start the canned server\n");
