@@ -222,6 +222,16 @@ struct lgw_gateway;
 typedef void (*lgw_delta_fn)(struct lgw_gateway *gw, uint64_t id,
                              const char *text, size_t len, void *ud);
 
+/* A piece of a streamed tool call's arguments, for user interfaces:
+ * index is the call's 0-based position in lgw_result_t.tool_calls, name
+ * its name ("" while not yet known), piece[0..len) the arguments text it
+ * added (may be empty: the call was announced). Borrowed for the call;
+ * runs from the loop, after the text delta of the same event, calls in
+ * their order. */
+typedef void (*lgw_tool_delta_fn)(struct lgw_gateway *gw, uint64_t id,
+                                  size_t index, const char *name,
+                                  const char *piece, size_t len, void *ud);
+
 typedef struct lgw_request {
   const char *task;                 /* NULL means "" */
   const lgw_message_t *messages;
@@ -280,6 +290,11 @@ typedef struct lgw_request {
                                        last, after the provider's
                                        extra_body: each key replaces the
                                        body's; a null value removes it */
+  /* 0.3.0: streamed tool-call pieces (only with on_delta: a streamed
+   * request). Like a text delta, the first one commits the request to
+   * this attempt (no retry or failover after it). */
+  lgw_tool_delta_fn on_tool_delta;  /* NULL: none */
+  void *tool_delta_ud;
 } lgw_request_t;
 
 /* One HTTP attempt (or a provider skipped before any HTTP). */
@@ -345,8 +360,8 @@ typedef struct lgw_result {
 
 typedef struct lgw_gateway lgw_gateway_t;
 
-/* Completion: status is 0 (res->text set) or LGW_E*; err is NULL on
- * success. res and err are borrowed for the duration of the call. Runs
+/* Completion: status is 0 (res->text set; "" when the model answered
+ * with tool calls only) or LGW_E*; err is NULL on success. res and err are borrowed for the duration of the call. Runs
  * from the loop, never inside a libcurl callback. */
 typedef void (*lgw_done_fn)(lgw_gateway_t *gw, uint64_t id, int status,
                             const lgw_result_t *res, const lgw_error_t *err,

@@ -598,9 +598,10 @@ static int body_end(req_t *q, const lgw__http_resp_t *resp, char *msg,
     lgw__gw_msgf(msg, cap, "HTTP %d from %s: %s", (int)resp->status,
                  lgw__gw_attempt_url(q), e.message);
     if (e.http_status) *cls_status = e.http_status;
-  } else if (q->on_delta && !q->reply.refusal &&
-             !lgw__reply_blank(&q->reply)) {
-    lgw__gw_emit_delta(q, q->reply.text, q->reply.text_len);
+  } else if (q->on_delta && !q->reply.refusal) {
+    if (!lgw__reply_blank(&q->reply))
+      lgw__gw_emit_delta(q, q->reply.text, q->reply.text_len);
+    lgw__gw_emit_tool_deltas(q, &q->reply.calls);
   }
   return code;
 }

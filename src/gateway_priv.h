@@ -140,6 +140,8 @@ struct req {
   double *vecs;                /* owned: the answer's */
   size_t nvecs, dim;
   char *embed_model;           /* owned: the model the answer named */
+  lgw_tool_delta_fn on_tool_delta;
+  void *tool_delta_ud;
   lgw_tool_call_t *res_calls;  /* owned: the result's tool calls */
   lgw_rich_message_t res_msg;  /* the result's assistant message */
 };
@@ -260,6 +262,8 @@ int lgw__gw_embed_prepare(req_t *q, char **body, size_t *len,
 int lgw__gw_embed_parse(req_t *q, const lgw__http_resp_t *resp, char *msg,
                         size_t cap);
 void lgw__gw_embed_call_back(req_t *q);
+/* Queue the new pieces of calls for on_tool_delta (when set). */
+void lgw__gw_emit_tool_deltas(req_t *q, lgw__tcalls_t *calls);
 /* lgw_gateway_submit, for an embed request too (emb non-NULL). */
 int lgw__gw_submit(lgw_gateway_t *gw, const lgw_request_t *req,
                    lgw_done_fn cb, void *ud, uint64_t *id, lgw_error_t *err,

@@ -9,6 +9,7 @@
 #include <cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gateway_priv.h"
@@ -168,6 +169,8 @@ int lgw__gw_copy_rich(req_t *q, const lgw_request_t *r) {
   q->user = arena_str(q, r->user, &bad);
   q->metadata_json = arena_str(q, r->metadata_json, &bad);
   q->extra_json = arena_str(q, r->extra_json, &bad);
+  q->on_tool_delta = r->on_tool_delta;
+  q->tool_delta_ud = r->tool_delta_ud;
   q->msg_bytes += q->schema_json ? strlen(q->schema_json) : 0;
   return bad;
 }
@@ -235,6 +238,52 @@ void lgw__gw_result_rich(req_t *q, lgw_result_t *res) {
   q->res_msg.tool_calls = res->tool_calls;
   q->res_msg.ntool_calls = res->ntool_calls;
   res->message = &q->res_msg;
+}
+
+/* ---- streamed tool-call pieces -------------------------------------------- */
+
+/* A tool delta travels as a text delta note (so it keeps its place among
+ * them) whose text is "<index>\0<name>\0<piece>", for the request q. */
+static void tool_trampoline(lgw_gateway_t *gw, uint64_t id, const char *t,
+                            size_t len, void *ud) {
+  req_t *q = ud;
+  const char *name = memchr(t, '\0', len), *piece;
+  if (!name) return;
+  name++;
+  piece = memchr(name, '\0', len - (size_t)(name - t));
+  if (!piece) return;
+  piece++;
+  q->on_tool_delta(gw, id, (size_t)strtoul(t, NULL, 10), name, piece,
+                   len - (size_t)(piece - t), q->tool_delta_ud);
+}
+
+void lgw__gw_emit_tool_deltas(req_t *q, lgw__tcalls_t *calls) {
+  lgw_gateway_t *gw = q->gw;
+  size_t i;
+  if (!q->on_tool_delta) return;
+  for (i = 0; i < calls->n; i++) {
+    lgw__tcall_t *t = &calls->v[i];
+    size_t have = t->args.len;
+    lgw__buf_t b;
+    if (t->announced && have <= t->shown) continue;
+    lgw__buf_init(&b);
+    if (lgw__buf_printf(&b, "%zu", i) || lgw__buf_addc(&b, '\0') ||
+        lgw__buf_adds(&b, t->name) || lgw__buf_addc(&b, '\0') ||
+        (have > t->shown &&
+         lgw__buf_add(&b, t->args.data + t->shown, have - t->shown)) ||
+        lgw__notes_delta(&gw->notes, tool_trampoline, q, gw, q->id, b.data,
+                         b.len)) {
+      lgw__log(LGW_LOG_WARN, "tool delta dropped: out of memory");
+      lgw__buf_free(&b);
+      return;
+    }
+    lgw__buf_free(&b);
+    t->announced = 1;
+    if (have > t->shown) t->shown = have;
+    if (q->ttft < 0) q->ttft = (lgw__now_ms() - q->attempt_ms) / 1000.0;
+    q->emitted = 1;
+    lgw__gw_wake(gw);
+  }
 }
 
 /* ---- embeddings ------------------------------------------------------------ */

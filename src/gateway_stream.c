@@ -109,6 +109,7 @@ static int on_sse_event(const char *name, const char *data, size_t len,
   }
   if (q->st->stream.delta.len)
     lgw__gw_emit_delta(q, q->st->stream.delta.data, q->st->stream.delta.len);
+  lgw__gw_emit_tool_deltas(q, &q->st->stream.calls);
   return 0;
 }
 

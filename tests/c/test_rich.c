@@ -1030,6 +1030,7 @@ typedef struct out {
   int att_code[4];
   char att_msg[4][512];
   char deltas[512];
+  char tool_deltas[512];
 } out_t;
 
 static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
@@ -1071,6 +1072,17 @@ static void on_delta(lgw_gateway_t *gw, uint64_t id, const char *text,
   snprintf(o->deltas + k, sizeof o->deltas - k, "[%.*s]", (int)len, text);
 }
 
+static void on_tool_delta(lgw_gateway_t *gw, uint64_t id, size_t index,
+                          const char *name, const char *piece, size_t len,
+                          void *ud) {
+  out_t *o = ud;
+  size_t k = strlen(o->tool_deltas);
+  (void)gw;
+  (void)id;
+  snprintf(o->tool_deltas + k, sizeof o->tool_deltas - k, "[%zu %s %.*s]",
+           index, name, (int)len, piece);
+}
+
 static int run_req(lgw_runtime_t *rt, const lgw_request_t *req, out_t *o) {
   lgw_gateway_t *gw;
   lgw_gateway_options_t opts;
@@ -1085,6 +1097,7 @@ static int run_req(lgw_runtime_t *rt, const lgw_request_t *req, out_t *o) {
     return rc;
   }
   if (r.on_delta) r.delta_ud = o;
+  if (r.on_tool_delta) r.tool_delta_ud = o;
   rc = lgw_gateway_submit(gw, &r, on_done, o, NULL, NULL);
   if (!rc) rc = lgw_gateway_run(gw);
   lgw_gateway_free(gw);
@@ -1122,6 +1135,16 @@ TEST(gateway_tool_call_answer) {
   ASSERT_STREQ(o.finish, "tool_calls");
   ASSERT_STREQ(o.calls, "call_9 get_weather {\"city\":\"Paris\"}");
   ASSERT_STREQ(o.msg, "assistant::1:call_9");
+  /* a streamed request answered by a whole JSON body: one piece a call */
+  r.on_delta = on_delta;
+  r.on_tool_delta = on_tool_delta;
+  canned_set("application/json", chat_tool_answer);
+  ASSERT_EQ(run_req(gws_load(GWS_SETTINGS("") "providers:\n"
+                             PROVIDER("openai_chat"), canned.port), &r, &o),
+            0);
+  ASSERT_EQ(o.status, 0);
+  ASSERT_STREQ(o.deltas, "");
+  ASSERT_STREQ(o.tool_deltas, "[0 get_weather {\"city\":\"Paris\"}]");
   ASSERT_STREQ(canned.last_path, "/v1/chat/completions");
   ASSERT_CONTAINS(canned.last_body,
                   ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
@@ -1150,12 +1173,14 @@ TEST(gateway_streamed_tool_call) {
   r.tools = weather;
   r.ntools = 1;
   r.on_delta = on_delta;
+  r.on_tool_delta = on_tool_delta;
   canned_set("text/event-stream", sse);
   ASSERT_EQ(run_req(gws_load(GWS_SETTINGS("") "providers:\n"
                              PROVIDER("litellm"), canned.port), &r, &o),
             0);
   ASSERT_EQ(o.status, 0);
   ASSERT_STREQ(o.deltas, "[Checking.]");
+  ASSERT_STREQ(o.tool_deltas, "[0 f ][0 f {\"a\":][0 f 1}][1 g {}]");
   ASSERT_STREQ(o.text, "Checking.");
   ASSERT_STREQ(o.calls, "call_5 f {\"a\":1}|call_6 g {}");
   ASSERT_STREQ(o.msg, "assistant:Checking.:2:call_5");
