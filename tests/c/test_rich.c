@@ -270,11 +270,11 @@ TEST(chat_system_parts_text_only) {
   m[0].nparts = 2;
   ASSERT_STREQ(body(&lgw__transport_chat, &c),
                "ERR -2: message 1 part 2 (image image/png): the OpenAI Chat "
-               "Completions API takes only text in a system message");
+               "Completions API takes only text in system messages");
   ASSERT_STREQ(body(&lgw__transport_litellm, &c),
                "ERR -2: message 1 part 2 (image image/png): the LiteLLM proxy "
-               "(Chat Completions format) takes only text in a system "
-               "message");
+               "(Chat Completions format) takes only text in system "
+               "messages");
 }
 
 TEST(chat_tool_choice_forms) {
@@ -466,7 +466,7 @@ TEST(responses_system_parts_and_assistant_parts) {
   ap[1].media_type = "application/pdf";
   ASSERT_STREQ(body(&lgw__transport_responses, &c),
                "ERR -2: message 2 part 2 (file application/pdf): the OpenAI "
-               "Responses API takes only text in a assistant message");
+               "Responses API takes only text in assistant messages");
 }
 
 /* ---- Anthropic ------------------------------------------------------------------ */

@@ -69,7 +69,7 @@ local gw = assert(llm.Gateway({providers = {{provider_type = "openai",
   it("--version prints the version", function()
     local rc, out = host("--version")
     assert.equal(0, rc)
-    assert.matches("^llmgateway 0%.2%.0 %(Lua 5%.4[%.%d]*%)\n$", out)
+    assert.matches("^llmgateway 0%.3%.0 %(Lua 5%.4[%.%d]*%)\n$", out)
     rc, out = host("-v")
     assert.equal(0, rc)
   end)
