@@ -223,6 +223,16 @@ struct lgw_gateway;
 typedef void (*lgw_delta_fn)(struct lgw_gateway *gw, uint64_t id,
                              const char *text, size_t len, void *ud);
 
+/* A piece of a streamed tool call's arguments, for user interfaces:
+ * index is the call's 0-based position in lgw_result_t.tool_calls, name
+ * its name ("" while not yet known), piece[0..len) the arguments text it
+ * added (may be empty: the call was announced). Borrowed for the call;
+ * runs from the loop, after the text delta of the same event, calls in
+ * their order. */
+typedef void (*lgw_tool_delta_fn)(struct lgw_gateway *gw, uint64_t id,
+                                  size_t index, const char *name,
+                                  const char *piece, size_t len, void *ud);
+
 typedef struct lgw_request {
   const char *task;                 /* NULL means "" */
   const lgw_message_t *messages;
@@ -281,6 +291,11 @@ typedef struct lgw_request {
                                        last, after the provider's
                                        extra_body: each key replaces the
                                        body's; a null value removes it */
+  /* 0.3.0: streamed tool-call pieces (only with on_delta: a streamed
+   * request). Like a text delta, the first one commits the request to
+   * this attempt (no retry or failover after it). */
+  lgw_tool_delta_fn on_tool_delta;  /* NULL: none */
+  void *tool_delta_ud;
 } lgw_request_t;
 
 /* One HTTP attempt (or a provider skipped before any HTTP). */
@@ -347,12 +362,13 @@ typedef struct lgw_result {
 
 typedef struct lgw_gateway lgw_gateway_t;
 
-/* Completion: status is 0 (res->text set) or LGW_E*; err is NULL on
- * success. When every provider failed, status (and err->code) is the
- * class of the last attempt's failure (LGW_EAUTH, LGW_ETIMEOUT...), the
- * attempts tell the rest; LGW_EEXHAUSTED only when no attempt was made.
- * res and err are borrowed for the duration of the call. Runs from the
- * loop, never inside a libcurl callback. */
+/* Completion: status is 0 (res->text set; "" when the model answered
+ * with tool calls only) or LGW_E*; err is NULL on success. When every
+ * provider failed, status (and err->code) is the class of the last
+ * attempt's failure (LGW_EAUTH, LGW_ETIMEOUT...), the attempts tell the
+ * rest; LGW_EEXHAUSTED only when no attempt was made. res and err are
+ * borrowed for the duration of the call. Runs from the loop, never inside
+ * a libcurl callback. */
 typedef void (*lgw_done_fn)(lgw_gateway_t *gw, uint64_t id, int status,
                             const lgw_result_t *res, const lgw_error_t *err,
                             void *ud);
@@ -440,6 +456,53 @@ LGW_API int lgw_gateway_run(lgw_gateway_t *gw);
  * Called from a completion callback, it takes effect when the callback
  * returns (with its own loop, when lgw_gateway_run returns). */
 LGW_API void lgw_gateway_free(lgw_gateway_t *gw);
+
+/* ---- embeddings -------------------------------------------------------- */
+
+/* Embeddings through the OpenAI-style POST {base}/embeddings of the
+ * providers whose API has it (api_style responses, openai_chat, litellm;
+ * same base-URL rules as their other endpoints), in the usual order, with
+ * the same retries, failover, circuit breakers, rate limits, deadline,
+ * events and usage. Providers without one (anthropic) are skipped with
+ * that reason. Everything in the request is copied at submit. */
+typedef struct lgw_embed_request {
+  const char *task;             /* routing as for lgw_request_t; NULL "" */
+  const char *const *inputs;    /* the texts, at least one */
+  size_t ninputs;
+  const char *model;            /* NULL or "": the task's model */
+  long dimensions;              /* 0: the model's own */
+  double deadline;              /* as in lgw_request_t */
+} lgw_embed_request_t;
+
+typedef struct lgw_embed_result {
+  const char *task;
+  const double *vectors;        /* nvectors * dim values, row i at
+                                   vectors + i * dim (input order) */
+  size_t nvectors;
+  size_t dim;
+  const char *model;            /* as the provider reported it, else the
+                                   model sent */
+  int provider_index;           /* 1-based in configured order; 0 on
+                                   failure */
+  const char *provider_type;
+  const char *api_style;
+  const char *base_url;
+  lgw_usage_t usage;            /* input_tokens; others -1 */
+  double cost;                  /* from settings.prices; -1 unknown */
+  const lgw_attempt_t *attempts;
+  size_t nattempts;
+} lgw_embed_result_t;
+
+/* Completion of lgw_gateway_embed: status 0 (res->vectors set) or
+ * LGW_E*; res and err borrowed for the call; runs from the loop. */
+typedef void (*lgw_embed_done_fn)(lgw_gateway_t *gw, uint64_t id, int status,
+                                  const lgw_embed_result_t *res,
+                                  const lgw_error_t *err, void *ud);
+/* Submit an embeddings request; *id (optional) for lgw_gateway_cancel. */
+LGW_API int lgw_gateway_embed(lgw_gateway_t *gw,
+                              const lgw_embed_request_t *req,
+                              lgw_embed_done_fn cb, void *ud, uint64_t *id,
+                              lgw_error_t *err);
 
 /* Running totals over every attempt of every request this gateway ran:
  * the cost in the currency of settings.prices (-1 when no attempt was

@@ -391,6 +391,10 @@ static void call_back(req_t *q) {
   lgw_gateway_t *gw = q->gw;
   const lgw_runtime_t *rt = gw->rt;
   lgw_result_t res;
+  if (q->embed) {
+    lgw__gw_embed_call_back(q);
+    return;
+  }
   memset(&res, 0, sizeof res);
   res.task = q->task;
   res.requested_model = res.normalized_model = res.reasoning_effort = "";
@@ -499,6 +503,12 @@ static req_t *req_copy(const lgw_request_t *r) {
 int lgw_gateway_submit(lgw_gateway_t *gw, const lgw_request_t *req,
                        lgw_done_fn cb, void *ud, uint64_t *id,
                        lgw_error_t *err) {
+  return lgw__gw_submit(gw, req, cb, ud, id, err, NULL, NULL);
+}
+
+int lgw__gw_submit(lgw_gateway_t *gw, const lgw_request_t *req,
+                   lgw_done_fn cb, void *ud, uint64_t *id, lgw_error_t *err,
+                   const lgw_embed_request_t *emb, lgw_embed_done_fn ecb) {
   const lgw_runtime_t *rt;
   req_t *q;
   if (id) *id = 0;
@@ -511,6 +521,11 @@ int lgw_gateway_submit(lgw_gateway_t *gw, const lgw_request_t *req,
                           "lgw_gateway_submit: the gateway is being freed");
   rt = gw->rt;
   q = req_copy(req);
+  if (q && emb && lgw__gw_copy_embed(q, emb)) {
+    req_free(q);
+    q = NULL;
+  }
+  if (q && emb) q->embed_cb = ecb;
   if (!q || (rt->nproviders &&
              !(q->order = lgw__calloc(rt->nproviders, sizeof *q->order)))) {
     if (q) req_free(q);

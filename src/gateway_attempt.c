@@ -328,6 +328,7 @@ void lgw__gw_routes_free(lgw_gateway_t *gw) {
 void lgw__gw_plan(req_t *q) {
   lgw_gateway_t *gw = q->gw;
   lgw_error_t e;
+  char why_skip[160];
   q->state = S_PLAN;
   while (q->pos < gw->rt->nproviders) {
     const lgw__provider_t *p = prov(q);
@@ -336,6 +337,10 @@ void lgw__gw_plan(req_t *q) {
         record(q, 0, LGW_ECONFIG, "LLM base_url is not configured.", 0, 0,
                NULL);
         provider_failed(q, "LLM base_url is not configured.");
+        continue;
+      }
+      if (q->embed && lgw__gw_embed_skip(q, why_skip, sizeof why_skip)) {
+        provider_failed(q, why_skip);
         continue;
       }
       if (breaker_skips(q)) {
@@ -398,7 +403,9 @@ static void send_attempt(req_t *q) {
   lgw_gateway_t *gw = q->gw;
   const lgw_runtime_t *rt = gw->rt;
   const lgw__transport_t *tr = lgw__transport_for(q->route->style);
-  const endpoint_t *ep = endpoint(gw, q->order[q->pos], q->route->style);
+  const endpoint_t *ep = q->embed ? NULL
+                                  : endpoint(gw, q->order[q->pos],
+                                             q->route->style);
   lgw__call_t call;
   lgw__http_opts_t o;
   lgw_error_t e;
@@ -408,7 +415,9 @@ static void send_attempt(req_t *q) {
   memset(&e, 0, sizeof e);
   q->state = S_HTTP;
   q->ttft = -1;
-  if (!tr || !ep || (q->on_delta && lgw__gw_stream_reset(q))) {
+  if (q->embed) {
+    rc = lgw__gw_embed_prepare(q, &body, &len, &e);
+  } else if (!tr || !ep || (q->on_delta && lgw__gw_stream_reset(q))) {
     rc = lgw__error_set(&e, LGW_ENOMEM,
                         "Cannot prepare the request: out of memory.");
   } else {
@@ -425,8 +434,8 @@ static void send_attempt(req_t *q) {
   }
   if (rc == 0) {
     memset(&o, 0, sizeof o);
-    o.url = ep->url;
-    o.headers = ep->headers;
+    o.url = q->embed ? q->embed_url : ep->url;
+    o.headers = q->embed ? q->embed_headers : ep->headers;
     o.body_len = len;
     o.timeout_ms = gw->timeout_ms;
     o.connect_timeout_ms = gw->connect_timeout_ms;
@@ -631,6 +640,7 @@ static int body_end(req_t *q, const lgw__http_resp_t *resp, char *msg,
   const lgw__transport_t *tr = lgw__transport_for(q->route->style);
   lgw_error_t e;
   int code;
+  if (q->embed) return lgw__gw_embed_parse(q, resp, msg, cap);
   memset(&e, 0, sizeof e);
   code = tr->parse(resp->body, resp->body_len, resp->content_type, &q->reply,
                    &e);
@@ -638,9 +648,10 @@ static int body_end(req_t *q, const lgw__http_resp_t *resp, char *msg,
     lgw__gw_msgf(msg, cap, "HTTP %d from %s: %s", (int)resp->status,
                  lgw__gw_attempt_url(q), e.message);
     if (e.http_status) *cls_status = e.http_status;
-  } else if (q->on_delta && !q->reply.refusal &&
-             !lgw__reply_blank(&q->reply)) {
-    lgw__gw_emit_delta(q, q->reply.text, q->reply.text_len);
+  } else if (q->on_delta && !q->reply.refusal) {
+    if (!lgw__reply_blank(&q->reply))
+      lgw__gw_emit_delta(q, q->reply.text, q->reply.text_len);
+    lgw__gw_emit_tool_deltas(q, &q->reply.calls);
   }
   return code;
 }
@@ -729,7 +740,8 @@ static void on_http(const lgw__http_resp_t *resp, void *ud) {
       refused(q, status, resp->elapsed, &u);
       return;
     }
-    if (code == 0 && (!lgw__reply_blank(&q->reply) || q->reply.calls.n)) {
+    if (code == 0 && (q->embed || !lgw__reply_blank(&q->reply) ||
+                      q->reply.calls.n)) {
       q->win_ttft = q->ttft;
       q->win_usage = u;
       q->win_cost = record(q, status, 0, "", resp->elapsed, 0, &u);

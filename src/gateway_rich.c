@@ -6,7 +6,10 @@
  */
 #include "llmgateway.h"
 
+#include <cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gateway_priv.h"
@@ -166,6 +169,8 @@ int lgw__gw_copy_rich(req_t *q, const lgw_request_t *r) {
   q->user = arena_str(q, r->user, &bad);
   q->metadata_json = arena_str(q, r->metadata_json, &bad);
   q->extra_json = arena_str(q, r->extra_json, &bad);
+  q->on_tool_delta = r->on_tool_delta;
+  q->tool_delta_ud = r->tool_delta_ud;
   q->msg_bytes += q->schema_json ? strlen(q->schema_json) : 0;
   return bad;
 }
@@ -179,6 +184,14 @@ void lgw__gw_free_rich(req_t *q) {
   q->arena = NULL;
   lgw_free(q->res_calls);
   q->res_calls = NULL;
+  lgw_free(q->embed_url);
+  q->embed_url = NULL;
+  lgw__http_headers_free(q->embed_headers);
+  q->embed_headers = NULL;
+  lgw_free(q->vecs);
+  q->vecs = NULL;
+  lgw_free(q->embed_model);
+  q->embed_model = NULL;
 }
 
 void lgw__gw_call_rich(const req_t *q, lgw__call_t *c) {
@@ -225,4 +238,303 @@ void lgw__gw_result_rich(req_t *q, lgw_result_t *res) {
   q->res_msg.tool_calls = res->tool_calls;
   q->res_msg.ntool_calls = res->ntool_calls;
   res->message = &q->res_msg;
+}
+
+/* ---- streamed tool-call pieces -------------------------------------------- */
+
+/* A tool delta travels as a text delta note (so it keeps its place among
+ * them) whose text is "<index>\0<name>\0<piece>", for the request q. */
+static void tool_trampoline(lgw_gateway_t *gw, uint64_t id, const char *t,
+                            size_t len, void *ud) {
+  req_t *q = ud;
+  const char *name = memchr(t, '\0', len), *piece;
+  if (!name) return;
+  name++;
+  piece = memchr(name, '\0', len - (size_t)(name - t));
+  if (!piece) return;
+  piece++;
+  q->on_tool_delta(gw, id, (size_t)strtoul(t, NULL, 10), name, piece,
+                   len - (size_t)(piece - t), q->tool_delta_ud);
+}
+
+void lgw__gw_emit_tool_deltas(req_t *q, lgw__tcalls_t *calls) {
+  lgw_gateway_t *gw = q->gw;
+  size_t i;
+  if (!q->on_tool_delta) return;
+  for (i = 0; i < calls->n; i++) {
+    lgw__tcall_t *t = &calls->v[i];
+    size_t have = t->args.len;
+    lgw__buf_t b;
+    if (t->announced && have <= t->shown) continue;
+    lgw__buf_init(&b);
+    if (lgw__buf_printf(&b, "%zu", i) || lgw__buf_addc(&b, '\0') ||
+        lgw__buf_adds(&b, t->name) || lgw__buf_addc(&b, '\0') ||
+        (have > t->shown &&
+         lgw__buf_add(&b, t->args.data + t->shown, have - t->shown)) ||
+        lgw__notes_delta(&gw->notes, tool_trampoline, q, gw, q->id, b.data,
+                         b.len)) {
+      lgw__log(LGW_LOG_WARN, "tool delta dropped: out of memory");
+      lgw__buf_free(&b);
+      return;
+    }
+    lgw__buf_free(&b);
+    t->announced = 1;
+    if (have > t->shown) t->shown = have;
+    if (q->ttft < 0) q->ttft = (lgw__now_ms() - q->attempt_ms) / 1000.0;
+    q->emitted = 1;
+    lgw__gw_wake(gw);
+  }
+}
+
+/* ---- embeddings ------------------------------------------------------------ */
+
+int lgw__gw_copy_embed(req_t *q, const lgw_embed_request_t *r) {
+  int bad = 0;
+  size_t i;
+  q->embed = 1;
+  q->dims = r->dimensions;
+  if ((q->inputs = arena_array(q, r->ninputs, sizeof *q->inputs, &bad))) {
+    q->ninputs = r->ninputs;
+    for (i = 0; i < r->ninputs; i++) {
+      q->inputs[i] = arena_str(q, r->inputs[i] ? r->inputs[i] : "", &bad);
+      q->msg_bytes += r->inputs[i] ? strlen(r->inputs[i]) : 0;
+    }
+  }
+  return bad;
+}
+
+int lgw__gw_embed_skip(const req_t *q, char *why, size_t cap) {
+  const lgw__provider_t *p = prov(q);
+  if (p->style != LGW__STYLE_ANTHROPIC) return 0;
+  lgw__gw_msgf(why, cap, "Skipped: the %s API (api_style %s) has no "
+               "embeddings endpoint.", prov_type(p), p->api_style);
+  return 1;
+}
+
+/* {base}/embeddings by the usual rules; a base that is already a Chat
+ * or Responses endpoint has that path replaced (a query string stays at
+ * the end). */
+static char *embed_url(const char *base_url) {
+  static const char *const ends[] = {"/chat/completions", "/responses"};
+  char *base = lgw__clean_base(base_url), *q, *url = NULL;
+  size_t i, n;
+  if (!base) return NULL;
+  q = strchr(base, '?');
+  n = q ? (size_t)(q - base) : strlen(base);
+  while (n && base[n - 1] == '/') n--;
+  for (i = 0; i < 2 && !url; i++) {
+    size_t k = strlen(ends[i]);
+    if (n > k && lgw__strncasecmp(base + n - k, ends[i], k) == 0)
+      url = lgw__sprintf("%.*s/embeddings%s", (int)(n - k), base,
+                         q ? q : "");
+  }
+  lgw_free(base);
+  return url ? url : lgw__endpoint_url(base_url, "/embeddings",
+                                       "/embeddings");
+}
+
+int lgw__gw_embed_prepare(req_t *q, char **body, size_t *len,
+                          lgw_error_t *e) {
+  const lgw__provider_t *p = prov(q);
+  lgw__kvlist_t kv = {NULL, 0};
+  lgw__buf_t b;
+  size_t i;
+  int rc;
+  lgw_free(q->embed_url);
+  lgw__http_headers_free(q->embed_headers);
+  q->embed_headers = NULL;
+  q->embed_url = embed_url(p->base_url);
+  if (lgw__openai_headers(p, &kv) == 0)
+    q->embed_headers = lgw__http_headers(&kv);
+  lgw__kvlist_free(&kv);
+  lgw__buf_init(&b);
+  rc = !q->embed_url || !q->embed_headers ? LGW_ENOMEM : 0;
+  rc = rc ? rc : lgw__buf_adds(&b, "{\"model\":");
+  rc = rc ? rc : lgw__json_add_str(&b, q->route->model,
+                                   strlen(q->route->model));
+  rc = rc ? rc : lgw__buf_adds(&b, ",\"input\":[");
+  for (i = 0; !rc && i < q->ninputs; i++) {
+    rc = i ? lgw__buf_addc(&b, ',') : 0;
+    rc = rc ? rc : lgw__json_add_str(&b, q->inputs[i], strlen(q->inputs[i]));
+  }
+  rc = rc ? rc : lgw__buf_addc(&b, ']');
+  if (!rc && q->dims > 0)
+    rc = lgw__buf_printf(&b, ",\"dimensions\":%ld", q->dims);
+  rc = rc ? rc : lgw__buf_adds(&b, ",\"encoding_format\":\"float\"");
+  return lgw__body_finish(&b, rc, body, len, e);
+}
+
+/* A base64 embedding: little-endian float32 values. */
+static int b64_floats(const char *s, double *out, size_t want) {
+  static const char tab[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  unsigned char bytes[4];
+  size_t nb = 0, nv = 0;
+  unsigned v = 0;
+  int bits = 0;
+  for (; *s && *s != '='; s++) {
+    const char *c = strchr(tab, *s);
+    if (!c) return -1;
+    v = (v << 6) | (unsigned)(c - tab);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes[nb++] = (unsigned char)((v >> bits) & 0xff);
+      if (nb == 4) {
+        uint32_t u = (uint32_t)bytes[0] | (uint32_t)bytes[1] << 8 |
+                     (uint32_t)bytes[2] << 16 | (uint32_t)bytes[3] << 24;
+        float f;
+        memcpy(&f, &u, sizeof f);
+        if (nv == want) return -1;
+        out[nv++] = f;
+        nb = 0;
+      }
+    }
+  }
+  return nb == 0 && nv == want ? 0 : -1;
+}
+
+/* The length of one embedding (an array, or base64 of float32s). */
+static size_t embedding_dim(const cJSON *e) {
+  if (cJSON_IsArray(e)) return (size_t)cJSON_GetArraySize(e);
+  if (cJSON_IsString(e)) {
+    size_t n = strlen(e->valuestring), pad = 0;
+    while (pad < n && pad < 2 && e->valuestring[n - 1 - pad] == '=') pad++;
+    return (n / 4 * 3 - pad) / 4;
+  }
+  return 0;
+}
+
+int lgw__gw_embed_parse(req_t *q, const lgw__http_resp_t *resp, char *msg,
+                        size_t cap) {
+  cJSON *root = cJSON_ParseWithLength(resp->body ? resp->body : "",
+                                      resp->body_len);
+  const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data"), *it;
+  const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+  const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+  const char *url = lgw__gw_attempt_url(q);
+  size_t n = q->ninputs, dim = 0, k = 0;
+  int code = 0;
+  lgw__reply_no_usage(&q->reply);
+  q->reply.input_tokens = lgw__json_count(usage, "prompt_tokens");
+  q->reply.output_tokens = q->reply.input_tokens >= 0 ? 0 : -1;
+  lgw_free(q->vecs);
+  q->vecs = NULL;
+  q->nvecs = q->dim = 0;
+  if (!root) {
+    lgw__gw_msgf(msg, cap, "HTTP %d from %s: the embeddings answer is not "
+                 "JSON", (int)resp->status, url);
+    return LGW_ERESPONSE;
+  }
+  if (!cJSON_IsArray(data) || (size_t)cJSON_GetArraySize(data) != n ||
+      (dim = embedding_dim(cJSON_GetObjectItemCaseSensitive(
+           cJSON_GetArrayItem(data, 0), "embedding"))) == 0) {
+    lgw__gw_msgf(msg, cap, "HTTP %d from %s: expected %zu embeddings in "
+                 "\"data\", got %d", (int)resp->status, url, n,
+                 cJSON_IsArray(data) ? cJSON_GetArraySize(data) : 0);
+    cJSON_Delete(root);
+    return LGW_ERESPONSE;
+  }
+  if (dim > ((size_t)-1 / sizeof *q->vecs) / n ||
+      !(q->vecs = lgw__calloc(n * dim, sizeof *q->vecs))) {
+    lgw__gw_msgf(msg, cap, "Out of memory reading embeddings from %s.", url);
+    cJSON_Delete(root);
+    return LGW_ENOMEM;
+  }
+  cJSON_ArrayForEach(it, data) {
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(it, "embedding");
+    const cJSON *ix = cJSON_GetObjectItemCaseSensitive(it, "index");
+    /* rows go by index (input order); without one, in answer order */
+    size_t row = cJSON_IsNumber(ix) ? (size_t)ix->valuedouble : k;
+    double *v;
+    k++;
+    if (!cJSON_IsNumber(ix) ? 0 : (ix->valuedouble < 0 || row >= n)) {
+      code = LGW_ERESPONSE;
+      break;
+    }
+    v = q->vecs + row * dim;
+    if (embedding_dim(e) != dim) {
+      code = LGW_ERESPONSE;
+    } else if (cJSON_IsArray(e)) {
+      const cJSON *x;
+      size_t j = 0;
+      cJSON_ArrayForEach(x, e) {
+        if (!cJSON_IsNumber(x)) code = LGW_ERESPONSE;
+        else v[j] = x->valuedouble;
+        j++;
+      }
+    } else if (b64_floats(e->valuestring, v, dim)) {
+      code = LGW_ERESPONSE;
+    }
+    if (code) break;
+  }
+  if (code) {
+    lgw__gw_msgf(msg, cap, "HTTP %d from %s: embedding %zu is malformed "
+                 "(expected %zu numbers)", (int)resp->status, url, k, dim);
+    lgw_free(q->vecs);
+    q->vecs = NULL;
+  } else {
+    q->nvecs = n;
+    q->dim = dim;
+    lgw_free(q->embed_model);
+    q->embed_model = cJSON_IsString(model) ? lgw__strdup(model->valuestring)
+                                           : NULL;
+  }
+  cJSON_Delete(root);
+  return code;
+}
+
+void lgw__gw_embed_call_back(req_t *q) {
+  lgw_gateway_t *gw = q->gw;
+  lgw_embed_result_t res;
+  memset(&res, 0, sizeof res);
+  res.task = q->task;
+  res.model = res.provider_type = res.api_style = res.base_url = "";
+  lgw__usage_unknown(&res.usage);
+  res.cost = -1;
+  if (q->status == 0) {
+    const lgw__provider_t *p = &gw->rt->providers[q->winner];
+    const lgw__transport_t *tr = lgw__transport_for(q->route->style);
+    res.vectors = q->vecs;
+    res.nvectors = q->nvecs;
+    res.dim = q->dim;
+    res.model = q->embed_model ? q->embed_model : q->route->model;
+    res.provider_index = (int)q->winner + 1;
+    res.provider_type = p->provider_type;
+    res.api_style = tr ? tr->name : "";
+    res.base_url = gw->shown_urls[q->winner];
+    res.usage = q->win_usage;
+    res.cost = q->win_cost;
+  }
+  res.attempts = q->att;
+  res.nattempts = q->natt;
+  q->embed_cb(gw, q->id, q->status, &res,
+              q->status ? (q->err ? q->err : &lgw__gw_oom_error) : NULL,
+              q->ud);
+}
+
+static void embed_unused_cb(lgw_gateway_t *gw, uint64_t id, int status,
+                            const lgw_result_t *res, const lgw_error_t *err,
+                            void *ud) {
+  (void)gw;
+  (void)id;
+  (void)status;
+  (void)res;
+  (void)err;
+  (void)ud;
+}
+
+int lgw_gateway_embed(lgw_gateway_t *gw, const lgw_embed_request_t *req,
+                      lgw_embed_done_fn cb, void *ud, uint64_t *id,
+                      lgw_error_t *err) {
+  lgw_request_t r;
+  if (id) *id = 0;
+  if (!gw || !req || !cb || !req->ninputs || !req->inputs)
+    return lgw__error_set(err, LGW_EINVAL, "lgw_gateway_embed: invalid "
+                                           "arguments");
+  memset(&r, 0, sizeof r);
+  r.task = req->task;
+  r.model = req->model;
+  r.deadline = req->deadline;
+  return lgw__gw_submit(gw, &r, embed_unused_cb, ud, id, err, req, cb);
 }

@@ -21,6 +21,8 @@ typedef struct lgw__tcall {
   char *name;           /* owned; "" when none */
   lgw__buf_t args;      /* the arguments JSON text as sent */
   long key;             /* streams: the index its pieces name */
+  size_t shown;         /* bytes of args handed to on_tool_delta */
+  int announced;        /* on_tool_delta saw it */
 } lgw__tcall_t;
 
 typedef struct lgw__tcalls {

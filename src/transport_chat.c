@@ -79,7 +79,7 @@ static int chat_parts(lgw__buf_t *b, const lgw_rich_message_t *m, size_t mi,
     if (!any && p->type != LGW_PART_TEXT &&
         !(rc = lgw__part_check(p, mi, i + 1, err)))
       return lgw__rich_fail(err, "message %zu part %zu (%s): the %s takes "
-                            "only text in a %s message", mi, i + 1,
+                            "only text in %s messages", mi, i + 1,
                             lgw__part_desc(p, d, sizeof d), api,
                             chat_role(m->role));
     rc = rc ? rc : (i ? lgw__buf_addc(b, ',') : 0);

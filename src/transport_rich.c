@@ -160,7 +160,7 @@ int lgw__msg_text(const lgw_rich_message_t *m, size_t mi, const char *api,
     if (rc) return rc;
     if (p->type != LGW_PART_TEXT)
       return lgw__rich_fail(err, "message %zu part %zu (%s): the %s takes "
-                            "only text in a %s message", mi, i + 1,
+                            "only text in %s messages", mi, i + 1,
                             lgw__part_desc(p, d, sizeof d), api, role);
     if ((i && lgw__buf_addc(b, '\n')) ||
         lgw__buf_adds(b, p->text ? p->text : ""))

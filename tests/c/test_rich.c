@@ -270,11 +270,11 @@ TEST(chat_system_parts_text_only) {
   m[0].nparts = 2;
   ASSERT_STREQ(body(&lgw__transport_chat, &c),
                "ERR -2: message 1 part 2 (image image/png): the OpenAI Chat "
-               "Completions API takes only text in a system message");
+               "Completions API takes only text in system messages");
   ASSERT_STREQ(body(&lgw__transport_litellm, &c),
                "ERR -2: message 1 part 2 (image image/png): the LiteLLM proxy "
-               "(Chat Completions format) takes only text in a system "
-               "message");
+               "(Chat Completions format) takes only text in system "
+               "messages");
 }
 
 TEST(chat_tool_choice_forms) {
@@ -466,7 +466,7 @@ TEST(responses_system_parts_and_assistant_parts) {
   ap[1].media_type = "application/pdf";
   ASSERT_STREQ(body(&lgw__transport_responses, &c),
                "ERR -2: message 2 part 2 (file application/pdf): the OpenAI "
-               "Responses API takes only text in a assistant message");
+               "Responses API takes only text in assistant messages");
 }
 
 /* ---- Anthropic ------------------------------------------------------------------ */
@@ -1030,6 +1030,7 @@ typedef struct out {
   int att_code[4];
   char att_msg[4][512];
   char deltas[512];
+  char tool_deltas[512];
 } out_t;
 
 static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
@@ -1071,6 +1072,17 @@ static void on_delta(lgw_gateway_t *gw, uint64_t id, const char *text,
   snprintf(o->deltas + k, sizeof o->deltas - k, "[%.*s]", (int)len, text);
 }
 
+static void on_tool_delta(lgw_gateway_t *gw, uint64_t id, size_t index,
+                          const char *name, const char *piece, size_t len,
+                          void *ud) {
+  out_t *o = ud;
+  size_t k = strlen(o->tool_deltas);
+  (void)gw;
+  (void)id;
+  snprintf(o->tool_deltas + k, sizeof o->tool_deltas - k, "[%zu %s %.*s]",
+           index, name, (int)len, piece);
+}
+
 static int run_req(lgw_runtime_t *rt, const lgw_request_t *req, out_t *o) {
   lgw_gateway_t *gw;
   lgw_gateway_options_t opts;
@@ -1085,6 +1097,7 @@ static int run_req(lgw_runtime_t *rt, const lgw_request_t *req, out_t *o) {
     return rc;
   }
   if (r.on_delta) r.delta_ud = o;
+  if (r.on_tool_delta) r.tool_delta_ud = o;
   rc = lgw_gateway_submit(gw, &r, on_done, o, NULL, NULL);
   if (!rc) rc = lgw_gateway_run(gw);
   lgw_gateway_free(gw);
@@ -1122,6 +1135,16 @@ TEST(gateway_tool_call_answer) {
   ASSERT_STREQ(o.finish, "tool_calls");
   ASSERT_STREQ(o.calls, "call_9 get_weather {\"city\":\"Paris\"}");
   ASSERT_STREQ(o.msg, "assistant::1:call_9");
+  /* a streamed request answered by a whole JSON body: one piece a call */
+  r.on_delta = on_delta;
+  r.on_tool_delta = on_tool_delta;
+  canned_set("application/json", chat_tool_answer);
+  ASSERT_EQ(run_req(gws_load(GWS_SETTINGS("") "providers:\n"
+                             PROVIDER("openai_chat"), canned.port), &r, &o),
+            0);
+  ASSERT_EQ(o.status, 0);
+  ASSERT_STREQ(o.deltas, "");
+  ASSERT_STREQ(o.tool_deltas, "[0 get_weather {\"city\":\"Paris\"}]");
   ASSERT_STREQ(canned.last_path, "/v1/chat/completions");
   ASSERT_CONTAINS(canned.last_body,
                   ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
@@ -1150,12 +1173,14 @@ TEST(gateway_streamed_tool_call) {
   r.tools = weather;
   r.ntools = 1;
   r.on_delta = on_delta;
+  r.on_tool_delta = on_tool_delta;
   canned_set("text/event-stream", sse);
   ASSERT_EQ(run_req(gws_load(GWS_SETTINGS("") "providers:\n"
                              PROVIDER("litellm"), canned.port), &r, &o),
             0);
   ASSERT_EQ(o.status, 0);
   ASSERT_STREQ(o.deltas, "[Checking.]");
+  ASSERT_STREQ(o.tool_deltas, "[0 f ][0 f {\"a\":][0 f 1}][1 g {}]");
   ASSERT_STREQ(o.text, "Checking.");
   ASSERT_STREQ(o.calls, "call_5 f {\"a\":1}|call_6 g {}");
   ASSERT_STREQ(o.msg, "assistant:Checking.:2:call_5");
@@ -1308,6 +1333,169 @@ TEST(gateway_copies_rich_request) {
       "{\"type\":\"object\"},\"strict\":false}]}");
 }
 
+/* ---- embeddings -------------------------------------------------------------- */
+
+typedef struct eout {
+  int status, done;
+  size_t n, dim, natt;
+  double v[4][4], first, last;
+  char model[64], style[32], err[2048];
+  long in_tok;
+  int provider;
+} eout_t;
+
+static void on_embed(lgw_gateway_t *gw, uint64_t id, int status,
+                     const lgw_embed_result_t *res, const lgw_error_t *err,
+                     void *ud) {
+  eout_t *o = ud;
+  size_t i, j;
+  (void)gw;
+  (void)id;
+  o->status = status;
+  o->done = 1;
+  o->natt = res->nattempts;
+  gws_cp(o->err, sizeof o->err, err ? err->message : "");
+  if (status) return;
+  o->n = res->nvectors;
+  o->dim = res->dim;
+  for (i = 0; i < o->n && i < 4; i++)
+    for (j = 0; j < o->dim && j < 4; j++) o->v[i][j] = res->vectors[i * o->dim + j];
+  o->first = res->vectors[0];
+  o->last = res->vectors[o->n * o->dim - 1];
+  gws_cp(o->model, sizeof o->model, res->model);
+  gws_cp(o->style, sizeof o->style, res->api_style);
+  o->in_tok = res->usage.input_tokens;
+  o->provider = res->provider_index;
+}
+
+static int run_embed(lgw_runtime_t *rt, const lgw_embed_request_t *req,
+                     eout_t *o) {
+  lgw_gateway_t *gw;
+  lgw_gateway_options_t opts;
+  int rc;
+  memset(o, 0, sizeof *o);
+  memset(&opts, 0, sizeof opts);
+  opts.no_state = 1;
+  if (!rt) return -100;
+  if ((rc = lgw_gateway_new(rt, &opts, &gw, NULL)) != 0) {
+    lgw_runtime_free(rt);
+    return rc;
+  }
+  rc = lgw_gateway_embed(gw, req, on_embed, o, NULL, NULL);
+  if (!rc) rc = lgw_gateway_run(gw);
+  lgw_gateway_free(gw);
+  lgw_runtime_free(rt);
+  return rc;
+}
+
+static const char *const hello_world[] = {"hello", "world"};
+
+/* An Anthropic provider has no embeddings endpoint: skipped with that
+ * reason; the next one answers (rows by index). */
+TEST(embed_floats_and_skip) {
+  lgw_embed_request_t r;
+  eout_t o;
+  memset(&r, 0, sizeof r);
+  r.task = "t";
+  r.inputs = hello_world;
+  r.ninputs = 2;
+  r.model = "emb-1";
+  r.dimensions = 3;
+  canned_set("application/json",
+             "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\","
+             "\"index\":1,\"embedding\":[4,5,6]},{\"object\":\"embedding\","
+             "\"index\":0,\"embedding\":[1.5,-2,3e-1]}],\"model\":"
+             "\"emb-1-v2\",\"usage\":{\"prompt_tokens\":2,"
+             "\"total_tokens\":2}}");
+  ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
+                               PROVIDER("anthropic") PROVIDER("litellm"),
+                               canned.port, canned.port), &r, &o), 0);
+  ASSERT_EQ(o.status, 0);
+  ASSERT_STREQ(canned.last_path, "/v1/embeddings");
+  ASSERT_STREQ(canned.last_body,
+               "{\"model\":\"emb-1\",\"input\":[\"hello\",\"world\"],"
+               "\"dimensions\":3,\"encoding_format\":\"float\"}");
+  ASSERT_EQ(canned.served, 1);
+  ASSERT_EQ(o.natt, 1);
+  ASSERT_EQ(o.provider, 2);
+  ASSERT_STREQ(o.style, "litellm");
+  ASSERT_EQ(o.n, 2);
+  ASSERT_EQ(o.dim, 3);
+  ASSERT_DEQ(o.v[0][0], 1.5);
+  ASSERT_DEQ(o.v[0][1], -2);
+  ASSERT_DEQ(o.v[0][2], 0.3);
+  ASSERT_DEQ(o.v[1][0], 4);
+  ASSERT_DEQ(o.v[1][2], 6);
+  ASSERT_STREQ(o.model, "emb-1-v2");
+  ASSERT_EQ(o.in_tok, 2);
+  /* a base that is a chat endpoint: its path replaced */
+  canned_set("application/json",
+             "{\"data\":[{\"embedding\":[1]},{\"embedding\":[2]}]}");
+  ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
+                               "  - provider_type: x\n    api_style: "
+                               "openai_chat\n    base_url: http://127.0.0.1:"
+                               "%d/v1/chat/completions/?api-version=1\n",
+                               canned.port), &r, &o), 0);
+  ASSERT_EQ(o.status, 0);
+  ASSERT_STREQ(canned.last_path, "/v1/embeddings?api-version=1");
+  ASSERT_DEQ(o.v[1][0], 2);
+  /* only Anthropic: nothing to try */
+  ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
+                               PROVIDER("anthropic"), canned.port), &r, &o),
+            0);
+  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_CONTAINS(o.err, "/v1): Skipped: the x API (api_style anthropic) "
+                  "has no embeddings endpoint.");
+}
+
+/* The base64 form the official SDK asks for by default is read too. */
+TEST(embed_base64_answer) {
+  char *b = slurp("tests/c/data/openai-node-6.49.0_embeddings.create."
+                  "response.json");
+  lgw_embed_request_t r;
+  eout_t o;
+  ASSERT(b != NULL);
+  memset(&r, 0, sizeof r);
+  r.inputs = hello_world;
+  r.ninputs = 2;
+  r.model = "text-embedding-3-small";
+  canned_set("application/json", b);
+  ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
+                               PROVIDER("responses"), canned.port), &r, &o),
+            0);
+  free(b);
+  ASSERT_EQ(o.status, 0);
+  ASSERT_EQ(o.n, 2);
+  ASSERT_EQ(o.dim, 256);
+  ASSERT_DEQ(o.first, (double)0.022600963711738586f);
+  ASSERT_DEQ(o.last, (double)-0.03081965446472168f);
+  ASSERT_STREQ(o.model, "text-embedding-3-small");
+}
+
+/* A malformed answer is retried like any other, then fails over. */
+TEST(embed_malformed_retried) {
+  lgw_embed_request_t r;
+  eout_t o;
+  memset(&r, 0, sizeof r);
+  r.inputs = hello_world;
+  r.ninputs = 2;
+  r.model = "e";
+  canned_set("application/json",
+             "{\"data\":[{\"index\":0,\"embedding\":[1]}]}");
+  ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
+                               PROVIDER("openai_chat"), canned.port), &r,
+                      &o), 0);
+  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.natt, 3);
+  ASSERT_EQ(canned.served, 3);
+  ASSERT_CONTAINS(o.err, "/v1/embeddings: expected 2 embeddings in "
+                  "\"data\", got 1");
+  r.ninputs = 0;
+  ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
+                               PROVIDER("openai_chat"), canned.port), &r,
+                      &o), LGW_EINVAL);
+}
+
 int main(void) {
   lgw_set_log(gws_quiet_log, NULL, LGW_LOG_ERROR);
   RUN(base64_padding);
@@ -1344,6 +1532,9 @@ int main(void) {
     RUN(gateway_part_fails_over);
     RUN(gateway_copies_rich_request);
     RUN(gateway_extras_and_schema);
+    RUN(embed_floats_and_skip);
+    RUN(embed_base64_answer);
+    RUN(embed_malformed_retried);
     canned_stop();
   } else {
     fprintf(stderr, "cannot start the canned server\n");

@@ -811,6 +811,67 @@ static void run_xcase(const transport_t *t, const xcase_t *c,
   lgw_free(prov);
 }
 
+/* ---- embeddings: POST /embeddings (not for anthropic) ----------------- */
+
+typedef struct eoutcome {
+  int done, status, http;
+  size_t nvectors;
+  char message[512];
+} eoutcome_t;
+
+static void on_embed(lgw_gateway_t *gw, uint64_t id, int status,
+                     const lgw_embed_result_t *res, const lgw_error_t *err,
+                     void *ud) {
+  eoutcome_t *o = ud;
+  (void)gw;
+  (void)id;
+  o->done = 1;
+  o->status = status;
+  o->http = res->nattempts ? res->attempts[res->nattempts - 1].http_status
+                           : 0;
+  o->nvectors = res->nvectors;
+  snprintf(o->message, sizeof o->message, "%.400s", err ? err->message : "");
+}
+
+/* Prism answers 200 to a body the spec accepts (its example then has one
+ * embedding) and 400 to one it does not. */
+static void run_embed_case(const transport_t *t, const char *base) {
+  static const char *const inputs[] = {"The food was delicious."};
+  char *prov = provider_yaml(t, base, NULL);
+  char *yaml = lgw__sprintf("version: 1\nsettings:\n  transport_retries: 1\n"
+                            "  timeout: 20\nproviders:\n%s", prov);
+  lgw_runtime_t *rt = NULL;
+  lgw_gateway_t *gw = NULL;
+  lgw_gateway_options_t opts;
+  lgw_embed_request_t req;
+  lgw_error_t err;
+  eoutcome_t o;
+  char detail[600];
+  int rc;
+  memset(&o, 0, sizeof o);
+  memset(&opts, 0, sizeof opts);
+  memset(&req, 0, sizeof req);
+  memset(&err, 0, sizeof err);
+  opts.no_state = 1;
+  req.task = "conformance";
+  req.inputs = inputs;
+  req.ninputs = 1;
+  req.model = "text-embedding-3-small";
+  req.dimensions = 256;
+  rc = lgw_runtime_load_string(yaml, strlen(yaml), "conformance.yaml", &rt,
+                               &err);
+  if (rc == 0) rc = lgw_gateway_new(rt, &opts, &gw, &err);
+  if (rc == 0) rc = lgw_gateway_embed(gw, &req, on_embed, &o, NULL, &err);
+  if (rc == 0) rc = lgw_gateway_run(gw);
+  lgw_gateway_free(gw);
+  lgw_runtime_free(rt);
+  snprintf(detail, sizeof detail, "%d %.80s%s", o.http,
+           rc ? err.message : "", o.status ? o.message : "");
+  report(rc == 0 && o.http == 200, t->name, "embeddings", detail);
+  lgw_free(yaml);
+  lgw_free(prov);
+}
+
 int main(int argc, char **argv) {
   size_t i, j;
   if (argc != 3) {
@@ -826,6 +887,7 @@ int main(int argc, char **argv) {
       if (!cases[j].openai_only || strcmp(t->provider_type, "openai") == 0)
         run_case(t, &cases[j], base);
     for (j = 0; j < NMSG(xcases); j++) run_xcase(t, &xcases[j], base);
+    if (!t->anthropic) run_embed_case(t, base);
     run_stream_body(t, base);
   }
   run_faults(argv[1], argv[2]);
