@@ -33,6 +33,8 @@ struct lgwL_result {
   int has_message;          /* the answer's assistant message */
   char *message_content;
   size_t message_len;
+  double *vectors;          /* embeddings: nvectors * dim */
+  size_t nvectors, dim;
 };
 
 #define MAX_DEPTH 100  /* nesting limit for tables and trees */
@@ -252,6 +254,7 @@ void lgwL_result_free(lgwL_result_t *r) {
   }
   lgw_free(r->tool_calls);
   lgw_free(r->message_content);
+  lgw_free(r->vectors);
   lgw_free(r);
 }
 
@@ -342,6 +345,78 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
   return c;
 }
 
+lgwL_result_t *lgwL_embed_copy(const lgw_embed_result_t *r) {
+  lgwL_result_t *c = lgw__calloc(1, sizeof *c);
+  int oom = 0;
+  size_t i, n;
+  if (!c) return NULL;
+  c->task = dup_or_empty(r->task, &oom);
+  c->normalized_model = dup_or_empty(r->model, &oom);
+  c->provider_type = dup_or_empty(r->provider_type, &oom);
+  c->api_style = dup_or_empty(r->api_style, &oom);
+  c->base_url = dup_or_empty(r->base_url, &oom);
+  c->provider_index = r->provider_index;
+  c->usage = c->usage_total = r->usage;
+  c->cost = c->cost_total = r->cost;
+  n = r->vectors ? r->nvectors * r->dim : 0;
+  if (n) {
+    c->vectors = lgw__calloc(n, sizeof *c->vectors);
+    if (!c->vectors) oom = 1;
+    else memcpy(c->vectors, r->vectors, n * sizeof *c->vectors);
+  }
+  if (c->vectors || !n) {
+    c->nvectors = r->vectors ? r->nvectors : 0;
+    c->dim = r->dim;
+  }
+  if (r->nattempts) {
+    c->attempts = lgw__calloc(r->nattempts, sizeof *c->attempts);
+    if (!c->attempts) oom = 1;
+    else c->nattempts = r->nattempts;
+  }
+  for (i = 0; i < c->nattempts; i++) {
+    lgw_attempt_t *a = &c->attempts[i];
+    *a = r->attempts[i];
+    a->provider_type = dup_or_empty(r->attempts[i].provider_type, &oom);
+    a->base_url = dup_or_empty(r->attempts[i].base_url, &oom);
+    a->model = dup_or_empty(r->attempts[i].model, &oom);
+    a->message = dup_or_empty(r->attempts[i].message, &oom);
+  }
+  if (oom) {
+    lgwL_result_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+/* {task, vectors = {{...}, ...}, model, usage, cost, provider, attempts} */
+static void push_embed(lua_State *L, const lgwL_result_t *r) {
+  size_t i, j;
+  lua_createtable(L, 0, 8);
+  set_str(L, "task", r->task);
+  lua_createtable(L, (int)r->nvectors, 0);
+  for (i = 0; i < r->nvectors; i++) {
+    lua_createtable(L, (int)r->dim, 0);
+    for (j = 0; j < r->dim; j++) {
+      lua_pushnumber(L, r->vectors[i * r->dim + j]);
+      lua_rawseti(L, -2, (lua_Integer)j + 1);
+    }
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, "vectors");
+  set_str(L, "model", r->normalized_model);
+  lua_createtable(L, 0, 4);  /* never the key */
+  set_str(L, "type", r->provider_type);
+  set_str(L, "base_url", r->base_url);
+  set_int(L, "index", r->provider_index);
+  set_str(L, "api_style", r->api_style);
+  lua_setfield(L, -2, "provider");
+  lgwL_push_usage(L, &r->usage);
+  lua_setfield(L, -2, "usage");
+  set_known(L, "cost", r->cost);
+  push_attempts(L, r->attempts, r->nattempts);
+  lua_setfield(L, -2, "attempts");
+}
+
 /* A usage_total count for summing: unknown (-1) counts as 0. */
 static void push_count(lua_State *L, long n) {
   lua_pushinteger(L, n > 0 ? (lua_Integer)n : 0);
@@ -390,6 +465,10 @@ int lgwL_push_result(lua_State *L, const lgwL_result_t *r, int form) {
   luaL_checkstack(L, 10, NULL);
   if (form == LGWL_PUSH_TEXT) {
     lua_pushlstring(L, r->text ? r->text : "", r->text_len);
+    return 1;
+  }
+  if (form == LGWL_PUSH_EMBED) {
+    push_embed(L, r);
     return 1;
   }
   if (form == LGWL_PUSH_TOTALS) {
@@ -854,18 +933,19 @@ static void read_tools(lua_State *L, int arg, int kp, int t,
   lua_pop(L, 1);
 }
 
-/* Pushes the on_delta field of the table at t (nil when t is 0) and
- * sets *delta to its index when it is a function. */
-static void read_on_delta(lua_State *L, int arg, int t, int *delta) {
-  *delta = 0;
+/* Pushes the callback field k (on_delta, on_tool_delta) of the table at
+ * t (nil when t is 0) and sets *fn to its index when it is a function. */
+static void read_callback(lua_State *L, int arg, int t, const char *k,
+                          int *fn) {
+  *fn = 0;
   if (!t) {
     lua_pushnil(L);
     return;
   }
-  if (lua_getfield(L, t, "on_delta") == LUA_TFUNCTION)
-    *delta = lua_gettop(L);
+  if (lua_getfield(L, t, k) == LUA_TFUNCTION)
+    *fn = lua_gettop(L);
   else if (!lua_isnil(L, -1))
-    lgwL_argerror_path(L, arg, "on_delta", "function", -1);
+    lgwL_argerror_path(L, arg, k, "function", -1);
 }
 
 /* The keys of a request table; the overrides are the same without the
@@ -874,7 +954,7 @@ static const char *const request_keys[] = {
   "task", "messages", "model", "tier", "temperature", "reasoning_effort",
   "max_tokens", "deadline", "on_delta", "tools", "tool_choice",
   "parallel_tool_calls", "schema", "schema_name", "strict", "stop", "top_p",
-  "seed", "user", "metadata", "extra", NULL
+  "seed", "user", "metadata", "extra", "on_tool_delta", NULL
 };
 
 /* A table field k of t sent as JSON text (a string is taken as JSON
@@ -952,7 +1032,7 @@ static void read_params(lua_State *L, int arg, int kp, int t,
 }
 
 void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
-                          lgw_request_t *out, int *delta) {
+                          lgw_request_t *out, int delta[2]) {
   int has_overrides = oi && !lua_isnoneornil(L, oi);
   memset(out, 0, sizeof *out);
   out->task = luaL_checkstring(L, ti);
@@ -967,11 +1047,12 @@ void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
     read_tools(L, oi, lua_gettop(L), oi, out);
     read_params(L, oi, lua_gettop(L), oi, out);
   }
-  read_on_delta(L, oi, has_overrides ? oi : 0, delta);
+  read_callback(L, oi, has_overrides ? oi : 0, "on_delta", &delta[0]);
+  read_callback(L, oi, has_overrides ? oi : 0, "on_tool_delta", &delta[1]);
 }
 
 void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
-                        int *delta) {
+                        int delta[2]) {
   int ty;
   memset(out, 0, sizeof *out);
   luaL_checktype(L, idx, LUA_TTABLE);
@@ -987,7 +1068,8 @@ void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
   read_overrides(L, idx, idx, out);
   read_tools(L, idx, lua_gettop(L), idx, out);
   read_params(L, idx, lua_gettop(L), idx, out);
-  read_on_delta(L, idx, idx, delta);
+  read_callback(L, idx, idx, "on_delta", &delta[0]);
+  read_callback(L, idx, idx, "on_tool_delta", &delta[1]);
 }
 
 /* ===== Node trees ======================================================= */

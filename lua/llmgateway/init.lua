@@ -94,7 +94,7 @@ local OVERRIDES = {"model", "tier", "temperature", "reasoning_effort",
                    "max_tokens", "deadline", "on_delta", "tools",
                    "tool_choice", "parallel_tool_calls", "schema",
                    "schema_name", "strict", "stop", "top_p", "seed", "user",
-                   "metadata", "extra"}
+                   "metadata", "extra", "on_tool_delta"}
 local RETRY_OVERRIDES = {"validator_timeout", table.unpack(OVERRIDES)}
 local REQUEST_KEYS = {"task", "messages", table.unpack(OVERRIDES)}
 local RETRY_REQUEST_KEYS = {"task", "messages", table.unpack(RETRY_OVERRIDES)}

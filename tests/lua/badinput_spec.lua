@@ -94,6 +94,7 @@ local METHODS = {
   run_tasks = {{T, {}}, {T, {}, true}},
   run_tools = {{T, {task = "t", messages = user("hi")}}, {T, {}},
                {T, {}, true}},
+  embed = {{{"string", "number", "table"}, "hi"}, {T, {}, true}},
   run_tasks_with_retry = {{T, {}}, {T, {}, true}, {T, {}, true}},
   run_json_tasks_with_retry = {{T, {}}, {T, {}, true}, {T, {}, true}},
   stream = {{S, "t"}, {T, user("hi")}, {F, function() end}, {T, {}, true}},

@@ -108,6 +108,37 @@ describe("rich requests from Lua", function()
     end
   end
 
+  for _, style in ipairs(STYLES) do
+    it(style .. ": on_tool_delta gets the argument pieces", function()
+      local gw = gateway(style)
+      local pieces, texts = {}, {}
+      local r = assert(gw:call({task = "t", tools = TOOLS, messages = {{content =
+        '@sim tool=get_weather args={"city":"Paris"} tool=get_time\ngo'}},
+        on_tool_delta = function(i, name, piece)
+          pieces[#pieces + 1] = i .. " " .. name .. " " .. piece
+        end}))
+      assert.equal("tool_calls", r.finish_reason)
+      local joined = {}
+      for _, p in ipairs(pieces) do
+        local i, name, piece = p:match("^(%d) (%S*) (.*)$")
+        assert.equal(({"get_weather", "get_time"})[tonumber(i)], name)
+        joined[tonumber(i)] = (joined[tonumber(i)] or "") .. piece
+      end
+      assert.same({'{"city":"Paris"}', "{}"}, joined)
+      assert.equal('{"city":"Paris"}', r.tool_calls[1].arguments_json)
+      -- with on_delta too: on_delta gets text only (none here)
+      r = assert(gw:call({task = "t", tools = TOOLS, messages = {{content =
+        "@sim tool=get_time\ngo"}}, on_delta = function(t) texts[#texts + 1] = t end,
+        on_tool_delta = function() end}))
+      assert.same({}, texts)
+      assert.equal("get_time", r.tool_calls[1].name)
+      local _, err = gw:call({task = "t", tools = TOOLS, messages = {{content =
+        "@sim tool=get_time\ngo"}}, on_tool_delta = function() error("ui gone", 0) end})
+      assert.equal("callback", err.code)
+      assert.equal("on_tool_delta raised an error: ui gone", err.message)
+    end)
+  end
+
   it("a handler may call the gateway; handlers run concurrently", function()
     local gw = gateway("openai_chat")
     local order = {}
@@ -238,5 +269,29 @@ describe("rich requests from Lua", function()
     assert.same({{"END"}, 0.5, 7, "u1", {k = "v"}, true},
       {body.stop, body.top_p, body.seed, body.user, body.metadata,
        body.logprobs})
+  end)
+
+  it("gw:embed: vectors in input order, anthropic skipped, errors", function()
+    local gw = assert(llm.Gateway({providers = {
+      {provider_type = "a", api_style = "anthropic", base_url = s.base, api_key = "k"},
+      {provider_type = "p", api_style = "openai_chat", base_url = s.base, api_key = "k"}},
+      settings = {fallback_model = "m", transport_retries = 1}}, {no_state = true}))
+    local r = assert(gw:embed({"hello world", "bye"}, {model = "emb", dimensions = 4,
+                                                      task = "t"}))
+    assert.same({{-0.67, 0.86, 0.894, 0.137}, {0.008, -0.964, 0.453, -0.519}},
+                r.vectors)
+    assert.equal("emb", r.model)
+    assert.equal("t", r.task)
+    assert.same({type = "p", base_url = s.base, index = 2, api_style = "openai_chat"},
+                r.provider)
+    assert.equal(3, r.usage.input_tokens)
+    local one = assert(gw:embed("hello world", {model = "emb", dimensions = 2}))
+    assert.same({{-0.67, 0.86}}, one.vectors)
+    local _, err = gw:embed("@sim status=400\nx")
+    assert.equal("http", err.code)
+    assert.matches("has no embeddings endpoint", err.message)
+    assert.has_error(function() gw:embed({}) end,
+      "bad argument #1 to 'embed' (at least one input expected)")
+    assert.has_error(function() gw:embed("x", {dims = 3}) end)
   end)
 end)
