@@ -1485,7 +1485,7 @@ TEST(embed_malformed_retried) {
   ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
                                PROVIDER("openai_chat"), canned.port), &r,
                       &o), 0);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_ERESPONSE);  /* the deciding failure's class */
   ASSERT_EQ(o.natt, 3);
   ASSERT_EQ(canned.served, 3);
   ASSERT_CONTAINS(o.err, "/v1/embeddings: expected 2 embeddings in "
