@@ -171,7 +171,12 @@ typedef struct lgw_message {
 
 /* A message with everything a plain lgw_message_t cannot say: content
  * parts, a participant name, tool calls, tool results. Sent through
- * lgw_request_t.rich_messages. */
+ * lgw_request_t.rich_messages. Each transport sends the API's own shape;
+ * a part an API cannot take (an image in a Chat system message, a CSV
+ * document to Anthropic, image bytes without a media_type, ...) fails
+ * that provider before anything is sent: an attempt with LGW_EINVAL and a
+ * message naming the message, the part and the API, then failover; when
+ * no provider can take the request it ends with LGW_EINVAL. */
 typedef struct lgw_rich_message {
   const char *role;         /* NULL or "" means "user"; "tool" for a tool
                                result */

@@ -199,7 +199,7 @@ static int tools_def(lgw__buf_t *b, const lgw__call_t *c,
                             "or \"required\" (or a tool name in "
                             "tool_choice_name), not \"%.64s\"",
                             c->tool_choice);
-  } else if (c->parallel_tool_calls < 0) {
+  } else if (c->parallel_tool_calls < 0 && c->ntools) {
     type = "auto";
   }
   if (!type) return 0;

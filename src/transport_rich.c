@@ -190,7 +190,8 @@ int lgw__openai_tool_choice(lgw__buf_t *b, const lgw__call_t *c,
                             "tool_choice_name), not \"%.64s\"", t);
     rc = lgw__buf_printf(b, ",\"tool_choice\":\"%s\"", t);
   }
-  if (!rc && c->parallel_tool_calls)
+  /* the APIs take parallel_tool_calls only along with tools */
+  if (!rc && c->parallel_tool_calls && c->ntools)
     rc = lgw__buf_adds(b, c->parallel_tool_calls > 0
                               ? ",\"parallel_tool_calls\":true"
                               : ",\"parallel_tool_calls\":false");

@@ -292,6 +292,16 @@ TEST(chat_tool_choice_forms) {
   ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
                   "}}],\"tool_choice\":\"required\","
                   "\"parallel_tool_calls\":true}");
+  /* without tools, no parallel_tool_calls (the APIs reject it alone) */
+  c.ntools = 0;
+  c.tool_choice = NULL;
+  c.parallel_tool_calls = -1;
+  ASSERT_CONTAINS(body(&lgw__transport_chat, &c), "\"stream\":false}");
+  ASSERT_CONTAINS(body(&lgw__transport_responses, &c),
+                  "\"stream\":false}");
+  ASSERT_CONTAINS(body(&lgw__transport_anthropic, &c),
+                  "\"temperature\":0.0}");
+  c.ntools = 1;
   c.tool_choice = "sometimes";
   ASSERT_STREQ(body(&lgw__transport_chat, &c),
                "ERR -2: tool_choice must be \"auto\", \"none\" or "
