@@ -613,8 +613,11 @@ function methods:run_tools(request, handlers, opts)
     argerror(3, "run_tools", "on_step: function expected, got "
       .. typename(opts.on_step), 3)
   end
-  local messages = copy_list(type(request.messages) == "table"
-                             and request.messages or {})
+  if type(request.messages) ~= "table" then
+    argerror(1, "run_tools", "messages: table expected, got "
+      .. typename(request.messages), 3)
+  end
+  local messages = copy_list(request.messages)
   local req = {}
   for k, v in pairs(request) do req[k] = v end
   local steps, acc = {}, new_totals()

@@ -193,6 +193,12 @@ describe("rich requests from Lua", function()
     assert.equal("tool result: noon", r.text)
     assert.equal(7, #f.messages)
     assert.equal(3, #sess.messages)
+    local seen = {}
+    local streamed = llm.Session(gw, {on_delta = function(t) seen[#seen + 1] = t end})
+    assert.equal("echo(m): one two", assert(streamed:send("one two")).text)
+    assert.same({"echo(m):", " one", " two"}, seen)
+    assert.has_error(function() gw:run_tools({task = "t"}, {}) end,
+      "bad argument #1 to 'run_tools' (messages: table expected, got nil)")
     local plain = llm.Session(gw)
     assert.equal("echo(m): a b", assert(plain:send("a b", {model = "m"})).text)
     assert.equal(2, #plain.messages)
