@@ -2,7 +2,7 @@
 -- gateway:run_tasks. A failed item carries its error in place; the other
 -- items still get their answers.
 --
---   build/llmgateway -c examples/sim.yaml examples/batch.lua
+--   build/bin/llmgateway -c examples/sim.yaml examples/batch.lua
 --
 -- Against the simulator every seventh request is told to fail with HTTP
 -- 400 (a request problem: not retried, and no other provider does better).

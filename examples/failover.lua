@@ -1,6 +1,6 @@
 -- failover.lua -- provider failover and the remembered provider.
 --
---   build/llmgateway -c examples/sim.yaml examples/failover.lua
+--   build/bin/llmgateway -c examples/sim.yaml examples/failover.lua
 --
 -- Takes the last provider of the configuration as the healthy one and puts
 -- a provider nobody answers for (a closed port) in front of it. The first

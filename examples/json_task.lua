@@ -2,7 +2,7 @@
 -- breaks the schema, the model is told what was wrong, and the second
 -- answer passes.
 --
---   build/llmgateway -c examples/sim.yaml examples/json_task.lua
+--   build/bin/llmgateway -c examples/sim.yaml examples/json_task.lua
 --
 -- Against the simulator the "@sim" line makes the first answer invalid
 -- (times=1: only once, counted under a fresh id per run). The retry's

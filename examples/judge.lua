@@ -1,7 +1,7 @@
 -- judge.lua -- a validator that asks a model: one LLM judges another's
 -- answer, and a rejection sends the answer back for another round.
 --
---   build/llmgateway -c examples/sim.yaml examples/judge.lua
+--   build/bin/llmgateway -c examples/sim.yaml examples/judge.lua
 --
 -- Validators run in the caller's task, so the judge's own gateway call is
 -- an ordinary call. Against the simulator the judge rejects the first

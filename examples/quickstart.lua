@@ -2,7 +2,7 @@
 -- once, then ask for a JSON verdict that a validator checks (and has the
 -- model redo when it is wrong).
 --
---   build/llmgateway -c ~/.llmgateway/config.yaml examples/quickstart.lua
+--   build/bin/llmgateway -c ~/.llmgateway/config.yaml examples/quickstart.lua
 --   sh examples/demo.sh build        (offline, against llmgateway-sim)
 --
 -- Against the simulator (LLMGATEWAY_SIM_URL set) the prompts carry "@sim"

@@ -52,15 +52,16 @@ extern "C" {
   XX(CANCELED,  -16, "canceled",     "canceled")                        \
   XX(VALIDATOR, -17, "validator",    "validator failed")                \
   XX(JSON,      -18, "json",         "JSON parse error")                \
-  XX(DEADLINE,  -19, "deadline",     "request deadline passed")       \
-  XX(REFUSED,   -20, "refused",      "the model refused to answer")
+  XX(DEADLINE,  -19, "deadline",     "request deadline passed")         \
+  XX(REFUSED,   -20, "refused",      "the model refused to answer")     \
+  XX(RESOURCE,  -21, "resource",     "out of a local resource")
 
 typedef enum {
   LGW_OK = 0,
 #define LGW__ERRNO_ENUM(name, val, code, desc) LGW_E##name = (val),
   LGW_ERRNO_MAP(LGW__ERRNO_ENUM)
 #undef LGW__ERRNO_ENUM
-  LGW__ERRNO_LAST = -21
+  LGW__ERRNO_LAST = -22
 } lgw_errno_t;
 
 /* Error details. Fixed-size, no ownership: put it on the stack. */
@@ -336,6 +337,7 @@ typedef struct lgw_result {
   long output_tokens;
   const lgw_attempt_t *attempts;
   size_t nattempts;
+  int providers_tried;       /* distinct providers with an attempt */
   lgw_usage_t usage;         /* the answering attempt's (-1: not given) */
   lgw_usage_t usage_total;   /* summed over every attempt of the request */
   double cost;               /* the answering attempt's; -1 when unknown */
@@ -366,8 +368,12 @@ typedef struct lgw_result {
 typedef struct lgw_gateway lgw_gateway_t;
 
 /* Completion: status is 0 (res->text set; "" when the model answered
- * with tool calls only) or LGW_E*; err is NULL on success. res and err are borrowed for the duration of the call. Runs
- * from the loop, never inside a libcurl callback. */
+ * with tool calls only) or LGW_E*; err is NULL on success. When every
+ * provider failed, status (and err->code) is the class of the last
+ * attempt's failure (LGW_EAUTH, LGW_ETIMEOUT...), the attempts tell the
+ * rest; LGW_EEXHAUSTED only when no attempt was made. res and err are
+ * borrowed for the duration of the call. Runs from the loop, never inside
+ * a libcurl callback. */
 typedef void (*lgw_done_fn)(lgw_gateway_t *gw, uint64_t id, int status,
                             const lgw_result_t *res, const lgw_error_t *err,
                             void *ud);
@@ -504,8 +510,9 @@ LGW_API int lgw_gateway_embed(lgw_gateway_t *gw,
                               lgw_error_t *err);
 
 /* Running totals over every attempt of every request this gateway ran:
- * the cost in the currency of settings.prices (0 when nothing was priced)
- * and the token usage (sums of the known counts). */
+ * the cost in the currency of settings.prices (-1 when no attempt was
+ * priced, as lgw_result_t.cost_total) and the token usage (sums of the
+ * known counts). */
 LGW_API double lgw_gateway_cost_total(const lgw_gateway_t *gw);
 LGW_API void lgw_gateway_usage_total(const lgw_gateway_t *gw,
                                      lgw_usage_t *out);

@@ -533,6 +533,7 @@ static void provider_free(lgw__provider_t *p) {
   lgw_free(p->api_style);
   lgw_free(p->base_url);
   lgw_free(p->api_key);
+  lgw_free(p->ca_file);
   lgw__kvlist_free(&p->headers);
   lgw__kvlist_free(&p->model_map);
 }
@@ -549,7 +550,7 @@ static int parse_provider(const ctx_t *c, const lgw__node_t *m,
                                       "base_url",      "api_key",
                                       "headers",       "model_map",
                                       "rpm",           "tpm",
-                                      "allow_insecure_http",
+                                      "allow_insecure_http", "ca_file",
                                       "extra_body",    NULL};
   int rc;
   warn_unknown(c, m, path, known);
@@ -563,6 +564,7 @@ static int parse_provider(const ctx_t *c, const lgw__node_t *m,
       (rc = get_long(c, m, "tpm", path, 0, 0, &p->tpm)) ||
       (rc = get_boolean(c, m, "allow_insecure_http", path, 0,
                         &p->allow_insecure_http)) ||
+      (rc = get_string(c, m, "ca_file", path, 0, &p->ca_file)) ||
       (rc = get_extra_body(c, m, path, &p->extra_body)) ||
       (rc = check_base_url(c, m, path, p)))
     return rc;
@@ -797,21 +799,6 @@ static int parse_state(const ctx_t *c, const lgw__node_t *s,
 }
 
 /* A true/false setting; absent or null: false. */
-static int get_flag(const ctx_t *c, const lgw__node_t *map, const char *key,
-                    const char *path, int *out) {
-  const lgw__node_t *n = lgw__node_get(map, key);
-  char full[400], desc[80];
-  *out = 0;
-  if (absent(n)) return 0;
-  if (n->type == LGW_NODE_BOOL) {
-    *out = n->b != 0;
-    return 0;
-  }
-  join_path(full, sizeof full, path, key);
-  describe(n, desc, sizeof desc);
-  return bad(c, n, full, "expected true or false, got %s", desc);
-}
-
 static int parse_settings(const ctx_t *c, const lgw__node_t *root,
                           lgw_runtime_t *rt) {
   static const char *const known[] = {
@@ -821,7 +808,9 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
       "deadline", "backoff_base", "backoff_max", "retry_after_max",
       "max_response_bytes", "first_token_timeout", "idle_timeout",
       "breaker_failures", "breaker_window", "breaker_cooldown", "prices",
-      "state", "state_prefix", "state_refresh", "failover_on_refusal", NULL};
+      "state", "state_prefix", "state_refresh", "failover_on_refusal",
+      "ca_file", "max_connections_per_host",
+      "worker_grace", NULL};
   const lgw__node_t *s = lgw__node_get(root, "settings");
   const char *p = "settings";
   int rc;
@@ -863,6 +852,8 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
       (rc = get_long(c, s, "max_response_bytes", p,
                      LGW_DEFAULT_MAX_RESPONSE_BYTES, 1,
                      &rt->max_response_bytes)) ||
+      (rc = get_long(c, s, "max_connections_per_host", p, 0, 0,
+                     &rt->max_connections_per_host)) ||
       (rc = get_double(c, s, "first_token_timeout", p, 0, 0, 0,
                        &rt->first_token_timeout)) ||
       (rc = get_double(c, s, "idle_timeout", p, 0, 0, 0,
@@ -877,9 +868,12 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
                        &rt->breaker_cooldown)) ||
       (rc = get_double(c, s, "state_refresh", p, LGW_DEFAULT_STATE_REFRESH,
                        0, 1, &rt->state_refresh)) ||
+      (rc = get_double(c, s, "worker_grace", p, LGW_DEFAULT_WORKER_GRACE,
+                       0, 0, &rt->worker_grace)) ||
+      (rc = get_string(c, s, "ca_file", p, 0, &rt->ca_file)) ||
       (rc = parse_state(c, s, rt)) ||
-      (rc = get_flag(c, s, "failover_on_refusal", p,
-                     &rt->failover_on_refusal)))
+      (rc = get_boolean(c, s, "failover_on_refusal", p, 0,
+                        &rt->failover_on_refusal)))
     return rc;
   return parse_prices(c, s, rt);
 }
@@ -955,6 +949,7 @@ static void runtime_destroy(lgw_runtime_t *rt) {
   prices_free(rt);
   lgw_free(rt->state);
   lgw_free(rt->state_prefix);
+  lgw_free(rt->ca_file);
   lgw_free(rt);
 }
 
@@ -1081,7 +1076,9 @@ static lgw__node_t *provider_node(const lgw__provider_t *p, int with_keys) {
       (p->rpm && put(m, "rpm", int_node(p->rpm))) ||
       (p->tpm && put(m, "tpm", int_node(p->tpm))) ||
       (p->allow_insecure_http &&
-       put(m, "allow_insecure_http", bool_node(1)))) {
+       put(m, "allow_insecure_http", bool_node(1))) ||
+      (p->ca_file && p->ca_file[0] &&
+       put(m, "ca_file", str_node(p->ca_file)))) {
     lgw_free(shown);
     lgw__node_free(m);
     return NULL;
@@ -1188,6 +1185,9 @@ static lgw__node_t *settings_node(const lgw_runtime_t *rt, int with_keys) {
       put(s, "backoff_max", float_node(rt->backoff_max)) ||
       put(s, "retry_after_max", float_node(rt->retry_after_max)) ||
       put(s, "max_response_bytes", int_node(rt->max_response_bytes)) ||
+      (rt->max_connections_per_host &&
+       put(s, "max_connections_per_host",
+           int_node(rt->max_connections_per_host))) ||
       put(s, "first_token_timeout", float_node(rt->first_token_timeout)) ||
       put(s, "idle_timeout", float_node(rt->idle_timeout)) ||
       (rt->failover_on_refusal &&
@@ -1196,9 +1196,13 @@ static lgw__node_t *settings_node(const lgw_runtime_t *rt, int with_keys) {
       put(s, "breaker_window", float_node(rt->breaker_window)) ||
       put(s, "breaker_cooldown", float_node(rt->breaker_cooldown)) ||
       (rt->nprices && put(s, "prices", prices_node(rt))) ||
+      (rt->ca_file && rt->ca_file[0] &&
+       put(s, "ca_file", str_node(rt->ca_file))) ||
       (state && (put(s, "state", str_node(state)) ||
                  put(s, "state_prefix", str_node(rt->state_prefix)) ||
-                 put(s, "state_refresh", float_node(rt->state_refresh))))) {
+                 put(s, "state_refresh", float_node(rt->state_refresh)))) ||
+      (rt->worker_grace != LGW_DEFAULT_WORKER_GRACE &&
+       put(s, "worker_grace", float_node(rt->worker_grace)))) {
     lgw_free(state);
     lgw__node_free(s);
     return NULL;

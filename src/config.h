@@ -85,6 +85,12 @@
  *   settings.state_refresh  seconds between reads of the shared preferred
  *                           provider and breakers, default 1.
  */
+/*
+ * settings.worker_grace     seconds `llmgateway worker` lets the jobs in
+ *                           hand run after SIGTERM, default 30.
+ */
+#define LGW_DEFAULT_WORKER_GRACE 30.0
+
 #define LGW_DEFAULT_STATE_PREFIX "llmgateway:"
 #define LGW_DEFAULT_STATE_REFRESH 1.0
 
@@ -113,6 +119,7 @@ typedef struct lgw__provider {
   /* our own (not part of the provider key) */
   long rpm, tpm;           /* 0 = no limit */
   int allow_insecure_http; /* plain http:// to a host that is not loopback */
+  char *ca_file;           /* CA bundle for TLS; "" = settings.ca_file */
   char *extra_body;        /* a JSON object merged into every body sent to
                               this provider; NULL when none */
 } lgw__provider_t;
@@ -145,6 +152,7 @@ struct lgw_runtime {
   double deadline;             /* overall per-request seconds, 0 = none */
   double backoff_base, backoff_max, retry_after_max;  /* seconds */
   long max_response_bytes;
+  long max_connections_per_host;  /* 0 = no cap */
   lgw__task_t *tasks;
   size_t ntasks;
   char config_key[65];         /* sha256 hex of the provider list */
@@ -159,6 +167,9 @@ struct lgw_runtime {
   char *state;                 /* Redis URL; NULL: the state file */
   char *state_prefix;          /* never NULL */
   double state_refresh;        /* seconds */
+  char *ca_file;               /* CA bundle for TLS; "": CURL_CA_BUNDLE,
+                                  SSL_CERT_FILE, else curl's default */
+  double worker_grace;         /* seconds */
 };
 
 /* Validate a tree into a runtime. name is the source for positions

@@ -8,6 +8,7 @@
  */
 #include "llmgateway.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 
 #include "breaker.h"
 #include "config.h"
+#include "env.h"
 #include "events.h"
 #include "gateway_priv.h"
 #include "http.h"
@@ -39,11 +41,154 @@ void lgw__gw_msgf(char *out, size_t cap, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* No API key of any provider survives in msg. */
-void lgw__gw_redact(const lgw_runtime_t *rt, char *msg, size_t cap) {
+/* No configured secret survives in msg. */
+void lgw__gw_redact(const lgw_gateway_t *gw, char *msg, size_t cap) {
+  lgw__redact(&gw->secrets, msg, cap);
+}
+
+/* ---- secrets, shown URLs and CA files ------------------------------------ */
+
+/* The userinfo and query of a URL (NULL when absent). */
+typedef struct url_parts {
+  const char *user;            /* userinfo, before the '@' */
+  size_t user_len;
+  const char *query;           /* after the '?', before any '#' */
+  size_t query_len;
+} url_parts_t;
+
+static void url_split(const char *url, url_parts_t *u) {
+  const char *a = strstr(url, "://"), *end, *at = NULL, *c;
+  memset(u, 0, sizeof *u);
+  a = a ? a + 3 : url;
+  end = a + strcspn(a, "/?#");
+  for (c = a; c < end; c++)
+    if (*c == '@') at = c;
+  if (at) {
+    u->user = a;
+    u->user_len = (size_t)(at - a);
+  }
+  c = end + strcspn(end, "?#");
+  if (*c == '?') {
+    u->query = c + 1;
+    u->query_len = strcspn(c + 1, "#");
+  }
+}
+
+static int hex_digit(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decoded s[0..n) into b (reset first). */
+static int pct_decode(lgw__buf_t *b, const char *s, size_t n) {
   size_t i;
-  for (i = 0; i < rt->nproviders; i++)
-    lgw__redact(msg, cap, rt->providers[i].api_key);
+  b->len = 0;
+  if (lgw__buf_reserve(b, n)) return LGW_ENOMEM;
+  for (i = 0; i < n; i++) {
+    int hi, lo;
+    char c = s[i];
+    if (c == '%' && i + 2 < n &&
+        (hi = hex_digit((unsigned char)s[i + 1])) >= 0 &&
+        (lo = hex_digit((unsigned char)s[i + 2])) >= 0) {
+      c = (char)(hi * 16 + lo);
+      i += 2;
+    }
+    b->data[b->len++] = c;
+  }
+  b->data[b->len] = '\0';
+  return 0;
+}
+
+/* A header or query parameter whose name says it carries a credential:
+ * its value is redacted in pieces, any other value only whole. */
+static int credential_name(const char *name, size_t n) {
+  static const char *const words[] = {"auth", "key", "token", "secret",
+                                      "pass", "cookie", "session", "sig",
+                                      "credential", NULL};
+  size_t i, j;
+  for (i = 0; words[i]; i++)
+    for (j = 0; j + strlen(words[i]) <= n; j++)
+      if (lgw__strncasecmp(name + j, words[i], strlen(words[i])) == 0)
+        return 1;
+  return 0;
+}
+
+/* A piece of a URL as written and percent-decoded. */
+static int add_url_secret(lgw__secrets_t *l, const char *s, size_t n,
+                          int whole, lgw__buf_t *tmp) {
+  return lgw__secrets_add(l, s, n, whole) || pct_decode(tmp, s, n) ||
+         lgw__secrets_add(l, tmp->data, tmp->len, whole);
+}
+
+/* The credentials in a URL: its userinfo (whole, each part, and as the
+ * Basic authorization curl sends for it) and its query values (those of
+ * credential names; any other of at least LGW__SECRET_PIECE bytes where
+ * it appears whole). */
+static int url_secrets(lgw__secrets_t *l, const char *url) {
+  url_parts_t u;
+  lgw__buf_t tmp, b64;
+  int rc = 0;
+  lgw__buf_init(&tmp);
+  lgw__buf_init(&b64);
+  url_split(url, &u);
+  if (u.user) {
+    const char *colon = memchr(u.user, ':', u.user_len);
+    size_t ul = colon ? (size_t)(colon - u.user) : u.user_len;
+    rc = add_url_secret(l, u.user, u.user_len, 0, &tmp) ||
+         add_url_secret(l, u.user, ul, 0, &tmp) ||
+         (colon &&
+          add_url_secret(l, colon + 1, u.user_len - ul - 1, 0, &tmp)) ||
+         pct_decode(&tmp, u.user, u.user_len) ||
+         lgw__base64(&b64, tmp.data, tmp.len) ||
+         lgw__secrets_add(l, b64.data, b64.len, 0);
+  }
+  while (!rc && u.query && u.query_len) {
+    size_t n = strcspn(u.query, "&#"), vn;
+    const char *eq, *v;
+    if (n > u.query_len) n = u.query_len;
+    eq = memchr(u.query, '=', n);
+    v = eq ? eq + 1 : u.query;
+    vn = n - (size_t)(v - u.query);
+    if (eq && credential_name(u.query, (size_t)(eq - u.query)))
+      rc = add_url_secret(l, v, vn, 0, &tmp);
+    else if (vn >= LGW__SECRET_PIECE)
+      rc = add_url_secret(l, v, vn, 1, &tmp);
+    u.query += n;
+    u.query_len -= n;
+    if (u.query_len && *u.query == '&') {
+      u.query++;
+      u.query_len--;
+    }
+  }
+  lgw__buf_free(&tmp);
+  lgw__buf_free(&b64);
+  return rc ? LGW_ENOMEM : 0;
+}
+
+/* Every configured secret: API keys, header values (of credential
+ * names; any other of at least LGW__SECRET_PIECE bytes where it appears
+ * whole), credentials in base URLs and in the Redis URL of the shared
+ * state. */
+static int secrets_new(lgw__secrets_t *l, const lgw_runtime_t *rt) {
+  size_t i, j;
+  for (i = 0; i < rt->nproviders; i++) {
+    const lgw__provider_t *p = &rt->providers[i];
+    if (p->api_key &&
+        lgw__secrets_add(l, p->api_key, strlen(p->api_key), 0))
+      return LGW_ENOMEM;
+    for (j = 0; j < p->headers.n; j++) {
+      const char *k = p->headers.items[j].key, *v = p->headers.items[j].value;
+      int cred = credential_name(k, strlen(k));
+      if ((cred || strlen(v) >= LGW__SECRET_PIECE) &&
+          lgw__secrets_add(l, v, strlen(v), !cred))
+        return LGW_ENOMEM;
+    }
+    if (p->base_url && url_secrets(l, p->base_url)) return LGW_ENOMEM;
+  }
+  if (rt->state && url_secrets(l, rt->state)) return LGW_ENOMEM;
+  return 0;
 }
 
 /* ---- events and outcome -------------------------------------------------- */
@@ -69,11 +214,15 @@ void lgw__gw_finish(req_t *q, int status) {
   lgw_gateway_t *gw = q->gw;
   lgw_event_t ev;
   if (status && !q->err) status = LGW_ENOMEM;  /* no room for its message */
+  /* Every provider failed: the code is the class of the last attempt's
+   * failure (auth, timeout...), the one that decided the outcome. */
+  if (status == LGW_EEXHAUSTED && q->natt && q->att[q->natt - 1].code)
+    status = q->att[q->natt - 1].code;
   q->status = status;
   if (q->err) {
     q->err->code = status;
     q->err->http_status = q->last_status;
-    lgw__gw_redact(gw->rt, q->err->message, sizeof q->err->message);
+    lgw__gw_redact(gw, q->err->message, sizeof q->err->message);
   }
   q->state = S_DONE;
   if (q->deadline_timer) uv_timer_stop(q->deadline_timer);
@@ -226,6 +375,18 @@ static void req_release(req_t *q) {
     if (timers[i]) uv_close((uv_handle_t *)timers[i], on_handle_close);
 }
 
+/* Distinct providers with at least one attempt. */
+static int providers_tried(const req_t *q) {
+  int n = 0;
+  size_t i, j;
+  for (i = 0; i < q->natt; i++) {
+    for (j = 0; j < i; j++)
+      if (q->att[j].configured_index == q->att[i].configured_index) break;
+    if (j == i) n++;
+  }
+  return n;
+}
+
 static void call_back(req_t *q) {
   lgw_gateway_t *gw = q->gw;
   const lgw_runtime_t *rt = gw->rt;
@@ -276,6 +437,7 @@ static void call_back(req_t *q) {
   }
   res.attempts = q->att;
   res.nattempts = q->natt;
+  res.providers_tried = providers_tried(q);
   q->cb(gw, q->id, q->status, &res,
         q->status ? (q->err ? q->err : &lgw__gw_oom_error) : NULL, q->ud);
 }
@@ -437,24 +599,105 @@ static void free_urls(char **urls, size_t n) {
   lgw_free(urls);
 }
 
+/* A base URL as shown: userinfo and query values "[redacted]", then
+ * every other secret. Owned by the caller; NULL when out of memory. */
+static char *shown_url(const lgw_gateway_t *gw, const char *u) {
+  url_parts_t p;
+  lgw__buf_t b;
+  const char *s = u;
+  int rc = 0;
+  lgw__buf_init(&b);
+  url_split(u, &p);
+  if (p.user) {
+    rc |= lgw__buf_add(&b, s, (size_t)(p.user - s));
+    rc |= lgw__buf_adds(&b, "[redacted]");
+    s = p.user + p.user_len;
+  }
+  if (p.query) {
+    const char *q = p.query, *qe = p.query + p.query_len;
+    rc |= lgw__buf_add(&b, s, (size_t)(q - s));
+    while (q < qe) {
+      size_t n = strcspn(q, "&#");
+      const char *eq;
+      if (q + n > qe) n = (size_t)(qe - q);
+      eq = memchr(q, '=', n);
+      if (eq && eq + 1 < q + n) {
+        rc |= lgw__buf_add(&b, q, (size_t)(eq + 1 - q));
+        rc |= lgw__buf_adds(&b, "[redacted]");
+      } else {
+        rc |= lgw__buf_add(&b, q, n);
+      }
+      q += n;
+      if (q < qe) rc |= lgw__buf_addc(&b, *q++);
+    }
+    s = qe;
+  }
+  rc |= lgw__buf_adds(&b, s);
+  /* "[redacted]" replaces at least 4 bytes: 3x always suffices */
+  if (rc || lgw__buf_reserve(&b, 2 * b.len + 11)) {
+    lgw__buf_free(&b);
+    return NULL;
+  }
+  lgw__gw_redact(gw, b.data, b.cap);
+  return lgw__buf_steal(&b);
+}
+
 /* Provider URLs as shown in attempts and messages. */
-static char **make_urls(const lgw_runtime_t *rt) {
+static char **make_urls(const lgw_gateway_t *gw, const lgw_runtime_t *rt) {
   char **urls = lgw__calloc(rt->nproviders + 1, sizeof *urls);
-  size_t i, cap;
+  size_t i;
   for (i = 0; urls && i < rt->nproviders; i++) {
     const char *u = rt->providers[i].base_url;
-    if (lgw__is_blank(u)) u = "<missing>";
-    /* "[redacted]" replaces at least 4 bytes: 3x always suffices */
-    cap = 3 * strlen(u) + 11;
-    urls[i] = lgw__calloc(1, cap);
+    urls[i] = shown_url(gw, lgw__is_blank(u) ? "<missing>" : u);
     if (!urls[i]) {
       free_urls(urls, i);
       return NULL;
     }
-    memcpy(urls[i], u, strlen(u) + 1);
-    lgw__gw_redact(rt, urls[i], cap);
   }
   return urls;
+}
+
+/* The CA bundle of each provider: its ca_file, else settings.ca_file,
+ * else CURL_CA_BUNDLE, else SSL_CERT_FILE (as curl), else NULL (curl's
+ * default). A configured file, or one from the environment for an https
+ * provider, must be readable. */
+static int ca_files_new(lgw_gateway_t *gw, const lgw_runtime_t *rt,
+                        lgw_error_t *err) {
+  const char *envs[] = {"CURL_CA_BUNDLE", "SSL_CERT_FILE"};
+  size_t i, k;
+  gw->ca_files = lgw__calloc(rt->nproviders + 1, sizeof *gw->ca_files);
+  if (!gw->ca_files) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  for (i = 0; i < rt->nproviders; i++) {
+    const lgw__provider_t *p = &rt->providers[i];
+    const char *f = p->ca_file, *from = "ca_file";
+    FILE *fp;
+    if (lgw__is_blank(f)) {
+      f = rt->ca_file;
+      from = "settings.ca_file";
+    }
+    for (k = 0; k < 2 && lgw__is_blank(f); k++) {
+      f = lgw__getenv_default(envs[k], NULL);
+      from = envs[k];
+      if (!lgw__is_blank(f) && (!p->base_url ||
+                                lgw__strncasecmp(p->base_url, "https:", 6)))
+        f = NULL;  /* unused by a plain http provider */
+    }
+    if (lgw__is_blank(f)) continue;
+    if (!(fp = fopen(f, "r")))
+      return lgw__error_set(err, LGW_ECONFIG, "provider #%zu (%s): cannot "
+                            "read the CA file '%s' (%s): %s", i + 1,
+                            prov_type(p), f, from, strerror(errno));
+    fclose(fp);
+    if (!(gw->ca_files[i] = lgw__strdup(f)))
+      return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  }
+  return 0;
+}
+
+static void ca_files_free(lgw_gateway_t *gw, size_t n) {
+  size_t i;
+  for (i = 0; gw->ca_files && i < n; i++) lgw_free(gw->ca_files[i]);
+  lgw_free(gw->ca_files);
 }
 
 static void limits_free(lgw_gateway_t *gw, size_t n) {
@@ -503,6 +746,8 @@ static void gw_destroy(lgw_gateway_t *gw) {
   lgw__gw_routes_free(gw);
   limits_free(gw, gw->rt->nproviders);
   free_urls(gw->shown_urls, gw->rt->nproviders);
+  ca_files_free(gw, gw->rt->nproviders);
+  lgw__secrets_free(&gw->secrets);
   lgw_runtime_free(gw->rt);
   lgw_free(gw->eps);
   lgw_free(gw->state_path);
@@ -577,6 +822,8 @@ int lgw_gateway_new(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
   lgw_gateway_t *gw;
   lgw__kvlist_t state = {NULL, 0};
   const char *pref;
+  lgw_error_t own;
+  if (!err) err = &own;
   if (out) *out = NULL;
   if (!rt || !out)
     return lgw__error_set(err, LGW_EINVAL, "lgw_gateway_new: invalid "
@@ -585,8 +832,11 @@ int lgw_gateway_new(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
     return lgw__error_set(err, LGW_ENOMEM, "curl_global_init failed");
   gw = lgw__calloc(1, sizeof *gw);
   if (!gw) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  gw->cost_total = -1;  /* nothing priced yet */
   gw->eps = lgw__calloc(rt->nproviders * NSTYLES + 1, sizeof *gw->eps);
-  gw->shown_urls = make_urls(rt);
+  if (secrets_new(&gw->secrets, rt)) goto nomem;
+  if (ca_files_new(gw, rt, err)) goto fail;
+  gw->shown_urls = make_urls(gw, rt);
   gw->routes = lgw__calloc(rt->nproviders + 1, sizeof *gw->routes);
   gw->nroutes = lgw__calloc(rt->nproviders + 1, sizeof *gw->nroutes);
   gw->timeout_ms = (long)ceil(rt->timeout * 1000.0);
@@ -630,6 +880,7 @@ int lgw_gateway_new(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
     }
     goto fail;
   }
+  lgw__http_set_max_host_connections(gw->http, rt->max_connections_per_host);
   list_init(&gw->all);
   list_init(&gw->wait);
   list_init(&gw->done);
@@ -656,17 +907,19 @@ nomem:
   lgw__error_set(err, LGW_ENOMEM, "out of memory");
 fail:
   free_urls(gw->shown_urls, rt->nproviders);
+  ca_files_free(gw, rt->nproviders);
+  lgw__secrets_free(&gw->secrets);
   limits_free(gw, rt->nproviders);
   lgw_free(gw->routes);
   lgw_free(gw->nroutes);
   lgw_free(gw->eps);
   lgw_free(gw->state_path);
   lgw_free(gw);
-  return err ? err->code : LGW_ENOMEM;
+  return err->code;
 }
 
 double lgw_gateway_cost_total(const lgw_gateway_t *gw) {
-  return gw ? gw->cost_total : 0;
+  return gw ? gw->cost_total : -1;
 }
 
 void lgw_gateway_usage_total(const lgw_gateway_t *gw, lgw_usage_t *out) {

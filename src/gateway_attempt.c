@@ -58,7 +58,7 @@ static double record(req_t *q, int status, int code, const char *msg,
     u = &none;
   }
   lgw__gw_msgf(buf, sizeof buf, "%s", msg ? msg : "");
-  lgw__gw_redact(gw->rt, buf, sizeof buf);
+  lgw__gw_redact(gw, buf, sizeof buf);
   memset(&a, 0, sizeof a);
   a.provider_index = (int)q->pos + 1;
   a.provider_type = prov_type(p);
@@ -78,7 +78,7 @@ static double record(req_t *q, int status, int code, const char *msg,
   lgw__usage_add(&gw->usage_total, u);
   if (a.cost >= 0) {
     q->cost_total = (q->cost_total > 0 ? q->cost_total : 0) + a.cost;
-    gw->cost_total += a.cost;
+    gw->cost_total = (gw->cost_total > 0 ? gw->cost_total : 0) + a.cost;
   }
   if (q->tokens_est > 0 && u->input_tokens >= 0 && u->output_tokens >= 0) {
     double delta = q->tokens_est -
@@ -125,24 +125,7 @@ static double record(req_t *q, int status, int code, const char *msg,
   return a.cost;
 }
 
-/* Every provider was tried and each refused the request's content (a
- * part or field its API cannot take): nothing was sent. */
-static int all_invalid(const req_t *q) {
-  size_t i;
-  for (i = 0; i < q->natt; i++)
-    if (q->att[i].code != LGW_EINVAL) return 0;
-  return q->natt > 0 && q->natt == q->pos;
-}
-
 static void finish_exhausted(req_t *q) {
-  if (all_invalid(q)) {
-    lgw__error_set(lgw__gw_req_err(q), LGW_EINVAL,
-                   "LLM request for task '%s' cannot be sent to any "
-                   "configured provider:\n%s", q->task,
-                   q->lines.data ? q->lines.data : "");
-    lgw__gw_finish(q, LGW_EINVAL);
-    return;
-  }
   if (q->refusal) {  /* failed over after a refusal; no other answer */
     lgw__error_set(lgw__gw_req_err(q), LGW_EREFUSED,
                    "LLM request for task '%s' was refused by the model; no "
@@ -378,6 +361,7 @@ static const endpoint_t *endpoint(lgw_gateway_t *gw, size_t pi,
   lgw__kvlist_free(&kv);
   if (!ep->headers) return NULL;
   ep->url = tr->url(&gw->rt->providers[pi]);
+  if (ep->url) ep->direct = lgw__http_url_is_loopback(ep->url);
   if (!ep->url) {
     lgw__http_headers_free(ep->headers);
     ep->headers = NULL;
@@ -402,9 +386,7 @@ static void send_attempt(req_t *q) {
   lgw_gateway_t *gw = q->gw;
   const lgw_runtime_t *rt = gw->rt;
   const lgw__transport_t *tr = lgw__transport_for(q->route->style);
-  const endpoint_t *ep = q->embed ? NULL
-                                  : endpoint(gw, q->order[q->pos],
-                                             q->route->style);
+  const endpoint_t *ep = endpoint(gw, q->order[q->pos], q->route->style);
   lgw__call_t call;
   lgw__http_opts_t o;
   lgw_error_t e;
@@ -414,7 +396,7 @@ static void send_attempt(req_t *q) {
   memset(&e, 0, sizeof e);
   q->state = S_HTTP;
   q->ttft = -1;
-  if (q->embed) {
+  if (q->embed && ep) {  /* the same host as ep: its proxy choice */
     rc = lgw__gw_embed_prepare(q, &body, &len, &e);
   } else if (!tr || !ep || (q->on_delta && lgw__gw_stream_reset(q))) {
     rc = lgw__error_set(&e, LGW_ENOMEM,
@@ -439,6 +421,8 @@ static void send_attempt(req_t *q) {
     o.timeout_ms = gw->timeout_ms;
     o.connect_timeout_ms = gw->connect_timeout_ms;
     o.max_response_bytes = rt->max_response_bytes;
+    o.ca_file = gw->ca_files[q->order[q->pos]];
+    o.direct = ep->direct;
     if (q->on_delta) o.on_data = lgw__gw_on_stream_data;
     q->attempt_ms = lgw__now_ms();
     /* the transfer takes the body */
@@ -477,6 +461,7 @@ static void sleep_for(req_t *q, double delay) {
     return;
   }
   q->state = S_SLEEP;
+  if (q->gw->on_sleep) q->gw->on_sleep(q->gw->on_sleep_ud, q->id, delay);
 }
 
 static void paced(req_t *q, double wait);
@@ -514,8 +499,27 @@ static int shared_reserve(req_t *q) {
   return 1;
 }
 
+/* A request that needs more tokens than the provider's tpm allows in a
+ * minute would wait for ever: it fails over at once, naming the limit. */
+static int over_tpm(req_t *q) {
+  const lgw__provider_t *p = prov(q);
+  double est;
+  char msg[300];
+  if (p->tpm <= 0) return 0;
+  est = lgw__estimate_tokens(q->msg_bytes, q->route->max_tokens);
+  if (est <= (double)p->tpm) return 0;
+  lgw__gw_msgf(msg, sizeof msg, "Request needs about %.0f tokens (message "
+               "bytes / 4 + max_tokens %ld), more than the provider's tpm "
+               "limit of %ld tokens per minute.", est, q->route->max_tokens,
+               p->tpm);
+  record(q, 0, LGW_ERATELIMIT, msg, 0, 0, NULL);
+  fail_over(q, msg);
+  return 1;
+}
+
 /* Wait for the provider's rate limits (no slot held), then for a slot. */
 static void pace(req_t *q) {
+  if (over_tpm(q)) return;
   if (!shared_reserve(q)) paced(q, reserve(q));
 }
 
@@ -541,6 +545,24 @@ static int status_code(long status) {
   return LGW_EHTTP;
 }
 
+/* The message of an error body, redacted before it is cut to what a
+ * message shows (DETAIL_MAX - 1 bytes). */
+#define DETAIL_MAX 512
+static void error_detail(const lgw_gateway_t *gw,
+                         const lgw__http_resp_t *resp, char *out) {
+  char whole[8192];
+  size_t n;
+  lgw__error_body_message(resp->body, resp->body_len, whole, sizeof whole);
+  lgw__gw_redact(gw, whole, sizeof whole);
+  n = strlen(whole);
+  if (n >= DETAIL_MAX) {
+    n = DETAIL_MAX - 1;
+    while (n > 0 && ((unsigned char)whole[n] & 0xC0) == 0x80) n--;
+  }
+  memcpy(out, whole, n);
+  out[n] = '\0';
+}
+
 /* Message for a transfer that produced no usable response. */
 static void transfer_message(const req_t *q, const lgw__http_resp_t *resp,
                              const char *url, char *out, size_t cap) {
@@ -559,9 +581,18 @@ static void transfer_message(const req_t *q, const lgw__http_resp_t *resp,
                      url, rt->timeout, resp->error);
       break;
     case LGW_ETOOBIG:
-      lgw__gw_msgf(out, cap,
-               "Response from %s is larger than max_response_bytes "
-               "(%ld bytes).", url, rt->max_response_bytes);
+      if (resp->header_too_big)
+        lgw__gw_msgf(out, cap, "Response from %s is too large: %s.", url,
+                     resp->error);
+      else
+        lgw__gw_msgf(out, cap,
+                 "Response from %s is larger than max_response_bytes "
+                 "(%ld bytes).", url, rt->max_response_bytes);
+      break;
+    case LGW_ERESOURCE:
+      lgw__gw_msgf(out, cap, "Cannot send to %s: %s (raise the open-file "
+                   "limit, ulimit -n, or lower max_concurrent).", url,
+                   resp->error);
       break;
     default:
       lgw__gw_msgf(out, cap, "Transfer from %s failed: %s", url, resp->error);
@@ -707,10 +738,9 @@ static void on_http(const lgw__http_resp_t *resp, void *ud) {
     }
     lgw__reply_free(&q->reply);
   } else if (resp->code == 0) {
-    char detail[512];
+    char detail[DETAIL_MAX];
     code = status_code(status);
-    lgw__error_body_message(resp->body, resp->body_len, detail,
-                            sizeof detail);
+    error_detail(gw, resp, detail);
     if (detail[0])
       lgw__gw_msgf(msg, sizeof msg, "HTTP %d from %s: %s", status,
                    lgw__gw_attempt_url(q), detail);
@@ -720,6 +750,16 @@ static void on_http(const lgw__http_resp_t *resp, void *ud) {
   } else {
     code = resp->code;
     transfer_message(q, resp, lgw__gw_attempt_url(q), msg, sizeof msg);
+  }
+  lgw__gw_redact(gw, msg, sizeof msg);
+  if (code == LGW_ERESOURCE) {
+    /* the process's own shortage: not the provider's fault, and no other
+     * provider would fare better now */
+    record(q, status, code, msg, resp->elapsed, 0, &u);
+    lgw__error_set(lgw__gw_req_err(q), code, "LLM request for task '%s' "
+                   "failed: %s", q->task, msg);
+    lgw__gw_finish(q, code);
+    return;
   }
   next = lgw__retry_classify(cls_status, code, resp->x_should_retry);
   if (q->emitted) {

@@ -29,6 +29,7 @@
 typedef struct endpoint {
   char *url;                   /* owned */
   struct curl_slist *headers;  /* owned */
+  int direct;                  /* loopback: never through a proxy */
 } endpoint_t;
 
 /* The route of a task on one provider, for requests without overrides.
@@ -152,8 +153,12 @@ struct lgw_gateway {
   int own_loop;                /* loop allocated and closed here */
   lgw__http_t *http;
   endpoint_t *eps;             /* nproviders * NSTYLES */
-  char **shown_urls;           /* per provider: base_url with every API key
-                                  redacted, or "<missing>"; owned */
+  char **shown_urls;           /* per provider: base_url with userinfo,
+                                  query values and every secret redacted,
+                                  or "<missing>"; owned */
+  lgw__secrets_t secrets;      /* every configured secret; owned */
+  char **ca_files;             /* per provider: CA bundle, NULL = curl's
+                                  default; owned */
   char *state_path;            /* NULL when no_state or shared */
   lgw__rstate_t *rs;           /* shared state on Redis, or NULL */
   char preferred[65];          /* provider key, "" when none */
@@ -170,6 +175,10 @@ struct lgw_gateway {
   void *event_ud;
   lgw_clock_fn clock;
   void *clock_ud;
+  /* tests: told of each wait a request starts (rate-limit pacing, retry
+   * backoff), so they need not time it; NULL: nobody */
+  void (*on_sleep)(void *ud, uint64_t id, double seconds);
+  void *on_sleep_ud;
   route_entry_t **routes;      /* per provider: cached routes; owned */
   size_t *nroutes;
   long timeout_ms, connect_timeout_ms;
@@ -224,7 +233,8 @@ extern const lgw_error_t lgw__gw_oom_error;
 /* snprintf for messages: a long one is cut at cap. */
 void lgw__gw_msgf(char *out, size_t cap, const char *fmt, ...)
     LGW__PRINTF(3, 4);
-void lgw__gw_redact(const lgw_runtime_t *rt, char *msg, size_t cap);
+/* Every configured secret out of msg (see lgw__redact). */
+void lgw__gw_redact(const lgw_gateway_t *gw, char *msg, size_t cap);
 void lgw__gw_wake(lgw_gateway_t *gw);
 void lgw__gw_queue_event(lgw_gateway_t *gw, const lgw_event_t *ev);
 void lgw__gw_finish(req_t *q, int status);

@@ -3,17 +3,21 @@
  * pmain under lua_pcall, msghandler, report, the arg table) plus the event
  * loop. The script (and any -e code) runs as the main task, so gateway
  * calls in it yield instead of blocking; the loop runs until every task
- * has finished. SIGINT cancels the requests in flight and exits 130.
+ * has finished. SIGINT interrupts the running Lua code, cancels the
+ * requests in flight and exits 130.
  * Observability for every gateway the script creates: --trace writes the
  * engine's events as JSON lines, --progress draws a live status line on
  * stderr, --log-level filters the engine's log. `llmgateway worker`
  * consumes a work queue with the pipeline function a script returns,
- * until SIGTERM or SIGINT (then it finishes the jobs in hand).
+ * until SIGTERM or SIGINT (then it finishes the jobs in hand within
+ * settings.worker_grace).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <lua.h>
@@ -25,6 +29,7 @@
 #include "lua_priv.h"
 
 #define EXIT_INTERRUPTED 130
+#define EXIT_GC_LIMIT 3  /* seconds finalizers may run at exit */
 
 static const char *progname = "llmgateway";
 
@@ -56,7 +61,9 @@ static void print_usage(FILE *f) {
     "consumes jobs of a queue; see '%s worker --help'.\n"
     "\n"
     "Exit status: 0 on success; 1 on an error (message and traceback on\n"
-    "stderr); 130 when interrupted (Ctrl-C).\n",
+    "stderr), also when a spawned task failed and nothing waited for it,\n"
+    "or a --trace write failed; 130 when interrupted (Ctrl-C; a second\n"
+    "Ctrl-C exits at once).\n",
     progname, progname, progname, progname, progname, progname);
 }
 
@@ -87,9 +94,11 @@ static void print_worker_usage(FILE *f) {
     "  -c CONFIG, --trace FILE, --progress, --no-progress, --log-level L\n"
     "                            as without `worker`\n"
     "\n"
-    "SIGTERM or SIGINT: take no new jobs, finish the jobs in hand, exit 0;\n"
-    "a second signal exits at once (130; unfinished jobs are delivered\n"
-    "again after the visibility timeout).\n",
+    "SIGTERM or SIGINT: take no new jobs, let the jobs in hand finish\n"
+    "within settings.worker_grace seconds (default 30; then they are\n"
+    "interrupted), exit 143 (SIGTERM) or 130 (SIGINT); a second signal\n"
+    "exits at once (unfinished jobs are delivered again after the\n"
+    "visibility timeout).\n",
     progname);
 }
 
@@ -107,9 +116,13 @@ typedef struct host {
   uv_timer_t *timer;        /* redraws the line; heap, freed on close */
   int worker;               /* worker mode */
   int stopping;             /* worker mode: a stop signal was seen */
+  double grace;             /* worker mode: seconds jobs may finish in */
+  const char *trace_path;
+  int trace_failed;         /* a trace write failed: exit 1 */
+  int partial;              /* the script's output ends mid-line */
 } host_t;
 
-static host_t host;
+static host_t host = {.grace = 30.0};
 
 static void clear_line(void) {
   if (!host.drawn) return;
@@ -158,6 +171,7 @@ static void draw_progress(void) {
   double elapsed = (lgw__now_ms() - host.start) / 1000.0;
   size_t inflight = 0;
   char el[32], eta[48] = "";
+  if (host.partial) return;  /* not in the middle of the script's line */
   if (host.progress && host.worker) {
     draw_worker_progress(elapsed);
     return;
@@ -227,8 +241,18 @@ static void write_trace(const lgw_event_t *ev) {
   line = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   if (!line) return;
-  fprintf(host.trace, "%s\n", line);
-  fflush(host.trace);
+  errno = 0;
+  if (fprintf(host.trace, "%s\n", line) < 0 || fflush(host.trace) != 0) {
+    /* The run ends: a trace with holes would mislead. */
+    char msg[600];
+    snprintf(msg, sizeof msg, "cannot write trace file '%s': %s",
+             host.trace_path, strerror(errno ? errno : EIO));
+    l_message(msg);
+    fclose(host.trace);
+    host.trace = NULL;
+    host.trace_failed = 1;
+    host.m->interrupted = 1;
+  }
   cJSON_free(line);
 }
 
@@ -386,25 +410,178 @@ static void set_path(lua_State *L) {
 
 static void free_handle(uv_handle_t *h) { lgw_free(h); }
 
-static void on_sigint(uv_signal_t *h, int signum) {
-  lgwL_module_t *m = h->data;
-  (void)signum;
-  if (host.worker && !host.stopping) {
-    /* First signal: stop taking jobs; the worker's serve returns once
-     * the jobs in hand are finished. */
-    host.stopping = 1;
-    lgwL_queue_stop_all(m);
-    l_message("stopping: finishing the jobs in hand (signal again to quit "
-              "now)");
+/* ===== The script's output ============================================= */
+
+/* print, io.write and the files' write method while the progress line is
+ * on: the line is cleared before the script's output and drawn again
+ * after it, once the output ends a line. upvalues: the original function,
+ * true for print. */
+static int output_wrapper(lua_State *L) {
+  int n = lua_gettop(L), is_print = lua_toboolean(L, lua_upvalueindex(2));
+  int mine = 1, partial = host.partial;
+  luaL_Stream *f;
+  if (!is_print && n >= 1 &&
+      (f = luaL_testudata(L, 1, LUA_FILEHANDLE)) != NULL)
+    mine = f->f == stdout || f->f == stderr;
+  if (mine) {
+    if (is_print) {
+      partial = 0;
+    } else if (n >= 1 && lua_type(L, n) == LUA_TSTRING) {
+      size_t len;
+      const char *str = lua_tolstring(L, n, &len);
+      if (len > 0) partial = str[len - 1] != '\n';
+    } else if (n >= 1 && lua_type(L, n) == LUA_TNUMBER) {
+      partial = 1;
+    }
+    clear_line();
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, n, LUA_MULTRET);
+  if (mine) {
+    fflush(stdout);
+    host.partial = partial;
+    draw_progress();
+  }
+  return lua_gettop(L);
+}
+
+static void wrap_output(lua_State *L) {
+  lua_getglobal(L, "print");
+  lua_pushboolean(L, 1);
+  lua_pushcclosure(L, output_wrapper, 2);
+  lua_setglobal(L, "print");
+  lua_getglobal(L, "io");
+  lua_getfield(L, -1, "write");
+  lua_pushboolean(L, 0);
+  lua_pushcclosure(L, output_wrapper, 2);
+  lua_setfield(L, -2, "write");
+  lua_pop(L, 1);
+  luaL_getmetatable(L, LUA_FILEHANDLE);
+  if (lua_getfield(L, -1, "__index") == LUA_TTABLE) {
+    lua_getfield(L, -1, "write");
+    lua_pushboolean(L, 0);
+    lua_pushcclosure(L, output_wrapper, 2);
+    lua_setfield(L, -2, "write");
+  }
+  lua_pop(L, 2);
+}
+
+/* ===== Signals ========================================================== */
+
+/* SIGINT (and SIGTERM in worker mode) are caught with sigaction, as lua.c
+ * does: the Lua code running at that moment -- even a loop that never
+ * yields -- raises "interrupted!" at its next instruction, and the loop
+ * is woken to cancel the requests in flight. A second signal exits at
+ * once. In worker mode the first signal stops taking jobs and lets the
+ * jobs in hand run for settings.worker_grace seconds (SIGALRM then
+ * interrupts them). */
+static volatile sig_atomic_t sig_first;   /* first stop signal, or 0 */
+static volatile sig_atomic_t grace_over;
+static uv_async_t *sig_async;
+
+static void on_signal(int sig) {
+  if (sig == SIGALRM) {
+    grace_over = 1;
+    lgwL_interrupt(host.m);
+    uv_async_send(sig_async);
     return;
   }
-  m->interrupted = 1;
-  lgwL_cancel_all(m);
+  if (sig_first) _exit(128 + sig);
+  sig_first = sig;
+  if (!host.worker || host.grace <= 0) {
+    grace_over = 1;
+    lgwL_interrupt(host.m);
+  } else {
+    struct itimerval it;
+    memset(&it, 0, sizeof it);
+    it.it_value.tv_sec = (time_t)host.grace;
+    it.it_value.tv_usec = (suseconds_t)((host.grace - (double)(time_t)
+                                         host.grace) * 1e6);
+    if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
+      it.it_value.tv_usec = 1;
+    setitimer(ITIMER_REAL, &it, NULL);
+  }
+  uv_async_send(sig_async);
+}
+
+/* The loop's side of a signal. */
+static void on_wake(uv_async_t *h) {
+  lgwL_module_t *m = h->data;
+  if (!sig_first) return;
+  if (host.worker && !host.stopping) {
+    char msg[160];
+    host.stopping = 1;
+    lgwL_queue_stop_all(m);
+    snprintf(msg, sizeof msg, "stopping: finishing the jobs in hand (at "
+             "most %g s; signal again to quit now)", host.grace);
+    l_message(msg);
+  }
+  if (grace_over && !m->interrupted) {
+    m->interrupted = 1;
+    lgwL_cancel_all(m);
+  }
+}
+
+static void catch_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  if (host.worker) {
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGALRM, &sa, NULL);
+  }
+}
+
+static void release_signals(void) {
+  struct itimerval off;
+  memset(&off, 0, sizeof off);
+  setitimer(ITIMER_REAL, &off, NULL);
+  signal(SIGALRM, SIG_DFL);
+  /* from here on a signal ends the process as by default */
+  signal(SIGINT, SIG_DFL);
+  if (host.worker) signal(SIGTERM, SIG_DFL);
+}
+
+/* set_grace(seconds): the worker's settings.worker_grace. */
+static int l_set_grace(lua_State *L) {
+  host.grace = luaL_checknumber(L, 1);
+  return 0;
+}
+
+/* Finalizers at exit: Lua runs them with hooks off, so one that never
+ * returns is not interruptible; after EXIT_GC_LIMIT seconds the process
+ * exits anyway, with the status it would have had. */
+static volatile sig_atomic_t exit_status;
+
+static void on_exit_alarm(int sig) {
+  static const char msg[] = "llmgateway: finalizers did not finish at "
+                            "exit; exiting without them\n";
+  ssize_t w;
+  (void)sig;
+  w = write(STDERR_FILENO, msg, sizeof msg - 1);
+  (void)w;
+  _exit(exit_status);
+}
+
+static void bound_exit(int status) {
+  struct sigaction sa;
+  struct itimerval it;
+  exit_status = status;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_exit_alarm;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGALRM, &sa, NULL);
+  memset(&it, 0, sizeof it);
+  it.it_value.tv_sec = (time_t)EXIT_GC_LIMIT;
+  setitimer(ITIMER_REAL, &it, NULL);
 }
 
 /* Worker mode's main task: worker(chunk, opts, args). */
 static const char worker_runner[] =
-  "local chunk, opts, args = ...\n"
+  "local chunk, opts, args, set_grace = ...\n"
   "local llm = require('llmgateway')\n"
   "local handler = chunk(table.unpack(args, 1, args.n))\n"
   "if handler == nil then handler = rawget(_G, 'handle') end\n"
@@ -422,14 +599,17 @@ static const char worker_runner[] =
   "  f:close()\n"
   "  local rt = assert(llm.load_runtime_spec(path))\n"
   "  gw = assert(llm.Gateway(rt))\n"
+  "  set_grace(rt.worker_grace)\n"
   "end\n"
   "local url = opts.url or (gw and gw.runtime.state)\n"
   "if not url then\n"
   "  error('worker: no queue URL: give --queue redis://... (or set '\n"
   "    .. 'settings.state in the config)', 0)\n"
   "end\n"
-  "opts.prefix = opts.prefix or (gw and gw.runtime.state_prefix)\n"
-  "local q = assert(llm.queue(url, opts.name, opts))\n"
+  "local q = assert(llm.queue(url, opts.name, {\n"
+  "  prefix = opts.prefix or (gw and gw.runtime.state_prefix),\n"
+  "  concurrency = opts.concurrency, max_deliveries = opts.max_deliveries,\n"
+  "  visibility_timeout = opts.visibility_timeout}))\n"
   "assert(q:serve(handler, {consumer = opts.consumer, gateway = gw}))\n"
   "q:close()\n"
   "if gw then gw:close() end\n";
@@ -497,7 +677,6 @@ static int pmain(lua_State *L) {
   const char *trace = NULL;
   lgwL_task_t *main_task;
   lgwL_module_t *m;
-  uv_signal_t *sig, *sigterm = NULL;
   luaL_checkversion(L);
   lua_newtable(L);  /* worker options */
   wopts_at = lua_gettop(L);
@@ -602,6 +781,7 @@ static int pmain(lua_State *L) {
     script = -1;  /* the script is standard input */
   }
   if (trace) {
+    host.trace_path = trace;
     host.trace = fopen(trace, "w");
     if (!host.trace) {
       fprintf(stderr, "%s: cannot open trace file '%s': %s\n", progname,
@@ -614,6 +794,7 @@ static int pmain(lua_State *L) {
   host.start = lgw__now_ms();
   lgw_set_log(host_log, NULL, (lgw_log_level_t)level);
   luaL_openlibs(L);
+  if (progress) wrap_output(L);
   set_path(L);
   create_arg_table(L, argv, argc, script < 0 ? argc : script);
   luaL_requiref(L, "llmgateway.core", luaopen_llmgateway_core, 0);
@@ -670,13 +851,14 @@ static int pmain(lua_State *L) {
   lua_setfield(L, -2, "n");
   task = lua_gettop(L) - 3;
   if (host.worker) {
-    /* worker_runner(chunk, options, args) */
+    /* worker_runner(chunk, options, args, set_grace) */
     lua_rawgeti(L, task + 1, 1);
     lua_pushvalue(L, wopts_at);
     lua_pushvalue(L, task + 3);
+    lua_pushcfunction(L, l_set_grace);
     lua_pushvalue(L, task);
-    lua_insert(L, -4);
-    main_task = lgwL_spawn(L, m, 3);
+    lua_insert(L, -5);
+    main_task = lgwL_spawn(L, m, 4);
     lua_replace(L, task);
     lua_settop(L, task);
   } else if (nchunks == 1) {
@@ -691,20 +873,13 @@ static int pmain(lua_State *L) {
     main_task = lgwL_spawn(L, m, 3);
   }
 
-  sig = lgw__calloc(1, sizeof *sig);
-  if (!sig) return luaL_error(L, "out of memory");
-  uv_signal_init(m->loop, sig);
-  sig->data = m;
-  uv_signal_start(sig, on_sigint, SIGINT);
-  uv_unref((uv_handle_t *)sig);
-  if (host.worker) {
-    sigterm = lgw__calloc(1, sizeof *sigterm);
-    if (!sigterm) return luaL_error(L, "out of memory");
-    uv_signal_init(m->loop, sigterm);
-    sigterm->data = m;
-    uv_signal_start(sigterm, on_sigint, SIGTERM);
-    uv_unref((uv_handle_t *)sigterm);
-  }
+  sig_async = lgw__calloc(1, sizeof *sig_async);
+  if (!sig_async) return luaL_error(L, "out of memory");
+  uv_async_init(m->loop, sig_async, on_wake);
+  sig_async->data = m;
+  uv_unref((uv_handle_t *)sig_async);
+  m->host_signals = 1;
+  catch_signals();
   if (host.progress) {
     host.timer = lgw__calloc(1, sizeof *host.timer);
     if (!host.timer) return luaL_error(L, "out of memory");
@@ -714,8 +889,8 @@ static int pmain(lua_State *L) {
   }
 
   rc = lgwL_run_all(L, m, main_task);
-  uv_close((uv_handle_t *)sig, free_handle);
-  if (sigterm) uv_close((uv_handle_t *)sigterm, free_handle);
+  lgwL_interrupt_clear(m);
+  release_signals();
   if (host.timer) {
     uv_close((uv_handle_t *)host.timer, free_handle);
     host.timer = NULL;
@@ -724,6 +899,19 @@ static int pmain(lua_State *L) {
     draw_progress();
     fputc('\n', stderr);
     host.drawn = 0;
+  }
+  if (host.trace_failed) {
+    lua_pushinteger(L, EXIT_FAILURE);
+    return 1;
+  }
+  if (sig_first || rc > 0) {
+    /* the main task's "interrupted!" is not worth a report */
+    if (lgwL_task_failure(L, task)) lua_pop(L, 1);
+  }
+  if (sig_first) {
+    if (sig_first == SIGINT) l_message("interrupted");
+    lua_pushinteger(L, 128 + sig_first);
+    return 1;
   }
   if (rc > 0) {
     l_message("interrupted");
@@ -737,6 +925,14 @@ static int pmain(lua_State *L) {
   }
   if (lgwL_task_failure(L, task)) {
     report(L, LUA_ERRRUN);
+    lua_pushinteger(L, EXIT_FAILURE);
+    return 1;
+  }
+  if (m->unobserved > 0) {
+    /* Tasks that failed with nobody waiting: their errors are logged
+     * when they are collected (here, or at lua_close for those still
+     * referenced), and the run counts as failed. */
+    lua_gc(L, LUA_GCCOLLECT);
     lua_pushinteger(L, EXIT_FAILURE);
     return 1;
   }
@@ -769,6 +965,7 @@ int main(int argc, char **argv) {
   lua_pushlightuserdata(L, argv);
   status = lua_pcall(L, 2, 1, 1);
   if (report(L, status) == LUA_OK) result = (int)lua_tointeger(L, -1);
+  bound_exit(result);
   lua_close(L);
   if (host.trace) fclose(host.trace);
   uv_walk(&loop, close_walk, NULL);

@@ -13,11 +13,27 @@
  * curl's timer callback and without a 1 ms timer's delay. Easy handles
  * are kept with their constant options set once; a transfer sets only
  * what changes (URL, headers, body, timeouts).
+ *
+ * Connections: HTTPS transfers set CURLOPT_PIPEWAIT, so transfers that
+ * start while a connection to their host is being set up wait for its
+ * ALPN answer and, when it is h2, become streams on it instead of
+ * opening connections of their own; libcurl opens another connection
+ * when a connection's streams are all in use. An HTTP/1.1 server (ALPN
+ * http/1.1) still gets a connection per transfer in flight. Plain http://
+ * transfers never wait: there the answer would only come with the first
+ * response. CURLMOPT_MAX_HOST_CONNECTIONS (0: none) caps the connections
+ * per host for both. TLS sessions are shared by all easy handles (a new
+ * connection can resume one), and the CA bundle is loaded once per multi
+ * handle (libcurl caches the store only when no CA directory is set).
  */
 #include "http.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "sse.h"
 
@@ -58,6 +74,13 @@ struct lgw__http_req {
   char *headers[H_COUNT];     /* owned values, NULL when absent */
   long max_bytes;
   int too_big, no_mem;
+  long pipewait;              /* CURLOPT_PIPEWAIT as last set */
+  int no_fd;                  /* EMFILE/ENFILE: no descriptor for a
+                                 socket or the resolver */
+  size_t header_bytes;        /* of this response; 0: no status line yet */
+  int big_header;             /* headers over LGW__HTTP_MAX_HEADERS */
+  const char *ca_file;        /* CURLOPT_CAINFO as last set */
+  int direct;                 /* CURLOPT_NOPROXY "*" set */
   CURLcode result;
   const char *fail;           /* multi-level failure message (static) */
   long status;
@@ -87,6 +110,9 @@ struct lgw__http {
   lgw__http_req_t *spare;     /* singly linked through next */
   size_t nspare;
   sock_ctx_t *socks;
+  CURLSH *share;              /* TLS sessions of every easy handle */
+  long max_host;              /* CURLMOPT_MAX_HOST_CONNECTIONS */
+  char *ca_default, *capath_default;  /* curl's built-in CA store; owned */
 };
 
 int lgw_global_init(void) {
@@ -151,7 +177,8 @@ static void req_clear(lgw__http_req_t *r) {
     lgw_free(r->headers[i]);
     r->headers[i] = NULL;
   }
-  r->too_big = r->no_mem = 0;
+  r->too_big = r->no_mem = r->no_fd = r->big_header = 0;
+  r->header_bytes = 0;
   r->fail = NULL;
   r->status = 0;
   r->result = CURLE_OK;
@@ -184,15 +211,39 @@ static void req_recycle(lgw__http_req_t *r) {
 
 /* ---- completion ---------------------------------------------------------- */
 
+/* EMFILE or ENFILE when the process cannot open a file now, else 0. */
+static int out_of_fds(void) {
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    close(fd);
+    return 0;
+  }
+  return errno == EMFILE || errno == ENFILE ? errno : 0;
+}
+
+/* Response headers over a limit: ours, or curl's for one header line
+ * (reported as CURLE_OUT_OF_MEMORY before curl 8.6, which has
+ * CURLE_TOO_LARGE), once a status line came and before any body. */
+static int header_too_big(const lgw__http_req_t *r) {
+  if (r->big_header) return 1;
+#if LIBCURL_VERSION_NUM >= 0x080600
+  if (r->result == CURLE_TOO_LARGE && r->stream < 0) return 1;
+#endif
+  return r->result == CURLE_OUT_OF_MEMORY && !r->no_mem &&
+         r->header_bytes > 0 && r->stream < 0;
+}
+
 static int map_code(const lgw__http_req_t *r) {
+  if (r->no_fd) return LGW_ERESOURCE;
   if (r->fail) return LGW_EHTTP;
-  if (r->too_big) return LGW_ETOOBIG;
+  if (r->too_big || header_too_big(r)) return LGW_ETOOBIG;
   switch (r->result) {
     case CURLE_OK: return 0;
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY: return LGW_ECONNECT;
     case CURLE_OPERATION_TIMEDOUT: return LGW_ETIMEOUT;
+    case CURLE_SSL_CACERT_BADFILE: return LGW_ECONFIG;  /* our CA file */
     default: return LGW_EHTTP;
   }
 }
@@ -211,11 +262,21 @@ static int connect_timed_out(const lgw__http_req_t *r) {
 static void complete(lgw__http_req_t *r, int canceled) {
   lgw__http_t *h = r->h;
   lgw__http_resp_t resp;
-  char msg[64];
+  char msg[128];
   memset(&resp, 0, sizeof resp);
   resp.code = canceled ? LGW_ECANCELED : map_code(r);
   if (canceled) {
     resp.error = "transfer canceled";
+  } else if (resp.code == LGW_ETOOBIG && header_too_big(r)) {
+    snprintf(msg, sizeof msg, "response headers larger than %ld bytes "
+             "(or one header line larger than %d bytes)",
+             LGW__HTTP_MAX_HEADERS, CURL_MAX_HTTP_HEADER);
+    resp.error = msg;
+    resp.header_too_big = 1;
+  } else if (resp.code == LGW_ERESOURCE) {
+    snprintf(msg, sizeof msg, "out of file descriptors: %s",
+             strerror(r->no_fd));
+    resp.error = msg;
   } else if (resp.code == LGW_ETOOBIG) {
     snprintf(msg, sizeof msg, "response larger than %ld bytes",
              r->max_bytes);
@@ -277,6 +338,11 @@ static void collect(lgw__http_t *h) {
     if (m->msg != CURLMSG_DONE) continue;
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
     r->result = m->data.result;  /* copied before remove_handle */
+    /* the threaded resolver needs descriptors too; its failure says only
+     * that its thread did not start */
+    if (r->result == CURLE_COULDNT_RESOLVE_HOST ||
+        r->result == CURLE_COULDNT_RESOLVE_PROXY)
+      r->no_fd = out_of_fds();
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
     curl_multi_remove_handle(h->multi, r->easy);
     list_remove(&h->active, r);
@@ -309,6 +375,7 @@ static void hard_failure(lgw__http_t *h, CURLMcode mc) {
     curl_multi_remove_handle(h->multi, r->easy);
     list_remove(&h->active, r);
     r->fail = curl_multi_strerror(mc);
+    r->no_fd = out_of_fds();  /* e.g. no descriptor to watch a socket */
     r->state = R_DONE;
     list_append(&h->done, r);
   }
@@ -414,12 +481,34 @@ static int multi_setup(lgw__http_t *h) {
   curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
   curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-  curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+  curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, h->max_host);
   curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, MAX_CONNECTS);
   return 0;
 }
 
 /* ---- engine ------------------------------------------------------------- */
+
+/* curl's built-in CA file and directory, to go back to after a transfer
+ * with its own CA file. When the file can be read, it is the whole store
+ * (it holds what the directory holds) and the directory is left out:
+ * libcurl keeps a parsed CA store for the multi handle only when no
+ * directory is set, and parses the file again on every handshake
+ * otherwise. */
+static int ca_defaults(lgw__http_t *h) {
+  CURL *e = curl_easy_init();
+  char *info = NULL, *path = NULL;
+  if (!e) return LGW_ENOMEM;
+#if LIBCURL_VERSION_NUM >= 0x075400
+  curl_easy_getinfo(e, CURLINFO_CAINFO, &info);
+  curl_easy_getinfo(e, CURLINFO_CAPATH, &path);
+#endif
+  h->ca_default = lgw__strdup(info);
+  if (info && access(info, R_OK) == 0) path = NULL;
+  h->capath_default = lgw__strdup(path);
+  curl_easy_cleanup(e);
+  return (info && !h->ca_default) || (path && !h->capath_default)
+             ? LGW_ENOMEM : 0;
+}
 
 int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
   lgw__http_t *h;
@@ -429,10 +518,15 @@ int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
   h = lgw__calloc(1, sizeof *h);
   if (!h) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   h->loop = loop;
-  if (multi_setup(h)) {
+  h->share = curl_share_init();
+  if (!h->share || ca_defaults(h) || multi_setup(h)) {
+    if (h->share) curl_share_cleanup(h->share);
+    lgw_free(h->ca_default);
+    lgw_free(h->capath_default);
     lgw_free(h);
     return lgw__error_set(err, LGW_ENOMEM, "curl_multi_init failed");
   }
+  curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   uv_timer_init(loop, &h->timer);
   h->timer.data = h;
   uv_idle_init(loop, &h->now);
@@ -445,7 +539,11 @@ int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
 /* h is released with the last of its two handles. */
 static void on_timer_close(uv_handle_t *handle) {
   lgw__http_t *h = handle->data;
-  if (--h->open_handles == 0) lgw_free(h);
+  if (--h->open_handles == 0) {
+    lgw_free(h->ca_default);
+    lgw_free(h->capath_default);
+    lgw_free(h);
+  }
 }
 
 void lgw__http_free(lgw__http_t *h) {
@@ -462,6 +560,9 @@ void lgw__http_free(lgw__http_t *h) {
   /* May still call the socket callback: the loop is alive. */
   if (h->multi) curl_multi_cleanup(h->multi);
   h->multi = NULL;
+  /* every easy handle is gone: the share is no longer in use */
+  if (h->share) curl_share_cleanup(h->share);
+  h->share = NULL;
   while (h->socks) sock_close(h, h->socks);
   uv_timer_stop(&h->timer);
   uv_idle_stop(&h->now);
@@ -470,6 +571,13 @@ void lgw__http_free(lgw__http_t *h) {
 }
 
 size_t lgw__http_active(const lgw__http_t *h) { return h ? h->count : 0; }
+
+void lgw__http_set_max_host_connections(lgw__http_t *h, long n) {
+  if (!h) return;
+  h->max_host = n > 0 ? n : 0;
+  if (h->multi)
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, h->max_host);
+}
 
 /* ---- transfers ----------------------------------------------------------- */
 
@@ -518,11 +626,17 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   const char *colon, *v, *end;
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
     /* a new response head (after 100 Continue): forget the old one */
+    r->header_bytes = len;
     for (i = 0; i < H_COUNT; i++) {
       lgw_free(r->headers[i]);
       r->headers[i] = NULL;
     }
     return len;
+  }
+  r->header_bytes += len;
+  if (r->header_bytes > (size_t)LGW__HTTP_MAX_HEADERS) {
+    r->big_header = 1;
+    return 0;  /* aborts the transfer */
   }
   colon = memchr(p, ':', len);
   if (!colon) return len;
@@ -544,10 +658,29 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
-/* The options every transfer of an easy handle shares: set once. */
+/* socket() as curl would call it, noting when the process is out of
+ * file descriptors: a local condition, not the server's fault. */
+static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
+                                    struct curl_sockaddr *a) {
+  lgw__http_req_t *r = ud;
+  curl_socket_t s;
+  (void)purpose;
+  s = socket(a->family, a->socktype, a->protocol);
+  if (s == CURL_SOCKET_BAD && (errno == EMFILE || errno == ENFILE))
+    r->no_fd = errno;
+  return s;
+}
+
+/* The options every transfer of an easy handle shares: set once. TLS
+ * verification stays curl's default: on. */
 static void easy_init(lgw__http_req_t *r) {
   CURL *e = r->easy;
+  curl_easy_setopt(e, CURLOPT_SHARE, r->h->share);
+  curl_easy_setopt(e, CURLOPT_CAPATH, r->h->capath_default);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "llmgateway/" LGW_VERSION_STRING);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
   curl_easy_setopt(e, CURLOPT_POST, 1L);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   /* credentials never follow a redirect: a 3xx is an answer */
@@ -570,6 +703,7 @@ static int easy_setup(lgw__http_req_t *r, const lgw__http_opts_t *o) {
   CURL *e = r->easy;
   const char *body = r->owned;
   size_t len = o->body_len;
+  long pipewait;
   if (!body) {
     r->post.len = 0;
     if (lgw__buf_add(&r->post, o->body ? o->body : "",
@@ -580,12 +714,32 @@ static int easy_setup(lgw__http_req_t *r, const lgw__http_opts_t *o) {
   }
   r->timeout_ms = o->timeout_ms;
   r->connect_timeout_ms = o->connect_timeout_ms;
+  pipewait = lgw__strncasecmp(o->url, "https://", 8) == 0;
+  if (pipewait != r->pipewait) {
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait);
+    r->pipewait = pipewait;
+  }
   curl_easy_setopt(e, CURLOPT_URL, o->url);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)o->headers);
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+  /* a given CA file is the only trust store, as with --cacert and no
+   * system directory */
+  if (o->ca_file != r->ca_file) {
+    curl_easy_setopt(e, CURLOPT_CAINFO,
+                     o->ca_file ? o->ca_file : r->h->ca_default);
+    curl_easy_setopt(e, CURLOPT_CAPATH,
+                     o->ca_file ? NULL : r->h->capath_default);
+    r->ca_file = o->ca_file;
+  }
+  /* "*": no proxy for this host, whatever http_proxy, https_proxy or
+   * ALL_PROXY say; NULL: curl applies them and no_proxy/NO_PROXY */
+  if (!o->direct != !r->direct) {
+    curl_easy_setopt(e, CURLOPT_NOPROXY, o->direct ? "*" : NULL);
+    r->direct = o->direct != 0;
+  }
   return 0;
 }
 
@@ -671,6 +825,42 @@ void lgw__http_cancel(lgw__http_req_t *r) {
     return;
   }
   complete(r, 1);
+}
+
+/* ---- URLs ------------------------------------------------------------------ */
+
+static int is_loopback_host(const char *host) {
+  size_t n = strlen(host);
+  if (n && host[n - 1] == '.') n--;  /* "localhost." */
+  if ((n == 9 && lgw__strncasecmp(host, "localhost", 9) == 0) ||
+      (n > 10 && lgw__strncasecmp(host + n - 10, ".localhost", 10) == 0))
+    return 1;
+  if (host[0] == '[') {  /* curl keeps the brackets of an IPv6 literal */
+    host++;
+    if (lgw__strcasecmp(host, "::1]") == 0 ||
+        lgw__strcasecmp(host, "0:0:0:0:0:0:0:1]") == 0)
+      return 1;
+    if (lgw__strncasecmp(host, "::ffff:", 7) != 0) return 0;
+    host += 7;
+  }
+  if (strncmp(host, "127.", 4) != 0) return 0;
+  for (host += 4; *host && *host != ']'; host++)
+    if ((*host < '0' || *host > '9') && *host != '.') return 0;
+  return 1;
+}
+
+int lgw__http_url_is_loopback(const char *url) {
+  CURLU *u = curl_url();
+  char *host = NULL;
+  int yes = 0;
+  if (!u) return 0;
+  if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) ==
+          CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+    yes = is_loopback_host(host);
+  curl_free(host);
+  curl_url_cleanup(u);
+  return yes;
 }
 
 /* ---- header lists -------------------------------------------------------- */

@@ -22,9 +22,12 @@ typedef struct lgw__http_req lgw__http_req_t;
 
 typedef struct lgw__http_resp {
   int code;             /* 0 (got a complete response), LGW_ECONNECT,
-                           LGW_ETIMEOUT, LGW_ETOOBIG, LGW_EHTTP (transfer
-                           error after connect: reset, truncated), or
-                           LGW_ECANCELED */
+                           LGW_ETIMEOUT, LGW_ETOOBIG (body over the cap,
+                           or headers over LGW__HTTP_MAX_HEADERS),
+                           LGW_ERESOURCE (no file descriptor left for a
+                           socket), LGW_ECONFIG (the CA file is not a
+                           CA bundle), LGW_EHTTP (transfer error after
+                           connect: reset, truncated), or LGW_ECANCELED */
   const char *error;    /* curl's message when code != 0 */
   long status;          /* HTTP status, 0 if none */
   const char *body;     /* borrowed for the callback; NUL-terminated */
@@ -38,7 +41,12 @@ typedef struct lgw__http_resp {
   int connect_timeout;  /* 1: code LGW_ETIMEOUT came from connect_timeout
                            (no connection before it, shorter than the
                            whole timeout) */
+  int header_too_big;   /* 1: code LGW_ETOOBIG came from the headers */
 } lgw__http_resp_t;
+
+/* The most response header bytes taken (curl's own limit for one header
+ * line is lower). */
+#define LGW__HTTP_MAX_HEADERS (300L * 1024)
 
 /* Called exactly once per submitted request (also on cancel). The request
  * handle is invalid after the callback returns. */
@@ -67,6 +75,9 @@ typedef struct lgw__http_opts {
   long connect_timeout_ms;
   long max_response_bytes;   /* 0 = unlimited; streamed bytes count */
   lgw__http_data_cb on_data; /* NULL: every body is collected */
+  const char *ca_file;       /* CA bundle (borrowed, must outlive the
+                                engine); NULL: curl's default */
+  int direct;                /* 1: never through a proxy (loopback) */
 } lgw__http_opts_t;
 
 /* Start a POST. *out (optional) is the handle for cancel. */
@@ -82,6 +93,17 @@ int lgw__http_post_owned(lgw__http_t *h, const lgw__http_opts_t *o,
 void lgw__http_cancel(lgw__http_req_t *r);
 /* Transfers in flight. */
 size_t lgw__http_active(const lgw__http_t *h);
+/* At most n connections per host (scheme, host and port) for every
+ * transfer after this; 0 (the default): no cap. HTTPS transfers share a
+ * connection when the server speaks HTTP/2, so the cap matters there
+ * only when more transfers are in flight than a connection carries
+ * streams; for HTTP/1.1 it bounds the transfers in flight per host. */
+void lgw__http_set_max_host_connections(lgw__http_t *h, long n);
+
+/* 1 when url's host is loopback: localhost (or a name under it),
+ * 127.0.0.0/8, ::1 or ::ffff:127.x.y.z. Such a URL is never sent through
+ * a proxy. */
+int lgw__http_url_is_loopback(const char *url);
 
 /* Header lists are built once per provider: a curl_slist from a kvlist.
  * Free with lgw__http_headers_free. */

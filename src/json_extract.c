@@ -127,10 +127,10 @@ static int add_utf8(lgw__buf_t *b, unsigned long cp) {
 }
 
 /* A string whose opening quote is at P->pos, as CPython's scanstring.
- * Returns a new string (lgw_free) or NULL with the error set. A lone
- * surrogate escape, which UTF-8 cannot hold, becomes U+FFFD. Text after
- * an escaped NUL is cut off: cJSON strings are NUL-terminated. */
-static char *parse_string(parser_t *P) {
+ * Returns a new string (lgw_free) and its length in *len (it may hold an
+ * escaped NUL), or NULL with the error set. A lone surrogate escape,
+ * which UTF-8 cannot hold, becomes U+FFFD. */
+static char *parse_string(parser_t *P, size_t *len) {
   const char *s = P->s;
   size_t begin = P->pos, i = P->pos + 1, n = P->n;
   lgw__buf_t b;
@@ -141,6 +141,7 @@ static char *parse_string(parser_t *P) {
     char *out = lgw__strndup(s + begin + 1, i - begin - 1);
     if (!out) return out_of_memory(P);
     P->pos = i + 1;
+    *len = i - begin - 1;
     return out;
   }
   i = begin + 1;
@@ -199,6 +200,7 @@ static char *parse_string(parser_t *P) {
   }
   P->pos = i + 1;
   if (!b.data && lgw__buf_reserve(&b, 0)) goto nomem;
+  *len = b.len;
   return b.data;
 nomem:
   out_of_memory(P);
@@ -269,12 +271,13 @@ static cJSON *parse_scalar(parser_t *P) {
  * Returns the key (lgw_free) or NULL with the error set. */
 static char *parse_member_key(parser_t *P) {
   char *key;
+  size_t len;
   if (P->pos >= P->n || P->s[P->pos] != '"') {
     fail_at(P->err, P->s, P->pos,
             "Expecting property name enclosed in double quotes");
     return NULL;
   }
-  key = parse_string(P);
+  key = parse_string(P, &len);
   if (!key) return NULL;
   skip_ws(P);
   if (P->pos >= P->n || P->s[P->pos] != ':') {
@@ -413,7 +416,8 @@ static int parse_value(parser_t *P, cJSON **out) {
         continue;
       }
     } else if (c == '"') {
-      char *str = parse_string(P);
+      size_t len;
+      char *str = parse_string(P, &len);
       if (!str) goto done;
       /* the node takes the string (one allocator, as for keys) */
       value = cJSON_CreateNull();
@@ -423,6 +427,7 @@ static int parse_value(parser_t *P, cJSON **out) {
       }
       value->type = cJSON_String;
       value->valuestring = str;
+      value->valuedouble = (double)len;  /* see lgw__json_strlen */
     } else if (!(value = parse_scalar(P))) {
       goto done;
     }
@@ -493,6 +498,10 @@ int lgw__json_parse_strict(const char *text, size_t len, cJSON **out,
   }
   *out = v;
   return 0;
+}
+
+size_t lgw__json_strlen(const cJSON *v) {
+  return (size_t)v->valuedouble;
 }
 
 /* ---- Python-style whitespace and lines ---------------------------------- */

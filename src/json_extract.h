@@ -26,6 +26,11 @@ int lgw__json_extract(const char *text, size_t len, cJSON **out,
 int lgw__json_parse_strict(const char *text, size_t len, cJSON **out,
                            lgw_error_t *err);
 
+/* The byte length of a string node made by these parsers (its text may
+ * hold a NUL, escaped as \u0000 in the JSON; the length is kept in the
+ * node's otherwise unused valuedouble). */
+size_t lgw__json_strlen(const cJSON *v);
+
 /* Byte offset pos of s as Python's json reports it, in code points:
  * "line L column C (char N)" into out (cap bytes). */
 void lgw__json_pos(const char *s, size_t pos, char *out, size_t cap);

@@ -20,6 +20,7 @@ struct lgwL_result {
   int provider_index;
   lgw_attempt_t *attempts;  /* strings owned (cast on free) */
   size_t nattempts;
+  int providers_tried;
   lgw_usage_t usage, usage_total;
   double cost, cost_total, ttft;
   char *partial_text;       /* NULL: none */
@@ -54,6 +55,65 @@ int lgwL_argerror_path(lua_State *L, int arg, const char *path,
                                     path ? path : "", path ? ": " : "",
                                     expected, type_name(L, idx));
   return luaL_argerror(L, arg, msg);
+}
+
+int lgwL_argerror_value(lua_State *L, int arg, const char *path,
+                        const char *expected, int idx) {
+  const char *got;
+  idx = lua_absindex(L, idx);
+  got = lua_type(L, idx) == LUA_TNUMBER ? luaL_tolstring(L, idx, NULL)
+                                        : type_name(L, idx);
+  return luaL_argerror(L, arg, lua_pushfstring(L, "%s: %s expected, got %s",
+                                               path, expected, got));
+}
+
+/* Levenshtein distance of a and b (short keys: at most 63 bytes count). */
+static size_t edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b), i, j, row[64];
+  if (la > 63) la = 63;
+  if (lb > 63) lb = 63;
+  for (j = 0; j <= lb; j++) row[j] = j;
+  for (i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (j = 1; j <= lb; j++) {
+      size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      diag = up;
+      row[j] = best;
+    }
+  }
+  return row[lb];
+}
+
+void lgwL_check_keys(lua_State *L, int arg, int idx, const char *prefix,
+                     const char *const known[]) {
+  idx = lua_absindex(L, idx);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    const char *k, *best = NULL;
+    size_t i, d, bestd = (size_t)-1;
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) continue;
+    k = lua_tostring(L, -1);
+    for (i = 0; known[i] && strcmp(known[i], k) != 0; i++) {}
+    if (known[i]) continue;
+    for (i = 0; known[i]; i++) {
+      d = edit_distance(k, known[i]);
+      if (d < bestd) {
+        bestd = d;
+        best = known[i];
+      }
+    }
+    /* a suggestion only when it is close: at most a third of the key */
+    if (best && bestd * 3 <= strlen(k) + 2)
+      luaL_argerror(L, arg, lua_pushfstring(L, "unknown key '%s%s', did you "
+                                            "mean '%s%s'?", prefix, k,
+                                            prefix, best));
+    luaL_argerror(L, arg, lua_pushfstring(L, "unknown key '%s%s'", prefix,
+                                          k));
+  }
 }
 
 static void set_str(lua_State *L, const char *k, const char *v) {
@@ -126,6 +186,7 @@ void lgwL_push_error(lua_State *L, const lgw_error_t *err,
   set_int(L, "status", err->http_status);
   push_attempts(L, res ? res->attempts : NULL, res ? res->nattempts : 0);
   lua_setfield(L, -2, "attempts");
+  set_int(L, "providers_tried", res ? res->providers_tried : 0);
   if (res) {
     push_totals(L, res);
     if (res->partial_text) {
@@ -209,6 +270,7 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
     if (!c->refusal) oom = 1;
     c->refusal_len = r->refusal_len;
   }
+  c->providers_tried = r->providers_tried;
   if (text_only) {
     if (oom) {
       lgwL_result_free(c);
@@ -377,12 +439,14 @@ static void read_overrides(lua_State *L, int arg, int t,
     lgwL_argerror_path(L, arg, "temperature", "number", -1);
   }
   lua_pop(L, 1);
+  /* 0, as nil, means the task's value (as the Python library's `or`) */
   ty = lua_getfield(L, t, "max_tokens");
   if (ty == LUA_TNUMBER) {
     lua_Integer v;
-    if (!lua_isinteger(L, -1) || (v = lua_tointeger(L, -1)) < 1 ||
+    if (!lua_isinteger(L, -1) || (v = lua_tointeger(L, -1)) < 0 ||
         v > 100000000) {
-      luaL_argerror(L, arg, "max_tokens: positive integer expected");
+      lgwL_argerror_value(L, arg, "max_tokens", "integer from 0 to "
+                          "100000000", -1);
     }
     out->max_tokens = (long)lua_tointeger(L, -1);
   } else if (ty != LUA_TNIL) {
@@ -393,7 +457,7 @@ static void read_overrides(lua_State *L, int arg, int t,
   if (ty == LUA_TNUMBER && lua_tonumber(L, -1) >= 0) {
     out->deadline = lua_tonumber(L, -1);
   } else if (ty != LUA_TNIL) {
-    lgwL_argerror_path(L, arg, "deadline", "non-negative number", -1);
+    lgwL_argerror_value(L, arg, "deadline", "non-negative number", -1);
   }
   lua_pop(L, 1);
 }
@@ -448,12 +512,22 @@ static void read_on_delta(lua_State *L, int arg, int t, int *delta) {
     lgwL_argerror_path(L, arg, "on_delta", "function", -1);
 }
 
+/* The keys of a request table; the overrides are the same without the
+ * first two. */
+static const char *const request_keys[] = {
+  "task", "messages", "model", "tier", "temperature", "reasoning_effort",
+  "max_tokens", "deadline", "on_delta", NULL
+};
+
 void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
                           lgw_request_t *out, int *delta) {
   int has_overrides = oi && !lua_isnoneornil(L, oi);
   memset(out, 0, sizeof *out);
   out->task = luaL_checkstring(L, ti);
-  if (has_overrides) luaL_checktype(L, oi, LUA_TTABLE);
+  if (has_overrides) {
+    luaL_checktype(L, oi, LUA_TTABLE);
+    lgwL_check_keys(L, oi, oi, "", request_keys + 2);
+  }
   read_messages(L, mi, mi, 0, out);  /* pushes the message array */
   if (has_overrides) read_overrides(L, oi, oi, out);
   read_on_delta(L, oi, has_overrides ? oi : 0, delta);
@@ -464,6 +538,7 @@ void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
   int ty;
   memset(out, 0, sizeof *out);
   luaL_checktype(L, idx, LUA_TTABLE);
+  lgwL_check_keys(L, idx, idx, "", request_keys);
   ty = lua_getfield(L, idx, "task");
   if (ty != LUA_TSTRING) lgwL_argerror_path(L, idx, "task", "string", -1);
   out->task = lua_tostring(L, -1);
@@ -744,6 +819,40 @@ static int cmp_key(const void *a, const void *b) {
 static int json_value(lua_State *L, int idx, lgw__buf_t *b, char *path,
                       size_t pathcap, int depth, lgw_error_t *err);
 
+static const char empty_array;  /* its address is llm.empty_array */
+
+void lgwL_push_empty_array(lua_State *L) {
+  lua_pushlightuserdata(L, (void *)&empty_array);
+}
+
+/* Whether the table at idx has llm.array_mt. */
+static int marked_array(lua_State *L, int idx) {
+  int marked;
+  if (!lua_getmetatable(L, idx)) return 0;
+  luaL_getmetatable(L, LGWL_ARRAY);
+  marked = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return marked;
+}
+
+/* Items 1..n of the table at idx as a JSON array. */
+static int json_items(lua_State *L, int idx, lua_Integer n, lgw__buf_t *b,
+                      char *path, size_t pathcap, int depth,
+                      lgw_error_t *err) {
+  size_t plen = strlen(path);
+  lua_Integer i;
+  int rc = lgw__buf_addc(b, '[');
+  for (i = 1; !rc && i <= n; i++) {
+    if (i > 1) rc = lgw__buf_addc(b, ',');
+    snprintf(path + plen, pathcap - plen, "[%lld]", (long long)i);
+    lua_rawgeti(L, idx, i);
+    if (!rc) rc = json_value(L, -1, b, path, pathcap, depth + 1, err);
+    lua_pop(L, 1);
+  }
+  path[plen] = '\0';
+  return rc ? rc : lgw__buf_addc(b, ']');
+}
+
 /* A table: an array when its keys are exactly 1..n (n >= 1), else an
  * object with string (or integer) keys in byte order. */
 static int json_table(lua_State *L, int idx, lgw__buf_t *b, char *path,
@@ -757,6 +866,9 @@ static int json_table(lua_State *L, int idx, lgw__buf_t *b, char *path,
     return json_fail(err, path, "a table nested too deeply (or a cycle)");
   if (!lua_checkstack(L, 4))
     return lgw__error_set(err, LGW_ENOMEM, "out of memory (Lua stack)");
+  if (marked_array(L, idx))
+    return json_items(L, idx, (lua_Integer)lua_rawlen(L, idx), b, path,
+                      pathcap, depth, err);
   lua_pushnil(L);
   while (!rc && lua_next(L, idx)) {
     json_key_t k;
@@ -797,15 +909,8 @@ static int json_table(lua_State *L, int idx, lgw__buf_t *b, char *path,
   }
   if (array && (size_t)maxi != nkeys) array = 0;
   if (!rc && array && nkeys > 0) {
-    rc = lgw__buf_addc(b, '[');
-    for (i = 1; !rc && i <= nkeys; i++) {
-      if (i > 1) rc = lgw__buf_addc(b, ',');
-      snprintf(path + plen, pathcap - plen, "[%zu]", i);
-      lua_rawgeti(L, idx, (lua_Integer)i);
-      if (!rc) rc = json_value(L, -1, b, path, pathcap, depth + 1, err);
-      lua_pop(L, 1);
-    }
-    if (!rc) rc = lgw__buf_addc(b, ']');
+    rc = json_items(L, idx, (lua_Integer)nkeys, b, path, pathcap, depth,
+                    err);
   } else if (!rc) {
     if (nkeys > 1) qsort(keys, nkeys, sizeof *keys, cmp_key);
     rc = lgw__buf_addc(b, '{');
@@ -845,7 +950,7 @@ static int json_value(lua_State *L, int idx, lgw__buf_t *b, char *path,
       return lgw__buf_printf(b, "%lld", (long long)lua_tointeger(L, idx));
     if (!isfinite(lua_tonumber(L, idx)))
       return json_fail(err, path, "a number that is not finite");
-    return lgw__buf_printf(b, "%.17g", (double)lua_tonumber(L, idx));
+    return lgw__json_add_num(b, (double)lua_tonumber(L, idx));
   case LUA_TSTRING: {
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
@@ -855,6 +960,7 @@ static int json_value(lua_State *L, int idx, lgw__buf_t *b, char *path,
     return json_table(L, idx, b, path, pathcap, depth, err);
   case LUA_TLIGHTUSERDATA:
     if (lgwL_is_null(L, idx)) return lgw__buf_adds(b, "null");
+    if (lua_touserdata(L, idx) == &empty_array) return lgw__buf_adds(b, "[]");
     /* fall through */
   default:
     return json_fail(err, path, luaL_typename(L, idx));

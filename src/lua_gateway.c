@@ -58,6 +58,7 @@ static int runtime_index(lua_State *L) {
   else if (!strcmp(k, "weak_model")) lua_pushstring(L, rt->weak_model);
   else if (!strcmp(k, "state")) lua_pushstring(L, rt->state);
   else if (!strcmp(k, "state_prefix")) lua_pushstring(L, rt->state_prefix);
+  else if (!strcmp(k, "worker_grace")) lua_pushnumber(L, rt->worker_grace);
   else lua_pushnil(L);
   return 1;
 }
@@ -100,7 +101,9 @@ static int l_dump_runtime_spec(lua_State *L) {
   int with_keys = 0;
   lgw__node_t *root;
   if (!lua_isnoneornil(L, 2)) {
+    static const char *const keys[] = {"with_keys", NULL};
     luaL_checktype(L, 2, LUA_TTABLE);
+    lgwL_check_keys(L, 2, 2, "", keys);
     lua_getfield(L, 2, "with_keys");
     with_keys = lua_toboolean(L, -1);
     lua_pop(L, 1);
@@ -238,7 +241,8 @@ static void on_event(const lgw_event_t *ev, void *ud) {
   if (m->closing) return;
   if (m->event_hook) m->event_hook(ev, m->event_hook_ud);
   if (!g->gw) return;
-  e = lgwL_cb_run(m, g->event_ref, push_event_arg, ev, buf, sizeof buf);
+  e = lgwL_cb_run(m, g->event_ref, g->validator_timeout, push_event_arg, ev,
+                  buf, sizeof buf);
   if (e) lgw__log(LGW_LOG_WARN, "on_event raised an error (ignored): %s", e);
 }
 
@@ -258,7 +262,10 @@ static int l_gateway(lua_State *L) {
   else luaL_argexpected(L, lua_type(L, 1) == LUA_TTABLE, 1,
                         "llmgateway.Runtime or table");
   if (!lua_isnoneornil(L, 2)) {
+    static const char *const keys[] = {"state_file", "no_state",
+      "max_concurrent", "validator_timeout", "on_event", NULL};
     luaL_checktype(L, 2, LUA_TTABLE);
+    lgwL_check_keys(L, 2, 2, "", keys);
     if (lua_getfield(L, 2, "state_file") != LUA_TNIL) {
       if (lua_type(L, -1) != LUA_TSTRING)
         lgwL_argerror_path(L, 2, "state_file", "string", -1);
@@ -268,13 +275,13 @@ static int l_gateway(lua_State *L) {
     opts.no_state = lua_toboolean(L, -1);
     if (lua_getfield(L, 2, "max_concurrent") != LUA_TNIL) {
       if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1)
-        luaL_argerror(L, 2, "max_concurrent: positive integer expected");
+        lgwL_argerror_value(L, 2, "max_concurrent", "positive integer", -1);
       max_concurrent = lua_tointeger(L, -1);
     }
     if (lua_getfield(L, 2, "validator_timeout") != LUA_TNIL) {
       if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) > 0))
-        luaL_argerror(L, 2, "validator_timeout: positive number of seconds "
-                      "expected");
+        lgwL_argerror_value(L, 2, "validator_timeout", "positive number of "
+                            "seconds", -1);
       validator_timeout = lua_tonumber(L, -1);
     }
     if (lua_getfield(L, 2, "on_event") != LUA_TNIL &&
@@ -427,7 +434,8 @@ static void on_delta(lgw_gateway_t *gw, uint64_t id, const char *text,
   a.text = text;
   a.len = len;
   c->delivered += len;
-  e = lgwL_cb_run(c->m, c->delta_ref, push_text_arg, &a, buf, sizeof buf);
+  e = lgwL_cb_run(c->m, c->delta_ref, c->limit, push_text_arg, &a, buf,
+                  sizeof buf);
   if (!e) return;
   c->cb_failed = 1;
   lgw__error_set(&c->cb_err, LGW_ECANCELED, "on_delta raised an error: %s",
@@ -462,6 +470,7 @@ static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
   c->m = m;
   c->form = form;
   c->delta_ref = ref;
+  c->limit = g->validator_timeout;
   if (delta) {
     req->on_delta = on_delta;
     req->delta_ud = c;
@@ -480,7 +489,15 @@ static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
     lgwL_block_call(t, c);
     return lua_yieldk(L, 0, (lua_KContext)c, call_k);
   }
-  while (!c->done) lgwL_run_once(L, m);
+  while (!c->done) {
+    if (lgwL_run_once(L, m) < 0) {
+      /* Interrupted: the request ends before the error is raised. */
+      lgwL_call_cancel(c);
+      while (!c->done) uv_run(m->loop, UV_RUN_ONCE);
+      lgwL_call_free(c);
+      return lgwL_stop_error(L, m);
+    }
+  }
   return call_finish(L, c);
 }
 
@@ -528,7 +545,7 @@ static int gw_stream(lua_State *L) {
 
 /* gw:totals() -> {cost=, input_tokens=, output_tokens=, cached_tokens=,
  * reasoning_tokens=}: every attempt of every request of this gateway
- * (cost 0 when nothing was priced). */
+ * (cost nil when nothing was priced, as a result's cost_total). */
 static int gw_totals(lua_State *L) {
   lgwL_gw_t *g = check_gw(L);
   lgw_usage_t u = g->usage_total;
@@ -538,8 +555,10 @@ static int gw_totals(lua_State *L) {
     lgw_gateway_usage_total(g->gw, &u);
   }
   lgwL_push_usage(L, &u);
-  lua_pushnumber(L, cost);
-  lua_setfield(L, -2, "cost");
+  if (cost >= 0) {
+    lua_pushnumber(L, cost);
+    lua_setfield(L, -2, "cost");
+  }
   return 1;
 }
 
@@ -552,7 +571,12 @@ static int gw_breaker_state(lua_State *L) {
   int st;
   if (!g->gw) return luaL_error(L, "the gateway is closed");
   st = i < 1 ? LGW_EINVAL : lgw_gateway_breaker_state(g->gw, (size_t)i - 1);
-  luaL_argcheck(L, st >= 0 && st <= 2, 2, "no provider with that index");
+  if (st < 0 || st > 2) {
+    lua_getiuservalue(L, 1, 1);
+    return luaL_argerror(L, 2, lua_pushfstring(L, "provider index from 1 to "
+                         "%d expected, got %I", (int)lgw_runtime_provider_count(
+                         check_runtime(L, -1)), i));
+  }
   lua_pushstring(L, names[st]);
   return 1;
 }

@@ -159,30 +159,39 @@ static int cb_trampoline(lua_State *L) {
   return 0;
 }
 
-const char *lgwL_cb_run(lgwL_module_t *m, int ref, lgwL_push_fn push,
-                        const void *data, char *buf, size_t n) {
-  lua_State *cb = m->cb;
+const char *lgwL_cb_run(lgwL_module_t *m, int ref, double limit,
+                        lgwL_push_fn push, const void *data, char *buf,
+                        size_t n) {
+  lua_State *cb = m->cb, *running = m->running;
   struct cb_args a;
   const char *msg;
   int st;
-  if (m->closing || !cb || ref == LUA_NOREF || !lua_checkstack(cb, 4))
+  if (m->closing || !cb || ref == LUA_NOREF || !lua_checkstack(cb, 5))
     return NULL;
   a.push = push;
   a.data = data;
+  /* stack: fn (names the limit's source:line), trampoline, &a, fn */
+  lua_rawgeti(cb, LUA_REGISTRYINDEX, ref);
   lua_pushcfunction(cb, cb_trampoline);
   lua_pushlightuserdata(cb, &a);
-  lua_rawgeti(cb, LUA_REGISTRYINDEX, ref);
+  lua_pushvalue(cb, -3);
   /* The loop counts as running: a wait in the callback raises instead of
    * re-entering it (also when an embedder's loop called us). */
   m->depth++;
-  st = lua_pcall(cb, 2, 0, 0);
+  m->running = cb;
+  st = lgwL_pcall_limited(cb, m, limit > 0 ? limit : LGWL_VALIDATOR_TIMEOUT,
+                          -4, 2, 0);
+  m->running = running;
   m->depth--;
-  if (st == LUA_OK) return NULL;
+  if (st == LUA_OK) {
+    lua_pop(cb, 1);
+    return NULL;
+  }
   msg = lua_tostring(cb, -1);
   if (msg) snprintf(buf, n, "%s", msg);
   else snprintf(buf, n, "(error object is a %s value)",
                 luaL_typename(cb, -1));
-  lua_pop(cb, 1);
+  lua_pop(cb, 2);
   return buf;
 }
 
@@ -216,6 +225,8 @@ static int module_gc(lua_State *L) {
   }
   while (m->calls) lgwL_call_free(m->calls);
   uv_close((uv_handle_t *)m->idle, free_handle);
+  if (m->wake) uv_close((uv_handle_t *)m->wake, free_handle);
+  m->wake = NULL;
   /* lua_close from inside the loop (os.exit(n, true) in a task) must not
    * run the loop again: the process is ending anyway. */
   if (m->own_loop && m->depth == 0) {
@@ -255,6 +266,11 @@ static lgwL_module_t *module_open(lua_State *L) {
   }
   uv_idle_init(m->loop, m->idle);
   m->idle->data = m;
+  m->wake = lgw__calloc(1, sizeof *m->wake);
+  if (m->wake) {
+    uv_async_init(m->loop, m->wake, NULL);
+    uv_unref((uv_handle_t *)m->wake);
+  }
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   m->L = lua_tothread(L, -1);
   lua_pop(L, 1);
@@ -557,8 +573,9 @@ static void push_json(lua_State *L, const cJSON *v, int depth) {
       push_json(L, c, depth + 1);
       lua_rawseti(L, -2, ++i);
     }
-  } else if (cJSON_IsString(v) || cJSON_IsRaw(v)) {
-    lua_pushstring(L, v->valuestring);
+    luaL_setmetatable(L, LGWL_ARRAY);  /* [] stays [] when encoded */
+  } else if (cJSON_IsString(v)) {
+    lua_pushlstring(L, v->valuestring, lgw__json_strlen(v));
   } else if (cJSON_IsNumber(v)) {
     double d = v->valuedouble;
     if (d == floor(d) && fabs(d) < 9007199254740992.0)
@@ -597,9 +614,9 @@ static int l_parse_json(lua_State *L) {
 
 /* Conversion under pcall, so that the tree is freed on any Lua error. */
 int lgwL_push_json_text(lua_State *L, const char *text, size_t len) {
-  cJSON *root = cJSON_ParseWithLength(text, len);
+  cJSON *root = NULL;
   int status;
-  if (!root) return 0;
+  if (lgw__json_parse_strict(text, len, &root, NULL)) return 0;
   lua_pushcfunction(L, push_json_p);
   lua_pushlightuserdata(L, root);
   status = lua_pcall(L, 1, 1, 0);
@@ -668,6 +685,13 @@ static const luaL_Reg funcs[] = {
 int luaopen_llmgateway_core(lua_State *L) {
   luaL_checkversion(L);
   module_open(L);
+  /* llm.array_mt: no __name, so that error messages still say "table" */
+  if (luaL_getmetatable(L, LGWL_ARRAY) == LUA_TNIL) {
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, LGWL_ARRAY);
+  }
+  lua_pop(L, 1);
+  lgwL_guard_xpcall(L);
   if (luaL_newmetatable(L, LGWL_ERROR)) {
     lua_pushcfunction(L, error_tostring);
     lua_setfield(L, -2, "__tostring");
@@ -684,6 +708,10 @@ int luaopen_llmgateway_core(lua_State *L) {
   lua_setfield(L, -2, "Error");
   lgwL_push_null(L);
   lua_setfield(L, -2, "null");
+  luaL_getmetatable(L, LGWL_ARRAY);
+  lua_setfield(L, -2, "array_mt");
+  lgwL_push_empty_array(L);
+  lua_setfield(L, -2, "empty_array");
   lua_pushstring(L, "llmgateway " LGW_VERSION_STRING);
   lua_setfield(L, -2, "_VERSION");
   return 1;

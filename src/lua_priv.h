@@ -52,9 +52,16 @@ typedef struct lgwL_module {
   int dispatching;          /* inside lgwL_dispatch */
   int nready;               /* length of the ready list */
   int ntasks;               /* tasks spawned and not finished */
+  int unobserved;           /* failed tasks whose error nobody took */
   int ngateways;            /* open gateways */
   int closing;              /* lua_close in progress: resume nothing */
   int interrupted;          /* SIGINT seen by the host */
+  int host_signals;         /* the host handles SIGINT itself */
+  volatile int sigint;      /* SIGINT during a synchronous wait */
+  volatile int interrupting;/* lgwL_interrupt was called */
+  uv_async_t *wake;         /* wakes the loop from a signal handler */
+  lua_State *volatile running;  /* thread running Lua code for us (a
+                                   task or the callback thread), or NULL */
   lgwL_gw_t *gateways;      /* open gateways, for cancel-all */
   lgwL_call_t *calls;       /* outstanding call records */
   lgwL_logline_t *log_head; /* lines for llm.set_log's function, FIFO */
@@ -88,6 +95,7 @@ struct lgwL_call {
   lgwL_result_t *res;       /* deep copy of the result, may be NULL */
   int form;                 /* how the result is pushed: LGWL_PUSH_* */
   int delta_ref;            /* registry ref of on_delta, or LUA_NOREF */
+  double limit;             /* time limit of on_delta (seconds) */
   int cb_failed;            /* on_delta raised: request canceled */
   lgw_error_t cb_err;       /* ... and why (code "callback") */
   size_t delivered;         /* bytes handed to on_delta */
@@ -128,8 +136,11 @@ void lgwL_log_flush(lua_State *L, lgwL_module_t *m);
  * is closing), else the error text, copied into buf (size n). Calls
  * nest. */
 typedef int (*lgwL_push_fn)(lua_State *L, const void *data);
-const char *lgwL_cb_run(lgwL_module_t *m, int ref, lgwL_push_fn push,
-                        const void *data, char *buf, size_t n);
+/* limit: seconds of wall-clock time the function may run (raises
+ * "time limit ... exceeded" after). */
+const char *lgwL_cb_run(lgwL_module_t *m, int ref, double limit,
+                        lgwL_push_fn push, const void *data, char *buf,
+                        size_t n);
 
 /* ---- scheduler (lua_task.c) ------------------------------------------ */
 
@@ -158,22 +169,46 @@ void lgwL_block_op(lgwL_task_t *t, lgwL_op_t *op);
 int lgwL_task_canceled(const lgwL_task_t *t);
 /* Run the loop once for a synchronous wait in L (not a managed task);
  * raises when that would re-enter the loop. Returns 0 when nothing is
- * left that could ever wake anyone (no active handles, no ready task). */
+ * left that could ever wake anyone (no active handles, no ready task),
+ * -1 when the wait must end (SIGINT in plain Lua, or the time limit of a
+ * call running in L is spent): the caller then releases what it waits
+ * for and calls lgwL_stop_error. */
 int lgwL_run_once(lua_State *L, lgwL_module_t *m);
+/* Raises the error that ended a wait: the time limit's, or
+ * "interrupted!". */
+int lgwL_stop_error(lua_State *L, lgwL_module_t *m);
+/* Raises when a time limit of a call running in L is spent. */
+void lgwL_check_budget(lua_State *L, lgwL_module_t *m);
+/* lua_pcall of the function below nargs arguments on L (which must not
+ * yield) with a limit of secs of wall-clock time; an error object with
+ * __tostring is converted within the limit. The error of an exceeded
+ * limit names the source:line of the function at stack index named. */
+int lgwL_pcall_limited(lua_State *L, lgwL_module_t *m, double secs,
+                       int named, int nargs, int nres);
+/* Async-signal-safe (lua.c's technique): the thread running Lua code for
+ * the module, the main thread and the callback thread raise
+ * "interrupted!" at their next instruction. lgwL_interrupt_clear removes
+ * that hook from the main and callback threads. */
+void lgwL_interrupt(lgwL_module_t *m);
+/* Replaces the global xpcall with one whose message handler does not
+ * run for those errors (Lua runs it with hooks off). */
+void lgwL_guard_xpcall(lua_State *L);
+void lgwL_interrupt_clear(lgwL_module_t *m);
 /* Raises unless L may wait synchronously (the loop is not running). */
 void lgwL_check_block(lua_State *L, lgwL_module_t *m);
 /* Resume every ready task (also runs from the idle handle). */
 void lgwL_dispatch(lgwL_module_t *m);
 /* Drive the loop until every task has finished, or main (may be NULL)
- * has failed. Returns 0, or 1 when interrupted, or -1 when tasks remain
- * that nothing can wake (an error message is pushed then). */
+ * has failed. Returns 0, or 1 when interrupted (m->interrupted), 2 when a
+ * wait ended as lgwL_run_once's -1 says, or -1 when tasks remain that
+ * nothing can wake (an error message is pushed then). */
 int lgwL_run_all(lua_State *L, lgwL_module_t *m, lgwL_task_t *main);
 /* Task results for the host: pushes the error message with traceback of a
  * failed task (marking it observed) and returns 1, or returns 0. */
 int lgwL_task_failure(lua_State *L, int idx);
-/* Validator time limits: the running time of thread co counts against
- * its budgets only between lgwL_budget_run(m, co) and
- * lgwL_budget_pause(m, co) (waits for I/O and other tasks do not). */
+/* Time limits: a limit of thread co applies to the other threads it runs
+ * (nested coroutines) only between lgwL_budget_run(m, co) and
+ * lgwL_budget_pause(m, co). */
 void lgwL_budget_run(lgwL_module_t *m, lua_State *co);
 void lgwL_budget_pause(lgwL_module_t *m, lua_State *co);
 /* Called when the module is torn down: detach the scheduler. */
@@ -252,10 +287,18 @@ void lgwL_push_node(lua_State *L, const lgw__node_t *n);
 #define lgwL_push_null(L) lua_pushlightuserdata((L), NULL)
 int lgwL_is_null(lua_State *L, int idx);
 
+/* JSON arrays in Lua: parse_json gives every array a table with the
+ * metatable registry[LGWL_ARRAY] (llm.array_mt), so that an empty one
+ * encodes as [] again; llm.empty_array is a light userdata sentinel. */
+#define LGWL_ARRAY "llmgateway.array"
+void lgwL_push_empty_array(lua_State *L);
+
 /* Lua value at idx -> JSON text (*out owned by the caller, lgw_free).
- * Tables whose keys are exactly 1..n (n >= 1) become arrays, others
- * objects (string or integer keys, in byte order; an empty table is {});
- * llm.null is null; integers print exactly, floats with 17 digits.
+ * Tables with llm.array_mt are arrays (items 1..#t); other tables whose
+ * keys are exactly 1..n (n >= 1) become arrays, others objects (string or
+ * integer keys, in byte order; an empty table is {}); llm.null is null,
+ * llm.empty_array []; integers print exactly, floats in the shortest
+ * form that reads back to the same number.
  * LGW_EINVAL with err (not NULL) naming the path for functions,
  * userdata, non-finite numbers, other keys, nesting deeper than 200
  * (cycles); LGW_ENOMEM. */
@@ -291,5 +334,15 @@ int lgwL_queue_progress(lgwL_module_t *m, lgwL_queue_progress_t *out);
  * 'run_task' (messages[1].content: string expected, got nil)". */
 int lgwL_argerror_path(lua_State *L, int arg, const char *path,
                        const char *expected, int idx);
+/* The same, showing a number's value instead of its type: "deadline:
+ * non-negative number expected, got -1". */
+int lgwL_argerror_value(lua_State *L, int arg, const char *path,
+                        const char *expected, int idx);
+/* Raises "bad argument #arg to 'f' (unknown key 'modle', did you mean
+ * 'model'?)" for the first string key of the table at idx that is not in
+ * known (NULL-terminated); prefix (may be "") goes before the key. Other
+ * keys (numbers, ...) are left alone. */
+void lgwL_check_keys(lua_State *L, int arg, int idx, const char *prefix,
+                     const char *const known[]);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lua_priv.h"
+#include "queue.h"
 
 #define LGWL_QUEUE "llmgateway.Queue"
 #define LGWL_JOB "llmgateway.Job"
@@ -167,9 +168,15 @@ static int op_wait(lua_State *L, qop_t *o, op_finish_fn fin) {
     lgwL_block_op(t, &o->op);
     return lua_yieldk(L, 0, (lua_KContext)fin, op_k);
   }
-  while (!o->done)
-    if (!lgwL_run_once(L, m) && !o->done)
+  while (!o->done) {
+    int rc = lgwL_run_once(L, m);
+    if (rc < 0 && !o->done) {
+      op_cancel(&o->op);  /* anchored until the queue's callback ran */
+      return lgwL_stop_error(L, m);
+    }
+    if (!rc && !o->done)
       op_fail(o, LGW_ECONNECT, "queue: nothing left to wait for");
+  }
   return fin(L, o);
 }
 
@@ -212,6 +219,8 @@ static void opt_int(lua_State *L, int t, const char *k, int *out) {
 
 /* queue(url, name [, {prefix=, visibility_timeout=, max_deliveries=,
  * concurrency=, block=}]) -> queue | nil, err */
+static void on_drained(lgw_queue_t *q, void *ud);
+
 static int l_queue(lua_State *L) {
   lgwL_module_t *m = lgwL_module(L);
   const char *url = luaL_checkstring(L, 1);
@@ -226,7 +235,10 @@ static int l_queue(lua_State *L) {
                 strlen(name) == nlen, 2,
                 "queue name: 1 to 127 bytes expected");
   if (!lua_isnoneornil(L, 3)) {
+    static const char *const keys[] = {"prefix", "visibility_timeout",
+      "block", "max_deliveries", "concurrency", NULL};
     luaL_checktype(L, 3, LUA_TTABLE);
+    lgwL_check_keys(L, 3, 3, "", keys);
     if (lua_getfield(L, 3, "prefix") != LUA_TNIL) {
       if (lua_type(L, -1) != LUA_TSTRING)
         lgwL_argerror_path(L, 3, "prefix", "string", -1);
@@ -249,6 +261,7 @@ static int l_queue(lua_State *L) {
     lq->q = NULL;
     return lgwL_fail(L, &err);
   }
+  lgw__queue_on_drained(lq->q, on_drained, lq);
   lq->next = m->queues;
   if (m->queues) m->queues->prev = lq;
   m->queues = lq;
@@ -256,14 +269,20 @@ static int l_queue(lua_State *L) {
   return 1;
 }
 
-/* Wake a join when consuming stopped and no job is in hand. */
+/* Wake a join when consuming stopped, no job is in hand and every
+ * outcome is written. */
 static void check_joined(lgwL_queue_t *lq) {
   qop_t *o, *next;
-  if (lq->consuming || lq->held > 0) return;
+  if (lq->consuming || lq->held > 0 || lgw__queue_writes(lq->q) > 0) return;
   for (o = lq->ops; o; o = next) {
     next = o->next;
     if (o->kind == OP_JOIN) op_complete(o);
   }
+}
+
+static void on_drained(lgw_queue_t *q, void *ud) {
+  (void)q;
+  check_joined(ud);
 }
 
 /* Frees the C queue: its pending callbacks are dropped, so every waiting
@@ -705,7 +724,8 @@ static int q_join(lua_State *L) {
   o = op_new(L, lq, OP_JOIN);
   luaL_unref(L, LUA_REGISTRYINDEX, o->ref);  /* no C callback holds it */
   o->ref = LUA_NOREF;
-  if (!lq->consuming && lq->held == 0) op_complete(o);
+  if (!lq->consuming && lq->held == 0 && lgw__queue_writes(lq->q) == 0)
+    op_complete(o);
   return op_wait(L, o, join_finish);
 }
 

@@ -8,9 +8,14 @@
  * a time until its own condition holds, while tasks progress.
  */
 #include <math.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lua_priv.h"
+
+/* Seconds a failed task's error object may take to become text. */
+#define TOSTRING_LIMIT 1.0
 
 enum { T_NEW, T_READY, T_RUNNING, T_BLOCKED, T_DONE, T_FAILED };
 enum { W_NONE, W_CALL, W_SLEEP, W_TASK, W_OP };
@@ -34,6 +39,7 @@ struct lgwL_task {
   lgwL_call_t *call;
   lgwL_sleep_t *sleep;
   lgwL_op_t *op;        /* W_OP: what it waits for */
+  lgwL_task_t *awaited; /* W_TASK: the task it waits for */
   lgwL_task_t *waiters; /* tasks blocked in wait() on this one */
   lgwL_task_t *wnext;
   lgwL_task_t *prev, *next;  /* ready list */
@@ -44,6 +50,10 @@ struct lgwL_task {
 static const char *const state_names[] = {
   "pending", "ready", "running", "waiting", "done", "failed"
 };
+
+static lgwL_budget_t *expired_budget(lgwL_module_t *m, lua_State *co);
+static int sigint_catch(lgwL_module_t *m);
+static void sigint_release(void);
 
 /* ===== Ready list ======================================================= */
 
@@ -63,12 +73,15 @@ static void idle_cb(uv_idle_t *h) { lgwL_dispatch(h->data); }
 
 static void free_handle(uv_handle_t *h) { lgw_free(h->data); }
 
+static void free_timer(uv_handle_t *h) { lgw_free(h); }
+
 void lgwL_ready(lgwL_task_t *t) {
   lgwL_module_t *m = t->m;
   t->wait = W_NONE;
   t->call = NULL;
   t->sleep = NULL;
   t->op = NULL;
+  t->awaited = NULL;
   if (t->queued || FINISHED(t) || m->closing) return;
   if (t->state != T_NEW) t->state = T_READY;
   t->prev = m->ready_tail;
@@ -103,6 +116,13 @@ lgwL_task_t *lgwL_current(lgwL_module_t *m, lua_State *L) {
 }
 
 /* ===== Finishing ======================================================== */
+
+/* Someone took the task's result or error. */
+static void observe(lgwL_task_t *t) {
+  if (t->observed) return;
+  t->observed = 1;
+  if (t->state == T_FAILED && !t->canceled) t->m->unobserved--;
+}
 
 /* Unanchors a finished task and wakes its waiters in arrival order. */
 static void settle(lgwL_task_t *t) {
@@ -161,7 +181,8 @@ static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
     lua_xmove(co, L, 1);
     lua_pushcfunction(L, error_text);
     lua_pushvalue(L, -2);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_isstring(L, -1)) {
+    if (lgwL_pcall_limited(L, m, TOSTRING_LIMIT, -2, 1, 1) != LUA_OK ||
+        !lua_isstring(L, -1)) {
       lua_pop(L, 1);
       lua_pushliteral(L, "(error object cannot be converted)");
     }
@@ -171,6 +192,7 @@ static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
     lua_setiuservalue(L, -2, 2);
     lua_pop(L, 1);
     t->state = T_FAILED;
+    if (!t->canceled && !t->observed) m->unobserved++;
     /* Close the dead coroutine's pending to-be-closed variables. */
 #if LUA_VERSION_RELEASE_NUM >= 50406
     lua_closethread(co, L);
@@ -186,14 +208,17 @@ static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
 static void resume(lgwL_module_t *m, lgwL_task_t *t) {
   lgwL_task_t *prev = m->current;
   int nargs = t->state == T_NEW ? t->nargs : 0, nres = 0, st;
+  lua_State *prev_running = m->running;
   t->state = T_RUNNING;
   m->current = t;
+  m->running = t->co;
   m->depth++;
   lgwL_budget_run(m, t->co);
   st = lua_resume(t->co, m->from, nargs, &nres);
   lgwL_budget_pause(m, t->co);
   m->depth--;
   m->current = prev;
+  m->running = prev_running;
   if (st == LUA_YIELD) {
     lua_pop(t->co, nres);
     /* A plain coroutine.yield() in a task: run it again next round. */
@@ -228,15 +253,19 @@ void lgwL_check_block(lua_State *L, lgwL_module_t *m) {
 
 int lgwL_run_once(lua_State *L, lgwL_module_t *m) {
   lua_State *from = m->from;
+  int caught;
   lgwL_check_block(L, m);
   m->depth++;
   m->from = L;
   lgwL_budget_pause(m, L);
+  caught = sigint_catch(m);
   uv_run(m->loop, UV_RUN_ONCE);
+  if (caught) sigint_release();
   m->depth--;
   m->from = from;
   lgwL_budget_run(m, L);
   lgwL_log_flush(L, m);
+  if (m->sigint || expired_budget(m, L)) return -1;
   return uv_loop_alive(m->loop) || m->ready_head != NULL;
 }
 
@@ -248,7 +277,13 @@ static int deadlock(lua_State *L, lgwL_module_t *m) {
 int lgwL_run_all(lua_State *L, lgwL_module_t *m, lgwL_task_t *main) {
   while (m->ntasks > 0 && !m->interrupted &&
          !(main && main->state == T_FAILED)) {
-    if (!lgwL_run_once(L, m) && m->ntasks > 0) {
+    int rc = lgwL_run_once(L, m);
+    if (rc < 0) {
+      /* SIGINT in a synchronous wait: the tasks' requests end. */
+      if (m->sigint) lgwL_cancel_all(m);
+      return 2;
+    }
+    if (!rc && m->ntasks > 0) {
       lua_pushfstring(L, "nothing can happen any more: %d task(s) wait for "
                       "each other or for nothing (deadlock)", m->ntasks);
       return -1;
@@ -309,7 +344,7 @@ static int l_spawn(lua_State *L) {
 /* Pushes the results of a finished task at idx, or raises its error. */
 static int deliver(lua_State *L, lgwL_task_t *t, int idx) {
   lua_Integer n, i;
-  t->observed = 1;
+  observe(t);
   lua_getiuservalue(L, idx, 2);
   if (t->state == T_FAILED) return lua_error(L);
   if (lua_isnil(L, -1)) return 0;  /* no results */
@@ -334,18 +369,47 @@ static int task_wait(lua_State *L) {
     cur->state = T_BLOCKED;
     cur->wait = W_TASK;
     cur->wnext = t->waiters;
+    cur->awaited = t;
     t->waiters = cur;
     return lua_yieldk(L, 0, 0, wait_k);
   }
-  while (!FINISHED(t))
-    if (!lgwL_run_once(L, m) && !FINISHED(t)) return deadlock(L, m);
+  while (!FINISHED(t)) {
+    int rc = lgwL_run_once(L, m);
+    if (rc < 0) return lgwL_stop_error(L, m);
+    if (!rc && !FINISHED(t)) return deadlock(L, m);
+  }
   return deliver(L, t, 1);
 }
 
 static int wait_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
+  lgwL_check_budget(L, lgwL_module(L));
   return task_wait(L);
+}
+
+/* Ends the wait of a blocked task without canceling it (its time limit
+ * ran out): a call ends as canceled, a sleep or a wait for another task
+ * returns early, and the task is resumed. */
+static void interrupt_wait(lgwL_task_t *t) {
+  if (t->state != T_BLOCKED) return;
+  if (t->wait == W_CALL) {
+    lgwL_call_cancel(t->call);
+  } else if (t->wait == W_OP) {
+    if (t->op->cancel) t->op->cancel(t->op);
+  } else if (t->wait == W_SLEEP) {
+    lgwL_sleep_t *s = t->sleep;
+    s->task = NULL;
+    uv_timer_stop(&s->timer);
+    uv_close((uv_handle_t *)&s->timer, free_handle);
+    lgwL_ready(t);
+  } else if (t->wait == W_TASK && t->awaited) {
+    lgwL_task_t **p = &t->awaited->waiters;
+    while (*p && *p != t) p = &(*p)->wnext;
+    if (*p) *p = t->wnext;
+    t->wnext = NULL;
+    lgwL_ready(t);
+  }
 }
 
 /* task:cancel() -> true when the task had not finished. A task not yet
@@ -370,16 +434,8 @@ static int task_cancel(lua_State *L) {
     lua_setiuservalue(L, 1, 3);
     t->state = T_FAILED;
     settle(t);
-  } else if (t->state == T_BLOCKED && t->wait == W_CALL) {
-    lgwL_call_cancel(t->call);
-  } else if (t->state == T_BLOCKED && t->wait == W_OP) {
-    if (t->op->cancel) t->op->cancel(t->op);
-  } else if (t->state == T_BLOCKED && t->wait == W_SLEEP) {
-    lgwL_sleep_t *s = t->sleep;
-    s->task = NULL;
-    uv_timer_stop(&s->timer);
-    uv_close((uv_handle_t *)&s->timer, free_handle);
-    lgwL_ready(t);
+  } else if (t->state == T_BLOCKED && t->wait != W_TASK) {
+    interrupt_wait(t);
   }
   lua_pushboolean(L, 1);
   return 1;
@@ -453,9 +509,9 @@ static lgwL_sleep_t *sleep_start(lua_State *L, lgwL_module_t *m,
 }
 
 static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)L;
   (void)status;
   (void)ctx;
+  lgwL_check_budget(L, lgwL_module(L));
   return 0;
 }
 
@@ -486,8 +542,16 @@ static int l_sleep(lua_State *L) {
   lgwL_check_block(L, m);
   s = sleep_start(L, m, ms);
   s->fired = &fired;
-  while (!fired)
-    if (!lgwL_run_once(L, m) && !fired) return deadlock(L, m);
+  while (!fired) {
+    int rc = lgwL_run_once(L, m);
+    if (rc < 0 && !fired) {
+      s->fired = NULL;
+      uv_timer_stop(&s->timer);
+      uv_close((uv_handle_t *)&s->timer, free_handle);
+      return lgwL_stop_error(L, m);
+    }
+    if (!rc && !fired) return deadlock(L, m);
+  }
   return 0;
 }
 
@@ -504,18 +568,22 @@ static int l_run(lua_State *L) {
   if (cur) return task_wait(L);
   rc = lgwL_run_all(L, m, t);
   if (rc < 0) return lua_error(L);
+  if (rc == 2) return lgwL_stop_error(L, m);
   if (rc > 0) return luaL_error(L, "interrupted");
   return deliver(L, t, 1);
 }
 
-/* ===== Time limits (validators) ========================================= */
+/* ===== Time limits (validators, callbacks) ============================== */
 
-/* A limit on the running time of one function call in thread co: a count
- * hook on co compares the time co has spent running since the call began
- * (slices between lgwL_budget_run and lgwL_budget_pause, so waits for I/O,
- * sleeps and other tasks do not count) with the limit and raises once it
- * is spent. Full userdata on co's stack below the call; its __gc unlinks
- * it if the coroutine is abandoned. */
+/* A limit on the wall-clock time of one function call in thread co,
+ * counted from the call's start, waits included. A count hook on co (and
+ * on coroutines created inside the call, which inherit it) compares the
+ * time with the limit and raises once it is spent; a timer at the
+ * deadline wakes co if it is waiting then (a sleep, a gateway call,
+ * another task: the wait ends and the hook raises at co's next
+ * instruction; a synchronous wait in co ends through lgwL_run_once).
+ * Full userdata on co's stack below the call (C callbacks: a C struct);
+ * its __gc unlinks it if the coroutine is abandoned. */
 #define LGWL_BUDGET "llmgateway.Budget"
 #define BUDGET_COUNT 1000  /* instructions between two clock readings */
 
@@ -523,18 +591,27 @@ struct lgwL_budget {
   lgwL_module_t *m;
   lgwL_budget_t *prev, *next;  /* module's list */
   lua_State *co;
+  lgwL_task_t *task;           /* the task co is, or NULL */
   double limit;                /* seconds */
   uint64_t limit_ns;
-  uint64_t used;               /* ns spent running in finished slices */
-  uint64_t start;              /* start of the running slice; 0: paused */
+  uint64_t begin;              /* uv_hrtime() at the call */
+  int running;                 /* co is running (not suspended) */
   int linked;
   int expired;
+  uv_timer_t *timer;           /* deadline; NULL: none (heap) */
+  char where[128];             /* "source:line" of the limited function */
   lua_Hook old_hook;           /* co's hook before the call, restored */
   int old_mask, old_count;
 };
 
 static void budget_unlink(lgwL_budget_t *b) {
   lgwL_module_t *m = b->m;
+  if (b->timer) {
+    b->timer->data = NULL;
+    uv_timer_stop(b->timer);
+    uv_close((uv_handle_t *)b->timer, free_timer);
+    b->timer = NULL;
+  }
   if (!b->linked) return;
   if (b->prev) b->prev->next = b->next;
   else m->budgets = b->next;
@@ -545,23 +622,36 @@ static void budget_unlink(lgwL_budget_t *b) {
 
 void lgwL_budget_run(lgwL_module_t *m, lua_State *co) {
   lgwL_budget_t *b;
-  uint64_t now = 0;
-  for (b = m->budgets; b; b = b->next) {
-    if (b->co != co || b->start) continue;
-    if (!now) now = uv_hrtime();
-    b->start = now;
-  }
+  for (b = m->budgets; b; b = b->next)
+    if (b->co == co) b->running = 1;
 }
 
 void lgwL_budget_pause(lgwL_module_t *m, lua_State *co) {
   lgwL_budget_t *b;
-  uint64_t now = 0;
-  for (b = m->budgets; b; b = b->next) {
-    if (b->co != co || !b->start) continue;
-    if (!now) now = uv_hrtime();
-    b->used += now - b->start;
-    b->start = 0;
-  }
+  for (b = m->budgets; b; b = b->next)
+    if (b->co == co) b->running = 0;
+}
+
+static lgwL_budget_t *expired_budget(lgwL_module_t *m, lua_State *co) {
+  lgwL_budget_t *b;
+  uint64_t now = uv_hrtime();
+  for (b = m->budgets; b; b = b->next)
+    if (b->co == co && (b->expired || now - b->begin > b->limit_ns)) {
+      b->expired = 1;
+      return b;
+    }
+  return NULL;
+}
+
+/* b's own time is up (marks it expired). */
+static int spent(lgwL_budget_t *b) {
+  if (!b->expired && uv_hrtime() - b->begin > b->limit_ns) b->expired = 1;
+  return b->expired;
+}
+
+static int budget_error(lua_State *L, const lgwL_budget_t *b) {
+  return luaL_error(L, "time limit of %f s exceeded (function at %s)",
+                    b->limit, b->where);
 }
 
 /* Runs in co and in coroutines created inside the limited call (they
@@ -579,18 +669,60 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
   }
   for (b = m->budgets; b; b = b->next) {
     if (b->co == L) mine = 1;
-    if (!b->start) continue;
+    if (!b->running) continue;
     running = 1;
-    if (b->used + (now - b->start) > b->limit_ns) hit = b;
+    if (b->expired || now - b->begin > b->limit_ns) hit = b;
   }
   if (hit) {
     hit->expired = 1;
-    /* From now on at every instruction, so that a pcall inside the
-     * limited function cannot keep it going. */
+    /* From now on at every instruction, so that a pcall (or an xpcall
+     * message handler) inside the limited function cannot keep it
+     * going. */
     lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
-    luaL_error(L, "time limit of %f s exceeded", hit->limit);
+    budget_error(L, hit);
   }
   if (!mine && !running) lua_sethook(L, NULL, 0, 0);
+}
+
+/* The deadline passed while co was suspended (or waiting synchronously):
+ * it raises at its next instruction; a task's wait ends now. */
+static void budget_timer_cb(uv_timer_t *h) {
+  lgwL_budget_t *b = h->data;
+  if (!b || !b->linked) return;
+  b->expired = 1;
+  lua_sethook(b->co, budget_hook, LUA_MASKCOUNT, 1);
+  if (b->task && b->task->co == b->co) interrupt_wait(b->task);
+}
+
+static void budget_begin(lgwL_budget_t *b, lgwL_module_t *m, lua_State *co,
+                         double secs, int fn) {
+  lua_Debug ar;
+  fn = lua_absindex(co, fn);
+  b->m = m;
+  b->co = co;
+  b->limit = secs;
+  b->limit_ns = secs >= 1e9 ? UINT64_MAX : (uint64_t)(secs * 1e9);
+  snprintf(b->where, sizeof b->where, "?");
+  lua_pushvalue(co, fn);
+  if (lua_type(co, -1) != LUA_TFUNCTION &&
+      luaL_getmetafield(co, -1, "__call") != LUA_TNIL)
+    lua_remove(co, -2);
+  if (lua_type(co, -1) == LUA_TFUNCTION && lua_getinfo(co, ">S", &ar))
+    snprintf(b->where, sizeof b->where, "%s:%d", ar.short_src,
+             ar.linedefined);
+  else
+    lua_pop(co, 1);
+  b->old_hook = lua_gethook(co);
+  b->old_mask = lua_gethookmask(co);
+  b->old_count = lua_gethookcount(co);
+  b->next = m->budgets;
+  if (m->budgets) m->budgets->prev = b;
+  m->budgets = b;
+  b->linked = 1;
+  b->running = 1;
+  b->begin = uv_hrtime();
+  if (b->limit_ns != UINT64_MAX)
+    lua_sethook(co, budget_hook, LUA_MASKCOUNT, BUDGET_COUNT);
 }
 
 static void budget_end(lgwL_budget_t *b) {
@@ -604,22 +736,55 @@ static int budget_gc(lua_State *L) {
   return 0;
 }
 
+void lgwL_check_budget(lua_State *L, lgwL_module_t *m) {
+  lgwL_budget_t *b = expired_budget(m, L);
+  if (b) budget_error(L, b);
+}
+
+/* An error object with __tostring becomes its text while the limit
+ * still runs (a __tostring that never returns is cut short too). */
+static void convert_error(lua_State *L) {
+  const char *tn = luaL_typename(L, -1);
+  if (lua_type(L, -1) == LUA_TSTRING ||
+      luaL_getmetafield(L, -1, "__tostring") == LUA_TNIL)
+    return;
+  lua_pop(L, 1);
+  lua_pushcfunction(L, error_text);
+  lua_insert(L, -2);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_isstring(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "(error object is a %s value)", tn);
+  }
+}
+
 /* stack: budget, then the results (status LUA_OK or LUA_YIELD) or the
  * error value. */
 static int limited_k(lua_State *L, int status, lua_KContext ctx) {
   lgwL_budget_t *b = lua_touserdata(L, 1);
+  int ok = status == LUA_OK || status == LUA_YIELD;
   (void)ctx;
+  if (!ok && !spent(b)) convert_error(L);
+  if (spent(b)) ok = 0;
   budget_end(b);
-  lua_pushboolean(L, status == LUA_OK || status == LUA_YIELD);
-  lua_replace(L, 1);
-  if (status == LUA_OK || status == LUA_YIELD) return lua_gettop(L);
+  if (ok) {
+    lua_pushboolean(L, 1);
+    lua_replace(L, 1);
+    return lua_gettop(L);
+  }
+  lua_pushboolean(L, 0);
+  if (b->expired) {
+    lua_pushfstring(L, "time limit of %f s exceeded", b->limit);
+  } else {
+    lua_pushvalue(L, -2);
+  }
   lua_pushboolean(L, b->expired);
-  return 3;
+  lua_pushstring(L, b->where);
+  return 4;
 }
 
 /* _call_limited(seconds, fn, ...) -> true, results... | false, err,
- * timed_out. Like pcall, with a limit on fn's running time in this
- * thread (fn may yield: time spent suspended does not count). */
+ * timed_out, "source:line" of fn. Like pcall, with a limit on fn's
+ * wall-clock time (fn may yield; its waits count). */
 static int l_call_limited(lua_State *L) {
   lgwL_module_t *m = lgwL_module(L);
   lua_Number secs = luaL_checknumber(L, 1);
@@ -630,22 +795,151 @@ static int l_call_limited(lua_State *L) {
   memset(b, 0, sizeof *b);
   luaL_setmetatable(L, LGWL_BUDGET);
   lua_replace(L, 1);
-  b->m = m;
-  b->co = L;
-  b->limit = secs;
-  b->limit_ns = secs >= 1e9 ? UINT64_MAX : (uint64_t)(secs * 1e9);
-  b->old_hook = lua_gethook(L);
-  b->old_mask = lua_gethookmask(L);
-  b->old_count = lua_gethookcount(L);
-  b->next = m->budgets;
-  if (m->budgets) m->budgets->prev = b;
-  m->budgets = b;
-  b->linked = 1;
-  b->start = uv_hrtime();
-  if (b->limit_ns != UINT64_MAX)
-    lua_sethook(L, budget_hook, LUA_MASKCOUNT, BUDGET_COUNT);
+  budget_begin(b, m, L, secs, 2);
+  b->task = lgwL_current(m, L);
+  if (b->limit_ns != UINT64_MAX && m->loop &&
+      (b->timer = lgw__calloc(1, sizeof *b->timer)) != NULL) {
+    uv_timer_init(m->loop, b->timer);
+    b->timer->data = b;
+    uv_timer_start(b->timer, budget_timer_cb,
+                   (uint64_t)ceil(secs * 1000.0), 0);
+    uv_unref((uv_handle_t *)b->timer);
+  }
   return limited_k(L, lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0,
                                  limited_k), 0);
+}
+
+int lgwL_pcall_limited(lua_State *L, lgwL_module_t *m, double secs,
+                       int named, int nargs, int nres) {
+  lgwL_budget_t b;
+  int st;
+  memset(&b, 0, sizeof b);
+  budget_begin(&b, m, L, secs, named);
+  st = lua_pcall(L, nargs, nres, 0);
+  if (st != LUA_OK && !spent(&b)) convert_error(L);
+  if (st != LUA_OK && spent(&b)) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "time limit of %f s exceeded (function at %s)",
+                    b.limit, b.where);
+  }
+  budget_end(&b);
+  return st;
+}
+
+/* xpcall as the base library's, except that the message handler is
+ * skipped for the error of a spent time limit (or an interruption): that
+ * error is raised from a hook, and Lua runs the handler with hooks off,
+ * where nothing could stop it. */
+static int xpcall_handler(lua_State *L) {
+  lgwL_module_t *m = lgwL_module_peek(L);
+  lgwL_budget_t *b;
+  if (m) {
+    uint64_t now = uv_hrtime();
+    if (m->interrupting) return 1;
+    for (b = m->budgets; b; b = b->next)
+      if (b->running && (b->expired || now - b->begin > b->limit_ns))
+        return 1;
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
+static int finish_xpcall(lua_State *L, int status, lua_KContext extra) {
+  if (status != LUA_OK && status != LUA_YIELD) {
+    lua_pushboolean(L, 0);
+    lua_pushvalue(L, -2);
+    return 2;
+  }
+  return lua_gettop(L) - (int)extra;
+}
+
+static int l_xpcall(lua_State *L) {
+  int n = lua_gettop(L), status;
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushvalue(L, 2);
+  lua_pushcclosure(L, xpcall_handler, 1);
+  lua_replace(L, 2);
+  lua_pushboolean(L, 1);
+  lua_pushvalue(L, 1);
+  lua_rotate(L, 3, 2);
+  status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, finish_xpcall);
+  return finish_xpcall(L, status, 2);
+}
+
+void lgwL_guard_xpcall(lua_State *L) {
+  lua_pushcfunction(L, l_xpcall);
+  lua_setglobal(L, "xpcall");
+}
+
+/* ===== Interruption (signals) =========================================== */
+
+static void interrupt_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  luaL_error(L, "interrupted!");
+}
+
+void lgwL_interrupt(lgwL_module_t *m) {
+  int mask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT;
+  lua_State *r = m->running;
+  m->interrupting = 1;
+  lua_sethook(m->L, interrupt_hook, mask, 1);
+  if (m->cb) lua_sethook(m->cb, interrupt_hook, mask, 1);
+  if (r) lua_sethook(r, interrupt_hook, mask, 1);
+}
+
+void lgwL_interrupt_clear(lgwL_module_t *m) {
+  if (lua_gethook(m->L) == interrupt_hook) lua_sethook(m->L, NULL, 0, 0);
+  if (m->cb && lua_gethook(m->cb) == interrupt_hook)
+    lua_sethook(m->cb, NULL, 0, 0);
+}
+
+/* A synchronous wait in plain Lua (lua.c) takes SIGINT over while the
+ * loop runs, when a handler is installed (lua.c's): the wait ends at
+ * once and raises "interrupted!", instead of after the request's
+ * timeout. The previous handler is restored afterwards. */
+static lgwL_module_t *volatile sig_module;
+static struct sigaction sig_prev;
+
+static void on_sigint(int sig) {
+  lgwL_module_t *m = sig_module;
+  (void)sig;
+  if (!m) return;
+  m->sigint = 1;
+  if (m->wake) uv_async_send(m->wake);
+}
+
+static int sigint_catch(lgwL_module_t *m) {
+  struct sigaction sa, old;
+  if (m->host_signals || !m->wake || sig_module) return 0;
+  if (sigaction(SIGINT, NULL, &old) != 0) return 0;
+  if (!(old.sa_flags & SA_SIGINFO) &&
+      (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN))
+    return 0;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sig_prev = old;
+  sig_module = m;
+  if (sigaction(SIGINT, &sa, NULL) != 0) {
+    sig_module = NULL;
+    return 0;
+  }
+  return 1;
+}
+
+static void sigint_release(void) {
+  sigaction(SIGINT, &sig_prev, NULL);
+  sig_module = NULL;
+}
+
+int lgwL_stop_error(lua_State *L, lgwL_module_t *m) {
+  lgwL_budget_t *b = expired_budget(m, L);
+  if (b) return budget_error(L, b);
+  m->sigint = 0;
+  return luaL_error(L, "interrupted!");
 }
 
 /* ===== Registration ===================================================== */
@@ -688,7 +982,7 @@ void lgwL_task_register(lua_State *L) {
 int lgwL_task_failure(lua_State *L, int idx) {
   lgwL_task_t *t = luaL_testudata(L, idx, LGWL_TASK);
   if (!t || t->state != T_FAILED) return 0;
-  t->observed = 1;
+  observe(t);
   lua_getiuservalue(L, idx, 3);
   return 1;
 }

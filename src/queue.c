@@ -101,6 +101,7 @@ static lgw__redis_script_t get_script = {
     ""};
 
 typedef struct waiter waiter_t;
+typedef struct qwrite qwrite_t;
 
 struct lgw_queue {
   uv_loop_t *loop;
@@ -119,6 +120,9 @@ struct lgw_queue {
   lgw__redis_call_t *read_call, *claim_call;
   waiter_t *waiters;           /* lgw_queue_wait in progress */
   lgw_job_t *held;             /* jobs handed out, not finished */
+  qwrite_t *writes;         /* outcomes being written */
+  void (*drained)(lgw_queue_t *q, void *ud);  /* writes ended */
+  void *drained_ud;
 };
 
 struct lgw_job {
@@ -127,6 +131,18 @@ struct lgw_job {
   char *entry, *id, *payload;  /* owned */
   size_t len;
   int delivery;
+};
+
+/* An outcome being written. Its write may report an error (a timeout, a
+ * lost connection) and have been done all the same: the server is asked
+ * before warning. Listed in q->writes (freed with the queue: callbacks
+ * are dropped when the connection is freed). */
+struct qwrite {
+  lgw_queue_t *q;
+  qwrite_t *prev, *next;
+  char *id;
+  char err[160];
+  int unsure;                  /* to be checked at the next connect */
 };
 
 /* ---- ids and keys ---------------------------------------------------------- */
@@ -191,12 +207,18 @@ static void on_group(lgw__redis_t *r, const lgw__rreply_t *reply,
              err);
 }
 
-/* Every (re)connect: the group exists (a restarted server lost it). */
+static void check_write(qwrite_t *w);
+
+/* Every (re)connect: the group exists (a restarted server lost it), and
+ * outcomes whose write failed with the last connection are checked. */
 static void on_up(lgw__redis_t *r, void *ud) {
   lgw_queue_t *q = ud;
   const char *argv[] = {"XGROUP", "CREATE", q->stream, GROUP, "0",
                         "MKSTREAM"};
+  qwrite_t *w;
   lgw__redis_cmd(r, CMD_TIMEOUT, on_group, NULL, NULL, 6, argv, NULL);
+  for (w = q->writes; w; w = w->next)
+    if (w->unsure) check_write(w);
 }
 
 int lgw_queue_open(struct uv_loop_s *loop, const char *url, const char *name,
@@ -328,14 +350,76 @@ static void job_free(lgw_job_t *j) {
   lgw_free(j);
 }
 
+/* KEYS: results, errors. ARGV: job id. 1 when the job has an outcome. */
+static lgw__redis_script_t has_script = {
+    "return (redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 or\n"
+    "        redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1) and 1 or 0\n",
+    ""};
+
+static void write_free(qwrite_t *w) {
+  lgw_queue_t *q = w->q;
+  if (w->prev) w->prev->next = w->next;
+  else q->writes = w->next;
+  if (w->next) w->next->prev = w->prev;
+  lgw_free(w->id);
+  lgw_free(w);
+  if (!q->writes && !q->freeing && q->drained) q->drained(q, q->drained_ud);
+}
+
+size_t lgw__queue_writes(const lgw_queue_t *q) {
+  const qwrite_t *w;
+  size_t n = 0;
+  for (w = q ? q->writes : NULL; w; w = w->next) n++;
+  return n;
+}
+
+void lgw__queue_on_drained(lgw_queue_t *q,
+                           void (*fn)(lgw_queue_t *q, void *ud), void *ud) {
+  q->drained = fn;
+  q->drained_ud = ud;
+}
+
+static void not_written(const char *id, const char *err) {
+  lgw__log(LGW_LOG_WARN, "queue: the outcome of job %s was not written "
+           "(%s); the job will be delivered again", id, err);
+}
+
+static void on_checked(lgw__redis_t *r, const lgw__rreply_t *reply,
+                       const char *err, void *ud) {
+  qwrite_t *w = ud;
+  (void)r;
+  if (err || lgw__rr_int(reply) != 1) not_written(w->id, w->err);
+  else
+    lgw__log(LGW_LOG_DEBUG, "queue: the outcome of job %s was written "
+             "despite: %s", w->id, w->err);
+  write_free(w);
+}
+
+/* Asks whether w's outcome is there; when Redis is not connected now,
+ * asks again at the next connect. */
+static void check_write(qwrite_t *w) {
+  lgw_queue_t *q = w->q;
+  const char *argv[3];
+  argv[0] = q->results;
+  argv[1] = q->errors;
+  argv[2] = w->id;
+  w->unsure = lgw__redis_eval(q->cx, &has_script, CMD_TIMEOUT, on_checked,
+                              w, NULL, 2, 3, argv, NULL) != 0;
+}
+
 static void on_completed(lgw__redis_t *r, const lgw__rreply_t *reply,
                          const char *err, void *ud) {
+  qwrite_t *w = ud;
   (void)r;
   (void)reply;
-  (void)ud;
-  if (err)
-    lgw__log(LGW_LOG_WARN, "queue: an outcome was not written (%s); the job "
-             "will be delivered again", err);
+  if (!err) {
+    write_free(w);
+    return;
+  }
+  /* Asked after the write: on the same connection, or on the next one
+   * when this one was dropped (a timeout). */
+  snprintf(w->err, sizeof w->err, "%s", err);
+  check_write(w);
 }
 
 /* Write an outcome with the acknowledgement (the job's memory is the
@@ -345,7 +429,8 @@ static int complete(lgw_queue_t *q, const lgw_job_t *j, int ok,
   char n[16];
   const char *argv[13];
   size_t lens[13];
-  int i;
+  qwrite_t *w;
+  int i, rc;
   snprintf(n, sizeof n, "%d", j->delivery);
   argv[0] = q->stream;
   argv[1] = q->results;
@@ -363,14 +448,33 @@ static int complete(lgw_queue_t *q, const lgw_job_t *j, int ok,
   for (i = 0; i < 13; i++) lens[i] = strlen(argv[i]);
   lens[9] = body ? len : 0;
   lens[10] = j->len;
-  return lgw__redis_eval(q->cx, &complete_script, CMD_TIMEOUT, on_completed,
-                         NULL, NULL, 5, 13, argv, lens);
+  w = lgw__calloc(1, sizeof *w);
+  if (!w || !(w->id = lgw__strdup(j->id))) {
+    lgw_free(w);
+    not_written(j->id, "out of memory");
+    return LGW_ENOMEM;
+  }
+  w->q = q;
+  w->next = q->writes;
+  if (q->writes) q->writes->prev = w;
+  q->writes = w;
+  rc = lgw__redis_eval(q->cx, &complete_script, CMD_TIMEOUT, on_completed,
+                       w, NULL, 5, 13, argv, lens);
+  if (rc) {
+    not_written(j->id, "Redis is unreachable");
+    write_free(w);
+  }
+  return rc;
 }
 
 /* Hand one delivered entry to the handler (or to the dead letters). */
 static void deliver(lgw_queue_t *q, const char *entry, const char *id,
                     const char *payload, size_t len, int delivery) {
-  lgw_job_t *j = lgw__calloc(1, sizeof *j);
+  lgw_job_t *j;
+  /* An entry added without an id (by another producer) is known by its
+   * stream entry id, the same at every delivery. */
+  if (!id || !id[0]) id = entry;
+  j = lgw__calloc(1, sizeof *j);
   if (!j) return;  /* stays pending: delivered again later */
   j->q = q;
   j->entry = lgw__strdup(entry);
@@ -791,6 +895,11 @@ void lgw_queue_free(lgw_queue_t *q) {
   while (q->waiters) waiter_end(q->waiters);
   lgw__redis_free(q->cx);  /* drops every other pending callback */
   q->cx = NULL;
+  while (q->writes) {
+    /* never confirmed either way */
+    if (q->writes->unsure) not_written(q->writes->id, q->writes->err);
+    write_free(q->writes);
+  }
   uv_close((uv_handle_t *)&q->claim_timer, on_q_close);
   uv_close((uv_handle_t *)&q->read_timer, on_q_close);
 }

@@ -24,6 +24,7 @@ struct lgw__redis_call {
   lgw__redis_t *r;
   lgw__redis_fn cb;            /* NULL once forgotten */
   void *ud;
+  int ud_owned;                /* ud is freed if cb will not run */
   double deadline;             /* ms on lgw__now_ms */
   lgw__redis_call_t *prev, *next;  /* in r->calls, in sending order */
   int handshake;               /* AUTH/SELECT/PING of a connect */
@@ -121,6 +122,43 @@ static int call_send(lgw__redis_t *r, lgw__redis_call_t *c, int argc,
     return LGW_ECONNECT;
   call_link(r, c);
   return 0;
+}
+
+/* ---- the libuv adapter's poll, with errors passed on ---------------------- */
+
+/* hiredis 0.14's libuv adapter drops a poll error (a refused connect), so
+ * the connection would only time out. Like later versions, hand an error
+ * on as the events asked for: hiredis then reads the socket's error. */
+static void on_poll(uv_poll_t *handle, int status, int events) {
+  redisLibuvEvents *p = handle->data;
+  int ev = status ? p->events : events;
+  if (p->context && (ev & UV_READABLE)) redisAsyncHandleRead(p->context);
+  if (p->context && (ev & UV_WRITABLE)) redisAsyncHandleWrite(p->context);
+}
+
+static void poll_again(void *privdata) {
+  redisLibuvEvents *p = privdata;
+  if (p->events) uv_poll_start(&p->handle, p->events, on_poll);
+}
+
+static void add_read(void *privdata) {
+  redisLibuvAddRead(privdata);
+  poll_again(privdata);
+}
+
+static void del_read(void *privdata) {
+  redisLibuvDelRead(privdata);
+  poll_again(privdata);
+}
+
+static void add_write(void *privdata) {
+  redisLibuvAddWrite(privdata);
+  poll_again(privdata);
+}
+
+static void del_write(void *privdata) {
+  redisLibuvDelWrite(privdata);
+  poll_again(privdata);
 }
 
 /* ---- connecting ------------------------------------------------------------- */
@@ -234,6 +272,10 @@ static void connect_now(lgw__redis_t *r) {
     went_down(r, "cannot watch the socket");
     return;
   }
+  ac->ev.addRead = add_read;
+  ac->ev.delRead = del_read;
+  ac->ev.addWrite = add_write;
+  ac->ev.delWrite = del_write;
   /* the socket alone does not keep the loop alive; waiting calls do */
   ev = ac->ev.data;
   uv_unref((uv_handle_t *)&ev->handle);
@@ -274,6 +316,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
   call_unlink(c);
   if (r->calls.next == &r->calls) uv_timer_stop(&r->tick);
   if (r->freeing || !c->cb) {
+    if (c->ud_owned) lgw_free(c->ud);
     call_free(c);
     return;
   }
@@ -450,4 +493,8 @@ int lgw__redis_eval(lgw__redis_t *r, lgw__redis_script_t *s, double timeout,
 
 void lgw__redis_forget(lgw__redis_call_t *call) {
   if (call) call->cb = NULL;
+}
+
+void lgw__redis_own_ud(lgw__redis_call_t *call) {
+  if (call) call->ud_owned = 1;
 }

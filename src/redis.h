@@ -90,5 +90,9 @@ int lgw__redis_eval(lgw__redis_t *r, lgw__redis_script_t *s, double timeout,
 
 /* The callback of call will not run (its reply is discarded). */
 void lgw__redis_forget(lgw__redis_call_t *call);
+/* call's ud (from lgw_malloc) is freed with lgw_free when its callback
+ * does not run (forgotten, or the client freed first); when it runs, it
+ * frees ud itself. */
+void lgw__redis_own_ud(lgw__redis_call_t *call);
 
 #endif

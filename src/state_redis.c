@@ -211,8 +211,10 @@ static void read_now(lgw__rstate_t *s) {
     }
     argv[n - 1] = s->config_key;
     if (lgw__redis_eval(s->redis, &read_script, WRITE_TIMEOUT, on_read, rc,
-                        &s->reading, (int)(n - 1), (int)n, argv, NULL) == 0)
+                        &s->reading, (int)(n - 1), (int)n, argv, NULL) == 0) {
+      lgw__redis_own_ud(s->reading);  /* freed if lgw__rstate_free drops it */
       rc = NULL;
+    }
   }
   lgw_free(rc);
   lgw_free(argv);
@@ -345,6 +347,7 @@ int lgw__rstate_reserve(lgw__rstate_t *s, size_t pi, double tokens,
   char rpm[32], tpm[32], tok[32];
   const char *argv[5];
   wait_ctx_t *w;
+  lgw__redis_call_t *c = NULL;
   int rc;
   if (call) *call = NULL;
   if (!s || pi >= s->n || !cb || !lgw__redis_ready(s->redis))
@@ -362,8 +365,10 @@ int lgw__rstate_reserve(lgw__rstate_t *s, size_t pi, double tokens,
   w->cb = cb;
   w->ud = ud;
   rc = lgw__redis_eval(s->redis, &reserve_script, RESERVE_TIMEOUT,
-                       on_reserved, w, call, 2, 5, argv, NULL);
+                       on_reserved, w, &c, 2, 5, argv, NULL);
   if (rc) lgw_free(w);
+  lgw__redis_own_ud(c);  /* freed when the request forgets the call */
+  if (call) *call = c;
   return rc;
 }
 

@@ -445,11 +445,14 @@ int lgw__json_add_num(lgw__buf_t *b, double v) {
   char tmp[40];
   int prec;
   if (!isfinite(v)) return LGW_EINVAL;
-  /* Shortest form that reads back exactly, as Python's repr. */
-  for (prec = 1; prec <= 17; prec++) {
+  /* Shortest form that reads back exactly, as Python's repr: 15
+   * significant digits always read back to a number that has a form of
+   * 15 or fewer (trailing zeros are dropped), then 16, then 17. */
+  for (prec = 15; prec < 17; prec++) {
     snprintf(tmp, sizeof tmp, "%.*g", prec, v);
     if (strtod(tmp, NULL) == v) break;
   }
+  if (prec == 17) snprintf(tmp, sizeof tmp, "%.17g", v);
   if (!strpbrk(tmp, ".e")) strcat(tmp, ".0");
   return lgw__buf_adds(b, tmp);
 }

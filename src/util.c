@@ -293,25 +293,158 @@ int lgw__is_blank(const char *s) {
   return 1;
 }
 
-void lgw__redact(char *msg, size_t cap, const char *secret) {
+/* ---- secrets ----------------------------------------------------------- */
+
+/* The window set: open addressing on 8-byte words. */
+static size_t win_slot(const lgw__secrets_t *l, unsigned long long k) {
+  size_t i = (size_t)((k * 0x9E3779B97F4A7C15ULL) >> 20) & (l->wcap - 1);
+  while (l->win[i] && l->win[i] != k) i = (i + 1) & (l->wcap - 1);
+  return i;
+}
+
+static int win_has(const lgw__secrets_t *l, const char *p) {
+  unsigned long long k;
+  if (!l->wcap) return 0;
+  memcpy(&k, p, sizeof k);
+  return l->win[win_slot(l, k)] != 0;
+}
+
+static int win_add(lgw__secrets_t *l, const char *p) {
+  unsigned long long k;
+  size_t i;
+  if (2 * (l->wn + 1) > l->wcap) {
+    lgw__secrets_t g = *l;
+    size_t cap = l->wcap ? 2 * l->wcap : 64;
+    g.win = lgw__calloc(cap, sizeof *g.win);
+    if (!g.win) return LGW_ENOMEM;
+    g.wcap = cap;
+    for (i = 0; i < l->wcap; i++)
+      if (l->win[i]) g.win[win_slot(&g, l->win[i])] = l->win[i];
+    lgw_free(l->win);
+    l->win = g.win;
+    l->wcap = cap;
+  }
+  memcpy(&k, p, sizeof k);
+  i = win_slot(l, k);
+  if (!l->win[i]) {
+    l->win[i] = k;
+    l->wn++;
+  }
+  return 0;
+}
+
+int lgw__secrets_add(lgw__secrets_t *l, const char *s, size_t len,
+                     int whole) {
+  char **items;
+  size_t *lens, i;
+  unsigned char *w;
+  if (!s || len < 4) return 0;
+  for (i = 0; i < l->n; i++)
+    if (l->lens[i] == len && memcmp(l->items[i], s, len) == 0) {
+      l->whole[i] &= (unsigned char)(whole != 0);
+      return 0;
+    }
+  items = lgw_realloc(l->items, (l->n + 1) * sizeof *items);
+  if (!items) return LGW_ENOMEM;
+  l->items = items;
+  lens = lgw_realloc(l->lens, (l->n + 1) * sizeof *lens);
+  if (!lens) return LGW_ENOMEM;
+  l->lens = lens;
+  w = lgw_realloc(l->whole, l->n + 1);
+  if (!w) return LGW_ENOMEM;
+  l->whole = w;
+  if (!(items[l->n] = lgw__strndup(s, len))) return LGW_ENOMEM;
+  lens[l->n] = len;
+  w[l->n++] = (unsigned char)(whole != 0);
+  if (len < LGW__SECRET_PIECE) {
+    l->has_short = 1;
+    return 0;
+  }
+  /* a whole-only secret can start only at its first window */
+  for (i = 0; i + LGW__SECRET_PIECE <= len; i += whole ? len : 1)
+    if (win_add(l, s + i)) return LGW_ENOMEM;
+  return 0;
+}
+
+void lgw__secrets_free(lgw__secrets_t *l) {
+  size_t i;
+  for (i = 0; i < l->n; i++) lgw_free(l->items[i]);
+  lgw_free(l->items);
+  lgw_free(l->lens);
+  lgw_free(l->whole);
+  lgw_free(l->win);
+  memset(l, 0, sizeof *l);
+}
+
+/* Length of the longest secret piece at p (n bytes left), 0 when none:
+ * a whole secret, or LGW__SECRET_PIECE+ bytes of a long credential. */
+static size_t secret_at(const lgw__secrets_t *l, const char *p, size_t n) {
+  size_t best = 0, i, j, k;
+  for (i = 0; i < l->n; i++) {
+    const char *s = l->items[i];
+    size_t sl = l->lens[i];
+    size_t need = sl < LGW__SECRET_PIECE || l->whole[i] ? sl
+                                                          : LGW__SECRET_PIECE;
+    for (j = 0; j + need <= sl; j++) {
+      if (s[j] != p[0]) continue;
+      for (k = 0; k < sl - j && k < n && s[j + k] == p[k]; k++) {}
+      if (k >= need && k > best) best = k;
+    }
+  }
+  return best;
+}
+
+void lgw__redact(const lgw__secrets_t *l, char *msg, size_t cap) {
   static const char mark[] = "[redacted]";
-  size_t sl, ml = sizeof mark - 1;
-  char *p, *from = msg;
-  if (!msg || !secret || (sl = strlen(secret)) < 4) return;
-  while ((p = strstr(from, secret)) != NULL) {
-    size_t tail = strlen(p + sl);
-    size_t pos = (size_t)(p - msg);
-    if (pos + ml + tail + 1 > cap) tail = cap > pos + ml + 1
-                                             ? cap - pos - ml - 1 : 0;
-    if (pos + ml + 1 > cap) {
-      *p = '\0';
+  const size_t ml = sizeof mark - 1;
+  size_t len, i = 0, run, tail, keep;
+  if (!l || !l->n || !msg || !cap) return;
+  len = strlen(msg);
+  while (i < len) {
+    /* most positions are ruled out by the window set alone */
+    if (len - i >= LGW__SECRET_PIECE ? !win_has(l, msg + i) && !l->has_short
+                                     : !l->has_short)
+      run = 0;
+    else
+      run = secret_at(l, msg + i, len - i);
+    if (!run) {
+      i++;
+      continue;
+    }
+    tail = len - i - run;
+    if (i + ml + 1 > cap) {  /* not even the mark fits: cut here */
+      msg[i] = '\0';
       return;
     }
-    memmove(p + ml, p + sl, tail);
-    memcpy(p, mark, ml);
-    p[ml + tail] = '\0';
-    from = p + ml;
+    keep = i + ml + tail + 1 > cap ? cap - 1 - i - ml : tail;
+    while (keep > 0 && keep < tail &&
+           ((unsigned char)msg[i + run + keep] & 0xC0) == 0x80)
+      keep--;
+    memmove(msg + i + ml, msg + i + run, keep);
+    memcpy(msg + i, mark, ml);
+    len = i + ml + keep;
+    msg[len] = '\0';
+    i += ml;
   }
+}
+
+int lgw__base64(lgw__buf_t *b, const void *s, size_t n) {
+  static const char tab[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const unsigned char *p = s;
+  size_t i;
+  char q[4];
+  for (i = 0; i < n; i += 3) {
+    unsigned long v = (unsigned long)p[i] << 16;
+    if (i + 1 < n) v |= (unsigned long)p[i + 1] << 8;
+    if (i + 2 < n) v |= p[i + 2];
+    q[0] = tab[(v >> 18) & 63];
+    q[1] = tab[(v >> 12) & 63];
+    q[2] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+    q[3] = i + 2 < n ? tab[v & 63] : '=';
+    if (lgw__buf_add(b, q, 4)) return LGW_ENOMEM;
+  }
+  return 0;
 }
 
 double lgw__now_ms(void) {

@@ -74,9 +74,37 @@ char *lgw__strip(const char *s);
 char *lgw__lower(char *s);
 int lgw__is_blank(const char *s);  /* NULL or only whitespace */
 
-/* Replace every occurrence of secret (if non-empty, length >= 4) in msg,
- * in place, with "[redacted]" (truncating if needed). */
-void lgw__redact(char *msg, size_t cap, const char *secret);
+/* The configured secrets kept out of every message. A credential of
+ * LGW__SECRET_PIECE bytes or more is redacted wherever that many or more
+ * of its consecutive bytes appear (a key cut anywhere, or echoed in
+ * part); a shorter one (4 bytes at least), or a value that is only
+ * possibly secret, where it appears whole. */
+#define LGW__SECRET_PIECE 8
+typedef struct lgw__secrets {
+  char **items;              /* owned */
+  size_t *lens;
+  unsigned char *whole;      /* 1: redacted only where it appears whole */
+  size_t n;
+  /* where a match may start: every LGW__SECRET_PIECE-byte window of the
+   * secrets (as 8-byte words, 0 = free slot); owned */
+  unsigned long long *win;
+  size_t wcap, wn;
+  int has_short;             /* some secret is shorter than a window */
+} lgw__secrets_t;
+
+/* Add s[0..len) unless shorter than 4 bytes or already there; whole as
+ * above. */
+int lgw__secrets_add(lgw__secrets_t *l, const char *s, size_t len,
+                     int whole);
+void lgw__secrets_free(lgw__secrets_t *l);
+/* Replace every secret (or piece of one, see above) in msg, in place,
+ * with "[redacted]"; the result is cut at cap - 1 bytes if it grows
+ * (never in the middle of a UTF-8 sequence). Redact before cutting a
+ * message: a cut of redacted text leaks nothing. */
+void lgw__redact(const lgw__secrets_t *l, char *msg, size_t cap);
+
+/* Standard base64 of s[0..n) appended to b. */
+int lgw__base64(lgw__buf_t *b, const void *s, size_t n);
 
 /* Monotonic clock in milliseconds and wall clock in seconds. */
 double lgw__now_ms(void);

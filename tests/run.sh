@@ -1,71 +1,121 @@
 #!/bin/sh
-# Runs the C test programs and the busted specs, then prints one closing
-# line "N passed, N failed". ONLY=c or ONLY=lua restricts the run.
+# Runs the C test programs, the busted specs and the conformance check, then
+# prints "N skipped" and, as the very last line, "N passed, N failed".
+# ONLY=c or ONLY=lua restricts the run; NO_CONFORMANCE=1 leaves out the
+# conformance check. Exits 0 only when nothing failed.
+#
+# A C test program passes when it prints "RESULT <passed> <failed>
+# [<skipped>]" and exits 0: any other exit status (a valgrind error or
+# leak, a LeakSanitizer report, a crash) with no failure in its RESULT
+# line is one failure. The specs pass when busted's TAP report is complete
+# and busted exits 0; pending specs ("# SKIP": a tool they need is
+# missing) count as skipped. When node or npm is missing the conformance
+# check counts as 1 skipped. tests/runner_check.sh checks all this.
 BUILD=${BUILD:-build}
 LUA=${LUA:-lua5.4}
+BUSTED=${BUSTED:-/usr/bin/busted}
 passed=0
 failed=0
+skipped=0
 tmp=$(mktemp)
 export LLMGATEWAY_BUILD="$BUILD"
 export LLMGATEWAY_SIM="${LLMGATEWAY_SIM:-$BUILD/llmgateway-sim}"
 trap 'rm -f "$tmp"' EXIT
+
+# add P F S: adds to the totals and prints the part's line.
+add() {
+  passed=$((passed + $1))
+  failed=$((failed + $2))
+  skipped=$((skipped + $3))
+  if [ "$3" -gt 0 ]; then
+    echo "   $1 passed, $2 failed, $3 skipped"
+  else
+    echo "   $1 passed, $2 failed"
+  fi
+}
+
+# result RC: adds up the RESULT line in $tmp of a program that exited RC.
+result() {
+  line=$(grep '^RESULT [0-9]* [0-9]*' "$tmp" | tail -n 1)
+  if [ -n "$line" ]; then
+    set -- $line "$1"
+    if [ $# = 5 ]; then s=$4 rc=$5; else s=0 rc=$4; fi
+    f=$3
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+      echo "   exit status $rc after its RESULT line"
+      f=$((f + 1))
+    fi
+    add "$2" "$f" "$s"
+  else
+    echo "   crashed (exit $1)"
+    add 0 1 0
+  fi
+}
 
 if [ "${ONLY:-c}" = c ] || [ -z "$ONLY" ]; then
   for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
     echo "== $(basename "$t")"
     $VALGRIND "$t" > "$tmp"
-    rc=$?
-    line=$(grep '^RESULT ' "$tmp" | tail -n 1)
-    if [ -n "$line" ]; then
-      set -- $line
-      passed=$((passed + $2))
-      failed=$((failed + $3))
-      echo "   $2 passed, $3 failed"
-    else
-      echo "   crashed (exit $rc)"
-      failed=$((failed + 1))
-    fi
+    result $?
   done
+  # the runner's own check that it can fail (not inside that check)
+  if [ -z "$RUNNER_CHECK" ]; then
+    echo "== runner_check.sh"
+    RUNNER_CHECK=1 sh "$(dirname "$0")/runner_check.sh" > "$tmp"
+    result $?
+  fi
 fi
 
 if [ "${ONLY:-lua}" = lua ] || [ -z "$ONLY" ]; then
   if ls tests/lua/*_spec.lua >/dev/null 2>&1; then
     echo "== busted"
     case $BUILD in /*) cdir=$BUILD ;; *) cdir=./$BUILD ;; esac
-    LLMGATEWAY_BUILD="$BUILD" $LUA /usr/bin/busted --lpath='./lua/?.lua;./lua/?/init.lua;./tests/lua/?.lua' \
+    LLMGATEWAY_BUILD="$BUILD" $LUA "$BUSTED" --lpath='./lua/?.lua;./lua/?/init.lua;./tests/lua/?.lua' \
       --cpath="$cdir/?.so" -o TAP --pattern=_spec tests/lua > "$tmp" 2>&1
-    grep -E '^(not ok|#)' "$tmp" | head -200
-    ok=$(grep -c '^ok ' "$tmp")
+    rc=$?
+    grep -E '^(not ok|#)|^ok [0-9]+ - # SKIP' "$tmp" | head -200
+    ok=$(grep '^ok ' "$tmp" | grep -vc '^ok [0-9]* - # SKIP')
+    skip=$(grep -c '^ok [0-9]* - # SKIP' "$tmp")
     nok=$(grep -c '^not ok ' "$tmp")
     if ! grep -q '^1\.\.' "$tmp"; then
       tail -20 "$tmp"
       nok=$((nok + 1))
+    elif [ "$rc" -ne 0 ] && [ "$nok" -eq 0 ]; then
+      tail -20 "$tmp"
+      echo "   busted exited with status $rc"
+      nok=1
     fi
-    echo "   $ok passed, $nok failed"
-    passed=$((passed + ok))
-    failed=$((failed + nok))
+    add "$ok" "$nok" "$skip"
   fi
 fi
 
 # Requests against the official OpenAPI specs (Prism), when node/npm exist.
-if [ -z "$ONLY" ] && command -v npm >/dev/null 2>&1 && \
-   command -v node >/dev/null 2>&1 && [ -z "$NO_CONFORMANCE" ]; then
+if [ -z "$ONLY" ] && [ -z "$NO_CONFORMANCE" ]; then
   echo "== conformance (Prism)"
-  make --no-print-directory conformance BUILD="$BUILD" > "$tmp" 2>&1
-  rc=$?
-  grep -E 'FAIL|violation' "$tmp" | head -40
-  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$tmp" | tail -n 1)
-  if [ -n "$line" ]; then
-    set -- $line
-    passed=$((passed + $1))
-    failed=$((failed + $3))
-    echo "   $1 passed, $3 failed"
+  if command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then
+    make --no-print-directory conformance BUILD="$BUILD" > "$tmp" 2>&1
+    rc=$?
+    grep -E 'FAIL|violation' "$tmp" | head -40
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$tmp" | tail -n 1)
+    if [ -n "$line" ]; then
+      set -- $line
+      f=$3
+      if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "   exit status $rc after its summary"
+        f=1
+      fi
+      add "$1" "$f" 0
+    else
+      tail -15 "$tmp"
+      add 0 1 0
+    fi
   else
-    tail -15 "$tmp"
-    failed=$((failed + 1))
+    echo "   skipped: node and npm are needed to run Prism"
+    add 0 0 1
   fi
 fi
 
+echo "$skipped skipped"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

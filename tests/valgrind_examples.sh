@@ -4,7 +4,8 @@
 # provider simulator (examples/with-sim.sh). A run passes when it exits
 # 0 and valgrind reports no error and no definitely or indirectly lost
 # bytes (the Makefile's VALGRIND makes those exit 9). Prints one line per
-# program and a closing "N passed, N failed".
+# program, then "0 skipped" and the closing "N passed, N failed"; exits
+# non-zero when a program failed.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -57,5 +58,6 @@ if [ -x "$EMBED" ]; then
   check embed "$EMBED" "$url"
 fi
 
+echo "0 skipped"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -16,6 +16,7 @@ M._VERSION = core._VERSION
 
 local Error = core.Error
 local null = core.null
+local args = require("llmgateway.args")
 
 -- ---------------------------------------------------------------------
 -- Argument checking (messages as luaL_argerror writes them)
@@ -85,6 +86,14 @@ local function timeout_problem(t)
   end
 end
 
+-- The keys of overrides and requests (those gw:call reads, and the
+-- validation loop's own).
+local OVERRIDES = {"model", "tier", "temperature", "reasoning_effort",
+                   "max_tokens", "deadline", "on_delta"}
+local RETRY_OVERRIDES = {"validator_timeout", table.unpack(OVERRIDES)}
+local REQUEST_KEYS = {"task", "messages", table.unpack(OVERRIDES)}
+local RETRY_REQUEST_KEYS = {"task", "messages", table.unpack(RETRY_OVERRIDES)}
+
 local function check_task_args(fname, task, messages, validator, overrides,
                                has_validator)
   if type(task) ~= "string" then
@@ -102,11 +111,14 @@ local function check_task_args(fname, task, messages, validator, overrides,
   if overrides ~= nil and type(overrides) ~= "table" then
     argerror(oi, fname, "table expected, got " .. typename(overrides))
   end
-  local tp = overrides and timeout_problem(overrides)
+  local tp = overrides and (args.key_problem(overrides, has_validator
+    and RETRY_OVERRIDES or OVERRIDES) or timeout_problem(overrides))
   if tp then argerror(oi, fname, tp) end
 end
 
-local function check_requests(fname, requests)
+-- retry: requests of a *_with_retry batch (validator_timeout allowed).
+local function check_requests(fname, requests, retry)
+  local known = retry and RETRY_REQUEST_KEYS or REQUEST_KEYS
   if type(requests) ~= "table" then
     argerror(1, fname, "table expected, got " .. typename(requests))
   end
@@ -116,6 +128,8 @@ local function check_requests(fname, requests)
       argerror(1, fname, ("requests[%d]: table expected, got %s"):format(
         i, typename(r)))
     end
+    local kp = args.key_problem(r, known, ("requests[%d]."):format(i))
+    if kp then argerror(1, fname, kp) end
     if type(r.task) ~= "string" then
       argerror(1, fname, ("requests[%d].task: string expected, got %s")
         :format(i, typename(r.task)))
@@ -151,10 +165,14 @@ local function check_validators(fname, validators, n)
   return validators
 end
 
+local BATCH_OPTIONS = {"fail_fast"}
+
 local function check_batch_options(fname, opts, n)
   if opts ~= nil and type(opts) ~= "table" then
     argerror(n, fname, "table expected, got " .. typename(opts))
   end
+  local kp = opts and args.key_problem(opts, BATCH_OPTIONS)
+  if kp then argerror(n, fname, kp) end
   return opts or {}
 end
 
@@ -163,7 +181,7 @@ end
 
 local function new_error(code, message)
   return setmetatable({code = code, message = message, status = 0,
-                       attempts = {}}, Error)
+                       attempts = {}, providers_tried = 0}, Error)
 end
 
 local function as_error(e)
@@ -174,9 +192,6 @@ end
 -- ---------------------------------------------------------------------
 -- Validation retry
 
-local OVERRIDES = {"model", "tier", "temperature", "reasoning_effort",
-                   "max_tokens", "deadline", "on_delta"}
-
 -- Failures that may go away by themselves. The engine has already
 -- retried and failed over; another round after a pause is worth it only
 -- when some attempt failed this way (not for a rejected request or key,
@@ -185,11 +200,19 @@ local TRANSIENT = {timeout = true, deadline = true, connect = true,
                    rate_limited = true, empty = true, response = true}
 
 local function transient(err)
-  if TRANSIENT[err.code] then return true end
-  for _, a in ipairs(err.attempts or {}) do
+  local attempts = err.attempts or {}
+  -- err.code is the last attempt's class; the attempts decide when there
+  -- are any (an over-tpm attempt is rate_limited but never transient)
+  if #attempts == 0 or err.code == "deadline" then
+    return TRANSIENT[err.code] or false
+  end
+  for _, a in ipairs(attempts) do
     local st = a.status or 0
-    if TRANSIENT[a.code] or (a.code == "http" and (st >= 500 or st == 0
-        or st == 408 or st == 409 or st == 429)) then
+    -- rate_limited without a status: larger than the provider's tpm, so
+    -- it would never fit
+    local over_tpm = a.code == "rate_limited" and st == 0
+    if (TRANSIENT[a.code] and not over_tpm) or (a.code == "http" and
+        (st >= 500 or st == 0 or st == 408 or st == 409 or st == 429)) then
       return true
     end
   end
@@ -235,16 +258,19 @@ local function error_text(e)
   return "(error object is a " .. typename(e) .. " value)"
 end
 
--- Runs a validator with a limit of `limit` seconds of running time (time
--- it spends waiting, e.g. for its own gateway calls, does not count);
--- returns its list of problems ({} when valid), or nil and a "validator"
--- error when it raised, ran out of time or returned something else.
+-- Runs a validator with a limit of `limit` seconds of wall-clock time
+-- from its start (time it spends waiting, e.g. for its own gateway calls
+-- or llm.sleep, counts); returns its list of problems ({} when valid), or
+-- nil and a "validator" error when it raised, ran out of time or returned
+-- something else.
 local function validate(validator, text, data, limit)
-  local ok, res, timed_out = core._call_limited(limit, validator, text, data)
+  local ok, res, timed_out, where = core._call_limited(limit, validator,
+                                                       text, data)
   if not ok then
     if timed_out then
       return nil, new_error("validator", ("validator did not finish within "
-        .. "its time limit (validator_timeout = %g s)"):format(limit))
+        .. "its time limit (validator_timeout = %g s; function at %s)")
+        :format(limit, where))
     end
     return nil, new_error("validator", "validator raised an error: " ..
       error_text(res))
@@ -462,10 +488,11 @@ function methods:run_tasks(requests, opts)
 end
 
 --- gw:run_tasks_with_retry(requests [, validators [, opts]])
--- -> {{text=, errors=} | {error=}, ...}
+-- -> {{task=, text=, errors=, usage=, cost=, usage_total=, cost_total=,
+--      rounds=} | {error=}, ...}
 function methods:run_tasks_with_retry(requests, validators, opts)
   check_self("run_tasks_with_retry", self)
-  check_requests("run_tasks_with_retry", requests)
+  check_requests("run_tasks_with_retry", requests, true)
   validators = check_validators("run_tasks_with_retry", validators,
                                 #requests)
   opts = check_batch_options("run_tasks_with_retry", opts, 3)
@@ -474,7 +501,7 @@ function methods:run_tasks_with_retry(requests, validators, opts)
                                             validators[i] or nil, req, false)
     if not text then return nil, errors end
     local r = usage_of(acc)
-    r.text, r.errors = text, errors
+    r.task, r.text, r.errors = req.task, text, errors
     return r
   end)
 end
@@ -483,7 +510,7 @@ end
 -- -> {json_result | {error=}, ...}
 function methods:run_json_tasks_with_retry(requests, validators, opts)
   check_self("run_json_tasks_with_retry", self)
-  check_requests("run_json_tasks_with_retry", requests)
+  check_requests("run_json_tasks_with_retry", requests, true)
   validators = check_validators("run_json_tasks_with_retry", validators,
                                 #requests)
   opts = check_batch_options("run_json_tasks_with_retry", opts, 3)
@@ -499,29 +526,41 @@ end
 -- ---------------------------------------------------------------------
 -- Concurrency
 
---- gather(t1, t2, ...) -> the first result of each task, in order. Waits
--- for all of them; then raises the first error (in argument order), if
--- any task failed.
+--- gather(t1, t2, ...) or gather({t1, t2, ...}) -> a list with one entry
+-- per task, in order, once every task has finished: {ok = true, n = k,
+-- v1, ..., vk} holding everything the task returned (so `nil, err` is
+-- kept), or {ok = false, error = e} for a task that raised. Never raises
+-- a task's error.
 function M.gather(...)
   local n = select("#", ...)
-  local tasks = {...}
+  local tasks, list = {...}, false
+  if n == 1 and type(tasks[1]) == "table" and not core._is_task(tasks[1])
+  then
+    tasks, list = tasks[1], true
+    n = #tasks
+  end
   for i = 1, n do
     if not core._is_task(tasks[i]) then
-      argerror(i, "gather", "llmgateway.Task expected, got " ..
-        typename(tasks[i]), 3)
+      if list then
+        argerror(1, "gather", ("tasks[%d]: llmgateway.Task expected, got %s")
+          :format(i, typename(tasks[i])), 3)
+      end
+      argerror(i, "gather", "llmgateway.Task or list of tasks expected, "
+        .. "got " .. typename(tasks[i]), 3)
     end
   end
-  local out, failed, first = {}, false, nil
+  local out = {}
   for i = 1, n do
-    local ok, v = pcall(tasks[i].wait, tasks[i])
-    if ok then
-      out[i] = v
-    elseif not failed then
-      failed, first = true, v
+    local r = table.pack(pcall(tasks[i].wait, tasks[i]))
+    if r[1] then
+      local res = {ok = true, n = r.n - 1}
+      for j = 2, r.n do res[j - 1] = r[j] end
+      out[i] = res
+    else
+      out[i] = {ok = false, error = r[2]}
     end
   end
-  if failed then error(first, 0) end
-  return table.unpack(out, 1, n)
+  return out
 end
 
 -- ---------------------------------------------------------------------
@@ -580,6 +619,8 @@ local function run_job(handler, gw, job, payload, id, delivery, max)
   end
 end
 
+local SERVE_OPTIONS = {"consumer", "gateway"}
+
 --- q:serve(handler [, {consumer =, gateway =}]) -> counts
 -- Consumes jobs until q:stop() (or the worker host's SIGTERM / SIGINT):
 -- handler(request, gateway, job) runs as a task per job (up to the
@@ -598,6 +639,8 @@ function qmethods:serve(handler, opts)
     argerror(3, "serve", "table expected, got " .. typename(opts), 3)
   end
   opts = opts or {}
+  local kp = args.key_problem(opts, SERVE_OPTIONS)
+  if kp then argerror(3, "serve", kp, 3) end
   if opts.consumer ~= nil and type(opts.consumer) ~= "string" then
     argerror(3, "serve", "consumer: string expected, got "
       .. typename(opts.consumer), 3)

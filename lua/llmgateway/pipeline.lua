@@ -7,6 +7,9 @@
 -- keep input order; results.n is the number of items, so holes left by
 -- failed items are safe to unpack with table.unpack(results, 1, results.n).
 
+local args = require("llmgateway.args")
+local argerror, typename = args.argerror, args.typename
+
 local M = {}
 
 local function llm()
@@ -46,14 +49,19 @@ local function is_gateway(v)
   return (t == "userdata" or t == "table") and type(v.run_task) == "function"
 end
 
-local function check_limit(name, opts)
+local OPTIONS = { "concurrency" }
+
+-- opts is argument n of function name.
+local function check_limit(name, n, opts)
   if opts ~= nil and type(opts) ~= "table" then
-    error(string.format("pipeline.%s: options must be a table, got %s", name, type(opts)), 3)
+    argerror(n, name, "table expected, got " .. typename(opts), 3)
   end
-  local limit = opts and opts.concurrency
+  if opts == nil then return nil end
+  args.check_keys(opts, OPTIONS, n, name, 3)
+  local limit = opts.concurrency
   if limit ~= nil and (math.type(limit) ~= "integer" or limit < 1) then
-    error(string.format("pipeline.%s: concurrency must be an integer >= 1, got %s",
-      name, tostring(limit)), 3)
+    argerror(n, name, "concurrency: integer >= 1 expected, got " ..
+      (type(limit) == "number" and tostring(limit) or typename(limit)), 3)
   end
   return limit
 end
@@ -65,15 +73,21 @@ end
 --   list of {index = i, error = err} in index order.
 function M.map(...)
   local gw, inputs, fn, opts
-  if is_gateway((...)) then gw, inputs, fn, opts = ... else inputs, fn, opts = ... end
+  local first = 1  -- the position of inputs
+  if is_gateway((...)) then
+    gw, inputs, fn, opts = ...
+    first = 2
+  else
+    inputs, fn, opts = ...
+  end
   if type(inputs) ~= "table" then
-    error("pipeline.map: expected a list of inputs, got " .. type(inputs), 2)
+    argerror(first, "map", "table expected, got " .. typename(inputs))
   end
   if type(fn) ~= "function" then
-    error("pipeline.map: expected a function to apply, got " .. type(fn), 2)
+    argerror(first + 1, "map", "function expected, got " .. typename(fn))
   end
   local count = #inputs
-  local limit = check_limit("map", opts) or (gw and gw.runtime.max_concurrent) or count
+  local limit = check_limit("map", first + 2, opts) or (gw and gw.runtime.max_concurrent) or count
   local results, errors = { n = count }, {}
   pool(count, limit, function(i)
     local ok, value = attempt(fn, inputs[i], i)
@@ -92,19 +106,19 @@ end
 --   value, errors a list of {name = , error = } sorted by name.
 function M.fan_out(input, branches, opts)
   if type(branches) ~= "table" then
-    error("pipeline.fan_out: expected a table of named functions, got " .. type(branches), 2)
+    argerror(2, "fan_out", "table expected, got " .. typename(branches))
   end
   local names = {}
   for name, fn in pairs(branches) do
     if type(fn) ~= "function" then
-      error(string.format("pipeline.fan_out: branch %s is a %s, expected a function",
-        tostring(name), type(fn)), 2)
+      argerror(2, "fan_out", ("%s: function expected, got %s"):format(
+        tostring(name), typename(fn)))
     end
     names[#names + 1] = name
   end
   table.sort(names, function(a, b) return tostring(a) < tostring(b) end)
   local values, failures = M.map(names, function(name) return branches[name](input) end,
-    { concurrency = check_limit("fan_out", opts) or math.max(#names, 1) })
+    { concurrency = check_limit("fan_out", 3, opts) or math.max(#names, 1) })
   local results, errors = {}, {}
   for i, name in ipairs(names) do results[name] = values[i] end
   for _, f in ipairs(failures) do errors[#errors + 1] = { name = names[f.index], error = f.error } end
@@ -119,8 +133,7 @@ function M.chain(...)
   local steps = { ... }
   for i = 1, select("#", ...) do
     if type(steps[i]) ~= "function" then
-      error(string.format("pipeline.chain: step %d is a %s, expected a function",
-        i, type(steps[i])), 2)
+      argerror(i, "chain", "function expected, got " .. typename(steps[i]))
     end
   end
   return function(input)
@@ -140,7 +153,7 @@ end
 --   returned nil, err.
 function M.collect(tasks)
   if type(tasks) ~= "table" then
-    error("pipeline.collect: expected a list of tasks, got " .. type(tasks), 2)
+    argerror(1, "collect", "table expected, got " .. typename(tasks))
   end
   local results, errors = { n = #tasks }, {}
   for i, t in ipairs(tasks) do

@@ -5,12 +5,15 @@
 -- braces are allowed); a missing value is an error naming every missing
 -- placeholder, never an empty string in the prompt.
 
+local args = require("llmgateway.args")
+local argerror, typename = args.argerror, args.typename
+
 local M = {}
 
 local function message(role)
   return function(text)
     if type(text) ~= "string" then
-      error(string.format("prompt.%s: expected a string, got %s", role, type(text)), 2)
+      argerror(1, role, "string expected, got " .. typename(text))
     end
     return { role = role, content = text }
   end
@@ -38,13 +41,14 @@ function M.messages(...)
     elseif type(part) == "table" then
       for j, m in ipairs(part) do
         if type(m) ~= "table" or not is_message(m) then
-          error(string.format("prompt.messages: argument %d, item %d is not a message {role=, content=}", i, j), 2)
+          argerror(i, "messages", ("[%d]: message {role=, content=} expected, got %s"):format(
+            j, typename(m)))
         end
         out[#out + 1] = m
       end
     elseif part then
-      error(string.format("prompt.messages: argument %d is a %s; expected a message, a list of messages or a string",
-        i, type(part)), 2)
+      argerror(i, "messages", "message, list of messages or string expected, got " ..
+        typename(part))
     end
   end
   return out
@@ -60,61 +64,72 @@ local function text_of(v)
   return nil
 end
 
+-- str with every {{name}} replaced by tostring(vars.name), for function
+-- fname whose argument n is vars; errors are raised at level 3.
+local function fill(str, vars, fname, n)
+  vars = vars or {}
+  if type(vars) ~= "table" then
+    argerror(n, fname, "table expected, got " .. typename(vars), 3)
+  end
+  local missing, seen, bad = {}, {}, nil
+  local out = str:gsub(PLACEHOLDER, function(name)
+    local v = vars[name]
+    if v == nil then
+      if not seen[name] then
+        seen[name] = true
+        missing[#missing + 1] = "{{" .. name .. "}}"
+      end
+      return nil
+    end
+    local s = text_of(v)
+    if s == nil then
+      bad = bad or ("{{%s}}: string or number expected, got %s"):format(name, typename(v))
+    end
+    return s
+  end)
+  if #missing > 0 then
+    argerror(n, fname, ("missing value%s for %s"):format(#missing > 1 and "s" or "",
+      table.concat(missing, ", ")), 3)
+  end
+  if bad then argerror(n, fname, bad, 3) end
+  return out
+end
+
 -- template(str) -> function(vars) returning str with every {{name}}
 -- replaced by tostring(vars.name). Values are inserted verbatim: a value
 -- holding "{{x}}" is not expanded again.
 function M.template(str)
   if type(str) ~= "string" then
-    error("prompt.template: expected a string, got " .. type(str), 2)
+    argerror(1, "template", "string expected, got " .. typename(str))
   end
   return function(vars)
-    vars = vars or {}
-    if type(vars) ~= "table" then
-      error("template: expected a table of values, got " .. type(vars), 2)
-    end
-    local missing, seen, bad = {}, {}, nil
-    local out = str:gsub(PLACEHOLDER, function(name)
-      local v = vars[name]
-      if v == nil then
-        if not seen[name] then
-          seen[name] = true
-          missing[#missing + 1] = "{{" .. name .. "}}"
-        end
-        return nil
-      end
-      local s = text_of(v)
-      if s == nil then
-        bad = bad or string.format("template: value for {{%s}} is a %s; expected a string or a number",
-          name, type(v))
-      end
-      return s
-    end)
-    if #missing > 0 then
-      error(string.format("template: missing value%s for %s", #missing > 1 and "s" or "",
-        table.concat(missing, ", ")), 2)
-    end
-    if bad then error(bad, 2) end
+    local out = fill(str, vars, "template", 1)  -- not a tail call: levels
     return out
   end
 end
 
 function M.render(str, vars)
   if type(str) ~= "string" then
-    error("prompt.render: expected a string, got " .. type(str), 2)
+    argerror(1, "render", "string expected, got " .. typename(str))
   end
-  local ok, result = pcall(M.template(str), vars)
-  if not ok then error(result, 2) end
-  return result
+  local out = fill(str, vars, "render", 2)
+  return out
 end
 
 -- few_shot(examples, {system=, input_key=, output_key=}) -> messages:
 -- the optional system message, then one user/assistant pair per example.
 -- An example is {input=, output=} (keys configurable) or {input, output}.
+local FEW_SHOT_OPTIONS = { "system", "input_key", "output_key" }
+
 function M.few_shot(examples, opts)
-  opts = opts or {}
   if type(examples) ~= "table" then
-    error("prompt.few_shot: expected a list of examples, got " .. type(examples), 2)
+    argerror(1, "few_shot", "table expected, got " .. typename(examples))
   end
+  if opts ~= nil and type(opts) ~= "table" then
+    argerror(2, "few_shot", "table expected, got " .. typename(opts))
+  end
+  opts = opts or {}
+  args.check_keys(opts, FEW_SHOT_OPTIONS, 2, "few_shot")
   local in_key, out_key = opts.input_key or "input", opts.output_key or "output"
   local out = {}
   if opts.system ~= nil then out[1] = M.system(opts.system) end
@@ -127,8 +142,8 @@ function M.few_shot(examples, opts)
     end
     input, output = text_of(input), text_of(output)
     if input == nil or output == nil then
-      error(string.format("prompt.few_shot: example %d needs string %s and %s", i,
-        in_key, out_key), 2)
+      argerror(1, "few_shot", ("[%d]: example with string %s and %s expected"):format(i,
+        in_key, out_key))
     end
     out[#out + 1] = M.user(input)
     out[#out + 1] = M.assistant(output)
@@ -139,7 +154,7 @@ end
 -- chat(system_text, user_text) -> {system, user}; system_text may be nil.
 function M.chat(system_text, user_text)
   if user_text == nil then
-    error("prompt.chat: expected (system_text, user_text)", 2)
+    argerror(2, "chat", "string expected, got nil")
   end
   if system_text == nil then return { M.user(user_text) } end
   return { M.system(system_text), M.user(user_text) }

@@ -13,6 +13,9 @@
 -- in its own JSON). Misuse (a malformed schema, a wrong argument) raises
 -- when the validator is built, not when it runs.
 
+local args = require("llmgateway.args")
+local argerror, typename = args.argerror, args.typename
+
 local M = {}
 
 -- The running module, looked up on use so that this file loads (and its
@@ -27,10 +30,13 @@ local function is_null(v)
   return mod ~= nil and v == mod.null
 end
 
--- parse_json gives arrays and objects as plain tables: a table whose keys
--- are exactly 1..n (n >= 1) is an array, other non-empty tables are
--- objects, and an empty table is both an empty array and an empty object.
+-- parse_json gives arrays as tables with llm.array_mt and objects as plain
+-- tables. Of other tables, one whose keys are exactly 1..n (n >= 1) is an
+-- array, other non-empty tables are objects, and an empty table is both an
+-- empty array and an empty object.
 local function table_kind(t)
+  local mod = package.loaded["llmgateway"]
+  if mod ~= nil and getmetatable(t) == mod.array_mt then return "array" end
   local n = #t
   local count = 0
   for _ in pairs(t) do
@@ -163,8 +169,7 @@ local function check_validators(name, list)
   for i = 1, list.n do
     local v = list[i]
     if type(v) ~= "function" then
-      error(string.format("validators.%s: argument %d is a %s, expected a validator function",
-        name, i, type(v)), 3)
+      argerror(i, name, "validator function expected, got " .. typename(v), 3)
     end
   end
 end
@@ -172,17 +177,26 @@ end
 ---------------------------------------------------------------------------
 -- json_object{required = {...}, types = {key = "string" | {...}}}
 
+local JSON_OBJECT_OPTIONS = { "required", "types" }
+
 function M.json_object(opts)
   opts = opts or {}
   if type(opts) ~= "table" then
-    error("validators.json_object: expected a table of options", 2)
+    argerror(1, "json_object", "table expected, got " .. typename(opts))
   end
+  args.check_keys(opts, JSON_OBJECT_OPTIONS, 1, "json_object")
   local required = opts.required or {}
+  if type(required) ~= "table" then
+    argerror(1, "json_object", "required: table expected, got " .. typename(required))
+  end
+  if opts.types ~= nil and type(opts.types) ~= "table" then
+    argerror(1, "json_object", "types: table expected, got " .. typename(opts.types))
+  end
   local types = {}
   for _, key in ipairs(sorted_keys(opts.types or {})) do
     local list, err = type_list(opts.types[key])
     if not list then
-      error(string.format("validators.json_object: types.%s: %s", tostring(key), err), 2)
+      argerror(1, "json_object", ("types.%s: %s"):format(tostring(key), err))
     end
     types[#types + 1] = { key = key, list = list }
   end
@@ -213,6 +227,9 @@ local SCHEMA_KEYS = {
   minItems = true, maxItems = true, additionalProperties = true,
   description = true, title = true,
 }
+local SCHEMA_KEY_LIST = {}
+for k in pairs(SCHEMA_KEYS) do SCHEMA_KEY_LIST[#SCHEMA_KEY_LIST + 1] = k end
+table.sort(SCHEMA_KEY_LIST)
 
 -- Reject what this subset does not understand, so that a typo does not
 -- silently accept everything. Returns nil or a message naming the place.
@@ -222,7 +239,7 @@ local function schema_problem(s, where)
   end
   for _, k in ipairs(sorted_keys(s)) do
     if not SCHEMA_KEYS[k] then
-      return string.format("%s: unsupported schema keyword %s", where, show(k))
+      return where .. ": " .. args.unknown_key(tostring(k), SCHEMA_KEY_LIST)
     end
   end
   if s.type ~= nil then
@@ -331,7 +348,7 @@ end
 
 function M.schema(s)
   local problem = schema_problem(s, "schema")
-  if problem then error("validators.schema: " .. problem, 2) end
+  if problem then argerror(1, "schema", problem) end
   return function(text, data)
     local value, err = json_value(text, data)
     if value == nil then return { err } end
@@ -344,9 +361,20 @@ end
 ---------------------------------------------------------------------------
 -- Text validators.
 
+local LENGTH_OPTIONS = { "min", "max" }
+
 function M.length(opts)
-  if type(opts) ~= "table" or (opts.min == nil and opts.max == nil) then
-    error("validators.length: expected {min = N, max = N}", 2)
+  if type(opts) ~= "table" then
+    argerror(1, "length", "table expected, got " .. typename(opts))
+  end
+  args.check_keys(opts, LENGTH_OPTIONS, 1, "length")
+  for _, k in ipairs(LENGTH_OPTIONS) do
+    if opts[k] ~= nil and type(opts[k]) ~= "number" then
+      argerror(1, "length", k .. ": number expected, got " .. typename(opts[k]))
+    end
+  end
+  if opts.min == nil and opts.max == nil then
+    argerror(1, "length", "min or max expected")
   end
   return function(text)
     local n, bad = utf8_length(text)
@@ -370,7 +398,7 @@ end
 
 function M.pattern(pat, description)
   if type(pat) ~= "string" then
-    error("validators.pattern: expected a Lua pattern string", 2)
+    argerror(1, "pattern", "string expected, got " .. typename(pat))
   end
   local what = description or string.format("the pattern %q", pat)
   return function(text)
@@ -416,7 +444,7 @@ end
 function M.hint(v, text)
   check_validators("hint", table.pack(v))
   if type(text) ~= "string" then
-    error("validators.hint: expected the hint text as argument 2, got " .. type(text), 2)
+    argerror(2, "hint", "string expected, got " .. typename(text))
   end
   return function(t, data)
     local errs = run(v, t, data)

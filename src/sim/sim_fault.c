@@ -14,7 +14,7 @@
 
 /* ---- directives --------------------------------------------------------- */
 
-void lgw__sim_directive_init(lgw__sim_directive_t *d) {
+void sim_directive_init(sim_directive_t *d) {
   memset(d, 0, sizeof *d);
   d->times = -1;
   d->should_retry = -1;
@@ -23,16 +23,25 @@ void lgw__sim_directive_init(lgw__sim_directive_t *d) {
   d->depth = 100000;
   d->after = 1;
   d->error_status = 529;
-  lgw__buf_init(&d->text);
+  d->schema_json = 1;
+  sim_buf_init(&d->text);
 }
 
-void lgw__sim_directive_free(lgw__sim_directive_t *d) {
-  lgw_free(d->id);
-  lgw_free(d->retry_after);
-  lgw_free(d->retry_after_ms);
-  lgw_free(d->reply);
-  lgw__buf_free(&d->text);
-  lgw__sim_directive_init(d);
+void sim_directive_free(sim_directive_t *d) {
+  size_t i;
+  free(d->id);
+  free(d->retry_after);
+  free(d->retry_after_ms);
+  free(d->reply);
+  for (i = 0; i < d->ntools; i++) {
+    free(d->tools[i]);
+    free(d->tool_args[i]);
+  }
+  free(d->tools);
+  free(d->tool_args);
+  free(d->tool_step);
+  sim_buf_free(&d->text);
+  sim_directive_init(d);
 }
 
 static const char *const fault_names[] = {
@@ -41,11 +50,11 @@ static const char *const fault_names[] = {
     "oversize", "bad_utf8", "deep", "sse", "sse_cut", "sse_stall",
     "sse_error", "json", "refusal"};
 
-const char *lgw__sim_fault_name(lgw__sim_fault_t f) {
+const char *sim_fault_name(sim_fault_t f) {
   return fault_names[f];
 }
 
-int lgw__sim_parse_long(const char *s, long lo, long hi, long *out) {
+int sim_parse_long(const char *s, long lo, long hi, long *out) {
   char *end;
   long v;
   errno = 0;
@@ -56,32 +65,71 @@ int lgw__sim_parse_long(const char *s, long lo, long hi, long *out) {
 }
 
 static int set_str(char **slot, const char *v) {
-  char *c = lgw__strdup(v);
-  if (!c) return LGW_ENOMEM;
-  lgw_free(*slot);
+  char *c = sim_strdup(v);
+  if (!c) return SIM_ENOMEM;
+  free(*slot);
   *slot = c;
   return 0;
 }
 
-/* Applies one key=value token; returns 0, LGW_ENOMEM or LGW_EINVAL. */
-static int apply_token(lgw__sim_directive_t *d, const char *key,
+/* Adds a tool= call (arguments from args= or the tool's schema). */
+static int add_tool(sim_directive_t *d, const char *name) {
+  char **tools = realloc(d->tools, (d->ntools + 1) * sizeof *tools);
+  char **args;
+  int *steps;
+  if (!tools) return SIM_ENOMEM;
+  d->tools = tools;
+  if (!(args = realloc(d->tool_args, (d->ntools + 1) * sizeof *args)))
+    return SIM_ENOMEM;
+  d->tool_args = args;
+  if (!(steps = realloc(d->tool_step, (d->ntools + 1) * sizeof *steps)))
+    return SIM_ENOMEM;
+  d->tool_step = steps;
+  if (!(d->tools[d->ntools] = sim_strdup(name))) return SIM_ENOMEM;
+  d->tool_step[d->ntools] = d->step;
+  d->tool_args[d->ntools++] = NULL;
+  return 0;
+}
+
+/* args=JSON: a JSON object (it may hold spaces) for the latest tool=;
+ * *p is just after "args=" and moves past the object. */
+static int set_args(sim_directive_t *d, const char **p) {
+  const char *end = NULL;
+  cJSON *j = cJSON_ParseWithOpts(*p, &end, 0);
+  char *printed;
+  int ok = cJSON_IsObject(j) && d->ntools > 0 &&
+           (*end == '\0' || *end == ' ' || *end == '\t');
+  printed = ok ? cJSON_PrintUnformatted(j) : NULL;
+  cJSON_Delete(j);
+  if (!ok) return SIM_EINVAL;
+  if (!printed) return SIM_ENOMEM;
+  free(d->tool_args[d->ntools - 1]);
+  d->tool_args[d->ntools - 1] = sim_strdup(printed);
+  cJSON_free(printed);
+  if (!d->tool_args[d->ntools - 1]) return SIM_ENOMEM;
+  *p = end;
+  return 0;
+}
+
+/* Applies one key=value token; returns 0, SIM_ENOMEM or SIM_EINVAL. */
+static int apply_token(sim_directive_t *d, const char *key,
                        const char *v) {
   long n;
   size_t i;
   if (strcmp(key, "status") == 0) {
-    if (lgw__sim_parse_long(v, 200, 599, &n)) return LGW_EINVAL;
+    if (sim_parse_long(v, 200, 599, &n)) return SIM_EINVAL;
     d->status = (int)n;
   } else if (strcmp(key, "times") == 0) {
-    if (lgw__sim_parse_long(v, 0, LONG_MAX, &d->times)) return LGW_EINVAL;
+    if (sim_parse_long(v, 0, LONG_MAX, &d->times)) return SIM_EINVAL;
   } else if (strcmp(key, "id") == 0) {
-    return *v ? set_str(&d->id, v) : LGW_EINVAL;
+    return *v ? set_str(&d->id, v) : SIM_EINVAL;
   } else if (strcmp(key, "retry_after") == 0) {
     return set_str(&d->retry_after, v);
   } else if (strcmp(key, "retry_after_ms") == 0) {
     return set_str(&d->retry_after_ms, v);
   } else if (strcmp(key, "retry_after_date") == 0) {
-    if (lgw__sim_parse_long(v, -100000000L, 100000000L, &d->retry_after_date))
-      return LGW_EINVAL;
+    if (sim_parse_long(v, -100000000L, 100000000L, &d->retry_after_date))
+      return SIM_EINVAL;
     d->has_retry_after_date = 1;
   } else if (strcmp(key, "should_retry") == 0) {
     if (strcmp(v, "true") == 0)
@@ -89,36 +137,56 @@ static int apply_token(lgw__sim_directive_t *d, const char *key,
     else if (strcmp(v, "false") == 0)
       d->should_retry = 0;
     else
-      return LGW_EINVAL;
+      return SIM_EINVAL;
   } else if (strcmp(key, "delay_ms") == 0) {
-    if (lgw__sim_parse_long(v, 0, 86400000L, &d->delay_ms)) return LGW_EINVAL;
+    if (sim_parse_long(v, 0, 86400000L, &d->delay_ms)) return SIM_EINVAL;
   } else if (strcmp(key, "slow_ms") == 0) {
-    if (lgw__sim_parse_long(v, 0, 86400000L, &d->slow_ms)) return LGW_EINVAL;
+    if (sim_parse_long(v, 0, 86400000L, &d->slow_ms)) return SIM_EINVAL;
   } else if (strcmp(key, "size") == 0) {
-    if (lgw__sim_parse_long(v, 0, 1L << 30, &d->size)) return LGW_EINVAL;
+    if (sim_parse_long(v, 0, 1L << 30, &d->size)) return SIM_EINVAL;
   } else if (strcmp(key, "depth") == 0) {
-    if (lgw__sim_parse_long(v, 1, 100000000L, &d->depth)) return LGW_EINVAL;
+    if (sim_parse_long(v, 1, 100000000L, &d->depth)) return SIM_EINVAL;
   } else if (strcmp(key, "after") == 0) {
-    if (lgw__sim_parse_long(v, 0, 1000000L, &d->after)) return LGW_EINVAL;
+    if (sim_parse_long(v, 0, 1000000L, &d->after)) return SIM_EINVAL;
   } else if (strcmp(key, "error_status") == 0) {
-    if (lgw__sim_parse_long(v, 400, 599, &n)) return LGW_EINVAL;
+    if (sim_parse_long(v, 400, 599, &n)) return SIM_EINVAL;
     d->error_status = (int)n;
+  } else if (strcmp(key, "schema_json") == 0) {
+    if (strcmp(v, "true") == 0)
+      d->schema_json = 1;
+    else if (strcmp(v, "false") == 0)
+      d->schema_json = 0;
+    else
+      return SIM_EINVAL;
+  } else if (strcmp(key, "tool") == 0) {
+    return *v ? add_tool(d, v) : SIM_EINVAL;
+  } else if (strcmp(key, "then") == 0) {
+    if (!*v || d->step >= 1000) return SIM_EINVAL;
+    if (d->ntools) d->step++;  /* before any tool=, the first step */
+    return add_tool(d, v);
+  } else if (strcmp(key, "repeat") == 0) {
+    if (strcmp(v, "true") == 0)
+      d->repeat = 1;
+    else if (strcmp(v, "false") == 0)
+      d->repeat = 0;
+    else
+      return SIM_EINVAL;
   } else if (strcmp(key, "fault") == 0) {
     for (i = 1; i < sizeof fault_names / sizeof *fault_names; i++)
       if (strcmp(v, fault_names[i]) == 0) break;
-    if (i == sizeof fault_names / sizeof *fault_names) return LGW_EINVAL;
-    d->fault = (lgw__sim_fault_t)i;
+    if (i == sizeof fault_names / sizeof *fault_names) return SIM_EINVAL;
+    d->fault = (sim_fault_t)i;
   } else {
-    return LGW_EINVAL;
+    return SIM_EINVAL;
   }
   return 0;
 }
 
-int lgw__sim_directive_add(lgw__sim_directive_t *d, const char *line,
+int sim_directive_add(sim_directive_t *d, const char *line,
                            char *err, size_t errcap) {
   const char *p = line;
-  if (d->text.len && lgw__buf_addc(&d->text, '\n')) return LGW_ENOMEM;
-  if (lgw__buf_adds(&d->text, line)) return LGW_ENOMEM;
+  if (d->text.len && sim_buf_addc(&d->text, '\n')) return SIM_ENOMEM;
+  if (sim_buf_adds(&d->text, line)) return SIM_ENOMEM;
   for (;;) {
     const char *start, *eq;
     char key[64], *value;
@@ -129,21 +197,34 @@ int lgw__sim_directive_add(lgw__sim_directive_t *d, const char *line,
     d->present = 1;
     if (strncmp(p, "reply=", 6) == 0) return set_str(&d->reply, p + 6);
     start = p;
+    if (strncmp(p, "args=", 5) == 0) {
+      const char *v = p + 5;
+      rc = set_args(d, &v);
+      if (rc == SIM_EINVAL) {
+        while (*p && *p != ' ' && *p != '\t') p++;
+        snprintf(err, errcap,
+                 "bad @sim token '%.*s': args= needs a JSON object after "
+                 "a tool= token", (int)(p - start), start);
+      }
+      if (rc) return rc;
+      p = v;
+      continue;
+    }
     while (*p && *p != ' ' && *p != '\t') p++;
     n = (size_t)(p - start);
     eq = memchr(start, '=', n);
     if (!eq || (size_t)(eq - start) >= sizeof key) {
       snprintf(err, errcap, "bad @sim token '%.*s': expected key=value",
                (int)n, start);
-      return LGW_EINVAL;
+      return SIM_EINVAL;
     }
     memcpy(key, start, (size_t)(eq - start));
     key[eq - start] = '\0';
-    value = lgw__strndup(eq + 1, (size_t)(p - eq - 1));
-    if (!value) return LGW_ENOMEM;
+    value = sim_strndup(eq + 1, (size_t)(p - eq - 1));
+    if (!value) return SIM_ENOMEM;
     rc = apply_token(d, key, value);
-    lgw_free(value);
-    if (rc == LGW_EINVAL)
+    free(value);
+    if (rc == SIM_EINVAL)
       snprintf(err, errcap, "bad @sim token '%.*s': unknown key or bad value",
                (int)n, start);
     if (rc) return rc;
@@ -163,8 +244,8 @@ static size_t g_ncounts;
 
 static void counts_free(void) {
   size_t i;
-  for (i = 0; i < g_ncounts; i++) lgw_free(g_counts[i].key);
-  lgw_free(g_counts);
+  for (i = 0; i < g_ncounts; i++) free(g_counts[i].key);
+  free(g_counts);
   g_counts = NULL;
   g_ncounts = 0;
 }
@@ -176,26 +257,26 @@ static long count_up(const char *key) {
   size_t i;
   for (i = 0; i < g_ncounts; i++)
     if (strcmp(g_counts[i].key, key) == 0) return ++g_counts[i].count;
-  grown = lgw_realloc(g_counts, (g_ncounts + 1) * sizeof *grown);
+  grown = realloc(g_counts, (g_ncounts + 1) * sizeof *grown);
   if (!grown) return 1;
   g_counts = grown;
-  if (!(g_counts[g_ncounts].key = lgw__strdup(key))) return 1;
+  if (!(g_counts[g_ncounts].key = sim_strdup(key))) return 1;
   g_counts[g_ncounts++].count = 1;
   return 1;
 }
 
-int lgw__sim_directive_take(const lgw__sim_directive_t *d) {
+int sim_directive_take(const sim_directive_t *d) {
   char *key;
   long count = 1;
   if (d->times < 0) return 1;
   /* id and text keys live in separate namespaces. */
-  key = d->id ? lgw__sprintf("id:%s", d->id)
-              : lgw__sprintf("text:%s", d->text.data ? d->text.data : "");
+  key = d->id ? sim_sprintf("id:%s", d->id)
+              : sim_sprintf("text:%s", d->text.data ? d->text.data : "");
   if (key) {
     pthread_mutex_lock(&g_lock);
     count = count_up(key);
     pthread_mutex_unlock(&g_lock);
-    lgw_free(key);
+    free(key);
   }
   return count <= d->times;
 }
@@ -215,37 +296,37 @@ static size_t g_nrules;
 static void rules_free(rule_t *rules, size_t n) {
   size_t i, k;
   for (i = 0; i < n; i++) {
-    lgw_free(rules[i].match);
-    for (k = 0; k < rules[i].nseq; k++) lgw_free(rules[i].seq[k]);
-    lgw_free(rules[i].seq);
+    free(rules[i].match);
+    for (k = 0; k < rules[i].nseq; k++) free(rules[i].seq[k]);
+    free(rules[i].seq);
   }
-  lgw_free(rules);
+  free(rules);
 }
 
 static char *read_file(const char *path, char *err, size_t errcap) {
   FILE *f = fopen(path, "rb");
-  lgw__buf_t b;
+  sim_buf_t b;
   char chunk[4096];
   size_t n;
   if (!f) {
     snprintf(err, errcap, "script %s: cannot open: %s", path, strerror(errno));
     return NULL;
   }
-  lgw__buf_init(&b);
+  sim_buf_init(&b);
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-    if (lgw__buf_add(&b, chunk, n)) {
+    if (sim_buf_add(&b, chunk, n)) {
       snprintf(err, errcap, "script %s: out of memory", path);
-      lgw__buf_free(&b);
+      sim_buf_free(&b);
       fclose(f);
       return NULL;
     }
   }
   fclose(f);
-  return lgw__buf_steal(&b);
+  return sim_buf_steal(&b);
 }
 
 /* Fills r from item (rules[i]); on a bad field writes err and returns
- * LGW_ECONFIG. */
+ * SIM_ECONFIG. */
 static int rule_load(rule_t *r, const cJSON *item, const char *path, size_t i,
                      char *err, size_t errcap) {
   const cJSON *match = cJSON_GetObjectItemCaseSensitive(item, "match");
@@ -255,66 +336,66 @@ static int rule_load(rule_t *r, const cJSON *item, const char *path, size_t i,
   if (!cJSON_IsString(match)) {
     snprintf(err, errcap, "script %s: rules[%zu].match must be a string",
              path, i);
-    return LGW_ECONFIG;
+    return SIM_ECONFIG;
   }
   if (!cJSON_IsArray(seq) || cJSON_GetArraySize(seq) == 0) {
     snprintf(err, errcap,
              "script %s: rules[%zu].sequence must be a non-empty array",
              path, i);
-    return LGW_ECONFIG;
+    return SIM_ECONFIG;
   }
-  r->match = lgw__strdup(match->valuestring);
-  r->seq = lgw__calloc((size_t)cJSON_GetArraySize(seq), sizeof *r->seq);
+  r->match = sim_strdup(match->valuestring);
+  r->seq = calloc((size_t)cJSON_GetArraySize(seq), sizeof *r->seq);
   if (!r->match || !r->seq) goto nomem;
   cJSON_ArrayForEach(s, seq) {
-    lgw__sim_directive_t d;
+    sim_directive_t d;
     int rc;
     if (!cJSON_IsString(s)) {
       snprintf(err, errcap,
                "script %s: rules[%zu].sequence[%zu] must be a string", path,
                i, r->nseq);
-      return LGW_ECONFIG;
+      return SIM_ECONFIG;
     }
-    lgw__sim_directive_init(&d);
-    rc = lgw__sim_directive_add(&d, s->valuestring, derr, sizeof derr);
-    lgw__sim_directive_free(&d);
-    if (rc == LGW_EINVAL) {
+    sim_directive_init(&d);
+    rc = sim_directive_add(&d, s->valuestring, derr, sizeof derr);
+    sim_directive_free(&d);
+    if (rc == SIM_EINVAL) {
       snprintf(err, errcap, "script %s: rules[%zu].sequence[%zu]: %s", path,
                i, r->nseq, derr);
-      return LGW_ECONFIG;
+      return SIM_ECONFIG;
     }
     if (rc) goto nomem;
-    if (!(r->seq[r->nseq] = lgw__strdup(s->valuestring))) goto nomem;
+    if (!(r->seq[r->nseq] = sim_strdup(s->valuestring))) goto nomem;
     r->nseq++;
   }
   return 0;
 nomem:
   snprintf(err, errcap, "script %s: out of memory", path);
-  return LGW_ENOMEM;
+  return SIM_ENOMEM;
 }
 
-int lgw__sim_script_load(const char *path, char *err, size_t errcap) {
+int sim_script_load(const char *path, char *err, size_t errcap) {
   char *text = read_file(path, err, errcap);
   cJSON *root, *rules, *item;
   rule_t *loaded;
   size_t n = 0;
   int rc = 0;
-  if (!text) return LGW_EIO;
+  if (!text) return SIM_EIO;
   root = cJSON_Parse(text);
-  lgw_free(text);
+  free(text);
   rules = cJSON_GetObjectItemCaseSensitive(root, "rules");
   if (!cJSON_IsArray(rules)) {
     snprintf(err, errcap, "script %s: %s", path,
              root ? "expected an object with a \"rules\" array"
                   : "not valid JSON");
     cJSON_Delete(root);
-    return LGW_ECONFIG;
+    return SIM_ECONFIG;
   }
-  loaded = lgw__calloc((size_t)cJSON_GetArraySize(rules) + 1, sizeof *loaded);
+  loaded = calloc((size_t)cJSON_GetArraySize(rules) + 1, sizeof *loaded);
   if (!loaded) {
     cJSON_Delete(root);
     snprintf(err, errcap, "script %s: out of memory", path);
-    return LGW_ENOMEM;
+    return SIM_ENOMEM;
   }
   cJSON_ArrayForEach(item, rules) {
     rc = rule_load(&loaded[n], item, path, n, err, errcap);
@@ -334,7 +415,7 @@ int lgw__sim_script_load(const char *path, char *err, size_t errcap) {
   return 0;
 }
 
-const char *lgw__sim_script_next(const char *text) {
+const char *sim_script_next(const char *text) {
   const char *line = NULL;
   size_t i;
   pthread_mutex_lock(&g_lock);
@@ -350,7 +431,7 @@ const char *lgw__sim_script_next(const char *text) {
   return line;
 }
 
-void lgw__sim_fault_reset(void) {
+void sim_fault_reset(void) {
   size_t i;
   pthread_mutex_lock(&g_lock);
   counts_free();
@@ -358,7 +439,7 @@ void lgw__sim_fault_reset(void) {
   pthread_mutex_unlock(&g_lock);
 }
 
-void lgw__sim_fault_free(void) {
+void sim_fault_free(void) {
   pthread_mutex_lock(&g_lock);
   counts_free();
   rules_free(g_rules, g_nrules);

@@ -26,7 +26,7 @@ typedef struct opts {
 } opts_t;
 
 static int parse_num(const char *flag, const char *s, long max, long *out) {
-  if (!s || lgw__sim_parse_long(s, 0, max, out) != 0) {
+  if (!s || sim_parse_long(s, 0, max, out) != 0) {
     fprintf(stderr, "llmgateway-sim: %s needs a number from 0 to %ld\n%s",
             flag, max, usage);
     return -1;
@@ -68,7 +68,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
 /* Writes "<port>\n" to path through a temporary file and rename, so a
  * reader never sees a partial file. */
 static int write_port_file(const char *path, int port) {
-  char *tmp = lgw__sprintf("%s.%ld.tmp", path, (long)getpid());
+  char *tmp = sim_sprintf("%s.%ld.tmp", path, (long)getpid());
   FILE *f = tmp ? fopen(tmp, "w") : NULL;
   int ok = f && fprintf(f, "%d\n", port) > 0;
   if (f && fclose(f) != 0) ok = 0;
@@ -78,7 +78,7 @@ static int write_port_file(const char *path, int port) {
             strerror(errno));
     if (tmp) unlink(tmp);
   }
-  lgw_free(tmp);
+  free(tmp);
   return ok ? 0 : -1;
 }
 
@@ -96,33 +96,33 @@ int main(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &stop, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  if (o.script && lgw__sim_script_load(o.script, err, sizeof err) != 0) {
+  if (o.script && sim_script_load(o.script, err, sizeof err) != 0) {
     fprintf(stderr, "llmgateway-sim: %s\n", err);
     return 2;
   }
-  if (lgw__sim_timer_start() != 0) {
+  if (sim_timer_start() != 0) {
     fprintf(stderr, "llmgateway-sim: cannot start the timer thread\n");
-    lgw__sim_fault_free();
+    sim_fault_free();
     return 1;
   }
-  port = lgw__sim_server_start((int)o.port, o.latency_ms, o.quiet, err,
+  port = sim_server_start((int)o.port, o.latency_ms, o.quiet, err,
                                sizeof err);
   if (port < 0) {
     fprintf(stderr, "llmgateway-sim: %s\n", err);
-    lgw__sim_server_stop();
-    lgw__sim_fault_free();
+    sim_server_stop();
+    sim_fault_free();
     return 1;
   }
   if (o.port_file && write_port_file(o.port_file, port) != 0) {
-    lgw__sim_server_stop();
-    lgw__sim_fault_free();
+    sim_server_stop();
+    sim_fault_free();
     return 1;
   }
   printf("llmgateway-sim listening on http://127.0.0.1:%d\n", port);
   fflush(stdout);
 
   while (sigwait(&stop, &sig) != 0) continue;
-  lgw__sim_server_stop();
-  lgw__sim_fault_free();
+  sim_server_stop();
+  sim_fault_free();
   return 0;
 }

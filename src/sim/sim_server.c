@@ -24,14 +24,16 @@
 
 static const struct route {
   const char *path;
-  lgw__sim_format_t fmt;
+  sim_format_t fmt;
 } routes[] = {
-    {"/v1/responses", LGW__SIM_RESPONSES},
-    {"/responses", LGW__SIM_RESPONSES},
-    {"/v1/chat/completions", LGW__SIM_CHAT},
-    {"/chat/completions", LGW__SIM_CHAT},
-    {"/v1/messages", LGW__SIM_ANTHROPIC},
-    {"/messages", LGW__SIM_ANTHROPIC},
+    {"/v1/responses", SIM_RESPONSES},
+    {"/responses", SIM_RESPONSES},
+    {"/v1/chat/completions", SIM_CHAT},
+    {"/chat/completions", SIM_CHAT},
+    {"/v1/messages", SIM_ANTHROPIC},
+    {"/messages", SIM_ANTHROPIC},
+    {"/v1/embeddings", SIM_EMBEDDINGS},
+    {"/embeddings", SIM_EMBEDDINGS},
 };
 #define NROUTES (sizeof routes / sizeof *routes)
 
@@ -60,23 +62,23 @@ typedef struct req {
   int route;            /* index into routes, -1 for other paths */
   int counted;          /* counted in in_flight under generation gen */
   unsigned gen;
-  lgw__buf_t body;
+  sim_buf_t body;
   int too_large;
   /* the planned answer */
   int status;
-  lgw__sim_fault_t fault;
+  sim_fault_t fault;
   const char *content_type;
   char *out;            /* owned until handed to a response */
   size_t out_len;
   size_t cut;           /* mid-stream faults: offset in out */
-  lgw__sim_directive_t d;
+  sim_directive_t d;
 } req_t;
 
 static void req_free(req_t *r) {
-  lgw__buf_free(&r->body);
-  lgw_free(r->out);
-  lgw__sim_directive_free(&r->d);
-  lgw_free(r);
+  sim_buf_free(&r->body);
+  free(r->out);
+  sim_directive_free(&r->d);
+  free(r);
 }
 
 /* Body source for streamed, slow and cut-off answers; owned by the
@@ -84,7 +86,7 @@ static void req_free(req_t *r) {
 typedef struct src {
   char *data;
   size_t len;
-  lgw__sim_fault_t mode;  /* SLOW, RESET_BODY or one of the SSE ones */
+  sim_fault_t mode;  /* SLOW, RESET_BODY or one of the SSE ones */
   struct MHD_Connection *conn;
   long slow_ms;
   int tick;               /* SLOW: the next byte may go now */
@@ -93,8 +95,8 @@ typedef struct src {
 
 static void src_free(void *cls) {
   src_t *s = cls;
-  lgw_free(s->data);
-  lgw_free(s);
+  free(s->data);
+  free(s);
 }
 
 static ssize_t src_read(void *cls, uint64_t pos, char *buf, size_t max) {
@@ -103,16 +105,16 @@ static ssize_t src_read(void *cls, uint64_t pos, char *buf, size_t max) {
   if (atomic_load(&g_stopping)) return MHD_CONTENT_READER_END_WITH_ERROR;
   if (at >= s->len) return MHD_CONTENT_READER_END_OF_STREAM;
   switch (s->mode) {
-  case LGW__SIM_FAULT_RESET_BODY: {
+  case SIM_FAULT_RESET_BODY: {
     size_t cut = s->len / 2;
     if (at >= cut) return MHD_CONTENT_READER_END_WITH_ERROR;
     n = cut - at;
     break;
   }
-  case LGW__SIM_FAULT_SLOW:
+  case SIM_FAULT_SLOW:
     if (!s->tick) {
       s->tick = 1;
-      if (lgw__sim_timer_suspend(s->conn, (double)s->slow_ms) != 0)
+      if (sim_timer_suspend(s->conn, (double)s->slow_ms) != 0)
         return MHD_CONTENT_READER_END_WITH_ERROR;
       return 0;
     }
@@ -121,12 +123,12 @@ static ssize_t src_read(void *cls, uint64_t pos, char *buf, size_t max) {
     break;
   default: { /* one event per chunk */
     const char *end = strstr(s->data + at, "\n\n");
-    if ((s->mode == LGW__SIM_FAULT_SSE_CUT ||
-         s->mode == LGW__SIM_FAULT_SSE_STALL) && at >= s->cut) {
-      if (s->mode == LGW__SIM_FAULT_SSE_CUT || s->tick)
+    if ((s->mode == SIM_FAULT_SSE_CUT ||
+         s->mode == SIM_FAULT_SSE_STALL) && at >= s->cut) {
+      if (s->mode == SIM_FAULT_SSE_CUT || s->tick)
         return MHD_CONTENT_READER_END_WITH_ERROR;
       s->tick = 1;  /* stalled until shutdown */
-      return lgw__sim_timer_suspend(s->conn, -1) == 0
+      return sim_timer_suspend(s->conn, -1) == 0
                  ? 0 : MHD_CONTENT_READER_END_WITH_ERROR;
     }
     n = end ? (size_t)(end + 2 - (s->data + at)) : s->len - at;
@@ -142,39 +144,39 @@ static ssize_t src_read(void *cls, uint64_t pos, char *buf, size_t max) {
 
 static void plan_set(req_t *r, int status, const char *type, char *out,
                      size_t len) {
-  lgw_free(r->out);
+  free(r->out);
   r->status = status;
   r->content_type = type;
   r->out = out;
   r->out_len = len;
 }
 
-static void plan_error(req_t *r, lgw__sim_format_t fmt, int status,
+static void plan_error(req_t *r, sim_format_t fmt, int status,
                        const char *message) {
   size_t len = 0;
-  char *body = lgw__sim_error_json(fmt, status, message, &len);
+  char *body = sim_error_json(fmt, status, message, &len);
   plan_set(r, body ? status : 500, "application/json", body, len);
 }
 
 /* The normal answer padded with 'x' text to exactly d.size bytes. */
-static char *oversize_body(lgw__sim_format_t fmt, const char *model, long in,
+static char *oversize_body(sim_format_t fmt, const char *model, long in,
                            long target, size_t *len) {
   size_t base_len, pad;
-  char *base = lgw__sim_answer_json(fmt, model, "x", in, 1, &base_len);
+  char *base = sim_answer_json(fmt, model, "x", in, 1, &base_len);
   char *text, *out;
   if (!base) return NULL;
-  lgw_free(base);
+  free(base);
   pad = (size_t)target > base_len ? (size_t)target - base_len + 1 : 1;
-  if (!(text = lgw_malloc(pad + 1))) return NULL;
+  if (!(text = malloc(pad + 1))) return NULL;
   memset(text, 'x', pad);
   text[pad] = '\0';
-  out = lgw__sim_answer_json(fmt, model, text, in, 1, len);
-  lgw_free(text);
+  out = sim_answer_json(fmt, model, text, in, 1, len);
+  free(text);
   return out;
 }
 
 static char *deep_body(long depth, size_t *len) {
-  char *s = lgw_malloc((size_t)depth * 2 + 1);
+  char *s = malloc((size_t)depth * 2 + 1);
   if (!s) return NULL;
   memset(s, '[', (size_t)depth);
   memset(s + depth, ']', (size_t)depth);
@@ -191,21 +193,21 @@ static const char anthropic_error_body[] =
     "\"message\":\"Overloaded\"}}";
 
 /* Bodies that replace the answer whatever the status; NULL for others. */
-static char *fixed_body(const lgw__sim_directive_t *d, size_t *len) {
+static char *fixed_body(const sim_directive_t *d, size_t *len) {
   switch (d->fault) {
-  case LGW__SIM_FAULT_INVALID_JSON:
+  case SIM_FAULT_INVALID_JSON:
     *len = 9;
-    return lgw__strdup("{not json");
-  case LGW__SIM_FAULT_HTML:
+    return sim_strdup("{not json");
+  case SIM_FAULT_HTML:
     *len = sizeof html_page - 1;
-    return lgw__strdup(html_page);
-  case LGW__SIM_FAULT_BAD_SHAPE:
+    return sim_strdup(html_page);
+  case SIM_FAULT_BAD_SHAPE:
     *len = 19;
-    return lgw__strdup("{\"unexpected\":true}");
-  case LGW__SIM_FAULT_ANTHROPIC_ERROR:
+    return sim_strdup("{\"unexpected\":true}");
+  case SIM_FAULT_ANTHROPIC_ERROR:
     *len = sizeof anthropic_error_body - 1;
-    return lgw__strdup(anthropic_error_body);
-  case LGW__SIM_FAULT_DEEP:
+    return sim_strdup(anthropic_error_body);
+  case SIM_FAULT_DEEP:
     return deep_body(d->depth, len);
   default:
     return NULL;
@@ -214,91 +216,143 @@ static char *fixed_body(const lgw__sim_directive_t *d, size_t *len) {
 
 /* The answer text (caller frees): the reply or the echo, empty for
  * fault=empty, with invalid UTF-8 appended for fault=bad_utf8. */
-static char *answer_text(const lgw__sim_directive_t *d,
-                         const lgw__sim_request_t *q) {
-  if (d->fault == LGW__SIM_FAULT_EMPTY) return lgw__strdup("");
-  if (d->fault == LGW__SIM_FAULT_BAD_UTF8)
-    return d->reply ? lgw__sprintf("%s \xff\xfe", d->reply)
-                    : lgw__sprintf("echo(%s): %s \xff\xfe", q->model,
-                                   q->last_user);
-  return d->reply ? lgw__strdup(d->reply)
-                  : lgw__sprintf("echo(%s): %s", q->model, q->last_user);
+static char *answer_text(const sim_directive_t *d, const sim_request_t *q) {
+  const char *att = q->attachments.data ? q->attachments.data : "";
+  if (d->fault == SIM_FAULT_EMPTY) return sim_strdup("");
+  if (d->fault == SIM_FAULT_BAD_UTF8)
+    return d->reply ? sim_sprintf("%s \xff\xfe", d->reply)
+                    : sim_sprintf("echo(%s): %s%s \xff\xfe", q->model,
+                                  q->last_user, att);
+  if (d->reply) return sim_strdup(d->reply);
+  if (q->has_results) return sim_strdup(q->results.data);
+  return sim_sprintf("echo(%s): %s%s", q->model, q->last_user, att);
 }
 
 /* The stream cut at `cut`, then the format's error event for status;
  * takes sse (freed), NULL when out of memory. */
-static char *error_after(lgw__sim_format_t fmt, char *sse, size_t *len,
+static char *error_after(sim_format_t fmt, char *sse, size_t *len,
                          size_t cut, int status) {
-  lgw__buf_t b;
-  char *msg = lgw__sprintf("simulated %d %s", status,
+  sim_buf_t b;
+  char *msg = sim_sprintf("simulated %d %s", status,
                            status == 529 ? "Overloaded"
                                : MHD_get_reason_phrase_for((unsigned)status));
-  lgw__buf_init(&b);
-  if (!msg || lgw__buf_add(&b, sse, cut) ||
-      lgw__sim_error_event(&b, fmt, status, msg)) {
-    lgw__buf_free(&b);
+  sim_buf_init(&b);
+  if (!msg || sim_buf_add(&b, sse, cut) ||
+      sim_error_event(&b, fmt, status, msg)) {
+    sim_buf_free(&b);
     b.data = NULL;
   }
-  lgw_free(msg);
-  lgw_free(sse);
+  free(msg);
+  free(sse);
   *len = b.len;
   return b.data;
 }
 
 static const char sim_refusal_text[] = "I'm sorry, but I can't help with that.";
 
+/* Words across the calls' arguments (their output tokens). */
+static long call_words(const sim_call_t *calls, size_t n) {
+  long words = 0;
+  size_t i;
+  for (i = 0; i < n; i++)
+    words += sim_words(calls[i].args, strlen(calls[i].args));
+  return words;
+}
+
+/* The answer to a model request without an error status: tool calls,
+ * a schema instance, or text (see PROTOCOL.md, Answers). */
+static char *plan_content(req_t *r, sim_format_t fmt, const sim_request_t *q,
+                          const char **type, size_t *len) {
+  const sim_directive_t *d = &r->d;
+  sim_answer_t a;
+  sim_call_t *calls = NULL;
+  size_t ncalls = 0;
+  char *text = NULL, *out = NULL, err[256] = "";
+  int stream, nomem = 0, rc;
+
+  if (fmt == SIM_EMBEDDINGS) return sim_embeddings_json(q, len);
+  if (d->fault == SIM_FAULT_OVERSIZE)
+    return oversize_body(fmt, q->model, q->input_tokens, d->size, len);
+  memset(&a, 0, sizeof a);
+  a.model = q->model;
+  a.in_tokens = q->input_tokens;
+  if (d->fault == SIM_FAULT_REFUSAL) {
+    a.text = d->reply ? d->reply : sim_refusal_text;
+    a.refusal = 1;
+  } else if (d->fault != SIM_FAULT_EMPTY && d->fault != SIM_FAULT_BAD_UTF8) {
+    rc = sim_plan_calls(fmt, q, d, &calls, &ncalls, err, sizeof err);
+    if (rc == SIM_EINVAL) {
+      size_t n = 0;
+      char *e = sim_error_json(fmt, 400, err, &n);
+      if (e) {
+        plan_set(r, 400, "application/json", e, n);
+        r->fault = SIM_FAULT_NONE;
+      }
+      return NULL;
+    }
+    if (rc) return NULL;
+    if (!ncalls && !d->reply && d->schema_json) {
+      text = sim_schema_answer(fmt, q->body, &nomem);
+      if (nomem) return NULL;
+    }
+  }
+  if (!a.text && !ncalls && !text && !(text = answer_text(d, q))) return NULL;
+  if (text) a.text = text;
+  a.calls = calls;
+  a.ncalls = ncalls;
+  a.id_base = q->results_seen;
+  a.out_tokens = ncalls ? call_words(calls, ncalls)
+                        : sim_words(a.text, strlen(a.text));
+  stream = SIM_FAULT_IS_SSE(d->fault) ||
+           (q->stream && d->fault != SIM_FAULT_JSON);
+  if (d->fault == SIM_FAULT_REFUSAL) stream = q->stream;
+  if (stream) {
+    out = sim_render(fmt, &a, 1, d->after, &r->cut, len);
+    *type = "text/event-stream";
+    if (out && d->fault == SIM_FAULT_SSE_ERROR)
+      out = error_after(fmt, out, len, r->cut, d->error_status);
+    if (r->fault == SIM_FAULT_NONE) r->fault = SIM_FAULT_SSE;
+  } else {
+    out = sim_render(fmt, &a, 0, 0, NULL, len);
+  }
+  sim_calls_free(calls, ncalls);
+  free(text);
+  return out;
+}
+
 /* Chooses body, status and content type for a model request. */
-static void plan_answer(req_t *r, lgw__sim_format_t fmt,
-                        const lgw__sim_request_t *q) {
-  const lgw__sim_directive_t *d = &r->d;
+static void plan_answer(req_t *r, sim_format_t fmt, const sim_request_t *q) {
+  const sim_directive_t *d = &r->d;
   int status = d->status ? d->status : 200;
-  const char *type = d->fault == LGW__SIM_FAULT_HTML
+  const char *type = d->fault == SIM_FAULT_HTML
                          ? "text/html; charset=utf-8"
                          : "application/json";
   size_t len = 0;
   char *out = fixed_body(d, &len);
 
   r->fault = d->fault;
+  /* streams and refusals belong to the model endpoints */
+  if (fmt == SIM_EMBEDDINGS &&
+      (SIM_FAULT_IS_SSE(d->fault) || d->fault == SIM_FAULT_REFUSAL ||
+       d->fault == SIM_FAULT_JSON))
+    r->fault = SIM_FAULT_NONE;
   if (!out && status >= 400) {
     /* 529 is Anthropic's own "overloaded" status, unknown to MHD. */
-    char *msg = lgw__sprintf(
+    char *msg = sim_sprintf(
         "simulated %d %s", status,
         status == 529 ? "Overloaded"
                       : MHD_get_reason_phrase_for((unsigned)status));
-    if (msg) out = lgw__sim_error_json(fmt, status, msg, &len);
-    lgw_free(msg);
+    if (msg) out = sim_error_json(fmt, status, msg, &len);
+    free(msg);
   } else if (!out) {
-    char *text = answer_text(d, q);
-    long words = text ? lgw__sim_words(text, strlen(text)) : 0;
-    if (!text) {
-      out = NULL;
-    } else if (d->fault == LGW__SIM_FAULT_OVERSIZE) {
-      out = oversize_body(fmt, q->model, q->input_tokens, d->size, &len);
-    } else if (d->fault == LGW__SIM_FAULT_REFUSAL) {
-      const char *t = d->reply ? d->reply : sim_refusal_text;
-      out = lgw__sim_refusal(fmt, q->model, t, q->input_tokens,
-                             lgw__sim_words(t, strlen(t)), q->stream, &len);
-      if (q->stream) type = "text/event-stream";
-    } else if (LGW__SIM_FAULT_IS_SSE(d->fault) ||
-               (q->stream && d->fault != LGW__SIM_FAULT_JSON)) {
-      out = lgw__sim_answer_sse(fmt, q->model, text, q->input_tokens, words,
-                                &len);
-      type = "text/event-stream";
-      if (out) r->cut = lgw__sim_sse_offset(fmt, out, len, d->after);
-      if (out && d->fault == LGW__SIM_FAULT_SSE_ERROR)
-        out = error_after(fmt, out, &len, r->cut, d->error_status);
-      if (r->fault == LGW__SIM_FAULT_NONE) r->fault = LGW__SIM_FAULT_SSE;
-    } else {
-      out = lgw__sim_answer_json(fmt, q->model, text, q->input_tokens,
-                                 words, &len);
-    }
-    lgw_free(text);
+    out = plan_content(r, fmt, q, &type, &len);
+    if (!out && r->out) return;  /* planned a 400 already */
   }
   if (!out) {
     plan_error(r, fmt, 500, "llmgateway-sim: out of memory");
     return;
   }
-  if (d->fault == LGW__SIM_FAULT_TRUNCATED) {
+  if (d->fault == SIM_FAULT_TRUNCATED) {
     len /= 2;
     out[len] = '\0';
   }
@@ -307,36 +361,36 @@ static void plan_answer(req_t *r, lgw__sim_format_t fmt,
 
 /* Resolves r's directive from the x-sim header, the request's own
  * directive lines or else the script, and applies its times limit.
- * Returns 0, LGW_EINVAL (message in err) or LGW_ENOMEM. */
+ * Returns 0, SIM_EINVAL (message in err) or SIM_ENOMEM. */
 static int resolve_directive(req_t *r, struct MHD_Connection *conn,
-                             lgw__sim_request_t *q, char *err,
+                             sim_request_t *q, char *err,
                              size_t errcap) {
   const char *header = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                    "x-sim");
   char *line = q->directives.data, *nl;
   int rc = 0;
-  if (header) rc = lgw__sim_directive_add(&r->d, header, err, errcap);
-  /* Every directive line ends in '\n' (see lgw__sim_request_read). */
+  if (header) rc = sim_directive_add(&r->d, header, err, errcap);
+  /* Every directive line ends in '\n' (see sim_request_read). */
   for (; rc == 0 && line && *line; line = nl + 1) {
     nl = strchr(line, '\n');
     *nl = '\0';
-    rc = lgw__sim_directive_add(&r->d, line, err, errcap);
+    rc = sim_directive_add(&r->d, line, err, errcap);
   }
   if (rc == 0 && !r->d.present) {
-    const char *scripted = lgw__sim_script_next(q->last_user);
-    if (scripted) rc = lgw__sim_directive_add(&r->d, scripted, err, errcap);
+    const char *scripted = sim_script_next(q->last_user);
+    if (scripted) rc = sim_directive_add(&r->d, scripted, err, errcap);
   }
-  if (rc || (r->d.present && !lgw__sim_directive_take(&r->d)))
-    lgw__sim_directive_free(&r->d);
+  if (rc || (r->d.present && !sim_directive_take(&r->d)))
+    sim_directive_free(&r->d);
   return rc;
 }
 
 /* Reads the request and plans its answer; then hands the parsed body (or
  * the raw text when it is not JSON) to the stats. */
 static void plan_model_request(req_t *r, struct MHD_Connection *conn) {
-  lgw__sim_format_t fmt = routes[r->route].fmt;
+  sim_format_t fmt = routes[r->route].fmt;
   cJSON *root = NULL;
-  lgw__sim_request_t q;
+  sim_request_t q;
   char err[256] = "";
   int rc;
 
@@ -348,15 +402,17 @@ static void plan_model_request(req_t *r, struct MHD_Connection *conn) {
                                  r->body.len);
     if (!cJSON_IsObject(root)) {
       plan_error(r, fmt, 400, "request body is not a JSON object");
-    } else if (lgw__sim_request_read(fmt, root, &q) != 0) {
+    } else if (sim_request_read(fmt, root, &q) != 0) {
       plan_error(r, fmt, 500, "llmgateway-sim: out of memory");
+    } else if (q.invalid) {
+      plan_error(r, fmt, 400, q.invalid);
     } else if ((rc = resolve_directive(r, conn, &q, err, sizeof err)) != 0) {
-      plan_error(r, fmt, rc == LGW_EINVAL ? 400 : 500,
-                 rc == LGW_EINVAL ? err : "llmgateway-sim: out of memory");
+      plan_error(r, fmt, rc == SIM_EINVAL ? 400 : 500,
+                 rc == SIM_EINVAL ? err : "llmgateway-sim: out of memory");
     } else {
       plan_answer(r, fmt, &q);
     }
-    lgw__sim_request_free(&q);
+    sim_request_free(&q);
     if (!root) root = cJSON_CreateString(r->body.data ? r->body.data : "");
   }
   pthread_mutex_lock(&g_stats_lock);
@@ -370,12 +426,12 @@ static void plan_model_request(req_t *r, struct MHD_Connection *conn) {
 static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind,
                                   const char *key, const char *value) {
   cJSON *o = cls;
-  char *name = lgw__lower(lgw__strdup(key));
+  char *name = sim_lower(sim_strdup(key));
   (void)kind;
   if (name) {
     cJSON_DeleteItemFromObjectCaseSensitive(o, name);
     cJSON_AddStringToObject(o, name, value ? value : "");
-    lgw_free(name);
+    free(name);
   }
   return MHD_YES;
 }
@@ -402,7 +458,7 @@ static void stats_reset(void) {
   memset(g_stats.by_path, 0, sizeof g_stats.by_path);
   g_stats.gen++;
   pthread_mutex_unlock(&g_stats_lock);
-  lgw__sim_fault_reset();
+  sim_fault_reset();
 }
 
 static char *stats_json(size_t *len) {
@@ -431,7 +487,7 @@ static char *stats_json(size_t *len) {
   cJSON_Delete(j);
   if (printed) {
     *len = strlen(printed);
-    out = lgw__strndup(printed, *len);
+    out = sim_strndup(printed, *len);
     cJSON_free(printed);
   }
   return out;
@@ -440,7 +496,7 @@ static char *stats_json(size_t *len) {
 /* ---- delivering --------------------------------------------------------- */
 
 static void add_retry_headers(struct MHD_Response *resp,
-                              const lgw__sim_directive_t *d) {
+                              const sim_directive_t *d) {
   if (d->retry_after) MHD_add_response_header(resp, "retry-after",
                                               d->retry_after);
   if (d->retry_after_ms)
@@ -462,17 +518,17 @@ static void add_retry_headers(struct MHD_Response *resp,
 static enum MHD_Result send_answer(req_t *r, struct MHD_Connection *conn) {
   struct MHD_Response *resp;
   enum MHD_Result ok;
-  lgw__sim_fault_t f = r->fault;
-  int sse = LGW__SIM_FAULT_IS_SSE(f);
-  if (f == LGW__SIM_FAULT_SLOW || f == LGW__SIM_FAULT_RESET_BODY || sse) {
-    src_t *s = lgw__calloc(1, sizeof *s);
+  sim_fault_t f = r->fault;
+  int sse = SIM_FAULT_IS_SSE(f);
+  if (f == SIM_FAULT_SLOW || f == SIM_FAULT_RESET_BODY || sse) {
+    src_t *s = calloc(1, sizeof *s);
     if (!s) return MHD_NO;
     s->data = r->out;
     s->len = r->out_len;
     s->mode = f;
     s->conn = conn;
     s->slow_ms = r->d.slow_ms;
-    s->tick = f == LGW__SIM_FAULT_SLOW;
+    s->tick = f == SIM_FAULT_SLOW;
     s->cut = r->cut;
     r->out = NULL;
     resp = MHD_create_response_from_callback(
@@ -485,7 +541,7 @@ static enum MHD_Result send_answer(req_t *r, struct MHD_Connection *conn) {
     if (sse) MHD_add_response_header(resp, "cache-control", "no-cache");
   } else {
     resp = MHD_create_response_from_buffer_with_free_callback(
-        r->out_len, r->out, lgw_free);
+        r->out_len, r->out, free);
     if (!resp) return MHD_NO;
     r->out = NULL;
   }
@@ -507,9 +563,9 @@ static enum MHD_Result send_now(req_t *r, struct MHD_Connection *conn,
 
 static void log_request(const char *method, const char *url, const req_t *r) {
   if (g_quiet) return;
-  if (r->fault != LGW__SIM_FAULT_NONE)
+  if (r->fault != SIM_FAULT_NONE)
     fprintf(stderr, "llmgateway-sim: %s %s -> %d fault=%s\n", method, url,
-            r->status, lgw__sim_fault_name(r->fault));
+            r->status, sim_fault_name(r->fault));
   else
     fprintf(stderr, "llmgateway-sim: %s %s -> %d\n", method, url, r->status);
 }
@@ -522,16 +578,16 @@ static enum MHD_Result handle_model(req_t *r, struct MHD_Connection *conn,
   plan_model_request(r, conn);
   delay = g_latency_ms + r->d.delay_ms;
   log_request(method, url, r);
-  if (r->fault == LGW__SIM_FAULT_HANG) {
+  if (r->fault == SIM_FAULT_HANG) {
     r->state = ST_HUNG;
-    return lgw__sim_timer_suspend(conn, -1) == 0 ? MHD_YES : MHD_NO;
+    return sim_timer_suspend(conn, -1) == 0 ? MHD_YES : MHD_NO;
   }
   if (delay > 0) {
     r->state = ST_WAITING;
-    return lgw__sim_timer_suspend(conn, (double)delay) == 0 ? MHD_YES
+    return sim_timer_suspend(conn, (double)delay) == 0 ? MHD_YES
                                                             : MHD_NO;
   }
-  if (r->fault == LGW__SIM_FAULT_RESET) return MHD_NO;
+  if (r->fault == SIM_FAULT_RESET) return MHD_NO;
   return send_answer(r, conn);
 }
 
@@ -545,9 +601,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   (void)cls;
   (void)version;
   if (!r) {
-    if (!(r = lgw__calloc(1, sizeof *r))) return MHD_NO;
-    lgw__buf_init(&r->body);
-    lgw__sim_directive_init(&r->d);
+    if (!(r = calloc(1, sizeof *r))) return MHD_NO;
+    sim_buf_init(&r->body);
+    sim_directive_init(&r->d);
     r->route = -1;
     for (i = 0; i < NROUTES; i++)
       if (strcmp(url, routes[i].path) == 0 && strcmp(method, "POST") == 0)
@@ -558,7 +614,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   if (*upload_data_size > 0) {
     if (r->body.len + *upload_data_size > MAX_BODY)
       r->too_large = 1;
-    else if (lgw__buf_add(&r->body, upload_data, *upload_data_size))
+    else if (sim_buf_add(&r->body, upload_data, *upload_data_size))
       return MHD_NO;
     *upload_data_size = 0;
     return MHD_YES;
@@ -566,7 +622,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   /* Resumed after a suspension. */
   if (r->state != ST_RECEIVING) {
     if (r->state == ST_HUNG || atomic_load(&g_stopping)) return MHD_NO;
-    if (r->fault == LGW__SIM_FAULT_RESET) return MHD_NO;
+    if (r->fault == SIM_FAULT_RESET) return MHD_NO;
     return send_answer(r, conn);
   }
   if (r->route >= 0) return handle_model(r, conn, method, url);
@@ -576,13 +632,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   }
   if (strcmp(url, "/_sim/reset") == 0 && strcmp(method, "POST") == 0) {
     stats_reset();
-    return send_now(r, conn, 200, lgw__strdup("{\"ok\":true}"), 11);
+    return send_now(r, conn, 200, sim_strdup("{\"ok\":true}"), 11);
   }
   {
-    char *msg = lgw__sprintf("llmgateway-sim: no endpoint %s %s", method, url);
-    char *body = msg ? lgw__sim_error_json(LGW__SIM_RESPONSES, 404, msg, &len)
+    char *msg = sim_sprintf("llmgateway-sim: no endpoint %s %s", method, url);
+    char *body = msg ? sim_error_json(SIM_RESPONSES, 404, msg, &len)
                      : NULL;
-    lgw_free(msg);
+    free(msg);
     return send_now(r, conn, 404, body, len);
   }
 }
@@ -605,7 +661,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 
 /* ---- start and stop ----------------------------------------------------- */
 
-int lgw__sim_server_start(int port, long latency_ms, int quiet, char *err,
+int sim_server_start(int port, long latency_ms, int quiet, char *err,
                           size_t errcap) {
   struct sockaddr_in addr;
   struct rlimit rl;
@@ -632,15 +688,15 @@ int lgw__sim_server_start(int port, long latency_ms, int quiet, char *err,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
   if (!g_daemon) {
     snprintf(err, errcap, "cannot listen on 127.0.0.1:%d", port);
-    return LGW_EIO;
+    return SIM_EIO;
   }
   info = MHD_get_daemon_info(g_daemon, MHD_DAEMON_INFO_BIND_PORT);
   return info ? (int)info->port : port;
 }
 
-void lgw__sim_server_stop(void) {
+void sim_server_stop(void) {
   atomic_store(&g_stopping, 1);
-  lgw__sim_timer_stop();
+  sim_timer_stop();
   if (g_daemon) MHD_stop_daemon(g_daemon);
   g_daemon = NULL;
   cJSON_Delete(g_stats.last_headers);

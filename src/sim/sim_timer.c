@@ -38,8 +38,8 @@ static int heap_push(entry_t e) {
   size_t i;
   if (g_n == g_cap) {
     size_t cap = g_cap ? g_cap * 2 : 256;
-    entry_t *h = lgw_realloc(g_heap, cap * sizeof *h);
-    if (!h) return LGW_ENOMEM;
+    entry_t *h = realloc(g_heap, cap * sizeof *h);
+    if (!h) return SIM_ENOMEM;
     g_heap = h;
     g_cap = cap;
   }
@@ -84,7 +84,7 @@ static void *timer_main(void *arg) {
   pthread_mutex_lock(&g_lock);
   while (g_running) {
     size_t nb = 0, i;
-    double now = lgw__now_ms();
+    double now = sim_now_ms();
     while (g_n > 0 && g_heap[0].due_ms <= now && nb < 256)
       batch[nb++] = heap_pop().conn;
     if (nb > 0) {
@@ -104,7 +104,7 @@ static void *timer_main(void *arg) {
   return NULL;
 }
 
-int lgw__sim_timer_start(void) {
+int sim_timer_start(void) {
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -114,16 +114,16 @@ int lgw__sim_timer_start(void) {
   if (pthread_create(&g_thread, NULL, timer_main, NULL) != 0) {
     g_running = 0;
     pthread_cond_destroy(&g_cond);
-    return LGW_ENOMEM;
+    return SIM_ENOMEM;
   }
   return 0;
 }
 
-int lgw__sim_timer_suspend(struct MHD_Connection *conn, double delay_ms) {
+int sim_timer_suspend(struct MHD_Connection *conn, double delay_ms) {
   entry_t e;
   int rc = -1;
   e.conn = conn;
-  e.due_ms = delay_ms < 0 ? INFINITY : lgw__now_ms() + delay_ms;
+  e.due_ms = delay_ms < 0 ? INFINITY : sim_now_ms() + delay_ms;
   pthread_mutex_lock(&g_lock);
   if (!g_closed && heap_push(e) == 0) {
     /* Under the lock, so shutdown cannot miss this connection. */
@@ -135,7 +135,7 @@ int lgw__sim_timer_suspend(struct MHD_Connection *conn, double delay_ms) {
   return rc;
 }
 
-void lgw__sim_timer_stop(void) {
+void sim_timer_stop(void) {
   pthread_mutex_lock(&g_lock);
   g_closed = 1;
   g_running = 0;
@@ -145,7 +145,7 @@ void lgw__sim_timer_stop(void) {
   pthread_cond_destroy(&g_cond);
   /* The thread is gone, so the heap is ours alone now. */
   while (g_n > 0) MHD_resume_connection(heap_pop().conn);
-  lgw_free(g_heap);
+  free(g_heap);
   g_heap = NULL;
   g_cap = 0;
 }

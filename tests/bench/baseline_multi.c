@@ -7,7 +7,14 @@
  * completed, and reuses its easy handles.
  *
  * Environment: BENCH_BASE (base URL; "/chat/completions" is appended),
- * BENCH_N, BENCH_C. Prints one "BENCH ..." line (see bench.h).
+ * BENCH_N, BENCH_C; for HTTPS BENCH_CAFILE (the CA to trust),
+ * BENCH_PIPEWAIT=1 (CURLOPT_PIPEWAIT: wait for a connection being set up
+ * to say whether it multiplexes) and BENCH_MAXHOST (
+ * CURLMOPT_MAX_HOST_CONNECTIONS, default 0: no cap), BENCH_NOCAPATH=1 (no
+ * CA directory: with none, libcurl loads the CA file once per multi
+ * handle instead of once per handshake). Prints one
+ * "BENCH ..." line (see bench.h); the connections opened (summed
+ * CURLINFO_NUM_CONNECTS) go to stderr.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -28,6 +35,7 @@ static int epfd;
 static long timeout_ms = -1;
 static long started, done, ok;
 static long total;
+static long conns;   /* connections opened */
 
 static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 {
@@ -100,9 +108,14 @@ static void harvest(CURLM *multi)
       continue;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
     curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+    {
+      long nc = 0;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_NUM_CONNECTS, &nc);
+      conns += nc;
+    }
     if (msg->data.result == CURLE_OK && status == 200 && s->len > 0)
       ok++;
-    else if (ok == 0 && done < 3)
+    else if (done - ok < 3)
       fprintf(stderr, "baseline_multi: %s, status %ld\n",
               curl_easy_strerror(msg->data.result), status);
     done++;
@@ -115,6 +128,8 @@ static void harvest(CURLM *multi)
 int main(void)
 {
   const char *base = bench_env("BENCH_BASE", "http://127.0.0.1:8080/v1");
+  const char *cafile = bench_env("BENCH_CAFILE", NULL);
+  long pipewait = bench_env_long("BENCH_PIPEWAIT", 0);
   long conc = bench_env_long("BENCH_C", 64);
   char url[1024];
   struct curl_slist *hdrs = NULL;
@@ -139,6 +154,8 @@ int main(void)
   curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
   curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
   curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 10000L);
+  curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                    bench_env_long("BENCH_MAXHOST", 0));
   hdrs = curl_slist_append(hdrs, "content-type: application/json");
   hdrs = curl_slist_append(hdrs, "authorization: Bearer bench-key");
   slots = calloc((size_t)conc, sizeof *slots);
@@ -157,6 +174,11 @@ int main(void)
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 60000L);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait);
+    if (cafile)
+      curl_easy_setopt(e, CURLOPT_CAINFO, cafile);
+    if (bench_env_long("BENCH_NOCAPATH", 0))
+      curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
   }
 
   t0 = bench_now();
@@ -185,6 +207,7 @@ int main(void)
   }
   bench_report("baseline", total, ok, bench_now() - t0, bench_cpu() - c0,
                rss0);
+  fprintf(stderr, "baseline_multi: %ld connections\n", conns);
 
   for (i = 0; i < conc; i++) {
     curl_easy_cleanup(slots[i].easy);

@@ -4,7 +4,8 @@
  * benchmark server, a gateway on its own loop, requests submitted and
  * counted by the completion callback.
  *
- * Environment: BENCH_BASE (provider base URL), BENCH_N, BENCH_C, and
+ * Environment: BENCH_BASE (provider base URL), BENCH_N, BENCH_C,
+ * BENCH_MAXHOST (settings.max_connections_per_host, when set), and
  * BENCH_MODE:
  *   load      submit BENCH_N requests at once, max_concurrent BENCH_C
  *   failover  one provider (BENCH_BASE) against two (BENCH_DEAD, a closed
@@ -79,6 +80,10 @@ static lgw_gateway_t *gateway(const char *dead, const char *base,
            "settings:\n  fallback_model: bench-model\n"
            "  max_concurrent: %ld\n  timeout: 120\n"
            "  transport_retries: 1\n", base, conc);
+  if (bench_env_long("BENCH_MAXHOST", 0) > 0)
+    snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml),
+             "  max_connections_per_host: %ld\n",
+             bench_env_long("BENCH_MAXHOST", 0));
   if (lgw_runtime_load_string(yaml, strlen(yaml), "bench", &rt, &err) != 0) {
     fprintf(stderr, "gw_client: config: %s\n", err.message);
     exit(2);

@@ -14,6 +14,9 @@ local NOFILE = tonumber(env("BENCH_NOFILE") or "1024")
 local NGINX = env("NGINX_PORT") ~= "" and env("NGINX_PORT") or nil
 local SIM = env("SIM_PORT") ~= "" and env("SIM_PORT") or nil
 local DEAD = env("DEAD_PORT")
+local TLS = env("TLS_PORT") ~= "" and env("TLS_PORT") or nil
+local TLS1 = env("TLS1_PORT")
+local CAFILE = env("BENCH_CAFILE")
 local RESULTS = env("BENCH_RESULTS") or "tests/bench/RESULTS.md"
 local PROFILE = env("BENCH_PROFILE") ~= "0"
 
@@ -76,6 +79,11 @@ local function run(k, params)
   local parts = {}
   for key, v in pairs(params) do
     parts[#parts + 1] = string.format("BENCH_%s='%s'", key, tostring(v))
+  end
+  if params.CAFILE then
+    -- the CA bundle, also where llmgateway and curl look for one
+    parts[#parts + 1] = string.format("SSL_CERT_FILE='%s' CURL_CA_BUNDLE='%s'",
+                                      params.CAFILE, params.CAFILE)
   end
   local cmd = string.format("env BENCH_TMP='%s' %s %s %s %s 2>>%s",
     TMP, table.concat(parts, " "), c.env or "", PIN, c.cmd, LOG)
@@ -450,6 +458,200 @@ local function big()
   end
 end
 
+-- ---- workload 8: HTTPS with HTTP/2 ------------------------------------
+
+-- nginx logs one line per request on the HTTPS server: its connection's
+-- serial number. The connections a run opened are the distinct numbers
+-- in the lines it added.
+local TLS_LOG = TMP .. "/tls-access.log"
+local function log_size()
+  local f = io.open(TLS_LOG)
+  if not f then return 0 end
+  local n = f:seek("end")
+  f:close()
+  return n
+end
+local function conns_since(offset)
+  local f = io.open(TLS_LOG)
+  if not f then return nil end
+  f:seek("set", offset)
+  local seen, n = {}, 0
+  for id in f:lines() do
+    if not seen[id] then seen[id], n = true, n + 1 end
+  end
+  f:close()
+  return n
+end
+
+local N_TLS, N_COLD = 2000, 64
+local TLS_PLAN = {
+  -- key, client, record, extra parameters, label
+  {"a64", "a", "baseline", {PIPEWAIT = 0},
+   "(a) C libcurl multi, no PIPEWAIT"},
+  {"a64ca", "a", "baseline", {PIPEWAIT = 0, NOCAPATH = 1},
+   "(a) C libcurl multi, no PIPEWAIT, no CAPATH"},
+  {"a1", "a", "baseline", {PIPEWAIT = 1, MAXHOST = 1},
+   "(a) C libcurl multi, PIPEWAIT + MAX_HOST_CONNECTIONS 1"},
+  {"b", "b", "gateway", {}, "(b) llmgateway C API (defaults)"},
+  {"c", "c", "lua", {}, "(c) llmgateway Lua (defaults)"},
+}
+
+-- An HTTP/1.1-only HTTPS server still gets a connection per request in
+-- flight: N_H1 requests at once against a 1 s answer.
+local N_H1 = 64
+local H1_PLAN = {
+  {"a", "a", "baseline", {PIPEWAIT = 0, NOCAPATH = 1},
+   "(a) C libcurl multi, no PIPEWAIT, no CAPATH"},
+  {"b", "b", "gateway", {}, "(b) llmgateway C API (defaults)"},
+  {"c", "c", "lua", {}, "(c) llmgateway Lua (defaults)"},
+}
+local function https_h1()
+  local base = "https://127.0.0.1:" .. TLS1 .. "/slow/v1"
+  for _ = 1, REPEAT do
+    local got = {}
+    for _, p in ipairs(H1_PLAN) do
+      local params = {BASE = base, N = N_H1, C = N_H1, MODE = "load",
+                      CAFILE = CAFILE}
+      for k, v in pairs(p[4]) do params[k] = v end
+      local off = log_size()
+      local recs = run(p[2], params)
+      local r = recs and recs[p[3]]
+      if r then
+        add("h1" .. p[1] .. "conns", conns_since(off))
+        add("h1" .. p[1] .. "wall", r.wall)
+        got[p[1]] = r
+      end
+    end
+    for _, k in ipairs({"b", "c"}) do
+      if got[k] and got.a then add("h1/" .. k, got[k].wall / got.a.wall) end
+    end
+  end
+  local title = "8 HTTPS HTTP/1.1 only, " .. N_H1 .. " at once @1s"
+  for _, p in ipairs(H1_PLAN) do
+    local conns, wall = med("h1" .. p[1] .. "conns"), med("h1" .. p[1] .. "wall")
+    local value = string.format("%s conn, %s wall", fmt(conns, "", 0),
+                                fmt(wall, " s", 2))
+    if p[1] == "a" then
+      row(title, p[5], value, "1.00", "baseline")
+    else
+      local w = med("h1/" .. p[1])
+      local pass
+      if conns and w then pass = conns == N_H1 and w <= 1.2 end
+      row(title, p[5], value, "wall " .. fmt(w, "", 2),
+          N_H1 .. " conn, wall <= 1.2", pass)
+    end
+  end
+end
+
+-- More transfers in flight than a connection carries streams (libcurl
+-- 100, nginx 128): with PIPEWAIT and no cap, libcurl 7.88 opens a new
+-- connection for each transfer that starts while the second connection
+-- is still being set up.
+local C_WIDE = 256
+local WIDE_PLAN = {
+  {"a0", "a", "baseline", {PIPEWAIT = 1}, "(a) C libcurl multi, PIPEWAIT"},
+  {"a2", "a", "baseline", {PIPEWAIT = 1, MAXHOST = 2},
+   "(a) C libcurl multi, PIPEWAIT + MAX_HOST_CONNECTIONS 2"},
+  {"b0", "b", "gateway", {}, "(b) llmgateway C API (defaults)"},
+  {"b2", "b", "gateway", {MAXHOST = 2},
+   "(b) llmgateway C API, max_connections_per_host 2"},
+}
+local function https_wide()
+  local base = "https://127.0.0.1:" .. TLS .. "/v1"
+  for _ = 1, REPEAT do
+    for _, p in ipairs(WIDE_PLAN) do
+      local params = {BASE = base, N = N_TLS, C = C_WIDE, MODE = "load",
+                      CAFILE = CAFILE}
+      for k, v in pairs(p[4]) do params[k] = v end
+      local off = log_size()
+      local recs = run(p[2], params)
+      local r = recs and recs[p[3]]
+      if r then
+        add("wide" .. p[1] .. "conns", conns_since(off))
+        add("wide" .. p[1] .. "wall", r.wall)
+        add("wide" .. p[1] .. "cpu", r.cpu)
+      end
+    end
+  end
+  local title = "8 HTTPS h2 x" .. N_TLS .. " C=" .. C_WIDE
+  for _, p in ipairs(WIDE_PLAN) do
+    local k = "wide" .. p[1]
+    row(title, p[5], string.format("%s conn, %s wall, %s CPU",
+          fmt(med(k .. "conns"), "", 0), fmt(med(k .. "wall"), " s", 2),
+          fmt(med(k .. "cpu"), " s", 2)), "", "report")
+  end
+end
+
+local function https()
+  local base = "https://127.0.0.1:" .. TLS .. "/v1"
+  for _ = 1, REPEAT do
+    local got = {}
+    for _, p in ipairs(TLS_PLAN) do
+      for _, n in ipairs({N_COLD, N_TLS}) do
+        local params = {BASE = base, N = n, C = C_LOAD, MODE = "load",
+                        CAFILE = CAFILE}
+        for k, v in pairs(p[4]) do params[k] = v end
+        local off = log_size()
+        local recs = run(p[2], params)
+        local r = recs and recs[p[3]]
+        local key = "tls" .. n .. p[1]
+        if r then
+          add(key .. "conns", conns_since(off))
+          add(key .. "wall", r.wall)
+          add(key .. "cpu", r.cpu)
+          add(key .. "rss", r.rss)
+          if n == N_TLS then got[p[1]] = r end
+        end
+      end
+    end
+    for _, k in ipairs({"b", "c"}) do
+      if got[k] and got.a1 then
+        add("tls/" .. k .. "wall", got[k].wall / got.a1.wall)
+        add("tls/" .. k .. "cpu", got[k].cpu / got.a1.cpu)
+        add("tls/" .. k .. "rss", got[k].rss / got.a1.rss)
+      end
+    end
+  end
+  local title = "8 HTTPS h2 x" .. N_TLS .. " C=" .. C_LOAD
+  for _, p in ipairs(TLS_PLAN) do
+    local key = "tls" .. N_TLS .. p[1]
+    local value = string.format("%s conn, %s wall, %s CPU, %s peak",
+      fmt(med(key .. "conns"), "", 0), fmt(med(key .. "wall"), " s", 2),
+      fmt(med(key .. "cpu"), " s", 2),
+      fmt(med(key .. "rss") and med(key .. "rss") / 1024, " MB"))
+    if p[1]:match("^a64") then
+      row(title, p[5], value, "", "compare")
+    elseif p[1] == "a1" then
+      row(title, p[5], value, "1.00", "baseline")
+    else
+      local w, c, r = med("tls/" .. p[1] .. "wall"),
+        med("tls/" .. p[1] .. "cpu"), med("tls/" .. p[1] .. "rss")
+      local conns = med(key .. "conns")
+      row(title, p[5], value,
+          string.format("wall %s, CPU %s, RSS %s", fmt(w, "", 2),
+                        fmt(c, "", 2), fmt(r, "", 2)),
+          "<= 2 conn, wall/CPU <= 1.2, RSS <= 1.3",
+          conns and w and c and r and conns <= 2 and w <= 1.2 and c <= 1.2 and
+          r <= 1.3)
+    end
+  end
+  title = "8 HTTPS h2 cold start, " .. N_COLD .. " at once"
+  for _, p in ipairs(TLS_PLAN) do
+    local key = "tls" .. N_COLD .. p[1]
+    local conns = med(key .. "conns")
+    local ours = p[1] == "b" or p[1] == "c"
+    local pass
+    if ours and conns then pass = conns <= 2 end
+    local wall, cpu = med(key .. "wall"), med(key .. "cpu")
+    row(title, p[5], string.format("%s handshakes, %s wall, %s CPU",
+          fmt(conns, "", 0), fmt(wall and wall * 1e3, " ms", 1),
+          fmt(cpu and cpu * 1e3, " ms", 1)),
+        "", ours and "<= 2 handshakes" or "compare", pass)
+  end
+  if TLS1 and TLS1 ~= "" then https_h1() end
+  https_wide()
+end
+
 -- ---- profile ----------------------------------------------------------
 
 -- Per-request instruction counts (callgrind): each client runs n requests
@@ -641,7 +843,7 @@ end
 -- ---- the run, in workload order -----------------------------------------
 
 -- BENCH_ONLY (e.g. "3,profile") runs a subset: 1, sim, 2, 3, 4, 5, 6, 7,
--- profile.
+-- 8 (HTTPS), profile.
 local only = {}
 for id in (env("BENCH_ONLY") or ""):gmatch("[^,%s]+") do only[id] = true end
 local function stage(id, name)
@@ -674,6 +876,7 @@ if NGINX and stage("7", "7 scaling curve") then
   inflight({100, 1000}, {"a", "b", "c"})
   scaling_rows({100, 1000, INFLIGHT}, {"a", "b", "c"})
 end
+if TLS and stage("8", "8 HTTPS with HTTP/2") then https() end
 if NGINX and stage("profile", "profile (callgrind)") then profile() end
 local elapsed = system.monotime() - t_start
 

@@ -8,7 +8,9 @@
 # default 3), BENCH_PROFILE (0 skips the callgrind profile),
 # BENCH_ONLY (stages to run, e.g. "3,profile"; see run.lua), BENCH_RESULTS
 # (file to update, default tests/bench/RESULTS.md; empty
-# string: print only).
+# string: print only). The HTTPS server (nginx_tls.conf) runs when
+# openssl could make its certificate; TLS_PORT (HTTP/2), TLS1_PORT
+# (HTTP/1.1 only) and BENCH_CAFILE name them.
 set -eu
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -82,12 +84,48 @@ for name, size in (("big1.json", 1 << 20), ("big2.json", 2 << 20)):
         f.write(body)
 PY
 
+# The HTTPS workload: a CA made for this run signs a certificate for
+# 127.0.0.1; clients trust the system's CA bundle plus this CA (the size
+# of store a real client loads), given as BENCH_CAFILE, SSL_CERT_FILE and
+# CURL_CA_BUNDLE.
+BENCH_CAFILE=
+mkdir -p "$tmp/tls"
+if (cd "$tmp/tls" &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -keyout ca.key -out ca.pem -days 2 -subj "/CN=llmgateway bench CA" &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -keyout server.key -out server.csr -subj "/CN=127.0.0.1" &&
+    printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+      "basicConstraints=CA:FALSE" "extendedKeyUsage=serverAuth" > ext.cnf &&
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
+      -CAcreateserial -days 2 -extfile ext.cnf -out server.pem &&
+    cat /etc/ssl/certs/ca-certificates.crt ca.pem > bundle.pem
+   ) >"$tmp/tls/openssl.log" 2>&1; then
+  BENCH_CAFILE=$tmp/tls/bundle.pem
+else
+  echo "bench: cannot make a certificate (openssl); no HTTPS workload:"
+  cat "$tmp/tls/openssl.log"
+fi
+
 # nginx: one foreground process, everything under $tmp.
 NGINX_PORT=
+TLS_PORT=
+TLS1_PORT=
 if command -v nginx >/dev/null 2>&1 &&
    [ -f /usr/lib/nginx/modules/ngx_http_echo_module.so ]; then
   for _ in 1 2 3 4 5; do
     port=$(free_port)
+    tls_port=$(free_port)
+    tls1_port=$(free_port)
+    [ "$tls_port" != "$port" ] && [ "$tls1_port" != "$port" ] &&
+      [ "$tls1_port" != "$tls_port" ] || continue
+    if [ -n "$BENCH_CAFILE" ]; then
+      sed -e "s|@TMP@|$tmp|g" -e "s|@TLSPORT@|$tls_port|" \
+          -e "s|@TLS1PORT@|$tls1_port|" \
+          -e "s|@REPLY@|$reply|" tests/bench/nginx_tls.conf > "$tmp/tls.conf"
+    else
+      : > "$tmp/tls.conf"
+    fi
     sed -e "s|@TMP@|$tmp|g" -e "s|@PORT@|$port|" \
         -e "s|@NOFILE@|$nofile|" -e "s|@CONNS@|$((nofile - 64))|" \
         -e "s|@REPLY@|$reply|" tests/bench/nginx.conf > "$tmp/nginx.conf"
@@ -101,6 +139,7 @@ if command -v nginx >/dev/null 2>&1 &&
     done
     if kill -0 "$nginx_pid" 2>/dev/null && listening "$port"; then
       NGINX_PORT=$port
+      [ -z "$BENCH_CAFILE" ] || { TLS_PORT=$tls_port; TLS1_PORT=$tls1_port; }
       break
     fi
     kill "$nginx_pid" 2>/dev/null || true
@@ -125,5 +164,5 @@ if [ -x "$BUILD/llmgateway-sim" ]; then
 fi
 
 DEAD_PORT=$(free_port)
-export NGINX_PORT SIM_PORT DEAD_PORT
+export NGINX_PORT SIM_PORT DEAD_PORT TLS_PORT TLS1_PORT BENCH_CAFILE
 BENCH_TMP=$tmp lua5.4 tests/bench/run.lua

@@ -24,6 +24,25 @@ static void nap_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
+/* 1 when an executable name is on PATH. */
+static int on_path(const char *name) {
+  const char *path = getenv("PATH"), *p, *end;
+  char file[4096];
+  for (p = path ? path : ""; *p; p = *end ? end + 1 : end) {
+    end = strchr(p, ':');
+    if (!end) end = p + strlen(p);
+    if (end > p && snprintf(file, sizeof file, "%.*s/%s", (int)(end - p), p,
+                            name) < (int)sizeof file &&
+        access(file, X_OK) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+int redis_installed(void) {
+  return on_path("redis-server") && on_path("redis-cli");
+}
+
 static int free_port(void) {
   struct sockaddr_in a;
   socklen_t len = sizeof a;

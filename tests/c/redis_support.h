@@ -17,6 +17,9 @@ typedef struct redis_srv {
   char url[64];  /* "redis://127.0.0.1:<port>/0" */
 } redis_srv_t;
 
+/* 1 when redis-server and redis-cli are on PATH. */
+int redis_installed(void);
+
 /* Start redis-server on port (0: a free one, found by binding port 0) and
  * wait up to 5 s for it to answer PING. 0, or -1 (nothing left running). */
 int redis_start(redis_srv_t *r, int port);

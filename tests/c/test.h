@@ -1,10 +1,17 @@
 /*
  * test.h -- the C test harness: TEST() functions, typed assertions that
  * print both operands and the location, and a summary line the runner
- * (tests/run.sh) reads: "RESULT <passed> <failed>".
+ * (tests/run.sh) reads: "RESULT <passed> <failed> <skipped>". The exit
+ * status is 0 only when nothing failed; the runner counts any other exit
+ * status as a failure, even after a RESULT line.
  *
  *   TEST(env_unset) { ASSERT_STREQ(got, "x"); }
  *   int main(void) { RUN(env_unset); return TEST_SUMMARY(); }
+ *
+ * A test program that needs an outside tool calls SKIP_REST("why") when
+ * the tool is not installed (the following RUN()s count as skipped) or
+ * FAIL_REST("why") when it is installed but cannot be used (they count as
+ * failed).
  */
 #ifndef LGW_TEST_H
 #define LGW_TEST_H
@@ -13,8 +20,13 @@
 #include <stdio.h>
 #include <string.h>
 
-static int test__passed, test__failed, test__cur_failed;
+static int test__passed, test__failed, test__skipped, test__cur_failed;
 static const char *test__cur;
+static const char *test__rest_why; /* set: RUN() does not run the test */
+static int test__rest_skip;         /* ... and counts it as skipped */
+
+#define SKIP_REST(why) (test__rest_skip = 1, test__rest_why = (why))
+#define FAIL_REST(why) (test__rest_skip = 0, test__rest_why = (why))
 
 #define TEST(name) static void name(void)
 
@@ -64,6 +76,15 @@ static const char *test__cur;
   do {                                                           \
     test__cur = #fn;                                             \
     test__cur_failed = 0;                                        \
+    if (test__rest_why && test__rest_skip) {                     \
+      test__skipped++;                                           \
+      break;                                                     \
+    }                                                            \
+    if (test__rest_why) {                                        \
+      test__failed++;                                            \
+      fprintf(stderr, "not ok - %s: %s\n", #fn, test__rest_why);  \
+      break;                                                     \
+    }                                                            \
     fn();                                                        \
     if (test__cur_failed) {                                      \
       test__failed++;                                            \
@@ -75,7 +96,10 @@ static const char *test__cur;
   } while (0)
 
 #define TEST_SUMMARY()                                                 \
-  (printf("RESULT %d %d\n", test__passed, test__failed), fflush(stdout), \
-   test__failed ? 1 : 0)
+  (test__rest_why && test__rest_skip                                    \
+       ? fprintf(stderr, "%d skipped: %s\n", test__skipped, test__rest_why) \
+       : 0,                                                              \
+   printf("RESULT %d %d %d\n", test__passed, test__failed, test__skipped), \
+   fflush(stdout), test__failed ? 1 : 0)
 
 #endif

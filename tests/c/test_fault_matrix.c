@@ -6,7 +6,8 @@
  * asserts the exact outcome (text or error), every attempt (provider,
  * status, code, message, delay), which provider answered, and that the
  * API key on both providers appears nowhere. Rows that always fail are run
- * a second time with provider 2 faulty too, which must end "exhausted".
+ * a second time with provider 2 faulty too, which must fail with the
+ * last attempt's code.
  * The four transports of a row run at once on one caller-owned loop.
  */
 #include <arpa/inet.h>
@@ -58,7 +59,7 @@ typedef struct row {
   double d_lo, d_hi;   /* retry_delay of attempt 1 when the server asks;
                           d_lo < 0: the backoff range */
   int timed;           /* failing attempts last about `timeout` */
-  int both;            /* also with provider 2 faulty: exhausted */
+  int both;            /* also with provider 2 faulty: both fail */
 } row_t;
 
 #define BACKOFF -1, 0
@@ -156,7 +157,7 @@ typedef struct fcase {
   char url1[160], url2[160];
   lgw_gateway_t *gw;
   /* the outcome, copied in the callback */
-  int calls, status, provider_index, has_err, http_status;
+  int calls, status, provider_index, has_err, http_status, providers_tried;
   char text[256], err[4096], api_style[32], base_url[160];
   size_t text_len, natt;
   long in_tok, out_tok;
@@ -188,6 +189,7 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
   c->in_tok = res->input_tokens;
   c->out_tok = res->output_tokens;
   c->natt = res->nattempts;
+  c->providers_tried = res->providers_tried;
   for (i = 0; i < res->nattempts && i < MAXATT; i++) {
     const lgw_attempt_t *a = &res->attempts[i];
     c->att[i].pi = a->provider_index;
@@ -374,8 +376,8 @@ static void check_case(fcase_t *c) {
       TEST__FAIL("attempt %zu: backoff %.4f not in [0.005, 0.01]", i + 1,
                  a->delay);
     }
-    if (r->timed && a->code && (a->elapsed < 0.9 || a->elapsed > 2.0))
-      TEST__FAIL("attempt %zu took %.3fs, expected about 1s", i + 1,
+    if (r->timed && a->code && a->elapsed < 0.9)
+      TEST__FAIL("attempt %zu took %.3fs, expected at least 1s", i + 1,
                  a->elapsed);
     if (a->status) last_status = a->status;
   }
@@ -384,7 +386,9 @@ static void check_case(fcase_t *c) {
   ASSERT_NOT_CONTAINS(c->base_url, CANARY);
   if (c->both) {
     char want_err[4096];
-    ASSERT_EQ(c->status, LGW_EEXHAUSTED);
+    /* the class of the last attempt's failure, not "exhausted" */
+    ASSERT_EQ(c->status, want[n - 1].code);
+    ASSERT_EQ(c->providers_tried, 2);
     ASSERT_EQ(c->has_err, 1);
     ASSERT_STREQ(c->text, "(null)");
     ASSERT_EQ(c->provider_index, 0);

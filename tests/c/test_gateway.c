@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "gateway_priv.h"
 #include "provider_state.h"
 #include "gw_support.h"
 #include "sim_support.h"
@@ -30,7 +31,7 @@ typedef struct att_copy {
 } att_copy_t;
 
 typedef struct out {
-  int calls, status, http_status, provider_index, has_err;
+  int calls, status, http_status, provider_index, has_err, providers_tried;
   char text[256], err[2048], api_style[32], model[64], base_url[160];
   long in_tok, out_tok;
   size_t natt;
@@ -39,7 +40,20 @@ typedef struct out {
   double t0;
   uint64_t id;
   int calls_at_cancel;
+  int seq;        /* 1 for the first completion of the test, 2 ... */
+  int nsleep;     /* waits the request started, and their seconds */
+  double sleep[4];
 } out_t;
+
+static int done_seq;  /* completions so far; tests reset it */
+
+/* gw->on_sleep: records the waits of the out_t's request. */
+static void on_sleep(void *ud, uint64_t id, double seconds) {
+  out_t *o = ud;
+  (void)id;
+  if (o->nsleep < 4) o->sleep[o->nsleep] = seconds;
+  o->nsleep++;
+}
 
 static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
                     const lgw_result_t *res, const lgw_error_t *err,
@@ -48,6 +62,7 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
   size_t i;
   (void)gw;
   o->calls++;
+  o->seq = ++done_seq;
   o->id = id;
   o->status = status;
   o->t_done = gws_now_s() - o->t0;
@@ -62,6 +77,7 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
   o->in_tok = res->input_tokens;
   o->out_tok = res->output_tokens;
   o->natt = res->nattempts;
+  o->providers_tried = res->providers_tried;
   for (i = 0; i < res->nattempts && i < 16; i++) {
     const lgw_attempt_t *a = &res->attempts[i];
     o->att[i].pi = a->provider_index;
@@ -107,6 +123,8 @@ static int run_one(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
   def.no_state = 1;
   def.seed = 7;
   if ((rc = lgw_gateway_new(rt, opts ? opts : &def, &gw, NULL))) return rc;
+  gw->on_sleep = on_sleep;
+  gw->on_sleep_ud = o;
   one_message(&r, &m, "t", content);
   r.deadline = deadline;
   o->t0 = gws_now_s();
@@ -197,9 +215,11 @@ static void check_retry_after(const char *directive, double lo, double hi) {
   ASSERT_EQ(o.att[0].code, LGW_ERATELIMIT);
   ASSERT_EQ(o.att[0].status, 429);
   ASSERT(o.att[0].delay >= lo && o.att[0].delay <= hi);
-  /* slept at least what was asked, and not much more */
-  ASSERT(o.t_done >= o.att[0].delay);
-  ASSERT(o.t_done < o.att[0].delay + 0.5);
+  /* waited what was asked, once */
+  ASSERT_EQ(o.nsleep, 1);
+  ASSERT_DEQ(o.sleep[0], o.att[0].delay);
+  /* libuv's timers count whole milliseconds from the loop's cached time */
+  ASSERT(o.t_done >= o.att[0].delay - 0.002);
 }
 
 TEST(gw_retry_after_seconds) {
@@ -229,7 +249,7 @@ TEST(gw_retry_after_over_cap_fails_over) {
   ASSERT_DEQ(o.att[0].delay, 0);
   ASSERT_EQ(o.att[1].pi, 2);
   ASSERT_EQ(o.provider_index, 2);
-  ASSERT(o.t_done < 1.0);
+  ASSERT_EQ(o.nsleep, 0);  /* straight to the next provider */
 }
 
 TEST(gw_empty_text_retried) {
@@ -350,7 +370,7 @@ TEST(gw_should_retry_true_on_400) {
   ASSERT(rt != NULL);
   ASSERT_EQ(run_one(rt, NULL, "hello", 0, &o), 0);
   lgw_runtime_free(rt);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_EHTTP);
   ASSERT_EQ(o.natt, 2);
   ASSERT_EQ(o.att[1].status, 400);
 }
@@ -412,7 +432,8 @@ TEST(gw_exhausted_message) {
   ASSERT(rt != NULL);
   ASSERT_EQ(run_one(rt, NULL, "hello", 0, &o), 0);
   lgw_runtime_free(rt);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_EHTTP);  /* the last attempt's class */
+  ASSERT_EQ(o.providers_tried, 3);
   ASSERT_EQ(o.has_err, 1);
   ASSERT_STREQ(o.text, "(null)");
   ASSERT_EQ(o.provider_index, 0);
@@ -450,7 +471,7 @@ TEST(gw_no_model_and_missing_url) {
   ASSERT(rt != NULL);
   ASSERT_EQ(run_one(rt, NULL, "hello", 0, &o), 0);
   lgw_runtime_free(rt);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_ENOMODEL);
   ASSERT_STREQ(o.err,
                "LLM request failed for task 't' across all configured "
                "providers:\n"
@@ -486,13 +507,14 @@ TEST(gw_attempt_timeout) {
   ASSERT(rt != NULL);
   ASSERT_EQ(run_one(rt, NULL, "hello", 0, &o), 0);
   lgw_runtime_free(rt);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_ETIMEOUT);
   ASSERT_EQ(o.natt, 2);
   ASSERT_EQ(o.att[0].code, LGW_ETIMEOUT);
   ASSERT_EQ(o.att[1].code, LGW_ETIMEOUT);
-  ASSERT(o.att[0].elapsed >= 0.29 && o.att[0].elapsed < 1.0);
+  ASSERT(o.att[0].elapsed >= 0.29);
+  ASSERT(o.att[1].elapsed >= 0.29);
   ASSERT_CONTAINS(o.att[0].msg, "timed out (timeout=0.3s)");
-  ASSERT(o.t_done < 2.0);
+  ASSERT_CONTAINS(o.att[1].msg, "timed out (timeout=0.3s)");
 }
 
 /* A connect timeout shorter than the attempt's timeout is named as such. */
@@ -510,10 +532,10 @@ TEST(gw_connect_timeout_named) {
   lgw_runtime_free(rt);
   for (i = 0; i < 4; i++)
     if (hole[i] >= 0) close(hole[i]);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_ETIMEOUT);
   ASSERT_EQ(o.natt, 1);
   ASSERT_EQ(o.att[0].code, LGW_ETIMEOUT);
-  ASSERT(o.att[0].elapsed >= 0.45 && o.att[0].elapsed < 2.0);
+  ASSERT(o.att[0].elapsed >= 0.45);
   ASSERT_CONTAINS(o.att[0].msg, "/v1/chat/completions: connect timed out "
                                 "(connect_timeout=0.5s): ");
   ASSERT(strstr(o.att[0].msg, "timeout=3.0s") == NULL);
@@ -530,7 +552,7 @@ TEST(gw_deadline_in_flight) {
   ASSERT_EQ(o.status, LGW_EDEADLINE);
   ASSERT_STREQ(o.err, "LLM request for task 't' did not finish within its "
                       "deadline of 0.4s.");
-  ASSERT(o.t_done >= 0.39 && o.t_done < 1.0);
+  ASSERT(o.t_done >= 0.39);
   ASSERT_EQ(o.natt, 1);
   ASSERT_EQ(o.att[0].code, LGW_EDEADLINE);
 }
@@ -545,8 +567,11 @@ TEST(gw_deadline_while_sleeping) {
   lgw_runtime_free(rt);
   ASSERT_EQ(o.status, LGW_EDEADLINE);
   ASSERT_EQ(o.http_status, 429);
-  ASSERT(o.t_done >= 0.49 && o.t_done < 1.5);
+  ASSERT(o.t_done >= 0.49);
+  /* the deadline ended the 5 s wait: no second attempt */
   ASSERT_EQ(o.natt, 1);
+  ASSERT_EQ(o.nsleep, 1);
+  ASSERT_DEQ(o.sleep[0], 5);
   ASSERT_DEQ(o.att[0].delay, 5);
 }
 
@@ -570,6 +595,7 @@ TEST(gw_concurrency_peak) {
   ASSERT_EQ(lgw_gateway_new(rt, &op, &gw, NULL), 0);
   lgw_runtime_free(rt);  /* the gateway holds its own reference */
   one_message(&r, &m, "t", "hello");
+  done_seq = 0;
   t0 = gws_now_s();
   memset(o, 0, sizeof o);
   for (i = 0; i < 6; i++) {
@@ -584,8 +610,11 @@ TEST(gw_concurrency_peak) {
   ASSERT_EQ(ok, 6);
   ASSERT_EQ(sim_stat(&sim, "peak_concurrent"), 2);
   /* three waves of 200 ms, FIFO */
-  ASSERT(o[5].t_done >= 0.59 && o[5].t_done < 1.2);
-  ASSERT(o[0].t_done < o[5].t_done);
+  ASSERT(o[5].t_done >= 0.59);
+  /* with 2 slots, the 5th and 6th start after 3 and 4 have finished */
+  ASSERT(o[4].seq >= 4);
+  ASSERT(o[5].seq >= 5);
+  ASSERT(o[0].seq < o[5].seq);
 }
 
 /* A sleeping request holds no slot: with max_concurrent 1 a request in
@@ -608,6 +637,9 @@ TEST(gw_sleep_holds_no_slot) {
   one_message(&r2, &m2, "t", "fast");
   memset(&a, 0, sizeof a);
   memset(&b, 0, sizeof b);
+  gw->on_sleep = on_sleep;  /* only the first request waits */
+  gw->on_sleep_ud = &a;
+  done_seq = 0;
   a.t0 = b.t0 = gws_now_s();
   ASSERT_EQ(lgw_gateway_submit(gw, &r1, on_done, &a, NULL, NULL), 0);
   ASSERT_EQ(lgw_gateway_submit(gw, &r2, on_done, &b, NULL, NULL), 0);
@@ -615,8 +647,12 @@ TEST(gw_sleep_holds_no_slot) {
   lgw_gateway_free(gw);
   ASSERT_EQ(a.status, 0);
   ASSERT_EQ(b.status, 0);
-  ASSERT(b.t_done < 0.5);
-  ASSERT(a.t_done >= 1.0);
+  /* the second one used the slot while the first waited its 1 s */
+  ASSERT_EQ(a.nsleep, 1);
+  ASSERT_DEQ(a.sleep[0], 1.0);
+  ASSERT_EQ(b.seq, 1);
+  ASSERT_EQ(a.seq, 2);
+  ASSERT(a.t_done >= 0.998);
 }
 
 /* ---- cancel and free ---------------------------------------------------- */
@@ -663,6 +699,7 @@ TEST(gw_cancel_one_and_all) {
   ASSERT_EQ(lgw_gateway_new(rt, &op, &gw, NULL), 0);
   lgw_runtime_free(rt);
   one_message(&r, &m, "t", "hello");
+  done_seq = 0;
   memset(o, 0, sizeof o);
   for (i = 0; i < 3; i++) {
     o[i].t0 = gws_now_s();
@@ -688,13 +725,15 @@ TEST(gw_cancel_one_and_all) {
   ASSERT_EQ(o[1].calls, 1);
   ASSERT_EQ(o[1].status, LGW_ECANCELED);
   ASSERT_STREQ(o[1].err, "LLM request for task 't' was canceled.");
-  ASSERT(o[1].t_done >= 0.09 && o[1].t_done < 0.3);
+  ASSERT(o[1].t_done >= 0.09);
+  ASSERT_EQ(o[1].seq, 1);  /* canceled alone, before the others */
   ASSERT_EQ(o[1].natt, 1);
   ASSERT_EQ(o[1].att[0].code, LGW_ECANCELED);
   for (i = 0; i < 3; i += 2) {
     ASSERT_EQ(o[i].calls, 1);
     ASSERT_EQ(o[i].status, LGW_ECANCELED);
-    ASSERT(o[i].t_done >= 0.29 && o[i].t_done < 0.6);
+    ASSERT(o[i].t_done >= 0.29);
+    ASSERT(o[i].seq > 1);
   }
 }
 
@@ -830,26 +869,41 @@ static int under_valgrind(void) {
   return p && strstr(p, "vgpreload") != NULL;
 }
 
+static int under_asan(void) {
+#if defined(__SANITIZE_ADDRESS__)
+  return 1;
+#else
+  return 0;
+#endif
+}
+
 /* ---- scale ------------------------------------------------------------------ */
 
 TEST(gw_thousand_in_flight) {
   sim_t slow;
-  const char *args[] = {"--latency-ms", "1000", NULL};
+  /* each answer waits long enough for all 1000 connections to be open:
+   * the simulator then sees them all at once */
+  int latency = under_valgrind() ? 15000 : under_asan() ? 5000 : 1500;
+  char lat[16];
+  const char *args[] = {"--latency-ms", lat, NULL};
   lgw_runtime_t *rt;
   lgw_gateway_t *gw;
   lgw_gateway_options_t op;
   lgw_request_t r;
   lgw_message_t m;
   out_t *o = calloc(1000, sizeof *o);
-  double t0, took, limit = under_valgrind() ? 5.0 : 2.2;
+  double t0, took;
+  long peak;
   int i, ok = 0;
   ASSERT(o != NULL);
+  snprintf(lat, sizeof lat, "%d", latency);
   if (sim_start(&slow, args) != 0) {
     free(o);
     ASSERT(!"slow simulator did not start");
   }
-  rt = gws_load(GWS_SETTINGS("  max_concurrent: 1000\n") "providers:\n"
-            PROV("openai_chat", "%s", "k1", ""), slow.base);
+  rt = gws_load("settings:\n  fallback_model: m1\n  timeout: 60\n"
+                "  max_concurrent: 1000\nproviders:\n"
+                PROV("openai_chat", "%s", "k1", ""), slow.base);
   memset(&op, 0, sizeof op);
   op.no_state = 1;
   if (!rt || lgw_gateway_new(rt, &op, &gw, NULL)) {
@@ -876,11 +930,11 @@ TEST(gw_thousand_in_flight) {
       }
   }
   free(o);
+  peak = sim_stat(&slow, "peak_concurrent");
   sim_stop(&slow);
   ASSERT_EQ(ok, 1000);
-  ASSERT(took >= 1.0);
-  if (took >= limit) fprintf(stderr, "  took %.2fs\n", took);
-  ASSERT(took < limit);
+  ASSERT_EQ(peak, 1000);  /* all in flight at once */
+  ASSERT(took >= latency / 1000.0);
 }
 
 /* ---- provider state -------------------------------------------------------- */
@@ -986,7 +1040,7 @@ TEST(gw_canary_key_redacted) {
   ASSERT(rt != NULL);
   ASSERT_EQ(run_one(rt, NULL, "hello " CANARY, 0, &o), 0);
   lgw_runtime_free(rt);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_EHTTP);
   ASSERT_NOT_CONTAINS(o.err, CANARY);
   ASSERT_CONTAINS(o.err, "[redacted]");
   ASSERT_EQ(o.natt, 3);

@@ -193,7 +193,7 @@ TEST(first_token_timeout_fails_over) {
   ASSERT_EQ(o.att_status[0], 200);
   ASSERT_CONTAINS(o.att_msg[0], "No first token from ");
   ASSERT_CONTAINS(o.att_msg[0], "within first_token_timeout (0.3s).");
-  ASSERT(took >= 0.3 && took < 2.0);
+  ASSERT(took >= 0.3);
 }
 
 TEST(idle_timeout_after_first_delta_no_retry) {
@@ -310,7 +310,7 @@ TEST(no_terminal_event_is_an_error) {
                             PROV("anthropic", GWS_XSIM("fault=truncated")),
                             sim.base),
                        "a", &o), 0);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_ERESPONSE);
   ASSERT_EQ(o.natt, 1);
   ASSERT_EQ(o.att_code[0], LGW_ERESPONSE);
   ASSERT_CONTAINS(o.att_msg[0], "the stream ended without its terminal event");
@@ -618,13 +618,13 @@ TEST(chat_error_events) {
   /* an invalid request is not retried on the same provider */
   canned_set(1, SSE_CT, chat_invalid_error_sse);
   ASSERT_EQ(run_canned("openai_chat", "", 1, 1, &o), 0);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_EHTTP);
   ASSERT_EQ(o.natt, 1);
   ASSERT_CONTAINS(o.err, "invalid_request_error: Invalid 'messages': empty.");
   /* the same body for a call that is not streamed */
   canned_set(1, SSE_CT, chat_invalid_error_sse);
   ASSERT_EQ(run_canned("openai_chat", "", 1, 0, &o), 0);
-  ASSERT_EQ(o.status, LGW_EEXHAUSTED);
+  ASSERT_EQ(o.status, LGW_EHTTP);
   ASSERT_EQ(o.natt, 1);
   ASSERT_CONTAINS(o.err, "invalid_request_error: Invalid 'messages': empty.");
 }

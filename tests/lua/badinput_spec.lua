@@ -74,7 +74,7 @@ local function signatures(rt, tmp)
     spawn = {{F, fn}},
     sleep = {{{"number"}, 0}},
     run = {{F, fn}},
-    gather = {{{"Task"}, nil}},
+    gather = {{{"Task", "table"}, nil}},
   }
 end
 

@@ -60,7 +60,8 @@ describe("events", function()
     assert.equal("open", gw:breaker_state(1))
     assert.equal("closed", gw:breaker_state(2))
     assert.has_error(function() gw:breaker_state(3) end,
-      "bad argument #1 to 'breaker_state' (no provider with that index)")
+      "bad argument #1 to 'breaker_state' (provider index from 1 to 2 "
+      .. "expected, got 3)")
   end)
 
   it("streamed attempts report ttft", function()

@@ -106,7 +106,7 @@ describe("examples", function()
 
   it("batch reports per-item errors and the other answers", function()
     local out = example("batch.lua")
-    has(out, "item  7 failed: exhausted (")
+    has(out, "item  7 failed: http (")
     has(out, "HTTP 400 at " .. s.base)
     has(out, "first answer: echo(sim-mini): Item 1: is 1 a prime number?")
     has(out, "50 requests: 43 ok, 7 failed (items 7, 14, 21, 28, 35, 42, 49)")

@@ -231,7 +231,7 @@ print(#out, out[2].error.code)
     os.remove(path)
     assert.equal("", err)
     assert.equal(0, rc)
-    assert.equal("3\texhausted\n", out)
+    assert.equal("3\thttp\n", out)
     local f = assert(io.open(trace))
     local text = f:read("a")
     f:close()
@@ -260,7 +260,7 @@ print(#out, out[2].error.code)
     end
     table.sort(types)
     assert.same({"attempt_end:http", "attempt_end:ok", "attempt_end:ok",
-                 "request_end:exhausted", "request_end:ok", "request_end:ok"},
+                 "request_end:http", "request_end:ok", "request_end:ok"},
       types)
   end)
 

@@ -65,13 +65,15 @@ describe("pipeline.map", function()
 
   it("rejects misuse with a clear message", function()
     assert.has_error(function() pipeline.map({ 1 }) end,
-      "pipeline.map: expected a function to apply, got nil")
+      "bad argument #2 to 'map' (function expected, got nil)")
     assert.has_error(function() pipeline.map(nil, print) end,
-      "pipeline.map: expected a list of inputs, got nil")
+      "bad argument #1 to 'map' (table expected, got nil)")
     assert.has_error(function() pipeline.map(llm.null, print) end,
-      "pipeline.map: expected a list of inputs, got userdata")
+      "bad argument #1 to 'map' (table expected, got light userdata)")
     assert.has_error(function() pipeline.map({ 1 }, print, { concurrency = 0 }) end,
-      "pipeline.map: concurrency must be an integer >= 1, got 0")
+      "bad argument #3 to 'map' (concurrency: integer >= 1 expected, got 0)")
+    assert.has_error(function() pipeline.map({ 1 }, print, { concurency = 2 }) end,
+      "bad argument #3 to 'map' (unknown key 'concurency', did you mean 'concurrency'?)")
   end)
 
   it("works inside a task", function()
@@ -98,7 +100,7 @@ describe("pipeline.fan_out", function()
 
   it("rejects a branch that is not a function", function()
     assert.has_error(function() pipeline.fan_out(1, { a = 3 }) end,
-      "pipeline.fan_out: branch a is a number, expected a function")
+      "bad argument #2 to 'fan_out' (a: function expected, got number)")
   end)
 end)
 
@@ -119,7 +121,7 @@ describe("pipeline.chain", function()
 
   it("rejects a step that is not a function", function()
     assert.has_error(function() pipeline.chain(print, nil, print) end,
-      "pipeline.chain: step 2 is a nil, expected a function")
+      "bad argument #2 to 'chain' (function expected, got nil)")
   end)
 end)
 
@@ -181,7 +183,7 @@ describe("pipeline with a gateway", function()
     assert.equals("echo(sim-model): ok two", results[3])
     assert.equals(1, #errors)
     assert.equals(2, errors[1].index)
-    assert.equals("exhausted", errors[1].error.code)
+    assert.equals("http", errors[1].error.code)
     assert.equals(400, errors[1].error.attempts[1].status)
   end)
 
@@ -196,7 +198,7 @@ describe("pipeline with a gateway", function()
     local value, err, step = pipeline.chain(ask, function() return nil, "unreachable" end)(
       "x\n@sim status=401")
     assert.is_nil(value)
-    assert.equals("exhausted", err.code)
+    assert.equals("auth", err.code)
     assert.equals(1, step)
   end)
 

@@ -9,7 +9,7 @@ describe("prompt messages", function()
   end)
 
   it("rejects non-string content", function()
-    assert.has_error(function() p.user(nil) end, "prompt.user: expected a string, got nil")
+    assert.has_error(function() p.user(nil) end, "bad argument #1 to 'user' (string expected, got nil)")
   end)
 
   it("messages flattens lists, wraps strings and skips nil", function()
@@ -24,9 +24,9 @@ describe("prompt messages", function()
 
   it("messages rejects what is not a message", function()
     assert.has_error(function() p.messages(p.user("a"), 3) end,
-      "prompt.messages: argument 2 is a number; expected a message, a list of messages or a string")
+      "bad argument #2 to 'messages' (message, list of messages or string expected, got number)")
     assert.has_error(function() p.messages({ { content = "x" } }) end,
-      "prompt.messages: argument 1, item 1 is not a message {role=, content=}")
+      "bad argument #1 to 'messages' ([1]: message {role=, content=} expected, got table)")
   end)
 
   it("chat builds a system and a user turn", function()
@@ -48,17 +48,17 @@ describe("prompt templates", function()
 
   it("names a missing placeholder", function()
     assert.has_error(function() p.render("about {{topic}}", {}) end,
-      "template: missing value for {{topic}}")
+      "bad argument #2 to 'render' (missing value for {{topic}})")
   end)
 
   it("names every missing placeholder once, in order", function()
     local t = p.template("{{a}} {{b}} {{a}} {{c}}")
-    assert.has_error(function() t { b = 1 } end, "template: missing values for {{a}}, {{c}}")
+    assert.has_error(function() t { b = 1 } end, "bad argument #1 to 'template' (missing values for {{a}}, {{c}})")
   end)
 
   it("rejects values that are not text", function()
     assert.has_error(function() p.render("{{x}}", { x = {} }) end,
-      "template: value for {{x}} is a table; expected a string or a number")
+      "bad argument #2 to 'render' ({{x}}: string or number expected, got table)")
   end)
 
   it("leaves text without placeholders alone", function()
@@ -83,6 +83,8 @@ describe("prompt.few_shot", function()
 
   it("names a malformed example", function()
     assert.has_error(function() p.few_shot({ { input = "x" } }) end,
-      "prompt.few_shot: example 1 needs string input and output")
+      "bad argument #1 to 'few_shot' ([1]: example with string input and output expected)")
+    assert.has_error(function() p.few_shot({}, { sytem = "s" }) end,
+      "bad argument #2 to 'few_shot' (unknown key 'sytem', did you mean 'system'?)")
   end)
 end)

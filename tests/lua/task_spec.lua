@@ -118,16 +118,20 @@ describe("tasks", function()
     assert.matches("%(failed%)$", tostring(t2))
   end)
 
-  it("gather returns first results in order, then raises", function()
-    local a = llm.spawn(function() llm.sleep(0.02) return "a", "ignored" end)
+  it("gather returns every task's results in order, errors included",
+     function()
+    local a = llm.spawn(function() llm.sleep(0.02) return "a", "second" end)
     local b = llm.spawn(function() return "b" end)
-    assert.same({"a", "b"}, {llm.gather(a, b)})
+    assert.same({{ok = true, n = 2, "a", "second"}, {ok = true, n = 1, "b"}},
+                llm.gather(a, b))
     local bad = llm.spawn(function() error("bad one", 0) end)
     local slow = llm.spawn(function() llm.sleep(0.02) return "slow" end)
-    assert.equal("bad one", err_of(function() return llm.gather(slow, bad) end))
+    assert.same({{ok = true, n = 1, "slow"}, {ok = false, error = "bad one"}},
+                llm.gather(slow, bad))
     assert.is_true(slow:done())
-    assert.equal("bad argument #2 to 'gather' (llmgateway.Task expected, "
-      .. "got number)", err_of(function() return llm.gather(a, 5) end))
+    assert.equal("bad argument #2 to 'gather' (llmgateway.Task or list of "
+      .. "tasks expected, got number)",
+      err_of(function() return llm.gather(a, 5) end))
   end)
 
   it("run drives the loop until every task is done", function()
@@ -171,10 +175,10 @@ describe("tasks", function()
         return g:run_task("t", user("n" .. i))
       end)
     end
-    local answers = {llm.gather(table.unpack(tasks))}
+    local answers = llm.gather(tasks)
     local ok = 0
     for i = 1, 1000 do
-      if answers[i] == "echo(m): n" .. i then ok = ok + 1 end
+      if answers[i][1] == "echo(m): n" .. i then ok = ok + 1 end
     end
     assert.equal(1000, ok)
     local st = slow.stats()

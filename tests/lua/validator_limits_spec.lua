@@ -1,8 +1,9 @@
 -- Specs for validators that misbehave: raise, return non-tables or lists
 -- with items that are not strings, return huge lists, or never finish
--- (validator_timeout, a limit on the validator's running time enforced by
--- a debug hook). The request ends with code "validator"; the gateway
--- keeps working; waits inside a validator do not count against its limit.
+-- (validator_timeout, a limit on the validator's wall-clock time from its
+-- start, enforced by a debug hook and a timer). The request ends with code
+-- "validator"; the gateway keeps working; waits inside a validator count
+-- against its limit and are cut short by it.
 package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
 local core = require("llmgateway.core")
@@ -54,7 +55,7 @@ describe("validator limits", function()
     assert.has_error(function()
       llm.Gateway(config(), {validator_timeout = 0})
     end, "bad argument #2 to 'Gateway' (validator_timeout: positive number "
-      .. "of seconds expected)")
+      .. "of seconds expected, got 0)")
     assert.has_error(function()
       llm.Gateway(config(), {validator_timeout = "1"})
     end)
@@ -75,8 +76,9 @@ describe("validator limits", function()
     local took = now() - t0
     assert.is_nil(text)
     assert.equal("validator", err.code)
-    assert.equal("validator did not finish within its time limit "
-      .. "(validator_timeout = 0.3 s)", err.message)
+    assert.matches("^validator did not finish within its time limit "
+      .. "%(validator_timeout = 0%.3 s; function at "
+      .. "tests/lua/validator_limits_spec%.lua:%d+%)$", err.message)
     assert.is_true(took < 5, "took " .. took)
   end)
 
@@ -125,17 +127,14 @@ describe("validator limits", function()
     assert.equal("validator", err.code)
   end)
 
-  it("time spent waiting for the gateway or sleeping does not count",
+  it("waits inside the validator count, sleeping or calling the gateway",
      function()
-    -- Each validator sleeps and calls the model for well over its 0.3 s
-    -- limit in total, but runs only briefly.
+    -- Short waits within the limit are fine.
     local calls = 0
     local text, errors = gw:run_task_with_retry("t", user("q"),
       function(answer)
-        llm.sleep(0.2)
-        local judge = assert(gw:run_task("judge", user("@sim delay_ms=250\n"
-          .. "judge " .. answer)))
-        llm.sleep(0.2)
+        llm.sleep(0.05)
+        local judge = assert(gw:run_task("judge", user("judge " .. answer)))
         calls = calls + 1
         assert(judge:find("judge"))
         return {}
@@ -143,26 +142,50 @@ describe("validator limits", function()
     assert.equal("echo(m): q", text)
     assert.same({}, errors)
     assert.equal(1, calls)
-    -- the same inside tasks, several at once
-    local out = llm.run(function()
+    -- A sleep past the limit ends at the limit, outside and inside tasks.
+    local t0 = now()
+    local _, err = gw:run_task_with_retry("t", user("q"), function()
+      llm.sleep(2)
+      calls = calls + 1
+    end)
+    assert.equal("validator", err.code)
+    assert.matches("time limit (validator_timeout = 0.3 s; function at ",
+                   err.message, 1, true)
+    assert.is_true(now() - t0 < 1.5, "took " .. (now() - t0))
+    local out, took = llm.run(function()
+      local start = now()
       return gw:run_tasks_with_retry({
         {task = "a", messages = user("a")},
         {task = "b", messages = user("b")},
+        {task = "c", messages = user("c")},
       }, {function()
-        llm.sleep(0.4)
-        return nil
+        llm.sleep(2)
       end, function()
-        gw:run_task("judge", user("@sim delay_ms=400\nx"))
-      end})
+        return gw:run_task("judge", user("@sim delay_ms=2000\nx"))
+      end, function()
+        llm.spawn(function() llm.sleep(2) end):wait()
+      end}), now() - start
     end)
-    assert.equal("echo(m): a", out[1].text)
-    assert.equal("echo(m): b", out[2].text)
+    assert.is_true(took < 1.5, "took " .. took)
+    for i = 1, 3 do
+      assert.equal("validator", out[i].error.code)
+      assert.matches("time limit", out[i].error.message)
+    end
+    -- a synchronous gateway call past the limit (outside any task)
+    t0 = now()
+    _, err = gw:run_task_with_retry("t", user("q"), function()
+      gw:run_task("judge", user("@sim delay_ms=2000\nx"))
+      calls = calls + 1
+    end)
+    assert.equal("validator", err.code)
+    assert.is_true(now() - t0 < 1.5, "took " .. (now() - t0))
+    assert.equal(1, calls)
   end)
 
   it("one spinning validator does not stop another task's", function()
     local t = llm.spawn(function()
       return gw:run_task_with_retry("t", user("slow judge"), function()
-        llm.sleep(0.5)
+        llm.sleep(0.1)
       end)
     end)
     local _, err = gw:run_task_with_retry("t", user("q"), function()

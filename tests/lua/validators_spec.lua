@@ -38,8 +38,10 @@ describe("validators.json_object", function()
 
   it("raises at build time on an unknown type name", function()
     assert.has_error(function() v.json_object { types = { a = "strng" } } end,
-      'validators.json_object: types.a: unknown type "strng" (expected one of string, '
-      .. 'number, integer, boolean, array, object, null)')
+      "bad argument #1 to 'json_object' (types.a: unknown type \"strng\" (expected one of string, "
+      .. 'number, integer, boolean, array, object, null))')
+    assert.has_error(function() v.json_object { requird = { "a" } } end,
+      "bad argument #1 to 'json_object' (unknown key 'requird', did you mean 'required'?)")
   end)
 
   it("parses the text when no data is given", function()
@@ -142,13 +144,13 @@ describe("validators.schema", function()
 
   it("raises at build time on a schema it does not understand", function()
     assert.has_error(function() v.schema { type = "object", propertise = {} } end,
-      'validators.schema: schema: unsupported schema keyword "propertise"')
+      "bad argument #1 to 'schema' (schema: unknown key 'propertise', did you mean 'properties'?)")
     assert.has_error(function()
       v.schema { properties = { a = { type = "strng" } } }
-    end, 'validators.schema: schema.properties.a.type: unknown type "strng" (expected one '
-      .. 'of string, number, integer, boolean, array, object, null)')
+    end, "bad argument #1 to 'schema' (schema.properties.a.type: unknown type \"strng\" (expected one "
+      .. 'of string, number, integer, boolean, array, object, null))')
     assert.has_error(function() v.schema { minLength = "3" } end,
-      "validators.schema: schema.minLength: expected a number, got string")
+      "bad argument #1 to 'schema' (schema.minLength: expected a number, got string)")
   end)
 
   it("escapes strings in messages as JSON does", function()
@@ -208,6 +210,8 @@ describe("validator combinators", function()
 
   it("rejects arguments that are not functions", function()
     assert.has_error(function() v.all_of(v.non_empty(), "x") end,
-      "validators.all_of: argument 2 is a string, expected a validator function")
+      "bad argument #2 to 'all_of' (validator function expected, got string)")
+    assert.has_error(function() v.length { mn = 3 } end,
+      "bad argument #1 to 'length' (unknown key 'mn', did you mean 'min'?)")
   end)
 end)

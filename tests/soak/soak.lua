@@ -53,13 +53,13 @@ end
 local MIX = {
   {"", "ok"}, {"", "ok"}, {"", "ok"}, {"", "ok"}, {"", "ok"},
   {"", "ok"}, {"", "ok"}, {"", "ok"}, {"", "ok"}, {"", "ok"},
-  {"@sim status=500\n", "exhausted"},
-  {"@sim status=401\n", "exhausted"},
-  {"@sim status=429 retry_after_ms=1\n", "exhausted"},
-  {"@sim fault=reset\n", "exhausted"},
-  {"@sim fault=invalid_json\n", "exhausted"},
-  {"@sim fault=truncated\n", "exhausted"},
-  {"@sim fault=empty\n", "exhausted"},
+  {"@sim status=500\n", "http"},
+  {"@sim status=401\n", "auth"},
+  {"@sim status=429 retry_after_ms=1\n", "rate_limited"},
+  {"@sim fault=reset\n", "http"},
+  {"@sim fault=invalid_json\n", "response"},
+  {"@sim fault=truncated\n", "response"},
+  {"@sim fault=empty\n", "empty"},
   {"@sim delay_ms=5\n", "ok"},
 }
 
