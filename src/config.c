@@ -799,21 +799,6 @@ static int parse_state(const ctx_t *c, const lgw__node_t *s,
 }
 
 /* A true/false setting; absent or null: false. */
-static int get_flag(const ctx_t *c, const lgw__node_t *map, const char *key,
-                    const char *path, int *out) {
-  const lgw__node_t *n = lgw__node_get(map, key);
-  char full[400], desc[80];
-  *out = 0;
-  if (absent(n)) return 0;
-  if (n->type == LGW_NODE_BOOL) {
-    *out = n->b != 0;
-    return 0;
-  }
-  join_path(full, sizeof full, path, key);
-  describe(n, desc, sizeof desc);
-  return bad(c, n, full, "expected true or false, got %s", desc);
-}
-
 static int parse_settings(const ctx_t *c, const lgw__node_t *root,
                           lgw_runtime_t *rt) {
   static const char *const known[] = {
@@ -887,8 +872,8 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
                        0, 0, &rt->worker_grace)) ||
       (rc = get_string(c, s, "ca_file", p, 0, &rt->ca_file)) ||
       (rc = parse_state(c, s, rt)) ||
-      (rc = get_flag(c, s, "failover_on_refusal", p,
-                     &rt->failover_on_refusal)))
+      (rc = get_boolean(c, s, "failover_on_refusal", p, 0,
+                        &rt->failover_on_refusal)))
     return rc;
   return parse_prices(c, s, rt);
 }

@@ -125,24 +125,7 @@ static double record(req_t *q, int status, int code, const char *msg,
   return a.cost;
 }
 
-/* Every provider was tried and each refused the request's content (a
- * part or field its API cannot take): nothing was sent. */
-static int all_invalid(const req_t *q) {
-  size_t i;
-  for (i = 0; i < q->natt; i++)
-    if (q->att[i].code != LGW_EINVAL) return 0;
-  return q->natt > 0 && q->natt == q->pos;
-}
-
 static void finish_exhausted(req_t *q) {
-  if (all_invalid(q)) {
-    lgw__error_set(lgw__gw_req_err(q), LGW_EINVAL,
-                   "LLM request for task '%s' cannot be sent to any "
-                   "configured provider:\n%s", q->task,
-                   q->lines.data ? q->lines.data : "");
-    lgw__gw_finish(q, LGW_EINVAL);
-    return;
-  }
   if (q->refusal) {  /* failed over after a refusal; no other answer */
     lgw__error_set(lgw__gw_req_err(q), LGW_EREFUSED,
                    "LLM request for task '%s' was refused by the model; no "
@@ -403,9 +386,7 @@ static void send_attempt(req_t *q) {
   lgw_gateway_t *gw = q->gw;
   const lgw_runtime_t *rt = gw->rt;
   const lgw__transport_t *tr = lgw__transport_for(q->route->style);
-  const endpoint_t *ep = q->embed ? NULL
-                                  : endpoint(gw, q->order[q->pos],
-                                             q->route->style);
+  const endpoint_t *ep = endpoint(gw, q->order[q->pos], q->route->style);
   lgw__call_t call;
   lgw__http_opts_t o;
   lgw_error_t e;
@@ -415,7 +396,7 @@ static void send_attempt(req_t *q) {
   memset(&e, 0, sizeof e);
   q->state = S_HTTP;
   q->ttft = -1;
-  if (q->embed) {
+  if (q->embed && ep) {  /* the same host as ep: its proxy choice */
     rc = lgw__gw_embed_prepare(q, &body, &len, &e);
   } else if (!tr || !ep || (q->on_delta && lgw__gw_stream_reset(q))) {
     rc = lgw__error_set(&e, LGW_ENOMEM,

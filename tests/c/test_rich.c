@@ -1236,8 +1236,8 @@ TEST(gateway_part_fails_over) {
             0);
   ASSERT_EQ(o.status, LGW_EINVAL);
   ASSERT_EQ(canned.served, 0);
-  ASSERT_CONTAINS(o.err, "LLM request for task 't' cannot be sent to any "
-                  "configured provider:\n- provider #1 (x, http://127.0.0.1:");
+  ASSERT_CONTAINS(o.err, "LLM request failed for task 't' across all "
+                  "configured providers:\n- provider #1 (x, http://127.0.0.1:");
   ASSERT_CONTAINS(o.err, "/v1): message 1 part 1 (file text/csv): the "
                   "Anthropic Messages API takes documents as application/pdf "
                   "or text/plain");
@@ -1495,7 +1495,7 @@ TEST(embed_malformed_retried) {
   ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
                                PROVIDER("openai_chat"), canned.port), &r,
                       &o), 0);
-  ASSERT_EQ(o.status, LGW_ERESPONSE);  /* the deciding failure's class */
+  ASSERT_EQ(o.status, LGW_ERESPONSE);
   ASSERT_EQ(o.natt, 3);
   ASSERT_EQ(canned.served, 3);
   ASSERT_CONTAINS(o.err, "/v1/embeddings: expected 2 embeddings in "

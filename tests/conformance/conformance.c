@@ -796,7 +796,7 @@ static void run_xcase(const transport_t *t, const xcase_t *c,
   verrors = print_violations(r.violations, 0);
   /* the control: a wrong type through extra must come back 400 */
   if (strncmp(c->name, "control", 7) == 0)
-    ok = o.status == LGW_EEXHAUSTED && last == 400 && r.status == 400 &&
+    ok = o.status == LGW_EHTTP && last == 400 && r.status == 400 &&
          verrors > 0;
   else
     ok = o.status == 0 && r.status == 200 && verrors == 0;
