@@ -422,7 +422,7 @@ static void send_attempt(req_t *q) {
     o.connect_timeout_ms = gw->connect_timeout_ms;
     o.max_response_bytes = rt->max_response_bytes;
     o.ca_file = gw->ca_files[q->order[q->pos]];
-    o.direct = ep ? ep->direct : lgw__http_url_is_loopback(o.url);
+    o.direct = ep->direct;
     if (q->on_delta) o.on_data = lgw__gw_on_stream_data;
     q->attempt_ms = lgw__now_ms();
     /* the transfer takes the body */
