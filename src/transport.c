@@ -36,6 +36,7 @@ void lgw__reply_free(lgw__reply_t *r) {
   lgw_free(r->refusal);
   r->refusal = NULL;
   r->refusal_len = 0;
+  lgw__tcalls_free(&r->calls);
 }
 
 void lgw__reply_no_usage(lgw__reply_t *r) {
@@ -49,6 +50,7 @@ void lgw__reply_begin(lgw__reply_t *r) {
   r->refusal = NULL;
   r->refusal_len = 0;
   r->finish_reason = NULL;
+  lgw__tcalls_free(&r->calls);
 }
 
 int lgw__blank_n(const char *s, size_t n) {
@@ -102,6 +104,7 @@ void lgw__stream_free(lgw__stream_t *s) {
   lgw__buf_free(&s->text);
   lgw__buf_free(&s->delta);
   lgw__buf_free(&s->refusal);
+  lgw__tcalls_free(&s->calls);
 }
 
 int lgw__stream_text(lgw__stream_t *s, long part, const char *t, size_t n) {
@@ -166,6 +169,9 @@ int lgw__stream_take(lgw__stream_t *s, lgw__reply_t *out) {
   out->refusal_len = 0;
   if (!rc && s->refused)
     rc = lgw__reply_set_refusal(out, s->refusal.data, s->refusal.len);
+  lgw__tcalls_free(&out->calls);
+  out->calls = s->calls;
+  memset(&s->calls, 0, sizeof s->calls);
   return rc;
 }
 
@@ -232,6 +238,10 @@ int lgw__body_temperature(lgw__buf_t *b, double t) {
 int lgw__body_finish(lgw__buf_t *b, int rc, char **out, size_t *len,
                      lgw_error_t *err) {
   rc = rc ? rc : lgw__buf_addc(b, '}');
+  if (rc == LGW__EREPORTED) {
+    lgw__buf_free(b);
+    return LGW_EINVAL;
+  }
   if (rc) {
     lgw__buf_free(b);
     return rc == LGW_EINVAL
