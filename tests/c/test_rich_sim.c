@@ -271,8 +271,8 @@ int main(void) {
   lgw_set_log(gws_quiet_log, NULL, LGW_LOG_ERROR);
   if (sim_start(&sim, NULL) != 0) {
     fprintf(stderr, "cannot start the simulator\n");
-    printf("RESULT 0 1\n");
-    return 1;
+    test__failed++;
+    return TEST_SUMMARY();
   }
   RUN(tool_loop_every_transport);
   RUN(parts_described_by_the_echo);
