@@ -79,13 +79,18 @@ const char *lgw__finish_reason(const char *raw) {
   return NULL;
 }
 
-int lgw__reply_set_refusal(lgw__reply_t *r, const char *s, size_t n) {
+/* *dst = a copy of s (n bytes; NULL: empty), its length in *dlen. */
+static int set_copy(char **dst, size_t *dlen, const char *s, size_t n) {
   char *t = lgw__strndup(s ? s : "", s ? n : 0);
   if (!t) return LGW_ENOMEM;
-  lgw_free(r->refusal);
-  r->refusal = t;
-  r->refusal_len = s ? n : 0;
+  lgw_free(*dst);
+  *dst = t;
+  *dlen = s ? n : 0;
   return 0;
+}
+
+int lgw__reply_set_refusal(lgw__reply_t *r, const char *s, size_t n) {
+  return set_copy(&r->refusal, &r->refusal_len, s, n);
 }
 
 /* ---- streams ------------------------------------------------------------ */
@@ -140,6 +145,24 @@ int lgw__stream_malformed(const char *data, size_t len, lgw_error_t *err) {
   return lgw__error_set(err, LGW_ERESPONSE,
                         "malformed event (not JSON): %s%s", shown,
                         e - a > strlen(shown) ? "..." : "");
+}
+
+int lgw__stream_event_end(cJSON *o, int rc, lgw_error_t *err) {
+  cJSON_Delete(o);
+  if (rc == LGW_ENOMEM)
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory reading stream");
+  return rc;
+}
+
+const cJSON *lgw__choice0(const cJSON *choices) {
+  const cJSON *c;
+  cJSON_ArrayForEach(c, (cJSON_IsArray(choices) ? choices : NULL)) {
+    const cJSON *i = cJSON_GetObjectItemCaseSensitive(c, "index");
+    if (cJSON_IsObject(c) && (!i || cJSON_IsNull(i) ||
+                              (cJSON_IsNumber(i) && i->valuedouble == 0)))
+      return c;
+  }
+  return NULL;
 }
 
 int lgw__stream_error_event(const lgw__stream_t *s, const cJSON *o,
@@ -269,12 +292,7 @@ void lgw__openai_usage(const cJSON *usage, const char *in_key,
 }
 
 int lgw__reply_set_text(lgw__reply_t *out, const char *s, size_t n) {
-  char *t = lgw__strndup(s ? s : "", s ? n : 0);
-  if (!t) return LGW_ENOMEM;
-  lgw_free(out->text);
-  out->text = t;
-  out->text_len = s ? n : 0;
-  return 0;
+  return set_copy(&out->text, &out->text_len, s, n);
 }
 
 /* ---- strings, roles, URLs ---------------------------------------------- */

@@ -275,6 +275,13 @@ int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
  * only string content and text parts count (LiteLLM). */
 int lgw__chat_parse(const char *body, size_t len, const char *content_type,
                     int py_str, lgw__reply_t *out, lgw_error_t *err);
+/* The end of a stream event: frees o and returns rc (LGW_ENOMEM written
+ * to err). */
+int lgw__stream_event_end(struct cJSON *o, int rc, lgw_error_t *err);
+/* The choice with index 0 of "choices" (a choice without an index counts
+ * as 0; a chunk carries one choice, and other choices are not the
+ * answer), or NULL. */
+const struct cJSON *lgw__choice0(const struct cJSON *choices);
 /* A stream event that is an error: the transport's error event by name
  * (s->event "error": its data is the error object, flat or under
  * "error"), or data {"error": {...}}. LGW_EHTTP as lgw__error_object, or
@@ -342,6 +349,19 @@ int lgw__rich_fail(lgw_error_t *err, const char *fmt, ...) LGW__PRINTF(2, 3);
 int lgw__json_add_b64(lgw__buf_t *b, const void *p, size_t n);
 int lgw__json_add_data_url(lgw__buf_t *b, const char *media_type,
                            const void *p, size_t n);
+/* An image part's source: its data as a quoted data URL, else its url
+ * quoted. */
+int lgw__json_add_image_src(lgw__buf_t *b, const lgw_part_t *p);
+/* A file part's `"filename":...,"file_data":"data:..."` (a blank filename
+ * is sent as "file"). */
+int lgw__json_add_file_fields(lgw__buf_t *b, const lgw_part_t *p);
+/* Tool i (0-based) up to its schema: `,` when i > 0, then open (which
+ * ends with the name key), the name, "description" when set and
+ * `"<schema_key>":` with the parameters object; the caller closes it. A
+ * blank name is an error. */
+int lgw__json_add_tool(lgw__buf_t *b, const lgw_tool_t *t, size_t i,
+                       const char *open, const char *schema_key,
+                       lgw_error_t *err);
 /* JSON text that must be one object (what names it in the error):
  * appended as given (stripped); NULL or blank appends dflt. */
 int lgw__json_add_object(lgw__buf_t *b, const char *json, const char *dflt,

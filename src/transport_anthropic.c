@@ -168,22 +168,8 @@ static int tools_def(lgw__buf_t *b, const lgw__call_t *c,
   int rc = 0;
   if (c->ntools) rc = lgw__buf_adds(b, ",\"tools\":[");
   for (i = 0; !rc && i < c->ntools; i++) {
-    const lgw_tool_t *t = &c->tools[i];
-    char what[64];
-    if (lgw__is_blank(t->name))
-      return lgw__rich_fail(err, "tool %zu: name is required", i + 1);
-    snprintf(what, sizeof what, "tool %zu parameters", i + 1);
-    rc = lgw__buf_adds(b, i ? ",{\"name\":" : "{\"name\":");
-    rc = rc ? rc : lgw__json_add_str(b, t->name, strlen(t->name));
-    if (!rc && t->description) {
-      rc = lgw__json_add_key(b, "description");
-      rc = rc ? rc : lgw__json_add_str(b, t->description,
-                                       strlen(t->description));
-    }
-    rc = rc ? rc : lgw__json_add_key(b, "input_schema");
-    rc = rc ? rc : lgw__json_add_object(b, t->parameters_json,
-                                        "{\"type\":\"object\","
-                                        "\"properties\":{}}", what, err);
+    rc = lgw__json_add_tool(b, &c->tools[i], i, "{\"name\":", "input_schema",
+                            err);
     rc = rc ? rc : lgw__buf_addc(b, '}');
   }
   if (!rc && c->ntools) rc = lgw__buf_addc(b, ']');
@@ -470,10 +456,7 @@ static int anthropic_stream_event(lgw__stream_t *s, const char *data,
   } else {
     rc = lgw__stream_error_event(s, o, err);
   }
-  cJSON_Delete(o);
-  if (rc == LGW_ENOMEM)
-    return lgw__error_set(err, LGW_ENOMEM, "out of memory reading stream");
-  return rc;
+  return lgw__stream_event_end(o, rc, err);
 }
 
 const lgw__transport_t lgw__transport_anthropic = {

@@ -42,22 +42,15 @@ static int chat_part(lgw__buf_t *b, const lgw_part_t *p, size_t mi,
                                      p->text ? strlen(p->text) : 0);
   } else if (p->type == LGW_PART_IMAGE) {
     rc = lgw__buf_adds(b, "{\"type\":\"image_url\",\"image_url\":{\"url\":");
-    if (!rc && p->data)
-      rc = lgw__json_add_data_url(b, p->media_type, p->data, p->data_len);
-    else if (!rc)
-      rc = lgw__json_add_str(b, p->url, strlen(p->url));
+    rc = rc ? rc : lgw__json_add_image_src(b, p);
     if (!rc && !lgw__is_blank(p->detail)) {
       rc = lgw__json_add_key(b, "detail");
       rc = rc ? rc : lgw__json_add_str(b, p->detail, strlen(p->detail));
     }
     rc = rc ? rc : lgw__buf_addc(b, '}');
   } else {
-    const char *fn = lgw__is_blank(p->filename) ? "file" : p->filename;
-    rc = lgw__buf_adds(b, "{\"type\":\"file\",\"file\":{\"filename\":");
-    rc = rc ? rc : lgw__json_add_str(b, fn, strlen(fn));
-    rc = rc ? rc : lgw__buf_adds(b, ",\"file_data\":");
-    rc = rc ? rc : lgw__json_add_data_url(b, p->media_type, p->data,
-                                          p->data_len);
+    rc = lgw__buf_adds(b, "{\"type\":\"file\",\"file\":{");
+    rc = rc ? rc : lgw__json_add_file_fields(b, p);
     rc = rc ? rc : lgw__buf_addc(b, '}');
   }
   return rc ? rc : lgw__buf_addc(b, '}');
@@ -151,24 +144,8 @@ static int chat_tools(lgw__buf_t *b, const lgw__call_t *c,
   int rc = lgw__buf_adds(b, ",\"tools\":[");
   for (i = 0; !rc && i < c->ntools; i++) {
     const lgw_tool_t *t = &c->tools[i];
-    char what[64];
-    if (lgw__is_blank(t->name))
-      return lgw__rich_fail(err, "tool %zu: name is required", i + 1);
-    snprintf(what, sizeof what, "tool %zu parameters", i + 1);
-    rc = lgw__buf_adds(b, i ? ",{\"type\":\"function\",\"function\":"
-                              "{\"name\":"
-                            : "{\"type\":\"function\",\"function\":"
-                              "{\"name\":");
-    rc = rc ? rc : lgw__json_add_str(b, t->name, strlen(t->name));
-    if (!rc && t->description) {
-      rc = lgw__json_add_key(b, "description");
-      rc = rc ? rc : lgw__json_add_str(b, t->description,
-                                       strlen(t->description));
-    }
-    rc = rc ? rc : lgw__json_add_key(b, "parameters");
-    rc = rc ? rc : lgw__json_add_object(b, t->parameters_json,
-                                        "{\"type\":\"object\","
-                                        "\"properties\":{}}", what, err);
+    rc = lgw__json_add_tool(b, t, i, "{\"type\":\"function\",\"function\":"
+                                     "{\"name\":", "parameters", err);
     if (!rc && t->strict) rc = lgw__buf_adds(b, ",\"strict\":true");
     rc = rc ? rc : lgw__buf_adds(b, "}}");
   }
@@ -345,18 +322,6 @@ static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
   return 0;
 }
 
-/* The choice with index 0 (a choice without an index counts as 0). */
-static const cJSON *choice0(const cJSON *choices) {
-  const cJSON *c;
-  cJSON_ArrayForEach(c, (cJSON_IsArray(choices) ? choices : NULL)) {
-    const cJSON *i = cJSON_GetObjectItemCaseSensitive(c, "index");
-    if (cJSON_IsObject(c) && (!i || cJSON_IsNull(i) ||
-                              (cJSON_IsNumber(i) && i->valuedouble == 0)))
-      return c;
-  }
-  return NULL;
-}
-
 /* One tool call (a message's or a chunk's) into t: id and name when
  * given, the arguments appended (a string; an object as its JSON). */
 static int read_call(const cJSON *tc, lgw__tcall_t *t, int nul) {
@@ -416,7 +381,7 @@ int lgw__chat_parse(const char *body, size_t len, const char *content_type,
   rc = lgw__decode_body(body, len, content_type, &root, &nul, err);
   if (rc) return rc;
   lgw__buf_init(&text);
-  first = choice0(cJSON_GetObjectItemCaseSensitive(root, "choices"));
+  first = lgw__choice0(cJSON_GetObjectItemCaseSensitive(root, "choices"));
   msg = cJSON_GetObjectItemCaseSensitive(first, "message");
   if (cJSON_IsObject(msg))
     rc = content_text(cJSON_GetObjectItemCaseSensitive(msg, "content"),
@@ -465,7 +430,7 @@ int lgw__chat_stream_event(lgw__stream_t *s, const char *data, size_t len,
     cJSON_Delete(o);
     return rc;
   }
-  first = choice0(cJSON_GetObjectItemCaseSensitive(o, "choices"));
+  first = lgw__choice0(cJSON_GetObjectItemCaseSensitive(o, "choices"));
   if (first) {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(first, "delta");
     v = cJSON_GetObjectItemCaseSensitive(d, "content");

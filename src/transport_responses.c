@@ -41,19 +41,12 @@ static int parts_list(lgw__buf_t *b, const lgw_rich_message_t *m, size_t mi,
     } else if (!rc && p->type == LGW_PART_IMAGE) {
       const char *d = lgw__is_blank(p->detail) ? "auto" : p->detail;
       rc = lgw__buf_adds(b, "{\"type\":\"input_image\",\"image_url\":");
-      if (!rc && p->data)
-        rc = lgw__json_add_data_url(b, p->media_type, p->data, p->data_len);
-      else if (!rc)
-        rc = lgw__json_add_str(b, p->url, strlen(p->url));
+      rc = rc ? rc : lgw__json_add_image_src(b, p);
       rc = rc ? rc : lgw__json_add_key(b, "detail");
       rc = rc ? rc : lgw__json_add_str(b, d, strlen(d));
     } else if (!rc) {
-      const char *fn = lgw__is_blank(p->filename) ? "file" : p->filename;
-      rc = lgw__buf_adds(b, "{\"type\":\"input_file\",\"filename\":");
-      rc = rc ? rc : lgw__json_add_str(b, fn, strlen(fn));
-      rc = rc ? rc : lgw__buf_adds(b, ",\"file_data\":");
-      rc = rc ? rc : lgw__json_add_data_url(b, p->media_type, p->data,
-                                            p->data_len);
+      rc = lgw__buf_adds(b, "{\"type\":\"input_file\",");
+      rc = rc ? rc : lgw__json_add_file_fields(b, p);
     }
     rc = rc ? rc : lgw__buf_addc(b, '}');
   }
@@ -139,22 +132,8 @@ static int tools_def(lgw__buf_t *b, const lgw__call_t *c,
   if (c->ntools) rc = lgw__buf_adds(b, ",\"tools\":[");
   for (i = 0; !rc && i < c->ntools; i++) {
     const lgw_tool_t *t = &c->tools[i];
-    char what[64];
-    if (lgw__is_blank(t->name))
-      return lgw__rich_fail(err, "tool %zu: name is required", i + 1);
-    snprintf(what, sizeof what, "tool %zu parameters", i + 1);
-    rc = lgw__buf_adds(b, i ? ",{\"type\":\"function\",\"name\":"
-                            : "{\"type\":\"function\",\"name\":");
-    rc = rc ? rc : lgw__json_add_str(b, t->name, strlen(t->name));
-    if (!rc && t->description) {
-      rc = lgw__json_add_key(b, "description");
-      rc = rc ? rc : lgw__json_add_str(b, t->description,
-                                       strlen(t->description));
-    }
-    rc = rc ? rc : lgw__json_add_key(b, "parameters");
-    rc = rc ? rc : lgw__json_add_object(b, t->parameters_json,
-                                        "{\"type\":\"object\","
-                                        "\"properties\":{}}", what, err);
+    rc = lgw__json_add_tool(b, t, i, "{\"type\":\"function\",\"name\":",
+                            "parameters", err);
     rc = rc ? rc : lgw__buf_adds(b, t->strict ? ",\"strict\":true}"
                                               : ",\"strict\":false}");
   }
@@ -474,10 +453,7 @@ static int responses_stream_event(lgw__stream_t *s, const char *data,
   } else {
     rc = lgw__stream_error_event(s, o, err);
   }
-  cJSON_Delete(o);
-  if (rc == LGW_ENOMEM)
-    return lgw__error_set(err, LGW_ENOMEM, "out of memory reading stream");
-  return rc;
+  return lgw__stream_event_end(o, rc, err);
 }
 
 const lgw__transport_t lgw__transport_responses = {

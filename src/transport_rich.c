@@ -74,6 +74,43 @@ int lgw__json_add_data_url(lgw__buf_t *b, const char *media_type,
   return rc;
 }
 
+int lgw__json_add_image_src(lgw__buf_t *b, const lgw_part_t *p) {
+  if (p->data)
+    return lgw__json_add_data_url(b, p->media_type, p->data, p->data_len);
+  return lgw__json_add_str(b, p->url, strlen(p->url));
+}
+
+int lgw__json_add_file_fields(lgw__buf_t *b, const lgw_part_t *p) {
+  const char *fn = lgw__is_blank(p->filename) ? "file" : p->filename;
+  int rc = lgw__buf_adds(b, "\"filename\":");
+  rc = rc ? rc : lgw__json_add_str(b, fn, strlen(fn));
+  rc = rc ? rc : lgw__buf_adds(b, ",\"file_data\":");
+  return rc ? rc : lgw__json_add_data_url(b, p->media_type, p->data,
+                                          p->data_len);
+}
+
+int lgw__json_add_tool(lgw__buf_t *b, const lgw_tool_t *t, size_t i,
+                       const char *open, const char *schema_key,
+                       lgw_error_t *err) {
+  char what[64];
+  int rc;
+  if (lgw__is_blank(t->name))
+    return lgw__rich_fail(err, "tool %zu: name is required", i + 1);
+  snprintf(what, sizeof what, "tool %zu parameters", i + 1);
+  rc = i ? lgw__buf_addc(b, ',') : 0;
+  rc = rc ? rc : lgw__buf_adds(b, open);
+  rc = rc ? rc : lgw__json_add_str(b, t->name, strlen(t->name));
+  if (!rc && t->description) {
+    rc = lgw__json_add_key(b, "description");
+    rc = rc ? rc : lgw__json_add_str(b, t->description,
+                                     strlen(t->description));
+  }
+  rc = rc ? rc : lgw__json_add_key(b, schema_key);
+  return rc ? rc : lgw__json_add_object(b, t->parameters_json,
+                                        "{\"type\":\"object\","
+                                        "\"properties\":{}}", what, err);
+}
+
 int lgw__json_add_object(lgw__buf_t *b, const char *json, const char *dflt,
                          const char *what, lgw_error_t *err) {
   const char *end = NULL;
