@@ -367,8 +367,17 @@ char *lgw__endpoint_url(const char *base_url, const char *as_is,
   return url;
 }
 
-int lgw__openai_headers(const lgw__provider_t *p, lgw__kvlist_t *out) {
+int lgw__provider_headers(const lgw__provider_t *p, lgw__kvlist_t *out) {
   size_t i;
+  int rc = 0;
+  for (i = 0; !rc && i < p->headers.n; i++)
+    if (!lgw__is_blank(p->headers.items[i].key))
+      rc = lgw__kvlist_add(out, p->headers.items[i].key,
+                           p->headers.items[i].value);
+  return rc;
+}
+
+int lgw__openai_headers(const lgw__provider_t *p, lgw__kvlist_t *out) {
   int rc = lgw__kvlist_add(out, "content-type", "application/json");
   if (!rc && !lgw__is_blank(p->api_key)) {
     char *key = lgw__strip(p->api_key);
@@ -377,11 +386,7 @@ int lgw__openai_headers(const lgw__provider_t *p, lgw__kvlist_t *out) {
     lgw_free(bearer);
     lgw_free(key);
   }
-  for (i = 0; !rc && i < p->headers.n; i++)
-    if (!lgw__is_blank(p->headers.items[i].key))
-      rc = lgw__kvlist_add(out, p->headers.items[i].key,
-                           p->headers.items[i].value);
-  return rc;
+  return rc ? rc : lgw__provider_headers(p, out);
 }
 
 /* ---- writing JSON ------------------------------------------------------- */

@@ -181,6 +181,9 @@ extern const lgw__transport_t lgw__transport_litellm;
 
 /* base_url stripped of whitespace and all trailing slashes (caller frees). */
 char *lgw__clean_base(const char *base_url);
+/* The provider's configured headers (those with non-blank names) added
+ * to out. */
+int lgw__provider_headers(const lgw__provider_t *p, lgw__kvlist_t *out);
 /* content-type: application/json, authorization: Bearer <key> when the
  * key is non-blank, then the provider's headers (non-blank names). */
 int lgw__openai_headers(const lgw__provider_t *p, lgw__kvlist_t *out);

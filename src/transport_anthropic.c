@@ -19,7 +19,6 @@ static char *anthropic_url(const lgw__provider_t *p) {
 /* No Bearer header: Anthropic authenticates with x-api-key. A configured
  * x-api-key or anthropic-version replaces the default one. */
 static int anthropic_headers(const lgw__provider_t *p, lgw__kvlist_t *out) {
-  size_t i;
   int rc = lgw__kvlist_add(out, "content-type", "application/json");
   if (!rc && !lgw__is_blank(p->api_key) &&
       !lgw__kvlist_get_ci(&p->headers, "x-api-key")) {
@@ -29,11 +28,7 @@ static int anthropic_headers(const lgw__provider_t *p, lgw__kvlist_t *out) {
   }
   if (!rc && !lgw__kvlist_get_ci(&p->headers, "anthropic-version"))
     rc = lgw__kvlist_add(out, "anthropic-version", "2023-06-01");
-  for (i = 0; !rc && i < p->headers.n; i++)
-    if (!lgw__is_blank(p->headers.items[i].key))
-      rc = lgw__kvlist_add(out, p->headers.items[i].key,
-                           p->headers.items[i].value);
-  return rc;
+  return rc ? rc : lgw__provider_headers(p, out);
 }
 
 static const char api[] = "Anthropic Messages API";
