@@ -38,6 +38,11 @@ lgw__tcall_t *lgw__tcalls_add(lgw__tcalls_t *l, long key);
 /* Replace *dst (owned) with the decoded JSON string s (nul: as
  * lgw__json_parse reported). */
 int lgw__tcall_set(char **dst, const char *s, int nul);
+/* t's id and name from id and name where each is a non-empty JSON
+ * string (else that one is left as it is). */
+struct cJSON;
+int lgw__tcall_names(lgw__tcall_t *t, const struct cJSON *id,
+                     const struct cJSON *name, int nul);
 
 /* What one attempt sends. */
 typedef struct lgw__call {

@@ -329,11 +329,7 @@ static int read_call(const cJSON *tc, lgw__tcall_t *t, int nul) {
   const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
   const cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
-  int rc = 0;
-  if (cJSON_IsString(id) && *id->valuestring)
-    rc = lgw__tcall_set(&t->id, id->valuestring, nul);
-  if (!rc && cJSON_IsString(name) && *name->valuestring)
-    rc = lgw__tcall_set(&t->name, name->valuestring, nul);
+  int rc = lgw__tcall_names(t, id, name, nul);
   if (!rc && cJSON_IsString(args)) {
     rc = lgw__json_text(&t->args, args->valuestring, nul);
   } else if (!rc && cJSON_IsObject(args)) {

@@ -265,11 +265,7 @@ static int read_call(const cJSON *it, lgw__tcall_t *t, int nul) {
   const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "call_id");
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
   const cJSON *args = cJSON_GetObjectItemCaseSensitive(it, "arguments");
-  int rc = 0;
-  if (cJSON_IsString(id) && *id->valuestring)
-    rc = lgw__tcall_set(&t->id, id->valuestring, nul);
-  if (!rc && cJSON_IsString(name) && *name->valuestring)
-    rc = lgw__tcall_set(&t->name, name->valuestring, nul);
+  int rc = lgw__tcall_names(t, id, name, nul);
   if (!rc && cJSON_IsString(args)) {
     t->args.len = 0;
     if (t->args.data) t->args.data[0] = '\0';

@@ -291,6 +291,16 @@ int lgw__tcall_set(char **dst, const char *s, int nul) {
   return 0;
 }
 
+int lgw__tcall_names(lgw__tcall_t *t, const cJSON *id, const cJSON *name,
+                     int nul) {
+  int rc = 0;
+  if (cJSON_IsString(id) && *id->valuestring)
+    rc = lgw__tcall_set(&t->id, id->valuestring, nul);
+  if (!rc && cJSON_IsString(name) && *name->valuestring)
+    rc = lgw__tcall_set(&t->name, name->valuestring, nul);
+  return rc;
+}
+
 /* ---- common parameters, schema, extra members ------------------------- */
 
 int lgw__body_params(lgw__buf_t *b, const lgw__call_t *c,
