@@ -357,6 +357,10 @@ int lgw__rich_fail(lgw_error_t *err, const char *fmt, ...) LGW__PRINTF(2, 3);
 int lgw__json_add_b64(lgw__buf_t *b, const void *p, size_t n);
 int lgw__json_add_data_url(lgw__buf_t *b, const char *media_type,
                            const void *p, size_t n);
+/* Tool call ci of message mi (both 1-based) needs an id and a name:
+ * LGW__EREPORTED when one is blank, else 0. */
+int lgw__tool_call_check(const lgw_tool_call_t *t, size_t mi, size_t ci,
+                         lgw_error_t *err);
 /* An image part's source: its data as a quoted data URL, else its url
  * quoted. */
 int lgw__json_add_image_src(lgw__buf_t *b, const lgw_part_t *p);

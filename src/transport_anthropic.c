@@ -117,9 +117,7 @@ static int message_blocks(lgw__buf_t *b, const lgw_rich_message_t *m, size_t mi,
   for (i = 0; !rc && i < m->ntool_calls; i++) {
     const lgw_tool_call_t *t = &m->tool_calls[i];
     char what[80];
-    if (lgw__is_blank(t->id) || lgw__is_blank(t->name))
-      return lgw__rich_fail(err, "message %zu tool call %zu: id and name "
-                            "are required", mi, i + 1);
+    if ((rc = lgw__tool_call_check(t, mi, i + 1, err)) != 0) return rc;
     snprintf(what, sizeof what, "message %zu tool call %zu arguments", mi,
              i + 1);
     rc = lgw__buf_adds(b, n++ ? ",{\"type\":\"tool_use\",\"id\":"

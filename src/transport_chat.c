@@ -89,9 +89,7 @@ static int chat_tool_calls(lgw__buf_t *b, const lgw_rich_message_t *m,
     const lgw_tool_call_t *t = &m->tool_calls[i];
     const char *args = lgw__is_blank(t->arguments_json) ? "{}"
                                                         : t->arguments_json;
-    if (lgw__is_blank(t->id) || lgw__is_blank(t->name))
-      return lgw__rich_fail(err, "message %zu tool call %zu: id and name "
-                            "are required", mi, i + 1);
+    if ((rc = lgw__tool_call_check(t, mi, i + 1, err)) != 0) return rc;
     rc = lgw__buf_adds(b, i ? ",{\"id\":" : "{\"id\":");
     rc = rc ? rc : lgw__json_add_str(b, t->id, strlen(t->id));
     rc = rc ? rc : lgw__buf_adds(b, ",\"type\":\"function\",\"function\":"

@@ -62,9 +62,7 @@ static int call_items(lgw__buf_t *b, const lgw_rich_message_t *m, size_t mi,
     const lgw_tool_call_t *t = &m->tool_calls[i];
     const char *args = lgw__is_blank(t->arguments_json) ? "{}"
                                                         : t->arguments_json;
-    if (lgw__is_blank(t->id) || lgw__is_blank(t->name))
-      return lgw__rich_fail(err, "message %zu tool call %zu: id and name "
-                            "are required", mi, i + 1);
+    if ((rc = lgw__tool_call_check(t, mi, i + 1, err)) != 0) return rc;
     rc = lgw__buf_adds(b, (*items)++ ? ",{\"type\":\"function_call\","
                                        "\"call_id\":"
                                      : "{\"type\":\"function_call\","

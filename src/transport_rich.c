@@ -74,6 +74,14 @@ int lgw__json_add_data_url(lgw__buf_t *b, const char *media_type,
   return rc;
 }
 
+int lgw__tool_call_check(const lgw_tool_call_t *t, size_t mi, size_t ci,
+                         lgw_error_t *err) {
+  if (lgw__is_blank(t->id) || lgw__is_blank(t->name))
+    return lgw__rich_fail(err, "message %zu tool call %zu: id and name "
+                          "are required", mi, ci);
+  return 0;
+}
+
 int lgw__json_add_image_src(lgw__buf_t *b, const lgw_part_t *p) {
   if (p->data)
     return lgw__json_add_data_url(b, p->media_type, p->data, p->data_len);

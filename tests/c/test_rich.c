@@ -328,6 +328,38 @@ TEST(tool_definition_errors) {
                "ERR -2: tool 1: name is required");
 }
 
+/* The same errors from every API: a tool without a name, a tool call of
+ * an assistant message without an id or a name. */
+TEST(tool_and_tool_call_errors_every_api) {
+  const lgw__transport_t *ts[] = {&lgw__transport_chat,
+                                  &lgw__transport_responses,
+                                  &lgw__transport_anthropic};
+  lgw_tool_t t[2] = {{"f", NULL, NULL, 0}, {"", NULL, NULL, 0}};
+  lgw_tool_call_t tc[2] = {{"call_1", "f", "{}"}, {"call_2", " ", "{}"}};
+  lgw_rich_message_t m[2];
+  lgw__call_t c = call(ask + 1, 1, "m");
+  size_t i;
+  c.tools = t;
+  c.ntools = 2;
+  for (i = 0; i < NMSG(ts); i++)
+    ASSERT_STREQ(body(ts[i], &c), "ERR -2: tool 2: name is required");
+  memset(m, 0, sizeof m);
+  m[0].role = "user";
+  m[0].content = "q";
+  m[1].role = "assistant";
+  m[1].tool_calls = tc;
+  m[1].ntool_calls = 2;
+  c = rcall(m, 2, "m");
+  for (i = 0; i < NMSG(ts); i++)
+    ASSERT_STREQ(body(ts[i], &c),
+                 "ERR -2: message 2 tool call 2: id and name are required");
+  tc[1].name = "f";
+  tc[0].id = NULL;
+  for (i = 0; i < NMSG(ts); i++)
+    ASSERT_STREQ(body(ts[i], &c),
+                 "ERR -2: message 2 tool call 1: id and name are required");
+}
+
 TEST(tool_calls_only_on_assistant) {
   lgw_rich_message_t m[1];
   lgw__call_t c;
@@ -1517,6 +1549,7 @@ int main(void) {
   RUN(chat_system_parts_text_only);
   RUN(chat_tool_choice_forms);
   RUN(tool_definition_errors);
+  RUN(tool_and_tool_call_errors_every_api);
   RUN(tool_calls_only_on_assistant);
   RUN(tool_role_without_id_unchanged);
   RUN(responses_tools_body);
