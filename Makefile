@@ -331,7 +331,8 @@ FUZZ_CFLAGS   = $(WARN) -g -O1 -fsanitize=address,undefined \
                 -Iinclude -Isrc $(PKG_CFLAGS)
 FUZZ_TARGETS  = env config json_extract transport sse retry_after
 FUZZ_TRANSPORT_SRC = util transport transport_responses transport_chat \
-                     transport_anthropic transport_litellm sse json_extract
+                     transport_anthropic transport_litellm transport_rich sse \
+                     json_extract
 FUZZ_SRC_env          = util env node
 FUZZ_SRC_config       = util env node yaml_load config fileio provider_state \
                         json_extract

@@ -26,9 +26,9 @@ extern "C" {
 #endif
 
 #define LGW_VERSION_MAJOR 0
-#define LGW_VERSION_MINOR 2
+#define LGW_VERSION_MINOR 3
 #define LGW_VERSION_PATCH 0
-#define LGW_VERSION_STRING "0.2.0"
+#define LGW_VERSION_STRING "0.3.0"
 #define LGW_VERSION_HEX ((LGW_VERSION_MAJOR << 16) | \
                          (LGW_VERSION_MINOR << 8) | (LGW_VERSION_PATCH))
 
@@ -121,10 +121,90 @@ LGW_API const char *lgw_runtime_config_key(const lgw_runtime_t *rt);
 
 /* ---- requests and results ---------------------------------------------- */
 
+/*
+ * Ownership: every pointer in a request (messages, parts, tool calls,
+ * tools, strings, bytes) is borrowed; lgw_gateway_submit copies all of it,
+ * so the caller may free or reuse it as soon as submit returns. Every
+ * pointer in a result is borrowed for the completion callback only.
+ *
+ * lgw_message_t is unchanged; the fields marked 0.3.0 in lgw_request_t
+ * and lgw_result_t were appended: a request zeroed before it is filled
+ * (memset or an initializer) behaves as before.
+ */
+
+/* One part of a message's content. */
+typedef enum {
+  LGW_PART_TEXT = 0,   /* text */
+  LGW_PART_IMAGE = 1,  /* url, or data + media_type (sent base64) */
+  LGW_PART_FILE = 2    /* data + media_type (+ filename), sent base64 */
+} lgw_part_type_t;
+
+typedef struct lgw_part {
+  lgw_part_type_t type;
+  const char *text;        /* TEXT: NUL-terminated; NULL means "" */
+  const char *url;         /* IMAGE: an https: or data: URL; NULL when the
+                              image is given as data */
+  const void *data;        /* IMAGE, FILE: the raw bytes (not base64) */
+  size_t data_len;
+  const char *media_type;  /* with data: "image/png", "application/pdf" */
+  const char *detail;      /* IMAGE: "low" | "high" | "auto"; NULL: unset
+                              (Responses then sends "auto", its default);
+                              Anthropic has no such field and ignores it */
+  const char *filename;    /* FILE: NULL: "file" */
+} lgw_part_t;
+
+/* A function call asked for by the model. In a request: part of an
+ * assistant message being replayed; in a result: what the model asked. */
+typedef struct lgw_tool_call {
+  const char *id;              /* call id (Responses call_id, Anthropic
+                                  tool_use id) */
+  const char *name;            /* the tool's name */
+  const char *arguments_json;  /* the arguments as JSON text (an object);
+                                  NULL or "" means {}. In a result: exactly
+                                  what the model sent, possibly invalid */
+} lgw_tool_call_t;
+
 typedef struct lgw_message {
   const char *role;     /* NULL or "" means "user" */
   const char *content;  /* NULL means "" */
 } lgw_message_t;
+
+/* A message with everything a plain lgw_message_t cannot say: content
+ * parts, a participant name, tool calls, tool results. Sent through
+ * lgw_request_t.rich_messages. Each transport sends the API's own shape;
+ * a part an API cannot take (an image in a Chat system message, a CSV
+ * document to Anthropic, image bytes without a media_type, ...) fails
+ * that provider before anything is sent: an attempt with LGW_EINVAL and a
+ * message naming the message, the part and the API, then failover; when
+ * no provider can take the request it ends with LGW_EINVAL. */
+typedef struct lgw_rich_message {
+  const char *role;         /* NULL or "" means "user"; "tool" for a tool
+                               result */
+  const char *content;      /* NULL means ""; ignored when nparts > 0 */
+  const lgw_part_t *parts;  /* the content as parts, in order */
+  size_t nparts;
+  const char *name;         /* participant name (Chat and LiteLLM send it;
+                               Responses and Anthropic have no such field
+                               and leave it out) */
+  const lgw_tool_call_t *tool_calls;  /* assistant: the calls it made */
+  size_t ntool_calls;
+  const char *tool_call_id; /* role "tool": the call this answers (a
+                               "tool" message without one is sent as a
+                               plain message, as before 0.3.0) */
+  int is_error;             /* role "tool": the result is an error
+                               (Anthropic is_error; others ignore it) */
+} lgw_rich_message_t;
+
+/* A function the model may call. */
+typedef struct lgw_tool {
+  const char *name;
+  const char *description;     /* NULL: none */
+  const char *parameters_json; /* a JSON Schema object as JSON text; NULL:
+                                  {"type":"object","properties":{}} */
+  int strict;                  /* 1: strict schema adherence (Responses
+                                  always sends strict, false by default;
+                                  Chat only when 1; Anthropic ignores it) */
+} lgw_tool_t;
 
 /* Token usage of one answer; a count the response did not give is -1.
  * In a total (usage_total) the counts are sums of the known ones (0 when
@@ -148,6 +228,16 @@ struct lgw_gateway;
 typedef void (*lgw_delta_fn)(struct lgw_gateway *gw, uint64_t id,
                              const char *text, size_t len, void *ud);
 
+/* A piece of a streamed tool call's arguments, for user interfaces:
+ * index is the call's 0-based position in lgw_result_t.tool_calls, name
+ * its name ("" while not yet known), piece[0..len) the arguments text it
+ * added (may be empty: the call was announced). Borrowed for the call;
+ * runs from the loop, after the text delta of the same event, calls in
+ * their order. */
+typedef void (*lgw_tool_delta_fn)(struct lgw_gateway *gw, uint64_t id,
+                                  size_t index, const char *name,
+                                  const char *piece, size_t len, void *ud);
+
 typedef struct lgw_request {
   const char *task;                 /* NULL means "" */
   const lgw_message_t *messages;
@@ -166,6 +256,51 @@ typedef struct lgw_request {
    * text (lgw_result_t.partial_text). */
   lgw_delta_fn on_delta;            /* NULL: not streamed */
   void *delta_ud;
+  /* 0.3.0: rich messages. When nrich_messages > 0 they are the
+   * conversation and messages/nmessages must be empty. */
+  const lgw_rich_message_t *rich_messages;
+  size_t nrich_messages;
+  /* 0.3.0: tools. The model may answer with tool calls instead of (or
+   * besides) text: lgw_result_t.tool_calls. */
+  const lgw_tool_t *tools;
+  size_t ntools;
+  const char *tool_choice;          /* "auto" | "none" | "required";
+                                       NULL: unset (the API's default) */
+  const char *tool_choice_name;     /* force this tool (tool_choice is
+                                       then ignored); NULL: unset */
+  int parallel_tool_calls;          /* 0 unset, 1 true, -1 false */
+  /* 0.3.0: structured output. The answer's text is JSON matching this
+   * schema, enforced by the provider: Responses text.format, Chat
+   * response_format (json_schema), Anthropic output_config.format. */
+  const char *schema_json;          /* a JSON Schema object as JSON text;
+                                       NULL: none */
+  const char *schema_name;          /* NULL: "response" (Anthropic has no
+                                       name) */
+  int schema_strict;                /* 0 or 1: strict, -1: not strict
+                                       (Anthropic has no such switch) */
+  /* 0.3.0: common parameters, sent where the API has the field */
+  const char *const *stop;          /* stop sequences: Chat stop,
+                                       Anthropic stop_sequences; Responses
+                                       has none (left out) */
+  size_t nstop;
+  int has_top_p;                    /* top_p: every API */
+  double top_p;
+  int has_seed;                     /* seed: Chat and LiteLLM only */
+  long long seed;
+  const char *user;                 /* end-user id: OpenAI user,
+                                       Anthropic metadata.user_id */
+  const char *metadata_json;        /* a JSON object of strings: OpenAI
+                                       metadata; Anthropic has none (left
+                                       out) */
+  const char *extra_json;           /* a JSON object merged into the body
+                                       last, after the provider's
+                                       extra_body: each key replaces the
+                                       body's; a null value removes it */
+  /* 0.3.0: streamed tool-call pieces (only with on_delta: a streamed
+   * request). Like a text delta, the first one commits the request to
+   * this attempt (no retry or failover after it). */
+  lgw_tool_delta_fn on_tool_delta;  /* NULL: none */
+  void *tool_delta_ud;
 } lgw_request_t;
 
 /* One HTTP attempt (or a provider skipped before any HTTP). */
@@ -219,16 +354,26 @@ typedef struct lgw_result {
   const char *refusal;       /* status LGW_EREFUSED: the model's refusal
                                 text ("" when it gave none); else NULL */
   size_t refusal_len;
+  /* 0.3.0 */
+  const lgw_tool_call_t *tool_calls;  /* the calls the model asked for, in
+                                         order (streamed ones assembled);
+                                         NULL when none */
+  size_t ntool_calls;
+  const lgw_rich_message_t *message;  /* on success: the assistant message
+                                         to append to the history (role
+                                         "assistant", content = text,
+                                         tool_calls); NULL on failure */
 } lgw_result_t;
 
 typedef struct lgw_gateway lgw_gateway_t;
 
-/* Completion: status is 0 (res->text set) or LGW_E*; err is NULL on
- * success. When every provider failed, status (and err->code) is the
- * class of the last attempt's failure (LGW_EAUTH, LGW_ETIMEOUT...), the
- * attempts tell the rest; LGW_EEXHAUSTED only when no attempt was made.
- * res and err are borrowed for the duration of the call. Runs from the
- * loop, never inside a libcurl callback. */
+/* Completion: status is 0 (res->text set; "" when the model answered
+ * with tool calls only) or LGW_E*; err is NULL on success. When every
+ * provider failed, status (and err->code) is the class of the last
+ * attempt's failure (LGW_EAUTH, LGW_ETIMEOUT...), the attempts tell the
+ * rest; LGW_EEXHAUSTED only when no attempt was made. res and err are
+ * borrowed for the duration of the call. Runs from the loop, never inside
+ * a libcurl callback. */
 typedef void (*lgw_done_fn)(lgw_gateway_t *gw, uint64_t id, int status,
                             const lgw_result_t *res, const lgw_error_t *err,
                             void *ud);
@@ -316,6 +461,53 @@ LGW_API int lgw_gateway_run(lgw_gateway_t *gw);
  * Called from a completion callback, it takes effect when the callback
  * returns (with its own loop, when lgw_gateway_run returns). */
 LGW_API void lgw_gateway_free(lgw_gateway_t *gw);
+
+/* ---- embeddings -------------------------------------------------------- */
+
+/* Embeddings through the OpenAI-style POST {base}/embeddings of the
+ * providers whose API has it (api_style responses, openai_chat, litellm;
+ * same base-URL rules as their other endpoints), in the usual order, with
+ * the same retries, failover, circuit breakers, rate limits, deadline,
+ * events and usage. Providers without one (anthropic) are skipped with
+ * that reason. Everything in the request is copied at submit. */
+typedef struct lgw_embed_request {
+  const char *task;             /* routing as for lgw_request_t; NULL "" */
+  const char *const *inputs;    /* the texts, at least one */
+  size_t ninputs;
+  const char *model;            /* NULL or "": the task's model */
+  long dimensions;              /* 0: the model's own */
+  double deadline;              /* as in lgw_request_t */
+} lgw_embed_request_t;
+
+typedef struct lgw_embed_result {
+  const char *task;
+  const double *vectors;        /* nvectors * dim values, row i at
+                                   vectors + i * dim (input order) */
+  size_t nvectors;
+  size_t dim;
+  const char *model;            /* as the provider reported it, else the
+                                   model sent */
+  int provider_index;           /* 1-based in configured order; 0 on
+                                   failure */
+  const char *provider_type;
+  const char *api_style;
+  const char *base_url;
+  lgw_usage_t usage;            /* input_tokens; others -1 */
+  double cost;                  /* from settings.prices; -1 unknown */
+  const lgw_attempt_t *attempts;
+  size_t nattempts;
+} lgw_embed_result_t;
+
+/* Completion of lgw_gateway_embed: status 0 (res->vectors set) or
+ * LGW_E*; res and err borrowed for the call; runs from the loop. */
+typedef void (*lgw_embed_done_fn)(lgw_gateway_t *gw, uint64_t id, int status,
+                                  const lgw_embed_result_t *res,
+                                  const lgw_error_t *err, void *ud);
+/* Submit an embeddings request; *id (optional) for lgw_gateway_cancel. */
+LGW_API int lgw_gateway_embed(lgw_gateway_t *gw,
+                              const lgw_embed_request_t *req,
+                              lgw_embed_done_fn cb, void *ud, uint64_t *id,
+                              lgw_error_t *err);
 
 /* Running totals over every attempt of every request this gateway ran:
  * the cost in the currency of settings.prices (-1 when no attempt was

@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cJSON.h>
+
 #include "provider_state.h"
 #include "yaml_load.h"
 
@@ -478,7 +480,55 @@ const char *lgw__style_name(lgw__style_t s) {
 
 /* ---- runtime construction ---------------------------------------------- */
 
+/* A configuration value as JSON (keys as their text). */
+static cJSON *node_json(const lgw__node_t *n) {
+  cJSON *o = NULL;
+  size_t i;
+  switch (n->type) {
+    case LGW_NODE_NULL: return cJSON_CreateNull();
+    case LGW_NODE_BOOL: return cJSON_CreateBool(n->b);
+    case LGW_NODE_INT: return cJSON_CreateNumber((double)n->i);
+    case LGW_NODE_FLOAT: return cJSON_CreateNumber(n->d);
+    case LGW_NODE_STRING: return cJSON_CreateString(n->str ? n->str : "");
+    case LGW_NODE_SEQ:
+    case LGW_NODE_MAP:
+      o = n->type == LGW_NODE_SEQ ? cJSON_CreateArray() : cJSON_CreateObject();
+      for (i = 0; o && i < n->n; i++) {
+        cJSON *v = node_json(n->items[i]);
+        const char *k = n->type == LGW_NODE_MAP ? lgw__node_text(n->keys[i])
+                                                : NULL;
+        if (!v || (n->type == LGW_NODE_MAP
+                       ? !cJSON_AddItemToObject(o, k ? k : "", v)
+                       : !cJSON_AddItemToArray(o, v))) {
+          cJSON_Delete(v);
+          cJSON_Delete(o);
+          return NULL;
+        }
+      }
+      return o;
+  }
+  return NULL;
+}
+
+/* extra_body: a mapping, kept as JSON text. */
+static int get_extra_body(const ctx_t *c, const lgw__node_t *map,
+                          const char *path, char **out) {
+  const lgw__node_t *n = lgw__node_get(map, "extra_body");
+  char full[400];
+  cJSON *o;
+  if (!n || n->type == LGW_NODE_NULL) return 0;
+  join_path(full, sizeof full, path, "extra_body");
+  if (n->type != LGW_NODE_MAP)
+    return bad(c, n, full, "expected a mapping, got a %s",
+               lgw__node_type_name(n->type));
+  o = node_json(n);
+  *out = o ? cJSON_PrintUnformatted(o) : NULL;
+  cJSON_Delete(o);
+  return *out ? 0 : lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+}
+
 static void provider_free(lgw__provider_t *p) {
+  cJSON_free(p->extra_body);
   lgw_free(p->provider_type);
   lgw_free(p->api_style);
   lgw_free(p->base_url);
@@ -500,7 +550,8 @@ static int parse_provider(const ctx_t *c, const lgw__node_t *m,
                                       "base_url",      "api_key",
                                       "headers",       "model_map",
                                       "rpm",           "tpm",
-                                      "allow_insecure_http",        "ca_file",     NULL};
+                                      "allow_insecure_http", "ca_file",
+                                      "extra_body",    NULL};
   int rc;
   warn_unknown(c, m, path, known);
   if ((rc = get_string(c, m, "provider_type", path, 0, &p->provider_type)) ||
@@ -514,6 +565,7 @@ static int parse_provider(const ctx_t *c, const lgw__node_t *m,
       (rc = get_boolean(c, m, "allow_insecure_http", path, 0,
                         &p->allow_insecure_http)) ||
       (rc = get_string(c, m, "ca_file", path, 0, &p->ca_file)) ||
+      (rc = get_extra_body(c, m, path, &p->extra_body)) ||
       (rc = check_base_url(c, m, path, p)))
     return rc;
   if (lgw__style_parse(p->api_style, &p->style)) {
@@ -747,21 +799,6 @@ static int parse_state(const ctx_t *c, const lgw__node_t *s,
 }
 
 /* A true/false setting; absent or null: false. */
-static int get_flag(const ctx_t *c, const lgw__node_t *map, const char *key,
-                    const char *path, int *out) {
-  const lgw__node_t *n = lgw__node_get(map, key);
-  char full[400], desc[80];
-  *out = 0;
-  if (absent(n)) return 0;
-  if (n->type == LGW_NODE_BOOL) {
-    *out = n->b != 0;
-    return 0;
-  }
-  join_path(full, sizeof full, path, key);
-  describe(n, desc, sizeof desc);
-  return bad(c, n, full, "expected true or false, got %s", desc);
-}
-
 static int parse_settings(const ctx_t *c, const lgw__node_t *root,
                           lgw_runtime_t *rt) {
   static const char *const known[] = {
@@ -835,8 +872,8 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
                        0, 0, &rt->worker_grace)) ||
       (rc = get_string(c, s, "ca_file", p, 0, &rt->ca_file)) ||
       (rc = parse_state(c, s, rt)) ||
-      (rc = get_flag(c, s, "failover_on_refusal", p,
-                     &rt->failover_on_refusal)))
+      (rc = get_boolean(c, s, "failover_on_refusal", p, 0,
+                        &rt->failover_on_refusal)))
     return rc;
   return parse_prices(c, s, rt);
 }

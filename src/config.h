@@ -120,6 +120,8 @@ typedef struct lgw__provider {
   long rpm, tpm;           /* 0 = no limit */
   int allow_insecure_http; /* plain http:// to a host that is not loopback */
   char *ca_file;           /* CA bundle for TLS; "" = settings.ca_file */
+  char *extra_body;        /* a JSON object merged into every body sent to
+                              this provider; NULL when none */
 } lgw__provider_t;
 
 typedef struct lgw__task {

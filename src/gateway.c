@@ -326,11 +326,7 @@ static void req_free(req_t *q) {
     lgw_free((char *)q->att[i].message);
   }
   lgw_free(q->att);
-  for (i = 0; i < q->nmsgs; i++) {
-    lgw_free((char *)q->msgs[i].role);
-    lgw_free((char *)q->msgs[i].content);
-  }
-  lgw_free(q->msgs);
+  lgw__gw_free_rich(q);
   lgw_free(q->task);
   lgw_free(q->model);
   lgw_free(q->tier);
@@ -395,6 +391,10 @@ static void call_back(req_t *q) {
   lgw_gateway_t *gw = q->gw;
   const lgw_runtime_t *rt = gw->rt;
   lgw_result_t res;
+  if (q->embed) {
+    lgw__gw_embed_call_back(q);
+    return;
+  }
   memset(&res, 0, sizeof res);
   res.task = q->task;
   res.requested_model = res.normalized_model = res.reasoning_effort = "";
@@ -433,6 +433,7 @@ static void call_back(req_t *q) {
     res.cost = q->win_cost;
     res.ttft = q->win_ttft;
     res.finish_reason = q->reply.finish_reason;
+    lgw__gw_result_rich(q, &res);
   }
   res.attempts = q->att;
   res.nattempts = q->natt;
@@ -474,7 +475,6 @@ static int dup_opt(const char *s, char **out) {
 
 static req_t *req_copy(const lgw_request_t *r) {
   req_t *q = lgw__calloc(1, sizeof *q);
-  size_t i;
   int bad = 0;
   if (!q) return NULL;
   q->task = lgw__strdup(r->task ? r->task : "");
@@ -482,17 +482,7 @@ static req_t *req_copy(const lgw_request_t *r) {
   bad |= dup_opt(r->model, &q->model);
   bad |= dup_opt(r->tier, &q->tier);
   bad |= dup_opt(r->reasoning_effort, &q->effort);
-  if (r->nmessages) {
-    q->msgs = lgw__calloc(r->nmessages, sizeof *q->msgs);
-    bad |= !q->msgs;
-    for (i = 0; q->msgs && i < r->nmessages; i++) {
-      q->nmsgs++;
-      q->msgs[i].role = lgw__strdup(r->messages[i].role);
-      q->msgs[i].content = lgw__strdup(r->messages[i].content);
-      bad |= (r->messages[i].role && !q->msgs[i].role) ||
-             (r->messages[i].content && !q->msgs[i].content);
-    }
-  }
+  bad |= lgw__gw_copy_rich(q, r);
   q->ov.model = q->model;
   q->ov.tier = q->tier;
   q->ov.reasoning_effort = q->effort;
@@ -503,8 +493,6 @@ static req_t *req_copy(const lgw_request_t *r) {
              !r->max_tokens;
   q->on_delta = r->on_delta;
   q->delta_ud = r->delta_ud;
-  for (i = 0; i < q->nmsgs; i++)
-    q->msg_bytes += q->msgs[i].content ? strlen(q->msgs[i].content) : 0;
   if (bad) {
     req_free(q);
     return NULL;
@@ -515,10 +503,17 @@ static req_t *req_copy(const lgw_request_t *r) {
 int lgw_gateway_submit(lgw_gateway_t *gw, const lgw_request_t *req,
                        lgw_done_fn cb, void *ud, uint64_t *id,
                        lgw_error_t *err) {
+  return lgw__gw_submit(gw, req, cb, ud, id, err, NULL, NULL);
+}
+
+int lgw__gw_submit(lgw_gateway_t *gw, const lgw_request_t *req,
+                   lgw_done_fn cb, void *ud, uint64_t *id, lgw_error_t *err,
+                   const lgw_embed_request_t *emb, lgw_embed_done_fn ecb) {
   const lgw_runtime_t *rt;
   req_t *q;
   if (id) *id = 0;
-  if (!gw || !req || !cb || (req->nmessages && !req->messages))
+  if (!gw || !req || !cb || (req->nmessages && !req->messages) ||
+      (req->nrich_messages && (!req->rich_messages || req->nmessages)))
     return lgw__error_set(err, LGW_EINVAL, "lgw_gateway_submit: invalid "
                                            "arguments");
   if (gw->closing || gw->free_pending)
@@ -526,6 +521,11 @@ int lgw_gateway_submit(lgw_gateway_t *gw, const lgw_request_t *req,
                           "lgw_gateway_submit: the gateway is being freed");
   rt = gw->rt;
   q = req_copy(req);
+  if (q && emb && lgw__gw_copy_embed(q, emb)) {
+    req_free(q);
+    q = NULL;
+  }
+  if (q && emb) q->embed_cb = ecb;
   if (!q || (rt->nproviders &&
              !(q->order = lgw__calloc(rt->nproviders, sizeof *q->order)))) {
     if (q) req_free(q);

@@ -311,6 +311,7 @@ void lgw__gw_routes_free(lgw_gateway_t *gw) {
 void lgw__gw_plan(req_t *q) {
   lgw_gateway_t *gw = q->gw;
   lgw_error_t e;
+  char why_skip[160];
   q->state = S_PLAN;
   while (q->pos < gw->rt->nproviders) {
     const lgw__provider_t *p = prov(q);
@@ -319,6 +320,10 @@ void lgw__gw_plan(req_t *q) {
         record(q, 0, LGW_ECONFIG, "LLM base_url is not configured.", 0, 0,
                NULL);
         provider_failed(q, "LLM base_url is not configured.");
+        continue;
+      }
+      if (q->embed && lgw__gw_embed_skip(q, why_skip, sizeof why_skip)) {
+        provider_failed(q, why_skip);
         continue;
       }
       if (breaker_skips(q)) {
@@ -391,24 +396,27 @@ static void send_attempt(req_t *q) {
   memset(&e, 0, sizeof e);
   q->state = S_HTTP;
   q->ttft = -1;
-  if (!tr || !ep || (q->on_delta && lgw__gw_stream_reset(q))) {
+  if (q->embed && ep) {  /* the same host as ep: its proxy choice */
+    rc = lgw__gw_embed_prepare(q, &body, &len, &e);
+  } else if (!tr || !ep || (q->on_delta && lgw__gw_stream_reset(q))) {
     rc = lgw__error_set(&e, LGW_ENOMEM,
                         "Cannot prepare the request: out of memory.");
   } else {
     memset(&call, 0, sizeof call);
-    call.messages = q->msgs;
-    call.nmessages = q->nmsgs;
+    call.rich = q->msgs;
+    call.nrich = q->nmsgs;
     call.model = q->route->model;
     call.reasoning_effort = q->route->reasoning_effort;
     call.temperature = q->route->temperature;
     call.max_tokens = q->route->max_tokens;
     call.stream = q->on_delta != NULL;
-    rc = tr->body(&call, &body, &len, &e);
+    lgw__gw_call_rich(q, &call);
+    rc = lgw__transport_body(tr, &call, &body, &len, &e);
   }
   if (rc == 0) {
     memset(&o, 0, sizeof o);
-    o.url = ep->url;
-    o.headers = ep->headers;
+    o.url = q->embed ? q->embed_url : ep->url;
+    o.headers = q->embed ? q->embed_headers : ep->headers;
     o.body_len = len;
     o.timeout_ms = gw->timeout_ms;
     o.connect_timeout_ms = gw->connect_timeout_ms;
@@ -613,6 +621,7 @@ static int body_end(req_t *q, const lgw__http_resp_t *resp, char *msg,
   const lgw__transport_t *tr = lgw__transport_for(q->route->style);
   lgw_error_t e;
   int code;
+  if (q->embed) return lgw__gw_embed_parse(q, resp, msg, cap);
   memset(&e, 0, sizeof e);
   code = tr->parse(resp->body, resp->body_len, resp->content_type, &q->reply,
                    &e);
@@ -620,9 +629,10 @@ static int body_end(req_t *q, const lgw__http_resp_t *resp, char *msg,
     lgw__gw_msgf(msg, cap, "HTTP %d from %s: %s", (int)resp->status,
                  lgw__gw_attempt_url(q), e.message);
     if (e.http_status) *cls_status = e.http_status;
-  } else if (q->on_delta && !q->reply.refusal &&
-             !lgw__reply_blank(&q->reply)) {
-    lgw__gw_emit_delta(q, q->reply.text, q->reply.text_len);
+  } else if (q->on_delta && !q->reply.refusal) {
+    if (!lgw__reply_blank(&q->reply))
+      lgw__gw_emit_delta(q, q->reply.text, q->reply.text_len);
+    lgw__gw_emit_tool_deltas(q, &q->reply.calls);
   }
   return code;
 }
@@ -711,7 +721,8 @@ static void on_http(const lgw__http_resp_t *resp, void *ud) {
       refused(q, status, resp->elapsed, &u);
       return;
     }
-    if (code == 0 && !lgw__reply_blank(&q->reply)) {
+    if (code == 0 && (q->embed || !lgw__reply_blank(&q->reply) ||
+                      q->reply.calls.n)) {
       q->win_ttft = q->ttft;
       q->win_usage = u;
       q->win_cost = record(q, status, 0, "", resp->elapsed, 0, &u);

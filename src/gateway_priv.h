@@ -67,7 +67,7 @@ struct req {
   int state;                   /* S_* */
   /* the request, copied */
   char *task;
-  lgw_message_t *msgs;
+  lgw_rich_message_t *msgs;    /* in arena */
   size_t nmsgs;
   char *model, *tier, *effort;
   lgw__overrides_t ov;
@@ -116,6 +116,35 @@ struct req {
   /* usage */
   lgw_usage_t usage_total, win_usage;
   double cost_total, win_cost, win_ttft;
+  /* rich requests (gateway_rich.c) */
+  void *arena;                 /* owned: msgs, tools and their strings */
+  lgw_tool_t *tools;
+  size_t ntools;
+  const char *tool_choice, *tool_choice_name;
+  int parallel_tool_calls;
+  const char *schema_json, *schema_name;
+  int schema_strict;
+  const char **stop;
+  size_t nstop;
+  int has_top_p, has_seed;
+  double top_p;
+  long long seed;
+  const char *user, *metadata_json, *extra_json;
+  /* embeddings (gateway_rich.c) */
+  int embed;                   /* an lgw_gateway_embed request */
+  lgw_embed_done_fn embed_cb;
+  const char **inputs;         /* in arena */
+  size_t ninputs;
+  long dims;
+  char *embed_url;             /* owned: the current attempt's */
+  struct curl_slist *embed_headers;  /* owned */
+  double *vecs;                /* owned: the answer's */
+  size_t nvecs, dim;
+  char *embed_model;           /* owned: the model the answer named */
+  lgw_tool_delta_fn on_tool_delta;
+  void *tool_delta_ud;
+  lgw_tool_call_t *res_calls;  /* owned: the result's tool calls */
+  lgw_rich_message_t res_msg;  /* the result's assistant message */
 };
 
 struct lgw_gateway {
@@ -221,6 +250,34 @@ void lgw__gw_route_drop(req_t *q);
 void lgw__gw_routes_free(lgw_gateway_t *gw);
 void lgw__gw_breaker_event(lgw_gateway_t *gw, const req_t *q, size_t pi,
                            lgw_event_type_t type);
+
+/* ---- gateway_rich.c ------------------------------------------------------ */
+
+/* Copy r's messages (parts, tool calls) and tools into q's arena; 1 when
+ * memory is short. */
+int lgw__gw_copy_rich(req_t *q, const lgw_request_t *r);
+void lgw__gw_free_rich(req_t *q);
+/* The tool fields of an attempt's call. */
+void lgw__gw_call_rich(const req_t *q, lgw__call_t *c);
+/* A success's tool calls and assistant message into res. */
+void lgw__gw_result_rich(req_t *q, lgw_result_t *res);
+/* Embeddings: the copy of an embed request; why a provider is skipped
+ * (1, why filled) or not (0); an attempt's URL, headers (kept in q) and
+ * body; a 2xx answer read into q (0 or LGW_E* with msg); the completion
+ * callback. */
+int lgw__gw_copy_embed(req_t *q, const lgw_embed_request_t *r);
+int lgw__gw_embed_skip(const req_t *q, char *why, size_t cap);
+int lgw__gw_embed_prepare(req_t *q, char **body, size_t *len,
+                          lgw_error_t *e);
+int lgw__gw_embed_parse(req_t *q, const lgw__http_resp_t *resp, char *msg,
+                        size_t cap);
+void lgw__gw_embed_call_back(req_t *q);
+/* Queue the new pieces of calls for on_tool_delta (when set). */
+void lgw__gw_emit_tool_deltas(req_t *q, lgw__tcalls_t *calls);
+/* lgw_gateway_submit, for an embed request too (emb non-NULL). */
+int lgw__gw_submit(lgw_gateway_t *gw, const lgw_request_t *req,
+                   lgw_done_fn cb, void *ud, uint64_t *id, lgw_error_t *err,
+                   const lgw_embed_request_t *emb, lgw_embed_done_fn ecb);
 
 /* ---- gateway_stream.c ---------------------------------------------------- */
 

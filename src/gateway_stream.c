@@ -20,8 +20,9 @@
 #include "util.h"
 
 const char *lgw__gw_attempt_url(const req_t *q) {
-  const char *u = q->gw->eps[q->order[q->pos] * NSTYLES +
-                             (size_t)q->route->style].url;
+  const char *u;
+  if (q->embed && q->embed_url) return q->embed_url;
+  u = q->gw->eps[q->order[q->pos] * NSTYLES + (size_t)q->route->style].url;
   return u ? u : prov_url(q);
 }
 
@@ -108,6 +109,7 @@ static int on_sse_event(const char *name, const char *data, size_t len,
   }
   if (q->st->stream.delta.len)
     lgw__gw_emit_delta(q, q->st->stream.delta.data, q->st->stream.delta.len);
+  lgw__gw_emit_tool_deltas(q, &q->st->stream.calls);
   return 0;
 }
 

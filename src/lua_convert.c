@@ -28,6 +28,13 @@ struct lgwL_result {
   const char *finish_reason;  /* static; NULL: none */
   char *refusal;            /* NULL: none */
   size_t refusal_len;
+  lgw_tool_call_t *tool_calls;  /* strings owned (cast on free) */
+  size_t ntool_calls;
+  int has_message;          /* the answer's assistant message */
+  char *message_content;
+  size_t message_len;
+  double *vectors;          /* embeddings: nvectors * dim */
+  size_t nvectors, dim;
 };
 
 #define MAX_DEPTH 100  /* nesting limit for tables and trees */
@@ -240,6 +247,14 @@ void lgwL_result_free(lgwL_result_t *r) {
   lgw_free(r->base_url);
   lgw_free(r->partial_text);
   lgw_free(r->refusal);
+  for (i = 0; i < r->ntool_calls; i++) {
+    lgw_free((char *)r->tool_calls[i].id);
+    lgw_free((char *)r->tool_calls[i].name);
+    lgw_free((char *)r->tool_calls[i].arguments_json);
+  }
+  lgw_free(r->tool_calls);
+  lgw_free(r->message_content);
+  lgw_free(r->vectors);
   lgw_free(r);
 }
 
@@ -307,6 +322,22 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
     a->model = dup_or_empty(r->attempts[i].model, &oom);
     a->message = dup_or_empty(r->attempts[i].message, &oom);
   }
+  if (r->ntool_calls) {
+    c->tool_calls = lgw__calloc(r->ntool_calls, sizeof *c->tool_calls);
+    if (!c->tool_calls) oom = 1;
+    else c->ntool_calls = r->ntool_calls;
+  }
+  for (i = 0; i < c->ntool_calls; i++) {
+    c->tool_calls[i].id = dup_or_empty(r->tool_calls[i].id, &oom);
+    c->tool_calls[i].name = dup_or_empty(r->tool_calls[i].name, &oom);
+    c->tool_calls[i].arguments_json =
+        dup_or_empty(r->tool_calls[i].arguments_json, &oom);
+  }
+  if (r->message) {
+    c->has_message = 1;
+    c->message_content = dup_or_empty(r->message->content, &oom);
+    c->message_len = c->message_content ? strlen(c->message_content) : 0;
+  }
   if (oom) {
     lgwL_result_free(c);
     return NULL;
@@ -314,15 +345,130 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
   return c;
 }
 
+lgwL_result_t *lgwL_embed_copy(const lgw_embed_result_t *r) {
+  lgwL_result_t *c = lgw__calloc(1, sizeof *c);
+  int oom = 0;
+  size_t i, n;
+  if (!c) return NULL;
+  c->task = dup_or_empty(r->task, &oom);
+  c->normalized_model = dup_or_empty(r->model, &oom);
+  c->provider_type = dup_or_empty(r->provider_type, &oom);
+  c->api_style = dup_or_empty(r->api_style, &oom);
+  c->base_url = dup_or_empty(r->base_url, &oom);
+  c->provider_index = r->provider_index;
+  c->usage = c->usage_total = r->usage;
+  c->cost = c->cost_total = r->cost;
+  n = r->vectors ? r->nvectors * r->dim : 0;
+  if (n) {
+    c->vectors = lgw__calloc(n, sizeof *c->vectors);
+    if (!c->vectors) oom = 1;
+    else memcpy(c->vectors, r->vectors, n * sizeof *c->vectors);
+  }
+  if (c->vectors || !n) {
+    c->nvectors = r->vectors ? r->nvectors : 0;
+    c->dim = r->dim;
+  }
+  if (r->nattempts) {
+    c->attempts = lgw__calloc(r->nattempts, sizeof *c->attempts);
+    if (!c->attempts) oom = 1;
+    else c->nattempts = r->nattempts;
+  }
+  for (i = 0; i < c->nattempts; i++) {
+    lgw_attempt_t *a = &c->attempts[i];
+    *a = r->attempts[i];
+    a->provider_type = dup_or_empty(r->attempts[i].provider_type, &oom);
+    a->base_url = dup_or_empty(r->attempts[i].base_url, &oom);
+    a->model = dup_or_empty(r->attempts[i].model, &oom);
+    a->message = dup_or_empty(r->attempts[i].message, &oom);
+  }
+  if (oom) {
+    lgwL_result_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+/* {task, vectors = {{...}, ...}, model, usage, cost, provider, attempts} */
+static void push_embed(lua_State *L, const lgwL_result_t *r) {
+  size_t i, j;
+  lua_createtable(L, 0, 8);
+  set_str(L, "task", r->task);
+  lua_createtable(L, (int)r->nvectors, 0);
+  for (i = 0; i < r->nvectors; i++) {
+    lua_createtable(L, (int)r->dim, 0);
+    for (j = 0; j < r->dim; j++) {
+      lua_pushnumber(L, r->vectors[i * r->dim + j]);
+      lua_rawseti(L, -2, (lua_Integer)j + 1);
+    }
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, "vectors");
+  set_str(L, "model", r->normalized_model);
+  lua_createtable(L, 0, 4);  /* never the key */
+  set_str(L, "type", r->provider_type);
+  set_str(L, "base_url", r->base_url);
+  set_int(L, "index", r->provider_index);
+  set_str(L, "api_style", r->api_style);
+  lua_setfield(L, -2, "provider");
+  lgwL_push_usage(L, &r->usage);
+  lua_setfield(L, -2, "usage");
+  set_known(L, "cost", r->cost);
+  push_attempts(L, r->attempts, r->nattempts);
+  lua_setfield(L, -2, "attempts");
+}
+
 /* A usage_total count for summing: unknown (-1) counts as 0. */
 static void push_count(lua_State *L, long n) {
   lua_pushinteger(L, n > 0 ? (lua_Integer)n : 0);
+}
+
+/* A decoded JSON object: a table without llm.array_mt. */
+static int is_object(lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  if (!lua_getmetatable(L, idx)) return 1;
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* The result's tool calls: {id, name, arguments_json} and, when decoded,
+ * arguments (a table; nil and error = why when the JSON is invalid or not
+ * an object). An empty arguments_json means {}. */
+static void push_tool_calls(lua_State *L, const lgwL_result_t *r,
+                            int decoded) {
+  size_t i;
+  luaL_checkstack(L, 6, NULL);
+  lua_createtable(L, (int)r->ntool_calls, 0);
+  for (i = 0; i < r->ntool_calls; i++) {
+    const char *a = r->tool_calls[i].arguments_json;
+    lua_createtable(L, 0, 5);
+    set_str(L, "id", r->tool_calls[i].id);
+    set_str(L, "name", r->tool_calls[i].name);
+    set_str(L, "arguments_json", a);
+    if (decoded) {
+      if (!*a) {
+        lua_newtable(L);
+        lua_setfield(L, -2, "arguments");
+      } else if (!lgwL_push_json_text(L, a, strlen(a))) {
+        set_str(L, "error", "the arguments are not valid JSON");
+      } else if (!is_object(L, -1)) {
+        lua_pop(L, 1);
+        set_str(L, "error", "the arguments are not a JSON object");
+      } else {
+        lua_setfield(L, -2, "arguments");
+      }
+    }
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
 }
 
 int lgwL_push_result(lua_State *L, const lgwL_result_t *r, int form) {
   luaL_checkstack(L, 10, NULL);
   if (form == LGWL_PUSH_TEXT) {
     lua_pushlstring(L, r->text ? r->text : "", r->text_len);
+    return 1;
+  }
+  if (form == LGWL_PUSH_EMBED) {
+    push_embed(L, r);
     return 1;
   }
   if (form == LGWL_PUSH_TOTALS) {
@@ -358,6 +504,21 @@ int lgwL_push_result(lua_State *L, const lgwL_result_t *r, int form) {
   set_known(L, "cost", r->cost);
   set_known(L, "ttft", r->ttft);
   if (r->finish_reason) set_str(L, "finish_reason", r->finish_reason);
+  if (r->ntool_calls) {
+    push_tool_calls(L, r, 1);
+    lua_setfield(L, -2, "tool_calls");
+  }
+  if (r->has_message) {
+    lua_createtable(L, 0, 3);
+    set_str(L, "role", "assistant");
+    lua_pushlstring(L, r->message_content, r->message_len);
+    lua_setfield(L, -2, "content");
+    if (r->ntool_calls) {
+      push_tool_calls(L, r, 0);
+      lua_setfield(L, -2, "tool_calls");
+    }
+    lua_setfield(L, -2, "message");
+  }
   push_totals(L, r);
   push_attempts(L, r->attempts, r->nattempts);
   lua_setfield(L, -2, "attempts");
@@ -462,65 +623,416 @@ static void read_overrides(lua_State *L, int arg, int t,
   lua_pop(L, 1);
 }
 
-/* Validates the messages list at mi and pushes a userdata holding the
- * lgw_message_t array (strings borrowed from the list), in one pass. */
+/* Lua-managed memory of a request, anchored in the keeper table at kp
+ * (on the stack until the request is submitted, which copies it all), so
+ * that an argument error raised halfway leaks nothing. */
+static void *keep_new(lua_State *L, int kp, size_t size) {
+  void *p = lua_newuserdatauv(L, size ? size : 1, 0);
+  memset(p, 0, size ? size : 1);
+  lua_rawseti(L, kp, (lua_Integer)lua_rawlen(L, kp) + 1);
+  return p;
+}
+
+/* The value at idx as JSON text, anchored in the keeper. */
+static const char *keep_json(lua_State *L, int arg, int kp, int idx,
+                             const char *path) {
+  char *text;
+  size_t len;
+  lgw_error_t err;
+  const char *s;
+  memset(&err, 0, sizeof err);
+  idx = lua_absindex(L, idx);
+  if (lgwL_to_json(L, idx, &text, &len, &err))
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s: %s", path, err.message));
+  lua_pushlstring(L, text, len);
+  lgw_free(text);
+  s = lua_tostring(L, -1);
+  lua_rawseti(L, kp, (lua_Integer)lua_rawlen(L, kp) + 1);
+  return s;  /* kept alive by the keeper */
+}
+
+/* String field k of the table at t (path names it); NULL when nil, an
+ * argument error when required and nil. The string stays alive with the
+ * table. */
+static const char *path_str(lua_State *L, int arg, int t, const char *path,
+                            const char *k, int required) {
+  const char *s = NULL;
+  int ty = lua_getfield(L, t, k);
+  if (ty == LUA_TSTRING) {
+    s = lua_tostring(L, -1);
+  } else if (ty != LUA_TNIL || required) {
+    lgwL_argerror_path(L, arg, lua_pushfstring(L, "%s.%s", path, k),
+                       "string", -2);
+  }
+  lua_pop(L, 1);
+  return s;
+}
+
+static const char *const message_keys[] = {
+  "role", "content", "name", "tool_calls", "tool_call_id", "is_error", NULL
+};
+static const char *const part_keys[] = {
+  "type", "text", "url", "data", "media_type", "detail", "filename", NULL
+};
+static const char *const call_keys[] = {
+  "id", "name", "arguments", "arguments_json", "error", NULL
+};
+static const char *const tool_keys[] = {
+  "name", "description", "parameters", "strict", NULL
+};
+
+/* The content parts list at ci of message path. */
+static void read_parts(lua_State *L, int arg, int kp, int ci,
+                       const char *path, lgw_rich_message_t *m) {
+  lua_Integer n = (lua_Integer)lua_rawlen(L, ci), j;
+  lgw_part_t *parts = keep_new(L, kp, (size_t)n * sizeof *parts);
+  for (j = 1; j <= n; j++) {
+    lgw_part_t *pt = &parts[j - 1];
+    const char *pp, *ty;
+    int top = lua_gettop(L), t;
+    if (lua_rawgeti(L, ci, j) != LUA_TTABLE) {
+      lgwL_argerror_path(L, arg, lua_pushfstring(L, "%s.content[%d]", path,
+                                                 (int)j), "table", -2);
+    }
+    t = lua_gettop(L);
+    pp = lua_pushfstring(L, "%s.content[%d]", path, (int)j);
+    lgwL_check_keys(L, arg, t, lua_pushfstring(L, "%s.", pp), part_keys);
+    ty = path_str(L, arg, t, pp, "type", 1);
+    if (!strcmp(ty, "text")) {
+      pt->type = LGW_PART_TEXT;
+      pt->text = path_str(L, arg, t, pp, "text", 1);
+    } else if (!strcmp(ty, "image") || !strcmp(ty, "file")) {
+      size_t len = 0;
+      pt->type = ty[0] == 'i' ? LGW_PART_IMAGE : LGW_PART_FILE;
+      if (pt->type == LGW_PART_IMAGE)
+        pt->url = path_str(L, arg, t, pp, "url", 0);
+      pt->data = path_str(L, arg, t, pp, "data", !pt->url);
+      if (pt->data) {
+        lua_getfield(L, t, "data");
+        lua_tolstring(L, -1, &len);
+        lua_pop(L, 1);
+        pt->data_len = len;
+        pt->media_type = path_str(L, arg, t, pp, "media_type", 1);
+      }
+      pt->detail = path_str(L, arg, t, pp, "detail", 0);
+      pt->filename = path_str(L, arg, t, pp, "filename", 0);
+    } else {
+      lua_getfield(L, t, "type");
+      lgwL_argerror_value(L, arg, lua_pushfstring(L, "%s.type", pp),
+                          "\"text\", \"image\" or \"file\"", -2);
+    }
+    lua_settop(L, top);
+  }
+  m->parts = parts;
+  m->nparts = (size_t)n;
+}
+
+/* The tool_calls list at li of message path. */
+static void read_calls(lua_State *L, int arg, int kp, int li,
+                       const char *path, lgw_rich_message_t *m) {
+  lua_Integer n = (lua_Integer)lua_rawlen(L, li), j;
+  lgw_tool_call_t *calls = keep_new(L, kp, (size_t)n * sizeof *calls);
+  for (j = 1; j <= n; j++) {
+    lgw_tool_call_t *tc = &calls[j - 1];
+    const char *cp;
+    int top = lua_gettop(L), t;
+    if (lua_rawgeti(L, li, j) != LUA_TTABLE) {
+      lgwL_argerror_path(L, arg, lua_pushfstring(L, "%s.tool_calls[%d]",
+                                                 path, (int)j), "table", -2);
+    }
+    t = lua_gettop(L);
+    cp = lua_pushfstring(L, "%s.tool_calls[%d]", path, (int)j);
+    lgwL_check_keys(L, arg, t, lua_pushfstring(L, "%s.", cp), call_keys);
+    tc->id = path_str(L, arg, t, cp, "id", 1);
+    tc->name = path_str(L, arg, t, cp, "name", 1);
+    tc->arguments_json = path_str(L, arg, t, cp, "arguments_json", 0);
+    if (!tc->arguments_json) {
+      int ty = lua_getfield(L, t, "arguments");
+      if (ty == LUA_TTABLE) {
+        int ai = lua_gettop(L);
+        tc->arguments_json = keep_json(L, arg, kp, ai, lua_pushfstring(
+            L, "%s.arguments", cp));
+      } else if (ty != LUA_TNIL) {
+        lgwL_argerror_path(L, arg, lua_pushfstring(L, "%s.arguments", cp),
+                           "table", -2);
+      }
+    }
+    lua_settop(L, top);
+  }
+  m->tool_calls = calls;
+  m->ntool_calls = (size_t)n;
+}
+
+/* Whether message i (on top) needs more than {role, content = string}. */
+static int is_rich(lua_State *L, int t) {
+  static const char *const k[] = {"name", "tool_calls", "tool_call_id",
+                                  "is_error"};
+  size_t i;
+  int rich = lua_getfield(L, t, "content") == LUA_TTABLE;
+  lua_pop(L, 1);
+  for (i = 0; !rich && i < sizeof k / sizeof *k; i++) {
+    rich = lua_getfield(L, t, k[i]) != LUA_TNIL;
+    lua_pop(L, 1);
+  }
+  return rich;
+}
+
+/* One rich message (table at t) into m. */
+static void read_rich(lua_State *L, int arg, int kp, int t, int i,
+                      lgw_rich_message_t *m) {
+  int top = lua_gettop(L), ty;
+  const char *path = lua_pushfstring(L, "messages[%d]", i);
+  m->role = path_str(L, arg, t, path, "role", 0);
+  m->name = path_str(L, arg, t, path, "name", 0);
+  m->tool_call_id = path_str(L, arg, t, path, "tool_call_id", 0);
+  ty = lua_getfield(L, t, "is_error");
+  if (ty == LUA_TBOOLEAN) m->is_error = lua_toboolean(L, -1);
+  else if (ty != LUA_TNIL)
+    lgwL_argerror_path(L, arg, lua_pushfstring(L, "%s.is_error", path),
+                       "boolean", -2);
+  ty = lua_getfield(L, t, "tool_calls");
+  if (ty == LUA_TTABLE) read_calls(L, arg, kp, lua_gettop(L), path, m);
+  else if (ty != LUA_TNIL)
+    lgwL_argerror_path(L, arg, lua_pushfstring(L, "%s.tool_calls", path),
+                       "table", -2);
+  ty = lua_getfield(L, t, "content");
+  if (ty == LUA_TTABLE) {
+    read_parts(L, arg, kp, lua_gettop(L), path, m);
+  } else if (ty == LUA_TSTRING) {
+    m->content = lua_tostring(L, -1);
+  } else if (ty != LUA_TNIL || !m->ntool_calls) {
+    lgwL_argerror_path(L, arg, lua_pushfstring(L, "%s.content", path),
+                       "string or table", -2);
+  }
+  lua_settop(L, top);
+}
+
+/* Validates the messages list at mi and fills out's messages (plain
+ * {role, content}) or rich_messages (parts, names, tool calls, tool
+ * results), with memory anchored in the keeper at kp. */
 static void read_messages(lua_State *L, int arg, int mi, int in_request,
-                          lgw_request_t *out) {
+                          int kp, lgw_request_t *out) {
   lua_Integer n, i;
-  lgw_message_t *msgs;
+  int rich = 0, mt;
   if (lua_type(L, mi) != LUA_TTABLE) {
     if (in_request) lgwL_argerror_path(L, arg, "messages", "table", mi);
     luaL_typeerror(L, arg, "table");
   }
   n = (lua_Integer)lua_rawlen(L, mi);
-  msgs = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *msgs, 0);
   for (i = 1; i <= n; i++) {
     if (lua_rawgeti(L, mi, i) != LUA_TTABLE) {
       const char *path = lua_pushfstring(L, "messages[%d]", (int)i);
       lgwL_argerror_path(L, arg, path, "table", -2);
     }
-    if (lua_getfield(L, -1, "content") != LUA_TSTRING) {
-      const char *path = lua_pushfstring(L, "messages[%d].content",
-                                         (int)i);
-      lgwL_argerror_path(L, arg, path, "string", -2);
-    }
-    msgs[i - 1].content = lua_tostring(L, -1);  /* kept by the message */
-    lua_getfield(L, -2, "role");
-    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING) {
-      const char *path = lua_pushfstring(L, "messages[%d].role",
-                                         (int)i);
-      lgwL_argerror_path(L, arg, path, "string", -2);
-    }
-    msgs[i - 1].role = lua_tostring(L, -1);  /* NULL for nil: "user" */
-    lua_pop(L, 3);
+    mt = lua_gettop(L);
+    lgwL_check_keys(L, arg, mt, lua_pushfstring(L, "messages[%d].", (int)i),
+                    message_keys);
+    lua_pop(L, 1);
+    if (!rich) rich = is_rich(L, lua_gettop(L));
+    lua_pop(L, 1);
   }
-  out->messages = msgs;
-  out->nmessages = (size_t)n;
+  if (rich) {
+    lgw_rich_message_t *rm = keep_new(L, kp, (size_t)n * sizeof *rm);
+    for (i = 1; i <= n; i++) {
+      lua_rawgeti(L, mi, i);
+      read_rich(L, arg, kp, lua_gettop(L), (int)i, &rm[i - 1]);
+      lua_pop(L, 1);
+    }
+    out->rich_messages = rm;
+    out->nrich_messages = (size_t)n;
+    return;
+  }
+  {
+    lgw_message_t *msgs = keep_new(L, kp, (size_t)n * sizeof *msgs);
+    for (i = 1; i <= n; i++) {
+      lua_rawgeti(L, mi, i);
+      if (lua_getfield(L, -1, "content") != LUA_TSTRING) {
+        const char *path = lua_pushfstring(L, "messages[%d].content",
+                                           (int)i);
+        lgwL_argerror_path(L, arg, path, "string or table", -2);
+      }
+      msgs[i - 1].content = lua_tostring(L, -1);  /* kept by the message */
+      lua_getfield(L, -2, "role");
+      if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING) {
+        const char *path = lua_pushfstring(L, "messages[%d].role",
+                                           (int)i);
+        lgwL_argerror_path(L, arg, path, "string", -2);
+      }
+      msgs[i - 1].role = lua_tostring(L, -1);  /* NULL for nil: "user" */
+      lua_pop(L, 3);
+    }
+    out->messages = msgs;
+    out->nmessages = (size_t)n;
+  }
 }
 
-/* Pushes the on_delta field of the table at t (nil when t is 0) and
- * sets *delta to its index when it is a function. */
-static void read_on_delta(lua_State *L, int arg, int t, int *delta) {
-  *delta = 0;
+/* tools, tool_choice and parallel_tool_calls of the table at t. */
+static void read_tools(lua_State *L, int arg, int kp, int t,
+                       lgw_request_t *out) {
+  int ty = lua_getfield(L, t, "tools");
+  if (ty == LUA_TTABLE) {
+    int li = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, li), j;
+    lgw_tool_t *tools = keep_new(L, kp, (size_t)n * sizeof *tools);
+    for (j = 1; j <= n; j++) {
+      lgw_tool_t *tl = &tools[j - 1];
+      int top = lua_gettop(L), ti;
+      const char *tp;
+      if (lua_rawgeti(L, li, j) != LUA_TTABLE)
+        lgwL_argerror_path(L, arg, lua_pushfstring(L, "tools[%d]", (int)j),
+                           "table", -2);
+      ti = lua_gettop(L);
+      tp = lua_pushfstring(L, "tools[%d]", (int)j);
+      lgwL_check_keys(L, arg, ti, lua_pushfstring(L, "%s.", tp), tool_keys);
+      tl->name = path_str(L, arg, ti, tp, "name", 1);
+      tl->description = path_str(L, arg, ti, tp, "description", 0);
+      ty = lua_getfield(L, ti, "parameters");
+      if (ty == LUA_TTABLE) {
+        int pi = lua_gettop(L);
+        tl->parameters_json = keep_json(L, arg, kp, pi, lua_pushfstring(
+            L, "%s.parameters", tp));
+      } else if (ty == LUA_TSTRING) {
+        tl->parameters_json = lua_tostring(L, -1);
+        lua_rawseti(L, kp, (lua_Integer)lua_rawlen(L, kp) + 1);
+      } else if (ty != LUA_TNIL) {
+        lgwL_argerror_path(L, arg, lua_pushfstring(L, "%s.parameters", tp),
+                           "table", -2);
+      }
+      ty = lua_getfield(L, ti, "strict");
+      if (ty == LUA_TBOOLEAN) tl->strict = lua_toboolean(L, -1);
+      else if (ty != LUA_TNIL)
+        lgwL_argerror_path(L, arg, lua_pushfstring(L, "%s.strict", tp),
+                           "boolean", -2);
+      lua_settop(L, top);
+    }
+    out->tools = tools;
+    out->ntools = (size_t)n;
+  } else if (ty != LUA_TNIL) {
+    lgwL_argerror_path(L, arg, "tools", "table", -1);
+  }
+  lua_pop(L, 1);
+  ty = lua_getfield(L, t, "tool_choice");
+  if (ty == LUA_TSTRING) {
+    const char *c = lua_tostring(L, -1);
+    if (strcmp(c, "auto") && strcmp(c, "none") && strcmp(c, "required"))
+      lgwL_argerror_value(L, arg, "tool_choice", "\"auto\", \"none\", "
+                          "\"required\" or {name=}", -1);
+    out->tool_choice = c;
+  } else if (ty == LUA_TTABLE) {
+    out->tool_choice_name = path_str(L, arg, lua_gettop(L), "tool_choice",
+                                     "name", 1);
+  } else if (ty != LUA_TNIL) {
+    lgwL_argerror_path(L, arg, "tool_choice", "string or table", -1);
+  }
+  lua_pop(L, 1);
+  ty = lua_getfield(L, t, "parallel_tool_calls");
+  if (ty == LUA_TBOOLEAN) out->parallel_tool_calls = lua_toboolean(L, -1)
+                                                    ? 1 : -1;
+  else if (ty != LUA_TNIL)
+    lgwL_argerror_path(L, arg, "parallel_tool_calls", "boolean", -1);
+  lua_pop(L, 1);
+}
+
+/* Pushes the callback field k (on_delta, on_tool_delta) of the table at
+ * t (nil when t is 0) and sets *fn to its index when it is a function. */
+static void read_callback(lua_State *L, int arg, int t, const char *k,
+                          int *fn) {
+  *fn = 0;
   if (!t) {
     lua_pushnil(L);
     return;
   }
-  if (lua_getfield(L, t, "on_delta") == LUA_TFUNCTION)
-    *delta = lua_gettop(L);
+  if (lua_getfield(L, t, k) == LUA_TFUNCTION)
+    *fn = lua_gettop(L);
   else if (!lua_isnil(L, -1))
-    lgwL_argerror_path(L, arg, "on_delta", "function", -1);
+    lgwL_argerror_path(L, arg, k, "function", -1);
 }
 
 /* The keys of a request table; the overrides are the same without the
  * first two. */
 static const char *const request_keys[] = {
   "task", "messages", "model", "tier", "temperature", "reasoning_effort",
-  "max_tokens", "deadline", "on_delta", NULL
+  "max_tokens", "deadline", "on_delta", "tools", "tool_choice",
+  "parallel_tool_calls", "schema", "schema_name", "strict", "stop", "top_p",
+  "seed", "user", "metadata", "extra", "on_tool_delta", NULL
 };
 
+/* A table field k of t sent as JSON text (a string is taken as JSON
+ * text as it is); NULL when nil. */
+static const char *json_field(lua_State *L, int arg, int kp, int t,
+                              const char *k) {
+  const char *s = NULL;
+  int ty = lua_getfield(L, t, k);
+  if (ty == LUA_TTABLE) {
+    int vi = lua_gettop(L);
+    s = keep_json(L, arg, kp, vi, k);
+  } else if (ty == LUA_TSTRING) {
+    s = lua_tostring(L, -1);  /* kept alive by the table */
+  } else if (ty != LUA_TNIL) {
+    lgwL_argerror_path(L, arg, k, "table", -1);
+  }
+  lua_pop(L, 1);
+  return s;
+}
+
+/* schema, schema_name, strict, stop, top_p, seed, user, metadata and
+ * extra of the table at t. */
+static void read_params(lua_State *L, int arg, int kp, int t,
+                        lgw_request_t *out) {
+  int ty;
+  out->schema_json = json_field(L, arg, kp, t, "schema");
+  out->schema_name = opt_field_str(L, arg, t, "schema_name");
+  ty = lua_getfield(L, t, "strict");
+  if (ty == LUA_TBOOLEAN) out->schema_strict = lua_toboolean(L, -1) ? 1 : -1;
+  else if (ty != LUA_TNIL)
+    lgwL_argerror_path(L, arg, "strict", "boolean", -1);
+  lua_pop(L, 1);
+  ty = lua_getfield(L, t, "stop");
+  if (ty == LUA_TSTRING) {
+    const char **v = keep_new(L, kp, sizeof *v);
+    v[0] = lua_tostring(L, -1);
+    out->stop = v;
+    out->nstop = 1;
+  } else if (ty == LUA_TTABLE) {
+    int li = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, li), j;
+    const char **v = keep_new(L, kp, (size_t)n * sizeof *v);
+    for (j = 1; j <= n; j++) {
+      if (lua_rawgeti(L, li, j) != LUA_TSTRING)
+        lgwL_argerror_path(L, arg, lua_pushfstring(L, "stop[%d]", (int)j),
+                           "string", -2);
+      v[j - 1] = lua_tostring(L, -1);  /* kept alive by the list */
+      lua_pop(L, 1);
+    }
+    out->stop = v;
+    out->nstop = (size_t)n;
+  } else if (ty != LUA_TNIL) {
+    lgwL_argerror_path(L, arg, "stop", "string or table", -1);
+  }
+  lua_pop(L, 1);
+  ty = lua_getfield(L, t, "top_p");
+  if (ty == LUA_TNUMBER) {
+    out->has_top_p = 1;
+    out->top_p = lua_tonumber(L, -1);
+  } else if (ty != LUA_TNIL) {
+    lgwL_argerror_path(L, arg, "top_p", "number", -1);
+  }
+  lua_pop(L, 1);
+  ty = lua_getfield(L, t, "seed");
+  if (ty == LUA_TNUMBER && lua_isinteger(L, -1)) {
+    out->has_seed = 1;
+    out->seed = (long long)lua_tointeger(L, -1);
+  } else if (ty != LUA_TNIL) {
+    lgwL_argerror_path(L, arg, "seed", "integer", -1);
+  }
+  lua_pop(L, 1);
+  out->user = opt_field_str(L, arg, t, "user");
+  out->metadata_json = json_field(L, arg, kp, t, "metadata");
+  out->extra_json = json_field(L, arg, kp, t, "extra");
+}
+
 void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
-                          lgw_request_t *out, int *delta) {
+                          lgw_request_t *out, int delta[2]) {
   int has_overrides = oi && !lua_isnoneornil(L, oi);
   memset(out, 0, sizeof *out);
   out->task = luaL_checkstring(L, ti);
@@ -528,13 +1040,19 @@ void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
     luaL_checktype(L, oi, LUA_TTABLE);
     lgwL_check_keys(L, oi, oi, "", request_keys + 2);
   }
-  read_messages(L, mi, mi, 0, out);  /* pushes the message array */
-  if (has_overrides) read_overrides(L, oi, oi, out);
-  read_on_delta(L, oi, has_overrides ? oi : 0, delta);
+  lua_newtable(L);  /* the keeper */
+  read_messages(L, mi, mi, 0, lua_gettop(L), out);
+  if (has_overrides) {
+    read_overrides(L, oi, oi, out);
+    read_tools(L, oi, lua_gettop(L), oi, out);
+    read_params(L, oi, lua_gettop(L), oi, out);
+  }
+  read_callback(L, oi, has_overrides ? oi : 0, "on_delta", &delta[0]);
+  read_callback(L, oi, has_overrides ? oi : 0, "on_tool_delta", &delta[1]);
 }
 
 void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
-                        int *delta) {
+                        int delta[2]) {
   int ty;
   memset(out, 0, sizeof *out);
   luaL_checktype(L, idx, LUA_TTABLE);
@@ -543,11 +1061,15 @@ void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
   if (ty != LUA_TSTRING) lgwL_argerror_path(L, idx, "task", "string", -1);
   out->task = lua_tostring(L, -1);
   lua_pop(L, 1);
+  lua_newtable(L);  /* the keeper */
   lua_getfield(L, idx, "messages");
-  read_messages(L, idx, lua_gettop(L), 1, out);
+  read_messages(L, idx, lua_gettop(L), 1, lua_gettop(L) - 1, out);
+  lua_pop(L, 1);  /* the list stays reachable from the request */
   read_overrides(L, idx, idx, out);
-  lua_remove(L, -2);  /* the list stays reachable from the request */
-  read_on_delta(L, idx, idx, delta);
+  read_tools(L, idx, lua_gettop(L), idx, out);
+  read_params(L, idx, lua_gettop(L), idx, out);
+  read_callback(L, idx, idx, "on_delta", &delta[0]);
+  read_callback(L, idx, idx, "on_tool_delta", &delta[1]);
 }
 
 /* ===== Node trees ======================================================= */

@@ -340,6 +340,7 @@ void lgwL_call_free(lgwL_call_t *c) {
   else if (m->calls == c) m->calls = c->next;
   if (c->next) c->next->prev = c->prev;
   luaL_unref(m->L, LUA_REGISTRYINDEX, c->delta_ref);
+  luaL_unref(m->L, LUA_REGISTRYINDEX, c->tool_delta_ref);
   lgwL_result_free(c->res);
   lgw_free(c);
 }
@@ -443,37 +444,99 @@ static void on_delta(lgw_gateway_t *gw, uint64_t id, const char *text,
   lgw_gateway_cancel(gw, id);
 }
 
+struct tool_arg {
+  size_t index;
+  const char *name, *piece;
+  size_t len;
+};
+
+static int push_tool_args(lua_State *L, const void *data) {
+  const struct tool_arg *t = data;
+  lua_pushinteger(L, (lua_Integer)t->index + 1);
+  lua_pushstring(L, t->name);
+  lua_pushlstring(L, t->piece, t->len);
+  return 3;
+}
+
+/* A streamed tool-call piece: on_tool_delta(index, name, piece), index
+ * 1-based, as on_delta (a raise cancels the request). */
+static void on_tool_delta(lgw_gateway_t *gw, uint64_t id, size_t index,
+                          const char *name, const char *piece, size_t len,
+                          void *ud) {
+  lgwL_call_t *c = ud;
+  struct tool_arg a;
+  char buf[512];
+  const char *e;
+  if (c->cb_failed || c->done) return;
+  a.index = index;
+  a.name = name ? name : "";
+  a.piece = piece;
+  a.len = len;
+  e = lgwL_cb_run(c->m, c->tool_delta_ref, c->limit, push_tool_args, &a,
+                  buf, sizeof buf);
+  if (!e) return;
+  c->cb_failed = 1;
+  lgw__error_set(&c->cb_err, LGW_ECANCELED,
+                 "on_tool_delta raised an error: %s", e);
+  lgw_gateway_cancel(gw, id);
+}
+
+/* on_delta when only on_tool_delta was given: the request is streamed,
+ * the text only counted. */
+static void count_delta(lgw_gateway_t *gw, uint64_t id, const char *text,
+                        size_t len, void *ud) {
+  lgwL_call_t *c = ud;
+  (void)gw;
+  (void)id;
+  (void)text;
+  c->delivered += len;
+}
+
+static int wait_call(lua_State *L, lgwL_module_t *m, lgwL_task_t *t,
+                     lgwL_call_t *c, lgwL_gw_t *g);
+
 /* Submits req and waits for it: yields a managed task, or runs the loop.
- * delta: stack index of an on_delta function, or 0. */
+ * delta: stack indexes of the on_delta and on_tool_delta functions, or
+ * 0. */
 static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
-                  int form, int delta) {
+                  int form, const int delta[2]) {
   lgwL_module_t *m = g->m;
   lgwL_task_t *t = lgwL_current(m, L);
   lgwL_call_t *c;
   lgw_error_t err;
-  int ref = LUA_NOREF;
+  int ref = LUA_NOREF, tref = LUA_NOREF;
   if (!g->gw)
     return lgwL_failf(L, LGW_ECANCELED, "the gateway is closed");
   if (t && lgwL_task_canceled(t))
     return lgwL_failf(L, LGW_ECANCELED, "the task was canceled");
   if (!t) lgwL_check_block(L, m);
-  if (delta) {
-    lua_pushvalue(L, delta);
+  if (delta[0]) {
+    lua_pushvalue(L, delta[0]);
     ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  if (delta[1]) {
+    lua_pushvalue(L, delta[1]);
+    tref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
   c = lgw__calloc(1, sizeof *c);
   if (!c) {
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, tref);
     return luaL_error(L, "out of memory");
   }
   memset(&err, 0, sizeof err);
   c->m = m;
   c->form = form;
   c->delta_ref = ref;
+  c->tool_delta_ref = tref;
   c->limit = g->validator_timeout;
-  if (delta) {
-    req->on_delta = on_delta;
+  if (delta[0] || delta[1]) {
+    req->on_delta = delta[0] ? on_delta : count_delta;
     req->delta_ud = c;
+  }
+  if (delta[1]) {
+    req->on_tool_delta = on_tool_delta;
+    req->tool_delta_ud = c;
   }
   c->next = m->calls;
   if (m->calls) m->calls->prev = c;
@@ -482,6 +545,12 @@ static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
     lgwL_call_free(c);
     return lgwL_fail(L, &err);
   }
+  return wait_call(L, m, t, c, g);
+}
+
+/* Waits for a submitted call: yields the task t, or runs the loop. */
+static int wait_call(lua_State *L, lgwL_module_t *m, lgwL_task_t *t,
+                     lgwL_call_t *c, lgwL_gw_t *g) {
   if (c->done) return call_finish(L, c);  /* completed at once */
   c->gw = g->gw;
   if (t) {
@@ -501,12 +570,117 @@ static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
   return call_finish(L, c);
 }
 
+/* Completion of an embeddings request: as on_done. */
+static void on_embed_done(lgw_gateway_t *gw, uint64_t id, int status,
+                          const lgw_embed_result_t *res,
+                          const lgw_error_t *err, void *ud) {
+  lgwL_call_t *c = ud;
+  (void)gw;
+  (void)id;
+  if (c->done) return;
+  c->done = 1;
+  c->gw = NULL;
+  c->status = status;
+  if (err) c->err = *err;
+  else if (status) lgw__error_set(&c->err, status, "%s",
+                                  lgw_strerror(status));
+  if (res) {
+    c->res = lgwL_embed_copy(res);
+    if (!c->res && !status)
+      c->status = lgw__error_set(&c->err, LGW_ENOMEM, "out of memory");
+  }
+  if (c->task) lgwL_ready(c->task);
+}
+
+static const char *const embed_keys[] = {"task", "model", "dimensions",
+                                         "deadline", NULL};
+
+/* gw:embed(inputs [, {task=, model=, dimensions=, deadline=}]) ->
+ * {vectors, model, usage, cost, provider, attempts, task} | nil, err;
+ * inputs is a string or a list of strings. */
+static int gw_embed(lua_State *L) {
+  lgwL_gw_t *g = check_gw(L);
+  lgwL_module_t *m = g->m;
+  lgwL_task_t *t = lgwL_current(m, L);
+  lgw_embed_request_t req;
+  lgwL_call_t *c;
+  lgw_error_t err;
+  const char **inputs;
+  lua_Integer n = 1, i;
+  memset(&req, 0, sizeof req);
+  req.task = "";
+  lua_settop(L, 3);  /* the inputs array goes above the arguments */
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    n = (lua_Integer)lua_rawlen(L, 2);
+    if (n < 1) luaL_argerror(L, 2, "at least one input expected");
+  } else if (lua_type(L, 2) != LUA_TSTRING) {
+    lgwL_argerror_path(L, 2, NULL, "string or table", 2);
+  }
+  inputs = lua_newuserdatauv(L, (size_t)n * sizeof *inputs, 0);
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    inputs[0] = lua_tostring(L, 2);
+  } else {
+    for (i = 1; i <= n; i++) {
+      if (lua_rawgeti(L, 2, i) != LUA_TSTRING)
+        lgwL_argerror_path(L, 2, lua_pushfstring(L, "inputs[%d]", (int)i),
+                           "string", -2);
+      inputs[i - 1] = lua_tostring(L, -1);  /* kept alive by the list */
+      lua_pop(L, 1);
+    }
+  }
+  req.inputs = inputs;
+  req.ninputs = (size_t)n;
+  if (!lua_isnoneornil(L, 3)) {
+    int ty;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lgwL_check_keys(L, 3, 3, "", embed_keys);
+    ty = lua_getfield(L, 3, "task");
+    if (ty == LUA_TSTRING) req.task = lua_tostring(L, -1);
+    else if (ty != LUA_TNIL) lgwL_argerror_path(L, 3, "task", "string", -1);
+    ty = lua_getfield(L, 3, "model");
+    if (ty == LUA_TSTRING) req.model = lua_tostring(L, -1);
+    else if (ty != LUA_TNIL) lgwL_argerror_path(L, 3, "model", "string", -1);
+    ty = lua_getfield(L, 3, "dimensions");
+    if (ty == LUA_TNUMBER && lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0
+        && lua_tointeger(L, -1) <= 1000000)
+      req.dimensions = (long)lua_tointeger(L, -1);
+    else if (ty != LUA_TNIL)
+      lgwL_argerror_value(L, 3, "dimensions", "positive integer", -1);
+    ty = lua_getfield(L, 3, "deadline");
+    if (ty == LUA_TNUMBER && lua_tonumber(L, -1) >= 0)
+      req.deadline = lua_tonumber(L, -1);
+    else if (ty != LUA_TNIL)
+      lgwL_argerror_value(L, 3, "deadline", "non-negative number", -1);
+    lua_pop(L, 4);  /* the strings stay alive in the options table */
+  }
+  if (!g->gw)
+    return lgwL_failf(L, LGW_ECANCELED, "the gateway is closed");
+  if (t && lgwL_task_canceled(t))
+    return lgwL_failf(L, LGW_ECANCELED, "the task was canceled");
+  if (!t) lgwL_check_block(L, m);
+  c = lgw__calloc(1, sizeof *c);
+  if (!c) return luaL_error(L, "out of memory");
+  memset(&err, 0, sizeof err);
+  c->m = m;
+  c->form = LGWL_PUSH_EMBED;
+  c->delta_ref = LUA_NOREF;
+  c->tool_delta_ref = LUA_NOREF;
+  c->next = m->calls;
+  if (m->calls) m->calls->prev = c;
+  m->calls = c;
+  if (lgw_gateway_embed(g->gw, &req, on_embed_done, c, &c->id, &err)) {
+    lgwL_call_free(c);
+    return lgwL_fail(L, &err);
+  }
+  return wait_call(L, m, t, c, g);
+}
+
 /* gw:call(request) -> result | nil, err */
 static int gw_call(lua_State *L) {
   lgwL_gw_t *g = check_gw(L);
   lgw_request_t req;
-  int delta;
-  lgwL_check_request(L, 2, &req, &delta);
+  int delta[2];
+  lgwL_check_request(L, 2, &req, delta);
   return submit(L, g, &req, LGWL_PUSH_FULL, delta);
 }
 
@@ -518,8 +692,8 @@ static int gw_call(lua_State *L) {
 static int l_call_totals(lua_State *L) {
   lgwL_gw_t *g = luaL_checkudata(L, 2, LGWL_GATEWAY);
   lgw_request_t req;
-  int delta;
-  lgwL_check_request(L, 1, &req, &delta);
+  int delta[2];
+  lgwL_check_request(L, 1, &req, delta);
   return submit(L, g, &req, LGWL_PUSH_TOTALS, delta);
 }
 
@@ -527,8 +701,8 @@ static int l_call_totals(lua_State *L) {
 static int gw_run_task(lua_State *L) {
   lgwL_gw_t *g = check_gw(L);
   lgw_request_t req;
-  int delta;
-  lgwL_check_task_args(L, 2, 3, 4, &req, &delta);
+  int delta[2];
+  lgwL_check_task_args(L, 2, 3, 4, &req, delta);
   return submit(L, g, &req, LGWL_PUSH_TEXT, delta);
 }
 
@@ -537,10 +711,11 @@ static int gw_run_task(lua_State *L) {
 static int gw_stream(lua_State *L) {
   lgwL_gw_t *g = check_gw(L);
   lgw_request_t req;
-  int delta;
+  int delta[2];
   luaL_checktype(L, 4, LUA_TFUNCTION);
-  lgwL_check_task_args(L, 2, 3, 5, &req, &delta);
-  return submit(L, g, &req, LGWL_PUSH_FULL, 4);
+  lgwL_check_task_args(L, 2, 3, 5, &req, delta);
+  delta[0] = 4;
+  return submit(L, g, &req, LGWL_PUSH_FULL, delta);
 }
 
 /* gw:totals() -> {cost=, input_tokens=, output_tokens=, cached_tokens=,
@@ -587,6 +762,7 @@ static const luaL_Reg gw_methods[] = {
   {"call", gw_call},
   {"run_task", gw_run_task},
   {"stream", gw_stream},
+  {"embed", gw_embed},
   {"totals", gw_totals},
   {"breaker_state", gw_breaker_state},
   {"close", gw_close_method},

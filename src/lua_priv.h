@@ -97,6 +97,8 @@ struct lgwL_call {
   lgwL_result_t *res;       /* deep copy of the result, may be NULL */
   int form;                 /* how the result is pushed: LGWL_PUSH_* */
   int delta_ref;            /* registry ref of on_delta, or LUA_NOREF */
+  int tool_delta_ref;       /* registry ref of on_tool_delta, or
+                               LUA_NOREF */
   double limit;             /* time limit of on_delta (seconds) */
   int cb_failed;            /* on_delta raised: request canceled */
   lgw_error_t cb_err;       /* ... and why (code "callback") */
@@ -252,6 +254,7 @@ void lgwL_result_free(lgwL_result_t *r);
 #define LGWL_PUSH_FULL 0
 #define LGWL_PUSH_TEXT 1
 #define LGWL_PUSH_TOTALS 2
+#define LGWL_PUSH_EMBED 3   /* an embeddings result (lgwL_embed_copy) */
 /* Pushes the result in form (an LGWL_PUSH_* value); returns the number of
  * values pushed. */
 int lgwL_push_result(lua_State *L, const lgwL_result_t *r, int form);
@@ -269,15 +272,19 @@ const char *lgwL_event_name(lgw_event_type_t type);
 /* Requests read from Lua: strings are borrowed from Lua values that stay
  * reachable from the arguments; the message array is a userdata pushed on
  * the stack. An on_delta function (overrides or request field) is left
- * at *delta (stack index, 0 when none); the caller sets req.on_delta. */
+ * at delta[0] (stack index, 0 when none), an on_tool_delta function at
+ * delta[1]; the caller sets req.on_delta and req.on_tool_delta. */
 /* run_task form: task at ti, messages at mi, optional overrides table at
- * oi (0: none). Raises argument errors. Pushes two values (messages,
- * on_delta or nil). */
+ * oi (0: none). Raises argument errors. Pushes three values (the
+ * request's memory, on_delta or nil, on_tool_delta or nil). */
 void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
-                          lgw_request_t *out, int *delta);
-/* call form: request table at idx. Pushes two values, as above. */
+                          lgw_request_t *out, int delta[2]);
+/* Deep copy of an embeddings result, pushed in form LGWL_PUSH_EMBED
+ * (and as the attempts and totals of an error); NULL: out of memory. */
+lgwL_result_t *lgwL_embed_copy(const lgw_embed_result_t *r);
+/* call form: request table at idx. Pushes three values, as above. */
 void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
-                        int *delta);
+                        int delta[2]);
 
 /* Lua value -> node tree (tables become MAP with sorted keys, or SEQ when
  * keys are exactly 1..n; llm.null -> NULL). Returns 0 or LGW_ECONFIG with

@@ -82,22 +82,9 @@ static void fold_responses(const cJSON *o, const char *type, sse_state *st) {
   if (cJSON_IsObject(resp)) keep(&st->response, resp, st);
 }
 
-/* The choice with index 0 of a chunk (one without an index counts as 0):
- * a chunk carries one choice, and other choices are not the answer. */
-static const cJSON *choice0(const cJSON *choices) {
-  const cJSON *c;
-  cJSON_ArrayForEach(c, (cJSON_IsArray(choices) ? choices : NULL)) {
-    const cJSON *i = cJSON_GetObjectItemCaseSensitive(c, "index");
-    if (cJSON_IsObject(c) && (!i || cJSON_IsNull(i) ||
-                              (cJSON_IsNumber(i) && i->valuedouble == 0)))
-      return c;
-  }
-  return NULL;
-}
-
 static void fold_chat(const cJSON *o, sse_state *st) {
   const cJSON *choices = cJSON_GetObjectItemCaseSensitive(o, "choices");
-  const cJSON *first = choice0(choices);
+  const cJSON *first = lgw__choice0(choices);
   const cJSON *delta = cJSON_GetObjectItemCaseSensitive(first, "delta");
   const char *kind = str_item(o, "object");
   const cJSON *v;

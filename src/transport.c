@@ -36,6 +36,7 @@ void lgw__reply_free(lgw__reply_t *r) {
   lgw_free(r->refusal);
   r->refusal = NULL;
   r->refusal_len = 0;
+  lgw__tcalls_free(&r->calls);
 }
 
 void lgw__reply_no_usage(lgw__reply_t *r) {
@@ -49,6 +50,7 @@ void lgw__reply_begin(lgw__reply_t *r) {
   r->refusal = NULL;
   r->refusal_len = 0;
   r->finish_reason = NULL;
+  lgw__tcalls_free(&r->calls);
 }
 
 int lgw__blank_n(const char *s, size_t n) {
@@ -77,13 +79,18 @@ const char *lgw__finish_reason(const char *raw) {
   return NULL;
 }
 
-int lgw__reply_set_refusal(lgw__reply_t *r, const char *s, size_t n) {
+/* *dst = a copy of s (n bytes; NULL: empty), its length in *dlen. */
+static int set_copy(char **dst, size_t *dlen, const char *s, size_t n) {
   char *t = lgw__strndup(s ? s : "", s ? n : 0);
   if (!t) return LGW_ENOMEM;
-  lgw_free(r->refusal);
-  r->refusal = t;
-  r->refusal_len = s ? n : 0;
+  lgw_free(*dst);
+  *dst = t;
+  *dlen = s ? n : 0;
   return 0;
+}
+
+int lgw__reply_set_refusal(lgw__reply_t *r, const char *s, size_t n) {
+  return set_copy(&r->refusal, &r->refusal_len, s, n);
 }
 
 /* ---- streams ------------------------------------------------------------ */
@@ -102,6 +109,7 @@ void lgw__stream_free(lgw__stream_t *s) {
   lgw__buf_free(&s->text);
   lgw__buf_free(&s->delta);
   lgw__buf_free(&s->refusal);
+  lgw__tcalls_free(&s->calls);
 }
 
 int lgw__stream_text(lgw__stream_t *s, long part, const char *t, size_t n) {
@@ -139,6 +147,24 @@ int lgw__stream_malformed(const char *data, size_t len, lgw_error_t *err) {
                         e - a > strlen(shown) ? "..." : "");
 }
 
+int lgw__stream_event_end(cJSON *o, int rc, lgw_error_t *err) {
+  cJSON_Delete(o);
+  if (rc == LGW_ENOMEM)
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory reading stream");
+  return rc;
+}
+
+const cJSON *lgw__choice0(const cJSON *choices) {
+  const cJSON *c;
+  cJSON_ArrayForEach(c, (cJSON_IsArray(choices) ? choices : NULL)) {
+    const cJSON *i = cJSON_GetObjectItemCaseSensitive(c, "index");
+    if (cJSON_IsObject(c) && (!i || cJSON_IsNull(i) ||
+                              (cJSON_IsNumber(i) && i->valuedouble == 0)))
+      return c;
+  }
+  return NULL;
+}
+
 int lgw__stream_error_event(const lgw__stream_t *s, const cJSON *o,
                             lgw_error_t *err) {
   const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
@@ -166,6 +192,9 @@ int lgw__stream_take(lgw__stream_t *s, lgw__reply_t *out) {
   out->refusal_len = 0;
   if (!rc && s->refused)
     rc = lgw__reply_set_refusal(out, s->refusal.data, s->refusal.len);
+  lgw__tcalls_free(&out->calls);
+  out->calls = s->calls;
+  memset(&s->calls, 0, sizeof s->calls);
   return rc;
 }
 
@@ -232,6 +261,10 @@ int lgw__body_temperature(lgw__buf_t *b, double t) {
 int lgw__body_finish(lgw__buf_t *b, int rc, char **out, size_t *len,
                      lgw_error_t *err) {
   rc = rc ? rc : lgw__buf_addc(b, '}');
+  if (rc == LGW__EREPORTED) {
+    lgw__buf_free(b);
+    return LGW_EINVAL;
+  }
   if (rc) {
     lgw__buf_free(b);
     return rc == LGW_EINVAL
@@ -259,12 +292,7 @@ void lgw__openai_usage(const cJSON *usage, const char *in_key,
 }
 
 int lgw__reply_set_text(lgw__reply_t *out, const char *s, size_t n) {
-  char *t = lgw__strndup(s ? s : "", s ? n : 0);
-  if (!t) return LGW_ENOMEM;
-  lgw_free(out->text);
-  out->text = t;
-  out->text_len = s ? n : 0;
-  return 0;
+  return set_copy(&out->text, &out->text_len, s, n);
 }
 
 /* ---- strings, roles, URLs ---------------------------------------------- */
@@ -339,8 +367,17 @@ char *lgw__endpoint_url(const char *base_url, const char *as_is,
   return url;
 }
 
-int lgw__openai_headers(const lgw__provider_t *p, lgw__kvlist_t *out) {
+int lgw__provider_headers(const lgw__provider_t *p, lgw__kvlist_t *out) {
   size_t i;
+  int rc = 0;
+  for (i = 0; !rc && i < p->headers.n; i++)
+    if (!lgw__is_blank(p->headers.items[i].key))
+      rc = lgw__kvlist_add(out, p->headers.items[i].key,
+                           p->headers.items[i].value);
+  return rc;
+}
+
+int lgw__openai_headers(const lgw__provider_t *p, lgw__kvlist_t *out) {
   int rc = lgw__kvlist_add(out, "content-type", "application/json");
   if (!rc && !lgw__is_blank(p->api_key)) {
     char *key = lgw__strip(p->api_key);
@@ -349,11 +386,7 @@ int lgw__openai_headers(const lgw__provider_t *p, lgw__kvlist_t *out) {
     lgw_free(bearer);
     lgw_free(key);
   }
-  for (i = 0; !rc && i < p->headers.n; i++)
-    if (!lgw__is_blank(p->headers.items[i].key))
-      rc = lgw__kvlist_add(out, p->headers.items[i].key,
-                           p->headers.items[i].value);
-  return rc;
+  return rc ? rc : lgw__provider_headers(p, out);
 }
 
 /* ---- writing JSON ------------------------------------------------------- */

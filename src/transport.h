@@ -15,6 +15,35 @@
 #include "llmgateway.h"
 #include "util.h"
 
+/* A tool call read from an answer (or being assembled from a stream). */
+typedef struct lgw__tcall {
+  char *id;             /* owned; "" when the answer gave none */
+  char *name;           /* owned; "" when none */
+  lgw__buf_t args;      /* the arguments JSON text as sent */
+  long key;             /* streams: the index its pieces name */
+  size_t shown;         /* bytes of args handed to on_tool_delta */
+  int announced;        /* on_tool_delta saw it */
+} lgw__tcall_t;
+
+typedef struct lgw__tcalls {
+  lgw__tcall_t *v;
+  size_t n, cap;
+} lgw__tcalls_t;
+
+void lgw__tcalls_free(lgw__tcalls_t *l);
+/* The call with key `key`, NULL when none. */
+lgw__tcall_t *lgw__tcalls_find(lgw__tcalls_t *l, long key);
+/* A new call with key `key` at the end (id and name ""); NULL: no memory. */
+lgw__tcall_t *lgw__tcalls_add(lgw__tcalls_t *l, long key);
+/* Replace *dst (owned) with the decoded JSON string s (nul: as
+ * lgw__json_parse reported). */
+int lgw__tcall_set(char **dst, const char *s, int nul);
+/* t's id and name from id and name where each is a non-empty JSON
+ * string (else that one is left as it is). */
+struct cJSON;
+int lgw__tcall_names(lgw__tcall_t *t, const struct cJSON *id,
+                     const struct cJSON *name, int nul);
+
 /* What one attempt sends. */
 typedef struct lgw__call {
   const lgw_message_t *messages;
@@ -24,6 +53,31 @@ typedef struct lgw__call {
   double temperature;
   long max_tokens;
   int stream;                    /* 1: ask for SSE (streaming issue) */
+  /* rich messages: used instead of messages when nrich > 0 */
+  const lgw_rich_message_t *rich;
+  size_t nrich;
+  /* tools (lgw_request_t's, borrowed) */
+  const lgw_tool_t *tools;
+  size_t ntools;
+  const char *tool_choice;       /* NULL: unset */
+  const char *tool_choice_name;  /* NULL: unset */
+  int parallel_tool_calls;       /* 0 unset, 1 true, -1 false */
+  /* structured output and common parameters (as in lgw_request_t) */
+  const char *schema_json;
+  const char *schema_name;
+  int schema_strict;
+  const char *const *stop;
+  size_t nstop;
+  int has_top_p;
+  double top_p;
+  int has_seed;
+  long long seed;
+  const char *user;
+  const char *metadata_json;
+  /* merged last by lgw__transport_body: the provider's, then the
+   * request's */
+  const char *extra_body;
+  const char *extra;
 } lgw__call_t;
 
 /* What a 2xx body gave. */
@@ -41,6 +95,7 @@ typedef struct lgw__reply {
   /* Why the answer ended, normalised: "stop", "length", "tool_calls",
    * "content_filter" (static); NULL when not given or not one of these. */
   const char *finish_reason;
+  lgw__tcalls_t calls;  /* the tool calls asked for, in order */
 } lgw__reply_t;
 
 void lgw__reply_free(lgw__reply_t *r);
@@ -72,6 +127,7 @@ typedef struct lgw__stream {
   int refused;          /* the model refused; its text in refusal */
   lgw__buf_t refusal;
   const char *finish_reason;  /* normalised, as in lgw__reply_t */
+  lgw__tcalls_t calls;  /* tool calls being assembled, by key */
 } lgw__stream_t;
 
 void lgw__stream_init(lgw__stream_t *s);
@@ -130,6 +186,9 @@ extern const lgw__transport_t lgw__transport_litellm;
 
 /* base_url stripped of whitespace and all trailing slashes (caller frees). */
 char *lgw__clean_base(const char *base_url);
+/* The provider's configured headers (those with non-blank names) added
+ * to out. */
+int lgw__provider_headers(const lgw__provider_t *p, lgw__kvlist_t *out);
 /* content-type: application/json, authorization: Bearer <key> when the
  * key is non-blank, then the provider's headers (non-blank names). */
 int lgw__openai_headers(const lgw__provider_t *p, lgw__kvlist_t *out);
@@ -224,6 +283,13 @@ int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
  * only string content and text parts count (LiteLLM). */
 int lgw__chat_parse(const char *body, size_t len, const char *content_type,
                     int py_str, lgw__reply_t *out, lgw_error_t *err);
+/* The end of a stream event: frees o and returns rc (LGW_ENOMEM written
+ * to err). */
+int lgw__stream_event_end(struct cJSON *o, int rc, lgw_error_t *err);
+/* The choice with index 0 of "choices" (a choice without an index counts
+ * as 0; a chunk carries one choice, and other choices are not the
+ * answer), or NULL. */
+const struct cJSON *lgw__choice0(const struct cJSON *choices);
 /* A stream event that is an error: the transport's error event by name
  * (s->event "error": its data is the error object, flat or under
  * "error"), or data {"error": {...}}. LGW_EHTTP as lgw__error_object, or
@@ -278,6 +344,84 @@ int lgw__json_add_long(lgw__buf_t *b, long v);
  * err->http_status from its type as lgw__error_object. */
 int lgw__openai_reply_end(struct cJSON *root, lgw__buf_t *text, int rc,
                           lgw__reply_t *out, lgw_error_t *err);
+
+/* ---- rich requests (transport_rich.c) --------------------------------- */
+
+/* A body builder's error already written to err (LGW_EINVAL): returned
+ * by the helpers below; lgw__body_finish turns it into LGW_EINVAL. */
+#define LGW__EREPORTED (-1000)
+/* err = LGW_EINVAL with the message; returns LGW__EREPORTED. */
+int lgw__rich_fail(lgw_error_t *err, const char *fmt, ...) LGW__PRINTF(2, 3);
+/* Bytes as a quoted base64 string; as a quoted data URL
+ * "data:<media_type>;base64,<...>". */
+int lgw__json_add_b64(lgw__buf_t *b, const void *p, size_t n);
+int lgw__json_add_data_url(lgw__buf_t *b, const char *media_type,
+                           const void *p, size_t n);
+/* Tool call ci of message mi (both 1-based) needs an id and a name:
+ * LGW__EREPORTED when one is blank, else 0. */
+int lgw__tool_call_check(const lgw_tool_call_t *t, size_t mi, size_t ci,
+                         lgw_error_t *err);
+/* An image part's source: its data as a quoted data URL, else its url
+ * quoted. */
+int lgw__json_add_image_src(lgw__buf_t *b, const lgw_part_t *p);
+/* A file part's `"filename":...,"file_data":"data:..."` (a blank filename
+ * is sent as "file"). */
+int lgw__json_add_file_fields(lgw__buf_t *b, const lgw_part_t *p);
+/* Tool i (0-based) up to its schema: `,` when i > 0, then open (which
+ * ends with the name key), the name, "description" when set and
+ * `"<schema_key>":` with the parameters object; the caller closes it. A
+ * blank name is an error. */
+int lgw__json_add_tool(lgw__buf_t *b, const lgw_tool_t *t, size_t i,
+                       const char *open, const char *schema_key,
+                       lgw_error_t *err);
+/* JSON text that must be one object (what names it in the error):
+ * appended as given (stripped); NULL or blank appends dflt. */
+int lgw__json_add_object(lgw__buf_t *b, const char *json, const char *dflt,
+                         const char *what, lgw_error_t *err);
+/* The number of messages of c, and message i as a rich message (a plain
+ * one is copied into *tmp). */
+size_t lgw__call_nmsgs(const lgw__call_t *c);
+const lgw_rich_message_t *lgw__call_msg(const lgw__call_t *c, size_t i,
+                                        lgw_rich_message_t *tmp);
+/* The message is a tool result: role "tool" (any case, stripped) with a
+ * non-blank tool_call_id. */
+int lgw__msg_is_tool_result(const lgw_rich_message_t *m);
+/* A part's checks common to every API (1-based mi, pi for messages): an
+ * image needs a url or data with a media_type, a file data with a
+ * media_type. */
+int lgw__part_check(const lgw_part_t *p, size_t mi, size_t pi,
+                    lgw_error_t *err);
+/* "text", "image", "image image/png", "file application/pdf". */
+const char *lgw__part_desc(const lgw_part_t *p, char *buf, size_t cap);
+/* The text of message m (1-based index mi): its content, or its parts
+ * joined with "\n" when it has parts; a non-text part is an error naming
+ * it, api and the role. */
+int lgw__msg_text(const lgw_rich_message_t *m, size_t mi, const char *api,
+                  const char *role, lgw__buf_t *b, lgw_error_t *err);
+/* ",\"tool_choice\":..." and ",\"parallel_tool_calls\":..." for the
+ * OpenAI formats (responses_style: {"type":"function","name"} rather than
+ * Chat's {"type":"function","function":{"name"}}). */
+int lgw__openai_tool_choice(lgw__buf_t *b, const lgw__call_t *c,
+                            int responses_style, lgw_error_t *err);
+
+/* Common parameters for the body being built, each only when set:
+ * `,"<stop_key>":[...]` (stop_key NULL: not sent), `,"top_p":`,
+ * `,"seed":` (with_seed), `,"user":` (user_key NULL: not sent) and
+ * `,"metadata":` (with_metadata). */
+int lgw__body_params(lgw__buf_t *b, const lgw__call_t *c,
+                     const char *stop_key, int with_seed,
+                     const char *user_key, int with_metadata,
+                     lgw_error_t *err);
+/* The JSON Schema of c as `,"schema":<object>` (checked); the OpenAI
+ * form `"name":<n>,"strict":<b>,"schema":<object>`. */
+int lgw__body_schema(lgw__buf_t *b, const lgw__call_t *c, lgw_error_t *err);
+int lgw__body_schema_named(lgw__buf_t *b, const lgw__call_t *c,
+                           lgw_error_t *err);
+/* The body of t for c with c->extra_body, then c->extra, merged into it:
+ * a key of theirs replaces the body's top-level member of that name (a
+ * null removes it), new keys are appended in their order. */
+int lgw__transport_body(const lgw__transport_t *t, const lgw__call_t *c,
+                        char **out, size_t *len, lgw_error_t *err);
 
 /* Body builders: `,"temperature":<t>` (LGW_EINVAL when t is not finite,
  * LGW_ENOMEM), and the end of a body built into b so far with result rc:

@@ -8,6 +8,7 @@
 #include "transport.h"
 
 #include <cJSON.h>
+#include <stdio.h>
 #include <string.h>
 
 static char *anthropic_url(const lgw__provider_t *p) {
@@ -18,7 +19,6 @@ static char *anthropic_url(const lgw__provider_t *p) {
 /* No Bearer header: Anthropic authenticates with x-api-key. A configured
  * x-api-key or anthropic-version replaces the default one. */
 static int anthropic_headers(const lgw__provider_t *p, lgw__kvlist_t *out) {
-  size_t i;
   int rc = lgw__kvlist_add(out, "content-type", "application/json");
   if (!rc && !lgw__is_blank(p->api_key) &&
       !lgw__kvlist_get_ci(&p->headers, "x-api-key")) {
@@ -28,39 +28,218 @@ static int anthropic_headers(const lgw__provider_t *p, lgw__kvlist_t *out) {
   }
   if (!rc && !lgw__kvlist_get_ci(&p->headers, "anthropic-version"))
     rc = lgw__kvlist_add(out, "anthropic-version", "2023-06-01");
-  for (i = 0; !rc && i < p->headers.n; i++)
-    if (!lgw__is_blank(p->headers.items[i].key))
-      rc = lgw__kvlist_add(out, p->headers.items[i].key,
-                           p->headers.items[i].value);
-  return rc;
+  return rc ? rc : lgw__provider_headers(p, out);
+}
+
+static const char api[] = "Anthropic Messages API";
+
+static int is_mt(const char *mt, const char *const *list) {
+  for (; *list; list++)
+    if (lgw__strcasecmp(mt, *list) == 0) return 1;
+  return 0;
+}
+
+/* One content part as a block: text (an empty one is left out: the API
+ * rejects it), image (base64 or url source), document (a PDF as base64,
+ * plain text as a text source). *n counts the blocks written. */
+static int part_block(lgw__buf_t *b, const lgw_part_t *p, size_t mi,
+                      size_t pi, int images_only, size_t *n,
+                      lgw_error_t *err) {
+  static const char *const images[] = {"image/jpeg", "image/png",
+                                       "image/gif", "image/webp", NULL};
+  char d[96];
+  int rc = lgw__part_check(p, mi, pi, err);
+  if (rc) return rc;
+  if (p->type == LGW_PART_TEXT && (!p->text || !*p->text)) return 0;
+  if (p->type == LGW_PART_IMAGE && p->data && !is_mt(p->media_type, images))
+    return lgw__rich_fail(err, "message %zu part %zu (%s): the %s takes "
+                          "images as image/jpeg, image/png, image/gif or "
+                          "image/webp", mi, pi,
+                          lgw__part_desc(p, d, sizeof d), api);
+  if (p->type == LGW_PART_FILE &&
+      (images_only || (lgw__strcasecmp(p->media_type, "application/pdf") &&
+                       lgw__strcasecmp(p->media_type, "text/plain"))))
+    return lgw__rich_fail(err, "message %zu part %zu (%s): the %s takes "
+                          "%s", mi, pi, lgw__part_desc(p, d, sizeof d), api,
+                          images_only ? "only text and images in a tool "
+                                        "result"
+                                      : "documents as application/pdf or "
+                                        "text/plain");
+  rc = (*n)++ ? lgw__buf_addc(b, ',') : 0;
+  if (!rc && p->type == LGW_PART_TEXT) {
+    rc = lgw__buf_adds(b, "{\"type\":\"text\",\"text\":");
+    rc = rc ? rc : lgw__json_add_str(b, p->text, strlen(p->text));
+  } else if (!rc && p->type == LGW_PART_IMAGE && !p->data) {
+    rc = lgw__buf_adds(b, "{\"type\":\"image\",\"source\":{\"type\":"
+                          "\"url\",\"url\":");
+    rc = rc ? rc : lgw__json_add_str(b, p->url, strlen(p->url));
+    rc = rc ? rc : lgw__buf_addc(b, '}');
+  } else if (!rc && p->type == LGW_PART_IMAGE) {
+    rc = lgw__buf_adds(b, "{\"type\":\"image\",\"source\":{\"type\":"
+                          "\"base64\",\"media_type\":");
+    rc = rc ? rc : lgw__json_add_str(b, p->media_type, strlen(p->media_type));
+    rc = rc ? rc : lgw__buf_adds(b, ",\"data\":");
+    rc = rc ? rc : lgw__json_add_b64(b, p->data, p->data_len);
+    rc = rc ? rc : lgw__buf_addc(b, '}');
+  } else if (!rc) {
+    int pdf = lgw__strcasecmp(p->media_type, "application/pdf") == 0;
+    rc = lgw__buf_adds(b, pdf ? "{\"type\":\"document\",\"source\":"
+                                "{\"type\":\"base64\",\"media_type\":"
+                                "\"application/pdf\",\"data\":"
+                              : "{\"type\":\"document\",\"source\":"
+                                "{\"type\":\"text\",\"media_type\":"
+                                "\"text/plain\",\"data\":");
+    rc = rc ? rc : (pdf ? lgw__json_add_b64(b, p->data, p->data_len)
+                        : lgw__json_add_str(b, p->data, p->data_len));
+    rc = rc ? rc : lgw__buf_addc(b, '}');
+    if (!rc && !lgw__is_blank(p->filename)) {
+      rc = lgw__json_add_key(b, "title");
+      rc = rc ? rc : lgw__json_add_str(b, p->filename, strlen(p->filename));
+    }
+  }
+  return rc ? rc : lgw__buf_addc(b, '}');
+}
+
+/* A user or assistant message as blocks: its parts (or its text), then
+ * its tool calls as tool_use blocks (input: the arguments object). */
+static int message_blocks(lgw__buf_t *b, const lgw_rich_message_t *m, size_t mi,
+                          lgw_error_t *err) {
+  size_t i, n = 0;
+  int rc = lgw__buf_addc(b, '[');
+  if (!rc && !m->nparts && m->content && *m->content) {
+    rc = lgw__buf_adds(b, "{\"type\":\"text\",\"text\":");
+    rc = rc ? rc : lgw__json_add_str(b, m->content, strlen(m->content));
+    rc = rc ? rc : lgw__buf_addc(b, '}');
+    n++;
+  }
+  for (i = 0; !rc && i < m->nparts; i++)
+    rc = part_block(b, &m->parts[i], mi, i + 1, 0, &n, err);
+  for (i = 0; !rc && i < m->ntool_calls; i++) {
+    const lgw_tool_call_t *t = &m->tool_calls[i];
+    char what[80];
+    if ((rc = lgw__tool_call_check(t, mi, i + 1, err)) != 0) return rc;
+    snprintf(what, sizeof what, "message %zu tool call %zu arguments", mi,
+             i + 1);
+    rc = lgw__buf_adds(b, n++ ? ",{\"type\":\"tool_use\",\"id\":"
+                              : "{\"type\":\"tool_use\",\"id\":");
+    rc = rc ? rc : lgw__json_add_str(b, t->id, strlen(t->id));
+    rc = rc ? rc : lgw__buf_adds(b, ",\"name\":");
+    rc = rc ? rc : lgw__json_add_str(b, t->name, strlen(t->name));
+    rc = rc ? rc : lgw__buf_adds(b, ",\"input\":");
+    rc = rc ? rc : lgw__json_add_object(b, t->arguments_json, "{}", what,
+                                        err);
+    rc = rc ? rc : lgw__buf_addc(b, '}');
+  }
+  return rc ? rc : lgw__buf_addc(b, ']');
+}
+
+/* A tool result block: content a string or text and image blocks. */
+static int result_block(lgw__buf_t *b, const lgw_rich_message_t *m, size_t mi,
+                        lgw_error_t *err) {
+  size_t i, n = 0;
+  int rc = lgw__buf_adds(b, "{\"type\":\"tool_result\",\"tool_use_id\":");
+  rc = rc ? rc : lgw__json_add_str(b, m->tool_call_id,
+                                   strlen(m->tool_call_id));
+  rc = rc ? rc : lgw__buf_adds(b, ",\"content\":");
+  if (!rc && !m->nparts) {
+    const char *t = m->content ? m->content : "";
+    rc = lgw__json_add_str(b, t, strlen(t));
+  } else if (!rc) {
+    rc = lgw__buf_addc(b, '[');
+    for (i = 0; !rc && i < m->nparts; i++)
+      rc = part_block(b, &m->parts[i], mi, i + 1, 1, &n, err);
+    rc = rc ? rc : lgw__buf_addc(b, ']');
+  }
+  if (!rc && m->is_error) rc = lgw__buf_adds(b, ",\"is_error\":true");
+  return rc ? rc : lgw__buf_addc(b, '}');
+}
+
+static int tools_def(lgw__buf_t *b, const lgw__call_t *c,
+                     lgw_error_t *err) {
+  const char *type = NULL;
+  size_t i;
+  int rc = 0;
+  if (c->ntools) rc = lgw__buf_adds(b, ",\"tools\":[");
+  for (i = 0; !rc && i < c->ntools; i++) {
+    rc = lgw__json_add_tool(b, &c->tools[i], i, "{\"name\":", "input_schema",
+                            err);
+    rc = rc ? rc : lgw__buf_addc(b, '}');
+  }
+  if (!rc && c->ntools) rc = lgw__buf_addc(b, ']');
+  if (rc) return rc;
+  /* tool_choice: auto, any (required), none, or {type: tool, name} */
+  if (!lgw__is_blank(c->tool_choice_name)) type = "tool";
+  else if (!lgw__is_blank(c->tool_choice)) {
+    if (strcmp(c->tool_choice, "auto") == 0) type = "auto";
+    else if (strcmp(c->tool_choice, "required") == 0) type = "any";
+    else if (strcmp(c->tool_choice, "none") == 0) type = "none";
+    else
+      return lgw__rich_fail(err, "tool_choice must be \"auto\", \"none\" "
+                            "or \"required\" (or a tool name in "
+                            "tool_choice_name), not \"%.64s\"",
+                            c->tool_choice);
+  } else if (c->parallel_tool_calls < 0 && c->ntools) {
+    type = "auto";
+  }
+  if (!type) return 0;
+  rc = lgw__buf_printf(b, ",\"tool_choice\":{\"type\":\"%s\"", type);
+  if (!rc && strcmp(type, "tool") == 0) {
+    rc = lgw__buf_adds(b, ",\"name\":");
+    rc = rc ? rc : lgw__json_add_str(b, c->tool_choice_name,
+                                     strlen(c->tool_choice_name));
+  }
+  if (!rc && c->parallel_tool_calls < 0 && strcmp(type, "none") != 0)
+    rc = lgw__buf_adds(b, ",\"disable_parallel_tool_use\":true");
+  return rc ? rc : lgw__buf_addc(b, '}');
 }
 
 static int anthropic_body(const lgw__call_t *c, char **out, size_t *len,
                           lgw_error_t *err) {
   lgw__buf_t b, sys;
   size_t i, items = 0, nsys = 0, a, e;
-  int rc;
+  int rc, results = 0;  /* a user turn of tool results is open */
   lgw__buf_init(&b);
   lgw__buf_init(&sys);
   rc = lgw__buf_adds(&b, "{\"model\":");
   rc = rc ? rc : lgw__json_add_str(&b, c->model, strlen(c->model));
   rc = rc ? rc : lgw__buf_adds(&b, ",\"messages\":[");
-  for (i = 0; !rc && i < c->nmessages; i++) {
-    const char *text = c->messages[i].content ? c->messages[i].content : "";
-    lgw__role_t k = lgw__role_kind(c->messages[i].role);
-    size_t n = strlen(text);
+  for (i = 0; !rc && i < lgw__call_nmsgs(c); i++) {
+    lgw_rich_message_t tmp;
+    const lgw_rich_message_t *m = lgw__call_msg(c, i, &tmp);
+    const char *text = m->content ? m->content : "";
+    lgw__role_t k = lgw__role_kind(m->role);
     /* The API knows only user and assistant turns. */
     if (k == LGW__ROLE_SYSTEM || k == LGW__ROLE_DEVELOPER) {
       if (nsys++) rc = lgw__buf_addc(&sys, '\n');
-      rc = rc ? rc : lgw__buf_add(&sys, text, n);
+      rc = rc ? rc : lgw__msg_text(m, i + 1, api, "system", &sys, err);
       continue;
     }
-    rc = lgw__buf_printf(&b, "%s{\"role\":\"%s\",\"content\":",
-                         items++ ? "," : "",
-                         k == LGW__ROLE_ASSISTANT ? "assistant" : "user");
-    rc = rc ? rc : lgw__json_add_str(&b, text, n);
+    /* consecutive tool results: one user turn */
+    if (lgw__msg_is_tool_result(m)) {
+      rc = lgw__buf_adds(&b, results ? "," : items++ ? ",{\"role\":\"user\","
+                                                      "\"content\":["
+                                                    : "{\"role\":\"user\","
+                                                      "\"content\":[");
+      results = 1;
+      rc = rc ? rc : result_block(&b, m, i + 1, err);
+      continue;
+    }
+    if (results) rc = lgw__buf_adds(&b, "]}");
+    results = 0;
+    if (!rc && m->ntool_calls && k != LGW__ROLE_ASSISTANT)
+      rc = lgw__rich_fail(err, "message %zu: only assistant messages carry "
+                          "tool_calls", i + 1);
+    rc = rc ? rc : lgw__buf_printf(&b, "%s{\"role\":\"%s\",\"content\":",
+                                   items++ ? "," : "",
+                                   k == LGW__ROLE_ASSISTANT ? "assistant"
+                                                            : "user");
+    if (!rc && (m->nparts || m->ntool_calls))
+      rc = message_blocks(&b, m, i + 1, err);
+    else if (!rc)
+      rc = lgw__json_add_str(&b, text, strlen(text));
     rc = rc ? rc : lgw__buf_addc(&b, '}');
   }
+  if (!rc && results) rc = lgw__buf_adds(&b, "]}");
   if (!rc && !items) rc = lgw__buf_adds(&b, "{\"role\":\"user\",\"content\":\"\"}");
   rc = rc ? rc : lgw__buf_printf(&b, "],\"max_tokens\":%ld", c->max_tokens);
   rc = rc ? rc : lgw__body_temperature(&b, c->temperature);
@@ -70,6 +249,21 @@ static int anthropic_body(const lgw__call_t *c, char **out, size_t *len,
     rc = rc ? rc : lgw__json_add_str(&b, sys.data + a, e - a);
   }
   if (!rc && c->stream) rc = lgw__buf_adds(&b, ",\"stream\":true");
+  rc = rc ? rc : tools_def(&b, c, err);
+  /* the API's own structured output (a JSON text answer) */
+  if (!rc && c->schema_json) {
+    rc = lgw__buf_adds(&b, ",\"output_config\":{\"format\":{\"type\":"
+                           "\"json_schema\"");
+    rc = rc ? rc : lgw__body_schema(&b, c, err);
+    rc = rc ? rc : lgw__buf_adds(&b, "}}");
+  }
+  /* no seed; the end user's id is metadata.user_id; no other metadata */
+  rc = rc ? rc : lgw__body_params(&b, c, "stop_sequences", 0, NULL, 0, err);
+  if (!rc && !lgw__is_blank(c->user)) {
+    rc = lgw__buf_adds(&b, ",\"metadata\":{\"user_id\":");
+    rc = rc ? rc : lgw__json_add_str(&b, c->user, strlen(c->user));
+    rc = rc ? rc : lgw__buf_addc(&b, '}');
+  }
   lgw__buf_free(&sys);
   return lgw__body_finish(&b, rc, out, len, err);
 }
@@ -103,6 +297,31 @@ static int content_text(const cJSON *content, int nul, lgw__buf_t *b) {
     }
   }
   return 0;
+}
+
+/* A tool_use block into a new call (arguments: its input as JSON). */
+static int read_tool_use(const cJSON *blk, long key, lgw__tcalls_t *l,
+                         int nul, int with_input) {
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(blk, "id");
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(blk, "name");
+  const cJSON *in = cJSON_GetObjectItemCaseSensitive(blk, "input");
+  lgw__tcall_t *t = lgw__tcalls_add(l, key);
+  int rc = t ? 0 : LGW_ENOMEM;
+  if (!rc && cJSON_IsString(id))
+    rc = lgw__tcall_set(&t->id, id->valuestring, nul);
+  if (!rc && cJSON_IsString(name))
+    rc = lgw__tcall_set(&t->name, name->valuestring, nul);
+  if (!rc && with_input && in) {
+    char *j = cJSON_PrintUnformatted(in);
+    rc = j ? lgw__buf_adds(&t->args, j) : LGW_ENOMEM;
+    cJSON_free(j);
+  }
+  return rc;
+}
+
+static int is_tool_use(const cJSON *blk) {
+  const cJSON *ty = cJSON_GetObjectItemCaseSensitive(blk, "type");
+  return cJSON_IsString(ty) && strcmp(ty->valuestring, "tool_use") == 0;
 }
 
 /* Counts that are present replace the ones known so far: usage is
@@ -146,7 +365,16 @@ static int anthropic_parse(const char *body, size_t len,
   }
   lgw__buf_init(&text);
   content = cJSON_GetObjectItemCaseSensitive(root, "content");
-  if (cJSON_IsArray(content)) rc = content_text(content, nul, &text);
+  if (cJSON_IsArray(content)) {
+    const cJSON *blk;
+    long k = 0;
+    rc = content_text(content, nul, &text);
+    cJSON_ArrayForEach(blk, content) {
+      if (!rc && is_tool_use(blk))
+        rc = read_tool_use(blk, k, &out->calls, nul, 1);
+      k++;
+    }
+  }
   read_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), out);
   stop = cJSON_GetObjectItemCaseSensitive(root, "stop_reason");
   if (cJSON_IsString(stop))
@@ -185,9 +413,24 @@ static int anthropic_stream_event(lgw__stream_t *s, const char *data,
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(d, "type");
     const cJSON *tx = cJSON_GetObjectItemCaseSensitive(d, "text");
     long index = lgw__json_count(o, "index");
+    const cJSON *pj = cJSON_GetObjectItemCaseSensitive(d, "partial_json");
+    lgw__tcall_t *tc = lgw__tcalls_find(&s->calls, index);
     if (cJSON_IsString(dt) && strcmp(dt->valuestring, "text_delta") == 0 &&
         cJSON_IsString(tx))
       rc = lgw__stream_json_text(s, index, tx->valuestring, nul);
+    else if (tc && cJSON_IsString(dt) &&
+             strcmp(dt->valuestring, "input_json_delta") == 0 &&
+             cJSON_IsString(pj))
+      rc = lgw__json_text(&tc->args, pj->valuestring, nul);
+  } else if (strcmp(type, "content_block_start") == 0) {
+    const cJSON *blk = cJSON_GetObjectItemCaseSensitive(o, "content_block");
+    if (is_tool_use(blk))
+      rc = read_tool_use(blk, lgw__json_count(o, "index"), &s->calls, nul, 0);
+  } else if (strcmp(type, "content_block_stop") == 0) {
+    /* a tool_use block whose input came in no piece: {} */
+    lgw__tcall_t *tc = lgw__tcalls_find(&s->calls,
+                                        lgw__json_count(o, "index"));
+    if (tc && !tc->args.len) rc = lgw__buf_adds(&tc->args, "{}");
   } else if (strcmp(type, "message_delta") == 0) {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "delta");
     const cJSON *stop = cJSON_GetObjectItemCaseSensitive(d, "stop_reason");
@@ -206,10 +449,7 @@ static int anthropic_stream_event(lgw__stream_t *s, const char *data,
   } else {
     rc = lgw__stream_error_event(s, o, err);
   }
-  cJSON_Delete(o);
-  if (rc == LGW_ENOMEM)
-    return lgw__error_set(err, LGW_ENOMEM, "out of memory reading stream");
-  return rc;
+  return lgw__stream_event_end(o, rc, err);
 }
 
 const lgw__transport_t lgw__transport_anthropic = {

@@ -30,28 +30,150 @@ static const char *chat_role(const char *role) {
   }
 }
 
+/* One content part of message mi (1-based) in the Chat format: text,
+ * image_url (a data URL for bytes), file (file_data as a data URL). */
+static int chat_part(lgw__buf_t *b, const lgw_part_t *p, size_t mi,
+                     size_t pi, lgw_error_t *err) {
+  int rc = lgw__part_check(p, mi, pi, err);
+  if (rc) return rc;
+  if (p->type == LGW_PART_TEXT) {
+    rc = lgw__buf_adds(b, "{\"type\":\"text\",\"text\":");
+    rc = rc ? rc : lgw__json_add_str(b, p->text ? p->text : "",
+                                     p->text ? strlen(p->text) : 0);
+  } else if (p->type == LGW_PART_IMAGE) {
+    rc = lgw__buf_adds(b, "{\"type\":\"image_url\",\"image_url\":{\"url\":");
+    rc = rc ? rc : lgw__json_add_image_src(b, p);
+    if (!rc && !lgw__is_blank(p->detail)) {
+      rc = lgw__json_add_key(b, "detail");
+      rc = rc ? rc : lgw__json_add_str(b, p->detail, strlen(p->detail));
+    }
+    rc = rc ? rc : lgw__buf_addc(b, '}');
+  } else {
+    rc = lgw__buf_adds(b, "{\"type\":\"file\",\"file\":{");
+    rc = rc ? rc : lgw__json_add_file_fields(b, p);
+    rc = rc ? rc : lgw__buf_addc(b, '}');
+  }
+  return rc ? rc : lgw__buf_addc(b, '}');
+}
+
+/* The content of message m (index mi, 1-based) as a list of parts: any
+ * part in a user message, text parts in the others (the API's system,
+ * developer, assistant and tool messages take only text). */
+static int chat_parts(lgw__buf_t *b, const lgw_rich_message_t *m, size_t mi,
+                      const char *api, lgw_error_t *err) {
+  lgw__role_t k = lgw__role_kind(m->role);
+  int any = k == LGW__ROLE_USER ||
+            (k == LGW__ROLE_OTHER && !lgw__msg_is_tool_result(m));
+  size_t i;
+  int rc = lgw__buf_addc(b, '[');
+  char d[96];
+  for (i = 0; !rc && i < m->nparts; i++) {
+    const lgw_part_t *p = &m->parts[i];
+    if (!any && p->type != LGW_PART_TEXT &&
+        !(rc = lgw__part_check(p, mi, i + 1, err)))
+      return lgw__rich_fail(err, "message %zu part %zu (%s): the %s takes "
+                            "only text in %s messages", mi, i + 1,
+                            lgw__part_desc(p, d, sizeof d), api,
+                            chat_role(m->role));
+    rc = rc ? rc : (i ? lgw__buf_addc(b, ',') : 0);
+    rc = rc ? rc : chat_part(b, p, mi, i + 1, err);
+  }
+  return rc ? rc : lgw__buf_addc(b, ']');
+}
+
+static int chat_tool_calls(lgw__buf_t *b, const lgw_rich_message_t *m,
+                           size_t mi, lgw_error_t *err) {
+  size_t i;
+  int rc = lgw__buf_adds(b, ",\"tool_calls\":[");
+  for (i = 0; !rc && i < m->ntool_calls; i++) {
+    const lgw_tool_call_t *t = &m->tool_calls[i];
+    const char *args = lgw__is_blank(t->arguments_json) ? "{}"
+                                                        : t->arguments_json;
+    if ((rc = lgw__tool_call_check(t, mi, i + 1, err)) != 0) return rc;
+    rc = lgw__buf_adds(b, i ? ",{\"id\":" : "{\"id\":");
+    rc = rc ? rc : lgw__json_add_str(b, t->id, strlen(t->id));
+    rc = rc ? rc : lgw__buf_adds(b, ",\"type\":\"function\",\"function\":"
+                                    "{\"name\":");
+    rc = rc ? rc : lgw__json_add_str(b, t->name, strlen(t->name));
+    rc = rc ? rc : lgw__buf_adds(b, ",\"arguments\":");
+    rc = rc ? rc : lgw__json_add_str(b, args, strlen(args));
+    rc = rc ? rc : lgw__buf_adds(b, "}}");
+  }
+  return rc ? rc : lgw__buf_addc(b, ']');
+}
+
+/* One message: role, tool_call_id (tool results), content (none for an
+ * assistant message with tool calls and no text), name, tool_calls. */
+static int chat_message(lgw__buf_t *b, const lgw_rich_message_t *m, size_t mi,
+                        const char *api, lgw_error_t *err) {
+  int tool = lgw__msg_is_tool_result(m);
+  const char *role = tool ? "tool" : chat_role(m->role);
+  const char *text = m->content ? m->content : "";
+  int rc = lgw__buf_adds(b, "{\"role\":");
+  rc = rc ? rc : lgw__json_add_str(b, role, strlen(role));
+  if (!rc && tool) {
+    rc = lgw__json_add_key(b, "tool_call_id");
+    rc = rc ? rc : lgw__json_add_str(b, m->tool_call_id,
+                                     strlen(m->tool_call_id));
+  }
+  if (!rc && m->nparts) {
+    rc = lgw__buf_adds(b, ",\"content\":");
+    rc = rc ? rc : chat_parts(b, m, mi, api, err);
+  } else if (!rc && !(m->ntool_calls && !*text)) {
+    rc = lgw__buf_adds(b, ",\"content\":");
+    rc = rc ? rc : lgw__json_add_str(b, text, strlen(text));
+  }
+  if (!rc && !tool && !lgw__is_blank(m->name)) {
+    rc = lgw__json_add_key(b, "name");
+    rc = rc ? rc : lgw__json_add_str(b, m->name, strlen(m->name));
+  }
+  if (!rc && m->ntool_calls) {
+    if (lgw__role_kind(m->role) != LGW__ROLE_ASSISTANT)
+      return lgw__rich_fail(err, "message %zu: only assistant messages "
+                            "carry tool_calls", mi);
+    rc = chat_tool_calls(b, m, mi, err);
+  }
+  return rc ? rc : lgw__buf_addc(b, '}');
+}
+
+static int chat_tools(lgw__buf_t *b, const lgw__call_t *c,
+                      lgw_error_t *err) {
+  size_t i;
+  int rc = lgw__buf_adds(b, ",\"tools\":[");
+  for (i = 0; !rc && i < c->ntools; i++) {
+    const lgw_tool_t *t = &c->tools[i];
+    rc = lgw__json_add_tool(b, t, i, "{\"type\":\"function\",\"function\":"
+                                     "{\"name\":", "parameters", err);
+    if (!rc && t->strict) rc = lgw__buf_adds(b, ",\"strict\":true");
+    rc = rc ? rc : lgw__buf_adds(b, "}}");
+  }
+  rc = rc ? rc : lgw__buf_addc(b, ']');
+  return rc ? rc : lgw__openai_tool_choice(b, c, 0, err);
+}
+
 int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
                    int with_effort, char **out, size_t *len,
                    lgw_error_t *err) {
   lgw__buf_t b;
   size_t i, est = 160 + strlen(c->model);
   int rc;
+  /* LiteLLM is the one caller without reasoning_effort */
+  const char *api = with_effort ? "OpenAI Chat Completions API"
+                                : "LiteLLM proxy (Chat Completions format)";
   lgw__buf_init(&b);
   /* one allocation for the usual body: the texts plus the fixed parts */
   for (i = 0; i < c->nmessages; i++)
-    est += 32 + (c->messages[i].content ? strlen(c->messages[i].content) : 0);
+    est += 32 + (c->messages[i].content ? strlen(c->messages[i].content)
+                                        : 0);
   rc = lgw__buf_reserve(&b, est);
   rc = rc ? rc : lgw__buf_adds(&b, "{\"model\":");
   rc = rc ? rc : lgw__json_add_str(&b, c->model, strlen(c->model));
   rc = rc ? rc : lgw__buf_adds(&b, ",\"messages\":[");
-  for (i = 0; !rc && i < c->nmessages; i++) {
-    const char *role = chat_role(c->messages[i].role);
-    const char *text = c->messages[i].content ? c->messages[i].content : "";
-    rc = lgw__buf_adds(&b, i ? ",{\"role\":" : "{\"role\":");
-    rc = rc ? rc : lgw__json_add_str(&b, role, strlen(role));
-    rc = rc ? rc : lgw__buf_adds(&b, ",\"content\":");
-    rc = rc ? rc : lgw__json_add_str(&b, text, strlen(text));
-    rc = rc ? rc : lgw__buf_addc(&b, '}');
+  for (i = 0; !rc && i < lgw__call_nmsgs(c); i++) {
+    lgw_rich_message_t tmp;
+    rc = i ? lgw__buf_addc(&b, ',') : 0;
+    rc = rc ? rc : chat_message(&b, lgw__call_msg(c, i, &tmp), i + 1, api,
+                                err);
   }
   rc = rc ? rc : lgw__buf_addc(&b, ']');
   rc = rc ? rc : lgw__json_add_key(&b, tokens_key);
@@ -67,6 +189,15 @@ int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
     rc = rc ? rc : lgw__json_add_str(&b, c->reasoning_effort,
                                      strlen(c->reasoning_effort));
   }
+  if (!rc && c->ntools) rc = chat_tools(&b, c, err);
+  else if (!rc) rc = lgw__openai_tool_choice(&b, c, 0, err);
+  if (!rc && c->schema_json) {
+    rc = lgw__buf_adds(&b, ",\"response_format\":{\"type\":\"json_schema\","
+                           "\"json_schema\":{");
+    rc = rc ? rc : lgw__body_schema_named(&b, c, err);
+    rc = rc ? rc : lgw__buf_adds(&b, "}}");
+  }
+  rc = rc ? rc : lgw__body_params(&b, c, "stop", 1, "user", 1, err);
   return lgw__body_finish(&b, rc, out, len, err);
 }
 
@@ -147,7 +278,7 @@ static int jv_is_zero(const lgw__jv_t *v) {
 }
 
 static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
-  lgw__jv_t choices, first, msg, content, refusal, index;
+  lgw__jv_t choices, first, msg, content, refusal, index, calls;
   lgw__buf_t text;
   const char *finish;
   long n[4];
@@ -158,7 +289,8 @@ static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
   if (lgw__jv_get(&first, "message", &msg) ||
       lgw__jv_get(&first, "index", &index) ||
       lgw__jv_get(&msg, "content", &content) ||
-      lgw__jv_get(&msg, "refusal", &refusal) || usage_fast(root, n) ||
+      lgw__jv_get(&msg, "refusal", &refusal) ||
+      lgw__jv_get(&msg, "tool_calls", &calls) || usage_fast(root, n) ||
       finish_fast(&first, &finish))
     return LGW__JV_UNSURE;
   /* other content (parts, scalars), a refusal, and a first choice that
@@ -166,6 +298,7 @@ static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
   if ((content.type != LGW__JV_STR && content.type != LGW__JV_NONE &&
        content.type != LGW__JV_NULL) ||
       (refusal.type != LGW__JV_NONE && refusal.type != LGW__JV_NULL) ||
+      (calls.type != LGW__JV_NONE && calls.type != LGW__JV_NULL) ||
       (index.type != LGW__JV_NONE && index.type != LGW__JV_NULL &&
        !jv_is_zero(&index)))
     return LGW__JV_UNSURE;
@@ -187,16 +320,34 @@ static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
   return 0;
 }
 
-/* The choice with index 0 (a choice without an index counts as 0). */
-static const cJSON *choice0(const cJSON *choices) {
-  const cJSON *c;
-  cJSON_ArrayForEach(c, (cJSON_IsArray(choices) ? choices : NULL)) {
-    const cJSON *i = cJSON_GetObjectItemCaseSensitive(c, "index");
-    if (cJSON_IsObject(c) && (!i || cJSON_IsNull(i) ||
-                              (cJSON_IsNumber(i) && i->valuedouble == 0)))
-      return c;
+/* One tool call (a message's or a chunk's) into t: id and name when
+ * given, the arguments appended (a string; an object as its JSON). */
+static int read_call(const cJSON *tc, lgw__tcall_t *t, int nul) {
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(tc, "id");
+  const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+  const cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+  int rc = lgw__tcall_names(t, id, name, nul);
+  if (!rc && cJSON_IsString(args)) {
+    rc = lgw__json_text(&t->args, args->valuestring, nul);
+  } else if (!rc && cJSON_IsObject(args)) {
+    char *j = cJSON_PrintUnformatted(args);
+    rc = j ? lgw__buf_adds(&t->args, j) : LGW_ENOMEM;
+    cJSON_free(j);
   }
-  return NULL;
+  return rc;
+}
+
+static int read_calls(const cJSON *msg, lgw__tcalls_t *l, int nul) {
+  const cJSON *tc;
+  long k = 0;
+  cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(msg, "tool_calls")) {
+    lgw__tcall_t *t;
+    if (!cJSON_IsObject(tc)) continue;
+    if (!(t = lgw__tcalls_add(l, k++)) || read_call(tc, t, nul))
+      return LGW_ENOMEM;
+  }
+  return 0;
 }
 
 static const char *finish_of(const cJSON *choice) {
@@ -224,11 +375,12 @@ int lgw__chat_parse(const char *body, size_t len, const char *content_type,
   rc = lgw__decode_body(body, len, content_type, &root, &nul, err);
   if (rc) return rc;
   lgw__buf_init(&text);
-  first = choice0(cJSON_GetObjectItemCaseSensitive(root, "choices"));
+  first = lgw__choice0(cJSON_GetObjectItemCaseSensitive(root, "choices"));
   msg = cJSON_GetObjectItemCaseSensitive(first, "message");
   if (cJSON_IsObject(msg))
     rc = content_text(cJSON_GetObjectItemCaseSensitive(msg, "content"),
                       py_str, nul, &text);
+  if (!rc && cJSON_IsObject(msg)) rc = read_calls(msg, &out->calls, nul);
   out->finish_reason = finish_of(first);
   usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
   read_usage(usage, out);
@@ -272,12 +424,22 @@ int lgw__chat_stream_event(lgw__stream_t *s, const char *data, size_t len,
     cJSON_Delete(o);
     return rc;
   }
-  first = choice0(cJSON_GetObjectItemCaseSensitive(o, "choices"));
+  first = lgw__choice0(cJSON_GetObjectItemCaseSensitive(o, "choices"));
   if (first) {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(first, "delta");
     v = cJSON_GetObjectItemCaseSensitive(d, "content");
     if (cJSON_IsString(v))
       rc = lgw__stream_json_text(s, 0, v->valuestring, nul);
+    cJSON_ArrayForEach(v, (rc ? NULL : cJSON_GetObjectItemCaseSensitive(
+                                           d, "tool_calls"))) {
+      long k = lgw__json_count(v, "index");
+      lgw__tcall_t *t = lgw__tcalls_find(&s->calls, k < 0 ? 0 : k);
+      if (!t) t = lgw__tcalls_add(&s->calls, k < 0 ? 0 : k);
+      if (!t || (rc = read_call(v, t, nul)) != 0) {
+        rc = LGW_ENOMEM;
+        break;
+      }
+    }
     v = cJSON_GetObjectItemCaseSensitive(d, "refusal");
     if (!rc && cJSON_IsString(v)) {
       s->refused = s->refused || *v->valuestring;

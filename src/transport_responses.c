@@ -6,6 +6,7 @@
 #include "transport.h"
 
 #include <cJSON.h>
+#include <stdio.h>
 #include <string.h>
 
 static char *responses_url(const lgw__provider_t *p) {
@@ -20,6 +21,124 @@ static const char *item_role(lgw__role_t k) {
   }
 }
 
+static const char api[] = "OpenAI Responses API";
+
+/* Content parts: input_text, input_image (detail "auto" when unset: the
+ * spec requires it and documents that default), input_file (file_data
+ * as a data URL). */
+static int parts_list(lgw__buf_t *b, const lgw_rich_message_t *m, size_t mi,
+                      lgw_error_t *err) {
+  size_t i;
+  int rc = lgw__buf_addc(b, '[');
+  for (i = 0; !rc && i < m->nparts; i++) {
+    const lgw_part_t *p = &m->parts[i];
+    if ((rc = lgw__part_check(p, mi, i + 1, err)) != 0) break;
+    rc = i ? lgw__buf_addc(b, ',') : 0;
+    if (!rc && p->type == LGW_PART_TEXT) {
+      rc = lgw__buf_adds(b, "{\"type\":\"input_text\",\"text\":");
+      rc = rc ? rc : lgw__json_add_str(b, p->text ? p->text : "",
+                                       p->text ? strlen(p->text) : 0);
+    } else if (!rc && p->type == LGW_PART_IMAGE) {
+      const char *d = lgw__is_blank(p->detail) ? "auto" : p->detail;
+      rc = lgw__buf_adds(b, "{\"type\":\"input_image\",\"image_url\":");
+      rc = rc ? rc : lgw__json_add_image_src(b, p);
+      rc = rc ? rc : lgw__json_add_key(b, "detail");
+      rc = rc ? rc : lgw__json_add_str(b, d, strlen(d));
+    } else if (!rc) {
+      rc = lgw__buf_adds(b, "{\"type\":\"input_file\",");
+      rc = rc ? rc : lgw__json_add_file_fields(b, p);
+    }
+    rc = rc ? rc : lgw__buf_addc(b, '}');
+  }
+  return rc ? rc : lgw__buf_addc(b, ']');
+}
+
+/* An assistant message's tool calls as function_call items. */
+static int call_items(lgw__buf_t *b, const lgw_rich_message_t *m, size_t mi,
+                      size_t *items, lgw_error_t *err) {
+  size_t i;
+  int rc = 0;
+  for (i = 0; !rc && i < m->ntool_calls; i++) {
+    const lgw_tool_call_t *t = &m->tool_calls[i];
+    const char *args = lgw__is_blank(t->arguments_json) ? "{}"
+                                                        : t->arguments_json;
+    if ((rc = lgw__tool_call_check(t, mi, i + 1, err)) != 0) return rc;
+    rc = lgw__buf_adds(b, (*items)++ ? ",{\"type\":\"function_call\","
+                                       "\"call_id\":"
+                                     : "{\"type\":\"function_call\","
+                                       "\"call_id\":");
+    rc = rc ? rc : lgw__json_add_str(b, t->id, strlen(t->id));
+    rc = rc ? rc : lgw__buf_adds(b, ",\"name\":");
+    rc = rc ? rc : lgw__json_add_str(b, t->name, strlen(t->name));
+    rc = rc ? rc : lgw__buf_adds(b, ",\"arguments\":");
+    rc = rc ? rc : lgw__json_add_str(b, args, strlen(args));
+    rc = rc ? rc : lgw__buf_addc(b, '}');
+  }
+  return rc;
+}
+
+/* One message as input items: a tool result is a function_call_output
+ * item; an assistant message with tool calls is its text (when any) and
+ * function_call items; others are {role, content} with content a string
+ * or a list of parts (an assistant's parts are joined: text only). */
+static int message_items(lgw__buf_t *b, const lgw_rich_message_t *m, size_t mi,
+                         size_t *items, lgw_error_t *err) {
+  lgw__role_t k = lgw__role_kind(m->role);
+  const char *text = m->content ? m->content : "";
+  int rc = 0;
+  if (lgw__msg_is_tool_result(m)) {
+    rc = lgw__buf_adds(b, (*items)++ ? ",{\"type\":\"function_call_output\","
+                                       "\"call_id\":"
+                                     : "{\"type\":\"function_call_output\","
+                                       "\"call_id\":");
+    rc = rc ? rc : lgw__json_add_str(b, m->tool_call_id,
+                                     strlen(m->tool_call_id));
+    rc = rc ? rc : lgw__buf_adds(b, ",\"output\":");
+    if (!rc && m->nparts) rc = parts_list(b, m, mi, err);
+    else if (!rc) rc = lgw__json_add_str(b, text, strlen(text));
+    return rc ? rc : lgw__buf_addc(b, '}');
+  }
+  if (m->ntool_calls && k != LGW__ROLE_ASSISTANT)
+    return lgw__rich_fail(err, "message %zu: only assistant messages carry "
+                          "tool_calls", mi);
+  if (k == LGW__ROLE_ASSISTANT && (m->nparts || m->ntool_calls)) {
+    lgw__buf_t t;
+    lgw__buf_init(&t);
+    rc = lgw__msg_text(m, mi, api, "assistant", &t, err);
+    if (!rc && !(m->ntool_calls && lgw__blank_n(t.data, t.len))) {
+      rc = lgw__buf_adds(b, (*items)++ ? ",{\"role\":\"assistant\","
+                                         "\"content\":"
+                                       : "{\"role\":\"assistant\","
+                                         "\"content\":");
+      rc = rc ? rc : lgw__json_add_str(b, t.data ? t.data : "", t.len);
+      rc = rc ? rc : lgw__buf_addc(b, '}');
+    }
+    lgw__buf_free(&t);
+    return rc ? rc : call_items(b, m, mi, items, err);
+  }
+  rc = lgw__buf_printf(b, "%s{\"role\":\"%s\",\"content\":",
+                       (*items)++ ? "," : "", item_role(k));
+  if (!rc && m->nparts) rc = parts_list(b, m, mi, err);
+  else if (!rc) rc = lgw__json_add_str(b, text, strlen(text));
+  return rc ? rc : lgw__buf_addc(b, '}');
+}
+
+static int tools_def(lgw__buf_t *b, const lgw__call_t *c,
+                     lgw_error_t *err) {
+  size_t i;
+  int rc = 0;
+  if (c->ntools) rc = lgw__buf_adds(b, ",\"tools\":[");
+  for (i = 0; !rc && i < c->ntools; i++) {
+    const lgw_tool_t *t = &c->tools[i];
+    rc = lgw__json_add_tool(b, t, i, "{\"type\":\"function\",\"name\":",
+                            "parameters", err);
+    rc = rc ? rc : lgw__buf_adds(b, t->strict ? ",\"strict\":true}"
+                                              : ",\"strict\":false}");
+  }
+  if (!rc && c->ntools) rc = lgw__buf_addc(b, ']');
+  return rc ? rc : lgw__openai_tool_choice(b, c, 1, err);
+}
+
 static int responses_body(const lgw__call_t *c, char **out, size_t *len,
                           lgw_error_t *err) {
   lgw__buf_t b, sys;
@@ -30,21 +149,22 @@ static int responses_body(const lgw__call_t *c, char **out, size_t *len,
   rc = lgw__buf_adds(&b, "{\"model\":");
   rc = rc ? rc : lgw__json_add_str(&b, c->model, strlen(c->model));
   rc = rc ? rc : lgw__buf_adds(&b, ",\"input\":[");
-  for (i = 0; !rc && i < c->nmessages; i++) {
-    const char *text = c->messages[i].content ? c->messages[i].content : "";
-    lgw__role_t k = lgw__role_kind(c->messages[i].role);
-    size_t n = strlen(text);
-    if (k == LGW__ROLE_SYSTEM) {
-      lgw__strip_range(text, n, &a, &e);
-      if (a == e) continue;
-      if (sys.len) rc = lgw__buf_adds(&sys, "\n\n");
-      rc = rc ? rc : lgw__buf_add(&sys, text, n);
+  for (i = 0; !rc && i < lgw__call_nmsgs(c); i++) {
+    lgw_rich_message_t tmp;
+    const lgw_rich_message_t *m = lgw__call_msg(c, i, &tmp);
+    if (lgw__role_kind(m->role) == LGW__ROLE_SYSTEM) {
+      lgw__buf_t t;
+      lgw__buf_init(&t);
+      rc = lgw__msg_text(m, i + 1, api, "system", &t, err);
+      lgw__strip_range(t.data ? t.data : "", t.len, &a, &e);
+      if (!rc && a < e) {
+        if (sys.len) rc = lgw__buf_adds(&sys, "\n\n");
+        rc = rc ? rc : lgw__buf_add(&sys, t.data, t.len);
+      }
+      lgw__buf_free(&t);
       continue;
     }
-    rc = lgw__buf_printf(&b, "%s{\"role\":\"%s\",\"content\":",
-                         items++ ? "," : "", item_role(k));
-    rc = rc ? rc : lgw__json_add_str(&b, text, n);
-    rc = rc ? rc : lgw__buf_addc(&b, '}');
+    rc = message_items(&b, m, i + 1, &items, err);
   }
   if (!rc && !items) rc = lgw__buf_adds(&b, "{\"role\":\"user\",\"content\":\"\"}");
   rc = rc ? rc : lgw__buf_printf(&b, "],\"max_output_tokens\":%ld",
@@ -63,6 +183,14 @@ static int responses_body(const lgw__call_t *c, char **out, size_t *len,
     rc = lgw__json_add_key(&b, "instructions");
     rc = rc ? rc : lgw__json_add_str(&b, sys.data + a, e - a);
   }
+  rc = rc ? rc : tools_def(&b, c, err);
+  if (!rc && c->schema_json) {
+    rc = lgw__buf_adds(&b, ",\"text\":{\"format\":{\"type\":\"json_schema\",");
+    rc = rc ? rc : lgw__body_schema_named(&b, c, err);
+    rc = rc ? rc : lgw__buf_adds(&b, "}}");
+  }
+  /* no stop sequences nor seed in this API */
+  rc = rc ? rc : lgw__body_params(&b, c, NULL, 0, "user", 1, err);
   lgw__buf_free(&sys);
   return lgw__body_finish(&b, rc, out, len, err);
 }
@@ -130,6 +258,39 @@ static void read_usage(const cJSON *usage, lgw__reply_t *out) {
   lgw__openai_usage(usage, "input_tokens", "output_tokens", out);
 }
 
+/* A function_call item into t (key: its output index). */
+static int read_call(const cJSON *it, lgw__tcall_t *t, int nul) {
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "call_id");
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
+  const cJSON *args = cJSON_GetObjectItemCaseSensitive(it, "arguments");
+  int rc = lgw__tcall_names(t, id, name, nul);
+  if (!rc && cJSON_IsString(args)) {
+    t->args.len = 0;
+    if (t->args.data) t->args.data[0] = '\0';
+    rc = lgw__json_text(&t->args, args->valuestring, nul);
+  }
+  return rc;
+}
+
+static int is_call(const cJSON *it) {
+  const cJSON *ty = cJSON_GetObjectItemCaseSensitive(it, "type");
+  return cJSON_IsString(ty) && strcmp(ty->valuestring, "function_call") == 0;
+}
+
+/* The function_call items of a response object's output. */
+static int read_calls(const cJSON *r, lgw__tcalls_t *l, int nul) {
+  const cJSON *it;
+  long k = 0;
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r, "output")) {
+    lgw__tcall_t *t;
+    k++;
+    if (!is_call(it)) continue;
+    if (!(t = lgw__tcalls_add(l, k - 1)) || read_call(it, t, nul))
+      return LGW_ENOMEM;
+  }
+  return 0;
+}
+
 /* The normalised finish reason of a response object: "completed" is
  * "stop" ("tool_calls" when it calls a function), "incomplete" its
  * incomplete_details.reason (max_output_tokens -> "length"). */
@@ -171,6 +332,8 @@ static int responses_parse(const char *body, size_t len,
     usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
   read_usage(usage, out);
   out->finish_reason = finish_of(cJSON_IsObject(resp) ? resp : root);
+  if (!rc) rc = read_calls(cJSON_IsObject(resp) ? resp : root, &out->calls,
+                           nul);
   if (!rc && refused) rc = lgw__reply_set_refusal(out, refusal.data,
                                                   refusal.len);
   lgw__buf_free(&refusal);
@@ -221,6 +384,30 @@ static int responses_stream_event(lgw__stream_t *s, const char *data,
       rc = lgw__stream_json_text(s, lgw__json_count(o, "output_index") * 1000 +
                                         lgw__json_count(o, "content_index"),
                                  v->valuestring, nul);
+  } else if (strcmp(type, "response.output_item.added") == 0 ||
+             strcmp(type, "response.output_item.done") == 0) {
+    long k = lgw__json_count(o, "output_index");
+    v = cJSON_GetObjectItemCaseSensitive(o, "item");
+    if (is_call(v)) {
+      lgw__tcall_t *tc = lgw__tcalls_find(&s->calls, k);
+      if (!tc) tc = lgw__tcalls_add(&s->calls, k);
+      rc = tc ? read_call(v, tc, nul) : LGW_ENOMEM;
+    }
+  } else if (strcmp(type, "response.function_call_arguments.delta") == 0 ||
+             strcmp(type, "response.function_call_arguments.done") == 0) {
+    long k = lgw__json_count(o, "output_index");
+    lgw__tcall_t *tc = lgw__tcalls_find(&s->calls, k);
+    if (!tc) tc = lgw__tcalls_add(&s->calls, k);
+    if (!tc) {
+      rc = LGW_ENOMEM;
+    } else if (strcmp(type, "response.function_call_arguments.delta") ==
+               0) {
+      v = cJSON_GetObjectItemCaseSensitive(o, "delta");
+      if (cJSON_IsString(v)) rc = lgw__json_text(&tc->args, v->valuestring,
+                                                 nul);
+    } else {
+      rc = read_call(o, tc, nul);  /* the whole arguments */
+    }
   } else if (strcmp(type, "response.refusal.delta") == 0) {
     v = cJSON_GetObjectItemCaseSensitive(o, "delta");
     if (cJSON_IsString(v)) {
@@ -241,6 +428,7 @@ static int responses_stream_event(lgw__stream_t *s, const char *data,
       lgw__buf_init(&text);
       lgw__buf_init(&refusal);
       rc = extract(v, &text, nul, &refusal, &refused);
+      if (!rc && !s->calls.n) rc = read_calls(v, &s->calls, nul);
       if (!rc && !s->text.len && text.len)
         rc = lgw__stream_text(s, 0, text.data, text.len);
       if (!rc && refused && !s->refused) {
@@ -259,10 +447,7 @@ static int responses_stream_event(lgw__stream_t *s, const char *data,
   } else {
     rc = lgw__stream_error_event(s, o, err);
   }
-  cJSON_Delete(o);
-  if (rc == LGW_ENOMEM)
-    return lgw__error_set(err, LGW_ENOMEM, "out of memory reading stream");
-  return rc;
+  return lgw__stream_event_end(o, rc, err);
 }
 
 const lgw__transport_t lgw__transport_responses = {

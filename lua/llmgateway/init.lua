@@ -57,9 +57,11 @@ local function messages_problem(messages)
     if type(m) ~= "table" then
       return ("messages[%d]: table expected, got %s"):format(i, typename(m))
     end
-    if type(m.content) ~= "string" then
-      return ("messages[%d].content: string expected, got %s"):format(
-        i, typename(m.content))
+    local c = m.content
+    if type(c) ~= "string" and type(c) ~= "table"
+        and not (c == nil and m.tool_calls ~= nil) then
+      return ("messages[%d].content: string or table expected, got %s")
+        :format(i, typename(c))
     end
     if m.role ~= nil and type(m.role) ~= "string" then
       return ("messages[%d].role: string expected, got %s"):format(
@@ -94,7 +96,10 @@ end
 -- The keys of overrides and requests (those gw:call reads, and the
 -- validation loop's own).
 local OVERRIDES = {"model", "tier", "temperature", "reasoning_effort",
-                   "max_tokens", "deadline", "on_delta"}
+                   "max_tokens", "deadline", "on_delta", "tools",
+                   "tool_choice", "parallel_tool_calls", "schema",
+                   "schema_name", "strict", "stop", "top_p", "seed", "user",
+                   "metadata", "extra", "on_tool_delta"}
 local RETRY_OVERRIDES = {"validator_timeout", unpack(OVERRIDES)}
 local REQUEST_KEYS = {"task", "messages", unpack(OVERRIDES)}
 local RETRY_REQUEST_KEYS = {"task", "messages", unpack(RETRY_OVERRIDES)}
@@ -340,6 +345,16 @@ local function settings_of(gw)
   return s
 end
 
+-- The local check of the schema sent with a JSON task (overrides.schema):
+-- llm.validators.schema when the schema keeps to that validator's subset
+-- of JSON Schema; nil otherwise (the provider's check alone).
+local function schema_check(overrides)
+  local s = overrides and overrides.schema
+  if type(s) ~= "table" then return nil end
+  local ok, v = pcall(M.validators.schema, s)
+  if ok then return v end
+end
+
 -- The loop of the Python generate_text_with_retry, for text and JSON:
 -- returns text, errors, data (data only for JSON), totals, or nil, err.
 -- totals (and err) carry usage_total and cost_total summed over every
@@ -355,6 +370,7 @@ local function with_retry(gw, task, messages, validator, overrides, json)
     or {task = task, messages = history}
   local text, errors, data
   local acc = new_totals()
+  local check = json and schema_check(overrides)
   for round = 0, rounds - 1 do
     local final = round == rounds - 1
     local out, usage, cost, cost_total, input, output, cached, reasoning =
@@ -378,7 +394,8 @@ local function with_retry(gw, task, messages, validator, overrides, json)
       if json then
         local perr
         data, perr = core.parse_json(text)
-        if data == nil then errors = {perr.message} end
+        if data == nil then errors = {perr.message}
+        elseif check then errors = check(text, data) end
       end
       if #errors == 0 and validator then
         local verr
@@ -453,8 +470,9 @@ function methods:run_json_task(task, messages, overrides)
   local res, err = self:call(request_of(task, messages, overrides))
   if not res then return nil, err end
   local data, perr = core.parse_json(res.text)
-  return json_result(task, res.text, data,
-                     data == nil and {perr.message} or {}, res)
+  local check = data ~= nil and schema_check(overrides)
+  return json_result(task, res.text, data, data == nil and {perr.message}
+                     or check and check(res.text, data) or {}, res)
 end
 
 --- gw:run_json_task_with_retry(task, messages, validator [, overrides])
@@ -545,6 +563,208 @@ function methods:run_json_tasks_with_retry(requests, validators, opts)
     if not text then return nil, errors end
     return json_result(req.task, text, data, errors, acc)
   end)
+end
+
+-- ---------------------------------------------------------------------
+-- Tool loop
+
+-- The tool message answering call: the handler's result (a string as is,
+-- a table JSON-encoded, nil as "", anything else through tostring), or
+-- the error text with is_error when the handler is missing, raises or the
+-- model's arguments are not a JSON object.
+local function run_handler(handler, call)
+  local function failed(msg)
+    return {role = "tool", tool_call_id = call.id, is_error = true,
+            content = "error: " .. msg}
+  end
+  if handler == nil then
+    return failed(("no tool named '%s'"):format(call.name))
+  end
+  if call.arguments == nil then
+    return failed(("invalid arguments for tool '%s': %s"):format(
+      call.name, call.error or "missing"))
+  end
+  local ok, res = pcall(handler, call.arguments, call)
+  if not ok then
+    return failed(getmetatable(res) == Error and tostring(res.message)
+                  or error_text(res))
+  end
+  if type(res) == "table" then
+    local text, jerr = core.encode_json(res)
+    if not text then return failed(jerr.message) end
+    res = text
+  elseif res == nil then
+    res = ""
+  elseif type(res) ~= "string" then
+    res = tostring(res)
+  end
+  return {role = "tool", tool_call_id = call.id, content = res}
+end
+
+local function copy_list(t)
+  local out = {}
+  for i = 1, #t do out[i] = t[i] end
+  return out
+end
+
+--- gw:run_tools(request, handlers [, {max_steps = 8, on_step = fn}])
+-- -> result | nil, err. Calls, runs each requested tool's handler in its
+-- own task (concurrently), appends the assistant turn and the tool
+-- results, and calls again until the model answers without tool calls.
+-- The result has steps ({calls, results, text, usage, cost} each),
+-- messages (the whole conversation) and usage_total/cost_total over every
+-- step; reaching max_steps fails with code "tool_loop".
+function methods:run_tools(request, handlers, opts)
+  check_self("run_tools", self)
+  if type(request) ~= "table" then
+    argerror(1, "run_tools", "table expected, got " .. typename(request), 3)
+  end
+  if type(handlers) ~= "table" then
+    argerror(2, "run_tools", "table expected, got " .. typename(handlers), 3)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    argerror(3, "run_tools", "table expected, got " .. typename(opts), 3)
+  end
+  opts = opts or {}
+  local kp = args.key_problem(opts, {"max_steps", "on_step"})
+  if kp then argerror(3, "run_tools", kp, 3) end
+  local max_steps = opts.max_steps or 8
+  if compat.math_type(max_steps) ~= "integer" or max_steps < 1 then
+    argerror(3, "run_tools", "max_steps: positive integer expected, got "
+      .. tostring(max_steps), 3)
+  end
+  if opts.on_step ~= nil and not callable(opts.on_step) then
+    argerror(3, "run_tools", "on_step: function expected, got "
+      .. typename(opts.on_step), 3)
+  end
+  if type(request.messages) ~= "table" then
+    argerror(1, "run_tools", "messages: table expected, got "
+      .. typename(request.messages), 3)
+  end
+  local messages = copy_list(request.messages)
+  local req = {}
+  for k, v in pairs(request) do req[k] = v end
+  local steps, acc = {}, new_totals()
+  for _ = 1, max_steps do
+    req.messages = messages
+    local res, err = self:call(req)
+    if not res then
+      add_totals(acc, err)
+      err.steps = steps
+      return nil, put_totals(err, acc)
+    end
+    add_totals(acc, res)
+    messages[#messages + 1] = res.message
+    local calls = res.tool_calls
+    if not calls or #calls == 0 then
+      res.steps, res.messages = steps, messages
+      return put_totals(res, acc)
+    end
+    local tasks, results = {}, {}
+    for i, c in ipairs(calls) do
+      tasks[i] = core.spawn(run_handler, handlers[c.name], c)
+    end
+    for i = 1, #calls do
+      results[i] = tasks[i]:wait()
+      messages[#messages + 1] = results[i]
+    end
+    local step = {calls = calls, results = results, text = res.text,
+                  usage = res.usage, cost = res.cost}
+    steps[#steps + 1] = step
+    if opts.on_step then opts.on_step(step) end
+  end
+  local err = new_error("tool_loop", ("the model still asked for tools "
+    .. "after max_steps = %d steps"):format(max_steps))
+  err.steps, err.messages = steps, messages
+  return nil, put_totals(err, acc)
+end
+
+-- ---------------------------------------------------------------------
+-- Sessions
+
+local Session = {__name = "llmgateway.Session"}
+Session.__index = Session
+
+local SESSION_KEYS = {"task", "system", "tools", "handlers", "max_steps",
+                      unpack(OVERRIDES)}
+
+--- llm.Session(gw [, {task=, system=, tools=, handlers=, max_steps=,
+-- <request overrides>}]) -> session: a conversation whose history
+-- (s.messages) grows with each s:send.
+function M.Session(gw, opts)
+  if typename(gw) ~= "llmgateway.Gateway" then
+    argerror(1, "Session", "llmgateway.Gateway expected, got "
+      .. typename(gw), 3)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    argerror(2, "Session", "table expected, got " .. typename(opts), 3)
+  end
+  opts = opts or {}
+  local kp = args.key_problem(opts, SESSION_KEYS)
+  if kp then argerror(2, "Session", kp, 3) end
+  if opts.system ~= nil and type(opts.system) ~= "string" then
+    argerror(2, "Session", "system: string expected, got "
+      .. typename(opts.system), 3)
+  end
+  if opts.handlers ~= nil and type(opts.handlers) ~= "table" then
+    argerror(2, "Session", "handlers: table expected, got "
+      .. typename(opts.handlers), 3)
+  end
+  local defaults = {}
+  for k, v in pairs(opts) do defaults[k] = v end
+  defaults.system, defaults.handlers, defaults.max_steps = nil, nil, nil
+  defaults.task = opts.task or "session"
+  local messages = {}
+  if opts.system then messages[1] = {role = "system", content = opts.system} end
+  return setmetatable({gw = gw, messages = messages, handlers = opts.handlers,
+                       max_steps = opts.max_steps, defaults = defaults},
+                      Session)
+end
+
+--- s:send(text_or_parts [, overrides]) -> result | nil, err. Appends the
+-- user turn, calls (the tool loop when the session has handlers) and, on
+-- success, keeps the user turn, the assistant turns and the tool results
+-- in s.messages; on failure the history is unchanged.
+function Session:send(input, overrides)
+  if getmetatable(self) ~= Session then
+    argerror(1, "send", "llmgateway.Session expected, got "
+      .. typename(self), 3)
+  end
+  if type(input) ~= "string" and type(input) ~= "table" then
+    argerror(2, "send", "string or table expected, got " .. typename(input),
+             3)
+  end
+  if overrides ~= nil and type(overrides) ~= "table" then
+    argerror(3, "send", "table expected, got " .. typename(overrides), 3)
+  end
+  local messages = copy_list(self.messages)
+  messages[#messages + 1] = {role = "user", content = input}
+  local req = {}
+  for k, v in pairs(self.defaults) do req[k] = v end
+  for k, v in pairs(overrides or {}) do req[k] = v end
+  req.messages = messages
+  local res, err
+  if self.handlers then
+    res, err = self.gw:run_tools(req, self.handlers,
+                                 {max_steps = self.max_steps})
+    if res then self.messages = res.messages end
+  else
+    res, err = self.gw:call(req)
+    if res then
+      messages[#messages + 1] = res.message
+      self.messages = messages
+    end
+  end
+  return res, err
+end
+
+--- s:fork() -> a new session with the same settings and a copy of the
+-- history; sends to either do not show in the other.
+function Session:fork()
+  local f = setmetatable({}, Session)
+  for k, v in pairs(self) do f[k] = v end
+  f.messages = copy_list(self.messages)
+  return f
 end
 
 -- ---------------------------------------------------------------------

@@ -167,12 +167,32 @@ static int replay(const lgw_runtime_t *rt, const lgw_request_t *req,
   memset(&call, 0, sizeof call);
   call.messages = req->messages;
   call.nmessages = req->nmessages;
+  call.rich = req->rich_messages;
+  call.nrich = req->nrich_messages;
+  call.tools = req->tools;
+  call.ntools = req->ntools;
+  call.tool_choice = req->tool_choice;
+  call.tool_choice_name = req->tool_choice_name;
+  call.parallel_tool_calls = req->parallel_tool_calls;
+  call.schema_json = req->schema_json;
+  call.schema_name = req->schema_name;
+  call.schema_strict = req->schema_strict;
+  call.stop = req->stop;
+  call.nstop = req->nstop;
+  call.has_top_p = req->has_top_p;
+  call.top_p = req->top_p;
+  call.has_seed = req->has_seed;
+  call.seed = req->seed;
+  call.user = req->user;
+  call.metadata_json = req->metadata_json;
+  call.extra_body = p->extra_body;
+  call.extra = req->extra_json;
   call.model = route.model;
   call.reasoning_effort = route.reasoning_effort;
   call.temperature = route.temperature;
   call.max_tokens = route.max_tokens;
   call.stream = stream;
-  rc = tr->body(&call, &body, &len, &err);
+  rc = lgw__transport_body(tr, &call, &body, &len, &err);
   if (rc == 0) rc = tr->headers(p, &kv);
   if (rc == 0 && !(url = tr->url(p))) rc = LGW_ENOMEM;
   for (i = 0; rc == 0 && i < kv.n; i++) {
@@ -618,6 +638,240 @@ static void run_faults(const char *openai_base, const char *anthropic_base) {
     report(0, "-", "fault_loop", "handles left open on the loop");
 }
 
+/* ---- rich requests: parts, names, tools, tool calls and results -------- */
+
+#define WEATHER_PARAMS                                                    \
+  "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"},"  \
+  "\"unit\":{\"type\":\"string\",\"enum\":[\"c\",\"f\"]}},"               \
+  "\"required\":[\"city\"]}"
+static const lgw_tool_t weather[] = {
+  {"get_weather", "Get the current weather for a city", WEATHER_PARAMS, 0}};
+static const lgw_tool_t weather_strict[] = {
+  {"get_weather", "Get the current weather for a city",
+   "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},"
+   "\"required\":[\"city\"],\"additionalProperties\":false}", 1}};
+
+/* a 1x1 PNG and a one-page PDF header are enough for the schemas */
+static const unsigned char png[] = {
+  0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d,
+  0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01};
+static const char pdf[] = "%PDF-1.4\n%%EOF\n";
+
+static const lgw_part_t image_url_parts[] = {
+  {LGW_PART_TEXT, "What is in this image?", NULL, NULL, 0, NULL, NULL, NULL},
+  {LGW_PART_IMAGE, NULL, "https://example.com/cat.png", NULL, 0, NULL, NULL,
+   NULL}};
+static const lgw_part_t image_data_parts[] = {
+  {LGW_PART_TEXT, "What is in this image?", NULL, NULL, 0, NULL, NULL, NULL},
+  {LGW_PART_IMAGE, NULL, NULL, png, sizeof png, "image/png", "low", NULL}};
+static const lgw_part_t file_parts[] = {
+  {LGW_PART_FILE, NULL, NULL, pdf, sizeof pdf - 1, "application/pdf", NULL,
+   "hello.pdf"},
+  {LGW_PART_TEXT, "Summarize this document.", NULL, NULL, 0, NULL, NULL,
+   NULL}};
+static const lgw_part_t text_parts[] = {
+  {LGW_PART_TEXT, "Be brief.", NULL, NULL, 0, NULL, NULL, NULL},
+  {LGW_PART_TEXT, "Answer in English.", NULL, NULL, 0, NULL, NULL, NULL}};
+
+static const lgw_tool_call_t calls1[] = {
+  {"call_1", "get_weather", "{\"city\":\"Paris\"}"}};
+static const lgw_tool_call_t calls2[] = {
+  {"call_1", "get_weather", "{\"city\":\"Paris\"}"},
+  {"call_2", "get_weather", "{\"city\":\"Rome\",\"unit\":\"c\"}"}};
+
+#define RM(role, content) {role, content, NULL, 0, NULL, NULL, 0, NULL, 0}
+#define RP(role, parts) \
+  {role, NULL, parts, NMSG(parts), NULL, NULL, 0, NULL, 0}
+
+static const lgw_rich_message_t r_image_url[] = {RP("user", image_url_parts)};
+static const lgw_rich_message_t r_image_data[] = {
+  RP("user", image_data_parts)};
+static const lgw_rich_message_t r_file[] = {RP("user", file_parts)};
+static const lgw_rich_message_t r_parts_system[] = {
+  RP("system", text_parts), RP("user", text_parts)};
+static const lgw_rich_message_t r_name[] = {
+  {"user", "Name a prime number.", NULL, 0, "ann", NULL, 0, NULL, 0}};
+static const lgw_rich_message_t r_ask[] = {
+  RM("system", "You are a weather assistant."),
+  RM("user", "What is the weather in Paris?")};
+static const lgw_rich_message_t r_result[] = {
+  RM("user", "What is the weather in Paris?"),
+  {"assistant", NULL, NULL, 0, NULL, calls1, 1, NULL, 0},
+  {"tool", "{\"temp\":21}", NULL, 0, NULL, NULL, 0, "call_1", 0}};
+static const lgw_rich_message_t r_results2[] = {
+  RM("user", "Weather in Paris and Rome?"),
+  {"assistant", "Checking both.", NULL, 0, NULL, calls2, 2, NULL, 0},
+  {"tool", "{\"temp\":21}", NULL, 0, NULL, NULL, 0, "call_1", 0},
+  {"tool", "station offline", NULL, 0, NULL, NULL, 0, "call_2", 1},
+  RM("user", "Thanks.")};
+static const lgw_rich_message_t r_result_parts[] = {
+  RM("user", "What is the weather in Paris?"),
+  {"assistant", NULL, NULL, 0, NULL, calls1, 1, NULL, 0},
+  {"tool", NULL, text_parts, NMSG(text_parts), NULL, NULL, 0, "call_1", 0}};
+
+typedef struct xcase {
+  const char *name;
+  const lgw_rich_message_t *msgs;
+  size_t n;
+  const lgw_tool_t *tools;
+  size_t ntools;
+  const char *choice, *choice_name;
+  int parallel;
+  int params;                 /* 1: schema and common parameters */
+  const char *extra;          /* the request's extra JSON */
+} xcase_t;
+
+#define VERDICT                                                         \
+  "{\"type\":\"object\",\"properties\":{\"summary\":{\"type\":\"string\"},"  \
+  "\"risk\":{\"type\":\"string\",\"enum\":[\"low\",\"medium\",\"high\"]}},"  \
+  "\"required\":[\"summary\",\"risk\"],\"additionalProperties\":false}"
+static const char *const stops[] = {"END", "STOP"};
+static const lgw_rich_message_t r_assess[] = {
+  RM("user", "Assess the risk of this change: set the log level of the "
+             "billing service to debug.")};
+
+static const xcase_t xcases[] = {
+  {"image_url", r_image_url, NMSG(r_image_url), NULL, 0, NULL, NULL, 0, 0, NULL},
+  {"image_data", r_image_data, NMSG(r_image_data), NULL, 0, NULL, NULL, 0, 0, NULL},
+  {"file_pdf", r_file, NMSG(r_file), NULL, 0, NULL, NULL, 0, 0, NULL},
+  {"text_parts", r_parts_system, NMSG(r_parts_system), NULL, 0, NULL, NULL,
+   0, 0, NULL},
+  {"name", r_name, NMSG(r_name), NULL, 0, NULL, NULL, 0, 0, NULL},
+  {"tools_auto", r_ask, NMSG(r_ask), weather, 1, "auto", NULL, 0, 0, NULL},
+  {"tools_required", r_ask, NMSG(r_ask), weather, 1, "required", NULL, -1, 0, NULL},
+  {"tools_none", r_ask, NMSG(r_ask), weather, 1, "none", NULL, 1, 0, NULL},
+  {"tools_forced", r_ask, NMSG(r_ask), weather_strict, 1, NULL,
+   "get_weather", -1, 0, NULL},
+  {"tool_result", r_result, NMSG(r_result), weather, 1, NULL, NULL, 0, 0, NULL},
+  {"tool_results", r_results2, NMSG(r_results2), weather, 1, "auto", NULL,
+   0, 0, NULL},
+  {"result_parts", r_result_parts, NMSG(r_result_parts), weather, 1, NULL,
+   NULL, 0, 0, NULL},
+  {"schema_params", r_assess, NMSG(r_assess), NULL, 0, NULL, NULL, 0, 1,
+   NULL},
+  {"extra", r_assess, NMSG(r_assess), NULL, 0, NULL, NULL, 0, 0,
+   "{\"temperature\":0.5,\"stream\":null}"},
+  {"control_extra", r_assess, NMSG(r_assess), NULL, 0, NULL, NULL, 0, 0,
+   "{\"temperature\":\"hot\"}"},
+};
+
+static void run_xcase(const transport_t *t, const xcase_t *c,
+                      const char *base) {
+  char *prov = provider_yaml(t, base, NULL);
+  char *yaml = lgw__sprintf("version: 1\nsettings:\n  transport_retries: 1\n"
+                            "  timeout: 20\nproviders:\n%s", prov);
+  lgw_request_t req;
+  lgw_runtime_t *rt = NULL;
+  outcome_t o;
+  replay_t r;
+  char detail[768];
+  int ok, verrors, last;
+  memset(&req, 0, sizeof req);
+  req.task = "conformance";
+  req.rich_messages = c->msgs;
+  req.nrich_messages = c->n;
+  req.model = t->model;
+  req.tools = c->tools;
+  req.ntools = c->ntools;
+  req.tool_choice = c->choice;
+  req.tool_choice_name = c->choice_name;
+  req.parallel_tool_calls = c->parallel;
+  req.extra_json = c->extra;
+  if (c->params) {
+    req.schema_json = VERDICT;
+    req.schema_name = "verdict";
+    req.stop = stops;
+    req.nstop = NMSG(stops);
+    req.has_top_p = 1;
+    req.top_p = 0.9;
+    req.has_seed = 1;
+    req.seed = 7;
+    req.user = "user-1";
+    req.metadata_json = "{\"run\":\"conformance\"}";
+  }
+  run_gateway(yaml, &req, &o, &rt);
+  last = o.natt ? o.att[o.natt - 1].http_status : 0;
+  memset(&r, 0, sizeof r);
+  if (!rt || replay(rt, &req, 0, &r) != 0) r.status = 0;
+  verrors = print_violations(r.violations, 0);
+  /* the control: a wrong type through extra must come back 400 */
+  if (strncmp(c->name, "control", 7) == 0)
+    ok = o.status == LGW_EHTTP && last == 400 && r.status == 400 &&
+         verrors > 0;
+  else
+    ok = o.status == 0 && r.status == 200 && verrors == 0;
+  snprintf(detail, sizeof detail, "%d%s%.400s", last, o.status ? " " : "",
+           o.status ? o.message : "");
+  report(ok, t->name, c->name, detail);
+  if (!ok) print_violations(r.violations, 1);
+  lgw_free(r.violations);
+  lgw_free(o.text);
+  lgw_runtime_free(rt);
+  lgw_free(yaml);
+  lgw_free(prov);
+}
+
+/* ---- embeddings: POST /embeddings (not for anthropic) ----------------- */
+
+typedef struct eoutcome {
+  int done, status, http;
+  size_t nvectors;
+  char message[512];
+} eoutcome_t;
+
+static void on_embed(lgw_gateway_t *gw, uint64_t id, int status,
+                     const lgw_embed_result_t *res, const lgw_error_t *err,
+                     void *ud) {
+  eoutcome_t *o = ud;
+  (void)gw;
+  (void)id;
+  o->done = 1;
+  o->status = status;
+  o->http = res->nattempts ? res->attempts[res->nattempts - 1].http_status
+                           : 0;
+  o->nvectors = res->nvectors;
+  snprintf(o->message, sizeof o->message, "%.400s", err ? err->message : "");
+}
+
+/* Prism answers 200 to a body the spec accepts (its example then has one
+ * embedding) and 400 to one it does not. */
+static void run_embed_case(const transport_t *t, const char *base) {
+  static const char *const inputs[] = {"The food was delicious."};
+  char *prov = provider_yaml(t, base, NULL);
+  char *yaml = lgw__sprintf("version: 1\nsettings:\n  transport_retries: 1\n"
+                            "  timeout: 20\nproviders:\n%s", prov);
+  lgw_runtime_t *rt = NULL;
+  lgw_gateway_t *gw = NULL;
+  lgw_gateway_options_t opts;
+  lgw_embed_request_t req;
+  lgw_error_t err;
+  eoutcome_t o;
+  char detail[600];
+  int rc;
+  memset(&o, 0, sizeof o);
+  memset(&opts, 0, sizeof opts);
+  memset(&req, 0, sizeof req);
+  memset(&err, 0, sizeof err);
+  opts.no_state = 1;
+  req.task = "conformance";
+  req.inputs = inputs;
+  req.ninputs = 1;
+  req.model = "text-embedding-3-small";
+  req.dimensions = 256;
+  rc = lgw_runtime_load_string(yaml, strlen(yaml), "conformance.yaml", &rt,
+                               &err);
+  if (rc == 0) rc = lgw_gateway_new(rt, &opts, &gw, &err);
+  if (rc == 0) rc = lgw_gateway_embed(gw, &req, on_embed, &o, NULL, &err);
+  if (rc == 0) rc = lgw_gateway_run(gw);
+  lgw_gateway_free(gw);
+  lgw_runtime_free(rt);
+  snprintf(detail, sizeof detail, "%d %.80s%s", o.http,
+           rc ? err.message : "", o.status ? o.message : "");
+  report(rc == 0 && o.http == 200, t->name, "embeddings", detail);
+  lgw_free(yaml);
+  lgw_free(prov);
+}
+
 int main(int argc, char **argv) {
   size_t i, j;
   if (argc != 3) {
@@ -632,6 +886,8 @@ int main(int argc, char **argv) {
     for (j = 0; j < NMSG(cases); j++)
       if (!cases[j].openai_only || strcmp(t->provider_type, "openai") == 0)
         run_case(t, &cases[j], base);
+    for (j = 0; j < NMSG(xcases); j++) run_xcase(t, &xcases[j], base);
+    if (!t->anthropic) run_embed_case(t, base);
     run_stream_body(t, base);
   }
   run_faults(argv[1], argv[2]);

@@ -149,7 +149,7 @@ describe("answers", function()
 
   it("failover_on_refusal must be true or false", function()
     local g, err = llm.Gateway({providers = {prov("responses")},
-      settings = {fallback_model = "m", failover_on_refusal = "yes"}},
+      settings = {fallback_model = "m", failover_on_refusal = "maybe"}},
       {no_state = true})
     assert.is_nil(g)
     assert.matches("settings.failover_on_refusal: expected true or false",

@@ -39,6 +39,10 @@ local function kind(v)
       and mt.__name == "llmgateway.Runtime" then
     return "Runtime"
   end
+  if type(v) == "userdata" and type(mt) == "table"
+      and mt.__name == "llmgateway.Gateway" then
+    return "Gateway"
+  end
   return type(v)
 end
 
@@ -49,7 +53,7 @@ local S = {"string", "number"}
 local T = {"table"}
 local F = {"function"}
 
-local function signatures(rt, tmp)
+local function signatures(rt, tmp, gw)
   local fn = function() end
   return {
     load_user_config = {{S, tmp .. "/none.yaml", true}},
@@ -78,6 +82,7 @@ local function signatures(rt, tmp)
     fd = {},
     timeout = {},
     step = {},
+    Session = {{{"Gateway"}, gw}, {T, {}, true}},
   }
 end
 
@@ -91,6 +96,9 @@ local METHODS = {
   run_json_task_with_retry = {{S, "t"}, {T, user("hi")}, {F, nil, true},
                               {T, {}, true}},
   run_tasks = {{T, {}}, {T, {}, true}},
+  run_tools = {{T, {task = "t", messages = user("hi")}}, {T, {}},
+               {T, {}, true}},
+  embed = {{{"string", "number", "table"}, "hi"}, {T, {}, true}},
   run_tasks_with_retry = {{T, {}}, {T, {}, true}, {T, {}, true}},
   run_json_tasks_with_retry = {{T, {}}, {T, {}, true}, {T, {}, true}},
   stream = {{S, "t"}, {T, user("hi")}, {F, function() end}, {T, {}, true}},
@@ -160,7 +168,7 @@ describe("wrong argument types", function()
 
   it("every module function raises 'bad argument #N to NAME (... "
      .. "expected ...)'", function()
-    local sigs = signatures(rt, tmp)
+    local sigs = signatures(rt, tmp, gw)
     local all, total = {}, 0
     local names = {}
     for name, v in pairs(llm) do

@@ -129,6 +129,24 @@ describe("examples", function()
     has(out, "judged 2 time(s); accepted")
   end)
 
+  it("tools runs both tools at once, then a second step, then answers", function()
+    local out = example("tools.lua")
+    has(out, 'call get_weather({"city":"Paris"}) -> {"celsius":14,"city":"Paris","sky":"cloudy"}\n'
+      .. 'call get_time({"zone":"Europe/Paris"}) -> Europe/Paris 09:30\n'
+      .. 'call get_weather({"city":"Rome"}) -> {"celsius":21,"city":"Rome","sky":"sunny"}\n'
+      .. "2 step(s) with tools, 8 messages in the conversation\n")
+    has(out, 'answer: tool result: {"celsius":14,"city":"Paris","sky":"cloudy"}\n'
+      .. "tool result: Europe/Paris 09:30\n"
+      .. 'tool result: {"celsius":21,"city":"Rome","sky":"sunny"}\n')
+  end)
+
+  it("vision sends two images and a PDF as content parts", function()
+    local out = example("vision.lua")
+    has(out, "sent 67 image bytes and a 48-byte PDF\n"
+      .. "answer: echo(sim-mini): What do these show? Compare them with the report. "
+      .. "[3 attachments: image image/png 67 bytes, image url, file application/pdf 48 bytes]\n")
+  end)
+
   it("demo.sh runs the quickstart offline and exits with its status", function()
     if not have_host then return pending("no llmgateway host at " .. HOST) end
     local out, status = run({ LLMGATEWAY_HOST = HOST }, "sh examples/demo.sh " .. quote(BUILD))

@@ -56,7 +56,7 @@ describe("Gateway", function()
       assert.equal("bad argument #2 to 'run_task' (table expected, got "
         .. "number)", err_of(function() return gw:run_task("t", 5) end))
       assert.equal("bad argument #2 to 'run_task' (messages[1].content: "
-        .. "string expected, got number)",
+        .. "string or table expected, got number)",
         err_of(function() return gw:run_task("t", {{content = 1}}) end))
       assert.equal("bad argument #2 to 'run_task' (messages[2]: table "
         .. "expected, got string)", err_of(function()

@@ -69,7 +69,7 @@ local gw = assert(llm.Gateway({providers = {{provider_type = "openai",
   it("--version prints the version", function()
     local rc, out = host("--version")
     assert.equal(0, rc)
-    assert.matches("^llmgateway 0%.2%.0 %(Lua 5%.4[%.%d]*%)\n$", out)
+    assert.matches("^llmgateway 0%.3%.0 %(Lua 5%.4[%.%d]*%)\n$", out)
     rc, out = host("-v")
     assert.equal(0, rc)
   end)
@@ -96,7 +96,7 @@ local gw = assert(llm.Gateway({providers = {{provider_type = "openai",
     local rc, out = host("-e " .. quote("print(1 + 1)") .. " -e "
       .. quote("print(require('llmgateway')._VERSION)"))
     assert.equal(0, rc)
-    assert.equal("2\nllmgateway 0.2.0\n", out)
+    assert.equal("2\nllmgateway 0.3.0\n", out)
   end)
 
   it("sets arg as lua does and passes the arguments as ...", function()

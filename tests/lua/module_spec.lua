@@ -54,7 +54,7 @@ describe("llmgateway module", function()
   lazy_teardown(function() os.execute("rm -rf '" .. tmp .. "'") end)
 
   it("has a version, a null sentinel and no globals", function()
-    assert.equal("llmgateway 0.2.0", llm._VERSION)
+    assert.equal("llmgateway 0.3.0", llm._VERSION)
     assert.equal("userdata", type(llm.null))
     assert.equal(llm.null, require("llmgateway.core").null)
     assert.is_nil(rawget(_G, "llmgateway"))

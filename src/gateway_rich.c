@@ -1,0 +1,540 @@
+/*
+ * gateway_rich.c -- the rich parts of a request and its result: messages
+ * with content parts and tool calls, and tool definitions, copied at
+ * submit into one arena owned by the request; the tool calls of the answer
+ * and the assistant message handed to the completion callback.
+ */
+#include "llmgateway.h"
+
+#include <cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway_priv.h"
+#include "transport.h"
+#include "util.h"
+
+/* ---- the arena: blocks freed together ------------------------------------ */
+
+typedef struct blk {
+  struct blk *next;
+  size_t used, cap;
+  max_align_t data[];
+} blk_t;
+
+#define BLK_MIN 4096
+
+static void *arena_alloc(req_t *q, size_t n) {
+  blk_t *b = q->arena;
+  const size_t al = sizeof(max_align_t);
+  void *p;
+  n = (n + al - 1) / al * al;
+  if (!b || b->cap - b->used < n) {
+    size_t cap = n > BLK_MIN ? n : BLK_MIN;
+    blk_t *nb = lgw_malloc(sizeof *nb + cap);
+    if (!nb) return NULL;
+    nb->next = b;
+    nb->used = 0;
+    nb->cap = cap;
+    q->arena = b = nb;
+  }
+  p = (char *)b->data + b->used;
+  b->used += n;
+  return p;
+}
+
+/* A copy of n bytes (one NUL after them); src NULL gives NULL. *bad is
+ * set when memory is short. */
+static void *arena_mem(req_t *q, const void *src, size_t n, int *bad) {
+  char *p;
+  if (!src) return NULL;
+  if (!(p = arena_alloc(q, n + 1))) {
+    *bad = 1;
+    return NULL;
+  }
+  if (n) memcpy(p, src, n);
+  p[n] = '\0';
+  return p;
+}
+
+static const char *arena_str(req_t *q, const char *s, int *bad) {
+  return s ? arena_mem(q, s, strlen(s), bad) : NULL;
+}
+
+static void *arena_array(req_t *q, size_t n, size_t size, int *bad) {
+  void *p;
+  if (!n) return NULL;
+  if (n > (size_t)-1 / size || !(p = arena_alloc(q, n * size))) {
+    *bad = 1;
+    return NULL;
+  }
+  memset(p, 0, n * size);
+  return p;
+}
+
+static void copy_message(req_t *q, lgw_rich_message_t *d, const lgw_rich_message_t *s,
+                         int *bad) {
+  size_t i;
+  lgw_part_t *parts;
+  lgw_tool_call_t *calls;
+  d->role = arena_str(q, s->role, bad);
+  d->content = arena_str(q, s->content, bad);
+  d->name = arena_str(q, s->name, bad);
+  d->tool_call_id = arena_str(q, s->tool_call_id, bad);
+  d->is_error = s->is_error;
+  q->msg_bytes += s->content && !s->nparts ? strlen(s->content) : 0;
+  if (s->nparts && s->parts &&
+      (parts = arena_array(q, s->nparts, sizeof *parts, bad)) != NULL) {
+    for (i = 0; i < s->nparts; i++) {
+      const lgw_part_t *p = &s->parts[i];
+      parts[i].type = p->type;
+      parts[i].text = arena_str(q, p->text, bad);
+      parts[i].url = arena_str(q, p->url, bad);
+      parts[i].data = arena_mem(q, p->data, p->data ? p->data_len : 0, bad);
+      parts[i].data_len = p->data ? p->data_len : 0;
+      parts[i].media_type = arena_str(q, p->media_type, bad);
+      parts[i].detail = arena_str(q, p->detail, bad);
+      parts[i].filename = arena_str(q, p->filename, bad);
+      q->msg_bytes += (p->text ? strlen(p->text) : 0) + parts[i].data_len;
+    }
+    d->parts = parts;
+    d->nparts = s->nparts;
+  }
+  if (s->ntool_calls && s->tool_calls &&
+      (calls = arena_array(q, s->ntool_calls, sizeof *calls, bad)) != NULL) {
+    for (i = 0; i < s->ntool_calls; i++) {
+      calls[i].id = arena_str(q, s->tool_calls[i].id, bad);
+      calls[i].name = arena_str(q, s->tool_calls[i].name, bad);
+      calls[i].arguments_json = arena_str(q, s->tool_calls[i].arguments_json,
+                                          bad);
+      q->msg_bytes += calls[i].arguments_json
+                          ? strlen(calls[i].arguments_json) : 0;
+    }
+    d->tool_calls = calls;
+    d->ntool_calls = s->ntool_calls;
+  }
+}
+
+int lgw__gw_copy_rich(req_t *q, const lgw_request_t *r) {
+  int bad = 0;
+  size_t i;
+  if (r->nrich_messages &&
+      (q->msgs = arena_array(q, r->nrich_messages, sizeof *q->msgs, &bad))) {
+    q->nmsgs = r->nrich_messages;
+    for (i = 0; i < r->nrich_messages; i++)
+      copy_message(q, &q->msgs[i], &r->rich_messages[i], &bad);
+  } else if (r->nmessages &&
+             (q->msgs = arena_array(q, r->nmessages, sizeof *q->msgs,
+                                    &bad))) {
+    lgw_rich_message_t m;
+    q->nmsgs = r->nmessages;
+    memset(&m, 0, sizeof m);
+    for (i = 0; i < r->nmessages; i++) {
+      m.role = r->messages[i].role;
+      m.content = r->messages[i].content;
+      copy_message(q, &q->msgs[i], &m, &bad);
+    }
+  }
+  if (r->ntools && r->tools &&
+      (q->tools = arena_array(q, r->ntools, sizeof *q->tools, &bad))) {
+    q->ntools = r->ntools;
+    for (i = 0; i < r->ntools; i++) {
+      q->tools[i].name = arena_str(q, r->tools[i].name, &bad);
+      q->tools[i].description = arena_str(q, r->tools[i].description, &bad);
+      q->tools[i].parameters_json = arena_str(q, r->tools[i].parameters_json,
+                                              &bad);
+      q->tools[i].strict = r->tools[i].strict;
+      q->msg_bytes += q->tools[i].parameters_json
+                          ? strlen(q->tools[i].parameters_json) : 0;
+    }
+  }
+  q->tool_choice = arena_str(q, r->tool_choice, &bad);
+  q->tool_choice_name = arena_str(q, r->tool_choice_name, &bad);
+  q->parallel_tool_calls = r->parallel_tool_calls;
+  q->schema_json = arena_str(q, r->schema_json, &bad);
+  q->schema_name = arena_str(q, r->schema_name, &bad);
+  q->schema_strict = r->schema_strict;
+  if (r->nstop && r->stop &&
+      (q->stop = arena_array(q, r->nstop, sizeof *q->stop, &bad))) {
+    q->nstop = r->nstop;
+    for (i = 0; i < r->nstop; i++)
+      q->stop[i] = arena_str(q, r->stop[i] ? r->stop[i] : "", &bad);
+  }
+  q->has_top_p = r->has_top_p;
+  q->top_p = r->top_p;
+  q->has_seed = r->has_seed;
+  q->seed = r->seed;
+  q->user = arena_str(q, r->user, &bad);
+  q->metadata_json = arena_str(q, r->metadata_json, &bad);
+  q->extra_json = arena_str(q, r->extra_json, &bad);
+  q->on_tool_delta = r->on_tool_delta;
+  q->tool_delta_ud = r->tool_delta_ud;
+  q->msg_bytes += q->schema_json ? strlen(q->schema_json) : 0;
+  return bad;
+}
+
+void lgw__gw_free_rich(req_t *q) {
+  blk_t *b = q->arena, *next;
+  for (; b; b = next) {
+    next = b->next;
+    lgw_free(b);
+  }
+  q->arena = NULL;
+  lgw_free(q->res_calls);
+  q->res_calls = NULL;
+  lgw_free(q->embed_url);
+  q->embed_url = NULL;
+  lgw__http_headers_free(q->embed_headers);
+  q->embed_headers = NULL;
+  lgw_free(q->vecs);
+  q->vecs = NULL;
+  lgw_free(q->embed_model);
+  q->embed_model = NULL;
+}
+
+void lgw__gw_call_rich(const req_t *q, lgw__call_t *c) {
+  c->tools = q->tools;
+  c->ntools = q->ntools;
+  c->tool_choice = q->tool_choice;
+  c->tool_choice_name = q->tool_choice_name;
+  c->parallel_tool_calls = q->parallel_tool_calls;
+  c->schema_json = q->schema_json;
+  c->schema_name = q->schema_name;
+  c->schema_strict = q->schema_strict;
+  c->stop = q->stop;
+  c->nstop = q->nstop;
+  c->has_top_p = q->has_top_p;
+  c->top_p = q->top_p;
+  c->has_seed = q->has_seed;
+  c->seed = q->seed;
+  c->user = q->user;
+  c->metadata_json = q->metadata_json;
+  c->extra_body = prov(q)->extra_body;
+  c->extra = q->extra_json;
+}
+
+void lgw__gw_result_rich(req_t *q, lgw_result_t *res) {
+  const lgw__tcalls_t *l = &q->reply.calls;
+  size_t i;
+  if (q->status) return;
+  if (l->n && !q->res_calls &&
+      (q->res_calls = lgw__calloc(l->n, sizeof *q->res_calls)) != NULL) {
+    for (i = 0; i < l->n; i++) {
+      q->res_calls[i].id = l->v[i].id;
+      q->res_calls[i].name = l->v[i].name;
+      q->res_calls[i].arguments_json = l->v[i].args.data ? l->v[i].args.data
+                                                         : "";
+    }
+  }
+  if (q->res_calls) {
+    res->tool_calls = q->res_calls;
+    res->ntool_calls = l->n;
+  }
+  memset(&q->res_msg, 0, sizeof q->res_msg);
+  q->res_msg.role = "assistant";
+  q->res_msg.content = res->text ? res->text : "";
+  q->res_msg.tool_calls = res->tool_calls;
+  q->res_msg.ntool_calls = res->ntool_calls;
+  res->message = &q->res_msg;
+}
+
+/* ---- streamed tool-call pieces -------------------------------------------- */
+
+/* A tool delta travels as a text delta note (so it keeps its place among
+ * them) whose text is "<index>\0<name>\0<piece>", for the request q. */
+static void tool_trampoline(lgw_gateway_t *gw, uint64_t id, const char *t,
+                            size_t len, void *ud) {
+  req_t *q = ud;
+  const char *name = memchr(t, '\0', len), *piece;
+  if (!name) return;
+  name++;
+  piece = memchr(name, '\0', len - (size_t)(name - t));
+  if (!piece) return;
+  piece++;
+  q->on_tool_delta(gw, id, (size_t)strtoul(t, NULL, 10), name, piece,
+                   len - (size_t)(piece - t), q->tool_delta_ud);
+}
+
+void lgw__gw_emit_tool_deltas(req_t *q, lgw__tcalls_t *calls) {
+  lgw_gateway_t *gw = q->gw;
+  size_t i;
+  if (!q->on_tool_delta) return;
+  for (i = 0; i < calls->n; i++) {
+    lgw__tcall_t *t = &calls->v[i];
+    size_t have = t->args.len;
+    lgw__buf_t b;
+    if (t->announced && have <= t->shown) continue;
+    lgw__buf_init(&b);
+    if (lgw__buf_printf(&b, "%zu", i) || lgw__buf_addc(&b, '\0') ||
+        lgw__buf_adds(&b, t->name) || lgw__buf_addc(&b, '\0') ||
+        (have > t->shown &&
+         lgw__buf_add(&b, t->args.data + t->shown, have - t->shown)) ||
+        lgw__notes_delta(&gw->notes, tool_trampoline, q, gw, q->id, b.data,
+                         b.len)) {
+      lgw__log(LGW_LOG_WARN, "tool delta dropped: out of memory");
+      lgw__buf_free(&b);
+      return;
+    }
+    lgw__buf_free(&b);
+    t->announced = 1;
+    if (have > t->shown) t->shown = have;
+    if (q->ttft < 0) q->ttft = (lgw__now_ms() - q->attempt_ms) / 1000.0;
+    q->emitted = 1;
+    lgw__gw_wake(gw);
+  }
+}
+
+/* ---- embeddings ------------------------------------------------------------ */
+
+int lgw__gw_copy_embed(req_t *q, const lgw_embed_request_t *r) {
+  int bad = 0;
+  size_t i;
+  q->embed = 1;
+  q->dims = r->dimensions;
+  if ((q->inputs = arena_array(q, r->ninputs, sizeof *q->inputs, &bad))) {
+    q->ninputs = r->ninputs;
+    for (i = 0; i < r->ninputs; i++) {
+      q->inputs[i] = arena_str(q, r->inputs[i] ? r->inputs[i] : "", &bad);
+      q->msg_bytes += r->inputs[i] ? strlen(r->inputs[i]) : 0;
+    }
+  }
+  return bad;
+}
+
+int lgw__gw_embed_skip(const req_t *q, char *why, size_t cap) {
+  const lgw__provider_t *p = prov(q);
+  if (p->style != LGW__STYLE_ANTHROPIC) return 0;
+  lgw__gw_msgf(why, cap, "Skipped: the %s API (api_style %s) has no "
+               "embeddings endpoint.", prov_type(p), p->api_style);
+  return 1;
+}
+
+/* {base}/embeddings by the usual rules; a base that is already a Chat
+ * or Responses endpoint has that path replaced (a query string stays at
+ * the end). */
+static char *embed_url(const char *base_url) {
+  static const char *const ends[] = {"/chat/completions", "/responses"};
+  char *base = lgw__clean_base(base_url), *q, *url = NULL;
+  size_t i, n;
+  if (!base) return NULL;
+  q = strchr(base, '?');
+  n = q ? (size_t)(q - base) : strlen(base);
+  while (n && base[n - 1] == '/') n--;
+  for (i = 0; i < 2 && !url; i++) {
+    size_t k = strlen(ends[i]);
+    if (n > k && lgw__strncasecmp(base + n - k, ends[i], k) == 0)
+      url = lgw__sprintf("%.*s/embeddings%s", (int)(n - k), base,
+                         q ? q : "");
+  }
+  lgw_free(base);
+  return url ? url : lgw__endpoint_url(base_url, "/embeddings",
+                                       "/embeddings");
+}
+
+int lgw__gw_embed_prepare(req_t *q, char **body, size_t *len,
+                          lgw_error_t *e) {
+  const lgw__provider_t *p = prov(q);
+  lgw__kvlist_t kv = {NULL, 0};
+  lgw__buf_t b;
+  size_t i;
+  int rc;
+  lgw_free(q->embed_url);
+  lgw__http_headers_free(q->embed_headers);
+  q->embed_headers = NULL;
+  q->embed_url = embed_url(p->base_url);
+  if (lgw__openai_headers(p, &kv) == 0)
+    q->embed_headers = lgw__http_headers(&kv);
+  lgw__kvlist_free(&kv);
+  lgw__buf_init(&b);
+  rc = !q->embed_url || !q->embed_headers ? LGW_ENOMEM : 0;
+  rc = rc ? rc : lgw__buf_adds(&b, "{\"model\":");
+  rc = rc ? rc : lgw__json_add_str(&b, q->route->model,
+                                   strlen(q->route->model));
+  rc = rc ? rc : lgw__buf_adds(&b, ",\"input\":[");
+  for (i = 0; !rc && i < q->ninputs; i++) {
+    rc = i ? lgw__buf_addc(&b, ',') : 0;
+    rc = rc ? rc : lgw__json_add_str(&b, q->inputs[i], strlen(q->inputs[i]));
+  }
+  rc = rc ? rc : lgw__buf_addc(&b, ']');
+  if (!rc && q->dims > 0)
+    rc = lgw__buf_printf(&b, ",\"dimensions\":%ld", q->dims);
+  rc = rc ? rc : lgw__buf_adds(&b, ",\"encoding_format\":\"float\"");
+  return lgw__body_finish(&b, rc, body, len, e);
+}
+
+/* A base64 embedding: little-endian float32 values. */
+static int b64_floats(const char *s, double *out, size_t want) {
+  static const char tab[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  unsigned char bytes[4];
+  size_t nb = 0, nv = 0;
+  unsigned v = 0;
+  int bits = 0;
+  for (; *s && *s != '='; s++) {
+    const char *c = strchr(tab, *s);
+    if (!c) return -1;
+    v = (v << 6) | (unsigned)(c - tab);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes[nb++] = (unsigned char)((v >> bits) & 0xff);
+      if (nb == 4) {
+        uint32_t u = (uint32_t)bytes[0] | (uint32_t)bytes[1] << 8 |
+                     (uint32_t)bytes[2] << 16 | (uint32_t)bytes[3] << 24;
+        float f;
+        memcpy(&f, &u, sizeof f);
+        if (nv == want) return -1;
+        out[nv++] = f;
+        nb = 0;
+      }
+    }
+  }
+  return nb == 0 && nv == want ? 0 : -1;
+}
+
+/* The length of one embedding (an array, or base64 of float32s). */
+static size_t embedding_dim(const cJSON *e) {
+  if (cJSON_IsArray(e)) return (size_t)cJSON_GetArraySize(e);
+  if (cJSON_IsString(e)) {
+    size_t n = strlen(e->valuestring), pad = 0;
+    while (pad < n && pad < 2 && e->valuestring[n - 1 - pad] == '=') pad++;
+    return (n / 4 * 3 - pad) / 4;
+  }
+  return 0;
+}
+
+int lgw__gw_embed_parse(req_t *q, const lgw__http_resp_t *resp, char *msg,
+                        size_t cap) {
+  cJSON *root = cJSON_ParseWithLength(resp->body ? resp->body : "",
+                                      resp->body_len);
+  const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data"), *it;
+  const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+  const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+  const char *url = lgw__gw_attempt_url(q);
+  size_t n = q->ninputs, dim = 0, k = 0;
+  int code = 0;
+  lgw__reply_no_usage(&q->reply);
+  q->reply.input_tokens = lgw__json_count(usage, "prompt_tokens");
+  q->reply.output_tokens = q->reply.input_tokens >= 0 ? 0 : -1;
+  lgw_free(q->vecs);
+  q->vecs = NULL;
+  q->nvecs = q->dim = 0;
+  if (!root) {
+    lgw__gw_msgf(msg, cap, "HTTP %d from %s: the embeddings answer is not "
+                 "JSON", (int)resp->status, url);
+    return LGW_ERESPONSE;
+  }
+  if (!cJSON_IsArray(data) || (size_t)cJSON_GetArraySize(data) != n ||
+      (dim = embedding_dim(cJSON_GetObjectItemCaseSensitive(
+           cJSON_GetArrayItem(data, 0), "embedding"))) == 0) {
+    lgw__gw_msgf(msg, cap, "HTTP %d from %s: expected %zu embeddings in "
+                 "\"data\", got %d", (int)resp->status, url, n,
+                 cJSON_IsArray(data) ? cJSON_GetArraySize(data) : 0);
+    cJSON_Delete(root);
+    return LGW_ERESPONSE;
+  }
+  if (dim > ((size_t)-1 / sizeof *q->vecs) / n ||
+      !(q->vecs = lgw__calloc(n * dim, sizeof *q->vecs))) {
+    lgw__gw_msgf(msg, cap, "Out of memory reading embeddings from %s.", url);
+    cJSON_Delete(root);
+    return LGW_ENOMEM;
+  }
+  cJSON_ArrayForEach(it, data) {
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(it, "embedding");
+    const cJSON *ix = cJSON_GetObjectItemCaseSensitive(it, "index");
+    /* rows go by index (input order); without one, in answer order */
+    size_t row = cJSON_IsNumber(ix) ? (size_t)ix->valuedouble : k;
+    double *v;
+    k++;
+    if (!cJSON_IsNumber(ix) ? 0 : (ix->valuedouble < 0 || row >= n)) {
+      code = LGW_ERESPONSE;
+      break;
+    }
+    v = q->vecs + row * dim;
+    if (embedding_dim(e) != dim) {
+      code = LGW_ERESPONSE;
+    } else if (cJSON_IsArray(e)) {
+      const cJSON *x;
+      size_t j = 0;
+      cJSON_ArrayForEach(x, e) {
+        if (!cJSON_IsNumber(x)) code = LGW_ERESPONSE;
+        else v[j] = x->valuedouble;
+        j++;
+      }
+    } else if (b64_floats(e->valuestring, v, dim)) {
+      code = LGW_ERESPONSE;
+    }
+    if (code) break;
+  }
+  if (code) {
+    lgw__gw_msgf(msg, cap, "HTTP %d from %s: embedding %zu is malformed "
+                 "(expected %zu numbers)", (int)resp->status, url, k, dim);
+    lgw_free(q->vecs);
+    q->vecs = NULL;
+  } else {
+    q->nvecs = n;
+    q->dim = dim;
+    lgw_free(q->embed_model);
+    q->embed_model = cJSON_IsString(model) ? lgw__strdup(model->valuestring)
+                                           : NULL;
+  }
+  cJSON_Delete(root);
+  return code;
+}
+
+void lgw__gw_embed_call_back(req_t *q) {
+  lgw_gateway_t *gw = q->gw;
+  lgw_embed_result_t res;
+  memset(&res, 0, sizeof res);
+  res.task = q->task;
+  res.model = res.provider_type = res.api_style = res.base_url = "";
+  lgw__usage_unknown(&res.usage);
+  res.cost = -1;
+  if (q->status == 0) {
+    const lgw__provider_t *p = &gw->rt->providers[q->winner];
+    const lgw__transport_t *tr = lgw__transport_for(q->route->style);
+    res.vectors = q->vecs;
+    res.nvectors = q->nvecs;
+    res.dim = q->dim;
+    res.model = q->embed_model ? q->embed_model : q->route->model;
+    res.provider_index = (int)q->winner + 1;
+    res.provider_type = p->provider_type;
+    res.api_style = tr ? tr->name : "";
+    res.base_url = gw->shown_urls[q->winner];
+    res.usage = q->win_usage;
+    res.cost = q->win_cost;
+  }
+  res.attempts = q->att;
+  res.nattempts = q->natt;
+  q->embed_cb(gw, q->id, q->status, &res,
+              q->status ? (q->err ? q->err : &lgw__gw_oom_error) : NULL,
+              q->ud);
+}
+
+static void embed_unused_cb(lgw_gateway_t *gw, uint64_t id, int status,
+                            const lgw_result_t *res, const lgw_error_t *err,
+                            void *ud) {
+  (void)gw;
+  (void)id;
+  (void)status;
+  (void)res;
+  (void)err;
+  (void)ud;
+}
+
+int lgw_gateway_embed(lgw_gateway_t *gw, const lgw_embed_request_t *req,
+                      lgw_embed_done_fn cb, void *ud, uint64_t *id,
+                      lgw_error_t *err) {
+  lgw_request_t r;
+  if (id) *id = 0;
+  if (!gw || !req || !cb || !req->ninputs || !req->inputs)
+    return lgw__error_set(err, LGW_EINVAL, "lgw_gateway_embed: invalid "
+                                           "arguments");
+  memset(&r, 0, sizeof r);
+  r.task = req->task;
+  r.model = req->model;
+  r.deadline = req->deadline;
+  return lgw__gw_submit(gw, &r, embed_unused_cb, ud, id, err, req, cb);
+}
