@@ -201,6 +201,41 @@ void lgwL_push_pcall(lua_State *L) {
 #endif
 
 #if !LGWL_YIELDK
+/* The name of the running C function when the call did not tell it (a
+ * tail call): its key in the module's table or in a methods table (then
+ * as a method, unless the error is in the first argument, which reads as
+ * gw.name(x)). NULL when not found. */
+static const char *find_name(lua_State *L, int arg, const char **namewhat) {
+  static const char *const tables[] = {"_gateway_methods", "_queue_methods",
+                                       NULL};
+  lua_Debug ar;
+  int i;
+  if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "f", &ar)) return NULL;
+  lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+  lua_getfield(L, -1, "llmgateway.core");
+  if (!lua_istable(L, -1)) return NULL;
+  for (i = -1; i < 2; i++) {
+    if (i >= 0) {
+      lua_getfield(L, -1, tables[i]);
+      if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        continue;
+      }
+    }
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      if (lua_type(L, -2) == LUA_TSTRING &&
+          lua_rawequal(L, -1, i < 0 ? -5 : -6)) {
+        *namewhat = i >= 0 && arg > 1 ? "method" : "field";
+        return lua_tostring(L, -2);
+      }
+      lua_pop(L, 1);
+    }
+    if (i >= 0) lua_pop(L, 1);
+  }
+  return NULL;
+}
+
 int lgwL_argerror(lua_State *L, int arg, const char *extramsg) {
   lua_Debug ar, up;
   const char *name = NULL, *namewhat = "";
@@ -225,6 +260,7 @@ int lgwL_argerror(lua_State *L, int arg, const char *extramsg) {
       namewhat = up.source[12] == 'm' && arg > 1 ? "method" : "local";
     }
   }
+  if (!name) name = find_name(L, arg, &namewhat);
   if (strcmp(namewhat, "method") == 0) {
     arg--;
     if (arg == 0) {
@@ -271,9 +307,22 @@ const char *lgwL_checklstring(lua_State *L, int arg, size_t *len) {
   return s;
 }
 
+const char *lgwL_optlstring(lua_State *L, int arg, const char *def,
+                            size_t *len) {
+  if (lua_isnoneornil(L, arg)) {
+    if (len) *len = def ? strlen(def) : 0;
+    return def;
+  }
+  return lgwL_checklstring(L, arg, len);
+}
+
+lua_Number lgwL_optnumber(lua_State *L, int arg, lua_Number def) {
+  return lua_isnoneornil(L, arg) ? def : lgwL_checknumber(L, arg);
+}
+
 int lgwL_checkoption(lua_State *L, int arg, const char *def,
                      const char *const lst[]) {
-  const char *name = def ? luaL_optlstring(L, arg, def, NULL)
+  const char *name = def ? lgwL_optlstring(L, arg, def, NULL)
                          : lgwL_checklstring(L, arg, NULL);
   int i;
   for (i = 0; lst[i]; i++)

@@ -97,6 +97,11 @@ const char *lgwL_checklstring(lua_State *L, int arg, size_t *len);
 int lgwL_checkoption(lua_State *L, int arg, const char *def,
                      const char *const lst[]);
 #define luaL_checkoption lgwL_checkoption
+const char *lgwL_optlstring(lua_State *L, int arg, const char *def,
+                            size_t *len);
+#define luaL_optlstring lgwL_optlstring
+lua_Number lgwL_optnumber(lua_State *L, int arg, lua_Number def);
+#define luaL_optnumber lgwL_optnumber
 #endif
 
 /* Pushes a pcall that lets the function wait (5.1: see lgwL_adopted). */
