@@ -97,7 +97,8 @@ TARGETS  = $(LUA_STATIC) $(LUA_SHARED) $(LUAMOD)
 endif
 
 .PHONY: all deps test test-c test-lua demo install install-lua clean asan valgrind \
-        conformance bench fuzz soak module install-check lua-all
+        conformance bench fuzz soak module install-check lua-all \
+        test-lua-all
 
 all: $(TARGETS)
 
@@ -206,6 +207,14 @@ test-c: all $(TESTS)
 
 test-lua: all
 	@BUILD=$(BUILD) ONLY=lua sh tests/run.sh
+
+# every installed Lua's busted run (not yet green on 5.1, 5.2, LuaJIT)
+test-lua-all: all
+	@for v in $(filter-out 5.4,$(LUA_ALL)); do \
+	  b=lua$$v; [ $$v = luajit ] && b=luajit; \
+	  if command -v $$b > /dev/null; then \
+	    $(MAKE) --no-print-directory LUA=$$v all || exit 1; fi; done
+	@BUILD=$(BUILD) ONLY=lua LUAS="5.4 5.1 5.2 5.3 luajit" sh tests/run.sh
 
 # ---- sanitizers ---------------------------------------------------------
 ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
