@@ -39,6 +39,11 @@ describe("a host's loop", function()
 
   it("fd is a descriptor; nothing to do: timeout -1, step 0", function()
     assert.is_true(llm.fd() >= 0)
+    -- what earlier specs left to close finishes first
+    for _ = 1, 100 do
+      if llm.timeout() ~= 0 then break end
+      llm.step()
+    end
     assert.equal(-1, llm.timeout())
     assert.equal(0, llm.step())
   end)
