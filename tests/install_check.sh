@@ -124,6 +124,7 @@ local function searchpath(name, path)
       return file
     end
   end
+  return nil
 end
 print(searchpath("llmgateway", package.path))
 print(searchpath("llmgateway.core", package.cpath))
