@@ -265,6 +265,28 @@ static char *dup_or_empty(const char *s, int *oom) {
   return p;
 }
 
+/* Owned copies of n attempts into *dst and *ndst (*ndst stays 0 and *oom is
+ * set when the array cannot be allocated). */
+static void copy_attempts(lgw_attempt_t **dst, size_t *ndst,
+                          const lgw_attempt_t *src, size_t n, int *oom) {
+  size_t i;
+  if (!n) return;
+  *dst = lgw__calloc(n, sizeof **dst);
+  if (!*dst) {
+    *oom = 1;
+    return;
+  }
+  *ndst = n;
+  for (i = 0; i < n; i++) {
+    lgw_attempt_t *a = &(*dst)[i];
+    *a = src[i];
+    a->provider_type = dup_or_empty(src[i].provider_type, oom);
+    a->base_url = dup_or_empty(src[i].base_url, oom);
+    a->model = dup_or_empty(src[i].model, oom);
+    a->message = dup_or_empty(src[i].message, oom);
+  }
+}
+
 lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
   lgwL_result_t *c = lgw__calloc(1, sizeof *c);
   int oom = 0;
@@ -309,19 +331,8 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
     if (!c->partial_text) oom = 1;
     c->partial_len = r->partial_len;
   }
-  if (r->nattempts) {
-    c->attempts = lgw__calloc(r->nattempts, sizeof *c->attempts);
-    if (!c->attempts) oom = 1;
-    else c->nattempts = r->nattempts;
-  }
-  for (i = 0; i < c->nattempts; i++) {
-    lgw_attempt_t *a = &c->attempts[i];
-    *a = r->attempts[i];
-    a->provider_type = dup_or_empty(r->attempts[i].provider_type, &oom);
-    a->base_url = dup_or_empty(r->attempts[i].base_url, &oom);
-    a->model = dup_or_empty(r->attempts[i].model, &oom);
-    a->message = dup_or_empty(r->attempts[i].message, &oom);
-  }
+  copy_attempts(&c->attempts, &c->nattempts, r->attempts, r->nattempts,
+                &oom);
   if (r->ntool_calls) {
     c->tool_calls = lgw__calloc(r->ntool_calls, sizeof *c->tool_calls);
     if (!c->tool_calls) oom = 1;
@@ -348,7 +359,7 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
 lgwL_result_t *lgwL_embed_copy(const lgw_embed_result_t *r) {
   lgwL_result_t *c = lgw__calloc(1, sizeof *c);
   int oom = 0;
-  size_t i, n;
+  size_t n;
   if (!c) return NULL;
   c->task = dup_or_empty(r->task, &oom);
   c->normalized_model = dup_or_empty(r->model, &oom);
@@ -368,19 +379,8 @@ lgwL_result_t *lgwL_embed_copy(const lgw_embed_result_t *r) {
     c->nvectors = r->vectors ? r->nvectors : 0;
     c->dim = r->dim;
   }
-  if (r->nattempts) {
-    c->attempts = lgw__calloc(r->nattempts, sizeof *c->attempts);
-    if (!c->attempts) oom = 1;
-    else c->nattempts = r->nattempts;
-  }
-  for (i = 0; i < c->nattempts; i++) {
-    lgw_attempt_t *a = &c->attempts[i];
-    *a = r->attempts[i];
-    a->provider_type = dup_or_empty(r->attempts[i].provider_type, &oom);
-    a->base_url = dup_or_empty(r->attempts[i].base_url, &oom);
-    a->model = dup_or_empty(r->attempts[i].model, &oom);
-    a->message = dup_or_empty(r->attempts[i].message, &oom);
-  }
+  copy_attempts(&c->attempts, &c->nattempts, r->attempts, r->nattempts,
+                &oom);
   if (oom) {
     lgwL_result_free(c);
     return NULL;
