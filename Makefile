@@ -46,11 +46,41 @@ LUA_LIBS   := $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null)
 MHD_LIBS   := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
 CJSON_LIBS := $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null)
 ALL_CFLAGS = $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
-             -Iinclude -Isrc $(PKG_CFLAGS) $(CFLAGS)
+             $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lm $(LDFLAGS)
 
-LIB_SRC  = $(filter-out src/lua_%.c src/host_main.c,$(wildcard src/*.c))
-LUA_SRC  = $(wildcard src/lua_*.c)
+# ---- layers --------------------------------------------------------------
+# Each folder of src/ is a layer and compiles with only the include paths
+# it may use (README, "Architecture"). The headers of the libraries a layer
+# may not use are replaced by ones that stop the compiler (mk/forbid/), so
+# a layering violation is a compile error.
+LAYERS      = core wire engine gateway redis
+INC_core    = -Iinclude -Isrc/core
+INC_wire    = $(INC_core) -Isrc/wire
+INC_engine  = $(INC_wire) -Isrc/engine
+INC_redis   = $(INC_core) -Isrc/redis
+INC_gateway = $(INC_wire) -Isrc/engine -Isrc/redis -Isrc/gateway
+INC_lua     = $(INC_gateway) -Isrc/lua
+INC_host    = $(INC_lua) -Isrc/host
+INC_sim     = -Isrc/sim
+INC_tests   = $(INC_lua) -Itests/c
+forbid      = $(1:%=-Imk/forbid/%)
+FORBID_core    = $(call forbid,curl uv hiredis lua)
+FORBID_wire    = $(call forbid,curl uv hiredis lua)
+FORBID_engine  = $(call forbid,hiredis lua)
+FORBID_redis   = $(call forbid,curl lua)
+FORBID_gateway = $(call forbid,curl hiredis lua)
+FORBID_lua     = $(call forbid,curl hiredis)
+FORBID_host    = $(call forbid,curl hiredis)
+FORBID_sim     = $(call forbid,curl uv hiredis lua)
+# the flags of the layer a source file belongs to (src/<layer>/x.c)
+layer       = $(word 2,$(subst /, ,$(1)))
+LAYER_FLAGS = $(FORBID_$(call layer,$<)) $(INC_$(call layer,$<)) \
+              $(PKG_CFLAGS) $(if $(filter lua host,$(call layer,$<)),$(LUA_CFLAGS))
+
+LIB_SRC  = $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
+LUA_SRC  = $(wildcard src/lua/*.c)
+HOST_SRC = $(wildcard src/host/*.c)
 SIM_SRC  = $(wildcard src/sim/*.c)
 TEST_SRC = $(wildcard tests/c/test_*.c)
 SUPPORT_SRC = $(filter-out $(TEST_SRC),$(wildcard tests/c/*.c))
@@ -64,6 +94,7 @@ ENGINE_BUILD  = $(BUILD)
 endif
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(ENGINE_BUILD)/obj/%.o)
 LUA_OBJ  = $(LUA_SRC:src/%.c=$(BUILD)/obj/%.o)
+HOST_OBJ = $(HOST_SRC:src/%.c=$(BUILD)/obj/%.o)
 SIM_OBJ  = $(SIM_SRC:src/%.c=$(BUILD)/obj/%.o)
 SUPPORT_OBJ = $(SUPPORT_SRC:tests/c/%.c=$(BUILD)/obj/tests/%.o)
 TESTS    = $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
@@ -83,7 +114,7 @@ TARGETS  = $(STATIC) $(SHARED)
 ifneq ($(LUA_SRC),)
 TARGETS += $(LUA_STATIC) $(LUA_SHARED) $(LUAMOD)
 endif
-ifneq ($(wildcard src/host_main.c),)
+ifneq ($(HOST_SRC),)
 TARGETS += $(HOST)
 endif
 ifneq ($(SIM_SRC),)
@@ -104,23 +135,24 @@ all: $(TARGETS)
 
 .SECONDARY:
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h src/sim/*.h include/*.h)
+# Header dependencies come from the compiler (-MMD -MP).
+DEPFLAGS = -MMD -MP
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/tests/*.d)
+
+$(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(if $(filter src/lua_%,$<),$(LUA_CFLAGS)) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(LAYER_FLAGS) $(DEPFLAGS) -c $< -o $@
 
 ifneq ($(ENGINE_BUILD),$(BUILD))
-$(ENGINE_BUILD)/obj/%.o: src/%.c $(wildcard src/*.h src/sim/*.h include/*.h)
+$(ENGINE_BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(LAYER_FLAGS) $(DEPFLAGS) -c $< -o $@
 endif
 
-$(BUILD)/obj/host_main.o: src/host_main.c $(wildcard src/*.h include/*.h)
+$(BUILD)/obj/tests/%.o: tests/c/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LUA_CFLAGS) -c $< -o $@
-
-$(BUILD)/obj/tests/%.o: tests/c/%.c $(wildcard tests/c/*.h src/*.h include/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LUA_CFLAGS) -Itests/c -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(INC_tests) $(PKG_CFLAGS) $(LUA_CFLAGS) $(DEPFLAGS) \
+	  -c $< -o $@
 
 $(STATIC): $(LIB_OBJ)
 	@rm -f $@
@@ -152,7 +184,7 @@ lua-all:
 	@for v in $(LUA_ALL); do \
 	  $(MAKE) --no-print-directory LUA=$$v all || exit 1; done
 
-$(HOST): $(BUILD)/obj/host_main.o $(LUA_OBJ) $(STATIC)
+$(HOST): $(HOST_OBJ) $(LUA_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -rdynamic -o $@ $^ $(LUA_LIBS) $(LDLIBS_ALL)
 
@@ -162,12 +194,12 @@ $(SIM): $(SIM_OBJ)
 
 $(EMBED): examples/embed.c $(LUA_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LUA_CFLAGS) -o $@ $^ $(LUA_LIBS) $(LDLIBS_ALL)
+	$(CC) $(ALL_CFLAGS) -Iinclude $(LUA_CFLAGS) -o $@ $^ $(LUA_LIBS) $(LDLIBS_ALL)
 
-$(BUILD)/tests/%: tests/c/%.c $(SUPPORT_OBJ) $(LUA_OBJ) $(STATIC) \
-                  $(wildcard tests/c/*.h)
+$(BUILD)/tests/%: tests/c/%.c $(SUPPORT_OBJ) $(LUA_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LUA_CFLAGS) -Itests/c -o $@ $< $(SUPPORT_OBJ) \
+	$(CC) $(ALL_CFLAGS) $(INC_tests) $(PKG_CFLAGS) $(LUA_CFLAGS) $(DEPFLAGS) \
+	  -MF $(BUILD)/obj/tests/$*.bin.d -o $@ $< $(SUPPORT_OBJ) \
 	  $(LUA_OBJ) $(STATIC) $(LUA_LIBS) $(LDLIBS_ALL)
 
 # ---- dependencies (Debian packages) ------------------------------------
@@ -322,7 +354,7 @@ $(BENCH_BIN)/baseline_multi: tests/bench/baseline_multi.c tests/bench/bench.h
 
 $(BENCH_BIN)/gw_client: tests/bench/gw_client.c tests/bench/bench.h $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(OPT) -D_GNU_SOURCE -Iinclude -Isrc $(PKG_CFLAGS) \
+	$(CC) $(WARN) $(OPT) -D_GNU_SOURCE $(INC_wire) $(PKG_CFLAGS) \
 	  -o $@ $< $(STATIC) $(LDLIBS_ALL)
 # ---- end of benchmarks ----
 
@@ -337,7 +369,7 @@ FUZZ_CC      ?= clang
 FUZZ_BUILD    = build-fuzz
 FUZZ_CFLAGS   = $(WARN) -g -O1 -fsanitize=address,undefined \
                 -fno-sanitize-recover=undefined -D_GNU_SOURCE \
-                -Iinclude -Isrc $(PKG_CFLAGS)
+                $(INC_lua) $(PKG_CFLAGS)
 FUZZ_TARGETS  = env config json_extract transport sse retry_after
 FUZZ_TRANSPORT_SRC = util transport transport_responses transport_chat \
                      transport_anthropic transport_litellm transport_rich sse \
@@ -361,7 +393,8 @@ fuzz:
 
 fuzz-build: $(FUZZ_BINS)
 
-$(FUZZ_BUILD)/obj/%.o: src/%.c $(wildcard src/*.h include/*.h)
+vpath %.c $(LAYERS:%=src/%)
+$(FUZZ_BUILD)/obj/%.o: %.c $(wildcard src/*/*.h include/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
@@ -384,9 +417,9 @@ conformance: $(CONF_BIN)
 	@BUILD=$(BUILD) sh tests/conformance/run.sh
 
 $(CONF_BIN): tests/conformance/conformance.c $(STATIC) \
-             $(wildcard src/*.h include/*.h)
+             $(wildcard src/*/*.h include/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS_ALL)
+	$(CC) $(ALL_CFLAGS) $(INC_lua) $(PKG_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS_ALL)
 # ---- end of conformance ----
 
 # ---- soak ----

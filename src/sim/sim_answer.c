@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "sim/sim.h"
+#include "sim.h"
 
 /* ---- reading requests --------------------------------------------------- */
 

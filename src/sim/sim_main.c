@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sim/sim.h"
+#include "sim.h"
 
 static const char usage[] =
     "usage: llmgateway-sim [--port N] [--port-file PATH] [--script FILE]\n"

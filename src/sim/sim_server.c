@@ -18,7 +18,7 @@
 
 #include <microhttpd.h>
 
-#include "sim/sim.h"
+#include "sim.h"
 
 #define MAX_BODY ((size_t)64 * 1024 * 1024)
 

@@ -13,7 +13,7 @@
 
 #include <microhttpd.h>
 
-#include "sim/sim.h"
+#include "sim.h"
 
 typedef struct entry {
   double due_ms;  /* monotonic; INFINITY: only at shutdown */

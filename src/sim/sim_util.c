@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sim/sim.h"
+#include "sim.h"
 
 char *sim_strndup(const char *s, size_t n) {
   char *c;

@@ -664,7 +664,7 @@ local profile_text = {}
 local function component(spec)
   local obj = spec:match("%[(.-)%]%s*$") or ""
   local file = spec:match("^(.-):") or ""
-  local src = file:match("src/([%w_]+%.[ch])$")
+  local src = file:match("src/([%w_/]+%.[ch])$")
   if src then return "llmgateway src/" .. src end
   if file:match("tests/bench/") then return "benchmark client" end
   if obj:match("llmgateway/core%.so$") or obj:match("bench/gw_client$") then
@@ -723,7 +723,7 @@ local function own_functions(big, small, n)
     for spec, ir in pairs(t) do
       local file, fn = spec:match("^(.-):([%w_]+)")
       if fn then
-        if file:match("src/[%w_]+%.c$") or
+        if file:match("src/[%w_/]+%.c$") or
            component(spec) == "llmgateway (no line info)" then
           ours[fn] = true
         end

@@ -1,0 +1,2 @@
+/* Layering: only src/lua and src/host may include Lua's headers (README, Architecture) */
+#error "only src/lua and src/host may include Lua's headers (README, Architecture)"

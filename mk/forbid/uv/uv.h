@@ -1,0 +1,2 @@
+/* Layering: this layer may not include <uv.h> (README, Architecture) */
+#error "this layer may not include <uv.h> (README, Architecture)"
