@@ -17,6 +17,7 @@
 #define LGW_TEST_H
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
