@@ -22,7 +22,6 @@
 
 #include <cJSON.h>
 
-#include "provider_state.h"
 #include "yaml_load.h"
 
 /* ---- validation context ------------------------------------------------ */
@@ -437,45 +436,6 @@ static int check_base_url(const ctx_t *c, const lgw__node_t *m,
              "loopback host, would send the key and the prompts in clear; "
              "use https://, or set %s.allow_insecure_http: true",
              (int)(he - hs > 200 ? 200 : he - hs), hs, path);
-}
-
-/* ---- styles ------------------------------------------------------------ */
-
-static const struct {
-  const char *name;
-  lgw__style_t style;
-} styles[] = {
-    {"responses", LGW__STYLE_RESPONSES},
-    {"openai_responses", LGW__STYLE_RESPONSES},
-    {"openai_chat", LGW__STYLE_CHAT},
-    {"anthropic", LGW__STYLE_ANTHROPIC},
-    {"litellm", LGW__STYLE_LITELLM},
-};
-
-int lgw__style_parse(const char *api_style, lgw__style_t *out) {
-  char *s = lgw__strip(api_style);
-  size_t i;
-  int rc = -1;
-  *out = LGW__STYLE_NONE;
-  if (!s) return -1;
-  if (!s[0]) rc = 0;
-  for (i = 0; rc && i < sizeof styles / sizeof styles[0]; i++)
-    if (lgw__strcasecmp(s, styles[i].name) == 0) {
-      *out = styles[i].style;
-      rc = 0;
-    }
-  lgw_free(s);
-  return rc;
-}
-
-const char *lgw__style_name(lgw__style_t s) {
-  switch (s) {
-    case LGW__STYLE_RESPONSES: return "responses";
-    case LGW__STYLE_CHAT: return "openai_chat";
-    case LGW__STYLE_ANTHROPIC: return "anthropic";
-    case LGW__STYLE_LITELLM: return "litellm";
-    default: return "";
-  }
 }
 
 /* ---- runtime construction ---------------------------------------------- */

@@ -12,6 +12,7 @@
 #include "llmgateway.h"
 #include "env.h"
 #include "node.h"
+#include "provider.h"
 #include "util.h"
 
 #define LGW_DEFAULT_MAX_CONCURRENT 12
@@ -98,32 +99,6 @@
 #define LGW_DEFAULT_BREAKER_WINDOW 30.0
 #define LGW_DEFAULT_BREAKER_COOLDOWN 30.0
 
-/* Transport kinds; LGW__STYLE_NONE when api_style is blank. */
-typedef enum {
-  LGW__STYLE_NONE = 0,
-  LGW__STYLE_RESPONSES,   /* "responses" and "openai_responses" */
-  LGW__STYLE_CHAT,        /* "openai_chat" */
-  LGW__STYLE_ANTHROPIC,   /* "anthropic" */
-  LGW__STYLE_LITELLM      /* "litellm" */
-} lgw__style_t;
-
-typedef struct lgw__provider {
-  char *provider_type;   /* stripped, as configured (case kept) */
-  char *api_style;       /* stripped, as configured */
-  char *base_url;
-  char *api_key;
-  lgw__kvlist_t headers;   /* insertion order; keys/values not stripped */
-  lgw__kvlist_t model_map;
-  lgw__style_t style;      /* parsed api_style */
-  char key[65];            /* provider key: sha256 hex of canonical JSON */
-  /* our own (not part of the provider key) */
-  long rpm, tpm;           /* 0 = no limit */
-  int allow_insecure_http; /* plain http:// to a host that is not loopback */
-  char *ca_file;           /* CA bundle for TLS; "" = settings.ca_file */
-  char *extra_body;        /* a JSON object merged into every body sent to
-                              this provider; NULL when none */
-} lgw__provider_t;
-
 typedef struct lgw__task {
   char *name;
   char *model;             /* stripped */
@@ -208,10 +183,6 @@ const lgw__price_t *lgw__runtime_price(const lgw_runtime_t *rt,
 char *lgw__url_redact(const char *url);
 /* 127.0.0.0/8, ::1 or localhost (a trailing dot allowed). */
 int lgw__host_is_loopback(const char *host, size_t len);
-
-/* Parse an api_style value; returns -1 for an unknown one. */
-int lgw__style_parse(const char *api_style, lgw__style_t *out);
-const char *lgw__style_name(lgw__style_t s);
 
 /* A parsed redis:// URL (settings.state, queue URLs). */
 typedef struct lgw__redis_url {

@@ -1,10 +1,10 @@
 /*
- * provider_state.c -- provider identity (canonical JSON + SHA-256, bit-exact
- * with the Python library's json.dumps(sort_keys=True, separators=(",",":"),
- * ensure_ascii=True)) and the provider-state file that remembers, per config
+ * provider_state.c -- the provider-state file that remembers, per config
  * key, which provider last succeeded: read without following a symlink or
  * opening anything but a regular file of at most 16 MiB, written under a
  * lock, with a file that is not a state object kept aside, not lost.
+ * Written as Python's json.dump writes it (provider.h's helpers), through
+ * fileio's atomic writer.
  */
 #include "provider_state.h"
 
@@ -23,216 +23,9 @@
 #include <unistd.h>
 
 #include <cJSON.h>
-#include <openssl/evp.h>
 
 #include "fileio.h"
 #include "json_extract.h"
-
-/* ---- hashing ----------------------------------------------------------- */
-
-int lgw__sha256_hex(const void *data, size_t len, char out[65]) {
-  static const char hex[] = "0123456789abcdef";
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int mdlen = 0, i;
-  if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-    out[0] = '\0';
-    return LGW_ENOMEM;
-  }
-  for (i = 0; i < mdlen; i++) {
-    out[2 * i] = hex[md[i] >> 4];
-    out[2 * i + 1] = hex[md[i] & 15];
-  }
-  out[64] = '\0';
-  return 0;
-}
-
-/* ---- ASCII-only JSON strings ------------------------------------------- */
-
-/* Decode one UTF-8 sequence at s (n bytes left); *cp gets the code point.
- * Returns the sequence length; malformed input decodes as U+FFFD, one byte. */
-static size_t utf8_decode(const unsigned char *s, size_t n, unsigned long *cp) {
-  unsigned long c;
-  size_t len, i;
-  if (s[0] < 0x80) {
-    *cp = s[0];
-    return 1;
-  }
-  if ((s[0] & 0xE0) == 0xC0) {
-    len = 2;
-    c = s[0] & 0x1F;
-  } else if ((s[0] & 0xF0) == 0xE0) {
-    len = 3;
-    c = s[0] & 0x0F;
-  } else if ((s[0] & 0xF8) == 0xF0) {
-    len = 4;
-    c = s[0] & 0x07;
-  } else {
-    *cp = 0xFFFD;
-    return 1;
-  }
-  if (len > n) {
-    *cp = 0xFFFD;
-    return 1;
-  }
-  for (i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) {
-      *cp = 0xFFFD;
-      return 1;
-    }
-    c = (c << 6) | (s[i] & 0x3F);
-  }
-  if ((len == 2 && c < 0x80) || (len == 3 && c < 0x800) ||
-      (len == 4 && (c < 0x10000 || c > 0x10FFFF))) {
-    *cp = 0xFFFD;
-    return 1;
-  }
-  *cp = c;
-  return len;
-}
-
-/* Append s as a JSON string literal escaped like Python's ensure_ascii. */
-static int add_json_string(lgw__buf_t *b, const char *s) {
-  const unsigned char *p = (const unsigned char *)(s ? s : "");
-  size_t n = strlen((const char *)p);
-  int rc = lgw__buf_addc(b, '"');
-  while (!rc && n) {
-    unsigned long cp;
-    size_t k = utf8_decode(p, n, &cp);
-    p += k;
-    n -= k;
-    switch (cp) {
-      case '"': rc = lgw__buf_adds(b, "\\\""); break;
-      case '\\': rc = lgw__buf_adds(b, "\\\\"); break;
-      case '\n': rc = lgw__buf_adds(b, "\\n"); break;
-      case '\r': rc = lgw__buf_adds(b, "\\r"); break;
-      case '\t': rc = lgw__buf_adds(b, "\\t"); break;
-      case '\b': rc = lgw__buf_adds(b, "\\b"); break;
-      case '\f': rc = lgw__buf_adds(b, "\\f"); break;
-      default:
-        if (cp >= 0x20 && cp < 0x7F)
-          rc = lgw__buf_addc(b, (char)cp);
-        else if (cp < 0x10000)
-          rc = lgw__buf_printf(b, "\\u%04lx", cp);
-        else
-          rc = lgw__buf_printf(b, "\\u%04lx\\u%04lx",
-                               0xD800 + ((cp - 0x10000) >> 10),
-                               0xDC00 + ((cp - 0x10000) & 0x3FF));
-    }
-  }
-  return rc ? rc : lgw__buf_addc(b, '"');
-}
-
-/* ---- sorted views of string maps ---------------------------------------- */
-
-typedef struct entry {
-  const char *key, *value;
-  size_t pos;
-} entry_t;
-
-/* Code-point order equals byte order for UTF-8; ties keep insertion order. */
-static int entry_cmp(const void *a, const void *b) {
-  const entry_t *x = a, *y = b;
-  int c = strcmp(x->key, y->key);
-  if (c) return c;
-  return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
-/* Sorted entries of l as a Python dict would hold them: a repeated key keeps
- * its last value. Returns a new array (caller lgw_free) with *count items;
- * NULL only on allocation failure (an empty map gives a 1-slot array). */
-static entry_t *sorted_entries(const lgw__kvlist_t *l, size_t *count) {
-  entry_t *e = lgw__calloc(l->n ? l->n : 1, sizeof *e);
-  size_t i, m = 0;
-  if (!e) return NULL;
-  for (i = 0; i < l->n; i++) {
-    e[i].key = l->items[i].key ? l->items[i].key : "";
-    e[i].value = l->items[i].value ? l->items[i].value : "";
-    e[i].pos = i;
-  }
-  qsort(e, l->n, sizeof *e, entry_cmp);
-  for (i = 0; i < l->n; i++) {
-    if (m && strcmp(e[m - 1].key, e[i].key) == 0)
-      e[m - 1] = e[i];
-    else
-      e[m++] = e[i];
-  }
-  *count = m;
-  return e;
-}
-
-/* ---- canonical JSON and keys -------------------------------------------- */
-
-static int add_compact_map(lgw__buf_t *b, const lgw__kvlist_t *l) {
-  size_t i, n;
-  entry_t *e = sorted_entries(l, &n);
-  int rc;
-  if (!e) return LGW_ENOMEM;
-  rc = lgw__buf_addc(b, '{');
-  for (i = 0; !rc && i < n; i++) {
-    if (i) rc = lgw__buf_addc(b, ',');
-    if (!rc) rc = add_json_string(b, e[i].key);
-    if (!rc) rc = lgw__buf_addc(b, ':');
-    if (!rc) rc = add_json_string(b, e[i].value);
-  }
-  lgw_free(e);
-  return rc ? rc : lgw__buf_addc(b, '}');
-}
-
-/* The provider dict's keys, already in sorted order. */
-static int add_provider(lgw__buf_t *b, const lgw__provider_t *p) {
-  int rc = lgw__buf_adds(b, "{\"api_key\":");
-  if (!rc) rc = add_json_string(b, p->api_key);
-  if (!rc) rc = lgw__buf_adds(b, ",\"api_style\":");
-  if (!rc) rc = add_json_string(b, p->api_style);
-  if (!rc) rc = lgw__buf_adds(b, ",\"base_url\":");
-  if (!rc) rc = add_json_string(b, p->base_url);
-  if (!rc) rc = lgw__buf_adds(b, ",\"headers\":");
-  if (!rc) rc = add_compact_map(b, &p->headers);
-  if (!rc) rc = lgw__buf_adds(b, ",\"model_map\":");
-  if (!rc) rc = add_compact_map(b, &p->model_map);
-  if (!rc) rc = lgw__buf_adds(b, ",\"provider_type\":");
-  if (!rc) rc = add_json_string(b, p->provider_type);
-  return rc ? rc : lgw__buf_addc(b, '}');
-}
-
-char *lgw__provider_canonical(const lgw__provider_t *p) {
-  lgw__buf_t b;
-  lgw__buf_init(&b);
-  if (add_provider(&b, p)) {
-    lgw__buf_free(&b);
-    return NULL;
-  }
-  return lgw__buf_steal(&b);
-}
-
-int lgw__provider_key(const lgw__provider_t *p, char out[65]) {
-  char *json = lgw__provider_canonical(p);
-  int rc;
-  if (!json) {
-    out[0] = '\0';
-    return LGW_ENOMEM;
-  }
-  rc = lgw__sha256_hex(json, strlen(json), out);
-  lgw_free(json);
-  return rc;
-}
-
-int lgw__config_key(const lgw__provider_t *ps, size_t n, char out[65]) {
-  lgw__buf_t b;
-  size_t i;
-  int rc;
-  lgw__buf_init(&b);
-  rc = lgw__buf_addc(&b, '[');
-  for (i = 0; !rc && i < n; i++) {
-    if (i) rc = lgw__buf_addc(&b, ',');
-    if (!rc) rc = add_provider(&b, &ps[i]);
-  }
-  if (!rc) rc = lgw__buf_addc(&b, ']');
-  if (!rc) rc = lgw__sha256_hex(b.data, b.len, out);
-  else out[0] = '\0';
-  lgw__buf_free(&b);
-  return rc;
-}
 
 /* ---- order for a request (§5.3) ----------------------------------------- */
 
@@ -485,7 +278,7 @@ int lgw__state_load(const char *path, lgw__kvlist_t *out, lgw_error_t *err) {
 static char *state_json(const lgw__kvlist_t *map) {
   lgw__kvlist_t kept = {NULL, 0};
   lgw__buf_t b;
-  entry_t *e = NULL;
+  lgw__kv_t *e = NULL;
   size_t i, n = 0;
   int rc = 0;
   lgw__buf_init(&b);
@@ -493,13 +286,13 @@ static char *state_json(const lgw__kvlist_t *map) {
     if (!lgw__is_blank(map->items[i].key) &&
         !lgw__is_blank(map->items[i].value))
       rc = lgw__kvlist_add(&kept, map->items[i].key, map->items[i].value);
-  if (!rc && !(e = sorted_entries(&kept, &n))) rc = LGW_ENOMEM;
+  if (!rc && !(e = lgw__kvlist_sorted(&kept, &n))) rc = LGW_ENOMEM;
   if (!rc) rc = lgw__buf_adds(&b, "{\n  \"preferred_by_config\": {");
   for (i = 0; !rc && i < n; i++) {
     rc = lgw__buf_adds(&b, i ? ",\n    " : "\n    ");
-    if (!rc) rc = add_json_string(&b, e[i].key);
+    if (!rc) rc = lgw__json_add_ascii_string(&b, e[i].key);
     if (!rc) rc = lgw__buf_adds(&b, ": ");
-    if (!rc) rc = add_json_string(&b, e[i].value);
+    if (!rc) rc = lgw__json_add_ascii_string(&b, e[i].value);
   }
   if (!rc) rc = lgw__buf_adds(&b, n ? "\n  }\n}\n" : "}\n}\n");
   lgw_free(e);

@@ -1,26 +1,15 @@
 /*
- * provider_state.h -- provider identity and the provider-state file.
- * Canonical JSON (Python json.dumps(sort_keys, separators=(",",":"),
- * ensure_ascii)) and SHA-256 (libcrypto) give provider and config keys
- * bit-exact with the Python library. The state file
+ * provider_state.h -- the provider-state file. The file
  * {"preferred_by_config": {config_key: provider_key}} is read leniently,
  * and written (replaced, or merged with what other processes wrote) under
  * an exclusive lock (flock on "<file>.lock"), atomically (temp + rename),
  * mode 0600. Nothing at the path is followed, opened or replaced unless
- * it is a regular file.
+ * it is a regular file. The keys are provider.h's.
  */
 #ifndef LGW_PROVIDER_STATE_H
 #define LGW_PROVIDER_STATE_H
 
-#include "config.h"
-
-/* Canonical JSON of one provider dict; caller frees. */
-char *lgw__provider_canonical(const lgw__provider_t *p);
-/* out: 64 hex chars + NUL. */
-int lgw__provider_key(const lgw__provider_t *p, char out[65]);
-int lgw__config_key(const lgw__provider_t *ps, size_t n, char out[65]);
-/* SHA-256 hex of bytes. */
-int lgw__sha256_hex(const void *data, size_t len, char out[65]);
+#include "provider.h"
 
 /* State files larger than this are ignored (never read into memory). */
 #define LGW__STATE_MAX_BYTES (16L * 1024 * 1024)
