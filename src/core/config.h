@@ -184,20 +184,6 @@ char *lgw__url_redact(const char *url);
 /* 127.0.0.0/8, ::1 or localhost (a trailing dot allowed). */
 int lgw__host_is_loopback(const char *host, size_t len);
 
-/* A parsed redis:// URL (settings.state, queue URLs). */
-typedef struct lgw__redis_url {
-  char host[256];       /* without the brackets of an IPv6 literal */
-  int port;             /* default 6379 */
-  int db;               /* default 0 */
-  char user[128];       /* "" when none */
-  char password[512];   /* "" when none; percent-decoded */
-} lgw__redis_url_t;
-
-/* Parse redis://[[user]:password@]host[:port][/db]. On failure returns
- * LGW_ECONFIG and writes why (never the password) into why. */
-int lgw__redis_url_parse(const char *url, lgw__redis_url_t *out, char *why,
-                         size_t cap);
-
 /* ---- file locations (the environment is read on every call) ---------- */
 /* All return absolute, ~-expanded, symlink-resolved paths (the path need
  * not exist); owned by the caller; NULL only on allocation failure. */

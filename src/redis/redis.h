@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "redis_url.h"
 
 typedef struct lgw__redis lgw__redis_t;
 typedef struct lgw__redis_call lgw__redis_call_t;
