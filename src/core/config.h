@@ -5,6 +5,8 @@
  * Python llmgateway's runtime_spec_from_dict with the deliberate
  * differences listed in README: impossible values and unknown api_style are
  * errors naming the key path and file:line:col; unknown keys are warnings.
+ * Built and freed in config_validate.c, dumped in config_dump.c, located
+ * in config_paths.c; loading and lookups in config.c.
  */
 #ifndef LGW_CONFIG_H
 #define LGW_CONFIG_H
@@ -147,6 +149,8 @@ struct lgw_runtime {
   double worker_grace;         /* seconds */
 };
 
+/* ---- building (config_validate.c) ------------------------------------ */
+
 /* Validate a tree into a runtime. name is the source for positions
  * (a file path, or NULL for trees not from a file, e.g. Lua tables: then
  * errors name only the key path). root NULL or not a mapping is an error
@@ -155,12 +159,28 @@ struct lgw_runtime {
 int lgw__runtime_from_node(const lgw__node_t *root, const char *name,
                            lgw_runtime_t **out, lgw_error_t *err);
 
+/* Frees rt and all it holds whatever its reference count (the last
+ * lgw_runtime_free, or a runtime_from_node that fails half way). */
+void lgw__runtime_destroy(lgw_runtime_t *rt);
+
+/* 127.0.0.0/8, ::1 or localhost (a trailing dot allowed). */
+int lgw__host_is_loopback(const char *host, size_t len);
+
+/* ---- dump (config_dump.c) -------------------------------------------- */
+
 /* Dump as the Python dump_runtime_spec: version, settings (with our own
  * settings after the Python ones), tasks, then "providers" when more than
  * one else "provider". Unless with_keys, a non-empty api_key and every
  * non-empty header value are "<redacted>" and base_url goes through
  * lgw__url_redact. */
 lgw__node_t *lgw__runtime_dump(const lgw_runtime_t *rt, int with_keys);
+
+/* base_url as shown in dumps and messages: the userinfo
+ * (https://user:pw@host) and every query value (?key=...) replaced by
+ * "<redacted>", as is a fragment. Caller frees; NULL when out of memory. */
+char *lgw__url_redact(const char *url);
+
+/* ---- lookups (config.c) ---------------------------------------------- */
 
 /* Task lookup per the Python runtime.task(): name stripped; unknown names
  * give a task with model = fallback_model (the struct is filled into
@@ -177,16 +197,10 @@ const char *lgw__runtime_effort_for_tier(const lgw_runtime_t *rt,
 const lgw__price_t *lgw__runtime_price(const lgw_runtime_t *rt,
                                        const char *model);
 
-/* base_url as shown in dumps and messages: the userinfo
- * (https://user:pw@host) and every query value (?key=...) replaced by
- * "<redacted>", as is a fragment. Caller frees; NULL when out of memory. */
-char *lgw__url_redact(const char *url);
-/* 127.0.0.0/8, ::1 or localhost (a trailing dot allowed). */
-int lgw__host_is_loopback(const char *host, size_t len);
-
-/* ---- file locations (the environment is read on every call) ---------- */
+/* ---- file locations (config_paths.c) --------------------------------- */
 /* All return absolute, ~-expanded, symlink-resolved paths (the path need
- * not exist); owned by the caller; NULL only on allocation failure. */
+ * not exist); owned by the caller; NULL only on allocation failure. The
+ * environment is read through get on every call. */
 char *lgw__user_config_dir(lgw__getenv_fn get, void *ud);
 char *lgw__resolve_user_config_file(const char *path, lgw__getenv_fn get,
                                     void *ud);

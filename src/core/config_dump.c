@@ -1,0 +1,275 @@
+/*
+ * config_dump.c -- a runtime back as a node tree, in the shape and order of
+ * the Python dump_runtime_spec (our own settings after the Python ones),
+ * with keys, header values, URL user info and query values and the Redis
+ * password redacted unless asked for. Depends on node (the tree) and
+ * redis_url (the state URL as shown).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "redis_url.h"
+
+static int put(lgw__node_t *map, const char *key, lgw__node_t *v) {
+  lgw__node_t *k = lgw__node_new_string(key, strlen(key), 0, 0);
+  if (!k || !v) {
+    lgw__node_free(k);
+    lgw__node_free(v);
+    return LGW_ENOMEM;
+  }
+  return lgw__node_append(map, k, v);
+}
+
+static lgw__node_t *str_node(const char *s) {
+  return lgw__node_new_string(s, strlen(s), 0, 0);
+}
+
+/* Integers stay exact (a long does not always fit a double); a float
+ * node has no integer value (converting a huge double is undefined). */
+static lgw__node_t *int_node(long long v) {
+  lgw__node_t *n = lgw__node_new(LGW_NODE_INT, 0, 0);
+  if (n) {
+    n->i = v;
+    n->d = (double)v;
+  }
+  return n;
+}
+
+static lgw__node_t *bool_node(int v) {
+  lgw__node_t *n = lgw__node_new(LGW_NODE_BOOL, 0, 0);
+  if (n) {
+    n->b = v;
+    n->i = v;
+    n->d = v;
+  }
+  return n;
+}
+
+static lgw__node_t *float_node(double d) {
+  lgw__node_t *n = lgw__node_new(LGW_NODE_FLOAT, 0, 0);
+  if (n) n->d = d;
+  return n;
+}
+
+static lgw__node_t *kv_node(const lgw__kvlist_t *l) {
+  lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  size_t i;
+  for (i = 0; m && i < l->n; i++)
+    if (put(m, l->items[i].key, str_node(l->items[i].value))) {
+      lgw__node_free(m);
+      return NULL;
+    }
+  return m;
+}
+
+/* Header names with "<redacted>" for every non-empty value. */
+static lgw__node_t *redacted_kv_node(const lgw__kvlist_t *l) {
+  lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  size_t i;
+  for (i = 0; m && i < l->n; i++)
+    if (put(m, l->items[i].key,
+            str_node(l->items[i].value[0] ? "<redacted>" : ""))) {
+      lgw__node_free(m);
+      return NULL;
+    }
+  return m;
+}
+
+static lgw__node_t *provider_node(const lgw__provider_t *p, int with_keys) {
+  static const lgw__provider_t none;
+  lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  const char *key, *url;
+  char *shown;
+  if (!p) p = &none;
+  key = p->api_key ? p->api_key : "";
+  url = p->base_url ? p->base_url : "";
+  if (!with_keys && key[0]) key = "<redacted>";
+  shown = with_keys ? lgw__strdup(url) : lgw__url_redact(url);
+  if (!m || !shown ||
+      put(m, "provider_type", str_node(p->provider_type ? p->provider_type : "")) ||
+      put(m, "api_style", str_node(p->api_style ? p->api_style : "")) ||
+      put(m, "base_url", str_node(shown)) ||
+      put(m, "api_key", str_node(key)) ||
+      put(m, "headers", with_keys ? kv_node(&p->headers)
+                                  : redacted_kv_node(&p->headers)) ||
+      put(m, "model_map", kv_node(&p->model_map)) ||
+      (p->rpm && put(m, "rpm", int_node(p->rpm))) ||
+      (p->tpm && put(m, "tpm", int_node(p->tpm))) ||
+      (p->allow_insecure_http &&
+       put(m, "allow_insecure_http", bool_node(1))) ||
+      (p->ca_file && p->ca_file[0] &&
+       put(m, "ca_file", str_node(p->ca_file)))) {
+    lgw_free(shown);
+    lgw__node_free(m);
+    return NULL;
+  }
+  lgw_free(shown);
+  return m;
+}
+
+char *lgw__url_redact(const char *url) {
+  const char *a, *end, *p, *at = NULL, *q;
+  lgw__buf_t b;
+  int rc = 0;
+  if (!url) return lgw__strdup("");
+  a = strstr(url, "://");
+  a = a ? a + 3 : url;
+  end = a + strcspn(a, "/?#");
+  for (p = a; p < end; p++)
+    if (*p == '@') at = p;
+  lgw__buf_init(&b);
+  if (at)
+    rc = lgw__buf_add(&b, url, (size_t)(a - url)) ||
+         lgw__buf_adds(&b, "<redacted>") ||
+         lgw__buf_add(&b, at, (size_t)(end - at));
+  else
+    rc = lgw__buf_add(&b, url, (size_t)(end - url));
+  p = end;
+  q = p + strcspn(p, "?#");
+  if (!rc) rc = lgw__buf_add(&b, p, (size_t)(q - p));
+  if (!rc && *q == '?') {
+    /* name=<redacted> per parameter; a bare parameter may be a key */
+    p = q + 1;
+    rc = lgw__buf_addc(&b, '?');
+    while (!rc && *p && *p != '#') {
+      size_t n = strcspn(p, "&;#");
+      const char *eq = memchr(p, '=', n);
+      if (eq) rc = lgw__buf_add(&b, p, (size_t)(eq + 1 - p)) ||
+                   (eq + 1 < p + n && lgw__buf_adds(&b, "<redacted>"));
+      else if (n) rc = lgw__buf_adds(&b, "<redacted>");
+      p += n;
+      if (!rc && (*p == '&' || *p == ';')) rc = lgw__buf_addc(&b, *p++);
+    }
+    q = p;
+  }
+  if (!rc && *q == '#') rc = lgw__buf_adds(&b, q[1] ? "#<redacted>" : "#");
+  if (rc) {
+    lgw__buf_free(&b);
+    return NULL;
+  }
+  return b.data ? lgw__buf_steal(&b) : lgw__strdup("");
+}
+
+static lgw__node_t *prices_node(const lgw_runtime_t *rt) {
+  lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  size_t i;
+  for (i = 0; m && i < rt->nprices; i++) {
+    lgw__node_t *pm = lgw__node_new(LGW_NODE_MAP, 0, 0);
+    if (!pm || put(pm, "input", float_node(rt->prices[i].input)) ||
+        put(pm, "output", float_node(rt->prices[i].output))) {
+      lgw__node_free(pm);
+      lgw__node_free(m);
+      return NULL;
+    }
+    if (put(m, rt->prices[i].model, pm)) {  /* put frees pm on failure */
+      lgw__node_free(m);
+      return NULL;
+    }
+  }
+  return m;
+}
+
+static lgw__node_t *settings_node(const lgw_runtime_t *rt, int with_keys) {
+  lgw__node_t *s = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  char *state = !rt->state ? NULL
+                : with_keys ? lgw__strdup(rt->state)
+                            : lgw__redis_url_redact(rt->state);
+  if (rt->state && !state) {
+    lgw__node_free(s);
+    return NULL;
+  }
+  if (!s || put(s, "fallback_model", str_node(rt->fallback_model)) ||
+      put(s, "strong_model", str_node(rt->strong_model)) ||
+      put(s, "weak_model", str_node(rt->weak_model)) ||
+      put(s, "strong_reasoning_effort",
+          str_node(rt->strong_reasoning_effort)) ||
+      put(s, "weak_reasoning_effort", str_node(rt->weak_reasoning_effort)) ||
+      put(s, "max_concurrent", int_node(rt->max_concurrent)) ||
+      put(s, "retry_max", int_node(rt->retry_max)) ||
+      put(s, "transport_retries", int_node(rt->transport_retries)) ||
+      put(s, "timeout", float_node(rt->timeout)) ||
+      put(s, "connect_timeout", float_node(rt->connect_timeout)) ||
+      put(s, "deadline", float_node(rt->deadline)) ||
+      put(s, "backoff_base", float_node(rt->backoff_base)) ||
+      put(s, "backoff_max", float_node(rt->backoff_max)) ||
+      put(s, "retry_after_max", float_node(rt->retry_after_max)) ||
+      put(s, "max_response_bytes", int_node(rt->max_response_bytes)) ||
+      (rt->max_connections_per_host &&
+       put(s, "max_connections_per_host",
+           int_node(rt->max_connections_per_host))) ||
+      put(s, "first_token_timeout", float_node(rt->first_token_timeout)) ||
+      put(s, "idle_timeout", float_node(rt->idle_timeout)) ||
+      (rt->failover_on_refusal &&
+       put(s, "failover_on_refusal", bool_node(1))) ||
+      put(s, "breaker_failures", int_node(rt->breaker_failures)) ||
+      put(s, "breaker_window", float_node(rt->breaker_window)) ||
+      put(s, "breaker_cooldown", float_node(rt->breaker_cooldown)) ||
+      (rt->nprices && put(s, "prices", prices_node(rt))) ||
+      (rt->ca_file && rt->ca_file[0] &&
+       put(s, "ca_file", str_node(rt->ca_file))) ||
+      (state && (put(s, "state", str_node(state)) ||
+                 put(s, "state_prefix", str_node(rt->state_prefix)) ||
+                 put(s, "state_refresh", float_node(rt->state_refresh)))) ||
+      (rt->worker_grace != LGW_DEFAULT_WORKER_GRACE &&
+       put(s, "worker_grace", float_node(rt->worker_grace)))) {
+    lgw_free(state);
+    lgw__node_free(s);
+    return NULL;
+  }
+  lgw_free(state);
+  return s;
+}
+
+static lgw__node_t *tasks_node(const lgw_runtime_t *rt) {
+  lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  size_t i;
+  for (i = 0; m && i < rt->ntasks; i++) {
+    const lgw__task_t *t = &rt->tasks[i];
+    lgw__node_t *tn = lgw__node_new(LGW_NODE_MAP, 0, 0);
+    if (!tn || put(tn, "model", str_node(t->model)) ||
+        put(tn, "tier", str_node(t->tier)) ||
+        put(tn, "temperature", float_node(t->temperature)) ||
+        put(tn, "reasoning_effort", str_node(t->reasoning_effort)) ||
+        put(tn, "max_tokens", int_node(t->max_tokens))) {
+      lgw__node_free(tn);
+      lgw__node_free(m);
+      return NULL;
+    }
+    if (put(m, t->name, tn)) {  /* put frees tn on failure */
+      lgw__node_free(m);
+      return NULL;
+    }
+  }
+  return m;
+}
+
+lgw__node_t *lgw__runtime_dump(const lgw_runtime_t *rt, int with_keys) {
+  lgw__node_t *root = lgw__node_new(LGW_NODE_MAP, 0, 0), *ver;
+  int rc;
+  if (!root) return NULL;
+  ver = int_node(1);
+  rc = put(root, "version", ver) || put(root, "settings", settings_node(rt, with_keys)) ||
+       put(root, "tasks", tasks_node(rt));
+  if (!rc && rt->nproviders > 1) {
+    lgw__node_t *list = lgw__node_new(LGW_NODE_SEQ, 0, 0);
+    size_t i;
+    for (i = 0; list && i < rt->nproviders; i++) {
+      lgw__node_t *p = provider_node(&rt->providers[i], with_keys);
+      if (!p || lgw__node_append(list, NULL, p)) {
+        lgw__node_free(list);
+        list = NULL;
+      }
+    }
+    rc = put(root, "providers", list);
+  } else if (!rc) {
+    rc = put(root, "provider",
+             provider_node(rt->nproviders ? &rt->providers[0] : NULL,
+                           with_keys));
+  }
+  if (rc) {
+    lgw__node_free(root);
+    return NULL;
+  }
+  return root;
+}
