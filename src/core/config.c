@@ -74,16 +74,8 @@ const lgw__price_t *lgw__runtime_price(const lgw_runtime_t *rt,
 
 const lgw__task_t *lgw__runtime_task(const lgw_runtime_t *rt,
                                      const char *name, lgw__task_t *tmp) {
-  const char *s = name ? name : "", *e;
   size_t i, len;
-  while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' ||
-         *s == '\v')
-    s++;
-  e = s + strlen(s);
-  while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
-                   e[-1] == '\r' || e[-1] == '\f' || e[-1] == '\v'))
-    e--;
-  len = (size_t)(e - s);
+  const char *s = lgw__trim(name, &len);
   for (i = 0; i < rt->ntasks; i++)
     if (strlen(rt->tasks[i].name) == len &&
         memcmp(rt->tasks[i].name, s, len) == 0)
@@ -99,12 +91,11 @@ const lgw__task_t *lgw__runtime_task(const lgw_runtime_t *rt,
   return tmp;
 }
 
-/* Stripped, lower-cased tier compared with a word. */
+/* The tier, stripped, is word in any case. */
 static int tier_is(const char *tier, const char *word) {
-  char *t = lgw__strip(tier);
-  int r = t && strcmp(lgw__lower(t), word) == 0;
-  lgw_free(t);
-  return r;
+  size_t n;
+  const char *t = lgw__trim(tier, &n);
+  return n == strlen(word) && lgw__strncasecmp(t, word, n) == 0;
 }
 
 static const char *first_set(const char *a, const char *b, const char *c) {

@@ -11,18 +11,21 @@
 
 #include "redis_url.h"
 
-static int put(lgw__node_t *map, const char *key, lgw__node_t *v) {
-  lgw__node_t *k = lgw__node_new_string(key, strlen(key), 0, 0);
-  if (!k || !v) {
-    lgw__node_free(k);
-    lgw__node_free(v);
-    return LGW_ENOMEM;
-  }
-  return lgw__node_append(map, k, v);
+/* A string node; NULL reads as "". */
+static lgw__node_t *str_node(const char *s) {
+  return lgw__node_new_string(s ? s : "", s ? strlen(s) : 0, 0, 0);
 }
 
-static lgw__node_t *str_node(const char *s) {
-  return lgw__node_new_string(s, strlen(s), 0, 0);
+/* map[key] = v; v NULL (out of memory) fails. Nothing leaks on failure:
+ * lgw__node_append frees the key and v. */
+static int put(lgw__node_t *map, const char *key, lgw__node_t *v) {
+  return lgw__node_append(map, str_node(key), v);
+}
+
+/* Frees a tree that could not be built whole; NULL. */
+static lgw__node_t *drop(lgw__node_t *n) {
+  lgw__node_free(n);
+  return NULL;
 }
 
 /* Integers stay exact (a long does not always fit a double); a float
@@ -52,58 +55,42 @@ static lgw__node_t *float_node(double d) {
   return n;
 }
 
-static lgw__node_t *kv_node(const lgw__kvlist_t *l) {
+/* A string map; with redact, "<redacted>" for every non-empty value. */
+static lgw__node_t *kv_node(const lgw__kvlist_t *l, int redact) {
   lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
   size_t i;
-  for (i = 0; m && i < l->n; i++)
-    if (put(m, l->items[i].key, str_node(l->items[i].value))) {
-      lgw__node_free(m);
-      return NULL;
-    }
-  return m;
-}
-
-/* Header names with "<redacted>" for every non-empty value. */
-static lgw__node_t *redacted_kv_node(const lgw__kvlist_t *l) {
-  lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
-  size_t i;
-  for (i = 0; m && i < l->n; i++)
+  for (i = 0; m && i < l->n; i++) {
+    const char *v = l->items[i].value;
     if (put(m, l->items[i].key,
-            str_node(l->items[i].value[0] ? "<redacted>" : ""))) {
-      lgw__node_free(m);
-      return NULL;
-    }
+            str_node(redact && v[0] ? "<redacted>" : v)))
+      m = drop(m);
+  }
   return m;
 }
 
 static lgw__node_t *provider_node(const lgw__provider_t *p, int with_keys) {
   static const lgw__provider_t none;
   lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
-  const char *key, *url;
+  const char *key;
   char *shown;
   if (!p) p = &none;
-  key = p->api_key ? p->api_key : "";
-  url = p->base_url ? p->base_url : "";
-  if (!with_keys && key[0]) key = "<redacted>";
-  shown = with_keys ? lgw__strdup(url) : lgw__url_redact(url);
+  key = p->api_key && p->api_key[0] && !with_keys ? "<redacted>" : p->api_key;
+  shown = with_keys ? lgw__strdup(p->base_url ? p->base_url : "")
+                    : lgw__url_redact(p->base_url);
   if (!m || !shown ||
-      put(m, "provider_type", str_node(p->provider_type ? p->provider_type : "")) ||
-      put(m, "api_style", str_node(p->api_style ? p->api_style : "")) ||
+      put(m, "provider_type", str_node(p->provider_type)) ||
+      put(m, "api_style", str_node(p->api_style)) ||
       put(m, "base_url", str_node(shown)) ||
       put(m, "api_key", str_node(key)) ||
-      put(m, "headers", with_keys ? kv_node(&p->headers)
-                                  : redacted_kv_node(&p->headers)) ||
-      put(m, "model_map", kv_node(&p->model_map)) ||
+      put(m, "headers", kv_node(&p->headers, !with_keys)) ||
+      put(m, "model_map", kv_node(&p->model_map, 0)) ||
       (p->rpm && put(m, "rpm", int_node(p->rpm))) ||
       (p->tpm && put(m, "tpm", int_node(p->tpm))) ||
       (p->allow_insecure_http &&
        put(m, "allow_insecure_http", bool_node(1))) ||
       (p->ca_file && p->ca_file[0] &&
-       put(m, "ca_file", str_node(p->ca_file)))) {
-    lgw_free(shown);
-    lgw__node_free(m);
-    return NULL;
-  }
+       put(m, "ca_file", str_node(p->ca_file))))
+    m = drop(m);
   lgw_free(shown);
   return m;
 }
@@ -157,15 +144,9 @@ static lgw__node_t *prices_node(const lgw_runtime_t *rt) {
   for (i = 0; m && i < rt->nprices; i++) {
     lgw__node_t *pm = lgw__node_new(LGW_NODE_MAP, 0, 0);
     if (!pm || put(pm, "input", float_node(rt->prices[i].input)) ||
-        put(pm, "output", float_node(rt->prices[i].output))) {
-      lgw__node_free(pm);
-      lgw__node_free(m);
-      return NULL;
-    }
-    if (put(m, rt->prices[i].model, pm)) {  /* put frees pm on failure */
-      lgw__node_free(m);
-      return NULL;
-    }
+        put(pm, "output", float_node(rt->prices[i].output)))
+      pm = drop(pm);
+    if (put(m, rt->prices[i].model, pm)) m = drop(m);
   }
   return m;
 }
@@ -175,11 +156,8 @@ static lgw__node_t *settings_node(const lgw_runtime_t *rt, int with_keys) {
   char *state = !rt->state ? NULL
                 : with_keys ? lgw__strdup(rt->state)
                             : lgw__redis_url_redact(rt->state);
-  if (rt->state && !state) {
-    lgw__node_free(s);
-    return NULL;
-  }
-  if (!s || put(s, "fallback_model", str_node(rt->fallback_model)) ||
+  if (!s || (rt->state && !state) ||
+      put(s, "fallback_model", str_node(rt->fallback_model)) ||
       put(s, "strong_model", str_node(rt->strong_model)) ||
       put(s, "weak_model", str_node(rt->weak_model)) ||
       put(s, "strong_reasoning_effort",
@@ -212,11 +190,8 @@ static lgw__node_t *settings_node(const lgw_runtime_t *rt, int with_keys) {
                  put(s, "state_prefix", str_node(rt->state_prefix)) ||
                  put(s, "state_refresh", float_node(rt->state_refresh)))) ||
       (rt->worker_grace != LGW_DEFAULT_WORKER_GRACE &&
-       put(s, "worker_grace", float_node(rt->worker_grace)))) {
-    lgw_free(state);
-    lgw__node_free(s);
-    return NULL;
-  }
+       put(s, "worker_grace", float_node(rt->worker_grace))))
+    s = drop(s);
   lgw_free(state);
   return s;
 }
@@ -231,45 +206,32 @@ static lgw__node_t *tasks_node(const lgw_runtime_t *rt) {
         put(tn, "tier", str_node(t->tier)) ||
         put(tn, "temperature", float_node(t->temperature)) ||
         put(tn, "reasoning_effort", str_node(t->reasoning_effort)) ||
-        put(tn, "max_tokens", int_node(t->max_tokens))) {
-      lgw__node_free(tn);
-      lgw__node_free(m);
-      return NULL;
-    }
-    if (put(m, t->name, tn)) {  /* put frees tn on failure */
-      lgw__node_free(m);
-      return NULL;
-    }
+        put(tn, "max_tokens", int_node(t->max_tokens)))
+      tn = drop(tn);
+    if (put(m, t->name, tn)) m = drop(m);
   }
   return m;
 }
 
 lgw__node_t *lgw__runtime_dump(const lgw_runtime_t *rt, int with_keys) {
-  lgw__node_t *root = lgw__node_new(LGW_NODE_MAP, 0, 0), *ver;
+  lgw__node_t *root = lgw__node_new(LGW_NODE_MAP, 0, 0);
   int rc;
   if (!root) return NULL;
-  ver = int_node(1);
-  rc = put(root, "version", ver) || put(root, "settings", settings_node(rt, with_keys)) ||
+  rc = put(root, "version", int_node(1)) ||
+       put(root, "settings", settings_node(rt, with_keys)) ||
        put(root, "tasks", tasks_node(rt));
   if (!rc && rt->nproviders > 1) {
     lgw__node_t *list = lgw__node_new(LGW_NODE_SEQ, 0, 0);
     size_t i;
-    for (i = 0; list && i < rt->nproviders; i++) {
-      lgw__node_t *p = provider_node(&rt->providers[i], with_keys);
-      if (!p || lgw__node_append(list, NULL, p)) {
-        lgw__node_free(list);
-        list = NULL;
-      }
-    }
+    for (i = 0; list && i < rt->nproviders; i++)
+      if (lgw__node_append(list, NULL,
+                           provider_node(&rt->providers[i], with_keys)))
+        list = drop(list);
     rc = put(root, "providers", list);
   } else if (!rc) {
     rc = put(root, "provider",
              provider_node(rt->nproviders ? &rt->providers[0] : NULL,
                            with_keys));
   }
-  if (rc) {
-    lgw__node_free(root);
-    return NULL;
-  }
-  return root;
+  return rc ? drop(root) : root;
 }

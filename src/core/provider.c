@@ -232,19 +232,17 @@ static const struct {
 };
 
 int lgw__style_parse(const char *api_style, lgw__style_t *out) {
-  char *s = lgw__strip(api_style);
-  size_t i;
-  int rc = -1;
+  size_t i, n;
+  const char *s = lgw__trim(api_style, &n);
   *out = LGW__STYLE_NONE;
-  if (!s) return -1;
-  if (!s[0]) rc = 0;
-  for (i = 0; rc && i < sizeof styles / sizeof styles[0]; i++)
-    if (lgw__strcasecmp(s, styles[i].name) == 0) {
+  if (!n) return 0;
+  for (i = 0; i < sizeof styles / sizeof styles[0]; i++)
+    if (strlen(styles[i].name) == n &&
+        lgw__strncasecmp(s, styles[i].name, n) == 0) {
       *out = styles[i].style;
-      rc = 0;
+      return 0;
     }
-  lgw_free(s);
-  return rc;
+  return -1;
 }
 
 const char *lgw__style_name(lgw__style_t s) {

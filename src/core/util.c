@@ -271,13 +271,20 @@ int lgw__strncasecmp(const char *a, const char *b, size_t n) {
   return 0;
 }
 
-char *lgw__strip(const char *s) {
+const char *lgw__trim(const char *s, size_t *len) {
   const char *e;
-  if (!s) return lgw__strdup("");
+  if (!s) s = "";
   while (is_space((unsigned char)*s)) s++;
   e = s + strlen(s);
   while (e > s && is_space((unsigned char)e[-1])) e--;
-  return lgw__strndup(s, (size_t)(e - s));
+  *len = (size_t)(e - s);
+  return s;
+}
+
+char *lgw__strip(const char *s) {
+  size_t n;
+  const char *t = lgw__trim(s, &n);
+  return lgw__strndup(t, n);
 }
 
 char *lgw__lower(char *s) {

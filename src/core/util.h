@@ -70,6 +70,9 @@ int lgw__strcasecmp(const char *a, const char *b);
 int lgw__strncasecmp(const char *a, const char *b, size_t n);
 /* Python str.strip() of ASCII whitespace; returns a new string. */
 char *lgw__strip(const char *s);
+/* The same without a copy: where the stripped text starts in s, with its
+ * length in *len. s NULL reads as "". */
+const char *lgw__trim(const char *s, size_t *len);
 /* Lower-case ASCII in place; returns s. */
 char *lgw__lower(char *s);
 int lgw__is_blank(const char *s);  /* NULL or only whitespace */
