@@ -163,22 +163,14 @@ int lgw__runtime_from_node(const lgw__node_t *root, const char *name,
  * lgw_runtime_free, or a runtime_from_node that fails half way). */
 void lgw__runtime_destroy(lgw_runtime_t *rt);
 
-/* 127.0.0.0/8, ::1 or localhost (a trailing dot allowed). */
-int lgw__host_is_loopback(const char *host, size_t len);
-
 /* ---- dump (config_dump.c) -------------------------------------------- */
 
 /* Dump as the Python dump_runtime_spec: version, settings (with our own
  * settings after the Python ones), tasks, then "providers" when more than
  * one else "provider". Unless with_keys, a non-empty api_key and every
- * non-empty header value are "<redacted>" and base_url goes through
- * lgw__url_redact. */
+ * non-empty header value are "<redacted>", base_url goes through
+ * lgw__url_redact (url.h) and the Redis password is redacted. */
 lgw__node_t *lgw__runtime_dump(const lgw_runtime_t *rt, int with_keys);
-
-/* base_url as shown in dumps and messages: the userinfo
- * (https://user:pw@host) and every query value (?key=...) replaced by
- * "<redacted>", as is a fragment. Caller frees; NULL when out of memory. */
-char *lgw__url_redact(const char *url);
 
 /* ---- lookups (config.c) ---------------------------------------------- */
 

@@ -2,14 +2,15 @@
  * config_dump.c -- a runtime back as a node tree, in the shape and order of
  * the Python dump_runtime_spec (our own settings after the Python ones),
  * with keys, header values, URL user info and query values and the Redis
- * password redacted unless asked for. Depends on node (the tree) and
- * redis_url (the state URL as shown).
+ * password redacted unless asked for. Depends on node (the tree), url and
+ * redis_url (the URLs as shown).
  */
 #include "config.h"
 
 #include <string.h>
 
 #include "redis_url.h"
+#include "url.h"
 
 /* A string node; NULL reads as "". */
 static lgw__node_t *str_node(const char *s) {
@@ -93,49 +94,6 @@ static lgw__node_t *provider_node(const lgw__provider_t *p, int with_keys) {
     m = drop(m);
   lgw_free(shown);
   return m;
-}
-
-char *lgw__url_redact(const char *url) {
-  const char *a, *end, *p, *at = NULL, *q;
-  lgw__buf_t b;
-  int rc = 0;
-  if (!url) return lgw__strdup("");
-  a = strstr(url, "://");
-  a = a ? a + 3 : url;
-  end = a + strcspn(a, "/?#");
-  for (p = a; p < end; p++)
-    if (*p == '@') at = p;
-  lgw__buf_init(&b);
-  if (at)
-    rc = lgw__buf_add(&b, url, (size_t)(a - url)) ||
-         lgw__buf_adds(&b, "<redacted>") ||
-         lgw__buf_add(&b, at, (size_t)(end - at));
-  else
-    rc = lgw__buf_add(&b, url, (size_t)(end - url));
-  p = end;
-  q = p + strcspn(p, "?#");
-  if (!rc) rc = lgw__buf_add(&b, p, (size_t)(q - p));
-  if (!rc && *q == '?') {
-    /* name=<redacted> per parameter; a bare parameter may be a key */
-    p = q + 1;
-    rc = lgw__buf_addc(&b, '?');
-    while (!rc && *p && *p != '#') {
-      size_t n = strcspn(p, "&;#");
-      const char *eq = memchr(p, '=', n);
-      if (eq) rc = lgw__buf_add(&b, p, (size_t)(eq + 1 - p)) ||
-                   (eq + 1 < p + n && lgw__buf_adds(&b, "<redacted>"));
-      else if (n) rc = lgw__buf_adds(&b, "<redacted>");
-      p += n;
-      if (!rc && (*p == '&' || *p == ';')) rc = lgw__buf_addc(&b, *p++);
-    }
-    q = p;
-  }
-  if (!rc && *q == '#') rc = lgw__buf_adds(&b, q[1] ? "#<redacted>" : "#");
-  if (rc) {
-    lgw__buf_free(&b);
-    return NULL;
-  }
-  return b.data ? lgw__buf_steal(&b) : lgw__strdup("");
 }
 
 static lgw__node_t *prices_node(const lgw_runtime_t *rt) {

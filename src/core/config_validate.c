@@ -3,16 +3,14 @@
  * Python llmgateway's runtime_spec_from_dict semantics, plus errors for
  * values that cannot be right (naming the key path and file:line:col) and
  * warnings for unknown keys; and freeing it. Depends on node (the tree),
- * provider (keys, api_style), redis_url (settings.state) and cJSON
- * (extra_body kept as JSON text).
+ * provider (keys, api_style), url (base_url), redis_url (settings.state)
+ * and cJSON (extra_body kept as JSON text).
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +18,7 @@
 #include <cJSON.h>
 
 #include "redis_url.h"
+#include "url.h"
 
 /* ---- validation context ------------------------------------------------ */
 
@@ -49,6 +48,17 @@ static int bad(const ctx_t *c, const lgw__node_t *n, const char *path,
   va_end(ap);
   pos_of(c, n, pos, sizeof pos);
   return lgw__error_set(c->err, LGW_ECONFIG, "%s: %s%s", path, what, pos);
+}
+
+/* Error "<path>: expected <want>, got a <type of n>". */
+static int bad_type(const ctx_t *c, const lgw__node_t *n, const char *path,
+                    const char *want) {
+  return bad(c, n, path, "expected %s, got a %s", want,
+             lgw__node_type_name(n->type));
+}
+
+static int oom(const ctx_t *c) {
+  return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
 }
 
 /* "a list", "a mapping", or the scalar as written ("abc" quoted). */
@@ -128,11 +138,10 @@ static int get_string(const ctx_t *c, const lgw__node_t *map, const char *key,
   *out = NULL;
   if (n && (n->type == LGW_NODE_SEQ || n->type == LGW_NODE_MAP)) {
     join_path(full, sizeof full, path, key);
-    return bad(c, n, full, "expected a string, got a %s",
-               lgw__node_type_name(n->type));
+    return bad_type(c, n, full, "a string");
   }
   *out = lgw__strip(!n || py_falsy(n) ? "" : py_str(n, buf));
-  if (!*out) return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+  if (!*out) return oom(c);
   if (lower) lgw__lower(*out);
   if (n && n->type == LGW_NODE_STRING) {
     char why[120];
@@ -148,12 +157,18 @@ static int get_string(const ctx_t *c, const lgw__node_t *map, const char *key,
   return 0;
 }
 
+/* s past the spaces, tabs and line ends it starts with. */
+static const char *skip_blanks(const char *s) {
+  while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
+  return s;
+}
+
 /* Python int() of a string: blanks around, sign, digits with single
  * underscores between them. */
 static int parse_int_text(const char *s, long long *out) {
   unsigned long long v = 0;
   int neg = 0;
-  while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
+  s = skip_blanks(s);
   if (*s == '-' || *s == '+') neg = *s++ == '-';
   if (*s < '0' || *s > '9') return -1;
   for (; (*s >= '0' && *s <= '9') || (*s == '_' && s[1] >= '0' && s[1] <= '9');
@@ -163,8 +178,7 @@ static int parse_int_text(const char *s, long long *out) {
     v = v * 10 + (unsigned long long)(*s - '0');
     if (v > (unsigned long long)LLONG_MAX) return -1;
   }
-  while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
-  if (*s) return -1;
+  if (*skip_blanks(s)) return -1;
   *out = neg ? -(long long)v : (long long)v;
   return 0;
 }
@@ -185,8 +199,7 @@ static int parse_float_text(const char *s, double *out) {
   errno = 0;
   *out = strtod(tmp, &end);
   if (end == tmp || errno) return -1;
-  while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r') end++;
-  return *end || !isfinite(*out) ? -1 : 0;
+  return *skip_blanks(end) || !isfinite(*out) ? -1 : 0;
 }
 
 /* A missing, null or blank value means the default (blank covers an unset
@@ -215,8 +228,10 @@ static int get_long(const ctx_t *c, const lgw__node_t *map, const char *key,
     default: ok = 0; break;
   }
   describe(n, desc, sizeof desc);
-  if (!ok || v > LONG_MAX) return bad(c, n, full, "expected an integer, got %s", desc);
-  if (v < min) return bad(c, n, full, "must be at least %ld, got %s", min, desc);
+  if (!ok || v > LONG_MAX)
+    return bad(c, n, full, "expected an integer, got %s", desc);
+  if (v < min)
+    return bad(c, n, full, "must be at least %ld, got %s", min, desc);
   *out = (long)v;
   return 0;
 }
@@ -259,8 +274,7 @@ static int get_kvlist(const ctx_t *c, const lgw__node_t *map, const char *key,
   if (!n || n->type == LGW_NODE_NULL) return 0;
   join_path(full, sizeof full, path, key);
   if (n->type != LGW_NODE_MAP)
-    return bad(c, n, full, "expected a mapping, got a %s",
-               lgw__node_type_name(n->type));
+    return bad_type(c, n, full, "a mapping");
   for (i = 0; i < n->n; i++) {
     const lgw__node_t *k = n->keys[i], *v = n->items[i];
     char kb[40], vb[40], why[120];
@@ -276,14 +290,13 @@ static int get_kvlist(const ctx_t *c, const lgw__node_t *map, const char *key,
                  "(letters, digits and !#$%%&'*+-.^_`|~ only)", ks);
     join_path(sub, sizeof sub, full, ks);
     if (v->type == LGW_NODE_SEQ || v->type == LGW_NODE_MAP)
-      return bad(c, v, sub, "expected a string, got a %s",
-                 lgw__node_type_name(v->type));
+      return bad_type(c, v, sub, "a string");
     if (v->type == LGW_NODE_STRING &&
         (w = bad_text(v->str, v->len, (hdr ? TEXT_TAB : 0) | TEXT_REF, why,
                       sizeof why)))
       return bad(c, v, sub, "%s", w);
     if (lgw__kvlist_add(out, ks, py_str(v, vb)))
-      return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+      return oom(c);
   }
   return 0;
 }
@@ -329,6 +342,13 @@ static int is_token(const char *s, size_t len) {
   return 1;
 }
 
+/* s[0..n) is one of the words of list (NULL-terminated), in any case. */
+static int word_in(const char *const *list, const char *s, size_t n) {
+  for (; *list; list++)
+    if (strlen(*list) == n && lgw__strncasecmp(*list, s, n) == 0) return 1;
+  return 0;
+}
+
 /* A boolean: true/false (YAML or Lua), 0/1, or the strings true, false,
  * yes, no, on, off, 1, 0 (any case, e.g. from ${VAR}). */
 static int get_boolean(const ctx_t *c, const lgw__node_t *map,
@@ -338,7 +358,6 @@ static int get_boolean(const ctx_t *c, const lgw__node_t *map,
   static const char *const no[] = {"false", "no", "off", "0", NULL};
   const lgw__node_t *n = lgw__node_get(map, key);
   char full[400], desc[80];
-  const char *const *w;
   *out = dflt;
   if (absent(n)) return 0;
   join_path(full, sizeof full, path, key);
@@ -351,57 +370,15 @@ static int get_boolean(const ctx_t *c, const lgw__node_t *map,
     return 0;
   }
   if (n->type == LGW_NODE_STRING) {
-    char *s = lgw__strip(n->str);
-    if (!s) return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
-    lgw__lower(s);
-    for (w = yes; *w && strcmp(*w, s); w++) {
+    size_t len;
+    const char *s = lgw__trim(n->str, &len);
+    if (word_in(yes, s, len) || word_in(no, s, len)) {
+      *out = word_in(yes, s, len);
+      return 0;
     }
-    if (*w) *out = 1;
-    else {
-      for (w = no; *w && strcmp(*w, s); w++) {
-      }
-      if (*w) *out = 0;
-    }
-    lgw_free(s);
-    if (*w) return 0;
   }
   describe(n, desc, sizeof desc);
   return bad(c, n, full, "expected true or false, got %s", desc);
-}
-
-/* Host of an http(s) URL (after "scheme://"): [start, end) without the
- * brackets of an IPv6 literal; userinfo skipped. */
-static void url_host(const char *a, const char **hs, const char **he) {
-  const char *end = a + strcspn(a, "/?#"), *p, *at = NULL;
-  for (p = a; p < end; p++)
-    if (*p == '@') at = p;
-  if (at) a = at + 1;
-  if (*a == '[') {
-    const char *rb = memchr(a, ']', (size_t)(end - a));
-    *hs = a + 1;
-    *he = rb ? rb : end;
-    return;
-  }
-  *hs = a;
-  for (p = a; p < end && *p != ':'; p++) {
-  }
-  *he = p;
-}
-
-int lgw__host_is_loopback(const char *host, size_t len) {
-  char h[256];
-  unsigned char a6[16];
-  struct in_addr a4;
-  if (len == 0 || len >= sizeof h) return 0;
-  memcpy(h, host, len);
-  h[len] = '\0';
-  if (h[len - 1] == '.') h[len - 1] = '\0';
-  if (lgw__strcasecmp(h, "localhost") == 0) return 1;
-  if (inet_pton(AF_INET, h, &a4) == 1)
-    return (ntohl(a4.s_addr) >> 24) == 127;
-  if (inet_pton(AF_INET6, h, a6) == 1)
-    return memcmp(a6, in6addr_loopback.s6_addr, 16) == 0;
-  return 0;
 }
 
 /* base_url: blank (an error at request time), else http:// or https:// with
@@ -409,7 +386,7 @@ int lgw__host_is_loopback(const char *host, size_t len) {
 static int check_base_url(const ctx_t *c, const lgw__node_t *m,
                           const char *path, const lgw__provider_t *p) {
   const lgw__node_t *n = lgw__node_get(m, "base_url");
-  const char *u = p->base_url, *a, *hs, *he;
+  const char *u = p->base_url, *hs, *he;
   char full[400], *shown;
   int rc, https;
   if (!u[0]) return 0;
@@ -417,14 +394,13 @@ static int check_base_url(const ctx_t *c, const lgw__node_t *m,
   https = lgw__strncasecmp(u, "https://", 8) == 0;
   if (!https && lgw__strncasecmp(u, "http://", 7) != 0) {
     if (!(shown = lgw__url_redact(u)))
-      return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+      return oom(c);
     rc = bad(c, n, full, "an explicit http:// or https:// scheme is "
              "required, got \"%.200s\"", shown);
     lgw_free(shown);
     return rc;
   }
-  a = u + (https ? 8 : 7);
-  url_host(a, &hs, &he);
+  lgw__url_host(u, &hs, &he);
   if (hs == he) return bad(c, n, full, "the URL has no host");
   if (https || p->allow_insecure_http ||
       lgw__host_is_loopback(hs, (size_t)(he - hs)))
@@ -476,12 +452,11 @@ static int get_extra_body(const ctx_t *c, const lgw__node_t *map,
   if (!n || n->type == LGW_NODE_NULL) return 0;
   join_path(full, sizeof full, path, "extra_body");
   if (n->type != LGW_NODE_MAP)
-    return bad(c, n, full, "expected a mapping, got a %s",
-               lgw__node_type_name(n->type));
+    return bad_type(c, n, full, "a mapping");
   o = node_json(n);
   *out = o ? cJSON_PrintUnformatted(o) : NULL;
   cJSON_Delete(o);
-  return *out ? 0 : lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+  return *out ? 0 : oom(c);
 }
 
 static void provider_free(lgw__provider_t *p) {
@@ -542,7 +517,7 @@ static int add_provider(const ctx_t *c, lgw_runtime_t *rt,
                         const lgw__node_t *m, const char *path) {
   lgw__provider_t *ps =
       lgw_realloc(rt->providers, (rt->nproviders + 1) * sizeof *ps);
-  if (!ps) return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+  if (!ps) return oom(c);
   rt->providers = ps;
   memset(&ps[rt->nproviders], 0, sizeof *ps);
   rt->nproviders++;
@@ -556,8 +531,7 @@ static int parse_providers(const ctx_t *c, const lgw__node_t *root,
   int rc;
   if (list && list->type != LGW_NODE_NULL && list->type != LGW_NODE_SEQ &&
       list->type != LGW_NODE_MAP)
-    return bad(c, list, "providers", "expected a list or mapping, got a %s",
-               lgw__node_type_name(list->type));
+    return bad_type(c, list, "providers", "a list or mapping");
   for (i = 0; list && i < list->n; i++) {
     const lgw__node_t *e = list->items[i];
     char path[300], kb[40], pos[300];
@@ -577,8 +551,7 @@ static int parse_providers(const ctx_t *c, const lgw__node_t *root,
   legacy = lgw__node_get(root, "provider");
   if (!legacy || legacy->type == LGW_NODE_NULL) return 0;
   if (legacy->type != LGW_NODE_MAP)
-    return bad(c, legacy, "provider", "expected a mapping, got a %s",
-               lgw__node_type_name(legacy->type));
+    return bad_type(c, legacy, "provider", "a mapping");
   return legacy->n ? add_provider(c, rt, legacy, "provider") : 0;
 }
 
@@ -592,10 +565,9 @@ static int parse_prices(const ctx_t *c, const lgw__node_t *s,
   int rc;
   if (absent(n)) return 0;
   if (n->type != LGW_NODE_MAP)
-    return bad(c, n, "settings.prices", "expected a mapping, got a %s",
-               lgw__node_type_name(n->type));
+    return bad_type(c, n, "settings.prices", "a mapping");
   rt->prices = lgw__calloc(n->n ? n->n : 1, sizeof *rt->prices);
-  if (!rt->prices) return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+  if (!rt->prices) return oom(c);
   for (i = 0; i < n->n; i++) {
     const lgw__node_t *m = n->items[i];
     lgw__price_t *pr = &rt->prices[rt->nprices];
@@ -612,7 +584,7 @@ static int parse_prices(const ctx_t *c, const lgw__node_t *s,
                  m->type == LGW_NODE_SEQ ? "list" : "a scalar");
     warn_unknown(c, m, path, known);
     if (!(pr->model = lgw__strip(name)))
-      return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+      return oom(c);
     rt->nprices++;
     if ((rc = get_double(c, m, "input", path, 0, 0, 0, &pr->input)) ||
         (rc = get_double(c, m, "output", path, 0, 0, 0, &pr->output)))
@@ -634,7 +606,7 @@ static int parse_state(const ctx_t *c, const lgw__node_t *s,
   if (!rt->state_prefix[0]) {
     lgw_free(rt->state_prefix);
     if (!(rt->state_prefix = lgw__strdup(LGW_DEFAULT_STATE_PREFIX)))
-      return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+      return oom(c);
   }
   if ((rc = get_string(c, s, "state", "settings", 0, &rt->state))) return rc;
   if (!rt->state[0] || strcmp(rt->state, "file") == 0) {
@@ -673,8 +645,7 @@ static int parse_settings(const ctx_t *c, const lgw__node_t *root,
   memset(&empty, 0, sizeof empty);
   empty.type = LGW_NODE_MAP;
   if (s && s->type != LGW_NODE_NULL && s->type != LGW_NODE_MAP)
-    return bad(c, s, p, "expected a mapping, got a %s",
-               lgw__node_type_name(s->type));
+    return bad_type(c, s, p, "a mapping");
   if (!s || s->type == LGW_NODE_NULL) s = &empty;
   warn_unknown(c, s, p, known);
   if ((rc = get_string(c, s, "fallback_model", p, 0, &rt->fallback_model)) ||
@@ -749,10 +720,9 @@ static int parse_tasks(const ctx_t *c, const lgw__node_t *root,
   int rc;
   if (!tasks || tasks->type == LGW_NODE_NULL) return 0;
   if (tasks->type != LGW_NODE_MAP)
-    return bad(c, tasks, "tasks", "expected a mapping, got a %s",
-               lgw__node_type_name(tasks->type));
+    return bad_type(c, tasks, "tasks", "a mapping");
   rt->tasks = lgw__calloc(tasks->n ? tasks->n : 1, sizeof *rt->tasks);
-  if (!rt->tasks) return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+  if (!rt->tasks) return oom(c);
   for (i = 0; i < tasks->n; i++) {
     const lgw__node_t *k = tasks->keys[i], *m = tasks->items[i];
     lgw__task_t *t = &rt->tasks[rt->ntasks];
@@ -776,7 +746,7 @@ static int parse_tasks(const ctx_t *c, const lgw__node_t *root,
     rt->ntasks++;
     warn_unknown(c, m, path, known);
     if (!(t->name = lgw__strdup(k->str)))
-      return lgw__error_set(c->err, LGW_ENOMEM, "out of memory");
+      return oom(c);
     if ((rc = get_string(c, m, "model", path, 0, &t->model)) ||
         (rc = get_string(c, m, "tier", path, 1, &t->tier)) ||
         (rc = get_double(c, m, "temperature", path, 0.0, 0, 0,

@@ -54,6 +54,19 @@ static int parse_range(const char *s, size_t n, long lo, long hi,
   return 0;
 }
 
+/* The user info of a redis:// URL whose authority starts at a: *at is the
+ * last '@' before the first '/' (*slash, NULL without one) and *colon the
+ * first ':' before it (the password follows); both NULL when absent. */
+static void user_info(const char *a, const char **slash, const char **at,
+                      const char **colon) {
+  const char *end, *p;
+  *slash = strchr(a, '/');
+  end = *slash ? *slash : a + strlen(a);
+  for (*at = NULL, p = a; p < end; p++)
+    if (*p == '@') *at = p;
+  *colon = *at ? memchr(a, ':', (size_t)(*at - a)) : NULL;
+}
+
 #define URL_FAIL(...) (snprintf(why, cap, __VA_ARGS__), LGW_ECONFIG)
 
 int lgw__redis_url_parse(const char *url, lgw__redis_url_t *out, char *why,
@@ -65,13 +78,9 @@ int lgw__redis_url_parse(const char *url, lgw__redis_url_t *out, char *why,
   if (!url || strncmp(url, "redis://", 8) != 0)
     return URL_FAIL("a Redis URL starts with redis://");
   a = url + 8;
-  slash = strchr(a, '/');
+  user_info(a, &slash, &at, &colon);
   end = slash ? slash : a + strlen(a);
-  /* the last '@' of the authority ends the user info */
-  for (at = NULL, hp = a; hp < end; hp++)
-    if (*hp == '@') at = hp;
   if (at) {
-    colon = memchr(a, ':', (size_t)(at - a));
     if (!colon) return URL_FAIL("the user info of a Redis URL is "
                                 "user:password or :password");
     if (pct_decode(a, (size_t)(colon - a), out->user, sizeof out->user) ||
@@ -114,14 +123,8 @@ int lgw__redis_url_parse(const char *url, lgw__redis_url_t *out, char *why,
 #undef URL_FAIL
 
 char *lgw__redis_url_redact(const char *url) {
-  const char *a = strstr(url, "://"), *slash, *end, *at = NULL, *c, *colon;
-  a = a ? a + 3 : url;
-  slash = strchr(a, '/');
-  end = slash ? slash : a + strlen(a);
-  for (c = a; c < end; c++)
-    if (*c == '@') at = c;
-  if (!at) return lgw__strdup(url);
-  colon = memchr(a, ':', (size_t)(at - a));
+  const char *a = strstr(url, "://"), *slash, *at, *colon;
+  user_info(a ? a + 3 : url, &slash, &at, &colon);
   if (!colon || colon + 1 == at) return lgw__strdup(url);
   return lgw__sprintf("%.*s<redacted>%s", (int)(colon + 1 - url), url, at);
 }

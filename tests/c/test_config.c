@@ -18,6 +18,7 @@
 #include "provider_state.h"
 #include "test.h"
 #include "transport.h"
+#include "url.h"
 #include "util.h"
 #include "yaml_load.h"
 

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "redis_url.h"
 #include "test.h"
+#include "url.h"
 #include "yaml_load.h"
 
 static long budget = -1;  /* allocations left before failing; -1: no limit */
