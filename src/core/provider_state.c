@@ -26,6 +26,7 @@
 
 #include "fileio.h"
 #include "json_extract.h"
+#include "node.h"
 
 /* ---- order for a request (§5.3) ----------------------------------------- */
 
@@ -52,16 +53,10 @@ static char *py_str(const cJSON *v) {
   if (cJSON_IsNull(v)) return lgw__strdup("None");
   if (cJSON_IsNumber(v)) {
     double d = v->valuedouble;
-    int prec;
-    if (isnan(d)) return lgw__strdup("nan");
-    if (isinf(d)) return lgw__strdup(d > 0 ? "inf" : "-inf");
+    char repr[32];
     if (d == floor(d) && fabs(d) < 1e16) return lgw__sprintf("%.0f", d);
-    for (prec = 15; prec < 17; prec++) {
-      char *t = lgw__sprintf("%.*g", prec, d);
-      if (!t || strtod(t, NULL) == d) return t;
-      lgw_free(t);
-    }
-    return lgw__sprintf("%.17g", d);
+    lgw__node_float_repr(d, repr);
+    return lgw__strdup(repr);
   }
   return NULL;
 }
@@ -89,6 +84,22 @@ static const char *file_kind(mode_t m) {
   return "special file";
 }
 
+/* Why what was found is not a state file (lk->found says what it is). */
+static void because(look_t *lk, const char *fmt, ...) LGW__PRINTF(2, 3);
+static void because(look_t *lk, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(lk->why, sizeof lk->why, fmt, ap);
+  va_end(ap);
+}
+
+/* Whether st is a regular file; else why not, into lk. */
+static int regular(const struct stat *st, look_t *lk) {
+  if (S_ISREG(st->st_mode)) return 1;
+  because(lk, "not a regular file (%s)", file_kind(st->st_mode));
+  return 0;
+}
+
 /* Reads fd into b, stopping once it holds more than max bytes (the file
  * grew past the limit after it was checked). */
 static int read_fd(int fd, lgw__buf_t *b, size_t max) {
@@ -113,9 +124,8 @@ static int take_mapping(const cJSON *root, lgw__kvlist_t *out, look_t *lk) {
   if (!cJSON_IsObject(root) ||
       !cJSON_IsObject(map = cJSON_GetObjectItemCaseSensitive(
                           root, "preferred_by_config"))) {
-    snprintf(lk->why, sizeof lk->why,
-             "expected an object with \"preferred_by_config\" mapping");
     lk->found = FOUND_BAD;
+    because(lk, "expected an object with \"preferred_by_config\" mapping");
     return 0;
   }
   lk->found = FOUND_STATE;
@@ -147,31 +157,20 @@ static int inspect(const char *path, lgw__kvlist_t *out, look_t *lk) {
   lk->found = FOUND_REFUSED;
   if (lstat(path, &st) != 0) {
     if (errno == ENOENT) lk->found = FOUND_NOTHING;
-    else snprintf(lk->why, sizeof lk->why, "%s", strerror(errno));
+    else because(lk, "%s", strerror(errno));
     return 0;
   }
-  if (!S_ISREG(st.st_mode)) {
-    snprintf(lk->why, sizeof lk->why, "not a regular file (%s)",
-             file_kind(st.st_mode));
-    return 0;
-  }
+  if (!regular(&st, lk)) return 0;
   fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) lk->found = FOUND_NOTHING;
-    else if (errno == ELOOP)
-      snprintf(lk->why, sizeof lk->why, "not a regular file (symbolic link)");
-    else snprintf(lk->why, sizeof lk->why, "%s", strerror(errno));
+    else if (errno == ELOOP) because(lk, "not a regular file (symbolic link)");
+    else because(lk, "%s", strerror(errno));
     return 0;
   }
   /* replaced since lstat? only what was opened counts */
-  if (fstat(fd, &st) != 0) {
-    snprintf(lk->why, sizeof lk->why, "%s", strerror(errno));
-    close(fd);
-    return 0;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    snprintf(lk->why, sizeof lk->why, "not a regular file (%s)",
-             file_kind(st.st_mode));
+  if (fstat(fd, &st) != 0) because(lk, "%s", strerror(errno));
+  if (lk->why[0] || !regular(&st, lk)) {
     close(fd);
     return 0;
   }
@@ -179,19 +178,19 @@ static int inspect(const char *path, lgw__kvlist_t *out, look_t *lk) {
   if (st.st_size <= LGW__STATE_MAX_BYTES &&
       read_fd(fd, &b, LGW__STATE_MAX_BYTES) != 0) {
     int e = errno;
-    snprintf(lk->why, sizeof lk->why, "%s", strerror(e));
+    because(lk, "%s", strerror(e));
     rc = e == ENOMEM ? LGW_ENOMEM : 0;
   } else if (st.st_size > LGW__STATE_MAX_BYTES ||
              b.len > LGW__STATE_MAX_BYTES) {
     lk->found = FOUND_BAD;
-    snprintf(lk->why, sizeof lk->why, "larger than 16 MiB (%lld bytes)",
-             st.st_size > LGW__STATE_MAX_BYTES ? (long long)st.st_size
-                                               : (long long)b.len);
+    because(lk, "larger than 16 MiB (%lld bytes)",
+            st.st_size > LGW__STATE_MAX_BYTES ? (long long)st.st_size
+                                              : (long long)b.len);
   } else if (lgw__json_parse_strict(b.data ? b.data : "", b.len, &root,
                                     &perr)) {
     lk->found = FOUND_BAD;
     lk->empty = b.len == 0;
-    snprintf(lk->why, sizeof lk->why, "%s", perr.message);
+    because(lk, "%s", perr.message);
   } else {
     rc = take_mapping(root, out, lk);
   }

@@ -250,6 +250,24 @@ TEST(load_lenient_entries) {
   lgw__kvlist_free(&m);
 }
 
+/* Numbers as Python's str() prints the float json.load gives (integral
+ * ones below 1e16 as integers: the parser does not keep "5" from "5.0"). */
+TEST(load_numbers_as_python_prints_them) {
+  static const char *const want[] = {"0.1", "1e-05", "0.0001", "1e+16",
+                                     "123456789.125", "1.5e+300",
+                                     "-2.5e-07", "1234567890123456.2", "7"};
+  lgw__kvlist_t m;
+  const char *p = tmp_path("numbers.json");
+  size_t i;
+  spit(p, "{\"preferred_by_config\": {\"a\":0.1,\"b\":1e-5,\"c\":1e-4,"
+          "\"d\":1e16,\"e\":123456789.125,\"f\":1.5e300,\"g\":-2.5e-7,"
+          "\"h\":1234567890123456.25,\"i\":7.0}}");
+  ASSERT_EQ(lgw__state_load(p, &m, NULL), 0);
+  ASSERT_EQ(m.n, sizeof want / sizeof want[0]);
+  for (i = 0; i < m.n; i++) ASSERT_STREQ(m.items[i].value, want[i]);
+  lgw__kvlist_free(&m);
+}
+
 TEST(load_bad_files_warn_and_give_empty) {
   static const char *bad[] = {
       "{not json", "[1,2]", "{\"preferred_by_config\": [1]}",
@@ -743,6 +761,7 @@ int main(void) {
   RUN(order);
   RUN(load_missing_is_empty_silently);
   RUN(load_lenient_entries);
+  RUN(load_numbers_as_python_prints_them);
   RUN(load_bad_files_warn_and_give_empty);
   RUN(write_exact_bytes_and_mode);
   RUN(write_empty_mapping);
