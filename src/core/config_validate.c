@@ -209,29 +209,43 @@ static int absent(const lgw__node_t *n) {
          (n->type == LGW_NODE_STRING && lgw__is_blank(n->str));
 }
 
+/* A scalar setting as found, for reading and for its errors. */
+typedef struct field {
+  const lgw__node_t *n;
+  char path[400];  /* its key path */
+  char desc[80];   /* the value as written */
+} field_t;
+
+/* map[key] into f; 0 when it is absent (the default applies). */
+static int field(const lgw__node_t *map, const char *key, const char *path,
+                 field_t *f) {
+  f->n = lgw__node_get(map, key);
+  if (absent(f->n)) return 0;
+  join_path(f->path, sizeof f->path, path, key);
+  describe(f->n, f->desc, sizeof f->desc);
+  return 1;
+}
+
 static int get_long(const ctx_t *c, const lgw__node_t *map, const char *key,
                     const char *path, long dflt, long min, long *out) {
-  const lgw__node_t *n = lgw__node_get(map, key);
-  char full[400], desc[80];
+  field_t f;
   long long v = 0;
   int ok;
   *out = dflt;
-  if (absent(n)) return 0;
-  join_path(full, sizeof full, path, key);
-  switch (n->type) {
-    case LGW_NODE_INT: v = n->i; ok = 1; break;
+  if (!field(map, key, path, &f)) return 0;
+  switch (f.n->type) {
+    case LGW_NODE_INT: v = f.n->i; ok = 1; break;
     case LGW_NODE_FLOAT:
-      ok = isfinite(n->d) && n->d == floor(n->d) && fabs(n->d) < 9e18;
-      v = ok ? (long long)n->d : 0;
+      ok = isfinite(f.n->d) && f.n->d == floor(f.n->d) && fabs(f.n->d) < 9e18;
+      v = ok ? (long long)f.n->d : 0;
       break;
-    case LGW_NODE_STRING: ok = parse_int_text(n->str, &v) == 0; break;
+    case LGW_NODE_STRING: ok = parse_int_text(f.n->str, &v) == 0; break;
     default: ok = 0; break;
   }
-  describe(n, desc, sizeof desc);
   if (!ok || v > LONG_MAX)
-    return bad(c, n, full, "expected an integer, got %s", desc);
+    return bad(c, f.n, f.path, "expected an integer, got %s", f.desc);
   if (v < min)
-    return bad(c, n, full, "must be at least %ld, got %s", min, desc);
+    return bad(c, f.n, f.path, "must be at least %ld, got %s", min, f.desc);
   *out = (long)v;
   return 0;
 }
@@ -240,26 +254,26 @@ static int get_long(const ctx_t *c, const lgw__node_t *map, const char *key,
 static int get_double(const ctx_t *c, const lgw__node_t *map, const char *key,
                       const char *path, double dflt, double min,
                       int exclusive, double *out) {
-  const lgw__node_t *n = lgw__node_get(map, key);
-  char full[400], desc[80], minbuf[32];
+  field_t f;
+  char minbuf[32];
   double v = 0;
   int ok;
   *out = dflt;
-  if (absent(n)) return 0;
-  join_path(full, sizeof full, path, key);
-  switch (n->type) {
-    case LGW_NODE_INT: v = (double)n->i; ok = 1; break;
-    case LGW_NODE_FLOAT: v = n->d; ok = isfinite(v); break;
-    case LGW_NODE_STRING: ok = parse_float_text(n->str, &v) == 0; break;
+  if (!field(map, key, path, &f)) return 0;
+  switch (f.n->type) {
+    case LGW_NODE_INT: v = (double)f.n->i; ok = 1; break;
+    case LGW_NODE_FLOAT: v = f.n->d; ok = isfinite(v); break;
+    case LGW_NODE_STRING: ok = parse_float_text(f.n->str, &v) == 0; break;
     default: ok = 0; break;
   }
-  describe(n, desc, sizeof desc);
-  if (!ok) return bad(c, n, full, "expected a number, got %s", desc);
+  if (!ok) return bad(c, f.n, f.path, "expected a number, got %s", f.desc);
   snprintf(minbuf, sizeof minbuf, "%g", min);
   if (exclusive && v <= min)
-    return bad(c, n, full, "must be greater than %s, got %s", minbuf, desc);
+    return bad(c, f.n, f.path, "must be greater than %s, got %s", minbuf,
+               f.desc);
   if (v < min)
-    return bad(c, n, full, "must be at least %s, got %s", minbuf, desc);
+    return bad(c, f.n, f.path, "must be at least %s, got %s", minbuf,
+               f.desc);
   *out = v;
   return 0;
 }
@@ -356,29 +370,26 @@ static int get_boolean(const ctx_t *c, const lgw__node_t *map,
                        int *out) {
   static const char *const yes[] = {"true", "yes", "on", "1", NULL};
   static const char *const no[] = {"false", "no", "off", "0", NULL};
-  const lgw__node_t *n = lgw__node_get(map, key);
-  char full[400], desc[80];
+  field_t f;
   *out = dflt;
-  if (absent(n)) return 0;
-  join_path(full, sizeof full, path, key);
-  if (n->type == LGW_NODE_BOOL) {
-    *out = n->b;
+  if (!field(map, key, path, &f)) return 0;
+  if (f.n->type == LGW_NODE_BOOL) {
+    *out = f.n->b;
     return 0;
   }
-  if (n->type == LGW_NODE_INT && (n->i == 0 || n->i == 1)) {
-    *out = (int)n->i;
+  if (f.n->type == LGW_NODE_INT && (f.n->i == 0 || f.n->i == 1)) {
+    *out = (int)f.n->i;
     return 0;
   }
-  if (n->type == LGW_NODE_STRING) {
+  if (f.n->type == LGW_NODE_STRING) {
     size_t len;
-    const char *s = lgw__trim(n->str, &len);
+    const char *s = lgw__trim(f.n->str, &len);
     if (word_in(yes, s, len) || word_in(no, s, len)) {
       *out = word_in(yes, s, len);
       return 0;
     }
   }
-  describe(n, desc, sizeof desc);
-  return bad(c, n, full, "expected true or false, got %s", desc);
+  return bad(c, f.n, f.path, "expected true or false, got %s", f.desc);
 }
 
 /* base_url: blank (an error at request time), else http:// or https:// with
