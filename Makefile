@@ -376,7 +376,7 @@ FUZZ_TRANSPORT_SRC = util transport transport_responses transport_chat \
                      json_extract
 FUZZ_SRC_env          = util env node
 FUZZ_SRC_config       = util env node yaml_load config config_validate \
-                        config_dump config_paths provider redis_url
+                        config_dump config_paths provider redis_url url
 FUZZ_SRC_json_extract = util json_extract
 FUZZ_SRC_transport    = $(FUZZ_TRANSPORT_SRC)
 FUZZ_SRC_sse          = $(FUZZ_TRANSPORT_SRC)
