@@ -119,10 +119,19 @@ char *lgw__user_config_dir(lgw__getenv_fn get, void *ud) {
   return r;
 }
 
+/* dir/name ("/name" when dir is "/"); dir is freed, NULL stays NULL. */
+static char *in_dir(char *dir, const char *name) {
+  char *r = dir ? lgw__sprintf("%s/%s", strcmp(dir, "/") == 0 ? "" : dir,
+                               name)
+                : NULL;
+  lgw_free(dir);
+  return r;
+}
+
 static char *resolve_in_dir(const char *path, const char *var,
                             const char *file, lgw__getenv_fn get, void *ud) {
   int oom;
-  char *v, *dir, *r;
+  char *v, *r;
   if (path) return resolve_path(path, get, ud);
   v = env_nonblank(var, get, ud, &oom);
   if (oom) return NULL;
@@ -131,11 +140,7 @@ static char *resolve_in_dir(const char *path, const char *var,
     lgw_free(v);
     return r;
   }
-  dir = lgw__user_config_dir(get, ud);
-  if (!dir) return NULL;
-  r = lgw__sprintf("%s/%s", strcmp(dir, "/") == 0 ? "" : dir, file);
-  lgw_free(dir);
-  return r;
+  return in_dir(lgw__user_config_dir(get, ud), file);
 }
 
 char *lgw__resolve_user_config_file(const char *path, lgw__getenv_fn get,
@@ -155,8 +160,7 @@ char *lgw__resolve_provider_state_file(const char *path,
   char *dir, *r;
   if (oom) return NULL;
   if (!raw)
-    return resolve_in_dir(NULL, "LLMGATEWAY_PROVIDER_STATE",
-                          "provider-state.json", get, ud);
+    return in_dir(lgw__user_config_dir(get, ud), "provider-state.json");
   base = strrchr(raw, '/');
   base = base ? base + 1 : raw;
   if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
@@ -165,11 +169,7 @@ char *lgw__resolve_provider_state_file(const char *path,
   } else {
     dir = base == raw ? lgw__strdup(".")
                       : lgw__strndup(raw, (size_t)(base - raw));
-    r = dir ? resolve_path(dir, get, ud) : NULL;
-    lgw_free(dir);
-    dir = r;
-    r = dir ? lgw__sprintf("%s/%s", strcmp(dir, "/") == 0 ? "" : dir, base)
-            : NULL;
+    r = in_dir(dir ? resolve_path(dir, get, ud) : NULL, base);
     lgw_free(dir);
   }
   lgw_free(v);
