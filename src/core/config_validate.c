@@ -50,6 +50,14 @@ static int bad(const ctx_t *c, const lgw__node_t *n, const char *path,
   return lgw__error_set(c->err, LGW_ECONFIG, "%s: %s%s", path, what, pos);
 }
 
+/* Warning "<path>: <why>, ignored (<name>:<line>:<col>)". */
+static void ignored(const ctx_t *c, const lgw__node_t *n, const char *path,
+                    const char *why) {
+  char pos[300];
+  pos_of(c, n, pos, sizeof pos);
+  lgw__log(LGW_LOG_WARN, "%s: %s, ignored%s", path, why, pos);
+}
+
 /* Error "<path>: expected <want>, got a <type of n>". */
 static int bad_type(const ctx_t *c, const lgw__node_t *n, const char *path,
                     const char *want) {
@@ -108,15 +116,14 @@ static void warn_unknown(const ctx_t *c, const lgw__node_t *map,
   for (i = 0; i < map->n; i++) {
     const lgw__node_t *k = map->keys[i];
     const char *const *w;
-    char buf[40], full[400], pos[300];
+    char buf[40], full[400];
     if (k->type == LGW_NODE_STRING) {
       for (w = known; *w && strcmp(*w, k->str) != 0; w++) {
       }
       if (*w) continue;
     }
     join_path(full, sizeof full, path, py_str(k, buf));
-    pos_of(c, k, pos, sizeof pos);
-    lgw__log(LGW_LOG_WARN, "%s: unknown key, ignored%s", full, pos);
+    ignored(c, k, full, "unknown key");
   }
 }
 
@@ -545,15 +552,14 @@ static int parse_providers(const ctx_t *c, const lgw__node_t *root,
     return bad_type(c, list, "providers", "a list or mapping");
   for (i = 0; list && i < list->n; i++) {
     const lgw__node_t *e = list->items[i];
-    char path[300], kb[40], pos[300];
+    char path[300], kb[40];
     if (list->type == LGW_NODE_SEQ)
       snprintf(path, sizeof path, "providers[%zu]", i + 1);
     else
       snprintf(path, sizeof path, "providers.%.200s",
                py_str(list->keys[i], kb));
     if (e->type != LGW_NODE_MAP) {
-      pos_of(c, e, pos, sizeof pos);
-      lgw__log(LGW_LOG_WARN, "%s: not a mapping, ignored%s", path, pos);
+      ignored(c, e, path, "not a mapping");
       continue;
     }
     if ((rc = add_provider(c, rt, e, path))) return rc;
@@ -737,16 +743,15 @@ static int parse_tasks(const ctx_t *c, const lgw__node_t *root,
   for (i = 0; i < tasks->n; i++) {
     const lgw__node_t *k = tasks->keys[i], *m = tasks->items[i];
     lgw__task_t *t = &rt->tasks[rt->ntasks];
-    char path[300], pos[300], kb[40];
+    char path[300], kb[40];
     /* as in Python: non-string names and non-mapping bodies are skipped */
     if (k->type != LGW_NODE_STRING || m->type != LGW_NODE_MAP) {
       if (m->type != LGW_NODE_NULL) {
         snprintf(path, sizeof path, "tasks.%.200s", py_str(k, kb));
-        pos_of(c, k->type != LGW_NODE_STRING ? k : m, pos, sizeof pos);
-        lgw__log(LGW_LOG_WARN, "%s: %s, ignored%s", path,
-                 k->type != LGW_NODE_STRING ? "task name is not a string"
-                                            : "not a mapping",
-                 pos);
+        if (k->type != LGW_NODE_STRING)
+          ignored(c, k, path, "task name is not a string");
+        else
+          ignored(c, m, path, "not a mapping");
       }
       continue;
     }
