@@ -96,16 +96,19 @@ static lgw__node_t *provider_node(const lgw__provider_t *p, int with_keys) {
   return m;
 }
 
+static lgw__node_t *price_node(const lgw__price_t *pr) {
+  lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  if (!m || put(m, "input", float_node(pr->input)) ||
+      put(m, "output", float_node(pr->output)))
+    m = drop(m);
+  return m;
+}
+
 static lgw__node_t *prices_node(const lgw_runtime_t *rt) {
   lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
   size_t i;
-  for (i = 0; m && i < rt->nprices; i++) {
-    lgw__node_t *pm = lgw__node_new(LGW_NODE_MAP, 0, 0);
-    if (!pm || put(pm, "input", float_node(rt->prices[i].input)) ||
-        put(pm, "output", float_node(rt->prices[i].output)))
-      pm = drop(pm);
-    if (put(m, rt->prices[i].model, pm)) m = drop(m);
-  }
+  for (i = 0; m && i < rt->nprices; i++)
+    if (put(m, rt->prices[i].model, price_node(&rt->prices[i]))) m = drop(m);
   return m;
 }
 
@@ -154,20 +157,22 @@ static lgw__node_t *settings_node(const lgw_runtime_t *rt, int with_keys) {
   return s;
 }
 
+static lgw__node_t *task_node(const lgw__task_t *t) {
+  lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
+  if (!m || put(m, "model", str_node(t->model)) ||
+      put(m, "tier", str_node(t->tier)) ||
+      put(m, "temperature", float_node(t->temperature)) ||
+      put(m, "reasoning_effort", str_node(t->reasoning_effort)) ||
+      put(m, "max_tokens", int_node(t->max_tokens)))
+    m = drop(m);
+  return m;
+}
+
 static lgw__node_t *tasks_node(const lgw_runtime_t *rt) {
   lgw__node_t *m = lgw__node_new(LGW_NODE_MAP, 0, 0);
   size_t i;
-  for (i = 0; m && i < rt->ntasks; i++) {
-    const lgw__task_t *t = &rt->tasks[i];
-    lgw__node_t *tn = lgw__node_new(LGW_NODE_MAP, 0, 0);
-    if (!tn || put(tn, "model", str_node(t->model)) ||
-        put(tn, "tier", str_node(t->tier)) ||
-        put(tn, "temperature", float_node(t->temperature)) ||
-        put(tn, "reasoning_effort", str_node(t->reasoning_effort)) ||
-        put(tn, "max_tokens", int_node(t->max_tokens)))
-      tn = drop(tn);
-    if (put(m, t->name, tn)) m = drop(m);
-  }
+  for (i = 0; m && i < rt->ntasks; i++)
+    if (put(m, rt->tasks[i].name, task_node(&rt->tasks[i]))) m = drop(m);
   return m;
 }
 
