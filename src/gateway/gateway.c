@@ -783,6 +783,7 @@ int lgw__gateway_new_on(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
   lgw__kvlist_t state = {NULL, 0};
   const char *pref;
   lgw_error_t own;
+  size_t i;
   if (!err) err = &own;
   *out = NULL;
   gw = lgw__calloc(1, sizeof *gw);
@@ -791,6 +792,7 @@ int lgw__gateway_new_on(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
     return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   }
   gw->eng = eng;
+  lgw__notes_init(&gw->notes);
   gw->cost_total = -1;  /* nothing priced yet */
   gw->eps = lgw__calloc(rt->nproviders * NSTYLES + 1, sizeof *gw->eps);
   if (secrets_new(&gw->secrets, rt)) goto nomem;
@@ -809,6 +811,7 @@ int lgw__gateway_new_on(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
   if (!gw->eps || !gw->shown_urls || !gw->routes || !gw->nroutes ||
       limits_new(gw, rt))
     goto nomem;
+  for (i = 0; i < rt->nproviders; i++) lgw_list_init(&gw->routes[i]);
   if (!(opts && opts->no_state) && !rt->state) {
     gw->state_path = lgw__resolve_provider_state_file(
         opts ? opts->state_file : NULL, lgw__getenv_default, NULL);

@@ -266,8 +266,7 @@ static const lgw__route_t *route_add(lgw_gateway_t *gw, size_t pi,
     lgw_free(r);
     return NULL;
   }
-  r->next = gw->routes[pi];
-  gw->routes[pi] = r;
+  lgw_list_push_front(&gw->routes[pi], &r->link);
   gw->nroutes[pi]++;
   return &r->route;
 }
@@ -279,10 +278,11 @@ static const lgw__route_t *route_add(lgw_gateway_t *gw, size_t pi,
 static const lgw__route_t *route_for(req_t *q, lgw_error_t *e) {
   lgw_gateway_t *gw = q->gw;
   size_t pi = q->order[q->pos];
-  const route_entry_t *r;
   if (q->plain) {
-    for (r = gw->routes[pi]; r; r = r->next)
+    LGW_LIST_FOREACH(l, &gw->routes[pi]) {
+      route_entry_t *r = LGW_CONTAINER_OF(l, route_entry_t, link);
       if (strcmp(r->task, q->task) == 0) return &r->route;
+    }
     if (gw->nroutes[pi] < ROUTES_MAX) return route_add(gw, pi, q->task, e);
   }
   if (lgw__route(gw->rt, &gw->rt->providers[pi], q->task, &q->ov,
@@ -293,10 +293,10 @@ static const lgw__route_t *route_for(req_t *q, lgw_error_t *e) {
 
 void lgw__gw_routes_free(lgw_gateway_t *gw) {
   size_t i;
-  route_entry_t *r, *next;
+  lgw_link_t *l;
   for (i = 0; gw->routes && i < gw->rt->nproviders; i++)
-    for (r = gw->routes[i]; r; r = next) {
-      next = r->next;
+    while ((l = lgw_list_pop_front(&gw->routes[i])) != NULL) {
+      route_entry_t *r = LGW_CONTAINER_OF(l, route_entry_t, link);
       lgw__route_free(&r->route);
       lgw_free(r->task);
       lgw_free(r);

@@ -35,7 +35,7 @@ typedef struct endpoint {
 /* The route of a task on one provider, for requests without overrides.
  * Entries never move: requests point at their route. */
 typedef struct route_entry {
-  struct route_entry *next;
+  lgw_link_t link;             /* in gw->routes[provider] */
   char *task;                  /* owned */
   lgw__route_t route;          /* owned */
 } route_entry_t;
@@ -175,7 +175,7 @@ struct lgw_gateway {
    * lgw__state_remember */
   void (*state_remember)(const char *path, const char *config_key,
                          const char *provider_key);
-  route_entry_t **routes;      /* per provider: cached routes; owned */
+  lgw_link_t *routes;          /* per provider: cached routes; owned */
   size_t *nroutes;
   long timeout_ms, connect_timeout_ms;
   lgw__breaker_t *breakers;    /* per configured provider */
