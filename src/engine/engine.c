@@ -8,6 +8,7 @@
 #include "engine.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -21,6 +22,9 @@ typedef struct engine {
   lgw__http_t *http;
   size_t busy;                /* handles closing, work in flight */
   int freed;                  /* lgw__engine_t.ops->free was called */
+  pthread_mutex_t mu;         /* guards running */
+  pthread_cond_t idle;        /* running fell to 0 */
+  size_t running;             /* work functions not yet returned */
 } engine_t;
 
 struct lgw__timer {
@@ -45,9 +49,15 @@ typedef struct work {
 
 #define ENG(e) ((engine_t *)(void *)(e))
 
+static void destroy(engine_t *e) {
+  pthread_mutex_destroy(&e->mu);
+  pthread_cond_destroy(&e->idle);
+  lgw_free(e);
+}
+
 /* On a caller's loop the engine goes with the last handle or work. */
 static void release(engine_t *e) {
-  if (--e->busy == 0 && e->freed && !e->own_loop) lgw_free(e);
+  if (--e->busy == 0 && e->freed && !e->own_loop) destroy(e);
 }
 
 /* h is the first member of a timer or a deferred call: freed with it. */
@@ -56,7 +66,7 @@ static void on_close(uv_handle_t *h) {
   lgw_free(h);
 }
 
-/* ---- transfers ------------------------------------------------------------- */
+/* ---- transfers ----------------------------------------------------------- */
 
 static int e_submit(lgw__engine_t *e, const lgw__xfer_opts_t *o, char *body,
                     lgw__xfer_cb cb, void *ud, lgw__xfer_t **out,
@@ -69,7 +79,7 @@ static void e_cancel(lgw__engine_t *e, lgw__xfer_t *x) {
   lgw__http_cancel(x);
 }
 
-/* ---- timers and deferred calls --------------------------------------------- */
+/* ---- timers and deferred calls ------------------------------------------- */
 
 static void on_timer(uv_timer_t *h) {
   lgw__timer_t *t = (lgw__timer_t *)(void *)h;
@@ -132,13 +142,17 @@ static void e_defer_free(lgw__engine_t *e, lgw__defer_t *d) {
   if (d) close_handle(ENG(e), (uv_handle_t *)&d->h);
 }
 
-/* ---- the thread pool ---------------------------------------------------------- */
+/* ---- the thread pool ----------------------------------------------------- */
 
 static void on_work(uv_work_t *req) {
   work_t *w = req->data;
+  engine_t *e = w->e;
   lgw__log_capture(&w->logs);
   w->work(w->ud);
   lgw__log_capture(NULL);
+  pthread_mutex_lock(&e->mu);
+  if (--e->running == 0) pthread_cond_broadcast(&e->idle);
+  pthread_mutex_unlock(&e->mu);
 }
 
 static void on_work_done(uv_work_t *req, int status) {
@@ -163,7 +177,13 @@ static int e_work(lgw__engine_t *eng, lgw__engine_fn fn, lgw__engine_fn done,
   w->ud = ud;
   w->req.data = w;
   lgw__buf_init(&w->logs);
+  pthread_mutex_lock(&e->mu);
+  e->running++;
+  pthread_mutex_unlock(&e->mu);
   if (uv_queue_work(e->loop, &w->req, on_work, on_work_done) != 0) {
+    pthread_mutex_lock(&e->mu);
+    e->running--;
+    pthread_mutex_unlock(&e->mu);
     lgw_free(w);
     return LGW_ERESOURCE;
   }
@@ -171,7 +191,14 @@ static int e_work(lgw__engine_t *eng, lgw__engine_fn fn, lgw__engine_fn done,
   return 0;
 }
 
-/* ---- the loop ------------------------------------------------------------------ */
+static void e_work_wait(lgw__engine_t *eng) {
+  engine_t *e = ENG(eng);
+  pthread_mutex_lock(&e->mu);
+  while (e->running > 0) pthread_cond_wait(&e->idle, &e->mu);
+  pthread_mutex_unlock(&e->mu);
+}
+
+/* ---- the loop ------------------------------------------------------------ */
 
 static double e_now(lgw__engine_t *e) {
   (void)e;
@@ -191,16 +218,16 @@ static void e_free(lgw__engine_t *eng) {
   if (e->own_loop) {
     while (uv_loop_close(e->loop) == UV_EBUSY) uv_run(e->loop, UV_RUN_DEFAULT);
     lgw_free(e->loop);
-    lgw_free(e);
+    destroy(e);
   } else if (e->busy == 0) {
-    lgw_free(e);
+    destroy(e);
   }
 }
 
 static const lgw__engine_ops_t uv_ops = {
-    e_submit,    e_cancel,   e_timer_new, e_timer_start, e_timer_stop,
+    e_submit,    e_cancel,    e_timer_new, e_timer_start, e_timer_stop,
     e_timer_free, e_defer_new, e_defer_arm, e_defer_free, e_work,
-    e_now,       e_run_once, e_loop,      e_free};
+    e_work_wait, e_now,       e_run_once,  e_loop,       e_free};
 
 int lgw__engine_new(struct uv_loop_s *loop, long max_host,
                     lgw__engine_t **out, lgw_error_t *err) {
@@ -208,13 +235,15 @@ int lgw__engine_new(struct uv_loop_s *loop, long max_host,
   *out = NULL;
   if (!e) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   e->base.ops = &uv_ops;
+  pthread_mutex_init(&e->mu, NULL);
+  pthread_cond_init(&e->idle, NULL);
   if (loop) {
     e->loop = loop;
   } else {
     e->loop = lgw_malloc(sizeof *e->loop);
     if (!e->loop || uv_loop_init(e->loop) != 0) {
       lgw_free(e->loop);
-      lgw_free(e);
+      destroy(e);
       return lgw__error_set(err, LGW_ENOMEM, "cannot create the event loop");
     }
     e->own_loop = 1;
@@ -224,7 +253,7 @@ int lgw__engine_new(struct uv_loop_s *loop, long max_host,
       uv_loop_close(e->loop);
       lgw_free(e->loop);
     }
-    lgw_free(e);
+    destroy(e);
     return err ? err->code : LGW_ENOMEM;
   }
   lgw__http_set_max_host_connections(e->http, max_host);

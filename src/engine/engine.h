@@ -25,7 +25,7 @@ typedef struct lgw__timer lgw__timer_t;
 typedef struct lgw__defer lgw__defer_t;
 typedef struct lgw__headers lgw__headers_t;  /* a prepared header list */
 
-/* ---- transfers ------------------------------------------------------------ */
+/* ---- transfers ----------------------------------------------------------- */
 
 typedef struct lgw__xfer_resp {
   int code;             /* 0 (got a complete response), LGW_ECONNECT,
@@ -86,7 +86,7 @@ typedef struct lgw__xfer_opts {
   int direct;                     /* 1: never through a proxy */
 } lgw__xfer_opts_t;
 
-/* ---- the engine --------------------------------------------------------- */
+/* ---- the engine ---------------------------------------------------------- */
 
 typedef void (*lgw__engine_fn)(void *ud);
 
@@ -115,9 +115,12 @@ typedef struct lgw__engine_ops {
   /* work(ud) on a thread of the pool, then done(ud) on the loop. What
    * work logs is logged from the loop, before done. Work queued runs to
    * its end even when the engine is freed first (done still runs, and
-   * may queue more); so nothing it writes is lost. */
+   * may queue more). */
   int (*work)(lgw__engine_t *e, lgw__engine_fn work, lgw__engine_fn done,
               void *ud);
+  /* Block until every work function queued has returned (their done
+   * callbacks still run from the loop, later). */
+  void (*work_wait)(lgw__engine_t *e);
   /* Monotonic seconds. */
   double (*now)(lgw__engine_t *e);
   /* One loop turn, waiting for something to happen. */

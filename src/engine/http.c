@@ -8,11 +8,11 @@
  * or cancel transfers freely. Streamed bodies (those the on_head callback
  * asks for, at the first body byte) are not collected: the write callback
  * queues each piece and the pieces are handed on after
- * curl_multi_socket_action returns, before any completion. curl's "timeout 0" (act now) is run
- * from a uv_idle handle on the loop's next iteration, never from inside
- * curl's timer callback and without a 1 ms timer's delay. Easy handles
- * are kept with their constant options set once; a transfer sets only
- * what changes (URL, headers, body, timeouts).
+ * curl_multi_socket_action returns, before any completion. curl's
+ * "timeout 0" (act now) is run from a uv_idle handle on the loop's next
+ * iteration, never from inside curl's timer callback and without a 1 ms
+ * timer's delay. Easy handles are kept with their constant options set
+ * once; a transfer sets only what changes (URL, headers, body, timeouts).
  *
  * Connections: HTTPS transfers set CURLOPT_PIPEWAIT, so transfers that
  * start while a connection to their host is being set up wait for its

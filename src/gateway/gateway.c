@@ -3,8 +3,9 @@
  * freeing the gateway, submitting, cancelling, the overall deadline,
  * running the loop, and delivering deltas, events and completion
  * callbacks. These run from the loop through a deferred call of the
- * engine, never from inside libcurl or the caller's own call. The attempts of a request are
- * in gateway_attempt.c, streamed attempts in gateway_stream.c.
+ * engine (engine.h), never from inside libcurl or the caller's own call.
+ * The attempts of a request are in gateway_attempt.c, streamed attempts
+ * in gateway_stream.c.
  */
 #include "llmgateway.h"
 

@@ -606,8 +606,9 @@ static void transfer_message(const req_t *q, const lgw__xfer_resp_t *resp,
 /* The file is written on the thread pool, so an answer never waits for
  * the disk. One write at a time: a new winner while one is in flight is
  * kept, and written when it ends (only the newest), so an older value
- * never lands after a newer one. The writer outlives the gateway until
- * its last write is done. */
+ * never lands after a newer one. Closing waits for the write in flight
+ * and writes the newest value itself; the writer outlives the gateway
+ * until the engine has delivered that write's end. */
 typedef struct state_writer {
   lgw__engine_t *eng;
   char *path, *config_key;     /* owned */
@@ -676,6 +677,14 @@ void lgw__gw_writer_close(lgw_gateway_t *gw) {
   if (!w) return;
   gw->writer = NULL;
   w->closed = 1;
+  if (w->busy) {
+    w->eng->ops->work_wait(w->eng);  /* the write in flight is done */
+    if (strcmp(w->want, w->writing) != 0) {
+      memcpy(w->writing, w->want, sizeof w->writing);
+      writer_work(w);  /* its end (writer_done) frees w */
+    }
+    return;
+  }
   writer_next(w);
 }
 

@@ -15,7 +15,7 @@
 #include "gw_support.h"
 #include "test.h"
 
-/* ---- the fake engine ------------------------------------------------------ */
+/* ---- the fake engine ----------------------------------------------------- */
 
 #define MAX_XFERS 16
 
@@ -184,6 +184,8 @@ static int f_work(lgw__engine_t *e, lgw__engine_fn work, lgw__engine_fn done,
   return 0;
 }
 
+static void f_work_wait(lgw__engine_t *e) { (void)e; }
+
 static double f_now(lgw__engine_t *e) { return FAKE(e)->now; }
 
 /* One turn: deferred calls first (the loop does not wait for them), else
@@ -242,7 +244,7 @@ static void f_free(lgw__engine_t *e) {
 static const lgw__engine_ops_t fake_ops = {
     f_submit,     f_cancel,    f_timer_new, f_timer_start, f_timer_stop,
     f_timer_free, f_defer_new, f_defer_arm, f_defer_free,  f_work,
-    f_now,        f_run_once,  f_loop,      f_free};
+    f_work_wait,  f_now,       f_run_once,  f_loop,        f_free};
 
 static void fake_init(fake_t *f, const answer_t *p1, size_t np1,
                       const answer_t *p2, size_t np2) {
@@ -255,7 +257,7 @@ static void fake_init(fake_t *f, const answer_t *p1, size_t np1,
   f->np2 = np2;
 }
 
-/* ---- the gateway on it ------------------------------------------------------ */
+/* ---- the gateway on it --------------------------------------------------- */
 
 #define OK_BODY                                                             \
   "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":"         \

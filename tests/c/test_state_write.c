@@ -21,7 +21,7 @@
 
 static sim_t sim;
 
-/* ---- the write hook: each write waits until released ---------------------- */
+/* ---- the write hook: each write waits until released --------------------- */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -56,7 +56,7 @@ static void wait_entered(int n) {
   for (i = 0; i < 500 && get(&entered) < n; i++) usleep(10000);
 }
 
-/* ---- requests ------------------------------------------------------------------ */
+/* ---- requests ------------------------------------------------------------ */
 
 typedef struct seen {
   int calls, status, provider_index;
