@@ -79,8 +79,8 @@ typedef struct lgw__xfer_opts {
   long timeout_ms;                /* whole attempt */
   long connect_timeout_ms;
   long max_response_bytes;        /* 0 = unlimited; handed-on bytes count */
-  lgw__xfer_head_cb on_head;      /* with on_data; NULL: every body is */
-  lgw__xfer_data_cb on_data;      /* collected */
+  lgw__xfer_head_cb on_head;      /* both set: bodies may be handed on; */
+  lgw__xfer_data_cb on_data;      /* either NULL: every body collected */
   const char *ca_file;            /* CA bundle (borrowed, must outlive the
                                      engine); NULL: the default store */
   int direct;                     /* 1: never through a proxy */
