@@ -3,12 +3,14 @@
  * pool: a write held back (the test's write hook waits until released)
  * delays no answer; a winner that changes meanwhile is written after it,
  * never before; freeing the gateway lets both finish, and the file ends
- * merged: the other config's entry kept, this one's the last winner.
+ * merged: the other config's entry kept, this one's the last winner. A
+ * write that fails is warned about from the loop thread, not the pool's.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -176,6 +178,53 @@ TEST(answer_before_write_ordered_merged) {
   rmdir(dir);
 }
 
+/* ---- a write that fails: its warning comes from the loop thread ----------- */
+
+static pthread_t main_thread;
+static int nwarn, off_thread;
+static char warn_msg[1024];
+
+static void record_log(lgw_log_level_t level, const char *msg, void *ud) {
+  (void)ud;
+  if (level != LGW_LOG_WARN) return;
+  if (!pthread_equal(pthread_self(), main_thread)) off_thread++;
+  nwarn++;
+  snprintf(warn_msg, sizeof warn_msg, "%s", msg);
+}
+
+TEST(failed_write_warns_from_loop) {
+  char dir[] = "/tmp/lgw-state-write-XXXXXX", lock[300], path[256];
+  char want[1024];
+  lgw_runtime_t *rt;
+  lgw_gateway_options_t op;
+  lgw_gateway_t *gw;
+  seen_t a;
+  ASSERT(mkdtemp(dir) != NULL);
+  snprintf(path, sizeof path, "%s/state.json", dir);
+  snprintf(lock, sizeof lock, "%s.lock", path);
+  ASSERT_EQ(mkdir(lock, 0700), 0);  /* the lock cannot be taken */
+  rt = gws_load(GWS_SETTINGS("") "providers:\n" PROV("k1"), sim.base);
+  ASSERT(rt != NULL);
+  memset(&op, 0, sizeof op);
+  op.state_file = path;
+  main_thread = pthread_self();
+  nwarn = off_thread = 0;
+  lgw_set_log(record_log, NULL, LGW_LOG_WARN);
+  ASSERT_EQ(lgw_gateway_new(rt, &op, &gw, NULL), 0);
+  ASSERT_EQ(ask(gw, "hi", &a), 0);
+  ASSERT_EQ(a.status, 0);
+  lgw_gateway_free(gw);
+  lgw_set_log(gws_quiet_log, NULL, LGW_LOG_DEBUG);
+  ASSERT_EQ(nwarn, 1);
+  ASSERT_EQ(off_thread, 0);
+  snprintf(want, sizeof want, "cannot remember the preferred provider: "
+           "cannot lock provider state file %s: Is a directory", path);
+  ASSERT_STREQ(warn_msg, want);
+  lgw_runtime_free(rt);
+  rmdir(lock);
+  rmdir(dir);
+}
+
 int main(void) {
   lgw_set_log(gws_quiet_log, NULL, LGW_LOG_DEBUG);
   if (sim_start(&sim, NULL) != 0) {
@@ -184,6 +233,7 @@ int main(void) {
     return 1;
   }
   RUN(answer_before_write_ordered_merged);
+  RUN(failed_write_warns_from_loop);
   sim_stop(&sim);
   return TEST_SUMMARY();
 }
