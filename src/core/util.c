@@ -200,6 +200,9 @@ void lgw_set_log(lgw_log_fn fn, void *ud, lgw_log_level_t max_level) {
   g_log_max = max_level;
 }
 
+/* This thread's capture buffer (lgw__log_capture), NULL when none. */
+static _Thread_local lgw__buf_t *t_capture;
+
 void lgw__log(lgw_log_level_t level, const char *fmt, ...) {
   char msg[1024];
   va_list ap;
@@ -207,7 +210,26 @@ void lgw__log(lgw_log_level_t level, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  if (t_capture) {
+    /* a message is its level byte and its text, NUL-terminated */
+    if (lgw__buf_addc(t_capture, (char)('0' + level)) == 0)
+      lgw__buf_add(t_capture, msg, strlen(msg) + 1);
+    return;
+  }
   g_log(level, msg, g_log_ud);
+}
+
+void lgw__log_capture(lgw__buf_t *b) { t_capture = b; }
+
+void lgw__log_replay(const lgw__buf_t *b) {
+  size_t i = 0;
+  while (b->data && i < b->len) {
+    const char *m = b->data + i + 1;
+    size_t n = strlen(m);
+    if (i + 1 + n >= b->len) break;  /* cut short by memory */
+    g_log((lgw_log_level_t)(b->data[i] - '0'), m, g_log_ud);
+    i += n + 2;
+  }
 }
 
 /* ---- string maps ------------------------------------------------------- */

@@ -48,6 +48,11 @@ int lgw__error_vset(lgw_error_t *err, int code, const char *fmt, va_list ap);
 
 /* Log through the process-wide hook. */
 void lgw__log(lgw_log_level_t level, const char *fmt, ...) LGW__PRINTF(2, 3);
+/* Off the loop thread the log hook must not run: what this thread logs
+ * goes into b until lgw__log_capture(NULL), and lgw__log_replay(b) logs it
+ * later, from the loop thread. */
+void lgw__log_capture(lgw__buf_t *b);
+void lgw__log_replay(const lgw__buf_t *b);
 
 /* Ordered string map (headers, model_map); keys may repeat. */
 typedef struct lgw__kv {

@@ -5,14 +5,14 @@
  * curl_multi_assign) and when to wake it (timer callback, one uv_timer_t).
  * Finished transfers are collected after every curl_multi_socket_action and
  * their callbacks run only after it has returned, so a callback may start
- * or cancel transfers freely. Streamed bodies (2xx text/event-stream with
- * an on_data callback) are not collected: the write callback queues each
- * piece and the pieces are handed on after curl_multi_socket_action
- * returns, before any completion. curl's "timeout 0" (act now) is run
- * from a uv_idle handle on the loop's next iteration, never from inside
- * curl's timer callback and without a 1 ms timer's delay. Easy handles
- * are kept with their constant options set once; a transfer sets only
- * what changes (URL, headers, body, timeouts).
+ * or cancel transfers freely. Streamed bodies (those the on_head callback
+ * asks for, at the first body byte) are not collected: the write callback
+ * queues each piece and the pieces are handed on after
+ * curl_multi_socket_action returns, before any completion. curl's
+ * "timeout 0" (act now) is run from a uv_idle handle on the loop's next
+ * iteration, never from inside curl's timer callback and without a 1 ms
+ * timer's delay. Easy handles are kept with their constant options set
+ * once; a transfer sets only what changes (URL, headers, body, timeouts).
  *
  * Connections: HTTPS transfers set CURLOPT_PIPEWAIT, so transfers that
  * start while a connection to their host is being set up wait for its
@@ -35,7 +35,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "sse.h"
+#include "list.h"
+
 
 #define SPARE_MAX 64               /* easy handles kept for reuse */
 #define RECV_BUFFER_SIZE 16384L    /* per-transfer receive buffer */
@@ -52,20 +53,16 @@ typedef struct sock_ctx {
   uv_poll_t poll;
   curl_socket_t fd;
   lgw__http_t *h;
-  struct sock_ctx *prev, *next;  /* in h->socks */
+  lgw_link_t link;             /* in h->socks */
 } sock_ctx_t;
-
-typedef struct req_list {
-  lgw__http_req_t *head, *tail;
-} req_list_t;
 
 enum { R_SPARE, R_ACTIVE, R_DONE };
 
-struct lgw__http_req {
+struct lgw__xfer {
   lgw__http_t *h;
   CURL *easy;                 /* owned; kept across reuse */
   int state;                  /* R_* */
-  lgw__http_cb cb;
+  lgw__xfer_cb cb;
   void *ud;
   lgw__buf_t body;
   lgw__buf_t post;            /* request body; curl reads it in place */
@@ -78,7 +75,7 @@ struct lgw__http_req {
   int no_fd;                  /* EMFILE/ENFILE: no descriptor for a
                                  socket or the resolver */
   size_t header_bytes;        /* of this response; 0: no status line yet */
-  int big_header;             /* headers over LGW__HTTP_MAX_HEADERS */
+  int big_header;             /* headers over LGW__XFER_MAX_HEADERS */
   const char *ca_file;        /* CURLOPT_CAINFO as last set */
   int direct;                 /* CURLOPT_NOPROXY "*" set */
   CURLcode result;
@@ -86,14 +83,14 @@ struct lgw__http_req {
   long status;
   double start_ms;
   char errbuf[CURL_ERROR_SIZE];
-  lgw__http_req_t *prev, *next;
+  lgw_link_t link;            /* in h->active, h->done or h->spare */
   /* streaming */
-  lgw__http_data_cb on_data;
+  lgw__xfer_head_cb on_head;
+  lgw__xfer_data_cb on_data;
   int stream;                 /* -1 undecided, 0 collected, 1 streamed */
   size_t streamed;            /* bytes handed on so far */
   lgw__buf_t pending;         /* received, not yet handed on */
-  int queued;                 /* in h->flushq */
-  lgw__http_req_t *fprev, *fnext;
+  lgw_link_t flink;           /* in h->flushq while pending has data */
 };
 
 struct lgw__http {
@@ -104,12 +101,12 @@ struct lgw__http {
   int open_handles;           /* timer and idle not yet closed */
   int closing;
   size_t count;               /* posted, callback not yet run */
-  req_list_t active;          /* inside the multi handle */
-  req_list_t done;            /* finished, callback pending */
-  req_list_t flushq;          /* with pending streamed data (fprev/fnext) */
-  lgw__http_req_t *spare;     /* singly linked through next */
+  lgw_link_t active;          /* inside the multi handle */
+  lgw_link_t done;            /* finished, callback pending */
+  lgw_link_t flushq;          /* with pending streamed data (flink) */
+  lgw_link_t spare;           /* kept for reuse */
   size_t nspare;
-  sock_ctx_t *socks;
+  lgw_link_t socks;
   CURLSH *share;              /* TLS sessions of every easy handle */
   long max_host;              /* CURLMOPT_MAX_HOST_CONNECTIONS */
   char *ca_default, *capath_default;  /* curl's built-in CA store; owned */
@@ -125,43 +122,19 @@ int lgw_global_init(void) {
 
 /* ---- request lists ----------------------------------------------------- */
 
-static void list_append(req_list_t *l, lgw__http_req_t *r) {
-  r->next = NULL;
-  r->prev = l->tail;
-  if (l->tail) l->tail->next = r;
-  else l->head = r;
-  l->tail = r;
+#define XFER_OF(l, field) LGW_CONTAINER_OF(l, lgw__xfer_t, field)
+
+/* The first transfer of a list, NULL when it is empty. */
+static lgw__xfer_t *first_of(const lgw_link_t *list) {
+  lgw_link_t *l = lgw_list_first(list);
+  return l ? XFER_OF(l, link) : NULL;
 }
 
-static void list_remove(req_list_t *l, lgw__http_req_t *r) {
-  if (r->prev) r->prev->next = r->next;
-  else l->head = r->next;
-  if (r->next) r->next->prev = r->prev;
-  else l->tail = r->prev;
-  r->prev = r->next = NULL;
+static void flushq_append(lgw__http_t *h, lgw__xfer_t *r) {
+  if (!lgw_list_linked(&r->flink)) lgw_list_push_back(&h->flushq, &r->flink);
 }
 
-static void flushq_remove(lgw__http_t *h, lgw__http_req_t *r) {
-  if (!r->queued) return;
-  if (r->fprev) r->fprev->fnext = r->fnext;
-  else h->flushq.head = r->fnext;
-  if (r->fnext) r->fnext->fprev = r->fprev;
-  else h->flushq.tail = r->fprev;
-  r->fprev = r->fnext = NULL;
-  r->queued = 0;
-}
-
-static void flushq_append(lgw__http_t *h, lgw__http_req_t *r) {
-  if (r->queued) return;
-  r->fnext = NULL;
-  r->fprev = h->flushq.tail;
-  if (h->flushq.tail) h->flushq.tail->fnext = r;
-  else h->flushq.head = r;
-  h->flushq.tail = r;
-  r->queued = 1;
-}
-
-static void req_clear(lgw__http_req_t *r) {
+static void req_clear(lgw__xfer_t *r) {
   int i;
   lgw__buf_free(&r->body);
   lgw__buf_free(&r->pending);
@@ -169,7 +142,8 @@ static void req_clear(lgw__http_req_t *r) {
   r->post.len = 0;
   lgw_free(r->owned);
   r->owned = NULL;
-  flushq_remove(r->h, r);
+  lgw_list_remove(&r->flink);
+  r->on_head = NULL;
   r->on_data = NULL;
   r->stream = -1;
   r->streamed = 0;
@@ -185,7 +159,7 @@ static void req_clear(lgw__http_req_t *r) {
   r->errbuf[0] = '\0';
 }
 
-static void req_destroy(lgw__http_req_t *r) {
+static void req_destroy(lgw__xfer_t *r) {
   req_clear(r);
   /* the handle may still point at the body: clean it up first */
   if (r->easy) curl_easy_cleanup(r->easy);
@@ -194,7 +168,7 @@ static void req_destroy(lgw__http_req_t *r) {
 }
 
 /* Keep a few finished requests (with their easy handles) for reuse. */
-static void req_recycle(lgw__http_req_t *r) {
+static void req_recycle(lgw__xfer_t *r) {
   lgw__http_t *h = r->h;
   if (h->closing || h->nspare >= SPARE_MAX) {
     req_destroy(r);
@@ -204,8 +178,7 @@ static void req_recycle(lgw__http_req_t *r) {
   r->state = R_SPARE;
   r->cb = NULL;
   r->ud = NULL;
-  r->next = h->spare;
-  h->spare = r;
+  lgw_list_push_front(&h->spare, &r->link);
   h->nspare++;
 }
 
@@ -224,7 +197,7 @@ static int out_of_fds(void) {
 /* Response headers over a limit: ours, or curl's for one header line
  * (reported as CURLE_OUT_OF_MEMORY before curl 8.6, which has
  * CURLE_TOO_LARGE), once a status line came and before any body. */
-static int header_too_big(const lgw__http_req_t *r) {
+static int header_too_big(const lgw__xfer_t *r) {
   if (r->big_header) return 1;
 #if LIBCURL_VERSION_NUM >= 0x080600
   if (r->result == CURLE_TOO_LARGE && r->stream < 0) return 1;
@@ -233,7 +206,7 @@ static int header_too_big(const lgw__http_req_t *r) {
          r->header_bytes > 0 && r->stream < 0;
 }
 
-static int map_code(const lgw__http_req_t *r) {
+static int map_code(const lgw__xfer_t *r) {
   if (r->no_fd) return LGW_ERESOURCE;
   if (r->fail) return LGW_EHTTP;
   if (r->too_big || header_too_big(r)) return LGW_ETOOBIG;
@@ -250,7 +223,7 @@ static int map_code(const lgw__http_req_t *r) {
 
 /* A timeout that ran out before any connection was made, while the whole
  * attempt still had time left: connect_timeout's. */
-static int connect_timed_out(const lgw__http_req_t *r) {
+static int connect_timed_out(const lgw__xfer_t *r) {
   curl_off_t connect_us = 0;
   if (r->connect_timeout_ms <= 0 || r->connect_timeout_ms >= r->timeout_ms)
     return 0;
@@ -259,9 +232,9 @@ static int connect_timed_out(const lgw__http_req_t *r) {
 }
 
 /* Run the callback once and recycle r. */
-static void complete(lgw__http_req_t *r, int canceled) {
+static void complete(lgw__xfer_t *r, int canceled) {
   lgw__http_t *h = r->h;
-  lgw__http_resp_t resp;
+  lgw__xfer_resp_t resp;
   char msg[128];
   memset(&resp, 0, sizeof resp);
   resp.code = canceled ? LGW_ECANCELED : map_code(r);
@@ -270,7 +243,7 @@ static void complete(lgw__http_req_t *r, int canceled) {
   } else if (resp.code == LGW_ETOOBIG && header_too_big(r)) {
     snprintf(msg, sizeof msg, "response headers larger than %ld bytes "
              "(or one header line larger than %d bytes)",
-             LGW__HTTP_MAX_HEADERS, CURL_MAX_HTTP_HEADER);
+             LGW__XFER_MAX_HEADERS, CURL_MAX_HTTP_HEADER);
     resp.error = msg;
     resp.header_too_big = 1;
   } else if (resp.code == LGW_ERESOURCE) {
@@ -300,7 +273,7 @@ static void complete(lgw__http_req_t *r, int canceled) {
   resp.elapsed = (lgw__now_ms() - r->start_ms) / 1000.0;
   resp.streamed = r->stream == 1;
   resp.connect_timeout = resp.code == LGW_ETIMEOUT && connect_timed_out(r);
-  flushq_remove(h, r);
+  lgw_list_remove(&r->flink);
   h->count--;
   r->cb(&resp, r->ud);
   req_recycle(r);
@@ -309,11 +282,11 @@ static void complete(lgw__http_req_t *r, int canceled) {
 /* Hand queued stream pieces on. A callback may start or cancel other
  * transfers; each piece is detached from r before its callback runs. */
 static void flush(lgw__http_t *h) {
-  lgw__http_req_t *r;
-  while ((r = h->flushq.head) != NULL) {
+  lgw_link_t *l;
+  while ((l = lgw_list_pop_front(&h->flushq)) != NULL) {
+    lgw__xfer_t *r = XFER_OF(l, flink);
     lgw__buf_t chunk = r->pending;
     int stop;
-    flushq_remove(h, r);
     lgw__buf_init(&r->pending);
     stop = chunk.len ? r->on_data(chunk.data, chunk.len, r->ud) : 0;
     lgw__buf_free(&chunk);
@@ -322,11 +295,9 @@ static void flush(lgw__http_t *h) {
 }
 
 static void deliver(lgw__http_t *h) {
-  lgw__http_req_t *r;
-  while ((r = h->done.head) != NULL) {
-    list_remove(&h->done, r);
-    complete(r, 0);
-  }
+  lgw_link_t *l;
+  while ((l = lgw_list_pop_front(&h->done)) != NULL)
+    complete(XFER_OF(l, link), 0);
 }
 
 /* Move finished transfers from the multi handle to the done list. */
@@ -334,7 +305,7 @@ static void collect(lgw__http_t *h) {
   CURLMsg *m;
   int left;
   while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
-    lgw__http_req_t *r = NULL;
+    lgw__xfer_t *r = NULL;
     if (m->msg != CURLMSG_DONE) continue;
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
     r->result = m->data.result;  /* copied before remove_handle */
@@ -345,9 +316,9 @@ static void collect(lgw__http_t *h) {
       r->no_fd = out_of_fds();
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
     curl_multi_remove_handle(h->multi, r->easy);
-    list_remove(&h->active, r);
+    lgw_list_remove(&r->link);
     r->state = R_DONE;
-    list_append(&h->done, r);
+    lgw_list_push_back(&h->done, &r->link);
   }
 }
 
@@ -359,28 +330,32 @@ static void on_sock_close(uv_handle_t *handle) {
   lgw_free(handle->data);
 }
 
-static void sock_close(lgw__http_t *h, sock_ctx_t *c) {
-  if (c->prev) c->prev->next = c->next;
-  else h->socks = c->next;
-  if (c->next) c->next->prev = c->prev;
+static void sock_close(sock_ctx_t *c) {
+  lgw_list_remove(&c->link);
   uv_poll_stop(&c->poll);
   uv_close((uv_handle_t *)&c->poll, on_sock_close);
+}
+
+static void close_socks(lgw__http_t *h) {
+  lgw_link_t *l;
+  while ((l = lgw_list_first(&h->socks)) != NULL)
+    sock_close(LGW_CONTAINER_OF(l, sock_ctx_t, link));
 }
 
 /* After a multi-level failure the state of every transfer is uncertain:
  * fail them all and start over with a fresh multi handle. */
 static void hard_failure(lgw__http_t *h, CURLMcode mc) {
-  lgw__http_req_t *r;
-  while ((r = h->active.head) != NULL) {
+  lgw__xfer_t *r;
+  while ((r = first_of(&h->active)) != NULL) {
     curl_multi_remove_handle(h->multi, r->easy);
-    list_remove(&h->active, r);
+    lgw_list_remove(&r->link);
     r->fail = curl_multi_strerror(mc);
     r->no_fd = out_of_fds();  /* e.g. no descriptor to watch a socket */
     r->state = R_DONE;
-    list_append(&h->done, r);
+    lgw_list_push_back(&h->done, &r->link);
   }
   curl_multi_cleanup(h->multi);
-  while (h->socks) sock_close(h, h->socks);
+  close_socks(h);
   h->multi = NULL;
   if (multi_setup(h))
     lgw__log(LGW_LOG_ERROR, "http: cannot recreate the curl multi handle");
@@ -448,7 +423,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
   if (action == CURL_POLL_REMOVE) {
     if (c) {
       curl_multi_assign(h->multi, s, NULL);
-      sock_close(h, c);
+      sock_close(c);
     }
     return 0;
   }
@@ -462,9 +437,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
     c->fd = s;
     c->h = h;
     c->poll.data = c;
-    c->next = h->socks;
-    if (h->socks) h->socks->prev = c;
-    h->socks = c;
+    lgw_list_push_front(&h->socks, &c->link);
     curl_multi_assign(h->multi, s, c);
   }
   if (action & CURL_POLL_IN) events |= UV_READABLE;
@@ -518,6 +491,11 @@ int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
   h = lgw__calloc(1, sizeof *h);
   if (!h) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   h->loop = loop;
+  lgw_list_init(&h->active);
+  lgw_list_init(&h->done);
+  lgw_list_init(&h->flushq);
+  lgw_list_init(&h->spare);
+  lgw_list_init(&h->socks);
   h->share = curl_share_init();
   if (!h->share || ca_defaults(h) || multi_setup(h)) {
     if (h->share) curl_share_cleanup(h->share);
@@ -547,15 +525,14 @@ static void on_timer_close(uv_handle_t *handle) {
 }
 
 void lgw__http_free(lgw__http_t *h) {
-  lgw__http_req_t *r;
+  lgw__xfer_t *r;
+  lgw_link_t *l;
   if (!h) return;
   h->closing = 1;
-  while (h->active.head) lgw__http_cancel(h->active.head);
-  while (h->done.head) lgw__http_cancel(h->done.head);
-  while ((r = h->spare) != NULL) {
-    h->spare = r->next;
-    req_destroy(r);
-  }
+  while ((r = first_of(&h->active)) != NULL) lgw__http_cancel(r);
+  while ((r = first_of(&h->done)) != NULL) lgw__http_cancel(r);
+  while ((l = lgw_list_pop_front(&h->spare)) != NULL)
+    req_destroy(XFER_OF(l, link));
   h->nspare = 0;
   /* May still call the socket callback: the loop is alive. */
   if (h->multi) curl_multi_cleanup(h->multi);
@@ -563,7 +540,7 @@ void lgw__http_free(lgw__http_t *h) {
   /* every easy handle is gone: the share is no longer in use */
   if (h->share) curl_share_cleanup(h->share);
   h->share = NULL;
-  while (h->socks) sock_close(h, h->socks);
+  close_socks(h);
   uv_timer_stop(&h->timer);
   uv_idle_stop(&h->now);
   uv_close((uv_handle_t *)&h->timer, on_timer_close);
@@ -583,18 +560,18 @@ void lgw__http_set_max_host_connections(lgw__http_t *h, long n) {
 
 /* Streamed or collected: decided at the first body byte, when the status
  * and headers are known. */
-static int decide_stream(lgw__http_req_t *r) {
+static int decide_stream(lgw__xfer_t *r) {
   long status = 0;
   if (r->stream < 0) {
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-    r->stream = r->on_data && status >= 200 && status < 300 &&
-                lgw__is_event_stream(r->headers[H_CONTENT_TYPE]);
+    r->stream = r->on_data &&
+                r->on_head(status, r->headers[H_CONTENT_TYPE], r->ud) != 0;
   }
   return r->stream;
 }
 
 static size_t on_write(char *p, size_t size, size_t n, void *ud) {
-  lgw__http_req_t *r = ud;
+  lgw__xfer_t *r = ud;
   size_t len = size * n;
   if (decide_stream(r)) {
     if (r->max_bytes > 0 && r->streamed + len > (size_t)r->max_bytes) {
@@ -621,7 +598,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
-  lgw__http_req_t *r = ud;
+  lgw__xfer_t *r = ud;
   size_t len = size * n, nl, i;
   const char *colon, *v, *end;
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
@@ -634,7 +611,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     return len;
   }
   r->header_bytes += len;
-  if (r->header_bytes > (size_t)LGW__HTTP_MAX_HEADERS) {
+  if (r->header_bytes > (size_t)LGW__XFER_MAX_HEADERS) {
     r->big_header = 1;
     return 0;  /* aborts the transfer */
   }
@@ -662,7 +639,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
  * file descriptors: a local condition, not the server's fault. */
 static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
                                     struct curl_sockaddr *a) {
-  lgw__http_req_t *r = ud;
+  lgw__xfer_t *r = ud;
   curl_socket_t s;
   (void)purpose;
   s = socket(a->family, a->socktype, a->protocol);
@@ -673,7 +650,7 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
 
 /* The options every transfer of an easy handle shares: set once. TLS
  * verification stays curl's default: on. */
-static void easy_init(lgw__http_req_t *r) {
+static void easy_init(lgw__xfer_t *r) {
   CURL *e = r->easy;
   curl_easy_setopt(e, CURLOPT_SHARE, r->h->share);
   curl_easy_setopt(e, CURLOPT_CAPATH, r->h->capath_default);
@@ -699,7 +676,7 @@ static void easy_init(lgw__http_req_t *r) {
 /* What changes per transfer. A taken body (r->owned) is read by curl in
  * place; otherwise the body is copied into r->post (capacity kept across
  * reuse). */
-static int easy_setup(lgw__http_req_t *r, const lgw__http_opts_t *o) {
+static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
   CURL *e = r->easy;
   const char *body = r->owned;
   size_t len = o->body_len;
@@ -720,7 +697,8 @@ static int easy_setup(lgw__http_req_t *r, const lgw__http_opts_t *o) {
     r->pipewait = pipewait;
   }
   curl_easy_setopt(e, CURLOPT_URL, o->url);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)o->headers);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER,
+                   (struct curl_slist *)(void *)o->headers);
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
@@ -743,17 +721,18 @@ static int easy_setup(lgw__http_req_t *r, const lgw__http_opts_t *o) {
   return 0;
 }
 
-static lgw__http_req_t *req_get(lgw__http_t *h) {
-  lgw__http_req_t *r = h->spare;
-  if (r) {
-    h->spare = r->next;
+static lgw__xfer_t *req_get(lgw__http_t *h) {
+  lgw_link_t *l = lgw_list_pop_front(&h->spare);
+  lgw__xfer_t *r;
+  if (l) {
     h->nspare--;
-    r->next = NULL;
-    return r;
+    return XFER_OF(l, link);
   }
   r = lgw__calloc(1, sizeof *r);
   if (!r) return NULL;
   r->h = h;
+  lgw_list_init(&r->link);
+  lgw_list_init(&r->flink);
   r->easy = curl_easy_init();
   if (!r->easy) {
     lgw_free(r);
@@ -763,16 +742,16 @@ static lgw__http_req_t *req_get(lgw__http_t *h) {
   return r;
 }
 
-int lgw__http_post(lgw__http_t *h, const lgw__http_opts_t *o,
-                   lgw__http_cb cb, void *ud, lgw__http_req_t **out,
+int lgw__http_post(lgw__http_t *h, const lgw__xfer_opts_t *o,
+                   lgw__xfer_cb cb, void *ud, lgw__xfer_t **out,
                    lgw_error_t *err) {
   return lgw__http_post_owned(h, o, NULL, cb, ud, out, err);
 }
 
-int lgw__http_post_owned(lgw__http_t *h, const lgw__http_opts_t *o,
-                         char *body, lgw__http_cb cb, void *ud,
-                         lgw__http_req_t **out, lgw_error_t *err) {
-  lgw__http_req_t *r;
+int lgw__http_post_owned(lgw__http_t *h, const lgw__xfer_opts_t *o,
+                         char *body, lgw__xfer_cb cb, void *ud,
+                         lgw__xfer_t **out, lgw_error_t *err) {
+  lgw__xfer_t *r;
   CURLMcode mc;
   if (out) *out = NULL;
   if (!h || !o || !o->url || !cb) {
@@ -792,7 +771,8 @@ int lgw__http_post_owned(lgw__http_t *h, const lgw__http_opts_t *o,
   r->cb = cb;
   r->ud = ud;
   r->max_bytes = o->max_response_bytes;
-  r->on_data = o->on_data;
+  r->on_head = o->on_head;
+  r->on_data = o->on_head ? o->on_data : NULL;
   r->stream = -1;
   if (easy_setup(r, o)) {
     req_recycle(r);
@@ -806,21 +786,21 @@ int lgw__http_post_owned(lgw__http_t *h, const lgw__http_opts_t *o,
                           curl_multi_strerror(mc));
   }
   r->state = R_ACTIVE;
-  list_append(&h->active, r);
+  lgw_list_push_back(&h->active, &r->link);
   h->count++;
   if (out) *out = r;
   return 0;
 }
 
-void lgw__http_cancel(lgw__http_req_t *r) {
+void lgw__http_cancel(lgw__xfer_t *r) {
   lgw__http_t *h;
   if (!r) return;
   h = r->h;
   if (r->state == R_ACTIVE) {
     curl_multi_remove_handle(h->multi, r->easy);
-    list_remove(&h->active, r);
+    lgw_list_remove(&r->link);
   } else if (r->state == R_DONE) {
-    list_remove(&h->done, r);
+    lgw_list_remove(&r->link);
   } else {
     return;
   }
@@ -849,7 +829,7 @@ static int is_loopback_host(const char *host) {
   return 1;
 }
 
-int lgw__http_url_is_loopback(const char *url) {
+int lgw__url_is_loopback(const char *url) {
   CURLU *u = curl_url();
   char *host = NULL;
   int yes = 0;
@@ -865,7 +845,7 @@ int lgw__http_url_is_loopback(const char *url) {
 
 /* ---- header lists -------------------------------------------------------- */
 
-struct curl_slist *lgw__http_headers(const lgw__kvlist_t *kv) {
+lgw__headers_t *lgw__headers_new(const lgw__kvlist_t *kv) {
   struct curl_slist *l = NULL, *t;
   size_t i;
   for (i = 0; kv && i < kv->n; i++) {
@@ -882,10 +862,12 @@ struct curl_slist *lgw__http_headers(const lgw__kvlist_t *kv) {
   /* no "Expect: 100-continue" round trip for large bodies */
   t = curl_slist_append(l, "Expect:");
   if (!t) goto fail;
-  return t;
+  return (lgw__headers_t *)t;
 fail:
   curl_slist_free_all(l);
   return NULL;
 }
 
-void lgw__http_headers_free(struct curl_slist *l) { curl_slist_free_all(l); }
+void lgw__headers_free(lgw__headers_t *h) {
+  curl_slist_free_all((struct curl_slist *)h);
+}

@@ -13,7 +13,7 @@ enum { NOTE_DELTA, NOTE_EVENT };
 
 struct lgw__note {
   int kind;
-  lgw__note_t *next;
+  lgw_link_t link;            /* in the queue */
   /* NOTE_DELTA */
   lgw_delta_fn fn;
   void *ud;
@@ -37,11 +37,12 @@ static void note_free(lgw__note_t *n) {
   lgw_free(n);
 }
 
+#define NOTE_OF(l) LGW_CONTAINER_OF(l, lgw__note_t, link)
+
+void lgw__notes_init(lgw__notes_t *q) { lgw_list_init(&q->list); }
+
 static void push(lgw__notes_t *q, lgw__note_t *n) {
-  n->next = NULL;
-  if (q->tail) q->tail->next = n;
-  else q->head = n;
-  q->tail = n;
+  lgw_list_push_back(&q->list, &n->link);
 }
 
 int lgw__notes_delta(lgw__notes_t *q, lgw_delta_fn fn, void *ud,
@@ -84,13 +85,15 @@ int lgw__notes_event(lgw__notes_t *q, const lgw_event_t *ev) {
   return 0;
 }
 
-int lgw__notes_empty(const lgw__notes_t *q) { return q->head == NULL; }
+int lgw__notes_empty(const lgw__notes_t *q) {
+  return lgw_list_empty(&q->list);
+}
 
 int lgw__notes_run_one(lgw__notes_t *q, lgw_event_fn on_event, void *ud) {
-  lgw__note_t *n = q->head;
-  if (!n) return 0;
-  q->head = n->next;
-  if (!q->head) q->tail = NULL;
+  lgw_link_t *l = lgw_list_pop_front(&q->list);
+  lgw__note_t *n;
+  if (!l) return 0;
+  n = NOTE_OF(l);
   if (n->kind == NOTE_DELTA) n->fn(n->gw, n->id, n->text, n->len, n->ud);
   else if (on_event) on_event(&n->ev, ud);
   note_free(n);
@@ -98,12 +101,8 @@ int lgw__notes_run_one(lgw__notes_t *q, lgw_event_fn on_event, void *ud) {
 }
 
 void lgw__notes_clear(lgw__notes_t *q) {
-  lgw__note_t *n;
-  while ((n = q->head) != NULL) {
-    q->head = n->next;
-    note_free(n);
-  }
-  q->tail = NULL;
+  lgw_link_t *l;
+  while ((l = lgw_list_pop_front(&q->list)) != NULL) note_free(NOTE_OF(l));
 }
 
 /* ---- usage and cost ------------------------------------------------------ */

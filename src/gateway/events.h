@@ -9,13 +9,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "list.h"
 #include "llmgateway.h"
 
 typedef struct lgw__note lgw__note_t;
 typedef struct lgw__notes {
-  lgw__note_t *head, *tail;
+  lgw_link_t list;
 } lgw__notes_t;
 
+/* An empty queue. */
+void lgw__notes_init(lgw__notes_t *q);
 /* Queue a delta for fn(gw, id, text, len, ud); text is copied. */
 int lgw__notes_delta(lgw__notes_t *q, lgw_delta_fn fn, void *ud,
                      lgw_gateway_t *gw, uint64_t id, const char *text,

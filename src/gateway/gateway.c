@@ -2,9 +2,10 @@
  * gateway.c -- the gateway and the lifecycle of its requests: creating and
  * freeing the gateway, submitting, cancelling, the overall deadline,
  * running the loop, and delivering deltas, events and completion
- * callbacks. These run from the loop through an idle handle, never from
- * inside libcurl or the caller's own call. The attempts of a request are
- * in gateway_attempt.c, streamed attempts in gateway_stream.c.
+ * callbacks. These run from the loop through a deferred call of the
+ * engine (engine.h), never from inside libcurl or the caller's own call.
+ * The attempts of a request are in gateway_attempt.c, streamed attempts
+ * in gateway_stream.c.
  */
 #include "llmgateway.h"
 
@@ -14,14 +15,13 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <uv.h>
 
 #include "breaker.h"
 #include "config.h"
+#include "engine.h"
 #include "env.h"
 #include "events.h"
 #include "gateway_priv.h"
-#include "http.h"
 #include "provider_state.h"
 #include "ratelimit.h"
 #include "route.h"
@@ -193,11 +193,11 @@ static int secrets_new(lgw__secrets_t *l, const lgw_runtime_t *rt) {
 
 /* ---- events and outcome -------------------------------------------------- */
 
-static void on_idle(uv_idle_t *h);
-
-/* Deltas, events and completions run from the idle handle. */
+/* Deltas, events and completions run from the deferred call; while
+ * dispatch runs, it takes what is queued meanwhile too. */
 void lgw__gw_wake(lgw_gateway_t *gw) {
-  if (!gw->closing) uv_idle_start(&gw->idle, on_idle);
+  if (!gw->closing && !gw->cb_depth)
+    gw->eng->ops->defer_arm(gw->eng, gw->wake);
 }
 
 void lgw__gw_queue_event(lgw_gateway_t *gw, const lgw_event_t *ev) {
@@ -225,7 +225,8 @@ void lgw__gw_finish(req_t *q, int status) {
     lgw__gw_redact(gw, q->err->message, sizeof q->err->message);
   }
   q->state = S_DONE;
-  if (q->deadline_timer) uv_timer_stop(q->deadline_timer);
+  if (q->deadline_timer)
+    gw->eng->ops->timer_stop(gw->eng, q->deadline_timer);
   memset(&ev, 0, sizeof ev);
   ev.type = LGW_EVENT_REQUEST_END;
   ev.request_id = q->id;
@@ -242,11 +243,11 @@ void lgw__gw_finish(req_t *q, int status) {
   ev.http_status = q->last_status;
   ev.code = status;
   ev.message = status ? (q->err ? q->err : &lgw__gw_oom_error)->message : "";
-  ev.latency = (lgw__now_ms() - q->start_ms) / 1000.0;
+  ev.latency = eng_now(gw) - q->start_s;
   ev.usage = q->usage_total;
   ev.cost = q->cost_total;
   lgw__gw_queue_event(gw, &ev);
-  list_append(&gw->done, &q->q_link);
+  lgw_list_push_back(&gw->done, &q->q_link);
   lgw__gw_wake(gw);
 }
 
@@ -276,18 +277,12 @@ static void finish_stopped(req_t *q) {
 /* ---- request timers, cancellation and the deadline ----------------------- */
 
 /* Start (or restart) one of the request's own timers, allocated on first
- * use (closed and freed with the request). */
-int lgw__gw_timer_start(req_t *q, uv_timer_t **t, uv_timer_cb cb,
-                       double seconds) {
-  if (!*t) {
-    uv_timer_t *nt = lgw_malloc(sizeof *nt);
-    if (!nt) return LGW_ENOMEM;
-    uv_timer_init(q->gw->loop, nt);
-    nt->data = q;
-    *t = nt;
-    q->gw->open_handles++;
-  }
-  uv_timer_start(*t, cb, (uint64_t)ceil(seconds * 1000.0), 0);
+ * use (freed with the request). */
+int lgw__gw_timer_start(req_t *q, lgw__timer_t **t, lgw__engine_fn fn,
+                        double seconds) {
+  lgw__engine_t *e = q->gw->eng;
+  if (!*t && !(*t = e->ops->timer_new(e, fn, q))) return LGW_ENOMEM;
+  e->ops->timer_start(e, *t, seconds);
   return 0;
 }
 
@@ -297,17 +292,17 @@ static void stop(req_t *q, int code) {
   q->stop_code = code;
   switch (q->state) {
     case S_HTTP:
-      lgw__http_cancel(q->http);  /* on_http finishes it */
+      q->gw->eng->ops->cancel(q->gw->eng, q->http);  /* on_http finishes it */
       return;
     case S_SLEEP:
-      uv_timer_stop(q->sleep_timer);
+      q->gw->eng->ops->timer_stop(q->gw->eng, q->sleep_timer);
       break;
     case S_PACE:
       lgw__redis_forget(q->rs_call);
       q->rs_call = NULL;
       break;
     case S_WAIT:
-      list_remove(&q->q_link);
+      lgw_list_remove(&q->q_link);
       break;
     default:
       break;
@@ -315,7 +310,7 @@ static void stop(req_t *q, int code) {
   finish_stopped(q);
 }
 
-static void on_deadline(uv_timer_t *t) { stop(t->data, LGW_EDEADLINE); }
+static void on_deadline(void *ud) { stop(ud, LGW_EDEADLINE); }
 
 /* ---- completion ---------------------------------------------------------- */
 
@@ -338,41 +333,14 @@ static void req_free(req_t *q) {
   lgw__buf_free(&q->lines);
   lgw__gw_stream_free(q->st);
   lgw_free(q->err);
-  lgw_free(q->sleep_timer);
-  lgw_free(q->deadline_timer);
-  lgw_free(q->ttft_timer);
-  lgw_free(q->idle_timer);
+  if (q->gw) {  /* timers are made only once it is set */
+    lgw__engine_t *e = q->gw->eng;
+    e->ops->timer_free(e, q->sleep_timer);
+    e->ops->timer_free(e, q->deadline_timer);
+    e->ops->timer_free(e, q->ttft_timer);
+    e->ops->timer_free(e, q->idle_timer);
+  }
   lgw_free(q);
-}
-
-static void gw_destroy(lgw_gateway_t *gw);
-
-static void on_handle_close(uv_handle_t *h) {
-  lgw_gateway_t *gw;
-  if (h->type == UV_TIMER) {
-    req_t *q = h->data;
-    gw = q->gw;
-    if (--q->closing == 0) req_free(q);
-  } else {
-    gw = h->data;
-  }
-  if (--gw->open_handles == 0 && gw->freeing && !gw->own_loop &&
-      !gw->running)
-    gw_destroy(gw);
-}
-
-/* Release a request whose callback has run; timers close first. */
-static void req_release(req_t *q) {
-  uv_timer_t *const timers[] = {q->sleep_timer, q->deadline_timer,
-                                q->ttft_timer, q->idle_timer};
-  size_t i;
-  for (i = 0; i < 4; i++) q->closing += timers[i] != NULL;
-  if (!q->closing) {
-    req_free(q);
-    return;
-  }
-  for (i = 0; i < 4; i++)
-    if (timers[i]) uv_close((uv_handle_t *)timers[i], on_handle_close);
 }
 
 /* Distinct providers with at least one attempt. */
@@ -451,19 +419,17 @@ static void dispatch(lgw_gateway_t *gw) {
   gw->cb_depth++;
   for (;;) {
     if (lgw__notes_run_one(&gw->notes, gw->on_event, gw->event_ud)) continue;
-    if (list_empty(&gw->done)) break;
-    q = REQ_OF(gw->done.next, q_link);
-    list_remove(&q->q_link);
-    list_remove(&q->all_link);
+    if (lgw_list_empty(&gw->done)) break;
+    q = REQ_OF(lgw_list_pop_front(&gw->done), q_link);
+    lgw_list_remove(&q->all_link);
     gw->pending--;
     call_back(q);
-    req_release(q);
+    req_free(q);
   }
-  if (!gw->closing) uv_idle_stop(&gw->idle);
   if (--gw->cb_depth == 0 && gw->free_pending && !gw->closing) teardown(gw);
 }
 
-static void on_idle(uv_idle_t *h) { dispatch(h->data); }
+static void on_wake(void *ud) { dispatch(ud); }
 
 /* ---- public API ---------------------------------------------------------- */
 
@@ -539,7 +505,7 @@ int lgw__gw_submit(lgw_gateway_t *gw, const lgw_request_t *req,
                                    : (rt->deadline > 0 ? rt->deadline : 0);
   /* a deadline of 1e9 s (31 years) or more, or infinity, is none */
   if (!(q->deadline < 1e9)) q->deadline = 0;
-  q->start_ms = lgw__now_ms();
+  q->start_s = eng_now(gw);
   q->ttft = q->win_ttft = -1;
   q->cost_total = q->win_cost = -1;
   lgw__usage_unknown(&q->win_usage);
@@ -548,7 +514,7 @@ int lgw__gw_submit(lgw_gateway_t *gw, const lgw_request_t *req,
     req_free(q);
     return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   }
-  list_append(&gw->all, &q->all_link);
+  lgw_list_push_back(&gw->all, &q->all_link);
   gw->pending++;
   if (id) *id = q->id;
   if (!rt->nproviders) {
@@ -563,9 +529,8 @@ int lgw__gw_submit(lgw_gateway_t *gw, const lgw_request_t *req,
 }
 
 int lgw_gateway_cancel(lgw_gateway_t *gw, uint64_t id) {
-  link_t *l;
   if (!gw) return LGW_EINVAL;
-  for (l = gw->all.next; l != &gw->all; l = l->next) {
+  LGW_LIST_FOREACH(l, &gw->all) {
     req_t *q = REQ_OF(l, all_link);
     if (q->id != id) continue;
     if (q->state == S_DONE) return LGW_EINVAL;
@@ -576,12 +541,10 @@ int lgw_gateway_cancel(lgw_gateway_t *gw, uint64_t id) {
 }
 
 void lgw_gateway_cancel_all(lgw_gateway_t *gw) {
-  link_t *l;
   if (!gw) return;
   /* no queued request may take a slot freed by a cancel */
   gw->no_pump++;
-  for (l = gw->all.next; l != &gw->all; l = l->next)
-    stop(REQ_OF(l, all_link), LGW_ECANCELED);
+  LGW_LIST_FOREACH(l, &gw->all) stop(REQ_OF(l, all_link), LGW_ECANCELED);
   gw->no_pump--;
 }
 
@@ -590,7 +553,7 @@ size_t lgw_gateway_pending(const lgw_gateway_t *gw) {
 }
 
 struct uv_loop_s *lgw_gateway_loop(lgw_gateway_t *gw) {
-  return gw ? gw->loop : NULL;
+  return gw ? gw->eng->ops->loop(gw->eng) : NULL;
 }
 
 static void free_urls(char **urls, size_t n) {
@@ -740,8 +703,10 @@ static void shared_breaker(void *ud, size_t pi, double remaining) {
                                            : LGW_EVENT_BREAKER_CLOSE);
 }
 
+/* The engine goes first: on its own loop, it runs that loop until every
+ * handle is closed and every state write done. */
 static void gw_destroy(lgw_gateway_t *gw) {
-  uv_loop_t *loop = gw->own_loop ? gw->loop : NULL;
+  gw->eng->ops->free(gw->eng);
   lgw__notes_clear(&gw->notes);
   lgw__gw_routes_free(gw);
   limits_free(gw, gw->rt->nproviders);
@@ -752,58 +717,38 @@ static void gw_destroy(lgw_gateway_t *gw) {
   lgw_free(gw->eps);
   lgw_free(gw->state_path);
   lgw_free(gw);
-  lgw_free(loop);
-}
-
-/* Close the gateway's own loop once every handle is closed, then free. */
-static void close_own_loop(lgw_gateway_t *gw) {
-  while (uv_loop_close(gw->loop) == UV_EBUSY) uv_run(gw->loop, UV_RUN_DEFAULT);
-  gw_destroy(gw);
 }
 
 int lgw_gateway_run(lgw_gateway_t *gw) {
   if (!gw) return LGW_EINVAL;
   if (gw->cb_depth || gw->running || gw->closing) return LGW_EINVAL;
   gw->running = 1;
-  while (gw->pending > 0 && !gw->freeing) uv_run(gw->loop, UV_RUN_ONCE);
+  while (gw->pending > 0 && !gw->freeing) gw->eng->ops->run_once(gw->eng);
   if (gw->freeing) {
-    /* freed from a callback: finish that here */
-    if (gw->own_loop) {
-      close_own_loop(gw);
-    } else {
-      while (gw->open_handles > 0) uv_run(gw->loop, UV_RUN_ONCE);
-      gw_destroy(gw);
-    }
+    gw_destroy(gw);  /* freed from a callback: finish that here */
     return 0;
   }
   gw->running = 0;
   return 0;
 }
 
-/* Cancel everything, run the callbacks, close handles. */
+/* Cancel everything, run the callbacks, stop the engine. */
 static void teardown(lgw_gateway_t *gw) {
   size_t i;
   gw->closing = 1;
   lgw_gateway_cancel_all(gw);
   dispatch(gw);
-  lgw__http_free(gw->http);
-  gw->http = NULL;
   lgw__rstate_free(gw->rs);
   gw->rs = NULL;
   for (i = 0; i < gw->rt->nproviders * NSTYLES; i++) {
     lgw_free(gw->eps[i].url);
-    lgw__http_headers_free(gw->eps[i].headers);
+    lgw__headers_free(gw->eps[i].headers);
   }
-  uv_idle_stop(&gw->idle);
-  uv_close((uv_handle_t *)&gw->idle, on_handle_close);
+  gw->eng->ops->defer_free(gw->eng, gw->wake);
+  gw->wake = NULL;
+  lgw__gw_writer_close(gw);
   gw->freeing = 1;
-  if (gw->running) return;  /* lgw_gateway_run finishes */
-  if (gw->own_loop) {
-    if (gw->cb_depth == 0) close_own_loop(gw);
-    else
-      lgw__log(LGW_LOG_WARN, "gateway freed from a callback outside "
-                             "lgw_gateway_run: its loop stays open");
-  }
+  if (!gw->running) gw_destroy(gw);  /* else lgw_gateway_run finishes */
 }
 
 void lgw_gateway_free(lgw_gateway_t *gw) {
@@ -819,19 +764,36 @@ void lgw_gateway_free(lgw_gateway_t *gw) {
 
 int lgw_gateway_new(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
                     lgw_gateway_t **out, lgw_error_t *err) {
-  lgw_gateway_t *gw;
-  lgw__kvlist_t state = {NULL, 0};
-  const char *pref;
+  lgw__engine_t *eng;
   lgw_error_t own;
   if (!err) err = &own;
   if (out) *out = NULL;
   if (!rt || !out)
     return lgw__error_set(err, LGW_EINVAL, "lgw_gateway_new: invalid "
                                            "arguments");
-  if (lgw_global_init())
-    return lgw__error_set(err, LGW_ENOMEM, "curl_global_init failed");
+  if (lgw__engine_new(opts ? opts->loop : NULL, rt->max_connections_per_host,
+                      &eng, err))
+    return err->code;
+  return lgw__gateway_new_on(rt, opts, eng, out, err);
+}
+
+int lgw__gateway_new_on(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
+                        lgw__engine_t *eng, lgw_gateway_t **out,
+                        lgw_error_t *err) {
+  lgw_gateway_t *gw;
+  lgw__kvlist_t state = {NULL, 0};
+  const char *pref;
+  lgw_error_t own;
+  size_t i;
+  if (!err) err = &own;
+  *out = NULL;
   gw = lgw__calloc(1, sizeof *gw);
-  if (!gw) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  if (!gw) {
+    eng->ops->free(eng);
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  }
+  gw->eng = eng;
+  lgw__notes_init(&gw->notes);
   gw->cost_total = -1;  /* nothing priced yet */
   gw->eps = lgw__calloc(rt->nproviders * NSTYLES + 1, sizeof *gw->eps);
   if (secrets_new(&gw->secrets, rt)) goto nomem;
@@ -850,6 +812,7 @@ int lgw_gateway_new(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
   if (!gw->eps || !gw->shown_urls || !gw->routes || !gw->nroutes ||
       limits_new(gw, rt))
     goto nomem;
+  for (i = 0; i < rt->nproviders; i++) lgw_list_init(&gw->routes[i]);
   if (!(opts && opts->no_state) && !rt->state) {
     gw->state_path = lgw__resolve_provider_state_file(
         opts ? opts->state_file : NULL, lgw__getenv_default, NULL);
@@ -859,45 +822,29 @@ int lgw_gateway_new(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
     pref = lgw__kvlist_get_ci(&state, rt->config_key);
     if (pref) lgw__gw_msgf(gw->preferred, sizeof gw->preferred, "%s", pref);
     lgw__kvlist_free(&state);
+    if (lgw__gw_writer_new(gw, rt->config_key)) goto nomem;
   }
-  if (opts && opts->loop) {
-    gw->loop = opts->loop;
-  } else {
-    gw->loop = lgw_malloc(sizeof *gw->loop);
-    if (!gw->loop) goto nomem;
-    if (uv_loop_init(gw->loop) != 0) {
-      lgw_free(gw->loop);
-      gw->loop = NULL;
-      lgw__error_set(err, LGW_ENOMEM, "cannot create the event loop");
-      goto fail;
-    }
-    gw->own_loop = 1;
-  }
-  if (lgw__http_new(gw->loop, &gw->http, err)) {
-    if (gw->own_loop) {
-      uv_loop_close(gw->loop);
-      lgw_free(gw->loop);
-    }
-    goto fail;
-  }
-  lgw__http_set_max_host_connections(gw->http, rt->max_connections_per_host);
-  list_init(&gw->all);
-  list_init(&gw->wait);
-  list_init(&gw->done);
-  uv_idle_init(gw->loop, &gw->idle);
-  gw->idle.data = gw;
-  gw->open_handles = 1;
+  gw->wake = eng->ops->defer_new(eng, on_wake, gw);
+  if (!gw->wake) goto nomem;
+  lgw_list_init(&gw->all);
+  lgw_list_init(&gw->wait);
+  lgw_list_init(&gw->done);
   gw->rt = lgw_runtime_ref(rt);
   gw->max_concurrent = rt->max_concurrent > 1 ? (size_t)rt->max_concurrent
                                               : 1;
   gw->rng = opts && opts->seed ? opts->seed
-                               : (uv_hrtime() ^ (uint64_t)(uintptr_t)gw);
+                               : ((uint64_t)(eng_now(gw) * 1e9) ^
+                                  (uint64_t)(uintptr_t)gw);
   if (!(opts && opts->no_state) && rt->state) {
     const lgw__rstate_hooks_t hooks = {shared_preferred, shared_breaker, gw};
+    struct uv_loop_s *loop = eng->ops->loop(eng);
     lgw_error_t e;
     memset(&e, 0, sizeof e);
     /* settings.state was validated: only memory can be short here */
-    if (lgw__rstate_new(gw->loop, rt, &hooks, NULL, &gw->rs, &e))
+    if (!loop)
+      lgw__log(LGW_LOG_WARN, "shared state unavailable, using local state: "
+               "the engine has no event loop");
+    else if (lgw__rstate_new(loop, rt, &hooks, NULL, &gw->rs, &e))
       lgw__log(LGW_LOG_WARN, "shared state unavailable, using local state: "
                "%s", e.message);
   }
@@ -906,6 +853,7 @@ int lgw_gateway_new(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
 nomem:
   lgw__error_set(err, LGW_ENOMEM, "out of memory");
 fail:
+  lgw__gw_writer_close(gw);
   free_urls(gw->shown_urls, rt->nproviders);
   ca_files_free(gw, rt->nproviders);
   lgw__secrets_free(&gw->secrets);
@@ -914,6 +862,7 @@ fail:
   lgw_free(gw->nroutes);
   lgw_free(gw->eps);
   lgw_free(gw->state_path);
+  eng->ops->free(eng);
   lgw_free(gw);
   return err->code;
 }

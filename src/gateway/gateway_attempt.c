@@ -10,13 +10,12 @@
 
 #include <stddef.h>
 #include <string.h>
-#include <uv.h>
 
 #include "breaker.h"
 #include "config.h"
+#include "engine.h"
 #include "events.h"
 #include "gateway_priv.h"
-#include "http.h"
 #include "provider_state.h"
 #include "ratelimit.h"
 #include "retry.h"
@@ -165,9 +164,8 @@ static void pace(req_t *q);
 static void pump(lgw_gateway_t *gw) {
   req_t *q;
   while (!gw->no_pump && gw->inflight < gw->max_concurrent &&
-         !list_empty(&gw->wait)) {
-    q = REQ_OF(gw->wait.next, q_link);
-    list_remove(&q->q_link);
+         !lgw_list_empty(&gw->wait)) {
+    q = REQ_OF(lgw_list_pop_front(&gw->wait), q_link);
     gw->inflight++;
     send_attempt(q);
   }
@@ -181,12 +179,12 @@ static void slot_release(lgw_gateway_t *gw) {
 /* FIFO: a free slot goes to the longest waiter. */
 static void slot_acquire(req_t *q) {
   lgw_gateway_t *gw = q->gw;
-  if (gw->inflight < gw->max_concurrent && list_empty(&gw->wait)) {
+  if (gw->inflight < gw->max_concurrent && lgw_list_empty(&gw->wait)) {
     gw->inflight++;
     send_attempt(q);
   } else {
     q->state = S_WAIT;
-    list_append(&gw->wait, &q->q_link);
+    lgw_list_push_back(&gw->wait, &q->q_link);
   }
 }
 
@@ -268,8 +266,7 @@ static const lgw__route_t *route_add(lgw_gateway_t *gw, size_t pi,
     lgw_free(r);
     return NULL;
   }
-  r->next = gw->routes[pi];
-  gw->routes[pi] = r;
+  lgw_list_push_front(&gw->routes[pi], &r->link);
   gw->nroutes[pi]++;
   return &r->route;
 }
@@ -281,10 +278,11 @@ static const lgw__route_t *route_add(lgw_gateway_t *gw, size_t pi,
 static const lgw__route_t *route_for(req_t *q, lgw_error_t *e) {
   lgw_gateway_t *gw = q->gw;
   size_t pi = q->order[q->pos];
-  const route_entry_t *r;
   if (q->plain) {
-    for (r = gw->routes[pi]; r; r = r->next)
+    LGW_LIST_FOREACH(l, &gw->routes[pi]) {
+      route_entry_t *r = LGW_CONTAINER_OF(l, route_entry_t, link);
       if (strcmp(r->task, q->task) == 0) return &r->route;
+    }
     if (gw->nroutes[pi] < ROUTES_MAX) return route_add(gw, pi, q->task, e);
   }
   if (lgw__route(gw->rt, &gw->rt->providers[pi], q->task, &q->ov,
@@ -295,10 +293,10 @@ static const lgw__route_t *route_for(req_t *q, lgw_error_t *e) {
 
 void lgw__gw_routes_free(lgw_gateway_t *gw) {
   size_t i;
-  route_entry_t *r, *next;
+  lgw_link_t *l;
   for (i = 0; gw->routes && i < gw->rt->nproviders; i++)
-    for (r = gw->routes[i]; r; r = next) {
-      next = r->next;
+    while ((l = lgw_list_pop_front(&gw->routes[i])) != NULL) {
+      route_entry_t *r = LGW_CONTAINER_OF(l, route_entry_t, link);
       lgw__route_free(&r->route);
       lgw_free(r->task);
       lgw_free(r);
@@ -357,20 +355,20 @@ static const endpoint_t *endpoint(lgw_gateway_t *gw, size_t pi,
   tr = lgw__transport_for(style);
   if (!tr) return NULL;
   if (tr->headers(&gw->rt->providers[pi], &kv) == 0)
-    ep->headers = lgw__http_headers(&kv);
+    ep->headers = lgw__headers_new(&kv);
   lgw__kvlist_free(&kv);
   if (!ep->headers) return NULL;
   ep->url = tr->url(&gw->rt->providers[pi]);
-  if (ep->url) ep->direct = lgw__http_url_is_loopback(ep->url);
+  if (ep->url) ep->direct = lgw__url_is_loopback(ep->url);
   if (!ep->url) {
-    lgw__http_headers_free(ep->headers);
+    lgw__headers_free(ep->headers);
     ep->headers = NULL;
     return NULL;
   }
   return ep;
 }
 
-static void on_http(const lgw__http_resp_t *resp, void *ud);
+static void on_http(const lgw__xfer_resp_t *resp, void *ud);
 
 /* After a failed attempt that cannot be retried, or whose retry is not
  * possible: the next provider. Holds no slot. */
@@ -388,7 +386,7 @@ static void send_attempt(req_t *q) {
   const lgw__transport_t *tr = lgw__transport_for(q->route->style);
   const endpoint_t *ep = endpoint(gw, q->order[q->pos], q->route->style);
   lgw__call_t call;
-  lgw__http_opts_t o;
+  lgw__xfer_opts_t o;
   lgw_error_t e;
   char *body = NULL;
   size_t len = 0;
@@ -423,10 +421,13 @@ static void send_attempt(req_t *q) {
     o.max_response_bytes = rt->max_response_bytes;
     o.ca_file = gw->ca_files[q->order[q->pos]];
     o.direct = ep->direct;
-    if (q->on_delta) o.on_data = lgw__gw_on_stream_data;
-    q->attempt_ms = lgw__now_ms();
+    if (q->on_delta) {
+      o.on_head = lgw__gw_on_stream_head;
+      o.on_data = lgw__gw_on_stream_data;
+    }
+    q->attempt_s = eng_now(gw);
     /* the transfer takes the body */
-    rc = lgw__http_post_owned(gw->http, &o, body, on_http, q, &q->http, &e);
+    rc = gw->eng->ops->submit(gw->eng, &o, body, on_http, q, &q->http, &e);
   }
   if (rc == 0) {
     if (q->on_delta) lgw__gw_stream_begin(q);
@@ -438,8 +439,8 @@ static void send_attempt(req_t *q) {
   fail_over(q, e.message);
 }
 
-static void on_sleep_done(uv_timer_t *t) {
-  req_t *q = t->data;
+static void on_sleep_done(void *ud) {
+  req_t *q = ud;
   if (q->pacing) {
     q->pacing = 0;
     slot_acquire(q);
@@ -549,7 +550,7 @@ static int status_code(long status) {
  * message shows (DETAIL_MAX - 1 bytes). */
 #define DETAIL_MAX 512
 static void error_detail(const lgw_gateway_t *gw,
-                         const lgw__http_resp_t *resp, char *out) {
+                         const lgw__xfer_resp_t *resp, char *out) {
   char whole[8192];
   size_t n;
   lgw__error_body_message(resp->body, resp->body_len, whole, sizeof whole);
@@ -564,7 +565,7 @@ static void error_detail(const lgw_gateway_t *gw,
 }
 
 /* Message for a transfer that produced no usable response. */
-static void transfer_message(const req_t *q, const lgw__http_resp_t *resp,
+static void transfer_message(const req_t *q, const lgw__xfer_resp_t *resp,
                              const char *url, char *out, size_t cap) {
   const lgw_runtime_t *rt = q->gw->rt;
   switch (resp->code) {
@@ -600,12 +601,103 @@ static void transfer_message(const req_t *q, const lgw__http_resp_t *resp,
   }
 }
 
+/* ---- the provider-state file ---------------------------------------------- */
+
+/* The file is written on the thread pool, so an answer never waits for
+ * the disk. One write at a time: a new winner while one is in flight is
+ * kept, and written when it ends (only the newest), so an older value
+ * never lands after a newer one. Closing waits for the write in flight
+ * and writes the newest value itself; the writer outlives the gateway
+ * until the engine has delivered that write's end. */
+typedef struct state_writer {
+  lgw__engine_t *eng;
+  char *path, *config_key;     /* owned */
+  void (*remember)(const char *path, const char *config_key,
+                   const char *provider_key);
+  char want[65];               /* the newest winner */
+  char writing[65];            /* the value in flight, or last written */
+  int busy;                    /* a write is in flight */
+  int closed;                  /* the gateway is gone */
+} state_writer_t;
+
+static void writer_free(state_writer_t *w) {
+  lgw_free(w->path);
+  lgw_free(w->config_key);
+  lgw_free(w);
+}
+
+/* On a thread of the pool (what it logs is logged from the loop). */
+static void writer_work(void *ud) {
+  state_writer_t *w = ud;
+  w->remember(w->path, w->config_key, w->writing);
+}
+
+static void writer_next(state_writer_t *w);
+
+static void writer_done(void *ud) {
+  state_writer_t *w = ud;
+  w->busy = 0;
+  writer_next(w);
+}
+
+/* Start the next write, if the newest value is not the one written. */
+static void writer_next(state_writer_t *w) {
+  if (!w->busy && strcmp(w->want, w->writing) != 0) {
+    memcpy(w->writing, w->want, sizeof w->writing);
+    w->busy = 1;
+    if (w->eng->ops->work(w->eng, writer_work, writer_done, w)) {
+      writer_work(w);  /* no pool: here, as a last resort */
+      writer_done(w);
+      return;
+    }
+  }
+  if (!w->busy && w->closed) writer_free(w);
+}
+
+int lgw__gw_writer_new(lgw_gateway_t *gw, const char *config_key) {
+  state_writer_t *w = lgw__calloc(1, sizeof *w);
+  if (!w) return LGW_ENOMEM;
+  w->eng = gw->eng;
+  w->path = lgw__strdup(gw->state_path);
+  w->config_key = lgw__strdup(config_key);
+  w->remember = lgw__state_remember;
+  /* the file names it already: nothing to write until another wins */
+  memcpy(w->writing, gw->preferred, sizeof w->writing);
+  memcpy(w->want, gw->preferred, sizeof w->want);
+  if (!w->path || !w->config_key) {
+    writer_free(w);
+    return LGW_ENOMEM;
+  }
+  gw->writer = w;
+  return 0;
+}
+
+void lgw__gw_writer_close(lgw_gateway_t *gw) {
+  state_writer_t *w = gw->writer;
+  if (!w) return;
+  gw->writer = NULL;
+  w->closed = 1;
+  if (w->busy) {
+    w->eng->ops->work_wait(w->eng);  /* the write in flight is done */
+    if (strcmp(w->want, w->writing) != 0) {
+      memcpy(w->writing, w->want, sizeof w->writing);
+      writer_work(w);  /* its end (writer_done) frees w */
+    }
+    return;
+  }
+  writer_next(w);
+}
+
 static void remember_provider(lgw_gateway_t *gw, const lgw__provider_t *p) {
   if (strcmp(gw->preferred, p->key) == 0) return;
   memcpy(gw->preferred, p->key, sizeof gw->preferred);
   lgw__rstate_set_preferred(gw->rs, p->key);
-  if (gw->state_path)
-    lgw__state_remember(gw->state_path, gw->rt->config_key, p->key);
+  if (gw->writer) {
+    if (gw->state_remember && !gw->writer->busy)
+      gw->writer->remember = gw->state_remember;
+    memcpy(gw->writer->want, p->key, sizeof gw->writer->want);
+    writer_next(gw->writer);
+  }
 }
 
 static void usage_of(const lgw__reply_t *r, lgw_usage_t *u) {
@@ -616,7 +708,7 @@ static void usage_of(const lgw__reply_t *r, lgw_usage_t *u) {
 }
 
 /* A complete 2xx body; a streamed request gets its text as one delta. */
-static int body_end(req_t *q, const lgw__http_resp_t *resp, char *msg,
+static int body_end(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
                     size_t cap, int *cls_status) {
   const lgw__transport_t *tr = lgw__transport_for(q->route->style);
   lgw_error_t e;
@@ -681,7 +773,7 @@ static void record_failure(req_t *q, int status, int code, const char *msg,
   if (next == LGW__NEXT_RETRY) breaker_failure(q);
 }
 
-static void on_http(const lgw__http_resp_t *resp, void *ud) {
+static void on_http(const lgw__xfer_resp_t *resp, void *ud) {
   req_t *q = ud;
   lgw_gateway_t *gw = q->gw;
   const lgw_runtime_t *rt = gw->rt;

@@ -9,13 +9,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <uv.h>
 
 #include "llmgateway.h"
 #include "breaker.h"
 #include "config.h"
+#include "engine.h"
 #include "events.h"
-#include "http.h"
+#include "list.h"
 #include "ratelimit.h"
 #include "route.h"
 #include "sse.h"
@@ -28,14 +28,14 @@
 /* Endpoint of one provider for one transport, built on first use. */
 typedef struct endpoint {
   char *url;                   /* owned */
-  struct curl_slist *headers;  /* owned */
+  lgw__headers_t *headers;     /* owned */
   int direct;                  /* loopback: never through a proxy */
 } endpoint_t;
 
 /* The route of a task on one provider, for requests without overrides.
  * Entries never move: requests point at their route. */
 typedef struct route_entry {
-  struct route_entry *next;
+  lgw_link_t link;             /* in gw->routes[provider] */
   char *task;                  /* owned */
   lgw__route_t route;          /* owned */
 } route_entry_t;
@@ -54,10 +54,6 @@ typedef struct req_stream {
   int at_end;                  /* the body is complete: the last event */
   char abort_msg[1024];
 } req_stream_t;
-
-typedef struct link {
-  struct link *prev, *next;
-} link_t;
 
 struct req {
   lgw_gateway_t *gw;
@@ -80,12 +76,10 @@ struct req {
   const lgw__route_t *route;   /* the gateway's cached one or own_route;
                                   NULL before routing */
   lgw__route_t own_route;      /* owned: a route built with overrides */
-  lgw__http_req_t *http;
+  lgw__xfer_t *http;
   int stop_code;               /* LGW_ECANCELED / LGW_EDEADLINE once asked */
-  /* timers, allocated on first use (owned; closed before the request is
-     freed) */
-  uv_timer_t *sleep_timer, *deadline_timer, *ttft_timer, *idle_timer;
-  int closing;                 /* timers still closing */
+  /* timers, allocated on first use (owned) */
+  lgw__timer_t *sleep_timer, *deadline_timer, *ttft_timer, *idle_timer;
   /* the outcome */
   lgw_attempt_t *att;          /* message and model strings owned */
   size_t natt, catt;
@@ -97,9 +91,9 @@ struct req {
   char *refusal;               /* owned: the last refusal, NULL if none */
   size_t refusal_len;
   size_t winner;               /* configured index on success */
-  link_t all_link;             /* in gw->all */
-  link_t q_link;               /* in gw->wait or gw->done */
-  double start_ms;             /* submit time */
+  lgw_link_t all_link;         /* in gw->all */
+  lgw_link_t q_link;           /* in gw->wait or gw->done */
+  double start_s;              /* submit time (engine clock) */
   /* pacing */
   int pacing;                  /* the sleep timer waits for a rate limit */
   double tokens_est;           /* reserved in the tpm bucket, 0 = none */
@@ -111,7 +105,7 @@ struct req {
   void *delta_ud;
   int emitted;                 /* a delta was queued: no more attempts */
   req_stream_t *st;            /* owned; from the first streamed attempt */
-  double attempt_ms;           /* start of the current attempt */
+  double attempt_s;            /* start of the current attempt */
   double ttft;                 /* current attempt; -1 before a delta */
   /* usage */
   lgw_usage_t usage_total, win_usage;
@@ -137,7 +131,7 @@ struct req {
   size_t ninputs;
   long dims;
   char *embed_url;             /* owned: the current attempt's */
-  struct curl_slist *embed_headers;  /* owned */
+  lgw__headers_t *embed_headers;  /* owned */
   double *vecs;                /* owned: the answer's */
   size_t nvecs, dim;
   char *embed_model;           /* owned: the model the answer named */
@@ -149,9 +143,7 @@ struct req {
 
 struct lgw_gateway {
   lgw_runtime_t *rt;           /* reference held */
-  uv_loop_t *loop;
-  int own_loop;                /* loop allocated and closed here */
-  lgw__http_t *http;
+  lgw__engine_t *eng;          /* owned */
   endpoint_t *eps;             /* nproviders * NSTYLES */
   char **shown_urls;           /* per provider: base_url with userinfo,
                                   query values and every secret redacted,
@@ -160,15 +152,15 @@ struct lgw_gateway {
   char **ca_files;             /* per provider: CA bundle, NULL = curl's
                                   default; owned */
   char *state_path;            /* NULL when no_state or shared */
+  struct state_writer *writer; /* with state_path: writes it off the loop */
   lgw__rstate_t *rs;           /* shared state on Redis, or NULL */
   char preferred[65];          /* provider key, "" when none */
   uint64_t rng;
   uint64_t next_id;
   size_t max_concurrent, inflight;
   size_t pending;
-  link_t all, wait, done;      /* lists of req_t */
-  uv_idle_t idle;              /* runs completion callbacks */
-  int open_handles;            /* uv handles not yet closed */
+  lgw_link_t all, wait, done;  /* lists of req_t */
+  lgw__defer_t *wake;          /* runs completion callbacks */
   int cb_depth, running, free_pending, closing, freeing, no_pump;
   lgw__notes_t notes;          /* deltas and events to run */
   lgw_event_fn on_event;
@@ -179,7 +171,11 @@ struct lgw_gateway {
    * backoff), so they need not time it; NULL: nobody */
   void (*on_sleep)(void *ud, uint64_t id, double seconds);
   void *on_sleep_ud;
-  route_entry_t **routes;      /* per provider: cached routes; owned */
+  /* tests: the state-file write, run on the thread pool; NULL:
+   * lgw__state_remember */
+  void (*state_remember)(const char *path, const char *config_key,
+                         const char *provider_key);
+  lgw_link_t *routes;          /* per provider: cached routes; owned */
   size_t *nroutes;
   long timeout_ms, connect_timeout_ms;
   lgw__breaker_t *breakers;    /* per configured provider */
@@ -188,25 +184,7 @@ struct lgw_gateway {
   lgw_usage_t usage_total;
 };
 
-/* ---- lists (intrusive, circular, with a sentinel) ------------------------ */
-
-#define REQ_OF(l, field) ((req_t *)(void *)((char *)(l) - offsetof(req_t, field)))
-
-static inline void list_init(link_t *h) { h->prev = h->next = h; }
-static inline int list_empty(const link_t *h) { return h->next == h; }
-
-static inline void list_append(link_t *h, link_t *l) {
-  l->prev = h->prev;
-  l->next = h;
-  h->prev->next = l;
-  h->prev = l;
-}
-
-static inline void list_remove(link_t *l) {
-  l->prev->next = l->next;
-  l->next->prev = l->prev;
-  l->prev = l->next = l;
-}
+#define REQ_OF(l, field) LGW_CONTAINER_OF(l, req_t, field)
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -222,13 +200,25 @@ static inline const char *prov_url(const req_t *q) {
   return q->gw->shown_urls[q->order[q->pos]];
 }
 
+/* The engine's clock. */
+static inline double eng_now(const lgw_gateway_t *gw) {
+  return gw->eng->ops->now(gw->eng);
+}
+
+/* The breakers' and rate limiters' clock: the caller's, else the
+ * engine's. */
 static inline double gw_now(const lgw_gateway_t *gw) {
-  return gw->clock ? gw->clock(gw->clock_ud) : lgw__now_ms() / 1000.0;
+  return gw->clock ? gw->clock(gw->clock_ud) : eng_now(gw);
 }
 
 /* ---- gateway.c ----------------------------------------------------------- */
 
 extern const lgw_error_t lgw__gw_oom_error;
+
+/* lgw_gateway_new on engine eng (taken, also on failure). */
+int lgw__gateway_new_on(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
+                        lgw__engine_t *eng, lgw_gateway_t **out,
+                        lgw_error_t *err);
 
 /* snprintf for messages: a long one is cut at cap. */
 void lgw__gw_msgf(char *out, size_t cap, const char *fmt, ...)
@@ -240,7 +230,7 @@ void lgw__gw_queue_event(lgw_gateway_t *gw, const lgw_event_t *ev);
 void lgw__gw_finish(req_t *q, int status);
 lgw_error_t *lgw__gw_req_err(req_t *q);
 void lgw__gw_stop_error(req_t *q);
-int lgw__gw_timer_start(req_t *q, uv_timer_t **t, uv_timer_cb cb,
+int lgw__gw_timer_start(req_t *q, lgw__timer_t **t, lgw__engine_fn fn,
                         double seconds);
 
 /* ---- gateway_attempt.c --------------------------------------------------- */
@@ -250,6 +240,10 @@ void lgw__gw_route_drop(req_t *q);
 void lgw__gw_routes_free(lgw_gateway_t *gw);
 void lgw__gw_breaker_event(lgw_gateway_t *gw, const req_t *q, size_t pi,
                            lgw_event_type_t type);
+/* The provider-state file: written on the thread pool, one write at a
+ * time, the newest value last; close lets pending writes finish. */
+int lgw__gw_writer_new(lgw_gateway_t *gw, const char *config_key);
+void lgw__gw_writer_close(lgw_gateway_t *gw);
 
 /* ---- gateway_rich.c ------------------------------------------------------ */
 
@@ -269,7 +263,7 @@ int lgw__gw_copy_embed(req_t *q, const lgw_embed_request_t *r);
 int lgw__gw_embed_skip(const req_t *q, char *why, size_t cap);
 int lgw__gw_embed_prepare(req_t *q, char **body, size_t *len,
                           lgw_error_t *e);
-int lgw__gw_embed_parse(req_t *q, const lgw__http_resp_t *resp, char *msg,
+int lgw__gw_embed_parse(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
                         size_t cap);
 void lgw__gw_embed_call_back(req_t *q);
 /* Queue the new pieces of calls for on_tool_delta (when set). */
@@ -285,6 +279,7 @@ const char *lgw__gw_attempt_url(const req_t *q);
 void lgw__gw_stream_begin(req_t *q);
 void lgw__gw_stream_timers_stop(req_t *q);
 void lgw__gw_emit_delta(req_t *q, const char *text, size_t len);
+int lgw__gw_on_stream_head(long status, const char *content_type, void *ud);
 int lgw__gw_on_stream_data(const char *p, size_t n, void *ud);
 void lgw__gw_stream_free(req_stream_t *st);
 int lgw__gw_stream_reset(req_t *q);

@@ -186,7 +186,7 @@ void lgw__gw_free_rich(req_t *q) {
   q->res_calls = NULL;
   lgw_free(q->embed_url);
   q->embed_url = NULL;
-  lgw__http_headers_free(q->embed_headers);
+  lgw__headers_free(q->embed_headers);
   q->embed_headers = NULL;
   lgw_free(q->vecs);
   q->vecs = NULL;
@@ -280,7 +280,7 @@ void lgw__gw_emit_tool_deltas(req_t *q, lgw__tcalls_t *calls) {
     lgw__buf_free(&b);
     t->announced = 1;
     if (have > t->shown) t->shown = have;
-    if (q->ttft < 0) q->ttft = (lgw__now_ms() - q->attempt_ms) / 1000.0;
+    if (q->ttft < 0) q->ttft = eng_now(q->gw) - q->attempt_s;
     q->emitted = 1;
     lgw__gw_wake(gw);
   }
@@ -341,11 +341,11 @@ int lgw__gw_embed_prepare(req_t *q, char **body, size_t *len,
   size_t i;
   int rc;
   lgw_free(q->embed_url);
-  lgw__http_headers_free(q->embed_headers);
+  lgw__headers_free(q->embed_headers);
   q->embed_headers = NULL;
   q->embed_url = embed_url(p->base_url);
   if (lgw__openai_headers(p, &kv) == 0)
-    q->embed_headers = lgw__http_headers(&kv);
+    q->embed_headers = lgw__headers_new(&kv);
   lgw__kvlist_free(&kv);
   lgw__buf_init(&b);
   rc = !q->embed_url || !q->embed_headers ? LGW_ENOMEM : 0;
@@ -405,7 +405,7 @@ static size_t embedding_dim(const cJSON *e) {
   return 0;
 }
 
-int lgw__gw_embed_parse(req_t *q, const lgw__http_resp_t *resp, char *msg,
+int lgw__gw_embed_parse(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
                         size_t cap) {
   cJSON *root = cJSON_ParseWithLength(resp->body ? resp->body : "",
                                       resp->body_len);

@@ -10,11 +10,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <uv.h>
 
+#include "engine.h"
 #include "events.h"
 #include "gateway_priv.h"
-#include "http.h"
 #include "sse.h"
 #include "transport.h"
 #include "util.h"
@@ -27,8 +26,9 @@ const char *lgw__gw_attempt_url(const req_t *q) {
 }
 
 void lgw__gw_stream_timers_stop(req_t *q) {
-  if (q->ttft_timer) uv_timer_stop(q->ttft_timer);
-  if (q->idle_timer) uv_timer_stop(q->idle_timer);
+  lgw__engine_t *e = q->gw->eng;
+  if (q->ttft_timer) e->ops->timer_stop(e, q->ttft_timer);
+  if (q->idle_timer) e->ops->timer_stop(e, q->idle_timer);
 }
 
 /* Why the engine cuts a transfer; its completion then reports this. */
@@ -43,22 +43,22 @@ static void abort_set(req_t *q, int code, int status, const char *fmt, ...) {
   va_end(ap);
 }
 
-static void on_ttft_timeout(uv_timer_t *t) {
-  req_t *q = t->data;
+static void on_ttft_timeout(void *ud) {
+  req_t *q = ud;
   if (!q->http) return;
   abort_set(q, LGW_ETIMEOUT, 0, "No first token from %s within "
             "first_token_timeout (%.1fs).", lgw__gw_attempt_url(q),
             q->gw->rt->first_token_timeout);
-  lgw__http_cancel(q->http);  /* on_http reports it */
+  q->gw->eng->ops->cancel(q->gw->eng, q->http);  /* on_http reports it */
 }
 
-static void on_idle_timeout(uv_timer_t *t) {
-  req_t *q = t->data;
+static void on_idle_timeout(void *ud) {
+  req_t *q = ud;
   if (!q->http) return;
   abort_set(q, LGW_ETIMEOUT, 0, "Stream from %s was idle for more than "
             "idle_timeout (%.1fs).", lgw__gw_attempt_url(q),
             q->gw->rt->idle_timeout);
-  lgw__http_cancel(q->http);
+  q->gw->eng->ops->cancel(q->gw->eng, q->http);
 }
 
 /* A streamed attempt was sent: its first token is awaited for at most
@@ -77,8 +77,8 @@ void lgw__gw_stream_begin(req_t *q) {
 void lgw__gw_emit_delta(req_t *q, const char *text, size_t len) {
   lgw_gateway_t *gw = q->gw;
   if (q->ttft < 0) {
-    q->ttft = (lgw__now_ms() - q->attempt_ms) / 1000.0;
-    if (q->ttft_timer) uv_timer_stop(q->ttft_timer);
+    q->ttft = eng_now(gw) - q->attempt_s;
+    if (q->ttft_timer) gw->eng->ops->timer_stop(gw->eng, q->ttft_timer);
   }
   if (lgw__notes_delta(&gw->notes, q->on_delta, q->delta_ud, gw, q->id, text,
                        len)) {
@@ -111,6 +111,15 @@ static int on_sse_event(const char *name, const char *data, size_t len,
     lgw__gw_emit_delta(q, q->st->stream.delta.data, q->st->stream.delta.len);
   lgw__gw_emit_tool_deltas(q, &q->st->stream.calls);
   return 0;
+}
+
+/* A streamed attempt's body is handed on as it comes when it is a 2xx
+ * event stream; any other is collected (an error body, a JSON answer). */
+int lgw__gw_on_stream_head(long status, const char *content_type,
+                           void *ud) {
+  (void)ud;
+  return status >= 200 && status < 300 &&
+         lgw__is_event_stream(content_type);
 }
 
 /* A piece of the event stream (from the loop, after curl returned). */

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "redis.h"
+#include "list.h"
 #include "util.h"
 
 #define GROUP "workers"
@@ -118,16 +119,16 @@ struct lgw_queue {
   int handles;                 /* open uv handles */
   uv_timer_t claim_timer, read_timer;
   lgw__redis_call_t *read_call, *claim_call;
-  waiter_t *waiters;           /* lgw_queue_wait in progress */
-  lgw_job_t *held;             /* jobs handed out, not finished */
-  qwrite_t *writes;         /* outcomes being written */
+  lgw_link_t waiters;          /* lgw_queue_wait in progress */
+  lgw_link_t held;             /* jobs handed out, not finished */
+  lgw_link_t writes;           /* outcomes being written (qwrite_t) */
   void (*drained)(lgw_queue_t *q, void *ud);  /* writes ended */
   void *drained_ud;
 };
 
 struct lgw_job {
   lgw_queue_t *q;
-  lgw_job_t *prev, *next;      /* in q->held */
+  lgw_link_t link;             /* in q->held */
   char *entry, *id, *payload;  /* owned */
   size_t len;
   int delivery;
@@ -139,7 +140,7 @@ struct lgw_job {
  * are dropped when the connection is freed). */
 struct qwrite {
   lgw_queue_t *q;
-  qwrite_t *prev, *next;
+  lgw_link_t link;             /* in q->writes */
   char *id;
   char err[160];
   int unsure;                  /* to be checked at the next connect */
@@ -215,10 +216,11 @@ static void on_up(lgw__redis_t *r, void *ud) {
   lgw_queue_t *q = ud;
   const char *argv[] = {"XGROUP", "CREATE", q->stream, GROUP, "0",
                         "MKSTREAM"};
-  qwrite_t *w;
   lgw__redis_cmd(r, CMD_TIMEOUT, on_group, NULL, NULL, 6, argv, NULL);
-  for (w = q->writes; w; w = w->next)
+  LGW_LIST_FOREACH(l, &q->writes) {
+    qwrite_t *w = LGW_CONTAINER_OF(l, qwrite_t, link);
     if (w->unsure) check_write(w);
+  }
 }
 
 int lgw_queue_open(struct uv_loop_s *loop, const char *url, const char *name,
@@ -234,6 +236,9 @@ int lgw_queue_open(struct uv_loop_s *loop, const char *url, const char *name,
                                            "arguments");
   q = lgw__calloc(1, sizeof *q);
   if (!q) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  lgw_list_init(&q->waiters);
+  lgw_list_init(&q->held);
+  lgw_list_init(&q->writes);
   if (lgw__redis_url_parse(url, &q->url, why, sizeof why)) {
     lgw_free(q);
     return lgw__error_set(err, LGW_ECONFIG, "queue URL: %s", why);
@@ -358,18 +363,15 @@ static lgw__redis_script_t has_script = {
 
 static void write_free(qwrite_t *w) {
   lgw_queue_t *q = w->q;
-  if (w->prev) w->prev->next = w->next;
-  else q->writes = w->next;
-  if (w->next) w->next->prev = w->prev;
+  lgw_list_remove(&w->link);
   lgw_free(w->id);
   lgw_free(w);
-  if (!q->writes && !q->freeing && q->drained) q->drained(q, q->drained_ud);
+  if (lgw_list_empty(&q->writes) && !q->freeing && q->drained) q->drained(q, q->drained_ud);
 }
 
 size_t lgw__queue_writes(const lgw_queue_t *q) {
-  const qwrite_t *w;
   size_t n = 0;
-  for (w = q ? q->writes : NULL; w; w = w->next) n++;
+  if (q) LGW_LIST_FOREACH(l, &q->writes) n++;
   return n;
 }
 
@@ -455,9 +457,7 @@ static int complete(lgw_queue_t *q, const lgw_job_t *j, int ok,
     return LGW_ENOMEM;
   }
   w->q = q;
-  w->next = q->writes;
-  if (q->writes) q->writes->prev = w;
-  q->writes = w;
+  lgw_list_push_front(&q->writes, &w->link);
   rc = lgw__redis_eval(q->cx, &complete_script, CMD_TIMEOUT, on_completed,
                        w, NULL, 5, 13, argv, lens);
   if (rc) {
@@ -495,9 +495,7 @@ static void deliver(lgw_queue_t *q, const char *entry, const char *id,
     return;
   }
   q->jobs++;
-  j->next = q->held;
-  if (q->held) q->held->prev = j;
-  q->held = j;
+  lgw_list_push_front(&q->held, &j->link);
   q->handler(q, j, j->id, j->payload, j->len, delivery, q->handler_ud);
 }
 
@@ -600,7 +598,6 @@ static void on_claim_timer(uv_timer_t *t) {
   char idle[32], count[24];
   const char **argv;
   size_t n = 5, room;
-  lgw_job_t *j;
   if (!q->consuming || q->claiming) return;
   room = (size_t)q->o.concurrency > q->jobs
              ? (size_t)q->o.concurrency - q->jobs : 0;
@@ -612,7 +609,10 @@ static void on_claim_timer(uv_timer_t *t) {
   argv[2] = q->consumer;
   argv[3] = idle;
   argv[4] = count;
-  for (j = q->held; j && n < 5 + q->jobs; j = j->next) argv[n++] = j->entry;
+  LGW_LIST_FOREACH(l, &q->held) {
+    if (n >= 5 + q->jobs) break;
+    argv[n++] = LGW_CONTAINER_OF(l, lgw_job_t, link)->entry;
+  }
   if ((room || n > 5) &&
       lgw__redis_eval(q->cx, &claim_script, CMD_TIMEOUT, on_claimed, q,
                       &q->claim_call, 1, (int)n, argv, NULL) == 0)
@@ -678,9 +678,7 @@ int lgw_queue_finish(lgw_job_t *job, lgw_job_outcome_t outcome,
   q = job->q;
   if (!q->freeing && outcome != LGW_JOB_RETRY)
     rc = complete(q, job, outcome == LGW_JOB_DONE, body, len);
-  if (job->prev) job->prev->next = job->next;
-  else q->held = job->next;
-  if (job->next) job->next->prev = job->prev;
+  lgw_list_remove(&job->link);
   job_free(job);
   q->jobs--;
   if (q->freeing) q_maybe_destroy(q);
@@ -692,7 +690,7 @@ int lgw_queue_finish(lgw_job_t *job, lgw_job_outcome_t outcome,
 
 struct waiter {
   lgw_queue_t *q;
-  waiter_t *next;
+  lgw_link_t link;             /* in q->waiters */
   char id[80];
   lgw_queue_result_fn cb;
   void *ud;
@@ -711,12 +709,7 @@ static void waiter_close(uv_handle_t *h) {
 }
 
 static void waiter_end(waiter_t *w) {
-  waiter_t **p;
-  for (p = &w->q->waiters; *p; p = &(*p)->next)
-    if (*p == w) {
-      *p = w->next;
-      break;
-    }
+  lgw_list_remove(&w->link);
   lgw__redis_forget(w->call);
   w->call = NULL;
   uv_close((uv_handle_t *)&w->timer, waiter_close);
@@ -772,8 +765,7 @@ int lgw_queue_wait(lgw_queue_t *q, const char *id, double timeout,
   uv_timer_init(q->loop, &w->timer);
   w->timer.data = w;
   q->handles++;
-  w->next = q->waiters;
-  q->waiters = w;
+  lgw_list_push_front(&q->waiters, &w->link);
   uv_timer_start(&w->timer, waiter_poll, 0, 0);
   return 0;
 }
@@ -892,13 +884,14 @@ void lgw_queue_free(lgw_queue_t *q) {
   if (!q || q->freeing) return;
   lgw_queue_stop(q);
   q->freeing = 1;
-  while (q->waiters) waiter_end(q->waiters);
+  while (!lgw_list_empty(&q->waiters))
+    waiter_end(LGW_CONTAINER_OF(q->waiters.next, waiter_t, link));
   lgw__redis_free(q->cx);  /* drops every other pending callback */
   q->cx = NULL;
-  while (q->writes) {
-    /* never confirmed either way */
-    if (q->writes->unsure) not_written(q->writes->id, q->writes->err);
-    write_free(q->writes);
+  while (!lgw_list_empty(&q->writes)) {
+    qwrite_t *w = LGW_CONTAINER_OF(q->writes.next, qwrite_t, link);
+    if (w->unsure) not_written(w->id, w->err);  /* never confirmed */
+    write_free(w);
   }
   uv_close((uv_handle_t *)&q->claim_timer, on_q_close);
   uv_close((uv_handle_t *)&q->read_timer, on_q_close);

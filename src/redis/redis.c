@@ -15,6 +15,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "list.h"
 #include "util.h"
 
 #define TICK_MS 50
@@ -26,7 +27,7 @@ struct lgw__redis_call {
   void *ud;
   int ud_owned;                /* ud is freed if cb will not run */
   double deadline;             /* ms on lgw__now_ms */
-  lgw__redis_call_t *prev, *next;  /* in r->calls, in sending order */
+  lgw_link_t link;             /* in r->calls, in sending order */
   int handshake;               /* AUTH/SELECT/PING of a connect */
   /* an EVALSHA, kept to be sent again as EVAL after NOSCRIPT */
   lgw__redis_script_t *script;
@@ -45,7 +46,10 @@ struct lgw__redis {
   double backoff;              /* seconds before the next attempt */
   char why[160];               /* why the connection went away */
   uv_timer_t tick, retry;      /* command timeouts; reconnect */
-  lgw__redis_call_t calls;     /* sentinel */
+  uv_timer_t every;            /* lgw__redis_every */
+  lgw__redis_up_fn every_fn;
+  void *every_ud;
+  lgw_link_t calls;
 };
 
 /* ---- replies -------------------------------------------------------------- */
@@ -94,19 +98,10 @@ static void call_free(lgw__redis_call_t *c) {
   lgw_free(c);
 }
 
-static void call_unlink(lgw__redis_call_t *c) {
-  c->prev->next = c->next;
-  c->next->prev = c->prev;
-  c->prev = c->next = c;
-}
-
 static void on_tick(uv_timer_t *t);
 
 static void call_link(lgw__redis_t *r, lgw__redis_call_t *c) {
-  c->prev = r->calls.prev;
-  c->next = &r->calls;
-  r->calls.prev->next = c;
-  r->calls.prev = c;
+  lgw_list_push_back(&r->calls, &c->link);
   if (!uv_is_active((uv_handle_t *)&r->tick))
     uv_timer_start(&r->tick, on_tick, TICK_MS, TICK_MS);
 }
@@ -293,18 +288,19 @@ static void connect_now(lgw__redis_t *r) {
 /* Any call past its deadline: the server is not answering; reconnect. */
 static void on_tick(uv_timer_t *t) {
   lgw__redis_t *r = t->data;
-  lgw__redis_call_t *c;
   double now = lgw__now_ms();
-  if (r->calls.next == &r->calls) {
+  if (lgw_list_empty(&r->calls)) {
     uv_timer_stop(t);
     return;
   }
-  for (c = r->calls.next; c != &r->calls; c = c->next)
+  LGW_LIST_FOREACH(l, &r->calls) {
+    const lgw__redis_call_t *c = LGW_CONTAINER_OF(l, lgw__redis_call_t, link);
     if (now >= c->deadline) {
       drop(r, c->handshake ? "no answer to the handshake in time"
                            : "timed out waiting for a reply");
       return;
     }
+  }
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
@@ -313,8 +309,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
   redisReply *rep = reply;
   const char *err = NULL;
   (void)ac;
-  call_unlink(c);
-  if (r->calls.next == &r->calls) uv_timer_stop(&r->tick);
+  lgw_list_remove(&c->link);
+  if (lgw_list_empty(&r->calls)) uv_timer_stop(&r->tick);
   if (r->freeing || !c->cb) {
     if (c->ud_owned) lgw_free(c->ud);
     call_free(c);
@@ -353,7 +349,7 @@ static void on_timer_close(uv_handle_t *h) {
   if (--r->handles == 0) lgw_free(r);
 }
 
-int lgw__redis_new(uv_loop_t *loop, const lgw__redis_url_t *url,
+int lgw__redis_new(struct uv_loop_s *loop, const lgw__redis_url_t *url,
                    const lgw__redis_opts_t *opts, lgw__redis_t **out,
                    lgw_error_t *err) {
   lgw__redis_t *r;
@@ -375,12 +371,14 @@ int lgw__redis_new(uv_loop_t *loop, const lgw__redis_url_t *url,
   snprintf(r->name, sizeof r->name, strchr(url->host, ':') ? "[%s]:%d/%d"
                                                            : "%s:%d/%d",
            url->host, url->port, url->db);
-  r->calls.prev = r->calls.next = &r->calls;
+  lgw_list_init(&r->calls);
   uv_timer_init(loop, &r->tick);
   uv_timer_init(loop, &r->retry);
-  r->tick.data = r->retry.data = r;
+  uv_timer_init(loop, &r->every);
+  r->tick.data = r->retry.data = r->every.data = r;
   uv_unref((uv_handle_t *)&r->retry);
-  r->handles = 2;
+  uv_unref((uv_handle_t *)&r->every);
+  r->handles = 3;
   connect_now(r);
   *out = r;
   return 0;
@@ -395,6 +393,20 @@ void lgw__redis_free(lgw__redis_t *r) {
   if (ac) redisAsyncFree(ac);
   uv_close((uv_handle_t *)&r->tick, on_timer_close);
   uv_close((uv_handle_t *)&r->retry, on_timer_close);
+  uv_close((uv_handle_t *)&r->every, on_timer_close);
+}
+
+static void on_every(uv_timer_t *t) {
+  lgw__redis_t *r = t->data;
+  r->every_fn(r, r->every_ud);
+}
+
+void lgw__redis_every(lgw__redis_t *r, double seconds, lgw__redis_up_fn fn,
+                      void *ud) {
+  uint64_t ms = (uint64_t)(seconds * 1000);
+  r->every_fn = fn;
+  r->every_ud = ud;
+  uv_timer_start(&r->every, on_every, ms, ms);
 }
 
 int lgw__redis_ready(const lgw__redis_t *r) { return r && r->ready; }

@@ -13,11 +13,11 @@
 #define LGW_REDIS_H
 
 #include <stddef.h>
-#include <uv.h>
 
 #include "config.h"
 #include "redis_url.h"
 
+struct uv_loop_s;
 typedef struct lgw__redis lgw__redis_t;
 typedef struct lgw__redis_call lgw__redis_call_t;
 
@@ -57,12 +57,16 @@ typedef struct lgw__redis_opts {
 
 /* Start connecting to url (copied); failures to connect are retried in the
  * background, never returned. Free with lgw__redis_free. */
-int lgw__redis_new(uv_loop_t *loop, const lgw__redis_url_t *url,
+int lgw__redis_new(struct uv_loop_s *loop, const lgw__redis_url_t *url,
                    const lgw__redis_opts_t *opts, lgw__redis_t **out,
                    lgw_error_t *err);
 /* Close; pending callbacks are dropped, not called. Memory is released by
  * close callbacks: the loop must run afterwards. NULL ok. */
 void lgw__redis_free(lgw__redis_t *r);
+/* fn(r, ud) every seconds until lgw__redis_free (not keeping the loop
+ * alive). */
+void lgw__redis_every(lgw__redis_t *r, double seconds, lgw__redis_up_fn fn,
+                      void *ud);
 /* 1 when connected and ready (commands are sent at once). */
 int lgw__redis_ready(const lgw__redis_t *r);
 /* "host:port/db" for messages (never the password). */

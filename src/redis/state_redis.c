@@ -138,9 +138,7 @@ typedef struct prov_keys {
 struct lgw__rstate {
   lgw__redis_t *redis;
   lgw__rstate_hooks_t hooks;
-  uv_timer_t refresh;
   double refresh_s;
-  int closing;
   char *pref_hash;               /* owned */
   char config_key[65];
   long k;
@@ -220,7 +218,10 @@ static void read_now(lgw__rstate_t *s) {
   lgw_free(argv);
 }
 
-static void on_refresh(uv_timer_t *t) { read_now(t->data); }
+static void on_refresh(lgw__redis_t *r, void *ud) {
+  (void)r;
+  read_now(ud);
+}
 
 /* ---- writing -------------------------------------------------------------- */
 
@@ -400,17 +401,11 @@ static void keys_free(lgw__rstate_t *s) {
   lgw_free(s->pref_hash);
 }
 
-static void on_refresh_close(uv_handle_t *h) {
-  lgw__rstate_t *s = h->data;
-  keys_free(s);
-  lgw_free(s);
-}
-
 int lgw__rstate_ready(const lgw__rstate_t *s) {
   return s && lgw__redis_ready(s->redis);
 }
 
-int lgw__rstate_new(uv_loop_t *loop, const lgw_runtime_t *rt,
+int lgw__rstate_new(struct uv_loop_s *loop, const lgw_runtime_t *rt,
                     const lgw__rstate_hooks_t *hooks,
                     const lgw__redis_opts_t *opts, lgw__rstate_t **out,
                     lgw_error_t *err) {
@@ -465,18 +460,14 @@ int lgw__rstate_new(uv_loop_t *loop, const lgw_runtime_t *rt,
     lgw_free(s);
     return err ? err->code : LGW_ENOMEM;
   }
-  uv_timer_init(loop, &s->refresh);
-  s->refresh.data = s;
-  uv_timer_start(&s->refresh, on_refresh, (uint64_t)(s->refresh_s * 1000),
-                 (uint64_t)(s->refresh_s * 1000));
-  uv_unref((uv_handle_t *)&s->refresh);
+  lgw__redis_every(s->redis, s->refresh_s, on_refresh, s);
   *out = s;
   return 0;
 }
 
 void lgw__rstate_free(lgw__rstate_t *s) {
-  if (!s || s->closing) return;
-  s->closing = 1;
+  if (!s) return;
   lgw__redis_free(s->redis);  /* drops every pending callback */
-  uv_close((uv_handle_t *)&s->refresh, on_refresh_close);
+  keys_free(s);
+  lgw_free(s);
 }

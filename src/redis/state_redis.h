@@ -15,7 +15,6 @@
 #define LGW_STATE_REDIS_H
 
 #include <stddef.h>
-#include <uv.h>
 
 #include "config.h"
 #include "redis.h"
@@ -34,7 +33,7 @@ typedef struct lgw__rstate_hooks {
 
 /* rt->state must be a Redis URL; what rt says is copied (rt may be freed
  * first). opts (may be NULL) tune the connection (timeouts, backoff). */
-int lgw__rstate_new(uv_loop_t *loop, const lgw_runtime_t *rt,
+int lgw__rstate_new(struct uv_loop_s *loop, const lgw_runtime_t *rt,
                     const lgw__rstate_hooks_t *hooks,
                     const lgw__redis_opts_t *opts, lgw__rstate_t **out,
                     lgw_error_t *err);

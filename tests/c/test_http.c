@@ -17,6 +17,7 @@
 #include "gw_support.h"
 #include "http.h"
 #include "sim_support.h"
+#include "sse.h"
 #include "test.h"
 
 static sim_t sim;
@@ -38,7 +39,7 @@ static void copy(char *dst, size_t cap, const char *s) {
   snprintf(dst, cap, "%s", s ? s : "(null)");
 }
 
-static void on_done(const lgw__http_resp_t *r, void *ud) {
+static void on_done(const lgw__xfer_resp_t *r, void *ud) {
   got_t *g = ud;
   g->calls++;
   g->code = r->code;
@@ -58,7 +59,7 @@ static void on_done(const lgw__http_resp_t *r, void *ud) {
 typedef struct env {
   uv_loop_t loop;
   lgw__http_t *h;
-  struct curl_slist *headers;
+  lgw__headers_t *headers;
 } env_t;
 
 static int env_open(env_t *e, const char *x_sim) {
@@ -68,7 +69,7 @@ static int env_open(env_t *e, const char *x_sim) {
   lgw__kvlist_add(&kv, "content-type", "application/json");
   lgw__kvlist_add(&kv, "authorization", "Bearer test-key");
   if (x_sim) lgw__kvlist_add(&kv, "x-sim", x_sim);
-  e->headers = lgw__http_headers(&kv);
+  e->headers = lgw__headers_new(&kv);
   lgw__kvlist_free(&kv);
   return e->headers ? 0 : -1;
 }
@@ -76,16 +77,16 @@ static int env_open(env_t *e, const char *x_sim) {
 static void env_close(env_t *e) {
   lgw__http_free(e->h);
   while (uv_loop_close(&e->loop) == UV_EBUSY) uv_run(&e->loop, UV_RUN_DEFAULT);
-  lgw__http_headers_free(e->headers);
+  lgw__headers_free(e->headers);
 }
 
 static const char chat_body[] =
     "{\"model\":\"m1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi there\"}]}";
 
 static int post(env_t *e, const char *path, const char *body, long timeout_ms,
-                long max_bytes, got_t *g, lgw__http_req_t **out) {
+                long max_bytes, got_t *g, lgw__xfer_t **out) {
   char url[128];
-  lgw__http_opts_t o;
+  lgw__xfer_opts_t o;
   memset(&o, 0, sizeof o);
   snprintf(url, sizeof url, "%s%s", sim.base, path);
   o.url = url;
@@ -102,7 +103,7 @@ static void run(env_t *e) { uv_run(&e->loop, UV_RUN_DEFAULT); }
 
 /* POST chat_body to url (any server), never through a proxy when direct. */
 static int post_url(env_t *e, const char *url, int direct, got_t *g) {
-  lgw__http_opts_t o;
+  lgw__xfer_opts_t o;
   memset(&o, 0, sizeof o);
   o.url = url;
   o.headers = e->headers;
@@ -175,7 +176,7 @@ TEST(http_redirect_not_followed) {
 TEST(http_connect_refused) {
   env_t e;
   got_t g;
-  lgw__http_opts_t o;
+  lgw__xfer_opts_t o;
   memset(&g, 0, sizeof g);
   memset(&o, 0, sizeof o);
   ASSERT_EQ(env_open(&e, NULL), 0);
@@ -258,7 +259,7 @@ TEST(http_size_cap_not_reached) {
 
 /* Cancel from a timer while the transfer hangs. */
 typedef struct cancel_ctx {
-  lgw__http_req_t *r;
+  lgw__xfer_t *r;
   got_t *g;
   int calls_during_cancel;
 } cancel_ctx_t;
@@ -315,10 +316,10 @@ typedef struct chain {
   got_t g;
 } chain_t;
 
-static void on_chain(const lgw__http_resp_t *r, void *ud) {
+static void on_chain(const lgw__xfer_resp_t *r, void *ud) {
   chain_t *c = ud;
   char url[128];
-  lgw__http_opts_t o;
+  lgw__xfer_opts_t o;
   if (r->code == 0 && r->status == 200) c->ok++;
   if (--c->left == 0) return;
   memset(&o, 0, sizeof o);
@@ -336,7 +337,7 @@ TEST(http_post_from_callback) {
   env_t e;
   chain_t c;
   char url[128];
-  lgw__http_opts_t o;
+  lgw__xfer_opts_t o;
   memset(&c, 0, sizeof c);
   ASSERT_EQ(env_open(&e, NULL), 0);
   c.e = &e;
@@ -373,13 +374,13 @@ TEST(http_many_parallel) {
 
 TEST(http_header_list) {
   lgw__kvlist_t kv = {NULL, 0};
-  struct curl_slist *l;
+  lgw__headers_t *l;
   lgw__kvlist_add(&kv, "x-a", "1");
   lgw__kvlist_add(&kv, "x-empty", "");
-  l = lgw__http_headers(&kv);
+  l = lgw__headers_new(&kv);
   lgw__kvlist_free(&kv);
   ASSERT(l != NULL);
-  lgw__http_headers_free(l);
+  lgw__headers_free(l);
   ASSERT_EQ(lgw_global_init(), 0);
   ASSERT_EQ(lgw_global_init(), 0);
 }
@@ -392,7 +393,7 @@ typedef struct sgot {
   char data[8192];
 } sgot_t;
 
-static void on_sdone(const lgw__http_resp_t *r, void *ud) {
+static void on_sdone(const lgw__xfer_resp_t *r, void *ud) {
   sgot_t *s = ud;
   on_done(r, &s->g);
   s->streamed = r->streamed;
@@ -405,9 +406,15 @@ static int on_piece(const char *p, size_t n, void *ud) {
   return ++s->pieces == s->stop_after;
 }
 
+/* What the gateway streams: a 2xx event stream. */
+static int on_head(long status, const char *content_type, void *ud) {
+  (void)ud;
+  return status >= 200 && status < 300 && lgw__is_event_stream(content_type);
+}
+
 static int post_stream(env_t *e, const char *body, long max_bytes, sgot_t *s) {
   char url[128];
-  lgw__http_opts_t o;
+  lgw__xfer_opts_t o;
   memset(&o, 0, sizeof o);
   snprintf(url, sizeof url, "%s/v1/messages", sim.base);
   o.url = url;
@@ -417,6 +424,7 @@ static int post_stream(env_t *e, const char *body, long max_bytes, sgot_t *s) {
   o.timeout_ms = 5000;
   o.connect_timeout_ms = 2000;
   o.max_response_bytes = max_bytes;
+  o.on_head = on_head;
   o.on_data = on_piece;
   return lgw__http_post(e->h, &o, on_sdone, s, NULL, NULL);
 }
@@ -517,9 +525,9 @@ TEST(http_loopback_urls) {
       "http://[::2]/v1", "http://mylocalhost/v1", "not a url", NULL};
   size_t i;
   for (i = 0; yes[i]; i++)
-    if (!lgw__http_url_is_loopback(yes[i])) TEST__FAIL("not loopback: %s", yes[i]);
+    if (!lgw__url_is_loopback(yes[i])) TEST__FAIL("not loopback: %s", yes[i]);
   for (i = 0; no[i]; i++)
-    if (lgw__http_url_is_loopback(no[i])) TEST__FAIL("loopback: %s", no[i]);
+    if (lgw__url_is_loopback(no[i])) TEST__FAIL("loopback: %s", no[i]);
 }
 
 /* Every proxy variable points at a dead port: a loopback URL still goes
@@ -541,7 +549,7 @@ TEST(http_loopback_never_proxied) {
   memset(&g2, 0, sizeof g2);
   memset(&g3, 0, sizeof g3);
   ASSERT_EQ(env_open(&e, NULL), 0);
-  ASSERT_EQ(post_url(&e, url, lgw__http_url_is_loopback(url), &g1), 0);
+  ASSERT_EQ(post_url(&e, url, lgw__url_is_loopback(url), &g1), 0);
   run(&e);
   ASSERT_EQ(post_url(&e, url, 0, &g2), 0);
   run(&e);
