@@ -31,6 +31,8 @@ lgw__call_t wire_call(const lgw_message_t *m, size_t n, const char *model);
 
 /* The body t builds for c, or "ERR <code>: <message>". */
 const char *wire_body(const lgw__transport_t *t, const lgw__call_t *c);
+/* The same through lgw__transport_body (the call's extras merged). */
+const char *wire_full_body(const lgw__transport_t *t, const lgw__call_t *c);
 
 /* The URL t posts to for a provider at base ("(null)" for none). */
 const char *wire_url(const lgw__transport_t *t, const char *base);

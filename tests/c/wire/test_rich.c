@@ -662,24 +662,6 @@ static const lgw_message_t assess[] = {
   {"user", "Assess the risk of this change: set the log level of the "
            "billing service to debug."}};
 
-/* Body through lgw__transport_body (extras merged). */
-static const char *xbody(const lgw__transport_t *t, const lgw__call_t *c) {
-  static char out[16384];
-  char *b = NULL;
-  size_t len = 0;
-  lgw_error_t err;
-  int rc;
-  memset(&err, 0, sizeof err);
-  if ((rc = lgw__transport_body(t, c, &b, &len, &err)) != 0) {
-    snprintf(out, sizeof out, "ERR %d: %s", rc, err.message);
-    return out;
-  }
-  if (len != strlen(b)) snprintf(out, sizeof out, "BAD LENGTH");
-  else snprintf(out, sizeof out, "%s", b);
-  lgw_free(b);
-  return out;
-}
-
 TEST(schema_bodies_match_sdk) {
   lgw__call_t c = call(assess, 1, "gpt-4o-mini");
   c.schema_json = VERDICT;
@@ -744,7 +726,7 @@ TEST(extra_merged_last) {
   c.extra_body = "{\"temperature\":0.5,\"service_tier\":\"flex\","
                  "\"store\":false}";
   c.extra = "{\"store\":true,\"stream\":null,\"x\":{\"y\":[1,\"z\"]}}";
-  ASSERT_STREQ(xbody(&lgw__transport_chat, &c),
+  ASSERT_STREQ(wire_full_body(&lgw__transport_chat, &c),
       "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
       "\"Assess the risk of this change: set the log level of the billing "
       "service to debug.\"}],\"max_completion_tokens\":1024,"
@@ -752,14 +734,14 @@ TEST(extra_merged_last) {
       "\"x\":{\"y\":[1,\"z\"]}}");
   /* without extras the body is the transport's, byte for byte */
   c.extra_body = c.extra = NULL;
-  ASSERT_STREQ(xbody(&lgw__transport_anthropic, &c),
+  ASSERT_STREQ(wire_full_body(&lgw__transport_anthropic, &c),
                wire_body(&lgw__transport_anthropic, &c));
   c.extra = "[1]";
-  ASSERT_STREQ(xbody(&lgw__transport_chat, &c),
+  ASSERT_STREQ(wire_full_body(&lgw__transport_chat, &c),
                "ERR -2: extra is not a JSON object");
   c.extra = NULL;
   c.extra_body = "{";
-  ASSERT_STREQ(xbody(&lgw__transport_chat, &c),
+  ASSERT_STREQ(wire_full_body(&lgw__transport_chat, &c),
                "ERR -2: the provider's extra_body is not a JSON object");
 }
 

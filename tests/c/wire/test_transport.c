@@ -68,7 +68,11 @@ TEST(openai_headers) {
                "content-type: application/json|authorization: Bearer sk-test"
                "|X-Org: org 1|Authorization: Bearer other");
   ASSERT_STREQ(wire_headers(&lgw__transport_chat, &p),
-               wire_headers(&lgw__transport_litellm, &p));
+               "content-type: application/json|authorization: Bearer sk-test"
+               "|X-Org: org 1|Authorization: Bearer other");
+  ASSERT_STREQ(wire_headers(&lgw__transport_litellm, &p),
+               "content-type: application/json|authorization: Bearer sk-test"
+               "|X-Org: org 1|Authorization: Bearer other");
   lgw__kvlist_free(&p.headers);
   p = wire_provider("https://x", "  ");
   ASSERT_STREQ(wire_headers(&lgw__transport_chat, &p),
