@@ -21,7 +21,7 @@ local pcall = core.pcall
 local Error = core.Error
 local null = core.null
 local args = require("llmgateway.args")
-local validators = require("llmgateway.validators")
+local validation = require("llmgateway.validators")
 
 -- ---------------------------------------------------------------------
 -- Argument checking (messages as luaL_argerror writes them)
@@ -274,7 +274,7 @@ local function validate(validator, text, data, limit)
     return nil, new_error("validator", "validator raised an error: " ..
       error_text(res))
   end
-  local errors, message = validators.problems(res)
+  local errors, message = validation.problems(res)
   if not errors then return nil, new_error("validator", message) end
   return errors
 end
@@ -327,7 +327,7 @@ end
 local function schema_check(overrides)
   local s = overrides and overrides.schema
   if type(s) ~= "table" then return nil end
-  local ok, v = pcall(validators.schema, s)
+  local ok, v = pcall(validation.schema, s)
   if ok then return v end
 end
 
@@ -505,6 +505,22 @@ function methods:run_tasks(requests, opts)
   return batch(requests, opts, function(_, req) return self:call(req) end)
 end
 
+-- The items of a *_with_retry batch (arguments checked): each request
+-- through the validation loop with its validator, as a text or JSON
+-- result.
+local function retry_batch(gw, requests, validators, opts, json)
+  return batch(requests, opts, function(i, req)
+    local text, errors, data, acc = with_retry(gw, req.task, req.messages,
+                                               validators[i] or nil, req,
+                                               json)
+    if not text then return nil, errors end
+    if json then return json_result(req.task, text, data, errors, acc) end
+    local r = usage_of(acc)
+    r.task, r.text, r.errors = req.task, text, errors
+    return r
+  end)
+end
+
 --- gw:run_tasks_with_retry(requests [, validators [, opts]])
 -- -> {{task=, text=, errors=, usage=, cost=, usage_total=, cost_total=,
 --      rounds=} | {error=}, ...}
@@ -514,14 +530,7 @@ function methods:run_tasks_with_retry(requests, validators, opts)
   validators = check_validators("run_tasks_with_retry", validators,
                                 #requests)
   opts = check_batch_options("run_tasks_with_retry", opts, 3)
-  return batch(requests, opts, function(i, req)
-    local text, errors, _, acc = with_retry(self, req.task, req.messages,
-                                            validators[i] or nil, req, false)
-    if not text then return nil, errors end
-    local r = usage_of(acc)
-    r.task, r.text, r.errors = req.task, text, errors
-    return r
-  end)
+  return retry_batch(self, requests, validators, opts, false)
 end
 
 --- gw:run_json_tasks_with_retry(requests [, validators [, opts]])
@@ -532,13 +541,7 @@ function methods:run_json_tasks_with_retry(requests, validators, opts)
   validators = check_validators("run_json_tasks_with_retry", validators,
                                 #requests)
   opts = check_batch_options("run_json_tasks_with_retry", opts, 3)
-  return batch(requests, opts, function(i, req)
-    local text, errors, data, acc = with_retry(self, req.task, req.messages,
-                                               validators[i] or nil, req,
-                                               true)
-    if not text then return nil, errors end
-    return json_result(req.task, text, data, errors, acc)
-  end)
+  return retry_batch(self, requests, validators, opts, true)
 end
 
 -- ---------------------------------------------------------------------
@@ -882,7 +885,7 @@ end
 -- Pure-Lua helpers (the validators are those the validation loop uses;
 -- the others are loaded when first used)
 
-M.validators = validators
+M.validators = validation
 local LAZY = {prompt = true, pipeline = true}
 
 return setmetatable(M, {

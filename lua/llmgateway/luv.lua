@@ -14,12 +14,14 @@
 -- callback of call_async) run inside luv callbacks: in Neovim, use
 -- vim.schedule for editor API calls there.
 local args = require("llmgateway.args")
+local core = require("llmgateway.core")
 
 local M = {}
 
 --- Drives the module from the luv loop uv until detached.
 -- @param uv the luv module (vim.uv, vim.loop, require("luv"))
--- @param llm the llmgateway module (default: require("llmgateway"))
+-- @param llm what gives fd, timeout and step: the llmgateway module or
+--   llmgateway.core (the default)
 -- @return a handle: handle.step() runs what is ready now,
 --   handle.detach() stops and closes the luv handles
 function M.attach(uv, llm)
@@ -27,7 +29,7 @@ function M.attach(uv, llm)
     args.argerror(1, "attach", "luv module expected, got "
       .. args.typename(uv))
   end
-  llm = llm or require("llmgateway")
+  llm = llm or core
   local poll = uv.new_poll(llm.fd())
   local timer = uv.new_timer()
   local prepare = uv.new_prepare()
