@@ -103,7 +103,9 @@ SIM_OBJ  = $(SIM_SRC:src/%.c=$(BUILD)/obj/%.o)
 SUPPORT_OBJ = $(SUPPORT_SRC:tests/c/%.c=$(BUILD)/obj/tests/%.o)
 TESTS    = $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRC))))
 ifneq ($(words $(TESTS)),$(words $(sort $(TESTS))))
-$(error two C tests share a name: $(sort $(notdir $(TEST_SRC))))
+$(error two C tests share a name: $(strip $(foreach n,$(sort $(notdir \
+  $(TEST_SRC))),$(if $(word 2,$(filter %/$(n),$(TEST_SRC))),$(filter \
+  %/$(n),$(TEST_SRC))))))
 endif
 
 STATIC   = $(BUILD)/liblgw.a
