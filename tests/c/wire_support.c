@@ -34,11 +34,19 @@ lgw__call_t wire_call(const lgw_message_t *m, size_t n, const char *model) {
   return c;
 }
 
-/* The text of a body built with code rc into out (b freed). */
-static const char *body_text(char *out, size_t cap, int rc, char *b,
-                             size_t len, const lgw_error_t *err) {
+/* The body t builds for c (through lgw__transport_body when full) as
+ * text in out. */
+static const char *body_text(const lgw__transport_t *t, const lgw__call_t *c,
+                             int full, char *out, size_t cap) {
+  char *b = NULL;
+  size_t len = 0;
+  lgw_error_t err;
+  int rc;
+  memset(&err, 0, sizeof err);
+  rc = full ? lgw__transport_body(t, c, &b, &len, &err)
+            : t->body(c, &b, &len, &err);
   if (rc != 0 || !b) {
-    snprintf(out, cap, "ERR %d: %s", rc, err->message);
+    snprintf(out, cap, "ERR %d: %s", rc, err.message);
     return out;
   }
   if (len != strlen(b)) snprintf(out, cap, "BAD LENGTH");
@@ -49,24 +57,12 @@ static const char *body_text(char *out, size_t cap, int rc, char *b,
 
 const char *wire_body(const lgw__transport_t *t, const lgw__call_t *c) {
   static char out[16384];
-  char *b = NULL;
-  size_t len = 0;
-  lgw_error_t err;
-  int rc;
-  memset(&err, 0, sizeof err);
-  rc = t->body(c, &b, &len, &err);
-  return body_text(out, sizeof out, rc, b, len, &err);
+  return body_text(t, c, 0, out, sizeof out);
 }
 
 const char *wire_full_body(const lgw__transport_t *t, const lgw__call_t *c) {
   static char out[16384];
-  char *b = NULL;
-  size_t len = 0;
-  lgw_error_t err;
-  int rc;
-  memset(&err, 0, sizeof err);
-  rc = lgw__transport_body(t, c, &b, &len, &err);
-  return body_text(out, sizeof out, rc, b, len, &err);
+  return body_text(t, c, 1, out, sizeof out);
 }
 
 const char *wire_url(const lgw__transport_t *t, const char *base) {
