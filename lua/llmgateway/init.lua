@@ -19,7 +19,6 @@ local unpack = compat.unpack
 -- a pcall inside which a task may wait, also on Lua 5.1
 local pcall = core.pcall
 local Error = core.Error
-local null = core.null
 local args = require("llmgateway.args")
 local validation = require("llmgateway.validators")
 
