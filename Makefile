@@ -82,8 +82,12 @@ LIB_SRC  = $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 LUA_SRC  = $(wildcard src/lua/*.c)
 HOST_SRC = $(wildcard src/host/*.c)
 SIM_SRC  = $(wildcard src/sim/*.c)
-TEST_SRC = $(wildcard tests/c/test_*.c)
+# The C tests mirror src/ (tests/c/core/test_config.c ...); the code they
+# share is tests/c/*.c. Each is the program $(BUILD)/tests/test_<name>, so
+# no two may share a name.
+TEST_SRC = $(wildcard tests/c/test_*.c tests/c/*/test_*.c)
 SUPPORT_SRC = $(filter-out $(TEST_SRC),$(wildcard tests/c/*.c))
+vpath test_%.c $(sort $(dir $(TEST_SRC)))
 
 # The engine does not depend on Lua: the other Luas' builds link 5.4's
 # engine objects.
@@ -97,7 +101,12 @@ LUA_OBJ  = $(LUA_SRC:src/%.c=$(BUILD)/obj/%.o)
 HOST_OBJ = $(HOST_SRC:src/%.c=$(BUILD)/obj/%.o)
 SIM_OBJ  = $(SIM_SRC:src/%.c=$(BUILD)/obj/%.o)
 SUPPORT_OBJ = $(SUPPORT_SRC:tests/c/%.c=$(BUILD)/obj/tests/%.o)
-TESTS    = $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
+TESTS    = $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRC))))
+ifneq ($(words $(TESTS)),$(words $(sort $(TESTS))))
+$(error two C tests share a name: $(strip $(foreach n,$(sort $(notdir \
+  $(TEST_SRC))),$(if $(word 2,$(filter %/$(n),$(TEST_SRC))),$(filter \
+  %/$(n),$(TEST_SRC))))))
+endif
 
 STATIC   = $(BUILD)/liblgw.a
 SHARED   = $(BUILD)/liblgw.so
@@ -137,7 +146,8 @@ all: $(TARGETS)
 
 # Header dependencies come from the compiler (-MMD -MP).
 DEPFLAGS = -MMD -MP
--include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/tests/*.d)
+-include $(filter-out %.bin.d,$(wildcard $(BUILD)/obj/*/*.d)) \
+  $(wildcard $(BUILD)/obj/tests/bin/*.d)
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -196,10 +206,11 @@ $(EMBED): examples/embed.c $(LUA_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Iinclude $(LUA_CFLAGS) -o $@ $^ $(LUA_LIBS) $(LDLIBS_ALL)
 
-$(BUILD)/tests/%: tests/c/%.c $(SUPPORT_OBJ) $(LUA_OBJ) $(STATIC)
-	@mkdir -p $(dir $@)
+# test_X.c is found in its folder of tests/c/ (vpath above).
+$(BUILD)/tests/%: %.c $(SUPPORT_OBJ) $(LUA_OBJ) $(STATIC)
+	@mkdir -p $(dir $@) $(BUILD)/obj/tests/bin
 	$(CC) $(ALL_CFLAGS) $(INC_tests) $(PKG_CFLAGS) $(LUA_CFLAGS) $(DEPFLAGS) \
-	  -MF $(BUILD)/obj/tests/$*.bin.d -o $@ $< $(SUPPORT_OBJ) \
+	  -MF $(BUILD)/obj/tests/bin/$*.d -o $@ $< $(SUPPORT_OBJ) \
 	  $(LUA_OBJ) $(STATIC) $(LUA_LIBS) $(LDLIBS_ALL)
 
 # ---- dependencies (Debian packages) ------------------------------------

@@ -1,12 +1,20 @@
--- llmgateway.args -- argument errors of the pure-Lua API, worded as
--- luaL_argerror words them ("bad argument #2 to 'map' (...)"), and the
--- check for misspelt keys in option tables. Needs no C module.
+--- llmgateway.args: argument errors of the Lua API, worded as
+-- luaL_argerror words them ("bad argument #2 to 'map' (table expected,
+-- got nil)"), and the check for misspelt keys in option tables. Every Lua
+-- file of the module raises its argument errors through argerror. Works
+-- without the C module (then nothing is llm.null).
 local M = {}
 
--- luaL_typeerror's naming: __name, "light userdata", or the type.
+-- The C module when it is there: only its null sentinel is used.
+local have_core, core = pcall(require, "llmgateway.core")
+local null = have_core and type(core) == "table" and core.null or nil
+
+--- The type name luaL_typeerror would give: the metatable's __name,
+-- "light userdata" for llm.null, else type(v).
+-- @param v any value
+-- @return string
 function M.typename(v)
-  local mod = package.loaded["llmgateway"]
-  if mod ~= nil and v == mod.null then return "light userdata" end
+  if null ~= nil and v == null then return "light userdata" end
   local mt = getmetatable(v)
   if type(mt) == "table" and type(rawget(mt, "__name")) == "string" then
     return mt.__name
@@ -14,8 +22,21 @@ function M.typename(v)
   return type(v)
 end
 
--- Raises "bad argument #n to 'fname' (msg)" at `level` (2: the caller of
--- the function that calls argerror).
+--- A value as an argument error shows it after "got": a number itself,
+-- anything else its type name.
+-- @param v any value
+-- @return string
+function M.shown(v)
+  if type(v) == "number" then return tostring(v) end
+  return M.typename(v)
+end
+
+--- Raises "bad argument #n to 'fname' (msg)".
+-- @param n argument position (1 is the first after self in a method)
+-- @param fname the function's name as the caller wrote it
+-- @param msg what is wrong: "table expected, got nil", "key: ..."
+-- @param level where the error points: 2 (the default) the caller of the
+--   function that calls argerror, 3 that function's caller, and so on
 function M.argerror(n, fname, msg, level)
   error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg),
         (level or 2) + 1)
@@ -42,8 +63,13 @@ local function distance(a, b)
   return row[lb]
 end
 
--- The message for an unknown key, with the closest known one when it is
--- close (at most a third of the key's length in edits).
+--- The message for an unknown key, naming the closest known one when it
+-- is close (at most a third of the key's length in edits).
+-- @param key the unknown key
+-- @param known list of the known keys
+-- @param prefix put before both names (a path such as "requests[2]."),
+--   or nil
+-- @return string: "unknown key 'modle', did you mean 'model'?"
 function M.unknown_key(key, known, prefix)
   prefix = prefix or ""
   local best, bestd
@@ -58,9 +84,14 @@ function M.unknown_key(key, known, prefix)
   return ("unknown key '%s%s'"):format(prefix, key)
 end
 
--- known: a list of names. Returns the message for the first string key of
--- t (in sorted order, so that the message does not depend on the table's
--- layout) that is not in known, or nil. Other keys are left alone.
+--- The problem with the keys of an option table: the unknown_key message
+-- of its first string key (in sorted order, so that the message does not
+-- depend on the table's layout) that is not known. Other keys are left
+-- alone.
+-- @param t the option table
+-- @param known list of the known keys (a set of them is cached in it)
+-- @param prefix as for unknown_key
+-- @return the message, or nil when every key is known
 function M.key_problem(t, known, prefix)
   local set = known.set
   if not set then
@@ -77,7 +108,14 @@ function M.key_problem(t, known, prefix)
   return bad and M.unknown_key(bad, known, prefix)
 end
 
--- Raises the bad argument error of key_problem, if any, at `level`.
+--- Raises the argument error of key_problem, if there is one.
+-- @param t the option table
+-- @param known list of the known keys
+-- @param n argument position of t
+-- @param fname the function's name
+-- @param level as for argerror (2, the default: the caller of the
+--   function that calls check_keys)
+-- @param prefix as for unknown_key
 function M.check_keys(t, known, n, fname, level, prefix)
   local problem = M.key_problem(t, known, prefix)
   if problem then M.argerror(n, fname, problem, (level or 2) + 1) end

@@ -5,7 +5,7 @@
 -- validation-retry loop (validators are Lua functions that run in the
 -- caller's coroutine and may call the gateway themselves), JSON tasks,
 -- batches with per-item errors, gather, and the pure-Lua helpers
--- (llm.validators, llm.prompt, llm.pipeline), loaded on first use.
+-- (llm.validators; llm.prompt and llm.pipeline, loaded on first use).
 local core = require("llmgateway.core")
 
 local M = {}
@@ -16,30 +16,18 @@ M._VERSION = core._VERSION
 
 local compat = require("llmgateway.compat")
 local unpack = compat.unpack
-local rawlen = compat.rawlen
 -- a pcall inside which a task may wait, also on Lua 5.1
 local pcall = core.pcall
 local Error = core.Error
-local null = core.null
 local args = require("llmgateway.args")
+local validation = require("llmgateway.validators")
 
 -- ---------------------------------------------------------------------
 -- Argument checking (messages as luaL_argerror writes them)
 
-local function typename(v)
-  if v == null then return "light userdata" end
-  local mt = getmetatable(v)
-  if type(mt) == "table" and type(rawget(mt, "__name")) == "string" then
-    return mt.__name
-  end
-  return type(v)
-end
-
--- Raises at the level of the API function's caller: level 4 when called
--- from a check_* helper, 3 when called from the API function itself.
-local function argerror(n, fname, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level or 4)
-end
+-- argerror's level: 2 (its default) in the API function itself, 3 in a
+-- check_* helper the API function calls.
+local typename, argerror = args.typename, args.argerror
 
 local function callable(v)
   if type(v) == "function" then return true end
@@ -79,7 +67,7 @@ local function check_self(fname, self)
   local mt = getmetatable(self)
   if mt ~= nil and rawequal(mt, gateway_mt) then return end
   if typename(self) ~= "llmgateway.Gateway" then
-    argerror(1, fname, "llmgateway.Gateway expected, got " .. typename(self))
+    argerror(1, fname, "llmgateway.Gateway expected, got " .. typename(self), 3)
   end
   gateway_mt = mt
 end
@@ -89,7 +77,7 @@ local function timeout_problem(t)
   local v = t.validator_timeout
   if v ~= nil and (type(v) ~= "number" or not (v > 0)) then
     return "validator_timeout: positive number of seconds expected, got "
-      .. (type(v) == "number" and tostring(v) or typename(v))
+      .. args.shown(v)
   end
 end
 
@@ -107,50 +95,50 @@ local RETRY_REQUEST_KEYS = {"task", "messages", unpack(RETRY_OVERRIDES)}
 local function check_task_args(fname, task, messages, validator, overrides,
                                has_validator)
   if type(task) ~= "string" then
-    argerror(1, fname, "string expected, got " .. typename(task))
+    argerror(1, fname, "string expected, got " .. typename(task), 3)
   end
   local problem = messages_problem(messages)
-  if problem then argerror(2, fname, problem) end
+  if problem then argerror(2, fname, problem, 3) end
   local oi = 3
   if has_validator then
     if validator ~= nil and not callable(validator) then
-      argerror(3, fname, "function expected, got " .. typename(validator))
+      argerror(3, fname, "function expected, got " .. typename(validator), 3)
     end
     oi = 4
   end
   if overrides ~= nil and type(overrides) ~= "table" then
-    argerror(oi, fname, "table expected, got " .. typename(overrides))
+    argerror(oi, fname, "table expected, got " .. typename(overrides), 3)
   end
   local tp = overrides and (args.key_problem(overrides, has_validator
     and RETRY_OVERRIDES or OVERRIDES) or timeout_problem(overrides))
-  if tp then argerror(oi, fname, tp) end
+  if tp then argerror(oi, fname, tp, 3) end
 end
 
 -- retry: requests of a *_with_retry batch (validator_timeout allowed).
 local function check_requests(fname, requests, retry)
   local known = retry and RETRY_REQUEST_KEYS or REQUEST_KEYS
   if type(requests) ~= "table" then
-    argerror(1, fname, "table expected, got " .. typename(requests))
+    argerror(1, fname, "table expected, got " .. typename(requests), 3)
   end
   for i = 1, #requests do
     local r = requests[i]
     if type(r) ~= "table" then
       argerror(1, fname, ("requests[%d]: table expected, got %s"):format(
-        i, typename(r)))
+        i, typename(r)), 3)
     end
     local kp = args.key_problem(r, known, ("requests[%d]."):format(i))
-    if kp then argerror(1, fname, kp) end
+    if kp then argerror(1, fname, kp, 3) end
     if type(r.task) ~= "string" then
       argerror(1, fname, ("requests[%d].task: string expected, got %s")
-        :format(i, typename(r.task)))
+        :format(i, typename(r.task)), 3)
     end
     local problem = messages_problem(r.messages)
     if problem then
       argerror(1, fname, ("requests[%d].%s"):format(i,
-        problem:find("^messages") and problem or "messages: " .. problem))
+        problem:find("^messages") and problem or "messages: " .. problem), 3)
     end
     local tp = timeout_problem(r)
-    if tp then argerror(1, fname, ("requests[%d].%s"):format(i, tp)) end
+    if tp then argerror(1, fname, ("requests[%d].%s"):format(i, tp), 3) end
   end
 end
 
@@ -159,17 +147,17 @@ end
 local function check_validators(fname, validators, n)
   if validators == nil then return {} end
   if type(validators) ~= "table" then
-    argerror(2, fname, "table expected, got " .. typename(validators))
+    argerror(2, fname, "table expected, got " .. typename(validators), 3)
   end
   if #validators == 0 then return {} end
   if #validators ~= n then
-    argerror(2, fname, "validators length must match requests length")
+    argerror(2, fname, "validators length must match requests length", 3)
   end
   for i = 1, n do
     local v = validators[i]
     if v ~= false and not callable(v) then
       argerror(2, fname, ("validators[%d]: function expected, got %s")
-        :format(i, typename(v)))
+        :format(i, typename(v)), 3)
     end
   end
   return validators
@@ -179,10 +167,10 @@ local BATCH_OPTIONS = {"fail_fast"}
 
 local function check_batch_options(fname, opts, n)
   if opts ~= nil and type(opts) ~= "table" then
-    argerror(n, fname, "table expected, got " .. typename(opts))
+    argerror(n, fname, "table expected, got " .. typename(opts), 3)
   end
   local kp = opts and args.key_problem(opts, BATCH_OPTIONS)
-  if kp then argerror(n, fname, kp) end
+  if kp then argerror(n, fname, kp, 3) end
   return opts or {}
 end
 
@@ -285,21 +273,8 @@ local function validate(validator, text, data, limit)
     return nil, new_error("validator", "validator raised an error: " ..
       error_text(res))
   end
-  if res == nil or res == false then return {} end
-  if type(res) == "string" then return {res} end
-  if type(res) ~= "table" then
-    return nil, new_error("validator", "validator returned a " ..
-      typename(res) .. "; expected nil or a list of strings")
-  end
-  local errors = {}
-  for i = 1, rawlen(res) do
-    local e = rawget(res, i)
-    if type(e) ~= "string" and type(e) ~= "number" then
-      return nil, new_error("validator", ("validator returned a list whose "
-        .. "item %d is a %s; expected strings"):format(i, typename(e)))
-    end
-    errors[i] = e
-  end
+  local errors, message = validation.problems(res)
+  if not errors then return nil, new_error("validator", message) end
   return errors
 end
 
@@ -351,7 +326,7 @@ end
 local function schema_check(overrides)
   local s = overrides and overrides.schema
   if type(s) ~= "table" then return nil end
-  local ok, v = pcall(M.validators.schema, s)
+  local ok, v = pcall(validation.schema, s)
   if ok then return v end
 end
 
@@ -529,6 +504,22 @@ function methods:run_tasks(requests, opts)
   return batch(requests, opts, function(_, req) return self:call(req) end)
 end
 
+-- The items of a *_with_retry batch (arguments checked): each request
+-- through the validation loop with its validator, as a text or JSON
+-- result.
+local function retry_batch(gw, requests, validators, opts, json)
+  return batch(requests, opts, function(i, req)
+    local text, errors, data, acc = with_retry(gw, req.task, req.messages,
+                                               validators[i] or nil, req,
+                                               json)
+    if not text then return nil, errors end
+    if json then return json_result(req.task, text, data, errors, acc) end
+    local r = usage_of(acc)
+    r.task, r.text, r.errors = req.task, text, errors
+    return r
+  end)
+end
+
 --- gw:run_tasks_with_retry(requests [, validators [, opts]])
 -- -> {{task=, text=, errors=, usage=, cost=, usage_total=, cost_total=,
 --      rounds=} | {error=}, ...}
@@ -538,14 +529,7 @@ function methods:run_tasks_with_retry(requests, validators, opts)
   validators = check_validators("run_tasks_with_retry", validators,
                                 #requests)
   opts = check_batch_options("run_tasks_with_retry", opts, 3)
-  return batch(requests, opts, function(i, req)
-    local text, errors, _, acc = with_retry(self, req.task, req.messages,
-                                            validators[i] or nil, req, false)
-    if not text then return nil, errors end
-    local r = usage_of(acc)
-    r.task, r.text, r.errors = req.task, text, errors
-    return r
-  end)
+  return retry_batch(self, requests, validators, opts, false)
 end
 
 --- gw:run_json_tasks_with_retry(requests [, validators [, opts]])
@@ -556,13 +540,7 @@ function methods:run_json_tasks_with_retry(requests, validators, opts)
   validators = check_validators("run_json_tasks_with_retry", validators,
                                 #requests)
   opts = check_batch_options("run_json_tasks_with_retry", opts, 3)
-  return batch(requests, opts, function(i, req)
-    local text, errors, data, acc = with_retry(self, req.task, req.messages,
-                                               validators[i] or nil, req,
-                                               true)
-    if not text then return nil, errors end
-    return json_result(req.task, text, data, errors, acc)
-  end)
+  return retry_batch(self, requests, validators, opts, true)
 end
 
 -- ---------------------------------------------------------------------
@@ -617,29 +595,29 @@ end
 function methods:run_tools(request, handlers, opts)
   check_self("run_tools", self)
   if type(request) ~= "table" then
-    argerror(1, "run_tools", "table expected, got " .. typename(request), 3)
+    argerror(1, "run_tools", "table expected, got " .. typename(request))
   end
   if type(handlers) ~= "table" then
-    argerror(2, "run_tools", "table expected, got " .. typename(handlers), 3)
+    argerror(2, "run_tools", "table expected, got " .. typename(handlers))
   end
   if opts ~= nil and type(opts) ~= "table" then
-    argerror(3, "run_tools", "table expected, got " .. typename(opts), 3)
+    argerror(3, "run_tools", "table expected, got " .. typename(opts))
   end
   opts = opts or {}
   local kp = args.key_problem(opts, {"max_steps", "on_step"})
-  if kp then argerror(3, "run_tools", kp, 3) end
+  if kp then argerror(3, "run_tools", kp) end
   local max_steps = opts.max_steps or 8
   if compat.math_type(max_steps) ~= "integer" or max_steps < 1 then
     argerror(3, "run_tools", "max_steps: positive integer expected, got "
-      .. tostring(max_steps), 3)
+      .. args.shown(max_steps))
   end
   if opts.on_step ~= nil and not callable(opts.on_step) then
     argerror(3, "run_tools", "on_step: function expected, got "
-      .. typename(opts.on_step), 3)
+      .. typename(opts.on_step))
   end
   if type(request.messages) ~= "table" then
     argerror(1, "run_tools", "messages: table expected, got "
-      .. typename(request.messages), 3)
+      .. typename(request.messages))
   end
   local messages = copy_list(request.messages)
   local req = {}
@@ -694,21 +672,21 @@ local SESSION_KEYS = {"task", "system", "tools", "handlers", "max_steps",
 function M.Session(gw, opts)
   if typename(gw) ~= "llmgateway.Gateway" then
     argerror(1, "Session", "llmgateway.Gateway expected, got "
-      .. typename(gw), 3)
+      .. typename(gw))
   end
   if opts ~= nil and type(opts) ~= "table" then
-    argerror(2, "Session", "table expected, got " .. typename(opts), 3)
+    argerror(2, "Session", "table expected, got " .. typename(opts))
   end
   opts = opts or {}
   local kp = args.key_problem(opts, SESSION_KEYS)
-  if kp then argerror(2, "Session", kp, 3) end
+  if kp then argerror(2, "Session", kp) end
   if opts.system ~= nil and type(opts.system) ~= "string" then
     argerror(2, "Session", "system: string expected, got "
-      .. typename(opts.system), 3)
+      .. typename(opts.system))
   end
   if opts.handlers ~= nil and type(opts.handlers) ~= "table" then
     argerror(2, "Session", "handlers: table expected, got "
-      .. typename(opts.handlers), 3)
+      .. typename(opts.handlers))
   end
   local defaults = {}
   for k, v in pairs(opts) do defaults[k] = v end
@@ -728,14 +706,13 @@ end
 function Session:send(input, overrides)
   if getmetatable(self) ~= Session then
     argerror(1, "send", "llmgateway.Session expected, got "
-      .. typename(self), 3)
+      .. typename(self))
   end
   if type(input) ~= "string" and type(input) ~= "table" then
-    argerror(2, "send", "string or table expected, got " .. typename(input),
-             3)
+    argerror(2, "send", "string or table expected, got " .. typename(input))
   end
   if overrides ~= nil and type(overrides) ~= "table" then
-    argerror(3, "send", "table expected, got " .. typename(overrides), 3)
+    argerror(3, "send", "table expected, got " .. typename(overrides))
   end
   local messages = copy_list(self.messages)
   messages[#messages + 1] = {role = "user", content = input}
@@ -787,10 +764,10 @@ function M.gather(...)
     if not core._is_task(tasks[i]) then
       if list then
         argerror(1, "gather", ("tasks[%d]: llmgateway.Task expected, got %s")
-          :format(i, typename(tasks[i])), 3)
+          :format(i, typename(tasks[i])))
       end
       argerror(i, "gather", "llmgateway.Task or list of tasks expected, "
-        .. "got " .. typename(tasks[i]), 3)
+        .. "got " .. typename(tasks[i]))
     end
   end
   local out = {}
@@ -873,26 +850,25 @@ local SERVE_OPTIONS = {"consumer", "gateway"}
 -- hand and returns {done =, failed =, retried =} (this consumer's).
 function qmethods:serve(handler, opts)
   if typename(self) ~= "llmgateway.Queue" then
-    argerror(1, "serve", "llmgateway.Queue expected, got " .. typename(self),
-      3)
+    argerror(1, "serve", "llmgateway.Queue expected, got " .. typename(self))
   end
   if not callable(handler) then
-    argerror(2, "serve", "function expected, got " .. typename(handler), 3)
+    argerror(2, "serve", "function expected, got " .. typename(handler))
   end
   if opts ~= nil and type(opts) ~= "table" then
-    argerror(3, "serve", "table expected, got " .. typename(opts), 3)
+    argerror(3, "serve", "table expected, got " .. typename(opts))
   end
   opts = opts or {}
   local kp = args.key_problem(opts, SERVE_OPTIONS)
-  if kp then argerror(3, "serve", kp, 3) end
+  if kp then argerror(3, "serve", kp) end
   if opts.consumer ~= nil and type(opts.consumer) ~= "string" then
     argerror(3, "serve", "consumer: string expected, got "
-      .. typename(opts.consumer), 3)
+      .. typename(opts.consumer))
   end
   if opts.gateway ~= nil and typename(opts.gateway) ~= "llmgateway.Gateway"
   then
     argerror(3, "serve", "gateway: llmgateway.Gateway expected, got "
-      .. typename(opts.gateway), 3)
+      .. typename(opts.gateway))
   end
   local consumer = opts.consumer or core._consumer_name()
   local gw = opts.gateway
@@ -905,9 +881,11 @@ function qmethods:serve(handler, opts)
 end
 
 -- ---------------------------------------------------------------------
--- Pure-Lua helpers, loaded when first used
+-- Pure-Lua helpers (the validators are those the validation loop uses;
+-- the others are loaded when first used)
 
-local LAZY = {validators = true, prompt = true, pipeline = true}
+M.validators = validation
+local LAZY = {prompt = true, pipeline = true}
 
 return setmetatable(M, {
   __index = function(t, k)

@@ -13,14 +13,23 @@
 -- picked up before the host waits again. Callbacks (on_delta, the
 -- callback of call_async) run inside luv callbacks: in Neovim, use
 -- vim.schedule for editor API calls there.
+local args = require("llmgateway.args")
+local core = require("llmgateway.core")
+
 local M = {}
 
+--- Drives the module from the luv loop uv until detached.
+-- @param uv the luv module (vim.uv, vim.loop, require("luv"))
+-- @param llm what gives fd, timeout and step: the llmgateway module or
+--   llmgateway.core (the default)
+-- @return a handle: handle.step() runs what is ready now,
+--   handle.detach() stops and closes the luv handles
 function M.attach(uv, llm)
   if type(uv) ~= "table" or type(uv.new_poll) ~= "function" then
-    error("bad argument #1 to 'attach' (luv module expected, got "
-      .. type(uv) .. ")", 2)
+    args.argerror(1, "attach", "luv module expected, got "
+      .. args.typename(uv))
   end
-  llm = llm or require("llmgateway")
+  llm = llm or core
   local poll = uv.new_poll(llm.fd())
   local timer = uv.new_timer()
   local prepare = uv.new_prepare()

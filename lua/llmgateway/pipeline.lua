@@ -1,4 +1,4 @@
--- llmgateway.pipeline -- running many steps at once: bounded map, fan-out,
+--- llmgateway.pipeline: running many steps at once: bounded map, fan-out,
 -- chains of steps, and collecting spawned tasks.
 --
 -- Everything here runs on llmgateway.spawn tasks, so gateway calls inside
@@ -8,19 +8,17 @@
 -- failed items are safe to unpack with table.unpack(results, 1, results.n).
 
 local args = require("llmgateway.args")
+local compat = require("llmgateway.compat")
+local core = require("llmgateway.core")
 local argerror, typename = args.argerror, args.typename
 
 local M = {}
-
-local function llm()
-  return package.loaded["llmgateway"] or require("llmgateway")
-end
 
 -- Run fn(i) for i = 1..count with at most `limit` running at a time: a
 -- fixed pool of tasks pulls the next index, so no more than `limit` tasks
 -- ever exist.
 local function pool(count, limit, fn)
-  local spawn = llm().spawn
+  local spawn = core.spawn
   local next_index = 0
   local function worker()
     while next_index < count do
@@ -35,7 +33,7 @@ end
 
 -- Calls step(...) and classifies the outcome: true, value | false, err.
 local function attempt(step, ...)
-  local ok, value, err = require("llmgateway.core").pcall(step, ...)
+  local ok, value, err = core.pcall(step, ...)
   if not ok then return false, value end
   if value == nil and err ~= nil then return false, err end
   return true, value
@@ -59,18 +57,23 @@ local function check_limit(name, n, opts)
   if opts == nil then return nil end
   args.check_keys(opts, OPTIONS, n, name, 3)
   local limit = opts.concurrency
-  if limit ~= nil and (require("llmgateway.compat").math_type(limit) ~= "integer" or limit < 1) then
-    argerror(n, name, "concurrency: integer >= 1 expected, got " ..
-      (type(limit) == "number" and tostring(limit) or typename(limit)), 3)
+  if limit ~= nil and (compat.math_type(limit) ~= "integer" or limit < 1) then
+    argerror(n, name, "concurrency: integer >= 1 expected, got "
+      .. args.shown(limit), 3)
   end
   return limit
 end
 
--- map([gw,] inputs, fn [, {concurrency = N}]) -> results, errors
---   fn(input, i) runs for every input with at most N in flight. With a
---   gateway first, N defaults to its max_concurrent; otherwise to every
---   input at once (the gateway still bounds HTTP requests). errors is a
---   list of {index = i, error = err} in index order.
+--- map([gw,] inputs, fn [, {concurrency = N}]) -> results, errors:
+-- fn(input, i) runs for every input with at most N in flight. With a
+-- gateway first, N defaults to its max_concurrent; otherwise to every
+-- input at once (the gateway still bounds HTTP requests).
+-- @param gw a Gateway (optional)
+-- @param inputs a list
+-- @param fn function(input, i) -> value | nil, err
+-- @param opts {concurrency = N} (optional)
+-- @return results (results[i] for input i, results.n = #inputs), errors
+--   (a list of {index = i, error = err} in index order)
 function M.map(...)
   local gw, inputs, fn, opts
   local first = 1  -- the position of inputs
@@ -101,9 +104,13 @@ function M.map(...)
   return results, errors
 end
 
--- fan_out(input, {name = fn, ...} [, {concurrency = N}]) -> results, errors
---   Runs every branch fn(input) at once; results[name] is each branch's
---   value, errors a list of {name = , error = } sorted by name.
+--- fan_out(input, {name = fn, ...} [, {concurrency = N}]) -> results,
+-- errors: runs every branch fn(input) at once.
+-- @param input passed to every branch
+-- @param branches a table of name = function(input)
+-- @param opts {concurrency = N} (optional; default: all at once)
+-- @return results (results[name] is each branch's value), errors (a list
+--   of {name =, error =} sorted by name)
 function M.fan_out(input, branches, opts)
   if type(branches) ~= "table" then
     argerror(2, "fan_out", "table expected, got " .. typename(branches))
@@ -125,10 +132,11 @@ function M.fan_out(input, branches, opts)
   return results, errors
 end
 
--- chain(step1, step2, ...) -> function(input) -> value | nil, err, step
---   Feeds each step's value to the next. The first step to return nil
---   stops the chain with its error and its position; a step that raises
---   raises through the chain.
+--- chain(step1, step2, ...): feeds each step's value to the next. The
+-- first step to return nil stops the chain with its error and its
+-- position; a step that raises raises through the chain.
+-- @param ... the steps, functions(value) -> value | nil, err
+-- @return function(input) -> value | nil, err, step
 function M.chain(...)
   local steps = { ... }
   for i = 1, select("#", ...) do
@@ -147,10 +155,11 @@ function M.chain(...)
   end
 end
 
--- collect(tasks) -> results, errors
---   Waits for spawned tasks in order; results[i] is task i's value and
---   errors lists {index = i, error = err} for tasks that raised or
---   returned nil, err.
+--- collect(tasks) -> results, errors: waits for spawned tasks in order.
+-- @param tasks a list of tasks (llm.spawn)
+-- @return results (results[i] is task i's value, results.n = #tasks),
+--   errors (a list of {index = i, error = err} for tasks that raised or
+--   returned nil, err)
 function M.collect(tasks)
   if type(tasks) ~= "table" then
     argerror(1, "collect", "table expected, got " .. typename(tasks))
@@ -167,8 +176,14 @@ function M.collect(tasks)
   return results, errors
 end
 
--- compact(results) -> the non-nil results, in order (holes removed).
+--- compact(results): the results without their holes.
+-- @param results a list with holes and its size in results.n (as map
+--   and collect return it), or a plain list
+-- @return the non-nil results, in order
 function M.compact(results)
+  if type(results) ~= "table" then
+    argerror(1, "compact", "table expected, got " .. typename(results))
+  end
   local out = {}
   for i = 1, results.n or #results do
     if results[i] ~= nil then out[#out + 1] = results[i] end

@@ -1,4 +1,4 @@
--- llmgateway.prompt -- building message lists and prompt text.
+--- llmgateway.prompt: building message lists and prompt text.
 --
 -- Messages are plain tables {role = , content = }, exactly what the gateway
 -- takes. Templates use named placeholders, {{name}} (spaces inside the
@@ -19,17 +19,28 @@ local function message(role)
   end
 end
 
+--- A system message.
+-- @param text its content (a string)
+-- @return {role = "system", content = text}
 M.system = message("system")
+--- A user message.
+-- @param text its content (a string)
+-- @return {role = "user", content = text}
 M.user = message("user")
+--- An assistant message.
+-- @param text its content (a string)
+-- @return {role = "assistant", content = text}
 M.assistant = message("assistant")
 
 local function is_message(t)
   return type(t.role) == "string" and t.content ~= nil
 end
 
--- messages(...): a message list from messages, lists of messages and plain
--- strings (user turns). nil and false are skipped, so optional parts can be
+--- A message list from messages, lists of messages and plain strings
+-- (user turns). nil and false are skipped, so optional parts can be
 -- written inline: prompt.messages(sys and prompt.system(sys), question).
+-- @param ... messages, lists of messages, strings, nil or false
+-- @return the message list
 function M.messages(...)
   local out = {}
   for i = 1, select("#", ...) do
@@ -95,9 +106,12 @@ local function fill(str, vars, fname, n)
   return out
 end
 
--- template(str) -> function(vars) returning str with every {{name}}
+--- A template: a function(vars) returning str with every {{name}}
 -- replaced by tostring(vars.name). Values are inserted verbatim: a value
--- holding "{{x}}" is not expanded again.
+-- holding "{{x}}" is not expanded again; a missing one is an error naming
+-- every missing placeholder.
+-- @param str the text with {{name}} placeholders
+-- @return function(vars) -> string
 function M.template(str)
   if type(str) ~= "string" then
     argerror(1, "template", "string expected, got " .. typename(str))
@@ -108,6 +122,11 @@ function M.template(str)
   end
 end
 
+--- str with its placeholders filled in at once: template(str)(vars).
+-- @param str the text with {{name}} placeholders
+-- @param vars a table of name = value (strings, numbers, booleans or
+--   values with __tostring)
+-- @return string
 function M.render(str, vars)
   if type(str) ~= "string" then
     argerror(1, "render", "string expected, got " .. typename(str))
@@ -116,11 +135,15 @@ function M.render(str, vars)
   return out
 end
 
--- few_shot(examples, {system=, input_key=, output_key=}) -> messages:
--- the optional system message, then one user/assistant pair per example.
--- An example is {input=, output=} (keys configurable) or {input, output}.
 local FEW_SHOT_OPTIONS = { "system", "input_key", "output_key" }
 
+--- A few-shot message list: the optional system message, then one
+-- user/assistant pair per example.
+-- @param examples a list of {input =, output =} (keys configurable) or
+--   {input, output}
+-- @param opts {system =, input_key = "input", output_key = "output"}
+--   (optional)
+-- @return the message list
 function M.few_shot(examples, opts)
   if type(examples) ~= "table" then
     argerror(1, "few_shot", "table expected, got " .. typename(examples))
@@ -151,10 +174,16 @@ function M.few_shot(examples, opts)
   return out
 end
 
--- chat(system_text, user_text) -> {system, user}; system_text may be nil.
+--- The messages of a one-turn chat.
+-- @param system_text the system message's text, or nil for none
+-- @param user_text the user message's text
+-- @return {system, user}, or {user}
 function M.chat(system_text, user_text)
-  if user_text == nil then
-    argerror(2, "chat", "string expected, got nil")
+  if system_text ~= nil and type(system_text) ~= "string" then
+    argerror(1, "chat", "string or nil expected, got " .. typename(system_text))
+  end
+  if type(user_text) ~= "string" then
+    argerror(2, "chat", "string expected, got " .. typename(user_text))
   end
   if system_text == nil then return { M.user(user_text) } end
   return { M.system(system_text), M.user(user_text) }

@@ -1,4 +1,4 @@
--- llmgateway.validators -- ready-made validators for model output.
+--- llmgateway.validators: ready-made validators for model output.
 --
 -- A validator is function(text, data) -> nil | {} (valid) | {error, ...}.
 -- For JSON tasks `data` is the parsed value; for text tasks it is nil and
@@ -17,18 +17,16 @@ local args = require("llmgateway.args")
 local compat = require("llmgateway.compat")
 local argerror, typename = args.argerror, args.typename
 
+-- The C module gives llm.null, the array metatable and the JSON parser;
+-- without it (the pure parts tested alone) nothing is null and text is
+-- not parsed.
+local have_core, core = pcall(require, "llmgateway.core")
+if not have_core or type(core) ~= "table" then core = {} end
+
 local M = {}
 
--- The running module, looked up on use so that this file loads (and its
--- pure parts can be tested) without the C core, and so that init.lua may
--- require it while it is still loading itself.
-local function llm()
-  return package.loaded["llmgateway"] or require("llmgateway")
-end
-
 local function is_null(v)
-  local mod = package.loaded["llmgateway"]
-  return mod ~= nil and v == mod.null
+  return core.null ~= nil and v == core.null
 end
 
 -- parse_json gives arrays as tables with llm.array_mt and objects as plain
@@ -36,8 +34,9 @@ end
 -- array, other non-empty tables are objects, and an empty table is both an
 -- empty array and an empty object.
 local function table_kind(t)
-  local mod = package.loaded["llmgateway"]
-  if mod ~= nil and getmetatable(t) == mod.array_mt then return "array" end
+  if core.array_mt ~= nil and getmetatable(t) == core.array_mt then
+    return "array"
+  end
   local n = #t
   local count = 0
   for _ in pairs(t) do
@@ -140,8 +139,10 @@ end
 -- Returns value or nil, error line.
 local function json_value(text, data)
   if data ~= nil then return data end
-  if type(text) ~= "string" then return nil, "$: no JSON value to check" end
-  local value, err = llm().parse_json(text)
+  if type(text) ~= "string" or not core.parse_json then
+    return nil, "$: no JSON value to check"
+  end
+  local value, err = core.parse_json(text)
   if value == nil then
     return nil, "$: not valid JSON (" .. tostring(err) .. ")"
   end
@@ -154,14 +155,34 @@ local function utf8_length(s)
   return nil, bad
 end
 
--- Run one validator and normalise its answer to a list of strings.
-local function run(v, text, data)
-  local errs = v(text, data)
-  if errs == nil or errs == false then return {} end
-  if type(errs) == "string" then return { errs } end
-  if type(errs) ~= "table" then
-    error("validator returned a " .. type(errs) .. "; expected nil or a list of strings", 2)
+--- What a validator returned, as its list of problems: nil or false is
+-- none, a string is one, a list of strings (or numbers) is read raw (its
+-- __index and __len are not called). Anything else is an error.
+-- @param res the validator's return value
+-- @return the list of problems ({} when valid), or nil and a message
+function M.problems(res)
+  if res == nil or res == false then return {} end
+  if type(res) == "string" then return {res} end
+  if type(res) ~= "table" then
+    return nil, "validator returned a " .. typename(res)
+      .. "; expected nil or a list of strings"
   end
+  local errors = {}
+  for i = 1, compat.rawlen(res) do
+    local e = rawget(res, i)
+    if type(e) ~= "string" and type(e) ~= "number" then
+      return nil, ("validator returned a list whose item %d is a %s; "
+        .. "expected strings"):format(i, typename(e))
+    end
+    errors[i] = e
+  end
+  return errors
+end
+
+-- Runs one validator of a combinator: its problems, or raises.
+local function run(v, text, data)
+  local errs, message = M.problems(v(text, data))
+  if not errs then error(message, 0) end
   return errs
 end
 
@@ -180,6 +201,12 @@ end
 
 local JSON_OBJECT_OPTIONS = { "required", "types" }
 
+--- A validator of a JSON object: its required keys and the types of
+-- some keys.
+-- @param opts {required = {key, ...}, types = {key = "string" |
+--   {"number", "null"}, ...}} (type names: string, number, integer,
+--   boolean, array, object, null)
+-- @return the validator, function(text, data) -> list of problems
 function M.json_object(opts)
   opts = opts or {}
   if type(opts) ~= "table" then
@@ -236,7 +263,7 @@ table.sort(SCHEMA_KEY_LIST)
 -- silently accept everything. Returns nil or a message naming the place.
 local function schema_problem(s, where)
   if type(s) ~= "table" then
-    return string.format("%s: schema must be a table, got %s", where, type(s))
+    return where .. ": table expected, got " .. typename(s)
   end
   for _, k in ipairs(sorted_keys(s)) do
     if not SCHEMA_KEYS[k] then
@@ -250,19 +277,21 @@ local function schema_problem(s, where)
   for _, k in ipairs({ "minLength", "maxLength", "minimum", "maximum",
                        "minItems", "maxItems" }) do
     if s[k] ~= nil and type(s[k]) ~= "number" then
-      return string.format("%s.%s: expected a number, got %s", where, k, type(s[k]))
+      return ("%s.%s: number expected, got %s"):format(where, k,
+        typename(s[k]))
     end
   end
   if s.enum ~= nil and (type(s.enum) ~= "table" or #s.enum == 0) then
-    return where .. ".enum: expected a non-empty list"
+    return where .. ".enum: non-empty list expected"
   end
   if s.required ~= nil and type(s.required) ~= "table" then
-    return where .. ".required: expected a list of keys"
+    return where .. ".required: list of keys expected"
   end
   local problem
   if s.properties ~= nil then
     if type(s.properties) ~= "table" then
-      return where .. ".properties: expected a table"
+      return where .. ".properties: table expected, got "
+        .. typename(s.properties)
     end
     for _, k in ipairs(sorted_keys(s.properties)) do
       problem = schema_problem(s.properties[k], key_path(where .. ".properties", k))
@@ -347,7 +376,16 @@ local function validate(s, v, path, errs)
   end
 end
 
+--- A validator of a practical subset of JSON Schema: type, required,
+-- properties, items, enum, minLength/maxLength, minimum/maximum,
+-- minItems/maxItems, additionalProperties (also a schema), description
+-- and title. Any other key is an error when the validator is built.
+-- @param s the schema (a table)
+-- @return the validator, function(text, data) -> list of problems
 function M.schema(s)
+  if type(s) ~= "table" then
+    argerror(1, "schema", "table expected, got " .. typename(s))
+  end
   local problem = schema_problem(s, "schema")
   if problem then argerror(1, "schema", problem) end
   return function(text, data)
@@ -364,6 +402,9 @@ end
 
 local LENGTH_OPTIONS = { "min", "max" }
 
+--- A validator of the text's length in characters (UTF-8).
+-- @param opts {min = n, max = n} (at least one of them)
+-- @return the validator, function(text) -> list of problems
 function M.length(opts)
   if type(opts) ~= "table" then
     argerror(1, "length", "table expected, got " .. typename(opts))
@@ -390,6 +431,8 @@ function M.length(opts)
   end
 end
 
+--- A validator that the text has something besides white space.
+-- @return the validator, function(text) -> list of problems
 function M.non_empty()
   return function(text)
     if type(text) ~= "string" or not text:find("%S") then return { "text is empty" } end
@@ -397,6 +440,11 @@ function M.non_empty()
   end
 end
 
+--- A validator that the text matches a Lua pattern.
+-- @param pat the pattern (string.find's)
+-- @param description how the problem names it (default: "the pattern
+--   <pat>")
+-- @return the validator, function(text) -> list of problems
 function M.pattern(pat, description)
   if type(pat) ~= "string" then
     argerror(1, "pattern", "string expected, got " .. typename(pat))
@@ -411,6 +459,9 @@ end
 ---------------------------------------------------------------------------
 -- Combinators.
 
+--- A validator whose problems are those of every validator given.
+-- @param ... validators
+-- @return the validator, function(text, data) -> list of problems
 function M.all_of(...)
   local list = compat.pack(...)
   check_validators("all_of", list)
@@ -423,6 +474,11 @@ function M.all_of(...)
   end
 end
 
+--- A validator that passes when one of the validators given passes;
+-- otherwise its problems are all of theirs, each labelled "alternative
+-- <i>: ".
+-- @param ... validators
+-- @return the validator, function(text, data) -> list of problems
 function M.any_of(...)
   local list = compat.pack(...)
   check_validators("any_of", list)
@@ -439,9 +495,12 @@ function M.any_of(...)
   end
 end
 
--- hint(v, text): v, plus one more line `text` when v finds problems --
--- typically an example of a correct answer, which helps a model more than
--- the list of errors alone.
+--- v, plus one more line when v finds problems: typically an example of
+-- a correct answer, which helps a model more than the list of errors
+-- alone.
+-- @param v a validator
+-- @param text the line added
+-- @return the validator, function(text, data) -> list of problems
 function M.hint(v, text)
   check_validators("hint", compat.pack(v))
   if type(text) ~= "string" then

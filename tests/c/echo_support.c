@@ -6,6 +6,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,4 +153,34 @@ void echo_json(lgw__buf_t *out, int status, const char *body) {
   lgw__buf_printf(out, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
                   "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
                   status, strlen(body), body);
+}
+
+void echo_canned(const char *head, const char *body, size_t body_len,
+                 lgw__buf_t *out, void *ud) {
+  echo_canned_t *c = ud;
+  int i = c->served < c->n ? c->served : c->n - 1;
+  if (sscanf(head, "%*s %255s", c->last_path) != 1) c->last_path[0] = '\0';
+  snprintf(c->last_body, sizeof c->last_body, "%.*s", (int)body_len, body);
+  c->served++;
+  if (i < 0) {
+    echo_json(out, 500, "{}");
+    return;
+  }
+  lgw__buf_printf(out, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+                  "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                  c->ctype[i], strlen(c->body[i]), c->body[i]);
+}
+
+void echo_canned_set(echo_canned_t *c, int n, ...) {
+  va_list ap;
+  int i;
+  va_start(ap, n);
+  for (i = 0; i < n && i < ECHO_CANNED_MAX; i++) {
+    c->ctype[i] = va_arg(ap, const char *);
+    c->body[i] = va_arg(ap, const char *);
+  }
+  va_end(ap);
+  c->n = i;
+  c->served = 0;
+  c->last_path[0] = c->last_body[0] = '\0';
 }

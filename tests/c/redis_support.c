@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 static void nap_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
@@ -172,4 +174,19 @@ long redis_cli_num(const redis_srv_t *r, const char *args) {
   }
   free(s);
   return v;
+}
+
+static void on_tick(uv_timer_t *t) { (void)t; }
+
+void redis_run_until(uv_loop_t *loop, const int *flag, int want,
+                     double seconds) {
+  double end = lgw__now_ms() + seconds * 1000;
+  uv_timer_t t;
+  uv_timer_init(loop, &t);
+  while (*flag < want && lgw__now_ms() < end) {
+    uv_timer_start(&t, on_tick, 10, 0);
+    uv_run(loop, UV_RUN_ONCE);
+  }
+  uv_close((uv_handle_t *)&t, NULL);
+  uv_run(loop, UV_RUN_NOWAIT);
 }

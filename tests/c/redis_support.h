@@ -1,7 +1,8 @@
 /*
  * redis_support.h -- helpers for C tests that need a real redis-server:
  * start one on a free loopback port (no persistence), stop it, restart it
- * on the same port, and run a command through redis-cli.
+ * on the same port, run a command through redis-cli, and run a loop until
+ * an answer has come.
  *
  *   redis_srv_t r;
  *   if (redis_start(&r, 0) == 0) { ... r.url ...; redis_stop(&r); }
@@ -10,6 +11,8 @@
 #define LGW_REDIS_SUPPORT_H
 
 #include <sys/types.h>
+
+#include <uv.h>
 
 typedef struct redis_srv {
   pid_t pid;     /* 0 when stopped */
@@ -34,5 +37,10 @@ char *redis_cli(const redis_srv_t *r, const char *args);
 
 /* redis_cli's output as a number; -1 when it is not one. */
 long redis_cli_num(const redis_srv_t *r, const char *args);
+
+/* Runs loop until *flag >= want or seconds have passed, waking it at
+ * least every 10 ms to look. */
+void redis_run_until(uv_loop_t *loop, const int *flag, int want,
+                     double seconds);
 
 #endif

@@ -2,9 +2,9 @@
  * fuzz_common.h -- what the fuzz entry points share. Each tests/fuzz/
  * fuzz_<target>.c defines `static void fuzz_<target>(data, size, desc)`
  * and, unless LGW_FUZZ_NO_MAIN is defined, the libFuzzer hook calling it
- * with desc NULL. tests/c/test_fuzz_regress.c includes the same files with
- * LGW_FUZZ_NO_MAIN and a desc buffer, and compares the description of the
- * outcome with the expected one. A broken invariant aborts in both.
+ * with desc NULL. tests/c/fuzz/test_fuzz_regress.c includes the same files
+ * with LGW_FUZZ_NO_MAIN and a desc buffer, and compares the description of
+ * the outcome with the expected one. A broken invariant aborts in both.
  */
 #ifndef LGW_FUZZ_COMMON_H
 #define LGW_FUZZ_COMMON_H

@@ -5,11 +5,11 @@
 -- of math.huge meaning no deadline.
 package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
-local sim = require("support.sim")
+local spec = require("support.spec")
 
 local STYLES = {"responses", "openai_chat", "anthropic", "litellm"}
 
-local function user(text) return {{role = "user", content = text}} end
+local user = spec.user
 
 -- A loopback server (its own process) that answers every request with
 -- one canned body. Returns {base =, stop = function()}.
@@ -65,9 +65,7 @@ local function canned(body, content_type)
 end
 
 describe("answers", function()
-  local s
-  lazy_setup(function() s = sim.start() end)
-  lazy_teardown(function() s.stop() end)
+  local s = spec.sim()
 
   local function gateway(providers, settings)
     local st = {fallback_model = "m", transport_retries = 2,

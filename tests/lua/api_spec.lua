@@ -3,22 +3,14 @@
 -- and JSON values that survive a round trip (numbers, arrays, NUL).
 package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
-local sim = require("support.sim")
+local spec = require("support.spec")
 
--- The message of an error raised by f, without the "file:line: " prefix.
-local function err_of(f)
-  local ok, e = pcall(f)
-  assert.is_false(ok, "expected an error")
-  return (tostring(e):gsub("^[^:]*:%d+: ", ""))
-end
+local err_of = spec.err_of
 
-local function user(text) return {{role = "user", content = text}} end
+local user = spec.user
 
 describe("errors", function()
-  local s
-
-  lazy_setup(function() s = sim.start() end)
-  lazy_teardown(function() s.stop() end)
+  local s = spec.sim()
   before_each(function() s.reset() end)
 
   -- xsim: per provider, its x-sim header ("" for none)

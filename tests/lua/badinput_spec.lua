@@ -8,16 +8,11 @@ package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
 local core = require("llmgateway.core")
 local sim = require("support.sim")
+local spec = require("support.spec")
 
-local function user(text) return {{role = "user", content = text}} end
+local user = spec.user
 
-local function tmpfile(text)
-  local p = os.tmpname()
-  local f = assert(io.open(p, "w"))
-  f:write(text)
-  f:close()
-  return p
-end
+local function tmpfile(text) return spec.tmpfile("", text) end
 
 -- The wrong values tried in every position (named for the report).
 local WRONG = {
@@ -135,7 +130,8 @@ local function sweep(label, fname, sig, call)
         if ok then
           failures[#failures + 1] = ("%s arg #%d = %s: no error"):format(
             label, i, name)
-        elseif not msg:find(want, 1, true) or not msg:find("expected") then
+        elseif not msg:find(want, 1, true) or not msg:find("expected")
+            or not msg:find('^%[string "') then
           failures[#failures + 1] = ("%s arg #%d = %s: %s"):format(
             label, i, name, msg)
         end
@@ -183,7 +179,7 @@ describe("wrong argument types", function()
       assert.is_not_nil(sig, "no signature for llm." .. name)
       -- llm.NAME(...) written out, so that the error names the function.
       local call = assert((loadstring or load)("local llm = ...; return function(...) "
-        .. "return llm." .. name .. "(...) end"))(llm)
+        .. "local r = llm." .. name .. "(...) return r end"))(llm)
       local failures, tried = sweep("llm." .. name, name, sig, call)
       total = total + tried
       for _, f in ipairs(failures) do all[#all + 1] = f end
@@ -204,7 +200,7 @@ describe("wrong argument types", function()
       assert.is_not_nil(sig, "no signature for gw:" .. name)
       assert.equal("function", type(gw[name]), name)
       local call = assert((loadstring or load)("local gw = ...; return function(...) "
-        .. "return gw:" .. name .. "(...) end"))(gw)
+        .. "local r = gw:" .. name .. "(...) return r end"))(gw)
       local failures = sweep("gw:" .. name, name, sig, call)
       for _, f in ipairs(failures) do all[#all + 1] = f end
       -- a wrong self
@@ -221,6 +217,54 @@ describe("wrong argument types", function()
     end
     assert.is_not_nil(mt)
     assert.same({}, all)
+  end)
+
+  it("every helper function (validators, prompt, pipeline) raises the "
+     .. "same way", function()
+    local fn = function() end
+    local ANY = {"string", "number", "boolean", "table", "function",
+                 "thread", "userdata", "llm.null"}
+    local helpers = {
+      validators = {
+        json_object = {{T, {}, true}}, schema = {{T, {}}},
+        length = {{T, {min = 1}}}, non_empty = {}, pattern = {{S, "x"}},
+        all_of = {{F, fn}}, any_of = {{F, fn}}, hint = {{F, fn}, {S, "t"}},
+      },
+      prompt = {
+        system = {{S, "x"}}, user = {{S, "x"}}, assistant = {{S, "x"}},
+        messages = {{{"string", "table"}, "x", true}},
+        template = {{S, "x"}}, render = {{S, "x"}, {T, {}, true}},
+        few_shot = {{T, {}}, {T, {}, true}}, chat = {{S, "s", true}, {S, "u"}},
+      },
+      pipeline = {
+        map = {{T, {}}, {F, fn}, {T, {}, true}},
+        fan_out = {{ANY, 1, true}, {T, {}}, {T, {}, true}},
+        chain = {{F, fn}}, collect = {{T, {}}}, compact = {{T, {}}},
+      },
+    }
+    local all, total = {}, 0
+    for mname, sigs in pairs(helpers) do
+      local names = {}
+      for name, v in pairs(llm[mname]) do
+        -- validators.problems reads any value a validator returns
+        if type(v) == "function" and name ~= "problems" then
+          names[#names + 1] = name
+        end
+      end
+      table.sort(names)
+      for _, name in ipairs(names) do
+        local sig = sigs[name]
+        assert.is_not_nil(sig, "no signature for llm." .. mname .. "." .. name)
+        local call = assert((loadstring or load)("local m = ...; return "
+          .. "function(...) local r = m." .. name .. "(...) return r end"))(
+          llm[mname])
+        local failures, tried = sweep(mname .. "." .. name, name, sig, call)
+        total = total + tried
+        for _, f in ipairs(failures) do all[#all + 1] = f end
+      end
+    end
+    assert.same({}, all)
+    assert.is_true(total > 100)
   end)
 
   it("left the module usable: a real call to the simulator succeeds",

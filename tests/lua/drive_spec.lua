@@ -2,10 +2,10 @@
 -- llm.timeout(), llm.step(), gw:call_async and llmgateway.luv.
 package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
-local sim = require("support.sim")
+local spec = require("support.spec")
 local socket = require("socket")
 
-local function user(text) return {{role = "user", content = text}} end
+local user = spec.user
 
 -- A host loop: step, then sleep what timeout() says (at most 5 ms, as a
 -- poll() on fd would return earlier when something arrives).
@@ -23,19 +23,16 @@ local function drive(until_fn)
 end
 
 describe("a host's loop", function()
-  local s, gw
+  local s = spec.sim()
+  local gw
   lazy_setup(function()
-    s = sim.start()
     gw = assert(llm.Gateway({
       providers = {{provider_type = "p", api_style = "openai_chat",
                     base_url = s.base, api_key = "k"}},
       settings = {fallback_model = "m"},
     }, {no_state = true}))
   end)
-  lazy_teardown(function()
-    gw:close()
-    s.stop()
-  end)
+  lazy_teardown(function() gw:close() end)
 
   it("fd is a descriptor; nothing to do: timeout -1, step 0", function()
     assert.is_true(llm.fd() >= 0)

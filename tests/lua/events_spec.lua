@@ -3,14 +3,12 @@
 -- hurt the engine.
 package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
-local sim = require("support.sim")
+local spec = require("support.spec")
 
-local function user(text) return {{role = "user", content = text}} end
+local user = spec.user
 
 describe("events", function()
-  local s
-  lazy_setup(function() s = sim.start() end)
-  lazy_teardown(function() s.stop() end)
+  local s = spec.sim()
 
   local function gateway(settings, on_event)
     local st = {fallback_model = "m", transport_retries = 2,

@@ -5,23 +5,14 @@
 -- LLMGATEWAY_CONFIG instead of -c.
 package.path = "./tests/lua/?.lua;" .. package.path
 local sim = require("support.sim")
+local spec = require("support.spec")
 
-local BUILD = os.getenv("LLMGATEWAY_BUILD") or "build"
-
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local BUILD, HOST, quote = spec.BUILD, spec.HOST, spec.quote
 
 local function is_program(path)
   return os.execute("test -f " .. quote(path) .. " && test -x " .. quote(path)) == true
 end
 
--- The host: $LLMGATEWAY_HOST, else <build>/llmgateway when it is a file,
--- else <build>/bin/llmgateway.
-local HOST = os.getenv("LLMGATEWAY_HOST")
-if not HOST or HOST == "" then
-  HOST = is_program(BUILD .. "/llmgateway") and BUILD .. "/llmgateway" or BUILD .. "/bin/llmgateway"
-end
 local have_host = is_program(HOST)
 
 -- Runs a shell command with the given environment; returns its output

@@ -2,41 +2,24 @@
 -- methods, batches, errors and close, against the provider simulator.
 package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
-local sim = require("support.sim")
+local spec = require("support.spec")
 
--- The message of an error raised by f, without the "file:line: " prefix.
-local function err_of(f)
-  local ok, e = pcall(f)
-  assert.is_false(ok, "expected an error")
-  return (tostring(e):gsub("^[^:]*:%d+: ", ""))
-end
+local err_of = spec.err_of
+local user = spec.user
 
 local FEEDBACK_TEXT = "Your previous output had the following issues:\n"
   .. "- e1\n- e2\n\nPlease regenerate the full answer."
 
 describe("Gateway", function()
-  local s, gw
+  local s = spec.sim()
+  local gw
 
-  local function config(settings)
-    local c = {
-      providers = {{provider_type = "openai", api_style = "openai_chat",
-                    base_url = s.base, api_key = "sk-spec-secret"}},
-      settings = {fallback_model = "m"},
-    }
-    for k, v in pairs(settings or {}) do c.settings[k] = v end
-    return c
-  end
-
-  local function user(text) return {{role = "user", content = text}} end
+  local function config(settings) return spec.chat_config(s.base, settings) end
 
   lazy_setup(function()
-    s = sim.start()
     gw = assert(llm.Gateway(config(), {no_state = true}))
   end)
-  lazy_teardown(function()
-    gw:close()
-    s.stop()
-  end)
+  lazy_teardown(function() gw:close() end)
   before_each(function() s.reset() end)
 
   describe("run_task", function()

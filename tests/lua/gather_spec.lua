@@ -4,8 +4,9 @@
 package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
 local sim = require("support.sim")
+local spec = require("support.spec")
 
-local function user(text) return {{role = "user", content = text}} end
+local user = spec.user
 
 describe("gather", function()
   it("keeps nil, err and every other value of each task", function()

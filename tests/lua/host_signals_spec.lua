@@ -5,47 +5,11 @@
 -- alive, --trace failures end the run, and the progress line stays clear
 -- of what the script prints.
 package.path = "./tests/lua/?.lua;" .. package.path
-local sim = require("support.sim")
+local spec = require("support.spec")
 local socket = require("socket")
 
-local BUILD = os.getenv("LLMGATEWAY_BUILD") or "build"
-
-local function is_file(path)
-  local f = io.open(path, "rb")
-  if not f then return false end
-  local _, err = f:read(0)
-  f:close()
-  return err == nil
-end
-
-local HOST = os.getenv("LLMGATEWAY_HOST")
-if not HOST or HOST == "" then
-  HOST = is_file(BUILD .. "/llmgateway") and BUILD .. "/llmgateway"
-    or BUILD .. "/bin/llmgateway"
-end
-
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
--- Runs a shell command; returns exit code, stdout, stderr.
-local function sh(cmd)
-  local errf = os.tmpname()
-  local p = io.popen(cmd .. " 2>" .. errf)
-  local out = p:read("*a")
-  local _, _, rc = p:close()
-  local f = io.open(errf)
-  local err = f:read("*a")
-  f:close()
-  os.remove(errf)
-  return rc, out, err
-end
-
-local function script(text)
-  local path = os.tmpname() .. ".lua"
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
-end
+local BUILD, HOST = spec.BUILD, spec.HOST
+local quote, sh, script = spec.quote, spec.sh, spec.script
 
 -- Starts cmd in the background, sends the signals after the delays (s)
 -- and reports the exit status, the output and the seconds from the first
@@ -66,9 +30,7 @@ local function signaled(cmd, signals)
 end
 
 describe("host signals and exit status", function()
-  local s
-  lazy_setup(function() s = sim.start() end)
-  lazy_teardown(function() s.stop() end)
+  local s = spec.sim()
 
   it("SIGINT interrupts a loop that never yields: exit 130", function()
     local code, took, _, err = signaled(quote(HOST)

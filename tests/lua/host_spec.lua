@@ -1,61 +1,15 @@
 -- Specs for the llmgateway executable (exit codes, the arg table, -e, -c,
 -- --version, --help, tracebacks, SIGINT) and for examples/embed.c.
 package.path = "./tests/lua/?.lua;" .. package.path
+local spec = require("support.spec")
 local sim = require("support.sim")
 local llm = require("llmgateway")
 
-local BUILD = os.getenv("LLMGATEWAY_BUILD") or "build"
-
-local function is_file(path)
-  local f = io.open(path, "rb")
-  if not f then return false end
-  local _, err = f:read(0)  -- a directory opens but cannot be read
-  f:close()
-  return err == nil
-end
-
--- The host: $LLMGATEWAY_HOST, else <build>/llmgateway when it is a file,
--- else <build>/bin/llmgateway.
-local function host_path()
-  local p = os.getenv("LLMGATEWAY_HOST")
-  if p and p ~= "" then return p end
-  if is_file(BUILD .. "/llmgateway") then return BUILD .. "/llmgateway" end
-  return BUILD .. "/bin/llmgateway"
-end
-
-local HOST = host_path()
-
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
--- Runs a shell command; returns exit code, stdout, stderr.
-local function sh(cmd)
-  local errf = os.tmpname()
-  local p = io.popen(cmd .. " 2>" .. errf)
-  local out = p:read("*a")
-  local _, _, rc = p:close()
-  local f = io.open(errf)
-  local err = f:read("*a")
-  f:close()
-  os.remove(errf)
-  return rc, out, err
-end
-
-local function host(args)
-  return sh(quote(HOST) .. " " .. args)
-end
-
-local function script(text)
-  local path = os.tmpname() .. ".lua"
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
-end
+local BUILD, HOST = spec.BUILD, spec.HOST
+local quote, sh, host, script = spec.quote, spec.sh, spec.host, spec.script
 
 describe("llmgateway host", function()
-  local s
-  lazy_setup(function() s = sim.start() end)
-  lazy_teardown(function() s.stop() end)
+  local s = spec.sim()
 
   local function gateway_code()
     return ([[

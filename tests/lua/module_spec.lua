@@ -1,26 +1,11 @@
 -- Specs for the module surface: _VERSION, null, Error, the lazy helper
 -- modules, configuration files and paths, provider state and keys,
 -- runtimes, parse_json, and argument errors.
+package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
+local spec = require("support.spec")
 
-local function err_of(f)
-  local ok, e = pcall(f)
-  assert.is_false(ok, "expected an error")
-  return (tostring(e):gsub("^[^:]*:%d+: ", ""))
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local err_of, read, write = spec.err_of, spec.read, spec.write
 
 local function mode(path)
   local p = io.popen("stat -c %a '" .. path .. "'")
@@ -42,12 +27,7 @@ end
 
 local tmp
 
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(os.execute("mkdir -p '" .. d .. "'"))
-  return d
-end
+local tmpdir = spec.tmpdir
 
 describe("llmgateway module", function()
   lazy_setup(function() tmp = tmpdir() end)

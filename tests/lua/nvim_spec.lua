@@ -3,7 +3,7 @@
 -- timers. Needs nvim and the module built for LuaJIT (build-luajit/, or
 -- $LLMGATEWAY_NVIM_CPATH); pending otherwise.
 package.path = "./tests/lua/?.lua;" .. package.path
-local sim = require("support.sim")
+local spec = require("support.spec")
 
 local CPATH = os.getenv("LLMGATEWAY_NVIM_CPATH") or "build-luajit"
 
@@ -19,9 +19,7 @@ describe("Neovim", function()
     return
   end
 
-  local s
-  lazy_setup(function() s = sim.start() end)
-  lazy_teardown(function() s.stop() end)
+  local s = spec.sim()
 
   it("streams into a buffer while its timers keep ticking", function()
     local p = assert(io.popen("env ROOT=. SIM_BASE=" .. s.base

@@ -3,37 +3,10 @@
 -- a state file (a symlink to a user's file, a FIFO, a corrupt file), and
 -- how many warnings a run prints about it.
 package.path = "./tests/lua/?.lua;" .. package.path
-local sim = require("support.sim")
+local spec = require("support.spec")
 local llm = require("llmgateway")
 
-local BUILD = os.getenv("LLMGATEWAY_BUILD") or "build"
-
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
--- Runs a shell command; returns exit code, stdout, stderr.
-local function sh(cmd)
-  local errf = os.tmpname()
-  local p = io.popen(cmd .. " 2>" .. errf)
-  local out = p:read("*a")
-  local _, _, rc = p:close()
-  local err = read(errf)
-  os.remove(errf)
-  return rc, out, err
-end
+local quote, read, write, sh = spec.quote, spec.read, spec.write, spec.sh
 
 local function lines_of(cmd)
   local p = io.popen(cmd)
@@ -41,18 +14,6 @@ local function lines_of(cmd)
   for l in p:lines() do t[#t + 1] = l end
   p:close()
   return t
-end
-
-local function host_path()
-  local p = os.getenv("LLMGATEWAY_HOST")
-  if p and p ~= "" then return p end
-  local f = io.open(BUILD .. "/llmgateway", "rb")
-  if f and f:read(0) then
-    f:close()
-    return BUILD .. "/llmgateway"
-  end
-  if f then f:close() end
-  return BUILD .. "/bin/llmgateway"
 end
 
 local function count(s, pattern)
@@ -64,7 +25,8 @@ end
 local S = '{\n  "preferred_by_config": {\n%s\n  }\n}\n'
 
 describe("provider state file", function()
-  local tmp, s
+  local s = spec.sim()
+  local tmp
 
   lazy_setup(function()
     tmp = os.tmpname()
@@ -72,10 +34,8 @@ describe("provider state file", function()
     assert(os.execute("mkdir -p " .. quote(tmp)))
     -- the resolver returns symlink-free directories: compare against those
     tmp = lines_of("realpath " .. quote(tmp))[1]
-    s = sim.start()
   end)
   lazy_teardown(function()
-    s.stop()
     os.execute("rm -rf " .. quote(tmp))
   end)
 
@@ -93,7 +53,7 @@ print(r.text)
 ]]):format(s.base, state_file)
     local script = tmp .. "/run.lua"
     write(script, code)
-    return sh(quote(host_path()) .. " " .. quote(script))
+    return sh(quote(spec.HOST) .. " " .. quote(script))
   end
 
   describe("write_provider_state", function()
@@ -178,7 +138,7 @@ print(r.text)
   it("a FIFO does not hang a run and is left in place", function()
     local fifo = tmp .. "/fifo.json"
     assert(os.execute("mkfifo " .. quote(fifo)))
-    local rc, out, err = sh("timeout 10 " .. quote(host_path()) .. " -e "
+    local rc, out, err = sh("timeout 10 " .. quote(spec.HOST) .. " -e "
       .. quote(("run = nil; local llm = require('llmgateway'); "
         .. "print(next(llm.load_provider_state(%q)))"):format(fifo)))
     assert.equal(0, rc)

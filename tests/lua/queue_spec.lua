@@ -5,24 +5,10 @@
 package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
 local redis = require("support.redis")
-local sim = require("support.sim")
+local spec = require("support.spec")
 local socket = require("socket")
 
-local BUILD = os.getenv("LLMGATEWAY_BUILD") or "build"
-
-local function is_file(path)
-  local f = io.open(path, "rb")
-  if not f then return false end
-  local _, err = f:read(0)
-  f:close()
-  return err == nil
-end
-
-local HOST = os.getenv("LLMGATEWAY_HOST")
-if not HOST or HOST == "" then
-  HOST = is_file(BUILD .. "/llmgateway") and BUILD .. "/llmgateway"
-    or BUILD .. "/bin/llmgateway"
-end
+local HOST = spec.HOST
 
 -- Without redis-server the specs that need it are pending (skipped).
 local HAVE_REDIS = os.execute("command -v redis-server >/dev/null 2>&1"
@@ -32,49 +18,10 @@ local function it_redis(name, fn)
   return pending(name .. " (redis-server is not installed)")
 end
 
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local quote, write, tmpfile, sh = spec.quote, spec.write, spec.tmpfile, spec.sh
 
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
-end
-
-local function tmpfile(suffix, text)
-  return write(os.tmpname() .. suffix, text)
-end
-
--- Runs a command; returns exit code, stdout, stderr.
-local function sh(cmd)
-  local errf = os.tmpname()
-  local p = io.popen(cmd .. " 2>" .. errf)
-  local out = p:read("*a")
-  local _, _, rc = p:close()
-  local f = io.open(errf)
-  local err = f:read("*a")
-  f:close()
-  os.remove(errf)
-  return rc, out, err
-end
-
--- Starts `llmgateway worker ...` in the background; returns {pid=,
--- close = function() -> exit code or signal}.
-local function start_worker(args, errfile)
-  local p = assert(io.popen("echo $$; exec " .. quote(HOST) .. " worker "
-    .. args .. " >/dev/null 2>" .. quote(errfile or "/dev/null"), "r"))
-  local pid = tonumber(p:read("*l"))
-  return {pid = pid, close = function()
-    local _, how, code = p:close()
-    return code, how
-  end}
-end
-
-local seq = 0
-local function qname()
-  seq = seq + 1
-  return ("spec%d-%d"):format(seq, os.time())
-end
+local start_worker = spec.start_worker
+local function qname() return spec.queue_name("spec") end
 
 local function until_true(seconds, fn)
   local deadline = socket.gettime() + seconds
@@ -291,16 +238,11 @@ describe("llm.queue", function()
 end)
 
 describe("llmgateway worker", function()
-  local r, s
+  local s = spec.sim()
+  local r
 
-  lazy_setup(function()
-    r = redis.start()
-    s = sim.start()
-  end)
-  lazy_teardown(function()
-    s.stop()
-    r.stop()
-  end)
+  lazy_setup(function() r = redis.start() end)
+  lazy_teardown(function() r.stop() end)
 
   local function config()
     return tmpfile(".yaml", ([[

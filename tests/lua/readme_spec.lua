@@ -8,26 +8,10 @@
 --
 -- A block passes when the host exits with status 0.
 package.path = "./tests/lua/?.lua;" .. package.path
-local sim = require("support.sim")
+local spec = require("support.spec")
 
-local BUILD = os.getenv("LLMGATEWAY_BUILD") or "build"
-local HOST = os.getenv("LLMGATEWAY_HOST")
-if not HOST or HOST == "" then HOST = BUILD .. "/bin/llmgateway" end
-
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function read(path)
-  local f = assert(io.open(path))
-  local text = f:read("*a")
-  f:close()
-  return text
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local BUILD, HOST = spec.BUILD, spec.HOST
+local quote, read, write = spec.quote, spec.read, spec.write
 
 -- The ```lua blocks of text: {line =, code =, sim =, skip =}, where sim
 -- and skip come from the comment lines at the top of the block.
@@ -113,16 +97,11 @@ end
 
 describe("README.md", function()
   local blocks = lua_blocks(read("README.md"))
-  local s, dir
+  local s = spec.sim()
+  local dir
 
-  lazy_setup(function()
-    s = sim.start()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. quote(dir)))
-  end)
+  lazy_setup(function() dir = spec.tmpdir() end)
   lazy_teardown(function()
-    s.stop()
     os.execute("rm -rf " .. quote(dir))
   end)
 

@@ -6,17 +6,13 @@
 -- attempt).
 package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
-local sim = require("support.sim")
+local spec = require("support.spec")
 
 local CANARY = "sk-canary-SECRET-1234"
 
-local function user(text) return {{role = "user", content = text}} end
+local user = spec.user
 
-local function build()
-  return os.getenv("LLMGATEWAY_BUILD") or "build"
-end
-
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local quote = spec.quote
 
 -- Every string reachable from v (keys, values, tostring of tables with a
 -- __tostring), joined.
@@ -49,7 +45,8 @@ local function assert_clean(what, text)
 end
 
 describe("secrets", function()
-  local s, lines
+  local s = spec.sim()
+  local lines
 
   local STYLES = {
     {provider_type = "openai", api_style = "openai_chat"},
@@ -69,10 +66,6 @@ describe("secrets", function()
     }
   end
 
-  lazy_setup(function()
-    s = sim.start()
-  end)
-  lazy_teardown(function() s.stop() end)
   before_each(function()
     s.reset()
     lines = {}
@@ -158,7 +151,7 @@ local text, err = gw:run_task("t", {{content = "@sim fault=reset\nx"}})
 error(err)
 ]]):format(s.base, CANARY))
     f:close()
-    local host = build() .. "/bin/llmgateway"
+    local host = spec.HOST
     local out = os.tmpname()
     local p = io.popen(quote(host) .. " " .. quote(script) .. " 2>"
       .. quote(out) .. "; echo $?")

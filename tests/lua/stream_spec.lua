@@ -3,16 +3,14 @@
 -- after it, and errors raised by on_delta.
 package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
-local sim = require("support.sim")
+local spec = require("support.spec")
 
 local STYLES = {"responses", "openai_chat", "anthropic", "litellm"}
 
-local function user(text) return {{role = "user", content = text}} end
+local user = spec.user
 
 describe("streaming", function()
-  local s
-  lazy_setup(function() s = sim.start() end)
-  lazy_teardown(function() s.stop() end)
+  local s = spec.sim()
 
   local function gateway(styles, settings)
     local providers = {}

@@ -5,12 +5,9 @@ package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
 local core = require("llmgateway.core")
 local sim = require("support.sim")
+local spec = require("support.spec")
 
-local function err_of(f)
-  local ok, e = pcall(f)
-  assert.is_false(ok, "expected an error")
-  return (tostring(e):gsub("^[^:]*:%d+: ", ""))
-end
+local err_of = spec.err_of
 
 -- Runs a Lua script in a fresh lua5.4; returns exit code, stdout+stderr.
 local function run_lua(code)
@@ -29,29 +26,18 @@ local function run_lua(code)
   return rc, (out:gsub("exit %d+\n$", ""))
 end
 
-local function user(text) return {{role = "user", content = text}} end
+local user = spec.user
 
 describe("tasks", function()
-  local s, gw
+  local s = spec.sim()
+  local gw
 
-  local function config(settings)
-    local c = {
-      providers = {{provider_type = "openai", api_style = "openai_chat",
-                    base_url = s.base, api_key = "sk-spec"}},
-      settings = {fallback_model = "m"},
-    }
-    for k, v in pairs(settings or {}) do c.settings[k] = v end
-    return c
-  end
+  local function config(settings) return spec.chat_config(s.base, settings) end
 
   lazy_setup(function()
-    s = sim.start()
     gw = assert(llm.Gateway(config(), {no_state = true}))
   end)
-  lazy_teardown(function()
-    gw:close()
-    s.stop()
-  end)
+  lazy_teardown(function() gw:close() end)
   before_each(function() s.reset() end)
   after_each(function()
     -- Nothing is left running or referenced between specs.

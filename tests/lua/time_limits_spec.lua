@@ -6,27 +6,24 @@
 package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
 local core = require("llmgateway.core")
-local sim = require("support.sim")
+local spec = require("support.spec")
 local socket = require("socket")
 
-local function user(text) return {{role = "user", content = text}} end
+local user = spec.user
 local now = socket.gettime
 
 describe("time limits", function()
-  local s, gw
+  local s = spec.sim()
+  local gw
 
   lazy_setup(function()
-    s = sim.start()
     gw = assert(llm.Gateway({
       providers = {{provider_type = "openai", api_style = "openai_chat",
                     base_url = s.base, api_key = "sk-limits"}},
       settings = {fallback_model = "m", retry_max = 0},
     }, {no_state = true, validator_timeout = 0.3}))
   end)
-  lazy_teardown(function()
-    gw:close()
-    s.stop()
-  end)
+  lazy_teardown(function() gw:close() end)
   after_each(function()
     assert.equal("echo(m): ok", gw:run_task("t", user("ok")))
     assert.equal(0, core._stats().calls)

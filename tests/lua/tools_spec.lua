@@ -3,7 +3,7 @@
 -- simulator on every transport, streamed and not.
 package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
-local sim = require("support.sim")
+local spec = require("support.spec")
 
 local STYLES = {"responses", "openai_chat", "anthropic", "litellm"}
 local ID = {responses = "call_sim_", openai_chat = "call_sim_",
@@ -17,9 +17,7 @@ local TOOLS = {
 }
 
 describe("rich requests from Lua", function()
-  local s
-  lazy_setup(function() s = sim.start() end)
-  lazy_teardown(function() s.stop() end)
+  local s = spec.sim()
 
   local function gateway(style)
     return assert(llm.Gateway({providers = {{provider_type = "p",

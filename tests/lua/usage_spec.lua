@@ -2,14 +2,12 @@
 -- sums over validation rounds (text and JSON), prices, gw:totals().
 package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
-local sim = require("support.sim")
+local spec = require("support.spec")
 
-local function user(text) return {{role = "user", content = text}} end
+local user = spec.user
 
 describe("usage and cost", function()
-  local s
-  lazy_setup(function() s = sim.start() end)
-  lazy_teardown(function() s.stop() end)
+  local s = spec.sim()
 
   -- prices per million tokens: cost = input + 2 * output
   local function gateway(opts)

@@ -7,9 +7,9 @@
 package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
 local core = require("llmgateway.core")
-local sim = require("support.sim")
+local spec = require("support.spec")
 
-local function user(text) return {{role = "user", content = text}} end
+local user = spec.user
 
 local function now()
   local ok, system = pcall(require, "system")
@@ -18,27 +18,18 @@ local function now()
 end
 
 describe("validator limits", function()
-  local s, gw
+  local s = spec.sim()
+  local gw
 
   local function config(settings)
-    local c = {
-      providers = {{provider_type = "openai", api_style = "openai_chat",
-                    base_url = s.base, api_key = "sk-spec-secret"}},
-      settings = {fallback_model = "m", retry_max = 1},
-    }
-    for k, v in pairs(settings or {}) do c.settings[k] = v end
-    return c
+    return spec.chat_config(s.base, {retry_max = 1}, settings)
   end
 
   lazy_setup(function()
-    s = sim.start()
     gw = assert(llm.Gateway(config(), {no_state = true,
                                        validator_timeout = 0.3}))
   end)
-  lazy_teardown(function()
-    gw:close()
-    s.stop()
-  end)
+  lazy_teardown(function() gw:close() end)
   before_each(function() s.reset() end)
   after_each(function()
     -- the gateway still works and nothing is left behind

@@ -150,7 +150,7 @@ describe("validators.schema", function()
     end, "bad argument #1 to 'schema' (schema.properties.a.type: unknown type \"strng\" (expected one "
       .. 'of string, number, integer, boolean, array, object, null))')
     assert.has_error(function() v.schema { minLength = "3" } end,
-      "bad argument #1 to 'schema' (schema.minLength: expected a number, got string)")
+      "bad argument #1 to 'schema' (schema.minLength: number expected, got string)")
   end)
 
   it("escapes strings in messages as JSON does", function()

@@ -6,70 +6,21 @@
 package.path = "./tests/lua/?.lua;" .. package.path
 local llm = require("llmgateway")
 local redis = require("support.redis")
-local sim = require("support.sim")
+local spec = require("support.spec")
 local socket = require("socket")
 
-local BUILD = os.getenv("LLMGATEWAY_BUILD") or "build"
+local HOST = spec.HOST
+local quote, tmpfile, read = spec.quote, spec.tmpfile, spec.read
 
-local function is_file(path)
-  local f = io.open(path, "rb")
-  if not f then return false end
-  local _, err = f:read(0)
-  f:close()
-  return err == nil
-end
-
-local HOST = os.getenv("LLMGATEWAY_HOST")
-if not HOST or HOST == "" then
-  HOST = is_file(BUILD .. "/llmgateway") and BUILD .. "/llmgateway"
-    or BUILD .. "/bin/llmgateway"
-end
-
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function tmpfile(suffix, text)
-  local path = os.tmpname() .. suffix
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
-end
-
-local function read(path)
-  local f = assert(io.open(path))
-  local text = f:read("*a")
-  f:close()
-  return text
-end
-
--- `llmgateway worker ...` in the background: {pid=, close() -> code}.
-local function start_worker(args, errfile)
-  local p = assert(io.popen("echo $$; exec " .. quote(HOST) .. " worker "
-    .. args .. " >/dev/null 2>" .. quote(errfile), "r"))
-  local pid = tonumber(p:read("*l"))
-  return {pid = pid, close = function()
-    local _, _, code = p:close()
-    return code
-  end}
-end
-
-local seq = 0
-local function qname()
-  seq = seq + 1
-  return ("sig%d-%d"):format(seq, os.time())
-end
+local start_worker = spec.start_worker
+local function qname() return spec.queue_name("sig") end
 
 describe("llmgateway worker signals", function()
-  local r, s
+  local s = spec.sim()
+  local r
 
-  lazy_setup(function()
-    r = redis.start()
-    s = sim.start()
-  end)
-  lazy_teardown(function()
-    s.stop()
-    r.stop()
-  end)
+  lazy_setup(function() r = redis.start() end)
+  lazy_teardown(function() r.stop() end)
 
   local function config(grace)
     return tmpfile(".yaml", ([[

@@ -8,12 +8,11 @@
 -- Persistence is off; the server's files go to a temporary directory.
 
 local socket = require("socket")
+local sim = require("support.sim")
 
 local M = {}
 
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local quote = sim.quote
 
 local function sleep(seconds) socket.sleep(seconds) end
 
@@ -38,14 +37,7 @@ local function pings(port)
   return line == "+PONG"
 end
 
-local function alive(pid)
-  local f = io.open("/proc/" .. pid .. "/stat")
-  if not f then return false end
-  local stat = f:read("*a")
-  f:close()
-  local state = stat:match("%) (%a)")
-  return state ~= nil and state ~= "Z"
-end
+local alive = sim.alive
 
 -- Starts redis-server and waits (up to 5 s) until it answers PING.
 -- Returns { port =, url =, pid =, stop = function(), cli = function(...) }.

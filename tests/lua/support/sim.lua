@@ -5,6 +5,9 @@
 --   local s = sim.start({ "--latency-ms", "10" })
 --   ... s.base, s.port ...; s.stats().requests; s.reset(); s.stop()
 --
+-- sim.quote(s) quotes for the shell; sim.alive(pid) is true while pid is a
+-- live process (support.redis and support.spec use both).
+--
 -- The binary is $LLMGATEWAY_SIM, else $LLMGATEWAY_BUILD/llmgateway-sim
 -- (build/ by default, relative to the repository root).
 
@@ -25,9 +28,11 @@ local function now()
   return os.time()
 end
 
+-- s quoted for the shell.
 local function quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
+M.quote = quote
 
 local function sim_path()
   local p = os.getenv("LLMGATEWAY_SIM")
@@ -92,6 +97,7 @@ local function alive(pid)
   local state = stat:match("%) (%a)")
   return state ~= nil and state ~= "Z"
 end
+M.alive = alive
 
 -- Starts the simulator on an ephemeral port with the extra arguments in
 -- args; waits (up to 5 s) for its port file. Returns a handle:

@@ -7,17 +7,13 @@
  * terminal event, and a provider that answers a stream request with JSON.
  */
 #include <math.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "llmgateway.h"
+#include "echo_support.h"
 #include "gw_support.h"
 #include "sim_support.h"
 #include "util.h"
@@ -331,88 +327,14 @@ TEST(json_answer_to_stream_is_one_delta) {
 
 /* ---- answers as providers send them: a server of canned bodies ------------ */
 
-/* A loopback server that answers its Nth connection with canned[N] (the
- * last one repeats): status 200, the body with its content type, then
- * closes. Bodies are written from the official API references. */
-#define CANNED_MAX 4
-static struct {
-  int fd, port, n, served, stop;
-  const char *ctype[CANNED_MAX], *body[CANNED_MAX];
-  pthread_t thread;
-} canned;
-
-static void canned_serve_one(int c) {
-  char buf[8192], head[256];
-  size_t got = 0, want = 0;
-  const char *body, *ctype, *end;
-  int i = canned.served < canned.n ? canned.served : canned.n - 1;
-  ssize_t k;
-  for (;;) {  /* the request head, then its body */
-    k = read(c, buf + got, sizeof buf - 1 - got);
-    if (k <= 0) return;
-    got += (size_t)k;
-    buf[got] = '\0';
-    if ((end = strstr(buf, "\r\n\r\n")) != NULL) {
-      const char *cl = strstr(buf, "ontent-Length:");
-      if (!cl) cl = strstr(buf, "ontent-length:");
-      want = (size_t)(end + 4 - buf) + (cl ? strtoul(cl + 15, NULL, 10) : 0);
-      if (got >= want || got == sizeof buf - 1) break;
-    }
-  }
-  canned.served++;
-  body = canned.body[i];
-  ctype = canned.ctype[i];
-  snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
-           "Content-Length: %zu\r\nConnection: close\r\n\r\n", ctype,
-           strlen(body));
-  if (write(c, head, strlen(head)) < 0 || write(c, body, strlen(body)) < 0)
-    return;
-}
-
-static void *canned_main(void *arg) {
-  (void)arg;
-  while (!canned.stop) {
-    struct pollfd p;
-    int c;
-    p.fd = canned.fd;
-    p.events = POLLIN;
-    if (poll(&p, 1, 50) <= 0) continue;
-    c = accept(canned.fd, NULL, NULL);
-    if (c < 0) continue;
-    canned_serve_one(c);
-    close(c);
-  }
-  return NULL;
-}
-
-static int canned_start(void) {
-  canned.fd = gws_listen_loopback(16, &canned.port);
-  if (canned.fd < 0) return -1;
-  return pthread_create(&canned.thread, NULL, canned_main, NULL);
-}
-
-static void canned_stop(void) {
-  canned.stop = 1;
-  pthread_join(canned.thread, NULL);
-  close(canned.fd);
-}
+/* A loopback server that answers the Nth attempt of a request with the
+ * Nth canned body (echo_canned); bodies are written from the official API
+ * references. */
+static echo_canned_t canned;
+static echo_t *canned_srv;
 
 #define SSE_CT "text/event-stream; charset=utf-8"
 #define JSON_CT "application/json"
-
-/* The bodies of the next request's attempts (ctype, body pairs). */
-static void canned_set(int n, ...) {
-  va_list ap;
-  int i;
-  va_start(ap, n);
-  for (i = 0; i < n && i < CANNED_MAX; i++) {
-    canned.ctype[i] = va_arg(ap, const char *);
-    canned.body[i] = va_arg(ap, const char *);
-  }
-  va_end(ap);
-  canned.n = n;
-  canned.served = 0;
-}
 
 /* A request to nprov providers of one style, all on the canned server. */
 static int run_canned(const char *style, const char *settings, int nprov,
@@ -420,7 +342,7 @@ static int run_canned(const char *style, const char *settings, int nprov,
   char yaml[2048], base[64];
   size_t n;
   int i;
-  snprintf(base, sizeof base, "http://127.0.0.1:%d/v1", canned.port);
+  snprintf(base, sizeof base, "http://127.0.0.1:%d/v1", echo_port(canned_srv));
   n = (size_t)snprintf(yaml, sizeof yaml, GWS_SETTINGS("%s") "providers:\n",
                        settings);
   for (i = 0; i < nprov; i++)
@@ -504,8 +426,8 @@ TEST(chat_refusal_is_an_answer) {
   int stream;
   for (stream = 0; stream < 2; stream++) {
     out_t o;
-    canned_set(1, stream ? SSE_CT : JSON_CT,
-               stream ? chat_refusal_sse : chat_refusal_json);
+    echo_canned_set(&canned, 1, stream ? SSE_CT : JSON_CT,
+                    stream ? chat_refusal_sse : chat_refusal_json);
     ASSERT_EQ(run_canned("openai_chat", "", 2, stream, &o), 0);
     ASSERT_EQ(o.status, LGW_EREFUSED);
     ASSERT_STREQ(lgw_err_name(o.status), "refused");
@@ -531,9 +453,10 @@ TEST(chat_refusal_fails_over_when_asked) {
   int stream;
   for (stream = 0; stream < 2; stream++) {
     out_t o;
-    canned_set(2, stream ? SSE_CT : JSON_CT,
-               stream ? chat_refusal_sse : chat_refusal_json,
-               stream ? SSE_CT : JSON_CT, stream ? chat_ok_sse : chat_ok_json);
+    echo_canned_set(&canned, 2, stream ? SSE_CT : JSON_CT,
+                    stream ? chat_refusal_sse : chat_refusal_json,
+                    stream ? SSE_CT : JSON_CT,
+                    stream ? chat_ok_sse : chat_ok_json);
     ASSERT_EQ(run_canned("openai_chat", "  failover_on_refusal: true\n", 2,
                          stream, &o), 0);
     ASSERT_EQ(o.status, 0);
@@ -545,8 +468,8 @@ TEST(chat_refusal_fails_over_when_asked) {
     ASSERT_STREQ(o.finish, "stop");
     ASSERT_EQ(o.has_refusal, 0);
     /* every provider refused: the request ends refused */
-    canned_set(1, stream ? SSE_CT : JSON_CT,
-               stream ? chat_refusal_sse : chat_refusal_json);
+    echo_canned_set(&canned, 1, stream ? SSE_CT : JSON_CT,
+                    stream ? chat_refusal_sse : chat_refusal_json);
     ASSERT_EQ(run_canned("openai_chat", "  failover_on_refusal: true\n", 2,
                          stream, &o), 0);
     ASSERT_EQ(o.status, LGW_EREFUSED);
@@ -560,8 +483,8 @@ TEST(chat_only_choice_zero) {
   int stream;
   for (stream = 0; stream < 2; stream++) {
     out_t o;
-    canned_set(1, stream ? SSE_CT : JSON_CT,
-               stream ? chat_two_choices_sse : chat_two_choices_json);
+    echo_canned_set(&canned, 1, stream ? SSE_CT : JSON_CT,
+                    stream ? chat_two_choices_sse : chat_two_choices_json);
     ASSERT_EQ(run_canned("openai_chat", "", 1, stream, &o), 0);
     ASSERT_EQ(o.status, 0);
     ASSERT_STREQ(o.text, "Hello");
@@ -599,7 +522,8 @@ static const char chat_invalid_error_sse[] =
 TEST(chat_error_events) {
   out_t o;
   /* before the first delta: retried like a 500, the provider's message */
-  canned_set(2, SSE_CT, chat_named_error_sse, SSE_CT, chat_ok_sse);
+  echo_canned_set(&canned, 2, SSE_CT, chat_named_error_sse, SSE_CT,
+                  chat_ok_sse);
   ASSERT_EQ(run_canned("openai_chat", "", 1, 1, &o), 0);
   ASSERT_EQ(o.status, 0);
   ASSERT_STREQ(o.text, "fine");
@@ -609,20 +533,20 @@ TEST(chat_error_events) {
                   "an error while processing your request.");
   /* after it: the request ends, the text so far kept; [DONE] after the
    * error does not make it a success */
-  canned_set(1, SSE_CT, chat_error_after_delta_sse);
+  echo_canned_set(&canned, 1, SSE_CT, chat_error_after_delta_sse);
   ASSERT_EQ(run_canned("openai_chat", "", 2, 1, &o), 0);
   ASSERT_EQ(o.status, LGW_EHTTP);
   ASSERT_EQ(o.natt, 1);
   ASSERT_STREQ(o.partial, "Hel");
   ASSERT_CONTAINS(o.err, "server_error: Overloaded");
   /* an invalid request is not retried on the same provider */
-  canned_set(1, SSE_CT, chat_invalid_error_sse);
+  echo_canned_set(&canned, 1, SSE_CT, chat_invalid_error_sse);
   ASSERT_EQ(run_canned("openai_chat", "", 1, 1, &o), 0);
   ASSERT_EQ(o.status, LGW_EHTTP);
   ASSERT_EQ(o.natt, 1);
   ASSERT_CONTAINS(o.err, "invalid_request_error: Invalid 'messages': empty.");
   /* the same body for a call that is not streamed */
-  canned_set(1, SSE_CT, chat_invalid_error_sse);
+  echo_canned_set(&canned, 1, SSE_CT, chat_invalid_error_sse);
   ASSERT_EQ(run_canned("openai_chat", "", 1, 0, &o), 0);
   ASSERT_EQ(o.status, LGW_EHTTP);
   ASSERT_EQ(o.natt, 1);
@@ -646,7 +570,7 @@ static const char chat_bom_sse[] =
 
 TEST(chat_malformed_event_and_bom) {
   out_t o;
-  canned_set(1, SSE_CT, chat_bad_event_sse);
+  echo_canned_set(&canned, 1, SSE_CT, chat_bad_event_sse);
   ASSERT_EQ(run_canned("openai_chat", "", 2, 1, &o), 0);
   ASSERT_EQ(o.status, LGW_ERESPONSE);
   ASSERT_STREQ(o.partial, "hel");
@@ -654,19 +578,19 @@ TEST(chat_malformed_event_and_bom) {
   ASSERT_CONTAINS(o.err, "stream error: malformed event (not JSON): "
                   "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"XX\"}");
   /* before the first delta: retried like any bad response */
-  canned_set(2, SSE_CT, chat_bad_first_sse, SSE_CT, chat_ok_sse);
+  echo_canned_set(&canned, 2, SSE_CT, chat_bad_first_sse, SSE_CT, chat_ok_sse);
   ASSERT_EQ(run_canned("openai_chat", "", 1, 1, &o), 0);
   ASSERT_EQ(o.status, 0);
   ASSERT_STREQ(o.text, "fine");
   ASSERT_EQ(o.natt, 2);
   ASSERT_EQ(o.att_code[0], LGW_ERESPONSE);
   ASSERT_CONTAINS(o.att_msg[0], "malformed event (not JSON): {oops");
-  canned_set(1, SSE_CT, chat_bom_sse);
+  echo_canned_set(&canned, 1, SSE_CT, chat_bom_sse);
   ASSERT_EQ(run_canned("openai_chat", "", 1, 1, &o), 0);
   ASSERT_EQ(o.status, 0);
   ASSERT_STREQ(o.text, "hey");
   ASSERT_EQ(o.ndeltas, 2);
-  canned_set(1, SSE_CT, chat_bom_sse);
+  echo_canned_set(&canned, 1, SSE_CT, chat_bom_sse);
   ASSERT_EQ(run_canned("openai_chat", "", 1, 0, &o), 0);
   ASSERT_EQ(o.status, 0);
   ASSERT_STREQ(o.text, "hey");
@@ -694,16 +618,16 @@ TEST(nul_never_truncates) {
   out_t o;
   int stream;
   for (stream = 0; stream < 2; stream++) {
-    canned_set(1, stream ? SSE_CT : JSON_CT,
-               stream ? nul_chat_sse : nul_chat_json);
+    echo_canned_set(&canned, 1, stream ? SSE_CT : JSON_CT,
+                    stream ? nul_chat_sse : nul_chat_json);
     ASSERT_EQ(run_canned("openai_chat", "", 1, stream, &o), 0);
     ASSERT_EQ(o.status, 0);
     ASSERT_EQ(o.text_len, 6);
-    canned_set(1, JSON_CT, nul_responses_json);
+    echo_canned_set(&canned, 1, JSON_CT, nul_responses_json);
     ASSERT_EQ(run_canned("responses", "", 1, stream, &o), 0);
     ASSERT_EQ(o.status, 0);
     ASSERT_EQ(o.text_len, 6);
-    canned_set(1, SSE_CT, nul_anthropic_sse);
+    echo_canned_set(&canned, 1, SSE_CT, nul_anthropic_sse);
     ASSERT_EQ(run_canned("anthropic", "", 1, stream, &o), 0);
     ASSERT_EQ(o.status, 0);
     ASSERT_EQ(o.text_len, 6);
@@ -796,8 +720,8 @@ TEST(responses_answers) {
   out_t o;
   int stream;
   for (stream = 0; stream < 2; stream++) {
-    canned_set(1, stream ? SSE_CT : JSON_CT,
-               stream ? responses_refusal_sse : responses_refusal_json);
+    echo_canned_set(&canned, 1, stream ? SSE_CT : JSON_CT,
+                    stream ? responses_refusal_sse : responses_refusal_json);
     ASSERT_EQ(run_canned("responses", "", 2, stream, &o), 0);
     ASSERT_EQ(o.status, LGW_EREFUSED);
     ASSERT_STREQ(o.refusal, "I can't assist with that.");
@@ -805,8 +729,9 @@ TEST(responses_answers) {
     ASSERT_EQ(o.ndeltas, 0);
     ASSERT_EQ(o.total.input_tokens, 20);
     ASSERT_EQ(o.total.output_tokens, 7);
-    canned_set(1, stream ? SSE_CT : JSON_CT,
-               stream ? responses_incomplete_sse : responses_incomplete_json);
+    echo_canned_set(&canned, 1, stream ? SSE_CT : JSON_CT,
+                    stream ? responses_incomplete_sse
+                           : responses_incomplete_json);
     ASSERT_EQ(run_canned("responses", "", 1, stream, &o), 0);
     ASSERT_EQ(o.status, 0);
     ASSERT_STREQ(o.text, "The answer is");
@@ -820,7 +745,8 @@ TEST(responses_answers) {
     }
   }
   /* response.failed before any text: retried like a 500 */
-  canned_set(2, SSE_CT, responses_failed_sse, SSE_CT, responses_ok_sse);
+  echo_canned_set(&canned, 2, SSE_CT, responses_failed_sse, SSE_CT,
+                  responses_ok_sse);
   ASSERT_EQ(run_canned("responses", "", 1, 1, &o), 0);
   ASSERT_EQ(o.status, 0);
   ASSERT_STREQ(o.text, "ok");
@@ -829,15 +755,15 @@ TEST(responses_answers) {
   ASSERT_CONTAINS(o.att_msg[0], "stream error: server_error: The model "
                   "failed to generate a response.");
   /* an error event after text: the text so far kept */
-  canned_set(1, SSE_CT, responses_error_after_sse);
+  echo_canned_set(&canned, 1, SSE_CT, responses_error_after_sse);
   ASSERT_EQ(run_canned("responses", "", 2, 1, &o), 0);
   ASSERT_EQ(o.status, LGW_EHTTP);
   ASSERT_STREQ(o.partial, "Par");
   ASSERT_EQ(o.natt, 1);
   ASSERT_CONTAINS(o.err, "invalid_prompt: Invalid prompt.");
   /* incomplete for another reason: an error of the provider */
-  canned_set(2, SSE_CT, responses_incomplete_filter_sse, SSE_CT,
-             responses_ok_sse);
+  echo_canned_set(&canned, 2, SSE_CT, responses_incomplete_filter_sse, SSE_CT,
+                  responses_ok_sse);
   ASSERT_EQ(run_canned("responses", "", 1, 1, &o), 0);
   ASSERT_EQ(o.status, 0);
   ASSERT_EQ(o.natt, 2);
@@ -938,8 +864,8 @@ TEST(anthropic_answers) {
   out_t o;
   int stream;
   for (stream = 0; stream < 2; stream++) {
-    canned_set(1, stream ? SSE_CT : JSON_CT,
-               stream ? anthropic_refusal_sse : anthropic_refusal_json);
+    echo_canned_set(&canned, 1, stream ? SSE_CT : JSON_CT,
+                    stream ? anthropic_refusal_sse : anthropic_refusal_json);
     ASSERT_EQ(run_canned("anthropic", "", 2, stream, &o), 0);
     ASSERT_EQ(o.status, LGW_EREFUSED);
     ASSERT_STREQ(o.refusal, "I won't help with that.");
@@ -951,8 +877,8 @@ TEST(anthropic_answers) {
     /* streamed, the refused text was already delivered */
     ASSERT_EQ(o.has_partial, stream);
     if (stream) ASSERT_STREQ(o.partial, "I won't help with that.");
-    canned_set(1, stream ? SSE_CT : JSON_CT,
-               stream ? anthropic_real_sse : anthropic_real_json);
+    echo_canned_set(&canned, 1, stream ? SSE_CT : JSON_CT,
+                    stream ? anthropic_real_sse : anthropic_real_json);
     ASSERT_EQ(run_canned("anthropic", "", 1, stream, &o), 0);
     ASSERT_EQ(o.status, 0);
     ASSERT_STREQ(o.text, "I'll check the weather.");
@@ -966,7 +892,8 @@ TEST(anthropic_answers) {
       ASSERT_STREQ(o.deltas[0], "I'll check the weather.");
     }
   }
-  canned_set(2, SSE_CT, anthropic_overloaded_sse, SSE_CT, anthropic_ok_sse);
+  echo_canned_set(&canned, 2, SSE_CT, anthropic_overloaded_sse, SSE_CT,
+                  anthropic_ok_sse);
   ASSERT_EQ(run_canned("anthropic", "", 1, 1, &o), 0);
   ASSERT_EQ(o.status, 0);
   ASSERT_STREQ(o.text, "ok");
@@ -976,7 +903,7 @@ TEST(anthropic_answers) {
   ASSERT_EQ(o.att_cfg[0], 1);
   ASSERT_EQ(o.att_cfg[1], 1);
   ASSERT_CONTAINS(o.att_msg[0], "stream error: overloaded_error: Overloaded");
-  canned_set(1, SSE_CT, anthropic_overloaded_after_sse);
+  echo_canned_set(&canned, 1, SSE_CT, anthropic_overloaded_after_sse);
   ASSERT_EQ(run_canned("anthropic", "", 2, 1, &o), 0);
   ASSERT_EQ(o.status, LGW_EHTTP);
   ASSERT_EQ(o.natt, 1);
@@ -1023,7 +950,8 @@ TEST(unbounded_deadline) {
 int main(int argc, char **argv) {
   const char *only = argc > 1 ? argv[1] : NULL;
   lgw_set_log(gws_quiet_log, NULL, LGW_LOG_DEBUG);
-  if (canned_start() != 0 || sim_start(&sim, NULL) != 0) {
+  canned_srv = echo_start(echo_canned, &canned);
+  if (!canned_srv || sim_start(&sim, NULL) != 0) {
     fprintf(stderr, "simulator did not start\n");
     printf("RESULT 0 1\n");
     return 1;
@@ -1053,6 +981,6 @@ int main(int argc, char **argv) {
   R(anthropic_answers);
   R(unbounded_deadline);
   sim_stop(&sim);
-  canned_stop();
+  echo_stop(canned_srv);
   return TEST_SUMMARY();
 }

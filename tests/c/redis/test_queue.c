@@ -26,22 +26,6 @@ static redis_srv_t srv;
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static void on_tick(uv_timer_t *t) { (void)t; }
-
-/* Run loop until *flag >= want or seconds pass. */
-static void run_until(uv_loop_t *loop, const int *flag, int want,
-                      double seconds) {
-  double end = lgw__now_ms() + seconds * 1000;
-  uv_timer_t t;
-  uv_timer_init(loop, &t);
-  while (*flag < want && lgw__now_ms() < end) {
-    uv_timer_start(&t, on_tick, 10, 0);
-    uv_run(loop, UV_RUN_ONCE);
-  }
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(loop, UV_RUN_NOWAIT);
-}
-
 static lgw_queue_t *open_q(uv_loop_t *loop, const char *name,
                            double visibility, int max_deliveries) {
   lgw_queue_t *q = NULL;
@@ -94,7 +78,7 @@ static lgw_queue_stats_t stats_of(uv_loop_t *loop, lgw_queue_t *q) {
   memset(&o, 0, sizeof o);
   o.status = -1;
   if (lgw_queue_stats(q, on_stats, &o, NULL) == 0)
-    run_until(loop, &o.n, 1, 5);
+    redis_run_until(loop, &o.n, 1, 5);
   return o.st;
 }
 
@@ -161,8 +145,8 @@ TEST(push_consume_wait_and_stats) {
   for (i = 0; i < 3; i++)
     ASSERT_EQ(lgw_queue_wait(q, id[i], 5, on_result, &g[i], NULL), 0);
   ASSERT_EQ(lgw_queue_wait(q, bad_id, 5, on_result, &bad, NULL), 0);
-  run_until(&loop, &bad.n, 1, 5);
-  run_until(&loop, &g[2].n, 1, 5);
+  redis_run_until(&loop, &bad.n, 1, 5);
+  redis_run_until(&loop, &g[2].n, 1, 5);
   for (i = 0; i < 3; i++) all += g[i].n == 1 && g[i].status == 0 && g[i].ok;
   ASSERT_EQ(all, 3);
   ASSERT_STREQ(g[0].body, "result of ok 1");
@@ -199,11 +183,11 @@ TEST(wait_times_out_and_results_lists_everything) {
   ASSERT(q);
   memset(&g, 0, sizeof g);
   ASSERT_EQ(lgw_queue_wait(q, "nope", 0.3, on_result, &g, NULL), 0);
-  run_until(&loop, &g.n, 1, 5);
+  redis_run_until(&loop, &g.n, 1, 5);
   ASSERT_EQ(g.status, LGW_ETIMEOUT);
   memset(&g, 0, sizeof g);
   ASSERT_EQ(lgw_queue_results(q, on_result, &g, NULL), 0);
-  run_until(&loop, &g.status, 100, 0.5);
+  redis_run_until(&loop, &g.status, 100, 0.5);
   ASSERT_EQ(g.n, 5);  /* 3 results, 1 error, the end */
   ASSERT_EQ(g.status, 0);
   close_q(&loop, q);
@@ -224,7 +208,7 @@ TEST(retried_jobs_come_back_then_go_to_the_dead_letters) {
   ASSERT_EQ(push(q, "retry", id), 0);
   ASSERT_EQ(lgw_queue_consume(q, "c1", handler, &h, NULL), 0);
   ASSERT_EQ(lgw_queue_wait(q, id, 10, on_result, &g, NULL), 0);
-  run_until(&loop, &g.n, 1, 10);
+  redis_run_until(&loop, &g.n, 1, 10);
   ASSERT_EQ(h.n, 2);
   ASSERT_EQ(h.deliveries[0], 1);
   ASSERT_EQ(h.deliveries[1], 2);
@@ -268,7 +252,7 @@ TEST(entries_without_an_id_and_outcome_warnings) {
   ASSERT(strchr(entry, '-') != NULL);
   ASSERT_EQ(lgw_queue_consume(q, "c1", handler, &h, NULL), 0);
   ASSERT_EQ(lgw_queue_wait(q, entry, 5, on_result, &g, NULL), 0);
-  run_until(&loop, &g.n, 1, 5);
+  redis_run_until(&loop, &g.n, 1, 5);
   ASSERT_EQ(h.n, 1);
   ASSERT_STREQ(h.last_id, entry);
   ASSERT_EQ(g.ok, 1);
@@ -283,7 +267,7 @@ TEST(entries_without_an_id_and_outcome_warnings) {
     uv_timer_t t;
     int slept = 0;
     ASSERT_EQ(push(q, "hold", id), 0);
-    run_until(&loop, &h.n, 1, 5);
+    redis_run_until(&loop, &h.n, 1, 5);
     ASSERT(h.held != NULL);
     snprintf(cmd, sizeof cmd, "redis-cli -p %d DEBUG SLEEP 6 >/dev/null "
              "2>&1 &", srv.port);
@@ -293,7 +277,7 @@ TEST(entries_without_an_id_and_outcome_warnings) {
     uv_timer_init(&loop, &t);
     t.data = &slept;
     uv_timer_start(&t, on_sleep_done, 9000, 0);
-    run_until(&loop, &slept, 1, 12);
+    redis_run_until(&loop, &slept, 1, 12);
     uv_close((uv_handle_t *)&t, NULL);
     snprintf(cmd, sizeof cmd, "HGET llmgateway:queue:noid:results %s", id);
     stored = redis_cli(&srv, cmd);
@@ -324,26 +308,26 @@ TEST(a_job_run_twice_keeps_its_first_outcome) {
   ASSERT(slow && fast);
   ASSERT_EQ(push(slow, "hold", id), 0);
   ASSERT_EQ(lgw_queue_consume(slow, "slow", handler, &hs, NULL), 0);
-  run_until(&loop, &hs.n, 1, 5);
+  redis_run_until(&loop, &hs.n, 1, 5);
   ASSERT(hs.held);
   /* the slow one stops consuming (so it no longer keeps its job) but still
    * works on it: after the visibility timeout the fast one claims it */
   lgw_queue_stop(slow);
   ASSERT_EQ(lgw_queue_consume(fast, "fast", handler, &hf, NULL), 0);
-  run_until(&loop, &hf.n, 1, 5);
+  redis_run_until(&loop, &hf.n, 1, 5);
   ASSERT_EQ(hf.n, 1);
   ASSERT_EQ(hf.deliveries[0], 2);
   ASSERT(hf.held);
   ASSERT_EQ(lgw_queue_finish(hf.held, LGW_JOB_DONE, "second", 6), 0);
   ASSERT_EQ(lgw_queue_wait(fast, id, 5, on_result, &g, NULL), 0);
-  run_until(&loop, &g.n, 1, 5);
+  redis_run_until(&loop, &g.n, 1, 5);
   ASSERT_STREQ(g.body, "second");
   /* the late outcome of the first run changes nothing */
   ASSERT_EQ(lgw_queue_finish(hs.held, LGW_JOB_DONE, "first", 5), 0);
-  run_until(&loop, &g.n, 2, 0.3);
+  redis_run_until(&loop, &g.n, 2, 0.3);
   memset(&g, 0, sizeof g);
   ASSERT_EQ(lgw_queue_wait(fast, id, 5, on_result, &g, NULL), 0);
-  run_until(&loop, &g.n, 1, 5);
+  redis_run_until(&loop, &g.n, 1, 5);
   ASSERT_STREQ(g.body, "second");
   st = stats_of(&loop, fast);
   ASSERT_EQ(st.done, 1);
@@ -495,7 +479,7 @@ TEST(four_workers_drain_2000_jobs_with_one_killed) {
     ASSERT_EQ(lgw_queue_push(q, payload, strlen(payload), ids[i].id,
                              on_pushed, &pu, NULL), 0);
   }
-  run_until(&loop, &pu.n, NJOBS, 20);
+  redis_run_until(&loop, &pu.n, NJOBS, 20);
   ASSERT_EQ(pu.n, NJOBS);
   end = lgw__now_ms() + 90000;
   snprintf(cmd, sizeof cmd, "EVAL \"return #redis.call('XPENDING', "
@@ -511,7 +495,7 @@ TEST(four_workers_drain_2000_jobs_with_one_killed) {
       pending_of_killed = redis_cli_num(&srv, cmd);
     }
     if (st.done + st.failed >= NJOBS || lgw__now_ms() > end) break;
-    run_until(&loop, &killed, 100, 0.05);
+    redis_run_until(&loop, &killed, 100, 0.05);
   }
   for (i = 1; i < NWORKERS; i++) {
     kill(pids[i], SIGTERM);
@@ -531,7 +515,7 @@ TEST(four_workers_drain_2000_jobs_with_one_killed) {
   l.ids = ids;
   l.nids = NJOBS;
   ASSERT_EQ(lgw_queue_results(q, on_listed, &l, NULL), 0);
-  run_until(&loop, &l.end, 1, 10);
+  redis_run_until(&loop, &l.end, 1, 10);
   ASSERT_EQ(l.end, 1);
   ASSERT_EQ(l.results, NJOBS);
   ASSERT_EQ(l.unknown, 0);

@@ -6,15 +6,11 @@
  * tool calls read from answers and assembled from streams; and through a
  * gateway: tool-call answers, a part a provider cannot take failing over.
  */
-#include <poll.h>
-#include <sys/socket.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "echo_support.h"
 #include "gw_support.h"
 #include "llmgateway.h"
 #include "config.h"
@@ -22,17 +18,11 @@
 #include "test.h"
 #include "transport.h"
 #include "util.h"
+#include "wire_support.h"
 
-#define NMSG(a) (sizeof(a) / sizeof((a)[0]))
-
+/* The calls here ask for 1024 tokens. */
 static lgw__call_t call(const lgw_message_t *m, size_t n, const char *model) {
-  lgw__call_t c;
-  memset(&c, 0, sizeof c);
-  c.messages = m;
-  c.nmessages = n;
-  c.model = model;
-  c.reasoning_effort = "";
-  c.temperature = 0.0;
+  lgw__call_t c = wire_call(m, n, model);
   c.max_tokens = 1024;
   return c;
 }
@@ -43,24 +33,6 @@ static lgw__call_t rcall(const lgw_rich_message_t *m, size_t n,
   c.rich = m;
   c.nrich = n;
   return c;
-}
-
-/* Body built by t (static buffer); "ERR <code>: <message>" on failure. */
-static const char *body(const lgw__transport_t *t, const lgw__call_t *c) {
-  static char out[16384];
-  char *b = NULL;
-  size_t len = 0;
-  lgw_error_t err;
-  int rc;
-  memset(&err, 0, sizeof err);
-  if ((rc = t->body(c, &b, &len, &err)) != 0) {
-    snprintf(out, sizeof out, "ERR %d: %s", rc, err.message);
-    return out;
-  }
-  if (len != strlen(b)) snprintf(out, sizeof out, "BAD LENGTH");
-  else snprintf(out, sizeof out, "%s", b);
-  lgw_free(b);
-  return out;
 }
 
 /* The weather tool of the SDK captures. */
@@ -150,11 +122,11 @@ TEST(base64_png_as_the_sdk_sends_it) {
 /* ---- Chat Completions -------------------------------------------------------- */
 
 TEST(chat_tools_body) {
-  lgw__call_t c = call(ask, NMSG(ask), "gpt-4o-mini");
+  lgw__call_t c = call(ask, WIRE_NMSG(ask), "gpt-4o-mini");
   c.tools = weather;
   c.ntools = 1;
   c.tool_choice = "auto";
-  ASSERT_STREQ(body(&lgw__transport_chat, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_chat, &c),
       "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"system\","
       "\"content\":\"You are a weather assistant.\"},{\"role\":\"user\","
       "\"content\":\"What is the weather in Paris?\"}],"
@@ -171,13 +143,13 @@ TEST(chat_tool_result_body_matches_sdk) {
   c.tools = weather;
   c.ntools = 1;
   /* the SDK's messages array, byte for byte */
-  ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_chat, &c),
       "\"messages\":[{\"role\":\"user\",\"content\":\"What is the weather in "
       "Paris?\"},{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_1\","
       "\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
       "\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}}]},{\"role\":\"tool\","
       "\"tool_call_id\":\"call_1\",\"content\":\"{\\\"temp\\\":21}\"}]");
-  ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_chat, &c),
       "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
       "\"get_weather\",\"description\":\"Get the current weather for a "
       "city\",\"parameters\":" WEATHER_PARAMS "}}]}");
@@ -199,7 +171,7 @@ TEST(chat_image_parts_match_sdk) {
   m[0].parts = parts;
   m[0].nparts = 2;
   c = rcall(m, 1, "gpt-4o-mini");
-  ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_chat, &c),
       "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
       "\"text\":\"What is in this image?\"},{\"type\":\"image_url\","
       "\"image_url\":{\"url\":\"https://example.com/cat.png\"}}]}]");
@@ -207,7 +179,7 @@ TEST(chat_image_parts_match_sdk) {
   parts[1].data = png;
   parts[1].data_len = n;
   parts[1].media_type = "image/png";
-  ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_chat, &c),
       "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
       "\"text\":\"What is in this image?\"},{\"type\":\"image_url\","
       "\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAA"
@@ -238,7 +210,7 @@ TEST(chat_file_detail_and_name) {
   m[0].parts = parts;
   m[0].nparts = 3;
   c = rcall(m, 1, "m");
-  ASSERT_STREQ(body(&lgw__transport_chat, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_chat, &c),
       "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":["
       "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://h/a.jpg\","
       "\"detail\":\"low\"}},{\"type\":\"file\",\"file\":{\"filename\":"
@@ -264,14 +236,14 @@ TEST(chat_system_parts_text_only) {
   m[0].parts = parts;
   m[0].nparts = 1;
   c = rcall(m, 1, "m");
-  ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_chat, &c),
                   "\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":"
                   "\"text\",\"text\":\"Be brief.\"}]}]");
   m[0].nparts = 2;
-  ASSERT_STREQ(body(&lgw__transport_chat, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_chat, &c),
                "ERR -2: message 1 part 2 (image image/png): the OpenAI Chat "
                "Completions API takes only text in system messages");
-  ASSERT_STREQ(body(&lgw__transport_litellm, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_litellm, &c),
                "ERR -2: message 1 part 2 (image image/png): the LiteLLM proxy "
                "(Chat Completions format) takes only text in system "
                "messages");
@@ -283,27 +255,27 @@ TEST(chat_tool_choice_forms) {
   c.ntools = 1;
   c.tool_choice_name = "get_weather";
   c.parallel_tool_calls = -1;
-  ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_chat, &c),
                   "}}],\"tool_choice\":{\"type\":\"function\",\"function\":"
                   "{\"name\":\"get_weather\"}},\"parallel_tool_calls\":false}");
   c.tool_choice_name = NULL;
   c.tool_choice = "required";
   c.parallel_tool_calls = 1;
-  ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_chat, &c),
                   "}}],\"tool_choice\":\"required\","
                   "\"parallel_tool_calls\":true}");
   /* without tools, no parallel_tool_calls (the APIs reject it alone) */
   c.ntools = 0;
   c.tool_choice = NULL;
   c.parallel_tool_calls = -1;
-  ASSERT_CONTAINS(body(&lgw__transport_chat, &c), "\"stream\":false}");
-  ASSERT_CONTAINS(body(&lgw__transport_responses, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_chat, &c), "\"stream\":false}");
+  ASSERT_CONTAINS(wire_body(&lgw__transport_responses, &c),
                   "\"stream\":false}");
-  ASSERT_CONTAINS(body(&lgw__transport_anthropic, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_anthropic, &c),
                   "\"temperature\":0.0}");
   c.ntools = 1;
   c.tool_choice = "sometimes";
-  ASSERT_STREQ(body(&lgw__transport_chat, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_chat, &c),
                "ERR -2: tool_choice must be \"auto\", \"none\" or "
                "\"required\" (or a tool name in tool_choice_name), not "
                "\"sometimes\"");
@@ -314,17 +286,17 @@ TEST(tool_definition_errors) {
   lgw__call_t c = call(ask + 1, 1, "m");
   c.tools = t;
   c.ntools = 1;
-  ASSERT_STREQ(body(&lgw__transport_chat, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_chat, &c),
                "ERR -2: tool 1 parameters is not a JSON object");
-  ASSERT_STREQ(body(&lgw__transport_anthropic, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_anthropic, &c),
                "ERR -2: tool 1 parameters is not a JSON object");
   t[0].parameters_json = NULL;
-  ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_chat, &c),
                   "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
                   "\"f\",\"parameters\":{\"type\":\"object\",\"properties\":"
                   "{}},\"strict\":true}}]}");
   t[0].name = " ";
-  ASSERT_STREQ(body(&lgw__transport_responses, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_responses, &c),
                "ERR -2: tool 1: name is required");
 }
 
@@ -341,8 +313,8 @@ TEST(tool_and_tool_call_errors_every_api) {
   size_t i;
   c.tools = t;
   c.ntools = 2;
-  for (i = 0; i < NMSG(ts); i++)
-    ASSERT_STREQ(body(ts[i], &c), "ERR -2: tool 2: name is required");
+  for (i = 0; i < WIRE_NMSG(ts); i++)
+    ASSERT_STREQ(wire_body(ts[i], &c), "ERR -2: tool 2: name is required");
   memset(m, 0, sizeof m);
   m[0].role = "user";
   m[0].content = "q";
@@ -350,13 +322,13 @@ TEST(tool_and_tool_call_errors_every_api) {
   m[1].tool_calls = tc;
   m[1].ntool_calls = 2;
   c = rcall(m, 2, "m");
-  for (i = 0; i < NMSG(ts); i++)
-    ASSERT_STREQ(body(ts[i], &c),
+  for (i = 0; i < WIRE_NMSG(ts); i++)
+    ASSERT_STREQ(wire_body(ts[i], &c),
                  "ERR -2: message 2 tool call 2: id and name are required");
   tc[1].name = "f";
   tc[0].id = NULL;
-  for (i = 0; i < NMSG(ts); i++)
-    ASSERT_STREQ(body(ts[i], &c),
+  for (i = 0; i < WIRE_NMSG(ts); i++)
+    ASSERT_STREQ(wire_body(ts[i], &c),
                  "ERR -2: message 2 tool call 1: id and name are required");
 }
 
@@ -368,11 +340,11 @@ TEST(tool_calls_only_on_assistant) {
   m[0].tool_calls = paris_call;
   m[0].ntool_calls = 1;
   c = rcall(m, 1, "m");
-  ASSERT_STREQ(body(&lgw__transport_chat, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_chat, &c),
                "ERR -2: message 1: only assistant messages carry tool_calls");
-  ASSERT_STREQ(body(&lgw__transport_responses, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_responses, &c),
                "ERR -2: message 1: only assistant messages carry tool_calls");
-  ASSERT_STREQ(body(&lgw__transport_anthropic, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_anthropic, &c),
                "ERR -2: message 1: only assistant messages carry tool_calls");
 }
 
@@ -380,22 +352,22 @@ TEST(tool_calls_only_on_assistant) {
 TEST(tool_role_without_id_unchanged) {
   static const lgw_message_t m[] = {{"tool", "t"}};
   lgw__call_t c = call(m, 1, "m");
-  ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_chat, &c),
                   "\"messages\":[{\"role\":\"tool\",\"content\":\"t\"}]");
-  ASSERT_CONTAINS(body(&lgw__transport_responses, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_responses, &c),
                   "\"input\":[{\"role\":\"user\",\"content\":\"t\"}]");
-  ASSERT_CONTAINS(body(&lgw__transport_anthropic, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_anthropic, &c),
                   "\"messages\":[{\"role\":\"user\",\"content\":\"t\"}]");
 }
 
 /* ---- Responses ---------------------------------------------------------------- */
 
 TEST(responses_tools_body) {
-  lgw__call_t c = call(ask, NMSG(ask), "gpt-4o-mini");
+  lgw__call_t c = call(ask, WIRE_NMSG(ask), "gpt-4o-mini");
   c.tools = weather;
   c.ntools = 1;
   c.tool_choice = "auto";
-  ASSERT_STREQ(body(&lgw__transport_responses, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_responses, &c),
       "{\"model\":\"gpt-4o-mini\",\"input\":[{\"role\":\"user\",\"content\":"
       "\"What is the weather in Paris?\"}],\"max_output_tokens\":1024,"
       "\"temperature\":0.0,\"stream\":false,\"instructions\":\"You are a "
@@ -409,7 +381,7 @@ TEST(responses_tool_result_body_matches_sdk) {
   lgw__call_t c;
   set_continuation("call_1");
   c = rcall(continuation, 3, "gpt-4o-mini");
-  ASSERT_CONTAINS(body(&lgw__transport_responses, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_responses, &c),
       "\"input\":[{\"role\":\"user\",\"content\":\"What is the weather in "
       "Paris?\"},{\"type\":\"function_call\",\"call_id\":\"call_1\","
       "\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\""
@@ -418,10 +390,10 @@ TEST(responses_tool_result_body_matches_sdk) {
   /* text with the call: an assistant message first */
   continuation[1].content = "Let me look.";
   c.tool_choice_name = "get_weather";
-  ASSERT_CONTAINS(body(&lgw__transport_responses, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_responses, &c),
       "Paris?\"},{\"role\":\"assistant\",\"content\":\"Let me look.\"},"
       "{\"type\":\"function_call\",\"call_id\":\"call_1\"");
-  ASSERT_CONTAINS(body(&lgw__transport_responses, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_responses, &c),
                   ",\"tool_choice\":{\"type\":\"function\",\"name\":"
                   "\"get_weather\"}}");
 }
@@ -444,7 +416,7 @@ TEST(responses_image_and_file_parts) {
   m[0].nparts = 2;
   c = rcall(m, 1, "gpt-4o-mini");
   /* the SDK's _image_url_detail input, byte for byte */
-  ASSERT_CONTAINS(body(&lgw__transport_responses, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_responses, &c),
       "\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_text\","
       "\"text\":\"What is in this image?\"},{\"type\":\"input_image\","
       "\"image_url\":\"https://example.com/cat.png\",\"detail\":\"auto\"}]}]");
@@ -454,7 +426,7 @@ TEST(responses_image_and_file_parts) {
   parts[1].data = png;
   parts[1].data_len = n;
   parts[1].media_type = "image/png";
-  ASSERT_CONTAINS(body(&lgw__transport_responses, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_responses, &c),
       "{\"type\":\"input_image\",\"image_url\":\"data:image/png;base64,"
       "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP4z8DwHwAF"
       "AAH/VscvDQAAAABJRU5ErkJggg==\",\"detail\":\"auto\"}]}]");
@@ -464,7 +436,7 @@ TEST(responses_image_and_file_parts) {
   parts[1].media_type = "application/pdf";
   parts[1].filename = "hello.pdf";
   parts[0].text = "Summarize this document.";
-  ASSERT_CONTAINS(body(&lgw__transport_responses, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_responses, &c),
       "\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_text\","
       "\"text\":\"Summarize this document.\"},{\"type\":\"input_file\","
       "\"filename\":\"hello.pdf\",\"file_data\":\"data:application/pdf;"
@@ -472,7 +444,7 @@ TEST(responses_image_and_file_parts) {
   /* an image without a media type cannot be sent anywhere */
   parts[1].type = LGW_PART_IMAGE;
   parts[1].media_type = NULL;
-  ASSERT_STREQ(body(&lgw__transport_responses, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_responses, &c),
                "ERR -2: message 1 part 2 (image): data without a "
                "media_type");
 }
@@ -497,7 +469,7 @@ TEST(responses_system_parts_and_assistant_parts) {
   m[2].role = "user";
   m[2].content = "u";
   c = rcall(m, 3, "m");
-  ASSERT_STREQ(body(&lgw__transport_responses, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_responses, &c),
       "{\"model\":\"m\",\"input\":[{\"role\":\"assistant\",\"content\":"
       "\"a\\nb\"},{\"role\":\"user\",\"content\":\"u\"}],"
       "\"max_output_tokens\":1024,\"temperature\":0.0,\"stream\":false,"
@@ -506,7 +478,7 @@ TEST(responses_system_parts_and_assistant_parts) {
   ap[1].data = "x";
   ap[1].data_len = 1;
   ap[1].media_type = "application/pdf";
-  ASSERT_STREQ(body(&lgw__transport_responses, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_responses, &c),
                "ERR -2: message 2 part 2 (file application/pdf): the OpenAI "
                "Responses API takes only text in assistant messages");
 }
@@ -514,11 +486,11 @@ TEST(responses_system_parts_and_assistant_parts) {
 /* ---- Anthropic ------------------------------------------------------------------ */
 
 TEST(anthropic_tools_body_matches_sdk) {
-  lgw__call_t c = call(ask, NMSG(ask), "claude-sonnet-4-5");
+  lgw__call_t c = call(ask, WIRE_NMSG(ask), "claude-sonnet-4-5");
   c.tools = weather;
   c.ntools = 1;
   c.tool_choice = "auto";
-  ASSERT_STREQ(body(&lgw__transport_anthropic, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_anthropic, &c),
       "{\"model\":\"claude-sonnet-4-5\",\"messages\":[{\"role\":\"user\","
       "\"content\":\"What is the weather in Paris?\"}],\"max_tokens\":1024,"
       "\"temperature\":0.0,\"system\":\"You are a weather assistant.\","
@@ -531,7 +503,7 @@ TEST(anthropic_tool_result_body_matches_sdk) {
   lgw__call_t c;
   set_continuation("toolu_1");
   c = rcall(continuation, 3, "claude-sonnet-4-5");
-  ASSERT_CONTAINS(body(&lgw__transport_anthropic, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_anthropic, &c),
       "\"messages\":[{\"role\":\"user\",\"content\":\"What is the weather in "
       "Paris?\"},{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\","
       "\"id\":\"toolu_1\",\"name\":\"get_weather\",\"input\":{\"city\":"
@@ -562,7 +534,7 @@ TEST(anthropic_tool_results_merged) {
   m[3].is_error = 1;
   m[4].content = "and?";
   c = rcall(m, 5, "c");
-  ASSERT_STREQ(body(&lgw__transport_anthropic, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_anthropic, &c),
       "{\"model\":\"c\",\"messages\":[{\"role\":\"user\",\"content\":\"go\"},"
       "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":"
       "\"Two calls.\"},{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"a\","
@@ -573,7 +545,7 @@ TEST(anthropic_tool_results_merged) {
       "\"is_error\":true}]},{\"role\":\"user\",\"content\":\"and?\"}],"
       "\"max_tokens\":1024,\"temperature\":0.0}");
   /* the same history for Chat: role tool messages, content kept */
-  ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_chat, &c),
       "{\"role\":\"assistant\",\"content\":\"Two calls.\",\"tool_calls\":[{"
       "\"id\":\"t1\",\"type\":\"function\",\"function\":{\"name\":\"a\","
       "\"arguments\":\"{}\"}},{\"id\":\"t2\",\"type\":\"function\","
@@ -591,7 +563,7 @@ TEST(anthropic_bad_arguments) {
   m[0].tool_calls = tc;
   m[0].ntool_calls = 1;
   c = rcall(m, 1, "c");
-  ASSERT_STREQ(body(&lgw__transport_anthropic, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_anthropic, &c),
                "ERR -2: message 1 tool call 1 arguments is not a JSON object");
 }
 
@@ -615,7 +587,7 @@ TEST(anthropic_image_and_document_blocks) {
   m[0].nparts = 2;
   c = rcall(m, 1, "claude-sonnet-4-5");
   /* the SDK's _image_base64 messages, byte for byte */
-  ASSERT_CONTAINS(body(&lgw__transport_anthropic, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_anthropic, &c),
       "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\","
       "\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":"
       "\"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP4z8DwHwAF"
@@ -623,7 +595,7 @@ TEST(anthropic_image_and_document_blocks) {
       "in this image?\"}]}]");
   parts[0].data = NULL;
   parts[0].url = "https://example.com/cat.png";
-  ASSERT_CONTAINS(body(&lgw__transport_anthropic, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_anthropic, &c),
       "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\","
       "\"source\":{\"type\":\"url\",\"url\":\"https://example.com/cat.png\"}},"
       "{\"type\":\"text\",\"text\":\"What is in this image?\"}]}]");
@@ -632,7 +604,7 @@ TEST(anthropic_image_and_document_blocks) {
   parts[0].data_len = 4;
   parts[0].media_type = "application/pdf";
   parts[1].text = "Summarize this document.";
-  ASSERT_CONTAINS(body(&lgw__transport_anthropic, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_anthropic, &c),
       "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"document\","
       "\"source\":{\"type\":\"base64\",\"media_type\":\"application/pdf\","
       "\"data\":\"JVBERg==\"}},{\"type\":\"text\",\"text\":\"Summarize this "
@@ -641,17 +613,17 @@ TEST(anthropic_image_and_document_blocks) {
   parts[0].data_len = 10;
   parts[0].media_type = "text/plain";
   parts[0].filename = "n.txt";
-  ASSERT_CONTAINS(body(&lgw__transport_anthropic, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_anthropic, &c),
       "[{\"type\":\"document\",\"source\":{\"type\":\"text\",\"media_type\":"
       "\"text/plain\",\"data\":\"hi \\\"there\\\"\"},\"title\":\"n.txt\"},");
   parts[0].media_type = "text/csv";
-  ASSERT_STREQ(body(&lgw__transport_anthropic, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_anthropic, &c),
                "ERR -2: message 1 part 1 (file text/csv): the Anthropic "
                "Messages API takes documents as application/pdf or "
                "text/plain");
   parts[0].type = LGW_PART_IMAGE;
   parts[0].media_type = "image/bmp";
-  ASSERT_STREQ(body(&lgw__transport_anthropic, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_anthropic, &c),
                "ERR -2: message 1 part 1 (image image/bmp): the Anthropic "
                "Messages API takes images as image/jpeg, image/png, "
                "image/gif or image/webp");
@@ -662,18 +634,18 @@ TEST(anthropic_tool_choice_forms) {
   c.tools = weather;
   c.ntools = 1;
   c.tool_choice = "required";
-  ASSERT_CONTAINS(body(&lgw__transport_anthropic, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_anthropic, &c),
                   "}],\"tool_choice\":{\"type\":\"any\"}}");
   c.tool_choice = "none";
   c.parallel_tool_calls = -1;
-  ASSERT_CONTAINS(body(&lgw__transport_anthropic, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_anthropic, &c),
                   "}],\"tool_choice\":{\"type\":\"none\"}}");
   c.tool_choice = NULL;
-  ASSERT_CONTAINS(body(&lgw__transport_anthropic, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_anthropic, &c),
                   "}],\"tool_choice\":{\"type\":\"auto\","
                   "\"disable_parallel_tool_use\":true}}");
   c.tool_choice_name = "get_weather";
-  ASSERT_CONTAINS(body(&lgw__transport_anthropic, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_anthropic, &c),
                   "}],\"tool_choice\":{\"type\":\"tool\",\"name\":"
                   "\"get_weather\",\"disable_parallel_tool_use\":true}}");
 }
@@ -690,38 +662,20 @@ static const lgw_message_t assess[] = {
   {"user", "Assess the risk of this change: set the log level of the "
            "billing service to debug."}};
 
-/* Body through lgw__transport_body (extras merged). */
-static const char *xbody(const lgw__transport_t *t, const lgw__call_t *c) {
-  static char out[16384];
-  char *b = NULL;
-  size_t len = 0;
-  lgw_error_t err;
-  int rc;
-  memset(&err, 0, sizeof err);
-  if ((rc = lgw__transport_body(t, c, &b, &len, &err)) != 0) {
-    snprintf(out, sizeof out, "ERR %d: %s", rc, err.message);
-    return out;
-  }
-  if (len != strlen(b)) snprintf(out, sizeof out, "BAD LENGTH");
-  else snprintf(out, sizeof out, "%s", b);
-  lgw_free(b);
-  return out;
-}
-
 TEST(schema_bodies_match_sdk) {
   lgw__call_t c = call(assess, 1, "gpt-4o-mini");
   c.schema_json = VERDICT;
   c.schema_name = "verdict";
-  ASSERT_CONTAINS(body(&lgw__transport_responses, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_responses, &c),
       ",\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"verdict\","
       "\"strict\":true,\"schema\":" VERDICT "}}}");
-  ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_chat, &c),
       ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{"
       "\"name\":\"verdict\",\"strict\":true,\"schema\":" VERDICT "}}}");
-  ASSERT_CONTAINS(body(&lgw__transport_litellm, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_litellm, &c),
       ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{"
       "\"name\":\"verdict\",\"strict\":true,\"schema\":" VERDICT "}}}");
-  ASSERT_STREQ(body(&lgw__transport_anthropic, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_anthropic, &c),
       "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\","
       "\"content\":\"Assess the risk of this change: set the log level of "
       "the billing service to debug.\"}],\"max_tokens\":1024,"
@@ -729,10 +683,10 @@ TEST(schema_bodies_match_sdk) {
       "\"json_schema\",\"schema\":" VERDICT "}}}");
   c.schema_name = NULL;
   c.schema_strict = -1;
-  ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_chat, &c),
       "\"json_schema\":{\"name\":\"response\",\"strict\":false,\"schema\":");
   c.schema_json = "\"x\"";
-  ASSERT_STREQ(body(&lgw__transport_responses, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_responses, &c),
                "ERR -2: schema is not a JSON object");
 }
 
@@ -747,23 +701,23 @@ TEST(common_parameters_per_api) {
   c.seed = -42;
   c.user = "u-1";
   c.metadata_json = "{\"run\":\"7\"}";
-  ASSERT_CONTAINS(body(&lgw__transport_chat, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_chat, &c),
                   "\"stream\":false,\"stop\":[\"END\",\"\\n\\n\"],"
                   "\"top_p\":0.9,\"seed\":-42,\"user\":\"u-1\","
                   "\"metadata\":{\"run\":\"7\"}}");
-  ASSERT_CONTAINS(body(&lgw__transport_responses, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_responses, &c),
                   "\"stream\":false,\"top_p\":0.9,\"user\":\"u-1\","
                   "\"metadata\":{\"run\":\"7\"}}");
-  ASSERT_CONTAINS(body(&lgw__transport_anthropic, &c),
+  ASSERT_CONTAINS(wire_body(&lgw__transport_anthropic, &c),
                   "\"temperature\":0.0,\"stop_sequences\":[\"END\","
                   "\"\\n\\n\"],\"top_p\":0.9,\"metadata\":{\"user_id\":"
                   "\"u-1\"}}");
   c.metadata_json = "[]";
-  ASSERT_STREQ(body(&lgw__transport_chat, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_chat, &c),
                "ERR -2: metadata is not a JSON object");
   c.metadata_json = NULL;
   c.top_p = 1.0 / 0.0;
-  ASSERT_STREQ(body(&lgw__transport_chat, &c),
+  ASSERT_STREQ(wire_body(&lgw__transport_chat, &c),
                "ERR -2: top_p is not a finite number");
 }
 
@@ -772,7 +726,7 @@ TEST(extra_merged_last) {
   c.extra_body = "{\"temperature\":0.5,\"service_tier\":\"flex\","
                  "\"store\":false}";
   c.extra = "{\"store\":true,\"stream\":null,\"x\":{\"y\":[1,\"z\"]}}";
-  ASSERT_STREQ(xbody(&lgw__transport_chat, &c),
+  ASSERT_STREQ(wire_full_body(&lgw__transport_chat, &c),
       "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
       "\"Assess the risk of this change: set the log level of the billing "
       "service to debug.\"}],\"max_completion_tokens\":1024,"
@@ -780,14 +734,14 @@ TEST(extra_merged_last) {
       "\"x\":{\"y\":[1,\"z\"]}}");
   /* without extras the body is the transport's, byte for byte */
   c.extra_body = c.extra = NULL;
-  ASSERT_STREQ(xbody(&lgw__transport_anthropic, &c),
-               body(&lgw__transport_anthropic, &c));
+  ASSERT_STREQ(wire_full_body(&lgw__transport_anthropic, &c),
+               wire_body(&lgw__transport_anthropic, &c));
   c.extra = "[1]";
-  ASSERT_STREQ(xbody(&lgw__transport_chat, &c),
+  ASSERT_STREQ(wire_full_body(&lgw__transport_chat, &c),
                "ERR -2: extra is not a JSON object");
   c.extra = NULL;
   c.extra_body = "{";
-  ASSERT_STREQ(xbody(&lgw__transport_chat, &c),
+  ASSERT_STREQ(wire_full_body(&lgw__transport_chat, &c),
                "ERR -2: the provider's extra_body is not a JSON object");
 }
 
@@ -988,81 +942,12 @@ TEST(responses_stream_pieces) {
 
 /* ---- through a gateway: a server of canned answers -------------------------- */
 
-#define CANNED_MAX 4
-static struct {
-  int fd, port, n, served, stop;
-  const char *ctype[CANNED_MAX], *body[CANNED_MAX];
-  char last_body[16384];   /* the last request's body */
-  char last_path[256];
-  pthread_t thread;
-} canned;
-
-static void canned_serve_one(int c) {
-  static char buf[65536];
-  char head[256];
-  size_t got = 0, want = 0, hl = 0;
-  const char *body_, *ctype, *end = NULL;
-  int i = canned.served < canned.n ? canned.served : canned.n - 1;
-  ssize_t k;
-  for (;;) {
-    k = read(c, buf + got, sizeof buf - 1 - got);
-    if (k <= 0) return;
-    got += (size_t)k;
-    buf[got] = '\0';
-    if ((end = strstr(buf, "\r\n\r\n")) != NULL) {
-      const char *cl = strstr(buf, "ontent-Length:");
-      if (!cl) cl = strstr(buf, "ontent-length:");
-      hl = (size_t)(end + 4 - buf);
-      want = hl + (cl ? strtoul(cl + 15, NULL, 10) : 0);
-      if (got >= want || got == sizeof buf - 1) break;
-    }
-  }
-  snprintf(canned.last_body, sizeof canned.last_body, "%s", buf + hl);
-  sscanf(buf, "POST %255s", canned.last_path);
-  canned.served++;
-  body_ = canned.body[i];
-  ctype = canned.ctype[i];
-  snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
-           "Content-Length: %zu\r\nConnection: close\r\n\r\n", ctype,
-           strlen(body_));
-  if (write(c, head, strlen(head)) < 0 || write(c, body_, strlen(body_)) < 0)
-    return;
-}
-
-static void *canned_main(void *arg) {
-  (void)arg;
-  while (!canned.stop) {
-    struct pollfd p;
-    int c;
-    p.fd = canned.fd;
-    p.events = POLLIN;
-    if (poll(&p, 1, 50) <= 0) continue;
-    c = accept(canned.fd, NULL, NULL);
-    if (c < 0) continue;
-    canned_serve_one(c);
-    close(c);
-  }
-  return NULL;
-}
-
-static int canned_start(void) {
-  canned.fd = gws_listen_loopback(16, &canned.port);
-  if (canned.fd < 0) return -1;
-  return pthread_create(&canned.thread, NULL, canned_main, NULL);
-}
-
-static void canned_stop(void) {
-  canned.stop = 1;
-  pthread_join(canned.thread, NULL);
-  close(canned.fd);
-}
+static echo_canned_t canned;
+static echo_t *canned_srv;
+static int canned_port;
 
 static void canned_set(const char *ctype, const char *b) {
-  canned.ctype[0] = ctype;
-  canned.body[0] = b;
-  canned.n = 1;
-  canned.served = 0;
-  canned.last_body[0] = '\0';
+  echo_canned_set(&canned, 1, ctype, b);
 }
 
 typedef struct out {
@@ -1170,7 +1055,7 @@ TEST(gateway_tool_call_answer) {
   r.tool_choice = "auto";
   canned_set("application/json", chat_tool_answer);
   ASSERT_EQ(run_req(gws_load(GWS_SETTINGS("") "providers:\n"
-                             PROVIDER("openai_chat"), canned.port), &r, &o),
+                             PROVIDER("openai_chat"), canned_port), &r, &o),
             0);
   ASSERT_EQ(o.status, 0);
   ASSERT_STREQ(o.text, "");
@@ -1182,7 +1067,7 @@ TEST(gateway_tool_call_answer) {
   r.on_tool_delta = on_tool_delta;
   canned_set("application/json", chat_tool_answer);
   ASSERT_EQ(run_req(gws_load(GWS_SETTINGS("") "providers:\n"
-                             PROVIDER("openai_chat"), canned.port), &r, &o),
+                             PROVIDER("openai_chat"), canned_port), &r, &o),
             0);
   ASSERT_EQ(o.status, 0);
   ASSERT_STREQ(o.deltas, "");
@@ -1218,7 +1103,7 @@ TEST(gateway_streamed_tool_call) {
   r.on_tool_delta = on_tool_delta;
   canned_set("text/event-stream", sse);
   ASSERT_EQ(run_req(gws_load(GWS_SETTINGS("") "providers:\n"
-                             PROVIDER("litellm"), canned.port), &r, &o),
+                             PROVIDER("litellm"), canned_port), &r, &o),
             0);
   ASSERT_EQ(o.status, 0);
   ASSERT_STREQ(o.deltas, "[Checking.]");
@@ -1250,7 +1135,7 @@ TEST(gateway_part_fails_over) {
   canned_set("application/json", chat_tool_answer);
   ASSERT_EQ(run_req(gws_load(GWS_SETTINGS("") "providers:\n"
                              PROVIDER("anthropic") PROVIDER("openai_chat"),
-                             canned.port, canned.port), &r, &o), 0);
+                             canned_port, canned_port), &r, &o), 0);
   ASSERT_EQ(o.status, 0);
   ASSERT_EQ(canned.served, 1);
   ASSERT_EQ(o.natt, 2);
@@ -1264,7 +1149,7 @@ TEST(gateway_part_fails_over) {
   /* no provider can take it: invalid, each one's reason listed */
   canned_set("application/json", chat_tool_answer);
   ASSERT_EQ(run_req(gws_load(GWS_SETTINGS("") "providers:\n"
-                             PROVIDER("anthropic"), canned.port), &r, &o),
+                             PROVIDER("anthropic"), canned_port), &r, &o),
             0);
   ASSERT_EQ(o.status, LGW_EINVAL);
   ASSERT_EQ(canned.served, 0);
@@ -1296,7 +1181,7 @@ TEST(gateway_extras_and_schema) {
   ASSERT_EQ(run_req(gws_load(GWS_SETTINGS("") "providers:\n"
                              PROVIDER("anthropic")
                              "    extra_body:\n      top_k: 3\n"
-                             "      service_tier: auto\n", canned.port),
+                             "      service_tier: auto\n", canned_port),
                     &r, &o), 0);
   ASSERT_EQ(o.status, 0);
   ASSERT_STREQ(o.text, "{}");
@@ -1352,7 +1237,7 @@ TEST(gateway_copies_rich_request) {
   r.ntools = 1;
   canned_set("application/json", chat_tool_answer);
   rt = gws_load(GWS_SETTINGS("") "providers:\n" PROVIDER("responses"),
-                canned.port);
+                canned_port);
   ASSERT(rt != NULL);
   ASSERT_EQ(lgw_gateway_new(rt, &opts, &gw, NULL), 0);
   ASSERT_EQ(lgw_gateway_submit(gw, &r, on_done, &o, NULL, NULL), 0);
@@ -1451,7 +1336,7 @@ TEST(embed_floats_and_skip) {
              "\"total_tokens\":2}}");
   ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
                                PROVIDER("anthropic") PROVIDER("litellm"),
-                               canned.port, canned.port), &r, &o), 0);
+                               canned_port, canned_port), &r, &o), 0);
   ASSERT_EQ(o.status, 0);
   ASSERT_STREQ(canned.last_path, "/v1/embeddings");
   ASSERT_STREQ(canned.last_body,
@@ -1477,13 +1362,13 @@ TEST(embed_floats_and_skip) {
                                "  - provider_type: x\n    api_style: "
                                "openai_chat\n    base_url: http://127.0.0.1:"
                                "%d/v1/chat/completions/?api-version=1\n",
-                               canned.port), &r, &o), 0);
+                               canned_port), &r, &o), 0);
   ASSERT_EQ(o.status, 0);
   ASSERT_STREQ(canned.last_path, "/v1/embeddings?api-version=1");
   ASSERT_DEQ(o.v[1][0], 2);
   /* only Anthropic: nothing to try */
   ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
-                               PROVIDER("anthropic"), canned.port), &r, &o),
+                               PROVIDER("anthropic"), canned_port), &r, &o),
             0);
   ASSERT_EQ(o.status, LGW_EEXHAUSTED);
   ASSERT_CONTAINS(o.err, "/v1): Skipped: the x API (api_style anthropic) "
@@ -1503,7 +1388,7 @@ TEST(embed_base64_answer) {
   r.model = "text-embedding-3-small";
   canned_set("application/json", b);
   ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
-                               PROVIDER("responses"), canned.port), &r, &o),
+                               PROVIDER("responses"), canned_port), &r, &o),
             0);
   free(b);
   ASSERT_EQ(o.status, 0);
@@ -1525,7 +1410,7 @@ TEST(embed_malformed_retried) {
   canned_set("application/json",
              "{\"data\":[{\"index\":0,\"embedding\":[1]}]}");
   ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
-                               PROVIDER("openai_chat"), canned.port), &r,
+                               PROVIDER("openai_chat"), canned_port), &r,
                       &o), 0);
   ASSERT_EQ(o.status, LGW_ERESPONSE);
   ASSERT_EQ(o.natt, 3);
@@ -1534,7 +1419,7 @@ TEST(embed_malformed_retried) {
                   "\"data\", got 1");
   r.ninputs = 0;
   ASSERT_EQ(run_embed(gws_load(GWS_SETTINGS("") "providers:\n"
-                               PROVIDER("openai_chat"), canned.port), &r,
+                               PROVIDER("openai_chat"), canned_port), &r,
                       &o), LGW_EINVAL);
 }
 
@@ -1569,7 +1454,9 @@ int main(void) {
   RUN(parse_tool_calls);
   RUN(stream_tool_calls_assembled);
   RUN(responses_stream_pieces);
-  if (canned_start() == 0) {
+  canned_srv = echo_start(echo_canned, &canned);
+  if (canned_srv) {
+    canned_port = echo_port(canned_srv);
     RUN(gateway_tool_call_answer);
     RUN(gateway_streamed_tool_call);
     RUN(gateway_part_fails_over);
@@ -1578,7 +1465,7 @@ int main(void) {
     RUN(embed_floats_and_skip);
     RUN(embed_base64_answer);
     RUN(embed_malformed_retried);
-    canned_stop();
+    echo_stop(canned_srv);
   } else {
     fprintf(stderr, "cannot start the canned server\n");
     test__failed++;

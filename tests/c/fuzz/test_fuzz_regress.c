@@ -14,12 +14,12 @@
 #include "test.h"
 #include "util.h"
 
-#include "../fuzz/fuzz_config.c"
-#include "../fuzz/fuzz_env.c"
-#include "../fuzz/fuzz_json_extract.c"
-#include "../fuzz/fuzz_retry_after.c"
-#include "../fuzz/fuzz_sse.c"
-#include "../fuzz/fuzz_transport.c"
+#include "../../fuzz/fuzz_config.c"
+#include "../../fuzz/fuzz_env.c"
+#include "../../fuzz/fuzz_json_extract.c"
+#include "../../fuzz/fuzz_retry_after.c"
+#include "../../fuzz/fuzz_sse.c"
+#include "../../fuzz/fuzz_transport.c"
 
 typedef void (*entry_fn)(const uint8_t *data, size_t size, lgw__buf_t *desc);
 

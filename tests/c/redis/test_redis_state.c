@@ -268,19 +268,6 @@ static void on_cmd(lgw__redis_t *r, const lgw__rreply_t *reply,
   c->num = lgw__rr_num(reply, -1);
 }
 
-static void run_until(uv_loop_t *loop, const int *flag, int want,
-                      double seconds) {
-  double end = lgw__now_ms() + seconds * 1000;
-  uv_timer_t t;
-  uv_timer_init(loop, &t);
-  while (*flag < want && lgw__now_ms() < end) {
-    uv_timer_start(&t, on_spin, 20, 0);
-    uv_run(loop, UV_RUN_ONCE);
-  }
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(loop, UV_RUN_NOWAIT);
-}
-
 static int unreachable_logs, reachable_logs;
 
 static void count_log(lgw_log_level_t level, const char *msg, void *ud) {
@@ -313,42 +300,42 @@ TEST(redis_commands_scripts_and_reconnect) {
   lgw_set_log(count_log, NULL, LGW_LOG_WARN);
   ASSERT_EQ(lgw__redis_url_parse(srv.url, &u, why, sizeof why), 0);
   ASSERT_EQ(lgw__redis_new(&loop, &u, &o, &r, NULL), 0);
-  run_until(&loop, &c.ups, 1, 5);
+  redis_run_until(&loop, &c.ups, 1, 5);
   ASSERT_EQ(c.ups, 1);
   ASSERT(lgw__redis_ready(r));
   ASSERT_EQ(lgw__redis_cmd(r, 1, on_cmd, &c, NULL, 3, set, NULL), 0);
   ASSERT_EQ(lgw__redis_cmd(r, 1, on_cmd, &c, NULL, 2, get, NULL), 0);
-  run_until(&loop, &c.replies, 2, 5);
+  redis_run_until(&loop, &c.replies, 2, 5);
   ASSERT_STREQ(c.last, "v1");
   ASSERT_STREQ(c.err, "");
   /* EVALSHA of a script the server does not know falls back to EVAL */
   ASSERT_EQ(lgw__redis_cmd(r, 1, on_cmd, &c, NULL, 2, flush, NULL), 0);
   ASSERT_EQ(lgw__redis_eval(r, &add_script, 1, on_cmd, &c, NULL, 0, 2, args,
                             NULL), 0);
-  run_until(&loop, &c.replies, 4, 5);
+  redis_run_until(&loop, &c.replies, 4, 5);
   ASSERT_EQ(c.num, 42);
   ASSERT_STREQ(c.err, "");
   ASSERT_EQ(lgw__redis_eval(r, &add_script, 1, on_cmd, &c, NULL, 0, 2, args,
                             NULL), 0);
-  run_until(&loop, &c.replies, 5, 5);
+  redis_run_until(&loop, &c.replies, 5, 5);
   ASSERT_EQ(c.num, 42);
   /* the server goes away: nothing is sent; it comes back: ready again */
   redis_stop(&srv);
-  run_until(&loop, &c.ups, 2, 0.3);
+  redis_run_until(&loop, &c.ups, 2, 0.3);
   ASSERT(!lgw__redis_ready(r));
   /* refused at once between attempts, or answered with an error */
   if (lgw__redis_cmd(r, 1, on_cmd, &c, NULL, 2, get, NULL) == 0) {
-    run_until(&loop, &c.replies, 6, 5);
+    redis_run_until(&loop, &c.replies, 6, 5);
     ASSERT_EQ(c.replies, 6);
     ASSERT(c.err[0] != '\0');
     c.replies--;
   }
   ASSERT_EQ(redis_start(&srv, srv.port), 0);
-  run_until(&loop, &c.ups, 2, 5);
+  redis_run_until(&loop, &c.ups, 2, 5);
   ASSERT_EQ(c.ups, 2);
   ASSERT(lgw__redis_ready(r));
   ASSERT_EQ(lgw__redis_cmd(r, 1, on_cmd, &c, NULL, 3, set, NULL), 0);
-  run_until(&loop, &c.replies, 6, 5);
+  redis_run_until(&loop, &c.replies, 6, 5);
   ASSERT_STREQ(c.last, "OK");
   ASSERT_EQ(unreachable_logs, 1);  /* the outage, once */
   ASSERT_EQ(reachable_logs, 1);
