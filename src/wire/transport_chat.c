@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sse.h"
+
 char *lgw__chat_url(const lgw__provider_t *p) {
   return lgw__endpoint_url(p->base_url, "/chat/completions",
                            "/chat/completions");
