@@ -518,27 +518,37 @@ static void jv_set(lgw__jv_t *out, const char *p, const char *e) {
   out->type = jv_type(*p);
 }
 
-int lgw__jv_get(const lgw__jv_t *obj, const char *key, lgw__jv_t *out) {
+int lgw__jv_getv(const lgw__jv_t *obj, const char *const *keys,
+                 lgw__jv_t *out, size_t n) {
   const char *p, *e, *k;
-  size_t kn = strlen(key);
-  out->type = LGW__JV_NONE;
+  size_t i, left = n;
+  for (i = 0; i < n; i++) out[i].type = LGW__JV_NONE;
   if (obj->type != LGW__JV_OBJ) return 0;
   e = obj->p + obj->n;
   p = jv_skip_ws(obj->p + 1, e);
-  while (*p == '"') {
-    k = jv_skip_string(p, e);   /* the key is p + 1 .. k - 1 */
-    if (memchr(p + 1, '\\', (size_t)(k - p - 2))) return LGW__JV_UNSURE;
-    if ((size_t)(k - p - 2) == kn && memcmp(p + 1, key, kn) == 0) {
-      p = jv_skip_ws(jv_skip_ws(k, e) + 1, e);
-      jv_set(out, p, e);
-      return 0;
-    }
-    p = jv_skip_ws(jv_skip_ws(k, e) + 1, e);
+  while (*p == '"' && left) {
+    const char *key = p + 1;
+    size_t kn;
+    k = jv_skip_string(p, e);   /* the key is key .. k - 1 */
+    kn = (size_t)(k - key - 1);
+    if (memchr(key, '\\', kn)) return LGW__JV_UNSURE;
+    p = jv_skip_ws(jv_skip_ws(k, e) + 1, e);   /* the value */
+    for (i = 0; i < n; i++)
+      if (out[i].type == LGW__JV_NONE && keys[i][0] == *key &&
+          strlen(keys[i]) == kn && memcmp(key, keys[i], kn) == 0) {
+        jv_set(&out[i], p, e);
+        left--;
+      }
+    if (!left) break;
     p = jv_skip_ws(jv_skip(p, e), e);   /* at ',' or '}' */
     if (*p != ',') break;
     p = jv_skip_ws(p + 1, e);
   }
   return 0;
+}
+
+int lgw__jv_get(const lgw__jv_t *obj, const char *key, lgw__jv_t *out) {
+  return lgw__jv_getv(obj, &key, out, 1);
 }
 
 void lgw__jv_first(const lgw__jv_t *arr, lgw__jv_t *out) {
@@ -550,21 +560,25 @@ void lgw__jv_first(const lgw__jv_t *arr, lgw__jv_t *out) {
   if (*p != ']') jv_set(out, p, e);
 }
 
-int lgw__jv_count(const lgw__jv_t *obj, const char *key, long *count) {
-  lgw__jv_t v;
+int lgw__jv_int(const lgw__jv_t *v, long *count) {
   const char *p;
   long n = 0;
   *count = -1;
-  if (lgw__jv_get(obj, key, &v)) return LGW__JV_UNSURE;
-  if (v.type != LGW__JV_NUM) return 0;
+  if (v->type != LGW__JV_NUM) return 0;
   /* plain integers up to 15 digits are exact as doubles */
-  for (p = v.p; p < v.p + v.n && *p >= '0' && *p <= '9'; p++)
+  for (p = v->p; p < v->p + v->n && *p >= '0' && *p <= '9'; p++)
     n = n * 10 + (*p - '0');
-  if (p == v.p || p - v.p > 15 ||
-      (p < v.p + v.n && (*p == '.' || *p == 'e' || *p == 'E')))
+  if (p == v->p || p - v->p > 15 ||
+      (p < v->p + v->n && (*p == '.' || *p == 'e' || *p == 'E')))
     return LGW__JV_UNSURE;
   *count = n;
   return 0;
+}
+
+int lgw__jv_count(const lgw__jv_t *obj, const char *key, long *count) {
+  lgw__jv_t v;
+  *count = -1;
+  return lgw__jv_get(obj, key, &v) ? LGW__JV_UNSURE : lgw__jv_int(&v, count);
 }
 
 /* Decoded text is never longer than its escaped form, so it is written
@@ -655,7 +669,7 @@ int lgw__jv_compact(const lgw__jv_t *v, const char **p, size_t *n) {
       q = end;
     } else if (c == '-' || (c >= '0' && c <= '9')) {
       const char *start = q;
-      while (q < e && *q != ',' && *q != '}' && *q != ']') q++;
+      while (q < e && *q && strchr("+-.eE0123456789", *q)) q++;
       if (!jv_int_number(start, q)) return LGW__JV_UNSURE;
     } else if (jv_ws((unsigned char)c)) {
       return LGW__JV_UNSURE;

@@ -134,6 +134,19 @@ int lgw__stream_json_text(lgw__stream_t *s, long part, const char *t,
   return rc;
 }
 
+int lgw__stream_jv_text(lgw__stream_t *s, long part, const lgw__jv_t *v) {
+  const char *p;
+  size_t n;
+  lgw__buf_t b;
+  int rc;
+  if (lgw__jv_plain(v, &p, &n) == 0) return lgw__stream_text(s, part, p, n);
+  lgw__buf_init(&b);
+  rc = lgw__jv_str(v, &b);
+  rc = rc ? rc : lgw__stream_text(s, part, b.data, b.len);
+  lgw__buf_free(&b);
+  return rc;
+}
+
 static void one_line(const char *s, size_t n, size_t max, char *out,
                      size_t cap);
 
@@ -278,6 +291,70 @@ void lgw__openai_usage(const cJSON *usage, const char *in_key,
   snprintf(details, sizeof details, "%s_details", out_key);
   out->reasoning_tokens = lgw__json_count(
       cJSON_GetObjectItemCaseSensitive(usage, details), "reasoning_tokens");
+}
+
+/* "<key>_details" into d (cap bytes; a longer key is cut). */
+static const char *details_key(char *d, size_t cap, const char *key) {
+  size_t n = strlen(key);
+  if (n > cap - 9) n = cap - 9;
+  memcpy(d, key, n);
+  memcpy(d + n, "_details", 9);
+  return d;
+}
+
+int lgw__openai_usage_jv(const lgw__jv_t *usage, const char *in_key,
+                         const char *out_key, lgw__reply_t *out) {
+  char din[64], dout[64];
+  const char *keys[4];
+  lgw__jv_t v[4];
+  long n[4];
+  int rc;
+  keys[0] = in_key;
+  keys[1] = out_key;
+  keys[2] = details_key(din, sizeof din, in_key);
+  keys[3] = details_key(dout, sizeof dout, out_key);
+  rc = lgw__jv_getv(usage, keys, v, 4);
+  rc = rc ? rc : lgw__jv_int(&v[0], &n[0]);
+  rc = rc ? rc : lgw__jv_int(&v[1], &n[1]);
+  rc = rc ? rc : lgw__jv_count(&v[2], "cached_tokens", &n[2]);
+  rc = rc ? rc : lgw__jv_count(&v[3], "reasoning_tokens", &n[3]);
+  if (rc) return rc;
+  out->input_tokens = n[0];
+  out->output_tokens = n[1];
+  out->cached_tokens = n[2];
+  out->reasoning_tokens = n[3];
+  return 0;
+}
+
+int lgw__jv_finish(const lgw__jv_t *v, const char **out) {
+  const char *p;
+  char raw[32];
+  size_t n;
+  *out = NULL;
+  if (v->type != LGW__JV_STR) return 0;
+  if (lgw__jv_plain(v, &p, &n)) return LGW__JV_UNSURE;
+  /* the known reasons are short: a longer one is none of them */
+  if (n >= sizeof raw) return 0;
+  memcpy(raw, p, n);
+  raw[n] = '\0';
+  *out = lgw__finish_reason(raw);
+  return 0;
+}
+
+int lgw__jv_set_str(char **dst, const lgw__jv_t *v, int nonempty) {
+  lgw__buf_t b;
+  int rc;
+  if (v->type != LGW__JV_STR) return 0;
+  lgw__buf_init(&b);
+  rc = lgw__jv_str(v, &b);
+  if (!rc && !b.data) rc = lgw__buf_reserve(&b, 0);
+  if (rc || (nonempty && !b.len)) {
+    lgw__buf_free(&b);
+    return rc;
+  }
+  lgw_free(*dst);
+  *dst = lgw__buf_steal(&b);
+  return 0;
 }
 
 int lgw__reply_set_text(lgw__reply_t *out, const char *s, size_t n) {

@@ -141,6 +141,8 @@ int lgw__stream_text(lgw__stream_t *s, long part, const char *t, size_t n);
  * lgw__json_parse (nul: as it reported). */
 int lgw__stream_json_text(lgw__stream_t *s, long part, const char *t,
                           int nul);
+/* The same for a string value read in place (json.h): 0 or LGW_ENOMEM. */
+int lgw__stream_jv_text(lgw__stream_t *s, long part, const lgw__jv_t *v);
 /* Data that is not JSON in an event the transport reads: LGW_ERESPONSE
  * "malformed event (not JSON): <its first bytes>". */
 int lgw__stream_malformed(const char *data, size_t len, lgw_error_t *err);
@@ -238,6 +240,22 @@ lgw__role_t lgw__role_kind(const char *role);
 char *lgw__endpoint_url(const char *base_url, const char *as_is,
                         const char *path);
 
+/* Answers up to this many bytes are read in place (json.h), larger ones
+ * through a cJSON tree: a large answer is mostly one long string, which
+ * the reader walks once more for each member after it, while cJSON copies
+ * it once (tests/bench/RESULTS.md, "JSON of one answer"). */
+#define LGW__IN_PLACE_MAX 65536
+
+/* The same helpers on values read in place (json.h): each gives 0,
+ * LGW_ENOMEM or LGW__JV_UNSURE, and on UNSURE leaves its output as it
+ * was. lgw__openai_usage of a usage value; lgw__finish_reason of a string
+ * value (*out NULL for anything else); a string value decoded into *dst
+ * (owned, replaced) unless it is no string, or empty and nonempty is
+ * set. */
+int lgw__openai_usage_jv(const lgw__jv_t *usage, const char *in_key,
+                         const char *out_key, lgw__reply_t *out);
+int lgw__jv_finish(const lgw__jv_t *v, const char **out);
+int lgw__jv_set_str(char **dst, const lgw__jv_t *v, int nonempty);
 /* Copy s[0..n) into out->text (owned). */
 int lgw__reply_set_text(lgw__reply_t *out, const char *s, size_t n);
 /* Append the non-empty text parts of a content list (strings, and objects'
