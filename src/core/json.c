@@ -648,7 +648,8 @@ int lgw__jv_eq(const lgw__jv_t *v, const char *lit, int *eq) {
 }
 
 /* A number as cJSON prints it back: an integer of at most 9 digits (an
- * int, printed with %d), not -0. */
+ * int, printed with %d), not -0 (printed as "0" or "-0" depending on the
+ * cJSON version). */
 static int jv_int_number(const char *p, const char *e) {
   const char *d = p + (*p == '-');
   size_t k = (size_t)(e - d);

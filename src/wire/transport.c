@@ -1,13 +1,13 @@
 /*
  * transport.c -- what the wire formats share: choosing a transport, URL
- * cleaning, the Bearer header set, the JSON string writer used to build
- * request bodies (no cJSON tree on this hot path), decoding a 2xx body
- * (JSON, else SSE) and a one-line message from an error body.
+ * cleaning, the Bearer header set, replies and streams being filled, usage
+ * and finish reasons read from a tree or in place (src/core/json.c),
+ * decoding a 2xx body (JSON, else SSE) and a one-line message from an
+ * error body.
  */
 #include "transport.h"
 
 #include <cJSON.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -11,6 +11,9 @@
  *                                the same with a 1 MiB answer whose text
  *                                is a JSON document (as tests/bench/run.sh
  *                                makes for workload 6)
+ *   responses_delta, anthropic_delta
+ *                                one text delta event of that format's
+ *                                stream (the most frequent event)
  *   extract                      lgw__json_extract of that text (1 MiB of
  *                                JSON) and cJSON_Delete of the result
  *   cjson                        cJSON_Parse of the same text and
@@ -52,6 +55,15 @@ static const char chat_reply[] =
     "jumps over the lazy dog. ok\"},\"finish_reason\":\"stop\"}],"
     "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":10,"
     "\"total_tokens\":22}}";
+
+static const char responses_delta[] =
+    "{\"type\":\"response.output_text.delta\",\"item_id\":\"msg_1\","
+    "\"output_index\":0,\"content_index\":0,\"delta\":\" quick\","
+    "\"sequence_number\":4}";
+
+static const char anthropic_delta[] =
+    "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{"
+    "\"type\":\"text_delta\",\"text\":\" quick\"}}";
 
 static void die(const char *what) {
   fprintf(stderr, "json_bench: %s\n", what);
@@ -131,7 +143,20 @@ int main(int argc, char **argv) {
   size_t check = 0;
   lgw__buf_init(&text);
   lgw__buf_init(&body);
-  if (t) {
+  if (t && strstr(mode, "_delta")) {
+    const char *ev = t == &lgw__transport_responses ? responses_delta
+                                                    : anthropic_delta;
+    lgw__stream_t st;
+    lgw__stream_init(&st);
+    for (i = 0; i < n; i++) {
+      lgw_error_t err;
+      st.delta.len = 0;
+      st.event = "";
+      if (t->stream_event(&st, ev, strlen(ev), &err) != 0) die(err.message);
+    }
+    check = st.text.len;
+    lgw__stream_free(&st);
+  } else if (t) {
     const char *src;
     size_t len;
     if (strstr(mode, "_big")) {

@@ -5,8 +5,8 @@
 # 1 and 201 times, 1 MiB ones 1 and 6 times.
 bin=${1:?usage: json_bench.sh BIN [MODE...]}
 shift
-[ $# -gt 0 ] || set -- responses anthropic chat responses_big anthropic_big \
-  chat_big extract cjson
+[ $# -gt 0 ] || set -- responses anthropic chat responses_delta \
+  anthropic_delta responses_big anthropic_big chat_big extract cjson
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 ir() {
