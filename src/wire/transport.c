@@ -357,6 +357,43 @@ int lgw__jv_set_str(char **dst, const lgw__jv_t *v, int nonempty) {
   return 0;
 }
 
+int lgw__reply_fill(lgw__reply_t *out, int rc, lgw__buf_t *text,
+                    const lgw__reply_t *usage, const char *finish,
+                    lgw__tcalls_t *calls) {
+  if (!rc && !text->data) rc = lgw__buf_reserve(text, 0);
+  if (!rc) {
+    lgw_free(out->text);
+    out->text_len = text->len;
+    out->text = lgw__buf_steal(text);
+    out->input_tokens = usage->input_tokens;
+    out->output_tokens = usage->output_tokens;
+    out->cached_tokens = usage->cached_tokens;
+    out->reasoning_tokens = usage->reasoning_tokens;
+    out->finish_reason = finish;
+    if (calls) {
+      lgw__tcalls_free(&out->calls);
+      out->calls = *calls;
+      memset(calls, 0, sizeof *calls);
+    }
+  }
+  lgw__buf_free(text);
+  if (calls) lgw__tcalls_free(calls);
+  return rc;
+}
+
+int lgw__parse_in_place(const char *body, size_t len,
+                        int (*fast)(const lgw__jv_t *, lgw__reply_t *),
+                        lgw__reply_t *out, lgw_error_t *err) {
+  lgw__jv_t root;
+  int rc;
+  if (len > LGW__IN_PLACE_MAX || lgw__jv_root(body, len, &root))
+    return LGW__JV_UNSURE;
+  rc = fast(&root, out);
+  return rc == LGW_ENOMEM
+             ? lgw__error_set(err, LGW_ENOMEM, "out of memory reading body")
+             : rc;
+}
+
 int lgw__reply_set_text(lgw__reply_t *out, const char *s, size_t n) {
   return set_copy(&out->text, &out->text_len, s, n);
 }

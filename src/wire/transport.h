@@ -256,6 +256,19 @@ int lgw__openai_usage_jv(const lgw__jv_t *usage, const char *in_key,
                          const char *out_key, lgw__reply_t *out);
 int lgw__jv_finish(const lgw__jv_t *v, const char **out);
 int lgw__jv_set_str(char **dst, const lgw__jv_t *v, int nonempty);
+/* The end of an answer read in place with result rc so far: when rc is
+ * 0, out takes the text (b's bytes, "" when none), the usage counts of
+ * usage, finish and the calls (moved; calls may be NULL). text and calls
+ * are freed either way. Returns rc, or LGW_ENOMEM. */
+int lgw__reply_fill(lgw__reply_t *out, int rc, lgw__buf_t *text,
+                    const lgw__reply_t *usage, const char *finish,
+                    lgw__tcalls_t *calls);
+/* An answer of at most LGW__IN_PLACE_MAX bytes read by fast from its
+ * root in place: 0 (out filled), LGW_ENOMEM (written to err), or
+ * LGW__JV_UNSURE when a cJSON tree must read it. */
+int lgw__parse_in_place(const char *body, size_t len,
+                        int (*fast)(const lgw__jv_t *, lgw__reply_t *),
+                        lgw__reply_t *out, lgw_error_t *err);
 /* Copy s[0..n) into out->text (owned). */
 int lgw__reply_set_text(lgw__reply_t *out, const char *s, size_t n);
 /* Append the non-empty text parts of a content list (strings, and objects'

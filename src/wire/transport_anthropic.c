@@ -445,24 +445,9 @@ static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
   memset(&calls, 0, sizeof calls);
   rc = fast_text(&m[1], &text);
   rc = rc ? rc : fast_calls(&m[1], &calls);
-  if (!rc && !text.data) rc = lgw__buf_reserve(&text, 0);
   if (!rc && refusal)
     rc = lgw__reply_set_refusal(out, text.data, text.len);
-  if (!rc) {
-    lgw_free(out->text);
-    out->text_len = text.len;
-    out->text = lgw__buf_steal(&text);
-    out->input_tokens = u.input_tokens;
-    out->output_tokens = u.output_tokens;
-    out->cached_tokens = u.cached_tokens;
-    out->reasoning_tokens = u.reasoning_tokens;
-    out->finish_reason = finish;
-    out->calls = calls;
-    memset(&calls, 0, sizeof calls);
-  }
-  lgw__buf_free(&text);
-  lgw__tcalls_free(&calls);
-  return rc;
+  return lgw__reply_fill(out, rc, &text, &u, finish, &calls);
 }
 
 static int anthropic_parse(const char *body, size_t len,
@@ -471,16 +456,10 @@ static int anthropic_parse(const char *body, size_t len,
   cJSON *root;
   const cJSON *type, *content, *stop;
   lgw__buf_t text;
-  lgw__jv_t jroot;
   int rc, nul;
   lgw__reply_begin(out);
-  if (len <= LGW__IN_PLACE_MAX &&
-      lgw__jv_root(body, len, &jroot) == 0) {
-    rc = parse_fast(&jroot, out);
-    if (rc == LGW_ENOMEM)
-      return lgw__error_set(err, LGW_ENOMEM, "out of memory reading body");
-    if (rc == 0) return 0;
-  }
+  rc = lgw__parse_in_place(body, len, parse_fast, out, err);
+  if (rc != LGW__JV_UNSURE) return rc;
   rc = lgw__decode_body(body, len, content_type, &root, &nul, err);
   if (rc) return rc;
   type = cJSON_GetObjectItemCaseSensitive(root, "type");

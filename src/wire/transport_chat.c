@@ -277,20 +277,7 @@ static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
     return LGW__JV_UNSURE;
   lgw__buf_init(&text);
   rc = content->type == LGW__JV_STR ? lgw__jv_str(content, &text) : 0;
-  if (!rc && !text.data) rc = lgw__buf_reserve(&text, 0);
-  if (rc) {
-    lgw__buf_free(&text);
-    return rc;
-  }
-  lgw_free(out->text);
-  out->text_len = text.len;
-  out->text = lgw__buf_steal(&text);
-  out->input_tokens = u.input_tokens;
-  out->output_tokens = u.output_tokens;
-  out->cached_tokens = u.cached_tokens;
-  out->reasoning_tokens = u.reasoning_tokens;
-  out->finish_reason = finish;
-  return 0;
+  return lgw__reply_fill(out, rc, &text, &u, finish, NULL);
 }
 
 /* One tool call (a message's or a chunk's) into t: id and name when
@@ -332,18 +319,13 @@ int lgw__chat_parse(const char *body, size_t len, const char *content_type,
                     int py_str, lgw__reply_t *out, lgw_error_t *err) {
   cJSON *root;
   const cJSON *first, *msg, *usage, *refusal;
-  lgw__jv_t jroot;
   lgw__buf_t text;
   int rc, nul;
   lgw__reply_begin(out);
-  if (len <= LGW__IN_PLACE_MAX &&
-      lgw__jv_root(body, len, &jroot) == 0) {
-    rc = parse_fast(&jroot, out);
-    if (rc == LGW_ENOMEM)
-      return lgw__error_set(err, LGW_ENOMEM, "out of memory reading body");
-    /* no text: the cJSON path looks for an error object */
-    if (rc == 0 && !lgw__reply_blank(out)) return 0;
-  }
+  rc = lgw__parse_in_place(body, len, parse_fast, out, err);
+  if (rc == LGW_ENOMEM) return rc;
+  /* no text: the cJSON path looks for an error object */
+  if (rc == 0 && !lgw__reply_blank(out)) return 0;
   rc = lgw__decode_body(body, len, content_type, &root, &nul, err);
   if (rc) return rc;
   lgw__buf_init(&text);

@@ -443,26 +443,11 @@ static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
   if (!rc && lgw__blank_n(f.text.data, f.text.len) && !f.refused &&
       m[ERROR].type == LGW__JV_OBJ)
     rc = LGW__JV_UNSURE;
-  if (!rc && !f.text.data) rc = lgw__buf_reserve(&f.text, 0);
   if (!rc && f.refused)
     rc = lgw__reply_set_refusal(out, f.refusal.data ? f.refusal.data : "",
                                 f.refusal.len);
-  if (!rc) {
-    lgw_free(out->text);
-    out->text_len = f.text.len;
-    out->text = lgw__buf_steal(&f.text);
-    out->input_tokens = u.input_tokens;
-    out->output_tokens = u.output_tokens;
-    out->cached_tokens = u.cached_tokens;
-    out->reasoning_tokens = u.reasoning_tokens;
-    out->finish_reason = finish;
-    out->calls = f.calls;
-    memset(&f.calls, 0, sizeof f.calls);
-  }
-  lgw__buf_free(&f.text);
   lgw__buf_free(&f.refusal);
-  lgw__tcalls_free(&f.calls);
-  return rc;
+  return lgw__reply_fill(out, rc, &f.text, &u, finish, &f.calls);
 }
 
 static int responses_parse(const char *body, size_t len,
@@ -471,16 +456,10 @@ static int responses_parse(const char *body, size_t len,
   cJSON *root;
   const cJSON *usage, *resp;
   lgw__buf_t text, refusal;
-  lgw__jv_t jroot;
   int rc, nul, refused = 0;
   lgw__reply_begin(out);
-  if (len <= LGW__IN_PLACE_MAX &&
-      lgw__jv_root(body, len, &jroot) == 0) {
-    rc = parse_fast(&jroot, out);
-    if (rc == LGW_ENOMEM)
-      return lgw__error_set(err, LGW_ENOMEM, "out of memory reading body");
-    if (rc == 0) return 0;
-  }
+  rc = lgw__parse_in_place(body, len, parse_fast, out, err);
+  if (rc != LGW__JV_UNSURE) return rc;
   rc = lgw__decode_body(body, len, content_type, &root, &nul, err);
   if (rc) return rc;
   lgw__buf_init(&text);

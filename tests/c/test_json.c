@@ -11,15 +11,20 @@
 #include "test.h"
 #include "transport.h"
 
-static const char *ascii(const char *s, size_t n) {
+/* s[0..n) as the writer quotes it (ensure_ascii: as Python does). */
+static const char *quoted(int ensure_ascii, const char *s, size_t n) {
   static char out[256];
   lgw__buf_t b;
   lgw__buf_init(&b);
-  if (lgw__json_add_str_ascii(&b, s, n)) return "ENOMEM";
+  if (ensure_ascii ? lgw__json_add_str_ascii(&b, s, n)
+                   : lgw__json_add_str(&b, s, n))
+    return "ENOMEM";
   snprintf(out, sizeof out, "%s", b.data);
   lgw__buf_free(&b);
   return out;
 }
+
+static const char *ascii(const char *s, size_t n) { return quoted(1, s, n); }
 
 TEST(writer_ensure_ascii_as_python) {
   ASSERT_STREQ(ascii("a\"b\\c\n\x01", 7), "\"a\\\"b\\\\c\\n\\u0001\"");
@@ -32,13 +37,7 @@ TEST(writer_ensure_ascii_as_python) {
 }
 
 static const char *add_str(const char *s, size_t n) {
-  static char out[256];
-  lgw__buf_t b;
-  lgw__buf_init(&b);
-  if (lgw__json_add_str(&b, s, n)) return "ENOMEM";
-  snprintf(out, sizeof out, "%s", b.data);
-  lgw__buf_free(&b);
-  return out;
+  return quoted(0, s, n);
 }
 
 TEST(writer_utf8_kept_invalid_replaced) {
