@@ -137,7 +137,7 @@ TARGETS  = $(LUA_STATIC) $(LUA_SHARED) $(LUAMOD)
 endif
 
 .PHONY: all deps test test-c test-lua demo install install-lua clean asan valgrind \
-        conformance bench fuzz soak module install-check lua-all \
+        conformance bench bench-json fuzz soak module install-check lua-all \
         test-lua-all
 
 all: $(TARGETS)
@@ -357,6 +357,11 @@ bench:
 	  $(BENCH_BIN)/gw_client
 	@BUILD=$(BUILD) bash tests/bench/run.sh
 
+# `make bench-json`: callgrind instructions of one answer's JSON work
+# (tests/bench/json_bench.c; method and figures in RESULTS.md).
+bench-json: all $(BENCH_BIN)/json_bench
+	@sh tests/bench/json_bench.sh $(BENCH_BIN)/json_bench
+
 $(BENCH_BIN)/baseline_multi: tests/bench/baseline_multi.c tests/bench/bench.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(OPT) -D_GNU_SOURCE \
@@ -364,6 +369,11 @@ $(BENCH_BIN)/baseline_multi: tests/bench/baseline_multi.c tests/bench/bench.h
 	  $(shell $(PKG_CONFIG) --libs libcurl)
 
 $(BENCH_BIN)/gw_client: tests/bench/gw_client.c tests/bench/bench.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(OPT) -D_GNU_SOURCE $(INC_wire) $(PKG_CFLAGS) \
+	  -o $@ $< $(STATIC) $(LDLIBS_ALL)
+
+$(BENCH_BIN)/json_bench: tests/bench/json_bench.c $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(OPT) -D_GNU_SOURCE $(INC_wire) $(PKG_CFLAGS) \
 	  -o $@ $< $(STATIC) $(LDLIBS_ALL)
@@ -382,13 +392,13 @@ FUZZ_CFLAGS   = $(WARN) -g -O1 -fsanitize=address,undefined \
                 -fno-sanitize-recover=undefined -D_GNU_SOURCE \
                 $(INC_lua) $(PKG_CFLAGS)
 FUZZ_TARGETS  = env config json_extract transport sse retry_after
-FUZZ_TRANSPORT_SRC = util transport transport_responses transport_chat \
+FUZZ_TRANSPORT_SRC = util json transport transport_responses transport_chat \
                      transport_anthropic transport_litellm transport_rich sse \
                      json_extract
 FUZZ_SRC_env          = util env node
-FUZZ_SRC_config       = util env node yaml_load config config_validate \
+FUZZ_SRC_config       = util json env node yaml_load config config_validate \
                         config_dump config_paths provider redis_url url
-FUZZ_SRC_json_extract = util json_extract
+FUZZ_SRC_json_extract = util json json_extract
 FUZZ_SRC_transport    = $(FUZZ_TRANSPORT_SRC)
 FUZZ_SRC_sse          = $(FUZZ_TRANSPORT_SRC)
 FUZZ_SRC_retry_after  = util retry

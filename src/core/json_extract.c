@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "util.h"
 
 #define MAX_DEPTH 10000
@@ -86,44 +87,10 @@ static void skip_ws(parser_t *P) {
   while (P->pos < P->n && is_ws(P->s[P->pos])) P->pos++;
 }
 
-static int hex4(const char *s, unsigned long *out) {
-  unsigned long v = 0;
-  int i;
-  for (i = 0; i < 4; i++) {
-    char c = s[i];
-    v <<= 4;
-    if (c >= '0' && c <= '9') v |= (unsigned long)(c - '0');
-    else if (c >= 'a' && c <= 'f') v |= (unsigned long)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') v |= (unsigned long)(c - 'A' + 10);
-    else return -1;
-  }
-  *out = v;
-  return 0;
-}
-
+/* cp as UTF-8 appended to b. */
 static int add_utf8(lgw__buf_t *b, unsigned long cp) {
   char u[4];
-  size_t k;
-  if (cp < 0x80) {
-    u[0] = (char)cp;
-    k = 1;
-  } else if (cp < 0x800) {
-    u[0] = (char)(0xC0 | (cp >> 6));
-    u[1] = (char)(0x80 | (cp & 0x3F));
-    k = 2;
-  } else if (cp < 0x10000) {
-    u[0] = (char)(0xE0 | (cp >> 12));
-    u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    u[2] = (char)(0x80 | (cp & 0x3F));
-    k = 3;
-  } else {
-    u[0] = (char)(0xF0 | (cp >> 18));
-    u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    u[3] = (char)(0x80 | (cp & 0x3F));
-    k = 4;
-  }
-  return lgw__buf_add(b, u, k);
+  return lgw__buf_add(b, u, (size_t)(lgw__utf8_put(u, cp) - u));
 }
 
 /* A string whose opening quote is at P->pos, as CPython's scanstring.
@@ -179,14 +146,14 @@ static char *parse_string(parser_t *P, size_t *len) {
     }
     /* As CPython: the four digits must be followed by at least one more
      * character (the string is unterminated otherwise). */
-    if (i + 6 >= n || hex4(s + i + 2, &cp)) {
+    if (i + 6 >= n || !lgw__hex4(s + i + 2, &cp)) {
       fail_at(P->err, s, i + 1, "Invalid \\uXXXX escape");
       goto bad;
     }
     i += 6;
     if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 < n && s[i] == '\\' &&
         s[i + 1] == 'u') {
-      if (hex4(s + i + 2, &lo)) {
+      if (!lgw__hex4(s + i + 2, &lo)) {
         fail_at(P->err, s, i + 1, "Invalid \\uXXXX escape");
         goto bad;
       }

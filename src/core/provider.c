@@ -12,6 +12,8 @@
 
 #include <openssl/evp.h>
 
+#include "json.h"
+
 /* ---- hashing ----------------------------------------------------------- */
 
 int lgw__sha256_hex(const void *data, size_t len, char out[65]) {
@@ -32,77 +34,8 @@ int lgw__sha256_hex(const void *data, size_t len, char out[65]) {
 
 /* ---- ASCII-only JSON strings ------------------------------------------- */
 
-/* Decode one UTF-8 sequence at s (n bytes left); *cp gets the code point.
- * Returns the sequence length; malformed input decodes as U+FFFD, one byte. */
-static size_t utf8_decode(const unsigned char *s, size_t n, unsigned long *cp) {
-  unsigned long c;
-  size_t len, i;
-  if (s[0] < 0x80) {
-    *cp = s[0];
-    return 1;
-  }
-  if ((s[0] & 0xE0) == 0xC0) {
-    len = 2;
-    c = s[0] & 0x1F;
-  } else if ((s[0] & 0xF0) == 0xE0) {
-    len = 3;
-    c = s[0] & 0x0F;
-  } else if ((s[0] & 0xF8) == 0xF0) {
-    len = 4;
-    c = s[0] & 0x07;
-  } else {
-    *cp = 0xFFFD;
-    return 1;
-  }
-  if (len > n) {
-    *cp = 0xFFFD;
-    return 1;
-  }
-  for (i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) {
-      *cp = 0xFFFD;
-      return 1;
-    }
-    c = (c << 6) | (s[i] & 0x3F);
-  }
-  if ((len == 2 && c < 0x80) || (len == 3 && c < 0x800) ||
-      (len == 4 && (c < 0x10000 || c > 0x10FFFF))) {
-    *cp = 0xFFFD;
-    return 1;
-  }
-  *cp = c;
-  return len;
-}
-
 int lgw__json_add_ascii_string(lgw__buf_t *b, const char *s) {
-  const unsigned char *p = (const unsigned char *)(s ? s : "");
-  size_t n = strlen((const char *)p);
-  int rc = lgw__buf_addc(b, '"');
-  while (!rc && n) {
-    unsigned long cp;
-    size_t k = utf8_decode(p, n, &cp);
-    p += k;
-    n -= k;
-    switch (cp) {
-      case '"': rc = lgw__buf_adds(b, "\\\""); break;
-      case '\\': rc = lgw__buf_adds(b, "\\\\"); break;
-      case '\n': rc = lgw__buf_adds(b, "\\n"); break;
-      case '\r': rc = lgw__buf_adds(b, "\\r"); break;
-      case '\t': rc = lgw__buf_adds(b, "\\t"); break;
-      case '\b': rc = lgw__buf_adds(b, "\\b"); break;
-      case '\f': rc = lgw__buf_adds(b, "\\f"); break;
-      default:
-        if (cp >= 0x20 && cp < 0x7F)
-          rc = lgw__buf_addc(b, (char)cp);
-        else if (cp < 0x10000)
-          rc = lgw__buf_printf(b, "\\u%04lx", cp);
-        else
-          rc = lgw__buf_printf(b, "\\u%04lx\\u%04lx",
-                               0xD800 + ((cp - 0x10000) >> 10),
-                               0xDC00 + ((cp - 0x10000) & 0x3FF));
-    }
-  }
-  return rc ? rc : lgw__buf_addc(b, '"');
+  return lgw__json_add_str_ascii(b, s, s ? strlen(s) : 0);
 }
 
 /* ---- sorted views of string maps ---------------------------------------- */

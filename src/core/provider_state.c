@@ -24,6 +24,7 @@
 #include <cJSON.h>
 
 #include "fileio.h"
+#include "json.h"
 #include "json_extract.h"
 #include "node.h"
 

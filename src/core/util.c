@@ -322,6 +322,14 @@ int lgw__is_blank(const char *s) {
   return 1;
 }
 
+void lgw__strip_range(const char *s, size_t n, size_t *start, size_t *end) {
+  size_t a = 0, e = n;
+  while (a < e && is_space((unsigned char)s[a])) a++;
+  while (e > a && is_space((unsigned char)s[e - 1])) e--;
+  *start = a;
+  *end = e;
+}
+
 /* ---- secrets ----------------------------------------------------------- */
 
 /* The window set: open addressing on 8-byte words. */

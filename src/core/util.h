@@ -81,6 +81,8 @@ const char *lgw__trim(const char *s, size_t *len);
 /* Lower-case ASCII in place; returns s. */
 char *lgw__lower(char *s);
 int lgw__is_blank(const char *s);  /* NULL or only whitespace */
+/* [*start, *end) of s[0..n) without leading/trailing ASCII whitespace. */
+void lgw__strip_range(const char *s, size_t n, size_t *start, size_t *end);
 
 /* The configured secrets kept out of every message. A credential of
  * LGW__SECRET_PIECE bytes or more is redacted wherever that many or more

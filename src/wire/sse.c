@@ -10,7 +10,6 @@
 
 #include <string.h>
 
-#include "transport.h"
 #include "util.h"
 
 typedef struct {
@@ -487,4 +486,15 @@ int lgw__sse_finish(lgw__sse_parser_t *p, lgw__sse_event_fn fn, void *ud) {
   if (p->line.len) rc = take_line(p, p->line.data, p->line.len, fn, ud);
   p->line.len = 0;
   return rc ? rc : dispatch_event(p, fn, ud);
+}
+
+const cJSON *lgw__choice0(const cJSON *choices) {
+  const cJSON *c;
+  cJSON_ArrayForEach(c, (cJSON_IsArray(choices) ? choices : NULL)) {
+    const cJSON *i = cJSON_GetObjectItemCaseSensitive(c, "index");
+    if (cJSON_IsObject(c) && (!i || cJSON_IsNull(i) ||
+                              (cJSON_IsNumber(i) && i->valuedouble == 0)))
+      return c;
+  }
+  return NULL;
 }

@@ -19,6 +19,11 @@
 int lgw__sse_decode(const char *body, size_t len, cJSON **out,
                     lgw_error_t *err);
 
+/* The choice with index 0 of a Chat answer's "choices" (a choice without
+ * an index counts as 0; a chunk carries one choice, and other choices are
+ * not the answer), or NULL. */
+const cJSON *lgw__choice0(const cJSON *choices);
+
 /* content_type (may be NULL) names text/event-stream, in any case. */
 int lgw__is_event_stream(const char *content_type);
 

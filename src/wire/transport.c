@@ -1,13 +1,13 @@
 /*
  * transport.c -- what the wire formats share: choosing a transport, URL
- * cleaning, the Bearer header set, the JSON string writer used to build
- * request bodies (no cJSON tree on this hot path), decoding a 2xx body
- * (JSON, else SSE) and a one-line message from an error body.
+ * cleaning, the Bearer header set, replies and streams being filled, usage
+ * and finish reasons read from a tree or in place (src/core/json.c),
+ * decoding a 2xx body (JSON, else SSE) and a one-line message from an
+ * error body.
  */
 #include "transport.h"
 
 #include <cJSON.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +134,19 @@ int lgw__stream_json_text(lgw__stream_t *s, long part, const char *t,
   return rc;
 }
 
+int lgw__stream_jv_text(lgw__stream_t *s, long part, const lgw__jv_t *v) {
+  const char *p;
+  size_t n;
+  lgw__buf_t b;
+  int rc;
+  if (lgw__jv_plain(v, &p, &n) == 0) return lgw__stream_text(s, part, p, n);
+  lgw__buf_init(&b);
+  rc = lgw__jv_str(v, &b);
+  rc = rc ? rc : lgw__stream_text(s, part, b.data, b.len);
+  lgw__buf_free(&b);
+  return rc;
+}
+
 static void one_line(const char *s, size_t n, size_t max, char *out,
                      size_t cap);
 
@@ -152,17 +165,6 @@ int lgw__stream_event_end(cJSON *o, int rc, lgw_error_t *err) {
   if (rc == LGW_ENOMEM)
     return lgw__error_set(err, LGW_ENOMEM, "out of memory reading stream");
   return rc;
-}
-
-const cJSON *lgw__choice0(const cJSON *choices) {
-  const cJSON *c;
-  cJSON_ArrayForEach(c, (cJSON_IsArray(choices) ? choices : NULL)) {
-    const cJSON *i = cJSON_GetObjectItemCaseSensitive(c, "index");
-    if (cJSON_IsObject(c) && (!i || cJSON_IsNull(i) ||
-                              (cJSON_IsNumber(i) && i->valuedouble == 0)))
-      return c;
-  }
-  return NULL;
 }
 
 int lgw__stream_error_event(const lgw__stream_t *s, const cJSON *o,
@@ -291,6 +293,107 @@ void lgw__openai_usage(const cJSON *usage, const char *in_key,
       cJSON_GetObjectItemCaseSensitive(usage, details), "reasoning_tokens");
 }
 
+/* "<key>_details" into d (cap bytes; a longer key is cut). */
+static const char *details_key(char *d, size_t cap, const char *key) {
+  size_t n = strlen(key);
+  if (n > cap - 9) n = cap - 9;
+  memcpy(d, key, n);
+  memcpy(d + n, "_details", 9);
+  return d;
+}
+
+int lgw__openai_usage_jv(const lgw__jv_t *usage, const char *in_key,
+                         const char *out_key, lgw__reply_t *out) {
+  char din[64], dout[64];
+  const char *keys[4];
+  lgw__jv_t v[4];
+  long n[4];
+  int rc;
+  keys[0] = in_key;
+  keys[1] = out_key;
+  keys[2] = details_key(din, sizeof din, in_key);
+  keys[3] = details_key(dout, sizeof dout, out_key);
+  rc = lgw__jv_getv(usage, keys, v, 4);
+  rc = rc ? rc : lgw__jv_int(&v[0], &n[0]);
+  rc = rc ? rc : lgw__jv_int(&v[1], &n[1]);
+  rc = rc ? rc : lgw__jv_count(&v[2], "cached_tokens", &n[2]);
+  rc = rc ? rc : lgw__jv_count(&v[3], "reasoning_tokens", &n[3]);
+  if (rc) return rc;
+  out->input_tokens = n[0];
+  out->output_tokens = n[1];
+  out->cached_tokens = n[2];
+  out->reasoning_tokens = n[3];
+  return 0;
+}
+
+int lgw__jv_finish(const lgw__jv_t *v, const char **out) {
+  const char *p;
+  char raw[32];
+  size_t n;
+  *out = NULL;
+  if (v->type != LGW__JV_STR) return 0;
+  if (lgw__jv_plain(v, &p, &n)) return LGW__JV_UNSURE;
+  /* the known reasons are short: a longer one is none of them */
+  if (n >= sizeof raw) return 0;
+  memcpy(raw, p, n);
+  raw[n] = '\0';
+  *out = lgw__finish_reason(raw);
+  return 0;
+}
+
+int lgw__jv_set_str(char **dst, const lgw__jv_t *v, int nonempty) {
+  lgw__buf_t b;
+  int rc;
+  if (v->type != LGW__JV_STR) return 0;
+  lgw__buf_init(&b);
+  rc = lgw__jv_str(v, &b);
+  if (!rc && !b.data) rc = lgw__buf_reserve(&b, 0);
+  if (rc || (nonempty && !b.len)) {
+    lgw__buf_free(&b);
+    return rc;
+  }
+  lgw_free(*dst);
+  *dst = lgw__buf_steal(&b);
+  return 0;
+}
+
+int lgw__reply_fill(lgw__reply_t *out, int rc, lgw__buf_t *text,
+                    const lgw__reply_t *usage, const char *finish,
+                    lgw__tcalls_t *calls) {
+  if (!rc && !text->data) rc = lgw__buf_reserve(text, 0);
+  if (!rc) {
+    lgw_free(out->text);
+    out->text_len = text->len;
+    out->text = lgw__buf_steal(text);
+    out->input_tokens = usage->input_tokens;
+    out->output_tokens = usage->output_tokens;
+    out->cached_tokens = usage->cached_tokens;
+    out->reasoning_tokens = usage->reasoning_tokens;
+    out->finish_reason = finish;
+    if (calls) {
+      lgw__tcalls_free(&out->calls);
+      out->calls = *calls;
+      memset(calls, 0, sizeof *calls);
+    }
+  }
+  lgw__buf_free(text);
+  if (calls) lgw__tcalls_free(calls);
+  return rc;
+}
+
+int lgw__parse_in_place(const char *body, size_t len,
+                        int (*fast)(const lgw__jv_t *, lgw__reply_t *),
+                        lgw__reply_t *out, lgw_error_t *err) {
+  lgw__jv_t root;
+  int rc;
+  if (len > LGW__IN_PLACE_MAX || lgw__jv_root(body, len, &root))
+    return LGW__JV_UNSURE;
+  rc = fast(&root, out);
+  return rc == LGW_ENOMEM
+             ? lgw__error_set(err, LGW_ENOMEM, "out of memory reading body")
+             : rc;
+}
+
 int lgw__reply_set_text(lgw__reply_t *out, const char *s, size_t n) {
   return set_copy(&out->text, &out->text_len, s, n);
 }
@@ -300,14 +403,6 @@ int lgw__reply_set_text(lgw__reply_t *out, const char *s, size_t n) {
 static int is_ws(int c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
          c == '\f';
-}
-
-void lgw__strip_range(const char *s, size_t n, size_t *start, size_t *end) {
-  size_t a = 0, e = n;
-  while (a < e && is_ws((unsigned char)s[a])) a++;
-  while (e > a && is_ws((unsigned char)s[e - 1])) e--;
-  *start = a;
-  *end = e;
 }
 
 lgw__role_t lgw__role_kind(const char *role) {
@@ -389,133 +484,7 @@ int lgw__openai_headers(const lgw__provider_t *p, lgw__kvlist_t *out) {
   return rc ? rc : lgw__provider_headers(p, out);
 }
 
-/* ---- writing JSON ------------------------------------------------------- */
-
-/* Length of the UTF-8 sequence at p if it is well-formed (*ok = 1), else
- * the length of its maximal invalid subpart (at least 1, *ok = 0). */
-static size_t utf8_seq(const unsigned char *p, size_t avail, int *ok) {
-  unsigned c = p[0], lo = 0x80, hi = 0xBF;
-  size_t need, i;
-  if (c >= 0xC2 && c <= 0xDF) {
-    need = 1;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    need = 2;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;  /* no UTF-16 surrogates */
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    need = 3;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;  /* nothing above U+10FFFF */
-  } else {
-    *ok = 0;
-    return 1;
-  }
-  for (i = 1; i <= need; i++) {
-    unsigned d;
-    if (i >= avail) break;
-    d = p[i];
-    if (i == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xBF)) break;
-  }
-  *ok = i > need;
-  return *ok ? need + 1 : i;
-}
-
-int lgw__json_add_str(lgw__buf_t *b, const char *s, size_t n) {
-  static const char hex[] = "0123456789abcdef";
-  const unsigned char *p = (const unsigned char *)s, *end = p + n;
-  if (lgw__buf_reserve(b, n + 2) || lgw__buf_addc(b, '"')) return LGW_ENOMEM;
-  while (p < end) {
-    const unsigned char *run = p;
-    unsigned c;
-    char esc[6];
-    size_t k;
-    int ok;
-    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-      p++;
-    if (p > run && lgw__buf_add(b, run, (size_t)(p - run))) return LGW_ENOMEM;
-    if (p == end) break;
-    c = *p;
-    if (c >= 0x80) {
-      k = utf8_seq(p, (size_t)(end - p), &ok);
-      if (ok ? lgw__buf_add(b, p, k) : lgw__buf_adds(b, "\xEF\xBF\xBD"))
-        return LGW_ENOMEM;
-      p += k;
-      continue;
-    }
-    esc[0] = '\\';
-    k = 2;
-    switch (c) {
-      case '"': esc[1] = '"'; break;
-      case '\\': esc[1] = '\\'; break;
-      case '\n': esc[1] = 'n'; break;
-      case '\r': esc[1] = 'r'; break;
-      case '\t': esc[1] = 't'; break;
-      case '\b': esc[1] = 'b'; break;
-      case '\f': esc[1] = 'f'; break;
-      default:
-        memcpy(esc + 1, "u00", 3);
-        esc[4] = hex[c >> 4];
-        esc[5] = hex[c & 15];
-        k = 6;
-    }
-    if (lgw__buf_add(b, esc, k)) return LGW_ENOMEM;
-    p++;
-  }
-  return lgw__buf_addc(b, '"');
-}
-
-int lgw__json_add_num(lgw__buf_t *b, double v) {
-  char tmp[40];
-  int prec;
-  if (!isfinite(v)) return LGW_EINVAL;
-  /* Shortest form that reads back exactly, as Python's repr: 15
-   * significant digits always read back to a number that has a form of
-   * 15 or fewer (trailing zeros are dropped), then 16, then 17. */
-  for (prec = 15; prec < 17; prec++) {
-    snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-    if (strtod(tmp, NULL) == v) break;
-  }
-  if (prec == 17) snprintf(tmp, sizeof tmp, "%.17g", v);
-  if (!strpbrk(tmp, ".e")) strcat(tmp, ".0");
-  return lgw__buf_adds(b, tmp);
-}
-
-int lgw__json_add_key(lgw__buf_t *b, const char *key) {
-  size_t n = strlen(key);
-  char *d;
-  if (lgw__buf_reserve(b, n + 4)) return LGW_ENOMEM;
-  d = b->data + b->len;
-  d[0] = ',';
-  d[1] = '"';
-  memcpy(d + 2, key, n);
-  d[n + 2] = '"';
-  d[n + 3] = ':';
-  d[n + 4] = '\0';
-  b->len += n + 4;
-  return 0;
-}
-
-int lgw__json_add_long(lgw__buf_t *b, long v) {
-  char tmp[24], *q = tmp + sizeof tmp;
-  unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
-  do {
-    *--q = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
-  if (v < 0) *--q = '-';
-  return lgw__buf_add(b, q, (size_t)(tmp + sizeof tmp - q));
-}
-
 /* ---- reading JSON ------------------------------------------------------- */
-
-long lgw__json_count(const cJSON *obj, const char *key) {
-  const cJSON *v = cJSON_IsObject(obj)
-                       ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-  if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) ||
-      v->valuedouble > 9.2e18)
-    return -1;
-  return (long)v->valuedouble;
-}
 
 int lgw__json_text_parts(const cJSON *list, lgw__buf_t *b, int nul) {
   const cJSON *it;
@@ -534,391 +503,6 @@ int lgw__json_text_parts(const cJSON *list, lgw__buf_t *b, int nul) {
     parts++;
   }
   return parts;
-}
-
-/* At s[i], a backslash: the escape is \u0000. */
-static int is_nul_escape(const char *s, size_t n, size_t i) {
-  return i + 6 <= n && memcmp(s + i, "\\u0000", 6) == 0;
-}
-
-char *lgw__json_nul_encode(const char *s, size_t n, size_t *out_len,
-                           int *oom) {
-  lgw__buf_t b;
-  size_t i, extra = 0;
-  int found = 0;
-  *oom = 0;
-  for (i = 0; i < n; i++) {
-    if ((unsigned char)s[i] == 0xC0) extra++;
-    if (s[i] != '\\') continue;
-    if (is_nul_escape(s, n, i)) found = 1;
-    i++;  /* the escaped character */
-  }
-  if (!found) return NULL;
-  lgw__buf_init(&b);
-  if (lgw__buf_reserve(&b, n + extra)) {
-    *oom = 1;
-    return NULL;
-  }
-  for (i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == 0xC0) {
-      b.data[b.len++] = (char)0xC0;
-      b.data[b.len++] = (char)0x81;
-    } else if (c == '\\' && is_nul_escape(s, n, i)) {
-      b.data[b.len++] = (char)0xC0;
-      b.data[b.len++] = (char)0x80;
-      i += 5;
-    } else {
-      b.data[b.len++] = (char)c;
-      if (c == '\\' && i + 1 < n) b.data[b.len++] = s[++i];
-    }
-  }
-  b.data[b.len] = '\0';
-  *out_len = b.len;
-  return lgw__buf_steal(&b);
-}
-
-cJSON *lgw__json_parse(const char *s, size_t n, int *nul) {
-  size_t m;
-  int oom;
-  char *enc = lgw__json_nul_encode(s, n, &m, &oom);
-  cJSON *j;
-  *nul = enc != NULL;
-  if (!enc) return oom ? NULL : cJSON_ParseWithLength(s, n);
-  j = cJSON_ParseWithLength(enc, m);
-  lgw_free(enc);
-  return j;
-}
-
-int lgw__json_text(lgw__buf_t *b, const char *s, int nul) {
-  const char *run;
-  if (!s) return 0;
-  if (!nul) return lgw__buf_adds(b, s);
-  for (run = s; *s; s++) {
-    if ((unsigned char)*s != 0xC0 || (unsigned char)s[1] < 0x80 ||
-        (unsigned char)s[1] > 0x81)
-      continue;
-    if (lgw__buf_add(b, run, (size_t)(s - run)) ||
-        lgw__buf_addc(b, s[1] == (char)0x80 ? '\0' : (char)0xC0))
-      return LGW_ENOMEM;
-    run = ++s + 1;
-  }
-  return lgw__buf_add(b, run, (size_t)(s - run));
-}
-
-/* ---- reading JSON in place ---------------------------------------------- */
-
-#define JV_DEPTH 256       /* deeper documents take the cJSON path */
-#define JV_NUM_MAX 63      /* cJSON reads at most 63 characters of a number */
-
-static int jv_ws(int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-/* Bytes that stand for themselves inside a string: not '"', '\\' nor a
- * control character. */
-static unsigned char jv_plain[256];
-
-static void jv_init(void) {
-  int c;
-  if (jv_plain['a']) return;
-  for (c = 0x20; c < 256; c++) jv_plain[c] = c != '"' && c != '\\';
-}
-
-static int jv_hex4(const char *p, const char *e, unsigned *out) {
-  unsigned v = 0;
-  int i;
-  if (e - p < 4) return 0;
-  for (i = 0; i < 4; i++) {
-    int c = (unsigned char)p[i];
-    v <<= 4;
-    if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-    else return 0;
-  }
-  *out = v;
-  return 1;
-}
-
-/* A \u escape at p (after the backslash and 'u'): the code point and the
- * end, or NULL where cJSON would fail (a lone or reversed surrogate). */
-static const char *jv_uescape(const char *p, const char *e, unsigned *cp) {
-  unsigned u, lo;
-  if (!jv_hex4(p, e, &u)) return NULL;
-  p += 4;
-  if (u >= 0xDC00 && u <= 0xDFFF) return NULL;
-  if (u >= 0xD800 && u <= 0xDBFF) {
-    if (e - p < 6 || p[0] != '\\' || p[1] != 'u' || !jv_hex4(p + 2, e, &lo) ||
-        lo < 0xDC00 || lo > 0xDFFF)
-      return NULL;
-    u = 0x10000 + (((u & 0x3FF) << 10) | (lo & 0x3FF));
-    p += 6;
-  }
-  *cp = u;
-  return p;
-}
-
-/* A string at p (the opening quote): just past its closing quote, or NULL
- * when it is not strict JSON. */
-static const char *jv_string(const char *p, const char *e) {
-  unsigned cp;
-  p++;
-  for (;;) {
-    while (p < e && jv_plain[(unsigned char)*p]) p++;
-    if (p >= e || (unsigned char)*p < 0x20) return NULL;
-    if (*p == '"') return p + 1;
-    if (++p >= e) return NULL;
-    switch (*p) {
-      case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r':
-      case 't':
-        p++;
-        break;
-      case 'u':
-        p = jv_uescape(p + 1, e, &cp);
-        if (!p) return NULL;
-        break;
-      default:
-        return NULL;
-    }
-  }
-}
-
-static const char *jv_digits(const char *p, const char *e) {
-  const char *d = p;
-  while (p < e && *p >= '0' && *p <= '9') p++;
-  return p > d ? p : NULL;
-}
-
-static const char *jv_number(const char *p, const char *e) {
-  const char *s = p;
-  if (p < e && *p == '-') p++;
-  if (p < e && *p == '0') p++;
-  else if (!(p = jv_digits(p, e))) return NULL;
-  if (p < e && *p == '.' && !(p = jv_digits(p + 1, e))) return NULL;
-  if (p < e && (*p == 'e' || *p == 'E')) {
-    p++;
-    if (p < e && (*p == '+' || *p == '-')) p++;
-    if (!(p = jv_digits(p, e))) return NULL;
-  }
-  return p - s <= JV_NUM_MAX ? p : NULL;
-}
-
-static const char *jv_value(const char *p, const char *e, int depth);
-
-static const char *jv_skip_ws(const char *p, const char *e) {
-  while (p < e && jv_ws((unsigned char)*p)) p++;
-  return p;
-}
-
-/* A container at p ('{' or '['): just past its end, or NULL. */
-static const char *jv_container(const char *p, const char *e, int depth) {
-  char close = *p == '{' ? '}' : ']';
-  if (depth >= JV_DEPTH) return NULL;
-  p = jv_skip_ws(p + 1, e);
-  if (p < e && *p == close) return p + 1;
-  for (;;) {
-    if (close == '}') {
-      if (p >= e || *p != '"' || !(p = jv_string(p, e))) return NULL;
-      p = jv_skip_ws(p, e);
-      if (p >= e || *p != ':') return NULL;
-      p = jv_skip_ws(p + 1, e);
-    }
-    if (!(p = jv_value(p, e, depth + 1))) return NULL;
-    p = jv_skip_ws(p, e);
-    if (p >= e) return NULL;
-    if (*p == close) return p + 1;
-    if (*p != ',') return NULL;
-    p = jv_skip_ws(p + 1, e);
-  }
-}
-
-static const char *jv_lit(const char *p, const char *e, const char *w,
-                          size_t n) {
-  return (size_t)(e - p) >= n && memcmp(p, w, n) == 0 ? p + n : NULL;
-}
-
-/* A value at p (no leading whitespace): just past it, or NULL. */
-static const char *jv_value(const char *p, const char *e, int depth) {
-  if (p >= e) return NULL;
-  switch (*p) {
-    case '"': return jv_string(p, e);
-    case '{': case '[': return jv_container(p, e, depth);
-    case 't': return jv_lit(p, e, "true", 4);
-    case 'f': return jv_lit(p, e, "false", 5);
-    case 'n': return jv_lit(p, e, "null", 4);
-    default: return jv_number(p, e);
-  }
-}
-
-static lgw__jv_type_t jv_type(char c) {
-  switch (c) {
-    case '"': return LGW__JV_STR;
-    case '{': return LGW__JV_OBJ;
-    case '[': return LGW__JV_ARR;
-    case 't': return LGW__JV_TRUE;
-    case 'f': return LGW__JV_FALSE;
-    case 'n': return LGW__JV_NULL;
-    default: return LGW__JV_NUM;
-  }
-}
-
-int lgw__jv_root(const char *body, size_t len, lgw__jv_t *root) {
-  const char *e = body + len, *p, *v;
-  root->type = LGW__JV_NONE;
-  if (!body) return LGW__JV_UNSURE;
-  jv_init();
-  p = jv_skip_ws(body, e);
-  v = jv_value(p, e, 0);
-  if (!v || jv_skip_ws(v, e) != e) return LGW__JV_UNSURE;
-  root->p = p;
-  root->n = (size_t)(e - p);
-  root->type = jv_type(*p);
-  return 0;
-}
-
-/* Past the string at p (validated): its closing quote + 1. */
-static const char *jv_skip_string(const char *p, const char *e) {
-  (void)e;
-  p++;
-  for (;;) {
-    while (jv_plain[(unsigned char)*p]) p++;
-    if (*p == '"') return p + 1;
-    p += *p == '\\' ? 2 : 1;   /* an escape, or a control byte */
-  }
-}
-
-/* Past the validated value at p. */
-static const char *jv_skip(const char *p, const char *e) {
-  int depth = 0;
-  if (*p == '"') return jv_skip_string(p, e);
-  if (*p != '{' && *p != '[') {
-    while (p < e && *p != ',' && *p != '}' && *p != ']' &&
-           !jv_ws((unsigned char)*p))
-      p++;
-    return p;
-  }
-  for (;;) {
-    char c = *p;
-    if (c == '"') {
-      p = jv_skip_string(p, e);
-      continue;
-    }
-    p++;
-    if (c == '{' || c == '[') depth++;
-    else if ((c == '}' || c == ']') && --depth == 0) return p;
-  }
-}
-
-/* Values are not measured: n runs to the end of the document. */
-static void jv_set(lgw__jv_t *out, const char *p, const char *e) {
-  out->p = p;
-  out->n = (size_t)(e - p);
-  out->type = jv_type(*p);
-}
-
-int lgw__jv_get(const lgw__jv_t *obj, const char *key, lgw__jv_t *out) {
-  const char *p, *e, *k;
-  size_t kn = strlen(key);
-  out->type = LGW__JV_NONE;
-  if (obj->type != LGW__JV_OBJ) return 0;
-  e = obj->p + obj->n;
-  p = jv_skip_ws(obj->p + 1, e);
-  while (*p == '"') {
-    k = jv_skip_string(p, e);   /* the key is p + 1 .. k - 1 */
-    if (memchr(p + 1, '\\', (size_t)(k - p - 2))) return LGW__JV_UNSURE;
-    if ((size_t)(k - p - 2) == kn && memcmp(p + 1, key, kn) == 0) {
-      p = jv_skip_ws(jv_skip_ws(k, e) + 1, e);
-      jv_set(out, p, e);
-      return 0;
-    }
-    p = jv_skip_ws(jv_skip_ws(k, e) + 1, e);
-    p = jv_skip_ws(jv_skip(p, e), e);   /* at ',' or '}' */
-    if (*p != ',') break;
-    p = jv_skip_ws(p + 1, e);
-  }
-  return 0;
-}
-
-void lgw__jv_first(const lgw__jv_t *arr, lgw__jv_t *out) {
-  const char *e, *p;
-  out->type = LGW__JV_NONE;
-  if (arr->type != LGW__JV_ARR) return;
-  e = arr->p + arr->n;
-  p = jv_skip_ws(arr->p + 1, e);
-  if (*p != ']') jv_set(out, p, e);
-}
-
-int lgw__jv_count(const lgw__jv_t *obj, const char *key, long *count) {
-  lgw__jv_t v;
-  const char *p;
-  long n = 0;
-  *count = -1;
-  if (lgw__jv_get(obj, key, &v)) return LGW__JV_UNSURE;
-  if (v.type != LGW__JV_NUM) return 0;
-  /* plain integers up to 15 digits are exact as doubles */
-  for (p = v.p; p < v.p + v.n && *p >= '0' && *p <= '9'; p++)
-    n = n * 10 + (*p - '0');
-  if (p == v.p || p - v.p > 15 ||
-      (p < v.p + v.n && (*p == '.' || *p == 'e' || *p == 'E')))
-    return LGW__JV_UNSURE;
-  *count = n;
-  return 0;
-}
-
-/* cp as UTF-8 at d; the end. */
-static char *jv_utf8(char *d, unsigned cp) {
-  if (cp < 0x80) {
-    *d++ = (char)cp;
-  } else if (cp < 0x800) {
-    *d++ = (char)(0xC0 | (cp >> 6));
-    *d++ = (char)(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    *d++ = (char)(0xE0 | (cp >> 12));
-    *d++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-    *d++ = (char)(0x80 | (cp & 0x3F));
-  } else {
-    *d++ = (char)(0xF0 | (cp >> 18));
-    *d++ = (char)(0x80 | ((cp >> 12) & 0x3F));
-    *d++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-    *d++ = (char)(0x80 | (cp & 0x3F));
-  }
-  return d;
-}
-
-/* Decoded text is never longer than its escaped form, so it is written
- * straight into space reserved for the whole string. */
-int lgw__jv_str(const lgw__jv_t *s, lgw__buf_t *b) {
-  const char *p = s->p + 1, *e = jv_skip_string(s->p, s->p + s->n) - 1;
-  char *d;
-  unsigned cp;
-  if (lgw__buf_reserve(b, (size_t)(e - p))) return LGW_ENOMEM;
-  d = b->data + b->len;
-  while (p < e) {
-    char c = *p++;
-    if (c != '\\') {
-      *d++ = c;
-      continue;
-    }
-    c = *p++;
-    switch (c) {
-      case 'b': *d++ = '\b'; break;
-      case 'f': *d++ = '\f'; break;
-      case 'n': *d++ = '\n'; break;
-      case 'r': *d++ = '\r'; break;
-      case 't': *d++ = '\t'; break;
-      case 'u':
-        p = jv_uescape(p, e, &cp);
-        if (!p) {
-          b->data[b->len] = '\0';
-          return LGW__JV_UNSURE;
-        }
-        d = jv_utf8(d, cp);
-        break;
-      default: *d++ = c; break;   /* '"', '\\', '/' */
-    }
-  }
-  b->len = (size_t)(d - b->data);
-  *d = '\0';
-  return 0;
 }
 
 /* Deepest nesting before pos, ignoring brackets inside strings. */

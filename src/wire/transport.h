@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "json.h"
 #include "llmgateway.h"
 #include "util.h"
 
@@ -140,6 +141,8 @@ int lgw__stream_text(lgw__stream_t *s, long part, const char *t, size_t n);
  * lgw__json_parse (nul: as it reported). */
 int lgw__stream_json_text(lgw__stream_t *s, long part, const char *t,
                           int nul);
+/* The same for a string value read in place (json.h): 0 or LGW_ENOMEM. */
+int lgw__stream_jv_text(lgw__stream_t *s, long part, const lgw__jv_t *v);
 /* Data that is not JSON in an event the transport reads: LGW_ERESPONSE
  * "malformed event (not JSON): <its first bytes>". */
 int lgw__stream_malformed(const char *data, size_t len, lgw_error_t *err);
@@ -199,19 +202,6 @@ struct cJSON;
 int lgw__decode_body(const char *body, size_t len, const char *content_type,
                      struct cJSON **out, int *nul, lgw_error_t *err);
 
-/* A U+0000 in a JSON string survives cJSON: when s[0..n) holds a \u0000
- * escape, the tree is parsed from a copy where each \u0000 escape is the
- * bytes C0 80 and each C0 byte is C0 81 (both invalid UTF-8, so never
- * text of their own), and *nul is 1; lgw__json_text undoes it. NULL when
- * the text is not JSON. */
-struct cJSON *lgw__json_parse(const char *s, size_t n, int *nul);
-/* The rewriting of lgw__json_parse (caller frees); NULL when s holds no
- * \u0000 escape or memory is short (*oom then 1). */
-char *lgw__json_nul_encode(const char *s, size_t n, size_t *out_len,
-                           int *oom);
-/* Append the text of a JSON string value s of a tree parsed with nul (as
- * lgw__json_parse reported) to b. */
-int lgw__json_text(lgw__buf_t *b, const char *s, int nul);
 /* A short, single-line message from a non-2xx body: error.message (OpenAI
  * and Anthropic shapes), else the first 200 bytes of the body with control
  * characters replaced; "" for an empty body. Written to out (cap bytes). */
@@ -234,17 +224,6 @@ int lgw__error_object(const struct cJSON *e, lgw_error_t *err);
  * invalid_request_error 400, ...), so the gateway passes err->http_status
  * to lgw__retry_classify and retries or fails over as for that status. */
 
-/* ---- building and reading JSON (transport.c), for transport_*.c ------ */
-
-/* Append s[0..n) as a quoted JSON string. Control characters, '"' and '\\'
- * are escaped; invalid UTF-8 becomes U+FFFD (one per maximal invalid
- * subpart), so the output is always valid JSON. */
-int lgw__json_add_str(lgw__buf_t *b, const char *s, size_t n);
-/* Append a finite double the way Python's repr does (0.0, 0.7, 1e-05);
- * LGW_EINVAL for NaN or infinity. */
-int lgw__json_add_num(lgw__buf_t *b, double v);
-/* Append ",\"key\":" (key is a literal without escapes). */
-int lgw__json_add_key(lgw__buf_t *b, const char *key);
 
 /* Message roles after strip + lower-case; NULL, "" and blank are USER. */
 typedef enum {
@@ -252,8 +231,6 @@ typedef enum {
   LGW__ROLE_DEVELOPER, LGW__ROLE_OTHER
 } lgw__role_t;
 lgw__role_t lgw__role_kind(const char *role);
-/* [*start, *end) of s[0..n) without leading/trailing ASCII whitespace. */
-void lgw__strip_range(const char *s, size_t n, size_t *start, size_t *end);
 
 /* Endpoint from a base URL (caller frees): the cleaned base as-is when it
  * ends with as_is; base + path when it ends with "/v1"; else base + "/v1"
@@ -263,8 +240,35 @@ void lgw__strip_range(const char *s, size_t n, size_t *start, size_t *end);
 char *lgw__endpoint_url(const char *base_url, const char *as_is,
                         const char *path);
 
-/* obj[key] as a non-negative integer; -1 when absent or not a number. */
-long lgw__json_count(const struct cJSON *obj, const char *key);
+/* Answers up to this many bytes are read in place (json.h), larger ones
+ * through a cJSON tree: a large answer is mostly one long string, which
+ * the reader walks once more for each member after it, while cJSON copies
+ * it once (tests/bench/RESULTS.md, "JSON of one answer"). */
+#define LGW__IN_PLACE_MAX 65536
+
+/* The same helpers on values read in place (json.h): each gives 0,
+ * LGW_ENOMEM or LGW__JV_UNSURE, and on UNSURE leaves its output as it
+ * was. lgw__openai_usage of a usage value; lgw__finish_reason of a string
+ * value (*out NULL for anything else); a string value decoded into *dst
+ * (owned, replaced) unless it is no string, or empty and nonempty is
+ * set. */
+int lgw__openai_usage_jv(const lgw__jv_t *usage, const char *in_key,
+                         const char *out_key, lgw__reply_t *out);
+int lgw__jv_finish(const lgw__jv_t *v, const char **out);
+int lgw__jv_set_str(char **dst, const lgw__jv_t *v, int nonempty);
+/* The end of an answer read in place with result rc so far: when rc is
+ * 0, out takes the text (b's bytes, "" when none), the usage counts of
+ * usage, finish and the calls (moved; calls may be NULL). text and calls
+ * are freed either way. Returns rc, or LGW_ENOMEM. */
+int lgw__reply_fill(lgw__reply_t *out, int rc, lgw__buf_t *text,
+                    const lgw__reply_t *usage, const char *finish,
+                    lgw__tcalls_t *calls);
+/* An answer of at most LGW__IN_PLACE_MAX bytes read by fast from its
+ * root in place: 0 (out filled), LGW_ENOMEM (written to err), or
+ * LGW__JV_UNSURE when a cJSON tree must read it. */
+int lgw__parse_in_place(const char *body, size_t len,
+                        int (*fast)(const lgw__jv_t *, lgw__reply_t *),
+                        lgw__reply_t *out, lgw_error_t *err);
 /* Copy s[0..n) into out->text (owned). */
 int lgw__reply_set_text(lgw__reply_t *out, const char *s, size_t n);
 /* Append the non-empty text parts of a content list (strings, and objects'
@@ -286,10 +290,6 @@ int lgw__chat_parse(const char *body, size_t len, const char *content_type,
 /* The end of a stream event: frees o and returns rc (LGW_ENOMEM written
  * to err). */
 int lgw__stream_event_end(struct cJSON *o, int rc, lgw_error_t *err);
-/* The choice with index 0 of "choices" (a choice without an index counts
- * as 0; a chunk carries one choice, and other choices are not the
- * answer), or NULL. */
-const struct cJSON *lgw__choice0(const struct cJSON *choices);
 /* A stream event that is an error: the transport's error event by name
  * (s->event "error": its data is the error object, flat or under
  * "error"), or data {"error": {...}}. LGW_EHTTP as lgw__error_object, or
@@ -300,42 +300,6 @@ int lgw__stream_error_event(const lgw__stream_t *s, const struct cJSON *o,
 int lgw__chat_stream_event(lgw__stream_t *s, const char *data, size_t len,
                            lgw_error_t *err);
 
-/* ---- reading a 2xx body without a tree (transport.c) ----------------- */
-
-/* The common case of a 2xx body is read in place: one strict validation
- * pass, then the wanted members are found by walking the text. Every
- * answer of these functions is the one the cJSON path would give; where
- * that is not certain (keys with escapes,
- * numbers that are not plain integers, odd whitespace, deep nesting) they
- * say "unsure" and the caller takes the cJSON path. */
-typedef enum {
-  LGW__JV_NONE, LGW__JV_NULL, LGW__JV_FALSE, LGW__JV_TRUE, LGW__JV_NUM,
-  LGW__JV_STR, LGW__JV_ARR, LGW__JV_OBJ
-} lgw__jv_type_t;
-/* A value starting at p; p[0..n) holds it and may run past its end to
- * the end of the document (borrowed from the body). */
-typedef struct lgw__jv {
-  const char *p;
-  size_t n;
-  lgw__jv_type_t type;   /* LGW__JV_NONE: absent */
-} lgw__jv_t;
-#define LGW__JV_UNSURE 1
-/* 0 with *root when body[0..len) is one JSON value (with JSON whitespace
- * around it) that cJSON reads the same way; LGW__JV_UNSURE otherwise. */
-int lgw__jv_root(const char *body, size_t len, lgw__jv_t *root);
-/* obj[key], first occurrence as cJSON; type NONE when absent or obj is
- * not an object. 0 or LGW__JV_UNSURE. */
-int lgw__jv_get(const lgw__jv_t *obj, const char *key, lgw__jv_t *out);
-/* arr[0]; type NONE when absent or arr is not an array. */
-void lgw__jv_first(const lgw__jv_t *arr, lgw__jv_t *out);
-/* lgw__json_count on the text: *count (-1 when absent, negative or not a
- * number). 0 or LGW__JV_UNSURE. */
-int lgw__jv_count(const lgw__jv_t *obj, const char *key, long *count);
-/* The decoded text of a string value appended to b. 0, LGW_ENOMEM or
- * LGW__JV_UNSURE. */
-int lgw__jv_str(const lgw__jv_t *s, lgw__buf_t *b);
-/* Append an integer in decimal. */
-int lgw__json_add_long(lgw__buf_t *b, long v);
 
 /* The end of reading an OpenAI-format answer root (cJSON_Delete'd here)
  * whose text was gathered into text (freed here) with result rc: the text

@@ -347,6 +347,109 @@ static int is_refusal(const cJSON *stop) {
   return cJSON_IsString(stop) && strcmp(stop->valuestring, "refusal") == 0;
 }
 
+/* anthropic_parse read in place (json.h): 0 with out filled, LGW_ENOMEM,
+ * or LGW__JV_UNSURE with out as it was (the cJSON path then reads it:
+ * error answers, tool inputs that cJSON would print differently). */
+
+/* The blocks' text as content_text joins it. */
+static int fast_text(const lgw__jv_t *content, lgw__buf_t *b) {
+  lgw__jv_t blk, ty, tx;
+  const char *p;
+  size_t n, mark;
+  int pass, parts = 0, rc = 0;
+  for (pass = 0; pass < 2 && !parts; pass++) {
+    for (lgw__jv_first(content, &blk); !rc && blk.type != LGW__JV_NONE;
+         lgw__jv_next(&blk)) {
+      int is_text;
+      if (blk.type != LGW__JV_OBJ) continue;
+      if (lgw__jv_get(&blk, "type", &ty) || lgw__jv_get(&blk, "text", &tx) ||
+          (ty.type == LGW__JV_STR && lgw__jv_plain(&ty, &p, &n)))
+        return LGW__JV_UNSURE;
+      is_text = ty.type == LGW__JV_STR && n == 4 &&
+                lgw__strncasecmp(p, "text", 4) == 0;
+      if (tx.type != LGW__JV_STR || is_text != (pass == 0)) continue;
+      mark = b->len;
+      if (parts && lgw__buf_addc(b, '\n')) return LGW_ENOMEM;
+      rc = lgw__jv_str(&tx, b);
+      if (!rc && b->len == mark + (parts ? 1 : 0)) {
+        b->len = mark;   /* empty text is no part */
+        b->data[mark] = '\0';
+      } else if (!rc) {
+        parts++;
+      }
+    }
+  }
+  return rc;
+}
+
+/* The tool_use blocks, key: the block's index. */
+static int fast_calls(const lgw__jv_t *content, lgw__tcalls_t *l) {
+  lgw__jv_t blk, v, id, name, in;
+  long k = 0;
+  int rc = 0, eq;
+  for (lgw__jv_first(content, &blk); !rc && blk.type != LGW__JV_NONE;
+       lgw__jv_next(&blk), k++) {
+    lgw__tcall_t *t;
+    const char *p;
+    size_t n;
+    if (blk.type != LGW__JV_OBJ) continue;
+    if (lgw__jv_get(&blk, "type", &v) || lgw__jv_eq(&v, "tool_use", &eq))
+      return LGW__JV_UNSURE;
+    if (!eq) continue;
+    if (lgw__jv_get(&blk, "id", &id) || lgw__jv_get(&blk, "name", &name) ||
+        lgw__jv_get(&blk, "input", &in) ||
+        (in.type != LGW__JV_NONE && lgw__jv_compact(&in, &p, &n)))
+      return LGW__JV_UNSURE;
+    if (!(t = lgw__tcalls_add(l, k))) return LGW_ENOMEM;
+    rc = lgw__jv_set_str(&t->id, &id, 0);
+    rc = rc ? rc : lgw__jv_set_str(&t->name, &name, 0);
+    if (!rc && in.type != LGW__JV_NONE) rc = lgw__buf_add(&t->args, p, n);
+  }
+  return rc;
+}
+
+/* read_usage on a usage value read in place. */
+static int fast_usage(const lgw__jv_t *usage, lgw__reply_t *out) {
+  lgw__jv_t d;
+  long n[4];
+  if (lgw__jv_count(usage, "input_tokens", &n[0]) ||
+      lgw__jv_count(usage, "output_tokens", &n[1]) ||
+      lgw__jv_count(usage, "cache_read_input_tokens", &n[2]) ||
+      lgw__jv_get(usage, "output_tokens_details", &d) ||
+      lgw__jv_count(&d, "thinking_tokens", &n[3]))
+    return LGW__JV_UNSURE;
+  if (n[0] >= 0) out->input_tokens = n[0];
+  if (n[1] >= 0) out->output_tokens = n[1];
+  if (n[2] >= 0) out->cached_tokens = n[2];
+  if (n[3] >= 0) out->reasoning_tokens = n[3];
+  return 0;
+}
+
+static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
+  static const char *const keys[] = {"type", "content", "usage",
+                                     "stop_reason"};
+  lgw__jv_t m[4];
+  lgw__reply_t u;
+  lgw__tcalls_t calls;
+  lgw__buf_t text;
+  const char *finish;
+  int rc, eq, refusal;
+  if (root->type != LGW__JV_OBJ || lgw__jv_getv(root, keys, m, 4) ||
+      lgw__jv_eq(&m[0], "error", &eq) || eq ||
+      lgw__jv_finish(&m[3], &finish) ||
+      lgw__jv_eq(&m[3], "refusal", &refusal))
+    return LGW__JV_UNSURE;
+  lgw__reply_no_usage(&u);
+  if (fast_usage(&m[2], &u)) return LGW__JV_UNSURE;
+  lgw__buf_init(&text);
+  memset(&calls, 0, sizeof calls);
+  rc = fast_text(&m[1], &text);
+  rc = rc ? rc : fast_calls(&m[1], &calls);
+  if (!rc && refusal)
+    rc = lgw__reply_set_refusal(out, text.data, text.len);
+  return lgw__reply_fill(out, rc, &text, &u, finish, &calls);
+}
+
 static int anthropic_parse(const char *body, size_t len,
                            const char *content_type, lgw__reply_t *out,
                            lgw_error_t *err) {
@@ -355,6 +458,8 @@ static int anthropic_parse(const char *body, size_t len,
   lgw__buf_t text;
   int rc, nul;
   lgw__reply_begin(out);
+  rc = lgw__parse_in_place(body, len, parse_fast, out, err);
+  if (rc != LGW__JV_UNSURE) return rc;
   rc = lgw__decode_body(body, len, content_type, &root, &nul, err);
   if (rc) return rc;
   type = cJSON_GetObjectItemCaseSensitive(root, "type");
@@ -388,6 +493,25 @@ static int anthropic_parse(const char *body, size_t len,
             : 0;
 }
 
+/* The most frequent event, a content_block_delta with a text_delta, read
+ * in place: 0 (done), LGW_ENOMEM, or LGW__JV_UNSURE for any other event
+ * (the tree reads it). */
+static int text_delta_fast(lgw__stream_t *s, const char *data, size_t n) {
+  static const char *const keys[] = {"type", "index", "delta"};
+  static const char *const dkeys[] = {"type", "text"};
+  lgw__jv_t root, m[3], d[2];
+  long index;
+  int eq;
+  if (n > LGW__IN_PLACE_MAX || lgw__jv_root(data, n, &root) ||
+      lgw__jv_getv(&root, keys, m, 3) ||
+      lgw__jv_eq(&m[0], "content_block_delta", &eq) || !eq ||
+      lgw__jv_int(&m[1], &index) || lgw__jv_getv(&m[2], dkeys, d, 2) ||
+      lgw__jv_eq(&d[0], "text_delta", &eq) || !eq ||
+      d[1].type != LGW__JV_STR)
+    return LGW__JV_UNSURE;
+  return lgw__stream_jv_text(s, index, &d[1]);
+}
+
 /* Messages stream: message_start (usage), content_block_delta
  * (text_delta; thinking, signature and tool input deltas are not text),
  * message_delta (stop_reason, cumulative usage), message_stop (the end),
@@ -401,6 +525,9 @@ static int anthropic_stream_event(lgw__stream_t *s, const char *data,
   int rc = 0, nul;
   lgw__strip_range(data, len, &a, &e);
   if (a == e) return 0;
+  rc = text_delta_fast(s, data + a, e - a);
+  if (rc != LGW__JV_UNSURE) return lgw__stream_event_end(NULL, rc, err);
+  rc = 0;
   o = lgw__json_parse(data + a, e - a, &nul);
   if (!o) return lgw__stream_malformed(data, len, err);
   t = cJSON_GetObjectItemCaseSensitive(o, "type");

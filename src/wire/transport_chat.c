@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sse.h"
+
 char *lgw__chat_url(const lgw__provider_t *p) {
   return lgw__endpoint_url(p->base_url, "/chat/completions",
                            "/chat/completions");
@@ -236,39 +238,6 @@ static void read_usage(const cJSON *usage, lgw__reply_t *out) {
 
 /* The cJSON path below, read in place (lgw__jv_*): 0, LGW_ENOMEM or
  * LGW__JV_UNSURE (out untouched). */
-#define IN_PLACE_MAX 65536   /* bytes of body read in place */
-
-static int usage_fast(const lgw__jv_t *root, long n[4]) {
-  lgw__jv_t usage, d;
-  if (lgw__jv_get(root, "usage", &usage) ||
-      lgw__jv_count(&usage, "prompt_tokens", &n[0]) ||
-      lgw__jv_count(&usage, "completion_tokens", &n[1]) ||
-      lgw__jv_get(&usage, "prompt_tokens_details", &d) ||
-      lgw__jv_count(&d, "cached_tokens", &n[2]) ||
-      lgw__jv_get(&usage, "completion_tokens_details", &d) ||
-      lgw__jv_count(&d, "reasoning_tokens", &n[3]))
-    return LGW__JV_UNSURE;
-  return 0;
-}
-
-/* The finish_reason of a choice read in place: 0 or LGW__JV_UNSURE. The
- * known reasons are short and plain: anything else is no reason we know. */
-static int finish_fast(const lgw__jv_t *choice, const char **out) {
-  lgw__jv_t v;
-  char raw[32];
-  size_t i;
-  *out = NULL;
-  if (lgw__jv_get(choice, "finish_reason", &v)) return LGW__JV_UNSURE;
-  if (v.type != LGW__JV_STR) return 0;
-  for (i = 1; i < v.n && i < sizeof raw && v.p[i] != '"'; i++) {
-    if (v.p[i] == '\\') return LGW__JV_UNSURE;
-    raw[i - 1] = v.p[i];
-  }
-  if (i >= v.n || v.p[i] != '"') return 0;
-  raw[i - 1] = '\0';
-  *out = lgw__finish_reason(raw);
-  return 0;
-}
 
 /* A number value that is a plain 0. */
 static int jv_is_zero(const lgw__jv_t *v) {
@@ -278,46 +247,37 @@ static int jv_is_zero(const lgw__jv_t *v) {
 }
 
 static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
-  lgw__jv_t choices, first, msg, content, refusal, index, calls;
+  static const char *const top_keys[] = {"choices", "usage"};
+  static const char *const choice_keys[] = {"message", "index",
+                                            "finish_reason"};
+  static const char *const msg_keys[] = {"content", "refusal", "tool_calls"};
+  lgw__jv_t top[2], first, ch[3], m[3];
+  lgw__jv_t *content = &m[0], *refusal = &m[1], *calls = &m[2];
+  lgw__jv_t *index = &ch[1];
+  lgw__reply_t u;
   lgw__buf_t text;
   const char *finish;
-  long n[4];
   int rc;
-  content.type = refusal.type = LGW__JV_NONE;
-  if (lgw__jv_get(root, "choices", &choices)) return LGW__JV_UNSURE;
-  lgw__jv_first(&choices, &first);
-  if (lgw__jv_get(&first, "message", &msg) ||
-      lgw__jv_get(&first, "index", &index) ||
-      lgw__jv_get(&msg, "content", &content) ||
-      lgw__jv_get(&msg, "refusal", &refusal) ||
-      lgw__jv_get(&msg, "tool_calls", &calls) || usage_fast(root, n) ||
-      finish_fast(&first, &finish))
+  if (lgw__jv_getv(root, top_keys, top, 2)) return LGW__JV_UNSURE;
+  lgw__jv_first(&top[0], &first);
+  if (lgw__jv_getv(&first, choice_keys, ch, 3) ||
+      lgw__jv_getv(&ch[0], msg_keys, m, 3) ||
+      lgw__openai_usage_jv(&top[1], "prompt_tokens", "completion_tokens",
+                           &u) ||
+      lgw__jv_finish(&ch[2], &finish))
     return LGW__JV_UNSURE;
   /* other content (parts, scalars), a refusal, and a first choice that
    * is not choice 0 take the cJSON path */
-  if ((content.type != LGW__JV_STR && content.type != LGW__JV_NONE &&
-       content.type != LGW__JV_NULL) ||
-      (refusal.type != LGW__JV_NONE && refusal.type != LGW__JV_NULL) ||
-      (calls.type != LGW__JV_NONE && calls.type != LGW__JV_NULL) ||
-      (index.type != LGW__JV_NONE && index.type != LGW__JV_NULL &&
-       !jv_is_zero(&index)))
+  if ((content->type != LGW__JV_STR && content->type != LGW__JV_NONE &&
+       content->type != LGW__JV_NULL) ||
+      (refusal->type != LGW__JV_NONE && refusal->type != LGW__JV_NULL) ||
+      (calls->type != LGW__JV_NONE && calls->type != LGW__JV_NULL) ||
+      (index->type != LGW__JV_NONE && index->type != LGW__JV_NULL &&
+       !jv_is_zero(index)))
     return LGW__JV_UNSURE;
   lgw__buf_init(&text);
-  rc = content.type == LGW__JV_STR ? lgw__jv_str(&content, &text) : 0;
-  if (!rc && !text.data) rc = lgw__buf_reserve(&text, 0);
-  if (rc) {
-    lgw__buf_free(&text);
-    return rc;
-  }
-  lgw_free(out->text);
-  out->text_len = text.len;
-  out->text = lgw__buf_steal(&text);
-  out->input_tokens = n[0];
-  out->output_tokens = n[1];
-  out->cached_tokens = n[2];
-  out->reasoning_tokens = n[3];
-  out->finish_reason = finish;
-  return 0;
+  rc = content->type == LGW__JV_STR ? lgw__jv_str(content, &text) : 0;
+  return lgw__reply_fill(out, rc, &text, &u, finish, NULL);
 }
 
 /* One tool call (a message's or a chunk's) into t: id and name when
@@ -359,19 +319,13 @@ int lgw__chat_parse(const char *body, size_t len, const char *content_type,
                     int py_str, lgw__reply_t *out, lgw_error_t *err) {
   cJSON *root;
   const cJSON *first, *msg, *usage, *refusal;
-  lgw__jv_t jroot;
   lgw__buf_t text;
   int rc, nul;
   lgw__reply_begin(out);
-  /* In place for the usual small answer; a large one is mostly one long
-   * string, which cJSON copies in a single pass. */
-  if (len <= IN_PLACE_MAX && lgw__jv_root(body, len, &jroot) == 0) {
-    rc = parse_fast(&jroot, out);
-    if (rc == LGW_ENOMEM)
-      return lgw__error_set(err, LGW_ENOMEM, "out of memory reading body");
-    /* no text: the cJSON path looks for an error object */
-    if (rc == 0 && !lgw__reply_blank(out)) return 0;
-  }
+  rc = lgw__parse_in_place(body, len, parse_fast, out, err);
+  if (rc == LGW_ENOMEM) return rc;
+  /* no text: the cJSON path looks for an error object */
+  if (rc == 0 && !lgw__reply_blank(out)) return 0;
   rc = lgw__decode_body(body, len, content_type, &root, &nul, err);
   if (rc) return rc;
   lgw__buf_init(&text);

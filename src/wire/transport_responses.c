@@ -313,6 +313,143 @@ static const char *finish_of(const cJSON *r) {
   return NULL;
 }
 
+/* The cJSON path of responses_parse, read in place (json.h) for the
+ * usual answer: an object without a nested "response", whose output is a
+ * list of items with text or function calls. 0 with out filled, LGW_ENOMEM,
+ * or LGW__JV_UNSURE with out as it was (the cJSON path then reads it). */
+typedef struct fast {
+  lgw__buf_t text, refusal;
+  lgw__tcalls_t calls;
+  int parts, refused, has_call;
+} fast_t;
+
+/* One non-empty text piece; pieces are joined with "\n". */
+static int fast_piece(fast_t *f, const lgw__jv_t *v) {
+  size_t mark = f->text.len;
+  int rc;
+  if (v->type != LGW__JV_STR) return 0;
+  if (f->parts && lgw__buf_addc(&f->text, '\n')) return LGW_ENOMEM;
+  rc = lgw__jv_str(v, &f->text);
+  if (!rc && f->text.len == mark + (f->parts ? 1 : 0)) {
+    f->text.len = mark;   /* empty: not a piece */
+    f->text.data[mark] = '\0';
+    return 0;
+  }
+  if (!rc) f->parts++;
+  return rc;
+}
+
+/* The parts of an item's content list: refusals, and text pieces when
+ * text is set. */
+static int fast_content(fast_t *f, const lgw__jv_t *content, int text) {
+  lgw__jv_t part, v, r;
+  int rc = 0, eq;
+  for (lgw__jv_first(content, &part); !rc && part.type != LGW__JV_NONE;
+       lgw__jv_next(&part)) {
+    if (part.type == LGW__JV_STR) {
+      rc = text ? fast_piece(f, &part) : 0;
+      continue;
+    }
+    if (part.type != LGW__JV_OBJ) continue;
+    if (lgw__jv_get(&part, "type", &v) || lgw__jv_eq(&v, "refusal", &eq) ||
+        lgw__jv_get(&part, "refusal", &r) || lgw__jv_get(&part, "text", &v))
+      return LGW__JV_UNSURE;
+    if (eq && r.type == LGW__JV_STR) {
+      if ((f->refused && f->refusal.len &&
+           lgw__buf_addc(&f->refusal, '\n')) ||
+          (rc = lgw__jv_str(&r, &f->refusal)) == LGW_ENOMEM)
+        return LGW_ENOMEM;
+      f->refused = 1;
+    }
+    rc = rc || !text ? rc : fast_piece(f, &v);
+  }
+  return rc;
+}
+
+/* A function_call item, key: its place in the output list. */
+static int fast_call(fast_t *f, const lgw__jv_t *item, long key) {
+  lgw__jv_t id, name, args;
+  lgw__tcall_t *t;
+  int rc;
+  if (lgw__jv_get(item, "call_id", &id) || lgw__jv_get(item, "name", &name) ||
+      lgw__jv_get(item, "arguments", &args))
+    return LGW__JV_UNSURE;
+  if (!(t = lgw__tcalls_add(&f->calls, key))) return LGW_ENOMEM;
+  rc = lgw__jv_set_str(&t->id, &id, 1);
+  rc = rc ? rc : lgw__jv_set_str(&t->name, &name, 1);
+  if (!rc && args.type == LGW__JV_STR) rc = lgw__jv_str(&args, &t->args);
+  return rc;
+}
+
+static int fast_output(fast_t *f, const lgw__jv_t *output, int text) {
+  lgw__jv_t item, ty, content;
+  long k = 0;
+  int rc = 0, call;
+  for (lgw__jv_first(output, &item); !rc && item.type != LGW__JV_NONE;
+       lgw__jv_next(&item), k++) {
+    if (item.type != LGW__JV_OBJ) continue;
+    if (lgw__jv_get(&item, "type", &ty) ||
+        lgw__jv_eq(&ty, "function_call", &call) ||
+        lgw__jv_get(&item, "content", &content) ||
+        (content.type != LGW__JV_NONE && content.type != LGW__JV_NULL &&
+         content.type != LGW__JV_STR && content.type != LGW__JV_ARR))
+      return LGW__JV_UNSURE;
+    if (call) {
+      f->has_call = 1;
+      rc = fast_call(f, &item, k);
+    }
+    if (!rc && content.type == LGW__JV_STR)
+      rc = text ? fast_piece(f, &content) : 0;
+    else if (!rc && content.type == LGW__JV_ARR)
+      rc = fast_content(f, &content, text);
+  }
+  return rc;
+}
+
+static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
+  static const char *const keys[] = {"response", "output", "output_text",
+                                     "usage", "status", "incomplete_details",
+                                     "error"};
+  enum { RESPONSE, OUTPUT, OUTPUT_TEXT, USAGE, STATUS, INCOMPLETE, ERROR };
+  lgw__jv_t m[7], v, *output = &m[OUTPUT], *status = &m[STATUS];
+  lgw__reply_t u;
+  const char *finish = NULL;
+  fast_t f;
+  int rc, eq;
+  if (root->type != LGW__JV_OBJ || lgw__jv_getv(root, keys, m, 7) ||
+      m[RESPONSE].type != LGW__JV_NONE ||
+      (output->type != LGW__JV_ARR && output->type != LGW__JV_NONE &&
+       output->type != LGW__JV_NULL) ||
+      lgw__openai_usage_jv(&m[USAGE], "input_tokens", "output_tokens", &u))
+    return LGW__JV_UNSURE;
+  memset(&f, 0, sizeof f);
+  lgw__buf_init(&f.text);
+  lgw__buf_init(&f.refusal);
+  /* output_text, when it has text, is the text; the items' refusals are
+   * read all the same */
+  rc = m[OUTPUT_TEXT].type == LGW__JV_STR
+           ? lgw__jv_str(&m[OUTPUT_TEXT], &f.text) : 0;
+  rc = rc ? rc : fast_output(&f, output, !f.text.len);
+  if (!rc && !lgw__jv_eq(status, "completed", &eq) && eq) {
+    finish = f.has_call ? "tool_calls" : "stop";
+  } else if (!rc && !lgw__jv_eq(status, "incomplete", &eq) && eq) {
+    rc = lgw__jv_get(&m[INCOMPLETE], "reason", &v);
+    rc = rc ? rc : lgw__jv_finish(&v, &finish);
+  } else if (!rc && status->type == LGW__JV_STR) {
+    rc = lgw__jv_eq(status, "", &eq);   /* escapes: unsure */
+  }
+  /* without text or refusal, an error object is looked for on the cJSON
+   * path */
+  if (!rc && lgw__blank_n(f.text.data, f.text.len) && !f.refused &&
+      m[ERROR].type == LGW__JV_OBJ)
+    rc = LGW__JV_UNSURE;
+  if (!rc && f.refused)
+    rc = lgw__reply_set_refusal(out, f.refusal.data ? f.refusal.data : "",
+                                f.refusal.len);
+  lgw__buf_free(&f.refusal);
+  return lgw__reply_fill(out, rc, &f.text, &u, finish, &f.calls);
+}
+
 static int responses_parse(const char *body, size_t len,
                            const char *content_type, lgw__reply_t *out,
                            lgw_error_t *err) {
@@ -321,6 +458,8 @@ static int responses_parse(const char *body, size_t len,
   lgw__buf_t text, refusal;
   int rc, nul, refused = 0;
   lgw__reply_begin(out);
+  rc = lgw__parse_in_place(body, len, parse_fast, out, err);
+  if (rc != LGW__JV_UNSURE) return rc;
   rc = lgw__decode_body(body, len, content_type, &root, &nul, err);
   if (rc) return rc;
   lgw__buf_init(&text);
@@ -357,6 +496,24 @@ static int response_error(const cJSON *resp, const char *type,
   return rc;
 }
 
+/* The most frequent event, response.output_text.delta, read in place: 0
+ * (done), LGW_ENOMEM, or LGW__JV_UNSURE for any other event (the tree
+ * reads it). */
+static int text_delta_fast(lgw__stream_t *s, const char *data, size_t n) {
+  static const char *const keys[] = {"type", "delta", "output_index",
+                                     "content_index"};
+  lgw__jv_t root, m[4];
+  long out_i, content_i;
+  int eq;
+  if (n > LGW__IN_PLACE_MAX || lgw__jv_root(data, n, &root) ||
+      lgw__jv_getv(&root, keys, m, 4) ||
+      lgw__jv_eq(&m[0], "response.output_text.delta", &eq) || !eq ||
+      m[1].type != LGW__JV_STR || lgw__jv_int(&m[2], &out_i) ||
+      lgw__jv_int(&m[3], &content_i))
+    return LGW__JV_UNSURE;
+  return lgw__stream_jv_text(s, out_i * 1000 + content_i, &m[1]);
+}
+
 /* Responses stream (with or without "event:" lines; a "[DONE]" is
  * ignored): output_text.delta events carry the text (a part is one
  * output_index/content_index pair), refusal.delta events a refusal;
@@ -374,6 +531,9 @@ static int responses_stream_event(lgw__stream_t *s, const char *data,
   int rc = 0, nul;
   lgw__strip_range(data, len, &a, &e);
   if (a == e || (e - a == 6 && memcmp(data + a, "[DONE]", 6) == 0)) return 0;
+  rc = text_delta_fast(s, data + a, e - a);
+  if (rc != LGW__JV_UNSURE) return lgw__stream_event_end(NULL, rc, err);
+  rc = 0;
   o = lgw__json_parse(data + a, e - a, &nul);
   if (!o) return lgw__stream_malformed(data, len, err);
   t = cJSON_GetObjectItemCaseSensitive(o, "type");

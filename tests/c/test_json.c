@@ -1,0 +1,334 @@
+/*
+ * test_json.c -- the JSON writer and the in-place reader (src/core/json.c),
+ * and the answers the transports read in place: each must be the answer
+ * the cJSON path gives (a byte order mark before the body makes the
+ * reader unsure, so the same body is also read through a cJSON tree).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "json.h"
+#include "test.h"
+#include "transport.h"
+
+/* s[0..n) as the writer quotes it (ensure_ascii: as Python does). */
+static const char *quoted(int ensure_ascii, const char *s, size_t n) {
+  static char out[256];
+  lgw__buf_t b;
+  lgw__buf_init(&b);
+  if (ensure_ascii ? lgw__json_add_str_ascii(&b, s, n)
+                   : lgw__json_add_str(&b, s, n))
+    return "ENOMEM";
+  snprintf(out, sizeof out, "%s", b.data);
+  lgw__buf_free(&b);
+  return out;
+}
+
+static const char *ascii(const char *s, size_t n) { return quoted(1, s, n); }
+
+TEST(writer_ensure_ascii_as_python) {
+  ASSERT_STREQ(ascii("a\"b\\c\n\x01", 7), "\"a\\\"b\\\\c\\n\\u0001\"");
+  ASSERT_STREQ(ascii("\xC3\xA9\xE2\x82\xAC", 5), "\"\\u00e9\\u20ac\"");
+  ASSERT_STREQ(ascii("\xF0\x9F\x98\x80", 4), "\"\\ud83d\\ude00\"");
+  /* a truncated sequence: one U+FFFD per byte */
+  ASSERT_STREQ(ascii("\xE2\x82x", 3), "\"\\ufffd\\ufffdx\"");
+  ASSERT_STREQ(ascii("\x7F", 1), "\"\\u007f\"");
+  ASSERT_STREQ(ascii(NULL, 0), "\"\"");
+}
+
+static const char *add_str(const char *s, size_t n) {
+  return quoted(0, s, n);
+}
+
+TEST(writer_utf8_kept_invalid_replaced) {
+  ASSERT_STREQ(add_str("\xC3\xA9\t\x1F", 4), "\"\xC3\xA9\\t\\u001f\"");
+  /* a truncated sequence is one maximal invalid subpart: one U+FFFD */
+  ASSERT_STREQ(add_str("\xE2\x82x", 3), "\"\xEF\xBF\xBDx\"");
+}
+
+/* The elements of an array read in place, as "type:text" pairs. */
+static const char *walk(const char *doc) {
+  static char out[512];
+  lgw__jv_t root, it;
+  size_t k = 0;
+  if (lgw__jv_root(doc, strlen(doc), &root)) return "UNSURE";
+  out[0] = '\0';
+  for (lgw__jv_first(&root, &it); it.type != LGW__JV_NONE;
+       lgw__jv_next(&it)) {
+    const char *p;
+    size_t n;
+    int rc = lgw__jv_compact(&it, &p, &n);
+    k += (size_t)snprintf(out + k, sizeof out - k, "%s%d:%.*s", k ? " " : "",
+                          (int)it.type, rc ? 1 : (int)n, rc ? "?" : p);
+  }
+  return out;
+}
+
+TEST(reader_walks_arrays) {
+  ASSERT_STREQ(walk("[]"), "");
+  ASSERT_STREQ(walk(" [ 1 , \"a\" ,{\"k\":[true,null]},[] ] "),
+               "4:1 5:\"a\" 7:{\"k\":[true,null]} 6:[]");
+  /* what cJSON would print differently is unsure */
+  ASSERT_STREQ(walk("[{\"k\": 1},1.5,-0,1e3,1234567890,\"\\n\",-12]"),
+               "7:? 4:? 4:? 4:? 4:? 5:? 4:-12");
+  ASSERT_STREQ(walk("[1,]"), "UNSURE");
+  ASSERT_STREQ(walk("\xEF\xBB\xBF[1]"), "UNSURE");
+}
+
+TEST(reader_strings) {
+  const char *doc = "{\"a\":\"plain\",\"b\":\"x\\u00e9\\u0000y\",\"c\":2}";
+  lgw__jv_t root, v;
+  lgw__buf_t b;
+  const char *p;
+  size_t n;
+  int eq;
+  ASSERT_EQ(lgw__jv_root(doc, strlen(doc), &root), 0);
+  ASSERT_EQ(lgw__jv_get(&root, "a", &v), 0);
+  ASSERT_EQ(lgw__jv_plain(&v, &p, &n), 0);
+  ASSERT_EQ(n, 5);
+  ASSERT_EQ(memcmp(p, "plain", 5), 0);
+  ASSERT_EQ(lgw__jv_eq(&v, "plain", &eq), 0);
+  ASSERT_EQ(eq, 1);
+  ASSERT_EQ(lgw__jv_eq(&v, "plai", &eq), 0);
+  ASSERT_EQ(eq, 0);
+  ASSERT_EQ(lgw__jv_get(&root, "b", &v), 0);
+  ASSERT_EQ(lgw__jv_plain(&v, &p, &n), LGW__JV_UNSURE);
+  ASSERT_EQ(lgw__jv_eq(&v, "x", &eq), LGW__JV_UNSURE);
+  lgw__buf_init(&b);
+  ASSERT_EQ(lgw__jv_str(&v, &b), 0);
+  ASSERT_EQ(b.len, 5);
+  ASSERT_EQ(memcmp(b.data, "x\xC3\xA9\0y", 5), 0);
+  lgw__buf_free(&b);
+  ASSERT_EQ(lgw__jv_get(&root, "c", &v), 0);
+  ASSERT_EQ(lgw__jv_eq(&v, "2", &eq), 0);
+  ASSERT_EQ(eq, 0);
+  ASSERT_EQ(lgw__jv_get(&root, "missing", &v), 0);
+  ASSERT_EQ(v.type, LGW__JV_NONE);
+}
+
+/* The reply of transport t for body, as one line with its tool calls. */
+static const char *line(const lgw__transport_t *t, const char *body,
+                        size_t len) {
+  static char out[2048];
+  lgw__reply_t r;
+  lgw_error_t err;
+  size_t k, i;
+  int rc;
+  memset(&r, 0, sizeof r);
+  memset(&err, 0, sizeof err);
+  rc = t->parse(body, len, "application/json", &r, &err);
+  if (rc) {
+    snprintf(out, sizeof out, "ERR %d %d: %s", rc, err.http_status,
+             err.message);
+    lgw__reply_free(&r);
+    return out;
+  }
+  k = (size_t)snprintf(out, sizeof out, "text=");
+  for (i = 0; i < r.text_len && k < sizeof out - 8; i++)
+    k += (size_t)snprintf(out + k, sizeof out - k, r.text[i] ? "%c" : "\\0",
+                          r.text[i]);
+  k += (size_t)snprintf(out + k, sizeof out - k,
+                        " finish=%s refusal=%s usage=%ld/%ld/%ld/%ld",
+                        r.finish_reason ? r.finish_reason : "-",
+                        r.refusal ? r.refusal : "-", r.input_tokens,
+                        r.output_tokens, r.cached_tokens, r.reasoning_tokens);
+  for (i = 0; i < r.calls.n && k < sizeof out; i++)
+    k += (size_t)snprintf(out + k, sizeof out - k, " call %ld [%s] [%s] %s",
+                          r.calls.v[i].key, r.calls.v[i].id,
+                          r.calls.v[i].name,
+                          r.calls.v[i].args.data ? r.calls.v[i].args.data
+                                                 : "");
+  lgw__reply_free(&r);
+  return out;
+}
+
+/* body's reply read in place equals its reply through a cJSON tree, and
+ * is `want`. */
+static int agree(const lgw__transport_t *t, const char *body,
+                 const char *want) {
+  char in_place[2048], *bom;
+  size_t n = strlen(body);
+  int ok;
+  snprintf(in_place, sizeof in_place, "%s", line(t, body, n));
+  bom = malloc(n + 3);
+  memcpy(bom, "\xEF\xBB\xBF", 3);
+  memcpy(bom + 3, body, n);
+  ok = strcmp(in_place, line(t, bom, n + 3)) == 0;
+  if (!ok)
+    fprintf(stderr, "  in place: %s\n  tree:     %s\n", in_place,
+            line(t, bom, n + 3));
+  free(bom);
+  if (ok && strcmp(in_place, want) != 0) {
+    fprintf(stderr, "  got:      %s\n  expected: %s\n", in_place, want);
+    ok = 0;
+  }
+  return ok;
+}
+
+TEST(responses_in_place_as_tree) {
+  const lgw__transport_t *t = &lgw__transport_responses;
+  ASSERT(agree(t, "{\"status\":\"completed\",\"output\":[{\"type\":"
+                  "\"message\",\"content\":[{\"type\":\"output_text\","
+                  "\"text\":\"a\"},{\"type\":\"output_text\",\"text\":\"\"},"
+                  "\"b\",7]},{\"type\":\"message\",\"content\":\"c\\u0000\"}],"
+                  "\"usage\":{\"input_tokens\":3,\"output_tokens\":4,"
+                  "\"input_tokens_details\":{\"cached_tokens\":1},"
+                  "\"output_tokens_details\":{\"reasoning_tokens\":2}}}",
+               "text=a\nb\nc\\0 finish=stop refusal=- usage=3/4/1/2"));
+  /* a refusal part, and output_text that wins over the items' text */
+  ASSERT(agree(t, "{\"status\":\"completed\",\"output_text\":\"top\","
+                  "\"output\":[{\"content\":[{\"type\":\"refusal\","
+                  "\"refusal\":\"no\"},{\"type\":\"refusal\",\"refusal\":"
+                  "\"never\"},{\"text\":\"item\"}]}]}",
+               "text=top finish=stop refusal=no\nnever usage=-1/-1/-1/-1"));
+  /* function calls keep their place in the output; blank ids and names
+   * stay "" */
+  ASSERT(agree(t, "{\"status\":\"completed\",\"output\":[{\"type\":"
+                  "\"reasoning\"},{\"type\":\"function_call\",\"call_id\":"
+                  "\"c1\",\"name\":\"f\",\"arguments\":\"{\\\"x\\\":1}\"},"
+                  "{\"type\":\"function_call\",\"call_id\":\"\",\"name\":7,"
+                  "\"arguments\":{}}]}",
+               "text= finish=tool_calls refusal=- usage=-1/-1/-1/-1 "
+               "call 1 [c1] [f] {\"x\":1} call 2 [] [] "));
+  ASSERT(agree(t, "{\"status\":\"incomplete\",\"incomplete_details\":"
+                  "{\"reason\":\"max_output_tokens\"},\"output\":[{"
+                  "\"content\":[{\"text\":\"cut\"}]}]}",
+               "text=cut finish=length refusal=- usage=-1/-1/-1/-1"));
+  /* no text: the error object inside a 2xx answer */
+  ASSERT(agree(t, "{\"status\":\"failed\",\"output\":[],\"error\":{"
+                  "\"code\":\"rate_limit_exceeded\",\"message\":\"slow\"}}",
+               "ERR -7 429: error object in a 2xx answer: "
+               "rate_limit_exceeded: slow"));
+  /* shapes read only through the tree */
+  ASSERT(agree(t, "{\"response\":{\"output_text\":\"nested\"}}",
+               "text=nested finish=- refusal=- usage=-1/-1/-1/-1"));
+  ASSERT(agree(t, "{\"output\":[{\"content\":{\"text\":\"obj\"}}],"
+                  "\"usage\":{\"input_tokens\":1.0}}",
+               "text= finish=- refusal=- usage=1/-1/-1/-1"));
+}
+
+TEST(anthropic_in_place_as_tree) {
+  const lgw__transport_t *t = &lgw__transport_anthropic;
+  ASSERT(agree(t, "{\"type\":\"message\",\"content\":[{\"type\":"
+                  "\"thinking\",\"thinking\":\"hm\"},{\"type\":\"Text\","
+                  "\"text\":\"a\"},{\"type\":\"text\",\"text\":\"\"},"
+                  "{\"type\":\"text\",\"text\":\"b\"}],\"stop_reason\":"
+                  "\"end_turn\",\"usage\":{\"input_tokens\":5,"
+                  "\"output_tokens\":6,\"cache_read_input_tokens\":2,"
+                  "\"output_tokens_details\":{\"thinking_tokens\":3}}}",
+               "text=a\nb finish=stop refusal=- usage=5/6/2/3"));
+  /* no text block: the other blocks' text */
+  ASSERT(agree(t, "{\"content\":[{\"type\":\"other\",\"text\":\"x\"},"
+                  "\"skip\"],\"stop_reason\":\"max_tokens\"}",
+               "text=x finish=length refusal=- usage=-1/-1/-1/-1"));
+  ASSERT(agree(t, "{\"content\":[{\"type\":\"text\",\"text\":\"I can't\"}],"
+                  "\"stop_reason\":\"refusal\"}",
+               "text=I can't finish=content_filter refusal=I can't "
+               "usage=-1/-1/-1/-1"));
+  /* tool inputs as cJSON prints them: in place when the text is that,
+   * through the tree when not */
+  ASSERT(agree(t, "{\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\","
+                  "\"name\":\"f\",\"input\":{\"a\":[1,-2,true,null,\"\xC3"
+                  "\xA9\"],\"b\":{}}},{\"type\":\"tool_use\",\"id\":\"\","
+                  "\"input\":{ \"x\": 1.50, \"n\": -0, \"s\": \"q\\\"\\u00e9\","
+                  "\"big\": 12345678901 }},{\"type\":\"tool_use\"}],"
+                  "\"stop_reason\":\"tool_use\"}",
+               "text= finish=tool_calls refusal=- usage=-1/-1/-1/-1 "
+               "call 0 [t1] [f] {\"a\":[1,-2,true,null,\"\xC3\xA9\"],"
+               "\"b\":{}} call 1 [] [] {\"x\":1.5,\"n\":-0,\"s\":\"q\\\"\xC3"
+               "\xA9\",\"big\":12345678901} call 2 [] [] "));
+  ASSERT(agree(t, "{\"type\":\"error\",\"error\":{\"type\":"
+                  "\"overloaded_error\",\"message\":\"busy\"}}",
+               "ERR -7 529: overloaded_error: busy"));
+}
+
+TEST(chat_in_place_as_tree) {
+  ASSERT(agree(&lgw__transport_chat,
+               "{\"choices\":[{\"index\":0,\"message\":{\"content\":"
+               "\"hi\\u0000\"},\"finish_reason\":\"length\"}],\"usage\":{"
+               "\"prompt_tokens\":1,\"completion_tokens\":2,"
+               "\"completion_tokens_details\":{\"reasoning_tokens\":1}}}",
+               "text=hi\\0 finish=length refusal=- usage=1/2/-1/1"));
+}
+
+/* The text a stream of events gives (the events' data, NUL-separated in
+ * events), its parts as the text shows them; with tree set, each event
+ * starts with a member whose key has an escape, which the reader leaves
+ * to the cJSON tree. */
+static const char *stream_text(const lgw__transport_t *t, const char *const *ev,
+                               size_t n, int tree) {
+  static char out[1200];
+  lgw__stream_t s;
+  lgw__reply_t r;
+  lgw_error_t err;
+  size_t i;
+  int rc = 0;
+  lgw__stream_init(&s);
+  memset(&r, 0, sizeof r);
+  for (i = 0; !rc && i < n; i++) {
+    char data[512];
+    snprintf(data, sizeof data, "%s%s", tree ? "{\"\\u0061\":0," : "{",
+             ev[i] + 1);
+    s.delta.len = 0;
+    s.event = "";
+    memset(&err, 0, sizeof err);
+    rc = t->stream_event(&s, data, strlen(data), &err);
+  }
+  rc = rc ? rc : lgw__stream_take(&s, &r);
+  if (rc) snprintf(out, sizeof out, "ERR %d: %s", rc, err.message);
+  else snprintf(out, sizeof out, "%s|%s", r.text, s.done ? "done" : "open");
+  lgw__reply_free(&r);
+  lgw__stream_free(&s);
+  return out;
+}
+
+TEST(stream_deltas_in_place_as_tree) {
+  static const char *const anthropic[] = {
+      "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+      "\"text_delta\",\"text\":\"He\"}}",
+      "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+      "\"text_delta\",\"text\":\"llo \\u00e9\\n\"}}",
+      "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+      "\"thinking_delta\",\"thinking\":\"hm\"}}",
+      "{\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":"
+      "\"text_delta\",\"text\":\"next\"}}",
+      "{\"type\":\"content_block_delta\",\"delta\":{\"type\":"
+      "\"text_delta\",\"text\":\"no index\"}}",
+      "{\"type\":\"message_stop\"}"};
+  static const char *const responses[] = {
+      "{\"type\":\"response.output_text.delta\",\"output_index\":0,"
+      "\"content_index\":0,\"delta\":\"A\"}",
+      "{\"type\":\"response.output_text.delta\",\"output_index\":0,"
+      "\"content_index\":0,\"delta\":\"\\\"b\\\"\"}",
+      "{\"type\":\"response.output_text.delta\",\"output_index\":1,"
+      "\"content_index\":0,\"delta\":\"\"}",
+      "{\"type\":\"response.output_text.delta\",\"output_index\":1,"
+      "\"content_index\":1,\"delta\":\"c\"}",
+      "{\"type\":\"response.completed\",\"response\":{\"status\":"
+      "\"completed\"}}"};
+  char in_place[1200];
+  ASSERT_STREQ(stream_text(&lgw__transport_anthropic, anthropic, 6, 0),
+               "Hello \xC3\xA9\n\nnext\nno index|done");
+  snprintf(in_place, sizeof in_place, "%s",
+           stream_text(&lgw__transport_anthropic, anthropic, 6, 0));
+  ASSERT_STREQ(stream_text(&lgw__transport_anthropic, anthropic, 6, 1),
+               in_place);
+  ASSERT_STREQ(stream_text(&lgw__transport_responses, responses, 5, 0),
+               "A\"b\"\nc|done");
+  snprintf(in_place, sizeof in_place, "%s",
+           stream_text(&lgw__transport_responses, responses, 5, 0));
+  ASSERT_STREQ(stream_text(&lgw__transport_responses, responses, 5, 1),
+               in_place);
+}
+
+int main(void) {
+  RUN(writer_ensure_ascii_as_python);
+  RUN(writer_utf8_kept_invalid_replaced);
+  RUN(reader_walks_arrays);
+  RUN(reader_strings);
+  RUN(responses_in_place_as_tree);
+  RUN(anthropic_in_place_as_tree);
+  RUN(chat_in_place_as_tree);
+  RUN(stream_deltas_in_place_as_tree);
+  return TEST_SUMMARY();
+}
