@@ -182,6 +182,14 @@ int lgw__error_set(lgw_error_t *err, int code, const char *fmt, ...) {
   return code;
 }
 
+int lgw_error_set(lgw_error_t *err, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lgw__error_vset(err, code, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
 /* ---- logging ----------------------------------------------------------- */
 
 static void log_stderr(lgw_log_level_t level, const char *msg, void *ud) {
@@ -201,6 +209,16 @@ void lgw_set_log(lgw_log_fn fn, void *ud, lgw_log_level_t max_level) {
 }
 
 void lgw__log(lgw_log_level_t level, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  if (level > g_log_max) return;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  g_log(level, msg, g_log_ud);
+}
+
+void lgw_log(lgw_log_level_t level, const char *fmt, ...) {
   char msg[1024];
   va_list ap;
   if (level > g_log_max) return;
