@@ -60,10 +60,10 @@ INC_wire    = $(INC_core) -Isrc/wire
 INC_engine  = $(INC_wire) -Isrc/engine
 INC_redis   = $(INC_core) -Isrc/redis
 INC_gateway = $(INC_wire) -Isrc/engine -Isrc/redis -Isrc/gateway
-INC_lua     = $(INC_gateway) -Isrc/lua
-INC_host    = $(INC_lua) -Isrc/host
+INC_lua     = -Iinclude -Isrc/lua
+INC_host    = -Iinclude -Isrc/lua -Isrc/host
 INC_sim     = -Isrc/sim
-INC_tests   = $(INC_lua) -Itests/c
+INC_tests   = $(INC_gateway) -Isrc/lua -Itests/c
 forbid      = $(1:%=-Imk/forbid/%)
 FORBID_core    = $(call forbid,curl uv hiredis lua)
 FORBID_wire    = $(call forbid,curl uv hiredis lua)

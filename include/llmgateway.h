@@ -156,6 +156,11 @@ LGW_API lgw_value_t *lgw_value_object(void);
 LGW_API int lgw_value_append(lgw_value_t *array, lgw_value_t *item);
 LGW_API int lgw_value_set(lgw_value_t *object, const char *key,
                           size_t keylen, lgw_value_t *item);
+/* lgw_value_set with a key that is itself a scalar value (YAML allows
+ * numbers, booleans and null as keys); takes both. LGW_EINVAL for an
+ * array or object key. */
+LGW_API int lgw_value_insert(lgw_value_t *object, lgw_value_t *key,
+                             lgw_value_t *item);
 /* Deep copy; NULL when out of memory (or v is NULL). */
 LGW_API lgw_value_t *lgw_value_copy(const lgw_value_t *v);
 LGW_API void lgw_value_free(lgw_value_t *v);  /* NULL ok */

@@ -68,6 +68,18 @@ int lgw_value_set(lgw_value_t *object, const char *key, size_t keylen,
   return lgw__node_append(object, k, item);
 }
 
+int lgw_value_insert(lgw_value_t *object, lgw_value_t *key,
+                     lgw_value_t *item) {
+  if (!object || object->type != LGW_NODE_MAP || !key || !item ||
+      key->type == LGW_NODE_SEQ || key->type == LGW_NODE_MAP) {
+    int rc = key && item ? LGW_EINVAL : LGW_ENOMEM;
+    lgw__node_free(key);
+    lgw__node_free(item);
+    return rc;
+  }
+  return lgw__node_append(object, key, item);
+}
+
 lgw_value_t *lgw_value_copy(const lgw_value_t *v) {
   return v ? lgw__node_copy(v) : NULL;
 }

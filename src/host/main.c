@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lua.h>
@@ -104,13 +105,26 @@ static void print_worker_usage(FILE *f) {
 
 /* ===== Trace, progress and log ========================================== */
 
+/* Monotonic milliseconds, and the wall clock in seconds. */
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double wall_s(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
 typedef struct host {
   lgwL_module_t *m;
   FILE *trace;              /* NULL: no trace */
   int progress;             /* draw the progress line */
   int drawn;                /* a progress line is on the screen */
   int seen;                 /* some request has ended */
-  double start;             /* lgw__now_ms() at start */
+  double start;             /* now_ms() at start */
   long done, failed;        /* requests ended */
   long tokens;              /* input + output tokens of ended requests */
   uv_timer_t *timer;        /* redraws the line; heap, freed on close */
@@ -168,7 +182,7 @@ static void draw_worker_progress(double elapsed) {
 static void draw_progress(void) {
   lgwL_module_t *m = host.m;
   const lgwL_gw_t *g;
-  double elapsed = (lgw__now_ms() - host.start) / 1000.0;
+  double elapsed = (now_ms() - host.start) / 1000.0;
   size_t inflight = 0;
   char el[32], eta[48] = "";
   if (host.partial) return;  /* not in the middle of the script's line */
@@ -214,7 +228,7 @@ static void write_trace(const lgw_event_t *ev) {
   cJSON *o = cJSON_CreateObject(), *u;
   char *line;
   if (!o) return;
-  cJSON_AddNumberToObject(o, "ts", lgw__wall_s());
+  cJSON_AddNumberToObject(o, "ts", wall_s());
   cJSON_AddStringToObject(o, "type", lgwL_event_name(ev->type));
   cJSON_AddNumberToObject(o, "request_id", (double)ev->request_id);
   cJSON_AddStringToObject(o, "task", ev->task);
@@ -791,7 +805,7 @@ static int pmain(lua_State *L) {
     }
   }
   host.progress = progress;
-  host.start = lgw__now_ms();
+  host.start = now_ms();
   lgw_set_log(host_log, NULL, (lgw_log_level_t)level);
   luaL_openlibs(L);
   if (progress) wrap_output(L);
@@ -873,7 +887,7 @@ static int pmain(lua_State *L) {
     main_task = lgwL_spawn(L, m, 3);
   }
 
-  sig_async = lgw__calloc(1, sizeof *sig_async);
+  sig_async = lgwL_calloc(1, sizeof *sig_async);
   if (!sig_async) return luaL_error(L, "out of memory");
   uv_async_init(m->loop, sig_async, on_wake);
   sig_async->data = m;
@@ -881,7 +895,7 @@ static int pmain(lua_State *L) {
   m->host_signals = 1;
   catch_signals();
   if (host.progress) {
-    host.timer = lgw__calloc(1, sizeof *host.timer);
+    host.timer = lgwL_calloc(1, sizeof *host.timer);
     if (!host.timer) return luaL_error(L, "out of memory");
     uv_timer_init(m->loop, host.timer);
     uv_timer_start(host.timer, on_tick, 200, 200);

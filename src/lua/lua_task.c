@@ -429,7 +429,7 @@ static int task_cancel(lua_State *L) {
   if (t->state == T_NEW) {
     lgw_error_t err;
     memset(&err, 0, sizeof err);
-    lgw__error_set(&err, LGW_ECANCELED, "the task was canceled");
+    lgw_error_set(&err, LGW_ECANCELED, "the task was canceled");
     unqueue(t);
     lgwL_push_error(L, &err, NULL);
     lua_setiuservalue(L, 1, 2);
@@ -478,7 +478,7 @@ static int task_gc(lua_State *L) {
   lgwL_task_t *t = check_task(L, 1);
   if (t->state == T_FAILED && !t->observed && !t->canceled) {
     lua_getiuservalue(L, 1, 3);
-    lgw__log(LGW_LOG_ERROR, "a task failed and nothing waited for it: %s",
+    lgw_log(LGW_LOG_ERROR, "a task failed and nothing waited for it: %s",
              lua_tostring(L, -1));
     lua_pop(L, 1);
   }
@@ -503,7 +503,7 @@ static void sleep_cb(uv_timer_t *h) {
 
 static lgwL_sleep_t *sleep_start(lua_State *L, lgwL_module_t *m,
                                  uint64_t ms) {
-  lgwL_sleep_t *s = lgw__calloc(1, sizeof *s);
+  lgwL_sleep_t *s = lgwL_calloc(1, sizeof *s);
   if (!s) luaL_error(L, "out of memory");
   uv_timer_init(m->loop, &s->timer);
   s->timer.data = s;
@@ -801,7 +801,7 @@ static int l_call_limited(lua_State *L) {
   budget_begin(b, m, L, secs, 2);
   b->task = lgwL_current(m, L);
   if (b->limit_ns != UINT64_MAX && m->loop &&
-      (b->timer = lgw__calloc(1, sizeof *b->timer)) != NULL) {
+      (b->timer = lgwL_calloc(1, sizeof *b->timer)) != NULL) {
     uv_timer_init(m->loop, b->timer);
     b->timer->data = b;
     uv_timer_start(b->timer, budget_timer_cb,
