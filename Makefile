@@ -61,7 +61,7 @@ INC_engine  = $(INC_wire) -Isrc/engine
 INC_redis   = $(INC_core) -Isrc/redis
 INC_gateway = $(INC_wire) -Isrc/engine -Isrc/redis -Isrc/gateway
 INC_lua     = -Iinclude -Isrc/lua
-INC_host    = -Iinclude -Isrc/lua -Isrc/host
+INC_host    = -Iinclude -Isrc/host
 INC_sim     = -Isrc/sim
 INC_tests   = $(INC_gateway) -Isrc/lua -Itests/c
 forbid      = $(1:%=-Imk/forbid/%)
@@ -71,7 +71,7 @@ FORBID_engine  = $(call forbid,hiredis lua)
 FORBID_redis   = $(call forbid,curl lua)
 FORBID_gateway = $(call forbid,curl hiredis lua)
 FORBID_lua     = $(call forbid,curl hiredis)
-FORBID_host    = $(call forbid,curl hiredis)
+FORBID_host    = $(call forbid,curl uv hiredis)
 FORBID_sim     = $(call forbid,curl uv hiredis lua)
 # the flags of the layer a source file belongs to (src/<layer>/x.c)
 layer       = $(word 2,$(subst /, ,$(1)))
