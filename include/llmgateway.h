@@ -728,6 +728,69 @@ LGW_API void lgw_gateway_usage_total(const lgw_gateway_t *gw,
 LGW_API int lgw_gateway_breaker_state(const lgw_gateway_t *gw, size_t index);
 
 
+/* ---- the event loop ------------------------------------------------------ */
+
+/*
+ * For bindings and hosts built on this API that drive the loop themselves
+ * without including libuv's header (the loop is a libuv loop: a program
+ * that uses libuv may pass its own). Every callback runs from the loop.
+ * A handle's memory is released by the loop after its _free: run the
+ * loop afterwards (lgw_loop_free does).
+ */
+/* A new loop of the library's own; NULL when out of memory. */
+LGW_API struct uv_loop_s *lgw_loop_new(void);
+/* Close every handle still on loop, run it until they are closed, free
+ * it. NULL ok. */
+LGW_API void lgw_loop_free(struct uv_loop_s *loop);
+typedef enum {
+  LGW_RUN_DEFAULT = 0,  /* until nothing is left that keeps it alive */
+  LGW_RUN_ONCE = 1,     /* one turn, waiting for something if needed */
+  LGW_RUN_NOWAIT = 2    /* one turn, without waiting */
+} lgw_run_mode_t;
+/* Nonzero when something still keeps the loop alive (as uv_run). */
+LGW_API int lgw_loop_run(struct uv_loop_s *loop, lgw_run_mode_t mode);
+LGW_API int lgw_loop_alive(const struct uv_loop_s *loop);
+/* For an outer loop: the descriptor to watch for reading, and the
+ * milliseconds until the loop has work due (0: now, or nothing keeps it
+ * alive; -1: only outside events can wake it). */
+LGW_API int lgw_loop_fd(const struct uv_loop_s *loop);
+LGW_API int lgw_loop_timeout(const struct uv_loop_s *loop);
+/* Monotonic clock in nanoseconds. */
+LGW_API uint64_t lgw_hrtime(void);
+
+/* A timer: fn after ms milliseconds, then every repeat_ms (0: once).
+ * Unreferenced (lgw_timer_unref), it does not keep the loop alive.
+ * lgw_timer_free stops it; fn is not called after. */
+typedef struct lgw_timer lgw_timer_t;
+typedef void (*lgw_timer_fn)(lgw_timer_t *t, void *ud);
+LGW_API lgw_timer_t *lgw_timer_new(struct uv_loop_s *loop, lgw_timer_fn fn,
+                                   void *ud);
+LGW_API void lgw_timer_start(lgw_timer_t *t, uint64_t ms,
+                             uint64_t repeat_ms);
+LGW_API void lgw_timer_stop(lgw_timer_t *t);
+LGW_API void lgw_timer_unref(lgw_timer_t *t);
+LGW_API void lgw_timer_free(lgw_timer_t *t);  /* NULL ok */
+
+/* An idle callback: while started, fn runs once per turn of the loop and
+ * the loop does not wait. */
+typedef struct lgw_idle lgw_idle_t;
+typedef void (*lgw_idle_fn)(lgw_idle_t *i, void *ud);
+LGW_API lgw_idle_t *lgw_idle_new(struct uv_loop_s *loop, lgw_idle_fn fn,
+                                 void *ud);
+LGW_API void lgw_idle_start(lgw_idle_t *i);
+LGW_API void lgw_idle_stop(lgw_idle_t *i);
+LGW_API void lgw_idle_free(lgw_idle_t *i);  /* NULL ok */
+
+/* A wake-up: lgw_async_send (from any thread, or a signal handler) makes
+ * the loop call fn (may be NULL: just wake up) soon; sends before it runs
+ * are coalesced. It does not keep the loop alive. */
+typedef struct lgw_async lgw_async_t;
+typedef void (*lgw_async_fn)(lgw_async_t *a, void *ud);
+LGW_API lgw_async_t *lgw_async_new(struct uv_loop_s *loop, lgw_async_fn fn,
+                                   void *ud);
+LGW_API void lgw_async_send(lgw_async_t *a);
+LGW_API void lgw_async_free(lgw_async_t *a);  /* NULL ok */
+
 /* ---- distributed work queue (Redis Streams) ------------------------------ */
 
 /*

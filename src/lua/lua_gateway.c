@@ -539,7 +539,7 @@ static int wait_call(lua_State *L, lgwL_module_t *m, lgwL_task_t *t,
     if (lgwL_run_once(L, m) < 0) {
       /* Interrupted: the request ends before the error is raised. */
       lgwL_call_cancel(c);
-      while (!c->done) uv_run(m->loop, UV_RUN_ONCE);
+      while (!c->done) lgw_loop_run(m->loop, LGW_RUN_ONCE);
       lgwL_call_free(c);
       return lgwL_stop_error(L, m);
     }

@@ -55,7 +55,7 @@ void lgw_lua_interrupt_clear(lua_State *L) {
 
 void lgw_lua_wake(lua_State *L) {
   lgwL_module_t *m = signaled(L);
-  if (m && m->wake) uv_async_send(m->wake);
+  if (m && m->wake) lgw_async_send(m->wake);
 }
 
 void lgw_lua_stop(lua_State *L, int cancel) {
@@ -78,15 +78,14 @@ const char *lgw_lua_event_name(lgw_event_type_t type) {
   return lgwL_event_name(type);
 }
 
-static void free_handle(uv_handle_t *h) { lgw_free(h); }
-
-static void on_tick(uv_timer_t *t) {
-  lgwL_module_t *m = t->data;
+static void on_tick(lgw_timer_t *t, void *ud) {
+  lgwL_module_t *m = ud;
+  (void)t;
   if (m->tick_fn) m->tick_fn(m->L, m->tick_ud);
 }
 
 static void tick_close(lgwL_module_t *m) {
-  if (m->tick) uv_close((uv_handle_t *)m->tick, free_handle);
+  lgw_timer_free(m->tick);
   m->tick = NULL;
 }
 
@@ -106,14 +105,12 @@ int lgw_lua_set_tick(lua_State *L, lgw_lua_tick_fn fn, void *ud,
     return 0;
   }
   if (!m->tick) {
-    if (!(m->tick = lgwL_calloc(1, sizeof *m->tick))) return LGW_ENOMEM;
-    uv_timer_init(m->loop, m->tick);
-    m->tick->data = m;
-    uv_unref((uv_handle_t *)m->tick);
+    if (!(m->tick = lgw_timer_new(m->loop, on_tick, m))) return LGW_ENOMEM;
+    lgw_timer_unref(m->tick);
   }
   {
     uint64_t ms = interval * 1000.0 < 1.0 ? 1 : (uint64_t)(interval * 1000.0);
-    uv_timer_start(m->tick, on_tick, ms, ms);
+    lgw_timer_start(m->tick, ms, ms);
   }
   return 0;
 }

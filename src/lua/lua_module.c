@@ -29,8 +29,6 @@ lgwL_module_t *lgwL_module(lua_State *L) {
   return m;
 }
 
-static void free_handle(uv_handle_t *h) { lgw_free(h); }
-
 /* ===== Log capture (set_log) ============================================ */
 
 #define LOG_FN "llmgateway.logfn"  /* registry key of set_log's function */
@@ -189,11 +187,6 @@ const char *lgwL_cb_run(lgwL_module_t *m, int ref, double limit,
   return buf;
 }
 
-static void close_walk(uv_handle_t *h, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(h)) uv_close(h, NULL);
-}
-
 /* __gc of the module record: runs last at lua_close (it was created
  * first). Every gateway is closed by then; nothing is resumed any more. */
 static int module_gc(lua_State *L) {
@@ -218,61 +211,59 @@ static int module_gc(lua_State *L) {
     g->gw = NULL;
   }
   while (m->calls) lgwL_call_free(m->calls);
-  uv_close((uv_handle_t *)m->idle, free_handle);
+  lgw_idle_free(m->idle);
+  m->idle = NULL;
   lgwL_host_teardown(m);
-  if (m->wake) uv_close((uv_handle_t *)m->wake, free_handle);
+  lgw_async_free(m->wake);
   m->wake = NULL;
   /* lua_close from inside the loop (os.exit(n, true) in a task) must not
    * run the loop again: the process is ending anyway. */
   if (m->own_loop && m->depth == 0) {
     /* luv's loop_gc: close what is left and run until the loop closes. */
-    uv_walk(m->loop, close_walk, NULL);
-    while (uv_loop_close(m->loop)) uv_run(m->loop, UV_RUN_DEFAULT);
-    lgw_free(m->loop);
+    lgw_loop_free(m->loop);
   }
   m->loop = NULL;
   log_clear(m);
   return 0;
 }
 
+/* Ready tasks are resumed from the loop's idle turn. */
+static void on_idle(lgw_idle_t *i, void *ud) {
+  (void)i;
+  lgwL_dispatch(ud);
+}
+
 /* A wake-up (lgw_lua_wake, an interrupt): the host's tick function. */
-static void on_wake(uv_async_t *h) {
-  lgwL_module_t *m = h->data;
+static void on_wake(lgw_async_t *a, void *ud) {
+  lgwL_module_t *m = ud;
+  (void)a;
   if (m->tick_fn) m->tick_fn(m->L, m->tick_ud);
 }
 
 /* Creates the record on first open; later opens reuse it. */
 static lgwL_module_t *module_open(lua_State *L) {
   lgwL_module_t *m = lgwL_module_peek(L);
-  uv_loop_t *shared;
+  struct uv_loop_s *shared;
   if (m) return m;
   lua_getfield(L, LUA_REGISTRYINDEX, LGWL_LOOP);
   shared = lua_touserdata(L, -1);
   lua_pop(L, 1);
   m = lua_newuserdatauv(L, sizeof *m, 0);
   memset(m, 0, sizeof *m);
-  m->idle = lgwL_calloc(1, sizeof *m->idle);
-  if (!m->idle) luaL_error(L, "out of memory");
   if (shared) {
     m->loop = shared;
   } else {
-    m->loop = lgwL_calloc(1, sizeof *m->loop);
-    if (!m->loop || uv_loop_init(m->loop)) {
-      lgw_free(m->loop);
-      lgw_free(m->idle);
-      m->loop = NULL;
+    if (!(m->loop = lgw_loop_new()))
       luaL_error(L, "cannot create the event loop");
-    }
     m->own_loop = 1;
   }
-  uv_idle_init(m->loop, m->idle);
-  m->idle->data = m;
-  m->wake = lgwL_calloc(1, sizeof *m->wake);
-  if (m->wake) {
-    uv_async_init(m->loop, m->wake, on_wake);
-    m->wake->data = m;
-    uv_unref((uv_handle_t *)m->wake);
+  m->idle = lgw_idle_new(m->loop, on_idle, m);
+  if (!m->idle) {
+    if (m->own_loop) lgw_loop_free(m->loop);
+    m->loop = NULL;
+    luaL_error(L, "out of memory");
   }
+  m->wake = lgw_async_new(m->loop, on_wake, m);
   lgwL_push_main_thread(L);
   m->L = lua_tothread(L, -1);
   lua_pop(L, 1);

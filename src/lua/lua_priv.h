@@ -9,7 +9,6 @@
 
 #include <lua.h>
 #include <lauxlib.h>
-#include <uv.h>
 
 #include "lua_compat.h"
 
@@ -47,14 +46,14 @@ typedef lgw_event_fn lgwL_event_hook_fn;
  * task's. */
 typedef struct lgwL_module {
   lua_State *L;             /* main thread */
-  uv_loop_t *loop;          /* the module's or the embedder's */
+  struct uv_loop_s *loop;   /* the module's or the embedder's */
   int own_loop;             /* 1: created here, closed in __gc */
-  uv_idle_t *idle;          /* drains the ready list; heap, freed on close */
+  lgw_idle_t *idle;         /* drains the ready list */
   lgwL_task_t *ready_head;  /* tasks to resume, FIFO */
   lgwL_task_t *ready_tail;
   lgwL_task_t *current;     /* task being resumed, NULL otherwise */
   lua_State *from;          /* thread that entered the loop (lua_resume) */
-  int depth;                /* >0 inside uv_run or a dispatch started here */
+  int depth;                /* >0 inside a loop run or a dispatch started here */
   int dispatching;          /* inside lgwL_dispatch */
   int nready;               /* length of the ready list */
   int ntasks;               /* tasks spawned and not finished */
@@ -65,7 +64,7 @@ typedef struct lgwL_module {
   int host_signals;         /* the host handles SIGINT itself */
   volatile int sigint;      /* SIGINT during a synchronous wait */
   volatile int interrupting;/* lgwL_interrupt was called */
-  uv_async_t *wake;         /* wakes the loop from a signal handler */
+  lgw_async_t *wake;        /* wakes the loop from a signal handler */
   lua_State *volatile running;  /* thread running Lua code for us (a
                                    task or the callback thread), or NULL */
   lgwL_gw_t *gateways;      /* open gateways, for cancel-all */
@@ -83,7 +82,7 @@ typedef struct lgwL_module {
   lgwL_queue_t *queues;     /* open queues (lua_queue.c) */
   long batch_items;         /* batch items started (for an ETA) */
   long batch_done;          /* ... and finished */
-  uv_timer_t *tick;         /* lgw_lua_set_tick's timer, or NULL */
+  lgw_timer_t *tick;        /* lgw_lua_set_tick's timer, or NULL */
   lgw_lua_tick_fn tick_fn;  /* NULL: none */
   void *tick_ud;
 } lgwL_module_t;

@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lua_priv.h"
 
@@ -887,8 +888,9 @@ static int l_decode_json(lua_State *L) {
 static int l_consumer_name(lua_State *L) {
   char host[256];
   size_t n = sizeof host;
-  if (uv_os_gethostname(host, &n) != 0) snprintf(host, sizeof host, "host");
-  lua_pushfstring(L, "%s-%d", host, (int)uv_os_getpid());
+  if (gethostname(host, n) != 0) snprintf(host, sizeof host, "host");
+  host[sizeof host - 1] = '\0';
+  lua_pushfstring(L, "%s-%d", host, (int)getpid());
   return 1;
 }
 
