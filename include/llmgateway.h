@@ -740,7 +740,8 @@ LGW_API int lgw_gateway_breaker_state(const lgw_gateway_t *gw, size_t index);
 /* A new loop of the library's own; NULL when out of memory. */
 LGW_API struct uv_loop_s *lgw_loop_new(void);
 /* Close every handle still on loop, run it until they are closed, free
- * it. NULL ok. */
+ * it. NULL ok. Free the timers, idle callbacks and wake-ups below first:
+ * the memory of one left on the loop is not released. */
 LGW_API void lgw_loop_free(struct uv_loop_s *loop);
 typedef enum {
   LGW_RUN_DEFAULT = 0,  /* until nothing is left that keeps it alive */

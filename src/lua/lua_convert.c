@@ -1,8 +1,8 @@
 /*
  * lua_convert.c -- conversions between Lua values and the C core's types:
  * request tables to lgw_request_t, results and errors to Lua tables
- * (llmgateway.Error), and Lua tables to and from the configuration node
- * tree. No behaviour lives here.
+ * (llmgateway.Error), and Lua tables to and from value trees
+ * (lgw_value_t). No behaviour lives here.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -1241,7 +1241,7 @@ static int to_node(lua_State *L, int idx, lgwL_buf_t *path, int depth,
   return 0;
 }
 
-int lgwL_to_node(lua_State *L, int idx, lgw_value_t **out,
+int lgwL_to_value(lua_State *L, int idx, lgw_value_t **out,
                  lgw_error_t *err) {
   lgwL_buf_t path;
   int rc;
@@ -1309,7 +1309,7 @@ static void push_node(lua_State *L, const lgw_value_t *n, int depth) {
   }
 }
 
-void lgwL_push_node(lua_State *L, const lgw_value_t *n) {
+void lgwL_push_value(lua_State *L, const lgw_value_t *n) {
   push_node(L, n, 0);
 }
 

@@ -73,7 +73,7 @@ static int runtime_index(lua_State *L) {
 static int runtime_from_table(lua_State *L, int idx, lgw_runtime_t **out,
                               lgw_error_t *err) {
   lgw_value_t *root = NULL;
-  int rc = lgwL_to_node(L, idx, &root, err);
+  int rc = lgwL_to_value(L, idx, &root, err);
   if (!rc) rc = lgw_runtime_from_value(root, NULL, out, err);
   lgw_value_free(root);
   return rc;
@@ -114,7 +114,7 @@ static int l_dump_runtime_spec(lua_State *L) {
   }
   root = lgw_runtime_dump(rt, with_keys);
   if (!root) return luaL_error(L, "out of memory");
-  lgwL_push_node(L, root);
+  lgwL_push_value(L, root);
   lgw_value_free(root);
   return 1;
 }

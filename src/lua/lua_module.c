@@ -340,7 +340,7 @@ static int l_load_user_config(lua_State *L) {
   memset(&err, 0, sizeof err);
   if (lgw_user_config_load(arg, &root, &err)) return lgwL_fail(L, &err);
   lgwL_log_flush(L, lgwL_module_peek(L));
-  lgwL_push_node(L, root);
+  lgwL_push_value(L, root);
   lgw_value_free(root);
   return 1;
 }
@@ -356,7 +356,7 @@ static int l_write_user_config(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   arg = opt_path(L, 2);
   memset(&err, 0, sizeof err);
-  rc = lgwL_to_node(L, 1, &root, &err);
+  rc = lgwL_to_value(L, 1, &root, &err);
   if (!rc) rc = lgw_user_config_write(root, arg, &path, &err);
   lgw_value_free(root);
   if (rc) return lgwL_fail(L, &err);
@@ -441,7 +441,7 @@ static int l_provider_key(lua_State *L) {
   int rc;
   luaL_checktype(L, 1, LUA_TTABLE);
   memset(&err, 0, sizeof err);
-  rc = lgwL_to_node(L, 1, &p, &err);
+  rc = lgwL_to_value(L, 1, &p, &err);
   if (!rc) rc = lgw_provider_key(p, key, &err);
   lgw_value_free(p);
   if (rc) return lgwL_fail(L, &err);
@@ -463,7 +463,7 @@ static int l_config_key(lua_State *L) {
   luaL_argexpected(L, lua_type(L, 1) == LUA_TTABLE, 1,
                    "table or llmgateway.Runtime");
   memset(&err, 0, sizeof err);
-  rc = lgwL_to_node(L, 1, &list, &err);
+  rc = lgwL_to_value(L, 1, &list, &err);
   if (!rc) rc = lgw_config_key(list, key, &err);
   lgw_value_free(list);
   if (rc) return lgwL_fail(L, &err);

@@ -317,12 +317,13 @@ int lgwL_buf_printf(lgwL_buf_t *b, const char *fmt, ...) LGWL_PRINTF(2, 3);
 /* The data (lgw_free); "" for an empty buffer; b is reset. */
 char *lgwL_buf_steal(lgwL_buf_t *b);
 
-/* Lua value -> value tree (tables become MAP with sorted keys, or SEQ when
- * keys are exactly 1..n; llm.null -> NULL). Returns 0 or LGW_ECONFIG with
- * err naming the key path (unsupported values, cycles) or LGW_ENOMEM. */
-int lgwL_to_node(lua_State *L, int idx, lgw_value_t **out, lgw_error_t *err);
+/* Lua value -> value tree (tables become objects with sorted keys, or
+ * arrays when keys are exactly 1..n; llm.null -> null). Returns 0 or
+ * LGW_ECONFIG with err naming the key path (unsupported values, cycles)
+ * or LGW_ENOMEM. */
+int lgwL_to_value(lua_State *L, int idx, lgw_value_t **out, lgw_error_t *err);
 /* Value tree -> Lua value (NULL and null values -> llm.null). */
-void lgwL_push_node(lua_State *L, const lgw_value_t *n);
+void lgwL_push_value(lua_State *L, const lgw_value_t *n);
 /* The llm.null sentinel. */
 #define lgwL_push_null(L) lua_pushlightuserdata((L), NULL)
 int lgwL_is_null(lua_State *L, int idx);

@@ -65,7 +65,8 @@ TEST(unref_timer) {
   ASSERT_EQ(lgw_loop_alive(loop), 0);
   ASSERT_EQ(lgw_loop_run(loop, LGW_RUN_DEFAULT), 0);  /* returns at once */
   ASSERT_EQ(fired, 0);
-  lgw_loop_free(loop);  /* closes t too */
+  lgw_timer_free(t);
+  lgw_loop_free(loop);
 }
 
 static void idle_cb(lgw_idle_t *i, void *ud) {
