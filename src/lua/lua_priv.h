@@ -53,7 +53,7 @@ typedef struct lgwL_module {
   lgwL_task_t *ready_tail;
   lgwL_task_t *current;     /* task being resumed, NULL otherwise */
   lua_State *from;          /* thread that entered the loop (lua_resume) */
-  int depth;                /* >0 inside a loop run or a dispatch started here */
+  int depth;                /* >0 inside a loop run or a dispatch from here */
   int dispatching;          /* inside lgwL_dispatch */
   int nready;               /* length of the ready list */
   int ntasks;               /* tasks spawned and not finished */

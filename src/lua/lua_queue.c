@@ -273,7 +273,8 @@ static int l_queue(lua_State *L) {
  * outcome is written. */
 static void check_joined(lgwL_queue_t *lq) {
   qop_t *o, *next;
-  if (lq->consuming || lq->held > 0 || lgw_queue_pending_writes(lq->q) > 0) return;
+  if (lq->consuming || lq->held > 0 || lgw_queue_pending_writes(lq->q) > 0)
+    return;
   for (o = lq->ops; o; o = next) {
     next = o->next;
     if (o->kind == OP_JOIN) op_complete(o);

@@ -9,7 +9,9 @@
 #include "llmgateway.h"
 #include "test.h"
 
-static lgw_value_t *str(const char *s) { return lgw_value_string(s, strlen(s)); }
+static lgw_value_t *str(const char *s) {
+  return lgw_value_string(s, strlen(s));
+}
 
 static void set(lgw_value_t *o, const char *k, lgw_value_t *v) {
   lgw_value_set(o, k, strlen(k), v);
