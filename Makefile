@@ -60,18 +60,18 @@ INC_wire    = $(INC_core) -Isrc/wire
 INC_engine  = $(INC_core) -Isrc/engine
 INC_redis   = $(INC_core) -Isrc/redis
 INC_gateway = $(INC_wire) -Isrc/engine -Isrc/redis -Isrc/gateway
-INC_lua     = $(INC_gateway) -Isrc/lua
-INC_host    = $(INC_lua) -Isrc/host
+INC_lua     = -Iinclude -Isrc/lua
+INC_host    = -Iinclude -Isrc/host
 INC_sim     = -Isrc/sim
-INC_tests   = $(INC_lua) -Itests/c
+INC_tests   = $(INC_gateway) -Isrc/lua -Itests/c
 forbid      = $(1:%=-Imk/forbid/%)
 FORBID_core    = $(call forbid,curl uv hiredis lua)
 FORBID_wire    = $(call forbid,curl uv hiredis lua)
 FORBID_engine  = $(call forbid,hiredis lua)
 FORBID_redis   = $(call forbid,curl lua)
 FORBID_gateway = $(call forbid,curl uv hiredis lua)
-FORBID_lua     = $(call forbid,curl hiredis)
-FORBID_host    = $(call forbid,curl hiredis)
+FORBID_lua     = $(call forbid,curl uv hiredis)
+FORBID_host    = $(call forbid,curl uv hiredis)
 FORBID_sim     = $(call forbid,curl uv hiredis lua)
 # the flags of the layer a source file belongs to (src/<layer>/x.c)
 layer       = $(word 2,$(subst /, ,$(1)))

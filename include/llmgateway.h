@@ -75,6 +75,15 @@ LGW_API const char *lgw_err_name(int code);  /* "timeout", "exhausted" ... */
 LGW_API const char *lgw_strerror(int code);  /* description */
 LGW_API const char *lgw_version_string(void);
 
+/* For code built on this API (bindings, hosts): set err->code (LGW_E*)
+ * and err->message to the formatted text (cut to fit); err may be NULL;
+ * http_status is left alone. Returns code. */
+LGW_API int lgw_error_set(lgw_error_t *err, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
 /* ---- allocator and logging --------------------------------------------- */
 
 typedef void *(*lgw_malloc_fn)(size_t);
@@ -94,10 +103,120 @@ typedef void (*lgw_log_fn)(lgw_log_level_t level, const char *msg, void *ud);
 /* Process-wide log hook. Default: warnings and errors to stderr.
  * fn == NULL restores the default. max_level filters. */
 LGW_API void lgw_set_log(lgw_log_fn fn, void *ud, lgw_log_level_t max_level);
+/* Log a formatted line through that hook. */
+LGW_API void lgw_log(lgw_log_level_t level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /* Process-wide setup (curl_global_init); idempotent, called implicitly by
  * lgw_gateway_new. */
 LGW_API int lgw_global_init(void);
+
+/* ---- values ------------------------------------------------------------- */
+
+/*
+ * A tree of plain values (null, boolean, number, string, array, object):
+ * what a configuration file, a JSON text or a scripting language's table
+ * is made of. Used to build a runtime from data (lgw_runtime_from_value),
+ * to read a runtime back (lgw_runtime_dump, lgw_runtime_settings), and by
+ * the configuration-file, state-file and JSON functions below.
+ *
+ * A value owns its children. Builders return NULL when out of memory;
+ * lgw_value_append and lgw_value_set take ownership of item (also on
+ * failure). Objects keep their keys in insertion order; a key may repeat,
+ * and lgw_value_get finds the last one (as YAML and JSON readers do).
+ * Strings are byte strings with a length (they may hold NUL bytes) and
+ * are always NUL-terminated. Getters on a value of another type return
+ * 0, 0.0, NULL or an empty count.
+ */
+typedef struct lgw_value lgw_value_t;
+
+typedef enum {
+  LGW_VALUE_NULL = 0,
+  LGW_VALUE_BOOL = 1,
+  LGW_VALUE_INT = 2,     /* an integer number */
+  LGW_VALUE_NUMBER = 3,  /* any other number (a double) */
+  LGW_VALUE_STRING = 4,
+  LGW_VALUE_ARRAY = 5,
+  LGW_VALUE_OBJECT = 6
+} lgw_value_type_t;
+
+LGW_API lgw_value_t *lgw_value_null(void);
+LGW_API lgw_value_t *lgw_value_bool(int b);
+LGW_API lgw_value_t *lgw_value_int(long long i);
+LGW_API lgw_value_t *lgw_value_number(double d);
+/* s[0..len) is copied; s may be NULL when len is 0. */
+LGW_API lgw_value_t *lgw_value_string(const char *s, size_t len);
+LGW_API lgw_value_t *lgw_value_array(void);
+LGW_API lgw_value_t *lgw_value_object(void);
+/* 0, LGW_ENOMEM, or LGW_EINVAL when array is not an array (object not an
+ * object, key NULL). key[0..keylen) is copied. */
+LGW_API int lgw_value_append(lgw_value_t *array, lgw_value_t *item);
+LGW_API int lgw_value_set(lgw_value_t *object, const char *key,
+                          size_t keylen, lgw_value_t *item);
+/* lgw_value_set with a key that is itself a scalar value (YAML allows
+ * numbers, booleans and null as keys); takes both. LGW_EINVAL for an
+ * array or object key. */
+LGW_API int lgw_value_insert(lgw_value_t *object, lgw_value_t *key,
+                             lgw_value_t *item);
+/* Deep copy; NULL when out of memory (or v is NULL). */
+LGW_API lgw_value_t *lgw_value_copy(const lgw_value_t *v);
+LGW_API void lgw_value_free(lgw_value_t *v);  /* NULL ok */
+
+LGW_API lgw_value_type_t lgw_value_type(const lgw_value_t *v);
+/* "null", "boolean", "integer", "number", "string", "list", "mapping" */
+LGW_API const char *lgw_value_type_name(lgw_value_type_t type);
+LGW_API int lgw_value_get_bool(const lgw_value_t *v);
+/* INT: the integer; NUMBER: truncated toward zero. */
+LGW_API long long lgw_value_get_int(const lgw_value_t *v);
+/* INT or NUMBER as a double. */
+LGW_API double lgw_value_get_number(const lgw_value_t *v);
+/* STRING: its bytes (borrowed, NUL-terminated); *len (may be NULL)
+ * receives the length. NULL for other types. */
+LGW_API const char *lgw_value_get_string(const lgw_value_t *v, size_t *len);
+/* ARRAY or OBJECT: number of items. */
+LGW_API size_t lgw_value_count(const lgw_value_t *v);
+/* The i-th item (0-based) of an array or object; NULL past the end. */
+LGW_API lgw_value_t *lgw_value_at(const lgw_value_t *v, size_t i);
+/* The i-th key of an object (borrowed; a YAML key that is not a string
+ * gives its text); NULL past the end or for other types. */
+LGW_API const char *lgw_value_key_at(const lgw_value_t *v, size_t i,
+                                     size_t *len);
+/* The i-th key of an object as a value: a string, or (from YAML or a
+ * scripting language) another scalar; NULL past the end. */
+LGW_API lgw_value_t *lgw_value_key_value(const lgw_value_t *v, size_t i);
+/* Object member by exact key (the last one when it repeats), or NULL. */
+LGW_API lgw_value_t *lgw_value_get(const lgw_value_t *object,
+                                   const char *key);
+
+/* ---- JSON --------------------------------------------------------------- */
+
+/* Parse one whole JSON text (surrounding whitespace allowed; NaN and
+ * Infinity accepted as Python's json does). Integral numbers below 2^53
+ * in magnitude become INT values, other numbers NUMBER. LGW_EJSON with a
+ * Python-style position: "JSON parse error: Expecting value: line 1
+ * column 1 (char 0)". *out: lgw_value_free. */
+LGW_API int lgw_json_parse(const char *text, size_t len, lgw_value_t **out,
+                           lgw_error_t *err);
+/* Find the JSON value in a model's answer: the whole text, a fenced
+ * block (```json or bare ```) anywhere in it, or the first complete object
+ * or array embedded in prose; otherwise LGW_EJSON as above. */
+LGW_API int lgw_json_extract(const char *text, size_t len, lgw_value_t **out,
+                             lgw_error_t *err);
+/* JSON text of v, compact (no spaces), object keys in their order; INT
+ * values print exactly, NUMBER values in the shortest form that reads
+ * back to the same double ("1.0", "0.1", "1e+16"). LGW_EINVAL for a
+ * non-finite number. *out: lgw_free, NUL-terminated; *len may be NULL. */
+LGW_API int lgw_json_encode(const lgw_value_t *v, char **out, size_t *len,
+                            lgw_error_t *err);
+/* s[0..len) as a JSON string literal with its quotes ("a\"b\n"), for
+ * writers of JSON text. NULL when out of memory; free with lgw_free. */
+LGW_API char *lgw_json_quote(const char *s, size_t len, size_t *out_len);
+/* A finite double in the shortest form that reads back exactly, as a JSON
+ * number ("1.0", "0.1", "1e+16"); LGW_EINVAL for NaN and infinities. */
+LGW_API int lgw_json_number(double d, char out[32]);
 
 /* ---- runtime (validated configuration) --------------------------------- */
 
@@ -118,6 +237,92 @@ LGW_API void lgw_runtime_free(lgw_runtime_t *rt);
 LGW_API size_t lgw_runtime_provider_count(const lgw_runtime_t *rt);
 /* Lower-case hex SHA-256 config key of the provider list (65 bytes). */
 LGW_API const char *lgw_runtime_config_key(const lgw_runtime_t *rt);
+/* Validate a value tree (an object with providers/provider, settings,
+ * tasks, as in a config file) into a runtime, exactly as a file with that
+ * content would be. Env references in strings are resolved; v is not
+ * changed. name (may be NULL) is the source named in errors; without it
+ * errors name only the key path. */
+LGW_API int lgw_runtime_from_value(const lgw_value_t *v, const char *name,
+                                   lgw_runtime_t **out, lgw_error_t *err);
+/* The runtime as a value tree, as Python's dump_runtime_spec: version,
+ * settings, tasks, then "providers" (a list) when more than one else
+ * "provider". Unless with_keys, a non-empty api_key and every non-empty
+ * header value are "<redacted>" and base_url has its userinfo and query
+ * values redacted. NULL when out of memory; lgw_value_free. */
+LGW_API lgw_value_t *lgw_runtime_dump(const lgw_runtime_t *rt,
+                                      int with_keys);
+/* Every setting with its effective value (defaults filled in), keyed as in
+ * a config file: fallback_model, strong_model, weak_model ("" when
+ * unset), max_concurrent, retry_max, transport_retries (integers),
+ * timeout, worker_grace (numbers), state (the Redis URL, unredacted, or
+ * null for the state file), state_prefix. NULL when out of memory;
+ * lgw_value_free. */
+LGW_API lgw_value_t *lgw_runtime_settings(const lgw_runtime_t *rt);
+/* A copy of rt (a new runtime, refs 1) that differs only in
+ * settings.max_concurrent = n; n below 1 is LGW_ECONFIG
+ * "settings.max_concurrent: must be at least 1, got 0". */
+LGW_API int lgw_runtime_with_max_concurrent(const lgw_runtime_t *rt, long n,
+                                            lgw_runtime_t **out,
+                                            lgw_error_t *err);
+
+/* The provider key (lower-case hex SHA-256 of the provider's canonical
+ * JSON, as the Python library computes it) of one provider object as
+ * found in a config file, validated as such (no env resolution: the key
+ * hashes the values given). LGW_ECONFIG when it is not a valid provider
+ * ("not a provider mapping", or the bad key named). */
+LGW_API int lgw_provider_key(const lgw_value_t *provider, char out[65],
+                             lgw_error_t *err);
+/* The config key of a provider list (an array, or an object of named
+ * providers), as lgw_runtime_config_key of a runtime built from it. */
+LGW_API int lgw_config_key(const lgw_value_t *providers, char out[65],
+                           lgw_error_t *err);
+
+/* ---- configuration and state files -------------------------------------- */
+
+/*
+ * File locations follow the environment at each call
+ * (LLMGATEWAY_CONFIG_DIR, LLMGATEWAY_CONFIG_FILE, LLMGATEWAY_PROVIDER_STATE
+ * ...; README "Files"). They are absolute, ~-expanded and symlink-resolved
+ * (the file need not exist); owned by the caller (lgw_free); NULL only
+ * when out of memory. path NULL or "": the default location.
+ */
+LGW_API char *lgw_user_config_dir(void);
+LGW_API char *lgw_user_config_file(const char *path);
+/* The file name itself is not resolved (a symlink there is refused by the
+ * state-file functions, never followed). */
+LGW_API char *lgw_provider_state_file(const char *path);
+
+/* Read the user config file (path as lgw_user_config_file) into *out, env
+ * references resolved: an empty object when the file does not exist or is
+ * empty; LGW_EIO for an unreadable file (a directory), LGW_ECONFIG for
+ * malformed YAML or a top level that is not a mapping. */
+LGW_API int lgw_user_config_load(const char *path, lgw_value_t **out,
+                                 lgw_error_t *err);
+/* Write v (an object) as YAML to the user config file, atomically, mode
+ * 0600. *written (may be NULL) receives the path written (lgw_free). */
+LGW_API int lgw_user_config_write(const lgw_value_t *v, const char *path,
+                                  char **written, lgw_error_t *err);
+
+/* The provider-state file (config key -> preferred provider key): an
+ * object of strings; empty when the file is missing; a file that is not a
+ * state file is ignored with a warning (empty). */
+LGW_API int lgw_provider_state_load(const char *path, lgw_value_t **out,
+                                    lgw_error_t *err);
+/* Under the file's lock, replace its mapping with state (merge 0) or merge
+ * state's entries into what the file holds (merge 1); atomic, mode 0600.
+ * state: an object whose keys and values are strings or numbers (written
+ * as their text; else LGW_EINVAL); blank keys or values are dropped.
+ * *written as above. */
+LGW_API int lgw_provider_state_write(const lgw_value_t *state, int merge,
+                                     const char *path, char **written,
+                                     lgw_error_t *err);
+
+/* Write data[0..len) to path atomically: parent directories created
+ * (mode 0700), "<path>.tmp.<pid>.<n>" written, fsynced and renamed over
+ * path, mode 0600 whatever the umask; a symlink at path is replaced, not
+ * followed. LGW_EIO naming the path and the reason. */
+LGW_API int lgw_write_file_atomic(const char *path, const void *data,
+                                  size_t len, lgw_error_t *err);
 
 /* ---- requests and results ---------------------------------------------- */
 
@@ -523,6 +728,70 @@ LGW_API void lgw_gateway_usage_total(const lgw_gateway_t *gw,
 LGW_API int lgw_gateway_breaker_state(const lgw_gateway_t *gw, size_t index);
 
 
+/* ---- the event loop ------------------------------------------------------ */
+
+/*
+ * For bindings and hosts built on this API that drive the loop themselves
+ * without including libuv's header (the loop is a libuv loop: a program
+ * that uses libuv may pass its own). Every callback runs from the loop.
+ * A handle's memory is released by the loop after its _free: run the
+ * loop afterwards (lgw_loop_free does).
+ */
+/* A new loop of the library's own; NULL when out of memory. */
+LGW_API struct uv_loop_s *lgw_loop_new(void);
+/* Close every handle still on loop, run it until they are closed, free
+ * it. NULL ok. Free the timers, idle callbacks and wake-ups below first:
+ * the memory of one left on the loop is not released. */
+LGW_API void lgw_loop_free(struct uv_loop_s *loop);
+typedef enum {
+  LGW_RUN_DEFAULT = 0,  /* until nothing is left that keeps it alive */
+  LGW_RUN_ONCE = 1,     /* one turn, waiting for something if needed */
+  LGW_RUN_NOWAIT = 2    /* one turn, without waiting */
+} lgw_run_mode_t;
+/* Nonzero when something still keeps the loop alive (as uv_run). */
+LGW_API int lgw_loop_run(struct uv_loop_s *loop, lgw_run_mode_t mode);
+LGW_API int lgw_loop_alive(const struct uv_loop_s *loop);
+/* For an outer loop: the descriptor to watch for reading, and the
+ * milliseconds until the loop has work due (0: now, or nothing keeps it
+ * alive; -1: only outside events can wake it). */
+LGW_API int lgw_loop_fd(const struct uv_loop_s *loop);
+LGW_API int lgw_loop_timeout(const struct uv_loop_s *loop);
+/* Monotonic clock in nanoseconds. */
+LGW_API uint64_t lgw_hrtime(void);
+
+/* A timer: fn after ms milliseconds, then every repeat_ms (0: once).
+ * Unreferenced (lgw_timer_unref), it does not keep the loop alive.
+ * lgw_timer_free stops it; fn is not called after. */
+typedef struct lgw_timer lgw_timer_t;
+typedef void (*lgw_timer_fn)(lgw_timer_t *t, void *ud);
+LGW_API lgw_timer_t *lgw_timer_new(struct uv_loop_s *loop, lgw_timer_fn fn,
+                                   void *ud);
+LGW_API void lgw_timer_start(lgw_timer_t *t, uint64_t ms,
+                             uint64_t repeat_ms);
+LGW_API void lgw_timer_stop(lgw_timer_t *t);
+LGW_API void lgw_timer_unref(lgw_timer_t *t);
+LGW_API void lgw_timer_free(lgw_timer_t *t);  /* NULL ok */
+
+/* An idle callback: while started, fn runs once per turn of the loop and
+ * the loop does not wait. */
+typedef struct lgw_idle lgw_idle_t;
+typedef void (*lgw_idle_fn)(lgw_idle_t *i, void *ud);
+LGW_API lgw_idle_t *lgw_idle_new(struct uv_loop_s *loop, lgw_idle_fn fn,
+                                 void *ud);
+LGW_API void lgw_idle_start(lgw_idle_t *i);
+LGW_API void lgw_idle_stop(lgw_idle_t *i);
+LGW_API void lgw_idle_free(lgw_idle_t *i);  /* NULL ok */
+
+/* A wake-up: lgw_async_send (from any thread, or a signal handler) makes
+ * the loop call fn (may be NULL: just wake up) soon; sends before it runs
+ * are coalesced. It does not keep the loop alive. */
+typedef struct lgw_async lgw_async_t;
+typedef void (*lgw_async_fn)(lgw_async_t *a, void *ud);
+LGW_API lgw_async_t *lgw_async_new(struct uv_loop_s *loop, lgw_async_fn fn,
+                                   void *ud);
+LGW_API void lgw_async_send(lgw_async_t *a);
+LGW_API void lgw_async_free(lgw_async_t *a);  /* NULL ok */
+
 /* ---- distributed work queue (Redis Streams) ------------------------------ */
 
 /*
@@ -626,6 +895,14 @@ typedef enum {
  * that already has an outcome keeps it) and release job. */
 LGW_API int lgw_queue_finish(lgw_job_t *job, lgw_job_outcome_t outcome,
                              const char *body, size_t len);
+/* Outcomes written by lgw_queue_finish whose write Redis has not
+ * confirmed yet; fn (NULL: none) runs from the loop each time that number
+ * falls to 0. Freeing the queue before then may lose those outcomes (the
+ * jobs are then delivered again). */
+typedef void (*lgw_queue_drained_fn)(lgw_queue_t *q, void *ud);
+LGW_API size_t lgw_queue_pending_writes(const lgw_queue_t *q);
+LGW_API void lgw_queue_on_drained(lgw_queue_t *q, lgw_queue_drained_fn fn,
+                                  void *ud);
 
 #ifdef __cplusplus
 }

@@ -159,6 +159,14 @@ struct lgw_runtime {
 int lgw__runtime_from_node(const lgw__node_t *root, const char *name,
                            lgw_runtime_t **out, lgw_error_t *err);
 
+/* Validate one provider mapping m as an entry of `providers` (errors
+ * name the key without a prefix); p is cleared first, and released with
+ * lgw__provider_clear. Not a mapping: LGW_ECONFIG "not a provider
+ * mapping". */
+int lgw__provider_parse(const lgw__node_t *m, lgw__provider_t *p,
+                        lgw_error_t *err);
+void lgw__provider_clear(lgw__provider_t *p);
+
 /* Frees rt and all it holds whatever its reference count (the last
  * lgw_runtime_free, or a runtime_from_node that fails half way). */
 void lgw__runtime_destroy(lgw_runtime_t *rt);

@@ -542,6 +542,21 @@ static int add_provider(const ctx_t *c, lgw_runtime_t *rt,
   return parse_provider(c, m, path, &ps[rt->nproviders - 1]);
 }
 
+int lgw__provider_parse(const lgw__node_t *m, lgw__provider_t *p,
+                        lgw_error_t *err) {
+  ctx_t c;
+  int rc;
+  c.name = NULL;
+  c.err = err;
+  memset(p, 0, sizeof *p);
+  if (!m || m->type != LGW_NODE_MAP)
+    return lgw__error_set(err, LGW_ECONFIG, "not a provider mapping");
+  if ((rc = parse_provider(&c, m, "", p))) provider_free(p);
+  return rc;
+}
+
+void lgw__provider_clear(lgw__provider_t *p) { provider_free(p); }
+
 static int parse_providers(const ctx_t *c, const lgw__node_t *root,
                            lgw_runtime_t *rt) {
   const lgw__node_t *list = lgw__node_get(root, "providers"), *legacy;

@@ -18,8 +18,9 @@ typedef enum {
   LGW_NODE_MAP
 } lgw__node_type_t;
 
-typedef struct lgw__node lgw__node_t;
-struct lgw__node {
+/* The public lgw_value_t (llmgateway.h) is this tree. */
+typedef struct lgw_value lgw__node_t;
+struct lgw_value {
   lgw__node_type_t type;
   int line, col;       /* 1-based source position; 0 when not from a file */
   char *str;           /* STRING value; for scalars also the source text */

@@ -182,6 +182,14 @@ int lgw__error_set(lgw_error_t *err, int code, const char *fmt, ...) {
   return code;
 }
 
+int lgw_error_set(lgw_error_t *err, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lgw__error_vset(err, code, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
 /* ---- logging ----------------------------------------------------------- */
 
 static void log_stderr(lgw_log_level_t level, const char *msg, void *ud) {
@@ -203,13 +211,10 @@ void lgw_set_log(lgw_log_fn fn, void *ud, lgw_log_level_t max_level) {
 /* This thread's capture buffer (lgw__log_capture), NULL when none. */
 static _Thread_local lgw__buf_t *t_capture;
 
-void lgw__log(lgw_log_level_t level, const char *fmt, ...) {
+static void vlog(lgw_log_level_t level, const char *fmt, va_list ap) {
   char msg[1024];
-  va_list ap;
   if (level > g_log_max) return;
-  va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
   if (t_capture) {
     /* a message is its level byte and its text, NUL-terminated */
     if (lgw__buf_addc(t_capture, (char)('0' + level)) == 0)
@@ -217,6 +222,13 @@ void lgw__log(lgw_log_level_t level, const char *fmt, ...) {
     return;
   }
   g_log(level, msg, g_log_ud);
+}
+
+void lgw__log(lgw_log_level_t level, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vlog(level, fmt, ap);
+  va_end(ap);
 }
 
 void lgw__log_capture(lgw__buf_t *b) { t_capture = b; }
@@ -230,6 +242,13 @@ void lgw__log_replay(const lgw__buf_t *b) {
     g_log((lgw_log_level_t)(b->data[i] - '0'), m, g_log_ud);
     i += n + 2;
   }
+}
+
+void lgw_log(lgw_log_level_t level, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vlog(level, fmt, ap);
+  va_end(ap);
 }
 
 /* ---- string maps ------------------------------------------------------- */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lua.h>
@@ -26,7 +27,7 @@
 
 #include <cJSON.h>
 
-#include "lua_priv.h"
+#include "lgw_lua.h"
 
 #define EXIT_INTERRUPTED 130
 #define EXIT_GC_LIMIT 3  /* seconds finalizers may run at exit */
@@ -104,16 +105,28 @@ static void print_worker_usage(FILE *f) {
 
 /* ===== Trace, progress and log ========================================== */
 
+/* Monotonic milliseconds, and the wall clock in seconds. */
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double wall_s(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
 typedef struct host {
-  lgwL_module_t *m;
+  lua_State *L;             /* the script's state */
   FILE *trace;              /* NULL: no trace */
   int progress;             /* draw the progress line */
   int drawn;                /* a progress line is on the screen */
   int seen;                 /* some request has ended */
-  double start;             /* lgw__now_ms() at start */
+  double start;             /* now_ms() at start */
   long done, failed;        /* requests ended */
   long tokens;              /* input + output tokens of ended requests */
-  uv_timer_t *timer;        /* redraws the line; heap, freed on close */
   int worker;               /* worker mode */
   int stopping;             /* worker mode: a stop signal was seen */
   double grace;             /* worker mode: seconds jobs may finish in */
@@ -149,9 +162,9 @@ static void fmt_duration(char *buf, size_t n, double secs) {
  * batch helpers told how many items there are. */
 /* Worker mode: the queue's counters (as last read) and this worker's. */
 static void draw_worker_progress(double elapsed) {
-  lgwL_queue_progress_t p;
+  lgw_lua_queue_progress_t p;
   char el[32], q[160] = "";
-  if (!lgwL_queue_progress(host.m, &p)) return;
+  if (!lgw_lua_queue_progress(host.L, &p)) return;
   fmt_duration(el, sizeof el, elapsed);
   if (p.have_stats)
     snprintf(q, sizeof q, "waiting %lld  in flight %lld  done %lld  failed "
@@ -166,9 +179,8 @@ static void draw_worker_progress(double elapsed) {
 }
 
 static void draw_progress(void) {
-  lgwL_module_t *m = host.m;
-  const lgwL_gw_t *g;
-  double elapsed = (lgw__now_ms() - host.start) / 1000.0;
+  lgw_lua_progress_t pr;
+  double elapsed = (now_ms() - host.start) / 1000.0;
   size_t inflight = 0;
   char el[32], eta[48] = "";
   if (host.partial) return;  /* not in the middle of the script's line */
@@ -177,13 +189,13 @@ static void draw_progress(void) {
     return;
   }
   if (!host.progress || !host.seen) return;
-  for (g = m->gateways; g; g = g->next)
-    inflight += lgw_gateway_pending(g->gw);
+  lgw_lua_progress(host.L, &pr);
+  inflight = pr.in_flight;
   fmt_duration(el, sizeof el, elapsed);
-  if (m->batch_done > 0 && m->batch_items > m->batch_done) {
+  if (pr.batch_done > 0 && pr.batch_items > pr.batch_done) {
     char d[32];
-    fmt_duration(d, sizeof d, elapsed * (double)(m->batch_items -
-                 m->batch_done) / (double)m->batch_done);
+    fmt_duration(d, sizeof d, elapsed * (double)(pr.batch_items -
+                 pr.batch_done) / (double)pr.batch_done);
     snprintf(eta, sizeof eta, "  ETA %s", d);
   }
   fprintf(stderr, "\r\033[K[llmgateway] done %ld  failed %ld  in flight "
@@ -194,10 +206,6 @@ static void draw_progress(void) {
   host.drawn = 1;
 }
 
-static void on_tick(uv_timer_t *t) {
-  (void)t;
-  draw_progress();
-}
 
 static void add_count(cJSON *o, const char *k, long v) {
   if (v < 0) cJSON_AddNullToObject(o, k);
@@ -214,8 +222,8 @@ static void write_trace(const lgw_event_t *ev) {
   cJSON *o = cJSON_CreateObject(), *u;
   char *line;
   if (!o) return;
-  cJSON_AddNumberToObject(o, "ts", lgw__wall_s());
-  cJSON_AddStringToObject(o, "type", lgwL_event_name(ev->type));
+  cJSON_AddNumberToObject(o, "ts", wall_s());
+  cJSON_AddStringToObject(o, "type", lgw_lua_event_name(ev->type));
   cJSON_AddNumberToObject(o, "request_id", (double)ev->request_id);
   cJSON_AddStringToObject(o, "task", ev->task);
   cJSON_AddNumberToObject(o, "provider_index", ev->provider_index);
@@ -251,7 +259,7 @@ static void write_trace(const lgw_event_t *ev) {
     fclose(host.trace);
     host.trace = NULL;
     host.trace_failed = 1;
-    host.m->interrupted = 1;
+    lgw_lua_stop(host.L, 0);
   }
   cJSON_free(line);
 }
@@ -351,6 +359,14 @@ static void set_one_path(lua_State *L, int pkg, const char *field,
   lua_setfield(L, pkg, field);
 }
 
+/* The executable's absolute path into buf (n bytes); 0 when unknown. */
+static int exe_path(char *buf, size_t n) {
+  ssize_t got = readlink("/proc/self/exe", buf, n - 1);
+  if (got <= 0) return 0;
+  buf[got] = '\0';
+  return buf[0] == '/';
+}
+
 /* package.path and package.cpath. The default: the source tree's lua/
  * when the executable runs from the build tree (build/bin/ or build/),
  * then the install's directories next to the executable's, wherever the
@@ -361,8 +377,7 @@ static void set_one_path(lua_State *L, int pkg, const char *field,
 static void set_path(lua_State *L) {
   static const char *const ups[] = {"/../lua", "/../../lua"};
   char exe[4096];
-  size_t size = sizeof exe;
-  int have_exe = uv_exepath(exe, &size) == 0 && exe[0] == '/';
+  int have_exe = exe_path(exe, sizeof exe);
   int pkg;
   luaL_Buffer b;
   size_t i;
@@ -407,8 +422,6 @@ static void set_path(lua_State *L) {
   lua_setfield(L, -2, "llmgateway.core");
   lua_pop(L, 2);
 }
-
-static void free_handle(uv_handle_t *h) { lgw_free(h); }
 
 /* ===== The script's output ============================================= */
 
@@ -478,20 +491,19 @@ static void wrap_output(lua_State *L) {
  * interrupts them). */
 static volatile sig_atomic_t sig_first;   /* first stop signal, or 0 */
 static volatile sig_atomic_t grace_over;
-static uv_async_t *sig_async;
 
 static void on_signal(int sig) {
   if (sig == SIGALRM) {
     grace_over = 1;
-    lgwL_interrupt(host.m);
-    uv_async_send(sig_async);
+    lgw_lua_interrupt(host.L);
+    lgw_lua_wake(host.L);
     return;
   }
   if (sig_first) _exit(128 + sig);
   sig_first = sig;
   if (!host.worker || host.grace <= 0) {
     grace_over = 1;
-    lgwL_interrupt(host.m);
+    lgw_lua_interrupt(host.L);
   } else {
     struct itimerval it;
     memset(&it, 0, sizeof it);
@@ -502,25 +514,30 @@ static void on_signal(int sig) {
       it.it_value.tv_usec = 1;
     setitimer(ITIMER_REAL, &it, NULL);
   }
-  uv_async_send(sig_async);
+  lgw_lua_wake(host.L);
 }
 
-/* The loop's side of a signal. */
-static void on_wake(uv_async_t *h) {
-  lgwL_module_t *m = h->data;
-  if (!sig_first) return;
-  if (host.worker && !host.stopping) {
-    char msg[160];
-    host.stopping = 1;
-    lgwL_queue_stop_all(m);
-    snprintf(msg, sizeof msg, "stopping: finishing the jobs in hand (at "
-             "most %g s; signal again to quit now)", host.grace);
-    l_message(msg);
+/* The loop's side of a signal (after lgw_lua_wake), and the progress
+ * line's redraw. */
+static int stopped;  /* the run was stopped after a signal */
+
+static void on_tick(lua_State *L, void *ud) {
+  (void)ud;
+  if (sig_first) {
+    if (host.worker && !host.stopping) {
+      char msg[160];
+      host.stopping = 1;
+      lgw_lua_stop_queues(L);
+      snprintf(msg, sizeof msg, "stopping: finishing the jobs in hand (at "
+               "most %g s; signal again to quit now)", host.grace);
+      l_message(msg);
+    }
+    if (grace_over && !stopped) {
+      stopped = 1;
+      lgw_lua_stop(L, 1);
+    }
   }
-  if (grace_over && !m->interrupted) {
-    m->interrupted = 1;
-    lgwL_cancel_all(m);
-  }
+  draw_progress();
 }
 
 static void catch_signals(void) {
@@ -675,8 +692,6 @@ static int pmain(lua_State *L) {
   int progress = isatty(STDERR_FILENO), level = LGW_LOG_WARN;
   int first = 1, wopts_at;
   const char *trace = NULL;
-  lgwL_task_t *main_task;
-  lgwL_module_t *m;
   luaL_checkversion(L);
   lua_newtable(L);  /* worker options */
   wopts_at = lua_gettop(L);
@@ -791,7 +806,7 @@ static int pmain(lua_State *L) {
     }
   }
   host.progress = progress;
-  host.start = lgw__now_ms();
+  host.start = now_ms();
   lgw_set_log(host_log, NULL, (lgw_log_level_t)level);
   luaL_openlibs(L);
   if (progress) wrap_output(L);
@@ -799,9 +814,8 @@ static int pmain(lua_State *L) {
   create_arg_table(L, argv, argc, script < 0 ? argc : script);
   luaL_requiref(L, "llmgateway.core", luaopen_llmgateway_core, 0);
   lua_pop(L, 1);
-  m = lgwL_module(L);
-  host.m = m;
-  m->event_hook = on_event;
+  host.L = L;
+  lgw_lua_set_event_hook(L, on_event, NULL);
 
   /* stack: runner, chunks, n, args */
   if (host.worker) {
@@ -858,7 +872,7 @@ static int pmain(lua_State *L) {
     lua_pushcfunction(L, l_set_grace);
     lua_pushvalue(L, task);
     lua_insert(L, -5);
-    main_task = lgwL_spawn(L, m, 4);
+    lgw_lua_spawn(L, 4);
     lua_replace(L, task);
     lua_settop(L, task);
   } else if (nchunks == 1) {
@@ -866,35 +880,22 @@ static int pmain(lua_State *L) {
      * then show only the user's code. */
     lua_rawgeti(L, task + 1, 1);
     for (i = 1; i <= nargs; i++) lua_rawgeti(L, task + 3, i);
-    main_task = lgwL_spawn(L, m, nargs);
+    lgw_lua_spawn(L, nargs);
     lua_replace(L, task);
     lua_settop(L, task);
   } else {
-    main_task = lgwL_spawn(L, m, 3);
+    lgw_lua_spawn(L, 3);
   }
 
-  sig_async = lgw__calloc(1, sizeof *sig_async);
-  if (!sig_async) return luaL_error(L, "out of memory");
-  uv_async_init(m->loop, sig_async, on_wake);
-  sig_async->data = m;
-  uv_unref((uv_handle_t *)sig_async);
-  m->host_signals = 1;
+  lgw_lua_host_signals(L, 1);
   catch_signals();
-  if (host.progress) {
-    host.timer = lgw__calloc(1, sizeof *host.timer);
-    if (!host.timer) return luaL_error(L, "out of memory");
-    uv_timer_init(m->loop, host.timer);
-    uv_timer_start(host.timer, on_tick, 200, 200);
-    uv_unref((uv_handle_t *)host.timer);
-  }
+  if (lgw_lua_set_tick(L, on_tick, NULL, host.progress ? 0.2 : 0))
+    return luaL_error(L, "out of memory");
 
-  rc = lgwL_run_all(L, m, main_task);
-  lgwL_interrupt_clear(m);
+  rc = lgw_lua_run(L, task);
+  lgw_lua_interrupt_clear(L);
   release_signals();
-  if (host.timer) {
-    uv_close((uv_handle_t *)host.timer, free_handle);
-    host.timer = NULL;
-  }
+  lgw_lua_set_tick(L, NULL, NULL, 0);
   if (host.drawn || (host.progress && host.seen && !host.worker)) {
     draw_progress();
     fputc('\n', stderr);
@@ -906,7 +907,7 @@ static int pmain(lua_State *L) {
   }
   if (sig_first || rc > 0) {
     /* the main task's "interrupted!" is not worth a report */
-    if (lgwL_task_failure(L, task)) lua_pop(L, 1);
+    if (lgw_lua_task_failure(L, task)) lua_pop(L, 1);
   }
   if (sig_first) {
     if (sig_first == SIGINT) l_message("interrupted");
@@ -923,12 +924,12 @@ static int pmain(lua_State *L) {
     lua_pushinteger(L, EXIT_FAILURE);
     return 1;
   }
-  if (lgwL_task_failure(L, task)) {
+  if (lgw_lua_task_failure(L, task)) {
     report(L, LUA_ERRRUN);
     lua_pushinteger(L, EXIT_FAILURE);
     return 1;
   }
-  if (m->unobserved > 0) {
+  if (lgw_lua_unobserved(L) > 0) {
     /* Tasks that failed with nobody waiting: their errors are logged
      * when they are collected (here, or at lua_close for those still
      * referenced), and the run counts as failed. */
@@ -940,25 +941,14 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
-static void close_walk(uv_handle_t *h, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(h)) uv_close(h, NULL);
-}
-
 int main(int argc, char **argv) {
-  static uv_loop_t loop;
   lua_State *L;
   int status, result = EXIT_FAILURE;
-  if (uv_loop_init(&loop)) {
-    l_message("cannot create the event loop");
-    return EXIT_FAILURE;
-  }
   L = luaL_newstate();
   if (!L) {
     l_message("cannot create state: not enough memory");
     return EXIT_FAILURE;
   }
-  lgw_lua_set_loop(L, &loop);
   lua_pushcfunction(L, msghandler);
   lua_pushcfunction(L, pmain);
   lua_pushinteger(L, argc);
@@ -968,7 +958,5 @@ int main(int argc, char **argv) {
   bound_exit(result);
   lua_close(L);
   if (host.trace) fclose(host.trace);
-  uv_walk(&loop, close_walk, NULL);
-  while (uv_loop_close(&loop)) uv_run(&loop, UV_RUN_DEFAULT);
   return result;
 }

@@ -1,15 +1,14 @@
 /*
  * lua_convert.c -- conversions between Lua values and the C core's types:
  * request tables to lgw_request_t, results and errors to Lua tables
- * (llmgateway.Error), and Lua tables to and from the configuration node
- * tree. No behaviour lives here.
+ * (llmgateway.Error), and Lua tables to and from value trees
+ * (lgw_value_t). No behaviour lives here.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lua_priv.h"
-#include "transport.h"
 
 struct lgwL_result {
   char *task, *text, *requested_model, *normalized_model;
@@ -220,7 +219,8 @@ int lgwL_failf(lua_State *L, int code, const char *fmt, ...) {
   va_list ap;
   memset(&err, 0, sizeof err);
   va_start(ap, fmt);
-  lgw__error_vset(&err, code, fmt, ap);
+  err.code = code;
+  vsnprintf(err.message, sizeof err.message, fmt, ap);
   va_end(ap);
   return lgwL_fail(L, &err);
 }
@@ -260,7 +260,7 @@ void lgwL_result_free(lgwL_result_t *r) {
 
 /* strdup that treats NULL as "" so a NULL result means out of memory. */
 static char *dup_or_empty(const char *s, int *oom) {
-  char *p = lgw__strdup(s ? s : "");
+  char *p = lgwL_strdup(s ? s : "");
   if (!p) *oom = 1;
   return p;
 }
@@ -271,7 +271,7 @@ static void copy_attempts(lgw_attempt_t **dst, size_t *ndst,
                           const lgw_attempt_t *src, size_t n, int *oom) {
   size_t i;
   if (!n) return;
-  *dst = lgw__calloc(n, sizeof **dst);
+  *dst = lgwL_calloc(n, sizeof **dst);
   if (!*dst) {
     *oom = 1;
     return;
@@ -288,12 +288,12 @@ static void copy_attempts(lgw_attempt_t **dst, size_t *ndst,
 }
 
 lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
-  lgwL_result_t *c = lgw__calloc(1, sizeof *c);
+  lgwL_result_t *c = lgwL_calloc(1, sizeof *c);
   int oom = 0;
   size_t i;
   if (!c) return NULL;
   if (r->text) {
-    c->text = lgw__strndup(r->text, r->text_len);
+    c->text = lgwL_strndup(r->text, r->text_len);
     if (!c->text) oom = 1;
     c->text_len = r->text_len;
   }
@@ -303,7 +303,7 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
   c->cost_total = r->cost_total;
   c->finish_reason = r->finish_reason;
   if (r->refusal) {
-    c->refusal = lgw__strndup(r->refusal, r->refusal_len);
+    c->refusal = lgwL_strndup(r->refusal, r->refusal_len);
     if (!c->refusal) oom = 1;
     c->refusal_len = r->refusal_len;
   }
@@ -327,14 +327,14 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
   c->provider_index = r->provider_index;
   c->ttft = r->ttft;
   if (r->partial_text) {
-    c->partial_text = lgw__strndup(r->partial_text, r->partial_len);
+    c->partial_text = lgwL_strndup(r->partial_text, r->partial_len);
     if (!c->partial_text) oom = 1;
     c->partial_len = r->partial_len;
   }
   copy_attempts(&c->attempts, &c->nattempts, r->attempts, r->nattempts,
                 &oom);
   if (r->ntool_calls) {
-    c->tool_calls = lgw__calloc(r->ntool_calls, sizeof *c->tool_calls);
+    c->tool_calls = lgwL_calloc(r->ntool_calls, sizeof *c->tool_calls);
     if (!c->tool_calls) oom = 1;
     else c->ntool_calls = r->ntool_calls;
   }
@@ -357,7 +357,7 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
 }
 
 lgwL_result_t *lgwL_embed_copy(const lgw_embed_result_t *r) {
-  lgwL_result_t *c = lgw__calloc(1, sizeof *c);
+  lgwL_result_t *c = lgwL_calloc(1, sizeof *c);
   int oom = 0;
   size_t n;
   if (!c) return NULL;
@@ -371,7 +371,7 @@ lgwL_result_t *lgwL_embed_copy(const lgw_embed_result_t *r) {
   c->cost = c->cost_total = r->cost;
   n = r->vectors ? r->nvectors * r->dim : 0;
   if (n) {
-    c->vectors = lgw__calloc(n, sizeof *c->vectors);
+    c->vectors = lgwL_calloc(n, sizeof *c->vectors);
     if (!c->vectors) oom = 1;
     else memcpy(c->vectors, r->vectors, n * sizeof *c->vectors);
   }
@@ -1103,49 +1103,38 @@ static int key_cmp(const void *pa, const void *pb) {
   return a->len < b->len ? -1 : a->len > b->len;
 }
 
-static lgw__node_t *scalar_node(lua_State *L, int idx, int *unsupported) {
-  lgw__node_t *n = NULL;
+static lgw_value_t *scalar_node(lua_State *L, int idx, int *unsupported) {
   *unsupported = 0;
   switch (lua_type(L, idx)) {
     case LUA_TSTRING: {
       size_t len;
       const char *s = lua_tolstring(L, idx, &len);
-      return lgw__node_new_string(s, len, 0, 0);
+      return lgw_value_string(s, len);
     }
     case LUA_TBOOLEAN:
-      n = lgw__node_new(LGW_NODE_BOOL, 0, 0);
-      if (n) n->b = lua_toboolean(L, idx);
-      return n;
+      return lgw_value_bool(lua_toboolean(L, idx));
     case LUA_TNUMBER:
-      if (lua_isinteger(L, idx)) {
-        n = lgw__node_new(LGW_NODE_INT, 0, 0);
-        if (n) {
-          n->i = lua_tointeger(L, idx);
-          n->d = (double)n->i;
-        }
-      } else {
-        n = lgw__node_new(LGW_NODE_FLOAT, 0, 0);
-        if (n) n->d = lua_tonumber(L, idx);
-      }
-      return n;
+      if (lua_isinteger(L, idx))
+        return lgw_value_int((long long)lua_tointeger(L, idx));
+      return lgw_value_number((double)lua_tonumber(L, idx));
     default:
-      if (lgwL_is_null(L, idx)) return lgw__node_new(LGW_NODE_NULL, 0, 0);
+      if (lgwL_is_null(L, idx)) return lgw_value_null();
       *unsupported = 1;
       return NULL;
   }
 }
 
-static int to_node(lua_State *L, int idx, lgw__buf_t *path, int depth,
-                   lgw__node_t **out, lgw_error_t *err);
+static int to_node(lua_State *L, int idx, lgwL_buf_t *path, int depth,
+                   lgw_value_t **out, lgw_error_t *err);
 
 /* stack: the table at idx. Builds a SEQ or a MAP with sorted keys. */
-static int table_node(lua_State *L, int idx, lgw__buf_t *path, int depth,
-                      lgw__node_t **out, lgw_error_t *err) {
+static int table_node(lua_State *L, int idx, lgwL_buf_t *path, int depth,
+                      lgw_value_t **out, lgw_error_t *err) {
   lua_Integer len = (lua_Integer)lua_rawlen(L, idx);
   size_t count = 0, i, plen = path->len;
   int is_seq = len > 0, rc = 0;
   tkey_t *keys;
-  lgw__node_t *node;
+  lgw_value_t *node;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     lua_pop(L, 1);
@@ -1156,31 +1145,31 @@ static int table_node(lua_State *L, int idx, lgw__buf_t *path, int depth,
     if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER) {
       const char *tn = luaL_typename(L, -1);
       lua_pop(L, 1);
-      return lgw__error_set(err, LGW_ECONFIG, "%s: unsupported key of type "
+      return lgw_error_set(err, LGW_ECONFIG, "%s: unsupported key of type "
                             "%s", path->len ? path->data : "(root)", tn);
     }
   }
   if (is_seq && (lua_Integer)count != len) is_seq = 0;
-  node = lgw__node_new(is_seq ? LGW_NODE_SEQ : LGW_NODE_MAP, 0, 0);
-  if (!node) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  node = is_seq ? lgw_value_array() : lgw_value_object();
+  if (!node) return lgw_error_set(err, LGW_ENOMEM, "out of memory");
   if (is_seq) {
     for (i = 1; i <= count && !rc; i++) {
-      lgw__node_t *v = NULL;
+      lgw_value_t *v = NULL;
       path->len = plen;
-      if (lgw__buf_printf(path, "[%zu]", i))
-        rc = lgw__error_set(err, LGW_ENOMEM, "out of memory");
+      if (lgwL_buf_printf(path, "[%zu]", i))
+        rc = lgw_error_set(err, LGW_ENOMEM, "out of memory");
       lua_rawgeti(L, idx, (lua_Integer)i);
       if (!rc) rc = to_node(L, lua_gettop(L), path, depth + 1, &v, err);
       lua_pop(L, 1);
-      if (!rc && lgw__node_append(node, NULL, v))
-        rc = lgw__error_set(err, LGW_ENOMEM, "out of memory");
+      if (!rc && lgw_value_append(node, v))
+        rc = lgw_error_set(err, LGW_ENOMEM, "out of memory");
     }
     goto done;
   }
-  keys = lgw__calloc(count ? count : 1, sizeof *keys);
+  keys = lgwL_calloc(count ? count : 1, sizeof *keys);
   if (!keys) {
-    lgw__node_free(node);
-    return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+    lgw_value_free(node);
+    return lgw_error_set(err, LGW_ENOMEM, "out of memory");
   }
   i = 0;
   lua_pushnil(L);
@@ -1198,25 +1187,25 @@ static int table_node(lua_State *L, int idx, lgw__buf_t *path, int depth,
   }
   qsort(keys, count, sizeof *keys, key_cmp);
   for (i = 0; i < count && !rc; i++) {
-    lgw__node_t *k, *v = NULL;
+    lgw_value_t *k, *v = NULL;
     int unsupported;
     if (keys[i].s) lua_pushlstring(L, keys[i].s, keys[i].len);
     else if (keys[i].isint) lua_pushinteger(L, keys[i].i);
     else lua_pushnumber(L, keys[i].d);
     k = scalar_node(L, -1, &unsupported);
     path->len = plen;
-    if (lgw__buf_printf(path, "%s%s", plen ? "." : "",
+    if (lgwL_buf_printf(path, "%s%s", plen ? "." : "",
                         lua_tostring(L, -1)))
       rc = LGW_ENOMEM;
     lua_rawget(L, idx);
     if (!k || rc) {
-      rc = lgw__error_set(err, LGW_ENOMEM, "out of memory");
-      lgw__node_free(k);
+      rc = lgw_error_set(err, LGW_ENOMEM, "out of memory");
+      lgw_value_free(k);
     } else {
       rc = to_node(L, lua_gettop(L), path, depth + 1, &v, err);
-      if (rc) lgw__node_free(k);
-      else if (lgw__node_append(node, k, v))
-        rc = lgw__error_set(err, LGW_ENOMEM, "out of memory");
+      if (rc) lgw_value_free(k);
+      else if (lgw_value_insert(node, k, v))
+        rc = lgw_error_set(err, LGW_ENOMEM, "out of memory");
     }
     lua_pop(L, 1);
   }
@@ -1225,93 +1214,102 @@ done:
   path->len = plen;
   if (path->data) path->data[plen] = '\0';
   if (rc) {
-    lgw__node_free(node);
+    lgw_value_free(node);
     return rc;
   }
   *out = node;
   return 0;
 }
 
-static int to_node(lua_State *L, int idx, lgw__buf_t *path, int depth,
-                   lgw__node_t **out, lgw_error_t *err) {
+static int to_node(lua_State *L, int idx, lgwL_buf_t *path, int depth,
+                   lgw_value_t **out, lgw_error_t *err) {
   int unsupported;
   if (depth > MAX_DEPTH)
-    return lgw__error_set(err, LGW_ECONFIG, "%s: nested too deeply",
+    return lgw_error_set(err, LGW_ECONFIG, "%s: nested too deeply",
                           path->len ? path->data : "(root)");
   if (lua_type(L, idx) == LUA_TTABLE) {
     if (!lua_checkstack(L, 6))
-      return lgw__error_set(err, LGW_ENOMEM, "Lua stack overflow");
+      return lgw_error_set(err, LGW_ENOMEM, "Lua stack overflow");
     return table_node(L, idx, path, depth, out, err);
   }
   *out = scalar_node(L, idx, &unsupported);
   if (unsupported)
-    return lgw__error_set(err, LGW_ECONFIG, "%s: unsupported value of type "
+    return lgw_error_set(err, LGW_ECONFIG, "%s: unsupported value of type "
                           "%s", path->len ? path->data : "(root)",
                           luaL_typename(L, idx));
-  if (!*out) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  if (!*out) return lgw_error_set(err, LGW_ENOMEM, "out of memory");
   return 0;
 }
 
-int lgwL_to_node(lua_State *L, int idx, lgw__node_t **out,
+int lgwL_to_value(lua_State *L, int idx, lgw_value_t **out,
                  lgw_error_t *err) {
-  lgw__buf_t path;
+  lgwL_buf_t path;
   int rc;
   *out = NULL;
-  lgw__buf_init(&path);
+  lgwL_buf_init(&path);
   rc = to_node(L, lua_absindex(L, idx), &path, 0, out, err);
-  lgw__buf_free(&path);
+  lgwL_buf_free(&path);
   return rc;
 }
 
-static void push_key(lua_State *L, const lgw__node_t *k) {
-  switch (k->type) {
-    case LGW_NODE_INT: lua_pushinteger(L, (lua_Integer)k->i); break;
-    case LGW_NODE_BOOL: lua_pushboolean(L, k->b); break;
-    case LGW_NODE_STRING: lua_pushlstring(L, k->str, k->len); break;
-    default: {
-      const char *s = lgw__node_text(k);
-      if (k->type == LGW_NODE_FLOAT && !isnan(k->d))
-        lua_pushnumber(L, k->d);
+/* Key i of the object n. */
+static void push_key(lua_State *L, const lgw_value_t *n, size_t i) {
+  const lgw_value_t *k = lgw_value_key_value(n, i);
+  size_t len;
+  const char *s;
+  switch (lgw_value_type(k)) {
+    case LGW_VALUE_INT: lua_pushinteger(L, (lua_Integer)lgw_value_get_int(k));
+      break;
+    case LGW_VALUE_BOOL: lua_pushboolean(L, lgw_value_get_bool(k)); break;
+    case LGW_VALUE_STRING:
+      s = lgw_value_get_string(k, &len);
+      lua_pushlstring(L, s, len);
+      break;
+    default:
+      s = lgw_value_key_at(n, i, NULL);
+      if (lgw_value_type(k) == LGW_VALUE_NUMBER &&
+          !isnan(lgw_value_get_number(k)))
+        lua_pushnumber(L, lgw_value_get_number(k));
       else
         lua_pushstring(L, s ? s : "null");  /* NaN cannot be a key */
-    }
   }
 }
 
-static void push_node(lua_State *L, const lgw__node_t *n, int depth) {
-  size_t i;
+static void push_node(lua_State *L, const lgw_value_t *n, int depth) {
+  size_t i, count = lgw_value_count(n), len;
+  const char *s;
   if (depth > MAX_DEPTH) luaL_error(L, "configuration nested too deeply");
   luaL_checkstack(L, 4, NULL);
-  if (!n) {
-    lgwL_push_null(L);
-    return;
-  }
-  switch (n->type) {
-    case LGW_NODE_NULL: lgwL_push_null(L); break;
-    case LGW_NODE_BOOL: lua_pushboolean(L, n->b); break;
-    case LGW_NODE_INT: lua_pushinteger(L, (lua_Integer)n->i); break;
-    case LGW_NODE_FLOAT: lua_pushnumber(L, n->d); break;
-    case LGW_NODE_STRING: lua_pushlstring(L, n->str ? n->str : "", n->len);
+  switch (lgw_value_type(n)) {
+    case LGW_VALUE_NULL: lgwL_push_null(L); break;
+    case LGW_VALUE_BOOL: lua_pushboolean(L, lgw_value_get_bool(n)); break;
+    case LGW_VALUE_INT:
+      lua_pushinteger(L, (lua_Integer)lgw_value_get_int(n));
       break;
-    case LGW_NODE_SEQ:
-      lua_createtable(L, (int)n->n, 0);
-      for (i = 0; i < n->n; i++) {
-        push_node(L, n->items[i], depth + 1);
+    case LGW_VALUE_NUMBER: lua_pushnumber(L, lgw_value_get_number(n)); break;
+    case LGW_VALUE_STRING:
+      s = lgw_value_get_string(n, &len);
+      lua_pushlstring(L, s ? s : "", len);
+      break;
+    case LGW_VALUE_ARRAY:
+      lua_createtable(L, (int)count, 0);
+      for (i = 0; i < count; i++) {
+        push_node(L, lgw_value_at(n, i), depth + 1);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
       }
       break;
-    case LGW_NODE_MAP:
-      lua_createtable(L, 0, (int)n->n);
-      for (i = 0; i < n->n; i++) {
-        push_key(L, n->keys[i]);
-        push_node(L, n->items[i], depth + 1);
+    case LGW_VALUE_OBJECT:
+      lua_createtable(L, 0, (int)count);
+      for (i = 0; i < count; i++) {
+        push_key(L, n, i);
+        push_node(L, lgw_value_at(n, i), depth + 1);
         lua_rawset(L, -3);  /* the last duplicate wins, as in Python */
       }
       break;
   }
 }
 
-void lgwL_push_node(lua_State *L, const lgw__node_t *n) {
+void lgwL_push_value(lua_State *L, const lgw_value_t *n) {
   push_node(L, n, 0);
 }
 
@@ -1320,7 +1318,7 @@ void lgwL_push_node(lua_State *L, const lgw__node_t *n) {
 #define JSON_MAX_DEPTH 200
 
 static int json_fail(lgw_error_t *err, const char *path, const char *what) {
-  return lgw__error_set(err, LGW_EINVAL, "cannot encode %s as JSON (at %s)",
+  return lgw_error_set(err, LGW_EINVAL, "cannot encode %s as JSON (at %s)",
                         what, path[0] ? path : "the top level");
 }
 
@@ -1338,10 +1336,24 @@ static int cmp_key(const void *a, const void *b) {
   return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-static int json_value(lua_State *L, int idx, lgw__buf_t *b, char *path,
+static int json_value(lua_State *L, int idx, lgwL_buf_t *b, char *path,
                       size_t pathcap, int depth, lgw_error_t *err);
 
 static const char empty_array;  /* its address is llm.empty_array */
+
+static int json_add_str(lgwL_buf_t *b, const char *s, size_t n) {
+  size_t qlen;
+  char *q = lgw_json_quote(s, n, &qlen);
+  int rc = q ? lgwL_buf_add(b, q, qlen) : LGW_ENOMEM;
+  lgw_free(q);
+  return rc;
+}
+
+static int json_add_num(lgwL_buf_t *b, double d) {
+  char num[32];
+  int rc = lgw_json_number(d, num);
+  return rc ? rc : lgwL_buf_adds(b, num);
+}
 
 void lgwL_push_empty_array(lua_State *L) {
   lua_pushlightuserdata(L, (void *)&empty_array);
@@ -1358,26 +1370,26 @@ static int marked_array(lua_State *L, int idx) {
 }
 
 /* Items 1..n of the table at idx as a JSON array. */
-static int json_items(lua_State *L, int idx, lua_Integer n, lgw__buf_t *b,
+static int json_items(lua_State *L, int idx, lua_Integer n, lgwL_buf_t *b,
                       char *path, size_t pathcap, int depth,
                       lgw_error_t *err) {
   size_t plen = strlen(path);
   lua_Integer i;
-  int rc = lgw__buf_addc(b, '[');
+  int rc = lgwL_buf_addc(b, '[');
   for (i = 1; !rc && i <= n; i++) {
-    if (i > 1) rc = lgw__buf_addc(b, ',');
+    if (i > 1) rc = lgwL_buf_addc(b, ',');
     snprintf(path + plen, pathcap - plen, "[%lld]", (long long)i);
     lua_rawgeti(L, idx, i);
     if (!rc) rc = json_value(L, -1, b, path, pathcap, depth + 1, err);
     lua_pop(L, 1);
   }
   path[plen] = '\0';
-  return rc ? rc : lgw__buf_addc(b, ']');
+  return rc ? rc : lgwL_buf_addc(b, ']');
 }
 
 /* A table: an array when its keys are exactly 1..n (n >= 1), else an
  * object with string (or integer) keys in byte order. */
-static int json_table(lua_State *L, int idx, lgw__buf_t *b, char *path,
+static int json_table(lua_State *L, int idx, lgwL_buf_t *b, char *path,
                       size_t pathcap, int depth, lgw_error_t *err) {
   size_t nkeys = 0, cap = 0, i, plen = strlen(path);
   json_key_t *keys = NULL;
@@ -1387,7 +1399,7 @@ static int json_table(lua_State *L, int idx, lgw__buf_t *b, char *path,
   if (depth > JSON_MAX_DEPTH)
     return json_fail(err, path, "a table nested too deeply (or a cycle)");
   if (!lua_checkstack(L, 4))
-    return lgw__error_set(err, LGW_ENOMEM, "out of memory (Lua stack)");
+    return lgw_error_set(err, LGW_ENOMEM, "out of memory (Lua stack)");
   if (marked_array(L, idx))
     return json_items(L, idx, (lua_Integer)lua_rawlen(L, idx), b, path,
                       pathcap, depth, err);
@@ -1400,11 +1412,13 @@ static int json_table(lua_State *L, int idx, lgw__buf_t *b, char *path,
       k.i = lua_tointeger(L, -2);
       if (k.i < 1) array = 0;
       else if (k.i > maxi) maxi = k.i;
-      k.s = lgw__sprintf("%lld", (long long)k.i);
+      char num[24];
+      snprintf(num, sizeof num, "%lld", (long long)k.i);
+      k.s = lgwL_strdup(num);
     } else if (lua_type(L, -2) == LUA_TSTRING) {
       const char *s = lua_tolstring(L, -2, &k.len);
       array = 0;
-      k.s = lgw__strndup(s, k.len);
+      k.s = lgwL_strndup(s, k.len);
     } else {
       rc = json_fail(err, path, lua_type(L, -2) == LUA_TNUMBER
                      ? "a table with a non-integer number key"
@@ -1422,7 +1436,7 @@ static int json_table(lua_State *L, int idx, lgw__buf_t *b, char *path,
     }
     if (!k.s || nkeys == cap) {
       lgw_free(k.s);
-      rc = lgw__error_set(err, LGW_ENOMEM, "out of memory");
+      rc = lgw_error_set(err, LGW_ENOMEM, "out of memory");
       lua_pop(L, 2);
       break;
     }
@@ -1435,11 +1449,11 @@ static int json_table(lua_State *L, int idx, lgw__buf_t *b, char *path,
                     err);
   } else if (!rc) {
     if (nkeys > 1) qsort(keys, nkeys, sizeof *keys, cmp_key);
-    rc = lgw__buf_addc(b, '{');
+    rc = lgwL_buf_addc(b, '{');
     for (i = 0; !rc && i < nkeys; i++) {
-      if (i > 0) rc = lgw__buf_addc(b, ',');
-      if (!rc) rc = lgw__json_add_str(b, keys[i].s, keys[i].len);
-      if (!rc) rc = lgw__buf_addc(b, ':');
+      if (i > 0) rc = lgwL_buf_addc(b, ',');
+      if (!rc) rc = json_add_str(b, keys[i].s, keys[i].len);
+      if (!rc) rc = lgwL_buf_addc(b, ':');
       if (keys[i].is_int) {
         snprintf(path + plen, pathcap - plen, "[%s]", keys[i].s);
         lua_rawgeti(L, idx, keys[i].i);
@@ -1452,37 +1466,37 @@ static int json_table(lua_State *L, int idx, lgw__buf_t *b, char *path,
       if (!rc) rc = json_value(L, -1, b, path, pathcap, depth + 1, err);
       lua_pop(L, 1);
     }
-    if (!rc) rc = lgw__buf_addc(b, '}');
+    if (!rc) rc = lgwL_buf_addc(b, '}');
   }
   path[plen] = '\0';
   for (i = 0; i < nkeys; i++) lgw_free(keys[i].s);
   lgw_free(keys);
   if (rc == LGW_ENOMEM && !err->message[0])
-    lgw__error_set(err, LGW_ENOMEM, "out of memory");
+    lgw_error_set(err, LGW_ENOMEM, "out of memory");
   return rc;
 }
 
-static int json_value(lua_State *L, int idx, lgw__buf_t *b, char *path,
+static int json_value(lua_State *L, int idx, lgwL_buf_t *b, char *path,
                       size_t pathcap, int depth, lgw_error_t *err) {
   switch (lua_type(L, idx)) {
   case LUA_TBOOLEAN:
-    return lgw__buf_adds(b, lua_toboolean(L, idx) ? "true" : "false");
+    return lgwL_buf_adds(b, lua_toboolean(L, idx) ? "true" : "false");
   case LUA_TNUMBER:
     if (lua_isinteger(L, idx))
-      return lgw__buf_printf(b, "%lld", (long long)lua_tointeger(L, idx));
+      return lgwL_buf_printf(b, "%lld", (long long)lua_tointeger(L, idx));
     if (!isfinite(lua_tonumber(L, idx)))
       return json_fail(err, path, "a number that is not finite");
-    return lgw__json_add_num(b, (double)lua_tonumber(L, idx));
+    return json_add_num(b, (double)lua_tonumber(L, idx));
   case LUA_TSTRING: {
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
-    return lgw__json_add_str(b, s, len);
+    return json_add_str(b, s, len);
   }
   case LUA_TTABLE:
     return json_table(L, idx, b, path, pathcap, depth, err);
   case LUA_TLIGHTUSERDATA:
-    if (lgwL_is_null(L, idx)) return lgw__buf_adds(b, "null");
-    if (lua_touserdata(L, idx) == &empty_array) return lgw__buf_adds(b, "[]");
+    if (lgwL_is_null(L, idx)) return lgwL_buf_adds(b, "null");
+    if (lua_touserdata(L, idx) == &empty_array) return lgwL_buf_adds(b, "[]");
     /* fall through */
   default:
     return json_fail(err, path, luaL_typename(L, idx));
@@ -1491,19 +1505,19 @@ static int json_value(lua_State *L, int idx, lgw__buf_t *b, char *path,
 
 int lgwL_to_json(lua_State *L, int idx, char **out, size_t *len,
                  lgw_error_t *err) {
-  lgw__buf_t b;
+  lgwL_buf_t b;
   char path[256] = "";
   int rc;
   *out = NULL;
-  lgw__buf_init(&b);
+  lgwL_buf_init(&b);
   rc = json_value(L, idx, &b, path, sizeof path, 0, err);
   if (rc) {
-    lgw__buf_free(&b);
+    lgwL_buf_free(&b);
     if (rc == LGW_ENOMEM)
-      lgw__error_set(err, LGW_ENOMEM, "out of memory");
+      lgw_error_set(err, LGW_ENOMEM, "out of memory");
     return rc;
   }
   *len = b.len;
-  *out = lgw__buf_steal(&b);
-  return *out ? 0 : lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  *out = lgwL_buf_steal(&b);
+  return *out ? 0 : lgw_error_set(err, LGW_ENOMEM, "out of memory");
 }

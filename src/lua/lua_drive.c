@@ -11,17 +11,17 @@
 int lgw_lua_fd(lua_State *L) {
   lgwL_module_t *m = lgwL_module_peek(L);
   if (!m || !m->loop) return -1;
-  return uv_backend_fd(m->loop);
+  return lgw_loop_fd(m->loop);
 }
 
 int lgw_lua_timeout(lua_State *L) {
   lgwL_module_t *m = lgwL_module_peek(L);
   if (!m || !m->loop) return -1;
   if (m->ready_head) return 0;
-  /* uv_backend_timeout is 0 with an active idle handle, -1 with no
+  /* lgw_loop_timeout is 0 with an active idle handle, -1 with no
    * timer; a loop with nothing alive has nothing to wait for either */
-  if (!uv_loop_alive(m->loop)) return -1;
-  return uv_backend_timeout(m->loop);
+  if (!lgw_loop_alive(m->loop)) return -1;
+  return lgw_loop_timeout(m->loop);
 }
 
 /* One non-blocking run of the loop from L (not a task), then the tasks it
@@ -32,7 +32,7 @@ static int run_nowait(lua_State *L, lgwL_module_t *m) {
   if (m->depth > 0 || m->closing) return -1;
   m->depth++;
   m->from = L;
-  uv_run(m->loop, UV_RUN_NOWAIT);
+  lgw_loop_run(m->loop, LGW_RUN_NOWAIT);
   m->depth--;
   m->from = from;
   if (m->ready_head) {

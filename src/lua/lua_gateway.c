@@ -8,8 +8,6 @@
  */
 #include <string.h>
 
-#include "config.h"
-#include "env.h"
 #include "lua_priv.h"
 
 /* ===== Runtime ========================================================== */
@@ -45,33 +43,39 @@ static int runtime_tostring(lua_State *L) {
 static int runtime_index(lua_State *L) {
   const lgw_runtime_t *rt = check_runtime(L, 1);
   const char *k = luaL_checkstring(L, 2);
-  if (!strcmp(k, "provider_count"))
-    lua_pushinteger(L, (lua_Integer)rt->nproviders);
-  else if (!strcmp(k, "config_key")) lua_pushstring(L, rt->config_key);
-  else if (!strcmp(k, "max_concurrent")) lua_pushinteger(L, rt->max_concurrent);
-  else if (!strcmp(k, "retry_max")) lua_pushinteger(L, rt->retry_max);
-  else if (!strcmp(k, "transport_retries"))
-    lua_pushinteger(L, rt->transport_retries);
-  else if (!strcmp(k, "timeout")) lua_pushnumber(L, rt->timeout);
-  else if (!strcmp(k, "fallback_model")) lua_pushstring(L, rt->fallback_model);
-  else if (!strcmp(k, "strong_model")) lua_pushstring(L, rt->strong_model);
-  else if (!strcmp(k, "weak_model")) lua_pushstring(L, rt->weak_model);
-  else if (!strcmp(k, "state")) lua_pushstring(L, rt->state);
-  else if (!strcmp(k, "state_prefix")) lua_pushstring(L, rt->state_prefix);
-  else if (!strcmp(k, "worker_grace")) lua_pushnumber(L, rt->worker_grace);
-  else lua_pushnil(L);
+  lgw_value_t *settings;
+  const lgw_value_t *v;
+  if (!strcmp(k, "provider_count")) {
+    lua_pushinteger(L, (lua_Integer)lgw_runtime_provider_count(rt));
+    return 1;
+  }
+  if (!strcmp(k, "config_key")) {
+    lua_pushstring(L, lgw_runtime_config_key(rt));
+    return 1;
+  }
+  if (!(settings = lgw_runtime_settings(rt)))
+    return luaL_error(L, "out of memory");
+  v = lgw_value_get(settings, k);
+  switch (lgw_value_type(v)) {
+    case LGW_VALUE_INT:
+      lua_pushinteger(L, (lua_Integer)lgw_value_get_int(v));
+      break;
+    case LGW_VALUE_NUMBER: lua_pushnumber(L, lgw_value_get_number(v)); break;
+    case LGW_VALUE_STRING: lua_pushstring(L, lgw_value_get_string(v, NULL));
+      break;
+    default: lua_pushnil(L); break;
+  }
+  lgw_value_free(settings);
   return 1;
 }
 
-/* Table -> node tree -> env interpolation -> validated runtime. */
+/* Table -> value tree -> validated runtime (env references resolved). */
 static int runtime_from_table(lua_State *L, int idx, lgw_runtime_t **out,
                               lgw_error_t *err) {
-  lgw__node_t *root = NULL;
-  int rc = lgwL_to_node(L, idx, &root, err);
-  if (!rc && lgw__env_resolve_tree(root, lgw__getenv_default, NULL))
-    rc = lgw__error_set(err, LGW_ENOMEM, "out of memory");
-  if (!rc) rc = lgw__runtime_from_node(root, NULL, out, err);
-  lgw__node_free(root);
+  lgw_value_t *root = NULL;
+  int rc = lgwL_to_value(L, idx, &root, err);
+  if (!rc) rc = lgw_runtime_from_value(root, NULL, out, err);
+  lgw_value_free(root);
   return rc;
 }
 
@@ -99,7 +103,7 @@ static int l_runtime_spec_from_dict(lua_State *L) {
 static int l_dump_runtime_spec(lua_State *L) {
   const lgw_runtime_t *rt = check_runtime(L, 1);
   int with_keys = 0;
-  lgw__node_t *root;
+  lgw_value_t *root;
   if (!lua_isnoneornil(L, 2)) {
     static const char *const keys[] = {"with_keys", NULL};
     luaL_checktype(L, 2, LUA_TTABLE);
@@ -108,39 +112,11 @@ static int l_dump_runtime_spec(lua_State *L) {
     with_keys = lua_toboolean(L, -1);
     lua_pop(L, 1);
   }
-  root = lgw__runtime_dump(rt, with_keys);
+  root = lgw_runtime_dump(rt, with_keys);
   if (!root) return luaL_error(L, "out of memory");
-  lgwL_push_node(L, root);
-  lgw__node_free(root);
+  lgwL_push_value(L, root);
+  lgw_value_free(root);
   return 1;
-}
-
-/* A copy of rt with settings.max_concurrent replaced (dump, edit,
- * validate again, so the copy is built exactly like any runtime). */
-static int with_max_concurrent(const lgw_runtime_t *rt, lua_Integer n,
-                               lgw_runtime_t **out, lgw_error_t *err) {
-  lgw__node_t *root = lgw__runtime_dump(rt, 1);
-  lgw__node_t *settings = root ? lgw__node_get(root, "settings") : NULL;
-  size_t i;
-  int rc;
-  if (!settings || settings->type != LGW_NODE_MAP) {
-    lgw__node_free(root);
-    return lgw__error_set(err, LGW_ENOMEM, "out of memory");
-  }
-  for (i = 0; i < settings->n; i++) {
-    lgw__node_t *v = settings->items[i];
-    if (strcmp(lgw__node_text(settings->keys[i]), "max_concurrent") != 0)
-      continue;
-    lgw_free(v->str);
-    v->str = NULL;
-    v->len = 0;
-    v->type = LGW_NODE_INT;
-    v->i = n;
-    v->d = (double)n;
-  }
-  rc = lgw__runtime_from_node(root, NULL, out, err);
-  lgw__node_free(root);
-  return rc;
 }
 
 /* ===== Gateway ========================================================== */
@@ -177,7 +153,7 @@ static void gw_close(lgwL_gw_t *g) {
     c->gw = NULL;
     c->done = 1;
     c->status = LGW_ECANCELED;
-    lgw__error_set(&c->err, LGW_ECANCELED, "gateway closed");
+    lgw_error_set(&c->err, LGW_ECANCELED, "gateway closed");
     if (c->task) lgwL_ready(c->task);
   }
 }
@@ -243,7 +219,7 @@ static void on_event(const lgw_event_t *ev, void *ud) {
   if (!g->gw) return;
   e = lgwL_cb_run(m, g->event_ref, g->validator_timeout, push_event_arg, ev,
                   buf, sizeof buf);
-  if (e) lgw__log(LGW_LOG_WARN, "on_event raised an error (ignored): %s", e);
+  if (e) lgw_log(LGW_LOG_WARN, "on_event raised an error (ignored): %s", e);
 }
 
 /* Gateway(runtime_or_table [, options]) -> gateway | nil, err */
@@ -292,7 +268,8 @@ static int l_gateway(lua_State *L) {
   if (!rt) rc = runtime_from_table(L, 1, &owned, &err);
   if (!rc && max_concurrent) {
     lgw_runtime_t *copy = NULL;
-    rc = with_max_concurrent(rt ? rt : owned, max_concurrent, &copy, &err);
+    rc = lgw_runtime_with_max_concurrent(rt ? rt : owned, (long)max_concurrent,
+                                         &copy, &err);
     lgw_runtime_free(owned);
     owned = copy;
   }
@@ -368,7 +345,7 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
   c->gw = NULL;
   c->status = status;
   if (err) c->err = *err;
-  else if (status) lgw__error_set(&c->err, status, "%s",
+  else if (status) lgw_error_set(&c->err, status, "%s",
                                   lgw_strerror(status));
   if (res) {
     /* The text forms of a success read no more than the text and usage;
@@ -376,7 +353,7 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
     c->res = lgwL_result_copy(res, !status && !c->cb_failed &&
                                    c->form != LGWL_PUSH_FULL);
     if (!c->res && !status)
-      c->status = lgw__error_set(&c->err, LGW_ENOMEM, "out of memory");
+      c->status = lgw_error_set(&c->err, LGW_ENOMEM, "out of memory");
   }
   if (c->task) lgwL_ready(c->task);
 }
@@ -390,7 +367,7 @@ static int call_finish(lua_State *L, lgwL_call_t *c) {
     n = lgwL_push_result(L, c->res, c->form);
   } else {
     if (c->status == 0 && !c->cb_failed)
-      lgw__error_set(&c->err, LGW_ENOMEM, "out of memory");
+      lgw_error_set(&c->err, LGW_ENOMEM, "out of memory");
     lua_pushnil(L);
     lgwL_push_error(L, c->cb_failed ? &c->cb_err : &c->err, c->res);
     if (c->cb_failed) {
@@ -439,7 +416,7 @@ static void on_delta(lgw_gateway_t *gw, uint64_t id, const char *text,
                   sizeof buf);
   if (!e) return;
   c->cb_failed = 1;
-  lgw__error_set(&c->cb_err, LGW_ECANCELED, "on_delta raised an error: %s",
+  lgw_error_set(&c->cb_err, LGW_ECANCELED, "on_delta raised an error: %s",
                  e);
   lgw_gateway_cancel(gw, id);
 }
@@ -476,7 +453,7 @@ static void on_tool_delta(lgw_gateway_t *gw, uint64_t id, size_t index,
                   buf, sizeof buf);
   if (!e) return;
   c->cb_failed = 1;
-  lgw__error_set(&c->cb_err, LGW_ECANCELED,
+  lgw_error_set(&c->cb_err, LGW_ECANCELED,
                  "on_tool_delta raised an error: %s", e);
   lgw_gateway_cancel(gw, id);
 }
@@ -518,7 +495,7 @@ static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
     lua_pushvalue(L, delta[1]);
     tref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
-  c = lgw__calloc(1, sizeof *c);
+  c = lgwL_calloc(1, sizeof *c);
   if (!c) {
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
     luaL_unref(L, LUA_REGISTRYINDEX, tref);
@@ -562,7 +539,7 @@ static int wait_call(lua_State *L, lgwL_module_t *m, lgwL_task_t *t,
     if (lgwL_run_once(L, m) < 0) {
       /* Interrupted: the request ends before the error is raised. */
       lgwL_call_cancel(c);
-      while (!c->done) uv_run(m->loop, UV_RUN_ONCE);
+      while (!c->done) lgw_loop_run(m->loop, LGW_RUN_ONCE);
       lgwL_call_free(c);
       return lgwL_stop_error(L, m);
     }
@@ -582,12 +559,12 @@ static void on_embed_done(lgw_gateway_t *gw, uint64_t id, int status,
   c->gw = NULL;
   c->status = status;
   if (err) c->err = *err;
-  else if (status) lgw__error_set(&c->err, status, "%s",
+  else if (status) lgw_error_set(&c->err, status, "%s",
                                   lgw_strerror(status));
   if (res) {
     c->res = lgwL_embed_copy(res);
     if (!c->res && !status)
-      c->status = lgw__error_set(&c->err, LGW_ENOMEM, "out of memory");
+      c->status = lgw_error_set(&c->err, LGW_ENOMEM, "out of memory");
   }
   if (c->task) lgwL_ready(c->task);
 }
@@ -658,7 +635,7 @@ static int gw_embed(lua_State *L) {
   if (t && lgwL_task_canceled(t))
     return lgwL_failf(L, LGW_ECANCELED, "the task was canceled");
   if (!t) lgwL_check_block(L, m);
-  c = lgw__calloc(1, sizeof *c);
+  c = lgwL_calloc(1, sizeof *c);
   if (!c) return luaL_error(L, "out of memory");
   memset(&err, 0, sizeof err);
   c->m = m;

@@ -11,13 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "config.h"
-#include "env.h"
-#include "fileio.h"
-#include "json_extract.h"
 #include "lua_priv.h"
-#include "provider_state.h"
-#include "yaml_load.h"
 
 /* ===== Module record ==================================================== */
 
@@ -34,8 +28,6 @@ lgwL_module_t *lgwL_module(lua_State *L) {
   if (!m) luaL_error(L, "llmgateway.core is not open in this state");
   return m;
 }
-
-static void free_handle(uv_handle_t *h) { lgw_free(h); }
 
 /* ===== Log capture (set_log) ============================================ */
 
@@ -195,11 +187,6 @@ const char *lgwL_cb_run(lgwL_module_t *m, int ref, double limit,
   return buf;
 }
 
-static void close_walk(uv_handle_t *h, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(h)) uv_close(h, NULL);
-}
-
 /* __gc of the module record: runs last at lua_close (it was created
  * first). Every gateway is closed by then; nothing is resumed any more. */
 static int module_gc(lua_State *L) {
@@ -224,53 +211,59 @@ static int module_gc(lua_State *L) {
     g->gw = NULL;
   }
   while (m->calls) lgwL_call_free(m->calls);
-  uv_close((uv_handle_t *)m->idle, free_handle);
-  if (m->wake) uv_close((uv_handle_t *)m->wake, free_handle);
+  lgw_idle_free(m->idle);
+  m->idle = NULL;
+  lgwL_host_teardown(m);
+  lgw_async_free(m->wake);
   m->wake = NULL;
   /* lua_close from inside the loop (os.exit(n, true) in a task) must not
    * run the loop again: the process is ending anyway. */
   if (m->own_loop && m->depth == 0) {
     /* luv's loop_gc: close what is left and run until the loop closes. */
-    uv_walk(m->loop, close_walk, NULL);
-    while (uv_loop_close(m->loop)) uv_run(m->loop, UV_RUN_DEFAULT);
-    lgw_free(m->loop);
+    lgw_loop_free(m->loop);
   }
   m->loop = NULL;
   log_clear(m);
   return 0;
 }
 
+/* Ready tasks are resumed from the loop's idle turn. */
+static void on_idle(lgw_idle_t *i, void *ud) {
+  (void)i;
+  lgwL_dispatch(ud);
+}
+
+/* A wake-up (lgw_lua_wake, an interrupt): the host's tick function. */
+static void on_wake(lgw_async_t *a, void *ud) {
+  lgwL_module_t *m = ud;
+  (void)a;
+  if (m->tick_fn) m->tick_fn(m->L, m->tick_ud);
+}
+
 /* Creates the record on first open; later opens reuse it. */
 static lgwL_module_t *module_open(lua_State *L) {
   lgwL_module_t *m = lgwL_module_peek(L);
-  uv_loop_t *shared;
+  struct uv_loop_s *shared;
   if (m) return m;
   lua_getfield(L, LUA_REGISTRYINDEX, LGWL_LOOP);
   shared = lua_touserdata(L, -1);
   lua_pop(L, 1);
   m = lua_newuserdatauv(L, sizeof *m, 0);
   memset(m, 0, sizeof *m);
-  m->idle = lgw__calloc(1, sizeof *m->idle);
-  if (!m->idle) luaL_error(L, "out of memory");
   if (shared) {
     m->loop = shared;
   } else {
-    m->loop = lgw__calloc(1, sizeof *m->loop);
-    if (!m->loop || uv_loop_init(m->loop)) {
-      lgw_free(m->loop);
-      lgw_free(m->idle);
-      m->loop = NULL;
+    if (!(m->loop = lgw_loop_new()))
       luaL_error(L, "cannot create the event loop");
-    }
     m->own_loop = 1;
   }
-  uv_idle_init(m->loop, m->idle);
-  m->idle->data = m;
-  m->wake = lgw__calloc(1, sizeof *m->wake);
-  if (m->wake) {
-    uv_async_init(m->loop, m->wake, NULL);
-    uv_unref((uv_handle_t *)m->wake);
+  m->idle = lgw_idle_new(m->loop, on_idle, m);
+  if (!m->idle) {
+    if (m->own_loop) lgw_loop_free(m->loop);
+    m->loop = NULL;
+    luaL_error(L, "out of memory");
   }
+  m->wake = lgw_async_new(m->loop, on_wake, m);
   lgwL_push_main_thread(L);
   m->L = lua_tothread(L, -1);
   lua_pop(L, 1);
@@ -326,19 +319,15 @@ static int push_path(lua_State *L, char *p) {
 }
 
 static int l_user_config_dir(lua_State *L) {
-  return push_path(L, lgw__user_config_dir(lgw__getenv_default, NULL));
+  return push_path(L, lgw_user_config_dir());
 }
 
 static int l_resolve_user_config_file(lua_State *L) {
-  const char *p = opt_path(L, 1);
-  return push_path(L, lgw__resolve_user_config_file(p, lgw__getenv_default,
-                                                    NULL));
+  return push_path(L, lgw_user_config_file(opt_path(L, 1)));
 }
 
 static int l_resolve_provider_state_file(lua_State *L) {
-  const char *p = opt_path(L, 1);
-  return push_path(L, lgw__resolve_provider_state_file(
-                          p, lgw__getenv_default, NULL));
+  return push_path(L, lgw_provider_state_file(opt_path(L, 1)));
 }
 
 /* load_user_config([path]): {} when the file does not exist or is empty;
@@ -346,37 +335,13 @@ static int l_resolve_provider_state_file(lua_State *L) {
  * level that is not a mapping. */
 static int l_load_user_config(lua_State *L) {
   const char *arg = opt_path(L, 1);
-  char *path = lgw__resolve_user_config_file(arg, lgw__getenv_default, NULL);
-  lgw__node_t *root = NULL;
+  lgw_value_t *root = NULL;
   lgw_error_t err;
-  struct stat st;
-  int rc;
-  if (!path) return luaL_error(L, "out of memory");
   memset(&err, 0, sizeof err);
-  if (stat(path, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
-    lgw_free(path);
-    lua_newtable(L);
-    return 1;
-  }
-  rc = lgw__yaml_load_file(path, &root, &err);
-  if (!rc && root && root->type != LGW_NODE_MAP)
-    rc = lgw__error_set(&err, LGW_ECONFIG, "Invalid llmgateway config: %s "
-                        "(the top level must be a mapping, not a %s)", path,
-                        lgw__node_type_name(root->type));
-  if (!rc && root) rc = lgw__env_resolve_tree(root, lgw__getenv_default,
-                                              NULL);
-  lgw_free(path);
-  if (rc) {
-    lgw__node_free(root);
-    return lgwL_fail(L, &err);
-  }
+  if (lgw_user_config_load(arg, &root, &err)) return lgwL_fail(L, &err);
   lgwL_log_flush(L, lgwL_module_peek(L));
-  if (root) {
-    lgwL_push_node(L, root);
-    lgw__node_free(root);
-  } else {
-    lua_newtable(L);
-  }
+  lgwL_push_value(L, root);
+  lgw_value_free(root);
   return 1;
 }
 
@@ -384,50 +349,35 @@ static int l_load_user_config(lua_State *L) {
  * since Lua tables have no order), atomically, mode 0600. */
 static int l_write_user_config(lua_State *L) {
   const char *arg;
-  lgw__node_t *root = NULL;
+  lgw_value_t *root = NULL;
   lgw_error_t err;
-  char *path = NULL, *yaml = NULL;
-  size_t len = 0;
+  char *path = NULL;
   int rc;
   luaL_checktype(L, 1, LUA_TTABLE);
   arg = opt_path(L, 2);
   memset(&err, 0, sizeof err);
-  rc = lgwL_to_node(L, 1, &root, &err);
-  if (!rc) rc = lgw__yaml_dump(root, &yaml, &len, &err);
-  if (!rc) {
-    path = lgw__resolve_user_config_file(arg, lgw__getenv_default, NULL);
-    if (!path) rc = lgw__error_set(&err, LGW_ENOMEM, "out of memory");
-  }
-  if (!rc) rc = lgw__write_file_atomic(path, yaml, len, &err);
-  lgw__node_free(root);
-  lgw_free(yaml);
-  if (rc) {
-    lgw_free(path);
-    return lgwL_fail(L, &err);
-  }
+  rc = lgwL_to_value(L, 1, &root, &err);
+  if (!rc) rc = lgw_user_config_write(root, arg, &path, &err);
+  lgw_value_free(root);
+  if (rc) return lgwL_fail(L, &err);
   return push_path(L, path);
 }
 
 static int l_load_provider_state(lua_State *L) {
   const char *arg = opt_path(L, 1);
-  char *path = lgw__resolve_provider_state_file(arg, lgw__getenv_default,
-                                                NULL);
-  lgw__kvlist_t kv = {NULL, 0};
+  lgw_value_t *st = NULL;
   lgw_error_t err;
-  size_t i;
-  int rc;
-  if (!path) return luaL_error(L, "out of memory");
+  size_t i, n;
   memset(&err, 0, sizeof err);
-  rc = lgw__state_load(path, &kv, &err);
-  lgw_free(path);
-  if (rc) return lgwL_fail(L, &err);
+  if (lgw_provider_state_load(arg, &st, &err)) return lgwL_fail(L, &err);
   lgwL_log_flush(L, lgwL_module_peek(L));
-  lua_createtable(L, 0, (int)kv.n);
-  for (i = 0; i < kv.n; i++) {
-    lua_pushstring(L, kv.items[i].value);
-    lua_setfield(L, -2, kv.items[i].key);
+  n = lgw_value_count(st);
+  lua_createtable(L, 0, (int)n);
+  for (i = 0; i < n; i++) {
+    lua_pushstring(L, lgw_value_get_string(lgw_value_at(st, i), NULL));
+    lua_setfield(L, -2, lgw_value_key_at(st, i, NULL));
   }
-  lgw__kvlist_free(&kv);
+  lgw_value_free(st);
   return 1;
 }
 
@@ -437,9 +387,9 @@ static int l_load_provider_state(lua_State *L) {
  * tostring); blanks are dropped. */
 static int put_provider_state(lua_State *L, int merge) {
   const char *arg;
-  lgw__kvlist_t kv = {NULL, 0};
+  lgw_value_t *st;
   lgw_error_t err;
-  char *path;
+  char *path = NULL;
   int rc = 0;
   luaL_checktype(L, 1, LUA_TTABLE);
   arg = opt_path(L, 2);
@@ -452,30 +402,25 @@ static int put_provider_state(lua_State *L, int merge) {
     lua_pop(L, 1);
   }
   memset(&err, 0, sizeof err);
+  if (!(st = lgw_value_object())) return luaL_error(L, "out of memory");
   lua_pushnil(L);
   while (!rc && lua_next(L, 1)) {
-    const char *v = luaL_tolstring(L, -1, NULL);
-    const char *k = luaL_tolstring(L, -3, NULL);
-    if (lgw__kvlist_add(&kv, k, v))
-      rc = lgw__error_set(&err, LGW_ENOMEM, "out of memory");
+    size_t klen, vlen;
+    const char *v = luaL_tolstring(L, -1, &vlen);
+    const char *k = luaL_tolstring(L, -3, &klen);
+    if (lgw_value_set(st, k, klen, lgw_value_string(v, vlen)))
+      rc = lgw_error_set(&err, LGW_ENOMEM, "out of memory");
     lua_pop(L, 3);
   }
   if (rc) {
     lua_pop(L, 1);  /* the key left by the interrupted traversal */
-    lgw__kvlist_free(&kv);
+    lgw_value_free(st);
     return lgwL_fail(L, &err);
   }
-  path = lgw__resolve_provider_state_file(arg, lgw__getenv_default, NULL);
-  if (!path) rc = lgw__error_set(&err, LGW_ENOMEM, "out of memory");
-  if (!rc)
-    rc = merge ? lgw__state_merge(path, &kv, &err)
-               : lgw__state_write(path, &kv, &err);
-  lgw__kvlist_free(&kv);
+  rc = lgw_provider_state_write(st, merge, arg, &path, &err);
+  lgw_value_free(st);
   lgwL_log_flush(L, lgwL_module_peek(L));
-  if (rc) {
-    lgw_free(path);
-    return lgwL_fail(L, &err);
-  }
+  if (rc) return lgwL_fail(L, &err);
   return push_path(L, path);
 }
 
@@ -487,55 +432,29 @@ static int l_update_provider_state(lua_State *L) {
   return put_provider_state(L, 1);
 }
 
-/* Validates {providers = <list at idx>} into a runtime so that keys are
- * computed on exactly the values the config loader would use (no env
- * interpolation: keys hash the values given). */
-static int providers_runtime(lua_State *L, int idx, lgw_runtime_t **rt,
-                             lgw_error_t *err) {
-  lgw__node_t *root, *list = NULL, *k;
-  int rc = lgwL_to_node(L, idx, &list, err);
-  if (rc) return rc;
-  root = lgw__node_new(LGW_NODE_MAP, 0, 0);
-  k = lgw__node_new_string("providers", 9, 0, 0);
-  if (!root || !k || lgw__node_append(root, k, list)) {
-    if (!root || !k) {
-      lgw__node_free(k);
-      lgw__node_free(list);
-    }
-    lgw__node_free(root);
-    return lgw__error_set(err, LGW_ENOMEM, "out of memory");
-  }
-  rc = lgw__runtime_from_node(root, NULL, rt, err);
-  lgw__node_free(root);
-  return rc;
-}
-
-/* provider_key(p) -> hex | nil, err */
+/* provider_key(p) -> hex | nil, err (keys hash the values given: no env
+ * interpolation) */
 static int l_provider_key(lua_State *L) {
-  lgw_runtime_t *rt = NULL;
+  lgw_value_t *p = NULL;
   lgw_error_t err;
+  char key[65];
   int rc;
   luaL_checktype(L, 1, LUA_TTABLE);
   memset(&err, 0, sizeof err);
-  lua_createtable(L, 1, 0);
-  lua_pushvalue(L, 1);
-  lua_rawseti(L, -2, 1);
-  rc = providers_runtime(L, -1, &rt, &err);
-  if (!rc && rt->nproviders != 1)
-    rc = lgw__error_set(&err, LGW_ECONFIG, "not a provider mapping");
-  if (rc) {
-    lgw_runtime_free(rt);
-    return lgwL_fail(L, &err);
-  }
-  lua_pushstring(L, rt->providers[0].key);
-  lgw_runtime_free(rt);
+  rc = lgwL_to_value(L, 1, &p, &err);
+  if (!rc) rc = lgw_provider_key(p, key, &err);
+  lgw_value_free(p);
+  if (rc) return lgwL_fail(L, &err);
+  lua_pushstring(L, key);
   return 1;
 }
 
 /* config_key(list | runtime) -> hex | nil, err */
 static int l_config_key(lua_State *L) {
-  lgw_runtime_t *rt = NULL, **ud;
+  lgw_runtime_t **ud;
+  lgw_value_t *list = NULL;
   lgw_error_t err;
+  char key[65];
   int rc;
   if ((ud = luaL_testudata(L, 1, LGWL_RUNTIME)) != NULL) {
     lua_pushstring(L, lgw_runtime_config_key(*ud));
@@ -544,48 +463,48 @@ static int l_config_key(lua_State *L) {
   luaL_argexpected(L, lua_type(L, 1) == LUA_TTABLE, 1,
                    "table or llmgateway.Runtime");
   memset(&err, 0, sizeof err);
-  rc = providers_runtime(L, 1, &rt, &err);
-  if (rc) {
-    lgw_runtime_free(rt);
-    return lgwL_fail(L, &err);
-  }
-  lua_pushstring(L, rt->config_key);
-  lgw_runtime_free(rt);
+  rc = lgwL_to_value(L, 1, &list, &err);
+  if (!rc) rc = lgw_config_key(list, key, &err);
+  lgw_value_free(list);
+  if (rc) return lgwL_fail(L, &err);
+  lua_pushstring(L, key);
   return 1;
 }
 
 /* ===== JSON ============================================================= */
 
-static void push_json(lua_State *L, const cJSON *v, int depth) {
-  const cJSON *c;
-  lua_Integer i = 0;
+static void push_json(lua_State *L, const lgw_value_t *v, int depth) {
+  size_t i, n = lgw_value_count(v), len;
+  const char *str;
   luaL_checkstack(L, 4, "JSON nested too deeply");
   if (depth > 2000) luaL_error(L, "JSON nested too deeply");
-  if (cJSON_IsObject(v)) {
-    lua_newtable(L);
-    cJSON_ArrayForEach(c, v) {
-      push_json(L, c, depth + 1);
-      lua_setfield(L, -2, c->string);  /* the last duplicate wins */
-    }
-  } else if (cJSON_IsArray(v)) {
-    lua_newtable(L);
-    cJSON_ArrayForEach(c, v) {
-      push_json(L, c, depth + 1);
-      lua_rawseti(L, -2, ++i);
-    }
-    luaL_setmetatable(L, LGWL_ARRAY);  /* [] stays [] when encoded */
-  } else if (cJSON_IsString(v)) {
-    lua_pushlstring(L, v->valuestring, lgw__json_strlen(v));
-  } else if (cJSON_IsNumber(v)) {
-    double d = v->valuedouble;
-    if (d == floor(d) && fabs(d) < 9007199254740992.0)
-      lua_pushinteger(L, (lua_Integer)d);
-    else
-      lua_pushnumber(L, d);
-  } else if (cJSON_IsBool(v)) {
-    lua_pushboolean(L, cJSON_IsTrue(v));
-  } else {
-    lgwL_push_null(L);
+  switch (lgw_value_type(v)) {
+    case LGW_VALUE_OBJECT:
+      lua_newtable(L);
+      for (i = 0; i < n; i++) {
+        push_json(L, lgw_value_at(v, i), depth + 1);
+        /* the last duplicate wins */
+        lua_setfield(L, -2, lgw_value_key_at(v, i, NULL));
+      }
+      break;
+    case LGW_VALUE_ARRAY:
+      lua_newtable(L);
+      for (i = 0; i < n; i++) {
+        push_json(L, lgw_value_at(v, i), depth + 1);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+      }
+      luaL_setmetatable(L, LGWL_ARRAY);  /* [] stays [] when encoded */
+      break;
+    case LGW_VALUE_STRING:
+      str = lgw_value_get_string(v, &len);
+      lua_pushlstring(L, str, len);
+      break;
+    case LGW_VALUE_INT:
+      lua_pushinteger(L, (lua_Integer)lgw_value_get_int(v));
+      break;
+    case LGW_VALUE_NUMBER: lua_pushnumber(L, lgw_value_get_number(v)); break;
+    case LGW_VALUE_BOOL: lua_pushboolean(L, lgw_value_get_bool(v)); break;
+    default: lgwL_push_null(L); break;
   }
 }
 
@@ -594,35 +513,32 @@ static int push_json_p(lua_State *L) {
   return 1;
 }
 
-/* parse_json(text) -> value | nil, err (llm.null for a JSON null) */
-static int l_parse_json(lua_State *L) {
-  size_t len;
-  const char *text = luaL_checklstring(L, 1, &len);
-  cJSON *root = NULL;
-  lgw_error_t err;
+/* Converted under pcall so that the tree is freed on any Lua error. */
+static int push_json_value(lua_State *L, lgw_value_t *root) {
   int status;
-  memset(&err, 0, sizeof err);
-  if (lgw__json_extract(text, len, &root, &err)) return lgwL_fail(L, &err);
-  /* Converted under pcall so that the tree is freed on any Lua error. */
   lua_pushcfunction(L, push_json_p);
   lua_pushlightuserdata(L, root);
   status = lua_pcall(L, 1, 1, 0);
-  cJSON_Delete(root);
+  lgw_value_free(root);
   if (status != LUA_OK) return lua_error(L);
   return 1;
 }
 
-/* Conversion under pcall, so that the tree is freed on any Lua error. */
+/* parse_json(text) -> value | nil, err (llm.null for a JSON null) */
+static int l_parse_json(lua_State *L) {
+  size_t len;
+  const char *text = luaL_checklstring(L, 1, &len);
+  lgw_value_t *root = NULL;
+  lgw_error_t err;
+  memset(&err, 0, sizeof err);
+  if (lgw_json_extract(text, len, &root, &err)) return lgwL_fail(L, &err);
+  return push_json_value(L, root);
+}
+
 int lgwL_push_json_text(lua_State *L, const char *text, size_t len) {
-  cJSON *root = NULL;
-  int status;
-  if (lgw__json_parse_strict(text, len, &root, NULL)) return 0;
-  lua_pushcfunction(L, push_json_p);
-  lua_pushlightuserdata(L, root);
-  status = lua_pcall(L, 1, 1, 0);
-  cJSON_Delete(root);
-  if (status != LUA_OK) return lua_error(L);
-  return 1;
+  lgw_value_t *root = NULL;
+  if (lgw_json_parse(text, len, &root, NULL)) return 0;
+  return push_json_value(L, root);
 }
 
 /* encode_json(value) -> text | nil, err */

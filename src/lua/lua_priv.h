@@ -1,7 +1,7 @@
 /*
  * lua_priv.h -- internals shared by the Lua binding files (lua_module.c,
- * lua_gateway.c, lua_task.c, lua_convert.c) and the host executable: the
- * per-state module record, the task scheduler and the conversions between
+ * lua_gateway.c, lua_task.c, lua_convert.c ...): the per-state module
+ * record, the task scheduler and the conversions between
  * Lua values and the C core's types.
  */
 #ifndef LGW_LUA_PRIV_H
@@ -9,14 +9,17 @@
 
 #include <lua.h>
 #include <lauxlib.h>
-#include <uv.h>
 
 #include "lua_compat.h"
 
 #include "lgw_lua.h"
 #include "llmgateway.h"
-#include "node.h"
-#include "util.h"
+
+#if defined(__GNUC__)
+#define LGWL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define LGWL_PRINTF(a, b)
+#endif
 
 #define LGWL_MODULE "llmgateway.module"   /* registry key of the module */
 #define LGWL_LOOP "llmgateway.loop"       /* registry key, lgw_lua_set_loop */
@@ -34,23 +37,23 @@ typedef struct lgwL_budget lgwL_budget_t;
 typedef struct lgwL_op lgwL_op_t;
 typedef struct lgwL_queue lgwL_queue_t;
 
-/* A C observer of every event of every gateway of a module (the host's
- * --trace and --progress); runs before the gateway's on_event function. */
-typedef void (*lgwL_event_hook_fn)(const lgw_event_t *ev, void *ud);
+/* A C observer of every event of every gateway of a module
+ * (lgw_lua_set_event_hook); runs before the gateway's on_event function. */
+typedef lgw_event_fn lgwL_event_hook_fn;
 
 /* One per lua_State, a full userdata anchored in the registry. It is
  * created first, so at lua_close its __gc runs after every gateway's and
  * task's. */
 typedef struct lgwL_module {
   lua_State *L;             /* main thread */
-  uv_loop_t *loop;          /* the module's or the embedder's */
+  struct uv_loop_s *loop;   /* the module's or the embedder's */
   int own_loop;             /* 1: created here, closed in __gc */
-  uv_idle_t *idle;          /* drains the ready list; heap, freed on close */
+  lgw_idle_t *idle;         /* drains the ready list */
   lgwL_task_t *ready_head;  /* tasks to resume, FIFO */
   lgwL_task_t *ready_tail;
   lgwL_task_t *current;     /* task being resumed, NULL otherwise */
   lua_State *from;          /* thread that entered the loop (lua_resume) */
-  int depth;                /* >0 inside uv_run or a dispatch started here */
+  int depth;                /* >0 inside a loop run or a dispatch from here */
   int dispatching;          /* inside lgwL_dispatch */
   int nready;               /* length of the ready list */
   int ntasks;               /* tasks spawned and not finished */
@@ -61,7 +64,7 @@ typedef struct lgwL_module {
   int host_signals;         /* the host handles SIGINT itself */
   volatile int sigint;      /* SIGINT during a synchronous wait */
   volatile int interrupting;/* lgwL_interrupt was called */
-  uv_async_t *wake;         /* wakes the loop from a signal handler */
+  lgw_async_t *wake;        /* wakes the loop from a signal handler */
   lua_State *volatile running;  /* thread running Lua code for us (a
                                    task or the callback thread), or NULL */
   lgwL_gw_t *gateways;      /* open gateways, for cancel-all */
@@ -79,6 +82,9 @@ typedef struct lgwL_module {
   lgwL_queue_t *queues;     /* open queues (lua_queue.c) */
   long batch_items;         /* batch items started (for an ETA) */
   long batch_done;          /* ... and finished */
+  lgw_timer_t *tick;        /* lgw_lua_set_tick's timer, or NULL */
+  lgw_lua_tick_fn tick_fn;  /* NULL: none */
+  void *tick_ud;
 } lgwL_module_t;
 
 /* A gateway call's record: filled by the completion callback, consumed by
@@ -145,6 +151,10 @@ typedef int (*lgwL_push_fn)(lua_State *L, const void *data);
 const char *lgwL_cb_run(lgwL_module_t *m, int ref, double limit,
                         lgwL_push_fn push, const void *data, char *buf,
                         size_t n);
+
+/* Module teardown of what lua_host.c keeps: the tick timer, the module
+ * that signal handlers reach. */
+void lgwL_host_teardown(lgwL_module_t *m);
 
 /* ---- scheduler (lua_task.c) ------------------------------------------ */
 
@@ -240,7 +250,7 @@ void lgwL_push_error(lua_State *L, const lgw_error_t *err,
 /* Pushes nil and an error table; returns 2 (for "return nil, err"). */
 int lgwL_fail(lua_State *L, const lgw_error_t *err);
 int lgwL_failf(lua_State *L, int code, const char *fmt, ...)
-    LGW__PRINTF(3, 4);
+    LGWL_PRINTF(3, 4);
 
 /* Deep copy of a borrowed result (NULL on allocation failure). text_only:
  * only the text, usage, cost and their totals, enough for the
@@ -286,12 +296,34 @@ lgwL_result_t *lgwL_embed_copy(const lgw_embed_result_t *r);
 void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
                         int delta[2]);
 
-/* Lua value -> node tree (tables become MAP with sorted keys, or SEQ when
- * keys are exactly 1..n; llm.null -> NULL). Returns 0 or LGW_ECONFIG with
- * err naming the key path (unsupported values, cycles) or LGW_ENOMEM. */
-int lgwL_to_node(lua_State *L, int idx, lgw__node_t **out, lgw_error_t *err);
-/* Node tree -> Lua value (NULL node and null nodes -> llm.null). */
-void lgwL_push_node(lua_State *L, const lgw__node_t *n);
+/* ---- helpers (lua_util.c) -------------------------------------------- */
+
+/* On the library's allocator: free with lgw_free. NULL when out of
+ * memory (or s is NULL). */
+void *lgwL_calloc(size_t n, size_t size);
+char *lgwL_strdup(const char *s);
+char *lgwL_strndup(const char *s, size_t n);
+/* Growable byte buffer, NUL-terminated when data != NULL. */
+typedef struct lgwL_buf {
+  char *data;
+  size_t len, cap;
+} lgwL_buf_t;
+void lgwL_buf_init(lgwL_buf_t *b);
+void lgwL_buf_free(lgwL_buf_t *b);
+int lgwL_buf_add(lgwL_buf_t *b, const void *p, size_t n);
+int lgwL_buf_adds(lgwL_buf_t *b, const char *s);
+int lgwL_buf_addc(lgwL_buf_t *b, char c);
+int lgwL_buf_printf(lgwL_buf_t *b, const char *fmt, ...) LGWL_PRINTF(2, 3);
+/* The data (lgw_free); "" for an empty buffer; b is reset. */
+char *lgwL_buf_steal(lgwL_buf_t *b);
+
+/* Lua value -> value tree (tables become objects with sorted keys, or
+ * arrays when keys are exactly 1..n; llm.null -> null). Returns 0 or
+ * LGW_ECONFIG with err naming the key path (unsupported values, cycles)
+ * or LGW_ENOMEM. */
+int lgwL_to_value(lua_State *L, int idx, lgw_value_t **out, lgw_error_t *err);
+/* Value tree -> Lua value (NULL and null values -> llm.null). */
+void lgwL_push_value(lua_State *L, const lgw_value_t *n);
 /* The llm.null sentinel. */
 #define lgwL_push_null(L) lua_pushlightuserdata((L), NULL)
 int lgwL_is_null(lua_State *L, int idx);
@@ -335,13 +367,7 @@ void lgwL_queue_teardown(lgwL_module_t *m);
 /* For the worker host's progress line: the counters of the first
  * consuming queue, as last read (a new reading is started each call),
  * and this process's own counts. 0 when no queue is consuming. */
-typedef struct lgwL_queue_progress {
-  const char *name;          /* borrowed until the queue closes */
-  int have_stats;            /* st holds a reading */
-  lgw_queue_stats_t st;
-  long held;                 /* jobs in hand here */
-  long done, failed, retried;/* outcomes written from here */
-} lgwL_queue_progress_t;
+typedef lgw_lua_queue_progress_t lgwL_queue_progress_t;
 int lgwL_queue_progress(lgwL_module_t *m, lgwL_queue_progress_t *out);
 
 /* luaL_typeerror with a path inside the argument: "bad argument #2 to

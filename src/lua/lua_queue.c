@@ -9,9 +9,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lua_priv.h"
-#include "queue.h"
 
 #define LGWL_QUEUE "llmgateway.Queue"
 #define LGWL_JOB "llmgateway.Job"
@@ -108,7 +108,7 @@ static void op_complete(qop_t *o) {
 static void op_fail(qop_t *o, int code, const char *msg) {
   if (o->done) return;
   o->status = code;
-  lgw__error_set(&o->err, code, "%s", msg);
+  lgw_error_set(&o->err, code, "%s", msg);
   op_complete(o);
 }
 
@@ -118,7 +118,7 @@ static void op_cancel(lgwL_op_t *op) {
   qop_t *o = (qop_t *)op;
   if (o->done) return;
   o->status = LGW_ECANCELED;
-  lgw__error_set(&o->err, LGW_ECANCELED, "the task was canceled");
+  lgw_error_set(&o->err, LGW_ECANCELED, "the task was canceled");
   if (o->kind == OP_JOIN) op_unlink(o);
   op_wake(o);
 }
@@ -261,7 +261,7 @@ static int l_queue(lua_State *L) {
     lq->q = NULL;
     return lgwL_fail(L, &err);
   }
-  lgw__queue_on_drained(lq->q, on_drained, lq);
+  lgw_queue_on_drained(lq->q, on_drained, lq);
   lq->next = m->queues;
   if (m->queues) m->queues->prev = lq;
   m->queues = lq;
@@ -273,7 +273,8 @@ static int l_queue(lua_State *L) {
  * outcome is written. */
 static void check_joined(lgwL_queue_t *lq) {
   qop_t *o, *next;
-  if (lq->consuming || lq->held > 0 || lgw__queue_writes(lq->q) > 0) return;
+  if (lq->consuming || lq->held > 0 || lgw_queue_pending_writes(lq->q) > 0)
+    return;
   for (o = lq->ops; o; o = next) {
     next = o->next;
     if (o->kind == OP_JOIN) op_complete(o);
@@ -338,7 +339,7 @@ static void on_pushed(lgw_queue_t *q, int status, const char *id,
   o->status = status;
   if (status) {
     if (err) o->err = *err;
-    else lgw__error_set(&o->err, status, "queue: the job was not stored");
+    else lgw_error_set(&o->err, status, "queue: the job was not stored");
   }
   op_complete(o);
 }
@@ -390,7 +391,7 @@ static void push_job_error(lua_State *L, const char *id, const char *body,
                            size_t len) {
   lgw_error_t e;
   memset(&e, 0, sizeof e);
-  lgw__error_set(&e, LGW_EINVAL, "job %s failed: %.*s", id,
+  lgw_error_set(&e, LGW_EINVAL, "job %s failed: %.*s", id,
                  (int)(len > 900 ? 900 : len), body);
   lgwL_push_error(L, &e, NULL);
   lua_pushliteral(L, "job_failed");
@@ -413,13 +414,13 @@ static void on_waited(lgw_queue_t *q, int status, const char *id, int ok,
   o->status = status;
   o->ok = ok;
   if (status == LGW_ETIMEOUT)
-    lgw__error_set(&o->err, status, "queue: no outcome for job %s yet",
+    lgw_error_set(&o->err, status, "queue: no outcome for job %s yet",
                    o->id);
   else if (status)
-    lgw__error_set(&o->err, status, "queue: waiting for job %s failed: "
+    lgw_error_set(&o->err, status, "queue: waiting for job %s failed: "
                    "%s", o->id, lgw_strerror(status));
-  else if (!(o->body = lgw__strndup(body, len)))
-    lgw__error_set(&o->err, o->status = LGW_ENOMEM, "out of memory");
+  else if (!(o->body = lgwL_strndup(body, len)))
+    lgw_error_set(&o->err, o->status = LGW_ENOMEM, "out of memory");
   o->len = len;
   op_complete(o);
 }
@@ -472,7 +473,7 @@ static void on_listed(lgw_queue_t *q, int status, const char *id, int ok,
   if (!id) {
     if (!o->status) o->status = status;
     if (status)
-      lgw__error_set(&o->err, status, "queue: listing the results failed: "
+      lgw_error_set(&o->err, status, "queue: listing the results failed: "
                      "%.*s", (int)len, body);
     op_complete(o);
     return;
@@ -481,21 +482,21 @@ static void on_listed(lgw_queue_t *q, int status, const char *id, int ok,
     size_t cap = o->cap ? o->cap * 2 : 64;
     item_t *n = lgw_realloc(o->items, cap * sizeof *n);
     if (!n) {
-      o->status = lgw__error_set(&o->err, LGW_ENOMEM, "out of memory");
+      o->status = lgw_error_set(&o->err, LGW_ENOMEM, "out of memory");
       return;
     }
     o->items = n;
     o->cap = cap;
   }
   it = &o->items[o->nitems];
-  it->id = lgw__strdup(id);
-  it->body = lgw__strndup(body, len);
+  it->id = lgwL_strdup(id);
+  it->body = lgwL_strndup(body, len);
   it->len = len;
   it->ok = ok;
   if (!it->id || !it->body) {
     lgw_free(it->id);
     lgw_free(it->body);
-    o->status = lgw__error_set(&o->err, LGW_ENOMEM, "out of memory");
+    o->status = lgw_error_set(&o->err, LGW_ENOMEM, "out of memory");
     return;
   }
   o->nitems++;
@@ -545,7 +546,7 @@ static void on_stats(lgw_queue_t *q, int status, const lgw_queue_stats_t *st,
   }
   o->status = status;
   if (status)
-    lgw__error_set(&o->err, status, "queue: reading the counters failed: "
+    lgw_error_set(&o->err, status, "queue: reading the counters failed: "
                    "%s", lgw_strerror(status));
   else
     o->st = *st;
@@ -664,7 +665,7 @@ static void on_job(lgw_queue_t *q, lgw_job_t *job, const char *id,
   lua_pushcfunction(cb, spawn_job);
   lua_pushlightuserdata(cb, &a);
   if (lua_pcall(cb, 1, 0, 0) != LUA_OK) {
-    lgw__log(LGW_LOG_WARN, "queue %s: cannot start job %s (%s); it will be "
+    lgw_log(LGW_LOG_WARN, "queue %s: cannot start job %s (%s); it will be "
              "delivered again", lq->name, id, lua_tostring(cb, -1));
     lua_pop(cb, 1);
     if (lq->held == held) lgw_queue_finish(job, LGW_JOB_RETRY, NULL, 0);
@@ -724,7 +725,7 @@ static int q_join(lua_State *L) {
   o = op_new(L, lq, OP_JOIN);
   luaL_unref(L, LUA_REGISTRYINDEX, o->ref);  /* no C callback holds it */
   o->ref = LUA_NOREF;
-  if (!lq->consuming && lq->held == 0 && lgw__queue_writes(lq->q) == 0)
+  if (!lq->consuming && lq->held == 0 && lgw_queue_pending_writes(lq->q) == 0)
     op_complete(o);
   return op_wait(L, o, join_finish);
 }
@@ -888,8 +889,9 @@ static int l_decode_json(lua_State *L) {
 static int l_consumer_name(lua_State *L) {
   char host[256];
   size_t n = sizeof host;
-  if (uv_os_gethostname(host, &n) != 0) snprintf(host, sizeof host, "host");
-  lua_pushfstring(L, "%s-%d", host, (int)uv_os_getpid());
+  if (gethostname(host, n) != 0) snprintf(host, sizeof host, "host");
+  host[sizeof host - 1] = '\0';
+  lua_pushfstring(L, "%s-%d", host, (int)getpid());
   return 1;
 }
 

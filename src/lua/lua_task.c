@@ -21,7 +21,7 @@ enum { T_NEW, T_READY, T_RUNNING, T_BLOCKED, T_DONE, T_FAILED };
 enum { W_NONE, W_CALL, W_SLEEP, W_TASK, W_OP };
 
 struct lgwL_sleep {
-  uv_timer_t timer;     /* freed by its close callback */
+  lgw_timer_t *timer;
   lgwL_task_t *task;    /* sleeping task, or NULL */
   int *fired;           /* flag of a synchronous sleeper, or NULL */
 };
@@ -70,11 +70,11 @@ static void unqueue(lgwL_task_t *t) {
   m->nready--;
 }
 
-static void idle_cb(uv_idle_t *h) { lgwL_dispatch(h->data); }
-
-static void free_handle(uv_handle_t *h) { lgw_free(h->data); }
-
-static void free_timer(uv_handle_t *h) { lgw_free(h); }
+/* A sleep record and its timer (which calls nothing any more). */
+static void sleep_free(lgwL_sleep_t *s) {
+  lgw_timer_free(s->timer);
+  lgw_free(s);
+}
 
 void lgwL_ready(lgwL_task_t *t) {
   lgwL_module_t *m = t->m;
@@ -92,7 +92,7 @@ void lgwL_ready(lgwL_task_t *t) {
   m->ready_tail = t;
   t->queued = 1;
   m->nready++;
-  uv_idle_start(m->idle, idle_cb);
+  lgw_idle_start(m->idle);
 }
 
 void lgwL_block_call(lgwL_task_t *t, lgwL_call_t *c) {
@@ -243,7 +243,7 @@ void lgwL_dispatch(lgwL_module_t *m) {
     resume(m, t);
   }
   m->dispatching = 0;
-  if (!m->ready_head && !m->closing) uv_idle_stop(m->idle);
+  if (!m->ready_head && !m->closing) lgw_idle_stop(m->idle);
 }
 
 void lgwL_check_block(lua_State *L, lgwL_module_t *m) {
@@ -262,14 +262,14 @@ int lgwL_run_once(lua_State *L, lgwL_module_t *m) {
   m->from = L;
   lgwL_budget_pause(m, L);
   caught = sigint_catch(m);
-  uv_run(m->loop, UV_RUN_ONCE);
+  lgw_loop_run(m->loop, LGW_RUN_ONCE);
   if (caught) sigint_release();
   m->depth--;
   m->from = from;
   lgwL_budget_run(m, L);
   lgwL_log_flush(L, m);
   if (m->sigint || expired_budget(m, L)) return -1;
-  return uv_loop_alive(m->loop) || m->ready_head != NULL;
+  return lgw_loop_alive(m->loop) || m->ready_head != NULL;
 }
 
 static int deadlock(lua_State *L, lgwL_module_t *m) {
@@ -401,10 +401,7 @@ static void interrupt_wait(lgwL_task_t *t) {
   } else if (t->wait == W_OP) {
     if (t->op->cancel) t->op->cancel(t->op);
   } else if (t->wait == W_SLEEP) {
-    lgwL_sleep_t *s = t->sleep;
-    s->task = NULL;
-    uv_timer_stop(&s->timer);
-    uv_close((uv_handle_t *)&s->timer, free_handle);
+    sleep_free(t->sleep);
     lgwL_ready(t);
   } else if (t->wait == W_TASK && t->awaited) {
     lgwL_task_t **p = &t->awaited->waiters;
@@ -429,7 +426,7 @@ static int task_cancel(lua_State *L) {
   if (t->state == T_NEW) {
     lgw_error_t err;
     memset(&err, 0, sizeof err);
-    lgw__error_set(&err, LGW_ECANCELED, "the task was canceled");
+    lgw_error_set(&err, LGW_ECANCELED, "the task was canceled");
     unqueue(t);
     lgwL_push_error(L, &err, NULL);
     lua_setiuservalue(L, 1, 2);
@@ -463,12 +460,7 @@ static void detach(lgwL_task_t *t) {
   unqueue(t);
   if (t->call) t->call->task = NULL;
   if (t->op) t->op->task = NULL;
-  if (t->sleep) {
-    t->sleep->task = NULL;
-    uv_timer_stop(&t->sleep->timer);
-    if (!uv_is_closing((uv_handle_t *)&t->sleep->timer))
-      uv_close((uv_handle_t *)&t->sleep->timer, free_handle);
-  }
+  if (t->sleep) sleep_free(t->sleep);
   t->call = NULL;
   t->sleep = NULL;
   t->op = NULL;
@@ -478,7 +470,7 @@ static int task_gc(lua_State *L) {
   lgwL_task_t *t = check_task(L, 1);
   if (t->state == T_FAILED && !t->observed && !t->canceled) {
     lua_getiuservalue(L, 1, 3);
-    lgw__log(LGW_LOG_ERROR, "a task failed and nothing waited for it: %s",
+    lgw_log(LGW_LOG_ERROR, "a task failed and nothing waited for it: %s",
              lua_tostring(L, -1));
     lua_pop(L, 1);
   }
@@ -494,20 +486,22 @@ static int l_is_task(lua_State *L) {
 
 /* ===== Sleeping ========================================================= */
 
-static void sleep_cb(uv_timer_t *h) {
-  lgwL_sleep_t *s = h->data;
+static void sleep_cb(lgw_timer_t *h, void *ud) {
+  lgwL_sleep_t *s = ud;
+  (void)h;
   if (s->fired) *s->fired = 1;
-  if (s->task) lgwL_ready(s->task);
-  uv_close((uv_handle_t *)h, free_handle);
+  if (s->task) lgwL_ready(s->task);  /* which forgets s */
+  sleep_free(s);
 }
 
 static lgwL_sleep_t *sleep_start(lua_State *L, lgwL_module_t *m,
                                  uint64_t ms) {
-  lgwL_sleep_t *s = lgw__calloc(1, sizeof *s);
-  if (!s) luaL_error(L, "out of memory");
-  uv_timer_init(m->loop, &s->timer);
-  s->timer.data = s;
-  uv_timer_start(&s->timer, sleep_cb, ms, 0);
+  lgwL_sleep_t *s = lgwL_calloc(1, sizeof *s);
+  if (!s || !(s->timer = lgw_timer_new(m->loop, sleep_cb, s))) {
+    lgw_free(s);
+    luaL_error(L, "out of memory");
+  }
+  lgw_timer_start(s->timer, ms, 0);
   return s;
 }
 
@@ -548,9 +542,7 @@ static int l_sleep(lua_State *L) {
   while (!fired) {
     int rc = lgwL_run_once(L, m);
     if (rc < 0 && !fired) {
-      s->fired = NULL;
-      uv_timer_stop(&s->timer);
-      uv_close((uv_handle_t *)&s->timer, free_handle);
+      sleep_free(s);
       return lgwL_stop_error(L, m);
     }
     if (!rc && !fired) return deadlock(L, m);
@@ -597,11 +589,11 @@ struct lgwL_budget {
   lgwL_task_t *task;           /* the task co is, or NULL */
   double limit;                /* seconds */
   uint64_t limit_ns;
-  uint64_t begin;              /* uv_hrtime() at the call */
+  uint64_t begin;              /* lgw_hrtime() at the call */
   int running;                 /* co is running (not suspended) */
   int linked;
   int expired;
-  uv_timer_t *timer;           /* deadline; NULL: none (heap) */
+  lgw_timer_t *timer;          /* deadline; NULL: none */
   char where[128];             /* "source:line" of the limited function */
   lua_Hook old_hook;           /* co's hook before the call, restored */
   int old_mask, old_count;
@@ -610,9 +602,7 @@ struct lgwL_budget {
 static void budget_unlink(lgwL_budget_t *b) {
   lgwL_module_t *m = b->m;
   if (b->timer) {
-    b->timer->data = NULL;
-    uv_timer_stop(b->timer);
-    uv_close((uv_handle_t *)b->timer, free_timer);
+    lgw_timer_free(b->timer);
     b->timer = NULL;
   }
   if (!b->linked) return;
@@ -637,7 +627,7 @@ void lgwL_budget_pause(lgwL_module_t *m, lua_State *co) {
 
 static lgwL_budget_t *expired_budget(lgwL_module_t *m, lua_State *co) {
   lgwL_budget_t *b;
-  uint64_t now = uv_hrtime();
+  uint64_t now = lgw_hrtime();
   for (b = m->budgets; b; b = b->next)
     if (b->co == co && (b->expired || now - b->begin > b->limit_ns)) {
       b->expired = 1;
@@ -648,7 +638,7 @@ static lgwL_budget_t *expired_budget(lgwL_module_t *m, lua_State *co) {
 
 /* b's own time is up (marks it expired). */
 static int spent(lgwL_budget_t *b) {
-  if (!b->expired && uv_hrtime() - b->begin > b->limit_ns) b->expired = 1;
+  if (!b->expired && lgw_hrtime() - b->begin > b->limit_ns) b->expired = 1;
   return b->expired;
 }
 
@@ -664,7 +654,7 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
   lgwL_module_t *m = lgwL_module_peek(L);
   lgwL_budget_t *b, *hit = NULL;
   int mine = 0, running = 0;
-  uint64_t now = uv_hrtime();
+  uint64_t now = lgw_hrtime();
   (void)ar;
   if (!m) {
     lua_sethook(L, NULL, 0, 0);
@@ -689,8 +679,9 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
 
 /* The deadline passed while co was suspended (or waiting synchronously):
  * it raises at its next instruction; a task's wait ends now. */
-static void budget_timer_cb(uv_timer_t *h) {
-  lgwL_budget_t *b = h->data;
+static void budget_timer_cb(lgw_timer_t *h, void *ud) {
+  lgwL_budget_t *b = ud;
+  (void)h;
   if (!b || !b->linked) return;
   b->expired = 1;
   lua_sethook(b->co, budget_hook, LUA_MASKCOUNT, 1);
@@ -723,7 +714,7 @@ static void budget_begin(lgwL_budget_t *b, lgwL_module_t *m, lua_State *co,
   m->budgets = b;
   b->linked = 1;
   b->running = 1;
-  b->begin = uv_hrtime();
+  b->begin = lgw_hrtime();
   if (b->limit_ns != UINT64_MAX)
     lua_sethook(co, budget_hook, LUA_MASKCOUNT, BUDGET_COUNT);
 }
@@ -801,12 +792,9 @@ static int l_call_limited(lua_State *L) {
   budget_begin(b, m, L, secs, 2);
   b->task = lgwL_current(m, L);
   if (b->limit_ns != UINT64_MAX && m->loop &&
-      (b->timer = lgw__calloc(1, sizeof *b->timer)) != NULL) {
-    uv_timer_init(m->loop, b->timer);
-    b->timer->data = b;
-    uv_timer_start(b->timer, budget_timer_cb,
-                   (uint64_t)ceil(secs * 1000.0), 0);
-    uv_unref((uv_handle_t *)b->timer);
+      (b->timer = lgw_timer_new(m->loop, budget_timer_cb, b)) != NULL) {
+    lgw_timer_start(b->timer, (uint64_t)ceil(secs * 1000.0), 0);
+    lgw_timer_unref(b->timer);
   }
 #if LGWL_YIELDK
   return limited_k(L, lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0,
@@ -851,7 +839,7 @@ static int xpcall_handler(lua_State *L) {
   lgwL_module_t *m = lgwL_module_peek(L);
   lgwL_budget_t *b;
   if (m) {
-    uint64_t now = uv_hrtime();
+    uint64_t now = lgw_hrtime();
     if (m->interrupting) return 1;
     for (b = m->budgets; b; b = b->next)
       if (b->running && (b->expired || now - b->begin > b->limit_ns))
@@ -929,7 +917,7 @@ static void on_sigint(int sig) {
   (void)sig;
   if (!m) return;
   m->sigint = 1;
-  if (m->wake) uv_async_send(m->wake);
+  if (m->wake) lgw_async_send(m->wake);
 }
 
 static int sigint_catch(lgwL_module_t *m) {
@@ -1019,5 +1007,5 @@ int lgwL_task_failure(lua_State *L, int idx) {
 void lgwL_task_teardown(lgwL_module_t *m) {
   m->closing = 1;
   while (m->ready_head) unqueue(m->ready_head);
-  uv_idle_stop(m->idle);
+  if (m->idle) lgw_idle_stop(m->idle);
 }

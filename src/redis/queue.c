@@ -381,6 +381,15 @@ void lgw__queue_on_drained(lgw_queue_t *q,
   q->drained_ud = ud;
 }
 
+size_t lgw_queue_pending_writes(const lgw_queue_t *q) {
+  return lgw__queue_writes(q);
+}
+
+void lgw_queue_on_drained(lgw_queue_t *q, lgw_queue_drained_fn fn,
+                          void *ud) {
+  lgw__queue_on_drained(q, fn, ud);
+}
+
 static void not_written(const char *id, const char *err) {
   lgw__log(LGW_LOG_WARN, "queue: the outcome of job %s was not written "
            "(%s); the job will be delivered again", id, err);
