@@ -11,7 +11,7 @@
 #include "json_extract.h"
 #include "llmgateway.h"
 #include "node.h"
-#include "transport.h"
+#include "json.h"
 #include "util.h"
 
 /* cJSON tree -> value tree; NULL when out of memory or nested deeper
