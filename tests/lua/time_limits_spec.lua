@@ -95,6 +95,32 @@ describe("time limits", function()
       lines[1])
   end)
 
+  it("a loop compiled before the validator ran is cut short too",
+     function()
+    -- LuaJIT compiles spin's loop here; it runs no hooks in compiled
+    -- code, so its compiler is off (its code flushed) while a limit runs,
+    -- and on again afterwards
+    local function spin(n)
+      local x = 0
+      for i = 1, n do x = x + i end
+      return x
+    end
+    for _ = 1, 300 do spin(1000) end
+    local compiling
+    local t0 = now()
+    local _, err = gw:run_task_with_retry("t", user("q"), function()
+      compiling = jit and jit.status()
+      spin(2 ^ 60)
+    end)
+    assert.equal("validator", err.code)
+    assert.matches("time limit", err.message)
+    assert.is_true(now() - t0 < 5)
+    if jit then
+      assert.is_false(compiling)
+      assert.is_true((jit.status()))
+    end
+  end)
+
   it("a failed task's error object with a __tostring that never returns",
      function()
     local t0 = now()
