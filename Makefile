@@ -224,7 +224,7 @@ deps:
 # The busted suite runs under every Lua of LUA_ALL whose interpreter is
 # installed (make deps installs them all), each with its own module build.
 LUA_DEB_PKGS = lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 \
-               liblua5.3-dev luajit libluajit-5.1-dev neovim
+               liblua5.3-dev luajit libluajit-5.1-dev neovim haproxy
 
 # The module of every other Lua whose interpreter is installed (after
 # 5.4's build: they link its engine objects).
