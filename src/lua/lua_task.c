@@ -789,9 +789,21 @@ static void budget_end(lgwL_budget_t *b) {
   if (!b->linked) return;
   budget_unlink(b);
 #if LGWL_LUAJIT
-  /* one hook for every thread: it stays while other limits exist; one
-   * left from a limit that ended meanwhile goes */
-  if (b->m->budgets) return;
+  /* One hook for every thread: it stays while other limits exist, and
+   * the hook from before them passes to one of those (it is restored
+   * when the last one ends). */
+  if (b->m->budgets) {
+    lgwL_budget_t *o;
+    if (b->old_hook == budget_hook) return;
+    for (o = b->m->budgets; o; o = o->next)
+      if (o->old_hook == budget_hook) {
+        o->old_hook = b->old_hook;
+        o->old_mask = b->old_mask;
+        o->old_count = b->old_count;
+        break;
+      }
+    return;
+  }
   if (b->old_hook == budget_hook) {
     lua_sethook(b->co, NULL, 0, 0);
     return;

@@ -121,6 +121,31 @@ describe("time limits", function()
     end
   end)
 
+  it("a debug hook set before overlapping limits is back after them",
+     function()
+    -- (LuaJIT has one hook for all coroutines)
+    local function hook() end
+    debug.sethook(hook, "", 1000000)
+    local a = llm.spawn(function()
+      return gw:run_task_with_retry("t", user("a"), function()
+        llm.sleep(0.05)
+      end)
+    end)
+    local b = llm.spawn(function()
+      return gw:run_task_with_retry("t", user("b"), function()
+        llm.sleep(0.2)
+      end)
+    end)
+    local ra, rb = a:wait(), b:wait()
+    local h, mask, count = debug.gethook()
+    debug.sethook()
+    assert.equal("echo(m): a", ra)
+    assert.equal("echo(m): b", rb)
+    assert.equal(hook, h)
+    assert.equal("", mask)
+    assert.equal(1000000, count)
+  end)
+
   it("a failed task's error object with a __tostring that never returns",
      function()
     local t0 = now()
