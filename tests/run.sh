@@ -12,10 +12,11 @@
 # missing) count as skipped. When node or npm is missing the conformance
 # check counts as 1 skipped. tests/runner_check.sh checks all this.
 BUILD=${BUILD:-build}
-# LUAS: the Luas whose busted run is part of it (5.4 unless told; each when its
-# interpreter and its module build, build-lua5.1/ ..., exist; 5.4 always);
+# LUAS: the Luas whose busted run is part of it (all five unless told; each
+# when its interpreter and its module build, build-lua5.1/ ..., exist; 5.4
+# always), each with a line "luaX.Y: N passed, N failed[, N skipped]";
 # LUA_BIN replaces lua5.4's command (the sanitizer run).
-LUAS=${LUAS:-5.4}
+LUAS=${LUAS:-5.4 5.1 5.2 5.3 luajit}
 BUSTED=${BUSTED:-/usr/bin/busted}
 passed=0
 failed=0
@@ -25,15 +26,15 @@ export LLMGATEWAY_BUILD="$BUILD"
 export LLMGATEWAY_SIM="${LLMGATEWAY_SIM:-$BUILD/llmgateway-sim}"
 trap 'rm -f "$tmp"' EXIT
 
-# add P F S: adds to the totals and prints the part's line.
+# add P F S [NAME]: adds to the totals and prints the part's line.
 add() {
   passed=$((passed + $1))
   failed=$((failed + $2))
   skipped=$((skipped + $3))
   if [ "$3" -gt 0 ]; then
-    echo "   $1 passed, $2 failed, $3 skipped"
+    echo "   ${4:+$4: }$1 passed, $2 failed, $3 skipped"
   else
-    echo "   $1 passed, $2 failed"
+    echo "   ${4:+$4: }$1 passed, $2 failed"
   fi
 }
 
@@ -106,7 +107,7 @@ if [ "${ONLY:-lua}" = lua ] || [ -z "$ONLY" ]; then
         echo "   busted exited with status $rc"
         nok=1
       fi
-      add "$ok" "$nok" "$skip"
+      add "$ok" "$nok" "$skip" "${lua##* }"
     done
   fi
 fi

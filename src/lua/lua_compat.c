@@ -22,6 +22,32 @@ void lgwL_push_main_thread(lua_State *L) {
 #endif
 }
 
+#if LGWL_LUAJIT
+#include <luajit.h>
+
+int lgwL_jit_pause(lua_State *L) {
+  int on = 0;
+  /* jit.status() tells whether the compiler is on */
+  lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+  lua_getfield(L, -1, "jit");
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "status");
+    if (lua_isfunction(L, -1) && lua_pcall(L, 0, 1, 0) == 0)
+      on = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+  if (!on) return 0;
+  luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
+  luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_FLUSH);
+  return 1;
+}
+
+void lgwL_jit_resume(lua_State *L) {
+  luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_ON);
+}
+#endif
+
 #if LGWL_YIELDK
 
 int lgwL_is_pending(lua_State *co, int nres) {

@@ -334,6 +334,18 @@ static inline const char *luaL_tolstring(lua_State *L, int idx, size_t *len) {
 
 #endif /* 5.1 */
 
+/* LuaJIT runs no debug hooks in compiled code: lgwL_jit_pause turns its
+ * JIT compiler off and flushes the compiled traces, and returns 1 when
+ * the compiler was on (then lgwL_jit_resume turns it on again). 0 and
+ * nothing elsewhere. */
+#if LGWL_LUAJIT
+int lgwL_jit_pause(lua_State *L);
+void lgwL_jit_resume(lua_State *L);
+#else
+#define lgwL_jit_pause(L) ((void)(L), 0)
+#define lgwL_jit_resume(L) ((void)(L))
+#endif
+
 /* The main thread of L's state (5.1 has no registry slot for it: a thread
  * of the module's own, anchored in the registry, stands in). Pushes it. */
 void lgwL_push_main_thread(lua_State *L);

@@ -75,6 +75,7 @@ typedef struct lgwL_module {
   unsigned long log_dropped;/* lines lost because the list was full */
   int log_flushing;         /* inside lgwL_log_flush */
   lgwL_budget_t *budgets;   /* time limits of running validators */
+  int jit_paused;           /* LuaJIT's compiler is off for them */
   lua_State *cb;            /* thread on_delta and on_event run in */
   int cb_ref;               /* its registry anchor */
   lgwL_event_hook_fn event_hook;  /* NULL: none */

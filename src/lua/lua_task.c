@@ -52,7 +52,8 @@ static const char *const state_names[] = {
   "pending", "ready", "running", "waiting", "done", "failed"
 };
 
-static lgwL_budget_t *expired_budget(lgwL_module_t *m, lua_State *co);
+static lgwL_budget_t *expired_budget(lgwL_module_t *m);
+static void budget_hold(lgwL_module_t *m, int hold);
 static int sigint_catch(lgwL_module_t *m);
 static void sigint_release(void);
 
@@ -260,15 +261,15 @@ int lgwL_run_once(lua_State *L, lgwL_module_t *m) {
   lgwL_check_block(L, m);
   m->depth++;
   m->from = L;
-  lgwL_budget_pause(m, L);
+  budget_hold(m, 1);
   caught = sigint_catch(m);
   lgw_loop_run(m->loop, LGW_RUN_ONCE);
   if (caught) sigint_release();
   m->depth--;
   m->from = from;
-  lgwL_budget_run(m, L);
+  budget_hold(m, 0);
   lgwL_log_flush(L, m);
-  if (m->sigint || expired_budget(m, L)) return -1;
+  if (m->sigint || expired_budget(m)) return -1;
   return lgw_loop_alive(m->loop) || m->ready_head != NULL;
 }
 
@@ -576,7 +577,14 @@ static int l_run(lua_State *L) {
  * time with the limit and raises once it is spent; a timer at the
  * deadline wakes co if it is waiting then (a sleep, a gateway call,
  * another task: the wait ends and the hook raises at co's next
- * instruction; a synchronous wait in co ends through lgwL_run_once).
+ * instruction; a synchronous wait inside the call ends through
+ * lgwL_run_once). A limit applies while its call encloses the running
+ * code: co runs, or resumed the coroutine that runs (running, and co not
+ * suspended). Without lua_yieldk the call is made from a small Lua
+ * wrapper (lgwL_wrap_limited, chunks named "=llmgateway"): the hook
+ * raises only outside those chunks, inside the protected call. LuaJIT
+ * runs no hooks in compiled code: its JIT compiler is off while a limit
+ * exists (and its traces flushed when it is turned off).
  * Full userdata on co's stack below the call (C callbacks: a C struct);
  * its __gc unlinks it if the coroutine is abandoned. */
 #define LGWL_BUDGET "llmgateway.Budget"
@@ -591,6 +599,7 @@ struct lgwL_budget {
   uint64_t limit_ns;
   uint64_t begin;              /* lgw_hrtime() at the call */
   int running;                 /* co is running (not suspended) */
+  int held;                    /* paused by a synchronous wait */
   int linked;
   int expired;
   lgw_timer_t *timer;          /* deadline; NULL: none */
@@ -598,6 +607,8 @@ struct lgwL_budget {
   lua_Hook old_hook;           /* co's hook before the call, restored */
   int old_mask, old_count;
 };
+
+static void budget_hook(lua_State *L, lua_Debug *ar);
 
 static void budget_unlink(lgwL_budget_t *b) {
   lgwL_module_t *m = b->m;
@@ -611,12 +622,29 @@ static void budget_unlink(lgwL_budget_t *b) {
   if (b->next) b->next->prev = b->prev;
   b->prev = b->next = NULL;
   b->linked = 0;
+  if (!m->budgets && m->jit_paused) {
+    m->jit_paused = 0;
+    lgwL_jit_resume(m->L);
+  }
+}
+
+/* The limit applies to the code running now (LuaJIT: co's status is
+ * LUA_ERRERR while a message handler runs). */
+static int encloses(const lgwL_budget_t *b) {
+  return b->running && lua_status(b->co) != LUA_YIELD;
 }
 
 void lgwL_budget_run(lgwL_module_t *m, lua_State *co) {
   lgwL_budget_t *b;
   for (b = m->budgets; b; b = b->next)
-    if (b->co == co) b->running = 1;
+    if (b->co == co) {
+      b->running = 1;
+#if LGWL_LUAJIT
+      /* LuaJIT's hook is global: another thread may have removed it */
+      if (lua_gethook(co) != budget_hook && b->limit_ns != UINT64_MAX)
+        lua_sethook(co, budget_hook, LUA_MASKCOUNT, BUDGET_COUNT);
+#endif
+    }
 }
 
 void lgwL_budget_pause(lgwL_module_t *m, lua_State *co) {
@@ -625,11 +653,27 @@ void lgwL_budget_pause(lgwL_module_t *m, lua_State *co) {
     if (b->co == co) b->running = 0;
 }
 
-static lgwL_budget_t *expired_budget(lgwL_module_t *m, lua_State *co) {
+/* A synchronous wait (hold 1) pauses the limits enclosing it while the
+ * loop runs other code; hold 0 lets them run again. */
+static void budget_hold(lgwL_module_t *m, int hold) {
+  lgwL_budget_t *b;
+  for (b = m->budgets; b; b = b->next) {
+    if (hold && encloses(b)) {
+      b->held = 1;
+      b->running = 0;
+    } else if (!hold && b->held) {
+      b->held = 0;
+      b->running = 1;
+    }
+  }
+}
+
+/* A spent limit enclosing the running code (marked expired), or NULL. */
+static lgwL_budget_t *expired_budget(lgwL_module_t *m) {
   lgwL_budget_t *b;
   uint64_t now = lgw_hrtime();
   for (b = m->budgets; b; b = b->next)
-    if (b->co == co && (b->expired || now - b->begin > b->limit_ns)) {
+    if (encloses(b) && (b->expired || now - b->begin > b->limit_ns)) {
       b->expired = 1;
       return b;
     }
@@ -662,10 +706,22 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
   }
   for (b = m->budgets; b; b = b->next) {
     if (b->co == L) mine = 1;
-    if (!b->running) continue;
+    if (!encloses(b)) continue;
     running = 1;
     if (b->expired || now - b->begin > b->limit_ns) hit = b;
   }
+#if !LGWL_YIELDK
+  /* not in the wrappers around the protected call: the error would
+   * escape it (the hook runs again in the limited code) */
+  if (hit && lua_getinfo(L, "S", ar) &&
+      strncmp(ar->source, "=llmgateway", 11) == 0) {
+    hit->expired = 1;
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+    return;
+  }
+#else
+  (void)ar;
+#endif
   if (hit) {
     hit->expired = 1;
     /* From now on at every instruction, so that a pcall (or an xpcall
@@ -685,7 +741,8 @@ static void budget_timer_cb(lgw_timer_t *h, void *ud) {
   if (!b || !b->linked) return;
   b->expired = 1;
   lua_sethook(b->co, budget_hook, LUA_MASKCOUNT, 1);
-  if (b->task && b->task->co == b->co) interrupt_wait(b->task);
+  if (b->task && (b->task->co == b->co || lgwL_adopted(b->co)))
+    interrupt_wait(b->task);
 }
 
 static void budget_begin(lgwL_budget_t *b, lgwL_module_t *m, lua_State *co,
@@ -709,6 +766,7 @@ static void budget_begin(lgwL_budget_t *b, lgwL_module_t *m, lua_State *co,
   b->old_hook = lua_gethook(co);
   b->old_mask = lua_gethookmask(co);
   b->old_count = lua_gethookcount(co);
+  if (!m->budgets && !m->jit_paused) m->jit_paused = lgwL_jit_pause(co);
   b->next = m->budgets;
   if (m->budgets) m->budgets->prev = b;
   m->budgets = b;
@@ -722,6 +780,27 @@ static void budget_begin(lgwL_budget_t *b, lgwL_module_t *m, lua_State *co,
 static void budget_end(lgwL_budget_t *b) {
   if (!b->linked) return;
   budget_unlink(b);
+#if LGWL_LUAJIT
+  /* One hook for every thread: it stays while other limits exist, and
+   * the hook from before them passes to one of those (it is restored
+   * when the last one ends). */
+  if (b->m->budgets) {
+    lgwL_budget_t *o;
+    if (b->old_hook == budget_hook) return;
+    for (o = b->m->budgets; o; o = o->next)
+      if (o->old_hook == budget_hook) {
+        o->old_hook = b->old_hook;
+        o->old_mask = b->old_mask;
+        o->old_count = b->old_count;
+        break;
+      }
+    return;
+  }
+  if (b->old_hook == budget_hook) {
+    lua_sethook(b->co, NULL, 0, 0);
+    return;
+  }
+#endif
   lua_sethook(b->co, b->old_hook, b->old_mask, b->old_count);
 }
 
@@ -731,7 +810,7 @@ static int budget_gc(lua_State *L) {
 }
 
 void lgwL_check_budget(lua_State *L, lgwL_module_t *m) {
-  lgwL_budget_t *b = expired_budget(m, L);
+  lgwL_budget_t *b = expired_budget(m);
   if (b) budget_error(L, b);
 }
 
@@ -842,7 +921,7 @@ static int xpcall_handler(lua_State *L) {
     uint64_t now = lgw_hrtime();
     if (m->interrupting) return 1;
     for (b = m->budgets; b; b = b->next)
-      if (b->running && (b->expired || now - b->begin > b->limit_ns))
+      if (encloses(b) && (b->expired || now - b->begin > b->limit_ns))
         return 1;
   }
   lua_pushvalue(L, lua_upvalueindex(1));
@@ -945,7 +1024,7 @@ static void sigint_release(void) {
 }
 
 int lgwL_stop_error(lua_State *L, lgwL_module_t *m) {
-  lgwL_budget_t *b = expired_budget(m, L);
+  lgwL_budget_t *b = expired_budget(m);
   if (b) return budget_error(L, b);
   m->sigint = 0;
   return luaL_error(L, "interrupted!");

@@ -66,6 +66,17 @@ describe("llmgateway module", function()
       assert.equal("s", llm.parse_json('"s"'))
     end)
 
+    it("keeps whole numbers exact up to 2^53 on every Lua", function()
+      local math_type = require("llmgateway.compat").math_type
+      local id = llm.parse_json("9007199254740991")
+      assert.equal(2 ^ 53 - 1, id)
+      assert.equal("integer", math_type(id))
+      assert.equal("9007199254740991", llm.encode_json(id))
+      assert.equal('{"id":123456789012345,"n":-42}',
+        llm.encode_json(llm.parse_json('{"id": 123456789012345, "n": -42}')))
+      assert.equal("float", math_type(llm.parse_json("0.5")))
+    end)
+
     it("returns llm.null for a JSON null", function()
       assert.equal(llm.null, llm.parse_json("null"))
       assert.same({1, llm.null, 3}, llm.parse_json("[1, null, 3]"))

@@ -92,6 +92,57 @@ describe("time limits", function()
       lines[1])
   end)
 
+  it("a loop compiled before the validator ran is cut short too",
+     function()
+    -- LuaJIT compiles spin's loop here; it runs no hooks in compiled
+    -- code, so its compiler is off (its code flushed) while a limit runs,
+    -- and on again afterwards
+    local function spin(n)
+      local x = 0
+      for i = 1, n do x = x + i end
+      return x
+    end
+    for _ = 1, 300 do spin(1000) end
+    local compiling
+    local t0 = now()
+    local _, err = gw:run_task_with_retry("t", user("q"), function()
+      compiling = jit and jit.status()
+      spin(2 ^ 60)
+    end)
+    assert.equal("validator", err.code)
+    assert.matches("time limit", err.message)
+    assert.is_true(now() - t0 < 5)
+    if jit then
+      assert.is_false(compiling)
+      assert.is_true((jit.status()))
+    end
+  end)
+
+  it("a debug hook set before overlapping limits is back after them",
+     function()
+    -- (LuaJIT has one hook for all coroutines)
+    local function hook() end
+    debug.sethook(hook, "", 1000000)
+    local a = llm.spawn(function()
+      return gw:run_task_with_retry("t", user("a"), function()
+        llm.sleep(0.05)
+      end)
+    end)
+    local b = llm.spawn(function()
+      return gw:run_task_with_retry("t", user("b"), function()
+        llm.sleep(0.2)
+      end)
+    end)
+    local ra, rb = a:wait(), b:wait()
+    local h, mask, count = debug.gethook()
+    debug.sethook()
+    assert.equal("echo(m): a", ra)
+    assert.equal("echo(m): b", rb)
+    assert.equal(hook, h)
+    assert.equal("", mask)
+    assert.equal(1000000, count)
+  end)
+
   it("a failed task's error object with a __tostring that never returns",
      function()
     local t0 = now()

@@ -9,10 +9,11 @@ local popen, execute = io.popen, os.execute
 io.popen = function(cmd, mode)
   local sf = os.tmpname()
   -- "echo $$; exec CMD" (the pid, then the program in its place) runs
-  -- CMD in the background instead, to wait for its status
+  -- CMD in a background subshell instead, to wait for its status; the
+  -- subshell prints its own pid (a child's $PPID) before CMD starts
   local rest = cmd:match("^echo %$%$; exec (.*)$")
-  local wrapped = rest and ("{ exec " .. rest .. "\n} & echo $!; wait $!; echo $? > "
-    .. sf) or ("{ " .. cmd .. "\n}; echo $? > " .. sf)
+  local wrapped = rest and ("{ sh -c 'echo $PPID'; exec " .. rest
+    .. "\n} & wait $!; echo $? > " .. sf) or ("{ " .. cmd .. "\n}; echo $? > " .. sf)
   local f, err = popen(wrapped, mode)
   if not f then
     os.remove(sf)
