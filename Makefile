@@ -390,7 +390,7 @@ FUZZ_CC      ?= clang
 FUZZ_BUILD    = build-fuzz
 FUZZ_CFLAGS   = $(WARN) -g -O1 -fsanitize=address,undefined \
                 -fno-sanitize-recover=undefined -D_GNU_SOURCE \
-                $(INC_lua) $(PKG_CFLAGS)
+                $(INC_gateway) $(PKG_CFLAGS)
 FUZZ_TARGETS  = env config json_extract transport sse retry_after
 FUZZ_TRANSPORT_SRC = util json transport transport_responses transport_chat \
                      transport_anthropic transport_litellm transport_rich sse \
@@ -440,7 +440,7 @@ conformance: $(CONF_BIN)
 $(CONF_BIN): tests/conformance/conformance.c $(STATIC) \
              $(wildcard src/*/*.h include/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(INC_lua) $(PKG_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS_ALL)
+	$(CC) $(ALL_CFLAGS) $(INC_gateway) $(PKG_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS_ALL)
 # ---- end of conformance ----
 
 # ---- soak ----
