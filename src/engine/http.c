@@ -40,6 +40,7 @@
 
 #define SPARE_MAX 64               /* easy handles kept for reuse */
 #define RECV_BUFFER_SIZE 16384L    /* per-transfer receive buffer */
+#define USER_AGENT "llmgateway/" LGW_VERSION_STRING
 #define MAX_CONNECTS 10000L        /* connection cache size */
 #define POST_KEEP 16384            /* body buffer capacity kept on reuse */
 
@@ -78,6 +79,7 @@ struct lgw__xfer {
   int big_header;             /* headers over LGW__XFER_MAX_HEADERS */
   const char *ca_file;        /* CURLOPT_CAINFO as last set */
   int direct;                 /* CURLOPT_NOPROXY "*" set */
+  int ua;                     /* CURLOPT_USERAGENT set */
   CURLcode result;
   const char *fail;           /* multi-level failure message (static) */
   long status;
@@ -655,7 +657,6 @@ static void easy_init(lgw__xfer_t *r) {
   curl_easy_setopt(e, CURLOPT_SHARE, r->h->share);
   curl_easy_setopt(e, CURLOPT_CAPATH, r->h->capath_default);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "llmgateway/" LGW_VERSION_STRING);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
   curl_easy_setopt(e, CURLOPT_POST, 1L);
@@ -695,6 +696,12 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
   if (pipewait != r->pipewait) {
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait);
     r->pipewait = pipewait;
+  }
+  /* a header list has its User-Agent line (lgw__headers_new); curl's
+   * own, formatted again for every transfer, only without a list */
+  if ((o->headers == NULL) != r->ua) {
+    curl_easy_setopt(e, CURLOPT_USERAGENT, o->headers ? NULL : USER_AGENT);
+    r->ua = !o->headers;
   }
   curl_easy_setopt(e, CURLOPT_URL, o->url);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER,
@@ -848,6 +855,7 @@ int lgw__url_is_loopback(const char *url) {
 lgw__headers_t *lgw__headers_new(const lgw__kvlist_t *kv) {
   struct curl_slist *l = NULL, *t;
   size_t i;
+  int ua = 0;
   for (i = 0; kv && i < kv->n; i++) {
     const char *v = kv->items[i].value ? kv->items[i].value : "";
     /* "Name;" is curl's way to send a header with an empty value */
@@ -856,6 +864,13 @@ lgw__headers_t *lgw__headers_new(const lgw__kvlist_t *kv) {
     if (!line) goto fail;
     t = curl_slist_append(l, line);
     lgw_free(line);
+    if (!t) goto fail;
+    l = t;
+    if (lgw__strcasecmp(kv->items[i].key, "User-Agent") == 0) ua = 1;
+  }
+  /* ours unless the list has one */
+  if (!ua) {
+    t = curl_slist_append(l, "User-Agent: " USER_AGENT);
     if (!t) goto fail;
     l = t;
   }
