@@ -99,8 +99,9 @@ struct lgw__http {
   uv_loop_t *loop;
   CURLM *multi;
   uv_timer_t timer;
-  uv_idle_t now;              /* runs curl's "timeout 0" next iteration */
-  int open_handles;           /* timer and idle not yet closed */
+  uv_idle_t now;              /* "timeout 0": the next poll does not block */
+  uv_check_t after;           /* ... and runs it when no socket event did */
+  int open_handles;           /* timer, idle and check not yet closed */
   int closing;
   size_t count;               /* posted, callback not yet run */
   lgw_link_t active;          /* inside the multi handle */
@@ -392,10 +393,24 @@ static void on_timer(uv_timer_t *t) {
   drive(t->data, CURL_SOCKET_TIMEOUT, 0);
 }
 
-/* Stopped first: curl may ask for another "timeout 0" while it runs. */
-static void on_now(uv_idle_t *i) {
-  uv_idle_stop(i);
-  drive(i->data, CURL_SOCKET_TIMEOUT, 0);
+/* curl's "timeout 0" (a transfer added or to go on): the idle handle
+ * keeps the next poll from blocking; the socket events it returns are
+ * driven first, and curl runs expired transfers in those calls as well,
+ * so the timeout is driven on its own only when none of them did (curl
+ * then asks for another timeout, which stops both). Stopped first: curl
+ * may ask for another "timeout 0" while it runs. */
+static void on_now(uv_idle_t *i) { (void)i; }
+
+static void on_after(uv_check_t *c) {
+  lgw__http_t *h = c->data;
+  uv_check_stop(c);
+  uv_idle_stop(&h->now);
+  drive(h, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static void now_stop(lgw__http_t *h) {
+  uv_idle_stop(&h->now);
+  uv_check_stop(&h->after);
 }
 
 /* curl's timer callback: only (re)arms the uv timer, or for 0 the idle
@@ -405,12 +420,13 @@ static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
   (void)m;
   if (timeout_ms < 0) {
     uv_timer_stop(&h->timer);
-    uv_idle_stop(&h->now);
+    now_stop(h);
   } else if (timeout_ms == 0) {
     uv_timer_stop(&h->timer);
     uv_idle_start(&h->now, on_now);
+    uv_check_start(&h->after, on_after);
   } else {
-    uv_idle_stop(&h->now);
+    now_stop(h);
     uv_timer_start(&h->timer, on_timer, (uint64_t)timeout_ms, 0);
   }
   return 0;
@@ -511,12 +527,14 @@ int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
   h->timer.data = h;
   uv_idle_init(loop, &h->now);
   h->now.data = h;
-  h->open_handles = 2;
+  uv_check_init(loop, &h->after);
+  h->after.data = h;
+  h->open_handles = 3;
   *out = h;
   return 0;
 }
 
-/* h is released with the last of its two handles. */
+/* h is released with the last of its three handles. */
 static void on_timer_close(uv_handle_t *handle) {
   lgw__http_t *h = handle->data;
   if (--h->open_handles == 0) {
@@ -544,9 +562,10 @@ void lgw__http_free(lgw__http_t *h) {
   h->share = NULL;
   close_socks(h);
   uv_timer_stop(&h->timer);
-  uv_idle_stop(&h->now);
+  now_stop(h);
   uv_close((uv_handle_t *)&h->timer, on_timer_close);
   uv_close((uv_handle_t *)&h->now, on_timer_close);
+  uv_close((uv_handle_t *)&h->after, on_timer_close);
 }
 
 size_t lgw__http_active(const lgw__http_t *h) { return h ? h->count : 0; }
