@@ -9,8 +9,9 @@
  * asks for, at the first body byte) are not collected: the write callback
  * queues each piece and the pieces are handed on after
  * curl_multi_socket_action returns, before any completion. curl's
- * "timeout 0" (act now) is run from a uv_idle handle on the loop's next
- * iteration, never from inside curl's timer callback and without a 1 ms
+ * "timeout 0" (act now) is run on the loop's next iteration (by the
+ * socket calls of a poll that does not block, or else from a uv_check
+ * handle), never from inside curl's timer callback and without a 1 ms
  * timer's delay. Easy handles are kept with their constant options set
  * once; a transfer sets only what changes (URL, headers, body, timeouts).
  *
@@ -396,11 +397,12 @@ static void on_timer(uv_timer_t *t) {
 /* curl's "timeout 0" (a transfer added or to go on): the idle handle
  * keeps the next poll from blocking; the socket events it returns are
  * driven first, and curl runs expired transfers in those calls as well,
- * so the timeout is driven on its own only when none of them did (curl
- * then asks for another timeout, which stops both). Stopped first: curl
- * may ask for another "timeout 0" while it runs. */
+ * so the timeout is driven on its own (on_after, after the poll) only
+ * when none of them did: curl then asks for another timeout, which stops
+ * both. */
 static void on_now(uv_idle_t *i) { (void)i; }
 
+/* Stopped first: curl may ask for another "timeout 0" while it runs. */
 static void on_after(uv_check_t *c) {
   lgw__http_t *h = c->data;
   uv_check_stop(c);
@@ -414,7 +416,7 @@ static void now_stop(lgw__http_t *h) {
 }
 
 /* curl's timer callback: only (re)arms the uv timer, or for 0 the idle
- * handle (which keeps the next poll from blocking). */
+ * and check handles. */
 static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
   lgw__http_t *h = userp;
   (void)m;
