@@ -9,8 +9,9 @@
  * asks for, at the first body byte) are not collected: the write callback
  * queues each piece and the pieces are handed on after
  * curl_multi_socket_action returns, before any completion. curl's
- * "timeout 0" (act now) is run from a uv_idle handle on the loop's next
- * iteration, never from inside curl's timer callback and without a 1 ms
+ * "timeout 0" (act now) is run on the loop's next iteration (by the
+ * socket calls of a poll that does not block, or else from a uv_check
+ * handle), never from inside curl's timer callback and without a 1 ms
  * timer's delay. Easy handles are kept with their constant options set
  * once; a transfer sets only what changes (URL, headers, body, timeouts).
  *
@@ -40,6 +41,7 @@
 
 #define SPARE_MAX 64               /* easy handles kept for reuse */
 #define RECV_BUFFER_SIZE 16384L    /* per-transfer receive buffer */
+#define USER_AGENT "llmgateway/" LGW_VERSION_STRING
 #define MAX_CONNECTS 10000L        /* connection cache size */
 #define POST_KEEP 16384            /* body buffer capacity kept on reuse */
 
@@ -78,6 +80,7 @@ struct lgw__xfer {
   int big_header;             /* headers over LGW__XFER_MAX_HEADERS */
   const char *ca_file;        /* CURLOPT_CAINFO as last set */
   int direct;                 /* CURLOPT_NOPROXY "*" set */
+  int ua;                     /* CURLOPT_USERAGENT set */
   CURLcode result;
   const char *fail;           /* multi-level failure message (static) */
   long status;
@@ -97,8 +100,9 @@ struct lgw__http {
   uv_loop_t *loop;
   CURLM *multi;
   uv_timer_t timer;
-  uv_idle_t now;              /* runs curl's "timeout 0" next iteration */
-  int open_handles;           /* timer and idle not yet closed */
+  uv_idle_t now;              /* "timeout 0": the next poll does not block */
+  uv_check_t after;           /* ... and runs it when no socket event did */
+  int open_handles;           /* timer, idle and check not yet closed */
   int closing;
   size_t count;               /* posted, callback not yet run */
   lgw_link_t active;          /* inside the multi handle */
@@ -390,25 +394,41 @@ static void on_timer(uv_timer_t *t) {
   drive(t->data, CURL_SOCKET_TIMEOUT, 0);
 }
 
+/* curl's "timeout 0" (a transfer added or to go on): the idle handle
+ * keeps the next poll from blocking; the socket events it returns are
+ * driven first, and curl runs expired transfers in those calls as well,
+ * so the timeout is driven on its own (on_after, after the poll) only
+ * when none of them did: curl then asks for another timeout, which stops
+ * both. */
+static void on_now(uv_idle_t *i) { (void)i; }
+
 /* Stopped first: curl may ask for another "timeout 0" while it runs. */
-static void on_now(uv_idle_t *i) {
-  uv_idle_stop(i);
-  drive(i->data, CURL_SOCKET_TIMEOUT, 0);
+static void on_after(uv_check_t *c) {
+  lgw__http_t *h = c->data;
+  uv_check_stop(c);
+  uv_idle_stop(&h->now);
+  drive(h, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static void now_stop(lgw__http_t *h) {
+  uv_idle_stop(&h->now);
+  uv_check_stop(&h->after);
 }
 
 /* curl's timer callback: only (re)arms the uv timer, or for 0 the idle
- * handle (which keeps the next poll from blocking). */
+ * and check handles. */
 static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
   lgw__http_t *h = userp;
   (void)m;
   if (timeout_ms < 0) {
     uv_timer_stop(&h->timer);
-    uv_idle_stop(&h->now);
+    now_stop(h);
   } else if (timeout_ms == 0) {
     uv_timer_stop(&h->timer);
     uv_idle_start(&h->now, on_now);
+    uv_check_start(&h->after, on_after);
   } else {
-    uv_idle_stop(&h->now);
+    now_stop(h);
     uv_timer_start(&h->timer, on_timer, (uint64_t)timeout_ms, 0);
   }
   return 0;
@@ -509,12 +529,14 @@ int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
   h->timer.data = h;
   uv_idle_init(loop, &h->now);
   h->now.data = h;
-  h->open_handles = 2;
+  uv_check_init(loop, &h->after);
+  h->after.data = h;
+  h->open_handles = 3;
   *out = h;
   return 0;
 }
 
-/* h is released with the last of its two handles. */
+/* h is released with the last of its three handles. */
 static void on_timer_close(uv_handle_t *handle) {
   lgw__http_t *h = handle->data;
   if (--h->open_handles == 0) {
@@ -542,9 +564,10 @@ void lgw__http_free(lgw__http_t *h) {
   h->share = NULL;
   close_socks(h);
   uv_timer_stop(&h->timer);
-  uv_idle_stop(&h->now);
+  now_stop(h);
   uv_close((uv_handle_t *)&h->timer, on_timer_close);
   uv_close((uv_handle_t *)&h->now, on_timer_close);
+  uv_close((uv_handle_t *)&h->after, on_timer_close);
 }
 
 size_t lgw__http_active(const lgw__http_t *h) { return h ? h->count : 0; }
@@ -655,7 +678,6 @@ static void easy_init(lgw__xfer_t *r) {
   curl_easy_setopt(e, CURLOPT_SHARE, r->h->share);
   curl_easy_setopt(e, CURLOPT_CAPATH, r->h->capath_default);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "llmgateway/" LGW_VERSION_STRING);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
   curl_easy_setopt(e, CURLOPT_POST, 1L);
@@ -695,6 +717,12 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
   if (pipewait != r->pipewait) {
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait);
     r->pipewait = pipewait;
+  }
+  /* a header list has its User-Agent line (lgw__headers_new); curl's
+   * own, formatted again for every transfer, only without a list */
+  if ((o->headers == NULL) != r->ua) {
+    curl_easy_setopt(e, CURLOPT_USERAGENT, o->headers ? NULL : USER_AGENT);
+    r->ua = !o->headers;
   }
   curl_easy_setopt(e, CURLOPT_URL, o->url);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER,
@@ -848,6 +876,7 @@ int lgw__url_is_loopback(const char *url) {
 lgw__headers_t *lgw__headers_new(const lgw__kvlist_t *kv) {
   struct curl_slist *l = NULL, *t;
   size_t i;
+  int ua = 0;
   for (i = 0; kv && i < kv->n; i++) {
     const char *v = kv->items[i].value ? kv->items[i].value : "";
     /* "Name;" is curl's way to send a header with an empty value */
@@ -856,6 +885,13 @@ lgw__headers_t *lgw__headers_new(const lgw__kvlist_t *kv) {
     if (!line) goto fail;
     t = curl_slist_append(l, line);
     lgw_free(line);
+    if (!t) goto fail;
+    l = t;
+    if (lgw__strcasecmp(kv->items[i].key, "User-Agent") == 0) ua = 1;
+  }
+  /* ours unless the list has one */
+  if (!ua) {
+    t = curl_slist_append(l, "User-Agent: " USER_AGENT);
     if (!t) goto fail;
     l = t;
   }

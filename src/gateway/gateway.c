@@ -322,11 +322,9 @@ static void req_free(req_t *q) {
   }
   lgw_free(q->att);
   lgw__gw_free_rich(q);
-  lgw_free(q->task);
   lgw_free(q->model);
   lgw_free(q->tier);
   lgw_free(q->effort);
-  lgw_free(q->order);
   lgw__gw_route_drop(q);
   lgw__reply_free(&q->reply);
   lgw_free(q->refusal);
@@ -439,12 +437,19 @@ static int dup_opt(const char *s, char **out) {
   return s && *s && !*out;
 }
 
-static req_t *req_copy(const lgw_request_t *r) {
-  req_t *q = lgw__calloc(1, sizeof *q);
+/* One block holds the record, the provider order (nproviders) and the
+ * task's name, freed with it. */
+static req_t *req_copy(const lgw_request_t *r, size_t nproviders) {
+  const char *task = r->task ? r->task : "";
+  size_t tn = strlen(task) + 1, on = nproviders * sizeof(size_t);
+  req_t *q;
   int bad = 0;
+  if (nproviders > ((size_t)-1 - sizeof *q - tn) / sizeof(size_t)) return NULL;
+  q = lgw__calloc(1, sizeof *q + on + tn);
   if (!q) return NULL;
-  q->task = lgw__strdup(r->task ? r->task : "");
-  bad = !q->task;
+  if (nproviders) q->order = (size_t *)(void *)(q + 1);
+  q->task = (char *)(q + 1) + on;
+  memcpy(q->task, task, tn);
   bad |= dup_opt(r->model, &q->model);
   bad |= dup_opt(r->tier, &q->tier);
   bad |= dup_opt(r->reasoning_effort, &q->effort);
@@ -486,17 +491,13 @@ int lgw__gw_submit(lgw_gateway_t *gw, const lgw_request_t *req,
     return lgw__error_set(err, LGW_EINVAL,
                           "lgw_gateway_submit: the gateway is being freed");
   rt = gw->rt;
-  q = req_copy(req);
+  q = req_copy(req, rt->nproviders);
   if (q && emb && lgw__gw_copy_embed(q, emb)) {
     req_free(q);
     q = NULL;
   }
   if (q && emb) q->embed_cb = ecb;
-  if (!q || (rt->nproviders &&
-             !(q->order = lgw__calloc(rt->nproviders, sizeof *q->order)))) {
-    if (q) req_free(q);
-    return lgw__error_set(err, LGW_ENOMEM, "out of memory");
-  }
+  if (!q) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   q->gw = gw;
   q->id = ++gw->next_id;
   q->cb = cb;

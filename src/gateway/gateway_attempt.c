@@ -56,8 +56,11 @@ static double record(req_t *q, int status, int code, const char *msg,
     lgw__usage_unknown(&none);
     u = &none;
   }
-  lgw__gw_msgf(buf, sizeof buf, "%s", msg ? msg : "");
-  lgw__gw_redact(gw, buf, sizeof buf);
+  buf[0] = '\0';
+  if (msg && *msg) {
+    lgw__gw_msgf(buf, sizeof buf, "%s", msg);
+    lgw__gw_redact(gw, buf, sizeof buf);
+  }
   memset(&a, 0, sizeof a);
   a.provider_index = (int)q->pos + 1;
   a.provider_type = prov_type(p);

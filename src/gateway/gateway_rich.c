@@ -24,7 +24,10 @@ typedef struct blk {
   max_align_t data[];
 } blk_t;
 
-#define BLK_MIN 4096
+/* The first block is small (a queued request costs what its data
+ * costs); each next one twice the last, so a big request still takes
+ * few blocks. */
+#define BLK_MIN 256
 
 static void *arena_alloc(req_t *q, size_t n) {
   blk_t *b = q->arena;
@@ -32,7 +35,8 @@ static void *arena_alloc(req_t *q, size_t n) {
   void *p;
   n = (n + al - 1) / al * al;
   if (!b || b->cap - b->used < n) {
-    size_t cap = n > BLK_MIN ? n : BLK_MIN;
+    size_t cap = b && b->cap <= (size_t)-1 / 4 ? 2 * b->cap : BLK_MIN;
+    if (cap < n) cap = n;
     blk_t *nb = lgw_malloc(sizeof *nb + cap);
     if (!nb) return NULL;
     nb->next = b;

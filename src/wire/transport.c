@@ -8,6 +8,7 @@
 #include "transport.h"
 
 #include <cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,9 +256,40 @@ int lgw__openai_reply_end(cJSON *root, lgw__buf_t *text, int rc,
             : 0;
 }
 
+/* A number with at most six decimals and below a million (every usual
+ * temperature) written as lgw__json_add_num would ("0.7", "1.0",
+ * "-0.0"), without its printf/strtod round trip; 0 when it is not one.
+ * With the fewest decimals whose m / 10^k reads back to t (division is
+ * correctly rounded), this is the shortest form that reads back. */
+static int short_decimal(lgw__buf_t *b, double t, int *rc) {
+  static const double pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+  char tmp[32], *d = tmp + sizeof tmp;
+  double a = fabs(t), m = 0;
+  unsigned long long whole, frac, p;
+  int k, i;
+  if (!(a == 0 || (a >= 1e-4 && a < 1e6))) return 0;
+  for (k = 0; k <= 6; k++) {
+    m = (double)(unsigned long long)(a * pow10[k] + 0.5);
+    if (m / pow10[k] == a) break;
+  }
+  if (k > 6) return 0;
+  p = (unsigned long long)pow10[k];
+  whole = (unsigned long long)m / p;
+  frac = (unsigned long long)m % p;
+  if (k == 0) *--d = '0';
+  for (i = 0; i < k; i++, frac /= 10) *--d = (char)('0' + frac % 10);
+  *--d = '.';
+  do *--d = (char)('0' + whole % 10); while (whole /= 10);
+  if (signbit(t)) *--d = '-';
+  *rc = lgw__buf_add(b, d, (size_t)(tmp + sizeof tmp - d));
+  return 1;
+}
+
 int lgw__body_temperature(lgw__buf_t *b, double t) {
   int rc = lgw__json_add_key(b, "temperature");
-  return rc ? rc : lgw__json_add_num(b, t);
+  if (rc) return rc;
+  if (short_decimal(b, t, &rc)) return rc;
+  return lgw__json_add_num(b, t);
 }
 
 int lgw__body_finish(lgw__buf_t *b, int rc, char **out, size_t *len,

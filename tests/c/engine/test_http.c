@@ -513,6 +513,42 @@ TEST(http_user_agent) {
   free(stats);
 }
 
+/* A header list's own User-Agent replaces ours; a transfer without a
+ * header list still sends ours. */
+TEST(http_user_agent_from_headers) {
+  env_t e;
+  got_t g;
+  char *stats;
+  lgw__kvlist_t kv = {NULL, 0};
+  lgw__headers_t *own, *plain;
+  memset(&g, 0, sizeof g);
+  ASSERT_EQ(env_open(&e, NULL), 0);
+  lgw__kvlist_add(&kv, "User-Agent", "mine/1.0");
+  own = lgw__headers_new(&kv);
+  lgw__kvlist_free(&kv);
+  ASSERT(own != NULL);
+  plain = e.headers;
+  e.headers = own;
+  ASSERT_EQ(post(&e, "/v1/chat/completions", chat_body, 5000, 0, &g, NULL), 0);
+  run(&e);
+  ASSERT_EQ(g.status, 200);
+  stats = sim_get(&sim, "/_sim/stats");
+  ASSERT(stats != NULL);
+  ASSERT_CONTAINS(stats, "\"user-agent\":\"mine/1.0\"");
+  free(stats);
+  e.headers = NULL;
+  memset(&g, 0, sizeof g);
+  ASSERT_EQ(post(&e, "/v1/chat/completions", chat_body, 5000, 0, &g, NULL), 0);
+  run(&e);
+  e.headers = plain;
+  env_close(&e);
+  lgw__headers_free(own);
+  stats = sim_get(&sim, "/_sim/stats");
+  ASSERT(stats != NULL);
+  ASSERT_CONTAINS(stats, "\"user-agent\":\"llmgateway/" LGW_VERSION_STRING "\"");
+  free(stats);
+}
+
 TEST(http_loopback_urls) {
   static const char *const yes[] = {
       "http://127.0.0.1:8080/v1", "http://127.1.2.3/v1", "http://localhost/v1",
@@ -670,6 +706,7 @@ int main(void) {
   RUN(http_stream_stopped_by_callback);
   RUN(http_stream_size_cap);
   RUN(http_user_agent);
+  RUN(http_user_agent_from_headers);
   RUN(http_loopback_urls);
   RUN(http_loopback_never_proxied);
   RUN(http_header_too_large);

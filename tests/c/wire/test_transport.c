@@ -129,6 +129,31 @@ TEST(body_numbers) {
   ASSERT(out == NULL);
 }
 
+/* The temperature as lgw__json_add_num writes it, whether it has few
+ * decimals or not. */
+TEST(body_temperature_forms) {
+  static const double ts[] = {0.7, 0.0, -0.0, 1, 2, 0.25, 1.5, 0.123456,
+                              1e-4, 999999.5, -0.7, 1e-5, 0.1234567,
+                              1e6, 1.0 / 3, 123456.789};
+  static const char *const want =
+      ",\"temperature\":0.7,\"temperature\":0.0,\"temperature\":-0.0,"
+      "\"temperature\":1.0,\"temperature\":2.0,\"temperature\":0.25,"
+      "\"temperature\":1.5,\"temperature\":0.123456,"
+      "\"temperature\":0.0001,\"temperature\":999999.5,"
+      "\"temperature\":-0.7,\"temperature\":1e-05,"
+      "\"temperature\":0.1234567,\"temperature\":1000000.0,"
+      "\"temperature\":0.3333333333333333,\"temperature\":123456.789";
+  lgw__buf_t b;
+  char *out;
+  size_t i;
+  lgw__buf_init(&b);
+  for (i = 0; i < sizeof ts / sizeof *ts; i++)
+    ASSERT_EQ(lgw__body_temperature(&b, ts[i]), 0);
+  out = lgw__buf_steal(&b);
+  ASSERT_STREQ(out, want);
+  lgw_free(out);
+}
+
 TEST(decode_errors) {
   const lgw__transport_t *t = &lgw__transport_chat;
   ASSERT_STREQ(wire_parse(t, ""), "ERR -10 0: response is not JSON: Expecting "
@@ -303,6 +328,7 @@ int main(void) {
   RUN(openai_headers);
   RUN(body_escapes_and_invalid_utf8);
   RUN(body_numbers);
+  RUN(body_temperature_forms);
   RUN(decode_errors);
   RUN(decode_deep_nesting);
   RUN(decode_scalar_body);
