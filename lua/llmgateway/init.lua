@@ -339,8 +339,13 @@ local function with_retry(gw, task, messages, validator, overrides, json)
   local s = settings[gw] or settings_of(gw)
   local rounds = s[1]
   local limit = overrides and overrides.validator_timeout or s[2]
-  local history = {}
-  for i = 1, #messages do history[i] = messages[i] end
+  -- a plain list is sent as it is until a round adds to it (then a
+  -- copy); a table with a metatable is copied through it at once
+  local history = messages
+  if getmetatable(messages) ~= nil then
+    history = {}
+    for i = 1, #messages do history[i] = messages[i] end
+  end
   local req = overrides and request_of(task, history, overrides)
     or {task = task, messages = history}
   local text, errors, data
@@ -379,6 +384,11 @@ local function with_retry(gw, task, messages, validator, overrides, json)
       end
       if #errors == 0 then return text, errors, data, acc end
       if not final then
+        if history == messages then
+          history = {}
+          for i = 1, #messages do history[i] = messages[i] end
+          req.messages = history
+        end
         history[#history + 1] = {role = "assistant", content = text}
         history[#history + 1] = {role = "user",
                                  content = feedback(errors, json)}

@@ -181,7 +181,11 @@ static int gw_tostring(lua_State *L) {
 
 /* gw.runtime, gw.validator_timeout, then the methods (upvalue 1). */
 static int gw_index(lua_State *L) {
-  lgwL_gw_t *g = check_gw(L);
+  lgwL_gw_t *g;
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;  /* a method */
+  lua_pop(L, 1);
+  g = check_gw(L);
   if (lua_type(L, 2) == LUA_TSTRING &&
       strcmp(lua_tostring(L, 2), "runtime") == 0) {
     lua_getiuservalue(L, 1, 1);

@@ -69,6 +69,7 @@ typedef struct lgwL_module {
                                    task or the callback thread), or NULL */
   lgwL_gw_t *gateways;      /* open gateways, for cancel-all */
   lgwL_call_t *calls;       /* outstanding call records */
+  int budget_pool_n;        /* free time-limit records kept (lua_task.c) */
   lgwL_logline_t *log_head; /* lines for llm.set_log's function, FIFO */
   lgwL_logline_t *log_tail;
   int nlog;                 /* length of that list */
