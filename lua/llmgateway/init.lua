@@ -370,18 +370,19 @@ local function with_retry(gw, task, messages, validator, overrides, json)
       u.reasoning_tokens = u.reasoning_tokens + reasoning
       if cost_total then acc.cost_total = (acc.cost_total or 0) + cost_total end
       acc.usage, acc.cost = usage, cost
-      text, errors, data = out, {}, nil
+      text, errors, data = out, nil, nil
       if json then
         local perr
         data, perr = core.parse_json(text)
         if data == nil then errors = {perr.message}
         elseif check then errors = check(text, data) end
       end
-      if #errors == 0 and validator then
+      if (errors == nil or #errors == 0) and validator then
         local verr
         errors, verr = validate(validator, text, data, limit)
         if not errors then return nil, put_totals(verr, acc) end
       end
+      errors = errors or {}
       if #errors == 0 then return text, errors, data, acc end
       if not final then
         if history == messages then
