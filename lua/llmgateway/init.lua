@@ -339,8 +339,13 @@ local function with_retry(gw, task, messages, validator, overrides, json)
   local s = settings[gw] or settings_of(gw)
   local rounds = s[1]
   local limit = overrides and overrides.validator_timeout or s[2]
-  local history = {}
-  for i = 1, #messages do history[i] = messages[i] end
+  -- a plain list is sent as it is until a round adds to it (then a
+  -- copy); a table with a metatable is copied through it at once
+  local history = messages
+  if getmetatable(messages) ~= nil then
+    history = {}
+    for i = 1, #messages do history[i] = messages[i] end
+  end
   local req = overrides and request_of(task, history, overrides)
     or {task = task, messages = history}
   local text, errors, data
@@ -365,20 +370,26 @@ local function with_retry(gw, task, messages, validator, overrides, json)
       u.reasoning_tokens = u.reasoning_tokens + reasoning
       if cost_total then acc.cost_total = (acc.cost_total or 0) + cost_total end
       acc.usage, acc.cost = usage, cost
-      text, errors, data = out, {}, nil
+      text, errors, data = out, nil, nil
       if json then
         local perr
         data, perr = core.parse_json(text)
         if data == nil then errors = {perr.message}
         elseif check then errors = check(text, data) end
       end
-      if #errors == 0 and validator then
+      if (errors == nil or #errors == 0) and validator then
         local verr
         errors, verr = validate(validator, text, data, limit)
         if not errors then return nil, put_totals(verr, acc) end
       end
+      errors = errors or {}
       if #errors == 0 then return text, errors, data, acc end
       if not final then
+        if history == messages then
+          history = {}
+          for i = 1, #messages do history[i] = messages[i] end
+          req.messages = history
+        end
         history[#history + 1] = {role = "assistant", content = text}
         history[#history + 1] = {role = "user",
                                  content = feedback(errors, json)}

@@ -93,6 +93,35 @@ static size_t edit_distance(const char *a, const char *b) {
   return row[lb];
 }
 
+/* Whether every string key of the table at idx is in known (a list of
+ * at most 32 names); *have gets a bit per known key present (every bit
+ * when the table has a metatable, whose __index may supply fields). */
+static int keys_known(lua_State *L, int idx, const char *const known[],
+                      unsigned long *have) {
+  unsigned long mask = 0;
+  idx = lua_absindex(L, idx);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    const char *k;
+    size_t i;
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) continue;
+    k = lua_tostring(L, -1);
+    for (i = 0; known[i] && strcmp(known[i], k) != 0; i++) {}
+    if (!known[i]) {
+      lua_pop(L, 1);
+      return 0;
+    }
+    mask |= 1UL << i;
+  }
+  if (lua_getmetatable(L, idx)) {
+    lua_pop(L, 1);
+    mask = ~0UL;
+  }
+  *have = mask;
+  return 1;
+}
+
 void lgwL_check_keys(lua_State *L, int arg, int idx, const char *prefix,
                      const char *const known[]) {
   idx = lua_absindex(L, idx);
@@ -572,10 +601,29 @@ void lgwL_push_event(lua_State *L, const lgw_event_t *ev) {
 /* ===== Requests ========================================================= */
 
 /* Optional string field of the table at t; NULL when nil. */
+/* Bits of request_keys below: which fields a request table has. */
+enum {
+  K_TASK, K_MESSAGES, K_MODEL, K_TIER, K_TEMPERATURE, K_REASONING_EFFORT,
+  K_MAX_TOKENS, K_DEADLINE, K_ON_DELTA, K_TOOLS, K_TOOL_CHOICE,
+  K_PARALLEL_TOOL_CALLS, K_SCHEMA, K_SCHEMA_NAME, K_STRICT, K_STOP, K_TOP_P,
+  K_SEED, K_USER, K_METADATA, K_EXTRA, K_ON_TOOL_DELTA
+};
+
+/* lua_getfield(L, t, k), or a nil without a look-up when the bit of k is
+ * not in have. */
+static int field(lua_State *L, int t, const char *k, unsigned long have,
+                 int bit) {
+  if (!(have & (1UL << bit))) {
+    lua_pushnil(L);
+    return LUA_TNIL;
+  }
+  return lua_getfield(L, t, k);
+}
+
 static const char *opt_field_str(lua_State *L, int arg, int t,
-                                 const char *k) {
+                                 const char *k, unsigned long have, int bit) {
   const char *s = NULL;
-  int ty = lua_getfield(L, t, k);
+  int ty = field(L, t, k, have, bit);
   if (ty == LUA_TSTRING) {
     s = lua_tostring(L, -1);  /* kept alive by the table */
   } else if (ty != LUA_TNIL) {
@@ -587,12 +635,13 @@ static const char *opt_field_str(lua_State *L, int arg, int t,
 
 /* Overrides common to run_task's third argument and request tables. */
 static void read_overrides(lua_State *L, int arg, int t,
-                           lgw_request_t *out) {
+                           lgw_request_t *out, unsigned long have) {
   int ty;
-  out->model = opt_field_str(L, arg, t, "model");
-  out->tier = opt_field_str(L, arg, t, "tier");
-  out->reasoning_effort = opt_field_str(L, arg, t, "reasoning_effort");
-  ty = lua_getfield(L, t, "temperature");
+  out->model = opt_field_str(L, arg, t, "model", have, K_MODEL);
+  out->tier = opt_field_str(L, arg, t, "tier", have, K_TIER);
+  out->reasoning_effort = opt_field_str(L, arg, t, "reasoning_effort", have,
+                                        K_REASONING_EFFORT);
+  ty = field(L, t, "temperature", have, K_TEMPERATURE);
   if (ty == LUA_TNUMBER) {
     out->has_temperature = 1;
     out->temperature = lua_tonumber(L, -1);
@@ -601,7 +650,7 @@ static void read_overrides(lua_State *L, int arg, int t,
   }
   lua_pop(L, 1);
   /* 0, as nil, means the task's value (as the Python library's `or`) */
-  ty = lua_getfield(L, t, "max_tokens");
+  ty = field(L, t, "max_tokens", have, K_MAX_TOKENS);
   if (ty == LUA_TNUMBER) {
     lua_Integer v;
     if (!lua_isinteger(L, -1) || (v = lua_tointeger(L, -1)) < 0 ||
@@ -614,7 +663,7 @@ static void read_overrides(lua_State *L, int arg, int t,
     lgwL_argerror_path(L, arg, "max_tokens", "integer", -1);
   }
   lua_pop(L, 1);
-  ty = lua_getfield(L, t, "deadline");
+  ty = field(L, t, "deadline", have, K_DEADLINE);
   if (ty == LUA_TNUMBER && lua_tonumber(L, -1) >= 0) {
     out->deadline = lua_tonumber(L, -1);
   } else if (ty != LUA_TNIL) {
@@ -763,14 +812,15 @@ static void read_calls(lua_State *L, int arg, int kp, int li,
   m->ntool_calls = (size_t)n;
 }
 
-/* Whether message i (on top) needs more than {role, content = string}. */
-static int is_rich(lua_State *L, int t) {
+/* Whether message t needs more than {role, content = string}; others:
+ * whether it may have fields other than role and content. */
+static int is_rich(lua_State *L, int t, int others) {
   static const char *const k[] = {"name", "tool_calls", "tool_call_id",
                                   "is_error"};
   size_t i;
   int rich = lua_getfield(L, t, "content") == LUA_TTABLE;
   lua_pop(L, 1);
-  for (i = 0; !rich && i < sizeof k / sizeof *k; i++) {
+  for (i = 0; !rich && others && i < sizeof k / sizeof *k; i++) {
     rich = lua_getfield(L, t, k[i]) != LUA_TNIL;
     lua_pop(L, 1);
   }
@@ -814,6 +864,7 @@ static void read_messages(lua_State *L, int arg, int mi, int in_request,
                           int kp, lgw_request_t *out) {
   lua_Integer n, i;
   int rich = 0, mt;
+  unsigned long have;
   if (lua_type(L, mi) != LUA_TTABLE) {
     if (in_request) lgwL_argerror_path(L, arg, "messages", "table", mi);
     luaL_typeerror(L, arg, "table");
@@ -825,10 +876,12 @@ static void read_messages(lua_State *L, int arg, int mi, int in_request,
       lgwL_argerror_path(L, arg, path, "table", -2);
     }
     mt = lua_gettop(L);
-    lgwL_check_keys(L, arg, mt, lua_pushfstring(L, "messages[%d].", (int)i),
-                    message_keys);
-    lua_pop(L, 1);
-    if (!rich) rich = is_rich(L, lua_gettop(L));
+    if (!keys_known(L, mt, message_keys, &have)) {
+      lgwL_check_keys(L, arg, mt, lua_pushfstring(L, "messages[%d].",
+                                                  (int)i), message_keys);
+    }
+    /* only role and content: rich when the content is a list of parts */
+    if (!rich) rich = is_rich(L, mt, (have & ~3UL) != 0);
     lua_pop(L, 1);
   }
   if (rich) {
@@ -868,8 +921,8 @@ static void read_messages(lua_State *L, int arg, int mi, int in_request,
 
 /* tools, tool_choice and parallel_tool_calls of the table at t. */
 static void read_tools(lua_State *L, int arg, int kp, int t,
-                       lgw_request_t *out) {
-  int ty = lua_getfield(L, t, "tools");
+                       lgw_request_t *out, unsigned long have) {
+  int ty = field(L, t, "tools", have, K_TOOLS);
   if (ty == LUA_TTABLE) {
     int li = lua_gettop(L);
     lua_Integer n = (lua_Integer)lua_rawlen(L, li), j;
@@ -911,7 +964,7 @@ static void read_tools(lua_State *L, int arg, int kp, int t,
     lgwL_argerror_path(L, arg, "tools", "table", -1);
   }
   lua_pop(L, 1);
-  ty = lua_getfield(L, t, "tool_choice");
+  ty = field(L, t, "tool_choice", have, K_TOOL_CHOICE);
   if (ty == LUA_TSTRING) {
     const char *c = lua_tostring(L, -1);
     if (strcmp(c, "auto") && strcmp(c, "none") && strcmp(c, "required"))
@@ -925,7 +978,7 @@ static void read_tools(lua_State *L, int arg, int kp, int t,
     lgwL_argerror_path(L, arg, "tool_choice", "string or table", -1);
   }
   lua_pop(L, 1);
-  ty = lua_getfield(L, t, "parallel_tool_calls");
+  ty = field(L, t, "parallel_tool_calls", have, K_PARALLEL_TOOL_CALLS);
   if (ty == LUA_TBOOLEAN) out->parallel_tool_calls = lua_toboolean(L, -1)
                                                     ? 1 : -1;
   else if (ty != LUA_TNIL)
@@ -936,13 +989,13 @@ static void read_tools(lua_State *L, int arg, int kp, int t,
 /* Pushes the callback field k (on_delta, on_tool_delta) of the table at
  * t (nil when t is 0) and sets *fn to its index when it is a function. */
 static void read_callback(lua_State *L, int arg, int t, const char *k,
-                          int *fn) {
+                          int *fn, unsigned long have, int bit) {
   *fn = 0;
   if (!t) {
     lua_pushnil(L);
     return;
   }
-  if (lua_getfield(L, t, k) == LUA_TFUNCTION)
+  if (field(L, t, k, have, bit) == LUA_TFUNCTION)
     *fn = lua_gettop(L);
   else if (!lua_isnil(L, -1))
     lgwL_argerror_path(L, arg, k, "function", -1);
@@ -960,9 +1013,9 @@ static const char *const request_keys[] = {
 /* A table field k of t sent as JSON text (a string is taken as JSON
  * text as it is); NULL when nil. */
 static const char *json_field(lua_State *L, int arg, int kp, int t,
-                              const char *k) {
+                              const char *k, unsigned long have, int bit) {
   const char *s = NULL;
-  int ty = lua_getfield(L, t, k);
+  int ty = field(L, t, k, have, bit);
   if (ty == LUA_TTABLE) {
     int vi = lua_gettop(L);
     s = keep_json(L, arg, kp, vi, k);
@@ -978,16 +1031,21 @@ static const char *json_field(lua_State *L, int arg, int kp, int t,
 /* schema, schema_name, strict, stop, top_p, seed, user, metadata and
  * extra of the table at t. */
 static void read_params(lua_State *L, int arg, int kp, int t,
-                        lgw_request_t *out) {
+                        lgw_request_t *out, unsigned long have) {
   int ty;
-  out->schema_json = json_field(L, arg, kp, t, "schema");
-  out->schema_name = opt_field_str(L, arg, t, "schema_name");
-  ty = lua_getfield(L, t, "strict");
+  if (!(have & (1UL << K_SCHEMA | 1UL << K_SCHEMA_NAME | 1UL << K_STRICT |
+                1UL << K_STOP | 1UL << K_TOP_P | 1UL << K_SEED |
+                1UL << K_USER | 1UL << K_METADATA | 1UL << K_EXTRA)))
+    return;
+  out->schema_json = json_field(L, arg, kp, t, "schema", have, K_SCHEMA);
+  out->schema_name = opt_field_str(L, arg, t, "schema_name", have,
+                                   K_SCHEMA_NAME);
+  ty = field(L, t, "strict", have, K_STRICT);
   if (ty == LUA_TBOOLEAN) out->schema_strict = lua_toboolean(L, -1) ? 1 : -1;
   else if (ty != LUA_TNIL)
     lgwL_argerror_path(L, arg, "strict", "boolean", -1);
   lua_pop(L, 1);
-  ty = lua_getfield(L, t, "stop");
+  ty = field(L, t, "stop", have, K_STOP);
   if (ty == LUA_TSTRING) {
     const char **v = keep_new(L, kp, sizeof *v);
     v[0] = lua_tostring(L, -1);
@@ -1010,7 +1068,7 @@ static void read_params(lua_State *L, int arg, int kp, int t,
     lgwL_argerror_path(L, arg, "stop", "string or table", -1);
   }
   lua_pop(L, 1);
-  ty = lua_getfield(L, t, "top_p");
+  ty = field(L, t, "top_p", have, K_TOP_P);
   if (ty == LUA_TNUMBER) {
     out->has_top_p = 1;
     out->top_p = lua_tonumber(L, -1);
@@ -1018,7 +1076,7 @@ static void read_params(lua_State *L, int arg, int kp, int t,
     lgwL_argerror_path(L, arg, "top_p", "number", -1);
   }
   lua_pop(L, 1);
-  ty = lua_getfield(L, t, "seed");
+  ty = field(L, t, "seed", have, K_SEED);
   if (ty == LUA_TNUMBER && lua_isinteger(L, -1)) {
     out->has_seed = 1;
     out->seed = (long long)lua_tointeger(L, -1);
@@ -1026,37 +1084,45 @@ static void read_params(lua_State *L, int arg, int kp, int t,
     lgwL_argerror_path(L, arg, "seed", "integer", -1);
   }
   lua_pop(L, 1);
-  out->user = opt_field_str(L, arg, t, "user");
-  out->metadata_json = json_field(L, arg, kp, t, "metadata");
-  out->extra_json = json_field(L, arg, kp, t, "extra");
+  out->user = opt_field_str(L, arg, t, "user", have, K_USER);
+  out->metadata_json = json_field(L, arg, kp, t, "metadata", have,
+                                  K_METADATA);
+  out->extra_json = json_field(L, arg, kp, t, "extra", have, K_EXTRA);
 }
 
 void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
                           lgw_request_t *out, int delta[2]) {
   int has_overrides = oi && !lua_isnoneornil(L, oi);
+  unsigned long have = 0;
   memset(out, 0, sizeof *out);
   out->task = luaL_checkstring(L, ti);
   if (has_overrides) {
     luaL_checktype(L, oi, LUA_TTABLE);
-    lgwL_check_keys(L, oi, oi, "", request_keys + 2);
+    if (!keys_known(L, oi, request_keys + 2, &have))
+      lgwL_check_keys(L, oi, oi, "", request_keys + 2);
+    have = have == ~0UL ? have : have << 2;
   }
   lua_newtable(L);  /* the keeper */
   read_messages(L, mi, mi, 0, lua_gettop(L), out);
   if (has_overrides) {
-    read_overrides(L, oi, oi, out);
-    read_tools(L, oi, lua_gettop(L), oi, out);
-    read_params(L, oi, lua_gettop(L), oi, out);
+    read_overrides(L, oi, oi, out, have);
+    read_tools(L, oi, lua_gettop(L), oi, out, have);
+    read_params(L, oi, lua_gettop(L), oi, out, have);
   }
-  read_callback(L, oi, has_overrides ? oi : 0, "on_delta", &delta[0]);
-  read_callback(L, oi, has_overrides ? oi : 0, "on_tool_delta", &delta[1]);
+  read_callback(L, oi, has_overrides ? oi : 0, "on_delta", &delta[0], have,
+                K_ON_DELTA);
+  read_callback(L, oi, has_overrides ? oi : 0, "on_tool_delta", &delta[1],
+                have, K_ON_TOOL_DELTA);
 }
 
 void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
                         int delta[2]) {
   int ty;
+  unsigned long have;
   memset(out, 0, sizeof *out);
   luaL_checktype(L, idx, LUA_TTABLE);
-  lgwL_check_keys(L, idx, idx, "", request_keys);
+  if (!keys_known(L, idx, request_keys, &have))
+    lgwL_check_keys(L, idx, idx, "", request_keys);
   ty = lua_getfield(L, idx, "task");
   if (ty != LUA_TSTRING) lgwL_argerror_path(L, idx, "task", "string", -1);
   out->task = lua_tostring(L, -1);
@@ -1065,11 +1131,12 @@ void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
   lua_getfield(L, idx, "messages");
   read_messages(L, idx, lua_gettop(L), 1, lua_gettop(L) - 1, out);
   lua_pop(L, 1);  /* the list stays reachable from the request */
-  read_overrides(L, idx, idx, out);
-  read_tools(L, idx, lua_gettop(L), idx, out);
-  read_params(L, idx, lua_gettop(L), idx, out);
-  read_callback(L, idx, idx, "on_delta", &delta[0]);
-  read_callback(L, idx, idx, "on_tool_delta", &delta[1]);
+  read_overrides(L, idx, idx, out, have);
+  read_tools(L, idx, lua_gettop(L), idx, out, have);
+  read_params(L, idx, lua_gettop(L), idx, out, have);
+  read_callback(L, idx, idx, "on_delta", &delta[0], have, K_ON_DELTA);
+  read_callback(L, idx, idx, "on_tool_delta", &delta[1], have,
+                K_ON_TOOL_DELTA);
 }
 
 /* ===== Node trees ======================================================= */

@@ -136,6 +136,8 @@ static void gw_unlink(lgwL_gw_t *g) {
 
 /* Frees the engine; every request in flight completes with "canceled"
  * (their tasks are queued to resume with nil, err). */
+static void call_error(lgwL_call_t *c, int cb, int code, const char *text);
+
 static void gw_close(lgwL_gw_t *g) {
   lgw_gateway_t *gw = g->gw;
   lgwL_call_t *c;
@@ -153,7 +155,7 @@ static void gw_close(lgwL_gw_t *g) {
     c->gw = NULL;
     c->done = 1;
     c->status = LGW_ECANCELED;
-    lgw_error_set(&c->err, LGW_ECANCELED, "gateway closed");
+    call_error(c, 0, LGW_ECANCELED, "gateway closed");
     if (c->task) lgwL_ready(c->task);
   }
 }
@@ -179,7 +181,11 @@ static int gw_tostring(lua_State *L) {
 
 /* gw.runtime, gw.validator_timeout, then the methods (upvalue 1). */
 static int gw_index(lua_State *L) {
-  lgwL_gw_t *g = check_gw(L);
+  lgwL_gw_t *g;
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;  /* a method */
+  lua_pop(L, 1);
+  g = check_gw(L);
   if (lua_type(L, 2) == LUA_TSTRING &&
       strcmp(lua_tostring(L, 2), "runtime") == 0) {
     lua_getiuservalue(L, 1, 1);
@@ -311,6 +317,31 @@ static int l_gateway(lua_State *L) {
 
 /* ----- calls ------------------------------------------------------------ */
 
+/* The error record *slot of a call, allocated on first use (a call that
+ * succeeds has none); NULL when out of memory, and the outcome then
+ * reads as the status's lgw_strerror text. */
+static lgw_error_t *err_slot(lgw_error_t **slot) {
+  if (!*slot) *slot = lgwL_calloc(1, sizeof **slot);
+  return *slot;
+}
+
+/* Sets the call's error record (cb: the callback's) to code and text. */
+static void call_error(lgwL_call_t *c, int cb, int code, const char *text) {
+  lgw_error_t *e = err_slot(cb ? &c->cb_err : &c->err);
+  if (e) lgw_error_set(e, code, "%s", text);
+}
+
+/* The outcome of call c (its status or ENOMEM): copied from the engine's
+ * error when there is one. */
+static void call_outcome(lgwL_call_t *c, int status, const lgw_error_t *err) {
+  lgw_error_t *e;
+  if (err) {
+    if ((e = err_slot(&c->err)) != NULL) *e = *err;
+  } else if (status) {
+    call_error(c, 0, status, lgw_strerror(status));
+  }
+}
+
 void lgwL_call_free(lgwL_call_t *c) {
   lgwL_module_t *m = c->m;
   if (c->prev) c->prev->next = c->next;
@@ -319,6 +350,8 @@ void lgwL_call_free(lgwL_call_t *c) {
   luaL_unref(m->L, LUA_REGISTRYINDEX, c->delta_ref);
   luaL_unref(m->L, LUA_REGISTRYINDEX, c->tool_delta_ref);
   lgwL_result_free(c->res);
+  lgw_free(c->err);
+  lgw_free(c->cb_err);
   lgw_free(c);
 }
 
@@ -344,16 +377,16 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
   c->done = 1;
   c->gw = NULL;
   c->status = status;
-  if (err) c->err = *err;
-  else if (status) lgw_error_set(&c->err, status, "%s",
-                                  lgw_strerror(status));
+  call_outcome(c, status, err);
   if (res) {
     /* The text forms of a success read no more than the text and usage;
      * a failure (or a canceled stream) reports the attempts. */
     c->res = lgwL_result_copy(res, !status && !c->cb_failed &&
                                    c->form != LGWL_PUSH_FULL);
-    if (!c->res && !status)
-      c->status = lgw_error_set(&c->err, LGW_ENOMEM, "out of memory");
+    if (!c->res && !status) {
+      c->status = LGW_ENOMEM;
+      call_error(c, 0, LGW_ENOMEM, "out of memory");
+    }
   }
   if (c->task) lgwL_ready(c->task);
 }
@@ -366,10 +399,20 @@ static int call_finish(lua_State *L, lgwL_call_t *c) {
   if (c->status == 0 && c->res && !c->cb_failed) {
     n = lgwL_push_result(L, c->res, c->form);
   } else {
+    const lgw_error_t *e;
+    lgw_error_t spare;
     if (c->status == 0 && !c->cb_failed)
-      lgw_error_set(&c->err, LGW_ENOMEM, "out of memory");
+      call_error(c, 0, LGW_ENOMEM, "out of memory");
+    e = c->cb_failed ? c->cb_err : c->err;
+    if (!e) {  /* no memory for the record */
+      int code = c->cb_failed ? LGW_ECANCELED
+                              : c->status ? c->status : LGW_ENOMEM;
+      memset(&spare, 0, sizeof spare);
+      lgw_error_set(&spare, code, "%s", lgw_strerror(code));
+      e = &spare;
+    }
     lua_pushnil(L);
-    lgwL_push_error(L, c->cb_failed ? &c->cb_err : &c->err, c->res);
+    lgwL_push_error(L, e, c->res);
     if (c->cb_failed) {
       /* The request may have completed before the cancel reached it. */
       lua_pushliteral(L, "callback");
@@ -416,8 +459,9 @@ static void on_delta(lgw_gateway_t *gw, uint64_t id, const char *text,
                   sizeof buf);
   if (!e) return;
   c->cb_failed = 1;
-  lgw_error_set(&c->cb_err, LGW_ECANCELED, "on_delta raised an error: %s",
-                 e);
+  if (err_slot(&c->cb_err))
+    lgw_error_set(c->cb_err, LGW_ECANCELED, "on_delta raised an error: %s",
+                  e);
   lgw_gateway_cancel(gw, id);
 }
 
@@ -453,8 +497,9 @@ static void on_tool_delta(lgw_gateway_t *gw, uint64_t id, size_t index,
                   buf, sizeof buf);
   if (!e) return;
   c->cb_failed = 1;
-  lgw_error_set(&c->cb_err, LGW_ECANCELED,
-                 "on_tool_delta raised an error: %s", e);
+  if (err_slot(&c->cb_err))
+    lgw_error_set(c->cb_err, LGW_ECANCELED,
+                  "on_tool_delta raised an error: %s", e);
   lgw_gateway_cancel(gw, id);
 }
 
@@ -558,13 +603,13 @@ static void on_embed_done(lgw_gateway_t *gw, uint64_t id, int status,
   c->done = 1;
   c->gw = NULL;
   c->status = status;
-  if (err) c->err = *err;
-  else if (status) lgw_error_set(&c->err, status, "%s",
-                                  lgw_strerror(status));
+  call_outcome(c, status, err);
   if (res) {
     c->res = lgwL_embed_copy(res);
-    if (!c->res && !status)
-      c->status = lgw_error_set(&c->err, LGW_ENOMEM, "out of memory");
+    if (!c->res && !status) {
+      c->status = LGW_ENOMEM;
+      call_error(c, 0, LGW_ENOMEM, "out of memory");
+    }
   }
   if (c->task) lgwL_ready(c->task);
 }

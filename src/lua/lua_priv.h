@@ -69,6 +69,7 @@ typedef struct lgwL_module {
                                    task or the callback thread), or NULL */
   lgwL_gw_t *gateways;      /* open gateways, for cancel-all */
   lgwL_call_t *calls;       /* outstanding call records */
+  int budget_pool_n;        /* free time-limit records kept (lua_task.c) */
   lgwL_logline_t *log_head; /* lines for llm.set_log's function, FIFO */
   lgwL_logline_t *log_tail;
   int nlog;                 /* length of that list */
@@ -100,7 +101,7 @@ struct lgwL_call {
   uint64_t id;
   int done;
   int status;               /* 0 or LGW_E* */
-  lgw_error_t err;
+  lgw_error_t *err;         /* why it failed (allocated then), or NULL */
   lgwL_result_t *res;       /* deep copy of the result, may be NULL */
   int form;                 /* how the result is pushed: LGWL_PUSH_* */
   int delta_ref;            /* registry ref of on_delta, or LUA_NOREF */
@@ -108,7 +109,7 @@ struct lgwL_call {
                                LUA_NOREF */
   double limit;             /* time limit of on_delta (seconds) */
   int cb_failed;            /* on_delta raised: request canceled */
-  lgw_error_t cb_err;       /* ... and why (code "callback") */
+  lgw_error_t *cb_err;      /* ... and why (code "callback"), or NULL */
   size_t delivered;         /* bytes handed to on_delta */
 };
 

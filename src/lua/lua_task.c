@@ -610,12 +610,11 @@ struct lgwL_budget {
 
 static void budget_hook(lua_State *L, lua_Debug *ar);
 
+/* The deadline timer stays with the record (stopped) for its next use
+ * from the pool; budget_gc frees it. */
 static void budget_unlink(lgwL_budget_t *b) {
   lgwL_module_t *m = b->m;
-  if (b->timer) {
-    lgw_timer_free(b->timer);
-    b->timer = NULL;
-  }
+  if (b->timer) lgw_timer_stop(b->timer);
   if (!b->linked) return;
   if (b->prev) b->prev->next = b->next;
   else m->budgets = b->next;
@@ -745,6 +744,24 @@ static void budget_timer_cb(lgw_timer_t *h, void *ud) {
     interrupt_wait(b->task);
 }
 
+/* "source:line" into where (as snprintf with "%s:%d", without its cost
+ * on every limited call). */
+static void where_of(char *where, size_t size, const char *src, int line) {
+  char digits[24];
+  size_t n = strlen(src), k = 0;
+  unsigned long v = line < 0 ? 0UL - (unsigned long)line : (unsigned long)line;
+  do {
+    digits[k++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  if (line < 0) digits[k++] = '-';
+  if (n > size - 1) n = size - 1;
+  memcpy(where, src, n);
+  if (n < size - 1) where[n++] = ':';
+  while (k && n < size - 1) where[n++] = digits[--k];
+  where[n] = '\0';
+}
+
 static void budget_begin(lgwL_budget_t *b, lgwL_module_t *m, lua_State *co,
                          double secs, int fn) {
   lua_Debug ar;
@@ -753,14 +770,13 @@ static void budget_begin(lgwL_budget_t *b, lgwL_module_t *m, lua_State *co,
   b->co = co;
   b->limit = secs;
   b->limit_ns = secs >= 1e9 ? UINT64_MAX : (uint64_t)(secs * 1e9);
-  snprintf(b->where, sizeof b->where, "?");
+  strcpy(b->where, "?");
   lua_pushvalue(co, fn);
   if (lua_type(co, -1) != LUA_TFUNCTION &&
       luaL_getmetafield(co, -1, "__call") != LUA_TNIL)
     lua_remove(co, -2);
   if (lua_type(co, -1) == LUA_TFUNCTION && lua_getinfo(co, ">S", &ar))
-    snprintf(b->where, sizeof b->where, "%s:%d", ar.short_src,
-             ar.linedefined);
+    where_of(b->where, sizeof b->where, ar.short_src, ar.linedefined);
   else
     lua_pop(co, 1);
   b->old_hook = lua_gethook(co);
@@ -805,8 +821,64 @@ static void budget_end(lgwL_budget_t *b) {
 }
 
 static int budget_gc(lua_State *L) {
-  budget_unlink(luaL_checkudata(L, 1, LGWL_BUDGET));
+  lgwL_budget_t *b = luaL_checkudata(L, 1, LGWL_BUDGET);
+  budget_unlink(b);
+  lgw_timer_free(b->timer);
+  b->timer = NULL;
   return 0;
+}
+
+/* Records of finished limited calls, kept for the next ones (a registry
+ * list): a call then costs no userdata, finalizer or timer of its own. */
+static const char budget_pool_key = 0;
+#define BUDGET_POOL_MAX 32
+
+/* Pushes the list of free records (created on first use). */
+static void push_budget_pool(lua_State *L) {
+  lua_pushlightuserdata(L, (void *)&budget_pool_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  if (lua_type(L, -1) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_createtable(L, BUDGET_POOL_MAX, 0);
+  lua_pushlightuserdata(L, (void *)&budget_pool_key);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
+/* Pushes a cleared budget record: a free one, or a new one. */
+static lgwL_budget_t *budget_take(lua_State *L, lgwL_module_t *m) {
+  lgwL_budget_t *b;
+  lgw_timer_t *timer;
+  lua_Integer n;
+  push_budget_pool(L);
+  n = m->budget_pool_n;
+  if (n > 0) {
+    m->budget_pool_n--;
+    lua_rawgeti(L, -1, n);
+    lua_pushnil(L);
+    lua_rawseti(L, -3, n);
+    lua_remove(L, -2);
+    b = lua_touserdata(L, -1);
+    timer = b->timer;
+    memset(b, 0, sizeof *b);
+    b->timer = timer;
+    return b;
+  }
+  lua_pop(L, 1);
+  b = lua_newuserdatauv(L, sizeof *b, 0);
+  memset(b, 0, sizeof *b);
+  luaL_setmetatable(L, LGWL_BUDGET);
+  return b;
+}
+
+/* Returns the ended budget record at idx to the pool. */
+static void budget_give(lua_State *L, lgwL_module_t *m, int idx) {
+  idx = lua_absindex(L, idx);
+  if (m->budget_pool_n >= BUDGET_POOL_MAX) return;
+  push_budget_pool(L);
+  lua_pushvalue(L, idx);
+  lua_rawseti(L, -2, ++m->budget_pool_n);
+  lua_pop(L, 1);
 }
 
 void lgwL_check_budget(lua_State *L, lgwL_module_t *m) {
@@ -839,6 +911,7 @@ static int limited_k(lua_State *L, int status, lua_KContext ctx) {
   if (!ok && !spent(b)) convert_error(L);
   if (spent(b)) ok = 0;
   budget_end(b);
+  budget_give(L, b->m, 1);
   if (ok) {
     lua_pushboolean(L, 1);
     lua_replace(L, 1);
@@ -864,17 +937,15 @@ static int l_call_limited(lua_State *L) {
   lgwL_budget_t *b;
   luaL_argcheck(L, secs > 0, 1, "positive number of seconds expected");
   check_callable(L, 2);
-  b = lua_newuserdatauv(L, sizeof *b, 0);
-  memset(b, 0, sizeof *b);
-  luaL_setmetatable(L, LGWL_BUDGET);
+  b = budget_take(L, m);
   lua_replace(L, 1);
   budget_begin(b, m, L, secs, 2);
   b->task = lgwL_current(m, L);
-  if (b->limit_ns != UINT64_MAX && m->loop &&
-      (b->timer = lgw_timer_new(m->loop, budget_timer_cb, b)) != NULL) {
-    lgw_timer_start(b->timer, (uint64_t)ceil(secs * 1000.0), 0);
+  if (b->limit_ns != UINT64_MAX && m->loop && !b->timer &&
+      (b->timer = lgw_timer_new(m->loop, budget_timer_cb, b)) != NULL)
     lgw_timer_unref(b->timer);
-  }
+  if (b->limit_ns != UINT64_MAX && b->timer)
+    lgw_timer_start(b->timer, (uint64_t)ceil(secs * 1000.0), 0);
 #if LGWL_YIELDK
   return limited_k(L, lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0,
                                  limited_k), 0);

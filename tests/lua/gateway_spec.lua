@@ -61,6 +61,15 @@ describe("Gateway", function()
   end)
 
   describe("call", function()
+    it("reads request fields that come from a metatable", function()
+      local r = assert(gw:call(setmetatable(
+        {task = "t", messages = user("q")},
+        {__index = {max_tokens = 7, temperature = 0.25}})))
+      assert.equal("echo(m): q", r.text)
+      assert.equal(7, r.max_tokens)
+      assert.equal(0.25, r.temperature)
+    end)
+
     it("returns the full result", function()
       local r = assert(gw:call({task = "t", messages = user("two words"),
                                 max_tokens = 50, temperature = 0.5}))
@@ -190,6 +199,29 @@ describe("Gateway", function()
         {role = "assistant", content = "bad"},
         {role = "user", content = FEEDBACK_TEXT},
       }, st.last_body.messages)
+    end)
+
+    it("leaves the caller's message list as it was", function()
+      local messages = user("@sim times=1 id=rt2 reply=bad\nq")
+      local text = gw:run_task_with_retry("t", messages, function(t)
+        if t == "bad" then return {"e1", "e2"} end
+      end)
+      assert.equal("echo(m): " .. FEEDBACK_TEXT, text)
+      assert.equal(1, #messages)
+      assert.equal(2, s.stats().requests)
+    end)
+
+    -- (__len of a table: Lua 5.2 and later)
+    local has_len = #setmetatable({}, {__len = function() return 1 end}) == 1
+    local it_len = has_len and it or pending
+    it_len("reads a message list through its metatable", function()
+      local inner = user("q")
+      local proxy = setmetatable({}, {
+        __index = inner, __len = function() return #inner end})
+      local text = gw:run_task_with_retry("t", proxy, function() end)
+      assert.equal("echo(m): q", text)
+      assert.same({{role = "user", content = "q"}},
+                  s.stats().last_body.messages)
     end)
 
     it("gives up after retry_max rounds with the last errors", function()
