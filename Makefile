@@ -36,7 +36,7 @@ INCDIR      ?= $(PREFIX)/include
 OPT         ?= -O2 -g
 SAN         ?=
 
-PKGS      = libcurl libuv yaml-0.1 libcjson libcrypto hiredis
+PKGS      = libcurl libuv yaml-0.1 libcjson hiredis
 WARN      = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wwrite-strings
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
@@ -408,7 +408,7 @@ FUZZ_TRANSPORT_SRC = util json transport transport_responses transport_chat \
                      json_extract
 FUZZ_SRC_env          = util env node
 FUZZ_SRC_config       = util json env node yaml_load config config_validate \
-                        config_dump config_paths provider redis_url url
+                        config_dump config_paths provider sha redis_url url
 FUZZ_SRC_json_extract = util json json_extract
 FUZZ_SRC_transport    = $(FUZZ_TRANSPORT_SRC)
 FUZZ_SRC_sse          = $(FUZZ_TRANSPORT_SRC)
