@@ -387,10 +387,10 @@ local function startup()
     if i == 2 and not host_ok then m = nil end
     if i == 3 and not CLIENTS.c.ok then m = nil end
     local pass
-    if i > 1 and m then pass = m <= 0.010 end
+    if i > 1 and m then pass = m <= 0.005 end
     row("4 start-up (median of 20)", c[2], fmt(m and m * 1e3, " ms", 2),
         i == 1 and "" or fmt(ratio(m, medians[1]), "", 2) .. " x reference",
-        i == 1 and "reference" or "<= 10 ms", pass)
+        i == 1 and "reference" or "<= 5 ms", pass)
   end
 end
 
