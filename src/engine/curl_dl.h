@@ -58,7 +58,6 @@ const char *lgw__curl_error(void);
 #undef curl_easy_getinfo
 #undef curl_share_setopt
 #undef curl_multi_setopt
-#define curl_global_init (lgw__curl.global_init)
 #define curl_easy_init (lgw__curl.easy_init)
 #define curl_easy_cleanup (lgw__curl.easy_cleanup)
 #define curl_easy_setopt (lgw__curl.easy_setopt)
