@@ -6,13 +6,8 @@ local spec = require("support.spec")
 
 local quote, host = spec.quote, spec.host
 
--- This process's interpreter (busted's), from /proc/self/cmdline.
-local function interpreter()
-  local f = assert(io.open("/proc/self/cmdline", "rb"))
-  local cmdline = f:read("*a")
-  f:close()
-  return cmdline:match("^[^%z]+")
-end
+-- The interpreter of this run (a shell command).
+local LUA = os.getenv("LLMGATEWAY_LUA") or "lua5.4"
 
 -- Lua code that prints whether libcurl is mapped in its process.
 local MAPPED = [[
@@ -24,12 +19,12 @@ local function curl_loaded()
 end
 ]]
 
--- Runs code in a fresh process of this interpreter, with this process's
+-- Runs code in a fresh process of the interpreter, with this process's
 -- package paths; exit code, stdout, stderr.
 local function fresh(code)
   local prelude = ("package.path = %q; package.cpath = %q\n"):format(
     package.path, package.cpath)
-  return spec.sh(quote(interpreter()) .. " -e " .. quote(prelude .. MAPPED
+  return spec.sh(LUA .. " -e " .. quote(prelude .. MAPPED
     .. code))
 end
 
