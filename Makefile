@@ -36,7 +36,7 @@ INCDIR      ?= $(PREFIX)/include
 OPT         ?= -O2 -g
 SAN         ?=
 
-PKGS      = libcurl libuv yaml-0.1 libcjson libcrypto hiredis
+PKGS      = libcurl libuv yaml-0.1 libcjson hiredis
 WARN      = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wwrite-strings
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
@@ -48,6 +48,15 @@ CJSON_LIBS := $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null)
 ALL_CFLAGS = $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
              $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lm $(LDFLAGS)
+# The library, the module and the host do not link libcurl: the engine
+# opens it at the first gateway (src/engine/curl_dl.c), by the soname of
+# the libcurl it was built against, so loading the module stays cheap.
+LIB_PKGS   = $(filter-out libcurl,$(PKGS))
+LIB_LIBS  := $(shell $(PKG_CONFIG) --libs $(LIB_PKGS) 2>/dev/null)
+LDLIBS_LIB = $(LIB_LIBS) -ldl -lpthread -lm $(LDFLAGS)
+CURL_SONAME ?= $(or $(shell objdump -p $(shell $(PKG_CONFIG) \
+  --variable=libdir libcurl 2>/dev/null)/libcurl.so 2>/dev/null | \
+  sed -n 's/^ *SONAME *//p'),libcurl.so.4)
 
 # ---- layers --------------------------------------------------------------
 # Each folder of src/ is a layer and compiles with only the include paths
@@ -58,6 +67,7 @@ LAYERS      = core wire engine gateway redis
 INC_core    = -Iinclude -Isrc/core
 INC_wire    = $(INC_core) -Isrc/wire
 INC_engine  = $(INC_core) -Isrc/engine
+DEFS_engine = -DLGW_CURL_SONAME='"$(CURL_SONAME)"'
 INC_redis   = $(INC_core) -Isrc/redis
 INC_gateway = $(INC_wire) -Isrc/engine -Isrc/redis -Isrc/gateway
 INC_lua     = -Iinclude -Isrc/lua
@@ -76,6 +86,7 @@ FORBID_sim     = $(call forbid,curl uv hiredis lua)
 # the flags of the layer a source file belongs to (src/<layer>/x.c)
 layer       = $(word 2,$(subst /, ,$(1)))
 LAYER_FLAGS = $(FORBID_$(call layer,$<)) $(INC_$(call layer,$<)) \
+              $(DEFS_$(call layer,$<)) \
               $(PKG_CFLAGS) $(if $(filter lua host,$(call layer,$<)),$(LUA_CFLAGS))
 
 LIB_SRC  = $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
@@ -169,7 +180,7 @@ $(STATIC): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(SHARED): $(LIB_OBJ)
-	$(CC) $(SAN) -shared -Wl,-soname,liblgw.so.0 -o $@ $^ $(LDLIBS_ALL)
+	$(CC) $(SAN) -shared -Wl,-soname,liblgw.so.0 -o $@ $^ $(LDLIBS_LIB)
 
 # Not linked with liblua: the Lua symbols come from the program (lua5.4,
 # the embedding application), which has its own single copy of Lua.
@@ -178,7 +189,7 @@ $(LUA_STATIC): $(LUA_OBJ) $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(LUA_SHARED): $(LUA_OBJ) $(LIB_OBJ)
-	$(CC) $(SAN) -shared -Wl,-soname,liblgw-lua.so.0 -o $@ $^ $(LDLIBS_ALL)
+	$(CC) $(SAN) -shared -Wl,-soname,liblgw-lua.so.0 -o $@ $^ $(LDLIBS_LIB)
 
 $(LUAMOD): $(LUA_SHARED)
 	@mkdir -p $(dir $@)
@@ -196,7 +207,7 @@ lua-all:
 
 $(HOST): $(HOST_OBJ) $(LUA_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -rdynamic -o $@ $^ $(LUA_LIBS) $(LDLIBS_ALL)
+	$(CC) $(SAN) -rdynamic -o $@ $^ $(LUA_LIBS) $(LDLIBS_LIB)
 
 # A program of its own: shares no code with the library.
 $(SIM): $(SIM_OBJ)
@@ -204,7 +215,7 @@ $(SIM): $(SIM_OBJ)
 
 $(EMBED): examples/embed.c $(LUA_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Iinclude $(LUA_CFLAGS) -o $@ $^ $(LUA_LIBS) $(LDLIBS_ALL)
+	$(CC) $(ALL_CFLAGS) -Iinclude $(LUA_CFLAGS) -o $@ $^ $(LUA_LIBS) $(LDLIBS_LIB)
 
 # test_X.c is found in its folder of tests/c/ (vpath above).
 $(BUILD)/tests/%: %.c $(SUPPORT_OBJ) $(LUA_OBJ) $(STATIC)
@@ -397,7 +408,7 @@ FUZZ_TRANSPORT_SRC = util json transport transport_responses transport_chat \
                      json_extract
 FUZZ_SRC_env          = util env node
 FUZZ_SRC_config       = util json env node yaml_load config config_validate \
-                        config_dump config_paths provider redis_url url
+                        config_dump config_paths provider sha redis_url url
 FUZZ_SRC_json_extract = util json json_extract
 FUZZ_SRC_transport    = $(FUZZ_TRANSPORT_SRC)
 FUZZ_SRC_sse          = $(FUZZ_TRANSPORT_SRC)

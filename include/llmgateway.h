@@ -110,8 +110,11 @@ LGW_API void lgw_log(lgw_log_level_t level, const char *fmt, ...)
 #endif
     ;
 
-/* Process-wide setup (curl_global_init); idempotent, called implicitly by
- * lgw_gateway_new. */
+/* Process-wide setup: opens libcurl (the library does not link it, so a
+ * program that never creates a gateway never loads it) and calls
+ * curl_global_init; idempotent and thread-safe, called implicitly by
+ * lgw_gateway_new. 0, or LGW_ENOMEM when libcurl cannot be loaded or
+ * initialised (lgw_gateway_new then fails with the reason). */
 LGW_API int lgw_global_init(void);
 
 /* ---- values ------------------------------------------------------------- */

@@ -15,14 +15,14 @@ description = {
 dependencies = {
   "lua >= 5.1, < 5.5",
 }
--- Every library the module (llmgateway/core.so) links. The Makefile takes
--- their flags from pkg-config; luarocks checks that they are installed.
+-- Every library the module (llmgateway/core.so) uses: it links all but
+-- libcurl, which it opens at the first gateway. The Makefile takes their
+-- flags from pkg-config; luarocks checks that they are installed.
 external_dependencies = {
   CURL = { library = "curl" },
   LIBUV = { header = "uv.h", library = "uv" },
   YAML = { header = "yaml.h", library = "yaml" },
   CJSON = { header = "cjson/cJSON.h", library = "cjson" },
-  CRYPTO = { header = "openssl/evp.h", library = "crypto" },
   HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" },
 }
 -- `make module` builds llmgateway/core.so alone: neither the host (it is

@@ -5,7 +5,7 @@
 -- validation-retry loop (validators are Lua functions that run in the
 -- caller's coroutine and may call the gateway themselves), JSON tasks,
 -- batches with per-item errors, gather, and the pure-Lua helpers
--- (llm.validators; llm.prompt and llm.pipeline, loaded on first use).
+-- (llm.validators, llm.prompt and llm.pipeline, each loaded on first use).
 local core = require("llmgateway.core")
 
 local M = {}
@@ -20,7 +20,14 @@ local unpack = compat.unpack
 local pcall = core.pcall
 local Error = core.Error
 local args = require("llmgateway.args")
-local validation = require("llmgateway.validators")
+-- llmgateway.validators is loaded at its first use (llm.validators, the
+-- first validator's answer checked, the first JSON task with a schema):
+-- a script that uses none of them does not compile it.
+local validation
+local function validators()
+  validation = validation or require("llmgateway.validators")
+  return validation
+end
 
 -- ---------------------------------------------------------------------
 -- Argument checking (messages as luaL_argerror writes them)
@@ -273,7 +280,7 @@ local function validate(validator, text, data, limit)
     return nil, new_error("validator", "validator raised an error: " ..
       error_text(res))
   end
-  local errors, message = validation.problems(res)
+  local errors, message = (validation or validators()).problems(res)
   if not errors then return nil, new_error("validator", message) end
   return errors
 end
@@ -326,7 +333,7 @@ end
 local function schema_check(overrides)
   local s = overrides and overrides.schema
   if type(s) ~= "table" then return nil end
-  local ok, v = pcall(validation.schema, s)
+  local ok, v = pcall(validators().schema, s)
   if ok then return v end
 end
 
@@ -892,11 +899,10 @@ function qmethods:serve(handler, opts)
 end
 
 -- ---------------------------------------------------------------------
--- Pure-Lua helpers (the validators are those the validation loop uses;
--- the others are loaded when first used)
+-- Pure-Lua helpers, each loaded when first used (the validators are
+-- those the validation loop uses)
 
-M.validators = validation
-local LAZY = {prompt = true, pipeline = true}
+local LAZY = {validators = true, prompt = true, pipeline = true}
 
 return setmetatable(M, {
   __index = function(t, k)

@@ -3,32 +3,22 @@
  * provider dict (or of the provider list, for the config key), written
  * bit-exact with the Python library's json.dumps(sort_keys=True,
  * separators=(",",":"), ensure_ascii=True); and the api_style names.
- * Depends on util (buffers) and libcrypto.
+ * Depends on util (buffers) and sha.
  */
 #include "provider.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "json.h"
+#include "sha.h"
 
 /* ---- hashing ----------------------------------------------------------- */
 
 int lgw__sha256_hex(const void *data, size_t len, char out[65]) {
-  static const char hex[] = "0123456789abcdef";
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int mdlen = 0, i;
-  if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-    out[0] = '\0';
-    return LGW_ENOMEM;
-  }
-  for (i = 0; i < mdlen; i++) {
-    out[2 * i] = hex[md[i] >> 4];
-    out[2 * i + 1] = hex[md[i] & 15];
-  }
-  out[64] = '\0';
+  unsigned char md[32];
+  lgw__sha256(data, len, md);
+  lgw__hex(md, sizeof md, out);
   return 0;
 }
 

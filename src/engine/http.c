@@ -29,13 +29,13 @@
  */
 #include "http.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "curl_dl.h"
 #include "list.h"
 
 
@@ -116,12 +116,10 @@ struct lgw__http {
   char *ca_default, *capath_default;  /* curl's built-in CA store; owned */
 };
 
+/* libcurl is opened here, at the first gateway, not when the library is
+ * loaded (curl_dl.c). */
 int lgw_global_init(void) {
-  static int done;
-  if (done) return 0;
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return LGW_ENOMEM;
-  done = 1;
-  return 0;
+  return lgw__curl_load() ? LGW_ENOMEM : 0;
 }
 
 /* ---- request lists ----------------------------------------------------- */
@@ -506,8 +504,8 @@ static int ca_defaults(lgw__http_t *h) {
 int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
   lgw__http_t *h;
   *out = NULL;
-  if (lgw_global_init())
-    return lgw__error_set(err, LGW_ENOMEM, "curl_global_init failed");
+  if (lgw__curl_load())
+    return lgw__error_set(err, LGW_ENOMEM, "%s", lgw__curl_error());
   h = lgw__calloc(1, sizeof *h);
   if (!h) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   h->loop = loop;
@@ -858,10 +856,10 @@ static int is_loopback_host(const char *host) {
 }
 
 int lgw__url_is_loopback(const char *url) {
-  CURLU *u = curl_url();
+  CURLU *u;
   char *host = NULL;
   int yes = 0;
-  if (!u) return 0;
+  if (lgw__curl_load() || !(u = curl_url())) return 0;
   if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) ==
           CURLUE_OK &&
       curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
@@ -877,6 +875,7 @@ lgw__headers_t *lgw__headers_new(const lgw__kvlist_t *kv) {
   struct curl_slist *l = NULL, *t;
   size_t i;
   int ua = 0;
+  if (lgw__curl_load()) return NULL;
   for (i = 0; kv && i < kv->n; i++) {
     const char *v = kv->items[i].value ? kv->items[i].value : "";
     /* "Name;" is curl's way to send a header with an empty value */
@@ -905,5 +904,6 @@ fail:
 }
 
 void lgw__headers_free(lgw__headers_t *h) {
+  if (!h) return;
   curl_slist_free_all((struct curl_slist *)h);
 }

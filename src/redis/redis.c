@@ -7,7 +7,6 @@
  */
 #include "redis.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +15,7 @@
 #include <hiredis/hiredis.h>
 
 #include "list.h"
+#include "sha.h"
 #include "util.h"
 
 #define TICK_MS 50
@@ -437,18 +437,10 @@ int lgw__redis_cmd(lgw__redis_t *r, double timeout, lgw__redis_fn cb,
 
 /* Lower-case hex SHA-1 of the script, as Redis names it. */
 static int script_sha(lgw__redis_script_t *s) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0, i;
-  static const char hex[] = "0123456789abcdef";
+  unsigned char md[20];
   if (s->sha[0]) return 0;
-  if (!EVP_Digest(s->src, strlen(s->src), md, &n, EVP_sha1(), NULL) ||
-      n != 20)
-    return LGW_ENOMEM;
-  for (i = 0; i < n; i++) {
-    s->sha[2 * i] = hex[md[i] >> 4];
-    s->sha[2 * i + 1] = hex[md[i] & 15];
-  }
-  s->sha[40] = '\0';
+  lgw__sha1(s->src, strlen(s->src), md);
+  lgw__hex(md, sizeof md, s->sha);
   return 0;
 }
 

@@ -1,0 +1,69 @@
+-- Specs for start-up: loading the module or starting the host does not
+-- load libcurl (and its TLS and HTTP/2 libraries); the first gateway
+-- does, and what works without a gateway works first.
+package.path = "./tests/lua/?.lua;" .. package.path
+local spec = require("support.spec")
+
+local quote, host = spec.quote, spec.host
+
+-- The interpreter of this run (a shell command).
+local LUA = os.getenv("LLMGATEWAY_LUA") or "lua5.4"
+
+-- Lua code that prints whether libcurl is mapped in its process.
+local MAPPED = [[
+local function curl_loaded()
+  local f = assert(io.open("/proc/self/maps"))
+  local maps = f:read("*a")
+  f:close()
+  return maps:find("libcurl", 1, true) ~= nil
+end
+]]
+
+-- Runs code in a fresh process of the interpreter, with this process's
+-- package paths; exit code, stdout, stderr.
+local function fresh(code)
+  local prelude = ("package.path = %q; package.cpath = %q\n"):format(
+    package.path, package.cpath)
+  return spec.sh(LUA .. " -e " .. quote(prelude .. MAPPED
+    .. code))
+end
+
+local GATEWAY = [[
+local gw = assert(llm.Gateway({providers = {{provider_type = "openai",
+  api_style = "openai_chat", base_url = "http://127.0.0.1:9/v1",
+  api_key = "k"}}, settings = {fallback_model = "m"}}, {no_state = true}))
+]]
+
+describe("start-up", function()
+  it("require 'llmgateway' does not load libcurl; the first gateway does",
+     function()
+    local rc, out, err = fresh("local llm = require('llmgateway')\n"
+      .. "print(curl_loaded())\n" .. GATEWAY .. "print(curl_loaded())\n"
+      .. "gw:close()\n")
+    assert.equal(0, rc, err)
+    assert.equal("false\ntrue\n", out)
+  end)
+
+  it("what needs no gateway works first: fd, run, sleep, validators",
+     function()
+    local rc, out, err = fresh([[
+local llm = require('llmgateway')
+print(type(llm.fd()))
+print(llm.run(function() llm.sleep(0.001) return 7 end))
+print(tostring(llm.validators.json_object{required = {"a"}}(nil, {})[1]))
+print(curl_loaded())
+]])
+    assert.equal(0, rc, err)
+    assert.equal("number\n7\n$: missing required key \"a\"\nfalse\n", out)
+  end)
+
+  it("the host starts without libcurl and loads it for a gateway",
+     function()
+    local rc, out, err = host("-e " .. quote(MAPPED
+      .. "print(curl_loaded())\nlocal llm = require('llmgateway')\n"
+      .. "print(curl_loaded())\n" .. GATEWAY .. "print(curl_loaded())\n"
+      .. "gw:close()"))
+    assert.equal(0, rc, err)
+    assert.equal("false\nfalse\ntrue\n", out)
+  end)
+end)
