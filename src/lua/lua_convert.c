@@ -535,20 +535,10 @@ void lgwL_push_streamed(lua_State *L, const lgwL_result_t *r, size_t n) {
   lua_pushlstring(L, p, n < len ? n : len);
 }
 
-const char *lgwL_event_name(lgw_event_type_t type) {
-  switch (type) {
-    case LGW_EVENT_ATTEMPT_END: return "attempt_end";
-    case LGW_EVENT_REQUEST_END: return "request_end";
-    case LGW_EVENT_BREAKER_OPEN: return "breaker_open";
-    case LGW_EVENT_BREAKER_CLOSE: return "breaker_close";
-  }
-  return "unknown";
-}
-
 void lgwL_push_event(lua_State *L, const lgw_event_t *ev) {
   luaL_checkstack(L, 6, NULL);
   lua_createtable(L, 0, 18);
-  set_str(L, "type", lgwL_event_name(ev->type));
+  set_str(L, "type", lgw_event_name(ev->type));
   set_int(L, "request_id", (lua_Integer)ev->request_id);
   set_str(L, "task", ev->task);
   set_int(L, "provider_index", ev->provider_index);

@@ -75,7 +75,7 @@ void lgw_lua_set_event_hook(lua_State *L, lgw_event_fn fn, void *ud) {
 }
 
 const char *lgw_lua_event_name(lgw_event_type_t type) {
-  return lgwL_event_name(type);
+  return lgw_event_name(type);
 }
 
 static void on_tick(lgw_timer_t *t, void *ud) {

@@ -276,9 +276,6 @@ void lgwL_push_streamed(lua_State *L, const lgwL_result_t *r, size_t n);
 void lgwL_push_event(lua_State *L, const lgw_event_t *ev);
 /* Pushes a usage table; counts below 0 are left out (nil). */
 void lgwL_push_usage(lua_State *L, const lgw_usage_t *u);
-/* The Lua name of an event type: "attempt_end", "request_end",
- * "breaker_open", "breaker_close". */
-const char *lgwL_event_name(lgw_event_type_t type);
 
 /* Requests read from Lua: strings are borrowed from Lua values that stay
  * reachable from the arguments; the message array is a userdata pushed on
