@@ -91,13 +91,8 @@ static double record(req_t *q, int status, int code, const char *msg,
   lgw__event_of_attempt(&ev, &a, q->id, q->task,
                         q->attempt > 0 ? q->attempt : 1);
   lgw__gw_queue_event(gw, &ev);
-  if (q->natt == q->catt) {
-    size_t nc = q->catt ? q->catt * 2 : 4;
-    lgw_attempt_t *na = lgw_realloc(q->att, nc * sizeof *na);
-    if (!na) return a.cost;  /* the attempt list is best effort */
-    q->att = na;
-    q->catt = nc;
-  }
+  if (lgw__grow(&q->att, q->natt, &q->catt, sizeof *q->att, 4))
+    return a.cost;  /* the attempt list is best effort */
   a.model = lgw__strdup(a.model);
   a.message = lgw__strdup(buf);
   if (!a.model || !a.message) {

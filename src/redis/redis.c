@@ -136,25 +136,16 @@ static void poll_again(void *privdata) {
   if (p->events) uv_poll_start(&p->handle, p->events, on_poll);
 }
 
-static void add_read(void *privdata) {
-  redisLibuvAddRead(privdata);
-  poll_again(privdata);
-}
-
-static void del_read(void *privdata) {
-  redisLibuvDelRead(privdata);
-  poll_again(privdata);
-}
-
-static void add_write(void *privdata) {
-  redisLibuvAddWrite(privdata);
-  poll_again(privdata);
-}
-
-static void del_write(void *privdata) {
-  redisLibuvDelWrite(privdata);
-  poll_again(privdata);
-}
+/* The adapter's event hooks, each followed by poll_again. */
+#define POLL_AGAIN_AFTER(name, fn)                                          \
+  static void name(void *privdata) {                                       \
+    fn(privdata);                                                          \
+    poll_again(privdata);                                                  \
+  }
+POLL_AGAIN_AFTER(add_read, redisLibuvAddRead)
+POLL_AGAIN_AFTER(del_read, redisLibuvDelRead)
+POLL_AGAIN_AFTER(add_write, redisLibuvAddWrite)
+POLL_AGAIN_AFTER(del_write, redisLibuvDelWrite)
 
 /* ---- connecting ------------------------------------------------------------- */
 
