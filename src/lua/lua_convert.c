@@ -388,6 +388,20 @@ lgwL_result_t *lgwL_embed_copy(const lgw_embed_result_t *r) {
   return c;
 }
 
+/* The provider that answered (never its key), the answer's usage and
+ * cost, into the table on top. */
+static void push_answerer(lua_State *L, const lgwL_result_t *r) {
+  lua_createtable(L, 0, 4);  /* never the key */
+  set_str(L, "type", r->provider_type);
+  set_str(L, "base_url", r->base_url);
+  set_int(L, "index", r->provider_index);
+  set_str(L, "api_style", r->api_style);
+  lua_setfield(L, -2, "provider");
+  lgwL_push_usage(L, &r->usage);
+  lua_setfield(L, -2, "usage");
+  set_known(L, "cost", r->cost);
+}
+
 /* {task, vectors = {{...}, ...}, model, usage, cost, provider, attempts} */
 static void push_embed(lua_State *L, const lgwL_result_t *r) {
   size_t i, j;
@@ -404,15 +418,7 @@ static void push_embed(lua_State *L, const lgwL_result_t *r) {
   }
   lua_setfield(L, -2, "vectors");
   set_str(L, "model", r->normalized_model);
-  lua_createtable(L, 0, 4);  /* never the key */
-  set_str(L, "type", r->provider_type);
-  set_str(L, "base_url", r->base_url);
-  set_int(L, "index", r->provider_index);
-  set_str(L, "api_style", r->api_style);
-  lua_setfield(L, -2, "provider");
-  lgwL_push_usage(L, &r->usage);
-  lua_setfield(L, -2, "usage");
-  set_known(L, "cost", r->cost);
+  push_answerer(L, r);
   push_attempts(L, r->attempts, r->nattempts);
   lua_setfield(L, -2, "attempts");
 }
@@ -493,15 +499,7 @@ int lgwL_push_result(lua_State *L, const lgwL_result_t *r, int form) {
   set_str(L, "reasoning_effort", r->reasoning_effort);
   set_num(L, "temperature", r->temperature);
   set_int(L, "max_tokens", r->max_tokens);
-  lua_createtable(L, 0, 4);  /* never the key */
-  set_str(L, "type", r->provider_type);
-  set_str(L, "base_url", r->base_url);
-  set_int(L, "index", r->provider_index);
-  set_str(L, "api_style", r->api_style);
-  lua_setfield(L, -2, "provider");
-  lgwL_push_usage(L, &r->usage);
-  lua_setfield(L, -2, "usage");
-  set_known(L, "cost", r->cost);
+  push_answerer(L, r);
   set_known(L, "ttft", r->ttft);
   if (r->finish_reason) set_str(L, "finish_reason", r->finish_reason);
   if (r->ntool_calls) {

@@ -332,6 +332,26 @@ void lgwL_cancel_all(lgwL_module_t *m) {
     if (g->gw) lgw_gateway_cancel_all(g->gw);
 }
 
+/* A completion's outcome into c; 0 when c had one already (it is kept). */
+static int call_settle(lgwL_call_t *c, int status, const lgw_error_t *err) {
+  if (c->done) return 0;
+  c->done = 1;
+  c->gw = NULL;
+  c->status = status;
+  if (err) c->err = *err;
+  else if (status) lgw_error_set(&c->err, status, "%s",
+                                  lgw_strerror(status));
+  return 1;
+}
+
+/* After the result (had_res: one was given) was copied into c->res: a
+ * success whose copy failed is out of memory; the task may go on. */
+static void call_ready(lgwL_call_t *c, int had_res) {
+  if (had_res && !c->res && !c->status)
+    c->status = lgw_error_set(&c->err, LGW_ENOMEM, "out of memory");
+  if (c->task) lgwL_ready(c->task);
+}
+
 /* Completion from the engine (from the loop, never inside libcurl): copy
  * the outcome out of the borrowed structures and queue the task. */
 static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
@@ -340,22 +360,13 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
   lgwL_call_t *c = ud;
   (void)gw;
   (void)id;
-  if (c->done) return;
-  c->done = 1;
-  c->gw = NULL;
-  c->status = status;
-  if (err) c->err = *err;
-  else if (status) lgw_error_set(&c->err, status, "%s",
-                                  lgw_strerror(status));
-  if (res) {
-    /* The text forms of a success read no more than the text and usage;
-     * a failure (or a canceled stream) reports the attempts. */
+  if (!call_settle(c, status, err)) return;
+  /* The text forms of a success read no more than the text and usage;
+   * a failure (or a canceled stream) reports the attempts. */
+  if (res)
     c->res = lgwL_result_copy(res, !status && !c->cb_failed &&
                                    c->form != LGWL_PUSH_FULL);
-    if (!c->res && !status)
-      c->status = lgw_error_set(&c->err, LGW_ENOMEM, "out of memory");
-  }
-  if (c->task) lgwL_ready(c->task);
+  call_ready(c, res != NULL);
 }
 
 /* Pushes the call's outcome and frees the record. */
@@ -554,19 +565,9 @@ static void on_embed_done(lgw_gateway_t *gw, uint64_t id, int status,
   lgwL_call_t *c = ud;
   (void)gw;
   (void)id;
-  if (c->done) return;
-  c->done = 1;
-  c->gw = NULL;
-  c->status = status;
-  if (err) c->err = *err;
-  else if (status) lgw_error_set(&c->err, status, "%s",
-                                  lgw_strerror(status));
-  if (res) {
-    c->res = lgwL_embed_copy(res);
-    if (!c->res && !status)
-      c->status = lgw_error_set(&c->err, LGW_ENOMEM, "out of memory");
-  }
-  if (c->task) lgwL_ready(c->task);
+  if (!call_settle(c, status, err)) return;
+  if (res) c->res = lgwL_embed_copy(res);
+  call_ready(c, res != NULL);
 }
 
 static const char *const embed_keys[] = {"task", "model", "dimensions",

@@ -180,6 +180,17 @@ static int op_wait(lua_State *L, qop_t *o, op_finish_fn fin) {
   return fin(L, o);
 }
 
+/* After the call that starts o: rc 0, wait for it as op_wait; else drop
+ * it and return nil, err. */
+static int op_start(lua_State *L, qop_t *o, int rc, const lgw_error_t *err,
+                    op_finish_fn fin) {
+  if (rc) {
+    op_unlink(o);
+    return lgwL_fail(L, err);
+  }
+  return op_wait(L, o, fin);
+}
+
 static int op_k(lua_State *L, int status, lua_KContext ctx) {
   qop_t *o = luaL_checkudata(L, -1, LGWL_QOP);
   (void)status;
@@ -371,11 +382,7 @@ static int q_push(lua_State *L) {
   o = op_new(L, lq, OP_PUSH);
   rc = lgw_queue_push(lq->q, text, len, o->id, on_pushed, o, &err);
   lgw_free(text);
-  if (rc) {
-    op_unlink(o);
-    return lgwL_fail(L, &err);
-  }
-  return op_wait(L, o, push_finish);
+  return op_start(L, o, rc, &err, push_finish);
 }
 
 /* ===== wait and results ================================================= */
@@ -454,11 +461,8 @@ static int q_wait(lua_State *L) {
   memset(&err, 0, sizeof err);
   o = op_new(L, lq, OP_WAIT);
   memcpy(o->id, id, len + 1);
-  if (lgw_queue_wait(lq->q, id, timeout, on_waited, o, &err)) {
-    op_unlink(o);
-    return lgwL_fail(L, &err);
-  }
-  return op_wait(L, o, wait_finish);
+  return op_start(L, o, lgw_queue_wait(lq->q, id, timeout, on_waited, o,
+                                       &err), &err, wait_finish);
 }
 
 static void on_listed(lgw_queue_t *q, int status, const char *id, int ok,
@@ -527,11 +531,8 @@ static int q_results(lua_State *L) {
   check_may_wait(L, lq->m);
   memset(&err, 0, sizeof err);
   o = op_new(L, lq, OP_RESULTS);
-  if (lgw_queue_results(lq->q, on_listed, o, &err)) {
-    op_unlink(o);
-    return lgwL_fail(L, &err);
-  }
-  return op_wait(L, o, results_finish);
+  return op_start(L, o, lgw_queue_results(lq->q, on_listed, o, &err), &err,
+                  results_finish);
 }
 
 /* ===== stats ============================================================ */
@@ -588,11 +589,8 @@ static int q_stats(lua_State *L) {
   check_may_wait(L, lq->m);
   memset(&err, 0, sizeof err);
   o = op_new(L, lq, OP_STATS);
-  if (lgw_queue_stats(lq->q, on_stats, o, &err)) {
-    op_unlink(o);
-    return lgwL_fail(L, &err);
-  }
-  return op_wait(L, o, stats_finish);
+  return op_start(L, o, lgw_queue_stats(lq->q, on_stats, o, &err), &err,
+                  stats_finish);
 }
 
 /* ===== consuming ======================================================== */
