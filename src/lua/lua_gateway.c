@@ -127,10 +127,7 @@ static lgwL_gw_t *check_gw(lua_State *L) {
 
 static void gw_unlink(lgwL_gw_t *g) {
   lgwL_module_t *m = g->m;
-  if (g->prev) g->prev->next = g->next;
-  else if (m->gateways == g) m->gateways = g->next;
-  if (g->next) g->next->prev = g->prev;
-  g->prev = g->next = NULL;
+  lgw_list_remove(&g->link);
   m->ngateways--;
 }
 
@@ -148,7 +145,7 @@ static void gw_close(lgwL_gw_t *g) {
   luaL_unref(g->m->L, LUA_REGISTRYINDEX, g->event_ref);
   g->event_ref = LUA_NOREF;
   /* A record the engine did not complete is completed here. */
-  for (c = g->m->calls; c; c = c->next) {
+  LGWL_EACH(c, &g->m->calls, lgwL_call_t, link) {
     if (c->gw != gw || c->done) continue;
     c->gw = NULL;
     c->done = 1;
@@ -282,6 +279,7 @@ static int l_gateway(lua_State *L) {
   else lua_pushvalue(L, 1);
   g = lua_newuserdatauv(L, sizeof *g, 1);
   memset(g, 0, sizeof *g);
+  lgw_list_init(&g->link);
   g->m = m;
   g->validator_timeout = validator_timeout;
   g->event_ref = LUA_NOREF;
@@ -301,9 +299,7 @@ static int l_gateway(lua_State *L) {
     g->gw = NULL;
     return lgwL_fail(L, &err);
   }
-  g->next = m->gateways;
-  if (m->gateways) m->gateways->prev = g;
-  m->gateways = g;
+  lgw_list_push_front(&m->gateways, &g->link);
   m->ngateways++;
   lgwL_log_flush(L, m);
   return 1;
@@ -313,9 +309,7 @@ static int l_gateway(lua_State *L) {
 
 void lgwL_call_free(lgwL_call_t *c) {
   lgwL_module_t *m = c->m;
-  if (c->prev) c->prev->next = c->next;
-  else if (m->calls == c) m->calls = c->next;
-  if (c->next) c->next->prev = c->prev;
+  lgw_list_remove(&c->link);
   luaL_unref(m->L, LUA_REGISTRYINDEX, c->delta_ref);
   luaL_unref(m->L, LUA_REGISTRYINDEX, c->tool_delta_ref);
   lgwL_result_free(c->res);
@@ -328,7 +322,7 @@ void lgwL_call_cancel(lgwL_call_t *c) {
 
 void lgwL_cancel_all(lgwL_module_t *m) {
   lgwL_gw_t *g;
-  for (g = m->gateways; g; g = g->next)
+  LGWL_EACH(g, &m->gateways, lgwL_gw_t, link)
     if (g->gw) lgw_gateway_cancel_all(g->gw);
 }
 
@@ -526,9 +520,7 @@ static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
     req->on_tool_delta = on_tool_delta;
     req->tool_delta_ud = c;
   }
-  c->next = m->calls;
-  if (m->calls) m->calls->prev = c;
-  m->calls = c;
+  lgw_list_push_front(&m->calls, &c->link);
   if (lgw_gateway_submit(g->gw, req, on_done, c, &c->id, &err)) {
     lgwL_call_free(c);
     return lgwL_fail(L, &err);
@@ -643,9 +635,7 @@ static int gw_embed(lua_State *L) {
   c->form = LGWL_PUSH_EMBED;
   c->delta_ref = LUA_NOREF;
   c->tool_delta_ref = LUA_NOREF;
-  c->next = m->calls;
-  if (m->calls) m->calls->prev = c;
-  m->calls = c;
+  lgw_list_push_front(&m->calls, &c->link);
   if (lgw_gateway_embed(g->gw, &req, on_embed_done, c, &c->id, &err)) {
     lgwL_call_free(c);
     return lgwL_fail(L, &err);

@@ -119,7 +119,7 @@ void lgw_lua_progress(lua_State *L, lgw_lua_progress_t *out) {
   lgwL_module_t *m = lgwL_module(L);
   const lgwL_gw_t *g;
   memset(out, 0, sizeof *out);
-  for (g = m->gateways; g; g = g->next)
+  LGWL_EACH(g, &m->gateways, lgwL_gw_t, link)
     if (g->gw) out->in_flight += lgw_gateway_pending(g->gw);
   out->batch_items = m->batch_items;
   out->batch_done = m->batch_done;

@@ -21,14 +21,14 @@
 struct lgwL_queue {
   lgw_queue_t *q;             /* NULL when closed */
   lgwL_module_t *m;
-  lgwL_queue_t *prev, *next;  /* module's open list */
+  lgw_link_t link;            /* in m->queues while open */
   char name[128];
   int max_deliveries;
   int consuming;              /* consume called and not stopped */
   int runner_ref;             /* registry ref of the runner, LUA_NOREF */
   int self_ref;               /* the userdata, anchored while consume
                                  hands out jobs */
-  struct qop *ops;            /* operations waiting for an answer */
+  lgw_link_t ops;             /* operations waiting for an answer */
   long held;                  /* jobs in hand */
   long done, failed, retried; /* outcomes written from here */
   int have_stats, stats_busy; /* the progress line's reading */
@@ -49,7 +49,7 @@ typedef struct item {
 typedef struct qop {
   lgwL_op_t op;               /* first: the scheduler's view */
   lgwL_queue_t *lq;
-  struct qop *prev, *next;
+  lgw_link_t link;            /* in lq->ops while linked */
   int linked;
   int ref;                    /* registry anchor while linked */
   int kind, done, status;
@@ -84,10 +84,7 @@ static lgwL_queue_t *open_queue(lua_State *L, int i) {
 static void op_unlink(qop_t *o) {
   lgwL_queue_t *lq = o->lq;
   if (!o->linked) return;
-  if (o->prev) o->prev->next = o->next;
-  else lq->ops = o->next;
-  if (o->next) o->next->prev = o->prev;
-  o->prev = o->next = NULL;
+  lgw_list_remove(&o->link);
   o->linked = 0;
   luaL_unref(lq->m->L, LUA_REGISTRYINDEX, o->ref);
   o->ref = LUA_NOREF;
@@ -149,9 +146,7 @@ static qop_t *op_new(lua_State *L, lgwL_queue_t *lq, int kind) {
   o->op.cancel = op_cancel;
   lua_pushvalue(L, -1);
   o->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  o->next = lq->ops;
-  if (lq->ops) lq->ops->prev = o;
-  lq->ops = o;
+  lgw_list_push_front(&lq->ops, &o->link);
   o->linked = 1;
   return o;
 }
@@ -263,6 +258,8 @@ static int l_queue(lua_State *L) {
   if (m->closing) return luaL_error(L, "llmgateway is shutting down");
   lq = lua_newuserdatauv(L, sizeof *lq, 1);
   memset(lq, 0, sizeof *lq);
+  lgw_list_init(&lq->link);
+  lgw_list_init(&lq->ops);
   lq->m = m;
   lq->runner_ref = lq->self_ref = LUA_NOREF;
   lq->max_deliveries = o.max_deliveries > 0 ? o.max_deliveries : 5;
@@ -273,9 +270,7 @@ static int l_queue(lua_State *L) {
     return lgwL_fail(L, &err);
   }
   lgw_queue_on_drained(lq->q, on_drained, lq);
-  lq->next = m->queues;
-  if (m->queues) m->queues->prev = lq;
-  m->queues = lq;
+  lgw_list_push_front(&m->queues, &lq->link);
   lgwL_log_flush(L, m);
   return 1;
 }
@@ -283,11 +278,10 @@ static int l_queue(lua_State *L) {
 /* Wake a join when consuming stopped, no job is in hand and every
  * outcome is written. */
 static void check_joined(lgwL_queue_t *lq) {
-  qop_t *o, *next;
   if (lq->consuming || lq->held > 0 || lgw_queue_pending_writes(lq->q) > 0)
     return;
-  for (o = lq->ops; o; o = next) {
-    next = o->next;
+  LGW_LIST_FOREACH_SAFE(l, n, &lq->ops) {
+    qop_t *o = LGW_CONTAINER_OF(l, qop_t, link);
     if (o->kind == OP_JOIN) op_complete(o);
   }
 }
@@ -305,15 +299,12 @@ static void queue_close(lgwL_queue_t *lq) {
   lgw_queue_free(lq->q);
   lq->q = NULL;
   lq->consuming = 0;
-  if (lq->prev) lq->prev->next = lq->next;
-  else if (m->queues == lq) m->queues = lq->next;
-  if (lq->next) lq->next->prev = lq->prev;
-  lq->prev = lq->next = NULL;
+  lgw_list_remove(&lq->link);
   luaL_unref(m->L, LUA_REGISTRYINDEX, lq->runner_ref);
   luaL_unref(m->L, LUA_REGISTRYINDEX, lq->self_ref);
   lq->runner_ref = lq->self_ref = LUA_NOREF;
-  while (lq->ops) {
-    qop_t *o = lq->ops;
+  while (!lgw_list_empty(&lq->ops)) {
+    qop_t *o = LGW_CONTAINER_OF(lq->ops.next, qop_t, link);
     if (o->kind == OP_JOIN) op_complete(o);
     else op_fail(o, LGW_ECANCELED, "the queue was closed");
   }
@@ -786,7 +777,7 @@ static int job_finish_method(lua_State *L) {
 int lgwL_queue_stop_all(lgwL_module_t *m) {
   lgwL_queue_t *lq;
   int n = 0;
-  for (lq = m->queues; lq; lq = lq->next)
+  LGWL_EACH(lq, &m->queues, lgwL_queue_t, link)
     if (lq->consuming) {
       queue_stop(lq);
       n++;
@@ -795,7 +786,8 @@ int lgwL_queue_stop_all(lgwL_module_t *m) {
 }
 
 void lgwL_queue_teardown(lgwL_module_t *m) {
-  while (m->queues) queue_close(m->queues);
+  while (!lgw_list_empty(&m->queues))
+    queue_close(LGW_CONTAINER_OF(m->queues.next, lgwL_queue_t, link));
 }
 
 static void on_progress_stats(lgw_queue_t *q, int status,
@@ -810,7 +802,7 @@ static void on_progress_stats(lgw_queue_t *q, int status,
 
 int lgwL_queue_progress(lgwL_module_t *m, lgwL_queue_progress_t *out) {
   lgwL_queue_t *lq;
-  for (lq = m->queues; lq; lq = lq->next)
+  LGWL_EACH(lq, &m->queues, lgwL_queue_t, link)
     if (lq->runner_ref != LUA_NOREF) break;
   if (!lq) return 0;
   if (!lq->stats_busy && lq->q &&
