@@ -199,6 +199,15 @@ static void check_may_wait(lua_State *L, lgwL_module_t *m) {
   if (!t) lgwL_check_block(L, m);
 }
 
+/* A new operation of the queue at argument 1 (open, and one that may be
+ * waited for here), with *err cleared. */
+static qop_t *op_open(lua_State *L, int kind, lgw_error_t *err) {
+  lgwL_queue_t *lq = open_queue(L, 1);
+  check_may_wait(L, lq->m);
+  memset(err, 0, sizeof *err);
+  return op_new(L, lq, kind);
+}
+
 /* ===== Opening and closing ============================================== */
 
 static void opt_number(lua_State *L, int t, const char *k, double *out) {
@@ -516,14 +525,10 @@ static int results_finish(lua_State *L, qop_t *o) {
  * every job with one; failed[id] = the error of every dead-lettered
  * job (as q:wait returns it). */
 static int q_results(lua_State *L) {
-  lgwL_queue_t *lq = open_queue(L, 1);
   lgw_error_t err;
-  qop_t *o;
-  check_may_wait(L, lq->m);
-  memset(&err, 0, sizeof err);
-  o = op_new(L, lq, OP_RESULTS);
-  return op_start(L, o, lgw_queue_results(lq->q, on_listed, o, &err), &err,
-                  results_finish);
+  qop_t *o = op_open(L, OP_RESULTS, &err);
+  return op_start(L, o, lgw_queue_results(o->lq->q, on_listed, o, &err),
+                  &err, results_finish);
 }
 
 /* ===== stats ============================================================ */
@@ -574,13 +579,9 @@ static int stats_finish(lua_State *L, qop_t *o) {
 /* q:stats() -> {length=, in_flight=, done=, failed=, duplicates=, rate=,
  * local = {held=, done=, failed=, retried=}} | nil, err */
 static int q_stats(lua_State *L) {
-  lgwL_queue_t *lq = open_queue(L, 1);
   lgw_error_t err;
-  qop_t *o;
-  check_may_wait(L, lq->m);
-  memset(&err, 0, sizeof err);
-  o = op_new(L, lq, OP_STATS);
-  return op_start(L, o, lgw_queue_stats(lq->q, on_stats, o, &err), &err,
+  qop_t *o = op_open(L, OP_STATS, &err);
+  return op_start(L, o, lgw_queue_stats(o->lq->q, on_stats, o, &err), &err,
                   stats_finish);
 }
 
