@@ -336,6 +336,17 @@ static int q_tostring(lua_State *L) {
   return 1;
 }
 
+/* The C queue answered o: 0 when its waiter is gone (o is let go), else
+ * 1 with the status recorded. */
+static int op_answered(qop_t *o, int status) {
+  if (o->done) {
+    op_unlink(o);
+    return 0;
+  }
+  o->status = status;
+  return 1;
+}
+
 /* ===== push ============================================================= */
 
 static void on_pushed(lgw_queue_t *q, int status, const char *id,
@@ -343,11 +354,7 @@ static void on_pushed(lgw_queue_t *q, int status, const char *id,
   qop_t *o = ud;
   (void)q;
   (void)id;
-  if (o->done) {
-    op_unlink(o);
-    return;
-  }
-  o->status = status;
+  if (!op_answered(o, status)) return;
   if (status) {
     if (err) o->err = *err;
     else lgw_error_set(&o->err, status, "queue: the job was not stored");
@@ -414,11 +421,7 @@ static void on_waited(lgw_queue_t *q, int status, const char *id, int ok,
   qop_t *o = ud;
   (void)q;
   (void)id;
-  if (o->done) {
-    op_unlink(o);
-    return;
-  }
-  o->status = status;
+  if (!op_answered(o, status)) return;
   o->ok = ok;
   if (status == LGW_ETIMEOUT)
     lgw_error_set(&o->err, status, "queue: no outcome for job %s yet",
@@ -537,11 +540,7 @@ static void on_stats(lgw_queue_t *q, int status, const lgw_queue_stats_t *st,
                      void *ud) {
   qop_t *o = ud;
   (void)q;
-  if (o->done) {
-    op_unlink(o);
-    return;
-  }
-  o->status = status;
+  if (!op_answered(o, status)) return;
   if (status)
     lgw_error_set(&o->err, status, "queue: reading the counters failed: "
                    "%s", lgw_strerror(status));
