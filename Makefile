@@ -64,13 +64,16 @@ CURL_SONAME ?= $(or $(shell objdump -p $(shell $(PKG_CONFIG) \
 # may not use are replaced by ones that stop the compiler (mk/forbid/), so
 # a layering violation is a compile error.
 LAYERS      = core wire engine gateway redis
-INC_core    = -Iinclude -Isrc/core
+# src/core/list: the one intrusive list, header only and dependent on
+# nothing, which every layer of the library and the binding may use
+INC_list    = -Isrc/core/list
+INC_core    = -Iinclude -Isrc/core $(INC_list)
 INC_wire    = $(INC_core) -Isrc/wire
 INC_engine  = $(INC_core) -Isrc/engine
 DEFS_engine = -DLGW_CURL_SONAME='"$(CURL_SONAME)"'
 INC_redis   = $(INC_core) -Isrc/redis
 INC_gateway = $(INC_wire) -Isrc/engine -Isrc/redis -Isrc/gateway
-INC_lua     = -Iinclude -Isrc/lua
+INC_lua     = -Iinclude $(INC_list) -Isrc/lua
 INC_host    = -Iinclude -Isrc/host
 INC_sim     = -Isrc/sim
 INC_tests   = $(INC_gateway) -Isrc/lua -Itests/c

@@ -98,8 +98,8 @@ LGW_API int lgw_lua_stop_queues(lua_State *L);
  * llmgateway.h), before the gateway's own on_event function; fn NULL:
  * none. Runs from the loop. */
 LGW_API void lgw_lua_set_event_hook(lua_State *L, lgw_event_fn fn, void *ud);
-/* The Lua name of an event type: "attempt_end", "request_end",
- * "breaker_open", "breaker_close". */
+/* The Lua name of an event type: lgw_event_name's ("attempt_end",
+ * "request_end", "breaker_open", "breaker_close"). */
 LGW_API const char *lgw_lua_event_name(lgw_event_type_t type);
 
 /* fn(L, ud) runs from the loop every interval seconds (0: never on a

@@ -630,6 +630,17 @@ typedef struct lgw_event {
  * a gateway call; it may submit, cancel or free the gateway. */
 typedef void (*lgw_event_fn)(const lgw_event_t *ev, void *ud);
 
+/* The type as a word: "attempt_end", "request_end", "breaker_open",
+ * "breaker_close" ("unknown" for another value). */
+LGW_API const char *lgw_event_name(lgw_event_type_t type);
+/* ev as one line of JSON (no newline), the same keys in the same order
+ * every time: "ts" (ts, wall-clock seconds), "type" (lgw_event_name),
+ * then the fields of lgw_event_t in order ("status" for http_status;
+ * usage as an object of its four counts), null where a count, ttft or
+ * cost is unknown. *len (optional) gets its length; free with lgw_free;
+ * NULL when out of memory. */
+LGW_API char *lgw_event_json(const lgw_event_t *ev, double ts, size_t *len);
+
 /* Monotonic seconds, for the circuit breakers and rate limiters (tests
  * inject one); NULL: the loop's clock. */
 typedef double (*lgw_clock_fn)(void *ud);

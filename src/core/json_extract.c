@@ -357,13 +357,7 @@ static int parse_value(parser_t *P, cJSON **out) {
         fail_at(P->err, P->s, P->pos, "nesting too deep at");
         goto done;
       }
-      if (depth == cap) {
-        size_t ncap = cap ? cap * 2 : 16;
-        frame_t *ns = lgw_realloc(stack, ncap * sizeof *ns);
-        if (!ns) goto nomem;
-        stack = ns;
-        cap = ncap;
-      }
+      if (lgw__grow(&stack, depth, &cap, sizeof *stack, 16)) goto nomem;
       f = &stack[depth];
       f->key = NULL;
       f->count = 0;

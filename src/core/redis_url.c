@@ -1,7 +1,7 @@
 /*
  * redis_url.c -- parsing redis:// URLs (user info percent-decoded, an IPv6
  * host in brackets, port and database in range) and showing them with the
- * password redacted. Depends on util (allocation) only.
+ * password redacted. Depends on util (allocation) and url (decoding).
  */
 #include "redis_url.h"
 
@@ -9,34 +9,22 @@
 #include <string.h>
 
 #include "llmgateway.h"
+#include "url.h"
 #include "util.h"
-
-/* Hex digit value, -1 for another byte. */
-static int hexval(char ch) {
-  if (ch >= '0' && ch <= '9') return ch - '0';
-  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-  return -1;
-}
 
 /* Percent-decode s[0..n) into out (cap bytes with the NUL); -1 when it
  * does not fit or an escape is malformed. */
 static int pct_decode(const char *s, size_t n, char *out, size_t cap) {
-  size_t i, j = 0;
-  for (i = 0; i < n; i++) {
-    char ch = s[i];
-    if (ch == '%') {
-      int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-      int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
-      if (hi < 0 || lo < 0) return -1;
-      ch = (char)(hi * 16 + lo);
-      i += 2;
-    }
-    if (j + 1 >= cap) return -1;
-    out[j++] = ch;
+  char *tmp = n < cap ? out : lgw__calloc(1, n + 1);
+  size_t len;
+  int bad;
+  if (!tmp) return -1;
+  bad = lgw__url_decode(s, n, tmp, &len) != 0 || len >= cap;
+  if (tmp != out) {
+    if (!bad) memcpy(out, tmp, len + 1);
+    lgw_free(tmp);
   }
-  out[j] = '\0';
-  return 0;
+  return bad ? -1 : 0;
 }
 
 /* A decimal number in [lo, hi] spanning all of s[0..n). */

@@ -1,8 +1,8 @@
 /*
  * url.c -- http(s) URLs as configured (a provider's base_url): their host,
- * whether a host is loopback, and the URL as shown in dumps and messages
- * with its user info, query values and fragment redacted. Depends on util
- * (buffers) and inet_pton.
+ * whether a host is loopback, their user info and query, percent-decoding,
+ * and the URL as shown in dumps and messages with its user info, query
+ * values and fragment redacted. Depends on util (buffers) and inet_pton.
  */
 #include "url.h"
 
@@ -38,6 +38,48 @@ void lgw__url_host(const char *url, const char **hs, const char **he) {
   for (p = a; p < end && *p != ':'; p++) {
   }
   *he = p;
+}
+
+void lgw__url_parts(const char *url, lgw__url_parts_t *u) {
+  const char *end, *at, *a = authority(url, &end, &at), *q;
+  memset(u, 0, sizeof *u);
+  if (at) {
+    u->user = a;
+    u->user_len = (size_t)(at - a);
+  }
+  q = end + strcspn(end, "?#");
+  if (*q == '?') {
+    u->query = q + 1;
+    u->query_len = strcspn(q + 1, "#");
+  }
+}
+
+static int hex_digit(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+size_t lgw__url_decode(const char *s, size_t n, char *out, size_t *len) {
+  size_t i, j = 0, bad = 0;
+  for (i = 0; i < n; i++) {
+    int hi, lo;
+    char c = s[i];
+    if (c == '%') {
+      if (i + 2 < n && (hi = hex_digit((unsigned char)s[i + 1])) >= 0 &&
+          (lo = hex_digit((unsigned char)s[i + 2])) >= 0) {
+        c = (char)(hi * 16 + lo);
+        i += 2;
+      } else {
+        bad++;
+      }
+    }
+    out[j++] = c;
+  }
+  out[j] = '\0';
+  *len = j;
+  return bad;
 }
 
 int lgw__host_is_loopback(const char *host, size_t len) {

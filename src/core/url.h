@@ -1,6 +1,7 @@
 /*
  * url.h -- http(s) URLs as configured (a provider's base_url): the host,
- * whether it is loopback, and the URL as shown with its secrets redacted.
+ * whether it is loopback, its user info and query, percent-decoding, and
+ * the URL as shown with its secrets redacted.
  * Depends on nothing but libc; the config validates and dumps with it.
  */
 #ifndef LGW_URL_H
@@ -12,6 +13,22 @@
  * [*hs, *he), without the brackets of an IPv6 literal; the user info and
  * the port are not part of it. */
 void lgw__url_host(const char *url, const char **hs, const char **he);
+
+/* The user info and the query of url as spans into it (NULL, 0 when
+ * absent): the user info runs to the authority's last '@', the query from
+ * after the '?' to any '#'. */
+typedef struct lgw__url_parts {
+  const char *user;
+  size_t user_len;
+  const char *query;
+  size_t query_len;
+} lgw__url_parts_t;
+void lgw__url_parts(const char *url, lgw__url_parts_t *u);
+
+/* s[0..n) percent-decoded into out (room for n + 1 bytes, NUL-terminated),
+ * its length into *len. A '%' without two hex digits after it stays as it
+ * is; returns how many such there were (0: every escape well formed). */
+size_t lgw__url_decode(const char *s, size_t n, char *out, size_t *len);
 
 /* 127.0.0.0/8, ::1 or localhost (a trailing dot allowed). */
 int lgw__host_is_loopback(const char *host, size_t len);

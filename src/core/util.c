@@ -41,6 +41,20 @@ void *lgw__calloc(size_t n, size_t size) {
   return p;
 }
 
+int lgw__grow(void *v, size_t n, size_t *cap, size_t size, size_t first) {
+  void *old, *nv;
+  size_t nc;
+  if (n < *cap) return 0;
+  nc = *cap ? *cap * 2 : first;
+  if (nc < *cap || (size && nc > (size_t)-1 / size)) return LGW_ENOMEM;
+  memcpy(&old, v, sizeof old);  /* v points at a T * of any object T */
+  nv = lgw_realloc(old, nc * size);
+  if (!nv) return LGW_ENOMEM;
+  memcpy(v, &nv, sizeof nv);
+  *cap = nc;
+  return 0;
+}
+
 char *lgw__strndup(const char *s, size_t n) {
   char *d;
   if (!s) return NULL;

@@ -22,6 +22,10 @@ void *lgw__calloc(size_t n, size_t size);
 char *lgw__strdup(const char *s);
 char *lgw__strndup(const char *s, size_t n);
 char *lgw__sprintf(const char *fmt, ...) LGW__PRINTF(1, 2);
+/* Room for one more element in the array *v of n elements of size bytes
+ * with capacity *cap: when it is full, doubled (first allocation: first
+ * elements). 0, or LGW_ENOMEM with *v and *cap as they were. */
+int lgw__grow(void *v, size_t n, size_t *cap, size_t size, size_t first);
 
 /* Growable byte buffer; always NUL-terminated when data != NULL. */
 typedef struct lgw__buf {

@@ -589,13 +589,8 @@ static int on_start(loader_t *L, yaml_event_t *ev, lgw__node_type_t type) {
   if (L->depth >= MAX_DEPTH)
     return fail_at(L, LGW_ECONFIG, ev->start_mark, "nesting too deep");
   if ((rc = count_new(L, 1, 0, ev->start_mark))) return rc;
-  if (L->depth == L->cap) {
-    size_t cap = L->cap ? L->cap * 2 : 16;
-    frame_t *s = lgw_realloc(L->stack, cap * sizeof *s);
-    if (!s) return LGW_ENOMEM;
-    L->stack = s;
-    L->cap = cap;
-  }
+  if (lgw__grow(&L->stack, L->depth, &L->cap, sizeof *L->stack, 16))
+    return LGW_ENOMEM;
   f = &L->stack[L->depth];
   memset(f, 0, sizeof *f);
   f->node = lgw__node_new(type, (int)ev->start_mark.line + 1,

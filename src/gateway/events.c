@@ -1,12 +1,18 @@
 /*
  * events.c -- the queue of streamed deltas and observability events that
  * the gateway runs from the loop (each note owns copies of its strings),
- * and the arithmetic of token usage and cost that events report.
+ * an attempt's event, an event as a JSON line, and the arithmetic of
+ * token usage and cost that events report.
  */
 #include "events.h"
 
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "util.h"
 
 enum { NOTE_DELTA, NOTE_EVENT };
@@ -63,6 +69,27 @@ int lgw__notes_delta(lgw__notes_t *q, lgw_delta_fn fn, void *ud,
   return 0;
 }
 
+void lgw__event_of_attempt(lgw_event_t *ev, const lgw_attempt_t *a,
+                           uint64_t id, const char *task, int attempt) {
+  memset(ev, 0, sizeof *ev);
+  ev->type = LGW_EVENT_ATTEMPT_END;
+  ev->request_id = id;
+  ev->task = task;
+  ev->provider_index = a->configured_index;
+  ev->provider_type = a->provider_type;
+  ev->base_url = a->base_url;
+  ev->model = a->model;
+  ev->attempt = attempt;
+  ev->http_status = a->http_status;
+  ev->code = a->code;
+  ev->message = a->message;
+  ev->latency = a->elapsed;
+  ev->ttft = a->ttft;
+  ev->retry_delay = a->retry_delay;
+  ev->usage = a->usage;
+  ev->cost = a->cost;
+}
+
 static char *dup_or_empty(const char *s) { return lgw__strdup(s ? s : ""); }
 
 int lgw__notes_event(lgw__notes_t *q, const lgw_event_t *ev) {
@@ -103,6 +130,88 @@ int lgw__notes_run_one(lgw__notes_t *q, lgw_event_fn on_event, void *ud) {
 void lgw__notes_clear(lgw__notes_t *q) {
   lgw_link_t *l;
   while ((l = lgw_list_pop_front(&q->list)) != NULL) note_free(NOTE_OF(l));
+}
+
+/* ---- an event as a JSON line ------------------------------------------- */
+
+const char *lgw_event_name(lgw_event_type_t type) {
+  switch (type) {
+    case LGW_EVENT_ATTEMPT_END: return "attempt_end";
+    case LGW_EVENT_REQUEST_END: return "request_end";
+    case LGW_EVENT_BREAKER_OPEN: return "breaker_open";
+    case LGW_EVENT_BREAKER_CLOSE: return "breaker_close";
+  }
+  return "unknown";
+}
+
+/* A number as the trace has always written it: an integral value in int
+ * range as an integer, else 15 significant digits when they read back to
+ * within a rounding step, else 17. */
+static int add_num(lgw__buf_t *b, double d) {
+  char tmp[40];
+  double back;
+  if (!isfinite(d)) return lgw__buf_adds(b, "null");
+  if (d == floor(d) && fabs(d) <= 2147483647.0)
+    return lgw__json_add_long(b, (long)d);
+  snprintf(tmp, sizeof tmp, "%1.15g", d);
+  back = strtod(tmp, NULL);
+  if (fabs(back - d) > fmax(fabs(back), fabs(d)) * DBL_EPSILON)
+    snprintf(tmp, sizeof tmp, "%1.17g", d);
+  return lgw__buf_adds(b, tmp);
+}
+
+/* A count or a seconds/money value, null when unknown (negative). */
+static int add_known(lgw__buf_t *b, const char *k, double v) {
+  return lgw__json_add_key(b, k) ||
+         (v < 0 ? lgw__buf_adds(b, "null") : add_num(b, v));
+}
+
+static int add_str(lgw__buf_t *b, const char *k, const char *v) {
+  v = v ? v : "";
+  return lgw__json_add_key(b, k) || lgw__json_add_str(b, v, strlen(v));
+}
+
+static int add_number(lgw__buf_t *b, const char *k, double v) {
+  return lgw__json_add_key(b, k) || add_num(b, v);
+}
+
+char *lgw_event_json(const lgw_event_t *ev, double ts, size_t *len) {
+  lgw__buf_t b;
+  const lgw_usage_t *u = &ev->usage;
+  int rc;
+  lgw__buf_init(&b);
+  rc = lgw__buf_adds(&b, "{\"ts\":") || add_num(&b, ts) ||
+       add_str(&b, "type", lgw_event_name(ev->type)) ||
+       add_number(&b, "request_id", (double)ev->request_id) ||
+       add_str(&b, "task", ev->task) ||
+       add_number(&b, "provider_index", ev->provider_index) ||
+       add_str(&b, "provider_type", ev->provider_type) ||
+       add_str(&b, "base_url", ev->base_url) ||
+       add_str(&b, "model", ev->model) ||
+       add_number(&b, "attempt", ev->attempt) ||
+       add_number(&b, "status", ev->http_status) ||
+       add_str(&b, "error_class", ev->error_class) ||
+       add_str(&b, "message", ev->message) ||
+       add_number(&b, "latency", ev->latency) ||
+       add_known(&b, "ttft", ev->ttft) ||
+       add_number(&b, "retry_delay", ev->retry_delay) ||
+       lgw__json_add_key(&b, "usage") ||
+       lgw__buf_adds(&b, "{\"input_tokens\":") ||
+       (u->input_tokens < 0 ? lgw__buf_adds(&b, "null")
+                            : add_num(&b, (double)u->input_tokens)) ||
+       add_known(&b, "output_tokens", (double)u->output_tokens) ||
+       add_known(&b, "cached_tokens", (double)u->cached_tokens) ||
+       add_known(&b, "reasoning_tokens", (double)u->reasoning_tokens) ||
+       lgw__buf_addc(&b, '}') ||
+       add_known(&b, "cost", ev->cost) ||
+       add_number(&b, "breaker_cooldown", ev->breaker_cooldown) ||
+       lgw__buf_addc(&b, '}');
+  if (rc) {
+    lgw__buf_free(&b);
+    return NULL;
+  }
+  if (len) *len = b.len;
+  return lgw__buf_steal(&b);
 }
 
 /* ---- usage and cost ------------------------------------------------------ */

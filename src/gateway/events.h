@@ -23,6 +23,11 @@ void lgw__notes_init(lgw__notes_t *q);
 int lgw__notes_delta(lgw__notes_t *q, lgw_delta_fn fn, void *ud,
                      lgw_gateway_t *gw, uint64_t id, const char *text,
                      size_t len);
+/* The ATTEMPT_END event of attempt a: its fields as they are, for
+ * request id (task) and the attempt's 1-based number on its provider.
+ * The strings are a's. */
+void lgw__event_of_attempt(lgw_event_t *ev, const lgw_attempt_t *a,
+                           uint64_t id, const char *task, int attempt);
 /* Queue a copy of ev (strings included; NULL strings become ""). */
 int lgw__notes_event(lgw__notes_t *q, const lgw_event_t *ev);
 int lgw__notes_empty(const lgw__notes_t *q);

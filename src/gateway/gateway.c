@@ -27,6 +27,7 @@
 #include "route.h"
 #include "state_redis.h"
 #include "transport.h"
+#include "url.h"
 #include "util.h"
 
 const lgw_error_t lgw__gw_oom_error = {LGW_ENOMEM, 0, "out of memory"};
@@ -48,56 +49,11 @@ void lgw__gw_redact(const lgw_gateway_t *gw, char *msg, size_t cap) {
 
 /* ---- secrets, shown URLs and CA files ------------------------------------ */
 
-/* The userinfo and query of a URL (NULL when absent). */
-typedef struct url_parts {
-  const char *user;            /* userinfo, before the '@' */
-  size_t user_len;
-  const char *query;           /* after the '?', before any '#' */
-  size_t query_len;
-} url_parts_t;
-
-static void url_split(const char *url, url_parts_t *u) {
-  const char *a = strstr(url, "://"), *end, *at = NULL, *c;
-  memset(u, 0, sizeof *u);
-  a = a ? a + 3 : url;
-  end = a + strcspn(a, "/?#");
-  for (c = a; c < end; c++)
-    if (*c == '@') at = c;
-  if (at) {
-    u->user = a;
-    u->user_len = (size_t)(at - a);
-  }
-  c = end + strcspn(end, "?#");
-  if (*c == '?') {
-    u->query = c + 1;
-    u->query_len = strcspn(c + 1, "#");
-  }
-}
-
-static int hex_digit(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /* Percent-decoded s[0..n) into b (reset first). */
 static int pct_decode(lgw__buf_t *b, const char *s, size_t n) {
-  size_t i;
   b->len = 0;
   if (lgw__buf_reserve(b, n)) return LGW_ENOMEM;
-  for (i = 0; i < n; i++) {
-    int hi, lo;
-    char c = s[i];
-    if (c == '%' && i + 2 < n &&
-        (hi = hex_digit((unsigned char)s[i + 1])) >= 0 &&
-        (lo = hex_digit((unsigned char)s[i + 2])) >= 0) {
-      c = (char)(hi * 16 + lo);
-      i += 2;
-    }
-    b->data[b->len++] = c;
-  }
-  b->data[b->len] = '\0';
+  lgw__url_decode(s, n, b->data, &b->len);
   return 0;
 }
 
@@ -127,12 +83,12 @@ static int add_url_secret(lgw__secrets_t *l, const char *s, size_t n,
  * credential names; any other of at least LGW__SECRET_PIECE bytes where
  * it appears whole). */
 static int url_secrets(lgw__secrets_t *l, const char *url) {
-  url_parts_t u;
+  lgw__url_parts_t u;
   lgw__buf_t tmp, b64;
   int rc = 0;
   lgw__buf_init(&tmp);
   lgw__buf_init(&b64);
-  url_split(url, &u);
+  lgw__url_parts(url, &u);
   if (u.user) {
     const char *colon = memchr(u.user, ':', u.user_len);
     size_t ul = colon ? (size_t)(colon - u.user) : u.user_len;
@@ -566,12 +522,12 @@ static void free_urls(char **urls, size_t n) {
 /* A base URL as shown: userinfo and query values "[redacted]", then
  * every other secret. Owned by the caller; NULL when out of memory. */
 static char *shown_url(const lgw_gateway_t *gw, const char *u) {
-  url_parts_t p;
+  lgw__url_parts_t p;
   lgw__buf_t b;
   const char *s = u;
   int rc = 0;
   lgw__buf_init(&b);
-  url_split(u, &p);
+  lgw__url_parts(u, &p);
   if (p.user) {
     rc |= lgw__buf_add(&b, s, (size_t)(p.user - s));
     rc |= lgw__buf_adds(&b, "[redacted]");

@@ -91,31 +91,11 @@ static double record(req_t *q, int status, int code, const char *msg,
   q->tokens_est = 0;
   q->tokens_shared = 0;
   if (status) q->last_status = status;
-  memset(&ev, 0, sizeof ev);
-  ev.type = LGW_EVENT_ATTEMPT_END;
-  ev.request_id = q->id;
-  ev.task = q->task;
-  ev.provider_index = a.configured_index;
-  ev.provider_type = a.provider_type;
-  ev.base_url = a.base_url;
-  ev.model = a.model;
-  ev.attempt = q->attempt > 0 ? q->attempt : 1;
-  ev.http_status = status;
-  ev.code = code;
-  ev.message = buf;
-  ev.latency = elapsed;
-  ev.ttft = a.ttft;
-  ev.retry_delay = delay;
-  ev.usage = *u;
-  ev.cost = a.cost;
+  lgw__event_of_attempt(&ev, &a, q->id, q->task,
+                        q->attempt > 0 ? q->attempt : 1);
   lgw__gw_queue_event(gw, &ev);
-  if (q->natt == q->catt) {
-    size_t nc = q->catt ? q->catt * 2 : 4;
-    lgw_attempt_t *na = lgw_realloc(q->att, nc * sizeof *na);
-    if (!na) return a.cost;  /* the attempt list is best effort */
-    q->att = na;
-    q->catt = nc;
-  }
+  if (lgw__grow(&q->att, q->natt, &q->catt, sizeof *q->att, 4))
+    return a.cost;  /* the attempt list is best effort */
   a.model = lgw__strdup(a.model);
   a.message = lgw__strdup(buf);
   if (!a.model || !a.message) {

@@ -12,8 +12,6 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include <cJSON.h>
-
 #include "host.h"
 
 /* Monotonic milliseconds, and the wall clock in seconds. */
@@ -101,47 +99,9 @@ void host_draw_progress(void) {
 }
 
 
-static void add_count(cJSON *o, const char *k, long v) {
-  if (v < 0) cJSON_AddNullToObject(o, k);
-  else cJSON_AddNumberToObject(o, k, (double)v);
-}
-
-static void add_known(cJSON *o, const char *k, double v) {
-  if (v < 0) cJSON_AddNullToObject(o, k);
-  else cJSON_AddNumberToObject(o, k, v);
-}
-
 /* One JSON line per event, the same keys every time (null: unknown). */
 static void write_trace(const lgw_event_t *ev) {
-  cJSON *o = cJSON_CreateObject(), *u;
-  char *line;
-  if (!o) return;
-  cJSON_AddNumberToObject(o, "ts", wall_s());
-  cJSON_AddStringToObject(o, "type", lgw_lua_event_name(ev->type));
-  cJSON_AddNumberToObject(o, "request_id", (double)ev->request_id);
-  cJSON_AddStringToObject(o, "task", ev->task);
-  cJSON_AddNumberToObject(o, "provider_index", ev->provider_index);
-  cJSON_AddStringToObject(o, "provider_type", ev->provider_type);
-  cJSON_AddStringToObject(o, "base_url", ev->base_url);
-  cJSON_AddStringToObject(o, "model", ev->model);
-  cJSON_AddNumberToObject(o, "attempt", ev->attempt);
-  cJSON_AddNumberToObject(o, "status", ev->http_status);
-  cJSON_AddStringToObject(o, "error_class", ev->error_class);
-  cJSON_AddStringToObject(o, "message", ev->message);
-  cJSON_AddNumberToObject(o, "latency", ev->latency);
-  add_known(o, "ttft", ev->ttft);
-  cJSON_AddNumberToObject(o, "retry_delay", ev->retry_delay);
-  u = cJSON_AddObjectToObject(o, "usage");
-  if (u) {
-    add_count(u, "input_tokens", ev->usage.input_tokens);
-    add_count(u, "output_tokens", ev->usage.output_tokens);
-    add_count(u, "cached_tokens", ev->usage.cached_tokens);
-    add_count(u, "reasoning_tokens", ev->usage.reasoning_tokens);
-  }
-  add_known(o, "cost", ev->cost);
-  cJSON_AddNumberToObject(o, "breaker_cooldown", ev->breaker_cooldown);
-  line = cJSON_PrintUnformatted(o);
-  cJSON_Delete(o);
+  char *line = lgw_event_json(ev, wall_s(), NULL);
   if (!line) return;
   errno = 0;
   if (fprintf(host.trace, "%s\n", line) < 0 || fflush(host.trace) != 0) {
@@ -155,7 +115,7 @@ static void write_trace(const lgw_event_t *ev) {
     host.trace_failed = 1;
     lgw_lua_stop(host.L, 0);
   }
-  cJSON_free(line);
+  lgw_free(line);
 }
 
 /* The module's event hook: every event of every gateway. */

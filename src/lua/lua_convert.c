@@ -417,6 +417,20 @@ lgwL_result_t *lgwL_embed_copy(const lgw_embed_result_t *r) {
   return c;
 }
 
+/* The provider that answered (never its key), the answer's usage and
+ * cost, into the table on top. */
+static void push_answerer(lua_State *L, const lgwL_result_t *r) {
+  lua_createtable(L, 0, 4);  /* never the key */
+  set_str(L, "type", r->provider_type);
+  set_str(L, "base_url", r->base_url);
+  set_int(L, "index", r->provider_index);
+  set_str(L, "api_style", r->api_style);
+  lua_setfield(L, -2, "provider");
+  lgwL_push_usage(L, &r->usage);
+  lua_setfield(L, -2, "usage");
+  set_known(L, "cost", r->cost);
+}
+
 /* {task, vectors = {{...}, ...}, model, usage, cost, provider, attempts} */
 static void push_embed(lua_State *L, const lgwL_result_t *r) {
   size_t i, j;
@@ -433,15 +447,7 @@ static void push_embed(lua_State *L, const lgwL_result_t *r) {
   }
   lua_setfield(L, -2, "vectors");
   set_str(L, "model", r->normalized_model);
-  lua_createtable(L, 0, 4);  /* never the key */
-  set_str(L, "type", r->provider_type);
-  set_str(L, "base_url", r->base_url);
-  set_int(L, "index", r->provider_index);
-  set_str(L, "api_style", r->api_style);
-  lua_setfield(L, -2, "provider");
-  lgwL_push_usage(L, &r->usage);
-  lua_setfield(L, -2, "usage");
-  set_known(L, "cost", r->cost);
+  push_answerer(L, r);
   push_attempts(L, r->attempts, r->nattempts);
   lua_setfield(L, -2, "attempts");
 }
@@ -522,15 +528,7 @@ int lgwL_push_result(lua_State *L, const lgwL_result_t *r, int form) {
   set_str(L, "reasoning_effort", r->reasoning_effort);
   set_num(L, "temperature", r->temperature);
   set_int(L, "max_tokens", r->max_tokens);
-  lua_createtable(L, 0, 4);  /* never the key */
-  set_str(L, "type", r->provider_type);
-  set_str(L, "base_url", r->base_url);
-  set_int(L, "index", r->provider_index);
-  set_str(L, "api_style", r->api_style);
-  lua_setfield(L, -2, "provider");
-  lgwL_push_usage(L, &r->usage);
-  lua_setfield(L, -2, "usage");
-  set_known(L, "cost", r->cost);
+  push_answerer(L, r);
   set_known(L, "ttft", r->ttft);
   if (r->finish_reason) set_str(L, "finish_reason", r->finish_reason);
   if (r->ntool_calls) {
@@ -564,20 +562,10 @@ void lgwL_push_streamed(lua_State *L, const lgwL_result_t *r, size_t n) {
   lua_pushlstring(L, p, n < len ? n : len);
 }
 
-const char *lgwL_event_name(lgw_event_type_t type) {
-  switch (type) {
-    case LGW_EVENT_ATTEMPT_END: return "attempt_end";
-    case LGW_EVENT_REQUEST_END: return "request_end";
-    case LGW_EVENT_BREAKER_OPEN: return "breaker_open";
-    case LGW_EVENT_BREAKER_CLOSE: return "breaker_close";
-  }
-  return "unknown";
-}
-
 void lgwL_push_event(lua_State *L, const lgw_event_t *ev) {
   luaL_checkstack(L, 6, NULL);
   lua_createtable(L, 0, 18);
-  set_str(L, "type", lgwL_event_name(ev->type));
+  set_str(L, "type", lgw_event_name(ev->type));
   set_int(L, "request_id", (lua_Integer)ev->request_id);
   set_str(L, "task", ev->task);
   set_int(L, "provider_index", ev->provider_index);

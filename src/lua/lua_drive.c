@@ -17,7 +17,7 @@ int lgw_lua_fd(lua_State *L) {
 int lgw_lua_timeout(lua_State *L) {
   lgwL_module_t *m = lgwL_module_peek(L);
   if (!m || !m->loop) return -1;
-  if (m->ready_head) return 0;
+  if (!lgw_list_empty(&m->ready)) return 0;
   /* lgw_loop_timeout is 0 with an active idle handle, -1 with no
    * timer; a loop with nothing alive has nothing to wait for either */
   if (!lgw_loop_alive(m->loop)) return -1;
@@ -35,7 +35,7 @@ static int run_nowait(lua_State *L, lgwL_module_t *m) {
   lgw_loop_run(m->loop, LGW_RUN_NOWAIT);
   m->depth--;
   m->from = from;
-  if (m->ready_head) {
+  if (!lgw_list_empty(&m->ready)) {
     m->depth++;
     m->from = L;
     lgwL_dispatch(m);

@@ -127,10 +127,7 @@ static lgwL_gw_t *check_gw(lua_State *L) {
 
 static void gw_unlink(lgwL_gw_t *g) {
   lgwL_module_t *m = g->m;
-  if (g->prev) g->prev->next = g->next;
-  else if (m->gateways == g) m->gateways = g->next;
-  if (g->next) g->next->prev = g->prev;
-  g->prev = g->next = NULL;
+  lgw_list_remove(&g->link);
   m->ngateways--;
 }
 
@@ -150,7 +147,7 @@ static void gw_close(lgwL_gw_t *g) {
   luaL_unref(g->m->L, LUA_REGISTRYINDEX, g->event_ref);
   g->event_ref = LUA_NOREF;
   /* A record the engine did not complete is completed here. */
-  for (c = g->m->calls; c; c = c->next) {
+  LGWL_EACH(c, &g->m->calls, lgwL_call_t, link) {
     if (c->gw != gw || c->done) continue;
     c->gw = NULL;
     c->done = 1;
@@ -288,6 +285,7 @@ static int l_gateway(lua_State *L) {
   else lua_pushvalue(L, 1);
   g = lua_newuserdatauv(L, sizeof *g, 1);
   memset(g, 0, sizeof *g);
+  lgw_list_init(&g->link);
   g->m = m;
   g->validator_timeout = validator_timeout;
   g->event_ref = LUA_NOREF;
@@ -307,9 +305,7 @@ static int l_gateway(lua_State *L) {
     g->gw = NULL;
     return lgwL_fail(L, &err);
   }
-  g->next = m->gateways;
-  if (m->gateways) m->gateways->prev = g;
-  m->gateways = g;
+  lgw_list_push_front(&m->gateways, &g->link);
   m->ngateways++;
   lgwL_log_flush(L, m);
   return 1;
@@ -344,9 +340,7 @@ static void call_outcome(lgwL_call_t *c, int status, const lgw_error_t *err) {
 
 void lgwL_call_free(lgwL_call_t *c) {
   lgwL_module_t *m = c->m;
-  if (c->prev) c->prev->next = c->next;
-  else if (m->calls == c) m->calls = c->next;
-  if (c->next) c->next->prev = c->prev;
+  lgw_list_remove(&c->link);
   luaL_unref(m->L, LUA_REGISTRYINDEX, c->delta_ref);
   luaL_unref(m->L, LUA_REGISTRYINDEX, c->tool_delta_ref);
   lgwL_result_free(c->res);
@@ -361,8 +355,28 @@ void lgwL_call_cancel(lgwL_call_t *c) {
 
 void lgwL_cancel_all(lgwL_module_t *m) {
   lgwL_gw_t *g;
-  for (g = m->gateways; g; g = g->next)
+  LGWL_EACH(g, &m->gateways, lgwL_gw_t, link)
     if (g->gw) lgw_gateway_cancel_all(g->gw);
+}
+
+/* A completion's outcome into c; 0 when c had one already (it is kept). */
+static int call_settle(lgwL_call_t *c, int status, const lgw_error_t *err) {
+  if (c->done) return 0;
+  c->done = 1;
+  c->gw = NULL;
+  c->status = status;
+  call_outcome(c, status, err);
+  return 1;
+}
+
+/* After the result (had_res: one was given) was copied into c->res: a
+ * success whose copy failed is out of memory; the task may go on. */
+static void call_ready(lgwL_call_t *c, int had_res) {
+  if (had_res && !c->res && !c->status) {
+    c->status = LGW_ENOMEM;
+    call_error(c, 0, LGW_ENOMEM, "out of memory");
+  }
+  if (c->task) lgwL_ready(c->task);
 }
 
 /* Completion from the engine (from the loop, never inside libcurl): copy
@@ -373,22 +387,13 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
   lgwL_call_t *c = ud;
   (void)gw;
   (void)id;
-  if (c->done) return;
-  c->done = 1;
-  c->gw = NULL;
-  c->status = status;
-  call_outcome(c, status, err);
-  if (res) {
-    /* The text forms of a success read no more than the text and usage;
-     * a failure (or a canceled stream) reports the attempts. */
+  if (!call_settle(c, status, err)) return;
+  /* The text forms of a success read no more than the text and usage;
+   * a failure (or a canceled stream) reports the attempts. */
+  if (res)
     c->res = lgwL_result_copy(res, !status && !c->cb_failed &&
                                    c->form != LGWL_PUSH_FULL);
-    if (!c->res && !status) {
-      c->status = LGW_ENOMEM;
-      call_error(c, 0, LGW_ENOMEM, "out of memory");
-    }
-  }
-  if (c->task) lgwL_ready(c->task);
+  call_ready(c, res != NULL);
 }
 
 /* Pushes the call's outcome and frees the record. */
@@ -560,9 +565,7 @@ static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
     req->on_tool_delta = on_tool_delta;
     req->tool_delta_ud = c;
   }
-  c->next = m->calls;
-  if (m->calls) m->calls->prev = c;
-  m->calls = c;
+  lgw_list_push_front(&m->calls, &c->link);
   if (lgw_gateway_submit(g->gw, req, on_done, c, &c->id, &err)) {
     lgwL_call_free(c);
     return lgwL_fail(L, &err);
@@ -599,19 +602,9 @@ static void on_embed_done(lgw_gateway_t *gw, uint64_t id, int status,
   lgwL_call_t *c = ud;
   (void)gw;
   (void)id;
-  if (c->done) return;
-  c->done = 1;
-  c->gw = NULL;
-  c->status = status;
-  call_outcome(c, status, err);
-  if (res) {
-    c->res = lgwL_embed_copy(res);
-    if (!c->res && !status) {
-      c->status = LGW_ENOMEM;
-      call_error(c, 0, LGW_ENOMEM, "out of memory");
-    }
-  }
-  if (c->task) lgwL_ready(c->task);
+  if (!call_settle(c, status, err)) return;
+  if (res) c->res = lgwL_embed_copy(res);
+  call_ready(c, res != NULL);
 }
 
 static const char *const embed_keys[] = {"task", "model", "dimensions",
@@ -687,9 +680,7 @@ static int gw_embed(lua_State *L) {
   c->form = LGWL_PUSH_EMBED;
   c->delta_ref = LUA_NOREF;
   c->tool_delta_ref = LUA_NOREF;
-  c->next = m->calls;
-  if (m->calls) m->calls->prev = c;
-  m->calls = c;
+  lgw_list_push_front(&m->calls, &c->link);
   if (lgw_gateway_embed(g->gw, &req, on_embed_done, c, &c->id, &err)) {
     lgwL_call_free(c);
     return lgwL_fail(L, &err);

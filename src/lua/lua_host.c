@@ -75,7 +75,7 @@ void lgw_lua_set_event_hook(lua_State *L, lgw_event_fn fn, void *ud) {
 }
 
 const char *lgw_lua_event_name(lgw_event_type_t type) {
-  return lgwL_event_name(type);
+  return lgw_event_name(type);
 }
 
 static void on_tick(lgw_timer_t *t, void *ud) {
@@ -119,7 +119,7 @@ void lgw_lua_progress(lua_State *L, lgw_lua_progress_t *out) {
   lgwL_module_t *m = lgwL_module(L);
   const lgwL_gw_t *g;
   memset(out, 0, sizeof *out);
-  for (g = m->gateways; g; g = g->next)
+  LGWL_EACH(g, &m->gateways, lgwL_gw_t, link)
     if (g->gw) out->in_flight += lgw_gateway_pending(g->gw);
   out->batch_items = m->batch_items;
   out->batch_done = m->batch_done;

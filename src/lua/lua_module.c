@@ -35,7 +35,7 @@ lgwL_module_t *lgwL_module(lua_State *L) {
 #define LOG_MAX_LINES 1000         /* lines kept between two flushes */
 
 struct lgwL_logline {
-  lgwL_logline_t *next;
+  lgw_link_t link;          /* in m->loglines */
   lgw_log_level_t level;
   char msg[];
 };
@@ -62,36 +62,32 @@ static void log_hook(lgw_log_level_t level, const char *msg, void *ud) {
     m->log_dropped++;
     return;
   }
-  l->next = NULL;
   l->level = level;
   memcpy(l->msg, msg, len + 1);
-  if (m->log_tail) m->log_tail->next = l;
-  else m->log_head = l;
-  m->log_tail = l;
+  lgw_list_push_back(&m->loglines, &l->link);
   m->nlog++;
 }
 
 static void log_clear(lgwL_module_t *m) {
-  while (m->log_head) {
-    lgwL_logline_t *l = m->log_head;
-    m->log_head = l->next;
-    lgw_free(l);
-  }
-  m->log_tail = NULL;
+  lgw_link_t *l;
+  while ((l = lgw_list_pop_front(&m->loglines)) != NULL)
+    lgw_free(LGW_CONTAINER_OF(l, lgwL_logline_t, link));
   m->nlog = 0;
   m->log_dropped = 0;
 }
 
 void lgwL_log_flush(lua_State *L, lgwL_module_t *m) {
-  if (!m || m->log_flushing || (!m->log_head && !m->log_dropped)) return;
+  if (!m || m->log_flushing ||
+      (lgw_list_empty(&m->loglines) && !m->log_dropped))
+    return;
   if (!lua_checkstack(L, 4)) return;
   m->log_flushing = 1;
-  while (m->log_head || m->log_dropped) {
-    lgwL_logline_t *l = m->log_head;
+  while (!lgw_list_empty(&m->loglines) || m->log_dropped) {
+    lgw_link_t *ll = lgw_list_pop_front(&m->loglines);
+    lgwL_logline_t *l = ll ? LGW_CONTAINER_OF(ll, lgwL_logline_t, link)
+                           : NULL;
     lua_getfield(L, LUA_REGISTRYINDEX, LOG_FN);
     if (l) {
-      m->log_head = l->next;
-      if (!m->log_head) m->log_tail = NULL;
       m->nlog--;
       lua_pushstring(L, log_levels[l->level]);
       lua_pushstring(L, l->msg);
@@ -204,13 +200,14 @@ static int module_gc(lua_State *L) {
   }
   lgwL_task_teardown(m);
   lgwL_queue_teardown(m);
-  while (m->gateways) {
-    lgwL_gw_t *g = m->gateways;
-    m->gateways = g->next;
+  while (!lgw_list_empty(&m->gateways)) {
+    lgwL_gw_t *g = LGW_CONTAINER_OF(lgw_list_pop_front(&m->gateways),
+                                    lgwL_gw_t, link);
     lgw_gateway_free(g->gw);
     g->gw = NULL;
   }
-  while (m->calls) lgwL_call_free(m->calls);
+  while (!lgw_list_empty(&m->calls))
+    lgwL_call_free(LGW_CONTAINER_OF(m->calls.next, lgwL_call_t, link));
   lgw_idle_free(m->idle);
   m->idle = NULL;
   lgwL_host_teardown(m);
@@ -250,6 +247,12 @@ static lgwL_module_t *module_open(lua_State *L) {
   lua_pop(L, 1);
   m = lua_newuserdatauv(L, sizeof *m, 0);
   memset(m, 0, sizeof *m);
+  lgw_list_init(&m->ready);
+  lgw_list_init(&m->gateways);
+  lgw_list_init(&m->calls);
+  lgw_list_init(&m->loglines);
+  lgw_list_init(&m->budgets);
+  lgw_list_init(&m->queues);
   if (shared) {
     m->loop = shared;
   } else {
@@ -559,7 +562,7 @@ static int l_stats(lua_State *L) {
   lgwL_module_t *m = lgwL_module(L);
   const lgwL_call_t *c;
   int ncalls = 0;
-  for (c = m->calls; c; c = c->next) ncalls++;
+  LGWL_EACH(c, &m->calls, lgwL_call_t, link) ncalls++;
   lua_createtable(L, 0, 3);
   lua_pushinteger(L, m->ntasks);
   lua_setfield(L, -2, "tasks");

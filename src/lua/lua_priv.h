@@ -13,6 +13,7 @@
 #include "lua_compat.h"
 
 #include "lgw_lua.h"
+#include "list.h"
 #include "llmgateway.h"
 
 #if defined(__GNUC__)
@@ -37,6 +38,13 @@ typedef struct lgwL_budget lgwL_budget_t;
 typedef struct lgwL_op lgwL_op_t;
 typedef struct lgwL_queue lgwL_queue_t;
 
+/* The element of type T whose lgw_link_t field f is l, in the list at
+ * head h; NULL at the end (l is h). LGWL_EACH walks the list with e. */
+#define LGWL_AT(l, h, T, f) ((l) == (h) ? NULL : LGW_CONTAINER_OF(l, T, f))
+#define LGWL_EACH(e, h, T, f)                                               \
+  for ((e) = LGWL_AT((h)->next, h, T, f); (e);                              \
+       (e) = LGWL_AT((e)->f.next, h, T, f))
+
 /* A C observer of every event of every gateway of a module
  * (lgw_lua_set_event_hook); runs before the gateway's on_event function. */
 typedef lgw_event_fn lgwL_event_hook_fn;
@@ -49,8 +57,7 @@ typedef struct lgwL_module {
   struct uv_loop_s *loop;   /* the module's or the embedder's */
   int own_loop;             /* 1: created here, closed in __gc */
   lgw_idle_t *idle;         /* drains the ready list */
-  lgwL_task_t *ready_head;  /* tasks to resume, FIFO */
-  lgwL_task_t *ready_tail;
+  lgw_link_t ready;         /* tasks to resume, FIFO */
   lgwL_task_t *current;     /* task being resumed, NULL otherwise */
   lua_State *from;          /* thread that entered the loop (lua_resume) */
   int depth;                /* >0 inside a loop run or a dispatch from here */
@@ -67,21 +74,22 @@ typedef struct lgwL_module {
   lgw_async_t *wake;        /* wakes the loop from a signal handler */
   lua_State *volatile running;  /* thread running Lua code for us (a
                                    task or the callback thread), or NULL */
-  lgwL_gw_t *gateways;      /* open gateways, for cancel-all */
-  lgwL_call_t *calls;       /* outstanding call records */
+  lgw_link_t gateways;      /* open gateways (newest first), for
+                               cancel-all */
+  lgw_link_t calls;         /* outstanding call records, newest first */
+  lgw_link_t loglines;      /* lines for llm.set_log's function, FIFO */
   int budget_pool_n;        /* free time-limit records kept (lua_task.c) */
-  lgwL_logline_t *log_head; /* lines for llm.set_log's function, FIFO */
-  lgwL_logline_t *log_tail;
   int nlog;                 /* length of that list */
   unsigned long log_dropped;/* lines lost because the list was full */
   int log_flushing;         /* inside lgwL_log_flush */
-  lgwL_budget_t *budgets;   /* time limits of running validators */
+  lgw_link_t budgets;       /* time limits of running validators,
+                               innermost first */
   int jit_paused;           /* LuaJIT's compiler is off for them */
   lua_State *cb;            /* thread on_delta and on_event run in */
   int cb_ref;               /* its registry anchor */
   lgwL_event_hook_fn event_hook;  /* NULL: none */
   void *event_hook_ud;
-  lgwL_queue_t *queues;     /* open queues (lua_queue.c) */
+  lgw_link_t queues;        /* open queues (lua_queue.c), newest first */
   long batch_items;         /* batch items started (for an ETA) */
   long batch_done;          /* ... and finished */
   lgw_timer_t *tick;        /* lgw_lua_set_tick's timer, or NULL */
@@ -95,7 +103,7 @@ typedef struct lgwL_module {
 typedef struct lgwL_result lgwL_result_t;
 struct lgwL_call {
   lgwL_module_t *m;
-  lgwL_call_t *prev, *next;
+  lgw_link_t link;          /* in m->calls */
   lgwL_task_t *task;        /* waiting task; NULL: synchronous or orphaned */
   lgw_gateway_t *gw;        /* NULL once the gateway was closed */
   uint64_t id;
@@ -117,7 +125,7 @@ struct lgwL_call {
 struct lgwL_gw {
   lgw_gateway_t *gw;        /* NULL when closed */
   lgwL_module_t *m;
-  lgwL_gw_t *prev, *next;   /* module's open list */
+  lgw_link_t link;          /* in m->gateways while open */
   double validator_timeout; /* seconds; default LGWL_VALIDATOR_TIMEOUT */
   int event_ref;            /* registry ref of options.on_event, or
                                LUA_NOREF */
@@ -277,9 +285,6 @@ void lgwL_push_streamed(lua_State *L, const lgwL_result_t *r, size_t n);
 void lgwL_push_event(lua_State *L, const lgw_event_t *ev);
 /* Pushes a usage table; counts below 0 are left out (nil). */
 void lgwL_push_usage(lua_State *L, const lgw_usage_t *u);
-/* The Lua name of an event type: "attempt_end", "request_end",
- * "breaker_open", "breaker_close". */
-const char *lgwL_event_name(lgw_event_type_t type);
 
 /* Requests read from Lua: strings are borrowed from Lua values that stay
  * reachable from the arguments; the message array is a userdata pushed on

@@ -21,14 +21,14 @@
 struct lgwL_queue {
   lgw_queue_t *q;             /* NULL when closed */
   lgwL_module_t *m;
-  lgwL_queue_t *prev, *next;  /* module's open list */
+  lgw_link_t link;            /* in m->queues while open */
   char name[128];
   int max_deliveries;
   int consuming;              /* consume called and not stopped */
   int runner_ref;             /* registry ref of the runner, LUA_NOREF */
   int self_ref;               /* the userdata, anchored while consume
                                  hands out jobs */
-  struct qop *ops;            /* operations waiting for an answer */
+  lgw_link_t ops;             /* operations waiting for an answer */
   long held;                  /* jobs in hand */
   long done, failed, retried; /* outcomes written from here */
   int have_stats, stats_busy; /* the progress line's reading */
@@ -49,7 +49,7 @@ typedef struct item {
 typedef struct qop {
   lgwL_op_t op;               /* first: the scheduler's view */
   lgwL_queue_t *lq;
-  struct qop *prev, *next;
+  lgw_link_t link;            /* in lq->ops while linked */
   int linked;
   int ref;                    /* registry anchor while linked */
   int kind, done, status;
@@ -84,10 +84,7 @@ static lgwL_queue_t *open_queue(lua_State *L, int i) {
 static void op_unlink(qop_t *o) {
   lgwL_queue_t *lq = o->lq;
   if (!o->linked) return;
-  if (o->prev) o->prev->next = o->next;
-  else lq->ops = o->next;
-  if (o->next) o->next->prev = o->prev;
-  o->prev = o->next = NULL;
+  lgw_list_remove(&o->link);
   o->linked = 0;
   luaL_unref(lq->m->L, LUA_REGISTRYINDEX, o->ref);
   o->ref = LUA_NOREF;
@@ -149,9 +146,7 @@ static qop_t *op_new(lua_State *L, lgwL_queue_t *lq, int kind) {
   o->op.cancel = op_cancel;
   lua_pushvalue(L, -1);
   o->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  o->next = lq->ops;
-  if (lq->ops) lq->ops->prev = o;
-  lq->ops = o;
+  lgw_list_push_front(&lq->ops, &o->link);
   o->linked = 1;
   return o;
 }
@@ -180,6 +175,17 @@ static int op_wait(lua_State *L, qop_t *o, op_finish_fn fin) {
   return fin(L, o);
 }
 
+/* After the call that starts o: rc 0, wait for it as op_wait; else drop
+ * it and return nil, err. */
+static int op_start(lua_State *L, qop_t *o, int rc, const lgw_error_t *err,
+                    op_finish_fn fin) {
+  if (rc) {
+    op_unlink(o);
+    return lgwL_fail(L, err);
+  }
+  return op_wait(L, o, fin);
+}
+
 static int op_k(lua_State *L, int status, lua_KContext ctx) {
   qop_t *o = luaL_checkudata(L, -1, LGWL_QOP);
   (void)status;
@@ -191,6 +197,15 @@ static int op_k(lua_State *L, int status, lua_KContext ctx) {
 static void check_may_wait(lua_State *L, lgwL_module_t *m) {
   lgwL_task_t *t = lgwL_current(m, L);
   if (!t) lgwL_check_block(L, m);
+}
+
+/* A new operation of the queue at argument 1 (open, and one that may be
+ * waited for here), with *err cleared. */
+static qop_t *op_open(lua_State *L, int kind, lgw_error_t *err) {
+  lgwL_queue_t *lq = open_queue(L, 1);
+  check_may_wait(L, lq->m);
+  memset(err, 0, sizeof *err);
+  return op_new(L, lq, kind);
 }
 
 /* ===== Opening and closing ============================================== */
@@ -252,6 +267,8 @@ static int l_queue(lua_State *L) {
   if (m->closing) return luaL_error(L, "llmgateway is shutting down");
   lq = lua_newuserdatauv(L, sizeof *lq, 1);
   memset(lq, 0, sizeof *lq);
+  lgw_list_init(&lq->link);
+  lgw_list_init(&lq->ops);
   lq->m = m;
   lq->runner_ref = lq->self_ref = LUA_NOREF;
   lq->max_deliveries = o.max_deliveries > 0 ? o.max_deliveries : 5;
@@ -262,9 +279,7 @@ static int l_queue(lua_State *L) {
     return lgwL_fail(L, &err);
   }
   lgw_queue_on_drained(lq->q, on_drained, lq);
-  lq->next = m->queues;
-  if (m->queues) m->queues->prev = lq;
-  m->queues = lq;
+  lgw_list_push_front(&m->queues, &lq->link);
   lgwL_log_flush(L, m);
   return 1;
 }
@@ -272,11 +287,10 @@ static int l_queue(lua_State *L) {
 /* Wake a join when consuming stopped, no job is in hand and every
  * outcome is written. */
 static void check_joined(lgwL_queue_t *lq) {
-  qop_t *o, *next;
   if (lq->consuming || lq->held > 0 || lgw_queue_pending_writes(lq->q) > 0)
     return;
-  for (o = lq->ops; o; o = next) {
-    next = o->next;
+  LGW_LIST_FOREACH_SAFE(l, n, &lq->ops) {
+    qop_t *o = LGW_CONTAINER_OF(l, qop_t, link);
     if (o->kind == OP_JOIN) op_complete(o);
   }
 }
@@ -294,15 +308,12 @@ static void queue_close(lgwL_queue_t *lq) {
   lgw_queue_free(lq->q);
   lq->q = NULL;
   lq->consuming = 0;
-  if (lq->prev) lq->prev->next = lq->next;
-  else if (m->queues == lq) m->queues = lq->next;
-  if (lq->next) lq->next->prev = lq->prev;
-  lq->prev = lq->next = NULL;
+  lgw_list_remove(&lq->link);
   luaL_unref(m->L, LUA_REGISTRYINDEX, lq->runner_ref);
   luaL_unref(m->L, LUA_REGISTRYINDEX, lq->self_ref);
   lq->runner_ref = lq->self_ref = LUA_NOREF;
-  while (lq->ops) {
-    qop_t *o = lq->ops;
+  while (!lgw_list_empty(&lq->ops)) {
+    qop_t *o = LGW_CONTAINER_OF(lq->ops.next, qop_t, link);
     if (o->kind == OP_JOIN) op_complete(o);
     else op_fail(o, LGW_ECANCELED, "the queue was closed");
   }
@@ -325,6 +336,17 @@ static int q_tostring(lua_State *L) {
   return 1;
 }
 
+/* The C queue answered o: 0 when its waiter is gone (o is let go), else
+ * 1 with the status recorded. */
+static int op_answered(qop_t *o, int status) {
+  if (o->done) {
+    op_unlink(o);
+    return 0;
+  }
+  o->status = status;
+  return 1;
+}
+
 /* ===== push ============================================================= */
 
 static void on_pushed(lgw_queue_t *q, int status, const char *id,
@@ -332,11 +354,7 @@ static void on_pushed(lgw_queue_t *q, int status, const char *id,
   qop_t *o = ud;
   (void)q;
   (void)id;
-  if (o->done) {
-    op_unlink(o);
-    return;
-  }
-  o->status = status;
+  if (!op_answered(o, status)) return;
   if (status) {
     if (err) o->err = *err;
     else lgw_error_set(&o->err, status, "queue: the job was not stored");
@@ -371,11 +389,7 @@ static int q_push(lua_State *L) {
   o = op_new(L, lq, OP_PUSH);
   rc = lgw_queue_push(lq->q, text, len, o->id, on_pushed, o, &err);
   lgw_free(text);
-  if (rc) {
-    op_unlink(o);
-    return lgwL_fail(L, &err);
-  }
-  return op_wait(L, o, push_finish);
+  return op_start(L, o, rc, &err, push_finish);
 }
 
 /* ===== wait and results ================================================= */
@@ -407,11 +421,7 @@ static void on_waited(lgw_queue_t *q, int status, const char *id, int ok,
   qop_t *o = ud;
   (void)q;
   (void)id;
-  if (o->done) {
-    op_unlink(o);
-    return;
-  }
-  o->status = status;
+  if (!op_answered(o, status)) return;
   o->ok = ok;
   if (status == LGW_ETIMEOUT)
     lgw_error_set(&o->err, status, "queue: no outcome for job %s yet",
@@ -454,11 +464,8 @@ static int q_wait(lua_State *L) {
   memset(&err, 0, sizeof err);
   o = op_new(L, lq, OP_WAIT);
   memcpy(o->id, id, len + 1);
-  if (lgw_queue_wait(lq->q, id, timeout, on_waited, o, &err)) {
-    op_unlink(o);
-    return lgwL_fail(L, &err);
-  }
-  return op_wait(L, o, wait_finish);
+  return op_start(L, o, lgw_queue_wait(lq->q, id, timeout, on_waited, o,
+                                       &err), &err, wait_finish);
 }
 
 static void on_listed(lgw_queue_t *q, int status, const char *id, int ok,
@@ -521,17 +528,10 @@ static int results_finish(lua_State *L, qop_t *o) {
  * every job with one; failed[id] = the error of every dead-lettered
  * job (as q:wait returns it). */
 static int q_results(lua_State *L) {
-  lgwL_queue_t *lq = open_queue(L, 1);
   lgw_error_t err;
-  qop_t *o;
-  check_may_wait(L, lq->m);
-  memset(&err, 0, sizeof err);
-  o = op_new(L, lq, OP_RESULTS);
-  if (lgw_queue_results(lq->q, on_listed, o, &err)) {
-    op_unlink(o);
-    return lgwL_fail(L, &err);
-  }
-  return op_wait(L, o, results_finish);
+  qop_t *o = op_open(L, OP_RESULTS, &err);
+  return op_start(L, o, lgw_queue_results(o->lq->q, on_listed, o, &err),
+                  &err, results_finish);
 }
 
 /* ===== stats ============================================================ */
@@ -540,11 +540,7 @@ static void on_stats(lgw_queue_t *q, int status, const lgw_queue_stats_t *st,
                      void *ud) {
   qop_t *o = ud;
   (void)q;
-  if (o->done) {
-    op_unlink(o);
-    return;
-  }
-  o->status = status;
+  if (!op_answered(o, status)) return;
   if (status)
     lgw_error_set(&o->err, status, "queue: reading the counters failed: "
                    "%s", lgw_strerror(status));
@@ -582,17 +578,10 @@ static int stats_finish(lua_State *L, qop_t *o) {
 /* q:stats() -> {length=, in_flight=, done=, failed=, duplicates=, rate=,
  * local = {held=, done=, failed=, retried=}} | nil, err */
 static int q_stats(lua_State *L) {
-  lgwL_queue_t *lq = open_queue(L, 1);
   lgw_error_t err;
-  qop_t *o;
-  check_may_wait(L, lq->m);
-  memset(&err, 0, sizeof err);
-  o = op_new(L, lq, OP_STATS);
-  if (lgw_queue_stats(lq->q, on_stats, o, &err)) {
-    op_unlink(o);
-    return lgwL_fail(L, &err);
-  }
-  return op_wait(L, o, stats_finish);
+  qop_t *o = op_open(L, OP_STATS, &err);
+  return op_start(L, o, lgw_queue_stats(o->lq->q, on_stats, o, &err), &err,
+                  stats_finish);
 }
 
 /* ===== consuming ======================================================== */
@@ -788,7 +777,7 @@ static int job_finish_method(lua_State *L) {
 int lgwL_queue_stop_all(lgwL_module_t *m) {
   lgwL_queue_t *lq;
   int n = 0;
-  for (lq = m->queues; lq; lq = lq->next)
+  LGWL_EACH(lq, &m->queues, lgwL_queue_t, link)
     if (lq->consuming) {
       queue_stop(lq);
       n++;
@@ -797,7 +786,8 @@ int lgwL_queue_stop_all(lgwL_module_t *m) {
 }
 
 void lgwL_queue_teardown(lgwL_module_t *m) {
-  while (m->queues) queue_close(m->queues);
+  while (!lgw_list_empty(&m->queues))
+    queue_close(LGW_CONTAINER_OF(m->queues.next, lgwL_queue_t, link));
 }
 
 static void on_progress_stats(lgw_queue_t *q, int status,
@@ -812,7 +802,7 @@ static void on_progress_stats(lgw_queue_t *q, int status,
 
 int lgwL_queue_progress(lgwL_module_t *m, lgwL_queue_progress_t *out) {
   lgwL_queue_t *lq;
-  for (lq = m->queues; lq; lq = lq->next)
+  LGWL_EACH(lq, &m->queues, lgwL_queue_t, link)
     if (lq->runner_ref != LUA_NOREF) break;
   if (!lq) return 0;
   if (!lq->stats_busy && lq->q &&

@@ -43,7 +43,7 @@ struct lgwL_task {
   lgwL_task_t *awaited; /* W_TASK: the task it waits for */
   lgwL_task_t *waiters; /* tasks blocked in wait() on this one */
   lgwL_task_t *wnext;
-  lgwL_task_t *prev, *next;  /* ready list */
+  lgw_link_t ready;     /* in m->ready while queued */
 };
 
 #define FINISHED(t) ((t)->state == T_DONE || (t)->state == T_FAILED)
@@ -62,11 +62,7 @@ static void sigint_release(void);
 static void unqueue(lgwL_task_t *t) {
   lgwL_module_t *m = t->m;
   if (!t->queued) return;
-  if (t->prev) t->prev->next = t->next;
-  else m->ready_head = t->next;
-  if (t->next) t->next->prev = t->prev;
-  else m->ready_tail = t->prev;
-  t->prev = t->next = NULL;
+  lgw_list_remove(&t->ready);
   t->queued = 0;
   m->nready--;
 }
@@ -86,11 +82,7 @@ void lgwL_ready(lgwL_task_t *t) {
   t->awaited = NULL;
   if (t->queued || FINISHED(t) || m->closing) return;
   if (t->state != T_NEW) t->state = T_READY;
-  t->prev = m->ready_tail;
-  t->next = NULL;
-  if (m->ready_tail) m->ready_tail->next = t;
-  else m->ready_head = t;
-  m->ready_tail = t;
+  lgw_list_push_back(&m->ready, &t->ready);
   t->queued = 1;
   m->nready++;
   lgw_idle_start(m->idle);
@@ -238,13 +230,13 @@ void lgwL_dispatch(lgwL_module_t *m) {
   m->dispatching = 1;
   /* Only what was ready when the round began: a task that yields again
    * at once (sleep(0)) runs next round, after the loop polled for I/O. */
-  for (n = m->nready; n > 0 && m->ready_head; n--) {
-    lgwL_task_t *t = m->ready_head;
+  for (n = m->nready; n > 0 && !lgw_list_empty(&m->ready); n--) {
+    lgwL_task_t *t = LGW_CONTAINER_OF(m->ready.next, lgwL_task_t, ready);
     unqueue(t);
     resume(m, t);
   }
   m->dispatching = 0;
-  if (!m->ready_head && !m->closing) lgw_idle_stop(m->idle);
+  if (lgw_list_empty(&m->ready) && !m->closing) lgw_idle_stop(m->idle);
 }
 
 void lgwL_check_block(lua_State *L, lgwL_module_t *m) {
@@ -270,7 +262,7 @@ int lgwL_run_once(lua_State *L, lgwL_module_t *m) {
   budget_hold(m, 0);
   lgwL_log_flush(L, m);
   if (m->sigint || expired_budget(m)) return -1;
-  return lgw_loop_alive(m->loop) || m->ready_head != NULL;
+  return lgw_loop_alive(m->loop) || !lgw_list_empty(&m->ready);
 }
 
 static int deadlock(lua_State *L, lgwL_module_t *m) {
@@ -592,7 +584,7 @@ static int l_run(lua_State *L) {
 
 struct lgwL_budget {
   lgwL_module_t *m;
-  lgwL_budget_t *prev, *next;  /* module's list */
+  lgw_link_t link;             /* in m->budgets while linked */
   lua_State *co;
   lgwL_task_t *task;           /* the task co is, or NULL */
   double limit;                /* seconds */
@@ -616,12 +608,9 @@ static void budget_unlink(lgwL_budget_t *b) {
   lgwL_module_t *m = b->m;
   if (b->timer) lgw_timer_stop(b->timer);
   if (!b->linked) return;
-  if (b->prev) b->prev->next = b->next;
-  else m->budgets = b->next;
-  if (b->next) b->next->prev = b->prev;
-  b->prev = b->next = NULL;
+  lgw_list_remove(&b->link);
   b->linked = 0;
-  if (!m->budgets && m->jit_paused) {
+  if (lgw_list_empty(&m->budgets) && m->jit_paused) {
     m->jit_paused = 0;
     lgwL_jit_resume(m->L);
   }
@@ -635,7 +624,7 @@ static int encloses(const lgwL_budget_t *b) {
 
 void lgwL_budget_run(lgwL_module_t *m, lua_State *co) {
   lgwL_budget_t *b;
-  for (b = m->budgets; b; b = b->next)
+  LGWL_EACH(b, &m->budgets, lgwL_budget_t, link)
     if (b->co == co) {
       b->running = 1;
 #if LGWL_LUAJIT
@@ -648,7 +637,7 @@ void lgwL_budget_run(lgwL_module_t *m, lua_State *co) {
 
 void lgwL_budget_pause(lgwL_module_t *m, lua_State *co) {
   lgwL_budget_t *b;
-  for (b = m->budgets; b; b = b->next)
+  LGWL_EACH(b, &m->budgets, lgwL_budget_t, link)
     if (b->co == co) b->running = 0;
 }
 
@@ -656,7 +645,7 @@ void lgwL_budget_pause(lgwL_module_t *m, lua_State *co) {
  * loop runs other code; hold 0 lets them run again. */
 static void budget_hold(lgwL_module_t *m, int hold) {
   lgwL_budget_t *b;
-  for (b = m->budgets; b; b = b->next) {
+  LGWL_EACH(b, &m->budgets, lgwL_budget_t, link) {
     if (hold && encloses(b)) {
       b->held = 1;
       b->running = 0;
@@ -671,7 +660,7 @@ static void budget_hold(lgwL_module_t *m, int hold) {
 static lgwL_budget_t *expired_budget(lgwL_module_t *m) {
   lgwL_budget_t *b;
   uint64_t now = lgw_hrtime();
-  for (b = m->budgets; b; b = b->next)
+  LGWL_EACH(b, &m->budgets, lgwL_budget_t, link)
     if (encloses(b) && (b->expired || now - b->begin > b->limit_ns)) {
       b->expired = 1;
       return b;
@@ -703,7 +692,7 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
     lua_sethook(L, NULL, 0, 0);
     return;
   }
-  for (b = m->budgets; b; b = b->next) {
+  LGWL_EACH(b, &m->budgets, lgwL_budget_t, link) {
     if (b->co == L) mine = 1;
     if (!encloses(b)) continue;
     running = 1;
@@ -782,10 +771,9 @@ static void budget_begin(lgwL_budget_t *b, lgwL_module_t *m, lua_State *co,
   b->old_hook = lua_gethook(co);
   b->old_mask = lua_gethookmask(co);
   b->old_count = lua_gethookcount(co);
-  if (!m->budgets && !m->jit_paused) m->jit_paused = lgwL_jit_pause(co);
-  b->next = m->budgets;
-  if (m->budgets) m->budgets->prev = b;
-  m->budgets = b;
+  if (lgw_list_empty(&m->budgets) && !m->jit_paused)
+    m->jit_paused = lgwL_jit_pause(co);
+  lgw_list_push_front(&m->budgets, &b->link);
   b->linked = 1;
   b->running = 1;
   b->begin = lgw_hrtime();
@@ -800,10 +788,10 @@ static void budget_end(lgwL_budget_t *b) {
   /* One hook for every thread: it stays while other limits exist, and
    * the hook from before them passes to one of those (it is restored
    * when the last one ends). */
-  if (b->m->budgets) {
+  if (!lgw_list_empty(&b->m->budgets)) {
     lgwL_budget_t *o;
     if (b->old_hook == budget_hook) return;
-    for (o = b->m->budgets; o; o = o->next)
+    LGWL_EACH(o, &b->m->budgets, lgwL_budget_t, link)
       if (o->old_hook == budget_hook) {
         o->old_hook = b->old_hook;
         o->old_mask = b->old_mask;
@@ -991,7 +979,7 @@ static int xpcall_handler(lua_State *L) {
   if (m) {
     uint64_t now = lgw_hrtime();
     if (m->interrupting) return 1;
-    for (b = m->budgets; b; b = b->next)
+    LGWL_EACH(b, &m->budgets, lgwL_budget_t, link)
       if (encloses(b) && (b->expired || now - b->begin > b->limit_ns))
         return 1;
   }
@@ -1156,6 +1144,7 @@ int lgwL_task_failure(lua_State *L, int idx) {
 
 void lgwL_task_teardown(lgwL_module_t *m) {
   m->closing = 1;
-  while (m->ready_head) unqueue(m->ready_head);
+  while (!lgw_list_empty(&m->ready))
+    unqueue(LGW_CONTAINER_OF(m->ready.next, lgwL_task_t, ready));
   if (m->idle) lgw_idle_stop(m->idle);
 }

@@ -136,25 +136,16 @@ static void poll_again(void *privdata) {
   if (p->events) uv_poll_start(&p->handle, p->events, on_poll);
 }
 
-static void add_read(void *privdata) {
-  redisLibuvAddRead(privdata);
-  poll_again(privdata);
-}
-
-static void del_read(void *privdata) {
-  redisLibuvDelRead(privdata);
-  poll_again(privdata);
-}
-
-static void add_write(void *privdata) {
-  redisLibuvAddWrite(privdata);
-  poll_again(privdata);
-}
-
-static void del_write(void *privdata) {
-  redisLibuvDelWrite(privdata);
-  poll_again(privdata);
-}
+/* The adapter's event hooks, each followed by poll_again. */
+#define POLL_AGAIN_AFTER(name, fn)                                          \
+  static void name(void *privdata) {                                       \
+    fn(privdata);                                                          \
+    poll_again(privdata);                                                  \
+  }
+POLL_AGAIN_AFTER(add_read, redisLibuvAddRead)
+POLL_AGAIN_AFTER(del_read, redisLibuvDelRead)
+POLL_AGAIN_AFTER(add_write, redisLibuvAddWrite)
+POLL_AGAIN_AFTER(del_write, redisLibuvDelWrite)
 
 /* ---- connecting ------------------------------------------------------------- */
 
@@ -413,6 +404,20 @@ int lgw__redis_ready(const lgw__redis_t *r) { return r && r->ready; }
 
 const char *lgw__redis_name(const lgw__redis_t *r) { return r->name; }
 
+/* A call record of r with its deadline (timeout seconds; 0: the
+ * default); NULL when out of memory. */
+static lgw__redis_call_t *call_new(lgw__redis_t *r, double timeout,
+                                   lgw__redis_fn cb, void *ud) {
+  lgw__redis_call_t *c = lgw__calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->r = r;
+  c->cb = cb;
+  c->ud = ud;
+  c->deadline = lgw__now_ms() +
+                (timeout > 0 ? timeout : DEFAULT_TIMEOUT) * 1000.0;
+  return c;
+}
+
 int lgw__redis_cmd(lgw__redis_t *r, double timeout, lgw__redis_fn cb,
                    void *ud, lgw__redis_call_t **call, int argc,
                    const char *const *argv, const size_t *lens) {
@@ -420,13 +425,8 @@ int lgw__redis_cmd(lgw__redis_t *r, double timeout, lgw__redis_fn cb,
   if (call) *call = NULL;
   if (!r || !cb || argc < 1 || !argv) return LGW_EINVAL;
   if (!r->ac || r->freeing) return LGW_ECONNECT;
-  c = lgw__calloc(1, sizeof *c);
+  c = call_new(r, timeout, cb, ud);
   if (!c) return LGW_ENOMEM;
-  c->r = r;
-  c->cb = cb;
-  c->ud = ud;
-  c->deadline = lgw__now_ms() +
-                (timeout > 0 ? timeout : DEFAULT_TIMEOUT) * 1000.0;
   if (call_send(r, c, argc, argv, lens)) {
     lgw_free(c);
     return LGW_ECONNECT;
@@ -456,13 +456,8 @@ int lgw__redis_eval(lgw__redis_t *r, lgw__redis_script_t *s, double timeout,
     return LGW_EINVAL;
   if (!r->ac || r->freeing) return LGW_ECONNECT;
   if (script_sha(s)) return LGW_ENOMEM;
-  c = lgw__calloc(1, sizeof *c);
+  c = call_new(r, timeout, cb, ud);
   if (!c) return LGW_ENOMEM;
-  c->r = r;
-  c->cb = cb;
-  c->ud = ud;
-  c->deadline = lgw__now_ms() +
-                (timeout > 0 ? timeout : DEFAULT_TIMEOUT) * 1000.0;
   c->script = s;
   c->argc = n;
   c->argv = lgw__calloc((size_t)n, sizeof *c->argv);

@@ -34,6 +34,9 @@ char *sim_sprintf(const char *fmt, ...) SIM_PRINTF(1, 2);
 char *sim_strip(const char *s);
 /* Lower-cases ASCII letters in place; returns s. */
 char *sim_lower(char *s);
+/* Prints and deletes j (NULL: none) compactly; the text is malloc'ed
+ * (caller frees), its length in *len; NULL when out of memory. */
+char *sim_json_print(cJSON *j, size_t *len);
 /* Monotonic clock in milliseconds. */
 double sim_now_ms(void);
 

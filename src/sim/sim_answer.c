@@ -385,19 +385,6 @@ void sim_request_free(sim_request_t *r) {
 
 /* ---- rendering ---------------------------------------------------------- */
 
-/* Prints and deletes j; the result is malloc'ed (caller frees). */
-static char *print_json(cJSON *j, size_t *len) {
-  char *s = j ? cJSON_PrintUnformatted(j) : NULL;
-  char *out = NULL;
-  cJSON_Delete(j);
-  if (s) {
-    *len = strlen(s);
-    out = sim_strndup(s, *len);
-    cJSON_free(s);
-  }
-  return out;
-}
-
 static cJSON *obj(cJSON *parent, const char *key) {
   cJSON *o = cJSON_CreateObject();
   if (parent) cJSON_AddItemToObject(parent, key, o);
@@ -625,7 +612,7 @@ typedef struct stream {
  * Deletes j. */
 static int add_event(sim_buf_t *b, const char *name, cJSON *j) {
   size_t n;
-  char *data = print_json(j, &n);
+  char *data = sim_json_print(j, &n);
   int rc;
   if (!data) return SIM_ENOMEM;
   rc = name ? sim_buf_printf(b, "event: %s\n", name) : 0;
@@ -954,7 +941,7 @@ char *sim_render(sim_format_t fmt, const sim_answer_t *a, int stream,
                  long after, size_t *cut, size_t *len) {
   stream_t s;
   int rc;
-  if (!stream) return print_json(answer_object(fmt, a), len);
+  if (!stream) return sim_json_print(answer_object(fmt, a), len);
   memset(&s, 0, sizeof s);
   sim_buf_init(&s.b);
   s.after = after;
@@ -1054,5 +1041,5 @@ char *sim_error_json(sim_format_t fmt, int status,
     else
       cJSON_AddNullToObject(e, "code");
   }
-  return print_json(j, len);
+  return sim_json_print(j, len);
 }

@@ -137,12 +137,8 @@ static cJSON *instance(const cJSON *schema, const cJSON *root, int depth) {
 
 /* Compact JSON text of schema's instance; NULL when out of memory. */
 static char *instance_text(const cJSON *schema) {
-  cJSON *j = instance(schema, schema, 0);
-  char *printed = j ? cJSON_PrintUnformatted(j) : NULL;
-  char *out = printed ? sim_strdup(printed) : NULL;
-  cJSON_Delete(j);
-  cJSON_free(printed);
-  return out;
+  size_t n;
+  return sim_json_print(instance(schema, schema, 0), &n);
 }
 
 /* The structured-output schema a request carries; *json_object set for
@@ -367,7 +363,6 @@ char *sim_embeddings_json(const sim_request_t *q, size_t *len) {
   long dims = cJSON_IsNumber(dims_j) ? (long)dims_j->valuedouble : 8;
   int b64 = is(get_str(q->body, "encoding_format"), "base64");
   cJSON *j = cJSON_CreateObject(), *data, *u;
-  char *printed, *out = NULL;
   long tokens = 0, k;
   size_t i;
   if (!j) return NULL;
@@ -398,12 +393,5 @@ char *sim_embeddings_json(const sim_request_t *q, size_t *len) {
   u = cJSON_AddObjectToObject(j, "usage");
   cJSON_AddNumberToObject(u, "prompt_tokens", (double)tokens);
   cJSON_AddNumberToObject(u, "total_tokens", (double)tokens);
-  printed = cJSON_PrintUnformatted(j);
-  cJSON_Delete(j);
-  if (printed) {
-    *len = strlen(printed);
-    out = sim_strndup(printed, *len);
-    cJSON_free(printed);
-  }
-  return out;
+  return sim_json_print(j, len);
 }

@@ -463,7 +463,6 @@ static void stats_reset(void) {
 
 static char *stats_json(size_t *len) {
   cJSON *j = cJSON_CreateObject(), *paths;
-  char *printed, *out = NULL;
   size_t i;
   pthread_mutex_lock(&g_stats_lock);
   cJSON_AddNumberToObject(j, "requests", (double)g_stats.requests);
@@ -483,14 +482,7 @@ static char *stats_json(size_t *len) {
                             ? cJSON_Duplicate(g_stats.last_body, 1)
                             : cJSON_CreateNull());
   pthread_mutex_unlock(&g_stats_lock);
-  printed = cJSON_PrintUnformatted(j);
-  cJSON_Delete(j);
-  if (printed) {
-    *len = strlen(printed);
-    out = sim_strndup(printed, *len);
-    cJSON_free(printed);
-  }
-  return out;
+  return sim_json_print(j, len);
 }
 
 /* ---- delivering --------------------------------------------------------- */

@@ -1,6 +1,6 @@
 /*
- * sim_util.c -- the simulator's own small helpers: strings, a growable
- * buffer and the clock. The simulator is a program of its own and shares
+ * sim_util.c -- the simulator's own small helpers: strings, printing JSON,
+ * a growable buffer and the clock. The simulator is a program of its own and shares
  * no code with the client library.
  */
 #include <stdarg.h>
@@ -21,6 +21,18 @@ char *sim_strndup(const char *s, size_t n) {
 
 char *sim_strdup(const char *s) {
   return s ? sim_strndup(s, strlen(s)) : NULL;
+}
+
+char *sim_json_print(cJSON *j, size_t *len) {
+  char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+  char *out = NULL;
+  cJSON_Delete(j);
+  if (s) {
+    *len = strlen(s);
+    out = sim_strndup(s, *len);
+    cJSON_free(s);
+  }
+  return out;
 }
 
 static char *vformat(const char *fmt, va_list ap) {

@@ -265,13 +265,7 @@ lgw__tcall_t *lgw__tcalls_find(lgw__tcalls_t *l, long key) {
 
 lgw__tcall_t *lgw__tcalls_add(lgw__tcalls_t *l, long key) {
   lgw__tcall_t *t;
-  if (l->n == l->cap) {
-    size_t nc = l->cap ? l->cap * 2 : 4;
-    lgw__tcall_t *nv = lgw_realloc(l->v, nc * sizeof *nv);
-    if (!nv) return NULL;
-    l->v = nv;
-    l->cap = nc;
-  }
+  if (lgw__grow(&l->v, l->n, &l->cap, sizeof *l->v, 4)) return NULL;
   t = &l->v[l->n];
   memset(t, 0, sizeof *t);
   t->key = key;

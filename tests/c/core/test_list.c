@@ -1,5 +1,5 @@
 /*
- * test_list.c -- the intrusive list of src/core/list.h: order of
+ * test_list.c -- the intrusive list of src/core/list/list.h: order of
  * push_back/push_front, removal during iteration, pop_front on an empty
  * list, and that a removed element is detached (removing it again is a
  * no-op).

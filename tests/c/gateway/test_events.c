@@ -4,7 +4,8 @@
  * retries and cost from settings.prices (per result and gateway-wide),
  * circuit breakers opening, skipping, reopening and closing under an
  * injected clock (with their events), rpm pacing, and callbacks that free
- * the gateway from inside an event or a delta.
+ * the gateway from inside an event or a delta; an attempt's event and an
+ * event as a JSON line (lgw_event_json).
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -450,6 +451,69 @@ TEST(free_from_delta_callback) {
   ASSERT_EQ(st, LGW_ECANCELED);
 }
 
+TEST(event_of_an_attempt_and_its_json_line) {
+  lgw_attempt_t a;
+  lgw_event_t ev;
+  char *line;
+  size_t len = 0;
+  memset(&a, 0, sizeof a);
+  a.provider_index = 2;
+  a.provider_type = "openai";
+  a.base_url = "http://h/v1?key=[redacted]";
+  a.model = "gpt-x";
+  a.http_status = 503;
+  a.code = LGW_EHTTP;
+  a.message = "HTTP 503: \"busy\"\n\x01";
+  a.elapsed = 0.25;
+  a.retry_delay = 1;
+  a.usage.input_tokens = 12;
+  a.usage.output_tokens = -1;
+  a.usage.cached_tokens = 0;
+  a.usage.reasoning_tokens = -1;
+  a.cost = -1;
+  a.ttft = 0.1;
+  a.configured_index = 3;
+  lgw__event_of_attempt(&ev, &a, 7, "summarize", 2);
+  ev.error_class = lgw_err_name(ev.code);
+  ASSERT_EQ(ev.type, LGW_EVENT_ATTEMPT_END);
+  ASSERT_EQ(ev.provider_index, 3);
+  ASSERT_EQ(ev.attempt, 2);
+  line = lgw_event_json(&ev, 1764666445.125, &len);
+  ASSERT_STREQ(line,
+    "{\"ts\":1764666445.125,\"type\":\"attempt_end\",\"request_id\":7,"
+    "\"task\":\"summarize\",\"provider_index\":3,\"provider_type\":"
+    "\"openai\",\"base_url\":\"http://h/v1?key=[redacted]\",\"model\":"
+    "\"gpt-x\",\"attempt\":2,\"status\":503,\"error_class\":\"http\","
+    "\"message\":\"HTTP 503: \\\"busy\\\"\\n\\u0001\",\"latency\":0.25,"
+    "\"ttft\":0.1,\"retry_delay\":1,\"usage\":{\"input_tokens\":12,"
+    "\"output_tokens\":null,\"cached_tokens\":0,\"reasoning_tokens\":"
+    "null},\"cost\":null,\"breaker_cooldown\":0}");
+  ASSERT_EQ(len, strlen(line));
+  lgw_free(line);
+  memset(&ev, 0, sizeof ev);
+  ev.type = LGW_EVENT_BREAKER_OPEN;
+  ev.task = ev.provider_type = ev.base_url = ev.model = ev.message = "";
+  ev.error_class = "ok";
+  ev.ttft = ev.cost = -1;
+  ev.usage.input_tokens = ev.usage.output_tokens = -1;
+  ev.usage.cached_tokens = ev.usage.reasoning_tokens = -1;
+  ev.breaker_cooldown = 30;
+  ev.latency = 1e-7;
+  line = lgw_event_json(&ev, 0.1 + 0.2, NULL);  /* as cJSON wrote it */
+  ASSERT_STREQ(line,
+    "{\"ts\":0.3,\"type\":\"breaker_open\","
+    "\"request_id\":0,\"task\":\"\",\"provider_index\":0,"
+    "\"provider_type\":\"\",\"base_url\":\"\",\"model\":\"\","
+    "\"attempt\":0,\"status\":0,\"error_class\":\"ok\",\"message\":\"\","
+    "\"latency\":1e-07,\"ttft\":null,\"retry_delay\":0,"
+    "\"usage\":{\"input_tokens\":null,\"output_tokens\":null,"
+    "\"cached_tokens\":null,\"reasoning_tokens\":null},\"cost\":null,"
+    "\"breaker_cooldown\":30}");
+  lgw_free(line);
+  ASSERT_STREQ(lgw_event_name(LGW_EVENT_BREAKER_CLOSE), "breaker_close");
+  ASSERT_STREQ(lgw_event_name((lgw_event_type_t)99), "unknown");
+}
+
 int main(int argc, char **argv) {
   const char *only = argc > 1 ? argv[1] : NULL;
   lgw_set_log(gws_quiet_log, NULL, LGW_LOG_DEBUG);
@@ -468,6 +532,7 @@ int main(int argc, char **argv) {
   R(rpm_paces_requests);
   R(free_from_event_callback);
   R(free_from_delta_callback);
+  R(event_of_an_attempt_and_its_json_line);
   sim_stop(&sim);
   return TEST_SUMMARY();
 }
