@@ -315,10 +315,13 @@ static int jv_ws(int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'
 /* Bytes that stand for themselves inside a string: not '"', '\\' nor a
  * control character. */
 static unsigned char jv_plain[256];
+/* Bytes a validated container is skipped to: quotes and brackets. */
+static unsigned char jv_mark[256];
 
 static void jv_init(void) {
   int c;
   if (jv_plain['a']) return;
+  jv_mark['"'] = jv_mark['{'] = jv_mark['}'] = jv_mark['['] = jv_mark[']'] = 1;
   for (c = 0x20; c < 256; c++) jv_plain[c] = c != '"' && c != '\\';
 }
 
@@ -500,7 +503,9 @@ static const char *jv_skip(const char *p, const char *e) {
     return p;
   }
   for (;;) {
-    char c = *p;
+    char c;
+    while (!jv_mark[(unsigned char)*p]) p++;
+    c = *p;
     if (c == '"') {
       p = jv_skip_string(p, e);
       continue;
@@ -529,10 +534,12 @@ int lgw__jv_getv(const lgw__jv_t *obj, const char *const *keys,
   while (*p == '"' && left) {
     const char *key = p + 1;
     size_t kn;
-    k = jv_skip_string(p, e);   /* the key is key .. k - 1 */
-    kn = (size_t)(k - key - 1);
-    if (memchr(key, '\\', kn)) return LGW__JV_UNSURE;
-    p = jv_skip_ws(jv_skip_ws(k, e) + 1, e);   /* the value */
+    /* a validated key holds no control byte: it ends at '"' or at an
+     * escape */
+    for (k = key; jv_plain[(unsigned char)*k]; k++) {}
+    if (*k != '"') return LGW__JV_UNSURE;
+    kn = (size_t)(k - key);
+    p = jv_skip_ws(jv_skip_ws(k + 1, e) + 1, e);   /* the value */
     for (i = 0; i < n; i++)
       if (out[i].type == LGW__JV_NONE && keys[i][0] == *key &&
           strlen(keys[i]) == kn && memcmp(key, keys[i], kn) == 0) {
@@ -589,6 +596,11 @@ int lgw__jv_str(const lgw__jv_t *s, lgw__buf_t *b) {
   unsigned long cp;
   if (lgw__buf_reserve(b, (size_t)(e - p))) return LGW_ENOMEM;
   d = b->data + b->len;
+  if (!memchr(p, '\\', (size_t)(e - p))) {   /* nothing to decode */
+    memcpy(d, p, (size_t)(e - p));
+    d += e - p;
+    p = e;
+  }
   while (p < e) {
     char c = *p++;
     if (c != '\\') {
