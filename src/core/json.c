@@ -409,6 +409,20 @@ static const char *jv_number(const char *p, const char *e) {
 }
 
 static const char *jv_value(const char *p, const char *e, int depth);
+static const char *jv_members(const char *p, const char *e, char close,
+                              int depth);
+
+/* The ends of the outer containers of the last document validated on this
+ * thread, by their start, so that skipping one does not read it again. A
+ * container's end follows from its text alone, and a document does not
+ * change while it is read: an entry found by its start is right for any
+ * document that holds those bytes there. */
+#define JV_ENDS 16
+#define JV_ENDS_DEPTH 3
+static _Thread_local struct {
+  const char *start[JV_ENDS], *end[JV_ENDS];
+  int n;
+} jv_ends;
 
 static const char *jv_skip_ws(const char *p, const char *e) {
   while (p < e && jv_ws((unsigned char)*p)) p++;
@@ -418,7 +432,22 @@ static const char *jv_skip_ws(const char *p, const char *e) {
 /* A container at p ('{' or '['): just past its end, or NULL. */
 static const char *jv_container(const char *p, const char *e, int depth) {
   char close = *p == '{' ? '}' : ']';
+  const char *end;
+  int slot = -1;
   if (depth >= JV_DEPTH) return NULL;
+  if (depth > 0 && depth <= JV_ENDS_DEPTH && jv_ends.n < JV_ENDS) {
+    slot = jv_ends.n++;
+    jv_ends.start[slot] = p;
+    jv_ends.end[slot] = NULL;
+  }
+  end = jv_members(p, e, close, depth);
+  if (slot >= 0) jv_ends.end[slot] = end;
+  return end;
+}
+
+/* The members or elements of a container at p, up to its close. */
+static const char *jv_members(const char *p, const char *e, char close,
+                              int depth) {
   p = jv_skip_ws(p + 1, e);
   if (p < e && *p == close) return p + 1;
   for (;;) {
@@ -472,6 +501,7 @@ int lgw__jv_root(const char *body, size_t len, lgw__jv_t *root) {
   root->type = LGW__JV_NONE;
   if (!body) return LGW__JV_UNSURE;
   jv_init();
+  jv_ends.n = 0;
   p = jv_skip_ws(body, e);
   v = jv_value(p, e, 0);
   if (!v || jv_skip_ws(v, e) != e) return LGW__JV_UNSURE;
@@ -494,7 +524,7 @@ static const char *jv_skip_string(const char *p, const char *e) {
 
 /* Past the validated value at p. */
 static const char *jv_skip(const char *p, const char *e) {
-  int depth = 0;
+  int depth = 0, i;
   if (*p == '"') return jv_skip_string(p, e);
   if (*p != '{' && *p != '[') {
     while (p < e && *p != ',' && *p != '}' && *p != ']' &&
@@ -502,6 +532,8 @@ static const char *jv_skip(const char *p, const char *e) {
       p++;
     return p;
   }
+  for (i = 0; i < jv_ends.n; i++)
+    if (jv_ends.start[i] == p && jv_ends.end[i]) return jv_ends.end[i];
   for (;;) {
     char c;
     while (!jv_mark[(unsigned char)*p]) p++;

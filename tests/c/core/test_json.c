@@ -135,6 +135,31 @@ TEST(reader_skips_members) {
   lgw__buf_free(&b);
 }
 
+TEST(reader_two_documents) {
+  /* values of a document stay readable after another one was read, also
+   * one inside it */
+  const char *one = "{\"a\":{\"x\":[1,{\"y\":2}]},\"b\":7}";
+  const char *two = "[[\"]\"],{}]";
+  lgw__jv_t r1, r2, v;
+  long n;
+  ASSERT_EQ(lgw__jv_root(one, strlen(one), &r1), 0);
+  ASSERT_EQ(lgw__jv_root(two, strlen(two), &r2), 0);
+  ASSERT_EQ(lgw__jv_count(&r1, "b", &n), 0);
+  ASSERT_EQ(n, 7);
+  ASSERT_EQ(lgw__jv_root(one + 5, 17, &r2), 0);   /* {"x":[1,{"y":2}]} */
+  ASSERT_EQ(r2.type, LGW__JV_OBJ);
+  ASSERT_EQ(lgw__jv_count(&r1, "b", &n), 0);
+  ASSERT_EQ(n, 7);
+  ASSERT_EQ(lgw__jv_get(&r1, "a", &r2), 0);
+  ASSERT_EQ(lgw__jv_get(&r2, "x", &v), 0);
+  lgw__jv_first(&v, &r2);
+  lgw__jv_next(&r2);
+  ASSERT_EQ(lgw__jv_count(&r2, "y", &n), 0);
+  ASSERT_EQ(n, 2);
+  lgw__jv_next(&r2);
+  ASSERT_EQ(r2.type, LGW__JV_NONE);
+}
+
 /* The reply of transport t for body, as one line with its tool calls. */
 static const char *line(const lgw__transport_t *t, const char *body,
                         size_t len) {
@@ -356,6 +381,7 @@ int main(void) {
   RUN(reader_walks_arrays);
   RUN(reader_strings);
   RUN(reader_skips_members);
+  RUN(reader_two_documents);
   RUN(responses_in_place_as_tree);
   RUN(anthropic_in_place_as_tree);
   RUN(chat_in_place_as_tree);
