@@ -315,10 +315,13 @@ static int jv_ws(int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'
 /* Bytes that stand for themselves inside a string: not '"', '\\' nor a
  * control character. */
 static unsigned char jv_plain[256];
+/* Bytes a validated container is skipped to: quotes and brackets. */
+static unsigned char jv_mark[256];
 
 static void jv_init(void) {
   int c;
   if (jv_plain['a']) return;
+  jv_mark['"'] = jv_mark['{'] = jv_mark['}'] = jv_mark['['] = jv_mark[']'] = 1;
   for (c = 0x20; c < 256; c++) jv_plain[c] = c != '"' && c != '\\';
 }
 
@@ -406,6 +409,20 @@ static const char *jv_number(const char *p, const char *e) {
 }
 
 static const char *jv_value(const char *p, const char *e, int depth);
+static const char *jv_members(const char *p, const char *e, char close,
+                              int depth);
+
+/* The ends of the outer containers of the last document validated on this
+ * thread, by their start, so that skipping one does not read it again. A
+ * container's end follows from its text alone, and a document does not
+ * change while it is read: an entry found by its start is right for any
+ * document that holds those bytes there. */
+#define JV_ENDS 16
+#define JV_ENDS_DEPTH 3
+static _Thread_local struct {
+  const char *start[JV_ENDS], *end[JV_ENDS];
+  int n;
+} jv_ends;
 
 static const char *jv_skip_ws(const char *p, const char *e) {
   while (p < e && jv_ws((unsigned char)*p)) p++;
@@ -415,7 +432,22 @@ static const char *jv_skip_ws(const char *p, const char *e) {
 /* A container at p ('{' or '['): just past its end, or NULL. */
 static const char *jv_container(const char *p, const char *e, int depth) {
   char close = *p == '{' ? '}' : ']';
+  const char *end;
+  int slot = -1;
   if (depth >= JV_DEPTH) return NULL;
+  if (depth > 0 && depth <= JV_ENDS_DEPTH && jv_ends.n < JV_ENDS) {
+    slot = jv_ends.n++;
+    jv_ends.start[slot] = p;
+    jv_ends.end[slot] = NULL;
+  }
+  end = jv_members(p, e, close, depth);
+  if (slot >= 0) jv_ends.end[slot] = end;
+  return end;
+}
+
+/* The members or elements of a container at p, up to its close. */
+static const char *jv_members(const char *p, const char *e, char close,
+                              int depth) {
   p = jv_skip_ws(p + 1, e);
   if (p < e && *p == close) return p + 1;
   for (;;) {
@@ -469,6 +501,7 @@ int lgw__jv_root(const char *body, size_t len, lgw__jv_t *root) {
   root->type = LGW__JV_NONE;
   if (!body) return LGW__JV_UNSURE;
   jv_init();
+  jv_ends.n = 0;
   p = jv_skip_ws(body, e);
   v = jv_value(p, e, 0);
   if (!v || jv_skip_ws(v, e) != e) return LGW__JV_UNSURE;
@@ -491,7 +524,7 @@ static const char *jv_skip_string(const char *p, const char *e) {
 
 /* Past the validated value at p. */
 static const char *jv_skip(const char *p, const char *e) {
-  int depth = 0;
+  int depth = 0, i;
   if (*p == '"') return jv_skip_string(p, e);
   if (*p != '{' && *p != '[') {
     while (p < e && *p != ',' && *p != '}' && *p != ']' &&
@@ -499,8 +532,12 @@ static const char *jv_skip(const char *p, const char *e) {
       p++;
     return p;
   }
+  for (i = 0; i < jv_ends.n; i++)
+    if (jv_ends.start[i] == p && jv_ends.end[i]) return jv_ends.end[i];
   for (;;) {
-    char c = *p;
+    char c;
+    while (!jv_mark[(unsigned char)*p]) p++;
+    c = *p;
     if (c == '"') {
       p = jv_skip_string(p, e);
       continue;
@@ -529,10 +566,12 @@ int lgw__jv_getv(const lgw__jv_t *obj, const char *const *keys,
   while (*p == '"' && left) {
     const char *key = p + 1;
     size_t kn;
-    k = jv_skip_string(p, e);   /* the key is key .. k - 1 */
-    kn = (size_t)(k - key - 1);
-    if (memchr(key, '\\', kn)) return LGW__JV_UNSURE;
-    p = jv_skip_ws(jv_skip_ws(k, e) + 1, e);   /* the value */
+    /* a validated key holds no control byte: it ends at '"' or at an
+     * escape */
+    for (k = key; jv_plain[(unsigned char)*k]; k++) {}
+    if (*k != '"') return LGW__JV_UNSURE;
+    kn = (size_t)(k - key);
+    p = jv_skip_ws(jv_skip_ws(k + 1, e) + 1, e);   /* the value */
     for (i = 0; i < n; i++)
       if (out[i].type == LGW__JV_NONE && keys[i][0] == *key &&
           strlen(keys[i]) == kn && memcmp(key, keys[i], kn) == 0) {
@@ -589,6 +628,11 @@ int lgw__jv_str(const lgw__jv_t *s, lgw__buf_t *b) {
   unsigned long cp;
   if (lgw__buf_reserve(b, (size_t)(e - p))) return LGW_ENOMEM;
   d = b->data + b->len;
+  if (!memchr(p, '\\', (size_t)(e - p))) {   /* nothing to decode */
+    memcpy(d, p, (size_t)(e - p));
+    d += e - p;
+    p = e;
+  }
   while (p < e) {
     char c = *p++;
     if (c != '\\') {

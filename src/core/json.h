@@ -85,7 +85,9 @@ typedef struct lgw__jv {
  * around it) that cJSON reads the same way; LGW__JV_UNSURE otherwise
  * (not JSON, a byte order mark, nesting deeper than 256, a number longer
  * than cJSON reads). Every other function takes values found from a
- * root: the document must stay unchanged while they are used. */
+ * root: the document must stay unchanged while they are used (the ends
+ * of its outer containers are remembered, per thread, until the next
+ * root). */
 int lgw__jv_root(const char *doc, size_t len, lgw__jv_t *root);
 /* obj[key], its first occurrence as cJSON finds it; type NONE when absent
  * or obj is not an object. 0 or LGW__JV_UNSURE (a key with escapes came

@@ -70,7 +70,9 @@ struct lgw__xfer {
   lgw__buf_t post;            /* request body; curl reads it in place */
   char *owned;                /* or the caller's body, taken; owned */
   long timeout_ms, connect_timeout_ms;
-  char *headers[H_COUNT];     /* owned values, NULL when absent */
+  char *headers[H_COUNT];     /* values, NULL when absent: owned, or
+                                 in ctype */
+  char ctype[64];             /* a short Content-Type, in place */
   long max_bytes;
   int too_big, no_mem;
   long pipewait;              /* CURLOPT_PIPEWAIT as last set */
@@ -136,6 +138,11 @@ static void flushq_append(lgw__http_t *h, lgw__xfer_t *r) {
   if (!lgw_list_linked(&r->flink)) lgw_list_push_back(&h->flushq, &r->flink);
 }
 
+static void header_drop(lgw__xfer_t *r, int i) {
+  if (r->headers[i] != r->ctype) lgw_free(r->headers[i]);
+  r->headers[i] = NULL;
+}
+
 static void req_clear(lgw__xfer_t *r) {
   int i;
   lgw__buf_free(&r->body);
@@ -149,10 +156,7 @@ static void req_clear(lgw__xfer_t *r) {
   r->on_data = NULL;
   r->stream = -1;
   r->streamed = 0;
-  for (i = 0; i < H_COUNT; i++) {
-    lgw_free(r->headers[i]);
-    r->headers[i] = NULL;
-  }
+  for (i = 0; i < H_COUNT; i++) header_drop(r, i);
   r->too_big = r->no_mem = r->no_fd = r->big_header = 0;
   r->header_bytes = 0;
   r->fail = NULL;
@@ -618,17 +622,28 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
+/* Which kept header a name of nl bytes at p is, -1 for none: its length
+ * tells which one it can be. */
+static int header_index(const char *p, size_t nl) {
+  int i;
+  switch (nl) {
+    case 12: i = H_CONTENT_TYPE; break;
+    case 11: i = H_RETRY_AFTER; break;
+    case 14: i = (p[0] | 0x20) == 'x' ? H_SHOULD_RETRY : H_RETRY_AFTER_MS; break;
+    default: return -1;
+  }
+  return lgw__strncasecmp(p, header_names[i], nl) == 0 ? i : -1;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   lgw__xfer_t *r = ud;
-  size_t len = size * n, nl, i;
+  size_t len = size * n, vn;
   const char *colon, *v, *end;
+  int i;
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
     /* a new response head (after 100 Continue): forget the old one */
     r->header_bytes = len;
-    for (i = 0; i < H_COUNT; i++) {
-      lgw_free(r->headers[i]);
-      r->headers[i] = NULL;
-    }
+    for (i = 0; i < H_COUNT; i++) header_drop(r, i);
     return len;
   }
   r->header_bytes += len;
@@ -637,21 +652,21 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     return 0;  /* aborts the transfer */
   }
   colon = memchr(p, ':', len);
-  if (!colon) return len;
-  nl = (size_t)(colon - p);
-  for (i = 0; i < H_COUNT; i++) {
-    if (strlen(header_names[i]) != nl ||
-        lgw__strncasecmp(p, header_names[i], nl) != 0)
-      continue;
-    v = colon + 1;
-    end = p + len;
-    while (v < end && (*v == ' ' || *v == '\t')) v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
-                       end[-1] == ' ' || end[-1] == '\t'))
-      end--;
-    lgw_free(r->headers[i]);
-    r->headers[i] = lgw__strndup(v, (size_t)(end - v));
-    break;
+  if (!colon || (i = header_index(p, (size_t)(colon - p))) < 0) return len;
+  v = colon + 1;
+  end = p + len;
+  while (v < end && (*v == ' ' || *v == '\t')) v++;
+  while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
+                     end[-1] == ' ' || end[-1] == '\t'))
+    end--;
+  vn = (size_t)(end - v);
+  header_drop(r, i);
+  if (i == H_CONTENT_TYPE && vn < sizeof r->ctype) {
+    memcpy(r->ctype, v, vn);
+    r->ctype[vn] = '\0';
+    r->headers[i] = r->ctype;
+  } else {
+    r->headers[i] = lgw__strndup(v, vn);
   }
   return len;
 }

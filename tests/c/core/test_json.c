@@ -106,6 +106,60 @@ TEST(reader_strings) {
   ASSERT_EQ(v.type, LGW__JV_NONE);
 }
 
+TEST(reader_skips_members) {
+  /* brackets and quotes inside strings do not end a skipped container */
+  const char *doc = "{\"a\":[{\"x\":\"]}\\\"[{\"},[\"}\"]],\"k\\u0062\":1,"
+                    "\"b\":\"tail\",\"k\\u0063\":2}";
+  const char *keys[] = {"b", "c"};
+  lgw__jv_t root, v[2];
+  lgw__buf_t b;
+  ASSERT_EQ(lgw__jv_root(doc, strlen(doc), &root), 0);
+  ASSERT_EQ(lgw__jv_get(&root, "a", &v[0]), 0);
+  ASSERT_EQ(v[0].type, LGW__JV_ARR);
+  /* a key with an escape before the wanted one: only a tree can tell */
+  ASSERT_EQ(lgw__jv_getv(&root, keys, v, 2), LGW__JV_UNSURE);
+  doc = "{\"a\":[{\"x\":\"]}\\\"[{\"},[\"}\"]],\"bb\":0,\"b\":\"tail\"}";
+  ASSERT_EQ(lgw__jv_root(doc, strlen(doc), &root), 0);
+  ASSERT_EQ(lgw__jv_getv(&root, keys, v, 2), 0);
+  ASSERT_EQ(v[0].type, LGW__JV_STR);
+  ASSERT_EQ(v[1].type, LGW__JV_NONE);
+  lgw__buf_init(&b);
+  ASSERT_EQ(lgw__jv_str(&v[0], &b), 0);
+  ASSERT_STREQ(b.data, "tail");
+  b.len = 0;
+  ASSERT_EQ(lgw__jv_get(&root, "a", &v[0]), 0);
+  lgw__jv_first(&v[0], &v[1]);
+  ASSERT_EQ(lgw__jv_get(&v[1], "x", &v[0]), 0);
+  ASSERT_EQ(lgw__jv_str(&v[0], &b), 0);
+  ASSERT_STREQ(b.data, "]}\"[{");
+  lgw__buf_free(&b);
+}
+
+TEST(reader_two_documents) {
+  /* values of a document stay readable after another one was read, also
+   * one inside it */
+  const char *one = "{\"a\":{\"x\":[1,{\"y\":2}]},\"b\":7}";
+  const char *two = "[[\"]\"],{}]";
+  lgw__jv_t r1, r2, v;
+  long n;
+  ASSERT_EQ(lgw__jv_root(one, strlen(one), &r1), 0);
+  ASSERT_EQ(lgw__jv_root(two, strlen(two), &r2), 0);
+  ASSERT_EQ(lgw__jv_count(&r1, "b", &n), 0);
+  ASSERT_EQ(n, 7);
+  ASSERT_EQ(lgw__jv_root(one + 5, 17, &r2), 0);   /* {"x":[1,{"y":2}]} */
+  ASSERT_EQ(r2.type, LGW__JV_OBJ);
+  ASSERT_EQ(lgw__jv_count(&r1, "b", &n), 0);
+  ASSERT_EQ(n, 7);
+  ASSERT_EQ(lgw__jv_get(&r1, "a", &r2), 0);
+  ASSERT_EQ(lgw__jv_get(&r2, "x", &v), 0);
+  lgw__jv_first(&v, &r2);
+  lgw__jv_next(&r2);
+  ASSERT_EQ(lgw__jv_count(&r2, "y", &n), 0);
+  ASSERT_EQ(n, 2);
+  lgw__jv_next(&r2);
+  ASSERT_EQ(r2.type, LGW__JV_NONE);
+}
+
 /* The reply of transport t for body, as one line with its tool calls. */
 static const char *line(const lgw__transport_t *t, const char *body,
                         size_t len) {
@@ -326,6 +380,8 @@ int main(void) {
   RUN(writer_utf8_kept_invalid_replaced);
   RUN(reader_walks_arrays);
   RUN(reader_strings);
+  RUN(reader_skips_members);
+  RUN(reader_two_documents);
   RUN(responses_in_place_as_tree);
   RUN(anthropic_in_place_as_tree);
   RUN(chat_in_place_as_tree);
