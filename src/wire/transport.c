@@ -161,6 +161,35 @@ int lgw__stream_malformed(const char *data, size_t len, lgw_error_t *err) {
                         e - a > strlen(shown) ? "..." : "");
 }
 
+int lgw__stream_event_open(lgw__stream_t *s, const char *data, size_t len,
+                           int done_marker,
+                           int (*fast)(lgw__stream_t *, const char *, size_t),
+                           cJSON **o, const char **type, int *nul, int *rc,
+                           lgw_error_t *err) {
+  const cJSON *t;
+  size_t a, e;
+  *o = NULL;
+  *rc = 0;
+  lgw__strip_range(data, len, &a, &e);
+  if (a == e ||
+      (done_marker && e - a == 6 && memcmp(data + a, "[DONE]", 6) == 0))
+    return 0;
+  *rc = fast(s, data + a, e - a);
+  if (*rc != LGW__JV_UNSURE) {
+    *rc = lgw__stream_event_end(NULL, *rc, err);
+    return 0;
+  }
+  *rc = 0;
+  *o = lgw__json_parse(data + a, e - a, nul);
+  if (!*o) {
+    *rc = lgw__stream_malformed(data, len, err);
+    return 0;
+  }
+  t = cJSON_GetObjectItemCaseSensitive(*o, "type");
+  *type = cJSON_IsString(t) ? t->valuestring : "";
+  return 1;
+}
+
 int lgw__stream_event_end(cJSON *o, int rc, lgw_error_t *err) {
   cJSON_Delete(o);
   if (rc == LGW_ENOMEM)

@@ -287,6 +287,16 @@ int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
  * only string content and text parts count (LiteLLM). */
 int lgw__chat_parse(const char *body, size_t len, const char *content_type,
                     int py_str, lgw__reply_t *out, lgw_error_t *err);
+/* The start of a Responses or Anthropic stream event: strips data, skips
+ * an empty event (and "[DONE]" when done_marker), reads a text delta in
+ * place with fast, else parses the event into *o (its "type" in *type,
+ * "" when none; *nul: it held an escaped NUL). Returns 1 when the caller
+ * goes on with *o; 0 when the event is finished and *rc is its result. */
+int lgw__stream_event_open(lgw__stream_t *s, const char *data, size_t len,
+                           int done_marker,
+                           int (*fast)(lgw__stream_t *, const char *, size_t),
+                           struct cJSON **o, const char **type, int *nul,
+                           int *rc, lgw_error_t *err);
 /* The end of a stream event: frees o and returns rc (LGW_ENOMEM written
  * to err). */
 int lgw__stream_event_end(struct cJSON *o, int rc, lgw_error_t *err);

@@ -519,19 +519,11 @@ static int text_delta_fast(lgw__stream_t *s, const char *data, size_t n) {
 static int anthropic_stream_event(lgw__stream_t *s, const char *data,
                                   size_t len, lgw_error_t *err) {
   cJSON *o;
-  const cJSON *t;
   const char *type;
-  size_t a, e;
-  int rc = 0, nul;
-  lgw__strip_range(data, len, &a, &e);
-  if (a == e) return 0;
-  rc = text_delta_fast(s, data + a, e - a);
-  if (rc != LGW__JV_UNSURE) return lgw__stream_event_end(NULL, rc, err);
-  rc = 0;
-  o = lgw__json_parse(data + a, e - a, &nul);
-  if (!o) return lgw__stream_malformed(data, len, err);
-  t = cJSON_GetObjectItemCaseSensitive(o, "type");
-  type = cJSON_IsString(t) ? t->valuestring : "";
+  int rc, nul;
+  if (!lgw__stream_event_open(s, data, len, 0, text_delta_fast, &o, &type,
+                              &nul, &rc, err))
+    return rc;
   if (strcmp(type, "message_start") == 0) {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "message");
     read_usage(cJSON_GetObjectItemCaseSensitive(m, "usage"), &s->reply);

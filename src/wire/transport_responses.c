@@ -525,19 +525,12 @@ static int text_delta_fast(lgw__stream_t *s, const char *data, size_t n) {
 static int responses_stream_event(lgw__stream_t *s, const char *data,
                                   size_t len, lgw_error_t *err) {
   cJSON *o;
-  const cJSON *t, *v;
+  const cJSON *v;
   const char *type;
-  size_t a, e;
-  int rc = 0, nul;
-  lgw__strip_range(data, len, &a, &e);
-  if (a == e || (e - a == 6 && memcmp(data + a, "[DONE]", 6) == 0)) return 0;
-  rc = text_delta_fast(s, data + a, e - a);
-  if (rc != LGW__JV_UNSURE) return lgw__stream_event_end(NULL, rc, err);
-  rc = 0;
-  o = lgw__json_parse(data + a, e - a, &nul);
-  if (!o) return lgw__stream_malformed(data, len, err);
-  t = cJSON_GetObjectItemCaseSensitive(o, "type");
-  type = cJSON_IsString(t) ? t->valuestring : "";
+  int rc, nul;
+  if (!lgw__stream_event_open(s, data, len, 1, text_delta_fast, &o, &type,
+                              &nul, &rc, err))
+    return rc;
   if (strcmp(type, "response.output_text.delta") == 0) {
     v = cJSON_GetObjectItemCaseSensitive(o, "delta");
     if (cJSON_IsString(v))
