@@ -266,9 +266,13 @@ end
 -- or llm.sleep, counts); returns its list of problems ({} when valid), or
 -- nil and a "validator" error when it raised, ran out of time or returned
 -- something else.
+local call_limited = core._call_limited
+local problems = validation.problems
+
 local function validate(validator, text, data, limit)
-  local ok, res, timed_out, where = core._call_limited(limit, validator,
-                                                       text, data)
+  local ok, res, timed_out, where = call_limited(limit, validator, text,
+                                                 data)
+  if ok and res == nil then return {} end
   if not ok then
     if timed_out then
       return nil, new_error("validator", ("validator did not finish within "
@@ -278,7 +282,7 @@ local function validate(validator, text, data, limit)
     return nil, new_error("validator", "validator raised an error: " ..
       error_text(res))
   end
-  local errors, message = validation.problems(res)
+  local errors, message = problems(res)
   if not errors then return nil, new_error("validator", message) end
   return errors
 end
@@ -416,13 +420,6 @@ end
 
 local methods = core._gateway_methods
 
--- The usage of a with_retry run: {usage=, cost=, usage_total=,
--- cost_total=, rounds=}.
-local function usage_of(acc)
-  return {usage = acc.usage, cost = acc.cost, usage_total = acc.usage_total,
-          cost_total = acc.cost_total, rounds = acc.rounds}
-end
-
 --- gw:call_async(request, callback) -> task: gw:call(request) in a task
 -- of its own, then callback(result, err) there. For hosts that drive the
 -- module from their own loop (llm.step, llmgateway.luv) without
@@ -451,7 +448,9 @@ function methods:run_task_with_retry(task, messages, validator, overrides)
   local text, errors, _, acc = with_retry(self, task, messages, validator,
                                           overrides, false)
   if not text then return nil, errors end
-  return text, errors, usage_of(acc)
+  -- the totals are the usage: {usage=, cost=, usage_total=, cost_total=,
+  -- rounds=}
+  return text, errors, acc
 end
 
 --- gw:run_json_task(task, messages [, overrides]) -> json_result | nil, err
@@ -556,9 +555,8 @@ local function retry_batch(gw, requests, validators, opts, json)
                                                json)
     if not text then return nil, errors end
     if json then return json_result(req.task, text, data, errors, acc) end
-    local r = usage_of(acc)
-    r.task, r.text, r.errors = req.task, text, errors
-    return r
+    acc.task, acc.text, acc.errors = req.task, text, errors
+    return acc
   end)
 end
 
