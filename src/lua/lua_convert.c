@@ -672,13 +672,23 @@ static void read_overrides(lua_State *L, int arg, int t,
   lua_pop(L, 1);
 }
 
-/* Lua-managed memory of a request, anchored in the keeper table at kp
- * (on the stack until the request is submitted, which copies it all), so
- * that an argument error raised halfway leaks nothing. */
+/* Anchors the value on top of the stack in the keeper at kp (a table
+ * made on first use: nil until then) and pops it. */
+static void keep(lua_State *L, int kp) {
+  if (lua_type(L, kp) != LUA_TTABLE) {
+    lua_createtable(L, 4, 0);
+    lua_replace(L, kp);
+  }
+  lua_rawseti(L, kp, (lua_Integer)lua_rawlen(L, kp) + 1);
+}
+
+/* Lua-managed memory of a request, anchored in the keeper at kp (on the
+ * stack until the request is submitted, which copies it all), so that an
+ * argument error raised halfway leaks nothing. */
 static void *keep_new(lua_State *L, int kp, size_t size) {
   void *p = lua_newuserdatauv(L, size ? size : 1, 0);
   memset(p, 0, size ? size : 1);
-  lua_rawseti(L, kp, (lua_Integer)lua_rawlen(L, kp) + 1);
+  keep(L, kp);
   return p;
 }
 
@@ -696,7 +706,7 @@ static const char *keep_json(lua_State *L, int arg, int kp, int idx,
   lua_pushlstring(L, text, len);
   lgw_free(text);
   s = lua_tostring(L, -1);
-  lua_rawseti(L, kp, (lua_Integer)lua_rawlen(L, kp) + 1);
+  keep(L, kp);
   return s;  /* kept alive by the keeper */
 }
 
@@ -861,7 +871,8 @@ static void read_rich(lua_State *L, int arg, int kp, int t, int i,
  * {role, content}) or rich_messages (parts, names, tool calls, tool
  * results), with memory anchored in the keeper at kp. */
 static void read_messages(lua_State *L, int arg, int mi, int in_request,
-                          int kp, lgw_request_t *out) {
+                          int kp, lgw_request_t *out,
+                          lgw_message_t *scratch) {
   lua_Integer n, i;
   int rich = 0, mt;
   unsigned long have;
@@ -896,7 +907,8 @@ static void read_messages(lua_State *L, int arg, int mi, int in_request,
     return;
   }
   {
-    lgw_message_t *msgs = keep_new(L, kp, (size_t)n * sizeof *msgs);
+    lgw_message_t *msgs = scratch && n <= LGWL_SCRATCH_MESSAGES
+      ? scratch : keep_new(L, kp, (size_t)n * sizeof *msgs);
     for (i = 1; i <= n; i++) {
       lua_rawgeti(L, mi, i);
       if (lua_getfield(L, -1, "content") != LUA_TSTRING) {
@@ -946,7 +958,7 @@ static void read_tools(lua_State *L, int arg, int kp, int t,
             L, "%s.parameters", tp));
       } else if (ty == LUA_TSTRING) {
         tl->parameters_json = lua_tostring(L, -1);
-        lua_rawseti(L, kp, (lua_Integer)lua_rawlen(L, kp) + 1);
+        keep(L, kp);
       } else if (ty != LUA_TNIL) {
         lgwL_argerror_path(L, arg, lua_pushfstring(L, "%s.parameters", tp),
                            "table", -2);
@@ -1091,7 +1103,8 @@ static void read_params(lua_State *L, int arg, int kp, int t,
 }
 
 void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
-                          lgw_request_t *out, int delta[2]) {
+                          lgw_request_t *out, int delta[2],
+                          lgw_message_t *scratch) {
   int has_overrides = oi && !lua_isnoneornil(L, oi);
   unsigned long have = 0;
   memset(out, 0, sizeof *out);
@@ -1102,8 +1115,8 @@ void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
       lgwL_check_keys(L, oi, oi, "", request_keys + 2);
     have = have == ~0UL ? have : have << 2;
   }
-  lua_newtable(L);  /* the keeper */
-  read_messages(L, mi, mi, 0, lua_gettop(L), out);
+  lua_pushnil(L);  /* the keeper, made when first needed */
+  read_messages(L, mi, mi, 0, lua_gettop(L), out, scratch);
   if (has_overrides) {
     read_overrides(L, oi, oi, out, have);
     read_tools(L, oi, lua_gettop(L), oi, out, have);
@@ -1116,7 +1129,7 @@ void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
 }
 
 void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
-                        int delta[2]) {
+                        int delta[2], lgw_message_t *scratch) {
   int ty;
   unsigned long have;
   memset(out, 0, sizeof *out);
@@ -1127,9 +1140,9 @@ void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
   if (ty != LUA_TSTRING) lgwL_argerror_path(L, idx, "task", "string", -1);
   out->task = lua_tostring(L, -1);
   lua_pop(L, 1);
-  lua_newtable(L);  /* the keeper */
+  lua_pushnil(L);  /* the keeper, made when first needed */
   lua_getfield(L, idx, "messages");
-  read_messages(L, idx, lua_gettop(L), 1, lua_gettop(L) - 1, out);
+  read_messages(L, idx, lua_gettop(L), 1, lua_gettop(L) - 1, out, scratch);
   lua_pop(L, 1);  /* the list stays reachable from the request */
   read_overrides(L, idx, idx, out, have);
   read_tools(L, idx, lua_gettop(L), idx, out, have);
