@@ -261,14 +261,14 @@ local function error_text(e)
   return "(error object is a " .. typename(e) .. " value)"
 end
 
+local call_limited = core._call_limited
+local problems = validation.problems
+
 -- Runs a validator with a limit of `limit` seconds of wall-clock time
 -- from its start (time it spends waiting, e.g. for its own gateway calls
 -- or llm.sleep, counts); returns its list of problems ({} when valid), or
 -- nil and a "validator" error when it raised, ran out of time or returned
 -- something else.
-local call_limited = core._call_limited
-local problems = validation.problems
-
 local function validate(validator, text, data, limit)
   local ok, res, timed_out, where = call_limited(limit, validator, text,
                                                  data)

@@ -173,7 +173,9 @@ static void set_known(lua_State *L, const char *k, double v) {
 }
 
 void lgwL_push_usage(lua_State *L, const lgw_usage_t *u) {
-  lua_createtable(L, 0, 4);
+  /* sized to the counts known: a result holds several of these */
+  lua_createtable(L, 0, (u->input_tokens >= 0) + (u->output_tokens >= 0) +
+                  (u->cached_tokens >= 0) + (u->reasoning_tokens >= 0));
   if (u->input_tokens >= 0) set_int(L, "input_tokens", u->input_tokens);
   if (u->output_tokens >= 0) set_int(L, "output_tokens", u->output_tokens);
   if (u->cached_tokens >= 0) set_int(L, "cached_tokens", u->cached_tokens);
@@ -538,7 +540,7 @@ int lgwL_push_result(lua_State *L, const lgwL_result_t *r, int form) {
     lua_setfield(L, -2, "tool_calls");
   }
   if (r->has_message) {
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, r->ntool_calls ? 3 : 2);
     set_str(L, "role", "assistant");
     lua_pushlstring(L, r->message_content, r->message_len);
     lua_setfield(L, -2, "content");
