@@ -170,7 +170,7 @@ local function check_validators(fname, validators, n)
   return validators
 end
 
-local BATCH_OPTIONS = {"fail_fast"}
+local BATCH_OPTIONS = {"fail_fast", "window"}
 
 local function check_batch_options(fname, opts, n)
   if opts ~= nil and type(opts) ~= "table" then
@@ -178,6 +178,11 @@ local function check_batch_options(fname, opts, n)
   end
   local kp = opts and args.key_problem(opts, BATCH_OPTIONS)
   if kp then argerror(n, fname, kp, 3) end
+  local w = opts and opts.window
+  if w ~= nil and (compat.math_type(w) ~= "integer" or w < 1) then
+    argerror(n, fname, "window: integer >= 1 expected, got " .. args.shown(w),
+             3)
+  end
   return opts or {}
 end
 
@@ -263,14 +268,17 @@ local function error_text(e)
   return "(error object is a " .. typename(e) .. " value)"
 end
 
+local call_limited = core._call_limited
+
 -- Runs a validator with a limit of `limit` seconds of wall-clock time
 -- from its start (time it spends waiting, e.g. for its own gateway calls
 -- or llm.sleep, counts); returns its list of problems ({} when valid), or
 -- nil and a "validator" error when it raised, ran out of time or returned
 -- something else.
 local function validate(validator, text, data, limit)
-  local ok, res, timed_out, where = core._call_limited(limit, validator,
-                                                       text, data)
+  local ok, res, timed_out, where = call_limited(limit, validator, text,
+                                                 data)
+  if ok and res == nil then return {} end
   if not ok then
     if timed_out then
       return nil, new_error("validator", ("validator did not finish within "
@@ -418,13 +426,6 @@ end
 
 local methods = core._gateway_methods
 
--- The usage of a with_retry run: {usage=, cost=, usage_total=,
--- cost_total=, rounds=}.
-local function usage_of(acc)
-  return {usage = acc.usage, cost = acc.cost, usage_total = acc.usage_total,
-          cost_total = acc.cost_total, rounds = acc.rounds}
-end
-
 --- gw:call_async(request, callback) -> task: gw:call(request) in a task
 -- of its own, then callback(result, err) there. For hosts that drive the
 -- module from their own loop (llm.step, llmgateway.luv) without
@@ -453,7 +454,9 @@ function methods:run_task_with_retry(task, messages, validator, overrides)
   local text, errors, _, acc = with_retry(self, task, messages, validator,
                                           overrides, false)
   if not text then return nil, errors end
-  return text, errors, usage_of(acc)
+  -- the totals are the usage: {usage=, cost=, usage_total=, cost_total=,
+  -- rounds=}
+  return text, errors, acc
 end
 
 --- gw:run_json_task(task, messages [, overrides]) -> json_result | nil, err
@@ -481,60 +484,85 @@ function methods:run_json_task_with_retry(task, messages, validator,
   return json_result(task, text, data, errors, acc)
 end
 
--- Runs item(i, request) for every request as its own task; results in
--- order, a failed item as {error = err}. fail_fast cancels the others at
--- the first failure.
-local function batch(requests, opts, item)
-  local n, tasks, results, stopped = #requests, {}, {}, false
+-- Items started at once by a batch, per request the gateway runs at
+-- once, unless opts.window says otherwise: enough to keep the gateway
+-- busy while some items wait in a validator or between rounds, few enough
+-- that a queued item costs only its request.
+local WINDOW_PER_SLOT = 4
+
+-- The error of an item that fail_fast kept from starting (as a task
+-- canceled before it started).
+local function not_started()
+  return new_error("canceled", "the task was canceled")
+end
+
+-- Runs item(i, request) for every request, at most `window` at a time
+-- (opts.window, or WINDOW_PER_SLOT x max_concurrent): that many tasks
+-- each take the next request when their item ends. Results in order, a
+-- failed item as {error = err}. fail_fast cancels the items in flight at
+-- the first failure and starts no other.
+local function batch(gw, requests, opts, item)
+  local n, results = #requests, {}
+  if n == 0 then return results end
+  local window = opts.window or WINDOW_PER_SLOT * gw.runtime.max_concurrent
+  local fail_fast, stopped, nexti = opts.fail_fast, false, 0
+  local workers = {}
   core._batch(n, 0)
-  for i = 1, n do
-    tasks[i] = core.spawn(function()
+  local function worker(me)
+    while not stopped and nexti < n do
+      nexti = nexti + 1
+      local i = nexti
       local ok, r, err = pcall(item, i, requests[i])
       core._batch(0, 1)
-      if not ok then error(r, 0) end
-      if r == nil and opts.fail_fast and not stopped then
-        stopped = true
-        for j = 1, n do
-          if j ~= i then tasks[j]:cancel() end
+      if not ok then
+        results[i] = {error = as_error(r)}
+      elseif r == nil then
+        results[i] = {error = err}
+        if fail_fast and not stopped then
+          stopped = true
+          for w = 1, #workers do
+            if w ~= me then workers[w]:cancel() end
+          end
         end
+      else
+        results[i] = r
       end
-      return r, err
-    end)
+    end
+  end
+  for w = 1, math.min(window, n) do workers[w] = core.spawn(worker, w) end
+  for w = 1, #workers do
+    -- (a worker fails only when fail_fast canceled it before it started)
+    local ok, e = pcall(workers[w].wait, workers[w])
+    if not ok and not stopped then error(e, 0) end
   end
   for i = 1, n do
-    local ok, r, err = pcall(tasks[i].wait, tasks[i])
-    if not ok then
-      results[i] = {error = as_error(r)}
-    elseif r == nil then
-      results[i] = {error = err}
-    else
-      results[i] = r
-    end
+    if results[i] == nil then results[i] = {error = not_started()} end
   end
   return results
 end
 
---- gw:run_tasks(requests [, {fail_fast = true}]) -> {result | {error=}, ...}
+--- gw:run_tasks(requests [, {fail_fast = true, window = n}])
+-- -> {result | {error=}, ...}
 function methods:run_tasks(requests, opts)
   check_self("run_tasks", self)
   check_requests("run_tasks", requests)
   opts = check_batch_options("run_tasks", opts, 2)
-  return batch(requests, opts, function(_, req) return self:call(req) end)
+  return batch(self, requests, opts,
+               function(_, req) return self:call(req) end)
 end
 
 -- The items of a *_with_retry batch (arguments checked): each request
 -- through the validation loop with its validator, as a text or JSON
 -- result.
 local function retry_batch(gw, requests, validators, opts, json)
-  return batch(requests, opts, function(i, req)
+  return batch(gw, requests, opts, function(i, req)
     local text, errors, data, acc = with_retry(gw, req.task, req.messages,
                                                validators[i] or nil, req,
                                                json)
     if not text then return nil, errors end
     if json then return json_result(req.task, text, data, errors, acc) end
-    local r = usage_of(acc)
-    r.task, r.text, r.errors = req.task, text, errors
-    return r
+    acc.task, acc.text, acc.errors = req.task, text, errors
+    return acc
   end)
 end
 

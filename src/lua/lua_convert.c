@@ -173,7 +173,9 @@ static void set_known(lua_State *L, const char *k, double v) {
 }
 
 void lgwL_push_usage(lua_State *L, const lgw_usage_t *u) {
-  lua_createtable(L, 0, 4);
+  /* sized to the counts known: a result holds several of these */
+  lua_createtable(L, 0, (u->input_tokens >= 0) + (u->output_tokens >= 0) +
+                  (u->cached_tokens >= 0) + (u->reasoning_tokens >= 0));
   if (u->input_tokens >= 0) set_int(L, "input_tokens", u->input_tokens);
   if (u->output_tokens >= 0) set_int(L, "output_tokens", u->output_tokens);
   if (u->cached_tokens >= 0) set_int(L, "cached_tokens", u->cached_tokens);
@@ -536,7 +538,7 @@ int lgwL_push_result(lua_State *L, const lgwL_result_t *r, int form) {
     lua_setfield(L, -2, "tool_calls");
   }
   if (r->has_message) {
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, r->ntool_calls ? 3 : 2);
     set_str(L, "role", "assistant");
     lua_pushlstring(L, r->message_content, r->message_len);
     lua_setfield(L, -2, "content");
@@ -660,13 +662,23 @@ static void read_overrides(lua_State *L, int arg, int t,
   lua_pop(L, 1);
 }
 
-/* Lua-managed memory of a request, anchored in the keeper table at kp
- * (on the stack until the request is submitted, which copies it all), so
- * that an argument error raised halfway leaks nothing. */
+/* Anchors the value on top of the stack in the keeper at kp (a table
+ * made on first use: nil until then) and pops it. */
+static void keep(lua_State *L, int kp) {
+  if (lua_type(L, kp) != LUA_TTABLE) {
+    lua_createtable(L, 4, 0);
+    lua_replace(L, kp);
+  }
+  lua_rawseti(L, kp, (lua_Integer)lua_rawlen(L, kp) + 1);
+}
+
+/* Lua-managed memory of a request, anchored in the keeper at kp (on the
+ * stack until the request is submitted, which copies it all), so that an
+ * argument error raised halfway leaks nothing. */
 static void *keep_new(lua_State *L, int kp, size_t size) {
   void *p = lua_newuserdatauv(L, size ? size : 1, 0);
   memset(p, 0, size ? size : 1);
-  lua_rawseti(L, kp, (lua_Integer)lua_rawlen(L, kp) + 1);
+  keep(L, kp);
   return p;
 }
 
@@ -684,7 +696,7 @@ static const char *keep_json(lua_State *L, int arg, int kp, int idx,
   lua_pushlstring(L, text, len);
   lgw_free(text);
   s = lua_tostring(L, -1);
-  lua_rawseti(L, kp, (lua_Integer)lua_rawlen(L, kp) + 1);
+  keep(L, kp);
   return s;  /* kept alive by the keeper */
 }
 
@@ -849,7 +861,8 @@ static void read_rich(lua_State *L, int arg, int kp, int t, int i,
  * {role, content}) or rich_messages (parts, names, tool calls, tool
  * results), with memory anchored in the keeper at kp. */
 static void read_messages(lua_State *L, int arg, int mi, int in_request,
-                          int kp, lgw_request_t *out) {
+                          int kp, lgw_request_t *out,
+                          lgw_message_t *scratch) {
   lua_Integer n, i;
   int rich = 0, mt;
   unsigned long have;
@@ -884,7 +897,8 @@ static void read_messages(lua_State *L, int arg, int mi, int in_request,
     return;
   }
   {
-    lgw_message_t *msgs = keep_new(L, kp, (size_t)n * sizeof *msgs);
+    lgw_message_t *msgs = scratch && n <= LGWL_SCRATCH_MESSAGES
+      ? scratch : keep_new(L, kp, (size_t)n * sizeof *msgs);
     for (i = 1; i <= n; i++) {
       lua_rawgeti(L, mi, i);
       if (lua_getfield(L, -1, "content") != LUA_TSTRING) {
@@ -934,7 +948,7 @@ static void read_tools(lua_State *L, int arg, int kp, int t,
             L, "%s.parameters", tp));
       } else if (ty == LUA_TSTRING) {
         tl->parameters_json = lua_tostring(L, -1);
-        lua_rawseti(L, kp, (lua_Integer)lua_rawlen(L, kp) + 1);
+        keep(L, kp);
       } else if (ty != LUA_TNIL) {
         lgwL_argerror_path(L, arg, lua_pushfstring(L, "%s.parameters", tp),
                            "table", -2);
@@ -1079,7 +1093,8 @@ static void read_params(lua_State *L, int arg, int kp, int t,
 }
 
 void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
-                          lgw_request_t *out, int delta[2]) {
+                          lgw_request_t *out, int delta[2],
+                          lgw_message_t *scratch) {
   int has_overrides = oi && !lua_isnoneornil(L, oi);
   unsigned long have = 0;
   memset(out, 0, sizeof *out);
@@ -1090,8 +1105,8 @@ void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
       lgwL_check_keys(L, oi, oi, "", request_keys + 2);
     have = have == ~0UL ? have : have << 2;
   }
-  lua_newtable(L);  /* the keeper */
-  read_messages(L, mi, mi, 0, lua_gettop(L), out);
+  lua_pushnil(L);  /* the keeper, made when first needed */
+  read_messages(L, mi, mi, 0, lua_gettop(L), out, scratch);
   if (has_overrides) {
     read_overrides(L, oi, oi, out, have);
     read_tools(L, oi, lua_gettop(L), oi, out, have);
@@ -1104,7 +1119,7 @@ void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
 }
 
 void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
-                        int delta[2]) {
+                        int delta[2], lgw_message_t *scratch) {
   int ty;
   unsigned long have;
   memset(out, 0, sizeof *out);
@@ -1115,9 +1130,9 @@ void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
   if (ty != LUA_TSTRING) lgwL_argerror_path(L, idx, "task", "string", -1);
   out->task = lua_tostring(L, -1);
   lua_pop(L, 1);
-  lua_newtable(L);  /* the keeper */
+  lua_pushnil(L);  /* the keeper, made when first needed */
   lua_getfield(L, idx, "messages");
-  read_messages(L, idx, lua_gettop(L), 1, lua_gettop(L) - 1, out);
+  read_messages(L, idx, lua_gettop(L), 1, lua_gettop(L) - 1, out, scratch);
   lua_pop(L, 1);  /* the list stays reachable from the request */
   read_overrides(L, idx, idx, out, have);
   read_tools(L, idx, lua_gettop(L), idx, out, have);

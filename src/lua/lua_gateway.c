@@ -692,8 +692,9 @@ static int gw_embed(lua_State *L) {
 static int gw_call(lua_State *L) {
   lgwL_gw_t *g = check_gw(L);
   lgw_request_t req;
+  lgw_message_t msgs[LGWL_SCRATCH_MESSAGES];
   int delta[2];
-  lgwL_check_request(L, 2, &req, delta);
+  lgwL_check_request(L, 2, &req, delta, msgs);
   return submit(L, g, &req, LGWL_PUSH_FULL, delta);
 }
 
@@ -705,8 +706,9 @@ static int gw_call(lua_State *L) {
 static int l_call_totals(lua_State *L) {
   lgwL_gw_t *g = luaL_checkudata(L, 2, LGWL_GATEWAY);
   lgw_request_t req;
+  lgw_message_t msgs[LGWL_SCRATCH_MESSAGES];
   int delta[2];
-  lgwL_check_request(L, 1, &req, delta);
+  lgwL_check_request(L, 1, &req, delta, msgs);
   return submit(L, g, &req, LGWL_PUSH_TOTALS, delta);
 }
 
@@ -714,8 +716,9 @@ static int l_call_totals(lua_State *L) {
 static int gw_run_task(lua_State *L) {
   lgwL_gw_t *g = check_gw(L);
   lgw_request_t req;
+  lgw_message_t msgs[LGWL_SCRATCH_MESSAGES];
   int delta[2];
-  lgwL_check_task_args(L, 2, 3, 4, &req, delta);
+  lgwL_check_task_args(L, 2, 3, 4, &req, delta, msgs);
   return submit(L, g, &req, LGWL_PUSH_TEXT, delta);
 }
 
@@ -724,9 +727,10 @@ static int gw_run_task(lua_State *L) {
 static int gw_stream(lua_State *L) {
   lgwL_gw_t *g = check_gw(L);
   lgw_request_t req;
+  lgw_message_t msgs[LGWL_SCRATCH_MESSAGES];
   int delta[2];
   luaL_checktype(L, 4, LUA_TFUNCTION);
-  lgwL_check_task_args(L, 2, 3, 5, &req, delta);
+  lgwL_check_task_args(L, 2, 3, 5, &req, delta, msgs);
   delta[0] = 4;
   return submit(L, g, &req, LGWL_PUSH_FULL, delta);
 }

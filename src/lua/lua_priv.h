@@ -293,15 +293,20 @@ void lgwL_push_usage(lua_State *L, const lgw_usage_t *u);
  * delta[1]; the caller sets req.on_delta and req.on_tool_delta. */
 /* run_task form: task at ti, messages at mi, optional overrides table at
  * oi (0: none). Raises argument errors. Pushes three values (the
- * request's memory, on_delta or nil, on_tool_delta or nil). */
+ * request's memory -- nil when it needs none --, on_delta or nil,
+ * on_tool_delta or nil). scratch: LGWL_SCRATCH_MESSAGES messages. */
 void lgwL_check_task_args(lua_State *L, int ti, int mi, int oi,
-                          lgw_request_t *out, int delta[2]);
+                          lgw_request_t *out, int delta[2],
+                          lgw_message_t *scratch);
 /* Deep copy of an embeddings result, pushed in form LGWL_PUSH_EMBED
  * (and as the attempts and totals of an error); NULL: out of memory. */
 lgwL_result_t *lgwL_embed_copy(const lgw_embed_result_t *r);
 /* call form: request table at idx. Pushes three values, as above. */
 void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
-                        int delta[2]);
+                        int delta[2], lgw_message_t *scratch);
+/* Plain messages that fit the caller's scratch array (on its C stack,
+ * alive until the submit, which copies them) take no Lua memory. */
+#define LGWL_SCRATCH_MESSAGES 8
 
 /* ---- helpers (lua_util.c) -------------------------------------------- */
 

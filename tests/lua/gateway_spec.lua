@@ -383,6 +383,106 @@ describe("Gateway", function()
       assert.equal("canceled", out[3].error.code)
     end)
 
+    it("runs at most window items at once (4 x max_concurrent by default)",
+       function()
+      local g = assert(llm.Gateway(config(), {no_state = true,
+                                              max_concurrent = 2}))
+      local function peak_pending(run)
+        local peak, done = 0, false
+        local sampler = llm.spawn(function()
+          while not done do
+            if g:pending() > peak then peak = g:pending() end
+            llm.sleep(0.002)
+          end
+        end)
+        local out = run()
+        done = true
+        sampler:wait()
+        return peak, out
+      end
+      local reqs = {}
+      for i = 1, 20 do reqs[i] = req("@sim delay_ms=30\nq" .. i) end
+      local peak, out = peak_pending(function() return g:run_tasks(reqs) end)
+      assert.equal(8, peak)
+      assert.equal(20, #out)
+      for i = 1, 20 do assert.equal("echo(m): q" .. i, out[i].text) end
+      peak = peak_pending(function()
+        return g:run_tasks(reqs, {window = 3})
+      end)
+      assert.equal(3, peak)
+      assert.equal(2, s.stats().peak_concurrent)
+      g:close()
+    end)
+
+    it("keeps order and per-item errors with any window", function()
+      local reqs = {req("@sim delay_ms=40\na"), req("@sim status=400\nb"),
+                    req("@sim delay_ms=10\nc"), req("d"), req("e")}
+      for _, w in ipairs({1, 2, 5, 100}) do
+        local out = gw:run_tasks(reqs, {window = w})
+        assert.same({"echo(m): a", "http", "echo(m): c", "echo(m): d",
+                     "echo(m): e"},
+          {out[1].text, out[2].error.code, out[3].text, out[4].text,
+           out[5].text})
+      end
+      -- validators run inside the window too
+      local peak, active = 0, 0
+      local function v()
+        active = active + 1
+        if active > peak then peak = active end
+        llm.sleep(0.02)
+        active = active - 1
+      end
+      local out = gw:run_tasks_with_retry({req("a"), req("b"), req("c"),
+                                           req("d"), req("e")},
+                                          {v, v, v, v, v}, {window = 2})
+      assert.same({"echo(m): a", "echo(m): b", "echo(m): c", "echo(m): d",
+                   "echo(m): e"},
+        {out[1].text, out[2].text, out[3].text, out[4].text, out[5].text})
+      assert.equal(2, peak)
+    end)
+
+    it("fail_fast starts no item after the first failure", function()
+      local out = gw:run_tasks({req("@sim status=400\na"), req("b"),
+                                req("c")}, {fail_fast = true, window = 1})
+      assert.equal(1, s.stats().requests)
+      assert.equal("http", out[1].error.code)
+      for i = 2, 3 do
+        assert.equal(llm.Error, getmetatable(out[i].error))
+        assert.same({code = "canceled", message = "the task was canceled",
+                     status = 0, attempts = {}, providers_tried = 0},
+                    out[i].error)
+      end
+      s.reset()
+      out = gw:run_tasks({req("@sim delay_ms=20 status=400\na"),
+                          req("@sim fault=hang\nb"), req("c"), req("d")},
+                         {fail_fast = true, window = 2})
+      assert.equal(2, s.stats().requests)
+      assert.same({"http", "canceled", "canceled", "canceled"},
+        {out[1].error.code, out[2].error.code, out[3].error.code,
+         out[4].error.code})
+    end)
+
+    it("counts an item's deadline from its start", function()
+      local reqs = {}
+      for i = 1, 3 do
+        reqs[i] = {task = "t", messages = user("@sim delay_ms=150\nq" .. i),
+                   deadline = 0.4}
+      end
+      local out = gw:run_tasks(reqs, {window = 1})
+      for i = 1, 3 do assert.equal("echo(m): q" .. i, out[i].text) end
+    end)
+
+    it("checks the window option", function()
+      assert.equal("bad argument #2 to 'run_tasks' (window: integer >= 1 "
+        .. "expected, got 0)", err_of(function()
+          return gw:run_tasks({}, {window = 0})
+        end))
+      assert.equal("bad argument #3 to 'run_json_tasks_with_retry' (window: "
+        .. "integer >= 1 expected, got 1.5)", err_of(function()
+          return gw:run_json_tasks_with_retry({}, nil, {window = 1.5})
+        end))
+    end)
+
     it("run_tasks_with_retry pairs validators with requests", function()
       local out = gw:run_tasks_with_retry(
         {req("@sim times=1 id=b1 reply=bad\na"), req("b")},
