@@ -225,26 +225,6 @@ void lgw_set_log(lgw_log_fn fn, void *ud, lgw_log_level_t max_level) {
 /* This thread's capture buffer (lgw__log_capture), NULL when none. */
 static _Thread_local lgw__buf_t *t_capture;
 
-static void vlog(lgw_log_level_t level, const char *fmt, va_list ap) {
-  char msg[1024];
-  if (level > g_log_max) return;
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  if (t_capture) {
-    /* a message is its level byte and its text, NUL-terminated */
-    if (lgw__buf_addc(t_capture, (char)('0' + level)) == 0)
-      lgw__buf_add(t_capture, msg, strlen(msg) + 1);
-    return;
-  }
-  g_log(level, msg, g_log_ud);
-}
-
-void lgw__log(lgw_log_level_t level, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vlog(level, fmt, ap);
-  va_end(ap);
-}
-
 void lgw__log_capture(lgw__buf_t *b) { t_capture = b; }
 
 void lgw__log_replay(const lgw__buf_t *b) {
@@ -259,10 +239,19 @@ void lgw__log_replay(const lgw__buf_t *b) {
 }
 
 void lgw_log(lgw_log_level_t level, const char *fmt, ...) {
+  char msg[1024];
   va_list ap;
+  if (level > g_log_max) return;
   va_start(ap, fmt);
-  vlog(level, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  if (t_capture) {
+    /* a message is its level byte and its text, NUL-terminated */
+    if (lgw__buf_addc(t_capture, (char)('0' + level)) == 0)
+      lgw__buf_add(t_capture, msg, strlen(msg) + 1);
+    return;
+  }
+  g_log(level, msg, g_log_ud);
 }
 
 /* ---- string maps ------------------------------------------------------- */

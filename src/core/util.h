@@ -50,8 +50,8 @@ int lgw__error_set(lgw_error_t *err, int code, const char *fmt, ...)
     LGW__PRINTF(3, 4);
 int lgw__error_vset(lgw_error_t *err, int code, const char *fmt, va_list ap);
 
-/* Log through the process-wide hook. */
-void lgw__log(lgw_log_level_t level, const char *fmt, ...) LGW__PRINTF(2, 3);
+/* Log through the process-wide hook: the public lgw_log. */
+#define lgw__log lgw_log
 /* Off the loop thread the log hook must not run: what this thread logs
  * goes into b until lgw__log_capture(NULL), and lgw__log_replay(b) logs it
  * later, from the loop thread. */
