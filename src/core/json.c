@@ -8,6 +8,7 @@
 #include "json.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,13 +364,46 @@ static const char *jv_uescape(const char *p, const char *e,
   return p;
 }
 
+/* Past the bytes at p that stand for themselves in a string (up to e):
+ * eight at a time while none of them is '"', '\\' or a control byte,
+ * then one by one. */
+#if defined(__GNUC__)
+#define JV_INLINE inline __attribute__((always_inline))
+#else
+#define JV_INLINE inline
+#endif
+static JV_INLINE const char *jv_plain_run(const char *p, const char *e) {
+  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  while (e - p >= 8) {
+    uint64_t x, q, b;
+    memcpy(&x, p, 8);
+    q = x ^ (ones * '"');
+    b = x ^ (ones * '\\');
+    /* a byte below 0x20, or equal to '"' or '\\', sets its high bit
+     * (bytes after the first such byte may too: borrows run upwards) */
+    x = (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) &
+        highs;
+    if (x) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      return p + (__builtin_ctzll(x) >> 3);
+#else
+      break;
+#endif
+    }
+    p += 8;
+  }
+  while (p < e && jv_plain[(unsigned char)*p]) p++;
+  return p;
+}
+
 /* A string at p (the opening quote): just past its closing quote, or NULL
  * when it is not strict JSON. */
 static const char *jv_string(const char *p, const char *e) {
   unsigned long cp;
   p++;
   for (;;) {
-    while (p < e && jv_plain[(unsigned char)*p]) p++;
+    p = jv_plain_run(p, e);
     if (p >= e || (unsigned char)*p < 0x20) return NULL;
     if (*p == '"') return p + 1;
     if (++p >= e) return NULL;
@@ -721,6 +755,123 @@ int lgw__jv_compact(const lgw__jv_t *v, const char **p, size_t *n) {
     } else {
       q++;
     }
+  }
+  return 0;
+}
+
+/* ---- reading in one pass ------------------------------------------------ */
+
+static const char *jv_pick_value(const char *p, const char *e, int depth,
+                                 const lgw__jv_pick_t *pk, size_t n,
+                                 lgw__jv_t *out);
+
+/* The value at p for pick k (NULL: none): validated, and recorded in its
+ * slot unless an earlier occurrence was. */
+static const char *jv_pick_one(const char *p, const char *e, int depth,
+                               const lgw__jv_pick_t *k, lgw__jv_t *out) {
+  const char *end;
+  lgw__jv_t *v;
+  if (!k || out[k->slot].type != LGW__JV_NONE) return jv_value(p, e, depth);
+  end = jv_pick_value(p, e, depth, k->sub, k->nsub, out);
+  if (end) {
+    v = &out[k->slot];
+    v->p = p;
+    v->n = (size_t)(end - p);
+    v->type = jv_type(*p);
+  }
+  return end;
+}
+
+/* The pick among pk[0..n) for the key at p (after its opening quote),
+ * *kend past its closing quote; *kend NULL for a key with an escape or
+ * not JSON. */
+static const lgw__jv_pick_t *jv_pick_key(const char *p, const char *e,
+                                         const lgw__jv_pick_t *pk, size_t n,
+                                         const char **kend) {
+  const char *k = jv_plain_run(p, e);
+  size_t kn = (size_t)(k - p), i, j;
+  *kend = NULL;
+  if (k >= e || *k != '"') return NULL;
+  *kend = k + 1;
+  for (i = 0; i < n; i++) {
+    const char *w = pk[i].key;
+    if (!w || pk[i].len != kn || w[0] != p[0]) continue;
+    for (j = 0; j + 8 <= kn; j += 8) {   /* eight bytes at a time */
+      uint64_t a, b;
+      memcpy(&a, w + j, 8);
+      memcpy(&b, p + j, 8);
+      if (a != b) break;
+    }
+    while (j < kn && w[j] == p[j]) j++;
+    if (j == kn) return &pk[i];
+  }
+  return NULL;
+}
+
+/* The value at p (no leading whitespace) with picks pk[0..n) inside it:
+ * just past it, or NULL. */
+static const char *jv_pick_value(const char *p, const char *e, int depth,
+                                 const lgw__jv_pick_t *pk, size_t n,
+                                 lgw__jv_t *out) {
+  const lgw__jv_pick_t *k, *first = NULL;
+  char close;
+  int slot = -1;
+  size_t i;
+  if (!n || p >= e || (*p != '{' && *p != '[')) return jv_value(p, e, depth);
+  if (depth >= JV_DEPTH) return NULL;
+  if (depth > 0 && depth <= JV_ENDS_DEPTH && jv_ends.n < JV_ENDS) {
+    slot = jv_ends.n++;
+    jv_ends.start[slot] = p;
+    jv_ends.end[slot] = NULL;
+  }
+  close = *p == '{' ? '}' : ']';
+  if (close == ']')
+    for (i = 0; i < n && !first; i++)
+      if (!pk[i].key) first = &pk[i];
+  p = jv_skip_ws(p + 1, e);
+  if (p < e && *p == close) {
+    p++;
+    goto done;
+  }
+  for (;;) {
+    k = first;
+    first = NULL;
+    if (close == '}') {
+      if (p >= e || *p != '"') return NULL;
+      k = jv_pick_key(p + 1, e, pk, n, &p);
+      if (!p) return NULL;
+      p = jv_skip_ws(p, e);
+      if (p >= e || *p != ':') return NULL;
+      p = jv_skip_ws(p + 1, e);
+    }
+    if (!(p = jv_pick_one(p, e, depth + 1, k, out))) return NULL;
+    p = jv_skip_ws(p, e);
+    if (p >= e) return NULL;
+    if (*p == close) {
+      p++;
+      break;
+    }
+    if (*p != ',') return NULL;
+    p = jv_skip_ws(p + 1, e);
+  }
+done:
+  if (slot >= 0) jv_ends.end[slot] = p;
+  return p;
+}
+
+int lgw__jv_read(const char *doc, size_t len, const lgw__jv_pick_t *top,
+                 size_t ntop, lgw__jv_t *out, size_t nout) {
+  const char *e = doc + len, *p, *v;
+  size_t i;
+  for (i = 0; i < nout; i++) out[i].type = LGW__JV_NONE;
+  if (!doc) return LGW__JV_UNSURE;
+  jv_init();
+  jv_ends.n = 0;
+  p = jv_skip_ws(doc, e);
+  v = jv_pick_value(p, e, 0, top, ntop, out);
+  if (!v || jv_skip_ws(v, e) != e) {
+    for (i = 0; i < nout; i++) out[i].type = LGW__JV_NONE;
+    return LGW__JV_UNSURE;
   }
   return 0;
 }

@@ -124,4 +124,29 @@ int lgw__jv_eq(const lgw__jv_t *v, const char *lit, int *eq);
  * LGW__JV_UNSURE otherwise. */
 int lgw__jv_compact(const lgw__jv_t *v, const char **p, size_t *n);
 
+/* ---- reading in one pass ------------------------------------------------ */
+
+/* A value to pick while a document is validated: a member of an object
+ * by its key (key NULL: element 0 of an array), recorded in out[slot],
+ * and the values to pick inside it (sub[0..nsub)). */
+typedef struct lgw__jv_pick {
+  const char *key;
+  unsigned char len;                 /* strlen(key) */
+  unsigned char slot;
+  unsigned char nsub;
+  const struct lgw__jv_pick *sub;
+} lgw__jv_pick_t;
+
+/* lgw__jv_root and lgw__jv_get/lgw__jv_first of every pick, in one pass
+ * over doc[0..len): out[0..nout) are cleared (type NONE), then out[slot]
+ * is the first occurrence of each pick's value, as cJSON finds it, with n
+ * its exact length; the root's picks are top[0..ntop). A pick inside a
+ * value of another type than it needs stays NONE. 0, or LGW__JV_UNSURE
+ * when doc is not one JSON value that cJSON reads the same way (see
+ * lgw__jv_root) or a member key of an object picks are looked for in
+ * holds an escape. The values read on as those of lgw__jv_root. */
+int lgw__jv_read(const char *doc, size_t len, const lgw__jv_pick_t *top,
+                 size_t ntop, lgw__jv_t *out, size_t nout);
+
+
 #endif

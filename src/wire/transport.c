@@ -387,6 +387,18 @@ int lgw__openai_usage_jv(const lgw__jv_t *usage, const char *in_key,
   return 0;
 }
 
+int lgw__usage_read(const lgw__jv_t *v, lgw__reply_t *out) {
+  long n[4];
+  int i;
+  for (i = 0; i < 4; i++)
+    if (lgw__jv_int(&v[i], &n[i])) return LGW__JV_UNSURE;
+  out->input_tokens = n[0];
+  out->output_tokens = n[1];
+  out->cached_tokens = n[2];
+  out->reasoning_tokens = n[3];
+  return 0;
+}
+
 int lgw__jv_finish(const lgw__jv_t *v, const char **out) {
   const char *p;
   char raw[32];

@@ -269,6 +269,15 @@ int lgw__reply_fill(lgw__reply_t *out, int rc, lgw__buf_t *text,
 int lgw__parse_in_place(const char *body, size_t len,
                         int (*fast)(const lgw__jv_t *, lgw__reply_t *),
                         lgw__reply_t *out, lgw_error_t *err);
+/* A pick (json.h) of member key without picks inside, and with the
+ * picks of array sub. */
+#define LGW__PICK(key, slot) {key, sizeof key - 1, slot, 0, NULL}
+#define LGW__PICKS(key, slot, sub) \
+  {key, sizeof key - 1, slot, sizeof sub / sizeof sub[0], sub}
+/* lgw__openai_usage_jv of a usage object read with lgw__jv_read: v[0]
+ * and v[1] the input and output counts, v[2] the cached_tokens of the
+ * input details, v[3] the reasoning_tokens of the output details. */
+int lgw__usage_read(const lgw__jv_t *v, lgw__reply_t *out);
 /* Copy s[0..n) into out->text (owned). */
 int lgw__reply_set_text(lgw__reply_t *out, const char *s, size_t n);
 /* Append the non-empty text parts of a content list (strings, and objects'

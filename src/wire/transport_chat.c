@@ -246,34 +246,54 @@ static int jv_is_zero(const lgw__jv_t *v) {
          !((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E');
 }
 
-static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
-  static const char *const top_keys[] = {"choices", "usage"};
-  static const char *const choice_keys[] = {"message", "index",
-                                            "finish_reason"};
-  static const char *const msg_keys[] = {"content", "refusal", "tool_calls"};
-  lgw__jv_t top[2], first, ch[3], m[3];
-  lgw__jv_t *content = &m[0], *refusal = &m[1], *calls = &m[2];
-  lgw__jv_t *index = &ch[1];
+/* What the answer is read for, in one pass (lgw__jv_read). */
+enum {
+  C_CHOICES, C_FIRST, C_MSG, C_CONTENT, C_REFUSAL, C_CALLS, C_INDEX,
+  C_FINISH, C_USAGE, C_IN, C_OUT, C_CACHED, C_REASONING, C_IN_D, C_OUT_D,
+  C_N
+};
+static const lgw__jv_pick_t msg_picks[] = {
+  LGW__PICK("content", C_CONTENT), LGW__PICK("refusal", C_REFUSAL),
+  LGW__PICK("tool_calls", C_CALLS)};
+static const lgw__jv_pick_t choice_picks[] = {
+  LGW__PICKS("message", C_MSG, msg_picks), LGW__PICK("index", C_INDEX),
+  LGW__PICK("finish_reason", C_FINISH)};
+static const lgw__jv_pick_t first_pick[] = {
+  {NULL, 0, C_FIRST, 3, choice_picks}};
+static const lgw__jv_pick_t cached_pick[] = {
+  LGW__PICK("cached_tokens", C_CACHED)};
+static const lgw__jv_pick_t reasoning_pick[] = {
+  LGW__PICK("reasoning_tokens", C_REASONING)};
+static const lgw__jv_pick_t usage_picks[] = {
+  LGW__PICK("prompt_tokens", C_IN), LGW__PICK("completion_tokens", C_OUT),
+  LGW__PICKS("prompt_tokens_details", C_IN_D, cached_pick),
+  LGW__PICKS("completion_tokens_details", C_OUT_D, reasoning_pick)};
+static const lgw__jv_pick_t top_picks[] = {
+  LGW__PICKS("choices", C_CHOICES, first_pick),
+  LGW__PICKS("usage", C_USAGE, usage_picks)};
+
+/* The answer read in one pass over its bytes: 0 (out filled), LGW_ENOMEM
+ * or LGW__JV_UNSURE (out untouched) when a cJSON tree must read it. */
+static int parse_fast(const char *body, size_t len, lgw__reply_t *out) {
+  lgw__jv_t v[C_N];
   lgw__reply_t u;
   lgw__buf_t text;
   const char *finish;
+  const lgw__jv_t *content = &v[C_CONTENT];
+  lgw__jv_type_t t;
   int rc;
-  if (lgw__jv_getv(root, top_keys, top, 2)) return LGW__JV_UNSURE;
-  lgw__jv_first(&top[0], &first);
-  if (lgw__jv_getv(&first, choice_keys, ch, 3) ||
-      lgw__jv_getv(&ch[0], msg_keys, m, 3) ||
-      lgw__openai_usage_jv(&top[1], "prompt_tokens", "completion_tokens",
-                           &u) ||
-      lgw__jv_finish(&ch[2], &finish))
+  if (len > LGW__IN_PLACE_MAX ||
+      lgw__jv_read(body, len, top_picks, 2, v, C_N) ||
+      lgw__usage_read(&v[C_IN], &u) || lgw__jv_finish(&v[C_FINISH], &finish))
     return LGW__JV_UNSURE;
-  /* other content (parts, scalars), a refusal, and a first choice that
-   * is not choice 0 take the cJSON path */
+  /* other content (parts, scalars), a refusal, tool calls and a first
+   * choice that is not choice 0 take the cJSON path */
   if ((content->type != LGW__JV_STR && content->type != LGW__JV_NONE &&
        content->type != LGW__JV_NULL) ||
-      (refusal->type != LGW__JV_NONE && refusal->type != LGW__JV_NULL) ||
-      (calls->type != LGW__JV_NONE && calls->type != LGW__JV_NULL) ||
-      (index->type != LGW__JV_NONE && index->type != LGW__JV_NULL &&
-       !jv_is_zero(index)))
+      ((t = v[C_REFUSAL].type) != LGW__JV_NONE && t != LGW__JV_NULL) ||
+      ((t = v[C_CALLS].type) != LGW__JV_NONE && t != LGW__JV_NULL) ||
+      ((t = v[C_INDEX].type) != LGW__JV_NONE && t != LGW__JV_NULL &&
+       !jv_is_zero(&v[C_INDEX])))
     return LGW__JV_UNSURE;
   lgw__buf_init(&text);
   rc = content->type == LGW__JV_STR ? lgw__jv_str(content, &text) : 0;
@@ -322,8 +342,9 @@ int lgw__chat_parse(const char *body, size_t len, const char *content_type,
   lgw__buf_t text;
   int rc, nul;
   lgw__reply_begin(out);
-  rc = lgw__parse_in_place(body, len, parse_fast, out, err);
-  if (rc == LGW_ENOMEM) return rc;
+  rc = parse_fast(body, len, out);
+  if (rc == LGW_ENOMEM)
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory reading body");
   /* no text: the cJSON path looks for an error object */
   if (rc == 0 && !lgw__reply_blank(out)) return 0;
   rc = lgw__decode_body(body, len, content_type, &root, &nul, err);
