@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <cJSON.h>
+
 #include "wire_support.h"
 
 const lgw_message_t wire_history[4] = {
@@ -163,4 +165,74 @@ void wire_fold(const lgw__transport_t *t, wire_feed_t *f, const char *lines) {
     }
     p = nl ? nl + 1 : p + n;
   }
+}
+
+/* The buffers are equal (NULL and "" differ). */
+static int same_bytes(const char *a, size_t an, const char *b, size_t bn) {
+  if (!a || !b) return !a && !b;
+  return an == bn && memcmp(a, b, an) == 0;
+}
+
+static int same_str(const char *a, const char *b) {
+  if (!a || !b) return !a && !b;
+  return strcmp(a, b) == 0;
+}
+
+const char *wire_parse_diff(const lgw__transport_t *t, const char *b) {
+  static char out[512];
+  lgw__reply_t r[2];
+  lgw_error_t e[2];
+  char *fb = lgw__sprintf("\f%s", b);
+  cJSON *j = cJSON_ParseWithOpts(b, NULL, 1);
+  int rc[2], i;
+  size_t k;
+  memset(r, 0, sizeof r);
+  memset(e, 0, sizeof e);
+  rc[0] = t->parse(b, strlen(b), NULL, &r[0], &e[0]);
+  rc[1] = t->parse(fb, strlen(fb), NULL, &r[1], &e[1]);
+  out[0] = '\0';
+  if (rc[0] != rc[1]) {
+    snprintf(out, sizeof out, "rc %d != %d", rc[0], rc[1]);
+  } else if (rc[0]) {
+    /* the message of a body that is not JSON names an offset */
+    if (e[0].http_status != e[1].http_status ||
+        (j && strcmp(e[0].message, e[1].message) != 0))
+      snprintf(out, sizeof out, "error %d '%.200s' != %d '%.200s'", e[0].http_status,
+               e[0].message, e[1].http_status, e[1].message);
+  } else if (!same_bytes(r[0].text, r[0].text_len, r[1].text,
+                         r[1].text_len)) {
+    snprintf(out, sizeof out, "text '%s' != '%s'", r[0].text, r[1].text);
+  } else if (!same_bytes(r[0].refusal, r[0].refusal_len, r[1].refusal,
+                         r[1].refusal_len)) {
+    snprintf(out, sizeof out, "refusal '%s' != '%s'",
+             r[0].refusal ? r[0].refusal : "(null)",
+             r[1].refusal ? r[1].refusal : "(null)");
+  } else if (!same_str(r[0].finish_reason, r[1].finish_reason)) {
+    snprintf(out, sizeof out, "finish %s != %s",
+             r[0].finish_reason ? r[0].finish_reason : "(null)",
+             r[1].finish_reason ? r[1].finish_reason : "(null)");
+  } else if (r[0].input_tokens != r[1].input_tokens ||
+             r[0].output_tokens != r[1].output_tokens ||
+             r[0].cached_tokens != r[1].cached_tokens ||
+             r[0].reasoning_tokens != r[1].reasoning_tokens) {
+    snprintf(out, sizeof out, "usage %ld/%ld/%ld/%ld != %ld/%ld/%ld/%ld",
+             r[0].input_tokens, r[0].output_tokens, r[0].cached_tokens,
+             r[0].reasoning_tokens, r[1].input_tokens, r[1].output_tokens,
+             r[1].cached_tokens, r[1].reasoning_tokens);
+  } else if (r[0].calls.n != r[1].calls.n) {
+    snprintf(out, sizeof out, "calls %zu != %zu", r[0].calls.n,
+             r[1].calls.n);
+  } else {
+    for (k = 0; k < r[0].calls.n && !out[0]; k++) {
+      const lgw__tcall_t *x = &r[0].calls.v[k], *y = &r[1].calls.v[k];
+      if (!same_str(x->id, y->id) || !same_str(x->name, y->name) ||
+          !same_bytes(x->args.data ? x->args.data : "", x->args.len,
+                      y->args.data ? y->args.data : "", y->args.len))
+        snprintf(out, sizeof out, "call %zu differs", k);
+    }
+  }
+  for (i = 0; i < 2; i++) lgw__reply_free(&r[i]);
+  cJSON_Delete(j);
+  lgw_free(fb);
+  return out;
 }

@@ -53,6 +53,12 @@ const char *wire_parse(const lgw__transport_t *t, const char *b);
  * "ERR <code> <status>: <message>". */
 const char *wire_reply_line(const lgw__transport_t *t, const char *b);
 
+/* t's reading of body b in place against its reading through a cJSON
+ * tree, forced by a leading form feed (whitespace to cJSON, not to the
+ * in-place reader): "" when every field agrees (text, refusal, finish,
+ * usage, tool calls, error code, status and message), else what differs. */
+const char *wire_parse_diff(const lgw__transport_t *t, const char *b);
+
 /* A stream fed event by event: the deltas as "[d1][d2]...", and the
  * error of the event that failed. */
 typedef struct wire_feed {

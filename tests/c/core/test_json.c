@@ -135,6 +135,141 @@ TEST(reader_skips_members) {
   lgw__buf_free(&b);
 }
 
+/* lgw__jv_read of {"a": {"x": .., "y": ..}, "b": [{"z": ..}], "c": ..}
+ * against lgw__jv_root and lgw__jv_get / lgw__jv_first: each slot as
+ * "type:text" (the text as the value's exact n bytes), "-" for NONE. */
+enum { R_A, R_X, R_Y, R_B, R_B0, R_Z, R_C, R_N };
+static const lgw__jv_pick_t r_a[] = {{"x", 1, R_X, 0, NULL},
+                                     {"y", 1, R_Y, 0, NULL}};
+static const lgw__jv_pick_t r_z[] = {{"z", 1, R_Z, 0, NULL}};
+static const lgw__jv_pick_t r_b[] = {{NULL, 0, R_B0, 1, r_z}};
+static const lgw__jv_pick_t r_top[] = {
+  {"a", 1, R_A, 2, r_a}, {"b", 1, R_B, 1, r_b}, {"c", 1, R_C, 0, NULL}};
+
+static void slots_text(char *out, size_t cap, const lgw__jv_t *v, size_t n) {
+  size_t i, k = 0;
+  out[0] = '\0';
+  for (i = 0; i < n && k < cap; i++) {
+    if (v[i].type == LGW__JV_NONE)
+      k += (size_t)snprintf(out + k, cap - k, "%s-", i ? " " : "");
+    else
+      k += (size_t)snprintf(out + k, cap - k, "%s%d:%.*s", i ? " " : "",
+                            (int)v[i].type, (int)v[i].n, v[i].p);
+  }
+}
+
+/* The exact length of a value found by the walk: up to its end. */
+static void walk_measure(lgw__jv_t *v) {
+  lgw__jv_t outer;
+  const char *body;
+  if (v->type == LGW__JV_NONE) return;
+  body = v->p;
+  /* the value is a whole document of its own: validate it as a root to
+   * find its end, shrinking from the document's end */
+  for (; v->n > 0; v->n--)
+    if (!lgw__jv_root(body, v->n, &outer)) break;
+  while (v->n > 0 && strchr(" \t\r\n", body[v->n - 1])) v->n--;
+}
+
+static const char *read_both(const char *doc) {
+  static char out[600];
+  char one[280], walked[280];
+  lgw__jv_t v[R_N], w[R_N], root;
+  size_t i;
+  int rc = lgw__jv_read(doc, strlen(doc), r_top, 3, v, R_N);
+  if (rc) return "UNSURE";
+  slots_text(one, sizeof one, v, R_N);
+  /* the same by walking, after validating the document as a root */
+  if (lgw__jv_root(doc, strlen(doc), &root)) return "ROOT UNSURE";
+  if (lgw__jv_get(&root, "a", &w[R_A]) || lgw__jv_get(&root, "b", &w[R_B]) ||
+      lgw__jv_get(&root, "c", &w[R_C]) || lgw__jv_get(&w[R_A], "x", &w[R_X]) ||
+      lgw__jv_get(&w[R_A], "y", &w[R_Y]))
+    return "WALK UNSURE";
+  lgw__jv_first(&w[R_B], &w[R_B0]);
+  if (lgw__jv_get(&w[R_B0], "z", &w[R_Z])) return "WALK UNSURE";
+  for (i = 0; i < R_N; i++) walk_measure(&w[i]);
+  slots_text(walked, sizeof walked, w, R_N);
+  if (strcmp(one, walked) != 0) {
+    snprintf(out, sizeof out, "%s != %s", one, walked);
+    return out;
+  }
+  snprintf(out, sizeof out, "%s", one);
+  return out;
+}
+
+TEST(reader_one_pass) {
+  ASSERT_STREQ(read_both("{\"a\":{\"x\":1,\"y\":\"s\"},\"b\":[{\"z\":true},"
+                         "{\"z\":false}],\"c\":null}"),
+               "7:{\"x\":1,\"y\":\"s\"} 4:1 5:\"s\" "
+               "6:[{\"z\":true},{\"z\":false}] 7:{\"z\":true} 3:true 1:null");
+  /* other orders, other members, whitespace, nesting */
+  ASSERT_STREQ(read_both(" { \"q\" : [ { \"a\" : 1 } ] , \"c\" : [ 1 , 2 ] ,"
+                         " \"b\" : [ [ ] , { \"z\" : 2 } ] , \"a\" : {"
+                         " \"y\" : { \"x\" : 3 } , \"x\" : -1.5e3 } } "),
+               "7:{ \"y\" : { \"x\" : 3 } , \"x\" : -1.5e3 } 4:-1.5e3 "
+               "7:{ \"x\" : 3 } 6:[ [ ] , { \"z\" : 2 } ] 6:[ ] - "
+               "6:[ 1 , 2 ]");
+  /* the first occurrence wins, at every level and whatever its type */
+  ASSERT_STREQ(read_both("{\"a\":5,\"a\":{\"x\":1},\"b\":[{\"z\":1,\"z\":2}],"
+                         "\"b\":[{\"z\":3}],\"c\":\"1\",\"c\":\"2\"}"),
+               "4:5 - - 6:[{\"z\":1,\"z\":2}] 7:{\"z\":1,\"z\":2} 4:1 "
+               "5:\"1\"");
+  /* wrong types inside: nothing picked below them */
+  ASSERT_STREQ(read_both("{\"a\":[{\"x\":1}],\"b\":{\"z\":1}}"),
+               "6:[{\"x\":1}] - - 7:{\"z\":1} - - -");
+  ASSERT_STREQ(read_both("[{\"a\":1}]"), "- - - - - - -");
+  ASSERT_STREQ(read_both("\"a\""), "- - - - - - -");
+  /* escapes: in values they are fine, in keys where picks are looked
+   * for only a tree can tell, elsewhere they do not matter */
+  ASSERT_STREQ(read_both("{\"c\":\"\\u00e9\\\"\",\"q\":{\"\\u0061\":1}}"),
+               "- - - - - - 5:\"\\u00e9\\\"\"");
+  ASSERT_STREQ(lgw__jv_read("{\"\\u0061\":1}", 12, r_top, 3, NULL, 0) ? "U"
+                                                                       : "0",
+               "U");
+  ASSERT_STREQ(read_both("{\"a\":{\"x\":1,\"\\n\":2}}"), "UNSURE");
+  ASSERT_STREQ(read_both("{\"b\":[{\"\\\"\":2}]}"), "UNSURE");
+  /* not JSON, or not as cJSON reads it */
+  ASSERT_STREQ(read_both("{\"a\":{\"x\":1}"), "UNSURE");
+  ASSERT_STREQ(read_both("{\"a\":{\"x\":01}}"), "UNSURE");
+  ASSERT_STREQ(read_both("{\"a\":{\"x\":\"\\ud800\"}}"), "UNSURE");
+  ASSERT_STREQ(read_both("{\"c\":\"tab\there\"}"), "UNSURE");
+  ASSERT_STREQ(read_both("{\"c\":1} 2"), "UNSURE");
+  ASSERT_STREQ(read_both("\xEF\xBB\xBF{}"), "UNSURE");
+  ASSERT_STREQ(read_both(""), "UNSURE");
+  /* strings of every length around the eight-byte scan, with a quote, a
+   * backslash or a control byte at each place */
+  {
+    char doc[64], val[40];
+    size_t n, at;
+    for (n = 0; n < 20; n++) {
+      memset(val, 'v', n);
+      val[n] = '\0';
+      snprintf(doc, sizeof doc, "{\"c\":\"%s\",\"a\":{}}", val);
+      ASSERT_EQ(strlen(read_both(doc)) > 6, 1);
+      for (at = 0; at < n; at++) {
+        lgw__jv_t v[R_N];
+        val[at] = '\\';
+        snprintf(doc, sizeof doc, "{\"c\":\"%s\"}", val);
+        ASSERT_EQ(lgw__jv_read(doc, strlen(doc), r_top, 3, v, R_N),
+                  LGW__JV_UNSURE);
+        val[at] = '\x1f';
+        snprintf(doc, sizeof doc, "{\"c\":\"%s\"}", val);
+        ASSERT_EQ(lgw__jv_read(doc, strlen(doc), r_top, 3, v, R_N),
+                  LGW__JV_UNSURE);
+        val[at] = '"';
+        snprintf(doc, sizeof doc, "{\"c\":\"%s\"}", val);
+        ASSERT_EQ(lgw__jv_read(doc, strlen(doc), r_top, 3, v, R_N),
+                  LGW__JV_UNSURE);
+        val[at] = '\xc3';
+        snprintf(doc, sizeof doc, "{\"c\":\"%s\"}", val);
+        ASSERT_EQ(lgw__jv_read(doc, strlen(doc), r_top, 3, v, R_N), 0);
+        ASSERT_EQ(v[R_C].n, n + 2);
+        val[at] = 'v';
+      }
+    }
+  }
+}
+
 TEST(reader_two_documents) {
   /* values of a document stay readable after another one was read, also
    * one inside it */
@@ -381,6 +516,7 @@ int main(void) {
   RUN(reader_walks_arrays);
   RUN(reader_strings);
   RUN(reader_skips_members);
+  RUN(reader_one_pass);
   RUN(reader_two_documents);
   RUN(responses_in_place_as_tree);
   RUN(anthropic_in_place_as_tree);

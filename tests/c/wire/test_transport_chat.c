@@ -233,6 +233,129 @@ TEST(chat_in_place_matches_cjson) {
   ASSERT_STREQ(chat_both("{\"a\":1} x"), "ERR -10");
 }
 
+/* Answers of every shape read in one pass give exactly what the cJSON
+ * tree gives: each field, the tool calls and the error. */
+static const char *const chat_corpus[] = {
+  /* the usual answer, and the same with its keys in other orders */
+  "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1,"
+  "\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+  "\"assistant\",\"content\":\"The quick brown fox jumps over the lazy dog."
+  "\",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,"
+  "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":12,"
+  "\"completion_tokens\":10,\"total_tokens\":22,\"prompt_tokens_details\":"
+  "{\"cached_tokens\":0,\"audio_tokens\":0},\"completion_tokens_details\":"
+  "{\"reasoning_tokens\":5,\"audio_tokens\":0}},\"system_fingerprint\":null}",
+  "{\"usage\":{\"completion_tokens_details\":{\"reasoning_tokens\":2},"
+  "\"completion_tokens\":3,\"prompt_tokens\":4},\"choices\":[{"
+  "\"finish_reason\":\"length\",\"message\":{\"content\":\"cut\",\"role\":"
+  "\"assistant\"},\"index\":0}],\"id\":\"x\"}",
+  /* escapes of every kind, long strings, raw UTF-8 */
+  "{\"choices\":[{\"message\":{\"content\":\"tab\\there \\\"q\\\" \\\\ \\/ "
+  "\\b\\f\\r\\n \\u00e9\\u20AC\\ud83d\\ude00 \xe2\x82\xac and a longer run "
+  "of plain text to cross eight-byte words\"}}]}",
+  "{\"choices\":[{\"message\":{\"content\":\"\\u0000lead, mid\\u0000, "
+  "\xc0 byte\"}}]}",
+  "{\"choices\":[{\"message\":{\"content\":\"ab\\u0000cd\"}}],"
+  "\"usage\":{\"prompt_tokens\":1}}",
+  /* keys with escapes, before and after the wanted ones, at each level */
+  "{\"\\u0063hoices\":[{\"message\":{\"content\":\"k\"}}]}",
+  "{\"choices\":[{\"message\":{\"cont\\u0065nt\":\"k\",\"content\":\"j\"}}]}",
+  "{\"choices\":[{\"message\":{\"content\":\"k\"}}],\"x\\n\":1}",
+  "{\"choices\":[{\"message\":{\"content\":\"k\"},\"f\\\"\":2}],"
+  "\"usage\":{\"prompt_tokens\":3,\"a\\\\b\":4}}",
+  /* duplicate keys: the first one counts, whatever its type */
+  "{\"choices\":[{\"message\":{\"content\":\"first\"}}],\"choices\":[{"
+  "\"message\":{\"content\":\"second\"}}]}",
+  "{\"choices\":null,\"choices\":[{\"message\":{\"content\":\"x\"}}]}",
+  "{\"choices\":[{\"message\":{\"content\":\"a\"},\"message\":{\"content\":"
+  "\"b\"},\"finish_reason\":\"stop\",\"finish_reason\":\"length\"}]}",
+  "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+  "\"prompt_tokens\":1,\"prompt_tokens\":2},\"usage\":{\"prompt_tokens\":3}}",
+  "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+  "\"prompt_tokens_details\":{\"cached_tokens\":1,\"cached_tokens\":2},"
+  "\"prompt_tokens_details\":{\"cached_tokens\":3}}}",
+  /* nulls and other types where objects, strings or numbers are wanted */
+  "{\"choices\":[{\"message\":{\"content\":null}}]}",
+  "{\"choices\":[{\"message\":null}]}",
+  "{\"choices\":[null,{\"message\":{\"content\":\"second\"}}]}",
+  "{\"choices\":[{\"message\":[{\"content\":\"in an array\"}]}]}",
+  "{\"choices\":{\"message\":{\"content\":\"not an array\"}}}",
+  "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":null}],"
+  "\"usage\":null}",
+  "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":7}],"
+  "\"usage\":{\"prompt_tokens\":null,\"completion_tokens\":\"2\","
+  "\"prompt_tokens_details\":null,\"completion_tokens_details\":[]}}",
+  "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":"
+  "\"st\\u006fp\"}]}",
+  "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":"
+  "\"a_finish_reason_longer_than_thirty_two_bytes\"}]}",
+  "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":"
+  "\"content_filter\"}]}",
+  /* numbers */
+  "{\"choices\":[{\"message\":{\"content\":\"x\"}}],\"usage\":{"
+  "\"prompt_tokens\":1.5,\"completion_tokens\":1e2,\"prompt_tokens_details\":"
+  "{\"cached_tokens\":-1},\"completion_tokens_details\":{"
+  "\"reasoning_tokens\":123456789012345678}}}",
+  "{\"choices\":[{\"message\":{\"content\":\"x\"}}],\"usage\":{"
+  "\"prompt_tokens\":0,\"completion_tokens\":-0,\"total_tokens\":1E400}}",
+  /* choice index */
+  "{\"choices\":[{\"index\":1,\"message\":{\"content\":\"one\"}},{\"index\":"
+  "0,\"message\":{\"content\":\"zero\"}}]}",
+  "{\"choices\":[{\"index\":0.0,\"message\":{\"content\":\"z\"}}]}",
+  "{\"choices\":[{\"index\":null,\"message\":{\"content\":\"z\"}}]}",
+  /* missing usage, missing choices, empty things */
+  "{\"choices\":[{\"message\":{\"content\":\"no usage\"}}]}",
+  "{\"choices\":[]}", "{}", "[]", "\"s\"", "3", "null",
+  "{\"choices\":[{}]}",
+  "{\"choices\":[{\"message\":{}}]}",
+  "{\"choices\":[{\"message\":{\"content\":\"\"}}]}",
+  "{\"choices\":[{\"message\":{\"content\":\" \\n\\t \"}}]}",
+  /* other content: parts, scalars */
+  "{\"choices\":[{\"message\":{\"content\":[{\"type\":\"text\",\"text\":"
+  "\"a\"},\"b\"]}}]}",
+  "{\"choices\":[{\"message\":{\"content\":true}}]}",
+  "{\"choices\":[{\"message\":{\"content\":2.5}}]}",
+  /* refusal, tool calls */
+  "{\"choices\":[{\"message\":{\"content\":null,\"refusal\":\"No.\"},"
+  "\"finish_reason\":\"stop\"}]}",
+  "{\"choices\":[{\"message\":{\"content\":\"partly\",\"refusal\":\"\"}}]}",
+  "{\"choices\":[{\"message\":{\"content\":null,\"tool_calls\":[{\"id\":"
+  "\"c1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":"
+  "\"{\\\"a\\\":1}\"}}]},\"finish_reason\":\"tool_calls\"}]}",
+  "{\"choices\":[{\"message\":{\"content\":\"t\",\"tool_calls\":[]}}]}",
+  "{\"choices\":[{\"message\":{\"content\":\"t\",\"tool_calls\":null}}]}",
+  /* error bodies with 2xx */
+  "{\"error\":{\"message\":\"Rate limited\",\"type\":\"rate_limit_error\","
+  "\"code\":\"rate_limit_exceeded\"}}",
+  "{\"choices\":[{\"message\":{\"content\":\"\"}}],\"error\":{\"message\":"
+  "\"bad\",\"type\":\"invalid_request_error\"}}",
+  "{\"choices\":[{\"message\":{\"content\":\"text wins\"}}],\"error\":{"
+  "\"message\":\"bad\",\"type\":\"server_error\"}}",
+  /* whitespace everywhere, deep nesting elsewhere */
+  " \r\n{ \"choices\" : [ { \"message\" : { \"content\" : \"w\" } , "
+  "\"finish_reason\" : \"stop\" } ] , \"usage\" : { \"prompt_tokens\" : 7 , "
+  "\"completion_tokens\" : 8 } } \t",
+  "{\"x\":[[[[[[{\"a\":[{\"b\":{}}]}]]]]]],\"choices\":[{\"message\":{"
+  "\"content\":\"n\",\"extra\":{\"choices\":[{\"message\":{\"content\":"
+  "\"inner\"}}]}}}]}",
+  /* not JSON, or not what cJSON reads */
+  "{\"choices\":[}", "{\"choices\":[{\"message\":{\"content\":\"\\ud800\"}}]}",
+  "{\"choices\":[{\"message\":{\"content\":\"\\x\"}}]}",
+  "{\"choices\":[{\"message\":{\"content\":\"raw\ttab\"}}]}",
+  "{\"choices\":[{\"message\":{\"content\":01}}]}", "{\"a\":1} x", "",
+  "{\"choices\":[{\"message\":{\"content\":\"unterminated}}]}",
+  "\xef\xbb\xbf{\"choices\":[{\"message\":{\"content\":\"bom\"}}]}",
+};
+
+TEST(chat_one_pass_matches_tree) {
+  size_t i;
+  for (i = 0; i < sizeof chat_corpus / sizeof chat_corpus[0]; i++) {
+    const char *d = wire_parse_diff(&lgw__transport_chat, chat_corpus[i]);
+    if (*d) fprintf(stderr, "corpus %zu: %s\n", i, d);
+    ASSERT_STREQ(d, "");
+  }
+}
+
 TEST(chat_answers_not_streamed) {
   /* refusal (in place and cJSON paths agree), choice 0, finish */
   ASSERT_STREQ(wire_reply_line(&lgw__transport_chat,
@@ -300,6 +423,7 @@ int main(void) {
   RUN(chat_extract);
   RUN(chat_usage_and_sse);
   RUN(chat_in_place_matches_cjson);
+  RUN(chat_one_pass_matches_tree);
   RUN(chat_answers_not_streamed);
   RUN(stream_chat_events);
   return TEST_SUMMARY();
