@@ -44,48 +44,109 @@ static size_t utf8_seq(const unsigned char *p, size_t avail, int *ok) {
   return *ok ? need + 1 : i;
 }
 
+/* Bytes a JSON string holds as they are: printable ASCII other than '"'
+ * and '\\' (0x20-0x7F less 0x22 and 0x5C). */
+static const unsigned char ascii_plain[256] = {
+  0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+  1,1,0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
+  1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,0,1,1,1,
+  1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
+  0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+  0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+  0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+  0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+};
+
+/* Past the bytes at p (up to e) that a JSON string holds as they are:
+ * printable ASCII other than '"' and '\\', eight at a time. */
+static const unsigned char *ascii_run(const unsigned char *p,
+                                      const unsigned char *e) {
+  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  while (e - p >= 8) {
+    uint64_t x, q, b;
+    memcpy(&x, p, 8);
+    q = x ^ (ones * '"');
+    b = x ^ (ones * '\\');
+    /* a byte below 0x20, equal to '"' or '\\', or from 0x80 up sets its
+     * high bit (bytes after the first such byte may too) */
+    x = ((x - ones * 0x20) | x | ((q - ones) & ~q) | ((b - ones) & ~b)) &
+        highs;
+    if (x) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      return p + (__builtin_ctzll(x) >> 3);
+#else
+      break;
+#endif
+    }
+    p += 8;
+  }
+  while (p < e && ascii_plain[*p]) p++;
+  return p;
+}
+
+/* Written straight into the buffer: room for the string as it is and its
+ * quotes first, more only when an escape or a U+FFFD makes it longer. */
 int lgw__json_add_str(lgw__buf_t *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
   const unsigned char *p = (const unsigned char *)s, *end = p + n;
-  if (lgw__buf_reserve(b, n + 2) || lgw__buf_addc(b, '"')) return LGW_ENOMEM;
+  char *d;
+  if (b->cap - b->len <= n + 2 && lgw__buf_reserve(b, n + 2))
+    return LGW_ENOMEM;
+  d = b->data + b->len;
+  *d++ = '"';
   while (p < end) {
     const unsigned char *run = p;
     unsigned c;
-    char esc[6];
     size_t k;
     int ok;
-    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-      p++;
-    if (p > run && lgw__buf_add(b, run, (size_t)(p - run))) return LGW_ENOMEM;
+    p = ascii_run(p, end);
+    if (p > run) {
+      memcpy(d, run, (size_t)(p - run));
+      d += p - run;
+    }
     if (p == end) break;
     c = *p;
     if (c >= 0x80) {
       k = utf8_seq(p, (size_t)(end - p), &ok);
-      if (ok ? lgw__buf_add(b, p, k) : lgw__buf_adds(b, "\xEF\xBF\xBD"))
-        return LGW_ENOMEM;
+      if (ok) {          /* as it is: the room is there */
+        memcpy(d, p, k);
+        d += k;
+        p += k;
+        continue;
+      }
+    }
+    /* an escape or U+FFFD: at most 6 bytes for at least 1 */
+    b->len = (size_t)(d - b->data);
+    if (lgw__buf_reserve(b, (size_t)(end - p) + 7)) return LGW_ENOMEM;
+    d = b->data + b->len;
+    if (c >= 0x80) {
+      memcpy(d, "\xEF\xBF\xBD", 3);
+      d += 3;
       p += k;
       continue;
     }
-    esc[0] = '\\';
-    k = 2;
+    *d++ = '\\';
     switch (c) {
-      case '"': esc[1] = '"'; break;
-      case '\\': esc[1] = '\\'; break;
-      case '\n': esc[1] = 'n'; break;
-      case '\r': esc[1] = 'r'; break;
-      case '\t': esc[1] = 't'; break;
-      case '\b': esc[1] = 'b'; break;
-      case '\f': esc[1] = 'f'; break;
+      case '"': *d++ = '"'; break;
+      case '\\': *d++ = '\\'; break;
+      case '\n': *d++ = 'n'; break;
+      case '\r': *d++ = 'r'; break;
+      case '\t': *d++ = 't'; break;
+      case '\b': *d++ = 'b'; break;
+      case '\f': *d++ = 'f'; break;
       default:
-        memcpy(esc + 1, "u00", 3);
-        esc[4] = hex[c >> 4];
-        esc[5] = hex[c & 15];
-        k = 6;
+        memcpy(d, "u00", 3);
+        d[3] = hex[c >> 4];
+        d[4] = hex[c & 15];
+        d += 5;
     }
-    if (lgw__buf_add(b, esc, k)) return LGW_ENOMEM;
     p++;
   }
-  return lgw__buf_addc(b, '"');
+  *d++ = '"';
+  *d = '\0';
+  b->len = (size_t)(d - b->data);
+  return 0;
 }
 
 /* The code point of the UTF-8 sequence at s[0..n), n > 0, in *cp and its
@@ -182,7 +243,8 @@ int lgw__json_add_num(lgw__buf_t *b, double v) {
 int lgw__json_add_key(lgw__buf_t *b, const char *key) {
   size_t n = strlen(key);
   char *d;
-  if (lgw__buf_reserve(b, n + 4)) return LGW_ENOMEM;
+  if (b->cap - b->len <= n + 4 && lgw__buf_reserve(b, n + 4))
+    return LGW_ENOMEM;
   d = b->data + b->len;
   d[0] = ',';
   d[1] = '"';

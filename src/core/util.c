@@ -111,19 +111,13 @@ int lgw__buf_reserve(lgw__buf_t *b, size_t extra) {
   return 0;
 }
 
-int lgw__buf_add(lgw__buf_t *b, const void *p, size_t n) {
+int lgw__buf_add_grow(lgw__buf_t *b, const void *p, size_t n) {
   if (lgw__buf_reserve(b, n)) return LGW_ENOMEM;
   if (n) memcpy(b->data + b->len, p, n);
   b->len += n;
   b->data[b->len] = '\0';
   return 0;
 }
-
-int lgw__buf_adds(lgw__buf_t *b, const char *s) {
-  return lgw__buf_add(b, s, strlen(s));
-}
-
-int lgw__buf_addc(lgw__buf_t *b, char c) { return lgw__buf_add(b, &c, 1); }
 
 /* Formats into the free space first; a second pass only when it did not
  * fit. */

@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "llmgateway.h"
 
@@ -37,9 +38,28 @@ typedef struct lgw__buf {
 void lgw__buf_init(lgw__buf_t *b);
 void lgw__buf_free(lgw__buf_t *b);
 int lgw__buf_reserve(lgw__buf_t *b, size_t extra);
-int lgw__buf_add(lgw__buf_t *b, const void *p, size_t n);
-int lgw__buf_adds(lgw__buf_t *b, const char *s);
-int lgw__buf_addc(lgw__buf_t *b, char c);
+/* lgw__buf_add when b must grow first. */
+int lgw__buf_add_grow(lgw__buf_t *b, const void *p, size_t n);
+/* Append p[0..n) (a string s; a byte c). Inline: the usual append, into
+ * room b already has, is a copy. */
+static inline int lgw__buf_add(lgw__buf_t *b, const void *p, size_t n) {
+  if (b->cap - b->len <= n) return lgw__buf_add_grow(b, p, n);
+  if (n) memcpy(b->data + b->len, p, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+  return 0;
+}
+static inline int lgw__buf_adds(lgw__buf_t *b, const char *s) {
+  return lgw__buf_add(b, s, strlen(s));
+}
+static inline int lgw__buf_addc(lgw__buf_t *b, char c) {
+  if (b->cap - b->len <= 1) return lgw__buf_add_grow(b, &c, 1);
+  b->data[b->len++] = c;
+  b->data[b->len] = '\0';
+  return 0;
+}
+/* Append a string literal (its length known at compile time). */
+#define LGW__BUF_LIT(b, lit) lgw__buf_add((b), (lit), sizeof(lit) - 1)
 int lgw__buf_printf(lgw__buf_t *b, const char *fmt, ...) LGW__PRINTF(2, 3);
 /* Hands the data to the caller (free with lgw_free); b is reset. Never
  * returns NULL unless out of memory: an empty buffer gives "". */

@@ -317,6 +317,7 @@ static int short_decimal(lgw__buf_t *b, double t, int *rc) {
 int lgw__body_temperature(lgw__buf_t *b, double t) {
   int rc = lgw__json_add_key(b, "temperature");
   if (rc) return rc;
+  if (t == 0 && !signbit(t)) return LGW__BUF_LIT(b, "0.0");
   if (short_decimal(b, t, &rc)) return rc;
   return lgw__json_add_num(b, t);
 }
@@ -484,6 +485,15 @@ lgw__role_t lgw__role_kind(const char *role) {
     {"system", LGW__ROLE_SYSTEM}, {"developer", LGW__ROLE_DEVELOPER}};
   size_t a, e, i;
   if (!role) return LGW__ROLE_USER;
+  /* the usual spelling first */
+  switch (role[0]) {
+    case 'u': if (strcmp(role, "user") == 0) return LGW__ROLE_USER; break;
+    case 'a':
+      if (strcmp(role, "assistant") == 0) return LGW__ROLE_ASSISTANT;
+      break;
+    case 's': if (strcmp(role, "system") == 0) return LGW__ROLE_SYSTEM; break;
+    default: break;
+  }
   lgw__strip_range(role, strlen(role), &a, &e);
   if (a == e) return LGW__ROLE_USER;
   for (i = 0; i < sizeof known / sizeof known[0]; i++)
