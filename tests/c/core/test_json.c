@@ -46,6 +46,78 @@ TEST(writer_utf8_kept_invalid_replaced) {
   ASSERT_STREQ(add_str("\xE2\x82x", 3), "\"\xEF\xBF\xBDx\"");
 }
 
+/* The writer's quoting, byte by byte (invalid UTF-8 through the writer
+ * itself, one byte at a time is not the same: only ASCII is mixed here
+ * with whole valid sequences). */
+static void ref_quote(char *d, const char *s, size_t n) {
+  size_t i;
+  *d++ = '"';
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n'
+                      ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : c == '\b'
+                      ? "\\b" : c == '\f' ? "\\f" : NULL;
+    if (esc) d += sprintf(d, "%s", esc);
+    else if (c < 0x20) d += sprintf(d, "\\u%04x", c);
+    else *d++ = (char)c;
+  }
+  *d++ = '"';
+  *d = '\0';
+}
+
+TEST(writer_spans) {
+  /* \xc3 stands for the sequence C3 A9 */
+  static const char specials[] = "\"\\\n\x01\x1f\t\x7f" "\xc3";
+  char s[40], want[300];
+  size_t n, at, k, pre;
+  /* each special byte at each place of strings around eight bytes, into
+   * buffers that already hold 0 to 70 bytes (growth at every point) */
+  for (pre = 0; pre < 70; pre += 7)
+    for (n = 1; n < 26; n++)
+      for (at = 0; at < n; at++)
+        for (k = 0; k < sizeof specials - 1; k++) {
+          lgw__buf_t b;
+          size_t len = n;
+          memset(s, 'a' + (int)(n % 26), n);
+          if (specials[k] == '\xc3') {   /* a whole two-byte sequence */
+            if (at + 1 >= n) continue;
+            s[at] = '\xc3';
+            s[at + 1] = '\xa9';
+          } else {
+            s[at] = specials[k];
+          }
+          lgw__buf_init(&b);
+          memset(want, 'p', pre);
+          ASSERT_EQ(lgw__buf_add(&b, want, pre), 0);
+          ASSERT_EQ(lgw__json_add_str(&b, s, len), 0);
+          ref_quote(want + pre, s, len);
+          ASSERT_STREQ(b.data, want);
+          ASSERT_EQ(b.len, strlen(want));
+          lgw__buf_free(&b);
+        }
+  /* all escapes: six bytes for each one */
+  {
+    lgw__buf_t b;
+    char many[200], out[1300];
+    memset(many, '\x02', sizeof many);
+    lgw__buf_init(&b);
+    ASSERT_EQ(lgw__json_add_str(&b, many, sizeof many), 0);
+    ref_quote(out, many, sizeof many);
+    ASSERT_EQ(b.len, 1202);
+    ASSERT_STREQ(b.data, out);
+    lgw__buf_free(&b);
+  }
+  /* invalid UTF-8 among plain runs: one U+FFFD per maximal subpart */
+  ASSERT_STREQ(add_str("abcdefgh\xff" "ijklmnop\xe2\x82" "qrstuvwx", 27),
+               "\"abcdefgh\xEF\xBF\xBDijklmnop\xEF\xBF\xBDqrstuvwx\"");
+  ASSERT_STREQ(add_str("\x80\x80\x80\x80\x80\x80\x80\x80\x80", 9),
+               "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF"
+               "\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");
+  ASSERT_STREQ(add_str("", 0), "\"\"");
+  ASSERT_STREQ(add_str("0123456789abcdef\xf0\x9f\x98\x80", 20),
+               "\"0123456789abcdef\xf0\x9f\x98\x80\"");
+}
+
 /* The elements of an array read in place, as "type:text" pairs. */
 static const char *walk(const char *doc) {
   static char out[512];
@@ -513,6 +585,7 @@ TEST(stream_deltas_in_place_as_tree) {
 int main(void) {
   RUN(writer_ensure_ascii_as_python);
   RUN(writer_utf8_kept_invalid_replaced);
+  RUN(writer_spans);
   RUN(reader_walks_arrays);
   RUN(reader_strings);
   RUN(reader_skips_members);
