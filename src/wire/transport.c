@@ -355,39 +355,6 @@ void lgw__openai_usage(const cJSON *usage, const char *in_key,
       cJSON_GetObjectItemCaseSensitive(usage, details), "reasoning_tokens");
 }
 
-/* "<key>_details" into d (cap bytes; a longer key is cut). */
-static const char *details_key(char *d, size_t cap, const char *key) {
-  size_t n = strlen(key);
-  if (n > cap - 9) n = cap - 9;
-  memcpy(d, key, n);
-  memcpy(d + n, "_details", 9);
-  return d;
-}
-
-int lgw__openai_usage_jv(const lgw__jv_t *usage, const char *in_key,
-                         const char *out_key, lgw__reply_t *out) {
-  char din[64], dout[64];
-  const char *keys[4];
-  lgw__jv_t v[4];
-  long n[4];
-  int rc;
-  keys[0] = in_key;
-  keys[1] = out_key;
-  keys[2] = details_key(din, sizeof din, in_key);
-  keys[3] = details_key(dout, sizeof dout, out_key);
-  rc = lgw__jv_getv(usage, keys, v, 4);
-  rc = rc ? rc : lgw__jv_int(&v[0], &n[0]);
-  rc = rc ? rc : lgw__jv_int(&v[1], &n[1]);
-  rc = rc ? rc : lgw__jv_count(&v[2], "cached_tokens", &n[2]);
-  rc = rc ? rc : lgw__jv_count(&v[3], "reasoning_tokens", &n[3]);
-  if (rc) return rc;
-  out->input_tokens = n[0];
-  out->output_tokens = n[1];
-  out->cached_tokens = n[2];
-  out->reasoning_tokens = n[3];
-  return 0;
-}
-
 int lgw__usage_read(const lgw__jv_t *v, lgw__reply_t *out) {
   long n[4];
   int i;
@@ -455,14 +422,22 @@ int lgw__reply_fill(lgw__reply_t *out, int rc, lgw__buf_t *text,
   return rc;
 }
 
-int lgw__parse_in_place(const char *body, size_t len,
-                        int (*fast)(const lgw__jv_t *, lgw__reply_t *),
-                        lgw__reply_t *out, lgw_error_t *err) {
-  lgw__jv_t root;
-  int rc;
-  if (len > LGW__IN_PLACE_MAX || lgw__jv_root(body, len, &root))
+int lgw__read_in_place(const char *body, size_t len, int object,
+                       const lgw__jv_pick_t *top, size_t ntop, lgw__jv_t *v,
+                       size_t nv) {
+  size_t i = 0;
+  if (len > LGW__IN_PLACE_MAX || lgw__jv_read(body, len, top, ntop, v, nv))
     return LGW__JV_UNSURE;
-  rc = fast(&root, out);
+  while (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' ||
+         body[i] == '\r')
+    i++;
+  return object && body[i] != '{' ? LGW__JV_UNSURE : 0;
+}
+
+int lgw__parse_in_place(const char *body, size_t len,
+                        int (*fast)(const char *, size_t, lgw__reply_t *),
+                        lgw__reply_t *out, lgw_error_t *err) {
+  int rc = fast(body, len, out);
   return rc == LGW_ENOMEM
              ? lgw__error_set(err, LGW_ENOMEM, "out of memory reading body")
              : rc;

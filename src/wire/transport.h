@@ -248,12 +248,10 @@ char *lgw__endpoint_url(const char *base_url, const char *as_is,
 
 /* The same helpers on values read in place (json.h): each gives 0,
  * LGW_ENOMEM or LGW__JV_UNSURE, and on UNSURE leaves its output as it
- * was. lgw__openai_usage of a usage value; lgw__finish_reason of a string
+ * was. lgw__finish_reason of a string
  * value (*out NULL for anything else); a string value decoded into *dst
  * (owned, replaced) unless it is no string, or empty and nonempty is
  * set. */
-int lgw__openai_usage_jv(const lgw__jv_t *usage, const char *in_key,
-                         const char *out_key, lgw__reply_t *out);
 int lgw__jv_finish(const lgw__jv_t *v, const char **out);
 int lgw__jv_set_str(char **dst, const lgw__jv_t *v, int nonempty);
 /* The end of an answer read in place with result rc so far: when rc is
@@ -263,11 +261,17 @@ int lgw__jv_set_str(char **dst, const lgw__jv_t *v, int nonempty);
 int lgw__reply_fill(lgw__reply_t *out, int rc, lgw__buf_t *text,
                     const lgw__reply_t *usage, const char *finish,
                     lgw__tcalls_t *calls);
-/* An answer of at most LGW__IN_PLACE_MAX bytes read by fast from its
- * root in place: 0 (out filled), LGW_ENOMEM (written to err), or
- * LGW__JV_UNSURE when a cJSON tree must read it. */
+/* An answer of at most LGW__IN_PLACE_MAX bytes read in one pass
+ * (lgw__jv_read of picks top[0..ntop) into v[0..nv)): 0, or
+ * LGW__JV_UNSURE when a cJSON tree must read it, also when the answer is
+ * not an object when object is set. */
+int lgw__read_in_place(const char *body, size_t len, int object,
+                       const lgw__jv_pick_t *top, size_t ntop, lgw__jv_t *v,
+                       size_t nv);
+/* An answer read by fast: 0 (out filled), LGW_ENOMEM (written to err),
+ * or LGW__JV_UNSURE when a cJSON tree must read it. */
 int lgw__parse_in_place(const char *body, size_t len,
-                        int (*fast)(const lgw__jv_t *, lgw__reply_t *),
+                        int (*fast)(const char *, size_t, lgw__reply_t *),
                         lgw__reply_t *out, lgw_error_t *err);
 /* A pick (json.h) of member key without picks inside, and with the
  * picks of array sub. */

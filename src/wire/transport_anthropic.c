@@ -408,43 +408,39 @@ static int fast_calls(const lgw__jv_t *content, lgw__tcalls_t *l) {
   return rc;
 }
 
-/* read_usage on a usage value read in place. */
-static int fast_usage(const lgw__jv_t *usage, lgw__reply_t *out) {
-  lgw__jv_t d;
-  long n[4];
-  if (lgw__jv_count(usage, "input_tokens", &n[0]) ||
-      lgw__jv_count(usage, "output_tokens", &n[1]) ||
-      lgw__jv_count(usage, "cache_read_input_tokens", &n[2]) ||
-      lgw__jv_get(usage, "output_tokens_details", &d) ||
-      lgw__jv_count(&d, "thinking_tokens", &n[3]))
-    return LGW__JV_UNSURE;
-  if (n[0] >= 0) out->input_tokens = n[0];
-  if (n[1] >= 0) out->output_tokens = n[1];
-  if (n[2] >= 0) out->cached_tokens = n[2];
-  if (n[3] >= 0) out->reasoning_tokens = n[3];
-  return 0;
-}
+/* What the answer is read for, in one pass (lgw__jv_read). */
+enum {
+  A_TYPE, A_CONTENT, A_USAGE, A_STOP, A_IN, A_OUT, A_CACHED, A_THINKING,
+  A_OUT_D, A_N
+};
+static const lgw__jv_pick_t thinking_pick[] = {
+  LGW__PICK("thinking_tokens", A_THINKING)};
+static const lgw__jv_pick_t usage_picks[] = {
+  LGW__PICK("input_tokens", A_IN), LGW__PICK("output_tokens", A_OUT),
+  LGW__PICK("cache_read_input_tokens", A_CACHED),
+  LGW__PICKS("output_tokens_details", A_OUT_D, thinking_pick)};
+static const lgw__jv_pick_t top_picks[] = {
+  LGW__PICK("type", A_TYPE), LGW__PICK("content", A_CONTENT),
+  LGW__PICKS("usage", A_USAGE, usage_picks),
+  LGW__PICK("stop_reason", A_STOP)};
 
-static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
-  static const char *const keys[] = {"type", "content", "usage",
-                                     "stop_reason"};
-  lgw__jv_t m[4];
+static int parse_fast(const char *body, size_t len, lgw__reply_t *out) {
+  lgw__jv_t m[A_N];
   lgw__reply_t u;
   lgw__tcalls_t calls;
   lgw__buf_t text;
   const char *finish;
   int rc, eq, refusal;
-  if (root->type != LGW__JV_OBJ || lgw__jv_getv(root, keys, m, 4) ||
-      lgw__jv_eq(&m[0], "error", &eq) || eq ||
-      lgw__jv_finish(&m[3], &finish) ||
-      lgw__jv_eq(&m[3], "refusal", &refusal))
+  if (lgw__read_in_place(body, len, 1, top_picks, 4, m, A_N) ||
+      lgw__jv_eq(&m[A_TYPE], "error", &eq) || eq ||
+      lgw__jv_finish(&m[A_STOP], &finish) ||
+      lgw__jv_eq(&m[A_STOP], "refusal", &refusal) ||
+      lgw__usage_read(&m[A_IN], &u))
     return LGW__JV_UNSURE;
-  lgw__reply_no_usage(&u);
-  if (fast_usage(&m[2], &u)) return LGW__JV_UNSURE;
   lgw__buf_init(&text);
   memset(&calls, 0, sizeof calls);
-  rc = fast_text(&m[1], &text);
-  rc = rc ? rc : fast_calls(&m[1], &calls);
+  rc = fast_text(&m[A_CONTENT], &text);
+  rc = rc ? rc : fast_calls(&m[A_CONTENT], &calls);
   if (!rc && refusal)
     rc = lgw__reply_set_refusal(out, text.data, text.len);
   return lgw__reply_fill(out, rc, &text, &u, finish, &calls);

@@ -282,8 +282,7 @@ static int parse_fast(const char *body, size_t len, lgw__reply_t *out) {
   const lgw__jv_t *content = &v[C_CONTENT];
   lgw__jv_type_t t;
   int rc;
-  if (len > LGW__IN_PLACE_MAX ||
-      lgw__jv_read(body, len, top_picks, 2, v, C_N) ||
+  if (lgw__read_in_place(body, len, 0, top_picks, 2, v, C_N) ||
       lgw__usage_read(&v[C_IN], &u) || lgw__jv_finish(&v[C_FINISH], &finish))
     return LGW__JV_UNSURE;
   /* other content (parts, scalars), a refusal, tool calls and a first
@@ -342,9 +341,8 @@ int lgw__chat_parse(const char *body, size_t len, const char *content_type,
   lgw__buf_t text;
   int rc, nul;
   lgw__reply_begin(out);
-  rc = parse_fast(body, len, out);
-  if (rc == LGW_ENOMEM)
-    return lgw__error_set(err, LGW_ENOMEM, "out of memory reading body");
+  rc = lgw__parse_in_place(body, len, parse_fast, out, err);
+  if (rc == LGW_ENOMEM) return rc;
   /* no text: the cJSON path looks for an error object */
   if (rc == 0 && !lgw__reply_blank(out)) return 0;
   rc = lgw__decode_body(body, len, content_type, &root, &nul, err);

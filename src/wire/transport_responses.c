@@ -406,21 +406,38 @@ static int fast_output(fast_t *f, const lgw__jv_t *output, int text) {
   return rc;
 }
 
-static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
-  static const char *const keys[] = {"response", "output", "output_text",
-                                     "usage", "status", "incomplete_details",
-                                     "error"};
-  enum { RESPONSE, OUTPUT, OUTPUT_TEXT, USAGE, STATUS, INCOMPLETE, ERROR };
-  lgw__jv_t m[7], v, *output = &m[OUTPUT], *status = &m[STATUS];
+/* What the answer is read for, in one pass (lgw__jv_read). */
+enum {
+  RESPONSE, OUTPUT, OUTPUT_TEXT, USAGE, STATUS, INCOMPLETE, ERROR, U_IN,
+  U_OUT, U_CACHED, U_REASONING, U_IN_D, U_OUT_D, REASON, R_N
+};
+static const lgw__jv_pick_t cached_pick[] = {
+  LGW__PICK("cached_tokens", U_CACHED)};
+static const lgw__jv_pick_t reasoning_pick[] = {
+  LGW__PICK("reasoning_tokens", U_REASONING)};
+static const lgw__jv_pick_t usage_picks[] = {
+  LGW__PICK("input_tokens", U_IN), LGW__PICK("output_tokens", U_OUT),
+  LGW__PICKS("input_tokens_details", U_IN_D, cached_pick),
+  LGW__PICKS("output_tokens_details", U_OUT_D, reasoning_pick)};
+static const lgw__jv_pick_t reason_pick[] = {LGW__PICK("reason", REASON)};
+static const lgw__jv_pick_t top_picks[] = {
+  LGW__PICK("response", RESPONSE), LGW__PICK("output", OUTPUT),
+  LGW__PICK("output_text", OUTPUT_TEXT),
+  LGW__PICKS("usage", USAGE, usage_picks), LGW__PICK("status", STATUS),
+  LGW__PICKS("incomplete_details", INCOMPLETE, reason_pick),
+  LGW__PICK("error", ERROR)};
+
+static int parse_fast(const char *body, size_t len, lgw__reply_t *out) {
+  lgw__jv_t m[R_N], *output = &m[OUTPUT], *status = &m[STATUS];
   lgw__reply_t u;
   const char *finish = NULL;
   fast_t f;
   int rc, eq;
-  if (root->type != LGW__JV_OBJ || lgw__jv_getv(root, keys, m, 7) ||
+  if (lgw__read_in_place(body, len, 1, top_picks, 7, m, R_N) ||
       m[RESPONSE].type != LGW__JV_NONE ||
       (output->type != LGW__JV_ARR && output->type != LGW__JV_NONE &&
        output->type != LGW__JV_NULL) ||
-      lgw__openai_usage_jv(&m[USAGE], "input_tokens", "output_tokens", &u))
+      lgw__usage_read(&m[U_IN], &u))
     return LGW__JV_UNSURE;
   memset(&f, 0, sizeof f);
   lgw__buf_init(&f.text);
@@ -433,8 +450,7 @@ static int parse_fast(const lgw__jv_t *root, lgw__reply_t *out) {
   if (!rc && !lgw__jv_eq(status, "completed", &eq) && eq) {
     finish = f.has_call ? "tool_calls" : "stop";
   } else if (!rc && !lgw__jv_eq(status, "incomplete", &eq) && eq) {
-    rc = lgw__jv_get(&m[INCOMPLETE], "reason", &v);
-    rc = rc ? rc : lgw__jv_finish(&v, &finish);
+    rc = lgw__jv_finish(&m[REASON], &finish);
   } else if (!rc && status->type == LGW__JV_STR) {
     rc = lgw__jv_eq(status, "", &eq);   /* escapes: unsure */
   }
