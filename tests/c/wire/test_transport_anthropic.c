@@ -224,6 +224,53 @@ TEST(stream_anthropic_events) {
   lgw__stream_free(&f.s);
 }
 
+/* Answers of every shape read in one pass give exactly what the cJSON
+ * tree gives. */
+static const char *const anthropic_corpus[] = {
+  "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":"
+  "\"m\",\"content\":[{\"type\":\"text\",\"text\":\"The quick brown fox\"}],"
+  "\"stop_reason\":\"end_turn\",\"stop_sequence\":null,\"usage\":{"
+  "\"input_tokens\":12,\"cache_read_input_tokens\":4,\"output_tokens\":10,"
+  "\"output_tokens_details\":{\"thinking_tokens\":2}}}",
+  /* keys in another order, duplicates, escapes */
+  "{\"usage\":{\"output_tokens\":1,\"input_tokens\":2,\"output_tokens\":5},"
+  "\"stop_reason\":\"max_tokens\",\"content\":[{\"text\":\"\\ud83d\\ude00 "
+  "\\\"q\\\"\",\"type\":\"text\"}],\"content\":[]}",
+  "{\"ty\\u0070e\":\"message\",\"content\":[{\"type\":\"text\",\"text\":"
+  "\"k\"}]}",
+  "{\"content\":[{\"type\":\"text\",\"text\":\"k\"}],\"usage\":{"
+  "\"output_tokens_details\":{\"a\\\\\":1,\"thinking_tokens\":3}}}",
+  "{\"content\":[{\"type\":\"text\",\"text\":\"k\"}],\"stop_reason\":"
+  "\"end_\\u0074urn\"}",
+  /* refusal, thinking, tool use, nulls */
+  "{\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":\"I will "
+  "not.\"}],\"stop_reason\":\"refusal\"}",
+  "{\"content\":[{\"type\":\"thinking\",\"thinking\":\"hmm\"},{\"type\":"
+  "\"text\",\"text\":\"a\"},{\"type\":\"TEXT\",\"text\":\"b\"},{\"type\":"
+  "\"other\",\"text\":\"c\"}]}",
+  "{\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"f\","
+  "\"input\":{\"a\":[1,2],\"b\":\"x\"}}],\"stop_reason\":\"tool_use\"}",
+  "{\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"f\","
+  "\"input\":{\"a\": 1.5}}]}",
+  "{\"content\":null,\"usage\":null,\"stop_reason\":null}",
+  "{\"content\":[{\"type\":\"text\",\"text\":\"\"}]}",
+  /* error bodies */
+  "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+  "\"message\":\"busy\"}}",
+  "{\"error\":{\"type\":\"api_error\",\"message\":\"x\"}}",
+  "[]", "{}", "\"s\"", "{\"content\":[}", "",
+};
+
+TEST(anthropic_one_pass_matches_tree) {
+  size_t i;
+  for (i = 0; i < sizeof anthropic_corpus / sizeof anthropic_corpus[0]; i++) {
+    const char *d = wire_parse_diff(&lgw__transport_anthropic,
+                                    anthropic_corpus[i]);
+    if (*d) fprintf(stderr, "corpus %zu: %s\n", i, d);
+    ASSERT_STREQ(d, "");
+  }
+}
+
 int main(void) {
   RUN(anthropic_urls);
   RUN(anthropic_headers);
@@ -235,5 +282,6 @@ int main(void) {
   RUN(anthropic_sse_body);
   RUN(anthropic_answers_not_streamed);
   RUN(stream_anthropic_events);
+  RUN(anthropic_one_pass_matches_tree);
   return TEST_SUMMARY();
 }

@@ -213,6 +213,64 @@ TEST(stream_responses_events) {
   lgw__stream_free(&f.s);
 }
 
+/* Answers of every shape read in one pass give exactly what the cJSON
+ * tree gives. */
+static const char *const responses_corpus[] = {
+  "{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"completed\","
+  "\"model\":\"m\",\"output\":[{\"type\":\"message\",\"id\":\"msg_1\","
+  "\"status\":\"completed\",\"role\":\"assistant\",\"content\":[{\"type\":"
+  "\"output_text\",\"text\":\"The quick brown fox\",\"annotations\":[]}]}],"
+  "\"usage\":{\"input_tokens\":12,\"input_tokens_details\":{"
+  "\"cached_tokens\":2},\"output_tokens\":10,\"output_tokens_details\":{"
+  "\"reasoning_tokens\":3},\"total_tokens\":22}}",
+  /* keys in another order, duplicates, escapes in keys and values */
+  "{\"usage\":{\"output_tokens\":1,\"input_tokens\":2,\"input_tokens\":9},"
+  "\"output\":[{\"content\":[{\"text\":\"a\\u00e9\\n\",\"type\":"
+  "\"output_text\"}],\"type\":\"message\"}],\"status\":\"completed\","
+  "\"status\":\"incomplete\"}",
+  "{\"st\\u0061tus\":\"completed\",\"output\":[{\"type\":\"message\","
+  "\"content\":[{\"type\":\"output_text\",\"text\":\"k\"}]}]}",
+  "{\"output\":[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\","
+  "\"text\":\"k\"}]}],\"usage\":{\"x\\\"\":1,\"input_tokens\":4}}",
+  "{\"output_text\":\"direct\",\"output\":[{\"type\":\"message\",\"content\":"
+  "[{\"type\":\"refusal\",\"refusal\":\"no\"}]}]}",
+  /* incomplete, reasons, nulls */
+  "{\"status\":\"incomplete\",\"incomplete_details\":{\"reason\":"
+  "\"max_output_tokens\"},\"output\":[{\"type\":\"message\",\"content\":[{"
+  "\"type\":\"output_text\",\"text\":\"cut\"}]}]}",
+  "{\"status\":\"incomplete\",\"incomplete_details\":null,\"output\":[{"
+  "\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":"
+  "\"cut\"}]}],\"usage\":null}",
+  "{\"status\":\"in\\u0063omplete\",\"output\":[{\"type\":\"message\","
+  "\"content\":[{\"type\":\"output_text\",\"text\":\"x\"}]}]}",
+  /* refusals, calls, several items and parts */
+  "{\"status\":\"completed\",\"output\":[{\"type\":\"message\",\"content\":[{"
+  "\"type\":\"refusal\",\"refusal\":\"I can't.\"}]}]}",
+  "{\"status\":\"completed\",\"output\":[{\"type\":\"function_call\","
+  "\"call_id\":\"c1\",\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"},{"
+  "\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":"
+  "\"p1\"},{\"type\":\"output_text\",\"text\":\"\"},\"p2\"]}]}",
+  "{\"output\":[{\"type\":\"reasoning\",\"summary\":[]},{\"type\":"
+  "\"message\",\"content\":\"as a string\"}]}",
+  /* no text: an error object */
+  "{\"error\":{\"message\":\"bad\",\"type\":\"invalid_request_error\"},"
+  "\"output\":[]}",
+  "{\"response\":{\"status\":\"completed\",\"output\":[{\"type\":\"message\","
+  "\"content\":[{\"type\":\"output_text\",\"text\":\"wrapped\"}]}]}}",
+  "[]", "{}", "{\"output\":5}", "{\"output\":[1,null,\"s\"]}",
+  "{\"output\":[}", "",
+};
+
+TEST(responses_one_pass_matches_tree) {
+  size_t i;
+  for (i = 0; i < sizeof responses_corpus / sizeof responses_corpus[0]; i++) {
+    const char *d = wire_parse_diff(&lgw__transport_responses,
+                                    responses_corpus[i]);
+    if (*d) fprintf(stderr, "corpus %zu: %s\n", i, d);
+    ASSERT_STREQ(d, "");
+  }
+}
+
 int main(void) {
   RUN(responses_urls);
   RUN(responses_body_golden);
@@ -223,5 +281,6 @@ int main(void) {
   RUN(responses_sse_body);
   RUN(responses_answers_not_streamed);
   RUN(stream_responses_events);
+  RUN(responses_one_pass_matches_tree);
   return TEST_SUMMARY();
 }
