@@ -730,7 +730,30 @@ int lgw__jv_str(const lgw__jv_t *s, lgw__buf_t *b) {
     p = e;
   }
   while (p < e) {
-    char c = *p++;
+    char c;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* eight bytes at a time up to the next escape: d is never ahead of
+     * p, so the room reserved holds the eight written */
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    while (e - p >= 8) {
+      uint64_t x, t;
+      memcpy(&x, p, 8);
+      memcpy(d, &x, 8);
+      t = x ^ (ones * '\\');
+      t = (t - ones) & ~t & highs;
+      if (t) {
+        size_t k = (size_t)__builtin_ctzll(t) >> 3;
+        d += k;
+        p += k;
+        break;
+      }
+      d += 8;
+      p += 8;
+    }
+    if (p >= e) break;
+#endif
+    c = *p++;
     if (c != '\\') {
       *d++ = c;
       continue;

@@ -422,11 +422,11 @@ int lgw__reply_fill(lgw__reply_t *out, int rc, lgw__buf_t *text,
   return rc;
 }
 
-int lgw__read_in_place(const char *body, size_t len, int object,
+int lgw__read_in_place(const char *body, size_t len, size_t max, int object,
                        const lgw__jv_pick_t *top, size_t ntop, lgw__jv_t *v,
                        size_t nv) {
   size_t i = 0;
-  if (len > LGW__IN_PLACE_MAX || lgw__jv_read(body, len, top, ntop, v, nv))
+  if (len > max || lgw__jv_read(body, len, top, ntop, v, nv))
     return LGW__JV_UNSURE;
   while (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' ||
          body[i] == '\r')

@@ -240,10 +240,11 @@ lgw__role_t lgw__role_kind(const char *role);
 char *lgw__endpoint_url(const char *base_url, const char *as_is,
                         const char *path);
 
-/* Answers up to this many bytes are read in place (json.h), larger ones
- * through a cJSON tree: a large answer is mostly one long string, which
- * the reader walks once more for each member after it, while cJSON copies
- * it once (tests/bench/RESULTS.md, "JSON of one answer"). */
+/* Responses and Anthropic answers up to this many bytes are read in
+ * place (json.h), larger ones through a cJSON tree: a large answer is
+ * mostly one long string, which their walks of content lists go over
+ * again, while cJSON copies it once (tests/bench/RESULTS.md, "JSON of one
+ * answer"). A Chat answer is read in one pass at any size. */
 #define LGW__IN_PLACE_MAX 65536
 
 /* The same helpers on values read in place (json.h): each gives 0,
@@ -261,11 +262,11 @@ int lgw__jv_set_str(char **dst, const lgw__jv_t *v, int nonempty);
 int lgw__reply_fill(lgw__reply_t *out, int rc, lgw__buf_t *text,
                     const lgw__reply_t *usage, const char *finish,
                     lgw__tcalls_t *calls);
-/* An answer of at most LGW__IN_PLACE_MAX bytes read in one pass
- * (lgw__jv_read of picks top[0..ntop) into v[0..nv)): 0, or
- * LGW__JV_UNSURE when a cJSON tree must read it, also when the answer is
- * not an object when object is set. */
-int lgw__read_in_place(const char *body, size_t len, int object,
+/* An answer of at most max bytes read in one pass (lgw__jv_read of
+ * picks top[0..ntop) into v[0..nv)): 0, or LGW__JV_UNSURE when a cJSON
+ * tree must read it, also when the answer is not an object when object
+ * is set. */
+int lgw__read_in_place(const char *body, size_t len, size_t max, int object,
                        const lgw__jv_pick_t *top, size_t ntop, lgw__jv_t *v,
                        size_t nv);
 /* An answer read by fast: 0 (out filled), LGW_ENOMEM (written to err),

@@ -431,7 +431,7 @@ static int parse_fast(const char *body, size_t len, lgw__reply_t *out) {
   lgw__buf_t text;
   const char *finish;
   int rc, eq, refusal;
-  if (lgw__read_in_place(body, len, 1, top_picks, 4, m, A_N) ||
+  if (lgw__read_in_place(body, len, LGW__IN_PLACE_MAX, 1, top_picks, 4, m, A_N) ||
       lgw__jv_eq(&m[A_TYPE], "error", &eq) || eq ||
       lgw__jv_finish(&m[A_STOP], &finish) ||
       lgw__jv_eq(&m[A_STOP], "refusal", &refusal) ||

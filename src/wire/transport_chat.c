@@ -282,7 +282,7 @@ static int parse_fast(const char *body, size_t len, lgw__reply_t *out) {
   const lgw__jv_t *content = &v[C_CONTENT];
   lgw__jv_type_t t;
   int rc;
-  if (lgw__read_in_place(body, len, 0, top_picks, 2, v, C_N) ||
+  if (lgw__read_in_place(body, len, (size_t)-1, 0, top_picks, 2, v, C_N) ||
       lgw__usage_read(&v[C_IN], &u) || lgw__jv_finish(&v[C_FINISH], &finish))
     return LGW__JV_UNSURE;
   /* other content (parts, scalars), a refusal, tool calls and a first

@@ -433,7 +433,8 @@ static int parse_fast(const char *body, size_t len, lgw__reply_t *out) {
   const char *finish = NULL;
   fast_t f;
   int rc, eq;
-  if (lgw__read_in_place(body, len, 1, top_picks, 7, m, R_N) ||
+  if (lgw__read_in_place(body, len, LGW__IN_PLACE_MAX, 1,
+                         top_picks, 7, m, R_N) ||
       m[RESPONSE].type != LGW__JV_NONE ||
       (output->type != LGW__JV_ARR && output->type != LGW__JV_NONE &&
        output->type != LGW__JV_NULL) ||

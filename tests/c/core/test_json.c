@@ -342,6 +342,35 @@ TEST(reader_one_pass) {
   }
 }
 
+/* Strings decoded eight bytes at a time: an escape at each place of
+ * strings around the word size, also where the value's n runs on to the
+ * end of the document. */
+TEST(reader_decodes_by_words) {
+  static const char *const esc[] = {"\\n", "\\\"", "\\u00e9", "\\\\"};
+  static const char *const dec[] = {"\n", "\"", "\xc3\xa9", "\\"};
+  char doc[96], want[64];
+  size_t n, at, k;
+  for (n = 1; n < 26; n++)
+    for (at = 0; at <= n; at++)
+      for (k = 0; k < 4; k++) {
+        lgw__jv_t root, v;
+        lgw__buf_t b;
+        int len = snprintf(doc, sizeof doc, "{\"c\":\"%.*s%s%.*s\",\"d\":1}",
+                           (int)at, "abcdefghijklmnopqrstuvwxyz", esc[k],
+                           (int)(n - at), "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+        snprintf(want, sizeof want, "%.*s%s%.*s", (int)at,
+                 "abcdefghijklmnopqrstuvwxyz", dec[k], (int)(n - at),
+                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+        ASSERT_EQ(lgw__jv_root(doc, (size_t)len, &root), 0);
+        ASSERT_EQ(lgw__jv_get(&root, "c", &v), 0);
+        lgw__buf_init(&b);
+        ASSERT_EQ(lgw__jv_str(&v, &b), 0);
+        ASSERT_STREQ(b.data, want);
+        ASSERT_EQ(b.len, strlen(want));
+        lgw__buf_free(&b);
+      }
+}
+
 TEST(reader_two_documents) {
   /* values of a document stay readable after another one was read, also
    * one inside it */
@@ -590,6 +619,7 @@ int main(void) {
   RUN(reader_strings);
   RUN(reader_skips_members);
   RUN(reader_one_pass);
+  RUN(reader_decodes_by_words);
   RUN(reader_two_documents);
   RUN(responses_in_place_as_tree);
   RUN(anthropic_in_place_as_tree);

@@ -347,8 +347,30 @@ static const char *const chat_corpus[] = {
   "\xef\xbb\xbf{\"choices\":[{\"message\":{\"content\":\"bom\"}}]}",
 };
 
-TEST(chat_one_pass_matches_tree) {
+/* A Chat answer larger than LGW__IN_PLACE_MAX whose text is escaped
+ * JSON, as in the big answers of the benchmark. */
+static char *big_chat_answer(void) {
+  lgw__buf_t b;
   size_t i;
+  lgw__buf_init(&b);
+  lgw__buf_adds(&b, "{\"id\":\"big\",\"choices\":[{\"index\":0,\"message\""
+                    ":{\"role\":\"assistant\",\"content\":\"[");
+  for (i = 0; b.len < 3 * LGW__IN_PLACE_MAX; i++)
+    lgw__buf_printf(&b, "%s{\\\"k\\\":%zu,\\\"s\\\":\\\"caf\\u00e9 "
+                    "\\\\n\\\"}", i ? "," : "", i);
+  lgw__buf_adds(&b, "]\"},\"finish_reason\":\"length\"}],\"usage\":{"
+                    "\"prompt_tokens\":5,\"completion_tokens\":70000}}");
+  return lgw__buf_steal(&b);
+}
+
+TEST(chat_one_pass_matches_tree) {
+  char *big = big_chat_answer();
+  size_t i;
+  ASSERT_STREQ(wire_parse_diff(&lgw__transport_chat, big), "");
+  ASSERT_EQ(strncmp(wire_reply_line(&lgw__transport_chat, big),
+                    "text=[{\"k\":0,\"s\":\"caf\xc3\xa9 \\n\"},{\"k\":1,", 31),
+            0);
+  lgw_free(big);
   for (i = 0; i < sizeof chat_corpus / sizeof chat_corpus[0]; i++) {
     const char *d = wire_parse_diff(&lgw__transport_chat, chat_corpus[i]);
     if (*d) fprintf(stderr, "corpus %zu: %s\n", i, d);
