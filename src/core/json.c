@@ -716,10 +716,19 @@ int lgw__jv_count(const lgw__jv_t *obj, const char *key, long *count) {
   return lgw__jv_get(obj, key, &v) ? LGW__JV_UNSURE : lgw__jv_int(&v, count);
 }
 
+/* The closing quote of string value s. A value measured exactly (by
+ * lgw__jv_read) ends with it; a value found by a walk runs on to the end
+ * of its document, which ends with a bracket (or whitespace) unless the
+ * value is the document itself. */
+static const char *jv_string_end(const lgw__jv_t *s) {
+  if (s->n >= 2 && s->p[s->n - 1] == '"') return s->p + s->n - 1;
+  return jv_skip_string(s->p, s->p + s->n) - 1;
+}
+
 /* Decoded text is never longer than its escaped form, so it is written
  * straight into space reserved for the whole string. */
 int lgw__jv_str(const lgw__jv_t *s, lgw__buf_t *b) {
-  const char *p = s->p + 1, *e = jv_skip_string(s->p, s->p + s->n) - 1;
+  const char *p = s->p + 1, *e = jv_string_end(s);
   char *d;
   unsigned long cp;
   if (lgw__buf_reserve(b, (size_t)(e - p))) return LGW_ENOMEM;
@@ -794,7 +803,7 @@ void lgw__jv_next(lgw__jv_t *it) {
 }
 
 int lgw__jv_plain(const lgw__jv_t *s, const char **p, size_t *n) {
-  const char *e = jv_skip_string(s->p, s->p + s->n) - 1;
+  const char *e = jv_string_end(s);
   *p = s->p + 1;
   *n = (size_t)(e - *p);
   return memchr(*p, '\\', *n) ? LGW__JV_UNSURE : 0;
