@@ -520,8 +520,11 @@ static int q_attach(req_t *q, qreq_t *h) {
 
 /* ---- records ------------------------------------------------------------- */
 
+/* Records kept for reuse: those in flight, and the finished ones whose
+ * callbacks have yet to run while their slots are taken again (several
+ * rounds of answers can come in one turn of the loop). */
 static size_t pool_max(const lgw_gateway_t *gw) {
-  return gw->max_concurrent < 256 ? gw->max_concurrent + 1 : 256;
+  return gw->max_concurrent < 255 ? 4 * gw->max_concurrent + 4 : 1024;
 }
 
 /* A zeroed record (but its kept arena block), from the pool or new, with
@@ -555,35 +558,42 @@ static void req_release(req_t *q) {
   lgw_gateway_t *gw = q->gw;
   lgw__engine_t *e = gw->eng;
   size_t i;
-  for (i = 0; i < q->natt; i++) {
-    lgw_free((char *)q->att[i].model);
-    lgw_free((char *)q->att[i].message);
+  /* most of these are unset: no call for them */
+  if (q->att) {
+    for (i = 0; i < q->natt; i++) {
+      lgw_free((char *)q->att[i].model);
+      lgw_free((char *)q->att[i].message);
+    }
+    lgw_free(q->att);
   }
-  lgw_free(q->att);
-  lgw_free(q->model);
-  lgw_free(q->tier);
-  lgw_free(q->effort);
-  lgw__gw_route_drop(q);
+  if (q->model || q->tier || q->effort) {
+    lgw_free(q->model);
+    lgw_free(q->tier);
+    lgw_free(q->effort);
+  }
+  if (q->route) lgw__gw_route_drop(q);
   lgw__reply_free(&q->reply);
-  lgw_free(q->refusal);
-  lgw__buf_free(&q->lines);
-  lgw__gw_stream_free(q->st);
-  lgw_free(q->err);
+  if (q->refusal) lgw_free(q->refusal);
+  if (q->lines.data) lgw__buf_free(&q->lines);
+  if (q->st) lgw__gw_stream_free(q->st);
+  if (q->err) lgw_free(q->err);
   if (q->h) {  /* the deadline timer is the block's */
-    e->ops->timer_free(e, q->deadline_timer);
+    if (q->deadline_timer) e->ops->timer_free(e, q->deadline_timer);
     q->deadline_timer = NULL;
     lgw_free(q->h);
   }
-  e->ops->timer_free(e, q->sleep_timer);
-  e->ops->timer_free(e, q->deadline_timer);
-  e->ops->timer_free(e, q->ttft_timer);
-  e->ops->timer_free(e, q->idle_timer);
+  if (q->sleep_timer) e->ops->timer_free(e, q->sleep_timer);
+  if (q->deadline_timer) e->ops->timer_free(e, q->deadline_timer);
+  if (q->ttft_timer) e->ops->timer_free(e, q->ttft_timer);
+  if (q->idle_timer) e->ops->timer_free(e, q->idle_timer);
   if (!gw->closing && gw->npool < pool_max(gw)) {
     void *arena;
     size_t *order = q->order;
     lgw__gw_recycle_rich(q);
     arena = q->arena;
-    memset(q, 0, sizeof *q);
+    /* a size the compiler does not know: libc's memset, not an inlined
+     * rep stos */
+    memset(q, 0, gw->req_size);
     q->arena = arena;
     q->order = order;
     lgw_list_push_front(&gw->pool, &q->q_link);
@@ -1213,6 +1223,7 @@ int lgw__gateway_new_on(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
     return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   }
   gw->eng = eng;
+  gw->req_size = sizeof(req_t);
   lgw_list_init(&gw->pool);
   lgw__notes_init(&gw->notes);
   gw->cost_total = -1;  /* nothing priced yet */

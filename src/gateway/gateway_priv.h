@@ -179,6 +179,7 @@ struct lgw_gateway {
   lgw_link_t done;             /* req_t finished, callbacks to run */
   lgw_link_t pool;             /* req_t records kept for reuse */
   size_t npool;
+  size_t req_size;             /* sizeof(req_t) */
   lgw__defer_t *wake;          /* runs completion callbacks */
   int cb_depth, running, free_pending, closing, freeing, no_pump;
   lgw__notes_t notes;          /* deltas and events to run */

@@ -191,6 +191,9 @@ void *lgw__gw_arena_array(req_t *q, size_t n, size_t size) {
 
 /* Everything but the arena's blocks. */
 static void free_results(req_t *q) {
+  if (!q->res_calls && !q->embed_url && !q->embed_headers && !q->vecs &&
+      !q->embed_model)
+    return;
   lgw_free(q->res_calls);
   q->res_calls = NULL;
   lgw_free(q->embed_url);
