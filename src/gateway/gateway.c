@@ -165,6 +165,8 @@ void lgw__gw_queue_event(lgw_gateway_t *gw, const lgw_event_t *ev) {
   lgw__gw_wake(gw);
 }
 
+static void dl_remove(lgw_gateway_t *gw, qreq_t *h);
+
 /* The request has its outcome: queue its event and its callback. */
 void lgw__gw_finish(req_t *q, int status) {
   lgw_gateway_t *gw = q->gw;
@@ -183,6 +185,7 @@ void lgw__gw_finish(req_t *q, int status) {
   q->state = S_DONE;
   if (q->deadline_timer)
     gw->eng->ops->timer_stop(gw->eng, q->deadline_timer);
+  if (q->h) dl_remove(gw, q->h);
   memset(&ev, 0, sizeof ev);
   ev.type = LGW_EVENT_REQUEST_END;
   ev.request_id = q->id;
@@ -298,8 +301,8 @@ struct qreq {
   uint32_t nmsgs;
   unsigned char flags;         /* QF_* */
   unsigned char tokens_shared;
-  /* with QF_DEADLINE the deadline, its timer and the gateway, with
-   * QF_DELTA on_delta and its ud, with QF_TDELTA on_tool_delta and its
+  /* with QF_DEADLINE the deadline and the place in gw->dl (+1, 0:
+   * none), with QF_DELTA on_delta and its ud, with QF_TDELTA on_tool_delta and its
    * ud; the provider order (one byte each); then the task and the
    * messages, each an MF_* byte and its strings (NUL-terminated) */
   unsigned char data[];
@@ -307,9 +310,6 @@ struct qreq {
 
 typedef struct qview {
   double deadline;             /* 0: none */
-  unsigned char *timer_at;     /* where the deadline timer is, or NULL */
-  lgw__timer_t *timer;
-  lgw_gateway_t *gw;           /* with a deadline, else NULL */
   lgw_delta_fn on_delta;
   void *delta_ud;
   lgw_tool_delta_fn on_tool_delta;
@@ -327,7 +327,7 @@ static void q_get(void *dst, const unsigned char **p, size_t n) {
 
 /* The bytes of the optional fields of flags. */
 static size_t opt_size(unsigned flags) {
-  return ((flags & QF_DEADLINE) ? sizeof(double) + 2 * sizeof(void *) : 0) +
+  return ((flags & QF_DEADLINE) ? sizeof(double) + sizeof(size_t) : 0) +
          ((flags & QF_DELTA) ? sizeof(lgw_delta_fn) + sizeof(void *) : 0) +
          ((flags & QF_TDELTA) ? sizeof(lgw_tool_delta_fn) + sizeof(void *)
                               : 0);
@@ -344,9 +344,7 @@ static void q_view(qreq_t *h, size_t np, qview_t *v) {
   memset(v, 0, sizeof *v);
   if (h->flags & QF_DEADLINE) {
     q_get(&v->deadline, &p, sizeof v->deadline);
-    v->timer_at = h->data + (p - h->data);
-    q_get(&v->timer, &p, sizeof v->timer);
-    q_get(&v->gw, &p, sizeof v->gw);
+    p += sizeof(size_t);
   }
   if (h->flags & QF_DELTA) {
     q_get(&v->on_delta, &p, sizeof v->on_delta);
@@ -419,11 +417,11 @@ static qreq_t *qreq_new(lgw_gateway_t *gw, const lgw_request_t *r,
   lgw_rich_message_t m;
   unsigned char flags = 0, *p;
   qreq_t *h;
-  lgw__timer_t *none = NULL;
+  size_t none = 0;
   size = sizeof *h + np + strlen(task) + 1 + n;
   if (deadline > 0) {
     flags |= QF_DEADLINE;
-    size += sizeof deadline + sizeof none + sizeof gw;
+    size += sizeof deadline + sizeof none;
   }
   if (r->on_delta) {
     flags |= QF_DELTA;
@@ -446,7 +444,6 @@ static qreq_t *qreq_new(lgw_gateway_t *gw, const lgw_request_t *r,
   if (flags & QF_DEADLINE) {
     q_put(&p, &deadline, sizeof deadline);
     q_put(&p, &none, sizeof none);
-    q_put(&p, &gw, sizeof gw);
   }
   if (flags & QF_DELTA) {
     q_put(&p, &r->on_delta, sizeof r->on_delta);
@@ -494,7 +491,6 @@ static int q_attach(req_t *q, qreq_t *h) {
   h->q = q;
   q->task = (char *)v.task;
   q->deadline = v.deadline;
-  q->deadline_timer = v.timer;
   q->on_delta = v.on_delta;
   q->delta_ud = v.delta_ud;
   q->on_tool_delta = v.on_tool_delta;
@@ -577,9 +573,8 @@ static void req_release(req_t *q) {
   if (q->lines.data) lgw__buf_free(&q->lines);
   if (q->st) lgw__gw_stream_free(q->st);
   if (q->err) lgw_free(q->err);
-  if (q->h) {  /* the deadline timer is the block's */
-    if (q->deadline_timer) e->ops->timer_free(e, q->deadline_timer);
-    q->deadline_timer = NULL;
+  if (q->h) {
+    dl_remove(gw, q->h);
     lgw_free(q->h);
   }
   if (q->sleep_timer) e->ops->timer_free(e, q->sleep_timer);
@@ -650,7 +645,6 @@ static void compact(req_t *q) {
   replace_link(&q->node.wait, &h->node.wait);
   h->q = NULL;
   q->h = NULL;
-  q->deadline_timer = NULL;  /* the block's */
   q->route = NULL;           /* cached: nothing to free */
   req_release(q);
 }
@@ -664,7 +658,6 @@ static req_t *expand(lgw_gateway_t *gw, qreq_t *h) {
   if (q_attach(q, h)) {
     q->h = NULL;
     h->q = NULL;
-    q->deadline_timer = NULL;
     req_release(q);
     return NULL;
   }
@@ -716,21 +709,127 @@ req_t *lgw__gw_wait_pop(lgw_gateway_t *gw) {
   return q;
 }
 
-/* The deadline of a request with a compact block. */
-static void on_deadline_q(void *ud) {
-  qreq_t *h = ud;
-  req_t *q = h->q;
-  qview_t v;
-  if (!q) {
-    q_view(h, 0, &v);
-    if (!(q = expand(v.gw, h))) {
-      lgw__log(LGW_LOG_WARN, "out of memory: the deadline of request %llu "
-               "is checked again in 1s", (unsigned long long)h->id);
-      v.gw->eng->ops->timer_start(v.gw->eng, v.timer, 1);
-      return;
-    }
+/* ---- deadlines of requests with a compact block --------------------------
+ *
+ * One timer for all of them: a binary heap of (deadline, id) in gw->dl,
+ * the earliest first; each block knows its place (to leave the heap when
+ * its request ends first). */
+
+struct dl_ent {
+  double at;                   /* engine clock */
+  uint64_t id;                 /* the same deadline: submit order */
+  qreq_t *h;
+};
+
+static size_t dl_pos(qreq_t *h) {
+  size_t pos;
+  memcpy(&pos, h->data + sizeof(double), sizeof pos);
+  return pos;
+}
+
+static void dl_pos_set(qreq_t *h, size_t pos) {
+  memcpy(h->data + sizeof(double), &pos, sizeof pos);
+}
+
+static int dl_less(const struct dl_ent *a, const struct dl_ent *b) {
+  return a->at < b->at || (a->at == b->at && a->id < b->id);
+}
+
+static void dl_put(lgw_gateway_t *gw, size_t i, struct dl_ent e) {
+  gw->dl[i] = e;
+  dl_pos_set(e.h, i + 1);
+}
+
+static void dl_up(lgw_gateway_t *gw, size_t i) {
+  struct dl_ent e = gw->dl[i];
+  while (i > 0 && dl_less(&e, &gw->dl[(i - 1) / 2])) {
+    dl_put(gw, i, gw->dl[(i - 1) / 2]);
+    i = (i - 1) / 2;
   }
-  stop(q, LGW_EDEADLINE);
+  dl_put(gw, i, e);
+}
+
+static void dl_down(lgw_gateway_t *gw, size_t i) {
+  struct dl_ent e = gw->dl[i];
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= gw->ndl) break;
+    if (c + 1 < gw->ndl && dl_less(&gw->dl[c + 1], &gw->dl[c])) c++;
+    if (!dl_less(&gw->dl[c], &e)) break;
+    dl_put(gw, i, gw->dl[c]);
+    i = c;
+  }
+  dl_put(gw, i, e);
+}
+
+/* The timer for the earliest deadline (stopped when none). */
+static void dl_arm(lgw_gateway_t *gw) {
+  lgw__engine_t *e = gw->eng;
+  double wait;
+  if (!gw->dl_timer) return;
+  if (!gw->ndl) {
+    e->ops->timer_stop(e, gw->dl_timer);
+    return;
+  }
+  wait = gw->dl[0].at - eng_now(gw);
+  e->ops->timer_start(e, gw->dl_timer, wait > 0 ? wait : 0);
+}
+
+static void on_dl(void *ud);
+
+/* Room for one more deadline (and its timer); LGW_ENOMEM when short. */
+static int dl_reserve(lgw_gateway_t *gw) {
+  lgw__engine_t *e = gw->eng;
+  if (!gw->dl_timer && !(gw->dl_timer = e->ops->timer_new(e, on_dl, gw)))
+    return LGW_ENOMEM;
+  return lgw__grow(&gw->dl, gw->ndl, &gw->cdl, sizeof *gw->dl, 64);
+}
+
+/* After dl_reserve. */
+static void dl_push(lgw_gateway_t *gw, qreq_t *h, double at, uint64_t id) {
+  struct dl_ent e;
+  e.at = at;
+  e.id = id;
+  e.h = h;
+  gw->dl[gw->ndl++] = e;
+  dl_up(gw, gw->ndl - 1);
+  if (gw->dl[0].h == h) dl_arm(gw);
+}
+
+static void dl_remove(lgw_gateway_t *gw, qreq_t *h) {
+  size_t pos, i;
+  if (!(h->flags & QF_DEADLINE) || !(pos = dl_pos(h))) return;
+  i = pos - 1;
+  dl_pos_set(h, 0);
+  if (i < --gw->ndl) {
+    dl_put(gw, i, gw->dl[gw->ndl]);
+    dl_down(gw, i);
+    dl_up(gw, i);
+  }
+  if (i == 0) dl_arm(gw);
+}
+
+/* A timer fires at most a millisecond early (the loop's clock): what is
+ * due within that is due now. */
+#define DL_SLACK 0.001
+
+static void on_dl(void *ud) {
+  lgw_gateway_t *gw = ud;
+  double now = eng_now(gw);
+  while (gw->ndl && gw->dl[0].at <= now + DL_SLACK) {
+    struct dl_ent top = gw->dl[0];
+    req_t *q = top.h->q;
+    if (!q && !(q = expand(gw, top.h))) {
+      lgw__log(LGW_LOG_WARN, "out of memory: the deadline of request %llu "
+               "is checked again in 1s", (unsigned long long)top.id);
+      dl_remove(gw, top.h);
+      dl_push(gw, top.h, now + 1, top.id);  /* the room just freed */
+      continue;
+    }
+    dl_remove(gw, top.h);
+    stop(q, LGW_EDEADLINE);
+  }
+  dl_arm(gw);
 }
 
 /* Distinct providers with at least one attempt. */
@@ -914,25 +1013,14 @@ int lgw__gw_submit(lgw_gateway_t *gw, const lgw_request_t *req,
   q->deadline = deadline;
   q->start_s = eng_now(gw);
   if (rt->nproviders && q->deadline > 0) {
-    int bad;
-    if (q->h) {  /* the timer is the block's: it outlives the record */
-      lgw__engine_t *e = gw->eng;
-      qview_t v;
-      q_view(q->h, rt->nproviders, &v);
-      q->deadline_timer = e->ops->timer_new(e, on_deadline_q, q->h);
-      bad = !q->deadline_timer;
-      if (!bad) {
-        memcpy(v.timer_at, &q->deadline_timer, sizeof q->deadline_timer);
-        e->ops->timer_start(e, q->deadline_timer, q->deadline);
-      }
-    } else {
-      bad = lgw__gw_timer_start(q, &q->deadline_timer, on_deadline,
-                                q->deadline);
-    }
-    if (bad) {
+    /* with a compact block: the gateway's timer for every such request */
+    if (q->h ? dl_reserve(gw)
+             : lgw__gw_timer_start(q, &q->deadline_timer, on_deadline,
+                                   q->deadline)) {
       req_release(q);
       return lgw__error_set(err, LGW_ENOMEM, "out of memory");
     }
+    if (q->h) dl_push(gw, q->h, q->start_s + q->deadline, q->id);
   }
   lgw_list_push_back(&gw->all, &q->node.all);
   gw->pending++;
@@ -1136,6 +1224,7 @@ static void shared_breaker(void *ud, size_t pi, double remaining) {
 static void gw_destroy(lgw_gateway_t *gw) {
   gw->eng->ops->free(gw->eng);
   pool_free(gw);
+  lgw_free(gw->dl);
   lgw__notes_clear(&gw->notes);
   lgw__gw_routes_free(gw);
   limits_free(gw, gw->rt->nproviders);
@@ -1177,6 +1266,8 @@ static void teardown(lgw_gateway_t *gw) {
   gw->wake = NULL;
   lgw__gw_writer_close(gw);
   pool_free(gw);
+  gw->eng->ops->timer_free(gw->eng, gw->dl_timer);
+  gw->dl_timer = NULL;
   gw->freeing = 1;
   if (!gw->running) gw_destroy(gw);  /* else lgw_gateway_run finishes */
 }

@@ -180,6 +180,10 @@ struct lgw_gateway {
   lgw_link_t pool;             /* req_t records kept for reuse */
   size_t npool;
   size_t req_size;             /* sizeof(req_t) */
+  struct dl_ent *dl;           /* deadlines of requests with a compact
+                                  block: a heap, the earliest first */
+  size_t ndl, cdl;
+  lgw__timer_t *dl_timer;      /* for dl[0] */
   lgw__defer_t *wake;          /* runs completion callbacks */
   int cb_depth, running, free_pending, closing, freeing, no_pump;
   lgw__notes_t notes;          /* deltas and events to run */

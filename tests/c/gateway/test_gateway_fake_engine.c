@@ -644,6 +644,57 @@ TEST(queued_requests_mixed_forms_keep_order) {
   lgw_gateway_free(gw);
 }
 
+/* Deadlines of waiting requests: one timer of the gateway's, the
+ * earliest first, the same deadline in submit order; a deadline still
+ * cuts the attempt of a request that left the queue. */
+TEST(queued_requests_deadlines_in_order) {
+  static const answer_t p1[] = {{200, 1.0, NULL, OK_BODY},
+                                {200, 1.0, NULL, OK_BODY},
+                                {200, 1.0, NULL, OK_BODY}};
+  fake_t f;
+  seen_t s;
+  lgw_gateway_t *gw;
+  size_t timers;
+  fake_init(&f, p1, 3, NULL, 0);
+  gw = gw_on(&f, TWO_PROVIDERS("  max_concurrent: 1\n"), &s);
+  ASSERT(gw != NULL);
+  timers = f.ntimers;
+  ASSERT(submit_n(gw, 0, 0, NULL, 0));      /* in flight, 100 to 101 */
+  ASSERT(submit_n(gw, 1, 1.5, NULL, 0));    /* sent at 101, cut at 101.5 */
+  ASSERT(submit_n(gw, 2, 0.7, NULL, 0));    /* waiting at 100.7 */
+  ASSERT(submit_n(gw, 3, 0.7, NULL, 0));    /* the same, after it */
+  ASSERT(submit_n(gw, 4, 0.3, NULL, 0));    /* the first one due */
+  ASSERT(submit_n(gw, 5, 0, NULL, 0));      /* sent at 101.5 */
+  ASSERT_EQ(f.ntimers, timers + 1);         /* one for all of them */
+  ASSERT_EQ(lgw_gateway_run(gw), 0);
+  ASSERT_EQ(s.n, 6);
+  ASSERT_EQ(s.order[0], 4);
+  ASSERT_EQ(s.order[1], 2);
+  ASSERT_EQ(s.order[2], 3);
+  ASSERT_EQ(s.order[3], 0);
+  ASSERT_EQ(s.order[4], 1);
+  ASSERT_EQ(s.order[5], 5);
+  ASSERT_EQ(s.o[4].status, LGW_EDEADLINE);
+  ASSERT_DEQ(s.o[4].at - 100.0, 0.3);
+  ASSERT_EQ(s.o[2].status, LGW_EDEADLINE);
+  ASSERT_DEQ(s.o[2].at - 100.0, 0.7);
+  ASSERT_EQ(s.o[3].status, LGW_EDEADLINE);
+  ASSERT_EQ(s.o[3].natt, 0);
+  ASSERT_EQ(s.o[0].status, 0);
+  ASSERT_EQ(s.o[1].status, LGW_EDEADLINE);
+  ASSERT_DEQ(s.o[1].at - 100.0, 1.5);
+  ASSERT_EQ(s.o[1].natt, 1);
+  ASSERT_EQ(s.o[1].att[0].code, LGW_EDEADLINE);
+  ASSERT_DEQ(s.o[1].att[0].elapsed, 0.5);
+  ASSERT_DEQ(s.end_latency[1], 1.5);
+  ASSERT_EQ(s.o[5].status, 0);
+  ASSERT_DEQ(s.o[5].at - 100.0, 2.5);
+  ASSERT_EQ(f.nxfers, 3);
+  ASSERT_DEQ(f.sent[1] - 100.0, 1.0);
+  ASSERT_DEQ(f.sent[2] - 100.0, 1.5);
+  lgw_gateway_free(gw);
+}
+
 int main(void) {
   lgw_set_log(gws_quiet_log, NULL, LGW_LOG_ERROR);
   RUN(retry_then_failover_exact_times);
@@ -652,5 +703,6 @@ int main(void) {
   RUN(queued_requests_compact_order_deadline_cancel);
   RUN(queued_requests_canceled_on_free);
   RUN(queued_requests_mixed_forms_keep_order);
+  RUN(queued_requests_deadlines_in_order);
   return TEST_SUMMARY();
 }
