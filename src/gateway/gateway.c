@@ -302,9 +302,11 @@ struct qreq {
   unsigned char flags;         /* QF_* */
   unsigned char tokens_shared;
   /* with QF_DEADLINE the deadline and the place in gw->dl (+1, 0:
-   * none), with QF_DELTA on_delta and its ud, with QF_TDELTA on_tool_delta and its
-   * ud; the provider order (one byte each); then the task and the
-   * messages, each an MF_* byte and its strings (NUL-terminated) */
+   * none), with QF_DELTA on_delta and its ud, with QF_TDELTA
+   * on_tool_delta and its ud (each unaligned: read with memcpy); the
+   * provider order (one byte each), written when the request is made
+   * compact; then the task and the messages, each an MF_* byte and its
+   * strings (NUL-terminated) */
   unsigned char data[];
 };
 
@@ -378,8 +380,8 @@ static int is_set(const char *s) { return s && *s; }
 
 /* Can r wait in compact form? */
 static int compact_shape(const lgw_request_t *r, size_t np) {
-  size_t i, n = msg_count(r);
-  if (np > MAX_PROVIDERS_COMPACT || n > UINT32_MAX) return 0;
+  size_t i;
+  if (np > MAX_PROVIDERS_COMPACT || msg_count(r) > UINT32_MAX) return 0;
   if (is_set(r->model) || is_set(r->tier) || is_set(r->reasoning_effort) ||
       r->has_temperature || r->max_tokens)
     return 0;
@@ -393,7 +395,6 @@ static int compact_shape(const lgw_request_t *r, size_t np) {
     if (m->nparts || m->ntool_calls || (m->is_error != 0 && m->is_error != 1))
       return 0;
   }
-  (void)n;
   return 1;
 }
 

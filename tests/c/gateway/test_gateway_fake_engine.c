@@ -430,7 +430,7 @@ TEST(backoff_delay_is_the_wait) {
   ASSERT_DEQ(o.at - 100.0, 0.3 + o.att[0].retry_delay);
 }
 
-/* ---- requests waiting for a slot ------------------------------------------ */
+/* ---- requests waiting for a slot ----------------------------------------- */
 
 typedef struct seen {
   int order[16], n;               /* which request called back, in order */
