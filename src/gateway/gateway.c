@@ -582,7 +582,9 @@ static void req_release(req_t *q) {
   if (q->deadline_timer) e->ops->timer_free(e, q->deadline_timer);
   if (q->ttft_timer) e->ops->timer_free(e, q->ttft_timer);
   if (q->idle_timer) e->ops->timer_free(e, q->idle_timer);
-  if (!gw->closing && gw->npool < pool_max(gw)) {
+  /* while requests wait, every record will be needed again */
+  if (!gw->closing &&
+      (gw->npool < pool_max(gw) || !lgw_list_empty(&gw->wait))) {
     void *arena;
     size_t *order = q->order;
     lgw__gw_recycle_rich(q);
@@ -600,15 +602,18 @@ static void req_release(req_t *q) {
   lgw_free(q);
 }
 
-static void pool_free(lgw_gateway_t *gw) {
+/* Free pooled records beyond keep. */
+static void pool_trim(lgw_gateway_t *gw, size_t keep) {
   lgw_link_t *l;
-  while ((l = lgw_list_pop_front(&gw->pool)) != NULL) {
+  while (gw->npool > keep && (l = lgw_list_pop_front(&gw->pool)) != NULL) {
     req_t *q = REQ_OF(l, q_link);
+    gw->npool--;
     lgw__gw_free_rich(q);
     lgw_free(q);
   }
-  gw->npool = 0;
 }
+
+static void pool_free(lgw_gateway_t *gw) { pool_trim(gw, 0); }
 
 /* n takes o's place in a list. */
 static void replace_link(lgw_link_t *o, lgw_link_t *n) {
@@ -916,6 +921,8 @@ static void dispatch(lgw_gateway_t *gw) {
     call_back(q);
     req_release(q);
   }
+  /* a burst is over: keep what the next one is likely to need */
+  if (!gw->pending && gw->npool > pool_max(gw)) pool_trim(gw, pool_max(gw));
   if (--gw->cb_depth == 0 && gw->free_pending && !gw->closing) teardown(gw);
 }
 
