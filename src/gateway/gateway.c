@@ -165,6 +165,8 @@ void lgw__gw_queue_event(lgw_gateway_t *gw, const lgw_event_t *ev) {
   lgw__gw_wake(gw);
 }
 
+static void dl_remove(lgw_gateway_t *gw, qreq_t *h);
+
 /* The request has its outcome: queue its event and its callback. */
 void lgw__gw_finish(req_t *q, int status) {
   lgw_gateway_t *gw = q->gw;
@@ -183,6 +185,7 @@ void lgw__gw_finish(req_t *q, int status) {
   q->state = S_DONE;
   if (q->deadline_timer)
     gw->eng->ops->timer_stop(gw->eng, q->deadline_timer);
+  if (q->h) dl_remove(gw, q->h);
   memset(&ev, 0, sizeof ev);
   ev.type = LGW_EVENT_REQUEST_END;
   ev.request_id = q->id;
@@ -258,7 +261,7 @@ static void stop(req_t *q, int code) {
       q->rs_call = NULL;
       break;
     case S_WAIT:
-      lgw_list_remove(&q->q_link);
+      lgw_list_remove(&q->node.wait);
       break;
     default:
       break;
@@ -270,31 +273,569 @@ static void on_deadline(void *ud) { stop(ud, LGW_EDEADLINE); }
 
 /* ---- completion ---------------------------------------------------------- */
 
-static void req_free(req_t *q) {
+/* ---- queued requests in compact form --------------------------------------
+ *
+ * A request that must wait for a slot when it is submitted (every slot
+ * taken, or others already waiting) and that carries only messages
+ * (role, content, name, tool_call_id, is_error; no parts, tool calls,
+ * tools, overrides or other options) is planned on a full record as any
+ * other; when that plan leaves it waiting for a slot with nothing to
+ * remember but its provider order, route and token estimate, it waits as
+ * one exact-size block, a qreq_t, and its record goes back to the pool.
+ * The block holds the request data from submit to completion: a full
+ * record made for it points into it. */
+
+enum { QF_DEADLINE = 1, QF_DELTA = 2, QF_TDELTA = 4 };
+enum { MF_ROLE = 1, MF_CONTENT = 2, MF_NAME = 4, MF_CALL_ID = 8,
+       MF_ERROR = 16 };
+
+struct qreq {
+  gw_node_t node;              /* compact while it has no full record */
+  req_t *q;                    /* its full record, NULL: none */
+  uint64_t id;
+  lgw_done_fn cb;
+  void *ud;
+  double start_s;
+  const lgw__route_t *route;   /* a cached route (the request is plain) */
+  double tokens_est;
+  uint32_t nmsgs;
+  unsigned char flags;         /* QF_* */
+  unsigned char tokens_shared;
+  /* with QF_DEADLINE the deadline and the place in gw->dl (+1, 0:
+   * none), with QF_DELTA on_delta and its ud, with QF_TDELTA
+   * on_tool_delta and its ud (each unaligned: read with memcpy); the
+   * provider order (one byte each), written when the request is made
+   * compact; then the task and the messages, each an MF_* byte and its
+   * strings (NUL-terminated) */
+  unsigned char data[];
+};
+
+typedef struct qview {
+  double deadline;             /* 0: none */
+  lgw_delta_fn on_delta;
+  void *delta_ud;
+  lgw_tool_delta_fn on_tool_delta;
+  void *tool_delta_ud;
+  const char *task;
+  const unsigned char *msgs;
+} qview_t;
+
+#define MAX_PROVIDERS_COMPACT 255
+
+static void q_get(void *dst, const unsigned char **p, size_t n) {
+  memcpy(dst, *p, n);
+  *p += n;
+}
+
+/* The bytes of the optional fields of flags. */
+static size_t opt_size(unsigned flags) {
+  return ((flags & QF_DEADLINE) ? sizeof(double) + sizeof(size_t) : 0) +
+         ((flags & QF_DELTA) ? sizeof(lgw_delta_fn) + sizeof(void *) : 0) +
+         ((flags & QF_TDELTA) ? sizeof(lgw_tool_delta_fn) + sizeof(void *)
+                              : 0);
+}
+
+static unsigned char *q_order(qreq_t *h) {
+  return h->data + opt_size(h->flags);
+}
+
+/* The fields of h; np: the gateway's providers, 0 when only the
+ * optional fields are read. */
+static void q_view(qreq_t *h, size_t np, qview_t *v) {
+  const unsigned char *p = h->data;
+  memset(v, 0, sizeof *v);
+  if (h->flags & QF_DEADLINE) {
+    q_get(&v->deadline, &p, sizeof v->deadline);
+    p += sizeof(size_t);
+  }
+  if (h->flags & QF_DELTA) {
+    q_get(&v->on_delta, &p, sizeof v->on_delta);
+    q_get(&v->delta_ud, &p, sizeof v->delta_ud);
+  }
+  if (h->flags & QF_TDELTA) {
+    q_get(&v->on_tool_delta, &p, sizeof v->on_tool_delta);
+    q_get(&v->tool_delta_ud, &p, sizeof v->tool_delta_ud);
+  }
+  p += np;
+  v->task = (const char *)p;
+  v->msgs = p + strlen(v->task) + 1;
+}
+
+/* Message i of r as a rich message (the strings are r's). */
+static void msg_at(const lgw_request_t *r, size_t i, lgw_rich_message_t *m) {
+  if (r->nrich_messages) {
+    *m = r->rich_messages[i];
+    return;
+  }
+  memset(m, 0, sizeof *m);
+  m->role = r->messages[i].role;
+  m->content = r->messages[i].content;
+}
+
+static size_t msg_count(const lgw_request_t *r) {
+  return r->nrich_messages ? r->nrich_messages : r->nmessages;
+}
+
+static int is_set(const char *s) { return s && *s; }
+
+/* Can r wait in compact form? */
+static int compact_shape(const lgw_request_t *r, size_t np) {
   size_t i;
-  for (i = 0; i < q->natt; i++) {
-    lgw_free((char *)q->att[i].model);
-    lgw_free((char *)q->att[i].message);
+  if (np > MAX_PROVIDERS_COMPACT || msg_count(r) > UINT32_MAX) return 0;
+  if (is_set(r->model) || is_set(r->tier) || is_set(r->reasoning_effort) ||
+      r->has_temperature || r->max_tokens)
+    return 0;
+  if (r->ntools || r->tool_choice || r->tool_choice_name ||
+      r->parallel_tool_calls || r->schema_json || r->schema_name ||
+      r->schema_strict || r->nstop || r->has_top_p || r->top_p != 0 ||
+      r->has_seed || r->seed || r->user || r->metadata_json || r->extra_json)
+    return 0;
+  for (i = 0; i < r->nrich_messages; i++) {
+    const lgw_rich_message_t *m = &r->rich_messages[i];
+    if (m->nparts || m->ntool_calls || (m->is_error != 0 && m->is_error != 1))
+      return 0;
   }
-  lgw_free(q->att);
-  lgw__gw_free_rich(q);
-  lgw_free(q->model);
-  lgw_free(q->tier);
-  lgw_free(q->effort);
-  lgw__gw_route_drop(q);
+  return 1;
+}
+
+static size_t str_size(const char *s) { return s ? strlen(s) + 1 : 0; }
+
+static void q_put(unsigned char **p, const void *src, size_t n) {
+  memcpy(*p, src, n);
+  *p += n;
+}
+
+static void q_put_str(unsigned char **p, const char *s) {
+  if (s) q_put(p, s, strlen(s) + 1);
+}
+
+/* The compact block of r (flags, data; the rest is filled when the
+ * request is made compact); NULL when memory is short. */
+static qreq_t *qreq_new(lgw_gateway_t *gw, const lgw_request_t *r,
+                        double deadline) {
+  size_t np = gw->rt->nproviders, n = msg_count(r), i, size;
+  const char *task = r->task ? r->task : "";
+  lgw_rich_message_t m;
+  unsigned char flags = 0, *p;
+  qreq_t *h;
+  size_t none = 0;
+  size = sizeof *h + np + strlen(task) + 1 + n;
+  if (deadline > 0) {
+    flags |= QF_DEADLINE;
+    size += sizeof deadline + sizeof none;
+  }
+  if (r->on_delta) {
+    flags |= QF_DELTA;
+    size += sizeof r->on_delta + sizeof r->delta_ud;
+  }
+  if (r->on_tool_delta) {
+    flags |= QF_TDELTA;
+    size += sizeof r->on_tool_delta + sizeof r->tool_delta_ud;
+  }
+  for (i = 0; i < n; i++) {
+    msg_at(r, i, &m);
+    size += str_size(m.role) + str_size(m.content) + str_size(m.name) +
+            str_size(m.tool_call_id);
+  }
+  if (!(h = lgw_malloc(size))) return NULL;
+  memset(h, 0, sizeof *h);
+  h->nmsgs = (uint32_t)n;
+  h->flags = flags;
+  p = h->data;
+  if (flags & QF_DEADLINE) {
+    q_put(&p, &deadline, sizeof deadline);
+    q_put(&p, &none, sizeof none);
+  }
+  if (flags & QF_DELTA) {
+    q_put(&p, &r->on_delta, sizeof r->on_delta);
+    q_put(&p, &r->delta_ud, sizeof r->delta_ud);
+  }
+  if (flags & QF_TDELTA) {
+    q_put(&p, &r->on_tool_delta, sizeof r->on_tool_delta);
+    q_put(&p, &r->tool_delta_ud, sizeof r->tool_delta_ud);
+  }
+  p += np;  /* the order, written when the request is made compact */
+  q_put_str(&p, task);
+  for (i = 0; i < n; i++) {
+    unsigned char mf;
+    msg_at(r, i, &m);
+    mf = (unsigned char)((m.role ? MF_ROLE : 0) |
+                         (m.content ? MF_CONTENT : 0) |
+                         (m.name ? MF_NAME : 0) |
+                         (m.tool_call_id ? MF_CALL_ID : 0) |
+                         (m.is_error ? MF_ERROR : 0));
+    *p++ = mf;
+    q_put_str(&p, m.role);
+    q_put_str(&p, m.content);
+    q_put_str(&p, m.name);
+    q_put_str(&p, m.tool_call_id);
+  }
+  return h;
+}
+
+static const char *q_next_str(const unsigned char **p, int present) {
+  const char *s;
+  if (!present) return NULL;
+  s = (const char *)*p;
+  *p += strlen(s) + 1;
+  return s;
+}
+
+/* q takes the request data of h (q->h = h): its task and messages point
+ * into h. 0, or LGW_ENOMEM. */
+static int q_attach(req_t *q, qreq_t *h) {
+  size_t np = q->gw->rt->nproviders, i;
+  const unsigned char *p;
+  qview_t v;
+  q_view(h, np, &v);
+  q->h = h;
+  h->q = q;
+  q->task = (char *)v.task;
+  q->deadline = v.deadline;
+  q->on_delta = v.on_delta;
+  q->delta_ud = v.delta_ud;
+  q->on_tool_delta = v.on_tool_delta;
+  q->tool_delta_ud = v.tool_delta_ud;
+  q->plain = 1;
+  if (h->nmsgs &&
+      !(q->msgs = lgw__gw_arena_array(q, h->nmsgs, sizeof *q->msgs)))
+    return LGW_ENOMEM;
+  q->nmsgs = h->nmsgs;
+  p = v.msgs;
+  for (i = 0; i < h->nmsgs; i++) {
+    lgw_rich_message_t *m = &q->msgs[i];
+    unsigned char mf = *p++;
+    m->role = q_next_str(&p, mf & MF_ROLE);
+    m->content = q_next_str(&p, mf & MF_CONTENT);
+    m->name = q_next_str(&p, mf & MF_NAME);
+    m->tool_call_id = q_next_str(&p, mf & MF_CALL_ID);
+    m->is_error = (mf & MF_ERROR) != 0;
+    q->msg_bytes += m->content ? strlen(m->content) : 0;
+  }
+  return 0;
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+/* Records kept for reuse: those in flight, and the finished ones whose
+ * callbacks have yet to run while their slots are taken again (several
+ * rounds of answers can come in one turn of the loop). */
+static size_t pool_max(const lgw_gateway_t *gw) {
+  return gw->max_concurrent < 255 ? 4 * gw->max_concurrent + 4 : 1024;
+}
+
+/* A zeroed record (but its kept arena block), from the pool or new, with
+ * room for the provider order; NULL when memory is short. */
+static req_t *req_get(lgw_gateway_t *gw) {
+  size_t np = gw->rt->nproviders;
+  lgw_link_t *l = lgw_list_pop_front(&gw->pool);
+  req_t *q;
+  if (l) {
+    gw->npool--;
+    q = REQ_OF(l, q_link);
+  } else {
+    if (np > ((size_t)-1 - sizeof *q) / sizeof(size_t)) return NULL;
+    q = lgw__calloc(1, sizeof *q + np * sizeof(size_t));
+    if (!q) return NULL;
+    if (np) q->order = (size_t *)(void *)(q + 1);
+  }
+  q->gw = gw;
+  lgw_list_init(&q->q_link);
+  lgw_list_init(&q->node.all);
+  lgw_list_init(&q->node.wait);
+  q->ttft = q->win_ttft = -1;
+  q->cost_total = q->win_cost = -1;
+  lgw__usage_unknown(&q->win_usage);
+  return q;
+}
+
+/* Free what q owns (its compact block too); the record goes back to the
+ * pool, or is freed. */
+static void req_release(req_t *q) {
+  lgw_gateway_t *gw = q->gw;
+  lgw__engine_t *e = gw->eng;
+  size_t i;
+  /* most of these are unset: no call for them */
+  if (q->att) {
+    for (i = 0; i < q->natt; i++) {
+      lgw_free((char *)q->att[i].model);
+      lgw_free((char *)q->att[i].message);
+    }
+    lgw_free(q->att);
+  }
+  if (q->model || q->tier || q->effort) {
+    lgw_free(q->model);
+    lgw_free(q->tier);
+    lgw_free(q->effort);
+  }
+  if (q->route) lgw__gw_route_drop(q);
   lgw__reply_free(&q->reply);
-  lgw_free(q->refusal);
-  lgw__buf_free(&q->lines);
-  lgw__gw_stream_free(q->st);
-  lgw_free(q->err);
-  if (q->gw) {  /* timers are made only once it is set */
-    lgw__engine_t *e = q->gw->eng;
-    e->ops->timer_free(e, q->sleep_timer);
-    e->ops->timer_free(e, q->deadline_timer);
-    e->ops->timer_free(e, q->ttft_timer);
-    e->ops->timer_free(e, q->idle_timer);
+  if (q->refusal) lgw_free(q->refusal);
+  if (q->lines.data) lgw__buf_free(&q->lines);
+  if (q->st) lgw__gw_stream_free(q->st);
+  if (q->err) lgw_free(q->err);
+  if (q->h) {
+    dl_remove(gw, q->h);
+    lgw_free(q->h);
   }
+  if (q->sleep_timer) e->ops->timer_free(e, q->sleep_timer);
+  if (q->deadline_timer) e->ops->timer_free(e, q->deadline_timer);
+  if (q->ttft_timer) e->ops->timer_free(e, q->ttft_timer);
+  if (q->idle_timer) e->ops->timer_free(e, q->idle_timer);
+  /* while requests wait, every record will be needed again */
+  if (!gw->closing &&
+      (gw->npool < pool_max(gw) || !lgw_list_empty(&gw->wait))) {
+    void *arena;
+    size_t *order = q->order;
+    lgw__gw_recycle_rich(q);
+    arena = q->arena;
+    /* a size the compiler does not know: libc's memset, not an inlined
+     * rep stos */
+    memset(q, 0, gw->req_size);
+    q->arena = arena;
+    q->order = order;
+    lgw_list_push_front(&gw->pool, &q->q_link);
+    gw->npool++;
+    return;
+  }
+  lgw__gw_free_rich(q);
   lgw_free(q);
+}
+
+/* Free pooled records beyond keep. */
+static void pool_trim(lgw_gateway_t *gw, size_t keep) {
+  lgw_link_t *l;
+  while (gw->npool > keep && (l = lgw_list_pop_front(&gw->pool)) != NULL) {
+    req_t *q = REQ_OF(l, q_link);
+    gw->npool--;
+    lgw__gw_free_rich(q);
+    lgw_free(q);
+  }
+}
+
+static void pool_free(lgw_gateway_t *gw) { pool_trim(gw, 0); }
+
+/* n takes o's place in a list. */
+static void replace_link(lgw_link_t *o, lgw_link_t *n) {
+  if (!lgw_list_linked(o)) return;
+  lgw_list_insert_after(o, n);
+  lgw_list_remove(o);
+}
+
+/* Can q, just planned, wait in compact form? */
+static int compactable(const req_t *q) {
+  return q->h && q->state == S_WAIT && lgw_list_linked(&q->node.wait) &&
+         q->pos == 0 && q->attempt == 1 && q->natt == 0 &&
+         q->lines.len == 0 && !q->err && !q->st && !q->refusal &&
+         !q->embed && q->route && q->route != &q->own_route &&
+         !q->last_status && q->cost_total == -1 && !q->rs_call;
+}
+
+/* q waits in compact form: its place goes to its block, the record back
+ * to the pool. */
+static void compact(req_t *q) {
+  qreq_t *h = q->h;
+  size_t i, np = q->gw->rt->nproviders;
+  h->id = q->id;
+  h->cb = q->cb;
+  h->ud = q->ud;
+  h->start_s = q->start_s;
+  h->route = q->route;
+  h->tokens_est = q->tokens_est;
+  h->tokens_shared = (unsigned char)(q->tokens_shared != 0);
+  for (i = 0; i < np; i++) q_order(h)[i] = (unsigned char)q->order[i];
+  h->node.compact = 1;
+  lgw_list_init(&h->node.all);
+  lgw_list_init(&h->node.wait);
+  replace_link(&q->node.all, &h->node.all);
+  replace_link(&q->node.wait, &h->node.wait);
+  h->q = NULL;
+  q->h = NULL;
+  q->route = NULL;           /* cached: nothing to free */
+  req_release(q);
+}
+
+/* A full record for the compact request h, in its place (S_WAIT); NULL
+ * when memory is short (h stays as it was). */
+static req_t *expand(lgw_gateway_t *gw, qreq_t *h) {
+  size_t i, np = gw->rt->nproviders;
+  req_t *q = req_get(gw);
+  if (!q) return NULL;
+  if (q_attach(q, h)) {
+    q->h = NULL;
+    h->q = NULL;
+    req_release(q);
+    return NULL;
+  }
+  q->id = h->id;
+  q->cb = h->cb;
+  q->ud = h->ud;
+  q->start_s = h->start_s;
+  q->route = h->route;
+  q->tokens_est = h->tokens_est;
+  q->tokens_shared = h->tokens_shared;
+  for (i = 0; i < np; i++) q->order[i] = q_order(h)[i];
+  q->pos = 0;
+  q->attempt = 1;
+  q->state = S_WAIT;
+  h->node.compact = 0;
+  replace_link(&h->node.all, &q->node.all);
+  replace_link(&h->node.wait, &q->node.wait);
+  return q;
+}
+
+/* The full record of a node, made when it is compact; NULL when memory
+ * is short. */
+static req_t *node_req(lgw_gateway_t *gw, gw_node_t *n) {
+  if (n->compact) return expand(gw, LGW_CONTAINER_OF(n, qreq_t, node));
+  return LGW_CONTAINER_OF(n, req_t, node);
+}
+
+static uint64_t node_id(const gw_node_t *n) {
+  if (n->compact) return LGW_CONTAINER_OF(n, const qreq_t, node)->id;
+  return LGW_CONTAINER_OF(n, const req_t, node)->id;
+}
+
+void lgw__gw_wait_push(req_t *q) {
+  q->state = S_WAIT;
+  lgw_list_push_back(&q->gw->wait, &q->node.wait);
+}
+
+req_t *lgw__gw_wait_pop(lgw_gateway_t *gw) {
+  lgw_link_t *l = lgw_list_first(&gw->wait);
+  req_t *q;
+  if (!l) return NULL;
+  q = node_req(gw, LGW_CONTAINER_OF(l, gw_node_t, wait));
+  if (!q) {
+    lgw__log(LGW_LOG_WARN, "out of memory: a queued request waits for the "
+             "next free slot");
+    return NULL;
+  }
+  lgw_list_remove(&q->node.wait);
+  return q;
+}
+
+/* ---- deadlines of requests with a compact block --------------------------
+ *
+ * One timer for all of them: a binary heap of (deadline, id) in gw->dl,
+ * the earliest first; each block knows its place (to leave the heap when
+ * its request ends first). */
+
+struct dl_ent {
+  double at;                   /* engine clock */
+  uint64_t id;                 /* the same deadline: submit order */
+  qreq_t *h;
+};
+
+static size_t dl_pos(qreq_t *h) {
+  size_t pos;
+  memcpy(&pos, h->data + sizeof(double), sizeof pos);
+  return pos;
+}
+
+static void dl_pos_set(qreq_t *h, size_t pos) {
+  memcpy(h->data + sizeof(double), &pos, sizeof pos);
+}
+
+static int dl_less(const struct dl_ent *a, const struct dl_ent *b) {
+  return a->at < b->at || (a->at == b->at && a->id < b->id);
+}
+
+static void dl_put(lgw_gateway_t *gw, size_t i, struct dl_ent e) {
+  gw->dl[i] = e;
+  dl_pos_set(e.h, i + 1);
+}
+
+static void dl_up(lgw_gateway_t *gw, size_t i) {
+  struct dl_ent e = gw->dl[i];
+  while (i > 0 && dl_less(&e, &gw->dl[(i - 1) / 2])) {
+    dl_put(gw, i, gw->dl[(i - 1) / 2]);
+    i = (i - 1) / 2;
+  }
+  dl_put(gw, i, e);
+}
+
+static void dl_down(lgw_gateway_t *gw, size_t i) {
+  struct dl_ent e = gw->dl[i];
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= gw->ndl) break;
+    if (c + 1 < gw->ndl && dl_less(&gw->dl[c + 1], &gw->dl[c])) c++;
+    if (!dl_less(&gw->dl[c], &e)) break;
+    dl_put(gw, i, gw->dl[c]);
+    i = c;
+  }
+  dl_put(gw, i, e);
+}
+
+/* The timer for the earliest deadline (stopped when none). */
+static void dl_arm(lgw_gateway_t *gw) {
+  lgw__engine_t *e = gw->eng;
+  double wait;
+  if (!gw->dl_timer) return;
+  if (!gw->ndl) {
+    e->ops->timer_stop(e, gw->dl_timer);
+    return;
+  }
+  wait = gw->dl[0].at - eng_now(gw);
+  e->ops->timer_start(e, gw->dl_timer, wait > 0 ? wait : 0);
+}
+
+static void on_dl(void *ud);
+
+/* Room for one more deadline (and its timer); LGW_ENOMEM when short. */
+static int dl_reserve(lgw_gateway_t *gw) {
+  lgw__engine_t *e = gw->eng;
+  if (!gw->dl_timer && !(gw->dl_timer = e->ops->timer_new(e, on_dl, gw)))
+    return LGW_ENOMEM;
+  return lgw__grow(&gw->dl, gw->ndl, &gw->cdl, sizeof *gw->dl, 64);
+}
+
+/* After dl_reserve. */
+static void dl_push(lgw_gateway_t *gw, qreq_t *h, double at, uint64_t id) {
+  struct dl_ent e;
+  e.at = at;
+  e.id = id;
+  e.h = h;
+  gw->dl[gw->ndl++] = e;
+  dl_up(gw, gw->ndl - 1);
+  if (gw->dl[0].h == h) dl_arm(gw);
+}
+
+static void dl_remove(lgw_gateway_t *gw, qreq_t *h) {
+  size_t pos, i;
+  if (!(h->flags & QF_DEADLINE) || !(pos = dl_pos(h))) return;
+  i = pos - 1;
+  dl_pos_set(h, 0);
+  if (i < --gw->ndl) {
+    dl_put(gw, i, gw->dl[gw->ndl]);
+    dl_down(gw, i);
+    dl_up(gw, i);
+  }
+  if (i == 0) dl_arm(gw);
+}
+
+/* A timer fires at most a millisecond early (the loop's clock): what is
+ * due within that is due now. */
+#define DL_SLACK 0.001
+
+static void on_dl(void *ud) {
+  lgw_gateway_t *gw = ud;
+  double now = eng_now(gw);
+  while (gw->ndl && gw->dl[0].at <= now + DL_SLACK) {
+    struct dl_ent top = gw->dl[0];
+    req_t *q = top.h->q;
+    if (!q && !(q = expand(gw, top.h))) {
+      lgw__log(LGW_LOG_WARN, "out of memory: the deadline of request %llu "
+               "is checked again in 1s", (unsigned long long)top.id);
+      dl_remove(gw, top.h);
+      dl_push(gw, top.h, now + 1, top.id);  /* the room just freed */
+      continue;
+    }
+    dl_remove(gw, top.h);
+    stop(q, LGW_EDEADLINE);
+  }
+  dl_arm(gw);
 }
 
 /* Distinct providers with at least one attempt. */
@@ -375,11 +916,13 @@ static void dispatch(lgw_gateway_t *gw) {
     if (lgw__notes_run_one(&gw->notes, gw->on_event, gw->event_ud)) continue;
     if (lgw_list_empty(&gw->done)) break;
     q = REQ_OF(lgw_list_pop_front(&gw->done), q_link);
-    lgw_list_remove(&q->all_link);
+    lgw_list_remove(&q->node.all);
     gw->pending--;
     call_back(q);
-    req_free(q);
+    req_release(q);
   }
+  /* a burst is over: keep what the next one is likely to need */
+  if (!gw->pending && gw->npool > pool_max(gw)) pool_trim(gw, pool_max(gw));
   if (--gw->cb_depth == 0 && gw->free_pending && !gw->closing) teardown(gw);
 }
 
@@ -393,19 +936,12 @@ static int dup_opt(const char *s, char **out) {
   return s && *s && !*out;
 }
 
-/* One block holds the record, the provider order (nproviders) and the
- * task's name, freed with it. */
-static req_t *req_copy(const lgw_request_t *r, size_t nproviders) {
-  const char *task = r->task ? r->task : "";
-  size_t tn = strlen(task) + 1, on = nproviders * sizeof(size_t);
-  req_t *q;
+/* The request r copied into q's arena (task, messages, tools, options)
+ * and its overrides; 1 when memory is short. */
+static int req_copy(req_t *q, const lgw_request_t *r) {
   int bad = 0;
-  if (nproviders > ((size_t)-1 - sizeof *q - tn) / sizeof(size_t)) return NULL;
-  q = lgw__calloc(1, sizeof *q + on + tn);
-  if (!q) return NULL;
-  if (nproviders) q->order = (size_t *)(void *)(q + 1);
-  q->task = (char *)(q + 1) + on;
-  memcpy(q->task, task, tn);
+  q->task = lgw__gw_arena_str(q, r->task ? r->task : "");
+  bad |= !q->task;
   bad |= dup_opt(r->model, &q->model);
   bad |= dup_opt(r->tier, &q->tier);
   bad |= dup_opt(r->reasoning_effort, &q->effort);
@@ -420,8 +956,32 @@ static req_t *req_copy(const lgw_request_t *r, size_t nproviders) {
              !r->max_tokens;
   q->on_delta = r->on_delta;
   q->delta_ud = r->delta_ud;
-  if (bad) {
-    req_free(q);
+  return bad;
+}
+
+/* The record of request r: its data in a compact block when it is to
+ * wait for a slot and can wait in compact form (see compact()), else
+ * copied into the record; NULL when memory is short. */
+static req_t *req_new(lgw_gateway_t *gw, const lgw_request_t *r,
+                      double deadline, const lgw_embed_request_t *emb) {
+  req_t *q = req_get(gw);
+  qreq_t *h;
+  if (!q) return NULL;
+  if (!emb &&
+      (gw->inflight >= gw->max_concurrent || !lgw_list_empty(&gw->wait)) &&
+      compact_shape(r, gw->rt->nproviders)) {
+    if (!(h = qreq_new(gw, r, deadline))) {
+      req_release(q);
+      return NULL;
+    }
+    if (q_attach(q, h)) {
+      req_release(q);  /* h too */
+      return NULL;
+    }
+    return q;
+  }
+  if (req_copy(q, r) || (emb && lgw__gw_copy_embed(q, emb))) {
+    req_release(q);
     return NULL;
   }
   return q;
@@ -438,6 +998,7 @@ int lgw__gw_submit(lgw_gateway_t *gw, const lgw_request_t *req,
                    const lgw_embed_request_t *emb, lgw_embed_done_fn ecb) {
   const lgw_runtime_t *rt;
   req_t *q;
+  double deadline;
   if (id) *id = 0;
   if (!gw || !req || !cb || (req->nmessages && !req->messages) ||
       (req->nrich_messages && (!req->rich_messages || req->nmessages)))
@@ -447,31 +1008,29 @@ int lgw__gw_submit(lgw_gateway_t *gw, const lgw_request_t *req,
     return lgw__error_set(err, LGW_EINVAL,
                           "lgw_gateway_submit: the gateway is being freed");
   rt = gw->rt;
-  q = req_copy(req, rt->nproviders);
-  if (q && emb && lgw__gw_copy_embed(q, emb)) {
-    req_free(q);
-    q = NULL;
-  }
-  if (q && emb) q->embed_cb = ecb;
+  deadline = req->deadline > 0 ? req->deadline
+                               : (rt->deadline > 0 ? rt->deadline : 0);
+  /* a deadline of 1e9 s (31 years) or more, or infinity, is none */
+  if (!(deadline < 1e9)) deadline = 0;
+  q = req_new(gw, req, deadline, emb);
   if (!q) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
-  q->gw = gw;
+  if (emb) q->embed_cb = ecb;
   q->id = ++gw->next_id;
   q->cb = cb;
   q->ud = ud;
-  q->deadline = req->deadline > 0 ? req->deadline
-                                   : (rt->deadline > 0 ? rt->deadline : 0);
-  /* a deadline of 1e9 s (31 years) or more, or infinity, is none */
-  if (!(q->deadline < 1e9)) q->deadline = 0;
+  q->deadline = deadline;
   q->start_s = eng_now(gw);
-  q->ttft = q->win_ttft = -1;
-  q->cost_total = q->win_cost = -1;
-  lgw__usage_unknown(&q->win_usage);
-  if (rt->nproviders && q->deadline > 0 &&
-      lgw__gw_timer_start(q, &q->deadline_timer, on_deadline, q->deadline)) {
-    req_free(q);
-    return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  if (rt->nproviders && q->deadline > 0) {
+    /* with a compact block: the gateway's timer for every such request */
+    if (q->h ? dl_reserve(gw)
+             : lgw__gw_timer_start(q, &q->deadline_timer, on_deadline,
+                                   q->deadline)) {
+      req_release(q);
+      return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+    }
+    if (q->h) dl_push(gw, q->h, q->start_s + q->deadline, q->id);
   }
-  lgw_list_push_back(&gw->all, &q->all_link);
+  lgw_list_push_back(&gw->all, &q->node.all);
   gw->pending++;
   if (id) *id = q->id;
   if (!rt->nproviders) {
@@ -482,14 +1041,17 @@ int lgw__gw_submit(lgw_gateway_t *gw, const lgw_request_t *req,
   }
   lgw__state_order(rt->providers, rt->nproviders, gw->preferred, q->order);
   lgw__gw_plan(q);
+  if (compactable(q)) compact(q);
   return 0;
 }
 
 int lgw_gateway_cancel(lgw_gateway_t *gw, uint64_t id) {
   if (!gw) return LGW_EINVAL;
   LGW_LIST_FOREACH(l, &gw->all) {
-    req_t *q = REQ_OF(l, all_link);
-    if (q->id != id) continue;
+    gw_node_t *n = LGW_CONTAINER_OF(l, gw_node_t, all);
+    req_t *q;
+    if (node_id(n) != id) continue;
+    if (!(q = node_req(gw, n))) return LGW_ENOMEM;
     if (q->state == S_DONE) return LGW_EINVAL;
     stop(q, LGW_ECANCELED);
     return 0;
@@ -501,7 +1063,12 @@ void lgw_gateway_cancel_all(lgw_gateway_t *gw) {
   if (!gw) return;
   /* no queued request may take a slot freed by a cancel */
   gw->no_pump++;
-  LGW_LIST_FOREACH(l, &gw->all) stop(REQ_OF(l, all_link), LGW_ECANCELED);
+  LGW_LIST_FOREACH_SAFE(l, next, &gw->all) {
+    req_t *q = node_req(gw, LGW_CONTAINER_OF(l, gw_node_t, all));
+    if (q) stop(q, LGW_ECANCELED);
+    else lgw__log(LGW_LOG_WARN, "out of memory: a queued request was not "
+                  "canceled");
+  }
   gw->no_pump--;
 }
 
@@ -664,6 +1231,8 @@ static void shared_breaker(void *ud, size_t pi, double remaining) {
  * handle is closed and every state write done. */
 static void gw_destroy(lgw_gateway_t *gw) {
   gw->eng->ops->free(gw->eng);
+  pool_free(gw);
+  lgw_free(gw->dl);
   lgw__notes_clear(&gw->notes);
   lgw__gw_routes_free(gw);
   limits_free(gw, gw->rt->nproviders);
@@ -704,6 +1273,9 @@ static void teardown(lgw_gateway_t *gw) {
   gw->eng->ops->defer_free(gw->eng, gw->wake);
   gw->wake = NULL;
   lgw__gw_writer_close(gw);
+  pool_free(gw);
+  gw->eng->ops->timer_free(gw->eng, gw->dl_timer);
+  gw->dl_timer = NULL;
   gw->freeing = 1;
   if (!gw->running) gw_destroy(gw);  /* else lgw_gateway_run finishes */
 }
@@ -750,6 +1322,8 @@ int lgw__gateway_new_on(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
     return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   }
   gw->eng = eng;
+  gw->req_size = sizeof(req_t);
+  lgw_list_init(&gw->pool);
   lgw__notes_init(&gw->notes);
   gw->cost_total = -1;  /* nothing priced yet */
   gw->eps = lgw__calloc(rt->nproviders * NSTYLES + 1, sizeof *gw->eps);

@@ -148,7 +148,7 @@ static void pump(lgw_gateway_t *gw) {
   req_t *q;
   while (!gw->no_pump && gw->inflight < gw->max_concurrent &&
          !lgw_list_empty(&gw->wait)) {
-    q = REQ_OF(lgw_list_pop_front(&gw->wait), q_link);
+    if (!(q = lgw__gw_wait_pop(gw))) break;
     gw->inflight++;
     send_attempt(q);
   }
@@ -166,8 +166,7 @@ static void slot_acquire(req_t *q) {
     gw->inflight++;
     send_attempt(q);
   } else {
-    q->state = S_WAIT;
-    lgw_list_push_back(&gw->wait, &q->q_link);
+    lgw__gw_wait_push(q);
   }
 }
 

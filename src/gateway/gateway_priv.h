@@ -45,6 +45,19 @@ typedef struct route_entry {
 enum { S_PLAN, S_PACE, S_WAIT, S_HTTP, S_SLEEP, S_DONE };
 
 typedef struct req req_t;
+typedef struct qreq qreq_t;
+
+/* A request's place in the gateway's lists: in gw->all from submit to
+ * its completion callback, in gw->wait while it waits for a slot. The
+ * node is a full record's (req_t) or a queued request's in compact form
+ * (qreq_t, gateway.c): a request that waits for a slot right after its
+ * submit keeps only its request data, its plan and its callback; the
+ * full record is made when a slot frees (lgw__gw_wait_pop). */
+typedef struct gw_node {
+  lgw_link_t all;              /* in gw->all */
+  lgw_link_t wait;             /* in gw->wait */
+  int compact;                 /* a qreq_t, else a req_t */
+} gw_node_t;
 
 /* What only a streamed attempt needs, allocated at the first one. */
 typedef struct req_stream {
@@ -91,8 +104,11 @@ struct req {
   char *refusal;               /* owned: the last refusal, NULL if none */
   size_t refusal_len;
   size_t winner;               /* configured index on success */
-  lgw_link_t all_link;         /* in gw->all */
-  lgw_link_t q_link;           /* in gw->wait or gw->done */
+  gw_node_t node;              /* in gw->all, gw->wait */
+  lgw_link_t q_link;           /* in gw->done or gw->pool */
+  qreq_t *h;                   /* owned: the request data (task, messages)
+                                  this record points into; NULL: they are
+                                  copied into the arena */
   double start_s;              /* submit time (engine clock) */
   /* pacing */
   int pacing;                  /* the sleep timer waits for a rate limit */
@@ -159,7 +175,15 @@ struct lgw_gateway {
   uint64_t next_id;
   size_t max_concurrent, inflight;
   size_t pending;
-  lgw_link_t all, wait, done;  /* lists of req_t */
+  lgw_link_t all, wait;        /* gw_node_t: requests, waiting ones */
+  lgw_link_t done;             /* req_t finished, callbacks to run */
+  lgw_link_t pool;             /* req_t records kept for reuse */
+  size_t npool;
+  size_t req_size;             /* sizeof(req_t) */
+  struct dl_ent *dl;           /* deadlines of requests with a compact
+                                  block: a heap, the earliest first */
+  size_t ndl, cdl;
+  lgw__timer_t *dl_timer;      /* for dl[0] */
   lgw__defer_t *wake;          /* runs completion callbacks */
   int cb_depth, running, free_pending, closing, freeing, no_pump;
   lgw__notes_t notes;          /* deltas and events to run */
@@ -232,6 +256,11 @@ lgw_error_t *lgw__gw_req_err(req_t *q);
 void lgw__gw_stop_error(req_t *q);
 int lgw__gw_timer_start(req_t *q, lgw__timer_t **t, lgw__engine_fn fn,
                         double seconds);
+/* Queue q (S_WAIT) for a slot; the first waiting request, as a full
+ * record (made from its compact form), NULL when none or memory is
+ * short. */
+void lgw__gw_wait_push(req_t *q);
+req_t *lgw__gw_wait_pop(lgw_gateway_t *gw);
 
 /* ---- gateway_attempt.c --------------------------------------------------- */
 
@@ -251,6 +280,13 @@ void lgw__gw_writer_close(lgw_gateway_t *gw);
  * memory is short. */
 int lgw__gw_copy_rich(req_t *q, const lgw_request_t *r);
 void lgw__gw_free_rich(req_t *q);
+/* As free_rich, but the arena's first block (when small) is kept, empty,
+ * for the record's next request. */
+void lgw__gw_recycle_rich(req_t *q);
+/* A copy of s in q's arena; NULL when memory is short. */
+char *lgw__gw_arena_str(req_t *q, const char *s);
+/* An array of n zeroed elements in q's arena; NULL when short. */
+void *lgw__gw_arena_array(req_t *q, size_t n, size_t size);
 /* The tool fields of an attempt's call. */
 void lgw__gw_call_rich(const req_t *q, lgw__call_t *c);
 /* A success's tool calls and assistant message into res. */

@@ -179,13 +179,21 @@ int lgw__gw_copy_rich(req_t *q, const lgw_request_t *r) {
   return bad;
 }
 
-void lgw__gw_free_rich(req_t *q) {
-  blk_t *b = q->arena, *next;
-  for (; b; b = next) {
-    next = b->next;
-    lgw_free(b);
-  }
-  q->arena = NULL;
+char *lgw__gw_arena_str(req_t *q, const char *s) {
+  int bad = 0;
+  return (char *)arena_str(q, s, &bad);
+}
+
+void *lgw__gw_arena_array(req_t *q, size_t n, size_t size) {
+  int bad = 0;
+  return arena_array(q, n, size, &bad);
+}
+
+/* Everything but the arena's blocks. */
+static void free_results(req_t *q) {
+  if (!q->res_calls && !q->embed_url && !q->embed_headers && !q->vecs &&
+      !q->embed_model)
+    return;
   lgw_free(q->res_calls);
   q->res_calls = NULL;
   lgw_free(q->embed_url);
@@ -196,6 +204,34 @@ void lgw__gw_free_rich(req_t *q) {
   q->vecs = NULL;
   lgw_free(q->embed_model);
   q->embed_model = NULL;
+}
+
+void lgw__gw_free_rich(req_t *q) {
+  blk_t *b = q->arena, *next;
+  for (; b; b = next) {
+    next = b->next;
+    lgw_free(b);
+  }
+  q->arena = NULL;
+  free_results(q);
+}
+
+/* Blocks up to this size are kept by a recycled record. */
+#define BLK_KEEP 1024
+
+void lgw__gw_recycle_rich(req_t *q) {
+  blk_t *b = q->arena, *next, *keep = NULL;
+  for (; b; b = next) {  /* the first block made is the last one */
+    next = b->next;
+    if (!next && b->cap <= BLK_KEEP) keep = b;
+    else lgw_free(b);
+  }
+  if (keep) {
+    keep->used = 0;
+    keep->next = NULL;
+  }
+  q->arena = keep;
+  free_results(q);
 }
 
 void lgw__gw_call_rich(const req_t *q, lgw__call_t *c) {

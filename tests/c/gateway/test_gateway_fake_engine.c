@@ -6,6 +6,7 @@
  * time of the request are exact.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,7 @@ typedef struct fake {
   /* what was sent: the URL and time of each transfer */
   char urls[MAX_XFERS][128];
   double sent[MAX_XFERS];
+  char bodies[MAX_XFERS][1024];  /* the start of each request body */
   /* the script: answers of the provider whose URL has "p1" or "p2" */
   const answer_t *p1, *p2;
   size_t np1, np2, used1, used2;
@@ -94,6 +96,9 @@ static int f_submit(lgw__engine_t *e, const lgw__xfer_opts_t *o, char *body,
   if (f->nxfers == MAX_XFERS) abort();
   x = &f->xfers[f->nxfers];
   snprintf(f->urls[f->nxfers], sizeof f->urls[0], "%s", o->url);
+  snprintf(f->bodies[f->nxfers], sizeof f->bodies[0], "%.*s",
+           (int)(o->body_len < 1023 ? o->body_len : 1023),
+           body ? body : o->body);
   f->sent[f->nxfers++] = f->now;
   if (strstr(o->url, ":9001/")) {
     if (f->used1 == f->np1) abort();
@@ -425,10 +430,279 @@ TEST(backoff_delay_is_the_wait) {
   ASSERT_DEQ(o.at - 100.0, 0.3 + o.att[0].retry_delay);
 }
 
+/* ---- requests waiting for a slot ----------------------------------------- */
+
+typedef struct seen {
+  int order[16], n;               /* which request called back, in order */
+  outcome_t o[16];
+  int ends, end_code[16];
+  double end_latency[16];
+} seen_t;
+
+static seen_t *g_seen;
+
+static void on_done_n(lgw_gateway_t *gw, uint64_t id, int status,
+                      const lgw_result_t *res, const lgw_error_t *err,
+                      void *ud) {
+  int k = (int)(intptr_t)ud;
+  g_seen->order[g_seen->n++] = k;
+  on_done(gw, id, status, res, err, &g_seen->o[k]);
+}
+
+static void on_event_n(const lgw_event_t *ev, void *ud) {
+  seen_t *s = ud;
+  if (ev->type != LGW_EVENT_REQUEST_END || ev->request_id < 1 ||
+      ev->request_id > 16)
+    return;
+  s->ends++;
+  s->end_code[ev->request_id - 1] = ev->code;
+  s->end_latency[ev->request_id - 1] = ev->latency;
+}
+
+static lgw_gateway_t *gw_on(fake_t *f, const char *yaml, seen_t *s) {
+  lgw_runtime_t *rt = gws_load("%s", yaml);
+  lgw_gateway_options_t opts;
+  lgw_gateway_t *gw = NULL;
+  memset(s, 0, sizeof *s);
+  memset(&opts, 0, sizeof opts);
+  opts.no_state = 1;
+  opts.seed = 1;
+  opts.on_event = on_event_n;
+  opts.event_ud = s;
+  g_fake = f;
+  g_seen = s;
+  if (!rt) return NULL;
+  if (lgw__gateway_new_on(rt, &opts, &f->base, &gw, NULL)) gw = NULL;
+  lgw_runtime_free(rt);
+  return gw;
+}
+
+static const lgw_message_t hi = {"user", "hi"};
+
+static uint64_t submit_n(lgw_gateway_t *gw, int k, double deadline,
+                         const lgw_rich_message_t *rich, size_t nrich) {
+  lgw_request_t r;
+  uint64_t id = 0;
+  memset(&r, 0, sizeof r);
+  r.task = "t";
+  if (rich) {
+    r.rich_messages = rich;
+    r.nrich_messages = nrich;
+  } else {
+    r.messages = &hi;
+    r.nmessages = 1;
+  }
+  r.deadline = deadline;
+  if (lgw_gateway_submit(gw, &r, on_done_n, (void *)(intptr_t)k, &id, NULL))
+    return 0;
+  return id;
+}
+
+/* Is the i-th waiting request (0-based) in compact form? -1: none. */
+static int waiting_compact(lgw_gateway_t *gw, int i) {
+  LGW_LIST_FOREACH(l, &gw->wait) {
+    if (i-- == 0) return LGW_CONTAINER_OF(l, gw_node_t, wait)->compact;
+  }
+  return -1;
+}
+
+/* One slot: requests submitted while it is taken wait in compact form,
+ * in order; a deadline and a cancel reach them there; the messages sent
+ * are the ones submitted. */
+TEST(queued_requests_compact_order_deadline_cancel) {
+  static const answer_t p1[] = {{200, 1.0, NULL, OK_BODY},
+                                {200, 1.0, NULL, OK_BODY},
+                                {200, 1.0, NULL, OK_BODY}};
+  static const lgw_rich_message_t rich[] = {
+      {.role = "system", .content = "be brief", .name = "sys"},
+      {.role = "user", .content = "what is 2+2?"},
+      {.role = "assistant", .content = ""},
+      {.role = "tool", .content = "4", .tool_call_id = "call_7",
+       .is_error = 1}};
+  fake_t f;
+  seen_t s;
+  lgw_gateway_t *gw;
+  uint64_t ids[5];
+  fake_init(&f, p1, 3, NULL, 0);
+  gw = gw_on(&f, TWO_PROVIDERS("  max_concurrent: 1\n"), &s);
+  ASSERT(gw != NULL);
+  ids[0] = submit_n(gw, 0, 0, NULL, 0);      /* in flight */
+  ids[1] = submit_n(gw, 1, 0.5, NULL, 0);    /* its deadline while queued */
+  ids[2] = submit_n(gw, 2, 0, rich, 4);      /* rich messages */
+  ids[3] = submit_n(gw, 3, 0, NULL, 0);      /* canceled while queued */
+  ids[4] = submit_n(gw, 4, 10.0, NULL, 0);   /* a deadline never reached */
+  ASSERT_EQ(ids[0], 1);
+  ASSERT_EQ(ids[4], 5);
+  ASSERT_EQ(lgw_gateway_pending(gw), 5);
+  ASSERT_EQ(waiting_compact(gw, 0), 1);
+  ASSERT_EQ(waiting_compact(gw, 3), 1);
+  ASSERT_EQ(waiting_compact(gw, 4), -1);
+  ASSERT_EQ(lgw_gateway_cancel(gw, ids[3]), 0);
+  ASSERT_EQ(lgw_gateway_cancel(gw, ids[3]), LGW_EINVAL);  /* done */
+  ASSERT_EQ(lgw_gateway_cancel(gw, 99), LGW_EINVAL);
+  ASSERT_EQ(lgw_gateway_run(gw), 0);
+  /* callbacks: the cancel, the deadline, then the three answers */
+  ASSERT_EQ(s.n, 5);
+  ASSERT_EQ(s.order[0], 3);
+  ASSERT_EQ(s.order[1], 1);
+  ASSERT_EQ(s.order[2], 0);
+  ASSERT_EQ(s.order[3], 2);
+  ASSERT_EQ(s.order[4], 4);
+  ASSERT_EQ(s.o[3].status, LGW_ECANCELED);
+  ASSERT_DEQ(s.o[3].at - 100.0, 0.0);
+  ASSERT_EQ(s.o[3].natt, 0);
+  ASSERT_EQ(s.o[1].status, LGW_EDEADLINE);
+  ASSERT_DEQ(s.o[1].at - 100.0, 0.5);
+  ASSERT_EQ(s.o[1].natt, 0);
+  ASSERT_DEQ(s.end_latency[1], 0.5);
+  ASSERT_EQ(s.end_code[1], LGW_EDEADLINE);
+  ASSERT_EQ(s.end_code[3], LGW_ECANCELED);
+  ASSERT_EQ(s.o[0].status, 0);
+  ASSERT_EQ(s.o[2].status, 0);
+  ASSERT_EQ(s.o[4].status, 0);
+  ASSERT_STREQ(s.o[4].text, "hello");
+  ASSERT_DEQ(s.o[2].at - 100.0, 2.0);
+  ASSERT_DEQ(s.o[4].at - 100.0, 3.0);
+  ASSERT_DEQ(s.end_latency[4], 3.0);
+  ASSERT_EQ(s.o[4].natt, 1);
+  ASSERT_EQ(s.o[4].att[0].provider_index, 1);
+  ASSERT_EQ(s.ends, 5);
+  /* sent in order, one at a time */
+  ASSERT_EQ(f.nxfers, 3);
+  ASSERT_DEQ(f.sent[1] - 100.0, 1.0);
+  ASSERT_DEQ(f.sent[2] - 100.0, 2.0);
+  ASSERT_CONTAINS(f.bodies[0], "\"content\":\"hi\"");
+  ASSERT_CONTAINS(f.bodies[1], "\"name\":\"sys\"");
+  ASSERT_CONTAINS(f.bodies[1], "what is 2+2?");
+  ASSERT_CONTAINS(f.bodies[1], "\"tool_call_id\":\"call_7\"");
+  ASSERT_CONTAINS(f.bodies[2], "\"content\":\"hi\"");
+  lgw_gateway_free(gw);
+}
+
+/* Freeing the gateway with requests waiting calls each back, canceled,
+ * in the order they were submitted. */
+TEST(queued_requests_canceled_on_free) {
+  static const answer_t p1[] = {{200, 1.0, NULL, OK_BODY}};
+  fake_t f;
+  seen_t s;
+  lgw_gateway_t *gw;
+  int k;
+  fake_init(&f, p1, 1, NULL, 0);
+  gw = gw_on(&f, TWO_PROVIDERS("  max_concurrent: 1\n"), &s);
+  ASSERT(gw != NULL);
+  for (k = 0; k < 6; k++) ASSERT(submit_n(gw, k, k == 2 ? 5.0 : 0, NULL, 0));
+  ASSERT_EQ(waiting_compact(gw, 0), 1);
+  lgw_gateway_free(gw);
+  ASSERT_EQ(s.n, 6);
+  for (k = 0; k < 6; k++) {
+    ASSERT_EQ(s.order[k], k);
+    ASSERT_EQ(s.o[k].status, LGW_ECANCELED);
+  }
+}
+
+/* Requests with more than messages (here tools, an override) wait as
+ * full records, among compact ones, in order. */
+TEST(queued_requests_mixed_forms_keep_order) {
+  static const answer_t p1[] = {{200, 1.0, NULL, OK_BODY},
+                                {200, 1.0, NULL, OK_BODY},
+                                {200, 1.0, NULL, OK_BODY},
+                                {200, 1.0, NULL, OK_BODY}};
+  static const lgw_tool_t tool = {"add", "adds", "{\"type\":\"object\"}", 0};
+  fake_t f;
+  seen_t s;
+  lgw_gateway_t *gw;
+  lgw_request_t r;
+  int k;
+  fake_init(&f, p1, 4, NULL, 0);
+  gw = gw_on(&f, TWO_PROVIDERS("  max_concurrent: 1\n"), &s);
+  ASSERT(gw != NULL);
+  ASSERT(submit_n(gw, 0, 0, NULL, 0));
+  ASSERT(submit_n(gw, 1, 0, NULL, 0));
+  memset(&r, 0, sizeof r);
+  r.task = "t";
+  r.messages = &hi;
+  r.nmessages = 1;
+  r.tools = &tool;
+  r.ntools = 1;
+  r.model = "m-override";
+  ASSERT_EQ(lgw_gateway_submit(gw, &r, on_done_n, (void *)(intptr_t)2, NULL,
+                               NULL), 0);
+  ASSERT(submit_n(gw, 3, 0, NULL, 0));
+  ASSERT_EQ(waiting_compact(gw, 0), 1);
+  ASSERT_EQ(waiting_compact(gw, 1), 0);
+  ASSERT_EQ(waiting_compact(gw, 2), 1);
+  ASSERT_EQ(lgw_gateway_run(gw), 0);
+  ASSERT_EQ(s.n, 4);
+  for (k = 0; k < 4; k++) {
+    ASSERT_EQ(s.order[k], k);
+    ASSERT_EQ(s.o[k].status, 0);
+    ASSERT_DEQ(f.sent[k] - 100.0, (double)k);
+  }
+  ASSERT_CONTAINS(f.bodies[2], "\"model\":\"m-override\"");
+  ASSERT_CONTAINS(f.bodies[2], "\"name\":\"add\"");
+  ASSERT_NOT_CONTAINS(f.bodies[3], "m-override");
+  lgw_gateway_free(gw);
+}
+
+/* Deadlines of waiting requests: one timer of the gateway's, the
+ * earliest first, the same deadline in submit order; a deadline still
+ * cuts the attempt of a request that left the queue. */
+TEST(queued_requests_deadlines_in_order) {
+  static const answer_t p1[] = {{200, 1.0, NULL, OK_BODY},
+                                {200, 1.0, NULL, OK_BODY},
+                                {200, 1.0, NULL, OK_BODY}};
+  fake_t f;
+  seen_t s;
+  lgw_gateway_t *gw;
+  size_t timers;
+  fake_init(&f, p1, 3, NULL, 0);
+  gw = gw_on(&f, TWO_PROVIDERS("  max_concurrent: 1\n"), &s);
+  ASSERT(gw != NULL);
+  timers = f.ntimers;
+  ASSERT(submit_n(gw, 0, 0, NULL, 0));      /* in flight, 100 to 101 */
+  ASSERT(submit_n(gw, 1, 1.5, NULL, 0));    /* sent at 101, cut at 101.5 */
+  ASSERT(submit_n(gw, 2, 0.7, NULL, 0));    /* waiting at 100.7 */
+  ASSERT(submit_n(gw, 3, 0.7, NULL, 0));    /* the same, after it */
+  ASSERT(submit_n(gw, 4, 0.3, NULL, 0));    /* the first one due */
+  ASSERT(submit_n(gw, 5, 0, NULL, 0));      /* sent at 101.5 */
+  ASSERT_EQ(f.ntimers, timers + 1);         /* one for all of them */
+  ASSERT_EQ(lgw_gateway_run(gw), 0);
+  ASSERT_EQ(s.n, 6);
+  ASSERT_EQ(s.order[0], 4);
+  ASSERT_EQ(s.order[1], 2);
+  ASSERT_EQ(s.order[2], 3);
+  ASSERT_EQ(s.order[3], 0);
+  ASSERT_EQ(s.order[4], 1);
+  ASSERT_EQ(s.order[5], 5);
+  ASSERT_EQ(s.o[4].status, LGW_EDEADLINE);
+  ASSERT_DEQ(s.o[4].at - 100.0, 0.3);
+  ASSERT_EQ(s.o[2].status, LGW_EDEADLINE);
+  ASSERT_DEQ(s.o[2].at - 100.0, 0.7);
+  ASSERT_EQ(s.o[3].status, LGW_EDEADLINE);
+  ASSERT_EQ(s.o[3].natt, 0);
+  ASSERT_EQ(s.o[0].status, 0);
+  ASSERT_EQ(s.o[1].status, LGW_EDEADLINE);
+  ASSERT_DEQ(s.o[1].at - 100.0, 1.5);
+  ASSERT_EQ(s.o[1].natt, 1);
+  ASSERT_EQ(s.o[1].att[0].code, LGW_EDEADLINE);
+  ASSERT_DEQ(s.o[1].att[0].elapsed, 0.5);
+  ASSERT_DEQ(s.end_latency[1], 1.5);
+  ASSERT_EQ(s.o[5].status, 0);
+  ASSERT_DEQ(s.o[5].at - 100.0, 2.5);
+  ASSERT_EQ(f.nxfers, 3);
+  ASSERT_DEQ(f.sent[1] - 100.0, 1.0);
+  ASSERT_DEQ(f.sent[2] - 100.0, 1.5);
+  lgw_gateway_free(gw);
+}
+
 int main(void) {
   lgw_set_log(gws_quiet_log, NULL, LGW_LOG_ERROR);
   RUN(retry_then_failover_exact_times);
   RUN(deadline_cuts_attempt_exactly);
   RUN(backoff_delay_is_the_wait);
+  RUN(queued_requests_compact_order_deadline_cancel);
+  RUN(queued_requests_canceled_on_free);
+  RUN(queued_requests_mixed_forms_keep_order);
+  RUN(queued_requests_deadlines_in_order);
   return TEST_SUMMARY();
 }
