@@ -1142,6 +1142,18 @@ void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
                 K_ON_TOOL_DELTA);
 }
 
+/* The messages list at mi of a call without a request table (the
+ * validation loop's plain round: the caller has checked the task, a
+ * string, and that the list is a table): as lgwL_check_request of
+ * {task = ..., messages = <mi>}, errors naming argument arg. Pushes the
+ * request's memory (nil when it needs none). */
+void lgwL_check_messages(lua_State *L, int arg, int mi, lgw_request_t *out,
+                         lgw_message_t *scratch) {
+  memset(out, 0, sizeof *out);
+  lua_pushnil(L);  /* the keeper, made when first needed */
+  read_messages(L, arg, mi, 1, lua_gettop(L), out, scratch);
+}
+
 /* ===== Node trees ======================================================= */
 
 int lgwL_is_null(lua_State *L, int idx) {

@@ -712,6 +712,70 @@ static int l_call_totals(lua_State *L) {
   return submit(L, g, &req, LGWL_PUSH_TOTALS, delta);
 }
 
+/* _call_task(messages, gw, task) -> as _call_totals({task = task,
+ * messages = messages}, gw), without the request table: a round of the
+ * validation loop without overrides (task checked by the caller). The
+ * messages come first so that, called through a local named "call",
+ * their errors read as those of _call_totals. */
+static int l_call_task(lua_State *L) {
+  static const int no_delta[2] = {0, 0};
+  lgwL_gw_t *g = luaL_checkudata(L, 2, LGWL_GATEWAY);
+  lgw_request_t req;
+  lgw_message_t msgs[LGWL_SCRATCH_MESSAGES];
+  const char *task = luaL_checkstring(L, 3);
+  lgwL_check_messages(L, 1, 1, &req, msgs);
+  req.task = task;
+  return submit(L, g, &req, LGWL_PUSH_TOTALS, no_delta);
+}
+
+/* A table without a metatable at i (its fields read raw as Lua would). */
+static int plain_table(lua_State *L, int i) {
+  if (lua_type(L, i) != LUA_TTABLE) return 0;
+  if (lua_getmetatable(L, i)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  return 1;
+}
+
+/* _args_ok(gw, task, messages [, validator [, overrides]]) -> true when
+ * the arguments of a *_with_retry or JSON method are plainly well formed:
+ * a gateway, a string task, a list of plain {role =, content =} tables
+ * (no metatables), the validator nil or a function, no overrides. False
+ * says nothing: the Lua checks then run (and word the errors). */
+static int l_args_ok(lua_State *L) {
+  lua_Integer n, i;
+  int ok = 1, ty;
+  lua_settop(L, 5);
+  if (!luaL_testudata(L, 1, LGWL_GATEWAY) || lua_type(L, 2) != LUA_TSTRING ||
+      !plain_table(L, 3) ||
+      (lua_type(L, 4) != LUA_TNIL && lua_type(L, 4) != LUA_TFUNCTION) ||
+      lua_type(L, 5) != LUA_TNIL) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  n = (lua_Integer)lua_rawlen(L, 3);
+  for (i = 1; ok && i <= n; i++) {
+    lua_rawgeti(L, 3, i);
+    if (!plain_table(L, 6)) {
+      ok = 0;
+    } else {
+      ty = lua_getfield(L, 6, "content");
+      if (ty == LUA_TNIL) {
+        ok = lua_getfield(L, 6, "tool_calls") != LUA_TNIL;
+        lua_pop(L, 1);
+      } else if (ty != LUA_TSTRING && ty != LUA_TTABLE) {
+        ok = 0;
+      }
+      ty = lua_getfield(L, 6, "role");
+      if (ty != LUA_TNIL && ty != LUA_TSTRING) ok = 0;
+    }
+    lua_settop(L, 5);
+  }
+  lua_pushboolean(L, ok);
+  return 1;
+}
+
 /* gw:run_task(task, messages [, overrides]) -> text | nil, err */
 static int gw_run_task(lua_State *L) {
   lgwL_gw_t *g = check_gw(L);
@@ -820,9 +884,12 @@ void lgwL_gateway_register(lua_State *L) {
     {"runtime_spec_from_dict", l_runtime_spec_from_dict},
     {"dump_runtime_spec", l_dump_runtime_spec},
     {"_call_totals", l_call_totals},
+    {"_call_task", l_call_task},
+    {"_args_ok", l_args_ok},
     {NULL, NULL}
   };
-  static const char *const waiting[] = {"_call_totals:call", NULL};
+  static const char *const waiting[] = {"_call_totals:call",
+                                        "_call_task:call", NULL};
   luaL_setfuncs(L, funcs, 0);
   lgwL_wrap_waiting(L, -1, waiting);
   /* The methods table, so the Lua front can add the retry and batch
