@@ -864,13 +864,17 @@ static void read_messages(lua_State *L, int arg, int mi, int in_request,
                           int kp, lgw_request_t *out,
                           lgw_message_t *scratch) {
   lua_Integer n, i;
-  int rich = 0, mt;
+  int rich = 0, mt, scratch_ok = 1;
   unsigned long have;
   if (lua_type(L, mi) != LUA_TTABLE) {
     if (in_request) lgwL_argerror_path(L, arg, "messages", "table", mi);
     luaL_typeerror(L, arg, "table");
   }
   n = (lua_Integer)lua_rawlen(L, mi);
+  /* plain messages that fit the scratch array are read in this pass
+   * (when one is not a plain string message, or its role is not a
+   * string, the pass below reads them again and words the error) */
+  if (!scratch || n > LGWL_SCRATCH_MESSAGES) scratch = NULL;
   for (i = 1; i <= n; i++) {
     if (lua_rawgeti(L, mi, i) != LUA_TTABLE) {
       const char *path = lua_pushfstring(L, "messages[%d]", (int)i);
@@ -881,9 +885,35 @@ static void read_messages(lua_State *L, int arg, int mi, int in_request,
       lgwL_check_keys(L, arg, mt, lua_pushfstring(L, "messages[%d].",
                                                   (int)i), message_keys);
     }
-    /* only role and content: rich when the content is a list of parts */
-    if (!rich) rich = is_rich(L, mt, (have & ~3UL) != 0);
+    if (scratch && !rich && !(have & ~3UL)) {
+      /* only role and content: rich when the content is a list of
+       * parts */
+      int ty = lua_getfield(L, mt, "content");
+      if (ty == LUA_TTABLE) {
+        rich = 1;
+      } else if (ty != LUA_TSTRING) {
+        scratch_ok = 0;
+      } else {
+        scratch[i - 1].content = lua_tostring(L, -1);  /* kept by it */
+        ty = lua_getfield(L, mt, "role");
+        if (ty == LUA_TNIL) scratch[i - 1].role = NULL;
+        else if (ty == LUA_TSTRING) scratch[i - 1].role = lua_tostring(L, -1);
+        else scratch_ok = 0;
+        lua_pop(L, 1);
+      }
+      lua_pop(L, 1);
+    } else {
+      scratch_ok = 0;
+      /* only role and content: rich when the content is a list of
+       * parts */
+      if (!rich) rich = is_rich(L, mt, (have & ~3UL) != 0);
+    }
     lua_pop(L, 1);
+  }
+  if (!rich && scratch && scratch_ok) {
+    out->messages = scratch;
+    out->nmessages = (size_t)n;
+    return;
   }
   if (rich) {
     lgw_rich_message_t *rm = keep_new(L, kp, (size_t)n * sizeof *rm);

@@ -573,6 +573,28 @@ static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
   return wait_call(L, m, t, c, g);
 }
 
+/* A synchronous wait's run of the loop that cannot block: when the loop
+ * has work due now (deferred completions, an idle handle, a due timer)
+ * and nothing asks for lgwL_run_once's extras (a SIGINT to catch while it
+ * blocks, time limits to hold), one non-blocking run; 0 when not. A call
+ * that completed in the submit ends after its deferred completion without
+ * a blocking run (and without taking SIGINT over and back, two system
+ * calls each). */
+static int run_due(lua_State *L, lgwL_module_t *m) {
+  lua_State *from = m->from;
+  if (m->closing || m->sigint || m->depth > 0 ||
+      !lgw_list_empty(&m->budgets) || !lgw_loop_alive(m->loop) ||
+      lgw_loop_timeout(m->loop) != 0)
+    return 0;
+  m->depth++;
+  m->from = L;
+  lgw_loop_run(m->loop, LGW_RUN_NOWAIT);
+  m->depth--;
+  m->from = from;
+  lgwL_log_flush(L, m);
+  return 1;
+}
+
 /* Waits for a submitted call: yields the task t, or runs the loop. */
 static int wait_call(lua_State *L, lgwL_module_t *m, lgwL_task_t *t,
                      lgwL_call_t *c, lgwL_gw_t *g) {
@@ -584,6 +606,7 @@ static int wait_call(lua_State *L, lgwL_module_t *m, lgwL_task_t *t,
     return lgwL_yieldk(L, (lua_KContext)c, call_k);
   }
   while (!c->done) {
+    if (run_due(L, m)) continue;
     if (lgwL_run_once(L, m) < 0) {
       /* Interrupted: the request ends before the error is raised. */
       lgwL_call_cancel(c);
