@@ -276,14 +276,14 @@ end
 
 local call_limited = core._call_limited
 
--- Runs a validator with a limit of `limit` seconds of wall-clock time
--- from its start (time it spends waiting, e.g. for its own gateway calls
--- or llm.sleep, counts); returns its list of problems ({} when valid), or
--- nil and a "validator" error when it raised, ran out of time or returned
+-- The outcome of a validator run with a limit of `limit` seconds of
+-- wall-clock time from its start (time it spends waiting, e.g. for its
+-- own gateway calls or llm.sleep, counts): ok, res, timed_out, where are
+-- the results of call_limited(limit, validator, text, data), which the
+-- caller makes. Returns its list of problems ({} when valid), or nil and
+-- a "validator" error when it raised, ran out of time or returned
 -- something else.
-local function validate(validator, text, data, limit)
-  local ok, res, timed_out, where = call_limited(limit, validator, text,
-                                                 data)
+local function validate(limit, ok, res, timed_out, where)
   if ok and res == nil then return {} end
   if not ok then
     if timed_out then
@@ -421,9 +421,16 @@ local function with_retry(gw, task, messages, validator, overrides, json)
         elseif check then errors = check(text, data) end
       end
       if (errors == nil or #errors == 0) and validator then
-        local verr
-        errors, verr = validate(validator, text, data, limit)
-        if not errors then return nil, put_totals(verr, acc) end
+        -- a validator that finds nothing (it returns nil) costs one call
+        local ok, res, timed_out, where = call_limited(limit, validator,
+                                                       text, data)
+        if ok and res == nil then
+          errors = {}
+        else
+          local verr
+          errors, verr = validate(limit, ok, res, timed_out, where)
+          if not errors then return nil, put_totals(verr, acc) end
+        end
       end
       errors = errors or {}
       if #errors == 0 then return text, errors, data, acc end
