@@ -578,8 +578,10 @@ static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
  * and nothing asks for lgwL_run_once's extras (a SIGINT to catch while it
  * blocks, time limits to hold), one non-blocking run; 0 when not. A call
  * that completed in the submit ends after its deferred completion without
- * a blocking run (and without taking SIGINT over and back, two system
- * calls each). */
+ * a blocking run (and without taking SIGINT over and back, three system
+ * calls each time). */
+#define RUN_DUE_MAX 4  /* due runs in a row before a full step */
+
 static int run_due(lua_State *L, lgwL_module_t *m) {
   lua_State *from = m->from;
   if (m->closing || m->sigint || m->depth > 0 ||
@@ -598,6 +600,7 @@ static int run_due(lua_State *L, lgwL_module_t *m) {
 /* Waits for a submitted call: yields the task t, or runs the loop. */
 static int wait_call(lua_State *L, lgwL_module_t *m, lgwL_task_t *t,
                      lgwL_call_t *c, lgwL_gw_t *g) {
+  int due = 0;
   if (c->done) return call_finish(L, c);  /* completed at once */
   c->gw = g->gw;
   if (t) {
@@ -606,7 +609,13 @@ static int wait_call(lua_State *L, lgwL_module_t *m, lgwL_task_t *t,
     return lgwL_yieldk(L, (lua_KContext)c, call_k);
   }
   while (!c->done) {
-    if (run_due(L, m)) continue;
+    /* a few due runs in a row at most: then a step that catches SIGINT
+     * (the loop may stay due, e.g. a task sleeping 0 s again and again) */
+    if (due < RUN_DUE_MAX && run_due(L, m)) {
+      due++;
+      continue;
+    }
+    due = 0;
     if (lgwL_run_once(L, m) < 0) {
       /* Interrupted: the request ends before the error is raised. */
       lgwL_call_cancel(c);
