@@ -9,6 +9,8 @@
 local core = require("llmgateway.core")
 
 local M = {}
+-- builtins of the per-call paths, as upvalues
+local type, getmetatable, rawequal = type, getmetatable, rawequal
 for k, v in pairs(core) do
   if k:sub(1, 1) ~= "_" then M[k] = v end
 end
@@ -31,6 +33,10 @@ end
 
 -- ---------------------------------------------------------------------
 -- Argument checking (messages as luaL_argerror writes them)
+
+-- true when the arguments are plainly well formed (then the checks below
+-- have nothing to say; false: run them)
+local args_ok = core._args_ok
 
 -- argerror's level: 2 (its default) in the API function itself, 3 in a
 -- check_* helper the API function calls.
@@ -270,14 +276,14 @@ end
 
 local call_limited = core._call_limited
 
--- Runs a validator with a limit of `limit` seconds of wall-clock time
--- from its start (time it spends waiting, e.g. for its own gateway calls
--- or llm.sleep, counts); returns its list of problems ({} when valid), or
--- nil and a "validator" error when it raised, ran out of time or returned
+-- The outcome of a validator run with a limit of `limit` seconds of
+-- wall-clock time from its start (time it spends waiting, e.g. for its
+-- own gateway calls or llm.sleep, counts): ok, res, timed_out, where are
+-- the results of call_limited(limit, validator, text, data), which the
+-- caller makes. Returns its list of problems ({} when valid), or nil and
+-- a "validator" error when it raised, ran out of time or returned
 -- something else.
-local function validate(validator, text, data, limit)
-  local ok, res, timed_out, where = call_limited(limit, validator, text,
-                                                 data)
+local function validate(limit, ok, res, timed_out, where)
   if ok and res == nil then return {} end
   if not ok then
     if timed_out then
@@ -322,9 +328,10 @@ local function put_totals(t, acc)
 end
 
 -- gw:call returning only what the loop reads (text, usage, cost and the
--- totals, as values); a local named "call" so that its argument errors
--- read as gw:call's.
-local call = core._call_totals
+-- totals, as values); called through a local named "call" so that its
+-- argument errors read as gw:call's. call_task is the same for a round
+-- without overrides, from (messages, gw, task): no request table.
+local call_totals, call_task = core._call_totals, core._call_task
 
 -- Per gateway (fixed at creation): {rounds, validator_timeout}.
 local settings = setmetatable({}, {__mode = "k"})
@@ -361,30 +368,51 @@ local function with_retry(gw, task, messages, validator, overrides, json)
     history = {}
     for i = 1, #messages do history[i] = messages[i] end
   end
+  -- without overrides, no request table: call_task(history, gw, task)
   local req = overrides and request_of(task, history, overrides)
-    or {task = task, messages = history}
   local text, errors, data
-  local acc = new_totals()
+  local acc  -- the totals, made at the first round's end
   local check = json and schema_check(overrides)
   for round = 0, rounds - 1 do
     local final = round == rounds - 1
-    local out, usage, cost, cost_total, input, output, cached, reasoning =
-      call(req, gw)
+    local out, usage, cost, cost_total, input, output, cached, reasoning
+    if req then
+      local call = call_totals
+      out, usage, cost, cost_total, input, output, cached, reasoning =
+        call(req, gw)
+    else
+      local call = call_task
+      out, usage, cost, cost_total, input, output, cached, reasoning =
+        call(history, gw, task)
+    end
     if not out then
       local err = usage
+      acc = acc or new_totals()
       add_totals(acc, err)
       if final or not transient(err) then return nil, put_totals(err, acc) end
       core.sleep(2 ^ round + 1)
     else
       -- the totals of this round
-      acc.rounds = acc.rounds + 1
-      local u = acc.usage_total
-      u.input_tokens = u.input_tokens + input
-      u.output_tokens = u.output_tokens + output
-      u.cached_tokens = u.cached_tokens + cached
-      u.reasoning_tokens = u.reasoning_tokens + reasoning
-      if cost_total then acc.cost_total = (acc.cost_total or 0) + cost_total end
-      acc.usage, acc.cost = usage, cost
+      if acc then
+        acc.rounds = acc.rounds + 1
+        local u = acc.usage_total
+        u.input_tokens = u.input_tokens + input
+        u.output_tokens = u.output_tokens + output
+        u.cached_tokens = u.cached_tokens + cached
+        u.reasoning_tokens = u.reasoning_tokens + reasoning
+        if cost_total then
+          acc.cost_total = (acc.cost_total or 0) + cost_total
+        end
+        acc.usage, acc.cost = usage, cost
+      else
+        -- as new_totals() and the sums above, in one table
+        acc = {usage_total = {input_tokens = 0 + input,
+                              output_tokens = 0 + output,
+                              cached_tokens = 0 + cached,
+                              reasoning_tokens = 0 + reasoning},
+               rounds = 1, usage = usage, cost = cost,
+               cost_total = cost_total and 0 + cost_total}
+      end
       text, errors, data = out, nil, nil
       if json then
         local perr
@@ -393,9 +421,16 @@ local function with_retry(gw, task, messages, validator, overrides, json)
         elseif check then errors = check(text, data) end
       end
       if (errors == nil or #errors == 0) and validator then
-        local verr
-        errors, verr = validate(validator, text, data, limit)
-        if not errors then return nil, put_totals(verr, acc) end
+        -- a validator that finds nothing (it returns nil) costs one call
+        local ok, res, timed_out, where = call_limited(limit, validator,
+                                                       text, data)
+        if ok and res == nil then
+          errors = {}
+        else
+          local verr
+          errors, verr = validate(limit, ok, res, timed_out, where)
+          if not errors then return nil, put_totals(verr, acc) end
+        end
       end
       errors = errors or {}
       if #errors == 0 then return text, errors, data, acc end
@@ -403,7 +438,7 @@ local function with_retry(gw, task, messages, validator, overrides, json)
         if history == messages then
           history = {}
           for i = 1, #messages do history[i] = messages[i] end
-          req.messages = history
+          if req then req.messages = history end
         end
         history[#history + 1] = {role = "assistant", content = text}
         history[#history + 1] = {role = "user",
@@ -448,9 +483,11 @@ end
 --- gw:run_task_with_retry(task, messages, validator [, overrides])
 -- -> text, errors, usage | nil, err
 function methods:run_task_with_retry(task, messages, validator, overrides)
-  check_self("run_task_with_retry", self)
-  check_task_args("run_task_with_retry", task, messages, validator,
-                  overrides, true)
+  if not args_ok(self, task, messages, validator, overrides) then
+    check_self("run_task_with_retry", self)
+    check_task_args("run_task_with_retry", task, messages, validator,
+                    overrides, true)
+  end
   local text, errors, _, acc = with_retry(self, task, messages, validator,
                                           overrides, false)
   if not text then return nil, errors end
@@ -475,9 +512,11 @@ end
 -- -> json_result | nil, err
 function methods:run_json_task_with_retry(task, messages, validator,
                                           overrides)
-  check_self("run_json_task_with_retry", self)
-  check_task_args("run_json_task_with_retry", task, messages, validator,
-                  overrides, true)
+  if not args_ok(self, task, messages, validator, overrides) then
+    check_self("run_json_task_with_retry", self)
+    check_task_args("run_json_task_with_retry", task, messages, validator,
+                    overrides, true)
+  end
   local text, errors, data, acc = with_retry(self, task, messages,
                                              validator, overrides, true)
   if not text then return nil, errors end

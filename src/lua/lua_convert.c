@@ -34,6 +34,8 @@ struct lgwL_result {
   size_t message_len;
   double *vectors;          /* embeddings: nvectors * dim */
   size_t nvectors, dim;
+  int pooled;               /* one block: the attempts, the tool calls and
+                             * every string live in this allocation */
 };
 
 #define MAX_DEPTH 100  /* nesting limit for tables and trees */
@@ -172,70 +174,150 @@ static void set_known(lua_State *L, const char *k, double v) {
   set_num(L, k, v);
 }
 
-void lgwL_push_usage(lua_State *L, const lgw_usage_t *u) {
+/* The keys of results, attempts, usage and errors, made into Lua strings
+ * once per state (a table in the registry, by index): setting a field
+ * then costs no interning of its name (lua_setfield's). */
+#define RESULT_KEYS(X) \
+  X(task) X(text) X(requested_model) X(normalized_model) \
+  X(reasoning_effort) X(temperature) X(max_tokens) X(provider) X(type) \
+  X(base_url) X(index) X(api_style) X(usage) X(cost) X(ttft) \
+  X(finish_reason) X(message) X(role) X(content) X(usage_total) \
+  X(cost_total) X(attempts) X(provider_index) X(provider_type) X(model) \
+  X(status) X(code) X(elapsed) X(retry_delay) X(configured_index) \
+  X(input_tokens) X(output_tokens) X(cached_tokens) X(reasoning_tokens) \
+  X(providers_tried) X(partial_text) X(refusal)
+#define RK_ENUM(n) RK_##n,
+#define RK_NAME(n) #n,
+enum { RK_NONE_, RESULT_KEYS(RK_ENUM) RK_COUNT_ };
+static const char *const rk_names[] = {NULL, RESULT_KEYS(RK_NAME) NULL};
+static const char rk_anchor = 0;  /* its address: the registry key */
+
+/* Pushes the table of keys; returns its (absolute) index. */
+static int push_keys(lua_State *L) {
+  int i;
+  lua_pushlightuserdata(L, (void *)&rk_anchor);
+  if (lua_rawget(L, LUA_REGISTRYINDEX) == LUA_TTABLE) return lua_gettop(L);
+  lua_pop(L, 1);
+  lua_createtable(L, RK_COUNT_ - 1, 0);
+  for (i = 1; i < RK_COUNT_; i++) {
+    lua_pushstring(L, rk_names[i]);
+    lua_rawseti(L, -2, i);
+  }
+  lua_pushlightuserdata(L, (void *)&rk_anchor);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+  return lua_gettop(L);
+}
+
+/* stack: ..., t, v -> ..., t with t[key id] = v (t: a new table, no
+ * metatable, so the same as lua_setfield). ks: the keys' index. */
+static void kset(lua_State *L, int ks, int id) {
+  lua_rawgeti(L, ks, id);
+  lua_insert(L, -2);
+  lua_rawset(L, -3);
+}
+
+static void kset_str(lua_State *L, int ks, int id, const char *v) {
+  lua_rawgeti(L, ks, id);
+  lua_pushstring(L, v ? v : "");
+  lua_rawset(L, -3);
+}
+
+static void kset_num(lua_State *L, int ks, int id, double v) {
+  lua_rawgeti(L, ks, id);
+  lua_pushnumber(L, v);
+  lua_rawset(L, -3);
+}
+
+static void kset_int(lua_State *L, int ks, int id, lua_Integer v) {
+  lua_rawgeti(L, ks, id);
+  lua_pushinteger(L, v);
+  lua_rawset(L, -3);
+}
+
+/* A seconds or money value the engine gives as -1 when unknown: nil. */
+static void kset_known(lua_State *L, int ks, int id, double v) {
+  if (v < 0) return;
+  kset_num(L, ks, id, v);
+}
+
+static void push_usage(lua_State *L, int ks, const lgw_usage_t *u) {
   /* sized to the counts known: a result holds several of these */
   lua_createtable(L, 0, (u->input_tokens >= 0) + (u->output_tokens >= 0) +
                   (u->cached_tokens >= 0) + (u->reasoning_tokens >= 0));
-  if (u->input_tokens >= 0) set_int(L, "input_tokens", u->input_tokens);
-  if (u->output_tokens >= 0) set_int(L, "output_tokens", u->output_tokens);
-  if (u->cached_tokens >= 0) set_int(L, "cached_tokens", u->cached_tokens);
+  if (u->input_tokens >= 0)
+    kset_int(L, ks, RK_input_tokens, u->input_tokens);
+  if (u->output_tokens >= 0)
+    kset_int(L, ks, RK_output_tokens, u->output_tokens);
+  if (u->cached_tokens >= 0)
+    kset_int(L, ks, RK_cached_tokens, u->cached_tokens);
   if (u->reasoning_tokens >= 0)
-    set_int(L, "reasoning_tokens", u->reasoning_tokens);
+    kset_int(L, ks, RK_reasoning_tokens, u->reasoning_tokens);
+}
+
+void lgwL_push_usage(lua_State *L, const lgw_usage_t *u) {
+  int ks = push_keys(L);
+  push_usage(L, ks, u);
+  lua_remove(L, ks);
 }
 
 /* stack: ... -> ..., attempts */
-static void push_attempts(lua_State *L, const lgw_attempt_t *a, size_t n) {
+static void push_attempts(lua_State *L, int ks, const lgw_attempt_t *a,
+                          size_t n) {
   size_t i;
   lua_createtable(L, (int)n, 0);
   for (i = 0; i < n; i++) {
     lua_createtable(L, 0, 13);
-    set_int(L, "provider_index", a[i].provider_index);
-    set_str(L, "provider_type", a[i].provider_type);
-    set_str(L, "base_url", a[i].base_url);
-    set_str(L, "model", a[i].model);
-    set_int(L, "status", a[i].http_status);
-    set_str(L, "code", lgw_err_name(a[i].code));
-    set_str(L, "message", a[i].message);
-    set_num(L, "elapsed", a[i].elapsed);
-    set_num(L, "retry_delay", a[i].retry_delay);
-    set_int(L, "configured_index", a[i].configured_index);
-    lgwL_push_usage(L, &a[i].usage);
-    lua_setfield(L, -2, "usage");
-    set_known(L, "cost", a[i].cost);
-    set_known(L, "ttft", a[i].ttft);
+    kset_int(L, ks, RK_provider_index, a[i].provider_index);
+    kset_str(L, ks, RK_provider_type, a[i].provider_type);
+    kset_str(L, ks, RK_base_url, a[i].base_url);
+    kset_str(L, ks, RK_model, a[i].model);
+    kset_int(L, ks, RK_status, a[i].http_status);
+    kset_str(L, ks, RK_code, lgw_err_name(a[i].code));
+    kset_str(L, ks, RK_message, a[i].message);
+    kset_num(L, ks, RK_elapsed, a[i].elapsed);
+    kset_num(L, ks, RK_retry_delay, a[i].retry_delay);
+    kset_int(L, ks, RK_configured_index, a[i].configured_index);
+    push_usage(L, ks, &a[i].usage);
+    kset(L, ks, RK_usage);
+    kset_known(L, ks, RK_cost, a[i].cost);
+    kset_known(L, ks, RK_ttft, a[i].ttft);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
 }
 
 /* usage_total and cost_total of a result or an error. */
-static void push_totals(lua_State *L, const lgwL_result_t *r) {
-  lgwL_push_usage(L, &r->usage_total);
-  lua_setfield(L, -2, "usage_total");
-  set_known(L, "cost_total", r->cost_total);
+static void push_totals(lua_State *L, int ks, const lgwL_result_t *r) {
+  push_usage(L, ks, &r->usage_total);
+  kset(L, ks, RK_usage_total);
+  kset_known(L, ks, RK_cost_total, r->cost_total);
 }
 
 void lgwL_push_error(lua_State *L, const lgw_error_t *err,
                      const lgwL_result_t *res) {
-  luaL_checkstack(L, 8, NULL);
+  int ks;
+  luaL_checkstack(L, 10, NULL);
+  ks = push_keys(L);
   lua_createtable(L, 0, 4);
-  set_str(L, "code", lgw_err_name(err->code));
-  set_str(L, "message", err->message);
-  set_int(L, "status", err->http_status);
-  push_attempts(L, res ? res->attempts : NULL, res ? res->nattempts : 0);
-  lua_setfield(L, -2, "attempts");
-  set_int(L, "providers_tried", res ? res->providers_tried : 0);
+  kset_str(L, ks, RK_code, lgw_err_name(err->code));
+  kset_str(L, ks, RK_message, err->message);
+  kset_int(L, ks, RK_status, err->http_status);
+  push_attempts(L, ks, res ? res->attempts : NULL, res ? res->nattempts : 0);
+  kset(L, ks, RK_attempts);
+  kset_int(L, ks, RK_providers_tried, res ? res->providers_tried : 0);
   if (res) {
-    push_totals(L, res);
+    push_totals(L, ks, res);
     if (res->partial_text) {
       lua_pushlstring(L, res->partial_text, res->partial_len);
-      lua_setfield(L, -2, "partial_text");
+      kset(L, ks, RK_partial_text);
     }
     if (res->refusal) {
       lua_pushlstring(L, res->refusal, res->refusal_len);
-      lua_setfield(L, -2, "refusal");
+      kset(L, ks, RK_refusal);
     }
   }
   luaL_setmetatable(L, LGWL_ERROR);
+  lua_remove(L, ks);
 }
 
 int lgwL_fail(lua_State *L, const lgw_error_t *err) {
@@ -261,6 +343,10 @@ int lgwL_failf(lua_State *L, int code, const char *fmt, ...) {
 void lgwL_result_free(lgwL_result_t *r) {
   size_t i;
   if (!r) return;
+  if (r->pooled) {
+    lgw_free(r);
+    return;
+  }
   for (i = 0; i < r->nattempts; i++) {
     lgw_free((char *)r->attempts[i].provider_type);
     lgw_free((char *)r->attempts[i].base_url);
@@ -318,14 +404,62 @@ static void copy_attempts(lgw_attempt_t **dst, size_t *ndst,
   }
 }
 
+/* Bytes of the copy of string s (NULL as ""), its NUL included. */
+static size_t str_size(const char *s) { return (s ? strlen(s) : 0) + 1; }
+
+/* Copies n bytes of s (NULL as "") and a NUL at *p; returns the copy and
+ * moves *p past it. */
+static char *put_str(char **p, const char *s, size_t n) {
+  char *d = *p;
+  if (n) memcpy(d, s, n);
+  d[n] = '\0';
+  *p += n + 1;
+  return d;
+}
+
+static char *put_cstr(char **p, const char *s) {
+  return put_str(p, s ? s : "", s ? strlen(s) : 0);
+}
+
+#define POOL_ALIGN(n) (((n) + 15) & ~(size_t)15)
+
+/* One allocation for the record, its attempts and tool calls and every
+ * string (a result is freed at once, never in parts). */
 lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
-  lgwL_result_t *c = lgwL_calloc(1, sizeof *c);
-  int oom = 0;
-  size_t i;
+  size_t na = text_only ? 0 : r->nattempts;
+  size_t nt = text_only ? 0 : r->ntool_calls;
+  size_t strs = 0, off_a, off_t, off_s, i;
+  lgwL_result_t *c;
+  char *p;
+  if (r->text) strs += r->text_len + 1;
+  if (r->refusal) strs += r->refusal_len + 1;
+  if (!text_only) {
+    strs += str_size(r->task) + str_size(r->requested_model) +
+            str_size(r->normalized_model) + str_size(r->reasoning_effort) +
+            str_size(r->provider_type) + str_size(r->api_style) +
+            str_size(r->base_url);
+    if (r->partial_text) strs += r->partial_len + 1;
+    for (i = 0; i < na; i++)
+      strs += str_size(r->attempts[i].provider_type) +
+              str_size(r->attempts[i].base_url) +
+              str_size(r->attempts[i].model) +
+              str_size(r->attempts[i].message);
+    for (i = 0; i < nt; i++)
+      strs += str_size(r->tool_calls[i].id) +
+              str_size(r->tool_calls[i].name) +
+              str_size(r->tool_calls[i].arguments_json);
+    if (r->message) strs += str_size(r->message->content);
+  }
+  off_a = POOL_ALIGN(sizeof *c);
+  off_t = POOL_ALIGN(off_a + na * sizeof *c->attempts);
+  off_s = off_t + nt * sizeof *c->tool_calls;
+  c = lgw_malloc(off_s + strs);
   if (!c) return NULL;
+  memset(c, 0, off_s);  /* the record and the arrays */
+  c->pooled = 1;
+  p = (char *)c + off_s;
   if (r->text) {
-    c->text = lgwL_strndup(r->text, r->text_len);
-    if (!c->text) oom = 1;
+    c->text = put_str(&p, r->text, r->text_len);
     c->text_len = r->text_len;
   }
   c->usage = r->usage;
@@ -334,55 +468,52 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
   c->cost_total = r->cost_total;
   c->finish_reason = r->finish_reason;
   if (r->refusal) {
-    c->refusal = lgwL_strndup(r->refusal, r->refusal_len);
-    if (!c->refusal) oom = 1;
+    c->refusal = put_str(&p, r->refusal, r->refusal_len);
     c->refusal_len = r->refusal_len;
   }
   c->providers_tried = r->providers_tried;
-  if (text_only) {
-    if (oom) {
-      lgwL_result_free(c);
-      return NULL;
-    }
-    return c;
-  }
-  c->task = dup_or_empty(r->task, &oom);
-  c->requested_model = dup_or_empty(r->requested_model, &oom);
-  c->normalized_model = dup_or_empty(r->normalized_model, &oom);
-  c->reasoning_effort = dup_or_empty(r->reasoning_effort, &oom);
-  c->provider_type = dup_or_empty(r->provider_type, &oom);
-  c->api_style = dup_or_empty(r->api_style, &oom);
-  c->base_url = dup_or_empty(r->base_url, &oom);
+  if (text_only) return c;
+  c->task = put_cstr(&p, r->task);
+  c->requested_model = put_cstr(&p, r->requested_model);
+  c->normalized_model = put_cstr(&p, r->normalized_model);
+  c->reasoning_effort = put_cstr(&p, r->reasoning_effort);
+  c->provider_type = put_cstr(&p, r->provider_type);
+  c->api_style = put_cstr(&p, r->api_style);
+  c->base_url = put_cstr(&p, r->base_url);
   c->temperature = r->temperature;
   c->max_tokens = r->max_tokens;
   c->provider_index = r->provider_index;
   c->ttft = r->ttft;
   if (r->partial_text) {
-    c->partial_text = lgwL_strndup(r->partial_text, r->partial_len);
-    if (!c->partial_text) oom = 1;
+    c->partial_text = put_str(&p, r->partial_text, r->partial_len);
     c->partial_len = r->partial_len;
   }
-  copy_attempts(&c->attempts, &c->nattempts, r->attempts, r->nattempts,
-                &oom);
-  if (r->ntool_calls) {
-    c->tool_calls = lgwL_calloc(r->ntool_calls, sizeof *c->tool_calls);
-    if (!c->tool_calls) oom = 1;
-    else c->ntool_calls = r->ntool_calls;
+  if (na) {
+    c->attempts = (lgw_attempt_t *)(void *)((char *)c + off_a);
+    c->nattempts = na;
   }
-  for (i = 0; i < c->ntool_calls; i++) {
-    c->tool_calls[i].id = dup_or_empty(r->tool_calls[i].id, &oom);
-    c->tool_calls[i].name = dup_or_empty(r->tool_calls[i].name, &oom);
+  for (i = 0; i < na; i++) {
+    lgw_attempt_t *a = &c->attempts[i];
+    *a = r->attempts[i];
+    a->provider_type = put_cstr(&p, r->attempts[i].provider_type);
+    a->base_url = put_cstr(&p, r->attempts[i].base_url);
+    a->model = put_cstr(&p, r->attempts[i].model);
+    a->message = put_cstr(&p, r->attempts[i].message);
+  }
+  if (nt) {
+    c->tool_calls = (lgw_tool_call_t *)(void *)((char *)c + off_t);
+    c->ntool_calls = nt;
+  }
+  for (i = 0; i < nt; i++) {
+    c->tool_calls[i].id = put_cstr(&p, r->tool_calls[i].id);
+    c->tool_calls[i].name = put_cstr(&p, r->tool_calls[i].name);
     c->tool_calls[i].arguments_json =
-        dup_or_empty(r->tool_calls[i].arguments_json, &oom);
+        put_cstr(&p, r->tool_calls[i].arguments_json);
   }
   if (r->message) {
     c->has_message = 1;
-    c->message_content = dup_or_empty(r->message->content, &oom);
-    c->message_len = c->message_content ? strlen(c->message_content) : 0;
-  }
-  if (oom) {
-    lgwL_result_free(c);
-    return NULL;
+    c->message_content = put_cstr(&p, r->message->content);
+    c->message_len = strlen(c->message_content);
   }
   return c;
 }
@@ -421,23 +552,24 @@ lgwL_result_t *lgwL_embed_copy(const lgw_embed_result_t *r) {
 
 /* The provider that answered (never its key), the answer's usage and
  * cost, into the table on top. */
-static void push_answerer(lua_State *L, const lgwL_result_t *r) {
+static void push_answerer(lua_State *L, int ks, const lgwL_result_t *r) {
   lua_createtable(L, 0, 4);  /* never the key */
-  set_str(L, "type", r->provider_type);
-  set_str(L, "base_url", r->base_url);
-  set_int(L, "index", r->provider_index);
-  set_str(L, "api_style", r->api_style);
-  lua_setfield(L, -2, "provider");
-  lgwL_push_usage(L, &r->usage);
-  lua_setfield(L, -2, "usage");
-  set_known(L, "cost", r->cost);
+  kset_str(L, ks, RK_type, r->provider_type);
+  kset_str(L, ks, RK_base_url, r->base_url);
+  kset_int(L, ks, RK_index, r->provider_index);
+  kset_str(L, ks, RK_api_style, r->api_style);
+  kset(L, ks, RK_provider);
+  push_usage(L, ks, &r->usage);
+  kset(L, ks, RK_usage);
+  kset_known(L, ks, RK_cost, r->cost);
 }
 
 /* {task, vectors = {{...}, ...}, model, usage, cost, provider, attempts} */
 static void push_embed(lua_State *L, const lgwL_result_t *r) {
   size_t i, j;
+  int ks = push_keys(L);
   lua_createtable(L, 0, 8);
-  set_str(L, "task", r->task);
+  kset_str(L, ks, RK_task, r->task);
   lua_createtable(L, (int)r->nvectors, 0);
   for (i = 0; i < r->nvectors; i++) {
     lua_createtable(L, (int)r->dim, 0);
@@ -448,10 +580,11 @@ static void push_embed(lua_State *L, const lgwL_result_t *r) {
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_setfield(L, -2, "vectors");
-  set_str(L, "model", r->normalized_model);
-  push_answerer(L, r);
-  push_attempts(L, r->attempts, r->nattempts);
-  lua_setfield(L, -2, "attempts");
+  kset_str(L, ks, RK_model, r->normalized_model);
+  push_answerer(L, ks, r);
+  push_attempts(L, ks, r->attempts, r->nattempts);
+  kset(L, ks, RK_attempts);
+  lua_remove(L, ks);
 }
 
 /* A usage_total count for summing: unknown (-1) counts as 0. */
@@ -499,7 +632,8 @@ static void push_tool_calls(lua_State *L, const lgwL_result_t *r,
 }
 
 int lgwL_push_result(lua_State *L, const lgwL_result_t *r, int form) {
-  luaL_checkstack(L, 10, NULL);
+  int ks;
+  luaL_checkstack(L, 14, NULL);
   if (form == LGWL_PUSH_TEXT) {
     lua_pushlstring(L, r->text ? r->text : "", r->text_len);
     return 1;
@@ -508,9 +642,10 @@ int lgwL_push_result(lua_State *L, const lgwL_result_t *r, int form) {
     push_embed(L, r);
     return 1;
   }
+  ks = push_keys(L);
   if (form == LGWL_PUSH_TOTALS) {
     lua_pushlstring(L, r->text ? r->text : "", r->text_len);
-    lgwL_push_usage(L, &r->usage);
+    push_usage(L, ks, &r->usage);
     if (r->cost < 0) lua_pushnil(L);
     else lua_pushnumber(L, r->cost);
     if (r->cost_total < 0) lua_pushnil(L);
@@ -519,38 +654,41 @@ int lgwL_push_result(lua_State *L, const lgwL_result_t *r, int form) {
     push_count(L, r->usage_total.output_tokens);
     push_count(L, r->usage_total.cached_tokens);
     push_count(L, r->usage_total.reasoning_tokens);
+    lua_remove(L, ks);
     return 8;
   }
   lua_createtable(L, 0, 15);
-  set_str(L, "task", r->task);
+  kset_str(L, ks, RK_task, r->task);
   lua_pushlstring(L, r->text ? r->text : "", r->text_len);
-  lua_setfield(L, -2, "text");
-  set_str(L, "requested_model", r->requested_model);
-  set_str(L, "normalized_model", r->normalized_model);
-  set_str(L, "reasoning_effort", r->reasoning_effort);
-  set_num(L, "temperature", r->temperature);
-  set_int(L, "max_tokens", r->max_tokens);
-  push_answerer(L, r);
-  set_known(L, "ttft", r->ttft);
-  if (r->finish_reason) set_str(L, "finish_reason", r->finish_reason);
+  kset(L, ks, RK_text);
+  kset_str(L, ks, RK_requested_model, r->requested_model);
+  kset_str(L, ks, RK_normalized_model, r->normalized_model);
+  kset_str(L, ks, RK_reasoning_effort, r->reasoning_effort);
+  kset_num(L, ks, RK_temperature, r->temperature);
+  kset_int(L, ks, RK_max_tokens, r->max_tokens);
+  push_answerer(L, ks, r);
+  kset_known(L, ks, RK_ttft, r->ttft);
+  if (r->finish_reason)
+    kset_str(L, ks, RK_finish_reason, r->finish_reason);
   if (r->ntool_calls) {
     push_tool_calls(L, r, 1);
     lua_setfield(L, -2, "tool_calls");
   }
   if (r->has_message) {
     lua_createtable(L, 0, r->ntool_calls ? 3 : 2);
-    set_str(L, "role", "assistant");
+    kset_str(L, ks, RK_role, "assistant");
     lua_pushlstring(L, r->message_content, r->message_len);
-    lua_setfield(L, -2, "content");
+    kset(L, ks, RK_content);
     if (r->ntool_calls) {
       push_tool_calls(L, r, 0);
       lua_setfield(L, -2, "tool_calls");
     }
-    lua_setfield(L, -2, "message");
+    kset(L, ks, RK_message);
   }
-  push_totals(L, r);
-  push_attempts(L, r->attempts, r->nattempts);
-  lua_setfield(L, -2, "attempts");
+  push_totals(L, ks, r);
+  push_attempts(L, ks, r->attempts, r->nattempts);
+  kset(L, ks, RK_attempts);
+  lua_remove(L, ks);
   return 1;
 }
 
@@ -864,13 +1002,17 @@ static void read_messages(lua_State *L, int arg, int mi, int in_request,
                           int kp, lgw_request_t *out,
                           lgw_message_t *scratch) {
   lua_Integer n, i;
-  int rich = 0, mt;
+  int rich = 0, mt, scratch_ok = 1;
   unsigned long have;
   if (lua_type(L, mi) != LUA_TTABLE) {
     if (in_request) lgwL_argerror_path(L, arg, "messages", "table", mi);
     luaL_typeerror(L, arg, "table");
   }
   n = (lua_Integer)lua_rawlen(L, mi);
+  /* plain messages that fit the scratch array are read in this pass
+   * (when one is not a plain string message, or its role is not a
+   * string, the pass below reads them again and words the error) */
+  if (!scratch || n > LGWL_SCRATCH_MESSAGES) scratch = NULL;
   for (i = 1; i <= n; i++) {
     if (lua_rawgeti(L, mi, i) != LUA_TTABLE) {
       const char *path = lua_pushfstring(L, "messages[%d]", (int)i);
@@ -881,9 +1023,35 @@ static void read_messages(lua_State *L, int arg, int mi, int in_request,
       lgwL_check_keys(L, arg, mt, lua_pushfstring(L, "messages[%d].",
                                                   (int)i), message_keys);
     }
-    /* only role and content: rich when the content is a list of parts */
-    if (!rich) rich = is_rich(L, mt, (have & ~3UL) != 0);
+    if (scratch && !rich && !(have & ~3UL)) {
+      /* only role and content: rich when the content is a list of
+       * parts */
+      int ty = lua_getfield(L, mt, "content");
+      if (ty == LUA_TTABLE) {
+        rich = 1;
+      } else if (ty != LUA_TSTRING) {
+        scratch_ok = 0;
+      } else {
+        scratch[i - 1].content = lua_tostring(L, -1);  /* kept by it */
+        ty = lua_getfield(L, mt, "role");
+        if (ty == LUA_TNIL) scratch[i - 1].role = NULL;
+        else if (ty == LUA_TSTRING) scratch[i - 1].role = lua_tostring(L, -1);
+        else scratch_ok = 0;
+        lua_pop(L, 1);
+      }
+      lua_pop(L, 1);
+    } else {
+      scratch_ok = 0;
+      /* only role and content: rich when the content is a list of
+       * parts */
+      if (!rich) rich = is_rich(L, mt, (have & ~3UL) != 0);
+    }
     lua_pop(L, 1);
+  }
+  if (!rich && scratch && scratch_ok) {
+    out->messages = scratch;
+    out->nmessages = (size_t)n;
+    return;
   }
   if (rich) {
     lgw_rich_message_t *rm = keep_new(L, kp, (size_t)n * sizeof *rm);
@@ -1140,6 +1308,18 @@ void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
   read_callback(L, idx, idx, "on_delta", &delta[0], have, K_ON_DELTA);
   read_callback(L, idx, idx, "on_tool_delta", &delta[1], have,
                 K_ON_TOOL_DELTA);
+}
+
+/* The messages list at mi of a call without a request table (the
+ * validation loop's plain round: the caller has checked the task, a
+ * string, and that the list is a table): as lgwL_check_request of
+ * {task = ..., messages = <mi>}, errors naming argument arg. Pushes the
+ * request's memory (nil when it needs none). */
+void lgwL_check_messages(lua_State *L, int arg, int mi, lgw_request_t *out,
+                         lgw_message_t *scratch) {
+  memset(out, 0, sizeof *out);
+  lua_pushnil(L);  /* the keeper, made when first needed */
+  read_messages(L, arg, mi, 1, lua_gettop(L), out, scratch);
 }
 
 /* ===== Node trees ======================================================= */

@@ -573,9 +573,34 @@ static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
   return wait_call(L, m, t, c, g);
 }
 
+/* A synchronous wait's run of the loop that cannot block: when the loop
+ * has work due now (deferred completions, an idle handle, a due timer)
+ * and nothing asks for lgwL_run_once's extras (a SIGINT to catch while it
+ * blocks, time limits to hold), one non-blocking run; 0 when not. A call
+ * that completed in the submit ends after its deferred completion without
+ * a blocking run (and without taking SIGINT over and back, three system
+ * calls each time). */
+#define RUN_DUE_MAX 4  /* due runs in a row before a full step */
+
+static int run_due(lua_State *L, lgwL_module_t *m) {
+  lua_State *from = m->from;
+  if (m->closing || m->sigint || m->depth > 0 ||
+      !lgw_list_empty(&m->budgets) || !lgw_loop_alive(m->loop) ||
+      lgw_loop_timeout(m->loop) != 0)
+    return 0;
+  m->depth++;
+  m->from = L;
+  lgw_loop_run(m->loop, LGW_RUN_NOWAIT);
+  m->depth--;
+  m->from = from;
+  lgwL_log_flush(L, m);
+  return 1;
+}
+
 /* Waits for a submitted call: yields the task t, or runs the loop. */
 static int wait_call(lua_State *L, lgwL_module_t *m, lgwL_task_t *t,
                      lgwL_call_t *c, lgwL_gw_t *g) {
+  int due = 0;
   if (c->done) return call_finish(L, c);  /* completed at once */
   c->gw = g->gw;
   if (t) {
@@ -584,6 +609,13 @@ static int wait_call(lua_State *L, lgwL_module_t *m, lgwL_task_t *t,
     return lgwL_yieldk(L, (lua_KContext)c, call_k);
   }
   while (!c->done) {
+    /* a few due runs in a row at most: then a step that catches SIGINT
+     * (the loop may stay due, e.g. a task sleeping 0 s again and again) */
+    if (due < RUN_DUE_MAX && run_due(L, m)) {
+      due++;
+      continue;
+    }
+    due = 0;
     if (lgwL_run_once(L, m) < 0) {
       /* Interrupted: the request ends before the error is raised. */
       lgwL_call_cancel(c);
@@ -712,6 +744,70 @@ static int l_call_totals(lua_State *L) {
   return submit(L, g, &req, LGWL_PUSH_TOTALS, delta);
 }
 
+/* _call_task(messages, gw, task) -> as _call_totals({task = task,
+ * messages = messages}, gw), without the request table: a round of the
+ * validation loop without overrides (task checked by the caller). The
+ * messages come first so that, called through a local named "call",
+ * their errors read as those of _call_totals. */
+static int l_call_task(lua_State *L) {
+  static const int no_delta[2] = {0, 0};
+  lgwL_gw_t *g = luaL_checkudata(L, 2, LGWL_GATEWAY);
+  lgw_request_t req;
+  lgw_message_t msgs[LGWL_SCRATCH_MESSAGES];
+  const char *task = luaL_checkstring(L, 3);
+  lgwL_check_messages(L, 1, 1, &req, msgs);
+  req.task = task;
+  return submit(L, g, &req, LGWL_PUSH_TOTALS, no_delta);
+}
+
+/* A table without a metatable at i (its fields read raw as Lua would). */
+static int plain_table(lua_State *L, int i) {
+  if (lua_type(L, i) != LUA_TTABLE) return 0;
+  if (lua_getmetatable(L, i)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  return 1;
+}
+
+/* _args_ok(gw, task, messages [, validator [, overrides]]) -> true when
+ * the arguments of a *_with_retry or JSON method are plainly well formed:
+ * a gateway, a string task, a list of plain {role =, content =} tables
+ * (no metatables), the validator nil or a function, no overrides. False
+ * says nothing: the Lua checks then run (and word the errors). */
+static int l_args_ok(lua_State *L) {
+  lua_Integer n, i;
+  int ok = 1, ty;
+  lua_settop(L, 5);
+  if (!luaL_testudata(L, 1, LGWL_GATEWAY) || lua_type(L, 2) != LUA_TSTRING ||
+      !plain_table(L, 3) ||
+      (lua_type(L, 4) != LUA_TNIL && lua_type(L, 4) != LUA_TFUNCTION) ||
+      lua_type(L, 5) != LUA_TNIL) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  n = (lua_Integer)lua_rawlen(L, 3);
+  for (i = 1; ok && i <= n; i++) {
+    lua_rawgeti(L, 3, i);
+    if (!plain_table(L, 6)) {
+      ok = 0;
+    } else {
+      ty = lua_getfield(L, 6, "content");
+      if (ty == LUA_TNIL) {
+        ok = lua_getfield(L, 6, "tool_calls") != LUA_TNIL;
+        lua_pop(L, 1);
+      } else if (ty != LUA_TSTRING && ty != LUA_TTABLE) {
+        ok = 0;
+      }
+      ty = lua_getfield(L, 6, "role");
+      if (ty != LUA_TNIL && ty != LUA_TSTRING) ok = 0;
+    }
+    lua_settop(L, 5);
+  }
+  lua_pushboolean(L, ok);
+  return 1;
+}
+
 /* gw:run_task(task, messages [, overrides]) -> text | nil, err */
 static int gw_run_task(lua_State *L) {
   lgwL_gw_t *g = check_gw(L);
@@ -820,9 +916,12 @@ void lgwL_gateway_register(lua_State *L) {
     {"runtime_spec_from_dict", l_runtime_spec_from_dict},
     {"dump_runtime_spec", l_dump_runtime_spec},
     {"_call_totals", l_call_totals},
+    {"_call_task", l_call_task},
+    {"_args_ok", l_args_ok},
     {NULL, NULL}
   };
-  static const char *const waiting[] = {"_call_totals:call", NULL};
+  static const char *const waiting[] = {"_call_totals:call",
+                                        "_call_task:call", NULL};
   luaL_setfuncs(L, funcs, 0);
   lgwL_wrap_waiting(L, -1, waiting);
   /* The methods table, so the Lua front can add the retry and batch

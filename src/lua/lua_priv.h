@@ -304,6 +304,11 @@ lgwL_result_t *lgwL_embed_copy(const lgw_embed_result_t *r);
 /* call form: request table at idx. Pushes three values, as above. */
 void lgwL_check_request(lua_State *L, int idx, lgw_request_t *out,
                         int delta[2], lgw_message_t *scratch);
+/* A round of the validation loop without a request table: the messages
+ * list at mi (errors name argument arg and "messages[i]" as in a
+ * request). Pushes the request's memory (nil when it needs none). */
+void lgwL_check_messages(lua_State *L, int arg, int mi, lgw_request_t *out,
+                         lgw_message_t *scratch);
 /* Plain messages that fit the caller's scratch array (on its C stack,
  * alive until the submit, which copies them) take no Lua memory. */
 #define LGWL_SCRATCH_MESSAGES 8

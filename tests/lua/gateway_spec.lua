@@ -285,6 +285,72 @@ describe("Gateway", function()
       assert.equal(1, s.stats().requests)
     end)
 
+    -- A round without overrides makes no request table: what it sends
+    -- and how it words a message's errors are those of gw:call.
+    it("sends plain, long and rich lists as gw:call does", function()
+      local many = {}
+      for i = 1, 10 do
+        many[i] = {role = i % 2 == 1 and "user" or "assistant",
+                   content = "m" .. i}
+      end
+      local lists = {
+        {{content = "q"}},
+        many,
+        {{role = "user", content = "q", name = "bob"}},
+        {{role = "user", content = {{type = "text", text = "q"}}}},
+        {setmetatable({}, {__index = {role = "user", content = "q"}})},
+      }
+      for _, list in ipairs(lists) do
+        assert(gw:call({task = "t", messages = list}))
+        local want = s.stats().last_body.messages
+        local text, errors, u = gw:run_task_with_retry("t", list,
+          function() end)
+        assert.is_string(text)
+        assert.same({}, errors)
+        assert.same(want, s.stats().last_body.messages)
+        assert.equal(1, u.rounds)
+        assert.same(u.usage_total, {input_tokens = u.usage.input_tokens,
+          output_tokens = u.usage.output_tokens,
+          cached_tokens = u.usage.cached_tokens or 0,
+          reasoning_tokens = u.usage.reasoning_tokens or 0})
+      end
+    end)
+
+    it("words a message's errors as gw:call does", function()
+      for _, list in ipairs({
+        {{role = "user", content = "q", foo = 1}},
+        {{role = "user", content = {{type = "text", text = 5}}}},
+        {{role = "assistant", tool_calls = {}}},
+      }) do
+        local want = err_of(function()
+          return gw:call({task = "t", messages = list})
+        end)
+        assert.matches("^bad argument #1 to 'call' %(.*messages%[1%]", want)
+        assert.equal(want, err_of(function()
+          return gw:run_task_with_retry("t", list, function() end)
+        end))
+      end
+      assert.equal("bad argument #2 to 'run_task_with_retry' "
+        .. "(messages[2].role: string expected, got number)",
+        err_of(function()
+          return gw:run_task_with_retry("t", {{content = "a"},
+                                              {role = 5, content = "b"}})
+        end))
+    end)
+
+    it("takes a callable table as its validator", function()
+      local n = 0
+      local v = setmetatable({}, {__call = function(_, t)
+        n = n + 1
+        if n == 1 then return {"again"} end
+      end})
+      local text, errors, u = gw:run_task_with_retry("t", user("q"), v)
+      assert.equal("echo(m): " .. "Your previous output had the following "
+        .. "issues:\n- again\n\nPlease regenerate the full answer.", text)
+      assert.same({}, errors)
+      assert.equal(2, u.rounds)
+    end)
+
     it("checks its arguments", function()
       assert.equal("bad argument #3 to 'run_task_with_retry' (function "
         .. "expected, got number)", err_of(function()
