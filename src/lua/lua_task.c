@@ -155,6 +155,62 @@ static int error_text(lua_State *L) {
   return 1;
 }
 
+/* ===== Coroutines of finished tasks ===================================== */
+
+/* A task that returned leaves its coroutine as new: no frame, nothing on
+ * its stack (the results moved to the task), no hook. Up to CO_POOL_MAX of
+ * them are kept (a registry list) for the next tasks to start: a start
+ * then costs no new coroutine, and the stack it grew is already there.
+ * Not with LuaJIT (whose lua_resume of a finished coroutine is not that
+ * of a new one) nor when the module is closing. */
+static const char co_pool_key = 0;
+#define CO_POOL_MAX 32
+
+static void push_co_pool(lua_State *L) {
+  lua_pushlightuserdata(L, (void *)&co_pool_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  if (lua_type(L, -1) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_createtable(L, CO_POOL_MAX, 0);
+  lua_pushlightuserdata(L, (void *)&co_pool_key);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
+/* Pushes a coroutine for a new task: a kept one, or a new one. */
+static lua_State *co_take(lua_State *L, lgwL_module_t *m) {
+  lua_State *co;
+  if (m->co_pool_n > 0) {
+    push_co_pool(L);
+    lua_rawgeti(L, -1, m->co_pool_n);
+    lua_pushnil(L);
+    lua_rawseti(L, -3, m->co_pool_n);
+    m->co_pool_n--;
+    lua_remove(L, -2);
+    co = lua_tothread(L, -1);
+    if (co) return co;
+    lua_pop(L, 1);
+  }
+  return lua_newthread(L);
+}
+
+/* Keeps the coroutine co of a task that returned, when it is clean. */
+static void co_give(lua_State *L, lgwL_module_t *m, lua_State *co) {
+#if LGWL_LUAJIT
+  (void)L, (void)m, (void)co;
+#else
+  if (m->closing || m->co_pool_n >= CO_POOL_MAX || lua_gettop(co) != 0 ||
+      lua_status(co) != LUA_OK || lua_gethook(co) != NULL)
+    return;
+  lua_checkstack(L, 3);
+  push_co_pool(L);
+  lua_pushthread(co);
+  lua_xmove(co, L, 1);
+  lua_rawseti(L, -2, ++m->co_pool_n);
+  lua_pop(L, 1);
+#endif
+}
+
 /* Replaces the user value of task t by the value on top of L (popped). */
 static void set_body(lua_State *L, lgwL_task_t *t) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
@@ -207,10 +263,12 @@ static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
   }
   set_body(L, t);  /* co is no longer referenced from here */
   t->co = NULL;
+  if (st == LUA_OK) co_give(L, m, co);
   settle(t);
 }
 
-/* A task spawned without arguments gets its coroutine when it starts:
+/* A task spawned without arguments (by a thread without a hook) gets its
+ * coroutine when it starts:
  * its function moves from the user value onto a new coroutine, which
  * becomes the user value. */
 static void start(lgwL_module_t *m, lgwL_task_t *t) {
@@ -218,7 +276,12 @@ static void start(lgwL_module_t *m, lgwL_task_t *t) {
   lua_checkstack(L, 3);
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
   lua_getiuservalue(L, -1, 1);
-  co = lua_newthread(L);
+  co = co_take(L, m);
+#if !LGWL_LUAJIT
+  /* as one made at the spawn, by a thread without a hook (a hooked one
+   * makes it then), but m->L may have one now */
+  if (lua_gethook(co) != NULL) lua_sethook(co, NULL, 0, 0);
+#endif
   lua_insert(L, -2);
   lua_xmove(L, co, 1);
   lua_setiuservalue(L, -2, 1);
@@ -341,9 +404,10 @@ lgwL_task_t *lgwL_spawn(lua_State *L, lgwL_module_t *m, int nargs) {
   t->ref = LUA_NOREF;
   luaL_setmetatable(L, LGWL_TASK);
   lua_insert(L, -(nargs + 2));
-  if (nargs > 0) {
-    /* the arguments wait on the coroutine's stack */
-    co = lua_newthread(L);
+  if (nargs > 0 || lua_gethook(L) != NULL) {
+    /* the arguments wait on the coroutine's stack; a new coroutine takes
+     * the hook of the thread that makes it, as always */
+    co = lua_gethook(L) != NULL ? lua_newthread(L) : co_take(L, m);
     if (!lua_checkstack(co, nargs + 1)) luaL_error(L, "too many arguments");
     lua_insert(L, -(nargs + 2));
     lua_xmove(L, co, nargs + 1);
