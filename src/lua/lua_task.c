@@ -194,21 +194,20 @@ static lua_State *co_take(lua_State *L, lgwL_module_t *m) {
   return lua_newthread(L);
 }
 
-/* Keeps the coroutine co of a task that returned, when it is clean. */
+/* Keeps the coroutine co of a task that returned, when it is clean; co
+ * is on top of L (popped). */
 static void co_give(lua_State *L, lgwL_module_t *m, lua_State *co) {
 #if LGWL_LUAJIT
-  (void)L, (void)m, (void)co;
+  (void)m, (void)co;
 #else
-  if (m->closing || m->co_pool_n >= CO_POOL_MAX || lua_gettop(co) != 0 ||
-      lua_status(co) != LUA_OK || lua_gethook(co) != NULL)
-    return;
-  lua_checkstack(L, 3);
-  push_co_pool(L);
-  lua_pushthread(co);
-  lua_xmove(co, L, 1);
-  lua_rawseti(L, -2, ++m->co_pool_n);
-  lua_pop(L, 1);
+  if (!m->closing && m->co_pool_n < CO_POOL_MAX && lua_gettop(co) == 0 &&
+      lua_status(co) == LUA_OK && lua_gethook(co) == NULL) {
+    push_co_pool(L);
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, ++m->co_pool_n);
+  }
 #endif
+  lua_pop(L, 1);
 }
 
 /* Replaces the user value of task t by the value on top of L (popped). */
@@ -261,7 +260,13 @@ static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
     /* Close the dead coroutine's pending to-be-closed variables. */
     lgwL_closethread(co, L);
   }
-  set_body(L, t);  /* co is no longer referenced from here */
+  if (st == LUA_OK) {
+    /* co stays on L's stack (below its results) until it is kept */
+    lua_pushthread(co);
+    lua_xmove(co, L, 1);
+    lua_insert(L, -2);
+  }
+  set_body(L, t);  /* the task no longer references co */
   t->co = NULL;
   if (st == LUA_OK) co_give(L, m, co);
   settle(t);
