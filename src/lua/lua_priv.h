@@ -79,6 +79,8 @@ typedef struct lgwL_module {
   lgw_link_t calls;         /* outstanding call records, newest first */
   lgw_link_t loglines;      /* lines for llm.set_log's function, FIFO */
   int budget_pool_n;        /* free time-limit records kept (lua_task.c) */
+  int co_pool_n;            /* coroutines of finished tasks kept for new
+                               ones (lua_task.c) */
   int nlog;                 /* length of that list */
   unsigned long log_dropped;/* lines lost because the list was full */
   int log_flushing;         /* inside lgwL_log_flush */

@@ -26,21 +26,30 @@ struct lgwL_sleep {
   int *fired;           /* flag of a synchronous sleeper, or NULL */
 };
 
+/* A task is one full userdata with one user value, which holds in turn:
+ * its function (spawned without arguments, not started: no coroutine
+ * yet), its coroutine (started, or spawned with arguments, which wait on
+ * its stack), then its results (nothing for none, the value itself for
+ * one, a list for more) or, failed, {error value, message}. A finished
+ * task keeps no coroutine. */
 struct lgwL_task {
   lgwL_module_t *m;
-  lua_State *co;        /* kept alive by user value 1 */
+  lua_State *co;        /* its coroutine (the user value), or NULL */
   int ref;              /* registry anchor while unfinished */
-  int state;            /* T_* */
   int nargs;            /* arguments on co's stack before the start */
   int kargs;            /* values of a pending continuation on co's stack */
-  int observed;         /* result or error handed to someone */
-  int canceled;
-  int queued;           /* on the ready list */
-  int wait;             /* W_* while blocked */
-  lgwL_call_t *call;
-  lgwL_sleep_t *sleep;
-  lgwL_op_t *op;        /* W_OP: what it waits for */
-  lgwL_task_t *awaited; /* W_TASK: the task it waits for */
+  int nres;             /* results of a finished task */
+  unsigned char state;  /* T_* */
+  unsigned char wait;   /* W_* while blocked */
+  unsigned char observed;  /* result or error handed to someone */
+  unsigned char canceled;
+  unsigned char queued; /* on the ready list */
+  union {               /* what it waits for (by wait) */
+    lgwL_call_t *call;
+    lgwL_sleep_t *sleep;
+    lgwL_op_t *op;
+    lgwL_task_t *awaited;
+  } w;
   lgwL_task_t *waiters; /* tasks blocked in wait() on this one */
   lgwL_task_t *wnext;
   lgw_link_t ready;     /* in m->ready while queued */
@@ -76,10 +85,7 @@ static void sleep_free(lgwL_sleep_t *s) {
 void lgwL_ready(lgwL_task_t *t) {
   lgwL_module_t *m = t->m;
   t->wait = W_NONE;
-  t->call = NULL;
-  t->sleep = NULL;
-  t->op = NULL;
-  t->awaited = NULL;
+  t->w.call = NULL;
   if (t->queued || FINISHED(t) || m->closing) return;
   if (t->state != T_NEW) t->state = T_READY;
   lgw_list_push_back(&m->ready, &t->ready);
@@ -91,13 +97,13 @@ void lgwL_ready(lgwL_task_t *t) {
 void lgwL_block_call(lgwL_task_t *t, lgwL_call_t *c) {
   t->state = T_BLOCKED;
   t->wait = W_CALL;
-  t->call = c;
+  t->w.call = c;
 }
 
 void lgwL_block_op(lgwL_task_t *t, lgwL_op_t *op) {
   t->state = T_BLOCKED;
   t->wait = W_OP;
-  t->op = op;
+  t->w.op = op;
   op->task = t;
 }
 
@@ -149,57 +155,154 @@ static int error_text(lua_State *L) {
   return 1;
 }
 
-/* stack of co: nres results (LUA_OK) or the error value. */
+/* ===== Coroutines of finished tasks ===================================== */
+
+/* A task that returned leaves its coroutine as new: no frame, nothing on
+ * its stack (the results moved to the task), no hook. Up to CO_POOL_MAX of
+ * them are kept (a registry list) for the next tasks to start: a start
+ * then costs no new coroutine, and the stack it grew is already there.
+ * Not with LuaJIT (whose lua_resume of a finished coroutine is not that
+ * of a new one) nor when the module is closing. */
+static const char co_pool_key = 0;
+#define CO_POOL_MAX 32
+
+static void push_co_pool(lua_State *L) {
+  lua_pushlightuserdata(L, (void *)&co_pool_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  if (lua_type(L, -1) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_createtable(L, CO_POOL_MAX, 0);
+  lua_pushlightuserdata(L, (void *)&co_pool_key);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
+/* Pushes a coroutine for a new task: a kept one, or a new one. */
+static lua_State *co_take(lua_State *L, lgwL_module_t *m) {
+  lua_State *co;
+  if (m->co_pool_n > 0) {
+    push_co_pool(L);
+    lua_rawgeti(L, -1, m->co_pool_n);
+    lua_pushnil(L);
+    lua_rawseti(L, -3, m->co_pool_n);
+    m->co_pool_n--;
+    lua_remove(L, -2);
+    co = lua_tothread(L, -1);
+    if (co) return co;
+    lua_pop(L, 1);
+  }
+  return lua_newthread(L);
+}
+
+/* Keeps the coroutine co of a task that returned, when it is clean; co
+ * is on top of L (popped). */
+static void co_give(lua_State *L, lgwL_module_t *m, lua_State *co) {
+#if LGWL_LUAJIT
+  (void)m, (void)co;
+#else
+  if (!m->closing && m->co_pool_n < CO_POOL_MAX && lua_gettop(co) == 0 &&
+      lua_status(co) == LUA_OK && lua_gethook(co) == NULL) {
+    push_co_pool(L);
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, ++m->co_pool_n);
+  }
+#endif
+  lua_pop(L, 1);
+}
+
+/* Replaces the user value of task t by the value on top of L (popped). */
+static void set_body(lua_State *L, lgwL_task_t *t) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+  lua_insert(L, -2);
+  lua_setiuservalue(L, -2, 1);
+  lua_pop(L, 1);
+}
+
+/* stack of co: nres results (LUA_OK) or the error value. The task's user
+ * value becomes its results (or its failure) instead of co. */
 static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
   lua_State *co = t->co, *L = m->L;
   int i;
-  if (st == LUA_OK && nres == 0) {
-    t->state = T_DONE;  /* user value 2 stays nil: no results */
-  } else if (st == LUA_OK) {
-    /* Pack the results into user value 2 (on co, which holds them). */
-    lua_checkstack(co, 3);
-    lua_createtable(co, nres, 1);
-    lua_insert(co, -(nres + 1));
-    for (i = nres; i >= 1; i--) lua_rawseti(co, -(i + 1), i);
-    lua_pushinteger(co, nres);
-    lua_setfield(co, -2, "n");
-    lua_rawgeti(co, LUA_REGISTRYINDEX, t->ref);
-    lua_insert(co, -2);
-    lua_setiuservalue(co, -2, 2);
-    lua_pop(co, 1);
+  lua_checkstack(L, 6);
+  if (st == LUA_OK) {
+    t->nres = nres;
+    if (nres == 0) {
+      lua_pushnil(L);
+    } else if (nres == 1) {
+      lua_xmove(co, L, 1);
+    } else {
+      lua_checkstack(co, 2);
+      lua_createtable(co, nres, 0);
+      lua_insert(co, -(nres + 1));
+      for (i = nres; i >= 1; i--) lua_rawseti(co, -(i + 1), i);
+      lua_xmove(co, L, 1);
+    }
     t->state = T_DONE;
   } else {
-    /* stack of L: task, error, message, traceback */
-    lua_checkstack(L, 6);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+    /* stack of L: {error, message} */
+    lua_createtable(L, 2, 0);
     lua_pushvalue(co, -1);
     lua_xmove(co, L, 1);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -3, 1);
     lua_pushcfunction(L, error_text);
-    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
     if (lgwL_pcall_limited(L, m, TOSTRING_LIMIT, -2, 1, 1) != LUA_OK ||
         !lua_isstring(L, -1)) {
       lua_pop(L, 1);
       lua_pushliteral(L, "(error object cannot be converted)");
     }
     luaL_traceback(L, co, lua_tostring(L, -1), 0);
-    lua_setiuservalue(L, -4, 3);
-    lua_pop(L, 1);
-    lua_setiuservalue(L, -2, 2);
+    lua_rawseti(L, -3, 2);
     lua_pop(L, 1);
     t->state = T_FAILED;
     if (!t->canceled && !t->observed) m->unobserved++;
     /* Close the dead coroutine's pending to-be-closed variables. */
     lgwL_closethread(co, L);
   }
+  if (st == LUA_OK) {
+    /* co stays on L's stack (below its results) until it is kept */
+    lua_pushthread(co);
+    lua_xmove(co, L, 1);
+    lua_insert(L, -2);
+  }
+  set_body(L, t);  /* the task no longer references co */
+  t->co = NULL;
+  if (st == LUA_OK) co_give(L, m, co);
   settle(t);
+}
+
+/* A task spawned without arguments (by a thread without a hook) gets its
+ * coroutine when it starts:
+ * its function moves from the user value onto a new coroutine, which
+ * becomes the user value. */
+static void start(lgwL_module_t *m, lgwL_task_t *t) {
+  lua_State *L = m->L, *co;
+  lua_checkstack(L, 3);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+  lua_getiuservalue(L, -1, 1);
+  co = co_take(L, m);
+#if !LGWL_LUAJIT
+  /* as one made at the spawn, by a thread without a hook (a hooked one
+   * makes it then), but m->L may have one now */
+  if (lua_gethook(co) != NULL) lua_sethook(co, NULL, 0, 0);
+#endif
+  lua_insert(L, -2);
+  lua_xmove(L, co, 1);
+  lua_setiuservalue(L, -2, 1);
+  lua_pop(L, 1);
+  t->co = co;
+  t->nargs = 0;
 }
 
 /* ===== Dispatch ========================================================= */
 
 static void resume(lgwL_module_t *m, lgwL_task_t *t) {
   lgwL_task_t *prev = m->current;
-  int nargs = t->state == T_NEW ? t->nargs : t->kargs, nres = 0, st;
+  int nargs, nres = 0, st;
   lua_State *prev_running = m->running;
+  if (t->state == T_NEW && !t->co) start(m, t);
+  nargs = t->state == T_NEW ? t->nargs : t->kargs;
   t->kargs = 0;
   t->state = T_RUNNING;
   m->current = t;
@@ -296,20 +399,25 @@ static lgwL_task_t *check_task(lua_State *L, int i) {
 
 lgwL_task_t *lgwL_spawn(lua_State *L, lgwL_module_t *m, int nargs) {
   lgwL_task_t *t;
-  lua_State *co;
+  lua_State *co = NULL;
   if (m->closing) luaL_error(L, "llmgateway is shutting down");
   luaL_checkstack(L, 4, NULL);
   /* stack: fn, args -> task */
-  t = lua_newuserdatauv(L, sizeof *t, 3);
+  t = lua_newuserdatauv(L, sizeof *t, 1);
   memset(t, 0, sizeof *t);
   t->m = m;
   t->ref = LUA_NOREF;
   luaL_setmetatable(L, LGWL_TASK);
-  co = lua_newthread(L);
-  lua_setiuservalue(L, -2, 1);
   lua_insert(L, -(nargs + 2));
-  if (!lua_checkstack(co, nargs + 1)) luaL_error(L, "too many arguments");
-  lua_xmove(L, co, nargs + 1);
+  if (nargs > 0 || lua_gethook(L) != NULL) {
+    /* the arguments wait on the coroutine's stack; a new coroutine takes
+     * the hook of the thread that makes it, as always */
+    co = lua_gethook(L) != NULL ? lua_newthread(L) : co_take(L, m);
+    if (!lua_checkstack(co, nargs + 1)) luaL_error(L, "too many arguments");
+    lua_insert(L, -(nargs + 2));
+    lua_xmove(L, co, nargs + 1);
+  }
+  lua_setiuservalue(L, -2, 1);  /* the coroutine, or the function */
   t->co = co;
   t->nargs = nargs;
   t->state = T_NEW;
@@ -339,17 +447,17 @@ static int l_spawn(lua_State *L) {
 
 /* Pushes the results of a finished task at idx, or raises its error. */
 static int deliver(lua_State *L, lgwL_task_t *t, int idx) {
-  lua_Integer n, i;
+  int n = t->nres, i;
   observe(t);
-  lua_getiuservalue(L, idx, 2);
-  if (t->state == T_FAILED) return lua_error(L);
-  if (lua_isnil(L, -1)) return 0;  /* no results */
-  lua_getfield(L, -1, "n");
-  n = lua_tointeger(L, -1);
-  lua_pop(L, 1);
-  luaL_checkstack(L, (int)n, "too many results");
-  for (i = 1; i <= n; i++) lua_rawgeti(L, -(int)i, i);
-  return (int)n;
+  lua_getiuservalue(L, idx, 1);
+  if (t->state == T_FAILED) {
+    lua_rawgeti(L, -1, 1);
+    return lua_error(L);
+  }
+  if (n <= 1) return n;
+  luaL_checkstack(L, n, "too many results");
+  for (i = 1; i <= n; i++) lua_rawgeti(L, -i, i);
+  return n;
 }
 
 static int wait_k(lua_State *L, int status, lua_KContext ctx);
@@ -365,7 +473,7 @@ static int task_wait(lua_State *L) {
     cur->state = T_BLOCKED;
     cur->wait = W_TASK;
     cur->wnext = t->waiters;
-    cur->awaited = t;
+    cur->w.awaited = t;
     t->waiters = cur;
     return lgwL_yieldk(L, 0, wait_k);
   }
@@ -390,14 +498,14 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx) {
 static void interrupt_wait(lgwL_task_t *t) {
   if (t->state != T_BLOCKED) return;
   if (t->wait == W_CALL) {
-    lgwL_call_cancel(t->call);
+    lgwL_call_cancel(t->w.call);
   } else if (t->wait == W_OP) {
-    if (t->op->cancel) t->op->cancel(t->op);
+    if (t->w.op->cancel) t->w.op->cancel(t->w.op);
   } else if (t->wait == W_SLEEP) {
-    sleep_free(t->sleep);
+    sleep_free(t->w.sleep);
     lgwL_ready(t);
-  } else if (t->wait == W_TASK && t->awaited) {
-    lgwL_task_t **p = &t->awaited->waiters;
+  } else if (t->wait == W_TASK && t->w.awaited) {
+    lgwL_task_t **p = &t->w.awaited->waiters;
     while (*p && *p != t) p = &(*p)->wnext;
     if (*p) *p = t->wnext;
     t->wnext = NULL;
@@ -421,10 +529,13 @@ static int task_cancel(lua_State *L) {
     memset(&err, 0, sizeof err);
     lgw_error_set(&err, LGW_ECANCELED, "the task was canceled");
     unqueue(t);
+    lua_createtable(L, 2, 0);
     lgwL_push_error(L, &err, NULL);
-    lua_setiuservalue(L, 1, 2);
+    lua_rawseti(L, -2, 1);
     lua_pushliteral(L, "the task was canceled before it started");
-    lua_setiuservalue(L, 1, 3);
+    lua_rawseti(L, -2, 2);
+    lua_setiuservalue(L, 1, 1);  /* drops the function or coroutine */
+    t->co = NULL;
     t->state = T_FAILED;
     settle(t);
   } else if (t->state == T_BLOCKED && t->wait != W_TASK) {
@@ -451,18 +562,19 @@ static int task_tostring(lua_State *L) {
 static void detach(lgwL_task_t *t) {
   t->m->closing = 1;
   unqueue(t);
-  if (t->call) t->call->task = NULL;
-  if (t->op) t->op->task = NULL;
-  if (t->sleep) sleep_free(t->sleep);
-  t->call = NULL;
-  t->sleep = NULL;
-  t->op = NULL;
+  if (t->wait == W_CALL && t->w.call) t->w.call->task = NULL;
+  if (t->wait == W_OP && t->w.op) t->w.op->task = NULL;
+  if (t->wait == W_SLEEP && t->w.sleep) sleep_free(t->w.sleep);
+  t->wait = W_NONE;
+  t->w.call = NULL;
 }
 
 static int task_gc(lua_State *L) {
   lgwL_task_t *t = check_task(L, 1);
   if (t->state == T_FAILED && !t->observed && !t->canceled) {
-    lua_getiuservalue(L, 1, 3);
+    lua_getiuservalue(L, 1, 1);
+    lua_rawgeti(L, -1, 2);
+    lua_remove(L, -2);
     lgw_log(LGW_LOG_ERROR, "a task failed and nothing waited for it: %s",
              lua_tostring(L, -1));
     lua_pop(L, 1);
@@ -525,7 +637,7 @@ static int l_sleep(lua_State *L) {
       s->task = cur;
       cur->state = T_BLOCKED;
       cur->wait = W_SLEEP;
-      cur->sleep = s;
+      cur->w.sleep = s;
     }
     return lgwL_yieldk(L, 0, sleep_k);
   }
@@ -1138,7 +1250,9 @@ int lgwL_task_failure(lua_State *L, int idx) {
   lgwL_task_t *t = luaL_testudata(L, idx, LGWL_TASK);
   if (!t || t->state != T_FAILED) return 0;
   observe(t);
-  lua_getiuservalue(L, idx, 3);
+  lua_getiuservalue(L, idx, 1);
+  lua_rawgeti(L, -1, 2);
+  lua_remove(L, -2);
   return 1;
 }
 

@@ -57,6 +57,41 @@ describe("tasks", function()
     assert.matches("%(done%)$", tostring(t))
   end)
 
+  it("wait returns none, one (also nil) or many results, as returned",
+     function()
+    local none = llm.spawn(function() end)
+    local one_nil = llm.spawn(function() return nil end)
+    local one = llm.spawn(function(x) return x end, "v")
+    local holes = llm.spawn(function() return nil, 2, nil end)
+    assert.equal(0, select("#", none:wait()))
+    assert.equal(1, select("#", one_nil:wait()))
+    assert.is_nil(one_nil:wait())
+    assert.same({"v"}, {one:wait()})
+    assert.equal("v", one:wait())  -- again, the same
+    assert.equal(3, select("#", holes:wait()))
+    assert.equal(2, select(2, holes:wait()))
+  end)
+
+  -- A task spawned without arguments has no coroutine until it starts,
+  -- and a finished one keeps only its results.
+  it("a task waiting to start, or finished, costs no coroutine", function()
+    local n, tasks = 2000, {}
+    collectgarbage()
+    collectgarbage()
+    local k0 = collectgarbage("count")
+    local f = function() return 1 end
+    for i = 1, n do tasks[i] = llm.spawn(f) end
+    local pending = (collectgarbage("count") - k0) * 1024 / n
+    for i = 1, n do tasks[i]:wait() end
+    collectgarbage()
+    collectgarbage()
+    local done = (collectgarbage("count") - k0) * 1024 / n
+    -- a coroutine alone is about 1 KB (5.4: its state and 40 slots)
+    assert.is_true(pending < 600, "pending task: " .. pending .. " bytes")
+    assert.is_true(done < 600, "finished task: " .. done .. " bytes")
+    assert.equal(1, tasks[n]:wait())
+  end)
+
   it("tasks start from the loop, in spawn order, and interleave", function()
     local log = {}
     local function worker(name)
@@ -227,6 +262,17 @@ describe("tasks", function()
       assert.equal("canceled", e.code)
       assert.is_false(ran)
       assert.is_false(t:cancel())
+    end)
+
+    it("so does one spawned with arguments", function()
+      local ran = false
+      local t = llm.spawn(function(a) ran = a end, true)
+      assert.is_true(t:cancel())
+      local ok, e = pcall(t.wait, t)
+      assert.is_false(ok)
+      assert.equal("canceled", e.code)
+      assert.is_false(ran)
+      assert.matches("%(failed%)$", tostring(t))
     end)
 
     it("a waiting call returns nil, canceled", function()
