@@ -43,6 +43,7 @@ struct lgw__defer {
   uv_idle_t spin;
   lgw__engine_fn fn;
   void *ud;
+  engine_t *e;
   int open;                   /* handles not yet closed */
 };
 
@@ -125,11 +126,15 @@ static void e_timer_free(lgw__engine_t *e, lgw__timer_t *t) {
 
 static void on_spin(uv_idle_t *h) { (void)h; }
 
-/* Stopped first: fn may arm it again. */
+/* Stopped first: fn may arm it again. Transfers started by the callback
+ * that armed it go out first (check handles run newest first, so curl's
+ * own "timeout 0" handle might run after this one): the request is on
+ * the wire while fn runs. */
 static void on_defer(uv_check_t *h) {
   lgw__defer_t *d = (lgw__defer_t *)(void *)h;
   uv_check_stop(h);
   uv_idle_stop(&d->spin);
+  lgw__http_due(d->e->http);
   d->fn(d->ud);
 }
 
@@ -141,6 +146,7 @@ static lgw__defer_t *e_defer_new(lgw__engine_t *e, lgw__engine_fn fn,
   uv_idle_init(ENG(e)->loop, &d->spin);
   d->fn = fn;
   d->ud = ud;
+  d->e = ENG(e);
   d->open = 2;
   return d;
 }

@@ -443,6 +443,10 @@ static void on_after(uv_check_t *c) {
   drive(h, CURL_SOCKET_TIMEOUT, 0);
 }
 
+void lgw__http_due(lgw__http_t *h) {
+  if (h && uv_is_active((uv_handle_t *)&h->after)) on_after(&h->after);
+}
+
 static void now_stop(lgw__http_t *h) {
   uv_idle_stop(&h->now);
   uv_check_stop(&h->after);
