@@ -2,7 +2,8 @@
  * http.c -- the HTTP engine: one libcurl multi handle driven by a libuv
  * loop in the shape of curl's multi-uv.c. curl tells us which sockets to
  * watch (socket callback, one uv_poll_t per socket attached with
- * curl_multi_assign) and when to wake it (timer callback, one uv_timer_t).
+ * curl_multi_assign, kept across keep-alive reuse: on_curl_socket) and
+ * when to wake it (timer callback, one uv_timer_t).
  * Finished transfers are collected after every curl_multi_socket_action and
  * their callbacks run only after it has returned, so a callback may start
  * or cancel transfers freely. Streamed bodies (those the on_head callback
@@ -480,11 +481,10 @@ static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
  * may close a socket without telling us (libcurl 7.88 does for connect
  * attempts that lost or timed out, before their CURL_POLL_REMOVE), and a
  * descriptor number then reused by anyone must not find a stale
- * registration; only a socket that was waiting for an answer is
- * parked. The watcher goes when
- * curl closes the socket through on_close_socket, or when the number
- * comes back from socket() (on_open_socket). Other sockets (the
- * resolver's) lose their watcher at CURL_POLL_REMOVE. */
+ * registration; only a socket that was waiting for an answer is parked.
+ * The watcher goes when curl closes the socket through on_close_socket,
+ * or when the number comes back from socket() (on_open_socket). Other
+ * sockets (the resolver's) lose their watcher at CURL_POLL_REMOVE. */
 static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
                           void *userp, void *socketp) {
   lgw__http_t *h = userp;
