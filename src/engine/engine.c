@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "http.h"
+#include "list.h"
 #include "util.h"
 
 typedef struct engine {
@@ -33,10 +34,17 @@ struct lgw__timer {
   void *ud;
 };
 
+/* A deferred call runs from a check handle (after the loop's poll), and
+ * an idle handle keeps that poll from blocking meanwhile: armed from a
+ * socket or timer callback, it runs in the same loop turn, after that
+ * callback, without another turn (and its poll) of its own. */
 struct lgw__defer {
-  uv_idle_t h;
+  uv_check_t h;
+  uv_idle_t spin;
   lgw__engine_fn fn;
   void *ud;
+  engine_t *e;
+  int open;                   /* handles not yet closed */
 };
 
 typedef struct work {
@@ -116,10 +124,17 @@ static void e_timer_free(lgw__engine_t *e, lgw__timer_t *t) {
   if (t) close_handle(ENG(e), (uv_handle_t *)&t->h);
 }
 
-/* Stopped first: fn may arm it again. */
-static void on_defer(uv_idle_t *h) {
+static void on_spin(uv_idle_t *h) { (void)h; }
+
+/* Stopped first: fn may arm it again. Transfers started by the callback
+ * that armed it go out first (check handles run newest first, so curl's
+ * own "timeout 0" handle might run after this one): the request is on
+ * the wire while fn runs. */
+static void on_defer(uv_check_t *h) {
   lgw__defer_t *d = (lgw__defer_t *)(void *)h;
-  uv_idle_stop(h);
+  uv_check_stop(h);
+  uv_idle_stop(&d->spin);
+  lgw__http_due(d->e->http);
   d->fn(d->ud);
 }
 
@@ -127,19 +142,40 @@ static lgw__defer_t *e_defer_new(lgw__engine_t *e, lgw__engine_fn fn,
                                  void *ud) {
   lgw__defer_t *d = lgw_malloc(sizeof *d);
   if (!d) return NULL;
-  uv_idle_init(ENG(e)->loop, &d->h);
+  uv_check_init(ENG(e)->loop, &d->h);
+  uv_idle_init(ENG(e)->loop, &d->spin);
   d->fn = fn;
   d->ud = ud;
+  d->e = ENG(e);
+  d->open = 2;
   return d;
 }
 
 static void e_defer_arm(lgw__engine_t *e, lgw__defer_t *d) {
   (void)e;
-  uv_idle_start(&d->h, on_defer);
+  uv_check_start(&d->h, on_defer);
+  uv_idle_start(&d->spin, on_spin);
 }
 
-static void e_defer_free(lgw__engine_t *e, lgw__defer_t *d) {
-  if (d) close_handle(ENG(e), (uv_handle_t *)&d->h);
+/* Both handles' data is the engine; d goes with the second. */
+static void on_defer_close(uv_handle_t *h) {
+  engine_t *e = h->data;
+  lgw__defer_t *d = h->type == UV_CHECK
+                        ? (lgw__defer_t *)(void *)h
+                        : LGW_CONTAINER_OF((uv_idle_t *)(void *)h,
+                                           lgw__defer_t, spin);
+  if (--d->open == 0) lgw_free(d);
+  release(e);
+}
+
+static void e_defer_free(lgw__engine_t *eng, lgw__defer_t *d) {
+  engine_t *e = ENG(eng);
+  if (!d) return;
+  e->busy += 2;
+  d->h.data = e;
+  d->spin.data = e;
+  uv_close((uv_handle_t *)&d->h, on_defer_close);
+  uv_close((uv_handle_t *)&d->spin, on_defer_close);
 }
 
 /* ---- the thread pool ----------------------------------------------------- */

@@ -2,7 +2,8 @@
  * http.c -- the HTTP engine: one libcurl multi handle driven by a libuv
  * loop in the shape of curl's multi-uv.c. curl tells us which sockets to
  * watch (socket callback, one uv_poll_t per socket attached with
- * curl_multi_assign) and when to wake it (timer callback, one uv_timer_t).
+ * curl_multi_assign, kept across keep-alive reuse: on_curl_socket) and
+ * when to wake it (timer callback, one uv_timer_t).
  * Finished transfers are collected after every curl_multi_socket_action and
  * their callbacks run only after it has returned, so a callback may start
  * or cancel transfers freely. Streamed bodies (those the on_head callback
@@ -56,7 +57,17 @@ typedef struct sock_ctx {
   curl_socket_t fd;
   lgw__http_t *h;
   lgw_link_t link;             /* in h->socks */
+  int events;                  /* UV_READABLE/UV_WRITABLE being watched */
+  int parked;                  /* curl let go of it; the connection is
+                                  idle in curl's pool, still open */
 } sock_ctx_t;
+
+/* What the engine knows of a descriptor curl opened (opensocket
+ * callback) and has not closed yet (closesocket callback). */
+typedef struct fd_slot {
+  sock_ctx_t *c;               /* its watcher, kept while it is parked */
+  unsigned char ours;          /* opened and to be closed through us */
+} fd_slot_t;
 
 enum { R_SPARE, R_ACTIVE, R_DONE };
 
@@ -113,6 +124,8 @@ struct lgw__http {
   lgw_link_t spare;           /* kept for reuse */
   size_t nspare;
   lgw_link_t socks;
+  fd_slot_t *fds;             /* by descriptor, nfds of them */
+  size_t nfds;
   CURLSH *share;              /* TLS sessions of every easy handle */
   long max_host;              /* CURLMOPT_MAX_HOST_CONNECTIONS */
   char *ca_default, *capath_default;  /* curl's built-in CA store; owned */
@@ -336,7 +349,15 @@ static void on_sock_close(uv_handle_t *handle) {
   lgw_free(handle->data);
 }
 
+static fd_slot_t *slot_of(lgw__http_t *h, curl_socket_t s) {
+  return s >= 0 && (size_t)s < h->nfds ? &h->fds[s] : NULL;
+}
+
+static void on_poll(uv_poll_t *p, int status, int events);
+
 static void sock_close(sock_ctx_t *c) {
+  fd_slot_t *f = slot_of(c->h, c->fd);
+  if (f && f->c == c) f->c = NULL;
   lgw_list_remove(&c->link);
   uv_poll_stop(&c->poll);
   uv_close((uv_handle_t *)&c->poll, on_sock_close);
@@ -346,6 +367,16 @@ static void close_socks(lgw__http_t *h) {
   lgw_link_t *l;
   while ((l = lgw_list_first(&h->socks)) != NULL)
     sock_close(LGW_CONTAINER_OF(l, sock_ctx_t, link));
+}
+
+/* Watch events on c's socket. uv_poll_start takes the descriptor out of
+ * epoll and puts it back (two epoll_ctl) even when nothing changes: it
+ * is called only when something does. */
+static void sock_watch(sock_ctx_t *c, int events) {
+  if (events == c->events) return;
+  c->events = events;
+  if (events) uv_poll_start(&c->poll, events, on_poll);
+  else uv_poll_stop(&c->poll);
 }
 
 /* After a multi-level failure the state of every transfer is uncertain:
@@ -383,6 +414,7 @@ static void drive(lgw__http_t *h, curl_socket_t s, int flags) {
 static void on_poll(uv_poll_t *p, int status, int events) {
   sock_ctx_t *c = p->data;
   int flags = 0;
+  if (c->parked) return;  /* stopped: a leftover event */
   if (status < 0) {
     flags = CURL_CSELECT_ERR;
   } else {
@@ -412,6 +444,10 @@ static void on_after(uv_check_t *c) {
   drive(h, CURL_SOCKET_TIMEOUT, 0);
 }
 
+void lgw__http_due(lgw__http_t *h) {
+  if (h && uv_is_active((uv_handle_t *)&h->after)) on_after(&h->after);
+}
+
 static void now_stop(lgw__http_t *h) {
   uv_idle_stop(&h->now);
   uv_check_stop(&h->after);
@@ -436,18 +472,44 @@ static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
   return 0;
 }
 
+/* curl's socket callback. A connection's watcher is kept between its
+ * transfers: when curl lets go of a socket it opened through us
+ * (CURL_POLL_REMOVE: the connection went back to the pool), the watcher
+ * is stopped but kept (parked), and started again when a transfer reuses
+ * the connection: keep-alive reuse costs three epoll_ctl instead of six
+ * and an ioctl, and no allocation. A parked watcher watches nothing: curl
+ * may close a socket without telling us (libcurl 7.88 does for connect
+ * attempts that lost or timed out, before their CURL_POLL_REMOVE), and a
+ * descriptor number then reused by anyone must not find a stale
+ * registration; only a socket that was waiting for an answer is parked.
+ * The watcher goes when curl closes the socket through on_close_socket,
+ * or when the number comes back from socket() (on_open_socket). Other
+ * sockets (the resolver's) lose their watcher at CURL_POLL_REMOVE. */
 static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
                           void *userp, void *socketp) {
   lgw__http_t *h = userp;
   sock_ctx_t *c = socketp;
+  fd_slot_t *f = slot_of(h, s);
   int events = 0;
   (void)easy;
   if (action == CURL_POLL_REMOVE) {
     if (c) {
       curl_multi_assign(h->multi, s, NULL);
-      sock_close(c);
+      /* only a connection that was waiting for an answer: a socket
+       * still connecting may be one curl has already closed */
+      if (f && f->ours && f->c == c && c->events == UV_READABLE) {
+        c->parked = 1;
+        sock_watch(c, 0);
+      } else {
+        sock_close(c);
+      }
     }
     return 0;
+  }
+  if (!c && f && f->c) {
+    c = f->c;
+    c->parked = 0;
+    curl_multi_assign(h->multi, s, c);
   }
   if (!c) {
     c = lgw__calloc(1, sizeof *c);
@@ -461,10 +523,11 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
     c->poll.data = c;
     lgw_list_push_front(&h->socks, &c->link);
     curl_multi_assign(h->multi, s, c);
+    if (f && f->ours) f->c = c;
   }
   if (action & CURL_POLL_IN) events |= UV_READABLE;
   if (action & CURL_POLL_OUT) events |= UV_WRITABLE;
-  uv_poll_start(&c->poll, events, on_poll);
+  sock_watch(c, events);
   return 0;
 }
 
@@ -542,6 +605,7 @@ int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
 static void on_timer_close(uv_handle_t *handle) {
   lgw__http_t *h = handle->data;
   if (--h->open_handles == 0) {
+    lgw_free(h->fds);
     lgw_free(h->ca_default);
     lgw_free(h->capath_default);
     lgw_free(h);
@@ -671,6 +735,27 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
+/* Note s as opened by curl through us: its watcher may outlive its
+ * transfers (on_curl_socket). 0, or -1 when memory is short (s is then
+ * watched only while a transfer uses it). */
+static int fd_note(lgw__http_t *h, curl_socket_t s) {
+  fd_slot_t *f;
+  if (s < 0) return 0;
+  if ((size_t)s >= h->nfds) {
+    size_t n = h->nfds ? h->nfds : 64;
+    while (n <= (size_t)s) n *= 2;
+    f = lgw_realloc(h->fds, n * sizeof *f);
+    if (!f) return -1;
+    memset(f + h->nfds, 0, (n - h->nfds) * sizeof *f);
+    h->fds = f;
+    h->nfds = n;
+  }
+  f = &h->fds[s];
+  if (f->c) sock_close(f->c);  /* a descriptor closed behind our back */
+  f->ours = 1;
+  return 0;
+}
+
 /* socket() as curl would call it, noting when the process is out of
  * file descriptors: a local condition, not the server's fault. */
 static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
@@ -681,7 +766,21 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
   s = socket(a->family, a->socktype, a->protocol);
   if (s == CURL_SOCKET_BAD && (errno == EMFILE || errno == ENFILE))
     r->no_fd = errno;
+  else
+    fd_note(r->h, s);
   return s;
+}
+
+/* close() as curl would call it, for the sockets it opened through
+ * on_open_socket; the watcher goes first. */
+static int on_close_socket(void *ud, curl_socket_t s) {
+  lgw__http_t *h = ud;
+  fd_slot_t *f = slot_of(h, s);
+  if (f) {
+    if (f->c) sock_close(f->c);
+    f->ours = 0;
+  }
+  return close(s);
 }
 
 /* The options every transfer of an easy handle shares: set once. TLS
@@ -693,6 +792,8 @@ static void easy_init(lgw__xfer_t *r) {
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, r->h);
   curl_easy_setopt(e, CURLOPT_POST, 1L);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   /* credentials never follow a redirect: a 3xx is an answer */

@@ -37,6 +37,10 @@ int lgw__http_post_owned(lgw__http_t *h, const lgw__xfer_opts_t *o,
                          lgw__xfer_t **out, lgw_error_t *err);
 /* Cancel: the callback runs (code LGW_ECANCELED) before this returns. */
 void lgw__http_cancel(lgw__xfer_t *r);
+/* Run now what curl asked to run at once ("timeout 0": transfers just
+ * added or to go on), if anything, instead of later in this loop turn.
+ * From the loop only, never from inside a transfer's callback. */
+void lgw__http_due(lgw__http_t *h);
 /* Transfers in flight. */
 size_t lgw__http_active(const lgw__http_t *h);
 /* At most n connections per host (scheme, host and port) for every

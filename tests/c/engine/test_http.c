@@ -8,9 +8,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "echo_support.h"
@@ -680,6 +682,105 @@ TEST(http_no_file_descriptors) {
   ASSERT_STREQ(g2.error, "out of file descriptors: Too many open files");
 }
 
+/* A tiny HTTP/1.1 server on a thread: answers "ok" to every request of a
+ * connection, and closes each connection after `per_conn` answers. */
+typedef struct tiny {
+  int fd, port, per_conn, total;
+  int conns;                  /* connections accepted */
+  pthread_t th;
+} tiny_t;
+
+/* Reads one request (headers, then Content-Length bytes); 0 at EOF. */
+static int tiny_read_request(int c) {
+  char buf[8192];
+  size_t len = 0;
+  char *end;
+  long clen = 0;
+  for (;;) {
+    ssize_t n = recv(c, buf + len, sizeof buf - 1 - len, 0);
+    if (n <= 0) return 0;
+    len += (size_t)n;
+    buf[len] = '\0';
+    if ((end = strstr(buf, "\r\n\r\n")) != NULL) break;
+  }
+  {
+    const char *cl = strcasestr(buf, "content-length:");
+    if (cl) clen = strtol(cl + 15, NULL, 10);
+  }
+  clen -= (long)(len - (size_t)(end + 4 - buf));
+  while (clen > 0) {
+    ssize_t n = recv(c, buf, sizeof buf, 0);
+    if (n <= 0) return 0;
+    clen -= n;
+  }
+  return 1;
+}
+
+static void *tiny_main(void *ud) {
+  tiny_t *t = ud;
+  static const char answer[] =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+      "Content-Length: 2\r\n\r\nok";
+  int served = 0;
+  while (served < t->total) {
+    int c = accept(t->fd, NULL, NULL), i;
+    if (c < 0) break;
+    t->conns++;
+    for (i = 0; i < t->per_conn && served < t->total; i++) {
+      if (!tiny_read_request(c)) break;
+      if (send(c, answer, sizeof answer - 1, MSG_NOSIGNAL) < 0) break;
+      served++;
+    }
+    close(c);
+  }
+  return NULL;
+}
+
+static int tiny_start(tiny_t *t, int per_conn, int total) {
+  memset(t, 0, sizeof *t);
+  t->per_conn = per_conn;
+  t->total = total;
+  t->fd = gws_listen_loopback(16, &t->port);
+  if (t->fd < 0) return -1;
+  return pthread_create(&t->th, NULL, tiny_main, t);
+}
+
+static void tiny_stop(tiny_t *t) {
+  pthread_join(t->th, NULL);
+  close(t->fd);
+}
+
+/* Transfers one after the other on a kept-alive connection (its socket's
+ * watcher parked between them), and on connections the server closes
+ * while they are idle in the pool: every answer arrives, a connection is
+ * reused while the server keeps it, and a closed one is replaced. */
+TEST(http_keepalive_reuse_and_server_close) {
+  int per_conn, i;
+  for (per_conn = 1; per_conn <= 5; per_conn += 4) {
+    tiny_t t;
+    env_t e;
+    char url[128];
+    ASSERT_EQ(tiny_start(&t, per_conn, 5), 0);
+    ASSERT_EQ(env_open(&e, NULL), 0);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", t.port);
+    for (i = 0; i < 5; i++) {
+      got_t g;
+      memset(&g, 0, sizeof g);
+      ASSERT_EQ(post_url(&e, url, 1, &g), 0);
+      run(&e);
+      ASSERT_EQ(g.calls, 1);
+      ASSERT_EQ(g.code, 0);
+      ASSERT_EQ(g.status, 200);
+      ASSERT_STREQ(g.body, "ok");
+      /* the server's close reaches the idle connection */
+      if (per_conn == 1) usleep(20000);
+    }
+    env_close(&e);
+    tiny_stop(&t);
+    ASSERT_EQ(t.conns, per_conn == 1 ? 5 : 1);
+  }
+}
+
 int main(void) {
   sim_ok = sim_start(&sim, NULL) == 0;
   if (!sim_ok) {
@@ -711,6 +812,7 @@ int main(void) {
   RUN(http_loopback_never_proxied);
   RUN(http_header_too_large);
   RUN(http_no_file_descriptors);
+  RUN(http_keepalive_reuse_and_server_close);
   sim_stop(&sim);
   return TEST_SUMMARY();
 }
