@@ -85,16 +85,28 @@ size_t lgw__url_decode(const char *s, size_t n, char *out, size_t *len) {
 int lgw__host_is_loopback(const char *host, size_t len) {
   char h[256];
   unsigned char a6[16];
+  static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0xff, 0xff};
   struct in_addr a4;
+  if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+    host++;  /* an IPv6 literal as a URL writes it */
+    len -= 2;
+  }
   if (len == 0 || len >= sizeof h) return 0;
   memcpy(h, host, len);
   h[len] = '\0';
-  if (h[len - 1] == '.') h[len - 1] = '\0';
-  if (lgw__strcasecmp(h, "localhost") == 0) return 1;
+  if (h[len - 1] == '.') h[--len] = '\0';
+  /* "localhost" and the names under it (RFC 6761; curl resolves them to
+   * the loopback address itself, without asking DNS) */
+  if (lgw__strcasecmp(h, "localhost") == 0 ||
+      (len > 10 && h[len - 11] != '.' &&
+       lgw__strcasecmp(h + len - 10, ".localhost") == 0))
+    return 1;
   if (inet_pton(AF_INET, h, &a4) == 1)
     return (ntohl(a4.s_addr) >> 24) == 127;
   if (inet_pton(AF_INET6, h, a6) == 1)
-    return memcmp(a6, in6addr_loopback.s6_addr, 16) == 0;
+    return memcmp(a6, in6addr_loopback.s6_addr, 16) == 0 ||
+           (memcmp(a6, v4mapped, 12) == 0 && a6[12] == 127);
   return 0;
 }
 

@@ -30,7 +30,10 @@ void lgw__url_parts(const char *url, lgw__url_parts_t *u);
  * is; returns how many such there were (0: every escape well formed). */
 size_t lgw__url_decode(const char *s, size_t n, char *out, size_t *len);
 
-/* 127.0.0.0/8, ::1 or localhost (a trailing dot allowed). */
+/* The one loopback rule, for the plain-http check of the config and the
+ * engine's proxy bypass alike: 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104,
+ * localhost and the names under it (x.localhost); a trailing dot and the
+ * brackets of an IPv6 literal are allowed. */
 int lgw__host_is_loopback(const char *host, size_t len);
 
 /* url as shown in dumps and messages: the user info

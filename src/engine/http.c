@@ -38,6 +38,7 @@
 
 #include "curl_dl.h"
 #include "list.h"
+#include "url.h"
 
 
 #define SPARE_MAX 64               /* easy handles kept for reuse */
@@ -951,26 +952,6 @@ void lgw__http_cancel(lgw__xfer_t *r) {
 
 /* ---- URLs ------------------------------------------------------------------ */
 
-static int is_loopback_host(const char *host) {
-  size_t n = strlen(host);
-  if (n && host[n - 1] == '.') n--;  /* "localhost." */
-  if ((n == 9 && lgw__strncasecmp(host, "localhost", 9) == 0) ||
-      (n > 10 && lgw__strncasecmp(host + n - 10, ".localhost", 10) == 0))
-    return 1;
-  if (host[0] == '[') {  /* curl keeps the brackets of an IPv6 literal */
-    host++;
-    if (lgw__strcasecmp(host, "::1]") == 0 ||
-        lgw__strcasecmp(host, "0:0:0:0:0:0:0:1]") == 0)
-      return 1;
-    if (lgw__strncasecmp(host, "::ffff:", 7) != 0) return 0;
-    host += 7;
-  }
-  if (strncmp(host, "127.", 4) != 0) return 0;
-  for (host += 4; *host && *host != ']'; host++)
-    if ((*host < '0' || *host > '9') && *host != '.') return 0;
-  return 1;
-}
-
 int lgw__url_is_loopback(const char *url) {
   CURLU *u;
   char *host = NULL;
@@ -979,7 +960,7 @@ int lgw__url_is_loopback(const char *url) {
   if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) ==
           CURLUE_OK &&
       curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
-    yes = is_loopback_host(host);
+    yes = lgw__host_is_loopback(host, strlen(host));  /* the one rule */
   curl_free(host);
   curl_url_cleanup(u);
   return yes;

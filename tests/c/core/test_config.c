@@ -1023,7 +1023,8 @@ TEST(plain_http_only_to_loopback) {
   static const char *const ok[] = {
       "http://127.0.0.1:8080/v1", "http://127.9.8.7", "http://[::1]:81/v1",
       "http://localhost:8080", "http://LocalHost./v1",
-      "http://user:pw@127.0.0.1/v1", "https://example.com", NULL};
+      "http://user:pw@127.0.0.1/v1", "https://example.com",
+      "http://api.localhost:8080/v1", "http://[::ffff:127.0.0.1]:81", NULL};
   const char *const *u;
   char yaml[300];
   lgw_runtime_t *rt;

@@ -42,6 +42,10 @@ TEST(loopback_hosts) {
       {"128.0.0.1", 0},      {"localhost.example", 0},
       {"127.0.0.1.example.com", 0},                {"::2", 0},
       {"", 0},               {"localhost..", 0},
+      {"api.localhost", 1},  {"A.B.LOCALHOST.", 1}, {"[::1]", 1},
+      {"::ffff:127.0.0.1", 1},                     {"[::ffff:127.9.0.1]", 1},
+      {"::ffff:10.0.0.1", 0}, {".localhost", 0},  {"a..localhost", 0},
+      {"mylocalhost", 0},    {"127.1", 0},         {"[::2]", 0},
   };
   size_t i;
   for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
