@@ -65,6 +65,10 @@ static lgwL_budget_t *expired_budget(lgwL_module_t *m);
 static void budget_hold(lgwL_module_t *m, int hold);
 static int sigint_catch(lgwL_module_t *m);
 static void sigint_release(void);
+static void wait_begin(lgwL_module_t *m);
+static void wait_end(lgwL_module_t *m);
+/* The module whose wait holds SIGINT over its loop steps, or NULL. */
+static lgwL_module_t *sig_scope;
 
 /* ===== Ready list ======================================================= */
 
@@ -353,41 +357,57 @@ void lgwL_check_block(lua_State *L, lgwL_module_t *m) {
 int lgwL_run_once(lua_State *L, lgwL_module_t *m) {
   lua_State *from = m->from;
   int caught;
-  lgwL_check_block(L, m);
+  if (m->closing || m->depth > 0) {
+    wait_end(m);
+    lgwL_check_block(L, m);
+  }
   m->depth++;
   m->from = L;
   budget_hold(m, 1);
-  caught = sigint_catch(m);
+  caught = sigint_catch(m);  /* none in a wait that holds it already */
   lgw_loop_run(m->loop, LGW_RUN_ONCE);
   if (caught) sigint_release();
   m->depth--;
   m->from = from;
   budget_hold(m, 0);
-  lgwL_log_flush(L, m);
+  if (sig_scope == m &&
+      (!lgw_list_empty(&m->loglines) || m->log_dropped)) {
+    /* set_log's function runs with the handler from before the wait */
+    wait_end(m);
+    lgwL_log_flush(L, m);
+    wait_begin(m);
+  } else {
+    lgwL_log_flush(L, m);
+  }
   if (m->sigint || expired_budget(m)) return -1;
   return lgw_loop_alive(m->loop) || !lgw_list_empty(&m->ready);
 }
 
 static int deadlock(lua_State *L, lgwL_module_t *m) {
+  wait_end(m);
   return luaL_error(L, "nothing can happen any more: %d task(s) wait for "
                     "each other or for nothing (deadlock)", m->ntasks);
 }
 
 int lgwL_run_all(lua_State *L, lgwL_module_t *m, lgwL_task_t *main) {
+  wait_begin(m);
   while (m->ntasks > 0 && !m->interrupted &&
          !(main && main->state == T_FAILED)) {
     int rc = lgwL_run_once(L, m);
     if (rc < 0) {
+      wait_end(m);
       /* SIGINT in a synchronous wait: the tasks' requests end. */
       if (m->sigint) lgwL_cancel_all(m);
       return 2;
     }
     if (!rc && m->ntasks > 0) {
+      wait_end(m);
       lua_pushfstring(L, "nothing can happen any more: %d task(s) wait for "
                       "each other or for nothing (deadlock)", m->ntasks);
       return -1;
     }
   }
+  wait_end(m);
   return m->interrupted ? 1 : 0;
 }
 
@@ -477,11 +497,13 @@ static int task_wait(lua_State *L) {
     t->waiters = cur;
     return lgwL_yieldk(L, 0, wait_k);
   }
+  wait_begin(m);
   while (!FINISHED(t)) {
     int rc = lgwL_run_once(L, m);
     if (rc < 0) return lgwL_stop_error(L, m);
     if (!rc && !FINISHED(t)) return deadlock(L, m);
   }
+  wait_end(m);
   return deliver(L, t, 1);
 }
 
@@ -644,6 +666,7 @@ static int l_sleep(lua_State *L) {
   lgwL_check_block(L, m);
   s = sleep_start(L, m, ms);
   s->fired = &fired;
+  wait_begin(m);
   while (!fired) {
     int rc = lgwL_run_once(L, m);
     if (rc < 0 && !fired) {
@@ -652,6 +675,7 @@ static int l_sleep(lua_State *L) {
     }
     if (!rc && !fired) return deadlock(L, m);
   }
+  wait_end(m);
   return 0;
 }
 
@@ -1158,33 +1182,76 @@ void lgwL_interrupt_clear(lgwL_module_t *m) {
 /* A synchronous wait in plain Lua (lua.c) takes SIGINT over while the
  * loop runs, when a handler is installed (lua.c's): the wait ends at
  * once and raises "interrupted!", instead of after the request's
- * timeout. The previous handler is restored afterwards. */
+ * timeout. The previous handler is restored afterwards. A wait of this
+ * file takes it over once for all its loop steps (wait_begin, wait_end);
+ * lgwL_run_once alone, for one step. */
 static lgwL_module_t *volatile sig_module;
 static struct sigaction sig_prev;
+/* While sigint_catch finds out what the handler was, a SIGINT is only
+ * noted (pending); then it goes where it would have gone. */
+static volatile sig_atomic_t sig_probing, sig_pending;
+/* The last look found no handler: look before taking over next time. */
+static int sig_none_seen;
 
 static void on_sigint(int sig) {
   lgwL_module_t *m = sig_module;
   (void)sig;
   if (!m) return;
+  if (sig_probing) {
+    sig_pending = 1;
+    return;
+  }
   m->sigint = 1;
   if (m->wake) lgw_async_send(m->wake);
 }
 
+static int no_handler(const struct sigaction *sa) {
+  return !(sa->sa_flags & SA_SIGINFO) &&
+         (sa->sa_handler == SIG_DFL || sa->sa_handler == SIG_IGN);
+}
+
+/* Installs on_sigint when SIGINT has a handler; 1 when it did. Usually
+ * (a handler, as last time) in one system call that installs ours and
+ * returns the previous one; that is put back at once if it was none. */
 static int sigint_catch(lgwL_module_t *m) {
   struct sigaction sa, old;
   if (m->host_signals || !m->wake || sig_module) return 0;
-  if (sigaction(SIGINT, NULL, &old) != 0) return 0;
-  if (!(old.sa_flags & SA_SIGINFO) &&
-      (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN))
-    return 0;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
-  sig_prev = old;
+  if (sig_none_seen) {
+    if (sigaction(SIGINT, NULL, &old) != 0 || no_handler(&old)) return 0;
+    sig_none_seen = 0;
+    sig_prev = old;
+    sig_module = m;
+    if (sigaction(SIGINT, &sa, NULL) != 0) {
+      sig_module = NULL;
+      return 0;
+    }
+    return 1;
+  }
+  sig_pending = 0;
+  sig_probing = 1;
   sig_module = m;
-  if (sigaction(SIGINT, &sa, NULL) != 0) {
+  if (sigaction(SIGINT, &sa, &old) != 0) {
     sig_module = NULL;
+    sig_probing = 0;
     return 0;
+  }
+  if (no_handler(&old)) {
+    /* not ours to take: as if it had never been touched */
+    sigaction(SIGINT, &old, NULL);
+    sig_module = NULL;
+    sig_probing = 0;
+    sig_none_seen = 1;
+    if (sig_pending && old.sa_handler == SIG_DFL) raise(SIGINT);
+    return 0;
+  }
+  sig_prev = old;
+  sig_probing = 0;
+  if (sig_pending) {
+    m->sigint = 1;
+    lgw_async_send(m->wake);
   }
   return 1;
 }
@@ -1194,8 +1261,22 @@ static void sigint_release(void) {
   sig_module = NULL;
 }
 
+/* A synchronous wait of this file starts: SIGINT is taken over until
+ * wait_end (which must run before the wait returns or raises). */
+static void wait_begin(lgwL_module_t *m) {
+  if (!sig_scope && sigint_catch(m)) sig_scope = m;
+}
+
+static void wait_end(lgwL_module_t *m) {
+  if (sig_scope != m) return;
+  sig_scope = NULL;
+  sigint_release();
+}
+
 int lgwL_stop_error(lua_State *L, lgwL_module_t *m) {
-  lgwL_budget_t *b = expired_budget(m);
+  lgwL_budget_t *b;
+  wait_end(m);
+  b = expired_budget(m);
   if (b) return budget_error(L, b);
   m->sigint = 0;
   return luaL_error(L, "interrupted!");
@@ -1258,6 +1339,7 @@ int lgwL_task_failure(lua_State *L, int idx) {
 
 void lgwL_task_teardown(lgwL_module_t *m) {
   m->closing = 1;
+  wait_end(m);
   while (!lgw_list_empty(&m->ready))
     unqueue(LGW_CONTAINER_OF(m->ready.next, lgwL_task_t, ready));
   if (m->idle) lgw_idle_stop(m->idle);
