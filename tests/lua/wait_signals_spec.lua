@@ -8,9 +8,10 @@ local spec = require("support.spec")
 
 local BUILD, quote, sh, script = spec.BUILD, spec.quote, spec.sh, spec.script
 
--- Runs the script at path under lua5.4 (at most 10 s), sends SIGINT after
--- each delay (s) and reports the exit status, the seconds from the first
--- signal to the exit, stdout and stderr.
+-- Runs the script at path under lua5.4 (at most 10 s; timeout in the
+-- foreground passes on every SIGINT), sends SIGINT after each delay (s)
+-- and reports the exit status, the seconds from the first signal to the
+-- exit, stdout and stderr.
 local function interrupted(path, delays)
   local steps = {}
   for i, d in ipairs(delays) do
@@ -18,8 +19,8 @@ local function interrupted(path, delays)
       i == 1 and "; t0=$(date +%s%N)" or "")
   end
   local rc, out, err = sh("(LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' "
-    .. "LUA_CPATH=" .. quote(BUILD .. "/?.so;;") .. " timeout -s KILL 10 "
-    .. "lua5.4 " .. quote(path) .. " & pid=$!; " .. table.concat(steps, "; ")
+    .. "LUA_CPATH=" .. quote(BUILD .. "/?.so;;")
+    .. " timeout --foreground -s KILL 10 lua5.4 " .. quote(path) .. " & pid=$!; " .. table.concat(steps, "; ")
     .. "; wait $pid; echo \"rc=$?\"; echo \"ms=$((($(date +%s%N) - t0) / "
     .. "1000000))\")")
   assert.equal(0, rc)
