@@ -20,7 +20,8 @@ local function interrupted(path, delays)
   end
   local rc, out, err = sh("(LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' "
     .. "LUA_CPATH=" .. quote(BUILD .. "/?.so;;")
-    .. " timeout --foreground -s KILL 10 lua5.4 " .. quote(path) .. " & pid=$!; " .. table.concat(steps, "; ")
+    .. " timeout --foreground -s KILL 10 lua5.4 " .. quote(path)
+    .. " & pid=$!; " .. table.concat(steps, "; ")
     .. "; wait $pid; echo \"rc=$?\"; echo \"ms=$((($(date +%s%N) - t0) / "
     .. "1000000))\")")
   assert.equal(0, rc)
