@@ -731,9 +731,6 @@ struct lgwL_budget {
   int linked;
   int expired;
   lgw_timer_t *timer;          /* deadline; NULL: none */
-  int where_set;               /* where is known */
-  int fn_kept;                 /* the function that where names is kept
-                                  (budget_keep) until it is */
   char where[128];             /* "source:line" of the limited function */
   lua_Hook old_hook;           /* co's hook before the call, restored */
   int old_mask, old_count;
@@ -813,12 +810,9 @@ static int spent(lgwL_budget_t *b) {
   return b->expired;
 }
 
-static const char *budget_where(lua_State *L, lgwL_budget_t *b);
-
-static int budget_error(lua_State *L, lgwL_budget_t *b) {
-  const char *where = budget_where(L, b);
+static int budget_error(lua_State *L, const lgwL_budget_t *b) {
   return luaL_error(L, "time limit of %f s exceeded (function at %s)",
-                    b->limit, where);
+                    b->limit, b->where);
 }
 
 /* Runs in co and in coroutines created inside the limited call (they
@@ -893,32 +887,23 @@ static void where_of(char *where, size_t size, const char *src, int line) {
   where[n] = '\0';
 }
 
-/* Pushes the function whose "source:line" names the limit of the
- * callable at fn (absolute): fn itself or its __call; 0 (nothing pushed)
- * when that is no function. */
-static int push_named(lua_State *co, int fn) {
-  lua_pushvalue(co, fn);
-  if (lua_type(co, -1) != LUA_TFUNCTION &&
-      luaL_getmetafield(co, -1, "__call") != LUA_TNIL)
-    lua_remove(co, -2);
-  if (lua_type(co, -1) == LUA_TFUNCTION) return 1;
-  lua_pop(co, 1);
-  return 0;
-}
-
-/* where of the function on top of L (popped). */
-static void name_by(lua_State *L, lgwL_budget_t *b) {
-  lua_Debug ar;
-  if (lua_getinfo(L, ">S", &ar))
-    where_of(b->where, sizeof b->where, ar.short_src, ar.linedefined);
-}
-
 static void budget_begin(lgwL_budget_t *b, lgwL_module_t *m, lua_State *co,
-                         double secs) {
+                         double secs, int fn) {
+  lua_Debug ar;
+  fn = lua_absindex(co, fn);
   b->m = m;
   b->co = co;
   b->limit = secs;
   b->limit_ns = secs >= 1e9 ? UINT64_MAX : (uint64_t)(secs * 1e9);
+  strcpy(b->where, "?");
+  lua_pushvalue(co, fn);
+  if (lua_type(co, -1) != LUA_TFUNCTION &&
+      luaL_getmetafield(co, -1, "__call") != LUA_TNIL)
+    lua_remove(co, -2);
+  if (lua_type(co, -1) == LUA_TFUNCTION && lua_getinfo(co, ">S", &ar))
+    where_of(b->where, sizeof b->where, ar.short_src, ar.linedefined);
+  else
+    lua_pop(co, 1);
   b->old_hook = lua_gethook(co);
   b->old_mask = lua_gethookmask(co);
   b->old_count = lua_gethookcount(co);
@@ -959,16 +944,8 @@ static void budget_end(lgwL_budget_t *b) {
   lua_sethook(b->co, b->old_hook, b->old_mask, b->old_count);
 }
 
-static void push_budget_pool(lua_State *L);
-static void budget_unkeep(lua_State *L, lgwL_budget_t *b);
-
 static int budget_gc(lua_State *L) {
   lgwL_budget_t *b = luaL_checkudata(L, 1, LGWL_BUDGET);
-  if (b->fn_kept) {
-    push_budget_pool(L);
-    budget_unkeep(L, b);
-    lua_pop(L, 1);
-  }
   budget_unlink(b);
   lgw_timer_free(b->timer);
   b->timer = NULL;
@@ -1018,65 +995,13 @@ static lgwL_budget_t *budget_take(lua_State *L, lgwL_module_t *m) {
   return b;
 }
 
-/* The function that names b's limit (of the callable at fn) is kept in
- * the pool's table, under b's address, until the call ends: its
- * "source:line" is looked up (lua_getinfo) only if an error needs it. */
-static void budget_keep(lua_State *L, lgwL_budget_t *b, int fn) {
-  fn = lua_absindex(L, fn);
-  luaL_checkstack(L, 4, NULL);
-  push_budget_pool(L);
-  lua_pushlightuserdata(L, b);
-  if (!push_named(L, fn)) {
-    lua_pop(L, 2);
-    strcpy(b->where, "?");
-    b->where_set = 1;
-    return;
-  }
-  lua_rawset(L, -3);
-  lua_pop(L, 1);
-  b->fn_kept = 1;
-}
-
-/* Forgets b's function (the pool's table is on top of L). */
-static void budget_unkeep(lua_State *L, lgwL_budget_t *b) {
-  if (!b->fn_kept) return;
-  b->fn_kept = 0;
-  lua_pushlightuserdata(L, b);
-  lua_pushnil(L);
-  lua_rawset(L, -3);
-}
-
-/* "source:line" of the function that names b's limit ("?" for none). */
-static const char *budget_where(lua_State *L, lgwL_budget_t *b) {
-  if (b->where_set) return b->where;
-  b->where_set = 1;
-  strcpy(b->where, "?");
-  if (!b->fn_kept || !lua_checkstack(L, 3)) return b->where;
-  lua_pushlightuserdata(L, (void *)&budget_pool_key);
-  lua_rawget(L, LUA_REGISTRYINDEX);
-  if (lua_type(L, -1) == LUA_TTABLE) {
-    lua_pushlightuserdata(L, b);
-    lua_rawget(L, -2);
-    if (lua_type(L, -1) == LUA_TFUNCTION) name_by(L, b);
-    else lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  return b->where;
-}
-
-/* Returns the ended budget record b at idx to the pool (and forgets its
- * function). */
-static void budget_give(lua_State *L, lgwL_module_t *m, int idx,
-                        lgwL_budget_t *b) {
+/* Returns the ended budget record at idx to the pool. */
+static void budget_give(lua_State *L, lgwL_module_t *m, int idx) {
   idx = lua_absindex(L, idx);
-  if (!b->fn_kept && m->budget_pool_n >= BUDGET_POOL_MAX) return;
-  lua_checkstack(L, 3);
+  if (m->budget_pool_n >= BUDGET_POOL_MAX) return;
   push_budget_pool(L);
-  budget_unkeep(L, b);
-  if (m->budget_pool_n < BUDGET_POOL_MAX) {
-    lua_pushvalue(L, idx);
-    lua_rawseti(L, -2, ++m->budget_pool_n);
-  }
+  lua_pushvalue(L, idx);
+  lua_rawseti(L, -2, ++m->budget_pool_n);
   lua_pop(L, 1);
 }
 
@@ -1109,9 +1034,8 @@ static int limited_k(lua_State *L, int status, lua_KContext ctx) {
   (void)ctx;
   if (!ok && !spent(b)) convert_error(L);
   if (spent(b)) ok = 0;
-  if (!ok) budget_where(L, b);  /* while the function is known */
   budget_end(b);
-  budget_give(L, b->m, 1, b);
+  budget_give(L, b->m, 1);
   if (ok) {
     lua_pushboolean(L, 1);
     lua_replace(L, 1);
@@ -1139,8 +1063,7 @@ static int l_call_limited(lua_State *L) {
   check_callable(L, 2);
   b = budget_take(L, m);
   lua_replace(L, 1);
-  budget_keep(L, b, 2);
-  budget_begin(b, m, L, secs);
+  budget_begin(b, m, L, secs, 2);
   b->task = lgwL_current(m, L);
   if (b->limit_ns != UINT64_MAX && m->loop && !b->timer &&
       (b->timer = lgw_timer_new(m->loop, budget_timer_cb, b)) != NULL)
@@ -1170,10 +1093,7 @@ int lgwL_pcall_limited(lua_State *L, lgwL_module_t *m, double secs,
   lgwL_budget_t b;
   int st;
   memset(&b, 0, sizeof b);
-  strcpy(b.where, "?");
-  b.where_set = 1;
-  if (push_named(L, lua_absindex(L, named))) name_by(L, &b);
-  budget_begin(&b, m, L, secs);
+  budget_begin(&b, m, L, secs, named);
   st = lua_pcall(L, nargs, nres, 0);
   if (st != LUA_OK && !spent(&b)) convert_error(L);
   if (st != LUA_OK && spent(&b)) {
