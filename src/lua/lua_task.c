@@ -167,25 +167,29 @@ static int error_text(lua_State *L) {
  * then costs no new coroutine, and the stack it grew is already there.
  * Not with LuaJIT (whose lua_resume of a finished coroutine is not that
  * of a new one) nor when the module is closing. */
-static const char co_pool_key = 0;
 #define CO_POOL_MAX 32
 
-static void push_co_pool(lua_State *L) {
-  lua_pushlightuserdata(L, (void *)&co_pool_key);
-  lua_rawget(L, LUA_REGISTRYINDEX);
-  if (lua_type(L, -1) == LUA_TTABLE) return;
-  lua_pop(L, 1);
-  lua_createtable(L, CO_POOL_MAX, 0);
-  lua_pushlightuserdata(L, (void *)&co_pool_key);
-  lua_pushvalue(L, -2);
-  lua_rawset(L, LUA_REGISTRYINDEX);
+/* Pushes the registry table at *ref (made on first use): an integer key,
+ * cheaper to look up than a light userdata one. */
+static void push_pool(lua_State *L, int *ref, int size) {
+  if (*ref > 0) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
+    return;
+  }
+  lua_createtable(L, size, 0);
+  lua_pushvalue(L, -1);
+  *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static void push_co_pool(lua_State *L, lgwL_module_t *m) {
+  push_pool(L, &m->co_pool_ref, CO_POOL_MAX);
 }
 
 /* Pushes a coroutine for a new task: a kept one, or a new one. */
 static lua_State *co_take(lua_State *L, lgwL_module_t *m) {
   lua_State *co;
   if (m->co_pool_n > 0) {
-    push_co_pool(L);
+    push_co_pool(L, m);
     lua_rawgeti(L, -1, m->co_pool_n);
     lua_pushnil(L);
     lua_rawseti(L, -3, m->co_pool_n);
@@ -206,7 +210,7 @@ static void co_give(lua_State *L, lgwL_module_t *m, lua_State *co) {
 #else
   if (!m->closing && m->co_pool_n < CO_POOL_MAX && lua_gettop(co) == 0 &&
       lua_status(co) == LUA_OK && lua_gethook(co) == NULL) {
-    push_co_pool(L);
+    push_co_pool(L, m);
     lua_insert(L, -2);
     lua_rawseti(L, -2, ++m->co_pool_n);
   }
@@ -954,19 +958,11 @@ static int budget_gc(lua_State *L) {
 
 /* Records of finished limited calls, kept for the next ones (a registry
  * list): a call then costs no userdata, finalizer or timer of its own. */
-static const char budget_pool_key = 0;
 #define BUDGET_POOL_MAX 32
 
 /* Pushes the list of free records (created on first use). */
-static void push_budget_pool(lua_State *L) {
-  lua_pushlightuserdata(L, (void *)&budget_pool_key);
-  lua_rawget(L, LUA_REGISTRYINDEX);
-  if (lua_type(L, -1) == LUA_TTABLE) return;
-  lua_pop(L, 1);
-  lua_createtable(L, BUDGET_POOL_MAX, 0);
-  lua_pushlightuserdata(L, (void *)&budget_pool_key);
-  lua_pushvalue(L, -2);
-  lua_rawset(L, LUA_REGISTRYINDEX);
+static void push_budget_pool(lua_State *L, lgwL_module_t *m) {
+  push_pool(L, &m->budget_pool_ref, BUDGET_POOL_MAX);
 }
 
 /* Pushes a cleared budget record: a free one, or a new one. */
@@ -974,7 +970,7 @@ static lgwL_budget_t *budget_take(lua_State *L, lgwL_module_t *m) {
   lgwL_budget_t *b;
   lgw_timer_t *timer;
   lua_Integer n;
-  push_budget_pool(L);
+  push_budget_pool(L, m);
   n = m->budget_pool_n;
   if (n > 0) {
     m->budget_pool_n--;
@@ -999,7 +995,7 @@ static lgwL_budget_t *budget_take(lua_State *L, lgwL_module_t *m) {
 static void budget_give(lua_State *L, lgwL_module_t *m, int idx) {
   idx = lua_absindex(L, idx);
   if (m->budget_pool_n >= BUDGET_POOL_MAX) return;
-  push_budget_pool(L);
+  push_budget_pool(L, m);
   lua_pushvalue(L, idx);
   lua_rawseti(L, -2, ++m->budget_pool_n);
   lua_pop(L, 1);
