@@ -67,6 +67,7 @@ static int sigint_catch(lgwL_module_t *m);
 static void sigint_release(void);
 static void wait_begin(lgwL_module_t *m);
 static void wait_end(lgwL_module_t *m);
+static void wait_done(lgwL_module_t *m);
 /* The module whose wait holds SIGINT over its loop steps, or NULL. */
 static lgwL_module_t *sig_scope;
 
@@ -388,7 +389,7 @@ int lgwL_run_once(lua_State *L, lgwL_module_t *m) {
 }
 
 static int deadlock(lua_State *L, lgwL_module_t *m) {
-  wait_end(m);
+  wait_done(m);
   return luaL_error(L, "nothing can happen any more: %d task(s) wait for "
                     "each other or for nothing (deadlock)", m->ntasks);
 }
@@ -405,13 +406,13 @@ int lgwL_run_all(lua_State *L, lgwL_module_t *m, lgwL_task_t *main) {
       return 2;
     }
     if (!rc && m->ntasks > 0) {
-      wait_end(m);
+      wait_done(m);
       lua_pushfstring(L, "nothing can happen any more: %d task(s) wait for "
                       "each other or for nothing (deadlock)", m->ntasks);
       return -1;
     }
   }
-  wait_end(m);
+  wait_done(m);
   return m->interrupted ? 1 : 0;
 }
 
@@ -507,7 +508,7 @@ static int task_wait(lua_State *L) {
     if (rc < 0) return lgwL_stop_error(L, m);
     if (!rc && !FINISHED(t)) return deadlock(L, m);
   }
-  wait_end(m);
+  wait_done(m);
   return deliver(L, t, 1);
 }
 
@@ -679,7 +680,7 @@ static int l_sleep(lua_State *L) {
     }
     if (!rc && !fired) return deadlock(L, m);
   }
-  wait_end(m);
+  wait_done(m);
   return 0;
 }
 
@@ -1267,6 +1268,18 @@ static void wait_end(lgwL_module_t *m) {
   if (sig_scope != m) return;
   sig_scope = NULL;
   sigint_release();
+}
+
+/* The wait ends otherwise than by SIGINT: one that came after its last
+ * loop step (it did not end the wait) goes where it would have gone,
+ * to the handler from before. */
+static void wait_done(lgwL_module_t *m) {
+  if (sig_scope != m) return;
+  wait_end(m);
+  if (m->sigint) {
+    m->sigint = 0;
+    raise(SIGINT);
+  }
 }
 
 int lgwL_stop_error(lua_State *L, lgwL_module_t *m) {
