@@ -81,6 +81,8 @@ typedef struct lgwL_module {
   int budget_pool_n;        /* free time-limit records kept (lua_task.c) */
   int co_pool_n;            /* coroutines of finished tasks kept for new
                                ones (lua_task.c) */
+  int budget_pool_ref;      /* registry refs of those two lists, 0 until */
+  int co_pool_ref;          /* made (lua_task.c) */
   int nlog;                 /* length of that list */
   unsigned long log_dropped;/* lines lost because the list was full */
   int log_flushing;         /* inside lgwL_log_flush */

@@ -65,6 +65,11 @@ static lgwL_budget_t *expired_budget(lgwL_module_t *m);
 static void budget_hold(lgwL_module_t *m, int hold);
 static int sigint_catch(lgwL_module_t *m);
 static void sigint_release(void);
+static void wait_begin(lgwL_module_t *m);
+static void wait_end(lgwL_module_t *m);
+static void wait_done(lgwL_module_t *m);
+/* The module whose wait holds SIGINT over its loop steps, or NULL. */
+static lgwL_module_t *sig_scope;
 
 /* ===== Ready list ======================================================= */
 
@@ -163,25 +168,29 @@ static int error_text(lua_State *L) {
  * then costs no new coroutine, and the stack it grew is already there.
  * Not with LuaJIT (whose lua_resume of a finished coroutine is not that
  * of a new one) nor when the module is closing. */
-static const char co_pool_key = 0;
 #define CO_POOL_MAX 32
 
-static void push_co_pool(lua_State *L) {
-  lua_pushlightuserdata(L, (void *)&co_pool_key);
-  lua_rawget(L, LUA_REGISTRYINDEX);
-  if (lua_type(L, -1) == LUA_TTABLE) return;
-  lua_pop(L, 1);
-  lua_createtable(L, CO_POOL_MAX, 0);
-  lua_pushlightuserdata(L, (void *)&co_pool_key);
-  lua_pushvalue(L, -2);
-  lua_rawset(L, LUA_REGISTRYINDEX);
+/* Pushes the registry table at *ref (made on first use): an integer key,
+ * cheaper to look up than a light userdata one. */
+static void push_pool(lua_State *L, int *ref, int size) {
+  if (*ref > 0) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
+    return;
+  }
+  lua_createtable(L, size, 0);
+  lua_pushvalue(L, -1);
+  *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static void push_co_pool(lua_State *L, lgwL_module_t *m) {
+  push_pool(L, &m->co_pool_ref, CO_POOL_MAX);
 }
 
 /* Pushes a coroutine for a new task: a kept one, or a new one. */
 static lua_State *co_take(lua_State *L, lgwL_module_t *m) {
   lua_State *co;
   if (m->co_pool_n > 0) {
-    push_co_pool(L);
+    push_co_pool(L, m);
     lua_rawgeti(L, -1, m->co_pool_n);
     lua_pushnil(L);
     lua_rawseti(L, -3, m->co_pool_n);
@@ -202,7 +211,7 @@ static void co_give(lua_State *L, lgwL_module_t *m, lua_State *co) {
 #else
   if (!m->closing && m->co_pool_n < CO_POOL_MAX && lua_gettop(co) == 0 &&
       lua_status(co) == LUA_OK && lua_gethook(co) == NULL) {
-    push_co_pool(L);
+    push_co_pool(L, m);
     lua_insert(L, -2);
     lua_rawseti(L, -2, ++m->co_pool_n);
   }
@@ -353,41 +362,57 @@ void lgwL_check_block(lua_State *L, lgwL_module_t *m) {
 int lgwL_run_once(lua_State *L, lgwL_module_t *m) {
   lua_State *from = m->from;
   int caught;
-  lgwL_check_block(L, m);
+  if (m->closing || m->depth > 0) {
+    wait_end(m);
+    lgwL_check_block(L, m);
+  }
   m->depth++;
   m->from = L;
   budget_hold(m, 1);
-  caught = sigint_catch(m);
+  caught = sigint_catch(m);  /* none in a wait that holds it already */
   lgw_loop_run(m->loop, LGW_RUN_ONCE);
   if (caught) sigint_release();
   m->depth--;
   m->from = from;
   budget_hold(m, 0);
-  lgwL_log_flush(L, m);
+  if (sig_scope == m &&
+      (!lgw_list_empty(&m->loglines) || m->log_dropped)) {
+    /* set_log's function runs with the handler from before the wait */
+    wait_end(m);
+    lgwL_log_flush(L, m);
+    wait_begin(m);
+  } else {
+    lgwL_log_flush(L, m);
+  }
   if (m->sigint || expired_budget(m)) return -1;
   return lgw_loop_alive(m->loop) || !lgw_list_empty(&m->ready);
 }
 
 static int deadlock(lua_State *L, lgwL_module_t *m) {
+  wait_done(m);
   return luaL_error(L, "nothing can happen any more: %d task(s) wait for "
                     "each other or for nothing (deadlock)", m->ntasks);
 }
 
 int lgwL_run_all(lua_State *L, lgwL_module_t *m, lgwL_task_t *main) {
+  wait_begin(m);
   while (m->ntasks > 0 && !m->interrupted &&
          !(main && main->state == T_FAILED)) {
     int rc = lgwL_run_once(L, m);
     if (rc < 0) {
+      wait_end(m);
       /* SIGINT in a synchronous wait: the tasks' requests end. */
       if (m->sigint) lgwL_cancel_all(m);
       return 2;
     }
     if (!rc && m->ntasks > 0) {
+      wait_done(m);
       lua_pushfstring(L, "nothing can happen any more: %d task(s) wait for "
                       "each other or for nothing (deadlock)", m->ntasks);
       return -1;
     }
   }
+  wait_done(m);
   return m->interrupted ? 1 : 0;
 }
 
@@ -477,11 +502,13 @@ static int task_wait(lua_State *L) {
     t->waiters = cur;
     return lgwL_yieldk(L, 0, wait_k);
   }
+  wait_begin(m);
   while (!FINISHED(t)) {
     int rc = lgwL_run_once(L, m);
     if (rc < 0) return lgwL_stop_error(L, m);
     if (!rc && !FINISHED(t)) return deadlock(L, m);
   }
+  wait_done(m);
   return deliver(L, t, 1);
 }
 
@@ -644,6 +671,7 @@ static int l_sleep(lua_State *L) {
   lgwL_check_block(L, m);
   s = sleep_start(L, m, ms);
   s->fired = &fired;
+  wait_begin(m);
   while (!fired) {
     int rc = lgwL_run_once(L, m);
     if (rc < 0 && !fired) {
@@ -652,6 +680,7 @@ static int l_sleep(lua_State *L) {
     }
     if (!rc && !fired) return deadlock(L, m);
   }
+  wait_done(m);
   return 0;
 }
 
@@ -930,19 +959,11 @@ static int budget_gc(lua_State *L) {
 
 /* Records of finished limited calls, kept for the next ones (a registry
  * list): a call then costs no userdata, finalizer or timer of its own. */
-static const char budget_pool_key = 0;
 #define BUDGET_POOL_MAX 32
 
 /* Pushes the list of free records (created on first use). */
-static void push_budget_pool(lua_State *L) {
-  lua_pushlightuserdata(L, (void *)&budget_pool_key);
-  lua_rawget(L, LUA_REGISTRYINDEX);
-  if (lua_type(L, -1) == LUA_TTABLE) return;
-  lua_pop(L, 1);
-  lua_createtable(L, BUDGET_POOL_MAX, 0);
-  lua_pushlightuserdata(L, (void *)&budget_pool_key);
-  lua_pushvalue(L, -2);
-  lua_rawset(L, LUA_REGISTRYINDEX);
+static void push_budget_pool(lua_State *L, lgwL_module_t *m) {
+  push_pool(L, &m->budget_pool_ref, BUDGET_POOL_MAX);
 }
 
 /* Pushes a cleared budget record: a free one, or a new one. */
@@ -950,7 +971,7 @@ static lgwL_budget_t *budget_take(lua_State *L, lgwL_module_t *m) {
   lgwL_budget_t *b;
   lgw_timer_t *timer;
   lua_Integer n;
-  push_budget_pool(L);
+  push_budget_pool(L, m);
   n = m->budget_pool_n;
   if (n > 0) {
     m->budget_pool_n--;
@@ -975,7 +996,7 @@ static lgwL_budget_t *budget_take(lua_State *L, lgwL_module_t *m) {
 static void budget_give(lua_State *L, lgwL_module_t *m, int idx) {
   idx = lua_absindex(L, idx);
   if (m->budget_pool_n >= BUDGET_POOL_MAX) return;
-  push_budget_pool(L);
+  push_budget_pool(L, m);
   lua_pushvalue(L, idx);
   lua_rawseti(L, -2, ++m->budget_pool_n);
   lua_pop(L, 1);
@@ -1158,33 +1179,76 @@ void lgwL_interrupt_clear(lgwL_module_t *m) {
 /* A synchronous wait in plain Lua (lua.c) takes SIGINT over while the
  * loop runs, when a handler is installed (lua.c's): the wait ends at
  * once and raises "interrupted!", instead of after the request's
- * timeout. The previous handler is restored afterwards. */
+ * timeout. The previous handler is restored afterwards. A wait of this
+ * file takes it over once for all its loop steps (wait_begin, wait_end);
+ * lgwL_run_once alone, for one step. */
 static lgwL_module_t *volatile sig_module;
 static struct sigaction sig_prev;
+/* While sigint_catch finds out what the handler was, a SIGINT is only
+ * noted (pending); then it goes where it would have gone. */
+static volatile sig_atomic_t sig_probing, sig_pending;
+/* The last look found no handler: look before taking over next time. */
+static int sig_none_seen;
 
 static void on_sigint(int sig) {
   lgwL_module_t *m = sig_module;
   (void)sig;
   if (!m) return;
+  if (sig_probing) {
+    sig_pending = 1;
+    return;
+  }
   m->sigint = 1;
   if (m->wake) lgw_async_send(m->wake);
 }
 
+static int no_handler(const struct sigaction *sa) {
+  return !(sa->sa_flags & SA_SIGINFO) &&
+         (sa->sa_handler == SIG_DFL || sa->sa_handler == SIG_IGN);
+}
+
+/* Installs on_sigint when SIGINT has a handler; 1 when it did. Usually
+ * (a handler, as last time) in one system call that installs ours and
+ * returns the previous one; that is put back at once if it was none. */
 static int sigint_catch(lgwL_module_t *m) {
   struct sigaction sa, old;
   if (m->host_signals || !m->wake || sig_module) return 0;
-  if (sigaction(SIGINT, NULL, &old) != 0) return 0;
-  if (!(old.sa_flags & SA_SIGINFO) &&
-      (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN))
-    return 0;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
-  sig_prev = old;
+  if (sig_none_seen) {
+    if (sigaction(SIGINT, NULL, &old) != 0 || no_handler(&old)) return 0;
+    sig_none_seen = 0;
+    sig_prev = old;
+    sig_module = m;
+    if (sigaction(SIGINT, &sa, NULL) != 0) {
+      sig_module = NULL;
+      return 0;
+    }
+    return 1;
+  }
+  sig_pending = 0;
+  sig_probing = 1;
   sig_module = m;
-  if (sigaction(SIGINT, &sa, NULL) != 0) {
+  if (sigaction(SIGINT, &sa, &old) != 0) {
     sig_module = NULL;
+    sig_probing = 0;
     return 0;
+  }
+  if (no_handler(&old)) {
+    /* not ours to take: as if it had never been touched */
+    sigaction(SIGINT, &old, NULL);
+    sig_module = NULL;
+    sig_probing = 0;
+    sig_none_seen = 1;
+    if (sig_pending && old.sa_handler == SIG_DFL) raise(SIGINT);
+    return 0;
+  }
+  sig_prev = old;
+  sig_probing = 0;
+  if (sig_pending) {
+    m->sigint = 1;
+    lgw_async_send(m->wake);
   }
   return 1;
 }
@@ -1194,8 +1258,34 @@ static void sigint_release(void) {
   sig_module = NULL;
 }
 
+/* A synchronous wait of this file starts: SIGINT is taken over until
+ * wait_end (which must run before the wait returns or raises). */
+static void wait_begin(lgwL_module_t *m) {
+  if (!sig_scope && sigint_catch(m)) sig_scope = m;
+}
+
+static void wait_end(lgwL_module_t *m) {
+  if (sig_scope != m) return;
+  sig_scope = NULL;
+  sigint_release();
+}
+
+/* The wait ends otherwise than by SIGINT: one that came after its last
+ * loop step (it did not end the wait) goes where it would have gone,
+ * to the handler from before. */
+static void wait_done(lgwL_module_t *m) {
+  if (sig_scope != m) return;
+  wait_end(m);
+  if (m->sigint) {
+    m->sigint = 0;
+    raise(SIGINT);
+  }
+}
+
 int lgwL_stop_error(lua_State *L, lgwL_module_t *m) {
-  lgwL_budget_t *b = expired_budget(m);
+  lgwL_budget_t *b;
+  wait_end(m);
+  b = expired_budget(m);
   if (b) return budget_error(L, b);
   m->sigint = 0;
   return luaL_error(L, "interrupted!");
@@ -1258,6 +1348,7 @@ int lgwL_task_failure(lua_State *L, int idx) {
 
 void lgwL_task_teardown(lgwL_module_t *m) {
   m->closing = 1;
+  wait_end(m);
   while (!lgw_list_empty(&m->ready))
     unqueue(LGW_CONTAINER_OF(m->ready.next, lgwL_task_t, ready));
   if (m->idle) lgw_idle_stop(m->idle);
