@@ -53,6 +53,7 @@ enum { H_CONTENT_TYPE, H_RETRY_AFTER, H_RETRY_AFTER_MS, H_SHOULD_RETRY,
        H_COUNT };
 static const char *const header_names[H_COUNT] = {
     "content-type", "retry-after", "retry-after-ms", "x-should-retry"};
+static const unsigned char header_len[H_COUNT] = {12, 11, 14, 14};
 
 typedef struct sock_ctx {
   uv_poll_t poll;
@@ -701,23 +702,29 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
-/* Which kept header a name of nl bytes at p is, -1 for none: its length
- * tells which one it can be. */
-static int header_index(const char *p, size_t nl) {
+/* Which kept header the line p[0..len) is, -1 for none: its first
+ * letter tells which one it can be, the colon right after that name's
+ * length whether it is that name at all (names have no colon), so most
+ * lines cost two byte tests and no search. */
+static int header_index(const char *p, size_t len) {
   int i;
-  switch (nl) {
-    case 12: i = H_CONTENT_TYPE; break;
-    case 11: i = H_RETRY_AFTER; break;
-    case 14: i = (p[0] | 0x20) == 'x' ? H_SHOULD_RETRY : H_RETRY_AFTER_MS; break;
+  size_t nl;
+  switch (p[0] | 0x20) {
+    case 'c': i = H_CONTENT_TYPE; break;
+    case 'r': i = len > 11 && p[11] == ':' ? H_RETRY_AFTER : H_RETRY_AFTER_MS;
+      break;
+    case 'x': i = H_SHOULD_RETRY; break;
     default: return -1;
   }
+  nl = header_len[i];
+  if (len <= nl || p[nl] != ':') return -1;
   return lgw__strncasecmp(p, header_names[i], nl) == 0 ? i : -1;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   lgw__xfer_t *r = ud;
   size_t len = size * n, vn;
-  const char *colon, *v, *end;
+  const char *v, *end;
   int i;
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
     /* a new response head (after 100 Continue): forget the old one */
@@ -730,9 +737,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     r->big_header = 1;
     return 0;  /* aborts the transfer */
   }
-  colon = memchr(p, ':', len);
-  if (!colon || (i = header_index(p, (size_t)(colon - p))) < 0) return len;
-  v = colon + 1;
+  if (!len || (i = header_index(p, len)) < 0) return len;
+  v = p + header_len[i] + 1;  /* after the colon */
   end = p + len;
   while (v < end && (*v == ' ' || *v == '\t')) v++;
   while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
