@@ -45,6 +45,7 @@
 #define RECV_BUFFER_SIZE 16384L    /* per-transfer receive buffer */
 #define USER_AGENT "llmgateway/" LGW_VERSION_STRING
 #define MAX_CONNECTS 10000L        /* connection cache size */
+#define EXPECT_MIN 1024           /* body bytes that cannot need "Expect:" */
 #define POST_KEEP 16384            /* body buffer capacity kept on reuse */
 
 /* Response headers we keep (matched case-insensitively). */
@@ -52,6 +53,7 @@ enum { H_CONTENT_TYPE, H_RETRY_AFTER, H_RETRY_AFTER_MS, H_SHOULD_RETRY,
        H_COUNT };
 static const char *const header_names[H_COUNT] = {
     "content-type", "retry-after", "retry-after-ms", "x-should-retry"};
+static const unsigned char header_len[H_COUNT] = {12, 11, 14, 14};
 
 typedef struct sock_ctx {
   uv_poll_t poll;
@@ -95,6 +97,13 @@ struct lgw__xfer {
   const char *ca_file;        /* CURLOPT_CAINFO as last set */
   int direct;                 /* CURLOPT_NOPROXY "*" set */
   int ua;                     /* CURLOPT_USERAGENT set */
+  /* options as last set on the easy handle, not set again when a
+   * transfer has the same (as the raw libcurl loop re-adds its handles) */
+  char *url;                  /* CURLOPT_URL, a copy; owned */
+  const void *hlist;          /* CURLOPT_HTTPHEADER */
+  const char *postfields;     /* CURLOPT_POSTFIELDS */
+  curl_off_t postsize;        /* CURLOPT_POSTFIELDSIZE_LARGE; -1 unset */
+  long timeout_set, connect_timeout_set;  /* 0: curl's default */
   CURLcode result;
   const char *fail;           /* multi-level failure message (static) */
   long status;
@@ -159,7 +168,11 @@ static void header_drop(lgw__xfer_t *r, int i) {
 
 static void req_clear(lgw__xfer_t *r) {
   int i;
-  lgw__buf_free(&r->body);
+  /* the answer's buffer, like the body's, is kept for the next transfer
+   * unless it grew large */
+  if (r->body.cap > POST_KEEP) lgw__buf_free(&r->body);
+  r->body.len = 0;
+  if (r->body.data) r->body.data[0] = '\0';
   lgw__buf_free(&r->pending);
   if (r->post.cap > POST_KEEP) lgw__buf_free(&r->post);
   r->post.len = 0;
@@ -184,6 +197,8 @@ static void req_destroy(lgw__xfer_t *r) {
   /* the handle may still point at the body: clean it up first */
   if (r->easy) curl_easy_cleanup(r->easy);
   lgw__buf_free(&r->post);
+  lgw__buf_free(&r->body);
+  lgw_free(r->url);
   lgw_free(r);
 }
 
@@ -687,23 +702,29 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
-/* Which kept header a name of nl bytes at p is, -1 for none: its length
- * tells which one it can be. */
-static int header_index(const char *p, size_t nl) {
+/* Which kept header the line p[0..len) is, -1 for none: its first
+ * letter tells which one it can be, the colon right after that name's
+ * length whether it is that name at all (names have no colon), so most
+ * lines cost two byte tests and no search. */
+static int header_index(const char *p, size_t len) {
   int i;
-  switch (nl) {
-    case 12: i = H_CONTENT_TYPE; break;
-    case 11: i = H_RETRY_AFTER; break;
-    case 14: i = (p[0] | 0x20) == 'x' ? H_SHOULD_RETRY : H_RETRY_AFTER_MS; break;
+  size_t nl;
+  switch (p[0] | 0x20) {
+    case 'c': i = H_CONTENT_TYPE; break;
+    case 'r': i = len > 11 && p[11] == ':' ? H_RETRY_AFTER : H_RETRY_AFTER_MS;
+      break;
+    case 'x': i = H_SHOULD_RETRY; break;
     default: return -1;
   }
+  nl = header_len[i];
+  if (len <= nl || p[nl] != ':') return -1;
   return lgw__strncasecmp(p, header_names[i], nl) == 0 ? i : -1;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   lgw__xfer_t *r = ud;
   size_t len = size * n, vn;
-  const char *colon, *v, *end;
+  const char *v, *end;
   int i;
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
     /* a new response head (after 100 Continue): forget the old one */
@@ -716,9 +737,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     r->big_header = 1;
     return 0;  /* aborts the transfer */
   }
-  colon = memchr(p, ':', len);
-  if (!colon || (i = header_index(p, (size_t)(colon - p))) < 0) return len;
-  v = colon + 1;
+  if (!len || (i = header_index(p, len)) < 0) return len;
+  v = p + header_len[i] + 1;  /* after the colon */
   end = p + len;
   while (v < end && (*v == ' ' || *v == '\t')) v++;
   while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
@@ -810,6 +830,18 @@ static void easy_init(lgw__xfer_t *r) {
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
 }
 
+/* The list to send with a body of len bytes: a list of lgw__headers_new
+ * starts with "Expect:" (no "Expect: 100-continue" round trip), which
+ * only matters for large bodies (curl adds the header above 1 MB, older
+ * versions above 1 KB); without it, curl compares one header less at
+ * every header it may add. "Expect:" sends nothing on the wire. */
+static const void *headers_for(const lgw__headers_t *hl, size_t len) {
+  const struct curl_slist *l = (const struct curl_slist *)(const void *)hl;
+  if (l && len <= EXPECT_MIN && l->next && strcmp(l->data, "Expect:") == 0)
+    return l->next;
+  return l;
+}
+
 /* What changes per transfer. A taken body (r->owned) is read by curl in
  * place; otherwise the body is copied into r->post (capacity kept across
  * reuse). */
@@ -818,6 +850,7 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
   const char *body = r->owned;
   size_t len = o->body_len;
   long pipewait;
+  const void *hlist;
   if (!body) {
     r->post.len = 0;
     if (lgw__buf_add(&r->post, o->body ? o->body : "",
@@ -828,24 +861,47 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
   }
   r->timeout_ms = o->timeout_ms;
   r->connect_timeout_ms = o->connect_timeout_ms;
-  pipewait = lgw__strncasecmp(o->url, "https://", 8) == 0;
-  if (pipewait != r->pipewait) {
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait);
-    r->pipewait = pipewait;
-  }
   /* a header list has its User-Agent line (lgw__headers_new); curl's
    * own, formatted again for every transfer, only without a list */
   if ((o->headers == NULL) != r->ua) {
     curl_easy_setopt(e, CURLOPT_USERAGENT, o->headers ? NULL : USER_AGENT);
     r->ua = !o->headers;
   }
-  curl_easy_setopt(e, CURLOPT_URL, o->url);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER,
-                   (struct curl_slist *)(void *)o->headers);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+  /* curl copies the URL (and parses it again at every transfer whether
+   * it was set again or not); a pointer option is read only when a
+   * transfer starts, so an equal pointer is the same option */
+  if (!r->url || strcmp(r->url, o->url) != 0) {
+    pipewait = lgw__strncasecmp(o->url, "https://", 8) == 0;
+    if (pipewait != r->pipewait) {
+      curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait);
+      r->pipewait = pipewait;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, o->url);
+    lgw_free(r->url);
+    r->url = lgw__strdup(o->url);  /* NULL: set again next time */
+  }
+  hlist = headers_for(o->headers, len);
+  if (hlist != r->hlist) {
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER,
+                     (struct curl_slist *)(void *)hlist);
+    r->hlist = hlist;
+  }
+  if (body != r->postfields) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    r->postfields = body;
+  }
+  if ((curl_off_t)len != r->postsize) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    r->postsize = (curl_off_t)len;
+  }
+  if (o->timeout_ms != r->timeout_set) {
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+    r->timeout_set = o->timeout_ms;
+  }
+  if (o->connect_timeout_ms != r->connect_timeout_set) {
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    r->connect_timeout_set = o->connect_timeout_ms;
+  }
   /* a given CA file is the only trust store, as with --cacert and no
    * system directory */
   if (o->ca_file != r->ca_file) {
@@ -874,6 +930,7 @@ static lgw__xfer_t *req_get(lgw__http_t *h) {
   r = lgw__calloc(1, sizeof *r);
   if (!r) return NULL;
   r->h = h;
+  r->postsize = -1;
   lgw_list_init(&r->link);
   lgw_list_init(&r->flink);
   r->easy = curl_easy_init();
@@ -971,8 +1028,14 @@ int lgw__url_is_loopback(const char *url) {
 lgw__headers_t *lgw__headers_new(const lgw__kvlist_t *kv) {
   struct curl_slist *l = NULL, *t;
   size_t i;
-  int ua = 0;
+  int ua = 0, expect = 0;
   if (lgw__curl_load()) return NULL;
+  for (i = 0; kv && i < kv->n; i++)
+    if (lgw__strcasecmp(kv->items[i].key, "Expect") == 0) expect = 1;
+  /* no "Expect: 100-continue" round trip for large bodies: first in the
+   * list, so that small bodies can go without it (headers_for); after a
+   * configured Expect header, as ever, when there is one */
+  if (!expect && !(l = curl_slist_append(NULL, "Expect:"))) return NULL;
   for (i = 0; kv && i < kv->n; i++) {
     const char *v = kv->items[i].value ? kv->items[i].value : "";
     /* "Name;" is curl's way to send a header with an empty value */
@@ -991,10 +1054,12 @@ lgw__headers_t *lgw__headers_new(const lgw__kvlist_t *kv) {
     if (!t) goto fail;
     l = t;
   }
-  /* no "Expect: 100-continue" round trip for large bodies */
-  t = curl_slist_append(l, "Expect:");
-  if (!t) goto fail;
-  return (lgw__headers_t *)t;
+  if (expect) {
+    t = curl_slist_append(l, "Expect:");
+    if (!t) goto fail;
+    l = t;
+  }
+  return (lgw__headers_t *)l;
 fail:
   curl_slist_free_all(l);
   return NULL;

@@ -556,12 +556,12 @@ static void req_release(req_t *q) {
   lgw__engine_t *e = gw->eng;
   size_t i;
   /* most of these are unset: no call for them */
-  if (q->att) {
-    for (i = 0; i < q->natt; i++) {
+  for (i = 0; i < q->natt; i++) {
+    int small = i < LGW__ATT_BITS;
+    if (!small || (q->att_own_model >> i & 1))
       lgw_free((char *)q->att[i].model);
+    if (!small || (q->att_own_msg >> i & 1))
       lgw_free((char *)q->att[i].message);
-    }
-    lgw_free(q->att);
   }
   if (q->model || q->tier || q->effort) {
     lgw_free(q->model);
@@ -587,6 +587,8 @@ static void req_release(req_t *q) {
       (gw->npool < pool_max(gw) || !lgw_list_empty(&gw->wait))) {
     void *arena;
     size_t *order = q->order;
+    lgw_attempt_t *att = q->att;  /* the attempt list is kept too */
+    size_t catt = q->catt;
     lgw__gw_recycle_rich(q);
     arena = q->arena;
     /* a size the compiler does not know: libc's memset, not an inlined
@@ -594,10 +596,17 @@ static void req_release(req_t *q) {
     memset(q, 0, gw->req_size);
     q->arena = arena;
     q->order = order;
+    if (catt <= ATT_KEEP) {
+      q->att = att;
+      q->catt = catt;
+    } else {
+      lgw_free(att);
+    }
     lgw_list_push_front(&gw->pool, &q->q_link);
     gw->npool++;
     return;
   }
+  lgw_free(q->att);
   lgw__gw_free_rich(q);
   lgw_free(q);
 }
@@ -608,6 +617,7 @@ static void pool_trim(lgw_gateway_t *gw, size_t keep) {
   while (gw->npool > keep && (l = lgw_list_pop_front(&gw->pool)) != NULL) {
     req_t *q = REQ_OF(l, q_link);
     gw->npool--;
+    lgw_free(q->att);
     lgw__gw_free_rich(q);
     lgw_free(q);
   }
@@ -898,7 +908,7 @@ static void call_back(req_t *q) {
     res.finish_reason = q->reply.finish_reason;
     lgw__gw_result_rich(q, &res);
   }
-  res.attempts = q->att;
+  res.attempts = q->natt ? q->att : NULL;
   res.nattempts = q->natt;
   res.providers_tried = providers_tried(q);
   q->cb(gw, q->id, q->status, &res,

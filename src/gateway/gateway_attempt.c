@@ -96,12 +96,28 @@ static double record(req_t *q, int status, int code, const char *msg,
   lgw__gw_queue_event(gw, &ev);
   if (lgw__grow(&q->att, q->natt, &q->catt, sizeof *q->att, 4))
     return a.cost;  /* the attempt list is best effort */
-  a.model = lgw__strdup(a.model);
-  a.message = lgw__strdup(buf);
-  if (!a.model || !a.message) {
-    lgw_free((char *)a.model);
-    lgw_free((char *)a.message);
-    return a.cost;
+  {
+    /* A cached route's model lives as long as the gateway, and "" as long
+     * as the program: both are borrowed (the first LGW__ATT_BITS attempts;
+     * lgw__gw_att_free knows which); anything else is copied. */
+    size_t i = q->natt;
+    int own_model = i >= LGW__ATT_BITS || (q->route && q->route == &q->own_route);
+    int own_msg = i >= LGW__ATT_BITS || buf[0];
+    const char *model = a.model;
+    a.model = own_model ? lgw__strdup(model) : model;
+    a.message = own_msg ? lgw__strdup(buf) : "";
+    if (!a.model || !a.message) {
+      if (own_model) lgw_free((char *)a.model);
+      if (own_msg) lgw_free((char *)a.message);
+      return a.cost;
+    }
+    if (i < LGW__ATT_BITS) {
+      uint64_t bit = (uint64_t)1 << i;
+      if (own_model) q->att_own_model |= bit;
+      else q->att_own_model &= ~bit;
+      if (own_msg) q->att_own_msg |= bit;
+      else q->att_own_msg &= ~bit;
+    }
   }
   q->att[q->natt++] = a;
   return a.cost;

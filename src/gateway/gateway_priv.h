@@ -41,6 +41,8 @@ typedef struct route_entry {
 } route_entry_t;
 
 #define ROUTES_MAX 64          /* cached tasks per provider */
+#define LGW__ATT_BITS 64       /* attempts whose strings may be borrowed */
+#define ATT_KEEP 16            /* attempt slots a pooled record keeps */
 
 enum { S_PLAN, S_PACE, S_WAIT, S_HTTP, S_SLEEP, S_DONE };
 
@@ -94,8 +96,11 @@ struct req {
   /* timers, allocated on first use (owned) */
   lgw__timer_t *sleep_timer, *deadline_timer, *ttft_timer, *idle_timer;
   /* the outcome */
-  lgw_attempt_t *att;          /* message and model strings owned */
+  lgw_attempt_t *att;          /* kept with a pooled record */
   size_t natt, catt;
+  /* bit i: attempt i's model / message is owned (a copy); attempts from
+   * LGW__ATT_BITS on own both */
+  uint64_t att_own_model, att_own_msg;
   lgw__buf_t lines;            /* "- provider #i (...): msg" lines */
   int last_status;
   int status;

@@ -546,7 +546,7 @@ void lgw__gw_embed_call_back(req_t *q) {
     res.usage = q->win_usage;
     res.cost = q->win_cost;
   }
-  res.attempts = q->att;
+  res.attempts = q->natt ? q->att : NULL;
   res.nattempts = q->natt;
   q->embed_cb(gw, q->id, q->status, &res,
               q->status ? (q->err ? q->err : &lgw__gw_oom_error) : NULL,

@@ -515,6 +515,47 @@ TEST(http_user_agent) {
   free(stats);
 }
 
+/* "Expect:" in a header list keeps curl from sending "Expect:
+ * 100-continue" for a large body; a small one goes without the entry:
+ * neither sends an Expect header, both send the list's headers. The same
+ * easy handle then carries transfers with other URLs, bodies and
+ * timeouts (options set only when they change). */
+TEST(http_expect_never_sent) {
+  env_t e;
+  got_t g;
+  char *stats, *big;
+  static const char head[] =
+      "{\"model\":\"m1\",\"messages\":[{\"role\":\"user\",\"content\":\"";
+  size_t n = (size_t)3 << 19, hl = sizeof head - 1;  /* 1.5 MB */
+  int i;
+  big = malloc(n + 1);
+  ASSERT(big != NULL);
+  memcpy(big, head, hl);
+  memset(big + hl, 'a', n - hl - 4);
+  memcpy(big + n - 4, "\"}]}", 5);
+  ASSERT_EQ(env_open(&e, NULL), 0);
+  for (i = 0; i < 4; i++) {
+    memset(&g, 0, sizeof g);
+    ASSERT_EQ(post(&e, i == 2 ? "/v1/chat/completions?x=1"
+                              : "/v1/chat/completions",
+                   i % 2 ? chat_body : big, i == 3 ? 4000 : 5000, 0, &g,
+                   NULL), 0);
+    run(&e);
+    ASSERT_EQ(g.code, 0);
+    ASSERT_EQ(g.status, 200);
+    if (i % 2) ASSERT_CONTAINS(g.body, "echo(m1): hi there");
+    else ASSERT_EQ(strstr(g.body, "hi there"), NULL);
+    stats = sim_get(&sim, "/_sim/stats");
+    ASSERT(stats != NULL);
+    ASSERT_EQ(strstr(stats, "\"expect\""), NULL);
+    ASSERT_CONTAINS(stats, "\"authorization\":\"Bearer test-key\"");
+    ASSERT_CONTAINS(stats, "\"user-agent\":\"llmgateway/");
+    free(stats);
+  }
+  env_close(&e);
+  free(big);
+}
+
 /* A header list's own User-Agent replaces ours; a transfer without a
  * header list still sends ours. */
 TEST(http_user_agent_from_headers) {
@@ -808,6 +849,7 @@ int main(void) {
   RUN(http_stream_size_cap);
   RUN(http_user_agent);
   RUN(http_user_agent_from_headers);
+  RUN(http_expect_never_sent);
   RUN(http_loopback_urls);
   RUN(http_loopback_never_proxied);
   RUN(http_header_too_large);
