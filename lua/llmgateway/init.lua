@@ -352,39 +352,30 @@ local function schema_check(overrides)
   if ok then return v end
 end
 
--- The loop of the Python generate_text_with_retry, for text and JSON:
--- returns text, errors, data (data only for JSON), totals, or nil, err.
--- totals (and err) carry usage_total and cost_total summed over every
--- round, and the answering round's usage and cost as totals.usage and
--- totals.cost.
-local function with_retry(gw, task, messages, validator, overrides, json)
+-- The loop of the Python generate_text_with_retry, for text and JSON,
+-- entered with the first round's answer (out to reasoning: the values of
+-- call_task, or nil, err): returns text, errors, data (data only for
+-- JSON), totals, or nil, err. totals (and err) carry usage_total and
+-- cost_total summed over every round, and the answering round's usage and
+-- cost as totals.usage and totals.cost. history: the messages sent (nil:
+-- messages itself, until a round adds to them); req: the request table of
+-- a call with overrides, or nil; check: the local schema check of a JSON
+-- task, or nil.
+-- (The first call is made by the caller so that a task waits for it in
+-- a small frame: this function's registers, live from here to the end,
+-- would grow a waiting coroutine's stack past its first 40 slots.)
+local function retry_rounds(gw, task, messages, validator, json, out, usage,
+                            cost, cost_total, input, output, cached,
+                            reasoning, overrides, history, req, check)
+  history = history or messages
   local s = settings[gw] or settings_of(gw)
   local rounds = s[1]
   local limit = overrides and overrides.validator_timeout or s[2]
-  -- a plain list is sent as it is until a round adds to it (then a
-  -- copy); a table with a metatable is copied through it at once
-  local history = messages
-  if getmetatable(messages) ~= nil then
-    history = {}
-    for i = 1, #messages do history[i] = messages[i] end
-  end
-  -- without overrides, no request table: call_task(history, gw, task)
-  local req = overrides and request_of(task, history, overrides)
   local text, errors, data
   local acc  -- the totals, made at the first round's end
-  local check = json and schema_check(overrides)
-  for round = 0, rounds - 1 do
+  local round = 0
+  while true do
     local final = round == rounds - 1
-    local out, usage, cost, cost_total, input, output, cached, reasoning
-    if req then
-      local call = call_totals
-      out, usage, cost, cost_total, input, output, cached, reasoning =
-        call(req, gw)
-    else
-      local call = call_task
-      out, usage, cost, cost_total, input, output, cached, reasoning =
-        call(history, gw, task)
-    end
     if not out then
       local err = usage
       acc = acc or new_totals()
@@ -445,8 +436,46 @@ local function with_retry(gw, task, messages, validator, overrides, json)
                                  content = feedback(errors, json)}
       end
     end
+    if final then return text, errors, data, acc end
+    round = round + 1
+    if req then
+      local call = call_totals
+      out, usage, cost, cost_total, input, output, cached, reasoning =
+        call(req, gw)
+    else
+      local call = call_task
+      out, usage, cost, cost_total, input, output, cached, reasoning =
+        call(history, gw, task)
+    end
   end
-  return text, errors, data, acc
+end
+
+-- The validation loop from its start: as retry_rounds, for any checked
+-- arguments (overrides, a messages list with a metatable).
+local function with_retry(gw, task, messages, validator, overrides, json)
+  -- a plain list is sent as it is until a round adds to it (then a
+  -- copy); a table with a metatable is copied through it at once
+  local history = messages
+  if getmetatable(messages) ~= nil then
+    history = {}
+    for i = 1, #messages do history[i] = messages[i] end
+  end
+  -- without overrides, no request table: call_task(history, gw, task)
+  local req = overrides and request_of(task, history, overrides)
+  local check = json and schema_check(overrides) or nil
+  local out, usage, cost, cost_total, input, output, cached, reasoning
+  if req then
+    local call = call_totals
+    out, usage, cost, cost_total, input, output, cached, reasoning =
+      call(req, gw)
+  else
+    local call = call_task
+    out, usage, cost, cost_total, input, output, cached, reasoning =
+      call(history, gw, task)
+  end
+  return retry_rounds(gw, task, messages, validator, json, out, usage, cost,
+                      cost_total, input, output, cached, reasoning,
+                      overrides, history, req, check)
 end
 
 -- acc: the totals of with_retry, or a single result.
@@ -454,6 +483,20 @@ local function json_result(task, text, data, errors, acc)
   return {task = task, text = text, data = data, errors = errors,
           usage = acc.usage, cost = acc.cost,
           usage_total = acc.usage_total, cost_total = acc.cost_total}
+end
+
+-- The values of gw:run_task_with_retry from those of the loop: the
+-- totals are the usage: {usage=, cost=, usage_total=, cost_total=,
+-- rounds=}.
+local function text_result(text, errors, _, acc)
+  if not text then return nil, errors end
+  return text, errors, acc
+end
+
+-- The values of gw:run_json_task_with_retry from those of the loop.
+local function json_out(task, text, errors, data, acc)
+  if not text then return nil, errors end
+  return json_result(task, text, data, errors, acc)
 end
 
 -- ---------------------------------------------------------------------
@@ -487,13 +530,17 @@ function methods:run_task_with_retry(task, messages, validator, overrides)
     check_self("run_task_with_retry", self)
     check_task_args("run_task_with_retry", task, messages, validator,
                     overrides, true)
+    return text_result(with_retry(self, task, messages, validator,
+                                  overrides, false))
   end
-  local text, errors, _, acc = with_retry(self, task, messages, validator,
-                                          overrides, false)
-  if not text then return nil, errors end
-  -- the totals are the usage: {usage=, cost=, usage_total=, cost_total=,
-  -- rounds=}
-  return text, errors, acc
+  -- plain arguments: the first round's call from this small frame, where
+  -- the task waits for its answer (the loop's frame only after it)
+  local call = call_task
+  local out, usage, cost, cost_total, input, output, cached, reasoning =
+    call(messages, self, task)
+  return text_result(retry_rounds(self, task, messages, validator, false,
+                                  out, usage, cost, cost_total, input, output,
+                                  cached, reasoning))
 end
 
 --- gw:run_json_task(task, messages [, overrides]) -> json_result | nil, err
@@ -516,11 +563,16 @@ function methods:run_json_task_with_retry(task, messages, validator,
     check_self("run_json_task_with_retry", self)
     check_task_args("run_json_task_with_retry", task, messages, validator,
                     overrides, true)
+    return json_out(task, with_retry(self, task, messages, validator,
+                                     overrides, true))
   end
-  local text, errors, data, acc = with_retry(self, task, messages,
-                                             validator, overrides, true)
-  if not text then return nil, errors end
-  return json_result(task, text, data, errors, acc)
+  -- as run_task_with_retry: the first call from this small frame
+  local call = call_task
+  local out, usage, cost, cost_total, input, output, cached, reasoning =
+    call(messages, self, task)
+  return json_out(task, retry_rounds(self, task, messages, validator, true,
+                                     out, usage, cost, cost_total, input,
+                                     output, cached, reasoning))
 end
 
 -- Items started at once by a batch, per request the gateway runs at

@@ -361,6 +361,49 @@ describe("Gateway", function()
           return gw:run_task_with_retry("t")
         end))
     end)
+
+    -- A task waits for the first answer in the method's own small frame
+    -- (the loop's frame comes after it): on Lua 5.4 its coroutine's stack
+    -- stays at its first size, as for a task waiting in gw:call (the
+    -- loop's frame live at the wait grew it by 640 bytes).
+    it("waits for the first answer at the memory cost of gw:call (5.4)",
+       function()
+      if _VERSION ~= "Lua 5.4" or rawget(_G, "jit") then return end
+      local msgs = user("@sim delay_ms=50\nq")
+      local function per_task(f)
+        local n, ts = 64, {}
+        -- tasks holding the coroutines kept for reuse (finished tasks'),
+        -- so that every task measured makes its own
+        local done, holders = false, {}
+        for i = 1, 40 do
+          holders[i] = llm.spawn(function()
+            while not done do llm.sleep(0.01) end
+          end)
+        end
+        llm.sleep(0)
+        collectgarbage()
+        collectgarbage()
+        local k0 = collectgarbage("count")
+        for i = 1, n do ts[i] = llm.spawn(f, msgs) end
+        llm.sleep(0)  -- every task started and waiting
+        local k = (collectgarbage("count") - k0) * 1024 / n
+        for i = 1, n do assert(ts[i]:wait()) end
+        done = true
+        for i = 1, #holders do holders[i]:wait() end
+        return k
+      end
+      local call = per_task(function(m)
+        return gw:call({task = "t", messages = m})
+      end)
+      local retry = per_task(function(m)
+        return gw:run_task_with_retry("t", m, function() end)
+      end)
+      local json = per_task(function(m)
+        return gw:run_json_task_with_retry("t", m, function() end)
+      end)
+      assert.is_true(retry < call + 256, ("%.0f vs %.0f"):format(retry, call))
+      assert.is_true(json < call + 256, ("%.0f vs %.0f"):format(json, call))
+    end)
   end)
 
   describe("JSON tasks", function()
