@@ -209,11 +209,17 @@ static void co_give(lua_State *L, lgwL_module_t *m, lua_State *co) {
 #if LGWL_LUAJIT
   (void)m, (void)co;
 #else
-  if (!m->closing && m->co_pool_n < CO_POOL_MAX && lua_gettop(co) == 0 &&
-      lua_status(co) == LUA_OK && lua_gethook(co) == NULL) {
+  int clean = lua_gettop(co) == 0 && lua_status(co) == LUA_OK;
+  if (clean && !m->closing && m->co_pool_n < CO_POOL_MAX &&
+      lua_gethook(co) == NULL) {
     push_co_pool(L, m);
     lua_insert(L, -2);
     lua_rawseti(L, -2, ++m->co_pool_n);
+  } else if (clean && LUA_VERSION_NUM >= 504) {
+    /* Not kept: until the collector frees it, its stack (grown to 85
+     * slots by a gateway call's frames) would sit in the heap as
+     * garbage; a reset shrinks it to the minimum at once. */
+    lgwL_closethread(co, L);
   }
 #endif
   lua_pop(L, 1);
