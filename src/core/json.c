@@ -57,20 +57,31 @@ static const unsigned char ascii_plain[256] = {
   0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
 };
 
-/* Past the bytes at p (up to e) that a JSON string holds as they are:
- * printable ASCII other than '"' and '\\', eight at a time. */
-static const unsigned char *ascii_run(const unsigned char *p,
-                                      const unsigned char *e) {
+#if defined(__GNUC__)
+#define JV_INLINE inline __attribute__((always_inline))
+#else
+#define JV_INLINE inline
+#endif
+
+/* Past the bytes at p (up to e) that plain[] lets a string hold as they
+ * are, eight at a time while none of them is '"', '\\', a control byte
+ * or, when high stops too, a byte from 0x80 up; then one by one. */
+static JV_INLINE const unsigned char *plain_run(const unsigned char *p,
+                                                const unsigned char *e,
+                                                const unsigned char *plain,
+                                                int high) {
   const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
   while (e - p >= 8) {
-    uint64_t x, q, b;
+    uint64_t x, q, b, c;
     memcpy(&x, p, 8);
     q = x ^ (ones * '"');
     b = x ^ (ones * '\\');
-    /* a byte below 0x20, equal to '"' or '\\', or from 0x80 up sets its
-     * high bit (bytes after the first such byte may too) */
-    x = ((x - ones * 0x20) | x | ((q - ones) & ~q) | ((b - ones) & ~b)) &
-        highs;
+    /* a byte below 0x20, equal to '"' or '\\' (or from 0x80 up, with
+     * high) sets its high bit (bytes after the first such byte may too:
+     * borrows run upwards) */
+    c = x - ones * 0x20;
+    c = high ? (c | x) : (c & ~x);
+    x = (c | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
     if (x) {
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -81,8 +92,15 @@ static const unsigned char *ascii_run(const unsigned char *p,
     }
     p += 8;
   }
-  while (p < e && ascii_plain[*p]) p++;
+  while (p < e && plain[*p]) p++;
   return p;
+}
+
+/* Past the bytes at p (up to e) that a JSON string holds as they are:
+ * printable ASCII other than '"' and '\\'. */
+static const unsigned char *ascii_run(const unsigned char *p,
+                                      const unsigned char *e) {
+  return plain_run(p, e, ascii_plain, 1);
 }
 
 /* Written straight into the buffer: room for the string as it is and its
@@ -427,36 +445,11 @@ static const char *jv_uescape(const char *p, const char *e,
 }
 
 /* Past the bytes at p that stand for themselves in a string (up to e):
- * eight at a time while none of them is '"', '\\' or a control byte,
- * then one by one. */
-#if defined(__GNUC__)
-#define JV_INLINE inline __attribute__((always_inline))
-#else
-#define JV_INLINE inline
-#endif
+ * none of them '"', '\\' or a control byte (the reader takes bytes from
+ * 0x80 up as they are; its string checks UTF-8 on its own). */
 static JV_INLINE const char *jv_plain_run(const char *p, const char *e) {
-  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-  while (e - p >= 8) {
-    uint64_t x, q, b;
-    memcpy(&x, p, 8);
-    q = x ^ (ones * '"');
-    b = x ^ (ones * '\\');
-    /* a byte below 0x20, or equal to '"' or '\\', sets its high bit
-     * (bytes after the first such byte may too: borrows run upwards) */
-    x = (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) &
-        highs;
-    if (x) {
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
-    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-      return p + (__builtin_ctzll(x) >> 3);
-#else
-      break;
-#endif
-    }
-    p += 8;
-  }
-  while (p < e && jv_plain[(unsigned char)*p]) p++;
-  return p;
+  return (const char *)plain_run((const unsigned char *)p,
+                                 (const unsigned char *)e, jv_plain, 0);
 }
 
 /* A string at p (the opening quote): just past its closing quote, or NULL
