@@ -9,6 +9,8 @@
 --   seq   BENCH_N calls one after the other, no tasks
 --   big   BENCH_N run_task calls (text), then BENCH_N run_json_task
 --         calls (text and JSON), one at a time
+--   batch one gw:run_tasks of BENCH_N requests, each with its own message
+--         list; every result is kept until the batch returns
 -- Prints "BENCH ..." lines.
 local llm = require("llmgateway")
 local system = require("system")
@@ -94,7 +96,25 @@ local function run_big()
   report("big_lua_json", n, ok, t0, c0, 0)
 end
 
-local run = ({load = run_load, seq = run_seq, big = run_big})[mode]
+local function run_batch()
+  local requests = {}
+  for i = 1, n do
+    requests[i] = {task = "bench",
+                   messages = {{role = "user", content = "Reply with ok. " .. i}}}
+  end
+  local rss0 = status_kb("VmRSS")
+  local t0, c0 = system.monotime(), os.clock()
+  local results = gw:run_tasks(requests)
+  local ok = 0
+  for i = 1, n do
+    local r = results[i]
+    if r and not r.error and r.text:find("ok", 1, true) then ok = ok + 1 end
+  end
+  report("lua_batch", n, ok, t0, c0, rss0)
+end
+
+local run = ({load = run_load, seq = run_seq, big = run_big,
+              batch = run_batch})[mode]
 if mode == "seq" or coroutine.isyieldable() then
   run()
 else

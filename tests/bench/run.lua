@@ -476,6 +476,30 @@ local function big()
   end
 end
 
+-- ---- workload 9: a Lua batch ------------------------------------------
+
+-- One gw:run_tasks of N_BATCH requests (each its own message list), every
+-- result kept until the batch returns; peak RSS of the whole process.
+local N_BATCH = tonumber(env("BENCH_BATCH_N") or "100000")
+local function batch()
+  local base = "http://127.0.0.1:" .. NGINX .. "/v1"
+  for _ = 1, REPEAT do
+    local recs = run("c", {BASE = base, N = N_BATCH, C = C_LOAD, MODE = "batch"})
+    local r = recs and recs.lua_batch
+    if r then
+      add("batch_rss", r.rss / 1024)
+      add("batch_in", (r.rss0) / 1024)
+      add("batch_cpu", r.cpu / r.n)
+    end
+  end
+  local m = med("batch_rss")
+  row("9 Lua batch of " .. N_BATCH, "(c) gw:run_tasks, all results kept",
+      string.format("%s peak (%s before the batch, inputs built)",
+                    fmt(m, " MB"), fmt(med("batch_in"), " MB")),
+      fmt(med("batch_cpu") and med("batch_cpu") * 1e6, " us CPU/req"),
+      "<= 150 MB", m and m <= 150)
+end
+
 -- ---- workload 8: HTTPS with HTTP/2 ------------------------------------
 
 -- nginx logs one line per request on the HTTPS server: its connection's
@@ -861,7 +885,7 @@ end
 -- ---- the run, in workload order -----------------------------------------
 
 -- BENCH_ONLY (e.g. "3,profile") runs a subset: 1, sim, 2, 3, 4, 5, 6, 7,
--- 8 (HTTPS), profile.
+-- 8 (HTTPS), 9 (Lua batch), profile.
 local only = {}
 for id in (env("BENCH_ONLY") or ""):gmatch("[^,%s]+") do only[id] = true end
 local function stage(id, name)
@@ -897,6 +921,7 @@ if NGINX and stage("7", "7 scaling curve") then
   scaling_rows({100, 1000, INFLIGHT}, {"a", "b", "c"})
 end
 if TLS and stage("8", "8 HTTPS with HTTP/2") then https() end
+if NGINX and stage("9", "9 Lua batch") then batch() end
 if NGINX and stage("profile", "profile (callgrind)") then profile() end
 local elapsed = system.monotime() - t_start
 
