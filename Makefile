@@ -48,15 +48,30 @@ CJSON_LIBS := $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null)
 ALL_CFLAGS = $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
              $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lm $(LDFLAGS)
-# The library, the module and the host do not link libcurl: the engine
-# opens it at the first gateway (src/engine/curl_dl.c), by the soname of
-# the libcurl it was built against, so loading the module stays cheap.
-LIB_PKGS   = $(filter-out libcurl,$(PKGS))
+# The library, the module and the host do not link libcurl, libyaml or
+# hiredis: each is opened with dlopen at its first use, by the soname of
+# the library built against -- libcurl at the first gateway
+# (src/engine/curl_dl.c), libyaml at the first YAML read or written
+# (src/core/yaml_dl.c), hiredis at the first Redis connection
+# (src/redis/hiredis_dl.c) -- so loading the module stays cheap. They
+# are still dependencies (make deps, the rockspec, the .pc files).
+DL_PKGS    = libcurl yaml-0.1 hiredis
+LIB_PKGS   = $(filter-out $(DL_PKGS),$(PKGS))
 LIB_LIBS  := $(shell $(PKG_CONFIG) --libs $(LIB_PKGS) 2>/dev/null)
 LDLIBS_LIB = $(LIB_LIBS) -ldl -lpthread -lm $(LDFLAGS)
-CURL_SONAME ?= $(or $(shell objdump -p $(shell $(PKG_CONFIG) \
-  --variable=libdir libcurl 2>/dev/null)/libcurl.so 2>/dev/null | \
-  sed -n 's/^ *SONAME *//p'),libcurl.so.4)
+# $(call soname,PKG,FILE,DEFAULT): the SONAME of PKG's libdir/FILE.so
+soname = $(or $(shell objdump -p $(shell $(PKG_CONFIG) \
+  --variable=libdir $(1) 2>/dev/null)/$(2).so 2>/dev/null | \
+  sed -n 's/^ *SONAME *//p'),$(3))
+ifndef CURL_SONAME
+CURL_SONAME := $(call soname,libcurl,libcurl,libcurl.so.4)
+endif
+ifndef YAML_SONAME
+YAML_SONAME := $(call soname,yaml-0.1,libyaml,libyaml-0.so.2)
+endif
+ifndef HIREDIS_SONAME
+HIREDIS_SONAME := $(call soname,hiredis,libhiredis,libhiredis.so.0.14)
+endif
 
 # ---- layers --------------------------------------------------------------
 # Each folder of src/ is a layer and compiles with only the include paths
@@ -70,7 +85,9 @@ INC_list    = -Isrc/core/list
 INC_core    = -Iinclude -Isrc/core $(INC_list)
 INC_wire    = $(INC_core) -Isrc/wire
 INC_engine  = $(INC_core) -Isrc/engine
+DEFS_core   = -DLGW_YAML_SONAME='"$(YAML_SONAME)"'
 DEFS_engine = -DLGW_CURL_SONAME='"$(CURL_SONAME)"'
+DEFS_redis  = -DLGW_HIREDIS_SONAME='"$(HIREDIS_SONAME)"'
 INC_redis   = $(INC_core) -Isrc/redis
 INC_gateway = $(INC_wire) -Isrc/engine -Isrc/redis -Isrc/gateway
 INC_lua     = -Iinclude $(INC_list) -Isrc/lua

@@ -11,12 +11,13 @@ local LUA = os.getenv("LLMGATEWAY_LUA") or "lua5.4"
 
 -- Lua code that prints whether libcurl is mapped in its process.
 local MAPPED = [[
-local function curl_loaded()
+local function mapped(name)
   local f = assert(io.open("/proc/self/maps"))
   local maps = f:read("*a")
   f:close()
-  return maps:find("libcurl", 1, true) ~= nil
+  return maps:find(name, 1, true) ~= nil
 end
+local function curl_loaded() return mapped("libcurl") end
 ]]
 
 -- Runs code in a fresh process of the interpreter, with this process's
@@ -55,6 +56,23 @@ print(curl_loaded())
 ]])
     assert.equal(0, rc, err)
     assert.equal("number\n7\n$: missing required key \"a\"\nfalse\n", out)
+  end)
+
+  it("neither libyaml nor hiredis is loaded by require; the first YAML "
+     .. "read loads libyaml", function()
+    local rc, out, err = fresh([[
+local llm = require('llmgateway')
+print(mapped("libyaml"), mapped("libhiredis"))
+local path = os.tmpname()
+local f = assert(io.open(path, "w"))
+f:write("settings:\n  fallback_model: m\n")
+f:close()
+local spec = assert(llm.load_runtime_spec(path))
+os.remove(path)
+print(spec ~= nil, mapped("libyaml"), mapped("libhiredis"))
+]])
+    assert.equal(0, rc, err)
+    assert.equal("false\tfalse\ntrue\ttrue\tfalse\n", out)
   end)
 
   it("the host starts without libcurl and loads it for a gateway",
