@@ -55,7 +55,13 @@ LDLIBS_ALL = $(PKG_LIBS) -lm $(LDFLAGS)
 # (src/core/yaml_dl.c), hiredis at the first Redis connection
 # (src/redis/hiredis_dl.c) -- so loading the module stays cheap. They
 # are still dependencies (make deps, the rockspec, the .pc files).
-DL_PKGS    = libcurl yaml-0.1 hiredis
+# hiredis: only the 0.x series, whose libuv adapter (a header) calls just
+# the functions in src/redis/hiredis_dl.h; from 1.0 the adapter also calls
+# hiredis's allocator (hiredisAllocFns) and timeout handling, so a later
+# hiredis stays linked (HIREDIS_DL=0).
+HIREDIS_VERSION := $(shell $(PKG_CONFIG) --modversion hiredis 2>/dev/null)
+HIREDIS_DL ?= $(if $(filter 0.%,$(HIREDIS_VERSION)),1,0)
+DL_PKGS    = libcurl yaml-0.1 $(if $(filter 1,$(HIREDIS_DL)),hiredis)
 LIB_PKGS   = $(filter-out $(DL_PKGS),$(PKGS))
 LIB_LIBS  := $(shell $(PKG_CONFIG) --libs $(LIB_PKGS) 2>/dev/null)
 LDLIBS_LIB = $(LIB_LIBS) -ldl -lpthread -lm $(LDFLAGS)
@@ -87,13 +93,15 @@ INC_wire    = $(INC_core) -Isrc/wire
 INC_engine  = $(INC_core) -Isrc/engine
 DEFS_core   = -DLGW_YAML_SONAME='"$(YAML_SONAME)"'
 DEFS_engine = -DLGW_CURL_SONAME='"$(CURL_SONAME)"'
-DEFS_redis  = -DLGW_HIREDIS_SONAME='"$(HIREDIS_SONAME)"'
+DEFS_redis  = -DLGW_HIREDIS_DL=$(HIREDIS_DL) \
+              -DLGW_HIREDIS_SONAME='"$(HIREDIS_SONAME)"'
 INC_redis   = $(INC_core) -Isrc/redis
 INC_gateway = $(INC_wire) -Isrc/engine -Isrc/redis -Isrc/gateway
 INC_lua     = -Iinclude $(INC_list) -Isrc/lua
 INC_host    = -Iinclude -Isrc/host
 INC_sim     = -Isrc/sim
 INC_tests   = $(INC_gateway) -Isrc/lua -Itests/c
+DEFS_tests  = -DLGW_HIREDIS_DL=$(HIREDIS_DL)
 forbid      = $(1:%=-Imk/forbid/%)
 FORBID_core    = $(call forbid,curl uv hiredis lua)
 FORBID_wire    = $(call forbid,curl uv hiredis lua)
@@ -192,8 +200,8 @@ endif
 
 $(BUILD)/obj/tests/%.o: tests/c/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(INC_tests) $(PKG_CFLAGS) $(LUA_CFLAGS) $(DEPFLAGS) \
-	  -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(INC_tests) $(DEFS_tests) $(PKG_CFLAGS) $(LUA_CFLAGS) \
+	  $(DEPFLAGS) -c $< -o $@
 
 $(STATIC): $(LIB_OBJ)
 	@rm -f $@
@@ -240,8 +248,8 @@ $(EMBED): examples/embed.c $(LUA_OBJ) $(STATIC)
 # test_X.c is found in its folder of tests/c/ (vpath above).
 $(BUILD)/tests/%: %.c $(SUPPORT_OBJ) $(LUA_OBJ) $(STATIC)
 	@mkdir -p $(dir $@) $(BUILD)/obj/tests/bin
-	$(CC) $(ALL_CFLAGS) $(INC_tests) $(PKG_CFLAGS) $(LUA_CFLAGS) $(DEPFLAGS) \
-	  -MF $(BUILD)/obj/tests/bin/$*.d -o $@ $< $(SUPPORT_OBJ) \
+	$(CC) $(ALL_CFLAGS) $(INC_tests) $(DEFS_tests) $(PKG_CFLAGS) $(LUA_CFLAGS) \
+	  $(DEPFLAGS) -MF $(BUILD)/obj/tests/bin/$*.d -o $@ $< $(SUPPORT_OBJ) \
 	  $(LUA_OBJ) $(STATIC) $(LUA_LIBS) $(LDLIBS_ALL)
 
 # ---- dependencies (Debian packages) ------------------------------------

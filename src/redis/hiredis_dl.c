@@ -6,6 +6,8 @@
 #define LGW__HIREDIS_DL_IMPL
 #include "hiredis_dl.h"
 
+#if LGW_HIREDIS_DL
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -56,3 +58,7 @@ int lgw__hiredis_load(void) {
 const char *lgw__hiredis_error(void) {
   return hiredis_why;
 }
+
+#else
+typedef int lgw__hiredis_linked_t; /* linked: nothing here */
+#endif

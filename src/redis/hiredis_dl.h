@@ -13,6 +13,17 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+/* 1: opened at first use (hiredis 0.x); 0: linked (1.x), see the
+ * Makefile's HIREDIS_DL */
+#ifndef LGW_HIREDIS_DL
+#define LGW_HIREDIS_DL 1
+#endif
+
+#if !LGW_HIREDIS_DL
+static inline int lgw__hiredis_load(void) { return 0; }
+static inline const char *lgw__hiredis_error(void) { return ""; }
+#else
+
 #define LGW__HIREDIS_FUNCS(X)                                                \
   X(redisAsyncContext *, AsyncConnect, (const char *, int))                  \
   X(int, AsyncSetConnectCallback,                                            \
@@ -49,5 +60,7 @@ const char *lgw__hiredis_error(void);
 #define redisAsyncHandleWrite (lgw__hiredis.AsyncHandleWrite)
 #define redisAsyncCommandArgv (lgw__hiredis.AsyncCommandArgv)
 #endif
+
+#endif /* LGW_HIREDIS_DL */
 
 #endif

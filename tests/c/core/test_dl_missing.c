@@ -44,6 +44,9 @@ TEST(yaml_missing) {
 }
 
 TEST(hiredis_missing) {
+#if !LGW_HIREDIS_DL
+  return;  /* hiredis 1.x is linked (the Makefile's HIREDIS_DL) */
+#endif
   uv_loop_t loop;
   lgw__redis_url_t u;
   lgw__redis_t *r = (lgw__redis_t *)&loop;
