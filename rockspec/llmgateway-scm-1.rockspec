@@ -17,8 +17,8 @@ dependencies = {
 }
 -- Every library the module (llmgateway/core.so) uses: it links libuv and
 -- cJSON, and opens the others at their first use (libcurl at the first
--- gateway, libyaml at the first YAML, hiredis at the first Redis
--- connection). The Makefile takes their flags from pkg-config; luarocks
+-- gateway, libyaml at the first YAML, hiredis 0.x at the first Redis
+-- connection; hiredis 1.x is linked). The Makefile takes their flags from pkg-config; luarocks
 -- checks that they are installed.
 external_dependencies = {
   CURL = { library = "curl" },
