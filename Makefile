@@ -48,15 +48,36 @@ CJSON_LIBS := $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null)
 ALL_CFLAGS = $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
              $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lm $(LDFLAGS)
-# The library, the module and the host do not link libcurl: the engine
-# opens it at the first gateway (src/engine/curl_dl.c), by the soname of
-# the libcurl it was built against, so loading the module stays cheap.
-LIB_PKGS   = $(filter-out libcurl,$(PKGS))
+# The library, the module and the host do not link libcurl, libyaml or
+# hiredis: each is opened with dlopen at its first use, by the soname of
+# the library built against -- libcurl at the first gateway
+# (src/engine/curl_dl.c), libyaml at the first YAML read or written
+# (src/core/yaml_dl.c), hiredis at the first Redis connection
+# (src/redis/hiredis_dl.c) -- so loading the module stays cheap. They
+# are still dependencies (make deps, the rockspec, the .pc files).
+# hiredis: only the 0.x series, whose libuv adapter (a header) calls just
+# the functions in src/redis/hiredis_dl.h; from 1.0 the adapter also calls
+# hiredis's allocator (hiredisAllocFns) and timeout handling, so a later
+# hiredis stays linked (HIREDIS_DL=0).
+HIREDIS_VERSION := $(shell $(PKG_CONFIG) --modversion hiredis 2>/dev/null)
+HIREDIS_DL ?= $(if $(filter 0.%,$(HIREDIS_VERSION)),1,0)
+DL_PKGS    = libcurl yaml-0.1 $(if $(filter 1,$(HIREDIS_DL)),hiredis)
+LIB_PKGS   = $(filter-out $(DL_PKGS),$(PKGS))
 LIB_LIBS  := $(shell $(PKG_CONFIG) --libs $(LIB_PKGS) 2>/dev/null)
 LDLIBS_LIB = $(LIB_LIBS) -ldl -lpthread -lm $(LDFLAGS)
-CURL_SONAME ?= $(or $(shell objdump -p $(shell $(PKG_CONFIG) \
-  --variable=libdir libcurl 2>/dev/null)/libcurl.so 2>/dev/null | \
-  sed -n 's/^ *SONAME *//p'),libcurl.so.4)
+# $(call soname,PKG,FILE,DEFAULT): the SONAME of PKG's libdir/FILE.so
+soname = $(or $(shell objdump -p $(shell $(PKG_CONFIG) \
+  --variable=libdir $(1) 2>/dev/null)/$(2).so 2>/dev/null | \
+  sed -n 's/^ *SONAME *//p'),$(3))
+ifndef CURL_SONAME
+CURL_SONAME := $(call soname,libcurl,libcurl,libcurl.so.4)
+endif
+ifndef YAML_SONAME
+YAML_SONAME := $(call soname,yaml-0.1,libyaml,libyaml-0.so.2)
+endif
+ifndef HIREDIS_SONAME
+HIREDIS_SONAME := $(call soname,hiredis,libhiredis,libhiredis.so.0.14)
+endif
 
 # ---- layers --------------------------------------------------------------
 # Each folder of src/ is a layer and compiles with only the include paths
@@ -70,13 +91,17 @@ INC_list    = -Isrc/core/list
 INC_core    = -Iinclude -Isrc/core $(INC_list)
 INC_wire    = $(INC_core) -Isrc/wire
 INC_engine  = $(INC_core) -Isrc/engine
+DEFS_core   = -DLGW_YAML_SONAME='"$(YAML_SONAME)"'
 DEFS_engine = -DLGW_CURL_SONAME='"$(CURL_SONAME)"'
+DEFS_redis  = -DLGW_HIREDIS_DL=$(HIREDIS_DL) \
+              -DLGW_HIREDIS_SONAME='"$(HIREDIS_SONAME)"'
 INC_redis   = $(INC_core) -Isrc/redis
 INC_gateway = $(INC_wire) -Isrc/engine -Isrc/redis -Isrc/gateway
 INC_lua     = -Iinclude $(INC_list) -Isrc/lua
 INC_host    = -Iinclude -Isrc/host
 INC_sim     = -Isrc/sim
 INC_tests   = $(INC_gateway) -Isrc/lua -Itests/c
+DEFS_tests  = -DLGW_HIREDIS_DL=$(HIREDIS_DL)
 forbid      = $(1:%=-Imk/forbid/%)
 FORBID_core    = $(call forbid,curl uv hiredis lua)
 FORBID_wire    = $(call forbid,curl uv hiredis lua)
@@ -175,8 +200,8 @@ endif
 
 $(BUILD)/obj/tests/%.o: tests/c/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(INC_tests) $(PKG_CFLAGS) $(LUA_CFLAGS) $(DEPFLAGS) \
-	  -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(INC_tests) $(DEFS_tests) $(PKG_CFLAGS) $(LUA_CFLAGS) \
+	  $(DEPFLAGS) -c $< -o $@
 
 $(STATIC): $(LIB_OBJ)
 	@rm -f $@
@@ -223,8 +248,8 @@ $(EMBED): examples/embed.c $(LUA_OBJ) $(STATIC)
 # test_X.c is found in its folder of tests/c/ (vpath above).
 $(BUILD)/tests/%: %.c $(SUPPORT_OBJ) $(LUA_OBJ) $(STATIC)
 	@mkdir -p $(dir $@) $(BUILD)/obj/tests/bin
-	$(CC) $(ALL_CFLAGS) $(INC_tests) $(PKG_CFLAGS) $(LUA_CFLAGS) $(DEPFLAGS) \
-	  -MF $(BUILD)/obj/tests/bin/$*.d -o $@ $< $(SUPPORT_OBJ) \
+	$(CC) $(ALL_CFLAGS) $(INC_tests) $(DEFS_tests) $(PKG_CFLAGS) $(LUA_CFLAGS) \
+	  $(DEPFLAGS) -MF $(BUILD)/obj/tests/bin/$*.d -o $@ $< $(SUPPORT_OBJ) \
 	  $(LUA_OBJ) $(STATIC) $(LUA_LIBS) $(LDLIBS_ALL)
 
 # ---- dependencies (Debian packages) ------------------------------------
@@ -410,8 +435,9 @@ FUZZ_TRANSPORT_SRC = util json transport transport_responses transport_chat \
                      transport_anthropic transport_litellm transport_rich sse \
                      json_extract
 FUZZ_SRC_env          = util env node
-FUZZ_SRC_config       = util json env node yaml_load config config_validate \
-                        config_dump config_paths provider sha redis_url url
+FUZZ_SRC_config       = util json env node yaml_dl yaml_load config \
+                        config_validate config_dump config_paths provider sha \
+                        redis_url url
 FUZZ_SRC_json_extract = util json json_extract
 FUZZ_SRC_transport    = $(FUZZ_TRANSPORT_SRC)
 FUZZ_SRC_sse          = $(FUZZ_TRANSPORT_SRC)

@@ -15,9 +15,11 @@ description = {
 dependencies = {
   "lua >= 5.1, < 5.5",
 }
--- Every library the module (llmgateway/core.so) uses: it links all but
--- libcurl, which it opens at the first gateway. The Makefile takes their
--- flags from pkg-config; luarocks checks that they are installed.
+-- Every library the module (llmgateway/core.so) uses: it links libuv and
+-- cJSON, and opens the others at their first use (libcurl at the first
+-- gateway, libyaml at the first YAML, hiredis 0.x at the first Redis
+-- connection; hiredis 1.x is linked). The Makefile takes their flags from pkg-config; luarocks
+-- checks that they are installed.
 external_dependencies = {
   CURL = { library = "curl" },
   LIBUV = { header = "uv.h", library = "uv" },

@@ -20,6 +20,7 @@
 #include <yaml.h>
 
 #include "util.h"
+#include "yaml_dl.h"
 
 #define MAX_NODES 1000000 /* bounds alias expansion ("billion laughs") */
 /* Bytes of scalar text the loaded tree may hold: the larger of 64 MiB and
@@ -674,6 +675,8 @@ int lgw__yaml_load_string(const char *text, size_t len, const char *name,
   loader_t L;
   int rc = 0, done = 0, ndocs = 0;
   *out = NULL;
+  if (lgw__yaml_load_lib())
+    return lgw__error_set(err, LGW_EIO, "%s", lgw__yaml_lib_error());
   memset(&L, 0, sizeof L);
   L.name = name ? name : "<string>";
   L.text = text ? text : "";
@@ -835,6 +838,8 @@ int lgw__yaml_dump(const lgw__node_t *root, char **out, size_t *len,
   int ok;
   *out = NULL;
   if (len) *len = 0;
+  if (lgw__yaml_load_lib())
+    return lgw__error_set(err, LGW_EIO, "%s", lgw__yaml_lib_error());
   lgw__buf_init(&b);
   if (!yaml_emitter_initialize(&e))
     return lgw__error_set(err, LGW_ENOMEM, "out of memory");

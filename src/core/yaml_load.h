@@ -1,7 +1,8 @@
 /*
  * yaml_load.h -- libyaml to and from the node tree. Loading keeps every
  * node's line and column and resolves plain scalars the way PyYAML's
- * safe_load does (null, booleans, ints, floats). The only user of yaml.h.
+ * safe_load does (null, booleans, ints, floats). The only user of libyaml,
+ * which yaml_dl.c opens at the first call of one of these.
  */
 #ifndef LGW_YAML_LOAD_H
 #define LGW_YAML_LOAD_H

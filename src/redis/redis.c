@@ -3,16 +3,20 @@
  * async API and its libuv adapter: the connect handshake (AUTH, SELECT,
  * PING), reconnecting with backoff, per-command timeouts, EVALSHA with an
  * EVAL fallback, and logging an outage once. Nothing else in the project
- * includes hiredis.
+ * includes hiredis (but hiredis_dl.c, which opens it at the first
+ * connection).
  */
 #include "redis.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+/* the calls to hiredis (and those of its libuv adapter's static
+ * functions) go through the table hiredis_dl.c fills */
+#include "hiredis_dl.h"
+#include <hiredis/adapters/libuv.h>
 
 #include "list.h"
 #include "sha.h"
@@ -348,6 +352,8 @@ int lgw__redis_new(struct uv_loop_s *loop, const lgw__redis_url_t *url,
   if (!loop || !url)
     return lgw__error_set(err, LGW_EINVAL, "lgw__redis_new: invalid "
                                            "arguments");
+  if (lgw__hiredis_load())
+    return lgw__error_set(err, LGW_EIO, "%s", lgw__hiredis_error());
   r = lgw__calloc(1, sizeof *r);
   if (!r) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   r->loop = loop;

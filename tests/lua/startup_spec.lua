@@ -11,12 +11,13 @@ local LUA = os.getenv("LLMGATEWAY_LUA") or "lua5.4"
 
 -- Lua code that prints whether libcurl is mapped in its process.
 local MAPPED = [[
-local function curl_loaded()
+local function mapped(name)
   local f = assert(io.open("/proc/self/maps"))
   local maps = f:read("*a")
   f:close()
-  return maps:find("libcurl", 1, true) ~= nil
+  return maps:find(name, 1, true) ~= nil
 end
+local function curl_loaded() return mapped("libcurl") end
 ]]
 
 -- Runs code in a fresh process of the interpreter, with this process's
@@ -32,6 +33,15 @@ local GATEWAY = [[
 local gw = assert(llm.Gateway({providers = {{provider_type = "openai",
   api_style = "openai_chat", base_url = "http://127.0.0.1:9/v1",
   api_key = "k"}}, settings = {fallback_model = "m"}}, {no_state = true}))
+]]
+
+local GATEWAY_LAZY = [[
+local function gateway()
+  return assert(require("llmgateway").Gateway({providers = {{
+    provider_type = "openai", api_style = "openai_chat",
+    base_url = "http://127.0.0.1:9/v1", api_key = "k"}},
+    settings = {fallback_model = "m"}}, {no_state = true}))
+end
 ]]
 
 describe("start-up", function()
@@ -55,6 +65,83 @@ print(curl_loaded())
 ]])
     assert.equal(0, rc, err)
     assert.equal("number\n7\n$: missing required key \"a\"\nfalse\n", out)
+  end)
+
+  it("neither libyaml nor hiredis is loaded by require; the first YAML "
+     .. "read loads libyaml", function()
+    -- hiredis 1.x stays linked (the Makefile's HIREDIS_DL): then it is
+    -- mapped from the start
+    local _, elf = spec.sh("readelf -d " .. quote((os.getenv(
+      "LLMGATEWAY_CPATH") or "./build") .. "/llmgateway/core.so"))
+    local hiredis = tostring(elf:find("libhiredis", 1, true) ~= nil)
+    local rc, out, err = fresh([[
+local llm = require('llmgateway')
+print(mapped("libyaml"), mapped("libhiredis"))
+local path = os.tmpname()
+local f = assert(io.open(path, "w"))
+f:write("settings:\n  fallback_model: m\n")
+f:close()
+local spec = assert(llm.load_runtime_spec(path))
+os.remove(path)
+print(spec ~= nil, mapped("libyaml"), mapped("libhiredis"))
+]])
+    assert.equal(0, rc, err)
+    assert.equal(("false\t%s\ntrue\ttrue\t%s\n"):format(hiredis, hiredis),
+                 out)
+  end)
+
+  it("what few scripts use is compiled at its first use, and its argument "
+     .. "errors point at the caller from the first call", function()
+    local rc, out, err = fresh(GATEWAY_LAZY .. [[
+local llm = require('llmgateway')
+local core = require('llmgateway.core')
+-- plain Lua 5.1 counts tail calls as stack levels: it loads them at once
+local eager = _VERSION == "Lua 5.1" and rawget(_G, "jit") == nil
+local function loaded(name) return package.loaded[name] ~= nil end
+print(loaded("llmgateway.extra") == eager, loaded("llmgateway.args") == eager,
+      loaded("llmgateway.compat") == eager)
+local listed = {}
+for k in pairs(llm) do listed[k] = true end
+print(listed.Session, listed.gather, core._gateway_methods.run_tools ~= nil,
+      core._queue_methods.serve ~= nil)
+local gw = gateway()
+local calls = {
+  function() llm.gather(1) end,
+  function() llm.Session(1) end,
+  function() gw:run_tools(1) end,
+  function() gw.run_tools(1) end,
+  function() core._queue_methods.serve(1) end,
+}
+for _, f in ipairs(calls) do
+  local msgs = {}
+  for i = 1, 2 do  -- the first call (a stub, unless eager), then the real one
+    local ok, e = pcall(f)
+    msgs[i] = not ok and e
+  end
+  print(msgs[1] == msgs[2] and msgs[1])
+end
+print(loaded("llmgateway.extra"), llm.gather == llm.gather)
+local s = llm.Session(gw, {system = "s"})
+print(getmetatable(s).__name, #s.messages, s:fork().messages[1].content)
+gw:close()
+]])
+    assert.equal(0, rc, err)
+    local line = "%(command line%):%d+: "
+    local want = {
+      "^true\ttrue\ttrue\n",
+      "true\ttrue\ttrue\ttrue\n",
+      line .. "bad argument #1 to 'gather' %(llmgateway.Task or list of "
+        .. "tasks expected, got number%)\n",
+      line .. "bad argument #1 to 'Session' %(llmgateway.Gateway expected, "
+        .. "got number%)\n",
+      line .. "bad argument #1 to 'run_tools' %(table expected, got "
+        .. "number%)\n",
+      line .. "bad argument #1 to 'run_tools' %(llmgateway.Gateway "
+        .. "expected, got number%)\n",
+      line .. "bad argument #1 to 'serve' %(llmgateway.Queue expected, got "
+        .. "number%)\n",
+      "true\ttrue\nllmgateway.Session\t1\ts\n$"}
+    assert.matches(table.concat(want), out)
   end)
 
   it("the host starts without libcurl and loads it for a gateway",
