@@ -116,7 +116,7 @@ int lgw__json_add_str(lgw__buf_t *b, const char *s, size_t n) {
   while (p < end) {
     const unsigned char *run = p;
     unsigned c;
-    size_t k;
+    size_t k = 1;       /* set again below for a multi-byte sequence */
     int ok;
     p = ascii_run(p, end);
     if (p > run) {
