@@ -714,10 +714,11 @@ end
 -- ---------------------------------------------------------------------
 -- The tool loop (gw:run_tools), sessions (llm.Session), gather and the
 -- work queue's worker side (q:serve) are in llmgateway.extra, compiled at
--- the first call of one of them: until then each is a stub that loads it,
--- puts the real functions in place of the stubs and tail-calls the real
--- one (a tail call, so that its argument errors point where they would;
--- on Lua 5.1, where they would not, it is loaded now).
+-- the first call of one of them: each is a stub that loads it once and
+-- tail-calls the real function (a tail call, so that its argument errors
+-- point where they would; on Lua 5.1, where they would not, it is loaded
+-- now and the real functions are the module's). The stubs stay in place,
+-- so a function saved before its first call is the one the module holds.
 
 local qmethods = core._queue_methods
 local extra
@@ -729,14 +730,14 @@ local function load_extra()
       error_text = error_text, clip = clip, FEEDBACK_CHARS = FEEDBACK_CHARS,
       new_totals = new_totals, add_totals = add_totals,
       put_totals = put_totals, OVERRIDES = OVERRIDES})
-    methods.run_tools, qmethods.serve = extra.run_tools, extra.serve
-    M.Session, M.gather = extra.Session, extra.gather
   end
   return extra
 end
 
 if EAGER then
   load_extra()
+  methods.run_tools, qmethods.serve = extra.run_tools, extra.serve
+  M.Session, M.gather = extra.Session, extra.gather
 else
   function methods.run_tools(...) return load_extra().run_tools(...) end
   function qmethods.serve(...) return load_extra().serve(...) end

@@ -105,6 +105,7 @@ for k in pairs(llm) do listed[k] = true end
 print(listed.Session, listed.gather, core._gateway_methods.run_tools ~= nil,
       core._queue_methods.serve ~= nil)
 local gw = gateway()
+local saved = llm.gather
 local calls = {
   function() llm.gather(1) end,
   function() llm.Session(1) end,
@@ -120,7 +121,7 @@ for _, f in ipairs(calls) do
   end
   print(msgs[1] == msgs[2] and msgs[1])
 end
-print(loaded("llmgateway.extra"), llm.gather == llm.gather)
+print(loaded("llmgateway.extra"), saved == llm.gather)
 local s = llm.Session(gw, {system = "s"})
 print(getmetatable(s).__name, #s.messages, s:fork().messages[1].content)
 gw:close()
