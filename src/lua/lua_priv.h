@@ -83,6 +83,8 @@ typedef struct lgwL_module {
                                ones (lua_task.c) */
   int budget_pool_ref;      /* registry refs of those two lists, 0 until */
   int co_pool_ref;          /* made (lua_task.c) */
+  int task_mt_ref;          /* registry ref of the task metatable (made
+                               by lgwL_task_open) */
   int nlog;                 /* length of that list */
   unsigned long log_dropped;/* lines lost because the list was full */
   int log_flushing;         /* inside lgwL_log_flush */

@@ -428,6 +428,25 @@ static lgwL_task_t *check_task(lua_State *L, int i) {
   return luaL_checkudata(L, i, LGWL_TASK);
 }
 
+/* The module functions registered here (lgwL_task_register) carry the
+ * module record as upvalue 1 and the task metatable as upvalue 2, the
+ * task methods the metatable as upvalue 1: no registry look-up by name on
+ * every call. (Not in continuations, which may run in another function's
+ * frame: LGWL_YIELDK 0.) */
+#define UPV_MODULE(L) ((lgwL_module_t *)lua_touserdata(L, lua_upvalueindex(1)))
+
+/* check_task for a function whose upvalue up is the task metatable: the
+ * same test (its message when it fails), without the look-up by name. */
+static lgwL_task_t *check_task_up(lua_State *L, int i, int up) {
+  void *p = lua_touserdata(L, i);
+  if (p && lua_getmetatable(L, i)) {
+    int same = lua_rawequal(L, -1, lua_upvalueindex(up));
+    lua_pop(L, 1);
+    if (same) return p;
+  }
+  return check_task(L, i);
+}
+
 lgwL_task_t *lgwL_spawn(lua_State *L, lgwL_module_t *m, int nargs) {
   lgwL_task_t *t;
   lua_State *co = NULL;
@@ -438,7 +457,8 @@ lgwL_task_t *lgwL_spawn(lua_State *L, lgwL_module_t *m, int nargs) {
   memset(t, 0, sizeof *t);
   t->m = m;
   t->ref = LUA_NOREF;
-  luaL_setmetatable(L, LGWL_TASK);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, m->task_mt_ref);
+  lua_setmetatable(L, -2);
   lua_insert(L, -(nargs + 2));
   if (nargs > 0 || lua_gethook(L) != NULL) {
     /* the arguments wait on the coroutine's stack; a new coroutine takes
@@ -470,7 +490,7 @@ static void check_callable(lua_State *L, int i) {
 
 /* spawn(fn, ...) -> task */
 static int l_spawn(lua_State *L) {
-  lgwL_module_t *m = lgwL_module(L);
+  lgwL_module_t *m = UPV_MODULE(L);
   check_callable(L, 1);
   lgwL_spawn(L, m, lua_gettop(L) - 1);
   return 1;
@@ -493,9 +513,9 @@ static int deliver(lua_State *L, lgwL_task_t *t, int idx) {
 
 static int wait_k(lua_State *L, int status, lua_KContext ctx);
 
-/* task:wait() -> the task function's results, or raises its error */
-static int task_wait(lua_State *L) {
-  lgwL_task_t *t = check_task(L, 1), *cur;
+/* task:wait() for the task t at index 1. */
+static int wait_task(lua_State *L, lgwL_task_t *t) {
+  lgwL_task_t *cur;
   lgwL_module_t *m = t->m;
   if (FINISHED(t)) return deliver(L, t, 1);
   cur = lgwL_current(m, L);
@@ -518,11 +538,16 @@ static int task_wait(lua_State *L) {
   return deliver(L, t, 1);
 }
 
+/* task:wait() -> the task function's results, or raises its error */
+static int task_wait(lua_State *L) {
+  return wait_task(L, check_task_up(L, 1, 1));
+}
+
 static int wait_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
   lgwL_check_budget(L, lgwL_module(L));
-  return task_wait(L);
+  return wait_task(L, check_task(L, 1));
 }
 
 /* Ends the wait of a blocked task without canceling it (its time limit
@@ -551,7 +576,7 @@ static void interrupt_wait(lgwL_task_t *t) {
  * a sleep is woken (the call returns nil, {code="canceled"}); every later
  * call in it fails with "canceled" at once. */
 static int task_cancel(lua_State *L) {
-  lgwL_task_t *t = check_task(L, 1);
+  lgwL_task_t *t = check_task_up(L, 1, 1);
   if (FINISHED(t)) {
     lua_pushboolean(L, 0);
     return 1;
@@ -579,7 +604,7 @@ static int task_cancel(lua_State *L) {
 }
 
 static int task_done(lua_State *L) {
-  lua_pushboolean(L, FINISHED(check_task(L, 1)));
+  lua_pushboolean(L, FINISHED(check_task_up(L, 1, 1)));
   return 1;
 }
 
@@ -618,7 +643,12 @@ static int task_gc(lua_State *L) {
 
 /* _is_task(v) -> boolean */
 static int l_is_task(lua_State *L) {
-  lua_pushboolean(L, luaL_testudata(L, 1, LGWL_TASK) != NULL);
+  int is = 0;
+  if (lua_touserdata(L, 1) && lua_getmetatable(L, 1)) {
+    is = lua_rawequal(L, -1, lua_upvalueindex(2));
+    lua_pop(L, 1);
+  }
+  lua_pushboolean(L, is);
   return 1;
 }
 
@@ -652,7 +682,7 @@ static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
 
 /* sleep(seconds): yields a task; outside a task runs the loop meanwhile. */
 static int l_sleep(lua_State *L) {
-  lgwL_module_t *m = lgwL_module(L);
+  lgwL_module_t *m = UPV_MODULE(L);
   lua_Number secs = luaL_checknumber(L, 1);
   lgwL_task_t *cur = lgwL_current(m, L);
   uint64_t ms;
@@ -694,13 +724,13 @@ static int l_sleep(lua_State *L) {
  * task has finished (or fn failed). Returns fn's results or raises its
  * error. */
 static int l_run(lua_State *L) {
-  lgwL_module_t *m = lgwL_module(L);
+  lgwL_module_t *m = UPV_MODULE(L);
   lgwL_task_t *cur = lgwL_current(m, L), *t;
   int rc;
   check_callable(L, 1);
   if (!cur) lgwL_check_block(L, m);
   t = lgwL_spawn(L, m, lua_gettop(L) - 1);  /* stack: task */
-  if (cur) return task_wait(L);
+  if (cur) return wait_task(L, t);
   rc = lgwL_run_all(L, m, t);
   if (rc < 0) return lua_error(L);
   if (rc == 2) return lgwL_stop_error(L, m);
@@ -1059,7 +1089,7 @@ static int limited_k(lua_State *L, int status, lua_KContext ctx) {
  * timed_out, "source:line" of fn. Like pcall, with a limit on fn's
  * wall-clock time (fn may yield; its waits count). */
 static int l_call_limited(lua_State *L) {
-  lgwL_module_t *m = lgwL_module(L);
+  lgwL_module_t *m = UPV_MODULE(L);
   lua_Number secs = luaL_checknumber(L, 1);
   lgwL_budget_t *b;
   luaL_argcheck(L, secs > 0, 1, "positive number of seconds expected");
@@ -1300,6 +1330,7 @@ int lgwL_stop_error(lua_State *L, lgwL_module_t *m) {
 /* ===== Registration ===================================================== */
 
 void lgwL_task_open(lua_State *L) {
+  lgwL_module_t *m = lgwL_module(L);
   static const char *const waiting[] = {"wait", NULL};
   static const luaL_Reg methods[] = {
     {"wait", task_wait},
@@ -1312,11 +1343,15 @@ void lgwL_task_open(lua_State *L) {
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, task_tostring);
     lua_setfield(L, -2, "__tostring");
-    luaL_newlib(L, methods);
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, -2);  /* the methods' upvalue: the metatable */
+    luaL_setfuncs(L, methods, 1);
     lgwL_wrap_waiting(L, -1, waiting);
     lua_setfield(L, -2, "__index");
   }
-  lua_pop(L, 1);
+  /* the metatable by an integer reference, for lgwL_spawn */
+  if (m->task_mt_ref <= 0) m->task_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  else lua_pop(L, 1);
   if (luaL_newmetatable(L, LGWL_BUDGET)) {
     lua_pushcfunction(L, budget_gc);
     lua_setfield(L, -2, "__gc");
@@ -1334,7 +1369,10 @@ void lgwL_task_register(lua_State *L) {
     {NULL, NULL}
   };
   static const char *const waiting[] = {"sleep:sleep", "run:run", NULL};
-  luaL_setfuncs(L, funcs, 0);
+  /* upvalues: the module record, the task metatable */
+  lua_getfield(L, LUA_REGISTRYINDEX, LGWL_MODULE);
+  luaL_getmetatable(L, LGWL_TASK);
+  luaL_setfuncs(L, funcs, 2);
   lgwL_wrap_waiting(L, -1, waiting);
 #if !LGWL_YIELDK
   lua_pushcfunction(L, l_limited_end);
