@@ -360,13 +360,14 @@ end
 -- cost as totals.usage and totals.cost. history: the messages sent (nil:
 -- messages itself, until a round adds to them); req: the request table of
 -- a call with overrides, or nil; check: the local schema check of a JSON
--- task, or nil.
+-- task, or nil; pre: {ok, res, timed_out, where}, the results of the
+-- first round's validator when the caller ran it already, or nil.
 -- (The first call is made by the caller so that a task waits for it in
 -- a small frame: this function's registers, live from here to the end,
 -- would grow a waiting coroutine's stack past its first 40 slots.)
 local function retry_rounds(gw, task, messages, validator, json, out, usage,
                             cost, cost_total, input, output, cached,
-                            reasoning, overrides, history, req, check)
+                            reasoning, overrides, history, req, check, pre)
   history = history or messages
   local s = settings[gw] or settings_of(gw)
   local rounds = s[1]
@@ -413,8 +414,14 @@ local function retry_rounds(gw, task, messages, validator, json, out, usage,
       end
       if (errors == nil or #errors == 0) and validator then
         -- a validator that finds nothing (it returns nil) costs one call
-        local ok, res, timed_out, where = call_limited(limit, validator,
-                                                       text, data)
+        local ok, res, timed_out, where
+        if pre then
+          ok, res, timed_out, where = pre[1], pre[2], pre[3], pre[4]
+          pre = nil
+        else
+          ok, res, timed_out, where = call_limited(limit, validator, text,
+                                                   data)
+        end
         if ok and res == nil then
           errors = {}
         else
@@ -523,6 +530,34 @@ function methods:call_async(request, callback)
   end)
 end
 
+-- gw:run_task_with_retry with plain arguments from the first round's
+-- answer (the values of call_task). The common round, as retry_rounds
+-- runs it, without entering the loop: an answer that the validator
+-- accepts (it returns nil) ends it at once; any other outcome of the
+-- validator goes on in the loop with that outcome.
+local function text_first(gw, task, messages, validator, out, usage, cost,
+                          cost_total, input, output, cached, reasoning)
+  if out and validator then
+    local s = settings[gw] or settings_of(gw)
+    local ok, res, timed_out, where = call_limited(s[2], validator, out, nil)
+    if ok and res == nil then
+      return out, {}, {usage_total = {input_tokens = 0 + input,
+                                      output_tokens = 0 + output,
+                                      cached_tokens = 0 + cached,
+                                      reasoning_tokens = 0 + reasoning},
+                       rounds = 1, usage = usage, cost = cost,
+                       cost_total = cost_total and 0 + cost_total}
+    end
+    return text_result(retry_rounds(gw, task, messages, validator, false,
+                                    out, usage, cost, cost_total, input,
+                                    output, cached, reasoning, nil, nil, nil,
+                                    nil, {ok, res, timed_out, where}))
+  end
+  return text_result(retry_rounds(gw, task, messages, validator, false, out,
+                                  usage, cost, cost_total, input, output,
+                                  cached, reasoning))
+end
+
 --- gw:run_task_with_retry(task, messages, validator [, overrides])
 -- -> text, errors, usage | nil, err
 function methods:run_task_with_retry(task, messages, validator, overrides)
@@ -538,9 +573,8 @@ function methods:run_task_with_retry(task, messages, validator, overrides)
   local call = call_task
   local out, usage, cost, cost_total, input, output, cached, reasoning =
     call(messages, self, task)
-  return text_result(retry_rounds(self, task, messages, validator, false,
-                                  out, usage, cost, cost_total, input, output,
-                                  cached, reasoning))
+  return text_first(self, task, messages, validator, out, usage, cost,
+                    cost_total, input, output, cached, reasoning)
 end
 
 --- gw:run_json_task(task, messages [, overrides]) -> json_result | nil, err
