@@ -772,7 +772,11 @@ struct lgwL_budget {
   int linked;
   int expired;
   lgw_timer_t *timer;          /* deadline; NULL: none */
-  char where[128];             /* "source:line" of the limited function */
+  char where[128];             /* "source:line" of the limited function;
+                                  "" until named (see name_budget) */
+  void *ci;                    /* the frame of _call_limited in co (its
+                                  lua_Debug i_ci) while where is "", or
+                                  NULL */
   lua_Hook old_hook;           /* co's hook before the call, restored */
   int old_mask, old_count;
 };
@@ -851,9 +855,37 @@ static int spent(lgwL_budget_t *b) {
   return b->expired;
 }
 
-static int budget_error(lua_State *L, const lgwL_budget_t *b) {
+static void where_of(char *where, size_t size, const char *src, int line);
+
+/* Names the function of a limited call started by _call_limited (where
+ * stays "" until an error needs it): the function running in the frame
+ * above _call_limited's in b->co, found by its CallInfo, as
+ * budget_begin names it (the __call function of a callable table, which
+ * that frame runs). "?" when the frame is gone. */
+static const char *name_budget(lgwL_budget_t *b) {
+#if LGWL_YIELDK
+  lua_Debug ar, above;
+  int level, found = 0;
+  if (b->where[0] != '\0') return b->where;
+  strcpy(b->where, "?");
+  if (!b->ci) return b->where;
+  for (level = 0; lua_getstack(b->co, level, &ar); level++) {
+    if ((void *)ar.i_ci == b->ci) {
+      found = level > 0;
+      break;
+    }
+    above = ar;
+  }
+  if (found && lua_getinfo(b->co, "S", &above))
+    where_of(b->where, sizeof b->where, above.short_src, above.linedefined);
+  b->ci = NULL;
+#endif
+  return b->where;
+}
+
+static int budget_error(lua_State *L, lgwL_budget_t *b) {
   return luaL_error(L, "time limit of %f s exceeded (function at %s)",
-                    b->limit, b->where);
+                    b->limit, name_budget(b));
 }
 
 /* Runs in co and in coroutines created inside the limited call (they
@@ -928,14 +960,11 @@ static void where_of(char *where, size_t size, const char *src, int line) {
   where[n] = '\0';
 }
 
-static void budget_begin(lgwL_budget_t *b, lgwL_module_t *m, lua_State *co,
-                         double secs, int fn) {
+/* b->where: the "source:line" of the function (or callable) at fn in
+ * co. */
+static void name_at(lgwL_budget_t *b, lua_State *co, int fn) {
   lua_Debug ar;
   fn = lua_absindex(co, fn);
-  b->m = m;
-  b->co = co;
-  b->limit = secs;
-  b->limit_ns = secs >= 1e9 ? UINT64_MAX : (uint64_t)(secs * 1e9);
   strcpy(b->where, "?");
   lua_pushvalue(co, fn);
   if (lua_type(co, -1) != LUA_TFUNCTION &&
@@ -945,6 +974,18 @@ static void budget_begin(lgwL_budget_t *b, lgwL_module_t *m, lua_State *co,
     where_of(b->where, sizeof b->where, ar.short_src, ar.linedefined);
   else
     lua_pop(co, 1);
+}
+
+/* fn: the index of the limited function, named now; 0: named when an
+ * error needs it (name_budget, b->ci set by the caller; limited_k). */
+static void budget_begin(lgwL_budget_t *b, lgwL_module_t *m, lua_State *co,
+                         double secs, int fn) {
+  b->m = m;
+  b->co = co;
+  b->limit = secs;
+  b->limit_ns = secs >= 1e9 ? UINT64_MAX : (uint64_t)(secs * 1e9);
+  b->where[0] = '\0';
+  if (fn != 0) name_at(b, co, fn);
   b->old_hook = lua_gethook(co);
   b->old_mask = lua_gethookmask(co);
   b->old_count = lua_gethookcount(co);
@@ -1059,14 +1100,21 @@ static void convert_error(lua_State *L) {
   }
 }
 
-/* stack: budget, then the results (status LUA_OK or LUA_YIELD) or the
- * error value. */
+/* stack: budget, then (ctx 1) a copy of the limited function, then the
+ * results (status LUA_OK or LUA_YIELD) or the error value. */
 static int limited_k(lua_State *L, int status, lua_KContext ctx) {
   lgwL_budget_t *b = lua_touserdata(L, 1);
   int ok = status == LUA_OK || status == LUA_YIELD;
-  (void)ctx;
+  if (ctx) {
+    /* the function's name only for a failure, which returns it (named
+     * before its error object's __tostring runs, which the limit may cut
+     * short: the function's frame is gone) */
+    if ((!ok || spent(b)) && b->where[0] == '\0') name_at(b, L, 2);
+    b->ci = NULL;
+  }
   if (!ok && !spent(b)) convert_error(L);
   if (spent(b)) ok = 0;
+  if (ctx) lua_remove(L, 2);
   budget_end(b);
   budget_give(L, b->m, 1);
   if (ok) {
@@ -1096,7 +1144,19 @@ static int l_call_limited(lua_State *L) {
   check_callable(L, 2);
   b = budget_take(L, m);
   lua_replace(L, 1);
+#if LGWL_YIELDK
+  {
+    /* named only if an error needs it: the function stays at 2 (for
+     * limited_k), its frame above this one's (name_budget) */
+    lua_Debug ar;
+    budget_begin(b, m, L, secs, 0);
+    if (lua_getstack(L, 0, &ar)) b->ci = ar.i_ci;
+    lua_pushvalue(L, 2);
+    lua_insert(L, 2);
+  }
+#else
   budget_begin(b, m, L, secs, 2);
+#endif
   b->task = lgwL_current(m, L);
   if (b->limit_ns != UINT64_MAX && m->loop && !b->timer &&
       (b->timer = lgw_timer_new(m->loop, budget_timer_cb, b)) != NULL)
@@ -1104,8 +1164,8 @@ static int l_call_limited(lua_State *L) {
   if (b->limit_ns != UINT64_MAX && b->timer)
     lgw_timer_start(b->timer, (uint64_t)ceil(secs * 1000.0), 0);
 #if LGWL_YIELDK
-  return limited_k(L, lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0,
-                                 limited_k), 0);
+  return limited_k(L, lua_pcallk(L, lua_gettop(L) - 3, LUA_MULTRET, 0, 1,
+                                 limited_k), 1);
 #else
   /* budget, fn, args...: the wrapper pcalls fn, then _limited_end */
   return lua_gettop(L);
