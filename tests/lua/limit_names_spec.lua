@@ -91,11 +91,13 @@ describe("time limit names", function()
     local ok, e, timed_out, where = core._call_limited(0.05, spin)
     assert.same({false, "time limit of 0.05 s exceeded", true,
                  HERE .. line}, {ok, e, timed_out, where})
+    line = next_line()
+    local function nap() llm.sleep(1) end
     llm.run(function()
-      ok, e, timed_out, where = core._call_limited(0.05, llm.sleep, 1)
+      ok, e, timed_out, where = core._call_limited(0.05, nap)
     end)
     assert.same({false, "time limit of 0.05 s exceeded", true,
-                 "[C]:-1"}, {ok, e, timed_out, where})
+                 HERE .. line}, {ok, e, timed_out, where})
     -- an error of the function's own: named too
     ok, e, timed_out, where = core._call_limited(1, error, "x", 0)
     assert.same({false, "x", false, "[C]:-1"}, {ok, e, timed_out, where})
