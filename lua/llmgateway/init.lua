@@ -530,32 +530,17 @@ function methods:call_async(request, callback)
   end)
 end
 
--- gw:run_task_with_retry with plain arguments from the first round's
--- answer (the values of call_task). The common round, as retry_rounds
--- runs it, without entering the loop: an answer that the validator
--- accepts (it returns nil) ends it at once; any other outcome of the
--- validator goes on in the loop with that outcome.
-local function text_first(gw, task, messages, validator, out, usage, cost,
-                          cost_total, input, output, cached, reasoning)
-  if out and validator then
-    local s = settings[gw] or settings_of(gw)
-    local ok, res, timed_out, where = call_limited(s[2], validator, out, nil)
-    if ok and res == nil then
-      return out, {}, {usage_total = {input_tokens = 0 + input,
-                                      output_tokens = 0 + output,
-                                      cached_tokens = 0 + cached,
-                                      reasoning_tokens = 0 + reasoning},
-                       rounds = 1, usage = usage, cost = cost,
-                       cost_total = cost_total and 0 + cost_total}
-    end
-    return text_result(retry_rounds(gw, task, messages, validator, false,
-                                    out, usage, cost, cost_total, input,
-                                    output, cached, reasoning, nil, nil, nil,
-                                    nil, {ok, res, timed_out, where}))
-  end
-  return text_result(retry_rounds(gw, task, messages, validator, false, out,
-                                  usage, cost, cost_total, input, output,
-                                  cached, reasoning))
+-- The loop of gw:run_task_with_retry after its first answer out, whose
+-- totals acc were made from call_task's values, when the validator ran
+-- already (with the results ok, res, timed_out, where) and did not accept
+-- the answer at once: the loop goes on from that outcome.
+local function text_rounds(gw, task, messages, validator, out, acc, ok, res,
+                           timed_out, where)
+  local u = acc.usage_total
+  return retry_rounds(gw, task, messages, validator, false, out, acc.usage,
+                      acc.cost, acc.cost_total, u.input_tokens,
+                      u.output_tokens, u.cached_tokens, u.reasoning_tokens,
+                      nil, nil, nil, nil, {ok, res, timed_out, where})
 end
 
 --- gw:run_task_with_retry(task, messages, validator [, overrides])
@@ -573,8 +558,27 @@ function methods:run_task_with_retry(task, messages, validator, overrides)
   local call = call_task
   local out, usage, cost, cost_total, input, output, cached, reasoning =
     call(messages, self, task)
-  return text_first(self, task, messages, validator, out, usage, cost,
-                    cost_total, input, output, cached, reasoning)
+  if out and validator then
+    -- the common round, as retry_rounds runs it (the totals, then the
+    -- validator), without entering the loop: an answer that the validator
+    -- accepts (it returns nil) ends it at once; any other outcome goes on
+    -- in the loop. (Few registers: this frame is live while the task
+    -- waits, and its size is that of its largest part.)
+    local acc = {usage_total = {input_tokens = 0 + input,
+                                output_tokens = 0 + output,
+                                cached_tokens = 0 + cached,
+                                reasoning_tokens = 0 + reasoning},
+                 rounds = 1, usage = usage, cost = cost,
+                 cost_total = cost_total and 0 + cost_total}
+    local ok, res, timed_out, where = call_limited(
+      (settings[self] or settings_of(self))[2], validator, out, nil)
+    if ok and res == nil then return out, {}, acc end
+    return text_result(text_rounds(self, task, messages, validator, out, acc,
+                                   ok, res, timed_out, where))
+  end
+  return text_result(retry_rounds(self, task, messages, validator, false,
+                                  out, usage, cost, cost_total, input, output,
+                                  cached, reasoning))
 end
 
 --- gw:run_json_task(task, messages [, overrides]) -> json_result | nil, err
