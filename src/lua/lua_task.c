@@ -628,7 +628,7 @@ static void detach(lgwL_task_t *t) {
 }
 
 static int task_gc(lua_State *L) {
-  lgwL_task_t *t = check_task(L, 1);
+  lgwL_task_t *t = check_task_up(L, 1, 1);
   if (t->state == T_FAILED && !t->observed && !t->canceled) {
     lua_getiuservalue(L, 1, 1);
     lua_rawgeti(L, -1, 2);
@@ -1399,7 +1399,8 @@ void lgwL_task_open(lua_State *L) {
     {NULL, NULL}
   };
   if (luaL_newmetatable(L, LGWL_TASK)) {
-    lua_pushcfunction(L, task_gc);
+    lua_pushvalue(L, -1);  /* upvalue: the metatable (check_task_up) */
+    lua_pushcclosure(L, task_gc, 1);
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, task_tostring);
     lua_setfield(L, -2, "__tostring");
