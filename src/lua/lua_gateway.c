@@ -402,7 +402,7 @@ static int call_finish(lua_State *L, lgwL_call_t *c) {
   luaL_checkstack(L, 4, NULL);
   lgwL_log_flush(L, c->m);
   if (c->status == 0 && c->res && !c->cb_failed) {
-    n = lgwL_push_result(L, c->res, c->form);
+    n = lgwL_push_result(L, c->m, c->res, c->form);
   } else {
     const lgw_error_t *e;
     lgw_error_t spare;
