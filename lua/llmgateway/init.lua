@@ -391,13 +391,14 @@ end
 -- cost as totals.usage and totals.cost. history: the messages sent (nil:
 -- messages itself, until a round adds to them); req: the request table of
 -- a call with overrides, or nil; check: the local schema check of a JSON
--- task, or nil.
+-- task, or nil; pre: {ok, res, timed_out, where}, the results of the
+-- first round's validator when the caller ran it already, or nil.
 -- (The first call is made by the caller so that a task waits for it in
 -- a small frame: this function's registers, live from here to the end,
 -- would grow a waiting coroutine's stack past its first 40 slots.)
 local function retry_rounds(gw, task, messages, validator, json, out, usage,
                             cost, cost_total, input, output, cached,
-                            reasoning, overrides, history, req, check)
+                            reasoning, overrides, history, req, check, pre)
   history = history or messages
   local s = settings[gw] or settings_of(gw)
   local rounds = s[1]
@@ -444,8 +445,14 @@ local function retry_rounds(gw, task, messages, validator, json, out, usage,
       end
       if (errors == nil or #errors == 0) and validator then
         -- a validator that finds nothing (it returns nil) costs one call
-        local ok, res, timed_out, where = call_limited(limit, validator,
-                                                       text, data)
+        local ok, res, timed_out, where
+        if pre then
+          ok, res, timed_out, where = pre[1], pre[2], pre[3], pre[4]
+          pre = nil
+        else
+          ok, res, timed_out, where = call_limited(limit, validator, text,
+                                                   data)
+        end
         if ok and res == nil then
           errors = {}
         else
@@ -554,6 +561,19 @@ function methods:call_async(request, callback)
   end)
 end
 
+-- The loop of gw:run_task_with_retry after its first answer out, whose
+-- totals acc were made from call_task's values, when the validator ran
+-- already (with the results ok, res, timed_out, where) and did not accept
+-- the answer at once: the loop goes on from that outcome.
+local function text_rounds(gw, task, messages, validator, out, acc, ok, res,
+                           timed_out, where)
+  local u = acc.usage_total
+  return retry_rounds(gw, task, messages, validator, false, out, acc.usage,
+                      acc.cost, acc.cost_total, u.input_tokens,
+                      u.output_tokens, u.cached_tokens, u.reasoning_tokens,
+                      nil, nil, nil, nil, {ok, res, timed_out, where})
+end
+
 --- gw:run_task_with_retry(task, messages, validator [, overrides])
 -- -> text, errors, usage | nil, err
 function methods:run_task_with_retry(task, messages, validator, overrides)
@@ -569,6 +589,24 @@ function methods:run_task_with_retry(task, messages, validator, overrides)
   local call = call_task
   local out, usage, cost, cost_total, input, output, cached, reasoning =
     call(messages, self, task)
+  if out and validator then
+    -- the common round, as retry_rounds runs it (the totals, then the
+    -- validator), without entering the loop: an answer that the validator
+    -- accepts (it returns nil) ends it at once; any other outcome goes on
+    -- in the loop. (Few registers: this frame is live while the task
+    -- waits, and its size is that of its largest part.)
+    local acc = {usage_total = {input_tokens = 0 + input,
+                                output_tokens = 0 + output,
+                                cached_tokens = 0 + cached,
+                                reasoning_tokens = 0 + reasoning},
+                 rounds = 1, usage = usage, cost = cost,
+                 cost_total = cost_total and 0 + cost_total}
+    local ok, res, timed_out, where = call_limited(
+      (settings[self] or settings_of(self))[2], validator, out, nil)
+    if ok and res == nil then return out, {}, acc end
+    return text_result(text_rounds(self, task, messages, validator, out, acc,
+                                   ok, res, timed_out, where))
+  end
   return text_result(retry_rounds(self, task, messages, validator, false,
                                   out, usage, cost, cost_total, input, output,
                                   cached, reasoning))

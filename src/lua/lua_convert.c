@@ -209,6 +209,22 @@ static int push_keys(lua_State *L) {
   return lua_gettop(L);
 }
 
+/* push_keys, by the integer reference kept in m (made on first use)
+ * when m is not NULL: cheaper than the light userdata key. */
+static int push_keys_m(lua_State *L, lgwL_module_t *m) {
+  int ks;
+  if (m && m->keys_ref > 0) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, m->keys_ref);
+    return lua_gettop(L);
+  }
+  ks = push_keys(L);
+  if (m) {
+    lua_pushvalue(L, ks);
+    m->keys_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  return ks;
+}
+
 /* stack: ..., t, v -> ..., t with t[key id] = v (t: a new table, no
  * metatable, so the same as lua_setfield). ks: the keys' index. */
 static void kset(lua_State *L, int ks, int id) {
@@ -631,7 +647,8 @@ static void push_tool_calls(lua_State *L, const lgwL_result_t *r,
   }
 }
 
-int lgwL_push_result(lua_State *L, const lgwL_result_t *r, int form) {
+int lgwL_push_result(lua_State *L, lgwL_module_t *m, const lgwL_result_t *r,
+                     int form) {
   int ks;
   luaL_checkstack(L, 14, NULL);
   if (form == LGWL_PUSH_TEXT) {
@@ -642,7 +659,7 @@ int lgwL_push_result(lua_State *L, const lgwL_result_t *r, int form) {
     push_embed(L, r);
     return 1;
   }
-  ks = push_keys(L);
+  ks = push_keys_m(L, m);
   if (form == LGWL_PUSH_TOTALS) {
     lua_pushlstring(L, r->text ? r->text : "", r->text_len);
     push_usage(L, ks, &r->usage);

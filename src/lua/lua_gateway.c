@@ -402,7 +402,7 @@ static int call_finish(lua_State *L, lgwL_call_t *c) {
   luaL_checkstack(L, 4, NULL);
   lgwL_log_flush(L, c->m);
   if (c->status == 0 && c->res && !c->cb_failed) {
-    n = lgwL_push_result(L, c->res, c->form);
+    n = lgwL_push_result(L, c->m, c->res, c->form);
   } else {
     const lgw_error_t *e;
     lgw_error_t spare;
@@ -720,6 +720,19 @@ static int gw_embed(lua_State *L) {
   return wait_call(L, m, t, c, g);
 }
 
+/* luaL_checkudata(L, i, LGWL_GATEWAY) for the functions registered with
+ * the gateway metatable as upvalue 1 (lgwL_gateway_register): the same
+ * test and message, without the registry look-up by name. */
+static lgwL_gw_t *check_gw_up(lua_State *L, int i) {
+  void *p = lua_touserdata(L, i);
+  if (p && lua_getmetatable(L, i)) {
+    int same = lua_rawequal(L, -1, lua_upvalueindex(1));
+    lua_pop(L, 1);
+    if (same) return p;
+  }
+  return luaL_checkudata(L, i, LGWL_GATEWAY);
+}
+
 /* gw:call(request) -> result | nil, err */
 static int gw_call(lua_State *L) {
   lgwL_gw_t *g = check_gw(L);
@@ -736,7 +749,7 @@ static int gw_call(lua_State *L) {
  * request comes first so that, called through a local named "call", its
  * argument errors read as gw:call's. */
 static int l_call_totals(lua_State *L) {
-  lgwL_gw_t *g = luaL_checkudata(L, 2, LGWL_GATEWAY);
+  lgwL_gw_t *g = check_gw_up(L, 2);
   lgw_request_t req;
   lgw_message_t msgs[LGWL_SCRATCH_MESSAGES];
   int delta[2];
@@ -751,7 +764,7 @@ static int l_call_totals(lua_State *L) {
  * their errors read as those of _call_totals. */
 static int l_call_task(lua_State *L) {
   static const int no_delta[2] = {0, 0};
-  lgwL_gw_t *g = luaL_checkudata(L, 2, LGWL_GATEWAY);
+  lgwL_gw_t *g = check_gw_up(L, 2);
   lgw_request_t req;
   lgw_message_t msgs[LGWL_SCRATCH_MESSAGES];
   const char *task = luaL_checkstring(L, 3);
@@ -779,7 +792,13 @@ static int l_args_ok(lua_State *L) {
   lua_Integer n, i;
   int ok = 1, ty;
   lua_settop(L, 5);
-  if (!luaL_testudata(L, 1, LGWL_GATEWAY) || lua_type(L, 2) != LUA_TSTRING ||
+  if (!lua_touserdata(L, 1) || !lua_getmetatable(L, 1)) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  ok = lua_rawequal(L, -1, lua_upvalueindex(1));  /* a gateway */
+  lua_pop(L, 1);
+  if (!ok || lua_type(L, 2) != LUA_TSTRING ||
       !plain_table(L, 3) ||
       (lua_type(L, 4) != LUA_TNIL && lua_type(L, 4) != LUA_TFUNCTION) ||
       lua_type(L, 5) != LUA_TNIL) {
@@ -915,6 +934,10 @@ void lgwL_gateway_register(lua_State *L) {
     {"load_runtime_spec", l_load_runtime_spec},
     {"runtime_spec_from_dict", l_runtime_spec_from_dict},
     {"dump_runtime_spec", l_dump_runtime_spec},
+    {NULL, NULL}
+  };
+  /* with the gateway metatable as upvalue 1 */
+  static const luaL_Reg checked[] = {
     {"_call_totals", l_call_totals},
     {"_call_task", l_call_task},
     {"_args_ok", l_args_ok},
@@ -923,6 +946,8 @@ void lgwL_gateway_register(lua_State *L) {
   static const char *const waiting[] = {"_call_totals:call",
                                         "_call_task:call", NULL};
   luaL_setfuncs(L, funcs, 0);
+  luaL_getmetatable(L, LGWL_GATEWAY);
+  luaL_setfuncs(L, checked, 1);
   lgwL_wrap_waiting(L, -1, waiting);
   /* The methods table, so the Lua front can add the retry and batch
    * methods: _gateway_methods. */

@@ -83,6 +83,10 @@ typedef struct lgwL_module {
                                ones (lua_task.c) */
   int budget_pool_ref;      /* registry refs of those two lists, 0 until */
   int co_pool_ref;          /* made (lua_task.c) */
+  int task_mt_ref;          /* registry ref of the task metatable (made
+                               by lgwL_task_open) */
+  int keys_ref;             /* registry ref of the result keys' table
+                               (lua_convert.c), 0 until made */
   int nlog;                 /* length of that list */
   unsigned long log_dropped;/* lines lost because the list was full */
   int log_flushing;         /* inside lgwL_log_flush */
@@ -280,8 +284,9 @@ void lgwL_result_free(lgwL_result_t *r);
 #define LGWL_PUSH_TOTALS 2
 #define LGWL_PUSH_EMBED 3   /* an embeddings result (lgwL_embed_copy) */
 /* Pushes the result in form (an LGWL_PUSH_* value); returns the number of
- * values pushed. */
-int lgwL_push_result(lua_State *L, const lgwL_result_t *r, int form);
+ * values pushed. m: L's module record (its keys_ref), or NULL. */
+int lgwL_push_result(lua_State *L, lgwL_module_t *m, const lgwL_result_t *r,
+                     int form);
 /* Pushes the first n bytes of the streamed text of r (its text, or the
  * partial text of a failure); nil when r is NULL. */
 void lgwL_push_streamed(lua_State *L, const lgwL_result_t *r, size_t n);

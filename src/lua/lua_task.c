@@ -428,6 +428,25 @@ static lgwL_task_t *check_task(lua_State *L, int i) {
   return luaL_checkudata(L, i, LGWL_TASK);
 }
 
+/* The module functions registered here (lgwL_task_register) carry the
+ * module record as upvalue 1 and the task metatable as upvalue 2, the
+ * task methods the metatable as upvalue 1: no registry look-up by name on
+ * every call. (Not in continuations, which may run in another function's
+ * frame: LGWL_YIELDK 0.) */
+#define UPV_MODULE(L) ((lgwL_module_t *)lua_touserdata(L, lua_upvalueindex(1)))
+
+/* check_task for a function whose upvalue up is the task metatable: the
+ * same test (its message when it fails), without the look-up by name. */
+static lgwL_task_t *check_task_up(lua_State *L, int i, int up) {
+  void *p = lua_touserdata(L, i);
+  if (p && lua_getmetatable(L, i)) {
+    int same = lua_rawequal(L, -1, lua_upvalueindex(up));
+    lua_pop(L, 1);
+    if (same) return p;
+  }
+  return check_task(L, i);
+}
+
 lgwL_task_t *lgwL_spawn(lua_State *L, lgwL_module_t *m, int nargs) {
   lgwL_task_t *t;
   lua_State *co = NULL;
@@ -438,7 +457,8 @@ lgwL_task_t *lgwL_spawn(lua_State *L, lgwL_module_t *m, int nargs) {
   memset(t, 0, sizeof *t);
   t->m = m;
   t->ref = LUA_NOREF;
-  luaL_setmetatable(L, LGWL_TASK);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, m->task_mt_ref);
+  lua_setmetatable(L, -2);
   lua_insert(L, -(nargs + 2));
   if (nargs > 0 || lua_gethook(L) != NULL) {
     /* the arguments wait on the coroutine's stack; a new coroutine takes
@@ -470,7 +490,7 @@ static void check_callable(lua_State *L, int i) {
 
 /* spawn(fn, ...) -> task */
 static int l_spawn(lua_State *L) {
-  lgwL_module_t *m = lgwL_module(L);
+  lgwL_module_t *m = UPV_MODULE(L);
   check_callable(L, 1);
   lgwL_spawn(L, m, lua_gettop(L) - 1);
   return 1;
@@ -493,9 +513,9 @@ static int deliver(lua_State *L, lgwL_task_t *t, int idx) {
 
 static int wait_k(lua_State *L, int status, lua_KContext ctx);
 
-/* task:wait() -> the task function's results, or raises its error */
-static int task_wait(lua_State *L) {
-  lgwL_task_t *t = check_task(L, 1), *cur;
+/* task:wait() for the task t at index 1. */
+static int wait_task(lua_State *L, lgwL_task_t *t) {
+  lgwL_task_t *cur;
   lgwL_module_t *m = t->m;
   if (FINISHED(t)) return deliver(L, t, 1);
   cur = lgwL_current(m, L);
@@ -518,11 +538,16 @@ static int task_wait(lua_State *L) {
   return deliver(L, t, 1);
 }
 
+/* task:wait() -> the task function's results, or raises its error */
+static int task_wait(lua_State *L) {
+  return wait_task(L, check_task_up(L, 1, 1));
+}
+
 static int wait_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
   lgwL_check_budget(L, lgwL_module(L));
-  return task_wait(L);
+  return wait_task(L, check_task(L, 1));
 }
 
 /* Ends the wait of a blocked task without canceling it (its time limit
@@ -551,7 +576,7 @@ static void interrupt_wait(lgwL_task_t *t) {
  * a sleep is woken (the call returns nil, {code="canceled"}); every later
  * call in it fails with "canceled" at once. */
 static int task_cancel(lua_State *L) {
-  lgwL_task_t *t = check_task(L, 1);
+  lgwL_task_t *t = check_task_up(L, 1, 1);
   if (FINISHED(t)) {
     lua_pushboolean(L, 0);
     return 1;
@@ -579,7 +604,7 @@ static int task_cancel(lua_State *L) {
 }
 
 static int task_done(lua_State *L) {
-  lua_pushboolean(L, FINISHED(check_task(L, 1)));
+  lua_pushboolean(L, FINISHED(check_task_up(L, 1, 1)));
   return 1;
 }
 
@@ -603,7 +628,7 @@ static void detach(lgwL_task_t *t) {
 }
 
 static int task_gc(lua_State *L) {
-  lgwL_task_t *t = check_task(L, 1);
+  lgwL_task_t *t = check_task_up(L, 1, 1);
   if (t->state == T_FAILED && !t->observed && !t->canceled) {
     lua_getiuservalue(L, 1, 1);
     lua_rawgeti(L, -1, 2);
@@ -618,7 +643,12 @@ static int task_gc(lua_State *L) {
 
 /* _is_task(v) -> boolean */
 static int l_is_task(lua_State *L) {
-  lua_pushboolean(L, luaL_testudata(L, 1, LGWL_TASK) != NULL);
+  int is = 0;
+  if (lua_touserdata(L, 1) && lua_getmetatable(L, 1)) {
+    is = lua_rawequal(L, -1, lua_upvalueindex(2));
+    lua_pop(L, 1);
+  }
+  lua_pushboolean(L, is);
   return 1;
 }
 
@@ -652,7 +682,7 @@ static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
 
 /* sleep(seconds): yields a task; outside a task runs the loop meanwhile. */
 static int l_sleep(lua_State *L) {
-  lgwL_module_t *m = lgwL_module(L);
+  lgwL_module_t *m = UPV_MODULE(L);
   lua_Number secs = luaL_checknumber(L, 1);
   lgwL_task_t *cur = lgwL_current(m, L);
   uint64_t ms;
@@ -694,13 +724,13 @@ static int l_sleep(lua_State *L) {
  * task has finished (or fn failed). Returns fn's results or raises its
  * error. */
 static int l_run(lua_State *L) {
-  lgwL_module_t *m = lgwL_module(L);
+  lgwL_module_t *m = UPV_MODULE(L);
   lgwL_task_t *cur = lgwL_current(m, L), *t;
   int rc;
   check_callable(L, 1);
   if (!cur) lgwL_check_block(L, m);
   t = lgwL_spawn(L, m, lua_gettop(L) - 1);  /* stack: task */
-  if (cur) return task_wait(L);
+  if (cur) return wait_task(L, t);
   rc = lgwL_run_all(L, m, t);
   if (rc < 0) return lua_error(L);
   if (rc == 2) return lgwL_stop_error(L, m);
@@ -742,7 +772,11 @@ struct lgwL_budget {
   int linked;
   int expired;
   lgw_timer_t *timer;          /* deadline; NULL: none */
-  char where[128];             /* "source:line" of the limited function */
+  char where[128];             /* "source:line" of the limited function;
+                                  "" until named (see name_budget) */
+  void *ci;                    /* the frame of _call_limited in co (its
+                                  lua_Debug i_ci) while where is "", or
+                                  NULL */
   lua_Hook old_hook;           /* co's hook before the call, restored */
   int old_mask, old_count;
 };
@@ -821,9 +855,37 @@ static int spent(lgwL_budget_t *b) {
   return b->expired;
 }
 
-static int budget_error(lua_State *L, const lgwL_budget_t *b) {
+static void where_of(char *where, size_t size, const char *src, int line);
+
+/* Names the function of a limited call started by _call_limited (where
+ * stays "" until an error needs it): the function running in the frame
+ * above _call_limited's in b->co, found by its CallInfo, as
+ * budget_begin names it (the __call function of a callable table, which
+ * that frame runs). "?" when the frame is gone. */
+static const char *name_budget(lgwL_budget_t *b) {
+#if LGWL_YIELDK
+  lua_Debug ar, above;
+  int level, found = 0;
+  if (b->where[0] != '\0') return b->where;
+  strcpy(b->where, "?");
+  if (!b->ci) return b->where;
+  for (level = 0; lua_getstack(b->co, level, &ar); level++) {
+    if ((void *)ar.i_ci == b->ci) {
+      found = level > 0;
+      break;
+    }
+    above = ar;
+  }
+  if (found && lua_getinfo(b->co, "S", &above))
+    where_of(b->where, sizeof b->where, above.short_src, above.linedefined);
+  b->ci = NULL;
+#endif
+  return b->where;
+}
+
+static int budget_error(lua_State *L, lgwL_budget_t *b) {
   return luaL_error(L, "time limit of %f s exceeded (function at %s)",
-                    b->limit, b->where);
+                    b->limit, name_budget(b));
 }
 
 /* Runs in co and in coroutines created inside the limited call (they
@@ -898,14 +960,11 @@ static void where_of(char *where, size_t size, const char *src, int line) {
   where[n] = '\0';
 }
 
-static void budget_begin(lgwL_budget_t *b, lgwL_module_t *m, lua_State *co,
-                         double secs, int fn) {
+/* b->where: the "source:line" of the function (or callable) at fn in
+ * co. */
+static void name_at(lgwL_budget_t *b, lua_State *co, int fn) {
   lua_Debug ar;
   fn = lua_absindex(co, fn);
-  b->m = m;
-  b->co = co;
-  b->limit = secs;
-  b->limit_ns = secs >= 1e9 ? UINT64_MAX : (uint64_t)(secs * 1e9);
   strcpy(b->where, "?");
   lua_pushvalue(co, fn);
   if (lua_type(co, -1) != LUA_TFUNCTION &&
@@ -915,6 +974,18 @@ static void budget_begin(lgwL_budget_t *b, lgwL_module_t *m, lua_State *co,
     where_of(b->where, sizeof b->where, ar.short_src, ar.linedefined);
   else
     lua_pop(co, 1);
+}
+
+/* fn: the index of the limited function, named now; 0: named when an
+ * error needs it (name_budget, b->ci set by the caller; limited_k). */
+static void budget_begin(lgwL_budget_t *b, lgwL_module_t *m, lua_State *co,
+                         double secs, int fn) {
+  b->m = m;
+  b->co = co;
+  b->limit = secs;
+  b->limit_ns = secs >= 1e9 ? UINT64_MAX : (uint64_t)(secs * 1e9);
+  b->where[0] = '\0';
+  if (fn != 0) name_at(b, co, fn);
   b->old_hook = lua_gethook(co);
   b->old_mask = lua_gethookmask(co);
   b->old_count = lua_gethookcount(co);
@@ -1029,14 +1100,21 @@ static void convert_error(lua_State *L) {
   }
 }
 
-/* stack: budget, then the results (status LUA_OK or LUA_YIELD) or the
- * error value. */
+/* stack: budget, then (ctx 1) a copy of the limited function, then the
+ * results (status LUA_OK or LUA_YIELD) or the error value. */
 static int limited_k(lua_State *L, int status, lua_KContext ctx) {
   lgwL_budget_t *b = lua_touserdata(L, 1);
   int ok = status == LUA_OK || status == LUA_YIELD;
-  (void)ctx;
+  if (ctx) {
+    /* the function's name only for a failure, which returns it (named
+     * before its error object's __tostring runs, which the limit may cut
+     * short: the function's frame is gone) */
+    if ((!ok || spent(b)) && b->where[0] == '\0') name_at(b, L, 2);
+    b->ci = NULL;
+  }
   if (!ok && !spent(b)) convert_error(L);
   if (spent(b)) ok = 0;
+  if (ctx) lua_remove(L, 2);
   budget_end(b);
   budget_give(L, b->m, 1);
   if (ok) {
@@ -1059,14 +1137,26 @@ static int limited_k(lua_State *L, int status, lua_KContext ctx) {
  * timed_out, "source:line" of fn. Like pcall, with a limit on fn's
  * wall-clock time (fn may yield; its waits count). */
 static int l_call_limited(lua_State *L) {
-  lgwL_module_t *m = lgwL_module(L);
+  lgwL_module_t *m = UPV_MODULE(L);
   lua_Number secs = luaL_checknumber(L, 1);
   lgwL_budget_t *b;
   luaL_argcheck(L, secs > 0, 1, "positive number of seconds expected");
   check_callable(L, 2);
   b = budget_take(L, m);
   lua_replace(L, 1);
+#if LGWL_YIELDK
+  {
+    /* named only if an error needs it: the function stays at 2 (for
+     * limited_k), its frame above this one's (name_budget) */
+    lua_Debug ar;
+    budget_begin(b, m, L, secs, 0);
+    if (lua_getstack(L, 0, &ar)) b->ci = ar.i_ci;
+    lua_pushvalue(L, 2);
+    lua_insert(L, 2);
+  }
+#else
   budget_begin(b, m, L, secs, 2);
+#endif
   b->task = lgwL_current(m, L);
   if (b->limit_ns != UINT64_MAX && m->loop && !b->timer &&
       (b->timer = lgw_timer_new(m->loop, budget_timer_cb, b)) != NULL)
@@ -1074,8 +1164,8 @@ static int l_call_limited(lua_State *L) {
   if (b->limit_ns != UINT64_MAX && b->timer)
     lgw_timer_start(b->timer, (uint64_t)ceil(secs * 1000.0), 0);
 #if LGWL_YIELDK
-  return limited_k(L, lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0,
-                                 limited_k), 0);
+  return limited_k(L, lua_pcallk(L, lua_gettop(L) - 3, LUA_MULTRET, 0, 1,
+                                 limited_k), 1);
 #else
   /* budget, fn, args...: the wrapper pcalls fn, then _limited_end */
   return lua_gettop(L);
@@ -1300,6 +1390,7 @@ int lgwL_stop_error(lua_State *L, lgwL_module_t *m) {
 /* ===== Registration ===================================================== */
 
 void lgwL_task_open(lua_State *L) {
+  lgwL_module_t *m = lgwL_module(L);
   static const char *const waiting[] = {"wait", NULL};
   static const luaL_Reg methods[] = {
     {"wait", task_wait},
@@ -1308,15 +1399,20 @@ void lgwL_task_open(lua_State *L) {
     {NULL, NULL}
   };
   if (luaL_newmetatable(L, LGWL_TASK)) {
-    lua_pushcfunction(L, task_gc);
+    lua_pushvalue(L, -1);  /* upvalue: the metatable (check_task_up) */
+    lua_pushcclosure(L, task_gc, 1);
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, task_tostring);
     lua_setfield(L, -2, "__tostring");
-    luaL_newlib(L, methods);
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, -2);  /* the methods' upvalue: the metatable */
+    luaL_setfuncs(L, methods, 1);
     lgwL_wrap_waiting(L, -1, waiting);
     lua_setfield(L, -2, "__index");
   }
-  lua_pop(L, 1);
+  /* the metatable by an integer reference, for lgwL_spawn */
+  if (m->task_mt_ref <= 0) m->task_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  else lua_pop(L, 1);
   if (luaL_newmetatable(L, LGWL_BUDGET)) {
     lua_pushcfunction(L, budget_gc);
     lua_setfield(L, -2, "__gc");
@@ -1334,7 +1430,10 @@ void lgwL_task_register(lua_State *L) {
     {NULL, NULL}
   };
   static const char *const waiting[] = {"sleep:sleep", "run:run", NULL};
-  luaL_setfuncs(L, funcs, 0);
+  /* upvalues: the module record, the task metatable */
+  lua_getfield(L, LUA_REGISTRYINDEX, LGWL_MODULE);
+  luaL_getmetatable(L, LGWL_TASK);
+  luaL_setfuncs(L, funcs, 2);
   lgwL_wrap_waiting(L, -1, waiting);
 #if !LGWL_YIELDK
   lua_pushcfunction(L, l_limited_end);
