@@ -56,13 +56,13 @@ static const char *const header_names[H_COUNT] = {
 static const unsigned char header_len[H_COUNT] = {12, 11, 14, 14};
 
 typedef struct sock_ctx {
-  uv_poll_t poll;
+  uv_poll_t poll;              /* first: the handle is the record; its
+                                  data is the engine (lgw__http_t) */
   curl_socket_t fd;
-  lgw__http_t *h;
-  lgw_link_t link;             /* in h->socks */
-  int events;                  /* UV_READABLE/UV_WRITABLE being watched */
-  int parked;                  /* curl let go of it; the connection is
+  unsigned char events;        /* UV_READABLE/UV_WRITABLE being watched */
+  unsigned char parked;        /* curl let go of it; the connection is
                                   idle in curl's pool, still open */
+  lgw_link_t link;             /* in h->socks */
 } sock_ctx_t;
 
 /* What the engine knows of a descriptor curl opened (opensocket
@@ -78,6 +78,7 @@ struct lgw__xfer {
   lgw__http_t *h;
   CURL *easy;                 /* owned; kept across reuse */
   int state;                  /* R_* */
+  CURLcode result;
   lgw__xfer_cb cb;
   void *ud;
   lgw__buf_t body;
@@ -86,14 +87,14 @@ struct lgw__xfer {
   long timeout_ms, connect_timeout_ms;
   char *headers[H_COUNT];     /* values, NULL when absent: owned, or
                                  in ctype */
-  char ctype[64];             /* a short Content-Type, in place */
+  char ctype[56];             /* a short Content-Type, in place */
   long max_bytes;
   int too_big, no_mem;
   long pipewait;              /* CURLOPT_PIPEWAIT as last set */
   int no_fd;                  /* EMFILE/ENFILE: no descriptor for a
                                  socket or the resolver */
-  size_t header_bytes;        /* of this response; 0: no status line yet */
   int big_header;             /* headers over LGW__XFER_MAX_HEADERS */
+  size_t header_bytes;        /* of this response; 0: no status line yet */
   const char *ca_file;        /* CURLOPT_CAINFO as last set */
   int direct;                 /* CURLOPT_NOPROXY "*" set */
   int ua;                     /* CURLOPT_USERAGENT set */
@@ -104,7 +105,6 @@ struct lgw__xfer {
   const char *postfields;     /* CURLOPT_POSTFIELDS */
   curl_off_t postsize;        /* CURLOPT_POSTFIELDSIZE_LARGE; -1 unset */
   long timeout_set, connect_timeout_set;  /* 0: curl's default */
-  CURLcode result;
   const char *fail;           /* multi-level failure message (static) */
   long status;
   double start_ms;
@@ -362,7 +362,7 @@ static void collect(lgw__http_t *h) {
 static int multi_setup(lgw__http_t *h);
 
 static void on_sock_close(uv_handle_t *handle) {
-  lgw_free(handle->data);
+  lgw_free(handle);  /* the sock_ctx_t it begins */
 }
 
 static fd_slot_t *slot_of(lgw__http_t *h, curl_socket_t s) {
@@ -372,7 +372,7 @@ static fd_slot_t *slot_of(lgw__http_t *h, curl_socket_t s) {
 static void on_poll(uv_poll_t *p, int status, int events);
 
 static void sock_close(sock_ctx_t *c) {
-  fd_slot_t *f = slot_of(c->h, c->fd);
+  fd_slot_t *f = slot_of(c->poll.data, c->fd);
   if (f && f->c == c) f->c = NULL;
   lgw_list_remove(&c->link);
   uv_poll_stop(&c->poll);
@@ -390,7 +390,7 @@ static void close_socks(lgw__http_t *h) {
  * is called only when something does. */
 static void sock_watch(sock_ctx_t *c, int events) {
   if (events == c->events) return;
-  c->events = events;
+  c->events = (unsigned char)events;
   if (events) uv_poll_start(&c->poll, events, on_poll);
   else uv_poll_stop(&c->poll);
 }
@@ -428,7 +428,7 @@ static void drive(lgw__http_t *h, curl_socket_t s, int flags) {
 }
 
 static void on_poll(uv_poll_t *p, int status, int events) {
-  sock_ctx_t *c = p->data;
+  sock_ctx_t *c = (sock_ctx_t *)(void *)p;
   int flags = 0;
   if (c->parked) return;  /* stopped: a leftover event */
   if (status < 0) {
@@ -437,7 +437,7 @@ static void on_poll(uv_poll_t *p, int status, int events) {
     if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   }
-  drive(c->h, c->fd, flags);
+  drive(p->data, c->fd, flags);
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -535,8 +535,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
       return -1;
     }
     c->fd = s;
-    c->h = h;
-    c->poll.data = c;
+    c->poll.data = h;
     lgw_list_push_front(&h->socks, &c->link);
     curl_multi_assign(h->multi, s, c);
     if (f && f->ours) f->c = c;

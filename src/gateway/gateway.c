@@ -498,7 +498,8 @@ static int q_attach(req_t *q, qreq_t *h) {
   q->tool_delta_ud = v.tool_delta_ud;
   q->plain = 1;
   if (h->nmsgs &&
-      !(q->msgs = lgw__gw_arena_array(q, h->nmsgs, sizeof *q->msgs)))
+      (lgw__gw_arena_need(q, h->nmsgs, sizeof *q->msgs) ||
+       !(q->msgs = lgw__gw_arena_array(q, h->nmsgs, sizeof *q->msgs))))
     return LGW_ENOMEM;
   q->nmsgs = h->nmsgs;
   p = v.msgs;
@@ -990,7 +991,8 @@ static req_t *req_new(lgw_gateway_t *gw, const lgw_request_t *r,
     }
     return q;
   }
-  if (req_copy(q, r) || (emb && lgw__gw_copy_embed(q, emb))) {
+  if (lgw__gw_arena_for(q, r, emb) || req_copy(q, r) ||
+      (emb && lgw__gw_copy_embed(q, emb))) {
     req_release(q);
     return NULL;
   }

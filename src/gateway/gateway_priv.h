@@ -76,23 +76,23 @@ struct req {
   lgw_done_fn cb;
   void *ud;
   int state;                   /* S_* */
+  int plain;                   /* no overrides: cached routes apply */
   /* the request, copied */
   char *task;
   lgw_rich_message_t *msgs;    /* in arena */
   size_t nmsgs;
   char *model, *tier, *effort;
   lgw__overrides_t ov;
-  int plain;                   /* no overrides: cached routes apply */
   double deadline;             /* seconds, 0 = none */
   /* the plan */
   size_t *order;               /* provider indexes, preferred first */
   size_t pos;                  /* into order */
   int attempt;                 /* on this provider; 0 = not entered yet */
+  int stop_code;               /* LGW_ECANCELED / LGW_EDEADLINE once asked */
   const lgw__route_t *route;   /* the gateway's cached one or own_route;
                                   NULL before routing */
   lgw__route_t own_route;      /* owned: a route built with overrides */
   lgw__xfer_t *http;
-  int stop_code;               /* LGW_ECANCELED / LGW_EDEADLINE once asked */
   /* timers, allocated on first use (owned) */
   lgw__timer_t *sleep_timer, *deadline_timer, *ttft_timer, *idle_timer;
   /* the outcome */
@@ -117,14 +117,15 @@ struct req {
   double start_s;              /* submit time (engine clock) */
   /* pacing */
   int pacing;                  /* the sleep timer waits for a rate limit */
+  int tokens_shared;           /* tokens_est is in the shared bucket */
   double tokens_est;           /* reserved in the tpm bucket, 0 = none */
-  int tokens_shared;           /* ... the shared one */
   lgw__redis_call_t *rs_call;  /* S_PACE: the shared reservation */
   size_t msg_bytes;
   /* streaming */
   lgw_delta_fn on_delta;
   void *delta_ud;
   int emitted;                 /* a delta was queued: no more attempts */
+  int parallel_tool_calls;     /* rich, below (here: no padding) */
   req_stream_t *st;            /* owned; from the first streamed attempt */
   double attempt_s;            /* start of the current attempt */
   double ttft;                 /* current attempt; -1 before a delta */
@@ -136,9 +137,9 @@ struct req {
   lgw_tool_t *tools;
   size_t ntools;
   const char *tool_choice, *tool_choice_name;
-  int parallel_tool_calls;
   const char *schema_json, *schema_name;
   int schema_strict;
+  int embed;                   /* an lgw_gateway_embed request */
   const char **stop;
   size_t nstop;
   int has_top_p, has_seed;
@@ -146,7 +147,6 @@ struct req {
   long long seed;
   const char *user, *metadata_json, *extra_json;
   /* embeddings (gateway_rich.c) */
-  int embed;                   /* an lgw_gateway_embed request */
   lgw_embed_done_fn embed_cb;
   const char **inputs;         /* in arena */
   size_t ninputs;
@@ -288,6 +288,12 @@ void lgw__gw_free_rich(req_t *q);
 /* As free_rich, but the arena's first block (when small) is kept, empty,
  * for the record's next request. */
 void lgw__gw_recycle_rich(req_t *q);
+/* A record without an arena block gets one of the size the copy of r
+ * (task, lgw__gw_copy_rich) and of emb's inputs takes (..._need: of n
+ * elements of size bytes); 1 when memory is short. */
+int lgw__gw_arena_for(req_t *q, const lgw_request_t *r,
+                      const lgw_embed_request_t *emb);
+int lgw__gw_arena_need(req_t *q, size_t n, size_t size);
 /* A copy of s in q's arena; NULL when memory is short. */
 char *lgw__gw_arena_str(req_t *q, const char *s);
 /* An array of n zeroed elements in q's arena; NULL when short. */

@@ -29,24 +29,109 @@ typedef struct blk {
  * few blocks. */
 #define BLK_MIN 256
 
+#define AL sizeof(max_align_t)
+
+static size_t al_up(size_t n) { return (n + AL - 1) / AL * AL; }
+
+/* A new block of cap bytes (at least n) at the head of q's arena. */
+static blk_t *arena_block(req_t *q, size_t cap, size_t n) {
+  blk_t *nb;
+  if (cap < n) cap = n;
+  if (!(nb = lgw_malloc(sizeof *nb + cap))) return NULL;
+  nb->next = q->arena;
+  nb->used = 0;
+  nb->cap = cap;
+  q->arena = nb;
+  return nb;
+}
+
 static void *arena_alloc(req_t *q, size_t n) {
   blk_t *b = q->arena;
-  const size_t al = sizeof(max_align_t);
   void *p;
-  n = (n + al - 1) / al * al;
+  n = al_up(n);
   if (!b || b->cap - b->used < n) {
     size_t cap = b && b->cap <= (size_t)-1 / 4 ? 2 * b->cap : BLK_MIN;
-    if (cap < n) cap = n;
-    blk_t *nb = lgw_malloc(sizeof *nb + cap);
-    if (!nb) return NULL;
-    nb->next = b;
-    nb->used = 0;
-    nb->cap = cap;
-    q->arena = b = nb;
+    if (!(b = arena_block(q, cap, n))) return NULL;
   }
   p = (char *)b->data + b->used;
   b->used += n;
   return p;
+}
+
+/* A record without a block gets one of the size its request needs (a
+ * request in flight holds its data, not a 256-byte block); an estimate
+ * short of it only means a second block. 0, or 1 when memory is short. */
+static int arena_first(req_t *q, size_t need) {
+  if (q->arena || !need) return 0;
+  return arena_block(q, al_up(need), 0) == NULL;
+}
+
+static size_t str_need(const char *s) { return s ? al_up(strlen(s) + 1) : 0; }
+
+static size_t array_need(size_t n, size_t size) {
+  return n && n <= (size_t)-1 / size ? al_up(n * size) : 0;
+}
+
+/* The arena bytes lgw__gw_copy_rich takes for r (and its task). */
+static size_t rich_need(const lgw_request_t *r) {
+  size_t n = str_need(r->task ? r->task : ""), i, j;
+  if (r->nrich_messages) {
+    n += array_need(r->nrich_messages, sizeof(lgw_rich_message_t));
+    for (i = 0; i < r->nrich_messages; i++) {
+      const lgw_rich_message_t *m = &r->rich_messages[i];
+      n += str_need(m->role) + str_need(m->content) + str_need(m->name) +
+           str_need(m->tool_call_id);
+      if (m->nparts && m->parts) {
+        n += array_need(m->nparts, sizeof *m->parts);
+        for (j = 0; j < m->nparts; j++)
+          n += str_need(m->parts[j].text) + str_need(m->parts[j].url) +
+               (m->parts[j].data ? al_up(m->parts[j].data_len + 1) : 0) +
+               str_need(m->parts[j].media_type) +
+               str_need(m->parts[j].detail) +
+               str_need(m->parts[j].filename);
+      }
+      if (m->ntool_calls && m->tool_calls) {
+        n += array_need(m->ntool_calls, sizeof *m->tool_calls);
+        for (j = 0; j < m->ntool_calls; j++)
+          n += str_need(m->tool_calls[j].id) + str_need(m->tool_calls[j].name) +
+               str_need(m->tool_calls[j].arguments_json);
+      }
+    }
+  } else if (r->nmessages) {
+    n += array_need(r->nmessages, sizeof(lgw_rich_message_t));
+    for (i = 0; i < r->nmessages; i++)
+      n += str_need(r->messages[i].role) + str_need(r->messages[i].content);
+  }
+  if (r->ntools && r->tools) {
+    n += array_need(r->ntools, sizeof *r->tools);
+    for (i = 0; i < r->ntools; i++)
+      n += str_need(r->tools[i].name) + str_need(r->tools[i].description) +
+           str_need(r->tools[i].parameters_json);
+  }
+  if (r->nstop && r->stop) {
+    n += array_need(r->nstop, sizeof *r->stop);
+    for (i = 0; i < r->nstop; i++)
+      n += str_need(r->stop[i] ? r->stop[i] : "");
+  }
+  return n + str_need(r->tool_choice) + str_need(r->tool_choice_name) +
+         str_need(r->schema_json) + str_need(r->schema_name) +
+         str_need(r->user) + str_need(r->metadata_json) +
+         str_need(r->extra_json);
+}
+
+int lgw__gw_arena_for(req_t *q, const lgw_request_t *r,
+                      const lgw_embed_request_t *emb) {
+  size_t n = rich_need(r), i;
+  if (emb && emb->ninputs) {
+    n += array_need(emb->ninputs, sizeof(const char *));
+    for (i = 0; i < emb->ninputs; i++)
+      n += str_need(emb->inputs[i] ? emb->inputs[i] : "");
+  }
+  return arena_first(q, n);
+}
+
+int lgw__gw_arena_need(req_t *q, size_t n, size_t size) {
+  return arena_first(q, array_need(n, size));
 }
 
 /* A copy of n bytes (one NUL after them); src NULL gives NULL. *bad is
@@ -221,10 +306,14 @@ void lgw__gw_free_rich(req_t *q) {
 
 void lgw__gw_recycle_rich(req_t *q) {
   blk_t *b = q->arena, *next, *keep = NULL;
-  for (; b; b = next) {  /* the first block made is the last one */
+  for (; b; b = next) {  /* the largest one up to BLK_KEEP is kept */
     next = b->next;
-    if (!next && b->cap <= BLK_KEEP) keep = b;
-    else lgw_free(b);
+    if (b->cap <= BLK_KEEP && (!keep || b->cap > keep->cap)) {
+      if (keep) lgw_free(keep);
+      keep = b;
+    } else {
+      lgw_free(b);
+    }
   }
   if (keep) {
     keep->used = 0;
