@@ -100,7 +100,9 @@ struct lgw__xfer {
   int ua;                     /* CURLOPT_USERAGENT set */
   /* options as last set on the easy handle, not set again when a
    * transfer has the same (as the raw libcurl loop re-adds its handles) */
-  char *url;                  /* CURLOPT_URL, a copy; owned */
+  char *url;                  /* CURLOPT_URL: a copy (owned) or, with
+                                 url_kept, the caller's (borrowed) */
+  int url_owned;
   const void *hlist;          /* CURLOPT_HTTPHEADER */
   const char *postfields;     /* CURLOPT_POSTFIELDS */
   curl_off_t postsize;        /* CURLOPT_POSTFIELDSIZE_LARGE; -1 unset */
@@ -198,7 +200,7 @@ static void req_destroy(lgw__xfer_t *r) {
   if (r->easy) curl_easy_cleanup(r->easy);
   lgw__buf_free(&r->post);
   lgw__buf_free(&r->body);
-  lgw_free(r->url);
+  if (r->url_owned) lgw_free(r->url);
   lgw_free(r);
 }
 
@@ -869,15 +871,17 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
   /* curl copies the URL (and parses it again at every transfer whether
    * it was set again or not); a pointer option is read only when a
    * transfer starts, so an equal pointer is the same option */
-  if (!r->url || strcmp(r->url, o->url) != 0) {
+  if (!r->url || (r->url != o->url && strcmp(r->url, o->url) != 0)) {
     pipewait = lgw__strncasecmp(o->url, "https://", 8) == 0;
     if (pipewait != r->pipewait) {
       curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait);
       r->pipewait = pipewait;
     }
     curl_easy_setopt(e, CURLOPT_URL, o->url);
-    lgw_free(r->url);
-    r->url = lgw__strdup(o->url);  /* NULL: set again next time */
+    if (r->url_owned) lgw_free(r->url);
+    r->url_owned = !o->url_kept;
+    /* a copy may be NULL: set again next time */
+    r->url = o->url_kept ? (char *)o->url : lgw__strdup(o->url);
   }
   hlist = headers_for(o->headers, len);
   if (hlist != r->hlist) {

@@ -564,10 +564,10 @@ static void req_release(req_t *q) {
     if (!small || (q->att_own_msg >> i & 1))
       lgw_free((char *)q->att[i].message);
   }
-  if (q->model || q->tier || q->effort) {
-    lgw_free(q->model);
-    lgw_free(q->tier);
-    lgw_free(q->effort);
+  if (q->ov.model || q->ov.tier || q->ov.reasoning_effort) {
+    lgw_free((char *)q->ov.model);
+    lgw_free((char *)q->ov.tier);
+    lgw_free((char *)q->ov.reasoning_effort);
   }
   if (q->route) lgw__gw_route_drop(q);
   lgw__reply_free(&q->reply);
@@ -865,6 +865,7 @@ static void call_back(req_t *q) {
   lgw_gateway_t *gw = q->gw;
   const lgw_runtime_t *rt = gw->rt;
   lgw_result_t res;
+  lgw_rich_message_t msg;      /* res.message: borrowed for the call */
   if (q->embed) {
     lgw__gw_embed_call_back(q);
     return;
@@ -907,7 +908,7 @@ static void call_back(req_t *q) {
     res.cost = q->win_cost;
     res.ttft = q->win_ttft;
     res.finish_reason = q->reply.finish_reason;
-    lgw__gw_result_rich(q, &res);
+    lgw__gw_result_rich(q, &res, &msg);
   }
   res.attempts = q->natt ? q->att : NULL;
   res.nattempts = q->natt;
@@ -951,19 +952,20 @@ static int dup_opt(const char *s, char **out) {
  * and its overrides; 1 when memory is short. */
 static int req_copy(req_t *q, const lgw_request_t *r) {
   int bad = 0;
+  char *model, *tier, *effort;
   q->task = lgw__gw_arena_str(q, r->task ? r->task : "");
   bad |= !q->task;
-  bad |= dup_opt(r->model, &q->model);
-  bad |= dup_opt(r->tier, &q->tier);
-  bad |= dup_opt(r->reasoning_effort, &q->effort);
+  bad |= dup_opt(r->model, &model);
+  bad |= dup_opt(r->tier, &tier);
+  bad |= dup_opt(r->reasoning_effort, &effort);
   bad |= lgw__gw_copy_rich(q, r);
-  q->ov.model = q->model;
-  q->ov.tier = q->tier;
-  q->ov.reasoning_effort = q->effort;
+  q->ov.model = model;   /* owned */
+  q->ov.tier = tier;
+  q->ov.reasoning_effort = effort;
   q->ov.has_temperature = r->has_temperature;
   q->ov.temperature = r->temperature;
   q->ov.max_tokens = r->max_tokens;
-  q->plain = !q->model && !q->tier && !q->effort && !r->has_temperature &&
+  q->plain = !model && !tier && !effort && !r->has_temperature &&
              !r->max_tokens;
   q->on_delta = r->on_delta;
   q->delta_ud = r->delta_ud;

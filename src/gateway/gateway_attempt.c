@@ -412,6 +412,7 @@ static void send_attempt(req_t *q) {
   if (rc == 0) {
     memset(&o, 0, sizeof o);
     o.url = q->embed ? q->embed_url : ep->url;
+    o.url_kept = !q->embed;  /* the endpoint's: freed after the engine */
     o.headers = q->embed ? q->embed_headers : ep->headers;
     o.body_len = len;
     o.timeout_ms = gw->timeout_ms;

@@ -81,8 +81,8 @@ struct req {
   char *task;
   lgw_rich_message_t *msgs;    /* in arena */
   size_t nmsgs;
-  char *model, *tier, *effort;
-  lgw__overrides_t ov;
+  lgw__overrides_t ov;          /* model, tier, reasoning_effort: owned
+                                  copies (NULL: not set) */
   double deadline;             /* seconds, 0 = none */
   /* the plan */
   size_t *order;               /* provider indexes, preferred first */
@@ -159,7 +159,6 @@ struct req {
   lgw_tool_delta_fn on_tool_delta;
   void *tool_delta_ud;
   lgw_tool_call_t *res_calls;  /* owned: the result's tool calls */
-  lgw_rich_message_t res_msg;  /* the result's assistant message */
 };
 
 struct lgw_gateway {
@@ -300,8 +299,9 @@ char *lgw__gw_arena_str(req_t *q, const char *s);
 void *lgw__gw_arena_array(req_t *q, size_t n, size_t size);
 /* The tool fields of an attempt's call. */
 void lgw__gw_call_rich(const req_t *q, lgw__call_t *c);
-/* A success's tool calls and assistant message into res. */
-void lgw__gw_result_rich(req_t *q, lgw_result_t *res);
+/* A success's tool calls and assistant message (in msg) into res. */
+void lgw__gw_result_rich(req_t *q, lgw_result_t *res,
+                         lgw_rich_message_t *msg);
 /* Embeddings: the copy of an embed request; why a provider is skipped
  * (1, why filled) or not (0); an attempt's URL, headers (kept in q) and
  * body; a 2xx answer read into q (0 or LGW_E* with msg); the completion

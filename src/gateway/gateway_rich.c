@@ -344,7 +344,8 @@ void lgw__gw_call_rich(const req_t *q, lgw__call_t *c) {
   c->extra = q->extra_json;
 }
 
-void lgw__gw_result_rich(req_t *q, lgw_result_t *res) {
+void lgw__gw_result_rich(req_t *q, lgw_result_t *res,
+                         lgw_rich_message_t *msg) {
   const lgw__tcalls_t *l = &q->reply.calls;
   size_t i;
   if (q->status) return;
@@ -361,12 +362,12 @@ void lgw__gw_result_rich(req_t *q, lgw_result_t *res) {
     res->tool_calls = q->res_calls;
     res->ntool_calls = l->n;
   }
-  memset(&q->res_msg, 0, sizeof q->res_msg);
-  q->res_msg.role = "assistant";
-  q->res_msg.content = res->text ? res->text : "";
-  q->res_msg.tool_calls = res->tool_calls;
-  q->res_msg.ntool_calls = res->ntool_calls;
-  res->message = &q->res_msg;
+  memset(msg, 0, sizeof *msg);
+  msg->role = "assistant";
+  msg->content = res->text ? res->text : "";
+  msg->tool_calls = res->tool_calls;
+  msg->ntool_calls = res->ntool_calls;
+  res->message = msg;
 }
 
 /* ---- streamed tool-call pieces -------------------------------------------- */
