@@ -186,6 +186,7 @@ void lgw__gw_finish(req_t *q, int status) {
   if (q->deadline_timer)
     gw->eng->ops->timer_stop(gw->eng, q->deadline_timer);
   if (q->h) dl_remove(gw, q->h);
+  if (!gw->on_event) goto queued;  /* no listener: no event to build */
   memset(&ev, 0, sizeof ev);
   ev.type = LGW_EVENT_REQUEST_END;
   ev.request_id = q->id;
@@ -206,6 +207,7 @@ void lgw__gw_finish(req_t *q, int status) {
   ev.usage = q->usage_total;
   ev.cost = q->cost_total;
   lgw__gw_queue_event(gw, &ev);
+queued:
   lgw_list_push_back(&gw->done, &q->q_link);
   lgw__gw_wake(gw);
 }
@@ -570,7 +572,8 @@ static void req_release(req_t *q) {
     lgw_free((char *)q->ov.reasoning_effort);
   }
   if (q->route) lgw__gw_route_drop(q);
-  lgw__reply_free(&q->reply);
+  if (q->reply.text || q->reply.refusal || q->reply.calls.v)
+    lgw__reply_free(&q->reply);
   if (q->refusal) lgw_free(q->refusal);
   if (q->lines.data) lgw__buf_free(&q->lines);
   if (q->st) lgw__gw_stream_free(q->st);

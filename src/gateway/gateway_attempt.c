@@ -91,9 +91,11 @@ static double record(req_t *q, int status, int code, const char *msg,
   q->tokens_est = 0;
   q->tokens_shared = 0;
   if (status) q->last_status = status;
-  lgw__event_of_attempt(&ev, &a, q->id, q->task,
-                        q->attempt > 0 ? q->attempt : 1);
-  lgw__gw_queue_event(gw, &ev);
+  if (gw->on_event) {  /* no listener: no event to build */
+    lgw__event_of_attempt(&ev, &a, q->id, q->task,
+                          q->attempt > 0 ? q->attempt : 1);
+    lgw__gw_queue_event(gw, &ev);
+  }
   if (lgw__grow(&q->att, q->natt, &q->catt, sizeof *q->att, 4))
     return a.cost;  /* the attempt list is best effort */
   {
