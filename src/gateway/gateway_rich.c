@@ -29,9 +29,9 @@ typedef struct blk {
  * few blocks. */
 #define BLK_MIN 256
 
-#define AL sizeof(max_align_t)
-
-static size_t al_up(size_t n) { return (n + AL - 1) / AL * AL; }
+/* Arrays are aligned for any type; strings (and data) take their bytes
+ * only, packed. */
+#define AL _Alignof(max_align_t)
 
 /* A new block of cap bytes (at least n) at the head of q's arena. */
 static blk_t *arena_block(req_t *q, size_t cap, size_t n) {
@@ -45,16 +45,18 @@ static blk_t *arena_block(req_t *q, size_t cap, size_t n) {
   return nb;
 }
 
-static void *arena_alloc(req_t *q, size_t n) {
+/* n bytes at a multiple of align (1 or AL) from the block's start. */
+static void *arena_alloc(req_t *q, size_t n, size_t align) {
   blk_t *b = q->arena;
+  size_t off = b ? (b->used + align - 1) / align * align : 0;
   void *p;
-  n = al_up(n);
-  if (!b || b->cap - b->used < n) {
+  if (!b || off > b->cap || b->cap - off < n) {
     size_t cap = b && b->cap <= (size_t)-1 / 4 ? 2 * b->cap : BLK_MIN;
     if (!(b = arena_block(q, cap, n))) return NULL;
+    off = 0;
   }
-  p = (char *)b->data + b->used;
-  b->used += n;
+  p = (char *)b->data + off;
+  b->used = off + n;
   return p;
 }
 
@@ -63,13 +65,14 @@ static void *arena_alloc(req_t *q, size_t n) {
  * short of it only means a second block. 0, or 1 when memory is short. */
 static int arena_first(req_t *q, size_t need) {
   if (q->arena || !need) return 0;
-  return arena_block(q, al_up(need), 0) == NULL;
+  return arena_block(q, need, 0) == NULL;
 }
 
-static size_t str_need(const char *s) { return s ? al_up(strlen(s) + 1) : 0; }
+static size_t str_need(const char *s) { return s ? strlen(s) + 1 : 0; }
 
+/* An array and the padding before it, at most. */
 static size_t array_need(size_t n, size_t size) {
-  return n && n <= (size_t)-1 / size ? al_up(n * size) : 0;
+  return n && n <= ((size_t)-1 - AL) / size ? n * size + AL - 1 : 0;
 }
 
 /* The arena bytes lgw__gw_copy_rich takes for r (and its task). */
@@ -85,7 +88,7 @@ static size_t rich_need(const lgw_request_t *r) {
         n += array_need(m->nparts, sizeof *m->parts);
         for (j = 0; j < m->nparts; j++)
           n += str_need(m->parts[j].text) + str_need(m->parts[j].url) +
-               (m->parts[j].data ? al_up(m->parts[j].data_len + 1) : 0) +
+               (m->parts[j].data ? m->parts[j].data_len + 1 : 0) +
                str_need(m->parts[j].media_type) +
                str_need(m->parts[j].detail) +
                str_need(m->parts[j].filename);
@@ -139,7 +142,7 @@ int lgw__gw_arena_need(req_t *q, size_t n, size_t size) {
 static void *arena_mem(req_t *q, const void *src, size_t n, int *bad) {
   char *p;
   if (!src) return NULL;
-  if (!(p = arena_alloc(q, n + 1))) {
+  if (!(p = arena_alloc(q, n + 1, 1))) {
     *bad = 1;
     return NULL;
   }
@@ -155,7 +158,7 @@ static const char *arena_str(req_t *q, const char *s, int *bad) {
 static void *arena_array(req_t *q, size_t n, size_t size, int *bad) {
   void *p;
   if (!n) return NULL;
-  if (n > (size_t)-1 / size || !(p = arena_alloc(q, n * size))) {
+  if (n > (size_t)-1 / size || !(p = arena_alloc(q, n * size, AL))) {
     *bad = 1;
     return NULL;
   }
