@@ -1031,7 +1031,7 @@ int lgw__gw_submit(lgw_gateway_t *gw, const lgw_request_t *req,
   if (!(deadline < 1e9)) deadline = 0;
   q = req_new(gw, req, deadline, emb);
   if (!q) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
-  if (emb) q->embed_cb = ecb;
+  if (emb) q->em->embed_cb = ecb;
   q->id = ++gw->next_id;
   q->cb = cb;
   q->ud = ud;

@@ -413,9 +413,9 @@ static void send_attempt(req_t *q) {
   }
   if (rc == 0) {
     memset(&o, 0, sizeof o);
-    o.url = q->embed ? q->embed_url : ep->url;
+    o.url = q->embed ? q->em->embed_url : ep->url;
     o.url_kept = !q->embed;  /* the endpoint's: freed after the engine */
-    o.headers = q->embed ? q->embed_headers : ep->headers;
+    o.headers = q->embed ? q->em->embed_headers : ep->headers;
     o.body_len = len;
     o.timeout_ms = gw->timeout_ms;
     o.connect_timeout_ms = gw->connect_timeout_ms;

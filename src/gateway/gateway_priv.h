@@ -70,6 +70,19 @@ typedef struct req_stream {
   char abort_msg[1024];
 } req_stream_t;
 
+/* What only an embed request has (gateway_rich.c), in its arena. */
+typedef struct req_embed {
+  lgw_embed_done_fn embed_cb;
+  const char **inputs;         /* in arena */
+  size_t ninputs;
+  long dims;
+  char *embed_url;             /* owned: the current attempt's */
+  lgw__headers_t *embed_headers;  /* owned */
+  double *vecs;                /* owned: the answer's */
+  size_t nvecs, dim;
+  char *embed_model;           /* owned: the model the answer named */
+} req_embed_t;
+
 struct req {
   lgw_gateway_t *gw;
   uint64_t id;
@@ -146,16 +159,7 @@ struct req {
   double top_p;
   long long seed;
   const char *user, *metadata_json, *extra_json;
-  /* embeddings (gateway_rich.c) */
-  lgw_embed_done_fn embed_cb;
-  const char **inputs;         /* in arena */
-  size_t ninputs;
-  long dims;
-  char *embed_url;             /* owned: the current attempt's */
-  lgw__headers_t *embed_headers;  /* owned */
-  double *vecs;                /* owned: the answer's */
-  size_t nvecs, dim;
-  char *embed_model;           /* owned: the model the answer named */
+  req_embed_t *em;             /* embeddings: in arena, NULL for a chat */
   lgw_tool_delta_fn on_tool_delta;
   void *tool_delta_ud;
   lgw_tool_call_t *res_calls;  /* owned: the result's tool calls */

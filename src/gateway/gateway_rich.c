@@ -125,6 +125,7 @@ static size_t rich_need(const lgw_request_t *r) {
 int lgw__gw_arena_for(req_t *q, const lgw_request_t *r,
                       const lgw_embed_request_t *emb) {
   size_t n = rich_need(r), i;
+  if (emb) n += array_need(1, sizeof(req_embed_t));
   if (emb && emb->ninputs) {
     n += array_need(emb->ninputs, sizeof(const char *));
     for (i = 0; i < emb->ninputs; i++)
@@ -277,31 +278,30 @@ void *lgw__gw_arena_array(req_t *q, size_t n, size_t size) {
   return arena_array(q, n, size, &bad);
 }
 
-/* Everything but the arena's blocks. */
+/* Everything but the arena's blocks (before them: q->em is in the
+ * arena). */
 static void free_results(req_t *q) {
-  if (!q->res_calls && !q->embed_url && !q->embed_headers && !q->vecs &&
-      !q->embed_model)
-    return;
-  lgw_free(q->res_calls);
-  q->res_calls = NULL;
-  lgw_free(q->embed_url);
-  q->embed_url = NULL;
-  lgw__headers_free(q->embed_headers);
-  q->embed_headers = NULL;
-  lgw_free(q->vecs);
-  q->vecs = NULL;
-  lgw_free(q->embed_model);
-  q->embed_model = NULL;
+  req_embed_t *em = q->em;
+  if (q->res_calls) {
+    lgw_free(q->res_calls);
+    q->res_calls = NULL;
+  }
+  if (!em) return;
+  lgw_free(em->embed_url);
+  lgw__headers_free(em->embed_headers);
+  lgw_free(em->vecs);
+  lgw_free(em->embed_model);
+  q->em = NULL;
 }
 
 void lgw__gw_free_rich(req_t *q) {
   blk_t *b = q->arena, *next;
+  free_results(q);
   for (; b; b = next) {
     next = b->next;
     lgw_free(b);
   }
   q->arena = NULL;
-  free_results(q);
 }
 
 /* Blocks up to this size are kept by a recycled record. */
@@ -309,6 +309,7 @@ void lgw__gw_free_rich(req_t *q) {
 
 void lgw__gw_recycle_rich(req_t *q) {
   blk_t *b = q->arena, *next, *keep = NULL;
+  free_results(q);
   for (; b; b = next) {  /* the largest one up to BLK_KEEP is kept */
     next = b->next;
     if (b->cap <= BLK_KEEP && (!keep || b->cap > keep->cap)) {
@@ -323,7 +324,6 @@ void lgw__gw_recycle_rich(req_t *q) {
     keep->next = NULL;
   }
   q->arena = keep;
-  free_results(q);
 }
 
 void lgw__gw_call_rich(const req_t *q, lgw__call_t *c) {
@@ -425,11 +425,13 @@ int lgw__gw_copy_embed(req_t *q, const lgw_embed_request_t *r) {
   int bad = 0;
   size_t i;
   q->embed = 1;
-  q->dims = r->dimensions;
-  if ((q->inputs = arena_array(q, r->ninputs, sizeof *q->inputs, &bad))) {
-    q->ninputs = r->ninputs;
+  if (!(q->em = arena_array(q, 1, sizeof *q->em, &bad))) return bad;
+  q->em->dims = r->dimensions;
+  if ((q->em->inputs = arena_array(q, r->ninputs, sizeof *q->em->inputs,
+                                   &bad))) {
+    q->em->ninputs = r->ninputs;
     for (i = 0; i < r->ninputs; i++) {
-      q->inputs[i] = arena_str(q, r->inputs[i] ? r->inputs[i] : "", &bad);
+      q->em->inputs[i] = arena_str(q, r->inputs[i] ? r->inputs[i] : "", &bad);
       q->msg_bytes += r->inputs[i] ? strlen(r->inputs[i]) : 0;
     }
   }
@@ -473,26 +475,27 @@ int lgw__gw_embed_prepare(req_t *q, char **body, size_t *len,
   lgw__buf_t b;
   size_t i;
   int rc;
-  lgw_free(q->embed_url);
-  lgw__headers_free(q->embed_headers);
-  q->embed_headers = NULL;
-  q->embed_url = embed_url(p->base_url);
+  lgw_free(q->em->embed_url);
+  lgw__headers_free(q->em->embed_headers);
+  q->em->embed_headers = NULL;
+  q->em->embed_url = embed_url(p->base_url);
   if (lgw__openai_headers(p, &kv) == 0)
-    q->embed_headers = lgw__headers_new(&kv);
+    q->em->embed_headers = lgw__headers_new(&kv);
   lgw__kvlist_free(&kv);
   lgw__buf_init(&b);
-  rc = !q->embed_url || !q->embed_headers ? LGW_ENOMEM : 0;
+  rc = !q->em->embed_url || !q->em->embed_headers ? LGW_ENOMEM : 0;
   rc = rc ? rc : lgw__buf_adds(&b, "{\"model\":");
   rc = rc ? rc : lgw__json_add_str(&b, q->route->model,
                                    strlen(q->route->model));
   rc = rc ? rc : lgw__buf_adds(&b, ",\"input\":[");
-  for (i = 0; !rc && i < q->ninputs; i++) {
+  for (i = 0; !rc && i < q->em->ninputs; i++) {
     rc = i ? lgw__buf_addc(&b, ',') : 0;
-    rc = rc ? rc : lgw__json_add_str(&b, q->inputs[i], strlen(q->inputs[i]));
+    rc = rc ? rc : lgw__json_add_str(&b, q->em->inputs[i],
+                                     strlen(q->em->inputs[i]));
   }
   rc = rc ? rc : lgw__buf_addc(&b, ']');
-  if (!rc && q->dims > 0)
-    rc = lgw__buf_printf(&b, ",\"dimensions\":%ld", q->dims);
+  if (!rc && q->em->dims > 0)
+    rc = lgw__buf_printf(&b, ",\"dimensions\":%ld", q->em->dims);
   rc = rc ? rc : lgw__buf_adds(&b, ",\"encoding_format\":\"float\"");
   return lgw__body_finish(&b, rc, body, len, e);
 }
@@ -546,14 +549,14 @@ int lgw__gw_embed_parse(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
   const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
   const char *url = lgw__gw_attempt_url(q);
-  size_t n = q->ninputs, dim = 0, k = 0;
+  size_t n = q->em->ninputs, dim = 0, k = 0;
   int code = 0;
   lgw__reply_no_usage(&q->reply);
   q->reply.input_tokens = lgw__json_count(usage, "prompt_tokens");
   q->reply.output_tokens = q->reply.input_tokens >= 0 ? 0 : -1;
-  lgw_free(q->vecs);
-  q->vecs = NULL;
-  q->nvecs = q->dim = 0;
+  lgw_free(q->em->vecs);
+  q->em->vecs = NULL;
+  q->em->nvecs = q->em->dim = 0;
   if (!root) {
     lgw__gw_msgf(msg, cap, "HTTP %d from %s: the embeddings answer is not "
                  "JSON", (int)resp->status, url);
@@ -568,8 +571,8 @@ int lgw__gw_embed_parse(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
     cJSON_Delete(root);
     return LGW_ERESPONSE;
   }
-  if (dim > ((size_t)-1 / sizeof *q->vecs) / n ||
-      !(q->vecs = lgw__calloc(n * dim, sizeof *q->vecs))) {
+  if (dim > ((size_t)-1 / sizeof *q->em->vecs) / n ||
+      !(q->em->vecs = lgw__calloc(n * dim, sizeof *q->em->vecs))) {
     lgw__gw_msgf(msg, cap, "Out of memory reading embeddings from %s.", url);
     cJSON_Delete(root);
     return LGW_ENOMEM;
@@ -585,7 +588,7 @@ int lgw__gw_embed_parse(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
       code = LGW_ERESPONSE;
       break;
     }
-    v = q->vecs + row * dim;
+    v = q->em->vecs + row * dim;
     if (embedding_dim(e) != dim) {
       code = LGW_ERESPONSE;
     } else if (cJSON_IsArray(e)) {
@@ -604,13 +607,13 @@ int lgw__gw_embed_parse(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
   if (code) {
     lgw__gw_msgf(msg, cap, "HTTP %d from %s: embedding %zu is malformed "
                  "(expected %zu numbers)", (int)resp->status, url, k, dim);
-    lgw_free(q->vecs);
-    q->vecs = NULL;
+    lgw_free(q->em->vecs);
+    q->em->vecs = NULL;
   } else {
-    q->nvecs = n;
-    q->dim = dim;
-    lgw_free(q->embed_model);
-    q->embed_model = cJSON_IsString(model) ? lgw__strdup(model->valuestring)
+    q->em->nvecs = n;
+    q->em->dim = dim;
+    lgw_free(q->em->embed_model);
+    q->em->embed_model = cJSON_IsString(model) ? lgw__strdup(model->valuestring)
                                            : NULL;
   }
   cJSON_Delete(root);
@@ -628,10 +631,10 @@ void lgw__gw_embed_call_back(req_t *q) {
   if (q->status == 0) {
     const lgw__provider_t *p = &gw->rt->providers[q->winner];
     const lgw__transport_t *tr = lgw__transport_for(q->route->style);
-    res.vectors = q->vecs;
-    res.nvectors = q->nvecs;
-    res.dim = q->dim;
-    res.model = q->embed_model ? q->embed_model : q->route->model;
+    res.vectors = q->em->vecs;
+    res.nvectors = q->em->nvecs;
+    res.dim = q->em->dim;
+    res.model = q->em->embed_model ? q->em->embed_model : q->route->model;
     res.provider_index = (int)q->winner + 1;
     res.provider_type = p->provider_type;
     res.api_style = tr ? tr->name : "";
@@ -641,7 +644,7 @@ void lgw__gw_embed_call_back(req_t *q) {
   }
   res.attempts = q->natt ? q->att : NULL;
   res.nattempts = q->natt;
-  q->embed_cb(gw, q->id, q->status, &res,
+  q->em->embed_cb(gw, q->id, q->status, &res,
               q->status ? (q->err ? q->err : &lgw__gw_oom_error) : NULL,
               q->ud);
 }
