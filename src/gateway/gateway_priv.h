@@ -70,6 +70,23 @@ typedef struct req_stream {
   char abort_msg[1024];
 } req_stream_t;
 
+/* A request's tool, schema and sampling options (gateway_rich.c), in its
+ * arena when it has any. */
+typedef struct req_rich {
+  lgw_tool_t *tools;
+  size_t ntools;
+  const char *tool_choice, *tool_choice_name;
+  const char *schema_json, *schema_name;
+  int parallel_tool_calls;
+  int schema_strict;
+  const char **stop;
+  size_t nstop;
+  int has_top_p, has_seed;
+  double top_p;
+  long long seed;
+  const char *user, *metadata_json, *extra_json;
+} req_rich_t;
+
 /* What only an embed request has (gateway_rich.c), in its arena. */
 typedef struct req_embed {
   lgw_embed_done_fn embed_cb;
@@ -138,7 +155,6 @@ struct req {
   lgw_delta_fn on_delta;
   void *delta_ud;
   int emitted;                 /* a delta was queued: no more attempts */
-  int parallel_tool_calls;     /* rich, below (here: no padding) */
   req_stream_t *st;            /* owned; from the first streamed attempt */
   double attempt_s;            /* start of the current attempt */
   double ttft;                 /* current attempt; -1 before a delta */
@@ -147,18 +163,9 @@ struct req {
   double cost_total, win_cost, win_ttft;
   /* rich requests (gateway_rich.c) */
   void *arena;                 /* owned: msgs, tools and their strings */
-  lgw_tool_t *tools;
-  size_t ntools;
-  const char *tool_choice, *tool_choice_name;
-  const char *schema_json, *schema_name;
-  int schema_strict;
+  req_rich_t *rx;              /* tools, schema, sampling...: in arena,
+                                  NULL when the request has none */
   int embed;                   /* an lgw_gateway_embed request */
-  const char **stop;
-  size_t nstop;
-  int has_top_p, has_seed;
-  double top_p;
-  long long seed;
-  const char *user, *metadata_json, *extra_json;
   req_embed_t *em;             /* embeddings: in arena, NULL for a chat */
   lgw_tool_delta_fn on_tool_delta;
   void *tool_delta_ud;

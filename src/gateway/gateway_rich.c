@@ -75,6 +75,8 @@ static size_t array_need(size_t n, size_t size) {
   return n && n <= ((size_t)-1 - AL) / size ? n * size + AL - 1 : 0;
 }
 
+static int has_rich(const lgw_request_t *r);
+
 /* The arena bytes lgw__gw_copy_rich takes for r (and its task). */
 static size_t rich_need(const lgw_request_t *r) {
   size_t n = str_need(r->task ? r->task : ""), i, j;
@@ -105,6 +107,7 @@ static size_t rich_need(const lgw_request_t *r) {
     for (i = 0; i < r->nmessages; i++)
       n += str_need(r->messages[i].role) + str_need(r->messages[i].content);
   }
+  if (has_rich(r)) n += array_need(1, sizeof(req_rich_t));
   if (r->ntools && r->tools) {
     n += array_need(r->ntools, sizeof *r->tools);
     for (i = 0; i < r->ntools; i++)
@@ -210,6 +213,56 @@ static void copy_message(req_t *q, lgw_rich_message_t *d, const lgw_rich_message
   }
 }
 
+/* Has r any tool, schema or sampling option (else no req_rich_t)? */
+static int has_rich(const lgw_request_t *r) {
+  return r->ntools || r->tool_choice || r->tool_choice_name ||
+         r->parallel_tool_calls || r->schema_json || r->schema_name ||
+         r->schema_strict || r->nstop || r->has_top_p || r->top_p != 0 ||
+         r->has_seed || r->seed || r->user || r->metadata_json ||
+         r->extra_json;
+}
+
+/* r's tool, schema and sampling options copied into q's arena; NULL
+ * (*bad set) when memory is short. */
+static req_rich_t *copy_params(req_t *q, const lgw_request_t *r, int *bad) {
+  req_rich_t *x = arena_array(q, 1, sizeof *x, bad);
+  size_t i;
+  if (!x) return NULL;
+  if (r->ntools && r->tools &&
+      (x->tools = arena_array(q, r->ntools, sizeof *x->tools, bad))) {
+    x->ntools = r->ntools;
+    for (i = 0; i < r->ntools; i++) {
+      x->tools[i].name = arena_str(q, r->tools[i].name, bad);
+      x->tools[i].description = arena_str(q, r->tools[i].description, bad);
+      x->tools[i].parameters_json = arena_str(q, r->tools[i].parameters_json,
+                                              bad);
+      x->tools[i].strict = r->tools[i].strict;
+      q->msg_bytes += x->tools[i].parameters_json
+                          ? strlen(x->tools[i].parameters_json) : 0;
+    }
+  }
+  x->tool_choice = arena_str(q, r->tool_choice, bad);
+  x->tool_choice_name = arena_str(q, r->tool_choice_name, bad);
+  x->parallel_tool_calls = r->parallel_tool_calls;
+  x->schema_json = arena_str(q, r->schema_json, bad);
+  x->schema_name = arena_str(q, r->schema_name, bad);
+  x->schema_strict = r->schema_strict;
+  if (r->nstop && r->stop &&
+      (x->stop = arena_array(q, r->nstop, sizeof *x->stop, bad))) {
+    x->nstop = r->nstop;
+    for (i = 0; i < r->nstop; i++)
+      x->stop[i] = arena_str(q, r->stop[i] ? r->stop[i] : "", bad);
+  }
+  x->has_top_p = r->has_top_p;
+  x->top_p = r->top_p;
+  x->has_seed = r->has_seed;
+  x->seed = r->seed;
+  x->user = arena_str(q, r->user, bad);
+  x->metadata_json = arena_str(q, r->metadata_json, bad);
+  x->extra_json = arena_str(q, r->extra_json, bad);
+  return x;
+}
+
 int lgw__gw_copy_rich(req_t *q, const lgw_request_t *r) {
   int bad = 0;
   size_t i;
@@ -230,41 +283,11 @@ int lgw__gw_copy_rich(req_t *q, const lgw_request_t *r) {
       copy_message(q, &q->msgs[i], &m, &bad);
     }
   }
-  if (r->ntools && r->tools &&
-      (q->tools = arena_array(q, r->ntools, sizeof *q->tools, &bad))) {
-    q->ntools = r->ntools;
-    for (i = 0; i < r->ntools; i++) {
-      q->tools[i].name = arena_str(q, r->tools[i].name, &bad);
-      q->tools[i].description = arena_str(q, r->tools[i].description, &bad);
-      q->tools[i].parameters_json = arena_str(q, r->tools[i].parameters_json,
-                                              &bad);
-      q->tools[i].strict = r->tools[i].strict;
-      q->msg_bytes += q->tools[i].parameters_json
-                          ? strlen(q->tools[i].parameters_json) : 0;
-    }
+  if (has_rich(r) && (q->rx = copy_params(q, r, &bad)) != NULL) {
+    q->msg_bytes += q->rx->schema_json ? strlen(q->rx->schema_json) : 0;
   }
-  q->tool_choice = arena_str(q, r->tool_choice, &bad);
-  q->tool_choice_name = arena_str(q, r->tool_choice_name, &bad);
-  q->parallel_tool_calls = r->parallel_tool_calls;
-  q->schema_json = arena_str(q, r->schema_json, &bad);
-  q->schema_name = arena_str(q, r->schema_name, &bad);
-  q->schema_strict = r->schema_strict;
-  if (r->nstop && r->stop &&
-      (q->stop = arena_array(q, r->nstop, sizeof *q->stop, &bad))) {
-    q->nstop = r->nstop;
-    for (i = 0; i < r->nstop; i++)
-      q->stop[i] = arena_str(q, r->stop[i] ? r->stop[i] : "", &bad);
-  }
-  q->has_top_p = r->has_top_p;
-  q->top_p = r->top_p;
-  q->has_seed = r->has_seed;
-  q->seed = r->seed;
-  q->user = arena_str(q, r->user, &bad);
-  q->metadata_json = arena_str(q, r->metadata_json, &bad);
-  q->extra_json = arena_str(q, r->extra_json, &bad);
   q->on_tool_delta = r->on_tool_delta;
   q->tool_delta_ud = r->tool_delta_ud;
-  q->msg_bytes += q->schema_json ? strlen(q->schema_json) : 0;
   return bad;
 }
 
@@ -327,24 +350,26 @@ void lgw__gw_recycle_rich(req_t *q) {
 }
 
 void lgw__gw_call_rich(const req_t *q, lgw__call_t *c) {
-  c->tools = q->tools;
-  c->ntools = q->ntools;
-  c->tool_choice = q->tool_choice;
-  c->tool_choice_name = q->tool_choice_name;
-  c->parallel_tool_calls = q->parallel_tool_calls;
-  c->schema_json = q->schema_json;
-  c->schema_name = q->schema_name;
-  c->schema_strict = q->schema_strict;
-  c->stop = q->stop;
-  c->nstop = q->nstop;
-  c->has_top_p = q->has_top_p;
-  c->top_p = q->top_p;
-  c->has_seed = q->has_seed;
-  c->seed = q->seed;
-  c->user = q->user;
-  c->metadata_json = q->metadata_json;
+  const req_rich_t *x = q->rx;
   c->extra_body = prov(q)->extra_body;
-  c->extra = q->extra_json;
+  if (!x) return;  /* c's options stay as the caller zeroed them */
+  c->tools = x->tools;
+  c->ntools = x->ntools;
+  c->tool_choice = x->tool_choice;
+  c->tool_choice_name = x->tool_choice_name;
+  c->parallel_tool_calls = x->parallel_tool_calls;
+  c->schema_json = x->schema_json;
+  c->schema_name = x->schema_name;
+  c->schema_strict = x->schema_strict;
+  c->stop = x->stop;
+  c->nstop = x->nstop;
+  c->has_top_p = x->has_top_p;
+  c->top_p = x->top_p;
+  c->has_seed = x->has_seed;
+  c->seed = x->seed;
+  c->user = x->user;
+  c->metadata_json = x->metadata_json;
+  c->extra = x->extra_json;
 }
 
 void lgw__gw_result_rich(req_t *q, lgw_result_t *res,
