@@ -641,7 +641,7 @@ static int compactable(const req_t *q) {
   return q->h && q->state == S_WAIT && lgw_list_linked(&q->node.wait) &&
          q->pos == 0 && q->attempt == 1 && q->natt == 0 &&
          q->lines.len == 0 && !q->err && !q->st && !q->refusal &&
-         !q->embed && q->route && q->route != &q->own_route &&
+         !q->embed && q->route && q->route != q->own_route &&
          !q->last_status && q->cost_total == -1 && !q->rs_call;
 }
 

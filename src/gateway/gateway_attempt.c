@@ -103,7 +103,7 @@ static double record(req_t *q, int status, int code, const char *msg,
      * as the program: both are borrowed (the first LGW__ATT_BITS attempts;
      * lgw__gw_att_free knows which); anything else is copied. */
     size_t i = q->natt;
-    int own_model = i >= LGW__ATT_BITS || (q->route && q->route == &q->own_route);
+    int own_model = i >= LGW__ATT_BITS || (q->route && q->route == q->own_route);
     int own_msg = i >= LGW__ATT_BITS || buf[0];
     const char *model = a.model;
     a.model = own_model ? lgw__strdup(model) : model;
@@ -142,7 +142,7 @@ static void finish_exhausted(req_t *q) {
 
 /* Forget the current route (freed when it was the request's own). */
 void lgw__gw_route_drop(req_t *q) {
-  if (q->route == &q->own_route) lgw__route_free(&q->own_route);
+  if (q->route && q->route == q->own_route) lgw__route_free(q->own_route);
   q->route = NULL;
 }
 
@@ -285,10 +285,15 @@ static const lgw__route_t *route_for(req_t *q, lgw_error_t *e) {
     }
     if (gw->nroutes[pi] < ROUTES_MAX) return route_add(gw, pi, q->task, e);
   }
-  if (lgw__route(gw->rt, &gw->rt->providers[pi], q->task, &q->ov,
-                 &q->own_route, e))
+  if (!q->own_route &&
+      !(q->own_route = lgw__gw_arena_array(q, 1, sizeof *q->own_route))) {
+    lgw__error_set(e, LGW_ENOMEM, "out of memory while routing");
     return NULL;
-  return &q->own_route;
+  }
+  if (lgw__route(gw->rt, &gw->rt->providers[pi], q->task, &q->ov,
+                 q->own_route, e))
+    return NULL;
+  return q->own_route;
 }
 
 void lgw__gw_routes_free(lgw_gateway_t *gw) {

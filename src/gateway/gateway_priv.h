@@ -121,7 +121,8 @@ struct req {
   int stop_code;               /* LGW_ECANCELED / LGW_EDEADLINE once asked */
   const lgw__route_t *route;   /* the gateway's cached one or own_route;
                                   NULL before routing */
-  lgw__route_t own_route;      /* owned: a route built with overrides */
+  lgw__route_t *own_route;     /* a route built with overrides: in arena,
+                                  its strings owned; NULL until one is */
   lgw__xfer_t *http;
   /* timers, allocated on first use (owned) */
   lgw__timer_t *sleep_timer, *deadline_timer, *ttft_timer, *idle_timer;
@@ -155,6 +156,7 @@ struct req {
   lgw_delta_fn on_delta;
   void *delta_ud;
   int emitted;                 /* a delta was queued: no more attempts */
+  int embed;                   /* an lgw_gateway_embed request */
   req_stream_t *st;            /* owned; from the first streamed attempt */
   double attempt_s;            /* start of the current attempt */
   double ttft;                 /* current attempt; -1 before a delta */
@@ -165,7 +167,6 @@ struct req {
   void *arena;                 /* owned: msgs, tools and their strings */
   req_rich_t *rx;              /* tools, schema, sampling...: in arena,
                                   NULL when the request has none */
-  int embed;                   /* an lgw_gateway_embed request */
   req_embed_t *em;             /* embeddings: in arena, NULL for a chat */
   lgw_tool_delta_fn on_tool_delta;
   void *tool_delta_ud;
