@@ -74,6 +74,16 @@ typedef struct fd_slot {
 
 enum { R_SPARE, R_ACTIVE, R_DONE };
 
+/* What only a transfer that may be streamed needs. */
+typedef struct xfer_stream {
+  lgw__xfer_t *r;
+  lgw__xfer_head_cb on_head;  /* both set for such a transfer */
+  lgw__xfer_data_cb on_data;
+  size_t streamed;            /* bytes handed on so far */
+  lgw__buf_t pending;         /* received, not yet handed on */
+  lgw_link_t flink;           /* in h->flushq while pending has data */
+} xfer_stream_t;
+
 struct lgw__xfer {
   lgw__http_t *h;
   CURL *easy;                 /* owned; kept across reuse */
@@ -103,6 +113,7 @@ struct lgw__xfer {
   char *url;                  /* CURLOPT_URL: a copy (owned) or, with
                                  url_kept, the caller's (borrowed) */
   int url_owned;
+  int stream;                 /* -1 undecided, 0 collected, 1 streamed */
   const void *hlist;          /* CURLOPT_HTTPHEADER */
   const char *postfields;     /* CURLOPT_POSTFIELDS */
   curl_off_t postsize;        /* CURLOPT_POSTFIELDSIZE_LARGE; -1 unset */
@@ -112,13 +123,8 @@ struct lgw__xfer {
   double start_ms;
   char errbuf[CURL_ERROR_SIZE];
   lgw_link_t link;            /* in h->active, h->done or h->spare */
-  /* streaming */
-  lgw__xfer_head_cb on_head;
-  lgw__xfer_data_cb on_data;
-  int stream;                 /* -1 undecided, 0 collected, 1 streamed */
-  size_t streamed;            /* bytes handed on so far */
-  lgw__buf_t pending;         /* received, not yet handed on */
-  lgw_link_t flink;           /* in h->flushq while pending has data */
+  xfer_stream_t *st;          /* owned, kept across reuse: made for the
+                                 first transfer that may be streamed */
 };
 
 struct lgw__http {
@@ -159,8 +165,9 @@ static lgw__xfer_t *first_of(const lgw_link_t *list) {
   return l ? XFER_OF(l, link) : NULL;
 }
 
-static void flushq_append(lgw__http_t *h, lgw__xfer_t *r) {
-  if (!lgw_list_linked(&r->flink)) lgw_list_push_back(&h->flushq, &r->flink);
+static void flushq_append(lgw__http_t *h, xfer_stream_t *st) {
+  if (!lgw_list_linked(&st->flink))
+    lgw_list_push_back(&h->flushq, &st->flink);
 }
 
 static void header_drop(lgw__xfer_t *r, int i) {
@@ -175,16 +182,18 @@ static void req_clear(lgw__xfer_t *r) {
   if (r->body.cap > POST_KEEP) lgw__buf_free(&r->body);
   r->body.len = 0;
   if (r->body.data) r->body.data[0] = '\0';
-  lgw__buf_free(&r->pending);
   if (r->post.cap > POST_KEEP) lgw__buf_free(&r->post);
   r->post.len = 0;
   lgw_free(r->owned);
   r->owned = NULL;
-  lgw_list_remove(&r->flink);
-  r->on_head = NULL;
-  r->on_data = NULL;
+  if (r->st) {
+    lgw__buf_free(&r->st->pending);
+    lgw_list_remove(&r->st->flink);
+    r->st->on_head = NULL;
+    r->st->on_data = NULL;
+    r->st->streamed = 0;
+  }
   r->stream = -1;
-  r->streamed = 0;
   for (i = 0; i < H_COUNT; i++) header_drop(r, i);
   r->too_big = r->no_mem = r->no_fd = r->big_header = 0;
   r->header_bytes = 0;
@@ -201,6 +210,7 @@ static void req_destroy(lgw__xfer_t *r) {
   lgw__buf_free(&r->post);
   lgw__buf_free(&r->body);
   if (r->url_owned) lgw_free(r->url);
+  lgw_free(r->st);  /* its pending buffer went with req_clear */
   lgw_free(r);
 }
 
@@ -310,7 +320,7 @@ static void complete(lgw__xfer_t *r, int canceled) {
   resp.elapsed = (lgw__now_ms() - r->start_ms) / 1000.0;
   resp.streamed = r->stream == 1;
   resp.connect_timeout = resp.code == LGW_ETIMEOUT && connect_timed_out(r);
-  lgw_list_remove(&r->flink);
+  if (r->st) lgw_list_remove(&r->st->flink);
   h->count--;
   r->cb(&resp, r->ud);
   req_recycle(r);
@@ -321,11 +331,12 @@ static void complete(lgw__xfer_t *r, int canceled) {
 static void flush(lgw__http_t *h) {
   lgw_link_t *l;
   while ((l = lgw_list_pop_front(&h->flushq)) != NULL) {
-    lgw__xfer_t *r = XFER_OF(l, flink);
-    lgw__buf_t chunk = r->pending;
+    xfer_stream_t *st = LGW_CONTAINER_OF(l, xfer_stream_t, flink);
+    lgw__xfer_t *r = st->r;
+    lgw__buf_t chunk = st->pending;
     int stop;
-    lgw__buf_init(&r->pending);
-    stop = chunk.len ? r->on_data(chunk.data, chunk.len, r->ud) : 0;
+    lgw__buf_init(&st->pending);
+    stop = chunk.len ? st->on_data(chunk.data, chunk.len, r->ud) : 0;
     lgw__buf_free(&chunk);
     if (stop) lgw__http_cancel(r);
   }
@@ -670,8 +681,9 @@ static int decide_stream(lgw__xfer_t *r) {
   long status = 0;
   if (r->stream < 0) {
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-    r->stream = r->on_data &&
-                r->on_head(status, r->headers[H_CONTENT_TYPE], r->ud) != 0;
+    r->stream = r->st && r->st->on_data &&
+                r->st->on_head(status, r->headers[H_CONTENT_TYPE],
+                               r->ud) != 0;
   }
   return r->stream;
 }
@@ -680,16 +692,17 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
   lgw__xfer_t *r = ud;
   size_t len = size * n;
   if (decide_stream(r)) {
-    if (r->max_bytes > 0 && r->streamed + len > (size_t)r->max_bytes) {
+    xfer_stream_t *st = r->st;
+    if (r->max_bytes > 0 && st->streamed + len > (size_t)r->max_bytes) {
       r->too_big = 1;
       return 0;
     }
-    if (lgw__buf_add(&r->pending, p, len)) {
+    if (lgw__buf_add(&st->pending, p, len)) {
       r->no_mem = 1;
       return 0;
     }
-    r->streamed += len;
-    flushq_append(r->h, r);
+    st->streamed += len;
+    flushq_append(r->h, st);
     return len;
   }
   if (r->max_bytes > 0 && r->body.len + len > (size_t)r->max_bytes) {
@@ -935,7 +948,6 @@ static lgw__xfer_t *req_get(lgw__http_t *h) {
   r->h = h;
   r->postsize = -1;
   lgw_list_init(&r->link);
-  lgw_list_init(&r->flink);
   r->easy = curl_easy_init();
   if (!r->easy) {
     lgw_free(r);
@@ -974,10 +986,17 @@ int lgw__http_post_owned(lgw__http_t *h, const lgw__xfer_opts_t *o,
   r->cb = cb;
   r->ud = ud;
   r->max_bytes = o->max_response_bytes;
-  r->on_head = o->on_head;
-  r->on_data = o->on_head ? o->on_data : NULL;
   r->stream = -1;
-  if (easy_setup(r, o)) {
+  if (o->on_head && o->on_data && !r->st &&
+      (r->st = lgw__calloc(1, sizeof *r->st)) != NULL) {
+    r->st->r = r;
+    lgw_list_init(&r->st->flink);
+  }
+  if (r->st && o->on_head && o->on_data) {
+    r->st->on_head = o->on_head;
+    r->st->on_data = o->on_data;
+  }
+  if ((o->on_head && o->on_data && !r->st) || easy_setup(r, o)) {
     req_recycle(r);
     return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   }
