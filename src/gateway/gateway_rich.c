@@ -128,6 +128,11 @@ static size_t rich_need(const lgw_request_t *r) {
 int lgw__gw_arena_for(req_t *q, const lgw_request_t *r,
                       const lgw_embed_request_t *emb) {
   size_t n = rich_need(r), i;
+  /* overrides: the request builds its own route (route_for) */
+  if ((r->model && *r->model) || (r->tier && *r->tier) ||
+      (r->reasoning_effort && *r->reasoning_effort) || r->has_temperature ||
+      r->max_tokens)
+    n += array_need(1, sizeof(lgw__route_t));
   if (emb) n += array_need(1, sizeof(req_embed_t));
   if (emb && emb->ninputs) {
     n += array_need(emb->ninputs, sizeof(const char *));
