@@ -97,7 +97,8 @@ struct lgw__xfer {
   long timeout_ms, connect_timeout_ms;
   char *headers[H_COUNT];     /* values, NULL when absent: owned, or
                                  in ctype */
-  char ctype[56];             /* a short Content-Type, in place */
+  char ctype[40];             /* a short Content-Type, in place (the
+                                 usual ones are 16 to 32 bytes) */
   long max_bytes;
   int too_big, no_mem;
   long pipewait;              /* CURLOPT_PIPEWAIT as last set */

@@ -641,6 +641,37 @@ TEST(http_url_kept_and_copied) {
   ASSERT_CONTAINS(g[4].body, "\"content\":\"echo(m1): hi there\"");
 }
 
+/* A Content-Type kept in place (up to 39 bytes) and a longer one (a
+ * copy), one after the other on one handle: each reads back whole. */
+TEST(http_content_type_short_and_long) {
+  static echo_canned_t canned;
+  static const char *const types[] = {
+      "application/json; charset=utf-8",
+      "application/json; charset=utf-8; profile=\"https://example.com/p\"",
+      "application/json"};
+  char url[128];
+  echo_t *srv;
+  env_t e;
+  got_t g[3];
+  int i;
+  echo_canned_set(&canned, 3, types[0], "{}", types[1], "{}", types[2], "{}");
+  srv = echo_start(echo_canned, &canned);
+  ASSERT(srv != NULL);
+  snprintf(url, sizeof url, "%s/v1/chat/completions", echo_base(srv));
+  memset(g, 0, sizeof g);
+  ASSERT_EQ(env_open(&e, NULL), 0);
+  for (i = 0; i < 3; i++) {
+    ASSERT_EQ(post_url(&e, url, 1, &g[i]), 0);
+    run(&e);
+  }
+  env_close(&e);
+  echo_stop(srv);
+  for (i = 0; i < 3; i++) {
+    ASSERT_EQ(g[i].status, 200);
+    ASSERT_STREQ(g[i].content_type, types[i]);
+  }
+}
+
 TEST(http_loopback_urls) {
   static const char *const yes[] = {
       "http://127.0.0.1:8080/v1", "http://127.1.2.3/v1", "http://localhost/v1",
@@ -900,6 +931,7 @@ int main(void) {
   RUN(http_user_agent_from_headers);
   RUN(http_expect_never_sent);
   RUN(http_url_kept_and_copied);
+  RUN(http_content_type_short_and_long);
   RUN(http_loopback_urls);
   RUN(http_loopback_never_proxied);
   RUN(http_header_too_large);
