@@ -84,6 +84,8 @@ typedef struct lgw__xfer_opts {
   const char *ca_file;            /* CA bundle (borrowed, must outlive the
                                      engine); NULL: the default store */
   int direct;                     /* 1: never through a proxy */
+  int url_kept;                   /* 1: url outlives the engine (as
+                                     ca_file): borrowed, not copied */
 } lgw__xfer_opts_t;
 
 /* ---- the engine ---------------------------------------------------------- */

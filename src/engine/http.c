@@ -56,13 +56,13 @@ static const char *const header_names[H_COUNT] = {
 static const unsigned char header_len[H_COUNT] = {12, 11, 14, 14};
 
 typedef struct sock_ctx {
-  uv_poll_t poll;
+  uv_poll_t poll;              /* first: the handle is the record; its
+                                  data is the engine (lgw__http_t) */
   curl_socket_t fd;
-  lgw__http_t *h;
-  lgw_link_t link;             /* in h->socks */
-  int events;                  /* UV_READABLE/UV_WRITABLE being watched */
-  int parked;                  /* curl let go of it; the connection is
+  unsigned char events;        /* UV_READABLE/UV_WRITABLE being watched */
+  unsigned char parked;        /* curl let go of it; the connection is
                                   idle in curl's pool, still open */
+  lgw_link_t link;             /* in h->socks */
 } sock_ctx_t;
 
 /* What the engine knows of a descriptor curl opened (opensocket
@@ -74,10 +74,21 @@ typedef struct fd_slot {
 
 enum { R_SPARE, R_ACTIVE, R_DONE };
 
+/* What only a transfer that may be streamed needs. */
+typedef struct xfer_stream {
+  lgw__xfer_t *r;
+  lgw__xfer_head_cb on_head;  /* both set for such a transfer */
+  lgw__xfer_data_cb on_data;
+  size_t streamed;            /* bytes handed on so far */
+  lgw__buf_t pending;         /* received, not yet handed on */
+  lgw_link_t flink;           /* in h->flushq while pending has data */
+} xfer_stream_t;
+
 struct lgw__xfer {
   lgw__http_t *h;
   CURL *easy;                 /* owned; kept across reuse */
   int state;                  /* R_* */
+  CURLcode result;
   lgw__xfer_cb cb;
   void *ud;
   lgw__buf_t body;
@@ -86,37 +97,35 @@ struct lgw__xfer {
   long timeout_ms, connect_timeout_ms;
   char *headers[H_COUNT];     /* values, NULL when absent: owned, or
                                  in ctype */
-  char ctype[64];             /* a short Content-Type, in place */
+  char ctype[40];             /* a short Content-Type, in place (the
+                                 usual ones are 16 to 32 bytes) */
   long max_bytes;
   int too_big, no_mem;
   long pipewait;              /* CURLOPT_PIPEWAIT as last set */
   int no_fd;                  /* EMFILE/ENFILE: no descriptor for a
                                  socket or the resolver */
-  size_t header_bytes;        /* of this response; 0: no status line yet */
   int big_header;             /* headers over LGW__XFER_MAX_HEADERS */
+  size_t header_bytes;        /* of this response; 0: no status line yet */
   const char *ca_file;        /* CURLOPT_CAINFO as last set */
   int direct;                 /* CURLOPT_NOPROXY "*" set */
   int ua;                     /* CURLOPT_USERAGENT set */
   /* options as last set on the easy handle, not set again when a
    * transfer has the same (as the raw libcurl loop re-adds its handles) */
-  char *url;                  /* CURLOPT_URL, a copy; owned */
+  char *url;                  /* CURLOPT_URL: a copy (owned) or, with
+                                 url_kept, the caller's (borrowed) */
+  int url_owned;
+  int stream;                 /* -1 undecided, 0 collected, 1 streamed */
   const void *hlist;          /* CURLOPT_HTTPHEADER */
   const char *postfields;     /* CURLOPT_POSTFIELDS */
   curl_off_t postsize;        /* CURLOPT_POSTFIELDSIZE_LARGE; -1 unset */
   long timeout_set, connect_timeout_set;  /* 0: curl's default */
-  CURLcode result;
   const char *fail;           /* multi-level failure message (static) */
   long status;
   double start_ms;
   char errbuf[CURL_ERROR_SIZE];
   lgw_link_t link;            /* in h->active, h->done or h->spare */
-  /* streaming */
-  lgw__xfer_head_cb on_head;
-  lgw__xfer_data_cb on_data;
-  int stream;                 /* -1 undecided, 0 collected, 1 streamed */
-  size_t streamed;            /* bytes handed on so far */
-  lgw__buf_t pending;         /* received, not yet handed on */
-  lgw_link_t flink;           /* in h->flushq while pending has data */
+  xfer_stream_t *st;          /* owned, kept across reuse: made for the
+                                 first transfer that may be streamed */
 };
 
 struct lgw__http {
@@ -157,8 +166,9 @@ static lgw__xfer_t *first_of(const lgw_link_t *list) {
   return l ? XFER_OF(l, link) : NULL;
 }
 
-static void flushq_append(lgw__http_t *h, lgw__xfer_t *r) {
-  if (!lgw_list_linked(&r->flink)) lgw_list_push_back(&h->flushq, &r->flink);
+static void flushq_append(lgw__http_t *h, xfer_stream_t *st) {
+  if (!lgw_list_linked(&st->flink))
+    lgw_list_push_back(&h->flushq, &st->flink);
 }
 
 static void header_drop(lgw__xfer_t *r, int i) {
@@ -173,16 +183,18 @@ static void req_clear(lgw__xfer_t *r) {
   if (r->body.cap > POST_KEEP) lgw__buf_free(&r->body);
   r->body.len = 0;
   if (r->body.data) r->body.data[0] = '\0';
-  lgw__buf_free(&r->pending);
   if (r->post.cap > POST_KEEP) lgw__buf_free(&r->post);
   r->post.len = 0;
   lgw_free(r->owned);
   r->owned = NULL;
-  lgw_list_remove(&r->flink);
-  r->on_head = NULL;
-  r->on_data = NULL;
+  if (r->st) {
+    lgw__buf_free(&r->st->pending);
+    lgw_list_remove(&r->st->flink);
+    r->st->on_head = NULL;
+    r->st->on_data = NULL;
+    r->st->streamed = 0;
+  }
   r->stream = -1;
-  r->streamed = 0;
   for (i = 0; i < H_COUNT; i++) header_drop(r, i);
   r->too_big = r->no_mem = r->no_fd = r->big_header = 0;
   r->header_bytes = 0;
@@ -198,7 +210,8 @@ static void req_destroy(lgw__xfer_t *r) {
   if (r->easy) curl_easy_cleanup(r->easy);
   lgw__buf_free(&r->post);
   lgw__buf_free(&r->body);
-  lgw_free(r->url);
+  if (r->url_owned) lgw_free(r->url);
+  lgw_free(r->st);  /* its pending buffer went with req_clear */
   lgw_free(r);
 }
 
@@ -308,7 +321,7 @@ static void complete(lgw__xfer_t *r, int canceled) {
   resp.elapsed = (lgw__now_ms() - r->start_ms) / 1000.0;
   resp.streamed = r->stream == 1;
   resp.connect_timeout = resp.code == LGW_ETIMEOUT && connect_timed_out(r);
-  lgw_list_remove(&r->flink);
+  if (r->st) lgw_list_remove(&r->st->flink);
   h->count--;
   r->cb(&resp, r->ud);
   req_recycle(r);
@@ -319,11 +332,12 @@ static void complete(lgw__xfer_t *r, int canceled) {
 static void flush(lgw__http_t *h) {
   lgw_link_t *l;
   while ((l = lgw_list_pop_front(&h->flushq)) != NULL) {
-    lgw__xfer_t *r = XFER_OF(l, flink);
-    lgw__buf_t chunk = r->pending;
+    xfer_stream_t *st = LGW_CONTAINER_OF(l, xfer_stream_t, flink);
+    lgw__xfer_t *r = st->r;
+    lgw__buf_t chunk = st->pending;
     int stop;
-    lgw__buf_init(&r->pending);
-    stop = chunk.len ? r->on_data(chunk.data, chunk.len, r->ud) : 0;
+    lgw__buf_init(&st->pending);
+    stop = chunk.len ? st->on_data(chunk.data, chunk.len, r->ud) : 0;
     lgw__buf_free(&chunk);
     if (stop) lgw__http_cancel(r);
   }
@@ -362,7 +376,7 @@ static void collect(lgw__http_t *h) {
 static int multi_setup(lgw__http_t *h);
 
 static void on_sock_close(uv_handle_t *handle) {
-  lgw_free(handle->data);
+  lgw_free(handle);  /* the sock_ctx_t it begins */
 }
 
 static fd_slot_t *slot_of(lgw__http_t *h, curl_socket_t s) {
@@ -372,7 +386,7 @@ static fd_slot_t *slot_of(lgw__http_t *h, curl_socket_t s) {
 static void on_poll(uv_poll_t *p, int status, int events);
 
 static void sock_close(sock_ctx_t *c) {
-  fd_slot_t *f = slot_of(c->h, c->fd);
+  fd_slot_t *f = slot_of(c->poll.data, c->fd);
   if (f && f->c == c) f->c = NULL;
   lgw_list_remove(&c->link);
   uv_poll_stop(&c->poll);
@@ -390,7 +404,7 @@ static void close_socks(lgw__http_t *h) {
  * is called only when something does. */
 static void sock_watch(sock_ctx_t *c, int events) {
   if (events == c->events) return;
-  c->events = events;
+  c->events = (unsigned char)events;
   if (events) uv_poll_start(&c->poll, events, on_poll);
   else uv_poll_stop(&c->poll);
 }
@@ -428,7 +442,7 @@ static void drive(lgw__http_t *h, curl_socket_t s, int flags) {
 }
 
 static void on_poll(uv_poll_t *p, int status, int events) {
-  sock_ctx_t *c = p->data;
+  sock_ctx_t *c = (sock_ctx_t *)(void *)p;
   int flags = 0;
   if (c->parked) return;  /* stopped: a leftover event */
   if (status < 0) {
@@ -437,7 +451,7 @@ static void on_poll(uv_poll_t *p, int status, int events) {
     if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   }
-  drive(c->h, c->fd, flags);
+  drive(p->data, c->fd, flags);
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -535,8 +549,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
       return -1;
     }
     c->fd = s;
-    c->h = h;
-    c->poll.data = c;
+    c->poll.data = h;
     lgw_list_push_front(&h->socks, &c->link);
     curl_multi_assign(h->multi, s, c);
     if (f && f->ours) f->c = c;
@@ -669,8 +682,9 @@ static int decide_stream(lgw__xfer_t *r) {
   long status = 0;
   if (r->stream < 0) {
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-    r->stream = r->on_data &&
-                r->on_head(status, r->headers[H_CONTENT_TYPE], r->ud) != 0;
+    r->stream = r->st && r->st->on_data &&
+                r->st->on_head(status, r->headers[H_CONTENT_TYPE],
+                               r->ud) != 0;
   }
   return r->stream;
 }
@@ -679,16 +693,17 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
   lgw__xfer_t *r = ud;
   size_t len = size * n;
   if (decide_stream(r)) {
-    if (r->max_bytes > 0 && r->streamed + len > (size_t)r->max_bytes) {
+    xfer_stream_t *st = r->st;
+    if (r->max_bytes > 0 && st->streamed + len > (size_t)r->max_bytes) {
       r->too_big = 1;
       return 0;
     }
-    if (lgw__buf_add(&r->pending, p, len)) {
+    if (lgw__buf_add(&st->pending, p, len)) {
       r->no_mem = 1;
       return 0;
     }
-    r->streamed += len;
-    flushq_append(r->h, r);
+    st->streamed += len;
+    flushq_append(r->h, st);
     return len;
   }
   if (r->max_bytes > 0 && r->body.len + len > (size_t)r->max_bytes) {
@@ -870,15 +885,17 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
   /* curl copies the URL (and parses it again at every transfer whether
    * it was set again or not); a pointer option is read only when a
    * transfer starts, so an equal pointer is the same option */
-  if (!r->url || strcmp(r->url, o->url) != 0) {
+  if (!r->url || (r->url != o->url && strcmp(r->url, o->url) != 0)) {
     pipewait = lgw__strncasecmp(o->url, "https://", 8) == 0;
     if (pipewait != r->pipewait) {
       curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait);
       r->pipewait = pipewait;
     }
     curl_easy_setopt(e, CURLOPT_URL, o->url);
-    lgw_free(r->url);
-    r->url = lgw__strdup(o->url);  /* NULL: set again next time */
+    if (r->url_owned) lgw_free(r->url);
+    r->url_owned = !o->url_kept;
+    /* a copy may be NULL: set again next time */
+    r->url = o->url_kept ? (char *)o->url : lgw__strdup(o->url);
   }
   hlist = headers_for(o->headers, len);
   if (hlist != r->hlist) {
@@ -932,7 +949,6 @@ static lgw__xfer_t *req_get(lgw__http_t *h) {
   r->h = h;
   r->postsize = -1;
   lgw_list_init(&r->link);
-  lgw_list_init(&r->flink);
   r->easy = curl_easy_init();
   if (!r->easy) {
     lgw_free(r);
@@ -971,10 +987,17 @@ int lgw__http_post_owned(lgw__http_t *h, const lgw__xfer_opts_t *o,
   r->cb = cb;
   r->ud = ud;
   r->max_bytes = o->max_response_bytes;
-  r->on_head = o->on_head;
-  r->on_data = o->on_head ? o->on_data : NULL;
   r->stream = -1;
-  if (easy_setup(r, o)) {
+  if (o->on_head && o->on_data && !r->st &&
+      (r->st = lgw__calloc(1, sizeof *r->st)) != NULL) {
+    r->st->r = r;
+    lgw_list_init(&r->st->flink);
+  }
+  if (r->st && o->on_head && o->on_data) {
+    r->st->on_head = o->on_head;
+    r->st->on_data = o->on_data;
+  }
+  if ((o->on_head && o->on_data && !r->st) || easy_setup(r, o)) {
     req_recycle(r);
     return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   }

@@ -186,6 +186,7 @@ void lgw__gw_finish(req_t *q, int status) {
   if (q->deadline_timer)
     gw->eng->ops->timer_stop(gw->eng, q->deadline_timer);
   if (q->h) dl_remove(gw, q->h);
+  if (!gw->on_event) goto queued;  /* no listener: no event to build */
   memset(&ev, 0, sizeof ev);
   ev.type = LGW_EVENT_REQUEST_END;
   ev.request_id = q->id;
@@ -206,6 +207,7 @@ void lgw__gw_finish(req_t *q, int status) {
   ev.usage = q->usage_total;
   ev.cost = q->cost_total;
   lgw__gw_queue_event(gw, &ev);
+queued:
   lgw_list_push_back(&gw->done, &q->q_link);
   lgw__gw_wake(gw);
 }
@@ -498,7 +500,8 @@ static int q_attach(req_t *q, qreq_t *h) {
   q->tool_delta_ud = v.tool_delta_ud;
   q->plain = 1;
   if (h->nmsgs &&
-      !(q->msgs = lgw__gw_arena_array(q, h->nmsgs, sizeof *q->msgs)))
+      (lgw__gw_arena_need(q, h->nmsgs, sizeof *q->msgs) ||
+       !(q->msgs = lgw__gw_arena_array(q, h->nmsgs, sizeof *q->msgs))))
     return LGW_ENOMEM;
   q->nmsgs = h->nmsgs;
   p = v.msgs;
@@ -563,13 +566,14 @@ static void req_release(req_t *q) {
     if (!small || (q->att_own_msg >> i & 1))
       lgw_free((char *)q->att[i].message);
   }
-  if (q->model || q->tier || q->effort) {
-    lgw_free(q->model);
-    lgw_free(q->tier);
-    lgw_free(q->effort);
+  if (q->ov.model || q->ov.tier || q->ov.reasoning_effort) {
+    lgw_free((char *)q->ov.model);
+    lgw_free((char *)q->ov.tier);
+    lgw_free((char *)q->ov.reasoning_effort);
   }
   if (q->route) lgw__gw_route_drop(q);
-  lgw__reply_free(&q->reply);
+  if (q->reply.text || q->reply.refusal || q->reply.calls.v)
+    lgw__reply_free(&q->reply);
   if (q->refusal) lgw_free(q->refusal);
   if (q->lines.data) lgw__buf_free(&q->lines);
   if (q->st) lgw__gw_stream_free(q->st);
@@ -637,7 +641,7 @@ static int compactable(const req_t *q) {
   return q->h && q->state == S_WAIT && lgw_list_linked(&q->node.wait) &&
          q->pos == 0 && q->attempt == 1 && q->natt == 0 &&
          q->lines.len == 0 && !q->err && !q->st && !q->refusal &&
-         !q->embed && q->route && q->route != &q->own_route &&
+         !q->embed && q->route && q->route != q->own_route &&
          !q->last_status && q->cost_total == -1 && !q->rs_call;
 }
 
@@ -864,6 +868,7 @@ static void call_back(req_t *q) {
   lgw_gateway_t *gw = q->gw;
   const lgw_runtime_t *rt = gw->rt;
   lgw_result_t res;
+  lgw_rich_message_t msg;      /* res.message: borrowed for the call */
   if (q->embed) {
     lgw__gw_embed_call_back(q);
     return;
@@ -906,7 +911,7 @@ static void call_back(req_t *q) {
     res.cost = q->win_cost;
     res.ttft = q->win_ttft;
     res.finish_reason = q->reply.finish_reason;
-    lgw__gw_result_rich(q, &res);
+    lgw__gw_result_rich(q, &res, &msg);
   }
   res.attempts = q->natt ? q->att : NULL;
   res.nattempts = q->natt;
@@ -950,19 +955,20 @@ static int dup_opt(const char *s, char **out) {
  * and its overrides; 1 when memory is short. */
 static int req_copy(req_t *q, const lgw_request_t *r) {
   int bad = 0;
+  char *model, *tier, *effort;
   q->task = lgw__gw_arena_str(q, r->task ? r->task : "");
   bad |= !q->task;
-  bad |= dup_opt(r->model, &q->model);
-  bad |= dup_opt(r->tier, &q->tier);
-  bad |= dup_opt(r->reasoning_effort, &q->effort);
+  bad |= dup_opt(r->model, &model);
+  bad |= dup_opt(r->tier, &tier);
+  bad |= dup_opt(r->reasoning_effort, &effort);
   bad |= lgw__gw_copy_rich(q, r);
-  q->ov.model = q->model;
-  q->ov.tier = q->tier;
-  q->ov.reasoning_effort = q->effort;
+  q->ov.model = model;   /* owned */
+  q->ov.tier = tier;
+  q->ov.reasoning_effort = effort;
   q->ov.has_temperature = r->has_temperature;
   q->ov.temperature = r->temperature;
   q->ov.max_tokens = r->max_tokens;
-  q->plain = !q->model && !q->tier && !q->effort && !r->has_temperature &&
+  q->plain = !model && !tier && !effort && !r->has_temperature &&
              !r->max_tokens;
   q->on_delta = r->on_delta;
   q->delta_ud = r->delta_ud;
@@ -990,7 +996,8 @@ static req_t *req_new(lgw_gateway_t *gw, const lgw_request_t *r,
     }
     return q;
   }
-  if (req_copy(q, r) || (emb && lgw__gw_copy_embed(q, emb))) {
+  if (lgw__gw_arena_for(q, r, emb) || req_copy(q, r) ||
+      (emb && lgw__gw_copy_embed(q, emb))) {
     req_release(q);
     return NULL;
   }
@@ -1024,7 +1031,7 @@ int lgw__gw_submit(lgw_gateway_t *gw, const lgw_request_t *req,
   if (!(deadline < 1e9)) deadline = 0;
   q = req_new(gw, req, deadline, emb);
   if (!q) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
-  if (emb) q->embed_cb = ecb;
+  if (emb) q->em->embed_cb = ecb;
   q->id = ++gw->next_id;
   q->cb = cb;
   q->ud = ud;

@@ -91,9 +91,11 @@ static double record(req_t *q, int status, int code, const char *msg,
   q->tokens_est = 0;
   q->tokens_shared = 0;
   if (status) q->last_status = status;
-  lgw__event_of_attempt(&ev, &a, q->id, q->task,
-                        q->attempt > 0 ? q->attempt : 1);
-  lgw__gw_queue_event(gw, &ev);
+  if (gw->on_event) {  /* no listener: no event to build */
+    lgw__event_of_attempt(&ev, &a, q->id, q->task,
+                          q->attempt > 0 ? q->attempt : 1);
+    lgw__gw_queue_event(gw, &ev);
+  }
   if (lgw__grow(&q->att, q->natt, &q->catt, sizeof *q->att, 4))
     return a.cost;  /* the attempt list is best effort */
   {
@@ -101,7 +103,7 @@ static double record(req_t *q, int status, int code, const char *msg,
      * as the program: both are borrowed (the first LGW__ATT_BITS attempts;
      * lgw__gw_att_free knows which); anything else is copied. */
     size_t i = q->natt;
-    int own_model = i >= LGW__ATT_BITS || (q->route && q->route == &q->own_route);
+    int own_model = i >= LGW__ATT_BITS || (q->route && q->route == q->own_route);
     int own_msg = i >= LGW__ATT_BITS || buf[0];
     const char *model = a.model;
     a.model = own_model ? lgw__strdup(model) : model;
@@ -140,7 +142,7 @@ static void finish_exhausted(req_t *q) {
 
 /* Forget the current route (freed when it was the request's own). */
 void lgw__gw_route_drop(req_t *q) {
-  if (q->route == &q->own_route) lgw__route_free(&q->own_route);
+  if (q->route && q->route == q->own_route) lgw__route_free(q->own_route);
   q->route = NULL;
 }
 
@@ -283,10 +285,15 @@ static const lgw__route_t *route_for(req_t *q, lgw_error_t *e) {
     }
     if (gw->nroutes[pi] < ROUTES_MAX) return route_add(gw, pi, q->task, e);
   }
-  if (lgw__route(gw->rt, &gw->rt->providers[pi], q->task, &q->ov,
-                 &q->own_route, e))
+  if (!q->own_route &&
+      !(q->own_route = lgw__gw_arena_array(q, 1, sizeof *q->own_route))) {
+    lgw__error_set(e, LGW_ENOMEM, "out of memory while routing");
     return NULL;
-  return &q->own_route;
+  }
+  if (lgw__route(gw->rt, &gw->rt->providers[pi], q->task, &q->ov,
+                 q->own_route, e))
+    return NULL;
+  return q->own_route;
 }
 
 void lgw__gw_routes_free(lgw_gateway_t *gw) {
@@ -411,8 +418,9 @@ static void send_attempt(req_t *q) {
   }
   if (rc == 0) {
     memset(&o, 0, sizeof o);
-    o.url = q->embed ? q->embed_url : ep->url;
-    o.headers = q->embed ? q->embed_headers : ep->headers;
+    o.url = q->embed ? q->em->embed_url : ep->url;
+    o.url_kept = !q->embed;  /* the endpoint's: freed after the engine */
+    o.headers = q->embed ? q->em->embed_headers : ep->headers;
     o.body_len = len;
     o.timeout_ms = gw->timeout_ms;
     o.connect_timeout_ms = gw->connect_timeout_ms;

@@ -70,29 +70,60 @@ typedef struct req_stream {
   char abort_msg[1024];
 } req_stream_t;
 
+/* A request's tool, schema and sampling options (gateway_rich.c), in its
+ * arena when it has any. */
+typedef struct req_rich {
+  lgw_tool_t *tools;
+  size_t ntools;
+  const char *tool_choice, *tool_choice_name;
+  const char *schema_json, *schema_name;
+  int parallel_tool_calls;
+  int schema_strict;
+  const char **stop;
+  size_t nstop;
+  int has_top_p, has_seed;
+  double top_p;
+  long long seed;
+  const char *user, *metadata_json, *extra_json;
+} req_rich_t;
+
+/* What only an embed request has (gateway_rich.c), in its arena. */
+typedef struct req_embed {
+  lgw_embed_done_fn embed_cb;
+  const char **inputs;         /* in arena */
+  size_t ninputs;
+  long dims;
+  char *embed_url;             /* owned: the current attempt's */
+  lgw__headers_t *embed_headers;  /* owned */
+  double *vecs;                /* owned: the answer's */
+  size_t nvecs, dim;
+  char *embed_model;           /* owned: the model the answer named */
+} req_embed_t;
+
 struct req {
   lgw_gateway_t *gw;
   uint64_t id;
   lgw_done_fn cb;
   void *ud;
   int state;                   /* S_* */
+  int plain;                   /* no overrides: cached routes apply */
   /* the request, copied */
   char *task;
   lgw_rich_message_t *msgs;    /* in arena */
   size_t nmsgs;
-  char *model, *tier, *effort;
-  lgw__overrides_t ov;
-  int plain;                   /* no overrides: cached routes apply */
+  lgw__overrides_t ov;          /* model, tier, reasoning_effort: owned
+                                  copies (NULL: not set) */
   double deadline;             /* seconds, 0 = none */
   /* the plan */
   size_t *order;               /* provider indexes, preferred first */
   size_t pos;                  /* into order */
   int attempt;                 /* on this provider; 0 = not entered yet */
+  int stop_code;               /* LGW_ECANCELED / LGW_EDEADLINE once asked */
   const lgw__route_t *route;   /* the gateway's cached one or own_route;
                                   NULL before routing */
-  lgw__route_t own_route;      /* owned: a route built with overrides */
+  lgw__route_t *own_route;     /* a route built with overrides: in arena,
+                                  its strings owned; NULL until one is */
   lgw__xfer_t *http;
-  int stop_code;               /* LGW_ECANCELED / LGW_EDEADLINE once asked */
   /* timers, allocated on first use (owned) */
   lgw__timer_t *sleep_timer, *deadline_timer, *ttft_timer, *idle_timer;
   /* the outcome */
@@ -117,14 +148,15 @@ struct req {
   double start_s;              /* submit time (engine clock) */
   /* pacing */
   int pacing;                  /* the sleep timer waits for a rate limit */
+  int tokens_shared;           /* tokens_est is in the shared bucket */
   double tokens_est;           /* reserved in the tpm bucket, 0 = none */
-  int tokens_shared;           /* ... the shared one */
   lgw__redis_call_t *rs_call;  /* S_PACE: the shared reservation */
   size_t msg_bytes;
   /* streaming */
   lgw_delta_fn on_delta;
   void *delta_ud;
   int emitted;                 /* a delta was queued: no more attempts */
+  int embed;                   /* an lgw_gateway_embed request */
   req_stream_t *st;            /* owned; from the first streamed attempt */
   double attempt_s;            /* start of the current attempt */
   double ttft;                 /* current attempt; -1 before a delta */
@@ -133,33 +165,12 @@ struct req {
   double cost_total, win_cost, win_ttft;
   /* rich requests (gateway_rich.c) */
   void *arena;                 /* owned: msgs, tools and their strings */
-  lgw_tool_t *tools;
-  size_t ntools;
-  const char *tool_choice, *tool_choice_name;
-  int parallel_tool_calls;
-  const char *schema_json, *schema_name;
-  int schema_strict;
-  const char **stop;
-  size_t nstop;
-  int has_top_p, has_seed;
-  double top_p;
-  long long seed;
-  const char *user, *metadata_json, *extra_json;
-  /* embeddings (gateway_rich.c) */
-  int embed;                   /* an lgw_gateway_embed request */
-  lgw_embed_done_fn embed_cb;
-  const char **inputs;         /* in arena */
-  size_t ninputs;
-  long dims;
-  char *embed_url;             /* owned: the current attempt's */
-  lgw__headers_t *embed_headers;  /* owned */
-  double *vecs;                /* owned: the answer's */
-  size_t nvecs, dim;
-  char *embed_model;           /* owned: the model the answer named */
+  req_rich_t *rx;              /* tools, schema, sampling...: in arena,
+                                  NULL when the request has none */
+  req_embed_t *em;             /* embeddings: in arena, NULL for a chat */
   lgw_tool_delta_fn on_tool_delta;
   void *tool_delta_ud;
   lgw_tool_call_t *res_calls;  /* owned: the result's tool calls */
-  lgw_rich_message_t res_msg;  /* the result's assistant message */
 };
 
 struct lgw_gateway {
@@ -288,14 +299,21 @@ void lgw__gw_free_rich(req_t *q);
 /* As free_rich, but the arena's first block (when small) is kept, empty,
  * for the record's next request. */
 void lgw__gw_recycle_rich(req_t *q);
+/* A record without an arena block gets one of the size the copy of r
+ * (task, lgw__gw_copy_rich) and of emb's inputs takes (..._need: of n
+ * elements of size bytes); 1 when memory is short. */
+int lgw__gw_arena_for(req_t *q, const lgw_request_t *r,
+                      const lgw_embed_request_t *emb);
+int lgw__gw_arena_need(req_t *q, size_t n, size_t size);
 /* A copy of s in q's arena; NULL when memory is short. */
 char *lgw__gw_arena_str(req_t *q, const char *s);
 /* An array of n zeroed elements in q's arena; NULL when short. */
 void *lgw__gw_arena_array(req_t *q, size_t n, size_t size);
 /* The tool fields of an attempt's call. */
 void lgw__gw_call_rich(const req_t *q, lgw__call_t *c);
-/* A success's tool calls and assistant message into res. */
-void lgw__gw_result_rich(req_t *q, lgw_result_t *res);
+/* A success's tool calls and assistant message (in msg) into res. */
+void lgw__gw_result_rich(req_t *q, lgw_result_t *res,
+                         lgw_rich_message_t *msg);
 /* Embeddings: the copy of an embed request; why a provider is skipped
  * (1, why filled) or not (0); an attempt's URL, headers (kept in q) and
  * body; a 2xx answer read into q (0 or LGW_E* with msg); the completion

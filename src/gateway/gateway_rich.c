@@ -29,24 +29,121 @@ typedef struct blk {
  * few blocks. */
 #define BLK_MIN 256
 
-static void *arena_alloc(req_t *q, size_t n) {
+/* Arrays are aligned for any type; strings (and data) take their bytes
+ * only, packed. */
+#define AL _Alignof(max_align_t)
+
+/* A new block of cap bytes (at least n) at the head of q's arena. */
+static blk_t *arena_block(req_t *q, size_t cap, size_t n) {
+  blk_t *nb;
+  if (cap < n) cap = n;
+  if (!(nb = lgw_malloc(sizeof *nb + cap))) return NULL;
+  nb->next = q->arena;
+  nb->used = 0;
+  nb->cap = cap;
+  q->arena = nb;
+  return nb;
+}
+
+/* n bytes at a multiple of align (1 or AL) from the block's start. */
+static void *arena_alloc(req_t *q, size_t n, size_t align) {
   blk_t *b = q->arena;
-  const size_t al = sizeof(max_align_t);
+  size_t off = b ? (b->used + align - 1) / align * align : 0;
   void *p;
-  n = (n + al - 1) / al * al;
-  if (!b || b->cap - b->used < n) {
+  if (!b || off > b->cap || b->cap - off < n) {
     size_t cap = b && b->cap <= (size_t)-1 / 4 ? 2 * b->cap : BLK_MIN;
-    if (cap < n) cap = n;
-    blk_t *nb = lgw_malloc(sizeof *nb + cap);
-    if (!nb) return NULL;
-    nb->next = b;
-    nb->used = 0;
-    nb->cap = cap;
-    q->arena = b = nb;
+    if (!(b = arena_block(q, cap, n))) return NULL;
+    off = 0;
   }
-  p = (char *)b->data + b->used;
-  b->used += n;
+  p = (char *)b->data + off;
+  b->used = off + n;
   return p;
+}
+
+/* A record without a block gets one of the size its request needs (a
+ * request in flight holds its data, not a 256-byte block); an estimate
+ * short of it only means a second block. 0, or 1 when memory is short. */
+static int arena_first(req_t *q, size_t need) {
+  if (q->arena || !need) return 0;
+  return arena_block(q, need, 0) == NULL;
+}
+
+static size_t str_need(const char *s) { return s ? strlen(s) + 1 : 0; }
+
+/* An array and the padding before it, at most. */
+static size_t array_need(size_t n, size_t size) {
+  return n && n <= ((size_t)-1 - AL) / size ? n * size + AL - 1 : 0;
+}
+
+static int has_rich(const lgw_request_t *r);
+
+/* The arena bytes lgw__gw_copy_rich takes for r (and its task). */
+static size_t rich_need(const lgw_request_t *r) {
+  size_t n = str_need(r->task ? r->task : ""), i, j;
+  if (r->nrich_messages) {
+    n += array_need(r->nrich_messages, sizeof(lgw_rich_message_t));
+    for (i = 0; i < r->nrich_messages; i++) {
+      const lgw_rich_message_t *m = &r->rich_messages[i];
+      n += str_need(m->role) + str_need(m->content) + str_need(m->name) +
+           str_need(m->tool_call_id);
+      if (m->nparts && m->parts) {
+        n += array_need(m->nparts, sizeof *m->parts);
+        for (j = 0; j < m->nparts; j++)
+          n += str_need(m->parts[j].text) + str_need(m->parts[j].url) +
+               (m->parts[j].data ? m->parts[j].data_len + 1 : 0) +
+               str_need(m->parts[j].media_type) +
+               str_need(m->parts[j].detail) +
+               str_need(m->parts[j].filename);
+      }
+      if (m->ntool_calls && m->tool_calls) {
+        n += array_need(m->ntool_calls, sizeof *m->tool_calls);
+        for (j = 0; j < m->ntool_calls; j++)
+          n += str_need(m->tool_calls[j].id) + str_need(m->tool_calls[j].name) +
+               str_need(m->tool_calls[j].arguments_json);
+      }
+    }
+  } else if (r->nmessages) {
+    n += array_need(r->nmessages, sizeof(lgw_rich_message_t));
+    for (i = 0; i < r->nmessages; i++)
+      n += str_need(r->messages[i].role) + str_need(r->messages[i].content);
+  }
+  if (has_rich(r)) n += array_need(1, sizeof(req_rich_t));
+  if (r->ntools && r->tools) {
+    n += array_need(r->ntools, sizeof *r->tools);
+    for (i = 0; i < r->ntools; i++)
+      n += str_need(r->tools[i].name) + str_need(r->tools[i].description) +
+           str_need(r->tools[i].parameters_json);
+  }
+  if (r->nstop && r->stop) {
+    n += array_need(r->nstop, sizeof *r->stop);
+    for (i = 0; i < r->nstop; i++)
+      n += str_need(r->stop[i] ? r->stop[i] : "");
+  }
+  return n + str_need(r->tool_choice) + str_need(r->tool_choice_name) +
+         str_need(r->schema_json) + str_need(r->schema_name) +
+         str_need(r->user) + str_need(r->metadata_json) +
+         str_need(r->extra_json);
+}
+
+int lgw__gw_arena_for(req_t *q, const lgw_request_t *r,
+                      const lgw_embed_request_t *emb) {
+  size_t n = rich_need(r), i;
+  /* overrides: the request builds its own route (route_for) */
+  if ((r->model && *r->model) || (r->tier && *r->tier) ||
+      (r->reasoning_effort && *r->reasoning_effort) || r->has_temperature ||
+      r->max_tokens)
+    n += array_need(1, sizeof(lgw__route_t));
+  if (emb) n += array_need(1, sizeof(req_embed_t));
+  if (emb && emb->ninputs) {
+    n += array_need(emb->ninputs, sizeof(const char *));
+    for (i = 0; i < emb->ninputs; i++)
+      n += str_need(emb->inputs[i] ? emb->inputs[i] : "");
+  }
+  return arena_first(q, n);
+}
+
+int lgw__gw_arena_need(req_t *q, size_t n, size_t size) {
+  return arena_first(q, array_need(n, size));
 }
 
 /* A copy of n bytes (one NUL after them); src NULL gives NULL. *bad is
@@ -54,7 +151,7 @@ static void *arena_alloc(req_t *q, size_t n) {
 static void *arena_mem(req_t *q, const void *src, size_t n, int *bad) {
   char *p;
   if (!src) return NULL;
-  if (!(p = arena_alloc(q, n + 1))) {
+  if (!(p = arena_alloc(q, n + 1, 1))) {
     *bad = 1;
     return NULL;
   }
@@ -70,7 +167,7 @@ static const char *arena_str(req_t *q, const char *s, int *bad) {
 static void *arena_array(req_t *q, size_t n, size_t size, int *bad) {
   void *p;
   if (!n) return NULL;
-  if (n > (size_t)-1 / size || !(p = arena_alloc(q, n * size))) {
+  if (n > (size_t)-1 / size || !(p = arena_alloc(q, n * size, AL))) {
     *bad = 1;
     return NULL;
   }
@@ -121,6 +218,56 @@ static void copy_message(req_t *q, lgw_rich_message_t *d, const lgw_rich_message
   }
 }
 
+/* Has r any tool, schema or sampling option (else no req_rich_t)? */
+static int has_rich(const lgw_request_t *r) {
+  return r->ntools || r->tool_choice || r->tool_choice_name ||
+         r->parallel_tool_calls || r->schema_json || r->schema_name ||
+         r->schema_strict || r->nstop || r->has_top_p || r->top_p != 0 ||
+         r->has_seed || r->seed || r->user || r->metadata_json ||
+         r->extra_json;
+}
+
+/* r's tool, schema and sampling options copied into q's arena; NULL
+ * (*bad set) when memory is short. */
+static req_rich_t *copy_params(req_t *q, const lgw_request_t *r, int *bad) {
+  req_rich_t *x = arena_array(q, 1, sizeof *x, bad);
+  size_t i;
+  if (!x) return NULL;
+  if (r->ntools && r->tools &&
+      (x->tools = arena_array(q, r->ntools, sizeof *x->tools, bad))) {
+    x->ntools = r->ntools;
+    for (i = 0; i < r->ntools; i++) {
+      x->tools[i].name = arena_str(q, r->tools[i].name, bad);
+      x->tools[i].description = arena_str(q, r->tools[i].description, bad);
+      x->tools[i].parameters_json = arena_str(q, r->tools[i].parameters_json,
+                                              bad);
+      x->tools[i].strict = r->tools[i].strict;
+      q->msg_bytes += x->tools[i].parameters_json
+                          ? strlen(x->tools[i].parameters_json) : 0;
+    }
+  }
+  x->tool_choice = arena_str(q, r->tool_choice, bad);
+  x->tool_choice_name = arena_str(q, r->tool_choice_name, bad);
+  x->parallel_tool_calls = r->parallel_tool_calls;
+  x->schema_json = arena_str(q, r->schema_json, bad);
+  x->schema_name = arena_str(q, r->schema_name, bad);
+  x->schema_strict = r->schema_strict;
+  if (r->nstop && r->stop &&
+      (x->stop = arena_array(q, r->nstop, sizeof *x->stop, bad))) {
+    x->nstop = r->nstop;
+    for (i = 0; i < r->nstop; i++)
+      x->stop[i] = arena_str(q, r->stop[i] ? r->stop[i] : "", bad);
+  }
+  x->has_top_p = r->has_top_p;
+  x->top_p = r->top_p;
+  x->has_seed = r->has_seed;
+  x->seed = r->seed;
+  x->user = arena_str(q, r->user, bad);
+  x->metadata_json = arena_str(q, r->metadata_json, bad);
+  x->extra_json = arena_str(q, r->extra_json, bad);
+  return x;
+}
+
 int lgw__gw_copy_rich(req_t *q, const lgw_request_t *r) {
   int bad = 0;
   size_t i;
@@ -141,41 +288,11 @@ int lgw__gw_copy_rich(req_t *q, const lgw_request_t *r) {
       copy_message(q, &q->msgs[i], &m, &bad);
     }
   }
-  if (r->ntools && r->tools &&
-      (q->tools = arena_array(q, r->ntools, sizeof *q->tools, &bad))) {
-    q->ntools = r->ntools;
-    for (i = 0; i < r->ntools; i++) {
-      q->tools[i].name = arena_str(q, r->tools[i].name, &bad);
-      q->tools[i].description = arena_str(q, r->tools[i].description, &bad);
-      q->tools[i].parameters_json = arena_str(q, r->tools[i].parameters_json,
-                                              &bad);
-      q->tools[i].strict = r->tools[i].strict;
-      q->msg_bytes += q->tools[i].parameters_json
-                          ? strlen(q->tools[i].parameters_json) : 0;
-    }
+  if (has_rich(r) && (q->rx = copy_params(q, r, &bad)) != NULL) {
+    q->msg_bytes += q->rx->schema_json ? strlen(q->rx->schema_json) : 0;
   }
-  q->tool_choice = arena_str(q, r->tool_choice, &bad);
-  q->tool_choice_name = arena_str(q, r->tool_choice_name, &bad);
-  q->parallel_tool_calls = r->parallel_tool_calls;
-  q->schema_json = arena_str(q, r->schema_json, &bad);
-  q->schema_name = arena_str(q, r->schema_name, &bad);
-  q->schema_strict = r->schema_strict;
-  if (r->nstop && r->stop &&
-      (q->stop = arena_array(q, r->nstop, sizeof *q->stop, &bad))) {
-    q->nstop = r->nstop;
-    for (i = 0; i < r->nstop; i++)
-      q->stop[i] = arena_str(q, r->stop[i] ? r->stop[i] : "", &bad);
-  }
-  q->has_top_p = r->has_top_p;
-  q->top_p = r->top_p;
-  q->has_seed = r->has_seed;
-  q->seed = r->seed;
-  q->user = arena_str(q, r->user, &bad);
-  q->metadata_json = arena_str(q, r->metadata_json, &bad);
-  q->extra_json = arena_str(q, r->extra_json, &bad);
   q->on_tool_delta = r->on_tool_delta;
   q->tool_delta_ud = r->tool_delta_ud;
-  q->msg_bytes += q->schema_json ? strlen(q->schema_json) : 0;
   return bad;
 }
 
@@ -189,31 +306,30 @@ void *lgw__gw_arena_array(req_t *q, size_t n, size_t size) {
   return arena_array(q, n, size, &bad);
 }
 
-/* Everything but the arena's blocks. */
+/* Everything but the arena's blocks (before them: q->em is in the
+ * arena). */
 static void free_results(req_t *q) {
-  if (!q->res_calls && !q->embed_url && !q->embed_headers && !q->vecs &&
-      !q->embed_model)
-    return;
-  lgw_free(q->res_calls);
-  q->res_calls = NULL;
-  lgw_free(q->embed_url);
-  q->embed_url = NULL;
-  lgw__headers_free(q->embed_headers);
-  q->embed_headers = NULL;
-  lgw_free(q->vecs);
-  q->vecs = NULL;
-  lgw_free(q->embed_model);
-  q->embed_model = NULL;
+  req_embed_t *em = q->em;
+  if (q->res_calls) {
+    lgw_free(q->res_calls);
+    q->res_calls = NULL;
+  }
+  if (!em) return;
+  lgw_free(em->embed_url);
+  lgw__headers_free(em->embed_headers);
+  lgw_free(em->vecs);
+  lgw_free(em->embed_model);
+  q->em = NULL;
 }
 
 void lgw__gw_free_rich(req_t *q) {
   blk_t *b = q->arena, *next;
+  free_results(q);
   for (; b; b = next) {
     next = b->next;
     lgw_free(b);
   }
   q->arena = NULL;
-  free_results(q);
 }
 
 /* Blocks up to this size are kept by a recycled record. */
@@ -221,41 +337,48 @@ void lgw__gw_free_rich(req_t *q) {
 
 void lgw__gw_recycle_rich(req_t *q) {
   blk_t *b = q->arena, *next, *keep = NULL;
-  for (; b; b = next) {  /* the first block made is the last one */
+  free_results(q);
+  for (; b; b = next) {  /* the largest one up to BLK_KEEP is kept */
     next = b->next;
-    if (!next && b->cap <= BLK_KEEP) keep = b;
-    else lgw_free(b);
+    if (b->cap <= BLK_KEEP && (!keep || b->cap > keep->cap)) {
+      if (keep) lgw_free(keep);
+      keep = b;
+    } else {
+      lgw_free(b);
+    }
   }
   if (keep) {
     keep->used = 0;
     keep->next = NULL;
   }
   q->arena = keep;
-  free_results(q);
 }
 
 void lgw__gw_call_rich(const req_t *q, lgw__call_t *c) {
-  c->tools = q->tools;
-  c->ntools = q->ntools;
-  c->tool_choice = q->tool_choice;
-  c->tool_choice_name = q->tool_choice_name;
-  c->parallel_tool_calls = q->parallel_tool_calls;
-  c->schema_json = q->schema_json;
-  c->schema_name = q->schema_name;
-  c->schema_strict = q->schema_strict;
-  c->stop = q->stop;
-  c->nstop = q->nstop;
-  c->has_top_p = q->has_top_p;
-  c->top_p = q->top_p;
-  c->has_seed = q->has_seed;
-  c->seed = q->seed;
-  c->user = q->user;
-  c->metadata_json = q->metadata_json;
+  const req_rich_t *x = q->rx;
   c->extra_body = prov(q)->extra_body;
-  c->extra = q->extra_json;
+  if (!x) return;  /* c's options stay as the caller zeroed them */
+  c->tools = x->tools;
+  c->ntools = x->ntools;
+  c->tool_choice = x->tool_choice;
+  c->tool_choice_name = x->tool_choice_name;
+  c->parallel_tool_calls = x->parallel_tool_calls;
+  c->schema_json = x->schema_json;
+  c->schema_name = x->schema_name;
+  c->schema_strict = x->schema_strict;
+  c->stop = x->stop;
+  c->nstop = x->nstop;
+  c->has_top_p = x->has_top_p;
+  c->top_p = x->top_p;
+  c->has_seed = x->has_seed;
+  c->seed = x->seed;
+  c->user = x->user;
+  c->metadata_json = x->metadata_json;
+  c->extra = x->extra_json;
 }
 
-void lgw__gw_result_rich(req_t *q, lgw_result_t *res) {
+void lgw__gw_result_rich(req_t *q, lgw_result_t *res,
+                         lgw_rich_message_t *msg) {
   const lgw__tcalls_t *l = &q->reply.calls;
   size_t i;
   if (q->status) return;
@@ -272,12 +395,12 @@ void lgw__gw_result_rich(req_t *q, lgw_result_t *res) {
     res->tool_calls = q->res_calls;
     res->ntool_calls = l->n;
   }
-  memset(&q->res_msg, 0, sizeof q->res_msg);
-  q->res_msg.role = "assistant";
-  q->res_msg.content = res->text ? res->text : "";
-  q->res_msg.tool_calls = res->tool_calls;
-  q->res_msg.ntool_calls = res->ntool_calls;
-  res->message = &q->res_msg;
+  memset(msg, 0, sizeof *msg);
+  msg->role = "assistant";
+  msg->content = res->text ? res->text : "";
+  msg->tool_calls = res->tool_calls;
+  msg->ntool_calls = res->ntool_calls;
+  res->message = msg;
 }
 
 /* ---- streamed tool-call pieces -------------------------------------------- */
@@ -332,11 +455,13 @@ int lgw__gw_copy_embed(req_t *q, const lgw_embed_request_t *r) {
   int bad = 0;
   size_t i;
   q->embed = 1;
-  q->dims = r->dimensions;
-  if ((q->inputs = arena_array(q, r->ninputs, sizeof *q->inputs, &bad))) {
-    q->ninputs = r->ninputs;
+  if (!(q->em = arena_array(q, 1, sizeof *q->em, &bad))) return bad;
+  q->em->dims = r->dimensions;
+  if ((q->em->inputs = arena_array(q, r->ninputs, sizeof *q->em->inputs,
+                                   &bad))) {
+    q->em->ninputs = r->ninputs;
     for (i = 0; i < r->ninputs; i++) {
-      q->inputs[i] = arena_str(q, r->inputs[i] ? r->inputs[i] : "", &bad);
+      q->em->inputs[i] = arena_str(q, r->inputs[i] ? r->inputs[i] : "", &bad);
       q->msg_bytes += r->inputs[i] ? strlen(r->inputs[i]) : 0;
     }
   }
@@ -380,26 +505,27 @@ int lgw__gw_embed_prepare(req_t *q, char **body, size_t *len,
   lgw__buf_t b;
   size_t i;
   int rc;
-  lgw_free(q->embed_url);
-  lgw__headers_free(q->embed_headers);
-  q->embed_headers = NULL;
-  q->embed_url = embed_url(p->base_url);
+  lgw_free(q->em->embed_url);
+  lgw__headers_free(q->em->embed_headers);
+  q->em->embed_headers = NULL;
+  q->em->embed_url = embed_url(p->base_url);
   if (lgw__openai_headers(p, &kv) == 0)
-    q->embed_headers = lgw__headers_new(&kv);
+    q->em->embed_headers = lgw__headers_new(&kv);
   lgw__kvlist_free(&kv);
   lgw__buf_init(&b);
-  rc = !q->embed_url || !q->embed_headers ? LGW_ENOMEM : 0;
+  rc = !q->em->embed_url || !q->em->embed_headers ? LGW_ENOMEM : 0;
   rc = rc ? rc : lgw__buf_adds(&b, "{\"model\":");
   rc = rc ? rc : lgw__json_add_str(&b, q->route->model,
                                    strlen(q->route->model));
   rc = rc ? rc : lgw__buf_adds(&b, ",\"input\":[");
-  for (i = 0; !rc && i < q->ninputs; i++) {
+  for (i = 0; !rc && i < q->em->ninputs; i++) {
     rc = i ? lgw__buf_addc(&b, ',') : 0;
-    rc = rc ? rc : lgw__json_add_str(&b, q->inputs[i], strlen(q->inputs[i]));
+    rc = rc ? rc : lgw__json_add_str(&b, q->em->inputs[i],
+                                     strlen(q->em->inputs[i]));
   }
   rc = rc ? rc : lgw__buf_addc(&b, ']');
-  if (!rc && q->dims > 0)
-    rc = lgw__buf_printf(&b, ",\"dimensions\":%ld", q->dims);
+  if (!rc && q->em->dims > 0)
+    rc = lgw__buf_printf(&b, ",\"dimensions\":%ld", q->em->dims);
   rc = rc ? rc : lgw__buf_adds(&b, ",\"encoding_format\":\"float\"");
   return lgw__body_finish(&b, rc, body, len, e);
 }
@@ -453,14 +579,14 @@ int lgw__gw_embed_parse(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
   const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
   const char *url = lgw__gw_attempt_url(q);
-  size_t n = q->ninputs, dim = 0, k = 0;
+  size_t n = q->em->ninputs, dim = 0, k = 0;
   int code = 0;
   lgw__reply_no_usage(&q->reply);
   q->reply.input_tokens = lgw__json_count(usage, "prompt_tokens");
   q->reply.output_tokens = q->reply.input_tokens >= 0 ? 0 : -1;
-  lgw_free(q->vecs);
-  q->vecs = NULL;
-  q->nvecs = q->dim = 0;
+  lgw_free(q->em->vecs);
+  q->em->vecs = NULL;
+  q->em->nvecs = q->em->dim = 0;
   if (!root) {
     lgw__gw_msgf(msg, cap, "HTTP %d from %s: the embeddings answer is not "
                  "JSON", (int)resp->status, url);
@@ -475,8 +601,8 @@ int lgw__gw_embed_parse(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
     cJSON_Delete(root);
     return LGW_ERESPONSE;
   }
-  if (dim > ((size_t)-1 / sizeof *q->vecs) / n ||
-      !(q->vecs = lgw__calloc(n * dim, sizeof *q->vecs))) {
+  if (dim > ((size_t)-1 / sizeof *q->em->vecs) / n ||
+      !(q->em->vecs = lgw__calloc(n * dim, sizeof *q->em->vecs))) {
     lgw__gw_msgf(msg, cap, "Out of memory reading embeddings from %s.", url);
     cJSON_Delete(root);
     return LGW_ENOMEM;
@@ -492,7 +618,7 @@ int lgw__gw_embed_parse(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
       code = LGW_ERESPONSE;
       break;
     }
-    v = q->vecs + row * dim;
+    v = q->em->vecs + row * dim;
     if (embedding_dim(e) != dim) {
       code = LGW_ERESPONSE;
     } else if (cJSON_IsArray(e)) {
@@ -511,13 +637,13 @@ int lgw__gw_embed_parse(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
   if (code) {
     lgw__gw_msgf(msg, cap, "HTTP %d from %s: embedding %zu is malformed "
                  "(expected %zu numbers)", (int)resp->status, url, k, dim);
-    lgw_free(q->vecs);
-    q->vecs = NULL;
+    lgw_free(q->em->vecs);
+    q->em->vecs = NULL;
   } else {
-    q->nvecs = n;
-    q->dim = dim;
-    lgw_free(q->embed_model);
-    q->embed_model = cJSON_IsString(model) ? lgw__strdup(model->valuestring)
+    q->em->nvecs = n;
+    q->em->dim = dim;
+    lgw_free(q->em->embed_model);
+    q->em->embed_model = cJSON_IsString(model) ? lgw__strdup(model->valuestring)
                                            : NULL;
   }
   cJSON_Delete(root);
@@ -535,10 +661,10 @@ void lgw__gw_embed_call_back(req_t *q) {
   if (q->status == 0) {
     const lgw__provider_t *p = &gw->rt->providers[q->winner];
     const lgw__transport_t *tr = lgw__transport_for(q->route->style);
-    res.vectors = q->vecs;
-    res.nvectors = q->nvecs;
-    res.dim = q->dim;
-    res.model = q->embed_model ? q->embed_model : q->route->model;
+    res.vectors = q->em->vecs;
+    res.nvectors = q->em->nvecs;
+    res.dim = q->em->dim;
+    res.model = q->em->embed_model ? q->em->embed_model : q->route->model;
     res.provider_index = (int)q->winner + 1;
     res.provider_type = p->provider_type;
     res.api_style = tr ? tr->name : "";
@@ -548,7 +674,7 @@ void lgw__gw_embed_call_back(req_t *q) {
   }
   res.attempts = q->natt ? q->att : NULL;
   res.nattempts = q->natt;
-  q->embed_cb(gw, q->id, q->status, &res,
+  q->em->embed_cb(gw, q->id, q->status, &res,
               q->status ? (q->err ? q->err : &lgw__gw_oom_error) : NULL,
               q->ud);
 }

@@ -20,7 +20,7 @@
 
 const char *lgw__gw_attempt_url(const req_t *q) {
   const char *u;
-  if (q->embed && q->embed_url) return q->embed_url;
+  if (q->embed && q->em->embed_url) return q->em->embed_url;
   u = q->gw->eps[q->order[q->pos] * NSTYLES + (size_t)q->route->style].url;
   return u ? u : prov_url(q);
 }

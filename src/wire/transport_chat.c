@@ -153,21 +153,39 @@ static int chat_tools(lgw__buf_t *b, const lgw__call_t *c,
   return rc ? rc : lgw__openai_tool_choice(b, c, 0, err);
 }
 
+/* The usual body's bytes beyond its strings: {"model":"","messages":[],
+ * "<tokens_key>":<10 digits>,"temperature":<up to 24>,"stream":false};
+ * with stream 39 more; with reasoning_effort its key, quotes and comma;
+ * per message {"role":"","content":""} and a comma. */
+#define BODY_FIXED 96
+#define BODY_STREAM 40
+#define BODY_EFFORT 24
+#define BODY_MESSAGE 26
+
 int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
                    int with_effort, char **out, size_t *len,
                    lgw_error_t *err) {
   lgw__buf_t b;
-  size_t i, est = 160 + strlen(c->model);
+  size_t i, est = BODY_FIXED + strlen(c->model) + strlen(tokens_key);
   int rc;
   /* LiteLLM is the one caller without reasoning_effort */
   const char *api = with_effort ? "OpenAI Chat Completions API"
                                 : "LiteLLM proxy (Chat Completions format)";
   lgw__buf_init(&b);
-  /* one allocation for the usual body: the texts plus the fixed parts */
+  /* One allocation of the usual body's size: the texts plus the fixed
+   * parts (it stays allocated while the request is in flight). Escapes,
+   * tools and the like grow it. */
+  if (c->stream) est += BODY_STREAM;
+  if (with_effort && c->reasoning_effort)
+    est += BODY_EFFORT + strlen(c->reasoning_effort);
   for (i = 0; i < c->nmessages; i++)
-    est += 32 + (c->messages[i].content ? strlen(c->messages[i].content)
-                                        : 0);
-  rc = lgw__buf_reserve(&b, est);
+    est += BODY_MESSAGE +
+           (c->messages[i].role ? strlen(c->messages[i].role) : 0) +
+           (c->messages[i].content ? strlen(c->messages[i].content) : 0);
+  if (!(b.data = lgw_malloc(est + 1))) return LGW_ENOMEM;
+  b.data[0] = '\0';
+  b.cap = est + 1;
+  rc = 0;
   rc = rc ? rc : lgw__buf_adds(&b, "{\"model\":");
   rc = rc ? rc : lgw__json_add_str(&b, c->model, strlen(c->model));
   rc = rc ? rc : lgw__buf_adds(&b, ",\"messages\":[");

@@ -592,6 +592,86 @@ TEST(http_user_agent_from_headers) {
   free(stats);
 }
 
+/* A URL the caller keeps (url_kept: borrowed by the transfer, not copied)
+ * and copied ones, alternating on one reused handle: each transfer goes
+ * to its own URL, also when a kept and a copied URL are equal strings at
+ * different addresses, and a copied URL's buffer may change at once. */
+TEST(http_url_kept_and_copied) {
+  static char kept_ok[128], kept_404[128];
+  char copy[128];
+  env_t e;
+  got_t g[5];
+  lgw__xfer_opts_t o;
+  int i;
+  snprintf(kept_ok, sizeof kept_ok, "%s/v1/chat/completions", sim.base);
+  snprintf(kept_404, sizeof kept_404, "%s/v1/nothing", sim.base);
+  memset(g, 0, sizeof g);
+  ASSERT_EQ(env_open(&e, NULL), 0);
+  for (i = 0; i < 5; i++) {
+    memset(&o, 0, sizeof o);
+    o.headers = e.headers;
+    o.body = chat_body;
+    o.body_len = strlen(chat_body);
+    o.timeout_ms = 5000;
+    o.connect_timeout_ms = 2000;
+    o.direct = 1;
+    switch (i) {
+      case 0: o.url = kept_ok; o.url_kept = 1; break;
+      case 1: o.url = kept_404; o.url_kept = 1; break;
+      case 2: o.url = kept_ok; o.url_kept = 1; break;
+      case 3:  /* equal to kept_404, another address */
+        snprintf(copy, sizeof copy, "%s", kept_404);
+        o.url = copy;
+        break;
+      default:
+        snprintf(copy, sizeof copy, "%s", kept_ok);
+        o.url = copy;
+        break;
+    }
+    ASSERT_EQ(lgw__http_post(e.h, &o, on_done, &g[i], NULL, NULL), 0);
+    if (i >= 3) memset(copy, 'x', sizeof copy - 1);  /* copied at once */
+    run(&e);
+  }
+  env_close(&e);
+  for (i = 0; i < 5; i++) {
+    ASSERT_EQ(g[i].calls, 1);
+    ASSERT_EQ(g[i].code, 0);
+    ASSERT_EQ(g[i].status, (i == 1 || i == 3) ? 404 : 200);
+  }
+  ASSERT_CONTAINS(g[4].body, "\"content\":\"echo(m1): hi there\"");
+}
+
+/* A Content-Type kept in place (up to 39 bytes) and a longer one (a
+ * copy), one after the other on one handle: each reads back whole. */
+TEST(http_content_type_short_and_long) {
+  static echo_canned_t canned;
+  static const char *const types[] = {
+      "application/json; charset=utf-8",
+      "application/json; charset=utf-8; profile=\"https://example.com/p\"",
+      "application/json"};
+  char url[128];
+  echo_t *srv;
+  env_t e;
+  got_t g[3];
+  int i;
+  echo_canned_set(&canned, 3, types[0], "{}", types[1], "{}", types[2], "{}");
+  srv = echo_start(echo_canned, &canned);
+  ASSERT(srv != NULL);
+  snprintf(url, sizeof url, "%s/v1/chat/completions", echo_base(srv));
+  memset(g, 0, sizeof g);
+  ASSERT_EQ(env_open(&e, NULL), 0);
+  for (i = 0; i < 3; i++) {
+    ASSERT_EQ(post_url(&e, url, 1, &g[i]), 0);
+    run(&e);
+  }
+  env_close(&e);
+  echo_stop(srv);
+  for (i = 0; i < 3; i++) {
+    ASSERT_EQ(g[i].status, 200);
+    ASSERT_STREQ(g[i].content_type, types[i]);
+  }
+}
+
 TEST(http_loopback_urls) {
   static const char *const yes[] = {
       "http://127.0.0.1:8080/v1", "http://127.1.2.3/v1", "http://localhost/v1",
@@ -850,6 +930,8 @@ int main(void) {
   RUN(http_user_agent);
   RUN(http_user_agent_from_headers);
   RUN(http_expect_never_sent);
+  RUN(http_url_kept_and_copied);
+  RUN(http_content_type_short_and_long);
   RUN(http_loopback_urls);
   RUN(http_loopback_never_proxied);
   RUN(http_header_too_large);
