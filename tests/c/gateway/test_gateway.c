@@ -712,6 +712,9 @@ TEST(gw_cancel_one_and_all) {
   c.gw = gw;
   c.id = ids[1];
   c.o = &o[1];
+  /* the timers count from now, after every t0 (the loop's clock may be
+   * older than the submits under a slow run) */
+  uv_update_time(lgw_gateway_loop(gw));
   uv_timer_init(lgw_gateway_loop(gw), &t1);
   t1.data = &c;
   uv_timer_start(&t1, on_cancel_timer, 100, 0);
