@@ -435,7 +435,7 @@ FUZZ_TRANSPORT_SRC = util json transport transport_responses transport_chat \
                      transport_anthropic transport_litellm transport_rich sse \
                      json_extract
 FUZZ_SRC_env          = util env node
-FUZZ_SRC_config       = util json env node yaml_dl yaml_load config \
+FUZZ_SRC_config       = util json env node dl yaml_dl yaml_load config \
                         config_validate config_dump config_paths provider sha \
                         redis_url url
 FUZZ_SRC_json_extract = util json json_extract

@@ -6,10 +6,10 @@
 #define LGW__YAML_DL_IMPL
 #include "yaml_dl.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <string.h>
+
+#include "dl.h"
 
 #ifndef LGW_YAML_SONAME
 #define LGW_YAML_SONAME "libyaml-0.so.2"
@@ -22,28 +22,27 @@ static int yaml_status = -1;
 static char yaml_why[512] = "libyaml is not loaded";
 
 static void yaml_open(void) {
-  void *lib = dlopen(LGW_YAML_SONAME, RTLD_NOW | RTLD_LOCAL);
-  void *sym;
+  static const char *const names[] = {
+#define LGW__YAML_NAME(ret, name, args) #name,
+    LGW__YAML_FUNCS(LGW__YAML_NAME)
+#undef LGW__YAML_NAME
+  };
+  void *syms[sizeof names / sizeof *names];
   lgw__yaml_api_t api;
-  if (!lib) {
-    snprintf(yaml_why, sizeof yaml_why, "cannot load libyaml (" LGW_YAML_SONAME
-             "), needed for YAML: %s", dlerror());
+  size_t i = 0;
+  if (lgw__dl_open(LGW_YAML_SONAME, "libyaml",
+                   "libyaml (" LGW_YAML_SONAME "), needed for YAML", "yaml_",
+                   names, syms, sizeof names / sizeof *names, yaml_why,
+                   sizeof yaml_why))
     return;
-  }
   /* sizeof: the table's type is checked against <yaml.h>'s declaration
    * (not evaluated, so no reference to the symbol); memcpy: ISO C has no
    * conversion from void * to a function pointer */
-#define LGW__YAML_SYM(ret, name, args)                                      \
+#define LGW__YAML_SET(ret, name, args)                                      \
   (void)sizeof(api.name = yaml_##name);                                      \
-  if (!(sym = dlsym(lib, "yaml_" #name))) {                                  \
-    snprintf(yaml_why, sizeof yaml_why, "cannot load libyaml: no yaml_" #name " in "   \
-             LGW_YAML_SONAME);                                               \
-    dlclose(lib);                                                            \
-    return;                                                                  \
-  }                                                                          \
-  memcpy(&api.name, &sym, sizeof api.name);
-  LGW__YAML_FUNCS(LGW__YAML_SYM)
-#undef LGW__YAML_SYM
+  memcpy(&api.name, &syms[i++], sizeof api.name);
+  LGW__YAML_FUNCS(LGW__YAML_SET)
+#undef LGW__YAML_SET
   lgw__yaml = api;
   yaml_status = 0;
 }

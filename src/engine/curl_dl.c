@@ -5,10 +5,11 @@
  */
 #include "curl_dl.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "dl.h"
 
 #ifndef LGW_CURL_SONAME
 #define LGW_CURL_SONAME "libcurl.so.4"
@@ -21,30 +22,29 @@ static int status = -1;
 static char why[512] = "libcurl is not loaded";
 
 static void load(void) {
-  void *lib = dlopen(LGW_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-  void *sym;
+  static const char *const names[] = {
+#define LGW__CURL_NAME(ret, name, args) #name,
+    LGW__CURL_FUNCS(LGW__CURL_NAME)
+#undef LGW__CURL_NAME
+  };
+  void *syms[sizeof names / sizeof *names];
   lgw__curl_api_t api;
-  if (!lib) {
-    snprintf(why, sizeof why, "cannot load libcurl: %s", dlerror());
+  size_t i = 0;
+  if (lgw__dl_open(LGW_CURL_SONAME, "libcurl", "libcurl", "curl_", names,
+                   syms, sizeof names / sizeof *names, why, sizeof why))
     return;
-  }
   /* memcpy: ISO C has no conversion from void * to a function pointer */
-#define LGW__CURL_SYM(ret, name, args)                                      \
-  if (!(sym = dlsym(lib, "curl_" #name))) {                                  \
-    snprintf(why, sizeof why, "cannot load libcurl: no curl_" #name " in "   \
-             LGW_CURL_SONAME);                                               \
-    return;                                                                  \
-  }                                                                          \
-  memcpy(&api.name, &sym, sizeof api.name);
-  LGW__CURL_FUNCS(LGW__CURL_SYM)
-#undef LGW__CURL_SYM
+#define LGW__CURL_SET(ret, name, args)                                      \
+  memcpy(&api.name, &syms[i++], sizeof api.name);
+  LGW__CURL_FUNCS(LGW__CURL_SET)
+#undef LGW__CURL_SET
   if (api.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     snprintf(why, sizeof why, "curl_global_init failed");
     return;
   }
   lgw__curl = api;
   status = 0;
-  /* lib stays open for the life of the process */
+  /* the library stays open for the life of the process */
 }
 
 int lgw__curl_load(void) {

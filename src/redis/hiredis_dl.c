@@ -8,10 +8,10 @@
 
 #if LGW_HIREDIS_DL
 
-#include <dlfcn.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <string.h>
+
+#include "dl.h"
 
 #ifndef LGW_HIREDIS_SONAME
 #define LGW_HIREDIS_SONAME "libhiredis.so.0.14"
@@ -24,28 +24,27 @@ static int hiredis_status = -1;
 static char hiredis_why[512] = "hiredis is not loaded";
 
 static void hiredis_open(void) {
-  void *lib = dlopen(LGW_HIREDIS_SONAME, RTLD_NOW | RTLD_LOCAL);
-  void *sym;
+  static const char *const names[] = {
+#define LGW__HIREDIS_NAME(ret, name, args) #name,
+    LGW__HIREDIS_FUNCS(LGW__HIREDIS_NAME)
+#undef LGW__HIREDIS_NAME
+  };
+  void *syms[sizeof names / sizeof *names];
   lgw__hiredis_api_t api;
-  if (!lib) {
-    snprintf(hiredis_why, sizeof hiredis_why, "cannot load hiredis (" LGW_HIREDIS_SONAME
-             "), needed for Redis: %s", dlerror());
+  size_t i = 0;
+  if (lgw__dl_open(LGW_HIREDIS_SONAME, "hiredis",
+                   "hiredis (" LGW_HIREDIS_SONAME "), needed for Redis",
+                   "redis", names, syms, sizeof names / sizeof *names,
+                   hiredis_why, sizeof hiredis_why))
     return;
-  }
   /* sizeof: the table's type is checked against hiredis's declaration
    * (not evaluated, so no reference to the symbol); memcpy: ISO C has no
    * conversion from void * to a function pointer */
-#define LGW__HIREDIS_SYM(ret, name, args)                                   \
+#define LGW__HIREDIS_SET(ret, name, args)                                   \
   (void)sizeof(api.name = redis##name);                                      \
-  if (!(sym = dlsym(lib, "redis" #name))) {                                  \
-    snprintf(hiredis_why, sizeof hiredis_why, "cannot load hiredis: no redis" #name " in "   \
-             LGW_HIREDIS_SONAME);                                            \
-    dlclose(lib);                                                            \
-    return;                                                                  \
-  }                                                                          \
-  memcpy(&api.name, &sym, sizeof api.name);
-  LGW__HIREDIS_FUNCS(LGW__HIREDIS_SYM)
-#undef LGW__HIREDIS_SYM
+  memcpy(&api.name, &syms[i++], sizeof api.name);
+  LGW__HIREDIS_FUNCS(LGW__HIREDIS_SET)
+#undef LGW__HIREDIS_SET
   lgw__hiredis = api;
   hiredis_status = 0;
 }
