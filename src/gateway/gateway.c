@@ -300,6 +300,7 @@ struct qreq {
   double start_s;
   const lgw__route_t *route;   /* a cached route (the request is plain) */
   double tokens_est;
+  size_t msg_bytes;            /* the messages' content bytes */
   uint32_t nmsgs;
   unsigned char flags;         /* QF_* */
   unsigned char tokens_shared;
@@ -420,7 +421,7 @@ static qreq_t *qreq_new(lgw_gateway_t *gw, const lgw_request_t *r,
   lgw_rich_message_t m;
   unsigned char flags = 0, *p;
   qreq_t *h;
-  size_t none = 0;
+  size_t none = 0, bytes = 0;
   size = sizeof *h + np + strlen(task) + 1 + n;
   if (deadline > 0) {
     flags |= QF_DEADLINE;
@@ -435,12 +436,16 @@ static qreq_t *qreq_new(lgw_gateway_t *gw, const lgw_request_t *r,
     size += sizeof r->on_tool_delta + sizeof r->tool_delta_ud;
   }
   for (i = 0; i < n; i++) {
+    size_t cn;
     msg_at(r, i, &m);
-    size += str_size(m.role) + str_size(m.content) + str_size(m.name) +
+    cn = str_size(m.content);
+    size += str_size(m.role) + cn + str_size(m.name) +
             str_size(m.tool_call_id);
+    bytes += cn ? cn - 1 : 0;
   }
   if (!(h = lgw_malloc(size))) return NULL;
   memset(h, 0, sizeof *h);
+  h->msg_bytes = bytes;
   h->nmsgs = (uint32_t)n;
   h->flags = flags;
   p = h->data;
@@ -483,13 +488,12 @@ static const char *q_next_str(const unsigned char **p, int present) {
   return s;
 }
 
-/* q takes the request data of h (q->h = h): its task and messages point
- * into h. 0, or LGW_ENOMEM. */
-static int q_attach(req_t *q, qreq_t *h) {
-  size_t np = q->gw->rt->nproviders, i;
-  const unsigned char *p;
+/* q takes the request data of h (q->h = h): its task points into h; its
+ * messages are read from h when its first attempt is sent
+ * (lgw__gw_msgs), as only the body needs them. */
+static void q_attach(req_t *q, qreq_t *h) {
   qview_t v;
-  q_view(h, np, &v);
+  q_view(h, q->gw->rt->nproviders, &v);
   q->h = h;
   h->q = q;
   q->task = (char *)v.task;
@@ -499,10 +503,19 @@ static int q_attach(req_t *q, qreq_t *h) {
   q->on_tool_delta = v.on_tool_delta;
   q->tool_delta_ud = v.tool_delta_ud;
   q->plain = 1;
-  if (h->nmsgs &&
-      (lgw__gw_arena_need(q, h->nmsgs, sizeof *q->msgs) ||
-       !(q->msgs = lgw__gw_arena_array(q, h->nmsgs, sizeof *q->msgs))))
+  q->msg_bytes = h->msg_bytes;
+}
+
+int lgw__gw_msgs(req_t *q) {
+  qreq_t *h = q->h;
+  size_t i;
+  const unsigned char *p;
+  qview_t v;
+  if (!h || q->msgs || !h->nmsgs) return 0;
+  if (lgw__gw_arena_need(q, h->nmsgs, sizeof *q->msgs) ||
+      !(q->msgs = lgw__gw_arena_array(q, h->nmsgs, sizeof *q->msgs)))
     return LGW_ENOMEM;
+  q_view(h, q->gw->rt->nproviders, &v);
   q->nmsgs = h->nmsgs;
   p = v.msgs;
   for (i = 0; i < h->nmsgs; i++) {
@@ -513,7 +526,6 @@ static int q_attach(req_t *q, qreq_t *h) {
     m->name = q_next_str(&p, mf & MF_NAME);
     m->tool_call_id = q_next_str(&p, mf & MF_CALL_ID);
     m->is_error = (mf & MF_ERROR) != 0;
-    q->msg_bytes += m->content ? strlen(m->content) : 0;
   }
   return 0;
 }
@@ -675,12 +687,7 @@ static req_t *expand(lgw_gateway_t *gw, qreq_t *h) {
   size_t i, np = gw->rt->nproviders;
   req_t *q = req_get(gw);
   if (!q) return NULL;
-  if (q_attach(q, h)) {
-    q->h = NULL;
-    h->q = NULL;
-    req_release(q);
-    return NULL;
-  }
+  q_attach(q, h);
   q->id = h->id;
   q->cb = h->cb;
   q->ud = h->ud;
@@ -990,10 +997,7 @@ static req_t *req_new(lgw_gateway_t *gw, const lgw_request_t *r,
       req_release(q);
       return NULL;
     }
-    if (q_attach(q, h)) {
-      req_release(q);  /* h too */
-      return NULL;
-    }
+    q_attach(q, h);
     return q;
   }
   if (lgw__gw_arena_for(q, r, emb) || req_copy(q, r) ||

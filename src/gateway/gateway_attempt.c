@@ -401,7 +401,8 @@ static void send_attempt(req_t *q) {
   q->ttft = -1;
   if (q->embed && ep) {  /* the same host as ep: its proxy choice */
     rc = lgw__gw_embed_prepare(q, &body, &len, &e);
-  } else if (!tr || !ep || (q->on_delta && lgw__gw_stream_reset(q))) {
+  } else if (!tr || !ep || lgw__gw_msgs(q) ||
+             (q->on_delta && lgw__gw_stream_reset(q))) {
     rc = lgw__error_set(&e, LGW_ENOMEM,
                         "Cannot prepare the request: out of memory.");
   } else {
