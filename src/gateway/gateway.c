@@ -1008,6 +1008,41 @@ static req_t *req_new(lgw_gateway_t *gw, const lgw_request_t *r,
   return q;
 }
 
+/* A request r that must wait for a slot, when planning it would only find
+ * its first provider's cached route and queue it (lgw__gw_plan_queued):
+ * it goes straight into the queue in compact form, as the full record
+ * would have left it (compact()), without one. 0 or LGW_ENOMEM (err
+ * set); -1 when the full plan must run. */
+static int submit_queued(lgw_gateway_t *gw, const lgw_request_t *r,
+                         lgw_done_fn cb, void *ud, uint64_t *id,
+                         lgw_error_t *err, double deadline) {
+  const lgw_runtime_t *rt = gw->rt;
+  size_t np = rt->nproviders, order[MAX_PROVIDERS_COMPACT], i;
+  const lgw__route_t *route;
+  unsigned char *o;
+  qreq_t *h;
+  lgw__state_order(rt->providers, np, gw->preferred, order);
+  route = lgw__gw_plan_queued(gw, order[0], r->task ? r->task : "");
+  if (!route) return -1;
+  if (!(h = qreq_new(gw, r, deadline)) || (deadline > 0 && dl_reserve(gw))) {
+    lgw_free(h);
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory");
+  }
+  h->id = ++gw->next_id;
+  h->cb = cb;
+  h->ud = ud;
+  h->start_s = eng_now(gw);
+  h->route = route;
+  for (o = q_order(h), i = 0; i < np; i++) o[i] = (unsigned char)order[i];
+  h->node.compact = 1;
+  if (deadline > 0) dl_push(gw, h, h->start_s + deadline, h->id);
+  lgw_list_push_back(&gw->all, &h->node.all);
+  gw->pending++;
+  lgw_list_push_back(&gw->wait, &h->node.wait);
+  if (id) *id = h->id;
+  return 0;
+}
+
 int lgw_gateway_submit(lgw_gateway_t *gw, const lgw_request_t *req,
                        lgw_done_fn cb, void *ud, uint64_t *id,
                        lgw_error_t *err) {
@@ -1033,6 +1068,12 @@ int lgw__gw_submit(lgw_gateway_t *gw, const lgw_request_t *req,
                                : (rt->deadline > 0 ? rt->deadline : 0);
   /* a deadline of 1e9 s (31 years) or more, or infinity, is none */
   if (!(deadline < 1e9)) deadline = 0;
+  if (!emb && rt->nproviders &&
+      (gw->inflight >= gw->max_concurrent || !lgw_list_empty(&gw->wait)) &&
+      compact_shape(req, rt->nproviders)) {
+    int rc = submit_queued(gw, req, cb, ud, id, err, deadline);
+    if (rc >= 0) return rc;
+  }
   q = req_new(gw, req, deadline, emb);
   if (!q) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   if (emb) q->em->embed_cb = ecb;

@@ -296,6 +296,21 @@ static const lgw__route_t *route_for(req_t *q, lgw_error_t *e) {
   return q->own_route;
 }
 
+const lgw__route_t *lgw__gw_plan_queued(lgw_gateway_t *gw, size_t pi,
+                                        const char *task) {
+  const lgw__provider_t *p = &gw->rt->providers[pi];
+  /* lgw__gw_plan: the breaker (open: the clock decides), the base URL;
+   * pace: no tpm to exceed, nothing to reserve (locally or shared) */
+  if (gw->breakers[pi].open || lgw__is_blank(p->base_url) || p->tpm > 0 ||
+      gw->rpm[pi].per_s > 0 || gw->tpm[pi].per_s > 0)
+    return NULL;
+  LGW_LIST_FOREACH(l, &gw->routes[pi]) {
+    route_entry_t *r = LGW_CONTAINER_OF(l, route_entry_t, link);
+    if (strcmp(r->task, task) == 0) return &r->route;
+  }
+  return NULL;
+}
+
 void lgw__gw_routes_free(lgw_gateway_t *gw) {
   size_t i;
   lgw_link_t *l;

@@ -284,6 +284,12 @@ req_t *lgw__gw_wait_pop(lgw_gateway_t *gw);
 /* ---- gateway_attempt.c --------------------------------------------------- */
 
 void lgw__gw_plan(req_t *q);
+/* The cached route of a plain request for task on provider pi when its
+ * plan there would do nothing but queue it for a slot: a base URL, no
+ * open breaker, the route built before, no rate limit to reserve; NULL
+ * when the plan must run (lgw__gw_plan). */
+const lgw__route_t *lgw__gw_plan_queued(lgw_gateway_t *gw, size_t pi,
+                                        const char *task);
 void lgw__gw_route_drop(req_t *q);
 void lgw__gw_routes_free(lgw_gateway_t *gw);
 void lgw__gw_breaker_event(lgw_gateway_t *gw, const req_t *q, size_t pi,
