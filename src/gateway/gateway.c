@@ -489,7 +489,7 @@ static const char *q_next_str(const unsigned char **p, int present) {
 }
 
 /* q takes the request data of h (q->h = h): its task points into h; its
- * messages are read from h when its first attempt is sent
+ * messages are read from h when an attempt's body is built
  * (lgw__gw_msgs), as only the body needs them. */
 static void q_attach(req_t *q, qreq_t *h) {
   qview_t v;
@@ -506,27 +506,42 @@ static void q_attach(req_t *q, qreq_t *h) {
   q->msg_bytes = h->msg_bytes;
 }
 
-int lgw__gw_msgs(req_t *q) {
-  qreq_t *h = q->h;
+/* The messages of h into m[0..nmsgs) (strings in h). */
+static void q_msgs(qreq_t *h, size_t np, lgw_rich_message_t *m) {
   size_t i;
   const unsigned char *p;
   qview_t v;
-  if (!h || q->msgs || !h->nmsgs) return 0;
-  if (lgw__gw_arena_need(q, h->nmsgs, sizeof *q->msgs) ||
-      !(q->msgs = lgw__gw_arena_array(q, h->nmsgs, sizeof *q->msgs)))
-    return LGW_ENOMEM;
-  q_view(h, q->gw->rt->nproviders, &v);
-  q->nmsgs = h->nmsgs;
+  q_view(h, np, &v);
   p = v.msgs;
-  for (i = 0; i < h->nmsgs; i++) {
-    lgw_rich_message_t *m = &q->msgs[i];
+  for (i = 0; i < h->nmsgs; i++, m++) {
     unsigned char mf = *p++;
+    memset(m, 0, sizeof *m);
     m->role = q_next_str(&p, mf & MF_ROLE);
     m->content = q_next_str(&p, mf & MF_CONTENT);
     m->name = q_next_str(&p, mf & MF_NAME);
     m->tool_call_id = q_next_str(&p, mf & MF_CALL_ID);
     m->is_error = (mf & MF_ERROR) != 0;
   }
+}
+
+int lgw__gw_msgs(req_t *q, lgw_rich_message_t *tmp, size_t cap,
+                 const lgw_rich_message_t **msgs, size_t *n) {
+  qreq_t *h = q->h;
+  *msgs = q->msgs;
+  *n = q->nmsgs;
+  if (!h || q->msgs || !h->nmsgs) return 0;
+  *n = h->nmsgs;
+  if (h->nmsgs <= cap) {  /* read for this body only */
+    q_msgs(h, q->gw->rt->nproviders, tmp);
+    *msgs = tmp;
+    return 0;
+  }
+  if (lgw__gw_arena_need(q, h->nmsgs, sizeof *q->msgs) ||
+      !(q->msgs = lgw__gw_arena_array(q, h->nmsgs, sizeof *q->msgs)))
+    return LGW_ENOMEM;
+  q_msgs(h, q->gw->rt->nproviders, q->msgs);
+  q->nmsgs = h->nmsgs;
+  *msgs = q->msgs;
   return 0;
 }
 

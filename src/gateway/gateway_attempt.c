@@ -399,6 +399,8 @@ static void fail_over(req_t *q, const char *msg) {
 
 /* ---- attempts ------------------------------------------------------------ */
 
+#define MSGS_STACK 8   /* messages of a queued request read on the stack */
+
 /* A slot is held: build the body and post it. */
 static void send_attempt(req_t *q) {
   lgw_gateway_t *gw = q->gw;
@@ -408,22 +410,25 @@ static void send_attempt(req_t *q) {
   lgw__call_t call;
   lgw__xfer_opts_t o;
   lgw_error_t e;
+  lgw_rich_message_t tmp[MSGS_STACK];
+  const lgw_rich_message_t *msgs = NULL;
+  size_t nmsgs = 0;
   char *body = NULL;
   size_t len = 0;
   int rc;
-  memset(&e, 0, sizeof e);
+  lgw__error_clear(&e);
   q->state = S_HTTP;
   q->ttft = -1;
   if (q->embed && ep) {  /* the same host as ep: its proxy choice */
     rc = lgw__gw_embed_prepare(q, &body, &len, &e);
-  } else if (!tr || !ep || lgw__gw_msgs(q) ||
+  } else if (!tr || !ep || lgw__gw_msgs(q, tmp, MSGS_STACK, &msgs, &nmsgs) ||
              (q->on_delta && lgw__gw_stream_reset(q))) {
     rc = lgw__error_set(&e, LGW_ENOMEM,
                         "Cannot prepare the request: out of memory.");
   } else {
     memset(&call, 0, sizeof call);
-    call.rich = q->msgs;
-    call.nrich = q->nmsgs;
+    call.rich = msgs;
+    call.nrich = nmsgs;
     call.model = q->route->model;
     call.reasoning_effort = q->route->reasoning_effort;
     call.temperature = q->route->temperature;
@@ -736,7 +741,7 @@ static int body_end(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
   lgw_error_t e;
   int code;
   if (q->embed) return lgw__gw_embed_parse(q, resp, msg, cap);
-  memset(&e, 0, sizeof e);
+  lgw__error_clear(&e);
   code = tr->parse(resp->body, resp->body_len, resp->content_type, &q->reply,
                    &e);
   if (code) {

@@ -276,9 +276,11 @@ int lgw__gw_timer_start(req_t *q, lgw__timer_t **t, lgw__engine_fn fn,
  * record (made from its compact form), NULL when none or memory is
  * short. */
 void lgw__gw_wait_push(req_t *q);
-/* q's messages (q->msgs), made from its compact block when it has one
- * and they are not yet: 0, or LGW_ENOMEM. */
-int lgw__gw_msgs(req_t *q);
+/* q's messages for a body (*msgs, *n): q->msgs, or read from its
+ * compact block when it has one, into tmp when they fit in cap (valid
+ * while tmp is), else into q->msgs; 0, or LGW_ENOMEM. */
+int lgw__gw_msgs(req_t *q, lgw_rich_message_t *tmp, size_t cap,
+                 const lgw_rich_message_t **msgs, size_t *n);
 req_t *lgw__gw_wait_pop(lgw_gateway_t *gw);
 
 /* ---- gateway_attempt.c --------------------------------------------------- */
