@@ -541,6 +541,15 @@ static JV_INLINE const char *jv_skip_ws(const char *p, const char *e) {
   return p;
 }
 
+/* Past the ':' after a member's key (p just past the key) and the
+ * whitespace after it, or NULL. */
+static JV_INLINE const char *jv_colon(const char *p, const char *e) {
+  if (p < e && *p == ':') return jv_skip_ws(p + 1, e);
+  p = jv_skip_ws(p, e);
+  if (p >= e || *p != ':') return NULL;
+  return jv_skip_ws(p + 1, e);
+}
+
 /* A container at p ('{' or '['): just past its end, or NULL. */
 static const char *jv_container(const char *p, const char *e, int depth) {
   char close = *p == '{' ? '}' : ']';
@@ -565,11 +574,13 @@ static const char *jv_members(const char *p, const char *e, char close,
   for (;;) {
     if (close == '}') {
       if (p >= e || *p != '"' || !(p = jv_string(p, e))) return NULL;
-      p = jv_skip_ws(p, e);
-      if (p >= e || *p != ':') return NULL;
-      p = jv_skip_ws(p + 1, e);
+      if (!(p = jv_colon(p, e))) return NULL;
     }
     if (!(p = jv_value(p, e, depth + 1))) return NULL;
+    if (p < e && *p == ',') {  /* compact JSON: the usual case first */
+      p = jv_skip_ws(p + 1, e);
+      continue;
+    }
     p = jv_skip_ws(p, e);
     if (p >= e) return NULL;
     if (*p == close) return p + 1;
@@ -955,12 +966,13 @@ static const char *jv_pick_value(const char *p, const char *e, int depth,
     if (close == '}') {
       if (p >= e || *p != '"') return NULL;
       k = jv_pick_key(p + 1, e, pk, n, &p);
-      if (!p) return NULL;
-      p = jv_skip_ws(p, e);
-      if (p >= e || *p != ':') return NULL;
-      p = jv_skip_ws(p + 1, e);
+      if (!p || !(p = jv_colon(p, e))) return NULL;
     }
     if (!(p = jv_pick_one(p, e, depth + 1, k, out))) return NULL;
+    if (p < e && *p == ',') {  /* compact JSON: the usual case first */
+      p = jv_skip_ws(p + 1, e);
+      continue;
+    }
     p = jv_skip_ws(p, e);
     if (p >= e) return NULL;
     if (*p == close) {
