@@ -73,7 +73,7 @@ TEST(writer_spans) {
   /* each special byte at each place of strings around eight bytes, into
    * buffers that already hold 0 to 70 bytes (growth at every point) */
   for (pre = 0; pre < 70; pre += 7)
-    for (n = 1; n < 26; n++)
+    for (n = 1; n < 42; n++)   /* 16-byte blocks too, and their tails */
       for (at = 0; at < n; at++)
         for (k = 0; k < sizeof specials - 1; k++) {
           lgw__buf_t b;
@@ -371,6 +371,57 @@ TEST(reader_decodes_by_words) {
       }
 }
 
+/* Strings scanned by blocks (16 or 8 bytes, then one by one): a control
+ * byte anywhere makes the document invalid, a byte from 0x80 up (valid
+ * UTF-8) is kept, '"' ends the string, and the reader decodes the same
+ * text wherever the string sits in the document. */
+TEST(reader_strings_by_blocks) {
+  char doc[160], s[64];
+  size_t n, at, pad;
+  for (pad = 0; pad < 20; pad += 3)
+    for (n = 1; n < 48; n++)
+      for (at = 0; at < n; at++) {
+        lgw__jv_t root, v;
+        lgw__buf_t b;
+        int len;
+        unsigned char c;
+        static const unsigned char bad[] = {0x00, 0x01, 0x0a, 0x1f};
+        size_t k;
+        /* a control byte at `at`: invalid, never read as text */
+        for (k = 0; k < sizeof bad; k++) {
+          memset(s, 'a' + (int)(n % 26), n);
+          s[at] = (char)bad[k];
+          len = snprintf(doc, sizeof doc, "{\"p\":\"%.*s\",\"c\":\"", (int)pad,
+                         "01234567890123456789");
+          memcpy(doc + len, s, n);
+          len += (int)n;
+          len += snprintf(doc + len, sizeof doc - (size_t)len, "\",\"d\":1}");
+          ASSERT_EQ(lgw__jv_root(doc, (size_t)len, &root), LGW__JV_UNSURE);
+        }
+        /* bytes 0x20-0x7F but '"' and '\\', and a two-byte sequence at
+         * `at`: the text as it is */
+        for (c = 0x20; c < 0x80; c = (unsigned char)(c + 0x1d)) {
+          if (c == '"' || c == '\\') continue;
+          memset(s, 'a' + (int)(n % 26), n);
+          s[at] = (char)c;
+          if (at + 1 < n && c > 0x70) {
+            s[at] = '\xc3';
+            s[at + 1] = '\xa9';
+          }
+          len = snprintf(doc, sizeof doc, "{\"p\":\"%.*s\",\"c\":\"%.*s\","
+                         "\"d\":1}", (int)pad, "01234567890123456789", (int)n,
+                         s);
+          ASSERT_EQ(lgw__jv_root(doc, (size_t)len, &root), 0);
+          ASSERT_EQ(lgw__jv_get(&root, "c", &v), 0);
+          lgw__buf_init(&b);
+          ASSERT_EQ(lgw__jv_str(&v, &b), 0);
+          ASSERT_EQ(b.len, n);
+          ASSERT(memcmp(b.data, s, n) == 0);
+          lgw__buf_free(&b);
+        }
+      }
+}
+
 TEST(reader_two_documents) {
   /* values of a document stay readable after another one was read, also
    * one inside it */
@@ -620,6 +671,7 @@ int main(void) {
   RUN(reader_skips_members);
   RUN(reader_one_pass);
   RUN(reader_decodes_by_words);
+  RUN(reader_strings_by_blocks);
   RUN(reader_two_documents);
   RUN(responses_in_place_as_tree);
   RUN(anthropic_in_place_as_tree);
