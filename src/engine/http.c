@@ -173,6 +173,7 @@ static void flushq_append(lgw__http_t *h, xfer_stream_t *st) {
 }
 
 static void header_drop(lgw__xfer_t *r, int i) {
+  if (!r->headers[i]) return;  /* the usual case: no call */
   if (r->headers[i] != r->ctype) lgw_free(r->headers[i]);
   r->headers[i] = NULL;
 }
@@ -682,10 +683,12 @@ void lgw__http_set_max_host_connections(lgw__http_t *h, long n) {
 static int decide_stream(lgw__xfer_t *r) {
   long status = 0;
   if (r->stream < 0) {
+    if (!r->st || !r->st->on_data) {  /* nobody to ask: collected */
+      r->stream = 0;
+      return 0;
+    }
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-    r->stream = r->st && r->st->on_data &&
-                r->st->on_head(status, r->headers[H_CONTENT_TYPE],
-                               r->ud) != 0;
+    r->stream = r->st->on_head(status, r->headers[H_CONTENT_TYPE], r->ud) != 0;
   }
   return r->stream;
 }
