@@ -446,7 +446,11 @@ static void drive(lgw__http_t *h, curl_socket_t s, int flags) {
 static void on_poll(uv_poll_t *p, int status, int events) {
   sock_ctx_t *c = (sock_ctx_t *)(void *)p;
   int flags = 0;
-  if (c->parked) return;  /* stopped: a leftover event */
+  if (c->parked) {  /* idle in curl's pool: the server closed it, or spoke
+                     * out of turn; curl finds out when it reuses it */
+    sock_watch(c, 0);
+    return;
+  }
   if (status < 0) {
     flags = CURL_CSELECT_ERR;
   } else {
@@ -507,13 +511,16 @@ static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
 /* curl's socket callback. A connection's watcher is kept between its
  * transfers: when curl lets go of a socket it opened through us
  * (CURL_POLL_REMOVE: the connection went back to the pool), the watcher
- * is stopped but kept (parked), and started again when a transfer reuses
- * the connection: keep-alive reuse costs three epoll_ctl instead of six
- * and an ioctl, and no allocation. A parked watcher watches nothing: curl
+ * is kept (parked), still watching for input, and taken up again when a
+ * transfer reuses the connection: keep-alive reuse then costs no
+ * epoll_ctl, no ioctl and no allocation (the transfer watches for input
+ * again). A parked watcher that sees input (the server closed the idle
+ * connection) stops watching until curl takes the socket up again, or
+ * closes it. Only a socket that was waiting for an answer is parked: curl
  * may close a socket without telling us (libcurl 7.88 does for connect
  * attempts that lost or timed out, before their CURL_POLL_REMOVE), and a
  * descriptor number then reused by anyone must not find a stale
- * registration; only a socket that was waiting for an answer is parked.
+ * registration.
  * The watcher goes when curl closes the socket through on_close_socket,
  * or when the number comes back from socket() (on_open_socket). Other
  * sockets (the resolver's) lose their watcher at CURL_POLL_REMOVE. */
@@ -530,8 +537,9 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
       /* only a connection that was waiting for an answer: a socket
        * still connecting may be one curl has already closed */
       if (f && f->ours && f->c == c && c->events == UV_READABLE) {
-        c->parked = 1;
-        sock_watch(c, 0);
+        c->parked = 1;  /* still watched (see above), but it keeps no
+                         * loop running */
+        uv_unref((uv_handle_t *)&c->poll);
       } else {
         sock_close(c);
       }
@@ -541,6 +549,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
   if (!c && f && f->c) {
     c = f->c;
     c->parked = 0;
+    uv_ref((uv_handle_t *)&c->poll);
     curl_multi_assign(h->multi, s, c);
   }
   if (!c) {
