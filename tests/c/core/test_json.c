@@ -68,7 +68,7 @@ static void ref_quote(char *d, const char *s, size_t n) {
 TEST(writer_spans) {
   /* \xc3 stands for the sequence C3 A9 */
   static const char specials[] = "\"\\\n\x01\x1f\t\x7f" "\xc3";
-  char s[40], want[300];
+  char s[48], want[400];
   size_t n, at, k, pre;
   /* each special byte at each place of strings around eight bytes, into
    * buffers that already hold 0 to 70 bytes (growth at every point) */
