@@ -105,7 +105,8 @@ int lgw_lua_set_tick(lua_State *L, lgw_lua_tick_fn fn, void *ud,
     return 0;
   }
   if (!m->tick) {
-    if (!(m->tick = lgw_timer_new(m->loop, on_tick, m))) return LGW_ENOMEM;
+    if (lgwL_loop_open(m) || !(m->tick = lgw_timer_new(m->loop, on_tick, m)))
+      return LGW_ENOMEM;
     lgw_timer_unref(m->tick);
   }
   {

@@ -183,6 +183,35 @@ gw:close()
     end
   end)
 
+  it("require makes no event loop: its first need does (fd(), a task, a "
+     .. "sleep), and step and timeout work before it", function()
+    local rc, out, err = fresh([[
+local pid = assert(io.open("/proc/self/stat")):read("*n")
+local function epolls()  -- the process's epoll descriptors
+  local p = assert(io.popen("ls -l /proc/" .. pid .. "/fd"))
+  local _, n = p:read("*a"):gsub("eventpoll", "")
+  p:close()
+  return n
+end
+local base = epolls()
+local llm = require('llmgateway')
+print(epolls() - base, llm.step(), llm.timeout())
+local fd = llm.fd()
+print(epolls() - base, fd == llm.fd(), llm.step(), llm.timeout())
+print(llm.run(function() llm.sleep(0.001) return 7 end), epolls() - base)
+]])
+    assert.equal(0, rc, err)
+    assert.equal("0\t0\t-1\n1\ttrue\t0\t-1\n7\t1\n", out)
+    -- a first task, a first sleep from the main thread
+    for _, code in ipairs({
+      "print(llm.spawn(function() return 1 end):wait())",
+      "llm.sleep(0.001) print(1)"}) do
+      rc, out, err = fresh("local llm = require('llmgateway')\n" .. code)
+      assert.equal(0, rc, err)
+      assert.equal("1\n", out)
+    end
+  end)
+
   it("the host starts without libcurl and loads it for a gateway",
      function()
     local rc, out, err = host("-e " .. quote(MAPPED
