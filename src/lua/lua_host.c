@@ -39,8 +39,14 @@ static lgwL_module_t *signaled(lua_State *L) {
 void lgw_lua_host_signals(lua_State *L, int on) {
   lgwL_module_t *m = lgwL_module(L);
   m->host_signals = on != 0;
-  if (on) signal_module = m;
-  else if (signal_module == m) signal_module = NULL;
+  /* the loop and its wake-up handle now, so that lgw_lua_wake (from a
+   * signal handler, which may not allocate) always has one to send to */
+  if (on) {
+    (void)lgwL_loop_open(m);
+    signal_module = m;
+  } else if (signal_module == m) {
+    signal_module = NULL;
+  }
 }
 
 void lgw_lua_interrupt(lua_State *L) {
