@@ -216,8 +216,13 @@ $(LUA_STATIC): $(LUA_OBJ) $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# -Bsymbolic-functions: the library's calls to its own exported functions
+# (the C API the binding uses) are bound when it is linked, not looked up
+# by the dynamic linker at each dlopen (Lua loads it with RTLD_NOW).
+LUA_SHARED_LDFLAGS = -Wl,-O1 -Wl,-Bsymbolic-functions
 $(LUA_SHARED): $(LUA_OBJ) $(LIB_OBJ)
-	$(CC) $(SAN) -shared -Wl,-soname,liblgw-lua.so.0 -o $@ $^ $(LDLIBS_LIB)
+	$(CC) $(SAN) -shared -Wl,-soname,liblgw-lua.so.0 $(LUA_SHARED_LDFLAGS) \
+	  -o $@ $^ $(LDLIBS_LIB)
 
 $(LUAMOD): $(LUA_SHARED)
 	@mkdir -p $(dir $@)

@@ -10,7 +10,7 @@
 
 int lgw_lua_fd(lua_State *L) {
   lgwL_module_t *m = lgwL_module_peek(L);
-  if (!m || !m->loop) return -1;
+  if (!m || lgwL_loop_open(m)) return -1;
   return lgw_loop_fd(m->loop);
 }
 
@@ -30,6 +30,10 @@ int lgw_lua_timeout(lua_State *L) {
 static int run_nowait(lua_State *L, lgwL_module_t *m) {
   lua_State *from = m->from;
   if (m->depth > 0 || m->closing) return -1;
+  if (!m->loop) {  /* not made yet: nothing to run, no task */
+    lgwL_log_flush(L, m);
+    return m->ntasks;
+  }
   m->depth++;
   m->from = L;
   lgw_loop_run(m->loop, LGW_RUN_NOWAIT);

@@ -297,7 +297,7 @@ static int l_gateway(lua_State *L) {
     g->event_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   else if (!lua_isnoneornil(L, 2))
     lua_pop(L, 1);
-  opts.loop = m->loop;
+  opts.loop = lgwL_loop(L, m);
   opts.on_event = on_event;
   opts.event_ud = g;
   rc = lgw_gateway_new(owned ? owned : rt, &opts, &g->gw, &err);

@@ -39,8 +39,14 @@ static lgwL_module_t *signaled(lua_State *L) {
 void lgw_lua_host_signals(lua_State *L, int on) {
   lgwL_module_t *m = lgwL_module(L);
   m->host_signals = on != 0;
-  if (on) signal_module = m;
-  else if (signal_module == m) signal_module = NULL;
+  /* the loop and its wake-up handle now, so that lgw_lua_wake (from a
+   * signal handler, which may not allocate) always has one to send to */
+  if (on) {
+    (void)lgwL_loop_open(m);
+    signal_module = m;
+  } else if (signal_module == m) {
+    signal_module = NULL;
+  }
 }
 
 void lgw_lua_interrupt(lua_State *L) {
@@ -105,7 +111,8 @@ int lgw_lua_set_tick(lua_State *L, lgw_lua_tick_fn fn, void *ud,
     return 0;
   }
   if (!m->tick) {
-    if (!(m->tick = lgw_timer_new(m->loop, on_tick, m))) return LGW_ENOMEM;
+    if (lgwL_loop_open(m) || !(m->tick = lgw_timer_new(m->loop, on_tick, m)))
+      return LGW_ENOMEM;
     lgw_timer_unref(m->tick);
   }
   {

@@ -194,6 +194,7 @@ static int module_gc(lua_State *L) {
     lgw_set_log(NULL, NULL, LGW_LOG_WARN);
     log_owner = NULL;
   }
+  m->closed = 1;
   if (!m->loop) {
     log_clear(m);
     return 0;
@@ -237,7 +238,36 @@ static void on_wake(lgw_async_t *a, void *ud) {
   if (m->tick_fn) m->tick_fn(m->L, m->tick_ud);
 }
 
-/* Creates the record on first open; later opens reuse it. */
+int lgwL_loop_open(lgwL_module_t *m) {
+  if (m->loop) return 0;
+  if (m->closed) return -1;
+  if (m->shared) {
+    m->loop = m->shared;
+  } else {
+    if (!(m->loop = lgw_loop_new())) return -1;
+    m->own_loop = 1;
+  }
+  m->idle = lgw_idle_new(m->loop, on_idle, m);
+  if (!m->idle) {
+    if (m->own_loop) lgw_loop_free(m->loop);
+    m->loop = NULL;
+    m->own_loop = 0;
+    return -1;
+  }
+  m->wake = lgw_async_new(m->loop, on_wake, m);
+  return 0;
+}
+
+struct uv_loop_s *lgwL_loop(lua_State *L, lgwL_module_t *m) {
+  if (!m->loop && lgwL_loop_open(m))
+    luaL_error(L, m->closed ? "llmgateway is shutting down"
+                            : "cannot create the event loop");
+  return m->loop;
+}
+
+/* Creates the record on first open; later opens reuse it. The loop is
+ * made at its first need (lgwL_loop): loading the module costs none of
+ * its system calls. */
 static lgwL_module_t *module_open(lua_State *L) {
   lgwL_module_t *m = lgwL_module_peek(L);
   struct uv_loop_s *shared;
@@ -247,26 +277,13 @@ static lgwL_module_t *module_open(lua_State *L) {
   lua_pop(L, 1);
   m = lua_newuserdatauv(L, sizeof *m, 0);
   memset(m, 0, sizeof *m);
+  m->shared = shared;
   lgw_list_init(&m->ready);
   lgw_list_init(&m->gateways);
   lgw_list_init(&m->calls);
   lgw_list_init(&m->loglines);
   lgw_list_init(&m->budgets);
   lgw_list_init(&m->queues);
-  if (shared) {
-    m->loop = shared;
-  } else {
-    if (!(m->loop = lgw_loop_new()))
-      luaL_error(L, "cannot create the event loop");
-    m->own_loop = 1;
-  }
-  m->idle = lgw_idle_new(m->loop, on_idle, m);
-  if (!m->idle) {
-    if (m->own_loop) lgw_loop_free(m->loop);
-    m->loop = NULL;
-    luaL_error(L, "out of memory");
-  }
-  m->wake = lgw_async_new(m->loop, on_wake, m);
   lgwL_push_main_thread(L);
   m->L = lua_tothread(L, -1);
   lua_pop(L, 1);

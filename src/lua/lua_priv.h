@@ -54,8 +54,11 @@ typedef lgw_event_fn lgwL_event_hook_fn;
  * task's. */
 typedef struct lgwL_module {
   lua_State *L;             /* main thread */
-  struct uv_loop_s *loop;   /* the module's or the embedder's */
+  struct uv_loop_s *loop;   /* the module's or the embedder's; NULL until
+                             * first needed (lgwL_loop) and after __gc */
+  struct uv_loop_s *shared; /* the embedder's (lgw_lua_set_loop), or NULL */
   int own_loop;             /* 1: created here, closed in __gc */
+  int closed;               /* __gc has run: no loop any more */
   lgw_idle_t *idle;         /* drains the ready list */
   lgw_link_t ready;         /* tasks to resume, FIFO */
   lgwL_task_t *current;     /* task being resumed, NULL otherwise */
@@ -150,6 +153,12 @@ struct lgwL_gw {
 lgwL_module_t *lgwL_module(lua_State *L);
 /* Same, NULL when not open (no error). */
 lgwL_module_t *lgwL_module_peek(lua_State *L);
+/* The module's loop, with its idle and wake-up handles, made at the first
+ * need (a task, a sleep, a wait, a gateway, a queue, fd(), the host's
+ * tick), not at require: lgwL_loop_open returns 0 when it is there, -1
+ * when it cannot be (closed module, no memory); lgwL_loop raises then. */
+int lgwL_loop_open(lgwL_module_t *m);
+struct uv_loop_s *lgwL_loop(lua_State *L, lgwL_module_t *m);
 
 /* Hands the log lines collected since the last call to the function of
  * llm.set_log, called in L (a running thread, never from inside the

@@ -274,7 +274,7 @@ static int l_queue(lua_State *L) {
   lq->max_deliveries = o.max_deliveries > 0 ? o.max_deliveries : 5;
   memcpy(lq->name, name, nlen + 1);
   luaL_setmetatable(L, LGWL_QUEUE);
-  if (lgw_queue_open(m->loop, url, name, &o, &lq->q, &err)) {
+  if (lgw_queue_open(lgwL_loop(L, m), url, name, &o, &lq->q, &err)) {
     lq->q = NULL;
     return lgwL_fail(L, &err);
   }

@@ -372,6 +372,7 @@ int lgwL_run_once(lua_State *L, lgwL_module_t *m) {
     wait_end(m);
     lgwL_check_block(L, m);
   }
+  lgwL_loop(L, m);
   m->depth++;
   m->from = L;
   budget_hold(m, 1);
@@ -451,6 +452,7 @@ lgwL_task_t *lgwL_spawn(lua_State *L, lgwL_module_t *m, int nargs) {
   lgwL_task_t *t;
   lua_State *co = NULL;
   if (m->closing) luaL_error(L, "llmgateway is shutting down");
+  lgwL_loop(L, m);
   luaL_checkstack(L, 4, NULL);
   /* stack: fn, args -> task */
   t = lua_newuserdatauv(L, sizeof *t, 1);
@@ -665,7 +667,8 @@ static void sleep_cb(lgw_timer_t *h, void *ud) {
 static lgwL_sleep_t *sleep_start(lua_State *L, lgwL_module_t *m,
                                  uint64_t ms) {
   lgwL_sleep_t *s = lgwL_calloc(1, sizeof *s);
-  if (!s || !(s->timer = lgw_timer_new(m->loop, sleep_cb, s))) {
+  if (!s || lgwL_loop_open(m) ||
+      !(s->timer = lgw_timer_new(m->loop, sleep_cb, s))) {
     lgw_free(s);
     luaL_error(L, "out of memory");
   }
@@ -1158,7 +1161,7 @@ static int l_call_limited(lua_State *L) {
   budget_begin(b, m, L, secs, 2);
 #endif
   b->task = lgwL_current(m, L);
-  if (b->limit_ns != UINT64_MAX && m->loop && !b->timer &&
+  if (b->limit_ns != UINT64_MAX && lgwL_loop_open(m) == 0 && !b->timer &&
       (b->timer = lgw_timer_new(m->loop, budget_timer_cb, b)) != NULL)
     lgw_timer_unref(b->timer);
   if (b->limit_ns != UINT64_MAX && b->timer)

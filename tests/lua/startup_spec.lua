@@ -145,6 +145,73 @@ gw:close()
     assert.matches(table.concat(want), out)
   end)
 
+  it("the gateway methods written in Lua compile their checks and loop "
+     .. "(llmgateway.methods) at their first need: the same function, "
+     .. "listed, with the same argument errors from the first call",
+     function()
+    local names = {"call_async", "run_task_with_retry", "run_json_task",
+                   "run_json_task_with_retry", "run_tasks",
+                   "run_tasks_with_retry", "run_json_tasks_with_retry"}
+    for _, name in ipairs(names) do
+      local rc, out, err = fresh(GATEWAY_LAZY .. ([[
+local llm = require('llmgateway')
+local core = require('llmgateway.core')
+local name = %q
+local listed = rawget(core._gateway_methods, name)
+-- plain Lua 5.1 loads llmgateway.extra at once, which needs it
+local eager = _VERSION == "Lua 5.1" and rawget(_G, "jit") == nil
+print((package.loaded["llmgateway.methods"] ~= nil) == eager, type(listed))
+local gw = gateway()
+local msgs = {}
+for i = 1, 2 do  -- the first call loads llmgateway.methods
+  local ok, e = pcall(function() gw[name](gw, 1) end)
+  msgs[i] = not ok and e
+end
+print(msgs[1] == msgs[2] and msgs[1])
+local ok, e = pcall(function() gw[name](1) end)
+print(not ok and e)
+print(package.loaded["llmgateway.methods"] ~= nil,
+      listed == core._gateway_methods[name], listed == gw[name])
+gw:close()
+]]):format(name))
+      assert.equal(0, rc, err)
+      local line = "%(command line%):%d+: bad argument #1 to '" .. name
+        .. "' %("
+      assert.matches("^true\tfunction\n" .. line .. "[^\n]* expected, "
+        .. "got number%)\n" .. line .. "llmgateway.Gateway expected, got "
+        .. "number%)\ntrue\ttrue\ttrue\n$", out)
+    end
+  end)
+
+  it("require makes no event loop: its first need does (fd(), a task, a "
+     .. "sleep), and step and timeout work before it", function()
+    local rc, out, err = fresh([[
+local pid = assert(io.open("/proc/self/stat")):read("*n")
+local function epolls()  -- the process's epoll descriptors
+  local p = assert(io.popen("ls -l /proc/" .. pid .. "/fd"))
+  local _, n = p:read("*a"):gsub("eventpoll", "")
+  p:close()
+  return n
+end
+local base = epolls()
+local llm = require('llmgateway')
+print(epolls() - base, llm.step(), llm.timeout())
+local fd = llm.fd()
+print(epolls() - base, fd == llm.fd(), llm.step(), llm.timeout())
+print(llm.run(function() llm.sleep(0.001) return 7 end), epolls() - base)
+]])
+    assert.equal(0, rc, err)
+    assert.equal("0\t0\t-1\n1\ttrue\t0\t-1\n7\t1\n", out)
+    -- a first task, a first sleep from the main thread
+    for _, code in ipairs({
+      "print(llm.spawn(function() return 1 end):wait())",
+      "llm.sleep(0.001) print(1)"}) do
+      rc, out, err = fresh("local llm = require('llmgateway')\n" .. code)
+      assert.equal(0, rc, err)
+      assert.equal("1\n", out)
+    end
+  end)
+
   it("the host starts without libcurl and loads it for a gateway",
      function()
     local rc, out, err = host("-e " .. quote(MAPPED
