@@ -1689,40 +1689,70 @@ static int dec_string(jdec_t *D, int is_key) {
 }
 
 /* A number as the strict parser reads it: the same grammar, the same
- * strtod, and the same rule for integers (whole and below 2^53). Up to 15
- * digits with no fraction or exponent are exact without strtod. */
+ * value as its strtod, and the same rule for integers (whole and below
+ * 2^53). Up to 15 digits with no fraction or exponent are an integer as
+ * they are; up to 15 significant digits times a power of ten within
+ * 1e+-22 are exact doubles whose product or quotient IEEE arithmetic
+ * rounds once, as strtod does (Clinger's fast path); others go to strtod. */
 static int dec_number(jdec_t *D) {
+  static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
+                               1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                               1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
+                               1e18, 1e19, 1e20, 1e21, 1e22};
   const unsigned char *s = D->p, *p = s, *end = D->end;
-  int simple = 1;
-  unsigned long long u = 0;
+  int neg = *s == '-', simple = 1, nd = 0, e10 = 0, exact = 1;
+  unsigned long long m = 0;
   double d;
-  if (*p == '-') p++;
+  p += neg;
   if (p < end && *p == '0') {
     p++;
   } else if (p < end && *p >= '1' && *p <= '9') {
-    while (p < end && *p >= '0' && *p <= '9') u = u * 10 + (*p++ - '0');
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+      if (nd < 19) {
+        m = m * 10 + (unsigned)(*p - '0');
+        nd++;
+      } else {
+        exact = 0;
+      }
+    }
   } else {
     return 1;
   }
   if (p + 1 < end && *p == '.' && p[1] >= '0' && p[1] <= '9') {
     simple = 0;
-    p += 2;
-    while (p < end && *p >= '0' && *p <= '9') p++;
+    for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
+      if (nd < 19) {
+        m = m * 10 + (unsigned)(*p - '0');
+        if (m) nd++;  /* leading zeros are not significant */
+        e10--;
+      } else {
+        exact = 0;
+      }
+    }
   }
   if (p + 1 < end && (*p == 'e' || *p == 'E')) {
     const unsigned char *q = p + 1;
+    int eneg = *q == '-', ev = 0;
     if (*q == '+' || *q == '-') q++;
     if (q < end && *q >= '0' && *q <= '9') {
       simple = 0;
-      while (q < end && *q >= '0' && *q <= '9') q++;
+      for (; q < end && *q >= '0' && *q <= '9'; q++) {
+        if (ev < 10000) ev = ev * 10 + (*q - '0');
+        else exact = 0;
+      }
+      e10 += eneg ? -ev : ev;
       p = q;
     }
   }
   D->p = p;
-  if (simple && p - s - (*s == '-') <= 15) {
-    lua_pushinteger(D->L, (lua_Integer)(*s == '-' ? -(long long)u
-                                                   : (long long)u));
+  if (simple && nd <= 15) {
+    lua_pushinteger(D->L, (lua_Integer)(neg ? -(long long)m : (long long)m));
     return 0;
+  }
+  if (exact && nd <= 15 && e10 >= -22 && e10 <= 22) {
+    d = (double)m;
+    d = e10 < 0 ? d / p10[-e10] : d * p10[e10];
+    if (neg) d = -d;
   } else {
     char tmp[64];
     if ((size_t)(p - s) >= sizeof tmp) return 1;
@@ -1737,20 +1767,20 @@ static int dec_number(jdec_t *D) {
   return 0;
 }
 
-/* The n items above base go into a new array at base + 1. */
+/* The n items above base + 1 (a placeholder) go into a new array there. */
 static void dec_fill_array(lua_State *L, int base, int n, int size) {
   int i;
   lua_createtable(L, size, 0);
-  lua_insert(L, base + 1);
+  lua_replace(L, base + 1);
   for (i = n; i >= 1; i--) lua_rawseti(L, base + 1, i);
 }
 
-/* The n key-value pairs above base go into a new table at base + 1, in
- * order (the last duplicate wins). */
+/* The n key-value pairs above base + 1 (a placeholder) go into a new
+ * table there, in order (the last duplicate wins). */
 static void dec_fill_object(lua_State *L, int base, int n) {
   int i;
   lua_createtable(L, 0, n);
-  lua_insert(L, base + 1);
+  lua_replace(L, base + 1);
   for (i = 0; i < n; i++) {
     lua_pushvalue(L, base + 2 + 2 * i);
     lua_pushvalue(L, base + 3 + 2 * i);
@@ -1762,7 +1792,7 @@ static void dec_fill_object(lua_State *L, int base, int n) {
 static int dec_array(jdec_t *D) {
   lua_State *L = D->L;
   int base = lua_gettop(L), n = 0, full = 0;
-  if (++D->depth > DEC_DEPTH || !lua_checkstack(L, DEC_PENDING + 8))
+  if (++D->depth > DEC_DEPTH || !lua_checkstack(L, DEC_PENDING + 9))
     return 1;
   D->p++;
   DEC_SKIP(D);
@@ -1770,6 +1800,7 @@ static int dec_array(jdec_t *D) {
     D->p++;
     lua_createtable(L, 0, 0);
   } else {
+    lua_pushnil(L);  /* the table's place */
     for (;;) {
       if (dec_value(D)) return 1;
       n++;
@@ -1798,7 +1829,7 @@ static int dec_array(jdec_t *D) {
 static int dec_object(jdec_t *D) {
   lua_State *L = D->L;
   int base = lua_gettop(L), n = 0, full = 0;
-  if (++D->depth > DEC_DEPTH || !lua_checkstack(L, 2 * DEC_PENDING + 8))
+  if (++D->depth > DEC_DEPTH || !lua_checkstack(L, 2 * DEC_PENDING + 9))
     return 1;
   D->p++;
   DEC_SKIP(D);
@@ -1808,6 +1839,7 @@ static int dec_object(jdec_t *D) {
     D->depth--;
     return 0;
   }
+  lua_pushnil(L);  /* the table's place */
   for (;;) {
     if (D->p >= D->end || *D->p != '"' || dec_string(D, 1)) return 1;
     DEC_SKIP(D);

@@ -110,6 +110,35 @@ describe("parse_json's one-pass decoder", function()
     check(rows(500))
   end)
 
+  it("reads numbers as strtod does", function()
+    for _, text in ipairs({"0.05", "123.456e-5", "1.23456789012345678",
+      "0.000000000000000000000001", "100e-2", "4.35", "1e22", "1e23",
+      "9007199254740993.0", "0.1e1", "-0.0e5", "8.589973e9", "2.2250738585072014e-308",
+      "123456789012345.6", "1234567890123456.7", "0.00000000000000001234"}) do
+      check(text)
+    end
+    math.randomseed(1616)
+    local function digits(n)
+      local t = {}
+      for i = 1, n do t[i] = tostring(math.random(0, 9)) end
+      return table.concat(t)
+    end
+    local nums = {}
+    for i = 1, 3000 do
+      local int = tostring(math.random(0, 9)) .. digits(math.random(0, 12))
+      int = int:gsub("^0+(%d)", "%1")
+      local s = (math.random(2) == 1 and "-" or "") .. int
+      if math.random(3) > 1 then s = s .. "." .. digits(math.random(1, 12)) end
+      if math.random(3) == 1 then
+        s = s .. (math.random(2) == 1 and "e" or "E")
+          .. ({"", "+", "-"})[math.random(3)] .. tostring(math.random(0, 30))
+      end
+      nums[i] = s
+      check(s)
+    end
+    check("[" .. table.concat(nums, ",") .. "]")
+  end)
+
   it("reads random documents the same", function()
     math.randomseed(16)
     local atoms = {"0", "-1", "7", "1.5", "-2.25e3", "1e5", "3E-2",
