@@ -1580,6 +1580,366 @@ void lgwL_push_value(lua_State *L, const lgw_value_t *n) {
   push_node(L, n, 0);
 }
 
+/* ===== JSON text -> Lua values, in one pass ============================= */
+
+/* The common case of parse_json and lgwL_push_json_text: the whole text
+ * is one standard JSON value (JSON whitespace around it), decoded straight
+ * into Lua tables with no cJSON or value tree in between. Each container
+ * keeps its first DEC_PENDING items on the Lua stack, so that most tables
+ * are created at their final size. Anything else -- NaN and Infinity,
+ * escaped surrogates, "\u0000" in a key, a number longer than 63 bytes,
+ * nesting deeper than DEC_DEPTH, a stack that cannot grow, every syntax
+ * error -- makes the decoder give up (1) and the caller take the general
+ * path (lgw_json_extract or lgw_json_parse, then the tree), whose answers,
+ * fences, prose and error positions included, stay as they were. Whatever
+ * this decoder accepts, the strict parser reads to the same value: same
+ * grammar, same whitespace, numbers through the same strtod and the same
+ * integer rule. */
+
+#define DEC_DEPTH 200   /* deeper: the general path */
+#define DEC_PENDING 32  /* items held on the stack before the table exists */
+
+typedef struct jdec {
+  lua_State *L;
+  const unsigned char *p, *end;
+  lgwL_buf_t buf;  /* a string with escapes; freed by the caller */
+  int amt;         /* stack index of llm.array_mt */
+  int depth;
+} jdec_t;
+
+#define DEC_WS(c) ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t')
+#define DEC_SKIP(D) \
+  while ((D)->p < (D)->end && DEC_WS(*(D)->p)) (D)->p++
+
+static int dec_value(jdec_t *D);
+
+static int hex_digit(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c |= 0x20;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+/* \uXXXX at p (6 bytes there): the code point, or -1. */
+static long dec_hex4(const unsigned char *p) {
+  long cp = 0;
+  int i, d;
+  for (i = 2; i < 6; i++) {
+    if ((d = hex_digit(p[i])) < 0) return -1;
+    cp = cp * 16 + d;
+  }
+  return cp;
+}
+
+/* The string whose opening quote is at D->p, pushed. */
+static int dec_string(jdec_t *D, int is_key) {
+  const unsigned char *p = D->p + 1, *end = D->end, *run = p;
+  lgwL_buf_t *b = &D->buf;
+  while (p < end && *p != '"' && *p != '\\' && *p >= 0x20) p++;
+  if (p < end && *p == '"') {
+    lua_pushlstring(D->L, (const char *)run, (size_t)(p - run));
+    D->p = p + 1;
+    return 0;
+  }
+  b->len = 0;
+  for (;;) {
+    char u[4];
+    size_t un = 1;
+    if (lgwL_buf_add(b, run, (size_t)(p - run))) return 1;
+    if (p >= end || *p != '\\' || end - p < 2) return 1;
+    switch (p[1]) {
+      case '"': case '\\': case '/': u[0] = (char)p[1]; break;
+      case 'b': u[0] = '\b'; break;
+      case 'f': u[0] = '\f'; break;
+      case 'n': u[0] = '\n'; break;
+      case 'r': u[0] = '\r'; break;
+      case 't': u[0] = '\t'; break;
+      case 'u': {
+        long cp = end - p >= 7 ? dec_hex4(p) : -1;
+        if (cp < 0 || (cp >= 0xD800 && cp <= 0xDFFF) || (cp == 0 && is_key))
+          return 1;
+        if (cp < 0x80) {
+          u[0] = (char)cp;
+        } else if (cp < 0x800) {
+          u[0] = (char)(0xC0 | (cp >> 6));
+          u[1] = (char)(0x80 | (cp & 0x3F));
+          un = 2;
+        } else {
+          u[0] = (char)(0xE0 | (cp >> 12));
+          u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+          u[2] = (char)(0x80 | (cp & 0x3F));
+          un = 3;
+        }
+        p += 4;
+        break;
+      }
+      default: return 1;
+    }
+    if (lgwL_buf_add(b, u, un)) return 1;
+    p += 2;
+    run = p;
+    while (p < end && *p != '"' && *p != '\\' && *p >= 0x20) p++;
+    if (p < end && *p == '"') {
+      if (lgwL_buf_add(b, run, (size_t)(p - run))) return 1;
+      lua_pushlstring(D->L, b->data, b->len);
+      D->p = p + 1;
+      return 0;
+    }
+  }
+}
+
+/* A number as the strict parser reads it: the same grammar, the same
+ * value as its strtod, and the same rule for integers (whole and below
+ * 2^53). Up to 15 digits with no fraction or exponent are an integer as
+ * they are; up to 15 significant digits times a power of ten within
+ * 1e+-22 are exact doubles whose product or quotient IEEE arithmetic
+ * rounds once, as strtod does (Clinger's fast path); others go to strtod. */
+static int dec_number(jdec_t *D) {
+  static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
+                               1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                               1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
+                               1e18, 1e19, 1e20, 1e21, 1e22};
+  const unsigned char *s = D->p, *p = s, *end = D->end;
+  int neg = *s == '-', simple = 1, nd = 0, e10 = 0, exact = 1;
+  unsigned long long m = 0;
+  double d;
+  p += neg;
+  if (p < end && *p == '0') {
+    p++;
+  } else if (p < end && *p >= '1' && *p <= '9') {
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+      if (nd < 19) {
+        m = m * 10 + (unsigned)(*p - '0');
+        nd++;
+      } else {
+        exact = 0;
+      }
+    }
+  } else {
+    return 1;
+  }
+  if (p + 1 < end && *p == '.' && p[1] >= '0' && p[1] <= '9') {
+    simple = 0;
+    for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
+      if (nd < 19) {
+        m = m * 10 + (unsigned)(*p - '0');
+        if (m) nd++;  /* leading zeros are not significant */
+        e10--;
+      } else {
+        exact = 0;
+      }
+    }
+  }
+  if (p + 1 < end && (*p == 'e' || *p == 'E')) {
+    const unsigned char *q = p + 1;
+    int eneg = *q == '-', ev = 0;
+    if (*q == '+' || *q == '-') q++;
+    if (q < end && *q >= '0' && *q <= '9') {
+      simple = 0;
+      for (; q < end && *q >= '0' && *q <= '9'; q++) {
+        if (ev < 10000) ev = ev * 10 + (*q - '0');
+        else exact = 0;
+      }
+      e10 += eneg ? -ev : ev;
+      p = q;
+    }
+  }
+  D->p = p;
+  if (simple && nd <= 15) {
+    lua_pushinteger(D->L, (lua_Integer)(neg ? -(long long)m : (long long)m));
+    return 0;
+  }
+  if (exact && nd <= 15 && e10 >= -22 && e10 <= 22) {
+    d = (double)m;
+    d = e10 < 0 ? d / p10[-e10] : d * p10[e10];
+    if (neg) d = -d;
+  } else {
+    char tmp[64];
+    if ((size_t)(p - s) >= sizeof tmp) return 1;
+    memcpy(tmp, s, (size_t)(p - s));
+    tmp[p - s] = '\0';
+    d = strtod(tmp, NULL);
+  }
+  if (d == floor(d) && fabs(d) < 9007199254740992.0)
+    lua_pushinteger(D->L, (lua_Integer)(long long)d);
+  else
+    lua_pushnumber(D->L, d);
+  return 0;
+}
+
+/* The n items above base + 1 (a placeholder) go into a new array there. */
+static void dec_fill_array(lua_State *L, int base, int n, int size) {
+  int i;
+  lua_createtable(L, size, 0);
+  lua_replace(L, base + 1);
+  for (i = n; i >= 1; i--) lua_rawseti(L, base + 1, i);
+}
+
+/* The n key-value pairs above base + 1 (a placeholder) go into a new
+ * table there, in order (the last duplicate wins). */
+static void dec_fill_object(lua_State *L, int base, int n) {
+  int i;
+  lua_createtable(L, 0, n);
+  lua_replace(L, base + 1);
+  for (i = 0; i < n; i++) {
+    lua_pushvalue(L, base + 2 + 2 * i);
+    lua_pushvalue(L, base + 3 + 2 * i);
+    lua_rawset(L, base + 1);
+  }
+  lua_settop(L, base + 1);
+}
+
+static int dec_array(jdec_t *D) {
+  lua_State *L = D->L;
+  int base = lua_gettop(L), n = 0, full = 0;
+  if (++D->depth > DEC_DEPTH || !lua_checkstack(L, DEC_PENDING + 9))
+    return 1;
+  D->p++;
+  DEC_SKIP(D);
+  if (D->p < D->end && *D->p == ']') {
+    D->p++;
+    lua_createtable(L, 0, 0);
+  } else {
+    lua_pushnil(L);  /* the table's place */
+    for (;;) {
+      if (dec_value(D)) return 1;
+      n++;
+      if (full) {
+        lua_rawseti(L, base + 1, n);
+      } else if (n == DEC_PENDING) {
+        dec_fill_array(L, base, n, 4 * DEC_PENDING);
+        full = 1;
+      }
+      DEC_SKIP(D);
+      if (D->p >= D->end) return 1;
+      if (*D->p == ']') break;
+      if (*D->p != ',') return 1;
+      D->p++;
+      DEC_SKIP(D);
+    }
+    D->p++;
+    if (!full) dec_fill_array(L, base, n, n);
+  }
+  lua_pushvalue(L, D->amt);
+  lua_setmetatable(L, -2);
+  D->depth--;
+  return 0;
+}
+
+static int dec_object(jdec_t *D) {
+  lua_State *L = D->L;
+  int base = lua_gettop(L), n = 0, full = 0;
+  if (++D->depth > DEC_DEPTH || !lua_checkstack(L, 2 * DEC_PENDING + 9))
+    return 1;
+  D->p++;
+  DEC_SKIP(D);
+  if (D->p < D->end && *D->p == '}') {
+    D->p++;
+    lua_createtable(L, 0, 0);
+    D->depth--;
+    return 0;
+  }
+  lua_pushnil(L);  /* the table's place */
+  for (;;) {
+    if (D->p >= D->end || *D->p != '"' || dec_string(D, 1)) return 1;
+    DEC_SKIP(D);
+    if (D->p >= D->end || *D->p != ':') return 1;
+    D->p++;
+    DEC_SKIP(D);
+    if (dec_value(D)) return 1;
+    if (full) {
+      lua_rawset(L, base + 1);
+    } else if (++n == DEC_PENDING) {
+      dec_fill_object(L, base, n);
+      full = 1;
+    }
+    DEC_SKIP(D);
+    if (D->p >= D->end) return 1;
+    if (*D->p == '}') break;
+    if (*D->p != ',') return 1;
+    D->p++;
+    DEC_SKIP(D);
+  }
+  D->p++;
+  if (!full) dec_fill_object(L, base, n);
+  D->depth--;
+  return 0;
+}
+
+/* One value starting exactly at D->p, pushed; D->p ends just after it. */
+static int dec_value(jdec_t *D) {
+  const unsigned char *p = D->p;
+  size_t left = (size_t)(D->end - p);
+  if (!left) return 1;
+  switch (*p) {
+    case '{': return dec_object(D);
+    case '[': return dec_array(D);
+    case '"': return dec_string(D, 0);
+    case 't':
+      if (left < 4 || memcmp(p, "true", 4)) return 1;
+      lua_pushboolean(D->L, 1);
+      D->p += 4;
+      return 0;
+    case 'f':
+      if (left < 5 || memcmp(p, "false", 5)) return 1;
+      lua_pushboolean(D->L, 0);
+      D->p += 5;
+      return 0;
+    case 'n':
+      if (left < 4 || memcmp(p, "null", 4)) return 1;
+      lgwL_push_null(D->L);
+      D->p += 4;
+      return 0;
+    default: return dec_number(D);
+  }
+}
+
+/* Under lua_pcall: 1 result, the value, or none when the text is not
+ * for this decoder. */
+static int dec_top(lua_State *L) {
+  jdec_t *D = lua_touserdata(L, 1);
+  luaL_getmetatable(L, LGWL_ARRAY);
+  D->amt = lua_gettop(L);
+  DEC_SKIP(D);
+  if (dec_value(D)) return 0;
+  DEC_SKIP(D);
+  return D->p == D->end ? 1 : 0;
+}
+
+int lgwL_pcall_nogc(lua_State *L, lua_CFunction f, void *ud, int nresults,
+                    size_t size) {
+  int status, stopped = 0;
+  lua_pushcfunction(L, f);
+  lua_pushlightuserdata(L, ud);
+#ifdef LUA_GCISRUNNING
+  if (size >= LGWL_NOGC_MIN && lua_gc(L, LUA_GCISRUNNING, 0) == 1) {
+    lua_gc(L, LUA_GCSTOP, 0);
+    stopped = 1;
+  }
+#else
+  (void)size;
+#endif
+  status = lua_pcall(L, 1, nresults, 0);
+  if (stopped) lua_gc(L, LUA_GCRESTART, 0);
+  return status;
+}
+
+int lgwL_decode_json(lua_State *L, const char *text, size_t len) {
+  jdec_t D;
+  int top = lua_gettop(L), status;
+  if (!text) return 0;
+  D.L = L;
+  D.p = (const unsigned char *)text;
+  D.end = D.p + len;
+  D.depth = 0;
+  D.amt = 0;
+  lgwL_buf_init(&D.buf);
+  status = lgwL_pcall_nogc(L, dec_top, &D, LUA_MULTRET, len);
+  lgwL_buf_free(&D.buf);
+  if (status != LUA_OK) return lua_error(L);
+  return lua_gettop(L) > top;
+}
+
 /* ===== Lua values -> JSON text ========================================== */
 
 #define JSON_MAX_DEPTH 200

@@ -535,10 +535,7 @@ static int push_json_p(lua_State *L) {
 
 /* Converted under pcall so that the tree is freed on any Lua error. */
 static int push_json_value(lua_State *L, lgw_value_t *root) {
-  int status;
-  lua_pushcfunction(L, push_json_p);
-  lua_pushlightuserdata(L, root);
-  status = lua_pcall(L, 1, 1, 0);
+  int status = lgwL_pcall_nogc(L, push_json_p, root, 1, LGWL_NOGC_MIN);
   lgw_value_free(root);
   if (status != LUA_OK) return lua_error(L);
   return 1;
@@ -550,6 +547,7 @@ static int l_parse_json(lua_State *L) {
   const char *text = luaL_checklstring(L, 1, &len);
   lgw_value_t *root = NULL;
   lgw_error_t err;
+  if (lgwL_decode_json(L, text, len)) return 1;
   memset(&err, 0, sizeof err);
   if (lgw_json_extract(text, len, &root, &err)) return lgwL_fail(L, &err);
   return push_json_value(L, root);
@@ -557,6 +555,7 @@ static int l_parse_json(lua_State *L) {
 
 int lgwL_push_json_text(lua_State *L, const char *text, size_t len) {
   lgw_value_t *root = NULL;
+  if (lgwL_decode_json(L, text, len)) return 1;
   if (lgw_json_parse(text, len, &root, NULL)) return 0;
   return push_json_value(L, root);
 }

@@ -383,6 +383,18 @@ int lgwL_to_json(lua_State *L, int idx, char **out, size_t *len,
 /* Strict JSON text -> pushes the Lua value (as parse_json) and returns
  * 1; returns 0 with nothing pushed when text is not one JSON value. */
 int lgwL_push_json_text(lua_State *L, const char *text, size_t len);
+/* Text that is exactly one standard JSON value (JSON whitespace around
+ * it) -> pushes the Lua value as parse_json and returns 1; returns 0 with
+ * nothing pushed for anything else (NaN, fences, prose, errors...), for
+ * the general path to answer. Raises only memory errors. */
+int lgwL_decode_json(lua_State *L, const char *text, size_t len);
+/* lua_pcall(f, ud) with nresults; when size >= LGWL_NOGC_MIN (the bytes
+ * of data f turns into new Lua objects, all live) and the collector is
+ * running (Lua 5.2+ and LuaJIT: 5.1 cannot tell), it is stopped for the
+ * call and restarted on every exit, error included. Returns the status. */
+#define LGWL_NOGC_MIN 4096
+int lgwL_pcall_nogc(lua_State *L, lua_CFunction f, void *ud, int nresults,
+                    size_t size);
 
 /* ---- host loops (lua_drive.c) ---------------------------------------- */
 
