@@ -49,11 +49,12 @@ UV_LIBS    := $(shell $(PKG_CONFIG) --libs libuv 2>/dev/null)
 ALL_CFLAGS = $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
              $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lm $(LDFLAGS)
-# The library, the module and the host do not link libcurl, libuv, libyaml
-# or hiredis: each is opened with dlopen at its first use, by the soname of
-# the library built against -- libcurl at the first gateway
-# (src/engine/curl_dl.c), libuv at the first event loop made or given
-# (src/engine/uv_dl.c), libyaml at the first YAML read or written
+# The library, the module and the host do not link libcurl, libuv,
+# libcjson, libyaml or hiredis: each is opened with dlopen at its first
+# use, by the soname of the library built against -- libcurl at the first
+# gateway (src/engine/curl_dl.c), libuv at the first event loop made or
+# given (src/engine/uv_dl.c), libcjson at the first JSON read or written
+# (src/core/cjson_dl.c), libyaml at the first YAML read or written
 # (src/core/yaml_dl.c), hiredis at the first Redis connection
 # (src/redis/hiredis_dl.c) -- so loading the module stays cheap. They
 # are still dependencies (make deps, the rockspec, the .pc files).
@@ -63,7 +64,7 @@ LDLIBS_ALL = $(PKG_LIBS) -lm $(LDFLAGS)
 # hiredis stays linked (HIREDIS_DL=0).
 HIREDIS_VERSION := $(shell $(PKG_CONFIG) --modversion hiredis 2>/dev/null)
 HIREDIS_DL ?= $(if $(filter 0.%,$(HIREDIS_VERSION)),1,0)
-DL_PKGS    = libcurl libuv yaml-0.1 $(if $(filter 1,$(HIREDIS_DL)),hiredis)
+DL_PKGS    = libcurl libuv yaml-0.1 libcjson $(if $(filter 1,$(HIREDIS_DL)),hiredis)
 LIB_PKGS   = $(filter-out $(DL_PKGS),$(PKGS))
 LIB_LIBS  := $(shell $(PKG_CONFIG) --libs $(LIB_PKGS) 2>/dev/null)
 LDLIBS_LIB = $(LIB_LIBS) -ldl -lpthread -lm $(LDFLAGS)
@@ -76,6 +77,9 @@ CURL_SONAME := $(call soname,libcurl,libcurl,libcurl.so.4)
 endif
 ifndef UV_SONAME
 UV_SONAME := $(call soname,libuv,libuv,libuv.so.1)
+endif
+ifndef CJSON_SONAME
+CJSON_SONAME := $(call soname,libcjson,libcjson,libcjson.so.1)
 endif
 ifndef YAML_SONAME
 YAML_SONAME := $(call soname,yaml-0.1,libyaml,libyaml-0.so.2)
@@ -96,7 +100,8 @@ INC_list    = -Isrc/core/list
 INC_core    = -Iinclude -Isrc/core $(INC_list)
 INC_wire    = $(INC_core) -Isrc/wire
 INC_engine  = $(INC_core) -Isrc/engine
-DEFS_core   = -DLGW_YAML_SONAME='"$(YAML_SONAME)"'
+DEFS_core   = -DLGW_YAML_SONAME='"$(YAML_SONAME)"' \
+              -DLGW_CJSON_SONAME='"$(CJSON_SONAME)"'
 DEFS_engine = -DLGW_CURL_SONAME='"$(CURL_SONAME)"' \
               -DLGW_UV_SONAME='"$(UV_SONAME)"'
 DEFS_redis  = -DLGW_HIREDIS_DL=$(HIREDIS_DL) \
