@@ -45,13 +45,16 @@ LUA_CFLAGS := -I$(LUA_INCDIR)
 LUA_LIBS   := $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null)
 MHD_LIBS   := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
 CJSON_LIBS := $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null)
+UV_LIBS    := $(shell $(PKG_CONFIG) --libs libuv 2>/dev/null)
 ALL_CFLAGS = $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
              $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lm $(LDFLAGS)
-# The library, the module and the host do not link libcurl, libyaml or
-# hiredis: each is opened with dlopen at its first use, by the soname of
-# the library built against -- libcurl at the first gateway
-# (src/engine/curl_dl.c), libyaml at the first YAML read or written
+# The library, the module and the host do not link libcurl, libuv,
+# libcjson, libyaml or hiredis: each is opened with dlopen at its first
+# use, by the soname of the library built against -- libcurl at the first
+# gateway (src/engine/curl_dl.c), libuv at the first event loop made or
+# given (src/engine/uv_dl.c), libcjson at the first JSON read or written
+# (src/core/cjson_dl.c), libyaml at the first YAML read or written
 # (src/core/yaml_dl.c), hiredis at the first Redis connection
 # (src/redis/hiredis_dl.c) -- so loading the module stays cheap. They
 # are still dependencies (make deps, the rockspec, the .pc files).
@@ -61,7 +64,7 @@ LDLIBS_ALL = $(PKG_LIBS) -lm $(LDFLAGS)
 # hiredis stays linked (HIREDIS_DL=0).
 HIREDIS_VERSION := $(shell $(PKG_CONFIG) --modversion hiredis 2>/dev/null)
 HIREDIS_DL ?= $(if $(filter 0.%,$(HIREDIS_VERSION)),1,0)
-DL_PKGS    = libcurl yaml-0.1 $(if $(filter 1,$(HIREDIS_DL)),hiredis)
+DL_PKGS    = libcurl libuv yaml-0.1 libcjson $(if $(filter 1,$(HIREDIS_DL)),hiredis)
 LIB_PKGS   = $(filter-out $(DL_PKGS),$(PKGS))
 LIB_LIBS  := $(shell $(PKG_CONFIG) --libs $(LIB_PKGS) 2>/dev/null)
 LDLIBS_LIB = $(LIB_LIBS) -ldl -lpthread -lm $(LDFLAGS)
@@ -71,6 +74,12 @@ soname = $(or $(shell objdump -p $(shell $(PKG_CONFIG) \
   sed -n 's/^ *SONAME *//p'),$(3))
 ifndef CURL_SONAME
 CURL_SONAME := $(call soname,libcurl,libcurl,libcurl.so.4)
+endif
+ifndef UV_SONAME
+UV_SONAME := $(call soname,libuv,libuv,libuv.so.1)
+endif
+ifndef CJSON_SONAME
+CJSON_SONAME := $(call soname,libcjson,libcjson,libcjson.so.1)
 endif
 ifndef YAML_SONAME
 YAML_SONAME := $(call soname,yaml-0.1,libyaml,libyaml-0.so.2)
@@ -91,8 +100,10 @@ INC_list    = -Isrc/core/list
 INC_core    = -Iinclude -Isrc/core $(INC_list)
 INC_wire    = $(INC_core) -Isrc/wire
 INC_engine  = $(INC_core) -Isrc/engine
-DEFS_core   = -DLGW_YAML_SONAME='"$(YAML_SONAME)"'
-DEFS_engine = -DLGW_CURL_SONAME='"$(CURL_SONAME)"'
+DEFS_core   = -DLGW_YAML_SONAME='"$(YAML_SONAME)"' \
+              -DLGW_CJSON_SONAME='"$(CJSON_SONAME)"'
+DEFS_engine = -DLGW_CURL_SONAME='"$(CURL_SONAME)"' \
+              -DLGW_UV_SONAME='"$(UV_SONAME)"'
 DEFS_redis  = -DLGW_HIREDIS_DL=$(HIREDIS_DL) \
               -DLGW_HIREDIS_SONAME='"$(HIREDIS_SONAME)"'
 INC_redis   = $(INC_core) -Isrc/redis
@@ -246,9 +257,12 @@ $(HOST): $(HOST_OBJ) $(LUA_OBJ) $(STATIC)
 $(SIM): $(SIM_OBJ)
 	$(CC) $(SAN) -o $@ $^ $(MHD_LIBS) $(CJSON_LIBS) -lm -lpthread $(LDFLAGS)
 
+# The example drives its own libuv loop, so it links libuv itself (as
+# pkg-config llmgateway-lua says: Requires libuv).
 $(EMBED): examples/embed.c $(LUA_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Iinclude $(LUA_CFLAGS) -o $@ $^ $(LUA_LIBS) $(LDLIBS_LIB)
+	$(CC) $(ALL_CFLAGS) -Iinclude $(LUA_CFLAGS) -o $@ $^ $(LUA_LIBS) \
+	  $(UV_LIBS) $(LDLIBS_LIB)
 
 # test_X.c is found in its folder of tests/c/ (vpath above).
 $(BUILD)/tests/%: %.c $(SUPPORT_OBJ) $(LUA_OBJ) $(STATIC)

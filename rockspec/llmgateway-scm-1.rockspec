@@ -15,11 +15,12 @@ description = {
 dependencies = {
   "lua >= 5.1, < 5.5",
 }
--- Every library the module (llmgateway/core.so) uses: it links libuv and
--- cJSON, and opens the others at their first use (libcurl at the first
--- gateway, libyaml at the first YAML, hiredis 0.x at the first Redis
--- connection; hiredis 1.x is linked). The Makefile takes their flags from pkg-config; luarocks
--- checks that they are installed.
+-- Every library the module (llmgateway/core.so) uses: it opens each at
+-- its first use (libuv at the first event loop, cJSON at the first JSON
+-- or gateway, libcurl at the first gateway, libyaml at the first YAML,
+-- hiredis 0.x at the first Redis connection; hiredis 1.x is linked). The
+-- Makefile takes their flags from pkg-config; luarocks checks that they
+-- are installed.
 external_dependencies = {
   CURL = { library = "curl" },
   LIBUV = { header = "uv.h", library = "uv" },

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include <cJSON.h>
+#include "cjson_dl.h"  /* <cJSON.h>, the calls through a table */
 
 #include "json_extract.h"
 #include "llmgateway.h"

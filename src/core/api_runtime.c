@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include <cJSON.h>
+#include "cjson_dl.h"  /* <cJSON.h>, the calls through a table */
 
 #include "config.h"
 #include "env.h"

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cJSON.h>
+#include "cjson_dl.h"  /* <cJSON.h>, the calls through a table */
 
 #include "redis_url.h"
 #include "url.h"
@@ -471,6 +471,8 @@ static int get_extra_body(const ctx_t *c, const lgw__node_t *map,
   join_path(full, sizeof full, path, "extra_body");
   if (n->type != LGW_NODE_MAP)
     return bad_type(c, n, full, "a mapping");
+  if (lgw__cjson_load())  /* the one use of cJSON in a configuration */
+    return lgw__error_set(c->err, LGW_EIO, "%s", lgw__cjson_error());
   o = node_json(n);
   *out = o ? cJSON_PrintUnformatted(o) : NULL;
   cJSON_Delete(o);
@@ -478,7 +480,7 @@ static int get_extra_body(const ctx_t *c, const lgw__node_t *map,
 }
 
 static void provider_free(lgw__provider_t *p) {
-  cJSON_free(p->extra_body);
+  if (p->extra_body) cJSON_free(p->extra_body);  /* made by cJSON */
   lgw_free(p->provider_type);
   lgw_free(p->api_style);
   lgw_free(p->base_url);

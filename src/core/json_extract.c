@@ -444,6 +444,8 @@ int lgw__json_parse_strict(const char *text, size_t len, cJSON **out,
   cJSON *v = NULL;
   int rc;
   *out = NULL;
+  if (lgw__cjson_load())  /* the first JSON parsed may be this one */
+    return lgw__error_set(err, LGW_EIO, "%s", lgw__cjson_error());
   P.s = text ? text : "";
   P.n = text ? len : 0;
   P.pos = 0;
@@ -652,6 +654,8 @@ int lgw__json_extract(const char *text, size_t len, cJSON **out,
   lgw_error_t first;
   int rc;
   *out = NULL;
+  if (lgw__cjson_load())
+    return lgw__error_set(err, LGW_EIO, "%s", lgw__cjson_error());
   memset(&first, 0, sizeof first);
   py_strip(&s, &n);
   rc = lgw__json_parse_strict(s, n, out, &first);

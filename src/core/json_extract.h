@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include <cJSON.h>
+#include "cjson_dl.h"  /* <cJSON.h>, the calls through a table */
 
 #include "llmgateway.h"
 

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cJSON.h>
+#include "cjson_dl.h"  /* <cJSON.h>, the calls through a table */
 
 #include "fileio.h"
 #include "json.h"

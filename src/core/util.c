@@ -5,7 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "util.h"
 
-#include <cJSON.h>
+#include "cjson_dl.h"  /* <cJSON.h>, the calls through a table */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +23,7 @@ int lgw_set_allocator(lgw_malloc_fn m, lgw_realloc_fn r, lgw_free_fn f) {
   g_free = f;
   hooks.malloc_fn = m;
   hooks.free_fn = f;
-  cJSON_InitHooks(&hooks);
+  lgw__cjson_hooks(&hooks);  /* applied when libcjson is loaded */
   return 0;
 }
 

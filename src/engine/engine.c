@@ -15,6 +15,7 @@
 #include "http.h"
 #include "list.h"
 #include "util.h"
+#include "uv_dl.h"
 
 typedef struct engine {
   lgw__engine_t base;
@@ -267,8 +268,11 @@ static const lgw__engine_ops_t uv_ops = {
 
 int lgw__engine_new(struct uv_loop_s *loop, long max_host,
                     lgw__engine_t **out, lgw_error_t *err) {
-  engine_t *e = lgw__calloc(1, sizeof *e);
+  engine_t *e;
   *out = NULL;
+  if (lgw__uv_load())
+    return lgw__error_set(err, LGW_EIO, "%s", lgw__uv_error());
+  e = lgw__calloc(1, sizeof *e);
   if (!e) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   e->base.ops = &uv_ops;
   pthread_mutex_init(&e->mu, NULL);

@@ -40,6 +40,7 @@
 #include "curl_dl.h"
 #include "list.h"
 #include "url.h"
+#include "uv_dl.h"
 
 
 #define SPARE_MAX 64               /* easy handles kept for reuse */
@@ -613,6 +614,8 @@ int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
   *out = NULL;
   if (lgw__curl_load())
     return lgw__error_set(err, LGW_ENOMEM, "%s", lgw__curl_error());
+  if (lgw__uv_load())
+    return lgw__error_set(err, LGW_EIO, "%s", lgw__uv_error());
   h = lgw__calloc(1, sizeof *h);
   if (!h) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   h->loop = loop;

@@ -5,11 +5,13 @@
  * bindings and hosts use without including libuv's header.
  */
 #include <stdlib.h>
+#include <time.h>
 
 #include <uv.h>
 
 #include "llmgateway.h"
 #include "util.h"
+#include "uv_dl.h"
 
 struct lgw_timer {
   uv_timer_t h;
@@ -29,8 +31,13 @@ struct lgw_async {
   void *ud;
 };
 
+/* The functions given a loop open libuv too: the loop may be the
+ * caller's, made with its own libuv, before the library made any. */
+
 uv_loop_t *lgw_loop_new(void) {
-  uv_loop_t *loop = lgw__calloc(1, sizeof *loop);
+  uv_loop_t *loop;
+  if (lgw__uv_load()) return NULL;
+  loop = lgw__calloc(1, sizeof *loop);
   if (loop && uv_loop_init(loop)) {
     lgw_free(loop);
     loop = NULL;
@@ -44,7 +51,7 @@ static void close_walk(uv_handle_t *h, void *arg) {
 }
 
 void lgw_loop_free(uv_loop_t *loop) {
-  if (!loop) return;
+  if (!loop || lgw__uv_load()) return;
   uv_walk(loop, close_walk, NULL);
   while (uv_loop_close(loop)) uv_run(loop, UV_RUN_DEFAULT);
   lgw_free(loop);
@@ -54,18 +61,29 @@ int lgw_loop_run(uv_loop_t *loop, lgw_run_mode_t mode) {
   uv_run_mode m = mode == LGW_RUN_ONCE     ? UV_RUN_ONCE
                   : mode == LGW_RUN_NOWAIT ? UV_RUN_NOWAIT
                                            : UV_RUN_DEFAULT;
+  if (lgw__uv_load()) return 0;
   return uv_run(loop, m);
 }
 
-int lgw_loop_alive(const uv_loop_t *loop) { return uv_loop_alive(loop); }
-
-int lgw_loop_fd(const uv_loop_t *loop) { return uv_backend_fd(loop); }
-
-int lgw_loop_timeout(const uv_loop_t *loop) {
-  return uv_backend_timeout(loop);
+int lgw_loop_alive(const uv_loop_t *loop) {
+  return lgw__uv_load() ? 0 : uv_loop_alive(loop);
 }
 
-uint64_t lgw_hrtime(void) { return uv_hrtime(); }
+int lgw_loop_fd(const uv_loop_t *loop) {
+  return lgw__uv_load() ? -1 : uv_backend_fd(loop);
+}
+
+int lgw_loop_timeout(const uv_loop_t *loop) {
+  return lgw__uv_load() ? -1 : uv_backend_timeout(loop);
+}
+
+/* uv_hrtime's clock (libuv on Linux: CLOCK_MONOTONIC, in ns), without
+ * opening libuv */
+uint64_t lgw_hrtime(void) {
+  struct timespec t;
+  if (clock_gettime(CLOCK_MONOTONIC, &t)) return 0;
+  return (uint64_t)t.tv_sec * UINT64_C(1000000000) + (uint64_t)t.tv_nsec;
+}
 
 /* ---- handles: each is freed by its close callback ---------------------- */
 
@@ -77,7 +95,9 @@ static void on_timer(uv_timer_t *h) {
 }
 
 lgw_timer_t *lgw_timer_new(uv_loop_t *loop, lgw_timer_fn fn, void *ud) {
-  lgw_timer_t *t = lgw__calloc(1, sizeof *t);
+  lgw_timer_t *t;
+  if (lgw__uv_load()) return NULL;
+  t = lgw__calloc(1, sizeof *t);
   if (!t) return NULL;
   uv_timer_init(loop, &t->h);
   t->h.data = t;
@@ -106,7 +126,9 @@ static void on_idle(uv_idle_t *h) {
 }
 
 lgw_idle_t *lgw_idle_new(uv_loop_t *loop, lgw_idle_fn fn, void *ud) {
-  lgw_idle_t *i = lgw__calloc(1, sizeof *i);
+  lgw_idle_t *i;
+  if (lgw__uv_load()) return NULL;
+  i = lgw__calloc(1, sizeof *i);
   if (!i) return NULL;
   uv_idle_init(loop, &i->h);
   i->h.data = i;
@@ -129,7 +151,9 @@ static void on_async(uv_async_t *h) {
 }
 
 lgw_async_t *lgw_async_new(uv_loop_t *loop, lgw_async_fn fn, void *ud) {
-  lgw_async_t *a = lgw__calloc(1, sizeof *a);
+  lgw_async_t *a;
+  if (lgw__uv_load()) return NULL;
+  a = lgw__calloc(1, sizeof *a);
   if (!a) return NULL;
   if (uv_async_init(loop, &a->h, on_async)) {
     lgw_free(a);

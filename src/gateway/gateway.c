@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "breaker.h"
+#include "cjson_dl.h"
 #include "config.h"
 #include "engine.h"
 #include "env.h"
@@ -1393,6 +1394,10 @@ int lgw__gateway_new_on(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
   size_t i;
   if (!err) err = &own;
   *out = NULL;
+  if (lgw__cjson_load()) {  /* requests and answers are JSON */
+    eng->ops->free(eng);
+    return lgw__error_set(err, LGW_EIO, "%s", lgw__cjson_error());
+  }
   gw = lgw__calloc(1, sizeof *gw);
   if (!gw) {
     eng->ops->free(eng);

@@ -6,7 +6,7 @@
  */
 #include "llmgateway.h"
 
-#include <cJSON.h>
+#include "cjson_dl.h"  /* <cJSON.h>, the calls through a table */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

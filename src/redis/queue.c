@@ -9,13 +9,16 @@
 #include "queue.h"
 
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 #include <uv.h>
 
 #include "config.h"
 #include "redis.h"
 #include "list.h"
 #include "util.h"
+#include "../engine/uv_dl.h"  /* libuv, opened at lgw_queue_open */
 
 #define GROUP "workers"
 #define CMD_TIMEOUT 5.0
@@ -151,8 +154,16 @@ struct qwrite {
 int lgw__queue_new_id(char out[33]) {
   unsigned char b[16];
   static const char hex[] = "0123456789abcdef";
-  size_t i;
-  if (uv_random(NULL, NULL, b, sizeof b, 0, NULL) != 0) return LGW_EIO;
+  size_t i, n = 0;
+  /* what uv_random does without a loop on Linux, without opening libuv */
+  while (n < sizeof b) {
+    ssize_t k = getrandom(b + n, sizeof b - n, 0);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      return LGW_EIO;
+    }
+    n += (size_t)k;
+  }
   for (i = 0; i < sizeof b; i++) {
     out[2 * i] = hex[b[i] >> 4];
     out[2 * i + 1] = hex[b[i] & 15];
@@ -234,6 +245,8 @@ int lgw_queue_open(struct uv_loop_s *loop, const char *url, const char *name,
   if (!loop || !url || !name || !name[0] || !out)
     return lgw__error_set(err, LGW_EINVAL, "lgw_queue_open: invalid "
                                            "arguments");
+  if (lgw__uv_load())
+    return lgw__error_set(err, LGW_EIO, "%s", lgw__uv_error());
   q = lgw__calloc(1, sizeof *q);
   if (!q) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   lgw_list_init(&q->waiters);

@@ -16,6 +16,7 @@
 /* the calls to hiredis (and those of its libuv adapter's static
  * functions) go through the table hiredis_dl.c fills */
 #include "hiredis_dl.h"
+#include "../engine/uv_dl.h"  /* before the adapter, which calls libuv */
 #include <hiredis/adapters/libuv.h>
 
 #include "list.h"
@@ -354,6 +355,8 @@ int lgw__redis_new(struct uv_loop_s *loop, const lgw__redis_url_t *url,
                                            "arguments");
   if (lgw__hiredis_load())
     return lgw__error_set(err, LGW_EIO, "%s", lgw__hiredis_error());
+  if (lgw__uv_load())
+    return lgw__error_set(err, LGW_EIO, "%s", lgw__uv_error());
   r = lgw__calloc(1, sizeof *r);
   if (!r) return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   r->loop = loop;

@@ -7,7 +7,7 @@
  */
 #include "transport.h"
 
-#include <cJSON.h>
+#include "cjson_dl.h"  /* <cJSON.h>, the calls through a table */
 #include <stdio.h>
 #include <string.h>
 

@@ -90,6 +90,19 @@ print(spec ~= nil, mapped("libyaml"), mapped("libhiredis"))
                  out)
   end)
 
+  it("neither libuv nor libcJSON is loaded by require; the first JSON "
+     .. "parsed loads libcJSON, the first loop libuv", function()
+    local rc, out, err = fresh([[
+local llm = require('llmgateway')
+local core = require('llmgateway.core')
+print(mapped("libuv"), mapped("libcjson"))
+print(core.parse_json('{"a": [1]}').a[1], mapped("libuv"), mapped("libcjson"))
+print(type(llm.fd()), mapped("libuv"))
+]])
+    assert.equal(0, rc, err)
+    assert.equal("false\tfalse\n1\tfalse\ttrue\nnumber\ttrue\n", out)
+  end)
+
   it("what few scripts use is compiled at its first use, and its argument "
      .. "errors point at the caller from the first call", function()
     local rc, out, err = fresh(GATEWAY_LAZY .. [[
