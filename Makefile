@@ -450,17 +450,19 @@ FUZZ_CFLAGS   = $(WARN) -g -O1 -fsanitize=address,undefined \
                 -fno-sanitize-recover=undefined -D_GNU_SOURCE \
                 $(INC_gateway) $(PKG_CFLAGS)
 FUZZ_TARGETS  = env config json_extract transport sse retry_after
-FUZZ_TRANSPORT_SRC = util json transport transport_responses transport_chat \
+# util.c hands its allocator hooks to libcJSON's loader (cjson_dl)
+FUZZ_UTIL     = util dl cjson_dl
+FUZZ_TRANSPORT_SRC = $(FUZZ_UTIL) json transport transport_responses transport_chat \
                      transport_anthropic transport_litellm transport_rich sse \
                      json_extract
-FUZZ_SRC_env          = util env node
-FUZZ_SRC_config       = util json env node dl yaml_dl yaml_load config \
+FUZZ_SRC_env          = $(FUZZ_UTIL) env node
+FUZZ_SRC_config       = $(FUZZ_UTIL) json env node yaml_dl yaml_load config \
                         config_validate config_dump config_paths provider sha \
                         redis_url url
-FUZZ_SRC_json_extract = util json json_extract
+FUZZ_SRC_json_extract = $(FUZZ_UTIL) json json_extract
 FUZZ_SRC_transport    = $(FUZZ_TRANSPORT_SRC)
 FUZZ_SRC_sse          = $(FUZZ_TRANSPORT_SRC)
-FUZZ_SRC_retry_after  = util retry
+FUZZ_SRC_retry_after  = $(FUZZ_UTIL) retry
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
 .PHONY: fuzz fuzz-build
