@@ -233,6 +233,12 @@ static void kset(lua_State *L, int ks, int id) {
   lua_rawset(L, -3);
 }
 
+/* Pushes the key id, for a value built next and then stored with
+ * lua_rawset(L, -3): no lua_insert, as kset needs. */
+static void kkey(lua_State *L, int ks, int id) {
+  lua_rawgeti(L, ks, id);
+}
+
 static void kset_str(lua_State *L, int ks, int id, const char *v) {
   lua_rawgeti(L, ks, id);
   lua_pushstring(L, v ? v : "");
@@ -294,8 +300,9 @@ static void push_attempts(lua_State *L, int ks, const lgw_attempt_t *a,
     kset_num(L, ks, RK_elapsed, a[i].elapsed);
     kset_num(L, ks, RK_retry_delay, a[i].retry_delay);
     kset_int(L, ks, RK_configured_index, a[i].configured_index);
+    kkey(L, ks, RK_usage);
     push_usage(L, ks, &a[i].usage);
-    kset(L, ks, RK_usage);
+    lua_rawset(L, -3);
     kset_known(L, ks, RK_cost, a[i].cost);
     kset_known(L, ks, RK_ttft, a[i].ttft);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
@@ -304,8 +311,9 @@ static void push_attempts(lua_State *L, int ks, const lgw_attempt_t *a,
 
 /* usage_total and cost_total of a result or an error. */
 static void push_totals(lua_State *L, int ks, const lgwL_result_t *r) {
+  kkey(L, ks, RK_usage_total);
   push_usage(L, ks, &r->usage_total);
-  kset(L, ks, RK_usage_total);
+  lua_rawset(L, -3);
   kset_known(L, ks, RK_cost_total, r->cost_total);
 }
 
@@ -445,6 +453,7 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
   size_t na = text_only ? 0 : r->nattempts;
   size_t nt = text_only ? 0 : r->ntool_calls;
   size_t strs = 0, off_a, off_t, off_s, i;
+  int share = 0;
   lgwL_result_t *c;
   char *p;
   if (r->text) strs += r->text_len + 1;
@@ -464,7 +473,14 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
       strs += str_size(r->tool_calls[i].id) +
               str_size(r->tool_calls[i].name) +
               str_size(r->tool_calls[i].arguments_json);
-    if (r->message) strs += str_size(r->message->content);
+    if (r->message) {
+      const char *mc = r->message->content ? r->message->content : "";
+      size_t ml = strlen(mc);
+      /* the assistant message's content is most often the text: then
+       * it shares the text's copy (and its Lua string) */
+      share = r->text && ml == r->text_len && !memcmp(mc, r->text, ml);
+      if (!share) strs += ml + 1;
+    }
   }
   off_a = POOL_ALIGN(sizeof *c);
   off_t = POOL_ALIGN(off_a + na * sizeof *c->attempts);
@@ -528,8 +544,13 @@ lgwL_result_t *lgwL_result_copy(const lgw_result_t *r, int text_only) {
   }
   if (r->message) {
     c->has_message = 1;
-    c->message_content = put_cstr(&p, r->message->content);
-    c->message_len = strlen(c->message_content);
+    if (share) {
+      c->message_content = c->text;
+      c->message_len = c->text_len;
+    } else {
+      c->message_content = put_cstr(&p, r->message->content);
+      c->message_len = strlen(c->message_content);
+    }
   }
   return c;
 }
@@ -569,14 +590,16 @@ lgwL_result_t *lgwL_embed_copy(const lgw_embed_result_t *r) {
 /* The provider that answered (never its key), the answer's usage and
  * cost, into the table on top. */
 static void push_answerer(lua_State *L, int ks, const lgwL_result_t *r) {
+  kkey(L, ks, RK_provider);
   lua_createtable(L, 0, 4);  /* never the key */
   kset_str(L, ks, RK_type, r->provider_type);
   kset_str(L, ks, RK_base_url, r->base_url);
   kset_int(L, ks, RK_index, r->provider_index);
   kset_str(L, ks, RK_api_style, r->api_style);
-  kset(L, ks, RK_provider);
+  lua_rawset(L, -3);
+  kkey(L, ks, RK_usage);
   push_usage(L, ks, &r->usage);
-  kset(L, ks, RK_usage);
+  lua_rawset(L, -3);
   kset_known(L, ks, RK_cost, r->cost);
 }
 
@@ -649,7 +672,7 @@ static void push_tool_calls(lua_State *L, const lgwL_result_t *r,
 
 int lgwL_push_result(lua_State *L, lgwL_module_t *m, const lgwL_result_t *r,
                      int form) {
-  int ks;
+  int ks, ti = 0;
   luaL_checkstack(L, 14, NULL);
   if (form == LGWL_PUSH_TEXT) {
     lua_pushlstring(L, r->text ? r->text : "", r->text_len);
@@ -674,10 +697,18 @@ int lgwL_push_result(lua_State *L, lgwL_module_t *m, const lgwL_result_t *r,
     lua_remove(L, ks);
     return 8;
   }
+  /* the text, kept below the table when the message's content is the
+   * same bytes (lgwL_result_copy shares them): one Lua string for both */
+  if (r->has_message && r->text && r->message_content == r->text) {
+    lua_pushlstring(L, r->text, r->text_len);
+    ti = lua_gettop(L);
+  }
   lua_createtable(L, 0, 15);
   kset_str(L, ks, RK_task, r->task);
-  lua_pushlstring(L, r->text ? r->text : "", r->text_len);
-  kset(L, ks, RK_text);
+  kkey(L, ks, RK_text);
+  if (ti) lua_pushvalue(L, ti);
+  else lua_pushlstring(L, r->text ? r->text : "", r->text_len);
+  lua_rawset(L, -3);
   kset_str(L, ks, RK_requested_model, r->requested_model);
   kset_str(L, ks, RK_normalized_model, r->normalized_model);
   kset_str(L, ks, RK_reasoning_effort, r->reasoning_effort);
@@ -692,19 +723,24 @@ int lgwL_push_result(lua_State *L, lgwL_module_t *m, const lgwL_result_t *r,
     lua_setfield(L, -2, "tool_calls");
   }
   if (r->has_message) {
+    kkey(L, ks, RK_message);
     lua_createtable(L, 0, r->ntool_calls ? 3 : 2);
     kset_str(L, ks, RK_role, "assistant");
-    lua_pushlstring(L, r->message_content, r->message_len);
-    kset(L, ks, RK_content);
+    kkey(L, ks, RK_content);
+    if (ti) lua_pushvalue(L, ti);
+    else lua_pushlstring(L, r->message_content, r->message_len);
+    lua_rawset(L, -3);
     if (r->ntool_calls) {
       push_tool_calls(L, r, 0);
       lua_setfield(L, -2, "tool_calls");
     }
-    kset(L, ks, RK_message);
+    lua_rawset(L, -3);
   }
   push_totals(L, ks, r);
+  kkey(L, ks, RK_attempts);
   push_attempts(L, ks, r->attempts, r->nattempts);
-  kset(L, ks, RK_attempts);
+  lua_rawset(L, -3);
+  if (ti) lua_remove(L, ti);
   lua_remove(L, ks);
   return 1;
 }
