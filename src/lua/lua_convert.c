@@ -192,13 +192,17 @@ enum { RK_NONE_, RESULT_KEYS(RK_ENUM) RK_COUNT_ };
 static const char *const rk_names[] = {NULL, RESULT_KEYS(RK_NAME) NULL};
 static const char rk_anchor = 0;  /* its address: the registry key */
 
+/* The same table keeps, at RK_COUNT_ + id, the last string value set
+ * under key id (see kset_str). */
+#define RK_CACHED(id) (RK_COUNT_ + (id))
+
 /* Pushes the table of keys; returns its (absolute) index. */
 static int push_keys(lua_State *L) {
   int i;
   lua_pushlightuserdata(L, (void *)&rk_anchor);
   if (lua_rawget(L, LUA_REGISTRYINDEX) == LUA_TTABLE) return lua_gettop(L);
   lua_pop(L, 1);
-  lua_createtable(L, RK_COUNT_ - 1, 0);
+  lua_createtable(L, RK_CACHED(RK_COUNT_), 0);
   for (i = 1; i < RK_COUNT_; i++) {
     lua_pushstring(L, rk_names[i]);
     lua_rawseti(L, -2, i);
@@ -239,9 +243,22 @@ static void kkey(lua_State *L, int ks, int id) {
   lua_rawgeti(L, ks, id);
 }
 
+/* t[key id] = v (NULL as ""). Results repeat the same few values
+ * (task, models, provider, URL) from copies at new addresses, where
+ * lua_pushstring hashes and looks up the string again: the Lua string
+ * last set under id is reused when it has the same bytes (strings are
+ * values: nothing tells the two apart). */
 static void kset_str(lua_State *L, int ks, int id, const char *v) {
+  if (!v) v = "";
   lua_rawgeti(L, ks, id);
-  lua_pushstring(L, v ? v : "");
+  if (lua_rawgeti(L, ks, RK_CACHED(id)) != LUA_TSTRING ||
+      strcmp(lua_tostring(L, -1), v) != 0) {
+    /* (the cached string never holds a NUL: it came from a C string) */
+    lua_pop(L, 1);
+    lua_pushstring(L, v);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, ks, RK_CACHED(id));
+  }
   lua_rawset(L, -3);
 }
 
