@@ -49,6 +49,9 @@
 #define MAX_CONNECTS 10000L        /* connection cache size */
 #define EXPECT_MIN 1024           /* body bytes that cannot need "Expect:" */
 #define POST_KEEP 16384            /* body buffer capacity kept on reuse */
+#define FRESH_MIN 256              /* transfers in flight from which a new
+                                      http:// transfer skips curl's pool
+                                      search when no connection is idle */
 
 /* Response headers we keep (matched case-insensitively). */
 enum { H_CONTENT_TYPE, H_RETRY_AFTER, H_RETRY_AFTER_MS, H_SHOULD_RETRY,
@@ -104,6 +107,7 @@ struct lgw__xfer {
   long max_bytes;
   int too_big, no_mem;
   long pipewait;              /* CURLOPT_PIPEWAIT as last set */
+  long fresh;                 /* CURLOPT_FRESH_CONNECT as last set */
   int no_fd;                  /* EMFILE/ENFILE: no descriptor for a
                                  socket or the resolver */
   int big_header;             /* headers over LGW__XFER_MAX_HEADERS */
@@ -145,6 +149,7 @@ struct lgw__http {
   lgw_link_t spare;           /* kept for reuse */
   size_t nspare;
   lgw_link_t socks;
+  size_t nparked;             /* watchers of idle pooled connections */
   fd_slot_t *fds;             /* by descriptor, nfds of them */
   size_t nfds;
   CURLSH *share;              /* TLS sessions of every easy handle */
@@ -389,7 +394,10 @@ static fd_slot_t *slot_of(lgw__http_t *h, curl_socket_t s) {
 static void on_poll(uv_poll_t *p, int status, int events);
 
 static void sock_close(sock_ctx_t *c) {
-  fd_slot_t *f = slot_of(c->poll.data, c->fd);
+  lgw__http_t *h = c->poll.data;
+  fd_slot_t *f = slot_of(h, c->fd);
+  if (c->parked) h->nparked--;
+  c->parked = 0;
   if (f && f->c == c) f->c = NULL;
   lgw_list_remove(&c->link);
   uv_poll_stop(&c->poll);
@@ -540,6 +548,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
       if (f && f->ours && f->c == c && c->events == UV_READABLE) {
         c->parked = 1;  /* still watched (see above), but it keeps no
                          * loop running */
+        h->nparked++;
         uv_unref((uv_handle_t *)&c->poll);
       } else {
         sock_close(c);
@@ -549,6 +558,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
   }
   if (!c && f && f->c) {
     c = f->c;
+    if (c->parked) h->nparked--;
     c->parked = 0;
     uv_ref((uv_handle_t *)&c->poll);
     curl_multi_assign(h->multi, s, c);
@@ -897,8 +907,9 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
   CURL *e = r->easy;
   const char *body = r->owned;
   size_t len = o->body_len;
-  long pipewait;
+  long pipewait, fresh;
   const void *hlist;
+  lgw__http_t *h = r->h;
   if (!body) {
     r->post.len = 0;
     if (lgw__buf_add(&r->post, o->body ? o->body : "",
@@ -929,6 +940,20 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
     r->url_owned = !o->url_kept;
     /* a copy may be NULL: set again next time */
     r->url = o->url_kept ? (char *)o->url : lgw__strdup(o->url);
+  }
+  /* A plain http:// connection carries one transfer at a time (h2 only
+   * over TLS), so when none is idle (none parked: every connection of
+   * curl's pool busy) a new transfer can only get a new one. curl 7.x
+   * finds that out by walking every connection to the host for every new
+   * transfer, O(n^2) for n in flight (0.5 s of CPU for 10,000 at once);
+   * CURLOPT_FRESH_CONNECT skips that walk (a per-host cap still
+   * applies). Only from FRESH_MIN transfers in flight, where the walk
+   * costs something: a connection that comes back to the pool between
+   * this call and the connect is then not taken. */
+  fresh = !r->pipewait && h->nparked == 0 && h->count >= FRESH_MIN;
+  if (fresh != r->fresh) {
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh);
+    r->fresh = fresh;
   }
   hlist = headers_for(o->headers, len);
   if (hlist != r->hlist) {
