@@ -24,7 +24,10 @@
  * http/1.1) still gets a connection per transfer in flight. Plain http://
  * transfers never wait: there the answer would only come with the first
  * response. CURLMOPT_MAX_HOST_CONNECTIONS (0: none) caps the connections
- * per host for both. TLS sessions are shared by all easy handles (a new
+ * per host for both. Without a cap, a plain http:// transfer started
+ * while no connection is idle and FRESH_MIN or more are in flight goes
+ * straight to a new connection (CURLOPT_FRESH_CONNECT) instead of
+ * walking every busy one (easy_setup). TLS sessions are shared by all easy handles (a new
  * connection can resume one), and the CA bundle is loaded once per multi
  * handle (libcurl caches the store only when no CA directory is set).
  */
@@ -400,7 +403,8 @@ static void sock_close(sock_ctx_t *c) {
   c->parked = 0;
   if (f && f->c == c) f->c = NULL;
   lgw_list_remove(&c->link);
-  uv_poll_stop(&c->poll);
+  /* uv_close stops the watcher itself (one epoll_ctl; a uv_poll_stop
+   * before it would make that two per connection) */
   uv_close((uv_handle_t *)&c->poll, on_sock_close);
 }
 
@@ -945,12 +949,15 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
    * over TLS), so when none is idle (none parked: every connection of
    * curl's pool busy) a new transfer can only get a new one. curl 7.x
    * finds that out by walking every connection to the host for every new
-   * transfer, O(n^2) for n in flight (0.5 s of CPU for 10,000 at once);
-   * CURLOPT_FRESH_CONNECT skips that walk (a per-host cap still
-   * applies). Only from FRESH_MIN transfers in flight, where the walk
-   * costs something: a connection that comes back to the pool between
-   * this call and the connect is then not taken. */
-  fresh = !r->pipewait && h->nparked == 0 && h->count >= FRESH_MIN;
+   * transfer, O(n^2) for n in flight (0.5 s of CPU for 10,000 at
+   * once); CURLOPT_FRESH_CONNECT skips that walk. Only from FRESH_MIN
+   * transfers in flight, where the walk costs something: a connection
+   * that comes back to the pool between this call and the connect is
+   * then not taken. Never under a per-host cap: a transfer waiting for a
+   * free slot would, being fresh, close the connection that came back
+   * idle and open another. */
+  fresh = !r->pipewait && h->nparked == 0 && h->max_host == 0 &&
+          h->count >= FRESH_MIN;
   if (fresh != r->fresh) {
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh);
     r->fresh = fresh;
