@@ -364,11 +364,22 @@ static void deliver(lgw__http_t *h) {
 static void collect(lgw__http_t *h) {
   CURLMsg *m;
   int left;
+  lgw_link_t got, *l;
+  lgw_list_init(&got);
+  /* every message first, then the removals: curl 7.x looks for the
+   * handle's message in the queue at each removal, so a removal with
+   * messages still queued walks them all (O(k^2) for k transfers that
+   * finished in one call) */
   while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
     lgw__xfer_t *r = NULL;
     if (m->msg != CURLMSG_DONE) continue;
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
     r->result = m->data.result;  /* copied before remove_handle */
+    lgw_list_remove(&r->link);
+    lgw_list_push_back(&got, &r->link);
+  }
+  while ((l = lgw_list_pop_front(&got)) != NULL) {
+    lgw__xfer_t *r = XFER_OF(l, link);
     /* the threaded resolver needs descriptors too; its failure says only
      * that its thread did not start */
     if (r->result == CURLE_COULDNT_RESOLVE_HOST ||
@@ -376,7 +387,6 @@ static void collect(lgw__http_t *h) {
       r->no_fd = out_of_fds();
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
     curl_multi_remove_handle(h->multi, r->easy);
-    lgw_list_remove(&r->link);
     r->state = R_DONE;
     lgw_list_push_back(&h->done, &r->link);
   }
