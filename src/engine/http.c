@@ -109,8 +109,8 @@ struct lgw__xfer {
                                  usual ones are 16 to 32 bytes) */
   long max_bytes;
   int too_big, no_mem;
-  long pipewait;              /* CURLOPT_PIPEWAIT as last set */
-  long fresh;                 /* CURLOPT_FRESH_CONNECT as last set */
+  int pipewait;               /* CURLOPT_PIPEWAIT as last set */
+  int fresh;                  /* CURLOPT_FRESH_CONNECT as last set */
   int no_fd;                  /* EMFILE/ENFILE: no descriptor for a
                                  socket or the resolver */
   int big_header;             /* headers over LGW__XFER_MAX_HEADERS */
@@ -947,7 +947,7 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
     pipewait = lgw__strncasecmp(o->url, "https://", 8) == 0;
     if (pipewait != r->pipewait) {
       curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait);
-      r->pipewait = pipewait;
+      r->pipewait = (int)pipewait;
     }
     curl_easy_setopt(e, CURLOPT_URL, o->url);
     if (r->url_owned) lgw_free(r->url);
@@ -970,7 +970,7 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
           h->count >= FRESH_MIN;
   if (fresh != r->fresh) {
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh);
-    r->fresh = fresh;
+    r->fresh = (int)fresh;
   }
   hlist = headers_for(o->headers, len);
   if (hlist != r->hlist) {
