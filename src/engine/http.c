@@ -24,7 +24,10 @@
  * http/1.1) still gets a connection per transfer in flight. Plain http://
  * transfers never wait: there the answer would only come with the first
  * response. CURLMOPT_MAX_HOST_CONNECTIONS (0: none) caps the connections
- * per host for both. TLS sessions are shared by all easy handles (a new
+ * per host for both. Without a cap, a plain http:// transfer started
+ * while no connection is idle and FRESH_MIN or more are in flight goes
+ * straight to a new connection (CURLOPT_FRESH_CONNECT) instead of
+ * walking every busy one (easy_setup). TLS sessions are shared by all easy handles (a new
  * connection can resume one), and the CA bundle is loaded once per multi
  * handle (libcurl caches the store only when no CA directory is set).
  */
@@ -49,6 +52,9 @@
 #define MAX_CONNECTS 10000L        /* connection cache size */
 #define EXPECT_MIN 1024           /* body bytes that cannot need "Expect:" */
 #define POST_KEEP 16384            /* body buffer capacity kept on reuse */
+#define FRESH_MIN 256              /* transfers in flight from which a new
+                                      http:// transfer skips curl's pool
+                                      search when no connection is idle */
 
 /* Response headers we keep (matched case-insensitively). */
 enum { H_CONTENT_TYPE, H_RETRY_AFTER, H_RETRY_AFTER_MS, H_SHOULD_RETRY,
@@ -103,7 +109,8 @@ struct lgw__xfer {
                                  usual ones are 16 to 32 bytes) */
   long max_bytes;
   int too_big, no_mem;
-  long pipewait;              /* CURLOPT_PIPEWAIT as last set */
+  int pipewait;               /* CURLOPT_PIPEWAIT as last set */
+  int fresh;                  /* CURLOPT_FRESH_CONNECT as last set */
   int no_fd;                  /* EMFILE/ENFILE: no descriptor for a
                                  socket or the resolver */
   int big_header;             /* headers over LGW__XFER_MAX_HEADERS */
@@ -145,6 +152,7 @@ struct lgw__http {
   lgw_link_t spare;           /* kept for reuse */
   size_t nspare;
   lgw_link_t socks;
+  size_t nparked;             /* watchers of idle pooled connections */
   fd_slot_t *fds;             /* by descriptor, nfds of them */
   size_t nfds;
   CURLSH *share;              /* TLS sessions of every easy handle */
@@ -356,11 +364,22 @@ static void deliver(lgw__http_t *h) {
 static void collect(lgw__http_t *h) {
   CURLMsg *m;
   int left;
+  lgw_link_t got, *l;
+  lgw_list_init(&got);
+  /* every message first, then the removals: curl 7.x looks for the
+   * handle's message in the queue at each removal, so a removal with
+   * messages still queued walks them all (O(k^2) for k transfers that
+   * finished in one call) */
   while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
     lgw__xfer_t *r = NULL;
     if (m->msg != CURLMSG_DONE) continue;
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
     r->result = m->data.result;  /* copied before remove_handle */
+    lgw_list_remove(&r->link);
+    lgw_list_push_back(&got, &r->link);
+  }
+  while ((l = lgw_list_pop_front(&got)) != NULL) {
+    lgw__xfer_t *r = XFER_OF(l, link);
     /* the threaded resolver needs descriptors too; its failure says only
      * that its thread did not start */
     if (r->result == CURLE_COULDNT_RESOLVE_HOST ||
@@ -368,7 +387,6 @@ static void collect(lgw__http_t *h) {
       r->no_fd = out_of_fds();
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
     curl_multi_remove_handle(h->multi, r->easy);
-    lgw_list_remove(&r->link);
     r->state = R_DONE;
     lgw_list_push_back(&h->done, &r->link);
   }
@@ -389,10 +407,14 @@ static fd_slot_t *slot_of(lgw__http_t *h, curl_socket_t s) {
 static void on_poll(uv_poll_t *p, int status, int events);
 
 static void sock_close(sock_ctx_t *c) {
-  fd_slot_t *f = slot_of(c->poll.data, c->fd);
+  lgw__http_t *h = c->poll.data;
+  fd_slot_t *f = slot_of(h, c->fd);
+  if (c->parked) h->nparked--;
+  c->parked = 0;
   if (f && f->c == c) f->c = NULL;
   lgw_list_remove(&c->link);
-  uv_poll_stop(&c->poll);
+  /* uv_close stops the watcher itself (one epoll_ctl; a uv_poll_stop
+   * before it would make that two per connection) */
   uv_close((uv_handle_t *)&c->poll, on_sock_close);
 }
 
@@ -540,6 +562,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
       if (f && f->ours && f->c == c && c->events == UV_READABLE) {
         c->parked = 1;  /* still watched (see above), but it keeps no
                          * loop running */
+        h->nparked++;
         uv_unref((uv_handle_t *)&c->poll);
       } else {
         sock_close(c);
@@ -549,6 +572,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
   }
   if (!c && f && f->c) {
     c = f->c;
+    if (c->parked) h->nparked--;
     c->parked = 0;
     uv_ref((uv_handle_t *)&c->poll);
     curl_multi_assign(h->multi, s, c);
@@ -897,8 +921,9 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
   CURL *e = r->easy;
   const char *body = r->owned;
   size_t len = o->body_len;
-  long pipewait;
+  long pipewait, fresh;
   const void *hlist;
+  lgw__http_t *h = r->h;
   if (!body) {
     r->post.len = 0;
     if (lgw__buf_add(&r->post, o->body ? o->body : "",
@@ -922,13 +947,30 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
     pipewait = lgw__strncasecmp(o->url, "https://", 8) == 0;
     if (pipewait != r->pipewait) {
       curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait);
-      r->pipewait = pipewait;
+      r->pipewait = (int)pipewait;
     }
     curl_easy_setopt(e, CURLOPT_URL, o->url);
     if (r->url_owned) lgw_free(r->url);
     r->url_owned = !o->url_kept;
     /* a copy may be NULL: set again next time */
     r->url = o->url_kept ? (char *)o->url : lgw__strdup(o->url);
+  }
+  /* A plain http:// connection carries one transfer at a time (h2 only
+   * over TLS), so when none is idle (none parked: every connection of
+   * curl's pool busy) a new transfer can only get a new one. curl 7.x
+   * finds that out by walking every connection to the host for every new
+   * transfer, O(n^2) for n in flight (0.5 s of CPU for 10,000 at
+   * once); CURLOPT_FRESH_CONNECT skips that walk. Only from FRESH_MIN
+   * transfers in flight, where the walk costs something: a connection
+   * that comes back to the pool between this call and the connect is
+   * then not taken. Never under a per-host cap: a transfer waiting for a
+   * free slot would, being fresh, close the connection that came back
+   * idle and open another. */
+  fresh = !r->pipewait && h->nparked == 0 && h->max_host == 0 &&
+          h->count >= FRESH_MIN;
+  if (fresh != r->fresh) {
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh);
+    r->fresh = (int)fresh;
   }
   hlist = headers_for(o->headers, len);
   if (hlist != r->hlist) {

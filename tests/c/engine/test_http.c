@@ -3,7 +3,8 @@
  * and captured headers, the status passed through (no redirects), curl
  * error mapping (refused, timeout, reset), the response size cap, cancel,
  * freeing with transfers in flight, starting transfers from inside a
- * completion callback, and streamed bodies (pieces handed on, error
+ * completion callback, 300 in flight at once and their connections
+ * reused, and streamed bodies (pieces handed on, error
  * bodies still collected, a stop from the data callback, the size cap).
  */
 #include <errno.h>
@@ -372,6 +373,45 @@ TEST(http_many_parallel) {
   for (i = 0; i < 200; i++) ok += g[i].code == 0 && g[i].status == 200;
   free(g);
   ASSERT_EQ(ok, 200);
+}
+
+/* Open descriptors of this process. */
+static int fd_count(void) {
+  int n = 0, fd;
+  for (fd = 0; fd < 4096; fd++) n += fcntl(fd, F_GETFD) != -1;
+  return n;
+}
+
+/* 300 transfers in flight at once (over the 256 from which a new http://
+ * transfer skips curl's pool search while no connection is idle): all
+ * complete; 300 more, started once the first 300 are idle in the pool,
+ * reuse those connections instead of opening new ones. */
+TEST(http_many_in_flight_then_reused) {
+  enum { N = 300 };
+  env_t e;
+  got_t *g = calloc(N, sizeof *g);
+  int i, round, ok = 0, fds[2] = {0, 0};
+  struct rlimit rl;
+  ASSERT(g != NULL);
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 2048 &&
+      rl.rlim_max >= 2048) {
+    rl.rlim_cur = 2048;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  ASSERT_EQ(env_open(&e, "delay_ms=200"), 0);
+  for (round = 0; round < 2; round++) {
+    memset(g, 0, N * sizeof *g);
+    for (i = 0; i < N; i++)
+      ASSERT_EQ(post(&e, "/v1/chat/completions", chat_body, 10000, 0, &g[i],
+                     NULL), 0);
+    run(&e);
+    for (i = 0; i < N; i++) ok += g[i].code == 0 && g[i].status == 200;
+    fds[round] = fd_count();
+  }
+  env_close(&e);
+  free(g);
+  ASSERT_EQ(ok, 2 * N);
+  ASSERT_EQ(fds[1], fds[0]);
 }
 
 TEST(http_header_list) {
@@ -922,6 +962,7 @@ int main(void) {
   RUN(http_free_in_flight);
   RUN(http_post_from_callback);
   RUN(http_many_parallel);
+  RUN(http_many_in_flight_then_reused);
   RUN(http_header_list);
   RUN(http_stream_pieces);
   RUN(http_stream_error_status_collected);
