@@ -114,6 +114,8 @@ void lgwL_block_op(lgwL_task_t *t, lgwL_op_t *op) {
 
 int lgwL_task_canceled(const lgwL_task_t *t) { return t->canceled; }
 
+lgwL_module_t *lgwL_task_module(const lgwL_task_t *t) { return t->m; }
+
 lgwL_task_t *lgwL_current(lgwL_module_t *m, lua_State *L) {
   if (m->current && (m->current->co == L || lgwL_adopted(L)) &&
       lua_isyieldable(L))
