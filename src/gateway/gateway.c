@@ -288,7 +288,7 @@ static void on_deadline(void *ud) { stop(ud, LGW_EDEADLINE); }
  * The block holds the request data from submit to completion: a full
  * record made for it points into it. */
 
-enum { QF_DEADLINE = 1, QF_DELTA = 2, QF_TDELTA = 4 };
+enum { QF_DEADLINE = 1, QF_DELTA = 2, QF_TDELTA = 4, QF_BIG = 8 };
 enum { MF_ROLE = 1, MF_CONTENT = 2, MF_NAME = 4, MF_CALL_ID = 8,
        MF_ERROR = 16 };
 
@@ -301,13 +301,15 @@ struct qreq {
   double start_s;
   const lgw__route_t *route;   /* a cached route (the request is plain) */
   double tokens_est;
-  size_t msg_bytes;            /* the messages' content bytes */
+  uint32_t msg_bytes;          /* the messages' content bytes (QF_BIG:
+                                  UINT32_MAX, the count in the data) */
   uint32_t nmsgs;
   unsigned char flags;         /* QF_* */
   unsigned char tokens_shared;
   /* with QF_DEADLINE the deadline and the place in gw->dl (+1, 0:
    * none), with QF_DELTA on_delta and its ud, with QF_TDELTA
-   * on_tool_delta and its ud (each unaligned: read with memcpy); the
+   * on_tool_delta and its ud, with QF_BIG the content bytes (a size_t)
+   * (each unaligned: read with memcpy); the
    * provider order (one byte each), written when the request is made
    * compact; then the task and the messages, each an MF_* byte and its
    * strings (NUL-terminated) */
@@ -320,6 +322,7 @@ typedef struct qview {
   void *delta_ud;
   lgw_tool_delta_fn on_tool_delta;
   void *tool_delta_ud;
+  size_t msg_bytes;
   const char *task;
   const unsigned char *msgs;
 } qview_t;
@@ -336,7 +339,8 @@ static size_t opt_size(unsigned flags) {
   return ((flags & QF_DEADLINE) ? sizeof(double) + sizeof(size_t) : 0) +
          ((flags & QF_DELTA) ? sizeof(lgw_delta_fn) + sizeof(void *) : 0) +
          ((flags & QF_TDELTA) ? sizeof(lgw_tool_delta_fn) + sizeof(void *)
-                              : 0);
+                              : 0) +
+         ((flags & QF_BIG) ? sizeof(size_t) : 0);
 }
 
 static unsigned char *q_order(qreq_t *h) {
@@ -360,6 +364,8 @@ static void q_view(qreq_t *h, size_t np, qview_t *v) {
     q_get(&v->on_tool_delta, &p, sizeof v->on_tool_delta);
     q_get(&v->tool_delta_ud, &p, sizeof v->tool_delta_ud);
   }
+  v->msg_bytes = h->msg_bytes;
+  if (h->flags & QF_BIG) q_get(&v->msg_bytes, &p, sizeof v->msg_bytes);
   p += np;
   v->task = (const char *)p;
   v->msgs = p + strlen(v->task) + 1;
@@ -423,7 +429,7 @@ static qreq_t *qreq_new(lgw_gateway_t *gw, const lgw_request_t *r,
   unsigned char flags = 0, *p;
   qreq_t *h;
   size_t none = 0, bytes = 0;
-  size = sizeof *h + np + strlen(task) + 1 + n;
+  size = offsetof(qreq_t, data) + np + strlen(task) + 1 + n;
   if (deadline > 0) {
     flags |= QF_DEADLINE;
     size += sizeof deadline + sizeof none;
@@ -444,9 +450,13 @@ static qreq_t *qreq_new(lgw_gateway_t *gw, const lgw_request_t *r,
             str_size(m.tool_call_id);
     bytes += cn ? cn - 1 : 0;
   }
+  if (bytes >= UINT32_MAX) {
+    flags |= QF_BIG;
+    size += sizeof bytes;
+  }
   if (!(h = lgw_malloc(size))) return NULL;
-  memset(h, 0, sizeof *h);
-  h->msg_bytes = bytes;
+  memset(h, 0, offsetof(qreq_t, data));
+  h->msg_bytes = bytes >= UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
   h->nmsgs = (uint32_t)n;
   h->flags = flags;
   p = h->data;
@@ -462,6 +472,7 @@ static qreq_t *qreq_new(lgw_gateway_t *gw, const lgw_request_t *r,
     q_put(&p, &r->on_tool_delta, sizeof r->on_tool_delta);
     q_put(&p, &r->tool_delta_ud, sizeof r->tool_delta_ud);
   }
+  if (flags & QF_BIG) q_put(&p, &bytes, sizeof bytes);
   p += np;  /* the order, written when the request is made compact */
   q_put_str(&p, task);
   for (i = 0; i < n; i++) {
@@ -504,7 +515,7 @@ static void q_attach(req_t *q, qreq_t *h) {
   q->on_tool_delta = v.on_tool_delta;
   q->tool_delta_ud = v.tool_delta_ud;
   q->plain = 1;
-  q->msg_bytes = h->msg_bytes;
+  q->msg_bytes = v.msg_bytes;
 }
 
 /* The messages of h into m[0..nmsgs) (strings in h). */

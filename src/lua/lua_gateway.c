@@ -321,9 +321,15 @@ static lgw_error_t *err_slot(lgw_error_t **slot) {
   return *slot;
 }
 
+/* A callback raised (on_delta, on_tool_delta): the call ends as
+ * canceled, with code "callback". */
+static int cb_failed(const lgwL_call_t *c) {
+  return c->x && c->x->cb_failed;
+}
+
 /* Sets the call's error record (cb: the callback's) to code and text. */
 static void call_error(lgwL_call_t *c, int cb, int code, const char *text) {
-  lgw_error_t *e = err_slot(cb ? &c->cb_err : &c->err);
+  lgw_error_t *e = err_slot(cb ? &c->x->cb_err : &c->err);
   if (e) lgw_error_set(e, code, "%s", text);
 }
 
@@ -339,13 +345,16 @@ static void call_outcome(lgwL_call_t *c, int status, const lgw_error_t *err) {
 }
 
 void lgwL_call_free(lgwL_call_t *c) {
-  lgwL_module_t *m = c->m;
+  lgwL_callx_t *x = c->x;
   lgw_list_remove(&c->link);
-  luaL_unref(m->L, LUA_REGISTRYINDEX, c->delta_ref);
-  luaL_unref(m->L, LUA_REGISTRYINDEX, c->tool_delta_ref);
+  if (x) {
+    luaL_unref(x->m->L, LUA_REGISTRYINDEX, x->delta_ref);
+    luaL_unref(x->m->L, LUA_REGISTRYINDEX, x->tool_delta_ref);
+    lgw_free(x->cb_err);
+    lgw_free(x);
+  }
   lgwL_result_free(c->res);
   lgw_free(c->err);
-  lgw_free(c->cb_err);
   lgw_free(c);
 }
 
@@ -391,38 +400,38 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
   /* The text forms of a success read no more than the text and usage;
    * a failure (or a canceled stream) reports the attempts. */
   if (res)
-    c->res = lgwL_result_copy(res, !status && !c->cb_failed &&
+    c->res = lgwL_result_copy(res, !status && !cb_failed(c) &&
                                    c->form != LGWL_PUSH_FULL);
   call_ready(c, res != NULL);
 }
 
-/* Pushes the call's outcome and frees the record. */
-static int call_finish(lua_State *L, lgwL_call_t *c) {
-  int n = 1;
+/* Pushes the call's outcome and frees the record (of module m). */
+static int call_finish(lua_State *L, lgwL_module_t *m, lgwL_call_t *c) {
+  int n = 1, failed = cb_failed(c);
   luaL_checkstack(L, 4, NULL);
-  lgwL_log_flush(L, c->m);
-  if (c->status == 0 && c->res && !c->cb_failed) {
-    n = lgwL_push_result(L, c->m, c->res, c->form);
+  lgwL_log_flush(L, m);
+  if (c->status == 0 && c->res && !failed) {
+    n = lgwL_push_result(L, m, c->res, c->form);
   } else {
     const lgw_error_t *e;
     lgw_error_t spare;
-    if (c->status == 0 && !c->cb_failed)
+    if (c->status == 0 && !failed)
       call_error(c, 0, LGW_ENOMEM, "out of memory");
-    e = c->cb_failed ? c->cb_err : c->err;
+    e = failed ? c->x->cb_err : c->err;
     if (!e) {  /* no memory for the record */
-      int code = c->cb_failed ? LGW_ECANCELED
-                              : c->status ? c->status : LGW_ENOMEM;
+      int code = failed ? LGW_ECANCELED
+                        : c->status ? c->status : LGW_ENOMEM;
       memset(&spare, 0, sizeof spare);
       lgw_error_set(&spare, code, "%s", lgw_strerror(code));
       e = &spare;
     }
     lua_pushnil(L);
     lgwL_push_error(L, e, c->res);
-    if (c->cb_failed) {
+    if (failed) {
       /* The request may have completed before the cancel reached it. */
       lua_pushliteral(L, "callback");
       lua_setfield(L, -2, "code");
-      lgwL_push_streamed(L, c->res, c->delivered);
+      lgwL_push_streamed(L, c->res, c->x->delivered);
       lua_setfield(L, -2, "partial_text");
     }
     n = 2;
@@ -432,8 +441,10 @@ static int call_finish(lua_State *L, lgwL_call_t *c) {
 }
 
 static int call_k(lua_State *L, int status, lua_KContext ctx) {
+  lgwL_call_t *c = (lgwL_call_t *)ctx;
   (void)status;
-  return call_finish(L, (lgwL_call_t *)ctx);
+  return call_finish(L, c->task ? lgwL_task_module(c->task) : lgwL_module(L),
+                     c);
 }
 
 struct text_arg {
@@ -453,19 +464,20 @@ static int push_text_arg(lua_State *L, const void *data) {
 static void on_delta(lgw_gateway_t *gw, uint64_t id, const char *text,
                      size_t len, void *ud) {
   lgwL_call_t *c = ud;
+  lgwL_callx_t *x = c->x;
   struct text_arg a;
   char buf[512];
   const char *e;
-  if (c->cb_failed || c->done) return;
+  if (x->cb_failed || c->done) return;
   a.text = text;
   a.len = len;
-  c->delivered += len;
-  e = lgwL_cb_run(c->m, c->delta_ref, c->limit, push_text_arg, &a, buf,
+  x->delivered += len;
+  e = lgwL_cb_run(x->m, x->delta_ref, x->limit, push_text_arg, &a, buf,
                   sizeof buf);
   if (!e) return;
-  c->cb_failed = 1;
-  if (err_slot(&c->cb_err))
-    lgw_error_set(c->cb_err, LGW_ECANCELED, "on_delta raised an error: %s",
+  x->cb_failed = 1;
+  if (err_slot(&x->cb_err))
+    lgw_error_set(x->cb_err, LGW_ECANCELED, "on_delta raised an error: %s",
                   e);
   lgw_gateway_cancel(gw, id);
 }
@@ -490,20 +502,21 @@ static void on_tool_delta(lgw_gateway_t *gw, uint64_t id, size_t index,
                           const char *name, const char *piece, size_t len,
                           void *ud) {
   lgwL_call_t *c = ud;
+  lgwL_callx_t *x = c->x;
   struct tool_arg a;
   char buf[512];
   const char *e;
-  if (c->cb_failed || c->done) return;
+  if (x->cb_failed || c->done) return;
   a.index = index;
   a.name = name ? name : "";
   a.piece = piece;
   a.len = len;
-  e = lgwL_cb_run(c->m, c->tool_delta_ref, c->limit, push_tool_args, &a,
+  e = lgwL_cb_run(x->m, x->tool_delta_ref, x->limit, push_tool_args, &a,
                   buf, sizeof buf);
   if (!e) return;
-  c->cb_failed = 1;
-  if (err_slot(&c->cb_err))
-    lgw_error_set(c->cb_err, LGW_ECANCELED,
+  x->cb_failed = 1;
+  if (err_slot(&x->cb_err))
+    lgw_error_set(x->cb_err, LGW_ECANCELED,
                   "on_tool_delta raised an error: %s", e);
   lgw_gateway_cancel(gw, id);
 }
@@ -516,7 +529,7 @@ static void count_delta(lgw_gateway_t *gw, uint64_t id, const char *text,
   (void)gw;
   (void)id;
   (void)text;
-  c->delivered += len;
+  c->x->delivered += len;
 }
 
 static int wait_call(lua_State *L, lgwL_module_t *m, lgwL_task_t *t,
@@ -546,17 +559,24 @@ static int submit(lua_State *L, lgwL_gw_t *g, lgw_request_t *req,
     tref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
   c = lgwL_calloc(1, sizeof *c);
+  if (c && (delta[0] || delta[1]) &&
+      (c->x = lgwL_calloc(1, sizeof *c->x)) == NULL) {
+    lgw_free(c);
+    c = NULL;
+  }
   if (!c) {
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
     luaL_unref(L, LUA_REGISTRYINDEX, tref);
     return luaL_error(L, "out of memory");
   }
   memset(&err, 0, sizeof err);
-  c->m = m;
-  c->form = form;
-  c->delta_ref = ref;
-  c->tool_delta_ref = tref;
-  c->limit = g->validator_timeout;
+  c->form = (unsigned char)form;
+  if (c->x) {
+    c->x->m = m;
+    c->x->delta_ref = ref;
+    c->x->tool_delta_ref = tref;
+    c->x->limit = g->validator_timeout;
+  }
   if (delta[0] || delta[1]) {
     req->on_delta = delta[0] ? on_delta : count_delta;
     req->delta_ud = c;
@@ -601,7 +621,7 @@ static int run_due(lua_State *L, lgwL_module_t *m) {
 static int wait_call(lua_State *L, lgwL_module_t *m, lgwL_task_t *t,
                      lgwL_call_t *c, lgwL_gw_t *g) {
   int due = 0;
-  if (c->done) return call_finish(L, c);  /* completed at once */
+  if (c->done) return call_finish(L, m, c);  /* completed at once */
   c->gw = g->gw;
   if (t) {
     c->task = t;
@@ -624,7 +644,7 @@ static int wait_call(lua_State *L, lgwL_module_t *m, lgwL_task_t *t,
       return lgwL_stop_error(L, m);
     }
   }
-  return call_finish(L, c);
+  return call_finish(L, m, c);
 }
 
 /* Completion of an embeddings request: as on_done. */
@@ -708,10 +728,7 @@ static int gw_embed(lua_State *L) {
   c = lgwL_calloc(1, sizeof *c);
   if (!c) return luaL_error(L, "out of memory");
   memset(&err, 0, sizeof err);
-  c->m = m;
   c->form = LGWL_PUSH_EMBED;
-  c->delta_ref = LUA_NOREF;
-  c->tool_delta_ref = LUA_NOREF;
   lgw_list_push_front(&m->calls, &c->link);
   if (lgw_gateway_embed(g->gw, &req, on_embed_done, c, &c->id, &err)) {
     lgwL_call_free(c);

@@ -110,19 +110,12 @@ typedef struct lgwL_module {
 
 /* A gateway call's record: filled by the completion callback, consumed by
  * the waiting task's continuation (or by a synchronous wait). Owned by the
- * module's list until consumed; freed at module teardown otherwise. */
+ * module's list until consumed; freed at module teardown otherwise. 72
+ * bytes: one waits for every queued request of a task; what only a call
+ * with on_delta or on_tool_delta needs is in its own record (x). */
 typedef struct lgwL_result lgwL_result_t;
-struct lgwL_call {
+typedef struct lgwL_callx {
   lgwL_module_t *m;
-  lgw_link_t link;          /* in m->calls */
-  lgwL_task_t *task;        /* waiting task; NULL: synchronous or orphaned */
-  lgw_gateway_t *gw;        /* NULL once the gateway was closed */
-  uint64_t id;
-  int done;
-  int status;               /* 0 or LGW_E* */
-  lgw_error_t *err;         /* why it failed (allocated then), or NULL */
-  lgwL_result_t *res;       /* deep copy of the result, may be NULL */
-  int form;                 /* how the result is pushed: LGWL_PUSH_* */
   int delta_ref;            /* registry ref of on_delta, or LUA_NOREF */
   int tool_delta_ref;       /* registry ref of on_tool_delta, or
                                LUA_NOREF */
@@ -130,6 +123,18 @@ struct lgwL_call {
   int cb_failed;            /* on_delta raised: request canceled */
   lgw_error_t *cb_err;      /* ... and why (code "callback"), or NULL */
   size_t delivered;         /* bytes handed to on_delta */
+} lgwL_callx_t;
+struct lgwL_call {
+  lgw_link_t link;          /* in the module's calls */
+  lgwL_task_t *task;        /* waiting task; NULL: synchronous or orphaned */
+  lgw_gateway_t *gw;        /* NULL once the gateway was closed */
+  uint64_t id;
+  lgw_error_t *err;         /* why it failed (allocated then), or NULL */
+  lgwL_result_t *res;       /* deep copy of the result, may be NULL */
+  lgwL_callx_t *x;          /* the callbacks' part, or NULL: none */
+  int status;               /* 0 or LGW_E* */
+  unsigned char done;
+  unsigned char form;       /* how the result is pushed: LGWL_PUSH_* */
 };
 
 /* Gateway userdata. */
@@ -208,6 +213,7 @@ struct lgwL_op {
 };
 void lgwL_block_op(lgwL_task_t *t, lgwL_op_t *op);
 int lgwL_task_canceled(const lgwL_task_t *t);
+lgwL_module_t *lgwL_task_module(const lgwL_task_t *t);
 /* Run the loop once for a synchronous wait in L (not a managed task);
  * raises when that would re-enter the loop. Returns 0 when nothing is
  * left that could ever wake anyone (no active handles, no ready task),
@@ -263,7 +269,7 @@ void lgwL_gateway_open(lua_State *L);  /* Runtime and Gateway metatables */
 void lgwL_gateway_register(lua_State *L);
 /* Cancel every request of every open gateway (SIGINT). */
 void lgwL_cancel_all(lgwL_module_t *m);
-/* Free a call record (unlinks it from the module). */
+/* Free a call record (unlinks it from the module's list). */
 void lgwL_call_free(lgwL_call_t *c);
 /* Deliver a cancellation to a call of a canceled task. */
 void lgwL_call_cancel(lgwL_call_t *c);

@@ -36,9 +36,10 @@ struct lgwL_task {
   lgwL_module_t *m;
   lua_State *co;        /* its coroutine (the user value), or NULL */
   int ref;              /* registry anchor while unfinished */
-  int nargs;            /* arguments on co's stack before the start */
-  int kargs;            /* values of a pending continuation on co's stack */
-  int nres;             /* results of a finished task */
+  int n;                /* not started: its arguments on co's stack;
+                           blocked or ready after a pending continuation:
+                           that continuation's values on co's stack;
+                           finished: its number of results */
   unsigned char state;  /* T_* */
   unsigned char wait;   /* W_* while blocked */
   unsigned char observed;  /* result or error handed to someone */
@@ -51,8 +52,11 @@ struct lgwL_task {
     lgwL_task_t *awaited;
   } w;
   lgwL_task_t *waiters; /* tasks blocked in wait() on this one */
-  lgwL_task_t *wnext;
-  lgw_link_t ready;     /* in m->ready while queued */
+  union {               /* (64 bytes in all: 120 with its userdata) */
+    lgw_link_t ready;   /* in m->ready while queued */
+    lgwL_task_t *wnext; /* while blocked in wait(), never queued then:
+                           the next of the awaited task's waiters */
+  } q;
 };
 
 #define FINISHED(t) ((t)->state == T_DONE || (t)->state == T_FAILED)
@@ -76,7 +80,7 @@ static lgwL_module_t *sig_scope;
 static void unqueue(lgwL_task_t *t) {
   lgwL_module_t *m = t->m;
   if (!t->queued) return;
-  lgw_list_remove(&t->ready);
+  lgw_list_remove(&t->q.ready);
   t->queued = 0;
   m->nready--;
 }
@@ -93,7 +97,7 @@ void lgwL_ready(lgwL_task_t *t) {
   t->w.call = NULL;
   if (t->queued || FINISHED(t) || m->closing) return;
   if (t->state != T_NEW) t->state = T_READY;
-  lgw_list_push_back(&m->ready, &t->ready);
+  lgw_list_push_back(&m->ready, &t->q.ready);
   t->queued = 1;
   m->nready++;
   lgw_idle_start(m->idle);
@@ -113,6 +117,8 @@ void lgwL_block_op(lgwL_task_t *t, lgwL_op_t *op) {
 }
 
 int lgwL_task_canceled(const lgwL_task_t *t) { return t->canceled; }
+
+lgwL_module_t *lgwL_task_module(const lgwL_task_t *t) { return t->m; }
 
 lgwL_task_t *lgwL_current(lgwL_module_t *m, lua_State *L) {
   if (m->current && (m->current->co == L || lgwL_adopted(L)) &&
@@ -139,14 +145,14 @@ static void settle(lgwL_task_t *t) {
   m->ntasks--;
   t->waiters = NULL;
   while (w) {
-    lgwL_task_t *next = w->wnext;
-    w->wnext = rev;
+    lgwL_task_t *next = w->q.wnext;
+    w->q.wnext = rev;
     rev = w;
     w = next;
   }
   for (w = rev; w; w = rev) {
-    rev = w->wnext;
-    w->wnext = NULL;
+    rev = w->q.wnext;
+    w->q.wnext = NULL;
     lgwL_ready(w);
   }
 }
@@ -240,7 +246,7 @@ static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
   int i;
   lua_checkstack(L, 6);
   if (st == LUA_OK) {
-    t->nres = nres;
+    t->n = nres;
     if (nres == 0) {
       lua_pushnil(L);
     } else if (nres == 1) {
@@ -307,7 +313,7 @@ static void start(lgwL_module_t *m, lgwL_task_t *t) {
   lua_setiuservalue(L, -2, 1);
   lua_pop(L, 1);
   t->co = co;
-  t->nargs = 0;
+  t->n = 0;
 }
 
 /* ===== Dispatch ========================================================= */
@@ -317,8 +323,8 @@ static void resume(lgwL_module_t *m, lgwL_task_t *t) {
   int nargs, nres = 0, st;
   lua_State *prev_running = m->running;
   if (t->state == T_NEW && !t->co) start(m, t);
-  nargs = t->state == T_NEW ? t->nargs : t->kargs;
-  t->kargs = 0;
+  nargs = t->n;  /* its arguments, or the continuation's values */
+  t->n = 0;
   t->state = T_RUNNING;
   m->current = t;
   m->running = t->co;
@@ -330,7 +336,7 @@ static void resume(lgwL_module_t *m, lgwL_task_t *t) {
   m->current = prev;
   m->running = prev_running;
   if (st == LUA_YIELD && lgwL_is_pending(t->co, nres)) {
-    t->kargs = nres;  /* resumed with the same values */
+    t->n = nres;  /* resumed with the same values */
     return;
   }
   if (st == LUA_YIELD) {
@@ -349,7 +355,7 @@ void lgwL_dispatch(lgwL_module_t *m) {
   /* Only what was ready when the round began: a task that yields again
    * at once (sleep(0)) runs next round, after the loop polled for I/O. */
   for (n = m->nready; n > 0 && !lgw_list_empty(&m->ready); n--) {
-    lgwL_task_t *t = LGW_CONTAINER_OF(m->ready.next, lgwL_task_t, ready);
+    lgwL_task_t *t = LGW_CONTAINER_OF(m->ready.next, lgwL_task_t, q.ready);
     unqueue(t);
     resume(m, t);
   }
@@ -472,7 +478,7 @@ lgwL_task_t *lgwL_spawn(lua_State *L, lgwL_module_t *m, int nargs) {
   }
   lua_setiuservalue(L, -2, 1);  /* the coroutine, or the function */
   t->co = co;
-  t->nargs = nargs;
+  t->n = nargs;
   t->state = T_NEW;
   lua_pushvalue(L, -1);
   t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -500,7 +506,7 @@ static int l_spawn(lua_State *L) {
 
 /* Pushes the results of a finished task at idx, or raises its error. */
 static int deliver(lua_State *L, lgwL_task_t *t, int idx) {
-  int n = t->nres, i;
+  int n = t->n, i;
   observe(t);
   lua_getiuservalue(L, idx, 1);
   if (t->state == T_FAILED) {
@@ -525,7 +531,8 @@ static int wait_task(lua_State *L, lgwL_task_t *t) {
   if (cur) {
     cur->state = T_BLOCKED;
     cur->wait = W_TASK;
-    cur->wnext = t->waiters;
+    if (cur->queued) unqueue(cur);  /* (never: it runs) */
+    cur->q.wnext = t->waiters;
     cur->w.awaited = t;
     t->waiters = cur;
     return lgwL_yieldk(L, 0, wait_k);
@@ -566,9 +573,9 @@ static void interrupt_wait(lgwL_task_t *t) {
     lgwL_ready(t);
   } else if (t->wait == W_TASK && t->w.awaited) {
     lgwL_task_t **p = &t->w.awaited->waiters;
-    while (*p && *p != t) p = &(*p)->wnext;
-    if (*p) *p = t->wnext;
-    t->wnext = NULL;
+    while (*p && *p != t) p = &(*p)->q.wnext;
+    if (*p) *p = t->q.wnext;
+    t->q.wnext = NULL;
     lgwL_ready(t);
   }
 }
@@ -596,6 +603,7 @@ static int task_cancel(lua_State *L) {
     lua_rawseti(L, -2, 2);
     lua_setiuservalue(L, 1, 1);  /* drops the function or coroutine */
     t->co = NULL;
+    t->n = 0;
     t->state = T_FAILED;
     settle(t);
   } else if (t->state == T_BLOCKED && t->wait != W_TASK) {
@@ -1458,6 +1466,6 @@ void lgwL_task_teardown(lgwL_module_t *m) {
   m->closing = 1;
   wait_end(m);
   while (!lgw_list_empty(&m->ready))
-    unqueue(LGW_CONTAINER_OF(m->ready.next, lgwL_task_t, ready));
+    unqueue(LGW_CONTAINER_OF(m->ready.next, lgwL_task_t, q.ready));
   if (m->idle) lgw_idle_stop(m->idle);
 }
