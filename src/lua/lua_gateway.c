@@ -155,6 +155,18 @@ static void gw_close(lgwL_gw_t *g) {
     call_error(c, 0, LGW_ECANCELED, "gateway closed");
     if (c->task) lgwL_ready(c->task);
   }
+  lgwL_admit_wake(g->m);
+}
+
+size_t lgwL_gateway_backlog(lgwL_module_t *m, size_t stop) {
+  lgwL_gw_t *g;
+  size_t n = 0;
+  LGWL_EACH(g, &m->gateways, lgwL_gw_t, link) {
+    size_t p = lgw_gateway_pending(g->gw);
+    if (p > g->max_concurrent) n += p - g->max_concurrent;
+    if (n >= stop) break;
+  }
+  return n;
 }
 
 static int gw_gc(lua_State *L) {
@@ -223,6 +235,20 @@ static void on_event(const lgw_event_t *ev, void *ud) {
   e = lgwL_cb_run(m, g->event_ref, g->validator_timeout, push_event_arg, ev,
                   buf, sizeof buf);
   if (e) lgw_log(LGW_LOG_WARN, "on_event raised an error (ignored): %s", e);
+}
+
+/* settings.max_concurrent of rt; 0 when unknown (out of memory: every
+ * unfinished request then counts as queued, lgwL_gateway_backlog). */
+static size_t runtime_max_concurrent(const lgw_runtime_t *rt) {
+  lgw_value_t *settings = lgw_runtime_settings(rt);
+  const lgw_value_t *v;
+  size_t n = 0;
+  if (!settings) return 0;
+  v = lgw_value_get(settings, "max_concurrent");
+  if (lgw_value_type(v) == LGW_VALUE_INT && lgw_value_get_int(v) > 0)
+    n = (size_t)lgw_value_get_int(v);
+  lgw_value_free(settings);
+  return n;
 }
 
 /* Gateway(runtime_or_table [, options]) -> gateway | nil, err */
@@ -305,6 +331,7 @@ static int l_gateway(lua_State *L) {
     g->gw = NULL;
     return lgwL_fail(L, &err);
   }
+  g->max_concurrent = runtime_max_concurrent(owned ? owned : rt);
   lgw_list_push_front(&m->gateways, &g->link);
   m->ngateways++;
   lgwL_log_flush(L, m);
@@ -437,6 +464,7 @@ static int call_finish(lua_State *L, lgwL_module_t *m, lgwL_call_t *c) {
     n = 2;
   }
   lgwL_call_free(c);
+  lgwL_admit_wake(m);
   return n;
 }
 

@@ -279,6 +279,8 @@ static lgwL_module_t *module_open(lua_State *L) {
   memset(m, 0, sizeof *m);
   m->shared = shared;
   lgw_list_init(&m->ready);
+  lgw_list_init(&m->held);
+  m->start_limit = LGWL_START_LIMIT;
   lgw_list_init(&m->gateways);
   lgw_list_init(&m->calls);
   lgw_list_init(&m->loglines);
@@ -579,9 +581,11 @@ static int l_stats(lua_State *L) {
   const lgwL_call_t *c;
   int ncalls = 0;
   LGWL_EACH(c, &m->calls, lgwL_call_t, link) ncalls++;
-  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 4);
   lua_pushinteger(L, m->ntasks);
   lua_setfield(L, -2, "tasks");
+  lua_pushinteger(L, m->nheld);
+  lua_setfield(L, -2, "held");
   lua_pushinteger(L, m->ngateways);
   lua_setfield(L, -2, "gateways");
   lua_pushinteger(L, ncalls);

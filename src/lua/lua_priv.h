@@ -66,6 +66,13 @@ typedef struct lgwL_module {
   int depth;                /* >0 inside a loop run or a dispatch from here */
   int dispatching;          /* inside lgwL_dispatch */
   int nready;               /* length of the ready list */
+  lgw_link_t held;          /* tasks not started, held back while the
+                               gateways' queues are long (lua_task.c),
+                               in spawn order */
+  int nheld;                /* length of that list */
+  int start_limit;          /* llm.set_start_limit: requests queued in
+                               the gateways (beyond max_concurrent) at
+                               which no new task starts; 0: no limit */
   int ntasks;               /* tasks spawned and not finished */
   int unobserved;           /* failed tasks whose error nobody took */
   int ngateways;            /* open gateways */
@@ -143,6 +150,7 @@ struct lgwL_gw {
   lgwL_module_t *m;
   lgw_link_t link;          /* in m->gateways while open */
   double validator_timeout; /* seconds; default LGWL_VALIDATOR_TIMEOUT */
+  size_t max_concurrent;    /* its runtime's settings.max_concurrent */
   int event_ref;            /* registry ref of options.on_event, or
                                LUA_NOREF */
   double cost_total;        /* the engine's totals, kept at close */
@@ -260,6 +268,11 @@ void lgwL_budget_run(lgwL_module_t *m, lua_State *co);
 void lgwL_budget_pause(lgwL_module_t *m, lua_State *co);
 /* Called when the module is torn down: detach the scheduler. */
 void lgwL_task_teardown(lgwL_module_t *m);
+/* The default of llm.set_start_limit. */
+#define LGWL_START_LIMIT 256
+/* A gateway request of the module ended (or a gateway closed): tasks
+ * held back from starting may start now (the loop's next turn). */
+void lgwL_admit_wake(lgwL_module_t *m);
 
 /* ---- gateways (lua_gateway.c) ---------------------------------------- */
 
@@ -269,6 +282,10 @@ void lgwL_gateway_open(lua_State *L);  /* Runtime and Gateway metatables */
 void lgwL_gateway_register(lua_State *L);
 /* Cancel every request of every open gateway (SIGINT). */
 void lgwL_cancel_all(lgwL_module_t *m);
+/* Requests of the module's open gateways beyond each one's
+ * max_concurrent (those waiting for a slot, a rate limit or a retry's
+ * delay), counted up to stop at most. */
+size_t lgwL_gateway_backlog(lgwL_module_t *m, size_t stop);
 /* Free a call record (unlinks it from the module's list). */
 void lgwL_call_free(lgwL_call_t *c);
 /* Deliver a cancellation to a call of a canceled task. */

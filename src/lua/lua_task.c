@@ -7,6 +7,7 @@
  * callback. Code outside a task waits by running the loop one iteration at
  * a time until its own condition holds, while tasks progress.
  */
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,7 +45,10 @@ struct lgwL_task {
   unsigned char wait;   /* W_* while blocked */
   unsigned char observed;  /* result or error handed to someone */
   unsigned char canceled;
-  unsigned char queued; /* on the ready list */
+  unsigned char queued; /* Q_READY: on the ready list; Q_HELD: on the
+                           held list (not started, held back) */
+  unsigned char nohold; /* not started, but never held back: the main
+                           task, or a task something waits for */
   union {               /* what it waits for (by wait) */
     lgwL_call_t *call;
     lgwL_sleep_t *sleep;
@@ -53,13 +57,15 @@ struct lgwL_task {
   } w;
   lgwL_task_t *waiters; /* tasks blocked in wait() on this one */
   union {               /* (64 bytes in all: 120 with its userdata) */
-    lgw_link_t ready;   /* in m->ready while queued */
+    lgw_link_t ready;   /* in m->ready (or m->held) while queued */
     lgwL_task_t *wnext; /* while blocked in wait(), never queued then:
                            the next of the awaited task's waiters */
   } q;
 };
 
 #define FINISHED(t) ((t)->state == T_DONE || (t)->state == T_FAILED)
+
+enum { Q_NONE, Q_READY, Q_HELD };
 
 static const char *const state_names[] = {
   "pending", "ready", "running", "waiting", "done", "failed"
@@ -81,8 +87,68 @@ static void unqueue(lgwL_task_t *t) {
   lgwL_module_t *m = t->m;
   if (!t->queued) return;
   lgw_list_remove(&t->q.ready);
-  t->queued = 0;
-  m->nready--;
+  if (t->queued == Q_HELD) m->nheld--;
+  else m->nready--;
+  t->queued = Q_NONE;
+}
+
+/* ===== Starting as the gateways' queues drain ===========================
+ *
+ * A task not yet started costs about 200 bytes; a started one waiting in
+ * a gateway's queue for a max_concurrent slot costs its coroutine, its
+ * stack and its frames (about 1.5 KB). While the module's open gateways
+ * have at least m->start_limit requests beyond their max_concurrent
+ * (llm.set_start_limit), a task about to start is held back instead, on
+ * the held list, and so is every task after it (spawn order is kept):
+ * they start, oldest first, as those requests end -- at the end of each
+ * round of the ready list, after the tasks resumed by the completions
+ * (whose coroutines, returned, the held tasks then reuse). The count is
+ * read again before each start, so a held task that calls the gateway
+ * at once raises it before the next one starts. A task that is waited
+ * for (task:wait, llm.run) is never held, so that a waiter cannot wait
+ * behind the queue; neither is one resumed after its start. Nothing else
+ * depends on the held tasks: the requests counted end by themselves
+ * (answer, timeout, cancel, or their gateway's close), and each ending
+ * wakes the loop (a task made ready, or lgwL_admit_wake). */
+
+/* New tasks are held back now. */
+static int held_back(lgwL_module_t *m) {
+  size_t lim = (size_t)m->start_limit;
+  return lim > 0 && m->ngateways > 0 && lgwL_gateway_backlog(m, lim) >= lim;
+}
+
+static void hold(lgwL_task_t *t) {
+  lgwL_module_t *m = t->m;
+  lgw_list_push_back(&m->held, &t->q.ready);
+  t->queued = Q_HELD;
+  m->nheld++;
+  /* the next round decides whether it can start already */
+  lgw_idle_start(m->idle);
+}
+
+void lgwL_admit_wake(lgwL_module_t *m) {
+  if (m->nheld > 0 && m->idle && !m->closing) lgw_idle_start(m->idle);
+}
+
+static void resume(lgwL_module_t *m, lgwL_task_t *t);
+
+/* Starts held tasks, oldest first, while the queues allow. */
+static void admit(lgwL_module_t *m) {
+  while (m->nheld > 0 && !m->closing && !held_back(m)) {
+    lgwL_task_t *t = LGW_CONTAINER_OF(m->held.next, lgwL_task_t, q.ready);
+    unqueue(t);
+    resume(m, t);
+  }
+}
+
+/* Task t, not started, is waited for: it is no longer held back. */
+static void prefer(lgwL_task_t *t) {
+  if (t->state != T_NEW) return;
+  t->nohold = 1;
+  if (t->queued == Q_HELD) {
+    unqueue(t);
+    lgwL_ready(t);
+  }
 }
 
 /* A sleep record and its timer (which calls nothing any more). */
@@ -96,9 +162,14 @@ void lgwL_ready(lgwL_task_t *t) {
   t->wait = W_NONE;
   t->w.call = NULL;
   if (t->queued || FINISHED(t) || m->closing) return;
-  if (t->state != T_NEW) t->state = T_READY;
+  if (t->state != T_NEW) {
+    t->state = T_READY;
+  } else if (m->nheld > 0 && !t->nohold) {
+    hold(t);  /* behind the tasks held before it */
+    return;
+  }
   lgw_list_push_back(&m->ready, &t->q.ready);
-  t->queued = 1;
+  t->queued = Q_READY;
   m->nready++;
   lgw_idle_start(m->idle);
 }
@@ -357,8 +428,12 @@ void lgwL_dispatch(lgwL_module_t *m) {
   for (n = m->nready; n > 0 && !lgw_list_empty(&m->ready); n--) {
     lgwL_task_t *t = LGW_CONTAINER_OF(m->ready.next, lgwL_task_t, q.ready);
     unqueue(t);
-    resume(m, t);
+    if (t->state == T_NEW && !t->nohold && (m->nheld > 0 || held_back(m)))
+      hold(t);
+    else
+      resume(m, t);
   }
+  admit(m);
   m->dispatching = 0;
   if (lgw_list_empty(&m->ready) && !m->closing) lgw_idle_stop(m->idle);
 }
@@ -379,6 +454,7 @@ int lgwL_run_once(lua_State *L, lgwL_module_t *m) {
     lgwL_check_block(L, m);
   }
   lgwL_loop(L, m);
+  if (m->nheld > 0 && !held_back(m)) lgw_idle_start(m->idle);
   m->depth++;
   m->from = L;
   budget_hold(m, 1);
@@ -398,7 +474,8 @@ int lgwL_run_once(lua_State *L, lgwL_module_t *m) {
     lgwL_log_flush(L, m);
   }
   if (m->sigint || expired_budget(m)) return -1;
-  return lgw_loop_alive(m->loop) || !lgw_list_empty(&m->ready);
+  return lgw_loop_alive(m->loop) || !lgw_list_empty(&m->ready) ||
+         (m->nheld > 0 && !held_back(m));
 }
 
 static int deadlock(lua_State *L, lgwL_module_t *m) {
@@ -408,6 +485,7 @@ static int deadlock(lua_State *L, lgwL_module_t *m) {
 }
 
 int lgwL_run_all(lua_State *L, lgwL_module_t *m, lgwL_task_t *main) {
+  if (main) prefer(main);
   wait_begin(m);
   while (m->ntasks > 0 && !m->interrupted &&
          !(main && main->state == T_FAILED)) {
@@ -528,6 +606,7 @@ static int wait_task(lua_State *L, lgwL_task_t *t) {
   if (FINISHED(t)) return deliver(L, t, 1);
   cur = lgwL_current(m, L);
   if (cur == t) return luaL_error(L, "a task cannot wait for itself");
+  prefer(t);
   if (cur) {
     cur->state = T_BLOCKED;
     cur->wait = W_TASK;
@@ -747,6 +826,30 @@ static int l_run(lua_State *L) {
   if (rc == 2) return lgwL_stop_error(L, m);
   if (rc > 0) return luaL_error(L, "interrupted");
   return deliver(L, t, 1);
+}
+
+/* set_start_limit(n) -> the previous limit (0: none). Tasks not yet
+ * started are held back while the gateways have n requests or more
+ * waiting beyond their max_concurrent; n = 0 or math.huge: never. */
+static int l_set_start_limit(lua_State *L) {
+  lgwL_module_t *m = UPV_MODULE(L);
+  int prev = m->start_limit;
+  lua_Number x;
+  if (lua_type(L, 1) != LUA_TNUMBER) luaL_typeerror(L, 1, "number");
+  x = lua_tonumber(L, 1);
+  if (x == HUGE_VAL || (x >= INT_MAX && x == floor(x))) {
+    m->start_limit = 0;
+  } else if (x >= 0 && x == floor(x)) {
+    m->start_limit = (int)x;
+  } else {
+    lua_pushvalue(L, 1);
+    return luaL_argerror(L, 1, lua_pushfstring(L, "non-negative integer or "
+                         "math.huge expected, got %s",
+                         luaL_tolstring(L, -1, NULL)));
+  }
+  lgwL_admit_wake(m);
+  lua_pushinteger(L, prev);
+  return 1;
 }
 
 /* ===== Time limits (validators, callbacks) ============================== */
@@ -1436,6 +1539,7 @@ void lgwL_task_register(lua_State *L) {
     {"spawn", l_spawn},
     {"sleep", l_sleep},
     {"run", l_run},
+    {"set_start_limit", l_set_start_limit},
     {"_is_task", l_is_task},
     {"_call_limited", l_call_limited},
     {NULL, NULL}
@@ -1467,5 +1571,7 @@ void lgwL_task_teardown(lgwL_module_t *m) {
   wait_end(m);
   while (!lgw_list_empty(&m->ready))
     unqueue(LGW_CONTAINER_OF(m->ready.next, lgwL_task_t, q.ready));
+  while (!lgw_list_empty(&m->held))
+    unqueue(LGW_CONTAINER_OF(m->held.next, lgwL_task_t, q.ready));
   if (m->idle) lgw_idle_stop(m->idle);
 }
