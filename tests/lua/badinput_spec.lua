@@ -72,6 +72,7 @@ local function signatures(rt, tmp, gw)
     dump_runtime_spec = {{{"Runtime"}, rt}, {T, {}, true}},
     spawn = {{F, fn}},
     sleep = {{{"number"}, 0}},
+    set_start_limit = {{{"number"}, 256}},
     run = {{F, fn}},
     gather = {{{"Task", "table"}, nil}},
     fd = {},
