@@ -37,6 +37,7 @@
 #include <stdint.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -95,46 +96,48 @@ typedef struct xfer_stream {
 struct lgw__xfer {
   lgw__http_t *h;
   CURL *easy;                 /* owned; kept across reuse */
-  int state;                  /* R_* */
-  CURLcode result;
   lgw__xfer_cb cb;
   void *ud;
   lgw__buf_t body;
   lgw__buf_t post;            /* request body; curl reads it in place */
   char *owned;                /* or the caller's body, taken; owned */
-  long timeout_ms, connect_timeout_ms;
   char *headers[H_COUNT];     /* values, NULL when absent: owned, or
                                  in ctype */
-  char ctype[40];             /* a short Content-Type, in place (the
-                                 usual ones are 16 to 32 bytes) */
   long max_bytes;
-  int too_big, no_mem;
-  int pipewait;               /* CURLOPT_PIPEWAIT as last set */
-  int fresh;                  /* CURLOPT_FRESH_CONNECT as last set */
-  int no_fd;                  /* EMFILE/ENFILE: no descriptor for a
-                                 socket or the resolver */
-  int big_header;             /* headers over LGW__XFER_MAX_HEADERS */
   size_t header_bytes;        /* of this response; 0: no status line yet */
-  const char *ca_file;        /* CURLOPT_CAINFO as last set */
-  int direct;                 /* CURLOPT_NOPROXY "*" set */
-  int ua;                     /* CURLOPT_USERAGENT set */
   /* options as last set on the easy handle, not set again when a
    * transfer has the same (as the raw libcurl loop re-adds its handles) */
+  const char *ca_file;        /* CURLOPT_CAINFO */
   char *url;                  /* CURLOPT_URL: a copy (owned) or, with
                                  url_kept, the caller's (borrowed) */
-  int url_owned;
-  int stream;                 /* -1 undecided, 0 collected, 1 streamed */
   const void *hlist;          /* CURLOPT_HTTPHEADER */
   const char *postfields;     /* CURLOPT_POSTFIELDS */
   curl_off_t postsize;        /* CURLOPT_POSTFIELDSIZE_LARGE; -1 unset */
-  long timeout_set, connect_timeout_set;  /* 0: curl's default */
+  long timeout_set, connect_timeout_set;  /* this transfer's timeouts as
+                                 set (0: curl's default) */
   const char *fail;           /* multi-level failure message (static) */
   long status;
   double start_ms;
-  char errbuf[CURL_ERROR_SIZE];
+  char *errbuf;               /* CURLOPT_ERRORBUFFER: a slot of the
+                                 engine's (ebuf_get), untouched (not
+                                 resident) until curl writes an error */
   lgw_link_t link;            /* in h->active, h->done or h->spare */
   xfer_stream_t *st;          /* owned, kept across reuse: made for the
                                  first transfer that may be streamed */
+  CURLcode result;
+  signed char state;          /* R_* */
+  signed char stream;         /* -1 undecided, 0 collected, 1 streamed */
+  unsigned char no_fd;        /* EMFILE/ENFILE: no descriptor for a
+                                 socket or the resolver */
+  unsigned too_big : 1, no_mem : 1;
+  unsigned big_header : 1;    /* headers over LGW__XFER_MAX_HEADERS */
+  unsigned pipewait : 1;      /* CURLOPT_PIPEWAIT as last set */
+  unsigned fresh : 1;         /* CURLOPT_FRESH_CONNECT as last set */
+  unsigned direct : 1;        /* CURLOPT_NOPROXY "*" set */
+  unsigned ua : 1;            /* CURLOPT_USERAGENT set */
+  unsigned url_owned : 1;
+  char ctype[40];             /* a short Content-Type, in place (the
+                                 usual ones are 16 to 32 bytes) */
 };
 
 struct lgw__http {
@@ -158,12 +161,74 @@ struct lgw__http {
   CURLSH *share;              /* TLS sessions of every easy handle */
   long max_host;              /* CURLMOPT_MAX_HOST_CONNECTIONS */
   char *ca_default, *capath_default;  /* curl's built-in CA store; owned */
+  /* error buffers (ebuf_get) */
+  char **ebuf_free;           /* slots not in use */
+  size_t nebuf_free, cebuf_free;
+  char *ebuf_next;            /* the newest block's slots never used */
+  size_t ebuf_left;
+  void **ebuf_blocks;         /* mapped blocks, unmapped with h */
+  size_t nebuf_blocks;
 };
 
 /* libcurl is opened here, at the first gateway, not when the library is
  * loaded (curl_dl.c). */
 int lgw_global_init(void) {
   return lgw__curl_load() ? LGW_ENOMEM : 0;
+}
+
+/* ---- error buffers ------------------------------------------------------- */
+
+/* curl needs an error buffer of CURL_ERROR_SIZE bytes per easy handle up
+ * front, and writes it only when a transfer fails. The buffers are slots
+ * of anonymous mappings of their own, not malloc chunks: a slot nobody
+ * wrote is a page never touched (reading it maps the zero page), so the
+ * process holds no memory for them while transfers succeed (256 bytes
+ * per transfer in flight otherwise). A slot is all zero when free or
+ * handed out, except while it holds a message (req_clear zeroes its first
+ * byte again, and only then). */
+#define EBUF_PER_BLOCK 256          /* slots per mapping: 64 KB */
+
+static char *ebuf_get(lgw__http_t *h) {
+  char *p;
+  if (h->nebuf_free) return h->ebuf_free[--h->nebuf_free];
+  if (!h->ebuf_left) {
+    void **b = lgw_realloc(h->ebuf_blocks,
+                           (h->nebuf_blocks + 1) * sizeof *b);
+    if (!b) return NULL;
+    h->ebuf_blocks = b;
+    p = mmap(NULL, (size_t)EBUF_PER_BLOCK * CURL_ERROR_SIZE,
+             PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    b[h->nebuf_blocks++] = p;
+    h->ebuf_next = p;
+    h->ebuf_left = EBUF_PER_BLOCK;
+  }
+  p = h->ebuf_next;
+  h->ebuf_next += CURL_ERROR_SIZE;
+  h->ebuf_left--;
+  return p;
+}
+
+/* p back to the free slots (kept mapped; lost to reuse, not to the
+ * process, when memory is short) */
+static void ebuf_put(lgw__http_t *h, char *p) {
+  if (!p) return;
+  if (h->nebuf_free == h->cebuf_free) {
+    size_t n = h->cebuf_free ? 2 * h->cebuf_free : 64;
+    char **f = lgw_realloc(h->ebuf_free, n * sizeof *f);
+    if (!f) return;
+    h->ebuf_free = f;
+    h->cebuf_free = n;
+  }
+  h->ebuf_free[h->nebuf_free++] = p;
+}
+
+static void ebuf_release(lgw__http_t *h) {
+  size_t i;
+  for (i = 0; i < h->nebuf_blocks; i++)
+    munmap(h->ebuf_blocks[i], (size_t)EBUF_PER_BLOCK * CURL_ERROR_SIZE);
+  lgw_free(h->ebuf_blocks);
+  lgw_free(h->ebuf_free);
 }
 
 /* ---- request lists ----------------------------------------------------- */
@@ -212,7 +277,9 @@ static void req_clear(lgw__xfer_t *r) {
   r->fail = NULL;
   r->status = 0;
   r->result = CURLE_OK;
-  r->errbuf[0] = '\0';
+  /* only written when curl wrote it: an untouched slot stays a page
+   * the process does not hold */
+  if (r->errbuf[0]) r->errbuf[0] = '\0';
 }
 
 static void req_destroy(lgw__xfer_t *r) {
@@ -223,6 +290,7 @@ static void req_destroy(lgw__xfer_t *r) {
   lgw__buf_free(&r->body);
   if (r->url_owned) lgw_free(r->url);
   lgw_free(r->st);  /* its pending buffer went with req_clear */
+  ebuf_put(r->h, r->errbuf);
   lgw_free(r);
 }
 
@@ -284,10 +352,11 @@ static int map_code(const lgw__xfer_t *r) {
  * attempt still had time left: connect_timeout's. */
 static int connect_timed_out(const lgw__xfer_t *r) {
   curl_off_t connect_us = 0;
-  if (r->connect_timeout_ms <= 0 || r->connect_timeout_ms >= r->timeout_ms)
+  if (r->connect_timeout_set <= 0 ||
+      r->connect_timeout_set >= r->timeout_set)
     return 0;
   curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
-  return connect_us == 0 && lgw__now_ms() - r->start_ms < r->timeout_ms;
+  return connect_us == 0 && lgw__now_ms() - r->start_ms < r->timeout_set;
 }
 
 /* Run the callback once and recycle r. */
@@ -384,7 +453,7 @@ static void collect(lgw__http_t *h) {
      * that its thread did not start */
     if (r->result == CURLE_COULDNT_RESOLVE_HOST ||
         r->result == CURLE_COULDNT_RESOLVE_PROXY)
-      r->no_fd = out_of_fds();
+      r->no_fd = (unsigned char)out_of_fds();
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
     curl_multi_remove_handle(h->multi, r->easy);
     r->state = R_DONE;
@@ -442,7 +511,7 @@ static void hard_failure(lgw__http_t *h, CURLMcode mc) {
     curl_multi_remove_handle(h->multi, r->easy);
     lgw_list_remove(&r->link);
     r->fail = curl_multi_strerror(mc);
-    r->no_fd = out_of_fds();  /* e.g. no descriptor to watch a socket */
+    r->no_fd = (unsigned char)out_of_fds();  /* e.g. no descriptor to watch a socket */
     r->state = R_DONE;
     lgw_list_push_back(&h->done, &r->link);
   }
@@ -672,6 +741,7 @@ int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
 static void on_timer_close(uv_handle_t *handle) {
   lgw__http_t *h = handle->data;
   if (--h->open_handles == 0) {
+    ebuf_release(h);
     lgw_free(h->fds);
     lgw_free(h->ca_default);
     lgw_free(h->capath_default);
@@ -855,7 +925,7 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
   (void)purpose;
   s = socket(a->family, a->socktype, a->protocol);
   if (s == CURL_SOCKET_BAD && (errno == EMFILE || errno == ENFILE))
-    r->no_fd = errno;
+    r->no_fd = (unsigned char)errno;
   else
     fd_note(r->h, s);
   return s;
@@ -932,8 +1002,6 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
     body = r->post.data;
     len = r->post.len;
   }
-  r->timeout_ms = o->timeout_ms;
-  r->connect_timeout_ms = o->connect_timeout_ms;
   /* a header list has its User-Agent line (lgw__headers_new); curl's
    * own, formatted again for every transfer, only without a list */
   if ((o->headers == NULL) != r->ua) {
@@ -947,7 +1015,7 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
     pipewait = lgw__strncasecmp(o->url, "https://", 8) == 0;
     if (pipewait != r->pipewait) {
       curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait);
-      r->pipewait = (int)pipewait;
+      r->pipewait = pipewait != 0;
     }
     curl_easy_setopt(e, CURLOPT_URL, o->url);
     if (r->url_owned) lgw_free(r->url);
@@ -970,7 +1038,7 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
           h->count >= FRESH_MIN;
   if (fresh != r->fresh) {
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh);
-    r->fresh = (int)fresh;
+    r->fresh = fresh != 0;
   }
   hlist = headers_for(o->headers, len);
   if (hlist != r->hlist) {
@@ -1024,8 +1092,10 @@ static lgw__xfer_t *req_get(lgw__http_t *h) {
   r->h = h;
   r->postsize = -1;
   lgw_list_init(&r->link);
-  r->easy = curl_easy_init();
+  r->errbuf = ebuf_get(h);
+  r->easy = r->errbuf ? curl_easy_init() : NULL;
   if (!r->easy) {
+    ebuf_put(h, r->errbuf);
     lgw_free(r);
     return NULL;
   }
