@@ -103,8 +103,8 @@ struct lgw__xfer {
   lgw__xfer_cb cb;
   void *ud;
   lgw__buf_t body;
-  lgw__buf_t post;            /* request body; curl reads it in place */
-  char *owned;                /* or the caller's body, taken; owned */
+  char *owned;                /* the request body, taken or a copy; curl
+                                 reads it in place */
   char *headers[H_COUNT];     /* values, NULL when absent: owned, or
                                  in ctype */
   long max_bytes;
@@ -140,8 +140,8 @@ struct lgw__xfer {
   unsigned direct : 1;        /* CURLOPT_NOPROXY "*" set */
   unsigned ua : 1;            /* CURLOPT_USERAGENT set */
   unsigned url_owned : 1;
-  char ctype[40];             /* a short Content-Type, in place (the
-                                 usual ones are 16 to 32 bytes) */
+  char ctype[32];             /* a short Content-Type, in place (the
+                                 usual ones are 16 to 31 bytes) */
 };
 
 struct lgw__http {
@@ -269,8 +269,6 @@ static void req_clear(lgw__xfer_t *r) {
   if (r->body.cap > POST_KEEP) lgw__buf_free(&r->body);
   r->body.len = 0;
   if (r->body.data) r->body.data[0] = '\0';
-  if (r->post.cap > POST_KEEP) lgw__buf_free(&r->post);
-  r->post.len = 0;
   lgw_free(r->owned);
   r->owned = NULL;
   if (r->st) {
@@ -296,7 +294,6 @@ static void req_destroy(lgw__xfer_t *r) {
   req_clear(r);
   /* the handle may still point at the body: clean it up first */
   if (r->easy) curl_easy_cleanup(r->easy);
-  lgw__buf_free(&r->post);
   lgw__buf_free(&r->body);
   if (r->url_owned) lgw_free(r->url);
   lgw_free(r->st);  /* its pending buffer went with req_clear */
@@ -1062,8 +1059,7 @@ static const void *headers_for(const lgw__headers_t *hl, size_t len) {
 }
 
 /* What changes per transfer. A taken body (r->owned) is read by curl in
- * place; otherwise the body is copied into r->post (capacity kept across
- * reuse). */
+ * place; otherwise the body is copied (and owned). */
 static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
   CURL *e = r->easy;
   const char *body = r->owned;
@@ -1072,12 +1068,13 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
   const void *hlist;
   lgw__http_t *h = r->h;
   if (!body) {
-    r->post.len = 0;
-    if (lgw__buf_add(&r->post, o->body ? o->body : "",
-                     o->body ? o->body_len : 0))
-      return LGW_ENOMEM;
-    body = r->post.data;
-    len = r->post.len;
+    char *copy;
+    len = o->body ? o->body_len : 0;
+    if (len + 1 < len || !(copy = lgw_malloc(len + 1))) return LGW_ENOMEM;
+    if (len) memcpy(copy, o->body, len);
+    copy[len] = '\0';
+    r->owned = copy;
+    body = copy;
   }
   /* a header list has its User-Agent line (lgw__headers_new); curl's
    * own, formatted again for every transfer, only without a list */
