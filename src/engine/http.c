@@ -727,6 +727,9 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
   if (!f->held) {
     int was = 0;
     if (f->parked) h->nparked--;
+    else f->events = 0;  /* only a parked socket stays in the set while
+                          * curl does not hold it: this is of a
+                          * descriptor closed since (dropped from it) */
     f->parked = 0;
     f->held = 1;
     live_update(h, f, was);
