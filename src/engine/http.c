@@ -1,9 +1,14 @@
 /*
  * http.c -- the HTTP engine: one libcurl multi handle driven by a libuv
  * loop in the shape of curl's multi-uv.c. curl tells us which sockets to
- * watch (socket callback, one uv_poll_t per socket attached with
- * curl_multi_assign, kept across keep-alive reuse: on_curl_socket) and
- * when to wake it (timer callback, one uv_timer_t).
+ * watch (socket callback: on_curl_socket) and when to wake it (timer
+ * callback, one uv_timer_t). The sockets are in an epoll set of the
+ * engine's own, watched on the loop by a single uv_poll_t on its
+ * descriptor (a nested epoll: the loop's backend descriptor, which
+ * lgw_loop_fd gives a foreign loop, still reports them); what the engine
+ * knows of a socket is a 4-byte slot in a table by descriptor, kept
+ * across keep-alive reuse, so a socket costs no handle and no allocation,
+ * and a new connection one epoll_ctl per change of its events.
  * Finished transfers are collected after every curl_multi_socket_action and
  * their callbacks run only after it has returned, so a callback may start
  * or cancel transfers freely. Streamed bodies (those the on_head callback
@@ -37,6 +42,8 @@
 #include <stdint.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,21 +70,19 @@ static const char *const header_names[H_COUNT] = {
     "content-type", "retry-after", "retry-after-ms", "x-should-retry"};
 static const unsigned char header_len[H_COUNT] = {12, 11, 14, 14};
 
-typedef struct sock_ctx {
-  uv_poll_t poll;              /* first: the handle is the record; its
-                                  data is the engine (lgw__http_t) */
-  curl_socket_t fd;
-  unsigned char events;        /* UV_READABLE/UV_WRITABLE being watched */
+/* What the engine knows of a descriptor: curl's sockets are watched in
+ * an epoll set of the engine's own (h->epfd), itself watched by one
+ * uv_poll_t, so a socket costs no handle, no allocation and none of
+ * libuv's per-descriptor bookkeeping; the table is indexed by
+ * descriptor. */
+enum { W_IN = 1, W_OUT = 2 };
+typedef struct fd_slot {
+  unsigned char ours;          /* opened and to be closed through us */
+  unsigned char held;          /* curl watches it: a socket callback came,
+                                  no CURL_POLL_REMOVE since */
+  unsigned char events;        /* W_* in the epoll set, 0: not in it */
   unsigned char parked;        /* curl let go of it; the connection is
                                   idle in curl's pool, still open */
-  lgw_link_t link;             /* in h->socks */
-} sock_ctx_t;
-
-/* What the engine knows of a descriptor curl opened (opensocket
- * callback) and has not closed yet (closesocket callback). */
-typedef struct fd_slot {
-  sock_ctx_t *c;               /* its watcher, kept while it is parked */
-  unsigned char ours;          /* opened and to be closed through us */
 } fd_slot_t;
 
 enum { R_SPARE, R_ACTIVE, R_DONE };
@@ -95,46 +100,48 @@ typedef struct xfer_stream {
 struct lgw__xfer {
   lgw__http_t *h;
   CURL *easy;                 /* owned; kept across reuse */
-  int state;                  /* R_* */
-  CURLcode result;
   lgw__xfer_cb cb;
   void *ud;
   lgw__buf_t body;
-  lgw__buf_t post;            /* request body; curl reads it in place */
-  char *owned;                /* or the caller's body, taken; owned */
-  long timeout_ms, connect_timeout_ms;
+  char *owned;                /* the request body, taken or a copy; curl
+                                 reads it in place */
   char *headers[H_COUNT];     /* values, NULL when absent: owned, or
                                  in ctype */
-  char ctype[40];             /* a short Content-Type, in place (the
-                                 usual ones are 16 to 32 bytes) */
   long max_bytes;
-  int too_big, no_mem;
-  int pipewait;               /* CURLOPT_PIPEWAIT as last set */
-  int fresh;                  /* CURLOPT_FRESH_CONNECT as last set */
-  int no_fd;                  /* EMFILE/ENFILE: no descriptor for a
-                                 socket or the resolver */
-  int big_header;             /* headers over LGW__XFER_MAX_HEADERS */
   size_t header_bytes;        /* of this response; 0: no status line yet */
-  const char *ca_file;        /* CURLOPT_CAINFO as last set */
-  int direct;                 /* CURLOPT_NOPROXY "*" set */
-  int ua;                     /* CURLOPT_USERAGENT set */
   /* options as last set on the easy handle, not set again when a
    * transfer has the same (as the raw libcurl loop re-adds its handles) */
+  const char *ca_file;        /* CURLOPT_CAINFO */
   char *url;                  /* CURLOPT_URL: a copy (owned) or, with
                                  url_kept, the caller's (borrowed) */
-  int url_owned;
-  int stream;                 /* -1 undecided, 0 collected, 1 streamed */
   const void *hlist;          /* CURLOPT_HTTPHEADER */
   const char *postfields;     /* CURLOPT_POSTFIELDS */
   curl_off_t postsize;        /* CURLOPT_POSTFIELDSIZE_LARGE; -1 unset */
-  long timeout_set, connect_timeout_set;  /* 0: curl's default */
+  long timeout_set, connect_timeout_set;  /* this transfer's timeouts as
+                                 set (0: curl's default) */
   const char *fail;           /* multi-level failure message (static) */
   long status;
   double start_ms;
-  char errbuf[CURL_ERROR_SIZE];
+  char *errbuf;               /* CURLOPT_ERRORBUFFER: a slot of the
+                                 engine's (ebuf_get), untouched (not
+                                 resident) until curl writes an error */
   lgw_link_t link;            /* in h->active, h->done or h->spare */
   xfer_stream_t *st;          /* owned, kept across reuse: made for the
                                  first transfer that may be streamed */
+  CURLcode result;
+  signed char state;          /* R_* */
+  signed char stream;         /* -1 undecided, 0 collected, 1 streamed */
+  unsigned char no_fd;        /* EMFILE/ENFILE: no descriptor for a
+                                 socket or the resolver */
+  unsigned too_big : 1, no_mem : 1;
+  unsigned big_header : 1;    /* headers over LGW__XFER_MAX_HEADERS */
+  unsigned pipewait : 1;      /* CURLOPT_PIPEWAIT as last set */
+  unsigned fresh : 1;         /* CURLOPT_FRESH_CONNECT as last set */
+  unsigned direct : 1;        /* CURLOPT_NOPROXY "*" set */
+  unsigned ua : 1;            /* CURLOPT_USERAGENT set */
+  unsigned url_owned : 1;
+  char ctype[32];             /* a short Content-Type, in place (the
+                                 usual ones are 16 to 31 bytes) */
 };
 
 struct lgw__http {
@@ -143,7 +150,14 @@ struct lgw__http {
   uv_timer_t timer;
   uv_idle_t now;              /* "timeout 0": the next poll does not block */
   uv_check_t after;           /* ... and runs it when no socket event did */
-  int open_handles;           /* timer, idle and check not yet closed */
+  int open_handles;           /* timer, idle, check and poll not yet
+                                 closed */
+  int epfd;                   /* the epoll set of curl's sockets */
+  uv_poll_t epoll;            /* watches epfd; referenced while nlive */
+  size_t nlive;               /* sockets held with events: they keep
+                                 the loop running */
+  struct epoll_event *evs;    /* the events being dispatched (on_epoll) */
+  int nevs, evi;
   int closing;
   size_t count;               /* posted, callback not yet run */
   lgw_link_t active;          /* inside the multi handle */
@@ -151,19 +165,80 @@ struct lgw__http {
   lgw_link_t flushq;          /* with pending streamed data (flink) */
   lgw_link_t spare;           /* kept for reuse */
   size_t nspare;
-  lgw_link_t socks;
-  size_t nparked;             /* watchers of idle pooled connections */
+  size_t nparked;             /* idle pooled connections (parked) */
   fd_slot_t *fds;             /* by descriptor, nfds of them */
   size_t nfds;
   CURLSH *share;              /* TLS sessions of every easy handle */
   long max_host;              /* CURLMOPT_MAX_HOST_CONNECTIONS */
   char *ca_default, *capath_default;  /* curl's built-in CA store; owned */
+  /* error buffers (ebuf_get) */
+  char **ebuf_free;           /* slots not in use */
+  size_t nebuf_free, cebuf_free;
+  char *ebuf_next;            /* the newest block's slots never used */
+  size_t ebuf_left;
+  void **ebuf_blocks;         /* mapped blocks, unmapped with h */
+  size_t nebuf_blocks;
 };
 
 /* libcurl is opened here, at the first gateway, not when the library is
  * loaded (curl_dl.c). */
 int lgw_global_init(void) {
   return lgw__curl_load() ? LGW_ENOMEM : 0;
+}
+
+/* ---- error buffers ------------------------------------------------------- */
+
+/* curl needs an error buffer of CURL_ERROR_SIZE bytes per easy handle up
+ * front, and writes it only when a transfer fails. The buffers are slots
+ * of anonymous mappings of their own, not malloc chunks: a slot nobody
+ * wrote is a page never touched (reading it maps the zero page), so the
+ * process holds no memory for them while transfers succeed (256 bytes
+ * per transfer in flight otherwise). A slot is all zero when free or
+ * handed out, except while it holds a message (req_clear zeroes its first
+ * byte again, and only then). */
+#define EBUF_PER_BLOCK 256          /* slots per mapping: 64 KB */
+
+static char *ebuf_get(lgw__http_t *h) {
+  char *p;
+  if (h->nebuf_free) return h->ebuf_free[--h->nebuf_free];
+  if (!h->ebuf_left) {
+    void **b = lgw_realloc(h->ebuf_blocks,
+                           (h->nebuf_blocks + 1) * sizeof *b);
+    if (!b) return NULL;
+    h->ebuf_blocks = b;
+    p = mmap(NULL, (size_t)EBUF_PER_BLOCK * CURL_ERROR_SIZE,
+             PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    b[h->nebuf_blocks++] = p;
+    h->ebuf_next = p;
+    h->ebuf_left = EBUF_PER_BLOCK;
+  }
+  p = h->ebuf_next;
+  h->ebuf_next += CURL_ERROR_SIZE;
+  h->ebuf_left--;
+  return p;
+}
+
+/* p back to the free slots (kept mapped; lost to reuse, not to the
+ * process, when memory is short) */
+static void ebuf_put(lgw__http_t *h, char *p) {
+  if (!p) return;
+  if (h->nebuf_free == h->cebuf_free) {
+    size_t n = h->cebuf_free ? 2 * h->cebuf_free : 64;
+    char **f = lgw_realloc(h->ebuf_free, n * sizeof *f);
+    if (!f) return;
+    h->ebuf_free = f;
+    h->cebuf_free = n;
+  }
+  h->ebuf_free[h->nebuf_free++] = p;
+}
+
+static void ebuf_release(lgw__http_t *h) {
+  size_t i;
+  for (i = 0; i < h->nebuf_blocks; i++)
+    munmap(h->ebuf_blocks[i], (size_t)EBUF_PER_BLOCK * CURL_ERROR_SIZE);
+  lgw_free(h->ebuf_blocks);
+  lgw_free(h->ebuf_free);
 }
 
 /* ---- request lists ----------------------------------------------------- */
@@ -194,8 +269,6 @@ static void req_clear(lgw__xfer_t *r) {
   if (r->body.cap > POST_KEEP) lgw__buf_free(&r->body);
   r->body.len = 0;
   if (r->body.data) r->body.data[0] = '\0';
-  if (r->post.cap > POST_KEEP) lgw__buf_free(&r->post);
-  r->post.len = 0;
   lgw_free(r->owned);
   r->owned = NULL;
   if (r->st) {
@@ -212,17 +285,19 @@ static void req_clear(lgw__xfer_t *r) {
   r->fail = NULL;
   r->status = 0;
   r->result = CURLE_OK;
-  r->errbuf[0] = '\0';
+  /* only written when curl wrote it: an untouched slot stays a page
+   * the process does not hold */
+  if (r->errbuf[0]) r->errbuf[0] = '\0';
 }
 
 static void req_destroy(lgw__xfer_t *r) {
   req_clear(r);
   /* the handle may still point at the body: clean it up first */
   if (r->easy) curl_easy_cleanup(r->easy);
-  lgw__buf_free(&r->post);
   lgw__buf_free(&r->body);
   if (r->url_owned) lgw_free(r->url);
   lgw_free(r->st);  /* its pending buffer went with req_clear */
+  ebuf_put(r->h, r->errbuf);
   lgw_free(r);
 }
 
@@ -284,10 +359,11 @@ static int map_code(const lgw__xfer_t *r) {
  * attempt still had time left: connect_timeout's. */
 static int connect_timed_out(const lgw__xfer_t *r) {
   curl_off_t connect_us = 0;
-  if (r->connect_timeout_ms <= 0 || r->connect_timeout_ms >= r->timeout_ms)
+  if (r->connect_timeout_set <= 0 ||
+      r->connect_timeout_set >= r->timeout_set)
     return 0;
   curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
-  return connect_us == 0 && lgw__now_ms() - r->start_ms < r->timeout_ms;
+  return connect_us == 0 && lgw__now_ms() - r->start_ms < r->timeout_set;
 }
 
 /* Run the callback once and recycle r. */
@@ -384,7 +460,7 @@ static void collect(lgw__http_t *h) {
      * that its thread did not start */
     if (r->result == CURLE_COULDNT_RESOLVE_HOST ||
         r->result == CURLE_COULDNT_RESOLVE_PROXY)
-      r->no_fd = out_of_fds();
+      r->no_fd = (unsigned char)out_of_fds();
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
     curl_multi_remove_handle(h->multi, r->easy);
     r->state = R_DONE;
@@ -396,42 +472,89 @@ static void collect(lgw__http_t *h) {
 
 static int multi_setup(lgw__http_t *h);
 
-static void on_sock_close(uv_handle_t *handle) {
-  lgw_free(handle);  /* the sock_ctx_t it begins */
-}
-
+/* The slot of descriptor s, NULL when out of the table. */
 static fd_slot_t *slot_of(lgw__http_t *h, curl_socket_t s) {
   return s >= 0 && (size_t)s < h->nfds ? &h->fds[s] : NULL;
 }
 
-static void on_poll(uv_poll_t *p, int status, int events);
+/* The slot of s, the table grown to hold it; NULL when memory is short. */
+static fd_slot_t *slot_get(lgw__http_t *h, curl_socket_t s) {
+  fd_slot_t *f;
+  if (s < 0) return NULL;
+  if ((size_t)s >= h->nfds) {
+    size_t n = h->nfds ? h->nfds : 64;
+    while (n <= (size_t)s) n *= 2;
+    f = lgw_realloc(h->fds, n * sizeof *f);
+    if (!f) return NULL;
+    memset(f + h->nfds, 0, (n - h->nfds) * sizeof *f);
+    h->fds = f;
+    h->nfds = n;
+  }
+  return &h->fds[s];
+}
 
-static void sock_close(sock_ctx_t *c) {
-  lgw__http_t *h = c->poll.data;
-  fd_slot_t *f = slot_of(h, c->fd);
-  if (c->parked) h->nparked--;
-  c->parked = 0;
-  if (f && f->c == c) f->c = NULL;
-  lgw_list_remove(&c->link);
-  /* uv_close stops the watcher itself (one epoll_ctl; a uv_poll_stop
-   * before it would make that two per connection) */
-  uv_close((uv_handle_t *)&c->poll, on_sock_close);
+/* The engine's poll keeps the loop running while a socket is held and
+ * watched (a parked connection keeps none running). */
+static void live_update(lgw__http_t *h, const fd_slot_t *f, int was) {
+  int now = f->held && f->events;
+  if (now == was) return;
+  if (now && h->nlive++ == 0) uv_ref((uv_handle_t *)&h->epoll);
+  if (!now && --h->nlive == 0) uv_unref((uv_handle_t *)&h->epoll);
+}
+
+/* Events of s not yet dispatched are dropped: s is being closed or taken
+ * out of the set (its number may come back for another socket). */
+static void evs_forget(lgw__http_t *h, curl_socket_t s) {
+  int i;
+  for (i = h->evi + 1; i < h->nevs; i++)
+    if (h->evs[i].data.fd == s) h->evs[i].data.fd = -1;
+}
+
+/* Watch events (W_*) on s: one epoll_ctl, none when nothing changes. A
+ * set that does not hold s as the slot says (a descriptor closed behind
+ * our back is out of the set) is corrected by the other call. */
+static int sock_watch(lgw__http_t *h, curl_socket_t s, fd_slot_t *f,
+                      int events) {
+  struct epoll_event ev;
+  int was = f->held && f->events, rc = 0;
+  if (events == f->events) return 0;
+  memset(&ev, 0, sizeof ev);
+  ev.events = (events & W_IN ? EPOLLIN : 0) | (events & W_OUT ? EPOLLOUT : 0);
+  ev.data.fd = s;
+  if (!events) {
+    epoll_ctl(h->epfd, EPOLL_CTL_DEL, s, &ev);
+    evs_forget(h, s);
+  } else if (f->events) {
+    if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev))
+      rc = errno == ENOENT ? epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev) : -1;
+  } else if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev)) {
+    rc = errno == EEXIST ? epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) : -1;
+  }
+  f->events = rc ? 0 : (unsigned char)events;
+  live_update(h, f, was);
+  return rc ? -1 : 0;
+}
+
+/* Forget s: out of the set (unless it is being closed, which takes it
+ * out), not held, not parked. */
+static void sock_forget(lgw__http_t *h, curl_socket_t s, fd_slot_t *f,
+                        int closing) {
+  int was;
+  if (f->parked) h->nparked--;
+  f->parked = 0;
+  if (f->events && !closing) sock_watch(h, s, f, 0);
+  was = f->held && f->events;
+  if (closing) evs_forget(h, s);
+  f->events = 0;
+  f->held = 0;
+  live_update(h, f, was);
 }
 
 static void close_socks(lgw__http_t *h) {
-  lgw_link_t *l;
-  while ((l = lgw_list_first(&h->socks)) != NULL)
-    sock_close(LGW_CONTAINER_OF(l, sock_ctx_t, link));
-}
-
-/* Watch events on c's socket. uv_poll_start takes the descriptor out of
- * epoll and puts it back (two epoll_ctl) even when nothing changes: it
- * is called only when something does. */
-static void sock_watch(sock_ctx_t *c, int events) {
-  if (events == c->events) return;
-  c->events = (unsigned char)events;
-  if (events) uv_poll_start(&c->poll, events, on_poll);
-  else uv_poll_stop(&c->poll);
+  size_t i;
+  for (i = 0; i < h->nfds; i++)
+    if (h->fds[i].events || h->fds[i].held || h->fds[i].parked)
+      sock_forget(h, (curl_socket_t)i, &h->fds[i], 0);
 }
 
 /* After a multi-level failure the state of every transfer is uncertain:
@@ -442,7 +565,7 @@ static void hard_failure(lgw__http_t *h, CURLMcode mc) {
     curl_multi_remove_handle(h->multi, r->easy);
     lgw_list_remove(&r->link);
     r->fail = curl_multi_strerror(mc);
-    r->no_fd = out_of_fds();  /* e.g. no descriptor to watch a socket */
+    r->no_fd = (unsigned char)out_of_fds();  /* e.g. no descriptor to watch a socket */
     r->state = R_DONE;
     lgw_list_push_back(&h->done, &r->link);
   }
@@ -466,21 +589,50 @@ static void drive(lgw__http_t *h, curl_socket_t s, int flags) {
   deliver(h);
 }
 
-static void on_poll(uv_poll_t *p, int status, int events) {
-  sock_ctx_t *c = (sock_ctx_t *)(void *)p;
-  int flags = 0;
-  if (c->parked) {  /* idle in curl's pool: the server closed it, or spoke
-                     * out of turn; curl finds out when it reuses it */
-    sock_watch(c, 0);
-    return;
+#define EVS_MAX 1024   /* events taken per epoll_wait */
+#define EVS_ROUNDS 48  /* epoll_waits per poll event at most (as libuv) */
+
+/* The set has events: each one is driven, as libuv's poll handles did
+ * (a hang-up is input; an error is reported to curl as such). */
+static void on_epoll(uv_poll_t *p, int status, int events) {
+  lgw__http_t *h = p->data;
+  struct epoll_event evs[EVS_MAX];
+  struct epoll_event *saved = h->evs;
+  int nsaved = h->nevs, isaved = h->evi, round, n;
+  (void)status;
+  (void)events;
+  for (round = 0; round < EVS_ROUNDS; round++) {
+    n = epoll_wait(h->epfd, evs, EVS_MAX, 0);
+    if (n <= 0) break;
+    h->evs = evs;
+    h->nevs = n;
+    for (h->evi = 0; h->evi < h->nevs; h->evi++) {
+      curl_socket_t s = evs[h->evi].data.fd;
+      uint32_t e = evs[h->evi].events;
+      fd_slot_t *f = slot_of(h, s);
+      int flags = 0;
+      if (!f) continue;  /* forgotten while dispatching */
+      if (f->parked) {  /* idle in curl's pool: the server closed it, or
+                         * spoke out of turn; curl finds out when it
+                         * reuses it */
+        sock_watch(h, s, f, 0);
+        continue;
+      }
+      if (!f->held) continue;
+      if (e & (EPOLLIN | EPOLLHUP)) flags |= CURL_CSELECT_IN;
+      if (e & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+      if (e & EPOLLERR) flags |= CURL_CSELECT_ERR;
+      drive(h, s, flags);
+      if (h->closing) break;
+    }
+    h->evs = saved;
+    h->nevs = nsaved;
+    h->evi = isaved;
+    if (n < EVS_MAX || h->closing) break;
   }
-  if (status < 0) {
-    flags = CURL_CSELECT_ERR;
-  } else {
-    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
-  }
-  drive(p->data, c->fd, flags);
+  h->evs = saved;
+  h->nevs = nsaved;
+  h->evi = isaved;
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -531,69 +683,60 @@ static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
   return 0;
 }
 
-/* curl's socket callback. A connection's watcher is kept between its
- * transfers: when curl lets go of a socket it opened through us
- * (CURL_POLL_REMOVE: the connection went back to the pool), the watcher
- * is kept (parked), still watching for input, and taken up again when a
- * transfer reuses the connection: keep-alive reuse then costs no
- * epoll_ctl, no ioctl and no allocation (the transfer watches for input
- * again). A parked watcher that sees input (the server closed the idle
- * connection) stops watching until curl takes the socket up again, or
- * closes it. Only a socket that was waiting for an answer is parked: curl
- * may close a socket without telling us (libcurl 7.88 does for connect
- * attempts that lost or timed out, before their CURL_POLL_REMOVE), and a
- * descriptor number then reused by anyone must not find a stale
- * registration.
- * The watcher goes when curl closes the socket through on_close_socket,
- * or when the number comes back from socket() (on_open_socket). Other
- * sockets (the resolver's) lose their watcher at CURL_POLL_REMOVE. */
+/* curl's socket callback. A connection's registration is kept between
+ * its transfers: when curl lets go of a socket it opened through us
+ * (CURL_POLL_REMOVE: the connection went back to the pool), it stays in
+ * the set (parked), still watched for input, and is taken up again when
+ * a transfer reuses the connection: keep-alive reuse then costs no
+ * epoll_ctl (the transfer watches for input again). A parked socket that
+ * sees input (the server closed the idle connection) leaves the set until
+ * curl takes it up again, or closes it. Only a socket that was waiting
+ * for an answer is parked: curl may close a socket without telling us
+ * (libcurl 7.88 does for connect attempts that lost or timed out, before
+ * their CURL_POLL_REMOVE); the kernel drops a closed descriptor from the
+ * set, and a slot whose number comes back from socket() is reset
+ * (fd_note), so a number reused by anyone finds no stale state.
+ * A socket leaves the set when curl closes it through on_close_socket
+ * (the close does it), or at CURL_POLL_REMOVE for the others (the
+ * resolver's, a connect attempt). */
 static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
                           void *userp, void *socketp) {
   lgw__http_t *h = userp;
-  sock_ctx_t *c = socketp;
-  fd_slot_t *f = slot_of(h, s);
+  fd_slot_t *f;
   int events = 0;
   (void)easy;
+  (void)socketp;
   if (action == CURL_POLL_REMOVE) {
-    if (c) {
-      curl_multi_assign(h->multi, s, NULL);
-      /* only a connection that was waiting for an answer: a socket
-       * still connecting may be one curl has already closed */
-      if (f && f->ours && f->c == c && c->events == UV_READABLE) {
-        c->parked = 1;  /* still watched (see above), but it keeps no
-                         * loop running */
-        h->nparked++;
-        uv_unref((uv_handle_t *)&c->poll);
-      } else {
-        sock_close(c);
-      }
+    f = slot_of(h, s);
+    if (!f || !f->held) return 0;
+    /* only a connection that was waiting for an answer: a socket
+     * still connecting may be one curl has already closed */
+    if (f->ours && f->events == W_IN) {
+      f->held = 0;     /* still watched (see above), but it keeps no
+                        * loop running */
+      f->parked = 1;
+      h->nparked++;
+      live_update(h, f, 1);
+    } else {
+      sock_forget(h, s, f, 0);
     }
     return 0;
   }
-  if (!c && f && f->c) {
-    c = f->c;
-    if (c->parked) h->nparked--;
-    c->parked = 0;
-    uv_ref((uv_handle_t *)&c->poll);
-    curl_multi_assign(h->multi, s, c);
+  f = slot_get(h, s);
+  if (!f) return -1;
+  if (!f->held) {
+    int was = 0;
+    if (f->parked) h->nparked--;
+    else f->events = 0;  /* only a parked socket stays in the set while
+                          * curl does not hold it: this is of a
+                          * descriptor closed since (dropped from it) */
+    f->parked = 0;
+    f->held = 1;
+    live_update(h, f, was);
   }
-  if (!c) {
-    c = lgw__calloc(1, sizeof *c);
-    if (!c) return -1;
-    if (uv_poll_init_socket(h->loop, &c->poll, s) != 0) {
-      lgw_free(c);
-      return -1;
-    }
-    c->fd = s;
-    c->poll.data = h;
-    lgw_list_push_front(&h->socks, &c->link);
-    curl_multi_assign(h->multi, s, c);
-    if (f && f->ours) f->c = c;
-  }
-  if (action & CURL_POLL_IN) events |= UV_READABLE;
-  if (action & CURL_POLL_OUT) events |= UV_WRITABLE;
-  sock_watch(c, events);
-  return 0;
+  if (action & CURL_POLL_IN) events |= W_IN;
+  if (action & CURL_POLL_OUT) events |= W_OUT;
+  return sock_watch(h, s, f, events);
 }
 
 static int multi_setup(lgw__http_t *h) {
@@ -647,9 +790,12 @@ int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
   lgw_list_init(&h->done);
   lgw_list_init(&h->flushq);
   lgw_list_init(&h->spare);
-  lgw_list_init(&h->socks);
   h->share = curl_share_init();
-  if (!h->share || ca_defaults(h) || multi_setup(h)) {
+  h->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (h->epfd < 0 || !h->share || ca_defaults(h) || multi_setup(h) ||
+      uv_poll_init(loop, &h->epoll, h->epfd) != 0) {
+    if (h->multi) curl_multi_cleanup(h->multi);
+    if (h->epfd >= 0) close(h->epfd);
     if (h->share) curl_share_cleanup(h->share);
     lgw_free(h->ca_default);
     lgw_free(h->capath_default);
@@ -663,7 +809,10 @@ int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
   h->now.data = h;
   uv_check_init(loop, &h->after);
   h->after.data = h;
-  h->open_handles = 3;
+  h->epoll.data = h;
+  uv_poll_start(&h->epoll, UV_READABLE, on_epoll);
+  uv_unref((uv_handle_t *)&h->epoll);  /* until a socket is watched */
+  h->open_handles = 4;
   *out = h;
   return 0;
 }
@@ -672,6 +821,8 @@ int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
 static void on_timer_close(uv_handle_t *handle) {
   lgw__http_t *h = handle->data;
   if (--h->open_handles == 0) {
+    ebuf_release(h);
+    close(h->epfd);  /* its poll handle is closed */
     lgw_free(h->fds);
     lgw_free(h->ca_default);
     lgw_free(h->capath_default);
@@ -701,6 +852,7 @@ void lgw__http_free(lgw__http_t *h) {
   uv_close((uv_handle_t *)&h->timer, on_timer_close);
   uv_close((uv_handle_t *)&h->now, on_timer_close);
   uv_close((uv_handle_t *)&h->after, on_timer_close);
+  uv_close((uv_handle_t *)&h->epoll, on_timer_close);
 }
 
 size_t lgw__http_active(const lgw__http_t *h) { return h ? h->count : 0; }
@@ -825,23 +977,17 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
-/* Note s as opened by curl through us: its watcher may outlive its
+/* Note s as opened by curl through us: its registration may outlive its
  * transfers (on_curl_socket). 0, or -1 when memory is short (s is then
  * watched only while a transfer uses it). */
 static int fd_note(lgw__http_t *h, curl_socket_t s) {
   fd_slot_t *f;
   if (s < 0) return 0;
-  if ((size_t)s >= h->nfds) {
-    size_t n = h->nfds ? h->nfds : 64;
-    while (n <= (size_t)s) n *= 2;
-    f = lgw_realloc(h->fds, n * sizeof *f);
-    if (!f) return -1;
-    memset(f + h->nfds, 0, (n - h->nfds) * sizeof *f);
-    h->fds = f;
-    h->nfds = n;
-  }
-  f = &h->fds[s];
-  if (f->c) sock_close(f->c);  /* a descriptor closed behind our back */
+  f = slot_get(h, s);
+  if (!f) return -1;
+  /* a descriptor closed behind our back: whatever the slot says is of
+   * the old socket (the set dropped it with its last close) */
+  if (f->events || f->held || f->parked) sock_forget(h, s, f, 1);
   f->ours = 1;
   return 0;
 }
@@ -855,19 +1001,20 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
   (void)purpose;
   s = socket(a->family, a->socktype, a->protocol);
   if (s == CURL_SOCKET_BAD && (errno == EMFILE || errno == ENFILE))
-    r->no_fd = errno;
+    r->no_fd = (unsigned char)errno;
   else
     fd_note(r->h, s);
   return s;
 }
 
 /* close() as curl would call it, for the sockets it opened through
- * on_open_socket; the watcher goes first. */
+ * on_open_socket; its slot is reset first. */
 static int on_close_socket(void *ud, curl_socket_t s) {
   lgw__http_t *h = ud;
   fd_slot_t *f = slot_of(h, s);
   if (f) {
-    if (f->c) sock_close(f->c);
+    /* closing takes it out of the set: no epoll_ctl */
+    sock_forget(h, s, f, 1);
     f->ours = 0;
   }
   return close(s);
@@ -915,8 +1062,7 @@ static const void *headers_for(const lgw__headers_t *hl, size_t len) {
 }
 
 /* What changes per transfer. A taken body (r->owned) is read by curl in
- * place; otherwise the body is copied into r->post (capacity kept across
- * reuse). */
+ * place; otherwise the body is copied (and owned). */
 static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
   CURL *e = r->easy;
   const char *body = r->owned;
@@ -925,15 +1071,14 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
   const void *hlist;
   lgw__http_t *h = r->h;
   if (!body) {
-    r->post.len = 0;
-    if (lgw__buf_add(&r->post, o->body ? o->body : "",
-                     o->body ? o->body_len : 0))
-      return LGW_ENOMEM;
-    body = r->post.data;
-    len = r->post.len;
+    char *copy;
+    len = o->body ? o->body_len : 0;
+    if (len + 1 < len || !(copy = lgw_malloc(len + 1))) return LGW_ENOMEM;
+    if (len) memcpy(copy, o->body, len);
+    copy[len] = '\0';
+    r->owned = copy;
+    body = copy;
   }
-  r->timeout_ms = o->timeout_ms;
-  r->connect_timeout_ms = o->connect_timeout_ms;
   /* a header list has its User-Agent line (lgw__headers_new); curl's
    * own, formatted again for every transfer, only without a list */
   if ((o->headers == NULL) != r->ua) {
@@ -947,7 +1092,7 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
     pipewait = lgw__strncasecmp(o->url, "https://", 8) == 0;
     if (pipewait != r->pipewait) {
       curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait);
-      r->pipewait = (int)pipewait;
+      r->pipewait = pipewait != 0;
     }
     curl_easy_setopt(e, CURLOPT_URL, o->url);
     if (r->url_owned) lgw_free(r->url);
@@ -970,7 +1115,7 @@ static int easy_setup(lgw__xfer_t *r, const lgw__xfer_opts_t *o) {
           h->count >= FRESH_MIN;
   if (fresh != r->fresh) {
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh);
-    r->fresh = (int)fresh;
+    r->fresh = fresh != 0;
   }
   hlist = headers_for(o->headers, len);
   if (hlist != r->hlist) {
@@ -1024,8 +1169,10 @@ static lgw__xfer_t *req_get(lgw__http_t *h) {
   r->h = h;
   r->postsize = -1;
   lgw_list_init(&r->link);
-  r->easy = curl_easy_init();
+  r->errbuf = ebuf_get(h);
+  r->easy = r->errbuf ? curl_easy_init() : NULL;
   if (!r->easy) {
+    ebuf_put(h, r->errbuf);
     lgw_free(r);
     return NULL;
   }

@@ -106,7 +106,11 @@ struct req {
   lgw_done_fn cb;
   void *ud;
   int state;                   /* S_* */
-  int plain;                   /* no overrides: cached routes apply */
+  unsigned plain : 1;          /* no overrides: cached routes apply */
+  unsigned pacing : 1;         /* the sleep timer waits for a rate limit */
+  unsigned tokens_shared : 1;  /* tokens_est is in the shared bucket */
+  unsigned emitted : 1;        /* a delta was queued: no more attempts */
+  unsigned embed : 1;          /* an lgw_gateway_embed request */
   /* the request, copied */
   char *task;
   lgw_rich_message_t *msgs;    /* in arena */
@@ -147,16 +151,12 @@ struct req {
                                   copied into the arena */
   double start_s;              /* submit time (engine clock) */
   /* pacing */
-  int pacing;                  /* the sleep timer waits for a rate limit */
-  int tokens_shared;           /* tokens_est is in the shared bucket */
   double tokens_est;           /* reserved in the tpm bucket, 0 = none */
   lgw__redis_call_t *rs_call;  /* S_PACE: the shared reservation */
   size_t msg_bytes;
   /* streaming */
   lgw_delta_fn on_delta;
   void *delta_ud;
-  int emitted;                 /* a delta was queued: no more attempts */
-  int embed;                   /* an lgw_gateway_embed request */
   req_stream_t *st;            /* owned; from the first streamed attempt */
   double attempt_s;            /* start of the current attempt */
   double ttft;                 /* current attempt; -1 before a delta */

@@ -198,6 +198,41 @@ TEST(http_connect_refused) {
   ASSERT_CONTAINS(g.error, "127.0.0.1");
 }
 
+/* curl's error buffer (a slot of the engine's, written only when a
+ * transfer fails) goes with the reused record: a failure has curl's
+ * message, the success after it none, and the next failure its own. */
+TEST(http_error_message_not_kept) {
+  env_t e;
+  got_t g[3];
+  lgw__xfer_opts_t o;
+  int i;
+  memset(g, 0, sizeof g);
+  memset(&o, 0, sizeof o);
+  ASSERT_EQ(env_open(&e, NULL), 0);
+  o.url = "http://127.0.0.1:1/v1/chat/completions";
+  o.headers = e.headers;
+  o.body = chat_body;
+  o.body_len = strlen(chat_body);
+  o.timeout_ms = 5000;
+  o.connect_timeout_ms = 2000;
+  for (i = 0; i < 3; i++) {
+    if (i == 1)
+      ASSERT_EQ(post(&e, "/v1/chat/completions", chat_body, 5000, 0, &g[i],
+                     NULL), 0);
+    else
+      ASSERT_EQ(lgw__http_post(e.h, &o, on_done, &g[i], NULL, NULL), 0);
+    run(&e);
+  }
+  env_close(&e);
+  ASSERT_EQ(g[0].code, LGW_ECONNECT);
+  ASSERT_CONTAINS(g[0].error, "127.0.0.1");
+  ASSERT_EQ(g[1].code, 0);
+  ASSERT_EQ(g[1].status, 200);
+  ASSERT_STREQ(g[1].error, "(null)");
+  ASSERT_EQ(g[2].code, LGW_ECONNECT);
+  ASSERT_CONTAINS(g[2].error, "127.0.0.1");
+}
+
 TEST(http_timeout) {
   env_t e;
   got_t g;
@@ -953,6 +988,7 @@ int main(void) {
   RUN(http_status_and_retry_headers);
   RUN(http_redirect_not_followed);
   RUN(http_connect_refused);
+  RUN(http_error_message_not_kept);
   RUN(http_timeout);
   RUN(http_reset);
   RUN(http_truncated_body);
