@@ -630,9 +630,6 @@ static void on_epoll(uv_poll_t *p, int status, int events) {
     h->evi = isaved;
     if (n < EVS_MAX || h->closing) break;
   }
-  h->evs = saved;
-  h->nevs = nsaved;
-  h->evi = isaved;
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -725,14 +722,13 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
   f = slot_get(h, s);
   if (!f) return -1;
   if (!f->held) {
-    int was = 0;
     if (f->parked) h->nparked--;
     else f->events = 0;  /* only a parked socket stays in the set while
                           * curl does not hold it: this is of a
                           * descriptor closed since (dropped from it) */
     f->parked = 0;
     f->held = 1;
-    live_update(h, f, was);
+    live_update(h, f, 0);
   }
   if (action & CURL_POLL_IN) events |= W_IN;
   if (action & CURL_POLL_OUT) events |= W_OUT;

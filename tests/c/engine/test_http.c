@@ -176,19 +176,24 @@ TEST(http_redirect_not_followed) {
   ASSERT_EQ(sim_stat(&sim, "requests") >= 1, 1);
 }
 
+/* A chat POST to port 1 of 127.0.0.1, where nothing listens. */
+static void refused_opts(lgw__xfer_opts_t *o, const env_t *e) {
+  memset(o, 0, sizeof *o);
+  o->url = "http://127.0.0.1:1/v1/chat/completions";
+  o->headers = e->headers;
+  o->body = chat_body;
+  o->body_len = strlen(chat_body);
+  o->timeout_ms = 5000;
+  o->connect_timeout_ms = 2000;
+}
+
 TEST(http_connect_refused) {
   env_t e;
   got_t g;
   lgw__xfer_opts_t o;
   memset(&g, 0, sizeof g);
-  memset(&o, 0, sizeof o);
   ASSERT_EQ(env_open(&e, NULL), 0);
-  o.url = "http://127.0.0.1:1/v1/chat/completions";
-  o.headers = e.headers;
-  o.body = chat_body;
-  o.body_len = strlen(chat_body);
-  o.timeout_ms = 5000;
-  o.connect_timeout_ms = 2000;
+  refused_opts(&o, &e);
   ASSERT_EQ(lgw__http_post(e.h, &o, on_done, &g, NULL, NULL), 0);
   run(&e);
   env_close(&e);
@@ -207,14 +212,8 @@ TEST(http_error_message_not_kept) {
   lgw__xfer_opts_t o;
   int i;
   memset(g, 0, sizeof g);
-  memset(&o, 0, sizeof o);
   ASSERT_EQ(env_open(&e, NULL), 0);
-  o.url = "http://127.0.0.1:1/v1/chat/completions";
-  o.headers = e.headers;
-  o.body = chat_body;
-  o.body_len = strlen(chat_body);
-  o.timeout_ms = 5000;
-  o.connect_timeout_ms = 2000;
+  refused_opts(&o, &e);
   for (i = 0; i < 3; i++) {
     if (i == 1)
       ASSERT_EQ(post(&e, "/v1/chat/completions", chat_body, 5000, 0, &g[i],
