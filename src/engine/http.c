@@ -124,7 +124,9 @@ struct lgw__xfer {
   double start_ms;
   char *errbuf;               /* CURLOPT_ERRORBUFFER: a slot of the
                                  engine's (ebuf_get), untouched (not
-                                 resident) until curl writes an error */
+                                 resident) until curl writes an error;
+                                 set only once the handle is added
+                                 (ebuf_set) */
   lgw_link_t link;            /* in h->active, h->done or h->spare */
   xfer_stream_t *st;          /* owned, kept across reuse: made for the
                                  first transfer that may be streamed */
@@ -140,6 +142,9 @@ struct lgw__xfer {
   unsigned direct : 1;        /* CURLOPT_NOPROXY "*" set */
   unsigned ua : 1;            /* CURLOPT_USERAGENT set */
   unsigned url_owned : 1;
+  unsigned ebuf_set : 1;      /* CURLOPT_ERRORBUFFER is errbuf */
+  unsigned ebuf_dirty : 1;    /* the transfer failed: curl may have
+                                 written errbuf */
   char ctype[32];             /* a short Content-Type, in place (the
                                  usual ones are 16 to 31 bytes) */
 };
@@ -189,13 +194,19 @@ int lgw_global_init(void) {
 /* ---- error buffers ------------------------------------------------------- */
 
 /* curl needs an error buffer of CURL_ERROR_SIZE bytes per easy handle up
- * front, and writes it only when a transfer fails. The buffers are slots
- * of anonymous mappings of their own, not malloc chunks: a slot nobody
- * wrote is a page never touched (reading it maps the zero page), so the
- * process holds no memory for them while transfers succeed (256 bytes
- * per transfer in flight otherwise). A slot is all zero when free or
- * handed out, except while it holds a message (req_clear zeroes its first
- * byte again, and only then). */
+ * front, and writes it only when a transfer fails (and zeroes its first
+ * byte in curl_multi_add_handle: the buffer is given to curl after that
+ * call, lgw__http_post_owned). The buffers are slots of anonymous
+ * mappings of their own, not malloc chunks: a slot nobody wrote is a page
+ * never touched, so the process holds no memory for them while transfers
+ * succeed (256 bytes per transfer in flight otherwise). Reading counts as
+ * touching: on Linux 6.18 a read of a page never touched faults in a page
+ * of its own (no shared zero page), so a slot is read only after a
+ * failure (ebuf_dirty). A slot is all zero when free or handed out,
+ * except while it holds a message (req_clear zeroes its first byte again,
+ * and only then). A message curl wrote for a transfer that still
+ * succeeded (none known) would be kept until a failure with a message of
+ * its own. */
 #define EBUF_PER_BLOCK 256          /* slots per mapping: 64 KB */
 
 static char *ebuf_get(lgw__http_t *h) {
@@ -285,9 +296,12 @@ static void req_clear(lgw__xfer_t *r) {
   r->fail = NULL;
   r->status = 0;
   r->result = CURLE_OK;
-  /* only written when curl wrote it: an untouched slot stays a page
-   * the process does not hold */
-  if (r->errbuf[0]) r->errbuf[0] = '\0';
+  /* neither read nor written unless the transfer failed: an untouched
+   * slot stays a page the process does not hold */
+  if (r->ebuf_dirty) {
+    r->errbuf[0] = '\0';
+    r->ebuf_dirty = 0;
+  }
 }
 
 static void req_destroy(lgw__xfer_t *r) {
@@ -373,6 +387,9 @@ static void complete(lgw__xfer_t *r, int canceled) {
   char msg[128];
   memset(&resp, 0, sizeof resp);
   resp.code = canceled ? LGW_ECANCELED : map_code(r);
+  /* errbuf is looked at only after a failure (curl writes it then, and a
+   * read of a page never touched faults one in as a write would) */
+  r->ebuf_dirty = resp.code != 0 || r->result != CURLE_OK;
   if (canceled) {
     resp.error = "transfer canceled";
   } else if (resp.code == LGW_ETOOBIG && header_too_big(r)) {
@@ -853,6 +870,18 @@ void lgw__http_free(lgw__http_t *h) {
 
 size_t lgw__http_active(const lgw__http_t *h) { return h ? h->count : 0; }
 
+size_t lgw__http_ebuf_pages(const lgw__http_t *h) {
+  size_t i, j, n = 0, len = (size_t)EBUF_PER_BLOCK * CURL_ERROR_SIZE;
+  long ps = sysconf(_SC_PAGESIZE);
+  unsigned char vec[(EBUF_PER_BLOCK * CURL_ERROR_SIZE) / 4096 + 1];
+  if (!h || ps <= 0 || len / (size_t)ps > sizeof vec) return (size_t)-1;
+  for (i = 0; i < h->nebuf_blocks; i++) {
+    if (mincore(h->ebuf_blocks[i], len, vec)) return (size_t)-1;
+    for (j = 0; j < (len + (size_t)ps - 1) / (size_t)ps; j++) n += vec[j] & 1;
+  }
+  return n;
+}
+
 void lgw__http_set_max_host_connections(lgw__http_t *h, long n) {
   if (!h) return;
   h->max_host = n > 0 ? n : 0;
@@ -1038,7 +1067,6 @@ static void easy_init(lgw__xfer_t *r) {
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
 }
 
@@ -1220,12 +1248,23 @@ int lgw__http_post_owned(lgw__http_t *h, const lgw__xfer_opts_t *o,
     return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   }
   r->start_ms = lgw__now_ms();
+  /* curl_multi_add_handle zeroes the first byte of the error buffer,
+   * which would make its page resident (256 bytes per transfer in flight,
+   * 2.5 MB for 10,000): the buffer is set only after the add, when the
+   * slot is all zero already and nothing has run yet (curl writes it at
+   * a failure, in curl_multi_socket_action) */
+  if (r->ebuf_set) {
+    curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, NULL);
+    r->ebuf_set = 0;
+  }
   mc = curl_multi_add_handle(h->multi, r->easy);
   if (mc != CURLM_OK) {
     req_recycle(r);
     return lgw__error_set(err, LGW_EHTTP, "http: cannot start transfer: %s",
                           curl_multi_strerror(mc));
   }
+  curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
+  r->ebuf_set = 1;
   r->state = R_ACTIVE;
   lgw_list_push_back(&h->active, &r->link);
   h->count++;

@@ -49,5 +49,8 @@ size_t lgw__http_active(const lgw__http_t *h);
  * only when more transfers are in flight than a connection carries
  * streams; for HTTP/1.1 it bounds the transfers in flight per host. */
 void lgw__http_set_max_host_connections(lgw__http_t *h, long n);
+/* Tests: pages of curl's error buffers (the engine's mappings) the
+ * process holds; (size_t)-1 when mincore fails. */
+size_t lgw__http_ebuf_pages(const lgw__http_t *h);
 
 #endif

@@ -232,6 +232,46 @@ TEST(http_error_message_not_kept) {
   ASSERT_CONTAINS(g[2].error, "127.0.0.1");
 }
 
+/* The error buffers of transfers that succeed are never touched: 300 at
+ * once, twice (the second round on reused records), leave no page of
+ * them in memory (curl_multi_add_handle zeroes a buffer's first byte: it
+ * is given to curl only after that call); a failure then holds one, and
+ * its message is curl's. */
+TEST(http_error_buffers_untouched) {
+  enum { N = 300 };
+  env_t e;
+  got_t *g = calloc(N, sizeof *g), f;
+  lgw__xfer_opts_t o;
+  int i, round, ok = 0;
+  struct rlimit rl;
+  ASSERT(g != NULL);
+  memset(&f, 0, sizeof f);
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 2048 &&
+      rl.rlim_max >= 2048) {
+    rl.rlim_cur = 2048;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  ASSERT_EQ(env_open(&e, "delay_ms=100"), 0);
+  for (round = 0; round < 2; round++) {
+    memset(g, 0, N * sizeof *g);
+    for (i = 0; i < N; i++)
+      ASSERT_EQ(post(&e, "/v1/chat/completions", chat_body, 10000, 0, &g[i],
+                     NULL), 0);
+    run(&e);
+    for (i = 0; i < N; i++) ok += g[i].code == 0 && g[i].status == 200;
+    ASSERT_EQ(lgw__http_ebuf_pages(e.h), 0);
+  }
+  refused_opts(&o, &e);
+  ASSERT_EQ(lgw__http_post(e.h, &o, on_done, &f, NULL, NULL), 0);
+  run(&e);
+  ASSERT_EQ(lgw__http_ebuf_pages(e.h), 1);
+  env_close(&e);
+  free(g);
+  ASSERT_EQ(ok, 2 * N);
+  ASSERT_EQ(f.code, LGW_ECONNECT);
+  ASSERT_CONTAINS(f.error, "127.0.0.1");
+}
+
 TEST(http_timeout) {
   env_t e;
   got_t g;
@@ -988,6 +1028,7 @@ int main(void) {
   RUN(http_redirect_not_followed);
   RUN(http_connect_refused);
   RUN(http_error_message_not_kept);
+  RUN(http_error_buffers_untouched);
   RUN(http_timeout);
   RUN(http_reset);
   RUN(http_truncated_body);
