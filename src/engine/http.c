@@ -104,7 +104,8 @@ struct lgw__xfer {
   void *ud;
   lgw__buf_t body;
   char *owned;                /* the request body, taken or a copy; curl
-                                 reads it in place */
+                                 reads it in place; freed once sent when
+                                 curl cannot send it again (body_sent) */
   char *headers[H_COUNT];     /* values, NULL when absent: owned, or
                                  in ctype */
   long max_bytes;
@@ -145,6 +146,8 @@ struct lgw__xfer {
   unsigned ebuf_set : 1;      /* CURLOPT_ERRORBUFFER is errbuf */
   unsigned ebuf_dirty : 1;    /* the transfer failed: curl may have
                                  written errbuf */
+  unsigned opened : 1;        /* this transfer opened a socket: its
+                                 connection is new, not a reused one */
   char ctype[32];             /* a short Content-Type, in place (the
                                  usual ones are 16 to 31 bytes) */
 };
@@ -291,7 +294,7 @@ static void req_clear(lgw__xfer_t *r) {
   }
   r->stream = -1;
   for (i = 0; i < H_COUNT; i++) header_drop(r, i);
-  r->too_big = r->no_mem = r->no_fd = r->big_header = 0;
+  r->too_big = r->no_mem = r->no_fd = r->big_header = r->opened = 0;
   r->header_bytes = 0;
   r->fail = NULL;
   r->status = 0;
@@ -713,12 +716,43 @@ static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
  * A socket leaves the set when curl closes it through on_close_socket
  * (the close does it), or at CURL_POLL_REMOVE for the others (the
  * resolver's, a connect attempt). */
+/* The request body is freed as soon as curl has sent all of it and can
+ * never send it again, instead of when the answer has come (10,000
+ * transfers waiting for their answers hold no bodies). curl sends a
+ * CURLOPT_POSTFIELDS body again only in a retry of the whole request:
+ * when a reused connection turns out dead before any answer byte
+ * (Curl_retry_request: the connection was reused), on an HTTP/2 stream
+ * the server refused, or to follow a redirect or an authentication round
+ * (neither is ever asked for: no CURLOPT_FOLLOWLOCATION, no
+ * CURLOPT_HTTPAUTH; and "Expect: 100-continue", whose 417 would retry, is
+ * never sent). So the body goes only for a plain http:// transfer
+ * (never HTTP/2: CURL_HTTP_VERSION_2TLS) on a connection it opened
+ * itself (opened: on_open_socket), once curl counts every body byte as
+ * sent (CURLINFO_SIZE_UPLOAD_T, counted after each send), seen when curl
+ * turns to waiting for the answer (CURL_POLL_IN alone). A transfer on a
+ * reused connection keeps its body to its end, and a retry of it on a
+ * new connection is such a transfer again. curl keeps the pointer but
+ * never reads it again; the next transfer sets its own. */
+static void body_sent(CURL *easy) {
+  lgw__xfer_t *r = NULL;
+  curl_off_t up = -1;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+  if (!r || !r->owned || !r->opened || r->pipewait || r->state != R_ACTIVE ||
+      r->postsize <= 0)
+    return;
+  if (curl_easy_getinfo(easy, CURLINFO_SIZE_UPLOAD_T, &up) != CURLE_OK ||
+      up != r->postsize)
+    return;
+  lgw_free(r->owned);
+  r->owned = NULL;
+  r->postfields = NULL;  /* set again by the next transfer */
+}
+
 static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
                           void *userp, void *socketp) {
   lgw__http_t *h = userp;
   fd_slot_t *f;
   int events = 0;
-  (void)easy;
   (void)socketp;
   if (action == CURL_POLL_REMOVE) {
     f = slot_of(h, s);
@@ -749,6 +783,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
   }
   if (action & CURL_POLL_IN) events |= W_IN;
   if (action & CURL_POLL_OUT) events |= W_OUT;
+  if (action == CURL_POLL_IN && easy) body_sent(easy);
   return sock_watch(h, s, f, events);
 }
 
@@ -869,6 +904,8 @@ void lgw__http_free(lgw__http_t *h) {
 }
 
 size_t lgw__http_active(const lgw__http_t *h) { return h ? h->count : 0; }
+
+int lgw__http_body_held(const lgw__xfer_t *r) { return r && r->owned; }
 
 size_t lgw__http_ebuf_pages(const lgw__http_t *h) {
   size_t i, j, n = 0, len = (size_t)EBUF_PER_BLOCK * CURL_ERROR_SIZE;
@@ -1025,10 +1062,12 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
   curl_socket_t s;
   (void)purpose;
   s = socket(a->family, a->socktype, a->protocol);
-  if (s == CURL_SOCKET_BAD && (errno == EMFILE || errno == ENFILE))
+  if (s == CURL_SOCKET_BAD && (errno == EMFILE || errno == ENFILE)) {
     r->no_fd = (unsigned char)errno;
-  else
+  } else {
     fd_note(r->h, s);
+    if (s != CURL_SOCKET_BAD) r->opened = 1;
+  }
   return s;
 }
 

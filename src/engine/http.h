@@ -52,5 +52,8 @@ void lgw__http_set_max_host_connections(lgw__http_t *h, long n);
 /* Tests: pages of curl's error buffers (the engine's mappings) the
  * process holds; (size_t)-1 when mincore fails. */
 size_t lgw__http_ebuf_pages(const lgw__http_t *h);
+/* Tests: 1 while transfer r holds its request body (freed once sent when
+ * curl cannot send it again), else 0. */
+int lgw__http_body_held(const lgw__xfer_t *r);
 
 #endif

@@ -1016,6 +1016,176 @@ TEST(http_keepalive_reuse_and_server_close) {
   }
 }
 
+/* A server for the request body tests: it keeps the body of every
+ * request it reads (bodies[i], request i in arrival order) and answers
+ * "ok" after delay_ms, except that with die_after > 0 the connection
+ * that served die_after requests reads the next one and closes without
+ * an answer after delay_ms (a kept-alive connection that turns out dead
+ * while the client waits for its answer). */
+typedef struct bodysrv {
+  int fd, port, total, delay_ms, die_after;
+  int conns, nreq;
+  char bodies[4][512];
+  pthread_t th;
+} bodysrv_t;
+
+/* Reads one request into b->bodies[b->nreq] (its body); 0 at EOF. */
+static int bodysrv_read(bodysrv_t *b, int c) {
+  char buf[8192], *end, *out = b->bodies[b->nreq < 4 ? b->nreq : 3];
+  size_t len = 0, have, got = 0;
+  long clen = 0;
+  for (;;) {
+    ssize_t n = recv(c, buf + len, sizeof buf - 1 - len, 0);
+    if (n <= 0) return 0;
+    len += (size_t)n;
+    buf[len] = '\0';
+    if ((end = strstr(buf, "\r\n\r\n")) != NULL) break;
+  }
+  {
+    const char *cl = strcasestr(buf, "content-length:");
+    if (cl) clen = strtol(cl + 15, NULL, 10);
+  }
+  have = len - (size_t)(end + 4 - buf);
+  memcpy(out, end + 4, have < 511 ? have : 511);
+  got = have;
+  while ((long)got < clen) {
+    ssize_t n = recv(c, buf, sizeof buf, 0);
+    if (n <= 0) return 0;
+    if (got < 511) memcpy(out + got, buf, got + (size_t)n < 511 ? (size_t)n : 511 - got);
+    got += (size_t)n;
+  }
+  out[got < 511 ? got : 511] = '\0';
+  b->nreq++;
+  return 1;
+}
+
+static void *bodysrv_main(void *ud) {
+  bodysrv_t *b = ud;
+  static const char answer[] =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+      "Content-Length: 2\r\n\r\nok";
+  int served = 0;
+  while (served < b->total) {
+    int c = accept(b->fd, NULL, NULL), here = 0;
+    if (c < 0) break;
+    b->conns++;
+    while (served < b->total && bodysrv_read(b, c)) {
+      if (b->delay_ms) usleep((useconds_t)b->delay_ms * 1000);
+      if (b->die_after > 0 && here == b->die_after) break;  /* dies */
+      if (send(c, answer, sizeof answer - 1, MSG_NOSIGNAL) < 0) break;
+      served++;
+      here++;
+    }
+    close(c);
+  }
+  return NULL;
+}
+
+static int bodysrv_start(bodysrv_t *b, int total, int delay_ms,
+                         int die_after) {
+  memset(b, 0, sizeof *b);
+  b->total = total;
+  b->delay_ms = delay_ms;
+  b->die_after = die_after;
+  b->fd = gws_listen_loopback(16, &b->port);
+  if (b->fd < 0) return -1;
+  return pthread_create(&b->th, NULL, bodysrv_main, b);
+}
+
+static void bodysrv_stop(bodysrv_t *b) {
+  pthread_join(b->th, NULL);
+  close(b->fd);
+}
+
+/* A plain http:// transfer on a connection of its own frees its request
+ * body as soon as curl has sent it, while the answer is still to come
+ * (curl could not send it again: that needs a reused connection), and
+ * the server got all of it. */
+TEST(http_body_freed_once_sent) {
+  bodysrv_t b;
+  env_t e;
+  got_t g;
+  lgw__xfer_t *r = NULL;
+  char url[128];
+  int turns = 0;
+  memset(&g, 0, sizeof g);
+  ASSERT_EQ(bodysrv_start(&b, 1, 300, 0), 0);
+  ASSERT_EQ(env_open(&e, NULL), 0);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", b.port);
+  {
+    lgw__xfer_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.url = url;
+    o.headers = e.headers;
+    o.body = chat_body;
+    o.body_len = strlen(chat_body);
+    o.timeout_ms = 5000;
+    o.connect_timeout_ms = 2000;
+    o.direct = 1;
+    ASSERT_EQ(lgw__http_post(e.h, &o, on_done, &g, &r, NULL), 0);
+  }
+  ASSERT(r != NULL);
+  ASSERT_EQ(lgw__http_body_held(r), 1);
+  while (!g.calls && lgw__http_body_held(r) && turns++ < 100)
+    uv_run(&e.loop, UV_RUN_ONCE);
+  ASSERT_EQ(g.calls, 0);             /* the answer is 300 ms away */
+  ASSERT_EQ(lgw__http_body_held(r), 0);
+  run(&e);
+  env_close(&e);
+  bodysrv_stop(&b);
+  ASSERT_EQ(g.calls, 1);
+  ASSERT_EQ(g.code, 0);
+  ASSERT_EQ(g.status, 200);
+  ASSERT_STREQ(g.body, "ok");
+  ASSERT_EQ(b.nreq, 1);
+  ASSERT_STREQ(b.bodies[0], chat_body);
+}
+
+/* A kept-alive connection that turns out dead when the next request is
+ * sent on it: curl sends the request again on a new connection, body and
+ * all, so a transfer on a reused connection keeps its body until then;
+ * the retry, on a connection of its own, may free it once sent. */
+TEST(http_body_sent_again_on_dead_connection) {
+  static const char second[] =
+      "{\"model\":\"m2\",\"messages\":[{\"role\":\"user\",\"content\":"
+      "\"the second request, sent twice\"}]}";
+  bodysrv_t b;
+  env_t e;
+  got_t g[2];
+  char url[128];
+  int i;
+  memset(g, 0, sizeof g);
+  ASSERT_EQ(bodysrv_start(&b, 2, 100, 1), 0);
+  ASSERT_EQ(env_open(&e, NULL), 0);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", b.port);
+  for (i = 0; i < 2; i++) {
+    lgw__xfer_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.url = url;
+    o.headers = e.headers;
+    o.body = i ? second : chat_body;
+    o.body_len = strlen(o.body);
+    o.timeout_ms = 5000;
+    o.connect_timeout_ms = 2000;
+    o.direct = 1;
+    ASSERT_EQ(lgw__http_post(e.h, &o, on_done, &g[i], NULL, NULL), 0);
+    run(&e);
+  }
+  env_close(&e);
+  bodysrv_stop(&b);
+  for (i = 0; i < 2; i++) {
+    ASSERT_EQ(g[i].calls, 1);
+    ASSERT_EQ(g[i].code, 0);
+    ASSERT_EQ(g[i].status, 200);
+    ASSERT_STREQ(g[i].body, "ok");
+  }
+  ASSERT_EQ(b.conns, 2);
+  ASSERT_EQ(b.nreq, 3);
+  ASSERT_STREQ(b.bodies[0], chat_body);
+  ASSERT_STREQ(b.bodies[1], second);   /* on the dead connection */
+  ASSERT_STREQ(b.bodies[2], second);   /* again, on a new one */
+}
+
 int main(void) {
   sim_ok = sim_start(&sim, NULL) == 0;
   if (!sim_ok) {
@@ -1054,6 +1224,8 @@ int main(void) {
   RUN(http_header_too_large);
   RUN(http_no_file_descriptors);
   RUN(http_keepalive_reuse_and_server_close);
+  RUN(http_body_freed_once_sent);
+  RUN(http_body_sent_again_on_dead_connection);
   sim_stop(&sim);
   return TEST_SUMMARY();
 }
