@@ -536,11 +536,93 @@ static void q_msgs(qreq_t *h, size_t np, lgw_rich_message_t *m) {
   }
 }
 
+/* The tail of q (REQ_INL bytes after its provider order). */
+static unsigned char *inl_data(req_t *q) {
+  return (unsigned char *)(void *)(q + 1) +
+         q->gw->rt->nproviders * sizeof(size_t);
+}
+
+/* The bytes inl_put takes for r: its task, then each message as a
+ * compact block has them (an MF_* byte and its strings). */
+static size_t inl_size(const lgw_request_t *r) {
+  size_t n = strlen(r->task ? r->task : "") + 1, i, cnt = msg_count(r);
+  lgw_rich_message_t m;
+  for (i = 0; i < cnt && n <= REQ_INL; i++) {
+    msg_at(r, i, &m);
+    n += 1 + str_size(m.role) + str_size(m.content) + str_size(m.name) +
+         str_size(m.tool_call_id);
+  }
+  return n;
+}
+
+/* r's task and messages into q's tail (inl_size(r) <= REQ_INL, r of
+ * compact shape): what req_copy would copy into an arena for such a
+ * request, without one (a request in flight holds no block of its own
+ * for its data). */
+static void inl_put(req_t *q, const lgw_request_t *r) {
+  unsigned char *p = inl_data(q);
+  size_t i, n = msg_count(r), bytes = 0;
+  lgw_rich_message_t m;
+  q->task = (char *)p;
+  q_put_str(&p, r->task ? r->task : "");
+  for (i = 0; i < n; i++) {
+    msg_at(r, i, &m);
+    *p++ = (unsigned char)((m.role ? MF_ROLE : 0) |
+                           (m.content ? MF_CONTENT : 0) |
+                           (m.name ? MF_NAME : 0) |
+                           (m.tool_call_id ? MF_CALL_ID : 0) |
+                           (m.is_error ? MF_ERROR : 0));
+    q_put_str(&p, m.role);
+    q_put_str(&p, m.content);
+    q_put_str(&p, m.name);
+    q_put_str(&p, m.tool_call_id);
+    bytes += m.content ? strlen(m.content) : 0;
+  }
+  q->inl = 1;
+  q->nmsgs = n;
+  q->msg_bytes = bytes;
+  q->plain = 1;
+  q->on_delta = r->on_delta;
+  q->delta_ud = r->delta_ud;
+  q->on_tool_delta = r->on_tool_delta;
+  q->tool_delta_ud = r->tool_delta_ud;
+}
+
+/* The n messages of q's tail into m (strings in the tail). */
+static void inl_msgs(req_t *q, lgw_rich_message_t *m, size_t n) {
+  const unsigned char *p = inl_data(q);
+  size_t i;
+  p += strlen((const char *)p) + 1;  /* the task */
+  for (i = 0; i < n; i++, m++) {
+    unsigned char mf = *p++;
+    memset(m, 0, sizeof *m);
+    m->role = q_next_str(&p, mf & MF_ROLE);
+    m->content = q_next_str(&p, mf & MF_CONTENT);
+    m->name = q_next_str(&p, mf & MF_NAME);
+    m->tool_call_id = q_next_str(&p, mf & MF_CALL_ID);
+    m->is_error = (mf & MF_ERROR) != 0;
+  }
+}
+
 int lgw__gw_msgs(req_t *q, lgw_rich_message_t *tmp, size_t cap,
                  const lgw_rich_message_t **msgs, size_t *n) {
   qreq_t *h = q->h;
   *msgs = q->msgs;
   *n = q->nmsgs;
+  if (q->inl && !q->msgs && q->nmsgs) {
+    size_t k = q->nmsgs;
+    if (k <= cap) {  /* read for this body only */
+      inl_msgs(q, tmp, k);
+      *msgs = tmp;
+      return 0;
+    }
+    if (lgw__gw_arena_need(q, k, sizeof *q->msgs) ||
+        !(q->msgs = lgw__gw_arena_array(q, k, sizeof *q->msgs)))
+      return LGW_ENOMEM;
+    inl_msgs(q, q->msgs, k);
+    *msgs = q->msgs;
+    return 0;
+  }
   if (!h || q->msgs || !h->nmsgs) return 0;
   *n = h->nmsgs;
   if (h->nmsgs <= cap) {  /* read for this body only */
@@ -576,8 +658,9 @@ static req_t *req_get(lgw_gateway_t *gw) {
     gw->npool--;
     q = REQ_OF(l, q_link);
   } else {
-    if (np > ((size_t)-1 - sizeof *q) / sizeof(size_t)) return NULL;
-    q = lgw__calloc(1, sizeof *q + np * sizeof(size_t));
+    if (np > ((size_t)-1 - sizeof *q - REQ_INL) / sizeof(size_t))
+      return NULL;
+    q = lgw__calloc(1, sizeof *q + np * sizeof(size_t) + REQ_INL);
     if (!q) return NULL;
     if (np) q->order = (size_t *)(void *)(q + 1);
   }
@@ -605,10 +688,10 @@ static void req_release(req_t *q) {
     if (!small || (q->att_own_msg >> i & 1))
       lgw_free((char *)q->att[i].message);
   }
-  if (q->ov.model || q->ov.tier || q->ov.reasoning_effort) {
-    lgw_free((char *)q->ov.model);
-    lgw_free((char *)q->ov.tier);
-    lgw_free((char *)q->ov.reasoning_effort);
+  if (q->ov) {
+    lgw_free((char *)q->ov->model);
+    lgw_free((char *)q->ov->tier);
+    lgw_free((char *)q->ov->reasoning_effort);
   }
   if (q->route) lgw__gw_route_drop(q);
   if (q->reply.text || q->reply.refusal || q->reply.calls.v)
@@ -996,14 +1079,23 @@ static int req_copy(req_t *q, const lgw_request_t *r) {
   bad |= dup_opt(r->tier, &tier);
   bad |= dup_opt(r->reasoning_effort, &effort);
   bad |= lgw__gw_copy_rich(q, r);
-  q->ov.model = model;   /* owned */
-  q->ov.tier = tier;
-  q->ov.reasoning_effort = effort;
-  q->ov.has_temperature = r->has_temperature;
-  q->ov.temperature = r->temperature;
-  q->ov.max_tokens = r->max_tokens;
   q->plain = !model && !tier && !effort && !r->has_temperature &&
              !r->max_tokens;
+  if (!q->plain &&
+      !(q->ov = lgw__gw_arena_array(q, 1, sizeof *q->ov))) {
+    lgw_free(model);
+    lgw_free(tier);
+    lgw_free(effort);
+    return 1;
+  }
+  if (q->ov) {
+    q->ov->model = model;   /* owned */
+    q->ov->tier = tier;
+    q->ov->reasoning_effort = effort;
+    q->ov->has_temperature = r->has_temperature;
+    q->ov->temperature = r->temperature;
+    q->ov->max_tokens = r->max_tokens;
+  }
   q->on_delta = r->on_delta;
   q->delta_ud = r->delta_ud;
   return bad;
@@ -1025,6 +1117,11 @@ static req_t *req_new(lgw_gateway_t *gw, const lgw_request_t *r,
       return NULL;
     }
     q_attach(q, h);
+    return q;
+  }
+  if (!emb && compact_shape(r, gw->rt->nproviders) &&
+      inl_size(r) <= REQ_INL) {
+    inl_put(q, r);
     return q;
   }
   if (lgw__gw_arena_for(q, r, emb) || req_copy(q, r) ||

@@ -290,7 +290,7 @@ static const lgw__route_t *route_for(req_t *q, lgw_error_t *e) {
     lgw__error_set(e, LGW_ENOMEM, "out of memory while routing");
     return NULL;
   }
-  if (lgw__route(gw->rt, &gw->rt->providers[pi], q->task, &q->ov,
+  if (lgw__route(gw->rt, &gw->rt->providers[pi], q->task, q->ov,
                  q->own_route, e))
     return NULL;
   return q->own_route;

@@ -43,6 +43,9 @@ typedef struct route_entry {
 #define ROUTES_MAX 64          /* cached tasks per provider */
 #define LGW__ATT_BITS 64       /* attempts whose strings may be borrowed */
 #define ATT_KEEP 16            /* attempt slots a pooled record keeps */
+#define REQ_INL 72             /* bytes after a record's provider order
+                                  for the task and messages of a small
+                                  request (gateway.c, inl_put) */
 
 enum { S_PLAN, S_PACE, S_WAIT, S_HTTP, S_SLEEP, S_DONE };
 
@@ -111,12 +114,16 @@ struct req {
   unsigned tokens_shared : 1;  /* tokens_est is in the shared bucket */
   unsigned emitted : 1;        /* a delta was queued: no more attempts */
   unsigned embed : 1;          /* an lgw_gateway_embed request */
+  unsigned inl : 1;            /* task and messages in the record's tail
+                                  (REQ_INL): no arena, no compact block */
   /* the request, copied */
   char *task;
   lgw_rich_message_t *msgs;    /* in arena */
   size_t nmsgs;
-  lgw__overrides_t ov;          /* model, tier, reasoning_effort: owned
-                                  copies (NULL: not set) */
+  lgw__overrides_t *ov;        /* in arena, NULL without overrides
+                                  (plain); its model, tier and
+                                  reasoning_effort are owned copies (NULL:
+                                  not set) */
   double deadline;             /* seconds, 0 = none */
   /* the plan */
   size_t *order;               /* provider indexes, preferred first */

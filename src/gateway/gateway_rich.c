@@ -132,7 +132,8 @@ int lgw__gw_arena_for(req_t *q, const lgw_request_t *r,
   if ((r->model && *r->model) || (r->tier && *r->tier) ||
       (r->reasoning_effort && *r->reasoning_effort) || r->has_temperature ||
       r->max_tokens)
-    n += array_need(1, sizeof(lgw__route_t));
+    n += array_need(1, sizeof(lgw__route_t)) +
+         array_need(1, sizeof(lgw__overrides_t));
   if (emb) n += array_need(1, sizeof(req_embed_t));
   if (emb && emb->ninputs) {
     n += array_need(emb->ninputs, sizeof(const char *));
