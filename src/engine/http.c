@@ -146,8 +146,8 @@ struct lgw__xfer {
   unsigned ebuf_set : 1;      /* CURLOPT_ERRORBUFFER is errbuf */
   unsigned ebuf_dirty : 1;    /* the transfer failed: curl may have
                                  written errbuf */
-  unsigned opened : 1;        /* this transfer opened a socket: its
-                                 connection is new, not a reused one */
+  unsigned fresh_body : 1;    /* holds its body on a connection it opened
+                                 itself (on_open_socket; h->nfresh) */
   char ctype[32];             /* a short Content-Type, in place (the
                                  usual ones are 16 to 31 bytes) */
 };
@@ -174,6 +174,7 @@ struct lgw__http {
   lgw_link_t spare;           /* kept for reuse */
   size_t nspare;
   size_t nparked;             /* idle pooled connections (parked) */
+  size_t nfresh;              /* transfers with fresh_body */
   fd_slot_t *fds;             /* by descriptor, nfds of them */
   size_t nfds;
   CURLSH *share;              /* TLS sessions of every easy handle */
@@ -198,8 +199,8 @@ int lgw_global_init(void) {
 
 /* curl needs an error buffer of CURL_ERROR_SIZE bytes per easy handle up
  * front, and writes it only when a transfer fails (and zeroes its first
- * byte in curl_multi_add_handle: the buffer is given to curl after that
- * call, lgw__http_post_owned). The buffers are slots of anonymous
+ * byte in curl_multi_add_handle: a new handle gets it after its first
+ * such call, lgw__http_post_owned). The buffers are slots of anonymous
  * mappings of their own, not malloc chunks: a slot nobody wrote is a page
  * never touched, so the process holds no memory for them while transfers
  * succeed (256 bytes per transfer in flight otherwise). Reading counts as
@@ -294,7 +295,11 @@ static void req_clear(lgw__xfer_t *r) {
   }
   r->stream = -1;
   for (i = 0; i < H_COUNT; i++) header_drop(r, i);
-  r->too_big = r->no_mem = r->no_fd = r->big_header = r->opened = 0;
+  r->too_big = r->no_mem = r->no_fd = r->big_header = 0;
+  if (r->fresh_body) {
+    r->fresh_body = 0;
+    r->h->nfresh--;
+  }
   r->header_bytes = 0;
   r->fail = NULL;
   r->status = 0;
@@ -727,7 +732,7 @@ static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
  * CURLOPT_HTTPAUTH; and "Expect: 100-continue", whose 417 would retry, is
  * never sent). So the body goes only for a plain http:// transfer
  * (never HTTP/2: CURL_HTTP_VERSION_2TLS) on a connection it opened
- * itself (opened: on_open_socket), once curl counts every body byte as
+ * itself (fresh_body: on_open_socket), once curl counts every body byte as
  * sent (CURLINFO_SIZE_UPLOAD_T, counted after each send), seen when curl
  * turns to waiting for the answer (CURL_POLL_IN alone). A transfer on a
  * reused connection keeps its body to its end, and a retry of it on a
@@ -737,8 +742,7 @@ static void body_sent(CURL *easy) {
   lgw__xfer_t *r = NULL;
   curl_off_t up = -1;
   curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
-  if (!r || !r->owned || !r->opened || r->pipewait || r->state != R_ACTIVE ||
-      r->postsize <= 0)
+  if (!r || !r->fresh_body || r->state != R_ACTIVE || r->postsize <= 0)
     return;
   if (curl_easy_getinfo(easy, CURLINFO_SIZE_UPLOAD_T, &up) != CURLE_OK ||
       up != r->postsize)
@@ -746,6 +750,8 @@ static void body_sent(CURL *easy) {
   lgw_free(r->owned);
   r->owned = NULL;
   r->postfields = NULL;  /* set again by the next transfer */
+  r->fresh_body = 0;
+  r->h->nfresh--;
 }
 
 static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
@@ -783,7 +789,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
   }
   if (action & CURL_POLL_IN) events |= W_IN;
   if (action & CURL_POLL_OUT) events |= W_OUT;
-  if (action == CURL_POLL_IN && easy) body_sent(easy);
+  if (action == CURL_POLL_IN && h->nfresh && easy) body_sent(easy);
   return sock_watch(h, s, f, events);
 }
 
@@ -1066,7 +1072,11 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
     r->no_fd = (unsigned char)errno;
   } else {
     fd_note(r->h, s);
-    if (s != CURL_SOCKET_BAD) r->opened = 1;
+    /* a connection of its own: its body may go once sent (body_sent) */
+    if (s != CURL_SOCKET_BAD && r->owned && !r->pipewait && !r->fresh_body) {
+      r->fresh_body = 1;
+      r->h->nfresh++;
+    }
   }
   return s;
 }
@@ -1287,23 +1297,24 @@ int lgw__http_post_owned(lgw__http_t *h, const lgw__xfer_opts_t *o,
     return lgw__error_set(err, LGW_ENOMEM, "out of memory");
   }
   r->start_ms = lgw__now_ms();
-  /* curl_multi_add_handle zeroes the first byte of the error buffer,
-   * which would make its page resident (256 bytes per transfer in flight,
-   * 2.5 MB for 10,000): the buffer is set only after the add, when the
-   * slot is all zero already and nothing has run yet (curl writes it at
-   * a failure, in curl_multi_socket_action) */
-  if (r->ebuf_set) {
-    curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, NULL);
-    r->ebuf_set = 0;
-  }
   mc = curl_multi_add_handle(h->multi, r->easy);
   if (mc != CURLM_OK) {
     req_recycle(r);
     return lgw__error_set(err, LGW_EHTTP, "http: cannot start transfer: %s",
                           curl_multi_strerror(mc));
   }
-  curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
-  r->ebuf_set = 1;
+  /* curl_multi_add_handle zeroes the first byte of the error buffer,
+   * which would make its page resident (256 bytes per transfer in flight,
+   * 2.5 MB for 10,000): a new handle gets its buffer only after its first
+   * add, when the slot is all zero already and nothing has run yet (curl
+   * writes it at a failure, in curl_multi_socket_action). A handle used
+   * again (from the spare list: SPARE_MAX at most) keeps it, its slot
+   * touched by the next add: one setopt per handle, not two per
+   * transfer. */
+  if (!r->ebuf_set) {
+    curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
+    r->ebuf_set = 1;
+  }
   r->state = R_ACTIVE;
   lgw_list_push_back(&h->active, &r->link);
   h->count++;

@@ -695,9 +695,88 @@ TEST(queued_requests_deadlines_in_order) {
   lgw_gateway_free(gw);
 }
 
+/* The record of the i-th request in the gateway's list (0-based) when it
+ * is a full record, NULL otherwise. */
+static req_t *nth_record(lgw_gateway_t *gw, int i) {
+  LGW_LIST_FOREACH(l, &gw->all) {
+    gw_node_t *n = LGW_CONTAINER_OF(l, gw_node_t, all);
+    if (i-- == 0) return n->compact ? NULL : LGW_CONTAINER_OF(n, req_t, node);
+  }
+  return NULL;
+}
+
+/* A small request with only messages keeps its task and messages in its
+ * record (no arena block, no compact block) while in flight; what it sends
+ * is what it was given, every message field included; a larger one, or
+ * one with more than messages, has them in an arena as before. */
+TEST(in_flight_small_request_data_in_record) {
+  static const answer_t p1[] = {{200, 1.0, NULL, OK_BODY},
+                                {200, 1.0, NULL, OK_BODY},
+                                {200, 1.0, NULL, OK_BODY},
+                                {200, 1.0, NULL, OK_BODY}};
+  static const lgw_rich_message_t small[] = {
+      {.role = "system", .content = "be", .name = "sys"},
+      {.role = "tool", .content = "4", .tool_call_id = "c7", .is_error = 1}};
+  static const lgw_rich_message_t large[] = {
+      {.role = "user",
+       .content = "a message too long for the record's tail: it is copied "
+                  "into an arena block as any larger request's messages"}};
+  fake_t f;
+  seen_t s;
+  lgw_gateway_t *gw;
+  lgw_request_t r;
+  req_t *q[4];
+  int k;
+  fake_init(&f, p1, 4, NULL, 0);
+  gw = gw_on(&f, TWO_PROVIDERS(""), &s);
+  ASSERT(gw != NULL);
+  ASSERT(submit_n(gw, 0, 0, NULL, 0));
+  ASSERT(submit_n(gw, 1, 0, small, 2));
+  ASSERT(submit_n(gw, 2, 0, large, 1));
+  memset(&r, 0, sizeof r);
+  r.task = "t";
+  r.messages = &hi;
+  r.nmessages = 1;
+  r.max_tokens = 7;  /* an override: not of compact shape */
+  ASSERT_EQ(lgw_gateway_submit(gw, &r, on_done_n, (void *)(intptr_t)3, NULL,
+                               NULL), 0);
+  for (k = 0; k < 4; k++) {
+    q[k] = nth_record(gw, k);
+    ASSERT(q[k] != NULL);
+    ASSERT_EQ(q[k]->state, S_HTTP);
+    ASSERT(q[k]->h == NULL);
+    ASSERT_STREQ(q[k]->task, "t");
+  }
+  ASSERT_EQ(q[0]->inl, 1);
+  ASSERT(q[0]->arena == NULL);
+  ASSERT_EQ(q[1]->inl, 1);
+  ASSERT(q[1]->arena == NULL);
+  ASSERT_EQ(q[2]->inl, 0);
+  ASSERT(q[2]->arena != NULL);
+  ASSERT_EQ(q[3]->inl, 0);
+  ASSERT(q[3]->ov != NULL);
+  ASSERT_EQ(q[3]->ov->max_tokens, 7);
+  ASSERT(q[0]->ov == NULL);
+  ASSERT_EQ(lgw_gateway_run(gw), 0);
+  ASSERT_EQ(s.n, 4);
+  for (k = 0; k < 4; k++) ASSERT_EQ(s.o[k].status, 0);
+  ASSERT_EQ(f.nxfers, 4);
+  ASSERT_CONTAINS(f.bodies[0], "\"messages\":[{\"role\":\"user\","
+                               "\"content\":\"hi\"}]");
+  ASSERT_CONTAINS(f.bodies[1], "{\"role\":\"system\",\"content\":\"be\","
+                               "\"name\":\"sys\"}");
+  ASSERT_CONTAINS(f.bodies[1], "\"tool_call_id\":\"c7\"");
+  ASSERT_CONTAINS(f.bodies[1], "\"content\":\"4\"");
+  ASSERT_CONTAINS(f.bodies[2], "too long for the record's tail");
+  ASSERT_CONTAINS(f.bodies[3], "\"max_completion_tokens\":7");
+  ASSERT_CONTAINS(f.bodies[3], "\"content\":\"hi\"");
+  lgw_gateway_free(gw);
+}
+
 int main(void) {
   lgw_set_log(gws_quiet_log, NULL, LGW_LOG_ERROR);
   RUN(retry_then_failover_exact_times);
+  RUN(in_flight_small_request_data_in_record);
   RUN(deadline_cuts_attempt_exactly);
   RUN(backoff_delay_is_the_wait);
   RUN(queued_requests_compact_order_deadline_cancel);
