@@ -6,8 +6,9 @@
  *   - integers: 5.1, 5.2 and LuaJIT have only doubles. A number with no
  *     fractional part counts as an integer (lua_isinteger), so counts and
  *     ids are exact up to 2^53;
- *   - user values: before 5.4 a userdata has one (a table in 5.1); the
- *     numbered user values are slots of a table kept there;
+ *   - user values: before 5.4 a userdata has one (a table in 5.1 and
+ *     5.2); there the numbered user values are slots of a table kept
+ *     in it; 5.3's holds slot 1 itself (no table: the binding uses one);
  *   - continuations: without lua_yieldk (5.1, 5.2, LuaJIT; 5.2's has
  *     another form) a C function that waits yields a "pending" marker with
  *     its continuation and its whole stack; the scheduler resumes the task
@@ -137,6 +138,31 @@ static inline int lgwL_resume(lua_State *co, lua_State *from, int nargs,
 /* ---- 5.3 and older ---------------------------------------------------- */
 #if LUA_VERSION_NUM < 504
 
+#if LUA_VERSION_NUM == 503
+/* 5.3: any value can be the user value, which is slot 1 itself: no table
+ * (the binding never uses more than one slot; the others read as nil) */
+static inline void *lgwL_newuserdatauv(lua_State *L, size_t size, int nuv) {
+  (void)nuv;
+  return lua_newuserdata(L, size);
+}
+
+static inline int lgwL_getiuservalue(lua_State *L, int idx, int n) {
+  if (n != 1) {
+    lua_pushnil(L);
+    return LUA_TNONE;
+  }
+  return lua_getuservalue(L, idx);
+}
+
+static inline int lgwL_setiuservalue(lua_State *L, int idx, int n) {
+  if (n != 1) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_setuservalue(L, idx);
+  return 1;
+}
+#else
 static inline void *lgwL_newuserdatauv(lua_State *L, size_t size, int nuv) {
   void *p = lua_newuserdata(L, size);
   if (nuv > 0 || LUA_VERSION_NUM == 501) {
@@ -149,7 +175,6 @@ static inline void *lgwL_newuserdatauv(lua_State *L, size_t size, int nuv) {
   }
   return p;
 }
-#define lua_newuserdatauv lgwL_newuserdatauv
 
 static inline void lgwL_getuvtable(lua_State *L, int idx) {
 #if LUA_VERSION_NUM == 501
@@ -171,7 +196,6 @@ static inline int lgwL_getiuservalue(lua_State *L, int idx, int n) {
   lua_remove(L, -2);
   return lua_type(L, -1);
 }
-#define lua_getiuservalue lgwL_getiuservalue
 
 static inline int lgwL_setiuservalue(lua_State *L, int idx, int n) {
   idx = lua_absindex(L, idx);
@@ -185,6 +209,9 @@ static inline int lgwL_setiuservalue(lua_State *L, int idx, int n) {
   lua_pop(L, 1);
   return 1;
 }
+#endif
+#define lua_newuserdatauv lgwL_newuserdatauv
+#define lua_getiuservalue lgwL_getiuservalue
 #define lua_setiuservalue lgwL_setiuservalue
 
 static inline int lgwL_typeerror(lua_State *L, int arg, const char *tname) {

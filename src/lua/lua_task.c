@@ -32,7 +32,16 @@ struct lgwL_sleep {
  * yet), its coroutine (started, or spawned with arguments, which wait on
  * its stack), then its results (nothing for none, the value itself for
  * one, a list for more) or, failed, {error value, message}. A finished
- * task keeps no coroutine. */
+ * task keeps no coroutine.
+ * Before 5.3 a user value is a table (a userdata's environment in 5.1 and
+ * LuaJIT): there an unfinished task's function or coroutine is a registry
+ * slot instead (vref), and the table is made only when it finishes. */
+#if LUA_VERSION_NUM < 503
+#define BODY_REF 1
+#else
+#define BODY_REF 0
+#endif
+
 struct lgwL_task {
   lgwL_module_t *m;
   lua_State *co;        /* its coroutine (the user value), or NULL */
@@ -41,14 +50,17 @@ struct lgwL_task {
                            blocked or ready after a pending continuation:
                            that continuation's values on co's stack;
                            finished: its number of results */
-  unsigned char state;  /* T_* */
-  unsigned char wait;   /* W_* while blocked */
-  unsigned char observed;  /* result or error handed to someone */
-  unsigned char canceled;
-  unsigned char queued; /* Q_READY: on the ready list; Q_HELD: on the
+  unsigned state : 3;   /* T_* */
+  unsigned wait : 3;    /* W_* while blocked */
+  unsigned observed : 1;   /* result or error handed to someone */
+  unsigned canceled : 1;
+  unsigned queued : 2;  /* Q_READY: on the ready list; Q_HELD: on the
                            held list (not started, held back) */
-  unsigned char nohold; /* not started, but never held back: the main
+  unsigned nohold : 1;  /* not started, but never held back: the main
                            task, or a task something waits for */
+#if BODY_REF
+  int vref;             /* unfinished: registry slot of the user value */
+#endif
   union {               /* what it waits for (by wait) */
     lgwL_call_t *call;
     lgwL_sleep_t *sleep;
@@ -302,11 +314,33 @@ static void co_give(lua_State *L, lgwL_module_t *m, lua_State *co) {
   lua_pop(L, 1);
 }
 
+/* The value on top of L (popped) becomes the user value of task t, at
+ * idx, as it finishes. */
+static void body_final(lua_State *L, lgwL_task_t *t, int idx) {
+#if BODY_REF
+  idx = lua_absindex(L, idx);
+  lua_createtable(L, 1, 0);
+  lua_insert(L, -2);
+  lua_rawseti(L, -2, 1);
+#if LUA_VERSION_NUM == 501
+  lua_setfenv(L, idx);
+#else
+  lua_setuservalue(L, idx);
+#endif
+  luaL_unref(L, LUA_REGISTRYINDEX, t->vref);
+  t->vref = LUA_NOREF;
+#else
+  (void)t;
+  lua_setiuservalue(L, idx, 1);
+#endif
+}
+
 /* Replaces the user value of task t by the value on top of L (popped). */
 static void set_body(lua_State *L, lgwL_task_t *t) {
+  lua_checkstack(L, 3);
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
   lua_insert(L, -2);
-  lua_setiuservalue(L, -2, 1);
+  body_final(L, t, -2);
   lua_pop(L, 1);
 }
 
@@ -371,8 +405,12 @@ static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
 static void start(lgwL_module_t *m, lgwL_task_t *t) {
   lua_State *L = m->L, *co;
   lua_checkstack(L, 3);
+#if BODY_REF
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->vref);
+#else
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
   lua_getiuservalue(L, -1, 1);
+#endif
   co = co_take(L, m);
 #if !LGWL_LUAJIT
   /* as one made at the spawn, by a thread without a hook (a hooked one
@@ -381,8 +419,12 @@ static void start(lgwL_module_t *m, lgwL_task_t *t) {
 #endif
   lua_insert(L, -2);
   lua_xmove(L, co, 1);
+#if BODY_REF
+  lua_rawseti(L, LUA_REGISTRYINDEX, t->vref);
+#else
   lua_setiuservalue(L, -2, 1);
   lua_pop(L, 1);
+#endif
   t->co = co;
   t->n = 0;
 }
@@ -539,10 +581,17 @@ lgwL_task_t *lgwL_spawn(lua_State *L, lgwL_module_t *m, int nargs) {
   lgwL_loop(L, m);
   luaL_checkstack(L, 4, NULL);
   /* stack: fn, args -> task */
+#if BODY_REF
+  t = lua_newuserdata(L, sizeof *t);  /* (5.1: no table of its own) */
+#else
   t = lua_newuserdatauv(L, sizeof *t, 1);
+#endif
   memset(t, 0, sizeof *t);
   t->m = m;
   t->ref = LUA_NOREF;
+#if BODY_REF
+  t->vref = LUA_NOREF;
+#endif
   lua_rawgeti(L, LUA_REGISTRYINDEX, m->task_mt_ref);
   lua_setmetatable(L, -2);
   lua_insert(L, -(nargs + 2));
@@ -554,7 +603,11 @@ lgwL_task_t *lgwL_spawn(lua_State *L, lgwL_module_t *m, int nargs) {
     lua_insert(L, -(nargs + 2));
     lua_xmove(L, co, nargs + 1);
   }
+#if BODY_REF
+  t->vref = luaL_ref(L, LUA_REGISTRYINDEX);
+#else
   lua_setiuservalue(L, -2, 1);  /* the coroutine, or the function */
+#endif
   t->co = co;
   t->n = nargs;
   t->state = T_NEW;
@@ -680,7 +733,7 @@ static int task_cancel(lua_State *L) {
     lua_rawseti(L, -2, 1);
     lua_pushliteral(L, "the task was canceled before it started");
     lua_rawseti(L, -2, 2);
-    lua_setiuservalue(L, 1, 1);  /* drops the function or coroutine */
+    body_final(L, t, 1);  /* drops the function or coroutine */
     t->co = NULL;
     t->n = 0;
     t->state = T_FAILED;

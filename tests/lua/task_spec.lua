@@ -92,6 +92,47 @@ describe("tasks", function()
     assert.equal(1, tasks[n]:wait())
   end)
 
+  -- An unfinished task is anchored, and so is its function or coroutine
+  -- (before 5.3 in a registry slot of its own); a finished one is held
+  -- only by what refers to it, even when its results refer to it.
+  it("a task runs unreferenced, and is collected once finished", function()
+    local weak = setmetatable({}, {__mode = "k"})
+    local ran = 0
+    -- functions and coroutines the registry holds itself
+    local function held()
+      local n = 0
+      for _, v in pairs(debug.getregistry()) do
+        if type(v) == "function" or type(v) == "thread" then n = n + 1 end
+      end
+      return n
+    end
+    llm.run(function() end)
+    local held0 = held()
+    do
+      local box = {}
+      local waiting = llm.spawn(function()
+        llm.sleep(0)
+        ran = ran + 1
+        return box
+      end)
+      box.task = waiting
+      local pending = llm.spawn(function(x) ran = ran + x end, 1)
+      weak[waiting], weak[pending] = "function", "coroutine"
+    end
+    collectgarbage()
+    collectgarbage()
+    local left = {}
+    for _, v in pairs(weak) do left[#left + 1] = v end
+    table.sort(left)
+    assert.same({"coroutine", "function"}, left)
+    llm.run(function() end)
+    assert.equal(2, ran)
+    collectgarbage()
+    collectgarbage()
+    assert.is_nil(next(weak))
+    assert.equal(held0, held())
+  end)
+
   it("tasks start from the loop, in spawn order, and interleave", function()
     local log = {}
     local function worker(name)
