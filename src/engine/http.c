@@ -917,6 +917,8 @@ size_t lgw__http_active(const lgw__http_t *h) { return h ? h->count : 0; }
 
 int lgw__http_body_held(const lgw__xfer_t *r) { return r && r->owned; }
 
+int lgw__http_small_buffer(const lgw__xfer_t *r) { return r && r->small; }
+
 size_t lgw__http_ebuf_pages(const lgw__http_t *h) {
   size_t i, j, n = 0, len = (size_t)EBUF_PER_BLOCK * CURL_ERROR_SIZE;
   long ps = sysconf(_SC_PAGESIZE);

@@ -55,5 +55,8 @@ size_t lgw__http_ebuf_pages(const lgw__http_t *h);
 /* Tests: 1 while transfer r holds its request body (freed once sent when
  * curl cannot send it again), else 0. */
 int lgw__http_body_held(const lgw__xfer_t *r);
+/* Tests: 1 while transfer r has the small receive buffer (set up with
+ * 1,024 or more transfers in flight), else 0. */
+int lgw__http_small_buffer(const lgw__xfer_t *r);
 
 #endif

@@ -492,6 +492,85 @@ TEST(http_many_in_flight_then_reused) {
   ASSERT_EQ(fds[1], fds[0]);
 }
 
+/* Full answers of many transfers: a byte count and an FNV-1a hash of
+ * every body. */
+typedef struct sum {
+  int calls, code;
+  long status;
+  size_t len;
+  unsigned long long hash;
+} sum_t;
+
+static void on_sum(const lgw__xfer_resp_t *r, void *ud) {
+  sum_t *s = ud;
+  size_t i;
+  s->calls++;
+  s->code = r->code;
+  s->status = r->status;
+  s->len = r->body_len;
+  s->hash = 1469598103934665603ULL;
+  for (i = 0; i < r->body_len; i++)
+    s->hash = (s->hash ^ (unsigned char)r->body[i]) * 1099511628211ULL;
+}
+
+/* From 1,024 transfers in flight a new one gets curl's small receive
+ * buffer (1.25 KB instead of 16 KB): with 1,100 posted at once the last
+ * 76 have it, the first 1,024 do not, and every one of the 1,100 gets
+ * the whole 40 KB answer, byte for byte the answer of a transfer made
+ * alone; a transfer made once they are done has the large buffer again. */
+TEST(http_small_buffer_in_a_crowd) {
+  enum { N = 1100, CROWD = 1024 };
+  env_t e;
+  sum_t ref, *s = calloc(N, sizeof *s);
+  lgw__xfer_t *r = NULL;
+  lgw__xfer_opts_t o;
+  char url[128];
+  int i, small = 0, small_first = 0, whole = 0, after;
+  struct rlimit rl;
+  ASSERT(s != NULL);
+  memset(&ref, 0, sizeof ref);
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096 &&
+      rl.rlim_max >= 4096) {
+    rl.rlim_cur = 4096;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  ASSERT_EQ(env_open(&e, "fault=oversize size=40000 delay_ms=300"), 0);
+  snprintf(url, sizeof url, "%s/v1/chat/completions", sim.base);
+  memset(&o, 0, sizeof o);
+  o.url = url;
+  o.headers = e.headers;
+  o.body = chat_body;
+  o.body_len = strlen(chat_body);
+  o.timeout_ms = 60000;
+  o.connect_timeout_ms = 30000;
+  ASSERT_EQ(lgw__http_post(e.h, &o, on_sum, &ref, &r, NULL), 0);
+  ASSERT_EQ(lgw__http_small_buffer(r), 0);
+  run(&e);
+  for (i = 0; i < N; i++) {
+    ASSERT_EQ(lgw__http_post(e.h, &o, on_sum, &s[i], &r, NULL), 0);
+    if (lgw__http_small_buffer(r)) {
+      small++;
+      if (!small_first) small_first = i + 1;
+    }
+  }
+  run(&e);
+  for (i = 0; i < N; i++)
+    whole += s[i].calls == 1 && s[i].code == 0 && s[i].status == 200 &&
+             s[i].len == ref.len && s[i].hash == ref.hash;
+  ASSERT_EQ(lgw__http_post(e.h, &o, on_sum, &ref, &r, NULL), 0);
+  after = lgw__http_small_buffer(r);
+  run(&e);
+  env_close(&e);
+  free(s);
+  ASSERT_EQ(ref.code, 0);
+  ASSERT_EQ(ref.status, 200);
+  ASSERT(ref.len >= 40000);
+  ASSERT_EQ(small, N - CROWD);
+  ASSERT_EQ(small_first, CROWD + 1);
+  ASSERT_EQ(whole, N);
+  ASSERT_EQ(after, 0);
+}
+
 TEST(http_header_list) {
   lgw__kvlist_t kv = {NULL, 0};
   lgw__headers_t *l;
@@ -1213,6 +1292,7 @@ int main(void) {
   RUN(http_post_from_callback);
   RUN(http_many_parallel);
   RUN(http_many_in_flight_then_reused);
+  RUN(http_small_buffer_in_a_crowd);
   RUN(http_header_list);
   RUN(http_stream_pieces);
   RUN(http_stream_error_status_collected);
