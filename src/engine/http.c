@@ -709,22 +709,6 @@ static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
   return 0;
 }
 
-/* curl's socket callback. A connection's registration is kept between
- * its transfers: when curl lets go of a socket it opened through us
- * (CURL_POLL_REMOVE: the connection went back to the pool), it stays in
- * the set (parked), still watched for input, and is taken up again when
- * a transfer reuses the connection: keep-alive reuse then costs no
- * epoll_ctl (the transfer watches for input again). A parked socket that
- * sees input (the server closed the idle connection) leaves the set until
- * curl takes it up again, or closes it. Only a socket that was waiting
- * for an answer is parked: curl may close a socket without telling us
- * (libcurl 7.88 does for connect attempts that lost or timed out, before
- * their CURL_POLL_REMOVE); the kernel drops a closed descriptor from the
- * set, and a slot whose number comes back from socket() is reset
- * (fd_note), so a number reused by anyone finds no stale state.
- * A socket leaves the set when curl closes it through on_close_socket
- * (the close does it), or at CURL_POLL_REMOVE for the others (the
- * resolver's, a connect attempt). */
 /* The request body is freed as soon as curl has sent all of it and can
  * never send it again, instead of when the answer has come (10,000
  * transfers waiting for their answers hold no bodies). curl sends a
@@ -758,6 +742,22 @@ static void body_sent(CURL *easy) {
   r->h->nfresh--;
 }
 
+/* curl's socket callback. A connection's registration is kept between
+ * its transfers: when curl lets go of a socket it opened through us
+ * (CURL_POLL_REMOVE: the connection went back to the pool), it stays in
+ * the set (parked), still watched for input, and is taken up again when
+ * a transfer reuses the connection: keep-alive reuse then costs no
+ * epoll_ctl (the transfer watches for input again). A parked socket that
+ * sees input (the server closed the idle connection) leaves the set until
+ * curl takes it up again, or closes it. Only a socket that was waiting
+ * for an answer is parked: curl may close a socket without telling us
+ * (libcurl 7.88 does for connect attempts that lost or timed out, before
+ * their CURL_POLL_REMOVE); the kernel drops a closed descriptor from the
+ * set, and a slot whose number comes back from socket() is reset
+ * (fd_note), so a number reused by anyone finds no stale state.
+ * A socket leaves the set when curl closes it through on_close_socket
+ * (the close does it), or at CURL_POLL_REMOVE for the others (the
+ * resolver's, a connect attempt). */
 static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
                           void *userp, void *socketp) {
   lgw__http_t *h = userp;

@@ -419,6 +419,34 @@ static void q_put_str(unsigned char **p, const char *s) {
   if (s) q_put(p, s, strlen(s) + 1);
 }
 
+/* The bytes of message m's strings in a compact block (its MF_* byte
+ * apart); its content's length is added to *bytes. */
+static size_t q_msg_size(const lgw_rich_message_t *m, size_t *bytes) {
+  size_t cn = str_size(m->content);
+  *bytes += cn ? cn - 1 : 0;
+  return str_size(m->role) + cn + str_size(m->name) +
+         str_size(m->tool_call_id);
+}
+
+/* The n messages of r at p, each an MF_* byte and its strings. */
+static void q_put_msgs(unsigned char **p, const lgw_request_t *r,
+                       size_t n) {
+  size_t i;
+  lgw_rich_message_t m;
+  for (i = 0; i < n; i++) {
+    msg_at(r, i, &m);
+    *(*p)++ = (unsigned char)((m.role ? MF_ROLE : 0) |
+                              (m.content ? MF_CONTENT : 0) |
+                              (m.name ? MF_NAME : 0) |
+                              (m.tool_call_id ? MF_CALL_ID : 0) |
+                              (m.is_error ? MF_ERROR : 0));
+    q_put_str(p, m.role);
+    q_put_str(p, m.content);
+    q_put_str(p, m.name);
+    q_put_str(p, m.tool_call_id);
+  }
+}
+
 /* The compact block of r (flags, data; the rest is filled when the
  * request is made compact); NULL when memory is short. */
 static qreq_t *qreq_new(lgw_gateway_t *gw, const lgw_request_t *r,
@@ -443,12 +471,8 @@ static qreq_t *qreq_new(lgw_gateway_t *gw, const lgw_request_t *r,
     size += sizeof r->on_tool_delta + sizeof r->tool_delta_ud;
   }
   for (i = 0; i < n; i++) {
-    size_t cn;
     msg_at(r, i, &m);
-    cn = str_size(m.content);
-    size += str_size(m.role) + cn + str_size(m.name) +
-            str_size(m.tool_call_id);
-    bytes += cn ? cn - 1 : 0;
+    size += q_msg_size(&m, &bytes);
   }
   if (bytes >= UINT32_MAX) {
     flags |= QF_BIG;
@@ -475,20 +499,7 @@ static qreq_t *qreq_new(lgw_gateway_t *gw, const lgw_request_t *r,
   if (flags & QF_BIG) q_put(&p, &bytes, sizeof bytes);
   p += np;  /* the order, written when the request is made compact */
   q_put_str(&p, task);
-  for (i = 0; i < n; i++) {
-    unsigned char mf;
-    msg_at(r, i, &m);
-    mf = (unsigned char)((m.role ? MF_ROLE : 0) |
-                         (m.content ? MF_CONTENT : 0) |
-                         (m.name ? MF_NAME : 0) |
-                         (m.tool_call_id ? MF_CALL_ID : 0) |
-                         (m.is_error ? MF_ERROR : 0));
-    *p++ = mf;
-    q_put_str(&p, m.role);
-    q_put_str(&p, m.content);
-    q_put_str(&p, m.name);
-    q_put_str(&p, m.tool_call_id);
-  }
+  q_put_msgs(&p, r, n);
   return h;
 }
 
@@ -518,14 +529,12 @@ static void q_attach(req_t *q, qreq_t *h) {
   q->msg_bytes = v.msg_bytes;
 }
 
-/* The messages of h into m[0..nmsgs) (strings in h). */
-static void q_msgs(qreq_t *h, size_t np, lgw_rich_message_t *m) {
+/* The n messages at p (as q_put_msgs wrote them) into m[0..n) (strings
+ * at p). */
+static void q_get_msgs(const unsigned char *p, size_t n,
+                       lgw_rich_message_t *m) {
   size_t i;
-  const unsigned char *p;
-  qview_t v;
-  q_view(h, np, &v);
-  p = v.msgs;
-  for (i = 0; i < h->nmsgs; i++, m++) {
+  for (i = 0; i < n; i++, m++) {
     unsigned char mf = *p++;
     memset(m, 0, sizeof *m);
     m->role = q_next_str(&p, mf & MF_ROLE);
@@ -543,41 +552,29 @@ static unsigned char *inl_data(req_t *q) {
 }
 
 /* The bytes inl_put takes for r: its task, then each message as a
- * compact block has them (an MF_* byte and its strings). */
-static size_t inl_size(const lgw_request_t *r) {
+ * compact block has them (an MF_* byte and its strings); the bytes of
+ * the contents into *bytes (complete when the size fits REQ_INL). */
+static size_t inl_size(const lgw_request_t *r, size_t *bytes) {
   size_t n = strlen(r->task ? r->task : "") + 1, i, cnt = msg_count(r);
   lgw_rich_message_t m;
+  *bytes = 0;
   for (i = 0; i < cnt && n <= REQ_INL; i++) {
     msg_at(r, i, &m);
-    n += 1 + str_size(m.role) + str_size(m.content) + str_size(m.name) +
-         str_size(m.tool_call_id);
+    n += 1 + q_msg_size(&m, bytes);
   }
   return n;
 }
 
-/* r's task and messages into q's tail (inl_size(r) <= REQ_INL, r of
- * compact shape): what req_copy would copy into an arena for such a
- * request, without one (a request in flight holds no block of its own
- * for its data). */
-static void inl_put(req_t *q, const lgw_request_t *r) {
+/* r's task and messages (of content bytes, inl_size) into q's tail
+ * (inl_size(r) <= REQ_INL, r of compact shape): what req_copy would copy
+ * into an arena for such a request, without one (a request in flight
+ * holds no block of its own for its data). */
+static void inl_put(req_t *q, const lgw_request_t *r, size_t bytes) {
   unsigned char *p = inl_data(q);
-  size_t i, n = msg_count(r), bytes = 0;
-  lgw_rich_message_t m;
+  size_t n = msg_count(r);
   q->task = (char *)p;
   q_put_str(&p, r->task ? r->task : "");
-  for (i = 0; i < n; i++) {
-    msg_at(r, i, &m);
-    *p++ = (unsigned char)((m.role ? MF_ROLE : 0) |
-                           (m.content ? MF_CONTENT : 0) |
-                           (m.name ? MF_NAME : 0) |
-                           (m.tool_call_id ? MF_CALL_ID : 0) |
-                           (m.is_error ? MF_ERROR : 0));
-    q_put_str(&p, m.role);
-    q_put_str(&p, m.content);
-    q_put_str(&p, m.name);
-    q_put_str(&p, m.tool_call_id);
-    bytes += m.content ? strlen(m.content) : 0;
-  }
+  q_put_msgs(&p, r, n);
   q->inl = 1;
   q->nmsgs = n;
   q->msg_bytes = bytes;
@@ -588,53 +585,37 @@ static void inl_put(req_t *q, const lgw_request_t *r) {
   q->tool_delta_ud = r->tool_delta_ud;
 }
 
-/* The n messages of q's tail into m (strings in the tail). */
-static void inl_msgs(req_t *q, lgw_rich_message_t *m, size_t n) {
-  const unsigned char *p = inl_data(q);
-  size_t i;
-  p += strlen((const char *)p) + 1;  /* the task */
-  for (i = 0; i < n; i++, m++) {
-    unsigned char mf = *p++;
-    memset(m, 0, sizeof *m);
-    m->role = q_next_str(&p, mf & MF_ROLE);
-    m->content = q_next_str(&p, mf & MF_CONTENT);
-    m->name = q_next_str(&p, mf & MF_NAME);
-    m->tool_call_id = q_next_str(&p, mf & MF_CALL_ID);
-    m->is_error = (mf & MF_ERROR) != 0;
-  }
-}
-
 int lgw__gw_msgs(req_t *q, lgw_rich_message_t *tmp, size_t cap,
                  const lgw_rich_message_t **msgs, size_t *n) {
-  qreq_t *h = q->h;
+  const unsigned char *p;
+  size_t k;
   *msgs = q->msgs;
   *n = q->nmsgs;
-  if (q->inl && !q->msgs && q->nmsgs) {
-    size_t k = q->nmsgs;
-    if (k <= cap) {  /* read for this body only */
-      inl_msgs(q, tmp, k);
-      *msgs = tmp;
-      return 0;
-    }
-    if (lgw__gw_arena_need(q, k, sizeof *q->msgs) ||
-        !(q->msgs = lgw__gw_arena_array(q, k, sizeof *q->msgs)))
-      return LGW_ENOMEM;
-    inl_msgs(q, q->msgs, k);
-    *msgs = q->msgs;
+  if (q->msgs) return 0;
+  if (q->inl) {  /* in the record's tail, after the task */
+    p = inl_data(q);
+    p += strlen((const char *)p) + 1;
+    k = q->nmsgs;
+  } else if (q->h) {  /* in the compact block */
+    qview_t v;
+    q_view(q->h, q->gw->rt->nproviders, &v);
+    p = v.msgs;
+    k = q->h->nmsgs;
+  } else {
     return 0;
   }
-  if (!h || q->msgs || !h->nmsgs) return 0;
-  *n = h->nmsgs;
-  if (h->nmsgs <= cap) {  /* read for this body only */
-    q_msgs(h, q->gw->rt->nproviders, tmp);
+  if (!k) return 0;
+  *n = k;
+  if (k <= cap) {  /* read for this body only */
+    q_get_msgs(p, k, tmp);
     *msgs = tmp;
     return 0;
   }
-  if (lgw__gw_arena_need(q, h->nmsgs, sizeof *q->msgs) ||
-      !(q->msgs = lgw__gw_arena_array(q, h->nmsgs, sizeof *q->msgs)))
+  if (lgw__gw_arena_need(q, k, sizeof *q->msgs) ||
+      !(q->msgs = lgw__gw_arena_array(q, k, sizeof *q->msgs)))
     return LGW_ENOMEM;
-  q_msgs(h, q->gw->rt->nproviders, q->msgs);
-  q->nmsgs = h->nmsgs;
+  q_get_msgs(p, k, q->msgs);
+  q->nmsgs = k;
   *msgs = q->msgs;
   return 0;
 }
@@ -1108,6 +1089,7 @@ static req_t *req_new(lgw_gateway_t *gw, const lgw_request_t *r,
                       double deadline, const lgw_embed_request_t *emb) {
   req_t *q = req_get(gw);
   qreq_t *h;
+  size_t bytes;
   if (!q) return NULL;
   if (!emb &&
       (gw->inflight >= gw->max_concurrent || !lgw_list_empty(&gw->wait)) &&
@@ -1120,8 +1102,8 @@ static req_t *req_new(lgw_gateway_t *gw, const lgw_request_t *r,
     return q;
   }
   if (!emb && compact_shape(r, gw->rt->nproviders) &&
-      inl_size(r) <= REQ_INL) {
-    inl_put(q, r);
+      inl_size(r, &bytes) <= REQ_INL) {
+    inl_put(q, r, bytes);
     return q;
   }
   if (lgw__gw_arena_for(q, r, emb) || req_copy(q, r) ||

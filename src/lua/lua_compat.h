@@ -163,15 +163,21 @@ static inline int lgwL_setiuservalue(lua_State *L, int idx, int n) {
   return 1;
 }
 #else
+/* The table on top (popped) becomes the user value of the userdata at
+ * idx (its environment in 5.1 and LuaJIT). */
+static inline void lgwL_setuvtable(lua_State *L, int idx) {
+#if LUA_VERSION_NUM == 501
+  lua_setfenv(L, idx);
+#else
+  lua_setuservalue(L, idx);
+#endif
+}
+
 static inline void *lgwL_newuserdatauv(lua_State *L, size_t size, int nuv) {
   void *p = lua_newuserdata(L, size);
   if (nuv > 0 || LUA_VERSION_NUM == 501) {
     lua_createtable(L, nuv, 0);
-#if LUA_VERSION_NUM == 501
-    lua_setfenv(L, -2);
-#else
-    lua_setuservalue(L, -2);
-#endif
+    lgwL_setuvtable(L, -2);
   }
   return p;
 }

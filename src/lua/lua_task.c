@@ -322,11 +322,7 @@ static void body_final(lua_State *L, lgwL_task_t *t, int idx) {
   lua_createtable(L, 1, 0);
   lua_insert(L, -2);
   lua_rawseti(L, -2, 1);
-#if LUA_VERSION_NUM == 501
-  lua_setfenv(L, idx);
-#else
-  lua_setuservalue(L, idx);
-#endif
+  lgwL_setuvtable(L, idx);
   luaL_unref(L, LUA_REGISTRYINDEX, t->vref);
   t->vref = LUA_NOREF;
 #else

@@ -1001,121 +1001,26 @@ TEST(http_no_file_descriptors) {
 }
 
 /* A tiny HTTP/1.1 server on a thread: answers "ok" to every request of a
- * connection, and closes each connection after `per_conn` answers. */
-typedef struct tiny {
-  int fd, port, per_conn, total;
-  int conns;                  /* connections accepted */
-  pthread_t th;
-} tiny_t;
-
-/* Reads one request (headers, then Content-Length bytes); 0 at EOF. */
-static int tiny_read_request(int c) {
-  char buf[8192];
-  size_t len = 0;
-  char *end;
-  long clen = 0;
-  for (;;) {
-    ssize_t n = recv(c, buf + len, sizeof buf - 1 - len, 0);
-    if (n <= 0) return 0;
-    len += (size_t)n;
-    buf[len] = '\0';
-    if ((end = strstr(buf, "\r\n\r\n")) != NULL) break;
-  }
-  {
-    const char *cl = strcasestr(buf, "content-length:");
-    if (cl) clen = strtol(cl + 15, NULL, 10);
-  }
-  clen -= (long)(len - (size_t)(end + 4 - buf));
-  while (clen > 0) {
-    ssize_t n = recv(c, buf, sizeof buf, 0);
-    if (n <= 0) return 0;
-    clen -= n;
-  }
-  return 1;
-}
-
-static void *tiny_main(void *ud) {
-  tiny_t *t = ud;
-  static const char answer[] =
-      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-      "Content-Length: 2\r\n\r\nok";
-  int served = 0;
-  while (served < t->total) {
-    int c = accept(t->fd, NULL, NULL), i;
-    if (c < 0) break;
-    t->conns++;
-    for (i = 0; i < t->per_conn && served < t->total; i++) {
-      if (!tiny_read_request(c)) break;
-      if (send(c, answer, sizeof answer - 1, MSG_NOSIGNAL) < 0) break;
-      served++;
-    }
-    close(c);
-  }
-  return NULL;
-}
-
-static int tiny_start(tiny_t *t, int per_conn, int total) {
-  memset(t, 0, sizeof *t);
-  t->per_conn = per_conn;
-  t->total = total;
-  t->fd = gws_listen_loopback(16, &t->port);
-  if (t->fd < 0) return -1;
-  return pthread_create(&t->th, NULL, tiny_main, t);
-}
-
-static void tiny_stop(tiny_t *t) {
-  pthread_join(t->th, NULL);
-  close(t->fd);
-}
-
-/* Transfers one after the other on a kept-alive connection (its socket's
- * watcher parked between them), and on connections the server closes
- * while they are idle in the pool: every answer arrives, a connection is
- * reused while the server keeps it, and a closed one is replaced. */
-TEST(http_keepalive_reuse_and_server_close) {
-  int per_conn, i;
-  for (per_conn = 1; per_conn <= 5; per_conn += 4) {
-    tiny_t t;
-    env_t e;
-    char url[128];
-    ASSERT_EQ(tiny_start(&t, per_conn, 5), 0);
-    ASSERT_EQ(env_open(&e, NULL), 0);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", t.port);
-    for (i = 0; i < 5; i++) {
-      got_t g;
-      memset(&g, 0, sizeof g);
-      ASSERT_EQ(post_url(&e, url, 1, &g), 0);
-      run(&e);
-      ASSERT_EQ(g.calls, 1);
-      ASSERT_EQ(g.code, 0);
-      ASSERT_EQ(g.status, 200);
-      ASSERT_STREQ(g.body, "ok");
-      /* the server's close reaches the idle connection */
-      if (per_conn == 1) usleep(20000);
-    }
-    env_close(&e);
-    tiny_stop(&t);
-    ASSERT_EQ(t.conns, per_conn == 1 ? 5 : 1);
-  }
-}
-
-/* A server for the request body tests: it keeps the body of every
- * request it reads (bodies[i], request i in arrival order) and answers
- * "ok" after delay_ms, except that with die_after > 0 the connection
+ * connection, after delay_ms, and closes each connection after
+ * `per_conn` answers (0: when the client does). It keeps the body of
+ * every request it reads (bodies[i], request i in arrival order, the
+ * last slot for the fifth and later); with die_after > 0 the connection
  * that served die_after requests reads the next one and closes without
  * an answer after delay_ms (a kept-alive connection that turns out dead
  * while the client waits for its answer). */
-typedef struct bodysrv {
-  int fd, port, total, delay_ms, die_after;
-  int conns, nreq;
+typedef struct tiny {
+  int fd, port, per_conn, total, delay_ms, die_after;
+  int conns;                  /* connections accepted */
+  int nreq;                   /* requests read */
   char bodies[4][512];
   pthread_t th;
-} bodysrv_t;
+} tiny_t;
 
-/* Reads one request into b->bodies[b->nreq] (its body); 0 at EOF. */
-static int bodysrv_read(bodysrv_t *b, int c) {
-  char buf[8192], *end, *out = b->bodies[b->nreq < 4 ? b->nreq : 3];
-  size_t len = 0, have, got = 0;
+/* Reads one request (headers, then Content-Length bytes) and keeps its
+ * body in t->bodies; 0 at EOF. */
+static int tiny_read_request(tiny_t *t, int c) {
+  char buf[8192], *end, *out = t->bodies[t->nreq < 4 ? t->nreq : 3];
+  size_t len = 0, have, got;
   long clen = 0;
   for (;;) {
     ssize_t n = recv(c, buf + len, sizeof buf - 1 - len, 0);
@@ -1138,23 +1043,24 @@ static int bodysrv_read(bodysrv_t *b, int c) {
     got += (size_t)n;
   }
   out[got < 511 ? got : 511] = '\0';
-  b->nreq++;
+  t->nreq++;
   return 1;
 }
 
-static void *bodysrv_main(void *ud) {
-  bodysrv_t *b = ud;
+static void *tiny_main(void *ud) {
+  tiny_t *t = ud;
   static const char answer[] =
       "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
       "Content-Length: 2\r\n\r\nok";
   int served = 0;
-  while (served < b->total) {
-    int c = accept(b->fd, NULL, NULL), here = 0;
+  while (served < t->total) {
+    int c = accept(t->fd, NULL, NULL), here = 0;
     if (c < 0) break;
-    b->conns++;
-    while (served < b->total && bodysrv_read(b, c)) {
-      if (b->delay_ms) usleep((useconds_t)b->delay_ms * 1000);
-      if (b->die_after > 0 && here == b->die_after) break;  /* dies */
+    t->conns++;
+    while (served < t->total && (!t->per_conn || here < t->per_conn) &&
+           tiny_read_request(t, c)) {
+      if (t->delay_ms) usleep((useconds_t)t->delay_ms * 1000);
+      if (t->die_after > 0 && here == t->die_after) break;  /* dies */
       if (send(c, answer, sizeof answer - 1, MSG_NOSIGNAL) < 0) break;
       served++;
       here++;
@@ -1164,20 +1070,52 @@ static void *bodysrv_main(void *ud) {
   return NULL;
 }
 
-static int bodysrv_start(bodysrv_t *b, int total, int delay_ms,
-                         int die_after) {
-  memset(b, 0, sizeof *b);
-  b->total = total;
-  b->delay_ms = delay_ms;
-  b->die_after = die_after;
-  b->fd = gws_listen_loopback(16, &b->port);
-  if (b->fd < 0) return -1;
-  return pthread_create(&b->th, NULL, bodysrv_main, b);
+static int tiny_start(tiny_t *t, int per_conn, int total, int delay_ms,
+                      int die_after) {
+  memset(t, 0, sizeof *t);
+  t->per_conn = per_conn;
+  t->total = total;
+  t->delay_ms = delay_ms;
+  t->die_after = die_after;
+  t->fd = gws_listen_loopback(16, &t->port);
+  if (t->fd < 0) return -1;
+  return pthread_create(&t->th, NULL, tiny_main, t);
 }
 
-static void bodysrv_stop(bodysrv_t *b) {
-  pthread_join(b->th, NULL);
-  close(b->fd);
+static void tiny_stop(tiny_t *t) {
+  pthread_join(t->th, NULL);
+  close(t->fd);
+}
+
+/* Transfers one after the other on a kept-alive connection (its socket's
+ * watcher parked between them), and on connections the server closes
+ * while they are idle in the pool: every answer arrives, a connection is
+ * reused while the server keeps it, and a closed one is replaced. */
+TEST(http_keepalive_reuse_and_server_close) {
+  int per_conn, i;
+  for (per_conn = 1; per_conn <= 5; per_conn += 4) {
+    tiny_t t;
+    env_t e;
+    char url[128];
+    ASSERT_EQ(tiny_start(&t, per_conn, 5, 0, 0), 0);
+    ASSERT_EQ(env_open(&e, NULL), 0);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", t.port);
+    for (i = 0; i < 5; i++) {
+      got_t g;
+      memset(&g, 0, sizeof g);
+      ASSERT_EQ(post_url(&e, url, 1, &g), 0);
+      run(&e);
+      ASSERT_EQ(g.calls, 1);
+      ASSERT_EQ(g.code, 0);
+      ASSERT_EQ(g.status, 200);
+      ASSERT_STREQ(g.body, "ok");
+      /* the server's close reaches the idle connection */
+      if (per_conn == 1) usleep(20000);
+    }
+    env_close(&e);
+    tiny_stop(&t);
+    ASSERT_EQ(t.conns, per_conn == 1 ? 5 : 1);
+  }
 }
 
 /* A plain http:// transfer on a connection of its own frees its request
@@ -1185,14 +1123,14 @@ static void bodysrv_stop(bodysrv_t *b) {
  * (curl could not send it again: that needs a reused connection), and
  * the server got all of it. */
 TEST(http_body_freed_once_sent) {
-  bodysrv_t b;
+  tiny_t b;
   env_t e;
   got_t g;
   lgw__xfer_t *r = NULL;
   char url[128];
   int turns = 0;
   memset(&g, 0, sizeof g);
-  ASSERT_EQ(bodysrv_start(&b, 1, 300, 0), 0);
+  ASSERT_EQ(tiny_start(&b, 0, 1, 300, 0), 0);
   ASSERT_EQ(env_open(&e, NULL), 0);
   snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", b.port);
   {
@@ -1215,7 +1153,7 @@ TEST(http_body_freed_once_sent) {
   ASSERT_EQ(lgw__http_body_held(r), 0);
   run(&e);
   env_close(&e);
-  bodysrv_stop(&b);
+  tiny_stop(&b);
   ASSERT_EQ(g.calls, 1);
   ASSERT_EQ(g.code, 0);
   ASSERT_EQ(g.status, 200);
@@ -1232,13 +1170,13 @@ TEST(http_body_sent_again_on_dead_connection) {
   static const char second[] =
       "{\"model\":\"m2\",\"messages\":[{\"role\":\"user\",\"content\":"
       "\"the second request, sent twice\"}]}";
-  bodysrv_t b;
+  tiny_t b;
   env_t e;
   got_t g[2];
   char url[128];
   int i;
   memset(g, 0, sizeof g);
-  ASSERT_EQ(bodysrv_start(&b, 2, 100, 1), 0);
+  ASSERT_EQ(tiny_start(&b, 0, 2, 100, 1), 0);
   ASSERT_EQ(env_open(&e, NULL), 0);
   snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", b.port);
   for (i = 0; i < 2; i++) {
@@ -1255,7 +1193,7 @@ TEST(http_body_sent_again_on_dead_connection) {
     run(&e);
   }
   env_close(&e);
-  bodysrv_stop(&b);
+  tiny_stop(&b);
   for (i = 0; i < 2; i++) {
     ASSERT_EQ(g[i].calls, 1);
     ASSERT_EQ(g[i].code, 0);
