@@ -11,6 +11,8 @@
 --         calls (text and JSON), one at a time
 --   batch one gw:run_tasks of BENCH_N requests, each with its own message
 --         list; every result is kept until the batch returns
+--   tasks BENCH_N tasks spawned at once, each one gw:call with its own
+--         message list and a check of r.text; a task keeps nothing
 -- Prints "BENCH ..." lines.
 local llm = require("llmgateway")
 local system = require("system")
@@ -113,8 +115,24 @@ local function run_batch()
   report("lua_batch", n, ok, t0, c0, rss0)
 end
 
+local function run_tasks()
+  local ok, tasks = 0, {}
+  local rss0 = status_kb("VmRSS")
+  local t0, c0 = system.monotime(), os.clock()
+  for i = 1, n do
+    tasks[i] = llm.spawn(function()
+      local r = gw:call({task = "bench",
+                         messages = {{role = "user",
+                                      content = "Reply with ok. " .. i}}})
+      if r and r.text:find("ok", 1, true) then ok = ok + 1 end
+    end)
+  end
+  for i = 1, n do tasks[i]:wait() end
+  report("lua_tasks", n, ok, t0, c0, rss0)
+end
+
 local run = ({load = run_load, seq = run_seq, big = run_big,
-              batch = run_batch})[mode]
+              batch = run_batch, tasks = run_tasks})[mode]
 if mode == "seq" or coroutine.isyieldable() then
   run()
 else
