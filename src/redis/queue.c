@@ -221,13 +221,19 @@ static void on_group(lgw__redis_t *r, const lgw__rreply_t *reply,
 
 static void check_write(qwrite_t *w);
 
+/* Creates the consumer group (and the stream) unless they exist. */
+static void ensure_group(lgw_queue_t *q) {
+  const char *argv[] = {"XGROUP", "CREATE", q->stream, GROUP, "0",
+                        "MKSTREAM"};
+  lgw__redis_cmd(q->cx, CMD_TIMEOUT, on_group, NULL, NULL, 6, argv, NULL);
+}
+
 /* Every (re)connect: the group exists (a restarted server lost it), and
  * outcomes whose write failed with the last connection are checked. */
 static void on_up(lgw__redis_t *r, void *ud) {
   lgw_queue_t *q = ud;
-  const char *argv[] = {"XGROUP", "CREATE", q->stream, GROUP, "0",
-                        "MKSTREAM"};
-  lgw__redis_cmd(r, CMD_TIMEOUT, on_group, NULL, NULL, 6, argv, NULL);
+  (void)r;
+  ensure_group(q);
   LGW_LIST_FOREACH(l, &q->writes) {
     qwrite_t *w = LGW_CONTAINER_OF(l, qwrite_t, link);
     if (w->unsure) check_write(w);
@@ -311,8 +317,10 @@ static void on_pushed(lgw__redis_t *r, const lgw__rreply_t *reply,
     return;
   }
   memset(&e, 0, sizeof e);
-  if (err) lgw__error_set(&e, LGW_ECONNECT, "queue: push failed: %s", err);
-  p->cb(p->q, err ? LGW_ECONNECT : 0, p->id, err ? &e : NULL, p->ud);
+  if (err)
+    lgw__error_set(&e, lgw__redis_err_code(err), "queue: push failed: %s",
+                   err);
+  p->cb(p->q, err ? e.code : 0, p->id, err ? &e : NULL, p->ud);
   lgw_free(p);
 }
 
@@ -324,6 +332,7 @@ int lgw_queue_push(lgw_queue_t *q, const char *payload, size_t len,
   size_t lens[7];
   push_ctx_t *p = NULL;
   int rc, i;
+  lgw__redis_call_t *call;
   if (id_out) id_out[0] = '\0';
   if (not_open(q, err, "lgw_queue_push")) return LGW_EINVAL;
   if (!payload)
@@ -348,11 +357,12 @@ int lgw_queue_push(lgw_queue_t *q, const char *payload, size_t len,
     memcpy(p->id, id, sizeof id);
   }
   rc = lgw__redis_cmd(q->cx, CMD_TIMEOUT, on_pushed, p,
-                      NULL, 7, argv, lens);
+                      &call, 7, argv, lens);
   if (rc) {
     lgw_free(p);
     return unreachable(q, rc, err);
   }
+  if (p) lgw__redis_own_ud(call);  /* freed if the queue goes first */
   if (id_out) memcpy(id_out, id, sizeof id);
   return 0;
 }
@@ -549,6 +559,8 @@ static void on_read(lgw__redis_t *r, const lgw__rreply_t *reply,
   q->read_call = NULL;
   if (err) {
     lgw__log(LGW_LOG_DEBUG, "queue: read failed: %s", err);
+    /* the group's creation at the connect could not be sent or failed */
+    if (strncmp(err, "NOGROUP", 7) == 0) ensure_group(q);
     if (q->consuming) uv_timer_start(&q->read_timer, on_read_retry,
                                      RETRY_MS, 0);
     return;
@@ -805,7 +817,7 @@ static void on_listed(lgw__redis_t *r, const lgw__rreply_t *reply,
   size_t i, len;
   (void)r;
   if (err) {
-    l->cb(l->q, LGW_ECONNECT, NULL, 0, err, strlen(err), l->ud);
+    l->cb(l->q, lgw__redis_err_code(err), NULL, 0, err, strlen(err), l->ud);
     lgw_free(l);
     return;
   }
@@ -816,11 +828,19 @@ static void on_listed(lgw__redis_t *r, const lgw__rreply_t *reply,
   }
   if (l->phase == 0 && !l->q->freeing) {
     const char *argv[] = {"HGETALL", l->q->errors};
+    lgw__redis_call_t *call;
+    int rc;
     l->phase = 1;
-    if (lgw__redis_cmd(l->q->cx, CMD_TIMEOUT, on_listed, l, NULL, 2, argv,
-                       NULL) == 0)
+    rc = lgw__redis_cmd(l->q->cx, CMD_TIMEOUT, on_listed, l, &call, 2,
+                        argv, NULL);
+    if (rc == 0) {
+      lgw__redis_own_ud(call);
       return;
-    l->cb(l->q, LGW_ECONNECT, NULL, 0, "not connected", 13, l->ud);
+    }
+    if (rc == LGW_ENOMEM)
+      l->cb(l->q, rc, NULL, 0, lgw__redis_oom, 13, l->ud);
+    else
+      l->cb(l->q, LGW_ECONNECT, NULL, 0, "not connected", 13, l->ud);
   } else {
     l->cb(l->q, 0, NULL, 0, "", 0, l->ud);
   }
@@ -832,6 +852,7 @@ int lgw_queue_results(lgw_queue_t *q, lgw_queue_result_fn cb, void *ud,
   list_ctx_t *l;
   const char *argv[2];
   int rc;
+  lgw__redis_call_t *call;
   if (not_open(q, err, "lgw_queue_results")) return LGW_EINVAL;
   if (!cb)
     return lgw__error_set(err, LGW_EINVAL, "lgw_queue_results: no callback");
@@ -842,11 +863,13 @@ int lgw_queue_results(lgw_queue_t *q, lgw_queue_result_fn cb, void *ud,
   l->ud = ud;
   argv[0] = "HGETALL";
   argv[1] = q->results;
-  rc = lgw__redis_cmd(q->cx, CMD_TIMEOUT, on_listed, l, NULL, 2, argv, NULL);
+  rc = lgw__redis_cmd(q->cx, CMD_TIMEOUT, on_listed, l, &call, 2, argv,
+                      NULL);
   if (rc) {
     lgw_free(l);
     return unreachable(q, rc, err);
   }
+  lgw__redis_own_ud(call);
   return 0;
 }
 
@@ -863,7 +886,7 @@ static void on_stats(lgw__redis_t *r, const lgw__rreply_t *reply,
   (void)r;
   memset(&st, 0, sizeof st);
   if (err || lgw__rr_len(reply) != 6) {
-    c->cb(c->q, LGW_ECONNECT, NULL, c->ud);
+    c->cb(c->q, err ? lgw__redis_err_code(err) : LGW_ECONNECT, NULL, c->ud);
   } else {
     st.length = lgw__rr_num(lgw__rr_at(reply, 0), 0);
     st.in_flight = lgw__rr_num(lgw__rr_at(reply, 1), 0);
@@ -881,6 +904,7 @@ int lgw_queue_stats(lgw_queue_t *q, lgw_queue_stats_fn cb, void *ud,
   stats_ctx_t *c;
   const char *argv[4];
   int rc;
+  lgw__redis_call_t *call;
   if (not_open(q, err, "lgw_queue_stats")) return LGW_EINVAL;
   if (!cb)
     return lgw__error_set(err, LGW_EINVAL, "lgw_queue_stats: no callback");
@@ -893,12 +917,13 @@ int lgw_queue_stats(lgw_queue_t *q, lgw_queue_stats_fn cb, void *ud,
   argv[1] = q->stats;
   argv[2] = GROUP;
   argv[3] = q->rate;
-  rc = lgw__redis_eval(q->cx, &stats_script, CMD_TIMEOUT, on_stats, c, NULL,
-                       2, 4, argv, NULL);
+  rc = lgw__redis_eval(q->cx, &stats_script, CMD_TIMEOUT, on_stats, c,
+                       &call, 2, 4, argv, NULL);
   if (rc) {
     lgw_free(c);
     return unreachable(q, rc, err);
   }
+  lgw__redis_own_ud(call);
   return 0;
 }
 

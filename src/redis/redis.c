@@ -244,6 +244,7 @@ static void connect_now(lgw__redis_t *r) {
   const char *auth[] = {"AUTH", r->url.user, r->url.password};
   const char *sel[] = {"SELECT", db};
   const char *ping[] = {"PING"};
+  int rc = 0;
   if (r->freeing || r->ac) return;
   ac = redisAsyncConnect(r->url.host, r->url.port);
   if (!ac) {
@@ -275,10 +276,11 @@ static void connect_now(lgw__redis_t *r) {
   r->ac = ac;
   snprintf(db, sizeof db, "%d", r->url.db);
   if (!r->url.user[0]) auth[1] = r->url.password;  /* AUTH password */
-  if ((r->url.password[0] &&
-       handshake(r, 0, r->url.user[0] ? 3 : 2, auth)) ||
-      (r->url.db && handshake(r, 0, 2, sel)) || handshake(r, 1, 1, ping))
-    drop(r, "cannot send the handshake");
+  if (r->url.password[0]) rc = handshake(r, 0, r->url.user[0] ? 3 : 2, auth);
+  if (!rc && r->url.db) rc = handshake(r, 0, 2, sel);
+  if (!rc) rc = handshake(r, 1, 1, ping);
+  if (rc)
+    drop(r, rc == LGW_ENOMEM ? lgw__redis_oom : "cannot send the handshake");
 }
 
 /* Any call past its deadline: the server is not answering; reconnect. */
@@ -330,7 +332,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
                       c->lens) == 0)
           return;
       }
-      err = "cannot send the script";
+      err = c->argv[0] && c->argv[1] ? "cannot send the script"
+                                     : lgw__redis_oom;
       rep = NULL;
     }
   }
@@ -339,6 +342,12 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
 }
 
 /* ---- public (internal) API --------------------------------------------------- */
+
+const char lgw__redis_oom[] = "out of memory";
+
+int lgw__redis_err_code(const char *err) {
+  return err == lgw__redis_oom ? LGW_ENOMEM : LGW_ECONNECT;
+}
 
 static void on_timer_close(uv_handle_t *h) {
   lgw__redis_t *r = h->data;

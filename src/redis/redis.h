@@ -40,9 +40,13 @@ long long lgw__rr_num(const lgw__rreply_t *r, long long dflt);
 
 /* A reply (reply set, err NULL), a Redis error reply (both set: err is
  * its text), or no reply (reply NULL): err says why (not connected, timed
- * out, connection lost). */
+ * out, connection lost; lgw__redis_oom itself when the call could not go
+ * on for want of memory). */
 typedef void (*lgw__redis_fn)(lgw__redis_t *r, const lgw__rreply_t *reply,
                               const char *err, void *ud);
+extern const char lgw__redis_oom[];
+/* LGW_ENOMEM for lgw__redis_oom, LGW_ECONNECT for any other err. */
+int lgw__redis_err_code(const char *err);
 /* The connection is (again) ready: authenticated, database selected. */
 typedef void (*lgw__redis_up_fn)(lgw__redis_t *r, void *ud);
 
