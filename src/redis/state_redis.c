@@ -218,8 +218,13 @@ static void read_now(lgw__rstate_t *s) {
   lgw_free(argv);
 }
 
+static void send_preferred(lgw__rstate_t *s);
+
+/* Every state_refresh: a winner whose write could not be sent (out of
+ * memory) goes now, then everything is read. */
 static void on_refresh(lgw__redis_t *r, void *ud) {
   (void)r;
+  send_preferred(ud);
   read_now(ud);
 }
 

@@ -1,24 +1,34 @@
 /*
- * test_redis_oom.c -- the work queue on a real redis-server (loopback,
- * started and stopped here) when one of our allocations fails: the n-th
- * allocation of a whole round (open, push, consume, finish, wait, stats,
- * free) fails, for every n until a round makes none fail. Each round ends
- * (no hang), every callback runs once, a call that fails says LGW_ENOMEM
- * and "out of memory" (or LGW_ECONNECT while the connection whose set-up
- * failed is made again: the call then succeeds), a job whose push was
- * refused is never delivered, a job whose delivery or outcome could not
- * be allocated stays in the queue without an outcome, and a round that
- * reports a result reports the exact one. Nothing leaks
- * (run under ASan or valgrind). Under valgrind (VALGRIND set) every third
- * n is tried.
+ * test_redis_oom.c -- the work queue and the shared state on a real
+ * redis-server (loopback, started and stopped here) when one of our
+ * allocations fails: the n-th allocation of a whole round fails, for
+ * every n up to the count of a round without failures.
+ *
+ * Queue rounds (open, push, consume, finish, wait, stats, free): each
+ * ends (no hang), every callback runs once, a call that fails says
+ * LGW_ENOMEM and "out of memory" (or LGW_ECONNECT while the connection
+ * whose set-up failed is made again: the call then succeeds), a job whose
+ * push was refused is never delivered, a job whose delivery or outcome
+ * could not be allocated stays in the queue without an outcome, and a
+ * round that reports a result reports the exact one. A queue freed with
+ * calls on the wire frees them.
+ *
+ * Shared-state rounds (connect, winner, breaker, reservation, settling,
+ * periodic read): the winner always reaches Redis and is read back; a
+ * reservation without an answer falls back to the local buckets.
+ *
+ * Nothing leaks (run under ASan or valgrind). Under valgrind (VALGRIND
+ * set) every third n is tried.
  */
 #include <signal.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
 #include "llmgateway.h"
 #include "redis_support.h"
+#include "state_redis.h"
 #include "test.h"
 #include "util.h"
 
@@ -286,6 +296,153 @@ TEST(freed_with_calls_on_the_wire) {
   ASSERT_EQ(r.stats, 0);
 }
 
+/* ---- the shared state ---------------------------------------------------- */
+
+typedef struct shared {
+  int preferred, breakers, reserved, reserve_ok;
+  char pref[65];
+  double wait;
+} shared_t;
+
+static void on_preferred(void *ud, const char *key) {
+  shared_t *h = ud;
+  h->preferred++;
+  snprintf(h->pref, sizeof h->pref, "%s", key);
+}
+
+static void on_breaker(void *ud, size_t pi, double remaining) {
+  (void)pi;
+  (void)remaining;
+  ((shared_t *)ud)->breakers++;
+}
+
+static void on_reserved(void *ud, int ok, double wait) {
+  shared_t *h = ud;
+  h->reserved++;
+  h->reserve_ok = ok;
+  h->wait = wait;
+}
+
+static lgw_runtime_t *state_runtime(const char *prefix) {
+  char y[1024];
+  lgw_runtime_t *rt = NULL;
+  snprintf(y, sizeof y,
+           "settings:\n  fallback_model: m1\n  breaker_failures: 2\n"
+           "  state: \"%s\"\n  state_prefix: \"%s\"\n"
+           "  state_refresh: 0.05\n"
+           "providers:\n"
+           "  - provider_type: openai\n    api_style: openai_chat\n"
+           "    base_url: \"http://127.0.0.1:1\"\n    api_key: k1\n"
+           "    rpm: 600\n    tpm: 100000\n",
+           srv.url, prefix);
+  if (lgw_runtime_load_string(y, strlen(y), "c.yaml", &rt, NULL)) return NULL;
+  return rt;
+}
+
+/* One round of the shared state: connect, write a winner, a failure and
+ * a success of the breaker, reserve and settle tokens, read back. 0 or
+ * the line of the first check that does not hold; *ended: the round saw
+ * its reservation and its winner read back. */
+static int state_round(long fail_after, int *ended) {
+  static int serial;
+  char prefix[48];
+  lgw_runtime_t *rt;
+  uv_loop_t loop;
+  lgw__rstate_t *st = NULL;
+  lgw__rstate_hooks_t hooks;
+  lgw__redis_call_t *call = NULL;
+  lgw_error_t err;
+  shared_t h;
+  int rc, bad = 0, i;
+  memset(&h, 0, sizeof h);
+  memset(&err, 0, sizeof err);
+  hooks.preferred = on_preferred;
+  hooks.breaker = on_breaker;
+  hooks.ud = &h;
+  *ended = 0;
+  /* keys of its own: no bucket emptied, no winner left by another round */
+  snprintf(prefix, sizeof prefix, "oomstate%d.%d:", (int)getpid(),
+           serial++);
+  if (!(rt = state_runtime(prefix))) return __LINE__;
+  uv_loop_init(&loop);
+  seen = 0;
+  failed_at = -1;
+  countdown = fail_after;
+#define CHECK(c)      \
+  do {                \
+    if (!(c)) {       \
+      bad = __LINE__; \
+      goto out;       \
+    }                 \
+  } while (0)
+  rc = lgw__rstate_new(&loop, rt, &hooks, NULL, &st, &err);
+  if (rc) {
+    CHECK(is_oom(rc, &err) && st == NULL);
+    goto out;
+  }
+  /* ready: connected, or still trying again after a set-up that could
+   * not allocate */
+  for (i = 0; i < 60 && !lgw__rstate_ready(st); i++)
+    redis_run_until(&loop, &h.reserved, 1, 0.05);
+  CHECK(lgw__rstate_ready(st));
+  CHECK(failed_at >= 0 || i < 20);
+  lgw__rstate_set_preferred(st, "winner-key");
+  lgw__rstate_breaker(st, 0, 1, 1);
+  lgw__rstate_breaker(st, 0, 0, 1);
+  rc = lgw__rstate_reserve(st, 0, 10, on_reserved, &h, &call);
+  if (rc) {
+    CHECK(rc == LGW_ENOMEM);
+  } else {
+    redis_run_until(&loop, &h.reserved, 1, 4);
+    CHECK(h.reserved == 1);
+    /* a reservation without an answer falls back to the local buckets */
+    CHECK(h.reserve_ok == 1 || failed_at >= 0);
+    if (h.reserve_ok) CHECK(h.wait == 0);
+  }
+  lgw__rstate_settle(st, 0, 5);
+  /* the periodic read brings the winner back (its write is sent again
+   * with the next read when it could not be sent) */
+  h.preferred = 0;
+  for (i = 0; i < 40 && strcmp(h.pref, "winner-key") != 0; i++) {
+    int n = h.preferred;
+    redis_run_until(&loop, &h.preferred, n + 1, 0.1);
+  }
+  CHECK(strcmp(h.pref, "winner-key") == 0);
+  if (h.reserved == 1 && h.reserve_ok) *ended = 1;
+  else CHECK(failed_at >= 0);
+out:
+#undef CHECK
+  countdown = -1;
+  lgw__rstate_free(st);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop) != 0 && !bad) bad = __LINE__;
+  lgw_runtime_free(rt);
+  return bad;
+}
+
+TEST(the_shared_state_when_each_allocation_fails) {
+  long n, total, step = getenv("VALGRIND") ? 3 : 1, ended = 0;
+  int e, line;
+  line = state_round(-1, &e);
+  ASSERT_EQ(line, 0);
+  ASSERT_EQ(e, 1);
+  total = seen;
+  ASSERT(total > 10);
+  for (n = 0; n < total; n += step) {
+    line = state_round(n, &e);
+    ended += e;
+    if (line) fprintf(stderr, "  allocation %ld of %ld: line %d\n", n + 1,
+                      total, line);
+    ASSERT_EQ(line, 0);
+    if (test__cur_failed) break;
+  }
+  line = state_round(-1, &e);
+  ASSERT_EQ(line, 0);
+  ASSERT_EQ(e, 1);
+  fprintf(stderr, "  %ld allocations, %ld rounds ended whole\n", total,
+          ended);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   if (getenv("VALGRIND")) wait_s = 1.5;
@@ -297,6 +454,7 @@ int main(void) {
     FAIL_REST("cannot start redis-server");
   RUN(freed_with_calls_on_the_wire);
   RUN(every_allocation_of_a_round_fails_in_turn);
+  RUN(the_shared_state_when_each_allocation_fails);
   redis_stop(&srv);
   return TEST_SUMMARY();
 }
