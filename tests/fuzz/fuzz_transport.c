@@ -139,7 +139,9 @@ static void transport_event(const lgw__transport_t *t, const char *body,
     i++;
   if (i < size && body[i] == '{' && memchr(body, '\0', size) == NULL) {
     size_t j = i + 1;
-    while (j < size && (body[j] == ' ' || body[j] == '\n')) j++;
+    while (j < size && (body[j] == ' ' || body[j] == '\t' ||
+                        body[j] == '\n' || body[j] == '\r'))
+      j++;
     if (j < size && body[j] != '}') {
       memcpy(data, "{\"\\u0061\":0,", 12);
       memcpy(data + 12, body + i + 1, size - i - 1);
