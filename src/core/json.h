@@ -59,6 +59,10 @@ cJSON *lgw__json_parse(const char *s, size_t n, int *nul);
  * \u0000 escape or memory is short (*oom then 1). */
 char *lgw__json_nul_encode(const char *s, size_t n, size_t *out_len,
                            int *oom);
+/* cJSON gave no tree for s[0..n): 1 when the text is JSON it reads (one
+ * value, whitespace around it), so memory ran out; 0 when it is not JSON
+ * (or only a tree could tell). Allocates nothing. */
+int lgw__json_nomem(const char *s, size_t n);
 /* Append the text of a JSON string value s of a tree parsed with nul (as
  * lgw__json_parse reported) to b. */
 int lgw__json_text(lgw__buf_t *b, const char *s, int nul);

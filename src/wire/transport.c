@@ -182,7 +182,9 @@ int lgw__stream_event_open(lgw__stream_t *s, const char *data, size_t len,
   *rc = 0;
   *o = lgw__json_parse(data + a, e - a, nul);
   if (!*o) {
-    *rc = lgw__stream_malformed(data, len, err);
+    *rc = lgw__json_nomem(data + a, e - a)
+              ? lgw__stream_event_end(NULL, LGW_ENOMEM, err)
+              : lgw__stream_malformed(data, len, err);
     return 0;
   }
   t = cJSON_GetObjectItemCaseSensitive(*o, "type");
@@ -625,6 +627,8 @@ static int decode_body(const char *body, size_t len, const char *content_type,
   if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) a = 3;
   while (a < len && is_ws((unsigned char)body[a])) a++;
   j = a < len ? cJSON_ParseWithLengthOpts(body + a, len - a, &end, 0) : NULL;
+  if (!j && lgw__json_nomem(body + a, len - a))
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory reading body");
   if (j) {
     at = (size_t)(end - body);
     while (at < len && is_ws((unsigned char)body[at])) at++;
