@@ -117,7 +117,8 @@ int lgw__jv_int(const lgw__jv_t *v, long *count);
  * LGW__JV_UNSURE (a lone surrogate escape, which cJSON rejects). */
 int lgw__jv_str(const lgw__jv_t *s, lgw__buf_t *b);
 /* A string's bytes between its quotes, *p and *n, when it holds no
- * escape: 0; LGW__JV_UNSURE when it does (decode it with lgw__jv_str). */
+ * escape: 0; LGW__JV_UNSURE when it does (decode it with lgw__jv_str,
+ * into at most *n + 1 bytes; *p and *n are set either way). */
 int lgw__jv_plain(const lgw__jv_t *s, const char **p, size_t *n);
 /* A string value equal to lit (no escapes in either): *eq 1, else 0
  * (also for a value that is no string). 0 or LGW__JV_UNSURE (escapes). */
