@@ -6,7 +6,7 @@
  * bodies and streams fed chunk by chunk. Each failure gives LGW_ENOMEM and
  * "out of memory", never another error, and leaves nothing allocated; the
  * first budget that succeeds gives exactly what an unlimited run gives.
- * Under valgrind (VALGRIND set) the sweeps take every 7th allocation.
+ * Under valgrind (VALGRIND set) the sweeps take every 3rd allocation.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +248,16 @@ static int step_url(const void *ud, char *out, size_t cap, lgw_error_t *err) {
   memset(&p, 0, sizeof p);
   p.base_url = (char *)" https://api.example/v1/?api-version=2024 ";
   u = t->url(&p);
+  if (!u) return lgw__error_set(err, LGW_ENOMEM, "out of memory (url)");
+  snprintf(out, cap, "%s", u);
+  lgw_free(u);
+  return 0;
+}
+
+/* The embeddings endpoint the gateway posts to (the same URL rules). */
+static int step_embed_url(const void *ud, char *out, size_t cap,
+                          lgw_error_t *err) {
+  char *u = lgw__endpoint_url(ud, "/embeddings", "/embeddings");
   if (!u) return lgw__error_set(err, LGW_ENOMEM, "out of memory (url)");
   snprintf(out, cap, "%s", u);
   lgw_free(u);
@@ -507,6 +517,8 @@ TEST(urls_and_headers) {
     SWEEP(step_url, transports[i], transports[i]->name);
     SWEEP(step_headers, transports[i], transports[i]->name);
   }
+  SWEEP(step_embed_url, " https://h.example/v1/?api-version=1 ", "embed url");
+  ASSERT_STREQ(last_out, "https://h.example/v1/embeddings?api-version=1");
 }
 
 TEST(request_bodies) {
@@ -648,7 +660,7 @@ TEST(error_body_messages) {
 }
 
 int main(void) {
-  if (getenv("VALGRIND")) stride = 7;
+  if (getenv("VALGRIND")) stride = 3;
   lgw_set_allocator(t_malloc, t_realloc, t_free);
   lgw_set_log(quiet, NULL, LGW_LOG_DEBUG);
   RUN(urls_and_headers);
