@@ -393,7 +393,9 @@ static int keep_aside(const char *path, lgw_error_t *err) {
 
 /* Under the lock: writes entries, merged into what the file holds when
  * merge is set, else in place of it. A file that is not a state file is
- * kept aside first; one that is not a regular file is left alone. */
+ * kept aside first (once the new content is built: running out of memory
+ * before leaves it where it is); one that is not a regular file is left
+ * alone. */
 static int write_locked(const char *path, const lgw__kvlist_t *entries,
                         int merge, lgw_error_t *err) {
   lgw__kvlist_t map;
@@ -406,13 +408,12 @@ static int write_locked(const char *path, const lgw__kvlist_t *entries,
   if (!rc && lk.found == FOUND_REFUSED)
     rc = lgw__error_set(err, LGW_EIO, "provider state file %s not written: "
                         "%s", path, lk.why);
-  else if (!rc && lk.found == FOUND_BAD && !lk.empty)
-    rc = keep_aside(path, err);
   for (i = 0; !rc && i < entries->n; i++)
     if (lgw__kvlist_add(&map, entries->items[i].key, entries->items[i].value))
       rc = LGW_ENOMEM;
   if (!rc && !(json = state_json(&map))) rc = LGW_ENOMEM;
   if (rc == LGW_ENOMEM) lgw__error_set(err, rc, "out of memory");
+  if (!rc && lk.found == FOUND_BAD && !lk.empty) rc = keep_aside(path, err);
   if (!rc) rc = lgw__write_file_atomic(path, json, strlen(json), err);
   lgw_free(json);
   lgw__kvlist_free(&map);

@@ -57,7 +57,7 @@ static void quiet(lgw_log_level_t level, const char *msg, void *ud) {
   (void)ud;
 }
 
-/* ---- the sweep ----------------------------------------------------------- */
+/* ---- the sweep ---------------------------------------------------------- */
 
 #define OUT_CAP 8192
 
@@ -139,7 +139,7 @@ static const char *sweep(step_fn step, after_fn after, const void *ud) {
     if (why_[0]) TEST__FAIL("%s: %s", what, why_);                 \
   } while (0)
 
-/* ---- the provider state file ----------------------------------------------- */
+/* ---- the provider state file -------------------------------------------- */
 
 static char dir[64], path[128];
 
@@ -190,6 +190,24 @@ static const char *strays(void) {
   }
   closedir(d);
   return names;
+}
+
+/* The one file strays() names, read; NULL when there is not one. */
+static char *stray_text(void) {
+  static char p[256];
+  const char *s = strays();
+  if (!s[0] || strchr(s + 1, ' ')) return NULL;
+  snprintf(p, sizeof p, "%s/%s", dir, s + 1);
+  return read_file(p);
+}
+
+static void clear_strays(void) {
+  char p[256], names[1024], *n, *save = NULL;
+  snprintf(names, sizeof names, "%s", strays());
+  for (n = strtok_r(names, " ", &save); n; n = strtok_r(NULL, " ", &save)) {
+    snprintf(p, sizeof p, "%s/%s", dir, n);
+    unlink(p);
+  }
 }
 
 static void kv_line(const lgw__kvlist_t *l, char *out, size_t cap) {
@@ -248,6 +266,37 @@ static int step_save(const void *ud, char *out, size_t cap,
   return rc;
 }
 
+static const char bad_file[] = "{\"preferred_by_config\": [1, 2]}\n";
+
+/* A merge into a file that is not a state file: kept aside, then the new
+ * file written. */
+static int step_save_bad(const void *ud, char *out, size_t cap,
+                         lgw_error_t *err) {
+  const char *now, *aside;
+  size_t k;
+  int rc;
+  clear_strays();
+  put_file(path, bad_file);
+  rc = lgw__state_merge(path, ud, err);
+  now = read_file(path);
+  k = (size_t)snprintf(out, cap, "%s", rc ? err->message
+                                          : now ? now : "(none)");
+  aside = stray_text();
+  snprintf(out + k, cap - k, "aside: %s", aside ? aside : "(none)");
+  return rc;
+}
+
+/* After a failed save: the file where it was, or (the failure came after
+ * it was kept aside) kept aside whole with nothing in its place. */
+static const char *bad_unchanged(const void *ud) {
+  const char *now = read_file(path), *aside;
+  (void)ud;
+  if (now && strcmp(now, bad_file) == 0 && !strays()[0]) return "";
+  aside = stray_text();
+  if (!now && aside && strcmp(aside, bad_file) == 0) return "";
+  return now ? now : "neither kept aside whole nor left in place";
+}
+
 TEST(state_file) {
   static lgw__kv_t kv[4] = {{(char *)"cfg-b", (char *)"prov-2"},
                             {(char *)"cfg-z", (char *)"prov-\xc3\xa9"},
@@ -285,13 +334,19 @@ TEST(state_file) {
   sc.merge = 1;
   SWEEP(step_save, file_unchanged, &sc, "second merge");
   ASSERT_EQ(last_rc, 0);
+  SWEEP(step_save_bad, bad_unchanged, &entries, "merge into a bad file");
+  ASSERT_EQ(last_rc, 0);
+  ASSERT_STREQ(last_out, "{\n  \"preferred_by_config\": {\n"
+               "    \"cfg-b\": \"prov-9\"\n  }\n}\n"
+               "aside: {\"preferred_by_config\": [1, 2]}\n");
+  clear_strays();
   unlink(path);
   snprintf(path, sizeof path, "%s/state.json.lock", dir);
   unlink(path);
   rmdir(dir);
 }
 
-/* ---- the public JSON functions --------------------------------------------- */
+/* ---- the public JSON functions ------------------------------------------ */
 
 /* A value as JSON-like text, without allocating. */
 static size_t show(const lgw_value_t *v, char *out, size_t cap) {
@@ -407,7 +462,7 @@ TEST(json_functions) {
   ASSERT_STREQ(last_out, "21 \"caf\xc3\xa9 \\\"q\\\"\\n\\u0001\"");
 }
 
-/* ---- env, route, URLs ------------------------------------------------------ */
+/* ---- env, route, URLs --------------------------------------------------- */
 
 static const char *fake_env(const char *name, void *ud) {
   (void)ud;

@@ -49,7 +49,7 @@ static void quiet(lgw_log_level_t level, const char *msg, void *ud) {
   (void)ud;
 }
 
-/* ---- the sweep ----------------------------------------------------------- */
+/* ---- the sweep ---------------------------------------------------------- */
 
 #define OUT_CAP 32768
 
@@ -124,7 +124,7 @@ static const char *sweep(step_fn step, const void *ud) {
   return "";
 }
 
-/* ---- inputs ---------------------------------------------------------------- */
+/* ---- inputs ------------------------------------------------------------- */
 
 static const lgw__transport_t *const transports[] = {
   &lgw__transport_responses, &lgw__transport_chat, &lgw__transport_anthropic,
@@ -239,7 +239,7 @@ static lgw__call_t make_call(int with_rich, int stream) {
   return c;
 }
 
-/* ---- steps ----------------------------------------------------------------- */
+/* ---- steps -------------------------------------------------------------- */
 
 static int step_url(const void *ud, char *out, size_t cap, lgw_error_t *err) {
   const lgw__transport_t *t = ud;
@@ -415,7 +415,7 @@ static int step_stream(const void *ud, char *out, size_t cap,
   return rc;
 }
 
-/* ---- data ------------------------------------------------------------------ */
+/* ---- data --------------------------------------------------------------- */
 
 static char *slurp(const char *path) {
   FILE *f = fopen(path, "rb");
@@ -502,7 +502,7 @@ static const char *const error_streams[NT] = {
   "\"refusal\":\"no\"},\"finish_reason\":\"content_filter\"}]}\n\n"
   "data: [DONE]\n\n"};
 
-/* ---- tests ----------------------------------------------------------------- */
+/* ---- tests -------------------------------------------------------------- */
 
 #define SWEEP(step, ud, what)                                      \
   do {                                                             \
