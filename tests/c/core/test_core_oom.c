@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "env.h"
 #include "llmgateway.h"
 #include "provider_state.h"
@@ -497,7 +498,35 @@ static int step_redact(const void *ud, char *out, size_t cap,
   return 0;
 }
 
+static int step_route(const void *ud, char *out, size_t cap,
+                      lgw_error_t *err) {
+  const lgw_runtime_t *rt = ud;
+  lgw__overrides_t ov;
+  lgw__route_t r;
+  int rc;
+  memset(&ov, 0, sizeof ov);
+  memset(&r, 0, sizeof r);
+  ov.tier = " Strong ";
+  rc = lgw__route(rt, &rt->providers[0], "summarize", &ov, &r, err);
+  if (!rc)
+    snprintf(out, cap, "%s|%s|%s|%g|%ld|%d", r.requested_model, r.model,
+             r.reasoning_effort, r.temperature, r.max_tokens, (int)r.style);
+  lgw__route_free(&r);
+  return rc;
+}
+
+static const char config[] =
+    "version: 1\n"
+    "settings:\n  fallback_model: m1\n  strong_model: \" big  model \"\n"
+    "tasks:\n  summarize: {temperature: 0.5, max_tokens: 99}\n"
+    "providers:\n"
+    "  - provider_type: openai\n    api_style: openai_chat\n"
+    "    base_url: https://api.example/v1\n"
+    "    model_map: {big model: \"gpt-5 (high)\"}\n";
+
 TEST(env_route_urls) {
+  lgw_runtime_t *rt = NULL;
+  lgw_error_t err;
   lgw__provider_t p;
   SWEEP(step_env, NULL, " ${A:-${B}} ", "env");
   ASSERT_STREQ(last_out, "from-b");
@@ -510,6 +539,11 @@ TEST(env_route_urls) {
   SWEEP(step_normalize, NULL, &p, "normalize");
   ASSERT_STREQ(last_out, "gpt-5|high");
   lgw__kvlist_free(&p.model_map);
+  ASSERT_EQ(lgw_runtime_load_string(config, strlen(config), "c.yaml", &rt,
+                                    &err), 0);
+  SWEEP(step_route, NULL, rt, "route");
+  lgw_runtime_free(rt);
+  ASSERT_STREQ(last_out, "big  model|gpt-5|high|1|99|2");
   SWEEP(step_redact, NULL, "https://u:p@h.example/x?a=1&b#f", "redact");
   ASSERT_STREQ(last_out, "https://<redacted>@h.example/x?a=<redacted>&"
                "<redacted>#<redacted>");

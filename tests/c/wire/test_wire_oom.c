@@ -502,6 +502,71 @@ static const char *const error_streams[NT] = {
   "\"refusal\":\"no\"},\"finish_reason\":\"content_filter\"}]}\n\n"
   "data: [DONE]\n\n"};
 
+/* Text streams of each format (tool calls are in the captures): parts,
+ * escapes and a U+0000, another choice, a refusal, usage, a data event
+ * over two lines, CRLF line ends and a byte order mark. */
+static const char *const text_streams[NT] = {
+  "event: response.created\r\ndata: {\"type\":\"response.created\","
+  "\"response\":{\"id\":\"r1\",\"status\":\"in_progress\","
+  "\"output\":[]}}\r\n\r\n"
+  "event: response.output_text.delta\r\ndata: {\"type\":\"response."
+  "output_text.delta\",\"output_index\":0,\"content_index\":0,"
+  "\"delta\":\"Hel\"}\r\n\r\n"
+  "data: {\"type\":\"response.output_text.delta\",\"output_index\":0,"
+  "\"content_index\":0,\"delta\":\"lo \\u00e9\\u0000\\\"x\\\"\"}\r\n\r\n"
+  "data: {\"type\":\"response.output_text.delta\",\r\n"
+  "data: \"output_index\":1,\"content_index\":0,\"delta\":\"two\"}\r\n\r\n"
+  "data: {\"type\":\"response.refusal.delta\",\"output_index\":2,"
+  "\"content_index\":0,\"delta\":\"no \\u2019\"}\r\n\r\n"
+  "event: response.completed\r\ndata: {\"type\":\"response.completed\","
+  "\"response\":{\"status\":\"completed\",\"output\":[{\"type\":"
+  "\"message\",\"content\":[{\"type\":\"output_text\",\"text\":"
+  "\"Hello\"}]}],\"usage\":{\"input_tokens\":5,\"output_tokens\":7,"
+  "\"input_tokens_details\":{\"cached_tokens\":1},"
+  "\"output_tokens_details\":{\"reasoning_tokens\":2}}}}\r\n\r\n"
+  "data: [DONE]\r\n\r\n",
+  "\xEF\xBB\xBF: a comment\n\n"
+  "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":"
+  "\"m\",\"created\":1,\"choices\":[{\"index\":0,\"delta\":{\"role\":"
+  "\"assistant\",\"content\":\"\"}}]}\n\n"
+  "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+  "\"delta\":{\"content\":\"Hel\"}}]}\n\n"
+  "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+  "\n"
+  "data: \"delta\":{\"content\":\"lo \\u0000\\u00e9 \\\"x\\\"\"}}]}\n\n"
+  "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":1,"
+  "\"delta\":{\"content\":\"other choice\"}}]}\n\n"
+  "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+  "\"delta\":{},\"finish_reason\":\"length\"}]}\n\n"
+  "data: {\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":"
+  "{\"prompt_tokens\":3,\"completion_tokens\":4,"
+  "\"prompt_tokens_details\":{\"cached_tokens\":1}}}\n\n"
+  "data: [DONE]\n\n",
+  "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
+  "{\"id\":\"m1\",\"type\":\"message\",\"role\":\"assistant\","
+  "\"content\":[],\"usage\":{\"input_tokens\":9,\"output_tokens\":1,"
+  "\"cache_read_input_tokens\":4}}}\n\n"
+  "event: content_block_start\ndata: {\"type\":\"content_block_start\","
+  "\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":"
+  "\"\"}}\n\n"
+  "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+  "\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":"
+  "\"hm\"}}\n\n"
+  "event: ping\ndata: {\"type\": \"ping\"}\n\n"
+  "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+  "\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":"
+  "\"Hel\"}}\n\n"
+  "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+  "\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":"
+  "\"lo \\u0000\\u00e9\"}}\n\n"
+  "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+  "\"index\":2,\"delta\":{\"type\":\"text_delta\",\"text\":"
+  "\"two\"}}\n\n"
+  "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":"
+  "{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":12}}\n\n"
+  "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+  NULL};
+
 /* ---- tests -------------------------------------------------------------- */
 
 #define SWEEP(step, ud, what)                                      \
@@ -597,6 +662,13 @@ TEST(sse_bodies) {
       if (!why_[0] && last_rc != (i % 3 == 0 ? 0 : LGW_EHTTP))
         why_ = last_out;
     }
+    if (!why_[0]) {
+      pc.body = text_streams[i < 3 ? i : 1];
+      pc.len = strlen(pc.body);
+      snprintf(what, sizeof what, "%s SSE text body", pc.t->name);
+      why_ = sweep(step_parse, &pc);
+      if (!why_[0] && last_rc) why_ = last_out;
+    }
     free(file);
     if (why_[0]) TEST__FAIL("%s: %s", what, why_);
   }
@@ -608,18 +680,23 @@ TEST(streams) {
   for (i = 0; i < NT; i++) {
     char *file = slurp(stream_files[i]);
     ASSERT(file != NULL);
-    for (j = 0; j < 3; j++) {
+    /* the capture, a text stream (both in pieces of 7 and whole), and
+     * the error stream */
+    for (j = 0; j < 5; j++) {
+      static const char *const kind[] = {"capture", "text", "error"};
       stream_case_t sc;
       char what[96];
       const char *why_;
       sc.t = transports[i];
-      sc.body = j < 2 ? file : error_streams[i];
+      sc.body = j < 2   ? file
+                : j < 4 ? text_streams[i < 3 ? i : 1]
+                        : error_streams[i];
       sc.len = strlen(sc.body);
       sc.piece = pieces[j % 2];
-      snprintf(what, sizeof what, "%s stream %s in pieces of %zu",
-               sc.t->name, j < 2 ? "capture" : "error", sc.piece);
+      snprintf(what, sizeof what, "%s %s stream in pieces of %zu",
+               sc.t->name, kind[j / 2], sc.piece);
       why_ = sweep(step_stream, &sc);
-      if (!why_[0] && (j < 2 || i == 3 ? last_rc || strncmp(last_out, "done", 4)
+      if (!why_[0] && (j < 4 || i == 3 ? last_rc || strncmp(last_out, "done", 4)
                                        : last_rc != LGW_EHTTP))
         why_ = last_out;
       if (why_[0]) {
