@@ -219,6 +219,8 @@ static void kv_line(const lgw__kvlist_t *l, char *out, size_t cap) {
                           l->items[i].value);
 }
 
+static size_t show(const lgw_value_t *v, char *out, size_t cap);
+
 static int step_load(const void *ud, char *out, size_t cap,
                      lgw_error_t *err) {
   lgw__kvlist_t l = {NULL, 0};
@@ -226,6 +228,17 @@ static int step_load(const void *ud, char *out, size_t cap,
   (void)ud;
   kv_line(&l, out, cap);
   lgw__kvlist_free(&l);
+  return rc;
+}
+
+/* The public functions on the same file. */
+static int step_public_load(const void *ud, char *out, size_t cap,
+                            lgw_error_t *err) {
+  lgw_value_t *v = NULL;
+  int rc = lgw_provider_state_load(path, &v, err);
+  (void)ud;
+  if (!rc) show(v, out, cap);
+  lgw_value_free(v);
   return rc;
 }
 
@@ -298,6 +311,20 @@ static const char *bad_unchanged(const void *ud) {
   return now ? now : "neither kept aside whole nor left in place";
 }
 
+static int step_public_merge(const void *ud, char *out, size_t cap,
+                             lgw_error_t *err) {
+  char *written = NULL;
+  const char *now;
+  int rc;
+  put_file(path, before);
+  rc = lgw_provider_state_write(ud, 1, path, &written, err);
+  now = read_file(path);
+  snprintf(out, cap, "%s %s", written ? written : "-",
+           rc ? err->message : now ? now : "(none)");
+  lgw_free(written);
+  return rc;
+}
+
 TEST(state_file) {
   static lgw__kv_t kv[4] = {{(char *)"cfg-b", (char *)"prov-2"},
                             {(char *)"cfg-z", (char *)"prov-\xc3\xa9"},
@@ -335,6 +362,21 @@ TEST(state_file) {
   sc.merge = 1;
   SWEEP(step_save, file_unchanged, &sc, "second merge");
   ASSERT_EQ(last_rc, 0);
+  SWEEP(step_public_load, NULL, NULL, "lgw_provider_state_load");
+  ASSERT_STREQ(last_out,
+               "{cfg-a:'prov-3',cfg-b:'prov-9',cfg-z:'prov-\xc3\xa9',}");
+  {
+    lgw_value_t *v = lgw_value_object();
+    ASSERT(v != NULL);
+    ASSERT_EQ(lgw_value_set(v, "cfg-n", 5, lgw_value_int(12)), 0);
+    ASSERT_EQ(lgw_value_set(v, "cfg-a", 5, lgw_value_string("p", 1)), 0);
+    snprintf(before, sizeof before, "%s", read_file(path));
+    SWEEP(step_public_merge, file_unchanged, v, "lgw_provider_state_write");
+    lgw_value_free(v);
+    ASSERT_EQ(last_rc, 0);
+    ASSERT_CONTAINS(last_out, "\"cfg-a\": \"p\",\n    \"cfg-b\": \"prov-9\","
+                    "\n    \"cfg-n\": \"12\",");
+  }
   SWEEP(step_save_bad, bad_unchanged, &entries, "merge into a bad file");
   ASSERT_EQ(last_rc, 0);
   ASSERT_STREQ(last_out, "{\n  \"preferred_by_config\": {\n"
