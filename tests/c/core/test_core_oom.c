@@ -325,6 +325,33 @@ static int step_public_merge(const void *ud, char *out, size_t cap,
   return rc;
 }
 
+/* A save into a directory not made yet (dir/sub): made with the lock. */
+static char sub[96], sub_path[160];
+
+static void remove_sub(void) {
+  char p[192];
+  snprintf(p, sizeof p, "%s.lock", sub_path);
+  unlink(p);
+  unlink(sub_path);
+  rmdir(sub);
+}
+
+static int step_save_new_dir(const void *ud, char *out, size_t cap,
+                             lgw_error_t *err) {
+  const char *now;
+  int rc;
+  remove_sub();
+  rc = lgw__state_merge(sub_path, ud, err);
+  now = read_file(sub_path);
+  snprintf(out, cap, "%s", rc ? err->message : now ? now : "(none)");
+  return rc;
+}
+
+static const char *no_new_file(const void *ud) {
+  (void)ud;
+  return read_file(sub_path) ? "a state file was written" : "";
+}
+
 TEST(state_file) {
   static lgw__kv_t kv[4] = {{(char *)"cfg-b", (char *)"prov-2"},
                             {(char *)"cfg-z", (char *)"prov-\xc3\xa9"},
@@ -377,6 +404,11 @@ TEST(state_file) {
     ASSERT_CONTAINS(last_out, "\"cfg-a\": \"p\",\n    \"cfg-b\": \"prov-9\","
                     "\n    \"cfg-n\": \"12\",");
   }
+  snprintf(sub, sizeof sub, "%s/sub", dir);
+  snprintf(sub_path, sizeof sub_path, "%s/state.json", sub);
+  SWEEP(step_save_new_dir, no_new_file, &entries, "merge into a new dir");
+  remove_sub();
+  ASSERT_EQ(last_rc, 0);
   SWEEP(step_save_bad, bad_unchanged, &entries, "merge into a bad file");
   ASSERT_EQ(last_rc, 0);
   ASSERT_STREQ(last_out, "{\n  \"preferred_by_config\": {\n"
