@@ -6,7 +6,7 @@
  * bodies and streams fed chunk by chunk. Each failure gives LGW_ENOMEM and
  * "out of memory", never another error, and leaves nothing allocated; the
  * first budget that succeeds gives exactly what an unlimited run gives.
- * Under valgrind (VALGRIND set) the sweeps take every 3rd allocation.
+ * Under valgrind (VALGRIND set) the sweeps take every other allocation.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -737,7 +737,7 @@ TEST(error_body_messages) {
 }
 
 int main(void) {
-  if (getenv("VALGRIND")) stride = 3;
+  if (getenv("VALGRIND")) stride = 2;
   lgw_set_allocator(t_malloc, t_realloc, t_free);
   lgw_set_log(quiet, NULL, LGW_LOG_DEBUG);
   RUN(urls_and_headers);
