@@ -392,6 +392,15 @@ cJSON *lgw__json_parse(const char *s, size_t n, int *nul) {
   return j;
 }
 
+int lgw__json_nomem(const char *s, size_t n) {
+  lgw__jv_t root;
+  size_t a, e;
+  if (!s) return 0;
+  /* the ends cJSON skips and the in-place reader does not (\f, \v) */
+  lgw__strip_range(s, n, &a, &e);
+  return a < e && lgw__jv_root(s + a, e - a, &root) == 0;
+}
+
 int lgw__json_text(lgw__buf_t *b, const char *s, int nul) {
   const char *run;
   if (!s) return 0;

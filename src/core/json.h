@@ -59,6 +59,10 @@ cJSON *lgw__json_parse(const char *s, size_t n, int *nul);
  * \u0000 escape or memory is short (*oom then 1). */
 char *lgw__json_nul_encode(const char *s, size_t n, size_t *out_len,
                            int *oom);
+/* cJSON gave no tree for s[0..n): 1 when the text is JSON it reads (one
+ * value, whitespace around it), so memory ran out; 0 when it is not JSON
+ * (or only a tree could tell). Allocates nothing. */
+int lgw__json_nomem(const char *s, size_t n);
 /* Append the text of a JSON string value s of a tree parsed with nul (as
  * lgw__json_parse reported) to b. */
 int lgw__json_text(lgw__buf_t *b, const char *s, int nul);
@@ -113,7 +117,8 @@ int lgw__jv_int(const lgw__jv_t *v, long *count);
  * LGW__JV_UNSURE (a lone surrogate escape, which cJSON rejects). */
 int lgw__jv_str(const lgw__jv_t *s, lgw__buf_t *b);
 /* A string's bytes between its quotes, *p and *n, when it holds no
- * escape: 0; LGW__JV_UNSURE when it does (decode it with lgw__jv_str). */
+ * escape: 0; LGW__JV_UNSURE when it does (decode it with lgw__jv_str,
+ * into at most *n + 1 bytes; *p and *n are set either way). */
 int lgw__jv_plain(const lgw__jv_t *s, const char **p, size_t *n);
 /* A string value equal to lit (no escapes in either): *eq 1, else 0
  * (also for a value that is no string). 0 or LGW__JV_UNSURE (escapes). */

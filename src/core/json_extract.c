@@ -572,9 +572,12 @@ static int json_fence_info(const char *s, size_t n) {
 }
 
 /* The first ```json or bare ``` block anywhere whose content parses. A block
- * runs to the next fence line, or to the end of the text if unclosed. */
+ * runs to the next fence line, or to the end of the text if unclosed.
+ * LGW_EJSON when none does; LGW_ENOMEM stops the search (a later block is
+ * not the answer). */
 static int parse_fenced_blocks(const char *s, size_t n, cJSON **out) {
   size_t i = 0;
+  int rc;
   while (i < n) {
     size_t ll = line_len(s + i, n - i), start, end;
     int fence = starts_with_fence(s + i, ll);
@@ -594,7 +597,8 @@ static int parse_fenced_blocks(const char *s, size_t n, cJSON **out) {
       const char *c = s + start;
       size_t cn = end - start;
       py_strip(&c, &cn);
-      if (lgw__json_parse_strict(c, cn, out, NULL) == 0) return 0;
+      if ((rc = lgw__json_parse_strict(c, cn, out, NULL)) != LGW_EJSON)
+        return rc;
     }
     /* Skip the closing fence so it does not open a block of its own. */
     if (i < n) {
@@ -633,16 +637,19 @@ static size_t balanced_end(const char *s, size_t n, size_t *work) {
 
 /* The first '{' or '[' that starts a balanced span which parses. Bounded:
  * after a linear budget of bytes scanned and parsed, give up, so prose full
- * of unbalanced brackets costs O(n), not O(n^2). */
+ * of unbalanced brackets costs O(n), not O(n^2). Returns as
+ * parse_fenced_blocks. */
 static int parse_embedded(const char *s, size_t n, cJSON **out) {
   size_t i, work = 0, budget = 8 * n + 65536;
+  int rc;
   for (i = 0; i < n && work < budget; i++) {
     size_t len;
     if (s[i] != '{' && s[i] != '[') continue;
     len = balanced_end(s + i, n - i, &work);
     if (!len) continue;
     work += len;
-    if (lgw__json_parse_strict(s + i, len, out, NULL) == 0) return 0;
+    if ((rc = lgw__json_parse_strict(s + i, len, out, NULL)) != LGW_EJSON)
+      return rc;
   }
   return LGW_EJSON;
 }
@@ -665,8 +672,11 @@ int lgw__json_extract(const char *text, size_t len, cJSON **out,
     rc = parse_python_fenced(s, n, out, &first);
     if (rc == 0 || rc == LGW_ENOMEM) goto report;
   }
-  if (parse_fenced_blocks(s, n, out) == 0 || parse_embedded(s, n, out) == 0)
-    return 0;
+  rc = parse_fenced_blocks(s, n, out);
+  if (rc == LGW_EJSON) rc = parse_embedded(s, n, out);
+  if (rc == LGW_ENOMEM)
+    return lgw__error_set(err, rc, "JSON parse error: out of memory");
+  if (rc != LGW_EJSON) return rc;
 report:
   if (rc && err) *err = first;
   return rc;

@@ -132,6 +132,7 @@ static int take_mapping(const cJSON *root, lgw__kvlist_t *out, look_t *lk) {
   cJSON_ArrayForEach(it, map) {
     char *v = py_str(it);
     int rc = 0;
+    if (!v && !cJSON_IsObject(it) && !cJSON_IsArray(it)) return LGW_ENOMEM;
     if (!lgw__is_blank(it->string) && !lgw__is_blank(v))
       rc = lgw__kvlist_add(out, it->string, v);
     lgw_free(v);
@@ -186,8 +187,11 @@ static int inspect(const char *path, lgw__kvlist_t *out, look_t *lk) {
     because(lk, "larger than 16 MiB (%lld bytes)",
             st.st_size > LGW__STATE_MAX_BYTES ? (long long)st.st_size
                                               : (long long)b.len);
-  } else if (lgw__json_parse_strict(b.data ? b.data : "", b.len, &root,
-                                    &perr)) {
+  } else if ((rc = lgw__json_parse_strict(b.data ? b.data : "", b.len,
+                                          &root, &perr)) == LGW_ENOMEM) {
+    /* not a reason to keep a good file aside */
+  } else if (rc) {
+    rc = 0;
     lk->found = FOUND_BAD;
     lk->empty = b.len == 0;
     because(lk, "%s", perr.message);
@@ -318,6 +322,10 @@ static int lock_state(const char *path, lgw_error_t *err) {
       /* missing directories are created as for the state file itself */
       made_dirs = 1;
       if (lgw__make_parent_dirs(lock) == 0) continue;
+      if (errno == ENOMEM) {
+        rc = lgw__error_set(err, LGW_ENOMEM, "out of memory");
+        break;
+      }
     }
     if (fd < 0) {
       rc = lgw__error_set(err, LGW_EIO, "cannot lock provider state file "
@@ -385,7 +393,9 @@ static int keep_aside(const char *path, lgw_error_t *err) {
 
 /* Under the lock: writes entries, merged into what the file holds when
  * merge is set, else in place of it. A file that is not a state file is
- * kept aside first; one that is not a regular file is left alone. */
+ * kept aside first (once the new content is built: running out of memory
+ * before leaves it where it is); one that is not a regular file is left
+ * alone. */
 static int write_locked(const char *path, const lgw__kvlist_t *entries,
                         int merge, lgw_error_t *err) {
   lgw__kvlist_t map;
@@ -398,13 +408,12 @@ static int write_locked(const char *path, const lgw__kvlist_t *entries,
   if (!rc && lk.found == FOUND_REFUSED)
     rc = lgw__error_set(err, LGW_EIO, "provider state file %s not written: "
                         "%s", path, lk.why);
-  else if (!rc && lk.found == FOUND_BAD && !lk.empty)
-    rc = keep_aside(path, err);
   for (i = 0; !rc && i < entries->n; i++)
     if (lgw__kvlist_add(&map, entries->items[i].key, entries->items[i].value))
       rc = LGW_ENOMEM;
   if (!rc && !(json = state_json(&map))) rc = LGW_ENOMEM;
   if (rc == LGW_ENOMEM) lgw__error_set(err, rc, "out of memory");
+  if (!rc && lk.found == FOUND_BAD && !lk.empty) rc = keep_aside(path, err);
   if (!rc) rc = lgw__write_file_atomic(path, json, strlen(json), err);
   lgw_free(json);
   lgw__kvlist_free(&map);

@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "json.h"
 #include "util.h"
 
 typedef struct {
@@ -33,6 +34,16 @@ typedef struct {
   cJSON *error;         /* an Anthropic error event */
   int nomem;
 } sse_state;
+
+/* Replace (or add) key in obj; v is consumed (freed when it cannot be
+ * added: the key is copied). */
+static int set_item(cJSON *obj, const char *key, cJSON *v) {
+  if (!v) return LGW_ENOMEM;
+  cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+  if (cJSON_AddItemToObject(obj, key, v)) return 0;
+  cJSON_Delete(v);
+  return LGW_ENOMEM;
+}
 
 static void keep(cJSON **slot, const cJSON *v, sse_state *st) {
   cJSON *copy = cJSON_Duplicate(v, 1);
@@ -146,8 +157,7 @@ static void fold_anthropic(const cJSON *o, const char *type, sse_state *st) {
           st->nomem = 1;
           continue;
         }
-        cJSON_DeleteItemFromObjectCaseSensitive(st->msg_usage, it->string);
-        cJSON_AddItemToObject(st->msg_usage, it->string, c);
+        if (set_item(st->msg_usage, it->string, c)) st->nomem = 1;
       }
     }
   }
@@ -161,6 +171,7 @@ static void fold_event(const char *data, size_t n, sse_state *st) {
   lgw__strip_range(data, n, &a, &e);
   if (a == e || (e - a == 6 && memcmp(data + a, "[DONE]", 6) == 0)) return;
   o = cJSON_ParseWithLength(data + a, e - a);
+  if (!o && lgw__json_nomem(data + a, e - a)) st->nomem = 1;
   if (!cJSON_IsObject(o)) {
     cJSON_Delete(o);
     return;
@@ -175,14 +186,6 @@ static void fold_event(const char *data, size_t n, sse_state *st) {
   fold_anthropic(o, type, st);
   cJSON_Delete(st->last);
   st->last = o;
-}
-
-/* Replace (or add) key in obj; v is consumed. */
-static int set_item(cJSON *obj, const char *key, cJSON *v) {
-  if (!v) return LGW_ENOMEM;
-  cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
-  cJSON_AddItemToObject(obj, key, v);
-  return 0;
 }
 
 static int take(cJSON *obj, const char *key, cJSON **slot) {
@@ -285,8 +288,7 @@ static cJSON *result_message(sse_state *st) {
       cJSON *it;
       while ((it = st->msg_usage->child) != NULL) {
         cJSON_DetachItemViaPointer(st->msg_usage, it);
-        cJSON_DeleteItemFromObjectCaseSensitive(usage, it->string);
-        cJSON_AddItemToObject(usage, it->string, it);
+        rc |= set_item(usage, it->string, it);
       }
     } else {
       rc |= take(r, "usage", &st->msg_usage);

@@ -182,7 +182,9 @@ int lgw__stream_event_open(lgw__stream_t *s, const char *data, size_t len,
   *rc = 0;
   *o = lgw__json_parse(data + a, e - a, nul);
   if (!*o) {
-    *rc = lgw__stream_malformed(data, len, err);
+    *rc = lgw__json_nomem(data + a, e - a)
+              ? lgw__stream_event_end(NULL, LGW_ENOMEM, err)
+              : lgw__stream_malformed(data, len, err);
     return 0;
   }
   t = cJSON_GetObjectItemCaseSensitive(*o, "type");
@@ -625,6 +627,8 @@ static int decode_body(const char *body, size_t len, const char *content_type,
   if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) a = 3;
   while (a < len && is_ws((unsigned char)body[a])) a++;
   j = a < len ? cJSON_ParseWithLengthOpts(body + a, len - a, &end, 0) : NULL;
+  if (!j && lgw__json_nomem(body + a, len - a))
+    return lgw__error_set(err, LGW_ENOMEM, "out of memory reading body");
   if (j) {
     at = (size_t)(end - body);
     while (at < len && is_ws((unsigned char)body[at])) at++;
@@ -687,17 +691,73 @@ static const char *error_text(const cJSON *root) {
   return NULL;
 }
 
+/* A string value's text (NUL-terminated) in *s: in place, or decoded
+ * into tmp[0..cap); *s NULL for a value that is no string. 0, or
+ * LGW__JV_UNSURE (a tree must read it). Allocates nothing. */
+static int jv_text(const lgw__jv_t *v, char *tmp, size_t cap,
+                   const char **s) {
+  lgw__buf_t b;
+  const char *p;
+  size_t n;
+  int plain;
+  *s = NULL;
+  if (v->type != LGW__JV_STR) return 0;
+  plain = lgw__jv_plain(v, &p, &n) == 0;
+  if (n >= cap) return LGW__JV_UNSURE;
+  if (plain) {
+    memcpy(tmp, p, n);
+    tmp[n] = '\0';
+  } else {
+    /* room for the whole escaped text: lgw__jv_str does not grow b */
+    b.data = tmp;
+    b.len = 0;
+    b.cap = cap;
+    if (lgw__jv_str(v, &b)) return LGW__JV_UNSURE;
+  }
+  *s = tmp;
+  return 0;
+}
+
+/* error_text read in place, without a tree: 0 (*msg NULL when the body
+ * names none), or LGW__JV_UNSURE. */
+static int error_text_jv(const char *body, size_t len, char *tmp,
+                         size_t cap, const char **msg) {
+  static const char *const keys[] = {"error", "message", "detail"};
+  lgw__jv_t root, v[3], m;
+  size_t i;
+  *msg = NULL;
+  if (lgw__jv_root(body, len, &root)) return LGW__JV_UNSURE;
+  if (root.type != LGW__JV_OBJ) return 0;
+  if (lgw__jv_getv(&root, keys, v, 3)) return LGW__JV_UNSURE;
+  for (i = 0; i < 3; i++) {
+    if (jv_text(&v[i], tmp, cap, msg)) return LGW__JV_UNSURE;
+    if (*msg && **msg) return 0;
+    if (i == 0 && v[0].type == LGW__JV_OBJ) {
+      if (lgw__jv_get(&v[0], "message", &m) || jv_text(&m, tmp, cap, msg))
+        return LGW__JV_UNSURE;
+      if (*msg && **msg) return 0;
+    }
+  }
+  *msg = NULL;
+  return 0;
+}
+
+/* Read in place first: it needs no memory, so the message is the same
+ * when memory runs out. */
 void lgw__error_body_message(const char *body, size_t len, char *out,
                              size_t cap) {
   size_t a, e;
-  cJSON *root;
+  cJSON *root = NULL;
   const char *msg;
+  char tmp[1024];
   if (!cap) return;
   out[0] = '\0';
   if (!body || !len) return;
   lgw__strip_range(body, len, &a, &e);
-  root = a < e ? cJSON_ParseWithLength(body + a, e - a) : NULL;
-  msg = error_text(root);
+  if (error_text_jv(body + a, e - a, tmp, sizeof tmp, &msg)) {
+    root = a < e ? cJSON_ParseWithLength(body + a, e - a) : NULL;
+    msg = error_text(root);
+  }
   if (msg) {
     size_t ma, me;
     lgw__strip_range(msg, strlen(msg), &ma, &me);

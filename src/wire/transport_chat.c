@@ -182,7 +182,8 @@ int lgw__chat_body(const lgw__call_t *c, const char *tokens_key,
     est += BODY_MESSAGE +
            (c->messages[i].role ? strlen(c->messages[i].role) : 0) +
            (c->messages[i].content ? strlen(c->messages[i].content) : 0);
-  if (!(b.data = lgw_malloc(est + 1))) return LGW_ENOMEM;
+  if (!(b.data = lgw_malloc(est + 1)))
+    return lgw__body_finish(&b, LGW_ENOMEM, out, len, err);
   b.data[0] = '\0';
   b.cap = est + 1;
   rc = 0;
@@ -410,6 +411,8 @@ int lgw__chat_stream_event(lgw__stream_t *s, const char *data, size_t len,
     return 0;
   }
   o = lgw__json_parse(data + a, e - a, &nul);
+  if (!o && lgw__json_nomem(data + a, e - a))
+    return lgw__stream_event_end(NULL, LGW_ENOMEM, err);
   if (!o) return lgw__stream_malformed(data, len, err);
   if ((rc = lgw__stream_error_event(s, o, err)) != 0) {
     cJSON_Delete(o);

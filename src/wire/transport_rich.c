@@ -129,6 +129,7 @@ int lgw__json_add_object(lgw__buf_t *b, const char *json, const char *dflt,
   o = cJSON_ParseWithOpts(json, &end, 1);
   ok = cJSON_IsObject(o);
   cJSON_Delete(o);
+  if (!o && lgw__json_nomem(json, strlen(json))) return LGW_ENOMEM;
   if (!ok)
     return lgw__rich_fail(err, "%s is not a JSON object", what);
   lgw__strip_range(json, strlen(json), &a, &e);
@@ -445,6 +446,10 @@ static cJSON *extra_object(const char *json, const char *what,
   cJSON *o;
   if (lgw__is_blank(json)) return NULL;
   o = cJSON_ParseWithOpts(json, NULL, 1);
+  if (!o && lgw__json_nomem(json, strlen(json))) {
+    *rc = lgw__error_set(err, LGW_ENOMEM, "out of memory building body");
+    return NULL;
+  }
   if (!cJSON_IsObject(o)) {
     cJSON_Delete(o);
     *rc = lgw__error_set(err, LGW_EINVAL, "%s is not a JSON object", what);
