@@ -259,9 +259,11 @@ int lgwL_loop_open(lgwL_module_t *m) {
 }
 
 struct uv_loop_s *lgwL_loop(lua_State *L, lgwL_module_t *m) {
+  /* (lgw_loop_new cannot tell which of its resources ran out) */
   if (!m->loop && lgwL_loop_open(m))
     luaL_error(L, m->closed ? "llmgateway is shutting down"
-                            : "cannot create the event loop");
+                            : "cannot create the event loop (out of memory "
+                              "or of file descriptors)");
   return m->loop;
 }
 

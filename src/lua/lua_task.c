@@ -58,6 +58,10 @@ struct lgwL_task {
                            held list (not started, held back) */
   unsigned nohold : 1;  /* not started, but never held back: the main
                            task, or a task something waits for */
+  unsigned finishing : 2;  /* its coroutine ended (F_RETURNED: its results
+                              on co's stack, t->n of them; F_RAISED: its
+                              error on top) and finish() has not run whole
+                              (out of memory): the next round runs it */
 #if BODY_REF
   int vref;             /* unfinished: registry slot of the user value */
 #endif
@@ -78,6 +82,7 @@ struct lgwL_task {
 #define FINISHED(t) ((t)->state == T_DONE || (t)->state == T_FAILED)
 
 enum { Q_NONE, Q_READY, Q_HELD };
+enum { F_NONE, F_RETURNED, F_RAISED };
 
 static const char *const state_names[] = {
   "pending", "ready", "running", "waiting", "done", "failed"
@@ -360,6 +365,7 @@ static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
       lua_xmove(co, L, 1);
     }
     t->state = T_DONE;
+    t->finishing = F_NONE;
   } else {
     /* stack of L: {error, message} */
     lua_createtable(L, 2, 0);
@@ -378,6 +384,7 @@ static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
     lua_rawseti(L, -3, 2);
     lua_pop(L, 1);
     t->state = T_FAILED;
+    t->finishing = F_NONE;
     if (!t->canceled && !t->observed) m->unobserved++;
     /* Close the dead coroutine's pending to-be-closed variables. */
     lgwL_closethread(co, L);
@@ -390,8 +397,8 @@ static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
   }
   set_body(L, t);  /* the task no longer references co */
   t->co = NULL;
+  settle(t);  /* (before co_give, which may run out of memory) */
   if (st == LUA_OK) co_give(L, m, co);
-  settle(t);
 }
 
 /* A task spawned without arguments (by a thread without a hook) gets its
@@ -431,6 +438,12 @@ static void resume(lgwL_module_t *m, lgwL_task_t *t) {
   lgwL_task_t *prev = m->current;
   int nargs, nres = 0, st;
   lua_State *prev_running = m->running;
+  m->resuming = t;
+  if (t->finishing) {  /* ran out of memory in finish() last time */
+    finish(m, t, t->finishing == F_RETURNED ? LUA_OK : LUA_ERRRUN, t->n);
+    m->resuming = NULL;
+    return;
+  }
   if (t->state == T_NEW && !t->co) start(m, t);
   nargs = t->n;  /* its arguments, or the continuation's values */
   t->n = 0;
@@ -444,6 +457,7 @@ static void resume(lgwL_module_t *m, lgwL_task_t *t) {
   m->depth--;
   m->current = prev;
   m->running = prev_running;
+  m->resuming = NULL;
   if (st == LUA_YIELD && lgwL_is_pending(t->co, nres)) {
     t->n = nres;  /* resumed with the same values */
     return;
@@ -454,13 +468,17 @@ static void resume(lgwL_module_t *m, lgwL_task_t *t) {
     if (t->state == T_RUNNING) lgwL_ready(t);
     return;
   }
+  t->finishing = st == LUA_OK ? F_RETURNED : F_RAISED;
+  t->n = nres;
+  m->resuming = t;
   finish(m, t, st, nres);
+  m->resuming = NULL;
 }
 
-void lgwL_dispatch(lgwL_module_t *m) {
+/* Under lua_pcall in m->L: a round of the ready list. */
+static int dispatch_p(lua_State *L) {
+  lgwL_module_t *m = lua_touserdata(L, 1);
   int n;
-  if (m->closing || m->dispatching) return;
-  m->dispatching = 1;
   /* Only what was ready when the round began: a task that yields again
    * at once (sleep(0)) runs next round, after the loop polled for I/O. */
   for (n = m->nready; n > 0 && !lgw_list_empty(&m->ready); n--) {
@@ -472,6 +490,35 @@ void lgwL_dispatch(lgwL_module_t *m) {
       resume(m, t);
   }
   admit(m);
+  return 0;
+}
+
+/* The round ran out of memory (in m->L, never in a task, whose errors
+ * its coroutine keeps) starting or finishing a task: that task goes
+ * first in the ready list again, to start or finish next round, and the
+ * wait that runs the loop raises the error. */
+static void dispatch_failed(lgwL_module_t *m) {
+  lgwL_task_t *t = m->resuming;
+  m->resuming = NULL;
+  m->nomem = 1;
+  if (!t || FINISHED(t) || t->queued) return;
+  if (t->state != T_NEW) t->state = T_READY;
+  lgw_list_push_front(&m->ready, &t->q.ready);
+  t->queued = Q_READY;
+  m->nready++;
+}
+
+void lgwL_dispatch(lgwL_module_t *m) {
+  lua_State *L = m->L;
+  if (m->closing || m->dispatching) return;
+  m->dispatching = 1;
+  /* A Lua error here would unwind through the loop's own frames. */
+  if (!lua_checkstack(L, 2)) {
+    dispatch_failed(m);
+  } else if (lgwL_pcall_nogc(L, dispatch_p, m, 0, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    dispatch_failed(m);
+  }
   m->dispatching = 0;
   if (lgw_list_empty(&m->ready) && !m->closing) lgw_idle_stop(m->idle);
 }
@@ -511,7 +558,7 @@ int lgwL_run_once(lua_State *L, lgwL_module_t *m) {
   } else {
     lgwL_log_flush(L, m);
   }
-  if (m->sigint || expired_budget(m)) return -1;
+  if (m->sigint || m->nomem || expired_budget(m)) return -1;
   return lgw_loop_alive(m->loop) || !lgw_list_empty(&m->ready) ||
          (m->nheld > 0 && !held_back(m));
 }
@@ -528,6 +575,12 @@ int lgwL_run_all(lua_State *L, lgwL_module_t *m, lgwL_task_t *main) {
   while (m->ntasks > 0 && !m->interrupted &&
          !(main && main->state == T_FAILED)) {
     int rc = lgwL_run_once(L, m);
+    if (rc < 0 && m->nomem) {
+      m->nomem = 0;
+      wait_done(m);
+      lua_pushliteral(L, "not enough memory");
+      return -1;
+    }
     if (rc < 0) {
       wait_end(m);
       /* SIGINT in a synchronous wait: the tasks' requests end. */
@@ -723,13 +776,13 @@ static int task_cancel(lua_State *L) {
     lgw_error_t err;
     memset(&err, 0, sizeof err);
     lgw_error_set(&err, LGW_ECANCELED, "the task was canceled");
-    unqueue(t);
     lua_createtable(L, 2, 0);
     lgwL_push_error(L, &err, NULL);
     lua_rawseti(L, -2, 1);
     lua_pushliteral(L, "the task was canceled before it started");
     lua_rawseti(L, -2, 2);
     body_final(L, t, 1);  /* drops the function or coroutine */
+    unqueue(t);  /* (not before: out of memory, it stays queued) */
     t->co = NULL;
     t->n = 0;
     t->state = T_FAILED;
@@ -1544,6 +1597,10 @@ static void wait_done(lgwL_module_t *m) {
 int lgwL_stop_error(lua_State *L, lgwL_module_t *m) {
   lgwL_budget_t *b;
   wait_end(m);
+  if (m->nomem) {
+    m->nomem = 0;
+    return luaL_error(L, "not enough memory");
+  }
   b = expired_budget(m);
   if (b) return budget_error(L, b);
   m->sigint = 0;
