@@ -12,13 +12,14 @@
 
 /* ===== Runtime ========================================================== */
 
-/* Pushes a Runtime userdata owning rt (one reference). */
-static void push_runtime(lua_State *L, lgw_runtime_t *rt) {
-  lgw_runtime_t **ud;
-  lgwL_log_flush(L, lgwL_module_peek(L));
-  ud = lua_newuserdatauv(L, sizeof *ud, 0);
-  *ud = rt;
+/* Pushes a Runtime userdata that owns no runtime yet: the caller makes
+ * one into the slot returned (made first, so that a memory error of Lua
+ * cannot lose it). */
+static lgw_runtime_t **new_runtime(lua_State *L) {
+  lgw_runtime_t **ud = lua_newuserdatauv(L, sizeof *ud, 0);
+  *ud = NULL;
   luaL_setmetatable(L, LGWL_RUNTIME);
+  return ud;
 }
 
 static lgw_runtime_t *check_runtime(lua_State *L, int i) {
@@ -81,21 +82,22 @@ static int runtime_from_table(lua_State *L, int idx, lgw_runtime_t **out,
 
 static int l_load_runtime_spec(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  lgw_runtime_t *rt = NULL;
+  lgw_runtime_t **rt = new_runtime(L);
   lgw_error_t err;
   memset(&err, 0, sizeof err);
-  if (lgw_runtime_load_file(path, &rt, &err)) return lgwL_fail(L, &err);
-  push_runtime(L, rt);
+  if (lgw_runtime_load_file(path, rt, &err)) return lgwL_fail(L, &err);
+  lgwL_log_flush(L, lgwL_module_peek(L));
   return 1;
 }
 
 static int l_runtime_spec_from_dict(lua_State *L) {
-  lgw_runtime_t *rt = NULL;
+  lgw_runtime_t **rt;
   lgw_error_t err;
   luaL_checktype(L, 1, LUA_TTABLE);
+  rt = new_runtime(L);
   memset(&err, 0, sizeof err);
-  if (runtime_from_table(L, 1, &rt, &err)) return lgwL_fail(L, &err);
-  push_runtime(L, rt);
+  if (runtime_from_table(L, 1, rt, &err)) return lgwL_fail(L, &err);
+  lgwL_log_flush(L, lgwL_module_peek(L));
   return 1;
 }
 
@@ -294,21 +296,24 @@ static int l_gateway(lua_State *L) {
       lgwL_argerror_path(L, 2, "on_event", "function", -1);
     lua_pop(L, 5);
   }
-  if (!rt) rc = runtime_from_table(L, 1, &owned, &err);
-  if (!rc && max_concurrent) {
-    lgw_runtime_t *copy = NULL;
-    rc = lgw_runtime_with_max_concurrent(rt ? rt : owned, (long)max_concurrent,
-                                         &copy, &err);
-    lgw_runtime_free(owned);
-    owned = copy;
+  /* stack: ..., runtime userdata (for gw.runtime): the one given, or a
+   * new one, made before its runtime */
+  if (!rt || max_concurrent) {
+    lgw_runtime_t **slot = new_runtime(L);
+    if (!rt) rc = runtime_from_table(L, 1, slot, &err);
+    if (!rc && max_concurrent) {
+      lgw_runtime_t *copy = NULL;
+      rc = lgw_runtime_with_max_concurrent(rt ? rt : *slot,
+                                           (long)max_concurrent, &copy, &err);
+      lgw_runtime_free(*slot);
+      *slot = copy;
+    }
+    if (rc) return lgwL_fail(L, &err);
+    owned = *slot;
+    lgwL_log_flush(L, m);
+  } else {
+    lua_pushvalue(L, 1);
   }
-  if (rc) {
-    lgw_runtime_free(owned);
-    return lgwL_fail(L, &err);
-  }
-  /* stack: ..., runtime userdata (for gw.runtime) */
-  if (owned) push_runtime(L, owned);
-  else lua_pushvalue(L, 1);
   g = lua_newuserdatauv(L, sizeof *g, 1);
   memset(g, 0, sizeof *g);
   lgw_list_init(&g->link);

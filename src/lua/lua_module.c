@@ -81,16 +81,18 @@ void lgwL_log_flush(lua_State *L, lgwL_module_t *m) {
       (lgw_list_empty(&m->loglines) && !m->log_dropped))
     return;
   if (!lua_checkstack(L, 4)) return;
-  m->log_flushing = 1;
   while (!lgw_list_empty(&m->loglines) || m->log_dropped) {
-    lgw_link_t *ll = lgw_list_pop_front(&m->loglines);
-    lgwL_logline_t *l = ll ? LGW_CONTAINER_OF(ll, lgwL_logline_t, link)
-                           : NULL;
+    lgw_link_t *ll = m->loglines.next;
+    lgwL_logline_t *l = ll != &m->loglines
+                            ? LGW_CONTAINER_OF(ll, lgwL_logline_t, link)
+                            : NULL;
     lua_getfield(L, LUA_REGISTRYINDEX, LOG_FN);
     if (l) {
-      m->nlog--;
+      /* the line stays listed (freed at teardown) until it is pushed */
       lua_pushstring(L, log_levels[l->level]);
       lua_pushstring(L, l->msg);
+      lgw_list_remove(&l->link);
+      m->nlog--;
       lgw_free(l);
     } else {
       lua_pushstring(L, log_levels[LGW_LOG_WARN]);
@@ -98,10 +100,12 @@ void lgwL_log_flush(lua_State *L, lgwL_module_t *m) {
                       "two deliveries)", (int)m->log_dropped, LOG_MAX_LINES);
       m->log_dropped = 0;
     }
+    /* (set only here: a memory error above must not leave it set) */
+    m->log_flushing = 1;
     if (lua_type(L, -3) != LUA_TFUNCTION) lua_pop(L, 3);
     else if (lua_pcall(L, 2, 0, 0) != LUA_OK) lua_pop(L, 1);
+    m->log_flushing = 0;
   }
-  m->log_flushing = 0;
 }
 
 /* set_log(fn [, level]): fn(level, message) receives the engine's log
