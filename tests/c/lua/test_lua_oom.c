@@ -260,7 +260,7 @@ static int run_once(const scenario_t *s, int kind, long n, char **got,
 }
 
 static long stride(long base) {
-  return getenv("VALGRIND") ? base * 8 : base;
+  return getenv("VALGRIND") ? base * 3 : base;
 }
 
 /* Runs s with the n-th allocation failing for n = 0, step, 2 step ...
@@ -315,11 +315,11 @@ TEST(gateway_lgw) { sweep(&s_gateway, LIMIT_LGW, stride(1)); }
 TEST(call_lua) { sweep(&s_call, LIMIT_LUA, stride(1)); }
 TEST(call_lua_once) { sweep(&s_call, LIMIT_LUA_ONCE, stride(1)); }
 TEST(call_lgw) { sweep(&s_call, LIMIT_LGW, stride(1)); }
-TEST(batch_lua) { sweep(&s_batch, LIMIT_LUA, stride(1)); }
+TEST(batch_lua) { sweep(&s_batch, LIMIT_LUA, stride(3)); }
 TEST(batch_lgw) { sweep(&s_batch, LIMIT_LGW, stride(1)); }
 TEST(stream_lua) { sweep(&s_stream, LIMIT_LUA, stride(1)); }
 TEST(stream_lgw) { sweep(&s_stream, LIMIT_LGW, stride(1)); }
-TEST(retry_lua) { sweep(&s_retry, LIMIT_LUA, stride(1)); }
+TEST(retry_lua) { sweep(&s_retry, LIMIT_LUA, stride(3)); }
 TEST(retry_lgw) { sweep(&s_retry, LIMIT_LGW, stride(1)); }
 
 int main(void) {
