@@ -126,7 +126,9 @@ typedef struct scenario {
 
 static const char setup_gw[] =
     "llm = require('llmgateway')\n"
-    "gw = assert(llm.Gateway(config, {no_state = true}))\n";
+    "events = 0\n"
+    "gw = assert(llm.Gateway(config, {no_state = true,\n"
+    "  on_event = function(ev) events = events + #ev.type end}))\n";
 
 static const scenario_t s_gateway = {
     "gateway", 0,
@@ -172,6 +174,26 @@ static const scenario_t s_retry = {
     "    if seen == 1 then return 'too short' end end)\n"
     "assert(text, errors)\n"
     "return text .. ' ' .. #errors .. ' ' .. info.rounds .. ' ' .. seen\n"};
+
+static const scenario_t s_tasks = {
+    "tasks", 1,
+    "local ts = {}\n"
+    "for i = 1, 3 do\n"
+    "  ts[i] = llm.spawn(function(q)\n"
+    "    local text, err = gw:run_task('t', user(q))\n"
+    "    return text or out(err)\n"
+    "  end, 'q' .. i)\n"
+    "end\n"
+    "ts[4] = llm.spawn(function() return 'never' end)\n"
+    "ts[4]:cancel()\n"
+    "local s = {}\n"
+    "for i, r in ipairs(llm.gather(ts)) do\n"
+    "  if not r.ok and tostring(r.error):find('memory') then\n"
+    "    error(r.error)\n"
+    "  end\n"
+    "  s[i] = tostring(r.ok) .. ':' .. out(r[1] or r.error)\n"
+    "end\n"
+    "return table.concat(s, '\\n')\n"};
 
 static lua_State *open_state(void) {
   lua_State *L = lua_newstate(l_alloc, NULL);
@@ -319,6 +341,11 @@ TEST(batch_lua) { sweep(&s_batch, LIMIT_LUA, stride(3)); }
 TEST(batch_lgw) { sweep(&s_batch, LIMIT_LGW, stride(1)); }
 TEST(stream_lua) { sweep(&s_stream, LIMIT_LUA, stride(1)); }
 TEST(stream_lgw) { sweep(&s_stream, LIMIT_LGW, stride(1)); }
+TEST(batch_lua_once) { sweep(&s_batch, LIMIT_LUA_ONCE, stride(5)); }
+TEST(stream_lua_once) { sweep(&s_stream, LIMIT_LUA_ONCE, stride(1)); }
+TEST(tasks_lua) { sweep(&s_tasks, LIMIT_LUA, stride(3)); }
+TEST(tasks_lua_once) { sweep(&s_tasks, LIMIT_LUA_ONCE, stride(4)); }
+TEST(tasks_lgw) { sweep(&s_tasks, LIMIT_LGW, stride(1)); }
 TEST(retry_lua) { sweep(&s_retry, LIMIT_LUA, stride(3)); }
 TEST(retry_lgw) { sweep(&s_retry, LIMIT_LGW, stride(1)); }
 
@@ -335,6 +362,11 @@ int main(void) {
   RUN_IF(batch_lgw);
   RUN_IF(stream_lua);
   RUN_IF(stream_lgw);
+  RUN_IF(batch_lua_once);
+  RUN_IF(stream_lua_once);
+  RUN_IF(tasks_lua);
+  RUN_IF(tasks_lua_once);
+  RUN_IF(tasks_lgw);
   RUN_IF(retry_lua);
   RUN_IF(retry_lgw);
   if (!test__rest_why) sim_stop(&sim);
