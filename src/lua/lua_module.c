@@ -151,6 +151,12 @@ static int cb_trampoline(lua_State *L) {
   return 0;
 }
 
+/* Under pcall: the text of the number at 1. */
+static int number_text(lua_State *L) {
+  lua_tostring(L, 1);
+  return 1;
+}
+
 const char *lgwL_cb_run(lgwL_module_t *m, int ref, double limit,
                         lgwL_push_fn push, const void *data, char *buf,
                         size_t n) {
@@ -179,7 +185,14 @@ const char *lgwL_cb_run(lgwL_module_t *m, int ref, double limit,
     lua_pop(cb, 1);
     return NULL;
   }
-  msg = lua_tostring(cb, -1);
+  /* Nothing here may raise (the engine's frames are below): a number
+   * becomes its text under pcall. */
+  if (lua_type(cb, -1) == LUA_TNUMBER && lua_checkstack(cb, 2)) {
+    lua_pushcfunction(cb, number_text);
+    lua_insert(cb, -2);
+    lua_pcall(cb, 1, 1, 0);
+  }
+  msg = lua_type(cb, -1) == LUA_TSTRING ? lua_tostring(cb, -1) : NULL;
   if (msg) snprintf(buf, n, "%s", msg);
   else snprintf(buf, n, "(error object is a %s value)",
                 luaL_typename(cb, -1));

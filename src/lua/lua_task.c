@@ -1300,6 +1300,31 @@ void lgwL_check_budget(lua_State *L, lgwL_module_t *m) {
   if (b) budget_error(L, b);
 }
 
+/* Under lua_pcall: pushes the text of the lgwL_budget_t or type name
+ * (a light userdata) it is given, which may run out of memory. */
+static int push_type_text(lua_State *L) {
+  lua_pushfstring(L, "(error object is a %s value)",
+                  (const char *)lua_touserdata(L, 1));
+  return 1;
+}
+
+static int push_limit_text(lua_State *L) {
+  const lgwL_budget_t *b = lua_touserdata(L, 1);
+  lua_pushfstring(L, "time limit of %f s exceeded (function at %s)",
+                  b->limit, b->where);
+  return 1;
+}
+
+/* Replaces the error value on top by what f pushes (under lua_pcall: its
+ * memory error in the worst case, never raising). */
+static void replace_error(lua_State *L, lua_CFunction f, const void *arg) {
+  if (!lua_checkstack(L, 2)) return;
+  lua_pushcfunction(L, f);
+  lua_pushlightuserdata(L, (void *)arg);
+  lua_pcall(L, 1, 1, 0);
+  lua_remove(L, -2);
+}
+
 /* An error object with __tostring becomes its text while the limit
  * still runs (a __tostring that never returns is cut short too). */
 static void convert_error(lua_State *L) {
@@ -1310,10 +1335,8 @@ static void convert_error(lua_State *L) {
   lua_pop(L, 1);
   lua_pushcfunction(L, error_text);
   lua_insert(L, -2);
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_isstring(L, -1)) {
-    lua_pop(L, 1);
-    lua_pushfstring(L, "(error object is a %s value)", tn);
-  }
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_isstring(L, -1))
+    replace_error(L, push_type_text, tn);
 }
 
 /* stack: budget, then (ctx 1) a copy of the limited function, then the
@@ -1405,11 +1428,7 @@ int lgwL_pcall_limited(lua_State *L, lgwL_module_t *m, double secs,
   budget_begin(&b, m, L, secs, named);
   st = lua_pcall(L, nargs, nres, 0);
   if (st != LUA_OK && !spent(&b)) convert_error(L);
-  if (st != LUA_OK && spent(&b)) {
-    lua_pop(L, 1);
-    lua_pushfstring(L, "time limit of %f s exceeded (function at %s)",
-                    b.limit, b.where);
-  }
+  if (st != LUA_OK && spent(&b)) replace_error(L, push_limit_text, &b);
   budget_end(&b);
   return st;
 }
