@@ -641,8 +641,6 @@ lgwL_task_t *lgwL_spawn(lua_State *L, lgwL_module_t *m, int nargs) {
 #if BODY_REF
   t->vref = LUA_NOREF;
 #endif
-  lua_rawgeti(L, LUA_REGISTRYINDEX, m->task_mt_ref);
-  lua_setmetatable(L, -2);
   lua_insert(L, -(nargs + 2));
   if (nargs > 0 || lua_gethook(L) != NULL) {
     /* the arguments wait on the coroutine's stack; a new coroutine takes
@@ -662,6 +660,10 @@ lgwL_task_t *lgwL_spawn(lua_State *L, lgwL_module_t *m, int nargs) {
   t->state = T_NEW;
   lua_pushvalue(L, -1);
   t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  /* only now, anchored: out of memory before, it is garbage without a
+   * __gc (which takes an unfinished task for one of lua_close) */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, m->task_mt_ref);
+  lua_setmetatable(L, -2);
   m->ntasks++;
   lgwL_ready(t);
   return t;
