@@ -76,11 +76,9 @@ static void log_clear(lgwL_module_t *m) {
   m->log_dropped = 0;
 }
 
-void lgwL_log_flush(lua_State *L, lgwL_module_t *m) {
-  if (!m || m->log_flushing ||
-      (lgw_list_empty(&m->loglines) && !m->log_dropped))
-    return;
-  if (!lua_checkstack(L, 4)) return;
+/* Under lua_pcall: the lines of the module record at 1. */
+static int log_flush_p(lua_State *L) {
+  lgwL_module_t *m = lua_touserdata(L, 1);
   while (!lgw_list_empty(&m->loglines) || m->log_dropped) {
     lgw_link_t *ll = m->loglines.next;
     lgwL_logline_t *l = ll != &m->loglines
@@ -106,6 +104,17 @@ void lgwL_log_flush(lua_State *L, lgwL_module_t *m) {
     else if (lua_pcall(L, 2, 0, 0) != LUA_OK) lua_pop(L, 1);
     m->log_flushing = 0;
   }
+  return 0;
+}
+
+void lgwL_log_flush(lua_State *L, lgwL_module_t *m) {
+  if (!m || m->log_flushing ||
+      (lgw_list_empty(&m->loglines) && !m->log_dropped))
+    return;
+  /* Never raises (its callers hold C memory, loop frames, pointers into
+   * their stacks): out of memory, the lines wait for the next flush. */
+  if (!lua_checkstack(L, 6)) return;
+  if (lgwL_pcall_nogc(L, log_flush_p, m, 0, 0) != LUA_OK) lua_pop(L, 1);
 }
 
 /* set_log(fn [, level]): fn(level, message) receives the engine's log

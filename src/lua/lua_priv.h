@@ -179,7 +179,8 @@ struct uv_loop_s *lgwL_loop(lua_State *L, lgwL_module_t *m);
 
 /* Hands the log lines collected since the last call to the function of
  * llm.set_log, called in L (a running thread, never from inside the
- * engine). Errors of that function are ignored. */
+ * engine). Errors of that function are ignored. Never raises: out of
+ * memory, the lines wait for the next call. */
 void lgwL_log_flush(lua_State *L, lgwL_module_t *m);
 
 /* Callbacks from the engine (on_delta, on_event) run in the module's own
