@@ -320,28 +320,30 @@ static void co_give(lua_State *L, lgwL_module_t *m, lua_State *co) {
 }
 
 /* The value on top of L (popped) becomes the user value of task t, at
- * idx, as it finishes. */
-static void body_final(lua_State *L, lgwL_task_t *t, int idx) {
+ * idx, as it finishes. BODY_REF: it goes into the empty table at body,
+ * which the caller made before it changed anything (out of memory there,
+ * nothing is lost). */
+static void body_final(lua_State *L, lgwL_task_t *t, int idx, int body) {
 #if BODY_REF
   idx = lua_absindex(L, idx);
-  lua_createtable(L, 1, 0);
-  lua_insert(L, -2);
-  lua_rawseti(L, -2, 1);
+  lua_rawseti(L, body, 1);
+  lua_pushvalue(L, body);
   lgwL_setuvtable(L, idx);
   luaL_unref(L, LUA_REGISTRYINDEX, t->vref);
   t->vref = LUA_NOREF;
 #else
   (void)t;
+  (void)body;
   lua_setiuservalue(L, idx, 1);
 #endif
 }
 
 /* Replaces the user value of task t by the value on top of L (popped). */
-static void set_body(lua_State *L, lgwL_task_t *t) {
+static void set_body(lua_State *L, lgwL_task_t *t, int body) {
   lua_checkstack(L, 3);
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
   lua_insert(L, -2);
-  body_final(L, t, -2);
+  body_final(L, t, -2, body);
   lua_pop(L, 1);
 }
 
@@ -349,8 +351,12 @@ static void set_body(lua_State *L, lgwL_task_t *t) {
  * value becomes its results (or its failure) instead of co. */
 static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
   lua_State *co = t->co, *L = m->L;
-  int i;
-  lua_checkstack(L, 6);
+  int i, body = 0;
+  lua_checkstack(L, 7);
+#if BODY_REF
+  lua_createtable(L, 1, 0);
+  body = lua_gettop(L);
+#endif
   if (st == LUA_OK) {
     t->n = nres;
     if (nres == 0) {
@@ -395,10 +401,13 @@ static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
     lua_xmove(co, L, 1);
     lua_insert(L, -2);
   }
-  set_body(L, t);  /* the task no longer references co */
+  set_body(L, t, body);  /* the task no longer references co */
   t->co = NULL;
   settle(t);  /* (before co_give, which may run out of memory) */
   if (st == LUA_OK) co_give(L, m, co);
+#if BODY_REF
+  lua_remove(L, body);
+#endif
 }
 
 /* A task spawned without arguments (by a thread without a hook) gets its
@@ -769,6 +778,7 @@ static void interrupt_wait(lgwL_task_t *t) {
  * call in it fails with "canceled" at once. */
 static int task_cancel(lua_State *L) {
   lgwL_task_t *t = check_task_up(L, 1, 1);
+  int body = 0;
   if (FINISHED(t)) {
     lua_pushboolean(L, 0);
     return 1;
@@ -778,12 +788,16 @@ static int task_cancel(lua_State *L) {
     lgw_error_t err;
     memset(&err, 0, sizeof err);
     lgw_error_set(&err, LGW_ECANCELED, "the task was canceled");
+#if BODY_REF
+    lua_createtable(L, 1, 0);
+    body = lua_gettop(L);
+#endif
     lua_createtable(L, 2, 0);
     lgwL_push_error(L, &err, NULL);
     lua_rawseti(L, -2, 1);
     lua_pushliteral(L, "the task was canceled before it started");
     lua_rawseti(L, -2, 2);
-    body_final(L, t, 1);  /* drops the function or coroutine */
+    body_final(L, t, 1, body);  /* drops the function or coroutine */
     unqueue(t);  /* (not before: out of memory, it stays queued) */
     t->co = NULL;
     t->n = 0;

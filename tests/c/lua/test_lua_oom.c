@@ -18,6 +18,7 @@
 #include "test.h"
 
 static sim_t sim;
+static long recovered;  /* runs whose script caught a memory error */
 
 /* ---- allocators ------------------------------------------------------ */
 
@@ -195,6 +196,23 @@ static const scenario_t s_tasks = {
     "end\n"
     "return table.concat(s, '\\n')\n"};
 
+/* A memory error caught by the script: the state goes on as if there
+ * had been none (no task lost or stuck, the loop whole). */
+static const scenario_t s_recover = {
+    "recover", 1,
+    "local function once()\n"
+    "  return llm.run(function()\n"
+    "    return out(assert(gw:call{task = 't', messages = user('again')}))\n"
+    "  end)\n"
+    "end\n"
+    "local ok, r = pcall(once)\n"
+    "if not ok then\n"
+    "  assert(tostring(r):find('memory'), r)\n"
+    "  recovered = true\n"
+    "  r = once()\n"
+    "end\n"
+    "return r\n"};
+
 static lua_State *open_state(void) {
   lua_State *L = lua_newstate(l_alloc, NULL);
   if (!L) return NULL;
@@ -262,6 +280,9 @@ static int run_once(const scenario_t *s, int kind, long n, char **got,
   armed = 0;
   lua_left = lgw_left = -1;
   *count = kind == LIMIT_LGW ? lgw_count : lua_count;
+  lua_getglobal(L, "recovered");
+  recovered += lua_toboolean(L, -1);
+  lua_pop(L, 1);
   if (st == LUA_OK && lua_isstring(L, -1)) {
     *got = strdup(lua_tostring(L, -1));
     rc = 1;
@@ -337,16 +358,21 @@ TEST(gateway_lgw) { sweep(&s_gateway, LIMIT_LGW, stride(1)); }
 TEST(call_lua) { sweep(&s_call, LIMIT_LUA, stride(1)); }
 TEST(call_lua_once) { sweep(&s_call, LIMIT_LUA_ONCE, stride(1)); }
 TEST(call_lgw) { sweep(&s_call, LIMIT_LGW, stride(1)); }
-TEST(batch_lua) { sweep(&s_batch, LIMIT_LUA, stride(3)); }
+TEST(batch_lua) { sweep(&s_batch, LIMIT_LUA, stride(5)); }
 TEST(batch_lgw) { sweep(&s_batch, LIMIT_LGW, stride(1)); }
 TEST(stream_lua) { sweep(&s_stream, LIMIT_LUA, stride(1)); }
 TEST(stream_lgw) { sweep(&s_stream, LIMIT_LGW, stride(1)); }
 TEST(batch_lua_once) { sweep(&s_batch, LIMIT_LUA_ONCE, stride(5)); }
 TEST(stream_lua_once) { sweep(&s_stream, LIMIT_LUA_ONCE, stride(1)); }
-TEST(tasks_lua) { sweep(&s_tasks, LIMIT_LUA, stride(3)); }
-TEST(tasks_lua_once) { sweep(&s_tasks, LIMIT_LUA_ONCE, stride(4)); }
+TEST(tasks_lua) { sweep(&s_tasks, LIMIT_LUA, stride(5)); }
+TEST(tasks_lua_once) { sweep(&s_tasks, LIMIT_LUA_ONCE, stride(6)); }
 TEST(tasks_lgw) { sweep(&s_tasks, LIMIT_LGW, stride(1)); }
-TEST(retry_lua) { sweep(&s_retry, LIMIT_LUA, stride(3)); }
+TEST(recover_lua_once) {
+  recovered = 0;
+  sweep(&s_recover, LIMIT_LUA_ONCE, stride(1));
+  ASSERT(recovered > 0);
+}
+TEST(retry_lua) { sweep(&s_retry, LIMIT_LUA, stride(5)); }
 TEST(retry_lgw) { sweep(&s_retry, LIMIT_LGW, stride(1)); }
 
 int main(void) {
@@ -367,6 +393,7 @@ int main(void) {
   RUN_IF(tasks_lua);
   RUN_IF(tasks_lua_once);
   RUN_IF(tasks_lgw);
+  RUN_IF(recover_lua_once);
   RUN_IF(retry_lua);
   RUN_IF(retry_lgw);
   if (!test__rest_why) sim_stop(&sim);
