@@ -359,9 +359,9 @@ TEST(call_lua) { sweep(&s_call, LIMIT_LUA, stride(1)); }
 TEST(call_lua_once) { sweep(&s_call, LIMIT_LUA_ONCE, stride(1)); }
 TEST(call_lgw) { sweep(&s_call, LIMIT_LGW, stride(1)); }
 TEST(batch_lua) { sweep(&s_batch, LIMIT_LUA, stride(5)); }
-TEST(batch_lgw) { sweep(&s_batch, LIMIT_LGW, stride(1)); }
+TEST(batch_lgw) { sweep(&s_batch, LIMIT_LGW, stride(2)); }
 TEST(stream_lua) { sweep(&s_stream, LIMIT_LUA, stride(1)); }
-TEST(stream_lgw) { sweep(&s_stream, LIMIT_LGW, stride(1)); }
+TEST(stream_lgw) { sweep(&s_stream, LIMIT_LGW, stride(2)); }
 TEST(batch_lua_once) { sweep(&s_batch, LIMIT_LUA_ONCE, stride(5)); }
 TEST(stream_lua_once) { sweep(&s_stream, LIMIT_LUA_ONCE, stride(1)); }
 TEST(tasks_lua) { sweep(&s_tasks, LIMIT_LUA, stride(5)); }
