@@ -62,8 +62,12 @@ static int runtime_index(lua_State *L) {
       lua_pushinteger(L, (lua_Integer)lgw_value_get_int(v));
       break;
     case LGW_VALUE_NUMBER: lua_pushnumber(L, lgw_value_get_number(v)); break;
-    case LGW_VALUE_STRING: lua_pushstring(L, lgw_value_get_string(v, NULL));
-      break;
+    case LGW_VALUE_STRING: {  /* (a new Lua string: pushed under pcall) */
+      char *str = lgwL_strdup(lgw_value_get_string(v, NULL));
+      lgw_value_free(settings);
+      if (!str) return luaL_error(L, "out of memory");
+      return lgwL_push_text_free(L, str, strlen(str));
+    }
     default: lua_pushnil(L); break;
   }
   lgw_value_free(settings);
@@ -116,9 +120,7 @@ static int l_dump_runtime_spec(lua_State *L) {
   }
   root = lgw_runtime_dump(rt, with_keys);
   if (!root) return luaL_error(L, "out of memory");
-  lgwL_push_value(L, root);
-  lgw_value_free(root);
-  return 1;
+  return lgwL_push_value_free(L, root);
 }
 
 /* ===== Gateway ========================================================== */

@@ -388,6 +388,11 @@ char *lgwL_buf_steal(lgwL_buf_t *b);
 int lgwL_to_value(lua_State *L, int idx, lgw_value_t **out, lgw_error_t *err);
 /* Value tree -> Lua value (NULL and null values -> llm.null). */
 void lgwL_push_value(lua_State *L, const lgw_value_t *n);
+/* Push the Lua value of v, or the len bytes at text, and free it
+ * (lgw_value_free, lgw_free) also when Lua runs out of memory, whose
+ * error is raised then. Return 1. */
+int lgwL_push_value_free(lua_State *L, lgw_value_t *v);
+int lgwL_push_text_free(lua_State *L, char *text, size_t len);
 /* The llm.null sentinel. */
 #define lgwL_push_null(L) lua_pushlightuserdata((L), NULL)
 int lgwL_is_null(lua_State *L, int idx);

@@ -213,6 +213,22 @@ static const scenario_t s_recover = {
     "end\n"
     "return r\n"};
 
+/* Tables with long keys (Lua strings that are not interned) to JSON and
+ * to a configuration. */
+static const scenario_t s_json = {
+    "json", 1,
+    "local long = string.rep('k', 50)\n"
+    "local t = {[long .. 1] = {1, 2, {x = long}}, [long .. 2] = 'v',\n"
+    "           [3] = true}\n"
+    "local text = assert(llm.encode_json(t))\n"
+    "local back = assert(llm.parse_json(text))\n"
+    "local c = {providers = {{provider_type = 'openai',\n"
+    "  api_style = 'openai_chat', base_url = BASE, api_key = 'sk-1',\n"
+    "  extra_body = {[long] = {[long .. 3] = 1}}}},\n"
+    "  settings = {fallback_model = 'm'}}\n"
+    "local rt = assert(llm.runtime_spec_from_dict(c))\n"
+    "return text .. ' ' .. back[long .. 2] .. ' ' .. rt.provider_count\n"};
+
 static lua_State *open_state(void) {
   lua_State *L = lua_newstate(l_alloc, NULL);
   if (!L) return NULL;
@@ -375,6 +391,8 @@ TEST(recover_lua_once) {
   sweep(&s_recover, LIMIT_LUA_ONCE, stride(1));
   ASSERT(recovered > 0);
 }
+TEST(json_lua) { sweep(&s_json, LIMIT_LUA, stride(1)); }
+TEST(json_lgw) { sweep(&s_json, LIMIT_LGW, stride(1)); }
 TEST(retry_lua) { sweep(&s_retry, LIMIT_LUA, stride(5)); }
 TEST(retry_lgw) { sweep(&s_retry, LIMIT_LGW, stride(1)); }
 
@@ -397,6 +415,8 @@ int main(void) {
   RUN_IF(tasks_lua_once);
   RUN_IF(tasks_lgw);
   RUN_IF(recover_lua_once);
+  RUN_IF(json_lua);
+  RUN_IF(json_lgw);
   RUN_IF(retry_lua);
   RUN_IF(retry_lgw);
   if (!test__rest_why) sim_stop(&sim);
