@@ -439,13 +439,20 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
   call_ready(c, res != NULL);
 }
 
-/* Pushes the call's outcome and frees the record (of module m). */
-static int call_finish(lua_State *L, lgwL_module_t *m, lgwL_call_t *c) {
-  int n = 1, failed = cb_failed(c);
+struct outcome {
+  lgwL_module_t *m;
+  lgwL_call_t *c;
+};
+
+/* Under lua_pcall: pushes the outcome of the call of the struct outcome
+ * at 1 (the result, or nil and the error). */
+static int push_outcome_p(lua_State *L) {
+  const struct outcome *o = lua_touserdata(L, 1);
+  lgwL_call_t *c = o->c;
+  int failed = cb_failed(c);
   luaL_checkstack(L, 4, NULL);
-  lgwL_log_flush(L, m);
   if (c->status == 0 && c->res && !failed) {
-    n = lgwL_push_result(L, m, c->res, c->form);
+    return lgwL_push_result(L, o->m, c->res, c->form);
   } else {
     const lgw_error_t *e;
     lgw_error_t spare;
@@ -468,11 +475,26 @@ static int call_finish(lua_State *L, lgwL_module_t *m, lgwL_call_t *c) {
       lgwL_push_streamed(L, c->res, c->x->delivered);
       lua_setfield(L, -2, "partial_text");
     }
-    n = 2;
+    return 2;
   }
+}
+
+/* Pushes the call's outcome and frees the record (of module m), also
+ * when Lua runs out of memory there (the error is raised after). */
+static int call_finish(lua_State *L, lgwL_module_t *m, lgwL_call_t *c) {
+  struct outcome o;
+  int top = lua_gettop(L), st = LUA_ERRMEM;
+  lgwL_log_flush(L, m);
+  o.m = m;
+  o.c = c;
+  if (lua_checkstack(L, 2))
+    st = lgwL_pcall_nogc(L, push_outcome_p, &o, LUA_MULTRET, 0);
   lgwL_call_free(c);
   lgwL_admit_wake(m);
-  return n;
+  if (st == LUA_ERRMEM && lua_gettop(L) == top)
+    return luaL_error(L, "not enough memory");
+  if (st != LUA_OK) return lua_error(L);
+  return lua_gettop(L) - top;
 }
 
 static int call_k(lua_State *L, int status, lua_KContext ctx) {

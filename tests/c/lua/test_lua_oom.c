@@ -210,6 +210,9 @@ static const scenario_t s_recover = {
     "  assert(tostring(r):find('memory'), r)\n"
     "  recovered = true\n"
     "  r = once()\n"
+    "  local st = require('llmgateway.core')._stats()\n"
+    "  -- every task ended and every call record was freed\n"
+    "  assert(st.tasks == 0 and st.calls == 0, st.tasks .. ' ' .. st.calls)\n"
     "end\n"
     "return r\n"};
 
