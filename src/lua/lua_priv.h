@@ -65,7 +65,8 @@ typedef struct lgwL_module {
   lgwL_task_t *resuming;    /* task being started, resumed or finished
                                by lgwL_dispatch, NULL otherwise */
   int nomem;                /* lgwL_dispatch ran out of memory: the wait
-                               running the loop raises it */
+                               running the loop (lgwL_run_once, step())
+                               raises it */
   lua_State *from;          /* thread that entered the loop (lua_resume) */
   int depth;                /* >0 inside a loop run or a dispatch from here */
   int dispatching;          /* inside lgwL_dispatch */

@@ -553,6 +553,7 @@ int lgwL_run_once(lua_State *L, lgwL_module_t *m) {
   m->from = L;
   budget_hold(m, 1);
   caught = sigint_catch(m);  /* none in a wait that holds it already */
+  m->nomem = 0;  /* (one left by a run of an embedder's loop is past) */
   lgw_loop_run(m->loop, LGW_RUN_ONCE);
   if (caught) sigint_release();
   m->depth--;

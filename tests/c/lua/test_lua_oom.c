@@ -232,6 +232,16 @@ static const scenario_t s_json = {
     "local rt = assert(llm.runtime_spec_from_dict(c))\n"
     "return text .. ' ' .. back[long .. 2] .. ' ' .. rt.provider_count\n"};
 
+/* The loop driven by step() (as from another event loop). */
+static const scenario_t s_step = {
+    "step", 1,
+    "local core = require('llmgateway.core')\n"
+    "local t = llm.spawn(function()\n"
+    "  return out(assert(gw:call{task = 't', messages = user('stepped')}))\n"
+    "end)\n"
+    "while not t:done() do core.step() end\n"
+    "return t:wait()\n"};
+
 static lua_State *open_state(void) {
   lua_State *L = lua_newstate(l_alloc, NULL);
   if (!L) return NULL;
@@ -396,6 +406,8 @@ TEST(recover_lua_once) {
 }
 TEST(json_lua) { sweep(&s_json, LIMIT_LUA, stride(1)); }
 TEST(json_lgw) { sweep(&s_json, LIMIT_LGW, stride(1)); }
+TEST(step_lua) { sweep(&s_step, LIMIT_LUA, stride(1)); }
+TEST(step_lua_once) { sweep(&s_step, LIMIT_LUA_ONCE, stride(1)); }
 TEST(retry_lua) { sweep(&s_retry, LIMIT_LUA, stride(5)); }
 TEST(retry_lgw) { sweep(&s_retry, LIMIT_LGW, stride(1)); }
 
@@ -420,6 +432,8 @@ int main(void) {
   RUN_IF(recover_lua_once);
   RUN_IF(json_lua);
   RUN_IF(json_lgw);
+  RUN_IF(step_lua);
+  RUN_IF(step_lua_once);
   RUN_IF(retry_lua);
   RUN_IF(retry_lgw);
   if (!test__rest_why) sim_stop(&sim);
