@@ -230,7 +230,13 @@ end
 
 local function as_error(e)
   if getmetatable(e) == Error then return e end
-  return new_error("invalid", tostring(e))
+  local text = tostring(e)
+  -- a memory error (Lua's or the module's) keeps the class of LGW_ENOMEM
+  if text:find("not enough memory", 1, true) or
+     text:find("out of memory", 1, true) then
+    return new_error("nomem", text)
+  end
+  return new_error("invalid", text)
 end
 
 -- ---------------------------------------------------------------------

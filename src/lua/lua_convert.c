@@ -901,8 +901,7 @@ static const char *keep_json(lua_State *L, int arg, int kp, int idx,
   idx = lua_absindex(L, idx);
   if (lgwL_to_json(L, idx, &text, &len, &err))
     luaL_argerror(L, arg, lua_pushfstring(L, "%s: %s", path, err.message));
-  lua_pushlstring(L, text, len);
-  lgw_free(text);
+  lgwL_push_text_free(L, text, len);
   s = lua_tostring(L, -1);
   keep(L, kp);
   return s;  /* kept alive by the keeper */
@@ -1405,7 +1404,24 @@ typedef struct key {
   lua_Number d;
   const char *s;
   size_t len;
+  int slot;   /* a long string key: the stack index of a copy, or 0 */
 } tkey_t;
+
+/* Strings longer than this are not interned (Lua 5.2.1 and later): a
+ * lua_pushlstring of their bytes makes a new string, which may raise a
+ * memory error where C memory is held. The conversions keep a copy of
+ * such a key on the stack instead (the others cost no allocation). */
+#define SHORT_STRING 40
+
+/* stack: a key from lua_next. A long string key gets a copy below it
+ * (returns its index); 0 for others, -1 when the stack cannot grow. */
+static int keep_long_key(lua_State *L, size_t len) {
+  if (lua_type(L, -1) != LUA_TSTRING || len <= SHORT_STRING) return 0;
+  if (!lua_checkstack(L, 2)) return -1;
+  lua_pushvalue(L, -1);
+  lua_insert(L, -2);
+  return lua_gettop(L) - 1;
+}
 
 static int key_cmp(const void *pa, const void *pb) {
   const tkey_t *a = pa, *b = pb;
@@ -1452,7 +1468,7 @@ static int table_node(lua_State *L, int idx, lgwL_buf_t *path, int depth,
                       lgw_value_t **out, lgw_error_t *err) {
   lua_Integer len = (lua_Integer)lua_rawlen(L, idx);
   size_t count = 0, i, plen = path->len;
-  int is_seq = len > 0, rc = 0;
+  int is_seq = len > 0, rc = 0, base = lua_gettop(L);
   tkey_t *keys;
   lgw_value_t *node;
   lua_pushnil(L);
@@ -1497,6 +1513,11 @@ static int table_node(lua_State *L, int idx, lgwL_buf_t *path, int depth,
     lua_pop(L, 1);
     if (lua_type(L, -1) == LUA_TSTRING) {
       keys[i].s = lua_tolstring(L, -1, &keys[i].len);  /* kept by table */
+      if ((keys[i].slot = keep_long_key(L, keys[i].len)) < 0) {
+        lua_pop(L, 1);
+        rc = lgw_error_set(err, LGW_ENOMEM, "out of memory (Lua stack)");
+        break;
+      }
     } else {
       keys[i].isnum = 1;
       keys[i].isint = lua_isinteger(L, -1);
@@ -1505,17 +1526,22 @@ static int table_node(lua_State *L, int idx, lgwL_buf_t *path, int depth,
     }
     i++;
   }
-  qsort(keys, count, sizeof *keys, key_cmp);
+  if (!rc) qsort(keys, count, sizeof *keys, key_cmp);
   for (i = 0; i < count && !rc; i++) {
     lgw_value_t *k, *v = NULL;
     int unsupported;
-    if (keys[i].s) lua_pushlstring(L, keys[i].s, keys[i].len);
+    const char *dot = plen ? "." : "";
+    if (keys[i].slot) lua_pushvalue(L, keys[i].slot);
+    else if (keys[i].s) lua_pushlstring(L, keys[i].s, keys[i].len);
     else if (keys[i].isint) lua_pushinteger(L, keys[i].i);
     else lua_pushnumber(L, keys[i].d);
     k = scalar_node(L, -1, &unsupported);
     path->len = plen;
-    if (lgwL_buf_printf(path, "%s%s", plen ? "." : "",
-                        lua_tostring(L, -1)))
+    /* (not lua_tostring, which would make a string of a number) */
+    if (keys[i].s ? lgwL_buf_printf(path, "%s%s", dot, keys[i].s)
+        : keys[i].isint ? lgwL_buf_printf(path, "%s%lld", dot,
+                                          (long long)keys[i].i)
+        : lgwL_buf_printf(path, "%s%.14g", dot, (double)keys[i].d))
       rc = LGW_ENOMEM;
     lua_rawget(L, idx);
     if (!k || rc) {
@@ -1531,6 +1557,7 @@ static int table_node(lua_State *L, int idx, lgwL_buf_t *path, int depth,
   }
   lgw_free(keys);
 done:
+  lua_settop(L, base);  /* the copies of long keys */
   path->len = plen;
   if (path->data) path->data[plen] = '\0';
   if (rc) {
@@ -1977,6 +2004,36 @@ int lgwL_pcall_nogc(lua_State *L, lua_CFunction f, void *ud, int nresults,
   return status;
 }
 
+/* Under lua_pcall: pushes the value tree at 1, or the bytes of the
+ * lgwL_buf_t at 1. */
+static int push_value_p(lua_State *L) {
+  lgwL_push_value(L, lua_touserdata(L, 1));
+  return 1;
+}
+
+static int push_bytes_p(lua_State *L) {
+  const lgwL_buf_t *b = lua_touserdata(L, 1);
+  lua_pushlstring(L, b->data, b->len);
+  return 1;
+}
+
+int lgwL_push_value_free(lua_State *L, lgw_value_t *v) {
+  int status = lgwL_pcall_nogc(L, push_value_p, v, 1, 0);
+  lgw_value_free(v);
+  return status == LUA_OK ? 1 : lua_error(L);
+}
+
+int lgwL_push_text_free(lua_State *L, char *text, size_t len) {
+  lgwL_buf_t b;
+  int status;
+  b.data = text;
+  b.len = len;
+  b.cap = len;
+  status = lgwL_pcall_nogc(L, push_bytes_p, &b, 1, 0);
+  lgw_free(text);
+  return status == LUA_OK ? 1 : lua_error(L);
+}
+
 int lgwL_decode_json(lua_State *L, const char *text, size_t len) {
   jdec_t D;
   int top = lua_gettop(L), status;
@@ -2007,6 +2064,7 @@ typedef struct json_key {
   size_t len;
   int is_int;
   lua_Integer i;
+  int slot;   /* a long string key: the stack index of a copy, or 0 */
 } json_key_t;
 
 static int cmp_key(const void *a, const void *b) {
@@ -2074,7 +2132,7 @@ static int json_table(lua_State *L, int idx, lgwL_buf_t *b, char *path,
   size_t nkeys = 0, cap = 0, i, plen = strlen(path);
   json_key_t *keys = NULL;
   lua_Integer maxi = 0;
-  int rc = 0, array = 1;
+  int rc = 0, array = 1, base = lua_gettop(L);
   idx = lua_absindex(L, idx);
   if (depth > JSON_MAX_DEPTH)
     return json_fail(err, path, "a table nested too deeply (or a cycle)");
@@ -2099,6 +2157,12 @@ static int json_table(lua_State *L, int idx, lgwL_buf_t *b, char *path,
       const char *s = lua_tolstring(L, -2, &k.len);
       array = 0;
       k.s = lgwL_strndup(s, k.len);
+      lua_pop(L, 1);
+      if ((k.slot = keep_long_key(L, k.len)) < 0) {
+        lgw_free(k.s);
+        k.s = NULL;
+      }
+      lua_pushnil(L);  /* (in place of the value, popped below) */
     } else {
       rc = json_fail(err, path, lua_type(L, -2) == LUA_TNUMBER
                      ? "a table with a non-integer number key"
@@ -2140,7 +2204,8 @@ static int json_table(lua_State *L, int idx, lgwL_buf_t *b, char *path,
       } else {
         snprintf(path + plen, pathcap - plen, "%s%.*s", plen ? "." : "",
                  (int)keys[i].len, keys[i].s);
-        lua_pushlstring(L, keys[i].s, keys[i].len);
+        if (keys[i].slot) lua_pushvalue(L, keys[i].slot);
+        else lua_pushlstring(L, keys[i].s, keys[i].len);
         lua_rawget(L, idx);
       }
       if (!rc) rc = json_value(L, -1, b, path, pathcap, depth + 1, err);
@@ -2149,6 +2214,7 @@ static int json_table(lua_State *L, int idx, lgwL_buf_t *b, char *path,
     if (!rc) rc = lgwL_buf_addc(b, '}');
   }
   path[plen] = '\0';
+  lua_settop(L, base);  /* the copies of long keys */
   for (i = 0; i < nkeys; i++) lgw_free(keys[i].s);
   lgw_free(keys);
   if (rc == LGW_ENOMEM && !err->message[0])

@@ -36,6 +36,7 @@ static int run_nowait(lua_State *L, lgwL_module_t *m) {
   }
   m->depth++;
   m->from = L;
+  m->nomem = 0;
   lgw_loop_run(m->loop, LGW_RUN_NOWAIT);
   m->depth--;
   m->from = from;
@@ -79,6 +80,10 @@ static int l_step(lua_State *L) {
     return luaL_error(L, "cannot step here: the event loop is already "
                       "running (call step from the host's loop, not from "
                       "a task or a callback)");
+  if (m->nomem) {  /* a task to start or finish waits for the next step */
+    m->nomem = 0;
+    return luaL_error(L, "not enough memory");
+  }
   lua_pushinteger(L, n);
   return 1;
 }

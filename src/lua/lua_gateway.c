@@ -12,13 +12,14 @@
 
 /* ===== Runtime ========================================================== */
 
-/* Pushes a Runtime userdata owning rt (one reference). */
-static void push_runtime(lua_State *L, lgw_runtime_t *rt) {
-  lgw_runtime_t **ud;
-  lgwL_log_flush(L, lgwL_module_peek(L));
-  ud = lua_newuserdatauv(L, sizeof *ud, 0);
-  *ud = rt;
+/* Pushes a Runtime userdata that owns no runtime yet: the caller makes
+ * one into the slot returned (made first, so that a memory error of Lua
+ * cannot lose it). */
+static lgw_runtime_t **new_runtime(lua_State *L) {
+  lgw_runtime_t **ud = lua_newuserdatauv(L, sizeof *ud, 0);
+  *ud = NULL;
   luaL_setmetatable(L, LGWL_RUNTIME);
+  return ud;
 }
 
 static lgw_runtime_t *check_runtime(lua_State *L, int i) {
@@ -61,8 +62,12 @@ static int runtime_index(lua_State *L) {
       lua_pushinteger(L, (lua_Integer)lgw_value_get_int(v));
       break;
     case LGW_VALUE_NUMBER: lua_pushnumber(L, lgw_value_get_number(v)); break;
-    case LGW_VALUE_STRING: lua_pushstring(L, lgw_value_get_string(v, NULL));
-      break;
+    case LGW_VALUE_STRING: {  /* (a new Lua string: pushed under pcall) */
+      char *str = lgwL_strdup(lgw_value_get_string(v, NULL));
+      lgw_value_free(settings);
+      if (!str) return luaL_error(L, "out of memory");
+      return lgwL_push_text_free(L, str, strlen(str));
+    }
     default: lua_pushnil(L); break;
   }
   lgw_value_free(settings);
@@ -81,21 +86,22 @@ static int runtime_from_table(lua_State *L, int idx, lgw_runtime_t **out,
 
 static int l_load_runtime_spec(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  lgw_runtime_t *rt = NULL;
+  lgw_runtime_t **rt = new_runtime(L);
   lgw_error_t err;
   memset(&err, 0, sizeof err);
-  if (lgw_runtime_load_file(path, &rt, &err)) return lgwL_fail(L, &err);
-  push_runtime(L, rt);
+  if (lgw_runtime_load_file(path, rt, &err)) return lgwL_fail(L, &err);
+  lgwL_log_flush(L, lgwL_module_peek(L));
   return 1;
 }
 
 static int l_runtime_spec_from_dict(lua_State *L) {
-  lgw_runtime_t *rt = NULL;
+  lgw_runtime_t **rt;
   lgw_error_t err;
   luaL_checktype(L, 1, LUA_TTABLE);
+  rt = new_runtime(L);
   memset(&err, 0, sizeof err);
-  if (runtime_from_table(L, 1, &rt, &err)) return lgwL_fail(L, &err);
-  push_runtime(L, rt);
+  if (runtime_from_table(L, 1, rt, &err)) return lgwL_fail(L, &err);
+  lgwL_log_flush(L, lgwL_module_peek(L));
   return 1;
 }
 
@@ -114,9 +120,7 @@ static int l_dump_runtime_spec(lua_State *L) {
   }
   root = lgw_runtime_dump(rt, with_keys);
   if (!root) return luaL_error(L, "out of memory");
-  lgwL_push_value(L, root);
-  lgw_value_free(root);
-  return 1;
+  return lgwL_push_value_free(L, root);
 }
 
 /* ===== Gateway ========================================================== */
@@ -294,21 +298,24 @@ static int l_gateway(lua_State *L) {
       lgwL_argerror_path(L, 2, "on_event", "function", -1);
     lua_pop(L, 5);
   }
-  if (!rt) rc = runtime_from_table(L, 1, &owned, &err);
-  if (!rc && max_concurrent) {
-    lgw_runtime_t *copy = NULL;
-    rc = lgw_runtime_with_max_concurrent(rt ? rt : owned, (long)max_concurrent,
-                                         &copy, &err);
-    lgw_runtime_free(owned);
-    owned = copy;
+  /* stack: ..., runtime userdata (for gw.runtime): the one given, or a
+   * new one, made before its runtime */
+  if (!rt || max_concurrent) {
+    lgw_runtime_t **slot = new_runtime(L);
+    if (!rt) rc = runtime_from_table(L, 1, slot, &err);
+    if (!rc && max_concurrent) {
+      lgw_runtime_t *copy = NULL;
+      rc = lgw_runtime_with_max_concurrent(rt ? rt : *slot,
+                                           (long)max_concurrent, &copy, &err);
+      lgw_runtime_free(*slot);
+      *slot = copy;
+    }
+    if (rc) return lgwL_fail(L, &err);
+    owned = *slot;
+    lgwL_log_flush(L, m);
+  } else {
+    lua_pushvalue(L, 1);
   }
-  if (rc) {
-    lgw_runtime_free(owned);
-    return lgwL_fail(L, &err);
-  }
-  /* stack: ..., runtime userdata (for gw.runtime) */
-  if (owned) push_runtime(L, owned);
-  else lua_pushvalue(L, 1);
   g = lua_newuserdatauv(L, sizeof *g, 1);
   memset(g, 0, sizeof *g);
   lgw_list_init(&g->link);
@@ -432,13 +439,20 @@ static void on_done(lgw_gateway_t *gw, uint64_t id, int status,
   call_ready(c, res != NULL);
 }
 
-/* Pushes the call's outcome and frees the record (of module m). */
-static int call_finish(lua_State *L, lgwL_module_t *m, lgwL_call_t *c) {
-  int n = 1, failed = cb_failed(c);
+struct outcome {
+  lgwL_module_t *m;
+  lgwL_call_t *c;
+};
+
+/* Under lua_pcall: pushes the outcome of the call of the struct outcome
+ * at 1 (the result, or nil and the error). */
+static int push_outcome_p(lua_State *L) {
+  const struct outcome *o = lua_touserdata(L, 1);
+  lgwL_call_t *c = o->c;
+  int failed = cb_failed(c);
   luaL_checkstack(L, 4, NULL);
-  lgwL_log_flush(L, m);
   if (c->status == 0 && c->res && !failed) {
-    n = lgwL_push_result(L, m, c->res, c->form);
+    return lgwL_push_result(L, o->m, c->res, c->form);
   } else {
     const lgw_error_t *e;
     lgw_error_t spare;
@@ -461,11 +475,26 @@ static int call_finish(lua_State *L, lgwL_module_t *m, lgwL_call_t *c) {
       lgwL_push_streamed(L, c->res, c->x->delivered);
       lua_setfield(L, -2, "partial_text");
     }
-    n = 2;
+    return 2;
   }
+}
+
+/* Pushes the call's outcome and frees the record (of module m), also
+ * when Lua runs out of memory there (the error is raised after). */
+static int call_finish(lua_State *L, lgwL_module_t *m, lgwL_call_t *c) {
+  struct outcome o;
+  int top = lua_gettop(L), st = LUA_ERRMEM;
+  lgwL_log_flush(L, m);
+  o.m = m;
+  o.c = c;
+  if (lua_checkstack(L, 2))
+    st = lgwL_pcall_nogc(L, push_outcome_p, &o, LUA_MULTRET, 0);
   lgwL_call_free(c);
   lgwL_admit_wake(m);
-  return n;
+  if (st == LUA_ERRMEM && lua_gettop(L) == top)
+    return luaL_error(L, "not enough memory");
+  if (st != LUA_OK) return lua_error(L);
+  return lua_gettop(L) - top;
 }
 
 static int call_k(lua_State *L, int status, lua_KContext ctx) {

@@ -76,21 +76,21 @@ static void log_clear(lgwL_module_t *m) {
   m->log_dropped = 0;
 }
 
-void lgwL_log_flush(lua_State *L, lgwL_module_t *m) {
-  if (!m || m->log_flushing ||
-      (lgw_list_empty(&m->loglines) && !m->log_dropped))
-    return;
-  if (!lua_checkstack(L, 4)) return;
-  m->log_flushing = 1;
+/* Under lua_pcall: the lines of the module record at 1. */
+static int log_flush_p(lua_State *L) {
+  lgwL_module_t *m = lua_touserdata(L, 1);
   while (!lgw_list_empty(&m->loglines) || m->log_dropped) {
-    lgw_link_t *ll = lgw_list_pop_front(&m->loglines);
-    lgwL_logline_t *l = ll ? LGW_CONTAINER_OF(ll, lgwL_logline_t, link)
-                           : NULL;
+    lgw_link_t *ll = m->loglines.next;
+    lgwL_logline_t *l = ll != &m->loglines
+                            ? LGW_CONTAINER_OF(ll, lgwL_logline_t, link)
+                            : NULL;
     lua_getfield(L, LUA_REGISTRYINDEX, LOG_FN);
     if (l) {
-      m->nlog--;
+      /* the line stays listed (freed at teardown) until it is pushed */
       lua_pushstring(L, log_levels[l->level]);
       lua_pushstring(L, l->msg);
+      lgw_list_remove(&l->link);
+      m->nlog--;
       lgw_free(l);
     } else {
       lua_pushstring(L, log_levels[LGW_LOG_WARN]);
@@ -98,10 +98,23 @@ void lgwL_log_flush(lua_State *L, lgwL_module_t *m) {
                       "two deliveries)", (int)m->log_dropped, LOG_MAX_LINES);
       m->log_dropped = 0;
     }
+    /* (set only here: a memory error above must not leave it set) */
+    m->log_flushing = 1;
     if (lua_type(L, -3) != LUA_TFUNCTION) lua_pop(L, 3);
     else if (lua_pcall(L, 2, 0, 0) != LUA_OK) lua_pop(L, 1);
+    m->log_flushing = 0;
   }
-  m->log_flushing = 0;
+  return 0;
+}
+
+void lgwL_log_flush(lua_State *L, lgwL_module_t *m) {
+  if (!m || m->log_flushing ||
+      (lgw_list_empty(&m->loglines) && !m->log_dropped))
+    return;
+  /* Never raises (its callers hold C memory, loop frames, pointers into
+   * their stacks): out of memory, the lines wait for the next flush. */
+  if (!lua_checkstack(L, 6)) return;
+  if (lgwL_pcall_nogc(L, log_flush_p, m, 0, 0) != LUA_OK) lua_pop(L, 1);
 }
 
 /* set_log(fn [, level]): fn(level, message) receives the engine's log
@@ -147,6 +160,12 @@ static int cb_trampoline(lua_State *L) {
   return 0;
 }
 
+/* Under pcall: the text of the number at 1. */
+static int number_text(lua_State *L) {
+  lua_tostring(L, 1);
+  return 1;
+}
+
 const char *lgwL_cb_run(lgwL_module_t *m, int ref, double limit,
                         lgwL_push_fn push, const void *data, char *buf,
                         size_t n) {
@@ -175,7 +194,14 @@ const char *lgwL_cb_run(lgwL_module_t *m, int ref, double limit,
     lua_pop(cb, 1);
     return NULL;
   }
-  msg = lua_tostring(cb, -1);
+  /* Nothing here may raise (the engine's frames are below): a number
+   * becomes its text under pcall. */
+  if (lua_type(cb, -1) == LUA_TNUMBER && lua_checkstack(cb, 2)) {
+    lua_pushcfunction(cb, number_text);
+    lua_insert(cb, -2);
+    lua_pcall(cb, 1, 1, 0);
+  }
+  msg = lua_type(cb, -1) == LUA_TSTRING ? lua_tostring(cb, -1) : NULL;
   if (msg) snprintf(buf, n, "%s", msg);
   else snprintf(buf, n, "(error object is a %s value)",
                 luaL_typename(cb, -1));
@@ -259,9 +285,11 @@ int lgwL_loop_open(lgwL_module_t *m) {
 }
 
 struct uv_loop_s *lgwL_loop(lua_State *L, lgwL_module_t *m) {
+  /* (lgw_loop_new cannot tell which of its resources ran out) */
   if (!m->loop && lgwL_loop_open(m))
     luaL_error(L, m->closed ? "llmgateway is shutting down"
-                            : "cannot create the event loop");
+                            : "cannot create the event loop (out of memory "
+                              "or of file descriptors)");
   return m->loop;
 }
 
@@ -335,9 +363,7 @@ static const char *opt_path(lua_State *L, int i) {
 /* Pushes a path the core allocated and frees it. */
 static int push_path(lua_State *L, char *p) {
   if (!p) return luaL_error(L, "out of memory");
-  lua_pushstring(L, p);
-  lgw_free(p);
-  return 1;
+  return lgwL_push_text_free(L, p, strlen(p));
 }
 
 static int l_user_config_dir(lua_State *L) {
@@ -362,9 +388,7 @@ static int l_load_user_config(lua_State *L) {
   memset(&err, 0, sizeof err);
   if (lgw_user_config_load(arg, &root, &err)) return lgwL_fail(L, &err);
   lgwL_log_flush(L, lgwL_module_peek(L));
-  lgwL_push_value(L, root);
-  lgw_value_free(root);
-  return 1;
+  return lgwL_push_value_free(L, root);
 }
 
 /* write_user_config(t [, path]) -> path | nil, err: YAML (keys sorted,
@@ -385,31 +409,61 @@ static int l_write_user_config(lua_State *L) {
   return push_path(L, path);
 }
 
-static int l_load_provider_state(lua_State *L) {
-  const char *arg = opt_path(L, 1);
-  lgw_value_t *st = NULL;
-  lgw_error_t err;
-  size_t i, n;
-  memset(&err, 0, sizeof err);
-  if (lgw_provider_state_load(arg, &st, &err)) return lgwL_fail(L, &err);
-  lgwL_log_flush(L, lgwL_module_peek(L));
-  n = lgw_value_count(st);
+/* Under lua_pcall: the table of the provider state at 1. */
+static int push_state_p(lua_State *L) {
+  const lgw_value_t *st = lua_touserdata(L, 1);
+  size_t i, n = lgw_value_count(st);
   lua_createtable(L, 0, (int)n);
   for (i = 0; i < n; i++) {
     lua_pushstring(L, lgw_value_get_string(lgw_value_at(st, i), NULL));
     lua_setfield(L, -2, lgw_value_key_at(st, i, NULL));
   }
-  lgw_value_free(st);
   return 1;
+}
+
+static int l_load_provider_state(lua_State *L) {
+  const char *arg = opt_path(L, 1);
+  lgw_value_t *st = NULL;
+  lgw_error_t err;
+  int status;
+  memset(&err, 0, sizeof err);
+  if (lgw_provider_state_load(arg, &st, &err)) return lgwL_fail(L, &err);
+  lgwL_log_flush(L, lgwL_module_peek(L));
+  status = lgwL_pcall_nogc(L, push_state_p, st, 1, 0);
+  lgw_value_free(st);
+  return status == LUA_OK ? 1 : lua_error(L);
 }
 
 /* write_provider_state(t [, path]) and update_provider_state(t [, path])
  * -> path | nil, err: t replaces the file's mapping, or is merged into it
  * under the lock. Keys and values are strings or numbers (converted as
  * tostring); blanks are dropped. */
+struct state_build {
+  lgw_value_t *st;
+  lgw_error_t err;
+  int rc;
+};
+
+/* Under lua_pcall: the entries of the table at 2 into the mapping of the
+ * state_build at 1 (the caller frees it, also after a memory error of
+ * luaL_tolstring). */
+static int build_state_p(lua_State *L) {
+  struct state_build *b = lua_touserdata(L, 1);
+  lua_pushnil(L);
+  while (!b->rc && lua_next(L, 2)) {
+    size_t klen, vlen;
+    const char *v = luaL_tolstring(L, -1, &vlen);
+    const char *k = luaL_tolstring(L, -3, &klen);
+    if (lgw_value_set(b->st, k, klen, lgw_value_string(v, vlen)))
+      b->rc = lgw_error_set(&b->err, LGW_ENOMEM, "out of memory");
+    lua_pop(L, 3);
+  }
+  return 0;
+}
+
 static int put_provider_state(lua_State *L, int merge) {
   const char *arg;
-  lgw_value_t *st;
+  struct state_build b;
   lgw_error_t err;
   char *path = NULL;
   int rc = 0;
@@ -424,23 +478,21 @@ static int put_provider_state(lua_State *L, int merge) {
     lua_pop(L, 1);
   }
   memset(&err, 0, sizeof err);
-  if (!(st = lgw_value_object())) return luaL_error(L, "out of memory");
-  lua_pushnil(L);
-  while (!rc && lua_next(L, 1)) {
-    size_t klen, vlen;
-    const char *v = luaL_tolstring(L, -1, &vlen);
-    const char *k = luaL_tolstring(L, -3, &klen);
-    if (lgw_value_set(st, k, klen, lgw_value_string(v, vlen)))
-      rc = lgw_error_set(&err, LGW_ENOMEM, "out of memory");
-    lua_pop(L, 3);
+  memset(&b, 0, sizeof b);
+  if (!(b.st = lgw_value_object())) return luaL_error(L, "out of memory");
+  lua_pushcfunction(L, build_state_p);
+  lua_pushlightuserdata(L, &b);
+  lua_pushvalue(L, 1);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    lgw_value_free(b.st);
+    return lua_error(L);
   }
-  if (rc) {
-    lua_pop(L, 1);  /* the key left by the interrupted traversal */
-    lgw_value_free(st);
-    return lgwL_fail(L, &err);
+  if (b.rc) {
+    lgw_value_free(b.st);
+    return lgwL_fail(L, &b.err);
   }
-  rc = lgw_provider_state_write(st, merge, arg, &path, &err);
-  lgw_value_free(st);
+  rc = lgw_provider_state_write(b.st, merge, arg, &path, &err);
+  lgw_value_free(b.st);
   lgwL_log_flush(L, lgwL_module_peek(L));
   if (rc) return lgwL_fail(L, &err);
   return push_path(L, path);
@@ -571,9 +623,7 @@ static int l_encode_json(lua_State *L) {
     return luaL_argerror(L, 1, "value expected (llm.null for null)");
   memset(&err, 0, sizeof err);
   if (lgwL_to_json(L, 1, &text, &len, &err)) return lgwL_fail(L, &err);
-  lua_pushlstring(L, text, len);
-  lgw_free(text);
-  return 1;
+  return lgwL_push_text_free(L, text, len);
 }
 
 static int l_stats(lua_State *L) {

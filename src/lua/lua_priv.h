@@ -62,6 +62,11 @@ typedef struct lgwL_module {
   lgw_idle_t *idle;         /* drains the ready list */
   lgw_link_t ready;         /* tasks to resume, FIFO */
   lgwL_task_t *current;     /* task being resumed, NULL otherwise */
+  lgwL_task_t *resuming;    /* task being started, resumed or finished
+                               by lgwL_dispatch, NULL otherwise */
+  int nomem;                /* lgwL_dispatch ran out of memory: the wait
+                               running the loop (lgwL_run_once, step())
+                               raises it */
   lua_State *from;          /* thread that entered the loop (lua_resume) */
   int depth;                /* >0 inside a loop run or a dispatch from here */
   int dispatching;          /* inside lgwL_dispatch */
@@ -175,7 +180,8 @@ struct uv_loop_s *lgwL_loop(lua_State *L, lgwL_module_t *m);
 
 /* Hands the log lines collected since the last call to the function of
  * llm.set_log, called in L (a running thread, never from inside the
- * engine). Errors of that function are ignored. */
+ * engine). Errors of that function are ignored. Never raises: out of
+ * memory, the lines wait for the next call. */
 void lgwL_log_flush(lua_State *L, lgwL_module_t *m);
 
 /* Callbacks from the engine (on_delta, on_event) run in the module's own
@@ -226,11 +232,11 @@ lgwL_module_t *lgwL_task_module(const lgwL_task_t *t);
  * raises when that would re-enter the loop. Returns 0 when nothing is
  * left that could ever wake anyone (no active handles, no ready task),
  * -1 when the wait must end (SIGINT in plain Lua, or the time limit of a
- * call running in L is spent): the caller then releases what it waits
- * for and calls lgwL_stop_error. */
+ * call running in L is spent, or m->nomem): the caller then releases
+ * what it waits for and calls lgwL_stop_error. */
 int lgwL_run_once(lua_State *L, lgwL_module_t *m);
-/* Raises the error that ended a wait: the time limit's, or
- * "interrupted!". */
+/* Raises the error that ended a wait: "not enough memory" (m->nomem),
+ * the time limit's, or "interrupted!". */
 int lgwL_stop_error(lua_State *L, lgwL_module_t *m);
 /* Raises when a time limit of a call running in L is spent. */
 void lgwL_check_budget(lua_State *L, lgwL_module_t *m);
@@ -256,7 +262,8 @@ void lgwL_dispatch(lgwL_module_t *m);
 /* Drive the loop until every task has finished, or main (may be NULL)
  * has failed. Returns 0, or 1 when interrupted (m->interrupted), 2 when a
  * wait ended as lgwL_run_once's -1 says, or -1 when tasks remain that
- * nothing can wake (an error message is pushed then). */
+ * nothing can wake or the loop ran out of memory (an error message is
+ * pushed then). */
 int lgwL_run_all(lua_State *L, lgwL_module_t *m, lgwL_task_t *main);
 /* Task results for the host: pushes the error message with traceback of a
  * failed task (marking it observed) and returns 1, or returns 0. */
@@ -382,6 +389,11 @@ char *lgwL_buf_steal(lgwL_buf_t *b);
 int lgwL_to_value(lua_State *L, int idx, lgw_value_t **out, lgw_error_t *err);
 /* Value tree -> Lua value (NULL and null values -> llm.null). */
 void lgwL_push_value(lua_State *L, const lgw_value_t *n);
+/* Push the Lua value of v, or the len bytes at text, and free it
+ * (lgw_value_free, lgw_free) also when Lua runs out of memory, whose
+ * error is raised then. Return 1. */
+int lgwL_push_value_free(lua_State *L, lgw_value_t *v);
+int lgwL_push_text_free(lua_State *L, char *text, size_t len);
 /* The llm.null sentinel. */
 #define lgwL_push_null(L) lua_pushlightuserdata((L), NULL)
 int lgwL_is_null(lua_State *L, int idx);

@@ -58,6 +58,10 @@ struct lgwL_task {
                            held list (not started, held back) */
   unsigned nohold : 1;  /* not started, but never held back: the main
                            task, or a task something waits for */
+  unsigned finishing : 2;  /* its coroutine ended (F_RETURNED: its results
+                              on co's stack, t->n of them; F_RAISED: its
+                              error on top) and finish() has not run whole
+                              (out of memory): the next round runs it */
 #if BODY_REF
   int vref;             /* unfinished: registry slot of the user value */
 #endif
@@ -78,6 +82,7 @@ struct lgwL_task {
 #define FINISHED(t) ((t)->state == T_DONE || (t)->state == T_FAILED)
 
 enum { Q_NONE, Q_READY, Q_HELD };
+enum { F_NONE, F_RETURNED, F_RAISED };
 
 static const char *const state_names[] = {
   "pending", "ready", "running", "waiting", "done", "failed"
@@ -315,28 +320,30 @@ static void co_give(lua_State *L, lgwL_module_t *m, lua_State *co) {
 }
 
 /* The value on top of L (popped) becomes the user value of task t, at
- * idx, as it finishes. */
-static void body_final(lua_State *L, lgwL_task_t *t, int idx) {
+ * idx, as it finishes. BODY_REF: it goes into the empty table at body,
+ * which the caller made before it changed anything (out of memory there,
+ * nothing is lost). */
+static void body_final(lua_State *L, lgwL_task_t *t, int idx, int body) {
 #if BODY_REF
   idx = lua_absindex(L, idx);
-  lua_createtable(L, 1, 0);
-  lua_insert(L, -2);
-  lua_rawseti(L, -2, 1);
+  lua_rawseti(L, body, 1);
+  lua_pushvalue(L, body);
   lgwL_setuvtable(L, idx);
   luaL_unref(L, LUA_REGISTRYINDEX, t->vref);
   t->vref = LUA_NOREF;
 #else
   (void)t;
+  (void)body;
   lua_setiuservalue(L, idx, 1);
 #endif
 }
 
 /* Replaces the user value of task t by the value on top of L (popped). */
-static void set_body(lua_State *L, lgwL_task_t *t) {
+static void set_body(lua_State *L, lgwL_task_t *t, int body) {
   lua_checkstack(L, 3);
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
   lua_insert(L, -2);
-  body_final(L, t, -2);
+  body_final(L, t, -2, body);
   lua_pop(L, 1);
 }
 
@@ -344,8 +351,12 @@ static void set_body(lua_State *L, lgwL_task_t *t) {
  * value becomes its results (or its failure) instead of co. */
 static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
   lua_State *co = t->co, *L = m->L;
-  int i;
-  lua_checkstack(L, 6);
+  int i, body = 0;
+  lua_checkstack(L, 7);
+#if BODY_REF
+  lua_createtable(L, 1, 0);
+  body = lua_gettop(L);
+#endif
   if (st == LUA_OK) {
     t->n = nres;
     if (nres == 0) {
@@ -360,6 +371,7 @@ static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
       lua_xmove(co, L, 1);
     }
     t->state = T_DONE;
+    t->finishing = F_NONE;
   } else {
     /* stack of L: {error, message} */
     lua_createtable(L, 2, 0);
@@ -378,6 +390,7 @@ static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
     lua_rawseti(L, -3, 2);
     lua_pop(L, 1);
     t->state = T_FAILED;
+    t->finishing = F_NONE;
     if (!t->canceled && !t->observed) m->unobserved++;
     /* Close the dead coroutine's pending to-be-closed variables. */
     lgwL_closethread(co, L);
@@ -388,10 +401,13 @@ static void finish(lgwL_module_t *m, lgwL_task_t *t, int st, int nres) {
     lua_xmove(co, L, 1);
     lua_insert(L, -2);
   }
-  set_body(L, t);  /* the task no longer references co */
+  set_body(L, t, body);  /* the task no longer references co */
   t->co = NULL;
+  settle(t);  /* (before co_give, which may run out of memory) */
   if (st == LUA_OK) co_give(L, m, co);
-  settle(t);
+#if BODY_REF
+  lua_remove(L, body);
+#endif
 }
 
 /* A task spawned without arguments (by a thread without a hook) gets its
@@ -431,6 +447,12 @@ static void resume(lgwL_module_t *m, lgwL_task_t *t) {
   lgwL_task_t *prev = m->current;
   int nargs, nres = 0, st;
   lua_State *prev_running = m->running;
+  m->resuming = t;
+  if (t->finishing) {  /* ran out of memory in finish() last time */
+    finish(m, t, t->finishing == F_RETURNED ? LUA_OK : LUA_ERRRUN, t->n);
+    m->resuming = NULL;
+    return;
+  }
   if (t->state == T_NEW && !t->co) start(m, t);
   nargs = t->n;  /* its arguments, or the continuation's values */
   t->n = 0;
@@ -444,6 +466,7 @@ static void resume(lgwL_module_t *m, lgwL_task_t *t) {
   m->depth--;
   m->current = prev;
   m->running = prev_running;
+  m->resuming = NULL;
   if (st == LUA_YIELD && lgwL_is_pending(t->co, nres)) {
     t->n = nres;  /* resumed with the same values */
     return;
@@ -454,13 +477,17 @@ static void resume(lgwL_module_t *m, lgwL_task_t *t) {
     if (t->state == T_RUNNING) lgwL_ready(t);
     return;
   }
+  t->finishing = st == LUA_OK ? F_RETURNED : F_RAISED;
+  t->n = nres;
+  m->resuming = t;
   finish(m, t, st, nres);
+  m->resuming = NULL;
 }
 
-void lgwL_dispatch(lgwL_module_t *m) {
+/* Under lua_pcall in m->L: a round of the ready list. */
+static int dispatch_p(lua_State *L) {
+  lgwL_module_t *m = lua_touserdata(L, 1);
   int n;
-  if (m->closing || m->dispatching) return;
-  m->dispatching = 1;
   /* Only what was ready when the round began: a task that yields again
    * at once (sleep(0)) runs next round, after the loop polled for I/O. */
   for (n = m->nready; n > 0 && !lgw_list_empty(&m->ready); n--) {
@@ -472,6 +499,35 @@ void lgwL_dispatch(lgwL_module_t *m) {
       resume(m, t);
   }
   admit(m);
+  return 0;
+}
+
+/* The round ran out of memory (in m->L, never in a task, whose errors
+ * its coroutine keeps) starting or finishing a task: that task goes
+ * first in the ready list again, to start or finish next round, and the
+ * wait that runs the loop raises the error. */
+static void dispatch_failed(lgwL_module_t *m) {
+  lgwL_task_t *t = m->resuming;
+  m->resuming = NULL;
+  m->nomem = 1;
+  if (!t || FINISHED(t) || t->queued) return;
+  if (t->state != T_NEW) t->state = T_READY;
+  lgw_list_push_front(&m->ready, &t->q.ready);
+  t->queued = Q_READY;
+  m->nready++;
+}
+
+void lgwL_dispatch(lgwL_module_t *m) {
+  lua_State *L = m->L;
+  if (m->closing || m->dispatching) return;
+  m->dispatching = 1;
+  /* A Lua error here would unwind through the loop's own frames. */
+  if (!lua_checkstack(L, 2)) {
+    dispatch_failed(m);
+  } else if (lgwL_pcall_nogc(L, dispatch_p, m, 0, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    dispatch_failed(m);
+  }
   m->dispatching = 0;
   if (lgw_list_empty(&m->ready) && !m->closing) lgw_idle_stop(m->idle);
 }
@@ -497,6 +553,7 @@ int lgwL_run_once(lua_State *L, lgwL_module_t *m) {
   m->from = L;
   budget_hold(m, 1);
   caught = sigint_catch(m);  /* none in a wait that holds it already */
+  m->nomem = 0;  /* (one left by a run of an embedder's loop is past) */
   lgw_loop_run(m->loop, LGW_RUN_ONCE);
   if (caught) sigint_release();
   m->depth--;
@@ -511,7 +568,7 @@ int lgwL_run_once(lua_State *L, lgwL_module_t *m) {
   } else {
     lgwL_log_flush(L, m);
   }
-  if (m->sigint || expired_budget(m)) return -1;
+  if (m->sigint || m->nomem || expired_budget(m)) return -1;
   return lgw_loop_alive(m->loop) || !lgw_list_empty(&m->ready) ||
          (m->nheld > 0 && !held_back(m));
 }
@@ -528,6 +585,12 @@ int lgwL_run_all(lua_State *L, lgwL_module_t *m, lgwL_task_t *main) {
   while (m->ntasks > 0 && !m->interrupted &&
          !(main && main->state == T_FAILED)) {
     int rc = lgwL_run_once(L, m);
+    if (rc < 0 && m->nomem) {
+      m->nomem = 0;
+      wait_done(m);
+      lua_pushliteral(L, "not enough memory");
+      return -1;
+    }
     if (rc < 0) {
       wait_end(m);
       /* SIGINT in a synchronous wait: the tasks' requests end. */
@@ -588,8 +651,6 @@ lgwL_task_t *lgwL_spawn(lua_State *L, lgwL_module_t *m, int nargs) {
 #if BODY_REF
   t->vref = LUA_NOREF;
 #endif
-  lua_rawgeti(L, LUA_REGISTRYINDEX, m->task_mt_ref);
-  lua_setmetatable(L, -2);
   lua_insert(L, -(nargs + 2));
   if (nargs > 0 || lua_gethook(L) != NULL) {
     /* the arguments wait on the coroutine's stack; a new coroutine takes
@@ -609,6 +670,10 @@ lgwL_task_t *lgwL_spawn(lua_State *L, lgwL_module_t *m, int nargs) {
   t->state = T_NEW;
   lua_pushvalue(L, -1);
   t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  /* only now, anchored: out of memory before, it is garbage without a
+   * __gc (which takes an unfinished task for one of lua_close) */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, m->task_mt_ref);
+  lua_setmetatable(L, -2);
   m->ntasks++;
   lgwL_ready(t);
   return t;
@@ -714,6 +779,7 @@ static void interrupt_wait(lgwL_task_t *t) {
  * call in it fails with "canceled" at once. */
 static int task_cancel(lua_State *L) {
   lgwL_task_t *t = check_task_up(L, 1, 1);
+  int body = 0;
   if (FINISHED(t)) {
     lua_pushboolean(L, 0);
     return 1;
@@ -723,13 +789,17 @@ static int task_cancel(lua_State *L) {
     lgw_error_t err;
     memset(&err, 0, sizeof err);
     lgw_error_set(&err, LGW_ECANCELED, "the task was canceled");
-    unqueue(t);
+#if BODY_REF
+    lua_createtable(L, 1, 0);
+    body = lua_gettop(L);
+#endif
     lua_createtable(L, 2, 0);
     lgwL_push_error(L, &err, NULL);
     lua_rawseti(L, -2, 1);
     lua_pushliteral(L, "the task was canceled before it started");
     lua_rawseti(L, -2, 2);
-    body_final(L, t, 1);  /* drops the function or coroutine */
+    body_final(L, t, 1, body);  /* drops the function or coroutine */
+    unqueue(t);  /* (not before: out of memory, it stays queued) */
     t->co = NULL;
     t->n = 0;
     t->state = T_FAILED;
@@ -1247,6 +1317,31 @@ void lgwL_check_budget(lua_State *L, lgwL_module_t *m) {
   if (b) budget_error(L, b);
 }
 
+/* Under lua_pcall: pushes the text of the lgwL_budget_t or type name
+ * (a light userdata) it is given, which may run out of memory. */
+static int push_type_text(lua_State *L) {
+  lua_pushfstring(L, "(error object is a %s value)",
+                  (const char *)lua_touserdata(L, 1));
+  return 1;
+}
+
+static int push_limit_text(lua_State *L) {
+  const lgwL_budget_t *b = lua_touserdata(L, 1);
+  lua_pushfstring(L, "time limit of %f s exceeded (function at %s)",
+                  b->limit, b->where);
+  return 1;
+}
+
+/* Replaces the error value on top by what f pushes (under lua_pcall: its
+ * memory error in the worst case, never raising). */
+static void replace_error(lua_State *L, lua_CFunction f, const void *arg) {
+  if (!lua_checkstack(L, 2)) return;
+  lua_pushcfunction(L, f);
+  lua_pushlightuserdata(L, (void *)arg);
+  lua_pcall(L, 1, 1, 0);
+  lua_remove(L, -2);
+}
+
 /* An error object with __tostring becomes its text while the limit
  * still runs (a __tostring that never returns is cut short too). */
 static void convert_error(lua_State *L) {
@@ -1257,10 +1352,8 @@ static void convert_error(lua_State *L) {
   lua_pop(L, 1);
   lua_pushcfunction(L, error_text);
   lua_insert(L, -2);
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_isstring(L, -1)) {
-    lua_pop(L, 1);
-    lua_pushfstring(L, "(error object is a %s value)", tn);
-  }
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_isstring(L, -1))
+    replace_error(L, push_type_text, tn);
 }
 
 /* stack: budget, then (ctx 1) a copy of the limited function, then the
@@ -1352,11 +1445,7 @@ int lgwL_pcall_limited(lua_State *L, lgwL_module_t *m, double secs,
   budget_begin(&b, m, L, secs, named);
   st = lua_pcall(L, nargs, nres, 0);
   if (st != LUA_OK && !spent(&b)) convert_error(L);
-  if (st != LUA_OK && spent(&b)) {
-    lua_pop(L, 1);
-    lua_pushfstring(L, "time limit of %f s exceeded (function at %s)",
-                    b.limit, b.where);
-  }
+  if (st != LUA_OK && spent(&b)) replace_error(L, push_limit_text, &b);
   budget_end(&b);
   return st;
 }
@@ -1544,6 +1633,10 @@ static void wait_done(lgwL_module_t *m) {
 int lgwL_stop_error(lua_State *L, lgwL_module_t *m) {
   lgwL_budget_t *b;
   wait_end(m);
+  if (m->nomem) {
+    m->nomem = 0;
+    return luaL_error(L, "not enough memory");
+  }
   b = expired_budget(m);
   if (b) return budget_error(L, b);
   m->sigint = 0;
