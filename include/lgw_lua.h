@@ -64,7 +64,8 @@ LGW_API void lgw_lua_spawn(lua_State *L, int nargs);
  * main (0: none) has failed. Returns 0; 1 when the run was stopped
  * (lgw_lua_stop, or SIGINT when the module handles signals); 2 when a
  * synchronous wait ended (a time limit); -1 when tasks remain that
- * nothing can wake (an error message is then pushed). */
+ * nothing can wake, or when memory ran out while running the loop (an
+ * error message is then pushed). */
 LGW_API int lgw_lua_run(lua_State *L, int main);
 /* For the task at idx: when it failed, pushes its error (the message with
  * a traceback), marks it observed and returns 1; else returns 0. */
