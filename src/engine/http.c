@@ -369,6 +369,7 @@ static int header_too_big(const lgw__xfer_t *r) {
 static int map_code(const lgw__xfer_t *r) {
   if (r->no_fd) return LGW_ERESOURCE;
   if (r->fail) return LGW_EHTTP;
+  if (r->no_mem) return LGW_ENOMEM;
   if (r->too_big || header_too_big(r)) return LGW_ETOOBIG;
   switch (r->result) {
     case CURLE_OK: return 0;

@@ -421,10 +421,10 @@ static void tool_trampoline(lgw_gateway_t *gw, uint64_t id, const char *t,
                    len - (size_t)(piece - t), q->tool_delta_ud);
 }
 
-void lgw__gw_emit_tool_deltas(req_t *q, lgw__tcalls_t *calls) {
+int lgw__gw_emit_tool_deltas(req_t *q, lgw__tcalls_t *calls) {
   lgw_gateway_t *gw = q->gw;
   size_t i;
-  if (!q->on_tool_delta) return;
+  if (!q->on_tool_delta) return 0;
   for (i = 0; i < calls->n; i++) {
     lgw__tcall_t *t = &calls->v[i];
     size_t have = t->args.len;
@@ -437,9 +437,8 @@ void lgw__gw_emit_tool_deltas(req_t *q, lgw__tcalls_t *calls) {
          lgw__buf_add(&b, t->args.data + t->shown, have - t->shown)) ||
         lgw__notes_delta(&gw->notes, tool_trampoline, q, gw, q->id, b.data,
                          b.len)) {
-      lgw__log(LGW_LOG_WARN, "tool delta dropped: out of memory");
       lgw__buf_free(&b);
-      return;
+      return LGW_ENOMEM;
     }
     lgw__buf_free(&b);
     t->announced = 1;
@@ -448,6 +447,7 @@ void lgw__gw_emit_tool_deltas(req_t *q, lgw__tcalls_t *calls) {
     q->emitted = 1;
     lgw__gw_wake(gw);
   }
+  return 0;
 }
 
 /* ---- embeddings ------------------------------------------------------------ */
