@@ -859,7 +859,8 @@ int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
     lgw_free(h->ca_default);
     lgw_free(h->capath_default);
     lgw_free(h);
-    return lgw__error_set(err, LGW_ENOMEM, "curl_multi_init failed");
+    return lgw__error_set(err, LGW_ENOMEM, "cannot set up libcurl: out of "
+                          "memory");
   }
   curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   uv_timer_init(loop, &h->timer);

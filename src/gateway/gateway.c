@@ -172,10 +172,10 @@ static void dl_remove(lgw_gateway_t *gw, qreq_t *h);
 void lgw__gw_finish(req_t *q, int status) {
   lgw_gateway_t *gw = q->gw;
   lgw_event_t ev;
-  if (status == 0 && q->att_lost) {
+  /* a success is reported whole, or not at all */
+  if (status == 0 && (q->att_lost || lgw__gw_result_calls(q))) {
     lgw__error_set(lgw__gw_req_err(q), LGW_ENOMEM, "LLM request for task "
-                   "'%s' failed: out of memory recording its attempts.",
-                   q->task);
+                   "'%s' failed: out of memory keeping its result.", q->task);
     status = LGW_ENOMEM;
   }
   if (status && !q->err) status = LGW_ENOMEM;  /* no room for its message */

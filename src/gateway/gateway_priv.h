@@ -335,6 +335,9 @@ char *lgw__gw_arena_str(req_t *q, const char *s);
 void *lgw__gw_arena_array(req_t *q, size_t n, size_t size);
 /* The tool fields of an attempt's call. */
 void lgw__gw_call_rich(const req_t *q, lgw__call_t *c);
+/* A success's tool calls for its result, made before it is reported
+ * (lgw__gw_finish); 0, or LGW_ENOMEM. */
+int lgw__gw_result_calls(req_t *q);
 /* A success's tool calls and assistant message (in msg) into res. */
 void lgw__gw_result_rich(req_t *q, lgw_result_t *res,
                          lgw_rich_message_t *msg);

@@ -378,20 +378,25 @@ void lgw__gw_call_rich(const req_t *q, lgw__call_t *c) {
   c->extra = x->extra_json;
 }
 
+int lgw__gw_result_calls(req_t *q) {
+  const lgw__tcalls_t *l = &q->reply.calls;
+  size_t i;
+  if (!l->n || q->res_calls) return 0;
+  if (!(q->res_calls = lgw__calloc(l->n, sizeof *q->res_calls)))
+    return LGW_ENOMEM;
+  for (i = 0; i < l->n; i++) {
+    q->res_calls[i].id = l->v[i].id;
+    q->res_calls[i].name = l->v[i].name;
+    q->res_calls[i].arguments_json = l->v[i].args.data ? l->v[i].args.data
+                                                       : "";
+  }
+  return 0;
+}
+
 void lgw__gw_result_rich(req_t *q, lgw_result_t *res,
                          lgw_rich_message_t *msg) {
   const lgw__tcalls_t *l = &q->reply.calls;
-  size_t i;
   if (q->status) return;
-  if (l->n && !q->res_calls &&
-      (q->res_calls = lgw__calloc(l->n, sizeof *q->res_calls)) != NULL) {
-    for (i = 0; i < l->n; i++) {
-      q->res_calls[i].id = l->v[i].id;
-      q->res_calls[i].name = l->v[i].name;
-      q->res_calls[i].arguments_json = l->v[i].args.data ? l->v[i].args.data
-                                                         : "";
-    }
-  }
   if (q->res_calls) {
     res->tool_calls = q->res_calls;
     res->ntool_calls = l->n;
