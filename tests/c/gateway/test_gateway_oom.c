@@ -605,7 +605,7 @@ static void run_once(const scen_t *s, long n, int *injected, long *size) {
 /* Every allocation in turn (every few under valgrind), until a run has no
  * failure left to inject. */
 static void sweep(const scen_t *s) {
-  long n, size = 0, stride = getenv("VALGRIND") ? 7 : 1, runs = 0;
+  long n, size = 0, stride = getenv("VALGRIND") ? 2 : 1, runs = 0;
   int injected = 0;
   double t0 = gws_now_s();
   if (getenv("OOM_AT")) {  /* to debug: that allocation only */
