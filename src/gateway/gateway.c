@@ -695,9 +695,10 @@ static void req_release(req_t *q) {
   if (q->deadline_timer) e->ops->timer_free(e, q->deadline_timer);
   if (q->ttft_timer) e->ops->timer_free(e, q->ttft_timer);
   if (q->idle_timer) e->ops->timer_free(e, q->idle_timer);
-  /* while requests wait, every record will be needed again */
-  if (!gw->closing &&
-      (gw->npool < pool_max(gw) || !lgw_list_empty(&gw->wait))) {
+  /* while requests wait, every record will be needed again (also when
+   * closing: to cancel one a shortage left waiting, teardown) */
+  if ((!gw->closing && gw->npool < pool_max(gw)) ||
+      !lgw_list_empty(&gw->wait)) {
     void *arena;
     size_t *order = q->order;
     lgw_attempt_t *att = q->att;  /* the attempt list is kept too */
@@ -1437,10 +1438,15 @@ int lgw_gateway_run(lgw_gateway_t *gw) {
 
 /* Cancel everything, run the callbacks, stop the engine. */
 static void teardown(lgw_gateway_t *gw) {
-  size_t i;
+  size_t i, left;
   gw->closing = 1;
-  lgw_gateway_cancel_all(gw);
-  dispatch(gw);
+  /* a waiting request whose record could not be made (memory short) is
+   * canceled on the next pass, with a record the previous one released */
+  do {
+    left = gw->pending;
+    lgw_gateway_cancel_all(gw);
+    dispatch(gw);
+  } while (gw->pending && gw->pending < left);
   lgw__rstate_free(gw->rs);
   gw->rs = NULL;
   for (i = 0; i < gw->rt->nproviders * NSTYLES; i++) {

@@ -451,6 +451,8 @@ struct scen {
   /* breaker failures per provider of a run without a shortage */
   size_t nfails[3];
   void (*prepare)(void);    /* before each run */
+  int free_early;           /* the gateway is freed with the requests in
+                               flight: each ends canceled */
 };
 
 typedef struct sweep_stats {
@@ -531,6 +533,27 @@ static void run_once(const scen_t *s, long n, int *injected, long *size) {
       ASSERT(hit);
       ASSERT_CONTAINS(err.message, "out of memory");
     }
+  }
+  if (s->free_early) {
+    lgw_gateway_free(gw);
+    *injected = hit;
+    *size = nallocs;
+    disarm();
+    for (i = 0; i < s->nreq; i++) {
+      if (sub[i]) continue;
+      if (o[i].calls != 1)
+        TEST__FAIL("%s: allocation %ld: request %zu: %d callbacks",
+                   s->name, n, i, o[i].calls);
+      if (o[i].status != LGW_ENOMEM) s->check(&o[i], i);
+      else ASSERT_CONTAINS(o[i].err, "out of memory");
+      if (test__cur_failed) {
+        fprintf(stderr, "  %s: allocation %ld: request %zu: %d: %s\n",
+                s->name, n, i, o[i].status, o[i].err);
+        break;
+      }
+    }
+    lgw_runtime_free(rt);
+    return;
   }
   ASSERT_EQ(lgw_gateway_run(gw), 0);
   *injected = hit;
@@ -635,6 +658,8 @@ static void sweep(const scen_t *s) {
   "    base_url: \"%s\"\n    api_key: k1\n" xsim
 
 static const att_want_t one_ok[] = {{1, 0, 200}};
+
+static void free_check(const out_t *o, size_t i);
 
 static int sim_submit(lgw_gateway_t *gw, size_t i, out_t *o,
                       lgw_error_t *err) {
@@ -794,6 +819,21 @@ TEST(sim_rich) {
   sweep(&s);
 }
 
+/* Freed with two requests in flight (their transfers started) and two
+ * waiting: all canceled. */
+TEST(sim_free_in_flight) {
+  static scen_t s;
+  s.name = "sim_free_in_flight";
+  snprintf(s.yaml, sizeof s.yaml,
+           SIM_SETTINGS("  max_concurrent: 2\n")
+           SIM_PROV("openai_chat", GWS_XSIM("fault=hang")), sim.base);
+  s.nreq = 4;
+  s.submit = sim_submit;
+  s.check = free_check;
+  s.free_early = 1;
+  sweep(&s);
+}
+
 /* Eight at once, four slots: the one a failure hits ends, the others
  * answer. */
 static int eight_submit(lgw_gateway_t *gw, size_t i, out_t *o,
@@ -907,6 +947,24 @@ TEST(fake_cancel) {
   s.nreq = 3;
   s.submit = cancel_submit;
   s.check = cancel_check;
+  sweep(&s);
+}
+
+/* Freed with one request in flight and three waiting: all canceled. */
+static void free_check(const out_t *o, size_t i) {
+  (void)i;
+  ASSERT_EQ(o->status, LGW_ECANCELED);
+  ASSERT_STREQ(o->err, "LLM request for task 't' was canceled.");
+}
+
+TEST(fake_free_in_flight) {
+  static scen_t s;
+  fake_scen(&s, "fake_free_in_flight",
+            FAKE_SETTINGS("  max_concurrent: 1\n") FAKE_PROV("1", ""));
+  s.nreq = 4;
+  s.submit = fake_submit;
+  s.check = free_check;
+  s.free_early = 1;
   sweep(&s);
 }
 
@@ -1151,6 +1209,7 @@ int main(int argc, char **argv) {
 #define R(fn) if (!only || strstr(#fn, only)) RUN(fn)
   R(fake_queue);
   R(fake_cancel);
+  R(fake_free_in_flight);
   R(fake_deadline);
   R(fake_events);
   R(fake_breaker_and_limits);
@@ -1163,6 +1222,7 @@ int main(int argc, char **argv) {
   R(sim_failover);
   R(sim_rich);
   R(sim_eight_in_flight);
+  R(sim_free_in_flight);
   if (sim.pid > 0) sim_stop(&sim);
   return TEST_SUMMARY();
 }
