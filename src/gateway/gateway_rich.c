@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gateway_priv.h"
+#include "json_extract.h"
 #include "transport.h"
 #include "util.h"
 
@@ -579,25 +580,34 @@ static size_t embedding_dim(const cJSON *e) {
 
 int lgw__gw_embed_parse(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
                         size_t cap) {
-  cJSON *root = cJSON_ParseWithLength(resp->body ? resp->body : "",
-                                      resp->body_len);
-  const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data"), *it;
-  const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-  const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+  const char *body = resp->body ? resp->body : "";
+  cJSON *root = cJSON_ParseWithLength(body, resp->body_len);
+  const cJSON *data, *model, *usage, *it;
   const char *url = lgw__gw_attempt_url(q);
   size_t n = q->em->ninputs, dim = 0, k = 0;
   int code = 0;
   lgw__reply_no_usage(&q->reply);
-  q->reply.input_tokens = lgw__json_count(usage, "prompt_tokens");
-  q->reply.output_tokens = q->reply.input_tokens >= 0 ? 0 : -1;
   lgw_free(q->em->vecs);
   q->em->vecs = NULL;
   q->em->nvecs = q->em->dim = 0;
-  if (!root) {
+  /* cJSON fails the same way when memory is short: the strict parser
+   * tells (LGW_ENOMEM, LGW_EJSON, or the tree cJSON could not make) */
+  if (!root &&
+      (code = lgw__json_parse_strict(body, resp->body_len, &root, NULL))) {
+    if (code == LGW_ENOMEM) {
+      lgw__gw_msgf(msg, cap, "Cannot read the embeddings from %s: out of "
+                   "memory.", url);
+      return LGW_ENOMEM;
+    }
     lgw__gw_msgf(msg, cap, "HTTP %d from %s: the embeddings answer is not "
                  "JSON", (int)resp->status, url);
     return LGW_ERESPONSE;
   }
+  data = cJSON_GetObjectItemCaseSensitive(root, "data");
+  model = cJSON_GetObjectItemCaseSensitive(root, "model");
+  usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+  q->reply.input_tokens = lgw__json_count(usage, "prompt_tokens");
+  q->reply.output_tokens = q->reply.input_tokens >= 0 ? 0 : -1;
   if (!cJSON_IsArray(data) || (size_t)cJSON_GetArraySize(data) != n ||
       (dim = embedding_dim(cJSON_GetObjectItemCaseSensitive(
            cJSON_GetArrayItem(data, 0), "embedding"))) == 0) {
@@ -609,7 +619,8 @@ int lgw__gw_embed_parse(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
   }
   if (dim > ((size_t)-1 / sizeof *q->em->vecs) / n ||
       !(q->em->vecs = lgw__calloc(n * dim, sizeof *q->em->vecs))) {
-    lgw__gw_msgf(msg, cap, "Out of memory reading embeddings from %s.", url);
+    lgw__gw_msgf(msg, cap, "Cannot read the embeddings from %s: out of "
+                 "memory.", url);
     cJSON_Delete(root);
     return LGW_ENOMEM;
   }

@@ -77,6 +77,8 @@ typedef struct out {
   size_t natt;
   int att_pi[8], att_code[8], att_status[8];
   int ncalls;
+  size_t nvec, dim;
+  double vec[8];            /* an embedding's first values */
   double at;                /* the fake engine's clock at the callback */
   char call_name[32], call_args[64], call_id[32];
 } out_t;
@@ -848,6 +850,72 @@ TEST(sim_rich) {
   sweep(&s);
 }
 
+/* Embeddings of two texts: the vectors of a run without a shortage. */
+static void on_embed(lgw_gateway_t *gw, uint64_t id, int status,
+                     const lgw_embed_result_t *res, const lgw_error_t *err,
+                     void *ud) {
+  out_t *o = ud;
+  size_t i;
+  (void)gw;
+  (void)id;
+  o->calls++;
+  o->status = status;
+  gws_cp(o->err, sizeof o->err, err ? err->message : "");
+  if (err && err->code != status) o->status = 1000;
+  o->natt = res->nattempts;
+  for (i = 0; i < res->nattempts && i < 8; i++) {
+    o->att_pi[i] = res->attempts[i].configured_index;
+    o->att_code[i] = res->attempts[i].code;
+    o->att_status[i] = res->attempts[i].http_status;
+  }
+  if (status) return;
+  o->nvec = res->nvectors;
+  o->dim = res->dim;
+  for (i = 0; i < 8 && i < res->nvectors * res->dim; i++)
+    o->vec[i] = res->vectors[i];
+}
+
+static int embed_submit(lgw_gateway_t *gw, size_t i, out_t *o,
+                        lgw_error_t *err) {
+  static const char *const in[] = {"alpha", "beta"};
+  lgw_embed_request_t r;
+  memset(&r, 0, sizeof r);
+  r.inputs = in;
+  r.ninputs = i == AFTER ? 1 : 2;
+  r.model = "emb";
+  r.dimensions = 4;
+  return lgw_gateway_embed(gw, &r, on_embed, o, NULL, err);
+}
+
+static void embed_check(const out_t *o, size_t i) {
+  static out_t want;
+  static int have;
+  size_t k;
+  ASSERT_EQ(o->status, 0);
+  ASSERT_EQ(o->nvec, i == AFTER ? 1 : 2);
+  ASSERT_EQ(o->dim, 4);
+  if (i == AFTER) return;
+  check_attempts(o, one_ok, 1);
+  if (!have) {  /* the first run has no shortage */
+    want = *o;
+    have = 1;
+  }
+  for (k = 0; k < 8; k++) ASSERT_DEQ(o->vec[k], want.vec[k]);
+}
+
+TEST(sim_embed) {
+  static scen_t s;
+  s.name = "sim_embed";
+  snprintf(s.yaml, sizeof s.yaml,
+           SIM_SETTINGS("") SIM_PROV("openai_chat", ""), sim.base);
+  s.nreq = 1;
+  s.submit = embed_submit;
+  s.check = embed_check;
+  s.att = one_ok;
+  s.natt = 1;
+  sweep(&s);
+}
+
 /* Freed with two requests in flight (their transfers started) and two
  * waiting: all canceled. */
 TEST(sim_free_in_flight) {
@@ -1251,6 +1319,7 @@ int main(int argc, char **argv) {
   R(sim_failover);
   R(sim_rich);
   R(sim_eight_in_flight);
+  R(sim_embed);
   R(sim_free_in_flight);
   if (sim.pid > 0) sim_stop(&sim);
   return TEST_SUMMARY();
