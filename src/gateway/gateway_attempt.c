@@ -160,12 +160,11 @@ static void provider_failed(req_t *q, const char *msg) {
   q->pos++;
 }
 
-/* The process itself is short of memory or of another resource: not
- * the provider's fault (no breaker count, no failover: no other provider
- * would fare better now), the request ends with code. */
-static void local_failure(req_t *q, int status, int code, const char *msg,
-                          double elapsed, const lgw_usage_t *u) {
-  record(q, status, code, msg, elapsed, 0, u);
+/* After the attempt's record: the process itself is short of memory or
+ * of another resource, not the provider's fault (no breaker count, no
+ * failover: no other provider would fare better now); the request ends
+ * with code. */
+static void local_failure(req_t *q, int code, const char *msg) {
   lgw__error_set(lgw__gw_req_err(q), code, "LLM request for task '%s' "
                  "failed: %s", q->task, msg);
   lgw__gw_finish(q, code);
@@ -369,11 +368,11 @@ void lgw__gw_plan(req_t *q) {
       }
       memset(&e, 0, sizeof e);
       if (!(q->route = route_for(q, &e))) {
+        record(q, 0, e.code, e.message, 0, 0, NULL);
         if (e.code == LGW_ENOMEM) {
-          local_failure(q, 0, e.code, e.message, 0, NULL);
+          local_failure(q, e.code, e.message);
           return;
         }
-        record(q, 0, e.code, e.message, 0, 0, NULL);
         provider_failed(q, e.message);
         continue;
       }
@@ -482,13 +481,13 @@ static void send_attempt(req_t *q) {
   if (!e.message[0])
     lgw__error_set(&e, rc, "Cannot prepare the request: %s.",
                    lgw_strerror(rc));
-  slot_release(gw);
-  if (rc == LGW_ENOMEM) {
-    local_failure(q, 0, rc, e.message, 0, NULL);
-    return;
-  }
   /* Nothing was sent; a retry would fail the same way. */
   record(q, 0, rc, e.message, 0, 0, NULL);
+  slot_release(gw);
+  if (rc == LGW_ENOMEM) {
+    local_failure(q, rc, e.message);
+    return;
+  }
   fail_over(q, e.message);
 }
 
@@ -902,7 +901,8 @@ static void on_http(const lgw__xfer_resp_t *resp, void *ud) {
   }
   lgw__gw_redact(gw, msg, sizeof msg);
   if (code == LGW_ERESOURCE || code == LGW_ENOMEM) {
-    local_failure(q, status, code, msg, resp->elapsed, &u);
+    record(q, status, code, msg, resp->elapsed, 0, &u);
+    local_failure(q, code, msg);
     return;
   }
   next = lgw__retry_classify(cls_status, code, resp->x_should_retry);
