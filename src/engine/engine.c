@@ -284,7 +284,8 @@ int lgw__engine_new(struct uv_loop_s *loop, long max_host,
     if (!e->loop || uv_loop_init(e->loop) != 0) {
       lgw_free(e->loop);
       destroy(e);
-      return lgw__error_set(err, LGW_ENOMEM, "cannot create the event loop");
+      return lgw__error_set(err, LGW_ENOMEM, "cannot create the event loop: "
+                            "out of memory");
     }
     e->own_loop = 1;
   }

@@ -32,7 +32,8 @@ typedef struct lgw__xfer_resp {
                            LGW_ETIMEOUT, LGW_ETOOBIG (body over the cap,
                            or headers over LGW__XFER_MAX_HEADERS),
                            LGW_ERESOURCE (no file descriptor left for a
-                           socket), LGW_ECONFIG (the CA file is not a
+                           socket), LGW_ENOMEM (no memory for the
+                           response), LGW_ECONFIG (the CA file is not a
                            CA bundle), LGW_EHTTP (transfer error after
                            connect: reset, truncated), or LGW_ECANCELED */
   const char *error;    /* the engine's message when code != 0 */

@@ -178,6 +178,9 @@ struct lgw__http {
   lgw_link_t spare;           /* kept for reuse */
   size_t nspare;
   size_t nparked;             /* idle pooled connections (parked) */
+  int sock_no_mem;            /* the socket callback failed for want of
+                                 memory: the multi failure it causes is
+                                 LGW_ENOMEM (hard_failure) */
   size_t nfresh;              /* transfers with fresh_body */
   fd_slot_t *fds;             /* by descriptor, nfds of them */
   size_t nfds;
@@ -368,6 +371,7 @@ static int header_too_big(const lgw__xfer_t *r) {
 
 static int map_code(const lgw__xfer_t *r) {
   if (r->no_fd) return LGW_ERESOURCE;
+  if (r->no_mem) return LGW_ENOMEM;  /* also behind a fail it caused */
   if (r->fail) return LGW_EHTTP;
   if (r->too_big || header_too_big(r)) return LGW_ETOOBIG;
   switch (r->result) {
@@ -418,10 +422,10 @@ static void complete(lgw__xfer_t *r, int canceled) {
     snprintf(msg, sizeof msg, "response larger than %ld bytes",
              r->max_bytes);
     resp.error = msg;
+  } else if (r->no_mem) {
+    resp.error = "out of memory in the transfer";
   } else if (r->fail) {
     resp.error = r->fail;
-  } else if (r->no_mem) {
-    resp.error = "out of memory while reading the response";
   } else if (resp.code) {
     resp.error = r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result);
   }
@@ -590,10 +594,13 @@ static void close_socks(lgw__http_t *h) {
  * fail them all and start over with a fresh multi handle. */
 static void hard_failure(lgw__http_t *h, CURLMcode mc) {
   lgw__xfer_t *r;
+  int no_mem = mc == CURLM_OUT_OF_MEMORY || h->sock_no_mem;
+  h->sock_no_mem = 0;
   while ((r = first_of(&h->active)) != NULL) {
     curl_multi_remove_handle(h->multi, r->easy);
     lgw_list_remove(&r->link);
     r->fail = curl_multi_strerror(mc);
+    r->no_mem = (unsigned)no_mem;
     r->no_fd = (unsigned char)out_of_fds();  /* e.g. no descriptor to watch a socket */
     r->state = R_DONE;
     lgw_list_push_back(&h->done, &r->link);
@@ -781,7 +788,15 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int action,
     return 0;
   }
   f = slot_get(h, s);
-  if (!f) return -1;
+  if (!f) {
+    /* curl fails the transfer, or the multi handle (hard_failure): for
+     * want of memory, not the server's fault */
+    lgw__xfer_t *r = NULL;
+    if (easy) curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+    if (r) r->no_mem = 1;
+    h->sock_no_mem = 1;
+    return -1;
+  }
   if (!f->held) {
     if (f->parked) h->nparked--;
     else f->events = 0;  /* only a parked socket stays in the set while
@@ -858,7 +873,8 @@ int lgw__http_new(uv_loop_t *loop, lgw__http_t **out, lgw_error_t *err) {
     lgw_free(h->ca_default);
     lgw_free(h->capath_default);
     lgw_free(h);
-    return lgw__error_set(err, LGW_ENOMEM, "curl_multi_init failed");
+    return lgw__error_set(err, LGW_ENOMEM, "cannot set up libcurl: out of "
+                          "memory");
   }
   curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   uv_timer_init(loop, &h->timer);

@@ -172,6 +172,12 @@ static void dl_remove(lgw_gateway_t *gw, qreq_t *h);
 void lgw__gw_finish(req_t *q, int status) {
   lgw_gateway_t *gw = q->gw;
   lgw_event_t ev;
+  /* a success is reported whole, or not at all */
+  if (status == 0 && (q->att_lost || lgw__gw_result_calls(q))) {
+    lgw__error_set(lgw__gw_req_err(q), LGW_ENOMEM, "LLM request for task "
+                   "'%s' failed: out of memory keeping its result.", q->task);
+    status = LGW_ENOMEM;
+  }
   if (status && !q->err) status = LGW_ENOMEM;  /* no room for its message */
   /* Every provider failed: the code is the class of the last attempt's
    * failure (auth, timeout...), the one that decided the outcome. */
@@ -689,9 +695,10 @@ static void req_release(req_t *q) {
   if (q->deadline_timer) e->ops->timer_free(e, q->deadline_timer);
   if (q->ttft_timer) e->ops->timer_free(e, q->ttft_timer);
   if (q->idle_timer) e->ops->timer_free(e, q->idle_timer);
-  /* while requests wait, every record will be needed again */
-  if (!gw->closing &&
-      (gw->npool < pool_max(gw) || !lgw_list_empty(&gw->wait))) {
+  /* while requests wait, every record will be needed again (also when
+   * closing: to cancel one a shortage left waiting, teardown) */
+  if ((!gw->closing && gw->npool < pool_max(gw)) ||
+      !lgw_list_empty(&gw->wait)) {
     void *arena;
     size_t *order = q->order;
     lgw_attempt_t *att = q->att;  /* the attempt list is kept too */
@@ -820,7 +827,7 @@ req_t *lgw__gw_wait_pop(lgw_gateway_t *gw) {
   q = node_req(gw, LGW_CONTAINER_OF(l, gw_node_t, wait));
   if (!q) {
     lgw__log(LGW_LOG_WARN, "out of memory: a queued request waits for the "
-             "next free slot");
+             "next free slot or the next request's end");
     return NULL;
   }
   lgw_list_remove(&q->node.wait);
@@ -1033,6 +1040,9 @@ static void dispatch(lgw_gateway_t *gw) {
     gw->pending--;
     call_back(q);
     req_release(q);
+    /* a slot left free when a waiting request could not be made whole:
+     * the record just released (pooled while requests wait) serves it */
+    if (!gw->free_pending && !gw->closing) lgw__gw_pump(gw);
   }
   /* a burst is over: keep what the next one is likely to need */
   if (!gw->pending && gw->npool > pool_max(gw)) pool_trim(gw, pool_max(gw));
@@ -1428,10 +1438,15 @@ int lgw_gateway_run(lgw_gateway_t *gw) {
 
 /* Cancel everything, run the callbacks, stop the engine. */
 static void teardown(lgw_gateway_t *gw) {
-  size_t i;
+  size_t i, left;
   gw->closing = 1;
-  lgw_gateway_cancel_all(gw);
-  dispatch(gw);
+  /* a waiting request whose record could not be made (memory short) is
+   * canceled on the next pass, with a record the previous one released */
+  do {
+    left = gw->pending;
+    lgw_gateway_cancel_all(gw);
+    dispatch(gw);
+  } while (gw->pending && gw->pending < left);
   lgw__rstate_free(gw->rs);
   gw->rs = NULL;
   for (i = 0; i < gw->rt->nproviders * NSTYLES; i++) {
@@ -1521,7 +1536,8 @@ int lgw__gateway_new_on(lgw_runtime_t *rt, const lgw_gateway_options_t *opts,
         opts ? opts->state_file : NULL, lgw__getenv_default, NULL);
     if (!gw->state_path) goto nomem;
     /* read once; a bad file is logged by the loader and ignored */
-    lgw__state_load(gw->state_path, &state, NULL);
+    if (lgw__state_load(gw->state_path, &state, NULL) == LGW_ENOMEM)
+      goto nomem;  /* not forgotten: the order would be another */
     pref = lgw__kvlist_get_ci(&state, rt->config_key);
     if (pref) lgw__gw_msgf(gw->preferred, sizeof gw->preferred, "%s", pref);
     lgw__kvlist_free(&state);

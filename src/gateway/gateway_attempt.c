@@ -96,8 +96,10 @@ static double record(req_t *q, int status, int code, const char *msg,
                           q->attempt > 0 ? q->attempt : 1);
     lgw__gw_queue_event(gw, &ev);
   }
-  if (lgw__grow(&q->att, q->natt, &q->catt, sizeof *q->att, 4))
-    return a.cost;  /* the attempt list is best effort */
+  if (lgw__grow(&q->att, q->natt, &q->catt, sizeof *q->att, 4)) {
+    q->att_lost = 1;  /* the result would lack it: never a success */
+    return a.cost;
+  }
   {
     /* A cached route's model lives as long as the gateway, and "" as long
      * as the program: both are borrowed (the first LGW__ATT_BITS attempts;
@@ -111,6 +113,7 @@ static double record(req_t *q, int status, int code, const char *msg,
     if (!a.model || !a.message) {
       if (own_model) lgw_free((char *)a.model);
       if (own_msg) lgw_free((char *)a.message);
+      q->att_lost = 1;
       return a.cost;
     }
     if (i < LGW__ATT_BITS) {
@@ -157,12 +160,22 @@ static void provider_failed(req_t *q, const char *msg) {
   q->pos++;
 }
 
+/* After the attempt's record: the process itself is short of memory or
+ * of another resource, not the provider's fault (no breaker count, no
+ * failover: no other provider would fare better now); the request ends
+ * with code. */
+static void local_failure(req_t *q, int code, const char *msg) {
+  lgw__error_set(lgw__gw_req_err(q), code, "LLM request for task '%s' "
+                 "failed: %s", q->task, msg);
+  lgw__gw_finish(q, code);
+}
+
 /* ---- the plan ------------------------------------------------------------ */
 
 static void send_attempt(req_t *q);
 static void pace(req_t *q);
 
-static void pump(lgw_gateway_t *gw) {
+void lgw__gw_pump(lgw_gateway_t *gw) {
   req_t *q;
   while (!gw->no_pump && gw->inflight < gw->max_concurrent &&
          !lgw_list_empty(&gw->wait)) {
@@ -174,7 +187,7 @@ static void pump(lgw_gateway_t *gw) {
 
 static void slot_release(lgw_gateway_t *gw) {
   gw->inflight--;
-  pump(gw);
+  lgw__gw_pump(gw);
 }
 
 /* FIFO: a free slot goes to the longest waiter. */
@@ -185,6 +198,7 @@ static void slot_acquire(req_t *q) {
     send_attempt(q);
   } else {
     lgw__gw_wait_push(q);
+    lgw__gw_pump(gw);  /* a slot a shortage left free (lgw__gw_pump) */
   }
 }
 
@@ -355,6 +369,10 @@ void lgw__gw_plan(req_t *q) {
       memset(&e, 0, sizeof e);
       if (!(q->route = route_for(q, &e))) {
         record(q, 0, e.code, e.message, 0, 0, NULL);
+        if (e.code == LGW_ENOMEM) {
+          local_failure(q, e.code, e.message);
+          return;
+        }
         provider_failed(q, e.message);
         continue;
       }
@@ -460,9 +478,16 @@ static void send_attempt(req_t *q) {
     if (q->on_delta) lgw__gw_stream_begin(q);
     return;
   }
+  if (!e.message[0])
+    lgw__error_set(&e, rc, "Cannot prepare the request: %s.",
+                   lgw_strerror(rc));
   /* Nothing was sent; a retry would fail the same way. */
   record(q, 0, rc, e.message, 0, 0, NULL);
   slot_release(gw);
+  if (rc == LGW_ENOMEM) {
+    local_failure(q, rc, e.message);
+    return;
+  }
   fail_over(q, e.message);
 }
 
@@ -746,12 +771,16 @@ static int body_end(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
                    &e);
   if (code) {
     lgw__gw_msgf(msg, cap, "HTTP %d from %s: %s", (int)resp->status,
-                 lgw__gw_attempt_url(q), e.message);
+                 lgw__gw_attempt_url(q),
+                 e.message[0] ? e.message : lgw_strerror(code));
     if (e.http_status) *cls_status = e.http_status;
-  } else if (q->on_delta && !q->reply.refusal) {
-    if (!lgw__reply_blank(&q->reply))
-      lgw__gw_emit_delta(q, q->reply.text, q->reply.text_len);
-    lgw__gw_emit_tool_deltas(q, &q->reply.calls);
+  } else if (q->on_delta && !q->reply.refusal &&
+             ((!lgw__reply_blank(&q->reply) &&
+               lgw__gw_emit_delta(q, q->reply.text, q->reply.text_len)) ||
+              lgw__gw_emit_tool_deltas(q, &q->reply.calls))) {
+    lgw__gw_msgf(msg, cap, "Cannot pass on the answer from %s: out of "
+                 "memory.", lgw__gw_attempt_url(q));
+    code = LGW_ENOMEM;
   }
   return code;
 }
@@ -871,13 +900,9 @@ static void on_http(const lgw__xfer_resp_t *resp, void *ud) {
     transfer_message(q, resp, lgw__gw_attempt_url(q), msg, sizeof msg);
   }
   lgw__gw_redact(gw, msg, sizeof msg);
-  if (code == LGW_ERESOURCE) {
-    /* the process's own shortage: not the provider's fault, and no other
-     * provider would fare better now */
+  if (code == LGW_ERESOURCE || code == LGW_ENOMEM) {
     record(q, status, code, msg, resp->elapsed, 0, &u);
-    lgw__error_set(lgw__gw_req_err(q), code, "LLM request for task '%s' "
-                   "failed: %s", q->task, msg);
-    lgw__gw_finish(q, code);
+    local_failure(q, code, msg);
     return;
   }
   next = lgw__retry_classify(cls_status, code, resp->x_should_retry);

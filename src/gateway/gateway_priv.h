@@ -116,6 +116,8 @@ struct req {
   unsigned embed : 1;          /* an lgw_gateway_embed request */
   unsigned inl : 1;            /* task and messages in the record's tail
                                   (REQ_INL): no arena, no compact block */
+  unsigned att_lost : 1;       /* an attempt could not be recorded (memory
+                                  short): a success ends with LGW_ENOMEM */
   /* the request, copied */
   char *task;
   lgw_rich_message_t *msgs;    /* in arena */
@@ -293,6 +295,10 @@ req_t *lgw__gw_wait_pop(lgw_gateway_t *gw);
 /* ---- gateway_attempt.c --------------------------------------------------- */
 
 void lgw__gw_plan(req_t *q);
+/* Free slots to the requests waiting, longest first. A waiting request
+ * whose full record cannot be made (memory short) keeps its place: the
+ * next pump (a request released, or queued) serves it. */
+void lgw__gw_pump(lgw_gateway_t *gw);
 /* The cached route of a plain request for task on provider pi when its
  * plan there would do nothing but queue it for a slot: a base URL, no
  * open breaker, the route built before, no rate limit to reserve; NULL
@@ -329,6 +335,9 @@ char *lgw__gw_arena_str(req_t *q, const char *s);
 void *lgw__gw_arena_array(req_t *q, size_t n, size_t size);
 /* The tool fields of an attempt's call. */
 void lgw__gw_call_rich(const req_t *q, lgw__call_t *c);
+/* A success's tool calls for its result, made before it is reported
+ * (lgw__gw_finish); 0, or LGW_ENOMEM. */
+int lgw__gw_result_calls(req_t *q);
 /* A success's tool calls and assistant message (in msg) into res. */
 void lgw__gw_result_rich(req_t *q, lgw_result_t *res,
                          lgw_rich_message_t *msg);
@@ -343,8 +352,9 @@ int lgw__gw_embed_prepare(req_t *q, char **body, size_t *len,
 int lgw__gw_embed_parse(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
                         size_t cap);
 void lgw__gw_embed_call_back(req_t *q);
-/* Queue the new pieces of calls for on_tool_delta (when set). */
-void lgw__gw_emit_tool_deltas(req_t *q, lgw__tcalls_t *calls);
+/* Queue the new pieces of calls for on_tool_delta (when set); 0, or
+ * LGW_ENOMEM as lgw__gw_emit_delta. */
+int lgw__gw_emit_tool_deltas(req_t *q, lgw__tcalls_t *calls);
 /* lgw_gateway_submit, for an embed request too (emb non-NULL). */
 int lgw__gw_submit(lgw_gateway_t *gw, const lgw_request_t *req,
                    lgw_done_fn cb, void *ud, uint64_t *id, lgw_error_t *err,
@@ -355,7 +365,9 @@ int lgw__gw_submit(lgw_gateway_t *gw, const lgw_request_t *req,
 const char *lgw__gw_attempt_url(const req_t *q);
 void lgw__gw_stream_begin(req_t *q);
 void lgw__gw_stream_timers_stop(req_t *q);
-void lgw__gw_emit_delta(req_t *q, const char *text, size_t len);
+/* 0, or LGW_ENOMEM: the piece could not be queued (the attempt must end:
+ * the pieces would not join to the answer). */
+int lgw__gw_emit_delta(req_t *q, const char *text, size_t len);
 int lgw__gw_on_stream_head(long status, const char *content_type, void *ud);
 int lgw__gw_on_stream_data(const char *p, size_t n, void *ud);
 void lgw__gw_stream_free(req_stream_t *st);

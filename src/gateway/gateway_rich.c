@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gateway_priv.h"
+#include "json_extract.h"
 #include "transport.h"
 #include "util.h"
 
@@ -378,20 +379,25 @@ void lgw__gw_call_rich(const req_t *q, lgw__call_t *c) {
   c->extra = x->extra_json;
 }
 
+int lgw__gw_result_calls(req_t *q) {
+  const lgw__tcalls_t *l = &q->reply.calls;
+  size_t i;
+  if (!l->n || q->res_calls) return 0;
+  if (!(q->res_calls = lgw__calloc(l->n, sizeof *q->res_calls)))
+    return LGW_ENOMEM;
+  for (i = 0; i < l->n; i++) {
+    q->res_calls[i].id = l->v[i].id;
+    q->res_calls[i].name = l->v[i].name;
+    q->res_calls[i].arguments_json = l->v[i].args.data ? l->v[i].args.data
+                                                       : "";
+  }
+  return 0;
+}
+
 void lgw__gw_result_rich(req_t *q, lgw_result_t *res,
                          lgw_rich_message_t *msg) {
   const lgw__tcalls_t *l = &q->reply.calls;
-  size_t i;
   if (q->status) return;
-  if (l->n && !q->res_calls &&
-      (q->res_calls = lgw__calloc(l->n, sizeof *q->res_calls)) != NULL) {
-    for (i = 0; i < l->n; i++) {
-      q->res_calls[i].id = l->v[i].id;
-      q->res_calls[i].name = l->v[i].name;
-      q->res_calls[i].arguments_json = l->v[i].args.data ? l->v[i].args.data
-                                                         : "";
-    }
-  }
   if (q->res_calls) {
     res->tool_calls = q->res_calls;
     res->ntool_calls = l->n;
@@ -421,10 +427,10 @@ static void tool_trampoline(lgw_gateway_t *gw, uint64_t id, const char *t,
                    len - (size_t)(piece - t), q->tool_delta_ud);
 }
 
-void lgw__gw_emit_tool_deltas(req_t *q, lgw__tcalls_t *calls) {
+int lgw__gw_emit_tool_deltas(req_t *q, lgw__tcalls_t *calls) {
   lgw_gateway_t *gw = q->gw;
   size_t i;
-  if (!q->on_tool_delta) return;
+  if (!q->on_tool_delta) return 0;
   for (i = 0; i < calls->n; i++) {
     lgw__tcall_t *t = &calls->v[i];
     size_t have = t->args.len;
@@ -437,9 +443,8 @@ void lgw__gw_emit_tool_deltas(req_t *q, lgw__tcalls_t *calls) {
          lgw__buf_add(&b, t->args.data + t->shown, have - t->shown)) ||
         lgw__notes_delta(&gw->notes, tool_trampoline, q, gw, q->id, b.data,
                          b.len)) {
-      lgw__log(LGW_LOG_WARN, "tool delta dropped: out of memory");
       lgw__buf_free(&b);
-      return;
+      return LGW_ENOMEM;
     }
     lgw__buf_free(&b);
     t->announced = 1;
@@ -448,6 +453,7 @@ void lgw__gw_emit_tool_deltas(req_t *q, lgw__tcalls_t *calls) {
     q->emitted = 1;
     lgw__gw_wake(gw);
   }
+  return 0;
 }
 
 /* ---- embeddings ------------------------------------------------------------ */
@@ -574,25 +580,34 @@ static size_t embedding_dim(const cJSON *e) {
 
 int lgw__gw_embed_parse(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
                         size_t cap) {
-  cJSON *root = cJSON_ParseWithLength(resp->body ? resp->body : "",
-                                      resp->body_len);
-  const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data"), *it;
-  const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-  const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+  const char *body = resp->body ? resp->body : "";
+  cJSON *root = cJSON_ParseWithLength(body, resp->body_len);
+  const cJSON *data, *model, *usage, *it;
   const char *url = lgw__gw_attempt_url(q);
   size_t n = q->em->ninputs, dim = 0, k = 0;
   int code = 0;
   lgw__reply_no_usage(&q->reply);
-  q->reply.input_tokens = lgw__json_count(usage, "prompt_tokens");
-  q->reply.output_tokens = q->reply.input_tokens >= 0 ? 0 : -1;
   lgw_free(q->em->vecs);
   q->em->vecs = NULL;
   q->em->nvecs = q->em->dim = 0;
-  if (!root) {
+  /* cJSON fails the same way when memory is short: the strict parser
+   * tells (LGW_ENOMEM, LGW_EJSON, or the tree cJSON could not make) */
+  if (!root &&
+      (code = lgw__json_parse_strict(body, resp->body_len, &root, NULL))) {
+    if (code == LGW_ENOMEM) {
+      lgw__gw_msgf(msg, cap, "Cannot read the embeddings from %s: out of "
+                   "memory.", url);
+      return LGW_ENOMEM;
+    }
     lgw__gw_msgf(msg, cap, "HTTP %d from %s: the embeddings answer is not "
                  "JSON", (int)resp->status, url);
     return LGW_ERESPONSE;
   }
+  data = cJSON_GetObjectItemCaseSensitive(root, "data");
+  model = cJSON_GetObjectItemCaseSensitive(root, "model");
+  usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+  q->reply.input_tokens = lgw__json_count(usage, "prompt_tokens");
+  q->reply.output_tokens = q->reply.input_tokens >= 0 ? 0 : -1;
   if (!cJSON_IsArray(data) || (size_t)cJSON_GetArraySize(data) != n ||
       (dim = embedding_dim(cJSON_GetObjectItemCaseSensitive(
            cJSON_GetArrayItem(data, 0), "embedding"))) == 0) {
@@ -604,7 +619,8 @@ int lgw__gw_embed_parse(req_t *q, const lgw__xfer_resp_t *resp, char *msg,
   }
   if (dim > ((size_t)-1 / sizeof *q->em->vecs) / n ||
       !(q->em->vecs = lgw__calloc(n * dim, sizeof *q->em->vecs))) {
-    lgw__gw_msgf(msg, cap, "Out of memory reading embeddings from %s.", url);
+    lgw__gw_msgf(msg, cap, "Cannot read the embeddings from %s: out of "
+                 "memory.", url);
     cJSON_Delete(root);
     return LGW_ENOMEM;
   }

@@ -74,19 +74,18 @@ void lgw__gw_stream_begin(req_t *q) {
 
 /* Queue a piece of text for the caller's delta callback. From then on the
  * request is committed to this attempt. */
-void lgw__gw_emit_delta(req_t *q, const char *text, size_t len) {
+int lgw__gw_emit_delta(req_t *q, const char *text, size_t len) {
   lgw_gateway_t *gw = q->gw;
   if (q->ttft < 0) {
     q->ttft = eng_now(gw) - q->attempt_s;
     if (q->ttft_timer) gw->eng->ops->timer_stop(gw->eng, q->ttft_timer);
   }
   if (lgw__notes_delta(&gw->notes, q->on_delta, q->delta_ud, gw, q->id, text,
-                       len)) {
-    lgw__log(LGW_LOG_WARN, "delta dropped: out of memory");
-    return;
-  }
+                       len))
+    return LGW_ENOMEM;
   q->emitted = 1;
   lgw__gw_wake(gw);
+  return 0;
 }
 
 static int on_sse_event(const char *name, const char *data, size_t len,
@@ -104,12 +103,18 @@ static int on_sse_event(const char *name, const char *data, size_t len,
   if (rc == LGW_ERESPONSE && q->st->at_end) return 0;
   if (rc) {
     abort_set(q, rc, e.http_status, "HTTP 200 from %s: stream error: %s",
-              lgw__gw_attempt_url(q), e.message);
+              lgw__gw_attempt_url(q),
+              e.message[0] ? e.message : lgw_strerror(rc));
     return rc;
   }
-  if (q->st->stream.delta.len)
-    lgw__gw_emit_delta(q, q->st->stream.delta.data, q->st->stream.delta.len);
-  lgw__gw_emit_tool_deltas(q, &q->st->stream.calls);
+  if ((q->st->stream.delta.len &&
+       lgw__gw_emit_delta(q, q->st->stream.delta.data,
+                          q->st->stream.delta.len)) ||
+      lgw__gw_emit_tool_deltas(q, &q->st->stream.calls)) {
+    abort_set(q, LGW_ENOMEM, 0, "Cannot read the stream from %s: out of "
+              "memory.", lgw__gw_attempt_url(q));
+    return LGW_ENOMEM;
+  }
   return 0;
 }
 
@@ -133,8 +138,8 @@ int lgw__gw_on_stream_data(const char *p, size_t n, void *ud) {
              (unsigned long long)q->id);
   rc = lgw__sse_feed(&q->st->sse, p, n, on_sse_event, q);
   if (rc && !q->st->abort_code)
-    abort_set(q, LGW_ENOMEM, 0, "Out of memory reading the stream from %s.",
-              lgw__gw_attempt_url(q));
+    abort_set(q, LGW_ENOMEM, 0, "Cannot read the stream from %s: out of "
+              "memory.", lgw__gw_attempt_url(q));
   return rc != 0;
 }
 
@@ -163,7 +168,7 @@ int lgw__gw_stream_end(req_t *q, char *msg, size_t cap, int *cls_status) {
   rc = lgw__sse_finish(&st->sse, on_sse_event, q);
   if (rc) {
     if (!st->abort_code)
-      abort_set(q, rc, 0, "Out of memory reading the stream from %s.",
+      abort_set(q, rc, 0, "Cannot read the stream from %s: out of memory.",
                 lgw__gw_attempt_url(q));
     if (st->abort_status) *cls_status = st->abort_status;
     lgw__gw_msgf(msg, cap, "%s", st->abort_msg);
@@ -175,7 +180,7 @@ int lgw__gw_stream_end(req_t *q, char *msg, size_t cap, int *cls_status) {
     return LGW_ERESPONSE;
   }
   if (lgw__stream_take(&st->stream, &q->reply)) {
-    lgw__gw_msgf(msg, cap, "Out of memory reading the stream from %s.",
+    lgw__gw_msgf(msg, cap, "Cannot read the stream from %s: out of memory.",
          lgw__gw_attempt_url(q));
     return LGW_ENOMEM;
   }
