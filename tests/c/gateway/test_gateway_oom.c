@@ -445,7 +445,6 @@ struct scen {
   void (*prepare)(void);    /* before each run */
   int free_early;           /* the gateway is freed with the requests in
                                flight: each ends canceled */
-  int events_json;          /* answers are streams of JSON events */
 };
 
 typedef struct sweep_stats {
@@ -470,27 +469,6 @@ static int plain_submit(lgw_gateway_t *gw, const char *task,
   return lgw_gateway_submit(gw, &r, on_done, o, id, err);
 }
 
-/* Known defects of the wire layer (src/wire), not of the gateway: a
- * JSON text cJSON cannot parse for want of memory is taken for a bad
- * one. An SSE event's (lgw__stream_event_open, transport.c) makes the
- * attempt LGW_ERESPONSE "malformed", retried and counted against the
- * provider; a tool's parameters or the schema (lgw__json_add_object,
- * transport_rich.c) make it LGW_EINVAL "is not a JSON object", and the
- * provider is failed over. Such a run still has each callback once, no
- * leak, and a usable gateway after it; its result is not checked. */
-static int wire_defect(const scen_t *s, const out_t *o) {
-  size_t i;
-  /* with every allocation failing, nothing of the attempts is kept: a
-   * request that parsed JSON events may have met it unseen */
-  if (persist && s->events_json && o->status == LGW_ENOMEM && !o->natt)
-    return 1;
-  for (i = 0; i < o->natt && i < 8; i++)
-    if ((o->att_code[i] == LGW_ERESPONSE && o->att_status[i] == 200) ||
-        o->att_code[i] == LGW_EINVAL)
-      return 1;
-  return 0;
-}
-
 /* One run with the n-th allocation failing (n < 0: none); *injected: the
  * failure happened; *size: the allocations the run made. */
 static void run_once(const scen_t *s, long n, int *injected, long *size) {
@@ -499,7 +477,7 @@ static void run_once(const scen_t *s, long n, int *injected, long *size) {
   lgw_gateway_t *gw = NULL;
   lgw_error_t err;
   out_t o[NREQ_MAX + 1];
-  int sub[NREQ_MAX], rc, nomem = 0, known = 0;
+  int sub[NREQ_MAX], rc, nomem = 0;
   size_t i, p;
   memset(o, 0, sizeof o);
   memset(&opts, 0, sizeof opts);
@@ -582,14 +560,6 @@ static void run_once(const scen_t *s, long n, int *injected, long *size) {
     if (o[i].calls != 1)
       TEST__FAIL("%s: allocation %ld: request %zu: %d callbacks", s->name,
                  n, i, o[i].calls);
-    if (*injected && wire_defect(s, &o[i])) {
-      /* the provider was blamed: its breaker may count it */
-      if (getenv("TEST_VERBOSE"))
-        fprintf(stderr, "  %s: allocation %ld: request %zu: known wire "
-                "defect\n", s->name, n, i);
-      known = 1;
-      continue;
-    }
     if (o[i].status == LGW_ENOMEM) {
       nomem++;
       check_nomem(&o[i], s->att, s->natt);
@@ -616,7 +586,6 @@ static void run_once(const scen_t *s, long n, int *injected, long *size) {
   /* never the providers' fault: their breakers count their answers only */
   for (p = 0; p < gw->rt->nproviders && !test__cur_failed; p++) {
     size_t f = breaker_fails(&gw->breakers[p]);
-    if (known) continue;
     if (f > s->nfails[p] && getenv("TEST_VERBOSE")) {
       size_t k, m;
       for (k = 0; k < s->nreq; k++)
@@ -633,7 +602,7 @@ static void run_once(const scen_t *s, long n, int *injected, long *size) {
     ASSERT(f <= s->nfails[p]);
     if (!nomem) ASSERT_EQ(f, s->nfails[p]);
   }
-  if (s->check_gw && !test__cur_failed && !known)
+  if (s->check_gw && !test__cur_failed)
     s->check_gw(gw, *injected, nomem);
   if (!test__cur_failed) {
     /* still usable */
@@ -742,7 +711,6 @@ TEST(sim_stream) {
   s.nreq = 1;
   s.submit = stream_submit;
   s.check = stream_check;
-  s.events_json = 1;
   s.att = one_ok;
   s.natt = 1;
   sweep(&s);
@@ -1239,11 +1207,8 @@ static void state_check(const out_t *o, size_t i) {
   if (i != AFTER) check_attempts(o, state_att, 2);
 }
 
-/* Known defect of src/core/provider_state.c (inspect): a state file the
- * JSON parser cannot read for want of memory is taken for a corrupt one,
- * and the write under the lock (write_locked) renames the good file to
- * "<path>.corrupt-<time>" before writing its own entries (the file's
- * other entries are lost). Counted here, and cleared for the next run. */
+/* A good state file is never taken for a corrupt one when memory runs
+ * short: no "<path>.corrupt-<time>" ever appears (counted here). */
 static long corrupt_files;
 
 static void remove_files(int all) {
@@ -1312,9 +1277,7 @@ TEST(fake_state_file) {
   s.prepare = state_prepare;
   s.check_gw = state_gw;
   sweep(&s);
-  if (getenv("TEST_VERBOSE"))
-    fprintf(stderr, "  fake_state_file: %ld good state files renamed "
-            "corrupt (a known core defect)\n", corrupt_files);
+  ASSERT_EQ(corrupt_files, 0);
   remove_files(1);
   rmdir(state_dir);
 }
