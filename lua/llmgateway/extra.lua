@@ -346,7 +346,14 @@ local function serve(self, handler, opts)
   local consumer = opts.consumer or core._consumer_name()
   local gw = opts.gateway
   local ok, err = self:_consume(function(job, payload, id, delivery, max)
-    run_job(handler, gw, job, payload, id, delivery, max)
+    -- an error here (out of memory) hands the job back at once: left to
+    -- the collector, it could stay in hand for good
+    local ran, e = pcall(run_job, handler, gw, job, payload, id, delivery,
+                         max)
+    if not ran then
+      job:finish("retry")
+      error(e, 0)
+    end
   end, consumer)
   if not ok then return nil, err end
   self:_join()

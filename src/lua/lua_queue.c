@@ -382,11 +382,13 @@ static int q_push(lua_State *L) {
     return luaL_argerror(L, 2, "value expected (llm.null for null)");
   check_may_wait(L, lq->m);
   memset(&err, 0, sizeof err);
+  /* the operation first: nothing may raise while text is held */
+  o = op_new(L, lq, OP_PUSH);
   if (lgwL_to_json(L, 2, &text, &len, &err)) {
+    op_unlink(o);
     if (err.code == LGW_ENOMEM) return luaL_error(L, "out of memory");
     return luaL_argerror(L, 2, err.message);
   }
-  o = op_new(L, lq, OP_PUSH);
   rc = lgw_queue_push(lq->q, text, len, o->id, on_pushed, o, &err);
   lgw_free(text);
   return op_start(L, o, rc, &err, push_finish);
@@ -592,13 +594,14 @@ struct job_args {
   const char *id, *payload;
   size_t len;
   int delivery;
+  ljob_t *lj;                 /* the Job userdata, once made */
 };
 
 /* Under pcall in the callback thread: spawns runner(job, payload, id,
  * delivery, max_deliveries). The Job userdata exists before anything
  * else may fail, so that its __gc releases the job in any case. */
 static int spawn_job(lua_State *L) {
-  const struct job_args *a = lua_touserdata(L, 1);
+  struct job_args *a = lua_touserdata(L, 1);
   lgwL_queue_t *lq = a->lq;
   ljob_t *j;
   lua_rawgeti(L, LUA_REGISTRYINDEX, lq->runner_ref);
@@ -606,6 +609,7 @@ static int spawn_job(lua_State *L) {
   j->job = a->job;
   j->lq = lq;
   lq->held++;
+  a->lj = j;
   luaL_setmetatable(L, LGWL_JOB);
   lua_rawgeti(L, LUA_REGISTRYINDEX, lq->self_ref);
   lua_setiuservalue(L, -2, 1);
@@ -638,7 +642,6 @@ static void on_job(lgw_queue_t *q, lgw_job_t *job, const char *id,
   lgwL_module_t *m = lq->m;
   lua_State *cb = m->cb;
   struct job_args a;
-  long held = lq->held;
   (void)q;
   a.lq = lq;
   a.job = job;
@@ -646,6 +649,7 @@ static void on_job(lgw_queue_t *q, lgw_job_t *job, const char *id,
   a.payload = payload;
   a.len = len;
   a.delivery = delivery;
+  a.lj = NULL;
   if (m->closing || !cb || lq->runner_ref == LUA_NOREF ||
       !lua_checkstack(cb, 4)) {
     lgw_queue_finish(job, LGW_JOB_RETRY, NULL, 0);
@@ -654,11 +658,18 @@ static void on_job(lgw_queue_t *q, lgw_job_t *job, const char *id,
   lua_pushcfunction(cb, spawn_job);
   lua_pushlightuserdata(cb, &a);
   if (lua_pcall(cb, 1, 0, 0) != LUA_OK) {
+    /* released now (delivered again after the visibility timeout), not
+     * when the collector frees the Job userdata: that may be never while
+     * nothing allocates, and the job would stay in hand all along. The
+     * unreachable userdata is still there (no collection step since the
+     * error); its __gc then finds it finished. */
+    char jid[64];
+    snprintf(jid, sizeof jid, "%s", id);  /* the job may go with id */
+    if (a.lj) job_finish(a.lj, LGW_JOB_RETRY, NULL, 0);
+    else lgw_queue_finish(job, LGW_JOB_RETRY, NULL, 0);
     lgw_log(LGW_LOG_WARN, "queue %s: cannot start job %s (%s); it will be "
-             "delivered again", lq->name, id, lua_tostring(cb, -1));
+             "delivered again", lq->name, jid, lua_tostring(cb, -1));
     lua_pop(cb, 1);
-    if (lq->held == held) lgw_queue_finish(job, LGW_JOB_RETRY, NULL, 0);
-    /* else the Job userdata owns it and releases it when collected */
   }
 }
 
@@ -669,19 +680,26 @@ static int q_consume(lua_State *L) {
   lgwL_queue_t *lq = open_queue(L, 1);
   const char *consumer = luaL_checkstring(L, 3);
   lgw_error_t err;
+  int runner, self;
   luaL_checktype(L, 2, LUA_TFUNCTION);
   if (lq->runner_ref != LUA_NOREF)
     return luaL_error(L, "this queue already has a consumer");
   memset(&err, 0, sizeof err);
+  /* both references before consuming starts (luaL_ref may raise out of
+   * memory: then nothing was started, and the queue takes a consumer
+   * later) */
   lua_pushvalue(L, 2);
-  lq->runner_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  runner = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushvalue(L, 1);
+  self = luaL_ref(L, LUA_REGISTRYINDEX);
+  lq->runner_ref = runner;
   if (lgw_queue_consume(lq->q, consumer, on_job, lq, &err)) {
-    luaL_unref(L, LUA_REGISTRYINDEX, lq->runner_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, runner);
+    luaL_unref(L, LUA_REGISTRYINDEX, self);
     lq->runner_ref = LUA_NOREF;
     return lgwL_fail(L, &err);
   }
-  lua_pushvalue(L, 1);
-  lq->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lq->self_ref = self;
   lq->consuming = 1;
   lua_pushboolean(L, 1);
   return 1;
