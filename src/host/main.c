@@ -26,8 +26,12 @@ static int run_main(lua_State *L, int task) {
   int rc;
   lgw_lua_host_signals(L, 1);
   host_catch_signals();
-  if (lgw_lua_set_tick(L, host_on_tick, NULL, host.progress ? 0.2 : 0))
+  if (lgw_lua_set_tick(L, host_on_tick, NULL, host.progress ? 0.2 : 0)) {
+    /* not left caught: the handler would act on a closed state */
+    lgw_lua_host_signals(L, 0);
+    host_release_signals();
     return luaL_error(L, "out of memory");
+  }
   rc = lgw_lua_run(L, task);
   lgw_lua_interrupt_clear(L);
   host_release_signals();

@@ -1,7 +1,7 @@
 /*
  * test_lua_host_oom.c -- the bundled host (src/host/, compiled in here
  * with its main renamed) when memory runs out: `llmgateway -e CODE
- * --log-level error script.lua a b` runs in this process again and again
+ * --log-level error --progress script.lua a b` runs in this process again and again
  * with the n-th allocation failing (Lua's allocator: from n on, or only
  * the n-th; the library's: from n on), for every n (a stride; a larger
  * one under valgrind) until a run succeeds. Each run either writes
@@ -124,8 +124,9 @@ static FILE *out_f, *err_f;
  * with a memory error, -1 anything else (printed). */
 static int run_once(int kind, long n, char **got, long *count) {
   static char a0[] = "llmgateway", a1[] = "-e", a2[] = "X = 40 + 2",
-              a3[] = "--log-level", a4[] = "error", a6[] = "A", a7[] = "B";
-  char *argv[] = {a0, a1, a2, a3, a4, script_path, a6, a7, NULL};
+              a3[] = "--log-level", a4[] = "error", a5[] = "--progress",
+              a7[] = "A", a8[] = "B";
+  char *argv[] = {a0, a1, a2, a3, a4, a5, script_path, a7, a8, NULL};
   long live = lgw_live;
   int status, saved_out, saved_err, rc;
   struct sigaction sa;
@@ -145,7 +146,7 @@ static int run_once(int kind, long n, char **got, long *count) {
   lua_failed = 0;
   lgw_left = kind == LIMIT_LGW ? n : -1;
   armed = 1;
-  status = host_main(8, argv);
+  status = host_main(9, argv);
   armed = 0;
   lua_left = lgw_left = -1;
   *count = kind == LIMIT_LGW ? lgw_count : lua_count;
