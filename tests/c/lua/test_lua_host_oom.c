@@ -237,8 +237,8 @@ static int want(const char *name) {
 #define RUN_IF(fn) \
   do { if (want(#fn)) RUN(fn); } while (0)
 
-TEST(host_lua) { sweep(LIMIT_LUA, stride(1, 37)); }
-TEST(host_lua_once) { sweep(LIMIT_LUA_ONCE, stride(1, 41)); }
+TEST(host_lua) { sweep(LIMIT_LUA, stride(1, 13)); }
+TEST(host_lua_once) { sweep(LIMIT_LUA_ONCE, stride(1, 17)); }
 TEST(host_lgw) { sweep(LIMIT_LGW, stride(1, 3)); }
 
 int main(void) {

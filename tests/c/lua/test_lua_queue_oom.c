@@ -124,8 +124,8 @@ static const char setup[] =
     "end\n";
 
 static const char script[] =
-    "local q = must(llm.queue(URL, QNAME, {block = 0.05,\n"
-    "  visibility_timeout = 0.2, max_deliveries = 50}))\n"
+    "local q = must(llm.queue(URL, QNAME, {block = 0.01,\n"
+    "  visibility_timeout = 0.1, max_deliveries = 50}))\n"
     "local ids = {must(q:push({n = 1})), must(q:push({n = 2}))}\n"
     "local server = llm.spawn(function()\n"
     "  return q:serve(function(req, gw, job)\n"
@@ -284,9 +284,9 @@ static int want(const char *name) {
 #define RUN_IF(fn) \
   do { if (want(#fn)) RUN(fn); } while (0)
 
-TEST(queue_lua) { sweep(LIMIT_LUA, stride(7, 41)); }
-TEST(queue_lua_once) { sweep(LIMIT_LUA_ONCE, stride(11, 61)); }
-TEST(queue_lgw) { sweep(LIMIT_LGW, stride(3, 17)); }
+TEST(queue_lua) { sweep(LIMIT_LUA, stride(9, 13)); }
+TEST(queue_lua_once) { sweep(LIMIT_LUA_ONCE, stride(17, 23)); }
+TEST(queue_lgw) { sweep(LIMIT_LGW, stride(3, 5)); }
 
 int main(void) {
   lgw_set_allocator(t_malloc, t_realloc, t_free);
